@@ -1,0 +1,77 @@
+// Entry point of the vtpm-verify command. It only parses arguments: every
+// command lives in commands/<name>.ts, whose implementation is imported lazily
+// so start-up stays lean. Exit codes are decided here and nowhere else.
+
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT_CODES, UsageError, asVtpmError, exitCodeForKind, type ExitCode, type VtpmError } from '../errors.js';
+import { printOutcome, type CommandOutcome } from './output.js';
+import { COMMANDS } from './commands/index.js';
+import type { Runner } from './command.js';
+
+export function buildProgram(onExit: (code: ExitCode) => void): Command {
+  const program = new Command();
+  program
+    .name('vtpm-verify')
+    .description('Remote Challenger for virtualized trusted platforms: verifies TPM 2.0 quotes, event logs,\ncertificate chains and deep attestation down to the physical TPM.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Exit codes:
+  0  trusted / valid
+  1  verified, but not trusted or not valid
+  2  bad usage or input
+  3  could not complete (network, I/O)
+
+Example:
+  $ vtpm-verify demo
+  $ vtpm-verify quote --ak ak.pub --message quote.msg --signature quote.sig --nonce 9f86d081884c7d65 --pcrs quote.pcrs`,
+    );
+
+  const runner: Runner = async (globals, run) => {
+    let outcome: CommandOutcome;
+    try {
+      outcome = await run();
+    } catch (err) {
+      const e = asVtpmError(err);
+      outcome = { ok: false, exitCode: exitCodeForKind(e.kind), result: null, error: e };
+    }
+    await printOutcome(outcome, globals);
+    onExit(outcome.exitCode);
+  };
+
+  for (const define of COMMANDS) define(program, runner);
+  return program;
+}
+
+export const VERSION = '0.1.0';
+
+/** Runs the CLI; resolves to the exit code (the caller sets process.exitCode). */
+export async function main(argv: string[]): Promise<ExitCode> {
+  let code: ExitCode = EXIT_CODES.OK;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  const wantsJson = argv.includes('--json');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end with exitCode 0 and already printed.
+      if (err.exitCode === 0) return EXIT_CODES.OK;
+      const e: VtpmError = new UsageError('USAGE', err.message.replace(/^error: /, ''), { commanderCode: err.code });
+      if (wantsJson) {
+        await printOutcome({ ok: false, exitCode: EXIT_CODES.BAD_INPUT, result: null, error: e }, { json: true, color: false });
+      }
+      return EXIT_CODES.BAD_INPUT;
+    }
+    const e = asVtpmError(err);
+    await printOutcome({ ok: false, exitCode: exitCodeForKind(e.kind), result: null, error: e }, { json: wantsJson, color: false });
+    return exitCodeForKind(e.kind);
+  }
+  return code;
+}
+
+export { Option };

@@ -1,0 +1,107 @@
+// The only place that writes results for people or machines, and the only
+// module that uses chalk. With --json, stdout gets exactly one envelope
+// {ok, result, error}; human text goes to stdout otherwise; diagnostics
+// always go to stderr.
+
+import type { ExitCode, VtpmError } from '../errors.js';
+
+/** What a command returns; the CLI entry point prints it and exits with exitCode. */
+export interface CommandOutcome {
+  ok: boolean;
+  exitCode: ExitCode;
+  /** JSON-serializable result (null when the command failed before producing one) */
+  result: unknown;
+  /** the failure that decided the outcome, if any */
+  error?: VtpmError | undefined;
+  /** renders the result for a terminal; omitted means a generic rendering */
+  human?: ((style: Style) => string) | undefined;
+}
+
+/** Styling for human output; plain when colors are off. */
+export interface Style {
+  ok(text: string): string;
+  bad(text: string): string;
+  warn(text: string): string;
+  dim(text: string): string;
+  bold(text: string): string;
+  code(text: string): string;
+}
+
+const PLAIN: Style = {
+  ok: (t) => t,
+  bad: (t) => t,
+  warn: (t) => t,
+  dim: (t) => t,
+  bold: (t) => t,
+  code: (t) => t,
+};
+
+export async function makeStyle(color: boolean): Promise<Style> {
+  if (!color) return PLAIN;
+  const { Chalk } = await import('chalk');
+  const c = new Chalk({ level: 1 });
+  return {
+    ok: (t) => c.green(t),
+    bad: (t) => c.red(t),
+    warn: (t) => c.yellow(t),
+    dim: (t) => c.dim(t),
+    bold: (t) => c.bold(t),
+    code: (t) => c.cyan(t),
+  };
+}
+
+/** JSON.stringify that writes bigint as a decimal string and Uint8Array as hex. */
+export function toJsonText(value: unknown, indent = 2): string {
+  return JSON.stringify(
+    value,
+    (_key, v: unknown) => {
+      if (typeof v === 'bigint') return v.toString();
+      if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+      return v;
+    },
+    indent,
+  );
+}
+
+export function envelope(outcome: CommandOutcome): { ok: boolean; result: unknown; error: ReturnType<VtpmError['toJSON']> | null } {
+  return { ok: outcome.ok, result: outcome.result ?? null, error: outcome.error ? outcome.error.toJSON() : null };
+}
+
+export function renderError(err: VtpmError, style: Style): string {
+  const lines = [`${style.bad('error')} ${style.code(err.code)}: ${err.message}`];
+  for (const [key, value] of Object.entries(err.details)) {
+    if (value === undefined) continue;
+    const text = typeof value === 'string' ? value : toJsonText(value, 0);
+    lines.push(`  ${style.dim(`${key}:`)} ${text}`);
+  }
+  if (err.kind === 'internal') lines.push('  This is a bug in vtpm-verify; please report it with the command line and input.');
+  return lines.join('\n');
+}
+
+export interface PrintOptions {
+  json: boolean;
+  color: boolean;
+}
+
+export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions): Promise<void> {
+  if (opts.json) {
+    await writeOut(`${toJsonText(envelope(outcome))}\n`);
+    return;
+  }
+  const style = await makeStyle(opts.color);
+  if (outcome.human) {
+    const text = outcome.human(style);
+    if (text) await writeOut(text.endsWith('\n') ? text : `${text}\n`);
+  } else if (outcome.result !== null && outcome.result !== undefined) {
+    await writeOut(`${toJsonText(outcome.result)}\n`);
+  }
+  // A failure the human renderer did not explain goes to stderr.
+  if (outcome.error && !outcome.human) process.stderr.write(`${renderError(outcome.error, style)}\n`);
+}
+
+function writeOut(text: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.stdout.write(text)) resolve();
+    else process.stdout.once('drain', () => resolve());
+  });
+}
