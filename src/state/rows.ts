@@ -4,6 +4,7 @@
 
 import { TransportError } from '../errors.js';
 import type { ClockReading, ClockState } from './clock-findings.js';
+import type { ReadingSummary } from './findings.js';
 
 const CLOCK_TEXT = /^[0-9]{20}$/;
 const FW_TEXT = /^[0-9a-f]{16}$/;
@@ -45,16 +46,8 @@ export function parsePath(text: string, path: string): string[] {
   return v as string[];
 }
 
-interface StoredReading {
-  clock: string;
-  resetCount: number;
-  restartCount: number;
-  safe: boolean;
-  firmwareVersion: string;
-  platformPath: string[];
-  time: number;
-  receivedAt: number;
-}
+/** A lineage head as stored: the summary's fields, with times kept in ms. */
+type StoredReading = Omit<ReadingSummary, 'time'> & { time: number; receivedAt: number };
 
 export function encodeClockState(state: ClockState): string {
   const lineages: StoredReading[] = state.lineages.map((r) => ({

@@ -396,6 +396,10 @@ export class StateStore {
     checkInput(prefix === undefined || (prefix.length > 0 && prefix.length <= 64 && HEX_RE.test(prefix)), 'instance filter', filter.instance);
     const limit = Math.min(filter.limit ?? 100, MAX_HISTORY_LIMIT);
     checkInput(Number.isSafeInteger(limit) && limit > 0, 'limit', filter.limit);
+    for (const bound of ['since', 'until'] as const) {
+      const v = filter[bound];
+      checkInput(v === undefined || Number.isSafeInteger(v), bound, v);
+    }
     return this.read('read history', () => {
       const rows = this.stmt(
         `SELECT * FROM result

@@ -2,8 +2,7 @@
 // instance, its hosting periods and last clock readings) from the state file.
 
 import { EXIT_CODES, UsageError } from '../../errors.js';
-import { openState, resolveStatePath, type HistoryEntry, type IdentitySummary, type StaySummary } from '../../state/index.js';
-import { MAX_HISTORY_LIMIT } from '../../state/store.js';
+import { MAX_HISTORY_LIMIT, openState, resolveStatePath, type HistoryEntry, type IdentitySummary, type StaySummary } from '../../state/index.js';
 import type { CommandOutcome, Style } from '../output.js';
 
 export interface HistoryOptions {
