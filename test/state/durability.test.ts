@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openState } from '../../src/state/index.js';
 import { REPO_ROOT } from '../helpers/paths.js';
@@ -48,6 +49,9 @@ test('kill -9 in the middle of writing: integrity_check ok and every reported re
   const { lines, signal, stderr } = await done;
   assert.equal(signal, 'SIGKILL', `the writer should have been killed, not ended: ${stderr}`);
   assert.ok(lines.length >= REPORTED_BEFORE_KILL);
+
+  // the writer died with its WAL unmerged: reopening must recover from it
+  assert.ok(existsSync(`${file}-wal`) && statSync(`${file}-wal`).size > 0, 'the killed writer left no WAL to recover');
 
   const s = await openState(file);
   assert.deepEqual(s.integrityCheck(), ['ok']);
