@@ -2,5 +2,6 @@
 // declares its options; its implementation is imported when it runs.
 
 import type { CommandDefinition } from '../command.js';
+import { historyCommand } from './history.js';
 
-export const COMMANDS: CommandDefinition[] = [];
+export const COMMANDS: CommandDefinition[] = [historyCommand];

@@ -1,0 +1,40 @@
+// vtpm-verify history: what was attested, when, through which platforms, with
+// which verdict and findings, read from the state file.
+
+import { globalsFrom, withCommonOptions, type CommandDefinition } from '../command.js';
+import { withStateOption } from '../state-option.js';
+
+export const historyCommand: CommandDefinition = (program, runner) => {
+  const cmd = program
+    .command('history')
+    .description('show recorded attestation results: when, which instance, on which platform path, verdict and findings')
+    .option('--instance <id>', 'only this vTPM instance (its 64-hex id, or a hex prefix of it); also shows its hosting periods and last clock readings')
+    .option('--since <time>', 'only results from this time on: ISO 8601 (2026-11-26T12:00:00Z) or an age (90s, 30m, 24h, 7d, 2w)')
+    .option('--limit <n>', 'at most this many results, newest first', '50');
+  withStateOption(cmd);
+  withCommonOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    `
+Example:
+  $ vtpm-verify history --instance 3f2a91c0 --since 24h
+  TIME (UTC)           VERDICT    INSTANCE   PLATFORM               TARGET                 FINDINGS
+  2026-11-26 12:03:10  untrusted  3f2a91c0…  1c9e04aa… > 77d0e5f1…  https://web-1.example  CLOCK_WENT_BACK
+  2026-11-26 12:00:02  trusted    3f2a91c0…  1c9e04aa… > 77d0e5f1…  https://web-1.example  -
+  (then the instance's hosting periods and last verified clock readings)
+
+Exit codes: 0 listed (whatever the verdicts), 2 bad option or no state file, 3 state file unusable.`,
+  );
+  cmd.action((opts: Record<string, unknown>) =>
+    runner(globalsFrom(opts), async () => {
+      const m = await import('../actions/history.js');
+      return m.runHistory({
+        state: opts['state'] as string | undefined,
+        instance: opts['instance'] as string | undefined,
+        since: opts['since'] as string | undefined,
+        limit: opts['limit'] as string,
+        verbose: opts['verbose'] === true,
+      });
+    }),
+  );
+};

@@ -1,0 +1,123 @@
+// Clone detection from where an instance was seen hosted (protocol sections 5
+// and 6). PURE: takes the instance's known stays and one piece of hosting
+// evidence, returns findings and the stays to write.
+//
+// A *stay* is a period during which one platform (identified by its platform
+// path) was seen hosting the instance: [first, last] are the times of the
+// first and last evidence of it, closedAt the time of evidence that it no
+// longer does (its vplatformLog shows migrate-out or destroy).
+//
+// Evidence of hosting comes from two places: a deep attestation of the VM
+// through platform P (same-platform binding held), and an attestation of P
+// itself whose signed vplatformLog lists the instance as hosted now (the
+// source-platform check after a migration). Both can carry a hosting epoch:
+// an opaque marker of the log entry that began the stay (recommended: the
+// PCR 23 value right after the instance's last create/migrate-in entry). With
+// it, evidence from P extends P's stay only while P keeps hosting through the
+// same entry, so a migration away and back starts a new stay. Without it, a
+// stay only continues while it is the instance's latest one.
+//
+// Two stays of different platforms whose [first, last] intervals overlap mean
+// both hosted the instance at once: CLONE_HOSTED_TWICE. It is reported when
+// the overlap appears, and again on later evidence while the other stay is
+// not closed (the duplicate may still run); a stay closed by evidence stops
+// the repetition.
+
+import { InternalError } from '../errors.js';
+import type { StateFinding } from './findings.js';
+import { platformKey, shortPath } from './clock-findings.js';
+
+export interface Stay {
+  /** storage id; null for a stay not yet written */
+  id: number | null;
+  platformPath: string[];
+  /** the hosting epoch the stay was seen with, or null */
+  epoch: string | null;
+  /** ms since the epoch */
+  first: number;
+  last: number;
+  closedAt: number | null;
+}
+
+export interface HostingEvidence {
+  /** the hosting platform's path: its AK Name, then the layers below it */
+  platformPath: readonly string[];
+  /** opaque marker of the log entry that began this stay (see above) */
+  epoch?: string | null | undefined;
+  /** ms since the epoch */
+  time: number;
+  /** true: hosted now; false: the platform's log shows migrate-out or destroy */
+  hosted: boolean;
+}
+
+export interface HostingAssessment {
+  findings: StateFinding[];
+  /** stays to insert (id null) or update */
+  changed: Stay[];
+}
+
+function mostRecent(stays: readonly Stay[], keep: (s: Stay) => boolean): Stay | undefined {
+  let best: Stay | undefined;
+  for (const s of stays) {
+    if (!keep(s)) continue;
+    if (!best || s.last > best.last || (s.last === best.last && (s.id ?? Infinity) > (best.id ?? Infinity))) best = s;
+  }
+  return best;
+}
+
+function overlaps(a: { first: number; last: number }, b: { first: number; last: number }): boolean {
+  return a.first <= b.last && b.first <= a.last;
+}
+
+export function assessHosting(instanceId: string, stays: readonly Stay[], ev: HostingEvidence): HostingAssessment {
+  if (ev.platformPath.length === 0) {
+    throw new InternalError('state: hosting evidence without a platform path', { instanceId });
+  }
+  const key = platformKey(ev.platformPath);
+  const onThisPlatform = (s: Stay): boolean => platformKey(s.platformPath) === key;
+
+  if (!ev.hosted) {
+    const closing = stays.filter((s) => onThisPlatform(s) && s.closedAt === null && s.last <= ev.time);
+    return { findings: [], changed: closing.map((s) => ({ ...s, closedAt: ev.time })) };
+  }
+
+  const epoch = ev.epoch ?? null;
+  let target: Stay | undefined;
+  if (epoch !== null) {
+    target = mostRecent(stays, (s) => onThisPlatform(s) && s.epoch === epoch && s.closedAt === null);
+  } else {
+    const latest = mostRecent(stays, () => true);
+    if (latest && onThisPlatform(latest) && latest.epoch === null && latest.closedAt === null) target = latest;
+  }
+  const before = target ? { first: target.first, last: target.last } : undefined;
+  const stay: Stay = target
+    ? { ...target, first: Math.min(target.first, ev.time), last: Math.max(target.last, ev.time) }
+    : { id: null, platformPath: [...ev.platformPath], epoch, first: ev.time, last: ev.time, closedAt: null };
+
+  // The other platforms whose stays overlap this one, the latest stay of each.
+  const clashes = new Map<string, Stay>();
+  for (const other of stays) {
+    const otherKey = platformKey(other.platformPath);
+    if (otherKey === key || !overlaps(stay, other)) continue;
+    const isNew = !before || !overlaps(before, other);
+    if (!isNew && other.closedAt !== null) continue;
+    const seen = clashes.get(otherKey);
+    if (!seen || other.last > seen.last) clashes.set(otherKey, other);
+  }
+  const findings: StateFinding[] = [...clashes.values()].map((other) => ({
+    code: 'CLONE_HOSTED_TWICE',
+    message: `instance seen hosted by platform ${shortPath(stay.platformPath)} (${iso(stay.first)} to ${iso(stay.last)}) and by platform ${shortPath(other.platformPath)} (${iso(other.first)} to ${iso(other.last)}) at overlapping times: a possible clone`,
+    instanceId,
+    details: {
+      platform: [...stay.platformPath],
+      seen: { from: iso(stay.first), to: iso(stay.last), epoch: stay.epoch },
+      otherPlatform: [...other.platformPath],
+      otherSeen: { from: iso(other.first), to: iso(other.last), epoch: other.epoch, closedAt: other.closedAt === null ? null : iso(other.closedAt) },
+    },
+  }));
+  return { findings, changed: [stay] };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

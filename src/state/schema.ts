@@ -1,0 +1,143 @@
+// The state file's schema and its versioned migrations.
+//
+// PRAGMA user_version holds the schema version and PRAGMA application_id marks
+// the file as ours. Both live in the database header and change inside the
+// migration's transaction, so a crash mid-migration leaves the old version
+// with the old tables. Migrations only ever append to MIGRATIONS: a released
+// version's migration is never edited, since files in the field depend on it.
+//
+// u64 values (the TPM clock, firmwareVersion) are TEXT: SQLite's INTEGER is a
+// signed 64-bit value and a TPM clock may exceed 2^63. The clock is 20 decimal
+// digits, zero-padded, so text order is numeric order; firmwareVersion is 16
+// hex digits. u32 counters fit INTEGER. Times are INTEGER milliseconds since
+// the Unix epoch (UTC).
+
+import type BetterSqlite3 from 'better-sqlite3';
+
+type Db = BetterSqlite3.Database;
+
+/** "vTPv" in the database header: tells our files from other SQLite databases. */
+export const APPLICATION_ID = 0x76545076;
+
+export interface Migration {
+  /** the schema version the migration produces */
+  version: number;
+  description: string;
+  up(db: Db): void;
+}
+
+const V1_TABLES = `
+-- Per (vTPM instance, AK): the last verified clock reading and the clock state
+-- machine (lineage heads, JSON; see clock-findings.ts).
+CREATE TABLE tpm_identity (
+  instance_id      TEXT    NOT NULL CHECK (length(instance_id) = 64),
+  ak_name          TEXT    NOT NULL,
+  clock            TEXT    NOT NULL CHECK (length(clock) = 20),
+  reset_count      INTEGER NOT NULL CHECK (reset_count BETWEEN 0 AND 4294967295),
+  restart_count    INTEGER NOT NULL CHECK (restart_count BETWEEN 0 AND 4294967295),
+  safe             INTEGER NOT NULL CHECK (safe IN (0, 1)),
+  firmware_version TEXT    NOT NULL CHECK (length(firmware_version) = 16),
+  platform_path    TEXT    NOT NULL,            -- JSON array of AK Names (hex)
+  seen_at          INTEGER NOT NULL,            -- ms: evidence requested
+  received_at      INTEGER NOT NULL,            -- ms: evidence received
+  first_seen_at    INTEGER NOT NULL,
+  readings         INTEGER NOT NULL,            -- readings recorded for this identity
+  clock_state      TEXT    NOT NULL,            -- JSON lineage heads
+  PRIMARY KEY (instance_id, ak_name)
+) WITHOUT ROWID;
+
+-- Every verified reading, with the findings it raised: the evidence behind
+-- the state machine, for audits.
+CREATE TABLE observation (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id      TEXT    NOT NULL,
+  ak_name          TEXT    NOT NULL,
+  clock            TEXT    NOT NULL,
+  reset_count      INTEGER NOT NULL,
+  restart_count    INTEGER NOT NULL,
+  safe             INTEGER NOT NULL,
+  firmware_version TEXT    NOT NULL,
+  platform_path    TEXT    NOT NULL,
+  time             INTEGER NOT NULL,
+  received_at      INTEGER NOT NULL,
+  target           TEXT    NOT NULL,
+  findings         TEXT    NOT NULL             -- JSON array of finding codes
+);
+CREATE INDEX observation_by_instance ON observation (instance_id, time);
+
+-- Every attestation result, appended: what history shows.
+CREATE TABLE result (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  time             INTEGER NOT NULL,
+  target           TEXT    NOT NULL,
+  instance_id      TEXT,
+  verdict          TEXT    NOT NULL,
+  findings         TEXT    NOT NULL,            -- JSON array
+  platform_path    TEXT,                        -- JSON array or NULL
+  blob             TEXT    NOT NULL             -- JSON of the whole result
+);
+CREATE INDEX result_by_time ON result (time);
+CREATE INDEX result_by_instance ON result (instance_id, time);
+`;
+
+const V2_TABLES = `
+-- Periods during which a platform was seen hosting an instance: answers
+-- "was instance X hosted by platform P between t1 and t2" for clone detection
+-- (see hosting-findings.ts).
+CREATE TABLE stay (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id      TEXT    NOT NULL,
+  platform         TEXT    NOT NULL,            -- the path's AK Names joined by '>'
+  platform_path    TEXT    NOT NULL,            -- JSON array
+  epoch            TEXT,                        -- hosting epoch marker, if known
+  first_seen       INTEGER NOT NULL,
+  last_seen        INTEGER NOT NULL,
+  closed_at        INTEGER,                     -- evidence it no longer hosts it
+  CHECK (first_seen <= last_seen)
+);
+CREATE INDEX stay_by_instance ON stay (instance_id, last_seen);
+CREATE INDEX stay_by_platform ON stay (platform, instance_id);
+`;
+
+/**
+ * Version 2 adds stays, rebuilt from version 1's readings: each run of
+ * consecutive readings of an instance through one platform path is a stay.
+ */
+function backfillStays(db: Db): void {
+  const rows = db
+    .prepare(`SELECT instance_id AS instanceId, platform_path AS path, time FROM observation ORDER BY instance_id, time, id`)
+    .all() as { instanceId: string; path: string; time: number }[];
+  const insert = db.prepare(
+    `INSERT INTO stay (instance_id, platform, platform_path, epoch, first_seen, last_seen, closed_at) VALUES (?, ?, ?, NULL, ?, ?, NULL)`,
+  );
+  let run: { instanceId: string; path: string; first: number; last: number } | undefined;
+  const flush = (): void => {
+    if (!run) return;
+    const path = JSON.parse(run.path) as string[];
+    if (path.length > 0) insert.run(run.instanceId, path.join('>'), run.path, run.first, run.last);
+    run = undefined;
+  };
+  for (const r of rows) {
+    if (run && run.instanceId === r.instanceId && run.path === r.path) {
+      run.last = Math.max(run.last, r.time);
+      continue;
+    }
+    flush();
+    run = { instanceId: r.instanceId, path: r.path, first: r.time, last: r.time };
+  }
+  flush();
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, description: 'identities, readings, results', up: (db) => db.exec(V1_TABLES) },
+  {
+    version: 2,
+    description: 'stays (hosting periods) for clone detection',
+    up: (db) => {
+      db.exec(V2_TABLES);
+      backfillStays(db);
+    },
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

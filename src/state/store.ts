@@ -1,0 +1,527 @@
+// The persistent state of vtpm-verify: one SQLite file (better-sqlite3,
+// imported lazily: it costs start-up time every other command should not pay).
+//
+// Durability and concurrency:
+// - WAL journal: readers never block the writer and a crash (kill -9, power
+//   loss) leaves either the whole transaction or none of it.
+// - synchronous = FULL: the WAL is fsynced at every commit, so what a command
+//   has reported (a verdict, a new clock baseline) survives a power loss too.
+//   NORMAL would only survive a process crash and could silently drop the last
+//   baseline, letting a rollback into that window go unnoticed. The cost, an
+//   fsync per attestation, is small next to a network round trip and a quote
+//   verification (bench/state.bench.ts measures both settings).
+// - busy_timeout: a second process waits for the write lock instead of failing.
+// - Every write is one BEGIN IMMEDIATE transaction: observe() reads the
+//   previous readings and records the new one holding the write lock, so two
+//   processes attesting one instance cannot interleave between read and write.
+
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { InternalError, TransportError } from '../errors.js';
+import { assessClock, platformKey, summarizeReading, type ClockInfo, type ClockReading } from './clock-findings.js';
+import type { ReadingSummary, StateFinding } from './findings.js';
+import { assessHosting, type HostingEvidence, type Stay } from './hosting-findings.js';
+import { clockText, corrupt, decodeClockState, encodeClockState, firmwareText, jsonText, parseJson, parsePath } from './rows.js';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+import { stateError, stateNotFound } from './state-errors.js';
+
+type Db = BetterSqlite3.Database;
+
+export interface OpenStateOptions {
+  /** create the file (and its folder) when absent; default true. false: STATE_NOT_FOUND */
+  create?: boolean;
+  /** how long to wait for another process's lock, ms; default 10,000 */
+  busyTimeoutMs?: number;
+  /** SQLite synchronous setting; default 'FULL' (see above). 'NORMAL' exists for benchmarks */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+/** A verified reading of one vTPM instance through one AK, as attest records it. */
+export interface Observation {
+  /** 64 lowercase hex: the instance id from the verified AK certificate */
+  instanceId: string;
+  /** hex Name of the AK that signed the quote */
+  akName: string;
+  clockInfo: ClockInfo;
+  firmwareVersion: bigint;
+  /** AK Names (hex) of the layers below, from the hosting layer down to the physical platform; [] for a physical TPM */
+  platformPath: readonly string[];
+  /** ms since the epoch: when the evidence was requested (the nonce made) */
+  time: number;
+  /** ms since the epoch: when the evidence arrived; default `time` */
+  receivedAt?: number;
+  /** the URL attested */
+  target: string;
+  /** marker of the hosting log entry that began the current stay (see hosting-findings.ts) */
+  hostingEpoch?: string | null;
+}
+
+export interface ObserveOutcome {
+  observationId: number;
+  findings: StateFinding[];
+  /** the reading this one was compared with, if the identity was seen before */
+  previous: ReadingSummary | null;
+  /** the platform path differs from the previous reading's: the instance moved */
+  platformChanged: boolean;
+}
+
+/** One attestation result to append to the history. */
+export interface ResultRecord {
+  /** ms since the epoch */
+  time: number;
+  target: string;
+  instanceId?: string | null;
+  /** e.g. 'trusted', 'untrusted', 'error' */
+  verdict: string;
+  /** findings and failed checks, each with at least a code */
+  findings?: readonly unknown[];
+  platformPath?: readonly string[] | null;
+  /** the whole result, stored as JSON (bigint as decimal text, bytes as hex) */
+  result?: unknown;
+}
+
+export interface HistoryFilter {
+  /** instance id or a hex prefix of it */
+  instance?: string;
+  /** ms since the epoch, inclusive */
+  since?: number;
+  until?: number;
+  /** newest first; default 100, at most 100,000 */
+  limit?: number;
+}
+
+export interface HistoryEntry {
+  id: number;
+  time: string;
+  target: string;
+  instanceId: string | null;
+  verdict: string;
+  platformPath: string[] | null;
+  findings: unknown[];
+  result: unknown;
+}
+
+export interface StaySummary {
+  instanceId: string;
+  platformPath: string[];
+  epoch: string | null;
+  /** first and last evidence of hosting (ISO 8601) */
+  from: string;
+  to: string;
+  /** evidence that the platform no longer hosts it, if any */
+  closedAt: string | null;
+}
+
+export interface IdentitySummary {
+  instanceId: string;
+  akName: string;
+  last: ReadingSummary;
+  firstSeen: string;
+  readings: number;
+  /** clock histories (lineages) remembered: more than one means a rollback or clone was seen */
+  histories: number;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+export const MAX_HISTORY_LIMIT = 100_000;
+/** A result larger than this is a bug of the caller (evidence is capped well below). */
+export const MAX_RESULT_BYTES = 32 * 1024 * 1024;
+/** Stays of one instance compared with new evidence: the most recent ones. */
+const STAYS_COMPARED = 256;
+
+const INSTANCE_RE = /^[0-9a-f]{64}$/;
+const HEX_RE = /^[0-9a-f]+$/;
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function checkInput(ok: boolean, field: string, value: unknown): void {
+  if (!ok) throw new InternalError(`state: invalid ${field}`, { field, value: typeof value === 'string' ? value.slice(0, 100) : String(value) });
+}
+
+/** Opens (creating if needed) the state file and brings its schema up to date. */
+export async function openState(path: string, opts: OpenStateOptions = {}): Promise<StateStore> {
+  const file = resolve(path);
+  const create = opts.create ?? true;
+  if (!existsSync(file)) {
+    if (!create) throw stateNotFound(file);
+    try {
+      // The state tells which machines run where: keep it to the user.
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      closeSync(openSync(file, 'a', 0o600));
+    } catch (err) {
+      throw new TransportError('STATE_UNWRITABLE', `cannot create state file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path: file }, { cause: err });
+    }
+  }
+  const { default: Database } = await import('better-sqlite3');
+  let db: Db | undefined;
+  try {
+    db = new Database(file, { fileMustExist: true, timeout: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+    migrate(db, file);
+    return new StateStore(db, file);
+  } catch (err) {
+    db?.close();
+    throw stateError(err, file, 'open');
+  }
+}
+
+function migrate(db: Db, file: string): void {
+  const check = (): number => {
+    const appId = db.pragma('application_id', { simple: true }) as number;
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (appId !== 0 && appId !== APPLICATION_ID) {
+      throw new TransportError('STATE_FOREIGN_FILE', `${file} is an SQLite database of another application (application_id ${appId}), not a vtpm-verify state file`, { path: file, applicationId: appId });
+    }
+    if (version > SCHEMA_VERSION) {
+      throw new TransportError(
+        'STATE_SCHEMA_TOO_NEW',
+        `state file ${file} has schema version ${version}, written by a newer vtpm-verify; this one knows versions up to ${SCHEMA_VERSION}: upgrade vtpm-verify (the file was left untouched)`,
+        { path: file, fileVersion: version, supportedVersion: SCHEMA_VERSION },
+      );
+    }
+    if (version === 0 && appId === 0) {
+      const tables = (db.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'`).get() as { n: number }).n;
+      if (tables > 0) {
+        throw new TransportError('STATE_FOREIGN_FILE', `${file} is an SQLite database with tables of its own, not a vtpm-verify state file`, { path: file, tables });
+      }
+    }
+    return version;
+  };
+  if (check() === SCHEMA_VERSION) return;
+  // Another process may be migrating the same file: decide again under the write lock.
+  db.transaction(() => {
+    const version = check();
+    for (const m of MIGRATIONS) if (m.version > version) m.up(db);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+interface IdentityRow {
+  instance_id: string;
+  ak_name: string;
+  clock: string;
+  reset_count: number;
+  restart_count: number;
+  safe: number;
+  firmware_version: string;
+  platform_path: string;
+  seen_at: number;
+  first_seen_at: number;
+  readings: number;
+  clock_state: string;
+}
+
+interface StayRow {
+  id: number;
+  instance_id: string;
+  platform_path: string;
+  epoch: string | null;
+  first_seen: number;
+  last_seen: number;
+  closed_at: number | null;
+}
+
+interface ResultRow {
+  id: number;
+  time: number;
+  target: string;
+  instance_id: string | null;
+  verdict: string;
+  findings: string;
+  platform_path: string | null;
+  blob: string;
+}
+
+export class StateStore {
+  readonly path: string;
+  private readonly db: Db;
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  private closed = false;
+
+  constructor(db: Db, path: string) {
+    this.db = db;
+    this.path = path;
+  }
+
+  get schemaVersion(): number {
+    return this.read('schema version', () => this.db.pragma('user_version', { simple: true }) as number);
+  }
+
+  /**
+   * Records a verified reading and returns what it reveals (rollback, clone,
+   * restore). Reading the previous state and writing the new one happen in
+   * one transaction holding the write lock.
+   */
+  observe(obs: Observation): ObserveOutcome {
+    checkInput(typeof obs.instanceId === 'string' && INSTANCE_RE.test(obs.instanceId), 'instanceId', obs.instanceId);
+    checkInput(typeof obs.akName === 'string' && HEX_RE.test(obs.akName), 'akName', obs.akName);
+    checkInput(typeof obs.target === 'string', 'target', obs.target);
+    const reading: ClockReading = {
+      clockInfo: obs.clockInfo,
+      firmwareVersion: obs.firmwareVersion,
+      platformPath: [...obs.platformPath],
+      time: obs.time,
+      receivedAt: obs.receivedAt ?? obs.time,
+    };
+    return this.write('observe', () => {
+      const row = this.stmt(`SELECT * FROM tpm_identity WHERE instance_id = ? AND ak_name = ?`).get(obs.instanceId, obs.akName) as IdentityRow | undefined;
+      const before = row ? decodeClockState(row.clock_state, this.path) : undefined;
+      const assessed = assessClock({ instanceId: obs.instanceId, akName: obs.akName }, before, reading);
+      const head = assessed.state.lineages[0]!;
+      this.stmt(
+        `INSERT INTO tpm_identity (instance_id, ak_name, clock, reset_count, restart_count, safe, firmware_version, platform_path,
+           seen_at, received_at, first_seen_at, readings, clock_state)
+         VALUES (@instanceId, @akName, @clock, @resetCount, @restartCount, @safe, @firmwareVersion, @platformPath,
+           @seenAt, @receivedAt, @seenAt, 1, @clockState)
+         ON CONFLICT (instance_id, ak_name) DO UPDATE SET
+           clock = excluded.clock, reset_count = excluded.reset_count, restart_count = excluded.restart_count, safe = excluded.safe,
+           firmware_version = excluded.firmware_version, platform_path = excluded.platform_path, seen_at = excluded.seen_at,
+           received_at = excluded.received_at, readings = readings + 1, clock_state = excluded.clock_state`,
+      ).run({
+        instanceId: obs.instanceId,
+        akName: obs.akName,
+        clock: clockText(head.clockInfo.clock),
+        resetCount: head.clockInfo.resetCount,
+        restartCount: head.clockInfo.restartCount,
+        safe: head.clockInfo.safe ? 1 : 0,
+        firmwareVersion: firmwareText(head.firmwareVersion),
+        platformPath: JSON.stringify(head.platformPath),
+        seenAt: head.time,
+        receivedAt: head.receivedAt,
+        clockState: encodeClockState(assessed.state),
+      });
+      const findings = [...assessed.findings];
+      if (reading.platformPath.length > 0) {
+        findings.push(...this.hostingEvidence(obs.instanceId, { platformPath: reading.platformPath, epoch: obs.hostingEpoch ?? null, time: obs.time, hosted: true }));
+      }
+      const info = this.stmt(
+        `INSERT INTO observation (instance_id, ak_name, clock, reset_count, restart_count, safe, firmware_version, platform_path, time, received_at, target, findings)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        obs.instanceId,
+        obs.akName,
+        clockText(reading.clockInfo.clock),
+        reading.clockInfo.resetCount,
+        reading.clockInfo.restartCount,
+        reading.clockInfo.safe ? 1 : 0,
+        firmwareText(reading.firmwareVersion),
+        JSON.stringify(reading.platformPath),
+        reading.time,
+        reading.receivedAt,
+        obs.target,
+        JSON.stringify(findings.map((f) => f.code)),
+      );
+      const previous = assessed.previous;
+      return {
+        observationId: Number(info.lastInsertRowid),
+        findings,
+        previous: previous ? summarizeReading(previous) : null,
+        platformChanged: previous !== undefined && platformKey(previous.platformPath) !== platformKey(reading.platformPath),
+      };
+    });
+  }
+
+  /**
+   * Records evidence from a platform's own attestation that it hosts the
+   * instance now (hosted: true) or no longer does (migrate-out/destroy).
+   * `platformPath` is the platform's AK Name followed by the layers below it,
+   * the same path a VM it hosts is observed with.
+   */
+  recordHosting(instanceId: string, ev: HostingEvidence): StateFinding[] {
+    checkInput(INSTANCE_RE.test(instanceId), 'instanceId', instanceId);
+    checkInput(ev.platformPath.length > 0 && ev.platformPath.every((n) => HEX_RE.test(n)), 'platformPath', ev.platformPath);
+    checkInput(Number.isSafeInteger(ev.time) && ev.time >= 0, 'time', ev.time);
+    return this.write('record hosting', () => this.hostingEvidence(instanceId, ev));
+  }
+
+  private hostingEvidence(instanceId: string, ev: HostingEvidence): StateFinding[] {
+    const rows = this.stmt(`SELECT * FROM stay WHERE instance_id = ? ORDER BY last_seen DESC, id DESC LIMIT ${STAYS_COMPARED}`).all(instanceId) as StayRow[];
+    const stays: Stay[] = rows.map((r) => ({
+      id: r.id,
+      platformPath: parsePath(r.platform_path, this.path),
+      epoch: r.epoch,
+      first: r.first_seen,
+      last: r.last_seen,
+      closedAt: r.closed_at,
+    }));
+    const assessed = assessHosting(instanceId, stays, ev);
+    for (const s of assessed.changed) {
+      if (s.id === null) {
+        this.stmt(`INSERT INTO stay (instance_id, platform, platform_path, epoch, first_seen, last_seen, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+          instanceId,
+          platformKey(s.platformPath),
+          JSON.stringify(s.platformPath),
+          s.epoch,
+          s.first,
+          s.last,
+          s.closedAt,
+        );
+      } else {
+        this.stmt(`UPDATE stay SET first_seen = ?, last_seen = ?, closed_at = ? WHERE id = ?`).run(s.first, s.last, s.closedAt, s.id);
+      }
+    }
+    return assessed.findings;
+  }
+
+  /** Appends one attestation result to the history; returns its id once committed. */
+  appendResult(record: ResultRecord): number {
+    checkInput(Number.isSafeInteger(record.time) && record.time >= 0, 'time', record.time);
+    checkInput(typeof record.target === 'string', 'target', record.target);
+    checkInput(typeof record.verdict === 'string' && record.verdict.length > 0 && record.verdict.length <= 64, 'verdict', record.verdict);
+    checkInput(record.instanceId == null || INSTANCE_RE.test(record.instanceId), 'instanceId', record.instanceId);
+    const blob = jsonText(record.result ?? null);
+    checkInput(blob.length <= MAX_RESULT_BYTES, 'result size', blob.length);
+    return this.write('append result', () => {
+      const info = this.stmt(`INSERT INTO result (time, target, instance_id, verdict, findings, platform_path, blob) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+        record.time,
+        record.target,
+        record.instanceId ?? null,
+        record.verdict,
+        jsonText(record.findings ?? []),
+        record.platformPath ? JSON.stringify(record.platformPath) : null,
+        blob,
+      );
+      return Number(info.lastInsertRowid);
+    });
+  }
+
+  /** Results, newest first. */
+  history(filter: HistoryFilter = {}): HistoryEntry[] {
+    const prefix = filter.instance?.toLowerCase();
+    checkInput(prefix === undefined || (prefix.length > 0 && prefix.length <= 64 && HEX_RE.test(prefix)), 'instance filter', filter.instance);
+    const limit = Math.min(filter.limit ?? 100, MAX_HISTORY_LIMIT);
+    checkInput(Number.isSafeInteger(limit) && limit > 0, 'limit', filter.limit);
+    for (const bound of ['since', 'until'] as const) {
+      const v = filter[bound];
+      checkInput(v === undefined || Number.isSafeInteger(v), bound, v);
+    }
+    return this.read('read history', () => {
+      const rows = this.stmt(
+        `SELECT * FROM result
+         WHERE (@prefix IS NULL OR instance_id LIKE @prefix || '%')
+           AND (@since IS NULL OR time >= @since) AND (@until IS NULL OR time <= @until)
+         ORDER BY time DESC, id DESC LIMIT @limit`,
+      ).all({ prefix: prefix ?? null, since: filter.since ?? null, until: filter.until ?? null, limit }) as ResultRow[];
+      return rows.map((r) => {
+        const findings = parseJson(r.findings, this.path, 'result findings');
+        if (!Array.isArray(findings)) throw corrupt(this.path, 'result findings');
+        return {
+          id: r.id,
+          time: iso(r.time),
+          target: r.target,
+          instanceId: r.instance_id,
+          verdict: r.verdict,
+          platformPath: r.platform_path === null ? null : parsePath(r.platform_path, this.path),
+          findings,
+          result: parseJson(r.blob, this.path, 'result'),
+        };
+      });
+    });
+  }
+
+  /** Where an instance was seen hosted, oldest first. */
+  stays(instanceId: string): StaySummary[] {
+    return this.read('read stays', () =>
+      (this.stmt(`SELECT * FROM stay WHERE instance_id = ? ORDER BY first_seen, id`).all(instanceId) as StayRow[]).map((r) => this.staySummary(r)),
+    );
+  }
+
+  /**
+   * Stays of the instance on platforms other than `platformPath` with no
+   * evidence that they ended: the platforms to attest (source check) before
+   * trusting that the instance moved rather than was copied.
+   */
+  hostedElsewhere(instanceId: string, platformPath: readonly string[]): StaySummary[] {
+    return this.read('read stays', () =>
+      (
+        this.stmt(`SELECT * FROM stay WHERE instance_id = ? AND platform <> ? AND closed_at IS NULL ORDER BY last_seen DESC, id DESC`).all(
+          instanceId,
+          platformKey(platformPath),
+        ) as StayRow[]
+      ).map((r) => this.staySummary(r)),
+    );
+  }
+
+  /** The last verified reading of each AK of the instances matching a hex prefix (all when omitted). */
+  identities(instancePrefix?: string): IdentitySummary[] {
+    const prefix = instancePrefix?.toLowerCase();
+    checkInput(prefix === undefined || (prefix.length <= 64 && HEX_RE.test(prefix)), 'instance filter', instancePrefix);
+    return this.read('read identities', () =>
+      (this.stmt(`SELECT * FROM tpm_identity WHERE (@prefix IS NULL OR instance_id LIKE @prefix || '%') ORDER BY instance_id, ak_name`).all({ prefix: prefix ?? null }) as IdentityRow[]).map(
+        (r) => {
+          const state = decodeClockState(r.clock_state, this.path);
+          return {
+            instanceId: r.instance_id,
+            akName: r.ak_name,
+            last: summarizeReading(state.lineages[0]!),
+            firstSeen: iso(r.first_seen_at),
+            readings: r.readings,
+            histories: state.lineages.length,
+          };
+        },
+      ),
+    );
+  }
+
+  /** SQLite's own consistency check: ['ok'] for a sound file. */
+  integrityCheck(): string[] {
+    return this.read('integrity check', () => (this.db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.db.close();
+    } catch (err) {
+      throw stateError(err, this.path, 'close');
+    }
+  }
+
+  private staySummary(r: StayRow): StaySummary {
+    return {
+      instanceId: r.instance_id,
+      platformPath: parsePath(r.platform_path, this.path),
+      epoch: r.epoch,
+      from: iso(r.first_seen),
+      to: iso(r.last_seen),
+      closedAt: r.closed_at === null ? null : iso(r.closed_at),
+    };
+  }
+
+  private stmt(sql: string): BetterSqlite3.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private write<T>(operation: string, fn: () => T): T {
+    this.assertOpen(operation);
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      throw stateError(err, this.path, operation);
+    }
+  }
+
+  private read<T>(operation: string, fn: () => T): T {
+    this.assertOpen(operation);
+    try {
+      return fn();
+    } catch (err) {
+      throw stateError(err, this.path, operation);
+    }
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.closed) throw new InternalError(`state: ${operation} after close`, { path: this.path });
+  }
+}

@@ -1,0 +1,182 @@
+// `vtpm-verify history` over prepared state files, run as the real CLI:
+// exit codes, the --json envelope, filters, the human table, unusable files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { parseSince } from '../../src/cli/actions/history.js';
+import { openState } from '../../src/state/index.js';
+import { SCHEMA_VERSION } from '../../src/state/schema.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../state/tmp.js';
+
+const X = '3f2a91c0'.padEnd(64, '7');
+const Y = '9b00'.padEnd(64, '1');
+const AK = '000b' + 'ab'.repeat(32);
+const P = ['000b' + '1c9e04aa'.padEnd(64, '0'), '000b' + '77d0e5f1'.padEnd(64, '0')];
+const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
+
+/** A state file with three results: X trusted, Y trusted, X untrusted (clock went back). */
+async function prepare(dir: string): Promise<string> {
+  const file = join(dir, 'state.db');
+  const s = await openState(file);
+  const seen = (instanceId: string, clock: number, at: number) =>
+    s.observe({
+      instanceId,
+      akName: AK,
+      clockInfo: { clock: BigInt(clock), resetCount: 3, restartCount: 0, safe: true },
+      firmwareVersion: 5n,
+      platformPath: P,
+      time: T0 + at * 1000,
+      target: `https://${instanceId.slice(0, 4)}.example`,
+    }).findings;
+  const record = (instanceId: string, clock: number, at: number) => {
+    const findings = seen(instanceId, clock, at);
+    s.appendResult({
+      time: T0 + at * 1000,
+      target: `https://${instanceId.slice(0, 4)}.example`,
+      instanceId,
+      verdict: findings.length ? 'untrusted' : 'trusted',
+      findings,
+      platformPath: P,
+      result: { clock: BigInt(clock) },
+    });
+  };
+  record(X, 5_000, 0);
+  record(Y, 7_000, 60);
+  record(X, 4_000, 120);
+  s.close();
+  return file;
+}
+
+test('history --json: every result, newest first, with findings and platform path', async (t) => {
+  const file = await prepare(tempDir(t));
+  const r = await runCli(['history', '--state', file, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json?.ok, true);
+  assert.equal(r.json?.error, null);
+  const result = r.json!.result;
+  assert.equal(result.stateFile, file);
+  assert.equal(result.count, 3);
+  assert.deepEqual(
+    result.entries.map((e: { id: number }) => e.id),
+    [3, 2, 1],
+  );
+  const latest = result.entries[0];
+  assert.equal(latest.verdict, 'untrusted');
+  assert.equal(latest.time, new Date(T0 + 120_000).toISOString());
+  assert.deepEqual(latest.platformPath, P);
+  assert.deepEqual(
+    latest.findings.map((f: { code: string }) => f.code),
+    ['CLOCK_WENT_BACK'],
+  );
+  assert.equal(latest.findings[0].details.previous.clock, '5000');
+  assert.deepEqual(latest.result, { clock: '4000' });
+  assert.equal(result.stays, undefined);
+});
+
+test('history --instance PREFIX --limit --since filter, and --instance adds hosting periods and readings', async (t) => {
+  const file = await prepare(tempDir(t));
+  const one = await runCli(['history', '--state', file, '--instance', '3F2A', '--json']);
+  assert.equal(one.code, 0, one.stderr);
+  assert.deepEqual(
+    one.json!.result.entries.map((e: { instanceId: string }) => e.instanceId),
+    [X, X],
+  );
+  assert.deepEqual(one.json!.result.stays[0].platformPath, P);
+  assert.equal(one.json!.result.stays[0].from, new Date(T0).toISOString());
+  assert.equal(one.json!.result.stays[0].to, new Date(T0 + 120_000).toISOString());
+  assert.equal(one.json!.result.readings[0].last.clock, '4000');
+  assert.equal(one.json!.result.readings[0].histories, 2);
+
+  const limited = await runCli(['history', '--state', file, '--limit', '1', '--json']);
+  assert.deepEqual(
+    limited.json!.result.entries.map((e: { id: number }) => e.id),
+    [3],
+  );
+  const since = await runCli(['history', '--state', file, '--since', '2026-11-26T12:01:00Z', '--json']);
+  assert.deepEqual(
+    since.json!.result.entries.map((e: { id: number }) => e.id),
+    [3, 2],
+  );
+  assert.equal(since.json!.result.filter.since, '2026-11-26T12:01:00.000Z');
+});
+
+test('history prints a table for people, findings explained with --verbose', async (t) => {
+  const file = await prepare(tempDir(t));
+  const r = await runCli(['history', '--state', file, '--instance', '3f2a91c0', '--verbose']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.match(lines[1]!, /^TIME \(UTC\)\s+VERDICT\s+INSTANCE\s+PLATFORM\s+TARGET\s+FINDINGS$/);
+  assert.match(lines[2]!, /^2026-11-26 12:02:00 {2}untrusted {2}3f2a91c0… {2}1c9e04aa… > 77d0e5f1… {2}https:\/\/3f2a\.example {2}CLOCK_WENT_BACK$/);
+  assert.match(lines[3]!, /^ {4}CLOCK_WENT_BACK: clock went back from 5000 to 4000 ms/);
+  assert.match(r.stdout, /Hosting periods/);
+  assert.match(r.stdout, /2026-11-26 12:00:00 to 2026-11-26 12:02:00/);
+  assert.match(r.stdout, /clock 4000 resetCount 3 restartCount 0 safe yes/);
+});
+
+test('history on a state file with no results lists nothing and exits 0', async (t) => {
+  const file = join(tempDir(t), 'empty.db');
+  (await openState(file)).close();
+  const r = await runCli(['history', '--state', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /No attestation results recorded/);
+});
+
+test('history without a state file: exit 2 STATE_NOT_FOUND naming the default path, nothing created', async (t) => {
+  const dir = tempDir(t);
+  const r = await runCli(['history', '--json'], { env: { XDG_STATE_HOME: dir } });
+  assert.equal(r.code, 2);
+  assert.equal(r.json?.error?.code, 'STATE_NOT_FOUND');
+  assert.equal(r.json?.error?.details.path, join(dir, 'vtpm-verify', 'state.db'));
+  const human = await runCli(['history'], { env: { XDG_STATE_HOME: dir } });
+  assert.equal(human.code, 2);
+  assert.match(human.stderr, /STATE_NOT_FOUND/);
+  assert.equal(existsSync(join(dir, 'vtpm-verify')), false);
+});
+
+test('history on a corrupt or newer state file: exit 3 with a clear error', async (t) => {
+  const dir = tempDir(t);
+  const junk = join(dir, 'junk.db');
+  writeFileSync(junk, 'this is not a database, just text that is long enough to look like a header '.repeat(100));
+  const corrupt = await runCli(['history', '--state', junk, '--json']);
+  assert.equal(corrupt.code, 3);
+  assert.equal(corrupt.json?.error?.code, 'STATE_CORRUPT');
+
+  const future = join(dir, 'future.db');
+  (await openState(future)).close();
+  const db = new Database(future);
+  db.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
+  db.close();
+  const newer = await runCli(['history', '--state', future]);
+  assert.equal(newer.code, 3);
+  assert.match(newer.stderr, /STATE_SCHEMA_TOO_NEW.*newer vtpm-verify/);
+});
+
+test('history rejects bad options with exit 2 USAGE', async (t) => {
+  const file = await prepare(tempDir(t));
+  for (const args of [
+    ['--limit', '0'],
+    ['--limit', 'many'],
+    ['--since', 'yesterday'],
+    ['--since', '2026-13-45'],
+    ['--instance', 'xyz'],
+  ]) {
+    const r = await runCli(['history', '--state', file, ...args, '--json']);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}`);
+    assert.equal(r.json?.error?.code, 'USAGE', args.join(' '));
+  }
+});
+
+test('--since takes ISO 8601 times and ages', () => {
+  const now = T0;
+  assert.equal(parseSince('90s', now), now - 90_000);
+  assert.equal(parseSince('30m', now), now - 1_800_000);
+  assert.equal(parseSince('24h', now), now - 86_400_000);
+  assert.equal(parseSince('7d', now), now - 7 * 86_400_000);
+  assert.equal(parseSince('2w', now), now - 14 * 86_400_000);
+  assert.equal(parseSince('2026-11-26T12:00:00Z', now), T0);
+  assert.equal(parseSince('2026-11-26T13:00:00+01:00', now), T0);
+  assert.equal(parseSince('2026-11-26', now), Date.UTC(2026, 10, 26));
+});
