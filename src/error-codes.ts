@@ -3,8 +3,12 @@
 
 import { GENERAL_CODES, type CodeTable } from './errors.js';
 import { TPM_PARSE_CODES } from './tpm/reader.js';
+import { EVIDENCE_CODES, MIGRATION_STREAM_CODES, TRANSPORT_CODES } from './transport/errors.js';
 
 export const ALL_CODES: CodeTable = {
   ...GENERAL_CODES,
   ...TPM_PARSE_CODES,
+  ...TRANSPORT_CODES,
+  ...EVIDENCE_CODES,
+  ...MIGRATION_STREAM_CODES,
 };
