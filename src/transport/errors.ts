@@ -145,7 +145,7 @@ export function mapNetworkError(err: unknown, ctx: TransportContext, phase: Fail
     case 'EAI_FAIL':
     case 'EAI_NODATA':
     case 'EAI_NONAME':
-      return transportError('TRANSPORT_DNS', `cannot resolve host ${e.hostname ?? ''} (${code})`.replace('  ', ' '), ctx, details, err);
+      return transportError('TRANSPORT_DNS', `cannot resolve host${e.hostname === undefined ? '' : ` ${e.hostname}`} (${code})`, ctx, details, err);
     case 'ECONNREFUSED':
       return transportError('TRANSPORT_REFUSED', 'connection refused', ctx, details, err);
     case 'EHOSTUNREACH':

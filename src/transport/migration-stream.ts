@@ -15,7 +15,7 @@
 // skipped and reported through onStatus, never thrown.
 
 import { UsageError, VtpmError, VerificationError, asVtpmError } from '../errors.js';
-import { transportError, type LayerLabel, type TransportContext } from './errors.js';
+import { mapNetworkError, transportError, type LayerLabel, type TransportContext } from './errors.js';
 import { HttpClient, type StreamResponse, type TlsOptions } from './http-client.js';
 import { childPath, FieldReader, type JsonObject } from './json-fields.js';
 import { SseParser, type SseEvent, type SseLimits } from './sse-parser.js';
@@ -238,7 +238,7 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
         }
       } catch (err) {
         if (aborted()) return;
-        error = asVtpmError(err);
+        error = classify(err, ctx);
         if (isFatal(error)) throw error;
       } finally {
         stream?.close();
@@ -286,6 +286,16 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
     }
     return event;
   }
+}
+
+/**
+ * A socket error while reading the body arrives raw from node (it has a
+ * system `code`); anything else that is not ours is a bug and stays internal.
+ */
+function classify(err: unknown, ctx: TransportContext): VtpmError {
+  if (err instanceof VtpmError) return err;
+  if (typeof (err as { code?: unknown } | null)?.code === 'string') return mapNetworkError(err, ctx, { inTlsHandshake: false });
+  return asVtpmError(err);
 }
 
 /** Awaits `p`, calling `onIdle` (which must make `p` settle) if it takes longer than `ms`. */
