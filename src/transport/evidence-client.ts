@@ -34,6 +34,9 @@ export interface FetchedEvidence {
   bytes: number;
 }
 
+/** What a layer walker needs to fetch evidence; `client.fetch.bind(client)` is one. */
+export type EvidenceFetcher = (base: string, request: EvidenceRequest, options: FetchEvidenceOptions) => Promise<FetchedEvidence>;
+
 export class EvidenceClient {
   readonly http: HttpClient;
   private readonly ownsHttp: boolean;

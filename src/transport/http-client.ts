@@ -114,9 +114,12 @@ interface Exchange<T> {
   detach(): void;
 }
 
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
+/** Timeouts must be positive (every request has one); the size cap may be 0. */
+function checkedOption(name: string, value: number | undefined, fallback: number, min: number): number {
   const v = value ?? fallback;
-  if (!Number.isFinite(v) || v < 0) throw new UsageError('USAGE', `${name} must be a non-negative number, got ${v}`, { option: name, actual: v });
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+    throw new UsageError('USAGE', `${name} must be a number ≥ ${min}, got ${String(v)}`, { option: name, actual: String(v) });
+  }
   return v;
 }
 
@@ -129,9 +132,9 @@ export class HttpClient {
   private closed = false;
 
   constructor(options: HttpClientOptions = {}) {
-    this.connectTimeoutMs = nonNegative('connectTimeoutMs', options.connectTimeoutMs, HTTP_DEFAULTS.connectTimeoutMs);
-    this.timeoutMs = nonNegative('timeoutMs', options.timeoutMs, HTTP_DEFAULTS.timeoutMs);
-    this.maxResponseBytes = nonNegative('maxResponseBytes', options.maxResponseBytes, HTTP_DEFAULTS.maxResponseBytes);
+    this.connectTimeoutMs = checkedOption('connectTimeoutMs', options.connectTimeoutMs, HTTP_DEFAULTS.connectTimeoutMs, 1);
+    this.timeoutMs = checkedOption('timeoutMs', options.timeoutMs, HTTP_DEFAULTS.timeoutMs, 1);
+    this.maxResponseBytes = checkedOption('maxResponseBytes', options.maxResponseBytes, HTTP_DEFAULTS.maxResponseBytes, 0);
     const keepAlive = options.keepAlive ?? true;
     const agentOptions = {
       keepAlive,
@@ -149,9 +152,12 @@ export class HttpClient {
   /** GET with the body read completely under the caps; any status but 200 is an error. */
   async get(target: string | URL, options: RequestOptions = {}): Promise<HttpResponse> {
     const url = parseEndpointUrl(target, options.layer);
-    const resolved = this.resolve(url, options, false);
+    const first = this.resolve(url, options, false);
+    const deadline = performance.now() + first.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       const state: AttemptState = { reusedSocket: false, gotResponse: false };
+      // a retry gets what is left of the total timeout, not a new one
+      const resolved = attempt === 0 ? first : { ...first, timeoutMs: Math.max(1, deadline - performance.now()) };
       try {
         return await this.exchange<HttpResponse>(url, resolved, state, (res, ex) => readBody(url, res, resolved, ex));
       } catch (err) {
@@ -202,10 +208,11 @@ export class HttpClient {
     return {
       ctx: { layer: o.layer, url: url.href },
       signal: o.signal,
-      connectTimeoutMs: o.connectTimeoutMs ?? this.connectTimeoutMs,
-      timeoutMs: stream ? 0 : (o.timeoutMs ?? this.timeoutMs),
-      responseTimeoutMs: stream ? (o.responseTimeoutMs ?? 0) : 0,
-      maxResponseBytes: o.maxResponseBytes ?? this.maxResponseBytes,
+      connectTimeoutMs: checkedOption('connectTimeoutMs', o.connectTimeoutMs, this.connectTimeoutMs, 1),
+      // a stream has no total deadline; it is bounded by its response and idle timeouts
+      timeoutMs: stream ? 0 : checkedOption('timeoutMs', o.timeoutMs, this.timeoutMs, 1),
+      responseTimeoutMs: stream ? checkedOption('responseTimeoutMs', o.responseTimeoutMs, 0, 0) : 0,
+      maxResponseBytes: checkedOption('maxResponseBytes', o.maxResponseBytes, this.maxResponseBytes, 0),
       headers: { 'user-agent': 'vtpm-verify', ...o.headers },
     };
   }

@@ -6,7 +6,7 @@ export type { LayerLabel, TransportCode, TransportContext } from './errors.js';
 export { HttpClient, HTTP_DEFAULTS } from './http-client.js';
 export type { HttpClientOptions, RequestOptions, HttpResponse, StreamOptions, StreamResponse, TlsOptions } from './http-client.js';
 export { EvidenceClient } from './evidence-client.js';
-export type { EvidenceClientOptions, FetchEvidenceOptions, FetchedEvidence } from './evidence-client.js';
+export type { EvidenceClientOptions, EvidenceFetcher, FetchEvidenceOptions, FetchedEvidence } from './evidence-client.js';
 export {
   EVIDENCE_LIMITS,
   EVIDENCE_VERSION,
@@ -45,7 +45,7 @@ export { readTlsFiles } from './tls-files.js';
 export type { TlsFiles } from './tls-files.js';
 export { SseParser, SSE_DEFAULTS } from './sse-parser.js';
 export type { SseEvent, SseLimits } from './sse-parser.js';
-export { migrationEvents, migrationsUrl, parseMigrationEvent, backoffDelay, MIGRATIONS_PATH, MIGRATION_STREAM_DEFAULTS } from './migration-stream.js';
+export { migrationEvents, migrationsUrl, parseMigrationEvent, formatMigrationEvent, backoffDelay, MIGRATIONS_PATH, MIGRATION_STREAM_DEFAULTS } from './migration-stream.js';
 export type { MigrationEvent, MigrationStreamOptions, MigrationStreamStatus, BackoffOptions } from './migration-stream.js';
 export { parseEndpointUrl, joinEndpoint, MAX_URL_LENGTH } from './url.js';
 export type { QueryParam } from './url.js';

@@ -71,8 +71,10 @@ export interface MigrationStreamOptions {
   http?: HttpClient | undefined;
   tls?: TlsOptions | undefined;
   connectTimeoutMs?: number | undefined;
-  /** no bytes for this long (headers included) → reconnect (default 120 s) */
+  /** no bytes for this long → reconnect (default 120 s) */
   idleTimeoutMs?: number | undefined;
+  /** no response headers this long after connecting → reconnect (default: idleTimeoutMs) */
+  responseTimeoutMs?: number | undefined;
   backoff?: BackoffOptions | undefined;
   /** give up after this many consecutive connections that delivered nothing (default: never) */
   maxConsecutiveFailures?: number | undefined;
@@ -180,6 +182,15 @@ export function parseMigrationEvent(event: Pick<SseEvent, 'data' | 'id'>, ctx: T
   return { instance, seq, from, to, time };
 }
 
+/**
+ * The wire form of one event (protocol section 6), for controllers such as
+ * the simulator: `id` equal to `seq`, `event: migration`, one data line.
+ */
+export function formatMigrationEvent(event: MigrationEvent): string {
+  const data = { instance: event.instance, seq: event.seq, from: event.from, to: event.to, time: event.time.toISOString().replace(/\.000Z$/, 'Z') };
+  return `id: ${event.seq}\nevent: migration\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
 const EVENT_STREAM = 'text/event-stream';
 
 /**
@@ -194,6 +205,7 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
   const ctx: TransportContext = { layer, url: url.href };
   const { signal, onStatus } = options;
   const idleTimeoutMs = options.idleTimeoutMs ?? MIGRATION_STREAM_DEFAULTS.idleTimeoutMs;
+  const responseTimeoutMs = options.responseTimeoutMs ?? idleTimeoutMs;
   const maxFailures = options.maxConsecutiveFailures ?? Number.POSITIVE_INFINITY;
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
@@ -210,7 +222,7 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
       try {
         const headers: Record<string, string> = { accept: EVENT_STREAM, 'cache-control': 'no-cache' };
         if (lastSeq !== undefined) headers['last-event-id'] = String(lastSeq);
-        stream = await http.open(url, { layer, signal, headers, responseTimeoutMs: idleTimeoutMs });
+        stream = await http.open(url, { layer, signal, headers, responseTimeoutMs });
         if (stream.status === 204) return; // the SSE way of saying "stop reconnecting"
         const contentType = String(stream.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
         if (contentType !== EVENT_STREAM) {

@@ -16,7 +16,7 @@ const REQUEST: EvidenceRequest = { nonce: Buffer.alloc(32, 1), pcrs: [{ bank: 's
 
 const clients: { close(): void }[] = [];
 function client(options: ConstructorParameters<typeof EvidenceClient>[0] = {}): EvidenceClient {
-  const c = new EvidenceClient({ connectTimeoutMs: 2000, timeoutMs: 2000, ...options });
+  const c = new EvidenceClient({ connectTimeoutMs: 10_000, timeoutMs: 10_000, ...options });
   clients.push(c);
   return c;
 }
@@ -385,7 +385,10 @@ test('an AbortSignal cancels a request in flight, and one aborted before starts 
   }
 });
 
-test('option values are checked', () => {
+test('option values are checked: every request has a positive timeout', async () => {
   assertThrowsCode(() => new HttpClient({ timeoutMs: -1 }), 'USAGE');
+  assertThrowsCode(() => new HttpClient({ timeoutMs: 0 }), 'USAGE');
+  assertThrowsCode(() => new HttpClient({ connectTimeoutMs: Number.POSITIVE_INFINITY }), 'USAGE');
   assertThrowsCode(() => new HttpClient({ maxResponseBytes: Number.NaN }), 'USAGE');
+  await assertRejectsCode(client().fetch('http://127.0.0.1:1/', REQUEST, { timeoutMs: 0 }), 'USAGE');
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   backoffDelay,
+  formatMigrationEvent,
   migrationEvents,
   migrationsUrl,
   parseMigrationEvent,
@@ -49,8 +50,8 @@ async function consume(server: TestServer, stop: (run: Run) => boolean, options:
       service: `${server.url}/ctl/`,
       instance: INSTANCE,
       signal: ac.signal,
-      idleTimeoutMs: 5_000,
-      connectTimeoutMs: 2_000,
+      idleTimeoutMs: 30_000,
+      connectTimeoutMs: 10_000,
       random: () => 0,
       sleep: async (ms) => {
         run.delays.push(ms);
@@ -335,20 +336,36 @@ test('an endless single line is capped: the connection is dropped and made again
   }
 });
 
-test('a server that never answers, and one that goes quiet: timeouts, then reconnection', async () => {
+test('a server that never answers: the response timeout fires, then it reconnects', async () => {
   let connection = 0;
   const server = await startHttp((req, res) => {
     connection++;
     if (connection === 1) return; // no response at all
-    if (connection === 2) return openStream(res); // headers, then silence
-    // headers and the event in one write, so a slow machine cannot go idle in between
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(eventText(1));
   });
   try {
-    const run = await consume(server, (r) => r.events.length === 1, { idleTimeoutMs: 50 });
+    const run = await consume(server, (r) => r.events.length === 1, { responseTimeoutMs: 50 });
     assert.deepEqual(seqs(run), [1]);
-    assert.deepEqual(errorsOf(run), ['TRANSPORT_TIMEOUT', 'TRANSPORT_IDLE_TIMEOUT']);
+    // on a slow machine a later connection may time out too; each time with this code
+    const errors = errorsOf(run);
+    assert.ok(errors.length >= 1 && errors.every((c) => c === 'TRANSPORT_TIMEOUT'), errors.join());
+  } finally {
+    await server.close();
+  }
+});
+
+test('a stream that goes quiet: the idle timeout fires, then it resumes', async () => {
+  const server = await startHttp((req, res) => {
+    const after = Number(req.headers['last-event-id'] ?? 0);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(after === 0 ? eventText(1) : eventText(after + 1)); // one event, then silence
+  });
+  try {
+    const run = await consume(server, (r) => r.events.length === 2, { idleTimeoutMs: 50, responseTimeoutMs: 10_000 });
+    assert.deepEqual(seqs(run), [1, 2]);
+    const errors = errorsOf(run);
+    assert.ok(errors.length >= 1 && errors.every((c) => c === 'TRANSPORT_IDLE_TIMEOUT'), errors.join());
   } finally {
     await server.close();
   }
@@ -471,4 +488,19 @@ test('a raw socket error while streaming is mapped, never internal', async () =>
     })(),
     'TRANSPORT_RESET',
   );
+});
+
+test('formatMigrationEvent writes what the client reads back', async () => {
+  const event: MigrationEvent = { instance: INSTANCE, seq: 12, from: 'https://a.example/da', to: 'https://b.example/da', time: new Date('2026-11-26T12:00:00Z') };
+  assert.equal(formatMigrationEvent(event), eventText(12, { from: 'https://a.example/da', to: 'https://b.example/da' }));
+  const server = await startHttp((req, res) => {
+    openStream(res);
+    res.write(formatMigrationEvent(event));
+  });
+  try {
+    const run = await consume(server, (r) => r.events.length === 1);
+    assert.deepEqual(run.events, [event]);
+  } finally {
+    await server.close();
+  }
 });

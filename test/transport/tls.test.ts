@@ -20,7 +20,7 @@ let plain: TestServer; // server certificate only
 let mutual: TestServer; // requires a client certificate from our CA
 const clients: EvidenceClient[] = [];
 function client(options: ConstructorParameters<typeof EvidenceClient>[0]): EvidenceClient {
-  const c = new EvidenceClient({ connectTimeoutMs: 3000, timeoutMs: 3000, ...options });
+  const c = new EvidenceClient({ connectTimeoutMs: 10_000, timeoutMs: 10_000, ...options });
   clients.push(c);
   return c;
 }
