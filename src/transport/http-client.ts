@@ -74,7 +74,11 @@ export interface HttpResponse {
 }
 
 export interface StreamOptions extends Omit<RequestOptions, 'timeoutMs' | 'maxResponseBytes'> {
-  /** time allowed from sending the request to the response headers */
+  /**
+   * Time allowed from sending the request to 2xx response headers, or to the
+   * complete body of an error response (default: the client's timeoutMs).
+   * After 2xx headers the caller bounds the stream (an idle timeout).
+   */
   responseTimeoutMs?: number | undefined;
 }
 
@@ -211,7 +215,7 @@ export class HttpClient {
       connectTimeoutMs: checkedOption('connectTimeoutMs', o.connectTimeoutMs, this.connectTimeoutMs, 1),
       // a stream has no total deadline; it is bounded by its response and idle timeouts
       timeoutMs: stream ? 0 : checkedOption('timeoutMs', o.timeoutMs, this.timeoutMs, 1),
-      responseTimeoutMs: stream ? checkedOption('responseTimeoutMs', o.responseTimeoutMs, 0, 0) : 0,
+      responseTimeoutMs: stream ? checkedOption('responseTimeoutMs', o.responseTimeoutMs, this.timeoutMs, 1) : 0,
       maxResponseBytes: checkedOption('maxResponseBytes', o.maxResponseBytes, this.maxResponseBytes, 0),
       headers: { 'user-agent': 'vtpm-verify', ...o.headers },
     };
@@ -279,7 +283,7 @@ export class HttpClient {
       }
       if (o.responseTimeoutMs > 0) {
         const t = setTimeout(
-          () => fail(transportError('TRANSPORT_TIMEOUT', `no response headers within ${o.responseTimeoutMs} ms`, ctx, { timeoutMs: o.responseTimeoutMs })),
+          () => fail(transportError('TRANSPORT_TIMEOUT', `no response within ${o.responseTimeoutMs} ms`, ctx, { timeoutMs: o.responseTimeoutMs })),
           o.responseTimeoutMs,
         );
         timers.push(t);
@@ -318,8 +322,6 @@ export class HttpClient {
         state.gotResponse = true;
         tlsConfirmed = true;
         response = res;
-        // The response-headers deadline has been met.
-        if (o.responseTimeoutMs > 0 && o.timeoutMs === 0) clearTimers();
         res.on('error', fail);
         res.on('close', () => {
           if (!res.complete) fail(transportError('TRANSPORT_RESET', 'connection closed before the response was complete', ctx));

@@ -10,7 +10,7 @@ import { HttpClient } from '../../src/transport/http-client.js';
 import type { EvidenceRequest } from '../../src/transport/evidence.js';
 import { exitCodeForKind } from '../../src/errors.js';
 import { assertRejectsCode, assertThrowsCode } from '../helpers/assert.js';
-import { closedPort, sampleEvidenceJson, sendJson, startHttp, startTcp, until } from './servers.js';
+import { closedPort, drip, flood, sampleEvidenceJson, sendJson, startHttp, startTcp, until, type Outflow, type TestServer } from './servers.js';
 
 const REQUEST: EvidenceRequest = { nonce: Buffer.alloc(32, 1), pcrs: [{ bank: 'sha256', pcrs: [0, 23] }], instance: Buffer.alloc(32, 2) };
 
@@ -170,79 +170,53 @@ test('a server that accepts and never answers: TRANSPORT_TIMEOUT', async () => {
 });
 
 test('a slow-drip response that never ends: the total timeout fires and the connection is closed', async () => {
-  let closed = false;
-  let dripped = 0;
+  let flow: Outflow | undefined;
   const server = await startHttp((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
-    const timer = setInterval(() => {
-      res.write(' ');
-      dripped++;
-    }, 5);
-    res.on('close', () => {
-      clearInterval(timer);
-      closed = true;
-    });
+    flow = drip(res, ' ');
   });
   try {
-    const pending = client({ timeoutMs: 150 }).fetch(server.url, REQUEST);
     // the body is flowing (bytes do arrive), yet the request must end
-    await assertRejectsCode(pending, 'TRANSPORT_TIMEOUT');
-    await until(() => closed, 'the server sees the connection closed');
-    assert.ok(dripped > 0);
+    await assertRejectsCode(client({ timeoutMs: 150 }).fetch(server.url, REQUEST), 'TRANSPORT_TIMEOUT');
+    await until(() => flow?.closed === true, 'the server sees the connection closed');
   } finally {
     await server.close();
   }
 });
 
-test('a huge response with Content-Length is refused up front', async () => {
-  let written = 0;
-  let closed = false;
+/** A server offering 1 GiB, with or without saying so in Content-Length. */
+async function hugeServer(declareLength: boolean): Promise<{ server: TestServer; flow: () => Outflow | undefined }> {
+  let flow: Outflow | undefined;
   const server = await startHttp((req, res) => {
-    res.writeHead(200, { 'content-length': String(1024 ** 3) });
-    const chunk = Buffer.alloc(64 * 1024, 0x20);
-    const pump = (): void => {
-      while (!closed && written < 1024 ** 3) {
-        written += chunk.length;
-        if (!res.write(chunk)) return void res.once('drain', pump);
-      }
-    };
-    res.on('close', () => (closed = true));
-    pump();
+    res.writeHead(200, declareLength ? { 'content-length': String(1024 ** 3) } : { 'content-type': 'application/json' }); // else chunked
+    flow = flood(res, Buffer.alloc(64 * 1024, 0x20));
   });
+  return { server, flow: () => flow };
+}
+
+test('a huge response with Content-Length is refused up front', async () => {
+  const { server, flow } = await hugeServer(true);
   try {
     const err = await assertRejectsCode(client({ maxResponseBytes: 1024 * 1024 }).fetch(server.url, REQUEST, { layer: 1 }), 'TRANSPORT_TOO_LARGE');
     assert.equal(err.details['declared'], 1024 ** 3);
     assert.equal(err.details['max'], 1024 * 1024);
-    await until(() => closed, 'the server sees the connection closed');
-    assert.ok(written < 64 * 1024 * 1024, `server wrote ${written} bytes before the client hung up`);
+    await until(() => flow()?.closed === true, 'the server sees the connection closed');
+    assert.ok(flow()!.written < 64 * 1024 * 1024, `server wrote ${flow()!.written} bytes before the client hung up`);
   } finally {
     await server.close();
   }
 });
 
 test('a huge response without Content-Length: reading stops right at the cap, the socket is destroyed', async () => {
-  let written = 0;
-  let closed = false;
-  const server = await startHttp((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' }); // chunked, no length
-    const chunk = Buffer.alloc(64 * 1024, 0x20);
-    const pump = (): void => {
-      while (!closed && written < 1024 ** 3) {
-        written += chunk.length;
-        if (!res.write(chunk)) return void res.once('drain', pump);
-      }
-    };
-    res.on('close', () => (closed = true));
-    pump();
-  });
+  const { server, flow } = await hugeServer(false);
   try {
     const cap = 256 * 1024;
     const err = await assertRejectsCode(client({ maxResponseBytes: cap }).fetch(server.url, REQUEST), 'TRANSPORT_TOO_LARGE');
     const received = err.details['received'] as number;
     assert.ok(received > cap && received <= cap + 128 * 1024, `read ${received} bytes for a ${cap}-byte cap`);
-    await until(() => closed, 'the server sees the connection closed');
+    await until(() => flow()?.closed === true, 'the server sees the connection closed');
     // only what fits in socket buffers was sent, out of 1 GiB offered
-    assert.ok(written < 64 * 1024 * 1024, `server wrote ${written} bytes before the client hung up`);
+    assert.ok(flow()!.written < 64 * 1024 * 1024, `server wrote ${flow()!.written} bytes before the client hung up`);
   } finally {
     await server.close();
   }

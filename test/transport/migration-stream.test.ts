@@ -16,7 +16,7 @@ import {
 } from '../../src/transport/migration-stream.js';
 import type { VtpmError } from '../../src/errors.js';
 import { assertRejectsCode, assertThrowsCode } from '../helpers/assert.js';
-import { startHttp, startTcp, until, type TestServer } from './servers.js';
+import { drip, flood, startHttp, startTcp, until, type Outflow, type TestServer } from './servers.js';
 
 const INSTANCE = '5a'.repeat(32);
 const OTHER = '6b'.repeat(32);
@@ -303,56 +303,57 @@ test('aborting during a backoff wait ends the stream without waiting it out', as
   }
 });
 
-test('an endless single line is capped: the connection is dropped and made again', async () => {
-  let written = 0;
-  let firstClosed = false;
+/**
+ * The first connection misbehaves as `first` makes it; later ones deliver
+ * event 1. The client must drop the first with `code` and get the event.
+ */
+async function recoversFrom(first: (res: ServerResponse) => void, code: string, options: Partial<MigrationStreamOptions>): Promise<void> {
   let connection = 0;
   const server = await startHttp((req, res) => {
-    connection++;
-    openStream(res);
-    if (connection === 1) {
-      res.write('data: ');
-      const chunk = Buffer.alloc(16 * 1024, 0x61);
-      const pump = (): void => {
-        while (!firstClosed && written < 1024 ** 3) {
-          written += chunk.length;
-          if (!res.write(chunk)) return void res.once('drain', pump);
-        }
-      };
-      res.on('close', () => (firstClosed = true));
-      pump();
-    } else {
-      res.write(eventText(1));
-    }
-  });
-  try {
-    const run = await consume(server, (r) => r.events.length === 1, { limits: { maxLineChars: 64 * 1024 } });
-    assert.deepEqual(seqs(run), [1]);
-    assert.deepEqual(errorsOf(run), ['TRANSPORT_SSE_LINE_TOO_LONG']);
-    await until(() => firstClosed, 'the first connection is closed');
-    assert.ok(written < 64 * 1024 * 1024, `the server wrote ${written} bytes of one line`);
-  } finally {
-    await server.close();
-  }
-});
-
-test('a server that never answers: the response timeout fires, then it reconnects', async () => {
-  let connection = 0;
-  const server = await startHttp((req, res) => {
-    connection++;
-    if (connection === 1) return; // no response at all
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (++connection === 1) return first(res);
+    res.writeHead(200, { 'content-type': 'text/event-stream' }); // headers and event in one write
     res.write(eventText(1));
   });
   try {
-    const run = await consume(server, (r) => r.events.length === 1, { responseTimeoutMs: 50 });
+    const run = await consume(server, (r) => r.events.length === 1, options);
     assert.deepEqual(seqs(run), [1]);
     // on a slow machine a later connection may time out too; each time with this code
     const errors = errorsOf(run);
-    assert.ok(errors.length >= 1 && errors.every((c) => c === 'TRANSPORT_TIMEOUT'), errors.join());
+    assert.ok(errors.length >= 1 && errors.every((c) => c === code), errors.join());
   } finally {
     await server.close();
   }
+}
+
+test('an endless single line is capped: the connection is dropped and made again', async () => {
+  let flow: Outflow | undefined;
+  await recoversFrom(
+    (res) => {
+      openStream(res);
+      res.write('data: ');
+      flow = flood(res, Buffer.alloc(16 * 1024, 0x61));
+    },
+    'TRANSPORT_SSE_LINE_TOO_LONG',
+    { limits: { maxLineChars: 64 * 1024 } },
+  );
+  await until(() => flow?.closed === true, 'the first connection is closed');
+  assert.ok(flow!.written < 64 * 1024 * 1024, `the server wrote ${flow!.written} bytes of one line`);
+});
+
+test('a server that never answers: the response timeout fires, then it reconnects', async () => {
+  await recoversFrom(() => {}, 'TRANSPORT_TIMEOUT', { responseTimeoutMs: 50 });
+});
+
+test('an error response whose body never ends is bounded by the response timeout', async () => {
+  await recoversFrom(
+    (res) => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.write('{"error": "');
+      drip(res, '.');
+    },
+    'TRANSPORT_TIMEOUT',
+    { responseTimeoutMs: 100 },
+  );
 });
 
 test('a stream that goes quiet: the idle timeout fires, then it resumes', async () => {

@@ -83,6 +83,43 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
+/** What a flooding or dripping server has done so far. */
+export interface Outflow {
+  written: number;
+  closed: boolean;
+}
+
+/**
+ * Writes `chunk` again and again, honouring backpressure, until 1 GiB or the
+ * client hangs up: `written` then tells how much the client let through.
+ */
+export function flood(res: ServerResponse, chunk: Buffer): Outflow {
+  const out: Outflow = { written: 0, closed: false };
+  const pump = (): void => {
+    while (!out.closed && out.written < 1024 ** 3) {
+      out.written += chunk.length;
+      if (!res.write(chunk)) return void res.once('drain', pump);
+    }
+  };
+  res.on('close', () => (out.closed = true));
+  pump();
+  return out;
+}
+
+/** Writes `text` every few milliseconds, forever, until the client hangs up. */
+export function drip(res: ServerResponse, text: string): Outflow {
+  const out: Outflow = { written: 0, closed: false };
+  const timer = setInterval(() => {
+    res.write(text);
+    out.written += text.length;
+  }, 5);
+  res.on('close', () => {
+    clearInterval(timer);
+    out.closed = true;
+  });
+  return out;
+}
+
 /**
  * Resolves when `predicate` holds, checked on every event-loop turn (no fixed
  * sleeps). The 20 s bound only turns a hang into a failure; nothing asserts speed.
