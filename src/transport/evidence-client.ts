@@ -6,7 +6,7 @@
 // evidence (bad JSON, wrong shape) is a VerificationError EVIDENCE_* (exit 1),
 // because the layer answered and its answer is what failed.
 
-import type { LayerLabel } from './errors.js';
+import { sanitizeServerText, type LayerLabel } from './errors.js';
 import { evidenceUrl, parseEvidenceBytes, type EvidenceLimits, type EvidenceRequest, type LayerEvidence } from './evidence.js';
 import { HttpClient, type HttpClientOptions } from './http-client.js';
 
@@ -49,7 +49,7 @@ export class EvidenceClient {
   }
 
   async fetch(base: string | URL, request: EvidenceRequest, options: FetchEvidenceOptions = {}): Promise<FetchedEvidence> {
-    const layer = options.layer ?? String(base);
+    const layer = options.layer ?? sanitizeServerText(String(base), 200);
     const url = evidenceUrl(base, request, layer);
     const res = await this.http.get(url, {
       layer,

@@ -15,7 +15,7 @@
 // skipped and reported through onStatus, never thrown.
 
 import { UsageError, VtpmError, VerificationError, asVtpmError } from '../errors.js';
-import { mapNetworkError, transportError, type LayerLabel, type TransportContext } from './errors.js';
+import { mapNetworkError, sanitizeServerText, transportError, type LayerLabel, type TransportContext } from './errors.js';
 import { HttpClient, type StreamResponse, type TlsOptions } from './http-client.js';
 import { childPath, FieldReader, type JsonObject } from './json-fields.js';
 import { SseParser, type SseEvent, type SseLimits } from './sse-parser.js';
@@ -205,6 +205,9 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
   const ctx: TransportContext = { layer, url: url.href };
   const { signal, onStatus } = options;
   const idleTimeoutMs = options.idleTimeoutMs ?? MIGRATION_STREAM_DEFAULTS.idleTimeoutMs;
+  if (!Number.isFinite(idleTimeoutMs) || idleTimeoutMs < 1) {
+    throw new UsageError('USAGE', `idleTimeoutMs must be a number ≥ 1, got ${idleTimeoutMs}`, { option: 'idleTimeoutMs', actual: String(idleTimeoutMs) });
+  }
   const responseTimeoutMs = options.responseTimeoutMs ?? idleTimeoutMs;
   const maxFailures = options.maxConsecutiveFailures ?? Number.POSITIVE_INFINITY;
   const sleep = options.sleep ?? defaultSleep;
@@ -272,7 +275,7 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
   /** A validated, new event for our instance, or undefined (reported through onStatus). */
   function accept(sse: SseEvent): MigrationEvent | undefined {
     if (sse.type !== 'migration') {
-      onStatus?.({ type: 'ignored', event: sse.type.slice(0, 64) });
+      onStatus?.({ type: 'ignored', event: sanitizeServerText(sse.type, 64) });
       return undefined;
     }
     let event: MigrationEvent;
@@ -312,7 +315,6 @@ function classify(err: unknown, ctx: TransportContext): VtpmError {
 
 /** Awaits `p`, calling `onIdle` (which must make `p` settle) if it takes longer than `ms`. */
 async function withIdleTimeout<T>(p: Promise<T>, ms: number, onIdle: () => void): Promise<T> {
-  if (ms <= 0) return p;
   const timer = setTimeout(onIdle, ms);
   try {
     return await p;
