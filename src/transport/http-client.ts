@@ -1,0 +1,438 @@
+// The only HTTP client of vtpm-verify, on node:http / node:https.
+//
+// Every server it talks to is an attester that may be compromised, so every
+// request is bounded: a connect timeout (TCP connect and TLS handshake), a
+// total timeout (until the last body byte, so a slow drip cannot hold us), a
+// response size cap enforced on Content-Length up front and on the bytes as
+// they arrive (the socket is destroyed the moment the cap is passed), no
+// redirects, http/https only. Connections are kept alive and reused: a fleet
+// audit makes hundreds of requests a second to the same few services.
+
+import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import tls, { type SecureContext } from 'node:tls';
+import type { Socket } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { UsageError, type VtpmError } from '../errors.js';
+import { mapNetworkError, sanitizeServerText, tlsConfigError, transportError, type LayerLabel, type TransportContext } from './errors.js';
+import { parseEndpointUrl } from './url.js';
+
+export const HTTP_DEFAULTS = {
+  /** TCP connect plus TLS handshake */
+  connectTimeoutMs: 5_000,
+  /** one whole request: connect, headers and the complete body */
+  timeoutMs: 30_000,
+  /** response body cap: evidence with a large IMA list fits */
+  maxResponseBytes: 32 * 1024 * 1024,
+  /** concurrent connections per host (per agent) */
+  maxSockets: 256,
+  /** an idle kept-alive connection is closed after this (below node's server default of 5 s) */
+  freeSocketTimeoutMs: 4_000,
+} as const;
+
+/** How much of an error response's body is read for its message. */
+const ERROR_BODY_CAP = 16 * 1024;
+
+export interface TlsOptions {
+  /** PEM CA certificate(s) that server certificates must chain to; replaces the system roots when given */
+  ca?: string | Buffer | Array<string | Buffer> | undefined;
+  /** PEM client certificate (chain) for mutual TLS; needs `key` */
+  cert?: string | Buffer | undefined;
+  /** PEM private key of the client certificate */
+  key?: string | Buffer | undefined;
+  /** passphrase of an encrypted `key` */
+  passphrase?: string | undefined;
+}
+
+export interface HttpClientOptions {
+  connectTimeoutMs?: number | undefined;
+  timeoutMs?: number | undefined;
+  maxResponseBytes?: number | undefined;
+  tls?: TlsOptions | undefined;
+  /** reuse connections (default true) */
+  keepAlive?: boolean | undefined;
+  maxSockets?: number | undefined;
+  freeSocketTimeoutMs?: number | undefined;
+}
+
+/** Per-request options; unset timeouts and caps take the client's. */
+export interface RequestOptions {
+  /** names the layer in every error: an index, a URI */
+  layer?: LayerLabel | undefined;
+  signal?: AbortSignal | undefined;
+  connectTimeoutMs?: number | undefined;
+  timeoutMs?: number | undefined;
+  maxResponseBytes?: number | undefined;
+  headers?: Record<string, string> | undefined;
+}
+
+export interface HttpResponse {
+  url: string;
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface StreamOptions extends Omit<RequestOptions, 'timeoutMs' | 'maxResponseBytes'> {
+  /**
+   * Time allowed from sending the request to 2xx response headers, or to the
+   * complete body of an error response (default: the client's timeoutMs).
+   * After 2xx headers the caller bounds the stream (an idle timeout).
+   */
+  responseTimeoutMs?: number | undefined;
+}
+
+/** A response whose body is read by the caller (an event stream). */
+export interface StreamResponse {
+  url: string;
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: IncomingMessage;
+  /** destroys the connection; safe to call more than once */
+  close(): void;
+}
+
+interface Resolved {
+  ctx: TransportContext;
+  signal: AbortSignal | undefined;
+  connectTimeoutMs: number;
+  /** whole-exchange deadline; 0 = none (streams) */
+  timeoutMs: number;
+  /** response-headers deadline; 0 = none */
+  responseTimeoutMs: number;
+  maxResponseBytes: number;
+  headers: Record<string, string>;
+}
+
+/** What one attempt observed, to decide whether a retry on a fresh connection is safe. */
+interface AttemptState {
+  reusedSocket: boolean;
+  gotResponse: boolean;
+}
+
+/** Callbacks a response handler uses to end the exchange. */
+interface Exchange<T> {
+  resolve(value: T): void;
+  fail(err: unknown): void;
+  /** stops the whole-exchange timers (the caller takes over the stream) */
+  detach(): void;
+}
+
+/** Timeouts must be positive (every request has one); the size cap may be 0. */
+function checkedOption(name: string, value: number | undefined, fallback: number, min: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+    throw new UsageError('USAGE', `${name} must be a number ≥ ${min}, got ${String(v)}`, { option: name, actual: String(v) });
+  }
+  return v;
+}
+
+export class HttpClient {
+  readonly connectTimeoutMs: number;
+  readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private closed = false;
+
+  constructor(options: HttpClientOptions = {}) {
+    this.connectTimeoutMs = checkedOption('connectTimeoutMs', options.connectTimeoutMs, HTTP_DEFAULTS.connectTimeoutMs, 1);
+    this.timeoutMs = checkedOption('timeoutMs', options.timeoutMs, HTTP_DEFAULTS.timeoutMs, 1);
+    this.maxResponseBytes = checkedOption('maxResponseBytes', options.maxResponseBytes, HTTP_DEFAULTS.maxResponseBytes, 0);
+    const keepAlive = options.keepAlive ?? true;
+    const agentOptions = {
+      keepAlive,
+      maxSockets: options.maxSockets ?? HTTP_DEFAULTS.maxSockets,
+      maxFreeSockets: options.maxSockets ?? HTTP_DEFAULTS.maxSockets,
+      timeout: options.freeSocketTimeoutMs ?? HTTP_DEFAULTS.freeSocketTimeoutMs,
+      scheduling: 'lifo' as const,
+    };
+    this.httpAgent = new http.Agent(agentOptions);
+    // One secure context for all connections: parsing a CA bundle per
+    // connection would cost more than the handshake.
+    this.httpsAgent = new https.Agent({ ...agentOptions, secureContext: makeSecureContext(options.tls ?? {}), rejectUnauthorized: true });
+  }
+
+  /** GET with the body read completely under the caps; any status but 200 is an error. */
+  async get(target: string | URL, options: RequestOptions = {}): Promise<HttpResponse> {
+    const url = parseEndpointUrl(target, options.layer);
+    const first = this.resolve(url, options, false);
+    const deadline = performance.now() + first.timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const state: AttemptState = { reusedSocket: false, gotResponse: false };
+      // a retry gets what is left of the total timeout, not a new one
+      const resolved = attempt === 0 ? first : { ...first, timeoutMs: Math.max(1, deadline - performance.now()) };
+      try {
+        return await this.exchange<HttpResponse>(url, resolved, state, (res, ex) => readBody(url, res, resolved, ex));
+      } catch (err) {
+        // A kept-alive connection the server closed while it sat idle fails
+        // on first use; a GET is safe to send again once on a new connection.
+        const stale = state.reusedSocket && !state.gotResponse && (err as VtpmError).code === 'TRANSPORT_RESET';
+        if (!stale || attempt > 0) throw err;
+      }
+    }
+  }
+
+  /** GET whose 2xx response body the caller reads (event streams). 3xx and 4xx/5xx are errors. */
+  async open(target: string | URL, options: StreamOptions = {}): Promise<StreamResponse> {
+    const url = parseEndpointUrl(target, options.layer);
+    const resolved = this.resolve(url, options, true);
+    const state: AttemptState = { reusedSocket: false, gotResponse: false };
+    return this.exchange<StreamResponse>(url, resolved, state, (res, ex) => {
+      if (res.statusCode! >= 200 && res.statusCode! < 300) {
+        ex.detach();
+        const abort = (): void => {
+          res.destroy(transportError('TRANSPORT_ABORTED', 'request aborted', resolved.ctx));
+        };
+        resolved.signal?.addEventListener('abort', abort, { once: true });
+        ex.resolve({
+          url: url.href,
+          status: res.statusCode!,
+          headers: res.headers,
+          body: res,
+          close: () => {
+            resolved.signal?.removeEventListener('abort', abort);
+            res.destroy();
+          },
+        });
+        return;
+      }
+      rejectNonSuccess(url, res, resolved, ex);
+    });
+  }
+
+  /** Closes every kept-alive connection; later requests fail. */
+  close(): void {
+    this.closed = true;
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private resolve(url: URL, o: RequestOptions & StreamOptions, stream: boolean): Resolved {
+    return {
+      ctx: { layer: o.layer, url: url.href },
+      signal: o.signal,
+      connectTimeoutMs: checkedOption('connectTimeoutMs', o.connectTimeoutMs, this.connectTimeoutMs, 1),
+      // a stream has no total deadline; it is bounded by its response and idle timeouts
+      timeoutMs: stream ? 0 : checkedOption('timeoutMs', o.timeoutMs, this.timeoutMs, 1),
+      responseTimeoutMs: stream ? checkedOption('responseTimeoutMs', o.responseTimeoutMs, this.timeoutMs, 1) : 0,
+      maxResponseBytes: checkedOption('maxResponseBytes', o.maxResponseBytes, this.maxResponseBytes, 0),
+      headers: { 'user-agent': 'vtpm-verify', ...o.headers },
+    };
+  }
+
+  /**
+   * One request/response exchange: starts the timers, maps every error, and
+   * hands the response to `onResponse`. Settles exactly once; on failure the
+   * request and its socket are destroyed.
+   */
+  private exchange<T>(url: URL, o: Resolved, state: AttemptState, onResponse: (res: IncomingMessage, ex: Exchange<T>) => void): Promise<T> {
+    return new Promise<T>((resolvePromise, rejectPromise) => {
+      const { ctx, signal } = o;
+      if (this.closed) {
+        rejectPromise(transportError('TRANSPORT_ABORTED', 'the HTTP client was closed', ctx));
+        return;
+      }
+      if (signal?.aborted) {
+        rejectPromise(transportError('TRANSPORT_ABORTED', 'request aborted before it started', ctx));
+        return;
+      }
+      const isTls = url.protocol === 'https:';
+      let handshakeDone = false;
+      // In TLS 1.3 the client's handshake ends before the server has judged
+      // the client certificate; a refusal then arrives as an alert or a reset
+      // before any response. Until a response (or a reused connection) shows
+      // the server accepted us, a reset is reported as the TLS failure it
+      // most likely is.
+      let tlsConfirmed = false;
+      let settled = false;
+      let req: ClientRequest | undefined;
+      let socketRef: Socket | undefined;
+      let response: IncomingMessage | undefined;
+      const timers: NodeJS.Timeout[] = [];
+      const clearTimers = (): void => {
+        for (const t of timers) clearTimeout(t);
+        timers.length = 0;
+      };
+      const onAbort = (): void => fail(transportError('TRANSPORT_ABORTED', 'request aborted', ctx));
+      const detach = (): void => {
+        clearTimers();
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const resolve = (value: T): void => {
+        if (settled) return;
+        settled = true;
+        detach();
+        resolvePromise(value);
+      };
+      function fail(err: unknown): void {
+        if (settled) return;
+        settled = true;
+        detach();
+        const mapped = mapNetworkError(err, ctx, { inTlsHandshake: isTls && !handshakeDone, tlsUnconfirmed: isTls && !tlsConfirmed });
+        // Destroy everything now: no more bytes are read from a failed exchange.
+        response?.destroy();
+        req?.destroy();
+        socketRef?.destroy();
+        rejectPromise(mapped);
+      }
+
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (o.timeoutMs > 0) {
+        timers.push(setTimeout(() => fail(transportError('TRANSPORT_TIMEOUT', `no complete response within ${o.timeoutMs} ms`, ctx, { timeoutMs: o.timeoutMs })), o.timeoutMs));
+      }
+      if (o.responseTimeoutMs > 0) {
+        const t = setTimeout(
+          () => fail(transportError('TRANSPORT_TIMEOUT', `no response within ${o.responseTimeoutMs} ms`, ctx, { timeoutMs: o.responseTimeoutMs })),
+          o.responseTimeoutMs,
+        );
+        timers.push(t);
+      }
+
+      try {
+        req = (isTls ? https : http).request(url, {
+          method: 'GET',
+          agent: isTls ? this.httpsAgent : this.httpAgent,
+          headers: o.headers,
+        });
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      req.on('error', fail);
+      req.on('socket', (socket: Socket) => {
+        socketRef = socket;
+        state.reusedSocket = req!.reusedSocket;
+        if (req!.reusedSocket) {
+          handshakeDone = true;
+          tlsConfirmed = true;
+          return;
+        }
+        const connectTimer = setTimeout(
+          () => fail(transportError('TRANSPORT_CONNECT_TIMEOUT', `not connected within ${o.connectTimeoutMs} ms`, ctx, { timeoutMs: o.connectTimeoutMs })),
+          o.connectTimeoutMs,
+        );
+        timers.push(connectTimer);
+        socket.once(isTls ? 'secureConnect' : 'connect', () => {
+          handshakeDone = true;
+          clearTimeout(connectTimer);
+        });
+      });
+      req.on('response', (res: IncomingMessage) => {
+        state.gotResponse = true;
+        tlsConfirmed = true;
+        response = res;
+        res.on('error', fail);
+        res.on('close', () => {
+          if (!res.complete) fail(transportError('TRANSPORT_RESET', 'connection closed before the response was complete', ctx));
+        });
+        onResponse(res, { resolve, fail, detach });
+      });
+      req.end();
+    });
+  }
+}
+
+const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
+
+/** OpenSSL skips what it cannot parse in a CA bundle; we want to know. */
+function checkCaBundle(ca: NonNullable<TlsOptions['ca']>): void {
+  const items = Array.isArray(ca) ? ca : [ca];
+  for (const item of items) {
+    const blocks = item.toString().match(PEM_CERT_RE) ?? [];
+    if (blocks.length === 0) throw tlsConfigError('the CA bundle holds no PEM certificate', 'no BEGIN CERTIFICATE block');
+    for (const block of blocks) {
+      try {
+        new X509Certificate(block);
+      } catch (err) {
+        throw tlsConfigError('a certificate in the CA bundle does not parse', err);
+      }
+    }
+  }
+}
+
+function makeSecureContext(o: TlsOptions): SecureContext {
+  if ((o.cert === undefined) !== (o.key === undefined)) {
+    throw tlsConfigError('a client certificate needs both cert and key', o.cert === undefined ? 'cert missing' : 'key missing');
+  }
+  if (o.ca !== undefined) checkCaBundle(o.ca);
+  try {
+    return tls.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, passphrase: o.passphrase });
+  } catch (err) {
+    throw tlsConfigError('cannot load the CA bundle, client certificate or key', err);
+  }
+}
+
+function contentLength(res: IncomingMessage): number | undefined {
+  const h = res.headers['content-length'];
+  if (h === undefined || !/^\d{1,15}$/.test(h)) return undefined;
+  return Number(h);
+}
+
+/** Reads a 200 response body under the cap; everything else becomes an error. */
+function readBody(url: URL, res: IncomingMessage, o: Resolved, ex: Exchange<HttpResponse>): void {
+  if (res.statusCode !== 200) {
+    rejectNonSuccess(url, res, o, ex);
+    return;
+  }
+  const cap = o.maxResponseBytes;
+  const declared = contentLength(res);
+  if (declared !== undefined && declared > cap) {
+    ex.fail(transportError('TRANSPORT_TOO_LARGE', `response declares ${declared} bytes, more than the ${cap}-byte cap`, o.ctx, { declared, max: cap }));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let received = 0;
+  res.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > cap) {
+      ex.fail(transportError('TRANSPORT_TOO_LARGE', `response exceeds the ${cap}-byte cap (stopped after ${received} bytes)`, o.ctx, { received, max: cap }));
+      return;
+    }
+    chunks.push(chunk);
+  });
+  res.on('end', () => {
+    ex.resolve({ url: url.href, status: 200, headers: res.headers, body: Buffer.concat(chunks, received) });
+  });
+}
+
+/**
+ * A redirect fails at once (never followed); an error status fails with the
+ * server's {"error": "..."} text, read from at most ERROR_BODY_CAP bytes.
+ */
+function rejectNonSuccess(url: URL, res: IncomingMessage, o: Resolved, ex: Exchange<unknown>): void {
+  const status = res.statusCode ?? 0;
+  if (status >= 300 && status < 400) {
+    const location = typeof res.headers.location === 'string' ? sanitizeServerText(res.headers.location, 500) : undefined;
+    ex.fail(transportError('TRANSPORT_REDIRECT', `endpoint redirects (HTTP ${status}) to ${location ?? '(no Location)'}; redirects are not followed`, o.ctx, { status, location }));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const done = (): void => {
+    const body = Buffer.concat(chunks).subarray(0, ERROR_BODY_CAP).toString('utf8');
+    const serverError = serverErrorText(body);
+    const shown = serverError === undefined ? '' : `: ${serverError}`;
+    ex.fail(transportError('TRANSPORT_HTTP_STATUS', `endpoint answered HTTP ${status}${shown}`, o.ctx, { status, serverError }));
+  };
+  res.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    received += chunk.length;
+    if (received >= ERROR_BODY_CAP) done();
+  });
+  res.on('end', done);
+}
+
+/** The protocol's {"error": "..."} message, else the start of the body; sanitized and truncated. */
+function serverErrorText(body: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (parsed !== null && typeof parsed === 'object' && typeof (parsed as { error?: unknown }).error === 'string') {
+      return sanitizeServerText((parsed as { error: string }).error);
+    }
+  } catch {
+    // not JSON: show the start of the text
+  }
+  const text = body.trim();
+  return text === '' ? undefined : sanitizeServerText(text, 200);
+}

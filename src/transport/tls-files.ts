@@ -1,0 +1,31 @@
+// TLS options from files, as the CLI names them (--ca FILE --cert FILE --key FILE).
+// Read with a cap and typed errors; the PEM contents are checked when the
+// HttpClient builds its secure context (TRANSPORT_TLS_CONFIG).
+
+import { UsageError } from '../errors.js';
+import { readInputFile } from '../util/files.js';
+import type { TlsOptions } from './http-client.js';
+
+/** PEM bundles are small; 4 MiB holds any CA bundle in use. */
+const TLS_FILE_CAP = 4 * 1024 * 1024;
+
+export interface TlsFiles {
+  /** one or more CA bundle files */
+  ca?: string | readonly string[] | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+}
+
+export function readTlsFiles(files: TlsFiles): TlsOptions {
+  if ((files.cert === undefined) !== (files.key === undefined)) {
+    throw new UsageError('USAGE', '--cert and --key must be given together', { cert: files.cert, key: files.key });
+  }
+  const out: TlsOptions = {};
+  if (files.ca !== undefined) {
+    const list = typeof files.ca === 'string' ? [files.ca] : files.ca;
+    out.ca = list.map((p) => readInputFile(p, 'CA bundle (--ca)', TLS_FILE_CAP));
+  }
+  if (files.cert !== undefined) out.cert = readInputFile(files.cert, 'client certificate (--cert)', TLS_FILE_CAP);
+  if (files.key !== undefined) out.key = readInputFile(files.key, 'client key (--key)', TLS_FILE_CAP);
+  return out;
+}

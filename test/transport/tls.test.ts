@@ -1,0 +1,133 @@
+// HTTPS to real TLS servers on 127.0.0.1, with certificates made by openssl
+// for this run: a CA bundle, unknown CAs, wrong names, mutual TLS.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EvidenceClient } from '../../src/transport/evidence-client.js';
+import { HttpClient } from '../../src/transport/http-client.js';
+import { readTlsFiles } from '../../src/transport/tls-files.js';
+import type { EvidenceRequest } from '../../src/transport/evidence.js';
+import { assertRejectsCode, assertThrowsCode } from '../helpers/assert.js';
+import { makeTlsFixture, sampleEvidenceJson, sendJson, startHttps, startTcp, type TestServer, type TlsFixture } from './servers.js';
+
+const REQUEST: EvidenceRequest = { nonce: Buffer.alloc(32, 7), pcrs: [{ bank: 'sha256', pcrs: [23] }] };
+const hasOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
+
+let tls: TlsFixture;
+let plain: TestServer; // server certificate only
+let mutual: TestServer; // requires a client certificate from our CA
+const clients: EvidenceClient[] = [];
+function client(options: ConstructorParameters<typeof EvidenceClient>[0]): EvidenceClient {
+  const c = new EvidenceClient({ connectTimeoutMs: 10_000, timeoutMs: 10_000, ...options });
+  clients.push(c);
+  return c;
+}
+
+before(async () => {
+  if (!hasOpenssl) return;
+  tls = makeTlsFixture();
+  const serve = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => sendJson(res, 200, sampleEvidenceJson());
+  plain = await startHttps({ key: tls.serverKey, cert: tls.serverCert }, serve);
+  mutual = await startHttps({ key: tls.serverKey, cert: tls.serverCert, ca: tls.caPem, requestCert: true, rejectUnauthorized: true }, serve);
+});
+
+after(async () => {
+  clients.forEach((c) => c.close());
+  if (!hasOpenssl) return;
+  await plain.close();
+  await mutual.close();
+  tls.remove();
+});
+
+test('HTTPS with the right CA bundle succeeds; connections are reused', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const c = client({ tls: { ca: tls.caPem } });
+  const got = await c.fetch(plain.url, REQUEST, { layer: 1 });
+  assert.equal(got.evidence.version, 1);
+  const before = plain.connections;
+  await c.fetch(plain.url, REQUEST);
+  await c.fetch(plain.url, REQUEST);
+  assert.equal(plain.connections, before, 'no new TLS handshake for later requests');
+});
+
+test('a server certificate from an unknown CA fails: TRANSPORT_TLS', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const err = await assertRejectsCode(client({ tls: { ca: tls.otherCaPem } }).fetch(plain.url, REQUEST, { layer: 2 }), 'TRANSPORT_TLS');
+  assert.equal(err.details['layer'], 2);
+  assert.match(String(err.details['cause']), /CERT|SIGNATURE|ISSUER/);
+  // the system roots do not know our test CA either
+  await assertRejectsCode(client({}).fetch(plain.url, REQUEST), 'TRANSPORT_TLS');
+});
+
+test('a certificate for another name fails: TRANSPORT_TLS', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  // the certificate names IP 127.0.0.1, not "localhost"
+  const err = await assertRejectsCode(client({ tls: { ca: tls.caPem } }).fetch(`https://localhost:${plain.port}`, REQUEST), 'TRANSPORT_TLS');
+  assert.equal(err.details['cause'], 'ERR_TLS_CERT_ALTNAME_INVALID');
+});
+
+test('mutual TLS: with the client certificate it passes', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const got = await client({ tls: { ca: tls.caPem, cert: tls.clientCert, key: tls.clientKey } }).fetch(mutual.url, REQUEST);
+  assert.equal(got.evidence.version, 1);
+});
+
+test('mutual TLS: without a client certificate it fails: TRANSPORT_TLS', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const err = await assertRejectsCode(client({ tls: { ca: tls.caPem } }).fetch(mutual.url, REQUEST, { layer: 1 }), 'TRANSPORT_TLS');
+  assert.equal(err.details['layer'], 1);
+});
+
+test('mutual TLS: a client certificate the server does not trust fails: TRANSPORT_TLS', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  // the server certificate used as a client certificate: same CA, but the server wants clientAuth
+  const selfIssued = makeTlsFixture();
+  try {
+    await assertRejectsCode(
+      client({ tls: { ca: tls.caPem, cert: selfIssued.clientCert, key: selfIssued.clientKey } }).fetch(mutual.url, REQUEST),
+      'TRANSPORT_TLS',
+    );
+  } finally {
+    selfIssued.remove();
+  }
+});
+
+test('a TLS handshake that never completes: TRANSPORT_CONNECT_TIMEOUT', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const silent = await startTcp(() => {}); // accepts TCP, never speaks TLS
+  try {
+    const c = client({ tls: { ca: tls.caPem }, connectTimeoutMs: 100, timeoutMs: 60_000 });
+    await assertRejectsCode(c.fetch(`https://127.0.0.1:${silent.port}`, REQUEST), 'TRANSPORT_CONNECT_TIMEOUT');
+  } finally {
+    await silent.close();
+  }
+});
+
+test('plain HTTP spoken to an HTTPS port fails as TLS', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const c = client({ tls: { ca: tls.caPem } });
+  const err = await c.fetch(`http://127.0.0.1:${plain.port}`, REQUEST).catch((e: unknown) => e as { code: string });
+  // the TLS server closes on a plaintext request; either way no evidence
+  assert.ok(['TRANSPORT_RESET', 'TRANSPORT_PROTOCOL', 'TRANSPORT_HTTP_STATUS'].includes((err as { code: string }).code), String((err as { code: string }).code));
+});
+
+test('unusable TLS options are TRANSPORT_TLS_CONFIG (input, exit 2)', (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const e1 = assertThrowsCode(() => new HttpClient({ tls: { ca: 'not a PEM' } }), 'TRANSPORT_TLS_CONFIG');
+  assert.equal(e1.kind, 'input');
+  assertThrowsCode(() => new HttpClient({ tls: { cert: tls.clientCert } }), 'TRANSPORT_TLS_CONFIG');
+  assertThrowsCode(() => new HttpClient({ tls: { cert: tls.clientCert, key: tls.serverKey } }), 'TRANSPORT_TLS_CONFIG');
+});
+
+test('TLS options from files, as --ca --cert --key give them', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const caFile = join(tls.dir, 'bundle.pem');
+  writeFileSync(caFile, Buffer.concat([tls.otherCaPem, tls.caPem]));
+  const options = readTlsFiles({ ca: caFile, cert: join(tls.dir, 'client.pem'), key: join(tls.dir, 'client.key') });
+  const got = await client({ tls: options }).fetch(mutual.url, REQUEST);
+  assert.equal(got.evidence.version, 1);
+  assertThrowsCode(() => readTlsFiles({ cert: join(tls.dir, 'client.pem') }), 'USAGE');
+  assertThrowsCode(() => readTlsFiles({ ca: join(tls.dir, 'missing.pem') }), 'FILE_UNREADABLE');
+});
