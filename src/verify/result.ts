@@ -1,0 +1,110 @@
+// The result of one deep attestation: what `attest`, `verify`, `watch` and
+// `audit` produce, what reports (tree, JSON, EAR, JUnit, HTML) render and
+// what the state store keeps. Plain JSON-serializable data: hex strings for
+// bytes, decimal strings for 64-bit counters, ISO-8601 strings for times.
+
+import type { CheckResult } from './checks.js';
+
+/**
+ * trusted: every layer verified and satisfied the policy.
+ * not-trusted: some check or policy rule failed (exit 1).
+ * incomplete: the walk could not finish (network, I/O) and nothing failed (exit 3).
+ */
+export type Verdict = 'trusted' | 'not-trusted' | 'incomplete';
+
+/**
+ * trusted / not-trusted: as for the whole result, for this layer alone.
+ * unreachable: fetching this layer's evidence failed (transport).
+ * not-reached: the walk stopped above this layer (it is listed when known).
+ */
+export type LayerStatus = 'trusted' | 'not-trusted' | 'unreachable' | 'not-reached';
+
+export type LayerKind = 'virtual' | 'physical' | 'unspecified';
+
+/** One policy rule's outcome (the policy evaluator's RuleResult, as JSON). */
+export interface RuleOutcome {
+  /** stable rule id, e.g. "layer[0].pcrs.sha256.7" */
+  id: string;
+  status: 'pass' | 'fail' | 'warn' | 'not-applicable';
+  message: string;
+  code?: string;
+  expected?: unknown;
+  actual?: unknown;
+}
+
+export interface ErrorSummary {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface CertificateSummary {
+  subject: string;
+  issuer: string;
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  /** SHA-256 of the DER, hex */
+  sha256: string;
+}
+
+export interface LayerResult {
+  /** 0 = the VM at the top, then downward */
+  position: number;
+  /** the evidence endpoint base URI asked */
+  uri: string;
+  status: LayerStatus;
+  /** the nonce this layer's quote had to carry (hex) */
+  nonce: string;
+  /** from the verified AK certificate's TrustedLayer extension */
+  kind?: LayerKind;
+  /** hex; from the verified AK certificate */
+  instanceId?: string;
+  /** hex TPM object Name of the AK, when known */
+  akName?: string;
+  /** SHA-256 of the AK's SubjectPublicKeyInfo, hex: identifies the key across certificates */
+  akKeyId?: string;
+  /** leaf (AK certificate) first, up to the trust anchor */
+  certificatePath?: CertificateSummary[];
+  anchor?: { label: string; subject: string; vouchesFor: string };
+  /** TPMS_CLOCK_INFO of the verified quote; counters as decimal strings */
+  clockInfo?: { clock: string; resetCount: number; restartCount: number; safe: boolean };
+  /** firmwareVersion of the verified quote, hex (16 digits) */
+  firmwareVersion?: string;
+  /** where the walk went next, from the verified certificate */
+  deepAttestation?: string;
+  migrationService?: string;
+  /** the instances this layer hosts now, from its replayed and quoted vplatformLog (hex) */
+  hostedInstances?: string[];
+  /** cryptographic, certificate-path, replay and binding checks */
+  checks: CheckResult[];
+  /** policy rules that applied to this layer */
+  rules: RuleOutcome[];
+  /** the failure that decided this layer's status, if any */
+  error?: ErrorSummary;
+  /** ms spent on this layer (fetch + verify) */
+  elapsedMs?: number;
+}
+
+export interface AttestationResult {
+  /** the top layer's URI as asked */
+  target: string;
+  verdict: Verdict;
+  /** why, in one line */
+  reason: string;
+  /** the failure that decided the verdict (the first failing check or rule, top-down), if any */
+  error?: ErrorSummary;
+  policy: { source: string; id: string; builtin: boolean };
+  /** the top nonce, hex (32 bytes) */
+  nonce: string;
+  startedAt: string;
+  finishedAt: string;
+  /** layers in walk order, VM first */
+  layers: LayerResult[];
+  /** chain-wide rules (depth, end at physical, freshness, ...) */
+  chain: RuleOutcome[];
+  /** AK Names (or key ids) of the layers below the top, top-down: where the VM runs */
+  platformPath: string[];
+  /** findings from the state store (rollback, clone), when a state file was used */
+  findings?: CheckResult[];
+}
