@@ -3,8 +3,16 @@
 
 import { GENERAL_CODES, type CodeTable } from './errors.js';
 import { TPM_PARSE_CODES } from './tpm/reader.js';
+import { AK_CODES } from './verify/ak.js';
+import { ATTEST_CODES } from './verify/attest-signature.js';
+import { QUOTE_CODES } from './verify/quote.js';
+import { INSPECT_CODES } from './cli/actions/inspect-codes.js';
 
 export const ALL_CODES: CodeTable = {
   ...GENERAL_CODES,
   ...TPM_PARSE_CODES,
+  ...AK_CODES,
+  ...QUOTE_CODES,
+  ...ATTEST_CODES,
+  ...INSPECT_CODES,
 };

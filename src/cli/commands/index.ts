@@ -2,5 +2,7 @@
 // declares its options; its implementation is imported when it runs.
 
 import type { CommandDefinition } from '../command.js';
+import { inspectCommand } from './inspect.js';
+import { quoteCommand } from './quote.js';
 
-export const COMMANDS: CommandDefinition[] = [];
+export const COMMANDS: CommandDefinition[] = [quoteCommand, inspectCommand];
