@@ -1,0 +1,75 @@
+// `vtpm-verify inspect`: type detection and decoding of every supported kind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { bytesOf } from '../helpers/fields.js';
+import { ECC_AK_FIELDS, QUOTE_FIELDS, QUOTE_PCRS_JSON, QUOTE_SIGNATURE_FIELDS } from '../fixtures/tpm-fields.js';
+
+test('inspect detects and decodes TPM structures, PCR files, keys and certificates', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-inspect-'));
+  try {
+    const file = (name: string, bytes: Uint8Array | string) => {
+      const p = join(dir, name);
+      writeFileSync(p, bytes);
+      return p;
+    };
+    const pub = bytesOf(ECC_AK_FIELDS);
+    const serialized = Buffer.alloc(668);
+    serialized.writeUInt32LE(1, 0);
+    serialized.writeUInt16LE(0x000b, 4);
+    serialized.writeUInt8(3, 6);
+    serialized.writeUInt8(1, 7);
+    serialized.writeUInt32LE(1, 132);
+    serialized.writeUInt32LE(1, 136);
+    serialized.writeUInt16LE(32, 140);
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+    const cases: { name: string; bytes: Uint8Array | string; type: string; check: (d: any) => void }[] = [
+      { name: 'quote.msg', bytes: bytesOf(QUOTE_FIELDS), type: 'attest', check: (d) => assert.equal(d.quote.pcrSelect, 'sha1:0,7+sha256:0,1,2,3,7,10') },
+      { name: 'quote.sig', bytes: bytesOf(QUOTE_SIGNATURE_FIELDS), type: 'signature', check: (d) => assert.equal(d.sigAlg, 'ecdsa') },
+      { name: 'ak.tpmt', bytes: pub, type: 'public', check: (d) => assert.equal(d.name, '000bda17ef8188b9c30f43c525984368d3d245778db90a64c524f210e0afd3de0b69') },
+      { name: 'ak.tpm2b', bytes: Buffer.concat([Buffer.of(0, pub.length), pub]), type: 'public', check: (d) => assert.equal(d.structure, 'TPM2B_PUBLIC') },
+      { name: 'quote.pcrs', bytes: serialized, type: 'pcrs-serialized', check: (d) => assert.equal(d.selection, 'sha256:0') },
+      { name: 'pcrs.json', bytes: JSON.stringify(QUOTE_PCRS_JSON), type: 'pcrs-json', check: (d) => assert.equal(d.values.sha256['7'], QUOTE_PCRS_JSON.sha256['7']) },
+      { name: 'key.pem', bytes: key.export({ format: 'pem', type: 'spki' }) as string, type: 'key', check: (d) => assert.equal(d.curve, 'prime256v1') },
+      { name: 'key.der', bytes: key.export({ format: 'der', type: 'spki' }), type: 'key', check: (d) => assert.equal(d.type, 'ec') },
+    ];
+    const openssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=vtpm-test AK', '-days', '1'], { stdio: 'ignore' });
+    if (openssl.status === 0) {
+      spawnSync('openssl', ['x509', '-in', join(dir, 'cert.pem'), '-outform', 'DER', '-out', join(dir, 'cert.der')]);
+      cases.push({ name: 'cert.pem', bytes: '', type: 'certificate', check: (d) => assert.match(d.subject, /CN=vtpm-test AK/) });
+      cases.push({ name: 'cert.der', bytes: '', type: 'certificate', check: (d) => assert.equal(d.selfIssued, true) });
+    } else {
+      t.diagnostic('openssl not available: certificate cases skipped');
+    }
+    for (const c of cases) {
+      const p = c.bytes === '' ? join(dir, c.name) : file(c.name, c.bytes);
+      const r = await runCli(['inspect', p, '--json']);
+      assert.equal(r.code, 0, `${c.name}: ${r.stdout} ${r.stderr}`);
+      assert.equal(r.json?.result.type, c.type, c.name);
+      c.check(r.json?.result.decoded);
+    }
+    // human output reads like tpm2_print
+    const human = await runCli(['inspect', join(dir, 'quote.msg')]);
+    assert.equal(human.code, 0);
+    assert.match(human.stdout, /\(attest\)/);
+    assert.match(human.stdout, /pcrSelect: sha1:0,7\+sha256:0,1,2,3,7,10/);
+    // unknown content and malformed strongly-marked content are input errors
+    const junk = await runCli(['inspect', file('junk.bin', Buffer.from('0102030405', 'hex')), '--json']);
+    assert.equal(junk.code, 2);
+    assert.equal(junk.json?.error?.code, 'INSPECT_UNKNOWN_FORMAT');
+    const cut = await runCli(['inspect', file('cut.msg', bytesOf(QUOTE_FIELDS).subarray(0, 30)), '--json']);
+    assert.equal(cut.json?.error?.code, 'TPM_TRUNCATED');
+    // --type forces a decoder
+    const forced = await runCli(['inspect', join(dir, 'quote.sig'), '--type', 'attest', '--json']);
+    assert.equal(forced.code, 2);
+    const badType = await runCli(['inspect', join(dir, 'quote.sig'), '--type', 'nope', '--json']);
+    assert.equal(badType.json?.error?.code, 'USAGE');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
