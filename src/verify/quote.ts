@@ -124,6 +124,18 @@ export function qualifiedName(hash: HashAlg, parentQualifiedName: Uint8Array, na
   return out;
 }
 
+/** The AK's Qualified Names as a primary key of each hierarchy, computed once per AK. */
+const primaryQnCache = new WeakMap<AttestationKey, { name: string; qn: Uint8Array }[]>();
+
+function primaryQualifiedNames(ak: AttestationKey, name: Uint8Array, nameAlg: HashAlg): { name: string; qn: Uint8Array }[] {
+  let list = primaryQnCache.get(ak);
+  if (!list) {
+    list = HIERARCHIES.map((h) => ({ name: h.name, qn: qualifiedName(nameAlg, handleBytes(h.handle), name) }));
+    primaryQnCache.set(ak, list);
+  }
+  return list;
+}
+
 /**
  * What can be known about qualifiedSigner from the AK alone. A Qualified Name
  * hashes the parent's QN, which only the TPM knows, so:
@@ -152,8 +164,8 @@ function checkSigner(ak: AttestationKey, qualifiedSigner: Uint8Array, parentQN?:
     }
     return pass(id, "qualifiedSigner is the AK's Qualified Name under the given parent");
   }
-  for (const h of HIERARCHIES) {
-    if (bytesEqual(qualifiedName(nameAlg, handleBytes(h.handle), ak.name), qualifiedSigner)) {
+  for (const h of primaryQualifiedNames(ak, ak.name, nameAlg)) {
+    if (bytesEqual(h.qn, qualifiedSigner)) {
       return pass(id, `qualifiedSigner is the AK's Qualified Name as a primary key of the ${h.name} hierarchy`);
     }
   }
