@@ -20,6 +20,7 @@ import { loadAttestationKey } from '../src/verify/ak.js';
 import { verifyQuote } from '../src/verify/quote.js';
 import { parseSerializedPcrs } from '../src/tpm/pcr-formats.js';
 import { parseTpmtSignature } from '../src/tpm/signature.js';
+import { serializedPcrFile } from '../test/fixtures/pcr-files.js';
 import { commandWallMs, fmt, hasCommand, median, opsPerSecond, table } from './util.js';
 
 const SELECTION = 'sha1:0,7+sha256:0,1,2,3,7,10';
@@ -55,22 +56,12 @@ function syntheticQuotes(): { quotes: QuoteFiles[]; done: () => Promise<void>; s
   const dir = mkdtempSync(join(tmpdir(), 'vtpm-bench-'));
   const zero = (n: number) => Buffer.alloc(n);
   const values = [zero(20), zero(20), ...Array.from({ length: 6 }, () => randomBytes(32))];
-  // serialized PCR file (tpm2-tools layout): selection, 1 list of 8 digests
-  const ser = Buffer.alloc(668);
-  ser.writeUInt32LE(2, 0);
-  ser.writeUInt16LE(0x0004, 4);
-  ser.writeUInt8(3, 6);
-  ser.writeUInt8(0x81, 7);
-  ser.writeUInt16LE(0x000b, 12);
-  ser.writeUInt8(3, 14);
-  ser.writeUInt8(0x8f, 15);
-  ser.writeUInt8(0x04, 16);
-  ser.writeUInt32LE(1, 132);
-  ser.writeUInt32LE(8, 136);
-  values.forEach((v, k) => {
-    ser.writeUInt16LE(v.length, 140 + k * 66);
-    v.copy(ser, 142 + k * 66);
-  });
+  // serialized PCR file (tpm2-tools layout) for sha1:0,7+sha256:0,1,2,3,7,10
+  const sha256 = [0, 1, 2, 3, 7, 10];
+  const ser = serializedPcrFile([
+    { alg: 0x0004, values: new Map([[0, values[0]!], [7, values[1]!]]) },
+    { alg: 0x000b, values: new Map(sha256.map((p, i) => [p, values[2 + i]!])) },
+  ]);
   const pcrDigest = createHash('sha256').update(Buffer.concat(values)).digest();
   const nonce = randomBytes(32);
   const msg = Buffer.concat([

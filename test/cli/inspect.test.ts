@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { bytesOf } from '../helpers/fields.js';
 import { ECC_AK_FIELDS, QUOTE_FIELDS, QUOTE_PCRS_JSON, QUOTE_SIGNATURE_FIELDS } from '../fixtures/tpm-fields.js';
+import { serializedPcrFile } from '../fixtures/pcr-files.js';
 
 test('inspect detects and decodes TPM structures, PCR files, keys and certificates', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vtpm-inspect-'));
@@ -19,14 +20,7 @@ test('inspect detects and decodes TPM structures, PCR files, keys and certificat
       return p;
     };
     const pub = bytesOf(ECC_AK_FIELDS);
-    const serialized = Buffer.alloc(668);
-    serialized.writeUInt32LE(1, 0);
-    serialized.writeUInt16LE(0x000b, 4);
-    serialized.writeUInt8(3, 6);
-    serialized.writeUInt8(1, 7);
-    serialized.writeUInt32LE(1, 132);
-    serialized.writeUInt32LE(1, 136);
-    serialized.writeUInt16LE(32, 140);
+    const serialized = serializedPcrFile([{ alg: 0x000b, values: new Map([[0, new Uint8Array(32)]]) }]);
     const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
     const cases: { name: string; bytes: Uint8Array | string; type: string; check: (d: any) => void }[] = [
       { name: 'quote.msg', bytes: bytesOf(QUOTE_FIELDS), type: 'attest', check: (d) => assert.equal(d.quote.pcrSelect, 'sha1:0,7+sha256:0,1,2,3,7,10') },

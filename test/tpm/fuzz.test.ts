@@ -14,22 +14,12 @@ import { loadAttestationKey } from '../../src/verify/ak.js';
 import { verifyQuote } from '../../src/verify/quote.js';
 import { bytesOf } from '../helpers/fields.js';
 import { ECC_AK_FIELDS, QUOTE_FIELDS, QUOTE_SIGNATURE_FIELDS } from '../fixtures/tpm-fields.js';
+import { serializedPcrFile } from '../fixtures/pcr-files.js';
 
 const quote = bytesOf(QUOTE_FIELDS);
 const signature = bytesOf(QUOTE_SIGNATURE_FIELDS);
 const publicArea = bytesOf(ECC_AK_FIELDS);
-const serialized = (() => {
-  const b = Buffer.alloc(668);
-  b.writeUInt32LE(1, 0);
-  b.writeUInt16LE(0x000b, 4);
-  b.writeUInt8(3, 6);
-  b.writeUInt8(3, 7);
-  b.writeUInt32LE(1, 132);
-  b.writeUInt32LE(2, 136);
-  b.writeUInt16LE(32, 140);
-  b.writeUInt16LE(32, 206);
-  return b;
-})();
+const serialized = serializedPcrFile([{ alg: 0x000b, values: new Map([[0, new Uint8Array(32)], [1, new Uint8Array(32)]]) }]);
 const marshaled = Buffer.from('00000001000b0303000000000001000000020020' + '11'.repeat(32) + '0020' + '22'.repeat(32), 'hex');
 const SEEDS = [quote, signature, publicArea, Buffer.concat([Buffer.of(0, publicArea.length), publicArea]), serialized, marshaled, Buffer.from('00000002000403810000000b038f0400', 'hex')];
 
