@@ -9,12 +9,19 @@
 // dist/bundle/, not the source module's; resolve package files from the
 // package root instead. bin/vtpm-verify.js falls back to the unbundled CLI
 // when the bundle is absent or VTPM_NO_BUNDLE is set.
-import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 
 const BUNDLED_PACKAGES = new Set(['commander']);
 
 rmSync('dist/bundle', { recursive: true, force: true });
+let build;
+try {
+  ({ build } = await import('esbuild'));
+} catch {
+  // Without esbuild the CLI still works, unbundled (only start-up is slower).
+  console.error('bundle: esbuild is not installed; the CLI runs unbundled');
+  process.exit(0);
+}
 await build({
   entryPoints: ['dist/src/cli/main.js'],
   outdir: 'dist/bundle',
@@ -24,6 +31,9 @@ await build({
   platform: 'node',
   target: 'node20',
   logLevel: 'warning',
+  // less to parse at start-up; identifiers stay readable in stack traces
+  minifyWhitespace: true,
+  minifySyntax: true,
   // commander is CommonJS and requires node builtins: give the ESM chunks a require()
   banner: { js: "import { createRequire as __vtpmCreateRequire } from 'node:module'; const require = __vtpmCreateRequire(import.meta.url);" },
   plugins: [
