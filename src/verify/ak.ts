@@ -140,17 +140,14 @@ export function akFromPem(text: string): AttestationKey {
   return akFromKeyObject(key, 'spki');
 }
 
-const PEM_START = Buffer.from('-----BEGIN');
-
-function startsWithPem(bytes: Uint8Array): boolean {
-  // tolerate leading whitespace before the PEM armour
-  let i = 0;
-  while (i < bytes.length && i < 64 && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
-  return Buffer.from(bytes.buffer, bytes.byteOffset + i, Math.min(PEM_START.length, bytes.length - i)).equals(PEM_START);
+/** PEM armour near the start (text such as an openssl dump may precede it); binary TPM structures hold no such text. */
+function pemStart(bytes: Uint8Array): number {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 4096)).indexOf('-----BEGIN ');
 }
 
 function decodeAk(bytes: Uint8Array): AttestationKey {
-  if (startsWithPem(bytes)) return akFromPem(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
+  const pem = pemStart(bytes);
+  if (pem >= 0) return akFromPem(Buffer.from(bytes.buffer, bytes.byteOffset + pem, bytes.byteLength - pem).toString('latin1'));
   if (looksLikeTpm2bPublic(bytes)) return akFromTpmPublic(parseTpm2bPublic(bytes), 'tpm2b-public');
   const first = bytes.length >= 2 ? (bytes[0]! << 8) | bytes[1]! : -1;
   if (first === TPM_ALG.RSA || first === TPM_ALG.ECC) return akFromTpmPublic(parseTpmtPublic(bytes), 'tpmt-public');

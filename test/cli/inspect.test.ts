@@ -3,10 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { corpusPath } from '../helpers/paths.js';
 import { bytesOf } from '../helpers/fields.js';
 import { ECC_AK_FIELDS, QUOTE_FIELDS, QUOTE_PCRS_JSON, QUOTE_SIGNATURE_FIELDS } from '../fixtures/tpm-fields.js';
 import { serializedPcrFile } from '../fixtures/pcr-files.js';
@@ -37,6 +38,9 @@ test('inspect detects and decodes TPM structures, PCR files, keys and certificat
       spawnSync('openssl', ['x509', '-in', join(dir, 'cert.pem'), '-outform', 'DER', '-out', join(dir, 'cert.der')]);
       cases.push({ name: 'cert.pem', bytes: '', type: 'certificate', check: (d) => assert.match(d.subject, /CN=vtpm-test AK/) });
       cases.push({ name: 'cert.der', bytes: '', type: 'certificate', check: (d) => assert.equal(d.selfIssued, true) });
+      // openssl text dump before the armour, and a bundle of two: the first is described, all are counted
+      const pem = readFileSync(join(dir, 'cert.pem'), 'latin1');
+      cases.push({ name: 'bundle.pem', bytes: `Certificate:\n    Data: ...\n${pem}${pem}`, type: 'certificate', check: (d) => assert.equal(d.certificatesInFile, 2) });
     } else {
       t.diagnostic('openssl not available: certificate cases skipped');
     }
@@ -65,5 +69,17 @@ test('inspect detects and decodes TPM structures, PCR files, keys and certificat
     assert.equal(badType.json?.error?.code, 'USAGE');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('inspect: real AK certificates with an empty subject (GCE vTPM, FIDO TPM AIK)', async (t) => {
+  const root = corpusPath(t, 'quotes');
+  if (!root) return;
+  for (const file of ['gotpmtools_gce-cos-85-no-nonce/ak_cert.der', 'webauthn_fido_conformance_tpm/SHA256_x5c_0.der']) {
+    const r = await runCli(['inspect', join(root, file), '--json']);
+    assert.equal(r.code, 0, `${file}: ${r.stdout}`);
+    assert.equal(r.json?.result.type, 'certificate');
+    assert.equal(r.json?.result.decoded.subject, '');
+    assert.ok(r.json?.result.decoded.extKeyUsage.includes('2.23.133.8.3') || r.json?.result.decoded.extKeyUsage.includes('2.23.133.8.1'));
   }
 });

@@ -25,6 +25,8 @@ test('an AK loads from TPMT_PUBLIC, TPM2B_PUBLIC, PEM and DER SPKI: the same key
   assert.equal(d.source, 'spki');
   assert.equal(c.name, undefined);
   assert.ok(c.key.equals(a.key) && d.key.equals(a.key));
+  // text before the armour, as `openssl ec -pubin -text` writes it
+  assert.ok(loadAttestationKey(Buffer.from(`Public-Key: (256 bit)\nASN1 OID: prime256v1\n${pem}`)).key.equals(a.key));
 });
 
 test('loading the same bytes twice returns the cached AK (one KeyObject per AK)', () => {

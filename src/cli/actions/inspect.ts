@@ -47,14 +47,16 @@ function describeKey(key: KeyObject): Described {
 function describeCertificate(c: X509Certificate): Described {
   return {
     structure: 'X.509 certificate',
-    subject: c.subject.replace(/\n/g, ', '),
-    issuer: c.issuer.replace(/\n/g, ', '),
+    // node gives undefined for an empty subject (TCG AK and EK certificates often have one)
+    subject: (c.subject ?? '').replace(/\n/g, ', '),
+    issuer: (c.issuer ?? '').replace(/\n/g, ', '),
     serialNumber: c.serialNumber.toLowerCase(),
     validFrom: new Date(c.validFrom).toISOString(),
     validTo: new Date(c.validTo).toISOString(),
     ca: c.ca,
     subjectAltName: c.subjectAltName ?? '',
-    keyUsage: c.keyUsage ?? [],
+    // node's X509Certificate.keyUsage lists the extended key usage OIDs
+    extKeyUsage: c.keyUsage ?? [],
     selfIssued: c.checkIssued(c),
     publicKey: describeKey(c.publicKey),
     fingerprintSha256: c.fingerprint256.replace(/:/g, '').toLowerCase(),
@@ -82,14 +84,19 @@ function decodeAs(type: InspectType, bytes: Buffer): Described {
       return describePcrFile(parseJsonPcrs(bytes));
     case 'certificate':
       try {
-        return describeCertificate(new X509Certificate(bytes));
+        if (!isPem(bytes)) return describeCertificate(new X509Certificate(bytes));
+        // a PEM file may hold several certificates (a bundle): describe the first, count them all
+        const blocks = bytes.toString('latin1').match(PEM_CERT_RE) ?? [];
+        if (blocks.length === 0) throw new Error('no CERTIFICATE block');
+        const first = describeCertificate(new X509Certificate(blocks[0]!));
+        return blocks.length > 1 ? { ...first, certificatesInFile: blocks.length } : first;
       } catch (err) {
         throw new ParseError('INSPECT_UNKNOWN_FORMAT', `not an X.509 certificate (${(err as Error).message})`, { type }, { cause: err });
       }
     case 'key':
       try {
         const pem = isPem(bytes);
-        const key = pem ? createPublicKey(bytes.toString('latin1')) : createPublicKey({ key: bytes, format: 'der', type: 'spki' });
+        const key = pem ? createPublicKey(bytes.toString('latin1').slice(bytes.indexOf('-----BEGIN '))) : createPublicKey({ key: bytes, format: 'der', type: 'spki' });
         return { structure: pem ? 'PEM public key' : 'DER SubjectPublicKeyInfo', ...describeKey(key) };
       } catch (err) {
         throw new ParseError('INSPECT_UNKNOWN_FORMAT', `not a public key (${(err as Error).message})`, { type }, { cause: err });
@@ -97,9 +104,12 @@ function decodeAs(type: InspectType, bytes: Buffer): Described {
   }
 }
 
+/** PEM armour anywhere in the file's head: bundles and openssl dumps put text before it. */
 function isPem(bytes: Buffer): boolean {
-  return /^\s*-----BEGIN /.test(bytes.subarray(0, 128).toString('latin1'));
+  return bytes.subarray(0, 64 * 1024).includes('-----BEGIN ');
 }
+
+const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
 const SERIALIZED_HEADER = 132 + 4;
 const SERIALIZED_LIST = 532;
@@ -107,8 +117,7 @@ const SERIALIZED_LIST = 532;
 /** The candidate types for these bytes, most specific first; `strong` ones report their own parse error. */
 function candidates(bytes: Buffer): { type: InspectType; strong: boolean }[] {
   if (isPem(bytes)) {
-    const text = bytes.subarray(0, 256).toString('latin1');
-    return [{ type: /-----BEGIN CERTIFICATE-----/.test(text) ? 'certificate' : 'key', strong: true }];
+    return [{ type: bytes.includes('-----BEGIN CERTIFICATE-----') ? 'certificate' : 'key', strong: true }];
   }
   if (/^\s*\{/.test(bytes.subarray(0, 64).toString('latin1'))) return [{ type: 'pcrs-json', strong: true }];
   const u32 = (o: number): number => (bytes.length >= o + 4 ? bytes.readUInt32BE(o) : -1);
