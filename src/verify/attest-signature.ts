@@ -48,7 +48,6 @@ export interface SignatureCodes {
   badSignature: string;
   keyTypeMismatch: string;
   schemeMismatch: string;
-  notRestricted: string;
 }
 
 export const ATTEST_SIGNATURE_CODES: SignatureCodes = {
@@ -56,7 +55,6 @@ export const ATTEST_SIGNATURE_CODES: SignatureCodes = {
   badSignature: 'ATTEST_BAD_SIGNATURE',
   keyTypeMismatch: 'ATTEST_KEY_TYPE_MISMATCH',
   schemeMismatch: 'ATTEST_SCHEME_MISMATCH',
-  notRestricted: 'ATTEST_KEY_NOT_RESTRICTED',
 };
 
 export interface SignatureOutcome {

@@ -44,7 +44,6 @@ const QUOTE_SIGNATURE_CODES: SignatureCodes = {
   badSignature: 'QUOTE_BAD_SIGNATURE',
   keyTypeMismatch: 'QUOTE_KEY_TYPE_MISMATCH',
   schemeMismatch: 'QUOTE_SCHEME_MISMATCH',
-  notRestricted: 'QUOTE_AK_NOT_RESTRICTED',
 };
 
 /**
@@ -114,7 +113,7 @@ function handleBytes(h: number): Uint8Array {
   return Uint8Array.of(h >>> 24, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff);
 }
 
-/** QN(child) = nameAlg || H_nameAlg(QN(parent) || Name(child)) (Part 1, 16.? "Qualified Name"). */
+/** QN(child) = nameAlg || H_nameAlg(QN(parent) || Name(child)) (TPM 2.0 Part 1, "Names": Qualified Name). */
 export function qualifiedName(hash: HashAlg, parentQualifiedName: Uint8Array, name: Uint8Array): Uint8Array {
   const digest = createHash(hash.nodeName).update(parentQualifiedName).update(name).digest();
   const out = new Uint8Array(2 + digest.length);
