@@ -6,6 +6,10 @@ import { TPM_PARSE_CODES } from './tpm/reader.js';
 import { STATE_ERROR_CODES } from './state/state-errors.js';
 import { STATE_FINDING_CODES } from './state/findings.js';
 import { EVIDENCE_CODES, MIGRATION_STREAM_CODES, TRANSPORT_CODES } from './transport/errors.js';
+import { AK_CODES } from './verify/ak.js';
+import { ATTEST_CODES } from './verify/attest-signature.js';
+import { QUOTE_CODES } from './verify/quote.js';
+import { INSPECT_CODES } from './cli/actions/inspect-codes.js';
 
 export const ALL_CODES: CodeTable = {
   ...GENERAL_CODES,
@@ -15,4 +19,8 @@ export const ALL_CODES: CodeTable = {
   ...TRANSPORT_CODES,
   ...EVIDENCE_CODES,
   ...MIGRATION_STREAM_CODES,
+  ...AK_CODES,
+  ...QUOTE_CODES,
+  ...ATTEST_CODES,
+  ...INSPECT_CODES,
 };

@@ -14,6 +14,7 @@ export const TPM_PARSE_CODES = {
   TPM_BAD_VALUE: { kind: 'input', summary: 'a field holds a value the TPM specification does not allow' },
   TPM_UNKNOWN_TAG: { kind: 'input', summary: 'an unknown structure tag (TPM_ST) or type' },
   TPM_UNSUPPORTED_ALG: { kind: 'input', summary: 'an algorithm vtpm-verify does not know or support here' },
+  PCR_SELECTION_INVALID: { kind: 'input', summary: 'a PCR selection text (sha1:0,7+sha256:0,1,2) is malformed, or bare PCR values came without one' },
 } as const satisfies CodeTable;
 
 export class TpmReader {

@@ -3,5 +3,7 @@
 
 import type { CommandDefinition } from '../command.js';
 import { historyCommand } from './history.js';
+import { inspectCommand } from './inspect.js';
+import { quoteCommand } from './quote.js';
 
-export const COMMANDS: CommandDefinition[] = [historyCommand];
+export const COMMANDS: CommandDefinition[] = [quoteCommand, inspectCommand, historyCommand];

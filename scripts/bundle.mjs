@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// Bundles the compiled CLI (dist/src/cli/main.js) into dist/bundle/ with
+// esbuild, for start-up time: one ESM chunk for the entry and commander, one
+// per lazily imported command implementation (code splitting keeps them lazy).
+// Every npm package except commander stays external, so heavy libraries load
+// only when a command imports them, exactly as unbundled.
+//
+// Caution for code in the bundle: import.meta.url is the chunk's URL in
+// dist/bundle/, not the source module's; resolve package files from the
+// package root instead. bin/vtpm-verify.js falls back to the unbundled CLI
+// when the bundle is absent or VTPM_NO_BUNDLE is set.
+import { rmSync } from 'node:fs';
+
+const BUNDLED_PACKAGES = new Set(['commander']);
+
+rmSync('dist/bundle', { recursive: true, force: true });
+let build;
+try {
+  ({ build } = await import('esbuild'));
+} catch {
+  // Without esbuild the CLI still works, unbundled (only start-up is slower).
+  console.error('bundle: esbuild is not installed; the CLI runs unbundled');
+  process.exit(0);
+}
+await build({
+  entryPoints: ['dist/src/cli/main.js'],
+  outdir: 'dist/bundle',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+  // less to parse at start-up; identifiers stay readable in stack traces
+  minifyWhitespace: true,
+  minifySyntax: true,
+  // commander is CommonJS and requires node builtins: give the ESM chunks a require()
+  banner: { js: "import { createRequire as __vtpmCreateRequire } from 'node:module'; const require = __vtpmCreateRequire(import.meta.url);" },
+  plugins: [
+    {
+      name: 'external-packages-but-commander',
+      setup(b) {
+        b.onResolve({ filter: /^[^./]/ }, (args) => {
+          const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0];
+          return BUNDLED_PACKAGES.has(name) ? undefined : { path: args.path, external: true };
+        });
+      },
+    },
+  ],
+});

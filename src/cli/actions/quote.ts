@@ -1,0 +1,141 @@
+// Implementation of `vtpm-verify quote`: reads the files, hands bytes to the
+// pure verifier, and shapes the outcome. Kept light: no heavy library is
+// imported on this path (start-up time is a tracked target).
+
+import { EXIT_CODES, UsageError } from '../../errors.js';
+import { hashByName, TPM_ALG } from '../../tpm/constants.js';
+import { parsePcrFile, PCR_FILE_FORMATS, type PcrFileFormat } from '../../tpm/pcr-formats.js';
+import { formatPcrSelection, parsePcrSelectionText } from '../../tpm/pcr-selection.js';
+import { pcrValuesToJson, type PcrValues } from '../../tpm/pcrs.js';
+import { parseTpmtSignature } from '../../tpm/signature.js';
+import { fromHex, toHex } from '../../util/bytes.js';
+import { readInputFile } from '../../util/files.js';
+import { loadAttestationKey, type AttestationKey } from '../../verify/ak.js';
+import type { AttestSignature } from '../../verify/attest-signature.js';
+import type { CheckResult } from '../../verify/checks.js';
+import { verifyQuote, type PcrDigestList, type QuoteVerification } from '../../verify/quote.js';
+import type { GlobalOptions } from '../command.js';
+import { describeAttest, renderDescribed, type Described } from '../describe-tpm.js';
+import { toJsonText, type CommandOutcome, type Style } from '../output.js';
+
+export interface QuoteOptions {
+  ak: string;
+  message: string;
+  signature: string;
+  nonce: string;
+  pcrs?: string;
+  pcrsFormat: string;
+  selection?: string;
+  signatureFormat: string;
+  hash: string;
+  signerParent?: string;
+}
+
+/** Caps per input kind: far above anything a TPM writes. */
+const CAPS = { ak: 64 * 1024, message: 16 * 1024, signature: 16 * 1024, pcrs: 1024 * 1024 };
+
+const SIGNATURE_HASHES = new Set<number>([TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.SHA384, TPM_ALG.SHA512]);
+
+function readSignature(opts: QuoteOptions): AttestSignature {
+  const bytes = readInputFile(opts.signature, 'signature', CAPS.signature);
+  if (opts.signatureFormat === 'tss') return parseTpmtSignature(bytes);
+  if (opts.signatureFormat !== 'plain') throw new UsageError('USAGE', `--signature-format must be tss or plain, not "${opts.signatureFormat}"`);
+  const hash = hashByName(opts.hash);
+  if (!hash || !SIGNATURE_HASHES.has(hash.id)) throw new UsageError('USAGE', `--hash must be sha1, sha256, sha384 or sha512, not "${opts.hash}"`);
+  return { scheme: 'plain', hash, bytes };
+}
+
+function readPcrs(opts: QuoteOptions): PcrValues | PcrDigestList | undefined {
+  if (opts.pcrs === undefined) {
+    if (opts.selection !== undefined) throw new UsageError('USAGE', '--selection needs --pcrs with --pcrs-format values');
+    return undefined;
+  }
+  const format = opts.pcrsFormat as PcrFileFormat;
+  if (!PCR_FILE_FORMATS.includes(format)) throw new UsageError('USAGE', `--pcrs-format must be one of ${PCR_FILE_FORMATS.join(', ')}, not "${opts.pcrsFormat}"`);
+  if (opts.selection !== undefined && format !== 'values') throw new UsageError('USAGE', `--selection applies to --pcrs-format values only (${format} files carry their own selection)`);
+  const bytes = readInputFile(opts.pcrs, 'PCR file', CAPS.pcrs);
+  // Bare values without a selection are mapped by the signed pcrSelect inside the verifier.
+  if (format === 'values' && opts.selection === undefined) return { kind: 'digests', bytes };
+  const selection = opts.selection !== undefined ? parsePcrSelectionText(opts.selection) : undefined;
+  return parsePcrFile(bytes, format, selection).values;
+}
+
+function akSummary(ak: AttestationKey): Described {
+  const out: Described = { type: ak.description, source: ak.source };
+  if (ak.name) out['name'] = toHex(ak.name);
+  return out;
+}
+
+function resultOf(v: QuoteVerification, ak: AttestationKey, pcrsGiven: boolean): Record<string, unknown> {
+  return {
+    valid: v.ok,
+    ak: akSummary(ak),
+    // only what the verified signature covers: nothing when the signature failed
+    quote: v.attest ? describeAttest(v.attest) : null,
+    pcrs: v.ok && v.pcrs ? pcrValuesToJson(v.pcrs) : null,
+    pcrsChecked: v.ok && pcrsGiven,
+    checks: v.checks,
+  };
+}
+
+function statusMark(c: CheckResult, style: Style): string {
+  switch (c.status) {
+    case 'pass':
+      return style.ok('pass');
+    case 'fail':
+      return style.bad('FAIL');
+    case 'warn':
+      return style.warn('warn');
+    case 'skip':
+      return style.dim('skip');
+  }
+}
+
+export function renderChecks(checks: CheckResult[], style: Style, verbose: boolean): string[] {
+  const lines: string[] = [];
+  for (const c of checks) {
+    if (!verbose && c.status === 'pass') continue;
+    lines.push(`  ${statusMark(c, style)}  ${c.id}${c.code ? ` ${style.code(c.code)}` : ''}: ${c.message}`);
+    if (c.expected !== undefined) lines.push(`          ${style.dim('expected:')} ${typeof c.expected === 'string' ? c.expected : toJsonText(c.expected, 0)}`);
+    if (c.actual !== undefined) lines.push(`          ${style.dim('actual:  ')} ${typeof c.actual === 'string' ? c.actual : toJsonText(c.actual, 0)}`);
+  }
+  return lines;
+}
+
+function human(v: QuoteVerification, ak: AttestationKey, verbose: boolean) {
+  return (style: Style): string => {
+    const lines: string[] = [];
+    if (v.ok) lines.push(`${style.ok('quote VALID')}`);
+    else lines.push(`${style.bad('quote INVALID')}: ${style.code(v.failure.code)} ${v.failure.message}`);
+    lines.push(`  ${style.dim('AK:')}        ${ak.description} (${ak.source}${ak.name ? `, name ${toHex(ak.name)}` : ''})`);
+    if (v.attest) {
+      const a = v.attest;
+      lines.push(`  ${style.dim('PCRs:')}      ${formatPcrSelection(a.quote.pcrSelect) || '(none)'}${v.ok && v.pcrs ? ' (values verified)' : v.ok ? ' (values not given: pcrDigest not checked)' : ''}`);
+      lines.push(`  ${style.dim('pcrDigest:')} ${toHex(a.quote.pcrDigest)}`);
+      lines.push(`  ${style.dim('nonce:')}     ${toHex(a.extraData) || '(empty)'}`);
+      lines.push(`  ${style.dim('clock:')}     clock ${a.clockInfo.clock} ms, resetCount ${a.clockInfo.resetCount}, restartCount ${a.clockInfo.restartCount}, safe ${a.clockInfo.safe ? 'yes' : 'no'}`);
+      lines.push(`  ${style.dim('firmware:')}  ${a.firmwareVersion.toString(16).padStart(16, '0')}`);
+    }
+    const checkLines = renderChecks(v.checks, style, verbose);
+    if (checkLines.length) lines.push(verbose ? 'checks:' : 'failed or skipped checks:', ...checkLines);
+    if (v.ok && v.pcrs && verbose) lines.push('verified PCR values:', renderDescribed(pcrValuesToJson(v.pcrs), style, 1));
+    return lines.join('\n');
+  };
+}
+
+export async function runQuote(opts: QuoteOptions, globals: GlobalOptions): Promise<CommandOutcome> {
+  const nonce = fromHex(opts.nonce, '--nonce');
+  const ak = loadAttestationKey(readInputFile(opts.ak, 'attestation key', CAPS.ak));
+  const message = readInputFile(opts.message, 'quote message', CAPS.message);
+  const signature = readSignature(opts);
+  const pcrs = readPcrs(opts);
+  const signerParent = opts.signerParent !== undefined ? fromHex(opts.signerParent, '--signer-parent') : undefined;
+  const v = verifyQuote({ ak, message, signature, nonce, ...(pcrs ? { pcrs } : {}), ...(signerParent ? { signerParentQualifiedName: signerParent } : {}) });
+  return {
+    ok: v.ok,
+    exitCode: v.ok ? EXIT_CODES.OK : EXIT_CODES.NOT_TRUSTED,
+    result: resultOf(v, ak, pcrs !== undefined),
+    error: v.ok ? undefined : v.failure,
+    human: human(v, ak, globals.verbose),
+  };
+}

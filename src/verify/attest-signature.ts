@@ -1,0 +1,250 @@
+// Signature verification over the raw bytes a TPM signed (a marshalled
+// TPMS_ATTEST), with an attestation key. Shared by quote verification and by
+// the other attestation types (CERTIFY, CREATION, ...), which
+// verifySignedAttest covers: signature first, then magic, type and extraData.
+//
+// TPM facts this relies on: ECDSA signatures are not low-S normalized (high-S
+// is valid; node:crypto accepts it), r and s are TPM2B values that can be
+// shorter than the curve size (left-padded here for IEEE P1363), and TPMs
+// differ in RSA-PSS salt length (node's auto salt length accepts both).
+
+import { constants, verify, type VerifyKeyObjectInput } from 'node:crypto';
+import { VerificationError, type CodeTable } from '../errors.js';
+import { TPM_ALG, TPM_GENERATED_VALUE, algName, type HashAlg } from '../tpm/constants.js';
+import { parseTpmsAttest, type AttestKind, type TpmsAttest } from '../tpm/attest.js';
+import { parseTpmtSignature, type TpmtSignature } from '../tpm/signature.js';
+import { OBJECT_ATTRIBUTES } from '../tpm/public.js';
+import { toHex, bytesEqual } from '../util/bytes.js';
+import { fail, pass, type CheckResult } from './checks.js';
+import type { AttestationKey } from './ak.js';
+
+export const ATTEST_CODES = {
+  ATTEST_BAD_SIGNATURE: { kind: 'verification', summary: 'the signature over a TPMS_ATTEST (certify, creation, ...) does not verify with the key' },
+  ATTEST_KEY_TYPE_MISMATCH: { kind: 'verification', summary: 'the signature algorithm does not fit the key type (e.g. ECDSA signature, RSA key)' },
+  ATTEST_SCHEME_MISMATCH: { kind: 'verification', summary: "the signature scheme or hash differs from the one the key's TPM public area fixes" },
+  ATTEST_KEY_NOT_RESTRICTED: { kind: 'verification', summary: 'the signing key is not a restricted signing key, so it could have signed a forged TPMS_ATTEST' },
+  ATTEST_BAD_MAGIC: { kind: 'verification', summary: 'the signed structure does not start with TPM_GENERATED_VALUE (0xff544347): the TPM did not make it' },
+  ATTEST_WRONG_TYPE: { kind: 'verification', summary: 'the TPMS_ATTEST is of another type than expected' },
+  ATTEST_EXTRA_DATA_MISMATCH: { kind: 'verification', summary: 'the extraData (qualifying data) of the TPMS_ATTEST is not the expected value' },
+} as const satisfies CodeTable;
+
+/**
+ * A signature that is not a TPMT_SIGNATURE (`tpm2_quote -f plain`, Azure's raw
+ * RSA, WebAuthn's attStmt.sig): DER ECDSA or raw RSA bytes, with the hash
+ * given out of band. RSA uses PKCS#1 v1.5 unless the AK's TPM public area
+ * fixes RSA-PSS.
+ */
+export interface PlainSignature {
+  scheme: 'plain';
+  hash: HashAlg;
+  bytes: Uint8Array;
+}
+
+export type AttestSignature = TpmtSignature | PlainSignature;
+
+/** Which code family a check reports with: "QUOTE_" for quotes, "ATTEST_" for other attestations. */
+export interface SignatureCodes {
+  prefix: string;
+  badSignature: string;
+  keyTypeMismatch: string;
+  schemeMismatch: string;
+}
+
+export const ATTEST_SIGNATURE_CODES: SignatureCodes = {
+  prefix: 'attest',
+  badSignature: 'ATTEST_BAD_SIGNATURE',
+  keyTypeMismatch: 'ATTEST_KEY_TYPE_MISMATCH',
+  schemeMismatch: 'ATTEST_SCHEME_MISMATCH',
+};
+
+export interface SignatureOutcome {
+  /** the hash of the signature scheme: a quote's pcrDigest uses it */
+  hash?: HashAlg;
+  checks: CheckResult[];
+  failure?: VerificationError;
+}
+
+function schemeLabel(sig: AttestSignature): string {
+  return sig.scheme === 'null' ? 'null' : sig.scheme === 'plain' ? `plain-${sig.hash.name}` : `${sig.scheme}-${sig.hash.name}`;
+}
+
+function failed(checks: CheckResult[], check: CheckResult, message: string, details: Record<string, unknown>): SignatureOutcome {
+  checks.push(check);
+  return { checks, failure: new VerificationError(check.code!, message, { check: check.id, ...details }) };
+}
+
+/** Left-pads r and s to the curve size and concatenates them (IEEE P1363); null if either is too long. */
+function p1363(r: Uint8Array, s: Uint8Array, size: number): Buffer | null {
+  let rs = r;
+  let ss = s;
+  // A TPM2B may carry leading zero bytes beyond the curve size; they do not change the value.
+  while (rs.length > size && rs[0] === 0) rs = rs.subarray(1);
+  while (ss.length > size && ss[0] === 0) ss = ss.subarray(1);
+  if (rs.length > size || ss.length > size) return null;
+  const out = Buffer.alloc(2 * size);
+  out.set(rs, size - rs.length);
+  out.set(ss, 2 * size - ss.length);
+  return out;
+}
+
+function cryptoVerify(hash: HashAlg, message: Uint8Array, key: VerifyKeyObjectInput, sig: Uint8Array): boolean {
+  try {
+    return verify(hash.nodeName, message, key, sig);
+  } catch {
+    // OpenSSL throws on some malformed signatures (wrong length, bad DER): that is a failed verification.
+    return false;
+  }
+}
+
+/**
+ * Checks that the signature fits the AK (key type, and the scheme its TPM
+ * public area fixes, if any), then verifies it over `message` exactly as
+ * given. `signature` as bytes is a marshalled TPMT_SIGNATURE.
+ */
+export function verifyAttestSignature(ak: AttestationKey, message: Uint8Array, signature: Uint8Array | AttestSignature, codes: SignatureCodes = ATTEST_SIGNATURE_CODES): SignatureOutcome {
+  const sig: AttestSignature = signature instanceof Uint8Array ? parseTpmtSignature(signature) : signature;
+  const checks: CheckResult[] = [];
+  const keyId = `${codes.prefix}.key-type`;
+  const sigId = `${codes.prefix}.signature`;
+
+  if (sig.scheme === 'null') {
+    return failed(checks, fail(sigId, codes.badSignature, 'the signature is TPM_ALG_NULL: the TPM did not sign', { expected: 'a signature', actual: 'null' }), 'TPM_ALG_NULL signature: nothing was signed', {
+      expected: 'a signature',
+      actual: 'null',
+    });
+  }
+
+  // Key type: RSA schemes need an RSA key, ECDSA an EC key.
+  const sigKeyType = sig.scheme === 'plain' ? ak.keyType : sig.scheme === 'ecdsa' ? 'ec' : 'rsa';
+  if (sigKeyType !== ak.keyType) {
+    const expected = ak.keyType === 'rsa' ? 'rsassa or rsapss (RSA key)' : 'ecdsa (EC key)';
+    return failed(checks, fail(keyId, codes.keyTypeMismatch, `a ${sig.scheme} signature cannot come from the ${ak.description} AK`, { expected, actual: schemeLabel(sig) }), `signature scheme ${sig.scheme} does not fit the ${ak.description} attestation key`, {
+      expected,
+      actual: schemeLabel(sig),
+      akType: ak.description,
+    });
+  }
+
+  // The scheme a TPM key fixes: a TPM never signs with that key under another scheme or hash.
+  const fixed = ak.tpmPublic?.scheme;
+  let pss = false;
+  if (sig.scheme === 'plain') pss = fixed?.scheme === TPM_ALG.RSAPSS;
+  else pss = sig.scheme === 'rsapss';
+  if (fixed && sig.scheme !== 'plain') {
+    const sameScheme = fixed.scheme === sig.sigAlg;
+    const sameHash = !fixed.hash || fixed.hash.id === sig.hash.id;
+    if (!sameScheme || !sameHash) {
+      const expected = `${algName(fixed.scheme)}-${fixed.hash?.name ?? 'any'}`;
+      return failed(checks, fail(keyId, codes.schemeMismatch, `the AK's TPM public area fixes ${expected}, the signature is ${schemeLabel(sig)}`, { expected, actual: schemeLabel(sig) }), `signature scheme ${schemeLabel(sig)} differs from the AK's fixed scheme ${expected}`, {
+        expected,
+        actual: schemeLabel(sig),
+      });
+    }
+  }
+  checks.push(pass(keyId, `${schemeLabel(sig)} signature fits the ${ak.description} AK`));
+
+  let ok: boolean;
+  if (sig.scheme === 'ecdsa') {
+    const raw = p1363(sig.r, sig.s, ak.scalarSize);
+    ok = raw !== null && cryptoVerify(sig.hash, message, { key: ak.key, dsaEncoding: 'ieee-p1363' }, raw);
+  } else if (sig.scheme === 'plain' && ak.keyType === 'ec') {
+    ok = cryptoVerify(sig.hash, message, { key: ak.key, dsaEncoding: 'der' }, sig.bytes);
+  } else {
+    const bytes = sig.scheme === 'plain' ? sig.bytes : sig.sig;
+    ok = pss
+      ? cryptoVerify(sig.hash, message, { key: ak.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, bytes)
+      : cryptoVerify(sig.hash, message, { key: ak.key, padding: constants.RSA_PKCS1_PADDING }, bytes);
+  }
+  const label = sig.scheme === 'plain' ? `${pss ? 'rsapss' : ak.keyType === 'rsa' ? 'rsassa' : 'ecdsa'}-${sig.hash.name} (plain)` : schemeLabel(sig);
+  if (!ok) {
+    return failed(checks, fail(sigId, codes.badSignature, `the ${label} signature does not verify with the ${ak.description} AK`, { expected: 'valid', actual: 'invalid' }), `signature (${label}) does not verify with the ${ak.description} attestation key`, {
+      scheme: label,
+      ak: ak.description,
+      expected: 'valid',
+      actual: 'invalid',
+    });
+  }
+  checks.push(pass(sigId, `${label} signature verifies with the ${ak.description} AK`));
+  return { hash: sig.hash, checks };
+}
+
+/**
+ * When the AK came as a TPM public area: it must be a restricted signing key.
+ * An unrestricted key signs any digest, including one of a forged TPMS_ATTEST
+ * that starts with TPM_GENERATED_VALUE, so its "quotes" prove nothing.
+ */
+export function checkAkAttributes(ak: AttestationKey, prefix: string, code: string): CheckResult | undefined {
+  const pub = ak.tpmPublic;
+  if (!pub) return undefined;
+  const need = OBJECT_ATTRIBUTES.sign | OBJECT_ATTRIBUTES.restricted;
+  if ((pub.objectAttributes & need) !== need) {
+    return fail(`${prefix}.ak-attributes`, code, 'the AK is not a restricted signing key: it could have signed a forged TPMS_ATTEST', {
+      expected: 'sign|restricted',
+      actual: `0x${pub.objectAttributes.toString(16).padStart(8, '0')}`,
+    });
+  }
+  return pass(`${prefix}.ak-attributes`, 'the AK is a restricted signing key');
+}
+
+/** Reads the magic and type of a signed TPMS_ATTEST before any full parse (the bytes may not be one). */
+export function attestHeaderOf(message: Uint8Array): { magic: number | undefined; type: number | undefined } {
+  const magic = message.length >= 4 ? ((message[0]! << 24) >>> 0) + ((message[1]! << 16) | (message[2]! << 8) | message[3]!) : undefined;
+  const type = message.length >= 6 ? (message[4]! << 8) | message[5]! : undefined;
+  return { magic, type };
+}
+
+export function hex32(v: number | undefined): string {
+  return v === undefined ? '(missing)' : v.toString(16).padStart(8, '0');
+}
+
+export function hex16(v: number | undefined): string {
+  return v === undefined ? '(missing)' : v.toString(16).padStart(4, '0');
+}
+
+export type SignedAttestVerification =
+  | { ok: true; checks: CheckResult[]; attest: TpmsAttest; hash: HashAlg }
+  | { ok: false; checks: CheckResult[]; failure: VerificationError; attest?: TpmsAttest };
+
+/**
+ * Verifies any signed TPMS_ATTEST (CERTIFY, CREATION, ...): signature with the
+ * key first, then (when the key is a TPM public area) its attributes, then
+ * magic, the expected type and the expected extraData when given. A signed
+ * message that does not parse as TPMS_ATTEST throws ParseError.
+ */
+export function verifySignedAttest(
+  ak: AttestationKey,
+  message: Uint8Array,
+  signature: Uint8Array | AttestSignature,
+  expect: { type?: AttestKind; extraData?: Uint8Array; requireRestricted?: boolean } = {},
+): SignedAttestVerification {
+  const sigOutcome = verifyAttestSignature(ak, message, signature, ATTEST_SIGNATURE_CODES);
+  const checks = sigOutcome.checks;
+  if (sigOutcome.failure) return { ok: false, checks, failure: sigOutcome.failure };
+  const reject = (check: CheckResult, attest?: TpmsAttest): SignedAttestVerification => {
+    checks.push(check);
+    const failure = new VerificationError(check.code!, check.message, { check: check.id, expected: check.expected, actual: check.actual });
+    return attest ? { ok: false, checks, failure, attest } : { ok: false, checks, failure };
+  };
+  if (expect.requireRestricted !== false) {
+    const attrs = checkAkAttributes(ak, 'attest', 'ATTEST_KEY_NOT_RESTRICTED');
+    if (attrs?.status === 'fail') return reject(attrs);
+    if (attrs) checks.push(attrs);
+  }
+  const { magic } = attestHeaderOf(message);
+  if (magic !== TPM_GENERATED_VALUE) {
+    return reject(fail('attest.magic', 'ATTEST_BAD_MAGIC', 'the signed structure is not TPM-generated', { expected: hex32(TPM_GENERATED_VALUE), actual: hex32(magic) }));
+  }
+  checks.push(pass('attest.magic', 'magic is TPM_GENERATED_VALUE'));
+  const attest = parseTpmsAttest(message);
+  if (expect.type && attest.kind !== expect.type) {
+    return reject(fail('attest.type', 'ATTEST_WRONG_TYPE', `the TPMS_ATTEST is ${attest.kind}, expected ${expect.type}`, { expected: expect.type, actual: attest.kind }), attest);
+  }
+  checks.push(pass('attest.type', `type is ${attest.kind} (0x${hex16(attest.type)})`));
+  if (expect.extraData) {
+    if (!bytesEqual(attest.extraData, expect.extraData)) {
+      return reject(fail('attest.extra-data', 'ATTEST_EXTRA_DATA_MISMATCH', 'extraData is not the expected value', { expected: toHex(expect.extraData), actual: toHex(attest.extraData) }), attest);
+    }
+    checks.push(pass('attest.extra-data', 'extraData is the expected value'));
+  }
+  return { ok: true, checks, attest, hash: sigOutcome.hash! };
+}

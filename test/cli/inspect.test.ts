@@ -1,0 +1,85 @@
+// `vtpm-verify inspect`: type detection and decoding of every supported kind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { corpusPath } from '../helpers/paths.js';
+import { bytesOf } from '../helpers/fields.js';
+import { ECC_AK_FIELDS, QUOTE_FIELDS, QUOTE_PCRS_JSON, QUOTE_SIGNATURE_FIELDS } from '../fixtures/tpm-fields.js';
+import { serializedPcrFile } from '../fixtures/pcr-files.js';
+
+test('inspect detects and decodes TPM structures, PCR files, keys and certificates', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-inspect-'));
+  try {
+    const file = (name: string, bytes: Uint8Array | string) => {
+      const p = join(dir, name);
+      writeFileSync(p, bytes);
+      return p;
+    };
+    const pub = bytesOf(ECC_AK_FIELDS);
+    const serialized = serializedPcrFile([{ alg: 0x000b, values: new Map([[0, new Uint8Array(32)]]) }]);
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+    const cases: { name: string; bytes: Uint8Array | string; type: string; check: (d: any) => void }[] = [
+      { name: 'quote.msg', bytes: bytesOf(QUOTE_FIELDS), type: 'attest', check: (d) => assert.equal(d.quote.pcrSelect, 'sha1:0,7+sha256:0,1,2,3,7,10') },
+      { name: 'quote.sig', bytes: bytesOf(QUOTE_SIGNATURE_FIELDS), type: 'signature', check: (d) => assert.equal(d.sigAlg, 'ecdsa') },
+      { name: 'ak.tpmt', bytes: pub, type: 'public', check: (d) => assert.equal(d.name, '000bda17ef8188b9c30f43c525984368d3d245778db90a64c524f210e0afd3de0b69') },
+      { name: 'ak.tpm2b', bytes: Buffer.concat([Buffer.of(0, pub.length), pub]), type: 'public', check: (d) => assert.equal(d.structure, 'TPM2B_PUBLIC') },
+      { name: 'quote.pcrs', bytes: serialized, type: 'pcrs-serialized', check: (d) => assert.equal(d.selection, 'sha256:0') },
+      { name: 'pcrs.json', bytes: JSON.stringify(QUOTE_PCRS_JSON), type: 'pcrs-json', check: (d) => assert.equal(d.values.sha256['7'], QUOTE_PCRS_JSON.sha256['7']) },
+      { name: 'key.pem', bytes: key.export({ format: 'pem', type: 'spki' }) as string, type: 'key', check: (d) => assert.equal(d.curve, 'prime256v1') },
+      { name: 'key.der', bytes: key.export({ format: 'der', type: 'spki' }), type: 'key', check: (d) => assert.equal(d.type, 'ec') },
+    ];
+    const openssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=vtpm-test AK', '-days', '1'], { stdio: 'ignore' });
+    if (openssl.status === 0) {
+      spawnSync('openssl', ['x509', '-in', join(dir, 'cert.pem'), '-outform', 'DER', '-out', join(dir, 'cert.der')]);
+      cases.push({ name: 'cert.pem', bytes: '', type: 'certificate', check: (d) => assert.match(d.subject, /CN=vtpm-test AK/) });
+      cases.push({ name: 'cert.der', bytes: '', type: 'certificate', check: (d) => assert.equal(d.selfIssued, true) });
+      // openssl text dump before the armour, and a bundle of two: the first is described, all are counted
+      const pem = readFileSync(join(dir, 'cert.pem'), 'latin1');
+      cases.push({ name: 'bundle.pem', bytes: `Certificate:\n    Data: ...\n${pem}${pem}`, type: 'certificate', check: (d) => assert.equal(d.certificatesInFile, 2) });
+    } else {
+      t.diagnostic('openssl not available: certificate cases skipped');
+    }
+    for (const c of cases) {
+      const p = c.bytes === '' ? join(dir, c.name) : file(c.name, c.bytes);
+      const r = await runCli(['inspect', p, '--json']);
+      assert.equal(r.code, 0, `${c.name}: ${r.stdout} ${r.stderr}`);
+      assert.equal(r.json?.result.type, c.type, c.name);
+      c.check(r.json?.result.decoded);
+    }
+    // human output reads like tpm2_print
+    const human = await runCli(['inspect', join(dir, 'quote.msg')]);
+    assert.equal(human.code, 0);
+    assert.match(human.stdout, /\(attest\)/);
+    assert.match(human.stdout, /pcrSelect: sha1:0,7\+sha256:0,1,2,3,7,10/);
+    // unknown content and malformed strongly-marked content are input errors
+    const junk = await runCli(['inspect', file('junk.bin', Buffer.from('0102030405', 'hex')), '--json']);
+    assert.equal(junk.code, 2);
+    assert.equal(junk.json?.error?.code, 'INSPECT_UNKNOWN_FORMAT');
+    const cut = await runCli(['inspect', file('cut.msg', bytesOf(QUOTE_FIELDS).subarray(0, 30)), '--json']);
+    assert.equal(cut.json?.error?.code, 'TPM_TRUNCATED');
+    // --type forces a decoder
+    const forced = await runCli(['inspect', join(dir, 'quote.sig'), '--type', 'attest', '--json']);
+    assert.equal(forced.code, 2);
+    const badType = await runCli(['inspect', join(dir, 'quote.sig'), '--type', 'nope', '--json']);
+    assert.equal(badType.json?.error?.code, 'USAGE');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('inspect: real AK certificates with an empty subject (GCE vTPM, FIDO TPM AIK)', async (t) => {
+  const root = corpusPath(t, 'quotes');
+  if (!root) return;
+  for (const file of ['gotpmtools_gce-cos-85-no-nonce/ak_cert.der', 'webauthn_fido_conformance_tpm/SHA256_x5c_0.der']) {
+    const r = await runCli(['inspect', join(root, file), '--json']);
+    assert.equal(r.code, 0, `${file}: ${r.stdout}`);
+    assert.equal(r.json?.result.type, 'certificate');
+    assert.equal(r.json?.result.decoded.subject, '');
+    assert.ok(r.json?.result.decoded.extKeyUsage.includes('2.23.133.8.3') || r.json?.result.decoded.extKeyUsage.includes('2.23.133.8.1'));
+  }
+});

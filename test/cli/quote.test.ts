@@ -1,0 +1,144 @@
+// `vtpm-verify quote` end to end: the real binary on quotes a fresh swtpm made,
+// in every PCR file format and both signature formats; exit codes and the
+// --json envelope for valid, invalid and unusable input.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { runCli } from '../helpers/cli.js';
+import { Swtpm, requireSwtpm } from '../helpers/swtpm.js';
+import { createAk, createEk, extendPcrs, flipByte, makeQuote } from '../helpers/tpm-quotes.js';
+import { parseSerializedPcrs } from '../../src/tpm/pcr-formats.js';
+import { pcrValuesToJson } from '../../src/tpm/pcrs.js';
+
+const SEL = 'sha1:0,7+sha256:0,1,2,3,7,10';
+
+/** The marshaled form of a serialized PCR file (test-side encoder: TPML_PCR_SELECTION, count, TPML_DIGEST[]). */
+function toMarshaled(serialized: Buffer): Buffer {
+  const f = parseSerializedPcrs(serialized);
+  const parts: Buffer[] = [];
+  const u32 = (n: number) => Buffer.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  const u16 = (n: number) => Buffer.of(n >> 8, n & 0xff);
+  parts.push(u32(f.selection.banks.length));
+  const digests: Uint8Array[] = [];
+  for (const b of f.selection.banks) {
+    parts.push(u16(b.hash.id), Buffer.of(b.select.length), Buffer.from(b.select));
+    for (const p of b.pcrs) digests.push(f.values.get(b.hash.name)!.get(p)!);
+  }
+  const lists: Uint8Array[][] = [];
+  for (let i = 0; i < digests.length; i += 8) lists.push(digests.slice(i, i + 8));
+  parts.push(u32(lists.length));
+  for (const l of lists) {
+    parts.push(u32(l.length));
+    for (const d of l) parts.push(u16(d.length), Buffer.from(d));
+  }
+  return Buffer.concat(parts);
+}
+
+test('vtpm-verify quote on real swtpm quotes', async (t) => {
+  if (!requireSwtpm(t)) return;
+  const tpm = await Swtpm.start();
+  try {
+    const ek = createEk(tpm);
+    const ecc = createAk(tpm, ek, 'ecc');
+    const rsa = createAk(tpm, ek, 'rsassa');
+    extendPcrs(tpm);
+    const q = makeQuote(tpm, ecc, SEL);
+    const args = (over: Record<string, string> = {}, extra: string[] = []) => {
+      const o = { '--ak': ecc.tpm2b, '--message': q.msg, '--signature': q.sig, '--nonce': q.nonce, '--pcrs': q.pcrs, ...over };
+      return ['quote', ...Object.entries(o).flatMap(([k, v]) => [k, v]), ...extra];
+    };
+
+    await t.test('valid: exit 0, envelope ok, verified PCR values in the result', async () => {
+      const r = await runCli(args({}, ['--json']));
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.json?.ok, true);
+      assert.equal(r.json?.error, null);
+      assert.equal(r.json?.result.valid, true);
+      assert.equal(r.json?.result.quote.quote.pcrSelect, SEL);
+      assert.equal(Object.keys(r.json?.result.pcrs.sha256).length, 6);
+      assert.equal(r.json?.result.ak.type, 'ecc-p256');
+      assert.ok(r.json?.result.checks.every((c: { status: string }) => c.status === 'pass'));
+    });
+
+    await t.test('human output: VALID, --verbose lists passed checks', async () => {
+      const quiet = await runCli(args());
+      assert.equal(quiet.code, 0);
+      assert.match(quiet.stdout, /quote VALID/);
+      assert.doesNotMatch(quiet.stdout, /quote\.signature/);
+      const verbose = await runCli(args({}, ['--verbose']));
+      assert.match(verbose.stdout, /pass {2}quote\.signature/);
+      assert.match(verbose.stdout, /verified PCR values:/);
+    });
+
+    await t.test('invalid: exit 1 with the failing check, expected and actual', async () => {
+      const nonce = await runCli(args({ '--nonce': '00' }, ['--json']));
+      assert.equal(nonce.code, 1);
+      assert.equal(nonce.json?.ok, false);
+      assert.equal(nonce.json?.error?.code, 'QUOTE_NONCE_MISMATCH');
+      assert.equal(nonce.json?.error?.details.expected, '00');
+      assert.equal(nonce.json?.error?.details.actual, q.nonce);
+      const human = await runCli(args({ '--pcrs': flipByte(tpm, q.pcrs, 142, 'cli-tampered.pcrs') }));
+      assert.equal(human.code, 1);
+      assert.match(human.stdout, /quote INVALID: QUOTE_PCR_DIGEST_MISMATCH/);
+      assert.match(human.stdout, /FAIL {2}quote\.pcr-digest/);
+      assert.match(human.stdout, /expected:/);
+      const keyType = await runCli(args({ '--ak': rsa.pem }, ['--json']));
+      assert.equal(keyType.json?.error?.code, 'QUOTE_KEY_TYPE_MISMATCH');
+      assert.equal(keyType.code, 1);
+      const flipped = await runCli(args({ '--message': flipByte(tpm, q.msg, -1, 'cli-flipped.msg') }, ['--json']));
+      assert.equal(flipped.json?.error?.code, 'QUOTE_BAD_SIGNATURE');
+      assert.equal(flipped.json?.result.quote, null, 'nothing of an unverified message is reported as quote data');
+    });
+
+    await t.test('PCR formats: values (with and without --selection), marshaled, json', async () => {
+      const vq = tpm.path('values.msg');
+      const vs = tpm.path('values.sig');
+      const vp = tpm.path('values.pcrs');
+      tpm.must('tpm2_quote', ['-c', ecc.ctx, '-l', SEL, '-q', q.nonce, '-m', vq, '-s', vs, '-o', vp, '-F', 'values', '-g', 'sha256']);
+      const base = { '--message': vq, '--signature': vs, '--pcrs': vp, '--pcrs-format': 'values' };
+      assert.equal((await runCli(args(base))).code, 0);
+      assert.equal((await runCli(args({ ...base, '--selection': SEL }))).code, 0);
+      const other = await runCli(args({ ...base, '--selection': 'sha1:0,7+sha256:0,1,2,3,7,11' }, ['--json']));
+      assert.equal(other.json?.error?.code, 'QUOTE_PCR_SELECTION_MISMATCH');
+      const marshaled = tpm.path('q.marshaled');
+      writeFileSync(marshaled, toMarshaled(readFileSync(q.pcrs)));
+      assert.equal((await runCli(args({ '--pcrs': marshaled, '--pcrs-format': 'marshaled' }))).code, 0);
+      const json = tpm.path('q.json');
+      writeFileSync(json, JSON.stringify(pcrValuesToJson(parseSerializedPcrs(readFileSync(q.pcrs)).values)));
+      assert.equal((await runCli(args({ '--pcrs': json, '--pcrs-format': 'json' }))).code, 0);
+    });
+
+    await t.test('plain signatures: DER ECDSA and raw RSA (tpm2_quote -f plain)', async () => {
+      for (const ak of [ecc, rsa]) {
+        const m = tpm.path(`plain-${ak.kind}.msg`);
+        const s = tpm.path(`plain-${ak.kind}.sig`);
+        const p = tpm.path(`plain-${ak.kind}.pcrs`);
+        tpm.must('tpm2_quote', ['-c', ak.ctx, '-l', SEL, '-q', q.nonce, '-m', m, '-s', s, '-o', p, '-f', 'plain', '-g', 'sha256']);
+        const r = await runCli(args({ '--ak': ak.pem, '--message': m, '--signature': s, '--pcrs': p, '--signature-format': 'plain', '--hash': 'sha256' }, ['--json']));
+        assert.equal(r.code, 0, `${ak.kind}: ${r.stdout}`);
+      }
+    });
+
+    await t.test('unusable input: exit 2 with the input error code', async () => {
+      const cases: [string[], string][] = [
+        [args({ '--ak': tpm.path('missing.pub') }, ['--json']), 'FILE_UNREADABLE'],
+        [args({ '--nonce': 'xyz' }, ['--json']), 'HEX_INVALID'],
+        [args({ '--signature': q.msg }, ['--json']), 'TPM_UNSUPPORTED_ALG'],
+        [args({ '--ak': q.msg }, ['--json']), 'AK_INVALID'],
+        [args({ '--pcrs': q.msg }, ['--json']), 'TPM_SIZE_LIMIT'], // the magic read as a little-endian count
+        [args({ '--selection': 'sha256:0' }, ['--json']), 'USAGE'],
+        [args({ '--pcrs-format': 'yaml' }, ['--json']), 'USAGE'],
+        [args({ '--signature-format': 'plain', '--hash': 'md5' }, ['--json']), 'USAGE'],
+        [['quote', '--ak', ecc.pem, '--json'], 'USAGE'],
+      ];
+      for (const [argv, code] of cases) {
+        const r = await runCli(argv);
+        assert.equal(r.code, 2, `${code}: ${r.stdout}${r.stderr}`);
+        assert.equal(r.json?.ok, false);
+        assert.equal(r.json?.error?.code, code, argv.join(' '));
+      }
+    });
+  } finally {
+    await tpm.stop();
+  }
+});

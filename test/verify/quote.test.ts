@@ -1,0 +1,277 @@
+// verifyQuote on a real swtpm quote held as annotated fixtures, and on
+// structures signed here with node:crypto keys to reach the cases a TPM
+// rarely produces (31-byte r, bad magic, unrestricted keys, NULL signatures).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { constants, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { bytesOf, type Field } from '../helpers/fields.js';
+import { ECC_AK_FIELDS, QUOTE_FIELDS, QUOTE_PCRS_JSON, QUOTE_SIGNATURE_FIELDS } from '../fixtures/tpm-fields.js';
+import { akFromKeyObject, akFromSpki, akFromTpmPublic, loadAttestationKey } from '../../src/verify/ak.js';
+import { computePcrDigest, qualifiedName, verifyQuote, type QuoteInput } from '../../src/verify/quote.js';
+import { verifyAttestSignature, verifySignedAttest } from '../../src/verify/attest-signature.js';
+import { parseJsonPcrs } from '../../src/tpm/pcr-formats.js';
+import { parsePcrSelectionText } from '../../src/tpm/pcr-selection.js';
+import { parseTpmtPublic, tpmObjectName } from '../../src/tpm/public.js';
+import { hashByName } from '../../src/tpm/constants.js';
+import { toHex } from '../../src/util/bytes.js';
+import { assertThrowsCode } from '../helpers/assert.js';
+
+const message = bytesOf(QUOTE_FIELDS);
+const signature = bytesOf(QUOTE_SIGNATURE_FIELDS);
+const akPublic = bytesOf(ECC_AK_FIELDS);
+const nonce = Buffer.from('0011223344', 'hex');
+const pcrs = () => parseJsonPcrs(JSON.stringify(QUOTE_PCRS_JSON)).values;
+
+function codeOf(input: QuoteInput): string {
+  const v = verifyQuote(input);
+  return v.ok ? 'valid' : v.failure.code;
+}
+
+test('a real swtpm quote verifies: every check listed, in order, with verified fields', () => {
+  const ak = loadAttestationKey(akPublic);
+  const v = verifyQuote({ ak, message, signature, nonce, pcrs: pcrs() });
+  assert.ok(v.ok, v.ok ? '' : v.failure.message);
+  assert.deepEqual(
+    v.checks.map((c) => `${c.id}:${c.status}`),
+    ['quote.key-type:pass', 'quote.signature:pass', 'quote.ak-attributes:pass', 'quote.magic:pass', 'quote.type:pass', 'quote.nonce:pass', 'quote.signer:pass', 'quote.pcr-selection:pass', 'quote.pcr-digest:pass'],
+  );
+  assert.equal(v.clockInfo.resetCount, 1);
+  assert.equal(v.firmwareVersion, 0x2019102300163636n);
+  assert.equal(v.signatureHash.name, 'sha256');
+  assert.equal(v.pcrs!.get('sha256')!.size, 6);
+});
+
+test('without PCR values the PCR checks are reported as skipped, not passed', () => {
+  const v = verifyQuote({ ak: loadAttestationKey(akPublic), message, signature, nonce });
+  assert.ok(v.ok);
+  assert.deepEqual(v.checks.filter((c) => c.status === 'skip').map((c) => c.id), ['quote.pcr-selection', 'quote.pcr-digest']);
+  assert.equal(v.pcrs, undefined);
+});
+
+test('each tampering gets its own code, with expected and actual', () => {
+  const ak = loadAttestationKey(akPublic);
+  const flipped = Buffer.from(message);
+  flipped[flipped.length - 1]! ^= 1;
+  assert.equal(codeOf({ ak, message: flipped, signature, nonce, pcrs: pcrs() }), 'QUOTE_BAD_SIGNATURE');
+  const wrongNonce = verifyQuote({ ak, message, signature, nonce: Buffer.from('0011223345', 'hex'), pcrs: pcrs() });
+  assert.ok(!wrongNonce.ok);
+  assert.equal(wrongNonce.failure.code, 'QUOTE_NONCE_MISMATCH');
+  assert.deepEqual([wrongNonce.failure.details['expected'], wrongNonce.failure.details['actual']], ['0011223345', '0011223344']);
+  assert.ok(wrongNonce.attest, 'fields of a signed quote are returned with a later failure');
+  const tampered = pcrs();
+  tampered.get('sha256')!.set(7, new Uint8Array(32));
+  assert.equal(codeOf({ ak, message, signature, nonce, pcrs: tampered }), 'QUOTE_PCR_DIGEST_MISMATCH');
+  const extra = pcrs();
+  extra.get('sha256')!.set(11, new Uint8Array(32));
+  const sel = verifyQuote({ ak, message, signature, nonce, pcrs: extra });
+  assert.ok(!sel.ok);
+  assert.equal(sel.failure.code, 'QUOTE_PCR_SELECTION_MISMATCH');
+  assert.equal(sel.failure.details['expected'], 'sha1:0,7+sha256:0,1,2,3,7,10');
+  assert.equal(sel.failure.details['actual'], 'sha1:0,7+sha256:0,1,2,3,7,10,11');
+  const missing = pcrs();
+  missing.delete('sha1');
+  assert.equal(codeOf({ ak, message, signature, nonce, pcrs: missing }), 'QUOTE_PCR_SELECTION_MISMATCH');
+  const rsa = akFromKeyObject(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
+  assert.equal(codeOf({ ak: rsa, message, signature, nonce }), 'QUOTE_KEY_TYPE_MISMATCH');
+  const otherEc = akFromKeyObject(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+  assert.equal(codeOf({ ak: otherEc, message, signature, nonce }), 'QUOTE_BAD_SIGNATURE');
+});
+
+test('the Keylime weakness: PCR values re-labeled to another selection of the same size are rejected', () => {
+  // Same digests in the same order, claimed for sha256:...,11 instead of ...,10: a verifier that maps
+  // by the unsigned selection would hash the same composite and accept.
+  const relabeled = pcrs();
+  const bank = relabeled.get('sha256')!;
+  bank.set(11, bank.get(10)!);
+  bank.delete(10);
+  assert.equal(codeOf({ ak: loadAttestationKey(akPublic), message, signature, nonce, pcrs: relabeled }), 'QUOTE_PCR_SELECTION_MISMATCH');
+});
+
+test('bare digests ("values" format without a selection) are mapped by the signed selection only', () => {
+  const ak = loadAttestationKey(akPublic);
+  const json = QUOTE_PCRS_JSON;
+  const bytes = Buffer.from([json.sha1['0'], json.sha1['7'], ...['0', '1', '2', '3', '7', '10'].map((k) => json.sha256[k as '0'])].join(''), 'hex');
+  const v = verifyQuote({ ak, message, signature, nonce, pcrs: { kind: 'digests', bytes } });
+  assert.ok(v.ok);
+  assert.equal(toHex(v.pcrs!.get('sha256')!.get(7)!), json.sha256['7']);
+  assert.equal(codeOf({ ak, message, signature, nonce, pcrs: { kind: 'digests', bytes: bytes.subarray(1) } }), 'QUOTE_PCR_SELECTION_MISMATCH');
+});
+
+test('qualifiedSigner with a given parent Qualified Name must match exactly', () => {
+  const ak = loadAttestationKey(akPublic);
+  const wrongParent = verifyQuote({ ak, message, signature, nonce, signerParentQualifiedName: Buffer.from('000b' + '00'.repeat(32), 'hex') });
+  assert.equal(wrongParent.ok ? 'valid' : wrongParent.failure.code, 'QUOTE_SIGNER_MISMATCH');
+  // the swtpm AK is a child of the EK; tpm2_readpublic printed the EK's Qualified Name
+  const ekQn = Buffer.from('000bee47705f4992023bc2b7cb6c80f39e8ab5d680ccb7bd69a0d6102f137b5737c4', 'hex');
+  const v = verifyQuote({ ak, message, signature, nonce, signerParentQualifiedName: ekQn });
+  assert.ok(v.ok, v.ok ? '' : v.failure.message);
+});
+
+// ---- node-signed structures ----
+
+const EC_PUB_TEMPLATE = (x: string, y: string, attrs = '00050072'): Field[] => [
+  ['0023', 'ECC'],
+  ['000b', 'nameAlg sha256'],
+  [attrs, 'objectAttributes'],
+  ['0000', 'authPolicy'],
+  ['0010', 'symmetric NULL'],
+  ['0018', 'scheme ECDSA'],
+  ['000b', 'scheme hash sha256'],
+  ['0003', 'P-256'],
+  ['0010', 'kdf NULL'],
+  ['0020', 'x.size'],
+  [x, 'x'],
+  ['0020', 'y.size'],
+  [y, 'y'],
+];
+
+function ecKey(): { priv: KeyObject; tpmPublic: Buffer } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = publicKey.export({ format: 'jwk' });
+  const hex = (s: string | undefined) => Buffer.from(s!, 'base64url').toString('hex');
+  return { priv: privateKey, tpmPublic: bytesOf(EC_PUB_TEMPLATE(hex(jwk.x), hex(jwk.y))) };
+}
+
+/** A quote body (test-side bytes) with a chosen magic, type, signer and extraData. */
+function quoteBytes(opts: { magic?: string; type?: string; signer?: string; extraData?: string; digest?: string } = {}): Buffer {
+  const signer = opts.signer ?? '000b' + '00'.repeat(32);
+  const extra = opts.extraData ?? 'aa';
+  const digest = opts.digest ?? '00'.repeat(32);
+  return bytesOf([
+    [opts.magic ?? 'ff544347', 'magic'],
+    [opts.type ?? '8018', 'type'],
+    [(signer.length / 2).toString(16).padStart(4, '0') + signer, 'qualifiedSigner'],
+    [(extra.length / 2).toString(16).padStart(4, '0') + extra, 'extraData'],
+    ['0000000000000001' + '00000000' + '00000000' + '01', 'clockInfo'],
+    ['0000000000000000', 'firmwareVersion'],
+    ['00000001000b03010000', 'pcrSelect sha256:0'],
+    ['0020' + digest, 'pcrDigest'],
+  ]);
+}
+
+/** TPMT_SIGNATURE ECDSA-SHA256 with r and s as given (TPM2B, possibly short). */
+function ecdsaSig(r: Buffer, s: Buffer): Buffer {
+  const tpm2b = (b: Buffer) => Buffer.concat([Buffer.of(b.length >> 8, b.length & 0xff), b]);
+  return Buffer.concat([Buffer.from('0018000b', 'hex'), tpm2b(r), tpm2b(s)]);
+}
+
+test('ECDSA r or s shorter than the curve size (a TPM2B drops leading zeros) is left-padded and verifies', () => {
+  const { priv, tpmPublic } = ecKey();
+  const ak = akFromTpmPublic(parseTpmtPublic(tpmPublic));
+  // about 1 in 128 signatures has a leading zero byte in r or s
+  for (let i = 0; i < 4000; i++) {
+    const msg = quoteBytes({ extraData: i.toString(16).padStart(8, '0') });
+    const p1363 = sign('sha256', msg, { key: priv, dsaEncoding: 'ieee-p1363' });
+    const r = p1363.subarray(0, 32);
+    const s = p1363.subarray(32);
+    if (r[0] !== 0 && s[0] !== 0) continue;
+    const short = ecdsaSig(r[0] === 0 ? r.subarray(1) : r, s[0] === 0 ? s.subarray(1) : s);
+    assert.equal(short.length, 71);
+    const v = verifyAttestSignature(ak, msg, short);
+    assert.equal(v.failure, undefined);
+    return;
+  }
+  assert.fail('no signature with a leading zero in 4000 tries');
+});
+
+test('a signed message that is not TPM-made or not a quote: QUOTE_BAD_MAGIC, QUOTE_NOT_A_QUOTE', () => {
+  const { priv, tpmPublic } = ecKey();
+  const ak = akFromTpmPublic(parseTpmtPublic(tpmPublic));
+  const signed = (msg: Buffer) => {
+    const p = sign('sha256', msg, { key: priv, dsaEncoding: 'ieee-p1363' });
+    return ecdsaSig(p.subarray(0, 32), p.subarray(32));
+  };
+  const bad = quoteBytes({ magic: 'deadbeef', extraData: 'aa' });
+  assert.equal(codeOf({ ak, message: bad, signature: signed(bad), nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_MAGIC');
+  const notQuote = quoteBytes({ type: '8017' });
+  assert.equal(codeOf({ ak, message: notQuote, signature: signed(notQuote), nonce: Buffer.of(0xaa) }), 'QUOTE_NOT_A_QUOTE');
+  // A signed blob that is not even a structure is a verification failure, not a crash.
+  const junk = Buffer.from('not a TPMS_ATTEST');
+  assert.equal(codeOf({ ak, message: junk, signature: signed(junk), nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_MAGIC');
+  // qualifiedSigner with another nameAlg than the AK's
+  const sha1Signer = quoteBytes({ signer: '0004' + '00'.repeat(20) });
+  assert.equal(codeOf({ ak, message: sha1Signer, signature: signed(sha1Signer), nonce: Buffer.of(0xaa) }), 'QUOTE_SIGNER_MISMATCH');
+  // the QN of a primary key in the owner hierarchy is recognized
+  const qn = toHex(qualifiedName(hashByName('sha256')!, Buffer.from('40000001', 'hex'), tpmObjectName(parseTpmtPublic(tpmPublic))));
+  const primary = quoteBytes({ signer: qn });
+  const v = verifyQuote({ ak, message: primary, signature: signed(primary), nonce: Buffer.of(0xaa) });
+  assert.ok(v.ok);
+  assert.match(v.checks.find((c) => c.id === 'quote.signer')!.message, /owner hierarchy/);
+  // a pcrDigest over the right values (computePcrDigest is what the TPM does)
+  const values = parseJsonPcrs(JSON.stringify({ sha256: { '0': '42'.repeat(32) } })).values;
+  const digest = computePcrDigest(hashByName('sha256')!, parsePcrSelectionText('sha256:0'), values).toString('hex');
+  const withDigest = quoteBytes({ digest });
+  assert.equal(codeOf({ ak, message: withDigest, signature: signed(withDigest), nonce: Buffer.of(0xaa), pcrs: values }), 'valid');
+});
+
+test('an AK that is not a restricted signing key proves nothing: QUOTE_AK_NOT_RESTRICTED', () => {
+  const { priv } = ecKey();
+  const jwk = priv.export({ format: 'jwk' });
+  const hex = (s: string | undefined) => Buffer.from(s!, 'base64url').toString('hex');
+  const unrestricted = bytesOf(EC_PUB_TEMPLATE(hex(jwk.x), hex(jwk.y), '00040072'));
+  const ak = akFromTpmPublic(parseTpmtPublic(unrestricted));
+  const msg = quoteBytes();
+  const p = sign('sha256', msg, { key: priv, dsaEncoding: 'ieee-p1363' });
+  assert.equal(codeOf({ ak, message: msg, signature: ecdsaSig(p.subarray(0, 32), p.subarray(32)), nonce: Buffer.of(0xaa) }), 'QUOTE_AK_NOT_RESTRICTED');
+});
+
+test('scheme fixed by the AK: a signature with another hash is QUOTE_SCHEME_MISMATCH; NULL signature is QUOTE_BAD_SIGNATURE', () => {
+  const { priv, tpmPublic } = ecKey();
+  const ak = akFromTpmPublic(parseTpmtPublic(tpmPublic));
+  const msg = quoteBytes();
+  const p = sign('sha384', msg, { key: priv, dsaEncoding: 'ieee-p1363' });
+  const sha384 = Buffer.concat([Buffer.from('0018000c0020', 'hex'), p.subarray(0, 32), Buffer.from('0020', 'hex'), p.subarray(32)]);
+  assert.equal(codeOf({ ak, message: msg, signature: sha384, nonce: Buffer.of(0xaa) }), 'QUOTE_SCHEME_MISMATCH');
+  // without the TPM public area nothing fixes the scheme: the same signature verifies
+  const spki = akFromSpki(ak.key.export({ format: 'der', type: 'spki' }));
+  assert.equal(codeOf({ ak: spki, message: msg, signature: sha384, nonce: Buffer.of(0xaa) }), 'valid');
+  assert.equal(codeOf({ ak, message: msg, signature: Buffer.from('0010', 'hex'), nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_SIGNATURE');
+});
+
+test('RSA: PKCS#1 v1.5 and PSS with either salt length; plain signatures; wrong-length signatures fail cleanly', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const ak = akFromKeyObject(publicKey);
+  const msg = quoteBytes();
+  const rsaSig = (alg: string, sig: Buffer) => Buffer.concat([Buffer.from(alg + '000b0100', 'hex'), sig]);
+  const pkcs1 = sign('sha256', msg, { key: privateKey, padding: constants.RSA_PKCS1_PADDING });
+  assert.equal(codeOf({ ak, message: msg, signature: rsaSig('0014', pkcs1), nonce: Buffer.of(0xaa) }), 'valid');
+  for (const saltLength of [32, constants.RSA_PSS_SALTLEN_MAX_SIGN]) {
+    const pss = sign('sha256', msg, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength });
+    assert.equal(codeOf({ ak, message: msg, signature: rsaSig('0016', pss), nonce: Buffer.of(0xaa) }), 'valid', `salt ${saltLength}`);
+  }
+  // a PKCS#1 signature presented as PSS does not verify
+  assert.equal(codeOf({ ak, message: msg, signature: rsaSig('0016', pkcs1), nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_SIGNATURE');
+  assert.equal(codeOf({ ak, message: msg, signature: { scheme: 'plain', hash: hashByName('sha256')!, bytes: pkcs1 }, nonce: Buffer.of(0xaa) }), 'valid');
+  const short = Buffer.concat([Buffer.from('0014000b0004', 'hex'), Buffer.from('01020304', 'hex')]);
+  assert.equal(codeOf({ ak, message: msg, signature: short, nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_SIGNATURE');
+});
+
+test('verifySignedAttest: certify with expected extraData; wrong type and extraData have their codes', () => {
+  const { priv, tpmPublic } = ecKey();
+  const ak = akFromTpmPublic(parseTpmtPublic(tpmPublic));
+  const certify = bytesOf([
+    ['ff544347', 'magic'],
+    ['8017', 'CERTIFY'],
+    ['0000', 'qualifiedSigner empty'],
+    ['000400ff55aa', 'extraData'],
+    ['0000000000000001000000000000000001', 'clockInfo'],
+    ['0000000000000000', 'firmwareVersion'],
+    ['0002aaaa', 'name'],
+    ['0002bbbb', 'qualifiedName'],
+  ]);
+  const p = sign('sha256', certify, { key: priv, dsaEncoding: 'ieee-p1363' });
+  const sig = ecdsaSig(p.subarray(0, 32), p.subarray(32));
+  const ok = verifySignedAttest(ak, certify, sig, { type: 'certify', extraData: Buffer.from('00ff55aa', 'hex') });
+  assert.ok(ok.ok);
+  assert.equal(ok.attest.kind, 'certify');
+  const wrongType = verifySignedAttest(ak, certify, sig, { type: 'quote' });
+  assert.equal(wrongType.ok ? 'ok' : wrongType.failure.code, 'ATTEST_WRONG_TYPE');
+  const wrongExtra = verifySignedAttest(ak, certify, sig, { extraData: Buffer.of(1) });
+  assert.equal(wrongExtra.ok ? 'ok' : wrongExtra.failure.code, 'ATTEST_EXTRA_DATA_MISMATCH');
+  const bad = verifySignedAttest(ak, Buffer.concat([certify, Buffer.of(0)]), sig);
+  assert.equal(bad.ok ? 'ok' : bad.failure.code, 'ATTEST_BAD_SIGNATURE');
+});
+
+test('a malformed signature is an input error (ParseError), not a verdict', () => {
+  assertThrowsCode(() => verifyQuote({ ak: loadAttestationKey(akPublic), message, signature: Buffer.from('0018000b00', 'hex'), nonce }), 'TPM_TRUNCATED');
+});
