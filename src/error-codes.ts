@@ -3,8 +3,11 @@
 
 import { GENERAL_CODES, type CodeTable } from './errors.js';
 import { TPM_PARSE_CODES } from './tpm/reader.js';
+import { POLICY_LOAD_CODES, POLICY_RULE_CODES } from './policy/codes.js';
 
 export const ALL_CODES: CodeTable = {
   ...GENERAL_CODES,
   ...TPM_PARSE_CODES,
+  ...POLICY_LOAD_CODES,
+  ...POLICY_RULE_CODES,
 };

@@ -2,5 +2,6 @@
 // declares its options; its implementation is imported when it runs.
 
 import type { CommandDefinition } from '../command.js';
+import { policyCommand } from './policy.js';
 
-export const COMMANDS: CommandDefinition[] = [];
+export const COMMANDS: CommandDefinition[] = [policyCommand];
