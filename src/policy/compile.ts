@@ -1,7 +1,7 @@
 // A validated policy turned into what evaluation needs: patterns compiled once
 // (anchored: a pattern always matches the WHOLE value), digest lists as Sets,
-// the IMA allow-list as a Map. Evaluating 100,000 IMA entries then costs one
-// Map lookup and one Set lookup each.
+// the IMA allow-list as the Map the loader built. Evaluating 100,000 IMA
+// entries then costs one Map lookup and a scan of one or two digests each.
 
 import type { HashName } from '../tpm/constants.js';
 import type { LayerKind } from './evidence.js';
@@ -16,11 +16,9 @@ export interface CompiledSelector {
   manufacturers?: ReadonlySet<string>;
 }
 
-/** One allowed digest (the common case, no Set needed) or several. */
-export type AllowedDigests = string | ReadonlySet<string>;
-
 export interface CompiledIma {
-  allow?: ReadonlyMap<string, AllowedDigests>;
+  /** path → allowed digests: the validated map itself (lists of one to a few digests: includes() beats a Set) */
+  allow?: ReadonlyMap<string, readonly string[]>;
   /** number of paths in the allow-list, for reports */
   allowPaths: number;
   excludes: readonly RegExp[];
@@ -74,17 +72,12 @@ function compileSelector(s: LayerRuleSpec['select']): CompiledSelector | undefin
 }
 
 function compileIma(spec: NonNullable<LayerRuleSpec['ima']>): CompiledIma {
-  let allow: Map<string, AllowedDigests> | undefined;
-  if (spec.allowList) {
-    allow = new Map();
-    for (const [path, digests] of spec.allowList) allow.set(path, digests.length === 1 ? digests[0]! : new Set(digests));
-  }
   const out: CompiledIma = {
     allowPaths: spec.allowList?.size ?? 0,
     excludes: (spec.excludes ?? []).map(wholeMatch),
     excludeTemplates: new Set(spec.excludeTemplates ?? []),
   };
-  if (allow) out.allow = allow;
+  if (spec.allowList) out.allow = spec.allowList;
   if (spec.denied) out.denied = new Set(spec.denied);
   return out;
 }

@@ -10,7 +10,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { ParseError, VtpmError } from '../errors.js';
 import type { PolicyLoadCode } from './codes.js';
 import { compilePolicy, type Policy } from './compile.js';
-import { countJsonMembers, countJsonMembersInText, jsonErrorOffset, pathKey, positioner, scanJson, yamlPosition } from './locate.js';
+import { countJsonMembersInText, jsonErrorOffset, pathKey, positioner, scanJson, yamlPosition } from './locate.js';
 import { API_VERSION, policySchema } from './schema.js';
 import { INVALID, formatPath, includable, isPlainObject, validate, type IncludeResolver, type Issue, type Parsed, type Schema } from './schema-dsl.js';
 
@@ -102,9 +102,9 @@ export function parseJsonData(text: string, file: string, schema: Schema<unknown
     issues.push({ file, ...pos(jsonErrorOffset(err)), code: 'POLICY_YAML_SYNTAX', path: '', message: `not valid JSON: ${message}` });
     return INVALID;
   }
-  const { value: parsedValue, issues: found } = validate(schema, value);
-  const duplicated = countJsonMembers(value) !== countJsonMembersInText(text);
-  if (!found.length && !duplicated) return parsedValue;
+  const { value: parsedValue, issues: found, members } = validate(schema, value);
+  // A valid parse visited every mapping, so its key count is the parsed value's; fewer keys than the text holds means duplicates.
+  if (!found.length && members === countJsonMembersInText(text)) return parsedValue;
   const scan = scanJson(text, new Set(found.map((i) => pathKey(i.path))));
   for (const d of scan.duplicates) {
     issues.push({ file, ...pos(d.offset), code: 'POLICY_DUPLICATE_KEY', path: formatPath(d.path), message: `duplicate key "${String(d.path[d.path.length - 1])}" (JSON keeps only the last one)` });

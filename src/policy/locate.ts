@@ -151,32 +151,29 @@ export function scanJson(text: string, wanted: ReadonlySet<string>): JsonScan {
   return { found, duplicates };
 }
 
-/** Every object member in JSON text: one fast regex pass over the string tokens. */
+/** Every object member in JSON text (accepted by JSON.parse): one pass over its strings. */
 export function countJsonMembersInText(text: string): number {
-  // Outside strings JSON has no '"', so matching string tokens from the start
-  // never falls out of step; a token followed by ':' is a member key.
+  // Outside strings JSON has no '"', so jumping from string to string never
+  // falls out of step; a string followed by ':' is a member key.
   let n = 0;
-  for (const m of text.matchAll(/"(?:[^"\\]|\\.)*"(\s*:)?/g)) if (m[1] !== undefined) n++;
+  let i = text.indexOf('"');
+  while (i !== -1) {
+    let end = text.indexOf('"', i + 1);
+    while (end !== -1 && isEscaped(text, end)) end = text.indexOf('"', end + 1);
+    if (end === -1) break;
+    let j = end + 1;
+    while (j < text.length && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 10 || text.charCodeAt(j) === 13 || text.charCodeAt(j) === 9)) j++;
+    if (text.charCodeAt(j) === 58 /* : */) n++;
+    i = text.indexOf('"', j);
+  }
   return n;
 }
 
-/** Object members in a parsed value: fewer than in the text means duplicate keys. */
-export function countJsonMembers(v: unknown): number {
-  if (Array.isArray(v)) {
-    let n = 0;
-    for (const x of v) if (typeof x === 'object' && x !== null) n += countJsonMembers(x);
-    return n;
-  }
-  if (typeof v === 'object' && v !== null) {
-    let n = 0;
-    for (const k in v) {
-      n++;
-      const x = (v as Record<string, unknown>)[k];
-      if (typeof x === 'object' && x !== null) n += countJsonMembers(x);
-    }
-    return n;
-  }
-  return 0;
+/** A quote preceded by an odd number of backslashes is escaped. */
+function isEscaped(text: string, quote: number): boolean {
+  let k = quote - 1;
+  while (k >= 0 && text.charCodeAt(k) === 92 /* \ */) k--;
+  return (quote - 1 - k) % 2 === 1;
 }
 
 /** The offset a JSON.parse SyntaxError points at, when V8 says ("at position N"). */

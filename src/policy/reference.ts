@@ -10,7 +10,7 @@ export function policyReferenceMarkdown(): string {
   const rows = policySchema.docRows('');
   const lines = ['| key | type | default | meaning | example |', '|---|---|---|---|---|'];
   for (const r of rows) {
-    const def = r.default === '' ? '' : r.default.startsWith('{') ? '(see keys below)' : `\`${cell(r.default)}\``;
+    const def = r.default === '' ? '' : r.default === '(required)' ? 'required' : r.default.startsWith('{') ? '(see keys below)' : `\`${cell(r.default)}\``;
     lines.push(`| \`${cell(r.key)}\` | ${cell(r.type)} | ${def} | ${cell(r.description)} | ${r.example ? `\`${cell(r.example)}\`` : ''} |`);
   }
   return `${lines.join('\n')}\n`;

@@ -34,6 +34,8 @@ export type IncludeResolver = (file: string, schema: Schema<unknown>, path: Path
 
 export interface ParseContext {
   issues: Issue[];
+  /** keys of every mapping parsed (all of them when there are no issues): JSON duplicate-key detection compares it with the text */
+  members: number;
   /** absent inside an included file: included files hold data only, never further includes */
   include?: IncludeResolver | undefined;
 }
@@ -47,6 +49,23 @@ export interface DocRow {
   default: string;
   description: string;
   example: string;
+}
+
+/**
+ * Where a value is while parsing: a chain of keys up to the root. Children
+ * cost one small object each; the Path array is built only for an issue
+ * (parsing a 50,000-path allow-list must not copy 100,000 arrays).
+ */
+export type At = { readonly up: At; readonly key: string | number } | undefined;
+
+export function child(up: At, key: string | number): At {
+  return { up, key };
+}
+
+export function pathOf(where: At): Path {
+  const out: (string | number)[] = [];
+  for (let a = where; a; a = a.up) out.push(a.key);
+  return out.reverse();
 }
 
 export function formatPath(path: Path): string {
@@ -72,23 +91,30 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function typeIssue(ctx: ParseContext, path: Path, expected: string, v: unknown): typeof INVALID {
+function typeIssue(ctx: ParseContext, where: At, expected: string, v: unknown): typeof INVALID {
+  const path = pathOf(where);
   ctx.issues.push({ code: 'POLICY_TYPE', path, at: 'value', message: `${formatPath(path)}: expected ${expected}, got ${describeValue(v)}`, expected, actual: describeValue(v) });
   return INVALID;
 }
 
-function valueIssue(ctx: ParseContext, path: Path, expected: string, v: unknown, code: PolicyLoadCode = 'POLICY_VALUE', why?: string): typeof INVALID {
+function valueIssue(ctx: ParseContext, where: At, expected: string, v: unknown, code: PolicyLoadCode = 'POLICY_VALUE', why?: string): typeof INVALID {
+  const path = pathOf(where);
   ctx.issues.push({ code, path, at: 'value', message: `${formatPath(path)}: ${why ?? `expected ${expected}, got ${describeValue(v)}`}`, expected, actual: describeValue(v) });
   return INVALID;
 }
 
+/** A parsed value as the JSON it was written as (for defaults and examples in the JSON Schema and README). */
 function jsonValue(v: unknown): unknown {
   if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
   if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, jsonValue(x)]));
   if (Array.isArray(v)) return v.map(jsonValue);
+  if (isDuration(v)) return v.text;
   if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonValue(x)]));
-  if (typeof v === 'object' && v !== null && 'text' in v) return (v as { text: unknown }).text;
   return v;
+}
+
+function isDuration(v: unknown): v is Duration {
+  return isPlainObject(v) && typeof v['text'] === 'string' && typeof v['ms'] === 'number' && Object.keys(v).length === 2;
 }
 
 function docText(v: unknown): string {
@@ -101,7 +127,7 @@ export abstract class Schema<T> {
   declare readonly __type: T;
   /** what a valid value looks like, for errors and the reference: "sha256 digest (64 hex digits)" */
   abstract label(): string;
-  abstract parse(v: unknown, path: Path, ctx: ParseContext): Parsed<T>;
+  abstract parse(v: unknown, where: At, ctx: ParseContext): Parsed<T>;
   abstract jsonSchema(): JsonSchema;
   /** reference rows for the keys below this value (none for scalars) */
   docRows(_prefix: string): DocRow[] {
@@ -120,8 +146,6 @@ export interface StrOptions {
   pattern?: RegExp;
   /** JSON Schema "format" */
   format?: string;
-  /** the message when pattern does not match (default: expected LABEL, got VALUE) */
-  patternMessage?: (s: string) => string;
   /** extra check; returns why the value is bad, or undefined */
   check?: (s: string) => string | undefined;
   /** the code a failed check reports (default POLICY_VALUE) */
@@ -136,15 +160,15 @@ class StrSchema extends Schema<string> {
   label(): string {
     return this.o.label ?? 'string';
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<string> {
-    if (typeof v !== 'string') return typeIssue(ctx, path, this.label(), v);
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<string> {
+    if (typeof v !== 'string') return typeIssue(ctx, where, this.label(), v);
     const { minLength = 0, maxLength = 4096, pattern, check } = this.o;
     if (v.length < minLength || v.length > maxLength) {
-      return valueIssue(ctx, path, this.label(), v, 'POLICY_VALUE', `expected ${this.label()} of ${minLength}..${maxLength} characters, got ${v.length}`);
+      return valueIssue(ctx, where, this.label(), v, 'POLICY_VALUE', `expected ${this.label()} of ${minLength}..${maxLength} characters, got ${v.length}`);
     }
-    if (pattern && !pattern.test(v)) return valueIssue(ctx, path, this.label(), v, 'POLICY_VALUE', this.o.patternMessage?.(v));
+    if (pattern && !pattern.test(v)) return valueIssue(ctx, where, this.label(), v);
     const why = check?.(v);
-    if (why !== undefined) return valueIssue(ctx, path, this.label(), v, this.o.checkCode ?? 'POLICY_VALUE', why);
+    if (why !== undefined) return valueIssue(ctx, where, this.label(), v, this.o.checkCode ?? 'POLICY_VALUE', why);
     return this.o.normalize ? this.o.normalize(v) : v;
   }
   jsonSchema(): JsonSchema {
@@ -180,18 +204,41 @@ export function regex(): Schema<string> {
   });
 }
 
+const LOWER_HEX = /^[0-9a-f]*$/;
+const ANY_HEX = /^[0-9a-fA-F]*$/;
+
+/**
+ * Hex digits of one of the given byte lengths, normalized to lowercase. Its
+ * own class because it runs once per digest of large allow-lists: a length
+ * check and one simple regex (an alternation of fixed-length patterns
+ * backtracks and cost ten times more).
+ */
+class HexSchema extends Schema<string> {
+  private readonly digits: readonly number[];
+  constructor(private readonly what: string, sizes: readonly number[]) {
+    super();
+    this.digits = sizes.map((n) => n * 2);
+  }
+  label(): string {
+    return `${this.what} (${this.digits.join(' or ')} hex digits)`;
+  }
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<string> {
+    if (typeof v !== 'string') return typeIssue(ctx, where, this.label(), v);
+    if (!this.digits.includes(v.length) || !LOWER_HEX.test(v)) {
+      if (!ANY_HEX.test(v)) return valueIssue(ctx, where, this.label(), v, 'POLICY_VALUE', `expected ${this.label()}, got a string that is not hex ("${v.length > 20 ? `${v.slice(0, 17)}...` : v}")`);
+      if (!this.digits.includes(v.length)) return valueIssue(ctx, where, this.label(), v, 'POLICY_VALUE', `expected ${this.label()}, got ${v.length} hex digits`);
+      return v.toLowerCase();
+    }
+    return v;
+  }
+  jsonSchema(): JsonSchema {
+    return { type: 'string', pattern: `^(?:${this.digits.map((d) => `[0-9a-fA-F]{${d}}`).join('|')})$` };
+  }
+}
+
 /** Hex digits of one of the given byte lengths; normalized to lowercase. */
 export function hex(what: string, sizes: readonly number[]): Schema<string> {
-  const digits = sizes.map((n) => n * 2);
-  const label = `${what} (${digits.join(' or ')} hex digits)`;
-  const alternatives = digits.map((d) => `[0-9a-fA-F]{${d}}`).join('|');
-  return new StrSchema({
-    label,
-    pattern: new RegExp(`^(?:${alternatives})$`),
-    patternMessage: (s) =>
-      /^[0-9a-fA-F]*$/.test(s) ? `expected ${label}, got ${s.length} hex digits` : `expected ${label}, got a string that is not hex ("${s.length > 20 ? `${s.slice(0, 17)}...` : s}")`,
-    normalize: (s) => s.toLowerCase(),
-  });
+  return new HexSchema(what, sizes);
 }
 
 class IntSchema extends Schema<number> {
@@ -201,12 +248,12 @@ class IntSchema extends Schema<number> {
   label(): string {
     return `${this.what} ${this.min}..${this.max}`;
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<number> {
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<number> {
     let n: number;
     if (typeof v === 'bigint') n = v >= BigInt(this.min) && v <= BigInt(this.max) ? Number(v) : NaN;
     else if (typeof v === 'number' && Number.isInteger(v)) n = v;
-    else return typeIssue(ctx, path, this.label(), v);
-    if (!(n >= this.min && n <= this.max)) return valueIssue(ctx, path, this.label(), v);
+    else return typeIssue(ctx, where, this.label(), v);
+    if (!(n >= this.min && n <= this.max)) return valueIssue(ctx, where, this.label(), v);
     return n;
   }
   jsonSchema(): JsonSchema {
@@ -224,15 +271,15 @@ class Uint64Schema extends Schema<bigint> {
   label(): string {
     return 'unsigned 64-bit integer, or a "0x..." hex string';
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<bigint> {
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<bigint> {
     let n: bigint;
     if (typeof v === 'bigint') n = v;
     else if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
     else if (typeof v === 'string' && /^0x[0-9a-fA-F]{1,16}$/.test(v)) n = BigInt(v);
     else if (typeof v === 'string' && /^[0-9]{1,20}$/.test(v)) n = BigInt(v);
-    else if (typeof v === 'string') return valueIssue(ctx, path, this.label(), v);
-    else return typeIssue(ctx, path, this.label(), v);
-    if (n < 0n || n > UINT64_MAX) return valueIssue(ctx, path, this.label(), v);
+    else if (typeof v === 'string') return valueIssue(ctx, where, this.label(), v);
+    else return typeIssue(ctx, where, this.label(), v);
+    if (n < 0n || n > UINT64_MAX) return valueIssue(ctx, where, this.label(), v);
     return n;
   }
   jsonSchema(): JsonSchema {
@@ -248,8 +295,8 @@ class BoolSchema extends Schema<boolean> {
   label(): string {
     return 'true or false';
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<boolean> {
-    return typeof v === 'boolean' ? v : typeIssue(ctx, path, this.label(), v);
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<boolean> {
+    return typeof v === 'boolean' ? v : typeIssue(ctx, where, this.label(), v);
   }
   jsonSchema(): JsonSchema {
     return { type: 'boolean' };
@@ -267,11 +314,11 @@ class EnumSchema<E extends string> extends Schema<E> {
   label(): string {
     return this.values.length === 1 ? `"${this.values[0]}"` : `one of ${this.values.join(', ')}`;
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<E> {
-    if (typeof v !== 'string') return typeIssue(ctx, path, this.label(), v);
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<E> {
+    if (typeof v !== 'string') return typeIssue(ctx, where, this.label(), v);
     if (!(this.values as readonly string[]).includes(v)) {
       const hint = suggest(v, this.values);
-      return valueIssue(ctx, path, this.label(), v, this.code, `expected ${this.label()}, got "${v}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+      return valueIssue(ctx, where, this.label(), v, this.code, `expected ${this.label()}, got "${v}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
     }
     return v as E;
   }
@@ -296,10 +343,10 @@ class DurationSchema extends Schema<Duration> {
   label(): string {
     return 'duration: a whole number and a unit s, m, h or d, e.g. "10m"';
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<Duration> {
-    if (typeof v !== 'string') return typeIssue(ctx, path, this.label(), v);
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<Duration> {
+    if (typeof v !== 'string') return typeIssue(ctx, where, this.label(), v);
     const m = /^([1-9][0-9]{0,8})([smhd])$/.exec(v);
-    if (!m) return valueIssue(ctx, path, this.label(), v);
+    if (!m) return valueIssue(ctx, where, this.label(), v);
     return { text: v, ms: Number(m[1]) * DURATION_UNITS[m[2]!]! };
   }
   jsonSchema(): JsonSchema {
@@ -331,30 +378,31 @@ class ListSchema<T> extends Schema<T[]> {
   label(): string {
     return `list of ${this.item.label()}`;
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<T[]> {
-    if (!Array.isArray(v)) return typeIssue(ctx, path, this.label(), v);
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<T[]> {
+    if (!Array.isArray(v)) return typeIssue(ctx, where, this.label(), v);
     const { min = 0, max = 1_000_000 } = this.o;
     if (v.length < min || v.length > max) {
-      return valueIssue(ctx, path, this.label(), v, 'POLICY_VALUE', `expected ${min === max ? min : `${min}..${max}`} item(s), got ${v.length}`);
+      return valueIssue(ctx, where, this.label(), v, 'POLICY_VALUE', `expected ${min === max ? min : `${min}..${max}`} item(s), got ${v.length}`);
     }
-    const out: T[] = [];
-    const seen = this.o.unique || this.o.uniqueField ? new Map<string, number>() : undefined;
+    // The input array is returned as is when no item changed in parsing (most lists: no copy).
+    let out: T[] | undefined;
+    const seen = (this.o.unique || this.o.uniqueField) && v.length > 1 ? new Map<string, number>() : undefined;
     let ok = true;
     const field = this.o.uniqueField;
-    if (field) {
+    if (field && seen) {
       v.forEach((raw, i) => {
         const key = isPlainObject(raw) ? raw[field] : undefined;
         if (typeof key !== 'string') return;
-        const first = seen!.get(key);
-        if (first === undefined) seen!.set(key, i);
+        const first = seen.get(key);
+        if (first === undefined) seen.set(key, i);
         else {
-          ctx.issues.push({ code: 'POLICY_DUPLICATE', path: [...path, i, field], at: 'value', message: `${formatPath([...path, i, field])}: duplicate ${this.o.itemName ?? field} "${key}" (first at ${formatPath([...path, first])})`, actual: key });
+          ctx.issues.push({ code: 'POLICY_DUPLICATE', path: pathOf(child(child(where, i), field)), at: 'value', message: `${formatPath(pathOf(child(child(where, i), field)))}: duplicate ${this.o.itemName ?? field} "${key}" (first at ${formatPath(pathOf(child(where, first)))})`, actual: key });
           ok = false;
         }
       });
     }
     for (let i = 0; i < v.length; i++) {
-      const p = this.item.parse(v[i], [...path, i], ctx);
+      const p = this.item.parse(v[i], child(where, i), ctx);
       if (p === INVALID) {
         ok = false;
         continue;
@@ -363,13 +411,14 @@ class ListSchema<T> extends Schema<T[]> {
         const key = typeof this.o.unique === 'function' ? this.o.unique(p) : String(jsonValue(p));
         const first = seen.get(key);
         if (first !== undefined) {
-          ctx.issues.push({ code: 'POLICY_DUPLICATE', path: [...path, i], at: 'value', message: `${formatPath([...path, i])}: duplicate ${this.o.itemName ?? 'item'} "${key}" (first at ${formatPath([...path, first])})`, actual: key });
+          ctx.issues.push({ code: 'POLICY_DUPLICATE', path: pathOf(child(where, i)), at: 'value', message: `${formatPath(pathOf(child(where, i)))}: duplicate ${this.o.itemName ?? 'item'} "${key}" (first at ${formatPath(pathOf(child(where, first)))})`, actual: key });
           ok = false;
         } else seen.set(key, i);
       }
-      out.push(p);
+      if (out) out.push(p);
+      else if (p !== v[i]) out = [...(v.slice(0, i) as T[]), p];
     }
-    return ok ? out : INVALID;
+    return ok ? (out ?? (v as T[])) : INVALID;
   }
   jsonSchema(): JsonSchema {
     const s: JsonSchema = { type: 'array', items: this.item.jsonSchema() };
@@ -432,7 +481,7 @@ export interface ObjOptions<T> {
   /** at least this many keys must be given (e.g. 1: an empty mapping would be a no-op) */
   minKeys?: number;
   /** cross-field checks on a value whose fields all parsed */
-  refine?: (value: T, path: Path, ctx: ParseContext) => void;
+  refine?: (value: T, where: At, ctx: ParseContext) => void;
 }
 
 /** Levenshtein distance, small inputs only (key names). */
@@ -471,20 +520,21 @@ class ObjSchema<F extends Fields> extends Schema<ObjectOf<F>> {
   label(): string {
     return this.o.label ?? 'mapping';
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<ObjectOf<F>> {
-    if (!isPlainObject(v)) return typeIssue(ctx, path, this.label(), v);
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<ObjectOf<F>> {
+    if (!isPlainObject(v)) return typeIssue(ctx, where, this.label(), v);
     const names = Object.keys(this.fields);
     const out: Record<string, unknown> = {};
     let ok = true;
     const keys = Object.keys(v);
+    ctx.members += keys.length;
     for (const key of keys) {
       if (!Object.hasOwn(this.fields, key)) {
         const hint = suggest(key, names);
         ctx.issues.push({
           code: 'POLICY_UNKNOWN_KEY',
-          path: [...path, key],
+          path: pathOf(child(where, key)),
           at: 'key',
-          message: `${formatPath(path)}: unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of: ${names.join(', ')}`,
+          message: `${formatPath(pathOf(where))}: unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of: ${names.join(', ')}`,
           expected: names.join(', '),
           actual: key,
         });
@@ -495,24 +545,24 @@ class ObjSchema<F extends Fields> extends Schema<ObjectOf<F>> {
       const field = this.fields[name]!;
       if (!Object.hasOwn(v, name) || v[name] === undefined) {
         if (field.presence === 'required') {
-          ctx.issues.push({ code: 'POLICY_MISSING_KEY', path, at: 'value', message: `${formatPath(path)}: missing required key "${name}" (${field.schema.label()})`, expected: name });
+          ctx.issues.push({ code: 'POLICY_MISSING_KEY', path: pathOf(where), at: 'value', message: `${formatPath(pathOf(where))}: missing required key "${name}" (${field.schema.label()})`, expected: name });
           ok = false;
         } else if (field.presence === 'default') out[name] = field.defaultValue;
         continue;
       }
-      const p = field.schema.parse(v[name], [...path, name], ctx);
+      const p = field.schema.parse(v[name], child(where, name), ctx);
       if (p === INVALID) ok = false;
       else out[name] = p;
     }
     if (this.o.minKeys && keys.length < this.o.minKeys) {
-      ctx.issues.push({ code: 'POLICY_VALUE', path, at: 'value', message: `${formatPath(path)}: expected at least ${this.o.minKeys} of: ${names.join(', ')} (an empty mapping demands nothing)`, expected: names.join(', '), actual: 'an empty mapping' });
+      ctx.issues.push({ code: 'POLICY_VALUE', path: pathOf(where), at: 'value', message: `${formatPath(pathOf(where))}: expected at least ${this.o.minKeys} of: ${names.join(', ')} (an empty mapping demands nothing)`, expected: names.join(', '), actual: 'an empty mapping' });
       ok = false;
     }
     if (!ok) return INVALID;
     const value = out as ObjectOf<F>;
     if (this.o.refine) {
       const before = ctx.issues.length;
-      this.o.refine(value, path, ctx);
+      this.o.refine(value, where, ctx);
       if (ctx.issues.length > before) return INVALID;
     }
     return value;
@@ -559,32 +609,34 @@ class KeyedSchema<K extends string, V> extends Schema<Map<K, V>> {
     private readonly keys: readonly K[],
     private readonly keyLabel: string,
     private readonly valueFor: (key: K) => Schema<V>,
-    private readonly valueDoc: { type: string; description: string; example?: unknown },
+    private readonly valueDoc: { type: string; description: string; example?: unknown; docKey?: K },
   ) {
     super();
   }
   label(): string {
     return `mapping of ${this.keyLabel} (${this.keys.join(', ')}) to ${this.valueDoc.type}`;
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<Map<K, V>> {
-    if (!isPlainObject(v)) return typeIssue(ctx, path, this.label(), v);
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<Map<K, V>> {
+    if (!isPlainObject(v)) return typeIssue(ctx, where, this.label(), v);
     const out = new Map<K, V>();
     let ok = true;
-    for (const key of Object.keys(v)) {
+    const keys = Object.keys(v);
+    ctx.members += keys.length;
+    for (const key of keys) {
       if (!(this.keys as readonly string[]).includes(key)) {
         const hint = suggest(key, this.keys);
         ctx.issues.push({
           code: 'POLICY_UNKNOWN_KEY',
-          path: [...path, key],
+          path: pathOf(child(where, key)),
           at: 'key',
-          message: `${formatPath(path)}: unknown ${this.keyLabel} "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of: ${this.keys.join(', ')}`,
+          message: `${formatPath(pathOf(where))}: unknown ${this.keyLabel} "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of: ${this.keys.join(', ')}`,
           expected: this.keys.join(', '),
           actual: key,
         });
         ok = false;
         continue;
       }
-      const p = this.valueFor(key as K).parse(v[key], [...path, key], ctx);
+      const p = this.valueFor(key as K).parse(v[key], child(where, key), ctx);
       if (p === INVALID) ok = false;
       else out.set(key as K, p);
     }
@@ -599,7 +651,7 @@ class KeyedSchema<K extends string, V> extends Schema<Map<K, V>> {
     const key = `${prefix}.<${this.keyLabel}>`;
     return [
       { key, type: this.valueDoc.type, default: '', description: this.valueDoc.description, example: docText(this.valueDoc.example) },
-      ...this.valueFor(this.keys[0]!).docRows(key),
+      ...this.valueFor(this.valueDoc.docKey ?? this.keys[0]!).docRows(key),
     ];
   }
 }
@@ -608,7 +660,7 @@ export function keyed<K extends string, V>(
   keys: readonly K[],
   keyLabel: string,
   valueFor: (key: K) => Schema<V>,
-  valueDoc: { type: string; description: string; example?: unknown },
+  valueDoc: { type: string; description: string; example?: unknown; docKey?: K },
 ): Schema<Map<K, V>> {
   return new KeyedSchema(keys, keyLabel, valueFor, valueDoc);
 }
@@ -635,20 +687,21 @@ class DictSchema<V> extends Schema<Map<string, V>> {
   label(): string {
     return `mapping of ${this.key.expected} to ${this.value.label()}`;
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<Map<string, V>> {
-    if (!isPlainObject(v)) return typeIssue(ctx, path, this.label(), v);
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<Map<string, V>> {
+    if (!isPlainObject(v)) return typeIssue(ctx, where, this.label(), v);
     const keys = Object.keys(v);
-    if (keys.length > this.maxEntries) return valueIssue(ctx, path, this.label(), v, 'POLICY_VALUE', `more than ${this.maxEntries} entries (${keys.length})`);
+    ctx.members += keys.length;
+    if (keys.length > this.maxEntries) return valueIssue(ctx, where, this.label(), v, 'POLICY_VALUE', `more than ${this.maxEntries} entries (${keys.length})`);
     const out = new Map<string, V>();
     let ok = true;
     const { pattern, maxLength = 4096 } = this.key;
     for (const key of keys) {
       if ((pattern && !pattern.test(key)) || key.length === 0 || key.length > maxLength) {
-        ctx.issues.push({ code: 'POLICY_VALUE', path: [...path, key], at: 'key', message: `${formatPath(path)}: "${key.length > 60 ? `${key.slice(0, 57)}...` : key}" is not ${this.key.expected}`, expected: this.key.expected, actual: key });
+        ctx.issues.push({ code: 'POLICY_VALUE', path: pathOf(child(where, key)), at: 'key', message: `${formatPath(pathOf(where))}: "${key.length > 60 ? `${key.slice(0, 57)}...` : key}" is not ${this.key.expected}`, expected: this.key.expected, actual: key });
         ok = false;
         continue;
       }
-      const p = this.value.parse(v[key], [...path, key], ctx);
+      const p = this.value.parse(v[key], child(where, key), ctx);
       if (p === INVALID) ok = false;
       else out.set(key, p);
     }
@@ -688,18 +741,21 @@ function jsTypeOf(v: unknown): JsType | undefined {
  * alternative matched".
  */
 class ByTypeSchema<T> extends Schema<T> {
-  constructor(private readonly alts: Partial<Record<JsType, Schema<T>>>) {
+  constructor(private readonly alts: Partial<Record<JsType, Schema<T>>>, private readonly labelText?: string) {
     super();
   }
   label(): string {
-    return Object.values(this.alts)
-      .map((s) => s!.label())
-      .join(', or ');
+    return (
+      this.labelText ??
+      Object.values(this.alts)
+        .map((s) => s!.label())
+        .join(', or ')
+    );
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<T> {
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<T> {
     const t = jsTypeOf(v);
     const alt = t ? this.alts[t] : undefined;
-    return alt ? alt.parse(v, path, ctx) : typeIssue(ctx, path, this.label(), v);
+    return alt ? alt.parse(v, where, ctx) : typeIssue(ctx, where, this.label(), v);
   }
   jsonSchema(): JsonSchema {
     return { anyOf: Object.values(this.alts).map((s) => s!.jsonSchema()) };
@@ -709,8 +765,8 @@ class ByTypeSchema<T> extends Schema<T> {
   }
 }
 
-export function byType<T>(alts: Partial<Record<JsType, Schema<T>>>): Schema<T> {
-  return new ByTypeSchema(alts);
+export function byType<T>(alts: Partial<Record<JsType, Schema<T>>>, label?: string): Schema<T> {
+  return new ByTypeSchema(alts, label);
 }
 
 /** A value that may instead be `{include: FILE}`: reference data kept in a separate file. */
@@ -721,18 +777,19 @@ class IncludableSchema<T> extends Schema<T> {
   label(): string {
     return `${this.inner.label()}; or {include: FILE}`;
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<T> {
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<T> {
     if (isPlainObject(v) && Object.hasOwn(v, 'include') && Object.keys(v).length === 1) {
       const file = v['include'];
-      const at = [...path, 'include'];
-      if (typeof file !== 'string' || file.length === 0 || file.length > 4096) return typeIssue(ctx, at, 'a file path relative to this policy file', file);
+      const includeAt = child(where, 'include');
+      const at = pathOf(includeAt);
+      if (typeof file !== 'string' || file.length === 0 || file.length > 4096) return typeIssue(ctx, includeAt, 'a file path relative to this policy file', file);
       if (!ctx.include) {
         ctx.issues.push({ code: 'POLICY_INCLUDE', path: at, at: 'value', message: `${formatPath(at)}: an included file holds data only; it cannot include "${file}"` });
         return INVALID;
       }
       return ctx.include(file, this.inner as Schema<unknown>, at) as Parsed<T>;
     }
-    return this.inner.parse(v, path, ctx);
+    return this.inner.parse(v, where, ctx);
   }
   jsonSchema(): JsonSchema {
     return {
@@ -759,8 +816,8 @@ class MappedSchema<A, B> extends Schema<B> {
   label(): string {
     return this.inner.label();
   }
-  parse(v: unknown, path: Path, ctx: ParseContext): Parsed<B> {
-    const p = this.inner.parse(v, path, ctx);
+  parse(v: unknown, where: At, ctx: ParseContext): Parsed<B> {
+    const p = this.inner.parse(v, where, ctx);
     return p === INVALID ? INVALID : this.fn(p);
   }
   jsonSchema(): JsonSchema {
@@ -777,7 +834,7 @@ export function mapped<A, B>(inner: Schema<A>, fn: (a: A) => B): Schema<B> {
 
 /** One value or a list of them, always parsed to a list. */
 export function oneOrMany<T>(item: Schema<T>, itemType: JsType, o: ListOptions<T> = {}): Schema<T[]> {
-  return byType<T[]>({ array: list(item, { min: 1, ...o }), [itemType]: new MappedSchema(item, (x: T) => [x]) });
+  return byType<T[]>({ array: list(item, { min: 1, ...o }), [itemType]: new MappedSchema(item, (x: T) => [x]) }, `${item.label()}, or a list of them`);
 }
 
 /** The value a schema gives to an absent (empty) mapping: its defaults, from the one definition. */
@@ -788,8 +845,8 @@ export function defaultsOf<T>(schema: Schema<T>): T {
 }
 
 /** Parses a whole value; returns it and every issue found. */
-export function validate<T>(schema: Schema<T>, value: unknown, include?: IncludeResolver): { value: Parsed<T>; issues: Issue[] } {
-  const ctx: ParseContext = { issues: [], include };
-  const parsed = schema.parse(value, [], ctx);
-  return { value: ctx.issues.length ? INVALID : parsed, issues: ctx.issues };
+export function validate<T>(schema: Schema<T>, value: unknown, include?: IncludeResolver): { value: Parsed<T>; issues: Issue[]; members: number } {
+  const ctx: ParseContext = { issues: [], members: 0, include };
+  const parsed = schema.parse(value, undefined, ctx);
+  return { value: ctx.issues.length ? INVALID : parsed, issues: ctx.issues, members: ctx.members };
 }

@@ -7,6 +7,7 @@ import { HASH_ALGS, type HashName } from '../tpm/constants.js';
 import {
   bool,
   byType,
+  child,
   defaulted,
   defaultedObject,
   dict,
@@ -21,6 +22,7 @@ import {
   obj,
   oneOrMany,
   optional,
+  pathOf,
   regex,
   required,
   str,
@@ -75,8 +77,8 @@ const selectSchema = obj(
     certificate: optional(
       obj(
         {
-          subject: optional(regex(), "the AK certificate's subject (RFC 4514 text) matches this pattern", '^CN=web-[0-9]+,O=Acme$'),
-          issuer: optional(regex(), "the AK certificate's issuer matches this pattern", 'O=Acme vPlatform CA'),
+          subject: optional(regex(), "the AK certificate's subject (RFC 4514 text) matches this pattern", 'CN=web-[0-9]+,O=Acme'),
+          issuer: optional(regex(), "the AK certificate's issuer matches this pattern", 'CN=Acme vPlatform CA [0-9]+,O=Acme'),
           anchor: optional(oneOrMany(anchorLabel, 'string', { unique: true }), 'the AK path verified to this trust anchor (one label or a list)', 'acme-vplatform-ca'),
           manufacturer: optional(oneOrMany(manufacturer, 'string', { unique: true }), 'the certificate names this TPM manufacturer (one or a list)', 'IFX'),
         },
@@ -119,7 +121,8 @@ const pcrRule = (bank: HashName): Schema<PcrRule> =>
 const pcrsSchema = includable(
   keyed(BANKS, 'bank', (bank) => dict({ label: 'index', expected: `a PCR index 0..${MAX_PCR}`, pattern: /^(?:[0-9]|1[0-9]|2[0-3])$/ }, pcrRule(bank), { description: 'a list of allowed (golden) values of this PCR, or "replay": the quoted value must equal the event log replay', example: ['3d458cfe55cc03ea1f443f1562beec8df51c75e14a9fcf9a7234a13f198e7969'] }, MAX_PCR + 1), {
     type: 'mapping of PCR index to rule',
-    description: 'a PCR bank: sha1, sha256, sha384, sha512, sm3_256, sha3_256, sha3_384 or sha3_512',
+    description: 'a PCR bank: sha1, sha256, sha384, sha512, sm3_256, sha3_256, sha3_384 or sha3_512 (digests have the size of the bank: sha256 shown below)',
+    docKey: 'sha256',
   }),
 );
 
@@ -127,6 +130,7 @@ const digestsByBank = includable(
   keyed(BANKS, 'bank', (bank) => list(digestOfBank(bank), { min: 1, unique: true, itemName: 'digest' }), {
     type: 'list of digests of the bank',
     description: 'digests of boot applications in this bank',
+    docKey: 'sha256',
     example: ['0d7a9ee0d1e2fca44e5e11bb4bd0b5e4b0fea5e1b4cfdc3c1ab7c8a90f2c8b2b'],
   }),
 );
@@ -151,7 +155,7 @@ const eventLogSchema = obj(
         obj(
           {
             exact: optional(list(str({ label: 'kernel command line', maxLength: 8192 }), { min: 1, unique: true, itemName: 'command line' }), 'allowed command lines, compared exactly', ['console=ttyS0 root=/dev/vda1 ro']),
-            patterns: optional(list(regex(), { min: 1, unique: true, itemName: 'pattern' }), 'allowed command lines as patterns matching the whole line', ['^console=ttyS0 root=UUID=[0-9a-f-]+ ro( quiet)?$']),
+            patterns: optional(list(regex(), { min: 1, unique: true, itemName: 'pattern' }), 'allowed command lines as patterns matching the whole line', ['console=ttyS0 root=UUID=[0-9a-f-]+ ro( quiet)?']),
           },
           { minKeys: 1 },
         ),
@@ -223,9 +227,10 @@ const chainSchema = obj(
     ),
   },
   {
-    refine: (v, path, ctx) => {
+    refine: (v, where, ctx) => {
       if (v.minDepth !== undefined && v.maxDepth !== undefined && v.minDepth > v.maxDepth) {
-        ctx.issues.push({ code: 'POLICY_VALUE', path: [...path, 'minDepth'], at: 'value', message: `${formatPath([...path, 'minDepth'])}: ${v.minDepth} is more than maxDepth ${v.maxDepth}`, expected: `at most ${v.maxDepth}`, actual: String(v.minDepth) });
+        const path = pathOf(child(where, 'minDepth'));
+        ctx.issues.push({ code: 'POLICY_VALUE', path, at: 'value', message: `${formatPath(path)}: ${v.minDepth} is more than maxDepth ${v.maxDepth}`, expected: `at most ${v.maxDepth}`, actual: String(v.minDepth) });
       }
     },
   },

@@ -166,7 +166,7 @@ layers:
   assert.deepEqual(fs.read, ['policies/golden/vm-pcrs.yaml', 'policies/golden/vm-ima.json']);
   assert.deepEqual(p.includes, fs.read);
   assert.deepEqual(p.spec.layers[0]!.pcrs!.get('sha256')!.get('7'), [sha256('pcr7')]);
-  assert.equal(p.ruleSets[0]!.ima!.allow!.get('/usr/bin/bash'), sha256('bash'));
+  assert.deepEqual(p.ruleSets[0]!.ima!.allow!.get('/usr/bin/bash'), [sha256('bash')]);
 });
 
 test('errors inside included files name the included file and its line:column', () => {

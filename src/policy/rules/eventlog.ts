@@ -132,7 +132,7 @@ export function explainEventLog(spec: EventLogSpec | undefined): string[] {
   if (b?.allowed) out.push(`every boot application must be one of ${count(b.allowed)} allowed digest(s)`);
   if (b?.forbidden) out.push(`no boot application may be one of ${count(b.forbidden)} forbidden digest(s)`);
   const k = spec.kernelCmdlines;
-  if (k) out.push(`every kernel command line must be ${[k.exact ? `one of ${k.exact.length} exact line(s)` : '', k.patterns ? `match one of ${k.patterns.length} pattern(s)` : ''].filter(Boolean).join(' or ')}`);
+  if (k) out.push(`every kernel command line must ${[k.exact ? `be one of ${k.exact.length} exact line(s)` : '', k.patterns ? `match one of ${k.patterns.length} pattern(s)` : ''].filter(Boolean).join(' or ')}, and one must be measured`);
   if (spec.dbx?.sha256) out.push(`the dbx must hold ${spec.dbx.sha256.length} given image hash(es)`);
   if (spec.dbx?.certSha256) out.push(`the dbx must hold ${spec.dbx.certSha256.length} given certificate hash(es)`);
   if (spec.crtmVersions) out.push(`the CRTM version must be ${spec.crtmVersions.map((v) => JSON.stringify(v)).join(' or ')}`);

@@ -56,7 +56,7 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
     checked++;
     const ok = allow.get(e.path);
     if (ok === undefined) notListed.push(e);
-    else if (typeof ok === 'string' ? ok !== e.digest : !ok.has(e.digest)) wrongDigest.push(e);
+    else if (!ok.includes(e.digest)) wrongDigest.push(e);
   }
   if (checkAllow) {
     if (ima.entries.length === 0) {

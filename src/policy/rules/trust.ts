@@ -6,6 +6,13 @@ import type { LayerFacts } from '../evidence.js';
 import type { RuleSink } from '../result.js';
 import { normalizeManufacturer, type LayerRuleSpec, type TrustSpec } from '../schema.js';
 
+/** "id:49465800" → "IFX (id:49465800)": vendor ids are ASCII letters padded with zero bytes. */
+export function manufacturerText(id: string): string {
+  const bytes = Buffer.from(id.slice(3), 'hex');
+  const letters = bytes.toString('latin1').replace(/\0+$/, '');
+  return /^[\x21-\x7e]+$/.test(letters) ? `${letters} (${id})` : id;
+}
+
 export function evaluateKinds(kinds: LayerRuleSpec['kinds'], layer: LayerFacts, sink: RuleSink): void {
   if (!kinds) return;
   sink.check(kinds.includes(layer.kind), 'kinds', 'POLICY_LAYER_KIND', `layer kind ${layer.kind} is allowed`, `layer kind ${layer.kind} is not one of ${kinds.join(', ')}`, { expected: kinds, actual: layer.kind });
@@ -49,9 +56,9 @@ export function explainTrust(kinds: LayerRuleSpec['kinds'], spec: TrustSpec | un
   if (kinds) out.push(`the layer must be ${kinds.join(' or ')}`);
   if (!spec) return out;
   if (spec.anchors) out.push(`its AK certificate path must end at trust anchor ${spec.anchors.join(' or ')}`);
-  if (spec.anchorRoles) out.push(`that anchor must vouch for ${spec.anchorRoles.join(' or ')}`);
+  if (spec.anchorRoles) out.push(`its trust anchor must vouch for ${spec.anchorRoles.join(' or ')}`);
   if (spec.requiredEkus) out.push(`the AK certificate must carry EKU ${spec.requiredEkus.join(' and ')}`);
-  if (spec.manufacturers) out.push(`the TPM manufacturer must be ${spec.manufacturers.join(' or ')}`);
+  if (spec.manufacturers) out.push(`the TPM manufacturer must be ${spec.manufacturers.map(manufacturerText).join(' or ')}`);
   if (spec.instanceIds) out.push(`the vTPM instance id must be one of ${spec.instanceIds.length} pinned id(s)`);
   return out;
 }
