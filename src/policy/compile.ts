@@ -21,6 +21,7 @@ export interface CompiledIma {
   allow?: ReadonlyMap<string, readonly string[]>;
   /** number of paths in the allow-list, for reports */
   allowPaths: number;
+  /** the exclude patterns as one alternation when that is safe, else one RegExp each */
   excludes: readonly RegExp[];
   excludeTemplates: ReadonlySet<string>;
   denied?: ReadonlySet<string>;
@@ -54,6 +55,16 @@ export function wholeMatch(pattern: string): RegExp {
   return new RegExp(`^(?:${pattern})$`, 'u');
 }
 
+/**
+ * Patterns tested against every IMA entry: one alternation instead of N tests
+ * per entry. Not when a pattern has backreferences or named groups, whose
+ * meaning would change (group numbers shift) or clash inside one RegExp.
+ */
+function anyOf(patterns: readonly string[]): RegExp[] {
+  if (patterns.length < 2 || patterns.some((p) => /\\[1-9]|\\k<|\(\?<[^=!]/.test(p))) return patterns.map(wholeMatch);
+  return [wholeMatch(patterns.map((p) => `(?:${p})`).join('|'))];
+}
+
 function digestSets(m: ReadonlyMap<HashName, string[]> | undefined): ReadonlyMap<HashName, ReadonlySet<string>> | undefined {
   return m && new Map([...m].map(([bank, list]) => [bank, new Set(list)]));
 }
@@ -74,7 +85,7 @@ function compileSelector(s: LayerRuleSpec['select']): CompiledSelector | undefin
 function compileIma(spec: NonNullable<LayerRuleSpec['ima']>): CompiledIma {
   const out: CompiledIma = {
     allowPaths: spec.allowList?.size ?? 0,
-    excludes: (spec.excludes ?? []).map(wholeMatch),
+    excludes: anyOf(spec.excludes ?? []),
     excludeTemplates: new Set(spec.excludeTemplates ?? []),
   };
   if (spec.allowList) out.allow = spec.allowList;

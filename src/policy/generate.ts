@@ -12,6 +12,7 @@
 import type { HashName } from '../tpm/constants.js';
 import type { LayerFacts } from './evidence.js';
 import { fwHex } from './rules/tpm.js';
+import { manufacturerText } from './rules/trust.js';
 import { API_VERSION, normalizeManufacturer } from './schema.js';
 
 export interface GenerateOptions {
@@ -70,7 +71,7 @@ function generateTrust(w: Lines, l: LayerFacts): void {
   const normalized = m === undefined ? undefined : normalizeManufacturer(m);
   if (normalized) {
     w.add(6, 'manufacturers:');
-    w.add(8, `- ${q(normalized)}`, `TPM manufacturer named by the AK certificate (${m})`);
+    w.add(8, `- ${q(normalized)}`, `TPM manufacturer named by the AK certificate: ${manufacturerText(normalized)}`);
   }
   if (l.instanceId) w.comment(6, `instanceIds: [${q(l.instanceId)}]  (uncomment to pin this one vTPM instance)`);
 }

@@ -77,7 +77,7 @@ test('comments say where each value came from; unpinned PCRs are explained', () 
   assert.match(yaml, /- "BOOT_IMAGE=\/vmlinuz-6\.8\.0 root=UUID=0b1c ro console=ttyS0"  # measured kernel command line/);
   assert.match(yaml, /include: "golden\.layer0-ima\.json"  # 4 path\(s\) from the 5 entries of the IMA log/);
   assert.match(yaml, /- "0x0001000200030004"  # firmwareVersion in the quote/);
-  assert.match(yaml, /- "id:49465800"  # TPM manufacturer named by the AK certificate \(id:49465800\)/);
+  assert.match(yaml, /- "id:49465800"  # TPM manufacturer named by the AK certificate: IFX \(id:49465800\)/);
   assert.match(yaml, /# instanceIds: \["[0-9a-f]{64}"\]  \(uncomment to pin/);
   // the allow-list: one path per line, sorted
   const lines = files[0]!.text.trim().split('\n');

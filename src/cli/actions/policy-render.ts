@@ -20,7 +20,7 @@ export function renderEvaluation(e: PolicyEvaluation, s: Style, verbose: boolean
   const shown = (r: RuleResult) => verbose || r.status === 'fail' || r.status === 'warn';
   const out = [`${e.verdict === 'trusted' ? s.ok('TRUSTED') : s.bad('NOT TRUSTED')} under policy ${s.bold(e.policy)}: ${e.counts.pass} passed, ${e.counts.fail} failed, ${e.counts.warn} warned, ${e.counts.notApplicable} not applicable`];
   for (const l of e.layers) {
-    out.push(`  layer ${l.position} (${l.kind}, ${l.uri}): ${l.verdict === 'trusted' ? s.ok('trusted') : s.bad('not trusted')}${l.ruleSets.length ? s.dim(` rule sets: ${l.ruleSets.join(', ')}`) : s.dim(' no rule set')}`);
+    out.push(`  layer ${l.position} (${l.kind}, ${l.uri}): ${l.verdict === 'trusted' ? s.ok('trusted') : s.bad('not trusted')}${s.dim(l.ruleSets.length ? ` (rule sets: ${l.ruleSets.join(', ')})` : ' (no rule set)')}`);
     for (const r of l.rules.filter(shown)) out.push(...ruleLine(r, s, verbose));
   }
   const chain = e.chain.filter(shown);
