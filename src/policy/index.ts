@@ -2,7 +2,7 @@
 // CLI call. Everything here is pure; file reading is injected (LoadOptions.readFile).
 
 export { loadPolicy, checkPolicy, formatIssue, MAX_ISSUES } from './load.js';
-export type { LoadOptions, PolicyIssue, PolicyFileReader, CheckResult as PolicyCheckResult } from './load.js';
+export type { LoadOptions, PolicyIssue, PolicyFileReader, PolicyCheckResult } from './load.js';
 export { evaluatePolicy, failedRules, selects } from './evaluate.js';
 export { generatePolicy } from './generate.js';
 export type { GenerateOptions, GeneratedPolicy } from './generate.js';
@@ -35,3 +35,4 @@ export type {
   MigrationFacts,
 } from './evidence.js';
 export { POLICY_LOAD_CODES, POLICY_RULE_CODES } from './codes.js';
+export { pcrSelectionFor } from './pcr-selection.js';

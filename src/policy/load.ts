@@ -37,7 +37,7 @@ export interface LoadOptions {
   readFile?: PolicyFileReader;
 }
 
-export interface CheckResult {
+export interface PolicyCheckResult {
   /** present when there are no issues */
   policy?: Policy;
   issues: PolicyIssue[];
@@ -150,7 +150,7 @@ function includeResolver(opts: LoadOptions, includes: string[], issues: PolicyIs
  * Checks a policy and, when it has no issues, compiles it. Never throws for
  * problems in the policy: they are all in `issues`, located.
  */
-export function checkPolicy(text: string, opts: LoadOptions = {}): CheckResult {
+export function checkPolicy(text: string, opts: LoadOptions = {}): PolicyCheckResult {
   const file = opts.path ?? '<policy>';
   const issues: PolicyIssue[] = [];
   if (text.length > MAX_POLICY_TEXT) {
