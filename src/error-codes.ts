@@ -10,6 +10,7 @@ import { AK_CODES } from './verify/ak.js';
 import { ATTEST_CODES } from './verify/attest-signature.js';
 import { QUOTE_CODES } from './verify/quote.js';
 import { INSPECT_CODES } from './cli/actions/inspect-codes.js';
+import { POLICY_LOAD_CODES, POLICY_RULE_CODES } from './policy/codes.js';
 
 export const ALL_CODES: CodeTable = {
   ...GENERAL_CODES,
@@ -23,4 +24,6 @@ export const ALL_CODES: CodeTable = {
   ...QUOTE_CODES,
   ...ATTEST_CODES,
   ...INSPECT_CODES,
+  ...POLICY_LOAD_CODES,
+  ...POLICY_RULE_CODES,
 };

@@ -6,4 +6,6 @@ import { historyCommand } from './history.js';
 import { inspectCommand } from './inspect.js';
 import { quoteCommand } from './quote.js';
 
-export const COMMANDS: CommandDefinition[] = [quoteCommand, inspectCommand, historyCommand];
+import { policyCommand } from './policy.js';
+
+export const COMMANDS: CommandDefinition[] = [quoteCommand, inspectCommand, policyCommand, historyCommand];

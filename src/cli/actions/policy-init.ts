@@ -1,0 +1,69 @@
+// `policy init --from EVIDENCE [-o FILE]`: a golden policy from known-good
+// evidence. EVIDENCE is a facts file (verified LayerFacts as JSON) for now;
+// saved evidence bundles and quote + log files need the deep-attestation
+// walker to verify them into facts first (see README, "policy init").
+
+import { existsSync, writeFileSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { EXIT_CODES, InternalError, TransportError, UsageError } from '../../errors.js';
+import { parseFactsJson } from '../../policy/evidence-json.js';
+import { generatePolicy } from '../../policy/generate.js';
+import { checkPolicy, formatIssue } from '../../policy/load.js';
+import { readInputText } from '../../util/files.js';
+import type { CommandOutcome } from '../output.js';
+
+function looksLikeUnverifiedEvidence(text: string): boolean {
+  // The evidence endpoint's response (protocol §2) and bundles carry quotes, not verified facts.
+  return /^\s*\{[\s\S]*"(?:quote|bundle|evidence)"\s*:/.test(text.slice(0, 4096)) && !/"layers"\s*:/.test(text.slice(0, 4096));
+}
+
+/** Past this many IMA entries the allow-list must go to an included file. */
+const INLINE_IMA_MAX = 1000;
+
+function write(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (err) {
+    throw new TransportError('IO_ERROR', `cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path }, { cause: err });
+  }
+}
+
+export async function policyInit(opts: { from: string; output?: string | undefined; name: string; force: boolean }): Promise<CommandOutcome> {
+  const text = readInputText(opts.from, 'evidence');
+  if (looksLikeUnverifiedEvidence(text)) {
+    throw new UsageError('USAGE', `${opts.from} looks like raw evidence (a quote or bundle); policy init takes verified layer facts for now: verify the evidence first (see README "policy init")`, { file: opts.from });
+  }
+  const facts = parseFactsJson(text, opts.from);
+  const imaEntries = Math.max(0, ...facts.layers.map((l) => l.ima?.entries.length ?? 0));
+  if (opts.output === undefined && imaEntries > INLINE_IMA_MAX) {
+    throw new UsageError('USAGE', `an IMA log has ${imaEntries} entries: give -o FILE so the allow-list goes to an included JSON file next to it (inline YAML lists that large load slowly)`, { entries: imaEntries });
+  }
+  const base = opts.output === undefined ? undefined : basename(opts.output, extname(opts.output));
+  const generated = generatePolicy(facts.layers, {
+    name: opts.name,
+    source: basename(opts.from),
+    generatedAt: new Date(),
+    imaAllowListFile: base === undefined ? undefined : (l) => `${base}.layer${l.position}-ima.json`,
+  });
+  // The generator must produce what the loader accepts; check before writing anything.
+  const files = new Map(generated.files.map((f) => [f.path, f.text]));
+  const check = checkPolicy(generated.yaml, { path: opts.output ?? 'golden.yaml', readFile: (p) => files.get(basename(p)) ?? '' });
+  if (!check.policy) throw new InternalError(`policy init generated an invalid policy: ${check.issues.map(formatIssue).join('; ')}`, { issues: check.issues });
+
+  const written: string[] = [];
+  if (opts.output !== undefined) {
+    const dir = dirname(opts.output);
+    const targets = [...generated.files.map((f) => ({ path: join(dir, f.path), text: f.text })), { path: opts.output, text: generated.yaml }];
+    const existing = targets.filter((t) => existsSync(t.path)).map((t) => t.path);
+    if (existing.length && !opts.force) throw new UsageError('USAGE', `${existing.join(', ')} exist(s); pass --force to overwrite`, { paths: existing });
+    for (const t of targets) write(t.path, t.text);
+    written.push(...targets.map((t) => t.path));
+  }
+  const summary = { name: opts.name, layers: facts.layers.length, written, ruleSets: check.policy.ruleSets.map((r) => r.name) };
+  return {
+    ok: true,
+    exitCode: EXIT_CODES.OK,
+    result: opts.output === undefined ? { ...summary, yaml: generated.yaml } : summary,
+    human: (s) => (opts.output === undefined ? generated.yaml : `${s.ok('wrote')} ${written.join(', ')}\n${s.dim(`check it: vtpm-verify policy check ${opts.output}`)}`),
+  };
+}

@@ -1,0 +1,82 @@
+// `vtpm-verify policy ...`: check, explain, generate (init), test (evaluate)
+// integrity policies, and print the JSON Schema of the language. Only options
+// are declared here; each implementation (and yaml with it) loads lazily.
+
+import { globalsFrom, withCommonOptions, type CommandDefinition } from '../command.js';
+
+export const policyCommand: CommandDefinition = (program, runner) => {
+  const policy = program
+    .command('policy')
+    .description('check, explain, generate and test YAML integrity policies (apiVersion vtpm-verify/v1)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ vtpm-verify policy check policies/production.yaml policies/lab.yaml
+  $ vtpm-verify policy explain policies/production.yaml
+  $ vtpm-verify policy init --from known-good.facts.json -o golden.yaml
+  $ vtpm-verify policy evaluate golden.yaml --facts today.facts.json
+  $ vtpm-verify policy schema > policies/schema.json`,
+    );
+
+  withCommonOptions(policy.command('check').description('validate policy files: exit 0 when all are valid, 2 listing every error with file:line:column').argument('<files...>', 'policy files (YAML)'))
+    .addHelpText('after', '\nExample:\n  $ vtpm-verify policy check policies/*.yaml\n  policies/lab.yaml:12:7 POLICY_UNKNOWN_KEY layers[0]: unknown key "pcr" (did you mean "pcrs"?); ...')
+    .action(async (files: string[], opts: Record<string, unknown>) => {
+      await runner(globalsFrom(opts), async () => {
+        const m = await import('../actions/policy-check.js');
+        return m.policyCheck({ files });
+      });
+    });
+
+  withCommonOptions(policy.command('explain').description('summarize what a policy demands, layer by layer').argument('[file]', 'policy file (YAML)').option('--baseline', 'explain the built-in baseline policy (used by attest without --policy)'))
+    .addHelpText('after', '\nExample:\n  $ vtpm-verify policy explain policies/production.yaml\n  $ vtpm-verify policy explain --baseline')
+    .action(async (file: string | undefined, opts: Record<string, unknown>) => {
+      await runner(globalsFrom(opts), async () => {
+        const m = await import('../actions/policy-explain.js');
+        return m.policyExplain({ file, baseline: opts['baseline'] === true });
+      });
+    });
+
+  withCommonOptions(
+    policy
+      .command('init')
+      .description('write a golden policy from known-good evidence, with comments saying where each value came from')
+      .requiredOption('--from <evidence>', 'known-good evidence: a facts file (JSON, see README "Facts files")')
+      .option('-o, --output <file>', 'write the policy here (and IMA allow-lists next to it); default: print it')
+      .option('--name <name>', 'policy name', 'golden')
+      .option('--force', 'overwrite existing files'),
+  )
+    .addHelpText('after', '\nExample:\n  $ vtpm-verify policy init --from known-good.facts.json -o golden.yaml\n  $ vtpm-verify policy check golden.yaml')
+    .action(async (opts: Record<string, unknown>) => {
+      await runner(globalsFrom(opts), async () => {
+        const m = await import('../actions/policy-init.js');
+        return m.policyInit({ from: String(opts['from']), output: opts['output'] as string | undefined, name: String(opts['name']), force: opts['force'] === true });
+      });
+    });
+
+  withCommonOptions(
+    policy
+      .command('evaluate')
+      .description('evaluate a policy against a facts file: exit 0 trusted, 1 not trusted')
+      .argument('<file>', 'policy file (YAML)')
+      .requiredOption('--facts <file>', 'verified layer facts (JSON, see README "Facts files")')
+      .option('--now <time>', 'decision time, ISO 8601 (default: the facts file\'s "now", else the current time)'),
+  )
+    .addHelpText('after', '\nExample:\n  $ vtpm-verify policy evaluate policies/demo.yaml --facts run.facts.json --verbose')
+    .action(async (file: string, opts: Record<string, unknown>) => {
+      const globals = globalsFrom(opts);
+      await runner(globals, async () => {
+        const m = await import('../actions/policy-evaluate.js');
+        return m.policyEvaluate({ file, facts: String(opts['facts']), now: opts['now'] as string | undefined, verbose: globals.verbose });
+      });
+    });
+
+  withCommonOptions(policy.command('schema').description('print the JSON Schema of the policy language (for editors), or with --markdown its reference table').option('--markdown', 'print the language reference as a Markdown table'))
+    .addHelpText('after', '\nExample:\n  $ vtpm-verify policy schema > policies/schema.json')
+    .action(async (opts: Record<string, unknown>) => {
+      await runner(globalsFrom(opts), async () => {
+        const m = await import('../actions/policy-schema.js');
+        return m.policySchemaCommand({ markdown: opts['markdown'] === true });
+      });
+    });
+};

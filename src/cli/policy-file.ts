@@ -1,0 +1,37 @@
+// The file edge of the policy module: reading a policy and its includes from
+// disk (with size caps) for any command that takes --policy, and showing
+// POLICY_INVALID with every issue on its own line.
+
+import { EXIT_CODES, VtpmError } from '../errors.js';
+import type { Policy } from '../policy/compile.js';
+import { MAX_INCLUDE_TEXT, MAX_POLICY_TEXT, loadPolicy, type PolicyIssue } from '../policy/load.js';
+import { readInputText } from '../util/files.js';
+import type { CommandOutcome, Style } from './output.js';
+
+export const readIncludedFile = (path: string): string => readInputText(path, 'included file', MAX_INCLUDE_TEXT);
+
+export function readPolicyText(path: string): string {
+  return readInputText(path, 'policy file', MAX_POLICY_TEXT);
+}
+
+/** Reads, validates and compiles a policy file; throws POLICY_INVALID (details.issues) or FILE_UNREADABLE. */
+export function loadPolicyFile(path: string): Policy {
+  return loadPolicy(readPolicyText(path), { path, readFile: readIncludedFile });
+}
+
+export function renderIssues(issues: readonly PolicyIssue[], style: Style): string {
+  return issues.map((i) => `${style.dim(`${i.file}:${i.line}:${i.column}`)} ${style.code(i.code)} ${i.message}`).join('\n');
+}
+
+/** The outcome of a command that could not load its policy: every issue listed for people, the envelope for machines. */
+export function invalidPolicyOutcome(err: VtpmError): CommandOutcome | undefined {
+  if (err.code !== 'POLICY_INVALID') return undefined;
+  const issues = (err.details['issues'] ?? []) as PolicyIssue[];
+  return {
+    ok: false,
+    exitCode: EXIT_CODES.BAD_INPUT,
+    result: { file: err.details['file'], valid: false, issues },
+    error: err,
+    human: (s) => `${s.bad('invalid')} ${String(err.details['file'])}: ${issues.length} problem(s)\n${renderIssues(issues, s)}`,
+  };
+}

@@ -1,0 +1,220 @@
+// Loading a policy: YAML text → validated, compiled Policy, or EVERY problem
+// at once, each with file:line:column and what was expected. Included
+// reference files (`{include: FILE}`) are read through a reader the caller
+// passes (the core does no I/O of its own) and resolve relative to the policy
+// file. Included files hold data only: YAML, or JSON for large generated
+// lists (JSON.parse is two orders of magnitude faster than a YAML parser).
+
+import { dirname, isAbsolute, join } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { ParseError, VtpmError } from '../errors.js';
+import type { PolicyLoadCode } from './codes.js';
+import { compilePolicy, type Policy } from './compile.js';
+import { countJsonMembersInText, jsonErrorOffset, pathKey, positioner, scanJson, yamlPosition } from './locate.js';
+import { API_VERSION, policySchema } from './schema.js';
+import { INVALID, formatPath, includable, isPlainObject, validate, type IncludeResolver, type Issue, type Parsed, type Schema } from './schema-dsl.js';
+
+/** One problem in a policy (or an included file), located. */
+export interface PolicyIssue {
+  file: string;
+  line: number;
+  column: number;
+  code: PolicyLoadCode;
+  /** where in the policy structure, e.g. "layers[0].pcrs.sha256.7" */
+  path: string;
+  message: string;
+  expected?: string;
+  actual?: string;
+}
+
+/** Reads an included file; throws a VtpmError (FILE_UNREADABLE, FILE_TOO_LARGE) when it cannot. */
+export type PolicyFileReader = (path: string) => string;
+
+export interface LoadOptions {
+  /** the policy file's path: names it in issues; includes resolve relative to its folder */
+  path?: string;
+  /** reads included files; without it a policy cannot include anything */
+  readFile?: PolicyFileReader;
+}
+
+export interface PolicyCheckResult {
+  /** present when there are no issues */
+  policy?: Policy;
+  issues: PolicyIssue[];
+}
+
+/** Policy files are small and reviewed; reference lists may be large. */
+export const MAX_POLICY_TEXT = 1024 * 1024;
+export const MAX_INCLUDE_TEXT = 64 * 1024 * 1024;
+/** Past this many issues the rest are counted, not listed (a generated file gone wrong can have 100,000). */
+export const MAX_ISSUES = 1000;
+
+const YAML_OPTIONS = { intAsBigInt: true, uniqueKeys: true, strict: true, prettyErrors: false, version: '1.2' } as const;
+
+function issueOf(file: string, pos: { line: number; column: number }, i: Issue): PolicyIssue {
+  const out: PolicyIssue = { file, line: pos.line, column: pos.column, code: i.code, path: formatPath(i.path), message: i.message };
+  if (i.expected !== undefined) out.expected = i.expected;
+  if (i.actual !== undefined) out.actual = i.actual;
+  return out;
+}
+
+interface ParsedYaml {
+  value?: unknown;
+  doc: Document;
+  lineCounter: LineCounter;
+}
+
+/** YAML text → plain value, or located syntax issues. */
+function parseYaml(text: string, file: string, issues: PolicyIssue[]): ParsedYaml {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { ...YAML_OPTIONS, lineCounter });
+  let fatal = false;
+  for (const e of [...doc.errors, ...doc.warnings]) {
+    const duplicate = e.code === 'DUPLICATE_KEY';
+    fatal ||= !duplicate;
+    const { line, col } = lineCounter.linePos(e.pos[0]);
+    const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    const keyText = (/^(?:"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^:\n]*)/.exec(text.slice(e.pos[0], e.pos[0] + 200))?.[0] ?? '').trim();
+    issues.push({ file, line, column: col, code: duplicate ? 'POLICY_DUPLICATE_KEY' : 'POLICY_YAML_SYNTAX', path: '', message: duplicate ? `duplicate key "${keyText}": a key may appear only once in a mapping` : message });
+  }
+  // A syntax error leaves the structure uncertain; checking it would only add noise.
+  if (fatal) return { doc, lineCounter };
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }), doc, lineCounter };
+  } catch (err) {
+    issues.push({ file, line: 1, column: 1, code: 'POLICY_YAML_SYNTAX', path: '', message: (err as Error).message });
+    return { doc, lineCounter };
+  }
+}
+
+function locateYaml(parsed: ParsedYaml, file: string, found: Issue[], issues: PolicyIssue[]): void {
+  for (const i of found) issues.push(issueOf(file, yamlPosition(parsed.doc, parsed.lineCounter, i.path, i.at), i));
+}
+
+/** JSON data (a reference file, a facts file): parsed fast; scanned for positions and duplicate keys only when there are issues. */
+export function parseJsonData(text: string, file: string, schema: Schema<unknown>, issues: PolicyIssue[]): Parsed<unknown> {
+  const pos = positioner(text);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const message = (err as Error).message.replace(/^JSON\.parse: /, '');
+    issues.push({ file, ...pos(jsonErrorOffset(err)), code: 'POLICY_YAML_SYNTAX', path: '', message: `not valid JSON: ${message}` });
+    return INVALID;
+  }
+  const { value: parsedValue, issues: found, members } = validate(schema, value);
+  // A valid parse visited every mapping, so its key count is the parsed value's; fewer keys than the text holds means duplicates.
+  if (!found.length && members === countJsonMembersInText(text)) return parsedValue;
+  const scan = scanJson(text, new Set(found.map((i) => pathKey(i.path))));
+  for (const d of scan.duplicates) {
+    issues.push({ file, ...pos(d.offset), code: 'POLICY_DUPLICATE_KEY', path: formatPath(d.path), message: `duplicate key "${String(d.path[d.path.length - 1])}" (JSON keeps only the last one)` });
+  }
+  for (const i of found) {
+    const at = scan.found.get(pathKey(i.path));
+    issues.push(issueOf(file, pos(at ? (i.at === 'key' ? (at.key ?? at.value) : at.value) : 0), i));
+  }
+  return INVALID;
+}
+
+/** The resolver for `{include: FILE}`: reads, parses and validates the file against the value's schema. */
+function includeResolver(opts: LoadOptions, includes: string[], issues: PolicyIssue[], policyFile: string, locatePolicy: (path: Issue['path']) => { line: number; column: number }): IncludeResolver {
+  return (ref, schema, at) => {
+    const problem = (message: string): typeof INVALID => {
+      issues.push({ file: policyFile, ...locatePolicy(at), code: 'POLICY_INCLUDE', path: formatPath(at), message });
+      return INVALID;
+    };
+    if (!opts.readFile) return problem(`${formatPath(at)}: cannot include "${ref}": this policy was not loaded from a file`);
+    const file = isAbsolute(ref) ? ref : join(dirname(policyFile), ref);
+    let text: string;
+    try {
+      text = opts.readFile(file);
+    } catch (err) {
+      if (err instanceof VtpmError) return problem(`${formatPath(at)}: cannot include "${ref}": ${err.message}`);
+      throw err;
+    }
+    if (text.length > MAX_INCLUDE_TEXT) return problem(`${formatPath(at)}: "${ref}" is larger than ${MAX_INCLUDE_TEXT} characters`);
+    includes.push(file);
+    // Wrapped again so that an include inside the file is reported as such (no resolver: data only).
+    const dataSchema = includable(schema);
+    if (/\.json$/i.test(file)) return parseJsonData(text, file, dataSchema, issues);
+    const parsed = parseYaml(text, file, issues);
+    if (!('value' in parsed)) return INVALID;
+    // No resolver inside: included files hold data, never further includes.
+    const { value, issues: found } = validate(dataSchema, parsed.value);
+    locateYaml(parsed, file, found, issues);
+    return value;
+  };
+}
+
+/**
+ * Checks a policy and, when it has no issues, compiles it. Never throws for
+ * problems in the policy: they are all in `issues`, located.
+ */
+export function checkPolicy(text: string, opts: LoadOptions = {}): PolicyCheckResult {
+  const file = opts.path ?? '<policy>';
+  const issues: PolicyIssue[] = [];
+  if (text.length > MAX_POLICY_TEXT) {
+    issues.push({ file, line: 1, column: 1, code: 'POLICY_VALUE', path: '', message: `the policy is larger than ${MAX_POLICY_TEXT} characters; keep large reference lists in included files` });
+    return { issues };
+  }
+  const parsed = parseYaml(text, file, issues);
+  if (!('value' in parsed)) return { issues: capped(issues) };
+  const locate = (path: Issue['path'], at: Issue['at'] = 'value') => yamlPosition(parsed.doc, parsed.lineCounter, path, at);
+
+  let root = parsed.value;
+  if (!isPlainObject(root)) {
+    issues.push({ file, ...locate([]), code: 'POLICY_TYPE', path: '', message: `a policy is a mapping starting with "apiVersion: ${API_VERSION}"`, expected: 'a mapping' });
+    return { issues };
+  }
+  // The version decides which language the rest is in: a wrong one ends the check.
+  if (root['apiVersion'] === undefined) {
+    issues.push({ file, ...locate([]), code: 'POLICY_VERSION', path: 'apiVersion', message: `missing apiVersion: this file must start with "apiVersion: ${API_VERSION}"`, expected: API_VERSION });
+    root = { ...root, apiVersion: API_VERSION };
+  } else if (root['apiVersion'] !== API_VERSION) {
+    issues.push({ file, ...locate(['apiVersion']), code: 'POLICY_VERSION', path: 'apiVersion', message: `unsupported apiVersion ${JSON.stringify(root['apiVersion'])}: this vtpm-verify understands ${API_VERSION}`, expected: API_VERSION, actual: String(root['apiVersion']) });
+    return { issues };
+  }
+
+  const includes: string[] = [];
+  const { value, issues: found } = validate(policySchema, root, includeResolver(opts, includes, issues, file, (p) => locate(p)));
+  locateYaml(parsed, file, found, issues);
+  if (value === INVALID || issues.length) return { issues: capped(sortIssues(issues, file)) };
+  const policy = compilePolicy(value, {
+    ...(opts.path !== undefined ? { file: opts.path } : {}),
+    includes,
+    ruleSetAt: (index) => {
+      const p = locate(['layers', index]);
+      return `${file}:${p.line}:${p.column}`;
+    },
+  });
+  return { policy, issues: [] };
+}
+
+/** Policy file first, then includes; each in text order. */
+function sortIssues(issues: PolicyIssue[], file: string): PolicyIssue[] {
+  return issues
+    .map((i, n) => ({ i, n }))
+    .sort((a, b) => Number(a.i.file !== file) - Number(b.i.file !== file) || (a.i.file < b.i.file ? -1 : a.i.file > b.i.file ? 1 : 0) || a.i.line - b.i.line || a.i.column - b.i.column || a.n - b.n)
+    .map(({ i }) => i);
+}
+
+function capped(issues: PolicyIssue[]): PolicyIssue[] {
+  if (issues.length <= MAX_ISSUES) return issues;
+  const rest = issues.length - MAX_ISSUES;
+  const last = issues[MAX_ISSUES - 1]!;
+  return [...issues.slice(0, MAX_ISSUES), { file: last.file, line: last.line, column: last.column, code: 'POLICY_INVALID', path: '', message: `... and ${rest} more issue(s) not listed` }];
+}
+
+/** One line per issue: "file:line:column CODE message". */
+export function formatIssue(i: PolicyIssue): string {
+  return `${i.file}:${i.line}:${i.column} ${i.code} ${i.message}`;
+}
+
+/** Loads a policy or throws POLICY_INVALID whose details.issues lists every problem. */
+export function loadPolicy(text: string, opts: LoadOptions = {}): Policy {
+  const { policy, issues } = checkPolicy(text, opts);
+  if (policy) return policy;
+  const file = opts.path ?? '<policy>';
+  const first = issues[0];
+  throw new ParseError('POLICY_INVALID', `${file}: ${issues.length} problem(s) in the policy${first ? `; first: ${formatIssue(first)}` : ''}`, { file, issues });
+}

@@ -1,0 +1,141 @@
+// Rules on the TCG event log. Its contents count only when it replayed to the
+// quoted PCRs: every content rule fails on a missing or non-matching log, so
+// a policy demanding secure boot can never pass for want of evidence.
+
+import type { HashName } from '../../tpm/constants.js';
+import type { CompiledRuleSet } from '../compile.js';
+import type { BootApplicationFacts, EventLogFacts, LayerFacts } from '../evidence.js';
+import type { RuleSink } from '../result.js';
+import type { EventLogSpec } from '../schema.js';
+
+/** Boot applications are measured into PCR 4 (TCG PC Client PFP). */
+const BOOT_APP_PCR = 4;
+const MAX_LISTED = 20;
+
+/** The log, if its contents may be used; otherwise records why not under id and returns undefined. */
+function usableLog(layer: LayerFacts, sink: RuleSink, id: string): EventLogFacts | undefined {
+  const log = layer.eventLog;
+  if (!log) sink.fail(id, 'POLICY_EVENTLOG_MISSING', 'the layer sent no event log', { expected: 'an event log', actual: null });
+  else if (!log.replayMatched) sink.fail(id, 'POLICY_EVENTLOG_REPLAY', 'the event log does not replay to the quoted PCRs, so its contents cannot be used', { expected: 'replay matches the quote', actual: 'mismatch' });
+  else return log;
+  return undefined;
+}
+
+function describeApp(a: BootApplicationFacts): { pcr: number; path?: string; digests: Partial<Record<HashName, string>> } {
+  return a.path === undefined ? { pcr: a.pcr, digests: a.digests } : { pcr: a.pcr, path: a.path, digests: a.digests };
+}
+
+function appHits(a: BootApplicationFacts, sets: ReadonlyMap<HashName, ReadonlySet<string>>): boolean {
+  for (const [bank, set] of sets) {
+    const d = a.digests[bank];
+    if (d !== undefined && set.has(d)) return true;
+  }
+  return false;
+}
+
+function bootPcrQuoted(layer: LayerFacts): boolean {
+  for (const bank of layer.quote.pcrs.values()) if (bank.has(BOOT_APP_PCR)) return true;
+  return false;
+}
+
+function evaluateBootApps(rs: CompiledRuleSet, layer: LayerFacts, sink: RuleSink): void {
+  for (const [key, sets] of [['allowed', rs.bootAllowed], ['forbidden', rs.bootForbidden]] as const) {
+    if (!sets) continue;
+    const id = `eventLog.bootApplications.${key}`;
+    const log = usableLog(layer, sink, id);
+    if (!log) continue;
+    // A log is only complete for PCRs the quote covers; without PCR 4 the list of boot applications may have been cut.
+    if (!bootPcrQuoted(layer)) {
+      sink.fail(id, key === 'allowed' ? 'POLICY_BOOT_APP_NOT_ALLOWED' : 'POLICY_BOOT_APP_FORBIDDEN', `the quote does not cover PCR ${BOOT_APP_PCR}, so the boot applications in the log are not proven complete`, { expected: `PCR ${BOOT_APP_PCR} quoted`, actual: null });
+      continue;
+    }
+    const apps = log.bootApplications;
+    if (key === 'allowed') {
+      const bad = apps.filter((a) => !appHits(a, sets));
+      if (apps.length === 0) sink.fail(id, 'POLICY_BOOT_APP_NOT_ALLOWED', 'no boot application is measured in the event log', { expected: 'at least one allowed boot application', actual: [] });
+      else sink.check(bad.length === 0, id, 'POLICY_BOOT_APP_NOT_ALLOWED', `all ${apps.length} boot application(s) are allowed`, `${bad.length} boot application(s) not allowed: ${bad.slice(0, 3).map((a) => a.path ?? Object.values(a.digests)[0]).join(', ')}`, { actual: bad.slice(0, MAX_LISTED).map(describeApp) });
+    } else {
+      const bad = apps.filter((a) => appHits(a, sets));
+      sink.check(bad.length === 0, id, 'POLICY_BOOT_APP_FORBIDDEN', `none of ${apps.length} boot application(s) is forbidden`, `${bad.length} forbidden boot application(s): ${bad.slice(0, 3).map((a) => a.path ?? Object.values(a.digests)[0]).join(', ')}`, { actual: bad.slice(0, MAX_LISTED).map(describeApp) });
+    }
+  }
+}
+
+export function evaluateEventLog(rs: CompiledRuleSet, layer: LayerFacts, sink: RuleSink): void {
+  const spec = rs.spec.eventLog;
+  if (!spec) return;
+  if (spec.required && usableLog(layer, sink, 'eventLog.required')) sink.pass('eventLog.required', 'the event log is present and replays to the quoted PCRs');
+  if (spec.mustReplay) {
+    if (!layer.eventLog) sink.notApplicable('eventLog.mustReplay', 'the layer sent no event log');
+    else if (usableLog(layer, sink, 'eventLog.mustReplay')) sink.pass('eventLog.mustReplay', 'the event log replays to the quoted PCRs');
+  }
+  if (spec.requireSecureBoot) {
+    const log = usableLog(layer, sink, 'eventLog.requireSecureBoot');
+    if (log) {
+      sink.check(log.secureBoot === true, 'eventLog.requireSecureBoot', 'POLICY_SECURE_BOOT', 'secure boot is on', log.secureBoot === false ? 'secure boot is off (SecureBoot measured as 0)' : 'the event log does not measure the SecureBoot variable', { expected: true, actual: log.secureBoot ?? null });
+    }
+  }
+  evaluateBootApps(rs, layer, sink);
+  if (rs.kernelCmdlines) {
+    const log = usableLog(layer, sink, 'eventLog.kernelCmdlines');
+    if (log) {
+      const { exact, patterns } = rs.kernelCmdlines;
+      const bad = log.kernelCmdlines.filter((c) => !exact.has(c) && !patterns.some((p) => p.test(c)));
+      if (log.kernelCmdlines.length === 0) sink.fail('eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', 'no kernel command line is measured in the event log', { expected: 'an allowed kernel command line', actual: [] });
+      else sink.check(bad.length === 0, 'eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', 'every kernel command line is allowed', `kernel command line not allowed: ${JSON.stringify(bad[0])}`, { expected: { exact: [...exact], patterns: patterns.map((p) => p.source) }, actual: log.kernelCmdlines });
+    }
+  }
+  if (spec.dbx) {
+    for (const key of ['sha256', 'certSha256'] as const) {
+      const required = spec.dbx[key];
+      if (!required) continue;
+      const log = usableLog(layer, sink, `eventLog.dbx.${key}`);
+      if (!log) continue;
+      const have = new Set(log.dbx[key]);
+      const missing = required.filter((d) => !have.has(d));
+      sink.check(missing.length === 0, `eventLog.dbx.${key}`, 'POLICY_DBX_MISSING', `the dbx holds all ${required.length} required ${key === 'sha256' ? 'image' : 'certificate'} hash(es)`, `the dbx lacks ${missing.length} required ${key === 'sha256' ? 'image' : 'certificate'} hash(es)`, {
+        expected: required,
+        actual: { missing: missing.slice(0, MAX_LISTED), missingCount: missing.length },
+      });
+    }
+  }
+  if (spec.crtmVersions) {
+    const log = usableLog(layer, sink, 'eventLog.crtmVersions');
+    if (log) {
+      const bad = log.crtmVersions.filter((v) => !spec.crtmVersions!.includes(v));
+      if (log.crtmVersions.length === 0) sink.fail('eventLog.crtmVersions', 'POLICY_CRTM_VERSION', 'no CRTM version is measured in the event log', { expected: spec.crtmVersions, actual: [] });
+      else sink.check(bad.length === 0, 'eventLog.crtmVersions', 'POLICY_CRTM_VERSION', 'the CRTM version is allowed', `CRTM version ${JSON.stringify(bad[0])} is not allowed`, { expected: spec.crtmVersions, actual: log.crtmVersions });
+    }
+  }
+  if (spec.allowedQuirks) {
+    // A restriction, not a demand: with no usable log there is nothing it could forbid.
+    const log = layer.eventLog;
+    if (!log) sink.notApplicable('eventLog.allowedQuirks', 'no event log');
+    else {
+      const bad = log.quirksApplied.filter((q) => !spec.allowedQuirks!.includes(q));
+      sink.check(bad.length === 0, 'eventLog.allowedQuirks', 'POLICY_QUIRK', log.quirksApplied.length ? `the replay used only allowed workarounds (${log.quirksApplied.join(', ')})` : 'the replay used no firmware workaround', `the replay used workaround(s) the policy does not allow: ${bad.join(', ')}`, {
+        expected: spec.allowedQuirks,
+        actual: log.quirksApplied,
+      });
+    }
+  }
+}
+
+export function explainEventLog(spec: EventLogSpec | undefined): string[] {
+  if (!spec) return [];
+  const out: string[] = [];
+  if (spec.required) out.push('an event log is required and must replay to the quoted PCRs');
+  else if (spec.mustReplay) out.push('an event log, when sent, must replay to the quoted PCRs');
+  if (spec.requireSecureBoot) out.push('secure boot must be on');
+  const b = spec.bootApplications;
+  const count = (m: ReadonlyMap<HashName, string[]>) => [...m].map(([bank, l]) => `${l.length} ${bank}`).join(' + ');
+  if (b?.allowed) out.push(`every boot application must be one of ${count(b.allowed)} allowed digest(s)`);
+  if (b?.forbidden) out.push(`no boot application may be one of ${count(b.forbidden)} forbidden digest(s)`);
+  const k = spec.kernelCmdlines;
+  if (k) out.push(`every kernel command line must ${[k.exact ? `be one of ${k.exact.length} exact line(s)` : '', k.patterns ? `match one of ${k.patterns.length} pattern(s)` : ''].filter(Boolean).join(' or ')}, and one must be measured`);
+  if (spec.dbx?.sha256) out.push(`the dbx must hold ${spec.dbx.sha256.length} given image hash(es)`);
+  if (spec.dbx?.certSha256) out.push(`the dbx must hold ${spec.dbx.certSha256.length} given certificate hash(es)`);
+  if (spec.crtmVersions) out.push(`the CRTM version must be ${spec.crtmVersions.map((v) => JSON.stringify(v)).join(' or ')}`);
+  if (spec.allowedQuirks) out.push(spec.allowedQuirks.length ? `the replay may use only the workarounds ${spec.allowedQuirks.join(', ')}` : 'the replay may use no firmware workaround');
+  return out;
+}

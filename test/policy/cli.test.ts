@@ -1,0 +1,137 @@
+// The policy commands, run as users run them: exit codes, --json envelopes,
+// and the init → check → evaluate round trip on files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { factsToJson } from '../../src/policy/evidence-json.js';
+import { toJsonText } from '../../src/cli/output.js';
+import { NOW, chain, sha256 } from './fixtures.js';
+
+function tmp(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-policy-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const factsText = (layers = chain()) => toJsonText(factsToJson({ layers, now: NOW }));
+
+test('policy check: the example policies are valid (exit 0)', async () => {
+  const r = await runCli(['policy', 'check', 'policies/production.yaml', 'policies/lab.yaml', 'policies/ci-gate.yaml', 'policies/demo.yaml', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json?.ok, true);
+  assert.deepEqual(r.json?.result.files.map((f: { valid: boolean }) => f.valid), [true, true, true, true]);
+  assert.deepEqual(r.json?.result.files[0].includes, ['policies/golden/web-vm-pcrs.yaml', 'policies/golden/web-vm-boot-apps.yaml', 'policies/golden/web-vm-ima.json']);
+});
+
+test('policy check: an invalid policy exits 2 listing every error with file:line:column', async (t) => {
+  const dir = tmp(t);
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'apiVersion: vtpm-verify/v1\nname: bad\nchain:\n  maxDepht: 3\nlayers:\n  - name: vm\n    pcr: {}\n');
+  const human = await runCli(['policy', 'check', bad, 'policies/demo.yaml']);
+  assert.equal(human.code, 2);
+  assert.match(human.stdout, new RegExp(`${bad}:4:3 POLICY_UNKNOWN_KEY chain: unknown key "maxDepht" \\(did you mean "maxDepth"\\?\\)`));
+  assert.match(human.stdout, new RegExp(`${bad}:7:5 POLICY_UNKNOWN_KEY layers\\[0\\]: unknown key "pcr" \\(did you mean "pcrs"\\?\\)`));
+  assert.match(human.stdout, /valid policies\/demo\.yaml/);
+  const json = await runCli(['policy', 'check', bad, '--json']);
+  assert.equal(json.code, 2);
+  assert.equal(json.json?.error?.code, 'POLICY_INVALID');
+  assert.deepEqual(
+    json.json?.result.files[0].issues.map((i: { line: number; column: number; code: string }) => [i.line, i.column, i.code]),
+    [
+      [4, 3, 'POLICY_UNKNOWN_KEY'],
+      [7, 5, 'POLICY_UNKNOWN_KEY'],
+    ],
+  );
+  const missing = await runCli(['policy', 'check', join(dir, 'nope.yaml'), '--json']);
+  assert.equal(missing.code, 2);
+  assert.equal(missing.json?.error?.code, 'FILE_UNREADABLE');
+});
+
+test('policy explain: what a policy demands, layer by layer; the baseline too', async () => {
+  const r = await runCli(['policy', 'explain', 'policies/production.yaml']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /web-vm: layer 0 \(the top: the VM\)/);
+  assert.match(r.stdout, /physical-host: the lowest layer/);
+  assert.match(r.stdout, /every measured file must be in an allow-list of 4 path\(s\)/);
+  assert.match(r.stdout, /the TPM manufacturer must be IFX \(id:49465800\)/);
+  const baseline = await runCli(['policy', 'explain', '--baseline', '--json']);
+  assert.equal(baseline.code, 0);
+  assert.equal(baseline.json?.result.name, 'baseline');
+  const both = await runCli(['policy', 'explain', 'policies/demo.yaml', '--baseline', '--json']);
+  assert.equal(both.code, 2);
+  assert.equal(both.json?.error?.code, 'USAGE');
+});
+
+test('policy schema prints exactly policies/schema.json', async () => {
+  const r = await runCli(['policy', 'schema']);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, readFileSync(join(REPO_ROOT, 'policies', 'schema.json'), 'utf8'));
+  const md = await runCli(['policy', 'schema', '--markdown']);
+  assert.match(md.stdout, /^\| key \| type \| default \| meaning \| example \|/);
+});
+
+test('policy init → check → evaluate: the golden policy accepts its evidence and rejects a changed boot application or IMA file', async (t) => {
+  const dir = tmp(t);
+  const facts = join(dir, 'known-good.json');
+  writeFileSync(facts, factsText());
+  const out = join(dir, 'golden.yaml');
+  const init = await runCli(['policy', 'init', '--from', facts, '-o', out, '--json']);
+  assert.equal(init.code, 0, init.stderr);
+  assert.deepEqual(init.json?.result.written, [join(dir, 'golden.layer0-ima.json'), out]);
+  assert.match(readFileSync(out, 'utf8'), /# boot application, PCR 4/);
+
+  const check = await runCli(['policy', 'check', out]);
+  assert.equal(check.code, 0, check.stdout);
+
+  const ok = await runCli(['policy', 'evaluate', out, '--facts', facts, '--json']);
+  assert.equal(ok.code, 0, ok.stdout);
+  assert.equal(ok.json?.result.verdict, 'trusted');
+
+  const boot = chain();
+  boot[0]!.eventLog!.bootApplications[0]!.digests.sha256 = sha256('another shim');
+  writeFileSync(join(dir, 'boot.json'), factsText(boot));
+  const r1 = await runCli(['policy', 'evaluate', out, '--facts', join(dir, 'boot.json'), '--json']);
+  assert.equal(r1.code, 1);
+  assert.equal(r1.json?.error?.code, 'POLICY_NOT_TRUSTED');
+  assert.deepEqual(r1.json?.error?.details.failed, ['layer[0].eventLog.bootApplications.allowed']);
+
+  const ima = chain();
+  ima[0]!.ima!.entries[2]!.digest = sha256('libc patched');
+  writeFileSync(join(dir, 'ima.json'), factsText(ima));
+  const r2 = await runCli(['policy', 'evaluate', out, '--facts', join(dir, 'ima.json')]);
+  assert.equal(r2.code, 1);
+  assert.match(r2.stdout, /NOT TRUSTED under policy golden/);
+  assert.match(r2.stdout, /FAIL layer\[0\]\.ima\.allowList \(layer-0\): 1 file\(s\) with a digest the allow-list does not give \(first: \/usr\/lib\/x86_64-linux-gnu\/libc\.so\.6\) \[POLICY_IMA_DIGEST\]/);
+
+  const again = await runCli(['policy', 'init', '--from', facts, '-o', out, '--json']);
+  assert.equal(again.code, 2);
+  assert.equal(again.json?.error?.code, 'USAGE');
+  assert.equal((await runCli(['policy', 'init', '--from', facts, '-o', out, '--force'])).code, 0);
+});
+
+test('policy init without -o prints the policy; raw evidence and bad facts are refused', async (t) => {
+  const dir = tmp(t);
+  const facts = join(dir, 'f.json');
+  writeFileSync(facts, factsText());
+  const r = await runCli(['policy', 'init', '--from', facts, '--name', 'web']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^# Golden policy generated by `vtpm-verify policy init` from f\.json/);
+  assert.match(r.stdout, /\nname: "web"\n/);
+  assert.ok(!existsSync(join(dir, 'golden.yaml')));
+
+  const raw = join(dir, 'evidence.json');
+  writeFileSync(raw, JSON.stringify({ version: 1, quote: { message: 'AA==', signature: 'AA==' }, pcrs: {} }));
+  const refused = await runCli(['policy', 'init', '--from', raw, '--json']);
+  assert.equal(refused.code, 2);
+  assert.match(refused.json?.error?.message ?? '', /raw evidence/);
+
+  writeFileSync(join(dir, 'bad.json'), '{"layers": [{"position": 0}]}');
+  const bad = await runCli(['policy', 'evaluate', 'policies/demo.yaml', '--facts', join(dir, 'bad.json'), '--json']);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.json?.error?.code, 'POLICY_FACTS_INVALID');
+  assert.equal(bad.json?.error?.details.issues[0].line, 1);
+});

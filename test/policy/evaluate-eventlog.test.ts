@@ -1,0 +1,121 @@
+// Event log rules, each passing and failing; and the rule that a log which
+// did not replay to the quote is never used.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { evaluatePolicy } from '../../src/policy/evaluate.js';
+import { chain, input, layerPolicy, sha256 } from './fixtures.js';
+import { assertFail, assertNoResult, assertPass, rule } from './rule-helpers.js';
+
+const vm = (body: string) => layerPolicy(`select: { position: 0 }\neventLog:\n${body.split('\n').map((l) => `  ${l}`).join('\n')}`);
+const withoutLog = () => {
+  const c = chain();
+  delete c[0]!.eventLog;
+  return c;
+};
+const notReplaying = () => {
+  const c = chain();
+  c[0]!.eventLog!.replayMatched = false;
+  return c;
+};
+
+test('eventLog.required: present and replaying passes; missing or not replaying fails', () => {
+  assertPass(evaluatePolicy(vm('required: true'), input()), 'layer[0].eventLog.required');
+  assertFail(evaluatePolicy(vm('required: true'), input(withoutLog())), 'layer[0].eventLog.required', 'POLICY_EVENTLOG_MISSING');
+  assertFail(evaluatePolicy(vm('required: true'), input(notReplaying())), 'layer[0].eventLog.required', 'POLICY_EVENTLOG_REPLAY');
+});
+
+test('eventLog.mustReplay: a sent log must replay; no log is acceptable', () => {
+  assertPass(evaluatePolicy(vm('mustReplay: true'), input()), 'layer[0].eventLog.mustReplay');
+  assert.equal(rule(evaluatePolicy(vm('mustReplay: true'), input(withoutLog())), 'layer[0].eventLog.mustReplay').status, 'not-applicable');
+  assertFail(evaluatePolicy(vm('mustReplay: true'), input(notReplaying())), 'layer[0].eventLog.mustReplay', 'POLICY_EVENTLOG_REPLAY');
+});
+
+test('eventLog.requireSecureBoot: on passes; off, unmeasured, no log, or unusable log fail', () => {
+  assertPass(evaluatePolicy(vm('requireSecureBoot: true'), input()), 'layer[0].eventLog.requireSecureBoot');
+  const off = chain();
+  off[0]!.eventLog!.secureBoot = false;
+  assert.match(assertFail(evaluatePolicy(vm('requireSecureBoot: true'), input(off)), 'layer[0].eventLog.requireSecureBoot', 'POLICY_SECURE_BOOT').message, /off/);
+  const unmeasured = chain();
+  delete unmeasured[0]!.eventLog!.secureBoot;
+  assert.match(assertFail(evaluatePolicy(vm('requireSecureBoot: true'), input(unmeasured)), 'layer[0].eventLog.requireSecureBoot', 'POLICY_SECURE_BOOT').message, /does not measure/);
+  // a typo-proof policy: secure boot demanded without `required` still fails when there is no log
+  assertFail(evaluatePolicy(vm('requireSecureBoot: true'), input(withoutLog())), 'layer[0].eventLog.requireSecureBoot', 'POLICY_EVENTLOG_MISSING');
+  assertFail(evaluatePolicy(vm('requireSecureBoot: true'), input(notReplaying())), 'layer[0].eventLog.requireSecureBoot', 'POLICY_EVENTLOG_REPLAY');
+});
+
+const allowed = `bootApplications:\n  allowed:\n    sha256:\n      - "${sha256('shimx64.efi')}"\n      - "${sha256('grubx64.efi')}"\n      - "${sha256('vmlinuz-6.8.0')}"`;
+
+test('eventLog.bootApplications.allowed: every boot application must be allowed', () => {
+  assertPass(evaluatePolicy(vm(allowed), input()), 'layer[0].eventLog.bootApplications.allowed');
+  const changed = chain();
+  changed[0]!.eventLog!.bootApplications[1]!.digests.sha256 = sha256('grub with a backdoor');
+  const r = assertFail(evaluatePolicy(vm(allowed), input(changed)), 'layer[0].eventLog.bootApplications.allowed', 'POLICY_BOOT_APP_NOT_ALLOWED');
+  assert.match(r.message, /grubx64/);
+  assert.deepEqual((r.actual as { digests: unknown }[])[0]!.digests, { sha256: sha256('grub with a backdoor') });
+  // an application with no digest in the banks the policy lists is not allowed either
+  const sha1Only = chain();
+  sha1Only[0]!.eventLog!.bootApplications[0]!.digests = { sha1: 'aa'.repeat(20) };
+  assertFail(evaluatePolicy(vm(allowed), input(sha1Only)), 'layer[0].eventLog.bootApplications.allowed', 'POLICY_BOOT_APP_NOT_ALLOWED');
+});
+
+test('eventLog.bootApplications.allowed: no application measured, or PCR 4 not quoted, fails', () => {
+  const none = chain();
+  none[0]!.eventLog!.bootApplications = [];
+  assertFail(evaluatePolicy(vm(allowed), input(none)), 'layer[0].eventLog.bootApplications.allowed', 'POLICY_BOOT_APP_NOT_ALLOWED');
+  const unquoted = chain();
+  unquoted[0]!.quote.pcrs.get('sha256')!.delete(4);
+  assert.match(assertFail(evaluatePolicy(vm(allowed), input(unquoted)), 'layer[0].eventLog.bootApplications.allowed', 'POLICY_BOOT_APP_NOT_ALLOWED').message, /PCR 4/);
+});
+
+test('eventLog.bootApplications.forbidden: no boot application may be forbidden', () => {
+  assertPass(evaluatePolicy(vm(`bootApplications:\n  forbidden:\n    sha256: ["${sha256('old shim')}"]`), input()), 'layer[0].eventLog.bootApplications.forbidden');
+  assertFail(evaluatePolicy(vm(`bootApplications:\n  forbidden:\n    sha256: ["${sha256('shimx64.efi')}"]`), input()), 'layer[0].eventLog.bootApplications.forbidden', 'POLICY_BOOT_APP_FORBIDDEN');
+});
+
+test('eventLog.kernelCmdlines: exact lines and whole-line patterns', () => {
+  const line = 'BOOT_IMAGE=/vmlinuz-6.8.0 root=UUID=0b1c ro console=ttyS0';
+  assertPass(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input()), 'layer[0].eventLog.kernelCmdlines');
+  assertPass(evaluatePolicy(vm('kernelCmdlines: { patterns: ["BOOT_IMAGE=/vmlinuz-[0-9.]+ root=UUID=[0-9a-f]+ ro console=ttyS0"] }'), input()), 'layer[0].eventLog.kernelCmdlines');
+  assertFail(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line} init=/bin/sh"] }`), input()), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
+  // patterns match the whole line: a prefix pattern does not let "init=/bin/sh" through
+  const appended = chain();
+  appended[0]!.eventLog!.kernelCmdlines = [`${line} init=/bin/sh`];
+  assertFail(evaluatePolicy(vm('kernelCmdlines: { patterns: ["BOOT_IMAGE=/vmlinuz-[0-9.]+ root=UUID=[0-9a-f]+ ro console=ttyS0"] }'), input(appended)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
+  const none = chain();
+  none[0]!.eventLog!.kernelCmdlines = [];
+  assertFail(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input(none)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
+});
+
+test('eventLog.dbx: the measured dbx must hold the required hashes', () => {
+  assertPass(evaluatePolicy(vm(`dbx: { sha256: ["${sha256('revoked shim 15')}"], certSha256: ["${sha256('revoked cert')}"] }`), input()), 'layer[0].eventLog.dbx.sha256');
+  const r = assertFail(evaluatePolicy(vm(`dbx: { sha256: ["${sha256('revoked shim 15')}", "${sha256('BlackLotus')}"] }`), input()), 'layer[0].eventLog.dbx.sha256', 'POLICY_DBX_MISSING');
+  assert.deepEqual((r.actual as { missing: string[] }).missing, [sha256('BlackLotus')]);
+  assertFail(evaluatePolicy(vm(`dbx: { certSha256: ["${sha256('another cert')}"] }`), input()), 'layer[0].eventLog.dbx.certSha256', 'POLICY_DBX_MISSING');
+  assertPass(evaluatePolicy(vm(`dbx: { certSha256: ["${sha256('revoked cert')}"] }`), input()), 'layer[0].eventLog.dbx.certSha256');
+});
+
+test('eventLog.crtmVersions: every measured CRTM version must be allowed, and one must be measured', () => {
+  assertPass(evaluatePolicy(vm('crtmVersions: ["OVMF 2024.02", "OVMF 2024.05"]'), input()), 'layer[0].eventLog.crtmVersions');
+  assertFail(evaluatePolicy(vm('crtmVersions: ["OVMF 2024.05"]'), input()), 'layer[0].eventLog.crtmVersions', 'POLICY_CRTM_VERSION');
+  const none = chain();
+  none[0]!.eventLog!.crtmVersions = [];
+  assertFail(evaluatePolicy(vm('crtmVersions: ["OVMF 2024.02"]'), input(none)), 'layer[0].eventLog.crtmVersions', 'POLICY_CRTM_VERSION');
+});
+
+test('eventLog.allowedQuirks: workarounds the replay used must be allowed', () => {
+  assertPass(evaluatePolicy(vm('allowedQuirks: []'), input()), 'layer[0].eventLog.allowedQuirks');
+  const quirky = chain();
+  quirky[0]!.eventLog!.quirksApplied = ['startup-locality-3'];
+  assertFail(evaluatePolicy(vm('allowedQuirks: []'), input(quirky)), 'layer[0].eventLog.allowedQuirks', 'POLICY_QUIRK');
+  assertPass(evaluatePolicy(vm('allowedQuirks: [startup-locality-3]'), input(quirky)), 'layer[0].eventLog.allowedQuirks');
+  assert.equal(rule(evaluatePolicy(vm('allowedQuirks: []'), input(withoutLog())), 'layer[0].eventLog.allowedQuirks').status, 'not-applicable');
+});
+
+test('content rules on a log that did not replay fail with POLICY_EVENTLOG_REPLAY, never read it', () => {
+  const bad = notReplaying();
+  const e = evaluatePolicy(vm(`${allowed}\nkernelCmdlines: { patterns: [".*"] }\ncrtmVersions: ["OVMF 2024.02"]\ndbx: { sha256: ["${sha256('revoked shim 15')}"] }`), input(bad));
+  for (const id of ['bootApplications.allowed', 'kernelCmdlines', 'crtmVersions', 'dbx.sha256']) {
+    assertFail(e, `layer[0].eventLog.${id}`, 'POLICY_EVENTLOG_REPLAY');
+  }
+  assertNoResult(e, 'layer[0].eventLog.required');
+});

@@ -1,0 +1,91 @@
+// IMA rules: allow-list path → digests, excludes, excluded templates, denied digests.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { evaluatePolicy } from '../../src/policy/evaluate.js';
+import { chain, input, layerPolicy, sha1, sha256 } from './fixtures.js';
+import { assertFail, assertPass, rule } from './rule-helpers.js';
+
+const vm = (body: string) => layerPolicy(`select: { position: 0 }\nima:\n${body.split('\n').map((l) => `  ${l}`).join('\n')}`);
+const allowList = `allowList:
+  boot_aggregate: ["${sha256('boot_aggregate')}"]
+  /usr/bin/bash: ["${sha256('bash 5.1')}", "${sha256('bash 5.2')}"]
+  /usr/lib/x86_64-linux-gnu/libc.so.6: ["${sha256('libc 2.39')}"]
+  .ima: ["${sha256('keyring key')}"]`;
+
+test('ima.required and ima.mustReplay', () => {
+  assertPass(evaluatePolicy(vm('required: true'), input()), 'layer[0].ima.required');
+  const none = chain();
+  delete none[0]!.ima;
+  assertFail(evaluatePolicy(vm('required: true'), input(none)), 'layer[0].ima.required', 'POLICY_IMA_MISSING');
+  assert.equal(rule(evaluatePolicy(vm('mustReplay: true'), input(none)), 'layer[0].ima.mustReplay').status, 'not-applicable');
+  const bad = chain();
+  bad[0]!.ima!.replayMatched = false;
+  assertFail(evaluatePolicy(vm('required: true'), input(bad)), 'layer[0].ima.required', 'POLICY_IMA_REPLAY');
+  assertFail(evaluatePolicy(vm('mustReplay: true'), input(bad)), 'layer[0].ima.mustReplay', 'POLICY_IMA_REPLAY');
+  assertPass(evaluatePolicy(vm('mustReplay: true'), input()), 'layer[0].ima.mustReplay');
+});
+
+test('ima.allowList: every measured file listed with one of its digests', () => {
+  const r = assertPass(evaluatePolicy(vm(allowList), input()), 'layer[0].ima.allowList');
+  assert.equal((r.actual as { checked: number }).checked, 5);
+});
+
+test('ima.allowList: one changed file fails with POLICY_IMA_DIGEST naming it', () => {
+  const changed = chain();
+  changed[0]!.ima!.entries[2]!.digest = sha256('libc with a backdoor');
+  const r = assertFail(evaluatePolicy(vm(allowList), input(changed)), 'layer[0].ima.allowList', 'POLICY_IMA_DIGEST');
+  const actual = r.actual as { wrongDigestCount: number; wrongDigest: { path: string; digest: string }[] };
+  assert.equal(actual.wrongDigestCount, 1);
+  assert.deepEqual(actual.wrongDigest[0], { path: '/usr/lib/x86_64-linux-gnu/libc.so.6', digest: `sha256:${sha256('libc with a backdoor')}`, template: 'ima-ng' });
+});
+
+test('ima.allowList: an unlisted file fails with POLICY_IMA_UNKNOWN_FILE', () => {
+  const extra = chain();
+  extra[0]!.ima!.entries.push({ path: '/tmp/dropper', digest: sha256('dropper'), algo: 'sha256', template: 'ima-ng' });
+  const r = assertFail(evaluatePolicy(vm(allowList), input(extra)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
+  assert.match(r.message, /\/tmp\/dropper/);
+});
+
+test('ima.excludes: whole-path patterns skip files; ima.excludeTemplates skips entries', () => {
+  const extra = chain();
+  extra[0]!.ima!.entries.push({ path: '/tmp/dropper', digest: sha256('dropper'), algo: 'sha256', template: 'ima-ng' });
+  assertPass(evaluatePolicy(vm(`${allowList}\nexcludes: ["/tmp/.*"]`), input(extra)), 'layer[0].ima.allowList');
+  assertPass(evaluatePolicy(vm(`${allowList}\nexcludes: ["/var/.*", "/tmp/.*"]`), input(extra)), 'layer[0].ima.allowList');
+  // a backreference keeps its meaning (patterns with groups are not merged into one alternation)
+  assertPass(evaluatePolicy(vm(`${allowList}\nexcludes: ["/(v)ar/.*", "/(t)mp/\\\\1?.*"]`), input(extra)), 'layer[0].ima.allowList');
+  assertFail(evaluatePolicy(vm(`${allowList}\nexcludes: ["/(v)ar/.*", "/(t)mp/\\\\1.*"]`), input(extra)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
+  // whole-path: "/tmp" alone does not exclude /tmp/dropper
+  assertFail(evaluatePolicy(vm(`${allowList}\nexcludes: ["/tmp"]`), input(extra)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
+  const withoutBuf = allowList.split('\n').filter((l) => !l.includes('.ima')).join('\n');
+  assertFail(evaluatePolicy(vm(withoutBuf), input()), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
+  assertPass(evaluatePolicy(vm(`${withoutBuf}\nexcludeTemplates: [ima-buf]`), input()), 'layer[0].ima.allowList');
+});
+
+test('ima.allowList: an empty IMA log fails (IMA not measuring)', () => {
+  const empty = chain();
+  empty[0]!.ima!.entries = [];
+  assertFail(evaluatePolicy(vm(allowList), input(empty)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
+});
+
+test('ima.denied: a denied digest fails whatever the path, even an excluded one', () => {
+  assertPass(evaluatePolicy(vm(`denied: ["${sha256('xmrig')}"]`), input()), 'layer[0].ima.denied');
+  const miner = chain();
+  miner[0]!.ima!.entries.push({ path: '/tmp/kworker', digest: sha256('xmrig'), algo: 'sha256', template: 'ima-ng' });
+  const r = assertFail(evaluatePolicy(vm(`denied: ["${sha256('xmrig')}"]\n${allowList}\nexcludes: ["/tmp/.*"]`), input(miner)), 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
+  assert.equal((r.actual as { count: number }).count, 1);
+});
+
+test('ima digests of any supported size (sha1 legacy template)', () => {
+  const legacy = chain();
+  legacy[0]!.ima!.entries = [{ path: '/init', digest: sha1('init'), algo: 'sha1', template: 'ima' }];
+  assertPass(evaluatePolicy(vm(`allowList: { /init: ["${sha1('init')}"] }`), input(legacy)), 'layer[0].ima.allowList');
+});
+
+test('ima rules on a missing or non-replaying IMA log fail', () => {
+  const none = chain();
+  delete none[0]!.ima;
+  assertFail(evaluatePolicy(vm(allowList), input(none)), 'layer[0].ima.allowList', 'POLICY_IMA_MISSING');
+  const bad = chain();
+  bad[0]!.ima!.replayMatched = false;
+  assertFail(evaluatePolicy(vm(`denied: ["${sha256('xmrig')}"]`), input(bad)), 'layer[0].ima.denied', 'POLICY_IMA_REPLAY');
+});

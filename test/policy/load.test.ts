@@ -1,0 +1,233 @@
+// Loading: every problem reported at once with exact file:line:column, what
+// was expected, includes resolved relative to the policy file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkPolicy, loadPolicy, MAX_ISSUES, type PolicyIssue } from '../../src/policy/load.js';
+import { assertThrowsCode } from '../helpers/assert.js';
+import { UsageError } from '../../src/errors.js';
+import { sha256 } from './fixtures.js';
+
+const where = (issues: PolicyIssue[]) => issues.map((i) => `${i.file}:${i.line}:${i.column} ${i.code}`);
+
+function files(map: Record<string, string>) {
+  const read: string[] = [];
+  return {
+    read,
+    readFile: (p: string) => {
+      read.push(p);
+      if (!(p in map)) throw new UsageError('FILE_UNREADABLE', `cannot read ${p}: ENOENT`, { path: p });
+      return map[p]!;
+    },
+  };
+}
+
+test('several errors in one file are all reported, each at its exact line:column', () => {
+  const text = [
+    'apiVersion: vtpm-verify/v1', //                       1
+    'name: bad policy', //                                 2  name: bad value at 2:7
+    'chain:', //                                           3
+    '  maxDepht: 3', //                                    4  unknown key at 4:3
+    '  endAt: phisical', //                                5  bad enum at 5:10
+    'layers:', //                                          6
+    '  - name: vm', //                                     7
+    '    select: { position: 0, kind: virtual }', //       8
+    '    pcrs:', //                                        9
+    '      sha256:', //                                    10
+    '        "7": ["abcd"]', //                            11 bad hex length at 11:15
+    '        "24": replay', //                             12 PCR index out of range at 12:9
+    '      sha255: {}', //                                 13 unknown bank at 13:7
+    '    eventLog:', //                                    14
+    '      kernelCmdlines:', //                            15
+    '        patterns: ["(unclosed"]', //                  16 bad regex at 16:20
+    '    tpm:', //                                         17
+    '      minFirmwareVersion: -1', //                     18 out of range at 18:27
+    '  - name: vm', //                                     19 duplicate rule-set name at 19:11
+    '    trust: { anchors: [a, a] }', //                   20 duplicate item at 20:27
+    '    pcrs: []', //                                     21 wrong type at 21:11
+    '  - select: { position: 0 }', //                      22 missing name: points at the item, 22:5
+    '',
+  ].join('\n');
+  const { policy, issues } = checkPolicy(text, { path: 'p.yaml' });
+  assert.equal(policy, undefined);
+  assert.deepEqual(where(issues), [
+    'p.yaml:2:7 POLICY_VALUE',
+    'p.yaml:4:3 POLICY_UNKNOWN_KEY',
+    'p.yaml:5:10 POLICY_VALUE',
+    'p.yaml:11:15 POLICY_VALUE',
+    'p.yaml:12:9 POLICY_VALUE',
+    'p.yaml:13:7 POLICY_UNKNOWN_KEY',
+    'p.yaml:16:20 POLICY_REGEX',
+    'p.yaml:18:27 POLICY_VALUE',
+    'p.yaml:19:11 POLICY_DUPLICATE',
+    'p.yaml:20:27 POLICY_DUPLICATE',
+    'p.yaml:21:11 POLICY_TYPE',
+    'p.yaml:22:5 POLICY_MISSING_KEY',
+  ]);
+  const byLine = new Map(issues.map((i) => [i.line, i]));
+  assert.match(byLine.get(4)!.message, /unknown key "maxDepht" \(did you mean "maxDepth"\?\)/);
+  assert.equal(byLine.get(4)!.path, 'chain.maxDepht');
+  assert.match(byLine.get(5)!.message, /did you mean "physical"/);
+  assert.equal(byLine.get(11)!.expected, 'sha256 digest (64 hex digits)');
+  assert.match(byLine.get(11)!.message, /got 4 hex digits/);
+  assert.match(byLine.get(12)!.message, /"24" is not a PCR index 0\.\.23/);
+  assert.match(byLine.get(13)!.message, /unknown bank "sha255" \(did you mean "sha256"\?\)/);
+  assert.match(byLine.get(22)!.message, /missing required key "name"/);
+  assert.equal(byLine.get(21)!.expected?.startsWith('mapping of bank'), true);
+});
+
+test('loadPolicy throws POLICY_INVALID carrying every issue', () => {
+  const err = assertThrowsCode(() => loadPolicy('apiVersion: vtpm-verify/v1\nname: x\nlayerz: []\nchain: 3\n', { path: 'q.yaml' }), 'POLICY_INVALID');
+  assert.equal(err.kind, 'input');
+  const issues = err.details['issues'] as PolicyIssue[];
+  assert.deepEqual(where(issues), ['q.yaml:3:1 POLICY_UNKNOWN_KEY', 'q.yaml:4:8 POLICY_TYPE']);
+  assert.match(issues[0]!.message, /did you mean "layers"/);
+});
+
+test('duplicate keys, YAML syntax errors, and stray documents', () => {
+  assert.deepEqual(where(checkPolicy('apiVersion: vtpm-verify/v1\nname: a\nname: b\n', { path: 'd.yaml' }).issues), ['d.yaml:3:1 POLICY_DUPLICATE_KEY']);
+  assert.match(checkPolicy('apiVersion: vtpm-verify/v1\nname: a\nname: b\n').issues[0]!.message, /duplicate key "name"/);
+  const syntax = checkPolicy('apiVersion: vtpm-verify/v1\nname: [unclosed\nlayers:\n', { path: 's.yaml' }).issues;
+  assert.ok(syntax.length >= 1);
+  assert.ok(syntax.every((i) => i.code === 'POLICY_YAML_SYNTAX' && i.file === 's.yaml'));
+  assert.equal(checkPolicy('apiVersion: vtpm-verify/v1\nname: a\n---\nname: b\n').issues[0]!.code, 'POLICY_YAML_SYNTAX');
+  assert.equal(checkPolicy('- a\n- b\n').issues[0]!.code, 'POLICY_TYPE');
+  // unknown tags are not silently accepted
+  assert.equal(checkPolicy('apiVersion: vtpm-verify/v1\nname: !!binary aGVsbG8=\n').issues[0]!.code, 'POLICY_TYPE');
+});
+
+test('apiVersion: missing is reported with the rest; an unknown version stops the check', () => {
+  const missing = checkPolicy('name: a\nlayerz: []\n', { path: 'v.yaml' }).issues;
+  assert.deepEqual(where(missing), ['v.yaml:1:1 POLICY_VERSION', 'v.yaml:2:1 POLICY_UNKNOWN_KEY']);
+  const v2 = checkPolicy('apiVersion: vtpm-verify/v2\nname: a\nlayerz: []\n', { path: 'v.yaml' }).issues;
+  assert.deepEqual(where(v2), ['v.yaml:1:13 POLICY_VERSION']);
+});
+
+test('defaults are filled from the schema; values are normalized', () => {
+  const p = loadPolicy(`apiVersion: vtpm-verify/v1
+name: n
+layers:
+  - name: host
+    trust: { manufacturers: [IFX, "id:494e5443"] }
+    pcrs: { sha256: { 7: ["${sha256('x').toUpperCase()}"] } }
+`);
+  assert.equal(p.spec.chain.endAt, 'not-virtual');
+  assert.deepEqual(p.spec.chain.bindings, { nonceChain: 'required', hostedInstance: 'required', issuer: 'optional' });
+  assert.deepEqual(p.spec.migration.findings, { clone: 'fail', rollback: 'fail' });
+  assert.deepEqual(p.spec.layers[0]!.trust!.manufacturers, ['id:49465800', 'id:494E5443']);
+  assert.deepEqual(p.spec.layers[0]!.pcrs!.get('sha256')!.get('7'), [sha256('x')]);
+  assert.equal(p.ruleSets[0]!.at, '<policy>:4:5');
+});
+
+test('more value checks: durations, empty mappings, min > max, digits-only hex, bad manufacturer', () => {
+  const issues = checkPolicy(
+    [
+      'apiVersion: vtpm-verify/v1',
+      'name: n',
+      'freshness: { maxAge: 10 minutes }',
+      'chain: { minDepth: 3, maxDepth: 2 }',
+      'layers:',
+      '  - name: a',
+      '    trust: {}',
+      '    tpm: { firmwareVersions: [1, "0x1"] }',
+      '  - name: b',
+      '    pcrs: { sha256: { 0: [1234] } }',
+      '    trust: { manufacturers: ["TOO LONG"] }',
+      '',
+    ].join('\n'),
+    { path: 'm.yaml' },
+  ).issues;
+  assert.deepEqual(where(issues), [
+    'm.yaml:3:22 POLICY_VALUE',
+    'm.yaml:4:20 POLICY_VALUE',
+    'm.yaml:7:12 POLICY_VALUE',
+    'm.yaml:8:34 POLICY_DUPLICATE',
+    'm.yaml:10:27 POLICY_TYPE',
+    'm.yaml:11:30 POLICY_VALUE',
+  ]);
+  assert.match(issues[1]!.message, /3 is more than maxDepth 2/);
+});
+
+test('includes resolve relative to the policy file; YAML and JSON reference files', () => {
+  const fs = files({
+    'policies/golden/vm-pcrs.yaml': `sha256:\n  "7": ["${sha256('pcr7')}"]\n`,
+    'policies/golden/vm-ima.json': JSON.stringify({ '/usr/bin/bash': [sha256('bash')] }),
+  });
+  const p = loadPolicy(
+    `apiVersion: vtpm-verify/v1
+name: n
+layers:
+  - name: vm
+    pcrs: { include: golden/vm-pcrs.yaml }
+    ima:
+      allowList: { include: golden/vm-ima.json }
+`,
+    { path: 'policies/prod.yaml', readFile: fs.readFile },
+  );
+  assert.deepEqual(fs.read, ['policies/golden/vm-pcrs.yaml', 'policies/golden/vm-ima.json']);
+  assert.deepEqual(p.includes, fs.read);
+  assert.deepEqual(p.spec.layers[0]!.pcrs!.get('sha256')!.get('7'), [sha256('pcr7')]);
+  assert.deepEqual(p.ruleSets[0]!.ima!.allow!.get('/usr/bin/bash'), [sha256('bash')]);
+});
+
+test('errors inside included files name the included file and its line:column', () => {
+  const json = '{\n  "/bin/a": ["' + 'a'.repeat(64) + '"],\n  "/bin/b": ["zz"],\n  "/bin/a": ["' + 'b'.repeat(64) + '"]\n}\n';
+  const fs = files({ 'p/ima.json': json, 'p/pcrs.yaml': 'sha256:\n  "7": [abc]\n  "99": replay\n' });
+  const { issues } = checkPolicy(
+    `apiVersion: vtpm-verify/v1
+name: n
+layers:
+  - name: vm
+    pcrs: { include: pcrs.yaml }
+    ima:
+      allowList: { include: ima.json }
+      denied: { include: missing.json }
+`,
+    { path: 'p/policy.yaml', readFile: fs.readFile },
+  );
+  assert.deepEqual(where(issues), [
+    'p/policy.yaml:8:26 POLICY_INCLUDE',
+    'p/ima.json:3:14 POLICY_VALUE',
+    'p/ima.json:4:3 POLICY_DUPLICATE_KEY',
+    'p/pcrs.yaml:2:9 POLICY_VALUE',
+    'p/pcrs.yaml:3:3 POLICY_VALUE',
+  ]);
+  assert.match(issues[0]!.message, /cannot include "missing\.json".*ENOENT/);
+  assert.match(issues[2]!.message, /duplicate key "\/bin\/a"/);
+});
+
+test('included files hold data only: no nested includes; no includes without a file', () => {
+  const fs = files({ 'p/a.yaml': 'include: b.yaml\n' });
+  const nested = checkPolicy('apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs: { include: a.yaml }\n', { path: 'p/x.yaml', readFile: fs.readFile }).issues;
+  assert.deepEqual(where(nested), ['p/a.yaml:1:10 POLICY_INCLUDE']);
+  const noReader = checkPolicy('apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs: { include: a.yaml }\n').issues;
+  assert.deepEqual(where(noReader), ['<policy>:5:22 POLICY_INCLUDE']);
+});
+
+test('JSON syntax errors in an included file are located', () => {
+  const fs = files({ 'ima.json': '{\n  "/a": ["x"\n}' });
+  const { issues } = checkPolicy('apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    ima: { allowList: { include: ima.json } }\n', { path: 'x.yaml', readFile: fs.readFile });
+  assert.equal(issues.length, 1);
+  assert.equal(issues[0]!.code, 'POLICY_YAML_SYNTAX');
+  assert.equal(issues[0]!.file, 'ima.json');
+  assert.deepEqual([issues[0]!.line, issues[0]!.column], [3, 1]);
+});
+
+test('a generated file gone wrong: issues are capped, the rest counted', () => {
+  const bad: Record<string, string[]> = {};
+  for (let i = 0; i < MAX_ISSUES + 50; i++) bad[`/f${i}`] = ['nothex'];
+  const fs = files({ 'ima.json': JSON.stringify(bad) });
+  const { issues } = checkPolicy('apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    ima: { allowList: { include: ima.json } }\n', { path: 'x.yaml', readFile: fs.readFile });
+  assert.equal(issues.length, MAX_ISSUES + 1);
+  assert.match(issues[MAX_ISSUES]!.message, /and 50 more issue/);
+});
+
+test('YAML aliases cannot blow up (billion laughs)', () => {
+  const lol = ['apiVersion: vtpm-verify/v1', 'name: n', 'description: &a x'];
+  let prev = 'a';
+  for (let i = 0; i < 12; i++) {
+    lol.push(`x${i}: &b${i} [${Array(10).fill(`*${prev}`).join(', ')}]`);
+    prev = `b${i}`;
+  }
+  const { issues } = checkPolicy(lol.join('\n'));
+  assert.ok(issues.length > 0);
+});
