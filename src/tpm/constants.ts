@@ -108,7 +108,7 @@ export function hashById(id: number): HashAlg | undefined {
 
 /** Accepts our names and the common spellings ("SHA-256", "sm3", "sha3-256"). */
 export function hashByName(name: string): HashAlg | undefined {
-  const n = name.toLowerCase().replace(/-/g, '').replace(/^sm3$/, 'sm3_256').replace(/^sha3(\d+)$/, 'sha3_$1');
+  const n = name.toLowerCase().replace(/-/g, '').replace(/^sm3$/, 'sm3_256').replace(/^sha3(256|384|512)$/, 'sha3_$1');
   return HASH_BY_NAME.get(n);
 }
 
