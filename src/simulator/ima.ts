@@ -17,9 +17,10 @@
 //   algorithm, PCRs 8-9 too, of the bank of IMA's hash algorithm (sha256).
 
 import { hash } from 'node:crypto';
-import { hashByName, type HashName } from '../tpm/constants.js';
+import type { HashName } from '../tpm/constants.js';
 import { toHex } from '../util/bytes.js';
 import { invalidArgument } from './codes.js';
+import { hashAlg } from './marshal.js';
 import type { SoftTpm } from './soft-tpm.js';
 
 export const IMA_PCR = 10;
@@ -77,7 +78,7 @@ export class ImaMeasurementList {
   constructor(tpm: SoftTpm, opts: ImaListOptions = {}) {
     this.tpm = tpm;
     this.fileHash = opts.fileHash ?? 'sha256';
-    if (!hashByName(this.fileHash)) throw invalidArgument(`IMA file hash ${this.fileHash} is unknown`, {});
+    hashAlg(this.fileHash, 'IMA file hash');
     this.legacyPaddedSha1 = opts.legacyPaddedSha1 ?? false;
   }
 
@@ -91,7 +92,7 @@ export class ImaMeasurementList {
    * PCRs 0-7 only when that algorithm is SHA-1).
    */
   addBootAggregate(): ImaEntry {
-    const h = hashByName(this.fileHash)!;
+    const h = hashAlg(this.fileHash);
     const last = h.name === 'sha1' ? 7 : 9;
     const values: Buffer[] = [];
     for (let i = 0; i <= last; i++) values.push(this.tpm.readPcr(h.name, i));
@@ -100,7 +101,7 @@ export class ImaMeasurementList {
 
   /** Measures a file by its content. */
   measureFile(path: string, content: Uint8Array): ImaEntry {
-    return this.append(path, hash(hashByName(this.fileHash)!.nodeName, content, 'buffer'));
+    return this.append(path, hash(hashAlg(this.fileHash).nodeName, content, 'buffer'));
   }
 
   /** Measures a file by its digest (of IMA's file hash algorithm). */
@@ -110,13 +111,13 @@ export class ImaMeasurementList {
 
   private append(path: string, fileDigest: Buffer): ImaEntry {
     if (BAD_PATH_RE.test(path) || path.length === 0) throw invalidArgument('IMA path: must be non-empty, without NUL or line breaks', { path });
-    const size = hashByName(this.fileHash)!.size;
+    const size = hashAlg(this.fileHash).size;
     if (fileDigest.length !== size) throw invalidArgument(`IMA file digest: ${this.fileHash} has ${size} bytes, got ${fileDigest.length}`, {});
     const templateData = imaNgTemplateData(this.fileHash, fileDigest, path);
     const templateHash = hash('sha1', templateData, 'buffer');
     const extended = new Map<HashName, Buffer>();
     for (const bank of this.tpm.banks) {
-      const b = hashByName(bank)!;
+      const b = hashAlg(bank);
       let digest: Buffer;
       if (bank === 'sha1') digest = templateHash;
       else if (this.legacyPaddedSha1) digest = Buffer.concat([templateHash, Buffer.alloc(b.size - templateHash.length)]);

@@ -6,7 +6,7 @@
 // Field comments name the wire type, as in TPM 2.0 Part 2 (Structures).
 
 import { createHash, type KeyObject } from 'node:crypto';
-import { TPM_ALG, TPM_ECC_CURVE, TPM_GENERATED_VALUE, TPM_ST, hashByName, type HashAlg, type HashName } from '../tpm/constants.js';
+import { HASH_ALGS, TPM_ALG, TPM_ECC_CURVE, TPM_GENERATED_VALUE, TPM_ST, type HashAlg, type HashName } from '../tpm/constants.js';
 import { invalidArgument } from './codes.js';
 
 /** A growable big-endian buffer. One writer builds one structure, then finish(). */
@@ -97,8 +97,12 @@ export class TpmWriter {
   }
 }
 
-function hashAlg(name: HashName, field: string): HashAlg {
-  const h = hashByName(name);
+// Our own names only (no spelling variants): this runs several times per quote.
+const HASH_BY_OUR_NAME: ReadonlyMap<string, HashAlg> = new Map(HASH_ALGS.map((h) => [h.name, h]));
+
+/** The hash algorithm of one of our names ("sha256"); SIM_INVALID_ARGUMENT for anything else. */
+export function hashAlg(name: HashName, field = 'hash'): HashAlg {
+  const h = HASH_BY_OUR_NAME.get(name);
   if (!h) throw invalidArgument(`${field}: unknown hash ${name}`, { field, hash: name });
   return h;
 }

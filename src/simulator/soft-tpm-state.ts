@@ -2,7 +2,7 @@
 // strict reader: a state file may come from disk, so every field is checked
 // and anything unexpected is SIM_STATE_INVALID.
 
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { hashByName, type HashName } from '../tpm/constants.js';
 import { PCR_COUNT } from './marshal.js';
@@ -10,8 +10,9 @@ import { PCR_COUNT } from './marshal.js';
 export interface SoftTpmState {
   format: 'vtpm-verify-soft-tpm';
   version: 1;
-  ak: { scheme: 'ecdsa' | 'rsassa' | 'rsapss'; hash: HashName; pssSalt: 'digest' | 'max'; privateKey: string };
-  ek: { privateKey: string };
+  /** private keys as JWK: JSON-native, and imported ~8x faster than PKCS#8 DER by node */
+  ak: { scheme: 'ecdsa' | 'rsassa' | 'rsapss'; hash: HashName; pssSalt: 'digest' | 'max'; privateKey: JsonWebKey };
+  ek: { privateKey: JsonWebKey };
   /** UINT64 as a decimal string */
   firmwareVersion: string;
   startupLocality: 0 | 3 | 4;
@@ -57,13 +58,26 @@ function clockValue(v: unknown, field: string): number {
 }
 
 function privateKey(v: unknown, field: string): KeyObject {
-  if (typeof v !== 'string') throw bad(field, 'not a base64 PKCS#8 key');
+  const jwk = obj(v, field);
+  if (typeof jwk['d'] !== 'string') throw bad(field, 'not a private JWK');
+  let key: KeyObject;
   try {
-    return createPrivateKey({ key: Buffer.from(v, 'base64'), format: 'der', type: 'pkcs8' });
+    key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
   } catch (err) {
-    throw new UsageError('SIM_STATE_INVALID', `soft TPM state: ${field}: not a usable PKCS#8 private key`, { field }, { cause: err });
+    throw new UsageError('SIM_STATE_INVALID', `soft TPM state: ${field}: not a usable private JWK`, { field }, { cause: err });
   }
+  // node does not check that d belongs to the public part of the JWK: a signature round trip does.
+  let consistent = false;
+  try {
+    consistent = verify('sha256', KEY_CHECK, createPublicKey(key), sign('sha256', KEY_CHECK, key));
+  } catch {
+    // a key node can import but not use: as inconsistent as a mismatched one
+  }
+  if (!consistent) throw bad(field, 'the private part does not match the public part');
+  return key;
 }
+
+const KEY_CHECK = Buffer.from('vtpm-verify soft TPM key check');
 
 export function parseSoftTpmState(input: unknown): ParsedSoftTpmState {
   const s = obj(input, 'state');

@@ -23,12 +23,13 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { LIMITS, hashByName, type HashName } from '../tpm/constants.js';
+import { LIMITS, type HashName } from '../tpm/constants.js';
 import type { PcrValues } from '../tpm/pcrs.js';
 import { toHex } from '../util/bytes.js';
 import { invalidArgument } from './codes.js';
 import {
   ECC_CURVES,
+  hashAlg,
   TPM_RH,
   akPublicArea,
   ecdsaSignatureFromP1363,
@@ -198,7 +199,7 @@ function signingFor(key: KeyObject, spec: AkSpec): SigningScheme {
 
 /** Signs like TPM2_Sign/TPM2_Quote would with this key and scheme. */
 function signTpm(key: KeyObject, signing: SigningScheme, message: Uint8Array): TpmSignature {
-  const h = hashByName(signing.hash)!;
+  const h = hashAlg(signing.hash);
   if (key.asymmetricKeyType === 'ec') {
     // ieee-p1363 pads r and s to the curve size, as TPMs do; s is left as the signer made it (not low-S normalized).
     return ecdsaSignatureFromP1363(signing.hash, sign(h.nodeName, message, { key, dsaEncoding: 'ieee-p1363' }));
@@ -309,7 +310,7 @@ export class SoftTpm {
   }
 
   /**
-   * Everything needed to run this TPM elsewhere: keys (PKCS#8), PCRs, Clock
+   * Everything needed to run this TPM elsewhere: keys (JWK), PCRs, Clock
    * and counters. JSON-serializable. A later importState()/fromState() of it
    * reproduces the old Clock and resetCount, as restoring a vTPM backup does.
    */
@@ -324,9 +325,9 @@ export class SoftTpm {
         scheme: this.signing.scheme,
         hash: this.signing.hash,
         pssSalt: this.signing.pssSalt,
-        privateKey: this.akPrivateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64'),
+        privateKey: this.akPrivateKey.export({ format: 'jwk' }),
       },
-      ek: { privateKey: this.ekPrivateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64') },
+      ek: { privateKey: this.ekPrivateKey.export({ format: 'jwk' }) },
       firmwareVersion: String(this.firmwareVersion),
       startupLocality: this.startupLocality,
       clock: {
@@ -448,7 +449,7 @@ export class SoftTpm {
   private resetPcrs(): void {
     this.pcrBanks = new Map();
     for (const bank of this.banks) {
-      const size = hashByName(bank)!.size;
+      const size = hashAlg(bank).size;
       const values: Buffer[] = [];
       for (let i = 0; i < PCR_COUNT; i++) values.push(Buffer.alloc(size, i >= 17 && i <= 22 ? 0xff : 0));
       values[0]![size - 1] = this.startupLocality;
@@ -472,14 +473,14 @@ export class SoftTpm {
     this.checkPcr(pcr);
     const old = values[pcr]!;
     if (digest.length !== old.length) throw invalidArgument(`extend ${bank}:${pcr}: a ${bank} digest has ${old.length} bytes, got ${digest.length}`, { bank, pcr });
-    values[pcr] = hash(hashByName(bank)!.nodeName, Buffer.concat([old, digest]), 'buffer');
+    values[pcr] = hash(hashAlg(bank).nodeName, Buffer.concat([old, digest]), 'buffer');
   }
 
   /** TPM2_PCR_Event: extends every bank with that bank's hash of `data`; returns the digests extended. */
   extendData(pcr: number, data: Uint8Array): Map<HashName, Buffer> {
     const digests = new Map<HashName, Buffer>();
     for (const bank of this.banks) {
-      const d = hash(hashByName(bank)!.nodeName, data, 'buffer');
+      const d = hash(hashAlg(bank).nodeName, data, 'buffer');
       this.extend(bank, pcr, d);
       digests.set(bank, d);
     }

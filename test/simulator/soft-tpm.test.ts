@@ -218,7 +218,9 @@ test('a malformed saved state is SIM_STATE_INVALID', () => {
   const cases: Array<(s: any) => void> = [
     (s) => (s.format = 'other'),
     (s) => (s.version = 2),
-    (s) => (s.ak.privateKey = Buffer.from('not a key').toString('base64')),
+    (s) => (s.ak.privateKey = 'not a key'),
+    (s) => (s.ak.privateKey.d = 'AAAA'),
+    (s) => delete s.ak.privateKey.d,
     (s) => (s.ak.scheme = 'rsassa2'),
     (s) => (s.clock.clock = '-1'),
     (s) => (s.clock.clock = 12),
