@@ -11,6 +11,8 @@ import { ATTEST_CODES } from './verify/attest-signature.js';
 import { QUOTE_CODES } from './verify/quote.js';
 import { INSPECT_CODES } from './cli/actions/inspect-codes.js';
 import { POLICY_LOAD_CODES, POLICY_RULE_CODES } from './policy/codes.js';
+import { SIMULATOR_CODES } from './simulator/codes.js';
+import { VPLATFORM_CODES } from './verify/vplatform.js';
 
 export const ALL_CODES: CodeTable = {
   ...GENERAL_CODES,
@@ -26,4 +28,6 @@ export const ALL_CODES: CodeTable = {
   ...INSPECT_CODES,
   ...POLICY_LOAD_CODES,
   ...POLICY_RULE_CODES,
+  ...VPLATFORM_CODES,
+  ...SIMULATOR_CODES,
 };
