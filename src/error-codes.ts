@@ -3,8 +3,10 @@
 
 import { GENERAL_CODES, type CodeTable } from './errors.js';
 import { TPM_PARSE_CODES } from './tpm/reader.js';
+import { X509_CODES } from './x509/codes.js';
 
 export const ALL_CODES: CodeTable = {
   ...GENERAL_CODES,
   ...TPM_PARSE_CODES,
+  ...X509_CODES,
 };
