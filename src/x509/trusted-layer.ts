@@ -112,8 +112,8 @@ function ia5(r: DerReader, tag: number, field: string): string {
 /** Decodes the extension's value (extnValue content). Throws ParseError LAYER_EXT_*. */
 export function decodeTrustedLayer(der: Uint8Array): TrustedLayerClaim {
   const r = new DerReader(der, derContext('TrustedLayer', { malformed: 'LAYER_EXT_MALFORMED', notDer: 'LAYER_EXT_MALFORMED' }));
-  const seq = r.enter('TrustedLayer');
-  r.end('TrustedLayer');
+  const seq = r.enter('SEQUENCE');
+  r.end('SEQUENCE');
   // kind ENUMERATED { physical(0), virtual(1) }
   const kindValue = seq.smallInt('kind', -(2 ** 31), 2 ** 31, TAG.ENUMERATED);
   if (kindValue !== 0 && kindValue !== 1) throw layerError('LAYER_EXT_BAD_KIND', `kind ${kindValue} is neither physical(0) nor virtual(1)`, { kind: kindValue });
@@ -130,7 +130,7 @@ export function decodeTrustedLayer(der: Uint8Array): TrustedLayerClaim {
     const number = el.tag & 0x1f;
     const contextSpecific = (el.tag & 0xc0) === 0x80;
     if (!contextSpecific || number < 3 || number === 0x1f || (ignoredFields.length > 0 && number <= ignoredFields[ignoredFields.length - 1]!)) {
-      throw seq.malformed('TrustedLayer', `unexpected element with tag 0x${el.tag.toString(16)}`, { offset: el.start, tag: el.tag });
+      throw seq.malformed('SEQUENCE', `unexpected element with tag 0x${el.tag.toString(16)}`, { offset: el.start, tag: el.tag });
     }
     ignoredFields.push(number);
   }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { parseCertificate, type Certificate } from '../../src/x509/certificate.js';
 import { parseCrl, type Crl } from '../../src/x509/crl.js';
 import { TrustStore } from '../../src/x509/trust-store.js';
+import { createCertificateWithTrustedLayer, createCertificateWithTrustedLayerValue } from '../../src/x509/peculiar-extension.js';
+import type { TrustedLayerInput } from '../../src/x509/trusted-layer-encode.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -81,6 +83,10 @@ export interface CertOptions {
   serial?: string;
   /** sign with this key instead of the issuer's */
   signingKey?: CryptoKey;
+  /** add the TrustedLayer extension (through createCertificateWithTrustedLayer) */
+  layer?: TrustedLayerInput;
+  /** add a TrustedLayer extension with exactly these value bytes (for malformed cases) */
+  layerValue?: Uint8Array;
 }
 
 export async function makeCert(o: CertOptions): Promise<Issued> {
@@ -98,7 +104,7 @@ export async function makeCert(o: CertOptions): Promise<Issued> {
   if (o.eku) exts.push(new x509.ExtendedKeyUsageExtension(o.eku));
   exts.push(...(o.extensions ?? []));
   const serial = o.serial ?? (serialCounter++).toString(16).padStart(4, '0');
-  const created = await x509.X509CertificateGenerator.create({
+  const params = {
     serialNumber: serial,
     subject: o.subject,
     issuer: o.issuerName ?? o.issuer?.name ?? o.subject,
@@ -108,7 +114,12 @@ export async function makeCert(o: CertOptions): Promise<Issued> {
     publicKey: keys.publicKey,
     signingKey: o.signingKey ?? o.issuer?.keys.privateKey ?? keys.privateKey,
     extensions: exts,
-  });
+  };
+  const created = o.layer
+    ? await createCertificateWithTrustedLayer(params, o.layer)
+    : o.layerValue
+      ? await createCertificateWithTrustedLayerValue(params, o.layerValue)
+      : await x509.X509CertificateGenerator.create(params);
   const der = new Uint8Array(created.rawData);
   return { name: o.subject, kind, keys, der, pem: created.toString('pem'), cert: parseCertificate(der), serial };
 }
