@@ -270,22 +270,32 @@ export class DerReader {
     if (c.length === 0) throw this.malformed(field, 'empty OBJECT IDENTIFIER', { offset: el.start });
     if (c.length > 128) throw this.malformed(field, 'OBJECT IDENTIFIER longer than 128 octets', { offset: el.start });
     const arcs: string[] = [];
-    let value = 0n;
+    // Arcs accumulate in a number and move to a bigint only when they outgrow
+    // 2^46 (UUID arcs under 2.25 are 128-bit); bigint for every arc was this
+    // parser's largest cost.
+    let value = 0;
+    let big: bigint | undefined;
     let fresh = true;
     for (let i = 0; i < c.length; i++) {
       const o = c[i]!;
       if (fresh && o === 0x80) throw this.notDer(field, el.start, 'OID arc with a leading 0x80 octet');
       fresh = false;
-      value = (value << 7n) | BigInt(o & 0x7f);
+      if (big === undefined && value >= 2 ** 46) big = BigInt(value);
+      if (big !== undefined) big = (big << 7n) | BigInt(o & 0x7f);
+      else value = value * 128 + (o & 0x7f);
       if ((o & 0x80) === 0) {
         if (arcs.length === 0) {
           // The first subidentifier packs the first two arcs (X.690 8.19.4).
-          const first = value < 40n ? 0n : value < 80n ? 1n : 2n;
-          arcs.push(first.toString(), (value - first * 40n).toString());
+          if (big !== undefined) arcs.push('2', (big - 80n).toString());
+          else {
+            const first = value < 40 ? 0 : value < 80 ? 1 : 2;
+            arcs.push(String(first), String(value - first * 40));
+          }
         } else {
-          arcs.push(value.toString());
+          arcs.push(big !== undefined ? big.toString() : String(value));
         }
-        value = 0n;
+        value = 0;
+        big = undefined;
         fresh = true;
       }
     }

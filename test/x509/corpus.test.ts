@@ -12,7 +12,7 @@ import { join, relative } from 'node:path';
 import { VtpmError } from '../../src/errors.js';
 import { parseCertificate, type Certificate } from '../../src/x509/certificate.js';
 import { splitDerOrPem } from '../../src/x509/pem.js';
-import { buildTrustStore, type TrustSource } from '../../src/x509/trust-store.js';
+import { buildTrustStore, TrustStore, type TrustSource } from '../../src/x509/trust-store.js';
 import { validatePath, type PathValidation } from '../../src/x509/validate.js';
 import { CORPUS_DIR, corpusPath } from '../helpers/paths.js';
 import { assertThrowsCode } from '../helpers/assert.js';
@@ -168,12 +168,31 @@ test('corpus: the real non-DER Nuvoton EK validates to Nuvoton TPM Root CA 2111 
   assert.equal(r.valid ? 'valid' : r.code, 'CHAIN_UNTRUSTED_ROOT');
 });
 
-test('corpus: the FIDO conformance AIK certificate has an undecodable AKI: a typed error naming it, not a crash', (t) => {
-  const dir = corpusPath(t, 'quotes', 'webauthn_fido_conformance_tpm');
+test('corpus: certificates under quotes/ parse; the FIDO conformance ones have an undecodable AKI: a typed error naming it', (t) => {
+  const dir = corpusPath(t, 'quotes');
   if (!dir) return;
-  const err = assertThrowsCode(() => certsOf(join(dir, 'SHA256_x5c_0.der')), 'CERT_EXTENSION_MALFORMED');
-  assert.ok(err instanceof VtpmError);
-  assert.match(err.message, /2\.5\.29\.35/);
+  let parsed = 0;
+  for (const path of files(dir)) {
+    if (!/\.(pem|der|crt|cer)$/.test(path) || /pub\.pem$/.test(path)) continue;
+    if (path.includes('webauthn_fido_conformance_tpm')) {
+      const err = assertThrowsCode(() => certsOf(path), 'CERT_EXTENSION_MALFORMED');
+      assert.ok(err instanceof VtpmError);
+      assert.match(err.message, /2\.5\.29\.35/);
+      continue;
+    }
+    parsed += certsOf(path).length;
+  }
+  // Two GCE COS AK certificates and the three certificates of the Azure AMD VCEK chain (RSA-PSS, explicit trailerField).
+  assert.equal(parsed, 5);
+  const vcek = certsOf(join(dir, 'azure_cvm_snp', 'amd_vcek_chain.pem'));
+  assert.ok(vcek.every((c) => c.signatureAlgorithm.scheme === 'rsa-pss'));
+  assert.ok(vcek.every((c) => c.derDeviations.some((d) => d.kind === 'explicit-default')));
+  // A real RSA-PSS (SHA-384, salt 48) chain: VCEK <- SEV-Milan <- ARK-Milan.
+  const ark = vcek.find((c) => c.selfIssued)!;
+  const r = validatePath(vcek[0]!, vcek.slice(1), TrustStore.fromCertificates([{ certificate: ark, origin: 'ark' }]), { at: AT_2024 });
+  assertValid(r, 'AMD VCEK chain');
+  assert.equal(r.path.length, 2);
+  assert.ok(r.warnings.every((w) => w.code === 'CERT_NON_DER'));
 });
 
 test('corpus: vendor CA verdicts match `openssl verify` (expected/cert_chain_checks.txt) except for non-self-signed anchors', (t) => {

@@ -82,4 +82,19 @@ test('DER reader: OIDs decode per X.690 8.19 (first arcs and big arcs)', () => {
   assert.equal(reader('06 05 67 81 05 02 01').oid('x'), '2.23.133.2.1');
   const uuidOid = '06 14 69 83 ee 92 85 ac b0 98 ca 88 d3 b5 de df af f8 97 90 89 6d';
   assert.equal(reader(uuidOid).oid('x'), '2.25.328412993189898150595886742112143934701');
+  // An independent encoder (X.690 8.19): asn1js emits an empty OID for a huge first arc.
+  const encode = (oid: string): string => {
+    const arcs = oid.split('.').map(BigInt);
+    const subs = [arcs[0]! * 40n + arcs[1]!, ...arcs.slice(2)];
+    const bytes: number[] = [];
+    for (const sub of subs) {
+      const group: number[] = [Number(sub & 0x7fn)];
+      for (let v = sub >> 7n; v > 0n; v >>= 7n) group.unshift(Number(v & 0x7fn) | 0x80);
+      bytes.push(...group);
+    }
+    return Buffer.from([0x06, bytes.length, ...bytes]).toString('hex');
+  };
+  for (const oid of ['2.100000000000000000000', '1.2.840.113549.1.1.11', '2.25.70368744177663', '2.25.70368744177664.1', '0.9.2342.19200300.100.1.25', '2.25.328412993189898150595886742112143934701']) {
+    assert.equal(reader(encode(oid)).oid('x'), oid);
+  }
 });
