@@ -8,16 +8,15 @@
 
 import { createHash } from 'node:crypto';
 import { ParseError } from '../errors.js';
-import { DerReader, TAG, ctxCons, ctx as ctxTag, derContext, type DerDeviation } from './der.js';
-import { decodeExtensions, type DecodedExtensions, type RawExtension } from './extensions.js';
+import { ctxCons, ctx as ctxTag, derContext, type DerDeviation } from './der.js';
+import { decodeExtensions, readExtensionList, type DecodedExtensions, type RawExtension } from './extensions.js';
 import { readName, type Name } from './name.js';
 import { readSpki, type PublicKeyInfo } from './public-key.js';
-import { readSignatureAlgorithm, type SignatureAlgorithm } from './signature.js';
+import { readInnerSignatureAlgorithm, readSignedEnvelope, type SignatureAlgorithm } from './signature.js';
 import { tcgAttributes, type TcgAttributes } from './tcg.js';
 
 /** No TPM, vendor or cloud certificate comes near this; larger input is refused before parsing. */
 export const MAX_CERTIFICATE_BYTES = 64 * 1024;
-const MAX_EXTENSIONS = 64;
 
 export interface Certificate {
   /** the certificate's DER, a private copy */
@@ -64,17 +63,8 @@ export function parseCertificate(input: Uint8Array, fingerprint?: string): Certi
   // A private copy: every view below points into it, and the fingerprint stays true to it.
   const der = Uint8Array.from(input);
   const context = derContext('certificate', { malformed: 'CERT_MALFORMED', notDer: 'CERT_NOT_DER', badTime: 'CERT_BAD_TIME' });
-  const top = new DerReader(der, context);
-
   // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }
-  const cert = top.enter('Certificate');
-  top.end('Certificate');
-  const tbsEl = cert.expect(TAG.SEQUENCE, 'tbsCertificate');
-  const tbsReader = cert.inside(tbsEl);
-  const outerAlg = readSignatureAlgorithm(cert, 'signatureAlgorithm');
-  const sigBits = cert.bitString('signatureValue');
-  cert.end('Certificate');
-  if (sigBits.unusedBits !== 0) throw cert.malformed('signatureValue', 'signature BIT STRING with unused bits');
+  const { tbs: tbsReader, tbsBytes, signatureAlgorithm, signature } = readSignedEnvelope(der, context, 'Certificate', 'tbsCertificate');
 
   // version [0] EXPLICIT Version DEFAULT v1
   let version: 1 | 2 | 3 = 1;
@@ -90,10 +80,7 @@ export function parseCertificate(input: Uint8Array, fingerprint?: string): Certi
   const serialBytes = tbsReader.integerBytes('tbsCertificate.serialNumber');
   if (serialBytes.length > 64) throw tbsReader.malformed('tbsCertificate.serialNumber', `${serialBytes.length}-octet serial number`);
   // signature AlgorithmIdentifier: must equal the outer signatureAlgorithm (RFC 5280 4.1.1.2)
-  const innerAlg = readSignatureAlgorithm(tbsReader, 'tbsCertificate.signature');
-  if (Buffer.compare(innerAlg.der, outerAlg.der) !== 0) {
-    throw tbsReader.malformed('tbsCertificate.signature', `differs from signatureAlgorithm (${innerAlg.name} vs ${outerAlg.name})`);
-  }
+  readInnerSignatureAlgorithm(tbsReader, 'tbsCertificate.signature', signatureAlgorithm);
   const issuer = readName(tbsReader, 'issuer');
   // validity SEQUENCE { notBefore Time, notAfter Time }
   const validity = tbsReader.enter('validity');
@@ -110,36 +97,13 @@ export function parseCertificate(input: Uint8Array, fingerprint?: string): Certi
     }
   }
   // extensions [3] EXPLICIT Extensions OPTIONAL (v3)
-  const extensions: RawExtension[] = [];
+  let extensions: RawExtension[] = [];
   const extEl = tbsReader.optional(ctxCons(3), 'extensions');
   if (extEl) {
     if (version !== 3) throw tbsReader.malformed('extensions', `extensions in a version ${version} certificate`);
     const wrapper = tbsReader.inside(extEl);
-    const list = wrapper.enter('extensions');
+    extensions = readExtensionList(wrapper, 'extensions');
     wrapper.end('extensions');
-    const seen = new Set<string>();
-    while (!list.atEnd()) {
-      const f = `extensions[${extensions.length}]`;
-      if (extensions.length >= MAX_EXTENSIONS) throw list.malformed('extensions', `more than ${MAX_EXTENSIONS} extensions`);
-      // Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
-      const e = list.enter(f);
-      const oid = e.oid(`${f}.extnID`);
-      let critical = false;
-      if (e.peekTag() === TAG.BOOLEAN) {
-        const at = e.offset;
-        critical = e.boolean(`${f}.critical`);
-        if (!critical) e.deviation('explicit-default', `${f}.critical`, at);
-      }
-      const value = e.octetString(`${f}.extnValue`);
-      e.end(f);
-      // RFC 5280 4.2: at most one instance of an extension. Two TrustedLayer
-      // extensions, say, would let two readers follow different URIs.
-      if (seen.has(oid)) throw list.malformed(f, `duplicate extension ${oid}`, { oid });
-      seen.add(oid);
-      extensions.push({ oid, critical, value });
-    }
-    // SIZE (1..MAX), but @peculiar/x509 writes an empty list when given none: same meaning, tolerated.
-    if (extensions.length === 0) tbsReader.deviation('empty-list', 'extensions', extEl.start);
   }
   tbsReader.end('tbsCertificate');
 
@@ -147,11 +111,11 @@ export function parseCertificate(input: Uint8Array, fingerprint?: string): Certi
   return {
     der,
     fingerprint: fingerprint ?? sha256Hex(der),
-    tbs: cert.raw(tbsEl),
+    tbs: tbsBytes,
     version,
     serial: Buffer.from(serialBytes).toString('hex'),
-    signatureAlgorithm: outerAlg,
-    signature: sigBits.bytes,
+    signatureAlgorithm,
+    signature,
     issuer,
     subject,
     notBefore,

@@ -14,7 +14,8 @@ import { DerReader, TAG, ctx, ctxCons, derContext, type DerDeviation } from './d
 import { readName, type Name } from './name.js';
 import { OID } from './oids.js';
 import { splitDerOrPem } from './pem.js';
-import { readSignatureAlgorithm, type SignatureAlgorithm } from './signature.js';
+import { readExtensionList } from './extensions.js';
+import { readInnerSignatureAlgorithm, readSignedEnvelope, type SignatureAlgorithm } from './signature.js';
 
 const MAX_CRL_ENTRIES = 1_000_000;
 
@@ -58,55 +59,15 @@ export const CRL_REASONS: Record<number, string> = {
   10: 'aACompromise',
 };
 
-interface Ext {
-  oid: string;
-  critical: boolean;
-  value: Uint8Array;
-}
-
-function readExtensions(r: DerReader, field: string): Ext[] {
-  const list = r.enter(field);
-  const out: Ext[] = [];
-  const seen = new Set<string>();
-  while (!list.atEnd()) {
-    const f = `${field}[${out.length}]`;
-    if (out.length >= 64) throw list.malformed(field, 'more than 64 extensions');
-    const e = list.enter(f);
-    const oid = e.oid(`${f}.extnID`);
-    let critical = false;
-    if (e.peekTag() === TAG.BOOLEAN) {
-      const at = e.offset;
-      critical = e.boolean(`${f}.critical`);
-      if (!critical) e.deviation('explicit-default', `${f}.critical`, at);
-    }
-    const value = e.octetString(`${f}.extnValue`);
-    e.end(f);
-    if (seen.has(oid)) throw list.malformed(f, `duplicate extension ${oid}`);
-    seen.add(oid);
-    out.push({ oid, critical, value });
-  }
-  return out;
-}
-
 /** Parses one DER CRL. Throws ParseError CRL_MALFORMED. */
 export function parseCrl(input: Uint8Array): Crl {
   const der = Uint8Array.from(input);
   const context = derContext('CRL', { malformed: 'CRL_MALFORMED', notDer: 'CRL_MALFORMED' });
-  const top = new DerReader(der, context);
   // CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue BIT STRING }
-  const list = top.enter('CertificateList');
-  top.end('CertificateList');
-  const tbsEl = list.expect(TAG.SEQUENCE, 'tbsCertList');
-  const tbs = list.inside(tbsEl);
-  const outerAlg = readSignatureAlgorithm(list, 'signatureAlgorithm');
-  const sig = list.bitString('signatureValue');
-  list.end('CertificateList');
-  if (sig.unusedBits !== 0) throw list.malformed('signatureValue', 'signature BIT STRING with unused bits');
-
+  const { tbs, tbsBytes, signatureAlgorithm, signature } = readSignedEnvelope(der, context, 'CertificateList', 'tbsCertList');
   // version Version OPTIONAL -- v2(1) when present
   if (tbs.peekTag() === TAG.INTEGER) tbs.smallInt('tbsCertList.version', 1, 1);
-  const innerAlg = readSignatureAlgorithm(tbs, 'tbsCertList.signature');
-  if (Buffer.compare(innerAlg.der, outerAlg.der) !== 0) throw tbs.malformed('tbsCertList.signature', 'differs from signatureAlgorithm');
+  readInnerSignatureAlgorithm(tbs, 'tbsCertList.signature', signatureAlgorithm);
   const issuer = readName(tbs, 'tbsCertList.issuer');
   const thisUpdate = tbs.time('tbsCertList.thisUpdate');
   let nextUpdate: number | undefined;
@@ -123,7 +84,7 @@ export function parseCrl(input: Uint8Array): Crl {
       const serial = Buffer.from(entry.integerBytes(`${f}.userCertificate`)).toString('hex');
       const item: RevokedEntry = { date: entry.time(`${f}.revocationDate`) };
       if (!entry.atEnd()) {
-        for (const ext of readExtensions(entry, `${f}.crlEntryExtensions`)) {
+        for (const ext of readExtensionList(entry, `${f}.crlEntryExtensions`)) {
           if (ext.oid === OID.reasonCode) {
             const r = new DerReader(ext.value, context);
             item.reason = r.smallInt(`${f}.reasonCode`, 0, 10, TAG.ENUMERATED);
@@ -146,7 +107,7 @@ export function parseCrl(input: Uint8Array): Crl {
   const extEl = tbs.optional(ctxCons(0), 'tbsCertList.crlExtensions');
   if (extEl) {
     const wrapper = tbs.inside(extEl);
-    for (const ext of readExtensions(wrapper, 'crlExtensions')) {
+    for (const ext of readExtensionList(wrapper, 'crlExtensions')) {
       const r = new DerReader(ext.value, context);
       if (ext.oid === OID.authorityKeyIdentifier) {
         const aki = r.enter('authorityKeyIdentifier');
@@ -179,9 +140,9 @@ export function parseCrl(input: Uint8Array): Crl {
   return {
     der,
     fingerprint: sha256Hex(der),
-    tbs: list.raw(tbsEl),
-    signatureAlgorithm: outerAlg,
-    signature: sig.bytes,
+    tbs: tbsBytes,
+    signatureAlgorithm,
+    signature,
     issuer,
     thisUpdate,
     ...(nextUpdate !== undefined ? { nextUpdate } : {}),

@@ -60,6 +60,41 @@ export interface DecodedExtensions {
 }
 
 const MAX_ITEMS = 256;
+const MAX_EXTENSIONS = 64;
+
+/**
+ * Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension, as certificates and
+ * CRLs carry them; the reader must be at the SEQUENCE.
+ * Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+ */
+export function readExtensionList(r: DerReader, field: string): RawExtension[] {
+  const at = r.offset;
+  const list = r.enter(field);
+  const out: RawExtension[] = [];
+  const seen = new Set<string>();
+  while (!list.atEnd()) {
+    const f = `${field}[${out.length}]`;
+    if (out.length >= MAX_EXTENSIONS) throw list.malformed(field, `more than ${MAX_EXTENSIONS} extensions`);
+    const e = list.enter(f);
+    const oid = e.oid(`${f}.extnID`);
+    let critical = false;
+    if (e.peekTag() === TAG.BOOLEAN) {
+      const boolAt = e.offset;
+      critical = e.boolean(`${f}.critical`);
+      if (!critical) e.deviation('explicit-default', `${f}.critical`, boolAt);
+    }
+    const value = e.octetString(`${f}.extnValue`);
+    e.end(f);
+    // RFC 5280 4.2: at most one instance of an extension. Two TrustedLayer
+    // extensions, say, would let two readers follow different URIs.
+    if (seen.has(oid)) throw list.malformed(f, `duplicate extension ${oid}`, { oid });
+    seen.add(oid);
+    out.push({ oid, critical, value });
+  }
+  // SIZE (1..MAX), but @peculiar/x509 writes an empty list when given none: same meaning, tolerated.
+  if (out.length === 0) r.deviation('empty-list', field, at);
+  return out;
+}
 
 export function decodeExtensions(extensions: readonly RawExtension[], certContext: DerContext): DecodedExtensions {
   const out: DecodedExtensions = {};

@@ -2,7 +2,7 @@
 // over the exact signed bytes (the tbsCertificate as sent, never re-encoded).
 
 import { constants, verify as cryptoVerify } from 'node:crypto';
-import { DerReader, TAG, ctxCons } from './der.js';
+import { DerReader, TAG, ctxCons, type DerContext, type DerElement } from './der.js';
 import { OID } from './oids.js';
 import { publicKeyObject, type PublicKeyInfo } from './public-key.js';
 
@@ -148,4 +148,35 @@ export function verifySignature(alg: SignatureAlgorithm, data: Uint8Array, signa
     return { ok: false, code: 'CHAIN_BAD_SIGNATURE', reason: `the signature does not verify (${err instanceof Error ? err.message : String(err)})` };
   }
   return ok ? { ok: true } : { ok: false, code: 'CHAIN_BAD_SIGNATURE', reason: "the signature does not verify with the issuer's public key" };
+}
+
+export interface SignedEnvelope {
+  /** a reader over the to-be-signed structure's content */
+  tbs: DerReader;
+  /** the to-be-signed structure exactly as sent: what the signature covers */
+  tbsBytes: Uint8Array;
+  signatureAlgorithm: SignatureAlgorithm;
+  signature: Uint8Array;
+}
+
+/**
+ * The envelope certificates and CRLs share (RFC 5280 4.1, 5.1):
+ * SEQUENCE { tbs SEQUENCE, signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }.
+ */
+export function readSignedEnvelope(der: Uint8Array, context: DerContext, outer: string, tbsName: string): SignedEnvelope {
+  const top = new DerReader(der, context);
+  const env = top.enter(outer);
+  top.end(outer);
+  const tbsEl: DerElement = env.expect(TAG.SEQUENCE, tbsName);
+  const signatureAlgorithm = readSignatureAlgorithm(env, 'signatureAlgorithm');
+  const sig = env.bitString('signatureValue');
+  env.end(outer);
+  if (sig.unusedBits !== 0) throw env.malformed('signatureValue', 'signature BIT STRING with unused bits');
+  return { tbs: env.inside(tbsEl), tbsBytes: env.raw(tbsEl), signatureAlgorithm, signature: sig.bytes };
+}
+
+/** The algorithm inside the signed structure must be the one outside (RFC 5280 4.1.1.2, 5.1.1.2). */
+export function readInnerSignatureAlgorithm(tbs: DerReader, field: string, outer: SignatureAlgorithm): void {
+  const inner = readSignatureAlgorithm(tbs, field);
+  if (Buffer.compare(inner.der, outer.der) !== 0) throw tbs.malformed(field, `differs from signatureAlgorithm (${inner.name} vs ${outer.name})`);
 }
