@@ -18,7 +18,7 @@ export { validatePath, validateChain, PROCESSED_CRITICAL_EXTENSIONS, DEFAULT_MAX
 export type { ValidationOptions, PathValidation, ValidPath, InvalidPath, ChainCheck, CertRef, CertificateInput } from './validate.js';
 export { layerInfo } from './layer-info.js';
 export type { VerifiedLayerInfo } from './layer-info.js';
-export { decodeTrustedLayer, checkTrustedLayer, TRUSTED_LAYER_OID, INSTANCE_ID_BYTES } from './trusted-layer.js';
+export { decodeTrustedLayer, checkTrustedLayer, defaultInstanceId, TRUSTED_LAYER_OID, INSTANCE_ID_BYTES } from './trusted-layer.js';
 export type { TrustedLayerValue, TrustedLayerClaim, VerifiedTrustedLayer, LayerKind } from './trusted-layer.js';
 export type { TcgAttributes } from './tcg.js';
 export { summarizeCertificate, summarizeValidation, summarizeLayer, summarizeAnchor } from './describe.js';

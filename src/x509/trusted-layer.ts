@@ -18,6 +18,7 @@
 // [3] and above after the known fields are skipped and listed in
 // `ignoredFields`; anything else unexpected is LAYER_EXT_MALFORMED.
 
+import { createHash } from 'node:crypto';
 import { ParseError } from '../errors.js';
 import { DerReader, TAG, ctx, derContext } from './der.js';
 
@@ -56,6 +57,15 @@ export type VerifiedTrustedLayer = TrustedLayerClaim & {
   /** SHA-256 of the certificate the extension was read from */
   readonly certificateFingerprint: string;
 };
+
+/**
+ * protocol.md section 5: the default instanceId of a vTPM is the SHA-256 of
+ * the DER SubjectPublicKeyInfo of its EK (the RSA-2048 EK where it has one,
+ * else its ECC EK).
+ */
+export function defaultInstanceId(ekSpkiDer: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(ekSpkiDer).digest());
+}
 
 function layerError(code: string, message: string, details: Record<string, unknown> = {}): ParseError {
   return new ParseError(code, `TrustedLayer: ${message}`, details);

@@ -4,13 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as asn1js from 'asn1js';
 import { parseCertificate, findExtension } from '../../src/x509/certificate.js';
 import { splitDerOrPem } from '../../src/x509/pem.js';
 import { TrustStore } from '../../src/x509/trust-store.js';
-import { decodeTrustedLayer, TRUSTED_LAYER_OID } from '../../src/x509/trusted-layer.js';
+import { decodeTrustedLayer, defaultInstanceId, TRUSTED_LAYER_OID } from '../../src/x509/trusted-layer.js';
 import { encodeTrustedLayer, encodeTrustedLayerExtension, type TrustedLayerInput } from '../../src/x509/trusted-layer-encode.js';
 import { validatePath } from '../../src/x509/validate.js';
 import { layerInfo } from '../../src/x509/layer-info.js';
@@ -198,4 +199,13 @@ test('encoder: refuses what the decoder would refuse, with the same codes', () =
   assertThrowsCode(() => encodeTrustedLayer({ kind: 'physical', deepAttestation: 'https://h/' }), 'LAYER_EXT_INCONSISTENT');
   assertThrowsCode(() => encodeTrustedLayer({ kind: 'guest' as 'virtual' }), 'LAYER_EXT_BAD_KIND');
   assertThrowsCode(() => encodeTrustedLayer({ ...VIRTUAL, instanceId: 'zz' }), 'HEX_INVALID');
+});
+
+test('defaultInstanceId is SHA-256 of the EK SubjectPublicKeyInfo (protocol.md section 5)', async () => {
+  const ek = await makeCert({ subject: 'CN=vTPM EK', kind: 'rsa' });
+  const id = defaultInstanceId(ek.cert.publicKey.der);
+  // Independently: node exports the certificate's key as SPKI DER.
+  const spki = new X509Certificate(ek.der).publicKey.export({ format: 'der', type: 'spki' });
+  assert.equal(Buffer.from(id).toString('hex'), createHash('sha256').update(spki).digest('hex'));
+  assert.equal(decodeTrustedLayer(encodeTrustedLayer({ kind: 'virtual', instanceId: id, deepAttestation: 'https://h/' })).instanceId!.length, 32);
 });
