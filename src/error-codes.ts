@@ -13,6 +13,7 @@ import { INSPECT_CODES } from './cli/actions/inspect-codes.js';
 import { POLICY_LOAD_CODES, POLICY_RULE_CODES } from './policy/codes.js';
 import { SIMULATOR_CODES } from './simulator/codes.js';
 import { VPLATFORM_CODES } from './verify/vplatform.js';
+import { X509_CODES } from './x509/codes.js';
 
 export const ALL_CODES: CodeTable = {
   ...GENERAL_CODES,
@@ -30,4 +31,5 @@ export const ALL_CODES: CodeTable = {
   ...POLICY_RULE_CODES,
   ...VPLATFORM_CODES,
   ...SIMULATOR_CODES,
+  ...X509_CODES,
 };

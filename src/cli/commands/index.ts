@@ -8,4 +8,6 @@ import { quoteCommand } from './quote.js';
 
 import { policyCommand } from './policy.js';
 
-export const COMMANDS: CommandDefinition[] = [quoteCommand, inspectCommand, policyCommand, historyCommand];
+import { certsCommand } from './certs.js';
+
+export const COMMANDS: CommandDefinition[] = [quoteCommand, inspectCommand, certsCommand, policyCommand, historyCommand];

@@ -1,0 +1,526 @@
+// Certification path validation, in our own code (RFC 5280 section 6, with
+// the TCG profiles' allowances). Pure: certificates, trust anchors, CRLs and
+// an explicit time in; a result listing every check out. Nothing is fetched.
+//
+// For each candidate path from path-builder.ts, every certificate is checked:
+//   signature by the next certificate's (or the anchor's) key, issuer name
+//   chaining, AKI/SKI agreement where both exist, validity at `at` with
+//   inclusive bounds, critical extensions we do not process, revocation from
+//   the CRLs given (signature and validity of each CRL checked first);
+// every issuer (intermediates and the anchor certificate): cA, pathLen,
+//   keyCertSign, and the anchor's validity;
+// the target: the required EKU, the anchor's label, the TrustedLayer extension.
+// The first valid candidate wins; otherwise the candidate whose worst
+// failure is least severe is reported. The result of a valid path carries the
+// decoded TrustedLayer extension: the only way to get a VerifiedTrustedLayer.
+
+import { fail, pass, type CheckResult } from '../verify/checks.js';
+import type { ValidationCache } from './cache.js';
+import { displayName, findExtension, parseCertificate, type Certificate } from './certificate.js';
+import type { Crl } from './crl.js';
+import { CRL_REASONS } from './crl.js';
+import { EKU_BY_ROLE, OID, extensionName } from './oids.js';
+import { buildCandidatePaths, type CandidatePath } from './path-builder.js';
+import { verifySignature } from './signature.js';
+import type { TcgAttributes } from './tcg.js';
+import { decodeTrustedLayer, type TrustedLayerClaim, type VerifiedTrustedLayer } from './trusted-layer.js';
+import type { TrustAnchor, TrustStore } from './trust-store.js';
+import { ParseError, VtpmError } from '../errors.js';
+import { splitDerOrPem } from './pem.js';
+
+/**
+ * Critical extensions a path may carry. RFC 5280 requires rejecting any other
+ * critical extension. certificatePolicies is processed with
+ * user-initial-policy-set = anyPolicy and no explicit-policy requirement
+ * (RFC 5280 6.1.1), so a critical one constrains nothing we rely on; STM,
+ * Infineon and Intel EK CAs mark it critical. subjectAltName is critical in
+ * TCG EK certificates with an empty subject; subjectDirectoryAttributes holds
+ * the TCG TPM specification attributes.
+ */
+export const PROCESSED_CRITICAL_EXTENSIONS: ReadonlySet<string> = new Set([
+  OID.basicConstraints,
+  OID.keyUsage,
+  OID.extKeyUsage,
+  OID.subjectAltName,
+  OID.subjectKeyIdentifier,
+  OID.authorityKeyIdentifier,
+  OID.certificatePolicies,
+  OID.subjectDirectoryAttributes,
+  OID.trustedLayer,
+]);
+
+export const DEFAULT_MAX_DEPTH = 8;
+
+export interface ValidationOptions {
+  /** the validation time (never "now" implicitly: the caller decides) */
+  at: Date | number;
+  /** 'ek' (2.23.133.8.1), 'ak' (2.23.133.8.3) or an EKU OID the target must carry */
+  requireEku?: 'ek' | 'ak' | string;
+  /** when given, the anchor must carry one of these labels */
+  allowedLabels?: readonly string[];
+  /** CRLs to consult; a certificate whose issuer has none here is not checked for revocation */
+  crls?: readonly Crl[];
+  /** verified links and parsed certificates to reuse */
+  cache?: ValidationCache;
+  /** at most this many certificates in the path, anchor excluded (default 8) */
+  maxDepth?: number;
+}
+
+export interface CertRef {
+  /** 0 = the target; path length = the anchor */
+  index: number;
+  role: 'leaf' | 'intermediate' | 'anchor';
+  subject: string;
+  serial: string;
+  fingerprint: string;
+}
+
+/** A CheckResult that names the certificate it is about. */
+export interface ChainCheck extends CheckResult {
+  certificate?: CertRef;
+}
+
+declare const validPath: unique symbol;
+
+interface PathResultBase {
+  /** validation time, ms since the epoch */
+  readonly at: number;
+  readonly target: Certificate;
+  /** every check that ran, per certificate from the target up to the anchor */
+  readonly checks: readonly ChainCheck[];
+  /** the checks with status warn */
+  readonly warnings: readonly ChainCheck[];
+}
+
+export interface ValidPath extends PathResultBase {
+  readonly valid: true;
+  readonly [validPath]: true;
+  /** target first, anchor excluded; empty when the target is itself an anchor */
+  readonly path: readonly Certificate[];
+  readonly anchor: TrustAnchor;
+  /** the target's TrustedLayer extension, null when absent */
+  readonly layer: VerifiedTrustedLayer | null;
+  readonly tcg: TcgAttributes | null;
+}
+
+export interface InvalidPath extends PathResultBase {
+  readonly valid: false;
+  /** the failing check that decided */
+  readonly failure: ChainCheck;
+  readonly code: string;
+  readonly message: string;
+  readonly certificate: CertRef | null;
+  /** the candidate path reported (target first), or the longest chain found */
+  readonly path: readonly Certificate[];
+  readonly anchor: TrustAnchor | null;
+  /** the target's extension as claimed: for display only, never to follow */
+  readonly unverifiedLayer: TrustedLayerClaim | null;
+}
+
+export type PathValidation = ValidPath | InvalidPath;
+
+/** Most severe first: the reported failure of a path is its most severe one. */
+const SEVERITY = [
+  'CHAIN_UNTRUSTED_ROOT',
+  'CHAIN_TOO_LONG',
+  'CHAIN_BAD_SIGNATURE',
+  'CHAIN_UNSUPPORTED_ALGORITHM',
+  'CHAIN_NAME_MISMATCH',
+  'CHAIN_KEY_ID_MISMATCH',
+  'CRL_BAD_SIGNATURE',
+  'CHAIN_REVOKED',
+  'CHAIN_NOT_CA',
+  'CHAIN_PATHLEN',
+  'CHAIN_KEY_USAGE',
+  'CHAIN_CRITICAL_EXTENSION',
+  'CHAIN_EXPIRED',
+  'CHAIN_NOT_YET_VALID',
+  'CRL_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_UNSUPPORTED',
+  'CHAIN_EKU',
+  'CHAIN_ANCHOR_NOT_ALLOWED',
+];
+
+function severity(code: string | undefined): number {
+  const i = code === undefined ? -1 : SEVERITY.indexOf(code);
+  return i < 0 ? SEVERITY.length : i;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+function ok(id: string, message: string, certificate?: CertRef, extra: Partial<CheckResult> = {}): ChainCheck {
+  return certificate ? { ...pass(id, message, extra), certificate } : pass(id, message, extra);
+}
+
+function bad(id: string, code: string, message: string, certificate?: CertRef, extra: Partial<CheckResult> = {}): ChainCheck {
+  return certificate ? { ...fail(id, code, message, extra), certificate } : fail(id, code, message, extra);
+}
+
+export function certRef(cert: Certificate, index: number, role: CertRef['role']): CertRef {
+  return { index, role, subject: cert.subject.text, serial: cert.serial, fingerprint: cert.fingerprint };
+}
+
+function label(ref: CertRef): string {
+  return `[${ref.index}] ${ref.role} "${ref.subject || `(empty subject, serial ${ref.serial})`}"`;
+}
+
+function resolveEku(requireEku: string): string {
+  return (EKU_BY_ROLE as Record<string, string>)[requireEku] ?? requireEku;
+}
+
+interface Evaluation {
+  candidate: CandidatePath;
+  checks: ChainCheck[];
+  failure: ChainCheck | undefined;
+  layer: TrustedLayerClaim | null;
+}
+
+/** Checks one candidate path; returns every check and the decisive failure, if any. */
+function evaluate(candidate: CandidatePath, target: Certificate, at: number, options: ValidationOptions): Evaluation {
+  const checks: ChainCheck[] = [];
+  const { certs, anchor } = candidate;
+  const n = certs.length;
+  const cache = options.cache;
+  const add = (c: ChainCheck): void => void checks.push(c);
+  const refOf = (i: number): CertRef => (i === n ? certRef(anchor.certificate, n, 'anchor') : certRef(certs[i]!, i, i === 0 ? 'leaf' : 'intermediate'));
+
+  // Per certificate of the path: its link to its issuer and its own properties.
+  for (let i = 0; i < n; i++) {
+    const cert = certs[i]!;
+    const issuer = i + 1 < n ? certs[i + 1]! : anchor.certificate;
+    const ref = refOf(i);
+    const who = label(ref);
+
+    // Signature by the issuer's key (cached once verified).
+    if (cache?.hasVerifiedLink(issuer.fingerprint, cert.fingerprint)) {
+      add(ok(`chain.signature.${i}`, `${who}: signature verified by ${label(refOf(i + 1))} (cached)`, ref));
+    } else {
+      const sig = verifySignature(cert.signatureAlgorithm, cert.tbs, cert.signature, issuer.publicKey);
+      if (sig.ok) {
+        cache?.recordVerifiedLink(issuer.fingerprint, cert.fingerprint);
+        add(ok(`chain.signature.${i}`, `${who}: ${cert.signatureAlgorithm.name} signature verified by ${label(refOf(i + 1))}`, ref));
+      } else {
+        add(bad(`chain.signature.${i}`, sig.code, `${who}: ${sig.reason} (${label(refOf(i + 1))})`, ref, { actual: cert.signatureAlgorithm.name }));
+      }
+    }
+    if (cert.signatureAlgorithm.hash === 'sha1') {
+      add({ id: `chain.weak-algorithm.${i}`, status: 'warn', code: 'CHAIN_WEAK_ALGORITHM', message: `${who}: signed with ${cert.signatureAlgorithm.name}`, certificate: ref });
+    }
+
+    // Name chaining, then AKI/SKI where both exist.
+    if (cert.issuer.key === issuer.subject.key) {
+      add(ok(`chain.name.${i}`, `${who}: issuer name matches ${label(refOf(i + 1))}`, ref));
+    } else {
+      add(bad(`chain.name.${i}`, 'CHAIN_NAME_MISMATCH', `${who}: issuer "${cert.issuer.text}" is not the subject of ${label(refOf(i + 1))}`, ref, { expected: cert.issuer.text, actual: issuer.subject.text }));
+    }
+    const aki = cert.ext.authorityKeyId;
+    const ski = issuer.ext.subjectKeyId;
+    if (aki && ski) {
+      if (Buffer.compare(aki, ski) === 0) add(ok(`chain.key-id.${i}`, `${who}: authority key identifier matches the issuer's`, ref));
+      else {
+        add(bad(`chain.key-id.${i}`, 'CHAIN_KEY_ID_MISMATCH', `${who}: authority key identifier ${hex(aki)} is not the subject key identifier of ${label(refOf(i + 1))}`, ref, { expected: hex(aki), actual: hex(ski) }));
+      }
+    }
+
+    checkValidity(cert, i, ref, at, add);
+    checkCriticalExtensions(cert, i, ref, add);
+    checkRevocation(cert, issuer, i, ref, label(refOf(i + 1)), at, options, add);
+
+    if (cert.derDeviations.length > 0) {
+      const kinds = [...new Set(cert.derDeviations.map((d) => `${d.kind} in ${d.field}`))];
+      add({ id: `cert.der.${i}`, status: 'warn', code: 'CERT_NON_DER', message: `${who}: not strict DER, tolerated: ${kinds.join('; ')}`, certificate: ref, actual: cert.derDeviations });
+    }
+  }
+
+  // Every issuer, the anchor certificate included: a CA that may sign, within its pathLen.
+  for (let k = 1; k <= n; k++) {
+    const ca = k === n ? anchor.certificate : certs[k]!;
+    const ref = refOf(k);
+    const who = label(ref);
+    const bc = ca.ext.basicConstraints;
+    if (k === n && !bc && ca.version < 3) {
+      add(ok(`chain.ca.${k}`, `${who}: version ${ca.version} anchor, a CA by configuration`, ref));
+    } else if (!bc || !bc.ca) {
+      add(bad(`chain.ca.${k}`, 'CHAIN_NOT_CA', `${who}: issues certificates but is not a CA (${bc ? 'basicConstraints cA is false' : 'no basicConstraints'})`, ref));
+    } else {
+      add(ok(`chain.ca.${k}`, `${who}: CA`, ref));
+    }
+    if (bc?.pathLen !== undefined) {
+      // Intermediate CAs below this one, self-issued ones not counted (RFC 5280 6.1.4 (l)).
+      let below = 0;
+      for (let j = 1; j < k; j++) if (!certs[j]!.selfIssued) below++;
+      if (below > bc.pathLen) {
+        add(bad(`chain.pathlen.${k}`, 'CHAIN_PATHLEN', `${who}: pathLenConstraint ${bc.pathLen}, but ${below} intermediate CA(s) follow it`, ref, { expected: bc.pathLen, actual: below }));
+      } else {
+        add(ok(`chain.pathlen.${k}`, `${who}: pathLenConstraint ${bc.pathLen} holds (${below} below)`, ref));
+      }
+    }
+    const ku = ca.ext.keyUsage;
+    if (ku && !ku.has('keyCertSign')) {
+      add(bad(`chain.key-usage.${k}`, 'CHAIN_KEY_USAGE', `${who}: keyUsage lacks keyCertSign (${[...ku].join(', ') || 'none'})`, ref, { expected: 'keyCertSign', actual: [...ku] }));
+    } else {
+      add(ok(`chain.key-usage.${k}`, `${who}: ${ku ? 'keyUsage includes keyCertSign' : 'no keyUsage restriction'}`, ref));
+    }
+  }
+  // The anchor's own validity period (its signature is not checked: it is trusted by configuration).
+  checkValidity(anchor.certificate, n, refOf(n), at, add);
+
+  // The target: required EKU, key usage of an AK.
+  const leafRef = refOf(0);
+  if (options.requireEku) {
+    const wanted = resolveEku(options.requireEku);
+    const ekus = target.ext.extKeyUsage;
+    if (ekus?.includes(wanted)) add(ok('chain.eku', `${label(leafRef)}: extended key usage includes ${wanted}`, leafRef));
+    else {
+      add(bad('chain.eku', 'CHAIN_EKU', `${label(leafRef)}: extended key usage lacks ${wanted} (${options.requireEku})`, leafRef, { expected: wanted, actual: ekus ?? [] }));
+    }
+    // An AK signs quotes: a keyUsage that forbids signing contradicts the role.
+    if (wanted === OID.tcgKpAikCertificate && target.ext.keyUsage && !target.ext.keyUsage.has('digitalSignature')) {
+      add(bad('chain.key-usage.0', 'CHAIN_KEY_USAGE', `${label(leafRef)}: an AK certificate whose keyUsage lacks digitalSignature`, leafRef, { expected: 'digitalSignature', actual: [...target.ext.keyUsage] }));
+    }
+  }
+
+  // The anchor's labels against the policy.
+  if (options.allowedLabels) {
+    const allowed = anchor.labels.filter((l) => options.allowedLabels!.includes(l));
+    if (allowed.length > 0) add(pass('chain.anchor-label', `anchor labelled ${allowed.join(', ')}`));
+    else {
+      add(bad('chain.anchor-label', 'CHAIN_ANCHOR_NOT_ALLOWED', `the path ends at an anchor labelled ${anchor.labels.join(', ')}, not ${options.allowedLabels.join(' or ')}`, refOf(n), { expected: options.allowedLabels, actual: anchor.labels }));
+    }
+  }
+
+  // The TrustedLayer extension: decoded here, handed out only if the path is valid.
+  let layer: TrustedLayerClaim | null = null;
+  const ext = findExtension(target, OID.trustedLayer);
+  if (!ext) {
+    checks.push({ id: 'layer.extension', status: 'skip', message: 'no TrustedLayer extension (says nothing about virtualization)' });
+  } else {
+    try {
+      layer = decodeTrustedLayer(ext.value);
+      add(ok('layer.extension', `TrustedLayer: ${layer.kind}${layer.deepAttestation ? `, deep attestation at ${layer.deepAttestation}` : ''}`, leafRef));
+    } catch (err) {
+      if (!(err instanceof VtpmError)) throw err;
+      add(bad('layer.extension', err.code, `${label(leafRef)}: ${err.message}`, leafRef));
+    }
+  }
+
+  let failure: ChainCheck | undefined;
+  for (const c of checks) if (c.status === 'fail' && (!failure || severity(c.code) < severity(failure.code))) failure = c;
+  return { candidate, checks, failure, layer };
+}
+
+function checkValidity(cert: Certificate, i: number, ref: CertRef, at: number, add: (c: ChainCheck) => void): void {
+  const who = label(ref);
+  const window = { notBefore: iso(cert.notBefore), notAfter: iso(cert.notAfter) };
+  if (at < cert.notBefore) {
+    add(bad(`chain.validity.${i}`, 'CHAIN_NOT_YET_VALID', `${who}: not valid before ${window.notBefore} (validation time ${iso(at)})`, ref, { expected: window, actual: iso(at) }));
+  } else if (at > cert.notAfter) {
+    add(bad(`chain.validity.${i}`, 'CHAIN_EXPIRED', `${who}: expired at ${window.notAfter} (validation time ${iso(at)})`, ref, { expected: window, actual: iso(at) }));
+  } else {
+    add(ok(`chain.validity.${i}`, `${who}: valid ${window.notBefore} .. ${window.notAfter}`, ref));
+  }
+}
+
+function checkCriticalExtensions(cert: Certificate, i: number, ref: CertRef, add: (c: ChainCheck) => void): void {
+  const unknown = cert.extensions.filter((e) => e.critical && !PROCESSED_CRITICAL_EXTENSIONS.has(e.oid)).map((e) => extensionName(e.oid));
+  if (unknown.length > 0) {
+    add(bad(`chain.critical.${i}`, 'CHAIN_CRITICAL_EXTENSION', `${label(ref)}: critical extension(s) not processed: ${unknown.join(', ')}`, ref, { actual: unknown }));
+  }
+}
+
+function checkRevocation(
+  cert: Certificate,
+  issuer: Certificate,
+  i: number,
+  ref: CertRef,
+  issuerLabel: string,
+  at: number,
+  options: ValidationOptions,
+  add: (c: ChainCheck) => void,
+): void {
+  const id = `chain.revocation.${i}`;
+  const who = label(ref);
+  const isCa = cert.ext.basicConstraints?.ca === true;
+  const crls = (options.crls ?? []).filter(
+    (crl) =>
+      crl.issuer.key === cert.issuer.key &&
+      !(crl.authorityKeyId && issuer.ext.subjectKeyId && Buffer.compare(crl.authorityKeyId, issuer.ext.subjectKeyId) !== 0) &&
+      !(crl.onlyUserCerts && isCa) &&
+      !(crl.onlyCaCerts && !isCa),
+  );
+  if (crls.length === 0) {
+    add({ id, status: 'skip', message: `${who}: no CRL from its issuer given; revocation not checked`, certificate: ref });
+    return;
+  }
+  for (const crl of crls) {
+    const what = `CRL ${crl.fingerprint.slice(0, 16)} (thisUpdate ${iso(crl.thisUpdate)})`;
+    if (crl.unsupported.length > 0) {
+      add(bad(id, 'CRL_UNSUPPORTED', `${who}: ${what} cannot be used: ${crl.unsupported.join('; ')}`, ref));
+      return;
+    }
+    if (!options.cache?.hasVerifiedLink(issuer.fingerprint, crl.fingerprint)) {
+      const sig = verifySignature(crl.signatureAlgorithm, crl.tbs, crl.signature, issuer.publicKey);
+      if (!sig.ok) {
+        add(bad(id, 'CRL_BAD_SIGNATURE', `${who}: ${what} is not signed by ${issuerLabel}: ${sig.reason}`, ref));
+        return;
+      }
+      options.cache?.recordVerifiedLink(issuer.fingerprint, crl.fingerprint);
+    }
+    if (issuer.ext.keyUsage && !issuer.ext.keyUsage.has('cRLSign')) {
+      add(bad(id, 'CHAIN_KEY_USAGE', `${who}: ${what} is signed by ${issuerLabel}, whose keyUsage lacks cRLSign`, ref, { expected: 'cRLSign', actual: [...issuer.ext.keyUsage] }));
+      return;
+    }
+    if (at < crl.thisUpdate) {
+      add(bad(id, 'CRL_NOT_YET_VALID', `${who}: ${what} is issued after the validation time ${iso(at)}`, ref));
+      return;
+    }
+    if (crl.nextUpdate !== undefined && at > crl.nextUpdate) {
+      add(bad(id, 'CRL_EXPIRED', `${who}: ${what} expired at its nextUpdate ${iso(crl.nextUpdate)}; revocation status unknown`, ref));
+      return;
+    }
+    const entry = crl.revoked.get(cert.serial);
+    if (entry && entry.date <= at) {
+      const reason = entry.reason !== undefined ? `, reason ${CRL_REASONS[entry.reason] ?? entry.reason}` : '';
+      add(bad(id, 'CHAIN_REVOKED', `${who}: revoked at ${iso(entry.date)}${reason} (${what})`, ref, { actual: { revocationDate: iso(entry.date), ...(entry.reason !== undefined ? { reason: CRL_REASONS[entry.reason] ?? entry.reason } : {}) } }));
+      return;
+    }
+  }
+  add(ok(id, `${who}: not revoked (${crls.length} CRL(s) from its issuer checked)`, ref));
+}
+
+/**
+ * Validates `target` against the trust store, using `intermediates` (from the
+ * evidence, in any order) and the store's own intermediates to build the path.
+ */
+export function validatePath(target: Certificate, intermediates: readonly Certificate[], store: TrustStore, options: ValidationOptions): PathValidation {
+  const at = typeof options.at === 'number' ? options.at : options.at.getTime();
+  const allowed = options.allowedLabels;
+  const built = buildCandidatePaths(target, intermediates, store, {
+    at,
+    maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH,
+    maxCandidates: 16,
+    ...(allowed ? { preferAnchor: (a: TrustAnchor) => a.labels.some((l) => allowed.includes(l)) } : {}),
+  });
+
+  if (built.candidates.length === 0) {
+    const top = built.longest[built.longest.length - 1]!;
+    const topRef = certRef(top, built.longest.length - 1, built.longest.length === 1 ? 'leaf' : 'intermediate');
+    let failure: ChainCheck;
+    if (built.tooLong) {
+      failure = bad('chain.path', 'CHAIN_TOO_LONG', `no trust anchor within ${options.maxDepth ?? DEFAULT_MAX_DEPTH} certificates of ${displayName(target)}`, topRef);
+    } else {
+      const why = top.selfIssued
+        ? `the self-issued ${label(topRef)} is not a trust anchor`
+        : `no trust anchor or intermediate issued ${label(topRef)} (issuer "${top.issuer.text}")`;
+      failure = bad('chain.path', 'CHAIN_UNTRUSTED_ROOT', `${why}${built.exhausted ? '; the path search stopped at its step cap' : ''}`, topRef, { expected: top.issuer.text });
+    }
+    return invalid(at, target, [failure], failure, built.longest, null, unverifiedLayerOf(target));
+  }
+
+  let best: Evaluation | undefined;
+  for (const candidate of built.candidates) {
+    const ev = evaluate(candidate, target, at, options);
+    if (!ev.failure) {
+      const checks: ChainCheck[] = [
+        pass('chain.path', `path of ${candidate.certs.length} certificate(s) to anchor "${candidate.anchor.certificate.subject.text}" [${candidate.anchor.labels.join(', ')}]`),
+        ...ev.checks,
+      ];
+      const result = {
+        valid: true as const,
+        at,
+        target,
+        checks,
+        warnings: checks.filter((c) => c.status === 'warn'),
+        path: candidate.certs,
+        anchor: candidate.anchor,
+        layer: ev.layer ? verified(ev.layer, target) : null,
+        tcg: target.tcg,
+      };
+      return result as unknown as ValidPath;
+    }
+    if (!best || severity(ev.failure.code) > severity(best.failure!.code)) best = ev;
+  }
+  const chosen = best!;
+  return invalid(
+    at,
+    target,
+    [fail('chain.path', chosen.failure!.code!, `path of ${chosen.candidate.certs.length} certificate(s) to anchor "${chosen.candidate.anchor.certificate.subject.text}" does not validate`), ...chosen.checks],
+    chosen.failure!,
+    chosen.candidate.certs,
+    chosen.candidate.anchor,
+    chosen.layer,
+  );
+}
+
+function verified(claim: TrustedLayerClaim, target: Certificate): VerifiedTrustedLayer {
+  return Object.freeze({ ...claim, certificateFingerprint: target.fingerprint }) as unknown as VerifiedTrustedLayer;
+}
+
+function unverifiedLayerOf(target: Certificate): TrustedLayerClaim | null {
+  const ext = findExtension(target, OID.trustedLayer);
+  if (!ext) return null;
+  try {
+    return decodeTrustedLayer(ext.value);
+  } catch {
+    return null;
+  }
+}
+
+function invalid(
+  at: number,
+  target: Certificate,
+  checks: ChainCheck[],
+  failure: ChainCheck,
+  path: readonly Certificate[],
+  anchor: TrustAnchor | null,
+  unverifiedLayer: TrustedLayerClaim | null,
+): InvalidPath {
+  return {
+    valid: false,
+    at,
+    target,
+    checks,
+    warnings: checks.filter((c) => c.status === 'warn'),
+    failure,
+    code: failure.code!,
+    message: failure.message,
+    certificate: failure.certificate ?? null,
+    path,
+    anchor,
+    unverifiedLayer,
+  };
+}
+
+/** Certificates as evidence carries them: PEM text, or DER/PEM bytes. */
+export type CertificateInput = string | Uint8Array;
+
+/**
+ * Parses then validates a chain as evidence sends it (protocol.md section 2:
+ * the target first, then intermediates in any order; the anchor may be
+ * omitted). Parsing goes through options.cache when given. Throws ParseError
+ * CERT_* when a certificate is malformed; every verdict is in the result.
+ */
+export function validateChain(certificates: readonly CertificateInput[], store: TrustStore, options: ValidationOptions): PathValidation {
+  const parsed: Certificate[] = [];
+  certificates.forEach((input, i) => {
+    const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
+    for (const der of splitDerOrPem(bytes, `certificate ${i}`).ders) {
+      if (parsed.length >= MAX_CHAIN_CERTIFICATES) {
+        throw new ParseError('CERT_TOO_LARGE', `more than ${MAX_CHAIN_CERTIFICATES} certificates in one chain`, { max: MAX_CHAIN_CERTIFICATES });
+      }
+      parsed.push(options.cache ? options.cache.parseCertificate(der) : parseCertificate(der));
+    }
+  });
+  if (parsed.length === 0) throw new ParseError('CERT_NO_CERTIFICATE', 'the chain holds no certificate', {});
+  return validatePath(parsed[0]!, parsed.slice(1), store, options);
+}
+
+/** Evidence chains longer than this are refused before any work. */
+export const MAX_CHAIN_CERTIFICATES = 32;

@@ -1,0 +1,113 @@
+// The certs command, run as users run it: exit codes, the --json envelope,
+// and the human rendering of the path, TCG attributes and layer extension.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { toPem } from '../../src/x509/pem.js';
+import { runCli } from '../helpers/cli.js';
+import { corpusPath } from '../helpers/paths.js';
+import { makeCert, makeChain, makeCrl, tempDir } from '../helpers/pki.js';
+
+const LAYER = { kind: 'virtual' as const, instanceId: 'ab'.repeat(32), deepAttestation: 'https://vmm-3.example/da' };
+
+async function fixture(): Promise<{ dir: string; ak: string; expired: string; badLayer: string; badLayerRoot: string; stranger: string; trust: string; crl: string }> {
+  const dir = tempDir('vtpm-certs-cli-');
+  const good = await makeChain({ leaf: { eku: ['2.23.133.8.3'], layer: LAYER } });
+  const old = await makeCert({ subject: 'CN=Old AK', issuer: good.intermediate, notAfter: new Date('2025-03-01T00:00:00Z') });
+  const badLayer = await makeChain({ root: { subject: 'CN=Other Root' }, leaf: { layerValue: Buffer.from('30030a0107', 'hex') } });
+  const crl = await makeCrl({ issuer: good.intermediate, revoked: [{ serial: good.leaf.serial }] });
+  const file = (name: string, content: string | Uint8Array): string => {
+    writeFileSync(join(dir, name), content);
+    return join(dir, name);
+  };
+  return {
+    dir,
+    trust: file('root.pem', good.root.pem),
+    // Each file carries its intermediate after the target, as evidence does.
+    ak: file('ak.pem', good.leaf.pem + good.intermediate.pem),
+    expired: file('expired.pem', old.pem + good.intermediate.pem),
+    badLayer: file('badlayer.pem', badLayer.leaf.pem + badLayer.intermediate.pem),
+    badLayerRoot: file('badlayer-root.pem', badLayer.root.pem),
+    stranger: file('stranger.pem', (await makeCert({ subject: 'CN=Stranger Root', ca: true })).pem),
+    crl: file('revoked.crl', toPem(crl.der, 'X509 CRL')),
+  };
+}
+
+const at = ['--at', '2025-06-01T00:00:00Z'];
+
+test('certs: a valid AK chain exits 0 with path, anchor label and the verified layer in the envelope', async () => {
+  const f = await fixture();
+  const r = await runCli(['certs', f.ak, '--trust', `vplatform-ca=${f.trust}`, ...at, '--require-eku', 'ak', '--allow-label', 'vplatform-ca', '--json']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(r.json?.ok, true);
+  assert.equal(r.json?.error, null);
+  const res = r.json!.result.results[0];
+  assert.equal(res.valid, true);
+  assert.deepEqual(res.path.map((c: { subject: string }) => c.subject), ['CN=Test AK, O=vtpm-verify tests', 'CN=Test Intermediate CA, O=vtpm-verify tests']);
+  assert.deepEqual(res.anchor.labels, ['vplatform-ca']);
+  assert.deepEqual(res.layer, { kind: 'virtual', instanceId: LAYER.instanceId, deepAttestation: LAYER.deepAttestation });
+  assert.equal(r.json!.result.at, '2025-06-01T00:00:00.000Z');
+  // Human output.
+  const h = await runCli(['certs', f.ak, '--trust', `vplatform-ca=${f.trust}`, ...at]);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /ak\.pem: VALID at 2025-06-01/);
+  assert.match(h.stdout, /\[2\] anchor\s+CN=Test Root CA, O=vtpm-verify tests \[vplatform-ca\]/);
+  assert.match(h.stdout, /TrustedLayer: kind virtual, instanceId abab.*deepAttestation https:\/\/vmm-3\.example\/da/);
+});
+
+test('certs: an invalid certificate exits 1 with the failing check code naming the certificate', async () => {
+  const f = await fixture();
+  const r = await runCli(['certs', f.ak, f.expired, '--trust', f.trust, ...at, '--json']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.equal(r.json?.ok, false);
+  assert.equal(r.json?.error?.code, 'CHAIN_EXPIRED');
+  assert.equal(r.json?.error?.details.certificate.index, 0);
+  assert.deepEqual(r.json!.result.results.map((x: { valid: boolean }) => x.valid), [true, false]);
+  const revoked = await runCli(['certs', f.ak, '--trust', f.trust, '--crl', f.crl, ...at, '--json']);
+  assert.equal(revoked.code, 1);
+  assert.equal(revoked.json?.error?.code, 'CHAIN_REVOKED');
+  const eku = await runCli(['certs', f.ak, '--trust', f.trust, ...at, '--require-eku', 'ek']);
+  assert.equal(eku.code, 1);
+  assert.match(eku.stdout, /INVALID CHAIN_EKU/);
+  const label = await runCli(['certs', f.ak, '--trust', `ek-ca=${f.trust}`, ...at, '--allow-label', 'vplatform-ca', '--json']);
+  assert.equal(label.json?.error?.code, 'CHAIN_ANCHOR_NOT_ALLOWED');
+  // The layer of an untrusted path is shown as unverified, never as the layer.
+  const untrusted = await runCli(['certs', f.ak, '--trust', f.stranger, ...at, '--json']);
+  assert.equal(untrusted.json?.error?.code, 'CHAIN_UNTRUSTED_ROOT');
+  assert.equal(untrusted.json?.result.results[0].layer, null);
+  assert.equal(untrusted.json?.result.results[0].unverifiedLayer.deepAttestation, LAYER.deepAttestation);
+});
+
+test('certs: bad input exits 2 (malformed certificate, malformed layer, no trust, bad options)', async () => {
+  const f = await fixture();
+  writeFileSync(join(f.dir, 'junk.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  const cases: [string[], string][] = [
+    [['certs', join(f.dir, 'junk.pem'), '--trust', f.trust], 'CERT_MALFORMED'],
+    [['certs', f.badLayer, '--trust', f.badLayerRoot, ...at], 'LAYER_EXT_BAD_KIND'],
+    [['certs', f.ak], 'USAGE'],
+    [['certs', f.ak, '--trust', join(f.dir, 'junk.pem')], 'TRUST_NO_ANCHORS'],
+    [['certs', f.ak, '--trust', f.trust, '--at', 'yesterday'], 'USAGE'],
+    [['certs', f.ak, '--trust', f.trust, '--require-eku', 'signing'], 'USAGE'],
+    [['certs', f.ak, '--trust', f.trust, '--allow-label', 'Bad_Label'], 'TRUST_LABEL_INVALID'],
+    [['certs', join(f.dir, 'missing.pem'), '--trust', f.trust], 'FILE_UNREADABLE'],
+    [['certs', f.ak, '--trust', f.trust, '--crl', f.ak], 'CRL_MALFORMED'],
+  ];
+  for (const [args, code] of cases) {
+    const r = await runCli([...args, '--json']);
+    assert.equal(r.code, 2, `${code}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.json?.error?.code, code, r.stdout);
+  }
+});
+
+test('certs: the real Nuvoton EK, human output with TCG attributes and the non-DER warning', async (t) => {
+  const ek = corpusPath(t, 'certs', 'ek-ak', 'keylime_nuvoton_npct75x_ek_rsa_nonder.der');
+  const root = corpusPath(t, 'certs', 'vendor-ca', 'keylime_NUVO_2111.pem');
+  if (!ek || !root) return;
+  const r = await runCli(['certs', ek, '--trust', `ek-ca=${root}`, '--at', '2024-06-01', '--require-eku', 'ek']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /VALID/);
+  assert.match(r.stdout, /TPM: manufacturer Nuvoton Technology \(id:4E544300\), model NPCT75x, version 7\.2 \(id:00070002\)/);
+  assert.match(r.stdout, /warning CERT_NON_DER: .*set-order in issuer/);
+  assert.match(r.stdout, /TrustedLayer: none/);
+});

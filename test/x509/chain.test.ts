@@ -1,0 +1,280 @@
+// Path validation over generated chains: a valid path, then one defect at a
+// time, each of which must fail with its own code naming the right certificate.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCertificate } from '../../src/x509/certificate.js';
+import { TrustStore } from '../../src/x509/trust-store.js';
+import { validatePath, type PathValidation, type ValidationOptions } from '../../src/x509/validate.js';
+import { layerInfo } from '../../src/x509/layer-info.js';
+import { AT, flipByte, makeChain, makeCert, makeCrl, x509, type Chain } from '../helpers/pki.js';
+
+const EK = '2.23.133.8.1';
+const AK = '2.23.133.8.3';
+
+function validate(chain: Pick<Chain, 'leaf' | 'intermediate' | 'store'>, options: Partial<ValidationOptions> = {}): PathValidation {
+  return validatePath(chain.leaf.cert, [chain.intermediate.cert], chain.store, { at: AT, ...options });
+}
+
+function assertFails(r: PathValidation, code: string, index?: number): void {
+  if (r.valid) assert.fail(`expected ${code}, the path is valid`);
+  assert.equal(r.code, code, `expected ${code}, got ${r.code}: ${r.message}`);
+  if (index !== undefined) assert.equal(r.certificate?.index, index, `the failure names certificate ${index}: ${r.message}`);
+}
+
+test('a 3-certificate ECDSA chain validates, with every check listed', async () => {
+  const chain = await makeChain({ leaf: { eku: [AK] } });
+  const r = validate(chain, { requireEku: 'ak', allowedLabels: ['ek-ca'] });
+  assert.ok(r.valid, r.valid ? '' : r.message);
+  assert.deepEqual(r.path.map((c) => c.subject.text), ['CN=Test AK, O=vtpm-verify tests', 'CN=Test Intermediate CA, O=vtpm-verify tests']);
+  assert.equal(r.anchor.certificate.fingerprint, chain.root.cert.fingerprint);
+  const ids = r.checks.map((c) => c.id);
+  for (const id of ['chain.signature.0', 'chain.signature.1', 'chain.name.0', 'chain.key-id.1', 'chain.validity.2', 'chain.ca.2', 'chain.pathlen.1', 'chain.key-usage.1', 'chain.eku', 'chain.anchor-label']) {
+    assert.ok(ids.includes(id), `check ${id} ran`);
+  }
+  assert.equal(r.checks.filter((c) => c.status === 'fail').length, 0);
+});
+
+test('RSA PKCS#1, RSA-PSS and P-384 chains validate', async () => {
+  for (const kind of ['rsa', 'rsa-pss', 'p384'] as const) {
+    const r = validate(await makeChain({ kind }));
+    assert.ok(r.valid, `${kind}: ${r.valid ? '' : r.message}`);
+  }
+});
+
+test('intermediates are found in any order, and from the trust store', async () => {
+  const chain = await makeChain();
+  const other = await makeCert({ subject: 'CN=Unrelated CA', ca: true });
+  const r1 = validatePath(chain.leaf.cert, [other.cert, chain.intermediate.cert], chain.store, { at: AT });
+  assert.ok(r1.valid);
+  const store = TrustStore.fromCertificates([{ certificate: chain.root.cert, origin: 'root' }], [chain.intermediate.cert]);
+  const r2 = validatePath(chain.leaf.cert, [], store, { at: AT });
+  assert.ok(r2.valid);
+  assert.deepEqual(r2.valid && r2.anchor.labels, ['unlabelled']);
+});
+
+test('CHAIN_UNTRUSTED_ROOT: issuer unknown, and a self-signed certificate that is not an anchor', async () => {
+  const chain = await makeChain();
+  const otherRoot = await makeCert({ subject: 'CN=Other Root', ca: true });
+  const store = TrustStore.fromCertificates([{ certificate: otherRoot.cert, origin: 'other' }]);
+  const r = validatePath(chain.leaf.cert, [chain.intermediate.cert], store, { at: AT });
+  assertFails(r, 'CHAIN_UNTRUSTED_ROOT', 1);
+  assert.match(r.valid ? '' : r.message, /Test Root CA/);
+  // The evidence brings its own root: still not an anchor.
+  const r2 = validatePath(chain.leaf.cert, [chain.intermediate.cert, chain.root.cert], store, { at: AT });
+  assertFails(r2, 'CHAIN_UNTRUSTED_ROOT', 2);
+  assert.match(r2.valid ? '' : r2.message, /self-issued .* is not a trust anchor/);
+});
+
+test('CHAIN_TOO_LONG: the depth cap bounds the path', async () => {
+  const chain = await makeChain();
+  const r = validate(chain, { maxDepth: 1 });
+  assertFails(r, 'CHAIN_TOO_LONG');
+});
+
+test('CHAIN_BAD_SIGNATURE names the certificate whose signature fails', async () => {
+  const chain = await makeChain();
+  const tampered = parseCertificate(flipByte(chain.leaf.der, -1));
+  const r = validatePath(tampered, [chain.intermediate.cert], chain.store, { at: AT });
+  assertFails(r, 'CHAIN_BAD_SIGNATURE', 0);
+  // Signed by another key under the right name and key identifier.
+  const impostor = await makeCert({ subject: 'CN=Impostor', issuer: chain.intermediate, signingKey: (await makeChain()).intermediate.keys.privateKey });
+  assertFails(validatePath(impostor.cert, [chain.intermediate.cert], chain.store, { at: AT }), 'CHAIN_BAD_SIGNATURE', 0);
+});
+
+test('CHAIN_UNSUPPORTED_ALGORITHM: an unknown signature algorithm', async () => {
+  const chain = await makeChain();
+  // ecdsa-with-SHA256 (...04 03 02) -> ...04 03 09, in the tbs and the outer copy.
+  const der = Buffer.from(chain.leaf.der);
+  const oid = Buffer.from('2a8648ce3d040302', 'hex');
+  let at = der.indexOf(oid);
+  while (at >= 0) {
+    der[at + oid.length - 1] = 0x09;
+    at = der.indexOf(oid, at + 1);
+  }
+  const r = validatePath(parseCertificate(der), [chain.intermediate.cert], chain.store, { at: AT });
+  assertFails(r, 'CHAIN_UNSUPPORTED_ALGORITHM', 0);
+});
+
+test('CHAIN_WEAK_ALGORITHM: a SHA-1 signature is accepted with a warning', async () => {
+  const chain = await makeChain({ kind: 'rsa-sha1' });
+  const r = validate(chain);
+  assert.ok(r.valid);
+  assert.deepEqual(
+    r.warnings.map((w) => [w.code, w.certificate?.index]),
+    [
+      ['CHAIN_WEAK_ALGORITHM', 0],
+      ['CHAIN_WEAK_ALGORITHM', 1],
+    ],
+  );
+});
+
+test('CHAIN_NAME_MISMATCH: the key identifier leads to an issuer of another name', async () => {
+  const chain = await makeChain();
+  const leaf = await makeCert({ subject: 'CN=Misnamed', issuer: chain.intermediate, issuerName: 'CN=Somebody Else' });
+  const r = validatePath(leaf.cert, [chain.intermediate.cert], chain.store, { at: AT });
+  assertFails(r, 'CHAIN_NAME_MISMATCH', 0);
+});
+
+test('CHAIN_KEY_ID_MISMATCH: the name matches but the AKI is not the issuer SKI', async () => {
+  const chain = await makeChain();
+  const leaf = await makeCert({ subject: 'CN=Wrong AKI', issuer: chain.intermediate, authorityKeyId: '00112233445566778899aabbccddeeff00112233' });
+  const r = validatePath(leaf.cert, [chain.intermediate.cert], chain.store, { at: AT });
+  assertFails(r, 'CHAIN_KEY_ID_MISMATCH', 0);
+});
+
+test('CHAIN_EXPIRED and CHAIN_NOT_YET_VALID, with inclusive bounds', async () => {
+  const notBefore = new Date('2025-01-01T00:00:00Z');
+  const notAfter = new Date('2025-12-31T23:59:59Z');
+  const chain = await makeChain({ leaf: { notBefore, notAfter } });
+  assert.ok(validate(chain, { at: notBefore }).valid, 'valid at exactly notBefore');
+  assert.ok(validate(chain, { at: notAfter }).valid, 'valid at exactly notAfter');
+  assertFails(validate(chain, { at: notAfter.getTime() + 1000 }), 'CHAIN_EXPIRED', 0);
+  assertFails(validate(chain, { at: notBefore.getTime() - 1000 }), 'CHAIN_NOT_YET_VALID', 0);
+  // An expired intermediate, and an expired anchor, are named too.
+  const old = await makeChain({ intermediate: { notAfter: new Date('2025-03-01T00:00:00Z') } });
+  assertFails(validate(old), 'CHAIN_EXPIRED', 1);
+  const oldRoot = await makeChain({ root: { notAfter: new Date('2025-03-01T00:00:00Z') } });
+  assertFails(validate(oldRoot), 'CHAIN_EXPIRED', 2);
+});
+
+test('CHAIN_NOT_CA: an issuer without basicConstraints, or with cA false', async () => {
+  for (const ca of ['omit', false] as const) {
+    const chain = await makeChain({ intermediate: { ca, keyUsage: x509.KeyUsageFlags.keyCertSign } });
+    const r = validate(chain);
+    assertFails(r, 'CHAIN_NOT_CA', 1);
+  }
+});
+
+test('CHAIN_PATHLEN: a CA with pathLen 0 above another intermediate CA', async () => {
+  const root = await makeCert({ subject: 'CN=PL Root', ca: true });
+  const upper = await makeCert({ subject: 'CN=PL Upper', issuer: root, ca: 0 });
+  const lower = await makeCert({ subject: 'CN=PL Lower', issuer: upper, ca: true });
+  const leaf = await makeCert({ subject: 'CN=PL Leaf', issuer: lower });
+  const store = TrustStore.fromCertificates([{ certificate: root.cert, origin: 'root' }]);
+  const r = validatePath(leaf.cert, [lower.cert, upper.cert], store, { at: AT });
+  assertFails(r, 'CHAIN_PATHLEN', 2);
+  // The anchor's pathLen counts too.
+  const strictRoot = await makeCert({ subject: 'CN=PL Strict Root', ca: 0 });
+  const mid = await makeCert({ subject: 'CN=PL Mid', issuer: strictRoot, ca: true });
+  const leaf2 = await makeCert({ subject: 'CN=PL Leaf2', issuer: mid });
+  const r2 = validatePath(leaf2.cert, [mid.cert], TrustStore.fromCertificates([{ certificate: strictRoot.cert, origin: 'r' }]), { at: AT });
+  assertFails(r2, 'CHAIN_PATHLEN', 2);
+});
+
+test('CHAIN_KEY_USAGE: an issuer without keyCertSign; an AK without digitalSignature', async () => {
+  const chain = await makeChain({ intermediate: { keyUsage: x509.KeyUsageFlags.digitalSignature } });
+  assertFails(validate(chain), 'CHAIN_KEY_USAGE', 1);
+  const ak = await makeChain({ leaf: { eku: [AK], keyUsage: x509.KeyUsageFlags.keyEncipherment } });
+  assertFails(validate(ak, { requireEku: 'ak' }), 'CHAIN_KEY_USAGE', 0);
+  assert.ok(validate(ak).valid, 'without the AK role the key usage is not judged');
+});
+
+test('CHAIN_CRITICAL_EXTENSION: an unknown critical extension; the TCG critical SAN is accepted', async () => {
+  const unknown = new x509.Extension('1.3.6.1.4.1.99999.1', true, new Uint8Array([0x05, 0x00]));
+  const chain = await makeChain({ leaf: { extensions: [unknown] } });
+  const r = validate(chain);
+  assertFails(r, 'CHAIN_CRITICAL_EXTENSION', 0);
+  assert.match(r.valid ? '' : r.message, /1\.3\.6\.1\.4\.1\.99999\.1/);
+  const nonCritical = await makeChain({ leaf: { extensions: [new x509.Extension('1.3.6.1.4.1.99999.1', false, new Uint8Array([0x05, 0x00]))] } });
+  assert.ok(validate(nonCritical).valid);
+});
+
+test('CHAIN_EKU: the required EKU is missing', async () => {
+  const chain = await makeChain({ leaf: { eku: [EK] } });
+  assert.ok(validate(chain, { requireEku: 'ek' }).valid);
+  const r = validate(chain, { requireEku: 'ak' });
+  assertFails(r, 'CHAIN_EKU', 0);
+  assert.deepEqual(r.valid ? null : r.failure.expected, AK);
+  const none = await makeChain();
+  assertFails(validate(none, { requireEku: 'ek' }), 'CHAIN_EKU', 0);
+});
+
+test('CHAIN_ANCHOR_NOT_ALLOWED: the path ends at an anchor with another label', async () => {
+  const chain = await makeChain({ label: 'ek-ca' });
+  const r = validate(chain, { allowedLabels: ['vplatform-ca'] });
+  assertFails(r, 'CHAIN_ANCHOR_NOT_ALLOWED', 2);
+  assert.ok(validate(chain, { allowedLabels: ['vplatform-ca', 'ek-ca'] }).valid);
+});
+
+test('CHAIN_REVOKED from a CRL the issuer signed; revocation after the validation time does not count', async () => {
+  const chain = await makeChain();
+  const crl = await makeCrl({ issuer: chain.intermediate, revoked: [{ serial: chain.leaf.serial, date: new Date('2025-05-15T00:00:00Z'), reason: x509.X509CrlReason.keyCompromise }] });
+  const r = validate(chain, { crls: [crl] });
+  assertFails(r, 'CHAIN_REVOKED', 0);
+  assert.match(r.valid ? '' : r.message, /keyCompromise/);
+  assert.ok(validate(chain, { crls: [crl], at: new Date('2025-05-10T00:00:00Z') }).valid, 'not yet revoked on May 10');
+  const later = await makeCrl({ issuer: chain.intermediate, revoked: [{ serial: chain.leaf.serial, date: new Date('2025-06-15T00:00:00Z') }] });
+  assert.ok(validate(chain, { crls: [later] }).valid, 'revoked after the validation time');
+  const clean = await makeCrl({ issuer: chain.intermediate, revoked: [{ serial: 'abcd' }] });
+  const ok = validate(chain, { crls: [clean] });
+  assert.ok(ok.valid);
+  assert.equal(ok.checks.find((c) => c.id === 'chain.revocation.0')?.status, 'pass');
+  assert.equal(ok.checks.find((c) => c.id === 'chain.revocation.1')?.status, 'skip', 'no CRL from the root');
+});
+
+test('CRL_BAD_SIGNATURE, CRL_EXPIRED, CRL_NOT_YET_VALID, CRL_UNSUPPORTED', async () => {
+  const chain = await makeChain();
+  const forger = await makeChain();
+  // Same issuer name and key identifier, signed by another key.
+  const forged = await makeCrl({ issuer: chain.intermediate, signingKey: forger.intermediate.keys.privateKey });
+  assertFails(validate(chain, { crls: [forged] }), 'CRL_BAD_SIGNATURE', 0);
+  // Another CA of the same name (its own key identifier): its CRL is about other certificates.
+  const namesake = await makeCrl({ issuer: forger.intermediate, revoked: [{ serial: chain.leaf.serial }] });
+  assert.ok(validate(chain, { crls: [namesake] }).valid);
+  const stale = await makeCrl({ issuer: chain.intermediate, thisUpdate: new Date('2025-01-01T00:00:00Z'), nextUpdate: new Date('2025-02-01T00:00:00Z') });
+  assertFails(validate(chain, { crls: [stale] }), 'CRL_EXPIRED', 0);
+  const future = await makeCrl({ issuer: chain.intermediate, thisUpdate: new Date('2025-07-01T00:00:00Z'), nextUpdate: new Date('2025-08-01T00:00:00Z') });
+  assertFails(validate(chain, { crls: [future] }), 'CRL_NOT_YET_VALID', 0);
+  const delta = await makeCrl({ issuer: chain.intermediate, extensions: [new x509.Extension('2.5.29.27', true, new Uint8Array([0x02, 0x01, 0x01]))] });
+  assertFails(validate(chain, { crls: [delta] }), 'CRL_UNSUPPORTED', 0);
+  // A CRL issuer without cRLSign.
+  const noCrlSign = await makeChain({ intermediate: { keyUsage: x509.KeyUsageFlags.keyCertSign } });
+  const crl2 = await makeCrl({ issuer: noCrlSign.intermediate });
+  assertFails(validate(noCrlSign, { crls: [crl2] }), 'CHAIN_KEY_USAGE', 0);
+});
+
+test('a non-self-signed anchor ends the path: nothing above it is looked for', async () => {
+  const chain = await makeChain();
+  const store = TrustStore.fromCertificates([{ certificate: chain.intermediate.cert, label: 'ek-ca', origin: 'ica' }]);
+  const r = validatePath(chain.leaf.cert, [], store, { at: AT });
+  assert.ok(r.valid);
+  assert.equal(r.valid && r.anchor.certificate.subject.text, 'CN=Test Intermediate CA, O=vtpm-verify tests');
+  assert.equal(r.path.length, 1);
+});
+
+test('a target that is itself an anchor is valid with an empty path', async () => {
+  const chain = await makeChain();
+  const r = validatePath(chain.root.cert, [], chain.store, { at: AT });
+  assert.ok(r.valid);
+  assert.equal(r.path.length, 0);
+});
+
+test('of two candidate paths, the valid one wins (a re-keyed intermediate of the same name)', async () => {
+  const chain = await makeChain();
+  const expiredTwin = await makeCert({ subject: chain.intermediate.name, issuer: chain.root, ca: 0, keys: chain.intermediate.keys, notAfter: new Date('2025-02-01T00:00:00Z') });
+  const r = validatePath(chain.leaf.cert, [expiredTwin.cert, chain.intermediate.cert], chain.store, { at: AT });
+  assert.ok(r.valid, r.valid ? '' : r.message);
+  assert.equal(r.valid && r.path[1]!.fingerprint, chain.intermediate.cert.fingerprint);
+});
+
+test('a non-DER name (multi-valued RDN out of order) validates with a CERT_NON_DER warning', async () => {
+  const root = await makeCert({ subject: 'CN=Multi Root+O=Vendor+C=TW', ca: true });
+  const leaf = await makeCert({ subject: 'CN=Multi Leaf', issuer: root });
+  assert.ok(leaf.cert.derDeviations.some((d) => d.kind === 'set-order' && d.field === 'issuer'));
+  const r = validatePath(leaf.cert, [], TrustStore.fromCertificates([{ certificate: root.cert, origin: 'r' }]), { at: AT });
+  assert.ok(r.valid);
+  assert.ok(r.warnings.some((w) => w.code === 'CERT_NON_DER' && w.certificate?.index === 0));
+});
+
+test('layerInfo gives the certified key and the issuer certificate hash of a valid path', async () => {
+  const chain = await makeChain({ leaf: { eku: [AK] } });
+  const r = validate(chain, { requireEku: 'ak' });
+  assert.ok(r.valid);
+  const info = layerInfo(r);
+  assert.equal(info.layer, null);
+  assert.deepEqual(info.anchorLabels, ['ek-ca']);
+  assert.equal(info.issuerCertificateSha256, chain.intermediate.cert.fingerprint);
+  assert.equal(info.certificateFingerprint, chain.leaf.cert.fingerprint);
+  assert.equal(info.publicKey?.asymmetricKeyType, 'ec');
+  assert.deepEqual(Buffer.from(info.spki), Buffer.from(chain.leaf.cert.publicKey.der));
+});
