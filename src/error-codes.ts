@@ -3,8 +3,11 @@
 
 import { GENERAL_CODES, type CodeTable } from './errors.js';
 import { TPM_PARSE_CODES } from './tpm/reader.js';
+import { EVENTLOG_CODES, IMA_CODES } from './eventlog/codes.js';
 
 export const ALL_CODES: CodeTable = {
   ...GENERAL_CODES,
   ...TPM_PARSE_CODES,
+  ...EVENTLOG_CODES,
+  ...IMA_CODES,
 };
