@@ -2,7 +2,7 @@
 // perf notes measured at twice the rate of createHash for 64-byte inputs.
 
 import { hash } from 'node:crypto';
-import type { HashAlg } from '../tpm/constants.js';
+import { HASH_ALGS, type HashAlg, type HashName } from '../tpm/constants.js';
 
 export function digest(alg: HashAlg, data: Uint8Array): Buffer {
   return hash(alg.nodeName, data, 'buffer');
@@ -21,4 +21,14 @@ export function initialPcrValue(alg: HashAlg, locality = 0): Buffer {
   const v = Buffer.alloc(alg.size);
   v[alg.size - 1] = locality;
   return v;
+}
+
+/**
+ * The hash for a bank name exactly as HashName spells it. (tpm/constants.ts's
+ * hashByName maps "sha384" to "sha3_84" and finds nothing, so it is not used here.)
+ */
+export function bankAlg(name: HashName): HashAlg {
+  const alg = HASH_ALGS.find((h) => h.name === name);
+  if (!alg) throw new Error(`unknown bank ${name}`);
+  return alg;
 }

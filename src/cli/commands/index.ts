@@ -2,5 +2,6 @@
 // declares its options; its implementation is imported when it runs.
 
 import type { CommandDefinition } from '../command.js';
+import { eventlogCommand } from './eventlog.js';
 
-export const COMMANDS: CommandDefinition[] = [];
+export const COMMANDS: CommandDefinition[] = [eventlogCommand];

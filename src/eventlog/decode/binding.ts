@@ -28,10 +28,15 @@ function candidates(pcrIndex: number, eventType: number, data: Uint8Array, conte
     case EV.SEPARATOR:
       if (content.kind === 'separator' && content.error) return [{ measured: 'the error value 0x00000001', bytes: SEPARATOR_ERROR_VALUE }];
       return [{ measured: 'event data', bytes: data }];
+    case EV.EFI_VARIABLE_DRIVER_CONFIG: {
+      // The PFP hashes the whole UEFI_VARIABLE_DATA; TCG EFI 1.2-era firmware hashed only the value.
+      const out: Candidate[] = [{ measured: 'event data', bytes: data }];
+      if (content.kind === 'efi-variable') out.push({ measured: 'variable value only (TCG EFI 1.2 rule: name and GUID not hashed)', bytes: content.value });
+      return out;
+    }
     case EV.EFI_ACTION:
     case EV.ACTION:
     case EV.EFI_GPT_EVENT:
-    case EV.EFI_VARIABLE_DRIVER_CONFIG:
     case EV.EFI_VARIABLE_BOOT2:
     case EV.S_CRTM_VERSION:
     case EV.OMIT_BOOT_DEVICE_EVENTS:

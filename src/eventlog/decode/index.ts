@@ -42,7 +42,7 @@ function textOrRaw(data: Uint8Array, what: string): EventContent {
 /** EV_S_CRTM_VERSION: a UTF-16 (sometimes ASCII) version string, or a GUID on EDK2-based firmware. */
 function decodeCrtmVersion(data: Uint8Array): EventContent {
   const t = decodeText(data);
-  if (t && t.text.length > 0) return { kind: 'version', version: t.text, form: t.encoding };
+  if (t && (t.text.length > 0 || (data.length > 0 && data.every((b) => b === 0)))) return { kind: 'version', version: t.text, form: data.length % 2 === 0 && data.length > 0 && data.every((b) => b === 0) ? 'utf-16le' : t.encoding };
   if (data.length === 16) return { kind: 'version', version: guidToString(data), form: 'guid' };
   return { kind: 'version', version: Buffer.from(data).toString('hex'), form: 'hex' };
 }

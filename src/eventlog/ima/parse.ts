@@ -1,0 +1,205 @@
+// Parses IMA runtime measurement lists, ASCII (ascii_runtime_measurements)
+// and binary (binary_runtime_measurements), into an UnverifiedImaList.
+//
+// ASCII line:   <pcr> <template-hash hex> <template> <fields...>
+// Binary entry (little-endian, the kernel's canonical format):
+//   UINT32 pcr; BYTE templateHash[20]; UINT32 nameLen; CHAR name[nameLen];
+//   then for "ima": BYTE digest[20]; UINT32 len; CHAR filename[len]
+//   otherwise:      UINT32 dataLen; { UINT32 len; BYTE field[len] }...
+// A malformed line is IMA_MALFORMED_LINE with its 1-based line number.
+
+import { ParseError, VtpmError } from '../../errors.js';
+import { TpmReader } from '../../tpm/reader.js';
+import { IMA_CAPS } from '../caps.js';
+import { decodeFields, fieldFromText } from './fields.js';
+import { TEMPLATE_FIELDS } from './templates.js';
+import type { ImaEntry, UnverifiedImaList } from './types.js';
+
+export type ImaCaps = { -readonly [K in keyof typeof IMA_CAPS]: number };
+
+export interface ParseImaOptions {
+  /** absolute index of the first entry, for incremental lists (Keylime's ima_ml_entry) */
+  firstEntryIndex?: number;
+  caps?: Partial<ImaCaps>;
+}
+
+const HASH_RE = /^[0-9a-fA-F]{40,128}$/;
+/** pcr + SHA-1 template hash + template name length */
+const BINARY_HEADER_BYTES = 28;
+const PCR_RE = /^\d{1,4}$/;
+
+function isZero(b: Uint8Array): boolean {
+  for (const x of b) if (x !== 0) return false;
+  return true;
+}
+
+/** ASCII or binary, told apart by the first bytes: an ASCII list starts with a decimal PCR. */
+export function parseImaList(bytes: Uint8Array, opts: ParseImaOptions = {}): UnverifiedImaList {
+  const looksAscii = bytes.length === 0 || /^\s*\d+ [0-9a-fA-F]/.test(Buffer.from(bytes.subarray(0, 32)).toString('latin1'));
+  return looksAscii ? parseImaAscii(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), opts) : parseImaBinary(bytes, opts);
+}
+
+function malformed(line: number, reason: string, text: string): ParseError {
+  return new ParseError('IMA_MALFORMED_LINE', `IMA list line ${line}: ${reason}`, { line, reason, text: text.length > 120 ? `${text.slice(0, 120)}...` : text });
+}
+
+export function parseImaAscii(text: string, opts: ParseImaOptions = {}): UnverifiedImaList {
+  const caps: ImaCaps = { ...IMA_CAPS, ...opts.caps };
+  const first = opts.firstEntryIndex ?? 0;
+  const entries: ImaEntry[] = [];
+  let lineNo = 0;
+  let pos = 0;
+  let blankAt = 0;
+  while (pos < text.length) {
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = text.length;
+    lineNo++;
+    if (nl - pos > caps.maxLineBytes) {
+      throw new ParseError('IMA_TOO_LARGE', `IMA list line ${lineNo} is longer than the ${caps.maxLineBytes}-byte cap`, { line: lineNo, cap: caps.maxLineBytes });
+    }
+    let line = text.slice(pos, nl);
+    pos = nl + 1;
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (line.trim() === '') {
+      blankAt ||= lineNo;
+      continue;
+    }
+    if (blankAt) throw malformed(blankAt, 'blank line inside the list', '');
+    if (entries.length >= caps.maxEntries) {
+      throw new ParseError('IMA_TOO_LARGE', `the IMA list has more than ${caps.maxEntries} entries (the cap)`, { line: lineNo, cap: caps.maxEntries });
+    }
+    entries.push(parseAsciiLine(line, lineNo, first + entries.length));
+  }
+  return { trust: 'unverified', format: 'ascii', entries, firstEntryIndex: first, trailingBytes: 0, notes: [] };
+}
+
+function parseAsciiLine(raw: string, line: number, index: number): ImaEntry {
+  const l = raw.trimStart();
+  const s1 = l.indexOf(' ');
+  const s2 = s1 < 0 ? -1 : l.indexOf(' ', s1 + 1);
+  const s3 = s2 < 0 ? -1 : l.indexOf(' ', s2 + 1);
+  if (s3 < 0) throw malformed(line, 'expected "<pcr> <template-hash> <template> <fields>"', raw);
+  const pcrText = l.slice(0, s1);
+  const hashText = l.slice(s1 + 1, s2);
+  const templateName = l.slice(s2 + 1, s3);
+  const rest = l.slice(s3 + 1);
+  if (!PCR_RE.test(pcrText)) throw malformed(line, `PCR "${pcrText}" is not a number`, raw);
+  if (!HASH_RE.test(hashText) || hashText.length % 2) throw malformed(line, `template hash "${hashText.slice(0, 20)}" is not a hex digest`, raw);
+  const ids = TEMPLATE_FIELDS[templateName];
+  if (!ids) {
+    throw new ParseError('IMA_UNKNOWN_TEMPLATE', `IMA list line ${line}: template "${templateName}" cannot be rebuilt from ASCII; use the binary list`, { line, template: templateName });
+  }
+  const where = { line };
+  const texts = splitFields(templateName, rest);
+  if (!texts) throw malformed(line, `the fields do not fit template ${templateName}`, raw);
+  const fieldData = ids.map((id, i) => fieldFromText(id, texts[i] ?? '', where));
+  const templateHash = Buffer.from(hashText, 'hex');
+  return {
+    index,
+    line,
+    pcr: Number(pcrText),
+    templateHash,
+    templateName,
+    fieldData,
+    fields: decodeFields(ids, fieldData, where),
+    violation: isZero(templateHash),
+  };
+}
+
+/**
+ * Splits the field text. The digest never has a space; an ima/ima-ng path is
+ * the rest of the line (it may hold spaces); for ima-sig and ima-buf the
+ * kernel writes names without spaces and the last field may be empty.
+ */
+function splitFields(template: string, rest: string): string[] | undefined {
+  const sp = rest.indexOf(' ');
+  if (sp <= 0) return undefined;
+  const digest = rest.slice(0, sp);
+  const after = rest.slice(sp + 1);
+  switch (template) {
+    case 'ima':
+    case 'ima-ng':
+    case 'ima-ngv2':
+      return after.length ? [digest, after] : undefined;
+    default: {
+      const sp2 = after.indexOf(' ');
+      if (sp2 < 0) return after.length ? [digest, after, ''] : undefined;
+      return [digest, after.slice(0, sp2), after.slice(sp2 + 1)];
+    }
+  }
+}
+
+export function parseImaBinary(bytes: Uint8Array, opts: ParseImaOptions = {}): UnverifiedImaList {
+  const caps: ImaCaps = { ...IMA_CAPS, ...opts.caps };
+  const first = opts.firstEntryIndex ?? 0;
+  const r = new TpmReader(bytes, 'IMA binary measurement list');
+  const entries: ImaEntry[] = [];
+  const notes: string[] = [];
+  let trailingBytes = 0;
+  while (r.remaining > 0) {
+    if (r.remaining < BINARY_HEADER_BYTES) {
+      // A fragment shorter than an entry header cannot be an entry; evmctl
+      // stops there silently. It is reported, not replayed.
+      trailingBytes = r.remaining;
+      notes.push(`${trailingBytes} trailing byte(s) after the last complete entry, too few for an entry header; ignored`);
+      break;
+    }
+    if (entries.length >= caps.maxEntries) {
+      throw new ParseError('IMA_TOO_LARGE', `the IMA list has more than ${caps.maxEntries} entries (the cap)`, { entry: first + entries.length, cap: caps.maxEntries });
+    }
+    const offset = r.offset;
+    const index = first + entries.length;
+    try {
+      entries.push(readBinaryEntry(r, index, offset, caps));
+    } catch (err) {
+      if (err instanceof VtpmError && err.code === 'TPM_TRUNCATED') {
+        throw new ParseError(
+          'IMA_TRUNCATED',
+          `IMA entry ${index} (offset ${offset}) is truncated at ${String(err.details['field'])}`,
+          { entry: index, offset, field: err.details['field'], needed: err.details['needed'], available: err.details['available'] },
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+  return { trust: 'unverified', format: 'binary', entries, firstEntryIndex: first, trailingBytes, notes };
+}
+
+function readBinaryEntry(r: TpmReader, index: number, offset: number, caps: ImaCaps): ImaEntry {
+  const where = { entry: index, offset };
+  const pcr = r.u32le('pcr');
+  const templateHash = r.bytes(20, 'template hash');
+  const nameLen = r.u32le('template name length');
+  if (nameLen === 0 || nameLen > caps.maxTemplateNameBytes) {
+    throw new ParseError('IMA_TOO_LARGE', `IMA entry ${index} (offset ${offset}): template name length ${nameLen} is outside 1..${caps.maxTemplateNameBytes}`, { ...where, nameLen });
+  }
+  const templateName = Buffer.from(r.bytes(nameLen, 'template name')).toString('latin1');
+  let fieldData: Uint8Array[];
+  if (templateName === 'ima') {
+    const digest = r.bytes(20, 'digest');
+    const len = r.u32le('filename length');
+    if (len > caps.maxTemplateDataBytes) throw new ParseError('IMA_TOO_LARGE', `IMA entry ${index}: filename length ${len} is above the cap`, { ...where, len });
+    fieldData = [digest, r.bytes(len, 'filename')];
+  } else {
+    const dataLen = r.u32le('template data length');
+    if (dataLen > caps.maxTemplateDataBytes) {
+      throw new ParseError('IMA_TOO_LARGE', `IMA entry ${index} (offset ${offset}): template data of ${dataLen} bytes is above the ${caps.maxTemplateDataBytes}-byte cap`, { ...where, dataLen });
+    }
+    const data = r.sub(dataLen, 'template data', 'IMA template data');
+    fieldData = [];
+    while (data.remaining > 0) {
+      if (fieldData.length >= caps.maxTemplateFields) throw new ParseError('IMA_FIELD_INVALID', `IMA entry ${index}: more than ${caps.maxTemplateFields} template fields`, { ...where, field: 'template data' });
+      const len = data.u32le(`field ${fieldData.length} length`);
+      fieldData.push(data.bytes(len, `field ${fieldData.length}`));
+    }
+  }
+  const ids = TEMPLATE_FIELDS[templateName];
+  if (ids && ids.length !== fieldData.length) {
+    throw new ParseError('IMA_FIELD_INVALID', `IMA entry ${index} (offset ${offset}): template ${templateName} has ${ids.length} fields, the entry ${fieldData.length}`, {
+      ...where,
+      field: 'template data',
+    });
+  }
+  return { index, offset, pcr, templateHash, templateName, fieldData, fields: decodeFields(ids, fieldData, where), violation: isZero(templateHash) };
+}
