@@ -16,6 +16,8 @@ export interface WriterEvent {
   data: Uint8Array;
   /** per-bank digests to log instead of the hash of the data */
   digests?: Partial<Record<HashName, Uint8Array>>;
+  /** log digests for these banks only (TPM2_PCR_Extend leaves the others alone); default all */
+  banks?: readonly HashName[];
 }
 
 export interface WriterOptions {
@@ -66,7 +68,8 @@ export class EventLogWriter {
 
   add(event: WriterEvent): this {
     const digests: Partial<Record<HashName, Buffer>> = {};
-    for (const bank of this.banks) {
+    for (const bank of event.banks ?? this.banks) {
+      if (!this.banks.includes(bank)) throw new Error(`bank ${bank} is not one of the log's`);
       const alg = bankAlg(bank);
       const given = event.digests?.[bank];
       digests[bank] = given ? Buffer.from(given) : event.type === EV.NO_ACTION ? Buffer.alloc(alg.size) : digest(alg, event.data);
@@ -114,7 +117,7 @@ export class EventLogWriter {
       if (this.format === 'sha1') {
         parts.push(u32(event.pcr), u32(event.type), digests['sha1']!, u32(event.data.length), Buffer.from(event.data));
       } else {
-        const ds = this.banks.map((b) => Buffer.concat([u16(bankAlg(b).id), digests[b]!]));
+        const ds = this.banks.filter((b) => digests[b]).map((b) => Buffer.concat([u16(bankAlg(b).id), digests[b]!]));
         parts.push(u32(event.pcr), u32(event.type), u32(ds.length), ...ds, u32(event.data.length), Buffer.from(event.data));
       }
     }
