@@ -111,9 +111,11 @@ export function parseEventLog(bytes: Uint8Array, opts: ParseEventLogOptions = {}
   addEvent(first, 0);
 
   let padding: LogPadding | undefined;
+  // pcrIndex, eventType, [digest count,] digests, eventSize
+  const minHeader = format === 'crypto-agile' ? 16 + algorithms.reduce((n, a) => n + 2 + a.digestSize, 0) : 32;
   const agileTable = format === 'crypto-agile' ? algorithms : undefined;
   while (r.remaining > 0) {
-    padding = detectPadding(bytes, r.offset);
+    padding = detectPadding(bytes, r.offset, minHeader);
     if (padding) {
       notes.push(`${padding.length} byte(s) of 0x${padding.byte.toString(16).padStart(2, '0')} padding after the last event (offset ${padding.offset})`);
       break;
@@ -146,11 +148,14 @@ export function parseEventLog(bytes: Uint8Array, opts: ParseEventLogOptions = {}
 /**
  * Fill after the last event: the rest of the buffer is one repeated 0x00 or
  * 0xFF byte (CCEL log areas are padded with 0xFF, ACPI TCPA/TPM2 areas with
- * zeros). The scan stops at the first differing byte, so it is cheap.
+ * zeros), at least as long as an event header, so a log cut inside an event
+ * is still reported as truncated. Such a header could not be an event (its
+ * digest count would be 0 or 0xFFFFFFFF). The scan stops at the first
+ * differing byte, so it is cheap.
  */
-function detectPadding(bytes: Uint8Array, offset: number): LogPadding | undefined {
+function detectPadding(bytes: Uint8Array, offset: number, minHeader: number): LogPadding | undefined {
   const byte = bytes[offset]!;
-  if (byte !== 0x00 && byte !== 0xff) return undefined;
+  if ((byte !== 0x00 && byte !== 0xff) || bytes.length - offset < minHeader) return undefined;
   for (let i = offset + 1; i < bytes.length; i++) if (bytes[i] !== byte) return undefined;
   return { offset, length: bytes.length - offset, byte };
 }

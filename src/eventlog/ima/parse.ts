@@ -33,9 +33,10 @@ function isZero(b: Uint8Array): boolean {
   return true;
 }
 
-/** ASCII or binary, told apart by the first bytes: an ASCII list starts with a decimal PCR. */
+/** ASCII or binary, told apart by the first bytes: a binary list starts with a little-endian PCR index, so with NULs. */
 export function parseImaList(bytes: Uint8Array, opts: ParseImaOptions = {}): UnverifiedImaList {
-  const looksAscii = bytes.length === 0 || /^\s*\d+ [0-9a-fA-F]/.test(Buffer.from(bytes.subarray(0, 32)).toString('latin1'));
+  const head = bytes.subarray(0, 64);
+  const looksAscii = head.every((b) => b === 0x09 || b === 0x0a || b === 0x0d || (b >= 0x20 && b < 0x7f));
   return looksAscii ? parseImaAscii(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), opts) : parseImaBinary(bytes, opts);
 }
 
