@@ -33,3 +33,5 @@ export { replayImaAgainstQuote } from './ima/quote-replay.js';
 export type { ImaQuoteResult, ImaPcrOutcome, ReplayImaAgainstQuoteOptions } from './ima/quote-replay.js';
 export type { VerifiedImaList } from './ima/verified.js';
 export { formatImaEntry } from './ima/format.js';
+export { checkBootAggregate } from './ima/boot-aggregate.js';
+export type { BootAggregateCheck } from './ima/boot-aggregate.js';

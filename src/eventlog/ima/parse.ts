@@ -27,6 +27,8 @@ const HASH_RE = /^[0-9a-fA-F]{40,128}$/;
 /** pcr + SHA-1 template hash + template name length */
 const BINARY_HEADER_BYTES = 28;
 const PCR_RE = /^\d{1,4}$/;
+/** Templates whose binary template data can be rebuilt from the ASCII list (the others need the binary list). */
+const ASCII_TEMPLATES = new Set(['ima', 'ima-ng', 'ima-ngv2', 'ima-sig', 'ima-sigv2', 'ima-buf']);
 
 function isZero(b: Uint8Array): boolean {
   for (const x of b) if (x !== 0) return false;
@@ -86,14 +88,14 @@ function parseAsciiLine(raw: string, line: number, index: number): ImaEntry {
   const rest = l.slice(s3 + 1);
   if (!PCR_RE.test(pcrText)) throw malformed(line, `PCR "${pcrText}" is not a number`, raw);
   if (!HASH_RE.test(hashText) || hashText.length % 2) throw malformed(line, `template hash "${hashText.slice(0, 20)}" is not a hex digest`, raw);
-  const ids = TEMPLATE_FIELDS[templateName];
+  const ids = ASCII_TEMPLATES.has(templateName) ? TEMPLATE_FIELDS[templateName] : undefined;
   if (!ids) {
     throw new ParseError('IMA_UNKNOWN_TEMPLATE', `IMA list line ${line}: template "${templateName}" cannot be rebuilt from ASCII; use the binary list`, { line, template: templateName });
   }
   const where = { line };
   const texts = splitFields(templateName, rest);
-  if (!texts) throw malformed(line, `the fields do not fit template ${templateName}`, raw);
-  const fieldData = ids.map((id, i) => fieldFromText(id, texts[i] ?? '', where));
+  if (!texts || texts.length !== ids.length) throw malformed(line, `the fields do not fit template ${templateName}`, raw);
+  const fieldData = ids.map((id, i) => fieldFromText(id, texts[i]!, where));
   const templateHash = Buffer.from(hashText, 'hex');
   return {
     index,
@@ -138,7 +140,7 @@ export function parseImaBinary(bytes: Uint8Array, opts: ParseImaOptions = {}): U
   const notes: string[] = [];
   let trailingBytes = 0;
   while (r.remaining > 0) {
-    if (r.remaining < BINARY_HEADER_BYTES) {
+    if (r.remaining < BINARY_HEADER_BYTES && entries.length > 0) {
       // A fragment shorter than an entry header cannot be an entry; evmctl
       // stops there silently. It is reported, not replayed.
       trailingBytes = r.remaining;
