@@ -7,29 +7,29 @@
 //   n       the name, no NUL (legacy template)
 //   n-ng    the name and its NUL
 //   sig, buf, modsig, d-modsig: raw bytes
+// The ASCII path builds each entry's template data in one buffer, fields as
+// views into it: IMA lists run to hundreds of thousands of entries and the
+// allocations, not the parsing, would dominate.
 
 import { ParseError } from '../../errors.js';
-import { IMA_DIGEST_SIZES } from './templates.js';
+import { LEGACY_NAME_FIELD_BYTES, IMA_DIGEST_SIZES } from './templates.js';
 import type { ImaFields } from './types.js';
-
-const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 
 function fieldError(where: Record<string, unknown>, field: string, message: string): ParseError {
   const at = where['line'] !== undefined ? `line ${String(where['line'])}` : `entry ${String(where['entry'])}`;
   return new ParseError('IMA_FIELD_INVALID', `IMA ${at}: field ${field}: ${message}`, { ...where, field });
 }
 
-function hexBytes(text: string, where: Record<string, unknown>, field: string): Buffer {
-  if (!HEX_RE.test(text)) throw fieldError(where, field, `not hex: ${text.length > 40 ? `${text.slice(0, 40)}...` : text}`);
-  return Buffer.from(text, 'hex');
+function checkDigestSize(alg: string, size: number, where: Record<string, unknown>, field: string): void {
+  const want = IMA_DIGEST_SIZES[alg];
+  if (want !== undefined && want !== size) throw fieldError(where, field, `a ${alg} digest has ${want} bytes, not ${size}`);
 }
 
-function checkDigestSize(alg: string, digest: Uint8Array, where: Record<string, unknown>, field: string): void {
-  const size = IMA_DIGEST_SIZES[alg];
-  if (size !== undefined && size !== digest.length) throw fieldError(where, field, `a ${alg} digest has ${size} bytes, not ${digest.length}`);
+function text(b: Uint8Array, encoding: 'latin1' | 'utf8'): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString(encoding);
 }
 
-/** Decodes the fields of a template; unknown field ids are left undecoded. */
+/** Decodes the fields of a template from their bytes; unknown field ids are left undecoded. */
 export function decodeFields(ids: readonly string[] | undefined, data: readonly Uint8Array[], where: Record<string, unknown>): ImaFields {
   const out: ImaFields = {};
   if (!ids) return out;
@@ -43,13 +43,13 @@ export function decodeFields(ids: readonly string[] | undefined, data: readonly 
       case 'd-ng':
       case 'd-ngv2': {
         const nul = f.indexOf(0);
-        const prefix = nul > 0 ? Buffer.from(f.subarray(0, nul)).toString('latin1') : '';
+        const prefix = nul > 0 ? text(f.subarray(0, nul), 'latin1') : '';
         if (nul > 0 && prefix.endsWith(':')) {
           const parts = prefix.slice(0, -1).split(':');
           out.digestAlgorithm = parts[parts.length - 1]!;
           if (id === 'd-ngv2' && parts.length > 1) out.digestType = parts[0]!;
           out.digest = f.subarray(nul + 1);
-          checkDigestSize(out.digestAlgorithm, out.digest, where, id);
+          checkDigestSize(out.digestAlgorithm, out.digest.length, where, id);
         } else {
           out.digest = f;
           out.digestAlgorithm = f.length === 16 ? 'md5' : 'sha1';
@@ -57,13 +57,11 @@ export function decodeFields(ids: readonly string[] | undefined, data: readonly 
         break;
       }
       case 'n':
-        out.name = Buffer.from(f).toString('utf8');
+        out.name = text(f, 'utf8');
         break;
-      case 'n-ng': {
-        const end = f.length > 0 && f[f.length - 1] === 0 ? f.length - 1 : f.length;
-        out.name = Buffer.from(f.subarray(0, end)).toString('utf8');
+      case 'n-ng':
+        out.name = text(f.length > 0 && f[f.length - 1] === 0 ? f.subarray(0, f.length - 1) : f, 'utf8');
         break;
-      }
       case 'sig':
         out.signature = f;
         break;
@@ -75,27 +73,113 @@ export function decodeFields(ids: readonly string[] | undefined, data: readonly 
   return out;
 }
 
-/** Rebuilds a field's bytes from its text in an ASCII list. */
-export function fieldFromText(id: string, text: string, where: Record<string, unknown>): Buffer {
-  switch (id) {
-    case 'd':
-      return hexBytes(text, where, id);
-    case 'd-ng':
-    case 'd-ngv2': {
-      const colon = text.lastIndexOf(':');
-      if (colon < 0) return hexBytes(text, where, id);
-      const prefix = text.slice(0, colon + 1);
-      if (!/^[a-z0-9_-]+(?::[a-z0-9_-]+)?:$/i.test(prefix)) throw fieldError(where, id, `bad algorithm prefix "${prefix}"`);
-      const digest = hexBytes(text.slice(colon + 1), where, id);
-      const alg = prefix.slice(0, -1).split(':').pop()!;
-      checkDigestSize(alg, digest, where, id);
-      return Buffer.concat([Buffer.from(prefix, 'latin1'), Buffer.from([0]), digest]);
-    }
-    case 'n':
-      return Buffer.from(text, 'utf8');
-    case 'n-ng':
-      return Buffer.concat([Buffer.from(text, 'utf8'), Buffer.from([0])]);
-    default:
-      return hexBytes(text, where, id);
+/** The legacy "ima" template's hash input: digest, then the name zero-padded to 256 bytes. */
+export function legacyTemplateData(digest: Uint8Array, name: Uint8Array): { templateData: Buffer; digest: Buffer } {
+  const templateData = Buffer.alloc(digest.length + Math.max(name.length, LEGACY_NAME_FIELD_BYTES));
+  templateData.set(digest, 0);
+  templateData.set(name, digest.length);
+  return { templateData, digest: templateData.subarray(0, digest.length) };
+}
+
+/** The legacy "ima" template from text: a 40-hex SHA-1 (or 32-hex MD5) digest and the name. */
+export function buildLegacyTemplate(digestHex: string, name: string, where: Record<string, unknown>): { templateData: Buffer; fields: ImaFields } {
+  if (digestHex.length !== 40 && digestHex.length !== 32) throw fieldError(where, 'd', `a legacy digest has 32 or 40 hex digits, not ${digestHex.length}`);
+  const digest = Buffer.from(digestHex, 'hex');
+  if (digest.length * 2 !== digestHex.length) throw fieldError(where, 'd', 'not hex');
+  const built = legacyTemplateData(digest, Buffer.from(name, 'utf8'));
+  return { templateData: built.templateData, fields: { digest: built.digest, digestAlgorithm: digest.length === 16 ? 'md5' : 'sha1', name } };
+}
+
+interface DigestPrefix {
+  ok: boolean;
+  algorithm: string;
+  type?: string;
+}
+
+const PREFIX_RE = /^[a-z0-9_-]+(?::[a-z0-9_-]+)?:$/i;
+/** "sha256:" and friends, parsed once: lists repeat a handful of prefixes hundreds of thousands of times */
+const prefixes = new Map<string, DigestPrefix>();
+
+function digestPrefix(prefix: string): DigestPrefix {
+  let p = prefixes.get(prefix);
+  if (!p) {
+    const parts = prefix.slice(0, -1).split(':');
+    p = { ok: PREFIX_RE.test(prefix), algorithm: parts[parts.length - 1]! };
+    if (parts.length > 1) p.type = parts[0]!;
+    if (prefixes.size < 1000) prefixes.set(prefix, p);
   }
+  return p;
+}
+
+// Scratch for the two passes below (field sizes, colon positions); no allocation per line.
+const SIZE = new Int32Array(16);
+const COLON = new Int32Array(16);
+const PREFIX: (DigestPrefix | undefined)[] = new Array<DigestPrefix | undefined>(16);
+
+/**
+ * Rebuilds an entry's template data, (le32 length, field) pairs, from the
+ * texts of its fields, in one buffer; the decoded fields are views into it.
+ * Not for the legacy "ima" template (buildLegacyTemplate).
+ */
+export function buildTemplate(ids: readonly string[], texts: readonly string[], where: () => Record<string, unknown>): { templateData: Buffer; fields: ImaFields } {
+  let total = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const t = texts[i]!;
+    const id = ids[i]!;
+    let size: number;
+    if (id === 'd-ng' || id === 'd-ngv2') {
+      const colon = t.lastIndexOf(':');
+      COLON[i] = colon;
+      const hexLen = t.length - colon - 1;
+      if (hexLen % 2) throw fieldError(where(), id, 'odd number of hex digits');
+      if (colon >= 0) {
+        const p = (PREFIX[i] = digestPrefix(t.slice(0, colon + 1)));
+        if (!p.ok) throw fieldError(where(), id, `bad algorithm prefix "${t.slice(0, colon + 1)}"`);
+        checkDigestSize(p.algorithm, hexLen / 2, where(), id);
+        size = colon + 2 + hexLen / 2;
+      } else size = hexLen / 2;
+    } else if (id === 'n-ng') {
+      size = Buffer.byteLength(t, 'utf8') + 1;
+    } else {
+      if (t.length % 2) throw fieldError(where(), id, 'odd number of hex digits');
+      size = t.length / 2;
+    }
+    SIZE[i] = size;
+    total += 4 + size;
+  }
+  const buf = Buffer.allocUnsafe(total);
+  const fields: ImaFields = {};
+  let at = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const t = texts[i]!;
+    const id = ids[i]!;
+    const size = SIZE[i]!;
+    buf.writeUInt32LE(size, at);
+    at += 4;
+    if (id === 'd-ng' || id === 'd-ngv2') {
+      const colon = COLON[i]!;
+      let hexAt = at;
+      if (colon >= 0) {
+        buf.write(t, at, colon + 1, 'latin1');
+        buf[at + colon + 1] = 0;
+        hexAt = at + colon + 2;
+        const p = PREFIX[i]!;
+        fields.digestAlgorithm = p.algorithm;
+        if (id === 'd-ngv2' && p.type !== undefined) fields.digestType = p.type;
+      } else fields.digestAlgorithm = size === 16 ? 'md5' : 'sha1';
+      const hexLen = t.length - colon - 1;
+      if (buf.write(colon >= 0 ? t.slice(colon + 1) : t, hexAt, 'hex') !== hexLen / 2) throw fieldError(where(), id, 'not hex');
+      fields.digest = buf.subarray(hexAt, at + size);
+    } else if (id === 'n-ng') {
+      buf.write(t, at, 'utf8');
+      buf[at + size - 1] = 0;
+      fields.name = t;
+    } else {
+      if (buf.write(t, at, 'hex') !== size) throw fieldError(where(), id, 'not hex');
+      if (id === 'sig') fields.signature = buf.subarray(at, at + size);
+      else if (id === 'buf') fields.buffer = buf.subarray(at, at + size);
+    }
+    at += size;
+  }
+  return { templateData: buf, fields };
 }

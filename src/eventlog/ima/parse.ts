@@ -11,7 +11,7 @@
 import { ParseError, VtpmError } from '../../errors.js';
 import { TpmReader } from '../../tpm/reader.js';
 import { IMA_CAPS } from '../caps.js';
-import { decodeFields, fieldFromText } from './fields.js';
+import { buildLegacyTemplate, buildTemplate, decodeFields, legacyTemplateData } from './fields.js';
 import { TEMPLATE_FIELDS } from './templates.js';
 import type { ImaEntry, UnverifiedImaList } from './types.js';
 
@@ -23,10 +23,8 @@ export interface ParseImaOptions {
   caps?: Partial<ImaCaps>;
 }
 
-const HASH_RE = /^[0-9a-fA-F]{40,128}$/;
 /** pcr + SHA-1 template hash + template name length */
 const BINARY_HEADER_BYTES = 28;
-const PCR_RE = /^\d{1,4}$/;
 /** Templates whose binary template data can be rebuilt from the ASCII list (the others need the binary list). */
 const ASCII_TEMPLATES = new Set(['ima', 'ima-ng', 'ima-ngv2', 'ima-sig', 'ima-sigv2', 'ima-buf']);
 
@@ -62,8 +60,8 @@ export function parseImaAscii(text: string, opts: ParseImaOptions = {}): Unverif
     }
     let line = text.slice(pos, nl);
     pos = nl + 1;
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (line.trim() === '') {
+    if (line.charCodeAt(line.length - 1) === 0x0d) line = line.slice(0, -1);
+    if (line.length === 0 || (line.charCodeAt(0) <= 0x20 && line.trim() === '')) {
       blankAt ||= lineNo;
       continue;
     }
@@ -77,36 +75,31 @@ export function parseImaAscii(text: string, opts: ParseImaOptions = {}): Unverif
 }
 
 function parseAsciiLine(raw: string, line: number, index: number): ImaEntry {
-  const l = raw.trimStart();
+  const l = raw.charCodeAt(0) === 0x20 ? raw.trimStart() : raw;
   const s1 = l.indexOf(' ');
   const s2 = s1 < 0 ? -1 : l.indexOf(' ', s1 + 1);
   const s3 = s2 < 0 ? -1 : l.indexOf(' ', s2 + 1);
   if (s3 < 0) throw malformed(line, 'expected "<pcr> <template-hash> <template> <fields>"', raw);
-  const pcrText = l.slice(0, s1);
+  let pcr = 0;
+  for (let i = 0; i < s1; i++) {
+    const c = l.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9 || s1 > 4) throw malformed(line, `PCR "${l.slice(0, s1)}" is not a number`, raw);
+    pcr = pcr * 10 + c;
+  }
   const hashText = l.slice(s1 + 1, s2);
+  const templateHash = Buffer.from(hashText, 'hex');
+  if (hashText.length < 40 || hashText.length > 128 || templateHash.length * 2 !== hashText.length) {
+    throw malformed(line, `template hash "${hashText.slice(0, 20)}" is not a hex digest`, raw);
+  }
   const templateName = l.slice(s2 + 1, s3);
-  const rest = l.slice(s3 + 1);
-  if (!PCR_RE.test(pcrText)) throw malformed(line, `PCR "${pcrText}" is not a number`, raw);
-  if (!HASH_RE.test(hashText) || hashText.length % 2) throw malformed(line, `template hash "${hashText.slice(0, 20)}" is not a hex digest`, raw);
   const ids = ASCII_TEMPLATES.has(templateName) ? TEMPLATE_FIELDS[templateName] : undefined;
   if (!ids) {
     throw new ParseError('IMA_UNKNOWN_TEMPLATE', `IMA list line ${line}: template "${templateName}" cannot be rebuilt from ASCII; use the binary list`, { line, template: templateName });
   }
-  const where = { line };
-  const texts = splitFields(templateName, rest);
+  const texts = splitFields(templateName, l, s3 + 1);
   if (!texts || texts.length !== ids.length) throw malformed(line, `the fields do not fit template ${templateName}`, raw);
-  const fieldData = ids.map((id, i) => fieldFromText(id, texts[i]!, where));
-  const templateHash = Buffer.from(hashText, 'hex');
-  return {
-    index,
-    line,
-    pcr: Number(pcrText),
-    templateHash,
-    templateName,
-    fieldData,
-    fields: decodeFields(ids, fieldData, where),
-    violation: isZero(templateHash),
-  };
+  const { templateData, fields } = templateName === 'ima' ? buildLegacyTemplate(texts[0]!, texts[1]!, { line }) : buildTemplate(ids, texts, () => ({ line }));
+  return { index, line, pcr, templateHash, templateName, templateData, fields, violation: isZero(templateHash) };
 }
 
 /**
@@ -114,20 +107,19 @@ function parseAsciiLine(raw: string, line: number, index: number): ImaEntry {
  * the rest of the line (it may hold spaces); for ima-sig and ima-buf the
  * kernel writes names without spaces and the last field may be empty.
  */
-function splitFields(template: string, rest: string): string[] | undefined {
-  const sp = rest.indexOf(' ');
-  if (sp <= 0) return undefined;
-  const digest = rest.slice(0, sp);
-  const after = rest.slice(sp + 1);
+function splitFields(template: string, l: string, start: number): string[] | undefined {
+  const sp = l.indexOf(' ', start);
+  if (sp <= start) return undefined;
+  const digest = l.slice(start, sp);
   switch (template) {
     case 'ima':
     case 'ima-ng':
     case 'ima-ngv2':
-      return after.length ? [digest, after] : undefined;
+      return sp + 1 < l.length ? [digest, l.slice(sp + 1)] : undefined;
     default: {
-      const sp2 = after.indexOf(' ');
-      if (sp2 < 0) return after.length ? [digest, after, ''] : undefined;
-      return [digest, after.slice(0, sp2), after.slice(sp2 + 1)];
+      const sp2 = l.indexOf(' ', sp + 1);
+      if (sp2 < 0) return sp + 1 < l.length ? [digest, l.slice(sp + 1), ''] : undefined;
+      return [digest, l.slice(sp + 1, sp2), l.slice(sp2 + 1)];
     }
   }
 }
@@ -177,20 +169,27 @@ function readBinaryEntry(r: TpmReader, index: number, offset: number, caps: ImaC
   if (nameLen === 0 || nameLen > caps.maxTemplateNameBytes) {
     throw new ParseError('IMA_TOO_LARGE', `IMA entry ${index} (offset ${offset}): template name length ${nameLen} is outside 1..${caps.maxTemplateNameBytes}`, { ...where, nameLen });
   }
-  const templateName = Buffer.from(r.bytes(nameLen, 'template name')).toString('latin1');
-  let fieldData: Uint8Array[];
+  const nameBytes = r.bytes(nameLen, 'template name');
+  const templateName = Buffer.from(nameBytes.buffer, nameBytes.byteOffset, nameBytes.byteLength).toString('latin1');
+  const fieldData: Uint8Array[] = [];
+  let templateData: Uint8Array;
   if (templateName === 'ima') {
     const digest = r.bytes(20, 'digest');
     const len = r.u32le('filename length');
     if (len > caps.maxTemplateDataBytes) throw new ParseError('IMA_TOO_LARGE', `IMA entry ${index}: filename length ${len} is above the cap`, { ...where, len });
-    fieldData = [digest, r.bytes(len, 'filename')];
+    const name = r.bytes(len, 'filename');
+    const legacy = legacyTemplateData(digest, name);
+    templateData = legacy.templateData;
+    fieldData.push(legacy.digest, name);
   } else {
     const dataLen = r.u32le('template data length');
     if (dataLen > caps.maxTemplateDataBytes) {
       throw new ParseError('IMA_TOO_LARGE', `IMA entry ${index} (offset ${offset}): template data of ${dataLen} bytes is above the ${caps.maxTemplateDataBytes}-byte cap`, { ...where, dataLen });
     }
+    // the binary template data is already the kernel's hash input: (le32 length, field) pairs
+    const start = r.offset;
     const data = r.sub(dataLen, 'template data', 'IMA template data');
-    fieldData = [];
+    templateData = r.bytesSince(start);
     while (data.remaining > 0) {
       if (fieldData.length >= caps.maxTemplateFields) throw new ParseError('IMA_FIELD_INVALID', `IMA entry ${index}: more than ${caps.maxTemplateFields} template fields`, { ...where, field: 'template data' });
       const len = data.u32le(`field ${fieldData.length} length`);
@@ -204,5 +203,5 @@ function readBinaryEntry(r: TpmReader, index: number, offset: number, caps: ImaC
       field: 'template data',
     });
   }
-  return { index, offset, pcr, templateHash, templateName, fieldData, fields: decodeFields(ids, fieldData, where), violation: isZero(templateHash) };
+  return { index, offset, pcr, templateHash, templateName, templateData, fields: decodeFields(ids, fieldData, where), violation: isZero(templateHash) };
 }

@@ -24,29 +24,9 @@ export const TEMPLATE_FIELDS: Readonly<Record<string, readonly string[]>> = {
 /** IMA_EVENT_NAME_LEN_MAX + 1: the legacy template hashes the name in a fixed 256-byte field */
 export const LEGACY_NAME_FIELD_BYTES = 256;
 
-const LEGACY_PAD = Buffer.alloc(LEGACY_NAME_FIELD_BYTES);
-
-/** The bytes a bank's template digest is computed over. */
-export function templateHashInput(entry: Pick<ImaEntry, 'templateName' | 'fieldData'>): Buffer {
-  if (entry.templateName === 'ima') {
-    const [digest, name] = entry.fieldData as [Uint8Array, Uint8Array];
-    const pad = name.length < LEGACY_NAME_FIELD_BYTES ? LEGACY_PAD.subarray(0, LEGACY_NAME_FIELD_BYTES - name.length) : LEGACY_PAD.subarray(0, 0);
-    return Buffer.concat([digest, name, pad]);
-  }
-  let size = 0;
-  for (const f of entry.fieldData) size += 4 + f.length;
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const f of entry.fieldData) {
-    out.writeUInt32LE(f.length, at);
-    out.set(f, at + 4);
-    at += 4 + f.length;
-  }
-  return out;
-}
-
-export function templateDigest(entry: Pick<ImaEntry, 'templateName' | 'fieldData'>, alg: HashAlg): Buffer {
-  return hash(alg.nodeName, templateHashInput(entry), 'buffer');
+/** The template digest of an entry in one bank (its templateData is already the kernel's hash input). */
+export function templateDigest(entry: Pick<ImaEntry, 'templateData'>, alg: HashAlg): Buffer {
+  return hash(alg.nodeName, entry.templateData, 'buffer');
 }
 
 /** IMA's names for file-digest algorithms (crypto/hash_info.c) and their sizes. */

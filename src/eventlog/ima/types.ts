@@ -28,8 +28,12 @@ export interface ImaEntry {
   /** the template hash as listed (SHA-1 in real lists) */
   templateHash: Uint8Array;
   templateName: string;
-  /** the template's fields, each as the bytes the kernel hashes */
-  fieldData: Uint8Array[];
+  /**
+   * the bytes every bank's template digest is computed over: the fields as
+   * (le32 length, data) pairs, or for the legacy "ima" template the digest
+   * and the name zero-padded to 256 bytes
+   */
+  templateData: Uint8Array;
   fields: ImaFields;
   /** an all-zero template hash: a ToMToU or open-writers violation, extended as all ones */
   violation: boolean;
