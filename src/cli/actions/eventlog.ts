@@ -7,20 +7,17 @@ import { readInputFile } from '../../util/files.js';
 import { toHex } from '../../util/bytes.js';
 import { pcrValuesToJson, type PcrValues } from '../../tpm/pcrs.js';
 import type { HashName } from '../../tpm/constants.js';
-import {
-  EVENTLOG_CAPS,
-  checkTemplateHashes,
-  eventTypeName,
-  parseEventLog,
-  parseImaList,
-  replayEventLog,
-  replayIma,
-  type EventContent,
-  type LogEvent,
-  type TemplateHashCheck,
-  type UnverifiedEventLog,
-  type UnverifiedImaList,
-} from '../../eventlog/index.js';
+// Direct module imports, not eventlog/index.js: start-up time is dominated by
+// module loading, and this command needs neither quote replay nor facts.
+import { EVENTLOG_CAPS } from '../../eventlog/caps.js';
+import { eventTypeName } from '../../eventlog/event-types.js';
+import { parseEventLog } from '../../eventlog/parse.js';
+import { replayEventLog } from '../../eventlog/replay.js';
+import { parseImaList } from '../../eventlog/ima/parse.js';
+import { checkTemplateHashes, replayIma, type TemplateHashCheck } from '../../eventlog/ima/replay.js';
+import type { EventContent } from '../../eventlog/decode/content.js';
+import type { LogEvent, UnverifiedEventLog } from '../../eventlog/types.js';
+import type { UnverifiedImaList } from '../../eventlog/ima/types.js';
 import type { CommandOutcome, Style } from '../output.js';
 
 export interface EventlogOptions {
