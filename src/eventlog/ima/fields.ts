@@ -81,13 +81,22 @@ export function legacyTemplateData(digest: Uint8Array, name: Uint8Array): { temp
   return { templateData, digest: templateData.subarray(0, digest.length) };
 }
 
+/** What the ASCII builders return; templateHash is undefined when its hex is not hex. */
+export interface BuiltTemplate {
+  templateData: Buffer;
+  templateHash: Buffer | undefined;
+  /** set by the legacy builder, which has them at hand; otherwise decoded on first use */
+  fields?: ImaFields;
+}
+
 /** The legacy "ima" template from text: a 40-hex SHA-1 (or 32-hex MD5) digest and the name. */
-export function buildLegacyTemplate(digestHex: string, name: string, where: Record<string, unknown>): { templateData: Buffer; fields: ImaFields } {
+export function buildLegacyTemplate(hashHex: string, digestHex: string, name: string, where: Record<string, unknown>): BuiltTemplate {
   if (digestHex.length !== 40 && digestHex.length !== 32) throw fieldError(where, 'd', `a legacy digest has 32 or 40 hex digits, not ${digestHex.length}`);
   const digest = Buffer.from(digestHex, 'hex');
   if (digest.length * 2 !== digestHex.length) throw fieldError(where, 'd', 'not hex');
   const built = legacyTemplateData(digest, Buffer.from(name, 'utf8'));
-  return { templateData: built.templateData, fields: { digest: built.digest, digestAlgorithm: digest.length === 16 ? 'md5' : 'sha1', name } };
+  const templateHash = Buffer.from(hashHex, 'hex');
+  return { templateData: built.templateData, templateHash: templateHash.length * 2 === hashHex.length ? templateHash : undefined, fields: { digest: built.digest, digestAlgorithm: digest.length === 16 ? 'md5' : 'sha1', name } };
 }
 
 interface DigestPrefix {
@@ -111,18 +120,51 @@ function digestPrefix(prefix: string): DigestPrefix {
   return p;
 }
 
+/** hex digit value by char code; -1 for anything else */
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX_VALUE[0x30 + i] = i;
+for (let i = 0; i < 6; i++) HEX_VALUE[0x41 + i] = HEX_VALUE[0x61 + i] = 10 + i;
+
+/**
+ * Writes the hex digits s[start, end) as bytes at buf[at]; false when one is
+ * not a hex digit. A plain loop: for the short digests of IMA lines it beats
+ * Buffer.write's argument handling, and it needs no substring.
+ */
+export function writeHex(buf: Uint8Array, at: number, s: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i += 2) {
+    const hi = s.charCodeAt(i);
+    const lo = s.charCodeAt(i + 1);
+    const h = hi < 128 ? HEX_VALUE[hi]! : -1;
+    const l = lo < 128 ? HEX_VALUE[lo]! : -1;
+    if (h < 0 || l < 0) return false;
+    buf[at++] = (h << 4) | l;
+  }
+  return true;
+}
+
+let lastPrefix = '';
+let lastPrefixInfo: DigestPrefix | undefined;
+
+/** digestPrefix for t[0, colon], without a substring when it is the same prefix as last time */
+function prefixOf(t: string, colon: number): DigestPrefix {
+  if (lastPrefixInfo && colon === lastPrefix.length - 1 && t.startsWith(lastPrefix)) return lastPrefixInfo;
+  lastPrefix = t.slice(0, colon + 1);
+  return (lastPrefixInfo = digestPrefix(lastPrefix));
+}
+
 // Scratch for the two passes below (field sizes, colon positions); no allocation per line.
 const SIZE = new Int32Array(16);
 const COLON = new Int32Array(16);
-const PREFIX: (DigestPrefix | undefined)[] = new Array<DigestPrefix | undefined>(16);
 
 /**
  * Rebuilds an entry's template data, (le32 length, field) pairs, from the
- * texts of its fields, in one buffer; the decoded fields are views into it.
- * Not for the legacy "ima" template (buildLegacyTemplate).
+ * texts of its fields, in one buffer that also holds the listed template
+ * hash; the hash, the data and the decoded fields are views into it. Not for
+ * the legacy "ima" template (buildLegacyTemplate).
  */
-export function buildTemplate(ids: readonly string[], texts: readonly string[], where: () => Record<string, unknown>): { templateData: Buffer; fields: ImaFields } {
-  let total = 0;
+export function buildTemplate(hashHex: string, ids: readonly string[], texts: readonly string[], where: () => Record<string, unknown>): BuiltTemplate {
+  const hashLen = hashHex.length / 2;
+  let total = hashLen;
   for (let i = 0; i < ids.length; i++) {
     const t = texts[i]!;
     const id = ids[i]!;
@@ -133,7 +175,7 @@ export function buildTemplate(ids: readonly string[], texts: readonly string[], 
       const hexLen = t.length - colon - 1;
       if (hexLen % 2) throw fieldError(where(), id, 'odd number of hex digits');
       if (colon >= 0) {
-        const p = (PREFIX[i] = digestPrefix(t.slice(0, colon + 1)));
+        const p = prefixOf(t, colon);
         if (!p.ok) throw fieldError(where(), id, `bad algorithm prefix "${t.slice(0, colon + 1)}"`);
         checkDigestSize(p.algorithm, hexLen / 2, where(), id);
         size = colon + 2 + hexLen / 2;
@@ -148,8 +190,8 @@ export function buildTemplate(ids: readonly string[], texts: readonly string[], 
     total += 4 + size;
   }
   const buf = Buffer.allocUnsafe(total);
-  const fields: ImaFields = {};
-  let at = 0;
+  const hashOk = writeHex(buf, 0, hashHex, 0, hashHex.length);
+  let at = hashLen;
   for (let i = 0; i < ids.length; i++) {
     const t = texts[i]!;
     const id = ids[i]!;
@@ -163,23 +205,15 @@ export function buildTemplate(ids: readonly string[], texts: readonly string[], 
         buf.write(t, at, colon + 1, 'latin1');
         buf[at + colon + 1] = 0;
         hexAt = at + colon + 2;
-        const p = PREFIX[i]!;
-        fields.digestAlgorithm = p.algorithm;
-        if (id === 'd-ngv2' && p.type !== undefined) fields.digestType = p.type;
-      } else fields.digestAlgorithm = size === 16 ? 'md5' : 'sha1';
-      const hexLen = t.length - colon - 1;
-      if (buf.write(colon >= 0 ? t.slice(colon + 1) : t, hexAt, 'hex') !== hexLen / 2) throw fieldError(where(), id, 'not hex');
-      fields.digest = buf.subarray(hexAt, at + size);
+      }
+      if (!writeHex(buf, hexAt, t, colon + 1, t.length)) throw fieldError(where(), id, 'not hex');
     } else if (id === 'n-ng') {
       buf.write(t, at, 'utf8');
       buf[at + size - 1] = 0;
-      fields.name = t;
-    } else {
-      if (buf.write(t, at, 'hex') !== size) throw fieldError(where(), id, 'not hex');
-      if (id === 'sig') fields.signature = buf.subarray(at, at + size);
-      else if (id === 'buf') fields.buffer = buf.subarray(at, at + size);
+    } else if (!writeHex(buf, at, t, 0, t.length)) {
+      throw fieldError(where(), id, 'not hex');
     }
     at += size;
   }
-  return { templateData: buf, fields };
+  return { templateData: buf.subarray(hashLen), templateHash: hashOk ? buf.subarray(0, hashLen) : undefined };
 }

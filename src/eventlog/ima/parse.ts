@@ -12,6 +12,7 @@ import { ParseError, VtpmError } from '../../errors.js';
 import { TpmReader } from '../../tpm/reader.js';
 import { IMA_CAPS } from '../caps.js';
 import { buildLegacyTemplate, buildTemplate, decodeFields, legacyTemplateData } from './fields.js';
+import { LazyImaEntry } from './entry.js';
 import { TEMPLATE_FIELDS } from './templates.js';
 import type { ImaEntry, UnverifiedImaList } from './types.js';
 
@@ -26,7 +27,8 @@ export interface ParseImaOptions {
 /** pcr + SHA-1 template hash + template name length */
 const BINARY_HEADER_BYTES = 28;
 /** Templates whose binary template data can be rebuilt from the ASCII list (the others need the binary list). */
-const ASCII_TEMPLATES = new Set(['ima', 'ima-ng', 'ima-ngv2', 'ima-sig', 'ima-sigv2', 'ima-buf']);
+const ASCII_TEMPLATE_NAMES = ['ima-ng', 'ima-sig', 'ima-buf', 'ima', 'ima-ngv2', 'ima-sigv2'];
+const ASCII_TEMPLATES = new Set(ASCII_TEMPLATE_NAMES);
 
 function isZero(b: Uint8Array): boolean {
   for (const x of b) if (x !== 0) return false;
@@ -87,19 +89,18 @@ function parseAsciiLine(raw: string, line: number, index: number): ImaEntry {
     pcr = pcr * 10 + c;
   }
   const hashText = l.slice(s1 + 1, s2);
-  const templateHash = Buffer.from(hashText, 'hex');
-  if (hashText.length < 40 || hashText.length > 128 || templateHash.length * 2 !== hashText.length) {
-    throw malformed(line, `template hash "${hashText.slice(0, 20)}" is not a hex digest`, raw);
-  }
-  const templateName = l.slice(s2 + 1, s3);
+  if (hashText.length < 40 || hashText.length > 128 || hashText.length % 2) throw malformed(line, `template hash "${hashText.slice(0, 20)}" is not a hex digest`, raw);
+  // the known names as constants: no new string per line
+  const templateName = ASCII_TEMPLATE_NAMES.find((n) => s3 - s2 - 1 === n.length && l.startsWith(n, s2 + 1)) ?? l.slice(s2 + 1, s3);
   const ids = ASCII_TEMPLATES.has(templateName) ? TEMPLATE_FIELDS[templateName] : undefined;
   if (!ids) {
     throw new ParseError('IMA_UNKNOWN_TEMPLATE', `IMA list line ${line}: template "${templateName}" cannot be rebuilt from ASCII; use the binary list`, { line, template: templateName });
   }
   const texts = splitFields(templateName, l, s3 + 1);
   if (!texts || texts.length !== ids.length) throw malformed(line, `the fields do not fit template ${templateName}`, raw);
-  const { templateData, fields } = templateName === 'ima' ? buildLegacyTemplate(texts[0]!, texts[1]!, { line }) : buildTemplate(ids, texts, () => ({ line }));
-  return { index, line, pcr, templateHash, templateName, templateData, fields, violation: isZero(templateHash) };
+  const { templateData, templateHash, fields } = templateName === 'ima' ? buildLegacyTemplate(hashText, texts[0]!, texts[1]!, { line }) : buildTemplate(hashText, ids, texts, () => ({ line }));
+  if (!templateHash) throw malformed(line, `template hash "${hashText.slice(0, 20)}" is not a hex digest`, raw);
+  return new LazyImaEntry({ index, line, pcr, templateHash, templateName, templateData, violation: isZero(templateHash) }, fields);
 }
 
 /**
@@ -203,5 +204,5 @@ function readBinaryEntry(r: TpmReader, index: number, offset: number, caps: ImaC
       field: 'template data',
     });
   }
-  return { index, offset, pcr, templateHash, templateName, templateData, fields: decodeFields(ids, fieldData, where), violation: isZero(templateHash) };
+  return new LazyImaEntry({ index, offset, pcr, templateHash, templateName, templateData, violation: isZero(templateHash) }, decodeFields(ids, fieldData, where));
 }
