@@ -37,16 +37,24 @@ function invalid(message: string, details: Record<string, unknown> = {}, cause?:
   return new ParseError('EVENTLOG_SPEC_ID_INVALID', `Spec ID event: ${message}`, details, { cause });
 }
 
+type SpecIdHeader = Pick<SpecIdInfo, 'platformClass' | 'specVersion' | 'uintnSize'>;
+
+/** The fields both Spec ID structures start with, after the 16-byte signature. */
+function readHeader(r: TpmReader): SpecIdHeader {
+  r.skip(SIGNATURE_BYTES, 'signature');
+  const platformClass = r.u32le('platformClass');
+  const minor = r.u8('specVersionMinor');
+  const major = r.u8('specVersionMajor');
+  const errata = r.u8('specErrata');
+  const uintnSize = r.u8('uintnSize');
+  return { platformClass, specVersion: { major, minor, errata }, uintnSize };
+}
+
 /** Parses "Spec ID Event03"; every size is checked against the event's own size. */
 export function parseSpecIdEvent03(data: Uint8Array): SpecIdInfo {
   try {
     const r = new TpmReader(data, 'TCG_EfiSpecIDEventStruct');
-    r.skip(SIGNATURE_BYTES, 'signature');
-    const platformClass = r.u32le('platformClass');
-    const minor = r.u8('specVersionMinor');
-    const major = r.u8('specVersionMajor');
-    const errata = r.u8('specErrata');
-    const uintnSize = r.u8('uintnSize');
+    const header = readHeader(r);
     const count = r.u32le('numberOfAlgorithms');
     if (count === 0 || count > EVENTLOG_CAPS.maxSpecIdAlgorithms) {
       throw invalid(`numberOfAlgorithms is ${count}; it must be 1..${EVENTLOG_CAPS.maxSpecIdAlgorithms}`, { numberOfAlgorithms: count });
@@ -75,7 +83,7 @@ export function parseSpecIdEvent03(data: Uint8Array): SpecIdInfo {
     }
     const vendorInfo = r.bytes(vendorInfoSize, 'vendorInfo');
     if (r.remaining > 0) throw invalid(`${r.remaining} byte(s) after vendorInfo`, { trailing: r.remaining });
-    return { signature: 'Spec ID Event03', platformClass, specVersion: { major, minor, errata }, uintnSize, algorithms, vendorInfo };
+    return { signature: 'Spec ID Event03', ...header, algorithms, vendorInfo };
   } catch (err) {
     if (err instanceof VtpmError && err.code === 'EVENTLOG_SPEC_ID_INVALID') throw err;
     throw invalid((err as Error).message, { eventSize: data.length }, err);
@@ -86,16 +94,11 @@ export function parseSpecIdEvent03(data: Uint8Array): SpecIdInfo {
 export function parseSpecIdEvent00(data: Uint8Array): SpecIdInfo {
   try {
     const r = new TpmReader(data, 'TCG_EfiSpecIdEventStruct');
-    r.skip(SIGNATURE_BYTES, 'signature');
-    const platformClass = r.u32le('platformClass');
-    const minor = r.u8('specVersionMinor');
-    const major = r.u8('specVersionMajor');
-    const errata = r.u8('specErrata');
-    const uintnSize = r.u8('uintnSize');
+    const header = readHeader(r);
     const vendorInfoSize = r.u8('vendorInfoSize');
     const vendorInfo = r.bytes(vendorInfoSize, 'vendorInfo');
     const sha1 = hashById(0x0004)!;
-    return { signature: 'Spec ID Event00', platformClass, specVersion: { major, minor, errata }, uintnSize, algorithms: [{ id: sha1.id, digestSize: 20, alg: sha1 }], vendorInfo };
+    return { signature: 'Spec ID Event00', ...header, algorithms: [{ id: sha1.id, digestSize: 20, alg: sha1 }], vendorInfo };
   } catch (err) {
     throw invalid((err as Error).message, { eventSize: data.length }, err);
   }
