@@ -18,6 +18,9 @@ export type { VerifiedEventLog, VerifiedEvent } from './verified.js';
 export { FIRMWARE_QUIRKS } from './workarounds.js';
 export type { FirmwareQuirk } from './workarounds.js';
 
+export { verifyLogsAgainstQuote } from './verify-logs.js';
+export type { LogsToVerify, LogsVerification } from './verify-logs.js';
+
 export { extractBootFacts, extractImaFacts, certificateFact } from './facts.js';
 export type { BootFacts, BootApplicationFact, SignatureDatabaseFact, CertificateFact, FactSource, ImaFacts, ImaMeasurementFact } from './facts.js';
 

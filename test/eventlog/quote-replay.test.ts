@@ -14,6 +14,9 @@ import { GUID } from '../../src/eventlog/decode/guid.js';
 import type { PcrValues } from '../../src/tpm/pcrs.js';
 import type { UnverifiedEventLog } from '../../src/eventlog/types.js';
 import { corpusPath } from '../helpers/paths.js';
+import { verifyLogsAgainstQuote } from '../../src/eventlog/verify-logs.js';
+import { parseImaList } from '../../src/eventlog/ima/parse.js';
+import { replayIma } from '../../src/eventlog/ima/replay.js';
 import { quotedPcrs, recordedPcrs } from './corpus.js';
 
 function logFrom(t: Parameters<typeof corpusPath>[0], name: string): UnverifiedEventLog | undefined {
@@ -207,3 +210,24 @@ export function typeCheckOnly(log: UnverifiedEventLog): void {
   // @ts-expect-error an UnverifiedEventLog is not a VerifiedEventLog
   extractBootFacts(log);
 }
+
+test('verifyLogsAgainstQuote: the one call quote verification makes, firmware log and IMA list together', (t) => {
+  const logPath = corpusPath(t, 'eventlogs', 'gotpmtools_gce-cos-85-no-nonce.bin');
+  const imaPath = corpusPath(t, 'ima', 'keylime_archive_ascii_runtime_measurements');
+  if (!logPath || !imaPath) return;
+  const quoted = quotedPcrs('gotpmtools_gce-cos-85-no-nonce');
+  const ima = readFileSync(imaPath);
+  // the quote of a machine that ran this IMA list too
+  const withIma: PcrValues = new Map(quoted);
+  withIma.set('sha256', new Map([...quoted.get('sha256')!, [10, replayIma(parseImaList(ima), 'sha256').pcrs.get(10)!]]));
+  const r = verifyLogsAgainstQuote({ eventLog: readFileSync(logPath), ima }, withIma);
+  assert.equal(r.ok, true, r.checks.filter((c) => c.status === 'fail').map((c) => c.message).join('\n'));
+  assert.equal(r.bootFacts?.secureBoot?.enabled, true);
+  assert.equal(r.imaFacts?.measurements.length, 826);
+  assert.ok(r.checks.some((c) => c.id === 'eventlog.replay') && r.checks.some((c) => c.id === 'ima.replay'));
+  // without PCR 10 in the quote the IMA list verifies nothing
+  const noIma = verifyLogsAgainstQuote({ eventLog: readFileSync(logPath), ima }, quoted);
+  assert.equal(noIma.ok, false);
+  assert.equal(noIma.imaFacts, undefined);
+  assert.throws(() => verifyLogsAgainstQuote({ eventLog: Buffer.from('garbage that is not a log') }, quoted), (e: unknown) => (e as { code?: string }).code === 'EVENTLOG_NOT_PC_CLIENT');
+});
