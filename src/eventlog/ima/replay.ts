@@ -59,9 +59,9 @@ export interface TemplateHashCheck {
   entry: number;
   line?: number;
   status: 'valid' | 'mismatch' | 'violation';
-  /** the listed template hash */
-  listed: string;
-  /** what the template data hashes to (absent for violations) */
+  /** the listed template hash (hex; given for mismatches and violations) */
+  listed?: string;
+  /** what the template data hashes to (given for mismatches) */
   computed?: string;
   /** the hash that reproduced the listed value */
   algorithm?: HashName;
@@ -76,15 +76,16 @@ for (const h of HASH_ALGS) BY_SIZE.set(h.size, [...(BY_SIZE.get(h.size) ?? []), 
  */
 export function checkTemplateHashes(list: UnverifiedImaList): TemplateHashCheck[] {
   return list.entries.map((e) => {
-    const base: TemplateHashCheck = { entry: e.index, status: 'violation', listed: toHex(e.templateHash) };
-    if (e.line !== undefined) base.line = e.line;
-    if (e.violation) return base;
-    const algs = BY_SIZE.get(e.templateHash.length) ?? [];
+    // hex only where someone will read it: lists are long and most entries are valid
+    const at = e.line !== undefined ? { entry: e.index, line: e.line } : { entry: e.index };
+    if (e.violation) return { ...at, status: 'violation', listed: toHex(e.templateHash) };
     let computed: Buffer | undefined;
-    for (const alg of algs) {
+    for (const alg of BY_SIZE.get(e.templateHash.length) ?? []) {
       computed = templateDigest(e, alg);
-      if (computed.equals(e.templateHash)) return { ...base, status: 'valid', computed: toHex(computed), algorithm: alg.name };
+      if (computed.equals(e.templateHash)) return { ...at, status: 'valid', algorithm: alg.name };
     }
-    return computed ? { ...base, status: 'mismatch', computed: toHex(computed) } : { ...base, status: 'mismatch' };
+    const bad: TemplateHashCheck = { ...at, status: 'mismatch', listed: toHex(e.templateHash) };
+    if (computed) bad.computed = toHex(computed);
+    return bad;
   });
 }
