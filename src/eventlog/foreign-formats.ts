@@ -3,6 +3,7 @@
 // lists and random files, and "truncated at eventSize" would mislead them.
 
 import { ParseError } from '../errors.js';
+import { TpmReader } from '../tpm/reader.js';
 
 const ACPI_LOG_TABLES = new Set(['CCEL', 'TCPA', 'TPM2']);
 
@@ -12,12 +13,9 @@ function printableRatio(b: Uint8Array): number {
   return b.length ? n / b.length : 0;
 }
 
-function u32le(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + ((b[at + 3]! << 24) >>> 0);
-}
-
-function u32be(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) >>> 0) + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
+/** A reader positioned at `at` (callers check the length first). */
+function at(b: Uint8Array, offset: number): TpmReader {
+  return new TpmReader(b, 'format probe', offset);
 }
 
 /** A ParseError naming the format the bytes are in, or undefined when they are nothing we recognise. */
@@ -25,7 +23,7 @@ export function identifyForeignFormat(bytes: Uint8Array): ParseError | undefined
   // TCG Canonical Event Log, TLV encoding: a recnum record (type 0, big-endian
   // length 1..8), then an index record: 1 = PCR, 2 = NV index, 108 = CC MR.
   if (bytes.length >= 10 && bytes[0] === 0) {
-    const len = u32be(bytes, 1);
+    const len = at(bytes, 1).u32('CEL record length');
     const next = 5 + len;
     if (len >= 1 && len <= 8 && next < bytes.length && [1, 2, 108].includes(bytes[next]!)) {
       return new ParseError(
@@ -37,12 +35,13 @@ export function identifyForeignFormat(bytes: Uint8Array): ParseError | undefined
   }
   if (bytes.length >= 36) {
     const sig = Buffer.from(bytes.subarray(0, 4)).toString('latin1');
-    if (ACPI_LOG_TABLES.has(sig) && u32le(bytes, 4) === bytes.length) {
+    if (ACPI_LOG_TABLES.has(sig) && at(bytes, 4).u32le('ACPI table length') === bytes.length) {
       const details: Record<string, unknown> = { format: `acpi-${sig.toLowerCase()}` };
       let where = '';
       if (sig === 'CCEL' && bytes.length >= 56) {
-        const laml = Buffer.from(bytes.subarray(40, 48)).readBigUInt64LE();
-        const lasa = Buffer.from(bytes.subarray(48, 56)).readBigUInt64LE();
+        const area = at(bytes, 40);
+        const laml = area.u64le('LAML'); // log area minimum length
+        const lasa = area.u64le('LASA'); // log area start address
         details['logAreaLength'] = laml.toString();
         details['logAreaAddress'] = `0x${lasa.toString(16)}`;
         where = ` (its log area: ${laml} bytes at 0x${lasa.toString(16)})`;

@@ -5,6 +5,7 @@
 // separator is recognised by its digest, not by its data.
 
 import type { HashAlg } from '../../tpm/constants.js';
+import { TpmReader } from '../../tpm/reader.js';
 import { digest as hashOf } from '../hash.js';
 import type { EventDigest } from '../types.js';
 import type { SeparatorContent } from './content.js';
@@ -23,7 +24,7 @@ export function decodeSeparator(data: Uint8Array, digests: EventDigest[]): Separ
   if (data.length !== 4) {
     return { kind: 'separator', value: -1, error: false, notes: [`separator data is ${data.length} bytes, not a UINT32`] };
   }
-  const value = (data[0]! | (data[1]! << 8) | (data[2]! << 16)) + ((data[3]! << 24) >>> 0);
+  const value = new TpmReader(data, 'EV_SEPARATOR').u32le('value');
   const content: SeparatorContent = { kind: 'separator', value, error: false };
   // Windows separates its own PCR 12-14 measurements with the ASCII tag "WBCL".
   if (value !== 0 && value !== 0xffffffff && value !== WINDOWS_SEPARATOR) content.notes = [`unusual separator value 0x${value.toString(16).padStart(8, '0')}`];
