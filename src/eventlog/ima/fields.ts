@@ -89,14 +89,19 @@ export interface BuiltTemplate {
   fields?: ImaFields;
 }
 
-/** The legacy "ima" template from text: a 40-hex SHA-1 (or 32-hex MD5) digest and the name. */
+/**
+ * The legacy "ima" template from text: a 40-hex SHA-1 (or 32-hex MD5) digest
+ * and the name. Texts here are latin1 (one char per byte of the list), so any
+ * byte sequence the kernel wrote, UTF-8 or not, is rebuilt exactly.
+ */
 export function buildLegacyTemplate(hashHex: string, digestHex: string, name: string, where: Record<string, unknown>): BuiltTemplate {
   if (digestHex.length !== 40 && digestHex.length !== 32) throw fieldError(where, 'd', `a legacy digest has 32 or 40 hex digits, not ${digestHex.length}`);
   const digest = Buffer.from(digestHex, 'hex');
   if (digest.length * 2 !== digestHex.length) throw fieldError(where, 'd', 'not hex');
-  const built = legacyTemplateData(digest, Buffer.from(name, 'utf8'));
+  const nameBytes = Buffer.from(name, 'latin1');
+  const built = legacyTemplateData(digest, nameBytes);
   const templateHash = Buffer.from(hashHex, 'hex');
-  return { templateData: built.templateData, templateHash: templateHash.length * 2 === hashHex.length ? templateHash : undefined, fields: { digest: built.digest, digestAlgorithm: digest.length === 16 ? 'md5' : 'sha1', name } };
+  return { templateData: built.templateData, templateHash: templateHash.length * 2 === hashHex.length ? templateHash : undefined, fields: { digest: built.digest, digestAlgorithm: digest.length === 16 ? 'md5' : 'sha1', name: nameBytes.toString('utf8') } };
 }
 
 interface DigestPrefix {
@@ -181,7 +186,7 @@ export function buildTemplate(hashHex: string, ids: readonly string[], texts: re
         size = colon + 2 + hexLen / 2;
       } else size = hexLen / 2;
     } else if (id === 'n-ng') {
-      size = Buffer.byteLength(t, 'utf8') + 1;
+      size = t.length + 1; // latin1 text: one char per byte
     } else {
       if (t.length % 2) throw fieldError(where(), id, 'odd number of hex digits');
       size = t.length / 2;
@@ -208,7 +213,7 @@ export function buildTemplate(hashHex: string, ids: readonly string[], texts: re
       }
       if (!writeHex(buf, hexAt, t, colon + 1, t.length)) throw fieldError(where(), id, 'not hex');
     } else if (id === 'n-ng') {
-      buf.write(t, at, 'utf8');
+      buf.write(t, at, 'latin1');
       buf[at + size - 1] = 0;
     } else if (!writeHex(buf, at, t, 0, t.length)) {
       throw fieldError(where(), id, 'not hex');

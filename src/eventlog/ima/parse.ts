@@ -39,14 +39,24 @@ function isZero(b: Uint8Array): boolean {
 export function parseImaList(bytes: Uint8Array, opts: ParseImaOptions = {}): UnverifiedImaList {
   const head = bytes.subarray(0, 64);
   const looksAscii = head.every((b) => b === 0x09 || b === 0x0a || b === 0x0d || (b >= 0x20 && b < 0x7f));
-  return looksAscii ? parseImaAscii(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), opts) : parseImaBinary(bytes, opts);
+  return looksAscii ? parseAscii(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'), opts) : parseImaBinary(bytes, opts);
 }
 
 function malformed(line: number, reason: string, text: string): ParseError {
   return new ParseError('IMA_MALFORMED_LINE', `IMA list line ${line}: ${reason}`, { line, reason, text: text.length > 120 ? `${text.slice(0, 120)}...` : text });
 }
 
-export function parseImaAscii(text: string, opts: ParseImaOptions = {}): UnverifiedImaList {
+/**
+ * An ASCII list from its bytes, or from text (a JS string, e.g. from JSON,
+ * which is taken as UTF-8). Paths are bytes to the kernel, not always UTF-8,
+ * so the list is handled as latin1 internally and rebuilt byte for byte.
+ */
+export function parseImaAscii(input: string | Uint8Array, opts: ParseImaOptions = {}): UnverifiedImaList {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  return parseAscii(bytes.toString('latin1'), opts);
+}
+
+function parseAscii(text: string, opts: ParseImaOptions): UnverifiedImaList {
   const caps: ImaCaps = { ...IMA_CAPS, ...opts.caps };
   const first = opts.firstEntryIndex ?? 0;
   const entries: ImaEntry[] = [];
