@@ -15,6 +15,7 @@ import { extractImaFacts } from '../../src/eventlog/facts.js';
 import { parseEventLog } from '../../src/eventlog/parse.js';
 import { replayEventLog } from '../../src/eventlog/replay.js';
 import type { PcrValues } from '../../src/tpm/pcrs.js';
+import fc from 'fast-check';
 import { VtpmError } from '../../src/errors.js';
 import { assertThrowsCode } from '../helpers/assert.js';
 import { corpusPath } from '../helpers/paths.js';
@@ -269,4 +270,32 @@ test('paths are bytes: UTF-8 and non-UTF-8 names rebuild exactly, so their templ
   const data = Buffer.concat([le32(dng.length), dng, le32(nng.length), nng]);
   const text = `10 ${sha('sha1', data).toString('hex')} ima-ng sha256:${digest.toString('hex')} /srv/données`;
   assert.deepEqual(checkTemplateHashes(parseImaAscii(text)).map((c) => c.status), ['valid']);
+});
+
+test('random bytes and mutated lists never escape IMA parsing as raw exceptions', (t) => {
+  const p = corpusPath(t, 'ima', 'tss_sml-ima-sig-sha256.bin');
+  const a = corpusPath(t, 'ima', 'keylimetests_ascii_runtime_measurements-2');
+  if (!p || !a) return;
+  const typedOnly = (fn: () => unknown): void => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof VtpmError) || err.kind !== 'input') throw err;
+    }
+  };
+  for (const base of [readFileSync(p), readFileSync(a)]) {
+    fc.assert(
+      fc.property(fc.nat({ max: base.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 6 }), fc.nat({ max: base.length }), (at, bytes, cut) => {
+        const b = Buffer.from(base);
+        b.set(bytes.subarray(0, b.length - at), at);
+        typedOnly(() => {
+          const list = parseImaList(b.subarray(0, cut));
+          checkTemplateHashes(list);
+          replayIma(list, 'sha256');
+          for (const e of list.entries) void e.fields;
+        });
+      }),
+      { numRuns: 1500, seed: 11 },
+    );
+  }
 });
