@@ -14,6 +14,7 @@ import { POLICY_LOAD_CODES, POLICY_RULE_CODES } from './policy/codes.js';
 import { SIMULATOR_CODES } from './simulator/codes.js';
 import { VPLATFORM_CODES } from './verify/vplatform.js';
 import { X509_CODES } from './x509/codes.js';
+import { EVENTLOG_CODES, IMA_CODES } from './eventlog/codes.js';
 
 export const ALL_CODES: CodeTable = {
   ...GENERAL_CODES,
@@ -32,4 +33,6 @@ export const ALL_CODES: CodeTable = {
   ...VPLATFORM_CODES,
   ...SIMULATOR_CODES,
   ...X509_CODES,
+  ...EVENTLOG_CODES,
+  ...IMA_CODES,
 };

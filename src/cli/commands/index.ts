@@ -10,4 +10,6 @@ import { policyCommand } from './policy.js';
 
 import { certsCommand } from './certs.js';
 
-export const COMMANDS: CommandDefinition[] = [quoteCommand, inspectCommand, certsCommand, policyCommand, historyCommand];
+import { eventlogCommand } from './eventlog.js';
+
+export const COMMANDS: CommandDefinition[] = [quoteCommand, eventlogCommand, inspectCommand, certsCommand, policyCommand, historyCommand];

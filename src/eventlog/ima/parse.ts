@@ -1,0 +1,218 @@
+// Parses IMA runtime measurement lists, ASCII (ascii_runtime_measurements)
+// and binary (binary_runtime_measurements), into an UnverifiedImaList.
+//
+// ASCII line:   <pcr> <template-hash hex> <template> <fields...>
+// Binary entry (little-endian, the kernel's canonical format):
+//   UINT32 pcr; BYTE templateHash[20]; UINT32 nameLen; CHAR name[nameLen];
+//   then for "ima": BYTE digest[20]; UINT32 len; CHAR filename[len]
+//   otherwise:      UINT32 dataLen; { UINT32 len; BYTE field[len] }...
+// A malformed line is IMA_MALFORMED_LINE with its 1-based line number.
+
+import { ParseError, VtpmError } from '../../errors.js';
+import { TpmReader } from '../../tpm/reader.js';
+import { IMA_CAPS } from '../caps.js';
+import { buildLegacyTemplate, buildTemplate, decodeFields, legacyTemplateData } from './fields.js';
+import { LazyImaEntry } from './entry.js';
+import { TEMPLATE_FIELDS } from './templates.js';
+import type { ImaEntry, UnverifiedImaList } from './types.js';
+
+export type ImaCaps = { -readonly [K in keyof typeof IMA_CAPS]: number };
+
+export interface ParseImaOptions {
+  /** absolute index of the first entry, for incremental lists (Keylime's ima_ml_entry) */
+  firstEntryIndex?: number;
+  caps?: Partial<ImaCaps>;
+}
+
+/** pcr + SHA-1 template hash + template name length */
+const BINARY_HEADER_BYTES = 28;
+/** Templates whose binary template data can be rebuilt from the ASCII list (the others need the binary list). */
+const ASCII_TEMPLATE_NAMES = ['ima-ng', 'ima-sig', 'ima-buf', 'ima', 'ima-ngv2', 'ima-sigv2'];
+const ASCII_TEMPLATES = new Set(ASCII_TEMPLATE_NAMES);
+
+function isZero(b: Uint8Array): boolean {
+  for (const x of b) if (x !== 0) return false;
+  return true;
+}
+
+/** ASCII or binary, told apart by the first bytes: a binary list starts with a little-endian PCR index, so with NULs. */
+export function parseImaList(bytes: Uint8Array, opts: ParseImaOptions = {}): UnverifiedImaList {
+  const head = bytes.subarray(0, 64);
+  const looksAscii = head.every((b) => b === 0x09 || b === 0x0a || b === 0x0d || (b >= 0x20 && b < 0x7f));
+  return looksAscii ? parseAscii(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'), opts) : parseImaBinary(bytes, opts);
+}
+
+function malformed(line: number, reason: string, text: string): ParseError {
+  return new ParseError('IMA_MALFORMED_LINE', `IMA list line ${line}: ${reason}`, { line, reason, text: text.length > 120 ? `${text.slice(0, 120)}...` : text });
+}
+
+/**
+ * An ASCII list from its bytes, or from text (a JS string, e.g. from JSON,
+ * which is taken as UTF-8). Paths are bytes to the kernel, not always UTF-8,
+ * so the list is handled as latin1 internally and rebuilt byte for byte.
+ */
+export function parseImaAscii(input: string | Uint8Array, opts: ParseImaOptions = {}): UnverifiedImaList {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  return parseAscii(bytes.toString('latin1'), opts);
+}
+
+function parseAscii(text: string, opts: ParseImaOptions): UnverifiedImaList {
+  const caps: ImaCaps = { ...IMA_CAPS, ...opts.caps };
+  const first = opts.firstEntryIndex ?? 0;
+  const entries: ImaEntry[] = [];
+  let lineNo = 0;
+  let pos = 0;
+  let blankAt = 0;
+  while (pos < text.length) {
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = text.length;
+    lineNo++;
+    if (nl - pos > caps.maxLineBytes) {
+      throw new ParseError('IMA_TOO_LARGE', `IMA list line ${lineNo} is longer than the ${caps.maxLineBytes}-byte cap`, { line: lineNo, cap: caps.maxLineBytes });
+    }
+    let line = text.slice(pos, nl);
+    pos = nl + 1;
+    if (line.charCodeAt(line.length - 1) === 0x0d) line = line.slice(0, -1);
+    if (line.length === 0 || (line.charCodeAt(0) <= 0x20 && line.trim() === '')) {
+      blankAt ||= lineNo;
+      continue;
+    }
+    if (blankAt) throw malformed(blankAt, 'blank line inside the list', '');
+    if (entries.length >= caps.maxEntries) {
+      throw new ParseError('IMA_TOO_LARGE', `the IMA list has more than ${caps.maxEntries} entries (the cap)`, { line: lineNo, cap: caps.maxEntries });
+    }
+    entries.push(parseAsciiLine(line, lineNo, first + entries.length));
+  }
+  return { trust: 'unverified', format: 'ascii', entries, firstEntryIndex: first, trailingBytes: 0, notes: [] };
+}
+
+function parseAsciiLine(raw: string, line: number, index: number): ImaEntry {
+  const l = raw.charCodeAt(0) === 0x20 ? raw.trimStart() : raw;
+  const s1 = l.indexOf(' ');
+  const s2 = s1 < 0 ? -1 : l.indexOf(' ', s1 + 1);
+  const s3 = s2 < 0 ? -1 : l.indexOf(' ', s2 + 1);
+  if (s3 < 0) throw malformed(line, 'expected "<pcr> <template-hash> <template> <fields>"', raw);
+  let pcr = 0;
+  for (let i = 0; i < s1; i++) {
+    const c = l.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9 || s1 > 4) throw malformed(line, `PCR "${l.slice(0, s1)}" is not a number`, raw);
+    pcr = pcr * 10 + c;
+  }
+  const hashText = l.slice(s1 + 1, s2);
+  if (hashText.length < 40 || hashText.length > 128 || hashText.length % 2) throw malformed(line, `template hash "${hashText.slice(0, 20)}" is not a hex digest`, raw);
+  // the known names as constants: no new string per line
+  const templateName = ASCII_TEMPLATE_NAMES.find((n) => s3 - s2 - 1 === n.length && l.startsWith(n, s2 + 1)) ?? l.slice(s2 + 1, s3);
+  const ids = ASCII_TEMPLATES.has(templateName) ? TEMPLATE_FIELDS[templateName] : undefined;
+  if (!ids) {
+    throw new ParseError('IMA_UNKNOWN_TEMPLATE', `IMA list line ${line}: template "${templateName}" cannot be rebuilt from ASCII; use the binary list`, { line, template: templateName });
+  }
+  const texts = splitFields(templateName, l, s3 + 1);
+  if (!texts || texts.length !== ids.length) throw malformed(line, `the fields do not fit template ${templateName}`, raw);
+  const { templateData, templateHash, fields } = templateName === 'ima' ? buildLegacyTemplate(hashText, texts[0]!, texts[1]!, { line }) : buildTemplate(hashText, ids, texts, () => ({ line }));
+  if (!templateHash) throw malformed(line, `template hash "${hashText.slice(0, 20)}" is not a hex digest`, raw);
+  return new LazyImaEntry({ index, line, pcr, templateHash, templateName, templateData, violation: isZero(templateHash) }, fields);
+}
+
+/**
+ * Splits the field text. The digest never has a space; an ima/ima-ng path is
+ * the rest of the line (it may hold spaces); for ima-sig and ima-buf the
+ * kernel writes names without spaces and the last field may be empty.
+ */
+function splitFields(template: string, l: string, start: number): string[] | undefined {
+  const sp = l.indexOf(' ', start);
+  if (sp <= start) return undefined;
+  const digest = l.slice(start, sp);
+  switch (template) {
+    case 'ima':
+    case 'ima-ng':
+    case 'ima-ngv2':
+      return sp + 1 < l.length ? [digest, l.slice(sp + 1)] : undefined;
+    default: {
+      const sp2 = l.indexOf(' ', sp + 1);
+      if (sp2 < 0) return sp + 1 < l.length ? [digest, l.slice(sp + 1), ''] : undefined;
+      return [digest, l.slice(sp + 1, sp2), l.slice(sp2 + 1)];
+    }
+  }
+}
+
+export function parseImaBinary(bytes: Uint8Array, opts: ParseImaOptions = {}): UnverifiedImaList {
+  const caps: ImaCaps = { ...IMA_CAPS, ...opts.caps };
+  const first = opts.firstEntryIndex ?? 0;
+  const r = new TpmReader(bytes, 'IMA binary measurement list');
+  const entries: ImaEntry[] = [];
+  const notes: string[] = [];
+  let trailingBytes = 0;
+  while (r.remaining > 0) {
+    if (r.remaining < BINARY_HEADER_BYTES && entries.length > 0) {
+      // A fragment shorter than an entry header cannot be an entry; evmctl
+      // stops there silently. It is reported, not replayed.
+      trailingBytes = r.remaining;
+      notes.push(`${trailingBytes} trailing byte(s) after the last complete entry, too few for an entry header; ignored`);
+      break;
+    }
+    if (entries.length >= caps.maxEntries) {
+      throw new ParseError('IMA_TOO_LARGE', `the IMA list has more than ${caps.maxEntries} entries (the cap)`, { entry: first + entries.length, cap: caps.maxEntries });
+    }
+    const offset = r.offset;
+    const index = first + entries.length;
+    try {
+      entries.push(readBinaryEntry(r, index, offset, caps));
+    } catch (err) {
+      if (err instanceof VtpmError && err.code === 'TPM_TRUNCATED') {
+        throw new ParseError(
+          'IMA_TRUNCATED',
+          `IMA entry ${index} (offset ${offset}) is truncated at ${String(err.details['field'])}`,
+          { entry: index, offset, field: err.details['field'], needed: err.details['needed'], available: err.details['available'] },
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+  return { trust: 'unverified', format: 'binary', entries, firstEntryIndex: first, trailingBytes, notes };
+}
+
+function readBinaryEntry(r: TpmReader, index: number, offset: number, caps: ImaCaps): ImaEntry {
+  const where = { entry: index, offset };
+  const pcr = r.u32le('pcr');
+  const templateHash = r.bytes(20, 'template hash');
+  const nameLen = r.u32le('template name length');
+  if (nameLen === 0 || nameLen > caps.maxTemplateNameBytes) {
+    throw new ParseError('IMA_TOO_LARGE', `IMA entry ${index} (offset ${offset}): template name length ${nameLen} is outside 1..${caps.maxTemplateNameBytes}`, { ...where, nameLen });
+  }
+  const nameBytes = r.bytes(nameLen, 'template name');
+  const templateName = Buffer.from(nameBytes.buffer, nameBytes.byteOffset, nameBytes.byteLength).toString('latin1');
+  const fieldData: Uint8Array[] = [];
+  let templateData: Uint8Array;
+  if (templateName === 'ima') {
+    const digest = r.bytes(20, 'digest');
+    const len = r.u32le('filename length');
+    if (len > caps.maxTemplateDataBytes) throw new ParseError('IMA_TOO_LARGE', `IMA entry ${index}: filename length ${len} is above the cap`, { ...where, len });
+    const name = r.bytes(len, 'filename');
+    const legacy = legacyTemplateData(digest, name);
+    templateData = legacy.templateData;
+    fieldData.push(legacy.digest, name);
+  } else {
+    const dataLen = r.u32le('template data length');
+    if (dataLen > caps.maxTemplateDataBytes) {
+      throw new ParseError('IMA_TOO_LARGE', `IMA entry ${index} (offset ${offset}): template data of ${dataLen} bytes is above the ${caps.maxTemplateDataBytes}-byte cap`, { ...where, dataLen });
+    }
+    // the binary template data is already the kernel's hash input: (le32 length, field) pairs
+    const start = r.offset;
+    const data = r.sub(dataLen, 'template data', 'IMA template data');
+    templateData = r.bytesSince(start);
+    while (data.remaining > 0) {
+      if (fieldData.length >= caps.maxTemplateFields) throw new ParseError('IMA_FIELD_INVALID', `IMA entry ${index}: more than ${caps.maxTemplateFields} template fields`, { ...where, field: 'template data' });
+      const len = data.u32le(`field ${fieldData.length} length`);
+      fieldData.push(data.bytes(len, `field ${fieldData.length}`));
+    }
+  }
+  const ids = TEMPLATE_FIELDS[templateName];
+  if (ids && ids.length !== fieldData.length) {
+    throw new ParseError('IMA_FIELD_INVALID', `IMA entry ${index} (offset ${offset}): template ${templateName} has ${ids.length} fields, the entry ${fieldData.length}`, {
+      ...where,
+      field: 'template data',
+    });
+  }
+  return new LazyImaEntry({ index, offset, pcr, templateHash, templateName, templateData, violation: isZero(templateHash) }, decodeFields(ids, fieldData, where));
+}

@@ -1,0 +1,98 @@
+// The real `vtpm-verify eventlog` binary: JSON envelope, human output, exit codes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { corpusPath } from '../helpers/paths.js';
+import { eventlogSummary, yamlPcrs } from './corpus.js';
+
+test('eventlog --json: pcrs per bank (lowercase hex, no 0x) and decoded events', async (t) => {
+  const log = corpusPath(t, 'eventlogs', 'gotpmtools_glinux-alex.bin');
+  if (!log) return;
+  const run = await runCli(['eventlog', log, '--json']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.json?.ok, true);
+  const r = run.json!.result;
+  assert.deepEqual(r.pcrs, eventlogSummary()['eventlogs/gotpmtools_glinux-alex.bin']!.replay_pcrs_spec);
+  assert.match(r.pcrs.sha256['0'], /^[0-9a-f]{64}$/);
+  assert.equal(r.log.format, 'crypto-agile');
+  assert.equal(r.log.startupLocality, 3);
+  assert.deepEqual(r.log.banks, ['sha1', 'sha256']);
+  assert.equal(r.events.length, 29);
+  const locality = r.events.find((e: { content: { kind: string } }) => e.content.kind === 'startup-locality');
+  assert.deepEqual([locality.type, locality.content.locality], ['EV_NO_ACTION', 3]);
+  assert.equal(r.events[0].content.kind, 'spec-id');
+  assert.deepEqual(r.events[0].content.algorithms.map((a: { name: string }) => a.name), ['sha1', 'sha256']);
+  assert.match(r.trust, /^unverified/);
+});
+
+test('eventlog --ima --json adds the IMA list: template-hash counts and PCR 10 per bank', async (t) => {
+  const log = corpusPath(t, 'eventlogs', 'imaevmutils_test_binary_bios_measurements.bin');
+  const ima = corpusPath(t, 'ima', 'imaevmutils_test_ascii_runtime_measurements');
+  if (!log || !ima) return;
+  const run = await runCli(['eventlog', log, '--ima', ima, '--json']);
+  assert.equal(run.code, 0, run.stderr);
+  const r = run.json!.result;
+  assert.deepEqual(r.pcrs, yamlPcrs(join(log, '..', '..', 'expected', 'imaevmutils_test_binary_bios_measurements.yaml')));
+  assert.deepEqual(r.ima.templateHashes, { valid: 3, mismatch: 0, violation: 0 });
+  assert.deepEqual(Object.keys(r.ima.pcrs), ['sha1', 'sha256']);
+  assert.match(r.ima.pcrs.sha256['10'], /^[0-9a-f]{64}$/);
+  assert.equal(r.ima.entries[1].name, '/init');
+  assert.equal(r.ima.entries[1].line, 2);
+});
+
+test('eventlog: an IMA template hash that does not verify exits 1 with IMA_TEMPLATE_HASH_MISMATCH', async (t) => {
+  const log = corpusPath(t, 'eventlogs', 'tpm2tools_event.bin');
+  const ima = corpusPath(t, 'ima', 'keylime_ima-log-unknown');
+  if (!log || !ima) return;
+  const run = await runCli(['eventlog', log, '--ima', ima, '--json']);
+  assert.equal(run.code, 1);
+  assert.equal(run.json?.ok, false);
+  assert.equal(run.json?.error?.code, 'IMA_TEMPLATE_HASH_MISMATCH');
+  assert.equal(run.json?.error?.details.entries[0].line, 2);
+  assert.ok(run.json?.result.pcrs, 'the result is still there');
+});
+
+test('eventlog: malformed input exits 2 with the typed code; human output says why', async (t) => {
+  const cel = corpusPath(t, 'eventlogs', 'cel', 'gotpmtools_agent_cel.bin');
+  if (!cel) return;
+  const json = await runCli(['eventlog', cel, '--json']);
+  assert.equal(json.code, 2);
+  assert.equal(json.json?.error?.code, 'EVENTLOG_NOT_PC_CLIENT');
+  assert.equal(json.json?.error?.details.format, 'cel-tlv');
+  const human = await runCli(['eventlog', cel]);
+  assert.equal(human.code, 2);
+  assert.match(human.stderr, /EVENTLOG_NOT_PC_CLIENT: this is a TCG Canonical Event Log/);
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-eventlog-'));
+  try {
+    writeFileSync(join(dir, 'bad.txt'), '10 abc\n');
+    const bad = await runCli(['eventlog', cel.replace(/cel\/gotpmtools_agent_cel\.bin$/, 'tpm2tools_event.bin'), '--ima', join(dir, 'bad.txt'), '--json']);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.json?.error?.code, 'IMA_MALFORMED_LINE');
+    assert.equal(bad.json?.error?.details.line, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const missing = await runCli(['eventlog', '/nonexistent/log.bin', '--json']);
+  assert.equal(missing.code, 2);
+  assert.equal(missing.json?.error?.code, 'FILE_UNREADABLE');
+});
+
+test('eventlog human output lists events with decoded content and the PCRs of every bank', async (t) => {
+  const log = corpusPath(t, 'eventlogs', 'tpm2tools_event-sd-boot-fedora37.bin');
+  if (!log) return;
+  const run = await runCli(['eventlog', log]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /crypto-agile, banks sha256, 28 events/);
+  assert.match(run.stdout, /nothing here is verified against a quote/);
+  assert.match(run.stdout, /EV_EFI_VARIABLE_DRIVER_CONFIG\s+\S+\s+SecureBoot = off/);
+  assert.match(run.stdout, /kernel-cmdline: " console=ttyS0 console=tty0 efi=debug "/);
+  assert.match(run.stdout, /Boot0001 = Linux Boot Manager HD\(1,GPT,3cb9643c-6c08-4fe5-852d-17e1ae701158,0x800,0x100000\)\/\\EFI\\systemd\\systemd-bootx64\.efi/);
+  assert.match(run.stdout, /PCRs \(sha256\)\n\s+0 {2}464a812afa3f88d8a5f1fe7e71df41951435ebd05edb742db8c2c0d67d62c0d1/);
+  const help = await runCli(['eventlog', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--ima <file>/);
+  assert.match(help.stdout, /Example:/);
+});

@@ -1,0 +1,301 @@
+// IMA measurement lists: every corpus list's template hashes, the binary
+// samples against evmctl, malformed lines, the replay rules (violations,
+// per-bank template digests), incremental replay and replay against a quote.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseImaAscii, parseImaList } from '../../src/eventlog/ima/parse.js';
+import { checkTemplateHashes, initialImaState, replayIma } from '../../src/eventlog/ima/replay.js';
+import { replayImaAgainstQuote } from '../../src/eventlog/ima/quote-replay.js';
+import { formatImaEntry } from '../../src/eventlog/ima/format.js';
+import { checkBootAggregate } from '../../src/eventlog/ima/boot-aggregate.js';
+import { extractImaFacts } from '../../src/eventlog/facts.js';
+import { parseEventLog } from '../../src/eventlog/parse.js';
+import { replayEventLog } from '../../src/eventlog/replay.js';
+import type { PcrValues } from '../../src/tpm/pcrs.js';
+import fc from 'fast-check';
+import { VtpmError } from '../../src/errors.js';
+import { assertThrowsCode } from '../helpers/assert.js';
+import { corpusPath } from '../helpers/paths.js';
+
+type Counts = { valid: number; mismatch: number; violation: number };
+
+/** What SOURCES.md and evmctl say about each corpus list; an entry per file, so a new file fails until described. */
+const EXPECTED: Record<string, Counts | { code: string; line?: number; why: string }> = {
+  'imaevmutils_sample-ascii_runtime_measurements-pcrs-8-9': { valid: 1, mismatch: 0, violation: 0 },
+  imaevmutils_test_ascii_runtime_measurements: { valid: 3, mismatch: 0, violation: 0 },
+  keylime_archive_ascii_runtime_measurements: { valid: 826, mismatch: 0, violation: 0 },
+  keylime_archive_ascii_runtime_measurements_ima: { valid: 858, mismatch: 0, violation: 9 },
+  'keylime_ima-log-sha1': { valid: 1, mismatch: 0, violation: 1 },
+  'keylime_ima-log-sha256': { valid: 2, mismatch: 0, violation: 0 },
+  'keylime_ima-log-sha384': { valid: 1, mismatch: 0, violation: 1 },
+  'keylime_ima-log-sha512': { valid: 1, mismatch: 0, violation: 1 },
+  // a 64-hex template hash: SOURCES calls it synthetic; it is the SM3 template digest, so it verifies
+  'keylime_ima-log-sm3_256': { valid: 1, mismatch: 0, violation: 1 },
+  // synthetic: an "unknown" digest algorithm and a template hash copied from the sm3 sample
+  'keylime_ima-log-unknown': { valid: 0, mismatch: 1, violation: 1 },
+  'keylimetests_ascii_runtime_measurements-1': { valid: 4, mismatch: 0, violation: 0 },
+  'keylimetests_ascii_runtime_measurements-2': { valid: 11, mismatch: 0, violation: 0 },
+  'keylimetests_ima_log.txt': { valid: 5, mismatch: 0, violation: 0 },
+  'rustkeylime_empty_ima_log.txt': { valid: 0, mismatch: 0, violation: 0 },
+  'rustkeylime_ima_log.txt': { valid: 1, mismatch: 0, violation: 0 },
+  'rustkeylime_invalid_ima_log.txt': { code: 'IMA_MALFORMED_LINE', line: 1, why: 'one line of garbage' },
+  'tss_sml-ima-ng-sha1.bin': { valid: 6, mismatch: 0, violation: 0 },
+  'tss_sml-ima-sha1.bin': { valid: 12, mismatch: 0, violation: 0 },
+  'tss_sml-ima-sig-sha256.bin': { valid: 9, mismatch: 0, violation: 0 },
+  // invalidated variants: zeroed template hashes are violations; one is cut inside its template data
+  'tss_sml-ima-sha1-invalidated.bin': { valid: 0, mismatch: 0, violation: 1 },
+  'tss_sml-ima-sig-sha256-invalidated.bin': { valid: 1, mismatch: 0, violation: 1 },
+  'tss_sml-ima-ng-sha1-invalidated.bin': { code: 'IMA_TRUNCATED', why: 'its only entry declares 49 bytes of template data and has 48 (evmctl: "Unable to read template")' },
+};
+
+test('every corpus IMA list: template hashes verify on the valid lists; violations, synthetic and broken ones are reported as such', (t) => {
+  const dir = corpusPath(t, 'ima');
+  if (!dir) return;
+  const files = readdirSync(dir).sort();
+  assert.deepEqual(files.filter((f) => !(f in EXPECTED)), [], 'a corpus list without an expectation');
+  for (const f of files) {
+    const want = EXPECTED[f]!;
+    if ('code' in want) {
+      const err = assertThrowsCode(() => parseImaList(readFileSync(join(dir, f))), want.code);
+      if (want.line !== undefined) assert.equal(err.details['line'], want.line);
+      t.diagnostic(`${f}: ${want.code} (${want.why}): ${err.message}`);
+      continue;
+    }
+    const list = parseImaList(readFileSync(join(dir, f)));
+    const counts: Counts = { valid: 0, mismatch: 0, violation: 0 };
+    for (const c of checkTemplateHashes(list)) counts[c.status]++;
+    assert.deepEqual(counts, want, f);
+    t.diagnostic(`${f}: ${list.format}, ${list.entries.length} entries: ${JSON.stringify(counts)}${list.notes.length ? `; ${list.notes.join('; ')}` : ''}`);
+  }
+});
+
+test('binary lists decode to exactly the entries evmctl printed', (t) => {
+  const dir = corpusPath(t, 'expected', 'evmctl');
+  if (!dir) return;
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.ascii'))) {
+    const list = parseImaList(readFileSync(join(dir, '..', '..', 'ima', f.replace(/\.ascii$/, '.bin'))));
+    const theirs: string[] = readFileSync(join(dir, f), 'utf8').trimEnd().split('\n');
+    assert.deepEqual(list.entries.map(formatImaEntry), theirs, f);
+  }
+  // the one evmctl could not read
+  assertThrowsCode(() => parseImaList(readFileSync(join(dir, '..', '..', 'ima', 'tss_sml-ima-ng-sha1-invalidated.bin'))), 'IMA_TRUNCATED');
+});
+
+test('a malformed line is a typed error carrying its line number', (t) => {
+  const p = corpusPath(t, 'ima', 'keylime_archive_ascii_runtime_measurements');
+  if (!p) return;
+  const lines = readFileSync(p, 'utf8').split('\n');
+  const at = 500; // 1-based
+  const good = lines[at - 1]!;
+  const cases: [string, string, string][] = [
+    [good.replace(/^10 /, 'ten '), 'IMA_MALFORMED_LINE', 'PCR'],
+    [good.split(' ').slice(0, 3).join(' '), 'IMA_MALFORMED_LINE', 'fields'],
+    [good.replace(/^10 [0-9a-f]{40}/, '10 xyz'), 'IMA_MALFORMED_LINE', 'template hash'],
+    [good.replace(' ima-ng ', ' ima-modsig '), 'IMA_UNKNOWN_TEMPLATE', 'template'],
+    [good.replace(/sha1:[0-9a-f]{4}/, 'sha1:zzzz'), 'IMA_FIELD_INVALID', 'hex'],
+    [good.replace(/sha1:([0-9a-f]{40})/, 'sha1:$1aa'), 'IMA_FIELD_INVALID', 'size'],
+    ['', 'IMA_MALFORMED_LINE', 'blank'],
+  ];
+  for (const [line, code, why] of cases) {
+    const text = [...lines.slice(0, at - 1), line, ...lines.slice(at)].join('\n');
+    const err = assertThrowsCode(() => parseImaAscii(text), code);
+    assert.equal(err.details['line'], at, `${why}: ${err.message}`);
+    assert.match(err.message, new RegExp(`line ${at}\\b`));
+  }
+});
+
+test('binary entries that are cut or oversized are typed errors naming the entry', () => {
+  const entry = Buffer.concat([Buffer.from('0a000000', 'hex'), Buffer.alloc(20, 7), Buffer.from('06000000', 'hex'), Buffer.from('ima-ng'), Buffer.from('ffffff7f', 'hex')]);
+  assert.equal(assertThrowsCode(() => parseImaList(entry), 'IMA_TOO_LARGE').details['entry'], 0);
+  const fields = Buffer.concat([Buffer.from('05000000', 'hex'), Buffer.from('abc')]);
+  const cut = Buffer.concat([entry.subarray(0, entry.length - 4), Buffer.from([fields.length, 0, 0, 0]), fields]);
+  assertThrowsCode(() => parseImaList(cut), 'IMA_TRUNCATED');
+});
+
+const sha = (alg: string, ...parts: Uint8Array[]): Buffer => Buffer.from(createHash(alg).update(Buffer.concat(parts)).digest());
+const le32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+};
+
+test('replay rules: per-bank template digests over the length-prefixed fields, the legacy padded name, violations as all ones', () => {
+  const digest = Buffer.alloc(32, 0xab);
+  const dng = Buffer.concat([Buffer.from('sha256:\0', 'latin1'), digest]);
+  const nng = Buffer.from('/usr/bin/true\0');
+  const templateData = Buffer.concat([le32(dng.length), dng, le32(nng.length), nng]);
+  const listed = sha('sha1', templateData).toString('hex');
+  const text = [
+    `10 ${listed} ima-ng sha256:${digest.toString('hex')} /usr/bin/true`,
+    `10 ${'0'.repeat(40)} ima-ng sha256:${'0'.repeat(64)} /tmp/written-while-open`,
+    `10 ${sha('sha1', Buffer.alloc(20, 1), Buffer.from('/init'), Buffer.alloc(251)).toString('hex')} ima ${'01'.repeat(20)} /init`,
+  ].join('\n');
+  const list = parseImaAscii(text);
+  assert.deepEqual(checkTemplateHashes(list).map((c) => c.status), ['valid', 'violation', 'valid']);
+  for (const bank of ['sha1', 'sha256'] as const) {
+    const size = bank === 'sha1' ? 20 : 32;
+    let pcr: Buffer = Buffer.alloc(size);
+    pcr = sha(bank, pcr, sha(bank, templateData));
+    pcr = sha(bank, pcr, Buffer.alloc(size, 0xff));
+    pcr = sha(bank, pcr, sha(bank, Buffer.alloc(20, 1), Buffer.from('/init'), Buffer.alloc(251)));
+    assert.deepEqual(replayIma(list, bank).pcrs.get(10), pcr, bank);
+  }
+});
+
+test('the boot_aggregate entries hash the PCRs replayed from their firmware logs (0-9 on a new kernel, 0-7 on an old one)', (t) => {
+  for (const [log, ima, range] of [
+    ['imaevmutils_sample-binary_bios_measurements-pcrs-8-9.bin', 'imaevmutils_sample-ascii_runtime_measurements-pcrs-8-9', '0-9'],
+    ['imaevmutils_test_binary_bios_measurements.bin', 'imaevmutils_test_ascii_runtime_measurements', '0-7'],
+  ] as const) {
+    const lp = corpusPath(t, 'eventlogs', log);
+    const ip = corpusPath(t, 'ima', ima);
+    if (!lp || !ip) return;
+    const pcrs = replayEventLog(parseEventLog(readFileSync(lp)));
+    const entry = parseImaList(readFileSync(ip)).entries[0]!;
+    assert.deepEqual(checkBootAggregate(entry, pcrs), { status: 'match', pcrs: range });
+    const other = new Map(pcrs);
+    other.set('sha256', new Map([...pcrs.get('sha256')!].map(([i, v]) => [i, i === 4 ? Buffer.alloc(32) : v])));
+    assert.equal(checkBootAggregate(entry, other).status, 'mismatch');
+  }
+});
+
+function quoteOf(list: ReturnType<typeof parseImaAscii>, bank: 'sha1' | 'sha256', upTo?: number): PcrValues {
+  const head = upTo === undefined ? list : { ...list, entries: list.entries.slice(0, upTo) };
+  return new Map([[bank, replayIma(head, bank).pcrs]]);
+}
+
+test('incremental replay from a carried state equals a full replay; a gap is IMA_ENTRY_GAP', (t) => {
+  const p = corpusPath(t, 'ima', 'keylime_archive_ascii_runtime_measurements');
+  if (!p) return;
+  const text = readFileSync(p, 'utf8');
+  const full = parseImaAscii(text);
+  const k = 400;
+  const first = parseImaAscii(text.split('\n').slice(0, k).join('\n'));
+  const state = replayIma(first, 'sha256');
+  assert.equal(state.nextEntry, k);
+  const tail = parseImaAscii(text.split('\n').slice(k).join('\n'), { firstEntryIndex: k });
+  assert.equal(tail.entries[0]!.index, k);
+  assert.deepEqual(replayIma(tail, 'sha256', state).pcrs, replayIma(full, 'sha256').pcrs);
+  // a carried state with a full list skips what it has seen
+  assert.deepEqual(replayIma(full, 'sha256', state).pcrs, replayIma(full, 'sha256').pcrs);
+  assertThrowsCode(() => replayIma(tail, 'sha256', initialImaState('sha256')), 'IMA_ENTRY_GAP');
+});
+
+test('against a quote: a list read after the quote verifies up to where the quote was taken; the state carries on', (t) => {
+  const p = corpusPath(t, 'ima', 'keylime_archive_ascii_runtime_measurements');
+  if (!p) return;
+  const list = parseImaAscii(readFileSync(p, 'utf8'));
+  const n = list.entries.length;
+  const r = replayImaAgainstQuote(list, quoteOf(list, 'sha256', n - 5));
+  assert.equal(r.ok, true, r.checks.map((c) => c.message).join('\n'));
+  assert.equal(r.bank, 'sha256');
+  assert.deepEqual([r.pcrs[0]!.status, r.pcrs[0]!.coveredEntries, r.pcrs[0]!.lastCoveredEntry], ['match', n - 5, n - 6]);
+  assert.match(r.checks.find((c) => c.id === 'ima.replay.sha256.10')!.message, /the 5 later entries were measured after the quote/);
+  assert.equal(r.verified!.entries.length, n - 5);
+  const facts = extractImaFacts(r.verified!);
+  assert.equal(facts.byPath.get('/bin/sh')![0]!.digest, 'c90333979f56f38bbd41b81806015b0de502f3cc');
+  assert.equal(facts.byPath.get('/bin/sh')![0]!.digestAlgorithm, 'sha1');
+  // the next quote covers the rest; replay resumes from the carried state
+  const next = replayImaAgainstQuote(list, quoteOf(list, 'sha256'), { from: r.state! });
+  assert.equal(next.ok, true);
+  assert.equal(next.verified!.entries.length, 5);
+  assert.equal(next.state!.nextEntry, n);
+});
+
+test('against a quote: an altered entry, or an edited template hash, fails', (t) => {
+  const p = corpusPath(t, 'ima', 'keylime_archive_ascii_runtime_measurements');
+  if (!p) return;
+  const text = readFileSync(p, 'utf8');
+  const quoted = quoteOf(parseImaAscii(text), 'sha1');
+  const altered = parseImaAscii(text.replace(' /bin/sh\n', ' /bin/zsh\n'));
+  const r = replayImaAgainstQuote(altered, quoted);
+  assert.equal(r.ok, false);
+  const c = r.checks.find((x) => x.id === 'ima.replay.sha1.10')!;
+  assert.equal(c.code, 'IMA_REPLAY_MISMATCH');
+  assert.equal(r.verified, undefined);
+  // the listed hash of an entry edited alone: the data still replays, the list is inconsistent
+  const lines = text.split('\n');
+  lines[9] = lines[9]!.replace(/^10 [0-9a-f]{8}/, '10 00000000');
+  const edited = replayImaAgainstQuote(parseImaAscii(lines.join('\n')), quoted);
+  assert.equal(edited.ok, false);
+  assert.equal(edited.checks.find((x) => x.id === 'ima.template-hashes')!.code, 'IMA_TEMPLATE_HASH_MISMATCH');
+  assert.match(edited.checks.find((x) => x.id === 'ima.template-hashes')!.message, /line 10/);
+  // a quote without the IMA PCR
+  const none = replayImaAgainstQuote(altered, new Map([['sha256', new Map([[0, Buffer.alloc(32)]])]]));
+  assert.equal(none.checks[0]!.code, 'IMA_REPLAY_NO_OVERLAP');
+});
+
+test('legacy ima template lists with violations replay in both banks, and verify against a quote', (t) => {
+  const p = corpusPath(t, 'ima', 'keylime_archive_ascii_runtime_measurements_ima');
+  if (!p) return;
+  const list = parseImaList(readFileSync(p));
+  const r = replayImaAgainstQuote(list, quoteOf(list, 'sha1'));
+  assert.equal(r.ok, true);
+  const facts = extractImaFacts(r.verified!);
+  assert.equal(facts.violations.length, 9);
+  assert.equal(facts.measurements.length, 858);
+  assert.ok(facts.measurements.every((m) => m.template === 'ima' && m.digestAlgorithm === 'sha1'));
+  assert.notDeepEqual(replayIma(list, 'sha256').pcrs.get(10), undefined);
+});
+
+test('IMA parse errors are always typed', () => {
+  for (const bad of ['10', '10 abc', '\u0000\u0001garbage', '10 ' + 'a'.repeat(40) + ' ima-ng']) {
+    try {
+      parseImaList(Buffer.from(bad, 'latin1'));
+      assert.fail(`parsed ${JSON.stringify(bad)}`);
+    } catch (err) {
+      assert.ok(err instanceof VtpmError && err.kind === 'input', String(err));
+    }
+  }
+});
+
+test('paths are bytes: UTF-8 and non-UTF-8 names rebuild exactly, so their template hashes verify', () => {
+  for (const name of [Buffer.from('/tmp/ünïcode file with spaces'), Buffer.from([0x2f, 0x74, 0xff, 0xfe, 0x41])]) {
+    const digest = Buffer.alloc(32, 1);
+    const dng = Buffer.concat([Buffer.from('sha256:\0'), digest]);
+    const nng = Buffer.concat([name, Buffer.from([0])]);
+    const data = Buffer.concat([le32(dng.length), dng, le32(nng.length), nng]);
+    const line = Buffer.concat([Buffer.from(`10 ${sha('sha1', data).toString('hex')} ima-ng sha256:${digest.toString('hex')} `), name, Buffer.from('\n')]);
+    const list = parseImaList(line);
+    assert.deepEqual(checkTemplateHashes(list).map((c) => c.status), ['valid']);
+    assert.equal(list.entries[0]!.fields.name, name.toString('utf8'));
+  }
+  // text handed over as a JS string (e.g. from JSON) is taken as UTF-8
+  const digest = Buffer.alloc(32, 2);
+  const nng = Buffer.from('/srv/données\0');
+  const dng = Buffer.concat([Buffer.from('sha256:\0'), digest]);
+  const data = Buffer.concat([le32(dng.length), dng, le32(nng.length), nng]);
+  const text = `10 ${sha('sha1', data).toString('hex')} ima-ng sha256:${digest.toString('hex')} /srv/données`;
+  assert.deepEqual(checkTemplateHashes(parseImaAscii(text)).map((c) => c.status), ['valid']);
+});
+
+test('random bytes and mutated lists never escape IMA parsing as raw exceptions', (t) => {
+  const p = corpusPath(t, 'ima', 'tss_sml-ima-sig-sha256.bin');
+  const a = corpusPath(t, 'ima', 'keylimetests_ascii_runtime_measurements-2');
+  if (!p || !a) return;
+  const typedOnly = (fn: () => unknown): void => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof VtpmError) || err.kind !== 'input') throw err;
+    }
+  };
+  for (const base of [readFileSync(p), readFileSync(a)]) {
+    fc.assert(
+      fc.property(fc.nat({ max: base.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 6 }), fc.nat({ max: base.length }), (at, bytes, cut) => {
+        const b = Buffer.from(base);
+        b.set(bytes.subarray(0, b.length - at), at);
+        typedOnly(() => {
+          const list = parseImaList(b.subarray(0, cut));
+          checkTemplateHashes(list);
+          replayIma(list, 'sha256');
+          for (const e of list.entries) void e.fields;
+        });
+      }),
+      { numRuns: 1500, seed: 11 },
+    );
+  }
+});

@@ -1,0 +1,209 @@
+// Hostile and broken event logs: truncation anywhere, sizes past the end or
+// above a cap, digest counts that disagree with the Spec ID table, a million
+// tiny events, random mutations. Always a typed error or a bounded parse;
+// never a raw exception.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { parseEventLog } from '../../src/eventlog/parse.js';
+import { replayEventLog } from '../../src/eventlog/replay.js';
+import { EVENTLOG_CAPS } from '../../src/eventlog/caps.js';
+import { EV } from '../../src/eventlog/event-types.js';
+import { GUID } from '../../src/eventlog/decode/guid.js';
+import { EventLogWriter } from '../../src/eventlog/writer.js';
+import { VtpmError } from '../../src/errors.js';
+import { assertThrowsCode } from '../helpers/assert.js';
+import { corpusPath } from '../helpers/paths.js';
+
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+};
+const u16 = (n: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(n);
+  return b;
+};
+
+/** A Spec ID event with the given algorithm table rows (id, size) and trailing fields. */
+function specId(rows: [number, number][], opts: { count?: number; vendorInfoSize?: number; vendor?: Buffer; extra?: Buffer } = {}): Buffer {
+  const body = Buffer.concat([
+    Buffer.from('Spec ID Event03\0', 'latin1'), // signature[16]
+    u32(0), // platformClass
+    Buffer.from([0, 2, 0, 2]), // specVersionMinor, Major, Errata, uintnSize
+    u32(opts.count ?? rows.length), // numberOfAlgorithms
+    ...rows.map(([id, size]) => Buffer.concat([u16(id), u16(size)])), // digestSizes[]
+    Buffer.from([opts.vendorInfoSize ?? (opts.vendor?.length ?? 0)]), // vendorInfoSize
+    opts.vendor ?? Buffer.alloc(0),
+    opts.extra ?? Buffer.alloc(0),
+  ]);
+  return Buffer.concat([u32(0), u32(EV.NO_ACTION), Buffer.alloc(20), u32(body.length), body]);
+}
+
+/** A TCG_PCR_EVENT2 with raw digest entries. */
+function event2(pcr: number, type: number, digests: [number, Buffer][], data: Buffer, opts: { count?: number; size?: number } = {}): Buffer {
+  return Buffer.concat([u32(pcr), u32(type), u32(opts.count ?? digests.length), ...digests.map(([id, d]) => Buffer.concat([u16(id), d])), u32(opts.size ?? data.length), data]);
+}
+
+const SHA1 = 0x0004;
+const SHA256 = 0x000b;
+const d20 = Buffer.alloc(20, 1);
+const d32 = Buffer.alloc(32, 2);
+
+test('a log cut at any byte parses to the events before the cut, or fails with EVENTLOG_TRUNCATED', (t) => {
+  const p = corpusPath(t, 'eventlogs', 'tpm2tools_event-sd-boot-fedora37.bin');
+  if (!p) return;
+  const full = readFileSync(p);
+  const boundaries = new Set(parseEventLog(full).events.map((e) => e.offset + e.raw.length));
+  const codes = new Map<string, number>();
+  for (let n = 1; n < full.length; n++) {
+    try {
+      const log = parseEventLog(full.subarray(0, n));
+      assert.ok(boundaries.has(n), `a cut at ${n} inside an event parsed`);
+      assert.equal(log.events[log.events.length - 1]!.offset + log.events[log.events.length - 1]!.raw.length, n);
+    } catch (err) {
+      assert.ok(err instanceof VtpmError, `cut at ${n}: ${String(err)}`);
+      codes.set(err.code, (codes.get(err.code) ?? 0) + 1);
+      assert.ok(!boundaries.has(n), `a cut at event boundary ${n} failed: ${err.message}`);
+    }
+  }
+  assert.deepEqual([...codes.keys()], ['EVENTLOG_TRUNCATED']);
+});
+
+test('an event size beyond the remaining bytes, or above the cap, is a typed error naming the event', () => {
+  const head = specId([[SHA1, 20]]);
+  const err = assertThrowsCode(() => parseEventLog(Buffer.concat([head, event2(0, EV.POST_CODE, [[SHA1, d20]], Buffer.from('abc'), { size: 100 })])), 'EVENTLOG_TRUNCATED');
+  assert.equal(err.details['event'], 1);
+  assert.equal(err.details['field'], 'event data');
+  const big = assertThrowsCode(() => parseEventLog(Buffer.concat([head, event2(0, EV.POST_CODE, [[SHA1, d20]], Buffer.alloc(0), { size: EVENTLOG_CAPS.maxEventDataBytes + 1 })])), 'EVENTLOG_EVENT_TOO_LARGE');
+  assert.equal(big.details['cap'], EVENTLOG_CAPS.maxEventDataBytes);
+  // the cap is checked before the bytes are read: 0xFFFFFFFF costs nothing
+  assertThrowsCode(() => parseEventLog(Buffer.concat([head, event2(0, EV.POST_CODE, [[SHA1, d20]], Buffer.alloc(0), { size: 0xffffffff })])), 'EVENTLOG_EVENT_TOO_LARGE');
+  assertThrowsCode(() => parseEventLog(Buffer.concat([u32(0), u32(1), d20, u32(0xfffffff0)])), 'EVENTLOG_EVENT_TOO_LARGE');
+});
+
+test('digest counts and algorithms must agree with the Spec ID table', () => {
+  const head = specId([[SHA1, 20], [SHA256, 32]]);
+  const data = Buffer.from('x');
+  assertThrowsCode(() => parseEventLog(Buffer.concat([head, event2(0, 1, [], data)])), 'EVENTLOG_DIGEST_COUNT_MISMATCH');
+  assertThrowsCode(() => parseEventLog(Buffer.concat([head, event2(0, 1, [[SHA1, d20], [SHA256, d32]], data, { count: 3 })])), 'EVENTLOG_DIGEST_COUNT_MISMATCH');
+  assertThrowsCode(() => parseEventLog(Buffer.concat([head, event2(0, 1, [[SHA1, d20], [0x000c, Buffer.alloc(48)]], data)])), 'EVENTLOG_UNKNOWN_DIGEST_ALG');
+  assertThrowsCode(() => parseEventLog(Buffer.concat([head, event2(0, 1, [[SHA1, d20], [SHA1, d20]], data)])), 'EVENTLOG_UNKNOWN_DIGEST_ALG');
+  // fewer digests than banks is allowed: TPM2_PCR_Extend extends only the banks it is given
+  const partial = parseEventLog(Buffer.concat([head, event2(3, 1, [[SHA256, d32]], data)]));
+  assert.match(partial.notes.join(' '), /fewer banks/);
+  assert.equal(replayEventLog(partial).get('sha1')!.size, 0);
+  assert.equal(replayEventLog(partial).get('sha256')!.size, 1);
+});
+
+test('a malformed Spec ID event is EVENTLOG_SPEC_ID_INVALID, whatever is wrong with it', () => {
+  const bad: [string, Buffer][] = [
+    ['no algorithms', specId([])],
+    ['17 algorithms', specId(Array.from({ length: 17 }, (_, i) => [0x100 + i, 32] as [number, number]))],
+    ['sha256 declared 20 bytes', specId([[SHA256, 20]])],
+    ['an algorithm twice', specId([[SHA1, 20], [SHA1, 20]])],
+    ['an unknown algorithm with 65-byte digests', specId([[0x1234, 65]])],
+    ['vendorInfo past the event', specId([[SHA1, 20]], { vendorInfoSize: 4 })],
+    ['bytes after vendorInfo', specId([[SHA1, 20]], { extra: Buffer.from([1]) })],
+    ['numberOfAlgorithms larger than the table', specId([[SHA1, 20]], { count: 3 })],
+  ];
+  for (const [why, bytes] of bad) {
+    const err = assertThrowsCode(() => parseEventLog(bytes), 'EVENTLOG_SPEC_ID_INVALID');
+    assert.match(err.message, /^Spec ID event: /, why);
+  }
+  // an algorithm vtpm-verify does not know is carried, named and not replayed
+  const log = parseEventLog(Buffer.concat([specId([[SHA1, 20], [0x1234, 32]]), event2(0, 1, [[SHA1, d20], [0x1234, d32]], Buffer.from('x'))]));
+  assert.deepEqual(log.unsupportedAlgorithms, [0x1234]);
+  assert.deepEqual([...replayEventLog(log).keys()], ['sha1']);
+});
+
+test('an extending event for a PCR no TPM has is EVENTLOG_BAD_PCR_INDEX; an EV_NO_ACTION trailer with index 0xFFFFFFFF is fine', () => {
+  const head = specId([[SHA1, 20]]);
+  const err = assertThrowsCode(() => parseEventLog(Buffer.concat([head, event2(32, EV.IPL, [[SHA1, d20]], Buffer.from('x'))])), 'EVENTLOG_BAD_PCR_INDEX');
+  assert.equal(err.details['pcrIndex'], 32);
+  const ok = parseEventLog(Buffer.concat([head, event2(0xffffffff, EV.NO_ACTION, [[SHA1, Buffer.alloc(20)]], Buffer.from('WBCL trailer'))]));
+  assert.equal(ok.events[1]!.pcrIndex, 0xffffffff);
+  assert.equal(replayEventLog(ok).get('sha1')!.size, 0);
+});
+
+test('a million tiny events stop at the event cap, quickly and with bounded memory', () => {
+  // SHA-1 format: 32-byte events (PCR 1, EV_POST_CODE, empty data); 1,000,000 of them is 32 MB, under the log-size cap.
+  const one = Buffer.concat([u32(1), u32(EV.POST_CODE), d20, u32(0)]);
+  const log = Buffer.alloc(one.length * 1_000_000);
+  for (let i = 0; i < 1_000_000; i++) one.copy(log, i * one.length);
+  const heapBefore = process.memoryUsage().heapUsed;
+  const err = assertThrowsCode(() => parseEventLog(log), 'EVENTLOG_TOO_MANY_EVENTS');
+  assert.equal(err.details['cap'], EVENTLOG_CAPS.maxEvents);
+  assert.equal(err.details['offset'], EVENTLOG_CAPS.maxEvents * one.length);
+  assert.ok(process.memoryUsage().heapUsed - heapBefore < 512 * 1024 * 1024);
+  // and a log over the size cap is refused before any parsing
+  assertThrowsCode(() => parseEventLog(Buffer.alloc(EVENTLOG_CAPS.maxLogBytes + 1, 0x41)), 'EVENTLOG_TOO_LARGE');
+  assertThrowsCode(() => parseEventLog(Buffer.alloc(0)), 'EVENTLOG_EMPTY');
+  // smaller caps are honoured too
+  assertThrowsCode(() => parseEventLog(log.subarray(0, one.length * 11), { caps: { maxEvents: 10 } }), 'EVENTLOG_TOO_MANY_EVENTS');
+});
+
+test('content that does not decode is kept raw with a note; the parse goes on', () => {
+  const w = new EventLogWriter({ banks: ['sha256'] });
+  w.add({ pcr: 7, type: EV.EFI_VARIABLE_DRIVER_CONFIG, data: Buffer.from('not a UEFI_VARIABLE_DATA') });
+  w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_IMAGE_SECURITY_DATABASE, 'db', Buffer.from('not a signature list, not at all'));
+  w.add({ pcr: 4, type: EV.EFI_BOOT_SERVICES_APPLICATION, data: Buffer.alloc(7) });
+  w.add({ pcr: 1, type: EV.EFI_HANDOFF_TABLES, data: Buffer.concat([Buffer.alloc(8, 0xff), Buffer.alloc(4)]) });
+  w.add({ pcr: 5, type: EV.EFI_GPT_EVENT, data: Buffer.from('EFI PARX') });
+  w.addSeparator(7);
+  const log = parseEventLog(w.toBytes());
+  assert.equal(log.events.length, 7);
+  const notes = log.events.slice(1, 6).map((e) => [e.content.kind, e.content.notes?.[0] ?? '']);
+  assert.equal(notes[0]![0], 'raw');
+  assert.match(notes[0]![1]!, /could not decode/);
+  assert.equal(notes[1]![0], 'efi-variable');
+  assert.match(notes[1]![1]!, /db: value not decoded/);
+  assert.deepEqual(notes.slice(2).map((n) => n[0]), ['raw', 'raw', 'raw']);
+  assert.equal(log.events[6]!.content.kind, 'separator');
+});
+
+test('other formats are named: CEL-TLV, ACPI tables, IMA lists, text', () => {
+  const ima = Buffer.from('10 1d8d532d463c9f8c205d0df7787669a85f93e260 ima-ng sha1:0000000000000000000000000000000000000000 boot_aggregate\n');
+  assert.equal(assertThrowsCode(() => parseEventLog(ima), 'EVENTLOG_NOT_PC_CLIENT').details['format'], 'ima-ascii');
+  const cel = Buffer.concat([Buffer.from([0]), Buffer.from('00000008', 'hex'), Buffer.alloc(8), Buffer.from([1]), Buffer.from('00000001', 'hex'), Buffer.from([7]), Buffer.alloc(20, 0x33)]);
+  assert.equal(assertThrowsCode(() => parseEventLog(cel), 'EVENTLOG_NOT_PC_CLIENT').details['format'], 'cel-tlv');
+  const tcpa = Buffer.concat([Buffer.from('TCPA'), u32(50), Buffer.alloc(42)]);
+  assert.equal(assertThrowsCode(() => parseEventLog(tcpa), 'EVENTLOG_NOT_PC_CLIENT').details['format'], 'acpi-tcpa');
+});
+
+test('random mutations of a real log never escape as raw exceptions', (t) => {
+  const p = corpusPath(t, 'eventlogs', 'tpm2tools_event-sd-boot-fedora37.bin');
+  if (!p) return;
+  const base = readFileSync(p);
+  const mutate = fc.record({
+    at: fc.nat({ max: base.length - 1 }),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
+    cut: fc.option(fc.nat({ max: base.length }), { nil: undefined }),
+  });
+  fc.assert(
+    fc.property(mutate, ({ at, bytes, cut }) => {
+      const b = Buffer.from(base);
+      b.set(bytes.subarray(0, b.length - at), at);
+      try {
+        const log = parseEventLog(cut === undefined ? b : b.subarray(0, cut));
+        replayEventLog(log);
+        JSON.stringify(log.events.map((e) => e.content), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+      } catch (err) {
+        if (!(err instanceof VtpmError) || err.kind !== 'input') throw err;
+      }
+    }),
+    { numRuns: 3000, seed: 20260526 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 1, maxLength: 400 }), (bytes) => {
+      try {
+        parseEventLog(bytes);
+      } catch (err) {
+        if (!(err instanceof VtpmError) || err.kind !== 'input') throw err;
+      }
+    }),
+    { numRuns: 3000, seed: 7 },
+  );
+});

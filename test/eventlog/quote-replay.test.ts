@@ -1,0 +1,233 @@
+// Replay against verified quote PCRs: real corpus quotes (their signatures
+// verify, expected/quote_checks.json), and what happens when the log lies.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parseEventLog } from '../../src/eventlog/parse.js';
+import { replayAgainstQuote } from '../../src/eventlog/quote-replay.js';
+import { replayEventLog } from '../../src/eventlog/replay.js';
+import { extractBootFacts } from '../../src/eventlog/facts.js';
+import { withInjectedActions } from '../../src/eventlog/workarounds.js';
+import { EventLogWriter, encodeVariableData } from '../../src/eventlog/writer.js';
+import { EV } from '../../src/eventlog/event-types.js';
+import { GUID } from '../../src/eventlog/decode/guid.js';
+import type { PcrValues } from '../../src/tpm/pcrs.js';
+import type { UnverifiedEventLog } from '../../src/eventlog/types.js';
+import { corpusPath } from '../helpers/paths.js';
+import { verifyLogsAgainstQuote } from '../../src/eventlog/verify-logs.js';
+import { parseImaList } from '../../src/eventlog/ima/parse.js';
+import { replayIma } from '../../src/eventlog/ima/replay.js';
+import { quotedPcrs, recordedPcrs } from './corpus.js';
+
+function logFrom(t: Parameters<typeof corpusPath>[0], name: string): UnverifiedEventLog | undefined {
+  const p = corpusPath(t, 'eventlogs', name);
+  return p ? parseEventLog(readFileSync(p)) : undefined;
+}
+
+function only(values: PcrValues, bank: 'sha1' | 'sha256' | 'sha384', pcrs?: number[]): PcrValues {
+  const b = values.get(bank)!;
+  return new Map([[bank, new Map([...b].filter(([i]) => !pcrs || pcrs.includes(i)))]]);
+}
+
+for (const [set, file, banks] of [
+  ['gotpmtools_gce-cos-85-no-nonce', 'gotpmtools_gce-cos-85-no-nonce.bin', 'sha1, sha256, sha384'],
+  ['goattest_windows_gcp_shielded_vm', 'goattest_windows_gcp_shielded_vm.bin', 'sha1 (RSASSA-SHA1 AK)'],
+  ['goattest_linux_tpm12', 'goattest_linux_tpm12.bin', 'sha1 (TPM 1.2 quote)'],
+] as const) {
+  test(`real quote ${set}: every PCR the log covers matches the quoted ${banks} values`, (t) => {
+    const log = logFrom(t, file);
+    if (!log) return;
+    const r = replayAgainstQuote(log, quotedPcrs(set));
+    assert.equal(r.ok, true, r.checks.filter((c) => c.status === 'fail').map((c) => c.message).join('\n'));
+    assert.equal(r.quirksApplied.length, 0);
+    const compared = r.pcrs.filter((p) => p.status === 'match');
+    assert.ok(compared.length >= 8, `only ${compared.length} PCRs compared`);
+    assert.ok(r.checks.some((c) => c.id === 'eventlog.replay' && c.status === 'pass'));
+    // every extended event of a matched PCR is verified
+    const extending = log.events.filter((e) => e.eventType !== EV.NO_ACTION).length;
+    assert.equal(r.verified.events.length, extending);
+  });
+}
+
+test('GCE COS 85: the verified facts a policy reads (Secure Boot, keys, boot application, command line, firmware)', (t) => {
+  const log = logFrom(t, 'gotpmtools_gce-cos-85-no-nonce.bin');
+  if (!log) return;
+  const facts = extractBootFacts(replayAgainstQuote(log, quotedPcrs('gotpmtools_gce-cos-85-no-nonce')).verified);
+  assert.equal(facts.secureBoot?.enabled, true);
+  assert.deepEqual(facts.secureBoot?.source.banks, ['sha1', 'sha256', 'sha384']);
+  assert.deepEqual(facts.crtmVersions.map((v) => v.version), ['GCE Virtual Firmware v1']);
+  assert.deepEqual(facts.signatureDatabases.map((d) => d.name), ['PK', 'KEK', 'db', 'dbx']);
+  assert.match(facts.signatureDatabases[0]!.certificates[0]!.subject!, /CN=UEFI Platform Key v10/);
+  assert.equal(facts.dbx?.certificates.length, 4);
+  const boot = facts.bootApplications[0]!;
+  assert.equal(boot.filePath, '\\EFI\\BOOT\\BOOTX64.EFI');
+  assert.equal(boot.pathAttested, false);
+  assert.equal(boot.digests.sha256, 'dba8d69ffb244496ac8ab2950695d3da539d6ac5ec660fc6b4bdde245284cf23');
+  assert.match(boot.devicePath!, /^PciRoot\(0x0\)\/Pci\(0x4,0x0\)\/NVMe\(0x1,00-00-00-00-00-00-00-00\)\/HD\(12,GPT,22849e7a-91c5-3049-85e7-78145a9107cd,0x3D000,0x10000\)\//);
+  assert.equal(facts.kernelCommandLines.length, 1);
+  assert.match(facts.kernelCommandLines[0]!.text, /^\/syslinux\/vmlinuz\.A init=\/usr\/lib\/systemd\/systemd .* module\.sig_enforce=1 /);
+  assert.deepEqual(facts.efiActions.map((a) => a.text), ['Calling EFI Application from Boot Option', 'Exit Boot Services Invocation', 'Exit Boot Services Returned with Success']);
+  assert.equal(facts.separators.length, 8);
+  assert.ok(facts.separators.every((s) => !s.error));
+  // shim's db authority events log a certificate their digest does not cover: listed, not interpreted
+  assert.deepEqual(facts.unattested.map((u) => u.event), [24, 41]);
+});
+
+test('a StartupLocality log matches the PCR 0 read on the machine, and the verified view reports locality 3', (t) => {
+  const log = logFrom(t, 'gotpmtools_glinux-alex.bin');
+  if (!log) return;
+  const rec = recordedPcrs()['gotpmtools_glinux-alex.bin']!.banks;
+  const quoted: PcrValues = new Map(Object.entries(rec).map(([b, p]) => [b as 'sha1', new Map(Object.entries(p).map(([i, v]) => [Number(i), Buffer.from(v, 'hex')]))]));
+  const r = replayAgainstQuote(log, quoted);
+  assert.equal(r.ok, true);
+  assert.equal(log.startupLocality, 3);
+  assert.equal(r.verified.startupLocality, 3);
+  assert.ok(r.pcrs.some((p) => p.pcr === 0 && p.status === 'match'));
+});
+
+test('an altered digest fails the replay, naming the bank and PCR; the other bank still verifies the event', (t) => {
+  const path = corpusPath(t, 'eventlogs', 'gotpmtools_gce-cos-85-no-nonce.bin');
+  if (!path) return;
+  const bytes = Buffer.from(readFileSync(path));
+  const log = parseEventLog(bytes);
+  const target = log.events.find((e) => e.pcrIndex === 4 && e.eventType === EV.EFI_BOOT_SERVICES_APPLICATION)!;
+  const sha256 = target.digests.find((d) => d.alg?.name === 'sha256')!;
+  const at = bytes.indexOf(Buffer.from(sha256.digest), target.offset);
+  bytes[at] = bytes[at]! ^ 0x01;
+  const r = replayAgainstQuote(parseEventLog(bytes), quotedPcrs('gotpmtools_gce-cos-85-no-nonce'));
+  assert.equal(r.ok, false);
+  const bad = r.checks.filter((c) => c.status === 'fail' && c.id !== 'eventlog.replay');
+  assert.deepEqual(bad.map((c) => c.id), ['eventlog.replay.sha256.4']);
+  assert.equal(bad[0]!.code, 'EVENTLOG_REPLAY_MISMATCH');
+  assert.match(bad[0]!.message, /^sha256 PCR 4: /);
+  const outcome = r.pcrs.find((p) => p.bank === 'sha256' && p.pcr === 4)!;
+  assert.equal(outcome.divergence!.matchingPrefix, null);
+  assert.deepEqual(outcome.divergence!.steps.map((s) => s.event), log.events.filter((e) => e.pcrIndex === 4).map((e) => e.index));
+  const v = r.verified.events.find((x) => x.event.index === target.index)!;
+  assert.deepEqual(v.banks, ['sha1', 'sha384']);
+});
+
+test('altered event data keeps the PCR matching but loses its attestation: the fact disappears, the event is listed as unattested', (t) => {
+  const path = corpusPath(t, 'eventlogs', 'gotpmtools_gce-cos-85-no-nonce.bin');
+  if (!path) return;
+  const bytes = Buffer.from(readFileSync(path));
+  const cmd = parseEventLog(bytes).events.find((e) => e.content.kind === 'ipl' && e.content.role === 'kernel-cmdline')!;
+  const at = bytes.indexOf(Buffer.from('module.sig_enforce=1'), cmd.offset);
+  bytes.write('module.sig_enforce=0', at, 'latin1');
+  const r = replayAgainstQuote(parseEventLog(bytes), quotedPcrs('gotpmtools_gce-cos-85-no-nonce'));
+  assert.equal(r.ok, true);
+  const facts = extractBootFacts(r.verified);
+  assert.equal(facts.kernelCommandLines.length, 0);
+  assert.ok(facts.unattested.some((u) => u.event === cmd.index && u.pcr === 8));
+  const warn = r.checks.find((c) => c.id === 'eventlog.content-binding')!;
+  assert.equal(warn.code, 'EVENTLOG_DIGEST_DATA_MISMATCH');
+  assert.match(warn.message, new RegExp(`\\b${cmd.index}\\b`));
+});
+
+test('events after the quote: the divergence names how many events replay correctly and the last good one', (t) => {
+  const log = logFrom(t, 'gotpmtools_gce-cos-85-no-nonce.bin');
+  if (!log) return;
+  const quoted = quotedPcrs('gotpmtools_gce-cos-85-no-nonce');
+  const extra = withInjectedActions(log, 'test-extra', 9, ['measured after the quote']);
+  const r = replayAgainstQuote(extra, quoted, { quirks: [] });
+  const o = r.pcrs.find((p) => p.bank === 'sha256' && p.pcr === 9)!;
+  assert.equal(o.status, 'mismatch');
+  const pcr9 = log.events.filter((e) => e.pcrIndex === 9);
+  assert.equal(o.divergence!.matchingPrefix, pcr9.length);
+  assert.equal(o.divergence!.lastGoodEvent, pcr9[pcr9.length - 1]!.index);
+  assert.match(r.checks.find((c) => c.id === 'eventlog.replay.sha256.9')!.message, /the first \d+ event\(s\) replay correctly \(up to event \d+\); the 1 after it are not in the quote/);
+});
+
+test('a firmware quirk is tried only after a mismatch, on a clone, and named in the result', (t) => {
+  const log = logFrom(t, 'goattest_ebs_event_missing.bin');
+  if (!log) return;
+  // The machine's TPM saw the ExitBootServices actions the log lacks.
+  const tpm = replayEventLog(withInjectedActions(log, 'machine', 5, ['Exit Boot Services Invocation', 'Exit Boot Services Returned with Success']));
+  const eventsBefore = log.events.length;
+
+  const strict = replayAgainstQuote(log, tpm, { quirks: [] });
+  assert.equal(strict.ok, false);
+  assert.deepEqual(strict.pcrs.filter((p) => p.status === 'mismatch').map((p) => `${p.bank}:${p.pcr}`), ['sha1:5']);
+
+  const r = replayAgainstQuote(log, tpm);
+  assert.equal(r.ok, true);
+  assert.deepEqual(r.quirksApplied, [{ id: 'ebs-missing:invocation+success', bank: 'sha1', pcr: 5 }]);
+  const warn = r.checks.find((c) => c.id === 'eventlog.replay.sha1.5')!;
+  assert.equal(warn.status, 'warn');
+  assert.equal(warn.code, 'EVENTLOG_QUIRK_APPLIED');
+  assert.equal(log.events.length, eventsBefore, 'the parsed log is not modified');
+  const synthetic = r.verified.events.filter((v) => v.event.syntheticQuirk);
+  assert.deepEqual(synthetic.map((v) => v.event.data.toString()), ['Exit Boot Services Invocation', 'Exit Boot Services Returned with Success']);
+  assert.deepEqual(r.verified.quirks, ['ebs-missing:invocation+success']);
+  assert.deepEqual(extractBootFacts(r.verified).quirks, ['ebs-missing:invocation+success']);
+});
+
+test('no PCR in common (SHA-1 log, SHA-256 quote): nothing is verified', (t) => {
+  const log = logFrom(t, 'goattest_linux_tpm12.bin');
+  if (!log) return;
+  const r = replayAgainstQuote(log, new Map([['sha256', new Map([[0, Buffer.alloc(32)]])]]));
+  assert.equal(r.ok, false);
+  assert.equal(r.checks.find((c) => c.id === 'eventlog.replay')!.code, 'EVENTLOG_REPLAY_NO_OVERLAP');
+  assert.equal(r.verified.events.length, 0);
+});
+
+test('PCRs the quote does not cover stay unverified and are listed', (t) => {
+  const log = logFrom(t, 'gotpmtools_gce-cos-85-no-nonce.bin');
+  if (!log) return;
+  const r = replayAgainstQuote(log, only(quotedPcrs('gotpmtools_gce-cos-85-no-nonce'), 'sha256', [0, 1, 2, 3, 4, 5, 6, 7]));
+  assert.equal(r.ok, true);
+  const skip = r.checks.find((c) => c.id === 'eventlog.replay.not-quoted')!;
+  assert.equal(skip.status, 'skip');
+  assert.match(skip.message, /sha256 PCR 8/);
+  assert.ok(r.verified.events.every((v) => v.event.pcrIndex <= 7));
+  assert.ok(r.verified.events.every((v) => v.banks.length === 1 && v.banks[0] === 'sha256'));
+  assert.equal(extractBootFacts(r.verified).kernelCommandLines.length, 0, 'PCR 8 was not quoted');
+});
+
+test('an event without a digest for the quoted bank is never verified in that bank (a log cannot slip facts past the replay)', () => {
+  // sha1+sha256 log; the forged SecureBoot=1 event carries only a sha1 digest,
+  // so it does not change the sha256 replay that the quote checks.
+  const w = new EventLogWriter({ banks: ['sha1', 'sha256'] });
+  w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([0]));
+  w.addSeparator(7);
+  const honest = parseEventLog(w.toBytes());
+  const tpm = only(replayEventLog(honest), 'sha256');
+  w.add({ pcr: 7, type: EV.EFI_VARIABLE_DRIVER_CONFIG, data: encodeVariableData(GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([1])), banks: ['sha1'] });
+  const forgedBytes = w.toBytes();
+  const forged = parseEventLog(forgedBytes);
+  const last = forged.events[forged.events.length - 1]!;
+  assert.equal(last.content.kind === 'efi-variable' && last.content.enabled, true);
+  assert.equal(forged.events[forged.events.length - 1]!.digests.length, 1);
+  const r = replayAgainstQuote(forged, tpm);
+  assert.equal(r.ok, true);
+  assert.ok(r.verified.events.every((v) => v.event.digests.some((d) => d.alg?.name === 'sha256')));
+  assert.equal(r.verified.events.length, 2);
+  assert.equal(extractBootFacts(r.verified).secureBoot?.enabled, false);
+});
+
+// Compile-time guarantee: facts come only from a verified log.
+export function typeCheckOnly(log: UnverifiedEventLog): void {
+  // @ts-expect-error an UnverifiedEventLog is not a VerifiedEventLog
+  extractBootFacts(log);
+}
+
+test('verifyLogsAgainstQuote: the one call quote verification makes, firmware log and IMA list together', (t) => {
+  const logPath = corpusPath(t, 'eventlogs', 'gotpmtools_gce-cos-85-no-nonce.bin');
+  const imaPath = corpusPath(t, 'ima', 'keylime_archive_ascii_runtime_measurements');
+  if (!logPath || !imaPath) return;
+  const quoted = quotedPcrs('gotpmtools_gce-cos-85-no-nonce');
+  const ima = readFileSync(imaPath);
+  // the quote of a machine that ran this IMA list too
+  const withIma: PcrValues = new Map(quoted);
+  withIma.set('sha256', new Map([...quoted.get('sha256')!, [10, replayIma(parseImaList(ima), 'sha256').pcrs.get(10)!]]));
+  const r = verifyLogsAgainstQuote({ eventLog: readFileSync(logPath), ima }, withIma);
+  assert.equal(r.ok, true, r.checks.filter((c) => c.status === 'fail').map((c) => c.message).join('\n'));
+  assert.equal(r.bootFacts?.secureBoot?.enabled, true);
+  assert.equal(r.imaFacts?.measurements.length, 826);
+  assert.ok(r.checks.some((c) => c.id === 'eventlog.replay') && r.checks.some((c) => c.id === 'ima.replay'));
+  // without PCR 10 in the quote the IMA list verifies nothing
+  const noIma = verifyLogsAgainstQuote({ eventLog: readFileSync(logPath), ima }, quoted);
+  assert.equal(noIma.ok, false);
+  assert.equal(noIma.imaFacts, undefined);
+  assert.throws(() => verifyLogsAgainstQuote({ eventLog: Buffer.from('garbage that is not a log') }, quoted), (e: unknown) => (e as { code?: string }).code === 'EVENTLOG_NOT_PC_CLIENT');
+});
