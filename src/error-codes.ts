@@ -5,6 +5,7 @@ import { GENERAL_CODES, type CodeTable } from './errors.js';
 import { TPM_PARSE_CODES } from './tpm/reader.js';
 import { STATE_ERROR_CODES } from './state/state-errors.js';
 import { STATE_FINDING_CODES } from './state/findings.js';
+import { EAR_CODES } from './report/ear.js';
 import { EVIDENCE_CODES, MIGRATION_STREAM_CODES, TRANSPORT_CODES } from './transport/errors.js';
 
 export const ALL_CODES: CodeTable = {
@@ -15,4 +16,5 @@ export const ALL_CODES: CodeTable = {
   ...TRANSPORT_CODES,
   ...EVIDENCE_CODES,
   ...MIGRATION_STREAM_CODES,
+  ...EAR_CODES,
 };
