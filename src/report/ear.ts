@@ -66,7 +66,8 @@ export function submodName(layer: Pick<LayerResult, 'position' | 'kind'>): strin
 /** The EAR claims set of a result. Pure: the same result and options give the same claims. */
 export function toEar(result: AttestationResult, opts: EarOptions = {}): EarClaims {
   const finished = Math.floor(Date.parse(result.finishedAt) / 1000);
-  const iat = opts.iat ?? (Number.isFinite(finished) ? finished : 0);
+  // a result with an unusable finishedAt (hand-edited, say) is issued now rather than in 1970
+  const iat = opts.iat ?? (Number.isFinite(finished) ? finished : Math.floor(Date.now() / 1000));
   const nonce = nonceClaim(result.nonce);
   const verdict: EarClaims['vtpm-verify.result'] = { target: result.target, verdict: result.verdict, reason: result.reason };
   if (result.name !== undefined) verdict.name = result.name;

@@ -48,6 +48,11 @@ export function resultDurationMs(result: Pick<AttestationResult, 'startedAt' | '
   return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }
 
+/** Code-unit order, the same on every machine (localeCompare is not). */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** "12 ms", "5.0 s", "2 min 3 s" */
 export function formatMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;

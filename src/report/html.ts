@@ -15,6 +15,7 @@ import type { AttestationResult, ErrorSummary, LayerResult, Verdict } from '../v
 import {
   ROLE_LABELS,
   VERDICT_LABELS,
+  compareText,
   displayName,
   failureCodes,
   formatMs,
@@ -138,7 +139,7 @@ export function* htmlReportChunks(run: AuditRun, summary: AuditSummary, results:
   const title = opts.title ?? 'vtpm-verify audit';
   const ordered = results
     .map((r, i) => ({ r, i }))
-    .sort((a, b) => VERDICT_ORDER[a.r.verdict] - VERDICT_ORDER[b.r.verdict] || cmp(displayName(a.r), displayName(b.r)) || a.i - b.i)
+    .sort((a, b) => VERDICT_ORDER[a.r.verdict] - VERDICT_ORDER[b.r.verdict] || compareText(displayName(a.r), displayName(b.r)) || a.i - b.i)
     .map((x) => x.r);
   // every failure code on the page, with how many VMs have it (for the filter)
   const codeCounts = new Map<string, number>();
@@ -210,7 +211,7 @@ function filters(s: AuditSummary, codeCounts: ReadonlyMap<string, number>): stri
   let out = '<section id="filters" aria-label="filters">\n';
   out += box('not-trusted', 'not trusted', s.notTrusted) + box('incomplete', 'unreachable', s.unreachable) + box('trusted', 'trusted', s.trusted);
   out += '\n<select id="code" aria-label="failure code"><option value="">every failure code</option>';
-  for (const [code, n] of [...codeCounts].sort((a, b) => cmp(a[0], b[0]))) out += `<option value="${html(code)}">${html(code)} (${n})</option>`;
+  for (const [code, n] of [...codeCounts].sort((a, b) => compareText(a[0], b[0]))) out += `<option value="${html(code)}">${html(code)} (${n})</option>`;
   out += '</select>\n<input type="search" id="q" placeholder="search names, URIs, codes, messages" aria-label="search">\n';
   return `${out}<span id="shown"></span>\n</section>\n`;
 }
@@ -302,6 +303,3 @@ function expectedActual(pairs: readonly [string, unknown][]): string {
   return `<dl class="ea">${pairs.map(([k, v]) => `<dt>${html(k)}</dt><dd>${html(formatValue(v, 4000))}</dd>`).join('')}</dl>`;
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -5,7 +5,7 @@
 
 import type { Style } from '../cli/output.js';
 import type { AttestationResult, Verdict } from '../verify/result.js';
-import { VERDICT_LABELS, displayName, failureCodes, formatMs, resultDurationMs, terminalSafe } from './format.js';
+import { VERDICT_LABELS, compareText, displayName, failureCodes, formatMs, resultDurationMs, terminalSafe } from './format.js';
 
 export interface SlowHost {
   name: string;
@@ -66,7 +66,7 @@ export class SummaryBuilder {
   }
 
   summary(): AuditSummary {
-    const failureCodes = [...this.codes].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count || cmp(a.code, b.code));
+    const failureCodes = [...this.codes].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count || compareText(a.code, b.code));
     return {
       total: this.total,
       trusted: this.byVerdict.trusted,
@@ -87,12 +87,9 @@ export function summarize(results: Iterable<AttestationResult>, slowestCount = 5
 
 /** Slowest first; equal times by name, so the order never depends on arrival. */
 function slower(a: SlowHost, b: SlowHost): number {
-  return b.ms - a.ms || cmp(a.name, b.name);
+  return b.ms - a.ms || compareText(a.name, b.name);
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 function timing(durations: readonly number[]): AuditSummary['timing'] {
   if (durations.length === 0) return null;

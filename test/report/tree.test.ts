@@ -149,3 +149,13 @@ test('a result with no layer at all still renders', () => {
   assert.match(out, /└── \(no layer was reached\)/);
   assert.match(out, /\? INCOMPLETE/);
 });
+
+test('warnings and state findings: "!" in yellow, a trusted verdict still; findings under "state"', () => {
+  const r = trustedResult();
+  r.layers[0]!.checks.push({ id: 'quote.clock', status: 'warn', code: 'CLOCK_NOT_SAFE', message: 'clockInfo.safe is 0', actual: false });
+  r.findings = [{ id: 'state.clock', status: 'fail', code: 'CLOCK_WENT_BACK', message: 'the clock went back', expected: '>= 1000', actual: '900' }];
+  const out = renderTree(r, PLAIN);
+  assert.match(out, /│   ├── ! CLOCK_NOT_SAFE {2}clockInfo\.safe is 0\n│   │       check {4}quote\.clock\n│   │       actual {3}false/);
+  assert.match(out, /├── chain {2}✓ 2 rules passed, 1 skipped\n└── ✗ state\n {4}└── ✗ CLOCK_WENT_BACK {2}the clock went back/);
+  assert.match(renderTree(r, TAGGED), /<warn>!<\/warn> <code>CLOCK_NOT_SAFE<\/code>/);
+});
