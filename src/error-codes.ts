@@ -5,6 +5,7 @@ import { GENERAL_CODES, type CodeTable } from './errors.js';
 import { TPM_PARSE_CODES } from './tpm/reader.js';
 import { STATE_ERROR_CODES } from './state/state-errors.js';
 import { STATE_FINDING_CODES } from './state/findings.js';
+import { EAR_CODES } from './report/ear.js';
 import { EVIDENCE_CODES, MIGRATION_STREAM_CODES, TRANSPORT_CODES } from './transport/errors.js';
 import { AK_CODES } from './verify/ak.js';
 import { ATTEST_CODES } from './verify/attest-signature.js';
@@ -35,4 +36,5 @@ export const ALL_CODES: CodeTable = {
   ...X509_CODES,
   ...EVENTLOG_CODES,
   ...IMA_CODES,
+  ...EAR_CODES,
 };

@@ -27,7 +27,7 @@ export interface Style {
   code(text: string): string;
 }
 
-const PLAIN: Style = {
+export const PLAIN: Style = {
   ok: (t) => t,
   bad: (t) => t,
   warn: (t) => t,

@@ -89,6 +89,12 @@ export interface LayerResult {
 export interface AttestationResult {
   /** the top layer's URI as asked */
   target: string;
+  /** the VM's name in the audit inventory (reports name the VM by it; target otherwise) */
+  name?: string;
+  /** the inventory group the VM belongs to (JUnit classname, report grouping) */
+  group?: string;
+  /** the VM's inventory tags */
+  tags?: string[];
   verdict: Verdict;
   /** why, in one line */
   reason: string;

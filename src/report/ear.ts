@@ -1,0 +1,187 @@
+// The result as an EAT Attestation Result (EAR, draft-ietf-rats-ear), in the
+// profile Veraison produces: one `submods` entry per layer ("layer0-vm",
+// "layer1-vmm", ..., "layer2-physical") with its `ear.status` and AR4SI
+// `ear.trustworthiness-vector`. Unsigned JSON, or a compact JWT signed with
+// ES256 (jose). The claim mapping lives in ear-mapping.ts.
+
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { UsageError, VerificationError, type CodeTable } from '../errors.js';
+import type { AttestationResult, LayerKind, LayerResult, LayerStatus, Verdict } from '../verify/result.js';
+import { layerOutcomes, layerRole, resultWideOutcomes, type Outcome } from './format.js';
+import { layerTrustVector, vectorStatus, worseTier, type EarStatus, type TrustVector } from './ear-mapping.js';
+
+export const EAR_CODES = {
+  EAR_KEY_INVALID: { kind: 'input', summary: 'the EAR signing key is not a usable ES256 (EC P-256) private key in PEM or JWK form' },
+  EAR_TOKEN_INVALID: { kind: 'verification', summary: 'an EAR JWT does not verify: bad signature, wrong algorithm or type, or malformed' },
+} as const satisfies CodeTable;
+
+export const EAR_PROFILE = 'tag:github.com,2023:veraison/ear';
+
+/** Our own per-layer claims (an unregistered EAR appraisal extension). */
+export interface EarLayerClaims {
+  position: number;
+  uri: string;
+  status: LayerStatus;
+  kind?: LayerKind;
+  'instance-id'?: string;
+  'ak-name'?: string;
+  anchor?: string;
+  /** the code of the failure that decided this layer's status */
+  code?: string;
+}
+
+export interface EarAppraisal {
+  'ear.status': EarStatus;
+  'ear.trustworthiness-vector': TrustVector;
+  'ear.appraisal-policy-id': string;
+  'vtpm-verify.layer': EarLayerClaims;
+}
+
+export interface EarClaims {
+  eat_profile: typeof EAR_PROFILE;
+  /** seconds since the epoch */
+  iat: number;
+  'ear.verifier-id': { developer: string; build: string };
+  /** the top nonce, base64url without padding */
+  eat_nonce?: string;
+  submods: Record<string, EarAppraisal>;
+  /** the overall verdict (an unregistered extension): relying parties that read one claim read this */
+  'vtpm-verify.result': { target: string; name?: string; verdict: Verdict; reason: string; code?: string };
+}
+
+export interface EarOptions {
+  /** issued-at, seconds; default: the result's finishedAt (when the appraisal completed) */
+  iat?: number;
+  /** ear.verifier-id.developer; default "vtpm-verify" */
+  developer?: string;
+  /** ear.verifier-id.build, e.g. "vtpm-verify 0.1.0"; default "vtpm-verify" */
+  build?: string;
+}
+
+/** "layer0-vm", "layer1-vmm", "layer2-physical" ("layer2-host" when the kind is unknown). */
+export function submodName(layer: Pick<LayerResult, 'position' | 'kind'>): string {
+  return `layer${layer.position}-${layerRole(layer)}`;
+}
+
+/** The EAR claims set of a result. Pure: the same result and options give the same claims. */
+export function toEar(result: AttestationResult, opts: EarOptions = {}): EarClaims {
+  const finished = Math.floor(Date.parse(result.finishedAt) / 1000);
+  // a result with an unusable finishedAt (hand-edited, say) is issued now rather than in 1970
+  const iat = opts.iat ?? (Number.isFinite(finished) ? finished : Math.floor(Date.now() / 1000));
+  const nonce = nonceClaim(result.nonce);
+  const verdict: EarClaims['vtpm-verify.result'] = { target: result.target, verdict: result.verdict, reason: result.reason };
+  if (result.name !== undefined) verdict.name = result.name;
+  if (result.error) verdict.code = result.error.code;
+  const claims: EarClaims = {
+    eat_profile: EAR_PROFILE,
+    iat,
+    'ear.verifier-id': { developer: opts.developer ?? 'vtpm-verify', build: opts.build ?? 'vtpm-verify' },
+    ...(nonce !== undefined ? { eat_nonce: nonce } : {}),
+    submods: {},
+    'vtpm-verify.result': verdict,
+  };
+
+  // With no layer at all (the top never answered), the VM still gets an
+  // entry: status none, nothing claimed.
+  const layers: LayerResult[] = result.layers.length
+    ? result.layers
+    : [{ position: 0, uri: result.target, status: 'not-reached', nonce: result.nonce, checks: [], rules: [] }];
+  for (const layer of layers) {
+    // Chain-wide rules and state findings are about the attested VM: they go with the top layer.
+    const outcomes = layer.position === 0 ? [...layerOutcomes(layer), ...resultWideOutcomes(result)] : layerOutcomes(layer);
+    claims.submods[submodName(layer)] = appraisal(layer, outcomes, result.policy.id);
+  }
+  return claims;
+}
+
+function appraisal(layer: LayerResult, outcomes: readonly Outcome[], policyId: string): EarAppraisal {
+  const vector = layerTrustVector({ layer, outcomes });
+  let status = vectorStatus(vector);
+  // A layer we judged not trusted is never reported better than warning,
+  // even when its failure maps to no claim or only to the none tier.
+  if (layer.status === 'not-trusted' || outcomes.some((o) => o.status === 'fail')) status = worseTier(status, 'warning');
+  const info: EarLayerClaims = { position: layer.position, uri: layer.uri, status: layer.status };
+  if (layer.kind !== undefined) info.kind = layer.kind;
+  if (layer.instanceId !== undefined) info['instance-id'] = layer.instanceId;
+  if (layer.akName !== undefined) info['ak-name'] = layer.akName;
+  if (layer.anchor !== undefined) info.anchor = layer.anchor.label;
+  if (layer.error !== undefined) info.code = layer.error.code;
+  return { 'ear.status': status, 'ear.trustworthiness-vector': vector, 'ear.appraisal-policy-id': policyId, 'vtpm-verify.layer': info };
+}
+
+/** EAT nonces are 8 to 64 bytes; anything else (or bad hex) is left out rather than mangled. */
+function nonceClaim(hex: string): string | undefined {
+  if (!/^(?:[0-9a-fA-F]{2}){8,64}$/.test(hex)) return undefined;
+  return Buffer.from(hex, 'hex').toString('base64url');
+}
+
+/** The unsigned EAR as JSON text. */
+export function earJson(claims: EarClaims): string {
+  return `${JSON.stringify(claims, null, 2)}\n`;
+}
+
+/**
+ * An ES256 signing key from PEM (PKCS#8 "PRIVATE KEY" or SEC1 "EC PRIVATE
+ * KEY") or JWK JSON text. Anything else — a public key, another curve, RSA,
+ * an encrypted PEM — is EAR_KEY_INVALID.
+ */
+export function parseEarSigningKey(text: string): KeyObject {
+  let key: KeyObject;
+  try {
+    const trimmed = text.trim();
+    key = trimmed.startsWith('{') ? createPrivateKey({ key: JSON.parse(trimmed) as import('node:crypto').JsonWebKey, format: 'jwk' }) : createPrivateKey(trimmed);
+  } catch (err) {
+    throw new UsageError('EAR_KEY_INVALID', `the EAR signing key cannot be read as a PEM or JWK private key: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
+  }
+  checkP256(key, 'EAR_KEY_INVALID', UsageError);
+  return key;
+}
+
+function checkP256(key: KeyObject, code: string, E: typeof UsageError | typeof VerificationError): void {
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType !== 'ec' || curve !== 'prime256v1') {
+    throw new E(code, `ES256 needs an EC P-256 key, got ${key.asymmetricKeyType ?? 'unknown'}${curve ? ` (${curve})` : ''}`, {
+      expected: 'ec prime256v1',
+      actual: `${key.asymmetricKeyType ?? 'unknown'} ${curve ?? ''}`.trim(),
+    });
+  }
+}
+
+/** The EAR as a compact JWT (header alg ES256, typ JWT) signed with `key` (a KeyObject, or PEM/JWK text). */
+export async function signEar(claims: EarClaims, key: KeyObject | string): Promise<string> {
+  const k = typeof key === 'string' ? parseEarSigningKey(key) : key;
+  if (k.type !== 'private') throw new UsageError('EAR_KEY_INVALID', 'the EAR signing key must be a private key', { actual: k.type });
+  checkP256(k, 'EAR_KEY_INVALID', UsageError);
+  const { SignJWT } = await import('jose'); // loaded only when signing
+  return new SignJWT({ ...claims }).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(k);
+}
+
+/**
+ * Verifies an EAR JWT with the verifier's public key (PEM, JWK text, or a
+ * KeyObject; a private key works too) and returns its claims. Only ES256 with
+ * typ JWT is accepted; anything else is EAR_TOKEN_INVALID.
+ */
+export async function verifyEar(token: string, key: KeyObject | string): Promise<EarClaims> {
+  let pub: KeyObject;
+  try {
+    if (typeof key !== 'string') pub = key.type === 'private' ? createPublicKey(key) : key;
+    else {
+      const t = key.trim();
+      pub = createPublicKey(t.startsWith('{') ? { key: JSON.parse(t) as import('node:crypto').JsonWebKey, format: 'jwk' } : t);
+    }
+  } catch (err) {
+    throw new UsageError('EAR_KEY_INVALID', `the EAR verification key cannot be read: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
+  }
+  checkP256(pub, 'EAR_KEY_INVALID', UsageError);
+  const { jwtVerify } = await import('jose');
+  try {
+    const { payload } = await jwtVerify(token, pub, { algorithms: ['ES256'], typ: 'JWT' });
+    if (payload['eat_profile'] !== EAR_PROFILE) {
+      throw new VerificationError('EAR_TOKEN_INVALID', 'the JWT is not an EAR of the Veraison profile', { expected: EAR_PROFILE, actual: payload['eat_profile'] });
+    }
+    return payload as unknown as EarClaims;
+  } catch (err) {
+    if (err instanceof VerificationError) throw err;
+    throw new VerificationError('EAR_TOKEN_INVALID', `the EAR JWT does not verify: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
+  }
+}

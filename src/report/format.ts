@@ -1,0 +1,175 @@
+// Small pieces every report renderer shares: what to call a layer, how to
+// shorten identifiers, how to print expected/actual values, and how to make
+// attacker-controlled text (URIs, server messages, certificate subjects) safe
+// to write to a terminal.
+
+import type { CheckResult } from '../verify/checks.js';
+import type { AttestationResult, LayerResult, RuleOutcome, Verdict } from '../verify/result.js';
+
+/**
+ * A layer's role in the walk: the VM on top, VMMs below it, the physical
+ * platform at the bottom; "host" for a layer below the top whose kind is
+ * unknown (it was not reached, or never answered).
+ */
+export type LayerRole = 'vm' | 'vmm' | 'physical' | 'host';
+
+export function layerRole(layer: Pick<LayerResult, 'position' | 'kind'>): LayerRole {
+  if (layer.kind === 'physical') return 'physical';
+  if (layer.position === 0) return 'vm';
+  return layer.kind === undefined ? 'host' : 'vmm';
+}
+
+export const ROLE_LABELS: Record<LayerRole, string> = { vm: 'VM', vmm: 'VMM', physical: 'physical', host: 'host' };
+
+/** "VMM (layer 1)" */
+export function layerLabel(layer: Pick<LayerResult, 'position' | 'kind'>): string {
+  return `${ROLE_LABELS[layerRole(layer)]} (layer ${layer.position})`;
+}
+
+/** How a report names the VM: its inventory name, else the URI asked. */
+export function displayName(result: Pick<AttestationResult, 'name' | 'target'>): string {
+  return result.name ?? result.target;
+}
+
+export const VERDICT_LABELS: Record<Verdict, string> = {
+  trusted: 'trusted',
+  'not-trusted': 'not trusted',
+  incomplete: 'unreachable',
+};
+
+/** First `digits` hex digits and an ellipsis; short values unchanged. */
+export function shortHex(hex: string, digits: number): string {
+  return hex.length > digits ? `${hex.slice(0, digits)}…` : hex;
+}
+
+/** Wall time of the whole attestation in ms, or undefined when the times are unusable. */
+export function resultDurationMs(result: Pick<AttestationResult, 'startedAt' | 'finishedAt'>): number | undefined {
+  const ms = Date.parse(result.finishedAt) - Date.parse(result.startedAt);
+  return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+}
+
+/** Code-unit order, the same on every machine (localeCompare is not). */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** "12 ms", "5.0 s", "2 min 3 s" */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+// C0 controls, DEL, C1 controls (ESC and CSI start terminal escape sequences),
+// and the Unicode bidirectional overrides/isolates that can make text display
+// in an order other than the one it is stored in.
+// eslint-disable-next-line no-control-regex
+const UNSAFE_FOR_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text from evidence or servers, made safe for a terminal: control and
+ * bidi characters become visible \uXXXX escapes, so a hostile server cannot
+ * move the cursor, recolor, retitle the terminal or fake a line of output.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(UNSAFE_FOR_TERMINAL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** An expected/actual value as one line: strings as they are, the rest as compact JSON; cut at `max` characters. */
+export function formatValue(value: unknown, max = 160): string {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'bigint') text = value.toString();
+  else {
+    try {
+      text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+  }
+  if (text.length > max) text = `${text.slice(0, max)}… (${text.length - max} more characters)`;
+  return text;
+}
+
+/** A check or a policy rule, as the reports list them. */
+export interface Outcome {
+  source: 'check' | 'rule';
+  id: string;
+  status: 'pass' | 'fail' | 'warn' | 'skip';
+  code?: string;
+  message: string;
+  expected?: unknown;
+  actual?: unknown;
+}
+
+export function checkOutcome(c: CheckResult): Outcome {
+  return { ...c, source: 'check' };
+}
+
+export function ruleOutcome(r: RuleOutcome): Outcome {
+  return { ...r, source: 'rule', status: r.status === 'not-applicable' ? 'skip' : r.status };
+}
+
+/** A layer's checks then its rules, in their recorded order. */
+export function layerOutcomes(layer: Pick<LayerResult, 'checks' | 'rules'>): Outcome[] {
+  return [...layer.checks.map(checkOutcome), ...layer.rules.map(ruleOutcome)];
+}
+
+/** Chain-wide rules, then state-store findings. */
+export function resultWideOutcomes(result: Pick<AttestationResult, 'chain' | 'findings'>): Outcome[] {
+  return [...result.chain.map(ruleOutcome), ...(result.findings ?? []).map(checkOutcome)];
+}
+
+/** Failed or warning outcomes, failures first, each group in recorded order. */
+export function problems(outcomes: readonly Outcome[]): Outcome[] {
+  return [...outcomes.filter((o) => o.status === 'fail'), ...outcomes.filter((o) => o.status === 'warn')];
+}
+
+/**
+ * A layer's deciding error when none of its listed outcomes carries its code
+ * (a transport error, say, has no check): reports show it on its own.
+ */
+export function uncoveredError<E extends { code: string }>(outcomes: readonly Outcome[], error: E | undefined): E | undefined {
+  if (!error) return undefined;
+  return outcomes.some((o) => o.status === 'fail' && o.code === error.code) ? undefined : error;
+}
+
+/** "9 checks, 4 rules passed, 2 skipped" */
+export function passCountText(outcomes: readonly Outcome[]): string {
+  const passed = outcomes.filter((o) => o.status === 'pass');
+  const skipped = outcomes.filter((o) => o.status === 'skip').length;
+  const checks = passed.filter((o) => o.source === 'check').length;
+  const rules = passed.length - checks;
+  const parts: string[] = [];
+  if (checks) parts.push(plural(checks, 'check'));
+  if (rules) parts.push(plural(rules, 'rule'));
+  let text = parts.length ? `${parts.join(', ')} passed` : 'nothing passed';
+  if (skipped) text += `, ${skipped} skipped`;
+  return text;
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * The layer whose failure decided the verdict: the first layer, top-down,
+ * that is not trusted or was unreachable. Undefined when every layer is
+ * trusted (a chain rule or a finding may still have failed).
+ */
+export function decidingLayer(result: Pick<AttestationResult, 'layers'>): LayerResult | undefined {
+  return result.layers.find((l) => l.status === 'not-trusted' || l.status === 'unreachable');
+}
+
+/** Every distinct failure code of a result (checks, rules, layer errors, chain, findings, the verdict's error), sorted. */
+export function failureCodes(result: AttestationResult): string[] {
+  const codes = new Set<string>();
+  if (result.error) codes.add(result.error.code);
+  for (const layer of result.layers) {
+    if (layer.error && (layer.status === 'not-trusted' || layer.status === 'unreachable')) codes.add(layer.error.code);
+    for (const o of layerOutcomes(layer)) if (o.status === 'fail' && o.code) codes.add(o.code);
+  }
+  for (const o of resultWideOutcomes(result)) if (o.status === 'fail' && o.code) codes.add(o.code);
+  return [...codes].sort();
+}

@@ -1,0 +1,56 @@
+// The audit's JSON report (`audit --json FILE`): run metadata, the summary,
+// and every VM's result. Its contract is docs/audit-report.schema.json (JSON
+// Schema 2020-12); a test validates what this module writes against it.
+//
+// Written as chunks, one result per line, so a large fleet's report can be
+// streamed to a file without building one giant string.
+
+import { toJsonText } from '../cli/output.js';
+import type { AttestationResult } from '../verify/result.js';
+import type { AuditSummary } from './summary.js';
+
+export const AUDIT_REPORT_FORMAT = 'vtpm-verify/audit-report';
+export const AUDIT_REPORT_VERSION = 1;
+/** Where the schema lives in the repository and the npm package. */
+export const AUDIT_REPORT_SCHEMA_PATH = 'docs/audit-report.schema.json';
+
+/** How the audit ran. */
+export interface AuditRun {
+  tool: { name: string; version: string };
+  startedAt: string;
+  finishedAt: string;
+  /** the inventory file audited */
+  inventory?: string;
+  /** the --shard I/N this run audited, as given */
+  shard?: { index: number; count: number };
+  concurrency?: number;
+  /** the machine that ran the audit */
+  hostname?: string;
+  exitCode?: 0 | 1 | 2 | 3;
+}
+
+export interface AuditReport {
+  format: typeof AUDIT_REPORT_FORMAT;
+  version: typeof AUDIT_REPORT_VERSION;
+  run: AuditRun;
+  summary: AuditSummary;
+  results: AttestationResult[];
+}
+
+/** The report as text chunks (concatenated, they are one JSON document). */
+export function* auditReportJsonChunks(run: AuditRun, summary: AuditSummary, results: Iterable<AttestationResult>): Generator<string> {
+  yield `{"format":${JSON.stringify(AUDIT_REPORT_FORMAT)},"version":${AUDIT_REPORT_VERSION},\n`;
+  yield `"run":${toJsonText(run, 0)},\n`;
+  yield `"summary":${toJsonText(summary, 0)},\n`;
+  yield '"results":[';
+  let first = true;
+  for (const r of results) {
+    yield `${first ? '\n' : ',\n'}${toJsonText(r, 0)}`;
+    first = false;
+  }
+  yield '\n]}\n';
+}
+
+export function renderAuditReportJson(run: AuditRun, summary: AuditSummary, results: Iterable<AttestationResult>): string {
+  return [...auditReportJsonChunks(run, summary, results)].join('');
+}

@@ -1,0 +1,191 @@
+// The self-contained HTML report, opened in a real headless Chromium (Debian's
+// `chromium`, driven by playwright-core; never a downloaded browser): the
+// failing VMs are on the page, failures first; filtering by status, code and
+// text works by clicking and typing; hostile text stays inert; the page makes
+// no request beyond its own file and trips no Content-Security-Policy rule.
+// Without chromium these tests skip with a message; the static checks run anyway.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { BrowserContext, Page } from 'playwright-core';
+import { html, renderHtmlReport } from '../../src/report/html.js';
+import { summarize } from '../../src/report/summary.js';
+import { fleet, type Fleet } from './fleet.js';
+import { SCRIPT, XSS } from './fixtures.js';
+
+const CHROMIUM = process.env['VTPM_CHROMIUM'] ?? '/usr/bin/chromium';
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-html-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function page(f: Fleet): string {
+  return renderHtmlReport(f.run, summarize(f.results), f.results);
+}
+
+test('static: every hostile string is escaped; the only script, style and links are our own', () => {
+  const f = fleet();
+  const text = page(f);
+  assert.ok(!text.includes(XSS) && !text.includes(SCRIPT), 'payloads never appear raw');
+  assert.ok(text.includes(html(XSS)));
+  assert.equal(text.match(/<script/g)?.length, 1);
+  assert.equal(text.match(/<style/g)?.length, 1);
+  // escaped text has no '<', so these see only real tags
+  assert.doesNotMatch(text, /<[a-z][^>]*\s(src|href|srcset|action|formaction|poster|background)\s*=/i, 'no attribute that loads anything');
+  assert.doesNotMatch(text, /<[a-z][^>]*\son[a-z]+\s*=/i, 'no inline event handlers');
+  assert.doesNotMatch(text, /url\(/, 'no CSS url()');
+  // eslint-disable-next-line no-control-regex
+  assert.doesNotMatch(text, /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u202a-\u202e]/, 'control and bidi characters shown as escapes');
+  assert.match(text, /<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; style-src &#39;sha256-[A-Za-z0-9+/]+=*&#39;; script-src &#39;sha256-/);
+  assert.equal(html(`<a href='x'>&"</a>`), '&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;');
+});
+
+interface Browser {
+  context: BrowserContext;
+  page: Page;
+  /** every URL the page requested */
+  requests: string[];
+  /** URL → why it failed ("csp": blocked by the page's policy before any network access) */
+  failed: Map<string, string>;
+  console: string[];
+}
+
+async function open(t: TestContext, file: string): Promise<Browser | undefined> {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`chromium not found at ${CHROMIUM} (apt-get install -y chromium, or set VTPM_CHROMIUM); skipping the browser test`);
+    return undefined;
+  }
+  const { chromium } = await import('playwright-core');
+  const context = await chromium.launchPersistentContext(tempDir(t), { executablePath: CHROMIUM, headless: true, args: FLAGS });
+  t.after(() => context.close());
+  const requests: string[] = [];
+  const consoleLines: string[] = [];
+  context.on('request', (r) => requests.push(r.url()));
+  const failed = new Map<string, string>();
+  context.on('requestfailed', (r) => failed.set(r.url(), r.failure()?.errorText ?? 'unknown'));
+  const p = context.pages()[0] ?? (await context.newPage());
+  p.on('console', (m) => consoleLines.push(m.text()));
+  // record CSP violations (init scripts run outside the page's CSP)
+  await p.addInitScript({
+    content: "window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
+  });
+  await p.goto(pathToFileURL(file).href);
+  return { context, page: p, requests, failed, console: consoleLines };
+}
+
+async function visibleNames(p: Page): Promise<string[]> {
+  return p.locator('details.vm:visible > summary .name').allTextContents();
+}
+
+test('in Chromium: failing VMs first, filters by status, code and text, nothing external, XSS inert', async (t) => {
+  const f = fleet();
+  const file = join(tempDir(t), 'report.html');
+  writeFileSync(file, page(f));
+  const b = await open(t, file);
+  if (!b) return;
+  const p = b.page;
+  const all = f.results.map((r) => r.name!);
+  const failing = [...f.notTrusted, ...f.unreachable];
+
+  // everything shown, failures first (not trusted, then unreachable, then trusted)
+  assert.equal(await p.locator('details.vm').count(), all.length);
+  assert.deepEqual((await visibleNames(p)).sort(), [...all].sort());
+  const statuses = await p.locator('details.vm').evaluateAll((els) => els.map((e) => e.getAttribute('data-status')));
+  const firstTrusted = statuses.indexOf('trusted');
+  assert.equal(firstTrusted, failing.length);
+  assert.ok(statuses.slice(0, f.notTrusted.length).every((s) => s === 'not-trusted'));
+  assert.equal(await p.locator('#shown').textContent(), `showing ${all.length} of ${all.length} VMs`);
+  // failing VMs are open, with their failure visible; trusted ones folded
+  const vm = f.notTrusted[0]!;
+  const section = p.locator('details.vm', { has: p.locator('.name', { hasText: new RegExp(`^${vm}$`) }) });
+  await assert.doesNotReject(section.getByText('PCR 7 (sha256) is not one of the golden values').first().waitFor({ state: 'visible' }));
+  assert.equal(await p.locator('details.vm[data-status=trusted][open]').count(), 0);
+
+  // status filter: untick "trusted" → only failing VMs
+  await p.locator('input[name=status][value=trusted]').uncheck();
+  assert.deepEqual((await visibleNames(p)).sort(), [...failing].sort());
+  // code filter: only the unreachable ones have TRANSPORT_CONNECT_TIMEOUT
+  await p.selectOption('#code', 'TRANSPORT_CONNECT_TIMEOUT');
+  assert.deepEqual((await visibleNames(p)).sort(), [...f.unreachable].sort());
+  // reset, then text search
+  await p.selectOption('#code', '');
+  await p.locator('input[name=status][value=trusted]').check();
+  await p.fill('#q', f.trusted[3]!);
+  assert.deepEqual(await visibleNames(p), [f.trusted[3]]);
+  await p.fill('#q', 'policy_pcr_value vmm-4');
+  assert.deepEqual((await visibleNames(p)).sort(), f.notTrusted.filter((n) => n.startsWith('vm-')).sort());
+  await p.fill('#q', 'no such thing anywhere');
+  assert.deepEqual(await visibleNames(p), []);
+  assert.equal(await p.locator('#none').isVisible(), true);
+  assert.equal(await p.locator('#shown').textContent(), `showing 0 of ${all.length} VMs`);
+  await p.fill('#q', '');
+  // clicking a code in the summary table filters to it
+  await p.locator('#summary button[data-code="QUOTE_BAD_SIGNATURE"]').click();
+  assert.deepEqual(await visibleNames(p), [f.results.at(-1)!.name]);
+  await p.selectOption('#code', '');
+  // clicking a summary card shows that status only
+  await p.locator('#summary .card.incomplete').click();
+  assert.deepEqual((await visibleNames(p)).sort(), [...f.unreachable].sort());
+  await p.locator('#summary .card').first().click();
+  assert.equal((await visibleNames(p)).length, all.length);
+
+  // the hostile VM: its payloads are text on the page, and nothing ran
+  const evil = p.locator('details.vm', { hasText: 'evil-' });
+  assert.ok((await evil.locator('summary .name').textContent())!.includes(XSS));
+  assert.ok((await evil.textContent())!.includes(SCRIPT));
+  assert.equal(await p.evaluate('window.__xss'), undefined);
+  assert.equal(await p.locator('img, iframe, object, embed').count(), 0);
+
+  // no request but the report itself; no CSP violation (our script and style hashes hold)
+  assert.deepEqual(b.requests, [pathToFileURL(file).href]);
+  assert.deepEqual(await p.evaluate('window.__csp'), []);
+  assert.deepEqual(b.console.filter((l) => /Content Security Policy|Refused/.test(l)), []);
+});
+
+test('in Chromium: the CSP is a second wall — a markup injection that slipped through neither runs nor loads', async (t) => {
+  // a real server on loopback: if the browser fetched anything, it would be counted here
+  let hits = 0;
+  const server = createServer((_req, res) => {
+    hits++;
+    res.end('x');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+  const f = fleet(3);
+  // simulate a missed escape: raw markup spliced into the page after rendering
+  const injected = page(f).replace(
+    '<main id="vms">',
+    `<main id="vms"><script>window.__xss=3</script><img src="http://127.0.0.1:${port}/pixel.png"><link rel="stylesheet" href="http://127.0.0.1:${port}/x.css"><iframe src="http://127.0.0.1:${port}/frame"></iframe>`,
+  );
+  const file = join(tempDir(t), 'injected.html');
+  writeFileSync(file, injected);
+  const b = await open(t, file);
+  if (!b) return;
+  assert.equal(await b.page.evaluate('window.__xss'), undefined);
+  const others = b.requests.filter((u) => u !== pathToFileURL(file).href);
+  assert.ok(others.length >= 2, `the injected loads were attempted: ${others.join(', ')}`);
+  for (const u of others) assert.equal(b.failed.get(u), 'csp', `${u} was blocked by the page's CSP`);
+  assert.equal(hits, 0, 'nothing reached the server');
+  const violations = (await b.page.evaluate('window.__csp')) as string[];
+  for (const directive of ['script-src', 'img-src', 'style-src']) assert.ok(violations.some((v) => v.startsWith(directive)), `${directive} in: ${violations.join(', ')}`);
+  // and our own script still works
+  assert.equal(await b.page.locator('#shown').textContent(), `showing ${f.results.length} of ${f.results.length} VMs`);
+});

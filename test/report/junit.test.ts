@@ -1,0 +1,128 @@
+// JUnit XML: validated by libxml2 (`xmllint --schema`) against a JUnit XSD,
+// read back with XPath: one testcase per VM, failures and errors with the
+// reason and code, classnames, times; hostile strings (markup, quotes,
+// control characters XML 1.0 forbids, lone surrogates) keep the file
+// well-formed and come back as the text they were.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CLASSNAME, failureMessage, renderJunit, xmlAttr, xmlText } from '../../src/report/junit.js';
+import { summarize } from '../../src/report/summary.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { fleet } from './fleet.js';
+import { SCRIPT, XSS, trustedResult } from './fixtures.js';
+
+const XSD = join(REPO_ROOT, 'test', 'report', 'junit.xsd');
+const XMLLINT = '/usr/bin/xmllint';
+
+function haveXmllint(t: TestContext): boolean {
+  const r = spawnSync(XMLLINT, ['--version'], { encoding: 'utf8' });
+  if (r.status === 0) return true;
+  t.skip('xmllint not installed (apt-get install -y libxml2-utils); skipping the libxml2 checks');
+  return false;
+}
+
+function withFile<T>(t: TestContext, text: string, fn: (path: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-junit-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'junit.xml');
+  writeFileSync(file, text);
+  return fn(file);
+}
+
+function xpath(file: string, expr: string): string {
+  const r = spawnSync(XMLLINT, ['--xpath', expr, file], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `xmllint --xpath ${expr}: ${r.stderr}`);
+  // xmllint ends what it prints with one newline of its own
+  return r.stdout.replace(/\n$/, '');
+}
+
+test('the report is valid JUnit XML: one testcase per VM, failures, errors, counts and times', (t) => {
+  if (!haveXmllint(t)) return;
+  const f = fleet();
+  const summary = summarize(f.results);
+  const xml = renderJunit(f.run, summary, f.results);
+  withFile(t, xml, (file) => {
+    const v = spawnSync(XMLLINT, ['--noout', '--schema', XSD, file], { encoding: 'utf8' });
+    assert.equal(v.status, 0, `xmllint --schema: ${v.stderr}`);
+    assert.equal(xpath(file, 'count(/testsuites/testsuite)'), '1');
+    assert.equal(xpath(file, 'count(//testcase)'), String(f.results.length));
+    assert.equal(xpath(file, 'count(//testcase[failure])'), String(f.notTrusted.length));
+    assert.equal(xpath(file, 'count(//testcase[error])'), String(f.unreachable.length));
+    assert.equal(xpath(file, 'string(/testsuites/testsuite/@tests)'), String(f.results.length));
+    assert.equal(xpath(file, 'string(/testsuites/testsuite/@failures)'), String(f.notTrusted.length));
+    assert.equal(xpath(file, 'string(/testsuites/testsuite/@errors)'), String(f.unreachable.length));
+    assert.equal(xpath(file, 'string(/testsuites/testsuite/@time)'), '7.250');
+    assert.equal(xpath(file, 'string(/testsuites/testsuite/@timestamp)'), '2026-11-26T12:00:00');
+    assert.equal(xpath(file, 'string(/testsuites/testsuite/@hostname)'), 'audit-runner-1');
+    assert.equal(xpath(file, 'string(//property[@name="inventory"]/@value)'), 'inventories/prod.yaml');
+    assert.equal(xpath(file, 'string(//property[@name="shard"]/@value)'), '0/2');
+
+    // a VM failing at the VMM: message = reason [code], type = code, body = the failing layer's details
+    const name = f.notTrusted[0]!;
+    const r = f.results.find((x) => x.name === name)!;
+    assert.equal(xpath(file, `string(//testcase[@name="${name}"]/@classname)`), r.group);
+    assert.equal(xpath(file, `string(//testcase[@name="${name}"]/@time)`), ((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(3));
+    assert.equal(xpath(file, `string(//testcase[@name="${name}"]/failure/@message)`), 'VMM (layer 1): PCR 7 (sha256) is not one of the golden values [POLICY_PCR_VALUE]');
+    assert.equal(xpath(file, `string(//testcase[@name="${name}"]/failure/@type)`), 'POLICY_PCR_VALUE');
+    const body = xpath(file, `string(//testcase[@name="${name}"]/failure)`);
+    assert.match(body, /✗ VMM\s+https:\/\/vmm-4\.prod\.example:8443\s+not trusted/);
+    assert.match(body, /✗ POLICY_PCR_VALUE {2}PCR 7 \(sha256\) is not one of the golden values/);
+    assert.match(body, /expected \["e3b0c442/);
+    assert.match(body, /actual {3}7f83b165/);
+
+    // unreachable: an error element with the transport code
+    const down = f.unreachable[0]!;
+    assert.equal(xpath(file, `string(//testcase[@name="${down}"]/error/@type)`), 'TRANSPORT_CONNECT_TIMEOUT');
+    assert.match(xpath(file, `string(//testcase[@name="${down}"]/error/@message)`), /^host \(layer 2\): connecting .* \[TRANSPORT_CONNECT_TIMEOUT\]$/);
+    // trusted: an empty testcase
+    assert.equal(xpath(file, `count(//testcase[@name="${f.trusted[0]}"]/*)`), '0');
+  });
+});
+
+test('hostile strings: the file stays well-formed and they read back as the text they were', (t) => {
+  if (!haveXmllint(t)) return;
+  const f = fleet(2);
+  const evil = f.results.at(-1)!;
+  evil.name = `vm "quoted" & 'single' ${XSS}\ttab\nnewline`;
+  evil.group = `g${SCRIPT}`;
+  evil.reason = `bad\u0000nul \u001b[31mred\u001b[0m \ud800lone ]]> \uffff end`;
+  const xml = renderJunit(f.run, summarize(f.results), f.results);
+  assert.doesNotMatch(xml, /<script>|<img /, 'markup from results never appears unescaped');
+  withFile(t, xml, (file) => {
+    const v = spawnSync(XMLLINT, ['--noout', '--schema', XSD, file], { encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(xpath(file, 'string(//testcase[failure][last()]/@name)'), evil.name);
+    assert.equal(xpath(file, 'string(//testcase[failure][last()]/@classname)'), evil.group);
+    assert.equal(
+      xpath(file, 'string(//testcase[failure][last()]/failure/@message)'),
+      'bad\\u0000nul \\u001b[31mred\\u001b[0m \\ud800lone ]]> \\uffff end [QUOTE_BAD_SIGNATURE]',
+    );
+  });
+});
+
+test('escaping rules, character by character', () => {
+  assert.equal(xmlText('a<b>&c'), 'a&lt;b&gt;&amp;c');
+  assert.equal(xmlAttr(`"x" 'y'\t\n\r`), '&quot;x&quot; &apos;y&apos;&#9;&#10;&#13;');
+  assert.equal(xmlText('\u0000\u0008\u000b\u000c\u001f\u007f\u0085\u009f'), '\\u0000\\u0008\\u000b\\u000c\\u001f\\u007f\\u0085\\u009f');
+  assert.equal(xmlText('\ud800x\udfff'), '\\ud800x\\udfff');
+  assert.equal(xmlText('\ufffe\uffff'), '\\ufffe\\uffff');
+  // allowed characters pass unchanged, astral ones included
+  assert.equal(xmlText('tab\tlf\ncr\r é ✓ 😀 \u00a0'), 'tab\tlf\ncr\r é ✓ 😀 \u00a0');
+});
+
+test('classname: group, else first tag, else the default; message: reason and code', () => {
+  const f = fleet(0);
+  const a = trustedResult({ name: 'a', group: 'g1', tags: ['t1'] });
+  const b = trustedResult({ name: 'b', tags: ['t2', 't3'] });
+  const c = trustedResult({ name: 'c' });
+  const xml = renderJunit(f.run, summarize([a, b, c]), [a, b, c]);
+  assert.match(xml, /<testcase name="a" classname="g1" time="0\.025"\/>/);
+  assert.match(xml, /<testcase name="b" classname="t2" time="0\.025"\/>/);
+  assert.match(xml, new RegExp(`<testcase name="c" classname="${DEFAULT_CLASSNAME}" time="0\\.025"/>`));
+  assert.equal(failureMessage({ reason: 'why' }), 'why');
+  assert.equal(failureMessage({ reason: 'why', error: { code: 'X_Y', message: 'm' } }), 'why [X_Y]');
+});
