@@ -17,6 +17,9 @@ import { VPLATFORM_CODES } from './verify/vplatform.js';
 import { X509_CODES } from './x509/codes.js';
 import { EVENTLOG_CODES, IMA_CODES } from './eventlog/codes.js';
 
+import { WALK_CODES } from './verify/walker.js';
+import { BUNDLE_CODES } from './verify/bundle.js';
+
 export const ALL_CODES: CodeTable = {
   ...GENERAL_CODES,
   ...TPM_PARSE_CODES,
@@ -37,4 +40,6 @@ export const ALL_CODES: CodeTable = {
   ...EVENTLOG_CODES,
   ...IMA_CODES,
   ...EAR_CODES,
+  ...WALK_CODES,
+  ...BUNDLE_CODES,
 };

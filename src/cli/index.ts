@@ -7,6 +7,9 @@ import { EXIT_CODES, UsageError, asVtpmError, exitCodeForKind, type ExitCode, ty
 import { printOutcome, type CommandOutcome } from './output.js';
 import { COMMANDS } from './commands/index.js';
 import type { Runner } from './command.js';
+import { VERSION } from './version.js';
+
+export { VERSION };
 
 export function buildProgram(onExit: (code: ExitCode) => void): Command {
   const program = new Command();
@@ -46,7 +49,6 @@ Example:
   return program;
 }
 
-export const VERSION = '0.1.0';
 
 /** Runs the CLI; resolves to the exit code (the caller sets process.exitCode). */
 export async function main(argv: string[]): Promise<ExitCode> {

@@ -11,5 +11,6 @@ import { policyCommand } from './policy.js';
 import { certsCommand } from './certs.js';
 
 import { eventlogCommand } from './eventlog.js';
+import { attestCommand, verifyCommand } from './attest.js';
 
-export const COMMANDS: CommandDefinition[] = [quoteCommand, eventlogCommand, inspectCommand, certsCommand, policyCommand, historyCommand];
+export const COMMANDS: CommandDefinition[] = [attestCommand, verifyCommand, quoteCommand, eventlogCommand, inspectCommand, certsCommand, policyCommand, historyCommand];

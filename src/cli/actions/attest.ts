@@ -1,0 +1,150 @@
+// vtpm-verify attest URL and vtpm-verify verify BUNDLE: one deep attestation,
+// live or replayed from a saved bundle, rendered as a tree, the JSON
+// envelope, or an EAR.
+
+import { writeFileSync } from 'node:fs';
+import { EXIT_CODES, TransportError, UsageError, type ExitCode } from '../../errors.js';
+import type { AttestationResult } from '../../verify/result.js';
+import type { EvidenceSource, WalkOutcome } from '../../verify/walker.js';
+import type { TopNonce } from '../../verify/nonce-chain.js';
+import type { CommandOutcome, Style } from '../output.js';
+import { setupVerifier, type VerifierSetup, type VerifierSetupOptions } from '../verifier-setup.js';
+import { VERSION } from '../version.js';
+
+export interface AttestOptions extends VerifierSetupOptions {
+  json: boolean;
+  ear: boolean;
+  earKey?: string | undefined;
+  save?: string | undefined;
+  timeout?: number | undefined;
+  connectTimeout?: number | undefined;
+  ca?: string[] | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+  maxDepth?: number | undefined;
+  verbose: boolean;
+}
+
+export function exitCodeForVerdict(verdict: AttestationResult['verdict']): ExitCode {
+  return verdict === 'trusted' ? EXIT_CODES.OK : verdict === 'not-trusted' ? EXIT_CODES.NOT_TRUSTED : EXIT_CODES.INCOMPLETE;
+}
+
+export function positiveInt(value: string, option: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    throw new UsageError('USAGE', `${option}: expected a whole number from 1 to ${max}, got ${JSON.stringify(value)}`, { option, value });
+  }
+  return Number(value);
+}
+
+/** Checks the URL argument before any I/O, so a bad URL is bad usage (exit 2), not a transport failure. */
+export function checkTargetUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError('USAGE', `not a URL: ${JSON.stringify(url)} (expected http://host:port/path or https://...)`, { url });
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError('USAGE', `only http and https evidence endpoints are supported, not ${u.protocol}`, { url });
+  return url;
+}
+
+export async function runAttest(url: string, opts: AttestOptions): Promise<CommandOutcome> {
+  checkTargetUrl(url);
+  if (opts.json && opts.ear) throw new UsageError('USAGE', '--json and --ear are exclusive: choose one output', {});
+  const earKey = opts.earKey !== undefined ? await readEarKey(opts.earKey) : undefined;
+  const setup = await setupVerifier(opts);
+  for (const w of setup.warnings) process.stderr.write(`warning: ${w}\n`);
+
+  const [{ EvidenceClient }, { readTlsFiles }, { liveSource }, { walk }, { drawTopNonce }] = await Promise.all([
+    import('../../transport/evidence-client.js'),
+    import('../../transport/tls-files.js'),
+    import('../../transport/layer-source.js'),
+    import('../../verify/walker.js'),
+    import('../../verify/nonce-chain.js'),
+  ]);
+  const tls = readTlsFiles({ ...(opts.ca ? { ca: opts.ca } : {}), ...(opts.cert ? { cert: opts.cert } : {}), ...(opts.key ? { key: opts.key } : {}) });
+  const client = new EvidenceClient({
+    tls,
+    ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
+    ...(opts.connectTimeout !== undefined ? { connectTimeoutMs: opts.connectTimeout } : {}),
+  });
+  try {
+    const now = new Date();
+    const top = drawTopNonce(now);
+    const outcome = await walk(walkOptions(url, top, setup, now, opts.maxDepth), liveSource(client) as EvidenceSource);
+    if (opts.save !== undefined) await saveBundle(opts.save, url, top, outcome);
+    return await renderOutcome(outcome.result, opts, earKey);
+  } finally {
+    client.close();
+  }
+}
+
+export interface VerifyBundleOptions extends VerifierSetupOptions {
+  json: boolean;
+  ear: boolean;
+  earKey?: string | undefined;
+  maxDepth?: number | undefined;
+  verbose: boolean;
+}
+
+export async function runVerifyBundle(file: string, opts: VerifyBundleOptions): Promise<CommandOutcome> {
+  if (opts.json && opts.ear) throw new UsageError('USAGE', '--json and --ear are exclusive: choose one output', {});
+  const earKey = opts.earKey !== undefined ? await readEarKey(opts.earKey) : undefined;
+  const [{ readInputText }, bundleMod, { walk }] = await Promise.all([import('../../util/files.js'), import('../../verify/bundle.js'), import('../../verify/walker.js')]);
+  const bundle = bundleMod.parseBundle(readInputText(file, 'evidence bundle', bundleMod.MAX_BUNDLE_BYTES));
+  const setup = await setupVerifier(opts);
+  for (const w of setup.warnings) process.stderr.write(`warning: ${w}\n`);
+  const top = bundleMod.bundleTopNonce(bundle);
+  const evidenceTime = new Date(bundle.time);
+  const outcome = await walk(
+    { ...walkOptions(bundle.target, top, setup, evidenceTime, opts.maxDepth), now: new Date(), evidenceTime },
+    bundleMod.bundleSource(bundle),
+  );
+  return renderOutcome(outcome.result, opts, earKey);
+}
+
+function walkOptions(target: string, top: TopNonce, setup: VerifierSetup, at: Date, maxDepth: number | undefined) {
+  return {
+    target,
+    topNonce: top,
+    trust: setup.trust,
+    cache: setup.cache,
+    ...(setup.crls.length > 0 ? { crls: setup.crls } : {}),
+    policy: setup.policy,
+    policySource: setup.policySource,
+    at,
+    ...(maxDepth !== undefined ? { maxDepth } : {}),
+  };
+}
+
+async function saveBundle(path: string, target: string, top: TopNonce, outcome: WalkOutcome): Promise<void> {
+  const { bundleFromWalk } = await import('../../verify/bundle.js');
+  const bundle = bundleFromWalk(target, top, outcome.collected, `vtpm-verify ${VERSION}`);
+  try {
+    writeFileSync(path, `${JSON.stringify(bundle, null, 1)}\n`);
+  } catch (err) {
+    throw new TransportError('IO_ERROR', `--save: cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path }, { cause: err });
+  }
+}
+
+async function readEarKey(path: string) {
+  const [{ readInputText }, { parseEarSigningKey }] = await Promise.all([import('../../util/files.js'), import('../../report/ear.js')]);
+  return parseEarSigningKey(readInputText(path, 'EAR signing key', 64 * 1024));
+}
+
+async function renderOutcome(result: AttestationResult, opts: { json: boolean; ear: boolean; verbose: boolean }, earKey: Awaited<ReturnType<typeof readEarKey>> | undefined): Promise<CommandOutcome> {
+  const exitCode = exitCodeForVerdict(result.verdict);
+  const ok = result.verdict === 'trusted';
+  const { VtpmError } = await import('../../errors.js');
+  const error = result.error
+    ? new VtpmError(result.verdict === 'incomplete' ? 'transport' : 'verification', result.error.code, result.error.message, result.error.details ?? {})
+    : undefined;
+  if (opts.ear) {
+    const { toEar, earJson, signEar } = await import('../../report/ear.js');
+    const claims = toEar(result, { build: `vtpm-verify ${VERSION}` });
+    const text = earKey ? await signEar(claims, earKey) : earJson(claims);
+    return { ok, exitCode, result, error, human: () => text };
+  }
+  const { renderTree } = await import('../../report/tree.js');
+  return { ok, exitCode, result, error, human: (style: Style) => renderTree(result, style, { verbose: opts.verbose }) };
+}

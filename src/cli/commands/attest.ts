@@ -1,0 +1,116 @@
+// vtpm-verify attest URL / verify BUNDLE: deep attestation, live or offline.
+// Options only; the walker, transport and reports load when the command runs.
+
+import type { Command } from 'commander';
+import type { CommandDefinition } from '../command.js';
+import { globalsFrom, withCommonOptions } from '../command.js';
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Options attest, verify, demo, watch and audit share for loading trust and policy. */
+export function withVerifierOptions(cmd: Command): Command {
+  return cmd
+    .option('--policy <file>', 'YAML integrity policy (default: the built-in baseline: every cryptographic, certificate-path and binding check, no reference values)')
+    .option('--trust <[label=]path>', 'trust anchors for AK certificate paths: a file or folder, optionally labelled (ak-ca, vplatform-ca, ek-ca); repeatable', collect)
+    .option('--intermediates <path>', 'untrusted intermediate CA certificates (file or folder); repeatable', collect)
+    .option('--crl <file>', 'CRL file to check revocation with; repeatable', collect)
+    .option('--max-depth <n>', 'follow at most this many layers (default 8)');
+}
+
+export function verifierOptionsFrom(opts: Record<string, unknown>) {
+  return {
+    policy: opts['policy'] as string | undefined,
+    trust: (opts['trust'] as string[] | undefined) ?? [],
+    intermediates: (opts['intermediates'] as string[] | undefined) ?? [],
+    crls: (opts['crl'] as string[] | undefined) ?? [],
+  };
+}
+
+export const attestCommand: CommandDefinition = (program, runner) => {
+  const cmd = program
+    .command('attest')
+    .description('deep attestation: attest a VM and every layer below it down to the physical TPM, and decide per layer against a policy')
+    .argument('<url>', "the VM's evidence endpoint base URI (protocol section 2), e.g. http://10.0.0.5:8443/attest")
+    .option('--ear', 'print the result as an IETF RATS EAR (EAT Attestation Result) instead of a tree')
+    .option('--ear-key <file>', 'sign the EAR as an ES256 JWT with this P-256 private key (PEM or JWK)')
+    .option('--save <file>', 'save everything fetched as an evidence bundle (re-verify it offline with vtpm-verify verify)')
+    .option('--timeout <ms>', 'total time allowed per layer request (default 30000)')
+    .option('--connect-timeout <ms>', 'time allowed to connect per layer (default 5000)')
+    .option('--ca <file>', 'CA bundle for https evidence endpoints (replaces the system roots); repeatable', collect)
+    .option('--cert <file>', 'client certificate for mutual TLS (with --key)')
+    .option('--key <file>', 'client private key for mutual TLS (with --cert)');
+  withCommonOptions(withVerifierOptions(cmd)).addHelpText(
+    'after',
+    `
+The walk: the VM's quote is verified with the AK from its certificate, once that
+certificate's path verified to a --trust anchor; the certificate's TrustedLayer
+extension says whether the VM is virtual and where the layer below answers; that
+layer is attested over a nonce chained from the quote above, must host the VM's
+vTPM instance in its quoted vPlatform table, and so on down to a physical TPM.
+
+Exit codes: 0 trusted; 1 not trusted (the failing layer, check and code are
+shown); 2 bad usage or input; 3 could not complete (a layer unreachable).
+
+Example:
+  $ vtpm-verify attest http://127.0.0.1:8443/l/vm-0 --trust ./trust --policy policies/production.yaml
+  $ vtpm-verify attest https://vm1.example/attest --trust ./trust --ca provider-ca.pem --save vm1.bundle.json --json
+  $ vtpm-verify attest http://127.0.0.1:8443/l/vm-0 --trust ./trust --ear --ear-key ear-signing.pem`,
+  );
+  cmd.action(async (url: string, opts: Record<string, unknown>) => {
+    await runner(globalsFrom(opts), async () => {
+      const { runAttest, positiveInt } = await import('../actions/attest.js');
+      return runAttest(url, {
+        ...verifierOptionsFrom(opts),
+        json: opts['json'] === true,
+        ear: opts['ear'] === true || opts['earKey'] !== undefined,
+        earKey: opts['earKey'] as string | undefined,
+        save: opts['save'] as string | undefined,
+        timeout: opts['timeout'] !== undefined ? positiveInt(String(opts['timeout']), '--timeout') : undefined,
+        connectTimeout: opts['connectTimeout'] !== undefined ? positiveInt(String(opts['connectTimeout']), '--connect-timeout') : undefined,
+        ca: opts['ca'] as string[] | undefined,
+        cert: opts['cert'] as string | undefined,
+        key: opts['key'] as string | undefined,
+        maxDepth: opts['maxDepth'] !== undefined ? positiveInt(String(opts['maxDepth']), '--max-depth', 64) : undefined,
+        verbose: opts['verbose'] === true,
+      });
+    });
+  });
+};
+
+export const verifyCommand: CommandDefinition = (program, runner) => {
+  const cmd = program
+    .command('verify')
+    .description('verify a saved evidence bundle offline (attest --save), with the same checks and policy as a live attestation')
+    .argument('<bundle>', 'evidence bundle written by vtpm-verify attest --save')
+    .option('--ear', 'print the result as an EAR instead of a tree')
+    .option('--ear-key <file>', 'sign the EAR as an ES256 JWT with this P-256 private key');
+  withCommonOptions(withVerifierOptions(cmd)).addHelpText(
+    'after',
+    `
+Certificates are validated at the time the bundle was saved, which is bound into
+the top quote's nonce (an edited time no longer verifies); the policy's
+freshness.maxAge compares that time with now.
+
+Exit codes: 0 trusted; 1 not trusted (including a bundle edited after saving);
+2 bad usage or an unreadable bundle; 3 the saved attestation was itself incomplete.
+
+Example:
+  $ vtpm-verify attest http://127.0.0.1:8443/l/vm-0 --trust ./trust --save vm0.bundle.json
+  $ vtpm-verify verify vm0.bundle.json --trust ./trust --policy policies/ci-gate.yaml --json`,
+  );
+  cmd.action(async (file: string, opts: Record<string, unknown>) => {
+    await runner(globalsFrom(opts), async () => {
+      const { runVerifyBundle, positiveInt } = await import('../actions/attest.js');
+      return runVerifyBundle(file, {
+        ...verifierOptionsFrom(opts),
+        json: opts['json'] === true,
+        ear: opts['ear'] === true || opts['earKey'] !== undefined,
+        earKey: opts['earKey'] as string | undefined,
+        maxDepth: opts['maxDepth'] !== undefined ? positiveInt(String(opts['maxDepth']), '--max-depth', 64) : undefined,
+        verbose: opts['verbose'] === true,
+      });
+    });
+  });
+};

@@ -1,0 +1,33 @@
+// The live evidence source of the deep-attestation walker: each layer's
+// evidence fetched over HTTP(S) from its evidence endpoint.
+
+import type { EvidenceClient } from './evidence-client.js';
+import type { LayerEvidence } from './evidence.js';
+
+export interface LiveSourceRequest {
+  position: number;
+  uri: string;
+  nonce: Uint8Array;
+  pcrs: readonly { bank: import('../tpm/constants.js').HashName; pcrs: readonly number[] }[];
+  instance?: Uint8Array;
+}
+
+export interface LiveSourceOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export function liveSource(client: EvidenceClient, options: LiveSourceOptions = {}): (request: LiveSourceRequest) => Promise<LayerEvidence> {
+  return async (request) => {
+    const fetched = await client.fetch(
+      request.uri,
+      { nonce: request.nonce, pcrs: request.pcrs.map((p) => ({ bank: p.bank, pcrs: [...p.pcrs] })), ...(request.instance ? { instance: request.instance } : {}) },
+      {
+        layer: `layer ${request.position} (${request.uri})`,
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+    );
+    return fetched.evidence;
+  };
+}

@@ -1,0 +1,142 @@
+// Evidence bundles: everything one deep attestation fetched, saved as one JSON
+// file so it can be verified again offline (`vtpm-verify verify`) by the same
+// walker, with the same result.
+//
+// Nothing in a bundle is trusted. The walker recomputes every nonce (the top
+// one from the saved random bytes and time, see nonce-chain.ts), validates
+// every certificate, and follows URIs only from verified certificates; the
+// bundle source hands out a saved layer only when the walker asks for exactly
+// the URI and nonce it was saved under. So editing any byte that matters (a
+// quote, a PCR value, a log, a certificate, the time, a URI) makes
+// verification fail.
+
+import { ParseError, TransportError, VerificationError, type CodeTable } from '../errors.js';
+import { parseEvidence, serializeEvidence, type EvidenceJson } from '../transport/evidence.js';
+import { fromHex, toHex } from '../util/bytes.js';
+import { topNonceFrom, type TopNonce } from './nonce-chain.js';
+import type { CollectedLayer, EvidenceSource } from './walker.js';
+
+export const BUNDLE_CODES = {
+  BUNDLE_INVALID: { kind: 'input', summary: 'an evidence bundle is not valid JSON or not in the bundle format' },
+  BUNDLE_MISSING_LAYER: { kind: 'transport', summary: 'the bundle saved a layer that could not be fetched at the time (the original attestation was incomplete)' },
+  BUNDLE_MISMATCH: { kind: 'verification', summary: 'the walk asked a bundle for a layer (URI, nonce) that it does not hold: the bundle was edited or is incomplete' },
+} as const satisfies CodeTable;
+
+export const BUNDLE_FORMAT = 'vtpm-verify/evidence-bundle';
+export const BUNDLE_VERSION = 1;
+/** Bundles are read whole; a deep attestation of a few layers is far below this. */
+export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
+const MAX_BUNDLE_LAYERS = 32;
+
+export interface BundleLayer {
+  position: number;
+  uri: string;
+  /** the nonce the layer was asked to quote, hex */
+  nonce: string;
+  /** the instance parameter sent, hex */
+  instance?: string;
+  /** the PCR selection asked, e.g. "sha256:0,1,2" per bank */
+  pcrs: string[];
+  /** the evidence exactly as the service sent it (protocol section 2), absent when the layer could not be fetched */
+  evidence?: EvidenceJson;
+}
+
+export interface EvidenceBundle {
+  format: typeof BUNDLE_FORMAT;
+  version: typeof BUNDLE_VERSION;
+  /** the program that saved it */
+  tool: string;
+  target: string;
+  /** when the attestation started; bound into the top nonce */
+  time: string;
+  /** the CSPRNG bytes of the top nonce, hex */
+  random: string;
+  layers: BundleLayer[];
+}
+
+export function bundleFromWalk(target: string, top: TopNonce, collected: readonly CollectedLayer[], tool: string): EvidenceBundle {
+  return {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    tool,
+    target,
+    time: top.time,
+    random: toHex(top.random),
+    layers: collected.map((c) => ({
+      position: c.position,
+      uri: c.uri,
+      nonce: toHex(c.nonce),
+      ...(c.instance ? { instance: toHex(c.instance) } : {}),
+      pcrs: c.pcrs.map((p) => `${p.bank}:${p.pcrs.join(',')}`),
+      ...(c.evidence ? { evidence: serializeEvidence(c.evidence) } : {}),
+    })),
+  };
+}
+
+function invalid(message: string, field: string): ParseError {
+  return new ParseError('BUNDLE_INVALID', `evidence bundle: ${field}: ${message}`, { field });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Checks a bundle's shape; the evidence inside each layer is validated when the walk asks for it. */
+export function parseBundle(text: string): EvidenceBundle {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ParseError('BUNDLE_INVALID', `evidence bundle: not valid JSON: ${(err as Error).message}`, {}, { cause: err });
+  }
+  if (!isObject(value)) throw invalid('not a JSON object', '$');
+  if (value['format'] !== BUNDLE_FORMAT) throw invalid(`expected "${BUNDLE_FORMAT}"`, 'format');
+  if (value['version'] !== BUNDLE_VERSION) throw invalid(`unsupported version ${JSON.stringify(value['version'])}, expected ${BUNDLE_VERSION}`, 'version');
+  for (const f of ['tool', 'target', 'time', 'random'] as const) if (typeof value[f] !== 'string') throw invalid('expected a string', f);
+  if (Number.isNaN(Date.parse(value['time'] as string))) throw invalid('not an ISO 8601 time', 'time');
+  if (fromHex(value['random'] as string, 'random').length !== 32) throw invalid('expected 32 bytes of hex', 'random');
+  const layers = value['layers'];
+  if (!Array.isArray(layers) || layers.length === 0) throw invalid('expected a non-empty array', 'layers');
+  if (layers.length > MAX_BUNDLE_LAYERS) throw invalid(`more than ${MAX_BUNDLE_LAYERS} layers`, 'layers');
+  layers.forEach((l: unknown, i) => {
+    const at = `layers[${i}]`;
+    if (!isObject(l)) throw invalid('expected an object', at);
+    if (l['position'] !== i) throw invalid(`expected position ${i}`, `${at}.position`);
+    if (typeof l['uri'] !== 'string') throw invalid('expected a string', `${at}.uri`);
+    if (typeof l['nonce'] !== 'string' || fromHex(l['nonce'], `${at}.nonce`).length !== 32) throw invalid('expected 32 bytes of hex', `${at}.nonce`);
+    if (l['instance'] !== undefined && (typeof l['instance'] !== 'string' || fromHex(l['instance'], `${at}.instance`).length !== 32)) throw invalid('expected 32 bytes of hex', `${at}.instance`);
+    if (!Array.isArray(l['pcrs']) || !l['pcrs'].every((p) => typeof p === 'string')) throw invalid('expected an array of strings', `${at}.pcrs`);
+    if (l['evidence'] !== undefined && !isObject(l['evidence'])) throw invalid('expected an object', `${at}.evidence`);
+  });
+  return value as unknown as EvidenceBundle;
+}
+
+export function bundleTopNonce(bundle: EvidenceBundle): TopNonce {
+  const random = fromHex(bundle.random, 'random');
+  return { nonce: topNonceFrom(random, bundle.time), random, time: bundle.time };
+}
+
+/**
+ * An evidence source that replays a bundle: layer k is handed out only when
+ * the walker asks for the URI and nonce it was saved under. A layer saved
+ * without evidence (it was unreachable) is unreachable again.
+ */
+export function bundleSource(bundle: EvidenceBundle): EvidenceSource {
+  return async (request) => {
+    const saved = bundle.layers[request.position];
+    const nonce = toHex(request.nonce);
+    if (!saved || saved.uri !== request.uri || saved.nonce !== nonce) {
+      throw new VerificationError(
+        'BUNDLE_MISMATCH',
+        saved
+          ? `layer ${request.position}: the bundle holds evidence for ${saved.uri} with nonce ${saved.nonce.slice(0, 16)}…, the walk asks for ${request.uri} with nonce ${nonce.slice(0, 16)}…`
+          : `layer ${request.position}: the bundle holds no evidence for ${request.uri}`,
+        { position: request.position, expected: { uri: request.uri, nonce }, actual: saved ? { uri: saved.uri, nonce: saved.nonce } : null },
+      );
+    }
+    if (!saved.evidence) {
+      throw new TransportError('BUNDLE_MISSING_LAYER', `layer ${request.position} (${request.uri}) could not be fetched when the bundle was saved`, { position: request.position, uri: request.uri });
+    }
+    return parseEvidence(saved.evidence, { layer: request.uri });
+  };
+}

@@ -1,0 +1,38 @@
+// Nonces of a deep attestation (protocol.md section 3).
+//
+// The top nonce is 32 bytes from a CSPRNG, hashed together with the time the
+// challenger started: N_top = SHA-256(random || ascii(ISO-8601 time)). It is
+// as unpredictable as the random bytes, and it binds the start time of a saved
+// evidence bundle to the top quote, so a bundle whose time was edited no
+// longer verifies (its quote carries another nonce).
+//
+// Each lower layer k must quote N_k = SHA-256(N_{k+1} || SHA-256(message_{k+1})),
+// so every lower quote provably came after the one above it.
+
+import { createHash, randomBytes } from 'node:crypto';
+
+export interface TopNonce {
+  /** the 32 bytes the top layer must quote */
+  nonce: Buffer;
+  /** the CSPRNG bytes it was derived from */
+  random: Buffer;
+  /** the time it is bound to, ISO-8601 with milliseconds */
+  time: string;
+}
+
+export function topNonceFrom(random: Uint8Array, time: string): Buffer {
+  return createHash('sha256').update(random).update(time, 'ascii').digest();
+}
+
+/** Draws a fresh top nonce bound to `now`. */
+export function drawTopNonce(now: Date): TopNonce {
+  const random = randomBytes(32);
+  const time = now.toISOString();
+  return { nonce: topNonceFrom(random, time), random, time };
+}
+
+/** N_k from the nonce of the layer above and that layer's raw TPMS_ATTEST. */
+export function nextNonce(upperNonce: Uint8Array, upperMessage: Uint8Array): Buffer {
+  const messageHash = createHash('sha256').update(upperMessage).digest();
+  return createHash('sha256').update(upperNonce).update(messageHash).digest();
+}

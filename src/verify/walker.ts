@@ -1,0 +1,580 @@
+// The deep-attestation walker: attests the top layer, learns from its VERIFIED
+// AK certificate whether it is virtual and where the layer below can be asked,
+// attests that layer over the chained nonce, and so on down to a physical TPM
+// (protocol.md sections 2-5). Then it decides per layer against the policy.
+//
+// It is a pure core over an evidence source: the same code verifies live
+// evidence (a source that fetches over HTTP) and a saved bundle (a source that
+// replays what was saved). It never reads a clock or a file itself.
+//
+// Order per layer, each step only on what the previous ones verified:
+//   1. fetch evidence for nonce N_k (transport errors: the layer is unreachable)
+//   2. AK certificate path to a trust anchor (nothing from it is used before this)
+//   3. quote: signature with the certified key, magic, type, nonce N_k, PCR digest
+//   4. logs (firmware, IMA, vPlatform table) replayed against the quoted PCRs
+//   5. binding of the layer above to this one: nonce chain, hosted instance, issuer
+//   6. the verified TrustedLayer extension says where to go next (verify before follow)
+// Malformed evidence is the attester's fault, never the user's: any typed
+// input error raised while processing a layer's evidence makes that layer
+// not trusted (exit 1), never "bad input" (exit 2).
+
+import { createHash } from 'node:crypto';
+import { VerificationError, VtpmError, asVtpmError, type CodeTable } from '../errors.js';
+import { verifyLogsAgainstQuote, type LogsVerification } from '../eventlog/index.js';
+import { evaluatePolicy, type EvaluationInput, type Finding, type LayerFacts, type Policy, type PolicyEvaluation } from '../policy/index.js';
+import { HASH_ALGS, type HashName } from '../tpm/constants.js';
+import type { PcrValues } from '../tpm/pcrs.js';
+import type { LayerEvidence } from '../transport/evidence.js';
+import type { PcrSelection as PcrRequest } from '../transport/evidence-request.js';
+import { toHex } from '../util/bytes.js';
+import { validateChain, type PathValidation } from '../x509/validate.js';
+import { layerInfo, type VerifiedLayerInfo } from '../x509/layer-info.js';
+import type { TrustStore } from '../x509/trust-store.js';
+import type { ValidationCache } from '../x509/cache.js';
+import type { Crl } from '../x509/crl.js';
+import type { Certificate } from '../x509/certificate.js';
+import { akFromKeyObject, akFromSpki, type AttestationKey } from './ak.js';
+import { fail, pass, type CheckResult } from './checks.js';
+import { nextNonce, type TopNonce } from './nonce-chain.js';
+import { verifyQuote, type QuoteVerified } from './quote.js';
+import type { AttestationResult, CertificateSummary, ErrorSummary, LayerResult, LayerStatus, RuleOutcome, Verdict } from './result.js';
+import { checkInstanceHosted, verifyVplatformLog, VPLATFORM_PCR, type VerifiedVplatformTable } from './vplatform.js';
+import type { VplatformLogCache } from './vplatform-cache.js';
+
+export const WALK_CODES = {
+  WALK_TOO_DEEP: { kind: 'verification', summary: 'the chain of layers is deeper than --max-depth allows (a deepAttestation chain that never ends)' },
+  WALK_LOOP: { kind: 'verification', summary: 'a layer URI or AK key appears twice in one walk: the chain of layers loops' },
+  BINDING_NO_VPLATFORM_LOG: { kind: 'verification', summary: 'the layer below sent no vplatformLog, so it cannot show that it hosts the upper instance' },
+  BINDING_NO_INSTANCE_ID: { kind: 'verification', summary: 'a virtual layer\'s verified AK certificate names no instanceId to bind to the layer below' },
+  BINDING_NONCE_CHAIN: { kind: 'verification', summary: 'the lower quote does not carry the nonce chained from the quote above (protocol section 3)' },
+  BINDING_ISSUER: { kind: 'verification', summary: 'the CA that issued the upper AK certificate is not recorded as an issuer by the layer below (protocol section 5.1)' },
+  LAYER_NOT_ATTESTED: { kind: 'verification', summary: 'a layer could not be attested, so the policy could not be evaluated on it' },
+} as const satisfies CodeTable;
+
+/** What the walker asks its evidence source for. */
+export interface LayerRequest {
+  position: number;
+  /** base URI of the evidence endpoint */
+  uri: string;
+  nonce: Buffer;
+  pcrs: PcrRequest[];
+  /** the upper layer's instanceId being followed down (informational for the service) */
+  instance?: Buffer;
+}
+
+/** Fetches one layer's evidence; throws TransportError when it cannot, EVIDENCE_* errors when it is malformed. */
+export type EvidenceSource = (request: LayerRequest) => Promise<LayerEvidence>;
+
+export interface WalkOptions {
+  /** the top layer's evidence endpoint base URI */
+  target: string;
+  topNonce: TopNonce;
+  trust: TrustStore;
+  cache?: ValidationCache;
+  crls?: readonly Crl[];
+  policy: Policy;
+  /** how the policy is named in results */
+  policySource: { source: string; builtin: boolean };
+  /** certificate validation time: now for live evidence, the evidence time for a bundle */
+  at: Date;
+  /** decision time (freshness rules); defaults to `at` */
+  now?: Date;
+  /** the time an offline bundle's evidence was collected */
+  evidenceTime?: Date;
+  /** hard limit on layers walked (default 8) */
+  maxDepth?: number;
+  /** findings from the state store to hand to the policy (clone/rollback) */
+  findings?: Finding[];
+  /** replays only what is new in a host's vplatformLog (fleet audits attest many VMs per host) */
+  vplatformCache?: VplatformLogCache;
+  /** monotonic milliseconds, for elapsed times (default performance.now) */
+  clock?: () => number;
+  /** wall-clock time for the result's timestamps (default new Date()) */
+  wallClock?: () => Date;
+}
+
+/** One layer as the walk collected it: what a saved bundle keeps. */
+export interface CollectedLayer {
+  position: number;
+  uri: string;
+  nonce: Buffer;
+  instance?: Buffer;
+  pcrs: PcrRequest[];
+  evidence?: LayerEvidence;
+}
+
+/** A layer whose AK path, quote and logs were checked (whatever their outcome). */
+export interface VerifiedLayer {
+  position: number;
+  uri: string;
+  nonce: Buffer;
+  message: Uint8Array;
+  info: VerifiedLayerInfo;
+  target: Certificate;
+  ak: AttestationKey;
+  quote: QuoteVerified;
+  logs: LogsVerification | null;
+  vplatform: VerifiedVplatformTable | null;
+  akKeyId: string;
+}
+
+export interface WalkOutcome {
+  result: AttestationResult;
+  /** what the policy was evaluated on */
+  facts: LayerFacts[];
+  evaluation: PolicyEvaluation | null;
+  collected: CollectedLayer[];
+  verified: VerifiedLayer[];
+}
+
+export const DEFAULT_MAX_DEPTH = 8;
+
+const ALL_PCRS = Array.from({ length: 24 }, (_, i) => i);
+
+/**
+ * The PCR selection asked of every layer: all 24 PCRs of sha256 (so every PCR
+ * a log touches can be replayed against the quote, and PCR 23 carries the
+ * vPlatform table) plus whatever other banks the policy reads.
+ */
+export function layerPcrRequest(policyPcrs: Map<HashName, Set<number>>): PcrRequest[] {
+  const banks = new Map<HashName, Set<number>>([['sha256', new Set(ALL_PCRS)]]);
+  for (const [bank, pcrs] of policyPcrs) {
+    const s = banks.get(bank) ?? new Set<number>();
+    for (const p of pcrs) s.add(p);
+    banks.set(bank, s);
+  }
+  const order = new Map(HASH_ALGS.map((h, i) => [h.name, i]));
+  return [...banks.entries()]
+    .sort((a, b) => (order.get(a[0]) ?? 99) - (order.get(b[0]) ?? 99))
+    .map(([bank, pcrs]) => ({ bank, pcrs: [...pcrs].sort((x, y) => x - y) }));
+}
+
+function errorSummary(err: VtpmError): ErrorSummary {
+  return { code: err.code, message: err.message, details: err.details };
+}
+
+function fromCheck(check: CheckResult): ErrorSummary {
+  const details: Record<string, unknown> = { check: check.id };
+  if (check.expected !== undefined) details['expected'] = check.expected;
+  if (check.actual !== undefined) details['actual'] = check.actual;
+  return { code: check.code ?? 'CHECK_FAILED', message: check.message, details };
+}
+
+function certSummary(c: Certificate): CertificateSummary {
+  return {
+    subject: c.subject.text,
+    issuer: c.issuer.text,
+    serial: c.serial,
+    notBefore: new Date(c.notBefore).toISOString(),
+    notAfter: new Date(c.notAfter).toISOString(),
+    sha256: c.fingerprint,
+  };
+}
+
+function normalizeUri(uri: string): string {
+  try {
+    const u = new URL(uri);
+    return `${u.protocol}//${u.host.toLowerCase()}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return uri;
+  }
+}
+
+function clockInfoJson(q: QuoteVerified): LayerResult['clockInfo'] {
+  const c = q.clockInfo;
+  return { clock: c.clock.toString(), resetCount: c.resetCount, restartCount: c.restartCount, safe: c.safe };
+}
+
+function akForCertificate(info: VerifiedLayerInfo): AttestationKey {
+  return info.publicKey ? akFromKeyObject(info.publicKey, 'certificate') : akFromSpki(info.spki);
+}
+
+/** A quote's verified PCR values, or an empty map. */
+function quotedPcrs(q: QuoteVerified): PcrValues {
+  return q.pcrs ?? new Map();
+}
+
+export async function walk(options: WalkOptions, source: EvidenceSource): Promise<WalkOutcome> {
+  const clock = options.clock ?? (() => performance.now());
+  const wall = options.wallClock ?? (() => new Date());
+  const startedAt = wall();
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const policy = options.policy;
+  const issuerRequirement = policy.spec.chain.bindings.issuer;
+
+  const layers: LayerResult[] = [];
+  const collected: CollectedLayer[] = [];
+  const verified: VerifiedLayer[] = [];
+  const bindings: LayerFacts['binding'][] = [];
+  const seenUris = new Set<string>();
+  const seenKeys = new Set<string>();
+
+  let uri: string | null = options.target;
+  let nonce: Buffer = options.topNonce.nonce;
+  let instance: Buffer | undefined;
+  let upper: VerifiedLayer | null = null;
+  let stoppedBy: ErrorSummary | undefined;
+
+  const { pcrSelectionFor } = await import('../policy/index.js');
+
+  for (let position = 0; uri !== null; position++) {
+    const t0 = clock();
+    const checks: CheckResult[] = [];
+    const layer: LayerResult = { position, uri, status: 'not-trusted', nonce: toHex(nonce), checks, rules: [] };
+    layers.push(layer);
+    const stop = (summary: ErrorSummary, status: LayerStatus = 'not-trusted'): void => {
+      layer.status = status;
+      layer.error ??= summary;
+      stoppedBy ??= summary;
+    };
+
+    if (position >= maxDepth) {
+      const e = new VerificationError('WALK_TOO_DEEP', `the chain of layers goes deeper than ${maxDepth} layers (next: ${uri})`, { maxDepth, next: uri });
+      checks.push(fail('walk.depth', e.code, e.message, { expected: `<= ${maxDepth} layers`, actual: position + 1 }));
+      stop(errorSummary(e));
+      break;
+    }
+    const uriKey = normalizeUri(uri);
+    if (seenUris.has(uriKey)) {
+      const e = new VerificationError('WALK_LOOP', `layer ${position} would be ${uri} again: the chain of layers loops`, { uri });
+      checks.push(fail('walk.loop', e.code, e.message, { actual: uri }));
+      stop(errorSummary(e));
+      break;
+    }
+    seenUris.add(uriKey);
+
+    const pcrs = layerPcrRequest(pcrSelectionFor(policy, position));
+    const request: LayerRequest = { position, uri, nonce, pcrs, ...(instance ? { instance } : {}) };
+    const entry: CollectedLayer = { position, uri, nonce, pcrs, ...(instance ? { instance } : {}) };
+    collected.push(entry);
+
+    // 1. fetch
+    let evidence: LayerEvidence;
+    try {
+      evidence = await source(request);
+      entry.evidence = evidence;
+    } catch (err) {
+      const e = asVtpmError(err);
+      if (e.kind === 'internal') throw e;
+      checks.push(fail('evidence.fetch', e.code, e.message));
+      stop(errorSummary(e), e.kind === 'transport' ? 'unreachable' : 'not-trusted');
+      layer.elapsedMs = clock() - t0;
+      break;
+    }
+
+    let current: VerifiedLayer | null = null;
+    try {
+      current = verifyLayer(position, uri, nonce, evidence, options, checks, layer);
+    } catch (err) {
+      const e = asVtpmError(err);
+      if (e.kind === 'internal') throw e;
+      // Malformed evidence (a certificate, a log) is the attester's: the layer is not trusted.
+      checks.push(fail('evidence.parse', e.code, e.message));
+      stop(errorSummary(e));
+    }
+    if (!current) {
+      const failed = checks.find((c) => c.status === 'fail');
+      if (failed) stop(fromCheck(failed));
+      layer.elapsedMs = clock() - t0;
+      break;
+    }
+    verified.push(current);
+
+    // Keys seen twice: a lower layer answering with an upper layer's AK is a loop too.
+    if (seenKeys.has(current.akKeyId)) {
+      const e = new VerificationError('WALK_LOOP', `layer ${position} quotes with the same AK as a layer above it: the chain of layers loops`, { akKeyId: current.akKeyId });
+      checks.push(fail('walk.loop', e.code, e.message, { actual: current.akKeyId }));
+      stop(errorSummary(e));
+      layer.elapsedMs = clock() - t0;
+      break;
+    }
+    seenKeys.add(current.akKeyId);
+
+    // 5. binding of the layer above to this one
+    bindings.push(bindLayers(upper, current, checks, issuerRequirement));
+
+    // 6. where next: only from the verified extension
+    const ext = current.info.layer;
+    layer.kind = ext ? ext.kind : 'unspecified';
+    if (ext?.instanceId) layer.instanceId = toHex(ext.instanceId);
+    if (ext?.deepAttestation) layer.deepAttestation = ext.deepAttestation;
+    if (ext?.migrationService) layer.migrationService = ext.migrationService;
+    if (current.vplatform) layer.hostedInstances = [...current.vplatform.hostedNow].sort();
+
+    const failedHere = checks.find((c) => c.status === 'fail');
+    layer.status = failedHere ? 'not-trusted' : 'trusted';
+    if (failedHere) {
+      layer.error = fromCheck(failedHere);
+      stoppedBy ??= layer.error;
+    }
+    layer.elapsedMs = clock() - t0;
+
+    if (ext?.kind === 'virtual') {
+      if (!ext.instanceId || !ext.deepAttestation) {
+        // The x509 module rejects such an extension; keep the walker honest regardless.
+        const e = new VerificationError('BINDING_NO_INSTANCE_ID', `layer ${position} is virtual but its certificate names no instanceId or deepAttestation`, {});
+        checks.push(fail('layer.extension', e.code, e.message));
+        stop(errorSummary(e));
+        break;
+      }
+      checks.push(pass('layer.extension', `virtual layer (instance ${toHex(ext.instanceId).slice(0, 16)}…): the layer below is asked at ${ext.deepAttestation}`));
+      nonce = nextNonce(nonce, current.message);
+      instance = Buffer.from(ext.instanceId);
+      uri = ext.deepAttestation;
+      upper = current;
+    } else {
+      checks.push(
+        pass('layer.extension', ext ? 'physical layer: the walk ends here' : 'the AK certificate has no TrustedLayer extension: the walk ends here (the policy decides what that means)'),
+      );
+      uri = null;
+    }
+  }
+
+  // Policy over every layer whose evidence verified.
+  const facts = verified.map((v, i) => toLayerFacts(v, bindings[i]!));
+  const input: EvaluationInput = {
+    layers: facts,
+    now: options.now ?? options.at,
+    ...(options.evidenceTime ? { evidenceTime: options.evidenceTime } : {}),
+    ...(options.findings ? { findings: options.findings } : {}),
+  };
+  const evaluation = facts.length > 0 ? evaluatePolicy(policy, input) : null;
+  const chain: RuleOutcome[] = [];
+  if (evaluation) {
+    for (const le of evaluation.layers) {
+      const lr = layers[le.position];
+      if (!lr) continue;
+      lr.rules = le.rules.map(toRuleOutcome);
+      const failedRule = le.rules.find((r) => r.status === 'fail');
+      if (failedRule && lr.status === 'trusted') {
+        lr.status = 'not-trusted';
+        lr.error = { code: failedRule.code ?? 'POLICY_NOT_TRUSTED', message: failedRule.message, details: { rule: failedRule.id, expected: failedRule.expected, actual: failedRule.actual } };
+      }
+    }
+    chain.push(...evaluation.chain.map(toRuleOutcome));
+  }
+
+  const { verdict, error, reason } = decide(layers, chain);
+  const result: AttestationResult = {
+    target: options.target,
+    verdict,
+    reason,
+    ...(error ? { error } : {}),
+    policy: { source: options.policySource.source, id: policy.name, builtin: options.policySource.builtin },
+    nonce: toHex(options.topNonce.nonce),
+    startedAt: startedAt.toISOString(),
+    finishedAt: wall().toISOString(),
+    layers,
+    chain,
+    platformPath: verified.slice(1).map((v) => v.akKeyId),
+  };
+  void stoppedBy;
+  return { result, facts, evaluation, collected, verified };
+}
+
+/** Steps 2-4 for one layer. Returns null when a check failed that stops the walk. */
+function verifyLayer(position: number, uri: string, nonce: Buffer, evidence: LayerEvidence, options: WalkOptions, checks: CheckResult[], layer: LayerResult): VerifiedLayer | null {
+  // 2. the AK certificate path
+  const path: PathValidation = validateChain(
+    evidence.certificates.map((c) => c.der),
+    options.trust,
+    { at: options.at, ...(options.cache ? { cache: options.cache } : {}), ...(options.crls ? { crls: options.crls } : {}) },
+  );
+  checks.push(...path.checks);
+  layer.certificatePath = (path.path.length > 0 ? path.path : [path.target]).map(certSummary);
+  if (!path.valid) {
+    if (!checks.some((c) => c.status === 'fail')) checks.push(fail('certificates.path', path.code, path.message));
+    return null;
+  }
+  const info = layerInfo(path);
+  layer.anchor = { label: info.anchorLabels[0] ?? 'unlabelled', subject: info.anchorSubject, vouchesFor: info.anchorLabels.join(',') || 'unlabelled' };
+  const akKeyId = createHash('sha256').update(info.spki).digest('hex');
+  layer.akKeyId = akKeyId;
+
+  // 3. the quote, with the certified key
+  const ak = akForCertificate(info);
+  const q = verifyQuote({ ak, message: evidence.quote.message, signature: evidence.quote.signature, nonce, pcrs: evidence.unverifiedPcrs });
+  checks.push(...q.checks);
+  if (!q.ok) return null;
+  layer.clockInfo = clockInfoJson(q);
+  layer.firmwareVersion = q.firmwareVersion.toString(16).padStart(16, '0');
+  const pcrs = quotedPcrs(q);
+
+  // 4. logs against the quoted PCRs
+  let logs: LogsVerification | null = null;
+  if (evidence.eventLog || evidence.imaLog) {
+    logs = verifyLogsAgainstQuote(
+      {
+        ...(evidence.eventLog ? { eventLog: evidence.eventLog } : {}),
+        ...(evidence.imaLog ? { ima: Buffer.from(evidence.imaLog, 'utf8') } : {}),
+      },
+      pcrs,
+    );
+    checks.push(...logs.checks);
+  }
+  let vplatform: VerifiedVplatformTable | null = null;
+  if (evidence.vplatformLog) {
+    const quoted23 = pcrs.get('sha256')?.get(VPLATFORM_PCR);
+    if (!quoted23) {
+      checks.push(fail('vplatform.replay', 'VPLATFORM_REPLAY_MISMATCH', 'the vplatformLog cannot be checked: sha256 PCR 23 was not quoted', { expected: 'sha256:23 in the quote', actual: null }));
+    } else {
+      const entries = evidence.vplatformLog.map((e) => (e.op === 'issuer' ? { ...e, certificate: toHex(e.certificate) } : e));
+      const v = options.vplatformCache ? options.vplatformCache.verify(uri, entries, quoted23) : verifyVplatformLog(entries, quoted23);
+      checks.push(...v.checks);
+      vplatform = v.table;
+    }
+  }
+  return { position, uri, nonce, message: evidence.quote.message, info, target: path.target, ak, quote: q, logs, vplatform, akKeyId };
+}
+
+/** Step 5: the binding of `upper` to `lower`, as checks on the lower layer and as policy facts. */
+function bindLayers(upper: VerifiedLayer | null, lower: VerifiedLayer, checks: CheckResult[], issuerRequirement: 'required' | 'optional' | 'not-required' | string): LayerFacts['binding'] {
+  if (!upper) return { nonceChain: 'not-applicable', hostedInstance: 'not-applicable', issuer: 'not-applicable' };
+  // The quote's nonce check used N_k chained from the upper quote, so it passing is the nonce chain holding.
+  const nonceOk = lower.quote.checks.some((c) => c.id === 'quote.nonce' && c.status === 'pass');
+  checks.push(
+    nonceOk
+      ? pass('binding.nonce-chain', `the quote carries N_${lower.position} = SHA-256(N_${upper.position} || SHA-256(quote of layer ${upper.position}))`)
+      : fail('binding.nonce-chain', 'BINDING_NONCE_CHAIN', 'the quote does not carry the chained nonce', { expected: toHex(lower.nonce) }),
+  );
+  const instanceId = upper.info.layer?.instanceId;
+  let hosted: 'pass' | 'fail' = 'fail';
+  if (!instanceId) {
+    checks.push(fail('binding.hosted-instance', 'BINDING_NO_INSTANCE_ID', `layer ${upper.position} names no instanceId`));
+  } else if (!lower.vplatform) {
+    const sent = checks.some((c) => c.id === 'vplatform.replay');
+    checks.push(
+      sent
+        ? fail('binding.hosted-instance', 'VPLATFORM_REPLAY_MISMATCH', `the vplatformLog does not replay to the quoted PCR 23, so it cannot show that instance ${toHex(instanceId)} is hosted here`)
+        : fail('binding.hosted-instance', 'BINDING_NO_VPLATFORM_LOG', `this layer sent no vplatformLog, so it cannot show that it hosts instance ${toHex(instanceId)}`, { expected: 'a vplatformLog hosting the instance', actual: null }),
+    );
+  } else {
+    const c = checkInstanceHosted(lower.vplatform, instanceId);
+    checks.push({ ...c, id: 'binding.hosted-instance' });
+    if (c.status === 'pass') hosted = 'pass';
+  }
+  // Issuer binding (5.1): checked when the policy requires it, or when this platform records issuers at all.
+  let issuer: 'pass' | 'fail' | 'not-checked' = 'not-checked';
+  const issuerHash = upper.info.issuerCertificateSha256;
+  if (lower.vplatform && (issuerRequirement === 'required' || lower.vplatform.issuers.size > 0)) {
+    if (lower.vplatform.issuers.has(issuerHash)) {
+      issuer = 'pass';
+      checks.push(pass('binding.issuer', `the CA that issued layer ${upper.position}'s AK certificate (${issuerHash.slice(0, 16)}…) is recorded as an issuer here`));
+    } else {
+      issuer = 'fail';
+      checks.push(
+        fail('binding.issuer', 'VPLATFORM_ISSUER_NOT_RECORDED', `the CA that issued layer ${upper.position}'s AK certificate is not recorded as an issuer by this platform`, {
+          expected: issuerHash,
+          actual: [...lower.vplatform.issuers],
+        }),
+      );
+    }
+  } else if (issuerRequirement === 'required') {
+    issuer = 'fail';
+    checks.push(fail('binding.issuer', 'BINDING_ISSUER', 'issuer binding is required but this layer has no verified vplatformLog'));
+  }
+  return { nonceChain: nonceOk ? 'pass' : 'fail', hostedInstance: hosted, issuer };
+}
+
+function toLayerFacts(v: VerifiedLayer, binding: LayerFacts['binding']): LayerFacts {
+  const ext = v.info.layer;
+  const c = v.target;
+  const q = v.quote;
+  const facts: LayerFacts = {
+    position: v.position,
+    uri: v.uri,
+    kind: ext ? ext.kind : 'unspecified',
+    ...(ext?.instanceId ? { instanceId: toHex(ext.instanceId) } : {}),
+    certificate: {
+      subject: c.subject.text,
+      issuer: c.issuer.text,
+      anchor: { label: v.info.anchorLabels[0] ?? 'unlabelled', subject: v.info.anchorSubject, vouchesFor: v.info.anchorLabels[0] ?? 'unlabelled' },
+      ekus: [...(c.ext.extKeyUsage ?? [])],
+      ...(v.info.tcg
+        ? {
+            tcg: {
+              ...(v.info.tcg.manufacturer !== undefined ? { manufacturer: v.info.tcg.manufacturer } : {}),
+              ...(v.info.tcg.model !== undefined ? { model: v.info.tcg.model } : {}),
+              ...(v.info.tcg.version !== undefined ? { version: v.info.tcg.version } : {}),
+            },
+          }
+        : {}),
+    },
+    quote: {
+      clock: q.clockInfo.clock,
+      resetCount: q.clockInfo.resetCount,
+      restartCount: q.clockInfo.restartCount,
+      safe: q.clockInfo.safe,
+      firmwareVersion: q.firmwareVersion,
+      pcrs: quotedPcrs(q),
+    },
+    binding,
+  };
+  const logs = v.logs;
+  if (logs?.eventLog) {
+    const boot = logs.bootFacts;
+    facts.eventLog = {
+      replayMatched: logs.eventLog.ok,
+      replayedPcrs: replayedPcrsOf(logs),
+      ...(boot?.secureBoot ? { secureBoot: boot.secureBoot.enabled } : {}),
+      bootApplications: (boot?.bootApplications ?? []).map((a) => ({
+        pcr: 4,
+        digests: a.digests,
+        ...(a.filePath ? { path: a.filePath } : {}),
+      })),
+      kernelCmdlines: (boot?.kernelCommandLines ?? []).map((k) => k.text),
+      crtmVersions: (boot?.crtmVersions ?? []).map((k) => k.version),
+      dbx: { sha256: boot?.dbx?.hashes ?? [], certSha256: (boot?.dbx?.certificates ?? []).map((x) => x.sha256) },
+      quirksApplied: boot?.quirks ?? [],
+    };
+  }
+  if (logs?.ima) {
+    facts.ima = {
+      replayMatched: logs.ima.ok,
+      entries: (logs.imaFacts?.measurements ?? []).map((m) => ({ path: m.path, digest: m.digest, algo: m.digestAlgorithm, template: m.template })),
+    };
+  }
+  return facts;
+}
+
+function replayedPcrsOf(logs: LogsVerification): PcrValues {
+  const out: PcrValues = new Map();
+  for (const o of logs.eventLog?.pcrs ?? []) {
+    const bank = out.get(o.bank) ?? new Map<number, Uint8Array>();
+    bank.set(o.pcr, Buffer.from(o.replayed, 'hex'));
+    out.set(o.bank, bank);
+  }
+  return out;
+}
+
+function toRuleOutcome(r: { id: string; status: RuleOutcome['status']; message: string; code?: string | undefined; expected?: unknown; actual?: unknown }): RuleOutcome {
+  return {
+    id: r.id,
+    status: r.status,
+    message: r.message,
+    ...(r.code ? { code: r.code } : {}),
+    ...(r.expected !== undefined ? { expected: r.expected } : {}),
+    ...(r.actual !== undefined ? { actual: r.actual } : {}),
+  };
+}
+
+/** The overall verdict: any failure is not-trusted; otherwise unreachable layers make it incomplete. */
+function decide(layers: LayerResult[], chain: RuleOutcome[]): { verdict: Verdict; error?: ErrorSummary; reason: string } {
+  const failedLayer = layers.find((l) => l.status === 'not-trusted');
+  if (failedLayer) {
+    const e = failedLayer.error ?? { code: 'LAYER_NOT_ATTESTED', message: 'not trusted' };
+    return { verdict: 'not-trusted', error: e, reason: `layer ${failedLayer.position} (${failedLayer.uri}): ${e.code}: ${e.message}` };
+  }
+  const failedChain = chain.find((r) => r.status === 'fail');
+  if (failedChain) {
+    const e: ErrorSummary = { code: failedChain.code ?? 'POLICY_NOT_TRUSTED', message: failedChain.message, details: { rule: failedChain.id, expected: failedChain.expected, actual: failedChain.actual } };
+    return { verdict: 'not-trusted', error: e, reason: `${failedChain.id}: ${e.code}: ${e.message}` };
+  }
+  const unreachable = layers.find((l) => l.status === 'unreachable');
+  if (unreachable) {
+    const e = unreachable.error ?? { code: 'TRANSPORT_ERROR', message: 'unreachable' };
+    return { verdict: 'incomplete', error: e, reason: `layer ${unreachable.position} (${unreachable.uri}) could not be attested: ${e.code}: ${e.message}` };
+  }
+  const bottom = layers[layers.length - 1];
+  return { verdict: 'trusted', reason: `all ${layers.length} layer(s) verified and satisfy the policy${bottom ? `; the walk ended at a ${bottom.kind ?? 'unspecified'} layer` : ''}` };
+}
