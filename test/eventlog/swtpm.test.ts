@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { EventLogWriter } from '../../src/eventlog/writer.js';
 import { EV } from '../../src/eventlog/event-types.js';
 import { GUID } from '../../src/eventlog/decode/guid.js';
@@ -18,6 +18,7 @@ import { extractBootFacts } from '../../src/eventlog/facts.js';
 import { pcrValuesToJson } from '../../src/tpm/pcrs.js';
 import { Swtpm, requireSwtpm } from '../helpers/swtpm.js';
 import { readTpm2ToolsPcrFile } from './pcr-file.js';
+import { runCli } from '../helpers/cli.js';
 
 const BANKS = ['sha1', 'sha256'] as const;
 const IMAGE = randomBytes(4096); // stands in for the PE image the firmware hashed
@@ -79,6 +80,23 @@ test('a written log, extended into swtpm and quoted, replays to the quoted PCRs;
     assert.ok(failed.every((c) => c.code === 'EVENTLOG_REPLAY_MISMATCH' && /PCR 8/.test(c.message)));
     assert.equal(extractBootFacts(forged.verified).kernelCommandLines.length, 0);
     assert.equal(extractBootFacts(forged.verified).secureBoot?.enabled, true, 'PCR 7 still matched');
+
+    // The same through the CLI: quote + log verified together (issue: quote --eventlog).
+    writeFileSync(tpm.path('good.log'), writer.toBytes());
+    writeFileSync(tpm.path('forged.log'), bootLog('root=/dev/vda1 ro quiet init=/bin/sh').toBytes());
+    const base = ['quote', '--ak', tpm.path('ak.pub'), '--message', tpm.path('quote.msg'), '--signature', tpm.path('quote.sig'), '--nonce', nonce, '--pcrs', tpm.path('quote.pcrs')];
+    const good = await runCli([...base, '--eventlog', tpm.path('good.log'), '--json']);
+    assert.equal(good.code, 0, good.stdout + good.stderr);
+    assert.equal(good.json?.result.logs.valid, true);
+    const bad = await runCli([...base, '--eventlog', tpm.path('forged.log'), '--json']);
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+    assert.equal(bad.json?.error?.code, 'EVENTLOG_REPLAY_MISMATCH');
+    assert.match(bad.json?.error?.message ?? '', /PCR 8/);
+    const human = await runCli([...base, '--eventlog', tpm.path('forged.log')]);
+    assert.equal(human.code, 1);
+    assert.match(human.stdout, /quote VALID.*logs INVALID.*EVENTLOG_REPLAY_MISMATCH/);
+    const noPcrs = await runCli(['quote', '--ak', tpm.path('ak.pub'), '--message', tpm.path('quote.msg'), '--signature', tpm.path('quote.sig'), '--nonce', nonce, '--eventlog', tpm.path('good.log'), '--json']);
+    assert.equal(noPcrs.code, 2);
   } finally {
     await tpm.stop();
   }

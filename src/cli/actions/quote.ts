@@ -2,7 +2,7 @@
 // pure verifier, and shapes the outcome. Kept light: no heavy library is
 // imported on this path (start-up time is a tracked target).
 
-import { EXIT_CODES, UsageError } from '../../errors.js';
+import { EXIT_CODES, UsageError, VerificationError } from '../../errors.js';
 import { hashByName, TPM_ALG } from '../../tpm/constants.js';
 import { parsePcrFile, PCR_FILE_FORMATS, type PcrFileFormat } from '../../tpm/pcr-formats.js';
 import { formatPcrSelection, parsePcrSelectionText } from '../../tpm/pcr-selection.js';
@@ -25,6 +25,8 @@ export interface QuoteOptions {
   nonce: string;
   pcrs?: string;
   pcrsFormat: string;
+  eventlog?: string;
+  ima?: string;
   selection?: string;
   signatureFormat: string;
   hash: string;
@@ -32,7 +34,7 @@ export interface QuoteOptions {
 }
 
 /** Caps per input kind: far above anything a TPM writes. */
-const CAPS = { ak: 64 * 1024, message: 16 * 1024, signature: 16 * 1024, pcrs: 1024 * 1024 };
+const CAPS = { ak: 64 * 1024, message: 16 * 1024, signature: 16 * 1024, pcrs: 1024 * 1024, eventlog: 16 * 1024 * 1024, ima: 64 * 1024 * 1024 };
 
 const SIGNATURE_HASHES = new Set<number>([TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.SHA384, TPM_ALG.SHA512]);
 
@@ -102,10 +104,11 @@ export function renderChecks(checks: CheckResult[], style: Style, verbose: boole
   return lines;
 }
 
-function human(v: QuoteVerification, ak: AttestationKey, verbose: boolean) {
+function human(v: QuoteVerification, ak: AttestationKey, verbose: boolean, logsFailure?: VerificationError) {
   return (style: Style): string => {
     const lines: string[] = [];
-    if (v.ok) lines.push(`${style.ok('quote VALID')}`);
+    if (v.ok && logsFailure) lines.push(`${style.ok('quote VALID')}, ${style.bad('logs INVALID')}: ${style.code(logsFailure.code)} ${logsFailure.message}`);
+    else if (v.ok) lines.push(`${style.ok('quote VALID')}`);
     else lines.push(`${style.bad('quote INVALID')}: ${style.code(v.failure.code)} ${v.failure.message}`);
     lines.push(`  ${style.dim('AK:')}        ${ak.description} (${ak.source}${ak.name ? `, name ${toHex(ak.name)}` : ''})`);
     if (v.attest) {
@@ -130,11 +133,39 @@ export async function runQuote(opts: QuoteOptions, globals: GlobalOptions): Prom
   const signature = readSignature(opts);
   const pcrs = readPcrs(opts);
   const signerParent = opts.signerParent !== undefined ? fromHex(opts.signerParent, '--signer-parent') : undefined;
+  if ((opts.eventlog !== undefined || opts.ima !== undefined) && !pcrs) {
+    throw new UsageError('USAGE', '--eventlog and --ima replay against the quoted PCR values: give them with --pcrs');
+  }
+  // Read the logs before verifying, so an unreadable file is bad input whatever the quote says.
+  const eventLog = opts.eventlog !== undefined ? readInputFile(opts.eventlog, 'event log', CAPS.eventlog) : undefined;
+  const ima = opts.ima !== undefined ? readInputFile(opts.ima, 'IMA list', CAPS.ima) : undefined;
   const v = verifyQuote({ ak, message, signature, nonce, ...(pcrs ? { pcrs } : {}), ...(signerParent ? { signerParentQualifiedName: signerParent } : {}) });
+  const result = resultOf(v, ak, pcrs !== undefined);
+  // Logs are replayed only against PCR values the verified quote vouches for.
+  if (v.ok && v.pcrs && (eventLog || ima)) {
+    const { verifyLogsAgainstQuote } = await import('../../eventlog/index.js');
+    const logs = verifyLogsAgainstQuote({ ...(eventLog ? { eventLog } : {}), ...(ima ? { ima } : {}) }, v.pcrs);
+    v.checks.push(...logs.checks);
+    result['logs'] = {
+      valid: logs.ok,
+      ...(logs.eventLog ? { eventLog: { valid: logs.eventLog.ok, pcrs: logs.eventLog.pcrs, quirksApplied: logs.eventLog.quirksApplied } } : {}),
+      ...(logs.ima ? { ima: { valid: logs.ima.ok, bank: logs.ima.bank, pcrs: logs.ima.pcrs } } : {}),
+    };
+    result['valid'] = logs.ok;
+    if (!logs.ok) {
+      const failed = logs.checks.find((c) => c.status === 'fail');
+      const error = new VerificationError(failed?.code ?? 'EVENTLOG_REPLAY_MISMATCH', failed?.message ?? 'a log does not replay to the quoted PCRs', {
+        check: failed?.id,
+        expected: failed?.expected,
+        actual: failed?.actual,
+      });
+      return { ok: false, exitCode: EXIT_CODES.NOT_TRUSTED, result, error, human: human(v, ak, globals.verbose, error) };
+    }
+  }
   return {
     ok: v.ok,
     exitCode: v.ok ? EXIT_CODES.OK : EXIT_CODES.NOT_TRUSTED,
-    result: resultOf(v, ak, pcrs !== undefined),
+    result,
     error: v.ok ? undefined : v.failure,
     human: human(v, ak, globals.verbose),
   };

@@ -16,16 +16,21 @@ export const quoteCommand: CommandDefinition = (program, runner) => {
     .option('--selection <pcrs>', 'for --pcrs-format values: the selection the values were written for, e.g. sha256:0,1,2 (default: the signed one)')
     .option('--signature-format <format>', 'tss (TPMT_SIGNATURE) | plain (DER ECDSA or raw RSA)', 'tss')
     .option('--hash <alg>', 'with --signature-format plain: the signature hash', 'sha256')
-    .option('--signer-parent <hex>', "the Qualified Name of the AK's parent, to check qualifiedSigner exactly");
+    .option('--signer-parent <hex>', "the Qualified Name of the AK's parent, to check qualifiedSigner exactly")
+    .option('--eventlog <file>', 'also replay this TCG PC Client event log (binary_bios_measurements) against the verified PCR values (needs --pcrs)')
+    .option('--ima <file>', 'also replay this IMA measurement list (ASCII or binary) into PCR 10 against the verified PCR values (needs --pcrs)');
   withCommonOptions(cmd);
   cmd.addHelpText(
     'after',
     `
-Exit codes: 0 valid, 1 invalid (the failing check is named with expected and actual), 2 unusable input.
+Exit codes: 0 valid, 1 invalid (the failing check is named with expected and actual;
+with --eventlog/--ima also a log that does not replay to the quoted PCRs), 2 unusable input.
 
 Example:
   $ tpm2_quote -c ak.ctx -l sha256:0,1,2,3,7 -q 9f86d081884c7d65 -m quote.msg -s quote.sig -o quote.pcrs -g sha256
-  $ vtpm-verify quote --ak ak.pub --message quote.msg --signature quote.sig --nonce 9f86d081884c7d65 --pcrs quote.pcrs`,
+  $ vtpm-verify quote --ak ak.pub --message quote.msg --signature quote.sig --nonce 9f86d081884c7d65 --pcrs quote.pcrs
+  $ vtpm-verify quote --ak ak.pub --message quote.msg --signature quote.sig --nonce 9f86d081884c7d65 --pcrs quote.pcrs \
+      --eventlog /sys/kernel/security/tpm0/binary_bios_measurements --ima ascii_runtime_measurements`,
   );
   cmd.action(async (opts: Record<string, unknown>) => {
     const globals = globalsFrom(opts);
