@@ -5,6 +5,7 @@
 //
 // Field comments name the wire type, as in TPM 2.0 Part 2 (Structures).
 
+import { OBJECT_ATTRIBUTES } from '../tpm/public.js';
 import { createHash, type KeyObject } from 'node:crypto';
 import { HASH_ALGS, TPM_ALG, TPM_ECC_CURVE, TPM_GENERATED_VALUE, TPM_ST, type HashAlg, type HashName } from '../tpm/constants.js';
 import { invalidArgument } from './codes.js';
@@ -257,20 +258,8 @@ export function ecdsaSignatureFromP1363(hash: HashName, p1363: Uint8Array): TpmS
 // ---------------------------------------------------------------------------
 // TPMT_PUBLIC, TPM2B_PUBLIC, Names
 
-/** TPMA_OBJECT bits (Part 2, 8.3). */
-export const TPMA_OBJECT = {
-  fixedTPM: 1 << 1,
-  stClear: 1 << 2,
-  fixedParent: 1 << 4,
-  sensitiveDataOrigin: 1 << 5,
-  userWithAuth: 1 << 6,
-  adminWithPolicy: 1 << 7,
-  noDA: 1 << 10,
-  encryptedDuplication: 1 << 11,
-  restricted: 1 << 16,
-  decrypt: 1 << 17,
-  sign: 1 << 18,
-} as const;
+/** TPMA_OBJECT bits: one table for the parser and the encoder. */
+export const TPMA_OBJECT = OBJECT_ATTRIBUTES;
 
 /** What `tpm2_createak` gives an AK: 0x00050072. */
 export const AK_ATTRIBUTES =
