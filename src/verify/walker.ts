@@ -85,6 +85,13 @@ export interface WalkOptions {
   maxDepth?: number;
   /** findings from the state store to hand to the policy (clone/rollback) */
   findings?: Finding[];
+  /**
+   * Called once the walk is over and before the policy is evaluated, with
+   * every layer whose evidence verified: the place to record clock readings
+   * in a state store and return its rollback/clone findings (and checks to
+   * show on the result). The only I/O the walker lets in.
+   */
+  assess?: (verified: readonly VerifiedLayer[], layers: readonly LayerResult[]) => Promise<{ findings: Finding[]; checks: CheckResult[] }>;
   /** replays only what is new in a host's vplatformLog (fleet audits attest many VMs per host) */
   vplatformCache?: VplatformLogCache;
   /** monotonic milliseconds, for elapsed times (default performance.now) */
@@ -330,13 +337,22 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
     }
   }
 
+  // State: clock readings and hosting, before the policy decides.
+  const findings: Finding[] = [...(options.findings ?? [])];
+  let stateChecks: CheckResult[] | undefined;
+  if (options.assess && verified.length > 0) {
+    const assessed = await options.assess(verified, layers);
+    findings.push(...assessed.findings);
+    stateChecks = assessed.checks;
+  }
+
   // Policy over every layer whose evidence verified.
   const facts = verified.map((v, i) => toLayerFacts(v, bindings[i]!));
   const input: EvaluationInput = {
     layers: facts,
     now: options.now ?? options.at,
     ...(options.evidenceTime ? { evidenceTime: options.evidenceTime } : {}),
-    ...(options.findings ? { findings: options.findings } : {}),
+    ...(findings.length > 0 ? { findings } : {}),
   };
   const evaluation = facts.length > 0 ? evaluatePolicy(policy, input) : null;
   const chain: RuleOutcome[] = [];
@@ -367,6 +383,7 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
     layers,
     chain,
     platformPath: verified.slice(1).map((v) => v.akKeyId),
+    ...(stateChecks && stateChecks.length > 0 ? { findings: stateChecks } : {}),
   };
   void stoppedBy;
   return { result, facts, evaluation, collected, verified };
