@@ -84,10 +84,10 @@ export const CODE_MAPPINGS: readonly CodeMapping[] = [
   { codes: ['QUOTE_PCR_SELECTION_MISMATCH'], claim: 'executables', value: EXE.UNRECOGNIZED_RUNTIME, meaning: 'the quote does not cover the PCRs asked for' },
   { codes: ['QUOTE_AK_NOT_RESTRICTED', 'ATTEST_KEY_NOT_RESTRICTED'], claim: 'instance-identity', value: II.UNTRUSTWORTHY, meaning: 'the AK could sign forged quotes' },
   {
-    codes: ['QUOTE_*', 'ATTEST_*', 'CHAIN_BAD_SIGNATURE', 'CRL_BAD_SIGNATURE'],
+    codes: ['QUOTE_*', 'ATTEST_*', 'CHAIN_BAD_SIGNATURE', 'CRL_BAD_SIGNATURE', 'BUNDLE_MISMATCH'],
     claim: 'instance-identity',
     value: AR4SI.CRYPTO_VALIDATION_FAILED,
-    meaning: 'the quote signature, its nonce or a certificate signature does not verify',
+    meaning: 'the quote signature, its nonce or a certificate signature does not verify (or a saved bundle was edited)',
   },
   {
     codes: ['CHAIN_UNTRUSTED_ROOT', 'CHAIN_ANCHOR_NOT_ALLOWED', 'POLICY_TRUST_ANCHOR', 'POLICY_ANCHOR_ROLE', 'POLICY_INSTANCE_ID', 'POLICY_EVIDENCE_STALE', 'POLICY_EVIDENCE_FUTURE'],
@@ -110,7 +110,7 @@ export const CODE_MAPPINGS: readonly CodeMapping[] = [
   },
   { codes: ['POLICY_CLOCK_UNSAFE', 'CLOCK_NOT_SAFE'], claim: 'configuration', value: CFG.UNSAFE, meaning: 'the TPM clock may have gone back (clockInfo.safe = 0)' },
   {
-    codes: ['POLICY_SECURE_BOOT', 'POLICY_KERNEL_CMDLINE', 'POLICY_DBX_MISSING', 'POLICY_LAYER_KIND', 'POLICY_UNMATCHED_LAYER', 'POLICY_CHAIN_DEPTH', 'POLICY_CHAIN_END', 'POLICY_NOT_TRUSTED'],
+    codes: ['POLICY_SECURE_BOOT', 'POLICY_KERNEL_CMDLINE', 'POLICY_DBX_MISSING', 'POLICY_LAYER_KIND', 'POLICY_UNMATCHED_LAYER', 'POLICY_CHAIN_DEPTH', 'POLICY_CHAIN_END', 'POLICY_NOT_TRUSTED', 'WALK_*'],
     claim: 'configuration',
     value: CFG.UNSUPPORTABLE,
     meaning: 'secure boot, kernel command line, dbx, or the shape of the layer chain is not what the policy requires (POLICY_NOT_TRUSTED: the policy as a whole)',
@@ -139,7 +139,7 @@ export const CODE_MAPPINGS: readonly CodeMapping[] = [
   { codes: ['POLICY_IMA_UNKNOWN_FILE', 'POLICY_IMA_MISSING'], claim: 'file-system', value: FS.UNRECOGNIZED, meaning: 'a measured file is not in the allow-list (or there is no IMA log)' },
   { codes: ['IMA_*'], claim: 'file-system', value: AR4SI.UNEXPECTED_EVIDENCE, meaning: 'the IMA log cannot be parsed' },
   {
-    codes: ['POLICY_BINDING', 'BINDING_*', 'VPLATFORM_INSTANCE_NOT_HOSTED', 'VPLATFORM_ISSUER_NOT_RECORDED', 'VPLATFORM_REPLAY_MISMATCH', 'VPLATFORM_LIFECYCLE_VIOLATION'],
+    codes: ['POLICY_BINDING', 'BINDING_*', 'VPLATFORM_INSTANCE_NOT_HOSTED', 'VPLATFORM_INSTANCE_LEFT', 'VPLATFORM_ISSUER_NOT_RECORDED', 'VPLATFORM_REPLAY_MISMATCH', 'VPLATFORM_LIFECYCLE_VIOLATION'],
     claim: 'sourced-data',
     value: SD.CONTRAINDICATED,
     meaning: 'the binding to the layer below fails: nonce chain, hosted instance, issuer, or a vPlatform log that contradicts its PCR',

@@ -26,7 +26,8 @@ export const VPLATFORM_CODES = {
   VPLATFORM_LOG_TOO_LARGE: { kind: 'input', summary: 'a vplatformLog has more entries than vtpm-verify accepts' },
   VPLATFORM_REPLAY_MISMATCH: { kind: 'verification', summary: 'replaying the vplatformLog does not give the quoted PCR 23 value' },
   VPLATFORM_LIFECYCLE_VIOLATION: { kind: 'verification', summary: 'the vplatformLog breaks the instance lifecycle (create|migrate-in, then at most one of migrate-out|destroy)' },
-  VPLATFORM_INSTANCE_NOT_HOSTED: { kind: 'verification', summary: 'the layer below does not host the upper layer\'s vTPM instance now (a relayed or wrong lower layer)' },
+  VPLATFORM_INSTANCE_NOT_HOSTED: { kind: 'verification', summary: 'the layer below never recorded the upper layer\'s vTPM instance (a relayed or wrong lower layer)' },
+  VPLATFORM_INSTANCE_LEFT: { kind: 'verification', summary: 'the layer below recorded that the upper layer\'s vTPM instance left it (migrate-out) or was destroyed: a stale binding' },
   VPLATFORM_ISSUER_NOT_RECORDED: { kind: 'verification', summary: 'the CA that issued the upper layer\'s AK certificate is not recorded as an issuer by the layer below' },
   VPLATFORM_STILL_HOSTED: { kind: 'verification', summary: 'the source platform of a migration still hosts the instance (a duplicate was left behind)' },
   VPLATFORM_NOT_MIGRATED_OUT: { kind: 'verification', summary: 'the source platform of a migration shows no migrate-out for the instance' },
@@ -351,10 +352,16 @@ export function checkInstanceHosted(table: VerifiedVplatformTable, instanceId: U
       actual: rec.violations.map((v) => v.message),
     });
   }
-  if (!rec || rec.state !== 'hosted') {
-    return fail('vplatform.hosted', 'VPLATFORM_INSTANCE_NOT_HOSTED', `instance ${id} is not hosted now by this platform (${rec ? `last entry ${rec.lastOp}` : 'never recorded'})`, {
+  if (!rec) {
+    return fail('vplatform.hosted', 'VPLATFORM_INSTANCE_NOT_HOSTED', `instance ${id} was never recorded by this platform: another platform is answering for the host (relayed), or the certificate names the wrong one`, {
       expected: 'create or migrate-in as the last entry',
-      actual: rec ? rec.lastOp : 'absent',
+      actual: 'absent',
+    });
+  }
+  if (rec.state !== 'hosted') {
+    return fail('vplatform.hosted', 'VPLATFORM_INSTANCE_LEFT', `instance ${id} is not hosted now by this platform: its last entry is ${rec.lastOp}`, {
+      expected: 'create or migrate-in as the last entry',
+      actual: rec.lastOp,
     });
   }
   return pass('vplatform.hosted', `instance ${id} is hosted now (last entry ${rec.lastOp})`);

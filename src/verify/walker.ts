@@ -48,7 +48,6 @@ export const WALK_CODES = {
   BINDING_NO_INSTANCE_ID: { kind: 'verification', summary: 'a virtual layer\'s verified AK certificate names no instanceId to bind to the layer below' },
   BINDING_NONCE_CHAIN: { kind: 'verification', summary: 'the lower quote does not carry the nonce chained from the quote above (protocol section 3)' },
   BINDING_ISSUER: { kind: 'verification', summary: 'the CA that issued the upper AK certificate is not recorded as an issuer by the layer below (protocol section 5.1)' },
-  LAYER_NOT_ATTESTED: { kind: 'verification', summary: 'a layer could not be attested, so the policy could not be evaluated on it' },
 } as const satisfies CodeTable;
 
 /** What the walker asks its evidence source for. */
@@ -369,6 +368,17 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
     }
     chain.push(...evaluation.chain.map(toRuleOutcome));
   }
+  // A walk cut short by an unreachable layer says nothing about the shape of
+  // the chain: its depth and where it ends are unknown, not wrong.
+  if (layers.some((l) => l.status === 'unreachable')) {
+    for (const r of chain) {
+      if (r.status === 'fail' && (r.code === 'POLICY_CHAIN_END' || r.code === 'POLICY_CHAIN_DEPTH') && r.id !== 'chain.maxDepth') {
+        r.status = 'not-applicable';
+        r.message = `not judged: the walk could not complete (${r.message})`;
+        delete r.code;
+      }
+    }
+  }
 
   const { verdict, error, reason } = decide(layers, chain);
   const result: AttestationResult = {
@@ -579,7 +589,7 @@ function toRuleOutcome(r: { id: string; status: RuleOutcome['status']; message: 
 function decide(layers: LayerResult[], chain: RuleOutcome[]): { verdict: Verdict; error?: ErrorSummary; reason: string } {
   const failedLayer = layers.find((l) => l.status === 'not-trusted');
   if (failedLayer) {
-    const e = failedLayer.error ?? { code: 'LAYER_NOT_ATTESTED', message: 'not trusted' };
+    const e = failedLayer.error ?? fromCheck(failedLayer.checks.find((c) => c.status === 'fail') ?? fail('layer', 'POLICY_NOT_TRUSTED', 'not trusted'));
     return { verdict: 'not-trusted', error: e, reason: `layer ${failedLayer.position} (${failedLayer.uri}): ${e.code}: ${e.message}` };
   }
   const failedChain = chain.find((r) => r.status === 'fail');

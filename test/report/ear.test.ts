@@ -62,6 +62,7 @@ const CASES: [string, 'fail' | 'warn', TrustClaim, number, string][] = [
   ['IMA_REPLAY_MISMATCH', 'fail', 'file-system', 96, 'contraindicated'],
   ['IMA_MALFORMED_LINE', 'fail', 'file-system', 1, 'warning'],
   ['VPLATFORM_INSTANCE_NOT_HOSTED', 'fail', 'sourced-data', 96, 'contraindicated'],
+  ['VPLATFORM_INSTANCE_LEFT', 'fail', 'sourced-data', 96, 'contraindicated'],
   ['POLICY_BINDING', 'fail', 'sourced-data', 96, 'contraindicated'],
   ['POLICY_BINDING', 'warn', 'sourced-data', 32, 'warning'],
   ['VPLATFORM_ENTRY_INVALID', 'fail', 'sourced-data', 1, 'warning'],

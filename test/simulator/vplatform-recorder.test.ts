@@ -29,7 +29,7 @@ test('recorded entries replay to the PCR 23 the host\'s quote covers; hosting an
     ['pass', 'pass'],
   );
   assert.equal(checkInstanceHosted(r.table!, vm1.instanceId).status, 'pass');
-  assert.equal(checkInstanceHosted(r.table!, vm2.instanceId).code, 'VPLATFORM_INSTANCE_NOT_HOSTED');
+  assert.equal(checkInstanceHosted(r.table!, vm2.instanceId).code, 'VPLATFORM_INSTANCE_LEFT');
   assert.equal(checkIssuerRecorded(r.table!, ca).status, 'pass');
   assert.deepEqual(rec.hostedNow(), [vm1.instanceIdHex]);
   assert.deepEqual([...rec.table().hostedNow], [vm1.instanceIdHex]);
