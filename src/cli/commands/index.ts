@@ -12,4 +12,6 @@ import { certsCommand } from './certs.js';
 
 import { eventlogCommand } from './eventlog.js';
 
-export const COMMANDS: CommandDefinition[] = [quoteCommand, eventlogCommand, inspectCommand, certsCommand, policyCommand, historyCommand];
+import { simulateCommand } from './simulate.js';
+
+export const COMMANDS: CommandDefinition[] = [quoteCommand, eventlogCommand, inspectCommand, certsCommand, policyCommand, historyCommand, simulateCommand];
