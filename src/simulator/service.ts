@@ -25,6 +25,8 @@ export const DECLARED_HUGE_BYTES = 64 * 1024 ** 3;
 const HUGE_CHUNK = Buffer.alloc(64 * 1024, 0x20);
 
 export interface ServiceStats {
+  /** TCP connections accepted */
+  connections: number;
   /** evidence documents served (200) */
   evidence: number;
   /** 4xx answers */
@@ -63,7 +65,7 @@ export class SimulatorService {
   readonly host: string;
   readonly port: number;
   readonly origin: string;
-  readonly stats: ServiceStats = { evidence: 0, rejected: 0, faulted: 0 };
+  readonly stats: ServiceStats = { connections: 0, evidence: 0, rejected: 0, faulted: 0 };
   private platform: SimPlatform | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sockets = new Set<Socket>();
@@ -76,6 +78,7 @@ export class SimulatorService {
     this.port = port;
     this.origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     server.on('connection', (s: Socket) => {
+      this.stats.connections++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
