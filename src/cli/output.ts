@@ -15,6 +15,8 @@ export interface CommandOutcome {
   error?: VtpmError | undefined;
   /** renders the result for a terminal; omitted means a generic rendering */
   human?: ((style: Style) => string) | undefined;
+  /** print the --json envelope on one line (a long-running command whose parent process reads it as a line) */
+  jsonLine?: boolean | undefined;
 }
 
 /** Styling for human output; plain when colors are off. */
@@ -85,7 +87,7 @@ export interface PrintOptions {
 
 export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions): Promise<void> {
   if (opts.json) {
-    await writeOut(`${toJsonText(envelope(outcome))}\n`);
+    await writeOut(`${toJsonText(envelope(outcome), outcome.jsonLine ? 0 : 2)}\n`);
     return;
   }
   const style = await makeStyle(opts.color);

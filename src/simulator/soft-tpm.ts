@@ -51,6 +51,7 @@ import {
   type TpmSignature,
 } from './marshal.js';
 import { parseSoftTpmState, type SoftTpmState } from './soft-tpm-state.js';
+import { subjectPublicKeyInfo } from './spki.js';
 
 export type { SoftTpmState } from './soft-tpm-state.js';
 
@@ -141,7 +142,8 @@ const CURVE_ORDER: Record<EccCurveName, bigint> = {
   p384: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
 };
 
-function seededEcKey(seed: Uint8Array, label: string, curve: EccCurveName): KeyObject {
+/** An EC private key derived from `seed` and `label` (HKDF-SHA-256): the same inputs give the same key. */
+export function seededEcKey(seed: Uint8Array, label: string, curve: EccCurveName): KeyObject {
   const c = ECC_CURVES[curve];
   const okm = Buffer.from(hkdfSync('sha256', seed, SEED_SALT, label, c.size + 8));
   const d = (BigInt(`0x${okm.toString('hex')}`) % (CURVE_ORDER[curve] - 1n)) + 1n;
@@ -267,7 +269,7 @@ export class SoftTpm {
     this.ekName = objectName('sha256', encodePublic(this.ekPublicArea));
     const ekQualifiedName = qualifiedName('sha256', handleName(TPM_RH.ENDORSEMENT), this.ekName);
     this.akQualifiedName = qualifiedName('sha256', ekQualifiedName, this.akName);
-    this.instanceId = hash('sha256', this.ekPublicKey.export({ type: 'spki', format: 'der' }), 'buffer');
+    this.instanceId = hash('sha256', subjectPublicKeyInfo(this.ekPublicKey), 'buffer');
 
     this.firmwareVersion = opts.firmwareVersion ?? 0x2023_0001_0000_0000n;
     this.startupLocality = opts.startupLocality ?? 0;
@@ -485,6 +487,19 @@ export class SoftTpm {
       digests.set(bank, d);
     }
     return digests;
+  }
+
+  /**
+   * Sets every PCR to the values another TPM of the same banks holds: a
+   * shortcut for a fleet, where every machine of one image measures the
+   * same boot (replaying ~150 extends per machine would cost more than its
+   * keys). PCR buffers are never changed in place, so the values are shared.
+   */
+  adoptPcrs(from: SoftTpm): void {
+    if (from.banks.length !== this.banks.length || !from.banks.every((b) => this.banks.includes(b))) {
+      throw invalidArgument('adoptPcrs: the TPMs have different PCR banks', { from: from.banks, banks: this.banks });
+    }
+    this.pcrBanks = new Map([...from.pcrBanks].map(([bank, values]) => [bank, [...values]]));
   }
 
   readPcr(bank: HashName, pcr: number): Buffer {

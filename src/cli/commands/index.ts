@@ -13,4 +13,6 @@ import { certsCommand } from './certs.js';
 import { eventlogCommand } from './eventlog.js';
 import { attestCommand, verifyCommand } from './attest.js';
 
-export const COMMANDS: CommandDefinition[] = [attestCommand, verifyCommand, quoteCommand, eventlogCommand, inspectCommand, certsCommand, policyCommand, historyCommand];
+import { simulateCommand } from './simulate.js';
+
+export const COMMANDS: CommandDefinition[] = [attestCommand, verifyCommand, quoteCommand, eventlogCommand, inspectCommand, certsCommand, policyCommand, historyCommand, simulateCommand];

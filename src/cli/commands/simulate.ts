@@ -1,0 +1,68 @@
+// vtpm-verify simulate: serves the simulated virtualized platform (one chain
+// of N layers, or a fleet) on 127.0.0.1 for others to attest, until SIGINT or
+// SIGTERM. Options only; the work is in ../actions/simulate.ts.
+
+import type { Command } from 'commander';
+import { globalsFrom, withCommonOptions, type CommandDefinition } from '../command.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export const simulateCommand: CommandDefinition = (program: Command, runner) => {
+  const cmd = program
+    .command('simulate')
+    .description('serve a simulated virtualized platform (VM → VMM → ... → physical, or a fleet) over the deep attestation\nprotocol on 127.0.0.1, with optional injected faults, until interrupted')
+    .option('--port <port>', 'TCP port on 127.0.0.1 (0: any free port)', '0')
+    .option('--layers <n>', 'one chain of N layers: 1 = a physical machine, 2 = VM → physical, 3 = VM → VMM → physical (default), ...')
+    .option('--fleet <file>', 'a fleet file (YAML or JSON): {hosts: N, vmmsPerHost: N, vmsPerVmm: N} or an explicit hosts tree')
+    .option('--hosts <n>', 'a fleet of N physical hosts (with --vmms-per-host and --vms-per-vmm)')
+    .option('--vmms-per-host <n>', 'VMMs per host in a fleet (0: VMs run on the hosts)', '1')
+    .option('--vms-per-vmm <n>', 'VMs per VMM in a fleet')
+    .option('--fault-plan <file>', 'a fault plan (YAML or JSON): {faults: [{layer, fault, mode?, upper?}]}')
+    .option('--tamper <what[@layer]>', 'inject a fault: WHAT[:MODE][@LAYER], LAYER a position (0 = top, -1 = bottom) or a name; repeatable', collect)
+    .option('--trust-out <dir>', 'write the trust anchors here (ak-ca/, vplatform-ca/); default a temporary folder removed on exit')
+    .option('--inventory-out <file>', 'write the inventory of the VMs (YAML: vms: [{name, url, tags}]) for an audit')
+    .option('--seed <text>', 'derive keys, certificates and instance ids from this text (default: a fixed seed; "random" for fresh keys)');
+  withCommonOptions(cmd)
+    .addHelpText(
+      'after',
+      `
+Every layer answers GET {url}/v1/evidence?nonce=..&pcrs=..[&instance=..] (protocol section 2)
+at http://127.0.0.1:PORT/l/<layer>. The top URL and a ready-to-run attest command are printed;
+with --json one line {ok, result: {origin, topUrl, urls, layers, trustDir, faults, ...}} is
+printed once the platform serves. Runs until SIGINT (Ctrl-C) or SIGTERM, then closes every
+connection and exits 0. Faults (see README "Simulator"): pcr, log-event, signature, certificate,
+nonce, not-hosted, relayed, stale-binding, foreign-issuer, unreachable[:reset], slow[:delay],
+huge[:declared], eventlog-missing, ima-tamper.
+
+Examples:
+  $ vtpm-verify simulate --layers 3 --trust-out ./sim-trust
+  vtpm-verify simulator: 3 layers on http://127.0.0.1:41234
+    [0] vm    http://127.0.0.1:41234/l/vm    virtual
+    [1] vmm   http://127.0.0.1:41234/l/vmm   virtual
+    [2] host  http://127.0.0.1:41234/l/host  physical
+  trust anchors: ./sim-trust (ak-ca/, vplatform-ca/)
+  attest it:
+    vtpm-verify attest http://127.0.0.1:41234/l/vm --trust ./sim-trust
+  $ vtpm-verify simulate --layers 5 --tamper not-hosted@2 --port 8400
+  $ vtpm-verify simulate --hosts 50 --vms-per-vmm 20 --fault-plan plan.json --inventory-out fleet.yaml --json`,
+    )
+    .action(async (opts: Record<string, unknown>) => {
+      await runner(globalsFrom(opts), async () => {
+        const m = await import('../actions/simulate.js');
+        return m.runSimulate({
+          port: opts['port'] as string,
+          layers: opts['layers'] as string | undefined,
+          fleet: opts['fleet'] as string | undefined,
+          hosts: opts['hosts'] as string | undefined,
+          vmmsPerHost: opts['vmmsPerHost'] as string,
+          vmsPerVmm: opts['vmsPerVmm'] as string | undefined,
+          faultPlan: opts['faultPlan'] as string | undefined,
+          tamper: (opts['tamper'] as string[] | undefined) ?? [],
+          trustOut: opts['trustOut'] as string | undefined,
+          inventoryOut: opts['inventoryOut'] as string | undefined,
+          seed: opts['seed'] as string | undefined,
+          json: opts['json'] === true,
+        });
+      });
+    });
+};

@@ -1,0 +1,211 @@
+// Fleets for audits (issue #8): the fleet file (a topology), the fault plan
+// (which layers are tampered how, which are down), a seeded generator of
+// random plans, and the inventory an audit reads. Pure: files are read and
+// written by the callers (cli/actions/simulate.ts, tests, benchmarks).
+
+import { createHash } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import { UsageError } from '../errors.js';
+import { checkLayerFault, FAULT_NAMES, FAULTS, type FaultName, type LayerFault } from './faults.js';
+import type { InventoryEntry, PlacedFault } from './platform.js';
+import { normalizeTopology, topologyError, walkTopology, type Topology, type TopologyNode } from './topology.js';
+
+export interface FaultPlanEntry extends LayerFault {
+  /** the layer's name */
+  layer: string;
+}
+
+export interface FaultPlan {
+  version: 1;
+  /** the generator's seed, when generated (informational) */
+  seed?: string | undefined;
+  faults: FaultPlanEntry[];
+}
+
+function planError(message: string, details: Record<string, unknown> = {}): UsageError {
+  return new UsageError('SIM_FAULT_PLAN_INVALID', message, details);
+}
+
+function parseDocumentText(text: string, what: string, error: (m: string, d?: Record<string, unknown>) => UsageError): unknown {
+  try {
+    return parseYaml(text, { uniqueKeys: true, maxAliasCount: 0 }) as unknown; // YAML is a superset of JSON
+  } catch (err) {
+    throw error(`${what}: not well-formed YAML or JSON: ${(err as Error).message.split('\n')[0]}`, { file: what });
+  }
+}
+
+function mapping(v: unknown, field: string, error: (m: string, d?: Record<string, unknown>) => UsageError): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw error(`${field}: expected a mapping`, { field });
+  return v as Record<string, unknown>;
+}
+
+function onlyKeys(o: Record<string, unknown>, keys: readonly string[], field: string, error: (m: string, d?: Record<string, unknown>) => UsageError): void {
+  const unknown = Object.keys(o).find((k) => !keys.includes(k));
+  if (unknown !== undefined) throw error(`${field}: unknown key "${unknown.slice(0, 40)}" (expected ${keys.join(', ')})`, { field, key: unknown.slice(0, 40) });
+}
+
+/**
+ * A fleet file (YAML or JSON): `{hosts: N, vmmsPerHost: N, vmsPerVmm: N}`,
+ * `{layers: N}`, or `{hosts: [{name, tags, vmms: [{name, vms: [...]}], vms: [...]}]}`.
+ */
+export function parseFleetFile(text: string, file = 'fleet file'): Topology {
+  const doc = mapping(parseDocumentText(text, file, topologyError), file, topologyError);
+  onlyKeys(doc, ['hosts', 'vmmsPerHost', 'vmsPerVmm', 'layers'], file, topologyError);
+  const t = doc as unknown as Topology;
+  normalizeTopology(t); // every check, with the file's field names
+  return t;
+}
+
+/** A fault plan file (YAML or JSON), checked on its own; where each fault goes is checked when the fleet is built. */
+export function parseFaultPlan(input: string | unknown, file = 'fault plan'): FaultPlan {
+  const doc = mapping(typeof input === 'string' ? parseDocumentText(input, file, planError) : input, file, planError);
+  onlyKeys(doc, ['version', 'seed', 'faults'], file, planError);
+  if (doc['version'] !== undefined && doc['version'] !== 1) throw planError(`${file}: version must be 1`, { field: 'version' });
+  if (doc['seed'] !== undefined && typeof doc['seed'] !== 'string' && typeof doc['seed'] !== 'number') throw planError(`${file}: seed must be a string`, { field: 'seed' });
+  const list = doc['faults'] ?? [];
+  if (!Array.isArray(list)) throw planError(`${file}: faults must be a list`, { field: 'faults' });
+  const faults = list.map((item, i) => {
+    const field = `faults[${i}]`;
+    const e = mapping(item, field, planError);
+    onlyKeys(e, ['layer', 'fault', 'mode', 'pcr', 'delayMs', 'upper'], field, planError);
+    if (typeof e['layer'] !== 'string' || e['layer'].length === 0) throw planError(`${field}.layer: the name of a layer`, { field: `${field}.layer` });
+    if (e['upper'] !== undefined && typeof e['upper'] !== 'string') throw planError(`${field}.upper: the name of a layer`, { field: `${field}.upper` });
+    try {
+      const fault = checkLayerFault(e as unknown as LayerFault);
+      return { ...fault, layer: e['layer'] } as FaultPlanEntry;
+    } catch (err) {
+      throw planError(`${field}: ${(err as Error).message}`, { field });
+    }
+  });
+  return { version: 1, ...(doc['seed'] !== undefined ? { seed: String(doc['seed']) } : {}), faults };
+}
+
+export function faultPlanText(plan: FaultPlan): string {
+  return `${JSON.stringify(plan, null, 2)}\n`;
+}
+
+/** The plan's faults as the platform builder takes them. */
+export function planFaults(plan: FaultPlan): PlacedFault[] {
+  return plan.faults.map((f) => ({ ...f }));
+}
+
+// ---------------------------------------------------------------------------
+// Random plans
+
+export interface FaultPlanOptions {
+  seed: string;
+  /** share of the VMs with a verification fault (default 0.04) */
+  faultyFraction?: number;
+  /** share of the VMs that do not answer (default 0.01) */
+  unreachableFraction?: number;
+  /** VMMs down (default 1 when the fleet has 10 or more, else 0) */
+  downVmms?: number;
+  /** hosts down (default 0) */
+  downHosts?: number;
+  /** VMs that answer too slowly / without end (default 0 each: an audit waits its timeout for each) */
+  slowVms?: number;
+  hugeVms?: number;
+  /** the verification faults to draw from (default: every fault that needs no policy) */
+  kinds?: readonly FaultName[];
+}
+
+/** Faults whose code does not depend on the policy, drawn by default. */
+export const PLAN_KINDS: readonly FaultName[] = ['pcr', 'log-event', 'signature', 'certificate', 'nonce', 'ima-tamper', 'not-hosted', 'relayed', 'stale-binding', 'foreign-issuer'];
+
+/** mulberry32 over a 32-bit seed from SHA-256 of the text: small, fast, and the same everywhere. */
+function prng(seed: string): () => number {
+  let a = createHash('sha256').update(seed).digest().readUInt32BE(0);
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+/**
+ * A plan with a few percent of faulty VMs in varied ways (each VM at most
+ * one fault, spread over the kinds), some VMs that do not answer, and
+ * VMMs/hosts down; faulty VMs are chosen among those whose VMM and host are
+ * up, so each VM's expected outcome has one cause. The same seed and
+ * topology give the same plan.
+ */
+export function generateFaultPlan(topology: Topology, options: FaultPlanOptions): FaultPlan {
+  const random = prng(options.seed);
+  const roots = normalizeTopology(topology);
+  const parent = new Map<string, TopologyNode>();
+  for (const n of walkTopology(roots)) for (const g of n.guests) parent.set(g.name, n);
+  const all = walkTopology(roots);
+  const vms = all.filter((n) => n.role === 'vm');
+  const vmms = all.filter((n) => n.role === 'vmm');
+  const kinds = options.kinds ?? PLAN_KINDS;
+  for (const k of kinds) if (!FAULT_NAMES.includes(k)) throw planError(`unknown fault kind ${k}`, { kind: k });
+  const fraction = (v: number | undefined, d: number, field: string) => {
+    const x = v ?? d;
+    if (!(x >= 0 && x <= 1)) throw planError(`${field} must be 0..1`, { field });
+    return x;
+  };
+  const faults: FaultPlanEntry[] = [];
+  const down = new Set<string>();
+  for (const h of shuffle([...roots], random).slice(0, options.downHosts ?? 0)) {
+    faults.push({ layer: h.name, fault: 'unreachable' });
+    down.add(h.name);
+  }
+  for (const v of shuffle(vmms.filter((m) => !down.has(parent.get(m.name)!.name)), random).slice(0, options.downVmms ?? (vmms.length >= 10 ? 1 : 0))) {
+    faults.push({ layer: v.name, fault: 'unreachable' });
+    down.add(v.name);
+  }
+  const pathDown = (n: TopologyNode): boolean => {
+    for (let p = parent.get(n.name); p; p = parent.get(p.name)) if (down.has(p.name)) return true;
+    return false;
+  };
+  const eligible = shuffle(vms.filter((v) => !pathDown(v)), random);
+  const nFaulty = Math.round(fraction(options.faultyFraction, 0.04, 'faultyFraction') * vms.length);
+  const nUnreachable = Math.round(fraction(options.unreachableFraction, 0.01, 'unreachableFraction') * vms.length);
+  const order = shuffle([...kinds], random);
+  let next = 0;
+  const take = (): TopologyNode | undefined => eligible[next++];
+  for (let i = 0; i < nFaulty; i++) {
+    const vm = take();
+    if (!vm) break;
+    const kind = order[i % order.length]!;
+    if (FAULTS[kind].scope === 'binding') faults.push({ layer: parent.get(vm.name)!.name, fault: kind, upper: vm.name });
+    else faults.push({ layer: vm.name, fault: kind });
+  }
+  for (let i = 0; i < nUnreachable; i++) {
+    const vm = take();
+    if (!vm) break;
+    faults.push({ layer: vm.name, fault: 'unreachable', mode: i % 2 === 0 ? 'refused' : 'reset' });
+  }
+  for (let i = 0; i < (options.slowVms ?? 0); i++) {
+    const vm = take();
+    if (vm) faults.push({ layer: vm.name, fault: 'slow' });
+  }
+  for (let i = 0; i < (options.hugeVms ?? 0); i++) {
+    const vm = take();
+    if (vm) faults.push({ layer: vm.name, fault: 'huge' });
+  }
+  return { version: 1, seed: options.seed, faults };
+}
+
+// ---------------------------------------------------------------------------
+// Inventory
+
+/**
+ * The inventory as YAML: `vms: [{name, url, tags}]`. Values are written as
+ * JSON strings, which YAML reads as double-quoted scalars.
+ */
+export function inventoryYaml(entries: readonly InventoryEntry[]): string {
+  let out = '# vtpm-verify simulator inventory: one entry per VM\nvms:\n';
+  for (const e of entries) out += `  - name: ${JSON.stringify(e.name)}\n    url: ${JSON.stringify(e.url)}\n    tags: [${e.tags.map((t) => JSON.stringify(t)).join(', ')}]\n`;
+  return out;
+}
