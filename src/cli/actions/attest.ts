@@ -22,6 +22,8 @@ export interface AttestOptions extends VerifierSetupOptions {
   cert?: string | undefined;
   key?: string | undefined;
   maxDepth?: number | undefined;
+  /** a state file ('' = the default location); absent: no state */
+  state?: string | undefined;
   verbose: boolean;
 }
 
@@ -68,14 +70,18 @@ export async function runAttest(url: string, opts: AttestOptions): Promise<Comma
     ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
     ...(opts.connectTimeout !== undefined ? { connectTimeoutMs: opts.connectTimeout } : {}),
   });
+  const state = opts.state !== undefined ? await openStateFile(opts.state) : undefined;
   try {
     const now = new Date();
     const top = drawTopNonce(now);
-    const outcome = await walk(walkOptions(url, top, setup, now, opts.maxDepth), liveSource(client) as EvidenceSource);
+    const assess = state ? (await import('../../state/assess.js')).stateAssessor(state, { target: url, time: now.getTime() }) : undefined;
+    const outcome = await walk({ ...walkOptions(url, top, setup, now, opts.maxDepth), ...(assess ? { assess } : {}) }, liveSource(client) as EvidenceSource);
+    if (state) (await import('../../state/assess.js')).recordResult(state, outcome.result);
     if (opts.save !== undefined) await saveBundle(opts.save, url, top, outcome);
     return await renderOutcome(outcome.result, opts, earKey);
   } finally {
     client.close();
+    state?.close();
   }
 }
 
@@ -115,6 +121,11 @@ function walkOptions(target: string, top: TopNonce, setup: VerifierSetup, at: Da
     at,
     ...(maxDepth !== undefined ? { maxDepth } : {}),
   };
+}
+
+async function openStateFile(path: string) {
+  const { openState, resolveStatePath } = await import('../../state/index.js');
+  return openState(resolveStatePath(path === '' ? undefined : path));
 }
 
 async function saveBundle(path: string, target: string, top: TopNonce, outcome: WalkOutcome): Promise<void> {

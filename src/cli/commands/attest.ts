@@ -40,7 +40,8 @@ export const attestCommand: CommandDefinition = (program, runner) => {
     .option('--connect-timeout <ms>', 'time allowed to connect per layer (default 5000)')
     .option('--ca <file>', 'CA bundle for https evidence endpoints (replaces the system roots); repeatable', collect)
     .option('--cert <file>', 'client certificate for mutual TLS (with --key)')
-    .option('--key <file>', 'client private key for mutual TLS (with --cert)');
+    .option('--key <file>', 'client private key for mutual TLS (with --cert)')
+    .option('--state [file]', 'record clock readings and hosting in a state file and check them for rollback and clones; the result goes to the history (without a file: $XDG_STATE_HOME/vtpm-verify/state.db)');
   withCommonOptions(withVerifierOptions(cmd)).addHelpText(
     'after',
     `
@@ -72,6 +73,7 @@ Example:
         ca: opts['ca'] as string[] | undefined,
         cert: opts['cert'] as string | undefined,
         key: opts['key'] as string | undefined,
+        state: opts['state'] === true ? '' : (opts['state'] as string | undefined),
         maxDepth: opts['maxDepth'] !== undefined ? positiveInt(String(opts['maxDepth']), '--max-depth', 64) : undefined,
         verbose: opts['verbose'] === true,
       });

@@ -1,0 +1,104 @@
+// Glue between a deep attestation and the state store: the walker's `assess`
+// hook. For every verified virtual layer it records the vTPM's clock reading
+// (rollback, restore, interleaved-history findings) and, from the verified
+// vPlatform table of the layer below, whether that platform hosts the
+// instance now (two platforms hosting one instance: a clone). The findings go
+// to the policy, which decides failure or warning.
+
+import type { Finding } from '../policy/evidence.js';
+import type { CheckResult } from '../verify/checks.js';
+import type { AttestationResult } from '../verify/result.js';
+import type { VerifiedLayer } from '../verify/walker.js';
+import { toHex } from '../util/bytes.js';
+import { toCheckResult, type StateFinding } from './findings.js';
+import type { StateStore } from './store.js';
+
+/** What the policy's migration.findings categories mean in state-store codes. */
+export function findingCategory(code: string): Finding['category'] | null {
+  if (code.startsWith('CLONE_')) return 'clone';
+  if (code === 'CLOCK_RESET_COUNT_DECREASED' || code === 'CLOCK_RESTART_COUNT_DECREASED' || code === 'CLOCK_WENT_BACK' || code === 'RESTORE_FROM_BACKUP') return 'rollback';
+  // CLOCK_NOT_SAFE: the policy's tpm.requireClockSafe rule judges the flag itself.
+  return null;
+}
+
+export interface AssessContext {
+  target: string;
+  /** when the walk's nonce was made, ms since the epoch */
+  time: number;
+  /** when the evidence arrived (default: now) */
+  receivedAt?: () => number;
+}
+
+/** The stay marker: the lower platform's key and the log entry that began the instance's current stay. */
+function hostingEpoch(lower: VerifiedLayer, instanceHex: string): string | null {
+  const rec = lower.vplatform?.instances.get(instanceHex);
+  if (!rec) return null;
+  const begin = [...rec.entries].reverse().find((i) => {
+    const op = lower.vplatform!.entries[i]?.op;
+    return op === 'create' || op === 'migrate-in';
+  });
+  return begin === undefined ? null : `${lower.akKeyId}#${begin}`;
+}
+
+export function stateAssessor(store: StateStore, ctx: AssessContext) {
+  return async (verified: readonly VerifiedLayer[]): Promise<{ findings: Finding[]; checks: CheckResult[] }> => {
+    const findings: Finding[] = [];
+    const checks: CheckResult[] = [];
+    const receivedAt = (ctx.receivedAt ?? Date.now)();
+    const add = (position: number, list: readonly StateFinding[]) => {
+      for (const f of list) {
+        const category = findingCategory(f.code);
+        if (category) findings.push({ category, code: f.code, layer: position, message: f.message });
+        checks.push({ ...toCheckResult(f), message: `layer ${position}: ${f.message}` });
+      }
+    };
+    for (let i = 0; i < verified.length; i++) {
+      const layer = verified[i]!;
+      const instance = layer.info.layer?.instanceId;
+      if (!instance) continue;
+      const instanceHex = toHex(instance);
+      const below = verified.slice(i + 1);
+      const outcome = store.observe({
+        instanceId: instanceHex,
+        akName: layer.akKeyId,
+        clockInfo: layer.quote.clockInfo,
+        firmwareVersion: layer.quote.firmwareVersion,
+        platformPath: below.map((v) => v.akKeyId),
+        time: ctx.time,
+        receivedAt,
+        target: ctx.target,
+        hostingEpoch: below[0] ? hostingEpoch(below[0], instanceHex) : null,
+      });
+      add(i, outcome.findings);
+      const lower = below[0];
+      if (lower?.vplatform) {
+        const hosted = lower.vplatform.hostedNow.has(instanceHex);
+        add(
+          i,
+          store.recordHosting(instanceHex, {
+            platformPath: below.map((v) => v.akKeyId),
+            epoch: hostingEpoch(lower, instanceHex),
+            time: ctx.time,
+            hosted,
+          }),
+        );
+      }
+    }
+    return { findings, checks };
+  };
+}
+
+/** Appends a finished attestation to the history. */
+export function recordResult(store: StateStore, result: AttestationResult): number {
+  const top = result.layers[0];
+  const failed = result.layers.flatMap((l) => l.checks.filter((c) => c.status === 'fail').map((c) => ({ layer: l.position, code: c.code, id: c.id })));
+  return store.appendResult({
+    time: Date.parse(result.finishedAt),
+    target: result.target,
+    instanceId: top?.instanceId ?? null,
+    verdict: result.verdict,
+    findings: [...(result.findings ?? []).map((f) => ({ code: f.code, id: f.id, status: f.status })), ...failed],
+    platformPath: result.platformPath,
+    result,
+  });
+}

@@ -1,0 +1,258 @@
+// End to end over real HTTP on 127.0.0.1: the walker attests the simulated
+// platform layer by layer (issue: deep attestation). The clean platform is
+// trusted at several depths; every fault fails with its own code on the right
+// layer; a saved bundle verifies to the same result; hostile layers are
+// bounded.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/start.js';
+import { FAULTS, FAULT_NAMES, expectedCode, type FaultName } from '../../src/simulator/faults.js';
+import { EvidenceClient } from '../../src/transport/evidence-client.js';
+import { liveSource } from '../../src/transport/layer-source.js';
+import { walk, type EvidenceSource, type WalkOptions } from '../../src/verify/walker.js';
+import { drawTopNonce } from '../../src/verify/nonce-chain.js';
+import { bundleFromWalk, bundleSource, bundleTopNonce, parseBundle } from '../../src/verify/bundle.js';
+import { baselinePolicy, loadPolicy, type Policy } from '../../src/policy/index.js';
+import { loadTrustStore } from '../../src/cli/trust-files.js';
+import { ValidationCache } from '../../src/x509/cache.js';
+import type { AttestationResult } from '../../src/verify/result.js';
+import { runCli } from '../helpers/cli.js';
+import { parseEventLog } from '../../src/eventlog/index.js';
+
+const EVENTLOG_REQUIRED = loadPolicy(
+  ['apiVersion: vtpm-verify/v1', 'name: logs-required', 'layers:', '  - name: every-layer', '    eventLog: { required: true }', ''].join('\n'),
+  { path: '<test>' },
+);
+
+async function attestSim(sim: RunningSimulator, opts: { top?: string; maxDepth?: number; timeoutMs?: number; policy?: Policy } = {}) {
+  const cache = new ValidationCache();
+  const trust = loadTrustStore([sim.trustDir], { cache });
+  const client = new EvidenceClient({ timeoutMs: opts.timeoutMs ?? 5_000, maxResponseBytes: 4 * 1024 * 1024 });
+  try {
+    const now = new Date();
+    const top = drawTopNonce(now);
+    const target = opts.top ? sim.layers.find((l) => l.name === opts.top)!.url : sim.topUrl;
+    const options: WalkOptions = {
+      target,
+      topNonce: top,
+      trust: trust.store,
+      cache,
+      policy: opts.policy ?? baselinePolicy(),
+      policySource: { source: 'built-in baseline', builtin: true },
+      at: now,
+      ...(opts.maxDepth ? { maxDepth: opts.maxDepth } : {}),
+    };
+    const outcome = await walk(options, liveSource(client) as EvidenceSource);
+    return { outcome, top, options };
+  } finally {
+    client.close();
+  }
+}
+
+function failingCodes(r: AttestationResult, position: number): string[] {
+  const l = r.layers[position];
+  return l ? [...l.checks, ...l.rules].filter((c) => c.status === 'fail').map((c) => c.code ?? '?') : [];
+}
+
+for (const depth of [2, 3, 5]) {
+  test(`the clean simulated platform is trusted at depth ${depth}, every layer verified down to the physical TPM`, async () => {
+    const sim = await startSimulator({ topology: { layers: depth } });
+    try {
+      const { outcome } = await attestSim(sim);
+      const r = outcome.result;
+      assert.equal(r.verdict, 'trusted', r.reason);
+      assert.equal(r.layers.length, depth);
+      assert.deepEqual(r.layers.map((l) => l.status), Array(depth).fill('trusted'));
+      assert.deepEqual(r.layers.map((l) => l.kind), [...Array(depth - 1).fill('virtual'), 'physical']);
+      // each lower layer hosts the instance above it, in its quoted vPlatform table
+      for (let i = 1; i < depth; i++) {
+        assert.ok(r.layers[i]!.hostedInstances!.includes(r.layers[i - 1]!.instanceId!), `layer ${i} hosts layer ${i - 1}`);
+        const ids = r.layers[i]!.checks.filter((c) => c.status === 'pass').map((c) => c.id);
+        for (const id of ['binding.nonce-chain', 'binding.hosted-instance', 'binding.issuer', 'vplatform.replay']) assert.ok(ids.includes(id), `layer ${i}: ${id} passed`);
+      }
+      assert.equal(r.platformPath.length, depth - 1);
+      assert.equal(new Set(r.layers.map((l) => l.nonce)).size, depth, 'every layer quoted its own chained nonce');
+      assert.ok(r.chain.some((c) => c.id === 'chain.endAt' && c.status === 'pass'));
+    } finally {
+      await sim.close();
+    }
+  });
+}
+
+// Every fault of the simulator, on a 3-layer platform, at the layer it applies to.
+const CASES: { fault: FaultName; layer: number; mode?: string }[] = [
+  { fault: 'pcr', layer: 0 },
+  { fault: 'pcr', layer: 2 },
+  { fault: 'log-event', layer: 1 },
+  { fault: 'signature', layer: 2 },
+  { fault: 'certificate', layer: 1 },
+  { fault: 'nonce', layer: 1 },
+  { fault: 'not-hosted', layer: 1 },
+  { fault: 'relayed', layer: 1 },
+  { fault: 'stale-binding', layer: 2 },
+  { fault: 'foreign-issuer', layer: 1 },
+  { fault: 'unreachable', layer: 2 },
+  { fault: 'unreachable', layer: 1, mode: 'reset' },
+  { fault: 'slow', layer: 1 },
+  { fault: 'slow', layer: 2, mode: 'delay' },
+  { fault: 'huge', layer: 1 },
+  { fault: 'huge', layer: 2, mode: 'declared' },
+  { fault: 'eventlog-missing', layer: 0 },
+  { fault: 'ima-tamper', layer: 0 },
+];
+
+test('the cases cover every fault the simulator knows', () => {
+  assert.deepEqual([...new Set(CASES.map((c) => c.fault))].sort(), [...FAULT_NAMES].sort());
+});
+
+for (const c of CASES) {
+  const name = `${c.fault}${c.mode ? `:${c.mode}` : ''}@${c.layer}`;
+  test(`fault ${name}: ${expectedCode(c as never)} on layer ${c.layer}, layers above it clean`, async () => {
+    const sim = await startSimulator({ topology: { layers: 3 }, faults: [{ layer: c.layer, fault: c.fault, ...(c.mode ? { mode: c.mode as never } : {}) }] });
+    try {
+      // A missing log is only a failure where the policy requires one.
+      const { outcome } = await attestSim(sim, { timeoutMs: 1_500, ...(c.fault === 'eventlog-missing' ? { policy: EVENTLOG_REQUIRED } : {}) });
+      const r = outcome.result;
+      const info = FAULTS[c.fault];
+      const code = expectedCode(c as never);
+      assert.equal(r.verdict, info.status === 'unreachable' ? 'incomplete' : 'not-trusted', r.reason);
+      const layer = r.layers[c.layer]!;
+      assert.equal(layer.status, info.status, `layer ${c.layer}: ${JSON.stringify(layer.error)}`);
+      assert.ok(failingCodes(r, c.layer).includes(code), `layer ${c.layer} fails with ${code}: got ${failingCodes(r, c.layer).join(', ')}`);
+      assert.equal(r.error?.code, code, 'the verdict names the fault');
+      for (let i = 0; i < c.layer; i++) assert.deepEqual(failingCodes(r, i), [], `layer ${i} above the fault is clean`);
+      // the simulator's own account of what should be found agrees
+      const expected = sim.expected();
+      assert.deepEqual(expected.faults.map((f) => [f.position, f.code]), [[c.layer, code]]);
+    } finally {
+      await sim.close();
+    }
+  });
+}
+
+test('a deepAttestation chain that never ends stops at --max-depth with WALK_TOO_DEEP', async () => {
+  const sim = await startSimulator({ topology: { layers: 7 } });
+  try {
+    const { outcome } = await attestSim(sim, { maxDepth: 4 });
+    const r = outcome.result;
+    assert.equal(r.verdict, 'not-trusted');
+    assert.equal(r.error?.code, 'WALK_TOO_DEEP');
+    assert.equal(r.layers.length, 5, 'four layers attested, the fifth refused before any request');
+    assert.equal(r.layers[4]!.status, 'not-trusted');
+    assert.equal(sim.stats.evidence, 4);
+  } finally {
+    await sim.close();
+  }
+});
+
+test('verify on a saved bundle gives the same result as the live attestation; edits to it fail', async () => {
+  const sim = await startSimulator({ topology: { layers: 3 } });
+  try {
+    const { outcome, top, options } = await attestSim(sim);
+    assert.equal(outcome.result.verdict, 'trusted');
+    const bundle = bundleFromWalk(options.target, top, outcome.collected, 'test');
+    const text = JSON.stringify(bundle);
+    const replay = async (b: ReturnType<typeof parseBundle>) =>
+      // a fresh link cache, so the checks read exactly as they did live
+      (await walk({ ...options, cache: new ValidationCache(), topNonce: bundleTopNonce(b), at: new Date(b.time), evidenceTime: new Date(b.time) }, bundleSource(b))).result;
+    const again = await replay(parseBundle(text));
+    const strip = (r: AttestationResult) => ({ ...r, startedAt: '', finishedAt: '', layers: r.layers.map((l) => ({ ...l, elapsedMs: 0 })) });
+    assert.deepEqual(JSON.parse(JSON.stringify(strip(again))), JSON.parse(JSON.stringify(strip(outcome.result))));
+
+    // Edits that matter: the time (bound into the top nonce), a PCR value, a certificate, a URI, a log.
+    const edits: [string, (b: any) => void, string][] = [
+      ['time', (b) => (b.time = new Date(Date.parse(b.time) - 3600_000).toISOString()), 'BUNDLE_MISMATCH'],
+      [
+        'the time and the saved top nonce to match it',
+        (b) => {
+          b.time = new Date(Date.parse(b.time) - 3600_000).toISOString();
+          b.layers[0].nonce = bundleTopNonce(b).nonce.toString('hex');
+        },
+        'QUOTE_NONCE_MISMATCH',
+      ],
+      ['a PCR value', (b) => (b.layers[1].evidence.pcrs.sha256['0'] = '00'.repeat(32)), 'QUOTE_PCR_DIGEST_MISMATCH'],
+      ['an event digest in the log', (b) => (b.layers[0].evidence.eventLog = flipEventDigest(b.layers[0].evidence.eventLog)), 'EVENTLOG_REPLAY_MISMATCH'],
+      ['a layer URI', (b) => (b.layers[1].uri = b.layers[1].uri.replace('/l/', '/x/')), 'BUNDLE_MISMATCH'],
+      ['the quote', (b) => (b.layers[2].evidence.quote.message = flipBase64(b.layers[2].evidence.quote.message)), 'QUOTE_BAD_SIGNATURE'],
+      ['a certificate', (b) => (b.layers[0].evidence.certificates = [b.layers[1].evidence.certificates[0]]), ''],
+    ];
+    for (const [what, edit, code] of edits) {
+      const b = JSON.parse(text);
+      edit(b);
+      const r = await replay(parseBundle(JSON.stringify(b)));
+      assert.equal(r.verdict, 'not-trusted', `editing ${what} must fail verification`);
+      if (code) assert.equal(r.error?.code, code, `editing ${what}`);
+    }
+  } finally {
+    await sim.close();
+  }
+});
+
+/** Flips a bit of the sha256 digest of the log's last measured event. */
+function flipEventDigest(b64: string): string {
+  const bytes = Buffer.from(b64, 'base64');
+  const events = parseEventLog(bytes).events.filter((e) => e.eventType !== 3 /* EV_NO_ACTION */);
+  const last = events[events.length - 1]!;
+  const d = last.digests.find((x) => x.alg?.name === 'sha256')!.digest;
+  const at = bytes.indexOf(Buffer.from(d), last.offset);
+  bytes[at]! ^= 0x01;
+  return bytes.toString('base64');
+}
+
+function flipBase64(b64: string): string {
+  const bytes = Buffer.from(b64, 'base64');
+  bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+  return bytes.toString('base64');
+}
+
+test('attest and verify through the CLI: exit codes, the JSON envelope, --save, and the same verdict offline', async () => {
+  const sim = await startSimulator({ topology: { layers: 3 } });
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-attest-'));
+  try {
+    const bundle = join(dir, 'vm.bundle.json');
+    const live = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--save', bundle, '--json']);
+    assert.equal(live.code, 0, live.stdout + live.stderr);
+    assert.equal(live.json?.ok, true);
+    assert.equal(live.json?.result.verdict, 'trusted');
+    assert.equal(live.json?.result.policy.builtin, true);
+    const offline = await runCli(['verify', bundle, '--trust', sim.trustDir, '--json']);
+    assert.equal(offline.code, 0, offline.stdout + offline.stderr);
+    assert.deepEqual(offline.json?.result.layers.map((l: any) => [l.status, l.nonce]), live.json?.result.layers.map((l: any) => [l.status, l.nonce]));
+
+    const human = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir]);
+    assert.equal(human.code, 0);
+    assert.match(human.stdout, /TRUSTED/);
+    assert.match(human.stdout, /built-in baseline/);
+
+    const b = JSON.parse(readFileSync(bundle, 'utf8'));
+    b.layers[1].evidence.pcrs.sha256['7'] = 'ff'.repeat(32);
+    writeFileSync(bundle, JSON.stringify(b));
+    const edited = await runCli(['verify', bundle, '--trust', sim.trustDir, '--json']);
+    assert.equal(edited.code, 1);
+    assert.equal(edited.json?.error?.code, 'QUOTE_PCR_DIGEST_MISMATCH');
+
+    const usage = await runCli(['attest', 'ftp://127.0.0.1/x', '--trust', sim.trustDir, '--json']);
+    assert.equal(usage.code, 2, 'a non-http target is bad usage');
+    const noTrust = await runCli(['attest', sim.topUrl, '--json']);
+    assert.equal(noTrust.code, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await sim.close();
+  }
+});
+
+test('an unreachable layer: exit 3 (could not complete), the layers above it still reported', async () => {
+  const sim = await startSimulator({ topology: { layers: 3 }, faults: [{ layer: 2, fault: 'unreachable' }] });
+  try {
+    const r = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--json']);
+    assert.equal(r.code, 3, r.stdout);
+    assert.equal(r.json?.result.verdict, 'incomplete');
+    assert.deepEqual(r.json?.result.layers.map((l: any) => l.status), ['trusted', 'trusted', 'unreachable']);
+    assert.equal(r.json?.error?.code, 'TRANSPORT_REFUSED');
+  } finally {
+    await sim.close();
+  }
+});
