@@ -58,6 +58,10 @@ class Lines {
 
 function generateTrust(w: Lines, l: LayerFacts): void {
   const c = l.certificate;
+  if (!c.anchor.label) {
+    w.comment(4, 'trust: not generated: the evidence came without an AK certificate (a bare AK key); add trust.anchors');
+    return;
+  }
   w.add(4, 'trust:');
   w.add(6, 'anchors:');
   w.add(8, `- ${q(c.anchor.label)}`, `the AK path verified to ${c.anchor.subject}`);

@@ -36,6 +36,7 @@ import type { Certificate } from '../x509/certificate.js';
 import { akFromKeyObject, akFromSpki, type AttestationKey } from './ak.js';
 import { fail, pass, type CheckResult } from './checks.js';
 import { nextNonce, type TopNonce } from './nonce-chain.js';
+import { toLayerFacts } from './facts.js';
 import { verifyQuote, type QuoteVerified } from './quote.js';
 import type { AttestationResult, CertificateSummary, ErrorSummary, LayerResult, LayerStatus, RuleOutcome, Verdict } from './result.js';
 import { checkInstanceHosted, verifyVplatformLog, VPLATFORM_PCR, type VerifiedVplatformTable } from './vplatform.js';
@@ -501,77 +502,6 @@ function bindLayers(upper: VerifiedLayer | null, lower: VerifiedLayer, checks: C
     checks.push(fail('binding.issuer', 'BINDING_ISSUER', 'issuer binding is required but this layer has no verified vplatformLog'));
   }
   return { nonceChain: nonceOk ? 'pass' : 'fail', hostedInstance: hosted, issuer };
-}
-
-function toLayerFacts(v: VerifiedLayer, binding: LayerFacts['binding']): LayerFacts {
-  const ext = v.info.layer;
-  const c = v.target;
-  const q = v.quote;
-  const facts: LayerFacts = {
-    position: v.position,
-    uri: v.uri,
-    kind: ext ? ext.kind : 'unspecified',
-    ...(ext?.instanceId ? { instanceId: toHex(ext.instanceId) } : {}),
-    certificate: {
-      subject: c.subject.text,
-      issuer: c.issuer.text,
-      anchor: { label: v.info.anchorLabels[0] ?? 'unlabelled', subject: v.info.anchorSubject, vouchesFor: v.info.anchorLabels[0] ?? 'unlabelled' },
-      ekus: [...(c.ext.extKeyUsage ?? [])],
-      ...(v.info.tcg
-        ? {
-            tcg: {
-              ...(v.info.tcg.manufacturer !== undefined ? { manufacturer: v.info.tcg.manufacturer } : {}),
-              ...(v.info.tcg.model !== undefined ? { model: v.info.tcg.model } : {}),
-              ...(v.info.tcg.version !== undefined ? { version: v.info.tcg.version } : {}),
-            },
-          }
-        : {}),
-    },
-    quote: {
-      clock: q.clockInfo.clock,
-      resetCount: q.clockInfo.resetCount,
-      restartCount: q.clockInfo.restartCount,
-      safe: q.clockInfo.safe,
-      firmwareVersion: q.firmwareVersion,
-      pcrs: quotedPcrs(q),
-    },
-    binding,
-  };
-  const logs = v.logs;
-  if (logs?.eventLog) {
-    const boot = logs.bootFacts;
-    facts.eventLog = {
-      replayMatched: logs.eventLog.ok,
-      replayedPcrs: replayedPcrsOf(logs),
-      ...(boot?.secureBoot ? { secureBoot: boot.secureBoot.enabled } : {}),
-      bootApplications: (boot?.bootApplications ?? []).map((a) => ({
-        pcr: 4,
-        digests: a.digests,
-        ...(a.filePath ? { path: a.filePath } : {}),
-      })),
-      kernelCmdlines: (boot?.kernelCommandLines ?? []).map((k) => k.text),
-      crtmVersions: (boot?.crtmVersions ?? []).map((k) => k.version),
-      dbx: { sha256: boot?.dbx?.hashes ?? [], certSha256: (boot?.dbx?.certificates ?? []).map((x) => x.sha256) },
-      quirksApplied: boot?.quirks ?? [],
-    };
-  }
-  if (logs?.ima) {
-    facts.ima = {
-      replayMatched: logs.ima.ok,
-      entries: (logs.imaFacts?.measurements ?? []).map((m) => ({ path: m.path, digest: m.digest, algo: m.digestAlgorithm, template: m.template })),
-    };
-  }
-  return facts;
-}
-
-function replayedPcrsOf(logs: LogsVerification): PcrValues {
-  const out: PcrValues = new Map();
-  for (const o of logs.eventLog?.pcrs ?? []) {
-    const bank = out.get(o.bank) ?? new Map<number, Uint8Array>();
-    bank.set(o.pcr, Buffer.from(o.replayed, 'hex'));
-    out.set(o.bank, bank);
-  }
-  return out;
 }
 
 function toRuleOutcome(r: { id: string; status: RuleOutcome['status']; message: string; code?: string | undefined; expected?: unknown; actual?: unknown }): RuleOutcome {

@@ -97,6 +97,18 @@ test('a written log, extended into swtpm and quoted, replays to the quoted PCRs;
     assert.match(human.stdout, /quote VALID.*logs INVALID.*EVENTLOG_REPLAY_MISMATCH/);
     const noPcrs = await runCli(['quote', '--ak', tpm.path('ak.pub'), '--message', tpm.path('quote.msg'), '--signature', tpm.path('quote.sig'), '--nonce', nonce, '--eventlog', tpm.path('good.log'), '--json']);
     assert.equal(noPcrs.code, 2);
+
+    // policy init from the same quote and log files: a golden policy that accepts them (policy evaluate), refusing the forged log.
+    const q = ['--ak', tpm.path('ak.pub'), '--message', tpm.path('quote.msg'), '--signature', tpm.path('quote.sig'), '--nonce', nonce, '--pcrs', tpm.path('quote.pcrs')];
+    const init = await runCli(['policy', 'init', ...q, '--eventlog', tpm.path('good.log'), '-o', tpm.path('golden.yaml'), '--json']);
+    assert.equal(init.code, 0, init.stdout + init.stderr);
+    const golden = readFileSync(tpm.path('golden.yaml'), 'utf8');
+    assert.match(golden, /root=\/dev\/vda1 ro quiet/);
+    assert.match(golden, new RegExp(createHash('sha256').update(IMAGE).digest('hex')));
+    assert.equal((await runCli(['policy', 'check', tpm.path('golden.yaml')])).code, 0);
+    const refused = await runCli(['policy', 'init', ...q, '--eventlog', tpm.path('forged.log'), '--json']);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.json?.error?.code, 'EVENTLOG_REPLAY_MISMATCH');
   } finally {
     await tpm.stop();
   }

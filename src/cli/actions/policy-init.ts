@@ -1,7 +1,7 @@
-// `policy init --from EVIDENCE [-o FILE]`: a golden policy from known-good
-// evidence. EVIDENCE is a facts file (verified LayerFacts as JSON) for now;
-// saved evidence bundles and quote + log files need the deep-attestation
-// walker to verify them into facts first (see README, "policy init").
+// `policy init`: a golden policy from known-good evidence: a saved evidence
+// bundle (re-verified by the walker), one quote with its logs, or a facts file
+// (verified LayerFacts as JSON). Evidence is verified into facts first
+// (policy-init-evidence.ts); the generator sees nothing unverified.
 
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
@@ -9,12 +9,13 @@ import { EXIT_CODES, InternalError, TransportError, UsageError } from '../../err
 import { parseFactsJson } from '../../policy/evidence-json.js';
 import { generatePolicy } from '../../policy/generate.js';
 import { checkPolicy, formatIssue } from '../../policy/load.js';
-import { readInputText } from '../../util/files.js';
+import type { LayerFacts } from '../../policy/evidence.js';
+import { factsFromBundle, factsFromQuoteFiles, isBundleText, readEvidenceText, type QuoteFiles } from './policy-init-evidence.js';
 import type { CommandOutcome } from '../output.js';
 
 function looksLikeUnverifiedEvidence(text: string): boolean {
-  // The evidence endpoint's response (protocol §2) and bundles carry quotes, not verified facts.
-  return /^\s*\{[\s\S]*"(?:quote|bundle|evidence)"\s*:/.test(text.slice(0, 4096)) && !/"layers"\s*:/.test(text.slice(0, 4096));
+  // The evidence endpoint's response (protocol §2) carries a quote, not verified facts.
+  return /^\s*\{[\s\S]*"quote"\s*:/.test(text.slice(0, 4096)) && !/"layers"\s*:/.test(text.slice(0, 4096));
 }
 
 /** Past this many IMA entries the allow-list must go to an included file. */
@@ -28,12 +29,38 @@ function write(path: string, text: string): void {
   }
 }
 
-export async function policyInit(opts: { from: string; output?: string | undefined; name: string; force: boolean }): Promise<CommandOutcome> {
-  const text = readInputText(opts.from, 'evidence');
-  if (looksLikeUnverifiedEvidence(text)) {
-    throw new UsageError('USAGE', `${opts.from} looks like raw evidence (a quote or bundle); policy init takes verified layer facts for now: verify the evidence first (see README "policy init")`, { file: opts.from });
+export interface PolicyInitOptions {
+  from?: string | undefined;
+  trust: string[];
+  quote?: QuoteFiles | undefined;
+  output?: string | undefined;
+  name: string;
+  force: boolean;
+}
+
+async function readFacts(opts: PolicyInitOptions): Promise<{ layers: LayerFacts[]; source: string }> {
+  if ((opts.from === undefined) === (opts.quote === undefined)) {
+    throw new UsageError('USAGE', 'give the known-good evidence either as --from FILE (a bundle or facts file) or as a quote with --ak --message --signature --nonce --pcrs', {});
   }
-  const facts = parseFactsJson(text, opts.from);
+  if (opts.quote) {
+    const q = opts.quote;
+    for (const [k, v] of Object.entries({ '--message': q.message, '--signature': q.signature, '--nonce': q.nonce, '--pcrs': q.pcrs })) {
+      if (!v) throw new UsageError('USAGE', `--ak needs ${k} too`, {});
+    }
+    return { layers: await factsFromQuoteFiles(q), source: basename(q.message) };
+  }
+  const from = opts.from!;
+  const text = readEvidenceText(from);
+  if (isBundleText(text)) return { layers: await factsFromBundle(text, from, opts.trust), source: basename(from) };
+  if (looksLikeUnverifiedEvidence(text)) {
+    throw new UsageError('USAGE', `${from} looks like one layer's raw evidence response; save a whole attestation with attest --save and pass that bundle, or pass the quote files with --ak ...`, { file: from });
+  }
+  return { layers: parseFactsJson(text, from).layers, source: basename(from) };
+}
+
+export async function policyInit(opts: PolicyInitOptions): Promise<CommandOutcome> {
+  const { layers, source } = await readFacts(opts);
+  const facts = { layers };
   const imaEntries = Math.max(0, ...facts.layers.map((l) => l.ima?.entries.length ?? 0));
   if (opts.output === undefined && imaEntries > INLINE_IMA_MAX) {
     throw new UsageError('USAGE', `an IMA log has ${imaEntries} entries: give -o FILE so the allow-list goes to an included JSON file next to it (inline YAML lists that large load slowly)`, { entries: imaEntries });
@@ -41,7 +68,7 @@ export async function policyInit(opts: { from: string; output?: string | undefin
   const base = opts.output === undefined ? undefined : basename(opts.output, extname(opts.output));
   const generated = generatePolicy(facts.layers, {
     name: opts.name,
-    source: basename(opts.from),
+    source,
     generatedAt: new Date(),
     imaAllowListFile: base === undefined ? undefined : (l) => `${base}.layer${l.position}-ima.json`,
   });
@@ -59,7 +86,7 @@ export async function policyInit(opts: { from: string; output?: string | undefin
     for (const t of targets) write(t.path, t.text);
     written.push(...targets.map((t) => t.path));
   }
-  const summary = { name: opts.name, layers: facts.layers.length, written, ruleSets: check.policy.ruleSets.map((r) => r.name) };
+  const summary = { name: opts.name, layers: facts.layers.length, source, written, ruleSets: check.policy.ruleSets.map((r) => r.name) };
   return {
     ok: true,
     exitCode: EXIT_CODES.OK,

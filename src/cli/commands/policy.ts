@@ -41,16 +41,55 @@ Examples:
     policy
       .command('init')
       .description('write a golden policy from known-good evidence, with comments saying where each value came from')
-      .requiredOption('--from <evidence>', 'known-good evidence: a facts file (JSON, see README "Facts files")')
+      .option('--from <evidence>', 'known-good evidence: a saved evidence bundle (attest --save; needs --trust) or a facts file (JSON, see README "Facts files")')
+      .option('--trust <[label=]path>', 'with a bundle: the trust anchors its AK certificates verify to; repeatable', (v: string, prev: string[] = []) => [...prev, v])
+      .option('--ak <file>', 'instead of --from, one quote with its logs: the AK (PEM/DER SPKI or TPM2B_PUBLIC)')
+      .option('--message <file>', 'with --ak: the TPMS_ATTEST (tpm2_quote -m)')
+      .option('--signature <file>', 'with --ak: the TPMT_SIGNATURE (tpm2_quote -s)')
+      .option('--nonce <hex>', 'with --ak: the nonce the quote carries')
+      .option('--pcrs <file>', 'with --ak: the quoted PCR values (tpm2_quote -o)')
+      .option('--pcrs-format <format>', 'with --ak: serialized | values | marshaled | json', 'serialized')
+      .option('--eventlog <file>', 'with --ak: the firmware event log')
+      .option('--ima <file>', 'with --ak: the IMA measurement list')
       .option('-o, --output <file>', 'write the policy here (and IMA allow-lists next to it); default: print it')
       .option('--name <name>', 'policy name', 'golden')
       .option('--force', 'overwrite existing files'),
   )
-    .addHelpText('after', '\nExample:\n  $ vtpm-verify policy init --from known-good.facts.json -o golden.yaml\n  $ vtpm-verify policy check golden.yaml')
+    .addHelpText(
+      'after',
+      `
+Only evidence that verifies becomes a policy: a bundle is re-verified (baseline
+checks), a quote is verified with its logs replayed; otherwise exit 1.
+
+Example:
+  $ vtpm-verify attest http://10.0.0.5:8443/attest --trust ./trust --save known-good.bundle.json
+  $ vtpm-verify policy init --from known-good.bundle.json --trust ./trust -o golden.yaml
+  $ vtpm-verify policy init --ak ak.pub --message q.msg --signature q.sig --nonce 9009 --pcrs q.pcrs --eventlog bios.bin --ima ima.txt -o golden.yaml
+  $ vtpm-verify policy check golden.yaml`,
+    )
     .action(async (opts: Record<string, unknown>) => {
       await runner(globalsFrom(opts), async () => {
         const m = await import('../actions/policy-init.js');
-        return m.policyInit({ from: String(opts['from']), output: opts['output'] as string | undefined, name: String(opts['name']), force: opts['force'] === true });
+        return m.policyInit({
+          from: opts['from'] as string | undefined,
+          trust: (opts['trust'] as string[] | undefined) ?? [],
+          quote:
+            opts['ak'] !== undefined
+              ? {
+                  ak: String(opts['ak']),
+                  message: String(opts['message'] ?? ''),
+                  signature: String(opts['signature'] ?? ''),
+                  nonce: String(opts['nonce'] ?? ''),
+                  pcrs: String(opts['pcrs'] ?? ''),
+                  pcrsFormat: String(opts['pcrsFormat']),
+                  eventlog: opts['eventlog'] as string | undefined,
+                  ima: opts['ima'] as string | undefined,
+                }
+              : undefined,
+          output: opts['output'] as string | undefined,
+          name: String(opts['name']),
+          force: opts['force'] === true,
+        });
       });
     });
 

@@ -1,0 +1,73 @@
+// Turning raw known-good evidence into verified layer facts for `policy init`:
+// a saved evidence bundle (verified by the deep-attestation walker under the
+// built-in baseline) or one quote with its logs given as files (verified like
+// `vtpm-verify quote --eventlog --ima`). Nothing unverified reaches the
+// generator: evidence that does not verify is refused.
+
+import { UsageError, VerificationError } from '../../errors.js';
+import type { LayerFacts } from '../../policy/evidence.js';
+import { readInputFile, readInputText } from '../../util/files.js';
+import { fromHex } from '../../util/bytes.js';
+
+export interface QuoteFiles {
+  ak: string;
+  message: string;
+  signature: string;
+  nonce: string;
+  pcrs: string;
+  pcrsFormat: string;
+  eventlog?: string | undefined;
+  ima?: string | undefined;
+}
+
+/** Facts from a saved bundle, verified with the walker (trust anchors needed for the AK paths). */
+export async function factsFromBundle(text: string, file: string, trust: readonly string[]): Promise<LayerFacts[]> {
+  if (trust.length === 0) throw new UsageError('USAGE', `${file} is an evidence bundle: give --trust (the anchors its AK certificates verify to)`, { file });
+  const [bundleMod, { walk }, { setupVerifier }] = await Promise.all([import('../../verify/bundle.js'), import('../../verify/walker.js'), import('../verifier-setup.js')]);
+  const bundle = bundleMod.parseBundle(text);
+  const setup = await setupVerifier({ trust });
+  const at = new Date(bundle.time);
+  const outcome = await walk(
+    { target: bundle.target, topNonce: bundleMod.bundleTopNonce(bundle), trust: setup.trust, cache: setup.cache, policy: setup.policy, policySource: setup.policySource, at },
+    bundleMod.bundleSource(bundle),
+  );
+  if (outcome.result.verdict !== 'trusted') {
+    const e = outcome.result.error;
+    throw new VerificationError(e?.code ?? 'POLICY_NOT_TRUSTED', `${file} is not known-good: it does not verify (${outcome.result.reason}); a golden policy is made only from evidence that verifies`, { file, ...(e?.details ?? {}) });
+  }
+  return outcome.facts;
+}
+
+/** Facts of one layer from a quote and its logs; the AK is a bare key, so no certificate facts. */
+export async function factsFromQuoteFiles(f: QuoteFiles): Promise<LayerFacts[]> {
+  const [{ loadAttestationKey }, { verifyQuote }, { parsePcrFile }, { parseTpmtSignature }, logsMod] = await Promise.all([
+    import('../../verify/ak.js'),
+    import('../../verify/quote.js'),
+    import('../../tpm/pcr-formats.js'),
+    import('../../tpm/signature.js'),
+    import('../../eventlog/index.js'),
+  ]);
+  const ak = loadAttestationKey(readInputFile(f.ak, 'attestation key', 64 * 1024));
+  const message = readInputFile(f.message, 'quote message', 16 * 1024);
+  const signature = parseTpmtSignature(readInputFile(f.signature, 'quote signature', 16 * 1024));
+  const pcrs = parsePcrFile(readInputFile(f.pcrs, 'PCR file', 1024 * 1024), f.pcrsFormat as never).values;
+  const q = verifyQuote({ ak, message, signature, nonce: fromHex(f.nonce, '--nonce'), pcrs });
+  if (!q.ok) throw new VerificationError(q.failure.code, `the quote is not known-good: ${q.failure.message}`, q.failure.details);
+  const eventLog = f.eventlog !== undefined ? readInputFile(f.eventlog, 'event log', 16 * 1024 * 1024) : undefined;
+  const ima = f.ima !== undefined ? readInputFile(f.ima, 'IMA list', 64 * 1024 * 1024) : undefined;
+  const logs = eventLog || ima ? logsMod.verifyLogsAgainstQuote({ ...(eventLog ? { eventLog } : {}), ...(ima ? { ima } : {}) }, q.pcrs!) : null;
+  if (logs && !logs.ok) {
+    const failed = logs.checks.find((c) => c.status === 'fail');
+    throw new VerificationError(failed?.code ?? 'EVENTLOG_REPLAY_MISMATCH', `the logs are not known-good: ${failed?.message ?? 'they do not replay to the quote'}`, {});
+  }
+  const { factsFromVerifiedQuote } = await import('../../verify/facts.js');
+  return [factsFromVerifiedQuote(q, logs)];
+}
+
+export function isBundleText(text: string): boolean {
+  return /"format"\s*:\s*"vtpm-verify\/evidence-bundle"/.test(text.slice(0, 4096));
+}
+
+export function readEvidenceText(path: string): string {
+  return readInputText(path, 'evidence', 256 * 1024 * 1024);
+}
