@@ -49,7 +49,7 @@ export function encodeName(attributes: ReadonlyArray<readonly [keyof typeof ATTR
   );
 }
 
-function extension(id: string, critical: boolean, value: Uint8Array): Buffer {
+export function extension(id: string, critical: boolean, value: Uint8Array): Buffer {
   return critical ? sequence(oid(id), boolean(true), octetString(value)) : sequence(oid(id), octetString(value));
 }
 
@@ -137,6 +137,8 @@ export interface AkCertificateRequest {
   serialLabel: string;
   /** sign with this key instead of the CA's (fault: a certificate its CA never issued) */
   forgeWith?: KeyObject;
+  /** complete extensions (DER) to add as they are, e.g. a TrustedLayer value our encoder refuses to write (hostile-attester tests) */
+  rawExtensions?: readonly Uint8Array[];
 }
 
 /** A CA of the simulated provider. */
@@ -205,6 +207,7 @@ export class SimCa {
       extension(OID.authorityKeyIdentifier, false, sequence(implicitPrimitive(0, this.keyId))),
     ];
     if (req.layer) extensions.push(Buffer.from(encodeTrustedLayerExtension(req.layer)));
+    for (const raw of req.rawExtensions ?? []) extensions.push(Buffer.from(raw));
     const tbs = encodeTbs({
       serial: serialFor(`ak/${this.subject}/${req.serialLabel}`),
       issuerName: this.nameDer,

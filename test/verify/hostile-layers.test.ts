@@ -1,0 +1,118 @@
+// Hostile attesters the simulator's faults do not cover, each a real HTTP
+// server on 127.0.0.1: a redirect (never followed), invalid JSON (the layer
+// is not trusted, it does not make the run "incomplete"), a verified
+// certificate that names a non-http layer below (never followed), and a
+// chain of layers that loops back on itself. Bounded time, typed errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { SimCa, extension } from '../../src/simulator/pki.js';
+import { SoftTpm } from '../../src/simulator/soft-tpm.js';
+import { sequence, tlv } from '../../src/simulator/der.js';
+import { OID } from '../../src/x509/oids.js';
+import { parseEvidenceQuery, serializeEvidence } from '../../src/transport/evidence.js';
+import { EvidenceClient } from '../../src/transport/evidence-client.js';
+import { liveSource } from '../../src/transport/layer-source.js';
+import { walk, type EvidenceSource } from '../../src/verify/walker.js';
+import { drawTopNonce } from '../../src/verify/nonce-chain.js';
+import { baselinePolicy } from '../../src/policy/index.js';
+import { buildTrustStore } from '../../src/x509/trust-store.js';
+import type { AttestationResult } from '../../src/verify/result.js';
+
+type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
+
+async function withServer(route: Route, fn: (origin: string, hits: string[]) => Promise<void>): Promise<void> {
+  const hits: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    hits.push(url.pathname);
+    route(req, res, url);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    await fn(`http://127.0.0.1:${(server.address() as { port: number }).port}`, hits);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
+const ca = SimCa.root('Hostile test vPlatform root', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+const trust = buildTrustStore([{ origin: 'root.pem', bytes: Buffer.from(ca.certificate.pem), role: 'anchor', label: 'vplatform-ca' }]).store;
+
+async function attest(target: string): Promise<AttestationResult> {
+  const client = new EvidenceClient({ timeoutMs: 3_000 });
+  try {
+    const now = new Date();
+    return (await walk({ target, topNonce: drawTopNonce(now), trust, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
+  } finally {
+    client.close();
+  }
+}
+
+/** A VM layer with a genuine quote whose AK certificate carries the given extensions. */
+function vmRoute(cert: { pem: string; der: Buffer }, vm: SoftTpm): Route {
+  return (_req, res, url) => {
+    const r = parseEvidenceQuery(url.searchParams);
+    const q = vm.quote(r.nonce, r.pcrs);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(serializeEvidence({ version: 1, quote: { message: q.message, signature: q.signature }, unverifiedPcrs: q.pcrs, certificates: [{ pem: cert.pem, der: cert.der }] })));
+  };
+}
+
+test('a redirect is never followed: the layer is unreachable (TRANSPORT_REDIRECT), the target never asked', async () => {
+  await withServer(
+    (_req, res, url) => {
+      if (url.pathname.startsWith('/elsewhere')) res.writeHead(200).end('{}');
+      else res.writeHead(302, { location: '/elsewhere/v1/evidence' }).end();
+    },
+    async (origin, hits) => {
+      const r = await attest(`${origin}/vm`);
+      assert.equal(r.verdict, 'incomplete');
+      assert.equal(r.layers[0]!.status, 'unreachable');
+      assert.equal(r.error?.code, 'TRANSPORT_REDIRECT');
+      assert.deepEqual(hits, ['/vm/v1/evidence']);
+    },
+  );
+});
+
+test('invalid JSON from an attester: the layer is not trusted (EVIDENCE_JSON), not "could not complete"', async () => {
+  await withServer(
+    (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"version": 1, "quote": '),
+    async (origin) => {
+      const r = await attest(`${origin}/vm`);
+      assert.equal(r.verdict, 'not-trusted');
+      assert.equal(r.error?.code, 'EVIDENCE_JSON');
+    },
+  );
+});
+
+test('a verified certificate naming a non-http layer below: LAYER_EXT_BAD_URI, nothing followed', async () => {
+  const vm = SoftTpm.create({ seed: 'hostile-vm' });
+  // TrustedLayer { virtual, instanceId, deepAttestation "ftp://..." }: our encoder refuses to write it, so by hand.
+  const value = sequence(Buffer.from([0x0a, 0x01, 0x01]), tlv(0x80, vm.instanceId), tlv(0x81, Buffer.from('ftp://127.0.0.1/host', 'latin1')));
+  const cert = ca.issueAk({ commonName: 'hostile vm AK', publicKey: vm.akPublicKey, serialLabel: 'ftp', rawExtensions: [extension(OID.trustedLayer, false, value)] });
+  await withServer(vmRoute(cert, vm), async (origin, hits) => {
+    const r = await attest(`${origin}/vm`);
+    assert.equal(r.verdict, 'not-trusted');
+    assert.equal(r.layers.length, 1);
+    assert.equal(r.error?.code, 'LAYER_EXT_BAD_URI');
+    assert.deepEqual(hits, ['/vm/v1/evidence']);
+  });
+});
+
+test('a chain of layers that loops back to itself: WALK_LOOP, each URI asked once', async () => {
+  const vm = SoftTpm.create({ seed: 'looping-vm' });
+  await withServer(
+    (req, res, url) => route!(req, res, url),
+    async (origin, hits) => {
+      const cert = ca.issueAk({ commonName: 'looping vm AK', publicKey: vm.akPublicKey, serialLabel: 'loop', layer: { kind: 'virtual', instanceId: vm.instanceId, deepAttestation: `${origin}/vm` } });
+      route = vmRoute(cert, vm);
+      const r = await attest(`${origin}/vm`);
+      assert.equal(r.verdict, 'not-trusted');
+      assert.equal(r.error?.code, 'WALK_LOOP');
+      assert.deepEqual(hits, ['/vm/v1/evidence']);
+    },
+  );
+});
+let route: Route | undefined;
