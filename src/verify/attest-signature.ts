@@ -17,9 +17,11 @@ import { OBJECT_ATTRIBUTES } from '../tpm/public.js';
 import { toHex, bytesEqual } from '../util/bytes.js';
 import { fail, pass, type CheckResult } from './checks.js';
 import type { AttestationKey } from './ak.js';
+import { diagnoseRsaFailure } from './rsa-diagnosis.js';
 
 export const ATTEST_CODES = {
   ATTEST_BAD_SIGNATURE: { kind: 'verification', summary: 'the signature over a TPMS_ATTEST (certify, creation, ...) does not verify with the key' },
+  ATTEST_MESSAGE_ALTERED: { kind: 'verification', summary: 'an RSA signature over a TPMS_ATTEST was made with this key over other bytes: the message was altered after signing' },
   ATTEST_KEY_TYPE_MISMATCH: { kind: 'verification', summary: 'the signature algorithm does not fit the key type (e.g. ECDSA signature, RSA key)' },
   ATTEST_SCHEME_MISMATCH: { kind: 'verification', summary: "the signature scheme or hash differs from the one the key's TPM public area fixes" },
   ATTEST_KEY_NOT_RESTRICTED: { kind: 'verification', summary: 'the signing key is not a restricted signing key, so it could have signed a forged TPMS_ATTEST' },
@@ -46,6 +48,8 @@ export type AttestSignature = TpmtSignature | PlainSignature;
 export interface SignatureCodes {
   prefix: string;
   badSignature: string;
+  /** an RSA signature made by this key over other bytes: the message was altered */
+  messageAltered: string;
   keyTypeMismatch: string;
   schemeMismatch: string;
 }
@@ -53,6 +57,7 @@ export interface SignatureCodes {
 export const ATTEST_SIGNATURE_CODES: SignatureCodes = {
   prefix: 'attest',
   badSignature: 'ATTEST_BAD_SIGNATURE',
+  messageAltered: 'ATTEST_MESSAGE_ALTERED',
   keyTypeMismatch: 'ATTEST_KEY_TYPE_MISMATCH',
   schemeMismatch: 'ATTEST_SCHEME_MISMATCH',
 };
@@ -156,6 +161,15 @@ export function verifyAttestSignature(ak: AttestationKey, message: Uint8Array, s
       : cryptoVerify(sig.hash, message, { key: ak.key, padding: constants.RSA_PKCS1_PADDING }, bytes);
   }
   const label = sig.scheme === 'plain' ? `${pss ? 'rsapss' : ak.keyType === 'rsa' ? 'rsassa' : 'ecdsa'}-${sig.hash.name} (plain)` : schemeLabel(sig);
+  if (!ok && ak.keyType === 'rsa' && diagnoseRsaFailure(ak.key, sig.scheme === 'plain' ? sig.bytes : (sig as { sig: Uint8Array }).sig, sig.hash, pss, ak.rsaBits) === 'other-message') {
+    const message = `the ${label} signature was made with this AK, but over other bytes: the message was altered after it was signed (or the signature belongs to another message)`;
+    return failed(checks, fail(sigId, codes.messageAltered, message, { expected: 'the signed message', actual: 'other bytes' }), message, {
+      scheme: label,
+      ak: ak.description,
+      expected: 'the signed message',
+      actual: 'other bytes',
+    });
+  }
   if (!ok) {
     return failed(checks, fail(sigId, codes.badSignature, `the ${label} signature does not verify with the ${ak.description} AK`, { expected: 'valid', actual: 'invalid' }), `signature (${label}) does not verify with the ${ak.description} attestation key`, {
       scheme: label,

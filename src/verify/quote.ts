@@ -28,6 +28,7 @@ import type { AttestationKey } from './ak.js';
 
 export const QUOTE_CODES = {
   QUOTE_BAD_SIGNATURE: { kind: 'verification', summary: 'the quote signature does not verify with the attestation key (or is TPM_ALG_NULL)' },
+  QUOTE_MESSAGE_ALTERED: { kind: 'verification', summary: 'an RSA quote signature was made with this AK over other bytes: the message was altered after signing (ECDSA cannot tell this from QUOTE_BAD_SIGNATURE)' },
   QUOTE_KEY_TYPE_MISMATCH: { kind: 'verification', summary: 'the signature algorithm does not fit the AK type (e.g. an ECDSA signature and an RSA AK)' },
   QUOTE_SCHEME_MISMATCH: { kind: 'verification', summary: "the signature scheme or hash differs from the one the AK's TPM public area fixes" },
   QUOTE_AK_NOT_RESTRICTED: { kind: 'verification', summary: 'the AK (given as a TPM public area) is not a restricted signing key, so its quotes prove nothing' },
@@ -42,6 +43,7 @@ export const QUOTE_CODES = {
 const QUOTE_SIGNATURE_CODES: SignatureCodes = {
   prefix: 'quote',
   badSignature: 'QUOTE_BAD_SIGNATURE',
+  messageAltered: 'QUOTE_MESSAGE_ALTERED',
   keyTypeMismatch: 'QUOTE_KEY_TYPE_MISMATCH',
   schemeMismatch: 'QUOTE_SCHEME_MISMATCH',
 };

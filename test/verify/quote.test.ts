@@ -241,6 +241,20 @@ test('RSA: PKCS#1 v1.5 and PSS with either salt length; plain signatures; wrong-
   }
   // a PKCS#1 signature presented as PSS does not verify
   assert.equal(codeOf({ ak, message: msg, signature: rsaSig('0016', pkcs1), nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_SIGNATURE');
+  // one changed message byte: this key signed other bytes (both paddings); another key's signature: not this key
+  const altered = Buffer.from(msg);
+  altered[altered.length - 1]! ^= 1;
+  assert.equal(codeOf({ ak, message: altered, signature: rsaSig('0014', pkcs1), nonce: Buffer.of(0xaa) }), 'QUOTE_MESSAGE_ALTERED');
+  for (const saltLength of [32, constants.RSA_PSS_SALTLEN_MAX_SIGN]) {
+    const pss = sign('sha256', msg, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength });
+    assert.equal(codeOf({ ak, message: altered, signature: rsaSig('0016', pss), nonce: Buffer.of(0xaa) }), 'QUOTE_MESSAGE_ALTERED', `pss salt ${saltLength}`);
+  }
+  const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  assert.equal(codeOf({ ak, message: msg, signature: rsaSig('0014', sign('sha256', msg, { key: other, padding: constants.RSA_PKCS1_PADDING })), nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_SIGNATURE');
+  assert.equal(
+    codeOf({ ak, message: msg, signature: rsaSig('0016', sign('sha256', msg, { key: other, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })), nonce: Buffer.of(0xaa) }),
+    'QUOTE_BAD_SIGNATURE',
+  );
   assert.equal(codeOf({ ak, message: msg, signature: { scheme: 'plain', hash: hashByName('sha256')!, bytes: pkcs1 }, nonce: Buffer.of(0xaa) }), 'valid');
   const short = Buffer.concat([Buffer.from('0014000b0004', 'hex'), Buffer.from('01020304', 'hex')]);
   assert.equal(codeOf({ ak, message: msg, signature: short, nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_SIGNATURE');
