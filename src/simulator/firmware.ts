@@ -178,8 +178,13 @@ export interface FirmwareLog {
   extends: readonly PcrExtend[];
 }
 
+/** The digest a simulated boot application is measured with (for golden lists in policies). */
+export function imageDigest(bank: HashName, image: string): Buffer {
+  return digest(bankAlg(bank), Buffer.from(`sim PE image: ${image}`, 'utf8'));
+}
+
 function imageDigests(banks: readonly HashName[], image: string): Partial<Record<HashName, Buffer>> {
-  return Object.fromEntries(banks.map((b) => [b, digest(bankAlg(b), Buffer.from(`sim PE image: ${image}`, 'utf8'))]));
+  return Object.fromEntries(banks.map((b) => [b, imageDigest(b, image)]));
 }
 
 function digestsOf(banks: readonly HashName[], bytes: Uint8Array): Partial<Record<HashName, Buffer>> {

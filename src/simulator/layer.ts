@@ -159,7 +159,8 @@ export class SimLayer {
     this.staleVplatformPart = null;
   }
 
-  get hosts(): boolean {
+  /** a physical host or VMM: it keeps a vPlatform table */
+  get isHosting(): boolean {
     return this.recorder !== null;
   }
 

@@ -12,7 +12,7 @@
 // same tbsCertificate bytes as createCertificateWithTrustedLayer makes for
 // the same inputs.
 
-import { createHash, generateKeyPairSync, hash, sign, type KeyObject } from 'node:crypto';
+import { createHash, hash, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { certificatePem } from '../transport/evidence.js';
 import { OID } from '../x509/oids.js';
 import { encodeTrustedLayerExtension, type TrustedLayerInput } from '../x509/trusted-layer-encode.js';
@@ -241,8 +241,14 @@ function caExtensions(spki: Buffer, issuerKeyId: Buffer | null, pathLen: number 
 
 export const SIM_ORGANIZATION = 'vtpm-verify simulator';
 
-/** A P-256 key: derived from `seed` and `label` when a seed is given, random otherwise. */
+/**
+ * A P-256 key: derived from `seed` and `label` when a seed is given, random
+ * otherwise. Random keys are derived from random bytes too, not made by
+ * generateKeyPairSync: on Node 20.20 a garbage collection that finalizes a
+ * key-generation job while the same key is being exported as JWK deadlocks
+ * the process (seen building a 10,000-VM fleet), and the simulator exports
+ * every key as JWK (SPKI, TPM public areas).
+ */
 export function simKey(seed: Uint8Array | undefined, label: string): KeyObject {
-  if (seed !== undefined) return seededEcKey(seed, label, 'p256');
-  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+  return seededEcKey(seed ?? randomBytes(32), label, 'p256');
 }

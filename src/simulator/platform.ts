@@ -6,7 +6,7 @@
 // (PCR 23); the AK certificates with the TrustedLayer extension pointing each
 // layer at the one below; and the faults asked for.
 
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { HashName } from '../tpm/constants.js';
 import { invalidArgument } from './codes.js';
@@ -307,8 +307,13 @@ export function buildPlatform(options: PlatformOptions): SimPlatform {
   const makeTpm = (name: string, role: MachineRole): SoftTpm => {
     const ak = options.ak?.[role] ?? { type: 'ecc' as const };
     const common = { ak, banks, clock, ...(options.now ? { now: options.now } : {}) };
-    if (ak.type === 'rsa') return SoftTpm.create({ ...common, akPrivateKey: generateKeyPairSync('rsa', { modulusLength: ak.bits ?? 2048 }).privateKey, ekPrivateKey: keyFor(`ek/${name}`) });
-    return seed ? SoftTpm.create({ ...common, seed: Buffer.concat([seed, Buffer.from(`/tpm/${name}`)]) }) : SoftTpm.create(common);
+    if (ak.type === 'rsa') {
+      // generated as DER and imported, so the KeyObject is not the generation job's (see simKey)
+      const der = generateKeyPairSync('rsa', { modulusLength: ak.bits ?? 2048, privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } }).privateKey;
+      return SoftTpm.create({ ...common, akPrivateKey: createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }), ekPrivateKey: keyFor(`ek/${name}`) });
+    }
+    // random identities from random seeds: see simKey for why not generateKeyPairSync
+    return SoftTpm.create({ ...common, seed: seed ? Buffer.concat([seed, Buffer.from(`/tpm/${name}`)]) : randomBytes(32) });
   };
 
   // Layers, top-down from each host; decoys after the topology.
@@ -334,7 +339,7 @@ export function buildPlatform(options: PlatformOptions): SimPlatform {
       listed,
     });
     layer.faults.push(...(placed.get(node.name) ?? []));
-    if (perHost && layer.hosts) layer.recordIssuer(issuingCa!.certificate.der);
+    if (perHost && layer.isHosting) layer.recordIssuer(issuingCa!.certificate.der);
     platform.layers.set(node.name, layer);
     if (!host) platform.roots.push(layer);
     for (const g of node.guests) build(g, layer, listed);

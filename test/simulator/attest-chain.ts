@@ -17,7 +17,7 @@ import { akFromKeyObject } from '../../src/verify/ak.js';
 import type { CheckResult } from '../../src/verify/checks.js';
 import { verifyQuote } from '../../src/verify/quote.js';
 import { checkInstanceHosted, verifyVplatformLog, type VplatformEntryInput } from '../../src/verify/vplatform.js';
-import { layerInfo, validateChain, type TrustStore } from '../../src/x509/index.js';
+import { layerInfo, validateChain, type TrustStore, type ValidationCache } from '../../src/x509/index.js';
 
 export interface WalkedLayer {
   position: number;
@@ -49,7 +49,7 @@ function entriesOf(ev: LayerEvidence): VplatformEntryInput[] {
   );
 }
 
-export async function attestChain(client: EvidenceClient, topUrl: string, store: TrustStore, options: { maxDepth?: number; timeoutMs?: number } = {}): Promise<WalkedLayer[]> {
+export async function attestChain(client: EvidenceClient, topUrl: string, store: TrustStore, options: { maxDepth?: number; timeoutMs?: number; cache?: ValidationCache } = {}): Promise<WalkedLayer[]> {
   const out: WalkedLayer[] = [];
   let nonce: Buffer = randomBytes(32);
   let url = topUrl;
@@ -69,7 +69,7 @@ export async function attestChain(client: EvidenceClient, topUrl: string, store:
       throw err;
     }
     layer.evidence = ev;
-    const path = validateChain(ev.certificates.map((c) => c.der), store, { at: new Date(), requireEku: 'ak' });
+    const path = validateChain(ev.certificates.map((c) => c.der), store, { at: new Date(), requireEku: 'ak', ...(options.cache ? { cache: options.cache } : {}) });
     if (!path.valid) {
       layer.codes.push(path.code);
       return out; // verify before follow

@@ -4,12 +4,15 @@
 // (expectedOutcome) says the same. Transport faults are bounded by the
 // client's timeout and size cap.
 import { test, after } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { loadTrustStore } from '../../src/cli/trust-files.js';
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import { FAULTS, FAULT_NAMES, parseTamper, type FaultName } from '../../src/simulator/faults.js';
 import { startSimulator } from '../../src/simulator/start.js';
 import { assertRejectsCode, assertThrowsCode } from '../helpers/assert.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 import { attestChain, failures } from './attest-chain.js';
 
 // Small bounds for the hostile layers; honest ones answer in milliseconds.
@@ -54,6 +57,20 @@ const CASES: Case[] = [
   { tamper: 'eventlog-missing@1', depth: 3 },
   { tamper: 'ima-tamper@0', depth: 3 },
 ];
+
+test('README\'s faults table lists every fault with the code FAULTS gives, and nothing else', () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('<!-- faults-table:start -->'), readme.indexOf('<!-- faults-table:end -->'));
+  // | `fault` | the simulator | code | also | status |
+  const rows = table.split('\n').filter((l) => /^\| `[a-z-]+` \|/.test(l)).map((l) => l.split('|').map((c) => c.trim()));
+  assert.deepEqual(rows.map((r) => r[1]!.slice(1, -1)), FAULT_NAMES);
+  for (const r of rows) {
+    const name = r[1]!.slice(1, -1) as FaultName;
+    assert.ok(r[3]!.startsWith(`\`${FAULTS[name].code}\``), `${name}: ${r[3]}`);
+    for (const also of FAULTS[name].alsoCodes) assert.ok(r[4]!.includes(`\`${also}\``), `${name}: ${r[4]}`);
+    assert.ok(r[5]!.startsWith(FAULTS[name].status), `${name}: ${r[5]}`);
+  }
+});
 
 test('every fault of FAULTS has a case below', () => {
   assert.deepEqual(new Set(CASES.map((c) => parseTamper(c.tamper).fault.fault)), new Set(FAULT_NAMES));

@@ -10,7 +10,7 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export const simulateCommand: CommandDefinition = (program: Command, runner) => {
   const cmd = program
     .command('simulate')
-    .description('serve a simulated virtualized platform (VM → VMM → ... → physical, or a fleet) over the deep attestation\nprotocol on 127.0.0.1, with optional injected faults, until interrupted')
+    .description('serve a simulated virtualized platform (a VM → VMM → ... → physical chain, or a fleet) on 127.0.0.1, with injected faults if asked, for others to attest; runs until interrupted')
     .option('--port <port>', 'TCP port on 127.0.0.1 (0: any free port)', '0')
     .option('--layers <n>', 'one chain of N layers: 1 = a physical machine, 2 = VM → physical, 3 = VM → VMM → physical (default), ...')
     .option('--fleet <file>', 'a fleet file (YAML or JSON): {hosts: N, vmmsPerHost: N, vmsPerVmm: N} or an explicit hosts tree')
