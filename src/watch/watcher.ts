@@ -28,6 +28,9 @@ import { batchOf, mergeTriggers, type AttestTrigger } from './trigger.js';
 
 export const DEFAULT_INTERVAL_MS = 5 * 60_000;
 
+/** Dropped stream events (invalid, foreign, duplicate, other types) shown per connection before they are only counted. */
+export const MAX_DROPPED_SHOWN = 10;
+
 /** Where the VM was last seen: its verified host and platform path. */
 export interface HostSnapshot {
   /** the VM certificate's deepAttestation (verified) */
@@ -78,7 +81,8 @@ export interface WatchDeps {
   /** waits `ms` for the next periodic attestation; resolves early when `signal` aborts */
   sleep(ms: number, signal: AbortSignal): Promise<void>;
   now(): Date;
-  emit(line: WatchLine): void;
+  /** prints a line; a promise means "wait before printing more" (stdout backpressure: a slow reader holds the watcher back) */
+  emit(line: WatchLine): void | Promise<void>;
 }
 
 export interface WatchOptions {
@@ -191,7 +195,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     summary.lastVerdict = r.verdict;
     const time = iso();
     const findings = (r.findings ?? []).filter((c) => c.status === 'fail' || c.status === 'warn');
-    deps.emit({
+    await deps.emit({
       type: 'attested',
       time,
       target: options.target,
@@ -206,7 +210,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     });
     if (report.host !== null) {
       if (last && last.platformPath.join('>') !== r.platformPath.join('>')) {
-        deps.emit({
+        await deps.emit({
           type: 'migrated',
           time,
           target: options.target,
@@ -224,11 +228,11 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     }
     for (const s of report.sources) {
       summary.sourceChecks++;
-      deps.emit({ type: 'source', time, instance: s.instance, source: s.uri, status: s.status, ...(s.code ? { code: s.code } : {}), message: s.message, sourceVerdict: s.sourceVerdict, unannounced: s.unannounced });
+      await deps.emit({ type: 'source', time, instance: s.instance, source: s.uri, status: s.status, ...(s.code ? { code: s.code } : {}), message: s.message, sourceVerdict: s.sourceVerdict, unannounced: s.unannounced });
     }
     for (const c of findings) {
       if (c.id.startsWith('migration.source') || c.id === 'migration.destination') continue; // said by the source lines
-      deps.emit({ type: 'finding', time, instance: report.instance, code: c.code ?? c.id, status: c.status as 'fail' | 'warn', message: c.message });
+      await deps.emit({ type: 'finding', time, instance: report.instance, code: c.code ?? c.id, status: c.status as 'fail' | 'warn', message: c.message });
     }
     if (trigger.kind === 'migration' && report.instance !== null) deps.saveCursor(trigger.batch.service, report.instance, trigger.batch.lastSeq);
     if (r.verdict === 'not-trusted') failed(r);
@@ -250,7 +254,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     summary.controllerAttestations++;
     sub.trusted = c.trusted;
     const r = c.result;
-    deps.emit({ type: 'controller', time: iso(), service: sub.service, verdict: r.verdict, trusted: c.trusted, reason: r.reason, ...(r.error ? { error: errorLine(r.error)! } : {}) });
+    await deps.emit({ type: 'controller', time: iso(), service: sub.service, verdict: r.verdict, trusted: c.trusted, reason: r.reason, ...(r.error ? { error: errorLine(r.error)! } : {}) });
     if (r.verdict === 'not-trusted') failed(r);
   };
 
@@ -269,26 +273,38 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
   const consume = async (sub: Subscription): Promise<void> => {
     const streamSignal = AbortSignal.any([stop.signal, sub.abort.signal]);
     const afterSeq = deps.loadCursor(sub.service, sub.instance) ?? undefined;
-    const streamLine = (status: Extract<WatchLine, { type: 'stream' }>['status'], extra: Record<string, unknown> = {}): void =>
-      deps.emit({ type: 'stream', time: iso(), service: sub.service, status, ...extra } as WatchLine);
+    const streamLine = (status: Extract<WatchLine, { type: 'stream' }>['status'], extra: Record<string, unknown> = {}): void => {
+      void deps.emit({ type: 'stream', time: iso(), service: sub.service, status, ...extra } as WatchLine);
+    };
+    // A controller may send any number of events we drop (invalid, foreign, duplicate, other types) without
+    // the stream yielding: say the first few per connection, then only how many more there were.
+    let dropped = 0;
+    const flushDropped = (): void => {
+      if (dropped > MAX_DROPPED_SHOWN) streamLine('skipped', { reason: `${dropped - MAX_DROPPED_SHOWN} more events skipped or ignored` });
+      dropped = 0;
+    };
     streamLine('subscribing', { resumeAfter: afterSeq ?? null });
     const onStatus = (s: MigrationStreamStatus): void => {
       switch (s.type) {
         case 'connected':
           return streamLine('connected', { resumeAfter: s.resumeAfter ?? null });
         case 'disconnected':
+          flushDropped();
           return streamLine('disconnected', { ...(s.error ? { error: errorLine(s.error) } : {}), reason: `after ${s.delivered} new event(s)` });
         case 'retrying':
           return streamLine('retrying', { attempt: s.attempt, delayMs: s.delayMs });
         case 'skipped':
+          if (++dropped > MAX_DROPPED_SHOWN) return;
           return streamLine('skipped', { reason: s.reason, ...(s.seq !== undefined ? { seq: s.seq } : {}), ...(s.error ? { error: errorLine(s.error) } : {}) });
         case 'ignored':
+          if (++dropped > MAX_DROPPED_SHOWN) return;
           return streamLine('ignored', { reason: `event type ${s.event}` });
       }
     };
     try {
       for await (const event of deps.subscribe({ service: sub.service, instance: sub.instance, afterSeq, signal: streamSignal, onStatus })) {
         if (streamSignal.aborted) break;
+        flushDropped();
         summary.notifications++;
         let action: Extract<WatchLine, { type: 'event' }>['action'];
         if (!sub.trusted) action = 'ignored';
@@ -299,7 +315,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
           const outcome = request({ kind: 'migration', batch: batchOf(sub.service, event) });
           action = outcome === 'started' ? 'attest' : outcome;
         }
-        deps.emit({ type: 'event', time: iso(), seq: event.seq, instance: event.instance, from: event.from, to: event.to, eventTime: event.time.toISOString(), action });
+        await deps.emit({ type: 'event', time: iso(), seq: event.seq, instance: event.instance, from: event.from, to: event.to, eventTime: event.time.toISOString(), action });
       }
       if (!streamSignal.aborted) streamLine('ended', { reason: 'the controller ended the stream' });
     } catch (err) {

@@ -41,10 +41,21 @@ export class LineLog {
     return new Promise((resolve) => this.waiters.push({ cond, resolve }));
   }
 
-  /** Resolves with the n-th (1-based) attested line once printed. */
+  /**
+   * Resolves with the n-th (1-based) attested line once printed and the lines
+   * that follow it (migrated, source, finding) too: the watcher prints them
+   * without I/O in between, so one turn of the event loop later they are all out.
+   */
   async attested(n: number): Promise<Extract<WatchLine, { type: 'attested' }>> {
     await this.until(() => this.of('attested').length >= n);
+    await new Promise((r) => setImmediate(r));
     return this.of('attested')[n - 1]!;
+  }
+
+  /** Like until(), then one turn of the event loop for the lines that follow. */
+  async settled(cond: () => boolean): Promise<void> {
+    await this.until(cond);
+    await new Promise((r) => setImmediate(r));
   }
 }
 

@@ -149,7 +149,7 @@ test('the stream drops in the middle of an event: the watcher resumes after the 
   const w = await liveWatch(t, 'stream-drop');
   await ready(w);
   w.run.step(); // three moves; the first stream is cut in the middle of the second event
-  await w.lines.until(() => w.lines.of('attested').some((a) => a.events?.lastSeq === 3));
+  await w.lines.settled(() => w.lines.of('attested').some((a) => a.events?.lastSeq === 3));
   const seqs = w.lines.of('event').map((e) => e.seq);
   assert.deepEqual(seqs, [1, 2, 3], 'each notification once, in order');
   const stream = w.lines.of('stream').map((s) => [s.status, s.resumeAfter ?? null]);
@@ -169,7 +169,7 @@ test(`a burst of ${BURST_MIGRATIONS} migrations: every notification read, at mos
   await ready(w);
   const heapBefore = process.memoryUsage().heapUsed;
   w.run.step();
-  await w.lines.until(() => w.lines.of('attested').some((a) => a.events?.lastSeq === BURST_MIGRATIONS));
+  await w.lines.settled(() => w.lines.of('attested').some((a) => a.events?.lastSeq === BURST_MIGRATIONS));
   assert.equal(w.lines.of('event').length, BURST_MIGRATIONS);
   assert.deepEqual(
     w.lines.of('event').map((e) => e.seq),
@@ -186,4 +186,38 @@ test(`a burst of ${BURST_MIGRATIONS} migrations: every notification read, at mos
   assert.ok(summary.coalescer.coalesced >= BURST_MIGRATIONS - 3);
   // informational: the watcher keeps no per-notification state beyond the line it printed
   t.diagnostic(`attestations after the burst: ${after.length}; heap growth ${((process.memoryUsage().heapUsed - heapBefore) / 1e6).toFixed(1)} MB (simulator included)`);
+});
+
+test('notifications are hints: a false one (the source never hosted the VM, or cannot be reached, or the destination is wrong) changes no verdict unless the policy requires the migrate-out', { timeout: 60_000 }, async (t) => {
+  const { reserveDeadPort } = await import('../../src/simulator/service.js');
+  const dead = `http://127.0.0.1:${await reserveDeadPort()}/l/gone`;
+  for (const required of [false, true]) {
+    const w = await liveWatch(t, 'live-migration', {
+      policyYaml: ['apiVersion: vtpm-verify/v1', `name: source-${required}`, 'chain: { endAt: not-virtual }', `migration: { requireSourceMigrateOut: ${required} }`, ''].join('\n'),
+    });
+    await ready(w);
+    const c = w.sim.migrations!.controller;
+    const vm = w.sim.platform.layer('vm');
+    const vmmA = w.sim.platform.layer('vmm-a').url;
+    const vmmB = w.sim.platform.layer('vmm-b').url;
+    // "moved from vmm-b": vmm-b never had it
+    c.record({ instance: vm.instanceIdHex, from: vmmB, to: vmmA });
+    const first = await w.lines.attested(2);
+    assert.deepEqual(w.lines.of('source').map((s) => [s.source, s.status, s.code]), [[vmmB, 'not-migrated-out', 'VPLATFORM_NOT_MIGRATED_OUT']]);
+    // "moved to vmm-b from a host nobody answers for": the VM's certificate still says vmm-a
+    c.record({ instance: vm.instanceIdHex, from: dead, to: vmmB });
+    const second = await w.lines.attested(3);
+    const sources = w.lines.of('source');
+    assert.deepEqual([sources[1]!.source, sources[1]!.status, sources[1]!.code], [dead, 'not-checked', 'TRANSPORT_REFUSED']);
+    assert.deepEqual(first.platformPath, second.platformPath, 'the VM did not move');
+    if (!required) {
+      assert.deepEqual([first.verdict, second.verdict], ['trusted', 'trusted'], `${first.reason} / ${second.reason}`);
+      const hist = w.store.history({ limit: 1, instance: vm.instanceIdHex })[0]!.result as { findings: { id: string; status: string }[] };
+      assert.ok(hist.findings.some((f) => f.id === 'migration.destination' && f.status === 'warn'), 'the wrong destination is a warning on the result');
+    } else {
+      assert.deepEqual([first.verdict, second.verdict], ['not-trusted', 'not-trusted']);
+      assert.deepEqual([first.error?.code, second.error?.code], ['POLICY_SOURCE_STILL_HOSTS', 'POLICY_SOURCE_STILL_HOSTS']);
+    }
+    await w.stop();
+  }
 });

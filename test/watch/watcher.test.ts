@@ -218,3 +218,51 @@ test('a bug in the stream handling ends the watch as an internal error, not sile
   assert.equal(summary.stoppedBy, 'error');
   assert.equal(error?.kind, 'internal');
 });
+
+test('output backpressure: while a printed line waits for a slow reader, no further notification is read', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  let release: (() => void) | null = null;
+  const base = w.deps();
+  const deps = {
+    ...base,
+    emit: (line: Parameters<typeof base.emit>[0]) => {
+      base.emit(line);
+      if (line.type === 'event') return new Promise<void>((r) => (release = r));
+    },
+  };
+  const { ac, done } = start(w, {}, deps);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  w.stream.push(event(1), event(2), event(3));
+  await w.until(() => w.linesOf('event').length === 1);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(w.stream.pulled, 1, 'the second notification stays unread');
+  release!();
+  await w.until(() => w.linesOf('event').length === 2);
+  assert.equal(w.stream.pulled, 2);
+  release!();
+  await w.until(() => w.linesOf('event').length === 3);
+  release!();
+  ac.abort();
+  w.attests[1]?.resolve(report());
+  w.attests[2]?.resolve(report());
+  await done;
+});
+
+test('a flood of dropped stream events prints the first few, then how many more', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const { ac, done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  for (let i = 0; i < 1000; i++) w.stream.status({ type: 'skipped', reason: 'invalid' });
+  w.stream.push(event(1));
+  await w.until(() => w.linesOf('event').length === 1);
+  const skipped = w.linesOf('stream').filter((l) => l.status === 'skipped');
+  assert.equal(skipped.length, 11);
+  assert.equal(skipped.at(-1)!.reason, '990 more events skipped or ignored');
+  ac.abort();
+  w.attests[1]?.resolve(report());
+  await done;
+});

@@ -5,7 +5,7 @@
 // walker over live HTTP, the state file, the notification stream, timers,
 // stdout and the signals.
 
-import { EXIT_CODES, UsageError, VtpmError, exitCodeForKind } from '../../errors.js';
+import { EXIT_CODES, TransportError, UsageError, VtpmError, exitCodeForKind } from '../../errors.js';
 import type { Policy } from '../../policy/compile.js';
 import type { StateStore } from '../../state/store.js';
 import type { EvidenceClient } from '../../transport/evidence-client.js';
@@ -47,6 +47,21 @@ export function parseInterval(text: string): number {
     throw new UsageError('USAGE', `--interval: expected a duration from 100ms to 24d such as 30s, 5m or 1h, got "${text}"`, { option: 'interval', value: text });
   }
   return ms;
+}
+
+/** Resolves once stdout drained its buffer, or can no longer be written (then nothing waits for it). */
+function drained(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.stdout.off('drain', done);
+      process.stdout.off('close', done);
+      process.stdout.off('error', done);
+      resolve();
+    };
+    process.stdout.on('drain', done);
+    process.stdout.on('close', done);
+    process.stdout.on('error', done);
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -184,13 +199,23 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
     signalName ??= name;
     stop.abort();
   };
+  // the reader of our output went away (EPIPE): nobody hears the watcher any more
+  let outputError: Error | null = null;
+  const onOutputError = (err: Error): void => {
+    outputError ??= err;
+    stop.abort();
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.stdout.on('error', onOutputError);
   try {
     store = await openStateFile(opts.state ?? '');
     const style = await makeStyle(opts.color);
-    const emit = (line: WatchLine): void => {
-      process.stdout.write(`${opts.json ? toJsonText(line, 0) : renderLine(line, style)}\n`);
+    // stdout to a pipe is asynchronous in node: a reader slower than the notifications would make its buffer
+    // grow without end; waiting for 'drain' holds the watcher (and through TCP, the controller) back instead
+    const emit = (line: WatchLine): void | Promise<void> => {
+      if (process.stdout.write(`${opts.json ? toJsonText(line, 0) : renderLine(line, style)}\n`)) return;
+      return drained();
     };
     const deps = await createWatchDeps({ url, setup, controllerPolicy, client, store, maxDepth: opts.maxDepth, emit });
     const migration = setup.policy.spec.migration;
@@ -199,6 +224,10 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
       deps,
       stop.signal,
     );
+    if (outputError && !error) {
+      const e = outputError as NodeJS.ErrnoException;
+      throw new TransportError('IO_ERROR', `watch: cannot write the output: ${e.code ?? e.message}`, { code: e.code }, { cause: e });
+    }
     const exitCode = error ? exitCodeForKind(error.kind) : summary.stoppedBy === 'failure' ? EXIT_CODES.NOT_TRUSTED : EXIT_CODES.OK;
     const result = { ...summary, stateFile: store.path, signal: signalName };
     const first = summary.firstFailure;
@@ -210,6 +239,7 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.stdout.off('error', onOutputError);
     client.close();
     store?.close();
   }
