@@ -38,7 +38,7 @@ export type WatchLine =
   /** a rollback or clone finding (or a failed source check) on the VM's result */
   | { type: 'finding'; time: string; instance: string | null; code: string; status: 'fail' | 'warn'; message: string }
   /** a migration notification arrived; what was done with it */
-  | { type: 'event'; time: string; seq: number; instance: string; from: string; to: string; eventTime: string; action: 'attest' | 'queued' | 'coalesced' | 'ignored' | 'noted' }
+  | { type: 'notification'; time: string; seq: number; instance: string; from: string; to: string; eventTime: string; action: 'attest' | 'queued' | 'coalesced' | 'ignored' | 'noted' }
   /** the notification stream */
   | {
       type: 'stream';
@@ -87,7 +87,7 @@ export function renderLine(line: WatchLine, s: Style): string {
     }
     case 'finding':
       return `${t} finding ${line.status === 'fail' ? s.bad('fail') : s.warn('warn')} ${s.code(line.code)}: ${line.message}`;
-    case 'event':
+    case 'notification':
       return `${t} notification seq ${line.seq} ${line.from} → ${line.to} (${line.eventTime}): ${line.action}`;
     case 'stream': {
       const extra =

@@ -306,7 +306,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
         if (streamSignal.aborted) break;
         flushDropped();
         summary.notifications++;
-        let action: Extract<WatchLine, { type: 'event' }>['action'];
+        let action: Extract<WatchLine, { type: 'notification' }>['action'];
         if (!sub.trusted) action = 'ignored';
         else if (!options.reattestOnNotification) {
           action = 'noted';
@@ -315,7 +315,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
           const outcome = request({ kind: 'migration', batch: batchOf(sub.service, event) });
           action = outcome === 'started' ? 'attest' : outcome;
         }
-        await deps.emit({ type: 'event', time: iso(), seq: event.seq, instance: event.instance, from: event.from, to: event.to, eventTime: event.time.toISOString(), action });
+        await deps.emit({ type: 'notification', time: iso(), seq: event.seq, instance: event.instance, from: event.from, to: event.to, eventTime: event.time.toISOString(), action });
       }
       if (!streamSignal.aborted) streamLine('ended', { reason: 'the controller ended the stream' });
     } catch (err) {

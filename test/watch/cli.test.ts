@@ -111,8 +111,8 @@ test('--json: one JSON object per event line, the envelope last; a restarted wat
   assert.equal(envelope.error, null);
   assert.deepEqual([envelope.result.attestations, envelope.result.notifications, envelope.result.signal], [2, 1, 'SIGTERM']);
   const types = objects.slice(0, -1).map((o) => o['type']);
-  for (const type of ['attested', 'stream', 'event', 'migrated', 'source']) assert.ok(types.includes(type), `${type} in ${types.join()}`);
-  const event = objects.find((o) => o['type'] === 'event')!;
+  for (const type of ['attested', 'stream', 'notification', 'migrated', 'source']) assert.ok(types.includes(type), `${type} in ${types.join()}`);
+  const event = objects.find((o) => o['type'] === 'notification')!;
   assert.deepEqual([event['seq'], event['action']], [1, 'attest']);
 
   // a second watch on the same state file starts after seq 1: the old move is not replayed
@@ -121,7 +121,7 @@ test('--json: one JSON object per event line, the envelope last; a restarted wat
   assert.equal(connected.resumeAfter, 1);
   again.child.kill('SIGINT');
   assert.equal(await again.exit, 0, again.stderr());
-  assert.ok(!again.lines.some((l) => l.includes('"type":"event"')), 'no notification replayed');
+  assert.ok(!again.lines.some((l) => l.includes('"type":"notification"')), 'no notification replayed');
 });
 
 test('--exit-on-failure: exit 1 at the first result not trusted, with its code', { timeout: 120_000 }, async (t) => {

@@ -150,7 +150,7 @@ test('the stream drops in the middle of an event: the watcher resumes after the 
   await ready(w);
   w.run.step(); // three moves; the first stream is cut in the middle of the second event
   await w.lines.settled(() => w.lines.of('attested').some((a) => a.events?.lastSeq === 3));
-  const seqs = w.lines.of('event').map((e) => e.seq);
+  const seqs = w.lines.of('notification').map((e) => e.seq);
   assert.deepEqual(seqs, [1, 2, 3], 'each notification once, in order');
   const stream = w.lines.of('stream').map((s) => [s.status, s.resumeAfter ?? null]);
   const cut = stream.findIndex(([s]) => s === 'disconnected');
@@ -170,9 +170,9 @@ test(`a burst of ${BURST_MIGRATIONS} migrations: every notification read, at mos
   const heapBefore = process.memoryUsage().heapUsed;
   w.run.step();
   await w.lines.settled(() => w.lines.of('attested').some((a) => a.events?.lastSeq === BURST_MIGRATIONS));
-  assert.equal(w.lines.of('event').length, BURST_MIGRATIONS);
+  assert.equal(w.lines.of('notification').length, BURST_MIGRATIONS);
   assert.deepEqual(
-    w.lines.of('event').map((e) => e.seq),
+    w.lines.of('notification').map((e) => e.seq),
     Array.from({ length: BURST_MIGRATIONS }, (_, i) => i + 1),
   );
   assert.equal(w.maxInFlight, 1);

@@ -29,11 +29,11 @@ test('a burst of 1,000 notifications: one attestation runs, one waits with every
 
   const sources = ['http://vmm-a.test/l/vmm-a', 'http://vmm-b.test/l/vmm-b'];
   w.stream.push(...Array.from({ length: 1000 }, (_, i) => event(i + 1, sources[i % 2], sources[(i + 1) % 2])));
-  await w.until(() => w.linesOf('event').length === 1000, '1,000 event lines');
+  await w.until(() => w.linesOf('notification').length === 1000, '1,000 event lines');
   // every notification was read while the first attestation runs: nothing piled up
   assert.equal(w.attests.length, 2);
   assert.equal(w.inFlight, 1);
-  const actions = w.linesOf('event').map((l) => l.action);
+  const actions = w.linesOf('notification').map((l) => l.action);
   assert.deepEqual([actions[0], actions[1], new Set(actions.slice(2))], ['attest', 'queued', new Set(['coalesced'])]);
   const first = w.attests[1]!.input.trigger;
   assert.ok(first.kind === 'migration' && first.batch.count === 1 && first.batch.lastSeq === 1);
@@ -126,8 +126,8 @@ test('a trusted Migration System: the controller is attested before its notifica
   w.controllerAttests[0]!.resolve({ result: result('not-trusted', []), trusted: false });
   await w.until(() => w.streams.length === 1);
   w.stream.push(event(1));
-  await w.until(() => w.linesOf('event').length === 1);
-  assert.equal(w.linesOf('event')[0]!.action, 'ignored');
+  await w.until(() => w.linesOf('notification').length === 1);
+  assert.equal(w.linesOf('notification')[0]!.action, 'ignored');
   assert.equal(w.attests.length, 1, 'a notification from an untrusted controller causes nothing');
   assert.deepEqual(w.linesOf('controller').map((l) => [l.trusted, l.verdict]), [[false, 'not-trusted']]);
 
@@ -138,7 +138,7 @@ test('a trusted Migration System: the controller is attested before its notifica
   await w.until(() => w.linesOf('controller').length === 2);
   w.stream.push(event(2));
   await w.until(() => w.attests.length === 3);
-  assert.equal(w.linesOf('event')[1]!.action, 'attest');
+  assert.equal(w.linesOf('notification')[1]!.action, 'attest');
   w.attests[2]!.resolve(report());
   ac.abort();
   const { summary } = await done;
@@ -154,7 +154,7 @@ test('migration.reattestOnNotification false: notifications are noted (cursor sa
   await w.until(() => w.streams.length === 1);
   w.stream.push(event(1), event(2));
   await w.until(() => w.savedSeqs.length === 2);
-  assert.deepEqual(w.linesOf('event').map((l) => l.action), ['noted', 'noted']);
+  assert.deepEqual(w.linesOf('notification').map((l) => l.action), ['noted', 'noted']);
   assert.equal(w.attests.length, 1);
   ac.abort();
   await done;
@@ -227,7 +227,7 @@ test('output backpressure: while a printed line waits for a slow reader, no furt
     ...base,
     emit: (line: Parameters<typeof base.emit>[0]) => {
       base.emit(line);
-      if (line.type === 'event') return new Promise<void>((r) => (release = r));
+      if (line.type === 'notification') return new Promise<void>((r) => (release = r));
     },
   };
   const { ac, done } = start(w, {}, deps);
@@ -235,14 +235,14 @@ test('output backpressure: while a printed line waits for a slow reader, no furt
   w.attests[0]!.resolve(report());
   await w.until(() => w.streams.length === 1);
   w.stream.push(event(1), event(2), event(3));
-  await w.until(() => w.linesOf('event').length === 1);
+  await w.until(() => w.linesOf('notification').length === 1);
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
   assert.equal(w.stream.pulled, 1, 'the second notification stays unread');
   release!();
-  await w.until(() => w.linesOf('event').length === 2);
+  await w.until(() => w.linesOf('notification').length === 2);
   assert.equal(w.stream.pulled, 2);
   release!();
-  await w.until(() => w.linesOf('event').length === 3);
+  await w.until(() => w.linesOf('notification').length === 3);
   release!();
   ac.abort();
   w.attests[1]?.resolve(report());
@@ -258,7 +258,7 @@ test('a flood of dropped stream events prints the first few, then how many more'
   await w.until(() => w.streams.length === 1);
   for (let i = 0; i < 1000; i++) w.stream.status({ type: 'skipped', reason: 'invalid' });
   w.stream.push(event(1));
-  await w.until(() => w.linesOf('event').length === 1);
+  await w.until(() => w.linesOf('notification').length === 1);
   const skipped = w.linesOf('stream').filter((l) => l.status === 'skipped');
   assert.equal(skipped.length, 11);
   assert.equal(skipped.at(-1)!.reason, '990 more events skipped or ignored');

@@ -3,25 +3,19 @@
 // Options only; the watcher, walker and state store load when it runs.
 
 import { globalsFrom, withCommonOptions, type CommandDefinition } from '../command.js';
-import { verifierOptionsFrom, withVerifierOptions } from './attest.js';
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+import { withStateOption } from '../state-option.js';
+import { clientOptionsFrom, verifierOptionsFrom, withClientOptions, withVerifierOptions } from './attest.js';
 
 export const watchCommand: CommandDefinition = (program, runner) => {
   const cmd = program
     .command('watch')
-    .description('attest a VM, subscribe to the Migration Controller its verified certificate names, and attest it again after\nevery migration (checking that the source let it go) and every --interval, until SIGINT or SIGTERM')
+    .description('attest a VM, subscribe to the Migration Controller its verified certificate names, and attest it again after every migration (checking that the source let it go) and every --interval, until SIGINT or SIGTERM')
     .argument('<url>', "the VM's evidence endpoint base URI (protocol section 2)")
-    .option('--state <file>', 'the state file every result, clock reading and hosting period goes to (default $XDG_STATE_HOME/vtpm-verify/state.db)')
     .option('--interval <duration>', 'attest again this often even without notifications: 30s, 5m, 1h (default 5m)')
     .option('--exit-on-failure', 'stop with exit code 1 at the first result that is not trusted (the VM, or the Migration Controller where the policy requires a trusted one)')
-    .option('--controller-policy <file>', "policy for the Migration Controller's own attestation, when the policy sets migration.requireTrustedController (default: the built-in baseline)")
-    .option('--timeout <ms>', 'total time allowed per layer request (default 30000)')
-    .option('--connect-timeout <ms>', 'time allowed to connect per layer (default 5000)')
-    .option('--ca <file>', 'CA bundle for https endpoints, the notification stream included (replaces the system roots); repeatable', collect)
-    .option('--cert <file>', 'client certificate for mutual TLS (with --key)')
-    .option('--key <file>', 'client private key for mutual TLS (with --cert)');
-  withCommonOptions(withVerifierOptions(cmd)).addHelpText(
+    .option('--controller-policy <file>', "policy for the Migration Controller's own attestation, when the policy sets migration.requireTrustedController (default: the built-in baseline)");
+  // --ca and the client certificate also apply to the notification stream
+  withCommonOptions(withVerifierOptions(withClientOptions(withStateOption(cmd)))).addHelpText(
     'after',
     `
 Each event prints one line (with --json, one JSON object per line, and at the end
@@ -69,11 +63,7 @@ Example:
         interval: opts['interval'] as string | undefined,
         exitOnFailure: opts['exitOnFailure'] === true,
         controllerPolicy: opts['controllerPolicy'] as string | undefined,
-        timeout: opts['timeout'] !== undefined ? positiveInt(String(opts['timeout']), '--timeout') : undefined,
-        connectTimeout: opts['connectTimeout'] !== undefined ? positiveInt(String(opts['connectTimeout']), '--connect-timeout') : undefined,
-        ca: opts['ca'] as string[] | undefined,
-        cert: opts['cert'] as string | undefined,
-        key: opts['key'] as string | undefined,
+        ...clientOptionsFrom(opts, positiveInt),
         maxDepth: opts['maxDepth'] !== undefined ? positiveInt(String(opts['maxDepth']), '--max-depth', 64) : undefined,
         json: globals.json,
         color: globals.color,
