@@ -1,8 +1,8 @@
 // After the VM was attested again, the platforms it left: did they let it go?
 //
 // - After migration notifications, each source platform they name (the
-//   events' `from`, except where the VM's verified certificate says it runs
-//   now) is attested, and its quoted vPlatform table must show migrate-out for
+//   events' `from`), and the host the VM was verified on last time, except
+//   where the VM's verified certificate says it runs now, is attested, and its quoted vPlatform table must show migrate-out for
 //   the instance (protocol section 6). A source still hosting it left a
 //   duplicate behind (VPLATFORM_STILL_HOSTED); one that never recorded it
 //   shows no migrate-out (VPLATFORM_NOT_MIGRATED_OUT). The policy's
@@ -140,15 +140,18 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
       };
       return { report, platform: null, src };
     }
-    // the platform's own signed table is hosting evidence for the state store, whatever it says
-    addState(
-      input.recordHosting(instance, {
-        platformPath: src.verified.map((v) => v.akKeyId),
-        epoch: input.hostingEpoch(platform, instance),
-        time: src.time,
-        hosted: platform.vplatform.hostedNow.has(instance),
-      }),
-    );
+    // The platform's own signed table is hosting evidence for the state store, whatever it says; but only
+    // with its whole path verified, since a stay is keyed by the path the VM was seen through.
+    if (src.verified.length === src.result.layers.length) {
+      addState(
+        input.recordHosting(instance, {
+          platformPath: src.verified.map((v) => v.akKeyId),
+          epoch: input.hostingEpoch(platform, instance),
+          time: src.time,
+          hosted: platform.vplatform.hostedNow.has(instance),
+        }),
+      );
+    }
     return { report: null, platform, src };
   };
 
@@ -163,7 +166,9 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
         actual: currentHost,
       });
     }
-    const sources = batch.sources.filter((s) => !sameUri(s, currentHost));
+    // the notifications' sources, and where the VM verifiably was last (a notification may name the wrong source)
+    const named = input.previousHost !== null && !batch.sources.some((s) => sameUri(s, input.previousHost!)) ? [...batch.sources, input.previousHost] : batch.sources;
+    const sources = named.filter((s) => !sameUri(s, currentHost));
     let worst: MigrationFacts['sourceCheck'] | null = null;
     for (const uri of sources) {
       const { report, platform, src } = await attest(uri, false);

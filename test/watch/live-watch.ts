@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { createWatchDeps } from '../../src/cli/actions/watch.js';
 import { setupVerifier } from '../../src/cli/verifier-setup.js';
+import { loadPolicy } from '../../src/policy/index.js';
 import { openState, type StateStore } from '../../src/state/index.js';
 import { SCENARIO_TOPOLOGY, startScenario, type ScenarioRun } from '../../src/simulator/scenarios.js';
 import { startSimulator, type RunningSimulator, type StartSimulatorOptions } from '../../src/simulator/start.js';
@@ -77,7 +78,7 @@ export interface LiveWatch {
 export async function liveWatch(
   t: TestContext,
   scenario: string,
-  options: { policyYaml?: string; sim?: Partial<StartSimulatorOptions>; watch?: Partial<WatchOptions>; wrap?: (deps: WatchDeps) => WatchDeps } = {},
+  options: { policyYaml?: string; controllerPolicyYaml?: string; sim?: Partial<StartSimulatorOptions>; watch?: Partial<WatchOptions>; wrap?: (deps: WatchDeps) => WatchDeps } = {},
 ): Promise<LiveWatch> {
   const dir = tempDir(t);
   const sim = await startSimulator({ topology: SCENARIO_TOPOLOGY, migrationController: true, ...options.sim });
@@ -92,7 +93,8 @@ export async function liveWatch(
   const lines = new LineLog();
   const ticks: (() => void)[] = [];
   let tickWaiter: (() => void) | null = null;
-  const real = await createWatchDeps({ url: sim.topUrl, setup, client, store, emit: lines.push, stream: { sleep: async () => {}, random: () => 0 } });
+  const controllerPolicy = options.controllerPolicyYaml ? { policy: loadPolicy(options.controllerPolicyYaml, { path: '<controller policy>' }), source: { source: 'test', builtin: false } } : undefined;
+  const real = await createWatchDeps({ url: sim.topUrl, setup, client, store, controllerPolicy, emit: lines.push, stream: { sleep: async () => {}, random: () => 0 } });
   let inFlight = 0;
   const live = {
     maxInFlight: 0,
@@ -119,8 +121,16 @@ export async function liveWatch(
   };
   if (options.wrap) deps = options.wrap(deps);
   const ac = new AbortController();
+  const migration = setup.policy.spec.migration;
   const done = watch(
-    { target: sim.topUrl, intervalMs: 60_000, exitOnFailure: false, reattestOnNotification: true, requireTrustedController: false, ...options.watch },
+    {
+      target: sim.topUrl,
+      intervalMs: 60_000,
+      exitOnFailure: false,
+      reattestOnNotification: migration.reattestOnNotification,
+      requireTrustedController: migration.requireTrustedController,
+      ...options.watch,
+    },
     deps,
     ac.signal,
   );

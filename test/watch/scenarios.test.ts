@@ -221,3 +221,37 @@ test('notifications are hints: a false one (the source never hosted the VM, or c
     await w.stop();
   }
 });
+
+test('a trusted Migration System: the real controller is attested at {migrationService}/v1/evidence before its notifications count; one that fails its policy is not acted on', { timeout: 60_000 }, async (t) => {
+  const policyYaml = ['apiVersion: vtpm-verify/v1', 'name: trusted-controller', 'chain: { endAt: not-virtual }', 'migration: { requireTrustedController: true }', ''].join('\n');
+  const ok = await liveWatch(t, 'live-migration', { policyYaml });
+  await ok.lines.until(() => ok.lines.of('controller').length === 1);
+  const c = ok.lines.of('controller')[0]!;
+  assert.deepEqual([c.service, c.verdict, c.trusted], [ok.sim.migrations!.controller.url, 'trusted', true]);
+  await ready(ok);
+  ok.run.step();
+  const moved = await ok.lines.attested(2);
+  assert.deepEqual([moved.trigger, moved.verdict], ['migration', 'trusted']);
+  assert.equal(ok.lines.of('notification')[0]!.action, 'attest');
+  // the controller's own attestation is in the history too
+  assert.ok(ok.store.history({ limit: 100 }).some((h) => h.target === ok.sim.migrations!.controller.url && h.verdict === 'trusted'));
+  await ok.stop();
+
+  // a controller policy it cannot meet (it sends no IMA list): notifications are ignored, the interval still attests
+  const bad = await liveWatch(t, 'live-migration', {
+    policyYaml,
+    controllerPolicyYaml: ['apiVersion: vtpm-verify/v1', 'name: controller-needs-ima', 'layers:', '  - name: all', '    ima: { required: true }', ''].join('\n'),
+  });
+  await bad.lines.until(() => bad.lines.of('controller').length === 1);
+  assert.deepEqual([bad.lines.of('controller')[0]!.verdict, bad.lines.of('controller')[0]!.trusted], ['not-trusted', false]);
+  await bad.lines.until(() => bad.lines.of('stream').some((l) => l.status === 'connected'));
+  bad.run.step();
+  await bad.lines.until(() => bad.lines.of('notification').length === 1);
+  assert.equal(bad.lines.of('notification')[0]!.action, 'ignored');
+  await bad.tick();
+  const interval = await bad.lines.attested(2);
+  assert.deepEqual([interval.trigger, interval.verdict], ['interval', 'trusted']);
+  await bad.lines.until(() => bad.lines.of('controller').length === 2); // the controller is attested again at the interval
+  const { summary } = await bad.stop();
+  assert.equal(summary.byTrigger.migration, 0);
+});
