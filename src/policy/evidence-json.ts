@@ -98,7 +98,7 @@ export const evaluationInputSchema = obj({
   now: optional(isoTime, 'decision time (default: the current time)'),
   evidenceTime: optional(isoTime, 'when offline evidence was collected'),
   findings: optional(list(obj({ category: required(enumOf(['clone', 'rollback']), 'category'), code: required(text(64), 'code'), layer: required(int(0, 15, 'layer'), 'layer'), message: required(text(), 'message') }), { max: 1000 }), 'state store findings'),
-  migration: optional(obj({ from: required(text(2048), 'source'), to: required(text(2048), 'destination'), sourceCheck: required(enumOf(['migrated-out', 'still-hosted', 'not-checked']), 'source check') }), 'migration facts'),
+  migration: optional(obj({ from: required(text(2048), 'source'), to: required(text(2048), 'destination'), sourceCheck: required(enumOf(['migrated-out', 'still-hosted', 'not-migrated-out', 'not-checked']), 'source check') }), 'migration facts'),
 });
 
 type FactsJson = Infer<typeof evaluationInputSchema>;

@@ -184,9 +184,10 @@ export interface MigrationFacts {
   /**
    * migrated-out: the source was attested and its vPlatform table no longer hosts the instance;
    * still-hosted: it still hosts it (a duplicate was left behind);
+   * not-migrated-out: it was attested but shows no migrate-out (it never hosted the instance, or destroyed it);
    * not-checked: the source was not attested (not reachable or not asked).
    */
-  sourceCheck: 'migrated-out' | 'still-hosted' | 'not-checked';
+  sourceCheck: 'migrated-out' | 'still-hosted' | 'not-migrated-out' | 'not-checked';
 }
 
 export interface EvaluationInput {

@@ -247,6 +247,12 @@ const freshnessSchema = obj(
 const migrationSchema = obj({
   reattestOnNotification: defaulted(bool(), true, 'on a migration notification, attest the VM again from the top (a notification is a hint, never evidence); read by watchers'),
   requireSourceMigrateOut: defaulted(bool(), false, 'after a migration the source platform must have been attested and recorded migrate-out (a source still hosting the instance always fails)', true),
+  requireTrustedController: defaulted(
+    bool(),
+    false,
+    'a trusted Migration System: watchers attest the Migration Controller ({migrationService}/v1/evidence) and act on its notifications only while it is trusted; read by watchers',
+    true,
+  ),
   findings: defaultedObject(
     obj({
       clone: defaulted(severity, 'fail', 'a clone finding of the state store (two copies of one vTPM) fails or warns'),

@@ -51,23 +51,23 @@ export class SimLayer {
   readonly role: MachineRole;
   readonly kind: LayerKind;
   readonly tags: readonly string[];
-  /** the layer below (that hosts this one); null for a physical host */
-  readonly host: SimLayer | null;
   readonly guests: SimLayer[] = [];
-  readonly tpm: SoftTpm;
   readonly firmware: FirmwareLog;
   readonly ima: ImaListTemplate | null;
   /** the base URI of this layer's evidence endpoint (what the guests' certificates name as deepAttestation) */
   readonly url: string;
   readonly issuingCa: SimCa | null;
   readonly listed: boolean;
-  /** 0 for a physical host, +1 per layer above it */
-  readonly depth: number;
   /** the faults injected into this layer */
   readonly faults: LayerFault[] = [];
   /** where a relayed fault sends requests (another genuine platform) */
   relayTarget: SimLayer | null = null;
 
+  private hostLayer: SimLayer | null;
+  private runningTpm: SoftTpm;
+  /** a copy of this VM's vTPM running elsewhere that answers every other request (simulator/migration.ts: clone) */
+  private twinLayer: SimLayer | null = null;
+  private twinAnswersNext = true;
   private recorder: VplatformRecorder | null;
   /** each vplatformLog entry as JSON, in order */
   private readonly vplatformJson: string[] = [];
@@ -84,16 +84,63 @@ export class SimLayer {
     this.role = init.role;
     this.kind = init.role === 'physical' ? 'physical' : 'virtual';
     this.tags = init.tags;
-    this.host = init.host;
-    this.tpm = init.tpm;
+    this.hostLayer = init.host;
+    this.runningTpm = init.tpm;
     this.firmware = init.firmware;
     this.ima = init.ima;
     this.url = init.url;
     this.issuingCa = init.issuingCa;
     this.listed = init.listed;
-    this.depth = init.host ? init.host.depth + 1 : 0;
     this.recorder = init.role === 'vm' ? null : new VplatformRecorder(init.tpm);
     if (init.host) init.host.guests.push(this);
+  }
+
+  /** the layer below (that hosts this one); null for a physical host */
+  get host(): SimLayer | null {
+    return this.hostLayer;
+  }
+
+  /** the TPM this layer quotes with (for a VM: its vTPM, wherever it runs now) */
+  get tpm(): SoftTpm {
+    return this.runningTpm;
+  }
+
+  /** 0 for a physical host, +1 per layer above it */
+  get depth(): number {
+    return this.hostLayer ? this.hostLayer.depth + 1 : 0;
+  }
+
+  /**
+   * A live migration (simulator/migration.ts): the VM now runs on `host`, its
+   * vTPM as `tpm` (the state moved there). The caller records the moves in
+   * the hosts' tables and issues the new AK certificate.
+   */
+  moveTo(host: SimLayer, tpm: SoftTpm = this.runningTpm): void {
+    if (this.role !== 'vm') throw invalidArgument(`only a VM migrates; ${this.name} is a ${this.role}`, { layer: this.name });
+    if (!host.isHosting) throw invalidArgument(`${host.name} is a VM: it hosts nothing`, { layer: host.name });
+    const old = this.hostLayer;
+    if (old) old.guests.splice(old.guests.indexOf(this), 1);
+    host.guests.push(this);
+    this.hostLayer = host;
+    this.runningTpm = tpm;
+  }
+
+  /** The copy of this VM that answers every other request (a clone), or null. */
+  get twin(): SimLayer | null {
+    return this.twinLayer;
+  }
+
+  set twin(copy: SimLayer | null) {
+    this.twinLayer = copy;
+    this.twinAnswersNext = true;
+  }
+
+  /** Who answers the next request for this layer: itself, or in turn its twin (the copy first). */
+  respondent(): SimLayer {
+    if (!this.twinLayer) return this;
+    const twin = this.twinAnswersNext;
+    this.twinAnswersNext = !twin;
+    return twin ? this.twinLayer : this;
   }
 
   get instanceId(): Buffer {

@@ -60,6 +60,14 @@ export async function reserveDeadPort(host = '127.0.0.1'): Promise<number> {
   return port;
 }
 
+/** Something served under its own path segment of the simulator's origin (the Migration Controller at /m/). */
+export interface MountedService {
+  /** `path` is the part after `/{segment}`, `query` the part after `?` */
+  handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): void;
+  /** ends its long-lived responses and timers; called by close() */
+  close(): void;
+}
+
 export class SimulatorService {
   readonly server: http.Server;
   readonly host: string;
@@ -70,6 +78,7 @@ export class SimulatorService {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sockets = new Set<Socket>();
   private index: Buffer | null = null;
+  private readonly mounts = new Map<string, MountedService>();
   private closed = false;
 
   private constructor(server: http.Server, host: string, port: number) {
@@ -106,10 +115,17 @@ export class SimulatorService {
     this.index = null;
   }
 
+  /** Serves every request under `/{segment}/...` (any method) with `service`. */
+  mount(segment: string, service: MountedService): void {
+    if (!/^[a-z][a-z0-9-]*$/.test(segment) || segment === 'l' || segment === 'v1') throw new TypeError(`cannot mount at /${segment}`);
+    this.mounts.set(segment, service);
+  }
+
   /** Stops listening, ends every connection (dripping and endless ones included) and every pending timer. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const m of this.mounts.values()) m.close();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -128,6 +144,13 @@ export class SimulatorService {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
+    const segment = /^\/([a-z][a-z0-9-]*)(?=[/?]|$)/.exec(url)?.[1];
+    const mounted = segment === undefined ? undefined : this.mounts.get(segment);
+    if (mounted) {
+      const q = url.indexOf('?');
+      mounted.handle(req, res, (q < 0 ? url : url.slice(0, q)).slice(segment!.length + 1), q < 0 ? '' : url.slice(q + 1));
+      return;
+    }
     if (req.method !== 'GET') {
       this.stats.rejected++;
       res.setHeader('allow', 'GET');
@@ -161,12 +184,13 @@ export class SimulatorService {
     sendJson(res, 404, { error: message });
   }
 
-  private serveEvidence(layer: SimLayer, query: string, res: ServerResponse): void {
+  /** Answers an evidence request (protocol section 2) with `layer`'s evidence; mounted services use it too. */
+  serveEvidence(layer: SimLayer, query: string, res: ServerResponse): void {
     let body: Buffer;
     try {
       const request = parseEvidenceQuery(new URLSearchParams(query));
-      // a relay answers with another platform's genuine evidence for the same request
-      const answering = layer.relayTarget && layer.faultFor('relayed', request) ? layer.relayTarget : layer;
+      // a relay answers with another platform's genuine evidence for the same request; a cloned VM, in turn with its copy
+      const answering = layer.relayTarget && layer.faultFor('relayed', request) ? layer.relayTarget : layer.respondent();
       body = answering.evidence(request);
     } catch (err) {
       if (err instanceof VtpmError && err.kind === 'input') {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planFaults, type FaultPlan } from './fleet.js';
 import { buildPlatform, type ExpectedOutcome, type InventoryEntry, type PlacedFault, type PlatformOptions, type SimPlatform, type TrustAnchorFile } from './platform.js';
-import { reserveDeadPort, SimulatorService, type ServiceStats } from './service.js';
+import { reserveDeadPort, SimulatorService, type MountedService, type ServiceStats } from './service.js';
+import { attachMigrations, type SimMigrations } from './migration.js';
 import type { MachineRole } from './firmware.js';
 import type { LayerKind } from './layer.js';
 
@@ -22,6 +23,8 @@ export interface StartSimulatorOptions extends Omit<PlatformOptions, 'origin' | 
   faultPlan?: FaultPlan | undefined;
   /** write the trust anchors here (created if needed); default: a new temporary folder, removed by close() */
   trustDir?: string | undefined;
+  /** serve a Migration Controller at {origin}/m/{name} and name it in every VM's AK certificate (true: named "migrations") */
+  migrationController?: boolean | string | undefined;
 }
 
 export interface SimLayerInfo {
@@ -48,12 +51,16 @@ export interface RunningSimulator {
   trustDir: string;
   trustAnchors: TrustAnchorFile[];
   platform: SimPlatform;
+  /** with migrationController: the controller and the operations that move VMs (migrate, clone, reboot, backup) */
+  migrations?: SimMigrations | undefined;
   stats: ServiceStats;
   /** ms to build the platform */
   buildMs: number;
   inventory(): InventoryEntry[];
   /** what attesting a top layer (by name; default the first) should find */
   expected(top?: string): ExpectedOutcome;
+  /** serves `service` under {origin}/{segment}/ (e.g. a scenario's admin endpoint) */
+  mount(segment: string, service: MountedService): void;
   close(): Promise<void>;
 }
 
@@ -74,6 +81,8 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
     const deadOrigin = needsDeadPort ? `http://${service.host}:${await reserveDeadPort(service.host)}` : undefined;
     const platform = buildPlatform({ ...options, topology: options.topology ?? { layers: 3 }, origin: service.origin, deadOrigin, faults });
     service.attach(platform);
+    const controllerName = options.migrationController === true ? undefined : options.migrationController || null;
+    const migrations = controllerName === null ? undefined : attachMigrations(service, platform, { ...options, name: controllerName });
 
     const trustDir = options.trustDir ?? (ownTrustDir = await mkdtemp(join(tmpdir(), 'vtpm-sim-trust-')));
     const trustAnchors = platform.trustAnchors();
@@ -92,10 +101,12 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
       trustDir,
       trustAnchors,
       platform,
+      ...(migrations ? { migrations } : {}),
       stats: service.stats,
       buildMs: platform.buildMs,
       inventory: () => platform.inventory(),
       expected: (top?: string) => platform.expectedOutcome(top === undefined ? tops[0]! : platform.layer(top)),
+      mount: (segment, mounted) => service.mount(segment, mounted),
       close: async () => {
         await service.close();
         if (ownTrustDir) await rm(ownTrustDir, { recursive: true, force: true });

@@ -30,7 +30,7 @@ export interface AssessContext {
 }
 
 /** The stay marker: the lower platform's key and the log entry that began the instance's current stay. */
-function hostingEpoch(lower: VerifiedLayer, instanceHex: string): string | null {
+export function hostingEpoch(lower: VerifiedLayer, instanceHex: string): string | null {
   const rec = lower.vplatform?.instances.get(instanceHex);
   if (!rec) return null;
   const begin = [...rec.entries].reverse().find((i) => {

@@ -128,6 +128,19 @@ function backfillStays(db: Db): void {
   flush();
 }
 
+const V3_TABLES = `
+-- Per (Migration Controller, instance): the last notification seq a watcher
+-- handled, so a restarted watcher resumes after it (Last-Event-ID) instead of
+-- replaying every past move.
+CREATE TABLE migration_cursor (
+  service          TEXT    NOT NULL,            -- the migrationService URI, as certified
+  instance_id      TEXT    NOT NULL CHECK (length(instance_id) = 64),
+  seq              INTEGER NOT NULL CHECK (seq >= 0),
+  updated_at       INTEGER NOT NULL,
+  PRIMARY KEY (service, instance_id)
+) WITHOUT ROWID;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'identities, readings, results', up: (db) => db.exec(V1_TABLES) },
   {
@@ -138,6 +151,7 @@ export const MIGRATIONS: readonly Migration[] = [
       backfillStays(db);
     },
   },
+  { version: 3, description: 'migration notification cursors for watch', up: (db) => db.exec(V3_TABLES) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -130,6 +130,9 @@ export const MAX_RESULT_BYTES = 32 * 1024 * 1024;
 /** Stays of one instance compared with new evidence: the most recent ones. */
 const STAYS_COMPARED = 256;
 
+/** A migrationService URI longer than this is not one a certificate carries (the transport caps URLs lower). */
+const MAX_SERVICE_LENGTH = 8192;
+
 const INSTANCE_RE = /^[0-9a-f]{64}$/;
 const HEX_RE = /^[0-9a-f]+$/;
 
@@ -466,6 +469,32 @@ export class StateStore {
         },
       ),
     );
+  }
+
+  /** The last migration notification seq handled for an instance from a controller, or null. */
+  migrationCursor(service: string, instanceId: string): number | null {
+    checkInput(typeof service === 'string' && service.length > 0 && service.length <= MAX_SERVICE_LENGTH, 'service', service);
+    checkInput(INSTANCE_RE.test(instanceId), 'instanceId', instanceId);
+    return this.read('read migration cursor', () => {
+      const row = this.stmt(`SELECT seq FROM migration_cursor WHERE service = ? AND instance_id = ?`).get(service, instanceId) as { seq: number } | undefined;
+      if (row === undefined) return null;
+      if (!Number.isSafeInteger(row.seq) || row.seq < 0) throw corrupt(this.path, 'migration cursor');
+      return row.seq;
+    });
+  }
+
+  /** Records that notifications up to `seq` were handled; a lower seq never moves the cursor back. */
+  saveMigrationCursor(service: string, instanceId: string, seq: number, time: number): void {
+    checkInput(typeof service === 'string' && service.length > 0 && service.length <= MAX_SERVICE_LENGTH, 'service', service);
+    checkInput(INSTANCE_RE.test(instanceId), 'instanceId', instanceId);
+    checkInput(Number.isSafeInteger(seq) && seq >= 0, 'seq', seq);
+    checkInput(Number.isSafeInteger(time) && time >= 0, 'time', time);
+    this.write('save migration cursor', () => {
+      this.stmt(
+        `INSERT INTO migration_cursor (service, instance_id, seq, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (service, instance_id) DO UPDATE SET seq = max(seq, excluded.seq), updated_at = excluded.updated_at`,
+      ).run(service, instanceId, seq, time);
+    });
   }
 
   /** SQLite's own consistency check: ['ok'] for a sound file. */

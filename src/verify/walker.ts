@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { VerificationError, VtpmError, asVtpmError, type CodeTable } from '../errors.js';
 import { verifyLogsAgainstQuote, type LogsVerification } from '../eventlog/index.js';
-import { evaluatePolicy, type EvaluationInput, type Finding, type LayerFacts, type Policy, type PolicyEvaluation } from '../policy/index.js';
+import { evaluatePolicy, type EvaluationInput, type Finding, type LayerFacts, type MigrationFacts, type Policy, type PolicyEvaluation } from '../policy/index.js';
 import { HASH_ALGS, type HashName } from '../tpm/constants.js';
 import type { PcrValues } from '../tpm/pcrs.js';
 import type { LayerEvidence } from '../transport/evidence.js';
@@ -50,6 +50,13 @@ export const WALK_CODES = {
   BINDING_NONCE_CHAIN: { kind: 'verification', summary: 'the lower quote does not carry the nonce chained from the quote above (protocol section 3)' },
   BINDING_ISSUER: { kind: 'verification', summary: 'the CA that issued the upper AK certificate is not recorded as an issuer by the layer below (protocol section 5.1)' },
 } as const satisfies CodeTable;
+
+/** What the `assess` hook hands back to the walker before the policy decides. */
+export interface AssessOutcome {
+  findings: Finding[];
+  checks: CheckResult[];
+  migration?: MigrationFacts;
+}
 
 /** What the walker asks its evidence source for. */
 export interface LayerRequest {
@@ -89,9 +96,11 @@ export interface WalkOptions {
    * Called once the walk is over and before the policy is evaluated, with
    * every layer whose evidence verified: the place to record clock readings
    * in a state store and return its rollback/clone findings (and checks to
-   * show on the result). The only I/O the walker lets in.
+   * show on the result). The only I/O the walker lets in. A watcher that
+   * reacted to a migration notification also returns what it learnt about
+   * the source platform (`migration`), for the policy's migration rules.
    */
-  assess?: (verified: readonly VerifiedLayer[], layers: readonly LayerResult[]) => Promise<{ findings: Finding[]; checks: CheckResult[] }>;
+  assess?: (verified: readonly VerifiedLayer[], layers: readonly LayerResult[]) => Promise<AssessOutcome>;
   /** replays only what is new in a host's vplatformLog (fleet audits attest many VMs per host) */
   vplatformCache?: VplatformLogCache;
   /** monotonic milliseconds, for elapsed times (default performance.now) */
@@ -340,10 +349,12 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
   // State: clock readings and hosting, before the policy decides.
   const findings: Finding[] = [...(options.findings ?? [])];
   let stateChecks: CheckResult[] | undefined;
+  let migration: MigrationFacts | undefined;
   if (options.assess && verified.length > 0) {
     const assessed = await options.assess(verified, layers);
     findings.push(...assessed.findings);
     stateChecks = assessed.checks;
+    migration = assessed.migration;
   }
 
   // Policy over every layer whose evidence verified.
@@ -353,6 +364,7 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
     now: options.now ?? options.at,
     ...(options.evidenceTime ? { evidenceTime: options.evidenceTime } : {}),
     ...(findings.length > 0 ? { findings } : {}),
+    ...(migration ? { migration } : {}),
   };
   const evaluation = facts.length > 0 ? evaluatePolicy(policy, input) : null;
   const chain: RuleOutcome[] = [];

@@ -87,13 +87,16 @@ test('freshness.maxAge and maxFutureSkew apply to offline evidence only', () => 
 test('migration.requireSourceMigrateOut', () => {
   const req = chainPolicy('migration: { requireSourceMigrateOut: true }');
   const opt = chainPolicy('migration: { requireSourceMigrateOut: false }');
-  const m = (sourceCheck: 'migrated-out' | 'still-hosted' | 'not-checked') => input(chain(), { migration: { from: 'https://host-3', to: 'https://host-7', sourceCheck } });
+  const m = (sourceCheck: 'migrated-out' | 'still-hosted' | 'not-migrated-out' | 'not-checked') => input(chain(), { migration: { from: 'https://host-3', to: 'https://host-7', sourceCheck } });
   assertPass(evaluatePolicy(req, m('migrated-out')), 'migration.requireSourceMigrateOut');
   assertFail(evaluatePolicy(req, m('not-checked')), 'migration.requireSourceMigrateOut', 'POLICY_SOURCE_STILL_HOSTS');
   assert.equal(rule(evaluatePolicy(opt, m('not-checked')), 'migration.requireSourceMigrateOut').status, 'not-applicable');
   // a source still hosting the instance left a duplicate: fails even when not required
   assertFail(evaluatePolicy(opt, m('still-hosted')), 'migration.requireSourceMigrateOut', 'POLICY_SOURCE_STILL_HOSTS');
   assert.equal(rule(evaluatePolicy(req, input()), 'migration.requireSourceMigrateOut').status, 'not-applicable');
+  // a source that was attested but never recorded migrate-out (never hosted it): fails only when required
+  assertFail(evaluatePolicy(req, m('not-migrated-out')), 'migration.requireSourceMigrateOut', 'POLICY_SOURCE_STILL_HOSTS');
+  assert.equal(rule(evaluatePolicy(opt, m('not-migrated-out')), 'migration.requireSourceMigrateOut').status, 'not-applicable');
 });
 
 test('migration.findings: clone and rollback findings fail or warn per policy', () => {

@@ -11,16 +11,11 @@ import type { CommandOutcome, Style } from '../output.js';
 import { setupVerifier, type VerifierSetup, type VerifierSetupOptions } from '../verifier-setup.js';
 import { VERSION } from '../version.js';
 
-export interface AttestOptions extends VerifierSetupOptions {
+export interface AttestOptions extends VerifierSetupOptions, ClientOptions {
   json: boolean;
   ear: boolean;
   earKey?: string | undefined;
   save?: string | undefined;
-  timeout?: number | undefined;
-  connectTimeout?: number | undefined;
-  ca?: string[] | undefined;
-  cert?: string | undefined;
-  key?: string | undefined;
   maxDepth?: number | undefined;
   /** a state file ('' = the default location); absent: no state */
   state?: string | undefined;
@@ -57,19 +52,12 @@ export async function runAttest(url: string, opts: AttestOptions): Promise<Comma
   const setup = await setupVerifier(opts);
   for (const w of setup.warnings) process.stderr.write(`warning: ${w}\n`);
 
-  const [{ EvidenceClient }, { readTlsFiles }, { liveSource }, { walk }, { drawTopNonce }] = await Promise.all([
-    import('../../transport/evidence-client.js'),
-    import('../../transport/tls-files.js'),
+  const [{ liveSource }, { walk }, { drawTopNonce }] = await Promise.all([
     import('../../transport/layer-source.js'),
     import('../../verify/walker.js'),
     import('../../verify/nonce-chain.js'),
   ]);
-  const tls = readTlsFiles({ ...(opts.ca ? { ca: opts.ca } : {}), ...(opts.cert ? { cert: opts.cert } : {}), ...(opts.key ? { key: opts.key } : {}) });
-  const client = new EvidenceClient({
-    tls,
-    ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
-    ...(opts.connectTimeout !== undefined ? { connectTimeoutMs: opts.connectTimeout } : {}),
-  });
+  const client = await evidenceClient(opts);
   const state = opts.state !== undefined ? await openStateFile(opts.state) : undefined;
   try {
     const now = new Date();
@@ -83,6 +71,26 @@ export async function runAttest(url: string, opts: AttestOptions): Promise<Comma
     client.close();
     state?.close();
   }
+}
+
+/** The options of a live evidence client: TLS files and timeouts. */
+export interface ClientOptions {
+  timeout?: number | undefined;
+  connectTimeout?: number | undefined;
+  ca?: string[] | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+}
+
+/** An evidence client for live attestation (TLS files read now: a bad file is bad usage, before any I/O). */
+export async function evidenceClient(opts: ClientOptions) {
+  const [{ EvidenceClient }, { readTlsFiles }] = await Promise.all([import('../../transport/evidence-client.js'), import('../../transport/tls-files.js')]);
+  const tls = readTlsFiles({ ...(opts.ca ? { ca: opts.ca } : {}), ...(opts.cert ? { cert: opts.cert } : {}), ...(opts.key ? { key: opts.key } : {}) });
+  return new EvidenceClient({
+    tls,
+    ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
+    ...(opts.connectTimeout !== undefined ? { connectTimeoutMs: opts.connectTimeout } : {}),
+  });
 }
 
 export interface VerifyBundleOptions extends VerifierSetupOptions {
@@ -109,7 +117,8 @@ export async function runVerifyBundle(file: string, opts: VerifyBundleOptions): 
   return renderOutcome(outcome.result, opts, earKey);
 }
 
-function walkOptions(target: string, top: TopNonce, setup: VerifierSetup, at: Date, maxDepth: number | undefined) {
+/** The walk options every live or offline attestation shares. */
+export function walkOptions(target: string, top: TopNonce, setup: Pick<VerifierSetup, 'trust' | 'cache' | 'crls' | 'policy' | 'policySource'>, at: Date, maxDepth: number | undefined) {
   return {
     target,
     topNonce: top,
@@ -123,7 +132,8 @@ function walkOptions(target: string, top: TopNonce, setup: VerifierSetup, at: Da
   };
 }
 
-async function openStateFile(path: string) {
+/** Opens the state file given ('' = the default location). */
+export async function openStateFile(path: string) {
   const { openState, resolveStatePath } = await import('../../state/index.js');
   return openState(resolveStatePath(path === '' ? undefined : path));
 }

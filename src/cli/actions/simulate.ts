@@ -13,6 +13,8 @@ import { inventoryYaml, parseFaultPlan, parseFleetFile, type FaultPlan } from '.
 import type { PlacedFault } from '../../simulator/platform.js';
 import { startSimulator, type RunningSimulator } from '../../simulator/start.js';
 import type { Topology } from '../../simulator/topology.js';
+import { SCENARIO_NAMES, SCENARIO_TOPOLOGY, ScenarioAdmin, startScenario } from '../../simulator/scenarios.js';
+import { parseInterval } from './watch.js';
 import type { CommandOutcome, Style } from '../output.js';
 
 export interface SimulateOptions {
@@ -27,6 +29,10 @@ export interface SimulateOptions {
   trustOut?: string | undefined;
   inventoryOut?: string | undefined;
   seed?: string | undefined;
+  /** a migration scenario (scenarios.ts): its two-host platform, a Migration Controller, steps on POST /admin/step */
+  scenario?: string | undefined;
+  /** also run the scenario's next step this often (e.g. 10s) */
+  stepEvery?: string | undefined;
   json: boolean;
 }
 
@@ -39,8 +45,9 @@ function wholeNumber(text: string, option: string, min: number, max: number): nu
 }
 
 function topologyFrom(o: SimulateOptions): Topology {
-  const given = [o.layers !== undefined && '--layers', o.fleet !== undefined && '--fleet', o.hosts !== undefined && '--hosts'].filter(Boolean);
-  if (given.length > 1) throw new UsageError('USAGE', `give one of --layers, --fleet and --hosts (got ${given.join(', ')})`, { options: given });
+  const given = [o.layers !== undefined && '--layers', o.fleet !== undefined && '--fleet', o.hosts !== undefined && '--hosts', o.scenario !== undefined && '--scenario'].filter(Boolean);
+  if (given.length > 1) throw new UsageError('USAGE', `give one of --layers, --fleet, --hosts and --scenario (got ${given.join(', ')})`, { options: given });
+  if (o.scenario !== undefined) return SCENARIO_TOPOLOGY;
   if (o.fleet !== undefined) return parseFleetFile(readInputText(o.fleet, 'fleet file', 16 * 1024 * 1024), o.fleet);
   if (o.hosts !== undefined) {
     if (o.vmsPerVmm === undefined) throw new UsageError('USAGE', '--hosts needs --vms-per-vmm', {});
@@ -61,7 +68,20 @@ export async function runSimulate(o: SimulateOptions): Promise<CommandOutcome> {
   const trustDir = o.trustOut === undefined ? undefined : resolve(o.trustOut);
   if (trustDir) await mkdir(trustDir, { recursive: true });
 
-  const sim = await startSimulator({ topology, port, faults, faultPlan, trustDir, seed: o.seed === 'random' ? null : o.seed });
+  if (o.scenario !== undefined && !SCENARIO_NAMES.includes(o.scenario)) {
+    throw new UsageError('USAGE', `--scenario: unknown scenario "${o.scenario}" (${SCENARIO_NAMES.join(', ')})`, { option: 'scenario', value: o.scenario });
+  }
+  if (o.stepEvery !== undefined && o.scenario === undefined) throw new UsageError('USAGE', '--step-every needs --scenario', { option: 'step-every' });
+  const stepEveryMs = o.stepEvery === undefined ? undefined : parseInterval(o.stepEvery);
+  const sim = await startSimulator({ topology, port, faults, faultPlan, trustDir, seed: o.seed === 'random' ? null : o.seed, migrationController: o.scenario !== undefined });
+  let scenario: ScenarioAdmin | undefined;
+  if (o.scenario !== undefined) {
+    scenario = new ScenarioAdmin(startScenario(o.scenario, sim.migrations!));
+    scenario.onStep = (step) => {
+      process.stderr.write(`vtpm-verify simulate: scenario ${o.scenario}: step ${step.index + 1}: ${step.description} (${step.events.length} notification(s))\n`);
+    };
+    sim.mount('admin', scenario);
+  }
   let inventoryFile: string | undefined;
   try {
     if (o.inventoryOut !== undefined) {
@@ -72,17 +92,30 @@ export async function runSimulate(o: SimulateOptions): Promise<CommandOutcome> {
     await sim.close();
     throw new TransportError('IO_ERROR', `cannot write the inventory ${o.inventoryOut}: ${(err as Error).message}`, { file: o.inventoryOut }, { cause: err });
   }
-  stopOnSignals(sim);
+  const timer = scenario && stepEveryMs !== undefined ? stepTimer(scenario, stepEveryMs) : undefined;
+  stopOnSignals(sim, timer);
 
   const result = describe(sim, inventoryFile);
+  if (scenario) result.scenario = { ...scenario.status(), controller: sim.migrations!.controller.url, stepUrl: `${sim.origin}/admin/step`, ...(stepEveryMs !== undefined ? { stepEveryMs } : {}) };
   return { ok: true, exitCode: EXIT_CODES.OK, result, jsonLine: true, human: (style) => render(result, sim, style) };
 }
 
-function stopOnSignals(sim: RunningSimulator): void {
+/** Runs the scenario's next step every `ms` until none is left. */
+function stepTimer(admin: ScenarioAdmin, ms: number): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    const step = admin.run.step();
+    if (step) admin.onStep?.(step);
+    if (admin.run.remaining === 0) clearInterval(timer);
+  }, ms);
+  return timer;
+}
+
+function stopOnSignals(sim: RunningSimulator, timer?: NodeJS.Timeout): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
+    if (timer) clearInterval(timer);
     process.stderr.write(`vtpm-verify simulate: ${signal}: stopping (${sim.stats.evidence} evidence documents served)\n`);
     void sim.close().finally(() => {
       process.off('SIGINT', stop);
@@ -108,6 +141,8 @@ interface SimulateResult {
   expected: ReturnType<RunningSimulator['expected']>;
   attestCommand: string;
   buildMs: number;
+  /** with --scenario: its steps, the controller, where to run the next step */
+  scenario?: ReturnType<ScenarioAdmin['status']> & { controller: string; stepUrl: string; stepEveryMs?: number };
 }
 
 function describe(sim: RunningSimulator, inventoryFile: string | undefined): SimulateResult {
@@ -167,6 +202,14 @@ function render(r: SimulateResult, sim: RunningSimulator, s: Style): string {
     if (r.faults.length > 20) lines.push(s.dim(`  ... and ${r.faults.length - 20} more`));
   }
   if (r.inventoryFile && r.layers) lines.push(`inventory: ${r.inventoryFile}`);
+  if (r.scenario) {
+    lines.push(`scenario ${s.bold(r.scenario.scenario)}: ${r.scenario.summary}`);
+    r.scenario.steps.forEach((step, i) => lines.push(`  step ${i + 1}: ${step}`));
+    lines.push(`  migration controller: ${r.scenario.controller}`);
+    lines.push(`  run the next step: curl -X POST ${r.scenario.stepUrl}${r.scenario.stepEveryMs !== undefined ? s.dim(` (also every ${r.scenario.stepEveryMs} ms)`) : ''}`);
+    lines.push(`  expect: ${r.scenario.expect.verdict}${r.scenario.expect.codes.length ? ` with ${r.scenario.expect.codes.join(', ')}` : ''}`);
+    lines.push('watch it:', `  vtpm-verify watch ${r.topUrl} --trust ${r.trustDir} --state watch.db`);
+  }
   lines.push('attest it:', `  ${r.attestCommand}`);
   lines.push(s.dim(`serving until Ctrl-C (SIGINT) or SIGTERM; ${sim.platform.layers.size} layer services`));
   return lines.join('\n');

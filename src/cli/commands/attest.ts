@@ -19,6 +19,27 @@ export function withVerifierOptions(cmd: Command): Command {
     .option('--max-depth <n>', 'follow at most this many layers (default 8)');
 }
 
+/** Options of every command that fetches live evidence: timeouts and TLS. */
+export function withClientOptions(cmd: Command): Command {
+  return cmd
+    .option('--timeout <ms>', 'total time allowed per layer request (default 30000)')
+    .option('--connect-timeout <ms>', 'time allowed to connect per layer (default 5000)')
+    .option('--ca <file>', 'CA bundle for https endpoints (replaces the system roots); repeatable', collect)
+    .option('--cert <file>', 'client certificate for mutual TLS (with --key)')
+    .option('--key <file>', 'client private key for mutual TLS (with --cert)');
+}
+
+/** The values of withClientOptions (parsing the numbers: a bad one is a UsageError). */
+export function clientOptionsFrom(opts: Record<string, unknown>, positiveInt: (value: string, option: string) => number) {
+  return {
+    timeout: opts['timeout'] !== undefined ? positiveInt(String(opts['timeout']), '--timeout') : undefined,
+    connectTimeout: opts['connectTimeout'] !== undefined ? positiveInt(String(opts['connectTimeout']), '--connect-timeout') : undefined,
+    ca: opts['ca'] as string[] | undefined,
+    cert: opts['cert'] as string | undefined,
+    key: opts['key'] as string | undefined,
+  };
+}
+
 export function verifierOptionsFrom(opts: Record<string, unknown>) {
   return {
     policy: opts['policy'] as string | undefined,
@@ -36,13 +57,8 @@ export const attestCommand: CommandDefinition = (program, runner) => {
     .option('--ear', 'print the result as an IETF RATS EAR (EAT Attestation Result) instead of a tree')
     .option('--ear-key <file>', 'sign the EAR as an ES256 JWT with this P-256 private key (PEM or JWK)')
     .option('--save <file>', 'save everything fetched as an evidence bundle (re-verify it offline with vtpm-verify verify)')
-    .option('--timeout <ms>', 'total time allowed per layer request (default 30000)')
-    .option('--connect-timeout <ms>', 'time allowed to connect per layer (default 5000)')
-    .option('--ca <file>', 'CA bundle for https evidence endpoints (replaces the system roots); repeatable', collect)
-    .option('--cert <file>', 'client certificate for mutual TLS (with --key)')
-    .option('--key <file>', 'client private key for mutual TLS (with --cert)')
     .option('--state [file]', 'record clock readings and hosting in a state file and check them for rollback and clones; the result goes to the history (without a file: $XDG_STATE_HOME/vtpm-verify/state.db)');
-  withCommonOptions(withVerifierOptions(cmd)).addHelpText(
+  withCommonOptions(withVerifierOptions(withClientOptions(cmd))).addHelpText(
     'after',
     `
 The walk: the VM's quote is verified with the AK from its certificate, once that
@@ -68,11 +84,7 @@ Example:
         ear: opts['ear'] === true || opts['earKey'] !== undefined,
         earKey: opts['earKey'] as string | undefined,
         save: opts['save'] as string | undefined,
-        timeout: opts['timeout'] !== undefined ? positiveInt(String(opts['timeout']), '--timeout') : undefined,
-        connectTimeout: opts['connectTimeout'] !== undefined ? positiveInt(String(opts['connectTimeout']), '--connect-timeout') : undefined,
-        ca: opts['ca'] as string[] | undefined,
-        cert: opts['cert'] as string | undefined,
-        key: opts['key'] as string | undefined,
+        ...clientOptionsFrom(opts, positiveInt),
         state: opts['state'] === true ? '' : (opts['state'] as string | undefined),
         maxDepth: opts['maxDepth'] !== undefined ? positiveInt(String(opts['maxDepth']), '--max-depth', 64) : undefined,
         verbose: opts['verbose'] === true,

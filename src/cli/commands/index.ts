@@ -2,18 +2,27 @@
 // declares its options; its implementation is imported when it runs.
 
 import type { CommandDefinition } from '../command.js';
+import { attestCommand, verifyCommand } from './attest.js';
+import { certsCommand } from './certs.js';
+import { demoCommand } from './demo.js';
+import { eventlogCommand } from './eventlog.js';
 import { historyCommand } from './history.js';
 import { inspectCommand } from './inspect.js';
-import { quoteCommand } from './quote.js';
-
 import { policyCommand } from './policy.js';
-
-import { certsCommand } from './certs.js';
-
-import { eventlogCommand } from './eventlog.js';
-import { attestCommand, verifyCommand } from './attest.js';
-
+import { quoteCommand } from './quote.js';
 import { simulateCommand } from './simulate.js';
-import { demoCommand } from './demo.js';
+import { watchCommand } from './watch.js';
 
-export const COMMANDS: CommandDefinition[] = [demoCommand, attestCommand, verifyCommand, quoteCommand, eventlogCommand, inspectCommand, certsCommand, policyCommand, historyCommand, simulateCommand];
+export const COMMANDS: CommandDefinition[] = [
+  demoCommand,
+  attestCommand,
+  verifyCommand,
+  watchCommand,
+  quoteCommand,
+  eventlogCommand,
+  inspectCommand,
+  certsCommand,
+  policyCommand,
+  historyCommand,
+  simulateCommand,
+];

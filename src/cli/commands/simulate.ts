@@ -21,7 +21,9 @@ export const simulateCommand: CommandDefinition = (program: Command, runner) => 
     .option('--tamper <what[@layer]>', 'inject a fault: WHAT[:MODE][@LAYER], LAYER a position (0 = top, -1 = bottom) or a name; repeatable', collect)
     .option('--trust-out <dir>', 'write the trust anchors here (ak-ca/, vplatform-ca/); default a temporary folder removed on exit')
     .option('--inventory-out <file>', 'write the inventory of the VMs (YAML: vms: [{name, url, tags}]) for an audit')
-    .option('--seed <text>', 'derive keys, certificates and instance ids from this text (default: a fixed seed; "random" for fresh keys)');
+    .option('--seed <text>', 'derive keys, certificates and instance ids from this text (default: a fixed seed; "random" for fresh keys)')
+    .option('--scenario <name>', 'a migration scenario on two hosts with a Migration Controller: live-migration, clone, restore-backup, source-still-hosts, stream-drop, burst; each step runs on POST {origin}/admin/step')
+    .option('--step-every <duration>', 'with --scenario: also run the next step this often (e.g. 10s)');
   withCommonOptions(cmd)
     .addHelpText(
       'after',
@@ -44,7 +46,10 @@ Examples:
   attest it:
     vtpm-verify attest http://127.0.0.1:41234/l/vm --trust ./sim-trust
   $ vtpm-verify simulate --layers 5 --tamper not-hosted@2 --port 8400
-  $ vtpm-verify simulate --hosts 50 --vms-per-vmm 20 --fault-plan plan.json --inventory-out fleet.yaml --json`,
+  $ vtpm-verify simulate --hosts 50 --vms-per-vmm 20 --fault-plan plan.json --inventory-out fleet.yaml --json
+  $ vtpm-verify simulate --scenario live-migration --trust-out ./sim-trust --port 8400
+    (then: vtpm-verify watch http://127.0.0.1:8400/l/vm --trust ./sim-trust --state watch.db,
+     and in another terminal: curl -X POST http://127.0.0.1:8400/admin/step)`,
     )
     .action(async (opts: Record<string, unknown>) => {
       await runner(globalsFrom(opts), async () => {
@@ -61,6 +66,8 @@ Examples:
           trustOut: opts['trustOut'] as string | undefined,
           inventoryOut: opts['inventoryOut'] as string | undefined,
           seed: opts['seed'] as string | undefined,
+          scenario: opts['scenario'] as string | undefined,
+          stepEvery: opts['stepEvery'] as string | undefined,
           json: opts['json'] === true,
         });
       });

@@ -15,6 +15,11 @@ export function evaluateMigration(spec: MigrationSpec, input: EvaluationInput, s
   } else if (m.sourceCheck === 'still-hosted') {
     // A source still hosting the instance left a duplicate behind: always a failure.
     sink.fail(id, 'POLICY_SOURCE_STILL_HOSTS', `the source ${m.from} still hosts the instance after it migrated to ${m.to}`, { expected: 'migrated-out', actual: m.sourceCheck });
+  } else if (m.sourceCheck === 'not-migrated-out') {
+    // the notification named a source that shows no migrate-out: it never hosted the instance, or destroyed it
+    const what = `the source ${m.from} shows no migrate-out for the instance`;
+    if (spec.requireSourceMigrateOut) sink.fail(id, 'POLICY_SOURCE_STILL_HOSTS', `${what}, and the policy requires it`, { expected: 'migrated-out', actual: m.sourceCheck });
+    else sink.notApplicable(id, `${what} (not required)`);
   } else if (spec.requireSourceMigrateOut) {
     sink.fail(id, 'POLICY_SOURCE_STILL_HOSTS', `the source ${m.from} was not attested, and the policy requires its migrate-out`, { expected: 'migrated-out', actual: m.sourceCheck });
   } else {
@@ -43,6 +48,11 @@ export function evaluateFindings(spec: MigrationSpec, input: EvaluationInput, si
 export function explainMigration(spec: MigrationSpec): string[] {
   const out: string[] = [];
   out.push(spec.reattestOnNotification ? 'on a migration notification the VM is attested again from the top' : 'migration notifications do not trigger a new attestation');
+  out.push(
+    spec.requireTrustedController
+      ? 'the Migration Controller is attested, and its notifications are acted on only while it is trusted'
+      : 'migration notifications are acted on without attesting the Migration Controller (they only trigger attestations)',
+  );
   out.push(spec.requireSourceMigrateOut ? 'after a migration the source platform must have recorded migrate-out' : 'after a migration the source platform fails only if it was attested and still hosts the instance');
   out.push(`clone findings ${spec.findings.clone === 'fail' ? 'fail' : 'only warn'}; rollback findings ${spec.findings.rollback === 'fail' ? 'fail' : 'only warn'}`);
   return out;

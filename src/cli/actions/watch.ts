@@ -1,0 +1,258 @@
+// vtpm-verify watch URL: attests a VM, then again on every migration
+// notification and every --interval, through the state store, printing one
+// line per event until SIGINT or SIGTERM. The orchestration is the watcher
+// core (src/watch/watcher.ts); here are the real parts it runs on: the
+// walker over live HTTP, the state file, the notification stream, timers,
+// stdout and the signals.
+
+import { EXIT_CODES, TransportError, UsageError, VtpmError, exitCodeForKind } from '../../errors.js';
+import type { Policy } from '../../policy/compile.js';
+import type { StateStore } from '../../state/store.js';
+import type { EvidenceClient } from '../../transport/evidence-client.js';
+import type { MigrationStreamOptions } from '../../transport/migration-stream.js';
+import type { AssessOutcome, EvidenceSource, VerifiedLayer } from '../../verify/walker.js';
+import type { WatchLine } from '../../watch/lines.js';
+import type { SourceReport } from '../../watch/source-check.js';
+import type { AttestInput, AttestReport, WatchDeps, WatchSummary } from '../../watch/watcher.js';
+import { DEFAULT_INTERVAL_MS } from '../../watch/watcher.js';
+import { makeStyle, toJsonText, type CommandOutcome, type Style } from '../output.js';
+import type { VerifierSetup, VerifierSetupOptions } from '../verifier-setup.js';
+import { checkTargetUrl, evidenceClient, openStateFile, walkOptions, type ClientOptions } from './attest.js';
+
+export interface WatchCliOptions extends VerifierSetupOptions, ClientOptions {
+  /** the state file ('' or absent: the default location) */
+  state?: string | undefined;
+  /** --interval text, e.g. 5m */
+  interval?: string | undefined;
+  exitOnFailure: boolean;
+  /** policy for the Migration Controller's own attestation (default: the built-in baseline) */
+  controllerPolicy?: string | undefined;
+  maxDepth?: number | undefined;
+  json: boolean;
+  color: boolean;
+  verbose: boolean;
+}
+
+const INTERVAL_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+/** Shorter intervals would attest a VM several times a second. */
+export const MIN_INTERVAL_MS = 100;
+/** Longer than a setTimeout can wait (2^31 - 1 ms, about 24.8 days). */
+export const MAX_INTERVAL_MS = 2 ** 31 - 1;
+
+/** --interval: a whole number and a unit ms, s, m or h (e.g. 30s, 5m). */
+export function parseInterval(text: string): number {
+  const m = /^(\d{1,10})(ms|s|m|h)$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * INTERVAL_UNITS_MS[m[2]!]! : NaN;
+  if (!(ms >= MIN_INTERVAL_MS && ms <= MAX_INTERVAL_MS)) {
+    throw new UsageError('USAGE', `--interval: expected a duration from 100ms to 24d such as 30s, 5m or 1h, got "${text}"`, { option: 'interval', value: text });
+  }
+  return ms;
+}
+
+/** Resolves once stdout drained its buffer, or can no longer be written (then nothing waits for it). */
+function drained(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.stdout.off('drain', done);
+      process.stdout.off('close', done);
+      process.stdout.off('error', done);
+      resolve();
+    };
+    process.stdout.on('drain', done);
+    process.stdout.on('close', done);
+    process.stdout.on('error', done);
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export interface WatchDepsInput {
+  /** the VM's evidence endpoint */
+  url: string;
+  /** trust, the VM's policy, CRLs, the validation cache */
+  setup: VerifierSetup;
+  /** the Migration Controller's policy (default: the built-in baseline) */
+  controllerPolicy?: { policy: Policy; source: { source: string; builtin: boolean } } | undefined;
+  client: EvidenceClient;
+  store: StateStore;
+  maxDepth?: number | undefined;
+  emit: (line: WatchLine) => void;
+  /** the notification stream's backoff, clock and randomness (tests make reconnection immediate) */
+  stream?: Pick<MigrationStreamOptions, 'backoff' | 'sleep' | 'random' | 'idleTimeoutMs'> | undefined;
+}
+
+/** The real dependencies of the watcher core: live walks through the state store, the notification stream, timers. */
+export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps> {
+  const [{ walk }, { drawTopNonce }, { liveSource }, assessMod, { migrationEvents }, { checkSources }, { toHex }, { baselinePolicy }] = await Promise.all([
+    import('../../verify/walker.js'),
+    import('../../verify/nonce-chain.js'),
+    import('../../transport/layer-source.js'),
+    import('../../state/assess.js'),
+    import('../../transport/migration-stream.js'),
+    import('../../watch/source-check.js'),
+    import('../../util/bytes.js'),
+    import('../../policy/baseline.js'),
+  ]);
+  const { url, store, client, setup, emit } = input;
+  const baseline = { policy: baselinePolicy(), source: { source: 'built-in baseline', builtin: true } };
+  const controllerPolicy = input.controllerPolicy ?? baseline;
+
+  /** One deep attestation from `target` through the state store; `extra` adds to the state checks before the policy decides. */
+  const attestFrom = async (
+    target: string,
+    policy: { policy: Policy; source: { source: string; builtin: boolean } },
+    signal: AbortSignal,
+    extra?: (verified: readonly VerifiedLayer[]) => Promise<Partial<AssessOutcome>>,
+  ) => {
+    const now = new Date();
+    const top = drawTopNonce(now);
+    const base = assessMod.stateAssessor(store, { target, time: now.getTime() });
+    const assess = async (verified: readonly VerifiedLayer[]): Promise<AssessOutcome> => {
+      const a = await base(verified);
+      if (!extra || signal.aborted) return a;
+      const more = await extra(verified);
+      return { findings: [...a.findings, ...(more.findings ?? [])], checks: [...a.checks, ...(more.checks ?? [])], ...(more.migration ? { migration: more.migration } : {}) };
+    };
+    const outcome = await walk(
+      { ...walkOptions(target, top, { ...setup, policy: policy.policy, policySource: policy.source }, now, input.maxDepth), assess },
+      liveSource(client, { signal }) as EvidenceSource,
+    );
+    // an attestation cut short by shutdown is not a result: nothing goes to the history
+    if (!signal.aborted) assessMod.recordResult(store, outcome.result);
+    return { outcome, time: now.getTime() };
+  };
+
+  const vmPolicy = { policy: setup.policy, source: setup.policySource };
+
+  const attest = async ({ trigger, previous, signal }: AttestInput): Promise<AttestReport> => {
+    let sources: SourceReport[] = [];
+    const { outcome } = await attestFrom(url, vmPolicy, signal, async (verified) => {
+      const checked = await checkSources({
+        verified,
+        trigger,
+        previousHost: previous?.host ?? null,
+        // source platforms are asked to show a genuine vPlatform table: the baseline's checks, not the VM's policy
+        attestSource: async (uri) => {
+          const { outcome: o, time } = await attestFrom(uri, baseline, signal);
+          return { result: o.result, verified: o.verified, time };
+        },
+        recordHosting: (instance, evidence) => store.recordHosting(instance, evidence),
+        hostingEpoch: assessMod.hostingEpoch,
+        findingCategory: assessMod.findingCategory,
+      });
+      sources = checked.reports;
+      return checked;
+    });
+    const top = outcome.verified[0]?.position === 0 ? outcome.verified[0] : undefined;
+    const ext = top?.info.layer;
+    return {
+      result: outcome.result,
+      instance: ext?.instanceId ? toHex(ext.instanceId) : null,
+      migrationService: ext?.migrationService ?? null,
+      host: ext?.kind === 'virtual' ? (ext.deepAttestation ?? null) : null,
+      sources,
+      ...(signal.aborted ? { aborted: true } : {}),
+    };
+  };
+
+  return {
+    attest,
+    attestController: async (service, signal) => {
+      const { outcome } = await attestFrom(service, controllerPolicy, signal);
+      return { result: outcome.result, trusted: outcome.result.verdict === 'trusted' };
+    },
+    subscribe: ({ service, instance, afterSeq, signal, onStatus }) => migrationEvents({ ...input.stream, service, instance, afterSeq, signal, onStatus, http: client.http }),
+    loadCursor: (service, instance) => store.migrationCursor(service, instance),
+    saveCursor: (service, instance, seq) => store.saveMigrationCursor(service, instance, seq, Date.now()),
+    sleep,
+    now: () => new Date(),
+    emit,
+  };
+}
+
+export async function runWatch(url: string, opts: WatchCliOptions): Promise<CommandOutcome> {
+  checkTargetUrl(url);
+  const intervalMs = opts.interval === undefined ? DEFAULT_INTERVAL_MS : parseInterval(opts.interval);
+  const [{ setupVerifier }, { watch }, { renderLine }] = await Promise.all([import('../verifier-setup.js'), import('../../watch/watcher.js'), import('../../watch/lines.js')]);
+  const setup = await setupVerifier(opts);
+  for (const warning of setup.warnings) process.stderr.write(`warning: ${warning}\n`);
+  const controllerPolicy =
+    opts.controllerPolicy !== undefined
+      ? { policy: (await import('../policy-file.js')).loadPolicyFile(opts.controllerPolicy), source: { source: opts.controllerPolicy, builtin: false } }
+      : undefined;
+  const client = await evidenceClient(opts);
+  let store: StateStore | undefined;
+  const stop = new AbortController();
+  let signalName: NodeJS.Signals | null = null;
+  const onSignal = (name: NodeJS.Signals): void => {
+    signalName ??= name;
+    stop.abort();
+  };
+  // the reader of our output went away (EPIPE): nobody hears the watcher any more
+  let outputError: Error | null = null;
+  const onOutputError = (err: Error): void => {
+    outputError ??= err;
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.stdout.on('error', onOutputError);
+  try {
+    store = await openStateFile(opts.state ?? '');
+    const style = await makeStyle(opts.color);
+    // stdout to a pipe is asynchronous in node: a reader slower than the notifications would make its buffer
+    // grow without end; waiting for 'drain' holds the watcher (and through TCP, the controller) back instead
+    const emit = (line: WatchLine): void | Promise<void> => {
+      if (process.stdout.write(`${opts.json ? toJsonText(line, 0) : renderLine(line, style)}\n`)) return;
+      return drained();
+    };
+    const deps = await createWatchDeps({ url, setup, controllerPolicy, client, store, maxDepth: opts.maxDepth, emit });
+    const migration = setup.policy.spec.migration;
+    const { summary, error } = await watch(
+      { target: url, intervalMs, exitOnFailure: opts.exitOnFailure, reattestOnNotification: migration.reattestOnNotification, requireTrustedController: migration.requireTrustedController },
+      deps,
+      stop.signal,
+    );
+    if (outputError && !error) {
+      const e = outputError as NodeJS.ErrnoException;
+      throw new TransportError('IO_ERROR', `watch: cannot write the output: ${e.code ?? e.message}`, { code: e.code }, { cause: e });
+    }
+    const exitCode = error ? exitCodeForKind(error.kind) : summary.stoppedBy === 'failure' ? EXIT_CODES.NOT_TRUSTED : EXIT_CODES.OK;
+    const result = { ...summary, stateFile: store.path, signal: signalName };
+    const first = summary.firstFailure;
+    const failure =
+      summary.stoppedBy === 'failure' && first
+        ? new VtpmError('verification', first.error?.code ?? 'POLICY_NOT_TRUSTED', `${first.target}: ${first.reason}`, { target: first.target, verdict: first.verdict })
+        : undefined;
+    return { ok: exitCode === EXIT_CODES.OK, exitCode, result, error: error ?? failure, jsonLine: true, human: (s) => renderSummary(result, error?.message, s) };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.stdout.off('error', onOutputError);
+    client.close();
+    store?.close();
+  }
+}
+
+function renderSummary(r: WatchSummary & { stateFile: string; signal: string | null }, errorMessage: string | undefined, s: Style): string {
+  const why = r.stoppedBy === 'signal' ? `stopped by ${r.signal ?? 'request'}` : r.stoppedBy === 'failure' ? s.bad('stopped at the first result not trusted (--exit-on-failure)') : s.bad(`stopped by an error: ${errorMessage}`);
+  const lines = [
+    `watch ${r.target}: ${why}`,
+    `  ${r.attestations} attestation(s) (initial ${r.byTrigger.initial}, interval ${r.byTrigger.interval}, after notifications ${r.byTrigger.migration}), ${r.failures} not trusted`,
+    `  ${r.notifications} notification(s), ${r.coalescer.coalesced} coalesced; ${r.sourceChecks} source check(s); ${r.controllerAttestations} controller attestation(s)`,
+    `  last verdict ${r.lastVerdict ?? '-'}; results recorded in ${r.stateFile}`,
+  ];
+  if (r.firstFailure) lines.push(`  first not trusted: ${r.firstFailure.target}: ${r.firstFailure.reason}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,74 @@
+// vtpm-verify watch URL: attest a VM, then again after every migration
+// notification and every --interval, recording everything in the state file.
+// Options only; the watcher, walker and state store load when it runs.
+
+import { globalsFrom, withCommonOptions, type CommandDefinition } from '../command.js';
+import { withStateOption } from '../state-option.js';
+import { clientOptionsFrom, verifierOptionsFrom, withClientOptions, withVerifierOptions } from './attest.js';
+
+export const watchCommand: CommandDefinition = (program, runner) => {
+  const cmd = program
+    .command('watch')
+    .description('attest a VM, subscribe to the Migration Controller its verified certificate names, and attest it again after every migration (checking that the source let it go) and every --interval, until SIGINT or SIGTERM')
+    .argument('<url>', "the VM's evidence endpoint base URI (protocol section 2)")
+    .option('--interval <duration>', 'attest again this often even without notifications: 30s, 5m, 1h (default 5m)')
+    .option('--exit-on-failure', 'stop with exit code 1 at the first result that is not trusted (the VM, or the Migration Controller where the policy requires a trusted one)')
+    .option('--controller-policy <file>', "policy for the Migration Controller's own attestation, when the policy sets migration.requireTrustedController (default: the built-in baseline)");
+  // --ca and the client certificate also apply to the notification stream
+  withCommonOptions(withVerifierOptions(withClientOptions(withStateOption(cmd)))).addHelpText(
+    'after',
+    `
+Each event prints one line (with --json, one JSON object per line, and at the end
+the envelope {ok, result, error} with the totals):
+  attested     an attestation of the VM finished: verdict, why (initial, interval,
+               after N notifications), platform path, findings
+  migrated     the VM's platform path changed: old → new (and whether announced)
+  source       a platform the VM left was attested: migrated-out, still-hosted,
+               not-migrated-out, not-checked; after an unannounced move: moved,
+               hosted-twice
+  finding      a rollback or clone finding (CLOCK_*, CLONE_*, RESTORE_FROM_BACKUP,
+               VPLATFORM_HOSTED_TWICE), failing or warning per the policy
+  notification a migration notification and what it caused: attest, queued,
+               coalesced (merged into the waiting attestation), ignored, noted
+  stream       the notification stream: connected, disconnected, retrying, failed
+  controller   the Migration Controller's own attestation
+
+Notifications are hints: each one only causes an attestation from the top, at
+most one at a time with one waiting (a burst of notifications costs two). The
+stream resumes after the last notification handled (kept in the state file).
+
+Exit codes: 0 stopped by SIGINT/SIGTERM (whatever the verdicts); 1 with
+--exit-on-failure, at the first result not trusted; 2 bad usage; 3 the state
+file could not be used.
+
+Example:
+  $ vtpm-verify watch http://127.0.0.1:8443/l/vm --trust ./trust --policy policies/production.yaml --state watch.db --interval 1m
+  2026-11-26T12:00:00.112Z attested trusted http://127.0.0.1:8443/l/vm (initial) platform 9c41d0e2b7a3… > 51f0aa8c2e19…
+  2026-11-26T12:00:00.120Z stream connected http://127.0.0.1:8443/m/migrations (from the first event)
+  2026-11-26T12:03:41.007Z notification seq 1 http://127.0.0.1:8443/l/vmm-a → http://127.0.0.1:8443/l/vmm-b (2026-11-26T12:03:41.000Z): attest
+  2026-11-26T12:03:41.093Z attested trusted http://127.0.0.1:8443/l/vm (after 1 notification (seq 1)) platform 0e7d6c12f4b8… > c3a9b5e07d21…
+  2026-11-26T12:03:41.093Z migrated http://127.0.0.1:8443/l/vm platform 9c41d0e2b7a3… > 51f0aa8c2e19… → 0e7d6c12f4b8… > c3a9b5e07d21…
+  2026-11-26T12:03:41.093Z source http://127.0.0.1:8443/l/vmm-a migrated-out: http://127.0.0.1:8443/l/vmm-a: instance … shows migrate-out on the source platform
+  ^C
+  watch http://127.0.0.1:8443/l/vm: stopped by SIGINT
+  $ vtpm-verify watch https://vm1.example/attest --trust ./trust --state watch.db --json --exit-on-failure`,
+  );
+  cmd.action(async (url: string, opts: Record<string, unknown>) => {
+    const globals = globalsFrom(opts);
+    await runner(globals, async () => {
+      const [{ runWatch }, { positiveInt }] = await Promise.all([import('../actions/watch.js'), import('../actions/attest.js')]);
+      return runWatch(url, {
+        ...verifierOptionsFrom(opts),
+        state: opts['state'] as string | undefined,
+        interval: opts['interval'] as string | undefined,
+        exitOnFailure: opts['exitOnFailure'] === true,
+        controllerPolicy: opts['controllerPolicy'] as string | undefined,
+        ...clientOptionsFrom(opts, positiveInt),
+        maxDepth: opts['maxDepth'] !== undefined ? positiveInt(String(opts['maxDepth']), '--max-depth', 64) : undefined,
+        json: globals.json,
+        color: globals.color,
+        verbose: globals.verbose,
+      });
+    });
+  });
+};

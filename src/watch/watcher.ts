@@ -1,0 +1,355 @@
+// The watcher: attests one VM, then again on every migration notification
+// and every interval, and says what changed. Pure orchestration: attesting,
+// subscribing, the clock and output are injected (the `watch` command wires
+// the real ones), so tests drive it without sleeps.
+//
+// Rules it keeps:
+// - Notifications are hints, never evidence. It subscribes only to the
+//   Migration Controller named by the VM's VERIFIED AK certificate
+//   (migrationService), only once the top layer verified, and follows the
+//   certificate when a later one names another controller. Each notification
+//   only causes an attestation from the top, as the interval does.
+// - Where the policy requires a trusted Migration System, the controller is
+//   attested first (and at each interval) and notifications are acted on only
+//   while it is trusted.
+// - At most one attestation runs per VM, with at most one waiting, into which
+//   every later notification is merged (coalescer.ts): a burst of any size
+//   costs a bounded number of attestations and bounded memory.
+// - The resume cursor (last seq handled) is saved only once an attestation
+//   covering it finished: a crash replays notifications, never loses them.
+
+import { asVtpmError, type VtpmError } from '../errors.js';
+import type { MigrationEvent, MigrationStreamStatus } from '../transport/migration-stream.js';
+import type { AttestationResult, Verdict } from '../verify/result.js';
+import { Coalescer, type CoalescerStats } from './coalescer.js';
+import type { ErrorLine, WatchLine } from './lines.js';
+import type { SourceReport } from './source-check.js';
+import { batchOf, mergeTriggers, type AttestTrigger } from './trigger.js';
+
+export const DEFAULT_INTERVAL_MS = 5 * 60_000;
+
+/** Dropped stream events (invalid, foreign, duplicate, other types) shown per connection before they are only counted. */
+export const MAX_DROPPED_SHOWN = 10;
+
+/** Where the VM was last seen: its verified host and platform path. */
+export interface HostSnapshot {
+  /** the VM certificate's deepAttestation (verified) */
+  host: string | null;
+  /** AK key ids of the layers below */
+  platformPath: string[];
+}
+
+export interface AttestInput {
+  trigger: AttestTrigger;
+  /** where the VM was at the previous attestation whose top layer verified */
+  previous: HostSnapshot | null;
+  signal: AbortSignal;
+}
+
+export interface AttestReport {
+  result: AttestationResult;
+  /** the top layer's verified instanceId (hex), or null when it did not verify */
+  instance: string | null;
+  /** the top layer's verified migrationService, or null */
+  migrationService: string | null;
+  /** the top layer's verified deepAttestation, or null */
+  host: string | null;
+  sources: SourceReport[];
+  /** the attestation was cut short by shutdown: it says nothing */
+  aborted?: boolean;
+}
+
+export interface ControllerReport {
+  result: AttestationResult;
+  trusted: boolean;
+}
+
+export interface SubscribeOptions {
+  service: string;
+  instance: string;
+  afterSeq: number | undefined;
+  signal: AbortSignal;
+  onStatus: (status: MigrationStreamStatus) => void;
+}
+
+export interface WatchDeps {
+  attest(input: AttestInput): Promise<AttestReport>;
+  attestController(service: string, signal: AbortSignal): Promise<ControllerReport>;
+  subscribe(options: SubscribeOptions): AsyncIterable<MigrationEvent>;
+  loadCursor(service: string, instance: string): number | null;
+  saveCursor(service: string, instance: string, seq: number): void;
+  /** waits `ms` for the next periodic attestation; resolves early when `signal` aborts */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+  now(): Date;
+  /** prints a line; a promise means "wait before printing more" (stdout backpressure: a slow reader holds the watcher back) */
+  emit(line: WatchLine): void | Promise<void>;
+}
+
+export interface WatchOptions {
+  /** the VM's evidence endpoint */
+  target: string;
+  intervalMs: number;
+  exitOnFailure: boolean;
+  /** policy migration.reattestOnNotification */
+  reattestOnNotification: boolean;
+  /** policy migration.requireTrustedController */
+  requireTrustedController: boolean;
+}
+
+export interface WatchSummary {
+  target: string;
+  instance: string | null;
+  platformPath: string[];
+  lastVerdict: Verdict | null;
+  attestations: number;
+  byTrigger: Record<AttestTrigger['kind'], number>;
+  /** attestations that were not trusted */
+  failures: number;
+  /** notifications received */
+  notifications: number;
+  sourceChecks: number;
+  controllerAttestations: number;
+  coalescer: CoalescerStats;
+  /** why the watch ended */
+  stoppedBy: 'signal' | 'failure' | 'error';
+  /** the first result that was not trusted (VM or controller) */
+  firstFailure: { target: string; verdict: Verdict; reason: string; error?: ErrorLine } | null;
+}
+
+export interface WatchOutcome {
+  summary: WatchSummary;
+  /** what ended the watch when it was an error (state file unusable, a bug): the caller exits with its kind */
+  error: VtpmError | null;
+}
+
+interface Subscription {
+  service: string;
+  instance: string;
+  abort: AbortController;
+  /** false while the policy requires a trusted controller and it is not (or not yet) attested trusted */
+  trusted: boolean;
+  done: Promise<void>;
+}
+
+function errorLine(e: { code: string; message: string } | undefined): ErrorLine | undefined {
+  return e ? { code: e.code, message: e.message } : undefined;
+}
+
+export async function watch(options: WatchOptions, deps: WatchDeps, signal: AbortSignal): Promise<WatchOutcome> {
+  const stop = new AbortController();
+  let stoppedBy: WatchSummary['stoppedBy'] = 'signal';
+  let fatal: VtpmError | null = null;
+  const end = (why: WatchSummary['stoppedBy']): void => {
+    if (stop.signal.aborted) return;
+    stoppedBy = why;
+    stop.abort();
+  };
+  const onAbort = (): void => end('signal');
+  if (signal.aborted) end('signal');
+  else signal.addEventListener('abort', onAbort, { once: true });
+
+  const iso = (): string => deps.now().toISOString();
+  const summary: WatchSummary = {
+    target: options.target,
+    instance: null,
+    platformPath: [],
+    lastVerdict: null,
+    attestations: 0,
+    byTrigger: { initial: 0, interval: 0, migration: 0 },
+    failures: 0,
+    notifications: 0,
+    sourceChecks: 0,
+    controllerAttestations: 0,
+    coalescer: { started: 0, coalesced: 0, maxInFlight: 0, maxQueued: 0 },
+    stoppedBy: 'signal',
+    firstFailure: null,
+  };
+  let last: HostSnapshot | null = null;
+  let subscription: Subscription | null = null;
+  const tasks = new Set<Promise<void>>();
+  /** Background work (the stream, the interval): an error it throws ends the watch. */
+  const track = (p: Promise<void>): void => {
+    const guarded = p.catch((err: unknown) => {
+      fatal ??= asVtpmError(err);
+      end('error');
+    });
+    tasks.add(guarded);
+    void guarded.finally(() => tasks.delete(guarded));
+  };
+
+  const failed = (result: AttestationResult): void => {
+    summary.failures++;
+    summary.firstFailure ??= { target: result.target, verdict: result.verdict, reason: result.reason, ...(result.error ? { error: errorLine(result.error)! } : {}) };
+    if (options.exitOnFailure) end('failure');
+  };
+
+  // ---------------------------------------------------------------- attestations
+
+  const runAttest = async (_key: string, trigger: AttestTrigger): Promise<void> => {
+    if (stop.signal.aborted) return;
+    const report = await deps.attest({ trigger, previous: last, signal: stop.signal });
+    if (report.aborted || stop.signal.aborted) return;
+    const r = report.result;
+    summary.attestations++;
+    summary.byTrigger[trigger.kind]++;
+    summary.lastVerdict = r.verdict;
+    const time = iso();
+    const findings = (r.findings ?? []).filter((c) => c.status === 'fail' || c.status === 'warn');
+    await deps.emit({
+      type: 'attested',
+      time,
+      target: options.target,
+      trigger: trigger.kind,
+      ...(trigger.kind === 'migration' ? { events: { count: trigger.batch.count, firstSeq: trigger.batch.firstSeq, lastSeq: trigger.batch.lastSeq } } : {}),
+      verdict: r.verdict,
+      instance: report.instance,
+      platformPath: r.platformPath,
+      reason: r.reason,
+      ...(r.error ? { error: errorLine(r.error)! } : {}),
+      findings: [...new Set(findings.map((c) => c.code).filter((c): c is string => c !== undefined))],
+    });
+    if (report.host !== null) {
+      if (last && last.platformPath.join('>') !== r.platformPath.join('>')) {
+        await deps.emit({
+          type: 'migrated',
+          time,
+          target: options.target,
+          instance: report.instance,
+          fromPath: last.platformPath,
+          toPath: r.platformPath,
+          fromHost: last.host,
+          toHost: report.host,
+          announced: trigger.kind === 'migration',
+        });
+      }
+      last = { host: report.host, platformPath: r.platformPath };
+      summary.instance = report.instance;
+      summary.platformPath = r.platformPath;
+    }
+    for (const s of report.sources) {
+      summary.sourceChecks++;
+      await deps.emit({ type: 'source', time, instance: s.instance, source: s.uri, status: s.status, ...(s.code ? { code: s.code } : {}), message: s.message, sourceVerdict: s.sourceVerdict, unannounced: s.unannounced });
+    }
+    for (const c of findings) {
+      if (c.id.startsWith('migration.source') || c.id === 'migration.destination') continue; // said by the source lines
+      await deps.emit({ type: 'finding', time, instance: report.instance, code: c.code ?? c.id, status: c.status as 'fail' | 'warn', message: c.message });
+    }
+    if (trigger.kind === 'migration' && report.instance !== null) deps.saveCursor(trigger.batch.service, report.instance, trigger.batch.lastSeq);
+    if (r.verdict === 'not-trusted') failed(r);
+    if (!stop.signal.aborted && report.migrationService !== null && report.instance !== null) await follow(report.migrationService, report.instance);
+  };
+
+  const coalescer = new Coalescer<string, AttestTrigger>(runAttest, mergeTriggers, (_key, err) => {
+    fatal ??= asVtpmError(err);
+    end('error');
+  });
+  summary.coalescer = coalescer.stats;
+  const request = (trigger: AttestTrigger) => coalescer.request(options.target, trigger);
+
+  // ---------------------------------------------------------------- the controller and its stream
+
+  const attestController = async (sub: Subscription): Promise<void> => {
+    const c = await deps.attestController(sub.service, stop.signal);
+    if (stop.signal.aborted) return;
+    summary.controllerAttestations++;
+    sub.trusted = c.trusted;
+    const r = c.result;
+    await deps.emit({ type: 'controller', time: iso(), service: sub.service, verdict: r.verdict, trusted: c.trusted, reason: r.reason, ...(r.error ? { error: errorLine(r.error)! } : {}) });
+    if (r.verdict === 'not-trusted') failed(r);
+  };
+
+  /** Subscribes to the controller the VM's verified certificate names (again, when it names another, or the stream ended). */
+  const follow = async (service: string, instance: string): Promise<void> => {
+    if (subscription && subscription.service === service && subscription.instance === instance) return;
+    if (subscription) subscription.abort.abort();
+    const sub: Subscription = { service, instance, abort: new AbortController(), trusted: !options.requireTrustedController, done: Promise.resolve() };
+    subscription = sub;
+    if (options.requireTrustedController) await attestController(sub);
+    if (stop.signal.aborted || subscription !== sub) return;
+    sub.done = consume(sub);
+    track(sub.done);
+  };
+
+  const consume = async (sub: Subscription): Promise<void> => {
+    const streamSignal = AbortSignal.any([stop.signal, sub.abort.signal]);
+    const afterSeq = deps.loadCursor(sub.service, sub.instance) ?? undefined;
+    const streamLine = (status: Extract<WatchLine, { type: 'stream' }>['status'], extra: Record<string, unknown> = {}): void => {
+      void deps.emit({ type: 'stream', time: iso(), service: sub.service, status, ...extra } as WatchLine);
+    };
+    // A controller may send any number of events we drop (invalid, foreign, duplicate, other types) without
+    // the stream yielding: say the first few per connection, then only how many more there were.
+    let dropped = 0;
+    const flushDropped = (): void => {
+      if (dropped > MAX_DROPPED_SHOWN) streamLine('skipped', { reason: `${dropped - MAX_DROPPED_SHOWN} more events skipped or ignored` });
+      dropped = 0;
+    };
+    streamLine('subscribing', { resumeAfter: afterSeq ?? null });
+    const onStatus = (s: MigrationStreamStatus): void => {
+      switch (s.type) {
+        case 'connected':
+          return streamLine('connected', { resumeAfter: s.resumeAfter ?? null });
+        case 'disconnected':
+          flushDropped();
+          return streamLine('disconnected', { ...(s.error ? { error: errorLine(s.error) } : {}), reason: `after ${s.delivered} new event(s)` });
+        case 'retrying':
+          return streamLine('retrying', { attempt: s.attempt, delayMs: s.delayMs });
+        case 'skipped':
+          if (++dropped > MAX_DROPPED_SHOWN) return;
+          return streamLine('skipped', { reason: s.reason, ...(s.seq !== undefined ? { seq: s.seq } : {}), ...(s.error ? { error: errorLine(s.error) } : {}) });
+        case 'ignored':
+          if (++dropped > MAX_DROPPED_SHOWN) return;
+          return streamLine('ignored', { reason: `event type ${s.event}` });
+      }
+    };
+    try {
+      for await (const event of deps.subscribe({ service: sub.service, instance: sub.instance, afterSeq, signal: streamSignal, onStatus })) {
+        if (streamSignal.aborted) break;
+        flushDropped();
+        summary.notifications++;
+        let action: Extract<WatchLine, { type: 'notification' }>['action'];
+        if (!sub.trusted) action = 'ignored';
+        else if (!options.reattestOnNotification) {
+          action = 'noted';
+          deps.saveCursor(sub.service, sub.instance, event.seq);
+        } else {
+          const outcome = request({ kind: 'migration', batch: batchOf(sub.service, event) });
+          action = outcome === 'started' ? 'attest' : outcome;
+        }
+        await deps.emit({ type: 'notification', time: iso(), seq: event.seq, instance: event.instance, from: event.from, to: event.to, eventTime: event.time.toISOString(), action });
+      }
+      if (!streamSignal.aborted) streamLine('ended', { reason: 'the controller ended the stream' });
+    } catch (err) {
+      if (streamSignal.aborted) return;
+      const e = asVtpmError(err);
+      if (e.kind === 'internal') throw e;
+      streamLine('failed', { error: errorLine(e), reason: 'notifications stop; periodic attestation goes on, and the next one subscribes again' });
+    }
+    // a stream that ended on its own is made again by the next attestation
+    if (subscription === sub && !stop.signal.aborted && !sub.abort.signal.aborted) subscription = null;
+  };
+
+  // ---------------------------------------------------------------- the interval
+
+  const ticks = async (): Promise<void> => {
+    while (!stop.signal.aborted) {
+      await deps.sleep(options.intervalMs, stop.signal);
+      if (stop.signal.aborted) return;
+      request({ kind: 'interval' });
+      const sub = subscription as Subscription | null;
+      if (options.requireTrustedController && sub) await attestController(sub);
+    }
+  };
+
+  request({ kind: 'initial' });
+  track(ticks());
+  await new Promise<void>((resolve) => {
+    if (stop.signal.aborted) resolve();
+    else stop.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  signal.removeEventListener('abort', onAbort);
+  coalescer.clearWaiting();
+  (subscription as Subscription | null)?.abort.abort();
+  await Promise.all([coalescer.idle(), ...tasks]);
+  summary.stoppedBy = fatal ? 'error' : stoppedBy;
+  return { summary, error: fatal };
+}

@@ -1,0 +1,51 @@
+// Migration notification cursors (schema version 3): the last seq a watcher
+// handled per controller and instance, kept across processes, never moving
+// back; a version-2 file gains the table when opened.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { openState } from '../../src/state/index.js';
+import { SCHEMA_VERSION } from '../../src/state/schema.js';
+import { tempDir } from './tmp.js';
+
+const I = 'ab'.repeat(32);
+const S = 'https://ctl.example/m/migrations';
+
+test('the cursor starts empty, only moves forward, is per controller and instance, and survives reopening', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const s = await openState(file);
+  assert.equal(s.migrationCursor(S, I), null);
+  s.saveMigrationCursor(S, I, 5, 1000);
+  s.saveMigrationCursor(S, I, 3, 2000); // a late save of an older batch
+  assert.equal(s.migrationCursor(S, I), 5);
+  s.saveMigrationCursor('https://other.example/m', I, 1, 3000);
+  assert.equal(s.migrationCursor(S, I), 5);
+  assert.equal(s.migrationCursor('https://other.example/m', I), 1);
+  assert.equal(s.migrationCursor(S, 'cd'.repeat(32)), null);
+  s.close();
+  const again = await openState(file, { create: false });
+  assert.equal(again.migrationCursor(S, I), 5);
+  assert.throws(() => again.saveMigrationCursor(S, 'not hex', 1, 1), /invalid instanceId/);
+  assert.throws(() => again.saveMigrationCursor(S, I, -1, 1), /invalid seq/);
+  again.close();
+});
+
+test('a version-2 file opens with version 3: stays and results kept, the cursor table added', async (t) => {
+  const file = join(tempDir(t), 'v2.db');
+  const s = await openState(file);
+  s.recordHosting(I, { platformPath: ['aa'], time: 1000, hosted: true });
+  s.close();
+  // back to version 2, as that release left it
+  const db = new Database(file);
+  db.exec('DROP TABLE migration_cursor');
+  db.pragma('user_version = 2');
+  db.close();
+  const v3 = await openState(file, { create: false });
+  assert.equal(v3.schemaVersion, SCHEMA_VERSION);
+  assert.equal(SCHEMA_VERSION, 3);
+  assert.equal(v3.stays(I).length, 1);
+  v3.saveMigrationCursor(S, I, 7, 2000);
+  assert.equal(v3.migrationCursor(S, I), 7);
+  v3.close();
+});

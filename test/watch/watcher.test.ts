@@ -1,0 +1,268 @@
+// The watcher core with injected attestations, stream, ticks and cursor:
+// what it attests and when, what it subscribes to, how a burst of
+// notifications is coalesced, how it ends. Deterministic: attestations finish
+// when the test resolves them, ticks fire when the test fires them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TransportError, InternalError } from '../../src/errors.js';
+import { watch, type WatchOptions } from '../../src/watch/watcher.js';
+import { FakeWorld, INSTANCE, SERVICE, TARGET, event, report, result } from './fake-deps.js';
+
+const OPTIONS: WatchOptions = { target: TARGET, intervalMs: 60_000, exitOnFailure: false, reattestOnNotification: true, requireTrustedController: false };
+
+function start(world: FakeWorld, options: Partial<WatchOptions> = {}, deps = world.deps()) {
+  const ac = new AbortController();
+  const done = watch({ ...OPTIONS, ...options }, deps, ac.signal);
+  return { ac, done };
+}
+
+test('a burst of 1,000 notifications: one attestation runs, one waits with every later notification merged into it; the cursor ends at the last seq', { timeout: 20_000 }, async () => {
+  const w = new FakeWorld();
+  const { ac, done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  assert.equal(w.attests[0]!.input.trigger.kind, 'initial');
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  assert.equal(w.stream.options.service, SERVICE);
+  assert.equal(w.stream.options.instance, INSTANCE);
+  assert.equal(w.stream.options.afterSeq, undefined);
+
+  const sources = ['http://vmm-a.test/l/vmm-a', 'http://vmm-b.test/l/vmm-b'];
+  w.stream.push(...Array.from({ length: 1000 }, (_, i) => event(i + 1, sources[i % 2], sources[(i + 1) % 2])));
+  await w.until(() => w.linesOf('notification').length === 1000, '1,000 event lines');
+  // every notification was read while the first attestation runs: nothing piled up
+  assert.equal(w.attests.length, 2);
+  assert.equal(w.inFlight, 1);
+  const actions = w.linesOf('notification').map((l) => l.action);
+  assert.deepEqual([actions[0], actions[1], new Set(actions.slice(2))], ['attest', 'queued', new Set(['coalesced'])]);
+  const first = w.attests[1]!.input.trigger;
+  assert.ok(first.kind === 'migration' && first.batch.count === 1 && first.batch.lastSeq === 1);
+
+  w.attests[1]!.resolve(report('trusted', { result: result('trusted', ['cc', 'dd']), host: 'http://vmm-b.test/l/vmm-b' }));
+  await w.until(() => w.attests.length === 3);
+  const merged = w.attests[2]!.input.trigger;
+  assert.ok(merged.kind === 'migration');
+  assert.deepEqual([merged.batch.count, merged.batch.firstSeq, merged.batch.lastSeq], [999, 2, 1000]);
+  // the distinct sources of the merged notifications, to check for migrate-out
+  assert.deepEqual(new Set(merged.batch.sources), new Set(sources));
+  assert.equal(merged.batch.latest.seq, 1000);
+  // the previous attestation's host is handed on (for an unannounced move)
+  assert.equal(w.attests[2]!.input.previous?.host, 'http://vmm-b.test/l/vmm-b');
+  w.attests[2]!.resolve(report());
+  await w.until(() => w.savedSeqs.includes(1000));
+  assert.equal(w.attests.length, 3, 'nothing else was asked for');
+  assert.equal(w.maxInFlight, 1);
+  assert.deepEqual(w.savedSeqs, [1, 1000]);
+
+  ac.abort();
+  const { summary, error } = await done;
+  assert.equal(error, null);
+  assert.equal(summary.stoppedBy, 'signal');
+  assert.equal(summary.notifications, 1000);
+  assert.deepEqual(summary.byTrigger, { initial: 1, interval: 0, migration: 2 });
+  assert.deepEqual([summary.coalescer.maxInFlight, summary.coalescer.maxQueued, summary.coalescer.coalesced], [1, 1, 998]);
+  assert.equal(w.stream.aborted, true, 'the stream was closed');
+  // the path change is reported once, announced
+  const migrated = w.linesOf('migrated');
+  assert.equal(migrated.length, 2);
+  assert.deepEqual([migrated[0]!.fromPath, migrated[0]!.toPath, migrated[0]!.announced], [['aa', 'bb'], ['cc', 'dd'], true]);
+});
+
+test('subscribes only to the migrationService of a verified top layer, resumes after the saved cursor, and follows a new controller', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  w.cursors.set(`${SERVICE} ${INSTANCE}`, 41);
+  const { ac, done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  // the top layer did not verify: no controller to trust
+  w.attests[0]!.resolve(report('not-trusted', { migrationService: null, instance: null, host: null }));
+  await w.until(() => w.linesOf('attested').length === 1);
+  await w.tick();
+  await w.until(() => w.attests.length === 2);
+  assert.equal(w.streams.length, 0);
+  assert.equal(w.attests[1]!.input.trigger.kind, 'interval');
+  assert.equal(w.attests[1]!.input.previous, null);
+  w.attests[1]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  assert.equal(w.stream.options.afterSeq, 41, 'resumes after the cursor in the state file');
+  const first = w.stream;
+
+  // a later certificate names another controller: the old stream closes, a new one opens
+  await w.tick();
+  await w.until(() => w.attests.length === 3);
+  w.attests[2]!.resolve(report('trusted', { migrationService: 'http://other.test/m/ctl' }));
+  await w.until(() => w.streams.length === 2);
+  assert.equal(first.aborted, true);
+  assert.equal(w.stream.options.service, 'http://other.test/m/ctl');
+  ac.abort();
+  const { summary } = await done;
+  assert.equal(summary.failures, 1);
+  assert.equal(summary.firstFailure?.error?.code, 'QUOTE_SIGNATURE_INVALID');
+});
+
+test('--exit-on-failure: the first result not trusted ends the watch', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const { done } = start(w, { exitOnFailure: true });
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  w.stream.push(event(1));
+  await w.until(() => w.attests.length === 2);
+  w.attests[1]!.resolve(report('not-trusted'));
+  const { summary, error } = await done;
+  assert.equal(error, null);
+  assert.equal(summary.stoppedBy, 'failure');
+  assert.equal(summary.firstFailure?.verdict, 'not-trusted');
+  assert.equal(w.stream.aborted, true);
+});
+
+test('a trusted Migration System: the controller is attested before its notifications count, and again at each interval', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const { ac, done } = start(w, { requireTrustedController: true });
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.controllerAttests.length === 1);
+  assert.equal(w.controllerAttests[0]!.service, SERVICE);
+  assert.equal(w.streams.length, 0, 'no subscription before the controller was attested');
+  w.controllerAttests[0]!.resolve({ result: result('not-trusted', []), trusted: false });
+  await w.until(() => w.streams.length === 1);
+  w.stream.push(event(1));
+  await w.until(() => w.linesOf('notification').length === 1);
+  assert.equal(w.linesOf('notification')[0]!.action, 'ignored');
+  assert.equal(w.attests.length, 1, 'a notification from an untrusted controller causes nothing');
+  assert.deepEqual(w.linesOf('controller').map((l) => [l.trusted, l.verdict]), [[false, 'not-trusted']]);
+
+  await w.tick();
+  await w.until(() => w.controllerAttests.length === 2 && w.attests.length === 2);
+  w.controllerAttests[1]!.resolve({ result: result('trusted', []), trusted: true });
+  w.attests[1]!.resolve(report());
+  await w.until(() => w.linesOf('controller').length === 2);
+  w.stream.push(event(2));
+  await w.until(() => w.attests.length === 3);
+  assert.equal(w.linesOf('notification')[1]!.action, 'attest');
+  w.attests[2]!.resolve(report());
+  ac.abort();
+  const { summary } = await done;
+  assert.equal(summary.controllerAttestations, 2);
+  assert.equal(summary.failures, 1, 'the untrusted controller counts as a failure');
+});
+
+test('migration.reattestOnNotification false: notifications are noted (cursor saved), only the interval attests', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const { ac, done } = start(w, { reattestOnNotification: false });
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  w.stream.push(event(1), event(2));
+  await w.until(() => w.savedSeqs.length === 2);
+  assert.deepEqual(w.linesOf('notification').map((l) => l.action), ['noted', 'noted']);
+  assert.equal(w.attests.length, 1);
+  ac.abort();
+  await done;
+});
+
+test('a stream that fails is reported, and the next attestation subscribes again', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const { ac, done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  w.stream.status({ type: 'connected', url: `${SERVICE}/v1/migrations`, resumeAfter: undefined });
+  w.stream.fail(new TransportError('TRANSPORT_HTTP_STATUS', 'HTTP 404', { status: 404 }));
+  await w.until(() => w.linesOf('stream').some((l) => l.status === 'failed'));
+  const failed = w.linesOf('stream').find((l) => l.status === 'failed')!;
+  assert.equal(failed.error?.code, 'TRANSPORT_HTTP_STATUS');
+  await w.tick();
+  await w.until(() => w.attests.length === 2);
+  w.attests[1]!.resolve(report());
+  await w.until(() => w.streams.length === 2);
+  assert.deepEqual(w.linesOf('stream').map((l) => l.status), ['subscribing', 'connected', 'failed', 'subscribing']);
+  ac.abort();
+  await done;
+});
+
+test('SIGINT while an attestation runs: its signal aborts, the watch waits for it and ends cleanly; an aborted attestation says nothing', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const { ac, done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  ac.abort();
+  await w.until(() => w.attests[0]!.input.signal.aborted);
+  let ended = false;
+  void done.then(() => (ended = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ended, false, 'waits for the running attestation');
+  w.attests[0]!.resolve(report('incomplete', { aborted: true }));
+  const { summary, error } = await done;
+  assert.equal(error, null);
+  assert.deepEqual([summary.stoppedBy, summary.attestations, summary.failures], ['signal', 0, 0]);
+  assert.equal(w.linesOf('attested').length, 0);
+});
+
+test('an attestation that throws (state file unusable) ends the watch with that error', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const { done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.reject(new TransportError('STATE_BUSY', 'locked', {}));
+  const { summary, error } = await done;
+  assert.equal(summary.stoppedBy, 'error');
+  assert.equal(error?.code, 'STATE_BUSY');
+});
+
+test('a bug in the stream handling ends the watch as an internal error, not silently', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const { done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  w.stream.fail(new InternalError('boom', {}));
+  const { summary, error } = await done;
+  assert.equal(summary.stoppedBy, 'error');
+  assert.equal(error?.kind, 'internal');
+});
+
+test('output backpressure: while a printed line waits for a slow reader, no further notification is read', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  let release: (() => void) | null = null;
+  const base = w.deps();
+  const deps = {
+    ...base,
+    emit: (line: Parameters<typeof base.emit>[0]) => {
+      base.emit(line);
+      if (line.type === 'notification') return new Promise<void>((r) => (release = r));
+    },
+  };
+  const { ac, done } = start(w, {}, deps);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  w.stream.push(event(1), event(2), event(3));
+  await w.until(() => w.linesOf('notification').length === 1);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(w.stream.pulled, 1, 'the second notification stays unread');
+  release!();
+  await w.until(() => w.linesOf('notification').length === 2);
+  assert.equal(w.stream.pulled, 2);
+  release!();
+  await w.until(() => w.linesOf('notification').length === 3);
+  release!();
+  ac.abort();
+  w.attests[1]?.resolve(report());
+  w.attests[2]?.resolve(report());
+  await done;
+});
+
+test('a flood of dropped stream events prints the first few, then how many more', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const { ac, done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  for (let i = 0; i < 1000; i++) w.stream.status({ type: 'skipped', reason: 'invalid' });
+  w.stream.push(event(1));
+  await w.until(() => w.linesOf('notification').length === 1);
+  const skipped = w.linesOf('stream').filter((l) => l.status === 'skipped');
+  assert.equal(skipped.length, 11);
+  assert.equal(skipped.at(-1)!.reason, '990 more events skipped or ignored');
+  ac.abort();
+  w.attests[1]?.resolve(report());
+  await done;
+});
