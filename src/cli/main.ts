@@ -2,4 +2,13 @@
 // process.exitCode.
 import { main } from './index.js';
 
+// A reader that goes away (`vtpm-verify ... | head`) is not an error of ours:
+// stop quietly, as Unix tools do, instead of crashing on EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 process.exitCode = await main(process.argv.slice(2));
