@@ -19,7 +19,8 @@ export function loadPolicyFile(path: string): Policy {
   return loadPolicy(readPolicyText(path), { path, readFile: readIncludedFile });
 }
 
-export function renderIssues(issues: readonly PolicyIssue[], style: Style): string {
+/** One line per issue: "file:line:column CODE message" (policy issues, and any located issue of the same shape). */
+export function renderIssues(issues: readonly { file: string; line: number; column: number; code: string; message: string }[], style: Style): string {
   return issues.map((i) => `${style.dim(`${i.file}:${i.line}:${i.column}`)} ${style.code(i.code)} ${i.message}`).join('\n');
 }
 

@@ -134,18 +134,37 @@ export interface HtmlReportOptions {
   title?: string;
 }
 
+/** The page order: not trusted, then unreachable, then trusted; by name within each; then as given. */
+export function htmlReportOrder(a: { verdict: Verdict; name: string; index: number }, b: { verdict: Verdict; name: string; index: number }): number {
+  return VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict] || compareText(a.name, b.name) || a.index - b.index;
+}
+
 /** The report as text chunks (one VM per chunk after the head). */
 export function* htmlReportChunks(run: AuditRun, summary: AuditSummary, results: readonly AttestationResult[], opts: HtmlReportOptions = {}): Generator<string> {
-  const title = opts.title ?? 'vtpm-verify audit';
   const ordered = results
-    .map((r, i) => ({ r, i }))
-    .sort((a, b) => VERDICT_ORDER[a.r.verdict] - VERDICT_ORDER[b.r.verdict] || compareText(displayName(a.r), displayName(b.r)) || a.i - b.i)
+    .map((r, index) => ({ r, verdict: r.verdict, name: displayName(r), index }))
+    .sort(htmlReportOrder)
     .map((x) => x.r);
   // every failure code on the page, with how many VMs have it (for the filter)
   const codeCounts = new Map<string, number>();
-  const codesOf = ordered.map((r) => failureCodes(r));
-  for (const codes of codesOf) for (const c of codes) codeCounts.set(c, (codeCounts.get(c) ?? 0) + 1);
+  for (const r of ordered) for (const c of failureCodes(r)) codeCounts.set(c, (codeCounts.get(c) ?? 0) + 1);
+  yield* htmlReportChunksOrdered(run, summary, codeCounts, ordered, opts);
+}
 
+/**
+ * The same report from results the caller already put in page order
+ * (htmlReportOrder), read one at a time: a fleet audit streams them back from
+ * disk instead of holding them all. `codeCounts`: every failure code of the
+ * results (failureCodes) with the number of VMs that have it.
+ */
+export function* htmlReportChunksOrdered(
+  run: AuditRun,
+  summary: AuditSummary,
+  codeCounts: ReadonlyMap<string, number>,
+  ordered: Iterable<AttestationResult>,
+  opts: HtmlReportOptions = {},
+): Generator<string> {
+  const title = opts.title ?? 'vtpm-verify audit';
   yield '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n';
   yield `<meta http-equiv="Content-Security-Policy" content="${html(CSP)}">\n`;
   yield '<meta name="referrer" content="no-referrer">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n';
@@ -154,7 +173,7 @@ export function* htmlReportChunks(run: AuditRun, summary: AuditSummary, results:
   yield summarySection(summary);
   yield filters(summary, codeCounts);
   yield '<main id="vms">\n';
-  for (let i = 0; i < ordered.length; i++) yield vmSection(ordered[i]!, codesOf[i]!);
+  for (const r of ordered) yield vmSection(r, failureCodes(r));
   yield '<p id="none" hidden>No VM matches these filters.</p>\n</main>\n';
   yield `<script>${SCRIPT}</script>\n</body>\n</html>\n`;
 }

@@ -14,6 +14,10 @@
 // - Every write is one BEGIN IMMEDIATE transaction: observe() reads the
 //   previous readings and records the new one holding the write lock, so two
 //   processes attesting one instance cannot interleave between read and write.
+// - A fleet audit batches: beginBatch() opens one IMMEDIATE transaction that
+//   the writes after it join (each as a savepoint) until commitBatch(), so a
+//   batch of results costs one fsync. Nothing in a batch counts as written
+//   before its commit returns.
 
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -473,8 +477,41 @@ export class StateStore {
     return this.read('integrity check', () => (this.db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check));
   }
 
+  /**
+   * Opens a batch: every write until commitBatch() joins one transaction
+   * (each write still all-or-nothing, as a savepoint), committed with one
+   * fsync. Holds the write lock until then, so other processes wait: keep
+   * batches short (a fleet audit commits every few dozen results or second).
+   */
+  beginBatch(): void {
+    this.assertOpen('begin batch');
+    if (this.db.inTransaction) return;
+    try {
+      this.stmt('BEGIN IMMEDIATE').run();
+    } catch (err) {
+      throw stateError(err, this.path, 'begin batch');
+    }
+  }
+
+  /** Commits the open batch (durably, synchronous = FULL); a no-op without one. */
+  commitBatch(): void {
+    this.assertOpen('commit batch');
+    if (!this.db.inTransaction) return;
+    try {
+      this.stmt('COMMIT').run();
+    } catch (err) {
+      throw stateError(err, this.path, 'commit batch');
+    }
+  }
+
+  get batchOpen(): boolean {
+    return !this.closed && this.db.inTransaction;
+  }
+
+  /** Closes the file; an open batch is committed first. */
   close(): void {
     if (this.closed) return;
+    if (this.db.inTransaction) this.commitBatch();
     this.closed = true;
     try {
       this.db.close();

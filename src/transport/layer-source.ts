@@ -14,6 +14,7 @@ export interface LiveSourceRequest {
 
 export interface LiveSourceOptions {
   timeoutMs?: number;
+  connectTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -25,6 +26,7 @@ export function liveSource(client: EvidenceClient, options: LiveSourceOptions = 
       {
         layer: `layer ${request.position} (${request.uri})`,
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       },
     );

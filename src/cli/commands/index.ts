@@ -14,5 +14,6 @@ import { eventlogCommand } from './eventlog.js';
 import { attestCommand, verifyCommand } from './attest.js';
 
 import { simulateCommand } from './simulate.js';
+import { auditCommand } from './audit.js';
 
-export const COMMANDS: CommandDefinition[] = [attestCommand, verifyCommand, quoteCommand, eventlogCommand, inspectCommand, certsCommand, policyCommand, historyCommand, simulateCommand];
+export const COMMANDS: CommandDefinition[] = [attestCommand, verifyCommand, auditCommand, quoteCommand, eventlogCommand, inspectCommand, certsCommand, policyCommand, historyCommand, simulateCommand];

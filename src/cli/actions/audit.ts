@@ -1,0 +1,249 @@
+// vtpm-verify audit INVENTORY: attests every VM of an inventory (or of one
+// shard of it) down through its layers and reports: a summary table, the
+// JSON / JUnit / HTML report files, the state file's history, an exit code
+// for cron and CI. The work is in src/audit (inventory, shards, the runner);
+// this is the edge: files, the terminal, the state file.
+
+import { hostname } from 'node:os';
+import { EXIT_CODES, VtpmError, type ExitCode } from '../../errors.js';
+import type { AuditTarget } from '../../audit/run.js';
+import type { InventoryIssue } from '../../audit/inventory.js';
+import type { AuditRun } from '../../report/json-report.js';
+import { renderSummary, type AuditSummary } from '../../report/summary.js';
+import { terminalSafe } from '../../report/format.js';
+import type { AttestationResult, Verdict } from '../../verify/result.js';
+import type { CommandOutcome, Style } from '../output.js';
+import type { AuditDefaults } from '../audit-setup.js';
+import type { ReportFiles } from '../audit-reports.js';
+import { renderIssues } from '../policy-file.js';
+import { VERSION } from '../version.js';
+
+export interface AuditOptions extends AuditDefaults {
+  inventory: string;
+  concurrency?: number | undefined;
+  /** a state file ('' = the default location); absent: no state */
+  state?: string | undefined;
+  reports: ReportFiles;
+  /** "I/N" */
+  shard?: string | undefined;
+  unreachableOk: boolean;
+  retries: number;
+  /** base backoff before the first retry (tests shorten it) */
+  retryDelayMs?: number | undefined;
+  /** the --json envelope on stdout */
+  json: boolean;
+  verbose: boolean;
+}
+
+/** One VM that is not trusted or could not be attested, as the envelope and the terminal list it. */
+export interface AuditFailure {
+  name: string;
+  target: string;
+  group?: string;
+  verdict: Exclude<Verdict, 'trusted'>;
+  code: string;
+  /** the failing (or unreachable) layer, 0 = the VM */
+  layer: number | null;
+  reason: string;
+  attempts: number;
+}
+
+export interface AuditCommandResult {
+  run: AuditRun;
+  summary: AuditSummary;
+  exitCode: ExitCode;
+  reports: ReportFiles;
+  state: { file: string; stored: number } | null;
+  stats: { selected: number; inventory: number; profiles: number; attempts: number; retried: number };
+  /** every VM not trusted or unreachable, in inventory order */
+  failures: AuditFailure[];
+}
+
+const FAILURES_SHOWN = 20;
+
+export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcome> {
+  const [{ readInputText }, inv, { parseShard, selectShard }, { ValidationCache }] = await Promise.all([
+    import('../../util/files.js'),
+    import('../../audit/inventory.js'),
+    import('../../audit/shard.js'),
+    import('../../x509/cache.js'),
+  ]);
+  const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
+  const text = readInputText(opts.inventory, 'inventory', inv.MAX_INVENTORY_TEXT);
+  let parsed: ReturnType<typeof inv.parseInventory> | undefined = inv.parseInventory(text, opts.inventory);
+  if (!parsed.inventory) return invalidInventory(inv.inventoryInvalid(opts.inventory, parsed.issues));
+  const inventory = parsed.inventory;
+  const selected = selectShard(inventory.vms, shard);
+
+  // Parsed certificates and verified links, shared by every VM and profile;
+  // bounded so that a 100,000-VM fleet's leaf certificates do not pile up.
+  const cache = new ValidationCache({ maxEntries: 4096 });
+  const { setupAudit } = await import('../audit-setup.js');
+  let setup: ReturnType<typeof setupAudit>;
+  try {
+    setup = setupAudit(inventory, selected, opts, cache, parsed.locate, (issues) => inv.inventoryInvalid(opts.inventory, issues));
+  } catch (err) {
+    if (err instanceof VtpmError && err.code === 'INVENTORY_INVALID') return invalidInventory(err);
+    if (err instanceof VtpmError && err.code === 'POLICY_INVALID') return (await import('../policy-file.js')).invalidPolicyOutcome(err)!;
+    throw err;
+  }
+  parsed = undefined; // the inventory's YAML tree is no longer needed
+  for (const w of setup.warnings) process.stderr.write(`warning: ${w}\n`);
+
+  try {
+    return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache });
+  } finally {
+    setup.close();
+  }
+}
+
+async function audit(
+  opts: AuditOptions,
+  targets: AuditTarget[],
+  ctx: { inventory: number; profiles: number; shard: { index: number; count: number } | undefined; cache: import('../../x509/cache.js').ValidationCache },
+): Promise<CommandOutcome> {
+  const [{ runAudit }, outcome, { SummaryBuilder }, { VplatformLogCache }, { LogVerificationCache }, progressMod] = await Promise.all([
+    import('../../audit/run.js'),
+    import('../../audit/outcome.js'),
+    import('../../report/summary.js'),
+    import('../../verify/vplatform-cache.js'),
+    import('../../verify/log-cache.js'),
+    import('../audit-progress.js'),
+  ]);
+  const concurrency = opts.concurrency ?? outcome.defaultConcurrency();
+  const wantsReports = opts.reports.json !== undefined || opts.reports.junit !== undefined || opts.reports.html !== undefined;
+  const reportsMod = wantsReports ? await import('../audit-reports.js') : undefined;
+  const spool = reportsMod ? new reportsMod.ResultSpool() : undefined;
+
+  let batcher: import('../../state/batch.js').StateBatcher | undefined;
+  if (opts.state !== undefined) {
+    const [{ openState, resolveStatePath }, { StateBatcher }] = await Promise.all([import('../../state/index.js'), import('../../state/batch.js')]);
+    batcher = new StateBatcher(await openState(resolveStatePath(opts.state === '' ? undefined : opts.state)));
+  }
+  const progress = await progressMod.startProgress(
+    targets.length,
+    progressMod.progressMode({ json: opts.json, stdoutTty: process.stdout.isTTY === true, stderrTty: process.stderr.isTTY === true }),
+    { state: batcher !== undefined },
+  );
+
+  const summary = new SummaryBuilder();
+  const failures: (AuditFailure & { index: number })[] = [];
+  const startedAt = new Date();
+  let stats: Awaited<ReturnType<typeof runAudit>>;
+  try {
+    stats = await runAudit(targets, {
+      concurrency,
+      retries: opts.retries,
+      ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
+      cache: ctx.cache,
+      vplatformCache: new VplatformLogCache(),
+      logCache: new LogVerificationCache(),
+      ...(batcher ? { assess: (t: AuditTarget, a: { time: number }) => batcher.assessor({ target: t.url, time: a.time }) } : {}),
+      onResult: (result, target) => {
+        summary.add(result);
+        if (result.verdict !== 'trusted') failures.push(failureOf(result, target));
+        spool?.add(result, target.index);
+        if (batcher) {
+          batcher.record(result);
+          progress.stored(batcher.stored);
+        }
+        progress.done(result);
+      },
+    });
+    if (batcher) {
+      batcher.flush();
+      progress.stored(batcher.stored);
+    }
+  } finally {
+    progress.stop();
+    try {
+      batcher?.close();
+    } finally {
+      if (!wantsReports) spool?.close();
+    }
+  }
+
+  const sum = summary.summary();
+  const exitCode = outcome.auditExitCode(sum, { unreachableOk: opts.unreachableOk });
+  const run: AuditRun = {
+    tool: { name: 'vtpm-verify', version: VERSION },
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    inventory: opts.inventory,
+    ...(ctx.shard ? { shard: ctx.shard } : {}),
+    concurrency,
+    hostname: hostname(),
+    exitCode,
+  };
+  try {
+    if (reportsMod && spool) reportsMod.writeReports(opts.reports, run, sum, spool);
+  } finally {
+    spool?.close();
+  }
+  failures.sort((a, b) => a.index - b.index);
+  const result: AuditCommandResult = {
+    run,
+    summary: sum,
+    exitCode,
+    reports: opts.reports,
+    state: batcher ? { file: batcher.store.path, stored: batcher.stored } : null,
+    stats: { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried },
+    failures: failures.map(({ index: _index, ...f }) => f),
+  };
+  return {
+    ok: exitCode === EXIT_CODES.OK,
+    exitCode,
+    result,
+    error: outcome.auditError(sum, exitCode),
+    human: (style) => renderAudit(result, style, opts.verbose),
+  };
+}
+
+function failureOf(result: AttestationResult, target: AuditTarget): AuditFailure & { index: number } {
+  const layer = result.layers.find((l) => l.status === 'not-trusted' || l.status === 'unreachable') ?? null;
+  return {
+    index: target.index,
+    name: result.name ?? result.target,
+    target: result.target,
+    ...(result.group !== undefined ? { group: result.group } : {}),
+    verdict: result.verdict as AuditFailure['verdict'],
+    code: result.error?.code ?? '(no code)',
+    layer: layer ? layer.position : null,
+    reason: result.reason,
+    attempts: result.attempts ?? 1,
+  };
+}
+
+function invalidInventory(err: VtpmError): CommandOutcome {
+  const issues = (err.details['issues'] ?? []) as InventoryIssue[];
+  return {
+    ok: false,
+    exitCode: EXIT_CODES.BAD_INPUT,
+    result: { file: err.details['file'], valid: false, issues },
+    error: err,
+    human: (s) => `${s.bad('invalid')} ${String(err.details['file'])}: ${issues.length} problem(s)\n${renderIssues(issues, s)}`,
+  };
+}
+
+function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): string {
+  const lines: string[] = [renderSummary(r.summary, style)];
+  if (r.failures.length) {
+    lines.push('', style.bold('Not trusted or unreachable'));
+    const shown = verbose ? r.failures : r.failures.slice(0, FAILURES_SHOWN);
+    for (const f of shown) {
+      const mark = f.verdict === 'not-trusted' ? style.bad('✗') : style.warn('?');
+      lines.push(`  ${mark} ${terminalSafe(f.name)}  ${style.code(f.code)}  ${style.dim(terminalSafe(f.reason))}`);
+    }
+    if (shown.length < r.failures.length) lines.push(style.dim(`  ... and ${r.failures.length - shown.length} more (--verbose lists all; the reports have every result)`));
+  }
+  const files = Object.entries(r.reports).filter(([, v]) => v !== undefined);
+  if (files.length || r.state) lines.push('');
+  const labels: Record<string, string> = { json: 'JSON', junit: 'JUnit', html: 'HTML' };
+  for (const [kind, file] of files) lines.push(`${labels[kind] ?? kind} report: ${String(file)}`);
+  if (r.state) lines.push(`state: ${r.state.stored} result(s) recorded in ${r.state.file} (vtpm-verify history --state ${r.state.file})`);
+  const shard = r.run.shard ? `shard ${r.run.shard.index}/${r.run.shard.count}: ${r.stats.selected} of ${r.stats.inventory} VMs, ` : '';
+  const ms = Date.parse(r.run.finishedAt) - Date.parse(r.run.startedAt);
+  const rate = ms > 0 ? ` (${((r.summary.total * 1000) / ms).toFixed(0)} VMs/s)` : '';
+  lines.push(style.dim(`${shard}concurrency ${r.run.concurrency}, ${r.stats.attempts} attempt(s), ${r.stats.retried} VM(s) retried, ${(ms / 1000).toFixed(1)} s${rate}`));
+  return lines.join('\n');
+}
