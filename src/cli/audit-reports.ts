@@ -16,7 +16,7 @@ import { TransportError } from '../errors.js';
 import { displayName, failureCodes } from '../report/format.js';
 import { htmlReportChunksOrdered, htmlReportOrder } from '../report/html.js';
 import { auditReportJsonChunksFromLines, type AuditRun } from '../report/json-report.js';
-import { junitChunks } from '../report/junit.js';
+import { junitChunks, passedTestcase, type PassedTestcase } from '../report/junit.js';
 import type { AuditSummary } from '../report/summary.js';
 import type { AttestationResult, Verdict } from '../verify/result.js';
 import { toJsonText } from './output.js';
@@ -29,14 +29,23 @@ interface SpoolEntry {
   name: string;
   offset: number;
   length: number;
+  /** a trusted VM's JUnit testcase, so JUnit need not read it back */
+  passed?: PassedTestcase;
 }
+
+/** Spool writes are gathered into blocks of this size (one write call each). */
+const SPOOL_BLOCK = 1 << 20;
 
 /** Results on disk, one JSON line each, with what each report needs to order them. */
 export class ResultSpool {
   private readonly dir: string;
   private readonly fd: number;
   private readonly entries: SpoolEntry[] = [];
+  /** bytes in the file plus those waiting in `pending` */
   private size = 0;
+  private written = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   /** failure code → VMs that have it (the HTML report's filter list) */
   readonly codeCounts = new Map<string, number>();
   private closed = false;
@@ -50,23 +59,27 @@ export class ResultSpool {
     return this.entries.length;
   }
 
-  add(result: AttestationResult, index: number): void {
-    const text = Buffer.from(`${toJsonText(result, 0)}\n`, 'utf8');
-    let written = 0;
-    while (written < text.length) written += writeSync(this.fd, text, written, text.length - written, this.size + written);
-    this.entries.push({ index, verdict: result.verdict, name: displayName(result), offset: this.size, length: text.length - 1 });
-    this.size += text.length;
+  /** Appends a result; `json` is toJsonText(result, 0) when the caller has it already. */
+  add(result: AttestationResult, index: number, json = toJsonText(result, 0)): void {
+    const line = Buffer.from(`${json}\n`, 'utf8');
+    const entry: SpoolEntry = { index, verdict: result.verdict, name: displayName(result), offset: this.size, length: line.length - 1 };
+    if (result.verdict === 'trusted') entry.passed = passedTestcase(result);
+    this.entries.push(entry);
+    this.size += line.length;
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= SPOOL_BLOCK) this.flush();
     for (const c of failureCodes(result)) this.codeCounts.set(c, (this.codeCounts.get(c) ?? 0) + 1);
   }
 
   /** Result lines (JSON text, no newline) in inventory order. */
   *lines(): Generator<string> {
-    for (const e of [...this.entries].sort((a, b) => a.index - b.index)) yield this.read(e);
+    for (const e of this.inventoryOrder()) yield this.read(e);
   }
 
-  /** Results in inventory order. */
-  *results(): Generator<AttestationResult> {
-    for (const line of this.lines()) yield JSON.parse(line) as AttestationResult;
+  /** Results in inventory order for JUnit: trusted ones as their testcase only, the others read back whole. */
+  *junitCases(): Generator<AttestationResult | PassedTestcase> {
+    for (const e of this.inventoryOrder()) yield e.passed ?? (JSON.parse(this.read(e)) as AttestationResult);
   }
 
   /** Results in the HTML report's order (failures first). */
@@ -74,7 +87,21 @@ export class ResultSpool {
     for (const e of [...this.entries].sort(htmlReportOrder)) yield JSON.parse(this.read(e)) as AttestationResult;
   }
 
+  private inventoryOrder(): SpoolEntry[] {
+    return [...this.entries].sort((a, b) => a.index - b.index);
+  }
+
+  private flush(): void {
+    const block = Buffer.concat(this.pending, this.pendingBytes);
+    let done = 0;
+    while (done < block.length) done += writeSync(this.fd, block, done, block.length - done, this.written + done);
+    this.written += block.length;
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
   private read(e: SpoolEntry): string {
+    if (this.pendingBytes > 0) this.flush();
     const buf = Buffer.allocUnsafe(e.length);
     let got = 0;
     while (got < e.length) {
@@ -134,6 +161,6 @@ export interface ReportFiles {
 /** Writes every report asked for from the spool. */
 export function writeReports(files: ReportFiles, run: AuditRun, summary: AuditSummary, spool: ResultSpool): void {
   if (files.json !== undefined) writeReportFile(files.json, 'JSON report', auditReportJsonChunksFromLines(run, summary, spool.lines()));
-  if (files.junit !== undefined) writeReportFile(files.junit, 'JUnit report', junitChunks(run, summary, spool.results()));
+  if (files.junit !== undefined) writeReportFile(files.junit, 'JUnit report', junitChunks(run, summary, spool.junitCases()));
   if (files.html !== undefined) writeReportFile(files.html, 'HTML report', htmlReportChunksOrdered(run, summary, spool.codeCounts, spool.htmlOrdered()));
 }

@@ -55,11 +55,11 @@ export class StateBatcher {
     };
   }
 
-  /** Appends a finished attestation to the history (durable once `stored` counts it). */
-  record(result: AttestationResult): void {
+  /** Appends a finished attestation to the history (durable once `stored` counts it); `resultJson` as recordResult takes it. */
+  record(result: AttestationResult, resultJson?: string): void {
     this.rethrow();
     this.open();
-    recordResult(this.store, result);
+    recordResult(this.store, result, resultJson);
     this.pending++;
     if (this.pending >= this.maxResults) this.flush();
   }

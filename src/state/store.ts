@@ -83,6 +83,8 @@ export interface ResultRecord {
   platformPath?: readonly string[] | null;
   /** the whole result, stored as JSON (bigint as decimal text, bytes as hex) */
   result?: unknown;
+  /** `result` already serialized that way (a fleet audit serializes each result once, for its reports and the state) */
+  resultJson?: string;
 }
 
 export interface HistoryFilter {
@@ -378,7 +380,7 @@ export class StateStore {
     checkInput(typeof record.target === 'string', 'target', record.target);
     checkInput(typeof record.verdict === 'string' && record.verdict.length > 0 && record.verdict.length <= 64, 'verdict', record.verdict);
     checkInput(record.instanceId == null || INSTANCE_RE.test(record.instanceId), 'instanceId', record.instanceId);
-    const blob = jsonText(record.result ?? null);
+    const blob = record.resultJson ?? jsonText(record.result ?? null);
     checkInput(blob.length <= MAX_RESULT_BYTES, 'result size', blob.length);
     return this.write('append result', () => {
       const info = this.stmt(`INSERT INTO result (time, target, instance_id, verdict, findings, platform_path, blob) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(

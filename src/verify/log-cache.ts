@@ -21,13 +21,20 @@ export interface LogVerificationCacheStats {
 }
 
 export class LogVerificationCache {
-  private readonly entries = new Map<string, LogsVerification>();
+  private readonly entries = new Map<string, { result: LogsVerification; bytes: number }>();
   private readonly maxEntries: number;
+  private readonly maxInputBytes: number;
+  private inputBytes = 0;
   readonly stats: LogVerificationCacheStats = { hits: 0, misses: 0 };
 
-  /** `maxEntries`: verifications kept (each holds a parsed log: tens to hundreds of KiB). */
-  constructor(opts: { maxEntries?: number } = {}) {
-    this.maxEntries = opts.maxEntries ?? 64;
+  /**
+   * A verification holds the parsed log: about ten times the log's size.
+   * `maxEntries` and `maxInputBytes` (log bytes over all entries) bound the
+   * memory; the least recently used entry goes first.
+   */
+  constructor(opts: { maxEntries?: number; maxInputBytes?: number } = {}) {
+    this.maxEntries = opts.maxEntries ?? 32;
+    this.maxInputBytes = opts.maxInputBytes ?? 2 * 1024 * 1024;
   }
 
   /** Same result as verifyLogsAgainstQuote(logs, verifiedPcrs) for logs without carried IMA state or custom quirks. */
@@ -38,13 +45,21 @@ export class LogVerificationCache {
       this.stats.hits++;
       this.entries.delete(key); // most recently used goes last
       this.entries.set(key, hit);
-      return hit;
+      return hit.result;
     }
     this.stats.misses++;
     // A malformed log throws here, and nothing is cached.
     const result = verifyLogsAgainstQuote(logs, verifiedPcrs);
-    this.entries.set(key, result);
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    const bytes = (logs.eventLog?.length ?? 0) + (logs.ima?.length ?? 0);
+    if (bytes <= this.maxInputBytes) {
+      this.entries.set(key, { result, bytes });
+      this.inputBytes += bytes;
+      for (const [k, e] of this.entries) {
+        if (this.entries.size <= this.maxEntries && this.inputBytes <= this.maxInputBytes) break;
+        this.entries.delete(k);
+        this.inputBytes -= e.bytes;
+      }
+    }
     return result;
   }
 }

@@ -10,7 +10,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
 import { parseInventory, type InventoryIssue } from '../../src/audit/inventory.js';
 import { inventoryJsonSchema, inventoryReferenceMarkdown } from '../../src/audit/inventory-schema.js';
-import { inventoryYaml } from '../../src/simulator/fleet.js';
+import { inventoryJson, inventoryYaml } from '../../src/simulator/fleet.js';
 import { runCli } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -158,7 +158,7 @@ test('a JSON inventory (the fast path for large fleets) gives the same VMs, and 
   assert.deepEqual(later.issues.map((i) => [i.line, i.column, i.code]), [[4, 57, 'INVENTORY_UNKNOWN_GROUP']]);
 });
 
-test("the simulator's inventory (vtpm-verify simulate --inventory-out) is a valid inventory", () => {
+test("the simulator's inventory (vtpm-verify simulate --inventory-out), YAML or JSON, is a valid inventory", () => {
   const entries = [
     { name: 'vm-0001', url: 'http://127.0.0.1:8400/l/vm-0001', tags: ['sim', 'host=host-001'] },
     { name: 'vm-0002', url: 'http://127.0.0.1:8400/l/vm-0002', tags: [] },
@@ -169,6 +169,10 @@ test("the simulator's inventory (vtpm-verify simulate --inventory-out) is a vali
     inventory!.vms.map((v) => [v.name, v.url, v.tags]),
     entries.map((e) => [e.name, e.url, e.tags]),
   );
+  // --inventory-out FILE.json: the same VMs, as JSON
+  const json = parseInventory(inventoryJson(entries), 'sim.json');
+  assert.deepEqual(json.issues, []);
+  assert.deepEqual(json.inventory!.vms, inventory!.vms);
 });
 
 test('docs/inventory.schema.json and the README reference are what the schema generates; the schema accepts the example', () => {

@@ -12,7 +12,7 @@ import type { AuditRun } from '../../report/json-report.js';
 import { renderSummary, type AuditSummary } from '../../report/summary.js';
 import { terminalSafe } from '../../report/format.js';
 import type { AttestationResult, Verdict } from '../../verify/result.js';
-import type { CommandOutcome, Style } from '../output.js';
+import { toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { AuditDefaults } from '../audit-setup.js';
 import type { ReportFiles } from '../audit-reports.js';
 import { renderIssues } from '../policy-file.js';
@@ -75,9 +75,11 @@ export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcom
   const inventory = parsed.inventory;
   const selected = selectShard(inventory.vms, shard);
 
-  // Parsed certificates and verified links, shared by every VM and profile;
-  // bounded so that a 100,000-VM fleet's leaf certificates do not pile up.
-  const cache = new ValidationCache({ maxEntries: 4096 });
+  // Parsed certificates (~7 KB each) and verified links, shared by every VM
+  // and profile; bounded so that the fleet's AK certificates, each needed
+  // once, do not pile up: the lower layers' certificates, used again and
+  // again, stay (least recently used goes first).
+  const cache = new ValidationCache({ maxEntries: 2048 });
   const { setupAudit } = await import('../audit-setup.js');
   let setup: ReturnType<typeof setupAudit>;
   try {
@@ -136,15 +138,18 @@ async function audit(
       retries: opts.retries,
       ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
       cache: ctx.cache,
-      vplatformCache: new VplatformLogCache(),
+      // one slot per platform (VMM, host): ~0.5 KB per log entry, so bounded at ~10 MB
+      vplatformCache: new VplatformLogCache({ maxEntries: 20_000 }),
       logCache: new LogVerificationCache(),
       ...(batcher ? { assess: (t: AuditTarget, a: { time: number }) => batcher.assessor({ target: t.url, time: a.time }) } : {}),
       onResult: (result, target) => {
         summary.add(result);
         if (result.verdict !== 'trusted') failures.push(failureOf(result, target));
-        spool?.add(result, target.index);
+        // serialized once, for the spool and the state
+        const json = spool || batcher ? toJsonText(result, 0) : undefined;
+        spool?.add(result, target.index, json);
         if (batcher) {
-          batcher.record(result);
+          batcher.record(result, json);
           progress.stored(batcher.stored);
         }
         progress.done(result);

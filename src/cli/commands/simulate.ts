@@ -20,7 +20,7 @@ export const simulateCommand: CommandDefinition = (program: Command, runner) => 
     .option('--fault-plan <file>', 'a fault plan (YAML or JSON): {faults: [{layer, fault, mode?, upper?}]}')
     .option('--tamper <what[@layer]>', 'inject a fault: WHAT[:MODE][@LAYER], LAYER a position (0 = top, -1 = bottom) or a name; repeatable', collect)
     .option('--trust-out <dir>', 'write the trust anchors here (ak-ca/, vplatform-ca/); default a temporary folder removed on exit')
-    .option('--inventory-out <file>', 'write the inventory of the VMs (YAML: vms: [{name, url, tags}]) for an audit')
+    .option('--inventory-out <file>', 'write the inventory of the VMs (vms: [{name, url, tags}]) for an audit: YAML, or JSON when FILE ends in .json')
     .option('--seed <text>', 'derive keys, certificates and instance ids from this text (default: a fixed seed; "random" for fresh keys)');
   withCommonOptions(cmd)
     .addHelpText(
