@@ -26,7 +26,11 @@ export function renderIssues(issues: readonly { file: string; line: number; colu
 
 /** The outcome of a command that could not load its policy: every issue listed for people, the envelope for machines. */
 export function invalidPolicyOutcome(err: VtpmError): CommandOutcome | undefined {
-  if (err.code !== 'POLICY_INVALID') return undefined;
+  return err.code === 'POLICY_INVALID' ? invalidDocumentOutcome(err) : undefined;
+}
+
+/** The same for any file loaded in the policy loader's style (a policy, an audit inventory): details.file and details.issues. */
+export function invalidDocumentOutcome(err: VtpmError): CommandOutcome {
   const issues = (err.details['issues'] ?? []) as PolicyIssue[];
   return {
     ok: false,

@@ -15,6 +15,7 @@ import { startSimulator } from '../../src/simulator/start.js';
 import { inventoryYaml } from '../../src/simulator/fleet.js';
 import { retryDelay } from '../../src/audit/run.js';
 import { runCli } from '../helpers/cli.js';
+import { forwarder } from './front.js';
 import { tempDir } from '../helpers/tmp.js';
 
 type Behaviour = 'proxy' | 'fail-first-503' | 'reset-first' | 'always-503';
@@ -22,7 +23,7 @@ type Behaviour = 'proxy' | 'fail-first-503' | 'reset-first' | 'always-503';
 /** A proxy to the simulator that misbehaves per VM path; counts the requests each path gets. */
 async function flakyFront(target: string, behaviour: (path: string) => Behaviour): Promise<{ origin: string; hits: Map<string, number>; close(): Promise<void> }> {
   const hits = new Map<string, number>();
-  const agent = new http.Agent({ keepAlive: true });
+  const upstream = forwarder(target);
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0]!.replace(/\/v1\/evidence$/, '');
     const n = (hits.get(path) ?? 0) + 1;
@@ -37,19 +38,14 @@ async function flakyFront(target: string, behaviour: (path: string) => Behaviour
       req.socket.destroy();
       return;
     }
-    const up = http.request(`${target}${req.url}`, { agent }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    up.end();
+    upstream.forward(req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     hits,
     close: () => {
-      agent.destroy();
+      upstream.close();
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
     },

@@ -7,7 +7,6 @@
 import { hostname } from 'node:os';
 import { EXIT_CODES, VtpmError, type ExitCode } from '../../errors.js';
 import type { AuditTarget } from '../../audit/run.js';
-import type { InventoryIssue } from '../../audit/inventory.js';
 import type { AuditRun } from '../../report/json-report.js';
 import { renderSummary, type AuditSummary } from '../../report/summary.js';
 import { terminalSafe } from '../../report/format.js';
@@ -15,7 +14,7 @@ import type { AttestationResult, Verdict } from '../../verify/result.js';
 import { toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { AuditDefaults } from '../audit-setup.js';
 import type { ReportFiles } from '../audit-reports.js';
-import { renderIssues } from '../policy-file.js';
+import { invalidDocumentOutcome } from '../policy-file.js';
 import { VERSION } from '../version.js';
 
 export interface AuditOptions extends AuditDefaults {
@@ -71,7 +70,7 @@ export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcom
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
   const text = readInputText(opts.inventory, 'inventory', inv.MAX_INVENTORY_TEXT);
   let parsed: ReturnType<typeof inv.parseInventory> | undefined = inv.parseInventory(text, opts.inventory);
-  if (!parsed.inventory) return invalidInventory(inv.inventoryInvalid(opts.inventory, parsed.issues));
+  if (!parsed.inventory) return invalidDocumentOutcome(inv.inventoryInvalid(opts.inventory, parsed.issues));
   const inventory = parsed.inventory;
   const selected = selectShard(inventory.vms, shard);
 
@@ -85,8 +84,8 @@ export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcom
   try {
     setup = setupAudit(inventory, selected, opts, cache, parsed.locate, (issues) => inv.inventoryInvalid(opts.inventory, issues));
   } catch (err) {
-    if (err instanceof VtpmError && err.code === 'INVENTORY_INVALID') return invalidInventory(err);
-    if (err instanceof VtpmError && err.code === 'POLICY_INVALID') return (await import('../policy-file.js')).invalidPolicyOutcome(err)!;
+    // the inventory, or a --policy given on the command line, does not load
+    if (err instanceof VtpmError && (err.code === 'INVENTORY_INVALID' || err.code === 'POLICY_INVALID')) return invalidDocumentOutcome(err);
     throw err;
   }
   parsed = undefined; // the inventory's YAML tree is no longer needed
@@ -216,17 +215,6 @@ function failureOf(result: AttestationResult, target: AuditTarget): AuditFailure
     layer: layer ? layer.position : null,
     reason: result.reason,
     attempts: result.attempts ?? 1,
-  };
-}
-
-function invalidInventory(err: VtpmError): CommandOutcome {
-  const issues = (err.details['issues'] ?? []) as InventoryIssue[];
-  return {
-    ok: false,
-    exitCode: EXIT_CODES.BAD_INPUT,
-    result: { file: err.details['file'], valid: false, issues },
-    error: err,
-    human: (s) => `${s.bad('invalid')} ${String(err.details['file'])}: ${issues.length} problem(s)\n${renderIssues(issues, s)}`,
   };
 }
 
