@@ -19,6 +19,7 @@ import { LogVerificationCache } from '../src/verify/log-cache.js';
 import { drawTopNonce } from '../src/verify/nonce-chain.js';
 import { VplatformLogCache } from '../src/verify/vplatform-cache.js';
 import { walk, type EvidenceSource } from '../src/verify/walker.js';
+import { PathValidationMemo } from '../src/x509/path-memo.js';
 import { startSimProcess } from './sim-process.js';
 import { fmt, median, table } from './util.js';
 
@@ -28,16 +29,17 @@ interface Verifier {
   setup: VerifierSetup;
   vplatform: VplatformLogCache;
   logs: LogVerificationCache;
+  paths: PathValidationMemo;
 }
 
 async function verifier(trustDir: string): Promise<Verifier> {
-  return { setup: await setupVerifier({ trust: [trustDir] }), vplatform: new VplatformLogCache(), logs: new LogVerificationCache() };
+  return { setup: await setupVerifier({ trust: [trustDir] }), vplatform: new VplatformLogCache(), logs: new LogVerificationCache(), paths: new PathValidationMemo() };
 }
 
 async function attestOnce(v: Verifier, url: string, source: EvidenceSource): Promise<void> {
   const now = new Date();
   const { result } = await walk(
-    { target: url, topNonce: drawTopNonce(now), trust: v.setup.trust, cache: v.setup.cache, policy: v.setup.policy, policySource: v.setup.policySource, at: now, vplatformCache: v.vplatform, logCache: v.logs },
+    { target: url, topNonce: drawTopNonce(now), trust: v.setup.trust, cache: v.setup.cache, policy: v.setup.policy, policySource: v.setup.policySource, at: now, vplatformCache: v.vplatform, logCache: v.logs, pathMemo: v.paths },
     source,
   );
   if (result.verdict !== 'trusted' || result.layers.length !== 3) throw new Error(`${url}: ${result.reason}`);

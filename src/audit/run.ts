@@ -12,10 +12,11 @@
 // concurrency slot.
 //
 // What is shared across VMs: the validation cache (parsed certificates and
-// verified signature links), the vPlatform log cache (a host's log replays
-// only what is new) and the log cache (a log verified against the same quoted
-// PCRs is not replayed again). Each is bounded, so memory does not grow with
-// the fleet.
+// verified signature links), the path memo (a host's AK chain, validated for
+// its first VM, is not validated again while no validity boundary is
+// crossed), the vPlatform log cache (a host's log replays only what is new)
+// and the log cache (a log verified against the same quoted PCRs is not
+// replayed again). Each is bounded, so memory does not grow with the fleet.
 
 import type { Policy } from '../policy/compile.js';
 import type { EvidenceClient } from '../transport/evidence-client.js';
@@ -27,6 +28,7 @@ import type { VplatformLogCache } from '../verify/vplatform-cache.js';
 import { walk, type EvidenceSource, type WalkOptions } from '../verify/walker.js';
 import type { Crl } from '../x509/crl.js';
 import type { ValidationCache } from '../x509/cache.js';
+import type { PathValidationMemo } from '../x509/path-memo.js';
 import type { TrustStore } from '../x509/trust-store.js';
 import { asVtpmError } from '../errors.js';
 
@@ -67,6 +69,7 @@ export interface AuditRunOptions {
   cache?: ValidationCache;
   vplatformCache?: VplatformLogCache;
   logCache?: LogVerificationCache;
+  pathMemo?: PathValidationMemo;
   assess?: AssessFactory;
   /** each VM's final result, once (the caller writes it out and lets it go) */
   onResult: (result: AttestationResult, target: AuditTarget) => void;
@@ -202,6 +205,7 @@ async function attemptOnce(target: AuditTarget, options: AuditRunOptions): Promi
     ...(target.maxDepth !== undefined ? { maxDepth: target.maxDepth } : {}),
     ...(options.vplatformCache ? { vplatformCache: options.vplatformCache } : {}),
     ...(options.logCache ? { logCache: options.logCache } : {}),
+    ...(options.pathMemo ? { pathMemo: options.pathMemo } : {}),
     ...(options.assess ? { assess: options.assess(target, { time: now.getTime() }) } : {}),
   };
   try {

@@ -41,6 +41,7 @@ import type { AttestationResult, CertificateSummary, ErrorSummary, LayerResult, 
 import { checkInstanceHosted, verifyVplatformLog, VPLATFORM_PCR, type VerifiedVplatformTable } from './vplatform.js';
 import type { VplatformLogCache } from './vplatform-cache.js';
 import type { LogVerificationCache } from './log-cache.js';
+import type { PathValidationMemo } from '../x509/path-memo.js';
 
 export const WALK_CODES = {
   WALK_TOO_DEEP: { kind: 'verification', summary: 'the chain of layers is deeper than --max-depth allows (a deepAttestation chain that never ends)' },
@@ -96,6 +97,8 @@ export interface WalkOptions {
   vplatformCache?: VplatformLogCache;
   /** reuses the replay of a log already verified against the same quoted PCR values (fleet audits) */
   logCache?: LogVerificationCache;
+  /** reuses a valid AK certificate path validation of the same chain while no validity boundary is crossed (fleet audits) */
+  pathMemo?: PathValidationMemo;
   /** monotonic milliseconds, for elapsed times (default performance.now) */
   clock?: () => number;
   /** wall-clock time for the result's timestamps (default new Date()) */
@@ -408,7 +411,7 @@ function verifyLayer(position: number, uri: string, nonce: Buffer, evidence: Lay
   const path: PathValidation = validateChain(
     evidence.certificates.map((c) => c.der),
     options.trust,
-    { at: options.at, ...(options.cache ? { cache: options.cache } : {}), ...(options.crls ? { crls: options.crls } : {}) },
+    { at: options.at, ...(options.cache ? { cache: options.cache } : {}), ...(options.crls ? { crls: options.crls } : {}), ...(options.pathMemo ? { memo: options.pathMemo } : {}) },
   );
   checks.push(...path.checks);
   layer.certificatePath = (path.path.length > 0 ? path.path : [path.target]).map(certSummary);

@@ -103,12 +103,13 @@ async function audit(
   targets: AuditTarget[],
   ctx: { inventory: number; profiles: number; shard: { index: number; count: number } | undefined; cache: import('../../x509/cache.js').ValidationCache },
 ): Promise<CommandOutcome> {
-  const [{ runAudit }, outcome, { SummaryBuilder }, { VplatformLogCache }, { LogVerificationCache }, progressMod] = await Promise.all([
+  const [{ runAudit }, outcome, { SummaryBuilder }, { VplatformLogCache }, { LogVerificationCache }, { PathValidationMemo }, progressMod] = await Promise.all([
     import('../../audit/run.js'),
     import('../../audit/outcome.js'),
     import('../../report/summary.js'),
     import('../../verify/vplatform-cache.js'),
     import('../../verify/log-cache.js'),
+    import('../../x509/path-memo.js'),
     import('../audit-progress.js'),
   ]);
   const concurrency = opts.concurrency ?? outcome.defaultConcurrency();
@@ -140,6 +141,7 @@ async function audit(
       // one slot per platform (VMM, host): ~0.5 KB per log entry, so bounded at ~10 MB
       vplatformCache: new VplatformLogCache({ maxEntries: 20_000 }),
       logCache: new LogVerificationCache(),
+      pathMemo: new PathValidationMemo(),
       ...(batcher ? { assess: (t: AuditTarget, a: { time: number }) => batcher.assessor({ target: t.url, time: a.time }) } : {}),
       onResult: (result, target) => {
         summary.add(result);
