@@ -134,3 +134,16 @@ test('in Chromium: the CSP is a second wall — a markup injection that slipped 
   // and our own script still works
   assert.equal(await b.page.locator('#shown').textContent(), `showing ${f.results.length} of ${f.results.length} VMs`);
 });
+
+test("trustedDetail 'summary': trusted VMs show their counts only, failing VMs every check; the page is smaller", () => {
+  const f = fleet();
+  const full = page(f);
+  const brief = renderHtmlReport(f.run, summarize(f.results), f.results, { trustedDetail: 'summary' });
+  assert.ok(brief.length < full.length * 0.7, `${brief.length} vs ${full.length}`);
+  const cards = (text: string, status: string) => text.split('<details class="vm ').filter((c) => c.startsWith(`s-${status}"`));
+  for (const card of cards(brief, 'trusted')) {
+    assert.doesNotMatch(card, /class="passed"><summary>/, 'no folded list of passing checks');
+    assert.match(card, /<p class="passed">✓ \d+ checks?/);
+  }
+  for (const card of cards(brief, 'not-trusted')) assert.deepEqual(card, cards(full, 'not-trusted').find((c) => c.slice(0, 200) === card.slice(0, 200)));
+});
