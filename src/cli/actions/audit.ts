@@ -43,6 +43,9 @@ export interface AuditFailure {
   code: string;
   /** the failing (or unreachable) layer, 0 = the VM */
   layer: number | null;
+  /** the deciding error's message */
+  message: string;
+  /** the verdict's reason in one line (layer, URI, code, message) */
   reason: string;
   attempts: number;
 }
@@ -215,6 +218,7 @@ function failureOf(result: AttestationResult, target: AuditTarget): AuditFailure
     verdict: result.verdict as AuditFailure['verdict'],
     code: result.error?.code ?? '(no code)',
     layer: layer ? layer.position : null,
+    message: result.error?.message ?? result.reason,
     reason: result.reason,
     attempts: result.attempts ?? 1,
   };
@@ -227,7 +231,8 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
     const shown = verbose ? r.failures : r.failures.slice(0, FAILURES_SHOWN);
     for (const f of shown) {
       const mark = f.verdict === 'not-trusted' ? style.bad('✗') : style.warn('?');
-      lines.push(`  ${mark} ${terminalSafe(f.name)}  ${style.code(f.code)}  ${style.dim(terminalSafe(f.reason))}`);
+      const where = f.layer !== null ? ` at layer ${f.layer}` : '';
+      lines.push(`  ${mark} ${terminalSafe(f.name)}  ${style.code(f.code)}${where}: ${style.dim(terminalSafe(f.message))}`);
     }
     if (shown.length < r.failures.length) lines.push(style.dim(`  ... and ${r.failures.length - shown.length} more (--verbose lists all; the reports have every result)`));
   }

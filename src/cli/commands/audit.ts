@@ -33,7 +33,7 @@ export const auditCommand: CommandDefinition = (program: Command, runner) => {
       'after',
       `
 Every VM is attested as \`attest\` does, each on its own nonce chain, down to its
-physical host; trust anchors, verified certificate links, vPlatform logs and
+physical host; trust anchors, verified certificate links and paths, vPlatform logs and
 replayed event logs are cached across VMs. A VM that cannot be reached is
 retried (--retries, exponential backoff); a VM that fails verification is
 never retried. One VM failing never stops the others.
@@ -59,9 +59,13 @@ Exit codes: 0 every VM trusted; 1 at least one VM not trusted (this wins over
 Examples:
   $ vtpm-verify audit fleet.yaml --state audit.db --junit audit.xml --html audit.html --json audit.json
   Audit summary: 1000 VMs
-    ✓ trusted       953   95.3%
-    ✗ not trusted    40    4.0%
-    ? unreachable     7    0.7%
+    ✓ trusted      930   93.0%
+    ✗ not trusted   40    4.0%
+    ? unreachable   30    3.0%
+  ...
+  Not trusted or unreachable
+    ✗ vm-0009  QUOTE_NONCE_MISMATCH at layer 0: extraData is not the nonce sent
+    ? vm-0057  TRANSPORT_REFUSED at layer 0: layer 0 (http://10.1.0.57:8443/attest): connection refused
   ...
   $ vtpm-verify audit fleet.yaml --shard "$JOB_COMPLETION_INDEX/4" --trust ./trust --json report-$JOB_COMPLETION_INDEX.json
   $ vtpm-verify audit fleet.yaml --trust ./trust --unreachable-ok --json   # one envelope on stdout, for scripts`,
