@@ -118,77 +118,87 @@ async function audit(
   const concurrency = opts.concurrency ?? outcome.defaultConcurrency();
   const wantsReports = opts.reports.json !== undefined || opts.reports.junit !== undefined || opts.reports.html !== undefined;
   const reportsMod = wantsReports ? await import('../audit-reports.js') : undefined;
-  const spool = reportsMod ? new reportsMod.ResultSpool() : undefined;
 
   let batcher: import('../../state/batch.js').StateBatcher | undefined;
   if (opts.state !== undefined) {
     const [{ openState, resolveStatePath }, { StateBatcher }] = await Promise.all([import('../../state/index.js'), import('../../state/batch.js')]);
     batcher = new StateBatcher(await openState(resolveStatePath(opts.state === '' ? undefined : opts.state)));
   }
-  const progress = await progressMod.startProgress(
-    targets.length,
-    progressMod.progressMode({ json: opts.json, stdoutTty: process.stdout.isTTY === true, stderrTty: process.stderr.isTTY === true }),
-    { state: batcher !== undefined },
-  );
-
-  const summary = new SummaryBuilder();
-  const failures: (AuditFailure & { index: number })[] = [];
-  const startedAt = new Date();
-  let stats: Awaited<ReturnType<typeof runAudit>>;
+  // every result on disk as it comes, for the reports at the end (removed whatever happens)
+  const spool = reportsMod ? new reportsMod.ResultSpool() : undefined;
   try {
-    stats = await runAudit(targets, {
-      concurrency,
-      retries: opts.retries,
-      ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
-      cache: ctx.cache,
-      // one slot per platform (VMM, host): ~0.5 KB per log entry, so bounded at ~10 MB
-      vplatformCache: new VplatformLogCache({ maxEntries: 20_000 }),
-      logCache: new LogVerificationCache(),
-      pathMemo: new PathValidationMemo(),
-      ...(batcher ? { assess: (t: AuditTarget, a: { time: number }) => batcher.assessor({ target: t.url, time: a.time }) } : {}),
-      onResult: (result, target) => {
-        summary.add(result);
-        if (result.verdict !== 'trusted') failures.push(failureOf(result, target));
-        // serialized once, for the spool and the state
-        const json = spool || batcher ? toJsonText(result, 0) : undefined;
-        spool?.add(result, target.index, json);
-        if (batcher) {
-          batcher.record(result, json);
-          progress.stored(batcher.stored);
-        }
-        progress.done(result);
-      },
-    });
-    if (batcher) {
-      batcher.flush();
-      progress.stored(batcher.stored);
-    }
-  } finally {
-    progress.stop();
+    const progress = await progressMod.startProgress(
+      targets.length,
+      progressMod.progressMode({ json: opts.json, stdoutTty: process.stdout.isTTY === true, stderrTty: process.stderr.isTTY === true }),
+      { state: batcher !== undefined },
+    );
+    const summary = new SummaryBuilder();
+    const failures: (AuditFailure & { index: number })[] = [];
+    const startedAt = new Date();
+    let stats: Awaited<ReturnType<typeof runAudit>>;
     try {
-      batcher?.close();
+      stats = await runAudit(targets, {
+        concurrency,
+        retries: opts.retries,
+        ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
+        cache: ctx.cache,
+        // one slot per platform (VMM, host): ~0.5 KB per log entry, so bounded at ~10 MB
+        vplatformCache: new VplatformLogCache({ maxEntries: 20_000 }),
+        logCache: new LogVerificationCache(),
+        pathMemo: new PathValidationMemo(),
+        ...(batcher ? { assess: (t: AuditTarget, a: { time: number }) => batcher.assessor({ target: t.url, time: a.time }) } : {}),
+        onResult: (result, target) => {
+          summary.add(result);
+          if (result.verdict !== 'trusted') failures.push(failureOf(result, target));
+          // serialized once, for the spool and the state
+          const json = spool || batcher ? toJsonText(result, 0) : undefined;
+          spool?.add(result, target.index, json);
+          if (batcher) {
+            batcher.record(result, json);
+            progress.stored(batcher.stored);
+          }
+          progress.done(result);
+        },
+      });
+      if (batcher) {
+        batcher.flush();
+        progress.stored(batcher.stored);
+      }
     } finally {
-      if (!wantsReports) spool?.close();
+      progress.stop();
+      batcher?.close();
     }
-  }
 
-  const sum = summary.summary();
-  const exitCode = outcome.auditExitCode(sum, { unreachableOk: opts.unreachableOk });
-  const run: AuditRun = {
-    tool: { name: 'vtpm-verify', version: VERSION },
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    inventory: opts.inventory,
-    ...(ctx.shard ? { shard: ctx.shard } : {}),
-    concurrency,
-    hostname: hostname(),
-    exitCode,
-  };
-  try {
+    const sum = summary.summary();
+    const exitCode = outcome.auditExitCode(sum, { unreachableOk: opts.unreachableOk });
+    const run: AuditRun = {
+      tool: { name: 'vtpm-verify', version: VERSION },
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      inventory: opts.inventory,
+      ...(ctx.shard ? { shard: ctx.shard } : {}),
+      concurrency,
+      hostname: hostname(),
+      exitCode,
+    };
     if (reportsMod && spool) reportsMod.writeReports(opts.reports, run, sum, spool);
+    return auditOutcome(opts, run, sum, exitCode, failures, batcher, { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried }, outcome.auditError(sum, exitCode));
   } finally {
     spool?.close();
   }
+}
+
+/** The command outcome: the envelope result, the error that goes with the exit code, the terminal rendering. */
+function auditOutcome(
+  opts: AuditOptions,
+  run: AuditRun,
+  sum: AuditSummary,
+  exitCode: ExitCode,
+  failures: (AuditFailure & { index: number })[],
+  batcher: import('../../state/batch.js').StateBatcher | undefined,
+  stats: AuditCommandResult['stats'],
+  error: VtpmError | undefined,
+): CommandOutcome {
   failures.sort((a, b) => a.index - b.index);
   const result: AuditCommandResult = {
     run,
@@ -196,14 +206,14 @@ async function audit(
     exitCode,
     reports: opts.reports,
     state: batcher ? { file: batcher.store.path, stored: batcher.stored } : null,
-    stats: { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried },
+    stats,
     failures: failures.map(({ index: _index, ...f }) => f),
   };
   return {
     ok: exitCode === EXIT_CODES.OK,
     exitCode,
     result,
-    error: outcome.auditError(sum, exitCode),
+    error,
     human: (style) => renderAudit(result, style, opts.verbose),
   };
 }
