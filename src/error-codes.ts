@@ -19,6 +19,7 @@ import { EVENTLOG_CODES, IMA_CODES } from './eventlog/codes.js';
 
 import { WALK_CODES } from './verify/walker.js';
 import { BUNDLE_CODES } from './verify/bundle.js';
+import { AUDIT_CODES, INVENTORY_CODES } from './audit/codes.js';
 
 export const ALL_CODES: CodeTable = {
   ...GENERAL_CODES,
@@ -42,4 +43,6 @@ export const ALL_CODES: CodeTable = {
   ...EAR_CODES,
   ...WALK_CODES,
   ...BUNDLE_CODES,
+  ...INVENTORY_CODES,
+  ...AUDIT_CODES,
 };

@@ -19,13 +19,18 @@ export function loadPolicyFile(path: string): Policy {
   return loadPolicy(readPolicyText(path), { path, readFile: readIncludedFile });
 }
 
-export function renderIssues(issues: readonly PolicyIssue[], style: Style): string {
+/** One line per issue: "file:line:column CODE message" (policy issues, and any located issue of the same shape). */
+export function renderIssues(issues: readonly { file: string; line: number; column: number; code: string; message: string }[], style: Style): string {
   return issues.map((i) => `${style.dim(`${i.file}:${i.line}:${i.column}`)} ${style.code(i.code)} ${i.message}`).join('\n');
 }
 
 /** The outcome of a command that could not load its policy: every issue listed for people, the envelope for machines. */
 export function invalidPolicyOutcome(err: VtpmError): CommandOutcome | undefined {
-  if (err.code !== 'POLICY_INVALID') return undefined;
+  return err.code === 'POLICY_INVALID' ? invalidDocumentOutcome(err) : undefined;
+}
+
+/** The same for any file loaded in the policy loader's style (a policy, an audit inventory): details.file and details.issues. */
+export function invalidDocumentOutcome(err: VtpmError): CommandOutcome {
   const issues = (err.details['issues'] ?? []) as PolicyIssue[];
   return {
     ok: false,

@@ -91,19 +91,37 @@ function sourceOf(v: VerifiedEvent): FactSource {
   return { event: v.event.index, pcr: v.event.pcrIndex, banks: v.banks };
 }
 
-/** A certificate summary with node's X509Certificate; the DER is kept whatever happens. */
-export function certificateFact(sig: EfiSignature): CertificateFact {
-  const fact: CertificateFact = { sha256: toHex(hashOf(bankAlg('sha256'), sig.data)), owner: sig.owner, der: sig.data };
+type CertificateNames = Pick<CertificateFact, 'subject' | 'issuer' | 'serialNumber' | 'notAfter'>;
+
+/**
+ * Decoded names by the DER's SHA-256: the same db/KEK certificates appear in
+ * every log of a fleet, and decoding one costs far more than hashing it.
+ */
+const namesByHash = new Map<string, CertificateNames>();
+const NAMES_CACHED = 1024;
+
+function certificateNames(der: Uint8Array, sha256: string): CertificateNames {
+  const known = namesByHash.get(sha256);
+  if (known) return known;
+  const names: CertificateNames = {};
   try {
-    const c = new X509Certificate(Buffer.from(sig.data));
-    fact.subject = c.subject.replace(/\n/g, ', ');
-    fact.issuer = c.issuer.replace(/\n/g, ', ');
-    fact.serialNumber = c.serialNumber.toLowerCase();
-    fact.notAfter = new Date(c.validTo).toISOString();
+    const c = new X509Certificate(Buffer.from(der));
+    names.subject = c.subject.replace(/\n/g, ', ');
+    names.issuer = c.issuer.replace(/\n/g, ', ');
+    names.serialNumber = c.serialNumber.toLowerCase();
+    names.notAfter = new Date(c.validTo).toISOString();
   } catch {
     // not DER a certificate parser accepts: kept as bytes with its hash
   }
-  return fact;
+  if (namesByHash.size >= NAMES_CACHED) namesByHash.delete(namesByHash.keys().next().value!);
+  namesByHash.set(sha256, names);
+  return names;
+}
+
+/** A certificate summary with node's X509Certificate; the DER is kept whatever happens. */
+export function certificateFact(sig: EfiSignature): CertificateFact {
+  const sha256 = toHex(hashOf(bankAlg('sha256'), sig.data));
+  return { sha256, owner: sig.owner, der: sig.data, ...certificateNames(sig.data, sha256) };
 }
 
 const CERT_TYPES = new Set<string>([GUID.EFI_CERT_X509]);

@@ -58,14 +58,19 @@ function issueOf(file: string, pos: { line: number; column: number }, i: Issue):
   return out;
 }
 
-interface ParsedYaml {
+/** A YAML document parsed for validation: its plain value (absent after a syntax error) and where each node is in the text. */
+export interface ParsedYaml {
   value?: unknown;
   doc: Document;
   lineCounter: LineCounter;
 }
 
-/** YAML text → plain value, or located syntax issues. */
-function parseYaml(text: string, file: string, issues: PolicyIssue[]): ParsedYaml {
+/**
+ * YAML text → plain value, or located syntax issues. Shared by every YAML
+ * file of the policy language's loader style (policies, included files,
+ * audit inventories): YAML 1.2, unique keys, bounded aliases.
+ */
+export function parseYaml(text: string, file: string, issues: PolicyIssue[]): ParsedYaml {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { ...YAML_OPTIONS, lineCounter });
   let fatal = false;
@@ -87,7 +92,8 @@ function parseYaml(text: string, file: string, issues: PolicyIssue[]): ParsedYam
   }
 }
 
-function locateYaml(parsed: ParsedYaml, file: string, found: Issue[], issues: PolicyIssue[]): void {
+/** Validation issues (paths) → located issues in the YAML text they came from. */
+export function locateYaml(parsed: ParsedYaml, file: string, found: readonly Issue[], issues: PolicyIssue[]): void {
   for (const i of found) issues.push(issueOf(file, yamlPosition(parsed.doc, parsed.lineCounter, i.path, i.at), i));
 }
 
@@ -190,15 +196,16 @@ export function checkPolicy(text: string, opts: LoadOptions = {}): PolicyCheckRe
   return { policy, issues: [] };
 }
 
-/** Policy file first, then includes; each in text order. */
-function sortIssues(issues: PolicyIssue[], file: string): PolicyIssue[] {
+/** The main file first, then the others (includes); each in text order. */
+export function sortIssues<I extends Pick<PolicyIssue, 'file' | 'line' | 'column'>>(issues: I[], file: string): I[] {
   return issues
     .map((i, n) => ({ i, n }))
     .sort((a, b) => Number(a.i.file !== file) - Number(b.i.file !== file) || (a.i.file < b.i.file ? -1 : a.i.file > b.i.file ? 1 : 0) || a.i.line - b.i.line || a.i.column - b.i.column || a.n - b.n)
     .map(({ i }) => i);
 }
 
-function capped(issues: PolicyIssue[]): PolicyIssue[] {
+/** At most MAX_ISSUES listed; the rest counted in a last POLICY_INVALID issue. */
+export function capped(issues: PolicyIssue[]): PolicyIssue[] {
   if (issues.length <= MAX_ISSUES) return issues;
   const rest = issues.length - MAX_ISSUES;
   const last = issues[MAX_ISSUES - 1]!;

@@ -85,6 +85,7 @@ ul.outcomes>li{padding:.15rem 0 .15rem 1rem}
 dl.ea{display:grid;grid-template-columns:max-content 1fr;gap:0 .6rem;margin:.1rem 0 .2rem 1.2rem}
 dl.ea dt{color:var(--muted)}dl.ea dd{margin:0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;overflow-wrap:anywhere;white-space:pre-wrap}
 details.passed>summary{cursor:pointer;color:var(--muted);padding:.15rem 0 .15rem 1rem}
+p.passed{color:var(--muted);margin:0;padding:.15rem 0 .15rem 1rem}
 .verdict{margin-top:.5rem;font-weight:600}
 #none{color:var(--muted);padding:1rem 0}
 `;
@@ -132,20 +133,46 @@ const CSP = [
 export interface HtmlReportOptions {
   /** page title; default "vtpm-verify audit" */
   title?: string;
+  /**
+   * What a trusted VM's card lists: 'full' (default) every passing check and
+   * rule under a folded count; 'summary' the count alone. A fleet audit uses
+   * 'summary': a 10,000-VM page stays a size a browser opens, and failing
+   * VMs keep every detail.
+   */
+  trustedDetail?: 'full' | 'summary';
+}
+
+/** The page order: not trusted, then unreachable, then trusted; by name within each; then as given. */
+export function htmlReportOrder(a: { verdict: Verdict; name: string; index: number }, b: { verdict: Verdict; name: string; index: number }): number {
+  return VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict] || compareText(a.name, b.name) || a.index - b.index;
 }
 
 /** The report as text chunks (one VM per chunk after the head). */
 export function* htmlReportChunks(run: AuditRun, summary: AuditSummary, results: readonly AttestationResult[], opts: HtmlReportOptions = {}): Generator<string> {
-  const title = opts.title ?? 'vtpm-verify audit';
   const ordered = results
-    .map((r, i) => ({ r, i }))
-    .sort((a, b) => VERDICT_ORDER[a.r.verdict] - VERDICT_ORDER[b.r.verdict] || compareText(displayName(a.r), displayName(b.r)) || a.i - b.i)
+    .map((r, index) => ({ r, verdict: r.verdict, name: displayName(r), index }))
+    .sort(htmlReportOrder)
     .map((x) => x.r);
   // every failure code on the page, with how many VMs have it (for the filter)
   const codeCounts = new Map<string, number>();
-  const codesOf = ordered.map((r) => failureCodes(r));
-  for (const codes of codesOf) for (const c of codes) codeCounts.set(c, (codeCounts.get(c) ?? 0) + 1);
+  for (const r of ordered) for (const c of failureCodes(r)) codeCounts.set(c, (codeCounts.get(c) ?? 0) + 1);
+  yield* htmlReportChunksOrdered(run, summary, codeCounts, ordered, opts);
+}
 
+/**
+ * The same report from results the caller already put in page order
+ * (htmlReportOrder), read one at a time: a fleet audit streams them back from
+ * disk instead of holding them all. `codeCounts`: every failure code of the
+ * results (failureCodes) with the number of VMs that have it.
+ */
+export function* htmlReportChunksOrdered(
+  run: AuditRun,
+  summary: AuditSummary,
+  codeCounts: ReadonlyMap<string, number>,
+  ordered: Iterable<AttestationResult>,
+  opts: HtmlReportOptions = {},
+): Generator<string> {
+  const title = opts.title ?? 'vtpm-verify audit';
   yield '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n';
   yield `<meta http-equiv="Content-Security-Policy" content="${html(CSP)}">\n`;
   yield '<meta name="referrer" content="no-referrer">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n';
@@ -154,7 +181,8 @@ export function* htmlReportChunks(run: AuditRun, summary: AuditSummary, results:
   yield summarySection(summary);
   yield filters(summary, codeCounts);
   yield '<main id="vms">\n';
-  for (let i = 0; i < ordered.length; i++) yield vmSection(ordered[i]!, codesOf[i]!);
+  const summaryOnly = opts.trustedDetail === 'summary';
+  for (const r of ordered) yield vmSection(r, failureCodes(r), summaryOnly && r.verdict === 'trusted');
   yield '<p id="none" hidden>No VM matches these filters.</p>\n</main>\n';
   yield `<script>${SCRIPT}</script>\n</body>\n</html>\n`;
 }
@@ -216,7 +244,7 @@ function filters(s: AuditSummary, codeCounts: ReadonlyMap<string, number>): stri
   return `${out}<span id="shown"></span>\n</section>\n`;
 }
 
-function vmSection(r: AttestationResult, codes: readonly string[]): string {
+function vmSection(r: AttestationResult, codes: readonly string[], countPassed = false): string {
   const ms = resultDurationMs(r);
   const mark = r.verdict === 'trusted' ? MARK.pass : r.verdict === 'not-trusted' ? MARK.fail : MARK.unreachable;
   const name = displayName(r);
@@ -229,18 +257,18 @@ function vmSection(r: AttestationResult, codes: readonly string[]): string {
   if (r.error) out += `<code class="code">${html(r.error.code)}</code>`;
   if (ms !== undefined) out += `<span class="ms">${html(formatMs(ms))}</span>`;
   out += '</summary>\n<div class="body">\n<ol class="tree">\n';
-  for (const layer of r.layers) out += layerItem(layer);
+  for (const layer of r.layers) out += layerItem(layer, countPassed);
   const chain = resultWideOutcomes({ chain: r.chain });
   const findings = resultWideOutcomes({ chain: [], findings: r.findings });
-  if (chain.length) out += wideItem('chain', chain);
-  if (findings.length) out += wideItem('state', findings);
+  if (chain.length) out += wideItem('chain', chain, countPassed);
+  if (findings.length) out += wideItem('state', findings, countPassed);
   out += '</ol>\n';
   const policy = r.policy.builtin ? 'built-in baseline policy (no reference values)' : `policy ${html(r.policy.id)} <span class="mono">${html(r.policy.source)}</span>`;
   out += `<p class="meta">${policy} · nonce <span class="mono hex">${html(r.nonce)}</span> · ${html(r.startedAt)}</p>\n`;
   return `${out}</div>\n</details>\n`;
 }
 
-function layerItem(layer: LayerResult): string {
+function layerItem(layer: LayerResult, countPassed: boolean): string {
   const status = layer.status;
   const mark = status === 'trusted' ? MARK.pass : status === 'not-trusted' ? MARK.fail : status === 'unreachable' ? MARK.unreachable : MARK.notReached;
   let out = `<li class="layer s-${status}"><div class="lh"><span class="mk">${mark}</span><span class="role">${ROLE_LABELS[layerRole(layer)]}</span>`;
@@ -255,24 +283,26 @@ function layerItem(layer: LayerResult): string {
   if (layer.anchor) ident.push(`anchor ${html(layer.anchor.label)}`);
   if (layer.certificatePath?.[0]) ident.push(`AK certificate <span class="mono">${html(layer.certificatePath[0].subject)}</span>`);
   if (ident.length) out += `<div class="ident">${ident.join(' · ')}</div>\n`;
-  out += outcomesBlock(layerOutcomes(layer), layer.error);
+  out += outcomesBlock(layerOutcomes(layer), layer.error, countPassed);
   return `${out}</li>\n`;
 }
 
-function wideItem(name: string, outcomes: readonly Outcome[]): string {
+function wideItem(name: string, outcomes: readonly Outcome[], countPassed: boolean): string {
   const failed = outcomes.some((o) => o.status === 'fail');
-  return `<li class="layer s-${failed ? 'not-trusted' : 'trusted'}"><div class="lh"><span class="mk">${failed ? MARK.fail : MARK.pass}</span><span class="role">${name}</span></div>\n${outcomesBlock(outcomes, undefined)}</li>\n`;
+  return `<li class="layer s-${failed ? 'not-trusted' : 'trusted'}"><div class="lh"><span class="mk">${failed ? MARK.fail : MARK.pass}</span><span class="role">${name}</span></div>\n${outcomesBlock(outcomes, undefined, countPassed)}</li>\n`;
 }
 
-/** Failures and warnings listed; passes and skips folded under a count. */
-function outcomesBlock(outcomes: readonly Outcome[], error: ErrorSummary | undefined): string {
+/** Failures and warnings listed; passes and skips folded under a count (or only counted). */
+function outcomesBlock(outcomes: readonly Outcome[], error: ErrorSummary | undefined, countPassed = false): string {
   let out = '<ul class="outcomes">';
   const lone = uncoveredError(outcomes, error);
   if (lone) out += errorItem(lone);
   for (const o of problems(outcomes)) out += outcomeItem(o);
   out += '</ul>\n';
   const rest = outcomes.filter((o) => o.status === 'pass' || o.status === 'skip');
-  if (rest.length) {
+  if (rest.length && countPassed) {
+    out += `<p class="passed">${MARK.pass} ${html(passCountText(outcomes))}</p>\n`;
+  } else if (rest.length) {
     out += `<details class="passed"><summary>${MARK.pass} ${html(passCountText(outcomes))}</summary><ul class="outcomes">`;
     for (const o of rest) out += outcomeItem(o);
     out += '</ul></details>\n';

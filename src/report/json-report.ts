@@ -39,13 +39,26 @@ export interface AuditReport {
 
 /** The report as text chunks (concatenated, they are one JSON document). */
 export function* auditReportJsonChunks(run: AuditRun, summary: AuditSummary, results: Iterable<AttestationResult>): Generator<string> {
+  yield* auditReportJsonChunksFromLines(run, summary, resultLines(results));
+}
+
+function* resultLines(results: Iterable<AttestationResult>): Generator<string> {
+  for (const r of results) yield toJsonText(r, 0);
+}
+
+/**
+ * The same report from results already serialized, one toJsonText(result, 0)
+ * each: a fleet audit spools its results to disk as it goes and writes the
+ * report from there without parsing them again.
+ */
+export function* auditReportJsonChunksFromLines(run: AuditRun, summary: AuditSummary, resultJson: Iterable<string>): Generator<string> {
   yield `{"format":${JSON.stringify(AUDIT_REPORT_FORMAT)},"version":${AUDIT_REPORT_VERSION},\n`;
   yield `"run":${toJsonText(run, 0)},\n`;
   yield `"summary":${toJsonText(summary, 0)},\n`;
   yield '"results":[';
   let first = true;
-  for (const r of results) {
-    yield `${first ? '\n' : ',\n'}${toJsonText(r, 0)}`;
+  for (const line of resultJson) {
+    yield `${first ? '\n' : ',\n'}${line}`;
     first = false;
   }
   yield '\n]}\n';

@@ -209,3 +209,8 @@ export function inventoryYaml(entries: readonly InventoryEntry[]): string {
   for (const e of entries) out += `  - name: ${JSON.stringify(e.name)}\n    url: ${JSON.stringify(e.url)}\n    tags: [${e.tags.map((t) => JSON.stringify(t)).join(', ')}]\n`;
   return out;
 }
+
+/** The same inventory as JSON, one VM per line: `vtpm-verify audit` reads *.json inventories with the (much faster) JSON parser. */
+export function inventoryJson(entries: readonly InventoryEntry[]): string {
+  return `{"vms": [\n${entries.map((e) => JSON.stringify({ name: e.name, url: e.url, tags: e.tags })).join(',\n')}\n]}\n`;
+}

@@ -88,8 +88,8 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
   };
 }
 
-/** Appends a finished attestation to the history. */
-export function recordResult(store: StateStore, result: AttestationResult): number {
+/** Appends a finished attestation to the history; `resultJson`: the result already serialized (toJsonText(result, 0)). */
+export function recordResult(store: StateStore, result: AttestationResult, resultJson?: string): number {
   const top = result.layers[0];
   const failed = result.layers.flatMap((l) => l.checks.filter((c) => c.status === 'fail').map((c) => ({ layer: l.position, code: c.code, id: c.id })));
   return store.appendResult({
@@ -100,5 +100,6 @@ export function recordResult(store: StateStore, result: AttestationResult): numb
     findings: [...(result.findings ?? []).map((f) => ({ code: f.code, id: f.id, status: f.status })), ...failed],
     platformPath: result.platformPath,
     result,
+    ...(resultJson !== undefined ? { resultJson } : {}),
   });
 }

@@ -14,6 +14,10 @@
 // - Every write is one BEGIN IMMEDIATE transaction: observe() reads the
 //   previous readings and records the new one holding the write lock, so two
 //   processes attesting one instance cannot interleave between read and write.
+// - A fleet audit batches: beginBatch() opens one IMMEDIATE transaction that
+//   the writes after it join (each as a savepoint) until commitBatch(), so a
+//   batch of results costs one fsync. Nothing in a batch counts as written
+//   before its commit returns.
 
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -79,6 +83,8 @@ export interface ResultRecord {
   platformPath?: readonly string[] | null;
   /** the whole result, stored as JSON (bigint as decimal text, bytes as hex) */
   result?: unknown;
+  /** `result` already serialized that way (a fleet audit serializes each result once, for its reports and the state) */
+  resultJson?: string;
 }
 
 export interface HistoryFilter {
@@ -377,7 +383,7 @@ export class StateStore {
     checkInput(typeof record.target === 'string', 'target', record.target);
     checkInput(typeof record.verdict === 'string' && record.verdict.length > 0 && record.verdict.length <= 64, 'verdict', record.verdict);
     checkInput(record.instanceId == null || INSTANCE_RE.test(record.instanceId), 'instanceId', record.instanceId);
-    const blob = jsonText(record.result ?? null);
+    const blob = record.resultJson ?? jsonText(record.result ?? null);
     checkInput(blob.length <= MAX_RESULT_BYTES, 'result size', blob.length);
     return this.write('append result', () => {
       const info = this.stmt(`INSERT INTO result (time, target, instance_id, verdict, findings, platform_path, blob) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
@@ -502,8 +508,41 @@ export class StateStore {
     return this.read('integrity check', () => (this.db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check));
   }
 
+  /**
+   * Opens a batch: every write until commitBatch() joins one transaction
+   * (each write still all-or-nothing, as a savepoint), committed with one
+   * fsync. Holds the write lock until then, so other processes wait: keep
+   * batches short (a fleet audit commits every few dozen results or second).
+   */
+  beginBatch(): void {
+    this.assertOpen('begin batch');
+    if (this.db.inTransaction) return;
+    try {
+      this.stmt('BEGIN IMMEDIATE').run();
+    } catch (err) {
+      throw stateError(err, this.path, 'begin batch');
+    }
+  }
+
+  /** Commits the open batch (durably, synchronous = FULL); a no-op without one. */
+  commitBatch(): void {
+    this.assertOpen('commit batch');
+    if (!this.db.inTransaction) return;
+    try {
+      this.stmt('COMMIT').run();
+    } catch (err) {
+      throw stateError(err, this.path, 'commit batch');
+    }
+  }
+
+  get batchOpen(): boolean {
+    return !this.closed && this.db.inTransaction;
+  }
+
+  /** Closes the file; an open batch is committed first. */
   close(): void {
     if (this.closed) return;
+    if (this.db.inTransaction) this.commitBatch();
     this.closed = true;
     try {
       this.db.close();

@@ -14,6 +14,7 @@ export interface LiveSourceRequest {
 
 export interface LiveSourceOptions {
   timeoutMs?: number;
+  connectTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -23,8 +24,10 @@ export function liveSource(client: EvidenceClient, options: LiveSourceOptions = 
       request.uri,
       { nonce: request.nonce, pcrs: request.pcrs.map((p) => ({ bank: p.bank, pcrs: [...p.pcrs] })), ...(request.instance ? { instance: request.instance } : {}) },
       {
-        layer: `layer ${request.position} (${request.uri})`,
+        // transport errors say "layer <label>: ..." themselves
+        layer: `${request.position} (${request.uri})`,
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       },
     );

@@ -95,6 +95,8 @@ export interface AttestationResult {
   group?: string;
   /** the VM's inventory tags */
   tags?: string[];
+  /** attempts an audit made (more than 1: the earlier ones could not complete and were retried) */
+  attempts?: number;
   verdict: Verdict;
   /** why, in one line */
   reason: string;

@@ -6,6 +6,7 @@
 // that differs anywhere in the cached part is verified from scratch, and the
 // platform key only chooses a cache slot, it is never trusted.
 
+import { bytesEqual } from '../util/bytes.js';
 import {
   checkLogSize,
   judgeVplatformTable,
@@ -17,12 +18,16 @@ import {
   type VplatformVerification,
 } from './vplatform.js';
 
-/** Whether an entry as received is the same as one parsed earlier (fast path: exact field equality). */
+/**
+ * Whether an entry as received is the same as one parsed earlier (fast path:
+ * exact field equality). Evidence carries instance ids as raw bytes, other
+ * callers as hex: both compare with the parsed entry exactly.
+ */
 function sameEntry(input: VplatformEntryInput, parsed: VplatformEntry): boolean {
   if (typeof input !== 'object' || input === null || input.op !== parsed.op || input.pcr !== parsed.pcr || input.vm !== parsed.vm) return false;
-  return parsed.op === 'issuer'
-    ? input.certificate === parsed.certificate && input.instance === undefined
-    : input.instance === parsed.instance && input.certificate === undefined;
+  if (parsed.op === 'issuer') return input.certificate === parsed.certificate && input.instance === undefined;
+  if (input.certificate !== undefined) return false;
+  return input.instance instanceof Uint8Array ? bytesEqual(input.instance, parsed.raw) : input.instance === parsed.instance;
 }
 
 interface Slot {

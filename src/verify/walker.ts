@@ -41,6 +41,8 @@ import { verifyQuote, type QuoteVerified } from './quote.js';
 import type { AttestationResult, CertificateSummary, ErrorSummary, LayerResult, LayerStatus, RuleOutcome, Verdict } from './result.js';
 import { checkInstanceHosted, verifyVplatformLog, VPLATFORM_PCR, type VerifiedVplatformTable } from './vplatform.js';
 import type { VplatformLogCache } from './vplatform-cache.js';
+import type { LogVerificationCache } from './log-cache.js';
+import type { PathValidationMemo } from '../x509/path-memo.js';
 
 export const WALK_CODES = {
   WALK_TOO_DEEP: { kind: 'verification', summary: 'the chain of layers is deeper than --max-depth allows (a deepAttestation chain that never ends)' },
@@ -103,6 +105,10 @@ export interface WalkOptions {
   assess?: (verified: readonly VerifiedLayer[], layers: readonly LayerResult[]) => Promise<AssessOutcome>;
   /** replays only what is new in a host's vplatformLog (fleet audits attest many VMs per host) */
   vplatformCache?: VplatformLogCache;
+  /** reuses the replay of a log already verified against the same quoted PCR values (fleet audits) */
+  logCache?: LogVerificationCache;
+  /** reuses a valid AK certificate path validation of the same chain while no validity boundary is crossed (fleet audits) */
+  pathMemo?: PathValidationMemo;
   /** monotonic milliseconds, for elapsed times (default performance.now) */
   clock?: () => number;
   /** wall-clock time for the result's timestamps (default new Date()) */
@@ -418,7 +424,7 @@ function verifyLayer(position: number, uri: string, nonce: Buffer, evidence: Lay
   const path: PathValidation = validateChain(
     evidence.certificates.map((c) => c.der),
     options.trust,
-    { at: options.at, ...(options.cache ? { cache: options.cache } : {}), ...(options.crls ? { crls: options.crls } : {}) },
+    { at: options.at, ...(options.cache ? { cache: options.cache } : {}), ...(options.crls ? { crls: options.crls } : {}), ...(options.pathMemo ? { memo: options.pathMemo } : {}) },
   );
   checks.push(...path.checks);
   layer.certificatePath = (path.path.length > 0 ? path.path : [path.target]).map(certSummary);
@@ -443,13 +449,11 @@ function verifyLayer(position: number, uri: string, nonce: Buffer, evidence: Lay
   // 4. logs against the quoted PCRs
   let logs: LogsVerification | null = null;
   if (evidence.eventLog || evidence.imaLog) {
-    logs = verifyLogsAgainstQuote(
-      {
-        ...(evidence.eventLog ? { eventLog: evidence.eventLog } : {}),
-        ...(evidence.imaLog ? { ima: Buffer.from(evidence.imaLog, 'utf8') } : {}),
-      },
-      pcrs,
-    );
+    const given = {
+      ...(evidence.eventLog ? { eventLog: evidence.eventLog } : {}),
+      ...(evidence.imaLog ? { ima: Buffer.from(evidence.imaLog, 'utf8') } : {}),
+    };
+    logs = options.logCache ? options.logCache.verify(given, pcrs) : verifyLogsAgainstQuote(given, pcrs);
     checks.push(...logs.checks);
   }
   let vplatform: VerifiedVplatformTable | null = null;

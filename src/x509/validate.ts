@@ -16,6 +16,7 @@
 
 import { fail, pass, type CheckResult } from '../verify/checks.js';
 import type { ValidationCache } from './cache.js';
+import type { PathValidationMemo } from './path-memo.js';
 import { displayName, findExtension, parseCertificate, type Certificate } from './certificate.js';
 import type { Crl } from './crl.js';
 import { CRL_REASONS } from './crl.js';
@@ -62,6 +63,8 @@ export interface ValidationOptions {
   crls?: readonly Crl[];
   /** verified links and parsed certificates to reuse */
   cache?: ValidationCache;
+  /** valid results to reuse for the same chain while no validity boundary is crossed (validateChain) */
+  memo?: PathValidationMemo;
   /** at most this many certificates in the path, anchor excluded (default 8) */
   maxDepth?: number;
 }
@@ -519,7 +522,15 @@ export function validateChain(certificates: readonly CertificateInput[], store: 
     }
   });
   if (parsed.length === 0) throw new ParseError('CERT_NO_CERTIFICATE', 'the chain holds no certificate', {});
-  return validatePath(parsed[0]!, parsed.slice(1), store, options);
+  const memo = options.memo;
+  if (!memo) return validatePath(parsed[0]!, parsed.slice(1), store, options);
+  const at = typeof options.at === 'number' ? options.at : options.at.getTime();
+  const key = memo.key(parsed, store, options.crls, `${options.requireEku ?? ''}|${(options.allowedLabels ?? []).join(',')}|${options.maxDepth ?? ''}`);
+  const known = memo.get(key, at);
+  if (known) return known;
+  const result = validatePath(parsed[0]!, parsed.slice(1), store, options);
+  if (result.valid) memo.remember(key, result, parsed, store, options.crls);
+  return result;
 }
 
 /** Evidence chains longer than this are refused before any work. */

@@ -4,37 +4,19 @@
 // text works by clicking and typing; hostile text stays inert; the page makes
 // no request beyond its own file and trips no Content-Security-Policy rule.
 // Without chromium these tests skip with a message; the static checks run anyway.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { BrowserContext, Page } from 'playwright-core';
 import { html, renderHtmlReport } from '../../src/report/html.js';
 import { summarize } from '../../src/report/summary.js';
 import { fleet, type Fleet } from './fleet.js';
 import { SCRIPT, XSS } from './fixtures.js';
-
-const CHROMIUM = process.env['VTPM_CHROMIUM'] ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vtpm-html-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { openInChromium, visibleNames } from '../helpers/browser.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function page(f: Fleet): string {
   return renderHtmlReport(f.run, summarize(f.results), f.results);
@@ -57,48 +39,11 @@ test('static: every hostile string is escaped; the only script, style and links 
   assert.equal(html(`<a href='x'>&"</a>`), '&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;');
 });
 
-interface Browser {
-  context: BrowserContext;
-  page: Page;
-  /** every URL the page requested */
-  requests: string[];
-  /** URL → why it failed ("csp": blocked by the page's policy before any network access) */
-  failed: Map<string, string>;
-  console: string[];
-}
-
-async function open(t: TestContext, file: string): Promise<Browser | undefined> {
-  if (!existsSync(CHROMIUM)) {
-    t.skip(`chromium not found at ${CHROMIUM} (apt-get install -y chromium, or set VTPM_CHROMIUM); skipping the browser test`);
-    return undefined;
-  }
-  const { chromium } = await import('playwright-core');
-  const context = await chromium.launchPersistentContext(tempDir(t), { executablePath: CHROMIUM, headless: true, args: FLAGS });
-  t.after(() => context.close());
-  const requests: string[] = [];
-  const consoleLines: string[] = [];
-  context.on('request', (r) => requests.push(r.url()));
-  const failed = new Map<string, string>();
-  context.on('requestfailed', (r) => failed.set(r.url(), r.failure()?.errorText ?? 'unknown'));
-  const p = context.pages()[0] ?? (await context.newPage());
-  p.on('console', (m) => consoleLines.push(m.text()));
-  // record CSP violations (init scripts run outside the page's CSP)
-  await p.addInitScript({
-    content: "window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
-  });
-  await p.goto(pathToFileURL(file).href);
-  return { context, page: p, requests, failed, console: consoleLines };
-}
-
-async function visibleNames(p: Page): Promise<string[]> {
-  return p.locator('details.vm:visible > summary .name').allTextContents();
-}
-
 test('in Chromium: failing VMs first, filters by status, code and text, nothing external, XSS inert', async (t) => {
   const f = fleet();
-  const file = join(tempDir(t), 'report.html');
+  const file = join(tempDir(t, 'vtpm-html-'), 'report.html');
   writeFileSync(file, page(f));
-  const b = await open(t, file);
+  const b = await openInChromium(t, file);
   if (!b) return;
   const p = b.page;
   const all = f.results.map((r) => r.name!);
@@ -175,9 +120,9 @@ test('in Chromium: the CSP is a second wall — a markup injection that slipped 
     '<main id="vms">',
     `<main id="vms"><script>window.__xss=3</script><img src="http://127.0.0.1:${port}/pixel.png"><link rel="stylesheet" href="http://127.0.0.1:${port}/x.css"><iframe src="http://127.0.0.1:${port}/frame"></iframe>`,
   );
-  const file = join(tempDir(t), 'injected.html');
+  const file = join(tempDir(t, 'vtpm-html-'), 'injected.html');
   writeFileSync(file, injected);
-  const b = await open(t, file);
+  const b = await openInChromium(t, file);
   if (!b) return;
   assert.equal(await b.page.evaluate('window.__xss'), undefined);
   const others = b.requests.filter((u) => u !== pathToFileURL(file).href);
@@ -188,4 +133,17 @@ test('in Chromium: the CSP is a second wall — a markup injection that slipped 
   for (const directive of ['script-src', 'img-src', 'style-src']) assert.ok(violations.some((v) => v.startsWith(directive)), `${directive} in: ${violations.join(', ')}`);
   // and our own script still works
   assert.equal(await b.page.locator('#shown').textContent(), `showing ${f.results.length} of ${f.results.length} VMs`);
+});
+
+test("trustedDetail 'summary': trusted VMs show their counts only, failing VMs every check; the page is smaller", () => {
+  const f = fleet();
+  const full = page(f);
+  const brief = renderHtmlReport(f.run, summarize(f.results), f.results, { trustedDetail: 'summary' });
+  assert.ok(brief.length < full.length * 0.7, `${brief.length} vs ${full.length}`);
+  const cards = (text: string, status: string) => text.split('<details class="vm ').filter((c) => c.startsWith(`s-${status}"`));
+  for (const card of cards(brief, 'trusted')) {
+    assert.doesNotMatch(card, /class="passed"><summary>/, 'no folded list of passing checks');
+    assert.match(card, /<p class="passed">✓ \d+ checks?/);
+  }
+  for (const card of cards(brief, 'not-trusted')) assert.deepEqual(card, cards(full, 'not-trusted').find((c) => c.slice(0, 200) === card.slice(0, 200)));
 });

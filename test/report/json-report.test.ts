@@ -88,6 +88,7 @@ function fullResult(): Required<AttestationResult> {
     name: 'vm',
     group: 'web',
     tags: ['a', 'b'],
+    attempts: 2,
     verdict: 'not-trusted',
     reason: 'VM (layer 0): PCR 7 mismatch',
     error,

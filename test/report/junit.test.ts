@@ -5,25 +5,14 @@
 // well-formed and come back as the text they were.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CLASSNAME, failureMessage, renderJunit, xmlAttr, xmlText } from '../../src/report/junit.js';
 import { summarize } from '../../src/report/summary.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { assertValidJunit, haveXmllint, xpath } from '../helpers/xmllint.js';
 import { fleet } from './fleet.js';
 import { SCRIPT, XSS, trustedResult } from './fixtures.js';
-
-const XSD = join(REPO_ROOT, 'test', 'report', 'junit.xsd');
-const XMLLINT = '/usr/bin/xmllint';
-
-function haveXmllint(t: TestContext): boolean {
-  const r = spawnSync(XMLLINT, ['--version'], { encoding: 'utf8' });
-  if (r.status === 0) return true;
-  t.skip('xmllint not installed (apt-get install -y libxml2-utils); skipping the libxml2 checks');
-  return false;
-}
 
 function withFile<T>(t: TestContext, text: string, fn: (path: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'vtpm-junit-'));
@@ -33,21 +22,13 @@ function withFile<T>(t: TestContext, text: string, fn: (path: string) => T): T {
   return fn(file);
 }
 
-function xpath(file: string, expr: string): string {
-  const r = spawnSync(XMLLINT, ['--xpath', expr, file], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `xmllint --xpath ${expr}: ${r.stderr}`);
-  // xmllint ends what it prints with one newline of its own
-  return r.stdout.replace(/\n$/, '');
-}
-
 test('the report is valid JUnit XML: one testcase per VM, failures, errors, counts and times', (t) => {
   if (!haveXmllint(t)) return;
   const f = fleet();
   const summary = summarize(f.results);
   const xml = renderJunit(f.run, summary, f.results);
   withFile(t, xml, (file) => {
-    const v = spawnSync(XMLLINT, ['--noout', '--schema', XSD, file], { encoding: 'utf8' });
-    assert.equal(v.status, 0, `xmllint --schema: ${v.stderr}`);
+    assertValidJunit(file);
     assert.equal(xpath(file, 'count(/testsuites/testsuite)'), '1');
     assert.equal(xpath(file, 'count(//testcase)'), String(f.results.length));
     assert.equal(xpath(file, 'count(//testcase[failure])'), String(f.notTrusted.length));
@@ -93,8 +74,7 @@ test('hostile strings: the file stays well-formed and they read back as the text
   const xml = renderJunit(f.run, summarize(f.results), f.results);
   assert.doesNotMatch(xml, /<script>|<img /, 'markup from results never appears unescaped');
   withFile(t, xml, (file) => {
-    const v = spawnSync(XMLLINT, ['--noout', '--schema', XSD, file], { encoding: 'utf8' });
-    assert.equal(v.status, 0, v.stderr);
+    assertValidJunit(file);
     assert.equal(xpath(file, 'string(//testcase[failure][last()]/@name)'), evil.name);
     assert.equal(xpath(file, 'string(//testcase[failure][last()]/@classname)'), evil.group);
     assert.equal(

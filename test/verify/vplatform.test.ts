@@ -304,3 +304,21 @@ test('VplatformLogCache gives verifyVplatformLog\'s result for any next log, rep
   small.verify('a', log, pcr(log));
   assert.deepEqual(small.stats, { full: 4, reused: 0, extended: 0 }, 'a was evicted when c came');
 });
+
+test('VplatformLogCache hits for logs as evidence carries them (instance ids as raw bytes), and still notices a changed byte', async () => {
+  const { VplatformLogCache } = await import('../../src/verify/vplatform-cache.js');
+  const raw = (op: string, n: number): VplatformEntryInput => ({ pcr: 23, op, instance: id(n) });
+  const log = Array.from({ length: 20 }, (_, i) => raw('create', i));
+  const quoted = analyzeVplatformLog(log).replayed;
+  const cache = new VplatformLogCache();
+  cache.verify('vmm', log, quoted);
+  const again = log.map((e) => ({ ...e, instance: Buffer.from(e.instance as Buffer) }));
+  assert.deepEqual(cache.verify('vmm', again, quoted).checks, verifyVplatformLog(again, quoted).checks);
+  const grown = [...again, raw('destroy', 4)];
+  cache.verify('vmm', grown, analyzeVplatformLog(grown).replayed);
+  assert.deepEqual(cache.stats, { full: 1, reused: 1, extended: 1 });
+  // one byte of one instance id differs: verified from scratch, and the replay no longer matches
+  const changed = grown.map((e, i) => (i === 7 ? { ...e, instance: Buffer.from(id(7)).fill(1, 0, 1) } : e));
+  assert.equal(cache.verify('vmm', changed, analyzeVplatformLog(grown).replayed).table, null);
+  assert.equal(cache.stats.full, 2);
+});

@@ -3,6 +3,7 @@
 
 import type { CommandDefinition } from '../command.js';
 import { attestCommand, verifyCommand } from './attest.js';
+import { auditCommand } from './audit.js';
 import { certsCommand } from './certs.js';
 import { demoCommand } from './demo.js';
 import { eventlogCommand } from './eventlog.js';
@@ -18,6 +19,7 @@ export const COMMANDS: CommandDefinition[] = [
   attestCommand,
   verifyCommand,
   watchCommand,
+  auditCommand,
   quoteCommand,
   eventlogCommand,
   inspectCommand,
@@ -26,3 +28,4 @@ export const COMMANDS: CommandDefinition[] = [
   historyCommand,
   simulateCommand,
 ];
+

@@ -20,10 +20,10 @@ export const simulateCommand: CommandDefinition = (program: Command, runner) => 
     .option('--fault-plan <file>', 'a fault plan (YAML or JSON): {faults: [{layer, fault, mode?, upper?}]}')
     .option('--tamper <what[@layer]>', 'inject a fault: WHAT[:MODE][@LAYER], LAYER a position (0 = top, -1 = bottom) or a name; repeatable', collect)
     .option('--trust-out <dir>', 'write the trust anchors here (ak-ca/, vplatform-ca/); default a temporary folder removed on exit')
-    .option('--inventory-out <file>', 'write the inventory of the VMs (YAML: vms: [{name, url, tags}]) for an audit')
-    .option('--seed <text>', 'derive keys, certificates and instance ids from this text (default: a fixed seed; "random" for fresh keys)')
     .option('--scenario <name>', 'a migration scenario on two hosts with a Migration Controller: live-migration, clone, restore-backup, source-still-hosts, stream-drop, burst; each step runs on POST {origin}/admin/step')
-    .option('--step-every <duration>', 'with --scenario: also run the next step this often (e.g. 10s)');
+    .option('--step-every <duration>', 'with --scenario: also run the next step this often (e.g. 10s)')
+    .option('--inventory-out <file>', 'write the inventory of the VMs (vms: [{name, url, tags}]) for an audit: YAML, or JSON when FILE ends in .json')
+    .option('--seed <text>', 'derive keys, certificates and instance ids from this text (default: a fixed seed; "random" for fresh keys)');
   withCommonOptions(cmd)
     .addHelpText(
       'after',

@@ -1,0 +1,64 @@
+// One audit in a fresh process, for bench/audit.bench.ts: runs the audit
+// command's implementation on an inventory and prints one JSON line with its
+// wall and CPU time and its peak memory (the kernel's maximum RSS, and the V8
+// heap sampled every 10 ms). A process of its own so that every run starts
+// from the same memory and the benchmark process's own objects do not count.
+// Usage: node audit-run.js INVENTORY TRUST_DIR OUT_DIR [plain|state|reports|full]
+import { getHeapStatistics } from 'node:v8';
+import { join } from 'node:path';
+import { runAuditCommand } from '../src/cli/actions/audit.js';
+
+const [inventory, trustDir, outDir, mode] = process.argv.slice(2) as [string, string, string, string | undefined];
+const reports = mode === 'full' || mode === 'reports';
+const state = mode === 'full' || mode === 'state';
+
+let heapPeak = 0;
+let liveHeapPeak = 0;
+const sample = (): void => {
+  heapPeak = Math.max(heapPeak, getHeapStatistics().used_heap_size);
+};
+const sampler = setInterval(sample, 10);
+// With --expose-gc: what is really kept alive, garbage collected first (every 250 ms; slows the run down)
+const gc = (globalThis as { gc?: () => void }).gc;
+const liveSampler = gc
+  ? setInterval(() => {
+      gc();
+      liveHeapPeak = Math.max(liveHeapPeak, getHeapStatistics().used_heap_size);
+    }, 250)
+  : undefined;
+const baseline = { rss: process.memoryUsage().rss, heap: getHeapStatistics().used_heap_size };
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+const outcome = await runAuditCommand({
+  inventory,
+  trust: [trustDir],
+  intermediates: [],
+  crls: [],
+  retries: 0,
+  unreachableOk: false,
+  json: true, // no progress bar; lines go to stderr
+  verbose: false,
+  reports: reports ? { json: join(outDir, 'audit.json'), junit: join(outDir, 'audit.xml'), html: join(outDir, 'audit.html') } : {},
+  ...(state ? { state: join(outDir, 'state.db') } : {}),
+});
+const wallMs = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+sample();
+clearInterval(sampler);
+if (liveSampler) clearInterval(liveSampler);
+const result = outcome.result as { summary: { total: number; trusted: number }; run: { concurrency: number } };
+process.stdout.write(
+  `${JSON.stringify({
+    exitCode: outcome.exitCode,
+    total: result.summary.total,
+    trusted: result.summary.trusted,
+    concurrency: result.run.concurrency,
+    wallMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    maxRssMB: process.resourceUsage().maxRSS / 1024,
+    baselineRssMB: baseline.rss / 2 ** 20,
+    heapPeakMB: heapPeak / 2 ** 20,
+    ...(gc ? { liveHeapPeakMB: liveHeapPeak / 2 ** 20 } : {}),
+    baselineHeapMB: baseline.heap / 2 ** 20,
+  })}\n`,
+);

@@ -1,0 +1,145 @@
+// Fleet audit figures (issue #8): VMs audited per second, each down through
+// 3 layers (VM → VMM → physical), and the audit's peak memory, for 1,000 and
+// 10,000 simulated VMs. The simulator runs in ANOTHER process (`vtpm-verify
+// simulate --json`), the audit in a fresh process of its own
+// (bench/audit-run.ts) so that its peak memory is its own; both share this
+// machine's cores, as they would not in production.
+//
+// Two configurations: the audit alone (summary only), and with everything
+// on (--state, --json, --junit, --html). Memory is the kernel's maximum RSS
+// and the V8 heap sampled every 10 ms: it must not grow with the fleet
+// beyond what the inventory itself takes.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
+import { parseInventory } from '../src/audit/inventory.js';
+import { startSimProcess } from './sim-process.js';
+import { fmt, median, table } from './util.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+interface RunFigures {
+  exitCode: number;
+  total: number;
+  trusted: number;
+  concurrency: number;
+  wallMs: number;
+  cpuMs: number;
+  maxRssMB: number;
+  baselineRssMB: number;
+  heapPeakMB: number;
+  baselineHeapMB: number;
+  /** with --expose-gc: the heap after a full GC, sampled every 250 ms: what is really kept */
+  liveHeapPeakMB?: number;
+  simCpuMs: number;
+}
+
+function runAudit(inventory: string, trustDir: string, outDir: string, full: boolean, exposeGc = false): Promise<Omit<RunFigures, 'simCpuMs'>> {
+  return new Promise((resolve, reject) => {
+    const flags = exposeGc ? ['--expose-gc'] : [];
+    const child = spawn(process.execPath, [...flags, join(here, 'audit-run.js'), inventory, trustDir, outDir, full ? 'full' : 'plain'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      try {
+        resolve(JSON.parse(out) as Omit<RunFigures, 'simCpuMs'>);
+      } catch {
+        reject(new Error(`audit-run exited ${code}: ${out}`));
+      }
+    });
+  });
+}
+
+function mb(n: number): string {
+  return `${fmt(n, 0)} MB`;
+}
+
+export default async function (): Promise<void> {
+  const sizes = [
+    { vms: 1_000, hosts: 50, runs: 3 },
+    { vms: 10_000, hosts: 500, runs: 1 },
+  ];
+  const rows: (string | number)[][] = [['VMs', 'reports + state', 'VMs/s', 'audit CPU ms/VM', 'simulator CPU ms/VM', 'peak RSS', 'peak heap', 'heap at start', 'concurrency']];
+  const memory: (string | number)[][] = [['VMs', 'live heap peak (after GC)', 'peak RSS', 'baseline RSS']];
+  const notes: string[] = [];
+  for (const size of sizes) {
+    const dir = mkdtempSync(join(tmpdir(), 'vtpm-audit-bench-'));
+    const t0 = performance.now();
+    const sim = await startSimProcess({ hosts: size.hosts, vmsPerVmm: size.vms / size.hosts, dir, inventory: 'fleet.json' });
+    notes.push(`${size.vms} VMs: simulator built in ${fmt((performance.now() - t0) / 1000, 1)} s (${size.hosts} hosts, ${size.hosts} VMMs)`);
+    try {
+      for (const full of [false, true]) {
+        const runs: RunFigures[] = [];
+        for (let r = 0; r < size.runs; r++) {
+          const out = mkdtempSync(join(dir, 'run-'));
+          const sim0 = sim.cpuMs();
+          const f = await runAudit(sim.inventoryFile!, sim.trustDir, out, full);
+          runs.push({ ...f, simCpuMs: sim.cpuMs() - sim0 });
+          if (f.total !== size.vms || f.trusted !== size.vms) throw new Error(`audit of ${size.vms} VMs: ${f.trusted}/${f.total} trusted`);
+          if (full && r === 0) {
+            const bytes = ['audit.json', 'audit.xml', 'audit.html', 'state.db'].map((n) => `${n} ${fmt(statSync(join(out, n)).size / 2 ** 20, 0)} MB`);
+            notes.push(`${size.vms} VMs, files written: ${bytes.join(', ')}`);
+          }
+          rmSync(out, { recursive: true, force: true });
+        }
+        // the median run by wall time
+        const m = [...runs].sort((a, b) => a.wallMs - b.wallMs)[runs.length >> 1]!;
+        rows.push([
+          fmt(size.vms),
+          full ? 'yes' : 'no',
+          fmt((size.vms * 1000) / m.wallMs),
+          fmt(m.cpuMs / size.vms, 2),
+          fmt(m.simCpuMs / size.vms, 2),
+          mb(m.maxRssMB),
+          mb(m.heapPeakMB),
+          mb(m.baselineHeapMB),
+          m.concurrency,
+        ]);
+        if (size.runs > 1) notes.push(`${size.vms} VMs, reports ${full ? 'on' : 'off'}: VMs/s over ${size.runs} runs: ${runs.map((x) => fmt((size.vms * 1000) / x.wallMs)).join(', ')}`);
+      }
+      // memory alone: a run that collects garbage every 250 ms to see what is kept (too slow to time)
+      const out = mkdtempSync(join(dir, 'gc-'));
+      const g = await runAudit(sim.inventoryFile!, sim.trustDir, out, false, true);
+      rmSync(out, { recursive: true, force: true });
+      memory.push([fmt(size.vms), mb(g.liveHeapPeakMB ?? NaN), mb(g.maxRssMB), mb(g.baselineRssMB)]);
+    } finally {
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  console.log('audit of a simulated fleet (3 layers per VM), simulator in another process, audit in a fresh process');
+  table(rows);
+  for (const n of notes) console.log(`  ${n}`);
+  console.log('what the audit keeps (audit alone, garbage collected every 250 ms)');
+  table(memory);
+  inventoryParseFigures();
+}
+
+/** What loading a large inventory costs, YAML against JSON (the JSON fast path). */
+function inventoryParseFigures(): void {
+  const vms = Array.from({ length: 10_000 }, (_, i) => ({ name: `vm-${i}`, url: `http://127.0.0.1:8400/l/vm-${i}`, tags: ['sim', `host=host-${i % 500}`] }));
+  const yaml = `vms:\n${vms.map((v) => `  - name: "${v.name}"\n    url: "${v.url}"\n    tags: [${v.tags.map((t) => `"${t}"`).join(', ')}]\n`).join('')}`;
+  const json = JSON.stringify({ vms });
+  const rows: (string | number)[][] = [['10,000-VM inventory', 'parse ms (median of 3)', 'heap growth while parsing']];
+  for (const [name, text, file] of [
+    ['YAML', yaml, 'fleet.yaml'],
+    ['JSON', json, 'fleet.json'],
+  ] as const) {
+    const times: number[] = [];
+    let growth = 0;
+    for (let i = 0; i < 3; i++) {
+      const before = getHeapStatistics().used_heap_size;
+      const t = performance.now();
+      const parsed = parseInventory(text, file);
+      times.push(performance.now() - t);
+      growth = Math.max(growth, getHeapStatistics().used_heap_size - before);
+      if (parsed.inventory?.vms.length !== 10_000) throw new Error('inventory parse');
+    }
+    rows.push([name, fmt(median(times)), mb(growth / 2 ** 20)]);
+  }
+  table(rows);
+}

@@ -1,0 +1,276 @@
+// Loading an audit inventory: YAML (or JSON) text → the VMs to audit with
+// their effective settings, or EVERY problem at once, each with
+// file:line:column, in the policy loader's style (same parser, same schema
+// DSL, same located issues). Pure: the files an inventory names (policies,
+// trust anchors, TLS material) are read by the caller, which locates its
+// problems through `locate` (their line is the key that named the file).
+//
+// Paths in the inventory resolve relative to the inventory file's folder.
+
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ParseError } from '../errors.js';
+import type { PolicyLoadCode } from '../policy/codes.js';
+import { capped, locateYaml, parseJsonData, parseYaml, sortIssues, type ParsedYaml, type PolicyIssue } from '../policy/load.js';
+import { pathKey, positioner, scanJson, yamlPosition, type TextPosition } from '../policy/locate.js';
+import { formatPath, INVALID, validate, type Path, type Schema } from '../policy/schema-dsl.js';
+import { LABEL_PATTERN } from '../x509/trust-store.js';
+import type { InventoryCode } from './codes.js';
+import { inventorySchema, type InventorySpec, type SettingsSpec, type VmSpec } from './inventory-schema.js';
+
+/** One problem in an inventory (or in a policy file it names), located. */
+export interface InventoryIssue {
+  file: string;
+  line: number;
+  column: number;
+  code: InventoryCode | PolicyLoadCode;
+  /** where in the inventory, e.g. "vms[3].url" */
+  path: string;
+  message: string;
+  expected?: string;
+  actual?: string;
+}
+
+/** A problem found after validation (a file that cannot be read), to be located in the inventory text. */
+export interface PendingIssue {
+  code: InventoryCode;
+  path: Path;
+  at?: 'key' | 'value';
+  message: string;
+  expected?: string;
+  actual?: string;
+}
+
+/** A setting's value and where it was set: an inventory path, or the command line. */
+export interface Setting<T> {
+  value: T;
+  from: Path | 'command line';
+}
+
+export interface TlsFilesSetting {
+  ca?: string[];
+  cert?: string;
+  key?: string;
+}
+
+/** One VM to audit, with every setting resolved (VM over group over defaults; absent: the command line decides). */
+export interface InventoryVm {
+  /** position in the inventory's vms list */
+  index: number;
+  /** the name the inventory gives, if any */
+  name?: string;
+  /** what identifies the VM in reports and for --shard: its name, else its url */
+  key: string;
+  url: string;
+  group?: string;
+  /** defaults' tags, then the group's, then the VM's own (each once) */
+  tags: string[];
+  /** absolute path */
+  policy?: Setting<string>;
+  /** [LABEL=]PATH with absolute paths */
+  trust?: Setting<string[]>;
+  intermediates?: Setting<string[]>;
+  crls?: Setting<string[]>;
+  tls?: Setting<TlsFilesSetting>;
+  timeoutMs?: number;
+  connectTimeoutMs?: number;
+  maxDepth?: number;
+}
+
+export interface Inventory {
+  /** the file as named */
+  file: string;
+  vms: InventoryVm[];
+  /** group names defined, in file order */
+  groups: string[];
+}
+
+export interface InventoryParse {
+  inventory?: Inventory;
+  issues: InventoryIssue[];
+  /**
+   * Locates later problems in the inventory text. Holds the parsed document:
+   * drop it once the files the inventory names are loaded (a large
+   * inventory's YAML tree is far bigger than its VMs).
+   */
+  locate(found: readonly PendingIssue[]): InventoryIssue[];
+}
+
+/** Inventories list every VM of a fleet: 64 MiB holds several hundred thousand. */
+export const MAX_INVENTORY_TEXT = 64 * 1024 * 1024;
+
+/** The schema DSL speaks the policy loader's codes; inventory issues carry their own. */
+const CODE_MAP: Partial<Record<PolicyLoadCode, InventoryCode>> = {
+  POLICY_INVALID: 'INVENTORY_INVALID',
+  POLICY_YAML_SYNTAX: 'INVENTORY_YAML_SYNTAX',
+  POLICY_DUPLICATE_KEY: 'INVENTORY_DUPLICATE_KEY',
+  POLICY_UNKNOWN_KEY: 'INVENTORY_UNKNOWN_KEY',
+  POLICY_MISSING_KEY: 'INVENTORY_MISSING_KEY',
+  POLICY_TYPE: 'INVENTORY_TYPE',
+  POLICY_VALUE: 'INVENTORY_VALUE',
+  POLICY_VERSION: 'INVENTORY_VERSION',
+  POLICY_DUPLICATE: 'INVENTORY_DUPLICATE',
+};
+
+function asInventoryIssue(i: PolicyIssue): InventoryIssue {
+  return { ...i, code: CODE_MAP[i.code as PolicyLoadCode] ?? 'INVENTORY_VALUE' };
+}
+
+export function parseInventory(text: string, file: string): InventoryParse {
+  const issues: PolicyIssue[] = [];
+  const json = /\.json$/i.test(file);
+  let locatePaths: (found: readonly PendingIssue[]) => InventoryIssue[];
+  let spec: InventorySpec | undefined;
+
+  if (text.length > MAX_INVENTORY_TEXT) {
+    issues.push({ file, line: 1, column: 1, code: 'POLICY_VALUE', path: '', message: `the inventory is larger than ${MAX_INVENTORY_TEXT} characters` });
+    return { issues: issues.map(asInventoryIssue), locate: () => [] };
+  }
+  if (json) {
+    // JSON.parse is two orders of magnitude faster than a YAML parser on a large fleet.
+    const parsed = parseJsonData(text, file, inventorySchema as Schema<unknown>, issues);
+    if (parsed !== INVALID) spec = parsed as InventorySpec;
+    locatePaths = (found) => {
+      const pos = positioner(text);
+      const scan = scanJson(text, new Set(found.map((f) => pathKey(f.path))));
+      return found.map((f) => {
+        const at = scan.found.get(pathKey(f.path));
+        return pending(file, pos(at ? (f.at === 'key' ? (at.key ?? at.value) : at.value) : 0), f);
+      });
+    };
+  } else {
+    const doc: ParsedYaml = parseYaml(text, file, issues);
+    if ('value' in doc) {
+      const { value, issues: found } = validate(inventorySchema, doc.value);
+      locateYaml(doc, file, found, issues);
+      if (value !== INVALID) spec = value;
+    }
+    locatePaths = (found) => {
+      return found.map((f) => pending(file, yamlPosition(doc.doc, doc.lineCounter, f.path, f.at ?? 'value'), f));
+    };
+  }
+
+  if (!spec || issues.length > 0) return { issues: capped(sortIssues(issues, file)).map(asInventoryIssue), locate: locatePaths };
+
+  const later = crossChecks(spec);
+  if (later.length > 0) return { issues: sortIssues(locatePaths(later), file), locate: locatePaths };
+  return { inventory: resolveInventory(spec, file), issues: [], locate: locatePaths };
+}
+
+function pending(file: string, pos: TextPosition, f: PendingIssue): InventoryIssue {
+  const out: InventoryIssue = { file, line: pos.line, column: pos.column, code: f.code, path: formatPath(f.path), message: f.message };
+  if (f.expected !== undefined) out.expected = f.expected;
+  if (f.actual !== undefined) out.actual = f.actual;
+  return out;
+}
+
+/** What the schema cannot say alone: groups named exist, and no two VMs share a URL (names are unique by the schema). */
+function crossChecks(spec: InventorySpec): PendingIssue[] {
+  const out: PendingIssue[] = [];
+  const groups = spec.groups ?? new Map();
+  const firstByUrl = new Map<string, number>();
+  const firstByKey = new Map<string, number>();
+  spec.vms.forEach((vm, i) => {
+    if (vm.group !== undefined && !groups.has(vm.group)) {
+      const known = [...groups.keys()];
+      out.push({
+        code: 'INVENTORY_UNKNOWN_GROUP',
+        path: ['vms', i, 'group'],
+        message: `vms[${i}].group: no group "${vm.group}" is defined${known.length ? ` (groups: ${known.slice(0, 20).join(', ')})` : ' (the inventory has no groups:)'}`,
+        actual: vm.group,
+      });
+    }
+    const url = normalizedUrl(vm.url);
+    const first = firstByUrl.get(url);
+    if (first !== undefined) out.push({ code: 'INVENTORY_DUPLICATE', path: ['vms', i, 'url'], message: `vms[${i}].url: the same endpoint as vms[${first}] (${vm.url}); audit each VM once`, actual: vm.url });
+    else firstByUrl.set(url, i);
+    // an unnamed VM is known by its url: it must not collide with another VM's name
+    const key = vm.name ?? vm.url;
+    const firstKey = firstByKey.get(key);
+    if (firstKey !== undefined && vm.name === undefined) out.push({ code: 'INVENTORY_DUPLICATE', path: ['vms', i, 'url'], message: `vms[${i}]: unnamed, so known by its url, which vms[${firstKey}] uses as its name`, actual: key });
+    else if (firstKey === undefined) firstByKey.set(key, i);
+  });
+  return out;
+}
+
+function normalizedUrl(s: string): string {
+  try {
+    const u = new URL(s);
+    return `${u.protocol}//${u.host.toLowerCase()}${u.pathname.replace(/\/+$/, '')}${u.search}`;
+  } catch {
+    return s;
+  }
+}
+
+/** "[LABEL=]PATH" with PATH made absolute, the label kept (the trust loader's rule: a valid label before "=" is a label). */
+function resolveTrustSpec(spec: string, base: string): string {
+  const eq = spec.indexOf('=');
+  if (eq > 0 && LABEL_PATTERN.test(spec.slice(0, eq))) return `${spec.slice(0, eq)}=${resolve(base, spec.slice(eq + 1))}`;
+  // a path that itself has "=" in it: made absolute, it starts with "/" and is never read as a label
+  return resolve(base, spec);
+}
+
+type Level = { settings: SettingsSpec; at: Path };
+
+function resolveInventory(spec: InventorySpec, file: string): Inventory {
+  const base = dirname(isAbsolute(file) ? file : resolve(file));
+  const abs = (p: string): string => resolve(base, p);
+  const defaults: Level | undefined = spec.defaults ? { settings: spec.defaults, at: ['defaults'] } : undefined;
+  // One resolved Setting object per level and key, shared by every VM that inherits it.
+  const memo = new Map<string, Setting<unknown>>();
+  const setting = <T>(level: Level, key: keyof SettingsSpec, make: () => T): Setting<T> => {
+    const id = `${pathKey(level.at)}|${key}`;
+    let s = memo.get(id) as Setting<T> | undefined;
+    if (!s) memo.set(id, (s = { value: make(), from: [...level.at, key] }));
+    return s;
+  };
+  const groupLevels = new Map<string, Level>();
+  for (const [name, g] of spec.groups ?? new Map()) groupLevels.set(name, { settings: g, at: ['groups', name] });
+
+  const vms = spec.vms.map((vm: VmSpec, index): InventoryVm => {
+    const levels: Level[] = [{ settings: vm, at: ['vms', index] }];
+    const group = vm.group !== undefined ? groupLevels.get(vm.group) : undefined;
+    if (group) levels.push(group);
+    if (defaults) levels.push(defaults);
+    const nearest = (key: keyof SettingsSpec): Level | undefined => levels.find((l) => l.settings[key] !== undefined);
+    const out: InventoryVm = { index, key: vm.name ?? vm.url, url: vm.url, tags: [] };
+    if (vm.name !== undefined) out.name = vm.name;
+    if (vm.group !== undefined) out.group = vm.group;
+    const tags = new Set<string>();
+    for (const l of [...levels].reverse()) for (const t of l.settings.tags ?? []) tags.add(t);
+    out.tags = [...tags];
+
+    let l = nearest('policy');
+    if (l) out.policy = setting(l, 'policy', () => abs(l!.settings.policy!));
+    l = nearest('trust');
+    if (l) out.trust = setting(l, 'trust', () => l!.settings.trust!.map((t) => resolveTrustSpec(t, base)));
+    l = nearest('intermediates');
+    if (l) out.intermediates = setting(l, 'intermediates', () => l!.settings.intermediates!.map(abs));
+    l = nearest('crls');
+    if (l) out.crls = setting(l, 'crls', () => l!.settings.crls!.map(abs));
+    l = nearest('tls');
+    if (l) {
+      out.tls = setting(l, 'tls', () => {
+        const t = l!.settings.tls!;
+        return { ...(t.ca ? { ca: t.ca.map(abs) } : {}), ...(t.cert ? { cert: abs(t.cert) } : {}), ...(t.key ? { key: abs(t.key) } : {}) };
+      });
+    }
+    const timeout = nearest('timeoutMs')?.settings.timeoutMs;
+    if (timeout !== undefined) out.timeoutMs = timeout;
+    const connect = nearest('connectTimeoutMs')?.settings.connectTimeoutMs;
+    if (connect !== undefined) out.connectTimeoutMs = connect;
+    const depth = nearest('maxDepth')?.settings.maxDepth;
+    if (depth !== undefined) out.maxDepth = depth;
+    return out;
+  });
+  return { file, vms, groups: [...groupLevels.keys()] };
+}
+
+/** Throws INVENTORY_INVALID listing every issue (exit 2). */
+export function inventoryInvalid(file: string, issues: readonly InventoryIssue[]): ParseError {
+  const first = issues[0];
+  return new ParseError(
+    'INVENTORY_INVALID',
+    `${file}: ${issues.length} problem(s) in the inventory${first ? `; first: ${first.file}:${first.line}:${first.column} ${first.code} ${first.message}` : ''}`,
+    { file, issues },
+  );
+}

@@ -1,0 +1,248 @@
+// The audit core: attests every VM of a (sharded) inventory down through its
+// layers, with bounded concurrency, each VM on its own nonce chain, and hands
+// every result to the caller as soon as it is known (reports stream, memory
+// stays flat). One VM failing never stops the others: a VM that cannot be
+// attested is a result like any other.
+//
+// Retries: only a walk that could not complete (a layer unreachable: verdict
+// incomplete) is attempted again, with a fresh nonce, after an exponential
+// backoff with jitter; a verification failure is a finding, never retried
+// (retrying would let a flaky attacker shop for a better answer, and the
+// evidence would be the same). A VM waiting for its retry does not hold a
+// concurrency slot.
+//
+// What is shared across VMs: the validation cache (parsed certificates and
+// verified signature links), the path memo (a host's AK chain, validated for
+// its first VM, is not validated again while no validity boundary is
+// crossed), the vPlatform log cache (a host's log replays only what is new)
+// and the log cache (a log verified against the same quoted PCRs is not
+// replayed again). Each is bounded, so memory does not grow with the fleet.
+
+import type { Policy } from '../policy/compile.js';
+import type { EvidenceClient } from '../transport/evidence-client.js';
+import { liveSource } from '../transport/layer-source.js';
+import type { AttestationResult } from '../verify/result.js';
+import type { LogVerificationCache } from '../verify/log-cache.js';
+import { drawTopNonce } from '../verify/nonce-chain.js';
+import type { VplatformLogCache } from '../verify/vplatform-cache.js';
+import { walk, type EvidenceSource, type WalkOptions } from '../verify/walker.js';
+import type { Crl } from '../x509/crl.js';
+import type { ValidationCache } from '../x509/cache.js';
+import type { PathValidationMemo } from '../x509/path-memo.js';
+import type { TrustStore } from '../x509/trust-store.js';
+import { asVtpmError } from '../errors.js';
+
+/** How VMs that share their settings are verified (one per distinct policy + trust). */
+export interface AuditProfile {
+  policy: Policy;
+  policySource: { source: string; builtin: boolean };
+  trust: TrustStore;
+  crls: readonly Crl[];
+}
+
+export interface AuditTarget {
+  /** position in the inventory */
+  index: number;
+  /** the VM's name in the inventory, if it has one */
+  name?: string;
+  url: string;
+  group?: string;
+  tags: readonly string[];
+  profile: AuditProfile;
+  /** the HTTP client for the VM's TLS settings (kept-alive connections shared by VMs with the same settings) */
+  client: EvidenceClient;
+  timeoutMs?: number;
+  connectTimeoutMs?: number;
+  maxDepth?: number;
+}
+
+/** The walker's state hook for one attempt, from the state batcher. */
+export type AssessFactory = (target: AuditTarget, ctx: { time: number }) => NonNullable<WalkOptions['assess']>;
+
+export interface AuditRunOptions {
+  concurrency: number;
+  /** attempts after the first for a VM that could not be attested (transport) */
+  retries: number;
+  /** the first backoff (default 250 ms); doubled per attempt, with jitter, up to maxRetryDelayMs */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  cache?: ValidationCache;
+  vplatformCache?: VplatformLogCache;
+  logCache?: LogVerificationCache;
+  pathMemo?: PathValidationMemo;
+  assess?: AssessFactory;
+  /** each VM's final result, once (the caller writes it out and lets it go) */
+  onResult: (result: AttestationResult, target: AuditTarget) => void;
+  /** stops starting VMs (those in flight finish) */
+  signal?: AbortSignal;
+  /** the evidence source of one attempt (default: live HTTP through the target's client) */
+  source?: (target: AuditTarget, signal: AbortSignal | undefined) => EvidenceSource;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export interface AuditRunStats {
+  /** VMs whose result was delivered */
+  completed: number;
+  /** attempts made in all */
+  attempts: number;
+  /** VMs attempted more than once */
+  retried: number;
+  /** VMs not started because the signal aborted */
+  skipped: number;
+}
+
+export const DEFAULT_RETRY_DELAY_MS = 250;
+export const DEFAULT_MAX_RETRY_DELAY_MS = 5_000;
+
+/** A counting semaphore: at most `n` attempts run at once, waiters served in order. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The backoff before attempt `attempt` (2, 3, ...): base·2^(attempt-2), capped, times a jitter factor in [0.5, 1). */
+export function retryDelay(attempt: number, base: number, max: number, random: () => number): number {
+  return Math.min(max, base * 2 ** (attempt - 2)) * (0.5 + random() / 2);
+}
+
+export async function runAudit(targets: readonly AuditTarget[], options: AuditRunOptions): Promise<AuditRunStats> {
+  const stats: AuditRunStats = { completed: 0, attempts: 0, retried: 0, skipped: 0 };
+  const slots = new Slots(Math.max(1, options.concurrency));
+  const sleep = options.sleep ?? defaultSleep;
+  const random = options.random ?? Math.random;
+  const base = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+  const max = options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS;
+  const running = new Set<Promise<void>>();
+  let failure: unknown;
+
+  const audit = async (target: AuditTarget): Promise<void> => {
+    // holds a slot on entry
+    let result: AttestationResult;
+    let attempt = 1;
+    for (;;) {
+      stats.attempts++;
+      try {
+        result = await attemptOnce(target, options);
+      } finally {
+        slots.release();
+      }
+      if (result.verdict !== 'incomplete' || !retryable(result) || attempt > options.retries || options.signal?.aborted) break;
+      if (attempt === 1) stats.retried++;
+      attempt++;
+      await sleep(retryDelay(attempt, base, max, random));
+      await slots.acquire();
+    }
+    result = decorate(result, target, attempt);
+    stats.completed++;
+    options.onResult(result, target);
+  };
+
+  for (const target of targets) {
+    if (options.signal?.aborted || failure !== undefined) {
+      stats.skipped++;
+      continue;
+    }
+    await slots.acquire();
+    if (options.signal?.aborted || failure !== undefined) {
+      slots.release();
+      stats.skipped++;
+      continue;
+    }
+    const p: Promise<void> = audit(target)
+      .catch((err: unknown) => {
+        // onResult failed (a report or the state file could not be written): stop starting VMs
+        failure ??= err;
+      })
+      .finally(() => running.delete(p));
+    running.add(p);
+  }
+  await Promise.all(running);
+  if (failure !== undefined) throw failure;
+  return stats;
+}
+
+/** Only a walk stopped by an unreachable layer is worth another attempt (not one that hit a bug). */
+function retryable(result: AttestationResult): boolean {
+  return result.layers.some((l) => l.status === 'unreachable');
+}
+
+async function attemptOnce(target: AuditTarget, options: AuditRunOptions): Promise<AttestationResult> {
+  const now = new Date();
+  const profile = target.profile;
+  const source = options.source
+    ? options.source(target, options.signal)
+    : (liveSource(target.client, {
+        ...(target.timeoutMs !== undefined ? { timeoutMs: target.timeoutMs } : {}),
+        ...(target.connectTimeoutMs !== undefined ? { connectTimeoutMs: target.connectTimeoutMs } : {}),
+      }) as EvidenceSource);
+  const walkOptions: WalkOptions = {
+    target: target.url,
+    topNonce: drawTopNonce(now),
+    trust: profile.trust,
+    ...(options.cache ? { cache: options.cache } : {}),
+    ...(profile.crls.length > 0 ? { crls: profile.crls } : {}),
+    policy: profile.policy,
+    policySource: profile.policySource,
+    at: now,
+    ...(target.maxDepth !== undefined ? { maxDepth: target.maxDepth } : {}),
+    ...(options.vplatformCache ? { vplatformCache: options.vplatformCache } : {}),
+    ...(options.logCache ? { logCache: options.logCache } : {}),
+    ...(options.pathMemo ? { pathMemo: options.pathMemo } : {}),
+    ...(options.assess ? { assess: options.assess(target, { time: now.getTime() }) } : {}),
+  };
+  try {
+    return (await walk(walkOptions, source)).result;
+  } catch (err) {
+    // The walker throws only for a bug (or the state file failing in the assess hook):
+    // that VM's result says so; the others go on.
+    const e = asVtpmError(err);
+    return errorResult(target, walkOptions, now, { code: e.code, message: e.message, details: e.details });
+  }
+}
+
+function errorResult(target: AuditTarget, w: WalkOptions, started: Date, error: NonNullable<AttestationResult['error']>): AttestationResult {
+  return {
+    target: target.url,
+    verdict: 'incomplete',
+    reason: `the attestation could not be carried out: ${error.code}: ${error.message}`,
+    error,
+    policy: { source: w.policySource.source, id: w.policy.name, builtin: w.policySource.builtin },
+    nonce: w.topNonce.nonce.toString('hex'),
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    layers: [{ position: 0, uri: target.url, status: 'not-reached', nonce: w.topNonce.nonce.toString('hex'), checks: [], rules: [], error }],
+    chain: [],
+    platformPath: [],
+  };
+}
+
+/** The inventory's name, group and tags, and the attempts made, in the result (reports show them). */
+function decorate(result: AttestationResult, target: AuditTarget, attempts: number): AttestationResult {
+  const { target: url, ...rest } = result;
+  return {
+    target: url,
+    ...(target.name !== undefined ? { name: target.name } : {}),
+    ...(target.group !== undefined ? { group: target.group } : {}),
+    ...(target.tags.length > 0 ? { tags: [...target.tags] } : {}),
+    attempts,
+    ...rest,
+  };
+}

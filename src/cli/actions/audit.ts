@@ -1,0 +1,259 @@
+// vtpm-verify audit INVENTORY: attests every VM of an inventory (or of one
+// shard of it) down through its layers and reports: a summary table, the
+// JSON / JUnit / HTML report files, the state file's history, an exit code
+// for cron and CI. The work is in src/audit (inventory, shards, the runner);
+// this is the edge: files, the terminal, the state file.
+
+import { hostname } from 'node:os';
+import { EXIT_CODES, VtpmError, type ExitCode } from '../../errors.js';
+import type { AuditTarget } from '../../audit/run.js';
+import type { AuditRun } from '../../report/json-report.js';
+import { renderSummary, type AuditSummary } from '../../report/summary.js';
+import { terminalSafe } from '../../report/format.js';
+import type { AttestationResult, Verdict } from '../../verify/result.js';
+import { toJsonText, type CommandOutcome, type Style } from '../output.js';
+import type { AuditDefaults } from '../audit-setup.js';
+import type { ReportFiles } from '../audit-reports.js';
+import { invalidDocumentOutcome } from '../policy-file.js';
+import { VERSION } from '../version.js';
+
+export interface AuditOptions extends AuditDefaults {
+  inventory: string;
+  concurrency?: number | undefined;
+  /** a state file ('' = the default location); absent: no state */
+  state?: string | undefined;
+  reports: ReportFiles;
+  /** "I/N" */
+  shard?: string | undefined;
+  unreachableOk: boolean;
+  retries: number;
+  /** base backoff before the first retry (tests shorten it) */
+  retryDelayMs?: number | undefined;
+  /** the --json envelope on stdout */
+  json: boolean;
+  verbose: boolean;
+}
+
+/** One VM that is not trusted or could not be attested, as the envelope and the terminal list it. */
+export interface AuditFailure {
+  name: string;
+  target: string;
+  group?: string;
+  verdict: Exclude<Verdict, 'trusted'>;
+  code: string;
+  /** the failing (or unreachable) layer, 0 = the VM */
+  layer: number | null;
+  /** the deciding error's message */
+  message: string;
+  /** the verdict's reason in one line (layer, URI, code, message) */
+  reason: string;
+  attempts: number;
+}
+
+export interface AuditCommandResult {
+  run: AuditRun;
+  summary: AuditSummary;
+  exitCode: ExitCode;
+  reports: ReportFiles;
+  state: { file: string; stored: number } | null;
+  stats: { selected: number; inventory: number; profiles: number; attempts: number; retried: number };
+  /** every VM not trusted or unreachable, in inventory order */
+  failures: AuditFailure[];
+}
+
+const FAILURES_SHOWN = 20;
+
+export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcome> {
+  const [{ readInputText }, inv, { parseShard, selectShard }, { ValidationCache }] = await Promise.all([
+    import('../../util/files.js'),
+    import('../../audit/inventory.js'),
+    import('../../audit/shard.js'),
+    import('../../x509/cache.js'),
+  ]);
+  const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
+  const text = readInputText(opts.inventory, 'inventory', inv.MAX_INVENTORY_TEXT);
+  let parsed: ReturnType<typeof inv.parseInventory> | undefined = inv.parseInventory(text, opts.inventory);
+  if (!parsed.inventory) return invalidDocumentOutcome(inv.inventoryInvalid(opts.inventory, parsed.issues));
+  const inventory = parsed.inventory;
+  const selected = selectShard(inventory.vms, shard);
+
+  // Parsed certificates (~7 KB each) and verified links, shared by every VM
+  // and profile; bounded so that the fleet's AK certificates, each needed
+  // once, do not pile up: the lower layers' certificates, used again and
+  // again, stay (least recently used goes first).
+  const cache = new ValidationCache({ maxEntries: 2048 });
+  const { setupAudit } = await import('../audit-setup.js');
+  let setup: ReturnType<typeof setupAudit>;
+  try {
+    setup = setupAudit(inventory, selected, opts, cache, parsed.locate, (issues) => inv.inventoryInvalid(opts.inventory, issues));
+  } catch (err) {
+    // the inventory, or a --policy given on the command line, does not load
+    if (err instanceof VtpmError && (err.code === 'INVENTORY_INVALID' || err.code === 'POLICY_INVALID')) return invalidDocumentOutcome(err);
+    throw err;
+  }
+  parsed = undefined; // the inventory's YAML tree is no longer needed
+  for (const w of setup.warnings) process.stderr.write(`warning: ${w}\n`);
+
+  try {
+    return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache });
+  } finally {
+    setup.close();
+  }
+}
+
+async function audit(
+  opts: AuditOptions,
+  targets: AuditTarget[],
+  ctx: { inventory: number; profiles: number; shard: { index: number; count: number } | undefined; cache: import('../../x509/cache.js').ValidationCache },
+): Promise<CommandOutcome> {
+  const [{ runAudit }, outcome, { SummaryBuilder }, { VplatformLogCache }, { LogVerificationCache }, { PathValidationMemo }, progressMod] = await Promise.all([
+    import('../../audit/run.js'),
+    import('../../audit/outcome.js'),
+    import('../../report/summary.js'),
+    import('../../verify/vplatform-cache.js'),
+    import('../../verify/log-cache.js'),
+    import('../../x509/path-memo.js'),
+    import('../audit-progress.js'),
+  ]);
+  const concurrency = opts.concurrency ?? outcome.defaultConcurrency();
+  const wantsReports = opts.reports.json !== undefined || opts.reports.junit !== undefined || opts.reports.html !== undefined;
+  const reportsMod = wantsReports ? await import('../audit-reports.js') : undefined;
+
+  let batcher: import('../../state/batch.js').StateBatcher | undefined;
+  if (opts.state !== undefined) {
+    const [{ openState, resolveStatePath }, { StateBatcher }] = await Promise.all([import('../../state/index.js'), import('../../state/batch.js')]);
+    batcher = new StateBatcher(await openState(resolveStatePath(opts.state === '' ? undefined : opts.state)));
+  }
+  // every result on disk as it comes, for the reports at the end (removed whatever happens)
+  const spool = reportsMod ? new reportsMod.ResultSpool() : undefined;
+  try {
+    const progress = await progressMod.startProgress(
+      targets.length,
+      progressMod.progressMode({ json: opts.json, stdoutTty: process.stdout.isTTY === true, stderrTty: process.stderr.isTTY === true }),
+      { state: batcher !== undefined },
+    );
+    const summary = new SummaryBuilder();
+    const failures: (AuditFailure & { index: number })[] = [];
+    const startedAt = new Date();
+    let stats: Awaited<ReturnType<typeof runAudit>>;
+    try {
+      stats = await runAudit(targets, {
+        concurrency,
+        retries: opts.retries,
+        ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
+        cache: ctx.cache,
+        // one slot per platform (VMM, host): ~0.5 KB per log entry, so bounded at ~10 MB
+        vplatformCache: new VplatformLogCache({ maxEntries: 20_000 }),
+        logCache: new LogVerificationCache(),
+        pathMemo: new PathValidationMemo(),
+        ...(batcher ? { assess: (t: AuditTarget, a: { time: number }) => batcher.assessor({ target: t.url, time: a.time }) } : {}),
+        onResult: (result, target) => {
+          summary.add(result);
+          if (result.verdict !== 'trusted') failures.push(failureOf(result, target));
+          // serialized once, for the spool and the state
+          const json = spool || batcher ? toJsonText(result, 0) : undefined;
+          spool?.add(result, target.index, json);
+          if (batcher) {
+            batcher.record(result, json);
+            progress.stored(batcher.stored);
+          }
+          progress.done(result);
+        },
+      });
+      if (batcher) {
+        batcher.flush();
+        progress.stored(batcher.stored);
+      }
+    } finally {
+      progress.stop();
+      batcher?.close();
+    }
+
+    const sum = summary.summary();
+    const exitCode = outcome.auditExitCode(sum, { unreachableOk: opts.unreachableOk });
+    const run: AuditRun = {
+      tool: { name: 'vtpm-verify', version: VERSION },
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      inventory: opts.inventory,
+      ...(ctx.shard ? { shard: ctx.shard } : {}),
+      concurrency,
+      hostname: hostname(),
+      exitCode,
+    };
+    if (reportsMod && spool) reportsMod.writeReports(opts.reports, run, sum, spool);
+    return auditOutcome(opts, run, sum, exitCode, failures, batcher, { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried }, outcome.auditError(sum, exitCode));
+  } finally {
+    spool?.close();
+  }
+}
+
+/** The command outcome: the envelope result, the error that goes with the exit code, the terminal rendering. */
+function auditOutcome(
+  opts: AuditOptions,
+  run: AuditRun,
+  sum: AuditSummary,
+  exitCode: ExitCode,
+  failures: (AuditFailure & { index: number })[],
+  batcher: import('../../state/batch.js').StateBatcher | undefined,
+  stats: AuditCommandResult['stats'],
+  error: VtpmError | undefined,
+): CommandOutcome {
+  failures.sort((a, b) => a.index - b.index);
+  const result: AuditCommandResult = {
+    run,
+    summary: sum,
+    exitCode,
+    reports: opts.reports,
+    state: batcher ? { file: batcher.store.path, stored: batcher.stored } : null,
+    stats,
+    failures: failures.map(({ index: _index, ...f }) => f),
+  };
+  return {
+    ok: exitCode === EXIT_CODES.OK,
+    exitCode,
+    result,
+    error,
+    human: (style) => renderAudit(result, style, opts.verbose),
+  };
+}
+
+function failureOf(result: AttestationResult, target: AuditTarget): AuditFailure & { index: number } {
+  const layer = result.layers.find((l) => l.status === 'not-trusted' || l.status === 'unreachable') ?? null;
+  return {
+    index: target.index,
+    name: result.name ?? result.target,
+    target: result.target,
+    ...(result.group !== undefined ? { group: result.group } : {}),
+    verdict: result.verdict as AuditFailure['verdict'],
+    code: result.error?.code ?? '(no code)',
+    layer: layer ? layer.position : null,
+    message: result.error?.message ?? result.reason,
+    reason: result.reason,
+    attempts: result.attempts ?? 1,
+  };
+}
+
+function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): string {
+  const lines: string[] = [renderSummary(r.summary, style)];
+  if (r.failures.length) {
+    lines.push('', style.bold('Not trusted or unreachable'));
+    const shown = verbose ? r.failures : r.failures.slice(0, FAILURES_SHOWN);
+    for (const f of shown) {
+      const mark = f.verdict === 'not-trusted' ? style.bad('✗') : style.warn('?');
+      const where = f.layer !== null ? ` at layer ${f.layer}` : '';
+      lines.push(`  ${mark} ${terminalSafe(f.name)}  ${style.code(f.code)}${where}: ${style.dim(terminalSafe(f.message))}`);
+    }
+    if (shown.length < r.failures.length) lines.push(style.dim(`  ... and ${r.failures.length - shown.length} more (--verbose lists all; the reports have every result)`));
+  }
+  const files = Object.entries(r.reports).filter(([, v]) => v !== undefined);
+  if (files.length || r.state) lines.push('');
+  const labels: Record<string, string> = { json: 'JSON', junit: 'JUnit', html: 'HTML' };
+  for (const [kind, file] of files) lines.push(`${labels[kind] ?? kind} report: ${String(file)}`);
+  if (r.state) lines.push(`state: ${r.state.stored} result(s) recorded in ${r.state.file} (vtpm-verify history --state ${r.state.file})`);
+  const shard = r.run.shard ? `shard ${r.run.shard.index}/${r.run.shard.count}: ${r.stats.selected} of ${r.stats.inventory} VMs, ` : '';
+  const ms = Date.parse(r.run.finishedAt) - Date.parse(r.run.startedAt);
+  const rate = ms > 0 ? ` (${((r.summary.total * 1000) / ms).toFixed(0)} VMs/s)` : '';
+  lines.push(style.dim(`${shard}concurrency ${r.run.concurrency}, ${r.stats.attempts} attempt(s), ${r.stats.retried} VM(s) retried, ${(ms / 1000).toFixed(1)} s${rate}`));
+  return lines.join('\n');
+}

@@ -1,0 +1,167 @@
+// The report files of `audit` (--json, --junit, --html), written from a spool
+// so that memory stays flat whatever the fleet size: each result is appended
+// to a temporary file as one JSON line the moment it is known, and only a
+// small index entry per VM (order keys and where its line is) stays in
+// memory. At the end each report streams the results back from the spool in
+// its own order: inventory order for JSON and JUnit, failures first for HTML.
+//
+// Report files are written next to their final name and renamed into place,
+// so a report that exists is complete: an audit killed midway leaves none
+// half-written.
+
+import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { TransportError } from '../errors.js';
+import { displayName, failureCodes } from '../report/format.js';
+import { htmlReportChunksOrdered, htmlReportOrder } from '../report/html.js';
+import { auditReportJsonChunksFromLines, type AuditRun } from '../report/json-report.js';
+import { junitChunks, passedTestcase, type PassedTestcase } from '../report/junit.js';
+import type { AuditSummary } from '../report/summary.js';
+import type { AttestationResult, Verdict } from '../verify/result.js';
+import { toJsonText } from './output.js';
+
+interface SpoolEntry {
+  /** inventory position */
+  index: number;
+  verdict: Verdict;
+  /** the name reports show (HTML order) */
+  name: string;
+  offset: number;
+  length: number;
+  /** a trusted VM's JUnit testcase, so JUnit need not read it back */
+  passed?: PassedTestcase;
+}
+
+/** Spool writes are gathered into blocks of this size (one write call each). */
+const SPOOL_BLOCK = 1 << 20;
+
+/** Results on disk, one JSON line each, with what each report needs to order them. */
+export class ResultSpool {
+  private readonly dir: string;
+  private readonly fd: number;
+  private readonly entries: SpoolEntry[] = [];
+  /** bytes in the file plus those waiting in `pending` */
+  private size = 0;
+  private written = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** failure code → VMs that have it (the HTML report's filter list) */
+  readonly codeCounts = new Map<string, number>();
+  private closed = false;
+
+  constructor(parent = tmpdir()) {
+    this.dir = mkdtempSync(join(parent, 'vtpm-audit-'));
+    this.fd = openSync(join(this.dir, 'results.ndjson'), 'w+', 0o600);
+  }
+
+  get count(): number {
+    return this.entries.length;
+  }
+
+  /** Appends a result; `json` is toJsonText(result, 0) when the caller has it already. */
+  add(result: AttestationResult, index: number, json = toJsonText(result, 0)): void {
+    const line = Buffer.from(`${json}\n`, 'utf8');
+    const entry: SpoolEntry = { index, verdict: result.verdict, name: displayName(result), offset: this.size, length: line.length - 1 };
+    if (result.verdict === 'trusted') entry.passed = passedTestcase(result);
+    this.entries.push(entry);
+    this.size += line.length;
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= SPOOL_BLOCK) this.flush();
+    for (const c of failureCodes(result)) this.codeCounts.set(c, (this.codeCounts.get(c) ?? 0) + 1);
+  }
+
+  /** Result lines (JSON text, no newline) in inventory order. */
+  *lines(): Generator<string> {
+    for (const e of this.inventoryOrder()) yield this.read(e);
+  }
+
+  /** Results in inventory order for JUnit: trusted ones as their testcase only, the others read back whole. */
+  *junitCases(): Generator<AttestationResult | PassedTestcase> {
+    for (const e of this.inventoryOrder()) yield e.passed ?? (JSON.parse(this.read(e)) as AttestationResult);
+  }
+
+  /** Results in the HTML report's order (failures first). */
+  *htmlOrdered(): Generator<AttestationResult> {
+    for (const e of [...this.entries].sort(htmlReportOrder)) yield JSON.parse(this.read(e)) as AttestationResult;
+  }
+
+  private inventoryOrder(): SpoolEntry[] {
+    return [...this.entries].sort((a, b) => a.index - b.index);
+  }
+
+  private flush(): void {
+    const block = Buffer.concat(this.pending, this.pendingBytes);
+    let done = 0;
+    while (done < block.length) done += writeSync(this.fd, block, done, block.length - done, this.written + done);
+    this.written += block.length;
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  private read(e: SpoolEntry): string {
+    if (this.pendingBytes > 0) this.flush();
+    const buf = Buffer.allocUnsafe(e.length);
+    let got = 0;
+    while (got < e.length) {
+      const n = readSync(this.fd, buf, got, e.length - got, e.offset + got);
+      if (n === 0) throw new TransportError('IO_ERROR', `audit spool: short read in ${this.dir}`, { dir: this.dir });
+      got += n;
+    }
+    return buf.toString('utf8');
+  }
+
+  /** Removes the spool. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Writes chunks to `path` through a temporary file renamed into place once complete and synced. */
+export function writeReportFile(path: string, what: string, chunks: Iterable<string>): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(temp, 'w', 0o644);
+    let pending = '';
+    for (const chunk of chunks) {
+      pending += chunk;
+      // fewer, larger writes: a 10,000-VM report is tens of thousands of chunks
+      if (pending.length >= 1 << 16) {
+        writeSync(fd, pending);
+        pending = '';
+      }
+    }
+    if (pending) writeSync(fd, pending);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(temp, path);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // it may not exist
+    }
+    throw new TransportError('IO_ERROR', `cannot write the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path, what }, { cause: err });
+  }
+}
+
+export interface ReportFiles {
+  json?: string | undefined;
+  junit?: string | undefined;
+  html?: string | undefined;
+}
+
+/** Writes every report asked for from the spool. */
+export function writeReports(files: ReportFiles, run: AuditRun, summary: AuditSummary, spool: ResultSpool): void {
+  if (files.json !== undefined) writeReportFile(files.json, 'JSON report', auditReportJsonChunksFromLines(run, summary, spool.lines()));
+  if (files.junit !== undefined) writeReportFile(files.junit, 'JUnit report', junitChunks(run, summary, spool.junitCases()));
+  // trusted VMs with their counts of passing checks only: a fleet's page stays a size a browser opens
+  if (files.html !== undefined) writeReportFile(files.html, 'HTML report', htmlReportChunksOrdered(run, summary, spool.codeCounts, spool.htmlOrdered(), { trustedDetail: 'summary' }));
+}

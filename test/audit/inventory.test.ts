@@ -1,0 +1,233 @@
+// The audit inventory: settings cascade (VM over group over defaults), tags
+// add up, paths resolve against the inventory's folder, and every problem is
+// reported at once with file:line:column, the files it names included; the
+// JSON Schema and README reference are generated from the one definition.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { parse as parseYaml } from 'yaml';
+import { parseInventory, type InventoryIssue } from '../../src/audit/inventory.js';
+import { inventoryJsonSchema, inventoryReferenceMarkdown } from '../../src/audit/inventory-schema.js';
+import { inventoryJson, inventoryYaml } from '../../src/simulator/fleet.js';
+import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const INVENTORY = `apiVersion: vtpm-verify/v1
+defaults:
+  trust: [trust/, ak-ca=extra/ak.pem]
+  policy: policies/base.yaml
+  timeoutMs: 10000
+  tags: [prod]
+groups:
+  web:
+    policy: policies/web.yaml
+    tls: { ca: ca.pem }
+    tags: [web, prod]
+  db:
+    trust: /etc/vtpm/db-trust
+    maxDepth: 4
+vms:
+  - { name: web-1, url: "https://web-1.example:8443/attest", group: web, tags: [eu] }
+  - { name: db-1, url: "https://db-1.example:8443/attest", group: db, timeoutMs: 2000 }
+  - url: "http://10.0.0.7:8443/attest"
+    policy: /abs/own.yaml
+    connectTimeoutMs: 500
+`;
+
+test('settings cascade VM > group > defaults; tags add up; paths resolve against the inventory folder', () => {
+  const { inventory, issues } = parseInventory(INVENTORY, '/srv/fleet/inventory.yaml');
+  assert.deepEqual(issues, []);
+  const [web, db, anon] = inventory!.vms;
+  assert.deepEqual(inventory!.groups, ['web', 'db']);
+
+  assert.equal(web!.key, 'web-1');
+  assert.equal(web!.group, 'web');
+  assert.deepEqual(web!.tags, ['prod', 'web', 'eu']);
+  assert.deepEqual(web!.policy, { value: '/srv/fleet/policies/web.yaml', from: ['groups', 'web', 'policy'] });
+  assert.deepEqual(web!.trust, { value: ['/srv/fleet/trust', 'ak-ca=/srv/fleet/extra/ak.pem'], from: ['defaults', 'trust'] });
+  assert.deepEqual(web!.tls, { value: { ca: ['/srv/fleet/ca.pem'] }, from: ['groups', 'web', 'tls'] });
+  assert.equal(web!.timeoutMs, 10000);
+
+  assert.deepEqual(db!.trust?.value, ['/etc/vtpm/db-trust']);
+  assert.equal(db!.policy?.value, '/srv/fleet/policies/base.yaml');
+  assert.equal(db!.timeoutMs, 2000);
+  assert.equal(db!.maxDepth, 4);
+  assert.equal(db!.tls, undefined);
+
+  // unnamed: known by its url
+  assert.equal(anon!.name, undefined);
+  assert.equal(anon!.key, 'http://10.0.0.7:8443/attest');
+  assert.deepEqual(anon!.policy, { value: '/abs/own.yaml', from: ['vms', 2, 'policy'] });
+  assert.equal(anon!.connectTimeoutMs, 500);
+  assert.deepEqual(anon!.tags, ['prod']);
+  // a setting inherited from one place is one shared object
+  assert.equal(web!.trust, anon!.trust);
+  assert.notEqual(web!.trust, db!.trust);
+});
+
+function issueAt(issues: readonly InventoryIssue[], line: number): InventoryIssue {
+  const i = issues.find((x) => x.line === line);
+  assert.ok(i, `an issue on line ${line}: ${JSON.stringify(issues, null, 1)}`);
+  return i;
+}
+
+test('every problem at once, each with file:line:column and its own code', () => {
+  const text = `apiVersion: vtpm-verify/v1
+defaults:
+  trusts: [trust/]
+  timeoutMs: -5
+groups:
+  web: { tls: { cert: client.pem } }
+vms:
+  - { name: web-1, url: "ftp://web-1.example/attest" }
+  - { name: web-1, url: "https://web-2.example/attest" }
+  - { name: "has space", url: "https://web-3.example/attest", tags: "not-a-list-of-tags, x" }
+  - { name: web-4 }
+`;
+  const { inventory, issues } = parseInventory(text, 'inv.yaml');
+  assert.equal(inventory, undefined);
+  assert.ok(issues.every((i) => i.file === 'inv.yaml'));
+  const unknown = issueAt(issues, 3);
+  assert.equal(unknown.code, 'INVENTORY_UNKNOWN_KEY');
+  assert.equal(unknown.column, 3);
+  assert.match(unknown.message, /did you mean "trust"/);
+  assert.equal(issueAt(issues, 4).code, 'INVENTORY_VALUE');
+  assert.equal(issueAt(issues, 6).code, 'INVENTORY_MISSING_KEY');
+  assert.match(issueAt(issues, 6).message, /mutual TLS needs both/);
+  const scheme = issueAt(issues, 8);
+  assert.equal(scheme.code, 'INVENTORY_VALUE');
+  assert.match(scheme.message, /only http and https/);
+  assert.equal(scheme.column, 25, 'at the url value');
+  assert.equal(issueAt(issues, 9).code, 'INVENTORY_DUPLICATE');
+  const line10 = issues.filter((i) => i.line === 10).map((i) => i.code).sort();
+  assert.deepEqual(line10, ['INVENTORY_TYPE', 'INVENTORY_VALUE']);
+  assert.equal(issueAt(issues, 11).code, 'INVENTORY_MISSING_KEY');
+  assert.equal(issues.length, 8);
+  // sorted by position
+  assert.deepEqual(
+    issues.map((i) => i.line),
+    [...issues.map((i) => i.line)].sort((a, b) => a - b),
+  );
+});
+
+test('cross-checks: unknown groups and VMs sharing an endpoint, located', () => {
+  const text = `groups:
+  web: {}
+vms:
+  - { name: a, url: "https://a.example/attest", group: web }
+  - { name: b, url: "https://b.example/attest", group: wbe }
+  - { name: c, url: "https://A.EXAMPLE/attest/" }
+`;
+  const { inventory, issues } = parseInventory(text, 'inv.yaml');
+  assert.equal(inventory, undefined);
+  assert.deepEqual(
+    issues.map((i) => [i.line, i.code]),
+    [
+      [5, 'INVENTORY_UNKNOWN_GROUP'],
+      [6, 'INVENTORY_DUPLICATE'],
+    ],
+  );
+  assert.match(issues[0]!.message, /groups: web/);
+});
+
+test('YAML syntax errors, a wrong version and an empty list are located too', () => {
+  const syntax = parseInventory('vms:\n  - { name: a, url: "x"\n', 'bad.yaml').issues;
+  assert.ok(syntax.length > 0 && syntax.every((i) => i.code === 'INVENTORY_YAML_SYNTAX'));
+  const dup = parseInventory('vms: []\nvms: []\n', 'dup.yaml').issues;
+  assert.ok(dup.some((i) => i.code === 'INVENTORY_DUPLICATE_KEY' && i.line === 2));
+  const version = parseInventory('apiVersion: vtpm-verify/v9\nvms: [{ url: "http://a/" }]\n', 'v.yaml').issues;
+  assert.deepEqual(version.map((i) => [i.line, i.code]), [[1, 'INVENTORY_VERSION']]);
+  const empty = parseInventory('vms: []\n', 'e.yaml').issues;
+  assert.deepEqual(empty.map((i) => [i.line, i.code]), [[1, 'INVENTORY_VALUE']]);
+  const notMapping = parseInventory('- a\n- b\n', 'l.yaml').issues;
+  assert.deepEqual(notMapping.map((i) => i.code), ['INVENTORY_TYPE']);
+});
+
+test('a JSON inventory (the fast path for large fleets) gives the same VMs, and its problems are located too', () => {
+  const yaml = parseInventory(INVENTORY, '/srv/fleet/inventory.yaml');
+  const json = parseInventory(JSON.stringify(parseYaml(INVENTORY)), '/srv/fleet/inventory.json');
+  assert.deepEqual(json.issues, []);
+  assert.deepEqual(json.inventory!.vms, yaml.inventory!.vms);
+  const text = '{\n  "vms": [\n    {"name": "a", "url": "https://a.example/"},\n    {"name": "b", "url": "https://b.example/", "group": "none", "tag": 1}\n  ]\n}\n';
+  const bad = parseInventory(text, 'inv.json');
+  assert.deepEqual(bad.issues.map((i) => [i.line, i.code]), [[4, 'INVENTORY_UNKNOWN_KEY']]);
+  const later = parseInventory(text.replace(', "tag": 1', ''), 'inv.json');
+  assert.deepEqual(later.issues.map((i) => [i.line, i.column, i.code]), [[4, 57, 'INVENTORY_UNKNOWN_GROUP']]);
+});
+
+test("the simulator's inventory (vtpm-verify simulate --inventory-out), YAML or JSON, is a valid inventory", () => {
+  const entries = [
+    { name: 'vm-0001', url: 'http://127.0.0.1:8400/l/vm-0001', tags: ['sim', 'host=host-001'] },
+    { name: 'vm-0002', url: 'http://127.0.0.1:8400/l/vm-0002', tags: [] },
+  ];
+  const { inventory, issues } = parseInventory(inventoryYaml(entries), 'sim.yaml');
+  assert.deepEqual(issues, []);
+  assert.deepEqual(
+    inventory!.vms.map((v) => [v.name, v.url, v.tags]),
+    entries.map((e) => [e.name, e.url, e.tags]),
+  );
+  // --inventory-out FILE.json: the same VMs, as JSON
+  const json = parseInventory(inventoryJson(entries), 'sim.json');
+  assert.deepEqual(json.issues, []);
+  assert.deepEqual(json.inventory!.vms, inventory!.vms);
+});
+
+test('docs/inventory.schema.json and the README reference are what the schema generates; the schema accepts the example', () => {
+  const committed = readFileSync(join(REPO_ROOT, 'docs', 'inventory.schema.json'), 'utf8');
+  const fix = 'run: npm run build && node scripts/gen-policy-docs.mjs';
+  assert.equal(committed, `${JSON.stringify(inventoryJsonSchema(), null, 2)}\n`, `docs/inventory.schema.json is out of date: ${fix}`);
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  assert.ok(readme.includes(inventoryReferenceMarkdown()), `the README inventory reference is out of date: ${fix}`);
+  const validate = new Ajv2020({ strict: false }).compile(inventoryJsonSchema());
+  assert.equal(validate(parseYaml(INVENTORY)), true, JSON.stringify(validate.errors));
+  assert.equal(validate({ vms: [{ url: 'https://a/', colour: 'red' }] }), false);
+});
+
+test('CLI: an invalid inventory exits 2 listing every problem, those of the files it names included', async (t) => {
+  const dir = tempDir(t, 'vtpm-inventory-');
+  mkdirSync(join(dir, 'policies'));
+  writeFileSync(join(dir, 'policies', 'broken.yaml'), 'apiVersion: vtpm-verify/v1\nname: broken\nchain: { maxDepth: many }\n');
+  writeFileSync(
+    join(dir, 'inv.yaml'),
+    `defaults:
+  trust: [no-such-trust/]
+groups:
+  g: { policy: policies/broken.yaml }
+vms:
+  - { name: a, url: "http://127.0.0.1:9/a", group: g }
+  - { name: b, url: "http://127.0.0.1:9/b", policy: policies/missing.yaml }
+`,
+  );
+  const human = await runCli(['audit', join(dir, 'inv.yaml')]);
+  assert.equal(human.code, 2, human.stderr + human.stdout);
+  assert.match(human.stdout, /inv\.yaml:2:10 INVENTORY_FILE trust: .*no-such-trust/);
+  assert.match(human.stdout, /inv\.yaml:4:16 INVENTORY_FILE policy .*broken\.yaml: 1 problem/);
+  assert.match(human.stdout, /inv\.yaml:7:53 INVENTORY_FILE policy .*missing\.yaml/);
+  assert.match(human.stdout, /broken\.yaml:3:20 POLICY_TYPE/);
+
+  const json = await runCli(['audit', join(dir, 'inv.yaml'), '--json']);
+  assert.equal(json.code, 2);
+  assert.equal(json.json?.error?.code, 'INVENTORY_INVALID');
+  const issues = json.json!.result.issues as InventoryIssue[];
+  assert.deepEqual(
+    issues.map((i) => i.code),
+    ['INVENTORY_FILE', 'INVENTORY_FILE', 'INVENTORY_FILE', 'POLICY_TYPE'],
+  );
+
+  // without trust anywhere: each VM is named
+  writeFileSync(join(dir, 'none.yaml'), 'vms:\n  - { name: a, url: "http://127.0.0.1:9/a" }\n');
+  const none = await runCli(['audit', join(dir, 'none.yaml'), '--json']);
+  assert.equal(none.code, 2);
+  assert.deepEqual(
+    (none.json!.result.issues as InventoryIssue[]).map((i) => [i.line, i.code]),
+    [[2, 'INVENTORY_NO_TRUST']],
+  );
+  // a missing inventory file is FILE_UNREADABLE, a bad shard is USAGE
+  assert.equal((await runCli(['audit', join(dir, 'nope.yaml'), '--json'])).json?.error?.code, 'FILE_UNREADABLE');
+  const shard = await runCli(['audit', join(dir, 'none.yaml'), '--shard', '3/3', '--json']);
+  assert.equal(shard.code, 2);
+  assert.equal(shard.json?.error?.code, 'USAGE');
+});

@@ -1,0 +1,73 @@
+// Killing an audit midway (SIGKILL, after it reported results as stored in
+// the state file) leaves a sound state file that holds at least every result
+// reported as stored; running the audit again records a complete run.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { inventoryYaml } from '../../src/simulator/fleet.js';
+import { startSimulator } from '../../src/simulator/start.js';
+import { openState } from '../../src/state/index.js';
+import { BIN, REPO_ROOT } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+test('SIGKILL midway, then again: the state file is sound, holds what was reported stored, and the second run is complete', async (t) => {
+  // The last VMs answer only after 10 minutes: the first run cannot finish before it is killed.
+  const slow = ['vm-0297', 'vm-0298', 'vm-0299', 'vm-0300'];
+  const sim = await startSimulator({
+    topology: { hosts: 3, vmmsPerHost: 1, vmsPerVmm: 100 },
+    faults: slow.map((layer) => ({ layer, fault: 'slow' as const, mode: 'delay' as const, delayMs: 600_000 })),
+  });
+  t.after(() => sim.close());
+  const dir = tempDir(t, 'vtpm-kill-');
+  const inventory = join(dir, 'fleet.yaml');
+  writeFileSync(inventory, inventoryYaml(sim.inventory()));
+  const state = join(dir, 'state.db');
+  const args = ['audit', inventory, '--trust', sim.trustDir, '--state', state, '--concurrency', '4', '--retries', '0', '--timeout', '2000'];
+
+  // First run: killed as soon as it reports results stored.
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const reported = await new Promise<number>((resolve, reject) => {
+    const lines = createInterface({ input: child.stderr });
+    lines.on('line', (line) => {
+      const m = /; (\d+) stored in the state file/.exec(line);
+      if (m && Number(m[1]) > 0) {
+        child.kill('SIGKILL');
+        resolve(Number(m[1]));
+      }
+    });
+    child.on('exit', () => reject(new Error('the audit ended before it reported anything stored')));
+  });
+  const status = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  assert.equal(status, 'SIGKILL');
+
+  let store = await openState(state, { create: false });
+  const afterKill = store.history({ limit: 5000 });
+  assert.deepEqual(store.integrityCheck(), ['ok']);
+  store.close();
+  assert.ok(afterKill.length >= reported, `${afterKill.length} results in the file, ${reported} reported stored`);
+  assert.ok(afterKill.length < 300, 'killed midway');
+
+  // Second run: complete.
+  const started = Date.now();
+  const again = await runCli(args, { timeoutMs: 120_000 });
+  assert.equal(again.code, 3, `the slow VMs time out: unreachable\n${again.stderr}`);
+  assert.match(again.stderr, /finished 300\/300 VMs; 300 stored in the state file/);
+  store = await openState(state, { create: false });
+  try {
+    assert.deepEqual(store.integrityCheck(), ['ok']);
+    const all = store.history({ limit: 5000 });
+    assert.equal(all.length, afterKill.length + 300);
+    const second = all.filter((e) => Date.parse(e.time) >= started);
+    assert.deepEqual(new Set(second.map((e) => e.target)), new Set(sim.inventory().map((e) => e.url)));
+    assert.deepEqual(
+      second.filter((e) => e.verdict !== 'trusted').map((e) => e.target).sort(),
+      slow.map((n) => `${sim.origin}/l/${n}`).sort(),
+    );
+  } finally {
+    store.close();
+  }
+});

@@ -1,0 +1,103 @@
+// Retries are for transport errors only. A flaky front (a real HTTP proxy on
+// 127.0.0.1 in front of the simulator) fails the first request of some VMs
+// and then answers: those VMs are retried and trusted. A VM whose evidence
+// fails verification is asked exactly once. A VM that never answers is asked
+// 1 + --retries times and ends unreachable; exit codes 3 and 1 and
+// --unreachable-ok follow.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AuditReport } from '../../src/report/json-report.js';
+import { startSimulator } from '../../src/simulator/start.js';
+import { inventoryYaml } from '../../src/simulator/fleet.js';
+import { retryDelay } from '../../src/audit/run.js';
+import { runCli } from '../helpers/cli.js';
+import { forwarder } from './front.js';
+import { tempDir } from '../helpers/tmp.js';
+
+type Behaviour = 'proxy' | 'fail-first-503' | 'reset-first' | 'always-503';
+
+/** A proxy to the simulator that misbehaves per VM path; counts the requests each path gets. */
+async function flakyFront(target: string, behaviour: (path: string) => Behaviour): Promise<{ origin: string; hits: Map<string, number>; close(): Promise<void> }> {
+  const hits = new Map<string, number>();
+  const upstream = forwarder(target);
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0]!.replace(/\/v1\/evidence$/, '');
+    const n = (hits.get(path) ?? 0) + 1;
+    hits.set(path, n);
+    const how = behaviour(path);
+    if (how === 'always-503' || (how === 'fail-first-503' && n === 1)) {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"error":"try later"}');
+      return;
+    }
+    if (how === 'reset-first' && n === 1) {
+      req.socket.destroy();
+      return;
+    }
+    upstream.forward(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hits,
+    close: () => {
+      upstream.close();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test('transport failures are retried (and then trusted); a verification failure is attempted once; a dead VM 1 + --retries times', async (t) => {
+  const sim = await startSimulator({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 4 }, faults: [{ layer: 'vm-0003', fault: 'signature' }] });
+  t.after(() => sim.close());
+  const behaviours: Record<string, Behaviour> = { '/l/vm-0001': 'fail-first-503', '/l/vm-0002': 'reset-first', '/l/vm-0003': 'proxy', '/l/vm-0004': 'proxy', '/l/dead': 'always-503' };
+  const front = await flakyFront(sim.origin, (p) => behaviours[p] ?? 'proxy');
+  t.after(() => front.close());
+  const dir = tempDir(t, 'vtpm-retries-');
+  const vms = [...sim.inventory().map((e) => ({ ...e, url: e.url.replace(sim.origin, front.origin) })), { name: 'dead', url: `${front.origin}/l/dead`, tags: [] }];
+  writeFileSync(join(dir, 'fleet.yaml'), inventoryYaml(vms));
+
+  const run = await runCli(['audit', join(dir, 'fleet.yaml'), '--trust', sim.trustDir, '--retries', '2', '--json', join(dir, 'report.json')]);
+  assert.equal(run.code, 1, run.stderr + run.stdout);
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as AuditReport;
+  const byName = new Map(report.results.map((r) => [r.name!, r]));
+  const outcome = (name: string) => [byName.get(name)!.verdict, byName.get(name)!.attempts, front.hits.get(`/l/${name}`)];
+  assert.deepEqual(outcome('vm-0001'), ['trusted', 2, 2], 'a 503 first, then trusted');
+  assert.deepEqual(outcome('vm-0002'), ['trusted', 2, 2], 'a reset first, then trusted');
+  assert.deepEqual(outcome('vm-0003'), ['not-trusted', 1, 1], 'a bad signature is never retried');
+  assert.equal(byName.get('vm-0003')!.error?.code, 'QUOTE_BAD_SIGNATURE');
+  assert.deepEqual(outcome('vm-0004'), ['trusted', 1, 1]);
+  assert.deepEqual(outcome('dead'), ['incomplete', 3, 3], 'unreachable after 1 + 2 attempts');
+  assert.equal(byName.get('dead')!.error?.code, 'TRANSPORT_HTTP_STATUS');
+  assert.match(run.stdout, /9 attempt\(s\), 3 VM\(s\) retried/);
+
+  // without the VM that fails verification: 3 (unreachable), or 0 with --unreachable-ok; --retries 0 asks once
+  writeFileSync(join(dir, 'no-failure.yaml'), inventoryYaml(vms.filter((v) => v.name !== 'vm-0003')));
+  front.hits.clear();
+  const unreachable = await runCli(['audit', join(dir, 'no-failure.yaml'), '--trust', sim.trustDir, '--retries', '0', '--json']);
+  assert.equal(unreachable.code, 3, unreachable.stderr);
+  assert.equal(unreachable.json?.error?.code, 'AUDIT_UNREACHABLE');
+  assert.equal(front.hits.get('/l/dead'), 1);
+  assert.deepEqual(unreachable.json?.result.failures.map((f: { name: string; verdict: string; attempts: number }) => [f.name, f.verdict, f.attempts]), [
+    ['vm-0001', 'incomplete', 1],
+    ['vm-0002', 'incomplete', 1],
+    ['dead', 'incomplete', 1],
+  ]);
+  const ok = await runCli(['audit', join(dir, 'no-failure.yaml'), '--trust', sim.trustDir, '--unreachable-ok', '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.json?.ok, true);
+  assert.equal(ok.json?.result.summary.unreachable, 1);
+});
+
+test('backoff: doubles per attempt from the base, with jitter in [0.5, 1), capped', () => {
+  assert.equal(retryDelay(2, 250, 5000, () => 0), 125);
+  assert.equal(retryDelay(2, 250, 5000, () => 0.999999) < 250, true);
+  assert.equal(retryDelay(3, 250, 5000, () => 0), 250);
+  assert.equal(retryDelay(4, 250, 5000, () => 0), 500);
+  assert.equal(retryDelay(20, 250, 5000, () => 0), 2500);
+});

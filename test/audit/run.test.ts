@@ -1,0 +1,128 @@
+// The audit runner on its own (src/audit/run.ts), over an in-process
+// simulator without HTTP: at most `concurrency` attestations at once, each VM
+// on its own nonce chain and delivered exactly once; a transport error is
+// retried without holding a slot, a bug in one VM becomes that VM's result,
+// a failing result sink stops the audit, an abort stops starting VMs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runAudit, type AuditTarget } from '../../src/audit/run.js';
+import { setupVerifier } from '../../src/cli/verifier-setup.js';
+import { TransportError } from '../../src/errors.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/start.js';
+import { EvidenceClient } from '../../src/transport/evidence-client.js';
+import { parseEvidenceBytes } from '../../src/transport/evidence.js';
+import type { AttestationResult } from '../../src/verify/result.js';
+import type { EvidenceSource, LayerRequest } from '../../src/verify/walker.js';
+
+async function fleet(t: import('node:test').TestContext, vms: number) {
+  const sim = await startSimulator({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: vms } });
+  t.after(() => sim.close());
+  const setup = await setupVerifier({ trust: [sim.trustDir] });
+  const client = new EvidenceClient();
+  t.after(() => client.close());
+  const profile = { policy: setup.policy, policySource: setup.policySource, trust: setup.trust, crls: [] };
+  const targets: AuditTarget[] = sim.inventory().map((e, index) => ({ index, name: e.name, url: e.url, tags: e.tags, profile, client }));
+  return { sim, setup, targets };
+}
+
+/** Evidence straight from the simulated layers (no HTTP), through a hook that sees every request. */
+function direct(sim: RunningSimulator, hook: (req: LayerRequest) => Promise<void> | void = () => undefined): EvidenceSource {
+  return async (req) => {
+    await hook(req);
+    const name = decodeURIComponent(new URL(req.uri).pathname.slice('/l/'.length));
+    return parseEvidenceBytes(sim.platform.layer(name).evidence({ nonce: req.nonce, pcrs: req.pcrs, ...(req.instance ? { instance: req.instance } : {}) }));
+  };
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+test('bounded concurrency; every VM once, each on its own nonce chain, with its name, tags and attempts', async (t) => {
+  const { sim, setup, targets } = await fleet(t, 30);
+  let inFlight = 0;
+  let most = 0;
+  const results: AttestationResult[] = [];
+  const stats = await runAudit(targets, {
+    concurrency: 4,
+    retries: 0,
+    cache: setup.cache,
+    // a top-layer request holds its VM's slot for a few turns of the event loop
+    source: () =>
+      direct(sim, async (req) => {
+        if (req.position !== 0) return;
+        inFlight++;
+        most = Math.max(most, inFlight);
+        for (let i = 0; i < 3; i++) await tick();
+        inFlight--;
+      }),
+    onResult: (r) => results.push(r),
+  });
+  assert.equal(most, 4);
+  assert.deepEqual(stats, { completed: 30, attempts: 30, retried: 0, skipped: 0 });
+  assert.deepEqual(results.map((r) => r.name).sort(), targets.map((x) => x.name).sort());
+  assert.ok(results.every((r) => r.verdict === 'trusted' && r.attempts === 1 && r.tags?.includes('sim')));
+  assert.equal(new Set(results.map((r) => r.nonce)).size, 30, 'a fresh top nonce per VM');
+});
+
+test('a transport error is retried (its slot freed while it waits); a bug in one VM is that VM\'s result', async (t) => {
+  const { sim, setup, targets } = await fleet(t, 6);
+  const failures = new Map<string, number>();
+  const slept: number[] = [];
+  const results = new Map<string, AttestationResult>();
+  const stats = await runAudit(targets, {
+    concurrency: 1,
+    retries: 2,
+    cache: setup.cache,
+    sleep: async (ms) => void slept.push(ms),
+    random: () => 0,
+    source: (target) =>
+      direct(sim, (req) => {
+        if (req.position !== 0) return;
+        const n = (failures.get(target.name!) ?? 0) + 1;
+        failures.set(target.name!, n);
+        if (target.name === 'vm-0002' && n === 1) throw new TransportError('TRANSPORT_RESET', 'reset', {});
+        if (target.name === 'vm-0003') throw new TransportError('TRANSPORT_REFUSED', 'refused', {});
+        if (target.name === 'vm-0004') throw new TypeError('a bug');
+      }),
+    onResult: (r) => results.set(r.name!, r),
+  });
+  assert.deepEqual([results.get('vm-0002')!.verdict, results.get('vm-0002')!.attempts], ['trusted', 2]);
+  assert.deepEqual([results.get('vm-0003')!.verdict, results.get('vm-0003')!.attempts, results.get('vm-0003')!.error?.code], ['incomplete', 3, 'TRANSPORT_REFUSED']);
+  const bug = results.get('vm-0004')!;
+  assert.deepEqual([bug.verdict, bug.attempts, bug.error?.code], ['incomplete', 1, 'INTERNAL_ERROR'], 'a bug is reported, not retried');
+  assert.equal(results.size, 6);
+  assert.deepEqual(stats, { completed: 6, attempts: 9, retried: 2, skipped: 0 });
+  assert.deepEqual(slept, [125, 125, 250], 'backoff 250 ms doubling, jitter factor 0.5');
+});
+
+test('a result that cannot be written stops the audit; an abort stops starting VMs', async (t) => {
+  const { sim, setup, targets } = await fleet(t, 10);
+  let delivered = 0;
+  await assert.rejects(
+    runAudit(targets, {
+      concurrency: 2,
+      retries: 0,
+      cache: setup.cache,
+      source: () => direct(sim),
+      onResult: () => {
+        if (++delivered === 3) throw new Error('disk full');
+      },
+    }),
+    /disk full/,
+  );
+  assert.ok(delivered < 10, `stopped after ${delivered}`);
+
+  const abort = new AbortController();
+  const seen: string[] = [];
+  const stats = await runAudit(targets, {
+    concurrency: 1,
+    retries: 0,
+    cache: setup.cache,
+    signal: abort.signal,
+    source: () => direct(sim),
+    onResult: (r) => {
+      seen.push(r.name!);
+      if (seen.length === 4) abort.abort();
+    },
+  });
+  assert.deepEqual(stats, { completed: 4, attempts: 4, retried: 0, skipped: 6 });
+});

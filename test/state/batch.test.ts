@@ -1,0 +1,78 @@
+// Batched state writes for fleet audits, on real SQLite files: what a batch
+// holds is invisible to other connections (and lost on a crash) until its
+// commit; `stored` counts only committed results; a batch commits at
+// maxResults, after maxDelayMs, on flush and on close; a refused record
+// leaves the batch intact.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { openState } from '../../src/state/index.js';
+import { StateBatcher } from '../../src/state/batch.js';
+import { trustedResult } from '../report/fixtures.js';
+import { tempDir } from './tmp.js';
+
+test('a batch is one transaction: invisible until committed, then durable; stored counts only committed results', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const writer = await openState(file);
+  const reader = await openState(file);
+  t.after(() => reader.close());
+  const commits: number[] = [];
+  const batcher = new StateBatcher(writer, { maxResults: 3, maxDelayMs: 60_000, onCommit: (n) => commits.push(n) });
+
+  batcher.record(trustedResult({ name: 'vm-1' }));
+  batcher.record(trustedResult({ name: 'vm-2' }));
+  assert.equal(batcher.stored, 0);
+  assert.equal(writer.batchOpen, true);
+  assert.equal(reader.history().length, 0, 'another connection sees nothing of an open batch');
+
+  batcher.record(trustedResult({ name: 'vm-3' })); // the third commits
+  assert.equal(batcher.stored, 3);
+  assert.equal(writer.batchOpen, false);
+  assert.equal(reader.history().length, 3);
+
+  batcher.record(trustedResult({ name: 'vm-4' }));
+  batcher.flush();
+  assert.equal(batcher.stored, 4);
+  batcher.record(trustedResult({ name: 'vm-5' }));
+  batcher.close(); // commits what is pending
+  assert.deepEqual(commits, [3, 4, 5]);
+  assert.deepEqual(
+    reader.history().map((e) => e.target).sort(),
+    [1, 2, 3, 4, 5].map((i) => `https://vm-${i}.prod.example:8443`),
+  );
+  assert.deepEqual(reader.integrityCheck(), ['ok']);
+});
+
+test('a batch open too long commits on its own (the write lock is not held for a slow audit)', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const writer = await openState(file);
+  const reader = await openState(file);
+  t.after(() => reader.close());
+  let committed!: () => void;
+  const done = new Promise<void>((resolve) => (committed = resolve));
+  const batcher = new StateBatcher(writer, { maxResults: 1000, maxDelayMs: 20, onCommit: () => committed() });
+  batcher.record(trustedResult({ name: 'slow' }));
+  const alive = setInterval(() => undefined, 1000); // the batcher's timer does not keep a process alive by itself
+  await done;
+  clearInterval(alive);
+  assert.equal(batcher.stored, 1);
+  assert.equal(reader.history().length, 1);
+  batcher.close();
+});
+
+test('a record the store refuses leaves the batch intact; the rest is committed', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const store = await openState(file);
+  const batcher = new StateBatcher(store, { maxResults: 10 });
+  batcher.record(trustedResult({ name: 'good-1' }));
+  // an invalid record (time not an integer) is refused by the store
+  assert.throws(() => batcher.record({ ...trustedResult({ name: 'bad' }), finishedAt: 'not a time' }));
+  batcher.record(trustedResult({ name: 'good-2' }));
+  batcher.close();
+  const reader = await openState(file);
+  t.after(() => reader.close());
+  assert.deepEqual(
+    reader.history().map((e) => e.target).sort(),
+    ['https://good-1.prod.example:8443', 'https://good-2.prod.example:8443'],
+  );
+});
