@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { VerificationError, VtpmError, asVtpmError, type CodeTable } from '../errors.js';
 import { verifyLogsAgainstQuote, type LogsVerification } from '../eventlog/index.js';
-import { evaluatePolicy, type EvaluationInput, type Finding, type LayerFacts, type MigrationFacts, type Policy, type PolicyEvaluation } from '../policy/index.js';
+import { evaluatePolicy, pcrSelectionFor, type EvaluationInput, type Finding, type LayerFacts, type MigrationFacts, type Policy, type PolicyEvaluation } from '../policy/index.js';
 import { HASH_ALGS, type HashName } from '../tpm/constants.js';
 import type { PcrValues } from '../tpm/pcrs.js';
 import type { LayerEvidence } from '../transport/evidence.js';
@@ -158,6 +158,17 @@ const ALL_PCRS = Array.from({ length: 24 }, (_, i) => i);
  * a log touches can be replayed against the quote, and PCR 23 carries the
  * vPlatform table) plus whatever other banks the policy reads.
  */
+const pcrRequests = new WeakMap<Policy, Map<number, PcrRequest[]>>();
+
+/** layerPcrRequest of what the policy reads at this position, computed once per policy and position. */
+function pcrRequestFor(policy: Policy, position: number): PcrRequest[] {
+  let byPosition = pcrRequests.get(policy);
+  if (!byPosition) pcrRequests.set(policy, (byPosition = new Map()));
+  let request = byPosition.get(position);
+  if (!request) byPosition.set(position, (request = layerPcrRequest(pcrSelectionFor(policy, position))));
+  return request;
+}
+
 export function layerPcrRequest(policyPcrs: Map<HashName, Set<number>>): PcrRequest[] {
   const banks = new Map<HashName, Set<number>>([['sha256', new Set(ALL_PCRS)]]);
   for (const [bank, pcrs] of policyPcrs) {
@@ -237,7 +248,6 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
   let upper: VerifiedLayer | null = null;
   let stoppedBy: ErrorSummary | undefined;
 
-  const { pcrSelectionFor } = await import('../policy/index.js');
 
   for (let position = 0; uri !== null; position++) {
     const t0 = clock();
@@ -265,7 +275,7 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
     }
     seenUris.add(uriKey);
 
-    const pcrs = layerPcrRequest(pcrSelectionFor(policy, position));
+    const pcrs = pcrRequestFor(policy, position);
     const request: LayerRequest = { position, uri, nonce, pcrs, ...(instance ? { instance } : {}) };
     const entry: CollectedLayer = { position, uri, nonce, pcrs, ...(instance ? { instance } : {}) };
     collected.push(entry);
@@ -399,6 +409,7 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
     }
   }
 
+  for (const l of layers) compactPassedChecks(l.checks);
   const { verdict, error, reason } = decide(layers, chain);
   const result: AttestationResult = {
     target: options.target,
@@ -529,6 +540,22 @@ function toRuleOutcome(r: { id: string; status: RuleOutcome['status']; message: 
     ...(r.expected !== undefined ? { expected: r.expected } : {}),
     ...(r.actual !== undefined ? { actual: r.actual } : {}),
   };
+}
+
+/**
+ * Results are stored and reported per VM by the thousand: a passed check
+ * keeps its id, message and expected value, but not what only repeats them
+ * (an actual equal to the expected value, the certificate reference of a
+ * passed chain check: the layer's certificatePath lists the certificates).
+ * Failed and warning checks keep everything.
+ */
+function compactPassedChecks(checks: CheckResult[]): void {
+  for (const c of checks) {
+    if (c.status !== 'pass') continue;
+    const extra = c as CheckResult & { certificate?: unknown };
+    if (extra.certificate !== undefined) delete extra.certificate;
+    if (c.actual !== undefined && c.actual === c.expected) delete c.actual;
+  }
 }
 
 /** The overall verdict: any failure is not-trusted; otherwise unreachable layers make it incomplete. */

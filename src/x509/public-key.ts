@@ -97,10 +97,25 @@ export function readSpki(r: DerReader, field: string): PublicKeyInfo {
 
 const keyObjects = new WeakMap<PublicKeyInfo, KeyObject | null>();
 
+/**
+ * Keys by their SubjectPublicKeyInfo bytes, across certificate parses: a fleet
+ * audit parses each VMM's and host's AK certificate again for every VM, and
+ * importing the key costs more than verifying with it. Bounded; the oldest
+ * entry goes first.
+ */
+const keysBySpki = new Map<string, KeyObject | null>();
+const MAX_KEYS_BY_SPKI = 4096;
+
 /** The key as a node KeyObject, imported once; null when node cannot import it. */
 export function publicKeyObject(info: PublicKeyInfo): KeyObject | null {
   const cached = keyObjects.get(info);
   if (cached !== undefined) return cached;
+  const spki = Buffer.from(info.der.buffer, info.der.byteOffset, info.der.byteLength).toString('latin1');
+  const shared = keysBySpki.get(spki);
+  if (shared !== undefined) {
+    keyObjects.set(info, shared);
+    return shared;
+  }
   let key: KeyObject | null;
   try {
     key = info.jwk
@@ -110,6 +125,8 @@ export function publicKeyObject(info: PublicKeyInfo): KeyObject | null {
     key = null;
   }
   keyObjects.set(info, key);
+  if (keysBySpki.size >= MAX_KEYS_BY_SPKI) keysBySpki.delete(keysBySpki.keys().next().value!);
+  keysBySpki.set(spki, key);
   return key;
 }
 
