@@ -22,5 +22,6 @@ export type InventoryCode = keyof typeof INVENTORY_CODES;
 
 export const AUDIT_CODES = {
   AUDIT_NOT_TRUSTED: { kind: 'verification', summary: 'the audit finished and at least one VM is not trusted (exit 1; details count them, the reports name them)' },
+  AUDIT_INTERRUPTED: { kind: 'transport', summary: 'SIGINT/SIGTERM stopped the audit: the VMs in flight finished, the rest were not started; results so far are stored and reported (exit 3 unless a VM failed: 1)' },
   AUDIT_UNREACHABLE: { kind: 'transport', summary: 'the audit finished, no VM failed verification, but at least one could not be attested after its retries (exit 3, unless --unreachable-ok)' },
 } as const satisfies CodeTable;

@@ -27,6 +27,8 @@ export interface AuditRun {
   /** the machine that ran the audit */
   hostname?: string;
   exitCode?: 0 | 1 | 2 | 3;
+  /** set when SIGINT/SIGTERM stopped the audit early */
+  interrupted?: { signal: string; notStarted: number };
 }
 
 export interface AuditReport {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { inventoryYaml } from '../../src/simulator/fleet.js';
@@ -67,6 +67,46 @@ test('SIGKILL midway, then again: the state file is sound, holds what was report
       second.filter((e) => e.verdict !== 'trusted').map((e) => e.target).sort(),
       slow.map((n) => `${sim.origin}/l/${n}`).sort(),
     );
+  } finally {
+    store.close();
+  }
+});
+
+test('SIGTERM midway: the VMs in flight finish, the results so far are stored and reported, exit 3 (AUDIT_INTERRUPTED)', async (t) => {
+  // As above: the last VMs answer only after 10 minutes, so the audit is still running when it is told to stop.
+  const slow = ['vm-0199', 'vm-0200'];
+  const sim = await startSimulator({
+    topology: { hosts: 2, vmmsPerHost: 1, vmsPerVmm: 100 },
+    faults: slow.map((layer) => ({ layer, fault: 'slow' as const, mode: 'delay' as const, delayMs: 600_000 })),
+  });
+  t.after(() => sim.close());
+  const dir = tempDir(t, 'vtpm-term-');
+  const inventory = join(dir, 'fleet.yaml');
+  writeFileSync(inventory, inventoryYaml(sim.inventory()));
+  const state = join(dir, 'state.db');
+  const report = join(dir, 'audit.json');
+  const args = ['audit', inventory, '--trust', sim.trustDir, '--state', state, '--json', report, '--concurrency', '2', '--retries', '0', '--timeout', '3000'];
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    stderr += `${line}\n`;
+    if (/^audit: 100\/200 VMs done/.test(line)) child.kill('SIGTERM');
+  });
+  child.stdout!.resume();
+  const code = await exited;
+  assert.equal(code, 3, stderr);
+  assert.match(stderr, /SIGTERM: finishing the VMs in flight/);
+
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  assert.equal(r.run.interrupted.signal, 'SIGTERM');
+  assert.ok(r.results.length >= 100 && r.results.length < 200, `${r.results.length} results reported`);
+  assert.equal(r.run.interrupted.notStarted, 200 - r.results.length);
+  assert.equal(r.summary.total, r.results.length);
+  const store = await openState(state, { create: false });
+  try {
+    assert.deepEqual(store.integrityCheck(), ['ok']);
+    assert.equal(store.history({ limit: 5000 }).length, r.results.length, 'every reported result is stored');
   } finally {
     store.close();
   }

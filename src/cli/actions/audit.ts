@@ -5,7 +5,7 @@
 // this is the edge: files, the terminal, the state file.
 
 import { hostname } from 'node:os';
-import { EXIT_CODES, VtpmError, type ExitCode } from '../../errors.js';
+import { EXIT_CODES, TransportError, VtpmError, type ExitCode } from '../../errors.js';
 import type { AuditTarget } from '../../audit/run.js';
 import type { AuditRun } from '../../report/json-report.js';
 import { renderSummary, type AuditSummary } from '../../report/summary.js';
@@ -135,9 +135,23 @@ async function audit(
     const summary = new SummaryBuilder();
     const failures: (AuditFailure & { index: number })[] = [];
     const startedAt = new Date();
+    // SIGINT/SIGTERM (a cron job's or Kubernetes' stop): start no more VMs, let
+    // those in flight finish (their timeouts bound it), then store and report
+    // what was done. A second signal stops at once.
+    const stop = new AbortController();
+    let stoppedBy: NodeJS.Signals | undefined;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stoppedBy) process.exit(EXIT_CODES.INCOMPLETE);
+      stoppedBy = sig;
+      process.stderr.write(`audit: ${sig}: finishing the VMs in flight, then storing results and writing reports (${sig} again stops at once)\n`);
+      stop.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     let stats: Awaited<ReturnType<typeof runAudit>>;
     try {
       stats = await runAudit(targets, {
+        signal: stop.signal,
         concurrency,
         retries: opts.retries,
         ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
@@ -165,12 +179,16 @@ async function audit(
         progress.stored(batcher.stored);
       }
     } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       progress.stop();
       batcher?.close();
     }
 
     const sum = summary.summary();
-    const exitCode = outcome.auditExitCode(sum, { unreachableOk: opts.unreachableOk });
+    let exitCode = outcome.auditExitCode(sum, { unreachableOk: opts.unreachableOk });
+    // An interrupted audit did not audit the whole fleet: never "all trusted".
+    if (stoppedBy && exitCode === EXIT_CODES.OK) exitCode = EXIT_CODES.INCOMPLETE;
     const run: AuditRun = {
       tool: { name: 'vtpm-verify', version: VERSION },
       startedAt: startedAt.toISOString(),
@@ -180,9 +198,13 @@ async function audit(
       concurrency,
       hostname: hostname(),
       exitCode,
+      ...(stoppedBy ? { interrupted: { signal: stoppedBy, notStarted: stats.skipped } } : {}),
     };
     if (reportsMod && spool) reportsMod.writeReports(opts.reports, run, sum, spool);
-    return auditOutcome(opts, run, sum, exitCode, failures, batcher, { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried }, outcome.auditError(sum, exitCode));
+    const error = stoppedBy
+      ? new TransportError('AUDIT_INTERRUPTED', `the audit was stopped by ${stoppedBy}: ${sum.total} of ${targets.length} VMs audited, ${stats.skipped} not started`, { signal: stoppedBy, audited: sum.total, notStarted: stats.skipped })
+      : undefined;
+    return auditOutcome(opts, run, sum, exitCode, failures, batcher, { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried }, (exitCode === EXIT_CODES.NOT_TRUSTED ? undefined : error) ?? outcome.auditError(sum, exitCode));
   } finally {
     spool?.close();
   }
