@@ -14,18 +14,19 @@ import { quoteCommand } from './quote.js';
 import { simulateCommand } from './simulate.js';
 import { watchCommand } from './watch.js';
 
-export const COMMANDS: CommandDefinition[] = [
-  demoCommand,
-  attestCommand,
-  verifyCommand,
-  watchCommand,
-  auditCommand,
-  quoteCommand,
-  eventlogCommand,
-  inspectCommand,
-  certsCommand,
-  policyCommand,
-  historyCommand,
-  simulateCommand,
+/** By name, so that running one command defines only that one (start-up time). */
+export const COMMANDS: ReadonlyArray<readonly [name: string, define: CommandDefinition]> = [
+  ['demo', demoCommand],
+  ['attest', attestCommand],
+  ['verify', verifyCommand],
+  ['watch', watchCommand],
+  ['audit', auditCommand],
+  ['quote', quoteCommand],
+  ['eventlog', eventlogCommand],
+  ['inspect', inspectCommand],
+  ['certs', certsCommand],
+  ['policy', policyCommand],
+  ['history', historyCommand],
+  ['simulate', simulateCommand],
 ];
 
