@@ -3,8 +3,12 @@
 // bytes. A fleet audit meets the same logs again and again (every VM on a
 // host is attested through that host's layers, and VMs built from one image
 // boot with one firmware log), so this cache keeps the last few
-// verifications, keyed by a SHA-256 over the log bytes AND every quoted PCR
-// value handed in. Any difference in any byte is another key: nothing is
+// verifications. The key is the log sizes, a hash of samples of the logs, the
+// quoted banks and the quoted values of the PCRs the logs extend (the only
+// ones the verification reads; a host's PCR 23 is not among them, so every
+// host of one firmware shares an entry); a hit is confirmed by comparing the
+// log bytes in full with the cached ones (a byte compare costs a tenth of
+// hashing them). Any difference in any byte that matters misses: nothing is
 // trusted from the cache that a fresh replay would not give.
 //
 // The cached LogsVerification is shared between the layers that hit it:
@@ -21,7 +25,9 @@ export interface LogVerificationCacheStats {
 }
 
 export class LogVerificationCache {
-  private readonly entries = new Map<string, { result: LogsVerification; bytes: number }>();
+  private readonly entries = new Map<string, { result: LogsVerification; bytes: number; eventLog: Uint8Array | undefined; ima: Uint8Array | undefined }>();
+  /** per log pair: the PCR indexes its verification depends on (null: all of them) */
+  private readonly relevant = new Map<string, number[] | null>();
   private readonly maxEntries: number;
   private readonly maxInputBytes: number;
   private inputBytes = 0;
@@ -39,20 +45,37 @@ export class LogVerificationCache {
 
   /** Same result as verifyLogsAgainstQuote(logs, verifiedPcrs) for logs without carried IMA state or custom quirks. */
   verify(logs: Pick<LogsToVerify, 'eventLog' | 'ima'>, verifiedPcrs: PcrValues): LogsVerification {
-    const key = cacheKey(logs, verifiedPcrs);
-    const hit = this.entries.get(key);
-    if (hit) {
-      this.stats.hits++;
-      this.entries.delete(key); // most recently used goes last
-      this.entries.set(key, hit);
-      return hit.result;
+    const logsKey = logsCacheKey(logs);
+    const known = this.relevant.get(logsKey);
+    if (known !== undefined) {
+      const key = `${logsKey}|${pcrSignature(verifiedPcrs, known)}`;
+      const hit = this.entries.get(key);
+      if (hit && sameBytes(hit.eventLog, logs.eventLog) && sameBytes(hit.ima, logs.ima)) {
+        this.stats.hits++;
+        this.entries.delete(key); // most recently used goes last
+        this.entries.set(key, hit);
+        return hit.result;
+      }
     }
     this.stats.misses++;
     // A malformed log throws here, and nothing is cached.
     const result = verifyLogsAgainstQuote(logs, verifiedPcrs);
     const bytes = (logs.eventLog?.length ?? 0) + (logs.ima?.length ?? 0);
     if (bytes <= this.maxInputBytes) {
-      this.entries.set(key, { result, bytes });
+      const found = relevantIndexes(logs, result);
+      const relevant = known === undefined || sameIndexes(known, found) ? found : null;
+      this.relevant.delete(logsKey);
+      this.relevant.set(logsKey, relevant);
+      if (this.relevant.size > 4 * this.maxEntries) this.relevant.delete(this.relevant.keys().next().value!);
+      const key = `${logsKey}|${pcrSignature(verifiedPcrs, relevant)}`;
+      const old = this.entries.get(key);
+      if (old) {
+        // same key, other bytes (a sample collision): the newer one takes the slot
+        this.entries.delete(key);
+        this.inputBytes -= old.bytes;
+      }
+      // private copies: the caller's buffers may be reused
+      this.entries.set(key, { result, bytes, eventLog: copy(logs.eventLog), ima: copy(logs.ima) });
       this.inputBytes += bytes;
       for (const [k, e] of this.entries) {
         if (this.entries.size <= this.maxEntries && this.inputBytes <= this.maxInputBytes) break;
@@ -64,7 +87,60 @@ export class LogVerificationCache {
   }
 }
 
-function cacheKey(logs: Pick<LogsToVerify, 'eventLog' | 'ima'>, pcrs: PcrValues): string {
+/**
+ * The PCR indexes a verification depends on: those the event log extends (in
+ * any bank) and those the IMA list extends. Without outcomes to tell (a log
+ * that replayed nothing), every index counts. Other quoted PCRs (PCR 23 of a
+ * host, application PCRs) do not change the verification, so they are not
+ * part of the key: every host of one firmware shares one entry.
+ */
+function relevantIndexes(logs: Pick<LogsToVerify, 'eventLog' | 'ima'>, result: LogsVerification): number[] | null {
+  const set = new Set<number>();
+  if (logs.eventLog) {
+    const outcomes = result.eventLog?.pcrs ?? [];
+    if (outcomes.length === 0) return null;
+    for (const o of outcomes) set.add(o.pcr);
+  }
+  if (logs.ima) {
+    const outcomes = result.ima?.pcrs ?? [];
+    if (outcomes.length === 0) return null;
+    for (const o of outcomes) set.add(o.pcr);
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
+function sameIndexes(a: number[] | null, b: number[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Which banks are quoted, and the quoted values (or absence) of the relevant indexes in each. */
+function pcrSignature(pcrs: PcrValues, relevant: number[] | null): string {
+  let out = '';
+  for (const bank of [...pcrs.keys()].sort()) {
+    const values = pcrs.get(bank)!;
+    out += `${bank}:`;
+    const indexes = relevant ?? [...values.keys()].sort((a, b) => a - b);
+    for (const i of indexes) {
+      const v = values.get(i);
+      out += v ? `${i}=${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')},` : `${i}=-,`;
+    }
+    out += ';';
+  }
+  return out;
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
+function copy(b: Uint8Array | undefined): Uint8Array | undefined {
+  return b === undefined ? undefined : Uint8Array.from(b);
+}
+
+/** The log sizes and a hash of samples of the logs; the log bytes themselves are compared on a hit. */
+function logsCacheKey(logs: Pick<LogsToVerify, 'eventLog' | 'ima'>): string {
   const h = createHash('sha256');
   const length = Buffer.alloc(9);
   const part = (tag: number, bytes: Uint8Array | undefined): void => {
@@ -74,12 +150,17 @@ function cacheKey(logs: Pick<LogsToVerify, 'eventLog' | 'ima'>, pcrs: PcrValues)
     h.update(length);
     if (bytes) h.update(bytes);
   };
-  part(1, logs.eventLog);
-  part(2, logs.ima);
-  for (const bank of [...pcrs.keys()].sort()) {
-    h.update(`|${bank}`);
-    const values = pcrs.get(bank)!;
-    for (const index of [...values.keys()].sort((a, b) => a - b)) part(3 + index, values.get(index));
-  }
-  return h.digest('hex');
+  // A sample of each log (its ends and 64 spread slices), so that logs of one
+  // size rarely share a slot; the full compare on a hit is what decides.
+  const sample = (tag: number, bytes: Uint8Array | undefined): void => {
+    if (!bytes || bytes.length <= 8192) return part(tag, bytes);
+    part(tag, bytes.subarray(0, 1024));
+    part(tag, bytes.subarray(bytes.length - 1024));
+    const step = Math.floor(bytes.length / 64);
+    for (let i = 1; i < 64; i++) h.update(bytes.subarray(i * step, i * step + 16));
+  };
+  const size = (bytes: Uint8Array | undefined): string => (bytes ? String(bytes.length) : '-');
+  sample(1, logs.eventLog);
+  sample(2, logs.ima);
+  return `${size(logs.eventLog)}:${size(logs.ima)}:${h.digest('hex')}`;
 }

@@ -1,6 +1,6 @@
 // LogVerificationCache: the same verification as verifyLogsAgainstQuote for
-// the same log bytes and quoted PCR values, reused only then: one byte of a
-// log or of any quoted PCR is another key. Bounded by entries and log bytes.
+// the same log bytes and quoted values of the PCRs the logs extend, reused only
+// then: one byte of a log, of such a PCR, or another set of banks is another key. Bounded by entries and log bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { verifyLogsAgainstQuote } from '../../src/eventlog/index.js';
@@ -43,6 +43,20 @@ test('a hit only for the very same log bytes and quoted PCRs; the result is what
   assert.notEqual(cache.verify({ eventLog: logs.eventLog }, pcrs), first);
   assert.deepEqual(cache.stats, { hits: 1, misses: 4 });
   assert.equal(cache.verify(logs, pcrs), first, 'still cached');
+
+  // PCRs no log extends (a host's PCR 23, PCR 16) are not read by the verification: same entry, same result as fresh
+  const untouched = clonePcrs(pcrs);
+  untouched.get('sha256')!.set(23, Buffer.alloc(32, 0x23));
+  untouched.get('sha256')!.set(16, Buffer.alloc(32, 0x16));
+  const shared = cache.verify(logs, untouched);
+  assert.equal(shared, first);
+  assert.deepEqual(shared.checks, verifyLogsAgainstQuote(logs, untouched).checks);
+  // but one more quoted bank is another key (it can change which bank the IMA list replays in)
+  const more = clonePcrs(pcrs);
+  more.set('sha1', new Map([[10, Buffer.alloc(20, 1)]]));
+  const withSha1 = cache.verify(logs, more);
+  assert.notEqual(withSha1, first);
+  assert.deepEqual(withSha1.checks, verifyLogsAgainstQuote(logs, more).checks);
 });
 
 test('bounded by entries and by log bytes; the least recently used goes first; a log larger than the budget is not kept', async (t) => {
@@ -52,7 +66,7 @@ test('bounded by entries and by log bytes; the least recently used goes first; a
   const logs = { eventLog: e.eventLog!, ima: Buffer.from(e.imaLog!, 'utf8') };
   const variant = (n: number): PcrValues => {
     const p = clonePcrs(e.unverifiedPcrs);
-    p.get('sha256')!.set(16, Buffer.alloc(32, n)); // a PCR no log touches: still part of the key
+    p.get('sha256')!.set(0, Buffer.alloc(32, n)); // a PCR the firmware log extends: part of the key
     return p;
   };
   const small = new LogVerificationCache({ maxEntries: 2 });
@@ -69,4 +83,28 @@ test('bounded by entries and by log bytes; the least recently used goes first; a
   tight.verify(logs, variant(1));
   tight.verify(logs, variant(1));
   assert.deepEqual(tight.stats, { hits: 0, misses: 2 }, 'too large to keep');
+});
+
+test('property: whatever PCR values and banks are quoted, a cached verification equals a fresh one', async (t) => {
+  const fc = (await import('fast-check')).default;
+  const sim = await startSimulator({ topology: { layers: 2 } });
+  t.after(() => sim.close());
+  const e = parseEvidenceBytes(sim.platform.tops()[0]!.evidence({ nonce: Buffer.alloc(32, 3), pcrs: ALL }));
+  const logs = { eventLog: e.eventLog!, ima: Buffer.from(e.imaLog!, 'utf8') };
+  const cache = new LogVerificationCache({ maxEntries: 8 });
+  fc.assert(
+    fc.property(fc.array(fc.record({ index: fc.integer({ min: 0, max: 23 }), byte: fc.integer({ min: 0, max: 3 }) }), { maxLength: 3 }), fc.boolean(), fc.boolean(), (changes, dropIndex, addSha1) => {
+      const pcrs = clonePcrs(e.unverifiedPcrs);
+      const bank = pcrs.get('sha256')!;
+      for (const c of changes) bank.set(c.index, Buffer.alloc(32, c.byte));
+      if (dropIndex && changes[0]) bank.delete(changes[0].index);
+      if (addSha1) pcrs.set('sha1', new Map([[10, Buffer.alloc(20, 0)]]));
+      const cached = cache.verify(logs, pcrs);
+      const fresh = verifyLogsAgainstQuote(logs, pcrs);
+      assert.deepEqual(cached.checks, fresh.checks);
+      assert.equal(cached.ok, fresh.ok);
+    }),
+    { numRuns: 60 },
+  );
+  assert.ok(cache.stats.hits > 0, 'some runs hit the cache');
 });
