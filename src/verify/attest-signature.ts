@@ -102,11 +102,30 @@ function cryptoVerify(hash: HashAlg, message: Uint8Array, key: VerifyKeyObjectIn
 }
 
 /**
- * Checks that the signature fits the AK (key type, and the scheme its TPM
- * public area fixes, if any), then verifies it over `message` exactly as
- * given. `signature` as bytes is a marshalled TPMT_SIGNATURE.
+ * One signature verification, planned: what node:crypto is asked, and what to
+ * say about the outcome. Planning and judging are pure; only the crypto call
+ * between them runs either here (sync) or on libuv's thread pool (async), so
+ * a fleet audit's event loop does not spend its time in ECDSA.
  */
-export function verifyAttestSignature(ak: AttestationKey, message: Uint8Array, signature: Uint8Array | AttestSignature, codes: SignatureCodes = ATTEST_SIGNATURE_CODES): SignatureOutcome {
+interface SignatureJob {
+  hash: HashAlg;
+  message: Uint8Array;
+  /** null: the signature cannot even be encoded for the curve (r or s too long): it fails */
+  key: VerifyKeyObjectInput | null;
+  bytes: Uint8Array;
+  ak: AttestationKey;
+  sig: Exclude<AttestSignature, { scheme: 'null' }>;
+  pss: boolean;
+  codes: SignatureCodes;
+  checks: CheckResult[];
+}
+
+/**
+ * Checks that the signature fits the AK (key type, and the scheme its TPM
+ * public area fixes, if any): either an outcome already (a misfit), or the
+ * crypto job to run.
+ */
+function planSignatureCheck(ak: AttestationKey, message: Uint8Array, signature: Uint8Array | AttestSignature, codes: SignatureCodes): SignatureOutcome | SignatureJob {
   const sig: AttestSignature = signature instanceof Uint8Array ? parseTpmtSignature(signature) : signature;
   const checks: CheckResult[] = [];
   const keyId = `${codes.prefix}.key-type`;
@@ -148,18 +167,45 @@ export function verifyAttestSignature(ak: AttestationKey, message: Uint8Array, s
   }
   checks.push(pass(keyId, `${schemeLabel(sig)} signature fits the ${ak.description} AK`));
 
-  let ok: boolean;
+  const job = { hash: sig.hash, message, ak, sig, pss, codes, checks };
   if (sig.scheme === 'ecdsa') {
     const raw = p1363(sig.r, sig.s, ak.scalarSize);
-    ok = raw !== null && cryptoVerify(sig.hash, message, { key: ak.key, dsaEncoding: 'ieee-p1363' }, raw);
-  } else if (sig.scheme === 'plain' && ak.keyType === 'ec') {
-    ok = cryptoVerify(sig.hash, message, { key: ak.key, dsaEncoding: 'der' }, sig.bytes);
-  } else {
-    const bytes = sig.scheme === 'plain' ? sig.bytes : sig.sig;
-    ok = pss
-      ? cryptoVerify(sig.hash, message, { key: ak.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, bytes)
-      : cryptoVerify(sig.hash, message, { key: ak.key, padding: constants.RSA_PKCS1_PADDING }, bytes);
+    return { ...job, key: raw === null ? null : { key: ak.key, dsaEncoding: 'ieee-p1363' }, bytes: raw ?? new Uint8Array(0) };
   }
+  if (sig.scheme === 'plain' && ak.keyType === 'ec') return { ...job, key: { key: ak.key, dsaEncoding: 'der' }, bytes: sig.bytes };
+  const bytes = sig.scheme === 'plain' ? sig.bytes : sig.sig;
+  const key: VerifyKeyObjectInput = pss
+    ? { key: ak.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }
+    : { key: ak.key, padding: constants.RSA_PKCS1_PADDING };
+  return { ...job, key, bytes };
+}
+
+function isJob(plan: SignatureOutcome | SignatureJob): plan is SignatureJob {
+  return 'codes' in plan;
+}
+
+function runJob(job: SignatureJob): boolean {
+  return job.key !== null && cryptoVerify(job.hash, job.message, job.key, job.bytes);
+}
+
+/** The same verification on libuv's thread pool (node's callback form of crypto.verify). */
+function runJobAsync(job: SignatureJob): Promise<boolean> {
+  const key = job.key;
+  if (key === null) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      // an error (malformed signature) is a failed verification, as in cryptoVerify
+      verify(job.hash.nodeName, job.message, key, job.bytes, (err, ok) => resolve(err === null && ok));
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+/** What the crypto outcome means: pass, a bad signature, or (RSA) a signature over other bytes. */
+function judgeSignature(job: SignatureJob, ok: boolean): SignatureOutcome {
+  const { ak, sig, pss, codes, checks } = job;
+  const sigId = `${codes.prefix}.signature`;
   const label = sig.scheme === 'plain' ? `${pss ? 'rsapss' : ak.keyType === 'rsa' ? 'rsassa' : 'ecdsa'}-${sig.hash.name} (plain)` : schemeLabel(sig);
   if (!ok && ak.keyType === 'rsa' && diagnoseRsaFailure(ak.key, sig.scheme === 'plain' ? sig.bytes : (sig as { sig: Uint8Array }).sig, sig.hash, pss, ak.rsaBits) === 'other-message') {
     const message = `the ${label} signature was made with this AK, but over other bytes: the message was altered after it was signed (or the signature belongs to another message)`;
@@ -180,6 +226,27 @@ export function verifyAttestSignature(ak: AttestationKey, message: Uint8Array, s
   }
   checks.push(pass(sigId, `${label} signature verifies with the ${ak.description} AK`));
   return { hash: sig.hash, checks };
+}
+
+/**
+ * Checks that the signature fits the AK (key type, and the scheme its TPM
+ * public area fixes, if any), then verifies it over `message` exactly as
+ * given. `signature` as bytes is a marshalled TPMT_SIGNATURE.
+ */
+export function verifyAttestSignature(ak: AttestationKey, message: Uint8Array, signature: Uint8Array | AttestSignature, codes: SignatureCodes = ATTEST_SIGNATURE_CODES): SignatureOutcome {
+  const plan = planSignatureCheck(ak, message, signature, codes);
+  return isJob(plan) ? judgeSignature(plan, runJob(plan)) : plan;
+}
+
+/** verifyAttestSignature with the public-key operation on libuv's thread pool: same checks, same outcome. */
+export async function verifyAttestSignatureAsync(
+  ak: AttestationKey,
+  message: Uint8Array,
+  signature: Uint8Array | AttestSignature,
+  codes: SignatureCodes = ATTEST_SIGNATURE_CODES,
+): Promise<SignatureOutcome> {
+  const plan = planSignatureCheck(ak, message, signature, codes);
+  return isJob(plan) ? judgeSignature(plan, await runJobAsync(plan)) : plan;
 }
 
 /**

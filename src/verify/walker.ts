@@ -27,7 +27,7 @@ import type { PcrValues } from '../tpm/pcrs.js';
 import type { LayerEvidence } from '../transport/evidence.js';
 import type { PcrSelection as PcrRequest } from '../transport/evidence-request.js';
 import { toHex } from '../util/bytes.js';
-import { validateChain, type PathValidation } from '../x509/validate.js';
+import { validateChainAsync, type PathValidation } from '../x509/validate.js';
 import { layerInfo, type VerifiedLayerInfo } from '../x509/layer-info.js';
 import type { TrustStore } from '../x509/trust-store.js';
 import type { ValidationCache } from '../x509/cache.js';
@@ -37,7 +37,7 @@ import { akFromKeyObject, akFromSpki, type AttestationKey } from './ak.js';
 import { fail, pass, type CheckResult } from './checks.js';
 import { nextNonce, type TopNonce } from './nonce-chain.js';
 import { toLayerFacts } from './facts.js';
-import { verifyQuote, type QuoteVerified } from './quote.js';
+import { verifyQuoteAsync, type QuoteVerified } from './quote.js';
 import type { AttestationResult, CertificateSummary, ErrorSummary, LayerResult, LayerStatus, RuleOutcome, Verdict } from './result.js';
 import { checkInstanceHosted, verifyVplatformLog, VPLATFORM_PCR, type VerifiedVplatformTable } from './vplatform.js';
 import type { VplatformLogCache } from './vplatform-cache.js';
@@ -296,7 +296,7 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
 
     let current: VerifiedLayer | null = null;
     try {
-      current = verifyLayer(position, uri, nonce, evidence, options, checks, layer);
+      current = await verifyLayer(position, uri, nonce, evidence, options, checks, layer);
     } catch (err) {
       const e = asVtpmError(err);
       if (e.kind === 'internal') throw e;
@@ -430,9 +430,9 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
 }
 
 /** Steps 2-4 for one layer. Returns null when a check failed that stops the walk. */
-function verifyLayer(position: number, uri: string, nonce: Buffer, evidence: LayerEvidence, options: WalkOptions, checks: CheckResult[], layer: LayerResult): VerifiedLayer | null {
-  // 2. the AK certificate path
-  const path: PathValidation = validateChain(
+async function verifyLayer(position: number, uri: string, nonce: Buffer, evidence: LayerEvidence, options: WalkOptions, checks: CheckResult[], layer: LayerResult): Promise<VerifiedLayer | null> {
+  // 2. the AK certificate path (signatures checked off the event loop)
+  const path: PathValidation = await validateChainAsync(
     evidence.certificates.map((c) => c.der),
     options.trust,
     { at: options.at, ...(options.cache ? { cache: options.cache } : {}), ...(options.crls ? { crls: options.crls } : {}), ...(options.pathMemo ? { memo: options.pathMemo } : {}) },
@@ -448,9 +448,9 @@ function verifyLayer(position: number, uri: string, nonce: Buffer, evidence: Lay
   const akKeyId = createHash('sha256').update(info.spki).digest('hex');
   layer.akKeyId = akKeyId;
 
-  // 3. the quote, with the certified key
+  // 3. the quote, with the certified key (its public-key operation off the event loop)
   const ak = akForCertificate(info);
-  const q = verifyQuote({ ak, message: evidence.quote.message, signature: evidence.quote.signature, nonce, pcrs: evidence.unverifiedPcrs });
+  const q = await verifyQuoteAsync({ ak, message: evidence.quote.message, signature: evidence.quote.signature, nonce, pcrs: evidence.unverifiedPcrs });
   checks.push(...q.checks);
   if (!q.ok) return null;
   layer.clockInfo = clockInfoJson(q);

@@ -121,33 +121,58 @@ const KEY_TYPES: Record<SignatureScheme, string[]> = {
   unknown: [],
 };
 
-/** Verifies `signature` over `data` with the issuer's key; never throws. */
-export function verifySignature(alg: SignatureAlgorithm, data: Uint8Array, signature: Uint8Array, issuerKey: PublicKeyInfo): SignatureCheck {
-  if (alg.scheme === 'unknown') return { ok: false, code: 'CHAIN_UNSUPPORTED_ALGORITHM', reason: `signature algorithm ${alg.name} is not supported` };
+type PlannedSignature = { check: SignatureCheck } | { hash: string | null; key: VerifyKeyInput };
+type VerifyKeyInput = Parameters<typeof cryptoVerify>[2];
+
+/** What to ask node:crypto, or the answer already when the algorithm or key cannot be used. */
+function planSignature(alg: SignatureAlgorithm, issuerKey: PublicKeyInfo): PlannedSignature {
+  if (alg.scheme === 'unknown') return { check: { ok: false, code: 'CHAIN_UNSUPPORTED_ALGORITHM', reason: `signature algorithm ${alg.name} is not supported` } };
   if (alg.pss && alg.pss.mgf1Hash !== alg.hash) {
-    return { ok: false, code: 'CHAIN_UNSUPPORTED_ALGORITHM', reason: `RSASSA-PSS with MGF1-${alg.pss.mgf1Hash} and ${alg.hash} is not supported` };
+    return { check: { ok: false, code: 'CHAIN_UNSUPPORTED_ALGORITHM', reason: `RSASSA-PSS with MGF1-${alg.pss.mgf1Hash} and ${alg.hash} is not supported` } };
   }
   const key = publicKeyObject(issuerKey);
-  if (!key) return { ok: false, code: 'CHAIN_UNSUPPORTED_ALGORITHM', reason: `the issuer's ${issuerKey.algorithm} key (${issuerKey.algorithmOid}) cannot be used` };
+  if (!key) return { check: { ok: false, code: 'CHAIN_UNSUPPORTED_ALGORITHM', reason: `the issuer's ${issuerKey.algorithm} key (${issuerKey.algorithmOid}) cannot be used` } };
   const keyType = key.asymmetricKeyType ?? 'unknown';
   if (!KEY_TYPES[alg.scheme].includes(keyType)) {
-    return { ok: false, code: 'CHAIN_BAD_SIGNATURE', reason: `signature algorithm ${alg.name} does not fit the issuer's ${keyType} key` };
+    return { check: { ok: false, code: 'CHAIN_BAD_SIGNATURE', reason: `signature algorithm ${alg.name} does not fit the issuer's ${keyType} key` } };
   }
-  let ok: boolean;
-  try {
-    const hash = alg.scheme === 'ed25519' || alg.scheme === 'ed448' ? null : alg.hash!;
-    if (alg.scheme === 'rsa-pss') {
-      ok = cryptoVerify(hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.pss!.saltLength }, signature);
-    } else if (alg.scheme === 'rsa-pkcs1') {
-      ok = cryptoVerify(hash, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
-    } else {
-      ok = cryptoVerify(hash, data, key, signature);
-    }
-  } catch (err) {
-    // A wrongly shaped signature (bad ECDSA DER, wrong RSA length) is a bad signature, not a crash.
-    return { ok: false, code: 'CHAIN_BAD_SIGNATURE', reason: `the signature does not verify (${err instanceof Error ? err.message : String(err)})` };
-  }
+  const hash = alg.scheme === 'ed25519' || alg.scheme === 'ed448' ? null : alg.hash!;
+  if (alg.scheme === 'rsa-pss') return { hash, key: { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.pss!.saltLength } };
+  if (alg.scheme === 'rsa-pkcs1') return { hash, key: { key, padding: constants.RSA_PKCS1_PADDING } };
+  return { hash, key };
+}
+
+function outcome(ok: boolean): SignatureCheck {
   return ok ? { ok: true } : { ok: false, code: 'CHAIN_BAD_SIGNATURE', reason: "the signature does not verify with the issuer's public key" };
+}
+
+function thrown(err: unknown): SignatureCheck {
+  // A wrongly shaped signature (bad ECDSA DER, wrong RSA length) is a bad signature, not a crash.
+  return { ok: false, code: 'CHAIN_BAD_SIGNATURE', reason: `the signature does not verify (${err instanceof Error ? err.message : String(err)})` };
+}
+
+/** Verifies `signature` over `data` with the issuer's key; never throws. */
+export function verifySignature(alg: SignatureAlgorithm, data: Uint8Array, signature: Uint8Array, issuerKey: PublicKeyInfo): SignatureCheck {
+  const plan = planSignature(alg, issuerKey);
+  if ('check' in plan) return plan.check;
+  try {
+    return outcome(cryptoVerify(plan.hash, data, plan.key, signature));
+  } catch (err) {
+    return thrown(err);
+  }
+}
+
+/** verifySignature with the public-key operation on libuv's thread pool (node's callback form of crypto.verify); never rejects. */
+export function verifySignatureAsync(alg: SignatureAlgorithm, data: Uint8Array, signature: Uint8Array, issuerKey: PublicKeyInfo): Promise<SignatureCheck> {
+  const plan = planSignature(alg, issuerKey);
+  if ('check' in plan) return Promise.resolve(plan.check);
+  return new Promise((resolve) => {
+    try {
+      cryptoVerify(plan.hash, data, plan.key, signature, (err, ok) => resolve(err ? thrown(err) : outcome(ok)));
+    } catch (err) {
+      resolve(thrown(err));
+    }
+  });
 }
 
 export interface SignedEnvelope {

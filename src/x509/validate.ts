@@ -22,7 +22,7 @@ import type { Crl } from './crl.js';
 import { CRL_REASONS } from './crl.js';
 import { EKU_BY_ROLE, OID, extensionName } from './oids.js';
 import { buildCandidatePaths, type CandidatePath } from './path-builder.js';
-import { verifySignature } from './signature.js';
+import { verifySignature, verifySignatureAsync, type SignatureCheck } from './signature.js';
 import type { TcgAttributes } from './tcg.js';
 import { decodeTrustedLayer, type TrustedLayerClaim, type VerifiedTrustedLayer } from './trusted-layer.js';
 import type { TrustAnchor, TrustStore } from './trust-store.js';
@@ -67,6 +67,12 @@ export interface ValidationOptions {
   memo?: PathValidationMemo;
   /** at most this many certificates in the path, anchor excluded (default 8) */
   maxDepth?: number;
+  /**
+   * Signature outcomes computed for this validation ahead of time (by
+   * validateChainAsync, off the event loop), by "issuerFingerprint>certFingerprint";
+   * a link not in it is verified here.
+   */
+  verifiedSignatures?: ReadonlyMap<string, SignatureCheck>;
 }
 
 export interface CertRef {
@@ -202,10 +208,11 @@ function evaluate(candidate: CandidatePath, target: Certificate, at: number, opt
     const who = label(ref);
 
     // Signature by the issuer's key (cached once verified).
+    const linkKey = `${issuer.fingerprint}>${cert.fingerprint}`;
     if (cache?.hasVerifiedLink(issuer.fingerprint, cert.fingerprint)) {
       add(ok(`chain.signature.${i}`, `${who}: signature verified by ${label(refOf(i + 1))} (cached)`, ref));
     } else {
-      const sig = verifySignature(cert.signatureAlgorithm, cert.tbs, cert.signature, issuer.publicKey);
+      const sig = options.verifiedSignatures?.get(linkKey) ?? verifySignature(cert.signatureAlgorithm, cert.tbs, cert.signature, issuer.publicKey);
       if (sig.ok) {
         cache?.recordVerifiedLink(issuer.fingerprint, cert.fingerprint);
         add(ok(`chain.signature.${i}`, `${who}: ${cert.signatureAlgorithm.name} signature verified by ${label(refOf(i + 1))}`, ref));
@@ -511,6 +518,35 @@ export type CertificateInput = string | Uint8Array;
  * CERT_* when a certificate is malformed; every verdict is in the result.
  */
 export function validateChain(certificates: readonly CertificateInput[], store: TrustStore, options: ValidationOptions): PathValidation {
+  const parsed = parseChain(certificates, options);
+  const memo = memoLookup(parsed, store, options);
+  if (memo.known) return memo.known;
+  return validateParsed(parsed, store, options, memo.key);
+}
+
+/**
+ * validateChain with the signatures of the evidence's own links (each
+ * certificate and the next one that names it as issuer) verified on libuv's
+ * thread pool first, so that a fleet audit's event loop does not spend its
+ * time in public-key operations. Same checks, same result: a link the path
+ * builder does not take, or one not verified ahead, is verified as usual.
+ */
+export async function validateChainAsync(certificates: readonly CertificateInput[], store: TrustStore, options: ValidationOptions): Promise<PathValidation> {
+  const parsed = parseChain(certificates, options);
+  const memo = memoLookup(parsed, store, options);
+  if (memo.known) return memo.known;
+  const ahead: Promise<[string, SignatureCheck]>[] = [];
+  for (let i = 0; i + 1 < parsed.length; i++) {
+    const cert = parsed[i]!;
+    const issuer = parsed[i + 1]!;
+    if (cert.issuer.key !== issuer.subject.key || options.cache?.hasVerifiedLink(issuer.fingerprint, cert.fingerprint)) continue;
+    ahead.push(verifySignatureAsync(cert.signatureAlgorithm, cert.tbs, cert.signature, issuer.publicKey).then((c) => [`${issuer.fingerprint}>${cert.fingerprint}`, c]));
+  }
+  const verifiedSignatures = ahead.length > 0 ? new Map(await Promise.all(ahead)) : undefined;
+  return validateParsed(parsed, store, verifiedSignatures ? { ...options, verifiedSignatures } : options, memo.key);
+}
+
+function parseChain(certificates: readonly CertificateInput[], options: ValidationOptions): Certificate[] {
   const parsed: Certificate[] = [];
   certificates.forEach((input, i) => {
     const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
@@ -522,14 +558,21 @@ export function validateChain(certificates: readonly CertificateInput[], store: 
     }
   });
   if (parsed.length === 0) throw new ParseError('CERT_NO_CERTIFICATE', 'the chain holds no certificate', {});
+  return parsed;
+}
+
+function memoLookup(parsed: readonly Certificate[], store: TrustStore, options: ValidationOptions): { key?: string; known?: ValidPath } {
   const memo = options.memo;
-  if (!memo) return validatePath(parsed[0]!, parsed.slice(1), store, options);
+  if (!memo) return {};
   const at = typeof options.at === 'number' ? options.at : options.at.getTime();
   const key = memo.key(parsed, store, options.crls, `${options.requireEku ?? ''}|${(options.allowedLabels ?? []).join(',')}|${options.maxDepth ?? ''}`);
   const known = memo.get(key, at);
-  if (known) return known;
+  return known ? { key, known } : { key };
+}
+
+function validateParsed(parsed: readonly Certificate[], store: TrustStore, options: ValidationOptions, memoKey: string | undefined): PathValidation {
   const result = validatePath(parsed[0]!, parsed.slice(1), store, options);
-  if (result.valid) memo.remember(key, result, parsed, store, options.crls);
+  if (result.valid && options.memo && memoKey !== undefined) options.memo.remember(memoKey, result, parsed, store, options.crls);
   return result;
 }
 

@@ -7,7 +7,7 @@ import { constants, generateKeyPairSync, sign, type KeyObject } from 'node:crypt
 import { bytesOf, type Field } from '../helpers/fields.js';
 import { ECC_AK_FIELDS, QUOTE_FIELDS, QUOTE_PCRS_JSON, QUOTE_SIGNATURE_FIELDS } from '../fixtures/tpm-fields.js';
 import { akFromKeyObject, akFromSpki, akFromTpmPublic, loadAttestationKey } from '../../src/verify/ak.js';
-import { computePcrDigest, qualifiedName, verifyQuote, type QuoteInput } from '../../src/verify/quote.js';
+import { computePcrDigest, qualifiedName, verifyQuote, verifyQuoteAsync, type QuoteInput } from '../../src/verify/quote.js';
 import { verifyAttestSignature, verifySignedAttest } from '../../src/verify/attest-signature.js';
 import { parseJsonPcrs } from '../../src/tpm/pcr-formats.js';
 import { parsePcrSelectionText } from '../../src/tpm/pcr-selection.js';
@@ -288,4 +288,41 @@ test('verifySignedAttest: certify with expected extraData; wrong type and extraD
 
 test('a malformed signature is an input error (ParseError), not a verdict', () => {
   assertThrowsCode(() => verifyQuote({ ak: loadAttestationKey(akPublic), message, signature: Buffer.from('0018000b00', 'hex'), nonce }), 'TPM_TRUNCATED');
+});
+
+test('verifyQuoteAsync (signature on the thread pool) gives exactly what verifyQuote gives, for every outcome', async () => {
+  const ecc = loadAttestationKey(akPublic);
+  const flipped = Buffer.from(message);
+  flipped[flipped.length - 1]! ^= 1;
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const rsa = akFromKeyObject(publicKey);
+  const msg = quoteBytes();
+  const rsaSig = (alg: string, sig: Buffer) => Buffer.concat([Buffer.from(alg + '000b0100', 'hex'), sig]);
+  const pkcs1 = sign('sha256', msg, { key: privateKey, padding: constants.RSA_PKCS1_PADDING });
+  const pss = sign('sha256', msg, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  const altered = Buffer.from(msg);
+  altered[altered.length - 1]! ^= 1;
+  const cases: [string, QuoteInput][] = [
+    ['valid ECDSA', { ak: ecc, message, signature, nonce, pcrs: pcrs() }],
+    ['flipped message byte', { ak: ecc, message: flipped, signature, nonce, pcrs: pcrs() }],
+    ['wrong nonce', { ak: ecc, message, signature, nonce: Buffer.from('0011223345', 'hex'), pcrs: pcrs() }],
+    ['another EC key', { ak: akFromKeyObject(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey), message, signature, nonce }],
+    ['key type mismatch', { ak: rsa, message, signature, nonce }],
+    ['valid RSASSA', { ak: rsa, message: msg, signature: rsaSig('0014', pkcs1), nonce: Buffer.of(0xaa) }],
+    ['valid RSAPSS', { ak: rsa, message: msg, signature: rsaSig('0016', pss), nonce: Buffer.of(0xaa) }],
+    ['RSA message altered', { ak: rsa, message: altered, signature: rsaSig('0014', pkcs1), nonce: Buffer.of(0xaa) }],
+    ['PKCS#1 presented as PSS', { ak: rsa, message: msg, signature: rsaSig('0016', pkcs1), nonce: Buffer.of(0xaa) }],
+    ['wrong-length RSA signature', { ak: rsa, message: msg, signature: Buffer.concat([Buffer.from('0014000b0004', 'hex'), Buffer.from('01020304', 'hex')]), nonce: Buffer.of(0xaa) }],
+    ['plain RSA signature', { ak: rsa, message: msg, signature: { scheme: 'plain', hash: hashByName('sha256')!, bytes: pkcs1 }, nonce: Buffer.of(0xaa) }],
+  ];
+  const outcomes = new Set<string>();
+  for (const [name, input] of cases) {
+    const view = (v: ReturnType<typeof verifyQuote>) =>
+      JSON.stringify({ ok: v.ok, checks: v.checks, failure: v.ok ? null : { code: v.failure.code, message: v.failure.message, details: v.failure.details } }, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+    const sync = view(verifyQuote(input));
+    assert.equal(view(await verifyQuoteAsync(input)), sync, name);
+    outcomes.add(JSON.parse(sync).failure?.code ?? 'valid');
+  }
+  // the cases reach every signature outcome, so the comparison means something
+  assert.deepEqual([...outcomes].sort(), ['QUOTE_BAD_SIGNATURE', 'QUOTE_KEY_TYPE_MISMATCH', 'QUOTE_MESSAGE_ALTERED', 'QUOTE_NONCE_MISMATCH', 'valid']);
 });

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCertificate } from '../../src/x509/certificate.js';
 import { TrustStore } from '../../src/x509/trust-store.js';
-import { validatePath, type PathValidation, type ValidationOptions } from '../../src/x509/validate.js';
+import { validateChain, validateChainAsync, validatePath, type PathValidation, type ValidationOptions } from '../../src/x509/validate.js';
+import { ValidationCache } from '../../src/x509/cache.js';
 import { layerInfo } from '../../src/x509/layer-info.js';
 import { AT, flipByte, makeChain, makeCert, makeCrl, x509, type Chain } from '../helpers/pki.js';
 
@@ -277,4 +278,35 @@ test('layerInfo gives the certified key and the issuer certificate hash of a val
   assert.equal(info.certificateFingerprint, chain.leaf.cert.fingerprint);
   assert.equal(info.publicKey?.asymmetricKeyType, 'ec');
   assert.deepEqual(Buffer.from(info.spki), Buffer.from(chain.leaf.cert.publicKey.der));
+});
+
+test('validateChainAsync (signatures on the thread pool) gives exactly what validateChain gives', async () => {
+  const view = (r: PathValidation) => JSON.stringify({ valid: r.valid, checks: r.checks, code: r.valid ? null : r.code, path: r.path.map((c) => c.fingerprint) });
+  const cases: [string, Uint8Array[], TrustStore][] = [];
+  for (const kind of ['p256', 'rsa', 'rsa-pss', 'p384'] as const) {
+    const c = await makeChain({ kind });
+    cases.push([`valid ${kind}`, [c.leaf.der, c.intermediate.der], c.store]);
+  }
+  const chain = await makeChain();
+  cases.push(['leaf signature tampered', [flipByte(chain.leaf.der, -1), chain.intermediate.der], chain.store]);
+  const impostor = await makeCert({ subject: 'CN=Impostor', issuer: chain.intermediate, signingKey: (await makeChain()).intermediate.keys.privateKey });
+  cases.push(['signed by another key under the right name', [impostor.der, chain.intermediate.der], chain.store]);
+  cases.push(['intermediates out of order', [chain.leaf.der, (await makeCert({ subject: 'CN=Unrelated CA', ca: true })).der, chain.intermediate.der], chain.store]);
+  cases.push(['no intermediate', [chain.leaf.der], chain.store]);
+  const codes = new Set<string>();
+  for (const [name, ders, store] of cases) {
+    const sync = validateChain(ders, store, { at: AT });
+    const async = await validateChainAsync(ders, store, { at: AT });
+    assert.equal(view(async), view(sync), name);
+    codes.add(sync.valid ? 'valid' : sync.code);
+  }
+  assert.deepEqual([...codes].sort(), ['CHAIN_BAD_SIGNATURE', 'CHAIN_UNTRUSTED_ROOT', 'valid']);
+
+  // With a cache: the first validation verifies (and records the link), the next says "(cached)", both ways.
+  const cache = new ValidationCache();
+  const first = await validateChainAsync([chain.leaf.der, chain.intermediate.der], chain.store, { at: AT, cache });
+  assert.ok(first.valid);
+  assert.doesNotMatch(first.checks.find((c) => c.id === 'chain.signature.0')!.message, /cached/);
+  const again = await validateChainAsync([chain.leaf.der, chain.intermediate.der], chain.store, { at: AT, cache });
+  assert.match(again.checks.find((c) => c.id === 'chain.signature.0')!.message, /\(cached\)/);
 });
