@@ -28,6 +28,7 @@ const liveSampler = gc
   : undefined;
 const baseline = { rss: process.memoryUsage().rss, heap: getHeapStatistics().used_heap_size };
 const cpu0 = process.cpuUsage();
+const elu0 = performance.eventLoopUtilization();
 const t0 = performance.now();
 const outcome = await runAuditCommand({
   inventory,
@@ -43,6 +44,8 @@ const outcome = await runAuditCommand({
 });
 const wallMs = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
+// the event loop's busy time: the single JS thread, against the process's CPU time on all threads
+const elu = performance.eventLoopUtilization(elu0);
 sample();
 clearInterval(sampler);
 if (liveSampler) clearInterval(liveSampler);
@@ -55,6 +58,7 @@ process.stdout.write(
     concurrency: result.run.concurrency,
     wallMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    loopBusyMs: elu.active,
     maxRssMB: process.resourceUsage().maxRSS / 1024,
     baselineRssMB: baseline.rss / 2 ** 20,
     heapPeakMB: heapPeak / 2 ** 20,

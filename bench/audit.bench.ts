@@ -6,7 +6,11 @@
 // machine's cores, as they would not in production.
 //
 // Two configurations: the audit alone (summary only), and with everything
-// on (--state, --json, --junit, --html). Memory is the kernel's maximum RSS
+// on (--state, --json, --junit, --html); at 1,000 VMs also the audit alone
+// with V8's default tiering (VTPM_NO_V8_TUNING=1), to show what the flags of
+// src/cli/v8-tuning.ts buy. "event loop busy" is the JS thread's share of the
+// audit's CPU: the rest is signature verification on libuv's thread pool,
+// GC and compiler threads. Memory is the kernel's maximum RSS
 // and the V8 heap sampled every 10 ms: it must not grow with the fleet
 // beyond what the inventory itself takes.
 import { spawn } from 'node:child_process';
@@ -28,6 +32,8 @@ interface RunFigures {
   concurrency: number;
   wallMs: number;
   cpuMs: number;
+  /** the event loop's busy time (the JS thread), ms */
+  loopBusyMs: number;
   maxRssMB: number;
   baselineRssMB: number;
   heapPeakMB: number;
@@ -37,10 +43,11 @@ interface RunFigures {
   simCpuMs: number;
 }
 
-function runAudit(inventory: string, trustDir: string, outDir: string, full: boolean, exposeGc = false): Promise<Omit<RunFigures, 'simCpuMs'>> {
+function runAudit(inventory: string, trustDir: string, outDir: string, full: boolean, exposeGc = false, v8Defaults = false): Promise<Omit<RunFigures, 'simCpuMs'>> {
   return new Promise((resolve, reject) => {
     const flags = exposeGc ? ['--expose-gc'] : [];
-    const child = spawn(process.execPath, [...flags, join(here, 'audit-run.js'), inventory, trustDir, outDir, full ? 'full' : 'plain'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const env = v8Defaults ? { ...process.env, VTPM_NO_V8_TUNING: '1' } : { ...process.env, VTPM_NO_V8_TUNING: '' };
+    const child = spawn(process.execPath, [...flags, join(here, 'audit-run.js'), inventory, trustDir, outDir, full ? 'full' : 'plain'], { stdio: ['ignore', 'pipe', 'ignore'], env });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.on('error', reject);
@@ -63,7 +70,7 @@ export default async function (): Promise<void> {
     { vms: 1_000, hosts: 50, runs: 3 },
     { vms: 10_000, hosts: 500, runs: 1 },
   ];
-  const rows: (string | number)[][] = [['VMs', 'reports + state', 'VMs/s', 'audit CPU ms/VM', 'simulator CPU ms/VM', 'peak RSS', 'peak heap', 'heap at start', 'concurrency']];
+  const rows: (string | number)[][] = [['VMs', 'reports + state', 'VMs/s', 'audit CPU ms/VM', 'event loop busy ms/VM', 'simulator CPU ms/VM', 'peak RSS', 'peak heap', 'heap at start', 'concurrency']];
   const memory: (string | number)[][] = [['VMs', 'live heap peak (after GC)', 'peak RSS', 'baseline RSS']];
   const notes: string[] = [];
   for (const size of sizes) {
@@ -72,12 +79,18 @@ export default async function (): Promise<void> {
     const sim = await startSimProcess({ hosts: size.hosts, vmsPerVmm: size.vms / size.hosts, dir, inventory: 'fleet.json' });
     notes.push(`${size.vms} VMs: simulator built in ${fmt((performance.now() - t0) / 1000, 1)} s (${size.hosts} hosts, ${size.hosts} VMMs)`);
     try {
-      for (const full of [false, true]) {
+      // V8 defaults (VTPM_NO_V8_TUNING=1) once, at 1,000 VMs: what the tiering flags of src/cli/v8-tuning.ts buy
+      const configs = [
+        { full: false, v8Defaults: false },
+        { full: true, v8Defaults: false },
+        ...(size.vms === 1_000 ? [{ full: false, v8Defaults: true }] : []),
+      ];
+      for (const { full, v8Defaults } of configs) {
         const runs: RunFigures[] = [];
         for (let r = 0; r < size.runs; r++) {
           const out = mkdtempSync(join(dir, 'run-'));
           const sim0 = sim.cpuMs();
-          const f = await runAudit(sim.inventoryFile!, sim.trustDir, out, full);
+          const f = await runAudit(sim.inventoryFile!, sim.trustDir, out, full, false, v8Defaults);
           runs.push({ ...f, simCpuMs: sim.cpuMs() - sim0 });
           if (f.total !== size.vms || f.trusted !== size.vms) throw new Error(`audit of ${size.vms} VMs: ${f.trusted}/${f.total} trusted`);
           if (full && r === 0) {
@@ -90,16 +103,17 @@ export default async function (): Promise<void> {
         const m = [...runs].sort((a, b) => a.wallMs - b.wallMs)[runs.length >> 1]!;
         rows.push([
           fmt(size.vms),
-          full ? 'yes' : 'no',
+          `${full ? 'yes' : 'no'}${v8Defaults ? ' (V8 defaults)' : ''}`,
           fmt((size.vms * 1000) / m.wallMs),
           fmt(m.cpuMs / size.vms, 2),
+          fmt(m.loopBusyMs / size.vms, 2),
           fmt(m.simCpuMs / size.vms, 2),
           mb(m.maxRssMB),
           mb(m.heapPeakMB),
           mb(m.baselineHeapMB),
           m.concurrency,
         ]);
-        if (size.runs > 1) notes.push(`${size.vms} VMs, reports ${full ? 'on' : 'off'}: VMs/s over ${size.runs} runs: ${runs.map((x) => fmt((size.vms * 1000) / x.wallMs)).join(', ')}`);
+        if (size.runs > 1) notes.push(`${size.vms} VMs, reports ${full ? 'on' : 'off'}${v8Defaults ? ', V8 defaults' : ''}: VMs/s over ${size.runs} runs: ${runs.map((x) => fmt((size.vms * 1000) / x.wallMs)).join(', ')}`);
       }
       // memory alone: a run that collects garbage every 250 ms to see what is kept (too slow to time)
       const out = mkdtempSync(join(dir, 'gc-'));
