@@ -3,8 +3,9 @@
 // change between requests is encoded once: the certificate PEMs, the base64
 // event log (shared by every machine that booted the same way), the IMA
 // text, and the vplatformLog JSON (re-encoded only when the table changes).
-// Per request there is the quote (one signature), the PCR values and one
-// Buffer.concat.
+// Per request there is the quote (one signature) and a short head of text
+// (quote and PCR values, the latter kept per PCR snapshot); the service sends
+// head and tail without joining them.
 
 import { createHash } from 'node:crypto';
 import type { EvidenceRequest } from '../transport/evidence.js';
@@ -14,6 +15,7 @@ import { invalidArgument } from './codes.js';
 import { FAULTS, type FaultName, type LayerFault } from './faults.js';
 import { alteredImaText, alteredLogBytes, type FirmwareLog, type ImaListTemplate, type MachineRole } from './firmware.js';
 import type { IssuedCertificate, SimCa } from './pki.js';
+import type { PcrSnapshot } from './pcr-snapshot.js';
 import type { QuoteFaults, SoftTpm } from './soft-tpm.js';
 import { VplatformRecorder } from './vplatform-recorder.js';
 
@@ -74,6 +76,9 @@ export class SimLayer {
   private vplatformPart: Buffer | null = null;
   private staleVplatformPart: Buffer | null = null;
   private certificatesPart: Buffer | null = null;
+  /** certificates, logs, vplatformLog (current, or without its last entry) and the closing brace */
+  private tailPart: Buffer | null = null;
+  private staleTailPart: Buffer | null = null;
   private ownLogsPart: Buffer | null = null;
   private akCert: IssuedCertificate | null = null;
   private chain: readonly IssuedCertificate[] = [];
@@ -166,6 +171,7 @@ export class SimLayer {
     this.akCert = ak;
     this.chain = [ak, ...intermediates];
     this.certificatesPart = Buffer.from(`,"certificates":${JSON.stringify(this.chain.map((c) => c.pem))}`, 'utf8');
+    this.tailPart = this.staleTailPart = null;
   }
 
   hasFault(name: FaultName): boolean {
@@ -202,8 +208,8 @@ export class SimLayer {
 
   private appendJson(entry: object): void {
     this.vplatformJson.push(JSON.stringify(entry));
-    this.vplatformPart = null;
-    this.staleVplatformPart = null;
+    this.vplatformPart = this.staleVplatformPart = null;
+    this.tailPart = this.staleTailPart = null;
   }
 
   /** a physical host or VMM: it keeps a vPlatform table */
@@ -262,6 +268,16 @@ export class SimLayer {
    * does not have).
    */
   evidence(request: EvidenceRequest): Buffer {
+    const parts = this.evidenceParts(request);
+    return Buffer.concat([Buffer.from(parts.head, 'latin1'), parts.tail], parts.length);
+  }
+
+  /**
+   * The same document in two parts, for the service to send without joining
+   * them: what is new for this request (quote and PCR values) and what is
+   * not (certificates, logs, vplatformLog, kept encoded).
+   */
+  evidenceParts(request: EvidenceRequest): EvidenceParts {
     const faults: QuoteFaults = {};
     if (this.faultFor('signature')) faults.corruptSignature = true;
     if (this.faultFor('nonce')) {
@@ -270,23 +286,54 @@ export class SimLayer {
     }
     this.lastNonce = Buffer.from(request.nonce);
     const q = this.tpm.quote(request.nonce, request.pcrs, faults);
-
-    let pcrs = '';
-    let first = true;
-    for (const [bank, values] of q.pcrs) {
-      pcrs += `${pcrs ? ',' : ''}"${bank}":{`;
-      let sep = '';
-      for (const [index, value] of values) {
-        let hex = toHex(value);
-        if (first && this.faultFor('pcr')) hex = `${hex.slice(0, -1)}${hex.endsWith('0') ? '1' : '0'}`;
-        first = false;
-        pcrs += `${sep}"${index}":"${hex}"`;
-        sep = ',';
-      }
-      pcrs += '}';
-    }
-    const head = Buffer.from(`{"version":1,"quote":{"message":"${q.message.toString('base64')}","signature":"${q.signature.toString('base64')}"},"pcrs":{${pcrs}}`, 'latin1');
-    const stale = this.faultFor('stale-binding', request) !== undefined;
-    return Buffer.concat([head, this.certificatesPart ?? Buffer.alloc(0), this.logs(), this.vplatformLogPart(stale), CLOSE]);
+    const pcrs = this.faultFor('pcr') ? pcrsJson(q.snapshot, true) : cachedPcrsJson(q.snapshot);
+    const head = `{"version":1,"quote":{"message":"${q.message.toString('base64')}","signature":"${q.signature.toString('base64')}"},"pcrs":{${pcrs}}`;
+    const tail = this.tail(this.faultFor('stale-binding', request) !== undefined);
+    // head is ASCII (base64, hex, digits, bank names): one byte per character
+    return { head, tail, length: head.length + tail.length };
   }
+
+  /** Everything after the PCR values, up to the closing brace: encoded once (per vplatformLog version). */
+  private tail(stale: boolean): Buffer {
+    const kept = stale ? this.staleTailPart : this.tailPart;
+    if (kept) return kept;
+    const tail = Buffer.concat([this.certificatesPart ?? Buffer.alloc(0), this.logs(), this.vplatformLogPart(stale), CLOSE]);
+    if (stale) this.staleTailPart = tail;
+    else this.tailPart = tail;
+    return tail;
+  }
+}
+
+/** One evidence document as the service sends it: `head` (ASCII text) then `tail`. */
+export interface EvidenceParts {
+  head: string;
+  tail: Buffer;
+  /** bytes in all */
+  length: number;
+}
+
+/** The members of the `pcrs` object, e.g. `"sha256":{"0":"<hex>",...}`; `corruptFirst` changes the first value's last hex digit (the pcr fault). */
+function pcrsJson(snapshot: PcrSnapshot, corruptFirst: boolean): string {
+  let out = '';
+  let first = true;
+  for (const b of snapshot.banks) {
+    out += `${out ? ',' : ''}"${b.bank}":{`;
+    for (let k = 0; k < b.indices.length; k++) {
+      let hex = toHex(b.values[k]!);
+      if (first && corruptFirst) hex = `${hex.slice(0, -1)}${hex.endsWith('0') ? '1' : '0'}`;
+      first = false;
+      out += `${k ? ',' : ''}"${b.indices[k]}":"${hex}"`;
+    }
+    out += '}';
+  }
+  return out;
+}
+
+/** pcrsJson of genuine values, kept with the snapshot (shared by every quote over unchanged PCRs). */
+const pcrsJsonOf = new WeakMap<PcrSnapshot, string>();
+
+function cachedPcrsJson(snapshot: PcrSnapshot): string {
+  let json = pcrsJsonOf.get(snapshot);
+  if (json === undefined) pcrsJsonOf.set(snapshot, (json = pcrsJson(snapshot, false)));
+  return json;
 }

@@ -195,9 +195,14 @@ function writeAttestHeader(w: TpmWriter, h: AttestHeader, type: number): void {
 
 /** TPMS_ATTEST of type TPM_ST_ATTEST_QUOTE, as TPM2_Quote signs it and `tpm2_quote -m` writes it. */
 export function encodeQuoteAttest(h: AttestHeader & { pcrSelection: PcrSelectionSpec; pcrDigest: Uint8Array }): Buffer {
+  return encodeQuoteAttestWith({ ...h, pcrSelectionBytes: encodePcrSelection(h.pcrSelection) });
+}
+
+/** The same with the TPML_PCR_SELECTION already marshalled (encodePcrSelection): the soft TPM keeps it per selection. */
+export function encodeQuoteAttestWith(h: AttestHeader & { pcrSelectionBytes: Uint8Array; pcrDigest: Uint8Array }): Buffer {
   const w = new TpmWriter(160);
   writeAttestHeader(w, h, TPM_ST.ATTEST_QUOTE);
-  writePcrSelection(w, h.pcrSelection); // TPMS_QUOTE_INFO: TPML_PCR_SELECTION pcrSelect
+  w.bytes(h.pcrSelectionBytes); // TPMS_QUOTE_INFO: TPML_PCR_SELECTION pcrSelect
   w.tpm2b(h.pcrDigest, 'pcrDigest'); // TPM2B_DIGEST pcrDigest
   return w.finish();
 }

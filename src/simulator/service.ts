@@ -5,14 +5,15 @@
 // everything about the evidence itself is the layer's (layer.ts).
 //
 // Built for throughput: kept-alive connections, no file I/O, and per request
-// only the query parsing, the quote and one buffer assembly.
+// only the query parsing, the quote and a short head of text; the rest of
+// the document is sent from buffers encoded once.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { VtpmError, TransportError } from '../errors.js';
 import { parseEvidenceQuery } from '../transport/evidence.js';
 import type { HugeMode, SlowMode, UnreachableMode } from './faults.js';
-import type { SimLayer } from './layer.js';
+import type { EvidenceParts, SimLayer } from './layer.js';
 import type { SimPlatform } from './platform.js';
 
 export const LAYER_PATH_PREFIX = '/l/';
@@ -186,12 +187,12 @@ export class SimulatorService {
 
   /** Answers an evidence request (protocol section 2) with `layer`'s evidence; mounted services use it too. */
   serveEvidence(layer: SimLayer, query: string, res: ServerResponse): void {
-    let body: Buffer;
+    let body: EvidenceParts;
     try {
       const request = parseEvidenceQuery(new URLSearchParams(query));
       // a relay answers with another platform's genuine evidence for the same request; a cloned VM, in turn with its copy
       const answering = layer.relayTarget && layer.faultFor('relayed', request) ? layer.relayTarget : layer.respondent();
-      body = answering.evidence(request);
+      body = answering.evidenceParts(request);
     } catch (err) {
       if (err instanceof VtpmError && err.kind === 'input') {
         this.stats.rejected++;
@@ -205,7 +206,9 @@ export class SimulatorService {
     }
     this.stats.evidence++;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
-    res.end(body);
+    // one writev: node corks the socket from the first write until end()
+    res.write(body.head, 'latin1');
+    res.end(body.tail);
   }
 
   /** Applies unreachable (reset), slow and huge; true when the request was taken care of. */

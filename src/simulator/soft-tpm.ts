@@ -36,13 +36,11 @@ import {
   ekPublicArea,
   encodePublic,
   encodePublic2b,
-  encodeQuoteAttest,
+  encodeQuoteAttestWith,
   encodeSignature,
   handleName,
   objectName,
-  pcrCompositeDigest,
   qualifiedName,
-  selectedPcrs,
   PCR_COUNT,
   type ClockInfo,
   type EccCurveName,
@@ -50,6 +48,7 @@ import {
   type PublicArea,
   type TpmSignature,
 } from './marshal.js';
+import { PcrSnapshots, snapshotValues, type PcrSnapshot } from './pcr-snapshot.js';
 import { parseSoftTpmState, type SoftTpmState } from './soft-tpm-state.js';
 import { subjectPublicKeyInfo } from './spki.js';
 
@@ -120,10 +119,31 @@ export interface SoftQuote {
   message: Buffer;
   /** marshalled TPMT_SIGNATURE (what `tpm2_quote -s` writes) */
   signature: Buffer;
-  /** the values of the quoted PCRs, as the evidence's `pcrs` member reports them */
-  pcrs: PcrValues;
+  /** the values of the quoted PCRs, as the evidence's `pcrs` member reports them (copies) */
+  readonly pcrs: PcrValues;
+  /** the same values as the TPM holds them, shared with later quotes over unchanged PCRs: read only */
+  readonly snapshot: PcrSnapshot;
   pcrDigest: Buffer;
   clockInfo: ClockInfo;
+}
+
+/** A quote whose PCR values are copied out of the snapshot only when asked for (the evidence JSON reads the snapshot). */
+class SoftQuoteOf implements SoftQuote {
+  private copies: PcrValues | null = null;
+  readonly pcrDigest: Buffer;
+
+  constructor(
+    readonly message: Buffer,
+    readonly signature: Buffer,
+    readonly snapshot: PcrSnapshot,
+    readonly clockInfo: ClockInfo,
+  ) {
+    this.pcrDigest = Buffer.from(snapshot.digest);
+  }
+
+  get pcrs(): PcrValues {
+    return (this.copies ??= snapshotValues(this.snapshot));
+  }
 }
 
 /**
@@ -250,6 +270,7 @@ export class SoftTpm {
 
   private readonly now: () => number;
   private pcrBanks = new Map<HashName, Buffer[]>();
+  private readonly snapshots: PcrSnapshots;
   private clockState: ClockState;
 
   private constructor(akKey: KeyObject, akSpec: AkSpec, ekKey: KeyObject, opts: SoftTpmOptions) {
@@ -278,6 +299,7 @@ export class SoftTpm {
     if (new Set(banks).size !== banks.length || banks.length === 0) throw invalidArgument('PCR banks: at least one, each once', { banks });
     this.banks = [...banks];
     this.resetPcrs();
+    this.snapshots = new PcrSnapshots(this.signing.hash, (bank) => this.bank(bank));
 
     const clock = opts.clock ?? 0;
     this.clockState = {
@@ -510,13 +532,7 @@ export class SoftTpm {
 
   /** The values of the selected PCRs. */
   readPcrs(selection: PcrSelectionSpec): PcrValues {
-    const out: PcrValues = new Map();
-    for (const entry of selection) {
-      if (out.has(entry.bank)) throw invalidArgument(`PCR selection names bank ${entry.bank} twice`, { bank: entry.bank });
-      const values = this.bank(entry.bank);
-      out.set(entry.bank, new Map(selectedPcrs(entry).map((i) => [i, Buffer.from(values[i]!)])));
-    }
-    return out;
+    return snapshotValues(this.snapshots.of(selection));
   }
 
   // -------------------------------------------------------------------------
@@ -529,22 +545,20 @@ export class SoftTpm {
    */
   quote(nonce: Uint8Array, selection: PcrSelectionSpec, faults: QuoteFaults = {}): SoftQuote {
     if (nonce.length > LIMITS.data) throw invalidArgument(`quote: qualifying data of ${nonce.length} bytes exceeds TPM2B_DATA (${LIMITS.data})`, { length: nonce.length });
-    const pcrs = this.readPcrs(selection);
-    const ordered: Uint8Array[] = [];
-    for (const entry of selection) for (const v of pcrs.get(entry.bank)!.values()) ordered.push(v);
-    const pcrDigest = pcrCompositeDigest(this.signing.hash, ordered);
+    // the PCR part (values, digest, selection bytes) is the same for every quote over unchanged PCRs
+    const snapshot = this.snapshots.of(selection);
     const clockInfo = this.clockInfo;
-    const message = encodeQuoteAttest({
+    const message = encodeQuoteAttestWith({
       qualifiedSigner: this.akQualifiedName,
       extraData: faults.extraData ?? nonce,
       clockInfo,
       firmwareVersion: this.firmwareVersion,
-      pcrSelection: selection,
-      pcrDigest: faults.pcrDigest ?? pcrDigest,
+      pcrSelectionBytes: snapshot.selectionBytes,
+      pcrDigest: faults.pcrDigest ?? snapshot.digest,
     });
     const signature = encodeSignature(signTpm(faults.signingKey ?? this.akPrivateKey, this.signing, message));
     if (faults.corruptSignature) signature[signature.length - 1]! ^= 0x01;
-    return { message, signature, pcrs, pcrDigest, clockInfo };
+    return new SoftQuoteOf(message, signature, snapshot, clockInfo);
   }
 
   /** Signs arbitrary bytes with the AK's scheme (e.g. to build a TPM2_Certify-like structure). */

@@ -96,6 +96,41 @@ test('a quote carries the nonce, the AK Qualified Name, the clock, and H(selecte
   assert.deepEqual([...q.pcrs.get('sha256')!.keys()], [0, 10]);
 });
 
+test('quotes over one selection reuse its PCR part only while those PCRs are unchanged: extend, reboot, import and adopt show at once', () => {
+  const tpm = SoftTpm.create();
+  const pcrDigest = (q: { message: Buffer }) => q.message.subarray(-32);
+  const fresh = () => sha('sha256', tpm.readPcr('sha256', 0), tpm.readPcr('sha256', 10), tpm.readPcr('sha256', 23));
+  const a = tpm.quote(NONCE, SEL);
+  const b = tpm.quote(Buffer.alloc(32, 1), SEL);
+  assert.equal(b.snapshot, a.snapshot, 'unchanged PCRs: the same snapshot');
+  assert.deepEqual(attestFields(b.message).extraData, Buffer.alloc(32, 1), 'the nonce is the new one');
+  assert.ok(signatureValid(tpm.akPublicKey, b.message, b.signature));
+  tpm.extendData(5, Buffer.from('not selected'));
+  assert.equal(tpm.quote(NONCE, SEL).snapshot, a.snapshot, 'a PCR outside the selection changes nothing');
+  const saved = tpm.exportState();
+  tpm.extendData(10, Buffer.from('selected'));
+  const c = tpm.quote(NONCE, SEL);
+  assert.notEqual(c.snapshot, a.snapshot);
+  assert.deepEqual(pcrDigest(c), fresh());
+  assert.deepEqual(c.pcrs.get('sha256')!.get(10), tpm.readPcr('sha256', 10));
+  // the same selection written otherwise (order, repeats) quotes the same PCRs
+  assert.deepEqual(pcrDigest(tpm.quote(NONCE, [{ bank: 'sha256', pcrs: [23, 10, 0, 10] }])), fresh());
+  tpm.importState(saved);
+  assert.deepEqual(pcrDigest(tpm.quote(NONCE, SEL)), pcrDigest(a), 'a restored state quotes its own values');
+  tpm.reboot();
+  assert.deepEqual(pcrDigest(tpm.quote(NONCE, SEL)), sha('sha256', Buffer.alloc(32), Buffer.alloc(32), Buffer.alloc(32)));
+  const other = SoftTpm.create();
+  other.extendData(23, Buffer.from('other'));
+  tpm.adoptPcrs(other);
+  assert.deepEqual(pcrDigest(tpm.quote(NONCE, SEL)), fresh());
+  // what a quote reports are copies: changing them changes neither the TPM nor later quotes
+  const d = tpm.quote(NONCE, SEL);
+  d.pcrs.get('sha256')!.get(23)!.fill(0);
+  d.pcrDigest.fill(0);
+  assert.deepEqual(tpm.quote(NONCE, SEL).pcrs.get('sha256')!.get(23), other.readPcr('sha256', 23));
+  assert.deepEqual(pcrDigest(tpm.quote(NONCE, SEL)), fresh());
+});
+
 test('the instance id is SHA-256 of the EK SubjectPublicKeyInfo DER; an RSA EK is available', () => {
   const tpm = SoftTpm.create();
   assert.deepEqual(tpm.instanceId, sha('sha256', tpm.ekPublicKey.export({ type: 'spki', format: 'der' })));
