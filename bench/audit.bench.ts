@@ -6,11 +6,9 @@
 // machine's cores, as they would not in production.
 //
 // Two configurations: the audit alone (summary only), and with everything
-// on (--state, --json, --junit, --html); at 1,000 VMs also the audit alone
-// with V8's default tiering (VTPM_NO_V8_TUNING=1), to show what the flags of
-// src/cli/v8-tuning.ts buy. "event loop busy" is the JS thread's share of the
-// audit's CPU: the rest is signature verification on libuv's thread pool,
-// GC and compiler threads. Memory is the kernel's maximum RSS
+// on (--state, --json, --junit, --html). "event loop busy" is the JS
+// thread's share of the audit's CPU: the rest is signature verification on
+// libuv's thread pool, GC and compiler threads. Memory is the kernel's maximum RSS
 // and the V8 heap sampled every 10 ms: it must not grow with the fleet
 // beyond what the inventory itself takes.
 import { spawn } from 'node:child_process';
@@ -43,11 +41,10 @@ interface RunFigures {
   simCpuMs: number;
 }
 
-function runAudit(inventory: string, trustDir: string, outDir: string, full: boolean, exposeGc = false, v8Defaults = false): Promise<Omit<RunFigures, 'simCpuMs'>> {
+function runAudit(inventory: string, trustDir: string, outDir: string, full: boolean, exposeGc = false): Promise<Omit<RunFigures, 'simCpuMs'>> {
   return new Promise((resolve, reject) => {
     const flags = exposeGc ? ['--expose-gc'] : [];
-    const env = v8Defaults ? { ...process.env, VTPM_NO_V8_TUNING: '1' } : { ...process.env, VTPM_NO_V8_TUNING: '' };
-    const child = spawn(process.execPath, [...flags, join(here, 'audit-run.js'), inventory, trustDir, outDir, full ? 'full' : 'plain'], { stdio: ['ignore', 'pipe', 'ignore'], env });
+    const child = spawn(process.execPath, [...flags, join(here, 'audit-run.js'), inventory, trustDir, outDir, full ? 'full' : 'plain'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.on('error', reject);
@@ -79,26 +76,12 @@ export default async function (): Promise<void> {
     const sim = await startSimProcess({ hosts: size.hosts, vmsPerVmm: size.vms / size.hosts, dir, inventory: 'fleet.json' });
     notes.push(`${size.vms} VMs: simulator built in ${fmt((performance.now() - t0) / 1000, 1)} s (${size.hosts} hosts, ${size.hosts} VMMs)`);
     try {
-      // V8 defaults (VTPM_NO_V8_TUNING=1) once, at 1,000 VMs: what the tiering flags of src/cli/v8-tuning.ts buy
-      // and the audit alone with the simulator at nice 10: it stands in for remote machines with CPUs of
-      // their own, so when both want this machine's 2 cores the audit goes first (the simulator still
-      // gets every cycle the audit leaves)
-      const configs = [
-        { full: false, v8Defaults: false, simNice: 0 },
-        { full: true, v8Defaults: false, simNice: 0 },
-        ...(size.vms === 1_000 ? [{ full: false, v8Defaults: true, simNice: 0 }] : []),
-        { full: false, v8Defaults: false, simNice: 10 },
-      ];
-      for (const { full, v8Defaults, simNice } of configs) {
-        if (!sim.setNice(simNice)) {
-          notes.push(`${size.vms} VMs: cannot set the simulator's nice value to ${simNice} here; that configuration is skipped`);
-          continue;
-        }
+      for (const full of [false, true]) {
         const runs: RunFigures[] = [];
         for (let r = 0; r < size.runs; r++) {
           const out = mkdtempSync(join(dir, 'run-'));
           const sim0 = sim.cpuMs();
-          const f = await runAudit(sim.inventoryFile!, sim.trustDir, out, full, false, v8Defaults);
+          const f = await runAudit(sim.inventoryFile!, sim.trustDir, out, full);
           runs.push({ ...f, simCpuMs: sim.cpuMs() - sim0 });
           if (f.total !== size.vms || f.trusted !== size.vms) throw new Error(`audit of ${size.vms} VMs: ${f.trusted}/${f.total} trusted`);
           if (full && r === 0) {
@@ -111,7 +94,7 @@ export default async function (): Promise<void> {
         const m = [...runs].sort((a, b) => a.wallMs - b.wallMs)[runs.length >> 1]!;
         rows.push([
           fmt(size.vms),
-          `${full ? 'yes' : 'no'}${v8Defaults ? ' (V8 defaults)' : ''}${simNice ? ` (simulator at nice ${simNice})` : ''}`,
+          full ? 'yes' : 'no',
           fmt((size.vms * 1000) / m.wallMs),
           fmt(m.cpuMs / size.vms, 2),
           fmt(m.loopBusyMs / size.vms, 2),
@@ -121,10 +104,9 @@ export default async function (): Promise<void> {
           mb(m.baselineHeapMB),
           m.concurrency,
         ]);
-        if (size.runs > 1) notes.push(`${size.vms} VMs, reports ${full ? 'on' : 'off'}${v8Defaults ? ', V8 defaults' : ''}${simNice ? `, simulator at nice ${simNice}` : ''}: VMs/s over ${size.runs} runs: ${runs.map((x) => fmt((size.vms * 1000) / x.wallMs)).join(', ')}`);
+        if (size.runs > 1) notes.push(`${size.vms} VMs, reports ${full ? 'on' : 'off'}: VMs/s over ${size.runs} runs: ${runs.map((x) => fmt((size.vms * 1000) / x.wallMs)).join(', ')}`);
       }
       // memory alone: a run that collects garbage every 250 ms to see what is kept (too slow to time)
-      sim.setNice(0);
       const out = mkdtempSync(join(dir, 'gc-'));
       const g = await runAudit(sim.inventoryFile!, sim.trustDir, out, false, true);
       rmSync(out, { recursive: true, force: true });

@@ -3,8 +3,7 @@
 // stdout line says where it serves. Its CPU time is read from /proc (Linux)
 // so a benchmark can show how the two cores were shared.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { BIN } from './paths.js';
@@ -17,12 +16,6 @@ export interface SimProcess {
   inventoryFile: string | undefined;
   /** user + system CPU time of the simulator so far, ms (NaN where /proc is absent) */
   cpuMs(): number;
-  /**
-   * Sets the nice value of every thread of the simulator (Linux schedules
-   * threads one by one); false where it cannot (no /proc, or no right to
-   * raise the priority back).
-   */
-  setNice(nice: number): boolean;
   stop(): Promise<void>;
 }
 
@@ -49,14 +42,6 @@ export async function startSimProcess(opts: { hosts: number; vmsPerVmm: number; 
         return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticks;
       } catch {
         return NaN;
-      }
-    },
-    setNice: (nice) => {
-      try {
-        for (const tid of readdirSync(`/proc/${child.pid}/task`)) setPriority(Number(tid), nice);
-        return true;
-      } catch {
-        return false;
       }
     },
     stop: () =>
