@@ -314,19 +314,20 @@ export interface EvidenceParts {
 
 /** The members of the `pcrs` object, e.g. `"sha256":{"0":"<hex>",...}`; `corruptFirst` changes the first value's last hex digit (the pcr fault). */
 function pcrsJson(snapshot: PcrSnapshot, corruptFirst: boolean): string {
-  let out = '';
+  const parts: string[] = [];
   let first = true;
   for (const b of snapshot.banks) {
-    out += `${out ? ',' : ''}"${b.bank}":{`;
+    parts.push(`${parts.length ? ',' : ''}"${b.bank}":{`);
     for (let k = 0; k < b.indices.length; k++) {
       let hex = toHex(b.values[k]!);
       if (first && corruptFirst) hex = `${hex.slice(0, -1)}${hex.endsWith('0') ? '1' : '0'}`;
       first = false;
-      out += `${k ? ',' : ''}"${b.indices[k]}":"${hex}"`;
+      parts.push(`${k ? ',' : ''}"${b.indices[k]}":"${hex}"`);
     }
-    out += '}';
+    parts.push('}');
   }
-  return out;
+  // join() of many parts makes a flat string; one built with += is a deep rope that V8 walks again on every write
+  return parts.join('');
 }
 
 /** pcrsJson of genuine values, kept with the snapshot (shared by every quote over unchanged PCRs). */

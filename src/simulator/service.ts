@@ -11,10 +11,10 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { VtpmError, TransportError } from '../errors.js';
-import { parseEvidenceQuery } from '../transport/evidence.js';
 import type { HugeMode, SlowMode, UnreachableMode } from './faults.js';
 import type { EvidenceParts, SimLayer } from './layer.js';
 import type { SimPlatform } from './platform.js';
+import { EvidenceQueryCache } from './request-cache.js';
 
 export const LAYER_PATH_PREFIX = '/l/';
 
@@ -80,6 +80,7 @@ export class SimulatorService {
   private readonly sockets = new Set<Socket>();
   private index: Buffer | null = null;
   private readonly mounts = new Map<string, MountedService>();
+  private readonly queries = new EvidenceQueryCache();
   private closed = false;
 
   private constructor(server: http.Server, host: string, port: number) {
@@ -189,7 +190,7 @@ export class SimulatorService {
   serveEvidence(layer: SimLayer, query: string, res: ServerResponse): void {
     let body: EvidenceParts;
     try {
-      const request = parseEvidenceQuery(new URLSearchParams(query));
+      const request = this.queries.parse(query);
       // a relay answers with another platform's genuine evidence for the same request; a cloned VM, in turn with its copy
       const answering = layer.relayTarget && layer.faultFor('relayed', request) ? layer.relayTarget : layer.respondent();
       body = answering.evidenceParts(request);
