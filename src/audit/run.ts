@@ -207,6 +207,8 @@ async function attemptOnce(target: AuditTarget, options: AuditRunOptions): Promi
     ...(options.logCache ? { logCache: options.logCache } : {}),
     ...(options.pathMemo ? { pathMemo: options.pathMemo } : {}),
     ...(options.assess ? { assess: options.assess(target, { time: now.getTime() }) } : {}),
+    // other VMs' walks keep the event loop busy while a signature verifies on the pool
+    signatures: 'thread-pool',
   };
   try {
     return (await walk(walkOptions, source)).result;
