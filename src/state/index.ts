@@ -2,7 +2,7 @@
 // and attestation history, with rollback and clone findings.
 
 export { openState, StateStore, DEFAULT_BUSY_TIMEOUT_MS, MAX_HISTORY_LIMIT } from './store.js';
-export type { OpenStateOptions, Observation, ObserveOutcome, ResultRecord, HistoryFilter, HistoryEntry, StaySummary, IdentitySummary } from './store.js';
+export type { OpenStateOptions, Observation, ObserveOutcome, PruneOutcome, ResultRecord, HistoryFilter, HistoryEntry, StaySummary, IdentitySummary } from './store.js';
 export { defaultStatePath, resolveStatePath } from './paths.js';
 export { STATE_FINDING_CODES, DEFAULT_FINDING_STATUS, toCheckResult } from './findings.js';
 export type { StateFinding, StateFindingCode, ReadingSummary } from './findings.js';

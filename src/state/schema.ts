@@ -141,6 +141,11 @@ CREATE TABLE migration_cursor (
 ) WITHOUT ROWID;
 `;
 
+const V4_INDEXES = `
+-- Pruning deletes readings by age (StateStore.prune).
+CREATE INDEX observation_by_time ON observation (time);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'identities, readings, results', up: (db) => db.exec(V1_TABLES) },
   {
@@ -152,6 +157,7 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   { version: 3, description: 'migration notification cursors for watch', up: (db) => db.exec(V3_TABLES) },
+  { version: 4, description: 'readings indexed by time, for pruning', up: (db) => db.exec(V4_INDEXES) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -129,7 +129,20 @@ export interface IdentitySummary {
   histories: number;
 }
 
+/** What prune() removed (or, in a dry run, would remove). */
+export interface PruneOutcome {
+  /** ISO 8601: rows recorded before this time */
+  before: string;
+  /** history results */
+  results: number;
+  /** verified clock readings (the observation log) */
+  readings: number;
+  dryRun: boolean;
+}
+
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+/** Rows deleted per transaction when pruning: other processes get the write lock between chunks. */
+const PRUNE_CHUNK_ROWS = 5_000;
 export const MAX_HISTORY_LIMIT = 100_000;
 /** A result larger than this is a bug of the caller (evidence is capped well below). */
 export const MAX_RESULT_BYTES = 32 * 1024 * 1024;
@@ -431,6 +444,57 @@ export class StateStore {
         };
       });
     });
+  }
+
+  /**
+   * Deletes history results and clock readings recorded before `before` (ms
+   * since the epoch). What rollback and clone detection compare new evidence
+   * with stays: the last verified reading and clock histories of every
+   * identity, hosting periods, migration cursors. Deletes in chunks, each its
+   * own transaction, so a long prune neither holds the write lock for long nor
+   * leaves a half-done chunk when killed. Freed pages are reused by later
+   * writes; vacuum() gives them back to the file system.
+   */
+  prune(before: number, opts: { dryRun?: boolean } = {}): PruneOutcome {
+    checkInput(Number.isSafeInteger(before), 'prune time', before);
+    const outcome = { before: iso(before), results: 0, readings: 0, dryRun: opts.dryRun === true };
+    for (const [table, field] of [
+      ['result', 'results'],
+      ['observation', 'readings'],
+    ] as const) {
+      if (outcome.dryRun) {
+        outcome[field] = this.read('count prunable rows', () => (this.stmt(`SELECT count(*) AS n FROM ${table} WHERE time < ?`).get(before) as { n: number }).n);
+        continue;
+      }
+      for (;;) {
+        const deleted = this.write(`prune ${table}`, () =>
+          this.stmt(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE time < ? ORDER BY id LIMIT ${PRUNE_CHUNK_ROWS})`).run(before).changes,
+        );
+        outcome[field] += deleted;
+        if (deleted < PRUNE_CHUNK_ROWS) break;
+      }
+    }
+    return outcome;
+  }
+
+  /** Rewrites the file without its free pages (after a prune) and truncates the WAL; needs no other writer. */
+  vacuum(): void {
+    this.assertOpen('vacuum');
+    checkInput(!this.db.inTransaction, 'vacuum inside a batch', true);
+    try {
+      this.db.exec('VACUUM');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      throw stateError(err, this.path, 'vacuum');
+    }
+  }
+
+  /** How many TPM identities (each with its last reading) and hosting periods are recorded: what prune() keeps. */
+  keptCounts(): { identities: number; stays: number } {
+    return this.read('count identities and stays', () => ({
+      identities: (this.stmt(`SELECT count(*) AS n FROM tpm_identity`).get() as { n: number }).n,
+      stays: (this.stmt(`SELECT count(*) AS n FROM stay`).get() as { n: number }).n,
+    }));
   }
 
   /** Where an instance was seen hosted, oldest first. */

@@ -31,7 +31,7 @@ test('the cursor starts empty, only moves forward, is per controller and instanc
   again.close();
 });
 
-test('a version-2 file opens with version 3: stays and results kept, the cursor table added', async (t) => {
+test('a version-2 file opens with the current version: stays and results kept, the cursor table and the readings time index added', async (t) => {
   const file = join(tempDir(t), 'v2.db');
   const s = await openState(file);
   s.recordHosting(I, { platformPath: ['aa'], time: 1000, hosted: true });
@@ -39,12 +39,16 @@ test('a version-2 file opens with version 3: stays and results kept, the cursor 
   // back to version 2, as that release left it
   const db = new Database(file);
   db.exec('DROP TABLE migration_cursor');
+  db.exec('DROP INDEX observation_by_time');
   db.pragma('user_version = 2');
   db.close();
   const v3 = await openState(file, { create: false });
   assert.equal(v3.schemaVersion, SCHEMA_VERSION);
-  assert.equal(SCHEMA_VERSION, 3);
+  assert.equal(SCHEMA_VERSION, 4);
   assert.equal(v3.stays(I).length, 1);
+  const check = new Database(file, { readonly: true });
+  assert.equal((check.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE name IN ('migration_cursor', 'observation_by_time')`).get() as { n: number }).n, 2);
+  check.close();
   v3.saveMigrationCursor(S, I, 7, 2000);
   assert.equal(v3.migrationCursor(S, I), 7);
   v3.close();

@@ -5,7 +5,7 @@
 // this is the edge: files, the terminal, the state file.
 
 import { hostname } from 'node:os';
-import { EXIT_CODES, TransportError, VtpmError, type ExitCode } from '../../errors.js';
+import { EXIT_CODES, TransportError, UsageError, VtpmError, type ExitCode } from '../../errors.js';
 import type { AuditTarget } from '../../audit/run.js';
 import type { AuditRun } from '../../report/json-report.js';
 import { renderSummary, type AuditSummary } from '../../report/summary.js';
@@ -22,6 +22,8 @@ export interface AuditOptions extends AuditDefaults {
   concurrency?: number | undefined;
   /** a state file ('' = the default location); absent: no state */
   state?: string | undefined;
+  /** with state: after the audit, delete results and readings older than this age (as `prune --older-than`) */
+  keepHistory?: string | undefined;
   reports: ReportFiles;
   /** "I/N" */
   shard?: string | undefined;
@@ -55,7 +57,8 @@ export interface AuditCommandResult {
   summary: AuditSummary;
   exitCode: ExitCode;
   reports: ReportFiles;
-  state: { file: string; stored: number } | null;
+  /** pruned: what --keep-history deleted after the audit */
+  state: { file: string; stored: number; pruned?: { before: string; results: number; readings: number } } | null;
   stats: { selected: number; inventory: number; profiles: number; attempts: number; retried: number };
   /** every VM not trusted or unreachable, in inventory order */
   failures: AuditFailure[];
@@ -71,6 +74,10 @@ export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcom
     import('../../x509/cache.js'),
   ]);
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
+  if (opts.keepHistory !== undefined) {
+    if (opts.state === undefined) throw new UsageError('USAGE', '--keep-history needs --state: it prunes the state file', { option: 'keep-history' });
+    (await import('./prune.js')).pruneCutoff(opts.keepHistory, 'keep-history', Date.now()); // a bad age fails before the audit, not after it
+  }
   const text = readInputText(opts.inventory, 'inventory', inv.MAX_INVENTORY_TEXT);
   let parsed: ReturnType<typeof inv.parseInventory> | undefined = inv.parseInventory(text, opts.inventory);
   if (!parsed.inventory) return invalidDocumentOutcome(inv.inventoryInvalid(opts.inventory, parsed.issues));
@@ -149,6 +156,7 @@ async function audit(
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     let stats: Awaited<ReturnType<typeof runAudit>>;
+    let pruned: NonNullable<AuditCommandResult['state']>['pruned'];
     try {
       stats = await runAudit(targets, {
         signal: stop.signal,
@@ -177,6 +185,12 @@ async function audit(
       if (batcher) {
         batcher.flush();
         progress.stored(batcher.stored);
+        // an interrupted audit stores what it did and stops: pruning can wait for the next run
+        if (opts.keepHistory !== undefined && !stoppedBy) {
+          const { pruneCutoff } = await import('./prune.js');
+          const { before, results, readings } = batcher.store.prune(pruneCutoff(opts.keepHistory, 'keep-history', Date.now()));
+          pruned = { before, results, readings };
+        }
       }
     } finally {
       process.off('SIGINT', onSignal);
@@ -204,7 +218,7 @@ async function audit(
     const error = stoppedBy
       ? new TransportError('AUDIT_INTERRUPTED', `the audit was stopped by ${stoppedBy}: ${sum.total} of ${targets.length} VMs audited, ${stats.skipped} not started`, { signal: stoppedBy, audited: sum.total, notStarted: stats.skipped })
       : undefined;
-    return auditOutcome(opts, run, sum, exitCode, failures, batcher, { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried }, (exitCode === EXIT_CODES.NOT_TRUSTED ? undefined : error) ?? outcome.auditError(sum, exitCode));
+    return auditOutcome(opts, run, sum, exitCode, failures, batcher, pruned, { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried }, (exitCode === EXIT_CODES.NOT_TRUSTED ? undefined : error) ?? outcome.auditError(sum, exitCode));
   } finally {
     spool?.close();
   }
@@ -218,6 +232,7 @@ function auditOutcome(
   exitCode: ExitCode,
   failures: (AuditFailure & { index: number })[],
   batcher: import('../../state/batch.js').StateBatcher | undefined,
+  pruned: NonNullable<AuditCommandResult['state']>['pruned'],
   stats: AuditCommandResult['stats'],
   error: VtpmError | undefined,
 ): CommandOutcome {
@@ -227,7 +242,7 @@ function auditOutcome(
     summary: sum,
     exitCode,
     reports: opts.reports,
-    state: batcher ? { file: batcher.store.path, stored: batcher.stored } : null,
+    state: batcher ? { file: batcher.store.path, stored: batcher.stored, ...(pruned ? { pruned } : {}) } : null,
     stats,
     failures: failures.map(({ index: _index, ...f }) => f),
   };
@@ -273,6 +288,7 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
   const labels: Record<string, string> = { json: 'JSON', junit: 'JUnit', html: 'HTML' };
   for (const [kind, file] of files) lines.push(`${labels[kind] ?? kind} report: ${String(file)}`);
   if (r.state) lines.push(`state: ${r.state.stored} result(s) recorded in ${r.state.file} (vtpm-verify history --state ${r.state.file})`);
+  if (r.state?.pruned) lines.push(`state: pruned ${r.state.pruned.results} result(s) and ${r.state.pruned.readings} clock reading(s) recorded before ${r.state.pruned.before}`);
   const shard = r.run.shard ? `shard ${r.run.shard.index}/${r.run.shard.count}: ${r.stats.selected} of ${r.stats.inventory} VMs, ` : '';
   const ms = Date.parse(r.run.finishedAt) - Date.parse(r.run.startedAt);
   const rate = ms > 0 ? ` (${((r.summary.total * 1000) / ms).toFixed(0)} VMs/s)` : '';

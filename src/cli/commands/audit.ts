@@ -17,6 +17,7 @@ export const auditCommand: CommandDefinition = (program: Command, runner) => {
     .option('--retries <n>', 'attempts after the first for a VM that could not be attested (network errors only; never after a verification failure)', '2')
     .option('--unreachable-ok', 'exit 0 even when some VMs could not be attested (a VM that is not trusted still exits 1)')
     .option('--state [file]', 'record clock readings, hosting and every result in the state file, so `history` shows trends (without a file: $XDG_STATE_HOME/vtpm-verify/state.db)')
+    .option('--keep-history <age>', 'with --state: after the audit, delete results and clock readings older than this age (30d, 2w, 12h) from the state file, as `vtpm-verify prune` does, so a cron audit keeps it bounded')
     .option('--json [file]', 'with FILE: write the JSON report (every result; docs/audit-report.schema.json) there; alone: print one JSON envelope {ok, result, error} on stdout instead of the summary')
     .option('--junit <file>', 'write a JUnit XML report: one testcase per VM, failures and errors with their reason')
     .option('--html <file>', 'write a self-contained HTML report: one tree per VM, failures first, filterable')
@@ -67,6 +68,7 @@ Examples:
     ✗ vm-0009  QUOTE_NONCE_MISMATCH at layer 0: extraData is not the nonce sent
     ? vm-0057  TRANSPORT_REFUSED at layer 0: layer 0 (http://10.1.0.57:8443/attest): connection refused
   ...
+  $ vtpm-verify audit fleet.yaml --state audit.db --keep-history 30d   # hourly from cron: the file stays at ~30 days of results
   $ vtpm-verify audit fleet.yaml --shard "$JOB_COMPLETION_INDEX/4" --trust ./trust --json report-$JOB_COMPLETION_INDEX.json
   $ vtpm-verify audit fleet.yaml --trust ./trust --unreachable-ok --json   # one envelope on stdout, for scripts`,
     )
@@ -85,6 +87,7 @@ Examples:
           retries: Number(retries),
           unreachableOk: opts['unreachableOk'] === true,
           state: opts['state'] === true ? '' : (opts['state'] as string | undefined),
+          keepHistory: opts['keepHistory'] as string | undefined,
           reports: { json: jsonFile, junit: opts['junit'] as string | undefined, html: opts['html'] as string | undefined },
           timeoutMs: opts['timeout'] !== undefined ? positiveInt(String(opts['timeout']), '--timeout', 600_000) : undefined,
           connectTimeoutMs: opts['connectTimeout'] !== undefined ? positiveInt(String(opts['connectTimeout']), '--connect-timeout', 600_000) : undefined,

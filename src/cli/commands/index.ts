@@ -10,6 +10,7 @@ import { eventlogCommand } from './eventlog.js';
 import { historyCommand } from './history.js';
 import { inspectCommand } from './inspect.js';
 import { policyCommand } from './policy.js';
+import { pruneCommand } from './prune.js';
 import { quoteCommand } from './quote.js';
 import { simulateCommand } from './simulate.js';
 import { watchCommand } from './watch.js';
@@ -27,6 +28,7 @@ export const COMMANDS: ReadonlyArray<readonly [name: string, define: CommandDefi
   ['certs', certsCommand],
   ['policy', policyCommand],
   ['history', historyCommand],
+  ['prune', pruneCommand],
   ['simulate', simulateCommand],
 ];
 
