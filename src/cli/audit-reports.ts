@@ -53,6 +53,14 @@ export class ResultSpool {
   constructor(parent = tmpdir()) {
     this.dir = mkdtempSync(join(parent, 'vtpm-audit-'));
     this.fd = openSync(join(this.dir, 'results.ndjson'), 'w+', 0o600);
+    // Unlinked at once and used through the descriptor only: even a SIGKILLed
+    // audit leaves no spool behind (the kernel frees it with the process).
+    // Where an open file cannot be unlinked, close() removes it.
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch {
+      /* removed by close() */
+    }
   }
 
   get count(): number {

@@ -1,10 +1,11 @@
 // Killing an audit midway (SIGKILL, after it reported results as stored in
 // the state file) leaves a sound state file that holds at least every result
-// reported as stored; running the audit again records a complete run.
+// reported as stored and no result spool in its temp folder; running the
+// audit again records a complete run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { inventoryYaml } from '../../src/simulator/fleet.js';
@@ -28,8 +29,11 @@ test('SIGKILL midway, then again: the state file is sound, holds what was report
   const state = join(dir, 'state.db');
   const args = ['audit', inventory, '--trust', sim.trustDir, '--state', state, '--concurrency', '4', '--retries', '0', '--timeout', '2000'];
 
-  // First run: killed as soon as it reports results stored.
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // First run: killed as soon as it reports results stored. It also writes a
+  // JUnit report, so it spools results in its own TMPDIR: nothing may be left there.
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp);
+  const child = spawn(process.execPath, [BIN, ...args, '--junit', join(dir, 'killed.xml')], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1', TMPDIR: tmp }, stdio: ['ignore', 'ignore', 'pipe'] });
   const reported = await new Promise<number>((resolve, reject) => {
     const lines = createInterface({ input: child.stderr });
     lines.on('line', (line) => {
@@ -43,6 +47,8 @@ test('SIGKILL midway, then again: the state file is sound, holds what was report
   });
   const status = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
   assert.equal(status, 'SIGKILL');
+  assert.deepEqual(readdirSync(tmp), [], 'the killed audit left its result spool behind');
+  assert.equal(existsSync(join(dir, 'killed.xml')), false, 'no report from a killed audit');
 
   let store = await openState(state, { create: false });
   const afterKill = store.history({ limit: 5000 });
