@@ -1,7 +1,7 @@
 // State store figures: what durability costs per attestation (synchronous FULL
-// vs NORMAL), history queries, opening, and the history command's start-up
+// vs NORMAL), history queries, pruning, opening, and the history command's start-up
 // next to bare node.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openState, type StateStore } from '../src/state/index.js';
@@ -11,7 +11,7 @@ const INSTANCE = 'e'.repeat(64);
 const AK = '000b' + 'aa'.repeat(32);
 const PATH = ['000b' + '11'.repeat(32), '000b' + '22'.repeat(32)];
 
-function attestOnce(store: StateStore, i: number): void {
+function attestOnce(store: StateStore, i: number, resultBytes = 2000): void {
   const time = 1_800_000_000_000 + i * 1000;
   const seen = store.observe({
     instanceId: INSTANCE,
@@ -23,7 +23,7 @@ function attestOnce(store: StateStore, i: number): void {
     target: 'https://vm.example/',
     hostingEpoch: 'e1',
   });
-  store.appendResult({ time, target: 'https://vm.example/', instanceId: INSTANCE, verdict: 'trusted', findings: seen.findings, platformPath: PATH, result: { checks: 'x'.repeat(2000) } });
+  store.appendResult({ time, target: 'https://vm.example/', instanceId: INSTANCE, verdict: 'trusted', findings: seen.findings, platformPath: PATH, result: { checks: 'x'.repeat(resultBytes) } });
 }
 
 export default async function (): Promise<void> {
@@ -44,6 +44,25 @@ export default async function (): Promise<void> {
     rows.push([`history, 50 newest of ${fmt(n)}`, fmt(opsPerSecond(() => void big.history({ limit: 50 }), 300, 5)), '']);
     rows.push([`history --instance prefix, 50 of ${fmt(n)}`, fmt(opsPerSecond(() => void big.history({ instance: 'eeee', limit: 50 }), 300, 5)), '']);
     big.close();
+
+    // Retention: 20,000 results (~4 KB each) and readings, the oldest 15,000 of each pruned, then vacuumed
+    const pruneFile = join(dir, 'prune.db');
+    const p = await openState(pruneFile, { synchronous: 'NORMAL' });
+    p.beginBatch();
+    for (let k = 0; k < 20_000; k++) attestOnce(p, k, 4000);
+    p.commitBatch();
+    p.close();
+    const kept = await openState(pruneFile); // synchronous FULL, as prune runs
+    const sizeBefore = statSync(pruneFile).size;
+    let t0 = performance.now();
+    const pruned = kept.prune(1_800_000_000_000 + 15_000 * 1000);
+    const pruneMs = performance.now() - t0;
+    t0 = performance.now();
+    kept.vacuum();
+    const vacuumMs = performance.now() - t0;
+    kept.close();
+    rows.push([`prune ${fmt(pruned.results)} results + ${fmt(pruned.readings)} readings of 20,000 each (chunks of 5,000)`, `${fmt(((pruned.results + pruned.readings) * 1000) / pruneMs)} rows`, fmt(pruneMs, 0)]);
+    rows.push([`vacuum after it: ${fmt(sizeBefore / 2 ** 20, 1)} MB -> ${fmt(statSync(pruneFile).size / 2 ** 20, 1)} MB`, '', fmt(vacuumMs, 0)]);
 
     const opens: number[] = [];
     for (let r = 0; r < 20; r++) {

@@ -23,6 +23,8 @@ Example:
   2026-11-26 12:00:02  trusted    3f2a91c0…  1c9e04aa… > 77d0e5f1…  https://web-1.example  -
   (then the instance's hosting periods and last verified clock readings)
 
+Results accumulate; \`vtpm-verify prune --older-than 30d\` (or audit --keep-history 30d) keeps the file bounded.
+
 Exit codes: 0 listed (whatever the verdicts), 2 bad option or no state file, 3 state file unusable.`,
   );
   cmd.action((opts: Record<string, unknown>) =>
