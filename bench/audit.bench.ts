@@ -5,7 +5,10 @@
 // (bench/audit-run.ts) so that its peak memory is its own; both share this
 // machine's cores, as they would not in production.
 //
-// Two configurations: the audit alone (summary only), and with everything
+// Three configurations, run interleaved (round by round, so that a slow
+// phase of this shared machine hits all of them alike): the audit alone
+// (summary only), the same with V8's default tiering (VTPM_NO_V8_TUNING=1,
+// to show what the flags of src/cli/v8-tuning.ts buy), and with everything
 // on (--state, --json, --junit, --html). "event loop busy" is the JS
 // thread's share of the audit's CPU: the rest is signature verification on
 // libuv's thread pool, GC and compiler threads. Memory is the kernel's maximum RSS
@@ -41,10 +44,11 @@ interface RunFigures {
   simCpuMs: number;
 }
 
-function runAudit(inventory: string, trustDir: string, outDir: string, full: boolean, exposeGc = false): Promise<Omit<RunFigures, 'simCpuMs'>> {
+function runAudit(inventory: string, trustDir: string, outDir: string, full: boolean, exposeGc = false, v8Defaults = false): Promise<Omit<RunFigures, 'simCpuMs'>> {
   return new Promise((resolve, reject) => {
     const flags = exposeGc ? ['--expose-gc'] : [];
-    const child = spawn(process.execPath, [...flags, join(here, 'audit-run.js'), inventory, trustDir, outDir, full ? 'full' : 'plain'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const env = { ...process.env, VTPM_NO_V8_TUNING: v8Defaults ? '1' : '' };
+    const child = spawn(process.execPath, [...flags, join(here, 'audit-run.js'), inventory, trustDir, outDir, full ? 'full' : 'plain'], { stdio: ['ignore', 'pipe', 'ignore'], env });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.on('error', reject);
@@ -64,7 +68,7 @@ function mb(n: number): string {
 
 export default async function (): Promise<void> {
   const sizes = [
-    { vms: 1_000, hosts: 50, runs: 3 },
+    { vms: 1_000, hosts: 50, runs: 5 },
     { vms: 10_000, hosts: 500, runs: 1 },
   ];
   const rows: (string | number)[][] = [['VMs', 'reports + state', 'VMs/s', 'audit CPU ms/VM', 'event loop busy ms/VM', 'simulator CPU ms/VM', 'peak RSS', 'peak heap', 'heap at start', 'concurrency']];
@@ -76,13 +80,18 @@ export default async function (): Promise<void> {
     const sim = await startSimProcess({ hosts: size.hosts, vmsPerVmm: size.vms / size.hosts, dir, inventory: 'fleet.json' });
     notes.push(`${size.vms} VMs: simulator built in ${fmt((performance.now() - t0) / 1000, 1)} s (${size.hosts} hosts, ${size.hosts} VMMs)`);
     try {
-      for (const full of [false, true]) {
-        const runs: RunFigures[] = [];
-        for (let r = 0; r < size.runs; r++) {
+      const configs = [
+        { full: false, v8Defaults: false },
+        { full: false, v8Defaults: true },
+        { full: true, v8Defaults: false },
+      ];
+      const runs = configs.map((): RunFigures[] => []);
+      for (let r = 0; r < size.runs; r++) {
+        for (const [c, { full, v8Defaults }] of configs.entries()) {
           const out = mkdtempSync(join(dir, 'run-'));
           const sim0 = sim.cpuMs();
-          const f = await runAudit(sim.inventoryFile!, sim.trustDir, out, full);
-          runs.push({ ...f, simCpuMs: sim.cpuMs() - sim0 });
+          const f = await runAudit(sim.inventoryFile!, sim.trustDir, out, full, false, v8Defaults);
+          runs[c]!.push({ ...f, simCpuMs: sim.cpuMs() - sim0 });
           if (f.total !== size.vms || f.trusted !== size.vms) throw new Error(`audit of ${size.vms} VMs: ${f.trusted}/${f.total} trusted`);
           if (full && r === 0) {
             const bytes = ['audit.json', 'audit.xml', 'audit.html', 'state.db'].map((n) => `${n} ${fmt(statSync(join(out, n)).size / 2 ** 20, 0)} MB`);
@@ -90,11 +99,14 @@ export default async function (): Promise<void> {
           }
           rmSync(out, { recursive: true, force: true });
         }
+      }
+      for (const [c, { full, v8Defaults }] of configs.entries()) {
+        const these = runs[c]!;
         // the median run by wall time
-        const m = [...runs].sort((a, b) => a.wallMs - b.wallMs)[runs.length >> 1]!;
+        const m = [...these].sort((a, b) => a.wallMs - b.wallMs)[these.length >> 1]!;
         rows.push([
           fmt(size.vms),
-          full ? 'yes' : 'no',
+          `${full ? 'yes' : 'no'}${v8Defaults ? ' (V8 defaults)' : ''}`,
           fmt((size.vms * 1000) / m.wallMs),
           fmt(m.cpuMs / size.vms, 2),
           fmt(m.loopBusyMs / size.vms, 2),
@@ -104,7 +116,7 @@ export default async function (): Promise<void> {
           mb(m.baselineHeapMB),
           m.concurrency,
         ]);
-        if (size.runs > 1) notes.push(`${size.vms} VMs, reports ${full ? 'on' : 'off'}: VMs/s over ${size.runs} runs: ${runs.map((x) => fmt((size.vms * 1000) / x.wallMs)).join(', ')}`);
+        if (size.runs > 1) notes.push(`${size.vms} VMs, reports ${full ? 'on' : 'off'}${v8Defaults ? ', V8 defaults' : ''}: VMs/s over ${size.runs} runs: ${these.map((x) => fmt((size.vms * 1000) / x.wallMs)).join(', ')}`);
       }
       // memory alone: a run that collects garbage every 250 ms to see what is kept (too slow to time)
       const out = mkdtempSync(join(dir, 'gc-'));

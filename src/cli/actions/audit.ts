@@ -16,6 +16,7 @@ import type { AuditDefaults } from '../audit-setup.js';
 import type { ReportFiles } from '../audit-reports.js';
 import { invalidDocumentOutcome } from '../policy-file.js';
 import { VERSION } from '../version.js';
+import { tuneV8ForAudit } from '../v8-tuning.js';
 
 export interface AuditOptions extends AuditDefaults {
   inventory: string;
@@ -67,6 +68,8 @@ export interface AuditCommandResult {
 const FAILURES_SHOWN = 20;
 
 export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcome> {
+  // before any of the audit's hot code is compiled (see v8-tuning.ts)
+  tuneV8ForAudit();
   const [{ readInputText }, inv, { parseShard, selectShard }, { ValidationCache }] = await Promise.all([
     import('../../util/files.js'),
     import('../../audit/inventory.js'),
