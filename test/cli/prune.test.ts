@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { openState } from '../../src/state/index.js';
 import { startSimulator } from '../../src/simulator/start.js';
 import { inventoryYaml } from '../../src/simulator/fleet.js';
@@ -90,4 +91,28 @@ test('audit --keep-history: results older than the age are pruned after the audi
   const human = await runCli(['audit', join(dir, 'fleet.yaml'), '--trust', sim.trustDir, '--state', file, '--keep-history', '12h', '--no-color']);
   assert.equal(human.code, 0, human.stdout + human.stderr);
   assert.match(human.stdout, /state: pruned 1 result\(s\) and 0 clock reading\(s\) recorded before /);
+});
+
+test('audit --keep-history: a prune that fails leaves the audit’s results and exit code alone and is reported', async (t) => {
+  const sim = await startSimulator({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 2 } });
+  t.after(() => sim.close());
+  const dir = tempDir(t);
+  const file = await prepare(dir);
+  // a real SQLite refusal: this file's owner keeps every result
+  const db = new Database(file);
+  db.exec(`CREATE TRIGGER keep_results BEFORE DELETE ON result BEGIN SELECT RAISE(ABORT, 'results are kept here'); END`);
+  db.close();
+  writeFileSync(join(dir, 'fleet.yaml'), inventoryYaml(sim.inventory()));
+
+  const r = await runCli(['audit', join(dir, 'fleet.yaml'), '--trust', sim.trustDir, '--state', file, '--keep-history', '7d', '--json']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(r.json?.ok, true);
+  assert.equal(r.json?.result.state.stored, 2);
+  assert.equal(r.json?.result.state.pruned, undefined);
+  // SQLite's refusal comes back as its constraint error (INTERNAL_ERROR: the state store treats a broken constraint as its own bug)
+  assert.equal(r.json?.result.state.pruneError.code, 'INTERNAL_ERROR');
+  assert.match(r.json?.result.state.pruneError.message, /results are kept here/);
+  assert.match(r.stderr, /warning: --keep-history: the history was not pruned/);
+  const history = await runCli(['history', '--state', file, '--json']);
+  assert.equal(history.json?.result.count, 5, 'the 3 old results and the 2 new ones');
 });

@@ -58,8 +58,8 @@ export interface AuditCommandResult {
   summary: AuditSummary;
   exitCode: ExitCode;
   reports: ReportFiles;
-  /** pruned: what --keep-history deleted after the audit */
-  state: { file: string; stored: number; pruned?: { before: string; results: number; readings: number } } | null;
+  /** pruned: what --keep-history deleted after the audit; pruneError: why it could not (the audit's results stand) */
+  state: { file: string; stored: number; pruned?: { before: string; results: number; readings: number }; pruneError?: { code: string; message: string } } | null;
   stats: { selected: number; inventory: number; profiles: number; attempts: number; retried: number };
   /** every VM not trusted or unreachable, in inventory order */
   failures: AuditFailure[];
@@ -160,6 +160,7 @@ async function audit(
     process.on('SIGTERM', onSignal);
     let stats: Awaited<ReturnType<typeof runAudit>>;
     let pruned: NonNullable<AuditCommandResult['state']>['pruned'];
+    let pruneError: NonNullable<AuditCommandResult['state']>['pruneError'];
     try {
       stats = await runAudit(targets, {
         signal: stop.signal,
@@ -189,10 +190,18 @@ async function audit(
         batcher.flush();
         progress.stored(batcher.stored);
         // an interrupted audit stores what it did and stops: pruning can wait for the next run
+        // A prune that fails (the file busy, the disk full) costs the audit nothing: its
+        // results are stored and its verdicts stand; the failure is reported beside them.
         if (opts.keepHistory !== undefined && !stoppedBy) {
           const { pruneCutoff } = await import('./prune.js');
-          const { before, results, readings } = batcher.store.prune(pruneCutoff(opts.keepHistory, 'keep-history', Date.now()));
-          pruned = { before, results, readings };
+          try {
+            const { before, results, readings } = batcher.store.prune(pruneCutoff(opts.keepHistory, 'keep-history', Date.now()));
+            pruned = { before, results, readings };
+          } catch (err) {
+            if (!(err instanceof VtpmError)) throw err;
+            pruneError = { code: err.code, message: err.message };
+            process.stderr.write(`warning: --keep-history: the history was not pruned: ${err.code}: ${err.message}\n`);
+          }
         }
       }
     } finally {
@@ -221,7 +230,7 @@ async function audit(
     const error = stoppedBy
       ? new TransportError('AUDIT_INTERRUPTED', `the audit was stopped by ${stoppedBy}: ${sum.total} of ${targets.length} VMs audited, ${stats.skipped} not started`, { signal: stoppedBy, audited: sum.total, notStarted: stats.skipped })
       : undefined;
-    return auditOutcome(opts, run, sum, exitCode, failures, batcher, pruned, { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried }, (exitCode === EXIT_CODES.NOT_TRUSTED ? undefined : error) ?? outcome.auditError(sum, exitCode));
+    return auditOutcome(opts, run, sum, exitCode, failures, batcher, { pruned, pruneError }, { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried }, (exitCode === EXIT_CODES.NOT_TRUSTED ? undefined : error) ?? outcome.auditError(sum, exitCode));
   } finally {
     spool?.close();
   }
@@ -235,7 +244,7 @@ function auditOutcome(
   exitCode: ExitCode,
   failures: (AuditFailure & { index: number })[],
   batcher: import('../../state/batch.js').StateBatcher | undefined,
-  pruned: NonNullable<AuditCommandResult['state']>['pruned'],
+  prune: Pick<NonNullable<AuditCommandResult['state']>, 'pruned' | 'pruneError'>,
   stats: AuditCommandResult['stats'],
   error: VtpmError | undefined,
 ): CommandOutcome {
@@ -245,7 +254,9 @@ function auditOutcome(
     summary: sum,
     exitCode,
     reports: opts.reports,
-    state: batcher ? { file: batcher.store.path, stored: batcher.stored, ...(pruned ? { pruned } : {}) } : null,
+    state: batcher
+      ? { file: batcher.store.path, stored: batcher.stored, ...(prune.pruned ? { pruned: prune.pruned } : {}), ...(prune.pruneError ? { pruneError: prune.pruneError } : {}) }
+      : null,
     stats,
     failures: failures.map(({ index: _index, ...f }) => f),
   };
@@ -291,6 +302,7 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
   const labels: Record<string, string> = { json: 'JSON', junit: 'JUnit', html: 'HTML' };
   for (const [kind, file] of files) lines.push(`${labels[kind] ?? kind} report: ${String(file)}`);
   if (r.state) lines.push(`state: ${r.state.stored} result(s) recorded in ${r.state.file} (vtpm-verify history --state ${r.state.file})`);
+  if (r.state?.pruneError) lines.push(`state: not pruned (--keep-history): ${r.state.pruneError.code}: ${r.state.pruneError.message}`);
   if (r.state?.pruned) lines.push(`state: pruned ${r.state.pruned.results} result(s) and ${r.state.pruned.readings} clock reading(s) recorded before ${r.state.pruned.before}`);
   const shard = r.run.shard ? `shard ${r.run.shard.index}/${r.run.shard.count}: ${r.stats.selected} of ${r.stats.inventory} VMs, ` : '';
   const ms = Date.parse(r.run.finishedAt) - Date.parse(r.run.startedAt);
