@@ -11,7 +11,7 @@
 // tpm2-tools are installed; otherwise from structures signed here with
 // node:crypto keys (same sizes and selection), which the report says.
 
-import { constants, createHash, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { constants, createHash, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,6 +22,7 @@ import { parseSerializedPcrs } from '../src/tpm/pcr-formats.js';
 import { parseTpmtSignature } from '../src/tpm/signature.js';
 import { serializedPcrFile } from '../test/fixtures/pcr-files.js';
 import { commandWallMs, fmt, hasCommand, median, opsPerSecond, table } from './util.js';
+import { freshKeyPair } from '../src/util/fresh-key-pair.js';
 
 const SELECTION = 'sha1:0,7+sha256:0,1,2,3,7,10';
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'vtpm-verify.js');
@@ -77,7 +78,7 @@ function syntheticQuotes(): { quotes: QuoteFiles[]; done: () => Promise<void>; s
   ]);
   const quotes: QuoteFiles[] = [];
   for (const kind of ['ec', 'rsa'] as const) {
-    const { privateKey, publicKey } = kind === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { privateKey, publicKey } = kind === 'ec' ? freshKeyPair('ec', { namedCurve: 'P-256' }) : freshKeyPair('rsa', { modulusLength: 2048 });
     let sig: Buffer;
     if (kind === 'ec') {
       const p = sign('sha256', msg, { key: privateKey, dsaEncoding: 'ieee-p1363' });

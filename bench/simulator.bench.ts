@@ -2,7 +2,7 @@
 // second (the fleet benchmark runs 1,000-10,000 simulated VMs), next to the
 // bare node:crypto signing that bounds it; creating TPMs for a fleet; IMA
 // entries; the vPlatform table replay on a busy host.
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, sign } from 'node:crypto';
 import { SoftTpm, type AkSpec } from '../src/simulator/soft-tpm.js';
 import { ImaMeasurementList } from '../src/simulator/ima.js';
 import { VplatformRecorder } from '../src/simulator/vplatform-recorder.js';
@@ -10,6 +10,7 @@ import { verifyVplatformLog } from '../src/verify/vplatform.js';
 import { VplatformLogCache } from '../src/verify/vplatform-cache.js';
 import type { PcrSelectionSpec } from '../src/simulator/marshal.js';
 import { fmt, opsPerSecond, table } from './util.js';
+import { freshKeyPair } from '../src/util/fresh-key-pair.js';
 
 const NONCE = createHash('sha256').update('bench').digest();
 const SELECTION: PcrSelectionSpec = [
@@ -43,9 +44,9 @@ function interleavedRates(a: () => void, b: () => void, totalMs = 2_000): [numbe
 export default async function (): Promise<void> {
   const message = Buffer.alloc(150, 1);
   const cases: Array<[string, AkSpec, () => void]> = [];
-  const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-  const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey;
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const p256 = freshKeyPair('ec', { namedCurve: 'prime256v1' }).privateKey;
+  const p384 = freshKeyPair('ec', { namedCurve: 'secp384r1' }).privateKey;
+  const rsa = freshKeyPair('rsa', { modulusLength: 2048 }).privateKey;
   cases.push(['ECDSA P-256 / SHA-256', { type: 'ecc' }, () => sign('sha256', message, { key: p256, dsaEncoding: 'ieee-p1363' })]);
   cases.push(['ECDSA P-384 / SHA-384', { type: 'ecc', curve: 'p384' }, () => sign('sha384', message, { key: p384, dsaEncoding: 'ieee-p1363' })]);
   cases.push(['RSASSA RSA-2048 / SHA-256', { type: 'rsa', scheme: 'rsassa' }, () => sign('sha256', message, rsa)]);

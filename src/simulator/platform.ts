@@ -6,7 +6,7 @@
 // (PCR 23); the AK certificates with the TrustedLayer extension pointing each
 // layer at the one below; and the faults asked for.
 
-import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { HashName } from '../tpm/constants.js';
 import { invalidArgument } from './codes.js';
@@ -16,6 +16,7 @@ import { SimLayer } from './layer.js';
 import { SimCa, simKey, type IssuedCertificate } from './pki.js';
 import { SoftTpm, type AkSpec } from './soft-tpm.js';
 import { normalizeTopology, walkTopology, type Topology, type TopologyNode } from './topology.js';
+import { freshKeyPair } from '../util/fresh-key-pair.js';
 
 /** Clock of every soft TPM counts from here, so it keeps growing across simulator restarts (no false rollback findings). */
 export const SIM_CLOCK_EPOCH_MS = Date.parse('2024-01-01T00:00:00Z');
@@ -308,9 +309,8 @@ export function buildPlatform(options: PlatformOptions): SimPlatform {
     const ak = options.ak?.[role] ?? { type: 'ecc' as const };
     const common = { ak, banks, clock, ...(options.now ? { now: options.now } : {}) };
     if (ak.type === 'rsa') {
-      // generated as DER and imported, so the KeyObject is not the generation job's (see simKey)
-      const der = generateKeyPairSync('rsa', { modulusLength: ak.bits ?? 2048, privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } }).privateKey;
-      return SoftTpm.create({ ...common, akPrivateKey: createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }), ekPrivateKey: keyFor(`ek/${name}`) });
+      // not the generation job's KeyObject: see util/fresh-key-pair.ts
+      return SoftTpm.create({ ...common, akPrivateKey: freshKeyPair('rsa', { modulusLength: ak.bits ?? 2048 }).privateKey, ekPrivateKey: keyFor(`ek/${name}`) });
     }
     // random identities from random seeds: see simKey for why not generateKeyPairSync
     return SoftTpm.create({ ...common, seed: seed ? Buffer.concat([seed, Buffer.from(`/tpm/${name}`)]) : randomBytes(32) });

@@ -16,9 +16,9 @@ import {
   createECDH,
   createPrivateKey,
   createPublicKey,
-  generateKeyPairSync,
   hash,
   hkdfSync,
+  randomBytes,
   sign,
   type KeyObject,
 } from 'node:crypto';
@@ -26,6 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { LIMITS, type HashName } from '../tpm/constants.js';
 import type { PcrValues } from '../tpm/pcrs.js';
 import { toHex } from '../util/bytes.js';
+import { freshKeyPair } from '../util/fresh-key-pair.js';
 import { invalidArgument } from './codes.js';
 import {
   ECC_CURVES,
@@ -192,21 +193,23 @@ function makeAkKey(spec: AkSpec, opts: SoftTpmOptions): KeyObject {
   if (spec.type === 'ecc') {
     const curve = spec.curve ?? 'p256';
     if (opts.seed !== undefined) return seededEcKey(seedBytes(opts.seed), 'ak', curve);
-    return generateKeyPairSync('ec', { namedCurve: ECC_CURVES[curve].nodeName }).privateKey;
+    return seededEcKey(randomBytes(32), 'ak', curve); // a random key from a random seed, not generateKeyPairSync: see util/fresh-key-pair.ts
   }
   if (opts.seed !== undefined) throw invalidArgument('seeded keys are ECC only: pass akPrivateKey for a fixed RSA AK', {});
-  return generateKeyPairSync('rsa', { modulusLength: spec.bits ?? 2048 }).privateKey;
+  return freshKeyPair('rsa', { modulusLength: spec.bits ?? 2048 }).privateKey;
 }
 
 function makeEkKey(spec: EkSpec, opts: SoftTpmOptions): KeyObject {
   if (opts.ekPrivateKey) return opts.ekPrivateKey;
   if (spec === 'ecc-p256') {
     if (opts.seed !== undefined) return seededEcKey(seedBytes(opts.seed), 'ek', 'p256');
-    return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+    return seededEcKey(randomBytes(32), 'ek', 'p256');
   }
   if (opts.seed !== undefined) throw invalidArgument('seeded keys are ECC only: pass ekPrivateKey for a fixed RSA EK', {});
-  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  return freshKeyPair('rsa', { modulusLength: 2048 }).privateKey;
 }
+
+
 
 function signingFor(key: KeyObject, spec: AkSpec): SigningScheme {
   if (key.asymmetricKeyType === 'ec') {

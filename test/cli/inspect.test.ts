@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { corpusPath } from '../helpers/paths.js';
 import { bytesOf } from '../helpers/fields.js';
 import { ECC_AK_FIELDS, QUOTE_FIELDS, QUOTE_PCRS_JSON, QUOTE_SIGNATURE_FIELDS } from '../fixtures/tpm-fields.js';
 import { serializedPcrFile } from '../fixtures/pcr-files.js';
+import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
 
 test('inspect detects and decodes TPM structures, PCR files, keys and certificates', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vtpm-inspect-'));
@@ -22,7 +23,7 @@ test('inspect detects and decodes TPM structures, PCR files, keys and certificat
     };
     const pub = bytesOf(ECC_AK_FIELDS);
     const serialized = serializedPcrFile([{ alg: 0x000b, values: new Map([[0, new Uint8Array(32)]]) }]);
-    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+    const key = freshKeyPair('ec', { namedCurve: 'P-256' }).publicKey;
     const cases: { name: string; bytes: Uint8Array | string; type: string; check: (d: any) => void }[] = [
       { name: 'quote.msg', bytes: bytesOf(QUOTE_FIELDS), type: 'attest', check: (d) => assert.equal(d.quote.pcrSelect, 'sha1:0,7+sha256:0,1,2,3,7,10') },
       { name: 'quote.sig', bytes: bytesOf(QUOTE_SIGNATURE_FIELDS), type: 'signature', check: (d) => assert.equal(d.sigAlg, 'ecdsa') },

@@ -4,7 +4,7 @@
 // other algorithms and unusable keys are rejected with their codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, createSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createPublicKey, createSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { ALL_CODES } from '../../src/error-codes.js';
 import { EAR_PROFILE, earJson, parseEarSigningKey, signEar, submodName, toEar, verifyEar } from '../../src/report/ear.js';
 import { CODE_MAPPINGS, earMappingMarkdown, layerTrustVector, mappingFor, tierOf, vectorStatus, type TrustClaim } from '../../src/report/ear-mapping.js';
@@ -16,6 +16,7 @@ import { REPO_ROOT } from '../helpers/paths.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NONCE, T0, baselineResult, pcrMismatchAtVmmResult, trustedResult, unreachablePhysicalResult } from './fixtures.js';
+import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
 
 test('AR4SI tiers: none [-1,1], affirming [2,31], warning [32,95], contraindicated [96,127]; outside is contraindicated', () => {
   const table: [number, string][] = [
@@ -226,7 +227,7 @@ test('no layer reached, or an unusable nonce: still a valid claims set', () => {
 // ---- JWT ----
 
 function p256(): { privateKey: KeyObject; publicKey: KeyObject } {
-  return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return freshKeyPair('ec', { namedCurve: 'P-256' });
 }
 
 function decodePart(part: string): Record<string, unknown> {
@@ -291,8 +292,8 @@ test('tampered, re-keyed, unsigned and other-algorithm tokens are rejected', asy
 });
 
 test('keys that cannot sign ES256 are EAR_KEY_INVALID', async () => {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-  const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const rsa = freshKeyPair('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const p384 = freshKeyPair('ec', { namedCurve: 'P-384' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   const { privateKey, publicKey } = p256();
   const encrypted = privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'secret' }).toString();
   const publicPem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
@@ -303,7 +304,7 @@ test('keys that cannot sign ES256 are EAR_KEY_INVALID', async () => {
   await assertRejectsCode(signEar(claims, p384), 'EAR_KEY_INVALID');
   await assertRejectsCode(signEar(claims, publicKey), 'EAR_KEY_INVALID');
   await assertRejectsCode(verifyEar('a.b.c', 'not a key'), 'EAR_KEY_INVALID');
-  await assertRejectsCode(verifyEar('a.b.c', generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey), 'EAR_KEY_INVALID');
+  await assertRejectsCode(verifyEar('a.b.c', freshKeyPair('ec', { namedCurve: 'P-384' }).publicKey), 'EAR_KEY_INVALID');
 });
 
 test('unsigned EAR JSON parses back to the same claims', () => {

@@ -3,7 +3,7 @@
 // development session), and against annotated hex.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import {
   TpmWriter,
   akPublicArea,
@@ -19,6 +19,7 @@ import {
   EK_ATTRIBUTES,
 } from '../../src/simulator/marshal.js';
 import { assertThrowsCode } from '../helpers/assert.js';
+import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
 
 const hex = (h: string) => Buffer.from(h.replace(/\s+/g, ''), 'hex');
 
@@ -125,22 +126,22 @@ test('TPML_PCR_SELECTION: bitmaps of sizeofSelect 3, PCR order and duplicates do
 });
 
 test('RSA public areas: keyBits from the key, exponent 0 for 65537 and kept otherwise; mismatched schemes refused', () => {
-  const k2048 = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+  const k2048 = freshKeyPair('rsa', { modulusLength: 2048 }).publicKey;
   const area = akPublicArea(k2048, { scheme: 'rsassa', hash: 'sha256' });
   assert.ok(area.type === 'rsa' && area.keyBits === 2048 && area.exponent === 0 && area.modulus.length === 256);
   const bytes = encodePublic(area);
   // type, nameAlg, attributes, authPolicy, symmetric, scheme+hash, keyBits, exponent, modulus
   assert.equal(bytes.subarray(0, 22).toString('hex'), '0001' + '000b' + '00050072' + '0000' + '0010' + '0014000b' + '0800' + '00000000');
   assert.equal(bytes.readUInt16BE(22), 256);
-  const e3 = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).publicKey;
+  const e3 = freshKeyPair('rsa', { modulusLength: 2048, publicExponent: 3 }).publicKey;
   const c3 = keyComponents(e3);
   assert.ok(c3.type === 'rsa' && c3.exponent === 3);
   assertThrowsCode(() => akPublicArea(k2048, { scheme: 'ecdsa', hash: 'sha256' }), 'SIM_INVALID_ARGUMENT');
-  const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey;
+  const ec = freshKeyPair('ec', { namedCurve: 'prime256v1' }).publicKey;
   assertThrowsCode(() => akPublicArea(ec, { scheme: 'rsapss', hash: 'sha256' }), 'SIM_INVALID_ARGUMENT');
-  const p521 = generateKeyPairSync('ec', { namedCurve: 'secp521r1' }).publicKey;
+  const p521 = freshKeyPair('ec', { namedCurve: 'secp521r1' }).publicKey;
   assertThrowsCode(() => keyComponents(p521), 'SIM_INVALID_ARGUMENT');
-  const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
+  const small = freshKeyPair('rsa', { modulusLength: 1024 }).publicKey;
   assertThrowsCode(() => keyComponents(small), 'SIM_INVALID_ARGUMENT');
 });
 

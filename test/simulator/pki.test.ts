@@ -18,6 +18,7 @@ import { namedBits, oid, tlv, unsignedInteger, x509Time, directoryString } from 
 import { serialFor, SimCa, simKey, SIM_NOT_AFTER, SIM_NOT_BEFORE } from '../../src/simulator/pki.js';
 import { subjectPublicKeyInfo } from '../../src/simulator/spki.js';
 import { generateKeyPairSync } from 'node:crypto';
+import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -39,7 +40,7 @@ test('DER writer: OIDs with 128-bit arcs, minimal INTEGERs, named bits, long len
 });
 
 test('SPKI of a P-256 key from its JWK equals OpenSSL\'s encoding; RSA keys go through OpenSSL', () => {
-  for (const key of [simKey(Buffer.from('seed'), 'x'), generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey, generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey]) {
+  for (const key of [simKey(Buffer.from('seed'), 'x'), freshKeyPair('ec', { namedCurve: 'prime256v1' }).privateKey, freshKeyPair('rsa', { modulusLength: 2048 }).publicKey]) {
     const pub = key.type === 'private' ? createPublicKey(key) : key;
     assert.deepEqual(subjectPublicKeyInfo(key), pub.export({ type: 'spki', format: 'der' }));
   }

@@ -3,10 +3,11 @@
 // node:crypto; test/simulator/soft-tpm-tools.test.ts has the reference tools.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, createHash, generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
+import { constants, createHash, verify, type KeyObject } from 'node:crypto';
 import { SoftTpm, NV_CLOCK_UPDATE_INTERVAL_MS, type SoftTpmState } from '../../src/simulator/soft-tpm.js';
 import type { PcrSelectionSpec } from '../../src/simulator/marshal.js';
 import { assertThrowsCode } from '../helpers/assert.js';
+import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
 
 const NONCE = Buffer.alloc(32, 0xab);
 const SEL: PcrSelectionSpec = [{ bank: 'sha256', pcrs: [0, 10, 23] }];
@@ -296,7 +297,7 @@ test('faults are explicit per quote: a foreign signer, a wrong nonce, a wrong PC
   const honest = tpm.quote(NONCE, SEL);
   assert.ok(signatureValid(tpm.akPublicKey, honest.message, honest.signature));
 
-  const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+  const other = freshKeyPair('ec', { namedCurve: 'prime256v1' }).privateKey;
   const forged = tpm.quote(NONCE, SEL, { signingKey: other });
   assert.equal(signatureValid(tpm.akPublicKey, forged.message, forged.signature), false);
 

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+
 import { bytesOf } from '../helpers/fields.js';
 import { ECC_AK_FIELDS } from '../fixtures/tpm-fields.js';
 import { akFromPem, loadAttestationKey } from '../../src/verify/ak.js';
 import { toHex } from '../../src/util/bytes.js';
 import { assertThrowsCode } from '../helpers/assert.js';
+import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
 
 const tpmt = bytesOf(ECC_AK_FIELDS);
 const tpm2b = Buffer.concat([Buffer.of(0, tpmt.length), tpmt]);
@@ -34,13 +35,13 @@ test('loading the same bytes twice returns the cached AK (one KeyObject per AK)'
 });
 
 test('certificates give their subject key; RSA sizes and curves outside the AK set are AK_UNSUPPORTED', () => {
-  const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'pem', type: 'spki' }) as string;
+  const small = freshKeyPair('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'pem', type: 'spki' }) as string;
   assertThrowsCode(() => akFromPem(small), 'AK_UNSUPPORTED');
-  const p521 = generateKeyPairSync('ec', { namedCurve: 'P-521' }).publicKey.export({ format: 'der', type: 'spki' });
+  const p521 = freshKeyPair('ec', { namedCurve: 'P-521' }).publicKey.export({ format: 'der', type: 'spki' });
   assertThrowsCode(() => loadAttestationKey(p521), 'AK_UNSUPPORTED');
-  const ed = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' });
+  const ed = freshKeyPair('ed25519').publicKey.export({ format: 'der', type: 'spki' });
   assertThrowsCode(() => loadAttestationKey(ed), 'AK_UNSUPPORTED');
-  const rsa = loadAttestationKey(generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey.export({ format: 'der', type: 'spki' }));
+  const rsa = loadAttestationKey(freshKeyPair('rsa', { modulusLength: 3072 }).publicKey.export({ format: 'der', type: 'spki' }));
   assert.equal(rsa.description, 'rsa-3072');
 });
 

@@ -5,7 +5,7 @@
 // chain of layers that loops back on itself. Bounded time, typed errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SimCa, extension } from '../../src/simulator/pki.js';
 import { SoftTpm } from '../../src/simulator/soft-tpm.js';
@@ -19,6 +19,7 @@ import { drawTopNonce } from '../../src/verify/nonce-chain.js';
 import { baselinePolicy } from '../../src/policy/index.js';
 import { buildTrustStore } from '../../src/x509/trust-store.js';
 import type { AttestationResult } from '../../src/verify/result.js';
+import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
 
 type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
@@ -38,7 +39,7 @@ async function withServer(route: Route, fn: (origin: string, hits: string[]) => 
   }
 }
 
-const ca = SimCa.root('Hostile test vPlatform root', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+const ca = SimCa.root('Hostile test vPlatform root', freshKeyPair('ec', { namedCurve: 'P-256' }).privateKey);
 const trust = buildTrustStore([{ origin: 'root.pem', bytes: Buffer.from(ca.certificate.pem), role: 'anchor', label: 'vplatform-ca' }]).store;
 
 async function attest(target: string): Promise<AttestationResult> {

@@ -3,7 +3,7 @@
 // rarely produces (31-byte r, bad magic, unrestricted keys, NULL signatures).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { constants, sign, type KeyObject } from 'node:crypto';
 import { bytesOf, type Field } from '../helpers/fields.js';
 import { ECC_AK_FIELDS, QUOTE_FIELDS, QUOTE_PCRS_JSON, QUOTE_SIGNATURE_FIELDS } from '../fixtures/tpm-fields.js';
 import { akFromKeyObject, akFromSpki, akFromTpmPublic, loadAttestationKey } from '../../src/verify/ak.js';
@@ -15,6 +15,7 @@ import { parseTpmtPublic, tpmObjectName } from '../../src/tpm/public.js';
 import { hashByName } from '../../src/tpm/constants.js';
 import { toHex } from '../../src/util/bytes.js';
 import { assertThrowsCode } from '../helpers/assert.js';
+import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
 
 const message = bytesOf(QUOTE_FIELDS);
 const signature = bytesOf(QUOTE_SIGNATURE_FIELDS);
@@ -71,9 +72,9 @@ test('each tampering gets its own code, with expected and actual', () => {
   const missing = pcrs();
   missing.delete('sha1');
   assert.equal(codeOf({ ak, message, signature, nonce, pcrs: missing }), 'QUOTE_PCR_SELECTION_MISMATCH');
-  const rsa = akFromKeyObject(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
+  const rsa = akFromKeyObject(freshKeyPair('rsa', { modulusLength: 2048 }).publicKey);
   assert.equal(codeOf({ ak: rsa, message, signature, nonce }), 'QUOTE_KEY_TYPE_MISMATCH');
-  const otherEc = akFromKeyObject(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+  const otherEc = akFromKeyObject(freshKeyPair('ec', { namedCurve: 'P-256' }).publicKey);
   assert.equal(codeOf({ ak: otherEc, message, signature, nonce }), 'QUOTE_BAD_SIGNATURE');
 });
 
@@ -126,7 +127,7 @@ const EC_PUB_TEMPLATE = (x: string, y: string, attrs = '00050072'): Field[] => [
 ];
 
 function ecKey(): { priv: KeyObject; tpmPublic: Buffer } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey, publicKey } = freshKeyPair('ec', { namedCurve: 'P-256' });
   const jwk = publicKey.export({ format: 'jwk' });
   const hex = (s: string | undefined) => Buffer.from(s!, 'base64url').toString('hex');
   return { priv: privateKey, tpmPublic: bytesOf(EC_PUB_TEMPLATE(hex(jwk.x), hex(jwk.y))) };
@@ -229,7 +230,7 @@ test('scheme fixed by the AK: a signature with another hash is QUOTE_SCHEME_MISM
 });
 
 test('RSA: PKCS#1 v1.5 and PSS with either salt length; plain signatures; wrong-length signatures fail cleanly', () => {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = freshKeyPair('rsa', { modulusLength: 2048 });
   const ak = akFromKeyObject(publicKey);
   const msg = quoteBytes();
   const rsaSig = (alg: string, sig: Buffer) => Buffer.concat([Buffer.from(alg + '000b0100', 'hex'), sig]);
@@ -249,7 +250,7 @@ test('RSA: PKCS#1 v1.5 and PSS with either salt length; plain signatures; wrong-
     const pss = sign('sha256', msg, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength });
     assert.equal(codeOf({ ak, message: altered, signature: rsaSig('0016', pss), nonce: Buffer.of(0xaa) }), 'QUOTE_MESSAGE_ALTERED', `pss salt ${saltLength}`);
   }
-  const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const other = freshKeyPair('rsa', { modulusLength: 2048 }).privateKey;
   assert.equal(codeOf({ ak, message: msg, signature: rsaSig('0014', sign('sha256', msg, { key: other, padding: constants.RSA_PKCS1_PADDING })), nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_SIGNATURE');
   assert.equal(
     codeOf({ ak, message: msg, signature: rsaSig('0016', sign('sha256', msg, { key: other, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })), nonce: Buffer.of(0xaa) }),
@@ -294,7 +295,7 @@ test('verifyQuoteAsync (signature on the thread pool) gives exactly what verifyQ
   const ecc = loadAttestationKey(akPublic);
   const flipped = Buffer.from(message);
   flipped[flipped.length - 1]! ^= 1;
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = freshKeyPair('rsa', { modulusLength: 2048 });
   const rsa = akFromKeyObject(publicKey);
   const msg = quoteBytes();
   const rsaSig = (alg: string, sig: Buffer) => Buffer.concat([Buffer.from(alg + '000b0100', 'hex'), sig]);
@@ -306,7 +307,7 @@ test('verifyQuoteAsync (signature on the thread pool) gives exactly what verifyQ
     ['valid ECDSA', { ak: ecc, message, signature, nonce, pcrs: pcrs() }],
     ['flipped message byte', { ak: ecc, message: flipped, signature, nonce, pcrs: pcrs() }],
     ['wrong nonce', { ak: ecc, message, signature, nonce: Buffer.from('0011223345', 'hex'), pcrs: pcrs() }],
-    ['another EC key', { ak: akFromKeyObject(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey), message, signature, nonce }],
+    ['another EC key', { ak: akFromKeyObject(freshKeyPair('ec', { namedCurve: 'P-256' }).publicKey), message, signature, nonce }],
     ['key type mismatch', { ak: rsa, message, signature, nonce }],
     ['valid RSASSA', { ak: rsa, message: msg, signature: rsaSig('0014', pkcs1), nonce: Buffer.of(0xaa) }],
     ['valid RSAPSS', { ak: rsa, message: msg, signature: rsaSig('0016', pss), nonce: Buffer.of(0xaa) }],

@@ -6,7 +6,7 @@
 // (stale) physical quote fails the nonce chain on the physical layer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, hash } from 'node:crypto';
+import { createPublicKey, hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { Swtpm, requireSwtpm } from '../helpers/swtpm.js';
@@ -23,6 +23,7 @@ import { baselinePolicy } from '../../src/policy/index.js';
 import { buildTrustStore } from '../../src/x509/trust-store.js';
 import { ValidationCache } from '../../src/x509/cache.js';
 import { toHex } from '../../src/util/bytes.js';
+import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
 
 type Handler = (query: URLSearchParams) => LayerEvidence;
 
@@ -60,7 +61,7 @@ test('deep attestation with swtpm at the bottom: a real quote over the chained n
     const akKey = createPublicKey(readFileSync(tpm.path('ak.pem')));
 
     // PKI: a physical AK CA certifies the swtpm AK (kind physical); a vPlatform root with a per-host CA certifies the VM's vTPM AK.
-    const caKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const caKey = () => freshKeyPair('ec', { namedCurve: 'P-256' }).privateKey;
     const physicalCa = SimCa.root('Test physical TPM AK CA', caKey());
     const vplatformRoot = SimCa.root('Test vPlatform root', caKey());
     const hostCa = vplatformRoot.issueCa('swtpm host vPlatform CA', caKey());
