@@ -17,7 +17,6 @@ import { validateChain, layerInfo } from '../../src/x509/index.js';
 import { namedBits, oid, tlv, unsignedInteger, x509Time, directoryString } from '../../src/simulator/der.js';
 import { serialFor, SimCa, simKey, SIM_NOT_AFTER, SIM_NOT_BEFORE } from '../../src/simulator/pki.js';
 import { subjectPublicKeyInfo } from '../../src/simulator/spki.js';
-import { generateKeyPairSync } from 'node:crypto';
 import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
