@@ -18,17 +18,21 @@
 //
 // They are set at run time (node:v8 setFlagsFromString) before the audit's
 // hot code first runs. They only change when and how much V8 optimizes,
-// never what the code does. VTPM_NO_V8_TUNING=1 leaves V8's defaults alone.
+// never what the code does. VTPM_NO_V8_TUNING=1 leaves V8's defaults alone,
+// and so does any V8 other than the one they were measured on (11.x, Node
+// 20): later ones tier differently (Maglev) and may not know the flags.
 
 import { setFlagsFromString } from 'node:v8';
 
 export const AUDIT_V8_FLAGS = ['--interrupt-budget=8192', '--max-inlined-bytecode-size-cumulative=400'] as const;
+/** The V8 major version the flags were measured on. */
+export const AUDIT_V8_MAJOR = 11;
 
 let applied = false;
 
-/** Applies AUDIT_V8_FLAGS once per process, unless VTPM_NO_V8_TUNING is set; returns whether they are on. */
-export function tuneV8ForAudit(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env['VTPM_NO_V8_TUNING']) return applied;
+/** Applies AUDIT_V8_FLAGS once per process, unless VTPM_NO_V8_TUNING is set or V8 is another major version; returns whether they are on. */
+export function tuneV8ForAudit(env: NodeJS.ProcessEnv = process.env, v8Version: string = process.versions.v8): boolean {
+  if (env['VTPM_NO_V8_TUNING'] || Number.parseInt(v8Version, 10) !== AUDIT_V8_MAJOR) return applied;
   if (!applied) {
     for (const flag of AUDIT_V8_FLAGS) setFlagsFromString(flag);
     applied = true;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { AUDIT_V8_MAJOR, tuneV8ForAudit } from '../../src/cli/v8-tuning.js';
 
 const MODULE = join(REPO_ROOT, 'dist', 'src', 'cli', 'v8-tuning.js');
 
@@ -35,4 +36,9 @@ test('tuneV8ForAudit: a hot function is optimized after far fewer calls; VTPM_NO
   assert.equal(defaults.applied, false);
   assert.ok(defaults.calls < 100000, 'optimized at all with V8 defaults');
   assert.ok(tuned.calls * 3 < defaults.calls, `TurboFan after ${tuned.calls} calls tuned, ${defaults.calls} with V8 defaults`);
+});
+
+test('tuneV8ForAudit leaves another V8 major version alone (the flags were measured on one)', () => {
+  assert.equal(tuneV8ForAudit({}, `${AUDIT_V8_MAJOR + 1}.0.0`), false);
+  assert.equal(tuneV8ForAudit({ VTPM_NO_V8_TUNING: '1' }), false);
 });
