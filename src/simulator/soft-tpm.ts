@@ -209,8 +209,6 @@ function makeEkKey(spec: EkSpec, opts: SoftTpmOptions): KeyObject {
   return freshKeyPair('rsa', { modulusLength: 2048 }).privateKey;
 }
 
-
-
 function signingFor(key: KeyObject, spec: AkSpec): SigningScheme {
   if (key.asymmetricKeyType === 'ec') {
     const curve = spec.type === 'ecc' ? spec.curve : undefined;

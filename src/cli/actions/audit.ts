@@ -189,7 +189,7 @@ async function audit(
       if (batcher) {
         batcher.flush();
         progress.stored(batcher.stored);
-        // an interrupted audit stores what it did and stops: pruning can wait for the next run
+        // An interrupted audit stores what it did and stops: pruning waits for the next run.
         // A prune that fails (the file busy, the disk full) costs the audit nothing: its
         // results are stored and its verdicts stand; the failure is reported beside them.
         if (opts.keepHistory !== undefined && !stoppedBy) {

@@ -19,7 +19,7 @@ export const pruneCommand: CommandDefinition = (program, runner) => {
 Example:
   $ vtpm-verify prune --older-than 30d --state /var/lib/vtpm-verify/audit.db
   Pruned /var/lib/vtpm-verify/audit.db: 412000 result(s) and 1236000 clock reading(s) recorded before 2026-10-27T12:00:00.000Z
-  Kept: the last verified reading of 10400 TPM identities and their hosting periods (rollback and clone detection need them)
+  Kept: the last verified reading of 10400 TPM identities and 10450 hosting period(s) (rollback and clone detection need them)
 
 A cron audit can prune as it goes: vtpm-verify audit fleet.yaml --state audit.db --keep-history 30d
 
