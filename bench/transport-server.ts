@@ -16,7 +16,7 @@ const evidence: LayerEvidence = {
   quote: { message: randomBytes(145), signature: randomBytes(72) },
   unverifiedPcrs: new Map([['sha256', new Map(Array.from({ length: 24 }, (_, i) => [i, randomBytes(32)] as [number, Buffer]))]]),
   certificates: [certificate(700), certificate(600)],
-  vplatformLog: Array.from({ length: 8 }, () => ({ pcr: 23 as const, op: 'create' as const, instance: randomBytes(32) })),
+  vplatformLog: Array.from({ length: 8 }, () => ({ pcr: 23 as const, op: 'create' as const, instance: randomBytes(32).toString('hex') })),
 };
 if (size === 'typical') {
   evidence.eventLog = randomBytes(40 * 1024);

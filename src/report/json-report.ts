@@ -10,7 +10,7 @@ import type { AttestationResult } from '../verify/result.js';
 import type { AuditSummary } from './summary.js';
 
 export const AUDIT_REPORT_FORMAT = 'vtpm-verify/audit-report';
-export const AUDIT_REPORT_VERSION = 1;
+export const AUDIT_REPORT_VERSION = 2;
 /** Where the schema lives in the repository and the npm package. */
 export const AUDIT_REPORT_SCHEMA_PATH = 'docs/audit-report.schema.json';
 

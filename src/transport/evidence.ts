@@ -50,8 +50,8 @@ export const INSTANCE_OPS: readonly InstanceOp[] = ['create', 'destroy', 'migrat
 export interface InstanceLogEntry {
   pcr: typeof VPLATFORM_PCR;
   op: InstanceOp;
-  /** the 32-byte instanceId */
-  instance: Uint8Array;
+  /** the 32-byte instanceId: 64 lowercase hex digits (hex until replayed: a dense host's table has thousands of entries) */
+  instance: string;
   /** informational label */
   vm?: string | undefined;
 }
@@ -60,8 +60,8 @@ export interface InstanceLogEntry {
 export interface IssuerLogEntry {
   pcr: typeof VPLATFORM_PCR;
   op: 'issuer';
-  /** SHA-256 of the CA certificate's DER */
-  certificate: Uint8Array;
+  /** SHA-256 of the CA certificate's DER: 64 lowercase hex digits */
+  certificate: string;
   vm?: string | undefined;
 }
 
@@ -252,23 +252,61 @@ const OPS: ReadonlySet<string> = new Set<VplatformOp>([...INSTANCE_OPS, 'issuer'
 /** vplatformLog: [{pcr: 23, op, instance | certificate, vm?}] (protocol sections 5 and 5.1). */
 function readVplatformLog(r: FieldReader, v: unknown, limits: EvidenceLimits): VplatformLogEntry[] {
   const list = r.array(v, 'vplatformLog', limits.vplatformLogEntries);
-  return list.map((item, i): VplatformLogEntry => {
-    const path = childPath('vplatformLog', i);
-    const o = r.object(item, path);
-    const pcr = r.integer(r.required(o, 'pcr', path), childPath(path, 'pcr'), 0, PCR_INDEX_MAX);
-    if (pcr !== VPLATFORM_PCR) throw r.invalid(childPath(path, 'pcr'), `must be ${VPLATFORM_PCR} in protocol version 1, got ${pcr}`, { expected: VPLATFORM_PCR, actual: pcr });
-    const op = r.string(r.required(o, 'op', path), childPath(path, 'op'), 32);
-    if (!OPS.has(op)) throw r.invalid(childPath(path, 'op'), `unknown op "${sanitizeServerText(op, 32)}"`, { expected: [...OPS], actual: sanitizeServerText(op, 32) });
-    const vmRaw = r.optional(o, 'vm');
-    const vm = vmRaw === undefined ? undefined : r.string(vmRaw, childPath(path, 'vm'), limits.vmLabelChars);
-    // An entry names exactly one of instance (instance ops) or certificate (issuer).
-    const [wanted, unwanted] = op === 'issuer' ? ['certificate', 'instance'] : ['instance', 'certificate'];
-    if (r.optional(o, unwanted) !== undefined) throw r.invalid(childPath(path, unwanted), `not allowed with op "${op}"`);
-    const id = r.hex(r.required(o, wanted, path), childPath(path, wanted), INSTANCE_ID_BYTES);
-    const entry: VplatformLogEntry = op === 'issuer' ? { pcr: VPLATFORM_PCR, op, certificate: id } : { pcr: VPLATFORM_PCR, op: op as InstanceOp, instance: id };
-    if (vm !== undefined) entry.vm = vm;
-    return entry;
-  });
+  const out: VplatformLogEntry[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = readVplatformEntry(r, list[i], i, limits);
+  return out;
+}
+
+const LOWER_HEX32_RE = /^[0-9a-f]{64}$/;
+
+/**
+ * One entry. A VMM's table has an entry per VM it ever hosted and every VM's
+ * audit reads it again, so the common case (a well-formed entry) builds no
+ * field path and decodes no hex: ids stay lowercase hex until replay. Each
+ * field that fails is read again through the FieldReader for its error.
+ */
+function readVplatformEntry(r: FieldReader, item: unknown, i: number, limits: EvidenceLimits): VplatformLogEntry {
+  if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
+    const o = item as JsonObject;
+    const op = o['op'];
+    const vm = o['vm'];
+    const issuer = op === 'issuer';
+    const id = issuer ? o['certificate'] : o['instance'];
+    if (
+      o['pcr'] === VPLATFORM_PCR &&
+      typeof op === 'string' &&
+      OPS.has(op) &&
+      typeof id === 'string' &&
+      LOWER_HEX32_RE.test(id) &&
+      (issuer ? o['instance'] : o['certificate']) == null &&
+      (vm == null || (typeof vm === 'string' && vm.length <= limits.vmLabelChars)) &&
+      Object.prototype.hasOwnProperty.call(o, issuer ? 'certificate' : 'instance')
+    ) {
+      const entry: VplatformLogEntry = issuer ? { pcr: VPLATFORM_PCR, op, certificate: id } : { pcr: VPLATFORM_PCR, op: op as InstanceOp, instance: id };
+      if (typeof vm === 'string') entry.vm = vm;
+      return entry;
+    }
+  }
+  return readVplatformEntrySlowly(r, item, i, limits);
+}
+
+/** The same entry read field by field: names the failing field, or accepts what the fast path does not (uppercase hex). */
+function readVplatformEntrySlowly(r: FieldReader, item: unknown, i: number, limits: EvidenceLimits): VplatformLogEntry {
+  const path = childPath('vplatformLog', i);
+  const o = r.object(item, path);
+  const pcr = r.integer(r.required(o, 'pcr', path), childPath(path, 'pcr'), 0, PCR_INDEX_MAX);
+  if (pcr !== VPLATFORM_PCR) throw r.invalid(childPath(path, 'pcr'), `must be ${VPLATFORM_PCR} in protocol version 1, got ${pcr}`, { expected: VPLATFORM_PCR, actual: pcr });
+  const op = r.string(r.required(o, 'op', path), childPath(path, 'op'), 32);
+  if (!OPS.has(op)) throw r.invalid(childPath(path, 'op'), `unknown op "${sanitizeServerText(op, 32)}"`, { expected: [...OPS], actual: sanitizeServerText(op, 32) });
+  const vmRaw = r.optional(o, 'vm');
+  const vm = vmRaw === undefined ? undefined : r.string(vmRaw, childPath(path, 'vm'), limits.vmLabelChars);
+  // An entry names exactly one of instance (instance ops) or certificate (issuer).
+  const [wanted, unwanted] = op === 'issuer' ? ['certificate', 'instance'] : ['instance', 'certificate'];
+  if (r.optional(o, unwanted) !== undefined) throw r.invalid(childPath(path, unwanted), `not allowed with op "${op}"`);
+  const id = r.hex(r.required(o, wanted, path), childPath(path, wanted), INSTANCE_ID_BYTES).toString('hex');
+  const entry: VplatformLogEntry = op === 'issuer' ? { pcr: VPLATFORM_PCR, op, certificate: id } : { pcr: VPLATFORM_PCR, op: op as InstanceOp, instance: id };
+  if (vm !== undefined) entry.vm = vm;
+  return entry;
 }
 
 function b64(bytes: Uint8Array): string {
@@ -292,7 +330,7 @@ export function serializeEvidence(e: LayerEvidence): EvidenceJson {
   if (e.vplatformLog !== undefined) {
     out.vplatformLog = e.vplatformLog.map((entry): VplatformLogEntryJson => {
       const wire: VplatformLogEntryJson =
-        entry.op === 'issuer' ? { pcr: entry.pcr, op: entry.op, certificate: hex(entry.certificate) } : { pcr: entry.pcr, op: entry.op, instance: hex(entry.instance) };
+        entry.op === 'issuer' ? { pcr: entry.pcr, op: entry.op, certificate: entry.certificate } : { pcr: entry.pcr, op: entry.op, instance: entry.instance };
       if (entry.vm !== undefined) wire.vm = entry.vm;
       return wire;
     });

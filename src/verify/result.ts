@@ -74,8 +74,12 @@ export interface LayerResult {
   /** where the walk went next, from the verified certificate */
   deepAttestation?: string;
   migrationService?: string;
-  /** the instances this layer hosts now, from its replayed and quoted vplatformLog (hex) */
-  hostedInstances?: string[];
+  /**
+   * how many instances this layer hosts now, by its replayed and quoted
+   * vplatformLog (the instance above is checked by binding.hosted-instance);
+   * a count, not the list, so a result's size does not grow with the host's density
+   */
+  hostedInstanceCount?: number;
   /** cryptographic, certificate-path, replay and binding checks */
   checks: CheckResult[];
   /** policy rules that applied to this layer */

@@ -340,7 +340,7 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
     if (ext?.instanceId) layer.instanceId = toHex(ext.instanceId);
     if (ext?.deepAttestation) layer.deepAttestation = ext.deepAttestation;
     if (ext?.migrationService) layer.migrationService = ext.migrationService;
-    if (current.vplatform) layer.hostedInstances = [...current.vplatform.hostedNow].sort();
+    if (current.vplatform) layer.hostedInstanceCount = current.vplatform.hostedNow.size;
 
     const failedHere = checks.find((c) => c.status === 'fail');
     layer.status = failedHere ? 'not-trusted' : 'trusted';
@@ -482,7 +482,7 @@ async function verifyLayer(position: number, uri: string, nonce: Buffer, evidenc
     if (!quoted23) {
       checks.push(fail('vplatform.replay', 'VPLATFORM_REPLAY_MISMATCH', 'the vplatformLog cannot be checked: sha256 PCR 23 was not quoted', { expected: 'sha256:23 in the quote', actual: null }));
     } else {
-      const entries = evidence.vplatformLog.map((e) => (e.op === 'issuer' ? { ...e, certificate: toHex(e.certificate) } : e));
+      const entries = evidence.vplatformLog;
       const v = options.vplatformCache ? options.vplatformCache.verify(uri, entries, quoted23) : verifyVplatformLog(entries, quoted23);
       checks.push(...v.checks);
       vplatform = v.table;

@@ -70,7 +70,7 @@ function layer(position: number, role: 'vm' | 'vmm' | 'physical', host: string, 
     base.instanceId = hex(`${position}f1b2`);
     base.deepAttestation = `https://host-below-${position}.example:9443`;
   }
-  if (role !== 'vm') base.hostedInstances = [hex(`${position - 1}f1b2`)];
+  if (role !== 'vm') base.hostedInstanceCount = 1;
   return { ...base, ...overrides };
 }
 

@@ -34,7 +34,7 @@ test('a fleet report validates against the schema and carries every result', () 
   const doc = JSON.parse(text) as AuditReport;
   assertValid(doc);
   assert.equal(doc.format, 'vtpm-verify/audit-report');
-  assert.equal(doc.version, 1);
+  assert.equal(doc.version, 2);
   assert.deepEqual(doc.run, f.run);
   assert.deepEqual(doc.results, JSON.parse(JSON.stringify(f.results)));
   assert.equal(doc.summary.total, f.results.length);
@@ -77,7 +77,7 @@ function fullResult(): Required<AttestationResult> {
     firmwareVersion: '0001000200030004',
     deepAttestation: 'https://vmm.example:9443',
     migrationService: 'https://mig.example',
-    hostedInstances: ['34'.repeat(32)],
+    hostedInstanceCount: 3,
     checks: [check, { id: 'quote.nonce', status: 'pass', message: 'ok' }, { id: 'x', status: 'skip', message: 'n/a' }, { id: 'y', status: 'warn', code: 'CLOCK_NOT_SAFE', message: 'w' }],
     rules: [rule, { id: 'freshness.maxAge', status: 'not-applicable', message: 'live' }],
     error,
@@ -134,8 +134,11 @@ test('the schema is strict where the model is: unknown fields, bad hex, bad enum
     assertInvalid(report([r]), why);
   }
   const doc = report([]) as Record<string, any>;
-  doc['version'] = 2;
-  assertInvalid(doc, 'another format version');
+  doc['version'] = 1;
+  assertInvalid(doc, 'an earlier format version (1 listed hostedInstances)');
+  const v1Layer = JSON.parse(JSON.stringify(fullResult())) as Record<string, any>;
+  v1Layer['layers'][0]['hostedInstances'] = ['34'.repeat(32)];
+  assertInvalid(report([v1Layer]), 'the version-1 hostedInstances list');
   const doc2 = report([]) as Record<string, any>;
   doc2['summary']['failureCodes'] = [{ code: 'X', count: 0 }];
   assertInvalid(doc2, 'a code counted zero times');

@@ -45,7 +45,7 @@ export function nextNonce(nonce: Uint8Array, message: Uint8Array): Buffer {
 
 function entriesOf(ev: LayerEvidence): VplatformEntryInput[] {
   return (ev.vplatformLog ?? []).map((e) =>
-    e.op === 'issuer' ? { pcr: e.pcr, op: e.op, certificate: Buffer.from(e.certificate).toString('hex') } : { pcr: e.pcr, op: e.op, instance: e.instance },
+    e.op === 'issuer' ? { pcr: e.pcr, op: e.op, certificate: e.certificate } : { pcr: e.pcr, op: e.op, instance: e.instance },
   );
 }
 

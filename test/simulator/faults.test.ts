@@ -127,7 +127,7 @@ test('a stale binding still lists the upper instance: only the replay fails', as
     const walk = await attestChain(client, sim.topUrl, store);
     const served = walk[1]!.evidence!.vplatformLog!;
     const vm = sim.platform.layer('vm');
-    assert.ok(served.some((e) => e.op === 'create' && Buffer.from(e.instance).equals(vm.instanceId)));
+    assert.ok(served.some((e) => e.op === 'create' && e.instance === Buffer.from(vm.instanceId).toString('hex')));
     assert.equal(served.length, sim.platform.layer('vmm').vplatformLog().length - 1);
   } finally {
     await sim.close();

@@ -45,8 +45,8 @@ test('a complete evidence document parses into typed fields', () => {
   const log = e.vplatformLog!;
   assert.equal(log.length, 3);
   assert.equal(log[0]!.op, 'issuer');
-  assert.ok(log[0]!.op === 'issuer' && Buffer.from(log[0]!.certificate).toString('hex') === SAMPLE_ISSUER);
-  assert.ok(log[1]!.op === 'create' && Buffer.from(log[1]!.instance).toString('hex') === SAMPLE_INSTANCE);
+  assert.ok(log[0]!.op === 'issuer' && log[0]!.certificate === SAMPLE_ISSUER);
+  assert.ok(log[1]!.op === 'create' && log[1]!.instance === SAMPLE_INSTANCE);
   assert.equal(log[1]!.vm, 'web-1');
   assert.equal(log[2]!.vm, undefined);
 });
@@ -77,7 +77,7 @@ test('serializeEvidence is the inverse of parseEvidence', () => {
 
 test('property: any evidence survives serialize then parse unchanged', () => {
   const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max });
-  const id = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b));
+  const id = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
   const entry = fc.oneof(
     fc.record({ pcr: fc.constant(23 as const), op: fc.constantFrom('create', 'destroy', 'migrate-in', 'migrate-out' as const), instance: id }, { requiredKeys: ['pcr', 'op', 'instance'] }),
     fc.record({ pcr: fc.constant(23 as const), op: fc.constant('issuer' as const), certificate: id, vm: fc.string({ maxLength: 20 }) }),
@@ -251,6 +251,54 @@ test('vplatformLog entries: pcr 23, known ops, 64-hex ids, one of instance or ce
   expectFieldError((j) => (j['vplatformLog'][1]['certificate'] = SAMPLE_ISSUER), 'EVIDENCE_BAD_VALUE', 'vplatformLog[1].certificate');
   const e = parseEvidence(withChange((j) => (j['vplatformLog'] = [])));
   assert.deepEqual(e.vplatformLog, []);
+  // either case on the wire; ids are kept lowercase
+  const upper = parseEvidence(withChange((j) => (j['vplatformLog'][1]['instance'] = SAMPLE_INSTANCE.toUpperCase())));
+  assert.ok(upper.vplatformLog![1]!.op === 'create' && upper.vplatformLog![1]!.instance === SAMPLE_INSTANCE);
+  // null stands for absent, as for every optional field
+  const nulls = parseEvidence(withChange((j) => Object.assign(j['vplatformLog'][1], { vm: null, certificate: null })));
+  assert.deepEqual(nulls.vplatformLog![1], { pcr: 23, op: 'create', instance: SAMPLE_INSTANCE });
+});
+
+test('property: a vplatformLog entry is accepted exactly when it is well-formed, and read as sent', () => {
+  const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
+  const idValue = fc.oneof(hex64, hex64.map((h) => h.toUpperCase()), hex64.map((h) => h.slice(2)), hex64.map((h) => `${h.slice(1)}g`), fc.constant(null), fc.integer(), fc.constant(undefined));
+  const entryArb = fc.record({
+    pcr: fc.oneof(fc.constant(23), fc.constant(23), fc.integer({ min: -1, max: 30 }), fc.constant('23'), fc.constant(undefined)),
+    op: fc.oneof(fc.constantFrom('create', 'destroy', 'migrate-in', 'migrate-out', 'issuer'), fc.constantFrom('CREATE', '', 'delete'), fc.constant(7), fc.constant(undefined)),
+    instance: idValue,
+    certificate: idValue,
+    vm: fc.oneof(fc.constant(undefined), fc.constant(null), fc.string({ maxLength: 6 }), fc.integer()),
+  });
+  const present = (v: unknown): boolean => v !== undefined && v !== null;
+  const isId = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-fA-F]{64}$/.test(v);
+  fc.assert(
+    fc.property(entryArb, (raw) => {
+      const entry = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+      const issuer = entry['op'] === 'issuer';
+      const [wanted, unwanted] = issuer ? ['certificate', 'instance'] : ['instance', 'certificate'];
+      const valid =
+        entry['pcr'] === 23 &&
+        ['create', 'destroy', 'migrate-in', 'migrate-out', 'issuer'].includes(entry['op'] as string) &&
+        isId(entry[wanted]) &&
+        !present(entry[unwanted]) &&
+        (!present(entry['vm']) || (typeof entry['vm'] === 'string' && entry['vm'].length <= 5));
+      const doc = withChange((j) => (j['vplatformLog'] = [j['vplatformLog'][0], entry]));
+      let got;
+      try {
+        got = parseEvidence(doc, { limits: { vmLabelChars: 5 } }).vplatformLog![1]!;
+      } catch (err) {
+        assert.ok(!valid, `a well-formed entry was refused: ${(err as Error).message}`);
+        assert.ok(err instanceof VerificationError && /^EVIDENCE_/.test(err.code), String(err));
+        assert.match(err.message, /vplatformLog\[1\]/, 'the error names the entry');
+        return;
+      }
+      assert.ok(valid, `a malformed entry was accepted: ${JSON.stringify(entry)}`);
+      const want: Record<string, unknown> = { pcr: 23, op: entry['op'], [wanted]: (entry[wanted] as string).toLowerCase() };
+      if (typeof entry['vm'] === 'string') want['vm'] = entry['vm'];
+      assert.deepEqual(got, want);
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('server text in errors is sanitized (no terminal escapes)', () => {
