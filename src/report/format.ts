@@ -166,10 +166,16 @@ export function decidingLayer(result: Pick<AttestationResult, 'layers'>): LayerR
 export function failureCodes(result: AttestationResult): string[] {
   const codes = new Set<string>();
   if (result.error) codes.add(result.error.code);
+  // Straight over checks and rules (the outcomes layerOutcomes would build): reports ask this of every result.
+  const addFailed = (list: readonly { status: string; code?: string | undefined }[]): void => {
+    for (const o of list) if (o.status === 'fail' && o.code) codes.add(o.code);
+  };
   for (const layer of result.layers) {
     if (layer.error && (layer.status === 'not-trusted' || layer.status === 'unreachable')) codes.add(layer.error.code);
-    for (const o of layerOutcomes(layer)) if (o.status === 'fail' && o.code) codes.add(o.code);
+    addFailed(layer.checks);
+    addFailed(layer.rules);
   }
-  for (const o of resultWideOutcomes(result)) if (o.status === 'fail' && o.code) codes.add(o.code);
+  addFailed(result.chain);
+  addFailed(result.findings ?? []);
   return [...codes].sort();
 }

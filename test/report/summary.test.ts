@@ -1,11 +1,13 @@
 // The end-of-audit summary: counts by verdict, the deciding failure code per
 // VM, the slowest hosts (deterministic on ties), timing, built incrementally;
-// the human table and its JSON form.
+// the human table and its JSON form; the failure codes of one result.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PLAIN } from '../../src/cli/output.js';
 import { NO_CODE, SummaryBuilder, renderSummary, summarize } from '../../src/report/summary.js';
 import { fleet } from './fleet.js';
+import { failureCodes } from '../../src/report/format.js';
+import type { LayerResult } from '../../src/verify/result.js';
 import { ANSI, trustedResult, pcrMismatchAtVmmResult, unreachablePhysicalResult } from './fixtures.js';
 
 test('counts by verdict and by deciding failure code; codes add up to the failures', () => {
@@ -103,4 +105,24 @@ test('human table: counts with percentages, codes, slowest hosts, hostile names 
 test('JSON form is plain data (round-trips through JSON)', () => {
   const s = summarize(fleet().results);
   assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
+});
+
+test('failureCodes: every failing check, rule, chain rule, finding and deciding error, once each and sorted; passes, warnings and skips never', () => {
+  const r = trustedResult();
+  assert.deepEqual(failureCodes(r), []);
+  const [vm, vmm] = r.layers as [LayerResult, LayerResult];
+  vm.checks.push({ id: 'quote.clock', status: 'warn', code: 'CLOCK_NOT_SAFE', message: 'a warning' });
+  vm.rules.push({ id: 'x', status: 'not-applicable', code: 'SKIPPED_CODE', message: 'n/a' });
+  assert.deepEqual(failureCodes(r), [], 'warnings and not-applicable rules are not failures');
+  vmm.checks.push({ id: 'quote.nonce', status: 'fail', code: 'QUOTE_NONCE_MISMATCH', message: 'm' });
+  vmm.rules.push({ id: 'layer[1].pcrs', status: 'fail', code: 'POLICY_PCR_VALUE', message: 'm' });
+  vm.rules.push({ id: 'layer[0].pcrs', status: 'fail', code: 'POLICY_PCR_VALUE', message: 'the same code twice' });
+  r.chain.push({ id: 'chain.depth', status: 'fail', code: 'POLICY_DEPTH', message: 'm' });
+  r.findings = [{ id: 'state.clock', status: 'fail', code: 'CLOCK_WENT_BACK', message: 'm' }];
+  vmm.status = 'not-trusted';
+  vmm.error = { code: 'LAYER_DECIDING', message: 'm' };
+  vm.error = { code: 'NOT_DECIDING', message: 'an error on a trusted layer is not a failure' };
+  assert.deepEqual(failureCodes(r), ['CLOCK_WENT_BACK', 'LAYER_DECIDING', 'POLICY_DEPTH', 'POLICY_PCR_VALUE', 'QUOTE_NONCE_MISMATCH']);
+  r.error = { code: 'AUDIT_ERROR', message: 'm' };
+  assert.ok(failureCodes(r).includes('AUDIT_ERROR'));
 });
