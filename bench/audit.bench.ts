@@ -5,12 +5,15 @@
 // (bench/audit-run.ts) so that its peak memory is its own; both share this
 // machine's cores, as they would not in production.
 //
-// The simulator is warmed up by one untimed audit of the fleet first. Three
+// The simulator is warmed up by one untimed audit of the fleet first. Four
 // configurations, run interleaved (round by round, so that a slow
 // phase of this shared machine hits all of them alike): the audit alone
 // (summary only), the same with V8's default tiering (VTPM_NO_V8_TUNING=1,
-// to show what the flags of src/cli/v8-tuning.ts buy), and with everything
-// on (--state, --json, --junit, --html). "event loop busy" is the JS
+// to show what the flags of src/cli/v8-tuning.ts buy), with everything
+// on (--state, --json, --junit, --html), and the audit alone in a warm
+// process (shard 1/2 timed after shard 0/2: what a fresh process pays for
+// JIT warm-up is the difference). Then dense hosts: the same 1,000 VMs at
+// 200 and at 1,000 VMs per VMM. "event loop busy" is the JS
 // thread's share of the audit's CPU: the rest is signature verification on
 // libuv's thread pool, GC and compiler threads. Memory is the kernel's maximum RSS
 // and the V8 heap sampled every 10 ms: it must not grow with the fleet
@@ -45,11 +48,13 @@ interface RunFigures {
   simCpuMs: number;
 }
 
-function runAudit(inventory: string, trustDir: string, outDir: string, full: boolean, exposeGc = false, v8Defaults = false): Promise<Omit<RunFigures, 'simCpuMs'>> {
+type Mode = 'plain' | 'full' | 'warm';
+
+function runAudit(inventory: string, trustDir: string, outDir: string, mode: Mode, exposeGc = false, v8Defaults = false): Promise<Omit<RunFigures, 'simCpuMs'>> {
   return new Promise((resolve, reject) => {
     const flags = exposeGc ? ['--expose-gc'] : [];
     const env = { ...process.env, VTPM_NO_V8_TUNING: v8Defaults ? '1' : '' };
-    const child = spawn(process.execPath, [...flags, join(here, 'audit-run.js'), inventory, trustDir, outDir, full ? 'full' : 'plain'], { stdio: ['ignore', 'pipe', 'ignore'], env });
+    const child = spawn(process.execPath, [...flags, join(here, 'audit-run.js'), inventory, trustDir, outDir, mode], { stdio: ['ignore', 'pipe', 'ignore'], env });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.on('error', reject);
@@ -68,20 +73,22 @@ function mb(n: number): string {
 }
 
 export default async function (): Promise<void> {
-  const everything = [
-    { full: false, v8Defaults: false },
-    { full: false, v8Defaults: true },
-    { full: true, v8Defaults: false },
+  const everything: { mode: Mode; v8Defaults: boolean }[] = [
+    { mode: 'plain', v8Defaults: false },
+    { mode: 'plain', v8Defaults: true },
+    { mode: 'full', v8Defaults: false },
+    // the same audit in a process that has audited the other half of the fleet first
+    { mode: 'warm', v8Defaults: false },
   ];
   const sizes = [
     { vms: 1_000, hosts: 50, runs: 5, configs: everything, memory: true },
     { vms: 10_000, hosts: 500, runs: 1, configs: everything, memory: true },
     // Dense hosts: every VMM's evidence carries its whole vPlatform table (an entry per VM it
     // hosts), and every VM's audit fetches and checks it again.
-    { vms: 1_000, hosts: 5, runs: 1, configs: everything.filter((c) => !c.v8Defaults), memory: false },
-    { vms: 1_000, hosts: 1, runs: 1, configs: everything.filter((c) => !c.v8Defaults), memory: false },
+    { vms: 1_000, hosts: 5, runs: 1, configs: everything.filter((c) => !c.v8Defaults && c.mode !== 'warm'), memory: false },
+    { vms: 1_000, hosts: 1, runs: 1, configs: everything.filter((c) => !c.v8Defaults && c.mode !== 'warm'), memory: false },
   ];
-  const rows: (string | number)[][] = [['VMs', 'VMs per VMM', 'reports + state', 'VMs/s', 'audit CPU ms/VM', 'event loop busy ms/VM', 'simulator CPU ms/VM', 'peak RSS', 'peak heap', 'heap at start', 'concurrency']];
+  const rows: (string | number)[][] = [['VMs', 'VMs per VMM', 'configuration', 'VMs/s', 'audit CPU ms/VM', 'event loop busy ms/VM', 'simulator CPU ms/VM', 'peak RSS', 'peak heap', 'heap at start', 'concurrency']];
   const memory: (string | number)[][] = [['VMs', 'live heap peak (after GC)', 'peak RSS', 'baseline RSS']];
   const notes: string[] = [];
   for (const size of sizes) {
@@ -94,47 +101,54 @@ export default async function (): Promise<void> {
       // whose own warm-up is not the audit's. Without it the first timed run paid for the
       // simulator's JIT warm-up and for encoding each VM's evidence parts the first time.
       const warmOut = mkdtempSync(join(dir, 'warm-'));
-      await runAudit(sim.inventoryFile!, sim.trustDir, warmOut, false);
+      await runAudit(sim.inventoryFile!, sim.trustDir, warmOut, 'plain');
       rmSync(warmOut, { recursive: true, force: true });
       const configs = size.configs;
       const runs = configs.map((): RunFigures[] => []);
       for (let r = 0; r < size.runs; r++) {
-        for (const [c, { full, v8Defaults }] of configs.entries()) {
+        for (const [c, { mode, v8Defaults }] of configs.entries()) {
           const out = mkdtempSync(join(dir, 'run-'));
           const sim0 = sim.cpuMs();
-          const f = await runAudit(sim.inventoryFile!, sim.trustDir, out, full, false, v8Defaults);
+          const f = await runAudit(sim.inventoryFile!, sim.trustDir, out, mode, false, v8Defaults);
           runs[c]!.push({ ...f, simCpuMs: sim.cpuMs() - sim0 });
-          if (f.total !== size.vms || f.trusted !== size.vms) throw new Error(`audit of ${size.vms} VMs: ${f.trusted}/${f.total} trusted`);
-          if (full && r === 0) {
+          // warm: shard 1/2 timed (about half the fleet), after shard 0/2 in the same process
+          if ((mode !== 'warm' && f.total !== size.vms) || (mode === 'warm' && f.total >= size.vms) || f.trusted !== f.total) {
+            throw new Error(`audit of ${size.vms} VMs (${mode}): ${f.trusted}/${f.total} trusted`);
+          }
+          if (mode === 'full' && r === 0) {
             const bytes = ['audit.json', 'audit.xml', 'audit.html', 'state.db'].map((n) => `${n} ${fmt(statSync(join(out, n)).size / 2 ** 20, 0)} MB`);
             notes.push(`${size.vms} VMs (${size.vms / size.hosts} per VMM), files written: ${bytes.join(', ')}`);
           }
           rmSync(out, { recursive: true, force: true });
         }
       }
-      for (const [c, { full, v8Defaults }] of configs.entries()) {
+      const label = (mode: Mode, v8Defaults: boolean): string =>
+        `${mode === 'full' ? 'state + reports' : mode === 'warm' ? 'audit alone, warm process' : 'audit alone'}${v8Defaults ? ' (V8 defaults)' : ''}`;
+      for (const [c, { mode, v8Defaults }] of configs.entries()) {
         const these = runs[c]!;
-        // the median run by wall time
-        const m = [...these].sort((a, b) => a.wallMs - b.wallMs)[these.length >> 1]!;
+        const rate = (x: RunFigures): number => (x.total * 1000) / x.wallMs;
+        // the median run by rate
+        const m = [...these].sort((a, b) => rate(a) - rate(b))[these.length >> 1]!;
         rows.push([
           fmt(size.vms),
           fmt(size.vms / size.hosts),
-          `${full ? 'yes' : 'no'}${v8Defaults ? ' (V8 defaults)' : ''}`,
-          fmt((size.vms * 1000) / m.wallMs),
-          fmt(m.cpuMs / size.vms, 2),
-          fmt(m.loopBusyMs / size.vms, 2),
-          fmt(m.simCpuMs / size.vms, 2),
+          label(mode, v8Defaults),
+          fmt(rate(m)),
+          fmt(m.cpuMs / m.total, 2),
+          fmt(m.loopBusyMs / m.total, 2),
+          // warm: the simulator also served the untimed half
+          mode === 'warm' ? '–' : fmt(m.simCpuMs / m.total, 2),
           mb(m.maxRssMB),
           mb(m.heapPeakMB),
           mb(m.baselineHeapMB),
           m.concurrency,
         ]);
-        if (size.runs > 1) notes.push(`${size.vms} VMs, reports ${full ? 'on' : 'off'}${v8Defaults ? ', V8 defaults' : ''}: VMs/s over ${size.runs} runs: ${these.map((x) => fmt((size.vms * 1000) / x.wallMs)).join(', ')}`);
+        if (size.runs > 1) notes.push(`${size.vms} VMs, ${label(mode, v8Defaults)}: VMs/s over ${size.runs} runs: ${these.map((x) => fmt(rate(x))).join(', ')}`);
       }
       if (size.memory) {
         // memory alone: a run that collects garbage every 250 ms to see what is kept (too slow to time)
         const out = mkdtempSync(join(dir, 'gc-'));
-        const g = await runAudit(sim.inventoryFile!, sim.trustDir, out, false, true);
+        const g = await runAudit(sim.inventoryFile!, sim.trustDir, out, 'plain', true);
         rmSync(out, { recursive: true, force: true });
         memory.push([fmt(size.vms), mb(g.liveHeapPeakMB ?? NaN), mb(g.maxRssMB), mb(g.baselineRssMB)]);
       }
