@@ -13,6 +13,7 @@ export const STATE_ERROR_CODES = {
   STATE_SCHEMA_TOO_NEW: { kind: 'transport', summary: 'the state file was written by a newer vtpm-verify (a later schema version): upgrade vtpm-verify' },
   STATE_BUSY: { kind: 'transport', summary: 'another process held the state file locked for longer than the busy timeout' },
   STATE_IO_ERROR: { kind: 'transport', summary: 'reading or writing the state file failed (I/O error, disk full)' },
+  STATE_WRITE_REFUSED: { kind: 'transport', summary: 'a trigger in the state file refused a write (vtpm-verify creates no triggers: someone added it)' },
 } as const satisfies CodeTable;
 
 interface SqliteLikeError {
@@ -39,6 +40,10 @@ export function stateError(err: unknown, path: string, operation: string): VtpmE
   }
   if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') {
     return new TransportError('STATE_UNWRITABLE', `state file ${path} cannot be opened for writing: ${err.message}`, details, { cause: err });
+  }
+  if (code === 'SQLITE_CONSTRAINT_TRIGGER') {
+    // RAISE() in a trigger: the schema vtpm-verify creates has none, so a trigger someone added refused the write
+    return new TransportError('STATE_WRITE_REFUSED', `state file ${path}: ${operation} was refused by a trigger in the file (${err.message}); vtpm-verify creates no triggers`, details, { cause: err });
   }
   if (code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISUSE' || code === 'SQLITE_ERROR' || code === 'SQLITE_RANGE') {
     // our own SQL or data broke an invariant

@@ -109,10 +109,14 @@ test('audit --keep-history: a prune that fails leaves the audit’s results and 
   assert.equal(r.json?.ok, true);
   assert.equal(r.json?.result.state.stored, 2);
   assert.equal(r.json?.result.state.pruned, undefined);
-  // SQLite's refusal comes back as its constraint error (INTERNAL_ERROR: the state store treats a broken constraint as its own bug)
-  assert.equal(r.json?.result.state.pruneError.code, 'INTERNAL_ERROR');
+  // SQLite's refusal (SQLITE_CONSTRAINT_TRIGGER) is the file's, not a bug of vtpm-verify
+  assert.equal(r.json?.result.state.pruneError.code, 'STATE_WRITE_REFUSED');
   assert.match(r.json?.result.state.pruneError.message, /results are kept here/);
   assert.match(r.stderr, /warning: --keep-history: the history was not pruned/);
   const history = await runCli(['history', '--state', file, '--json']);
   assert.equal(history.json?.result.count, 5, 'the 3 old results and the 2 new ones');
+  // prune itself: could not complete (exit 3), with the same code
+  const p = await runCli(['prune', '--older-than', '7d', '--state', file, '--json']);
+  assert.equal(p.code, 3, p.stdout + p.stderr);
+  assert.equal(p.json?.error?.code, 'STATE_WRITE_REFUSED');
 });
