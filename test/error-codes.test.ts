@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_CODES } from '../src/error-codes.js';
+import { exitCodeForKind, type ErrorKind } from '../src/errors.js';
 import { REPO_ROOT } from './helpers/paths.js';
 
 function sources(dir: string): string[] {
@@ -29,8 +30,15 @@ test('every error code thrown in src/ is in a code table', () => {
   assert.deepEqual(missing, [], `codes thrown but not in a table: ${missing.join(', ')}`);
 });
 
-test('README documents every error code', () => {
+test('README documents every error code in a code table row, with its exit code', () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  const missing = Object.keys(ALL_CODES).filter((c) => !readme.includes(`\`${c}\``)).sort();
-  assert.deepEqual(missing, [], `codes missing from README.md: ${missing.join(', ')}`);
+  const wrong: string[] = [];
+  for (const [code, { kind, summary }] of Object.entries(ALL_CODES) as [string, { kind: ErrorKind; summary: string }][]) {
+    // | `CODE` | exit | meaning |  (a warning's exit column is "–": it decides nothing)
+    const row = new RegExp(`^\\| \`${code}\` \\| ([0-9]|–) \\|`, 'm').exec(readme);
+    const exit = summary.startsWith('warning:') ? '–' : String(exitCodeForKind(kind));
+    if (!row) wrong.push(`${code}: no table row`);
+    else if (row[1] !== exit) wrong.push(`${code}: exit ${row[1]} in README, ${exit} by its kind`);
+  }
+  assert.deepEqual(wrong, [], wrong.join('; '));
 });
