@@ -5,8 +5,14 @@
 // ones. The result is always the one verifyVplatformLog would give: a log
 // that differs anywhere in the cached part is verified from scratch, and the
 // platform key only chooses a cache slot, it is never trusted.
+//
+// Eviction is random, not least-recently-used: a fleet audit visits the VMs
+// of many hosts in inventory order, which rarely groups them by host, so
+// the hosts come round again and again. Past the bound, LRU would then evict
+// every table just before it is needed (no hit at all); random eviction keeps
+// a share of them (measured in test/verify/vplatform-cache.test.ts).
 
-import { bytesEqual } from '../util/bytes.js';
+import { toHex } from '../util/bytes.js';
 import {
   checkLogSize,
   judgeVplatformTable,
@@ -27,7 +33,7 @@ function sameEntry(input: VplatformEntryInput, parsed: VplatformEntry): boolean 
   if (typeof input !== 'object' || input === null || input.op !== parsed.op || input.pcr !== parsed.pcr || input.vm !== parsed.vm) return false;
   if (parsed.op === 'issuer') return input.certificate === parsed.certificate && input.instance === undefined;
   if (input.certificate !== undefined) return false;
-  return input.instance instanceof Uint8Array ? bytesEqual(input.instance, parsed.raw) : input.instance === parsed.instance;
+  return input.instance instanceof Uint8Array ? toHex(input.instance) === parsed.instance : input.instance === parsed.instance;
 }
 
 interface Slot {
@@ -48,7 +54,14 @@ export class VplatformLogCache {
   private readonly slots = new Map<string, Slot>();
   private readonly maxEntries: number;
   private cachedEntries = 0;
+  /** xorshift32 state: which slot goes when the cache is full (seeded, so runs are reproducible) */
+  private random = 0x9e3779b9;
   readonly stats: VplatformLogCacheStats = { full: 0, extended: 0, reused: 0 };
+
+  /** Platforms and entries cached now (entries never exceed `maxEntries`). */
+  get size(): { platforms: number; entries: number } {
+    return { platforms: this.slots.size, entries: this.cachedEntries };
+  }
 
   /** `maxEntries`: entries kept over all platforms (a few hundred bytes each). */
   constructor(opts: { maxEntries?: number } = {}) {
@@ -98,13 +111,27 @@ export class VplatformLogCache {
       this.slots.delete(platform);
     }
     if (slot.builder.length > this.maxEntries) return;
+    // Make room by evicting other slots at random (see the top of this file).
+    while (this.cachedEntries + slot.builder.length > this.maxEntries && this.slots.size > 0) {
+      const victim = this.nextRandom() % this.slots.size;
+      let i = 0;
+      for (const [key, s] of this.slots) {
+        if (i++ !== victim) continue;
+        this.slots.delete(key);
+        this.cachedEntries -= s.builder.length;
+        break;
+      }
+    }
     this.slots.set(platform, slot);
     this.cachedEntries += slot.builder.length;
-    // Map order is insertion order: the first slots are the least recently stored.
-    for (const [key, s] of this.slots) {
-      if (this.cachedEntries <= this.maxEntries) break;
-      this.slots.delete(key);
-      this.cachedEntries -= s.builder.length;
-    }
+  }
+
+  private nextRandom(): number {
+    let x = this.random;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.random = x >>> 0;
+    return this.random;
   }
 }

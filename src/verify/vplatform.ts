@@ -59,24 +59,30 @@ export interface VplatformEntryInput {
   vm?: string;
 }
 
-/** An entry whose fields have been checked; says nothing about whether a TPM quoted it. */
+/**
+ * An entry whose fields have been checked; says nothing about whether a TPM
+ * quoted it. Ids are lowercase hex only: a fleet audit caches the tables of
+ * many hosts (VplatformLogCache), so an entry keeps no second copy as bytes.
+ */
 export type VplatformEntry =
-  | { index: number; pcr: number; op: VplatformInstanceOp; instance: string; raw: Buffer; vm?: string }
-  | { index: number; pcr: number; op: 'issuer'; certificate: string; raw: Buffer; vm?: string };
+  | { index: number; pcr: number; op: VplatformInstanceOp; instance: string; vm?: string }
+  | { index: number; pcr: number; op: 'issuer'; certificate: string; vm?: string };
 
 function invalid(index: number, field: string, message: string, extra: Record<string, unknown> = {}): ParseError {
   return new ParseError('VPLATFORM_ENTRY_INVALID', `vplatformLog[${index}].${field}: ${message}`, { index, field, ...extra });
 }
 
 const HEX32_RE = /^[0-9a-fA-F]{64}$/;
+const LOWER_HEX32_RE = /^[0-9a-f]{64}$/;
 
-function parseId32(value: unknown, index: number, field: string): Buffer {
+/** A 32-byte id as 64 lowercase hex digits (the very string given when it already is one). */
+function parseId32(value: unknown, index: number, field: string): string {
   if (value instanceof Uint8Array) {
     if (value.length !== 32) throw invalid(index, field, `must be 32 bytes, got ${value.length}`);
-    return Buffer.from(value);
+    return toHex(value);
   }
   if (typeof value !== 'string' || !HEX32_RE.test(value)) throw invalid(index, field, 'must be 64 hex digits (32 bytes)');
-  return Buffer.from(value, 'hex');
+  return LOWER_HEX32_RE.test(value) ? value : value.toLowerCase();
 }
 
 export function checkLogSize(input: readonly unknown[]): void {
@@ -101,13 +107,14 @@ export function parseVplatformEntry(input: unknown, index: number): VplatformEnt
   }
   if (e.op === 'issuer') {
     if (e.instance !== undefined) throw invalid(index, 'instance', 'an issuer entry has a certificate hash, not an instance');
-    const cert = parseId32(e.certificate, index, 'certificate');
-    return { index, pcr: e.pcr, op: 'issuer', certificate: cert.toString('hex'), raw: cert, ...(vm !== undefined ? { vm } : {}) };
+    const certificate = parseId32(e.certificate, index, 'certificate');
+    return vm !== undefined ? { index, pcr: e.pcr, op: 'issuer', certificate, vm } : { index, pcr: e.pcr, op: 'issuer', certificate };
   }
   if (typeof e.op === 'string' && INSTANCE_OPS.has(e.op)) {
     if (e.certificate !== undefined) throw invalid(index, 'certificate', `a ${e.op} entry has an instance, not a certificate`);
-    const id = parseId32(e.instance, index, 'instance');
-    return { index, pcr: e.pcr, op: e.op as VplatformInstanceOp, instance: id.toString('hex'), raw: id, ...(vm !== undefined ? { vm } : {}) };
+    const instance = parseId32(e.instance, index, 'instance');
+    const op = e.op as VplatformInstanceOp;
+    return vm !== undefined ? { index, pcr: e.pcr, op, instance, vm } : { index, pcr: e.pcr, op, instance };
   }
   throw invalid(index, 'op', `unknown op ${JSON.stringify(e.op)} (create, destroy, migrate-in, migrate-out, issuer)`);
 }
@@ -148,7 +155,11 @@ export function replayVplatformLog(entries: readonly VplatformEntry[]): Buffer {
 }
 
 function extendBlock(block: Buffer, e: VplatformEntry): void {
-  vplatformEntryDigest(e.op, e.raw).copy(block, 32);
+  // the entry digest, SHA-256(ascii(op) || 0x00 || 32 bytes), with the id decoded straight from its hex
+  const n = ENTRY_SCRATCH.write(e.op, 0, 'latin1');
+  ENTRY_SCRATCH[n] = 0;
+  ENTRY_SCRATCH.write(e.op === 'issuer' ? e.certificate : e.instance, n + 1, 32, 'hex');
+  hash('sha256', ENTRY_SCRATCH.subarray(0, n + 33), 'buffer').copy(block, 32);
   hash('sha256', block, 'buffer').copy(block, 0);
 }
 

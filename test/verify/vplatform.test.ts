@@ -296,13 +296,42 @@ test('VplatformLogCache gives verifyVplatformLog\'s result for any next log, rep
   assert.deepEqual(cache.stats, { full: 1, reused: 1, extended: 1 });
   // A forged log with the cached prefix but a different quoted value is still caught.
   assert.equal(cache.verify('host', [...grown, entry('create', 99)], pcr(grown)).table, null);
-  // Eviction by total entries: the least recently used platform goes first.
+  // Eviction by total entries: 50 + 10 + 10 do not fit under 60, so a platform went.
   const small = new VplatformLogCache({ maxEntries: 60 });
   small.verify('a', log, pcr(log));
   small.verify('b', log.slice(0, 10), pcr(log.slice(0, 10)));
+  assert.deepEqual(small.size, { platforms: 2, entries: 60 });
   small.verify('c', log.slice(0, 10), pcr(log.slice(0, 10)));
-  small.verify('a', log, pcr(log));
-  assert.deepEqual(small.stats, { full: 4, reused: 0, extended: 0 }, 'a was evicted when c came');
+  assert.ok(small.size.entries <= 60 && small.size.platforms < 3, JSON.stringify(small.size));
+  // a log larger than the whole cache is verified, never kept
+  const tiny = new VplatformLogCache({ maxEntries: 10 });
+  assert.ok(tiny.verify('a', log, pcr(log)).table);
+  assert.deepEqual(tiny.size, { platforms: 0, entries: 0 });
+});
+
+test('VplatformLogCache past its bound: hosts visited in turn still hit (random eviction), where least-recently-used would never', async () => {
+  const { VplatformLogCache } = await import('../../src/verify/vplatform-cache.js');
+  // 10 hosts of 100 entries each, room for 500: a fleet audit whose inventory does not group VMs by host
+  const hosts = Array.from({ length: 10 }, (_, h) => {
+    const log = Array.from({ length: 100 }, (_, i) => entry('create', h * 1000 + i));
+    return { name: `host-${h}`, log, quoted: analyzeVplatformLog(log).replayed };
+  });
+  const cache = new VplatformLogCache({ maxEntries: 500 });
+  for (const h of hosts) cache.verify(h.name, h.log, h.quoted);
+  const before = { ...cache.stats };
+  const rounds = 20;
+  for (let r = 0; r < rounds; r++) {
+    for (const h of hosts) {
+      const v = cache.verify(h.name, h.log, h.quoted);
+      assert.deepEqual(v.checks, verifyVplatformLog(h.log, h.quoted).checks, 'a hit gives the same result');
+      assert.ok(cache.size.entries <= 500);
+    }
+  }
+  const hits = cache.stats.reused - before.reused;
+  const total = rounds * hosts.length;
+  // LRU: 0 of 200 (each table evicted just before its turn). Random eviction: 36 here, deterministic
+  // (the cache's generator is seeded); more as the room approaches the tables' total.
+  assert.ok(hits >= total * 0.15, `${hits} hits of ${total}`);
 });
 
 test('VplatformLogCache hits for logs as evidence carries them (instance ids as raw bytes), and still notices a changed byte', async () => {

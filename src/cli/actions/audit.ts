@@ -168,8 +168,9 @@ async function audit(
         retries: opts.retries,
         ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
         cache: ctx.cache,
-        // one slot per platform (VMM, host): ~0.5 KB per log entry, so bounded at ~10 MB
-        vplatformCache: new VplatformLogCache({ maxEntries: 20_000 }),
+        // one slot per platform (VMM, host): ~0.5 KB per log entry, so bounded at ~25 MB (reached only by
+        // fleets whose hosts' tables hold that many entries; past it, random eviction keeps a share)
+        vplatformCache: new VplatformLogCache({ maxEntries: 50_000 }),
         logCache: new LogVerificationCache(),
         pathMemo: new PathValidationMemo(),
         ...(batcher ? { assess: (t: AuditTarget, a: { time: number }) => batcher.assessor({ target: t.url, time: a.time }) } : {}),
