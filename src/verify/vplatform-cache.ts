@@ -10,7 +10,7 @@
 // of many hosts in inventory order, which rarely groups them by host, so
 // the hosts come round again and again. Past the bound, LRU would then evict
 // every table just before it is needed (no hit at all); random eviction keeps
-// a share of them (measured in test/verify/vplatform-cache.test.ts).
+// a share of them (a test in test/verify/vplatform.test.ts counts the hits).
 
 import { toHex } from '../util/bytes.js';
 import {

@@ -128,14 +128,18 @@ export function parseVplatformLog(input: readonly VplatformEntryInput[]): Vplatf
 }
 
 /** The digest extended for an entry: SHA-256(ascii(op) || 0x00 || 32 raw bytes). */
-export function vplatformEntryDigest(op: VplatformOp, id: Uint8Array): Buffer {
+export function vplatformEntryDigest(op: VplatformOp, id: Uint8Array | string): Buffer {
   if (op !== 'issuer' && !INSTANCE_OPS.has(op)) throw new ParseError('VPLATFORM_ENTRY_INVALID', `vplatform entry: unknown op ${JSON.stringify(op)}`, { field: 'op' });
   const field = op === 'issuer' ? 'certificate' : 'instance';
-  if (id.length !== 32) throw new ParseError('VPLATFORM_ENTRY_INVALID', `vplatform ${op} entry: ${field} must be 32 bytes, got ${id.length}`, { field, length: id.length });
+  if (typeof id === 'string' ? !HEX32_RE.test(id) : id.length !== 32) {
+    const length = typeof id === 'string' ? `${id.length} characters` : `${id.length} bytes`;
+    throw new ParseError('VPLATFORM_ENTRY_INVALID', `vplatform ${op} entry: ${field} must be 32 bytes (or 64 hex digits), got ${length}`, { field, length: id.length });
+  }
   // One scratch buffer for every call: "migrate-out" (11) + NUL + 32 bytes at most.
   const n = ENTRY_SCRATCH.write(op, 0, 'latin1');
   ENTRY_SCRATCH[n] = 0;
-  ENTRY_SCRATCH.set(id, n + 1);
+  if (typeof id === 'string') ENTRY_SCRATCH.write(id, n + 1, 32, 'hex');
+  else ENTRY_SCRATCH.set(id, n + 1);
   return hash('sha256', ENTRY_SCRATCH.subarray(0, n + 33), 'buffer');
 }
 
@@ -155,11 +159,7 @@ export function replayVplatformLog(entries: readonly VplatformEntry[]): Buffer {
 }
 
 function extendBlock(block: Buffer, e: VplatformEntry): void {
-  // the entry digest, SHA-256(ascii(op) || 0x00 || 32 bytes), with the id decoded straight from its hex
-  const n = ENTRY_SCRATCH.write(e.op, 0, 'latin1');
-  ENTRY_SCRATCH[n] = 0;
-  ENTRY_SCRATCH.write(e.op === 'issuer' ? e.certificate : e.instance, n + 1, 32, 'hex');
-  hash('sha256', ENTRY_SCRATCH.subarray(0, n + 33), 'buffer').copy(block, 32);
+  vplatformEntryDigest(e.op, e.op === 'issuer' ? e.certificate : e.instance).copy(block, 32);
   hash('sha256', block, 'buffer').copy(block, 0);
 }
 

@@ -62,6 +62,10 @@ test('entry digests and the replay follow the protocol text', () => {
   );
   assert.deepEqual(replayVplatformLog([]), Buffer.alloc(32), 'an empty log leaves PCR 23 at zeros');
   assertThrowsCode(() => vplatformEntryDigest('create', Buffer.alloc(31)), 'VPLATFORM_ENTRY_INVALID');
+  // the id as hex gives the same digest; hex of the wrong length or with a non-hex digit is refused
+  assert.deepEqual(vplatformEntryDigest('create', Buffer.from(id(1)).toString('hex')), vplatformEntryDigest('create', id(1)));
+  assertThrowsCode(() => vplatformEntryDigest('create', 'ab'.repeat(31)), 'VPLATFORM_ENTRY_INVALID');
+  assertThrowsCode(() => vplatformEntryDigest('create', `${'ab'.repeat(31)}ag`), 'VPLATFORM_ENTRY_INVALID');
   assertThrowsCode(() => vplatformEntryDigest('x'.repeat(100) as 'create', id(1)), 'VPLATFORM_ENTRY_INVALID');
 });
 
