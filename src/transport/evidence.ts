@@ -313,10 +313,6 @@ function b64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
 /** The inverse of parseEvidence: parseEvidence(serializeEvidence(e)) equals e. */
 export function serializeEvidence(e: LayerEvidence): EvidenceJson {
   const out: EvidenceJson = {

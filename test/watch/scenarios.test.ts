@@ -16,14 +16,6 @@ async function ready(w: LiveWatch) {
   return first;
 }
 
-function historyVerdicts(w: LiveWatch, target: string): string[] {
-  return w.store
-    .history({ limit: 1000 })
-    .filter((h) => h.target === target)
-    .map((h) => h.verdict)
-    .reverse();
-}
-
 test('live migration: the VM is attested again on the new platform and accepted; old and new paths reported; the source shows migrate-out', { timeout: 60_000 }, async (t) => {
   const w = await liveWatch(t, 'live-migration');
   const first = await ready(w);
