@@ -262,8 +262,8 @@ const LOWER_HEX32_RE = /^[0-9a-f]{64}$/;
 /**
  * One entry. A VMM's table has an entry per VM it ever hosted and every VM's
  * audit reads it again, so the common case (a well-formed entry) builds no
- * field path and decodes no hex: ids stay lowercase hex until replay. Each
- * field that fails is read again through the FieldReader for its error.
+ * field path and decodes no hex: ids stay lowercase hex until replay. Any
+ * other entry is read again field by field, which names the failing field.
  */
 function readVplatformEntry(r: FieldReader, item: unknown, i: number, limits: EvidenceLimits): VplatformLogEntry {
   if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
