@@ -4,6 +4,9 @@
 // small index entry per VM (order keys and where its line is) stays in
 // memory. At the end each report streams the results back from the spool in
 // its own order: inventory order for JSON and JUnit, failures first for HTML.
+// The HTML report's card of each VM is rendered when its result arrives and
+// spooled as text too, so the page is assembled without parsing any result
+// back (that JSON.parse cost as much as rendering the cards).
 //
 // Report files are written next to their final name and renamed into place,
 // so a report that exists is complete: an audit killed midway leaves none
@@ -14,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { TransportError } from '../errors.js';
 import { displayName, failureCodes } from '../report/format.js';
-import { htmlReportChunksOrdered, htmlReportOrder } from '../report/html.js';
+import { htmlReportChunksFromCards, htmlReportOrder, htmlVmCard, type HtmlReportOptions } from '../report/html.js';
 import { auditReportJsonChunksFromLines, type AuditRun } from '../report/json-report.js';
 import { junitChunks, passedTestcase, type PassedTestcase } from '../report/junit.js';
 import type { AuditSummary } from '../report/summary.js';
@@ -29,6 +32,9 @@ interface SpoolEntry {
   name: string;
   offset: number;
   length: number;
+  /** where its HTML card is in the spool, when the spool keeps cards */
+  cardOffset: number;
+  cardLength: number;
   /** a trusted VM's JUnit testcase, so JUnit need not read it back */
   passed?: PassedTestcase;
 }
@@ -49,8 +55,11 @@ export class ResultSpool {
   /** failure code → VMs that have it (the HTML report's filter list) */
   readonly codeCounts = new Map<string, number>();
   private closed = false;
+  /** set: every result's HTML card is rendered with these options and spooled */
+  private readonly cards: HtmlReportOptions | undefined;
 
-  constructor(parent = tmpdir()) {
+  constructor(parent = tmpdir(), opts: { htmlCards?: HtmlReportOptions } = {}) {
+    this.cards = opts.htmlCards;
     this.dir = mkdtempSync(join(parent, 'vtpm-audit-'));
     this.fd = openSync(join(this.dir, 'results.ndjson'), 'w+', 0o600);
     // Unlinked at once and used through the descriptor only: even a SIGKILLed
@@ -70,13 +79,16 @@ export class ResultSpool {
   /** Appends a result; `json` is toJsonText(result, 0) when the caller has it already. */
   add(result: AttestationResult, index: number, json = toJsonText(result, 0)): void {
     const line = Buffer.from(`${json}\n`, 'utf8');
-    const entry: SpoolEntry = { index, verdict: result.verdict, name: displayName(result), offset: this.size, length: line.length - 1 };
+    const entry: SpoolEntry = { index, verdict: result.verdict, name: displayName(result), offset: this.size, length: line.length - 1, cardOffset: 0, cardLength: 0 };
     if (result.verdict === 'trusted') entry.passed = passedTestcase(result);
     this.entries.push(entry);
-    this.size += line.length;
-    this.pending.push(line);
-    this.pendingBytes += line.length;
-    if (this.pendingBytes >= SPOOL_BLOCK) this.flush();
+    this.append(line);
+    if (this.cards) {
+      const card = Buffer.from(htmlVmCard(result, this.cards), 'utf8');
+      entry.cardOffset = this.size;
+      entry.cardLength = card.length;
+      this.append(card);
+    }
     for (const c of failureCodes(result)) this.codeCounts.set(c, (this.codeCounts.get(c) ?? 0) + 1);
   }
 
@@ -90,13 +102,21 @@ export class ResultSpool {
     for (const e of this.inventoryOrder()) yield e.passed ?? (JSON.parse(this.read(e)) as AttestationResult);
   }
 
-  /** Results in the HTML report's order (failures first). */
-  *htmlOrdered(): Generator<AttestationResult> {
-    for (const e of [...this.entries].sort(htmlReportOrder)) yield JSON.parse(this.read(e)) as AttestationResult;
+  /** The HTML cards in the report's order (failures first); only from a spool made with `htmlCards`. */
+  *htmlCards(): Generator<string> {
+    if (!this.cards) throw new Error('ResultSpool: made without htmlCards');
+    for (const e of [...this.entries].sort(htmlReportOrder)) yield this.readText(e.cardOffset, e.cardLength);
   }
 
   private inventoryOrder(): SpoolEntry[] {
     return [...this.entries].sort((a, b) => a.index - b.index);
+  }
+
+  private append(bytes: Buffer): void {
+    this.size += bytes.length;
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes >= SPOOL_BLOCK) this.flush();
   }
 
   private flush(): void {
@@ -109,11 +129,15 @@ export class ResultSpool {
   }
 
   private read(e: SpoolEntry): string {
+    return this.readText(e.offset, e.length);
+  }
+
+  private readText(offset: number, length: number): string {
     if (this.pendingBytes > 0) this.flush();
-    const buf = Buffer.allocUnsafe(e.length);
+    const buf = Buffer.allocUnsafe(length);
     let got = 0;
-    while (got < e.length) {
-      const n = readSync(this.fd, buf, got, e.length - got, e.offset + got);
+    while (got < length) {
+      const n = readSync(this.fd, buf, got, length - got, offset + got);
       if (n === 0) throw new TransportError('IO_ERROR', `audit spool: short read in ${this.dir}`, { dir: this.dir });
       got += n;
     }
@@ -170,6 +194,8 @@ export interface ReportFiles {
 export function writeReports(files: ReportFiles, run: AuditRun, summary: AuditSummary, spool: ResultSpool): void {
   if (files.json !== undefined) writeReportFile(files.json, 'JSON report', auditReportJsonChunksFromLines(run, summary, spool.lines()));
   if (files.junit !== undefined) writeReportFile(files.junit, 'JUnit report', junitChunks(run, summary, spool.junitCases()));
-  // trusted VMs with their counts of passing checks only: a fleet's page stays a size a browser opens
-  if (files.html !== undefined) writeReportFile(files.html, 'HTML report', htmlReportChunksOrdered(run, summary, spool.codeCounts, spool.htmlOrdered(), { trustedDetail: 'summary' }));
+  if (files.html !== undefined) writeReportFile(files.html, 'HTML report', htmlReportChunksFromCards(run, summary, spool.codeCounts, spool.htmlCards()));
 }
+
+/** How an audit's HTML cards are rendered: trusted VMs with their counts of passing checks only, so a fleet's page stays a size a browser opens. */
+export const AUDIT_HTML_CARDS: HtmlReportOptions = { trustedDetail: 'summary' };

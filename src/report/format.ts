@@ -138,9 +138,12 @@ export function uncoveredError<E extends { code: string }>(outcomes: readonly Ou
 /** "9 checks, 4 rules passed, 2 skipped" */
 export function passCountText(outcomes: readonly Outcome[]): string {
   const passed = outcomes.filter((o) => o.status === 'pass');
-  const skipped = outcomes.filter((o) => o.status === 'skip').length;
   const checks = passed.filter((o) => o.source === 'check').length;
-  const rules = passed.length - checks;
+  return passCountTextOf(checks, passed.length - checks, outcomes.filter((o) => o.status === 'skip').length);
+}
+
+/** passCountText from the counts. */
+export function passCountTextOf(checks: number, rules: number, skipped: number): string {
   const parts: string[] = [];
   if (checks) parts.push(plural(checks, 'check'));
   if (rules) parts.push(plural(rules, 'rule'));

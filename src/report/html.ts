@@ -15,6 +15,7 @@ import type { AttestationResult, ErrorSummary, LayerResult, Verdict } from '../v
 import {
   ROLE_LABELS,
   VERDICT_LABELS,
+  checkOutcome,
   compareText,
   displayName,
   failureCodes,
@@ -23,9 +24,11 @@ import {
   layerOutcomes,
   layerRole,
   passCountText,
+  passCountTextOf,
   problems,
   resultDurationMs,
   resultWideOutcomes,
+  ruleOutcome,
   terminalSafe,
   uncoveredError,
   type Outcome,
@@ -172,6 +175,30 @@ export function* htmlReportChunksOrdered(
   ordered: Iterable<AttestationResult>,
   opts: HtmlReportOptions = {},
 ): Generator<string> {
+  yield* htmlReportChunksFromCards(run, summary, codeCounts, cardsOf(ordered, opts), opts);
+}
+
+function* cardsOf(ordered: Iterable<AttestationResult>, opts: HtmlReportOptions): Generator<string> {
+  for (const r of ordered) yield htmlVmCard(r, opts);
+}
+
+/**
+ * One VM's card (a <details> tree), as the page lists it. A fleet audit
+ * renders each card when its result arrives and spools the text, so the
+ * report is assembled at the end without reading any result back.
+ */
+export function htmlVmCard(r: AttestationResult, opts: HtmlReportOptions = {}): string {
+  return vmSection(r, failureCodes(r), opts.trustedDetail === 'summary' && r.verdict === 'trusted');
+}
+
+/** The page around cards already rendered (htmlVmCard) and in page order (htmlReportOrder). */
+export function* htmlReportChunksFromCards(
+  run: AuditRun,
+  summary: AuditSummary,
+  codeCounts: ReadonlyMap<string, number>,
+  cards: Iterable<string>,
+  opts: Pick<HtmlReportOptions, 'title'> = {},
+): Generator<string> {
   const title = opts.title ?? 'vtpm-verify audit';
   yield '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n';
   yield `<meta http-equiv="Content-Security-Policy" content="${html(CSP)}">\n`;
@@ -181,8 +208,7 @@ export function* htmlReportChunksOrdered(
   yield summarySection(summary);
   yield filters(summary, codeCounts);
   yield '<main id="vms">\n';
-  const summaryOnly = opts.trustedDetail === 'summary';
-  for (const r of ordered) yield vmSection(r, failureCodes(r), summaryOnly && r.verdict === 'trusted');
+  yield* cards;
   yield '<p id="none" hidden>No VM matches these filters.</p>\n</main>\n';
   yield `<script>${SCRIPT}</script>\n</body>\n</html>\n`;
 }
@@ -283,7 +309,7 @@ function layerItem(layer: LayerResult, countPassed: boolean): string {
   if (layer.anchor) ident.push(`anchor ${html(layer.anchor.label)}`);
   if (layer.certificatePath?.[0]) ident.push(`AK certificate <span class="mono">${html(layer.certificatePath[0].subject)}</span>`);
   if (ident.length) out += `<div class="ident">${ident.join(' · ')}</div>\n`;
-  out += outcomesBlock(layerOutcomes(layer), layer.error, countPassed);
+  out += countPassed ? foldedOutcomesBlock(layer) : outcomesBlock(layerOutcomes(layer), layer.error);
   return `${out}</li>\n`;
 }
 
@@ -307,6 +333,37 @@ function outcomesBlock(outcomes: readonly Outcome[], error: ErrorSummary | undef
     for (const o of rest) out += outcomeItem(o);
     out += '</ul></details>\n';
   }
+  return out;
+}
+
+/**
+ * outcomesBlock(layerOutcomes(layer), layer.error, true), counted straight
+ * from the checks and rules: a fleet's page has a folded card per trusted VM,
+ * and building an Outcome per passing check cost more than the card.
+ */
+function foldedOutcomesBlock(layer: Pick<LayerResult, 'checks' | 'rules' | 'error'>): string {
+  const failed: Outcome[] = [];
+  const warned: Outcome[] = [];
+  let passedChecks = 0;
+  let passedRules = 0;
+  let skipped = 0;
+  for (const c of layer.checks) {
+    if (c.status === 'pass') passedChecks++;
+    else if (c.status === 'skip') skipped++;
+    else (c.status === 'fail' ? failed : warned).push(checkOutcome(c));
+  }
+  for (const r of layer.rules) {
+    if (r.status === 'pass') passedRules++;
+    else if (r.status === 'not-applicable') skipped++;
+    else (r.status === 'fail' ? failed : warned).push(ruleOutcome(r));
+  }
+  let out = '<ul class="outcomes">';
+  const lone = uncoveredError(failed, layer.error);
+  if (lone) out += errorItem(lone);
+  for (const o of failed) out += outcomeItem(o);
+  for (const o of warned) out += outcomeItem(o);
+  out += '</ul>\n';
+  if (passedChecks + passedRules + skipped > 0) out += `<p class="passed">${MARK.pass} ${html(passCountTextOf(passedChecks, passedRules, skipped))}</p>\n`;
   return out;
 }
 

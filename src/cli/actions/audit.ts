@@ -135,7 +135,7 @@ async function audit(
     batcher = new StateBatcher(await openState(resolveStatePath(opts.state === '' ? undefined : opts.state)));
   }
   // every result on disk as it comes, for the reports at the end (removed whatever happens)
-  const spool = reportsMod ? new reportsMod.ResultSpool() : undefined;
+  const spool = reportsMod ? new reportsMod.ResultSpool(undefined, opts.reports.html !== undefined ? { htmlCards: reportsMod.AUDIT_HTML_CARDS } : {}) : undefined;
   try {
     const progress = await progressMod.startProgress(
       targets.length,

@@ -1,0 +1,74 @@
+// The audit's HTML report is assembled from cards rendered as each result
+// arrives and spooled as text (no result is parsed back at the end). It must
+// be the very page rendered from the results in one go, and a trusted VM's
+// folded card, counted straight from its checks and rules, must still list
+// its warnings and count what passed and what was skipped.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AUDIT_HTML_CARDS, ResultSpool, writeReports } from '../../src/cli/audit-reports.js';
+import { htmlVmCard, renderHtmlReport } from '../../src/report/html.js';
+import { summarize } from '../../src/report/summary.js';
+import type { AttestationResult } from '../../src/verify/result.js';
+import { fleet } from './fleet.js';
+import { trustedResult } from './fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** A trusted VM with warnings and skips on its VMM layer: what a folded card must still show. */
+function trustedWithWarnings(name: string): AttestationResult {
+  const r = structuredClone(trustedResult({ name, at: 0, took: 30 }));
+  const layer = r.layers[1]!;
+  layer.checks[1] = { ...layer.checks[1]!, status: 'warn', code: 'EVENTLOG_QUIRK_APPLIED', message: 'a <quirk> was applied', expected: 'no quirk', actual: 'quirk' };
+  layer.checks[2] = { ...layer.checks[2]!, status: 'skip', message: 'nothing to check' };
+  layer.rules.push({ id: 'layer[1].ima', status: 'not-applicable', message: 'no IMA log' });
+  layer.rules.push({ id: 'layer[1].eventlog.quirks', status: 'warn', code: 'POLICY_WARNING', message: 'quirks "allowed"' });
+  return r;
+}
+
+test("a trusted VM's folded card lists its warnings, then counts passes and skips from its checks and rules", () => {
+  const r = trustedWithWarnings('vm-warn');
+  const folded = htmlVmCard(r, AUDIT_HTML_CARDS);
+  const full = htmlVmCard(r);
+  const layer = r.layers[1]!;
+  const passedChecks = layer.checks.filter((c) => c.status === 'pass').length;
+  const passedRules = layer.rules.filter((x) => x.status === 'pass').length;
+  const skipped = layer.checks.filter((c) => c.status === 'skip').length + layer.rules.filter((x) => x.status === 'not-applicable').length;
+  assert.equal(skipped, 2);
+  const expectedCount = `✓ ${passedChecks} checks${passedRules ? `, ${passedRules} rule${passedRules === 1 ? '' : 's'}` : ''} passed, 2 skipped`;
+  assert.ok(folded.includes(`<p class="passed">${expectedCount}</p>`), expectedCount);
+  assert.ok(full.includes(`<summary>${expectedCount}</summary>`), 'the full card counts the same');
+  // the warnings, check before rule, exactly as the full card lists them, and no passing check listed
+  const warnings = (card: string) => [...card.matchAll(/<li class="o warn">.*?<\/li>/g)].map((m) => m[0]);
+  assert.equal(warnings(folded).length, 2);
+  assert.deepEqual(warnings(folded), warnings(full));
+  assert.ok(warnings(folded)[0]!.includes('a &lt;quirk&gt; was applied') && warnings(folded)[1]!.includes('quirks &quot;allowed&quot;'));
+  assert.doesNotMatch(folded, /<li class="o pass">/);
+});
+
+test("the audit's HTML report, from cards spooled as results arrive, is the page rendered from the results at once", (t) => {
+  const f = fleet(40);
+  f.results.splice(5, 0, trustedWithWarnings('vm-warn-1'), trustedWithWarnings('vm-warn-2'));
+  const dir = tempDir(t, 'html-cards-');
+  const spool = new ResultSpool(dir, { htmlCards: AUDIT_HTML_CARDS });
+  try {
+    f.results.forEach((r, i) => spool.add(r, i));
+    const summary = summarize(f.results);
+    const file = join(dir, 'audit.html');
+    writeReports({ html: file }, f.run, summary, spool);
+    const expected = renderHtmlReport(f.run, summary, f.results, AUDIT_HTML_CARDS);
+    assert.equal(readFileSync(file, 'utf8'), expected);
+    assert.ok(expected.includes('vm-warn-2') && expected.includes('class="o warn"'));
+  } finally {
+    spool.close();
+  }
+});
+
+test('a spool made without HTML cards refuses to give them', (t) => {
+  const spool = new ResultSpool(tempDir(t, 'html-cards-'));
+  try {
+    assert.throws(() => [...spool.htmlCards()], /without htmlCards/);
+  } finally {
+    spool.close();
+  }
+});
