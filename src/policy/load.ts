@@ -6,12 +6,13 @@
 // lists (JSON.parse is two orders of magnitude faster than a YAML parser).
 
 import { dirname, isAbsolute, join } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { ParseError, VtpmError } from '../errors.js';
 import type { PolicyLoadCode } from './codes.js';
 import { compilePolicy, type Policy } from './compile.js';
 import { countJsonMembersInText, jsonErrorOffset, pathKey, positioner, scanJson, yamlPosition } from './locate.js';
 import { API_VERSION, policySchema } from './schema.js';
+import { yamlLibrary } from '../util/lazy-yaml.js';
 import { INVALID, formatPath, includable, isPlainObject, validate, type IncludeResolver, type Issue, type Parsed, type Schema } from './schema-dsl.js';
 
 /** One problem in a policy (or an included file), located. */
@@ -71,8 +72,9 @@ export interface ParsedYaml {
  * audit inventories): YAML 1.2, unique keys, bounded aliases.
  */
 export function parseYaml(text: string, file: string, issues: PolicyIssue[]): ParsedYaml {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { ...YAML_OPTIONS, lineCounter });
+  const yaml = yamlLibrary();
+  const lineCounter = new yaml.LineCounter();
+  const doc = yaml.parseDocument(text, { ...YAML_OPTIONS, lineCounter });
   let fatal = false;
   for (const e of [...doc.errors, ...doc.warnings]) {
     const duplicate = e.code === 'DUPLICATE_KEY';

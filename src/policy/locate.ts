@@ -4,7 +4,8 @@
 // allow-list, JSON.parse ~0.1 s, so large reference files are JSON and are only
 // scanned when they have errors).
 
-import { isMap, isScalar, isSeq, type Document, type LineCounter } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
+import { yamlLibrary } from '../util/lazy-yaml.js';
 import type { Path } from './schema-dsl.js';
 
 export interface TextPosition {
@@ -33,7 +34,7 @@ export function positioner(text: string): (offset: number) => TextPosition {
 }
 
 function keyText(key: unknown): string {
-  return isScalar(key) ? String(key.value) : String(key);
+  return yamlLibrary().isScalar(key) ? String(key.value) : String(key);
 }
 
 /**
@@ -41,6 +42,7 @@ function keyText(key: unknown): string {
  * runs out (a missing key), the deepest node that exists.
  */
 export function yamlOffset(doc: Document, path: Path, at: 'key' | 'value'): number {
+  const { isMap, isSeq } = yamlLibrary();
   let node: unknown = doc.contents;
   let best = rangeStart(node) ?? 0;
   for (let i = 0; i < path.length; i++) {
