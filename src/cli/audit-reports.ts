@@ -15,7 +15,7 @@
 import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { TransportError } from '../errors.js';
+import { InternalError, TransportError } from '../errors.js';
 import { displayName, failureCodes } from '../report/format.js';
 import { htmlReportChunksFromCards, htmlReportOrder, htmlVmCard, type HtmlReportOptions } from '../report/html.js';
 import { auditReportJsonChunksFromLines, type AuditRun } from '../report/json-report.js';
@@ -104,7 +104,7 @@ export class ResultSpool {
 
   /** The HTML cards in the report's order (failures first); only from a spool made with `htmlCards`. */
   *htmlCards(): Generator<string> {
-    if (!this.cards) throw new Error('ResultSpool: made without htmlCards');
+    if (!this.cards) throw new InternalError('ResultSpool: made without htmlCards');
     for (const e of [...this.entries].sort(htmlReportOrder)) yield this.readText(e.cardOffset, e.cardLength);
   }
 
