@@ -89,7 +89,7 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
 }
 
 /** Appends a finished attestation to the history; `resultJson`: the result already serialized (toJsonText(result, 0)). */
-export function recordResult(store: StateStore, result: AttestationResult, resultJson?: string): number {
+export function recordResult(store: StateStore, result: AttestationResult, resultJson?: string, runId?: number): number {
   const top = result.layers[0];
   const failed = result.layers.flatMap((l) => l.checks.filter((c) => c.status === 'fail').map((c) => ({ layer: l.position, code: c.code, id: c.id })));
   return store.appendResult({
@@ -101,5 +101,6 @@ export function recordResult(store: StateStore, result: AttestationResult, resul
     platformPath: result.platformPath,
     result,
     ...(resultJson !== undefined ? { resultJson } : {}),
+    ...(runId !== undefined ? { runId } : {}),
   });
 }

@@ -21,6 +21,8 @@ export interface StateBatcherOptions {
   maxDelayMs?: number;
   /** called after each commit with the total of results stored */
   onCommit?: (stored: number) => void;
+  /** the audit run (StateStore.beginAuditRun) every recorded result belongs to */
+  runId?: number;
 }
 
 export class StateBatcher {
@@ -38,6 +40,11 @@ export class StateBatcher {
   ) {
     this.maxResults = opts.maxResults ?? 64;
     this.maxDelayMs = opts.maxDelayMs ?? 1000;
+  }
+
+  /** The audit run its results belong to, if any. */
+  get runId(): number | undefined {
+    return this.opts.runId;
   }
 
   /** Results whose batch committed: durable. */
@@ -59,7 +66,7 @@ export class StateBatcher {
   record(result: AttestationResult, resultJson?: string): void {
     this.rethrow();
     this.open();
-    recordResult(this.store, result, resultJson);
+    recordResult(this.store, result, resultJson, this.opts.runId);
     this.pending++;
     if (this.pending >= this.maxResults) this.flush();
   }

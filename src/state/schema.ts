@@ -146,6 +146,26 @@ const V4_INDEXES = `
 CREATE INDEX observation_by_time ON observation (time);
 `;
 
+const V5_AUDIT_RUNS = `
+-- One row per \`audit --state\` run, so that history can show a fleet's trend:
+-- each run's counts (from its results), exit code, failure codes, and which
+-- VMs changed verdict since the previous run of the same inventory and shard.
+CREATE TABLE audit_run (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  started_at       INTEGER NOT NULL,
+  finished_at      INTEGER,                     -- NULL: still running, or killed
+  inventory        TEXT    NOT NULL,            -- the inventory file as given
+  shard            TEXT,                        -- "I/N", NULL for the whole inventory
+  planned          INTEGER NOT NULL CHECK (planned >= 0),  -- VMs the run set out to audit
+  exit_code        INTEGER,                     -- set when it finished
+  interrupted      TEXT,                        -- the signal that stopped it early, if one did
+  failure_codes    TEXT                         -- JSON [{code, count}], set when it finished
+);
+CREATE INDEX audit_run_by_start ON audit_run (started_at);
+ALTER TABLE result ADD COLUMN run_id INTEGER;  -- the audit run that recorded it; NULL for attest, watch
+CREATE INDEX result_by_run ON result (run_id, target);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'identities, readings, results', up: (db) => db.exec(V1_TABLES) },
   {
@@ -158,6 +178,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   { version: 3, description: 'migration notification cursors for watch', up: (db) => db.exec(V3_TABLES) },
   { version: 4, description: 'readings indexed by time, for pruning', up: (db) => db.exec(V4_INDEXES) },
+  { version: 5, description: 'audit runs, and the run each result belongs to', up: (db) => db.exec(V5_AUDIT_RUNS) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -85,6 +85,8 @@ export interface ResultRecord {
   result?: unknown;
   /** `result` already serialized that way (a fleet audit serializes each result once, for its reports and the state) */
   resultJson?: string;
+  /** the audit run (beginAuditRun) that recorded it */
+  runId?: number;
 }
 
 export interface HistoryFilter {
@@ -93,12 +95,16 @@ export interface HistoryFilter {
   /** ms since the epoch, inclusive */
   since?: number;
   until?: number;
+  /** only the results of this audit run */
+  run?: number;
   /** newest first; default 100, at most 100,000 */
   limit?: number;
 }
 
 export interface HistoryEntry {
   id: number;
+  /** the audit run that recorded it, null for attest and watch */
+  runId: number | null;
   time: string;
   target: string;
   instanceId: string | null;
@@ -137,8 +143,77 @@ export interface PruneOutcome {
   results: number;
   /** verified clock readings (the observation log) */
   readings: number;
+  /** audit runs started before the cut-off with no result left */
+  runs: number;
   dryRun: boolean;
 }
+
+/** What an audit run sets out to do (StateStore.beginAuditRun). */
+export interface AuditRunStart {
+  /** ms since the epoch */
+  startedAt: number;
+  /** the inventory file as given */
+  inventory: string;
+  /** "I/N", or null for the whole inventory */
+  shard: string | null;
+  /** VMs the run is to audit */
+  planned: number;
+}
+
+/** How an audit run ended (StateStore.finishAuditRun). */
+export interface AuditRunEnd {
+  finishedAt: number;
+  exitCode: number;
+  /** the signal that stopped it before every VM was audited, if one did */
+  interrupted: string | null;
+  failureCodes: readonly { code: string; count: number }[];
+}
+
+/** A verdict that changed between two runs of the same inventory and shard. */
+export interface VerdictChange {
+  target: string;
+  before: string;
+  now: string;
+}
+
+/** One audit run as history shows it: counts from the results it stored, and what changed since the run before. */
+export interface AuditRunSummary {
+  id: number;
+  startedAt: string;
+  /** null: still running, or killed before it finished */
+  finishedAt: string | null;
+  inventory: string;
+  shard: string | null;
+  planned: number;
+  /** results stored (fewer than planned when interrupted or killed) */
+  recorded: number;
+  trusted: number;
+  notTrusted: number;
+  unreachable: number;
+  exitCode: number | null;
+  interrupted: string | null;
+  /** null until it finished */
+  failureCodes: { code: string; count: number }[] | null;
+  /** the previous finished run of the same inventory and shard, and the changes since; null when there is none */
+  since: {
+    runId: number;
+    /** trusted before, not trusted or unreachable now */
+    worse: number;
+    /** not trusted or unreachable before, trusted now */
+    better: number;
+    /** between not trusted and unreachable */
+    other: number;
+    /** VMs with a result now and none in that run, and the reverse */
+    added: number;
+    gone: number;
+    /** the changed VMs, by target, at most MAX_LISTED_CHANGES */
+    changes: VerdictChange[];
+  } | null;
+}
+
+/** Verdict changes listed per run; the counts cover them all. */
+export const MAX_LISTED_CHANGES = 100;
+
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 /** Rows deleted per transaction when pruning: other processes get the write lock between chunks. */
@@ -248,8 +323,21 @@ interface StayRow {
   closed_at: number | null;
 }
 
+interface AuditRunRow {
+  id: number;
+  started_at: number;
+  finished_at: number | null;
+  inventory: string;
+  shard: string | null;
+  planned: number;
+  exit_code: number | null;
+  interrupted: string | null;
+  failure_codes: string | null;
+}
+
 interface ResultRow {
   id: number;
+  run_id: number | null;
   time: number;
   target: string;
   instance_id: string | null;
@@ -396,10 +484,11 @@ export class StateStore {
     checkInput(typeof record.target === 'string', 'target', record.target);
     checkInput(typeof record.verdict === 'string' && record.verdict.length > 0 && record.verdict.length <= 64, 'verdict', record.verdict);
     checkInput(record.instanceId == null || INSTANCE_RE.test(record.instanceId), 'instanceId', record.instanceId);
+    checkInput(record.runId === undefined || (Number.isSafeInteger(record.runId) && record.runId > 0), 'runId', record.runId);
     const blob = record.resultJson ?? jsonText(record.result ?? null);
     checkInput(blob.length <= MAX_RESULT_BYTES, 'result size', blob.length);
     return this.write('append result', () => {
-      const info = this.stmt(`INSERT INTO result (time, target, instance_id, verdict, findings, platform_path, blob) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+      const info = this.stmt(`INSERT INTO result (time, target, instance_id, verdict, findings, platform_path, blob, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
         record.time,
         record.target,
         record.instanceId ?? null,
@@ -407,6 +496,7 @@ export class StateStore {
         jsonText(record.findings ?? []),
         record.platformPath ? JSON.stringify(record.platformPath) : null,
         blob,
+        record.runId ?? null,
       );
       return Number(info.lastInsertRowid);
     });
@@ -418,7 +508,7 @@ export class StateStore {
     checkInput(prefix === undefined || (prefix.length > 0 && prefix.length <= 64 && HEX_RE.test(prefix)), 'instance filter', filter.instance);
     const limit = Math.min(filter.limit ?? 100, MAX_HISTORY_LIMIT);
     checkInput(Number.isSafeInteger(limit) && limit > 0, 'limit', filter.limit);
-    for (const bound of ['since', 'until'] as const) {
+    for (const bound of ['since', 'until', 'run'] as const) {
       const v = filter[bound];
       checkInput(v === undefined || Number.isSafeInteger(v), bound, v);
     }
@@ -427,13 +517,15 @@ export class StateStore {
         `SELECT * FROM result
          WHERE (@prefix IS NULL OR instance_id LIKE @prefix || '%')
            AND (@since IS NULL OR time >= @since) AND (@until IS NULL OR time <= @until)
+           AND (@run IS NULL OR run_id = @run)
          ORDER BY time DESC, id DESC LIMIT @limit`,
-      ).all({ prefix: prefix ?? null, since: filter.since ?? null, until: filter.until ?? null, limit }) as ResultRow[];
+      ).all({ prefix: prefix ?? null, since: filter.since ?? null, until: filter.until ?? null, run: filter.run ?? null, limit }) as ResultRow[];
       return rows.map((r) => {
         const findings = parseJson(r.findings, this.path, 'result findings');
         if (!Array.isArray(findings)) throw corrupt(this.path, 'result findings');
         return {
           id: r.id,
+          runId: r.run_id,
           time: iso(r.time),
           target: r.target,
           instanceId: r.instance_id,
@@ -457,7 +549,7 @@ export class StateStore {
    */
   prune(before: number, opts: { dryRun?: boolean } = {}): PruneOutcome {
     checkInput(Number.isSafeInteger(before), 'prune time', before);
-    const outcome = { before: iso(before), results: 0, readings: 0, dryRun: opts.dryRun === true };
+    const outcome = { before: iso(before), results: 0, readings: 0, runs: 0, dryRun: opts.dryRun === true };
     for (const [table, field] of [
       ['result', 'results'],
       ['observation', 'readings'],
@@ -474,7 +566,115 @@ export class StateStore {
         if (deleted < PRUNE_CHUNK_ROWS) break;
       }
     }
+    // a run goes with its last result: one that straddles the cut-off stays while it has results
+    const orphaned = `FROM audit_run WHERE started_at < @before AND NOT EXISTS (SELECT 1 FROM result WHERE run_id = audit_run.id AND (@dryRun = 0 OR time >= @before))`;
+    const params = { before, dryRun: outcome.dryRun ? 1 : 0 };
+    outcome.runs = outcome.dryRun
+      ? this.read('count prunable runs', () => (this.stmt(`SELECT count(*) AS n ${orphaned}`).get(params) as { n: number }).n)
+      : this.write('prune audit runs', () => this.stmt(`DELETE ${orphaned}`).run(params).changes);
     return outcome;
+  }
+
+  /** Records the start of an audit run; its results name it (ResultRecord.runId). */
+  beginAuditRun(start: AuditRunStart): number {
+    checkInput(Number.isSafeInteger(start.startedAt) && start.startedAt >= 0, 'startedAt', start.startedAt);
+    checkInput(typeof start.inventory === 'string' && start.inventory.length > 0 && start.inventory.length <= 4096, 'inventory', start.inventory);
+    checkInput(start.shard === null || /^\d{1,6}\/\d{1,6}$/.test(start.shard), 'shard', start.shard);
+    checkInput(Number.isSafeInteger(start.planned) && start.planned >= 0, 'planned', start.planned);
+    return this.write('begin audit run', () =>
+      Number(
+        this.stmt(`INSERT INTO audit_run (started_at, inventory, shard, planned) VALUES (?, ?, ?, ?)`).run(start.startedAt, start.inventory, start.shard, start.planned)
+          .lastInsertRowid,
+      ),
+    );
+  }
+
+  /** Records how an audit run ended; a run never finished (killed) keeps finished_at NULL. */
+  finishAuditRun(id: number, end: AuditRunEnd): void {
+    checkInput(Number.isSafeInteger(id) && id > 0, 'run id', id);
+    checkInput(Number.isSafeInteger(end.finishedAt) && end.finishedAt >= 0, 'finishedAt', end.finishedAt);
+    checkInput(Number.isSafeInteger(end.exitCode) && end.exitCode >= 0 && end.exitCode <= 255, 'exitCode', end.exitCode);
+    checkInput(end.interrupted === null || (typeof end.interrupted === 'string' && end.interrupted.length <= 32), 'interrupted', end.interrupted);
+    const codes = end.failureCodes.map((c) => ({ code: c.code, count: c.count }));
+    this.write('finish audit run', () => {
+      const changed = this.stmt(`UPDATE audit_run SET finished_at = ?, exit_code = ?, interrupted = ?, failure_codes = ? WHERE id = ? AND finished_at IS NULL`).run(
+        end.finishedAt,
+        end.exitCode,
+        end.interrupted,
+        JSON.stringify(codes),
+        id,
+      ).changes;
+      checkInput(changed === 1, 'unfinished audit run', id);
+    });
+  }
+
+  /** Audit runs, newest first, each with its counts and its changes since the run before. */
+  auditRuns(filter: { since?: number; limit?: number } = {}): AuditRunSummary[] {
+    const limit = Math.min(filter.limit ?? 100, MAX_HISTORY_LIMIT);
+    checkInput(Number.isSafeInteger(limit) && limit > 0, 'limit', filter.limit);
+    checkInput(filter.since === undefined || Number.isSafeInteger(filter.since), 'since', filter.since);
+    return this.read('read audit runs', () =>
+      (
+        this.stmt(`SELECT * FROM audit_run WHERE @since IS NULL OR started_at >= @since ORDER BY started_at DESC, id DESC LIMIT @limit`).all({
+          since: filter.since ?? null,
+          limit,
+        }) as AuditRunRow[]
+      ).map((r) => this.auditRunSummary(r)),
+    );
+  }
+
+  private auditRunSummary(r: AuditRunRow): AuditRunSummary {
+    const counts = { recorded: 0, trusted: 0, notTrusted: 0, unreachable: 0 };
+    for (const c of this.stmt(`SELECT verdict, count(*) AS n FROM result WHERE run_id = ? GROUP BY verdict`).all(r.id) as { verdict: string; n: number }[]) {
+      counts.recorded += c.n;
+      if (c.verdict === 'trusted') counts.trusted += c.n;
+      else if (c.verdict === 'not-trusted') counts.notTrusted += c.n;
+      else counts.unreachable += c.n;
+    }
+    let failureCodes: AuditRunSummary['failureCodes'] = null;
+    if (r.failure_codes !== null) {
+      const parsed = parseJson(r.failure_codes, this.path, 'audit run failure codes');
+      if (!Array.isArray(parsed) || !parsed.every((c) => c && typeof c.code === 'string' && Number.isSafeInteger(c.count))) throw corrupt(this.path, 'audit run failure codes');
+      failureCodes = parsed as { code: string; count: number }[];
+    }
+    const previous = this.stmt(
+      `SELECT id FROM audit_run WHERE inventory = @inventory AND shard IS @shard AND finished_at IS NOT NULL
+         AND (started_at < @startedAt OR (started_at = @startedAt AND id < @id))
+       ORDER BY started_at DESC, id DESC LIMIT 1`,
+    ).get({ inventory: r.inventory, shard: r.shard, startedAt: r.started_at, id: r.id }) as { id: number } | undefined;
+    return {
+      id: r.id,
+      startedAt: iso(r.started_at),
+      finishedAt: r.finished_at === null ? null : iso(r.finished_at),
+      inventory: r.inventory,
+      shard: r.shard,
+      planned: r.planned,
+      ...counts,
+      exitCode: r.exit_code,
+      interrupted: r.interrupted,
+      failureCodes,
+      since: previous ? this.changesSince(r.id, previous.id) : null,
+    };
+  }
+
+  /** Verdict changes from run `before` to run `now`, by target (a target audited twice in a run counts by its worst verdict). */
+  private changesSince(now: number, before: number): NonNullable<AuditRunSummary['since']> {
+    const worst = `SELECT target, CASE WHEN sum(verdict = 'not-trusted') > 0 THEN 'not-trusted' WHEN sum(verdict <> 'trusted') > 0 THEN 'incomplete' ELSE 'trusted' END AS verdict
+                   FROM result WHERE run_id = ? GROUP BY target`;
+    const changes = this.stmt(
+      `SELECT a.target AS target, b.verdict AS before, a.verdict AS now FROM (${worst}) a JOIN (${worst}) b ON b.target = a.target
+       WHERE a.verdict <> b.verdict ORDER BY a.target`,
+    ).all(now, before) as VerdictChange[];
+    const count = (sql: string): number => (this.stmt(sql).get(now, before) as { n: number }).n;
+    const only = `SELECT count(DISTINCT a.target) AS n FROM result a WHERE a.run_id = ? AND NOT EXISTS (SELECT 1 FROM result b WHERE b.run_id = ? AND b.target = a.target)`;
+    const out = { runId: before, worse: 0, better: 0, other: 0, added: count(only), gone: 0, changes: changes.slice(0, MAX_LISTED_CHANGES) };
+    out.gone = (this.stmt(only).get(before, now) as { n: number }).n;
+    for (const c of changes) {
+      if (c.before === 'trusted') out.worse++;
+      else if (c.now === 'trusted') out.better++;
+      else out.other++;
+    }
+    return out;
   }
 
   /** Rewrites the file without its free pages (after a prune) and truncates the WAL; needs no other writer. */

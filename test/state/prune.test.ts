@@ -52,7 +52,7 @@ test('prune deletes results and readings recorded before the cut-off, in chunks,
   t.after(() => s.close());
 
   const dry = s.prune(T0 + 11_000 * MINUTE, { dryRun: true });
-  assert.deepEqual(dry, { before: new Date(T0 + 11_000 * MINUTE).toISOString(), results: 11_000, readings: 30, dryRun: true });
+  assert.deepEqual(dry, { before: new Date(T0 + 11_000 * MINUTE).toISOString(), results: 11_000, readings: 30, runs: 0, dryRun: true });
   assert.equal(count(file, 'result'), 12_000, 'a dry run deletes nothing');
 
   const pruned = s.prune(T0 + 11_000 * MINUTE);

@@ -59,7 +59,8 @@ export interface AuditCommandResult {
   exitCode: ExitCode;
   reports: ReportFiles;
   /** pruned: what --keep-history deleted after the audit; pruneError: why it could not (the audit's results stand) */
-  state: { file: string; stored: number; pruned?: { before: string; results: number; readings: number }; pruneError?: { code: string; message: string } } | null;
+  /** runId: this audit's run in the state file (`history --runs`, `history --run ID`) */
+  state: { file: string; stored: number; runId: number; pruned?: { before: string; results: number; readings: number; runs: number }; pruneError?: { code: string; message: string } } | null;
   stats: { selected: number; inventory: number; profiles: number; attempts: number; retried: number };
   /** every VM not trusted or unreachable, in inventory order */
   failures: AuditFailure[];
@@ -129,10 +130,20 @@ async function audit(
   const wantsReports = opts.reports.json !== undefined || opts.reports.junit !== undefined || opts.reports.html !== undefined;
   const reportsMod = wantsReports ? await import('../audit-reports.js') : undefined;
 
+  const startedAt = new Date();
   let batcher: import('../../state/batch.js').StateBatcher | undefined;
+  let runId: number | undefined;
   if (opts.state !== undefined) {
     const [{ openState, resolveStatePath }, { StateBatcher }] = await Promise.all([import('../../state/index.js'), import('../../state/batch.js')]);
-    batcher = new StateBatcher(await openState(resolveStatePath(opts.state === '' ? undefined : opts.state)));
+    const store = await openState(resolveStatePath(opts.state === '' ? undefined : opts.state));
+    try {
+      // the run's row first: history lists runs, with what changed since the previous one
+      runId = store.beginAuditRun({ startedAt: startedAt.getTime(), inventory: opts.inventory, shard: ctx.shard ? `${ctx.shard.index}/${ctx.shard.count}` : null, planned: targets.length });
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+    batcher = new StateBatcher(store, { runId });
   }
   // every result on disk as it comes, for the reports at the end (removed whatever happens)
   const spool = reportsMod ? new reportsMod.ResultSpool(undefined, opts.reports.html !== undefined ? { htmlCards: reportsMod.AUDIT_HTML_CARDS } : {}) : undefined;
@@ -144,7 +155,6 @@ async function audit(
     );
     const summary = new SummaryBuilder();
     const failures: (AuditFailure & { index: number })[] = [];
-    const startedAt = new Date();
     // SIGINT/SIGTERM (a cron job's or Kubernetes' stop): start no more VMs, let
     // those in flight finish (their timeouts bound it), then store and report
     // what was done. A second signal stops at once.
@@ -158,6 +168,11 @@ async function audit(
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    const exitCodeOf = (sum: AuditSummary): ExitCode => {
+      const code = outcome.auditExitCode(sum, { unreachableOk: opts.unreachableOk });
+      // An interrupted audit did not audit the whole fleet: never "all trusted".
+      return stoppedBy && code === EXIT_CODES.OK ? EXIT_CODES.INCOMPLETE : code;
+    };
     let stats: Awaited<ReturnType<typeof runAudit>>;
     let pruned: NonNullable<AuditCommandResult['state']>['pruned'];
     let pruneError: NonNullable<AuditCommandResult['state']>['pruneError'];
@@ -190,14 +205,16 @@ async function audit(
       if (batcher) {
         batcher.flush();
         progress.stored(batcher.stored);
+        const sumNow = summary.summary();
+        batcher.store.finishAuditRun(runId!, { finishedAt: Date.now(), exitCode: exitCodeOf(sumNow), interrupted: stoppedBy ?? null, failureCodes: sumNow.failureCodes });
         // An interrupted audit stores what it did and stops: pruning waits for the next run.
         // A prune that fails (the file busy, the disk full) costs the audit nothing: its
         // results are stored and its verdicts stand; the failure is reported beside them.
         if (opts.keepHistory !== undefined && !stoppedBy) {
           const { pruneCutoff } = await import('./prune.js');
           try {
-            const { before, results, readings } = batcher.store.prune(pruneCutoff(opts.keepHistory, 'keep-history', Date.now()));
-            pruned = { before, results, readings };
+            const { before, results, readings, runs } = batcher.store.prune(pruneCutoff(opts.keepHistory, 'keep-history', Date.now()));
+            pruned = { before, results, readings, runs };
           } catch (err) {
             if (!(err instanceof VtpmError)) throw err;
             pruneError = { code: err.code, message: err.message };
@@ -213,9 +230,7 @@ async function audit(
     }
 
     const sum = summary.summary();
-    let exitCode = outcome.auditExitCode(sum, { unreachableOk: opts.unreachableOk });
-    // An interrupted audit did not audit the whole fleet: never "all trusted".
-    if (stoppedBy && exitCode === EXIT_CODES.OK) exitCode = EXIT_CODES.INCOMPLETE;
+    const exitCode = exitCodeOf(sum);
     const run: AuditRun = {
       tool: { name: 'vtpm-verify', version: VERSION },
       startedAt: startedAt.toISOString(),
@@ -256,7 +271,7 @@ function auditOutcome(
     exitCode,
     reports: opts.reports,
     state: batcher
-      ? { file: batcher.store.path, stored: batcher.stored, ...(prune.pruned ? { pruned: prune.pruned } : {}), ...(prune.pruneError ? { pruneError: prune.pruneError } : {}) }
+      ? { file: batcher.store.path, stored: batcher.stored, runId: batcher.runId!, ...(prune.pruned ? { pruned: prune.pruned } : {}), ...(prune.pruneError ? { pruneError: prune.pruneError } : {}) }
       : null,
     stats,
     failures: failures.map(({ index: _index, ...f }) => f),

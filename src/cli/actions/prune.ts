@@ -53,7 +53,8 @@ export async function runPrune(opts: PruneOptions): Promise<CommandOutcome> {
 }
 
 export function renderPrune(r: PruneResult, style: Style): string {
-  const what = `${r.results} result(s) and ${r.readings} clock reading(s) recorded before ${r.before}`;
+  const runs = r.runs > 0 ? `, and ${r.runs} audit run(s) left without results` : '';
+  const what = `${r.results} result(s) and ${r.readings} clock reading(s) recorded before ${r.before}${runs}`;
   return [
     r.dryRun ? `Dry run, ${r.stateFile}: would delete ${what}` : `Pruned ${r.stateFile}: ${what}${r.vacuumed ? '; file vacuumed' : ''}`,
     style.dim(`Kept: the last verified reading of ${r.kept.identities} TPM identities and ${r.kept.stays} hosting period(s) (rollback and clone detection need them)`),
