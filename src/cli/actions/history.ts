@@ -1,8 +1,10 @@
 // Implementation of `vtpm-verify history`: reads results (and, for one
-// instance, its hosting periods and last clock readings) from the state file.
+// instance, its hosting periods and last clock readings) from the state file;
+// with --runs, the fleet audits recorded there, each with its counts and the
+// VMs whose verdict changed since the run before.
 
 import { EXIT_CODES, UsageError } from '../../errors.js';
-import { MAX_HISTORY_LIMIT, openState, resolveStatePath, type HistoryEntry, type IdentitySummary, type StaySummary } from '../../state/index.js';
+import { MAX_HISTORY_LIMIT, openState, resolveStatePath, type AuditRunSummary, type HistoryEntry, type IdentitySummary, type StaySummary } from '../../state/index.js';
 import type { CommandOutcome, Style } from '../output.js';
 
 export interface HistoryOptions {
@@ -10,6 +12,10 @@ export interface HistoryOptions {
   instance?: string | undefined;
   since?: string | undefined;
   limit: string;
+  /** list audit runs instead of results */
+  runs?: boolean | undefined;
+  /** only the results of this audit run (its id, as --runs lists it) */
+  run?: string | undefined;
   verbose: boolean;
   /** ms since the epoch, for relative --since; default Date.now() */
   now?: number;
@@ -17,7 +23,7 @@ export interface HistoryOptions {
 
 export interface HistoryResult {
   stateFile: string;
-  filter: { instance: string | null; since: string | null; limit: number };
+  filter: { instance: string | null; since: string | null; limit: number; run?: number };
   count: number;
   entries: HistoryEntry[];
   /** with --instance: where the matching instances were seen hosted */
@@ -25,6 +31,17 @@ export interface HistoryResult {
   /** with --instance: the last verified clock reading per instance and AK */
   readings?: IdentitySummary[];
 }
+
+/** `history --runs`: audit runs, newest first. */
+export interface AuditRunsResult {
+  stateFile: string;
+  filter: { since: string | null; limit: number };
+  count: number;
+  runs: AuditRunSummary[];
+}
+
+/** Changed VMs listed under each run on a terminal (all of them, up to the stored list, with --verbose). */
+const CHANGES_SHOWN = 10;
 
 const AGE_UNITS_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -55,19 +72,41 @@ function parseInstance(text: string): string {
   return t;
 }
 
+function parseRun(text: string): number {
+  const n = /^\d{1,15}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!(Number.isSafeInteger(n) && n >= 1)) {
+    throw new UsageError('USAGE', `--run: expected an audit run id (a whole number, as history --runs lists them), got "${text}"`, { option: 'run', value: text });
+  }
+  return n;
+}
+
 export async function runHistory(opts: HistoryOptions): Promise<CommandOutcome> {
   const limit = parseLimit(opts.limit);
   const instance = opts.instance === undefined ? undefined : parseInstance(opts.instance);
   const since = opts.since === undefined ? undefined : parseSince(opts.since, opts.now ?? Date.now());
+  const run = opts.run === undefined ? undefined : parseRun(opts.run);
+  if (opts.runs && (instance !== undefined || run !== undefined)) {
+    throw new UsageError('USAGE', '--runs lists audit runs: it does not combine with --instance or --run (use --run ID to see one run\'s results)', { option: 'runs' });
+  }
   const stateFile = resolveStatePath(opts.state);
 
   const store = await openState(stateFile, { create: false });
+  if (opts.runs) {
+    let runs: AuditRunsResult;
+    try {
+      const list = store.auditRuns({ ...(since !== undefined && { since }), limit });
+      runs = { stateFile, filter: { since: since === undefined ? null : new Date(since).toISOString(), limit }, count: list.length, runs: list };
+    } finally {
+      store.close();
+    }
+    return { ok: true, exitCode: EXIT_CODES.OK, result: runs, human: (style) => renderRuns(runs, style, opts.verbose) };
+  }
   let result: HistoryResult;
   try {
-    const entries = store.history({ ...(instance && { instance }), ...(since !== undefined && { since }), limit });
+    const entries = store.history({ ...(instance && { instance }), ...(since !== undefined && { since }), ...(run !== undefined && { run }), limit });
     result = {
       stateFile,
-      filter: { instance: instance ?? null, since: since === undefined ? null : new Date(since).toISOString(), limit },
+      filter: { instance: instance ?? null, since: since === undefined ? null : new Date(since).toISOString(), limit, ...(run !== undefined && { run }) },
       count: entries.length,
       entries,
     };
@@ -117,7 +156,7 @@ function table(rows: string[][], color: ((row: number, col: number, text: string
 
 export function renderHistory(result: HistoryResult, style: Style, verbose: boolean): string {
   const out: string[] = [];
-  const what = result.filter.instance ? ` for instance ${result.filter.instance}…` : '';
+  const what = (result.filter.instance ? ` for instance ${result.filter.instance}…` : '') + (result.filter.run !== undefined ? ` of audit run ${result.filter.run}` : '');
   out.push(style.dim(`State file ${result.stateFile}: ${result.count} result(s)${what}, newest first`));
   if (result.count === 0) {
     out.push('No attestation results recorded' + (result.filter.since ? ` since ${result.filter.since}` : '') + '.');
@@ -131,7 +170,7 @@ export function renderHistory(result: HistoryResult, style: Style, verbose: bool
       if (ri === 0) return style.bold(text);
       if (ci === 1) {
         const v = result.entries[ri - 1]!.verdict;
-        return v === 'trusted' ? style.ok(text) : v === 'untrusted' ? style.bad(text) : style.warn(text);
+        return v === 'trusted' ? style.ok(text) : v === 'not-trusted' ? style.bad(text) : style.warn(text);
       }
       if (ci === 5 && text.trim() !== '-') return style.code(text);
       return text;
@@ -167,5 +206,69 @@ export function renderHistory(result: HistoryResult, style: Style, verbose: bool
       );
     }
   }
+  return out.join('\n');
+}
+
+function runExit(r: AuditRunSummary): string {
+  if (r.finishedAt === null) return 'unfinished';
+  return r.interrupted ? `${r.exitCode} (${r.interrupted})` : String(r.exitCode);
+}
+
+function sinceText(r: AuditRunSummary): string {
+  const d = r.since;
+  if (!d) return 'first run';
+  const parts: string[] = [];
+  if (d.worse) parts.push(`${d.worse} worse`);
+  if (d.better) parts.push(`${d.better} better`);
+  if (d.other) parts.push(`${d.other} changed`);
+  if (d.added) parts.push(`${d.added} new`);
+  if (d.gone) parts.push(`${d.gone} not audited`);
+  return `${parts.length ? parts.join(', ') : 'no change'} (since run ${d.runId})`;
+}
+
+export function renderRuns(result: AuditRunsResult, style: Style, verbose: boolean): string {
+  const out: string[] = [style.dim(`State file ${result.stateFile}: ${result.count} audit run(s), newest first`)];
+  if (result.count === 0) {
+    out.push('No audit runs recorded' + (result.filter.since ? ` since ${result.filter.since}` : '') + ' (audit --state records them).');
+    return out.join('\n');
+  }
+  const rows = [['RUN', 'STARTED (UTC)', 'INVENTORY', 'SHARD', 'VMS', 'TRUSTED', 'NOT TRUSTED', 'UNREACHABLE', 'EXIT', 'FAILURE CODES', 'SINCE THE RUN BEFORE']];
+  for (const r of result.runs) {
+    const codes = r.failureCodes ? r.failureCodes.slice(0, 3).map((c) => `${c.code}×${c.count}`).join(', ') + (r.failureCodes.length > 3 ? ', …' : '') : '';
+    rows.push([
+      String(r.id),
+      humanTime(r.startedAt),
+      r.inventory,
+      r.shard ?? '-',
+      r.recorded === r.planned ? String(r.recorded) : `${r.recorded}/${r.planned}`,
+      String(r.trusted),
+      String(r.notTrusted),
+      String(r.unreachable),
+      runExit(r),
+      codes || '-',
+      sinceText(r),
+    ]);
+  }
+  const lines = table(rows, (ri, ci, text) => {
+    if (ri === 0) return style.bold(text);
+    const r = result.runs[ri - 1]!;
+    if (ci === 6 && r.notTrusted > 0) return style.bad(text);
+    if (ci === 7 && r.unreachable > 0) return style.warn(text);
+    if (ci === 8) return r.finishedAt === null || r.interrupted ? style.warn(text) : text;
+    if (ci === 10 && (r.since?.worse ?? 0) > 0) return style.bad(text);
+    return text;
+  });
+  out.push(lines[0]!);
+  result.runs.forEach((r, i) => {
+    out.push(lines[i + 1]!);
+    const changes = r.since?.changes ?? [];
+    const shown = verbose ? changes : changes.slice(0, CHANGES_SHOWN);
+    for (const c of shown) {
+      const mark = c.before === 'trusted' ? style.bad('worse ') : c.now === 'trusted' ? style.ok('better') : style.warn('change');
+      out.push(`    ${mark}  ${c.target}  ${c.before} → ${c.now}`);
+    }
+    const more = (r.since ? r.since.worse + r.since.better + r.since.other : 0) - shown.length;
+    if (more > 0) out.push(style.dim(`    … ${more} more (history --run ${r.id} lists the run's results${verbose ? '' : '; --verbose lists up to 100 changes'})`));
+  });
   return out.join('\n');
 }

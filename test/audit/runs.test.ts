@@ -1,0 +1,153 @@
+// A fleet's trend in the state file: each `audit --state` is an audit run,
+// and `history --runs` lists the runs with their counts, exit code and
+// failure codes, and the VMs whose verdict changed since the run before of
+// the same inventory (worse, better, no longer audited); `history --run ID`
+// lists one run's results. Two real audits of a simulated fleet through a
+// front on 127.0.0.1 that makes one VM unreachable in the first run and
+// tampers with another's evidence in the second.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inventoryYaml } from '../../src/simulator/fleet.js';
+import { startSimulator } from '../../src/simulator/start.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+type Behaviour = 'proxy' | 'unreachable' | 'tamper';
+
+/** Forwards to the simulator; per VM path, answers 503 or changes a PCR value in the evidence (the quote then disagrees). */
+async function front(target: string, behaviour: (path: string) => Behaviour): Promise<{ origin: string; close(): Promise<void> }> {
+  const agent = new http.Agent({ keepAlive: true });
+  const server = http.createServer((req, res) => {
+    const how = behaviour((req.url ?? '').split('?')[0]!.replace(/\/v1\/evidence$/, ''));
+    if (how === 'unreachable') {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"error":"down"}');
+      return;
+    }
+    const up = http.request(`${target}${req.url}`, { agent }, (answer) => {
+      const parts: Buffer[] = [];
+      answer.on('data', (d: Buffer) => parts.push(d));
+      answer.on('end', () => {
+        let body = Buffer.concat(parts);
+        if (how === 'tamper') {
+          const doc = JSON.parse(body.toString('utf8')) as { pcrs: Record<string, Record<string, string>> };
+          const bank = Object.values(doc.pcrs)[0]!;
+          const index = Object.keys(bank)[0]!;
+          bank[index] = bank[index]!.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+          body = Buffer.from(JSON.stringify(doc));
+        }
+        res.writeHead(answer.statusCode ?? 502, { 'content-type': 'application/json', 'content-length': body.length });
+        res.end(body);
+      });
+    });
+    up.on('error', () => res.destroy());
+    up.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      agent.destroy();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+interface RunJson {
+  id: number;
+  finishedAt: string | null;
+  inventory: string;
+  shard: string | null;
+  planned: number;
+  recorded: number;
+  trusted: number;
+  notTrusted: number;
+  unreachable: number;
+  exitCode: number | null;
+  interrupted: string | null;
+  failureCodes: { code: string; count: number }[] | null;
+  since: { runId: number; worse: number; better: number; other: number; added: number; gone: number; changes: { target: string; before: string; now: string }[] } | null;
+}
+
+test('history --runs: each audit run with its counts, and the VMs whose verdict changed since the run before', async (t) => {
+  const sim = await startSimulator({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 6 } });
+  t.after(() => sim.close());
+  let round = 1;
+  // round 1: vm-0003 is down; round 2: vm-0003 is back and vm-0002's evidence is tampered with
+  const fr = await front(sim.origin, (p) => (round === 1 && p === '/l/vm-0003' ? 'unreachable' : round === 2 && p === '/l/vm-0002' ? 'tamper' : 'proxy'));
+  t.after(() => fr.close());
+  const dir = tempDir(t, 'vtpm-runs-');
+  const inventory = join(dir, 'fleet.yaml');
+  const vms = sim.inventory().map((e) => ({ ...e, url: e.url.replace(sim.origin, fr.origin) }));
+  const url = (name: string) => `${fr.origin}/l/${name}`;
+  const state = join(dir, 'state.db');
+  const audit = () => runCli(['audit', inventory, '--trust', sim.trustDir, '--state', state, '--retries', '0', '--json']);
+
+  writeFileSync(inventory, inventoryYaml(vms));
+  const first = await audit();
+  assert.equal(first.code, 3, first.stderr);
+  const firstRun = first.json?.result.state.runId as number;
+  assert.ok(Number.isSafeInteger(firstRun) && firstRun > 0);
+
+  // the second run: vm-0006 no longer in the inventory
+  round = 2;
+  writeFileSync(inventory, inventoryYaml(vms.filter((v) => v.name !== 'vm-0006')));
+  const second = await audit();
+  assert.equal(second.code, 1, second.stderr);
+  const secondRun = second.json?.result.state.runId as number;
+  assert.ok(secondRun > firstRun);
+
+  const listed = await runCli(['history', '--runs', '--state', state, '--json']);
+  assert.equal(listed.code, 0, listed.stderr);
+  const runs = listed.json?.result.runs as RunJson[];
+  assert.deepEqual(runs.map((r) => r.id), [secondRun, firstRun], 'newest first');
+  const [now, before] = runs as [RunJson, RunJson];
+  assert.deepEqual(
+    [before.planned, before.recorded, before.trusted, before.notTrusted, before.unreachable, before.exitCode, before.interrupted, before.since],
+    [6, 6, 5, 0, 1, 3, null, null],
+  );
+  assert.equal(before.inventory, inventory);
+  assert.equal(before.shard, null);
+  assert.deepEqual(before.failureCodes, [{ code: 'TRANSPORT_HTTP_STATUS', count: 1 }]);
+  assert.deepEqual([now.planned, now.recorded, now.trusted, now.notTrusted, now.unreachable, now.exitCode], [5, 5, 4, 1, 0, 1]);
+  assert.equal(now.failureCodes?.length, 1);
+  assert.equal(now.failureCodes?.[0]?.count, 1);
+  assert.deepEqual(
+    { ...now.since, changes: undefined },
+    { runId: firstRun, worse: 1, better: 1, other: 0, added: 0, gone: 1, changes: undefined },
+    'vm-0002 went bad, vm-0003 came back, vm-0006 was not audited again',
+  );
+  assert.deepEqual(now.since?.changes, [
+    { target: url('vm-0002'), before: 'trusted', now: 'not-trusted' },
+    { target: url('vm-0003'), before: 'incomplete', now: 'trusted' },
+  ]);
+
+  // the same on a terminal
+  const human = await runCli(['history', '--runs', '--state', state]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, new RegExp(`^${secondRun}\\s.*\\b5\\s+4\\s+1\\s+0\\s+1\\s.*1 worse, 1 better, 1 not audited \\(since run ${firstRun}\\)`, 'm'));
+  assert.match(human.stdout, new RegExp(`worse\\s+${url('vm-0002')}\\s+trusted → not-trusted`));
+  assert.match(human.stdout, new RegExp(`better\\s+${url('vm-0003')}\\s+incomplete → trusted`));
+  assert.match(human.stdout, new RegExp(`^${firstRun}\\s.*\\bfirst run$`, 'm'));
+
+  // one run's results
+  const one = await runCli(['history', '--run', String(secondRun), '--state', state, '--json', '--limit', '100']);
+  assert.equal(one.code, 0, one.stderr);
+  const entries = one.json?.result.entries as { runId: number; target: string; verdict: string }[];
+  assert.equal(entries.length, 5);
+  assert.ok(entries.every((e) => e.runId === secondRun));
+  assert.deepEqual(entries.filter((e) => e.verdict !== 'trusted').map((e) => e.target), [url('vm-0002')]);
+
+  // what does not go together, and what is not a run id
+  const mixed = await runCli(['history', '--runs', '--instance', 'ab', '--state', state, '--json']);
+  assert.equal(mixed.code, 2);
+  assert.equal(mixed.json?.error?.code, 'USAGE');
+  const bad = await runCli(['history', '--run', 'latest', '--state', state]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--run: expected an audit run id/);
+});
