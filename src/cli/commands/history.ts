@@ -26,11 +26,11 @@ Example:
   (then the instance's hosting periods and last verified clock readings)
 
   $ vtpm-verify history --runs --limit 2
-  RUN  STARTED (UTC)        INVENTORY   SHARD  VMS   TRUSTED  NOT TRUSTED  UNREACHABLE  EXIT  FAILURE CODES                        SINCE THE RUN BEFORE
-  14   2026-11-27 03:00:02  fleet.yaml  -      1000  997      2            1            3     QUOTE_NONCE_MISMATCH×2, TIMEOUT×1    2 worse, 1 better (since run 13)
+  RUN  STARTED (UTC)        INVENTORY   SHARD  VMS   TRUSTED  NOT TRUSTED  UNREACHABLE  EXIT  FAILURE CODES                                SINCE THE RUN BEFORE
+  14   2026-11-27 03:00:02  fleet.yaml  -      1000  997      2            1            3     QUOTE_NONCE_MISMATCH×2, TRANSPORT_TIMEOUT×1  2 worse, 1 better (since run 13)
       worse   https://web-7.example  trusted → not-trusted
       ...
-  13   2026-11-27 02:00:01  fleet.yaml  -      1000  998      0            2            3     TIMEOUT×2                            no change (since run 12)
+  13   2026-11-27 02:00:01  fleet.yaml  -      1000  998      0            2            3     TRANSPORT_TIMEOUT×2                          no change (since run 12)
   (then \`history --run 14\` lists that run's results)
 
 Results accumulate; \`vtpm-verify prune --older-than 30d\` (or audit --keep-history 30d) keeps the file bounded.
