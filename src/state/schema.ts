@@ -163,7 +163,7 @@ CREATE TABLE audit_run (
 );
 CREATE INDEX audit_run_by_start ON audit_run (started_at);
 ALTER TABLE result ADD COLUMN run_id INTEGER;  -- the audit run that recorded it; NULL for attest, watch
-CREATE INDEX result_by_run ON result (run_id, target);
+CREATE INDEX result_by_run ON result (run_id, target, verdict);  -- covers what history --runs counts and compares
 `;
 
 export const MIGRATIONS: readonly Migration[] = [
