@@ -623,6 +623,15 @@ export class StateStore {
     );
   }
 
+  /** One audit run as auditRuns() lists it, or null when there is none with this id. */
+  auditRun(id: number): AuditRunSummary | null {
+    checkInput(Number.isSafeInteger(id) && id > 0, 'run id', id);
+    return this.read('read audit run', () => {
+      const row = this.stmt(`SELECT * FROM audit_run WHERE id = ?`).get(id) as AuditRunRow | undefined;
+      return row ? this.auditRunSummary(row) : null;
+    });
+  }
+
   private auditRunSummary(r: AuditRunRow): AuditRunSummary {
     const counts = { recorded: 0, trusted: 0, notTrusted: 0, unreachable: 0 };
     for (const c of this.stmt(`SELECT verdict, count(*) AS n FROM result WHERE run_id = ? GROUP BY verdict`).all(r.id) as { verdict: string; n: number }[]) {

@@ -86,27 +86,30 @@ test('history --runs: each audit run with its counts, and the VMs whose verdict 
   const vms = sim.inventory().map((e) => ({ ...e, url: e.url.replace(sim.origin, fr.origin) }));
   const url = (name: string) => `${fr.origin}/l/${name}`;
   const state = join(dir, 'state.db');
-  const audit = () => runCli(['audit', inventory, '--trust', sim.trustDir, '--state', state, '--retries', '0', '--json']);
+  const audit = (json = true) => runCli(['audit', inventory, '--trust', sim.trustDir, '--state', state, '--retries', '0', ...(json ? ['--json'] : [])]);
 
   writeFileSync(inventory, inventoryYaml(vms));
   const first = await audit();
   assert.equal(first.code, 3, first.stderr);
   const firstRun = first.json?.result.state.runId as number;
   assert.ok(Number.isSafeInteger(firstRun) && firstRun > 0);
+  assert.equal(first.json?.result.state.since, null, 'the first run of this inventory');
 
-  // the second run: vm-0006 no longer in the inventory
+  // the second run, on a terminal as cron mails it: vm-0006 no longer in the inventory
   round = 2;
   writeFileSync(inventory, inventoryYaml(vms.filter((v) => v.name !== 'vm-0006')));
-  const second = await audit();
+  const second = await audit(false);
   assert.equal(second.code, 1, second.stderr);
-  const secondRun = second.json?.result.state.runId as number;
-  assert.ok(secondRun > firstRun);
+  assert.match(second.stdout, new RegExp(`Since the previous run \\(${firstRun}\\): 1 worse, 1 better, 1 no longer audited`));
+  assert.match(second.stdout, new RegExp(`worse\\s+${url('vm-0002')}\\s+trusted → not-trusted\\n\\s+better\\s+${url('vm-0003')}\\s+incomplete → trusted`), 'worse listed first');
 
   const listed = await runCli(['history', '--runs', '--state', state, '--json']);
   assert.equal(listed.code, 0, listed.stderr);
   const runs = listed.json?.result.runs as RunJson[];
-  assert.deepEqual(runs.map((r) => r.id), [secondRun, firstRun], 'newest first');
   const [now, before] = runs as [RunJson, RunJson];
+  const secondRun = now.id;
+  assert.deepEqual(runs.map((r) => r.id), [secondRun, firstRun], 'two runs');
+  assert.ok(secondRun > firstRun, 'newest first');
   assert.deepEqual(
     [before.planned, before.recorded, before.trusted, before.notTrusted, before.unreachable, before.exitCode, before.interrupted, before.since],
     [6, 6, 5, 0, 1, 3, null, null],
@@ -142,6 +145,13 @@ test('history --runs: each audit run with its counts, and the VMs whose verdict 
   assert.equal(entries.length, 5);
   assert.ok(entries.every((e) => e.runId === secondRun));
   assert.deepEqual(entries.filter((e) => e.verdict !== 'trusted').map((e) => e.target), [url('vm-0002')]);
+
+  // a third run, nothing changed: the envelope says so
+  const third = await audit();
+  assert.equal(third.code, 1, third.stderr);
+  assert.deepEqual(third.json?.result.state.since, { runId: secondRun, worse: 0, better: 0, other: 0, added: 0, gone: 0, changes: [] });
+  const plain = await audit(false);
+  assert.match(plain.stdout, new RegExp(`Since the previous run \\(${third.json?.result.state.runId}\\): no verdict changed`));
 
   // what does not go together, and what is not a run id
   const mixed = await runCli(['history', '--runs', '--instance', 'ab', '--state', state, '--json']);

@@ -14,6 +14,7 @@ import type { AttestationResult, Verdict } from '../../verify/result.js';
 import { toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { AuditDefaults } from '../audit-setup.js';
 import type { ReportFiles } from '../audit-reports.js';
+import type { AuditRunSummary } from '../../state/store.js';
 import { invalidDocumentOutcome } from '../policy-file.js';
 import { VERSION } from '../version.js';
 import { tuneV8ForAudit } from '../v8-tuning.js';
@@ -59,8 +60,11 @@ export interface AuditCommandResult {
   exitCode: ExitCode;
   reports: ReportFiles;
   /** pruned: what --keep-history deleted after the audit; pruneError: why it could not (the audit's results stand) */
-  /** runId: this audit's run in the state file (`history --runs`, `history --run ID`) */
-  state: { file: string; stored: number; runId: number; pruned?: { before: string; results: number; readings: number; runs: number }; pruneError?: { code: string; message: string } } | null;
+  /**
+   * runId: this audit's run in the state file (`history --runs`, `history --run ID`);
+   * since: what changed since the previous finished run of the same inventory and shard (null: none)
+   */
+  state: { file: string; stored: number; runId: number; since: AuditRunSummary['since']; pruned?: { before: string; results: number; readings: number; runs: number }; pruneError?: { code: string; message: string } } | null;
   stats: { selected: number; inventory: number; profiles: number; attempts: number; retried: number };
   /** every VM not trusted or unreachable, in inventory order */
   failures: AuditFailure[];
@@ -175,6 +179,7 @@ async function audit(
     };
     let stats: Awaited<ReturnType<typeof runAudit>>;
     let pruned: NonNullable<AuditCommandResult['state']>['pruned'];
+    let since: AuditRunSummary['since'] = null;
     let pruneError: NonNullable<AuditCommandResult['state']>['pruneError'];
     try {
       stats = await runAudit(targets, {
@@ -207,6 +212,13 @@ async function audit(
         progress.stored(batcher.stored);
         const sumNow = summary.summary();
         batcher.store.finishAuditRun(runId!, { finishedAt: Date.now(), exitCode: exitCodeOf(sumNow), interrupted: stoppedBy ?? null, failureCodes: sumNow.failureCodes });
+        // what changed since the run before: what a cron job's mail should say first (a read that fails costs the audit nothing)
+        try {
+          since = batcher.store.auditRun(runId!)?.since ?? null;
+        } catch (err) {
+          if (!(err instanceof VtpmError)) throw err;
+          process.stderr.write(`warning: could not compare with the previous audit run: ${err.code}: ${err.message}\n`);
+        }
         // An interrupted audit stores what it did and stops: pruning waits for the next run.
         // A prune that fails (the file busy, the disk full) costs the audit nothing: its
         // results are stored and its verdicts stand; the failure is reported beside them.
@@ -246,7 +258,7 @@ async function audit(
     const error = stoppedBy
       ? new TransportError('AUDIT_INTERRUPTED', `the audit was stopped by ${stoppedBy}: ${sum.total} of ${targets.length} VMs audited, ${stats.skipped} not started`, { signal: stoppedBy, audited: sum.total, notStarted: stats.skipped })
       : undefined;
-    return auditOutcome(opts, run, sum, exitCode, failures, batcher, { pruned, pruneError }, { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried }, (exitCode === EXIT_CODES.NOT_TRUSTED ? undefined : error) ?? outcome.auditError(sum, exitCode));
+    return auditOutcome(opts, run, sum, exitCode, failures, batcher, { pruned, pruneError, since }, { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried }, (exitCode === EXIT_CODES.NOT_TRUSTED ? undefined : error) ?? outcome.auditError(sum, exitCode));
   } finally {
     spool?.close();
   }
@@ -260,7 +272,7 @@ function auditOutcome(
   exitCode: ExitCode,
   failures: (AuditFailure & { index: number })[],
   batcher: import('../../state/batch.js').StateBatcher | undefined,
-  prune: Pick<NonNullable<AuditCommandResult['state']>, 'pruned' | 'pruneError'>,
+  prune: Pick<NonNullable<AuditCommandResult['state']>, 'pruned' | 'pruneError' | 'since'>,
   stats: AuditCommandResult['stats'],
   error: VtpmError | undefined,
 ): CommandOutcome {
@@ -271,7 +283,7 @@ function auditOutcome(
     exitCode,
     reports: opts.reports,
     state: batcher
-      ? { file: batcher.store.path, stored: batcher.stored, runId: batcher.runId!, ...(prune.pruned ? { pruned: prune.pruned } : {}), ...(prune.pruneError ? { pruneError: prune.pruneError } : {}) }
+      ? { file: batcher.store.path, stored: batcher.stored, runId: batcher.runId!, since: prune.since, ...(prune.pruned ? { pruned: prune.pruned } : {}), ...(prune.pruneError ? { pruneError: prune.pruneError } : {}) }
       : null,
     stats,
     failures: failures.map(({ index: _index, ...f }) => f),
@@ -313,11 +325,31 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
     }
     if (shown.length < r.failures.length) lines.push(style.dim(`  ... and ${r.failures.length - shown.length} more (--verbose lists all; the reports have every result)`));
   }
+  const since = r.state?.since;
+  if (since) {
+    const counts = [
+      [since.worse, 'worse'],
+      [since.better, 'better'],
+      [since.other, 'changed between not trusted and unreachable'],
+      [since.added, 'audited for the first time'],
+      [since.gone, 'no longer audited'],
+    ].flatMap(([n, what]) => (n ? [`${n} ${what}`] : []));
+    lines.push('', style.bold(`Since the previous run (${since.runId}): ${counts.length ? counts.join(', ') : 'no verdict changed'}`));
+    // worse first: what needs looking at
+    const changes = [...since.changes].sort((a, b) => Number(b.before === 'trusted') - Number(a.before === 'trusted'));
+    const shown = verbose ? changes : changes.slice(0, FAILURES_SHOWN);
+    for (const c of shown) {
+      const mark = c.before === 'trusted' ? style.bad('worse ') : c.now === 'trusted' ? style.ok('better') : style.warn('change');
+      lines.push(`  ${mark} ${terminalSafe(c.target)}  ${c.before} → ${c.now}`);
+    }
+    const more = since.worse + since.better + since.other - shown.length;
+    if (more > 0) lines.push(style.dim(`  ... and ${more} more (vtpm-verify history --runs${verbose ? '' : ' --verbose'})`));
+  }
   const files = Object.entries(r.reports).filter(([, v]) => v !== undefined);
   if (files.length || r.state) lines.push('');
   const labels: Record<string, string> = { json: 'JSON', junit: 'JUnit', html: 'HTML' };
   for (const [kind, file] of files) lines.push(`${labels[kind] ?? kind} report: ${String(file)}`);
-  if (r.state) lines.push(`state: ${r.state.stored} result(s) recorded in ${r.state.file} (vtpm-verify history --state ${r.state.file})`);
+  if (r.state) lines.push(`state: ${r.state.stored} result(s) recorded in ${r.state.file} as audit run ${r.state.runId} (vtpm-verify history --runs --state ${r.state.file})`);
   if (r.state?.pruneError) lines.push(`state: not pruned (--keep-history): ${r.state.pruneError.code}: ${r.state.pruneError.message}`);
   if (r.state?.pruned) lines.push(`state: pruned ${r.state.pruned.results} result(s) and ${r.state.pruned.readings} clock reading(s) recorded before ${r.state.pruned.before}`);
   const shard = r.run.shard ? `shard ${r.run.shard.index}/${r.run.shard.count}: ${r.stats.selected} of ${r.stats.inventory} VMs, ` : '';
