@@ -73,6 +73,10 @@ test('SIGKILL midway, then again: the state file is sound, holds what was report
       second.filter((e) => e.verdict !== 'trusted').map((e) => e.target).sort(),
       slow.map((n) => `${sim.origin}/l/${n}`).sort(),
     );
+    // the killed run is listed as unfinished, with what it stored; the next run is not compared with it
+    const [complete, killed] = store.auditRuns();
+    assert.deepEqual([killed!.finishedAt, killed!.exitCode, killed!.planned, killed!.recorded], [null, null, 300, afterKill.length]);
+    assert.deepEqual([complete!.exitCode, complete!.recorded, complete!.unreachable, complete!.since], [3, 300, 4, null]);
   } finally {
     store.close();
   }

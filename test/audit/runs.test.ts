@@ -10,10 +10,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { inventoryYaml } from '../../src/simulator/fleet.js';
 import { startSimulator } from '../../src/simulator/start.js';
 import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
 
 type Behaviour = 'proxy' | 'unreachable' | 'tamper';
@@ -86,7 +87,7 @@ test('history --runs: each audit run with its counts, and the VMs whose verdict 
   const vms = sim.inventory().map((e) => ({ ...e, url: e.url.replace(sim.origin, fr.origin) }));
   const url = (name: string) => `${fr.origin}/l/${name}`;
   const state = join(dir, 'state.db');
-  const audit = (json = true) => runCli(['audit', inventory, '--trust', sim.trustDir, '--state', state, '--retries', '0', ...(json ? ['--json'] : [])]);
+  const audit = (json = true, file = inventory) => runCli(['audit', file, '--trust', sim.trustDir, '--state', state, '--retries', '0', ...(json ? ['--json'] : [])]);
 
   writeFileSync(inventory, inventoryYaml(vms));
   const first = await audit();
@@ -146,8 +147,9 @@ test('history --runs: each audit run with its counts, and the VMs whose verdict 
   assert.ok(entries.every((e) => e.runId === secondRun));
   assert.deepEqual(entries.filter((e) => e.verdict !== 'trusted').map((e) => e.target), [url('vm-0002')]);
 
-  // a third run, nothing changed: the envelope says so
-  const third = await audit();
+  // a third run, nothing changed: the envelope says so. The inventory named by a relative
+  // path this time: the same file, so the same series of runs.
+  const third = await audit(true, relative(REPO_ROOT, inventory));
   assert.equal(third.code, 1, third.stderr);
   assert.deepEqual(third.json?.result.state.since, { runId: secondRun, worse: 0, better: 0, other: 0, added: 0, gone: 0, changes: [] });
   const plain = await audit(false);

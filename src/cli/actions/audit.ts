@@ -5,6 +5,7 @@
 // this is the edge: files, the terminal, the state file.
 
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { EXIT_CODES, TransportError, UsageError, VtpmError, type ExitCode } from '../../errors.js';
 import type { AuditTarget } from '../../audit/run.js';
 import type { AuditRun } from '../../report/json-report.js';
@@ -141,8 +142,9 @@ async function audit(
     const [{ openState, resolveStatePath }, { StateBatcher }] = await Promise.all([import('../../state/index.js'), import('../../state/batch.js')]);
     const store = await openState(resolveStatePath(opts.state === '' ? undefined : opts.state));
     try {
-      // the run's row first: history lists runs, with what changed since the previous one
-      runId = store.beginAuditRun({ startedAt: startedAt.getTime(), inventory: opts.inventory, shard: ctx.shard ? `${ctx.shard.index}/${ctx.shard.count}` : null, planned: targets.length });
+      // the run's row first: history lists runs, with what changed since the previous one (of the
+      // same inventory file, by its absolute path: cron and a person in another folder name it alike)
+      runId = store.beginAuditRun({ startedAt: startedAt.getTime(), inventory: resolve(opts.inventory), shard: ctx.shard ? `${ctx.shard.index}/${ctx.shard.count}` : null, planned: targets.length });
     } catch (err) {
       store.close();
       throw err;
