@@ -33,7 +33,7 @@ import {
   uncoveredError,
   type Outcome,
 } from './format.js';
-import type { AuditRun } from './json-report.js';
+import type { AuditRun, RunChanges } from './json-report.js';
 import type { AuditSummary } from './summary.js';
 
 /** Escapes text for HTML content and (double- or single-quoted) attribute values. */
@@ -206,6 +206,7 @@ export function* htmlReportChunksFromCards(
   yield `<title>${html(title)} · ${html(run.startedAt)}</title>\n<style>${STYLE}</style>\n</head>\n<body>\n`;
   yield header(title, run);
   yield summarySection(summary);
+  if (run.state?.since) yield changesSection(run.state.since, run.state.runId);
   yield filters(summary, codeCounts);
   yield '<main id="vms">\n';
   yield* cards;
@@ -257,6 +258,32 @@ function summarySection(s: AuditSummary): string {
     out += '</div>\n';
   }
   return `${out}</div>\n</section>\n`;
+}
+
+/** What changed since the previous run of the same inventory (with --state): worse first, then better, then the rest. */
+function changesSection(d: RunChanges, runId: number): string {
+  const counts = [
+    [d.worse, 'worse'],
+    [d.better, 'better'],
+    [d.other, 'changed between not trusted and unreachable'],
+    [d.added, 'audited for the first time'],
+    [d.gone, 'no longer audited'],
+  ].flatMap(([n, what]) => (n ? [`${n} ${what}`] : []));
+  let out = `<section id="changes">\n<h2>Since the previous run (${d.runId})</h2>\n<p class="meta">${html(counts.length ? counts.join(' · ') : 'no verdict changed')}</p>\n`;
+  const rank = (c: RunChanges['changes'][number]): number => (c.before === 'trusted' ? 0 : c.now === 'trusted' ? 1 : 2);
+  const changes = [...d.changes].sort((a, b) => rank(a) - rank(b));
+  if (changes.length) {
+    out += '<table><thead><tr><th></th><th>VM</th><th>before</th><th>now</th></tr></thead><tbody>';
+    for (const c of changes) {
+      const r = rank(c);
+      const mark = r === 0 ? `<span class="o fail">${MARK.fail} worse</span>` : r === 1 ? `<span class="o pass">${MARK.pass} better</span>` : `<span class="o warn">${MARK.warn} changed</span>`;
+      out += `<tr><td>${mark}</td><td class="mono">${html(c.target)}</td><td>${html(c.before)}</td><td>${html(c.now)}</td></tr>`;
+    }
+    out += '</tbody></table>\n';
+    const listed = d.worse + d.better + d.other;
+    if (listed > changes.length) out += `<p class="meta">${listed - changes.length} more not listed: vtpm-verify history --run ${d.runId} and --run ${runId} have both runs' verdicts</p>\n`;
+  }
+  return `${out}</section>\n`;
 }
 
 function filters(s: AuditSummary, codeCounts: ReadonlyMap<string, number>): string {

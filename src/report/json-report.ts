@@ -6,6 +6,7 @@
 // streamed to a file without building one giant string.
 
 import { toJsonText } from '../cli/output.js';
+import type { AuditRunSummary } from '../state/store.js';
 import type { AttestationResult } from '../verify/result.js';
 import type { AuditSummary } from './summary.js';
 
@@ -29,7 +30,12 @@ export interface AuditRun {
   exitCode?: 0 | 1 | 2 | 3;
   /** set when SIGINT/SIGTERM stopped the audit early */
   interrupted?: { signal: string; notStarted: number };
+  /** with --state: this run's id in the state file, and what changed since the previous run of the same inventory and shard (null: none) */
+  state?: { runId: number; since: RunChanges | null };
 }
+
+/** Verdicts that changed between two audit runs (StateStore.auditRuns computes them). */
+export type RunChanges = NonNullable<AuditRunSummary['since']>;
 
 export interface AuditReport {
   format: typeof AUDIT_REPORT_FORMAT;

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { inventoryYaml } from '../../src/simulator/fleet.js';
 import { startSimulator } from '../../src/simulator/start.js';
@@ -99,8 +99,14 @@ test('history --runs: each audit run with its counts, and the VMs whose verdict 
   // the second run, on a terminal as cron mails it: vm-0006 no longer in the inventory
   round = 2;
   writeFileSync(inventory, inventoryYaml(vms.filter((v) => v.name !== 'vm-0006')));
-  const second = await audit(false);
+  const second = await runCli(['audit', inventory, '--trust', sim.trustDir, '--state', state, '--retries', '0', '--json', join(dir, 'report.json'), '--html', join(dir, 'report.html')]);
   assert.equal(second.code, 1, second.stderr);
+  // the reports carry the same: the JSON report's run.state, the HTML page's section
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { run: { state: { runId: number; since: { runId: number; worse: number; better: number } } } };
+  assert.deepEqual([report.run.state.since.runId, report.run.state.since.worse, report.run.state.since.better], [firstRun, 1, 1]);
+  const page = readFileSync(join(dir, 'report.html'), 'utf8');
+  assert.match(page, new RegExp(`<h2>Since the previous run \\(${firstRun}\\)</h2>`));
+  assert.ok(page.indexOf(url('vm-0002')) < page.indexOf(url('vm-0003')), 'worse before better');
   assert.match(second.stdout, new RegExp(`Since the previous run \\(${firstRun}\\): 1 worse, 1 better, 1 no longer audited`));
   assert.match(second.stdout, new RegExp(`worse\\s+${url('vm-0002')}\\s+trusted → not-trusted\\n\\s+better\\s+${url('vm-0003')}\\s+incomplete → trusted`), 'worse listed first');
 

@@ -72,3 +72,34 @@ test('a spool made without HTML cards refuses to give them', (t) => {
     spool.close();
   }
 });
+
+test("with --state the page says what changed since the previous run: worse first, every target escaped", () => {
+  const f = fleet(4);
+  const since = {
+    runId: 41,
+    worse: 1,
+    better: 1,
+    other: 1,
+    added: 0,
+    gone: 2,
+    changes: [
+      { target: 'https://b.example', before: 'incomplete' as const, now: 'trusted' as const },
+      { target: 'https://c.example', before: 'not-trusted' as const, now: 'incomplete' as const },
+      { target: 'https://<evil>.example', before: 'trusted' as const, now: 'not-trusted' as const },
+    ],
+  };
+  const page = renderHtmlReport({ ...f.run, state: { runId: 42, since } }, summarize(f.results), f.results, AUDIT_HTML_CARDS);
+  const section = /<section id="changes">[\s\S]*?<\/section>/.exec(page)?.[0] ?? '';
+  assert.match(section, /Since the previous run \(41\)/);
+  assert.match(section, /1 worse · 1 better · 1 changed between not trusted and unreachable · 2 no longer audited/);
+  const rows = [...section.matchAll(/<tr><td><span class="o (\w+)">.*?<\/span><\/td><td class="mono">(.*?)<\/td>/g)].map((m) => [m[1], m[2]]);
+  assert.deepEqual(rows, [
+    ['fail', 'https://&lt;evil&gt;.example'],
+    ['pass', 'https://b.example'],
+    ['warn', 'https://c.example'],
+  ]);
+  assert.doesNotMatch(page, /<evil>/);
+  // no state, or no previous run: no section
+  assert.doesNotMatch(renderHtmlReport(f.run, summarize(f.results), f.results), /id="changes"/);
+  assert.doesNotMatch(renderHtmlReport({ ...f.run, state: { runId: 1, since: null } }, summarize(f.results), f.results), /id="changes"/);
+});

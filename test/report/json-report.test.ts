@@ -108,6 +108,37 @@ function report(results: unknown[]): unknown {
   return JSON.parse(renderAuditReportJson(f.run, summarize([]), results as AttestationResult[]));
 }
 
+test("a run with --state validates: its run id, and what changed since the previous run (or null)", () => {
+  const f = fleet(2);
+  const since = {
+    runId: 6,
+    worse: 1,
+    better: 1,
+    other: 0,
+    added: 2,
+    gone: 0,
+    changes: [
+      { target: 'https://a.example', before: 'trusted' as const, now: 'not-trusted' as const },
+      { target: 'https://b.example', before: 'incomplete' as const, now: 'trusted' as const },
+    ],
+  };
+  for (const state of [{ runId: 7, since }, { runId: 1, since: null }]) {
+    const run: Required<AuditRun> = { ...f.run, interrupted: { signal: 'SIGTERM', notStarted: 3 }, state } as Required<AuditRun>;
+    const doc = JSON.parse(renderAuditReportJson(run, summarize(f.results), f.results)) as AuditReport;
+    assertValid(doc);
+    assert.deepEqual(doc.run.state, state);
+  }
+  const bad = (mutate: (s: Record<string, any>) => void, why: string): void => {
+    const state = JSON.parse(JSON.stringify({ runId: 7, since })) as Record<string, any>;
+    mutate(state);
+    assertInvalid(JSON.parse(renderAuditReportJson({ ...f.run, state } as AuditRun, summarize([]), [])), why);
+  };
+  bad((s) => (s['since']['changes'][0]['now'] = 'fine'), 'a verdict not in the enum');
+  bad((s) => delete s['runId'], 'no run id');
+  bad((s) => (s['since']['worse'] = -1), 'a negative count');
+  bad((s) => (s['since']['extra'] = 1), 'an unknown field');
+});
+
 test('a result with every optional field set validates (the schema covers the whole model)', () => {
   assertValid(report([fullResult(), hostileResult()]));
 });

@@ -255,6 +255,7 @@ async function audit(
       hostname: hostname(),
       exitCode,
       ...(stoppedBy ? { interrupted: { signal: stoppedBy, notStarted: stats.skipped } } : {}),
+      ...(runId !== undefined ? { state: { runId, since } } : {}),
     };
     if (reportsMod && spool) reportsMod.writeReports(opts.reports, run, sum, spool);
     const error = stoppedBy
