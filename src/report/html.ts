@@ -85,6 +85,7 @@ ol.tree>li::before{content:"";position:absolute;left:-2px;top:0;height:1.15rem;w
 .hex{display:inline-block;max-width:13ch;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom}
 ul.outcomes>li{padding:.15rem 0 .15rem 1rem}
 .o .msg{overflow-wrap:anywhere}
+.chg.worse{color:var(--bad)}.chg.better{color:var(--ok)}.chg.other{color:var(--warn)}
 dl.ea{display:grid;grid-template-columns:max-content 1fr;gap:0 .6rem;margin:.1rem 0 .2rem 1.2rem}
 dl.ea dt{color:var(--muted)}dl.ea dd{margin:0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;overflow-wrap:anywhere;white-space:pre-wrap}
 details.passed>summary{cursor:pointer;color:var(--muted);padding:.15rem 0 .15rem 1rem}
@@ -260,6 +261,11 @@ function summarySection(s: AuditSummary): string {
   return `${out}</div>\n</section>\n`;
 }
 
+/** A verdict as people read it; a value from an older or foreign state file as it is. */
+function verdictLabel(v: string): string {
+  return Object.hasOwn(VERDICT_LABELS, v) ? VERDICT_LABELS[v as Verdict] : v;
+}
+
 /** What changed since the previous run of the same inventory (with --state): worse first, then better, then the rest. */
 function changesSection(d: RunChanges, runId: number): string {
   const counts = [
@@ -276,8 +282,8 @@ function changesSection(d: RunChanges, runId: number): string {
     out += '<table><thead><tr><th></th><th>VM</th><th>before</th><th>now</th></tr></thead><tbody>';
     for (const c of changes) {
       const r = rank(c);
-      const mark = r === 0 ? `<span class="o fail">${MARK.fail} worse</span>` : r === 1 ? `<span class="o pass">${MARK.pass} better</span>` : `<span class="o warn">${MARK.warn} changed</span>`;
-      out += `<tr><td>${mark}</td><td class="mono">${html(c.target)}</td><td>${html(c.before)}</td><td>${html(c.now)}</td></tr>`;
+      const mark = r === 0 ? `<td class="chg worse">${MARK.fail} worse</td>` : r === 1 ? `<td class="chg better">${MARK.pass} better</td>` : `<td class="chg other">${MARK.warn} changed</td>`;
+      out += `<tr>${mark}<td class="mono">${html(c.target)}</td><td>${html(verdictLabel(c.before))}</td><td>${html(verdictLabel(c.now))}</td></tr>`;
     }
     out += '</tbody></table>\n';
     const listed = d.worse + d.better + d.other;

@@ -92,11 +92,11 @@ test("with --state the page says what changed since the previous run: worse firs
   const section = /<section id="changes">[\s\S]*?<\/section>/.exec(page)?.[0] ?? '';
   assert.match(section, /Since the previous run \(41\)/);
   assert.match(section, /1 worse · 1 better · 1 changed between not trusted and unreachable · 2 no longer audited/);
-  const rows = [...section.matchAll(/<tr><td><span class="o (\w+)">.*?<\/span><\/td><td class="mono">(.*?)<\/td>/g)].map((m) => [m[1], m[2]]);
+  const rows = [...section.matchAll(/<tr><td class="chg (\w+)">.*?<\/td><td class="mono">(.*?)<\/td><td>(.*?)<\/td><td>(.*?)<\/td>/g)].map((m) => m.slice(1));
   assert.deepEqual(rows, [
-    ['fail', 'https://&lt;evil&gt;.example'],
-    ['pass', 'https://b.example'],
-    ['warn', 'https://c.example'],
+    ['worse', 'https://&lt;evil&gt;.example', 'trusted', 'not trusted'],
+    ['better', 'https://b.example', 'unreachable', 'trusted'],
+    ['other', 'https://c.example', 'not trusted', 'unreachable'],
   ]);
   assert.doesNotMatch(page, /<evil>/);
   // no state, or no previous run: no section
