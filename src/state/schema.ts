@@ -154,7 +154,7 @@ CREATE TABLE audit_run (
   id               INTEGER PRIMARY KEY AUTOINCREMENT,
   started_at       INTEGER NOT NULL,
   finished_at      INTEGER,                     -- NULL: still running, or killed
-  inventory        TEXT    NOT NULL,            -- the inventory file as given
+  inventory        TEXT    NOT NULL,            -- the inventory file (absolute path)
   shard            TEXT,                        -- "I/N", NULL for the whole inventory
   planned          INTEGER NOT NULL CHECK (planned >= 0),  -- VMs the run set out to audit
   exit_code        INTEGER,                     -- set when it finished

@@ -152,7 +152,7 @@ export interface PruneOutcome {
 export interface AuditRunStart {
   /** ms since the epoch */
   startedAt: number;
-  /** the inventory file as given */
+  /** the inventory file (runs of the same file are compared: the audit records its absolute path) */
   inventory: string;
   /** "I/N", or null for the whole inventory */
   shard: string | null;
@@ -213,7 +213,6 @@ export interface AuditRunSummary {
 
 /** Verdict changes listed per run; the counts cover them all. */
 export const MAX_LISTED_CHANGES = 100;
-
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 /** Rows deleted per transaction when pruning: other processes get the write lock between chunks. */
