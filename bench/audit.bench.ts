@@ -17,10 +17,12 @@
 // thread's share of the audit's CPU: the rest is signature verification on
 // libuv's thread pool, GC and compiler threads. Memory is the kernel's maximum RSS
 // and the V8 heap sampled every 10 ms: it must not grow with the fleet
-// beyond what the inventory itself takes.
+// beyond what the inventory itself takes. "host steal" is the CPU time the
+// hypervisor took from this machine's vCPUs while the run's process lived, as
+// a share of all of them (from /proc/stat): the noise of a shared host, shown.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
@@ -46,11 +48,30 @@ interface RunFigures {
   /** with --expose-gc: the heap after a full GC, sampled every 250 ms: what is really kept */
   liveHeapPeakMB?: number;
   simCpuMs: number;
+  /** CPU time the hypervisor took from this machine's vCPUs during the run (ms, all CPUs); null where /proc/stat is not there */
+  stealMs: number | null;
+  /** wall time of the whole child process (start-up included), over which steal was counted */
+  spanMs: number;
 }
 
 type Mode = 'plain' | 'full' | 'warm';
 
-function runAudit(inventory: string, trustDir: string, outDir: string, mode: Mode, exposeGc = false, v8Defaults = false): Promise<Omit<RunFigures, 'simCpuMs'>> {
+/**
+ * The kernel's count of steal time (ms, summed over CPUs): time the hypervisor
+ * ran something else while this VM's vCPUs wanted to run. On a shared host it
+ * is what makes identical runs differ, so each run reports its own.
+ */
+function stealMs(): number | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
+    const ticks = Number(fields[8]);
+    return Number.isFinite(ticks) ? ticks * 10 : null; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
+function runAudit(inventory: string, trustDir: string, outDir: string, mode: Mode, exposeGc = false, v8Defaults = false): Promise<Omit<RunFigures, 'simCpuMs' | 'stealMs' | 'spanMs'>> {
   return new Promise((resolve, reject) => {
     const flags = exposeGc ? ['--expose-gc'] : [];
     const env = { ...process.env, VTPM_NO_V8_TUNING: v8Defaults ? '1' : '' };
@@ -60,12 +81,17 @@ function runAudit(inventory: string, trustDir: string, outDir: string, mode: Mod
     child.on('error', reject);
     child.on('close', (code) => {
       try {
-        resolve(JSON.parse(out) as Omit<RunFigures, 'simCpuMs'>);
+        resolve(JSON.parse(out) as Omit<RunFigures, 'simCpuMs' | 'stealMs' | 'spanMs'>);
       } catch {
         reject(new Error(`audit-run exited ${code}: ${out}`));
       }
     });
   });
+}
+
+/** Steal as a share of the machine's CPU time during the run (every vCPU over the run's wall time). */
+function stealText(x: RunFigures): string {
+  return x.stealMs === null ? '–' : `${fmt((100 * x.stealMs) / (x.spanMs * availableParallelism()), 1)}%`;
 }
 
 function mb(n: number): string {
@@ -89,7 +115,7 @@ export default async function (): Promise<void> {
     { vms: 1_000, hosts: 5, runs: 1, configs: everything.filter((c) => !c.v8Defaults && c.mode !== 'warm'), memory: false },
     { vms: 1_000, hosts: 1, runs: 1, configs: everything.filter((c) => !c.v8Defaults && c.mode !== 'warm'), memory: false },
   ];
-  const rows: (string | number)[][] = [['VMs', 'VMs per VMM', 'configuration', 'VMs/s', 'audit CPU ms/VM', 'event loop busy ms/VM', 'simulator CPU ms/VM', 'peak RSS', 'peak heap', 'heap at start', 'concurrency']];
+  const rows: (string | number)[][] = [['VMs', 'VMs per VMM', 'configuration', 'VMs/s', 'audit CPU ms/VM', 'event loop busy ms/VM', 'simulator CPU ms/VM', 'peak RSS', 'peak heap', 'heap at start', 'concurrency', 'host steal']];
   const memory: (string | number)[][] = [['VMs', 'live heap peak (after GC)', 'peak RSS', 'baseline RSS']];
   const notes: string[] = [];
   for (const size of sizes) {
@@ -110,8 +136,12 @@ export default async function (): Promise<void> {
         for (const [c, { mode, v8Defaults }] of configs.entries()) {
           const out = mkdtempSync(join(dir, 'run-'));
           const sim0 = sim.cpuMs();
+          const steal0 = stealMs();
+          const spawned = performance.now();
           const f = await runAudit(sim.inventoryFile!, sim.trustDir, out, mode, false, v8Defaults);
-          runs[c]!.push({ ...f, simCpuMs: sim.cpuMs() - sim0 });
+          const spanMs = performance.now() - spawned;
+          const steal1 = stealMs();
+          runs[c]!.push({ ...f, simCpuMs: sim.cpuMs() - sim0, stealMs: steal0 === null || steal1 === null ? null : steal1 - steal0, spanMs });
           // warm: shard 1/2 timed (about half the fleet), after shard 0/2 in the same process
           if ((mode !== 'warm' && f.total !== size.vms) || (mode === 'warm' && f.total >= size.vms) || f.trusted !== f.total) {
             throw new Error(`audit of ${size.vms} VMs (${mode}): ${f.trusted}/${f.total} trusted`);
@@ -143,8 +173,9 @@ export default async function (): Promise<void> {
           mb(m.heapPeakMB),
           mb(m.baselineHeapMB),
           m.concurrency,
+          stealText(m),
         ]);
-        if (size.runs > 1) notes.push(`${size.vms} VMs, ${label(mode, v8Defaults)}: VMs/s over ${size.runs} runs: ${these.map((x) => fmt(rate(x))).join(', ')}`);
+        if (size.runs > 1) notes.push(`${size.vms} VMs, ${label(mode, v8Defaults)}: VMs/s over ${size.runs} runs (host steal): ${these.map((x) => `${fmt(rate(x))} (${stealText(x)})`).join(', ')}`);
       }
       if (size.memory) {
         // memory alone: a run that collects garbage every 250 ms to see what is kept (too slow to time)
