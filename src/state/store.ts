@@ -608,14 +608,19 @@ export class StateStore {
   }
 
   /** Audit runs, newest first, each with its counts and its changes since the run before. */
-  auditRuns(filter: { since?: number; limit?: number } = {}): AuditRunSummary[] {
+  auditRuns(filter: { since?: number; inventory?: string; limit?: number } = {}): AuditRunSummary[] {
     const limit = Math.min(filter.limit ?? 100, MAX_HISTORY_LIMIT);
     checkInput(Number.isSafeInteger(limit) && limit > 0, 'limit', filter.limit);
     checkInput(filter.since === undefined || Number.isSafeInteger(filter.since), 'since', filter.since);
+    checkInput(filter.inventory === undefined || typeof filter.inventory === 'string', 'inventory', filter.inventory);
     return this.read('read audit runs', () =>
       (
-        this.stmt(`SELECT * FROM audit_run WHERE @since IS NULL OR started_at >= @since ORDER BY started_at DESC, id DESC LIMIT @limit`).all({
+        this.stmt(
+          `SELECT * FROM audit_run WHERE (@since IS NULL OR started_at >= @since) AND (@inventory IS NULL OR inventory = @inventory)
+           ORDER BY started_at DESC, id DESC LIMIT @limit`,
+        ).all({
           since: filter.since ?? null,
+          inventory: filter.inventory ?? null,
           limit,
         }) as AuditRunRow[]
       ).map((r) => this.auditRunSummary(r)),

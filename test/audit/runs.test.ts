@@ -161,6 +161,23 @@ test('history --runs: each audit run with its counts, and the VMs whose verdict 
   const plain = await audit(false);
   assert.match(plain.stdout, new RegExp(`Since the previous run \\(${third.json?.result.state.runId}\\): no verdict changed`));
 
+  // another inventory in the same state file: a series of its own, and --inventory picks one series
+  const other = join(dir, 'other.yaml');
+  writeFileSync(other, inventoryYaml(vms.slice(0, 1)));
+  const solo = await audit(true, other);
+  assert.equal(solo.code, 0, solo.stderr);
+  assert.equal(solo.json?.result.state.since, null, 'the first run of that inventory');
+  const series = await runCli(['history', '--runs', '--inventory', relative(REPO_ROOT, inventory), '--state', state, '--json']);
+  assert.equal(series.code, 0, series.stderr);
+  assert.deepEqual(
+    (series.json?.result.runs as RunJson[]).map((r) => r.inventory),
+    [inventory, inventory, inventory, inventory],
+    'the four runs of fleet.yaml, by its absolute path, none of other.yaml',
+  );
+  const alone = await runCli(['history', '--inventory', inventory, '--state', state]);
+  assert.equal(alone.code, 2);
+  assert.match(alone.stderr, /--inventory selects audit runs: use it with --runs/);
+
   // what does not go together, and what is not a run id
   const mixed = await runCli(['history', '--runs', '--instance', 'ab', '--state', state, '--json']);
   assert.equal(mixed.code, 2);

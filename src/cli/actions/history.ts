@@ -3,6 +3,7 @@
 // with --runs, the fleet audits recorded there, each with its counts and the
 // VMs whose verdict changed since the run before.
 
+import { resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../../errors.js';
 import { MAX_HISTORY_LIMIT, openState, resolveStatePath, type AuditRunSummary, type HistoryEntry, type IdentitySummary, type StaySummary } from '../../state/index.js';
 import type { CommandOutcome, Style } from '../output.js';
@@ -16,6 +17,8 @@ export interface HistoryOptions {
   runs?: boolean | undefined;
   /** only the results of this audit run (its id, as --runs lists it) */
   run?: string | undefined;
+  /** with --runs: only the runs of this inventory file */
+  inventory?: string | undefined;
   verbose: boolean;
   /** ms since the epoch, for relative --since; default Date.now() */
   now?: number;
@@ -35,7 +38,7 @@ export interface HistoryResult {
 /** `history --runs`: audit runs, newest first. */
 export interface AuditRunsResult {
   stateFile: string;
-  filter: { since: string | null; limit: number };
+  filter: { since: string | null; inventory: string | null; limit: number };
   count: number;
   runs: AuditRunSummary[];
 }
@@ -88,14 +91,17 @@ export async function runHistory(opts: HistoryOptions): Promise<CommandOutcome> 
   if (opts.runs && (instance !== undefined || run !== undefined)) {
     throw new UsageError('USAGE', '--runs lists audit runs: it does not combine with --instance or --run (use --run ID to see one run\'s results)', { option: 'runs' });
   }
+  if (opts.inventory !== undefined && !opts.runs) throw new UsageError('USAGE', '--inventory selects audit runs: use it with --runs', { option: 'inventory' });
+  // runs record their inventory by its absolute path, as the audit resolved it
+  const inventory = opts.inventory === undefined ? undefined : resolve(opts.inventory);
   const stateFile = resolveStatePath(opts.state);
 
   const store = await openState(stateFile, { create: false });
   if (opts.runs) {
     let runs: AuditRunsResult;
     try {
-      const list = store.auditRuns({ ...(since !== undefined && { since }), limit });
-      runs = { stateFile, filter: { since: since === undefined ? null : new Date(since).toISOString(), limit }, count: list.length, runs: list };
+      const list = store.auditRuns({ ...(since !== undefined && { since }), ...(inventory !== undefined && { inventory }), limit });
+      runs = { stateFile, filter: { since: since === undefined ? null : new Date(since).toISOString(), inventory: inventory ?? null, limit }, count: list.length, runs: list };
     } finally {
       store.close();
     }
@@ -229,7 +235,7 @@ function sinceText(r: AuditRunSummary): string {
 export function renderRuns(result: AuditRunsResult, style: Style, verbose: boolean): string {
   const out: string[] = [style.dim(`State file ${result.stateFile}: ${result.count} audit run(s), newest first`)];
   if (result.count === 0) {
-    out.push('No audit runs recorded' + (result.filter.since ? ` since ${result.filter.since}` : '') + ' (audit --state records them).');
+    out.push('No audit runs recorded' + (result.filter.inventory ? ` of ${result.filter.inventory}` : '') + (result.filter.since ? ` since ${result.filter.since}` : '') + ' (audit --state records them).');
     return out.join('\n');
   }
   const rows = [['RUN', 'STARTED (UTC)', 'INVENTORY', 'SHARD', 'VMS', 'TRUSTED', 'NOT TRUSTED', 'UNREACHABLE', 'EXIT', 'FAILURE CODES', 'SINCE THE RUN BEFORE']];

@@ -12,7 +12,8 @@ export const historyCommand: CommandDefinition = (program, runner) => {
     .option('--since <time>', 'only results from this time on: ISO 8601 (2026-11-26T12:00:00Z) or an age (90s, 30m, 24h, 7d, 2w)')
     .option('--limit <n>', 'at most this many results (or runs), newest first', '50')
     .option('--runs', 'list fleet audits (audit --state) instead: counts, exit code, failure codes, and the VMs whose verdict changed since the run before')
-    .option('--run <id>', 'only the results of this audit run (its id, as --runs lists it)');
+    .option('--run <id>', 'only the results of this audit run (its id, as --runs lists it)')
+    .option('--inventory <file>', 'with --runs: only the audits of this inventory file');
   withStateOption(cmd);
   withCommonOptions(cmd);
   cmd.addHelpText(
@@ -47,6 +48,7 @@ Exit codes: 0 listed (whatever the verdicts), 2 bad option or no state file, 3 s
         limit: opts['limit'] as string,
         runs: opts['runs'] === true,
         run: opts['run'] as string | undefined,
+        inventory: opts['inventory'] as string | undefined,
         verbose: opts['verbose'] === true,
       });
     }),
