@@ -116,6 +116,27 @@ test('history prints a table for people, findings explained with --verbose', asy
   assert.match(r.stdout, /clock 4000 resetCount 3 restartCount 0 safe yes/);
 });
 
+test('history makes stored text safe for a terminal: targets, finding messages, audit-run targets', async (t) => {
+  const file = join(tempDir(t), 'hostile.db');
+  const s = await openState(file);
+  const hostile = 'https://x.example/\u001b[2J\u001b]0;pwned\u0007\u202e';
+  const run = s.beginAuditRun({ startedAt: T0, inventory: '/srv/fleet\u001b[31m.yaml', shard: null, planned: 1 });
+  s.appendResult({ time: T0, target: hostile, verdict: 'trusted', runId: run, findings: [] });
+  s.finishAuditRun(run, { finishedAt: T0 + 1, exitCode: 0, interrupted: null, failureCodes: [] });
+  const next = s.beginAuditRun({ startedAt: T0 + 60_000, inventory: '/srv/fleet\u001b[31m.yaml', shard: null, planned: 1 });
+  s.appendResult({ time: T0 + 60_000, target: hostile, verdict: 'not-trusted', runId: next, findings: [{ code: 'QUOTE_BAD_SIGNATURE', message: 'server said \u001b[1Aok\u202e' }] });
+  s.finishAuditRun(next, { finishedAt: T0 + 60_001, exitCode: 1, interrupted: null, failureCodes: [{ code: 'QUOTE_BAD_SIGNATURE', count: 1 }] });
+  s.close();
+  for (const args of [['--verbose'], ['--runs']]) {
+    const r = await runCli(['history', '--state', file, ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /[\u001b\u0007\u202e]/, `history ${args[0]}: no raw control or bidi character`);
+    assert.match(r.stdout, /\\u001b\[2J/, 'shown as visible escapes');
+  }
+  const verbose = await runCli(['history', '--state', file, '--verbose']);
+  assert.match(verbose.stdout, /QUOTE_BAD_SIGNATURE: server said \\u001b\[1Aok\\u202e/);
+});
+
 test('history on a state file with no results lists nothing and exits 0', async (t) => {
   const file = join(tempDir(t), 'empty.db');
   (await openState(file)).close();

@@ -5,6 +5,7 @@
 
 import { resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../../errors.js';
+import { terminalSafe } from '../../report/format.js';
 import { MAX_HISTORY_LIMIT, openState, resolveStatePath, type AuditRunSummary, type HistoryEntry, type IdentitySummary, type StaySummary } from '../../state/index.js';
 import type { CommandOutcome, Style } from '../output.js';
 
@@ -170,7 +171,7 @@ export function renderHistory(result: HistoryResult, style: Style, verbose: bool
     const rows = [['TIME (UTC)', 'VERDICT', 'INSTANCE', 'PLATFORM', 'TARGET', 'FINDINGS']];
     for (const e of result.entries) {
       const codes = findingCodes(e.findings);
-      rows.push([humanTime(e.time), e.verdict, e.instanceId ? shortHex(e.instanceId) : '-', shortPath(e.platformPath), e.target, codes.length ? codes.join(', ') : '-']);
+      rows.push([humanTime(e.time), e.verdict, e.instanceId ? shortHex(e.instanceId) : '-', shortPath(e.platformPath), terminalSafe(e.target), codes.length ? terminalSafe(codes.join(', ')) : '-']);
     }
     const lines = table(rows, (ri, ci, text) => {
       if (ri === 0) return style.bold(text);
@@ -188,7 +189,7 @@ export function renderHistory(result: HistoryResult, style: Style, verbose: bool
       for (const f of e.findings) {
         const code = findingCodes([f])[0];
         const message = (f as { message?: unknown }).message;
-        if (code) out.push(`    ${style.code(code)}: ${typeof message === 'string' ? message : ''}`);
+        if (code) out.push(`    ${style.code(code)}: ${typeof message === 'string' ? terminalSafe(message) : ''}`);
       }
     });
   }
@@ -235,7 +236,7 @@ function sinceText(r: AuditRunSummary): string {
 export function renderRuns(result: AuditRunsResult, style: Style, verbose: boolean): string {
   const out: string[] = [style.dim(`State file ${result.stateFile}: ${result.count} audit run(s), newest first`)];
   if (result.count === 0) {
-    out.push('No audit runs recorded' + (result.filter.inventory ? ` of ${result.filter.inventory}` : '') + (result.filter.since ? ` since ${result.filter.since}` : '') + ' (audit --state records them).');
+    out.push('No audit runs recorded' + (result.filter.inventory ? ` of ${terminalSafe(result.filter.inventory)}` : '') + (result.filter.since ? ` since ${result.filter.since}` : '') + ' (audit --state records them).');
     return out.join('\n');
   }
   const rows = [['RUN', 'STARTED (UTC)', 'INVENTORY', 'SHARD', 'VMS', 'TRUSTED', 'NOT TRUSTED', 'UNREACHABLE', 'EXIT', 'FAILURE CODES', 'SINCE THE RUN BEFORE']];
@@ -244,7 +245,7 @@ export function renderRuns(result: AuditRunsResult, style: Style, verbose: boole
     rows.push([
       String(r.id),
       humanTime(r.startedAt),
-      r.inventory,
+      terminalSafe(r.inventory),
       r.shard ?? '-',
       r.recorded === r.planned ? String(r.recorded) : `${r.recorded}/${r.planned}`,
       String(r.trusted),
@@ -271,7 +272,7 @@ export function renderRuns(result: AuditRunsResult, style: Style, verbose: boole
     const shown = verbose ? changes : changes.slice(0, CHANGES_SHOWN);
     for (const c of shown) {
       const mark = c.before === 'trusted' ? style.bad('worse ') : c.now === 'trusted' ? style.ok('better') : style.warn('change');
-      out.push(`    ${mark}  ${c.target}  ${c.before} → ${c.now}`);
+      out.push(`    ${mark}  ${terminalSafe(c.target)}  ${terminalSafe(c.before)} → ${terminalSafe(c.now)}`);
     }
     const more = (r.since ? r.since.worse + r.since.better + r.since.other : 0) - shown.length;
     if (more > 0) out.push(style.dim(`    … ${more} more (history --run ${r.id} lists the run's results${verbose ? '' : '; --verbose lists up to 100 changes'})`));
