@@ -76,7 +76,7 @@ export interface ResultRecord {
   time: number;
   target: string;
   instanceId?: string | null;
-  /** e.g. 'trusted', 'untrusted', 'error' */
+  /** an AttestationResult's verdict: 'trusted', 'not-trusted' or 'incomplete' */
   verdict: string;
   /** findings and failed checks, each with at least a code */
   findings?: readonly unknown[];
