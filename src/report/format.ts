@@ -3,6 +3,8 @@
 // attacker-controlled text (URIs, server messages, certificate subjects) safe
 // to write to a terminal.
 
+import type { Style } from '../cli/output.js';
+import { changeKind, type VerdictChange } from '../state/run-changes.js';
 import type { CheckResult } from '../verify/checks.js';
 import type { AttestationResult, LayerResult, RuleOutcome, Verdict } from '../verify/result.js';
 
@@ -181,4 +183,10 @@ export function failureCodes(result: AttestationResult): string[] {
   addFailed(result.chain);
   addFailed(result.findings ?? []);
   return [...codes].sort();
+}
+
+/** "worse " / "better" / "change", colored, one width: the mark of a changed VM in a terminal list. */
+export function changeMark(c: VerdictChange, style: Style): string {
+  const kind = changeKind(c);
+  return kind === 'worse' ? style.bad('worse ') : kind === 'better' ? style.ok('better') : style.warn('change');
 }

@@ -33,7 +33,8 @@ import {
   uncoveredError,
   type Outcome,
 } from './format.js';
-import type { AuditRun, RunChanges } from './json-report.js';
+import type { AuditRun } from './json-report.js';
+import { changeCountParts, changeKind, changesByKind, type RunChanges } from '../state/run-changes.js';
 import type { AuditSummary } from './summary.js';
 
 /** Escapes text for HTML content and (double- or single-quoted) attribute values. */
@@ -261,6 +262,8 @@ function summarySection(s: AuditSummary): string {
   return `${out}</div>\n</section>\n`;
 }
 
+const CHANGE_MARKS = { worse: `${MARK.fail} worse`, better: `${MARK.pass} better`, other: `${MARK.warn} changed` } as const;
+
 /** A verdict as people read it; a value from an older or foreign state file as it is. */
 function verdictLabel(v: string): string {
   return Object.hasOwn(VERDICT_LABELS, v) ? VERDICT_LABELS[v as Verdict] : v;
@@ -268,22 +271,14 @@ function verdictLabel(v: string): string {
 
 /** What changed since the previous run of the same inventory (with --state): worse first, then better, then the rest. */
 function changesSection(d: RunChanges, runId: number): string {
-  const counts = [
-    [d.worse, 'worse'],
-    [d.better, 'better'],
-    [d.other, 'changed between not trusted and unreachable'],
-    [d.added, 'audited for the first time'],
-    [d.gone, 'no longer audited'],
-  ].flatMap(([n, what]) => (n ? [`${n} ${what}`] : []));
+  const counts = changeCountParts(d);
   let out = `<section id="changes">\n<h2>Since the previous run (${d.runId})</h2>\n<p class="meta">${html(counts.length ? counts.join(' · ') : 'no verdict changed')}</p>\n`;
-  const rank = (c: RunChanges['changes'][number]): number => (c.before === 'trusted' ? 0 : c.now === 'trusted' ? 1 : 2);
-  const changes = [...d.changes].sort((a, b) => rank(a) - rank(b));
+  const changes = changesByKind(d.changes);
   if (changes.length) {
     out += '<table><thead><tr><th></th><th>VM</th><th>before</th><th>now</th></tr></thead><tbody>';
     for (const c of changes) {
-      const r = rank(c);
-      const mark = r === 0 ? `<td class="chg worse">${MARK.fail} worse</td>` : r === 1 ? `<td class="chg better">${MARK.pass} better</td>` : `<td class="chg other">${MARK.warn} changed</td>`;
-      out += `<tr>${mark}<td class="mono">${html(c.target)}</td><td>${html(verdictLabel(c.before))}</td><td>${html(verdictLabel(c.now))}</td></tr>`;
+      const kind = changeKind(c);
+      out += `<tr><td class="chg ${kind}">${CHANGE_MARKS[kind]}</td><td class="mono">${html(c.target)}</td><td>${html(verdictLabel(c.before))}</td><td>${html(verdictLabel(c.now))}</td></tr>`;
     }
     out += '</tbody></table>\n';
     const listed = d.worse + d.better + d.other;

@@ -6,7 +6,7 @@
 // streamed to a file without building one giant string.
 
 import { toJsonText } from '../cli/output.js';
-import type { AuditRunSummary } from '../state/store.js';
+import type { RunChanges } from '../state/run-changes.js';
 import type { AttestationResult } from '../verify/result.js';
 import type { AuditSummary } from './summary.js';
 
@@ -34,8 +34,6 @@ export interface AuditRun {
   state?: { runId: number; since: RunChanges | null };
 }
 
-/** Verdicts that changed between two audit runs (StateStore.auditRuns computes them). */
-export type RunChanges = NonNullable<AuditRunSummary['since']>;
 
 export interface AuditReport {
   format: typeof AUDIT_REPORT_FORMAT;

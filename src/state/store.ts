@@ -28,6 +28,7 @@ import type { ReadingSummary, StateFinding } from './findings.js';
 import { assessHosting, type HostingEvidence, type Stay } from './hosting-findings.js';
 import { clockText, corrupt, decodeClockState, encodeClockState, firmwareText, jsonText, parseJson, parsePath } from './rows.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+import { MAX_LISTED_CHANGES, changeKind, type RunChanges, type VerdictChange } from './run-changes.js';
 import { stateError, stateNotFound } from './state-errors.js';
 
 type Db = BetterSqlite3.Database;
@@ -169,14 +170,6 @@ export interface AuditRunEnd {
   failureCodes: readonly { code: string; count: number }[];
 }
 
-/** A verdict that changed between two runs of the same inventory and shard. */
-export interface VerdictChange {
-  target: string;
-  before: string;
-  now: string;
-}
-
-/** One audit run as history shows it: counts from the results it stored, and what changed since the run before. */
 export interface AuditRunSummary {
   id: number;
   startedAt: string;
@@ -195,24 +188,8 @@ export interface AuditRunSummary {
   /** null until it finished */
   failureCodes: { code: string; count: number }[] | null;
   /** the previous finished run of the same inventory and shard, and the changes since; null when there is none */
-  since: {
-    runId: number;
-    /** trusted before, not trusted or unreachable now */
-    worse: number;
-    /** not trusted or unreachable before, trusted now */
-    better: number;
-    /** between not trusted and unreachable */
-    other: number;
-    /** VMs with a result now and none in that run, and the reverse */
-    added: number;
-    gone: number;
-    /** the changed VMs, by target, at most MAX_LISTED_CHANGES */
-    changes: VerdictChange[];
-  } | null;
+  since: RunChanges | null;
 }
-
-/** Verdict changes listed per run; the counts cover them all. */
-export const MAX_LISTED_CHANGES = 100;
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 /** Rows deleted per transaction when pruning: other processes get the write lock between chunks. */
@@ -671,7 +648,7 @@ export class StateStore {
   }
 
   /** Verdict changes from run `before` to run `now`, by target (a target audited twice in a run counts by its worst verdict). */
-  private changesSince(now: number, before: number): NonNullable<AuditRunSummary['since']> {
+  private changesSince(now: number, before: number): RunChanges {
     const worst = `SELECT target, CASE WHEN sum(verdict = 'not-trusted') > 0 THEN 'not-trusted' WHEN sum(verdict <> 'trusted') > 0 THEN 'incomplete' ELSE 'trusted' END AS verdict
                    FROM result WHERE run_id = ? GROUP BY target`;
     const changes = this.stmt(
@@ -682,11 +659,7 @@ export class StateStore {
     const only = `SELECT count(DISTINCT a.target) AS n FROM result a WHERE a.run_id = ? AND NOT EXISTS (SELECT 1 FROM result b WHERE b.run_id = ? AND b.target = a.target)`;
     const out = { runId: before, worse: 0, better: 0, other: 0, added: count(only), gone: 0, changes: changes.slice(0, MAX_LISTED_CHANGES) };
     out.gone = (this.stmt(only).get(before, now) as { n: number }).n;
-    for (const c of changes) {
-      if (c.before === 'trusted') out.worse++;
-      else if (c.now === 'trusted') out.better++;
-      else out.other++;
-    }
+    for (const c of changes) out[changeKind(c)]++;
     return out;
   }
 

@@ -13,6 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { inventoryYaml } from '../../src/simulator/fleet.js';
 import { startSimulator } from '../../src/simulator/start.js';
+import type { AuditRunSummary } from '../../src/state/index.js';
 import { runCli } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -59,21 +60,8 @@ async function front(target: string, behaviour: (path: string) => Behaviour): Pr
   };
 }
 
-interface RunJson {
-  id: number;
-  finishedAt: string | null;
-  inventory: string;
-  shard: string | null;
-  planned: number;
-  recorded: number;
-  trusted: number;
-  notTrusted: number;
-  unreachable: number;
-  exitCode: number | null;
-  interrupted: string | null;
-  failureCodes: { code: string; count: number }[] | null;
-  since: { runId: number; worse: number; better: number; other: number; added: number; gone: number; changes: { target: string; before: string; now: string }[] } | null;
-}
+/** A run as `history --runs --json` lists it. */
+type RunJson = AuditRunSummary;
 
 test('history --runs: each audit run with its counts, and the VMs whose verdict changed since the run before', async (t) => {
   const sim = await startSimulator({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 6 } });

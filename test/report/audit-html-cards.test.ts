@@ -12,7 +12,7 @@ import { htmlVmCard, renderHtmlReport } from '../../src/report/html.js';
 import { summarize } from '../../src/report/summary.js';
 import type { AttestationResult } from '../../src/verify/result.js';
 import { fleet } from './fleet.js';
-import { trustedResult } from './fixtures.js';
+import { runChanges, trustedResult } from './fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** A trusted VM with warnings and skips on its VMM layer: what a folded card must still show. */
@@ -75,19 +75,8 @@ test('a spool made without HTML cards refuses to give them', (t) => {
 
 test("with --state the page says what changed since the previous run: worse first, every target escaped", () => {
   const f = fleet(4);
-  const since = {
-    runId: 41,
-    worse: 1,
-    better: 1,
-    other: 1,
-    added: 0,
-    gone: 2,
-    changes: [
-      { target: 'https://b.example', before: 'incomplete' as const, now: 'trusted' as const },
-      { target: 'https://c.example', before: 'not-trusted' as const, now: 'incomplete' as const },
-      { target: 'https://<evil>.example', before: 'trusted' as const, now: 'not-trusted' as const },
-    ],
-  };
+  const since = runChanges();
+
   const page = renderHtmlReport({ ...f.run, state: { runId: 42, since } }, summarize(f.results), f.results, AUDIT_HTML_CARDS);
   const section = /<section id="changes">[\s\S]*?<\/section>/.exec(page)?.[0] ?? '';
   assert.match(section, /Since the previous run \(41\)/);

@@ -4,6 +4,7 @@
 // built-in baseline policy, and one full of hostile text.
 import { fail, pass, type CheckResult } from '../../src/verify/checks.js';
 import type { AttestationResult, LayerResult, RuleOutcome } from '../../src/verify/result.js';
+import type { RunChanges } from '../../src/state/run-changes.js';
 
 export const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
 export const NONCE = '5c0f3e9a1b7d24c68e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f';
@@ -207,4 +208,21 @@ export function hostileResult(meta: Meta = {}): AttestationResult {
     },
     { name: `evil-${XSS}`, group: `grp${SCRIPT}`, tags: [`t${XSS}`], ...meta },
   );
+}
+
+/** What changed since a previous run (run 41): one VM worse (with a hostile target), one better, one between failures; two gone. */
+export function runChanges(): RunChanges {
+  return {
+    runId: 41,
+    worse: 1,
+    better: 1,
+    other: 1,
+    added: 0,
+    gone: 2,
+    changes: [
+      { target: 'https://b.example', before: 'incomplete', now: 'trusted' },
+      { target: 'https://c.example', before: 'not-trusted', now: 'incomplete' },
+      { target: 'https://<evil>.example', before: 'trusted', now: 'not-trusted' },
+    ],
+  };
 }

@@ -13,7 +13,7 @@ import type { CheckResult } from '../../src/verify/checks.js';
 import type { AttestationResult, CertificateSummary, ErrorSummary, LayerResult, RuleOutcome } from '../../src/verify/result.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { fleet } from './fleet.js';
-import { NONCE, hostileResult } from './fixtures.js';
+import { NONCE, hostileResult, runChanges } from './fixtures.js';
 
 const schema = JSON.parse(readFileSync(join(REPO_ROOT, AUDIT_REPORT_SCHEMA_PATH), 'utf8')) as object;
 const ajv = new Ajv2020({ allErrors: true, strict: true });
@@ -110,18 +110,8 @@ function report(results: unknown[]): unknown {
 
 test("a run with --state validates: its run id, and what changed since the previous run (or null)", () => {
   const f = fleet(2);
-  const since = {
-    runId: 6,
-    worse: 1,
-    better: 1,
-    other: 0,
-    added: 2,
-    gone: 0,
-    changes: [
-      { target: 'https://a.example', before: 'trusted' as const, now: 'not-trusted' as const },
-      { target: 'https://b.example', before: 'incomplete' as const, now: 'trusted' as const },
-    ],
-  };
+  const since = runChanges();
+
   for (const state of [{ runId: 7, since }, { runId: 1, since: null }]) {
     const run: Required<AuditRun> = { ...f.run, interrupted: { signal: 'SIGTERM', notStarted: 3 }, state } as Required<AuditRun>;
     const doc = JSON.parse(renderAuditReportJson(run, summarize(f.results), f.results)) as AuditReport;

@@ -10,12 +10,13 @@ import { EXIT_CODES, TransportError, UsageError, VtpmError, type ExitCode } from
 import type { AuditTarget } from '../../audit/run.js';
 import type { AuditRun } from '../../report/json-report.js';
 import { renderSummary, type AuditSummary } from '../../report/summary.js';
-import { terminalSafe } from '../../report/format.js';
+import { changeMark, terminalSafe } from '../../report/format.js';
 import type { AttestationResult, Verdict } from '../../verify/result.js';
 import { toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { AuditDefaults } from '../audit-setup.js';
 import type { ReportFiles } from '../audit-reports.js';
 import type { AuditRunSummary } from '../../state/store.js';
+import { changeCountParts, changesByKind } from '../../state/run-changes.js';
 import { invalidDocumentOutcome } from '../policy-file.js';
 import { VERSION } from '../version.js';
 import { tuneV8ForAudit } from '../v8-tuning.js';
@@ -330,19 +331,12 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
   }
   const since = r.state?.since;
   if (since) {
-    const counts = [
-      [since.worse, 'worse'],
-      [since.better, 'better'],
-      [since.other, 'changed between not trusted and unreachable'],
-      [since.added, 'audited for the first time'],
-      [since.gone, 'no longer audited'],
-    ].flatMap(([n, what]) => (n ? [`${n} ${what}`] : []));
+    const counts = changeCountParts(since);
     lines.push('', style.bold(`Since the previous run (${since.runId}): ${counts.length ? counts.join(', ') : 'no verdict changed'}`));
-    // worse first: what needs looking at
-    const changes = [...since.changes].sort((a, b) => Number(b.before === 'trusted') - Number(a.before === 'trusted'));
+    const changes = changesByKind(since.changes);
     const shown = verbose ? changes : changes.slice(0, FAILURES_SHOWN);
     for (const c of shown) {
-      const mark = c.before === 'trusted' ? style.bad('worse ') : c.now === 'trusted' ? style.ok('better') : style.warn('change');
+      const mark = changeMark(c, style);
       lines.push(`  ${mark} ${terminalSafe(c.target)}  ${c.before} → ${c.now}`);
     }
     const more = since.worse + since.better + since.other - shown.length;

@@ -5,7 +5,8 @@
 
 import { resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../../errors.js';
-import { terminalSafe } from '../../report/format.js';
+import { changeMark, terminalSafe } from '../../report/format.js';
+import { changeCountParts, changesByKind } from '../../state/run-changes.js';
 import { MAX_HISTORY_LIMIT, openState, resolveStatePath, type AuditRunSummary, type HistoryEntry, type IdentitySummary, type StaySummary } from '../../state/index.js';
 import type { CommandOutcome, Style } from '../output.js';
 
@@ -224,12 +225,7 @@ function runExit(r: AuditRunSummary): string {
 function sinceText(r: AuditRunSummary): string {
   const d = r.since;
   if (!d) return 'first run';
-  const parts: string[] = [];
-  if (d.worse) parts.push(`${d.worse} worse`);
-  if (d.better) parts.push(`${d.better} better`);
-  if (d.other) parts.push(`${d.other} changed`);
-  if (d.added) parts.push(`${d.added} new`);
-  if (d.gone) parts.push(`${d.gone} not audited`);
+  const parts = changeCountParts(d, true);
   return `${parts.length ? parts.join(', ') : 'no change'} (since run ${d.runId})`;
 }
 
@@ -268,11 +264,10 @@ export function renderRuns(result: AuditRunsResult, style: Style, verbose: boole
   out.push(lines[0]!);
   result.runs.forEach((r, i) => {
     out.push(lines[i + 1]!);
-    const changes = r.since?.changes ?? [];
+    const changes = changesByKind(r.since?.changes ?? []);
     const shown = verbose ? changes : changes.slice(0, CHANGES_SHOWN);
     for (const c of shown) {
-      const mark = c.before === 'trusted' ? style.bad('worse ') : c.now === 'trusted' ? style.ok('better') : style.warn('change');
-      out.push(`    ${mark}  ${terminalSafe(c.target)}  ${terminalSafe(c.before)} → ${terminalSafe(c.now)}`);
+      out.push(`    ${changeMark(c, style)}  ${terminalSafe(c.target)}  ${terminalSafe(c.before)} → ${terminalSafe(c.now)}`);
     }
     const more = (r.since ? r.since.worse + r.since.better + r.since.other : 0) - shown.length;
     if (more > 0) out.push(style.dim(`    … ${more} more (history --run ${r.id} lists the run's results${verbose ? '' : '; --verbose lists up to 100 changes'})`));
