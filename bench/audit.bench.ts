@@ -20,6 +20,8 @@
 // beyond what the inventory itself takes. "host steal" is the CPU time the
 // hypervisor took from this machine's vCPUs while the run's process lived, as
 // a share of all of them (from /proc/stat): the noise of a shared host, shown.
+// "first tenth" and "second half" are the rates over those parts of one run,
+// from the audit's progress lines: the warm-up inside a fresh process.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -52,6 +54,27 @@ interface RunFigures {
   stealMs: number | null;
   /** wall time of the whole child process (start-up included), over which steal was counted */
   spanMs: number;
+  /** [VMs done, ms since the audit started] at each of the audit's progress lines (every tenth of the VMs) */
+  progress: [number, number][];
+}
+
+/**
+ * The fresh process's warm-up, seen from inside one run: the VMs/s of its
+ * first tenth (set-up included) and of its second half, from the progress
+ * lines. A warm-up that costs the same per process shows as a slow first
+ * tenth, whatever the fleet's size.
+ */
+function phaseRates(x: Pick<RunFigures, 'progress' | 'total' | 'wallMs'>): { firstTenth: number; secondHalf: number } | null {
+  const at = (share: number): [number, number] | undefined => x.progress.find(([n]) => n >= x.total * share);
+  const tenth = at(0.1);
+  const half = at(0.5);
+  if (!tenth || !half || half[0] >= x.total) return null;
+  return { firstTenth: (tenth[0] * 1000) / tenth[1], secondHalf: ((x.total - half[0]) * 1000) / (x.wallMs - half[1]) };
+}
+
+function phaseText(x: RunFigures, which: 'firstTenth' | 'secondHalf'): string {
+  const p = phaseRates(x);
+  return p ? fmt(p[which]) : '–';
 }
 
 type Mode = 'plain' | 'full' | 'warm';
@@ -115,7 +138,7 @@ export default async function (): Promise<void> {
     { vms: 1_000, hosts: 5, runs: 1, configs: everything.filter((c) => !c.v8Defaults && c.mode !== 'warm'), memory: false },
     { vms: 1_000, hosts: 1, runs: 1, configs: everything.filter((c) => !c.v8Defaults && c.mode !== 'warm'), memory: false },
   ];
-  const rows: (string | number)[][] = [['VMs', 'VMs per VMM', 'configuration', 'VMs/s', 'audit CPU ms/VM', 'event loop busy ms/VM', 'simulator CPU ms/VM', 'peak RSS', 'peak heap', 'heap at start', 'concurrency', 'host steal']];
+  const rows: (string | number)[][] = [['VMs', 'VMs per VMM', 'configuration', 'VMs/s', 'audit CPU ms/VM', 'event loop busy ms/VM', 'simulator CPU ms/VM', 'peak RSS', 'peak heap', 'heap at start', 'concurrency', 'host steal', 'VMs/s, first tenth', 'VMs/s, second half']];
   const memory: (string | number)[][] = [['VMs', 'live heap peak (after GC)', 'peak RSS', 'baseline RSS']];
   const notes: string[] = [];
   for (const size of sizes) {
@@ -174,8 +197,10 @@ export default async function (): Promise<void> {
           mb(m.baselineHeapMB),
           m.concurrency,
           stealText(m),
+          phaseText(m, 'firstTenth'),
+          phaseText(m, 'secondHalf'),
         ]);
-        if (size.runs > 1) notes.push(`${size.vms} VMs, ${label(mode, v8Defaults)}: VMs/s over ${size.runs} runs (host steal): ${these.map((x) => `${fmt(rate(x))} (${stealText(x)})`).join(', ')}`);
+        if (size.runs > 1) notes.push(`${size.vms} VMs, ${label(mode, v8Defaults)}: VMs/s over ${size.runs} runs (host steal; first tenth / second half): ${these.map((x) => `${fmt(rate(x))} (${stealText(x)}; ${phaseText(x, 'firstTenth')} / ${phaseText(x, 'secondHalf')})`).join(', ')}`);
       }
       if (size.memory) {
         // memory alone: a run that collects garbage every 250 ms to see what is kept (too slow to time)
