@@ -23,7 +23,7 @@
 // "first tenth" and "second half" are the rates over those parts of one run,
 // from the audit's progress lines: the warm-up inside a fresh process.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,10 @@ import { startSimProcess } from './sim-process.js';
 import { fmt, median, table } from './util.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// The runner as npm run build bundles it (scripts/bundle.mjs), as the CLI loads the audit;
+// the unbundled one where esbuild is missing.
+const bundledRunner = join(here, '..', 'bench-bundle', 'audit-run.js');
+const runner = existsSync(bundledRunner) ? bundledRunner : join(here, 'audit-run.js');
 
 interface RunFigures {
   exitCode: number;
@@ -98,7 +102,7 @@ function runAudit(inventory: string, trustDir: string, outDir: string, mode: Mod
   return new Promise((resolve, reject) => {
     const flags = exposeGc ? ['--expose-gc'] : [];
     const env = { ...process.env, VTPM_NO_V8_TUNING: v8Defaults ? '1' : '' };
-    const child = spawn(process.execPath, [...flags, join(here, 'audit-run.js'), inventory, trustDir, outDir, mode], { stdio: ['ignore', 'pipe', 'ignore'], env });
+    const child = spawn(process.execPath, [...flags, runner, inventory, trustDir, outDir, mode], { stdio: ['ignore', 'pipe', 'ignore'], env });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.on('error', reject);
@@ -214,7 +218,7 @@ export default async function (): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  console.log('audit of a simulated fleet (3 layers per VM), simulator in another process, audit in a fresh process');
+  console.log(`audit of a simulated fleet (3 layers per VM), simulator in another process, audit in a fresh process (${runner === bundledRunner ? 'bundled as the CLI is' : 'unbundled: esbuild missing'})`);
   table(rows);
   for (const n of notes) console.log(`  ${n}`);
   console.log('what the audit keeps (audit alone, garbage collected every 250 ms)');
