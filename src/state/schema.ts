@@ -166,6 +166,13 @@ ALTER TABLE result ADD COLUMN run_id INTEGER;  -- the audit run that recorded it
 CREATE INDEX result_by_run ON result (run_id, target, verdict);  -- covers what history --runs counts and compares
 `;
 
+const V6_RESULT_DICTIONARY = `
+-- Results are stored compressed from version 6 (result-blob.ts): result.blob
+-- stays JSON text for older rows and is a BLOB for new ones, which a run's
+-- results deflate against this dictionary (one of the run's own results).
+ALTER TABLE audit_run ADD COLUMN dictionary BLOB;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'identities, readings, results', up: (db) => db.exec(V1_TABLES) },
   {
@@ -179,6 +186,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, description: 'migration notification cursors for watch', up: (db) => db.exec(V3_TABLES) },
   { version: 4, description: 'readings indexed by time, for pruning', up: (db) => db.exec(V4_INDEXES) },
   { version: 5, description: 'audit runs, and the run each result belongs to', up: (db) => db.exec(V5_AUDIT_RUNS) },
+  { version: 6, description: 'results stored compressed, against a dictionary per audit run', up: (db) => db.exec(V6_RESULT_DICTIONARY) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

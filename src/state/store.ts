@@ -29,6 +29,7 @@ import { assessHosting, type HostingEvidence, type Stay } from './hosting-findin
 import { clockText, corrupt, decodeClockState, encodeClockState, firmwareText, jsonText, parseJson, parsePath } from './rows.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 import { MAX_LISTED_CHANGES, changeKind, type RunChanges, type VerdictChange } from './run-changes.js';
+import { MIN_DICTIONARY_SOURCE_BYTES, ResultBlobError, decodeResultBlob, dictionaryFrom, encodeResultBlob } from './result-blob.js';
 import { stateError, stateNotFound } from './state-errors.js';
 
 type Db = BetterSqlite3.Database;
@@ -320,7 +321,8 @@ interface ResultRow {
   verdict: string;
   findings: string;
   platform_path: string | null;
-  blob: string;
+  /** JSON text (before version 6) or a compressed BLOB (result-blob.ts) */
+  blob: string | Buffer;
 }
 
 export class StateStore {
@@ -328,6 +330,8 @@ export class StateStore {
   private readonly db: Db;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
   private closed = false;
+  /** audit runs' dictionaries, read in the open batch (null outside one) */
+  private batchDictionaries: Map<number, Buffer> | null = null;
 
   constructor(db: Db, path: string) {
     this.db = db;
@@ -461,9 +465,10 @@ export class StateStore {
     checkInput(typeof record.verdict === 'string' && record.verdict.length > 0 && record.verdict.length <= 64, 'verdict', record.verdict);
     checkInput(record.instanceId == null || INSTANCE_RE.test(record.instanceId), 'instanceId', record.instanceId);
     checkInput(record.runId === undefined || (Number.isSafeInteger(record.runId) && record.runId > 0), 'runId', record.runId);
-    const blob = record.resultJson ?? jsonText(record.result ?? null);
-    checkInput(blob.length <= MAX_RESULT_BYTES, 'result size', blob.length);
+    const json = record.resultJson ?? jsonText(record.result ?? null);
+    checkInput(json.length <= MAX_RESULT_BYTES, 'result size', json.length);
     return this.write('append result', () => {
+      const blob = encodeResultBlob(json, record.runId === undefined ? null : this.runDictionary(record.runId, record.verdict, json));
       const info = this.stmt(`INSERT INTO result (time, target, instance_id, verdict, findings, platform_path, blob, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
         record.time,
         record.target,
@@ -476,6 +481,51 @@ export class StateStore {
       );
       return Number(info.lastInsertRowid);
     });
+  }
+
+  /**
+   * The dictionary the results of audit run `runId` are compressed with, read
+   * inside the caller's transaction (so it is the one committed with them).
+   * The run's first trusted result of some size sets it; until then (and for
+   * a run id with no row) results are deflated without one.
+   */
+  private runDictionary(runId: number, verdict: string, json: string): Buffer | null {
+    // Within a batch a dictionary read from the file is kept for the batch:
+    // the batch commits or rolls back as one, with the rows compressed against
+    // it. One set just now is not kept: this result's savepoint may still
+    // roll back, and the next result reads it again.
+    const kept = this.batchDictionaries?.get(runId);
+    if (kept) return kept;
+    const row = this.stmt(`SELECT dictionary FROM audit_run WHERE id = ?`).get(runId) as { dictionary: unknown } | undefined;
+    if (!row) return null;
+    if (row.dictionary !== null && !Buffer.isBuffer(row.dictionary)) throw corrupt(this.path, `audit run dictionary (run ${runId})`);
+    if (row.dictionary !== null) {
+      this.batchDictionaries?.set(runId, row.dictionary);
+      return row.dictionary;
+    }
+    if (verdict !== 'trusted' || json.length < MIN_DICTIONARY_SOURCE_BYTES) return null;
+    const dictionary = dictionaryFrom(json);
+    this.stmt(`UPDATE audit_run SET dictionary = ? WHERE id = ? AND dictionary IS NULL`).run(dictionary, runId);
+    return dictionary;
+  }
+
+  /** A stored result's JSON text; `dictionaries` caches each run's dictionary for one read. */
+  private resultText(r: ResultRow, dictionaries: Map<number, Buffer | null>): string {
+    try {
+      return decodeResultBlob(r.blob, MAX_RESULT_BYTES, () => {
+        if (r.run_id === null) return null;
+        let d = dictionaries.get(r.run_id);
+        if (d === undefined) {
+          const stored = (this.stmt(`SELECT dictionary FROM audit_run WHERE id = ?`).get(r.run_id) as { dictionary: unknown } | undefined)?.dictionary;
+          d = Buffer.isBuffer(stored) ? stored : null;
+          dictionaries.set(r.run_id, d);
+        }
+        return d;
+      });
+    } catch (err) {
+      if (err instanceof ResultBlobError) throw corrupt(this.path, `result (id ${r.id}: ${err.message})`);
+      throw err;
+    }
   }
 
   /** Results, newest first. */
@@ -496,6 +546,7 @@ export class StateStore {
            AND (@run IS NULL OR run_id = @run)
          ORDER BY time DESC, id DESC LIMIT @limit`,
       ).all({ prefix: prefix ?? null, since: filter.since ?? null, until: filter.until ?? null, run: filter.run ?? null, limit }) as ResultRow[];
+      const dictionaries = new Map<number, Buffer | null>();
       return rows.map((r) => {
         const findings = parseJson(r.findings, this.path, 'result findings');
         if (!Array.isArray(findings)) throw corrupt(this.path, 'result findings');
@@ -508,7 +559,7 @@ export class StateStore {
           verdict: r.verdict,
           platformPath: r.platform_path === null ? null : parsePath(r.platform_path, this.path),
           findings,
-          result: parseJson(r.blob, this.path, 'result'),
+          result: parseJson(this.resultText(r, dictionaries), this.path, 'result'),
         };
       });
     });
@@ -772,12 +823,14 @@ export class StateStore {
     } catch (err) {
       throw stateError(err, this.path, 'begin batch');
     }
+    this.batchDictionaries = new Map();
   }
 
   /** Commits the open batch (durably, synchronous = FULL); a no-op without one. */
   commitBatch(): void {
     this.assertOpen('commit batch');
     if (!this.db.inTransaction) return;
+    this.batchDictionaries = null;
     try {
       this.stmt('COMMIT').run();
     } catch (err) {

@@ -1,15 +1,14 @@
-// Audit runs in the state file (schema version 5), on real SQLite files: a
-// version-4 file gains them when opened and keeps its results (which belong to
+// Audit runs in the state file (schema version 5, and 6 for compressed
+// results), on real SQLite files: a version-4 file gains them when opened and keeps its results (which belong to
 // no run); a run's counts come from the results it stored; changes are
 // counted against the previous *finished* run of the same inventory and
 // shard; a run goes with its last result when pruned.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { openState, type StateStore } from '../../src/state/index.js';
-import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from '../../src/state/schema.js';
-import { tempDir } from './tmp.js';
+import { SCHEMA_VERSION } from '../../src/state/schema.js';
+import { stateFileAtVersion, tempDir } from './tmp.js';
 
 const T0 = Date.UTC(2026, 10, 20);
 const HOUR = 3_600_000;
@@ -23,19 +22,16 @@ function auditRun(s: StateStore, at: number, verdicts: Record<string, string>, o
   return id;
 }
 
-test('a version-4 file opens as version 5: its results kept, in no run; no run listed', async (t) => {
+test('a version-4 file opens at the current version: its results kept, in no run; no run listed', async (t) => {
   const file = join(tempDir(t), 'v4.db');
-  const db = new Database(file);
-  for (const m of MIGRATIONS.filter((x) => x.version <= 4)) m.up(db);
-  db.pragma(`application_id = ${APPLICATION_ID}`);
-  db.pragma('user_version = 4');
+  const db = stateFileAtVersion(file, 4);
   db.prepare(`INSERT INTO result (time, target, instance_id, verdict, findings, platform_path, blob) VALUES (?, ?, NULL, 'trusted', '[]', NULL, '{}')`).run(T0, 'https://old.example');
   db.close();
 
   const s = await openState(file, { create: false });
   t.after(() => s.close());
-  assert.equal(SCHEMA_VERSION, 5);
-  assert.equal(s.schemaVersion, 5);
+  assert.equal(SCHEMA_VERSION, 6);
+  assert.equal(s.schemaVersion, 6);
   const [old] = s.history();
   assert.deepEqual([old!.target, old!.runId], ['https://old.example', null]);
   assert.deepEqual(s.auditRuns(), []);
