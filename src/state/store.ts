@@ -512,7 +512,8 @@ export class StateStore {
   /** A stored result's JSON text; `dictionaries` caches each run's dictionary for one read. */
   private resultText(r: ResultRow, dictionaries: Map<number, Buffer | null>): string {
     try {
-      return decodeResultBlob(r.blob, MAX_RESULT_BYTES, () => {
+      // the cap is on UTF-16 length when written: up to 3 UTF-8 bytes each
+      return decodeResultBlob(r.blob, 3 * MAX_RESULT_BYTES, () => {
         if (r.run_id === null) return null;
         let d = dictionaries.get(r.run_id);
         if (d === undefined) {
