@@ -157,3 +157,34 @@ test('a damaged compressed result, or one whose run lost its dictionary, is STAT
   db2.close();
   assertThrowsCode(() => again.history({ until: T0 }), 'STATE_CORRUPT');
 });
+
+test('a result whose write fails after choosing the dictionary leaves none behind: the next result of the batch chooses again', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const s = await openState(file);
+  t.after(() => s.close());
+  const run = s.beginAuditRun({ startedAt: T0, inventory: '/fleet.yaml', shard: null, planned: 3 });
+  s.beginBatch();
+  // findings that cannot be serialized: the write fails inside its savepoint, after the dictionary was set
+  const circular: Record<string, unknown> = {};
+  circular['self'] = circular;
+  assert.throws(() =>
+    s.appendResult({ time: T0, target: 'https://failed.example/', verdict: 'trusted', resultJson: JSON.stringify(resultOf(0)), runId: run, findings: [circular] as never }),
+  );
+  const second = JSON.stringify(resultOf(1));
+  const third = JSON.stringify(resultOf(2));
+  s.appendResult({ time: T0 + 1, target: 'https://b.example/', verdict: 'trusted', resultJson: second, runId: run });
+  s.appendResult({ time: T0 + 2, target: 'https://c.example/', verdict: 'trusted', resultJson: third, runId: run });
+  s.commitBatch();
+
+  const db = new Database(file, { readonly: true });
+  t.after(() => db.close());
+  const { dictionary } = db.prepare(`SELECT dictionary FROM audit_run WHERE id = ?`).get(run) as { dictionary: Buffer };
+  assert.deepEqual(dictionary, Buffer.from(second), 'the dictionary of the first result that was stored');
+  assert.deepEqual(
+    s.history().map((e) => [e.target, e.result]),
+    [
+      ['https://c.example/', JSON.parse(third)],
+      ['https://b.example/', JSON.parse(second)],
+    ],
+  );
+});
