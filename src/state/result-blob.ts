@@ -9,12 +9,15 @@
 //
 // The stored value is either TEXT (JSON, as every version before 6 wrote it,
 // and still read) or a BLOB whose first byte says how the rest is encoded:
-//   0x01  raw deflate of the UTF-8 JSON
-//   0x02  raw deflate with the run's dictionary (audit_run.dictionary)
+//   0x01  zlib (RFC 1950) deflate of the UTF-8 JSON
+//   0x02  the same with the run's dictionary (audit_run.dictionary)
+// zlib rather than raw deflate: its header names the dictionary (Adler-32)
+// and its trailer checks the data, so a wrong dictionary or a damaged value
+// fails to decode instead of decoding to other bytes (6 bytes a result).
 // The dictionary is set once per run and never changes, so every result of
 // the run decodes with the same bytes; a run is pruned only with its last
 // result (StateStore.prune), so it outlives them all.
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { deflateSync, inflateSync } from 'node:zlib';
 
 export const BLOB_DEFLATE = 0x01;
 export const BLOB_DEFLATE_RUN_DICTIONARY = 0x02;
@@ -39,7 +42,7 @@ export function encodeResultBlob(json: string, dictionary: Buffer | null): Buffe
   // level 2: against the dictionary, 1.7 KB a result for 0.19 ms; level 6
   // gives 1.4 KB for 0.32 ms, on the main thread of a CPU-bound audit
   const options = dictionary ? { level: 2, dictionary } : { level: 2 };
-  const packed = deflateRawSync(Buffer.from(json, 'utf8'), options);
+  const packed = deflateSync(Buffer.from(json, 'utf8'), options);
   const out = Buffer.allocUnsafe(packed.length + 1);
   out[0] = dictionary ? BLOB_DEFLATE_RUN_DICTIONARY : BLOB_DEFLATE;
   packed.copy(out, 1);
@@ -68,7 +71,7 @@ export function decodeResultBlob(stored: unknown, maxBytes: number, dictionaryOf
   }
   try {
     const options = { maxOutputLength: maxBytes, ...(dictionary ? { dictionary } : {}) };
-    return inflateRawSync(body, options).toString('utf8');
+    return inflateSync(body, options).toString('utf8');
   } catch (err) {
     throw new ResultBlobError(`compressed result does not inflate: ${err instanceof Error ? err.message : String(err)}`);
   }

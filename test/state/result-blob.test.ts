@@ -65,8 +65,17 @@ test('decode refuses what it cannot explain: unknown or empty encodings, a missi
   assert.throws(() => decodeResultBlob(42, 1 << 20, () => null), ResultBlobError);
   refused(Buffer.from([BLOB_DEFLATE]), null);
   refused(packed, null);
-  refused(packed, dictionaryFrom(JSON.stringify({ other: 'x'.repeat(5000) })));
+  // another run's dictionary of the same length: the zlib header names the dictionary it needs
+  const other = dictionaryFrom(JSON.stringify(resultOf(5)).replaceAll('vm-5', 'vm-6'));
+  assert.equal(other.length, dictionary.length);
+  refused(packed, other);
   refused(packed.subarray(0, packed.length - 20), dictionary);
+  // one byte changed in the middle: the trailer's check catches what inflating alone may not
+  for (const at of [packed.length >> 1, packed.length - 2]) {
+    const damaged = Buffer.from(packed);
+    damaged[at] = damaged[at]! ^ 0x01;
+    refused(damaged, dictionary);
+  }
   refused(encodeResultBlob('y'.repeat(100_000), null), null, 50_000);
 });
 
