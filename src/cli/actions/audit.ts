@@ -11,7 +11,8 @@ import type { AuditTarget } from '../../audit/run.js';
 import type { AuditRun } from '../../report/json-report.js';
 import { renderSummary, type AuditSummary } from '../../report/summary.js';
 import { changeMark, terminalSafe } from '../../report/format.js';
-import type { AttestationResult, Verdict } from '../../verify/result.js';
+import { FAILURES_SHOWN, failureOf, renderFailures, type AuditFailure } from '../../report/failures.js';
+import type { AttestationResult } from '../../verify/result.js';
 import { toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { AuditDefaults } from '../audit-setup.js';
 import type { ReportFiles } from '../audit-reports.js';
@@ -40,21 +41,7 @@ export interface AuditOptions extends AuditDefaults {
   verbose: boolean;
 }
 
-/** One VM that is not trusted or could not be attested, as the envelope and the terminal list it. */
-export interface AuditFailure {
-  name: string;
-  target: string;
-  group?: string;
-  verdict: Exclude<Verdict, 'trusted'>;
-  code: string;
-  /** the failing (or unreachable) layer, 0 = the VM */
-  layer: number | null;
-  /** the deciding error's message */
-  message: string;
-  /** the verdict's reason in one line (layer, URI, code, message) */
-  reason: string;
-  attempts: number;
-}
+export type { AuditFailure } from '../../report/failures.js';
 
 export interface AuditCommandResult {
   run: AuditRun;
@@ -71,8 +58,6 @@ export interface AuditCommandResult {
   /** every VM not trusted or unreachable, in inventory order */
   failures: AuditFailure[];
 }
-
-const FAILURES_SHOWN = 20;
 
 export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcome> {
   // before any of the audit's hot code is compiled (see v8-tuning.ts)
@@ -199,7 +184,7 @@ async function audit(
         ...(batcher ? { assess: (t: AuditTarget, a: { time: number }) => batcher.assessor({ target: t.url, time: a.time }) } : {}),
         onResult: (result, target) => {
           summary.add(result);
-          if (result.verdict !== 'trusted') failures.push(failureOf(result, target));
+          if (result.verdict !== 'trusted') failures.push(indexedFailure(result, target));
           // serialized once, for the spool and the state
           const json = spool || batcher ? toJsonText(result, 0) : undefined;
           spool?.add(result, target.index, json);
@@ -301,34 +286,13 @@ function auditOutcome(
   };
 }
 
-function failureOf(result: AttestationResult, target: AuditTarget): AuditFailure & { index: number } {
-  const layer = result.layers.find((l) => l.status === 'not-trusted' || l.status === 'unreachable') ?? null;
-  return {
-    index: target.index,
-    name: result.name ?? result.target,
-    target: result.target,
-    ...(result.group !== undefined ? { group: result.group } : {}),
-    verdict: result.verdict as AuditFailure['verdict'],
-    code: result.error?.code ?? '(no code)',
-    layer: layer ? layer.position : null,
-    message: result.error?.message ?? result.reason,
-    reason: result.reason,
-    attempts: result.attempts ?? 1,
-  };
+function indexedFailure(result: AttestationResult, target: AuditTarget): AuditFailure & { index: number } {
+  return { index: target.index, ...failureOf(result) };
 }
 
 function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): string {
   const lines: string[] = [renderSummary(r.summary, style)];
-  if (r.failures.length) {
-    lines.push('', style.bold('Not trusted or unreachable'));
-    const shown = verbose ? r.failures : r.failures.slice(0, FAILURES_SHOWN);
-    for (const f of shown) {
-      const mark = f.verdict === 'not-trusted' ? style.bad('✗') : style.warn('?');
-      const where = f.layer !== null ? ` at layer ${f.layer}` : '';
-      lines.push(`  ${mark} ${terminalSafe(f.name)}  ${style.code(f.code)}${where}: ${style.dim(terminalSafe(f.message))}`);
-    }
-    if (shown.length < r.failures.length) lines.push(style.dim(`  ... and ${r.failures.length - shown.length} more (--verbose lists all; the reports have every result)`));
-  }
+  lines.push(...renderFailures(r.failures, style, verbose));
   const since = r.state?.since;
   if (since) {
     const counts = changeCountParts(since);
