@@ -34,6 +34,7 @@ import {
   type Outcome,
 } from './format.js';
 import type { AuditRun } from './json-report.js';
+import { coverageGaps, mergedSources } from './merge.js';
 import { changeCountParts, changeKind, changesByKind, type RunChanges } from '../state/run-changes.js';
 import type { AuditSummary } from './summary.js';
 
@@ -53,6 +54,7 @@ body{margin:0;padding:1.5rem 2rem;font:14px/1.45 system-ui,-apple-system,"Segoe 
 h1{font-size:1.4rem;margin:0 0 .25rem}h2{font-size:1.05rem;margin:1.2rem 0 .5rem}
 code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12.5px}
 .meta{color:var(--muted);margin:0}
+.gap{color:var(--warn);font-weight:600;margin:.4rem 0 0}
 [hidden]{display:none!important}
 .cards{display:flex;gap:.75rem;flex-wrap:wrap;margin:1rem 0}
 .card{border:1px solid var(--line);border-radius:8px;padding:.6rem 1rem;min-width:9rem;background:var(--panel);text-align:left;color:inherit;font:inherit;cursor:pointer}
@@ -224,13 +226,19 @@ function header(title: string, run: AuditRun): string {
   const parts: string[] = [];
   if (run.inventory !== undefined) parts.push(`inventory <span class="mono">${html(run.inventory)}</span>`);
   if (run.shard) parts.push(`shard ${run.shard.index}/${run.shard.count}`);
+  if (run.merged) parts.push(`merged from ${html(mergedSources(run.merged))}`);
   parts.push(`started ${html(run.startedAt)}`);
   const ms = resultDurationMs(run);
   if (ms !== undefined) parts.push(`took ${html(formatMs(ms))}`);
   if (run.concurrency !== undefined) parts.push(`concurrency ${run.concurrency}`);
   if (run.hostname !== undefined) parts.push(`on ${html(run.hostname)}`);
   parts.push(`${html(run.tool.name)} ${html(run.tool.version)}`);
-  return `<header>\n<h1>${html(title)}</h1>\n<p class="meta">${parts.join(' · ')}</p>\n</header>\n`;
+  const gaps = coverageGaps(run);
+  const missing = run.merged?.missingVms?.names ?? [];
+  const gap = gaps.length
+    ? `<p id="coverage" class="gap">Not the whole fleet: ${html(gaps.join('; '))}${missing.length ? ` (${missing.length < run.merged!.missingVms!.count ? `the first ${missing.length}: ` : ''}<span class="mono">${missing.map(html).join(', ')}</span>)` : ''}</p>\n`
+    : '';
+  return `<header>\n<h1>${html(title)}</h1>\n<p class="meta">${parts.join(' · ')}</p>\n${gap}</header>\n`;
 }
 
 function summarySection(s: AuditSummary): string {

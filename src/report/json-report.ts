@@ -7,6 +7,7 @@
 
 import { toJsonText } from '../cli/output.js';
 import type { RunChanges } from '../state/run-changes.js';
+import type { MergedFrom } from './merge.js';
 import type { AttestationResult } from '../verify/result.js';
 import type { AuditSummary } from './summary.js';
 
@@ -32,6 +33,8 @@ export interface AuditRun {
   interrupted?: { signal: string; notStarted: number };
   /** with --state: this run's id in the state file, and what changed since the previous run of the same inventory and shard (null: none) */
   state?: { runId: number; since: RunChanges | null };
+  /** set by `vtpm-verify report`: the reports this one merges, and what of the fleet they do not cover */
+  merged?: MergedFrom;
 }
 
 

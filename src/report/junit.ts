@@ -13,6 +13,7 @@ import { PLAIN } from '../cli/output.js';
 import type { AttestationResult } from '../verify/result.js';
 import { displayName, resultDurationMs } from './format.js';
 import type { AuditRun } from './json-report.js';
+import { coverageGaps, mergedSources } from './merge.js';
 import type { AuditSummary } from './summary.js';
 import { renderTree } from './tree.js';
 
@@ -100,6 +101,9 @@ export function* junitChunks(run: AuditRun, summary: AuditSummary, results: Iter
   if (run.inventory !== undefined) props.push(['inventory', run.inventory]);
   if (run.shard) props.push(['shard', `${run.shard.index}/${run.shard.count}`]);
   if (run.concurrency !== undefined) props.push(['concurrency', String(run.concurrency)]);
+  if (run.merged) props.push(['merged', mergedSources(run.merged)]);
+  const gaps = coverageGaps(run);
+  if (gaps.length) props.push(['incomplete', gaps.join('; ')]);
   yield '    <properties>\n';
   for (const [name, value] of props) yield `      <property name="${xmlAttr(name)}" value="${xmlAttr(value)}"/>\n`;
   yield '    </properties>\n';

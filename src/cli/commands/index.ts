@@ -12,6 +12,7 @@ import { inspectCommand } from './inspect.js';
 import { policyCommand } from './policy.js';
 import { pruneCommand } from './prune.js';
 import { quoteCommand } from './quote.js';
+import { reportCommand } from './report.js';
 import { simulateCommand } from './simulate.js';
 import { watchCommand } from './watch.js';
 
@@ -22,6 +23,7 @@ export const COMMANDS: ReadonlyArray<readonly [name: string, define: CommandDefi
   ['verify', verifyCommand],
   ['watch', watchCommand],
   ['audit', auditCommand],
+  ['report', reportCommand],
   ['quote', quoteCommand],
   ['eventlog', eventlogCommand],
   ['inspect', inspectCommand],

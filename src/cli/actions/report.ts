@@ -1,0 +1,195 @@
+// vtpm-verify report REPORT.json...: the JSON reports of one audit (the
+// shards of `audit --shard I/N`, or one whole report) read back, checked
+// against the report schema and each other, and merged into one fleet
+// report: the summary and exit code of the whole fleet, and its JSON, JUnit
+// and HTML reports. The checks and the merge are in src/report (reader,
+// merge); this is the edge: files, the terminal.
+//
+// Memory stays flat: each report is read a line (one result) at a time, and
+// the results go to the same spool the audit writes its reports from.
+
+import { createReadStream } from 'node:fs';
+import { resolve } from 'node:path';
+import { EXIT_CODES, ParseError, TransportError, UsageError, VtpmError, type ExitCode } from '../../errors.js';
+import type { ReportFiles } from '../audit-reports.js';
+import { failureOf, renderFailures, type AuditFailure } from '../../report/failures.js';
+import type { AuditRun } from '../../report/json-report.js';
+import { coverageGaps, mergedSources, type MergedFrom } from '../../report/merge.js';
+import { MAX_REPORT_LINE_BYTES } from '../../report/report-reader.js';
+import { renderSummary, type AuditSummary } from '../../report/summary.js';
+import { terminalSafe } from '../../report/format.js';
+import type { CommandOutcome, Style } from '../output.js';
+import { invalidDocumentOutcome } from '../policy-file.js';
+import { VERSION } from '../version.js';
+
+export interface ReportOptions {
+  /** the JSON reports to read, in this order */
+  reports: string[];
+  /** the inventory the reports audited: results in its order, and its VMs without a result named */
+  inventory?: string | undefined;
+  out: ReportFiles;
+  unreachableOk: boolean;
+  /** missing shards or VMs do not make the exit code 3 (they are still reported) */
+  allowPartial: boolean;
+  json: boolean;
+  verbose: boolean;
+}
+
+export interface ReportCommandResult {
+  run: AuditRun;
+  summary: AuditSummary;
+  exitCode: ExitCode;
+  /** the reports read, and what of the fleet they do not cover */
+  merged: MergedFrom;
+  /** whether the reports cover the whole fleet (every shard, every inventory VM, no interrupted shard) */
+  complete: boolean;
+  reports: ReportFiles;
+  /** every VM not trusted or unreachable, in the merged report's order */
+  failures: AuditFailure[];
+}
+
+export async function runReportCommand(opts: ReportOptions): Promise<CommandOutcome> {
+  if (opts.reports.length === 0) throw new UsageError('USAGE', 'report: name at least one JSON report (audit --json FILE)', { option: 'reports' });
+  // `report --json a.json b.json` takes a.json as the output: refuse before it is overwritten
+  const inputs = new Set(opts.reports.map((f) => resolve(f)));
+  for (const [kind, file] of Object.entries(opts.out)) {
+    if (file !== undefined && inputs.has(resolve(file))) {
+      throw new UsageError('USAGE', `--${kind} ${file} is also one of the reports to read; write the merged report elsewhere (put --${kind} FILE after the reports, or use --${kind}=FILE)`, { option: kind, file });
+    }
+  }
+  const [{ reportValidators }, { AuditReportReader }, { ReportMerger }, { SummaryBuilder }, outcome, reportsMod] = await Promise.all([
+    import('../../report/report-schema.js'),
+    import('../../report/report-reader.js'),
+    import('../../report/merge.js'),
+    import('../../report/summary.js'),
+    import('../../audit/outcome.js'),
+    import('../audit-reports.js'),
+  ]);
+
+  let inventoryVms: { key: string; index: number }[] | undefined;
+  if (opts.inventory !== undefined) {
+    const [{ readInputText }, inv] = await Promise.all([import('../../util/files.js'), import('../../audit/inventory.js')]);
+    const parsed = inv.parseInventory(readInputText(opts.inventory, 'inventory', inv.MAX_INVENTORY_TEXT), opts.inventory);
+    if (!parsed.inventory) return invalidDocumentOutcome(inv.inventoryInvalid(opts.inventory, parsed.issues));
+    inventoryVms = parsed.inventory.vms.map((v) => ({ key: v.key, index: v.index }));
+  }
+
+  const validators = reportValidators();
+  const merger = new ReportMerger(inventoryVms && { file: opts.inventory!, vms: inventoryVms });
+  const summary = new SummaryBuilder();
+  const failures: (AuditFailure & { index: number })[] = [];
+  const wantsFiles = opts.out.json !== undefined || opts.out.junit !== undefined || opts.out.html !== undefined;
+  const spool = wantsFiles ? new reportsMod.ResultSpool(undefined, opts.out.html !== undefined ? { htmlCards: reportsMod.AUDIT_HTML_CARDS } : {}) : undefined;
+  try {
+    for (const file of opts.reports) {
+      const reader = new AuditReportReader(file, validators);
+      let lines = 0;
+      for await (const line of fileLines(file, MAX_REPORT_LINE_BYTES)) {
+        lines++;
+        const got = reader.line(line, lines);
+        if (!got) continue;
+        if ('header' in got) {
+          merger.addReport(file, got.header.run);
+          continue;
+        }
+        const index = merger.addResult(got.result);
+        summary.add(got.result);
+        if (got.result.verdict !== 'trusted') failures.push({ index, ...failureOf(got.result) });
+        spool?.add(got.result, index);
+      }
+      reader.end(lines);
+    }
+    const { run, complete } = merger.finish({ name: 'vtpm-verify', version: VERSION });
+    const sum = summary.summary();
+    const byVerdicts = outcome.auditExitCode(sum, { unreachableOk: opts.unreachableOk });
+    // 1 wins, as in an audit; a fleet the reports do not wholly cover is never "all trusted"
+    const exitCode: ExitCode = byVerdicts === EXIT_CODES.NOT_TRUSTED || complete || opts.allowPartial ? byVerdicts : EXIT_CODES.INCOMPLETE;
+    run.exitCode = exitCode;
+    if (spool) reportsMod.writeReports(opts.out, run, sum, spool);
+
+    failures.sort((a, b) => a.index - b.index);
+    const merged = run.merged!;
+    const result: ReportCommandResult = { run, summary: sum, exitCode, merged, complete, reports: opts.out, failures: failures.map(({ index: _index, ...f }) => f) };
+    const error =
+      exitCode === EXIT_CODES.INCOMPLETE && !complete && byVerdicts !== EXIT_CODES.INCOMPLETE
+        ? new TransportError('REPORT_INCOMPLETE', `the reports do not cover the whole fleet: ${coverageGaps(run).join('; ')}`, {
+            ...(merged.missingShards ? { missingShards: merged.missingShards } : {}),
+            ...(merged.missingVms ? { missingVms: merged.missingVms } : {}),
+            ...(run.interrupted ? { interrupted: run.interrupted } : {}),
+          })
+        : outcome.auditError(sum, exitCode);
+    return { ok: exitCode === EXIT_CODES.OK, exitCode, result, error, human: (style) => renderReport(result, style, opts.verbose) };
+  } finally {
+    spool?.close();
+  }
+}
+
+function renderReport(r: ReportCommandResult, style: Style, verbose: boolean): string {
+  const lines: string[] = [renderSummary(r.summary, style)];
+  lines.push(...renderFailures(r.failures, style, verbose));
+  lines.push('');
+  lines.push(`Read ${mergedSources(r.merged)}: audited ${terminalSafe(r.run.startedAt)} to ${terminalSafe(r.run.finishedAt)}${r.run.inventory !== undefined ? `, inventory ${terminalSafe(r.run.inventory)}` : ''}`);
+  const gaps = coverageGaps(r.run);
+  if (gaps.length) {
+    lines.push(style.warn(`Not the whole fleet: ${gaps.join('; ')}`));
+    const names = r.merged.missingVms?.names ?? [];
+    const shown = verbose ? names : names.slice(0, 20);
+    for (const n of shown) lines.push(`  ${style.warn('-')} ${terminalSafe(n)}`);
+    const more = (r.merged.missingVms?.count ?? 0) - shown.length;
+    if (more > 0) lines.push(style.dim(`  ... and ${more} more${names.length > shown.length ? ' (--verbose lists the first 100)' : ''}`));
+  }
+  const labels: Record<string, string> = { json: 'JSON', junit: 'JUnit', html: 'HTML' };
+  for (const [kind, file] of Object.entries(r.reports)) if (file !== undefined) lines.push(`${labels[kind] ?? kind} report: ${String(file)}`);
+  return lines.join('\n');
+}
+
+/**
+ * The lines of a file, decoded as strict UTF-8, without their newline; a line
+ * longer than `maxLineBytes` is refused before it is all in memory.
+ */
+export async function* fileLines(path: string, maxLineBytes: number): AsyncGenerator<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decode = (bytes: Buffer, lineNo: number): string => {
+    try {
+      return decoder.decode(bytes);
+    } catch {
+      throw new ParseError('REPORT_INVALID', `${path}:${lineNo}: not valid UTF-8`, { file: path, line: lineNo });
+    }
+  };
+  let parts: Buffer[] = [];
+  let pending = 0;
+  let lineNo = 0;
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let from = 0;
+      for (let nl = chunk.indexOf(0x0a, from); nl !== -1; nl = chunk.indexOf(0x0a, from)) {
+        const piece = chunk.subarray(from, nl);
+        if (pending + piece.length > maxLineBytes) throw tooLong(path, lineNo + 1, maxLineBytes);
+        lineNo++;
+        yield decode(parts.length ? Buffer.concat([...parts, piece]) : piece, lineNo);
+        parts = [];
+        pending = 0;
+        from = nl + 1;
+      }
+      if (from < chunk.length) {
+        const rest = chunk.subarray(from);
+        pending += rest.length;
+        if (pending > maxLineBytes) throw tooLong(path, lineNo + 1, maxLineBytes);
+        parts.push(rest);
+      }
+    }
+  } catch (err) {
+    if (err instanceof VtpmError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new UsageError('FILE_UNREADABLE', `report: cannot read ${path}: ${code}`, { path, what: 'report' }, { cause: err });
+    throw new TransportError('IO_ERROR', `report: reading ${path} failed: ${code ?? String(err)}`, { path }, { cause: err });
+  } finally {
+    stream.destroy();
+  }
+  if (pending > 0) yield decode(Buffer.concat(parts), lineNo + 1);
+}
+
+function tooLong(path: string, lineNo: number, max: number): ParseError {
+  return new ParseError('REPORT_INVALID', `${path}:${lineNo}: a line longer than ${max} bytes`, { file: path, line: lineNo, max });
+}

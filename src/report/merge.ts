@@ -1,0 +1,185 @@
+// Merging the JSON reports of one fleet audit run as shards (`audit --shard
+// I/N` on N machines) into one fleet report (`vtpm-verify report`). Pure: the
+// caller reads the files and feeds each report's run, then its results.
+//
+// What makes a set of reports one audit: the same inventory, every report a
+// shard of the same N (or a single unsharded report), no shard twice, no VM
+// twice, and every VM in the shard its report claims (rendezvous hashing of
+// its name is deterministic, so a VM elsewhere means a mislabelled or edited
+// file). What the reports do not cover is said, not guessed: missing shards,
+// interrupted shards' VMs that were never started, and, when the inventory is
+// given, exactly which of its VMs have no result.
+
+import { shardOf, type Shard } from '../audit/shard.js';
+import { ParseError } from '../errors.js';
+import type { AttestationResult } from '../verify/result.js';
+import type { AuditRun } from './json-report.js';
+
+/** One merged report, as the merged report's run lists it. */
+export interface MergedReport {
+  file: string;
+  shard?: Shard;
+  hostname?: string;
+  startedAt: string;
+  finishedAt: string;
+  exitCode?: 0 | 1 | 2 | 3;
+  interrupted?: { signal: string; notStarted: number };
+  /** results the report holds */
+  results: number;
+}
+
+/** What a merged report's run says about its sources and the fleet's coverage (AuditRun.merged). */
+export interface MergedFrom {
+  reports: MergedReport[];
+  /** shards of N with no report */
+  missingShards?: number[];
+  /** with the inventory: its VMs with no result (names: the first 100, inventory order) */
+  missingVms?: { count: number; names: string[] };
+}
+
+/** A VM of the inventory, for ordering and for naming what is missing. */
+export interface MergeInventoryVm {
+  key: string;
+  index: number;
+}
+
+/** How many missing VMs the report names (the count covers all). */
+export const MISSING_NAMES_LISTED = 100;
+
+export class ReportMerger {
+  private readonly reports: (MergedReport & { inventory: string | null })[] = [];
+  private shardCount: number | undefined;
+  private readonly seen = new Map<string, string>();
+  private readonly position: Map<string, number> | undefined;
+  private readonly inventoryVms: readonly MergeInventoryVm[] | undefined;
+  private next = 0;
+
+  /** `inventory`: the fleet's VMs, when known: results are then ordered as it lists them, and what is missing is named. */
+  constructor(inventory?: { file: string; vms: readonly MergeInventoryVm[] }) {
+    this.inventoryVms = inventory?.vms;
+    this.position = inventory ? new Map(inventory.vms.map((v) => [v.key, v.index])) : undefined;
+  }
+
+  /** Adds a report by its run, before its results; refuses one that does not belong with those before it. */
+  addReport(file: string, run: AuditRun): void {
+    const first = this.reports[0];
+    const inventory = run.inventory ?? null;
+    if (first && first.inventory !== inventory) {
+      throw mismatch(`${file} audited the inventory ${describeInventory(inventory)}, ${first.file} ${describeInventory(first.inventory)}: only shards of one inventory merge`, { file, check: 'run.inventory', expected: first.inventory, actual: inventory });
+    }
+    if (first && (first.shard === undefined) !== (run.shard === undefined)) {
+      throw mismatch(`${file} is ${run.shard ? `shard ${run.shard.index}/${run.shard.count}` : 'a whole-inventory audit'} and ${first.file} is ${first.shard ? `shard ${first.shard.index}/${first.shard.count}` : 'a whole-inventory audit'}: merge the shards of one sharded audit, or read one whole report alone`, { file, check: 'run.shard' });
+    }
+    if (first && !run.shard) {
+      throw mismatch(`${file} and ${first.file} both audited the whole inventory: their VMs would be counted twice`, { file, check: 'run.shard' });
+    }
+    if (run.shard) {
+      if (run.shard.index >= run.shard.count) throw mismatch(`${file} claims shard ${run.shard.index} of ${run.shard.count}`, { file, check: 'run.shard' });
+      if (this.shardCount !== undefined && run.shard.count !== this.shardCount) {
+        throw mismatch(`${file} is a shard of ${run.shard.count}, ${first!.file} of ${this.shardCount}: shards of one audit share their N`, { file, check: 'run.shard.count', expected: this.shardCount, actual: run.shard.count });
+      }
+      const twice = this.reports.find((r) => r.shard?.index === run.shard!.index);
+      if (twice) throw mismatch(`${file} and ${twice.file} are both shard ${run.shard.index}/${run.shard.count}`, { file, check: 'run.shard.index', actual: run.shard.index });
+      this.shardCount = run.shard.count;
+    }
+    this.reports.push({
+      file,
+      inventory,
+      ...(run.shard ? { shard: { index: run.shard.index, count: run.shard.count } } : {}),
+      ...(run.hostname !== undefined ? { hostname: run.hostname } : {}),
+      startedAt: run.startedAt,
+      finishedAt: run.finishedAt,
+      ...(run.exitCode !== undefined ? { exitCode: run.exitCode } : {}),
+      ...(run.interrupted ? { interrupted: { ...run.interrupted } } : {}),
+      results: 0,
+    });
+  }
+
+  /** Adds a result of the report added last; returns its position in the merged report's order. */
+  addResult(result: AttestationResult): number {
+    const report = this.reports[this.reports.length - 1];
+    if (!report) throw new ParseError('REPORT_INVALID', 'a result before any report', {});
+    const key = result.name ?? result.target;
+    const other = this.seen.get(key);
+    if (other !== undefined) {
+      throw mismatch(`the VM ${JSON.stringify(key)} is in ${other === report.file ? `${report.file} twice` : `both ${other} and ${report.file}`}`, { file: report.file, check: 'vm', actual: key });
+    }
+    if (report.shard && shardOf(key, report.shard.count) !== report.shard.index) {
+      throw mismatch(`${report.file} is labelled shard ${report.shard.index}/${report.shard.count}, but the VM ${JSON.stringify(key)} belongs to shard ${shardOf(key, report.shard.count)}/${report.shard.count}: the file's shard or the VM's name was changed`, {
+        file: report.file,
+        check: 'vm.shard',
+        vm: key,
+        expected: report.shard.index,
+        actual: shardOf(key, report.shard.count),
+      });
+    }
+    let index = this.next++;
+    if (this.position) {
+      const at = this.position.get(key);
+      if (at === undefined) throw mismatch(`the VM ${JSON.stringify(key)} of ${report.file} is not in the inventory`, { file: report.file, check: 'vm.inventory', actual: key });
+      index = at;
+    }
+    this.seen.set(key, report.file);
+    report.results++;
+    return index;
+  }
+
+  /** The merged run (its exitCode is the caller's), and whether the reports cover the whole fleet. */
+  finish(tool: AuditRun['tool']): { run: AuditRun; complete: boolean } {
+    if (this.reports.length === 0) throw new ParseError('REPORT_INVALID', 'no report to merge', {});
+    const from: MergedFrom = { reports: this.reports.map(({ inventory: _inventory, ...r }) => r) };
+    if (this.shardCount !== undefined) {
+      const present = new Set(this.reports.map((r) => r.shard!.index));
+      const missing = Array.from({ length: this.shardCount }, (_, i) => i).filter((i) => !present.has(i));
+      if (missing.length) from.missingShards = missing;
+    }
+    if (this.inventoryVms) {
+      const absent = this.inventoryVms.filter((v) => !this.seen.has(v.key));
+      if (absent.length) from.missingVms = { count: absent.length, names: absent.slice(0, MISSING_NAMES_LISTED).map((v) => v.key) };
+    }
+    const interrupted = this.reports.filter((r) => r.interrupted);
+    const complete = !from.missingShards && !from.missingVms && interrupted.length === 0;
+    const times = (pick: (r: MergedReport) => string) => this.reports.map(pick).sort((a, b) => Date.parse(a) - Date.parse(b));
+    const first = this.reports[0]!;
+    const run: AuditRun = {
+      tool,
+      startedAt: times((r) => r.startedAt)[0]!,
+      finishedAt: times((r) => r.finishedAt)[this.reports.length - 1]!,
+      ...(first.inventory !== null ? { inventory: first.inventory } : {}),
+      ...(this.reports.length === 1 && first.shard ? { shard: first.shard } : {}),
+      ...(this.reports.length === 1 && first.hostname !== undefined ? { hostname: first.hostname } : {}),
+      ...(interrupted.length
+        ? { interrupted: { signal: [...new Set(interrupted.map((r) => r.interrupted!.signal))].join(','), notStarted: interrupted.reduce((n, r) => n + r.interrupted!.notStarted, 0) } }
+        : {}),
+      merged: from,
+    };
+    return { run, complete };
+  }
+}
+
+/** What merged reports leave out of the fleet, in words (empty: nothing). */
+export function coverageGaps(run: AuditRun): string[] {
+  const merged = run.merged;
+  if (!merged) return [];
+  const gaps: string[] = [];
+  const count = merged.reports[0]?.shard?.count;
+  if (merged.missingShards) gaps.push(`no report for shard${merged.missingShards.length === 1 ? '' : 's'} ${merged.missingShards.join(', ')} of ${count}`);
+  if (merged.missingVms) gaps.push(`${merged.missingVms.count} VM(s) of the inventory have no result`);
+  if (run.interrupted) gaps.push(`interrupted (${run.interrupted.signal}) with ${run.interrupted.notStarted} VM(s) not started`);
+  return gaps;
+}
+
+/** Which reports were merged, in words: "4 reports, shards 0, 1, 2, 3 of 4". */
+export function mergedSources(merged: MergedFrom): string {
+  const shards = merged.reports.flatMap((m) => (m.shard ? [m.shard] : []));
+  const which = shards.length ? `, shard${shards.length === 1 ? '' : 's'} ${shards.map((s) => s.index).sort((a, b) => a - b).join(', ')} of ${shards[0]!.count}` : '';
+  return `${merged.reports.length} report${merged.reports.length === 1 ? '' : 's'}${which}`;
+}
+
+function describeInventory(inventory: string | null): string {
+  return inventory === null ? '(none named)' : JSON.stringify(inventory);
+}
+
+function mismatch(message: string, details: Record<string, unknown>): ParseError {
+  return new ParseError('REPORT_MISMATCH', message, details);
+}

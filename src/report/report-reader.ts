@@ -1,0 +1,148 @@
+// Reads an audit JSON report back (`vtpm-verify report`), one line at a
+// time, so that a 10,000-VM report (~260 MB) is never held whole: the report
+// is read in the layout `audit --json FILE` writes (json-report.ts), a
+// header line each for the format, run and summary, then one result per
+// line. A report is input like any other (it may come from another machine,
+// or have been edited), so every part is checked against the report's schema
+// before anything uses it, and the layout is strict: a truncated report, one
+// with lines added after its end, or with a summary that does not count its
+// results, is refused.
+//
+// Pure: the caller feeds lines and supplies the schema checks.
+
+import { ParseError } from '../errors.js';
+import type { AttestationResult } from '../verify/result.js';
+import { AUDIT_REPORT_FORMAT, AUDIT_REPORT_VERSION, type AuditRun } from './json-report.js';
+import type { AuditSummary } from './summary.js';
+
+/** Schema checks for the parts of a report; each returns the problems found (none: valid). */
+export interface ReportValidators {
+  run(value: unknown): string[];
+  summary(value: unknown): string[];
+  result(value: unknown): string[];
+}
+
+/** One result line's cap, as the state file's (a result is ~27 KB; a dense host's a few hundred KB). */
+export const MAX_REPORT_LINE_BYTES = 32 * 1024 * 1024;
+/** Results per report: ten times the largest fleet we benchmark, per shard. */
+export const MAX_REPORT_RESULTS = 1_000_000;
+
+const FIRST_LINE = `{"format":${JSON.stringify(AUDIT_REPORT_FORMAT)},"version":${AUDIT_REPORT_VERSION},`;
+
+// result-or-close: right after "results":[ (an empty report closes at once);
+// result: after a result and its comma; close: after the last result
+type Stage = 'format' | 'run' | 'summary' | 'results-open' | 'result-or-close' | 'result' | 'close' | 'end';
+
+export interface ReportHeader {
+  run: AuditRun;
+  summary: AuditSummary;
+}
+
+export class AuditReportReader {
+  private stage: Stage = 'format';
+  private run: AuditRun | undefined;
+  private summary: AuditSummary | undefined;
+  private count = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly validators: ReportValidators,
+  ) {}
+
+  /** The results read so far. */
+  get results(): number {
+    return this.count;
+  }
+
+  /**
+   * Feeds the next line (without its newline; `lineNo` from 1). Returns the
+   * header once the run and summary are read, a result for each result line,
+   * and undefined otherwise.
+   */
+  line(text: string, lineNo: number): { header: ReportHeader } | { result: AttestationResult } | undefined {
+    switch (this.stage) {
+      case 'format':
+        if (text !== FIRST_LINE) {
+          const hint = text.trimStart().startsWith('{') ? ` (not ${JSON.stringify(FIRST_LINE)}: not an audit report of version ${AUDIT_REPORT_VERSION} as \`audit --json FILE\` writes it, one result per line; a reformatted report, by jq for example, is not read)` : '';
+          throw this.invalid(lineNo, `does not start as an audit JSON report${hint}`);
+        }
+        this.stage = 'run';
+        return undefined;
+      case 'run':
+        this.run = this.member(text, lineNo, 'run', true, this.validators.run) as AuditRun;
+        this.stage = 'summary';
+        return undefined;
+      case 'summary':
+        this.summary = this.member(text, lineNo, 'summary', true, this.validators.summary) as AuditSummary;
+        this.stage = 'results-open';
+        return { header: { run: this.run!, summary: this.summary } };
+      case 'results-open':
+        if (text !== '"results":[') throw this.invalid(lineNo, 'expected "results":[ after the summary');
+        this.stage = 'result-or-close';
+        return undefined;
+      case 'result-or-close':
+        if (text === ']}') {
+          this.stage = 'end';
+          return undefined;
+        }
+        return this.resultLine(text, lineNo);
+      case 'result':
+        return this.resultLine(text, lineNo);
+      case 'close':
+        if (text !== ']}') throw this.invalid(lineNo, 'expected ]} after the last result (a result line not followed by a comma)');
+        this.stage = 'end';
+        return undefined;
+      case 'end':
+        throw this.invalid(lineNo, 'data after the end of the report');
+    }
+  }
+
+  /** Checks that the report ended where it should, and that its summary counts its results. */
+  end(lines: number): ReportHeader & { results: number } {
+    if (this.stage !== 'end') throw this.invalid(lines + 1, 'the report is truncated: it ends before its closing ]}');
+    const s = this.summary!;
+    const counted = s.trusted + s.notTrusted + s.unreachable;
+    if (s.total !== this.count || counted !== this.count) {
+      throw new ParseError('REPORT_INVALID', `${this.file}: its summary counts ${s.total} VM(s) (${s.trusted} trusted, ${s.notTrusted} not trusted, ${s.unreachable} unreachable) but it holds ${this.count} result(s)`, {
+        file: this.file,
+        check: 'summary.total',
+        expected: this.count,
+        actual: s.total,
+      });
+    }
+    return { run: this.run!, summary: s, results: this.count };
+  }
+
+  private resultLine(text: string, lineNo: number): { result: AttestationResult } {
+    if (this.count >= MAX_REPORT_RESULTS) throw this.invalid(lineNo, `more than ${MAX_REPORT_RESULTS} results`);
+    // every result but the last is followed by a comma
+    const more = text.endsWith(',');
+    const value = this.parse(more ? text.slice(0, -1) : text, lineNo, 'a result');
+    const problems = this.validators.result(value);
+    if (problems.length) throw this.invalid(lineNo, `result ${this.count + 1} does not match the report schema: ${problems.slice(0, 3).join('; ')}`, { problems: problems.slice(0, 10) });
+    this.count++;
+    this.stage = more ? 'result' : 'close';
+    return { result: value as AttestationResult };
+  }
+
+  private member(text: string, lineNo: number, key: string, comma: boolean, validate: (v: unknown) => string[]): unknown {
+    const prefix = `"${key}":`;
+    if (!text.startsWith(prefix) || (comma && !text.endsWith(','))) throw this.invalid(lineNo, `expected the report's ${key} (${prefix}{...},)`);
+    const value = this.parse(text.slice(prefix.length, comma ? -1 : undefined), lineNo, `the ${key}`);
+    const problems = validate(value);
+    if (problems.length) throw this.invalid(lineNo, `the ${key} does not match the report schema: ${problems.slice(0, 3).join('; ')}`, { problems: problems.slice(0, 10) });
+    return value;
+  }
+
+  private parse(text: string, lineNo: number, what: string): unknown {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw this.invalid(lineNo, `${what} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+
+  private invalid(lineNo: number, message: string, extra: Record<string, unknown> = {}): ParseError {
+    return new ParseError('REPORT_INVALID', `${this.file}:${lineNo}: ${message}`, { file: this.file, line: lineNo, ...extra });
+  }
+}

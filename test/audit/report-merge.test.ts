@@ -1,0 +1,155 @@
+// `vtpm-verify report` over real audits: a simulated fleet with a seeded
+// fault plan audited whole and as three shards by the real CLI; the merged
+// shard reports say what the whole audit says, VM by VM, in every report
+// format and in the exit code. Then what does not add up to one fleet: a
+// shard missing (REPORT_INCOMPLETE, exit 3, its VMs named), the same report
+// twice, a relabelled shard, a truncated file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { AUDIT_REPORT_SCHEMA_PATH, type AuditReport } from '../../src/report/json-report.js';
+import { generateFaultPlan, inventoryYaml } from '../../src/simulator/fleet.js';
+import { startSimulator } from '../../src/simulator/start.js';
+import type { AttestationResult } from '../../src/verify/result.js';
+import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { tempDir } from '../helpers/tmp.js';
+import { assertValidJunit, haveXmllint, xpath } from '../helpers/xmllint.js';
+
+const validate = new Ajv2020({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(join(REPO_ROOT, AUDIT_REPORT_SCHEMA_PATH), 'utf8')) as object);
+const readReport = (file: string): AuditReport => JSON.parse(readFileSync(file, 'utf8')) as AuditReport;
+
+/** A result in the fault plan's terms: verdict, first failing layer and its code. */
+function finding(r: AttestationResult): string {
+  const layer = r.layers.find((l) => l.status === 'not-trusted' || l.status === 'unreachable');
+  return `${r.verdict} ${layer?.position ?? '-'} ${layer?.error?.code ?? '-'}`;
+}
+
+test('the shards of an audit, merged, say what the whole audit says: VM by VM, in JSON, JUnit and HTML, and in the exit code', async (t) => {
+  const topology = { hosts: 6, vmmsPerHost: 1, vmsPerVmm: 10 };
+  const sim = await startSimulator({ topology, faultPlan: generateFaultPlan(topology, { seed: 'report merge', faultyFraction: 0.15, unreachableFraction: 0.05 }) });
+  t.after(() => sim.close());
+  const dir = tempDir(t, 'vtpm-report-');
+  const inventory = join(dir, 'fleet.yaml');
+  writeFileSync(inventory, inventoryYaml(sim.inventory()));
+  const audit = (args: string[]) => runCli(['audit', inventory, '--trust', sim.trustDir, '--retries', '0', ...args], { timeoutMs: 120_000 });
+
+  const whole = await audit(['--json', join(dir, 'whole.json')]);
+  assert.equal(whole.code, 1, whole.stderr);
+  const shards = await Promise.all([0, 1, 2].map((i) => audit(['--shard', `${i}/3`, '--json', join(dir, `shard-${i}.json`)])));
+  const shardFiles = [0, 1, 2].map((i) => join(dir, `shard-${i}.json`));
+  const files = { json: join(dir, 'fleet.json'), junit: join(dir, 'fleet.xml'), html: join(dir, 'fleet.html') };
+
+  const merged = await runCli(['report', ...shardFiles, '--inventory', inventory, '--json', files.json, '--junit', files.junit, '--html', files.html]);
+  assert.equal(merged.code, 1, merged.stderr + merged.stdout);
+  assert.match(merged.stdout, /Read 3 reports, shards 0, 1, 2 of 3: audited /);
+  assert.match(merged.stdout, /Audit summary: 60 VMs/);
+
+  // --- JSON: schema-valid, the inventory's order, each VM's finding the whole audit's
+  const expected = readReport(join(dir, 'whole.json'));
+  const report = readReport(files.json);
+  assert.ok(validate(report), JSON.stringify(validate.errors?.slice(0, 5), null, 1));
+  assert.deepEqual(report.results.map((r) => r.name), sim.inventory().map((e) => e.name));
+  assert.deepEqual(report.results.map(finding), expected.results.map(finding));
+  const counts = (r: AuditReport) => ({ total: r.summary.total, trusted: r.summary.trusted, notTrusted: r.summary.notTrusted, unreachable: r.summary.unreachable, failureCodes: r.summary.failureCodes });
+  assert.deepEqual(counts(report), counts(expected));
+  assert.ok(report.summary.notTrusted >= 5 && report.summary.unreachable >= 1, JSON.stringify(counts(report)));
+  assert.equal(report.run.exitCode, 1);
+  assert.deepEqual(report.run.merged?.reports.map((r) => [r.file, r.shard?.index, r.exitCode]), shardFiles.map((f, i) => [f, i, shards[i]!.code]));
+  assert.deepEqual(report.run.merged?.reports.map((r) => r.results), shardFiles.map((f) => readReport(f).results.length));
+  assert.equal(report.run.merged?.missingShards, undefined);
+  assert.equal(report.run.merged?.missingVms, undefined);
+
+  // --- the envelope: the same failures as the whole audit's, the fleet covered
+  const env = await runCli(['report', ...shardFiles, '--json']);
+  assert.equal(env.code, 1);
+  assert.equal(env.json?.error?.code, 'AUDIT_NOT_TRUSTED');
+  const result = env.json?.result as { complete: boolean; failures: { name: string; code: string }[] };
+  assert.equal(result.complete, true);
+  const failing = expected.results.filter((r) => r.verdict !== 'trusted');
+  assert.deepEqual(result.failures.map((f) => f.name).sort(), failing.map((r) => r.name!).sort());
+
+  // --- JUnit: one testcase per VM; HTML: the merged run and every failing VM
+  await t.test('JUnit', (tt) => {
+    if (!haveXmllint(tt)) return;
+    assertValidJunit(files.junit);
+    assert.equal(xpath(files.junit, 'count(//testcase)'), '60');
+    assert.equal(xpath(files.junit, 'count(//testcase[failure])'), String(expected.summary.notTrusted));
+    assert.equal(xpath(files.junit, 'count(//testcase[error])'), String(expected.summary.unreachable));
+    assert.equal(xpath(files.junit, 'string(//property[@name="merged"]/@value)'), '3 reports, shards 0, 1, 2 of 3');
+  });
+  const page = readFileSync(files.html, 'utf8');
+  assert.match(page, /merged from 3 reports, shards 0, 1, 2 of 3/);
+  assert.doesNotMatch(page, /id="coverage"/);
+  for (const r of failing) assert.ok(page.includes(`>${r.name}<`), `${r.name} on the page`);
+
+  // --- one shard missing: said exactly, and never "all trusted"
+  const partial = await runCli(['report', shardFiles[0]!, shardFiles[2]!, '--inventory', inventory, '--json']);
+  const missing = readReport(shardFiles[1]!).results.map((r) => r.name!);
+  const pm = (partial.json?.result as { merged: { missingShards: number[]; missingVms: { count: number; names: string[] } } }).merged;
+  assert.deepEqual(pm.missingShards, [1]);
+  assert.deepEqual(pm.missingVms, { count: missing.length, names: sim.inventory().map((e) => e.name).filter((n) => missing.includes(n)) });
+  assert.equal(partial.code, [shardFiles[0]!, shardFiles[2]!].some((f) => readReport(f).summary.notTrusted > 0) ? 1 : 3);
+});
+
+test('a clean fleet: whole coverage exits 0, a missing shard exits 3 (REPORT_INCOMPLETE) unless --allow-partial; reports that do not belong together exit 2', async (t) => {
+  const sim = await startSimulator({ topology: { hosts: 2, vmmsPerHost: 1, vmsPerVmm: 8 } });
+  t.after(() => sim.close());
+  const dir = tempDir(t, 'vtpm-report-');
+  const inventory = join(dir, 'fleet.yaml');
+  writeFileSync(inventory, inventoryYaml(sim.inventory()));
+  const shardFiles = [0, 1].map((i) => join(dir, `shard-${i}.json`));
+  for (const [i, file] of shardFiles.entries()) {
+    const r = await runCli(['audit', inventory, '--trust', sim.trustDir, '--shard', `${i}/2`, '--json', file]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+
+  const both = await runCli(['report', ...shardFiles, '--inventory', inventory, '--json']);
+  assert.equal(both.code, 0, both.stdout);
+  assert.equal(both.json?.ok, true);
+
+  const one = await runCli(['report', shardFiles[0]!, '--json']);
+  assert.equal(one.code, 3);
+  assert.equal(one.json?.error?.code, 'REPORT_INCOMPLETE');
+  assert.deepEqual(one.json?.error?.details?.['missingShards'], [1]);
+  const text = await runCli(['report', shardFiles[0]!, '--inventory', inventory]);
+  assert.equal(text.code, 3);
+  assert.match(text.stdout, /Not the whole fleet: no report for shard 1 of 2; \d+ VM\(s\) of the inventory have no result/);
+  const allowed = await runCli(['report', shardFiles[0]!, '--allow-partial', '--json']);
+  assert.equal(allowed.code, 0);
+
+  // --json before the reports takes the first one as the output: refused, the file untouched
+  const before = readFileSync(shardFiles[0]!, 'utf8');
+  const over = await runCli(['report', '--json', shardFiles[0]!, shardFiles[1]!]);
+  assert.equal(over.code, 2);
+  assert.match(over.stderr + over.stdout, /--json .*shard-0\.json comes before reports to read/);
+  assert.equal(readFileSync(shardFiles[0]!, 'utf8'), before);
+  // and a merged report written over one of its own inputs
+  const self = await runCli(['report', ...shardFiles, '--json', shardFiles[1]!]);
+  assert.equal(self.code, 2);
+  assert.match(self.stderr + self.stdout, /shard-1\.json is also one of the reports to read/);
+  const written = await runCli(['report', ...shardFiles, `--json=${join(dir, 'merged.json')}`]);
+  assert.equal(written.code, 0, written.stderr + written.stdout);
+
+  // the same report twice; a shard relabelled; a truncated copy; no report at all
+  const twice = await runCli(['report', shardFiles[0]!, shardFiles[0]!, '--json']);
+  assert.equal(twice.code, 2);
+  assert.equal(twice.json?.error?.code, 'REPORT_MISMATCH');
+  const lines = readFileSync(shardFiles[0]!, 'utf8').split('\n');
+  const relabelled = join(dir, 'relabelled.json');
+  writeFileSync(relabelled, [lines[0], lines[1]!.replace('"shard":{"index":0,"count":2}', '"shard":{"index":1,"count":2}'), ...lines.slice(2)].join('\n'));
+  const rel = await runCli(['report', relabelled, '--json']);
+  assert.equal(rel.code, 2);
+  assert.equal(rel.json?.error?.code, 'REPORT_MISMATCH');
+  assert.equal(rel.json?.error?.details?.['check'], 'vm.shard');
+  const truncated = join(dir, 'truncated.json');
+  writeFileSync(truncated, lines.slice(0, 6).join('\n'));
+  const cut = await runCli(['report', truncated, '--json']);
+  assert.equal(cut.code, 2);
+  assert.equal(cut.json?.error?.code, 'REPORT_INVALID');
+  const none = await runCli(['report', join(dir, 'nope.json'), '--json']);
+  assert.equal(none.code, 2);
+  assert.equal(none.json?.error?.code, 'FILE_UNREADABLE');
+});

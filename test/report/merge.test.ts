@@ -1,0 +1,138 @@
+// Merging shard reports (`vtpm-verify report`, src/report/merge.ts): shards
+// of one audit merge into the fleet's run, with what they do not cover named;
+// reports that are not the shards of one audit are refused
+// (REPORT_MISMATCH), each way they can differ.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { shardOf } from '../../src/audit/shard.js';
+import type { AuditRun } from '../../src/report/json-report.js';
+import { ReportMerger, coverageGaps, mergedSources } from '../../src/report/merge.js';
+import type { AttestationResult } from '../../src/verify/result.js';
+import { assertThrowsCode } from '../helpers/assert.js';
+import { fleet } from './fleet.js';
+
+const TOOL = { name: 'vtpm-verify', version: '9.9.9' };
+const { results } = fleet(60);
+const keyOf = (r: AttestationResult): string => r.name ?? r.target;
+
+function runOf(index: number | undefined, count = 3, extra: Partial<AuditRun> = {}): AuditRun {
+  return {
+    tool: { name: 'vtpm-verify', version: '0.1.0' },
+    startedAt: `2026-11-27T02:0${index ?? 0}:00.000Z`,
+    finishedAt: `2026-11-27T02:0${index ?? 0}:30.000Z`,
+    inventory: '/config/fleet.yaml',
+    ...(index !== undefined ? { shard: { index, count } } : {}),
+    hostname: `pod-${index ?? 'all'}`,
+    exitCode: 0,
+    ...extra,
+  };
+}
+
+const shardResults = (index: number, count = 3) => results.filter((r) => shardOf(keyOf(r), count) === index);
+
+test('three shards merge into the whole fleet: every VM once, the run spanning them, nothing missing', () => {
+  const m = new ReportMerger();
+  const order: string[] = [];
+  for (const index of [2, 0, 1]) {
+    m.addReport(`audit-${index}.json`, runOf(index));
+    for (const r of shardResults(index)) {
+      assert.equal(m.addResult(r), order.length);
+      order.push(keyOf(r));
+    }
+  }
+  assert.deepEqual([...order].sort(), results.map(keyOf).sort());
+  const { run, complete } = m.finish(TOOL);
+  assert.equal(complete, true);
+  assert.deepEqual(run.tool, TOOL);
+  assert.equal(run.startedAt, '2026-11-27T02:00:00.000Z');
+  assert.equal(run.finishedAt, '2026-11-27T02:02:30.000Z');
+  assert.equal(run.inventory, '/config/fleet.yaml');
+  assert.equal(run.shard, undefined);
+  assert.equal(run.hostname, undefined);
+  assert.deepEqual(run.merged?.reports.map((r) => [r.file, r.shard?.index, r.hostname, r.results]), [
+    ['audit-2.json', 2, 'pod-2', shardResults(2).length],
+    ['audit-0.json', 0, 'pod-0', shardResults(0).length],
+    ['audit-1.json', 1, 'pod-1', shardResults(1).length],
+  ]);
+  assert.equal(run.merged?.missingShards, undefined);
+  assert.deepEqual(coverageGaps(run), []);
+  assert.equal(mergedSources(run.merged!), '3 reports, shards 0, 1, 2 of 3');
+});
+
+test('with the inventory: results take its order, and its VMs without a result are named (the first 100, all counted)', () => {
+  const many = Array.from({ length: 250 }, (_, i) => ({ key: `other-${i}`, index: i }));
+  const vms = [...results.map((r, i) => ({ key: keyOf(r), index: 1000 + i })), ...many];
+  const m = new ReportMerger({ file: 'fleet.yaml', vms });
+  m.addReport('audit-1.json', runOf(1));
+  for (const r of shardResults(1)) assert.equal(m.addResult(r), 1000 + results.indexOf(r));
+  const { run, complete } = m.finish(TOOL);
+  assert.equal(complete, false);
+  assert.deepEqual(run.merged?.missingShards, [0, 2]);
+  const missing = vms.filter((v) => !shardResults(1).some((r) => keyOf(r) === v.key));
+  assert.equal(run.merged?.missingVms?.count, missing.length);
+  assert.deepEqual(run.merged?.missingVms?.names, missing.slice(0, 100).map((v) => v.key));
+  // one report keeps its own shard and host in the run
+  assert.deepEqual(run.shard, { index: 1, count: 3 });
+  assert.equal(run.hostname, 'pod-1');
+  assert.deepEqual(coverageGaps(run), ['no report for shards 0, 2 of 3', `${missing.length} VM(s) of the inventory have no result`]);
+
+  const stranger = new ReportMerger({ file: 'fleet.yaml', vms: many });
+  stranger.addReport('audit-1.json', runOf(1));
+  const err = assertThrowsCode(() => stranger.addResult(shardResults(1)[0]!), 'REPORT_MISMATCH');
+  assert.equal(err.details['check'], 'vm.inventory');
+});
+
+test('an interrupted shard leaves the fleet incomplete; the VMs it never started are summed', () => {
+  const m = new ReportMerger();
+  m.addReport('a.json', runOf(0, 2, { interrupted: { signal: 'SIGTERM', notStarted: 7 }, exitCode: 3 }));
+  m.addReport('b.json', runOf(1, 2, { interrupted: { signal: 'SIGINT', notStarted: 5 }, exitCode: 3 }));
+  const { run, complete } = m.finish(TOOL);
+  assert.equal(complete, false);
+  assert.deepEqual(run.interrupted, { signal: 'SIGTERM,SIGINT', notStarted: 12 });
+  assert.deepEqual(coverageGaps(run), ['interrupted (SIGTERM,SIGINT) with 12 VM(s) not started']);
+});
+
+test('one whole report is complete on its own', () => {
+  const m = new ReportMerger();
+  m.addReport('audit.json', runOf(undefined));
+  for (const r of results) m.addResult(r);
+  const { run, complete } = m.finish(TOOL);
+  assert.equal(complete, true);
+  assert.equal(run.hostname, 'pod-all');
+  assert.equal(mergedSources(run.merged!), '1 report');
+});
+
+test('reports that are not the shards of one audit are refused, each way', () => {
+  const refused = (second: AuditRun, check: string | undefined, first: AuditRun = runOf(0)): void => {
+    const m = new ReportMerger();
+    m.addReport('first.json', first);
+    const err = assertThrowsCode(() => m.addReport('second.json', second), 'REPORT_MISMATCH');
+    if (check) assert.equal(err.details['check'], check);
+    assert.equal(err.details['file'], 'second.json');
+  };
+  refused(runOf(1, 3, { inventory: '/config/other.yaml' }), 'run.inventory');
+  refused(runOf(1, 3, { inventory: undefined }), 'run.inventory');
+  refused(runOf(1, 4), 'run.shard.count');
+  refused(runOf(0), 'run.shard.index');
+  refused(runOf(undefined), 'run.shard');
+  refused(runOf(1), 'run.shard', runOf(undefined));
+  refused(runOf(undefined), 'run.shard', runOf(undefined));
+  assertThrowsCode(() => new ReportMerger().addReport('x.json', runOf(3, 3)), 'REPORT_MISMATCH');
+});
+
+test('a VM twice, or outside the shard its report names, is refused', () => {
+  const m = new ReportMerger();
+  m.addReport('audit-0.json', runOf(0));
+  const [first] = shardResults(0);
+  m.addResult(first!);
+  let err = assertThrowsCode(() => m.addResult(first!), 'REPORT_MISMATCH');
+  assert.match(err.message, /is in audit-0\.json twice/);
+  m.addReport('audit-1.json', runOf(1));
+  err = assertThrowsCode(() => m.addResult(first!), 'REPORT_MISMATCH');
+  assert.match(err.message, /is in both audit-0\.json and audit-1\.json/);
+  err = assertThrowsCode(() => m.addResult(shardResults(2)[0]!), 'REPORT_MISMATCH');
+  assert.equal(err.details['check'], 'vm.shard');
+  assert.equal(err.details['expected'], 1);
+  assert.equal(err.details['actual'], 2);
+  assertThrowsCode(() => new ReportMerger().finish(TOOL), 'REPORT_INVALID');
+});

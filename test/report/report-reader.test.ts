@@ -1,0 +1,155 @@
+// Reading audit JSON reports back (`vtpm-verify report`): a report as
+// `audit` writes it reads back result for result; everything else a file can
+// be (reformatted, truncated at any line, with data after its end, a result
+// or run off the schema, a summary that does not count its results, a line
+// over the cap, bytes that are not UTF-8) is REPORT_INVALID with its file and
+// line, never a raw exception.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { VtpmError } from '../../src/errors.js';
+import { renderAuditReportJson } from '../../src/report/json-report.js';
+import { AuditReportReader, type ReportHeader } from '../../src/report/report-reader.js';
+import { reportValidators } from '../../src/report/report-schema.js';
+import { summarize } from '../../src/report/summary.js';
+import type { AttestationResult } from '../../src/verify/result.js';
+import { fileLines } from '../../src/cli/actions/report.js';
+import { assertRejectsCode, assertThrowsCode } from '../helpers/assert.js';
+import { tempDir } from '../helpers/tmp.js';
+import { fleet } from './fleet.js';
+
+const validators = reportValidators();
+
+/** Feeds every line; returns what the reader gave back. */
+function read(text: string, file = 'audit.json'): ReportHeader & { results: AttestationResult[] } {
+  const reader = new AuditReportReader(file, validators);
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop(); // the final newline ends the last line
+  let header: ReportHeader | undefined;
+  const results: AttestationResult[] = [];
+  lines.forEach((line, i) => {
+    const got = reader.line(line, i + 1);
+    if (got && 'header' in got) header = got.header;
+    if (got && 'result' in got) results.push(got.result);
+  });
+  const end = reader.end(lines.length);
+  assert.equal(end.results, results.length);
+  assert.ok(header);
+  return { ...header, results };
+}
+
+const f = fleet();
+const reportText = renderAuditReportJson(f.run, summarize(f.results), f.results);
+
+test('a report as audit writes it reads back: run, summary and every result', () => {
+  const r = read(reportText);
+  assert.deepEqual(r.run, f.run);
+  assert.deepEqual(r.summary, JSON.parse(JSON.stringify(summarize(f.results))));
+  assert.deepEqual(r.results, JSON.parse(JSON.stringify(f.results)));
+});
+
+test('an empty report (a shard with no VMs) reads back', () => {
+  const r = read(renderAuditReportJson(f.run, summarize([]), []));
+  assert.equal(r.results.length, 0);
+  assert.equal(r.summary.total, 0);
+});
+
+test('a reformatted report is refused with a hint, not misread', () => {
+  const err = assertThrowsCode(() => read(JSON.stringify(JSON.parse(reportText), null, 2)), 'REPORT_INVALID');
+  assert.match(err.message, /^audit\.json:1: .*reformatted/);
+  assertThrowsCode(() => read(JSON.stringify(JSON.parse(reportText))), 'REPORT_INVALID');
+  assertThrowsCode(() => read('not json at all\n'), 'REPORT_INVALID');
+});
+
+test('a report cut at any line is truncated; anything after its end is refused', () => {
+  const lines = reportText.split('\n').slice(0, -1);
+  for (let keep = 0; keep < lines.length; keep++) {
+    const err = assertThrowsCode(() => read(lines.slice(0, keep).join('\n')), 'REPORT_INVALID');
+    assert.match(err.message, /truncated|expected|not valid JSON/, `cut after ${keep} lines: ${err.message}`);
+  }
+  for (const extra of ['', ' ', '{}', ']}']) {
+    const err = assertThrowsCode(() => read(`${reportText}${extra}\n`), 'REPORT_INVALID');
+    assert.match(err.message, new RegExp(`^audit\\.json:${lines.length + 1}: data after the end`));
+  }
+});
+
+test('results joined wrongly are refused: a missing comma, a comma after the last one', () => {
+  const lines = reportText.split('\n');
+  const noComma = lines.map((l, i) => (i === 4 ? l.replace(/,$/, '') : l)).join('\n');
+  assert.match(assertThrowsCode(() => read(noComma), 'REPORT_INVALID').message, /^audit\.json:6: expected \]\}/);
+  const last = lines.length - 3; // the last result line (then "]}" and the final newline)
+  const trailing = lines.map((l, i) => (i === last ? `${l},` : l)).join('\n');
+  assertThrowsCode(() => read(trailing), 'REPORT_INVALID');
+});
+
+test('parts off the schema are refused with where and why', () => {
+  const lines = reportText.split('\n');
+  const edit = (i: number, fn: (v: Record<string, unknown>) => void, prefix = '', comma = true): string => {
+    const copy = [...lines];
+    const body = copy[i]!.slice(prefix.length, comma && copy[i]!.endsWith(',') ? -1 : undefined);
+    const v = JSON.parse(body) as Record<string, unknown>;
+    fn(v);
+    copy[i] = `${prefix}${JSON.stringify(v)}${comma && lines[i]!.endsWith(',') ? ',' : ''}`;
+    return copy.join('\n');
+  };
+  let err = assertThrowsCode(() => read(edit(4, (r) => (r['injected'] = '<script>'))), 'REPORT_INVALID');
+  assert.match(err.message, /^audit\.json:5: result 1 does not match the report schema: .*injected/);
+  err = assertThrowsCode(() => read(edit(5, (r) => (r['verdict'] = 'fine'))), 'REPORT_INVALID');
+  assert.match(err.message, /^audit\.json:6: result 2 /);
+  err = assertThrowsCode(() => read(edit(1, (r) => (r['exitCode'] = 7), '"run":')), 'REPORT_INVALID');
+  assert.match(err.message, /^audit\.json:2: the run does not match/);
+  err = assertThrowsCode(() => read(edit(2, (s) => (s['total'] = 'all'), '"summary":')), 'REPORT_INVALID');
+  assert.match(err.message, /^audit\.json:3: the summary/);
+});
+
+test("a summary that does not count the report's results is refused (a result taken out, or one added)", () => {
+  const lines = reportText.split('\n');
+  const dropped = [...lines.slice(0, 4), ...lines.slice(5)].join('\n');
+  const err = assertThrowsCode(() => read(dropped), 'REPORT_INVALID');
+  assert.equal(err.details['check'], 'summary.total');
+  assert.equal(err.details['actual'], f.results.length);
+  assert.equal(err.details['expected'], f.results.length - 1);
+});
+
+test('any mutation of a report is read or refused with a typed error, never a raw exception', () => {
+  fc.assert(
+    fc.property(fc.nat({ max: reportText.length - 1 }), fc.integer({ min: 0, max: 127 }), fc.nat({ max: 64 }), (at, char, cut) => {
+      const mutated = reportText.slice(0, at) + String.fromCharCode(char) + reportText.slice(at + 1, reportText.length - cut);
+      try {
+        read(mutated);
+      } catch (err) {
+        if (!(err instanceof VtpmError)) throw err;
+        assert.equal(err.code, 'REPORT_INVALID');
+      }
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test('report files are read as lines of strict UTF-8, a line over the cap refused before it is all read', async (t) => {
+  const dir = tempDir(t, 'vtpm-report-lines-');
+  const file = (name: string, data: string | Buffer): string => {
+    writeFileSync(join(dir, name), data);
+    return join(dir, name);
+  };
+  const collect = async (path: string, cap = 1 << 20): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const l of fileLines(path, cap)) out.push(l);
+    return out;
+  };
+  assert.deepEqual(await collect(file('a', 'one\ntwo\n')), ['one', 'two']);
+  assert.deepEqual(await collect(file('b', 'one\ntwo')), ['one', 'two']);
+  assert.deepEqual(await collect(file('c', '\n\n')), ['', '']);
+  assert.deepEqual(await collect(file('d', 'é€😀\n')), ['é€😀']);
+  // a long line across many read chunks
+  const long = 'x'.repeat(3 << 20);
+  assert.deepEqual((await collect(file('e', `${long}\nend\n`), 4 << 20)).map((l) => l.length), [long.length, 3]);
+  let err = await assertRejectsCode(collect(file('f', `ok\n${long}\n`), 1 << 20), 'REPORT_INVALID');
+  assert.match(err.message, /:2: a line longer than 1048576 bytes/);
+  err = await assertRejectsCode(collect(file('g', Buffer.from([0x6f, 0x6b, 0x0a, 0xc3, 0x28, 0x0a]))), 'REPORT_INVALID');
+  assert.match(err.message, /:2: not valid UTF-8/);
+  await assertRejectsCode(collect(join(dir, 'missing.json')), 'FILE_UNREADABLE');
+  await assertRejectsCode(collect(dir), 'FILE_UNREADABLE');
+});
