@@ -1,11 +1,16 @@
 // Report rendering figures: what each renderer costs per VM (tree, EAR claims,
 // ES256 JWT signing and verifying) and what whole-audit reports cost for
 // 1,000 and 10,000 VMs (time, size, heap growth) — next to the audit target
-// of 300 VMs/s, so rendering is never the bottleneck.
+// of 300 VMs/s, so rendering is never the bottleneck. Then `vtpm-verify
+// report` merging four shard reports of 1,000 and 10,000 VMs in a fresh
+// process (bench/report-run.ts): its time and its peak memory, which must not
+// grow with the fleet.
 
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PLAIN } from '../src/cli/output.js';
 import { signEar, toEar, verifyEar } from '../src/report/ear.js';
 import { htmlReportChunks, renderHtmlReport } from '../src/report/html.js';
@@ -14,8 +19,12 @@ import { junitChunks, renderJunit } from '../src/report/junit.js';
 import { SummaryBuilder } from '../src/report/summary.js';
 import { renderTree } from '../src/report/tree.js';
 import { fleet } from '../test/report/fleet.js';
+import { shardOf } from '../src/audit/shard.js';
+import { summarize } from '../src/report/summary.js';
 import { fmt, median, opsPerSecond, opsPerSecondAsync, table } from './util.js';
 import { freshKeyPair } from '../src/util/fresh-key-pair.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 function timeMs(fn: () => unknown, rounds = 3): number {
   const times: number[] = [];
@@ -94,7 +103,36 @@ export default async function (): Promise<void> {
       whole.push([name, fmt(n), fmt(ms, 1), fmt((n / ms) * 1000), fmt(bytes / 1e6, 1), fmt(peak / 1e6, 0)]);
     }
   }
-  rmSync(dir, { recursive: true, force: true });
   table(whole);
   console.log('(heap +MB: heap growth while rendering, including the report text itself; run node --expose-gc for steadier figures)');
+
+  // vtpm-verify report: four shard reports written as `audit --shard I/4 --json FILE` would, merged in a fresh process
+  console.log('');
+  const merge: (string | number)[][] = [['report (merge 4 shards)', 'VMs', 'input MB', 'ms', 'VMs/s', 'max RSS MB', 'in 32 MB heap']];
+  for (const n of [1_000, 10_000]) {
+    const f = fleet(n);
+    const files = [0, 1, 2, 3].map((index) => {
+      const mine = f.results.filter((r) => shardOf(r.name ?? r.target, 4) === index);
+      const file = join(dir, `shard-${index}.json`);
+      const fd = openSync(file, 'w');
+      for (const chunk of auditReportJsonChunks({ ...f.run, shard: { index, count: 4 } }, summarize(mine), mine)) writeSync(fd, chunk);
+      closeSync(fd);
+      return file;
+    });
+    const inputMb = files.reduce((s, file) => s + statSync(file).size, 0) / 1e6;
+    const runs = [0, 1, 2].map(() => JSON.parse(execFileSync(process.execPath, [join(here, 'report-run.js'), dir, ...files], { encoding: 'utf8', maxBuffer: 1 << 20 })) as { total: number; wallMs: number; maxRssMB: number });
+    const ms = median(runs.map((r) => r.wallMs));
+    // what must stay live is small: the same merge with V8's old generation capped at 32 MB
+    let capped = 'yes';
+    try {
+      execFileSync(process.execPath, ['--max-old-space-size=32', join(here, 'report-run.js'), dir, ...files], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      capped = 'no';
+    }
+    merge.push(['JSON + JUnit + HTML', fmt(runs[0]!.total), fmt(inputMb, 1), fmt(ms, 0), fmt((runs[0]!.total / ms) * 1000), fmt(median(runs.map((r) => r.maxRssMB)), 0), capped]);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  table(merge);
+  console.log('(median of 3 fresh processes; each reads the shards a result at a time, checks each against the schema, and spools it.');
+  console.log(' "in 32 MB heap": the merge also completes with --max-old-space-size=32, so a larger max RSS is garbage not yet collected, not memory kept)');
 }
