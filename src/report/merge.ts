@@ -138,7 +138,8 @@ export class ReportMerger {
       if (absent.length) from.missingVms = { count: absent.length, names: absent.slice(0, MISSING_NAMES_LISTED).map((v) => v.key) };
     }
     const interrupted = this.reports.filter((r) => r.interrupted);
-    const complete = !from.missingShards && !from.missingVms && interrupted.length === 0;
+    // a shard stopped after it had started every VM still covers them all
+    const complete = !from.missingShards && !from.missingVms && interrupted.every((r) => r.interrupted!.notStarted === 0);
     const times = (pick: (r: MergedReport) => string) => this.reports.map(pick).sort((a, b) => Date.parse(a) - Date.parse(b));
     const first = this.reports[0]!;
     const run: AuditRun = {
@@ -165,7 +166,7 @@ export function coverageGaps(run: AuditRun): string[] {
   const count = merged.reports[0]?.shard?.count;
   if (merged.missingShards) gaps.push(`no report for shard${merged.missingShards.length === 1 ? '' : 's'} ${merged.missingShards.join(', ')} of ${count}`);
   if (merged.missingVms) gaps.push(`${merged.missingVms.count} VM(s) of the inventory have no result`);
-  if (run.interrupted) gaps.push(`interrupted (${run.interrupted.signal}) with ${run.interrupted.notStarted} VM(s) not started`);
+  if (run.interrupted && run.interrupted.notStarted > 0) gaps.push(`interrupted (${run.interrupted.signal}) with ${run.interrupted.notStarted} VM(s) not started`);
   return gaps;
 }
 

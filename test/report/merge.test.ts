@@ -90,6 +90,14 @@ test('an interrupted shard leaves the fleet incomplete; the VMs it never started
   assert.equal(complete, false);
   assert.deepEqual(run.interrupted, { signal: 'SIGTERM,SIGINT', notStarted: 12 });
   assert.deepEqual(coverageGaps(run), ['interrupted (SIGTERM,SIGINT) with 12 VM(s) not started']);
+
+  // stopped once every VM had started: the shard still covers them all
+  const late = new ReportMerger();
+  late.addReport('a.json', runOf(undefined, 1, { interrupted: { signal: 'SIGTERM', notStarted: 0 } }));
+  const after = late.finish(TOOL);
+  assert.equal(after.complete, true);
+  assert.deepEqual(after.run.interrupted, { signal: 'SIGTERM', notStarted: 0 });
+  assert.deepEqual(coverageGaps(after.run), []);
 });
 
 test('one whole report is complete on its own', () => {
