@@ -4,6 +4,7 @@
 // always go to stderr.
 
 import type { ExitCode, VtpmError } from '../errors.js';
+import { terminalSafe } from '../util/terminal-safe.js';
 
 /** What a command returns; the CLI entry point prints it and exits with exitCode. */
 export interface CommandOutcome {
@@ -70,11 +71,12 @@ export function envelope(outcome: CommandOutcome): { ok: boolean; result: unknow
 }
 
 export function renderError(err: VtpmError, style: Style): string {
-  const lines = [`${style.bad('error')} ${style.code(err.code)}: ${err.message}`];
+  // messages and details quote input (names, file names, parser snippets): never raw to the terminal
+  const lines = [`${style.bad('error')} ${style.code(terminalSafe(err.code))}: ${terminalSafe(err.message)}`];
   for (const [key, value] of Object.entries(err.details)) {
     if (value === undefined) continue;
     const text = typeof value === 'string' ? value : toJsonText(value, 0);
-    lines.push(`  ${style.dim(`${key}:`)} ${text}`);
+    lines.push(`  ${style.dim(`${terminalSafe(key)}:`)} ${terminalSafe(text)}`);
   }
   if (err.kind === 'internal') lines.push('  This is a bug in vtpm-verify; please report it with the command line and input.');
   return lines.join('\n');

@@ -6,6 +6,7 @@ import { EXIT_CODES, VtpmError } from '../errors.js';
 import type { Policy } from '../policy/compile.js';
 import { MAX_INCLUDE_TEXT, MAX_POLICY_TEXT, loadPolicy, type PolicyIssue } from '../policy/load.js';
 import { readInputText } from '../util/files.js';
+import { terminalSafe } from '../util/terminal-safe.js';
 import type { CommandOutcome, Style } from './output.js';
 
 export const readIncludedFile = (path: string): string => readInputText(path, 'included file', MAX_INCLUDE_TEXT);
@@ -21,7 +22,7 @@ export function loadPolicyFile(path: string): Policy {
 
 /** One line per issue: "file:line:column CODE message" (policy issues, and any located issue of the same shape). */
 export function renderIssues(issues: readonly { file: string; line: number; column: number; code: string; message: string }[], style: Style): string {
-  return issues.map((i) => `${style.dim(`${i.file}:${i.line}:${i.column}`)} ${style.code(i.code)} ${i.message}`).join('\n');
+  return issues.map((i) => `${style.dim(terminalSafe(`${i.file}:${i.line}:${i.column}`))} ${style.code(terminalSafe(i.code))} ${terminalSafe(i.message)}`).join('\n');
 }
 
 /** The outcome of a command that could not load its policy: every issue listed for people, the envelope for machines. */
@@ -37,6 +38,6 @@ export function invalidDocumentOutcome(err: VtpmError): CommandOutcome {
     exitCode: EXIT_CODES.BAD_INPUT,
     result: { file: err.details['file'], valid: false, issues },
     error: err,
-    human: (s) => `${s.bad('invalid')} ${String(err.details['file'])}: ${issues.length} problem(s)\n${renderIssues(issues, s)}`,
+    human: (s) => `${s.bad('invalid')} ${terminalSafe(String(err.details['file']))}: ${issues.length} problem(s)\n${renderIssues(issues, s)}`,
   };
 }

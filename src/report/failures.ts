@@ -48,7 +48,7 @@ export function renderFailures(failures: readonly AuditFailure[], style: Style, 
   for (const f of shown) {
     const mark = f.verdict === 'not-trusted' ? style.bad('✗') : style.warn('?');
     const where = f.layer !== null ? ` at layer ${f.layer}` : '';
-    lines.push(`  ${mark} ${terminalSafe(f.name)}  ${style.code(f.code)}${where}: ${style.dim(terminalSafe(f.message))}`);
+    lines.push(`  ${mark} ${terminalSafe(f.name)}  ${style.code(terminalSafe(f.code))}${where}: ${style.dim(terminalSafe(f.message))}`);
   }
   if (shown.length < failures.length) lines.push(style.dim(`  ... and ${failures.length - shown.length} more (--verbose lists all; the reports have every result)`));
   return lines;

@@ -63,20 +63,7 @@ export function formatMs(ms: number): string {
   return `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
-// C0 controls, DEL, C1 controls (ESC and CSI start terminal escape sequences),
-// and the Unicode bidirectional overrides/isolates that can make text display
-// in an order other than the one it is stored in.
-// eslint-disable-next-line no-control-regex
-const UNSAFE_FOR_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/**
- * Text from evidence or servers, made safe for a terminal: control and
- * bidi characters become visible \uXXXX escapes, so a hostile server cannot
- * move the cursor, recolor, retitle the terminal or fake a line of output.
- */
-export function terminalSafe(text: string): string {
-  return text.replace(UNSAFE_FOR_TERMINAL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+export { terminalSafe } from '../util/terminal-safe.js';
 
 /** An expected/actual value as one line: strings as they are, the rest as compact JSON; cut at `max` characters. */
 export function formatValue(value: unknown, max = 160): string {

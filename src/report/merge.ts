@@ -10,7 +10,7 @@
 // interrupted shards' VMs that were never started, and, when the inventory is
 // given, exactly which of its VMs have no result.
 
-import { shardOf, type Shard } from '../audit/shard.js';
+import { MAX_SHARDS, shardOf, type Shard } from '../audit/shard.js';
 import { ParseError } from '../errors.js';
 import type { AttestationResult } from '../verify/result.js';
 import type { AuditRun } from './json-report.js';
@@ -45,6 +45,8 @@ export interface MergeInventoryVm {
 
 /** How many missing VMs the report names (the count covers all). */
 export const MISSING_NAMES_LISTED = 100;
+/** Missing shards named in words (the report's list has them all). */
+const SHARDS_LISTED = 20;
 
 export class ReportMerger {
   private readonly reports: (MergedReport & { inventory: string | null })[] = [];
@@ -53,6 +55,8 @@ export class ReportMerger {
   private readonly position: Map<string, number> | undefined;
   private readonly inventoryVms: readonly MergeInventoryVm[] | undefined;
   private next = 0;
+  /** the merge a merged report read alone carries over */
+  private carried: MergedFrom | undefined;
 
   /** `inventory`: the fleet's VMs, when known: results are then ordered as it lists them, and what is missing is named. */
   constructor(inventory?: { file: string; vms: readonly MergeInventoryVm[] }) {
@@ -64,6 +68,16 @@ export class ReportMerger {
   addReport(file: string, run: AuditRun): void {
     const first = this.reports[0];
     const inventory = run.inventory ?? null;
+    // A report merged before is read again only alone (to render it again): its
+    // sources and what they left out carry over, so a partial fleet stays partial.
+    if (run.merged || this.carried) {
+      if (first) {
+        const merged = run.merged ? file : first.file;
+        throw mismatch(`${merged} is a merged report: it is read alone, not merged again with ${merged === file ? first.file : file} (merge the shard reports it came from instead)`, { file, check: 'run.merged' });
+      }
+      this.carried = run.merged;
+    }
+    if (run.shard && run.shard.count > MAX_SHARDS) throw new ParseError('REPORT_INVALID', `${file} claims shard ${run.shard.index} of ${run.shard.count}: at most ${MAX_SHARDS} shards`, { file, check: 'run.shard.count', actual: run.shard.count, max: MAX_SHARDS });
     if (first && first.inventory !== inventory) {
       throw mismatch(`${file} audited the inventory ${describeInventory(inventory)}, ${first.file} ${describeInventory(first.inventory)}: only shards of one inventory merge`, { file, check: 'run.inventory', expected: first.inventory, actual: inventory });
     }
@@ -127,13 +141,16 @@ export class ReportMerger {
   /** The merged run (its exitCode is the caller's), and whether the reports cover the whole fleet. */
   finish(tool: AuditRun['tool']): { run: AuditRun; complete: boolean } {
     if (this.reports.length === 0) throw new ParseError('REPORT_INVALID', 'no report to merge', {});
-    const from: MergedFrom = { reports: this.reports.map(({ inventory: _inventory, ...r }) => r) };
+    const from: MergedFrom = this.carried ? { reports: this.carried.reports.map((r) => ({ ...r })) } : { reports: this.reports.map(({ inventory: _inventory, ...r }) => r) };
+    if (this.carried?.missingShards) from.missingShards = [...this.carried.missingShards];
+    if (this.carried?.missingVms) from.missingVms = { count: this.carried.missingVms.count, names: [...this.carried.missingVms.names] };
     if (this.shardCount !== undefined) {
       const present = new Set(this.reports.map((r) => r.shard!.index));
       const missing = Array.from({ length: this.shardCount }, (_, i) => i).filter((i) => !present.has(i));
       if (missing.length) from.missingShards = missing;
     }
     if (this.inventoryVms) {
+      delete from.missingVms; // what this inventory lacks, from the results themselves
       const absent = this.inventoryVms.filter((v) => !this.seen.has(v.key));
       if (absent.length) from.missingVms = { count: absent.length, names: absent.slice(0, MISSING_NAMES_LISTED).map((v) => v.key) };
     }
@@ -149,9 +166,7 @@ export class ReportMerger {
       ...(first.inventory !== null ? { inventory: first.inventory } : {}),
       ...(this.reports.length === 1 && first.shard ? { shard: first.shard } : {}),
       ...(this.reports.length === 1 && first.hostname !== undefined ? { hostname: first.hostname } : {}),
-      ...(interrupted.length
-        ? { interrupted: { signal: [...new Set(interrupted.map((r) => r.interrupted!.signal))].join(','), notStarted: interrupted.reduce((n, r) => n + r.interrupted!.notStarted, 0) } }
-        : {}),
+      ...(interrupted.length ? { interrupted: { signal: signalsOf(interrupted), notStarted: interrupted.reduce((n, r) => n + r.interrupted!.notStarted, 0) } } : {}),
       merged: from,
     };
     return { run, complete };
@@ -164,7 +179,11 @@ export function coverageGaps(run: AuditRun): string[] {
   if (!merged) return [];
   const gaps: string[] = [];
   const count = merged.reports[0]?.shard?.count;
-  if (merged.missingShards) gaps.push(`no report for shard${merged.missingShards.length === 1 ? '' : 's'} ${merged.missingShards.join(', ')} of ${count}`);
+  const missing = merged.missingShards;
+  if (missing) {
+    const listed = missing.length > SHARDS_LISTED ? `${missing.slice(0, SHARDS_LISTED).join(', ')} and ${missing.length - SHARDS_LISTED} more` : missing.join(', ');
+    gaps.push(`no report for shard${missing.length === 1 ? '' : 's'} ${listed} of ${count}`);
+  }
   if (merged.missingVms) gaps.push(`${merged.missingVms.count} VM(s) of the inventory have no result`);
   if (run.interrupted && run.interrupted.notStarted > 0) gaps.push(`interrupted (${run.interrupted.signal}) with ${run.interrupted.notStarted} VM(s) not started`);
   return gaps;
@@ -175,6 +194,13 @@ export function mergedSources(merged: MergedFrom): string {
   const shards = merged.reports.flatMap((m) => (m.shard ? [m.shard] : []));
   const which = shards.length ? `, shard${shards.length === 1 ? '' : 's'} ${shards.map((s) => s.index).sort((a, b) => a - b).join(', ')} of ${shards[0]!.count}` : '';
   return `${merged.reports.length} report${merged.reports.length === 1 ? '' : 's'}${which}`;
+}
+
+/** The signals that stopped shards, as one short text ("SIGTERM,SIGINT"). */
+function signalsOf(reports: readonly MergedReport[]): string {
+  const signals = [...new Set(reports.map((r) => r.interrupted!.signal))];
+  const text = signals.join(',');
+  return text.length <= 64 ? text : `${signals.length} different signals`;
 }
 
 function describeInventory(inventory: string | null): string {

@@ -26,6 +26,13 @@ export interface ReportValidators {
 export const MAX_REPORT_LINE_BYTES = 32 * 1024 * 1024;
 /** Results per report: ten times the largest fleet we benchmark, per shard. */
 export const MAX_REPORT_RESULTS = 1_000_000;
+/**
+ * Nesting of arrays and objects in one line. A result is about 10 deep; the
+ * schema lets check values (expected, actual, details) be any JSON, and a
+ * value nested 100,000 deep parses but overflows the stack of everything that
+ * walks it afterwards (serializing, rendering).
+ */
+export const MAX_REPORT_NESTING = 64;
 
 const FIRST_LINE = `{"format":${JSON.stringify(AUDIT_REPORT_FORMAT)},"version":${AUDIT_REPORT_VERSION},`;
 
@@ -49,6 +56,8 @@ export class AuditReportReader {
     private readonly validators: ReportValidators,
   ) {}
 
+  private readonly verdicts = { trusted: 0, 'not-trusted': 0, incomplete: 0 };
+
   /** The results read so far. */
   get results(): number {
     return this.count;
@@ -59,7 +68,9 @@ export class AuditReportReader {
    * header once the run and summary are read, a result for each result line,
    * and undefined otherwise.
    */
-  line(text: string, lineNo: number): { header: ReportHeader } | { result: AttestationResult } | undefined {
+  line(raw: string, lineNo: number): { header: ReportHeader } | { result: AttestationResult } | undefined {
+    // a report that went through a CRLF tool reads the same
+    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     switch (this.stage) {
       case 'format':
         if (text !== FIRST_LINE) {
@@ -101,14 +112,18 @@ export class AuditReportReader {
   end(lines: number): ReportHeader & { results: number } {
     if (this.stage !== 'end') throw this.invalid(lines + 1, 'the report is truncated: it ends before its closing ]}');
     const s = this.summary!;
-    const counted = s.trusted + s.notTrusted + s.unreachable;
-    if (s.total !== this.count || counted !== this.count) {
-      throw new ParseError('REPORT_INVALID', `${this.file}: its summary counts ${s.total} VM(s) (${s.trusted} trusted, ${s.notTrusted} not trusted, ${s.unreachable} unreachable) but it holds ${this.count} result(s)`, {
-        file: this.file,
-        check: 'summary.total',
-        expected: this.count,
-        actual: s.total,
-      });
+    const held = this.verdicts;
+    if (s.total !== this.count || s.trusted !== held.trusted || s.notTrusted !== held['not-trusted'] || s.unreachable !== held.incomplete) {
+      throw new ParseError(
+        'REPORT_INVALID',
+        `${this.file}: its summary counts ${s.total} VM(s) (${s.trusted} trusted, ${s.notTrusted} not trusted, ${s.unreachable} unreachable) but it holds ${this.count} result(s) (${held.trusted} trusted, ${held['not-trusted']} not trusted, ${held.incomplete} unreachable)`,
+        {
+          file: this.file,
+          check: 'summary',
+          expected: { total: this.count, trusted: held.trusted, notTrusted: held['not-trusted'], unreachable: held.incomplete },
+          actual: { total: s.total, trusted: s.trusted, notTrusted: s.notTrusted, unreachable: s.unreachable },
+        },
+      );
     }
     return { run: this.run!, summary: s, results: this.count };
   }
@@ -120,9 +135,11 @@ export class AuditReportReader {
     const value = this.parse(more ? text.slice(0, -1) : text, lineNo, 'a result');
     const problems = this.validators.result(value);
     if (problems.length) throw this.invalid(lineNo, `result ${this.count + 1} does not match the report schema: ${problems.slice(0, 3).join('; ')}`, { problems: problems.slice(0, 10) });
+    const result = value as AttestationResult;
     this.count++;
+    this.verdicts[result.verdict]++;
     this.stage = more ? 'result' : 'close';
-    return { result: value as AttestationResult };
+    return { result };
   }
 
   private member(text: string, lineNo: number, key: string, comma: boolean, validate: (v: unknown) => string[]): unknown {
@@ -135,6 +152,7 @@ export class AuditReportReader {
   }
 
   private parse(text: string, lineNo: number, what: string): unknown {
+    if (nestingOver(text, MAX_REPORT_NESTING)) throw this.invalid(lineNo, `${what} nests arrays and objects more than ${MAX_REPORT_NESTING} deep`);
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
@@ -145,4 +163,21 @@ export class AuditReportReader {
   private invalid(lineNo: number, message: string, extra: Record<string, unknown> = {}): ParseError {
     return new ParseError('REPORT_INVALID', `${this.file}:${lineNo}: ${message}`, { file: this.file, line: lineNo, ...extra });
   }
+}
+
+/** Whether JSON text nests arrays and objects deeper than `max` (brackets inside strings do not count). */
+function nestingOver(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
 }

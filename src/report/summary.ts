@@ -99,6 +99,9 @@ function timing(durations: readonly number[]): AuditSummary['timing'] {
   return { count: sorted.length, medianMs: rank(0.5), p95Ms: rank(0.95), maxMs: sorted[sorted.length - 1]! };
 }
 
+/** Failure codes the terminal summary lists (most frequent first; the JSON has all). */
+const CODES_SHOWN = 40;
+
 /** The summary table for a terminal. */
 export function renderSummary(s: AuditSummary, style: Style): string {
   const lines: string[] = [style.bold(`Audit summary: ${s.total} VM${s.total === 1 ? '' : 's'}`)];
@@ -112,9 +115,12 @@ export function renderSummary(s: AuditSummary, style: Style): string {
 
   if (s.failureCodes.length) {
     lines.push('', style.bold('Failures by code'));
-    const w = Math.max(...s.failureCodes.map((c) => terminalSafe(c.code).length));
-    const cw = Math.max(...s.failureCodes.map((c) => String(c.count).length));
-    for (const c of s.failureCodes) lines.push(`  ${style.code(terminalSafe(c.code).padEnd(w))}  ${String(c.count).padStart(cw)}`);
+    // an audit has a few dozen codes at most; results read back from a report may carry any number
+    const shown = s.failureCodes.slice(0, CODES_SHOWN);
+    const w = shown.reduce((m, c) => Math.max(m, terminalSafe(c.code).length), 0);
+    const cw = shown.reduce((m, c) => Math.max(m, String(c.count).length), 0);
+    for (const c of shown) lines.push(`  ${style.code(terminalSafe(c.code).padEnd(w))}  ${String(c.count).padStart(cw)}`);
+    if (s.failureCodes.length > shown.length) lines.push(style.dim(`  ... and ${s.failureCodes.length - shown.length} more codes`));
   }
   if (s.slowest.length) {
     lines.push('', style.bold('Slowest hosts'));

@@ -144,3 +144,48 @@ test('a VM twice, or outside the shard its report names, is refused', () => {
   assert.equal(err.details['actual'], 2);
   assertThrowsCode(() => new ReportMerger().finish(TOOL), 'REPORT_INVALID');
 });
+
+test('a merged report reads again only alone, and what it lacked stays lacking', () => {
+  const m = new ReportMerger({ file: 'fleet.yaml', vms: results.map((r, index) => ({ key: keyOf(r), index })) });
+  m.addReport('audit-0.json', runOf(0));
+  for (const r of shardResults(0)) m.addResult(r);
+  const partial = m.finish(TOOL);
+  assert.equal(partial.complete, false);
+
+  const again = new ReportMerger();
+  again.addReport('fleet.json', partial.run);
+  for (const r of shardResults(0)) again.addResult(r);
+  const { run, complete } = again.finish(TOOL);
+  assert.equal(complete, false);
+  assert.deepEqual(run.merged, partial.run.merged, 'the sources and the gaps carry over');
+  assert.deepEqual(coverageGaps(run), coverageGaps(partial.run));
+
+  // with the inventory, what is missing comes from the results read
+  const withInventory = new ReportMerger({ file: 'fleet.yaml', vms: results.map((r, index) => ({ key: keyOf(r), index })) });
+  withInventory.addReport('fleet.json', partial.run);
+  for (const r of shardResults(0)) withInventory.addResult(r);
+  assert.equal(withInventory.finish(TOOL).run.merged?.missingVms?.count, results.length - shardResults(0).length);
+
+  for (const order of [
+    ['fleet.json', 'audit-1.json'],
+    ['audit-1.json', 'fleet.json'],
+  ]) {
+    const mixed = new ReportMerger();
+    const runs: Record<string, AuditRun> = { 'fleet.json': partial.run, 'audit-1.json': runOf(1) };
+    mixed.addReport(order[0]!, runs[order[0]!]!);
+    const err = assertThrowsCode(() => mixed.addReport(order[1]!, runs[order[1]!]!), 'REPORT_MISMATCH');
+    assert.match(err.message, /fleet\.json is a merged report: it is read alone/);
+  }
+});
+
+test('absurd shard counts are refused; long lists of missing shards and signals are cut in words', () => {
+  assertThrowsCode(() => new ReportMerger().addReport('x.json', runOf(0, 4_294_967_296)), 'REPORT_INVALID');
+  const m = new ReportMerger();
+  m.addReport('a.json', runOf(0, 10_000, { interrupted: { signal: 'S'.repeat(40), notStarted: 1 } }));
+  m.addReport('b.json', runOf(1, 10_000, { interrupted: { signal: 'T'.repeat(40), notStarted: 2 } }));
+  const { run } = m.finish(TOOL);
+  assert.equal(run.merged?.missingShards?.length, 9_998);
+  assert.deepEqual(run.interrupted, { signal: '2 different signals', notStarted: 3 });
+  const [shards] = coverageGaps(run);
+  assert.equal(shards, `no report for shards ${Array.from({ length: 20 }, (_, i) => i + 2).join(', ')} and 9978 more of 10000`);
+});

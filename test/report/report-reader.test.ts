@@ -108,9 +108,40 @@ test("a summary that does not count the report's results is refused (a result ta
   const lines = reportText.split('\n');
   const dropped = [...lines.slice(0, 4), ...lines.slice(5)].join('\n');
   const err = assertThrowsCode(() => read(dropped), 'REPORT_INVALID');
-  assert.equal(err.details['check'], 'summary.total');
-  assert.equal(err.details['actual'], f.results.length);
-  assert.equal(err.details['expected'], f.results.length - 1);
+  assert.equal(err.details['check'], 'summary');
+  assert.equal((err.details['actual'] as { total: number }).total, f.results.length);
+  assert.equal((err.details['expected'] as { total: number }).total, f.results.length - 1);
+  // the right total, but a summary that calls every VM trusted
+  const s = summarize(f.results);
+  const flattering = renderAuditReportJson(f.run, { ...s, trusted: s.total, notTrusted: 0, unreachable: 0, failureCodes: [] }, f.results);
+  const lie = assertThrowsCode(() => read(flattering), 'REPORT_INVALID');
+  assert.match(lie.message, new RegExp(`summary counts ${s.total} VM\\(s\\) \\(${s.total} trusted, 0 not trusted, 0 unreachable\\) but it holds ${s.total} result\\(s\\) \\(${s.trusted} trusted`));
+});
+
+test('CRLF line ends read as LF; values nested past the cap, long names and absurd shard counts are refused', () => {
+  assert.equal(read(reportText.replace(/\n/g, '\r\n')).results.length, f.results.length);
+  const lines = reportText.split('\n');
+  const withResult = (i: number, fn: (r: Record<string, unknown>) => void): string => {
+    const copy = [...lines];
+    const comma = copy[i]!.endsWith(',');
+    const r = JSON.parse(comma ? copy[i]!.slice(0, -1) : copy[i]!) as Record<string, unknown>;
+    fn(r);
+    copy[i] = JSON.stringify(r) + (comma ? ',' : '');
+    return copy.join('\n');
+  };
+  // 100,000 deep (as text: JSON.stringify itself cannot write it)
+  const nested = withResult(4, (r) => {
+    (r['layers'] as { checks?: { expected?: unknown }[] }[])[0]!.checks![0]!.expected = 'DEEP';
+  }).replace('"DEEP"', `${'['.repeat(100_000)}0${']'.repeat(100_000)}`);
+  assert.match(assertThrowsCode(() => read(nested), 'REPORT_INVALID').message, /^audit\.json:5: a result nests arrays and objects more than 64 deep/);
+  // brackets inside strings do not count
+  const bracketed = withResult(4, (r) => (r['reason'] = '['.repeat(500) + '{'.repeat(500)));
+  assert.equal(read(bracketed).results.length, f.results.length);
+  assertThrowsCode(() => read(withResult(4, (r) => (r['name'] = 'n'.repeat(257)))), 'REPORT_INVALID');
+  const huge = [...lines];
+  huge[1] = huge[1]!.replace('"shard":{"index":0,"count":2}', '"shard":{"index":0,"count":4294967296}');
+  assert.notEqual(huge[1], lines[1]);
+  assertThrowsCode(() => read(huge.join('\n')), 'REPORT_INVALID');
 });
 
 test('any mutation of a report is read or refused with a typed error, never a raw exception', () => {

@@ -110,12 +110,15 @@ export async function runReportCommand(opts: ReportOptions): Promise<CommandOutc
     failures.sort((a, b) => a.index - b.index);
     const merged = run.merged!;
     const result: ReportCommandResult = { run, summary: sum, exitCode, merged, complete, reports: opts.out, failures: failures.map(({ index: _index, ...f }) => f) };
+    // exit 3 for a fleet not wholly covered says so first, with any unreachable VMs beside it
+    const unreachable = sum.unreachable > 0 && !opts.unreachableOk ? `; and ${sum.unreachable} of ${sum.total} VM(s) could not be attested` : '';
     const error =
-      exitCode === EXIT_CODES.INCOMPLETE && !complete && byVerdicts !== EXIT_CODES.INCOMPLETE
-        ? new TransportError('REPORT_INCOMPLETE', `the reports do not cover the whole fleet: ${coverageGaps(run).join('; ')}`, {
+      exitCode === EXIT_CODES.INCOMPLETE && !complete && !opts.allowPartial
+        ? new TransportError('REPORT_INCOMPLETE', `the reports do not cover the whole fleet: ${coverageGaps(run).join('; ')}${unreachable}`, {
             ...(merged.missingShards ? { missingShards: merged.missingShards } : {}),
             ...(merged.missingVms ? { missingVms: merged.missingVms } : {}),
             ...(run.interrupted ? { interrupted: run.interrupted } : {}),
+            ...(unreachable ? { unreachable: sum.unreachable } : {}),
           })
         : outcome.auditError(sum, exitCode);
     return { ok: exitCode === EXIT_CODES.OK, exitCode, result, error, human: (style) => renderReport(result, style, opts.verbose) };
@@ -131,7 +134,7 @@ function renderReport(r: ReportCommandResult, style: Style, verbose: boolean): s
   lines.push(`Read ${mergedSources(r.merged)}: audited ${terminalSafe(r.run.startedAt)} to ${terminalSafe(r.run.finishedAt)}${r.run.inventory !== undefined ? `, inventory ${terminalSafe(r.run.inventory)}` : ''}`);
   const gaps = coverageGaps(r.run);
   if (gaps.length) {
-    lines.push(style.warn(`Not the whole fleet: ${gaps.join('; ')}`));
+    lines.push(style.warn(`Not the whole fleet: ${terminalSafe(gaps.join('; '))}`));
     const names = r.merged.missingVms?.names ?? [];
     const shown = verbose ? names : names.slice(0, 20);
     for (const n of shown) lines.push(`  ${style.warn('-')} ${terminalSafe(n)}`);

@@ -17,7 +17,7 @@ export const reportCommand: CommandDefinition = (program: Command, runner) => {
     .option('--junit <file>', 'write the merged JUnit XML report: one testcase per VM')
     .option('--html <file>', 'write the merged self-contained HTML report: failures first, filterable')
     .option('--no-color', 'plain text output (also when NO_COLOR is set or stdout is not a terminal)')
-    .option('-v, --verbose', 'list every VM that is not trusted, unreachable or missing (default: the first 20)')
+    .option('-v, --verbose', 'list every VM that is not trusted or unreachable, and up to 100 missing ones (default: the first 20 of each)')
     .addHelpText(
       'after',
       `
@@ -27,11 +27,15 @@ report that was truncated, edited or reformatted is refused: REPORT_INVALID,
 REPORT_MISMATCH). Results are verified as the audit recorded them; nothing is
 attested again.
 
+A report merged before (it has run.merged) is read alone, to render it again;
+the shards and VMs it lacked stay lacking.
+
 Exit codes: 0 every VM trusted and the whole fleet covered; 1 at least one VM
 not trusted (this wins); 3 at least one VM unreachable (0 with
---unreachable-ok), or a shard missing or interrupted, or (with --inventory)
-VMs with no result (REPORT_INCOMPLETE; not with --allow-partial); 2 a report
-or the inventory is invalid, or the reports do not belong together.
+--unreachable-ok), or a shard missing, or a shard stopped before it started
+all its VMs, or (with --inventory) VMs with no result (REPORT_INCOMPLETE; not
+with --allow-partial); 2 a report or the inventory is invalid, or the reports
+do not belong together.
 
 Examples:
   $ vtpm-verify report reports/audit-*.json --inventory fleet.yaml --html fleet.html --junit fleet.xml
@@ -40,7 +44,7 @@ Examples:
     ✗ not trusted   10    1.0%
     ? unreachable    0    0.0%
   ...
-  Read 4 report(s), shards 0, 1, 2, 3 of 4: audited 2026-11-27T02:17:00.412Z to 2026-11-27T02:17:05.903Z, inventory /config/fleet.yaml
+  Read 4 reports, shards 0, 1, 2, 3 of 4: audited 2026-11-27T02:17:00.412Z to 2026-11-27T02:17:05.903Z, inventory /config/fleet.yaml
   HTML report: fleet.html
   JUnit report: fleet.xml
   $ vtpm-verify report audit-0.json audit-1.json audit-2.json   # shard 3 of 4 missing: exit 3, REPORT_INCOMPLETE
