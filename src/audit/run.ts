@@ -145,9 +145,11 @@ export async function runAudit(targets: readonly AuditTarget[], options: AuditRu
         slots.release();
       }
       if (result.verdict !== 'incomplete' || !retryable(result) || attempt > options.retries || options.signal?.aborted) break;
+      await sleep(retryDelay(attempt + 1, base, max, random));
+      // stopped during the backoff: the last attempt's result stands
+      if (options.signal?.aborted) break;
       if (attempt === 1) stats.retried++;
       attempt++;
-      await sleep(retryDelay(attempt, base, max, random));
       await slots.acquire();
     }
     result = decorate(result, target, attempt);

@@ -12,10 +12,10 @@
 // so a report that exists is complete: an audit killed midway leaves none
 // half-written.
 
-import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, fsyncSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { InternalError, TransportError } from '../errors.js';
+import { basename, dirname, join, resolve } from 'node:path';
+import { InternalError, TransportError, UsageError, VtpmError } from '../errors.js';
 import { displayName, failureCodes } from '../report/format.js';
 import { htmlReportChunksFromCards, htmlReportOrder, htmlVmCard, type HtmlReportOptions } from '../report/html.js';
 import { auditReportJsonChunksFromLines, type AuditRun } from '../report/json-report.js';
@@ -60,8 +60,16 @@ export class ResultSpool {
 
   constructor(parent = tmpdir(), opts: { htmlCards?: HtmlReportOptions } = {}) {
     this.cards = opts.htmlCards;
-    this.dir = mkdtempSync(join(parent, 'vtpm-audit-'));
-    this.fd = openSync(join(this.dir, 'results.ndjson'), 'w+', 0o600);
+    let dir: string | undefined;
+    try {
+      dir = mkdtempSync(join(parent, 'vtpm-audit-'));
+      this.fd = openSync(join(dir, 'results.ndjson'), 'w+', 0o600);
+    } catch (err) {
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new TransportError('IO_ERROR', `cannot create the report spool in ${parent} (TMPDIR): ${code}`, { dir: parent }, { cause: err });
+    }
+    this.dir = dir;
     // Unlinked at once and used through the descriptor only: even a SIGKILLed
     // audit leaves no spool behind (the kernel frees it with the process).
     // Where an open file cannot be unlinked, close() removes it.
@@ -190,11 +198,65 @@ export interface ReportFiles {
   html?: string | undefined;
 }
 
-/** Writes every report asked for from the spool. */
-export function writeReports(files: ReportFiles, run: AuditRun, summary: AuditSummary, spool: ResultSpool): void {
-  if (files.json !== undefined) writeReportFile(files.json, 'JSON report', auditReportJsonChunksFromLines(run, summary, spool.lines()));
-  if (files.junit !== undefined) writeReportFile(files.junit, 'JUnit report', junitChunks(run, summary, spool.junitCases()));
-  if (files.html !== undefined) writeReportFile(files.html, 'HTML report', htmlReportChunksFromCards(run, summary, spool.codeCounts, spool.htmlCards()));
+/** A report that could not be written (the others still were). */
+export interface ReportWriteFailure {
+  report: keyof ReportFiles;
+  file: string;
+  code: string;
+  message: string;
+}
+
+/**
+ * Writes every report asked for from the spool. One that fails (a full disk)
+ * does not stop the others; the failures are returned for the caller to
+ * report beside the verdicts, which stand.
+ */
+export function writeReports(files: ReportFiles, run: AuditRun, summary: AuditSummary, spool: ResultSpool): ReportWriteFailure[] {
+  const failures: ReportWriteFailure[] = [];
+  const write = (report: keyof ReportFiles, what: string, chunks: () => Iterable<string>): void => {
+    const file = files[report];
+    if (file === undefined) return;
+    try {
+      writeReportFile(file, what, chunks());
+    } catch (err) {
+      if (!(err instanceof VtpmError)) throw err;
+      failures.push({ report, file, code: err.code, message: err.message });
+    }
+  };
+  write('json', 'JSON report', () => auditReportJsonChunksFromLines(run, summary, spool.lines()));
+  write('junit', 'JUnit report', () => junitChunks(run, summary, spool.junitCases()));
+  write('html', 'HTML report', () => htmlReportChunksFromCards(run, summary, spool.codeCounts, spool.htmlCards()));
+  return failures;
+}
+
+/**
+ * Checks report paths before any work, so a typo in a folder name costs
+ * nothing (not an audit's worth of attestations, then exit 3): each names a
+ * file in an existing, writable folder, no two are the same file, and none is
+ * a file the command reads or keeps (the inventory, the state file, an input
+ * report), which writing it would destroy.
+ */
+export function checkReportPaths(files: ReportFiles, keep: readonly { path: string; what: string }[]): void {
+  const taken = new Map(keep.map((k) => [resolve(k.path), k.what]));
+  for (const [report, file] of Object.entries(files) as [keyof ReportFiles, string | undefined][]) {
+    if (file === undefined) continue;
+    const option = `--${report}`;
+    if (file === '') throw new UsageError('USAGE', `${option}: the report file name is empty`, { option: report });
+    const path = resolve(file);
+    const other = taken.get(path);
+    if (other !== undefined) throw new UsageError('USAGE', `${option} ${file} is ${other}: writing the report there would destroy it`, { option: report, file });
+    taken.set(path, `the ${option} report too`);
+    const dir = dirname(path);
+    let problem: string | undefined;
+    try {
+      if (!statSync(dir).isDirectory()) problem = `${dir} is not a folder`;
+      else if (existsSync(path) && statSync(path).isDirectory()) problem = `${file} is a folder`;
+      else accessSync(dir, fsConstants.W_OK);
+    } catch (err) {
+      problem = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `the folder ${dir} does not exist` : `the folder ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    }
+    if (problem) throw new UsageError('USAGE', `${option} ${file}: ${problem}`, { option: report, file });
+  }
 }
 
 /** How an audit's HTML cards are rendered: trusted VMs with their counts of passing checks only, so a fleet's page stays a size a browser opens. */

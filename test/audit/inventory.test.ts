@@ -133,6 +133,29 @@ vms:
   assert.match(issues[0]!.message, /groups: web/);
 });
 
+test('an unnamed VM is known by its url: a name equal to it is refused, whichever comes first', () => {
+  const url = 'https://a.example/attest';
+  for (const [vms, line, field] of [
+    [`  - { name: "${url}", url: "https://b.example/attest" }\n  - { url: "${url}" }\n`, 3, 'url'],
+    [`  - { url: "${url}" }\n  - { name: "${url}", url: "https://b.example/attest" }\n`, 3, 'name'],
+  ] as const) {
+    const { inventory, issues } = parseInventory(`vms:\n${vms}`, 'inv.yaml');
+    assert.equal(inventory, undefined);
+    assert.deepEqual(issues.map((i) => [i.line, i.code, i.path]), [[line, 'INVENTORY_DUPLICATE', `vms[1].${field}`]]);
+  }
+});
+
+test('a JSON inventory may start with a byte order mark; a YAML inventory over 8 MiB is refused with the advice to use JSON', () => {
+  const json = parseInventory('\ufeff{"vms":[{"name":"a","url":"https://a.example/"}]}', 'inv.json');
+  assert.deepEqual(json.issues, []);
+  assert.equal(json.inventory!.vms[0]!.name, 'a');
+  const big = `vms:\n${'  - { url: "https://a.example/x" }\n'.repeat(Math.ceil((8 * 1024 * 1024) / 34) + 1)}`;
+  const yaml = parseInventory(big, 'inv.yaml');
+  assert.equal(yaml.inventory, undefined);
+  assert.deepEqual(yaml.issues.map((i) => [i.line, i.code]), [[1, 'INVENTORY_VALUE']]);
+  assert.match(yaml.issues[0]!.message, /a YAML inventory is limited to 8388608 characters .* as JSON/);
+});
+
 test('YAML syntax errors, a wrong version and an empty list are located too', () => {
   const syntax = parseInventory('vms:\n  - { name: a, url: "x"\n', 'bad.yaml').issues;
   assert.ok(syntax.length > 0 && syntax.every((i) => i.code === 'INVENTORY_YAML_SYNTAX'));

@@ -98,15 +98,18 @@ test('SIGTERM midway: the VMs in flight finish, the results so far are stored an
   const args = ['audit', inventory, '--trust', sim.trustDir, '--state', state, '--json', report, '--concurrency', '2', '--retries', '0', '--timeout', '3000'];
   const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let stdout = '';
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   createInterface({ input: child.stderr! }).on('line', (line) => {
     stderr += `${line}\n`;
     if (/^audit: 100\/200 VMs done/.test(line)) child.kill('SIGTERM');
   });
-  child.stdout!.resume();
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   const code = await exited;
   assert.equal(code, 3, stderr);
   assert.match(stderr, /SIGTERM: finishing the VMs in flight/);
+  // the terminal says so too, not only the JSON and stderr
+  assert.match(stdout, /Interrupted by SIGTERM: \d+ of 200 VMs audited, \d+ not started/);
 
   const r = JSON.parse(readFileSync(report, 'utf8'));
   assert.equal(r.run.interrupted.signal, 'SIGTERM');

@@ -126,3 +126,28 @@ test('a result that cannot be written stops the audit; an abort stops starting V
   });
   assert.deepEqual(stats, { completed: 4, attempts: 4, retried: 0, skipped: 6 });
 });
+
+test('a stop during a retry backoff makes no further attempt: the last result stands, counted once', async (t) => {
+  const { sim, setup, targets } = await fleet(t, 1);
+  const abort = new AbortController();
+  let attempts = 0;
+  const results: AttestationResult[] = [];
+  const stats = await runAudit(targets, {
+    concurrency: 1,
+    retries: 3,
+    cache: setup.cache,
+    signal: abort.signal,
+    // SIGTERM arrives while the VM waits to be tried again
+    sleep: async () => abort.abort(),
+    source: () =>
+      direct(sim, (req) => {
+        if (req.position !== 0) return;
+        attempts++;
+        throw new TransportError('TRANSPORT_REFUSED', 'refused', {});
+      }),
+    onResult: (r) => results.push(r),
+  });
+  assert.equal(attempts, 1);
+  assert.deepEqual([results[0]!.verdict, results[0]!.attempts, results[0]!.error?.code], ['incomplete', 1, 'TRANSPORT_REFUSED']);
+  assert.deepEqual(stats, { completed: 1, attempts: 1, retried: 0, skipped: 0 });
+});

@@ -15,7 +15,7 @@ import { FAILURES_SHOWN, failureOf, renderFailures, type AuditFailure } from '..
 import type { AttestationResult } from '../../verify/result.js';
 import { toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { AuditDefaults } from '../audit-setup.js';
-import type { ReportFiles } from '../audit-reports.js';
+import type { ReportFiles, ReportWriteFailure } from '../audit-reports.js';
 import type { AuditRunSummary } from '../../state/store.js';
 import { changeCountParts, changesByKind } from '../../state/run-changes.js';
 import { invalidDocumentOutcome } from '../policy-file.js';
@@ -57,6 +57,8 @@ export interface AuditCommandResult {
   stats: { selected: number; inventory: number; profiles: number; attempts: number; retried: number };
   /** every VM not trusted or unreachable, in inventory order */
   failures: AuditFailure[];
+  /** reports that could not be written (the others were) */
+  reportErrors?: ReportWriteFailure[];
 }
 
 export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcome> {
@@ -69,6 +71,13 @@ export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcom
     import('../../x509/cache.js'),
   ]);
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
+  if (opts.reports.json !== undefined || opts.reports.junit !== undefined || opts.reports.html !== undefined) {
+    const [{ checkReportPaths }, { resolveStatePath }] = await Promise.all([import('../audit-reports.js'), import('../../state/paths.js')]);
+    checkReportPaths(opts.reports, [
+      { path: opts.inventory, what: 'the inventory' },
+      ...(opts.state !== undefined ? [{ path: resolveStatePath(opts.state === '' ? undefined : opts.state), what: 'the state file' }] : []),
+    ]);
+  }
   if (opts.keepHistory !== undefined) {
     if (opts.state === undefined) throw new UsageError('USAGE', '--keep-history needs --state: it prunes the state file', { option: 'keep-history' });
     (await import('./prune.js')).pruneCutoff(opts.keepHistory, 'keep-history', Date.now()); // a bad age fails before the audit, not after it
@@ -94,7 +103,7 @@ export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcom
     throw err;
   }
   parsed = undefined; // the inventory's YAML tree is no longer needed
-  for (const w of setup.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of setup.warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
 
   try {
     return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache });
@@ -122,23 +131,28 @@ async function audit(
   const reportsMod = wantsReports ? await import('../audit-reports.js') : undefined;
 
   const startedAt = new Date();
+  // every result on disk as it comes, for the reports at the end (removed whatever happens);
+  // made before the state file's run begins, so a spool that cannot be made leaves no run behind
+  const spool = reportsMod ? new reportsMod.ResultSpool(undefined, opts.reports.html !== undefined ? { htmlCards: reportsMod.AUDIT_HTML_CARDS } : {}) : undefined;
   let batcher: import('../../state/batch.js').StateBatcher | undefined;
   let runId: number | undefined;
   if (opts.state !== undefined) {
     const [{ openState, resolveStatePath }, { StateBatcher }] = await Promise.all([import('../../state/index.js'), import('../../state/batch.js')]);
-    const store = await openState(resolveStatePath(opts.state === '' ? undefined : opts.state));
+    const store = await openState(resolveStatePath(opts.state === '' ? undefined : opts.state)).catch((err: unknown) => {
+      spool?.close();
+      throw err;
+    });
     try {
       // the run's row first: history lists runs, with what changed since the previous one (of the
       // same inventory file, by its absolute path: cron and a person in another folder name it alike)
       runId = store.beginAuditRun({ startedAt: startedAt.getTime(), inventory: resolve(opts.inventory), shard: ctx.shard ? `${ctx.shard.index}/${ctx.shard.count}` : null, planned: targets.length });
     } catch (err) {
       store.close();
+      spool?.close();
       throw err;
     }
     batcher = new StateBatcher(store, { runId });
   }
-  // every result on disk as it comes, for the reports at the end (removed whatever happens)
-  const spool = reportsMod ? new reportsMod.ResultSpool(undefined, opts.reports.html !== undefined ? { htmlCards: reportsMod.AUDIT_HTML_CARDS } : {}) : undefined;
   try {
     const progress = await progressMod.startProgress(
       targets.length,
@@ -213,7 +227,9 @@ async function audit(
         if (opts.keepHistory !== undefined && !stoppedBy) {
           const { pruneCutoff } = await import('./prune.js');
           try {
-            const { before, results, readings, runs } = batcher.store.prune(pruneCutoff(opts.keepHistory, 'keep-history', Date.now()));
+            // never into this run's own results, however short the age
+            const cutoff = Math.min(pruneCutoff(opts.keepHistory, 'keep-history', Date.now()), startedAt.getTime());
+            const { before, results, readings, runs } = batcher.store.prune(cutoff);
             pruned = { before, results, readings, runs };
           } catch (err) {
             if (!(err instanceof VtpmError)) throw err;
@@ -230,7 +246,7 @@ async function audit(
     }
 
     const sum = summary.summary();
-    const exitCode = exitCodeOf(sum);
+    let exitCode = exitCodeOf(sum);
     const run: AuditRun = {
       tool: { name: 'vtpm-verify', version: VERSION },
       startedAt: startedAt.toISOString(),
@@ -243,11 +259,30 @@ async function audit(
       ...(stoppedBy ? { interrupted: { signal: stoppedBy, notStarted: stats.skipped } } : {}),
       ...(runId !== undefined ? { state: { runId, since } } : {}),
     };
-    if (reportsMod && spool) reportsMod.writeReports(opts.reports, run, sum, spool);
-    const error = stoppedBy
+    // A report that cannot be written (a full disk: the paths were checked before the audit)
+    // does not hide the verdicts: the others are written, the summary is shown, and the exit
+    // code is 3 unless a VM is not trusted (1 wins, as always).
+    const reportErrors = reportsMod && spool ? reportsMod.writeReports(opts.reports, run, sum, spool) : [];
+    for (const f of reportErrors) process.stderr.write(`error: ${terminalSafe(f.message)}\n`);
+    let error: VtpmError | undefined = stoppedBy
       ? new TransportError('AUDIT_INTERRUPTED', `the audit was stopped by ${stoppedBy}: ${sum.total} of ${targets.length} VMs audited, ${stats.skipped} not started`, { signal: stoppedBy, audited: sum.total, notStarted: stats.skipped })
       : undefined;
-    return auditOutcome(opts, run, sum, exitCode, failures, batcher, { pruned, pruneError, since }, { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried }, (exitCode === EXIT_CODES.NOT_TRUSTED ? undefined : error) ?? outcome.auditError(sum, exitCode));
+    if (reportErrors.length && exitCode !== EXIT_CODES.NOT_TRUSTED) {
+      exitCode = EXIT_CODES.INCOMPLETE;
+      error ??= new TransportError('IO_ERROR', reportErrors.map((f) => f.message).join('; '), { reports: reportErrors });
+    }
+    return auditOutcome(
+      opts,
+      run,
+      sum,
+      exitCode,
+      failures,
+      batcher,
+      { pruned, pruneError, since },
+      { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried },
+      (exitCode === EXIT_CODES.NOT_TRUSTED ? undefined : error) ?? outcome.auditError(sum, exitCode),
+      reportErrors,
+    );
   } finally {
     spool?.close();
   }
@@ -264,6 +299,7 @@ function auditOutcome(
   prune: Pick<NonNullable<AuditCommandResult['state']>, 'pruned' | 'pruneError' | 'since'>,
   stats: AuditCommandResult['stats'],
   error: VtpmError | undefined,
+  reportErrors: readonly ReportWriteFailure[],
 ): CommandOutcome {
   failures.sort((a, b) => a.index - b.index);
   const result: AuditCommandResult = {
@@ -276,6 +312,7 @@ function auditOutcome(
       : null,
     stats,
     failures: failures.map(({ index: _index, ...f }) => f),
+    ...(reportErrors.length ? { reportErrors: [...reportErrors] } : {}),
   };
   return {
     ok: exitCode === EXIT_CODES.OK,
@@ -307,9 +344,16 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
     if (more > 0) lines.push(style.dim(`  ... and ${more} more (vtpm-verify history --runs${verbose ? '' : ' --verbose'})`));
   }
   const files = Object.entries(r.reports).filter(([, v]) => v !== undefined);
-  if (files.length || r.state) lines.push('');
+  if (files.length || r.state || r.run.interrupted) lines.push('');
+  if (r.run.interrupted) {
+    const { signal, notStarted } = r.run.interrupted;
+    lines.push(style.warn(`Interrupted by ${terminalSafe(signal)}: ${r.summary.total} of ${r.stats.selected} VMs audited, ${notStarted} not started`));
+  }
   const labels: Record<string, string> = { json: 'JSON', junit: 'JUnit', html: 'HTML' };
-  for (const [kind, file] of files) lines.push(`${labels[kind] ?? kind} report: ${String(file)}`);
+  for (const [kind, file] of files) {
+    const failed = r.reportErrors?.find((f) => f.report === kind);
+    lines.push(failed ? style.bad(`${labels[kind] ?? kind} report: not written: ${terminalSafe(failed.message)}`) : `${labels[kind] ?? kind} report: ${terminalSafe(String(file))}`);
+  }
   if (r.state) lines.push(`state: ${r.state.stored} result(s) recorded in ${r.state.file} as audit run ${r.state.runId} (vtpm-verify history --runs --state ${r.state.file})`);
   if (r.state?.pruneError) lines.push(`state: not pruned (--keep-history): ${r.state.pruneError.code}: ${r.state.pruneError.message}`);
   if (r.state?.pruned) lines.push(`state: pruned ${r.state.pruned.results} result(s) and ${r.state.pruned.readings} clock reading(s) recorded before ${r.state.pruned.before}`);

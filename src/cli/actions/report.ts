@@ -9,9 +9,8 @@
 // the results go to the same spool the audit writes its reports from.
 
 import { createReadStream } from 'node:fs';
-import { resolve } from 'node:path';
 import { EXIT_CODES, ParseError, TransportError, UsageError, VtpmError, type ExitCode } from '../../errors.js';
-import type { ReportFiles } from '../audit-reports.js';
+import type { ReportFiles, ReportWriteFailure } from '../audit-reports.js';
 import { failureOf, renderFailures, type AuditFailure } from '../../report/failures.js';
 import type { AuditRun } from '../../report/json-report.js';
 import { coverageGaps, mergedSources, type MergedFrom } from '../../report/merge.js';
@@ -46,17 +45,12 @@ export interface ReportCommandResult {
   reports: ReportFiles;
   /** every VM not trusted or unreachable, in the merged report's order */
   failures: AuditFailure[];
+  /** reports that could not be written (the others were) */
+  reportErrors?: ReportWriteFailure[];
 }
 
 export async function runReportCommand(opts: ReportOptions): Promise<CommandOutcome> {
   if (opts.reports.length === 0) throw new UsageError('USAGE', 'report: name at least one JSON report (audit --json FILE)', { option: 'reports' });
-  // `report --json a.json b.json` takes a.json as the output: refuse before it is overwritten
-  const inputs = new Set(opts.reports.map((f) => resolve(f)));
-  for (const [kind, file] of Object.entries(opts.out)) {
-    if (file !== undefined && inputs.has(resolve(file))) {
-      throw new UsageError('USAGE', `--${kind} ${file} is also one of the reports to read; write the merged report elsewhere (put --${kind} FILE after the reports, or use --${kind}=FILE)`, { option: kind, file });
-    }
-  }
   const [{ reportValidators }, { AuditReportReader }, { ReportMerger }, { SummaryBuilder }, outcome, reportsMod] = await Promise.all([
     import('../../report/report-schema.js'),
     import('../../report/report-reader.js'),
@@ -65,6 +59,9 @@ export async function runReportCommand(opts: ReportOptions): Promise<CommandOutc
     import('../../audit/outcome.js'),
     import('../audit-reports.js'),
   ]);
+
+  // an output that is an input (or the inventory) would be destroyed; a folder that is not there costs nothing yet
+  reportsMod.checkReportPaths(opts.out, [...opts.reports.map((f) => ({ path: f, what: 'one of the reports to read' })), ...(opts.inventory !== undefined ? [{ path: opts.inventory, what: 'the inventory' }] : [])]);
 
   let inventoryVms: { key: string; index: number }[] | undefined;
   if (opts.inventory !== undefined) {
@@ -103,17 +100,30 @@ export async function runReportCommand(opts: ReportOptions): Promise<CommandOutc
     const sum = summary.summary();
     const byVerdicts = outcome.auditExitCode(sum, { unreachableOk: opts.unreachableOk });
     // 1 wins, as in an audit; a fleet the reports do not wholly cover is never "all trusted"
-    const exitCode: ExitCode = byVerdicts === EXIT_CODES.NOT_TRUSTED || complete || opts.allowPartial ? byVerdicts : EXIT_CODES.INCOMPLETE;
+    let exitCode: ExitCode = byVerdicts === EXIT_CODES.NOT_TRUSTED || complete || opts.allowPartial ? byVerdicts : EXIT_CODES.INCOMPLETE;
     run.exitCode = exitCode;
-    if (spool) reportsMod.writeReports(opts.out, run, sum, spool);
+    // as in an audit: a report that cannot be written is said, the others are written, 1 still wins
+    const writeErrors = spool ? reportsMod.writeReports(opts.out, run, sum, spool) : [];
+    for (const f of writeErrors) process.stderr.write(`error: ${terminalSafe(f.message)}\n`);
+    if (writeErrors.length && exitCode !== EXIT_CODES.NOT_TRUSTED) exitCode = EXIT_CODES.INCOMPLETE;
 
     failures.sort((a, b) => a.index - b.index);
     const merged = run.merged!;
-    const result: ReportCommandResult = { run, summary: sum, exitCode, merged, complete, reports: opts.out, failures: failures.map(({ index: _index, ...f }) => f) };
+    const result: ReportCommandResult = {
+      run,
+      summary: sum,
+      exitCode,
+      merged,
+      complete,
+      reports: opts.out,
+      failures: failures.map(({ index: _index, ...f }) => f),
+      ...(writeErrors.length ? { reportErrors: writeErrors } : {}),
+    };
     // exit 3 for a fleet not wholly covered says so first, with any unreachable VMs beside it
     const unreachable = sum.unreachable > 0 && !opts.unreachableOk ? `; and ${sum.unreachable} of ${sum.total} VM(s) could not be attested` : '';
-    const error =
-      exitCode === EXIT_CODES.INCOMPLETE && !complete && !opts.allowPartial
+    const error = writeErrors.length && exitCode !== EXIT_CODES.NOT_TRUSTED
+      ? new TransportError('IO_ERROR', writeErrors.map((f) => f.message).join('; '), { reports: writeErrors })
+      : exitCode === EXIT_CODES.INCOMPLETE && !complete && !opts.allowPartial
         ? new TransportError('REPORT_INCOMPLETE', `the reports do not cover the whole fleet: ${coverageGaps(run).join('; ')}${unreachable}`, {
             ...(merged.missingShards ? { missingShards: merged.missingShards } : {}),
             ...(merged.missingVms ? { missingVms: merged.missingVms } : {}),
@@ -142,7 +152,11 @@ function renderReport(r: ReportCommandResult, style: Style, verbose: boolean): s
     if (more > 0) lines.push(style.dim(`  ... and ${more} more${names.length > shown.length ? ' (--verbose lists the first 100)' : ''}`));
   }
   const labels: Record<string, string> = { json: 'JSON', junit: 'JUnit', html: 'HTML' };
-  for (const [kind, file] of Object.entries(r.reports)) if (file !== undefined) lines.push(`${labels[kind] ?? kind} report: ${String(file)}`);
+  for (const [kind, file] of Object.entries(r.reports)) {
+    if (file === undefined) continue;
+    const failed = r.reportErrors?.find((f) => f.report === kind);
+    lines.push(failed ? style.bad(`${labels[kind] ?? kind} report: not written: ${terminalSafe(failed.message)}`) : `${labels[kind] ?? kind} report: ${terminalSafe(String(file))}`);
+  }
   return lines.join('\n');
 }
 

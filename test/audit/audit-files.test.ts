@@ -1,0 +1,86 @@
+// What an audit does with the files around it, from a review: report paths
+// are checked before any VM is attested (a folder that is not there, an empty
+// name, a report that would overwrite the inventory, the state file or another
+// report: exit 2, nothing attested, no state run begun); a report that cannot
+// be written at the end does not hide the verdicts or stop the other reports;
+// --keep-history never prunes the run that just ran; an interrupted audit says
+// so on the terminal; warnings quoting file names are terminal-safe.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeReports, ResultSpool } from '../../src/cli/audit-reports.js';
+import { summarize } from '../../src/report/summary.js';
+import { inventoryYaml } from '../../src/simulator/fleet.js';
+import { startSimulator } from '../../src/simulator/start.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+import { fleet } from '../report/fleet.js';
+
+/** A simulated fleet of 3 VMs, its inventory and where its state file would go. */
+async function threeVms(t: TestContext) {
+  const sim = await startSimulator({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 3 } });
+  t.after(() => sim.close());
+  const dir = tempDir(t, 'vtpm-files-');
+  const inventory = join(dir, 'fleet.yaml');
+  writeFileSync(inventory, inventoryYaml(sim.inventory()));
+  return { sim, dir, inventory, state: join(dir, 'state.db') };
+}
+
+test('report paths are checked before the audit: exit 2, nothing attested, no state run begun', async (t) => {
+  const { sim, dir, inventory, state } = await threeVms(t);
+  const served = () => sim.stats.evidence;
+  const before = served();
+  const cases: [string[], RegExp][] = [
+    [['--json', join(dir, 'nodir', 'out.json')], /--json .*out\.json: the folder .*nodir does not exist/],
+    [['--junit', join(dir, 'fleet.yaml')], /--junit .*fleet\.yaml is the inventory: writing the report there would destroy it/],
+    [['--json', state], /--json .*state\.db is the state file/],
+    [['--json', join(dir, 'r.json'), '--html', join(dir, 'r.json')], /--html .*r\.json is the --json report too/],
+    [['--json='], /--json: the report file name is empty/],
+    [['--html', dir], /is a folder/],
+  ];
+  for (const [extra, message] of cases) {
+    const r = await runCli(['audit', inventory, '--trust', sim.trustDir, '--state', state, ...extra]);
+    assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr + r.stdout, message);
+  }
+  assert.equal(served(), before, 'no evidence was requested');
+  assert.equal(existsSync(state), false, 'the state file was not even created');
+  assert.match(readFileSync(inventory, 'utf8'), /vm-0001/, 'the inventory is intact');
+});
+
+test('a report that cannot be written is reported beside the others, which are written', (t) => {
+  const dir = tempDir(t, 'vtpm-files-');
+  const f = fleet(6);
+  const spool = new ResultSpool(dir, {});
+  t.after(() => spool.close());
+  f.results.forEach((r, i) => spool.add(r, i));
+  mkdirSync(join(dir, 'gone'));
+  const files = { json: join(dir, 'gone', 'x.json'), junit: join(dir, 'ok.xml') };
+  // the folder vanishes between the check and the write (a full disk fails the same way)
+  rmSync(join(dir, 'gone'), { recursive: true });
+  const failures = writeReports(files, f.run, summarize(f.results), spool);
+  assert.deepEqual(failures.map((x) => [x.report, x.code]), [['json', 'IO_ERROR']]);
+  assert.match(readFileSync(files.junit, 'utf8'), /<testsuites /);
+});
+
+test('--keep-history never prunes the run that just ran, however short the age; trust warnings quoting file names are terminal-safe', async (t) => {
+  const { sim, dir, inventory, state } = await threeVms(t);
+  // a trust folder with a file that is not a certificate, named to clear the screen
+  const trust = join(dir, 'trust');
+  cpSync(sim.trustDir, trust, { recursive: true });
+  writeFileSync(join(trust, 'ak-ca', 'x\u001b[2J\u001b[31mRED.pem'), 'not a certificate');
+
+  const first = await runCli(['audit', inventory, '--trust', trust, '--state', state]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /warning: .*x\\u001b\[2J\\u001b\[31mRED\.pem/);
+  assert.doesNotMatch(first.stderr + first.stdout, /\u001b/);
+
+  const second = await runCli(['audit', inventory, '--trust', trust, '--state', state, '--keep-history', '0s', '--json']);
+  assert.equal(second.code, 0, second.stderr);
+  const pruned = (second.json?.result as { state: { pruned: { results: number } } }).state.pruned;
+  assert.equal(pruned.results, 3, "the first run's results, not this one's");
+  const runs = await runCli(['history', '--runs', '--state', state, '--json']);
+  const listed = (runs.json?.result as { runs: { recorded: number; planned: number }[] }).runs;
+  assert.deepEqual(listed.map((r) => [r.recorded, r.planned]), [[3, 3]], 'this run kept whole; the first pruned with its last result');
+});
