@@ -182,7 +182,15 @@ function crossChecks(spec: InventorySpec): PendingIssue[] {
   const groups = spec.groups ?? new Map();
   const firstByUrl = new Map<string, number>();
   const firstByKey = new Map<string, number>();
+  const firstByNfc = new Map<string, number>();
   spec.vms.forEach((vm, i) => {
+    // names that differ only in Unicode normalization (café as é or as e + ´) look the same in every report
+    if (vm.name !== undefined) {
+      const nfc = vm.name.normalize('NFC');
+      const other = firstByNfc.get(nfc);
+      if (other === undefined) firstByNfc.set(nfc, i);
+      else if (spec.vms[other]!.name !== vm.name) out.push({ code: 'INVENTORY_DUPLICATE', path: ['vms', i, 'name'], message: `vms[${i}].name: the same name as vms[${other}] in another Unicode normalization; reports would show two VMs alike`, actual: vm.name });
+    }
     if (vm.group !== undefined && !groups.has(vm.group)) {
       const known = [...groups.keys()];
       out.push({
@@ -210,10 +218,18 @@ function crossChecks(spec: InventorySpec): PendingIssue[] {
 function normalizedUrl(s: string): string {
   try {
     const u = new URL(s);
-    return `${u.protocol}//${u.host.toLowerCase()}${u.pathname.replace(/\/+$/, '')}${u.search}`;
+    return `${u.protocol}//${u.host.toLowerCase()}${percentNormalized(u.pathname).replace(/\/+$/, '')}${percentNormalized(u.search)}`;
   } catch {
     return s;
   }
+}
+
+/** RFC 3986 6.2.2: %76 is "v" (unreserved characters decoded), other escapes in upper case. */
+function percentNormalized(s: string): string {
+  return s.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => {
+    const c = String.fromCharCode(parseInt(hex, 16));
+    return /[A-Za-z0-9._~-]/.test(c) ? c : `%${hex.toUpperCase()}`;
+  });
 }
 
 /** "[LABEL=]PATH" with PATH made absolute, the label kept (the trust loader's rule: a valid label before "=" is a label). */

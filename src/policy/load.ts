@@ -50,7 +50,8 @@ export const MAX_INCLUDE_TEXT = 64 * 1024 * 1024;
 /** Past this many issues the rest are counted, not listed (a generated file gone wrong can have 100,000). */
 export const MAX_ISSUES = 1000;
 
-const YAML_OPTIONS = { intAsBigInt: true, uniqueKeys: true, strict: true, prettyErrors: false, version: '1.2' } as const;
+// logLevel error: what the parser would only warn about on stderr (a collection used as a key) is an issue of the document anyway
+const YAML_OPTIONS = { intAsBigInt: true, uniqueKeys: true, strict: true, prettyErrors: false, version: '1.2', logLevel: 'error' } as const;
 
 function issueOf(file: string, pos: { line: number; column: number }, i: Issue): PolicyIssue {
   const out: PolicyIssue = { file, line: pos.line, column: pos.column, code: i.code, path: formatPath(i.path), message: i.message };

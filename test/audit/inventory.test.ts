@@ -145,6 +145,27 @@ test('an unnamed VM is known by its url: a name equal to it is refused, whicheve
   }
 });
 
+test('endpoints alike after percent-decoding, and names alike after Unicode normalization, are duplicates', () => {
+  const urls = parseInventory('vms:\n  - { url: "https://h.example/l/vm-0001" }\n  - { url: "https://h.example/l/%76m-0001" }\n', 'inv.yaml');
+  assert.deepEqual(urls.issues.map((i) => [i.line, i.code]), [[3, 'INVENTORY_DUPLICATE']]);
+  // an escape that is not an unreserved character stays distinct from the character
+  assert.deepEqual(parseInventory('vms:\n  - { url: "https://h.example/a%2Fb" }\n  - { url: "https://h.example/a/b" }\n', 'inv.yaml').issues, []);
+  const names = parseInventory(`vms:\n  - { name: "caf\u00e9", url: "https://a.example/" }\n  - { name: "cafe\u0301", url: "https://b.example/" }\n`, 'inv.yaml');
+  assert.deepEqual(names.issues.map((i) => [i.line, i.code, i.path]), [[3, 'INVENTORY_DUPLICATE', 'vms[1].name']]);
+});
+
+test('a collection used as a key is an issue, with no warning of the YAML parser on stderr', async () => {
+  const { issues } = parseInventory('vms:\n  - { [a, b]: 1, url: "https://a.example/" }\n', 'inv.yaml');
+  assert.deepEqual(issues.map((i) => i.code), ['INVENTORY_UNKNOWN_KEY']);
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarning);
+  parseInventory('vms:\n  - { [a, b]: 1, url: "https://a.example/" }\n', 'inv.yaml');
+  await new Promise((resolve) => setImmediate(resolve));
+  process.off('warning', onWarning);
+  assert.deepEqual(warnings, []);
+});
+
 test('a JSON inventory may start with a byte order mark; a YAML inventory over 8 MiB is refused with the advice to use JSON', () => {
   const json = parseInventory('\ufeff{"vms":[{"name":"a","url":"https://a.example/"}]}', 'inv.json');
   assert.deepEqual(json.issues, []);
