@@ -13,6 +13,9 @@
 
 import { UsageError } from '../errors.js';
 
+/** The longest delay a Node timer holds. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
 export type FaultName =
   | 'pcr'
   | 'log-event'
@@ -230,8 +233,9 @@ export function checkLayerFault(f: LayerFault): LayerFault {
   if (f.pcr !== undefined && (f.fault !== 'log-event' || !Number.isInteger(f.pcr) || f.pcr < 0 || f.pcr > 23)) {
     throw faultError(`fault ${f.fault}: pcr applies to log-event only, 0..23`, { fault: f.fault, pcr: f.pcr });
   }
-  if (f.delayMs !== undefined && (f.fault !== 'slow' || !Number.isInteger(f.delayMs) || f.delayMs < 0)) {
-    throw faultError(`fault ${f.fault}: delayMs applies to slow only, a whole number of ms`, { fault: f.fault });
+  // a timer holds at most 2^31 - 1 ms (24.8 days): beyond, Node fires at once and "slow" would be fast
+  if (f.delayMs !== undefined && (f.fault !== 'slow' || f.mode !== 'delay' || !Number.isInteger(f.delayMs) || f.delayMs < 0 || f.delayMs > MAX_DELAY_MS)) {
+    throw faultError(`fault ${f.fault}: delayMs applies to slow with mode delay only, a whole number of ms up to ${MAX_DELAY_MS}`, { fault: f.fault });
   }
   if (f.upper !== undefined && FAULTS[f.fault].scope !== 'binding') throw faultError(`fault ${f.fault}: upper applies to binding faults only`, { fault: f.fault });
   return f;

@@ -210,6 +210,12 @@ function placeFaults(faults: readonly PlacedFault[], infos: Map<string, NodeInfo
     }
     const list = placed.get(node.name) ?? [];
     if (list.some((f) => f.fault === fault.fault && f.upper === fault.upper)) throw faultError(`fault ${fault.fault} is given twice for ${node.name}`, { fault: fault.fault, layer: node.name });
+    // A layer that does not answer (unreachable, slow, huge) shows nothing else: with another fault
+    // beside it, what the plan expects could never be what an audit finds.
+    const silent = (name: FaultName) => FAULTS[name].status === 'unreachable';
+    if (list.length > 0 && (silent(fault.fault) || list.some((f) => silent(f.fault)))) {
+      throw faultError(`fault ${fault.fault}@${node.name}: ${node.name} already has ${list.map((f) => f.fault).join(', ')}; a layer that does not answer (unreachable, slow, huge) can have no other fault`, { fault: fault.fault, layer: node.name });
+    }
     list.push(fault);
     placed.set(node.name, list);
   }

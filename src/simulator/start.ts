@@ -2,7 +2,8 @@
 // anchors, serve. What tests, the demo, benchmarks and `vtpm-verify simulate`
 // call.
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { makeDirs } from '../util/make-dirs.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planFaults, type FaultPlan } from './fleet.js';
@@ -67,7 +68,7 @@ export interface RunningSimulator {
 /** Writes ak-ca/<file> and vplatform-ca/<file> under `dir` (the labelled-folder layout of the trust store). */
 export async function writeTrustAnchors(dir: string, anchors: readonly TrustAnchorFile[]): Promise<void> {
   for (const a of anchors) {
-    await mkdir(join(dir, a.label), { recursive: true });
+    makeDirs(join(dir, a.label));
     await writeFile(join(dir, a.label, a.file), a.pem);
   }
 }

@@ -19,10 +19,11 @@
 //   batch of results costs one fsync. Nothing in a batch counts as written
 //   before its commit returns.
 
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { makeDirs } from '../util/make-dirs.js';
 import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { InternalError, TransportError } from '../errors.js';
+import { InternalError, TransportError, UsageError } from '../errors.js';
 import { assessClock, platformKey, summarizeReading, type ClockInfo, type ClockReading } from './clock-findings.js';
 import type { ReadingSummary, StateFinding } from './findings.js';
 import { assessHosting, type HostingEvidence, type Stay } from './hosting-findings.js';
@@ -196,6 +197,11 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 /** Rows deleted per transaction when pruning: other processes get the write lock between chunks. */
 const PRUNE_CHUNK_ROWS = 5_000;
 export const MAX_HISTORY_LIMIT = 100_000;
+/** An unfinished audit run begun less than this long ago is taken to be running: prune leaves it be. */
+const RUNNING_AUDIT_MS = 24 * 3_600_000;
+const NOT_OF_A_RUNNING_AUDIT = `(run_id IS NULL OR run_id NOT IN (SELECT id FROM audit_run WHERE finished_at IS NULL AND started_at >= @running))`;
+/** Result text one history read decodes in all (a result is ~27 KB: about 10,000 of them). */
+export const MAX_HISTORY_TEXT = 256 * 1024 * 1024;
 /** A result larger than this is a bug of the caller (evidence is capped well below). */
 export const MAX_RESULT_BYTES = 32 * 1024 * 1024;
 /** Stays of one instance compared with new evidence: the most recent ones. */
@@ -211,6 +217,12 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+/** A time read from the file: one a Date cannot hold (a hand-edited row) is STATE_CORRUPT, not a crash. */
+function isoOf(ms: unknown, path: string, what: string): string {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw corrupt(path, what);
+  return iso(ms);
+}
+
 function checkInput(ok: boolean, field: string, value: unknown): void {
   if (!ok) throw new InternalError(`state: invalid ${field}`, { field, value: typeof value === 'string' ? value.slice(0, 100) : String(value) });
 }
@@ -223,7 +235,7 @@ export async function openState(path: string, opts: OpenStateOptions = {}): Prom
     if (!create) throw stateNotFound(file);
     try {
       // The state tells which machines run where: keep it to the user.
-      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      makeDirs(dirname(file), 0o700);
       closeSync(openSync(file, 'a', 0o600));
     } catch (err) {
       throw new TransportError('STATE_UNWRITABLE', `cannot create state file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path: file }, { cause: err });
@@ -233,6 +245,8 @@ export async function openState(path: string, opts: OpenStateOptions = {}): Prom
   let db: Db | undefined;
   try {
     db = new Database(file, { fileMustExist: true, timeout: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+    // whose file it is, before anything is changed in it (WAL mode is written into the file's header)
+    checkStateFile(db, file);
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
     migrate(db, file);
@@ -243,11 +257,12 @@ export async function openState(path: string, opts: OpenStateOptions = {}): Prom
   }
 }
 
-function migrate(db: Db, file: string): void {
-  const check = (): number => {
+/** The file's schema version, once it is known to be a vtpm-verify state file this version can use (or an empty one). */
+function checkStateFile(db: Db, file: string): number {
     const appId = db.pragma('application_id', { simple: true }) as number;
     const version = db.pragma('user_version', { simple: true }) as number;
-    if (appId !== 0 && appId !== APPLICATION_ID) {
+    // every version of vtpm-verify sets both together: a version without our id is another program's
+    if ((appId !== 0 && appId !== APPLICATION_ID) || (appId === 0 && version !== 0)) {
       throw new TransportError('STATE_FOREIGN_FILE', `${file} is an SQLite database of another application (application_id ${appId}), not a vtpm-verify state file`, { path: file, applicationId: appId });
     }
     if (version > SCHEMA_VERSION) {
@@ -264,7 +279,10 @@ function migrate(db: Db, file: string): void {
       }
     }
     return version;
-  };
+}
+
+function migrate(db: Db, file: string): void {
+  const check = (): number => checkStateFile(db, file);
   if (check() === SCHEMA_VERSION) return;
   // Another process may be migrating the same file: decide again under the write lock.
   db.transaction(() => {
@@ -530,7 +548,8 @@ export class StateStore {
   }
 
   /** Results, newest first. */
-  history(filter: HistoryFilter = {}): HistoryEntry[] {
+  history(filter: HistoryFilter = {}, opts: { maxText?: number } = {}): HistoryEntry[] {
+    const maxText = opts.maxText ?? MAX_HISTORY_TEXT;
     const prefix = filter.instance?.toLowerCase();
     checkInput(prefix === undefined || (prefix.length > 0 && prefix.length <= 64 && HEX_RE.test(prefix)), 'instance filter', filter.instance);
     const limit = Math.min(filter.limit ?? 100, MAX_HISTORY_LIMIT);
@@ -548,19 +567,28 @@ export class StateStore {
          ORDER BY time DESC, id DESC LIMIT @limit`,
       ).all({ prefix: prefix ?? null, since: filter.since ?? null, until: filter.until ?? null, run: filter.run ?? null, limit }) as ResultRow[];
       const dictionaries = new Map<number, Buffer | null>();
+      // Each result inflates to at most 96 MiB; what one command reads in all is bounded too,
+      // or a small crafted file (or a --limit of thousands of results) exhausts the heap.
+      let textBytes = 0;
       return rows.map((r) => {
         const findings = parseJson(r.findings, this.path, 'result findings');
         if (!Array.isArray(findings)) throw corrupt(this.path, 'result findings');
+        if (typeof r.target !== 'string') throw corrupt(this.path, 'result target');
+        const text = this.resultText(r, dictionaries);
+        textBytes += text.length;
+        if (textBytes > maxText) {
+          throw new UsageError('STATE_TOO_LARGE', `the ${rows.length} results asked for hold more than ${maxText} characters of result text: ask for fewer (--limit, --since, --run)`, { path: this.path, results: rows.length, max: maxText });
+        }
         return {
           id: r.id,
           runId: r.run_id,
-          time: iso(r.time),
+          time: isoOf(r.time, this.path, 'result time'),
           target: r.target,
           instanceId: r.instance_id,
           verdict: r.verdict,
           platformPath: r.platform_path === null ? null : parsePath(r.platform_path, this.path),
           findings,
-          result: parseJson(this.resultText(r, dictionaries), this.path, 'result'),
+          result: parseJson(text, this.path, 'result'),
         };
       });
     });
@@ -583,20 +611,24 @@ export class StateStore {
       ['observation', 'readings'],
     ] as const) {
       if (outcome.dryRun) {
-        outcome[field] = this.read('count prunable rows', () => (this.stmt(`SELECT count(*) AS n FROM ${table} WHERE time < ?`).get(before) as { n: number }).n);
+        outcome[field] = this.read('count prunable rows', () =>
+          (this.stmt(`SELECT count(*) AS n FROM ${table} WHERE time < @before${table === 'result' ? ` AND ${NOT_OF_A_RUNNING_AUDIT}` : ''}`).get({ before, ...(table === 'result' ? { running: Date.now() - RUNNING_AUDIT_MS } : {}) }) as { n: number }).n,
+        );
         continue;
       }
       for (;;) {
         const deleted = this.write(`prune ${table}`, () =>
-          this.stmt(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE time < ? ORDER BY id LIMIT ${PRUNE_CHUNK_ROWS})`).run(before).changes,
+          this.stmt(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE time < @before${table === 'result' ? ` AND ${NOT_OF_A_RUNNING_AUDIT}` : ''} ORDER BY id LIMIT ${PRUNE_CHUNK_ROWS})`).run({ before, ...(table === 'result' ? { running: Date.now() - RUNNING_AUDIT_MS } : {}) }).changes,
         );
         outcome[field] += deleted;
         if (deleted < PRUNE_CHUNK_ROWS) break;
       }
     }
     // a run goes with its last result: one that straddles the cut-off stays while it has results
-    const orphaned = `FROM audit_run WHERE started_at < @before AND NOT EXISTS (SELECT 1 FROM result WHERE run_id = audit_run.id AND (@dryRun = 0 OR time >= @before))`;
-    const params = { before, dryRun: outcome.dryRun ? 1 : 0 };
+    // ... and an audit still running (unfinished, begun in the last day) keeps its run and results whatever the age:
+    // another process pruning the same file (a shard's --keep-history, a cron prune) must not pull them from under it
+    const orphaned = `FROM audit_run WHERE started_at < @before AND NOT (finished_at IS NULL AND started_at >= @running) AND NOT EXISTS (SELECT 1 FROM result WHERE run_id = audit_run.id AND (@dryRun = 0 OR time >= @before))`;
+    const params = { before, dryRun: outcome.dryRun ? 1 : 0, running: Date.now() - RUNNING_AUDIT_MS };
     outcome.runs = outcome.dryRun
       ? this.read('count prunable runs', () => (this.stmt(`SELECT count(*) AS n ${orphaned}`).get(params) as { n: number }).n)
       : this.write('prune audit runs', () => this.stmt(`DELETE ${orphaned}`).run(params).changes);
@@ -632,7 +664,7 @@ export class StateStore {
         JSON.stringify(codes),
         id,
       ).changes;
-      checkInput(changed === 1, 'unfinished audit run', id);
+      if (changed !== 1) throw new TransportError('STATE_CORRUPT', `state file ${this.path}: audit run ${id} is no longer there to finish (another process deleted or finished it while the audit ran)`, { path: this.path, runId: id });
     });
   }
 
@@ -686,8 +718,8 @@ export class StateStore {
     ).get({ inventory: r.inventory, shard: r.shard, startedAt: r.started_at, id: r.id }) as { id: number } | undefined;
     return {
       id: r.id,
-      startedAt: iso(r.started_at),
-      finishedAt: r.finished_at === null ? null : iso(r.finished_at),
+      startedAt: isoOf(r.started_at, this.path, 'audit run start'),
+      finishedAt: r.finished_at === null ? null : isoOf(r.finished_at, this.path, 'audit run end'),
       inventory: r.inventory,
       shard: r.shard,
       planned: r.planned,
@@ -716,12 +748,15 @@ export class StateStore {
   }
 
   /** Rewrites the file without its free pages (after a prune) and truncates the WAL; needs no other writer. */
-  vacuum(): void {
+  /** Returns false when a reader kept the rewritten pages in the WAL (the file shrinks at a later checkpoint). */
+  vacuum(): boolean {
     this.assertOpen('vacuum');
     checkInput(!this.db.inTransaction, 'vacuum inside a batch', true);
     try {
       this.db.exec('VACUUM');
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      // [busy, log frames, frames checkpointed]: busy when another connection's read held the checkpoint back
+      const [row] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      return row?.busy === 0;
     } catch (err) {
       throw stateError(err, this.path, 'vacuum');
     }
@@ -770,7 +805,7 @@ export class StateStore {
             instanceId: r.instance_id,
             akName: r.ak_name,
             last: summarizeReading(state.lineages[0]!),
-            firstSeen: iso(r.first_seen_at),
+            firstSeen: isoOf(r.first_seen_at, this.path, 'identity first seen'),
             readings: r.readings,
             histories: state.lineages.length,
           };
@@ -860,9 +895,9 @@ export class StateStore {
       instanceId: r.instance_id,
       platformPath: parsePath(r.platform_path, this.path),
       epoch: r.epoch,
-      from: iso(r.first_seen),
-      to: iso(r.last_seen),
-      closedAt: r.closed_at === null ? null : iso(r.closed_at),
+      from: isoOf(r.first_seen, this.path, 'stay start'),
+      to: isoOf(r.last_seen, this.path, 'stay end'),
+      closedAt: r.closed_at === null ? null : isoOf(r.closed_at, this.path, 'stay end'),
     };
   }
 

@@ -53,8 +53,12 @@ const AGE_UNITS_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000
 /** --since: an ISO 8601 date/time or an age such as 30m, 24h, 7d. */
 export function parseSince(text: string, now: number): number {
   const age = /^(\d{1,9})([smhdw])$/.exec(text.trim());
-  if (age) return now - Number(age[1]) * AGE_UNITS_MS[age[2]!]!;
-  const ms = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/.test(text.trim()) ? Date.parse(text.trim()) : NaN;
+  // 999999999w is before any time a Date can hold: the epoch is as early as any record can be
+  if (age) return Math.max(0, now - Number(age[1]) * AGE_UNITS_MS[age[2]!]!);
+  const date = /^(\d{4})-(\d{2})-(\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(text.trim());
+  let ms = date ? Date.parse(text.trim()) : NaN;
+  // Date.parse rolls 2026-02-30 over to March 2: a day that does not exist is a typo
+  if (date && !Number.isNaN(ms) && new Date(Date.UTC(Number(date[1]), Number(date[2]) - 1, Number(date[3]))).toISOString().slice(0, 10) !== `${date[1]}-${date[2]}-${date[3]}`) ms = NaN;
   if (Number.isNaN(ms)) {
     throw new UsageError('USAGE', `--since: expected an ISO 8601 time (2026-11-26T12:00:00Z) or an age (90s, 30m, 24h, 7d, 2w), got "${text}"`, { option: 'since', value: text });
   }
@@ -149,7 +153,9 @@ function findingCodes(findings: unknown[]): string[] {
   return findings.flatMap((f) => (f && typeof f === 'object' && typeof (f as { code?: unknown }).code === 'string' ? [(f as { code: string }).code] : []));
 }
 
-function table(rows: string[][], color: ((row: number, col: number, text: string) => string) | undefined): string[] {
+function table(cells: string[][], color: ((row: number, col: number, text: string) => string) | undefined): string[] {
+  // every cell comes from the state file, which another program may have written: escaped, whatever it is
+  const rows = cells.map((r) => r.map((c) => terminalSafe(c)));
   // a loop, not Math.max(...): --limit allows 100,000 rows, near the engine's limit on arguments
   const widths = rows[0]!.map((_, i) => rows.reduce((w, r) => Math.max(w, [...(r[i] ?? '')].length), 0));
   return rows.map((r, ri) =>
@@ -191,7 +197,7 @@ export function renderHistory(result: HistoryResult, style: Style, verbose: bool
       for (const f of e.findings) {
         const code = findingCodes([f])[0];
         const message = (f as { message?: unknown }).message;
-        if (code) out.push(`    ${style.code(code)}: ${typeof message === 'string' ? terminalSafe(message) : ''}`);
+        if (code) out.push(`    ${style.code(terminalSafe(code))}: ${typeof message === 'string' ? terminalSafe(message) : ''}`);
       }
     });
   }
@@ -200,7 +206,7 @@ export function renderHistory(result: HistoryResult, style: Style, verbose: bool
     if (result.stays.length === 0) out.push('  none recorded');
     for (const s of result.stays) {
       const closed = s.closedAt ? `, left ${humanTime(s.closedAt)}` : '';
-      out.push(`  ${shortHex(s.instanceId)}  ${shortPath(s.platformPath)}  ${humanTime(s.from)} to ${humanTime(s.to)}${closed}`);
+      out.push(terminalSafe(`  ${shortHex(s.instanceId)}  ${shortPath(s.platformPath)}  ${humanTime(s.from)} to ${humanTime(s.to)}`) + closed);
     }
   }
   if (result.readings) {
@@ -210,7 +216,7 @@ export function renderHistory(result: HistoryResult, style: Style, verbose: bool
       const l = r.last;
       const histories = r.histories > 1 ? style.warn(`, ${r.histories} clock histories`) : '';
       out.push(
-        `  ${shortHex(r.instanceId)} AK ${shortHex(r.akName)}  clock ${l.clock} resetCount ${l.resetCount} restartCount ${l.restartCount} safe ${l.safe ? 'yes' : style.warn('no')}  ` +
+        `  ${terminalSafe(shortHex(r.instanceId))} AK ${terminalSafe(shortHex(r.akName))}  clock ${l.clock} resetCount ${l.resetCount} restartCount ${l.restartCount} safe ${l.safe ? 'yes' : style.warn('no')}  ` +
           `seen ${humanTime(l.time)} on ${shortPath(l.platformPath)} (${r.readings} reading(s)${histories})`,
       );
     }

@@ -43,8 +43,9 @@ export async function runPrune(opts: PruneOptions): Promise<CommandOutcome> {
   let result: PruneResult;
   try {
     const pruned = store.prune(cutoff, { dryRun: opts.dryRun });
-    const vacuumed = opts.vacuum && !opts.dryRun;
-    if (vacuumed) store.vacuum();
+    // a reader elsewhere can keep the rewritten pages in the WAL: then the file shrinks only later, and we say so
+    const vacuumed = opts.vacuum && !opts.dryRun ? store.vacuum() : false;
+    if (opts.vacuum && !opts.dryRun && !vacuumed) process.stderr.write('warning: --vacuum: another process was reading the state file, so it has not shrunk yet (it will at a later checkpoint)\n');
     result = { stateFile, ...pruned, kept: store.keptCounts(), vacuumed };
   } finally {
     store.close();

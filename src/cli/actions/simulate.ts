@@ -4,7 +4,8 @@
 // server keeps the process alive after the CLI's main() has returned, and the
 // signal handlers close it so the process ends with exit code 0.
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { makeDirs } from '../../util/make-dirs.js';
 import { resolve } from 'node:path';
 import { EXIT_CODES, TransportError, UsageError } from '../../errors.js';
 import { readInputText } from '../../util/files.js';
@@ -66,7 +67,13 @@ export async function runSimulate(o: SimulateOptions): Promise<CommandOutcome> {
   let faultPlan: FaultPlan | undefined;
   if (o.faultPlan !== undefined) faultPlan = parseFaultPlan(readInputText(o.faultPlan, 'fault plan', 16 * 1024 * 1024), o.faultPlan);
   const trustDir = o.trustOut === undefined ? undefined : resolve(o.trustOut);
-  if (trustDir) await mkdir(trustDir, { recursive: true });
+  if (trustDir) {
+    try {
+      makeDirs(trustDir);
+    } catch (err) {
+      throw new TransportError('IO_ERROR', `--trust-out: cannot create ${trustDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path: trustDir }, { cause: err });
+    }
+  }
 
   if (o.scenario !== undefined && !SCENARIO_NAMES.includes(o.scenario)) {
     throw new UsageError('USAGE', `--scenario: unknown scenario "${o.scenario}" (${SCENARIO_NAMES.join(', ')})`, { option: 'scenario', value: o.scenario });

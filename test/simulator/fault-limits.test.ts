@@ -1,0 +1,39 @@
+// Fault plans that could not come true are refused (from a review): a delay
+// longer than a Node timer holds (it would fire at once, and "slow" would be
+// fast), delayMs where it means nothing, and a layer that does not answer
+// given another fault as well (the audit could never see it).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSimulator } from '../../src/simulator/start.js';
+import type { PlacedFault } from '../../src/simulator/platform.js';
+import { assertRejectsCode } from '../helpers/assert.js';
+
+const topology = { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 2 };
+
+test('slow: delayMs only with mode delay, and at most 2^31 - 1 ms', async () => {
+  for (const fault of [
+    { layer: 'vm-0001', fault: 'slow', mode: 'delay', delayMs: 2 ** 31 },
+    { layer: 'vm-0001', fault: 'slow', mode: 'delay', delayMs: 1e300 },
+    { layer: 'vm-0001', fault: 'slow', mode: 'drip', delayMs: 1000 },
+    { layer: 'vm-0001', fault: 'slow', delayMs: 1000 },
+  ] as PlacedFault[]) {
+    const err = await assertRejectsCode(startSimulator({ topology, faults: [fault] }), 'SIM_FAULT_INVALID');
+    assert.match(err.message, /delayMs applies to slow with mode delay only/);
+  }
+  const ok = await startSimulator({ topology, faults: [{ layer: 'vm-0001', fault: 'slow', mode: 'delay', delayMs: 2 ** 31 - 1 } as PlacedFault] });
+  await ok.close();
+});
+
+test('a layer that does not answer can have no other fault, in either order', async () => {
+  for (const faults of [
+    [{ layer: 'vm-0001', fault: 'unreachable' }, { layer: 'vm-0001', fault: 'pcr' }],
+    [{ layer: 'vm-0001', fault: 'pcr' }, { layer: 'vm-0001', fault: 'slow' }],
+    [{ layer: 'vm-0001', fault: 'huge' }, { layer: 'vm-0001', fault: 'unreachable' }],
+  ] as PlacedFault[][]) {
+    const err = await assertRejectsCode(startSimulator({ topology, faults }), 'SIM_FAULT_INVALID');
+    assert.match(err.message, /a layer that does not answer \(unreachable, slow, huge\) can have no other fault/);
+  }
+  // verification faults together are fine: the audit reports the first
+  const ok = await startSimulator({ topology, faults: [{ layer: 'vm-0001', fault: 'pcr' }, { layer: 'vm-0001', fault: 'nonce' }] as PlacedFault[] });
+  await ok.close();
+});

@@ -1,0 +1,96 @@
+// A state file is input too: from a review, what a damaged, crafted or busy
+// file, or another process on the same file, must not do. Prune leaves a
+// running audit's run and results alone; history reads a bounded amount of
+// result text; times and targets a Date or a string cannot hold are
+// STATE_CORRUPT; another program's file is refused before anything in it is
+// changed; a folder under /proc fails at once (Node's recursive mkdir spins
+// for ever there); --since ages and dates are checked; vacuum says whether the
+// file shrank.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { parseSince } from '../../src/cli/actions/history.js';
+import { openState } from '../../src/state/index.js';
+import { assertRejectsCode, assertThrowsCode } from '../helpers/assert.js';
+import { tempDir } from './tmp.js';
+
+test('prune leaves an audit that is still running alone, whatever the age; a killed run of days ago goes', async (t) => {
+  const s = await openState(join(tempDir(t), 'state.db'));
+  t.after(() => s.close());
+  const now = Date.now();
+  const killed = s.beginAuditRun({ startedAt: now - 3 * 86_400_000, inventory: 'fleet.yaml', shard: null, planned: 2 });
+  s.appendResult({ time: now - 3 * 86_400_000 + 5, target: 'https://old.example', verdict: 'trusted', runId: killed });
+  const running = s.beginAuditRun({ startedAt: now - 60_000, inventory: 'fleet.yaml', shard: '1/2', planned: 2 });
+  s.appendResult({ time: now - 30_000, target: 'https://a.example', verdict: 'trusted', runId: running });
+  const empty = s.beginAuditRun({ startedAt: now - 1_000, inventory: 'fleet.yaml', shard: '0/2', planned: 2 });
+
+  const dry = s.prune(now, { dryRun: true });
+  assert.deepEqual([dry.results, dry.runs], [1, 1]);
+  const done = s.prune(now);
+  assert.deepEqual([done.results, done.runs], [1, 1], "only the killed run's result, and the killed run");
+  assert.deepEqual(s.history({ limit: 10 }).map((e) => e.target), ['https://a.example']);
+  // the running audits finish normally
+  s.finishAuditRun(running, { finishedAt: now, exitCode: 0, interrupted: null, failureCodes: [] });
+  s.finishAuditRun(empty, { finishedAt: now, exitCode: 0, interrupted: null, failureCodes: [] });
+  // a run deleted under an audit anyway (by hand) is a typed error, not a bug report
+  const gone = s.beginAuditRun({ startedAt: now, inventory: 'fleet.yaml', shard: null, planned: 1 });
+  const raw = new Database(s.path);
+  raw.prepare('DELETE FROM audit_run WHERE id = ?').run(gone);
+  raw.close();
+  assertThrowsCode(() => s.finishAuditRun(gone, { finishedAt: now, exitCode: 0, interrupted: null, failureCodes: [] }), 'STATE_CORRUPT');
+});
+
+test('history reads a bounded amount of result text; out-of-range times and non-text targets are STATE_CORRUPT', async (t) => {
+  const dir = tempDir(t);
+  const s = await openState(join(dir, 'state.db'));
+  t.after(() => s.close());
+  const big = { target: 'x', verdict: 'trusted', reason: 'r'.repeat(200_000) };
+  for (let i = 0; i < 5; i++) s.appendResult({ time: 1_000 + i, target: `https://vm-${i}.example`, verdict: 'trusted', result: big });
+  assert.equal(s.history({ limit: 5 }).length, 5);
+  const err = assertThrowsCode(() => s.history({ limit: 5 }, { maxText: 500_000 }), 'STATE_TOO_LARGE');
+  assert.match(err.message, /ask for fewer \(--limit, --since, --run\)/);
+  assert.equal(s.history({ limit: 2 }, { maxText: 500_000 }).length, 2);
+
+  const raw = new Database(s.path);
+  raw.prepare('UPDATE result SET time = 9e15 WHERE target = ?').run('https://vm-4.example');
+  assertThrowsCode(() => s.history({ limit: 1 }), 'STATE_CORRUPT');
+  raw.prepare('UPDATE result SET time = 1004, target = ? WHERE target = ?').run(Buffer.from('blob'), 'https://vm-4.example');
+  assertThrowsCode(() => s.history({ limit: 1 }), 'STATE_CORRUPT');
+  raw.close();
+});
+
+test("another program's SQLite file with a user_version is refused before its header is touched; a folder under /proc fails at once", async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'other.db');
+  const other = new Database(file);
+  other.exec('CREATE TABLE notes (x)');
+  other.pragma('user_version = 3');
+  other.close();
+  const header = readFileSync(file).subarray(0, 100);
+  await assertRejectsCode(openState(file, { create: false }), 'STATE_FOREIGN_FILE');
+  assert.deepEqual(readFileSync(file).subarray(0, 100), header, 'not switched to WAL, not changed at all');
+  await assertRejectsCode(openState('/proc/vtpm-verify-nope/x/state.db'), 'STATE_UNWRITABLE');
+});
+
+test('--since: ages reach back to the epoch at most; dates that do not exist are refused', () => {
+  const now = Date.UTC(2026, 10, 27);
+  assert.equal(parseSince('999999999w', now), 0);
+  assert.equal(parseSince('2d', now), now - 2 * 86_400_000);
+  assert.equal(parseSince('2026-02-28', now), Date.UTC(2026, 1, 28));
+  for (const bad of ['2026-02-30', '2026-13-01', '2025-02-29T10:00Z']) assertThrowsCode(() => parseSince(bad, now), 'USAGE');
+});
+
+test('vacuum says when a reader elsewhere kept the file from shrinking', async (t) => {
+  const s = await openState(join(tempDir(t), 'state.db'));
+  t.after(() => s.close());
+  for (let i = 0; i < 50; i++) s.appendResult({ time: 1_000 + i, target: `https://vm-${i}.example`, verdict: 'trusted', result: { reason: 'r'.repeat(20_000) } });
+  s.prune(2_000);
+  assert.equal(s.vacuum(), true);
+  const reader = new Database(s.path, { readonly: true });
+  t.after(() => reader.close());
+  reader.prepare('BEGIN').run();
+  reader.prepare('SELECT count(*) FROM result').get();
+  assert.equal(s.vacuum(), false);
+});
