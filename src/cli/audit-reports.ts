@@ -12,7 +12,8 @@
 // so a report that exists is complete: an audit killed midway leaves none
 // half-written.
 
-import { accessSync, closeSync, constants as fsConstants, existsSync, fsyncSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { checkOutputFile } from '../util/files.js';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InternalError, TransportError, UsageError, VtpmError } from '../errors.js';
@@ -246,16 +247,7 @@ export function checkReportPaths(files: ReportFiles, keep: readonly { path: stri
     const other = taken.get(path);
     if (other !== undefined) throw new UsageError('USAGE', `${option} ${file} is ${other}: writing the report there would destroy it`, { option: report, file });
     taken.set(path, `the ${option} report too`);
-    const dir = dirname(path);
-    let problem: string | undefined;
-    try {
-      if (!statSync(dir).isDirectory()) problem = `${dir} is not a folder`;
-      else if (existsSync(path) && statSync(path).isDirectory()) problem = `${file} is a folder`;
-      else accessSync(dir, fsConstants.W_OK);
-    } catch (err) {
-      problem = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `the folder ${dir} does not exist` : `the folder ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
-    }
-    if (problem) throw new UsageError('USAGE', `${option} ${file}: ${problem}`, { option: report, file });
+    checkOutputFile(option, file);
   }
 }
 

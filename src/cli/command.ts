@@ -17,6 +17,9 @@ export interface CommandDefinition {
   (program: Command, runner: Runner): void;
 }
 
+/** The longest a Node timer waits (2^31 - 1 ms, 24.8 days): a longer --timeout would fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Adds the options every command shares. */
 export function withCommonOptions(cmd: Command): Command {
   return cmd

@@ -13,6 +13,7 @@ import { compilePolicy, type Policy } from './compile.js';
 import { countJsonMembersInText, jsonErrorOffset, pathKey, positioner, scanJson, yamlPosition } from './locate.js';
 import { API_VERSION, policySchema } from './schema.js';
 import { yamlLibrary } from '../util/lazy-yaml.js';
+import { jsonNestingOver } from '../util/json-nesting.js';
 import { INVALID, formatPath, includable, isPlainObject, validate, type IncludeResolver, type Issue, type Parsed, type Schema } from './schema-dsl.js';
 
 /** One problem in a policy (or an included file), located. */
@@ -49,6 +50,9 @@ export const MAX_POLICY_TEXT = 1024 * 1024;
 export const MAX_INCLUDE_TEXT = 64 * 1024 * 1024;
 /** Past this many issues the rest are counted, not listed (a generated file gone wrong can have 100,000). */
 export const MAX_ISSUES = 1000;
+
+/** Nesting a policy's JSON data (facts, reference files) may have; deeper would overflow the stack of locating its issues. */
+const MAX_JSON_NESTING = 64;
 
 // logLevel error: what the parser would only warn about on stderr (a collection used as a key) is an issue of the document anyway
 const YAML_OPTIONS = { intAsBigInt: true, uniqueKeys: true, strict: true, prettyErrors: false, version: '1.2', logLevel: 'error' } as const;
@@ -104,6 +108,10 @@ export function locateYaml(parsed: ParsedYaml, file: string, found: readonly Iss
 export function parseJsonData(text: string, file: string, schema: Schema<unknown>, issues: PolicyIssue[]): Parsed<unknown> {
   const pos = positioner(text);
   let value: unknown;
+  if (jsonNestingOver(text, MAX_JSON_NESTING)) {
+    issues.push({ file, line: 1, column: 1, code: 'POLICY_YAML_SYNTAX', path: '', message: `JSON nested more than ${MAX_JSON_NESTING} deep` });
+    return INVALID;
+  }
   try {
     value = JSON.parse(text);
   } catch (err) {

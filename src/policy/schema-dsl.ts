@@ -12,6 +12,7 @@
 // in Maps, so keys like "__proto__" or "constructor" are ordinary data.
 
 import type { PolicyLoadCode } from './codes.js';
+import safeRegex from 'safe-regex2';
 
 export type Path = readonly (string | number)[];
 
@@ -196,10 +197,14 @@ export function regex(): Schema<string> {
     check: (s) => {
       try {
         new RegExp(s, 'u');
-        return undefined;
       } catch (err) {
         return `not a valid regular expression: ${(err as Error).message}`;
       }
+      // Patterns are matched against values from the attester (a kernel command line, IMA paths): a
+      // repeated group that itself repeats, such as (\S+\s?)+, backtracks exponentially on a crafted value
+      // and would hang the verifier (star height above 1, safe-regex2's test).
+      if (!safeRegex(s)) return 'may take exponential time on a crafted value (a repeated group that itself repeats, such as (a+)+ or (\\S+\\s?)+): write it without nested repetition';
+      return undefined;
     },
   });
 }

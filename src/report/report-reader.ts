@@ -11,6 +11,7 @@
 // Pure: the caller feeds lines and supplies the schema checks.
 
 import { ParseError } from '../errors.js';
+import { jsonNestingOver as nestingOver } from '../util/json-nesting.js';
 import type { AttestationResult } from '../verify/result.js';
 import { AUDIT_REPORT_FORMAT, AUDIT_REPORT_VERSION, type AuditRun } from './json-report.js';
 import type { AuditSummary } from './summary.js';
@@ -165,19 +166,3 @@ export class AuditReportReader {
   }
 }
 
-/** Whether JSON text nests arrays and objects deeper than `max` (brackets inside strings do not count). */
-function nestingOver(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return false;
-}

@@ -1,7 +1,8 @@
 // Reading input files with a size cap and typed errors. Only the edges (CLI,
 // trust store loading, state) read files; the core takes bytes.
 
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
 /** 64 MiB: larger than any evidence file we accept (IMA lists included). */
@@ -32,4 +33,28 @@ export function readInputFile(path: string, what: string, maxBytes = DEFAULT_FIL
 
 export function readInputText(path: string, what: string, maxBytes = DEFAULT_FILE_CAP): string {
   return readInputFile(path, what, maxBytes).toString('utf8');
+}
+
+/**
+ * Checks, before any work, that `file` can be written as an output: a name in
+ * an existing, writable folder, and not something other than a regular file
+ * (a folder; a FIFO or a device, which writing would block on or spill into).
+ */
+export function checkOutputFile(option: string, file: string): void {
+  if (file === '') throw new UsageError('USAGE', `${option}: the file name is empty`, { option });
+  const path = resolve(file);
+  const dir = dirname(path);
+  let problem: string | undefined;
+  try {
+    if (!statSync(dir).isDirectory()) problem = `${dir} is not a folder`;
+    else {
+      const existing = statSync(path, { throwIfNoEntry: false });
+      if (existing?.isDirectory()) problem = `${file} is a folder`;
+      else if (existing && !existing.isFile()) problem = `${file} is not a regular file`;
+      else accessSync(dir, fsConstants.W_OK);
+    }
+  } catch (err) {
+    problem = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `the folder ${dir} does not exist` : `the folder ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+  }
+  if (problem) throw new UsageError('USAGE', `${option} ${file}: ${problem}`, { option, file });
 }

@@ -4,7 +4,7 @@
 // and the Unicode bidirectional overrides/isolates that can make text display
 // in an order other than the one it is stored in.
 // eslint-disable-next-line no-control-regex
-const UNSAFE_FOR_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_FOR_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
 /**
  * Text from evidence or servers, made safe for a terminal: control and

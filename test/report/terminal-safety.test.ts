@@ -33,3 +33,39 @@ test('a summary with 150,000 distinct failure codes renders the 40 most frequent
   assert.match(text, /CODE_39 +1\n {2}\.\.\. and 149960 more codes/);
   assert.doesNotMatch(text, RAW);
 });
+
+test('eventlog: variable names and image paths from a log are printed escaped', async (t) => {
+  const { EventLogWriter } = await import('../../src/eventlog/writer.js');
+  const { EV } = await import('../../src/eventlog/event-types.js');
+  const { GUID } = await import('../../src/eventlog/decode/guid.js');
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { runCli } = await import('../helpers/cli.js');
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-ts-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const w = new EventLogWriter({ banks: ['sha256'] });
+  w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_GLOBAL_VARIABLE, `Secure${HOSTILE}`, Buffer.from([1]));
+  w.addImageLoad(4, EV.EFI_BOOT_SERVICES_APPLICATION, { sha256: Buffer.alloc(32, 9) }, `\\EFI\\${HOSTILE}.efi`);
+  writeFileSync(join(dir, 'log.bin'), w.toBytes());
+  const r = await runCli(['eventlog', join(dir, 'log.bin')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Secure/);
+  assert.doesNotMatch(r.stdout, RAW);
+});
+
+test('policy evaluate and explain: values from the facts and text from the policy are printed escaped', async () => {
+  const { renderEvaluation } = await import('../../src/cli/actions/policy-render.js');
+  const text = renderEvaluation(
+    {
+      policy: 'p',
+      verdict: 'not-trusted',
+      counts: { pass: 0, fail: 1, warn: 0, notApplicable: 0 },
+      layers: [{ position: 0, uri: HOSTILE, kind: 'vm', ruleSets: [], verdict: 'not-trusted', rules: [{ id: 'r', status: 'fail', message: HOSTILE, code: 'C', expected: HOSTILE, actual: [HOSTILE] }] }],
+      chain: [],
+    } as unknown as Parameters<typeof renderEvaluation>[0],
+    PLAIN,
+    true,
+  );
+  assert.doesNotMatch(text, RAW);
+});

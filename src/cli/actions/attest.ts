@@ -10,6 +10,9 @@ import type { TopNonce } from '../../verify/nonce-chain.js';
 import type { CommandOutcome, Style } from '../output.js';
 import { setupVerifier, type VerifierSetup, type VerifierSetupOptions } from '../verifier-setup.js';
 import { VERSION } from '../version.js';
+import { MAX_URL_LENGTH } from '../../transport/url.js';
+import { checkOutputFile } from '../../util/files.js';
+import { terminalSafe } from '../../util/terminal-safe.js';
 
 export interface AttestOptions extends VerifierSetupOptions, ClientOptions {
   json: boolean;
@@ -42,6 +45,9 @@ export function checkTargetUrl(url: string): string {
     throw new UsageError('USAGE', `not a URL: ${JSON.stringify(url)} (expected http://host:port/path or https://...)`, { url });
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError('USAGE', `only http and https evidence endpoints are supported, not ${u.protocol}`, { url });
+  // what the transport would refuse anyway, refused as the bad usage it is (exit 2)
+  if (u.username || u.password) throw new UsageError('USAGE', 'credentials in the URL are not supported (use --cert and --key for mutual TLS)', { url: `${u.protocol}//${u.host}${u.pathname}` });
+  if (url.length > MAX_URL_LENGTH) throw new UsageError('USAGE', `the URL is ${url.length} characters, more than ${MAX_URL_LENGTH}`, { length: url.length, max: MAX_URL_LENGTH });
   return url;
 }
 
@@ -49,8 +55,10 @@ export async function runAttest(url: string, opts: AttestOptions): Promise<Comma
   checkTargetUrl(url);
   if (opts.json && opts.ear) throw new UsageError('USAGE', '--json and --ear are exclusive: choose one output', {});
   const earKey = opts.earKey !== undefined ? await readEarKey(opts.earKey) : undefined;
+  // where the bundle goes is checked before the walk: a FIFO would block the write for ever, a missing folder waste the walk
+  if (opts.save !== undefined) checkOutputFile('--save', opts.save);
   const setup = await setupVerifier(opts);
-  for (const w of setup.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of setup.warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
 
   const [{ liveSource }, { walk }, { drawTopNonce }] = await Promise.all([
     import('../../transport/layer-source.js'),

@@ -5,6 +5,7 @@
 import { EXIT_CODES, UsageError, VtpmError, type ExitCode } from '../../errors.js';
 import { ALL_CODES } from '../../error-codes.js';
 import { readInputFile } from '../../util/files.js';
+import { terminalSafe } from '../../util/terminal-safe.js';
 import { ValidationCache } from '../../x509/cache.js';
 import { displayName, type Certificate } from '../../x509/certificate.js';
 import { summarizeValidation, summarizeLayer } from '../../x509/describe.js';
@@ -125,14 +126,15 @@ function tcgLine(tcg: TcgAttributes): string {
   if (tcg.model !== undefined) parts.push(`model ${tcg.model}`);
   if (tcg.version !== undefined) parts.push(`version ${tcg.firmwareVersion ? `${tcg.firmwareVersion} (${tcg.version})` : tcg.version}`);
   if (tcg.specification) parts.push(`TPM ${tcg.specification.family} level ${tcg.specification.level} revision ${tcg.specification.revision}`);
-  return `${parts.join(', ')} [from ${tcg.source}]`;
+  // attribute strings come from the certificate: escaped for the terminal
+  return terminalSafe(`${parts.join(', ')} [from ${tcg.source}]`);
 }
 
 function layerLine(layer: TrustedLayerClaim | null): string {
   if (!layer) return 'none (says nothing about virtualization)';
   const s = summarizeLayer(layer)!;
   return Object.entries(s)
-    .map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(',') : String(v)}`)
+    .map(([k, v]) => terminalSafe(`${k} ${Array.isArray(v) ? v.join(',') : String(v)}`))
     .join(', ');
 }
 

@@ -21,7 +21,8 @@ export interface DemoOptions {
 }
 
 export async function runDemo(opts: DemoOptions): Promise<CommandOutcome> {
-  if (!Number.isInteger(opts.layers) || opts.layers < 2 || opts.layers > 16) throw new UsageError('USAGE', `--layers: a whole number from 2 to 16, got ${opts.layers}`, {});
+  // the demo policy, like attest, follows at most 8 layers (maxDepth): a deeper platform could only fail WALK_TOO_DEEP
+  if (!Number.isInteger(opts.layers) || opts.layers < 2 || opts.layers > 8) throw new UsageError('USAGE', `--layers: a whole number from 2 to 8, got ${opts.layers}`, { option: 'layers', value: opts.layers });
   const [{ startSimulator }, { parseTamper, FAULTS, expectedCode }, { EvidenceClient }, { liveSource }, { walk }, { drawTopNonce }, { renderTree }] = await Promise.all([
     import('../../simulator/start.js'),
     import('../../simulator/faults.js'),

@@ -5,6 +5,7 @@
 import { EXIT_CODES, VerificationError } from '../../errors.js';
 import { readInputFile } from '../../util/files.js';
 import { toHex } from '../../util/bytes.js';
+import { terminalSafe } from '../../util/terminal-safe.js';
 import { pcrValuesToJson, type PcrValues } from '../../tpm/pcrs.js';
 import type { HashName } from '../../tpm/constants.js';
 // Direct module imports, not eventlog/index.js: start-up time is dominated by
@@ -203,9 +204,10 @@ function renderHuman(opts: EventlogOptions, log: UnverifiedEventLog, pcrs: PcrVa
     const d = show ? e.digests.find((x) => x.algId === show.id) : undefined;
     const digest = d ? `${toHex(d.digest).slice(0, 16)}..` : '-';
     const mismatch = show && e.binding && e.binding.banks[show.name] === false ? style.warn(' [digest is not the hash of this data]') : '';
-    const notes = e.content.notes?.length ? style.dim(` (${e.content.notes.join('; ')})`) : '';
+    // names, device paths and notes come from the log: escaped before they reach a terminal
+    const notes = e.content.notes?.length ? style.dim(` (${terminalSafe(e.content.notes.join('; '))})`) : '';
     const pcr = e.pcrIndex === 0xffffffff ? '-1' : String(e.pcrIndex);
-    out.push(`  ${String(e.index).padStart(4)}  ${pcr.padStart(3)}  ${eventTypeName(e.eventType).padEnd(34)} ${digest.padEnd(18)} ${summarize(e.content)}${mismatch}${notes}`);
+    out.push(`  ${String(e.index).padStart(4)}  ${pcr.padStart(3)}  ${eventTypeName(e.eventType).padEnd(34)} ${digest.padEnd(18)} ${terminalSafe(summarize(e.content))}${mismatch}${notes}`);
     if (opts.verbose) for (const x of e.digests) out.push(style.dim(`${' '.repeat(47)}${x.alg?.name ?? x.algId}: ${toHex(x.digest)}`));
   }
   for (const [bank, values] of pcrs) {
@@ -216,7 +218,7 @@ function renderHuman(opts: EventlogOptions, log: UnverifiedEventLog, pcrs: PcrVa
     const counts = { valid: 0, mismatch: 0, violation: 0 };
     for (const c of ima.checks) counts[c.status]++;
     out.push('', `${style.bold('IMA list')} ${opts.ima}: ${ima.list.format}, ${ima.list.entries.length} entries; template hashes: ${counts.valid} valid, ${counts.violation} violation(s), ${counts.mismatch ? style.bad(`${counts.mismatch} mismatch(es)`) : '0 mismatches'}`);
-    for (const n of ima.list.notes) out.push(style.warn(`  note: ${n}`));
+    for (const n of ima.list.notes) out.push(style.warn(`  note: ${terminalSafe(n)}`));
     for (const c of ima.checks.filter((x) => x.status === 'mismatch').slice(0, 20)) {
       out.push(style.bad(`  ${c.line !== undefined ? `line ${c.line}` : `entry ${c.entry}`}: listed ${c.listed}, data hashes to ${c.computed ?? '?'}`));
     }

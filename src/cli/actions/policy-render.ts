@@ -3,13 +3,15 @@
 
 import type { PolicyEvaluation, RuleResult } from '../../policy/result.js';
 import { toJsonText, type Style } from '../output.js';
+import { terminalSafe } from '../../util/terminal-safe.js';
 
 function ruleLine(r: RuleResult, s: Style, verbose: boolean): string[] {
   const mark = r.status === 'pass' ? s.ok('pass') : r.status === 'fail' ? s.bad('FAIL') : r.status === 'warn' ? s.warn('warn') : s.dim('n/a ');
-  const lines = [`    ${mark} ${r.id}${r.ruleSet ? s.dim(` (${r.ruleSet})`) : ''}: ${r.message}${r.code && r.status !== 'pass' ? ` ${s.code(`[${r.code}]`)}` : ''}`];
+  // messages and values quote the facts (URIs, command lines, paths): escaped for the terminal
+  const lines = [`    ${mark} ${terminalSafe(r.id)}${r.ruleSet ? s.dim(` (${terminalSafe(r.ruleSet)})`) : ''}: ${terminalSafe(r.message)}${r.code && r.status !== 'pass' ? ` ${s.code(`[${terminalSafe(r.code)}]`)}` : ''}`];
   if (verbose || r.status === 'fail') {
-    if (r.expected !== undefined) lines.push(`         ${s.dim('expected:')} ${truncate(toJsonText(r.expected, 0))}`);
-    if (r.actual !== undefined) lines.push(`         ${s.dim('actual:')}   ${truncate(toJsonText(r.actual, 0))}`);
+    if (r.expected !== undefined) lines.push(`         ${s.dim('expected:')} ${terminalSafe(truncate(toJsonText(r.expected, 0)))}`);
+    if (r.actual !== undefined) lines.push(`         ${s.dim('actual:')}   ${terminalSafe(truncate(toJsonText(r.actual, 0)))}`);
   }
   return lines;
 }
@@ -20,7 +22,7 @@ export function renderEvaluation(e: PolicyEvaluation, s: Style, verbose: boolean
   const shown = (r: RuleResult) => verbose || r.status === 'fail' || r.status === 'warn';
   const out = [`${e.verdict === 'trusted' ? s.ok('TRUSTED') : s.bad('NOT TRUSTED')} under policy ${s.bold(e.policy)}: ${e.counts.pass} passed, ${e.counts.fail} failed, ${e.counts.warn} warned, ${e.counts.notApplicable} not applicable`];
   for (const l of e.layers) {
-    out.push(`  layer ${l.position} (${l.kind}, ${l.uri}): ${l.verdict === 'trusted' ? s.ok('trusted') : s.bad('not trusted')}${s.dim(l.ruleSets.length ? ` (rule sets: ${l.ruleSets.join(', ')})` : ' (no rule set)')}`);
+    out.push(`  layer ${l.position} (${l.kind}, ${terminalSafe(l.uri)}): ${l.verdict === 'trusted' ? s.ok('trusted') : s.bad('not trusted')}${s.dim(l.ruleSets.length ? ` (rule sets: ${l.ruleSets.join(', ')})` : ' (no rule set)')}`);
     for (const r of l.rules.filter(shown)) out.push(...ruleLine(r, s, verbose));
   }
   const chain = e.chain.filter(shown);

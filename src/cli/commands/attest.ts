@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import type { CommandDefinition } from '../command.js';
-import { globalsFrom, withCommonOptions } from '../command.js';
+import { MAX_TIMER_MS, globalsFrom, withCommonOptions } from '../command.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -30,10 +30,10 @@ export function withClientOptions(cmd: Command): Command {
 }
 
 /** The values of withClientOptions (parsing the numbers: a bad one is a UsageError). */
-export function clientOptionsFrom(opts: Record<string, unknown>, positiveInt: (value: string, option: string) => number) {
+export function clientOptionsFrom(opts: Record<string, unknown>, positiveInt: (value: string, option: string, max?: number) => number) {
   return {
-    timeout: opts['timeout'] !== undefined ? positiveInt(String(opts['timeout']), '--timeout') : undefined,
-    connectTimeout: opts['connectTimeout'] !== undefined ? positiveInt(String(opts['connectTimeout']), '--connect-timeout') : undefined,
+    timeout: opts['timeout'] !== undefined ? positiveInt(String(opts['timeout']), '--timeout', MAX_TIMER_MS) : undefined,
+    connectTimeout: opts['connectTimeout'] !== undefined ? positiveInt(String(opts['connectTimeout']), '--connect-timeout', MAX_TIMER_MS) : undefined,
     ca: opts['ca'] as string[] | undefined,
     cert: opts['cert'] as string | undefined,
     key: opts['key'] as string | undefined,

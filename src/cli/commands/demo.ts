@@ -1,6 +1,6 @@
 // vtpm-verify demo: the built-in simulated platform, attested end to end.
 import type { CommandDefinition } from '../command.js';
-import { globalsFrom, withCommonOptions } from '../command.js';
+import { MAX_TIMER_MS, globalsFrom, withCommonOptions } from '../command.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -10,7 +10,7 @@ export const demoCommand: CommandDefinition = (program, runner) => {
   const cmd = program
     .command('demo')
     .description('start the built-in simulated platform (VM → VMM → physical) on 127.0.0.1 and attest it with policies/demo.yaml')
-    .option('--layers <n>', 'depth of the simulated platform, 2 (VM → physical) to 16', '3')
+    .option('--layers <n>', 'depth of the simulated platform, 2 (VM → physical) to 8 (the most attest follows by default)', '3')
     .option('--tamper <what[@layer]>', 'inject a fault: pcr, log-event, signature, certificate, nonce, not-hosted, relayed, stale-binding, foreign-issuer, unreachable, slow, huge, eventlog-missing, ima-tamper; @N picks the layer (0 = VM); repeatable', collect)
     .option('--policy <file>', 'attest with this policy instead of policies/demo.yaml')
     .option('--timeout <ms>', 'per-layer request timeout', '3000');
@@ -31,10 +31,10 @@ Example:
       const { runDemo } = await import('../actions/demo.js');
       const { positiveInt } = await import('../actions/attest.js');
       return runDemo({
-        layers: positiveInt(String(opts['layers']), '--layers', 16),
+        layers: positiveInt(String(opts['layers']), '--layers', 8),
         tamper: (opts['tamper'] as string[] | undefined) ?? [],
         policy: opts['policy'] as string | undefined,
-        timeout: positiveInt(String(opts['timeout']), '--timeout'),
+        timeout: positiveInt(String(opts['timeout']), '--timeout', MAX_TIMER_MS),
         verbose: opts['verbose'] === true,
       });
     });

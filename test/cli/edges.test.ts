@@ -1,0 +1,61 @@
+// Bad usage found by a review of the single-VM commands, refused as such
+// (exit 2) before any work: timeouts longer than a timer holds (they fired at
+// once), credentials or a 100 KB path in the URL, a --save target that is a
+// FIFO or in a missing folder (the write blocked for ever, or the walk was
+// wasted), a demo deeper than attest follows, a policy pattern that
+// backtracks exponentially on a crafted command line, and JSON data nested
+// deep enough to overflow the stack of locating its issues.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const NOWHERE = 'http://127.0.0.1:9/vm';
+
+test('attest: bad usage is exit 2 before anything is fetched', async (t) => {
+  const dir = tempDir(t, 'vtpm-edges-');
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const cases: [string[], RegExp][] = [
+    [[NOWHERE, '--timeout', String(2 ** 31)], /--timeout: expected a whole number from 1 to 2147483647/],
+    [[NOWHERE, '--connect-timeout', '99999999999'], /--connect-timeout: expected a whole number from 1 to 2147483647/],
+    [['http://user:pass@127.0.0.1:9/vm'], /credentials in the URL are not supported/],
+    [[`http://127.0.0.1:9/${'a'.repeat(100_000)}`], /the URL is 100019 characters, more than 2048/],
+    [[NOWHERE, '--save', fifo], /--save .*fifo: .* is not a regular file/],
+    [[NOWHERE, '--save', join(dir, 'nodir', 'b.json')], /--save .*b\.json: the folder .*nodir does not exist/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(['attest', ...args, '--json'], { timeoutMs: 20_000 });
+    assert.equal(r.code, 2, `${args.join(' ').slice(0, 80)}: ${r.stdout.slice(0, 300)}`);
+    assert.equal(r.json?.error?.code, 'USAGE');
+    assert.match(String(r.json?.error?.message), message);
+  }
+});
+
+test('demo follows at most 8 layers, as attest does by default', async () => {
+  const r = await runCli(['demo', '--layers', '9', '--json']);
+  assert.equal(r.code, 2);
+  assert.match(String(r.json?.error?.message), /--layers: expected a whole number from 1 to 8|from 2 to 8/);
+});
+
+test('a policy pattern with nested repetition is refused at load; JSON facts nested past 64 are refused, not a stack overflow', async (t) => {
+  const dir = tempDir(t, 'vtpm-edges-');
+  const demo = readFileSync(join(REPO_ROOT, 'policies', 'demo.yaml'), 'utf8');
+  const bad = demo.replace(/- "BOOT_IMAGE=[^\n]*"/, '- "BOOT_IMAGE=(\\\\S+\\\\s?)+"');
+  assert.notEqual(bad, demo);
+  writeFileSync(join(dir, 'redos.yaml'), bad);
+  const check = await runCli(['policy', 'check', join(dir, 'redos.yaml'), '--json']);
+  assert.equal(check.code, 2, check.stdout.slice(0, 500));
+  assert.match(check.stdout, /POLICY_REGEX/);
+  assert.match(check.stdout, /exponential time on a crafted value/);
+
+  writeFileSync(join(dir, 'deep.json'), `{"x": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+  const deep = await runCli(['policy', 'evaluate', join(REPO_ROOT, 'policies', 'demo.yaml'), '--facts', join(dir, 'deep.json'), '--json']);
+  assert.equal(deep.code, 2, deep.stdout.slice(0, 500));
+  assert.doesNotMatch(deep.stdout, /INTERNAL_ERROR/);
+  assert.match(deep.stdout, /nested more than 64 deep/);
+});
