@@ -242,12 +242,11 @@ export function checkReportPaths(files: ReportFiles, keep: readonly { path: stri
   for (const [report, file] of Object.entries(files) as [keyof ReportFiles, string | undefined][]) {
     if (file === undefined) continue;
     const option = `--${report}`;
-    if (file === '') throw new UsageError('USAGE', `${option}: the report file name is empty`, { option: report });
+    checkOutputFile(option, file);
     const path = resolve(file);
     const other = taken.get(path);
     if (other !== undefined) throw new UsageError('USAGE', `${option} ${file} is ${other}: writing the report there would destroy it`, { option: report, file });
     taken.set(path, `the ${option} report too`);
-    checkOutputFile(option, file);
   }
 }
 

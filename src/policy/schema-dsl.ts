@@ -12,7 +12,15 @@
 // in Maps, so keys like "__proto__" or "constructor" are ordinary data.
 
 import type { PolicyLoadCode } from './codes.js';
-import safeRegex from 'safe-regex2';
+
+let safeRegex: ((pattern: string) => boolean) | undefined;
+/** safe-regex2, loaded on first use: only a policy with patterns needs it, not every command's start-up (~10 ms). */
+function isSafeRegex(pattern: string): boolean {
+  // not named `require`: the bundle's banner declares one in the same scope
+  safeRegex ??= createRequire(import.meta.url)('safe-regex2') as (pattern: string) => boolean;
+  return safeRegex(pattern);
+}
+import { createRequire } from 'node:module';
 
 export type Path = readonly (string | number)[];
 
@@ -203,7 +211,7 @@ export function regex(): Schema<string> {
       // Patterns are matched against values from the attester (a kernel command line, IMA paths): a
       // repeated group that itself repeats, such as (\S+\s?)+, backtracks exponentially on a crafted value
       // and would hang the verifier (star height above 1, safe-regex2's test).
-      if (!safeRegex(s)) return 'may take exponential time on a crafted value (a repeated group that itself repeats, such as (a+)+ or (\\S+\\s?)+): write it without nested repetition';
+      if (!isSafeRegex(s)) return 'may take exponential time on a crafted value (a repeated group that itself repeats, such as (a+)+ or (\\S+\\s?)+): write it without nested repetition';
       return undefined;
     },
   });

@@ -51,18 +51,12 @@ export class AuditReportReader {
   private run: AuditRun | undefined;
   private summary: AuditSummary | undefined;
   private count = 0;
+  private readonly verdicts = { trusted: 0, 'not-trusted': 0, incomplete: 0 };
 
   constructor(
     private readonly file: string,
     private readonly validators: ReportValidators,
   ) {}
-
-  private readonly verdicts = { trusted: 0, 'not-trusted': 0, incomplete: 0 };
-
-  /** The results read so far. */
-  get results(): number {
-    return this.count;
-  }
 
   /**
    * Feeds the next line (without its newline; `lineNo` from 1). Returns the
@@ -81,11 +75,11 @@ export class AuditReportReader {
         this.stage = 'run';
         return undefined;
       case 'run':
-        this.run = this.member(text, lineNo, 'run', true, this.validators.run) as AuditRun;
+        this.run = this.member(text, lineNo, 'run', this.validators.run) as AuditRun;
         this.stage = 'summary';
         return undefined;
       case 'summary':
-        this.summary = this.member(text, lineNo, 'summary', true, this.validators.summary) as AuditSummary;
+        this.summary = this.member(text, lineNo, 'summary', this.validators.summary) as AuditSummary;
         this.stage = 'results-open';
         return { header: { run: this.run!, summary: this.summary } };
       case 'results-open':
@@ -143,10 +137,11 @@ export class AuditReportReader {
     return { result };
   }
 
-  private member(text: string, lineNo: number, key: string, comma: boolean, validate: (v: unknown) => string[]): unknown {
+  /** A header line: `"key":{...},` */
+  private member(text: string, lineNo: number, key: string, validate: (v: unknown) => string[]): unknown {
     const prefix = `"${key}":`;
-    if (!text.startsWith(prefix) || (comma && !text.endsWith(','))) throw this.invalid(lineNo, `expected the report's ${key} (${prefix}{...},)`);
-    const value = this.parse(text.slice(prefix.length, comma ? -1 : undefined), lineNo, `the ${key}`);
+    if (!text.startsWith(prefix) || !text.endsWith(',')) throw this.invalid(lineNo, `expected the report's ${key} (${prefix}{...},)`);
+    const value = this.parse(text.slice(prefix.length, -1), lineNo, `the ${key}`);
     const problems = validate(value);
     if (problems.length) throw this.invalid(lineNo, `the ${key} does not match the report schema: ${problems.slice(0, 3).join('; ')}`, { problems: problems.slice(0, 10) });
     return value;

@@ -11,19 +11,14 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { join } from 'node:path';
 import { writeReports, ResultSpool } from '../../src/cli/audit-reports.js';
 import { summarize } from '../../src/report/summary.js';
-import { inventoryYaml } from '../../src/simulator/fleet.js';
-import { startSimulator } from '../../src/simulator/start.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { fleet } from '../report/fleet.js';
+import { fleetOnDisk } from './fleet-on-disk.js';
 
 /** A simulated fleet of 3 VMs, its inventory and where its state file would go. */
 async function threeVms(t: TestContext) {
-  const sim = await startSimulator({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 3 } });
-  t.after(() => sim.close());
-  const dir = tempDir(t, 'vtpm-files-');
-  const inventory = join(dir, 'fleet.yaml');
-  writeFileSync(inventory, inventoryYaml(sim.inventory()));
+  const { sim, dir, inventory } = await fleetOnDisk(t, { topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 3 } }, 'vtpm-files-');
   return { sim, dir, inventory, state: join(dir, 'state.db') };
 }
 
@@ -36,7 +31,7 @@ test('report paths are checked before the audit: exit 2, nothing attested, no st
     [['--junit', join(dir, 'fleet.yaml')], /--junit .*fleet\.yaml is the inventory: writing the report there would destroy it/],
     [['--json', state], /--json .*state\.db is the state file/],
     [['--json', join(dir, 'r.json'), '--html', join(dir, 'r.json')], /--html .*r\.json is the --json report too/],
-    [['--json='], /--json: the report file name is empty/],
+    [['--json='], /--json: the file name is empty/],
     [['--html', dir], /is a folder/],
   ];
   for (const [extra, message] of cases) {

@@ -5,27 +5,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { inventoryYaml } from '../../src/simulator/fleet.js';
-import { startSimulator } from '../../src/simulator/start.js';
 import { openState } from '../../src/state/index.js';
 import { BIN, REPO_ROOT } from '../helpers/paths.js';
 import { runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/tmp.js';
+import { fleetOnDisk } from './fleet-on-disk.js';
 
 test('SIGKILL midway, then again: the state file is sound, holds what was reported stored, and the second run is complete', async (t) => {
   // The last VMs answer only after 10 minutes: the first run cannot finish before it is killed.
   const slow = ['vm-0297', 'vm-0298', 'vm-0299', 'vm-0300'];
-  const sim = await startSimulator({
+  const { sim, dir, inventory } = await fleetOnDisk(t, {
     topology: { hosts: 3, vmmsPerHost: 1, vmsPerVmm: 100 },
     faults: slow.map((layer) => ({ layer, fault: 'slow' as const, mode: 'delay' as const, delayMs: 600_000 })),
-  });
-  t.after(() => sim.close());
-  const dir = tempDir(t, 'vtpm-kill-');
-  const inventory = join(dir, 'fleet.yaml');
-  writeFileSync(inventory, inventoryYaml(sim.inventory()));
+  }, 'vtpm-kill-');
   const state = join(dir, 'state.db');
   const args = ['audit', inventory, '--trust', sim.trustDir, '--state', state, '--concurrency', '4', '--retries', '0', '--timeout', '2000'];
 
@@ -85,14 +79,10 @@ test('SIGKILL midway, then again: the state file is sound, holds what was report
 test('SIGTERM midway: the VMs in flight finish, the results so far are stored and reported, exit 3 (AUDIT_INTERRUPTED)', async (t) => {
   // As above: the last VMs answer only after 10 minutes, so the audit is still running when it is told to stop.
   const slow = ['vm-0199', 'vm-0200'];
-  const sim = await startSimulator({
+  const { sim, dir, inventory } = await fleetOnDisk(t, {
     topology: { hosts: 2, vmmsPerHost: 1, vmsPerVmm: 100 },
     faults: slow.map((layer) => ({ layer, fault: 'slow' as const, mode: 'delay' as const, delayMs: 600_000 })),
-  });
-  t.after(() => sim.close());
-  const dir = tempDir(t, 'vtpm-term-');
-  const inventory = join(dir, 'fleet.yaml');
-  writeFileSync(inventory, inventoryYaml(sim.inventory()));
+  }, 'vtpm-term-');
   const state = join(dir, 'state.db');
   const report = join(dir, 'audit.json');
   const args = ['audit', inventory, '--trust', sim.trustDir, '--state', state, '--json', report, '--concurrency', '2', '--retries', '0', '--timeout', '3000'];

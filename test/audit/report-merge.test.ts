@@ -10,13 +10,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { AUDIT_REPORT_SCHEMA_PATH, type AuditReport } from '../../src/report/json-report.js';
-import { generateFaultPlan, inventoryYaml } from '../../src/simulator/fleet.js';
-import { startSimulator } from '../../src/simulator/start.js';
+import { generateFaultPlan } from '../../src/simulator/fleet.js';
 import type { AttestationResult } from '../../src/verify/result.js';
 import { runCli } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/paths.js';
-import { tempDir } from '../helpers/tmp.js';
 import { assertValidJunit, haveXmllint, xpath } from '../helpers/xmllint.js';
+import { fleetOnDisk } from './fleet-on-disk.js';
 
 const validate = new Ajv2020({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(join(REPO_ROOT, AUDIT_REPORT_SCHEMA_PATH), 'utf8')) as object);
 const readReport = (file: string): AuditReport => JSON.parse(readFileSync(file, 'utf8')) as AuditReport;
@@ -29,11 +28,7 @@ function finding(r: AttestationResult): string {
 
 test('the shards of an audit, merged, say what the whole audit says: VM by VM, in JSON, JUnit and HTML, and in the exit code', async (t) => {
   const topology = { hosts: 6, vmmsPerHost: 1, vmsPerVmm: 10 };
-  const sim = await startSimulator({ topology, faultPlan: generateFaultPlan(topology, { seed: 'report merge', faultyFraction: 0.15, unreachableFraction: 0.05 }) });
-  t.after(() => sim.close());
-  const dir = tempDir(t, 'vtpm-report-');
-  const inventory = join(dir, 'fleet.yaml');
-  writeFileSync(inventory, inventoryYaml(sim.inventory()));
+  const { sim, dir, inventory } = await fleetOnDisk(t, { topology, faultPlan: generateFaultPlan(topology, { seed: 'report merge', faultyFraction: 0.15, unreachableFraction: 0.05 }) }, 'vtpm-report-');
   const audit = (args: string[]) => runCli(['audit', inventory, '--trust', sim.trustDir, '--retries', '0', ...args], { timeoutMs: 120_000 });
 
   const whole = await audit(['--json', join(dir, 'whole.json')]);
@@ -95,11 +90,7 @@ test('the shards of an audit, merged, say what the whole audit says: VM by VM, i
 });
 
 test('a clean fleet: whole coverage exits 0, a missing shard exits 3 (REPORT_INCOMPLETE) unless --allow-partial; reports that do not belong together exit 2', async (t) => {
-  const sim = await startSimulator({ topology: { hosts: 2, vmmsPerHost: 1, vmsPerVmm: 8 } });
-  t.after(() => sim.close());
-  const dir = tempDir(t, 'vtpm-report-');
-  const inventory = join(dir, 'fleet.yaml');
-  writeFileSync(inventory, inventoryYaml(sim.inventory()));
+  const { sim, dir, inventory } = await fleetOnDisk(t, { topology: { hosts: 2, vmmsPerHost: 1, vmsPerVmm: 8 } }, 'vtpm-report-');
   const shardFiles = [0, 1].map((i) => join(dir, `shard-${i}.json`));
   for (const [i, file] of shardFiles.entries()) {
     const r = await runCli(['audit', inventory, '--trust', sim.trustDir, '--shard', `${i}/2`, '--json', file]);

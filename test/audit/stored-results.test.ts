@@ -3,21 +3,15 @@
 // exactly as the audit's JSON report has it. A real audit of a simulated fleet.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { inventoryYaml } from '../../src/simulator/fleet.js';
-import { startSimulator } from '../../src/simulator/start.js';
 import { BLOB_DEFLATE_RUN_DICTIONARY } from '../../src/state/result-blob.js';
 import { runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/tmp.js';
+import { fleetOnDisk } from './fleet-on-disk.js';
 
 test('audit --state stores each result compressed, a tenth of its JSON or less, and history gives back what the JSON report holds', async (t) => {
-  const sim = await startSimulator({ topology: { hosts: 2, vmmsPerHost: 1, vmsPerVmm: 6 } });
-  t.after(() => sim.close());
-  const dir = tempDir(t, 'vtpm-stored-');
-  const inventory = join(dir, 'fleet.yaml');
-  writeFileSync(inventory, inventoryYaml(sim.inventory()));
+  const { sim, dir, inventory } = await fleetOnDisk(t, { topology: { hosts: 2, vmmsPerHost: 1, vmsPerVmm: 6 } }, 'vtpm-stored-');
   const state = join(dir, 'state.db');
   const reportFile = join(dir, 'report.json');
   const audit = await runCli(['audit', inventory, '--trust', sim.trustDir, '--state', state, '--retries', '0', '--json', reportFile]);
