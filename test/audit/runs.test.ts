@@ -173,4 +173,12 @@ test('history --runs: each audit run with its counts, and the VMs whose verdict 
   const bad = await runCli(['history', '--run', 'latest', '--state', state]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--run: expected an audit run id/);
+  // a run the file does not hold is a wrong id, not an empty run
+  const missing = await runCli(['history', '--run', '999', '--state', state, '--json']);
+  assert.equal(missing.code, 2, missing.stdout);
+  assert.equal(missing.json?.error?.code, 'STATE_RUN_NOT_FOUND');
+  assert.equal(missing.json?.error?.details?.run, 999);
+  const missingText = await runCli(['history', '--run', '999', '--state', state]);
+  assert.equal(missingText.code, 2);
+  assert.match(missingText.stderr, /no audit run 999 in .*history --runs lists the runs/);
 });

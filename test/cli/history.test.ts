@@ -200,4 +200,17 @@ test('--since takes ISO 8601 times and ages', () => {
   assert.equal(parseSince('2026-11-26T12:00:00Z', now), T0);
   assert.equal(parseSince('2026-11-26T13:00:00+01:00', now), T0);
   assert.equal(parseSince('2026-11-26', now), Date.UTC(2026, 10, 26));
+  // history prints UTC times ("2026-11-26 12:00:00"): one copied back without a zone means the same instant,
+  // whatever TZ the process runs in (Date.parse alone reads it as local time)
+  assert.equal(parseSince('2026-11-26 12:00:00', now), T0);
+  assert.equal(parseSince('2026-11-26T12:00', now), T0);
+  assert.equal(parseSince('2026-11-26T12:00:00.000', now), T0);
+});
+
+test('--since without a zone is UTC in a process whose local zone is not', async () => {
+  const script = `import { parseSince } from ${JSON.stringify(new URL('../../src/cli/actions/history.js', import.meta.url).href)}; console.log(parseSince('2026-11-26 12:00:00', 0), new Date(2026, 10, 26, 12).getTime());`;
+  const { execFileSync } = await import('node:child_process');
+  const [utc, local] = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TZ: 'Asia/Kolkata' }, encoding: 'utf8' }).trim().split(' ').map(Number);
+  assert.equal(utc, T0);
+  assert.notEqual(local, T0, 'the child really ran in another zone');
 });

@@ -56,7 +56,9 @@ export function parseSince(text: string, now: number): number {
   // 999999999w is before any time a Date can hold: the epoch is as early as any record can be
   if (age) return Math.max(0, now - Number(age[1]) * AGE_UNITS_MS[age[2]!]!);
   const date = /^(\d{4})-(\d{2})-(\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(text.trim());
-  let ms = date ? Date.parse(text.trim()) : NaN;
+  // history prints times in UTC, so a time given without a zone is UTC too (Date.parse would read it as local time)
+  const iso = date ? `${date[1]}-${date[2]}-${date[3]}${(date[4] ?? '').replace(' ', 'T')}${date[4] && !date[7] ? 'Z' : ''}` : '';
+  let ms = date ? Date.parse(iso) : NaN;
   // Date.parse rolls 2026-02-30 over to March 2: a day that does not exist is a typo
   if (date && !Number.isNaN(ms) && new Date(Date.UTC(Number(date[1]), Number(date[2]) - 1, Number(date[3]))).toISOString().slice(0, 10) !== `${date[1]}-${date[2]}-${date[3]}`) ms = NaN;
   if (Number.isNaN(ms)) {
@@ -115,6 +117,9 @@ export async function runHistory(opts: HistoryOptions): Promise<CommandOutcome> 
   }
   let result: HistoryResult;
   try {
+    if (run !== undefined && !store.auditRun(run)) {
+      throw new UsageError('STATE_RUN_NOT_FOUND', `no audit run ${run} in ${stateFile}: history --runs lists the runs it holds (prune removes old ones)`, { path: stateFile, run });
+    }
     const entries = store.history({ ...(instance && { instance }), ...(since !== undefined && { since }), ...(run !== undefined && { run }), limit });
     result = {
       stateFile,

@@ -9,7 +9,7 @@ export const historyCommand: CommandDefinition = (program, runner) => {
     .command('history')
     .description('show recorded attestation results: when, which instance, on which platform path, verdict and findings')
     .option('--instance <id>', 'only this vTPM instance (its 64-hex id, or a hex prefix of it); also shows its hosting periods and last clock readings')
-    .option('--since <time>', 'only results from this time on: ISO 8601 (2026-11-26T12:00:00Z) or an age (90s, 30m, 24h, 7d, 2w)')
+    .option('--since <time>', 'only results from this time on: ISO 8601 (2026-11-26T12:00:00Z; without a zone, UTC) or an age (90s, 30m, 24h, 7d, 2w)')
     .option('--limit <n>', 'at most this many results (or runs), newest first', '50')
     .option('--runs', 'list fleet audits (audit --state) instead: counts, exit code, failure codes, and the VMs whose verdict changed since the run before')
     .option('--run <id>', 'only the results of this audit run (its id, as --runs lists it)')
