@@ -272,6 +272,25 @@ test('paths are bytes: UTF-8 and non-UTF-8 names rebuild exactly, so their templ
   assert.deepEqual(checkTemplateHashes(parseImaAscii(text)).map((c) => c.status), ['valid']);
 });
 
+test('an ASCII list saved with a UTF-8 BOM is read as ASCII (with a note); the BOM is not part of any entry', () => {
+  const digest = Buffer.alloc(32, 3);
+  const dng = Buffer.concat([Buffer.from('sha256:\0'), digest]);
+  const nng = Buffer.from('/usr/bin/bash\0');
+  const data = Buffer.concat([le32(dng.length), dng, le32(nng.length), nng]);
+  const line = `10 ${sha('sha1', data).toString('hex')} ima-ng sha256:${digest.toString('hex')} /usr/bin/bash\n`;
+  const plain = parseImaList(Buffer.from(line));
+  assert.deepEqual(plain.notes, []);
+  for (const list of [parseImaList(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(line)])), parseImaAscii(`\ufeff${line}`)]) {
+    assert.equal(list.format, 'ascii');
+    assert.equal(list.entries.length, 1);
+    assert.deepEqual(checkTemplateHashes(list).map((c) => c.status), ['valid']);
+    assert.equal(list.entries[0]!.pcr, 10);
+    assert.match(list.notes.join(), /byte order mark .* skipped/);
+  }
+  // only at the very start: a BOM on a later line is that line's error
+  assertThrowsCode(() => parseImaList(Buffer.from(`${line}\ufeff${line}`)), 'IMA_MALFORMED_LINE');
+});
+
 test('random bytes and mutated lists never escape IMA parsing as raw exceptions', (t) => {
   const p = corpusPath(t, 'ima', 'tss_sml-ima-sig-sha256.bin');
   const a = corpusPath(t, 'ima', 'keylimetests_ascii_runtime_measurements-2');

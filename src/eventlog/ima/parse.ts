@@ -37,10 +37,16 @@ function isZero(b: Uint8Array): boolean {
 
 /** ASCII or binary, told apart by the first bytes: a binary list starts with a little-endian PCR index, so with NULs. */
 export function parseImaList(bytes: Uint8Array, opts: ParseImaOptions = {}): UnverifiedImaList {
-  const head = bytes.subarray(0, 64);
+  // The kernel writes no BOM, but an ASCII list saved by an editor may start with one; a binary
+  // list cannot (its first PCR index would be 0x..BFBBEF).
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  const head = bytes.subarray(bom, bom + 64);
   const looksAscii = head.every((b) => b === 0x09 || b === 0x0a || b === 0x0d || (b >= 0x20 && b < 0x7f));
-  return looksAscii ? parseAscii(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'), opts) : parseImaBinary(bytes, opts);
+  if (!looksAscii) return parseImaBinary(bytes, opts);
+  return parseAscii(Buffer.from(bytes.buffer, bytes.byteOffset + bom, bytes.byteLength - bom).toString('latin1'), opts, bom > 0);
 }
+
+const BOM_NOTE = 'a UTF-8 byte order mark before the first line was skipped (the kernel writes none: the list was saved by another program)';
 
 function malformed(line: number, reason: string, text: string): ParseError {
   return new ParseError('IMA_MALFORMED_LINE', `IMA list line ${line}: ${reason}`, { line, reason, text: text.length > 120 ? `${text.slice(0, 120)}...` : text });
@@ -53,10 +59,11 @@ function malformed(line: number, reason: string, text: string): ParseError {
  */
 export function parseImaAscii(input: string | Uint8Array, opts: ParseImaOptions = {}): UnverifiedImaList {
   const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  return parseAscii(bytes.toString('latin1'), opts);
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  return parseAscii(bytes.toString('latin1', bom ? 3 : 0), opts, bom);
 }
 
-function parseAscii(text: string, opts: ParseImaOptions): UnverifiedImaList {
+function parseAscii(text: string, opts: ParseImaOptions, skippedBom = false): UnverifiedImaList {
   const caps: ImaCaps = { ...IMA_CAPS, ...opts.caps };
   const first = opts.firstEntryIndex ?? 0;
   const entries: ImaEntry[] = [];
@@ -83,7 +90,7 @@ function parseAscii(text: string, opts: ParseImaOptions): UnverifiedImaList {
     }
     entries.push(parseAsciiLine(line, lineNo, first + entries.length));
   }
-  return { trust: 'unverified', format: 'ascii', entries, firstEntryIndex: first, trailingBytes: 0, notes: [] };
+  return { trust: 'unverified', format: 'ascii', entries, firstEntryIndex: first, trailingBytes: 0, notes: skippedBom ? [BOM_NOTE] : [] };
 }
 
 function parseAsciiLine(raw: string, line: number, index: number): ImaEntry {
