@@ -15,6 +15,7 @@ import { jsonNestingOver as nestingOver } from '../util/json-nesting.js';
 import type { AttestationResult } from '../verify/result.js';
 import { AUDIT_REPORT_FORMAT, AUDIT_REPORT_VERSION, type AuditRun } from './json-report.js';
 import type { AuditSummary } from './summary.js';
+import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
 
 /** Schema checks for the parts of a report; each returns the problems found (none: valid). */
 export interface ReportValidators {
@@ -149,11 +150,15 @@ export class AuditReportReader {
 
   private parse(text: string, lineNo: number, what: string): unknown {
     if (nestingOver(text, MAX_REPORT_NESTING)) throw this.invalid(lineNo, `${what} nests arrays and objects more than ${MAX_REPORT_NESTING} deep`);
+    let value: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      value = JSON.parse(text) as unknown;
     } catch (err) {
       throw this.invalid(lineNo, `${what} is not valid JSON: ${(err as Error).message}`);
     }
+    const duplicate = duplicateJsonKey(text, value);
+    if (duplicate) throw this.invalid(lineNo, `${what} repeats a key (${formatJsonPath(duplicate)}): JSON keeps only the last value`);
+    return value;
   }
 
   private invalid(lineNo: number, message: string, extra: Record<string, unknown> = {}): ParseError {

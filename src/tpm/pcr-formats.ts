@@ -21,6 +21,7 @@ import { hashByName, LIMITS, type HashAlg, type HashName } from './constants.js'
 import { bankHash, makePcrSelection, MAX_PCR_INDEX, readPcrBitmap, readPcrSelection, selectedDigestBytes, type PcrBankSelection, type PcrSelection } from './pcr-selection.js';
 import type { PcrValues } from './pcrs.js';
 import { TpmReader } from './reader.js';
+import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
 
 export type PcrFileFormat = 'serialized' | 'marshaled' | 'values' | 'json';
 
@@ -206,6 +207,8 @@ export function parseJsonPcrs(text: string | Uint8Array): PcrFile {
   } catch (err) {
     throw jsonError(`not valid JSON (${(err as Error).message})`);
   }
+  const duplicate = duplicateJsonKey(src, doc);
+  if (duplicate) throw jsonError(`a key repeats at ${formatJsonPath(duplicate)} (JSON keeps only the last value, so the file is ambiguous)`, { path: formatJsonPath(duplicate) });
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw jsonError('expected an object of banks: {"sha256": {"0": "<hex>"}}');
   const entries = Object.entries(doc as Record<string, unknown>);
   if (entries.length > LIMITS.pcrSelectionCount) throw jsonError(`more than ${LIMITS.pcrSelectionCount} banks`);

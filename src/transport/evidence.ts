@@ -13,6 +13,7 @@ import { pcrValuesToJson, type PcrBank, type PcrValues, type PcrValuesJson } fro
 import { EVIDENCE_CODES, sanitizeServerText, type LayerLabel } from './errors.js';
 import { PCR_INDEX_MAX, INSTANCE_ID_BYTES } from './evidence-request.js';
 import { childPath, FieldReader, type FieldProblem, type JsonObject } from './json-fields.js';
+import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
 
 export * from './evidence-request.js';
 
@@ -155,6 +156,12 @@ export function parseEvidenceBytes(body: Uint8Array | string, options: ParseEvid
   } catch (err) {
     const reason = sanitizeServerText(err instanceof Error ? err.message : String(err), 160);
     throw new VerificationError('EVIDENCE_JSON', `${layerPrefix(layer)}response is not valid JSON: ${reason}`, layerDetails(layer, { reason }));
+  }
+  const duplicate = duplicateJsonKey(text, value);
+  if (duplicate) {
+    // two values for one field: which one a reader takes is up to the reader, so neither is evidence
+    const at = sanitizeServerText(formatJsonPath(duplicate), 120);
+    throw new VerificationError('EVIDENCE_JSON', `${layerPrefix(layer)}response repeats a key (${at}): JSON keeps only the last value, so the document is ambiguous`, layerDetails(layer, { reason: 'duplicate key', path: at }));
   }
   return parseEvidence(value, options);
 }

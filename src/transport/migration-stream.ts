@@ -20,6 +20,7 @@ import { HttpClient, type StreamResponse, type TlsOptions } from './http-client.
 import { childPath, FieldReader, type JsonObject } from './json-fields.js';
 import { SseParser, type SseEvent, type SseLimits } from './sse-parser.js';
 import { joinEndpoint, parseEndpointUrl, MAX_URL_LENGTH } from './url.js';
+import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
 
 export const MIGRATIONS_PATH = '/v1/migrations';
 
@@ -160,6 +161,8 @@ export function parseMigrationEvent(event: Pick<SseEvent, 'data' | 'id'>, ctx: T
   } catch {
     throw invalid('data is not valid JSON');
   }
+  const duplicate = duplicateJsonKey(event.data, value);
+  if (duplicate) throw invalid(`data repeats a key (${sanitizeServerText(formatJsonPath(duplicate), 120)}): JSON keeps only the last value, so the event is ambiguous`);
   const o: JsonObject = r.object(value, 'data');
   const field = (key: string): unknown => r.required(o, key, 'data');
   const instance = r.hex(field('instance'), childPath('data', 'instance'), 32).toString('hex');

@@ -12,9 +12,11 @@
 
 import { ParseError, TransportError, VerificationError, type CodeTable } from '../errors.js';
 import { parseEvidence, serializeEvidence, type EvidenceJson } from '../transport/evidence.js';
+import { HASH_ALGS, LIMITS } from '../tpm/constants.js';
 import { fromHex, toHex } from '../util/bytes.js';
 import { topNonceFrom, type TopNonce } from './nonce-chain.js';
 import type { CollectedLayer, EvidenceSource } from './walker.js';
+import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
 
 export const BUNDLE_CODES = {
   BUNDLE_INVALID: { kind: 'input', summary: 'an evidence bundle is not valid JSON or not in the bundle format' },
@@ -77,6 +79,17 @@ function invalid(message: string, field: string): ParseError {
   return new ParseError('BUNDLE_INVALID', `evidence bundle: ${field}: ${message}`, { field });
 }
 
+const BANK_NAMES: ReadonlySet<string> = new Set(HASH_ALGS.map((h) => h.name));
+
+/** "sha256:0,1,7": a known bank, PCRs 0-23 ascending without repeats (an empty list is a bank asked for nothing). */
+function isPcrLabel(label: unknown): boolean {
+  if (typeof label !== 'string' || label.length > 80) return false;
+  const m = /^([a-z0-9_]+):((?:\d{1,2},)*\d{1,2})?$/.exec(label);
+  if (!m || !BANK_NAMES.has(m[1]!)) return false;
+  const pcrs = m[2] === undefined ? [] : m[2].split(',');
+  return pcrs.every((p, i) => p === String(Number(p)) && Number(p) <= 23 && (i === 0 || Number(p) > Number(pcrs[i - 1])));
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -89,6 +102,8 @@ export function parseBundle(text: string): EvidenceBundle {
   } catch (err) {
     throw new ParseError('BUNDLE_INVALID', `evidence bundle: not valid JSON: ${(err as Error).message}`, {}, { cause: err });
   }
+  const duplicate = duplicateJsonKey(text, value);
+  if (duplicate) throw invalid('a key repeats (JSON keeps only the last value, so the bundle is ambiguous)', formatJsonPath(duplicate));
   if (!isObject(value)) throw invalid('not a JSON object', '$');
   if (value['format'] !== BUNDLE_FORMAT) throw invalid(`expected "${BUNDLE_FORMAT}"`, 'format');
   if (value['version'] !== BUNDLE_VERSION) throw invalid(`unsupported version ${JSON.stringify(value['version'])}, expected ${BUNDLE_VERSION}`, 'version');
@@ -105,7 +120,11 @@ export function parseBundle(text: string): EvidenceBundle {
     if (typeof l['uri'] !== 'string') throw invalid('expected a string', `${at}.uri`);
     if (typeof l['nonce'] !== 'string' || fromHex(l['nonce'], `${at}.nonce`).length !== 32) throw invalid('expected 32 bytes of hex', `${at}.nonce`);
     if (l['instance'] !== undefined && (typeof l['instance'] !== 'string' || fromHex(l['instance'], `${at}.instance`).length !== 32)) throw invalid('expected 32 bytes of hex', `${at}.instance`);
-    if (!Array.isArray(l['pcrs']) || !l['pcrs'].every((p) => typeof p === 'string')) throw invalid('expected an array of strings', `${at}.pcrs`);
+    // what was asked, as bundleFromWalk writes it (the walk does not read it back: the quote says what it covers)
+    if (!Array.isArray(l['pcrs']) || l['pcrs'].length > LIMITS.pcrSelectionCount || !l['pcrs'].every(isPcrLabel)) {
+      throw invalid(`expected at most ${LIMITS.pcrSelectionCount} selections "bank:n,n,...", one per bank, PCRs 0-23 in ascending order`, `${at}.pcrs`);
+    }
+    if (new Set((l['pcrs'] as string[]).map((p) => p.slice(0, p.indexOf(':')))).size !== l['pcrs'].length) throw invalid('a bank is selected twice', `${at}.pcrs`);
     if (l['evidence'] !== undefined && !isObject(l['evidence'])) throw invalid('expected an object', `${at}.evidence`);
   });
   return value as unknown as EvidenceBundle;

@@ -1,7 +1,8 @@
 // Locating paths in JSON text: the scanner behind positions in large included files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countJsonMembersInText, pathKey, positioner, scanJson } from '../../src/policy/locate.js';
+import { positioner } from '../../src/policy/locate.js';
+import { countJsonMembersInText, pathKey, scanJson } from '../../src/util/json-scan.js';
 
 function countJsonMembers(v: unknown): number {
   if (Array.isArray(v)) return v.reduce((n: number, x) => n + countJsonMembers(x), 0);

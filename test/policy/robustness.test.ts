@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkPolicy } from '../../src/policy/load.js';
 import { parseFactsJson } from '../../src/policy/evidence-json.js';
-import { countJsonMembersInText } from '../../src/policy/locate.js';
+import { countJsonMembersInText } from '../../src/util/json-scan.js';
 import { VtpmError } from '../../src/errors.js';
 
 const members = (v: unknown): number =>

@@ -102,6 +102,12 @@ test('parts off the schema are refused with where and why', () => {
   assert.match(err.message, /^audit\.json:2: the run does not match/);
   err = assertThrowsCode(() => read(edit(2, (s) => (s['total'] = 'all'), '"summary":')), 'REPORT_INVALID');
   assert.match(err.message, /^audit\.json:3: the summary/);
+  // a result with two verdicts: JSON.parse would keep the last
+  const twice = [...lines];
+  twice[4] = twice[4]!.replace('"verdict":', '"verdict":"trusted","verdict":');
+  assert.notEqual(twice[4], lines[4]);
+  err = assertThrowsCode(() => read(twice.join('\n')), 'REPORT_INVALID');
+  assert.match(err.message, /^audit\.json:5: a result repeats a key \(\$\.verdict\)/);
 });
 
 test("a summary that does not count the report's results is refused (a result taken out, or one added)", () => {

@@ -117,6 +117,9 @@ test('json: {"sha256": {"0": "<hex>"}}; malformed shapes are JSON_INVALID, bad d
     assertThrowsCode(() => parseJsonPcrs(bad), 'JSON_INVALID');
   }
   assertThrowsCode(() => parseJsonPcrs('{"sha256": {"0": "00"}}'), 'TPM_BAD_VALUE');
+  // two digests for one PCR: which one was meant is not for us to guess
+  const twice = assertThrowsCode(() => parseJsonPcrs(`{"sha256": {"0": "${D0}", "0": "${D1}"}}`), 'JSON_INVALID');
+  assert.match(twice.message, /a key repeats at \$\.sha256\["0"\]/);
   assertThrowsCode(() => parseJsonPcrs(`{"sha256": {"0": "${'zz'.repeat(32)}"}}`), 'TPM_BAD_VALUE');
   assertThrowsCode(() => parseJsonPcrs('{"sha256": {"0": 5}}'), 'TPM_BAD_VALUE');
 });

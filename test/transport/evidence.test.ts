@@ -128,6 +128,18 @@ test('invalid JSON, invalid UTF-8 and a non-object top level are EVIDENCE_JSON',
   assertThrowsCode(() => parseEvidenceBytes(''), 'EVIDENCE_JSON');
 });
 
+test('a key that repeats, anywhere in the document, is EVIDENCE_JSON naming where (JSON.parse would keep the last)', () => {
+  const text = JSON.stringify(sampleEvidenceJson());
+  assert.doesNotThrow(() => parseEvidenceBytes(text));
+  const twoQuotes = text.replace('{"version":1,', '{"version":1,"quote":{"message":"AA==","signature":"AA=="},');
+  const err = assertThrowsCode(() => parseEvidenceBytes(twoQuotes, { layer: 'https://vmm.example/' }), 'EVIDENCE_JSON');
+  assert.match(err.message, /repeats a key \(\$\.quote\)/);
+  assert.equal(err.details['path'], '$.quote');
+  assert.equal(err.details['layer'], 'https://vmm.example/');
+  const deepInside = text.replace('"sha256":{"0":', '"sha256":{"7":"00","0":');
+  assert.equal(assertThrowsCode(() => parseEvidenceBytes(deepInside), 'EVIDENCE_JSON').details['path'], '$.pcrs.sha256["7"]');
+});
+
 test('deeply nested JSON is rejected with a typed error, not a crash', () => {
   const depth = 200_000;
   const text = `{"version":1,"quote":${'['.repeat(depth)}${']'.repeat(depth)}}`;

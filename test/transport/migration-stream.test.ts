@@ -472,6 +472,9 @@ test('parseMigrationEvent checks every field', () => {
   bad({ time: '2026-13-45T99:00:00Z' }, 'data.time');
   bad({ time: 1700000000 }, 'data.time');
   assertThrowsCode(() => parseMigrationEvent({ id: '3', data: '[]' }), 'MIGRATION_EVENT_INVALID');
+  // two destinations in one event: ambiguous, so neither is followed
+  const twoTo = ok.data.replace('"to":', '"to":"https://evil.example/","to":');
+  assert.match(assertThrowsCode(() => parseMigrationEvent({ id: '3', data: twoTo }), 'MIGRATION_EVENT_INVALID').message, /repeats a key \(\$\.to\)/);
 });
 
 test('a raw socket error while streaming is mapped, never internal', async () => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { assertThrowsCode } from '../helpers/assert.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/start.js';
 import { FAULTS, FAULT_NAMES, expectedCode, type FaultName } from '../../src/simulator/faults.js';
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
@@ -181,6 +182,22 @@ test('verify on a saved bundle gives the same result as the live attestation; ed
       ['the quote', (b) => (b.layers[2].evidence.quote.message = flipBase64(b.layers[2].evidence.quote.message)), 'QUOTE_BAD_SIGNATURE'],
       ['a certificate', (b) => (b.layers[0].evidence.certificates = [b.layers[1].evidence.certificates[0]]), ''],
     ];
+    // a bundle whose JSON repeats a key is refused, not read as whichever value JSON.parse keeps
+    const repeated = text.replace(/"random":/, '"random":"00","random":');
+    assert.notEqual(repeated, text);
+    const dupErr = assertThrowsCode(() => parseBundle(repeated), 'BUNDLE_INVALID');
+    assert.match(dupErr.message, /\$\.random: a key repeats/);
+    // the selections asked are checked for shape: a known bank, PCRs 0-23 ascending, one per bank
+    for (const pcrs of [['sha256:0,1,24'], ['md5:0'], ['sha256:1,0'], ['sha256:01'], ['sha256:0', 'sha256:1'], [7], 'sha256:0', ['sha256:0,,1']]) {
+      const b = JSON.parse(text);
+      b.layers[1].pcrs = pcrs;
+      assert.match(assertThrowsCode(() => parseBundle(JSON.stringify(b)), 'BUNDLE_INVALID').message, /layers\[1\]\.pcrs/, JSON.stringify(pcrs));
+    }
+    for (const pcrs of [[], ['sha1:'], ['sha256:0,7,23', 'sha1:0']]) {
+      const b = JSON.parse(text);
+      b.layers[1].pcrs = pcrs;
+      assert.doesNotThrow(() => parseBundle(JSON.stringify(b)), JSON.stringify(pcrs));
+    }
     for (const [what, edit, code] of edits) {
       const b = JSON.parse(text);
       edit(b);
