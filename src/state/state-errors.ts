@@ -6,7 +6,7 @@
 import { InternalError, TransportError, UsageError, VtpmError, type CodeTable } from '../errors.js';
 
 export const STATE_ERROR_CODES = {
-  STATE_NOT_FOUND: { kind: 'input', summary: 'no state file at the given or default path (nothing recorded yet, or a wrong --state)' },
+  STATE_NOT_FOUND: { kind: 'input', summary: 'no state file, or an empty one, at the given or default path (nothing recorded yet, or a wrong --state)' },
   STATE_UNWRITABLE: { kind: 'transport', summary: 'the state file or its folder cannot be created or written (permissions, read-only file system)' },
   STATE_CORRUPT: { kind: 'transport', summary: 'the state file is not an SQLite database or is damaged' },
   STATE_FOREIGN_FILE: { kind: 'transport', summary: 'the state file is an SQLite database of another application, not a vtpm-verify state file' },
@@ -54,6 +54,7 @@ export function stateError(err: unknown, path: string, operation: string): VtpmE
   return new TransportError('STATE_IO_ERROR', `state file ${path}: ${operation} failed: ${err.message}`, details, { cause: err });
 }
 
-export function stateNotFound(path: string): UsageError {
-  return new UsageError('STATE_NOT_FOUND', `no state file at ${path}: nothing was recorded there yet (run attest or watch with --state), or pass the right --state FILE`, { path });
+export function stateNotFound(path: string, why?: 'is empty'): UsageError {
+  const what = why ? `state file ${path} ${why}` : `no state file at ${path}`;
+  return new UsageError('STATE_NOT_FOUND', `${what}: nothing was recorded there yet (run attest, watch or audit with --state), or pass the right --state FILE`, { path, ...(why && { empty: true }) });
 }

@@ -246,7 +246,9 @@ export async function openState(path: string, opts: OpenStateOptions = {}): Prom
   try {
     db = new Database(file, { fileMustExist: true, timeout: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
     // whose file it is, before anything is changed in it (WAL mode is written into the file's header)
-    checkStateFile(db, file);
+    const version = checkStateFile(db, file);
+    // an empty file (or SQLite file without tables) where a command only reads: nothing was recorded, and reading does not make it a state file
+    if (!create && version === 0) throw stateNotFound(file, 'is empty');
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
     migrate(db, file);

@@ -2,7 +2,7 @@
 // exit codes, the --json envelope, filters, the human table, unusable files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseSince } from '../../src/cli/actions/history.js';
@@ -155,6 +155,27 @@ test('history without a state file: exit 2 STATE_NOT_FOUND naming the default pa
   assert.equal(human.code, 2);
   assert.match(human.stderr, /STATE_NOT_FOUND/);
   assert.equal(existsSync(join(dir, 'vtpm-verify')), false);
+});
+
+test('history and prune on an empty file: exit 2 STATE_NOT_FOUND, and the file is left empty (a reader does not make it a state file)', async (t) => {
+  const dir = tempDir(t);
+  const blank = join(dir, 'blank.db');
+  writeFileSync(blank, '');
+  const bare = join(dir, 'bare.db');
+  new Database(bare).close(); // an SQLite file with no tables
+  const bareBytes = readFileSync(bare);
+  for (const [file, args] of [[blank, ['history']], [blank, ['history', '--runs']], [bare, ['history']], [blank, ['prune', '--older-than', '30d']]] as const) {
+    const r = await runCli([...args, '--state', file, '--json']);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}`);
+    assert.equal(r.json?.error?.code, 'STATE_NOT_FOUND');
+    assert.match(r.json?.error?.message, /is empty: nothing was recorded there yet/);
+    assert.equal(r.json?.error?.details.empty, true);
+  }
+  assert.equal(statSync(blank).size, 0);
+  assert.deepEqual(readFileSync(bare), bareBytes);
+  // a writer still makes it a state file
+  (await openState(blank)).close();
+  assert.equal((await runCli(['history', '--state', blank])).code, 0);
 });
 
 test('history on a corrupt or newer state file: exit 3 with a clear error', async (t) => {
