@@ -29,7 +29,7 @@ import type { PcrSelection as PcrRequest } from '../transport/evidence-request.j
 import { toHex } from '../util/bytes.js';
 import { validateChain, validateChainAsync, type PathValidation } from '../x509/validate.js';
 import { layerInfo, type VerifiedLayerInfo } from '../x509/layer-info.js';
-import type { TrustStore } from '../x509/trust-store.js';
+import { VPLATFORM_CA_LABEL, type TrustStore } from '../x509/trust-store.js';
 import type { ValidationCache } from '../x509/cache.js';
 import type { Crl } from '../x509/crl.js';
 import type { Certificate } from '../x509/certificate.js';
@@ -47,6 +47,7 @@ import type { PathValidationMemo } from '../x509/path-memo.js';
 export const WALK_CODES = {
   WALK_TOO_DEEP: { kind: 'verification', summary: 'the chain of layers is deeper than --max-depth allows (a deepAttestation chain that never ends)' },
   WALK_LOOP: { kind: 'verification', summary: 'a layer URI or AK key appears twice in one walk: the chain of layers loops' },
+  WALK_PHYSICAL_UNDER_VPLATFORM_CA: { kind: 'verification', summary: 'a layer certified as physical chains only to an anchor labelled vplatform-ca, which vouches for virtual TPMs (a host could certify its own "hardware")' },
   BINDING_NO_VPLATFORM_LOG: { kind: 'verification', summary: 'the layer below sent no vplatformLog, so it cannot show that it hosts the upper instance' },
   BINDING_NO_INSTANCE_ID: { kind: 'verification', summary: 'a virtual layer\'s verified AK certificate names no instanceId to bind to the layer below' },
   BINDING_NONCE_CHAIN: { kind: 'verification', summary: 'the lower quote does not carry the nonce chained from the quote above (protocol section 3)' },
@@ -216,7 +217,8 @@ function certSummary(c: Certificate): CertificateSummary {
 function normalizeUri(uri: string): string {
   try {
     const u = new URL(uri);
-    return `${u.protocol}//${u.host.toLowerCase()}${u.pathname.replace(/\/+$/, '')}`;
+    // the query is part of where a layer is: one gateway may serve layers told apart by it
+    return `${u.protocol}//${u.host.toLowerCase()}${u.pathname.replace(/\/+$/, '')}${u.search}`;
   } catch {
     return uri;
   }
@@ -319,9 +321,8 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
       layer.elapsedMs = clock() - t0;
       break;
     }
-    verified.push(current);
-
-    // Keys seen twice: a lower layer answering with an upper layer's AK is a loop too.
+    // Keys seen twice: a lower layer answering with an upper layer's AK is a loop too. Checked before the
+    // layer counts as verified: every verified layer has a binding to the one above (the policy's facts).
     if (seenKeys.has(current.akKeyId)) {
       const e = new VerificationError('WALK_LOOP', `layer ${position} quotes with the same AK as a layer above it: the chain of layers loops`, { akKeyId: current.akKeyId });
       checks.push(fail('walk.loop', e.code, e.message, { actual: current.akKeyId }));
@@ -330,12 +331,24 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
       break;
     }
     seenKeys.add(current.akKeyId);
+    verified.push(current);
 
     // 5. binding of the layer above to this one
     bindings.push(bindLayers(upper, current, checks, issuerRequirement));
 
     // 6. where next: only from the verified extension
     const ext = current.info.layer;
+    // A vPlatform CA vouches for virtual TPMs, and a host holds its own (protocol 5.1): a "physical" layer under
+    // such an anchor alone could be any key the host made, and would end the walk before the real hardware.
+    const anchorLabels = current.info.anchorLabels;
+    if (ext?.kind === 'physical' && anchorLabels.length > 0 && anchorLabels.every((l) => l === VPLATFORM_CA_LABEL)) {
+      checks.push(
+        fail('layer.anchor', 'WALK_PHYSICAL_UNDER_VPLATFORM_CA', `layer ${position} is certified as physical, but its AK certificate chains only to an anchor labelled ${VPLATFORM_CA_LABEL}, which vouches for virtual TPMs`, {
+          expected: 'an anchor for hardware TPMs (ak-ca, ek-ca, or a label of your own)',
+          actual: `${current.info.anchorSubject} (${anchorLabels.join(', ')})`,
+        }),
+      );
+    }
     layer.kind = ext ? ext.kind : 'unspecified';
     if (ext?.instanceId) layer.instanceId = toHex(ext.instanceId);
     if (ext?.deepAttestation) layer.deepAttestation = ext.deepAttestation;

@@ -31,6 +31,8 @@ export const WELL_KNOWN_LABELS = {
 } as const;
 
 export const UNLABELLED = 'unlabelled';
+/** The label of anchors that vouch for virtual TPMs only (a physical layer under one is refused by the walker). */
+export const VPLATFORM_CA_LABEL = 'vplatform-ca';
 export const LABEL_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 
 export function checkLabel(label: string): string {

@@ -88,7 +88,17 @@ export function checkLayerUri(value: string, field: 'deepAttestation' | 'migrati
   }
   if (!url.hostname) throw layerError('LAYER_EXT_BAD_URI', `${field} has no host`, { field, value });
   if (url.username || url.password) throw layerError('LAYER_EXT_BAD_URI', `${field} must not carry credentials`, { field });
+  // The challenger adds these (protocol sections 2 and 6): a URI that sets one can never be asked, so it is the
+  // certificate's fault (not trusted), not the network's (which would say "try again" for ever).
+  for (const name of new URLSearchParams(url.search).keys()) {
+    if ((RESERVED_QUERY_PARAMS[field] as readonly string[]).includes(name)) {
+      throw layerError('LAYER_EXT_BAD_URI', `${field} sets the query parameter "${name}", which the protocol reserves for the challenger`, { field, parameter: name });
+    }
+  }
 }
+
+/** Query parameters the challenger adds to each URI kind. */
+const RESERVED_QUERY_PARAMS = { deepAttestation: ['nonce', 'pcrs', 'instance'], migrationService: ['instance'] } as const satisfies Record<string, readonly string[]>;
 
 /** The rules every TrustedLayer obeys, for the encoder and the decoder alike. */
 export function checkTrustedLayer(value: TrustedLayerValue): void {

@@ -27,7 +27,8 @@ async function withServer(route: Route, fn: (origin: string, hits: string[]) => 
   const hits: string[] = [];
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    hits.push(url.pathname);
+    const layerParam = url.searchParams.get('layer');
+    hits.push(layerParam === null ? url.pathname : `${url.pathname}?layer=${layerParam}`);
     route(req, res, url);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -117,3 +118,94 @@ test('a chain of layers that loops back to itself: WALK_LOOP, each URI asked onc
   );
 });
 let route: Route | undefined;
+
+test('a lower layer quoting with an upper layer\'s AK: WALK_LOOP, not trusted (it crashed the walk)', async () => {
+  const vm = SoftTpm.create({ seed: 'ak-loop-vm' });
+  await withServer(
+    (req, res, url) => route!(req, res, url),
+    async (origin, hits) => {
+      // a valid certificate sends the walk to /below, which answers with the VM's own quotes
+      const cert = ca.issueAk({ commonName: 'ak-loop vm AK', publicKey: vm.akPublicKey, serialLabel: 'akloop', layer: { kind: 'virtual', instanceId: vm.instanceId, deepAttestation: `${origin}/below` } });
+      route = vmRoute(cert, vm);
+      const r = await attest(`${origin}/vm`);
+      assert.equal(r.verdict, 'not-trusted');
+      assert.equal(r.error?.code, 'WALK_LOOP');
+      assert.match(r.error?.message ?? '', /same AK as a layer above/);
+      assert.equal(r.layers.length, 2);
+      assert.equal(r.layers[1]!.status, 'not-trusted');
+      assert.deepEqual(hits, ['/vm/v1/evidence', '/below/v1/evidence']);
+    },
+  );
+});
+
+test('layers told apart by the query of one gateway are different layers, not a loop', async () => {
+  const vm = SoftTpm.create({ seed: 'gateway-vm' });
+  const host = SoftTpm.create({ seed: 'gateway-host' });
+  const physicalCa = SimCa.root('Hostile test physical AK CA', freshKeyPair('ec', { namedCurve: 'P-256' }).privateKey);
+  const both = buildTrustStore([
+    { origin: 'root.pem', bytes: Buffer.from(ca.certificate.pem), role: 'anchor', label: 'vplatform-ca' },
+    { origin: 'physical.pem', bytes: Buffer.from(physicalCa.certificate.pem), role: 'anchor', label: 'ak-ca' },
+  ]).store;
+  await withServer(
+    (req, res, url) => (url.searchParams.get('layer') === 'vm' ? routeVm! : routeHost!)(req, res, url),
+    async (origin, hits) => {
+      const vmCert = ca.issueAk({ commonName: 'gateway vm AK', publicKey: vm.akPublicKey, serialLabel: 'gw-vm', layer: { kind: 'virtual', instanceId: vm.instanceId, deepAttestation: `${origin}/gw?layer=host` } });
+      const hostCert = physicalCa.issueAk({ commonName: 'gateway host AK', publicKey: host.akPublicKey, serialLabel: 'gw-host', layer: { kind: 'physical' } });
+      routeVm = vmRoute(vmCert, vm);
+      routeHost = vmRoute(hostCert, host);
+      const client = new EvidenceClient({ timeoutMs: 3_000 });
+      try {
+        const now = new Date();
+        const r = (await walk({ target: `${origin}/gw?layer=vm`, topNonce: drawTopNonce(now), trust: both, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
+        assert.notEqual(r.error?.code, 'WALK_LOOP', JSON.stringify(r.error));
+        assert.equal(r.layers.length, 2);
+        assert.deepEqual(hits, ['/gw/v1/evidence?layer=vm', '/gw/v1/evidence?layer=host']);
+        // the host sends no vplatformLog, so the binding fails: the point here is only that it was asked
+        assert.equal(r.layers[1]!.checks.find((c) => c.id === 'binding.hosted-instance')?.code, 'BINDING_NO_VPLATFORM_LOG');
+      } finally {
+        client.close();
+      }
+    },
+  );
+});
+let routeVm: Route | undefined;
+let routeHost: Route | undefined;
+
+test('a "physical" layer certified under a vplatform-ca anchor alone is not trusted (a host could certify its own hardware)', async () => {
+  const vm = SoftTpm.create({ seed: 'fake-physical-vm' });
+  const fake = SoftTpm.create({ seed: 'fake-physical-host' });
+  await withServer(
+    (req, res, url) => (url.pathname.startsWith('/vm') ? routeVm! : routeHost!)(req, res, url),
+    async (origin) => {
+      const vmCert = ca.issueAk({ commonName: 'vm AK', publicKey: vm.akPublicKey, serialLabel: 'fp-vm', layer: { kind: 'virtual', instanceId: vm.instanceId, deepAttestation: `${origin}/host` } });
+      // the same vPlatform hierarchy certifies a key as a physical TPM's
+      const fakeCert = ca.issueAk({ commonName: 'fake physical AK', publicKey: fake.akPublicKey, serialLabel: 'fp-host', layer: { kind: 'physical' } });
+      routeVm = vmRoute(vmCert, vm);
+      routeHost = vmRoute(fakeCert, fake);
+      const r = await attest(`${origin}/vm`);
+      assert.equal(r.verdict, 'not-trusted');
+      const check = r.layers[1]!.checks.find((c) => c.id === 'layer.anchor');
+      assert.equal(check?.status, 'fail');
+      assert.equal(check?.code, 'WALK_PHYSICAL_UNDER_VPLATFORM_CA');
+      assert.equal(r.layers[1]!.status, 'not-trusted');
+    },
+  );
+});
+
+test('a certificate whose deepAttestation sets a reserved query parameter: LAYER_EXT_BAD_URI (not trusted, exit 1), never asked', async () => {
+  const vm = SoftTpm.create({ seed: 'reserved-param-vm' });
+  for (const uri of ['/below?nonce=00', '/below?x=1&pcrs=sha1:0', '/below?instance=ab']) {
+    await withServer(
+      (req, res, url) => route!(req, res, url),
+      async (origin, hits) => {
+        const cert = ca.issueAk({ commonName: 'reserved vm AK', publicKey: vm.akPublicKey, serialLabel: 'reserved', rawExtensions: [extension(OID.trustedLayer, false, sequence(Buffer.from([0x0a, 0x01, 0x01]), tlv(0x80, vm.instanceId), tlv(0x81, Buffer.from(`${origin}${uri}`, 'latin1'))))] });
+        route = vmRoute(cert, vm);
+        const r = await attest(`${origin}/vm`);
+        assert.equal(r.verdict, 'not-trusted', uri);
+        assert.equal(r.error?.code, 'LAYER_EXT_BAD_URI', uri);
+        assert.match(JSON.stringify(r.layers[0]!.checks), /sets the query parameter \\"(nonce|pcrs|instance)\\", which the protocol reserves for the challenger/);
+        assert.deepEqual(hits, ['/vm/v1/evidence']);
+      },
+    );
+  }
+});
