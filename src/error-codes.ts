@@ -18,6 +18,7 @@ import { X509_CODES } from './x509/codes.js';
 import { EVENTLOG_CODES, IMA_CODES } from './eventlog/codes.js';
 
 import { WALK_CODES } from './verify/walker.js';
+import { WATCH_CODES } from './watch/watcher.js';
 import { BUNDLE_CODES } from './verify/bundle.js';
 import { AUDIT_CODES, INVENTORY_CODES } from './audit/codes.js';
 
@@ -29,6 +30,7 @@ export const ALL_CODES: CodeTable = {
   ...TRANSPORT_CODES,
   ...EVIDENCE_CODES,
   ...MIGRATION_STREAM_CODES,
+  ...WATCH_CODES,
   ...AK_CODES,
   ...QUOTE_CODES,
   ...ATTEST_CODES,

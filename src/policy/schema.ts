@@ -246,7 +246,7 @@ const freshnessSchema = obj(
 
 const migrationSchema = obj({
   reattestOnNotification: defaulted(bool(), true, 'on a migration notification, attest the VM again from the top (a notification is a hint, never evidence); read by watchers'),
-  requireSourceMigrateOut: defaulted(bool(), false, 'after a migration the source platform must have been attested and recorded migrate-out (a source still hosting the instance always fails)', true),
+  requireSourceMigrateOut: defaulted(bool(), false, 'after a migration the source platform must have been attested and recorded migrate-out (a source still hosting the instance always fails); watch then also attests sources only a notification names', true),
   requireTrustedController: defaulted(
     bool(),
     false,

@@ -90,10 +90,10 @@ export const CODE_MAPPINGS: readonly CodeMapping[] = [
     meaning: 'the quote signature, its nonce or a certificate signature does not verify (or a saved bundle was edited)',
   },
   {
-    codes: ['CHAIN_UNTRUSTED_ROOT', 'CHAIN_ANCHOR_NOT_ALLOWED', 'POLICY_TRUST_ANCHOR', 'POLICY_ANCHOR_ROLE', 'POLICY_INSTANCE_ID', 'POLICY_EVIDENCE_STALE', 'POLICY_EVIDENCE_FUTURE'],
+    codes: ['CHAIN_UNTRUSTED_ROOT', 'CHAIN_ANCHOR_NOT_ALLOWED', 'POLICY_TRUST_ANCHOR', 'POLICY_ANCHOR_ROLE', 'POLICY_INSTANCE_ID', 'WATCH_INSTANCE_CHANGED', 'POLICY_EVIDENCE_STALE', 'POLICY_EVIDENCE_FUTURE'],
     claim: 'instance-identity',
     value: II.UNRECOGNIZED,
-    meaning: 'the AK does not chain to an accepted anchor, the instance is not an allowed one, or saved evidence is not fresh',
+    meaning: 'the AK does not chain to an accepted anchor, the instance is not an allowed (or the watched) one, or saved evidence is not fresh',
   },
   { codes: ['CHAIN_*', 'CRL_*', 'POLICY_EKU_MISSING'], claim: 'instance-identity', value: II.UNTRUSTWORTHY, meaning: 'the AK certificate path is invalid (expired, revoked, wrong usage, ...)' },
   {
@@ -144,6 +144,7 @@ export const CODE_MAPPINGS: readonly CodeMapping[] = [
     value: SD.CONTRAINDICATED,
     meaning: 'the binding to the layer below fails: nonce chain, hosted instance, issuer, or a vPlatform log that contradicts its PCR',
   },
+  { codes: ['MIGRATION_SOURCE_NOT_FOLLOWED'], claim: 'sourced-data', value: SD.UNTRUSTED, meaning: 'a source platform only an unsigned notification named was not attested' },
   { codes: ['VPLATFORM_*', 'MIGRATION_EVENT_*'], claim: 'sourced-data', value: AR4SI.UNEXPECTED_EVIDENCE, meaning: 'the vPlatform log (or a migration event) cannot be parsed' },
   {
     codes: ['CERT_*', 'LAYER_EXT_*', 'AK_*', 'TPM_*', 'EVIDENCE_*', 'JSON_INVALID', 'BASE64_INVALID', 'HEX_INVALID'],

@@ -170,11 +170,11 @@ export function parseMigrationEvent(event: Pick<SseEvent, 'data' | 'id'>, ctx: T
   const uri = (key: string): string => {
     const text = r.string(field(key), childPath('data', key), MAX_URL_LENGTH);
     try {
-      parseEndpointUrl(text);
+      // as the URL parser writes it: control characters percent-encoded, so nothing raw reaches a terminal or a layer label
+      return parseEndpointUrl(text).href;
     } catch (err) {
       throw invalid(`data.${key}: ${(err as Error).message}`, { field: `data.${key}` });
     }
-    return text;
   };
   const from = uri('from');
   const to = uri('to');

@@ -5,6 +5,7 @@
 import type { Verdict } from '../verify/result.js';
 import type { Style } from '../cli/output.js';
 import type { SourceStatus } from './source-check.js';
+import { terminalSafe } from '../util/terminal-safe.js';
 
 export type Trigger = 'initial' | 'interval' | 'migration';
 
@@ -67,8 +68,16 @@ function verdictText(v: Verdict, s: Style): string {
   return v === 'trusted' ? s.ok('trusted') : v === 'not-trusted' ? s.bad('NOT TRUSTED') : s.warn('incomplete');
 }
 
+/** Every text of a line made safe for a terminal: targets, URIs, reasons and messages come from servers and notifications. */
+function safeLine(line: WatchLine): WatchLine {
+  const safe = (v: unknown): unknown =>
+    typeof v === 'string' ? terminalSafe(v) : Array.isArray(v) ? v.map(safe) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, safe(x)])) : v;
+  return safe(line) as WatchLine;
+}
+
 /** The text form of one line (no trailing newline). */
-export function renderLine(line: WatchLine, s: Style): string {
+export function renderLine(raw: WatchLine, s: Style): string {
+  const line = safeLine(raw);
   const t = s.dim(line.time);
   switch (line.type) {
     case 'attested': {

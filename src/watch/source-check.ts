@@ -80,6 +80,11 @@ export interface SourceCheckInput {
   hostingEpoch(platform: VerifiedLayer, instance: string): string | null;
   /** maps a state finding code to the policy's category */
   findingCategory(code: string): Finding['category'] | null;
+  /**
+   * policy migration.requireSourceMigrateOut: only then are sources that only a notification names (not the
+   * VM's verified previous host) attested. Notifications are unsigned: without it they make no request.
+   */
+  followNamedSources: boolean;
 }
 
 export interface SourceCheckOutcome {
@@ -90,12 +95,12 @@ export interface SourceCheckOutcome {
   reports: SourceReport[];
 }
 
-/** URIs compared as the walker does: scheme, host and path, without trailing slashes. */
+/** URIs compared as the walker does: scheme, host, path without trailing slashes, and query. */
 export function sameUri(a: string, b: string): boolean {
   const norm = (u: string): string => {
     try {
       const x = new URL(u);
-      return `${x.protocol}//${x.host.toLowerCase()}${x.pathname.replace(/\/+$/, '')}`;
+      return `${x.protocol}//${x.host.toLowerCase()}${x.pathname.replace(/\/+$/, '')}${x.search}`;
     } catch {
       return u;
     }
@@ -124,10 +129,14 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
     }
   };
 
+  const currentAk = lower?.position === 1 ? lower.akKeyId : null;
+
   /** Attests one source; returns its verified top layer with a vPlatform table, or a not-checked report. */
   const attest = async (uri: string, unannounced: boolean) => {
     const src = await input.attestSource(uri);
     const platform = src.verified[0];
+    // the platform the VM runs on now, under another name (a notification's alias, a host with two names): not a source
+    const isCurrent = platform !== undefined && platform.position === 0 && currentAk !== null && platform.akKeyId === currentAk;
     if (!platform?.vplatform || platform.position !== 0) {
       const report: SourceReport = {
         uri,
@@ -138,7 +147,7 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
         sourceVerdict: src.result.verdict,
         unannounced,
       };
-      return { report, platform: null, src };
+      return { report, platform: null, src, isCurrent };
     }
     // The platform's own signed table is hosting evidence for the state store, whatever it says; but only
     // with its whole path verified, since a stay is keyed by the path the VM was seen through.
@@ -152,8 +161,13 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
         }),
       );
     }
-    return { report: null, platform, src };
+    return { report: null, platform, src, isCurrent };
   };
+  const currentHostNote = (uri: string): CheckResult => ({
+    id: 'migration.source',
+    status: 'warn',
+    message: `${uri} is the platform the VM runs on now (it quotes with the AK of its verified host ${currentHost}): not a source, not checked as one`,
+  });
 
   if (input.trigger.kind === 'migration') {
     const batch = input.trigger.batch;
@@ -170,8 +184,26 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
     const named = input.previousHost !== null && !batch.sources.some((s) => sameUri(s, input.previousHost!)) ? [...batch.sources, input.previousHost] : batch.sources;
     const sources = named.filter((s) => !sameUri(s, currentHost));
     let worst: MigrationFacts['sourceCheck'] | null = null;
-    for (const uri of sources) {
-      const { report, platform, src } = await attest(uri, false);
+    // A source only a notification names is followed only where the policy asks for the check: an unsigned
+    // message must not make the challenger send requests anywhere it likes. The verified previous host always is.
+    const followed = (uri: string): boolean => input.followNamedSources || (input.previousHost !== null && sameUri(uri, input.previousHost));
+    // one source's timeout does not wait for another's
+    const attested = await Promise.all(sources.map((uri) => (followed(uri) ? attest(uri, false) : null)));
+    let counted = 0;
+    for (const [i, uri] of sources.entries()) {
+      const one = attested[i];
+      if (!one) {
+        const message = `${uri} is named only by a notification, which is unsigned: not attested (migration.requireSourceMigrateOut in the policy turns the check on)`;
+        out.reports.push({ uri, instance, status: 'not-checked', code: 'MIGRATION_SOURCE_NOT_FOLLOWED', message, sourceVerdict: null, unannounced: false });
+        out.checks.push({ id: 'migration.source', status: 'warn', code: 'MIGRATION_SOURCE_NOT_FOLLOWED', message: `source ${message}` });
+        continue;
+      }
+      const { report, platform, src, isCurrent } = one;
+      if (isCurrent) {
+        out.checks.push(currentHostNote(uri));
+        continue;
+      }
+      counted++;
       let r: SourceReport;
       if (report) {
         r = report;
@@ -200,7 +232,7 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
       out.checks.push({ id: 'migration.source', status: 'warn', message: `${batch.sourcesDropped} more source platform(s) of ${batch.count} coalesced notifications were not checked` });
     }
     if (worst !== null) {
-      const from = sources.length === 1 ? sources[0]! : batch.latest.from;
+      const from = counted === 1 && sources.length === 1 ? sources[0]! : batch.latest.from;
       out.migration = { from, to: currentHost, sourceCheck: worst };
     }
     return out;
@@ -208,7 +240,12 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
 
   if (input.previousHost !== null && !sameUri(input.previousHost, currentHost)) {
     const uri = input.previousHost;
-    const { report, platform, src } = await attest(uri, true);
+    const { report, platform, src, isCurrent } = await attest(uri, true);
+    if (isCurrent) {
+      // the certificate names the same host differently than last time: the VM did not move
+      out.checks.push(pass('migration.previous-host', `the previous host ${uri} is the platform the VM runs on now (the same AK as ${currentHost}): it did not move`));
+      return out;
+    }
     if (report) {
       out.reports.push(report);
       out.checks.push({ id: 'migration.previous-host', status: 'warn', ...(report.code ? { code: report.code } : {}), message: `the VM moved without a notification; previous host ${report.message}` });

@@ -18,7 +18,7 @@
 // - The resume cursor (last seq handled) is saved only once an attestation
 //   covering it finished: a crash replays notifications, never loses them.
 
-import { asVtpmError, type VtpmError } from '../errors.js';
+import { asVtpmError, type CodeTable, type VtpmError } from '../errors.js';
 import type { MigrationEvent, MigrationStreamStatus } from '../transport/migration-stream.js';
 import type { AttestationResult, Verdict } from '../verify/result.js';
 import { Coalescer, type CoalescerStats } from './coalescer.js';
@@ -27,6 +27,11 @@ import type { SourceReport } from './source-check.js';
 import { batchOf, mergeTriggers, type AttestTrigger } from './trigger.js';
 
 export const DEFAULT_INTERVAL_MS = 5 * 60_000;
+
+export const WATCH_CODES = {
+  MIGRATION_SOURCE_NOT_FOLLOWED: { kind: 'verification', summary: 'a source platform named only by a notification (not the VM\'s verified previous host) was not attested: notifications are unsigned; migration.requireSourceMigrateOut in the policy turns the check on' },
+  WATCH_INSTANCE_CHANGED: { kind: 'verification', summary: 'the watched target answers as another vTPM instance than the one the watch began with (another VM, or a new vTPM, at that address); a failure of the watch, every time' },
+} as const satisfies CodeTable;
 
 /** Dropped stream events (invalid, foreign, duplicate, other types) shown per connection before they are only counted. */
 export const MAX_DROPPED_SHOWN = 10;
@@ -165,6 +170,8 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     firstFailure: null,
   };
   let last: HostSnapshot | null = null;
+  /** the instance this watch follows: the first one the target's verified certificate named */
+  let pinned: string | null = null;
   let subscription: Subscription | null = null;
   const tasks = new Set<Promise<void>>();
   /** Background work (the stream, the interval): an error it throws ends the watch. */
@@ -208,6 +215,17 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
       ...(r.error ? { error: errorLine(r.error)! } : {}),
       findings: [...new Set(findings.map((c) => c.code).filter((c): c is string => c !== undefined))],
     });
+    // Another vTPM answering at the target (another VM, or this one re-created): its result stands for it, but the VM
+    // this watch follows is not there. Said every time, and nothing of it is followed: not its host, nor its controller.
+    pinned ??= report.instance;
+    if (report.instance !== null && report.instance !== pinned) {
+      const message = `${options.target} answers as instance ${report.instance}, not ${pinned}, the instance this watch began with: another VM or vTPM is at this address (restart the watch to follow it)`;
+      await deps.emit({ type: 'finding', time, instance: report.instance, code: 'WATCH_INSTANCE_CHANGED', status: 'fail', message });
+      summary.failures++;
+      summary.firstFailure ??= { target: options.target, verdict: 'not-trusted', reason: message, error: { code: 'WATCH_INSTANCE_CHANGED', message } };
+      if (options.exitOnFailure) end('failure');
+      return;
+    }
     if (report.host !== null) {
       if (last && last.platformPath.join('>') !== r.platformPath.join('>')) {
         await deps.emit({

@@ -472,6 +472,9 @@ test('parseMigrationEvent checks every field', () => {
   bad({ time: '2026-13-45T99:00:00Z' }, 'data.time');
   bad({ time: 1700000000 }, 'data.time');
   assertThrowsCode(() => parseMigrationEvent({ id: '3', data: '[]' }), 'MIGRATION_EVENT_INVALID');
+  // URIs are kept as the URL parser writes them: a control character is percent-encoded, never raw
+  const raw = parseMigrationEvent({ id: '3', data: ok.data.replace('"from":"http://a/"', '"from":"http://a/\\u001b[2J"') });
+  assert.equal(raw.from, 'http://a/%1B[2J');
   // two destinations in one event: ambiguous, so neither is followed
   const twoTo = ok.data.replace('"to":', '"to":"https://evil.example/","to":');
   assert.match(assertThrowsCode(() => parseMigrationEvent({ id: '3', data: twoTo }), 'MIGRATION_EVENT_INVALID').message, /repeats a key \(\$\.to\)/);

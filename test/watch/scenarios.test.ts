@@ -195,12 +195,20 @@ test('notifications are hints: a false one (the source never hosted the VM, or c
     // "moved from vmm-b": vmm-b never had it
     c.record({ instance: vm.instanceIdHex, from: vmmB, to: vmmA });
     const first = await w.lines.attested(2);
-    assert.deepEqual(w.lines.of('source').map((s) => [s.source, s.status, s.code]), [[vmmB, 'not-migrated-out', 'VPLATFORM_NOT_MIGRATED_OUT']]);
+    // a source only the (unsigned) notification names is attested only where the policy requires the check
+    assert.deepEqual(
+      w.lines.of('source').map((s) => [s.source, s.status, s.code]),
+      [required ? [vmmB, 'not-migrated-out', 'VPLATFORM_NOT_MIGRATED_OUT'] : [vmmB, 'not-checked', 'MIGRATION_SOURCE_NOT_FOLLOWED']],
+    );
     // "moved to vmm-b from a host nobody answers for": the VM's certificate still says vmm-a
     c.record({ instance: vm.instanceIdHex, from: dead, to: vmmB });
     const second = await w.lines.attested(3);
     const sources = w.lines.of('source');
-    assert.deepEqual([sources[1]!.source, sources[1]!.status, sources[1]!.code], [dead, 'not-checked', 'TRANSPORT_REFUSED']);
+    assert.deepEqual([sources[1]!.source, sources[1]!.status, sources[1]!.code], [dead, 'not-checked', required ? 'TRANSPORT_REFUSED' : 'MIGRATION_SOURCE_NOT_FOLLOWED']);
+    if (!required) {
+      // nothing was asked of either: the history holds the VM's results only
+      assert.deepEqual([...new Set(w.store.history({ limit: 100 }).map((h) => h.target))], [w.sim.topUrl]);
+    }
     assert.deepEqual(first.platformPath, second.platformPath, 'the VM did not move');
     if (!required) {
       assert.deepEqual([first.verdict, second.verdict], ['trusted', 'trusted'], `${first.reason} / ${second.reason}`);

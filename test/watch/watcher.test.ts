@@ -266,3 +266,55 @@ test('a flood of dropped stream events prints the first few, then how many more'
   w.attests[1]?.resolve(report());
   await done;
 });
+
+test('another vTPM answering at the target: WATCH_INSTANCE_CHANGED every time, its host and controller not followed', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const { ac, done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  const other = 'ef'.repeat(32);
+  for (const n of [2, 3]) {
+    await w.tick();
+    await w.until(() => w.attests.length === n);
+    // a genuine, trusted VM: but not the one this watch began with
+    w.attests[n - 1]!.resolve(report('trusted', { instance: other, host: 'http://vmm-x.test/l/x', migrationService: 'http://other.test/m/ctl', result: result('trusted', ['ee', 'ff']) }));
+    await w.until(() => w.linesOf('finding').length === n - 1);
+  }
+  const findings = w.linesOf('finding');
+  assert.deepEqual(findings.map((f) => [f.code, f.status, f.instance]), [['WATCH_INSTANCE_CHANGED', 'fail', other], ['WATCH_INSTANCE_CHANGED', 'fail', other]]);
+  assert.match(findings[0]!.message, new RegExp(`answers as instance ${other}, not ${INSTANCE}`));
+  assert.deepEqual(w.linesOf('attested').map((l) => l.instance), [INSTANCE, other, other], 'each attestation is still reported as what it was');
+  assert.equal(w.linesOf('migrated').length, 0, 'not a migration of the watched VM');
+  assert.equal(w.streams.length, 1, 'the other instance\'s controller is not subscribed to');
+  ac.abort();
+  const { summary } = await done;
+  assert.deepEqual([summary.failures, summary.instance, summary.firstFailure?.error?.code], [2, INSTANCE, 'WATCH_INSTANCE_CHANGED']);
+
+  // with --exit-on-failure the first one ends the watch
+  const w2 = new FakeWorld();
+  const second = start(w2, { exitOnFailure: true });
+  await w2.until(() => w2.attests.length === 1);
+  w2.attests[0]!.resolve(report());
+  await w2.tick();
+  await w2.until(() => w2.attests.length === 2);
+  w2.attests[1]!.resolve(report('trusted', { instance: other }));
+  const ended = await second.done;
+  assert.equal(ended.summary.stoppedBy, 'failure');
+});
+
+test('watch lines escape what servers and notifications wrote: no terminal control reaches the screen', async () => {
+  const { renderLine } = await import('../../src/watch/lines.js');
+  const { PLAIN } = await import('../../src/cli/output.js');
+  const evil = '\u001b]0;PWNED\u0007\u001b[2J\u001b[31mFAKE: all good';
+  const lines = [
+    renderLine({ type: 'notification', time: '2026-11-27T00:00:00.000Z', seq: 1, instance: INSTANCE, from: `http://h/${evil}`, to: 'http://b/', eventTime: '2026-11-27T00:00:00Z', action: 'attest' }, PLAIN),
+    renderLine({ type: 'source', time: '2026-11-27T00:00:00.000Z', instance: INSTANCE, source: `http://h/${evil}`, status: 'not-checked', code: 'TRANSPORT_REFUSED', message: evil, sourceVerdict: null, unannounced: false }, PLAIN),
+    renderLine({ type: 'attested', time: '2026-11-27T00:00:00.000Z', target: TARGET, trigger: 'initial', verdict: 'not-trusted', instance: null, platformPath: [], reason: evil, error: { code: 'X', message: evil }, findings: [] }, PLAIN),
+    renderLine({ type: 'stream', time: '2026-11-27T00:00:00.000Z', service: SERVICE, status: 'failed', reason: evil }, PLAIN),
+  ];
+  for (const l of lines) {
+    assert.doesNotMatch(l, /[\u0000-\u001f\u007f-\u009f]/, l);
+    assert.match(l, /\\u001b\]0;PWNED\\u0007/);
+  }
+});

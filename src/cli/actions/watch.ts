@@ -150,6 +150,7 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
         recordHosting: (instance, evidence) => store.recordHosting(instance, evidence),
         hostingEpoch: assessMod.hostingEpoch,
         findingCategory: assessMod.findingCategory,
+        followNamedSources: setup.policy.spec.migration.requireSourceMigrateOut,
       });
       sources = checked.reports;
       return checked;

@@ -1,0 +1,98 @@
+// The source check's rules on what a notification may make the watcher ask
+// (unit level; the live scenarios are in scenarios.test.ts): a source only a
+// notification names is not attested unless the policy requires the check, a
+// "source" that is the platform the VM runs on now under another name is not
+// a source, and sources are attested at once, not one timeout after another.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkSources, type SourceAttestation, type SourceCheckInput } from '../../src/watch/source-check.js';
+import { batchOf } from '../../src/watch/trigger.js';
+import type { VerifiedLayer } from '../../src/verify/walker.js';
+import type { AttestationResult } from '../../src/verify/result.js';
+
+const INSTANCE = 'cd'.repeat(32);
+const CURRENT = 'http://127.0.0.1:8472/l/vmm-b';
+const PREVIOUS = 'http://127.0.0.1:8472/l/vmm-a';
+
+/** The VM walk: a verified top layer naming CURRENT, over a host layer quoting with AK `cur`. */
+function vmWalk(): VerifiedLayer[] {
+  const top = { position: 0, akKeyId: 'vm', info: { layer: { kind: 'virtual', instanceId: Buffer.from(INSTANCE, 'hex'), deepAttestation: CURRENT } }, vplatform: null };
+  const host = { position: 1, akKeyId: 'cur', info: { layer: { kind: 'physical' } }, vplatform: { hostedNow: new Set([INSTANCE]) } };
+  return [top, host] as unknown as VerifiedLayer[];
+}
+
+/** A source's attestation: its top layer quoting with AK `ak`, with no vPlatform table (so: not-checked). */
+function sourceAttestation(ak: string, verdict: AttestationResult['verdict'] = 'trusted'): SourceAttestation {
+  return {
+    result: { verdict, reason: 'test', layers: [{}] } as unknown as AttestationResult,
+    verified: [{ position: 0, akKeyId: ak, info: {}, vplatform: null } as unknown as VerifiedLayer],
+    time: 0,
+  };
+}
+
+function input(sources: string[], over: Partial<SourceCheckInput>): SourceCheckInput {
+  const batch = { ...batchOf('http://ctl.test/m', { instance: INSTANCE, seq: 1, from: sources[0]!, to: CURRENT, time: new Date(0) }), sources };
+  return {
+    verified: vmWalk(),
+    trigger: { kind: 'migration', batch },
+    previousHost: PREVIOUS,
+    attestSource: () => Promise.reject(new Error('not expected')),
+    recordHosting: () => [],
+    hostingEpoch: () => null,
+    findingCategory: () => null,
+    followNamedSources: false,
+    ...over,
+  };
+}
+
+test('a source only a notification names is not attested unless the policy requires the check; the verified previous host is', async () => {
+  const asked: string[] = [];
+  const attestSource = async (uri: string): Promise<SourceAttestation> => {
+    asked.push(uri);
+    return sourceAttestation(`ak-of-${uri}`);
+  };
+  const named = 'http://10.0.0.9:8080/internal/admin';
+  const out = await checkSources(input([named], { attestSource }));
+  assert.deepEqual(asked, [PREVIOUS], 'only the previous host, verified last time, was asked');
+  const report = out.reports.find((r) => r.uri === named)!;
+  assert.deepEqual([report.status, report.code, report.sourceVerdict], ['not-checked', 'MIGRATION_SOURCE_NOT_FOLLOWED', null]);
+  assert.ok(out.checks.some((c) => c.code === 'MIGRATION_SOURCE_NOT_FOLLOWED' && c.status === 'warn'));
+
+  asked.length = 0;
+  await checkSources(input([named], { attestSource, followNamedSources: true }));
+  assert.deepEqual(asked.sort(), [named, PREVIOUS].sort(), 'with the policy asking, every named source is attested');
+});
+
+test('a "source" that quotes with the AK of the host the VM runs on now is that host under another name: no source line, no finding', async () => {
+  const alias = 'http://localhost:8472/l/vmm-b';
+  const out = await checkSources(input([alias], { previousHost: CURRENT, followNamedSources: true, attestSource: async () => sourceAttestation('cur') }));
+  assert.deepEqual(out.reports, []);
+  assert.deepEqual(out.findings, []);
+  assert.equal(out.migration, undefined, 'nothing for the policy to judge');
+  const note = out.checks.find((c) => c.id === 'migration.source');
+  assert.equal(note?.status, 'warn');
+  assert.match(note?.message ?? '', /is the platform the VM runs on now/);
+
+  // the same after an unannounced "move" to another spelling of the same host
+  const moved = await checkSources({ ...input([alias], {}), trigger: { kind: 'interval' }, previousHost: alias, attestSource: async () => sourceAttestation('cur') });
+  assert.deepEqual(moved.reports, []);
+  assert.deepEqual(moved.findings, []);
+  assert.equal(moved.checks.find((c) => c.id === 'migration.previous-host')?.status, 'pass');
+});
+
+test('sources are attested at once: a slow one does not hold back the others', async () => {
+  const started: string[] = [];
+  const release = new Map<string, () => void>();
+  const attestSource = (uri: string): Promise<SourceAttestation> =>
+    new Promise((resolve) => {
+      started.push(uri);
+      release.set(uri, () => resolve(sourceAttestation(`ak-${uri}`, 'incomplete')));
+    });
+  const sources = ['http://a.test/l/x', 'http://b.test/l/y', 'http://c.test/l/z'];
+  const pending = checkSources(input(sources, { attestSource, followNamedSources: true }));
+  for (let i = 0; i < 50 && started.length < 4; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(started.length, 4, 'the three named sources and the previous host all started before any finished');
+  for (const r of [...release.values()].reverse()) r();
+  const out = await pending;
+  assert.deepEqual(out.reports.map((r) => r.uri), [...sources, PREVIOUS], 'reported in order');
+});
