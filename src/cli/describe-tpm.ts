@@ -9,6 +9,7 @@ import { objectAttributeNames, type SchemeDef, type TpmtPublic } from '../tpm/pu
 import type { TpmtSignature } from '../tpm/signature.js';
 import { toHex } from '../util/bytes.js';
 import type { Style } from './output.js';
+import { terminalSafe } from '../util/terminal-safe.js';
 
 export type Described = { [key: string]: DescribedValue };
 export type DescribedValue = string | number | boolean | null | DescribedValue[] | Described;
@@ -94,14 +95,16 @@ export function renderDescribed(value: Described, style: Style, indent = 0): str
   const pad = '  '.repeat(indent);
   const lines: string[] = [];
   for (const [key, v] of Object.entries(value)) {
+    // certificate names and other decoded text come from the file: printed escaped
+    const label = style.bold(`${terminalSafe(key)}:`);
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      lines.push(`${pad}${style.bold(`${key}:`)}`);
+      lines.push(`${pad}${label}`);
       lines.push(renderDescribed(v, style, indent + 1));
     } else if (Array.isArray(v)) {
-      lines.push(`${pad}${style.bold(`${key}:`)} ${v.length ? v.map((x) => String(x)).join(', ') : style.dim('(none)')}`);
+      lines.push(`${pad}${label} ${v.length ? v.map((x) => terminalSafe(String(x))).join(', ') : style.dim('(none)')}`);
     } else {
-      const text = v === '' ? style.dim('(empty)') : String(v);
-      lines.push(`${pad}${style.bold(`${key}:`)} ${text}`);
+      const text = v === '' ? style.dim('(empty)') : terminalSafe(String(v));
+      lines.push(`${pad}${label} ${text}`);
     }
   }
   return lines.join('\n');

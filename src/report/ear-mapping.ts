@@ -82,7 +82,7 @@ export const CODE_MAPPINGS: readonly CodeMapping[] = [
   { codes: ['INTERNAL_ERROR'], claim: 'instance-identity', value: AR4SI.VERIFIER_MALFUNCTION, meaning: 'a bug in vtpm-verify stopped the appraisal' },
   { codes: ['QUOTE_PCR_DIGEST_MISMATCH'], claim: 'executables', value: AR4SI.CRYPTO_VALIDATION_FAILED, meaning: 'the PCR values sent are not the ones the signed quote covers' },
   { codes: ['QUOTE_PCR_SELECTION_MISMATCH'], claim: 'executables', value: EXE.UNRECOGNIZED_RUNTIME, meaning: 'the quote does not cover the PCRs asked for' },
-  { codes: ['QUOTE_AK_NOT_RESTRICTED', 'ATTEST_KEY_NOT_RESTRICTED'], claim: 'instance-identity', value: II.UNTRUSTWORTHY, meaning: 'the AK could sign forged quotes' },
+  { codes: ['QUOTE_AK_NOT_RESTRICTED', 'ATTEST_KEY_NOT_RESTRICTED', 'QUOTE_AK_NOT_FIXED', 'ATTEST_KEY_NOT_FIXED'], claim: 'instance-identity', value: II.UNTRUSTWORTHY, meaning: 'the AK could sign forged quotes' },
   {
     codes: ['QUOTE_*', 'ATTEST_*', 'CHAIN_BAD_SIGNATURE', 'CRL_BAD_SIGNATURE', 'BUNDLE_MISMATCH'],
     claim: 'instance-identity',

@@ -56,6 +56,11 @@ export function akFromKeyObject(key: KeyObject, source: AkSource = 'spki', tpmPu
   if (key.asymmetricKeyType === 'rsa') {
     const bits = details.modulusLength ?? 0;
     if (!RSA_SIZES.has(bits)) throw new ParseError('AK_UNSUPPORTED', `attestation key: RSA-${bits} is not supported (2048, 3072, 4096)`, { keyType: 'rsa', bits });
+    // e = 1 makes "signing" the identity: anyone can make a signature that verifies. A TPM takes only odd e >= 3.
+    const e = details.publicExponent ?? 0n;
+    if (e < 3n || e % 2n === 0n || e >= 1n << 32n) {
+      throw new ParseError('AK_INVALID', `attestation key: RSA public exponent ${e} is not one a TPM key has (an odd number from 3 to 2^32-1, usually 65537)`, { keyType: 'rsa', exponent: e.toString() });
+    }
     const name = tpmPublic ? tpmObjectName(tpmPublic) : undefined;
     return { key, keyType: 'rsa', rsaBits: bits, scalarSize: 0, source, description: describe('rsa', bits), ...(tpmPublic ? { tpmPublic, name } : {}) };
   }
@@ -152,18 +157,23 @@ function decodeAk(bytes: Uint8Array): AttestationKey {
   const first = bytes.length >= 2 ? (bytes[0]! << 8) | bytes[1]! : -1;
   if (first === TPM_ALG.RSA || first === TPM_ALG.ECC) return akFromTpmPublic(parseTpmtPublic(bytes), 'tpmt-public');
   if (bytes[0] === 0x30) {
-    // DER: a SubjectPublicKeyInfo, else a certificate
+    // DER: a SubjectPublicKeyInfo, else a certificate. A key that parses but is not one an AK can be is
+    // refused for what it is (akFromKeyObject), not taken for a certificate that fails to parse.
+    let spkiKey: KeyObject | undefined;
+    let spkiErr: unknown;
     try {
-      return akFromSpki(bytes);
-    } catch (spkiErr) {
-      if (spkiErr instanceof ParseError && spkiErr.code === 'AK_UNSUPPORTED') throw spkiErr;
-      try {
-        return akFromCertificate(bytes);
-      } catch (certErr) {
-        if (certErr instanceof ParseError && certErr.code === 'AK_UNSUPPORTED') throw certErr;
-        throw new ParseError('AK_INVALID', 'attestation key: DER is neither a SubjectPublicKeyInfo nor a certificate', {}, { cause: spkiErr });
-      }
+      spkiKey = createPublicKey({ key: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), format: 'der', type: 'spki' });
+    } catch (err) {
+      spkiErr = err;
     }
+    if (spkiKey) return akFromKeyObject(spkiKey, 'spki');
+    let certificate: X509Certificate | undefined;
+    try {
+      certificate = new X509Certificate(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    } catch {
+      throw new ParseError('AK_INVALID', 'attestation key: DER is neither a SubjectPublicKeyInfo nor a certificate', {}, { cause: spkiErr });
+    }
+    return akFromKeyObject(certificate.publicKey, 'certificate');
   }
   throw new ParseError('AK_INVALID', 'attestation key: not PEM, DER SubjectPublicKeyInfo or certificate, TPM2B_PUBLIC or TPMT_PUBLIC', { size: bytes.length });
 }

@@ -24,7 +24,8 @@ export const ATTEST_CODES = {
   ATTEST_MESSAGE_ALTERED: { kind: 'verification', summary: 'an RSA signature over a TPMS_ATTEST was made with this key over other bytes: the message was altered after signing' },
   ATTEST_KEY_TYPE_MISMATCH: { kind: 'verification', summary: 'the signature algorithm does not fit the key type (e.g. ECDSA signature, RSA key)' },
   ATTEST_SCHEME_MISMATCH: { kind: 'verification', summary: "the signature scheme or hash differs from the one the key's TPM public area fixes" },
-  ATTEST_KEY_NOT_RESTRICTED: { kind: 'verification', summary: 'the signing key is not a restricted signing key, so it could have signed a forged TPMS_ATTEST' },
+  ATTEST_KEY_NOT_RESTRICTED: { kind: 'verification', summary: 'the signing key is not a restricted signing key a TPM creates (sign|restricted, no decrypt, a signing scheme), so it could have signed a forged TPMS_ATTEST' },
+  ATTEST_KEY_NOT_FIXED: { kind: 'verification', summary: 'the signing key was not generated in the TPM and fixed to it (fixedTPM, fixedParent, sensitiveDataOrigin): its private key may exist outside a TPM' },
   ATTEST_BAD_MAGIC: { kind: 'verification', summary: 'the signed structure does not start with TPM_GENERATED_VALUE (0xff544347): the TPM did not make it' },
   ATTEST_WRONG_TYPE: { kind: 'verification', summary: 'the TPMS_ATTEST is of another type than expected' },
   ATTEST_EXTRA_DATA_MISMATCH: { kind: 'verification', summary: 'the extraData (qualifying data) of the TPMS_ATTEST is not the expected value' },
@@ -249,22 +250,46 @@ export async function verifyAttestSignatureAsync(
   return isJob(plan) ? judgeSignature(plan, await runJobAsync(plan)) : plan;
 }
 
+/** Schemes a TPM lets a restricted signing key fix (a decryption or key-exchange scheme it refuses). */
+const SIGNING_SCHEMES: ReadonlySet<number> = new Set([TPM_ALG.RSASSA, TPM_ALG.RSAPSS, TPM_ALG.ECDSA, TPM_ALG.ECDAA, TPM_ALG.SM2, TPM_ALG.ECSCHNORR]);
+const FIXED_IN_TPM = OBJECT_ATTRIBUTES.fixedTPM | OBJECT_ATTRIBUTES.fixedParent | OBJECT_ATTRIBUTES.sensitiveDataOrigin;
+
 /**
- * When the AK came as a TPM public area: it must be a restricted signing key.
- * An unrestricted key signs any digest, including one of a forged TPMS_ATTEST
- * that starts with TPM_GENERATED_VALUE, so its "quotes" prove nothing.
+ * When the AK came as a TPM public area: it must be a restricted signing key
+ * a TPM would create, whose private key never left it.
+ * - An unrestricted key signs any digest, including one of a forged
+ *   TPMS_ATTEST that starts with TPM_GENERATED_VALUE, so its "quotes" prove
+ *   nothing. A TPM creates no restricted key that both signs and decrypts,
+ *   and no restricted signing key without a signing scheme (TPM_RC_SCHEME);
+ *   with a NULL scheme the signature's scheme and hash would go unchecked.
+ * - Without fixedTPM, fixedParent and sensitiveDataOrigin the key was
+ *   imported or can be duplicated: its private key may exist outside a TPM.
  */
-export function checkAkAttributes(ak: AttestationKey, prefix: string, code: string): CheckResult | undefined {
+export function checkAkAttributes(ak: AttestationKey, prefix: string, codes: { notRestricted: string; notFixed: string }): CheckResult | undefined {
   const pub = ak.tpmPublic;
   if (!pub) return undefined;
+  const id = `${prefix}.ak-attributes`;
+  const attrs = `0x${pub.objectAttributes.toString(16).padStart(8, '0')}`;
   const need = OBJECT_ATTRIBUTES.sign | OBJECT_ATTRIBUTES.restricted;
   if ((pub.objectAttributes & need) !== need) {
-    return fail(`${prefix}.ak-attributes`, code, 'the AK is not a restricted signing key: it could have signed a forged TPMS_ATTEST', {
-      expected: 'sign|restricted',
-      actual: `0x${pub.objectAttributes.toString(16).padStart(8, '0')}`,
+    return fail(id, codes.notRestricted, 'the AK is not a restricted signing key: it could have signed a forged TPMS_ATTEST', { expected: 'sign|restricted', actual: attrs });
+  }
+  if (pub.objectAttributes & OBJECT_ATTRIBUTES.decrypt) {
+    return fail(id, codes.notRestricted, 'the AK is a restricted key that also decrypts: no TPM creates one, so it is not a TPM\'s attestation key', { expected: 'sign|restricted without decrypt', actual: attrs });
+  }
+  if (!pub.scheme || !SIGNING_SCHEMES.has(pub.scheme.scheme)) {
+    return fail(id, codes.notRestricted, `the AK fixes ${pub.scheme ? `the non-signing scheme ${algName(pub.scheme.scheme)}` : 'no signing scheme (TPM_ALG_NULL)'}: a TPM creates no such restricted signing key`, {
+      expected: 'a signing scheme (rsassa, rsapss, ecdsa, ...)',
+      actual: pub.scheme ? algName(pub.scheme.scheme) : 'null',
     });
   }
-  return pass(`${prefix}.ak-attributes`, 'the AK is a restricted signing key');
+  if ((pub.objectAttributes & FIXED_IN_TPM) !== FIXED_IN_TPM) {
+    return fail(id, codes.notFixed, 'the AK was not generated in the TPM and bound to it (fixedTPM, fixedParent, sensitiveDataOrigin): its private key may exist outside a TPM, so its quotes prove nothing', {
+      expected: 'fixedTPM|fixedParent|sensitiveDataOrigin',
+      actual: attrs,
+    });
+  }
+  return pass(id, `the AK is a restricted signing key (${algName(pub.scheme.scheme)}) generated in its TPM and fixed to it`);
 }
 
 /** Reads the magic and type of a signed TPMS_ATTEST before any full parse (the bytes may not be one). */
@@ -307,7 +332,7 @@ export function verifySignedAttest(
     return attest ? { ok: false, checks, failure, attest } : { ok: false, checks, failure };
   };
   if (expect.requireRestricted !== false) {
-    const attrs = checkAkAttributes(ak, 'attest', 'ATTEST_KEY_NOT_RESTRICTED');
+    const attrs = checkAkAttributes(ak, 'attest', { notRestricted: 'ATTEST_KEY_NOT_RESTRICTED', notFixed: 'ATTEST_KEY_NOT_FIXED' });
     if (attrs?.status === 'fail') return reject(attrs);
     if (attrs) checks.push(attrs);
   }

@@ -31,7 +31,8 @@ export const QUOTE_CODES = {
   QUOTE_MESSAGE_ALTERED: { kind: 'verification', summary: 'an RSA quote signature was made with this AK over other bytes: the message was altered after signing (ECDSA cannot tell this from QUOTE_BAD_SIGNATURE)' },
   QUOTE_KEY_TYPE_MISMATCH: { kind: 'verification', summary: 'the signature algorithm does not fit the AK type (e.g. an ECDSA signature and an RSA AK)' },
   QUOTE_SCHEME_MISMATCH: { kind: 'verification', summary: "the signature scheme or hash differs from the one the AK's TPM public area fixes" },
-  QUOTE_AK_NOT_RESTRICTED: { kind: 'verification', summary: 'the AK (given as a TPM public area) is not a restricted signing key, so its quotes prove nothing' },
+  QUOTE_AK_NOT_RESTRICTED: { kind: 'verification', summary: 'the AK (given as a TPM public area) is not a restricted signing key a TPM creates (sign|restricted, no decrypt, a signing scheme), so its quotes prove nothing' },
+  QUOTE_AK_NOT_FIXED: { kind: 'verification', summary: 'the AK (given as a TPM public area) was not generated in the TPM and fixed to it (fixedTPM, fixedParent, sensitiveDataOrigin): its private key may exist outside a TPM' },
   QUOTE_BAD_MAGIC: { kind: 'verification', summary: 'the signed message does not start with TPM_GENERATED_VALUE (0xff544347): the TPM did not make it' },
   QUOTE_NOT_A_QUOTE: { kind: 'verification', summary: 'the signed TPMS_ATTEST is not of type TPM_ST_ATTEST_QUOTE (0x8018)' },
   QUOTE_NONCE_MISMATCH: { kind: 'verification', summary: "the quote's extraData is not the nonce the challenger sent" },
@@ -241,7 +242,7 @@ function checkSignedQuote(input: QuoteInput, sig: SignatureOutcome): QuoteVerifi
   };
 
   // 2. A TPM public area AK must be a restricted signing key.
-  const attrs = checkAkAttributes(ak, 'quote', 'QUOTE_AK_NOT_RESTRICTED');
+  const attrs = checkAkAttributes(ak, 'quote', { notRestricted: 'QUOTE_AK_NOT_RESTRICTED', notFixed: 'QUOTE_AK_NOT_FIXED' });
   if (attrs?.status === 'fail') return reject(attrs);
   if (attrs) checks.push(attrs);
 

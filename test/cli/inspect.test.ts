@@ -84,3 +84,30 @@ test('inspect: real AK certificates with an empty subject (GCE vTPM, FIDO TPM AI
     assert.ok(r.json?.result.decoded.extKeyUsage.includes('2.23.133.8.3') || r.json?.result.decoded.extKeyUsage.includes('2.23.133.8.1'));
   }
 });
+
+test('inspect: a certificate name with C1 controls and bidi overrides is printed escaped; PEM-looking text without END lines is refused in one pass', async () => {
+  const { SimCa } = await import('../../src/simulator/pki.js');
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-inspect-'));
+  try {
+    const ca = SimCa.root('inspect test CA', freshKeyPair('ec', { namedCurve: 'P-256' }).privateKey);
+    const cert = ca.issueAk({ commonName: 'AK \u009b2J\u202egnp.exe', publicKey: freshKeyPair('ec', { namedCurve: 'P-256' }).publicKey, serialLabel: 'inspect-escape' });
+    writeFileSync(join(dir, 'evil.pem'), cert.pem);
+    const r = await runCli(['inspect', join(dir, 'evil.pem')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /[\u0080-\u009f\u202a-\u202e]/);
+    assert.match(r.stdout, /AK \\u009b2J\\u202egnp\.exe/);
+
+    // 4 MiB of BEGIN lines and no END (a lazy regex took 281 s of CPU on this; the CLI helper kills a child after 60 s)
+    writeFileSync(join(dir, 'begins.pem'), '-----BEGIN CERTIFICATE-----\n'.repeat(Math.floor((4 * 1024 * 1024 - 1024) / 28)));
+    const many = await runCli(['inspect', join(dir, 'begins.pem'), '--json']);
+    assert.equal(many.code, 2, many.stderr);
+    assert.equal(many.json?.error?.code, 'INSPECT_UNKNOWN_FORMAT');
+    // a BEGIN left open before a whole block: the whole block is the certificate
+    writeFileSync(join(dir, 'open.pem'), `-----BEGIN CERTIFICATE-----\nnot base64 at all\n${cert.pem}`);
+    const open = await runCli(['inspect', join(dir, 'open.pem'), '--json']);
+    assert.equal(open.code, 0, open.stdout);
+    assert.match(open.json?.result.decoded.subject, /inspect|AK/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -60,6 +60,18 @@ test('vtpm-verify quote on real swtpm quotes', async (t) => {
       assert.ok(r.json?.result.checks.every((c: { status: string }) => c.status === 'pass'));
     });
 
+    await t.test('a TPM2B_ATTEST message (u16 size first, as go-tpm writes it) is the same quote, not an altered one', async () => {
+      const body = readFileSync(q.msg);
+      const sized = `${q.msg}.tpm2b`;
+      writeFileSync(sized, Buffer.concat([Buffer.of(body.length >> 8, body.length & 0xff), body]));
+      const r = await runCli(args({ '--message': sized }, ['--json']));
+      assert.equal(r.code, 0, r.stdout);
+      assert.equal(r.json?.result.valid, true);
+      // a size that does not match is not unwrapped: the bytes are not what was signed
+      writeFileSync(sized, Buffer.concat([Buffer.of(body.length >> 8, (body.length + 1) & 0xff), body]));
+      assert.equal((await runCli(args({ '--message': sized }, ['--json']))).code, 1);
+    });
+
     await t.test('human output: VALID, --verbose lists passed checks', async () => {
       const quiet = await runCli(args());
       assert.equal(quiet.code, 0);

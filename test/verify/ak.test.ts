@@ -34,6 +34,24 @@ test('loading the same bytes twice returns the cached AK (one KeyObject per AK)'
   assert.equal(loadAttestationKey(Buffer.from(tpm2b)), loadAttestationKey(Buffer.from(tpm2b)));
 });
 
+test('an RSA key with an exponent no TPM key has (1, even) is AK_INVALID: with e = 1 anyone could forge a signature', async () => {
+  const { createPublicKey } = await import('node:crypto');
+  const { akFromTpmPublic } = await import('../../src/verify/ak.js');
+  const { parseTpmtPublic } = await import('../../src/tpm/public.js');
+  const n = freshKeyPair('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }).n!;
+  for (const e of [1, 2, 65536]) {
+    const eB64 = Buffer.from(e.toString(16).padStart(e > 255 ? 6 : 2, '0'), 'hex').toString('base64url');
+    const spki = createPublicKey({ key: { kty: 'RSA', n, e: eB64 }, format: 'jwk' }).export({ format: 'der', type: 'spki' });
+    assert.match(assertThrowsCode(() => loadAttestationKey(spki), 'AK_INVALID').message, new RegExp(`exponent ${e} is not one a TPM key has`));
+    // the same from a TPM public area (exponent field, 0 meaning 65537)
+    const area = Buffer.concat([Buffer.from('0001000b00050072000000100014000b08000000', 'hex').subarray(0, 16), Buffer.from('0800', 'hex'), Buffer.alloc(4), Buffer.from('0100', 'hex'), Buffer.from(n, 'base64url')]);
+    area.writeUInt32BE(e, 18);
+    assertThrowsCode(() => akFromTpmPublic(parseTpmtPublic(area)), 'AK_INVALID');
+  }
+  const ok = Buffer.concat([Buffer.from('0001000b00050072000000100014000b0800', 'hex'), Buffer.alloc(4), Buffer.from('0100', 'hex'), Buffer.from(n, 'base64url')]);
+  assert.equal(akFromTpmPublic(parseTpmtPublic(ok)).description, 'rsa-2048', 'exponent 0 is 65537');
+});
+
 test('certificates give their subject key; RSA sizes and curves outside the AK set are AK_UNSUPPORTED', () => {
   const small = freshKeyPair('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'pem', type: 'spki' }) as string;
   assertThrowsCode(() => akFromPem(small), 'AK_UNSUPPORTED');

@@ -216,6 +216,34 @@ test('an AK that is not a restricted signing key proves nothing: QUOTE_AK_NOT_RE
   assert.equal(codeOf({ ak, message: msg, signature: ecdsaSig(p.subarray(0, 32), p.subarray(32)), nonce: Buffer.of(0xaa) }), 'QUOTE_AK_NOT_RESTRICTED');
 });
 
+test('an AK public area no TPM would create, or whose key may live outside a TPM, proves nothing', () => {
+  const { priv } = ecKey();
+  const jwk = priv.export({ format: 'jwk' });
+  const hex = (s: string | undefined) => Buffer.from(s!, 'base64url').toString('hex');
+  const msg = quoteBytes();
+  const verdict = (fields: Field[], hash = 'sha256') => {
+    const ak = akFromTpmPublic(parseTpmtPublic(bytesOf(fields)));
+    const p = sign(hash, msg, { key: priv, dsaEncoding: 'ieee-p1363' });
+    const sig = Buffer.concat([Buffer.from(`0018${hash === 'sha1' ? '0004' : '000b'}0020`, 'hex'), p.subarray(0, 32), Buffer.from('0020', 'hex'), p.subarray(32)]);
+    const v = verifyQuote({ ak, message: msg, signature: sig, nonce: Buffer.of(0xaa) });
+    return v.ok ? 'valid' : `${v.failure.code}: ${v.failure.message}`;
+  };
+  const base = EC_PUB_TEMPLATE(hex(jwk.x), hex(jwk.y));
+  assert.equal(verdict(base), 'valid');
+  // restricted|sign|decrypt: a TPM refuses it
+  assert.match(verdict(EC_PUB_TEMPLATE(hex(jwk.x), hex(jwk.y), '00070072')), /^QUOTE_AK_NOT_RESTRICTED: .*also decrypts/);
+  // a NULL scheme (a TPM refuses it for a restricted signing key): a SHA-1 signature would otherwise pass unchecked
+  const nullScheme = base.flatMap((f): Field[] => (f[1] === 'scheme ECDSA' ? [['0010', 'scheme NULL']] : f[1] === 'scheme hash sha256' ? [] : [f]));
+  assert.match(verdict(nullScheme, 'sha1'), /^QUOTE_AK_NOT_RESTRICTED: .*no signing scheme/);
+  // an ECDH scheme is no signing scheme: the signature's scheme differs from it first
+  const ecdh = base.map((f): Field => (f[1] === 'scheme ECDSA' ? ['0019', 'scheme ECDH'] : f));
+  assert.match(verdict(ecdh), /^QUOTE_SCHEME_MISMATCH: /);
+  // restricted|sign|userWithAuth without fixedTPM, fixedParent, sensitiveDataOrigin: imported or duplicable
+  for (const attrs of ['00050040', '00050070', '00050052', '00050062']) {
+    assert.match(verdict(EC_PUB_TEMPLATE(hex(jwk.x), hex(jwk.y), attrs)), /^QUOTE_AK_NOT_FIXED: /, attrs);
+  }
+});
+
 test('scheme fixed by the AK: a signature with another hash is QUOTE_SCHEME_MISMATCH; NULL signature is QUOTE_BAD_SIGNATURE', () => {
   const { priv, tpmPublic } = ecKey();
   const ak = akFromTpmPublic(parseTpmtPublic(tpmPublic));

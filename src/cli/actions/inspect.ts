@@ -86,7 +86,7 @@ function decodeAs(type: InspectType, bytes: Buffer): Described {
       try {
         if (!isPem(bytes)) return describeCertificate(new X509Certificate(bytes));
         // a PEM file may hold several certificates (a bundle): describe the first, count them all
-        const blocks = bytes.toString('latin1').match(PEM_CERT_RE) ?? [];
+        const blocks = pemCertificates(bytes.toString('latin1'));
         if (blocks.length === 0) throw new Error('no CERTIFICATE block');
         const first = describeCertificate(new X509Certificate(blocks[0]!));
         return blocks.length > 1 ? { ...first, certificatesInFile: blocks.length } : first;
@@ -109,7 +109,23 @@ function isPem(bytes: Buffer): boolean {
   return bytes.subarray(0, 64 * 1024).includes('-----BEGIN ');
 }
 
-const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
+const PEM_END = '-----END CERTIFICATE-----';
+
+/** The CERTIFICATE blocks of PEM text, in one pass (a lazy regex rescanned the rest of the text for every BEGIN without an END). */
+function pemCertificates(text: string): string[] {
+  const blocks: string[] = [];
+  let begin = text.indexOf(PEM_BEGIN);
+  while (begin !== -1) {
+    const end = text.indexOf(PEM_END, begin + PEM_BEGIN.length);
+    if (end === -1) break;
+    // a BEGIN inside this block (one without an END before it) starts the block instead
+    const inner = text.lastIndexOf(PEM_BEGIN, end);
+    blocks.push(text.slice(inner, end + PEM_END.length));
+    begin = text.indexOf(PEM_BEGIN, end + PEM_END.length);
+  }
+  return blocks;
+}
 
 const SERIALIZED_HEADER = 132 + 4;
 const SERIALIZED_LIST = 532;

@@ -17,6 +17,7 @@ import { verifyQuote, type PcrDigestList, type QuoteVerification } from '../../v
 import type { GlobalOptions } from '../command.js';
 import { describeAttest, renderDescribed, type Described } from '../describe-tpm.js';
 import { toJsonText, type CommandOutcome, type Style } from '../output.js';
+import { TPM_GENERATED_VALUE } from '../../tpm/constants.js';
 
 export interface QuoteOptions {
   ak: string;
@@ -126,10 +127,20 @@ function human(v: QuoteVerification, ak: AttestationKey, verbose: boolean, logsF
   };
 }
 
+/**
+ * The TPMS_ATTEST the TPM signed: tpm2_quote -m writes it bare, other tools (go-tpm, tpm2-pytss) as a
+ * TPM2B_ATTEST, its u16 size first. The sized form is unambiguous (a bare one starts with 0xff54, and its
+ * magic would then not follow at offset 2), so it is unwrapped rather than reported as a tampered message.
+ */
+function attestBody(bytes: Buffer): Buffer {
+  const sized = bytes.length >= 6 && bytes.readUInt16BE(0) === bytes.length - 2 && bytes.readUInt32BE(2) === TPM_GENERATED_VALUE;
+  return sized ? bytes.subarray(2) : bytes;
+}
+
 export async function runQuote(opts: QuoteOptions, globals: GlobalOptions): Promise<CommandOutcome> {
   const nonce = fromHex(opts.nonce, '--nonce');
   const ak = loadAttestationKey(readInputFile(opts.ak, 'attestation key', CAPS.ak));
-  const message = readInputFile(opts.message, 'quote message', CAPS.message);
+  const message = attestBody(readInputFile(opts.message, 'quote message', CAPS.message));
   const signature = readSignature(opts);
   const pcrs = readPcrs(opts);
   const signerParent = opts.signerParent !== undefined ? fromHex(opts.signerParent, '--signer-parent') : undefined;
