@@ -155,8 +155,9 @@ function planSignatureCheck(ak: AttestationKey, message: Uint8Array, signature: 
   let pss = false;
   if (sig.scheme === 'plain') pss = fixed?.scheme === TPM_ALG.RSAPSS;
   else pss = sig.scheme === 'rsapss';
-  if (fixed && sig.scheme !== 'plain') {
-    const sameScheme = fixed.scheme === sig.sigAlg;
+  if (fixed) {
+    // a plain signature names no scheme, but its hash (--hash) must still be the one the key fixes
+    const sameScheme = sig.scheme === 'plain' || fixed.scheme === sig.sigAlg;
     const sameHash = !fixed.hash || fixed.hash.id === sig.hash.id;
     if (!sameScheme || !sameHash) {
       const expected = `${algName(fixed.scheme)}-${fixed.hash?.name ?? 'any'}`;

@@ -251,6 +251,10 @@ test('scheme fixed by the AK: a signature with another hash is QUOTE_SCHEME_MISM
   const p = sign('sha384', msg, { key: priv, dsaEncoding: 'ieee-p1363' });
   const sha384 = Buffer.concat([Buffer.from('0018000c0020', 'hex'), p.subarray(0, 32), Buffer.from('0020', 'hex'), p.subarray(32)]);
   assert.equal(codeOf({ ak, message: msg, signature: sha384, nonce: Buffer.of(0xaa) }), 'QUOTE_SCHEME_MISMATCH');
+  // a plain signature names no scheme, but the hash it is checked with must be the key's
+  const der = sign('sha384', msg, priv);
+  assert.equal(codeOf({ ak, message: msg, signature: { scheme: 'plain', hash: hashByName('sha384')!, bytes: der }, nonce: Buffer.of(0xaa) }), 'QUOTE_SCHEME_MISMATCH');
+  assert.equal(codeOf({ ak, message: msg, signature: { scheme: 'plain', hash: hashByName('sha256')!, bytes: sign('sha256', msg, priv) }, nonce: Buffer.of(0xaa) }), 'valid');
   // without the TPM public area nothing fixes the scheme: the same signature verifies
   const spki = akFromSpki(ak.key.export({ format: 'der', type: 'spki' }));
   assert.equal(codeOf({ ak: spki, message: msg, signature: sha384, nonce: Buffer.of(0xaa) }), 'valid');
