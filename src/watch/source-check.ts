@@ -189,7 +189,6 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
     const followed = (uri: string): boolean => input.followNamedSources || (input.previousHost !== null && sameUri(uri, input.previousHost));
     // one source's timeout does not wait for another's
     const attested = await Promise.all(sources.map((uri) => (followed(uri) ? attest(uri, false) : null)));
-    let counted = 0;
     for (const [i, uri] of sources.entries()) {
       const one = attested[i];
       if (!one) {
@@ -203,7 +202,6 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
         out.checks.push(currentHostNote(uri));
         continue;
       }
-      counted++;
       let r: SourceReport;
       if (report) {
         r = report;
@@ -232,7 +230,7 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
       out.checks.push({ id: 'migration.source', status: 'warn', message: `${batch.sourcesDropped} more source platform(s) of ${batch.count} coalesced notifications were not checked` });
     }
     if (worst !== null) {
-      const from = counted === 1 && sources.length === 1 ? sources[0]! : batch.latest.from;
+      const from = sources.length === 1 ? sources[0]! : batch.latest.from;
       out.migration = { from, to: currentHost, sourceCheck: worst };
     }
     return out;
