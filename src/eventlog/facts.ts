@@ -12,6 +12,7 @@ import type { EfiSignature, EfiSignatureList } from './decode/content.js';
 import { GUID } from './decode/guid.js';
 import { EV, eventTypeName } from './event-types.js';
 import { digest as hashOf, bankAlg } from './hash.js';
+import { VARIABLE_VALUE_ONLY } from './decode/binding.js';
 import type { VerifiedImaList } from './ima/verified.js';
 import type { VerifiedEvent, VerifiedEventLog } from './verified.js';
 
@@ -87,6 +88,16 @@ export interface BootFacts {
   unattested: { event: number; pcr: number; type: string; reason: string }[];
 }
 
+// Where the PC Client PFP, GRUB and systemd-boot measure what facts are read from. The OS can extend most PCRs
+// at locality 0 and log whatever it likes for them: a fact read from any other PCR would be anyone's claim.
+const BOOT_APPLICATION_PCRS: readonly number[] = [4];
+/** firmware volume drivers (PCR 0) and option ROM / driver images (PCR 2) */
+const DRIVER_PCRS: readonly number[] = [0, 2];
+const GRUB_PCR = 8;
+const SYSTEMD_CMDLINE_PCR = 12;
+/** GRUB's Linux loaders build the command line they measure as "BOOT_IMAGE=<kernel> <arguments>" */
+const GRUB_CMDLINE_START = 'BOOT_IMAGE=';
+
 function sourceOf(v: VerifiedEvent): FactSource {
   return { event: v.event.index, pcr: v.event.pcrIndex, banks: v.banks };
 }
@@ -160,14 +171,24 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
     unattested: [],
   };
 
+  // PCR 7's separator ends the Secure Boot configuration: what is measured as driver configuration after it
+  // (by a loader or the OS, which can extend PCR 7 at locality 0) is not the configuration the firmware booted with.
+  let pcr7Separated = false;
   for (const v of verified.events) {
     const e = v.event;
     const c = e.content;
     const src = sourceOf(v);
     const type = eventTypeName(e.eventType);
+    const elsewhere = (expected: readonly number[]): boolean => {
+      if (expected.includes(e.pcrIndex)) return false;
+      facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type, reason: `measured in PCR ${e.pcrIndex}: this kind of fact is read only from PCR ${expected.join(' or ')}, where the firmware or loader measures it` });
+      return true;
+    };
+    if (e.eventType === EV.SEPARATOR && e.pcrIndex === 7) pcr7Separated = true;
 
     // Digest facts: the verified digest is the fact; the data beside it is only a label.
     if (c.kind === 'efi-image-load' && (e.eventType === EV.EFI_BOOT_SERVICES_APPLICATION || e.eventType === EV.EFI_BOOT_SERVICES_DRIVER || e.eventType === EV.EFI_RUNTIME_SERVICES_DRIVER)) {
+      if (elsewhere(e.eventType === EV.EFI_BOOT_SERVICES_APPLICATION ? BOOT_APPLICATION_PCRS : DRIVER_PCRS)) continue;
       const digests: Partial<Record<HashName, string>> = {};
       for (const d of e.digests) if (d.alg && v.banks.includes(d.alg.name)) digests[d.alg.name] = toHex(d.digest);
       facts.bootApplications.push({ type: type as BootApplicationFact['type'], digests, devicePath: c.devicePath, filePath: c.filePath, pathAttested: false, source: src });
@@ -178,10 +199,20 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
       facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type, reason: `the digest is not the hash of the ${e.binding.measured}` });
       continue;
     }
+    if (c.kind === 'efi-variable' && e.binding.measured === VARIABLE_VALUE_ONLY) {
+      // only the value is hashed: the name and GUID that say which variable it is could be any
+      facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type, reason: `only the variable's value is hashed, not its name ${JSON.stringify(c.name)} and GUID` });
+      continue;
+    }
 
     switch (c.kind) {
       case 'efi-variable':
         if (e.eventType === EV.EFI_VARIABLE_DRIVER_CONFIG) {
+          if (elsewhere([7])) break;
+          if (pcr7Separated) {
+            facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type, reason: 'measured after PCR 7\'s separator: not the Secure Boot configuration the firmware booted with' });
+            break;
+          }
           if (c.enabled !== undefined && c.guid === GUID.EFI_GLOBAL_VARIABLE) {
             if (c.name === 'SecureBoot') facts.secureBoot ??= { enabled: c.enabled, source: src };
             else facts.secureBootModes[c.name] ??= { enabled: c.enabled, source: src };
@@ -189,35 +220,47 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
           if (c.signatureLists) {
             const db: SignatureDatabaseFact = { name: c.name, guid: c.guid, ...splitLists(c.signatureLists), source: src };
             facts.signatureDatabases.push(db);
+            // the firmware measures dbx once; a later "dbx" would only be someone else's claim
             if (c.name === 'dbx') {
-              facts.dbx = {
+              facts.dbx ??= {
                 hashes: db.hashes.filter((h) => h.type === 'EFI_CERT_SHA256').map((h) => h.digest),
                 certificates: db.certificates,
               };
             }
           }
         } else if (e.eventType === EV.EFI_VARIABLE_AUTHORITY) {
+          if (elsewhere([7])) break;
           const a: BootFacts['authorities'][number] = { variable: c.name, guid: c.guid, source: src };
           if (c.authority) a.certificate = certificateFact(c.authority);
           if (c.text !== undefined) a.text = c.text;
           if (c.enabled !== undefined) a.enabled = c.enabled;
           facts.authorities.push(a);
+        } else if ((c.loadOption || c.bootOrder) && elsewhere([1])) {
+          break;
         } else if (c.loadOption) {
           facts.bootOptions.push({ variable: c.name, description: c.loadOption.description, devicePath: c.loadOption.devicePath, filePath: c.loadOption.filePath, source: src });
         } else if (c.bootOrder) {
           facts.bootOrder ??= c.bootOrder;
         }
         break;
-      case 'ipl':
-        if (c.role === 'kernel-cmdline') facts.kernelCommandLines.push({ text: c.value, origin: c.encoding === 'utf-16le' ? 'systemd-boot' : 'grub', source: src });
-        else if (c.role === 'grub-command') facts.grubCommands.push({ text: c.value, source: src });
+      case 'ipl': {
+        const systemd = c.encoding === 'utf-16le';
+        // GRUB hashes the text after its prefix, so the prefix (which says what the text is) is not attested:
+        // a command line relabelled as a command is still one, known by the BOOT_IMAGE= GRUB starts it with.
+        const cmdline = c.role === 'kernel-cmdline' || (!systemd && c.value.startsWith(GRUB_CMDLINE_START));
+        if (!cmdline && c.role !== 'grub-command') break;
+        if (elsewhere(systemd ? [SYSTEMD_CMDLINE_PCR] : [GRUB_PCR])) break;
+        if (cmdline) facts.kernelCommandLines.push({ text: c.value, origin: systemd ? 'systemd-boot' : 'grub', source: src });
+        else facts.grubCommands.push({ text: c.value, source: src });
         break;
+      }
       case 'version':
+        if (elsewhere([0])) break;
         facts.crtmVersions.push({ version: c.version, form: c.form, source: src });
         break;
       case 'text':
         if (e.eventType === EV.EFI_ACTION || e.eventType === EV.ACTION) facts.efiActions.push({ text: c.text, source: src });
-        else if (e.eventType === EV.POST_CODE) facts.postCodes.push({ text: c.text, source: src });
+        else if (e.eventType === EV.POST_CODE && !elsewhere([0])) facts.postCodes.push({ text: c.text, source: src });
         break;
       case 'separator':
         facts.separators.push({ pcr: e.pcrIndex, error: c.error, source: src });

@@ -17,6 +17,9 @@ import type { LogEvent, UnverifiedEventLog } from './types.js';
 import { makeVerifiedEventLog, type VerifiedEvent, type VerifiedEventLog } from './verified.js';
 import { FIRMWARE_QUIRKS, type FirmwareQuirk } from './workarounds.js';
 
+/** PCRs whose every extend the firmware logs (PC Client PFP): a quoted one with no events must be at its initial value. */
+export const FIRMWARE_LOGGED_PCRS: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7];
+
 export interface ReplayAgainstQuoteOptions {
   /** quirks to try after a mismatch; FIRMWARE_QUIRKS by default, [] for none */
   quirks?: readonly FirmwareQuirk[];
@@ -143,6 +146,39 @@ export function replayAgainstQuote(log: UnverifiedEventLog, quoted: PcrValues, o
       outcomes.push(outcome);
       checks.push(fail(id, 'EVENTLOG_REPLAY_MISMATCH', mismatchMessage(outcome, d), { expected: base.quoted, actual: base.replayed }));
     }
+  }
+
+  // The firmware logs every extend of PCRs 0-7 (PC Client PFP): a quoted one the log holds no event for, in a
+  // bank the log declares, must still be at its initial value. Otherwise removing every event of a PCR (or one
+  // bank's digests) would leave it uncompared, and its facts (boot applications, Secure Boot) silently empty.
+  if (log.registers === 'pcr') {
+    const declared = new Set(log.banks.map((b) => b.name));
+    for (const [bankName, quotedBank] of quoted) {
+      if (!declared.has(bankName)) continue;
+      const alg = bankAlg(bankName);
+      for (const pcr of FIRMWARE_LOGGED_PCRS) {
+        const q = quotedBank.get(pcr);
+        if (!q || replayed.get(bankName)?.has(pcr)) continue;
+        const initial = replayPcrSteps(log, alg, pcr).initial;
+        const base: PcrReplayOutcome = { bank: bankName, pcr, status: 'match', replayed: toHex(initial), quoted: toHex(q), events: 0 };
+        const id = `eventlog.replay.${bankName}.${pcr}`;
+        if (bytesEqual(initial, q)) {
+          outcomes.push(base);
+          checks.push(pass(id, `${bankName} PCR ${pcr} has no events in the log and is at its initial value in the quote`, { expected: base.quoted, actual: base.replayed }));
+        } else {
+          const outcome: PcrReplayOutcome = { ...base, status: 'mismatch', divergence: { matchingPrefix: null, lastGoodEvent: null, suspectEvents: [], steps: [] } };
+          outcomes.push(outcome);
+          checks.push(
+            fail(id, 'EVENTLOG_REPLAY_MISMATCH', `${bankName} PCR ${pcr}: the log has no event for it in this bank, but the quote has ${base.quoted!.slice(0, 16)}..., not its initial value: events (or their ${bankName} digests) are missing from the log`, {
+              expected: base.quoted,
+              actual: base.replayed,
+            }),
+          );
+        }
+      }
+    }
+    const bankOrder = [...replayed.keys(), ...quoted.keys()];
+    outcomes.sort((a, b) => bankOrder.indexOf(a.bank) - bankOrder.indexOf(b.bank) || a.pcr - b.pcr);
   }
 
   const notQuoted = outcomes.filter((o) => o.status === 'not-quoted');

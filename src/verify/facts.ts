@@ -38,7 +38,7 @@ export function logFacts(logs: LogsVerification | null): { eventLog?: EventLogFa
       replayMatched: logs.eventLog.ok,
       replayedPcrs: replayedPcrsOf(logs),
       ...(boot?.secureBoot ? { secureBoot: boot.secureBoot.enabled } : {}),
-      bootApplications: (boot?.bootApplications ?? []).map((a) => ({ pcr: 4, digests: a.digests, ...(a.filePath ? { path: a.filePath } : {}) })),
+      bootApplications: (boot?.bootApplications ?? []).map((a) => ({ pcr: a.source.pcr, digests: a.digests, ...(a.filePath ? { path: a.filePath } : {}) })),
       kernelCmdlines: (boot?.kernelCommandLines ?? []).map((k) => k.text),
       crtmVersions: (boot?.crtmVersions ?? []).map((k) => k.version),
       dbx: { sha256: boot?.dbx?.hashes ?? [], certSha256: (boot?.dbx?.certificates ?? []).map((x) => x.sha256) },

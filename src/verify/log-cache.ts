@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import { verifyLogsAgainstQuote, type LogsToVerify, type LogsVerification } from '../eventlog/index.js';
 import type { PcrValues } from '../tpm/pcrs.js';
+import { FIRMWARE_LOGGED_PCRS } from '../eventlog/quote-replay.js';
 
 export interface LogVerificationCacheStats {
   hits: number;
@@ -89,7 +90,7 @@ export class LogVerificationCache {
 
 /**
  * The PCR indexes a verification depends on: those the event log extends (in
- * any bank) and those the IMA list extends. Without outcomes to tell (a log
+ * any bank), PCRs 0-7 (compared even without events), and those the IMA list extends. Without outcomes to tell (a log
  * that replayed nothing), every index counts. Other quoted PCRs (PCR 23 of a
  * host, application PCRs) do not change the verification, so they are not
  * part of the key: every host of one firmware shares one entry.
@@ -100,6 +101,8 @@ function relevantIndexes(logs: Pick<LogsToVerify, 'eventLog' | 'ima'>, result: L
     const outcomes = result.eventLog?.pcrs ?? [];
     if (outcomes.length === 0) return null;
     for (const o of outcomes) set.add(o.pcr);
+    // quoted firmware PCRs the log has no event for are compared too (with their initial value)
+    for (const pcr of FIRMWARE_LOGGED_PCRS) set.add(pcr);
   }
   if (logs.ima) {
     const outcomes = result.ima?.pcrs ?? [];

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { parseEventLog } from '../../src/eventlog/parse.js';
 import { replayAgainstQuote } from '../../src/eventlog/quote-replay.js';
 import { replayEventLog } from '../../src/eventlog/replay.js';
@@ -230,4 +231,127 @@ test('verifyLogsAgainstQuote: the one call quote verification makes, firmware lo
   assert.equal(noIma.ok, false);
   assert.equal(noIma.imaFacts, undefined);
   assert.throws(() => verifyLogsAgainstQuote({ eventLog: Buffer.from('garbage that is not a log') }, quoted), (e: unknown) => (e as { code?: string }).code === 'EVENTLOG_NOT_PC_CLIENT');
+});
+
+/** A quote as a TPM would hold it after these extends (root can extend PCRs 0-15 and 23 at locality 0 after boot). */
+function tpmAfter(w: EventLogWriter): PcrValues {
+  return only(replayEventLog(parseEventLog(w.toBytes())), 'sha256');
+}
+
+/** The honest boot (SecureBoot off, a dbx with one hash, a boot application, a GRUB command line), into `w`. */
+function honestBoot(w = new EventLogWriter({ banks: ['sha256'] }), skipPcr?: number): EventLogWriter {
+  const pcr = (n: number): boolean => n !== skipPcr;
+  if (pcr(0)) w.addText(0, EV.S_CRTM_VERSION, 'honest CRTM');
+  if (pcr(7)) w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([0]));
+  if (pcr(7)) w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_IMAGE_SECURITY_DATABASE, 'dbx', dbxWith('11'.repeat(32)));
+  for (const n of [0, 1, 2, 3, 4, 5, 6, 7]) if (pcr(n)) w.addSeparator(n);
+  if (pcr(4)) w.addImageLoad(4, EV.EFI_BOOT_SERVICES_APPLICATION, { sha256: Buffer.alloc(32, 0x44) }, '\\EFI\\BOOT\\BOOTX64.EFI');
+  grubLine(w, 'kernel_cmdline: ', 'BOOT_IMAGE=/vmlinuz root=/dev/sda init=/bin/sh');
+  return w;
+}
+
+/** An EFI_SIGNATURE_LIST of one EFI_CERT_SHA256 entry. */
+function dbxWith(hashHex: string): Buffer {
+  const guidBytes = (g: string): Buffer => {
+    const h = g.replace(/-/g, '');
+    const b = Buffer.from(h, 'hex');
+    return Buffer.concat([Buffer.from(b.subarray(0, 4)).reverse(), Buffer.from(b.subarray(4, 6)).reverse(), Buffer.from(b.subarray(6, 8)).reverse(), b.subarray(8)]);
+  };
+  const entry = Buffer.concat([guidBytes('77fa9abd-0359-4d32-bd60-28f4e78f784b'), Buffer.from(hashHex, 'hex')]);
+  const header = Buffer.alloc(28);
+  guidBytes('c1c41626-504c-4092-aca9-41f936934328').copy(header, 0);
+  header.writeUInt32LE(28 + entry.length, 16);
+  header.writeUInt32LE(0, 20);
+  header.writeUInt32LE(entry.length, 24);
+  return Buffer.concat([header, entry]);
+}
+
+/** GRUB's way: the digest is of the text after the prefix. */
+function grubLine(w: EventLogWriter, prefix: string, text: string, pcr = 8): void {
+  w.add({ pcr, type: EV.IPL, data: Buffer.from(`${prefix}${text}\0`, 'latin1'), digests: { sha256: createHash('sha256').update(text).digest() } });
+}
+
+test('facts are read only from the PCRs the firmware and loaders measure them in, the Secure Boot configuration only before PCR 7\'s separator', () => {
+  const honest = honestBoot();
+  const facts = (w: EventLogWriter) => {
+    const r = replayAgainstQuote(parseEventLog(w.toBytes()), tpmAfter(w));
+    assert.equal(r.ok, true, r.checks.filter((c) => c.status === 'fail').map((c) => c.message).join('\n'));
+    return extractBootFacts(r.verified);
+  };
+  const before = facts(honest);
+  assert.equal(before.secureBoot?.enabled, false);
+  assert.deepEqual(before.dbx?.hashes, ['11'.repeat(32)]);
+  assert.deepEqual(before.kernelCommandLines.map((k) => k.text), ['BOOT_IMAGE=/vmlinuz root=/dev/sda init=/bin/sh']);
+  assert.deepEqual(before.crtmVersions.map((v) => v.version), ['honest CRTM']);
+
+  // What root can add after boot, extending the TPM to match: claims in PCR 23 (placed first in the log, whose
+  // order across PCRs nothing attests), and a "dbx" in PCR 7 after its separator.
+  const forged = new EventLogWriter({ banks: ['sha256'] });
+  forged.addVariable(23, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([1]));
+  forged.addText(23, EV.S_CRTM_VERSION, 'fake CRTM');
+  forged.addImageLoad(23, EV.EFI_BOOT_SERVICES_APPLICATION, { sha256: Buffer.alloc(32, 0x55) }, '\\EFI\\fake.efi');
+  honestBoot(forged);
+  forged.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_IMAGE_SECURITY_DATABASE, 'dbx', dbxWith('22'.repeat(32)));
+  grubLine(forged, 'kernel_cmdline: ', 'BOOT_IMAGE=/vmlinuz root=/dev/sda quiet', 23);
+  const after = facts(forged);
+  assert.equal(after.secureBoot?.enabled, false, 'SecureBoot comes from PCR 7');
+  assert.deepEqual(after.dbx?.hashes, ['11'.repeat(32)], 'the dbx the firmware measured, not one measured after the separator');
+  assert.deepEqual(after.kernelCommandLines.map((k) => k.text), ['BOOT_IMAGE=/vmlinuz root=/dev/sda init=/bin/sh']);
+  assert.deepEqual(after.crtmVersions.map((v) => v.version), ['honest CRTM']);
+  assert.deepEqual(after.bootApplications.map((a) => a.digests.sha256), ['44'.repeat(32)]);
+  const listed = after.unattested.map((u) => `${u.pcr}:${u.reason.slice(0, 30)}`);
+  assert.equal(listed.filter((l) => l.startsWith('23:measured in PCR 23')).length, 4, listed.join('\n'));
+  assert.ok(after.unattested.some((u) => u.pcr === 7 && /after PCR 7's separator/.test(u.reason)));
+});
+
+test('a GRUB command line relabelled as a command (GRUB hashes the text, not its prefix) is still a command line', () => {
+  const w = new EventLogWriter({ banks: ['sha256'] });
+  grubLine(w, 'grub_cmd: ', 'linux /vmlinuz root=/dev/sda init=/bin/sh');
+  grubLine(w, 'grub_cmd: ', 'BOOT_IMAGE=/vmlinuz root=/dev/sda init=/bin/sh');
+  const r = replayAgainstQuote(parseEventLog(w.toBytes()), tpmAfter(w));
+  const f = extractBootFacts(r.verified);
+  assert.deepEqual(f.kernelCommandLines.map((k) => k.text), ['BOOT_IMAGE=/vmlinuz root=/dev/sda init=/bin/sh']);
+  assert.deepEqual(f.grubCommands.map((k) => k.text), ['linux /vmlinuz root=/dev/sda init=/bin/sh']);
+});
+
+test('a variable event whose digest covers only its value says nothing about which variable it is', () => {
+  const w = new EventLogWriter({ banks: ['sha256'] });
+  // TCG EFI 1.2-era hashing: H(value). The name could be relabelled to any variable with the same value.
+  w.add({ pcr: 7, type: EV.EFI_VARIABLE_DRIVER_CONFIG, data: encodeVariableData(GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([1])), digests: { sha256: createHash('sha256').update(Buffer.from([1])).digest() } });
+  w.addSeparator(7);
+  const r = replayAgainstQuote(parseEventLog(w.toBytes()), tpmAfter(w));
+  assert.equal(r.ok, true);
+  const f = extractBootFacts(r.verified);
+  assert.equal(f.secureBoot, undefined);
+  assert.match(f.unattested.map((u) => u.reason).join(), /only the variable's value is hashed/);
+});
+
+test('a quoted firmware PCR (0-7) the log has no event for must be at its initial value: removing its events, or their digests, fails', () => {
+  const honest = honestBoot();
+  const tpm = tpmAfter(honest);
+  // every PCR 4 event removed from the log; the TPM still holds the boot application's extend
+  const cut = honestBoot(undefined, 4);
+  const r = replayAgainstQuote(parseEventLog(cut.toBytes()), tpm);
+  assert.equal(r.ok, false);
+  const pcr4 = r.checks.find((c) => c.id === 'eventlog.replay.sha256.4')!;
+  assert.equal(pcr4.code, 'EVENTLOG_REPLAY_MISMATCH');
+  assert.match(pcr4.message, /no event for it in this bank/);
+  // a PCR with no events that is at its initial value is fine (and compared)
+  const quiet = new Map(tpm);
+  quiet.set('sha256', new Map([...tpm.get('sha256')!, [4, Buffer.alloc(32)]]));
+  const ok = replayAgainstQuote(parseEventLog(cut.toBytes()), quiet);
+  assert.equal(ok.ok, true, ok.checks.filter((c) => c.status === 'fail').map((c) => c.message).join('\n'));
+  assert.equal(ok.pcrs.find((p) => p.pcr === 4)?.status, 'match');
+
+  // the PCR 4 events kept, but without their sha256 digest, in a sha1+sha256 log
+  const both = new EventLogWriter({ banks: ['sha1', 'sha256'] });
+  both.addImageLoad(4, EV.EFI_BOOT_SERVICES_APPLICATION, { sha1: Buffer.alloc(20, 0x44), sha256: Buffer.alloc(32, 0x44) }, '\\EFI\\BOOT\\BOOTX64.EFI');
+  both.addSeparator(4);
+  const bothTpm = only(replayEventLog(parseEventLog(both.toBytes())), 'sha256');
+  const stripped = new EventLogWriter({ banks: ['sha1', 'sha256'] });
+  stripped.addImageLoad(4, EV.EFI_BOOT_SERVICES_APPLICATION, { sha1: Buffer.alloc(20, 0x44) }, '\\EFI\\BOOT\\BOOTX64.EFI');
+  stripped.add({ pcr: 4, type: EV.SEPARATOR, data: Buffer.alloc(4), banks: ['sha1'] });
+  const s = replayAgainstQuote(parseEventLog(stripped.toBytes()), bothTpm);
+  assert.equal(s.ok, false);
+  assert.equal(s.checks.find((c) => c.id === 'eventlog.replay.sha256.4')?.code, 'EVENTLOG_REPLAY_MISMATCH');
 });

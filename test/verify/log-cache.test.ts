@@ -108,3 +108,20 @@ test('property: whatever PCR values and banks are quoted, a cached verification 
   );
   assert.ok(cache.stats.hits > 0, 'some runs hit the cache');
 });
+
+test('a firmware PCR the log has no event for is part of the key: a quote where it is not at its initial value misses, and fails', async () => {
+  const { EventLogWriter } = await import('../../src/eventlog/writer.js');
+  const { parseEventLog } = await import('../../src/eventlog/parse.js');
+  const { replayEventLog } = await import('../../src/eventlog/replay.js');
+  const w = new EventLogWriter({ banks: ['sha256'] });
+  for (const pcr of [0, 1, 2, 3, 5, 6, 7]) w.addSeparator(pcr); // nothing for PCR 4
+  const eventLog = w.toBytes();
+  const replayed = replayEventLog(parseEventLog(eventLog)).get('sha256')!;
+  const quote = (pcr4?: Buffer): PcrValues => new Map([['sha256', new Map([...replayed, ...(pcr4 ? [[4, pcr4] as const] : [])])]]);
+  const cache = new LogVerificationCache();
+  // first a quote without PCR 4 (nothing to compare it with), then one where it was extended
+  assert.equal(cache.verify({ eventLog }, quote()).ok, true);
+  const extended = cache.verify({ eventLog }, quote(Buffer.alloc(32, 0x44)));
+  assert.equal(extended.ok, false, 'not the cached verification of the quote without PCR 4');
+  assert.deepEqual(cache.stats, { hits: 0, misses: 2 });
+});

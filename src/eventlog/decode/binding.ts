@@ -12,6 +12,9 @@ import type { DigestBinding, EventDigest } from '../types.js';
 import type { EventContent } from './content.js';
 import { SEPARATOR_ERROR_VALUE } from './separator.js';
 
+/** A variable event bound this way attests its value, not which variable it is (facts.ts reads nothing from it). */
+export const VARIABLE_VALUE_ONLY = 'variable value only (TCG EFI 1.2 rule: name and GUID not hashed)';
+
 interface Candidate {
   measured: string;
   bytes: Uint8Array;
@@ -31,7 +34,7 @@ function candidates(pcrIndex: number, eventType: number, data: Uint8Array, conte
     case EV.EFI_VARIABLE_DRIVER_CONFIG: {
       // The PFP hashes the whole UEFI_VARIABLE_DATA; TCG EFI 1.2-era firmware hashed only the value.
       const out: Candidate[] = [{ measured: 'event data', bytes: data }];
-      if (content.kind === 'efi-variable') out.push({ measured: 'variable value only (TCG EFI 1.2 rule: name and GUID not hashed)', bytes: content.value });
+      if (content.kind === 'efi-variable') out.push({ measured: VARIABLE_VALUE_ONLY, bytes: content.value });
       return out;
     }
     case EV.EFI_ACTION:
