@@ -5,7 +5,7 @@
 
 import { InternalError } from '../errors.js';
 import type { CompiledRuleSet, CompiledSelector, Policy } from './compile.js';
-import type { EvaluationInput, LayerFacts } from './evidence.js';
+import { anchorLabelsOf, type EvaluationInput, type LayerFacts } from './evidence.js';
 import { RuleSink, type LayerEvaluation, type PolicyEvaluation, type RuleResult } from './result.js';
 import { evaluateBindings, evaluateChain, evaluateUnmatched } from './rules/chain.js';
 import { evaluateEventLog } from './rules/eventlog.js';
@@ -25,7 +25,7 @@ export function selects(s: CompiledSelector | undefined, layer: LayerFacts, dept
   const cert = layer.certificate;
   if (s.subject && !s.subject.test(cert.subject)) return false;
   if (s.issuer && !s.issuer.test(cert.issuer)) return false;
-  if (s.anchors && !s.anchors.has(cert.anchor.label)) return false;
+  if (s.anchors && !anchorLabelsOf(cert.anchor).some((l) => s.anchors!.has(l))) return false;
   if (s.manufacturers) {
     const m = cert.tcg?.manufacturer === undefined ? undefined : normalizeManufacturer(cert.tcg.manufacturer);
     if (m === undefined || !s.manufacturers.has(m)) return false;

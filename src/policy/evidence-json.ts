@@ -50,7 +50,7 @@ const layerSchema = obj({
     obj({
       subject: required(text(), 'AK certificate subject'),
       issuer: required(text(), 'AK certificate issuer'),
-      anchor: required(obj({ label: required(text(256), 'anchor label'), subject: required(text(), 'anchor subject'), vouchesFor: required(text(64), 'anchor role') }), 'trust anchor'),
+      anchor: required(obj({ label: required(text(256), 'anchor label'), subject: required(text(), 'anchor subject'), vouchesFor: required(text(64), 'anchor role'), labels: optional(list(text(256), { max: 32 }), 'every label of the anchor') }), 'trust anchor'),
       ekus: defaulted(list(str({ label: 'dotted OID', pattern: /^[0-2](?:\.[0-9]{1,19}){1,40}$/ }), { max: 64 }), [], 'EKU OIDs'),
       tcg: optional(obj({ manufacturer: optional(text(64), 'vendor id'), model: optional(text(256), 'model'), version: optional(text(256), 'version') }), 'TPM attributes'),
     }),

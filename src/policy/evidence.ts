@@ -34,6 +34,21 @@ export interface TrustAnchorFacts {
    * AK certificates), "vplatform-ca" (a vPlatform CA issuing vTPM certificates)
    */
   vouchesFor: string;
+  /**
+   * every label the trust store gives this anchor (an anchor given under several labels has them all):
+   * anchor rules and selectors match any of them. Absent in older facts files: label and vouchesFor.
+   */
+  labels?: string[];
+}
+
+/** The labels `anchors` rules and selectors match (facts without `labels`: the label). */
+export function anchorLabelsOf(anchor: TrustAnchorFacts): string[] {
+  return anchor.labels ?? [anchor.label];
+}
+
+/** The roles `anchorRoles` rules match (facts without `labels`: vouchesFor; with them, a label is a role too). */
+export function anchorRolesOf(anchor: TrustAnchorFacts): string[] {
+  return anchor.labels ?? [anchor.vouchesFor];
 }
 
 /** Facts from the layer's AK certificate, whose path to `anchor` verified. */

@@ -65,7 +65,7 @@ export function toLayerFacts(v: VerifiedLayer, binding: LayerFacts['binding']): 
     certificate: {
       subject: c.subject.text,
       issuer: c.issuer.text,
-      anchor: { label: v.info.anchorLabels[0] ?? 'unlabelled', subject: v.info.anchorSubject, vouchesFor: v.info.anchorLabels[0] ?? 'unlabelled' },
+      anchor: { label: v.info.anchorLabels[0] ?? 'unlabelled', subject: v.info.anchorSubject, vouchesFor: v.info.anchorLabels[0] ?? 'unlabelled', labels: v.info.anchorLabels.length ? [...v.info.anchorLabels] : ['unlabelled'] },
       ekus: [...(c.ext.extKeyUsage ?? [])],
       ...(v.info.tcg
         ? {

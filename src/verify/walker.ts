@@ -29,7 +29,7 @@ import type { PcrSelection as PcrRequest } from '../transport/evidence-request.j
 import { toHex } from '../util/bytes.js';
 import { validateChain, validateChainAsync, type PathValidation } from '../x509/validate.js';
 import { layerInfo, type VerifiedLayerInfo } from '../x509/layer-info.js';
-import { VPLATFORM_CA_LABEL, type TrustStore } from '../x509/trust-store.js';
+import { HARDWARE_TPM_LABELS, VPLATFORM_CA_LABEL, type TrustStore } from '../x509/trust-store.js';
 import type { ValidationCache } from '../x509/cache.js';
 import type { Crl } from '../x509/crl.js';
 import type { Certificate } from '../x509/certificate.js';
@@ -47,7 +47,7 @@ import type { PathValidationMemo } from '../x509/path-memo.js';
 export const WALK_CODES = {
   WALK_TOO_DEEP: { kind: 'verification', summary: 'the chain of layers is deeper than --max-depth allows (a deepAttestation chain that never ends)' },
   WALK_LOOP: { kind: 'verification', summary: 'a layer URI or AK key appears twice in one walk: the chain of layers loops' },
-  WALK_PHYSICAL_UNDER_VPLATFORM_CA: { kind: 'verification', summary: 'a layer certified as physical chains only to an anchor labelled vplatform-ca, which vouches for virtual TPMs (a host could certify its own "hardware")' },
+  WALK_ENDS_UNDER_VPLATFORM_CA: { kind: 'verification', summary: 'a layer that ends the walk (certified physical, or with no TrustedLayer extension) chains to an anchor labelled vplatform-ca and no hardware label: a host could certify its own "hardware"' },
   BINDING_NO_VPLATFORM_LOG: { kind: 'verification', summary: 'the layer below sent no vplatformLog, so it cannot show that it hosts the upper instance' },
   BINDING_NO_INSTANCE_ID: { kind: 'verification', summary: 'a virtual layer\'s verified AK certificate names no instanceId to bind to the layer below' },
   BINDING_NONCE_CHAIN: { kind: 'verification', summary: 'the lower quote does not carry the nonce chained from the quote above (protocol section 3)' },
@@ -338,13 +338,16 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
 
     // 6. where next: only from the verified extension
     const ext = current.info.layer;
-    // A vPlatform CA vouches for virtual TPMs, and a host holds its own (protocol 5.1): a "physical" layer under
-    // such an anchor alone could be any key the host made, and would end the walk before the real hardware.
+    // A vPlatform CA vouches for virtual TPMs, and a host holds its own (protocol 5.1): a layer that ends the walk
+    // (certified physical, or with no TrustedLayer extension) under such an anchor could be any key the host made,
+    // and the walk would stop above the real hardware. Other labels of the same anchor do not change what it is,
+    // unless one says it vouches for hardware TPMs too.
     const anchorLabels = current.info.anchorLabels;
-    if (ext?.kind === 'physical' && anchorLabels.length > 0 && anchorLabels.every((l) => l === VPLATFORM_CA_LABEL)) {
+    const endsWalk = ext === null || ext === undefined || ext.kind === 'physical';
+    if (endsWalk && anchorLabels.includes(VPLATFORM_CA_LABEL) && !anchorLabels.some((l) => HARDWARE_TPM_LABELS.has(l))) {
       checks.push(
-        fail('layer.anchor', 'WALK_PHYSICAL_UNDER_VPLATFORM_CA', `layer ${position} is certified as physical, but its AK certificate chains only to an anchor labelled ${VPLATFORM_CA_LABEL}, which vouches for virtual TPMs`, {
-          expected: 'an anchor for hardware TPMs (ak-ca, ek-ca, or a label of your own)',
+        fail('layer.anchor', 'WALK_ENDS_UNDER_VPLATFORM_CA', `layer ${position} ends the walk (${ext ? 'certified physical' : 'its certificate has no TrustedLayer extension'}), but its AK certificate chains to an anchor labelled ${VPLATFORM_CA_LABEL}, which vouches for virtual TPMs`, {
+          expected: `an anchor for hardware TPMs (${[...HARDWARE_TPM_LABELS].join(', ')})`,
           actual: `${current.info.anchorSubject} (${anchorLabels.join(', ')})`,
         }),
       );

@@ -33,6 +33,8 @@ export const WELL_KNOWN_LABELS = {
 export const UNLABELLED = 'unlabelled';
 /** The label of anchors that vouch for virtual TPMs only (a physical layer under one is refused by the walker). */
 export const VPLATFORM_CA_LABEL = 'vplatform-ca';
+/** Labels that say an anchor vouches for hardware TPMs (an anchor labelled vplatform-ca may end a walk only with one). */
+export const HARDWARE_TPM_LABELS: ReadonlySet<string> = new Set(['ak-ca', 'ek-ca', 'tpm-vendor']);
 export const LABEL_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 
 export function checkLabel(label: string): string {

@@ -27,6 +27,20 @@ test('trust.anchorRoles: the anchor must vouch for a listed role', () => {
   assertFail(evaluatePolicy(vmOnly('trust: { anchorRoles: [tpm-vendor] }'), input()), 'layer[0].trust.anchorRoles', 'POLICY_ANCHOR_ROLE');
 });
 
+test('an anchor given under several labels has them all: anchors, anchorRoles and selectors match any of them, in any order', () => {
+  for (const labels of [['acme-vplatform-ca', 'vplatform-ca'], ['vplatform-ca', 'acme-vplatform-ca']]) {
+    const layers = chain();
+    layers[0]!.certificate.anchor = { label: labels[0]!, subject: 'CN=Acme vPlatform Root,O=Acme', vouchesFor: labels[0]!, labels };
+    assertPass(evaluatePolicy(vmOnly('trust: { anchors: [acme-vplatform-ca], anchorRoles: [vplatform-ca] }'), input(layers)), 'layer[0].trust.anchors');
+    assertPass(evaluatePolicy(vmOnly('trust: { anchors: [acme-vplatform-ca], anchorRoles: [vplatform-ca] }'), input(layers)), 'layer[0].trust.anchorRoles');
+    const r = assertFail(evaluatePolicy(vmOnly('trust: { anchors: [other] }'), input(layers)), 'layer[0].trust.anchors', 'POLICY_TRUST_ANCHOR');
+    assert.deepEqual(r.actual, labels);
+    // a stricter rule set selected by the second label applies as well as by the first
+    const selected = layerPolicy('select: { certificate: { anchor: vplatform-ca } }\ntrust: { anchors: [nobody] }');
+    assertFail(evaluatePolicy(selected, input(layers)), 'layer[0].trust.anchors', 'POLICY_TRUST_ANCHOR');
+  }
+});
+
 test('trust.requiredEkus: every listed EKU must be on the AK certificate', () => {
   assertPass(evaluatePolicy(vmOnly('trust: { requiredEkus: ["2.23.133.8.3"] }'), input()), 'layer[0].trust.requiredEkus');
   const r = assertFail(evaluatePolicy(vmOnly('trust: { requiredEkus: ["2.23.133.8.3", "1.3.6.1.5.5.7.3.2"] }'), input()), 'layer[0].trust.requiredEkus', 'POLICY_EKU_MISSING');

@@ -171,25 +171,44 @@ test('layers told apart by the query of one gateway are different layers, not a 
 let routeVm: Route | undefined;
 let routeHost: Route | undefined;
 
-test('a "physical" layer certified under a vplatform-ca anchor alone is not trusted (a host could certify its own hardware)', async () => {
+test('a layer that ends the walk (physical, or no TrustedLayer extension) under a vplatform-ca anchor is not trusted, whatever other labels the anchor has (a host could certify its own hardware)', async () => {
   const vm = SoftTpm.create({ seed: 'fake-physical-vm' });
   const fake = SoftTpm.create({ seed: 'fake-physical-host' });
-  await withServer(
-    (req, res, url) => (url.pathname.startsWith('/vm') ? routeVm! : routeHost!)(req, res, url),
-    async (origin) => {
-      const vmCert = ca.issueAk({ commonName: 'vm AK', publicKey: vm.akPublicKey, serialLabel: 'fp-vm', layer: { kind: 'virtual', instanceId: vm.instanceId, deepAttestation: `${origin}/host` } });
-      // the same vPlatform hierarchy certifies a key as a physical TPM's
-      const fakeCert = ca.issueAk({ commonName: 'fake physical AK', publicKey: fake.akPublicKey, serialLabel: 'fp-host', layer: { kind: 'physical' } });
-      routeVm = vmRoute(vmCert, vm);
-      routeHost = vmRoute(fakeCert, fake);
-      const r = await attest(`${origin}/vm`);
-      assert.equal(r.verdict, 'not-trusted');
-      const check = r.layers[1]!.checks.find((c) => c.id === 'layer.anchor');
-      assert.equal(check?.status, 'fail');
-      assert.equal(check?.code, 'WALK_PHYSICAL_UNDER_VPLATFORM_CA');
-      assert.equal(r.layers[1]!.status, 'not-trusted');
-    },
-  );
+  const attestWith = async (target: string, labels: string[]): Promise<AttestationResult> => {
+    const store = buildTrustStore(labels.map((label) => ({ origin: `root-${label}.pem`, bytes: Buffer.from(ca.certificate.pem), role: 'anchor' as const, label }))).store;
+    const client = new EvidenceClient({ timeoutMs: 3_000 });
+    try {
+      const now = new Date();
+      return (await walk({ target, topNonce: drawTopNonce(now), trust: store, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
+    } finally {
+      client.close();
+    }
+  };
+  for (const kind of ['physical', 'none'] as const) {
+    await withServer(
+      (req, res, url) => (url.pathname.startsWith('/vm') ? routeVm! : routeHost!)(req, res, url),
+      async (origin) => {
+        const vmCert = ca.issueAk({ commonName: 'vm AK', publicKey: vm.akPublicKey, serialLabel: `fp-vm-${kind}`, layer: { kind: 'virtual', instanceId: vm.instanceId, deepAttestation: `${origin}/host` } });
+        // the same vPlatform hierarchy certifies a key as a physical TPM's, or with no extension at all
+        const fakeCert = ca.issueAk({ commonName: 'fake physical AK', publicKey: fake.akPublicKey, serialLabel: `fp-host-${kind}`, ...(kind === 'physical' ? { layer: { kind: 'physical' as const } } : {}) });
+        routeVm = vmRoute(vmCert, vm);
+        routeHost = vmRoute(fakeCert, fake);
+        for (const labels of [['vplatform-ca'], ['vplatform-ca', 'acme-vplatform-ca'], ['acme-root', 'vplatform-ca']]) {
+          const r = await attestWith(`${origin}/vm`, labels);
+          assert.equal(r.verdict, 'not-trusted', `${kind} ${labels}`);
+          const check = r.layers[1]!.checks.find((c) => c.id === 'layer.anchor');
+          assert.equal(check?.code, 'WALK_ENDS_UNDER_VPLATFORM_CA', `${kind} ${labels}`);
+          assert.equal(r.layers[1]!.status, 'not-trusted');
+        }
+        // an anchor the operator says also vouches for hardware TPMs may end the walk
+        const both = await attestWith(`${origin}/vm`, ['vplatform-ca', 'ak-ca']);
+        assert.equal(both.layers[1]!.checks.find((c) => c.id === 'layer.anchor'), undefined);
+        // a single layer without the extension under a vPlatform CA (a VM's certificate that names nothing below) too
+        const alone = await attestWith(`${origin}/host`, ['vplatform-ca']);
+        assert.equal(alone.layers[0]!.checks.find((c) => c.id === 'layer.anchor')?.code, 'WALK_ENDS_UNDER_VPLATFORM_CA');
+      },
+    );
+  }
 });
 
 test('a certificate whose deepAttestation sets a reserved query parameter: LAYER_EXT_BAD_URI (not trusted, exit 1), never asked', async () => {

@@ -2,7 +2,7 @@
 // its AK certificate path ended at, the certificate's EKUs, the TPM
 // manufacturer and the vTPM instance id. All read verified certificate facts.
 
-import type { LayerFacts } from '../evidence.js';
+import { anchorLabelsOf, anchorRolesOf, type LayerFacts } from '../evidence.js';
 import type { RuleSink } from '../result.js';
 import { normalizeManufacturer, type LayerRuleSpec, type TrustSpec } from '../schema.js';
 
@@ -21,16 +21,22 @@ export function evaluateKinds(kinds: LayerRuleSpec['kinds'], layer: LayerFacts, 
 export function evaluateTrust(spec: TrustSpec | undefined, layer: LayerFacts, sink: RuleSink): void {
   if (!spec) return;
   const cert = layer.certificate;
+  // an anchor given under several labels has them all: any of them may satisfy a rule
+  const labels = anchorLabelsOf(cert.anchor);
+  const shown = labels.join(', ');
   if (spec.anchors) {
-    sink.check(spec.anchors.includes(cert.anchor.label), 'trust.anchors', 'POLICY_TRUST_ANCHOR', `AK path ends at allowed anchor ${cert.anchor.label}`, `AK path ends at anchor ${cert.anchor.label} (${cert.anchor.subject}), not one of ${spec.anchors.join(', ')}`, {
+    const hit = spec.anchors.find((a) => labels.includes(a));
+    sink.check(hit !== undefined, 'trust.anchors', 'POLICY_TRUST_ANCHOR', `AK path ends at allowed anchor ${hit}`, `AK path ends at anchor ${shown} (${cert.anchor.subject}), not one of ${spec.anchors.join(', ')}`, {
       expected: spec.anchors,
-      actual: cert.anchor.label,
+      actual: labels.length === 1 ? labels[0] : labels,
     });
   }
   if (spec.anchorRoles) {
-    sink.check(spec.anchorRoles.includes(cert.anchor.vouchesFor), 'trust.anchorRoles', 'POLICY_ANCHOR_ROLE', `anchor ${cert.anchor.label} vouches for ${cert.anchor.vouchesFor}`, `anchor ${cert.anchor.label} vouches for ${cert.anchor.vouchesFor}, not one of ${spec.anchorRoles.join(', ')}`, {
+    const roles = anchorRolesOf(cert.anchor);
+    const hit = spec.anchorRoles.find((r) => roles.includes(r));
+    sink.check(hit !== undefined, 'trust.anchorRoles', 'POLICY_ANCHOR_ROLE', `anchor ${shown} vouches for ${hit}`, `anchor ${shown} vouches for ${roles.join(', ')}, not one of ${spec.anchorRoles.join(', ')}`, {
       expected: spec.anchorRoles,
-      actual: cert.anchor.vouchesFor,
+      actual: roles.length === 1 ? roles[0] : roles,
     });
   }
   if (spec.requiredEkus) {
