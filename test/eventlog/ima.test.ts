@@ -272,6 +272,68 @@ test('paths are bytes: UTF-8 and non-UTF-8 names rebuild exactly, so their templ
   assert.deepEqual(checkTemplateHashes(parseImaAscii(text)).map((c) => c.status), ['valid']);
 });
 
+/**
+ * An ASCII line as the kernel prints it (ima_ascii_measurements_show: " " before
+ * every field, an empty field as nothing, the name raw), with its template hash;
+ * `last` is the sig or buf field of the templates that have one.
+ */
+function kernelLine(template: string, prefix: string, name: string, last?: Buffer): { line: string; digest: Buffer } {
+  const digest = sha('sha256', Buffer.from(name));
+  const dng = Buffer.concat([Buffer.from(`${prefix}\0`), digest]);
+  const nng = Buffer.from(`${name}\0`, 'latin1');
+  const fields = [dng, nng, ...(last ? [last] : [])];
+  const data = Buffer.concat(fields.flatMap((f) => [le32(f.length), f]));
+  const tail = last ? ` ${last.toString('hex')}` : '';
+  return { line: `10 ${sha('sha1', data).toString('hex')} ${template} ${prefix}${digest.toString('hex')} ${name}${tail}`, digest };
+}
+
+test('names with spaces: the kernel prints them raw, so the fields after the name are split from the end of the line', () => {
+  const sig = Buffer.from('030204aabbccdd0002' + '11'.repeat(8), 'hex');
+  const cases: [template: string, prefix: string, name: string, last?: Buffer][] = [
+    ['ima-ng', 'sha256:', '/home/u/my file'],
+    ['ima-ng', 'sha256:', '/tmp/two  spaces and a trailing one '],
+    ['ima-ngv2', 'ima:sha256:', '/opt/My App/run'],
+    ['ima-sig', 'sha256:', '/opt/My App/run', sig],
+    ['ima-sig', 'sha256:', '/home/u/my file', Buffer.alloc(0)], // empty signature: the line ends with its separator
+    // words that look like a signature, and trailing spaces, stay in the name
+    ['ima-sig', 'sha256:', '/tmp/cafe babe', Buffer.alloc(0)],
+    ['ima-sig', 'sha256:', '/tmp/cafe babe', sig],
+    ['ima-sig', 'sha256:', '/tmp/ends with spaces  ', Buffer.alloc(0)],
+    ['ima-sig', 'sha256:', '/tmp/ends with spaces  ', sig],
+    ['ima-sigv2', 'ima:sha256:', '/usr/lib/a b.so', sig],
+    ['ima-buf', 'sha256:', 'kexec-cmdline with spaces', Buffer.from('root=/dev/sda1 ro quiet')],
+    ['ima-buf', 'sha256:', 'dm_table_load 00 aa', Buffer.from('00aa')],
+  ];
+  const built = cases.map(([template, prefix, name, last]) => ({ template, name, last, ...kernelLine(template, prefix, name, last) }));
+  const list = parseImaAscii(built.map((b) => b.line).join('\n') + '\n');
+  assert.deepEqual(
+    checkTemplateHashes(list).map((c) => c.status),
+    built.map(() => 'valid'),
+  );
+  list.entries.forEach((e, i) => {
+    const b = built[i]!;
+    assert.equal(e.templateName, b.template);
+    assert.equal(e.fields.name, b.name, b.line);
+    assert.deepEqual(Buffer.from(e.fields.digest!), b.digest);
+    if (b.template === 'ima-buf') assert.deepEqual(Buffer.from(e.fields.buffer!), b.last);
+    else if (b.last) assert.deepEqual(Buffer.from(e.fields.signature!), b.last);
+  });
+  // an empty signature whose separator an editor trimmed: a name without spaces is still read
+  const trimmed = kernelLine('ima-sig', 'sha256:', '/usr/bin/cat', Buffer.alloc(0)).line.trimEnd();
+  assert.deepEqual(checkTemplateHashes(parseImaAscii(trimmed)).map((c) => c.status), ['valid']);
+  // with spaces in the name it cannot be told apart: an error or a mismatch, never a valid entry
+  for (const name of ['/home/u/my file', '/tmp/cafe babe']) {
+    const text = kernelLine('ima-sig', 'sha256:', name, Buffer.alloc(0)).line.trimEnd();
+    let outcome: string;
+    try {
+      outcome = checkTemplateHashes(parseImaAscii(text)).map((c) => c.status).join();
+    } catch (err) {
+      outcome = err instanceof VtpmError ? err.code : String(err);
+    }
+    assert.ok(['mismatch', 'IMA_FIELD_INVALID'].includes(outcome), `${name}: ${outcome}`);
+  }
+});
+
 test('an ASCII list saved with a UTF-8 BOM is read as ASCII (with a note); the BOM is not part of any entry', () => {
   const digest = Buffer.alloc(32, 3);
   const dng = Buffer.concat([Buffer.from('sha256:\0'), digest]);

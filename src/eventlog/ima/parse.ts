@@ -113,33 +113,55 @@ function parseAsciiLine(raw: string, line: number, index: number): ImaEntry {
   if (!ids) {
     throw new ParseError('IMA_UNKNOWN_TEMPLATE', `IMA list line ${line}: template "${templateName}" cannot be rebuilt from ASCII; use the binary list`, { line, template: templateName });
   }
-  const texts = splitFields(templateName, l, s3 + 1);
+  const texts = splitFields(ids, l, s3 + 1);
   if (!texts || texts.length !== ids.length) throw malformed(line, `the fields do not fit template ${templateName}`, raw);
   const { templateData, templateHash, fields } = templateName === 'ima' ? buildLegacyTemplate(hashText, texts[0]!, texts[1]!, { line }) : buildTemplate(hashText, ids, texts, () => ({ line }));
   if (!templateHash) throw malformed(line, `template hash "${hashText.slice(0, 20)}" is not a hex digest`, raw);
   return new LazyImaEntry({ index, line, pcr, templateHash, templateName, templateData, violation: isZero(templateHash) }, fields);
 }
 
+/** Where the name is in every ASCII template's fields: after the digest. */
+const NAME_FIELD = 1;
+
 /**
- * Splits the field text. The digest never has a space; an ima/ima-ng path is
- * the rest of the line (it may hold spaces); for ima-sig and ima-buf the
- * kernel writes names without spaces and the last field may be empty.
+ * Splits the field text. The kernel prints " " before every field and the
+ * name raw (spaces and all), so the name cannot be cut at a space of its
+ * own: the digest never has a space and ends at the first one; the fields
+ * after the name (sig, buf) are hex or empty, never a space, so each starts
+ * after a space counted from the END of the line; the name is what is left
+ * between them, whatever it holds (spaces, trailing spaces, hex-like words).
+ * An ima/ima-ng name is the rest of the line.
  */
-function splitFields(template: string, l: string, start: number): string[] | undefined {
+function splitFields(ids: readonly string[], l: string, start: number): string[] | undefined {
   const sp = l.indexOf(' ', start);
   if (sp <= start) return undefined;
-  const digest = l.slice(start, sp);
-  switch (template) {
-    case 'ima':
-    case 'ima-ng':
-    case 'ima-ngv2':
-      return sp + 1 < l.length ? [digest, l.slice(sp + 1)] : undefined;
-    default: {
-      const sp2 = l.indexOf(' ', sp + 1);
-      if (sp2 < 0) return sp + 1 < l.length ? [digest, l.slice(sp + 1), ''] : undefined;
-      return [digest, l.slice(sp + 1, sp2), l.slice(sp2 + 1)];
-    }
+  const texts = new Array<string>(ids.length);
+  texts[0] = l.slice(start, sp);
+  let end = l.length;
+  for (let i = ids.length - 1; i > NAME_FIELD; i--) {
+    const s = l.lastIndexOf(' ', end - 1);
+    if (s <= sp) return end === l.length ? emptyTrailingFields(texts, l, sp) : undefined;
+    texts[i] = l.slice(s + 1, end);
+    end = s;
   }
+  if (end === l.length && sp + 1 >= l.length) return undefined; // the name is the rest of the line and there is none
+  texts[NAME_FIELD] = l.slice(sp + 1, end);
+  return texts;
+}
+
+/**
+ * No space after the digest's: the kernel wrote one before the empty last
+ * field, so an editor trimmed it. The rest of the line can then only be the
+ * name (it has no space), so the line is read with empty trailing fields. A
+ * trimmed line whose name has spaces is split at one of them and its template
+ * hash does not verify (or its last field is not hex): it fails, it is never
+ * taken wrongly.
+ */
+function emptyTrailingFields(texts: string[], l: string, sp: number): string[] | undefined {
+  if (sp + 1 >= l.length) return undefined;
+  texts[NAME_FIELD] = l.slice(sp + 1);
+  texts.fill('', NAME_FIELD + 1);
+  return texts;
 }
 
 export function parseImaBinary(bytes: Uint8Array, opts: ParseImaOptions = {}): UnverifiedImaList {
