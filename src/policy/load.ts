@@ -14,6 +14,7 @@ import { jsonErrorOffset, positioner, yamlPosition } from './locate.js';
 import { countJsonMembersInText, pathKey, scanJson } from '../util/json-scan.js';
 import { API_VERSION, policySchema } from './schema.js';
 import { yamlLibrary } from '../util/lazy-yaml.js';
+import { duplicateYamlKeys, type DuplicateYamlKey } from './yaml-keys.js';
 import { jsonNestingOver } from '../util/json-nesting.js';
 import { INVALID, formatPath, includable, isPlainObject, validate, type IncludeResolver, type Issue, type Parsed, type Schema } from './schema-dsl.js';
 
@@ -55,8 +56,9 @@ export const MAX_ISSUES = 1000;
 /** Nesting a policy's JSON data (facts, reference files) may have; deeper would overflow the stack of locating its issues. */
 const MAX_JSON_NESTING = 64;
 
-// logLevel error: what the parser would only warn about on stderr (a collection used as a key) is an issue of the document anyway
-const YAML_OPTIONS = { intAsBigInt: true, uniqueKeys: true, strict: true, prettyErrors: false, version: '1.2', logLevel: 'error' } as const;
+// logLevel error: what the parser would only warn about on stderr (a collection used as a key) is an issue of the document anyway.
+// uniqueKeys off: the parser compares key values (7 is not "7"), the plain value their names; duplicateYamlKeys checks those.
+const YAML_OPTIONS = { intAsBigInt: true, uniqueKeys: false, strict: true, prettyErrors: false, version: '1.2', logLevel: 'error' } as const;
 
 function issueOf(file: string, pos: { line: number; column: number }, i: Issue): PolicyIssue {
   const out: PolicyIssue = { file, line: pos.line, column: pos.column, code: i.code, path: formatPath(i.path), message: i.message };
@@ -81,15 +83,19 @@ export function parseYaml(text: string, file: string, issues: PolicyIssue[]): Pa
   const yaml = yamlLibrary();
   const lineCounter = new yaml.LineCounter();
   const doc = yaml.parseDocument(text, { ...YAML_OPTIONS, lineCounter });
-  let fatal = false;
+  const found: { offset: number; issue: PolicyIssue }[] = [];
+  const at = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file, line, column: col };
+  };
+  const fatal = doc.errors.length > 0 || doc.warnings.length > 0;
   for (const e of [...doc.errors, ...doc.warnings]) {
-    const duplicate = e.code === 'DUPLICATE_KEY';
-    fatal ||= !duplicate;
-    const { line, col } = lineCounter.linePos(e.pos[0]);
     const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    const keyText = (/^(?:"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^:\n]*)/.exec(text.slice(e.pos[0], e.pos[0] + 200))?.[0] ?? '').trim();
-    issues.push({ file, line, column: col, code: duplicate ? 'POLICY_DUPLICATE_KEY' : 'POLICY_YAML_SYNTAX', path: '', message: duplicate ? `duplicate key "${keyText}": a key may appear only once in a mapping` : message });
+    found.push({ offset: e.pos[0], issue: { ...at(e.pos[0]), code: 'POLICY_YAML_SYNTAX', path: '', message } });
   }
+  for (const d of duplicateYamlKeys(doc)) found.push({ offset: d.offset, issue: { ...at(d.offset), code: 'POLICY_DUPLICATE_KEY', path: '', message: duplicateKeyMessage(text, d, lineCounter) } });
+  // in text order, as the parser reported them when it found the duplicates itself
+  for (const f of found.sort((a, b) => a.offset - b.offset)) issues.push(f.issue);
   // A syntax error leaves the structure uncertain; checking it would only add noise.
   if (fatal) return { doc, lineCounter };
   try {
@@ -98,6 +104,20 @@ export function parseYaml(text: string, file: string, issues: PolicyIssue[]): Pa
     issues.push({ file, line: 1, column: 1, code: 'POLICY_YAML_SYNTAX', path: '', message: (err as Error).message });
     return { doc, lineCounter };
   }
+}
+
+/** A key as written (quoted or plain, up to its colon), for messages. */
+function keyTextAt(text: string, offset: number): string {
+  return (/^(?:"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^:\n]*)/.exec(text.slice(offset, offset + 200))?.[0] ?? '').trim();
+}
+
+/** Names the earlier key too when it is written differently (7 and "7"): the reader would not see them as one. */
+function duplicateKeyMessage(text: string, d: DuplicateYamlKey, lineCounter: LineCounter): string {
+  const key = keyTextAt(text, d.offset);
+  const first = keyTextAt(text, d.firstOffset);
+  if (first === key) return `duplicate key "${key}": a key may appear only once in a mapping`;
+  const { line, col } = lineCounter.linePos(d.firstOffset);
+  return `duplicate key "${key}": the same key as ${first} at line ${line}, column ${col} (keys are compared as text); a key may appear only once in a mapping`;
 }
 
 /** Validation issues (paths) → located issues in the YAML text they came from. */

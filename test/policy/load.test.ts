@@ -95,6 +95,39 @@ test('duplicate keys, YAML syntax errors, and stray documents', () => {
   assert.equal(checkPolicy('apiVersion: vtpm-verify/v1\nname: !!binary aGVsbG8=\n').issues[0]!.code, 'POLICY_TYPE');
 });
 
+test('keys that are one once read as text are duplicates: 7 and "7" (the plain value would keep only the last)', () => {
+  const golden = sha256('pcr7');
+  const policy = (pcr7: string, again: string) =>
+    [
+      'apiVersion: vtpm-verify/v1', //    1
+      'name: n', //                        2
+      'layers:', //                        3
+      '  - name: vm', //                   4
+      '    pcrs:', //                      5
+      '      sha256:', //                  6
+      `        ${pcr7}: [${golden}]`, //   7
+      `        ${again}: replay`, //       8
+      '',
+    ].join('\n');
+  // without the check the policy loaded with PCR 7 replayed, its golden value gone
+  for (const [first, second] of [['7', '"7"'], ['"7"', '7'], ["'7'", '7'], ['7', '0x7'], ['7', '7.0']]) {
+    const { policy: loaded, issues } = checkPolicy(policy(first!, second!), { path: 'k.yaml' });
+    assert.equal(loaded, undefined, `${first} then ${second}`);
+    assert.deepEqual(where(issues), ['k.yaml:8:9 POLICY_DUPLICATE_KEY'], `${first} then ${second}`);
+    assert.match(issues[0]!.message, new RegExp(`duplicate key "${second!.replace('.', '\\.')}": the same key as ${first!.replace('.', '\\.')} at line 7, column 9`));
+  }
+  // in a flow mapping ("7" after the 64 hex digits, at column 94), and for any key: true and "true", ~ and ""
+  assert.deepEqual(where(checkPolicy(`apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs: { sha256: { 7: [${golden}], "7": replay } }\n`, { path: 'f.yaml' }).issues), ['f.yaml:5:94 POLICY_DUPLICATE_KEY']);
+  assert.deepEqual(where(checkPolicy('apiVersion: vtpm-verify/v1\nname: n\ntrue: 1\n"true": 2\n~: 3\n"": 4\n', { path: 't.yaml' }).issues).filter((w) => w.includes('DUPLICATE')), ['t.yaml:4:1 POLICY_DUPLICATE_KEY', 't.yaml:6:1 POLICY_DUPLICATE_KEY']);
+  // an alias key is the key it names
+  assert.deepEqual(where(checkPolicy('apiVersion: vtpm-verify/v1\n&k name: n\n*k : m\n', { path: 'a.yaml' }).issues), ['a.yaml:3:1 POLICY_DUPLICATE_KEY']);
+  // in an included file too; and distinct keys are not duplicates
+  const fs = files({ 'p/pcrs.yaml': `sha256:\n  7: [${golden}]\n  "7": replay\n  "17": replay\n` });
+  const included = checkPolicy('apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs: { include: pcrs.yaml }\n', { path: 'p/x.yaml', readFile: fs.readFile });
+  assert.deepEqual(where(included.issues), ['p/pcrs.yaml:3:3 POLICY_DUPLICATE_KEY']);
+  assert.deepEqual(checkPolicy(policy('7', '"17"')).issues, []);
+});
+
 test('apiVersion: missing is reported with the rest; an unknown version stops the check', () => {
   const missing = checkPolicy('name: a\nlayerz: []\n', { path: 'v.yaml' }).issues;
   assert.deepEqual(where(missing), ['v.yaml:1:1 POLICY_VERSION', 'v.yaml:2:1 POLICY_UNKNOWN_KEY']);
