@@ -5,7 +5,7 @@
 // digest, and say that the path next to them is not attested. Verified
 // events whose content is not attested are listed, not interpreted.
 
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import type { HashName } from '../tpm/constants.js';
 import { toHex } from '../util/bytes.js';
 import type { EfiSignature, EfiSignatureList } from './decode/content.js';
@@ -284,6 +284,12 @@ export interface ImaMeasurementFact {
   signature?: string;
   /** the measured buffer (ima-buf), hex */
   buffer?: string;
+  /**
+   * false when the template name is not borne out by the entry: the name is not in the template hash, and
+   * ima-sig and ima-buf data look alike, so an "ima-buf" whose digest is not the hash of its buffer is a file
+   * measurement relabelled. Absent: nothing contradicts the name.
+   */
+  templateAttested?: false;
 }
 
 export interface ImaFacts {
@@ -293,6 +299,16 @@ export interface ImaFacts {
   byPath: Map<string, ImaMeasurementFact[]>;
   /** verified violation entries: the path was measured while open for write (ToMToU/open-writers) */
   violations: { entry: number; pcr: number; path: string | undefined }[];
+}
+
+/** Is the digest the hash of the buffer, as IMA measures an ima-buf entry? */
+function bufferMeasured(buffer: Uint8Array | undefined, algorithm: string, digest: Uint8Array): boolean {
+  if (!buffer) return false;
+  try {
+    return createHash(algorithm).update(buffer).digest().equals(digest);
+  } catch {
+    return false; // an algorithm node does not know: nothing bears the name out
+  }
 }
 
 export function extractImaFacts(verified: VerifiedImaList): ImaFacts {
@@ -315,6 +331,7 @@ export function extractImaFacts(verified: VerifiedImaList): ImaFacts {
     };
     if (e.fields.signature && e.fields.signature.length) m.signature = toHex(e.fields.signature);
     if (e.fields.buffer) m.buffer = toHex(e.fields.buffer);
+    if (e.templateName === 'ima-buf' && !bufferMeasured(e.fields.buffer, m.digestAlgorithm, e.fields.digest)) m.templateAttested = false;
     measurements.push(m);
     const same = byPath.get(m.path);
     if (same) same.push(m);

@@ -125,8 +125,10 @@ export interface ImaEntryFacts {
   digest: string;
   /** the file digest's algorithm as IMA names it: "sha1", "sha256", ... */
   algo: string;
-  /** the template: "ima", "ima-ng", "ima-sig", "ima-buf", ... */
+  /** the template: "ima", "ima-ng", "ima-sig", "ima-buf", ... (a label: the template hash does not cover it) */
   template: string;
+  /** false: the entry contradicts its template name (an "ima-buf" whose digest is not its buffer's hash) */
+  templateAttested?: boolean;
 }
 
 /** Facts from the IMA measurement list. Only meaningful when `replayMatched` (as for the event log). */

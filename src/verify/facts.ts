@@ -48,7 +48,7 @@ export function logFacts(logs: LogsVerification | null): { eventLog?: EventLogFa
   if (logs?.ima) {
     out.ima = {
       replayMatched: logs.ima.ok,
-      entries: (logs.imaFacts?.measurements ?? []).map((m) => ({ path: m.path, digest: m.digest, algo: m.digestAlgorithm, template: m.template })),
+      entries: (logs.imaFacts?.measurements ?? []).map((m) => ({ path: m.path, digest: m.digest, algo: m.digestAlgorithm, template: m.template, ...(m.templateAttested === false ? { templateAttested: false as const } : {}) })),
     };
   }
   return out;

@@ -353,6 +353,24 @@ test('an ASCII list saved with a UTF-8 BOM is read as ASCII (with a note); the B
   assertThrowsCode(() => parseImaList(Buffer.from(`${line}\ufeff${line}`)), 'IMA_MALFORMED_LINE');
 });
 
+test('an ima-buf entry whose digest is not the hash of its buffer is marked: its template name is not borne out (ima-sig data looks the same)', () => {
+  const make = (template: string, digest: Buffer, third: Buffer): string => {
+    const dng = Buffer.concat([Buffer.from('sha256:\0'), digest]);
+    const nng = Buffer.from('/usr/local/bin/xmrig\0');
+    const data = Buffer.concat([le32(dng.length), dng, le32(nng.length), nng, le32(third.length), third]);
+    return `10 ${sha('sha1', data).toString('hex')} ${template} sha256:${digest.toString('hex')} /usr/local/bin/xmrig ${third.toString('hex')}\n`;
+  };
+  const buffer = Buffer.from('a real keyring buffer');
+  const genuine = make('ima-buf', sha('sha256', buffer), buffer);
+  const relabelled = make('ima-buf', Buffer.alloc(32, 7), Buffer.from('0302aabb', 'hex')); // a file digest and an ima-sig signature
+  const list = parseImaList(Buffer.from(genuine + relabelled));
+  assert.deepEqual(checkTemplateHashes(list).map((c) => c.status), ['valid', 'valid'], 'both template hashes verify: the name is not in them');
+  const r = replayImaAgainstQuote(list, quoteOf(list, 'sha256'));
+  assert.equal(r.ok, true);
+  const facts = extractImaFacts(r.verified!);
+  assert.deepEqual(facts.measurements.map((m) => m.templateAttested), [undefined, false]);
+});
+
 test('random bytes and mutated lists never escape IMA parsing as raw exceptions', (t) => {
   const p = corpusPath(t, 'ima', 'tss_sml-ima-sig-sha256.bin');
   const a = corpusPath(t, 'ima', 'keylimetests_ascii_runtime_measurements-2');

@@ -75,6 +75,23 @@ test('ima.denied: a denied digest fails whatever the path, even an excluded one'
   assert.equal((r.actual as { count: number }).count, 1);
 });
 
+test('ima: a file measurement relabelled ima-buf (its digest is not the hash of its "buffer") is checked as a file, and denied whatever its template', () => {
+  const relabelled = chain();
+  relabelled[0]!.ima!.entries.push({ path: '/usr/local/bin/xmrig', digest: sha256('xmrig'), algo: 'sha256', template: 'ima-buf', templateAttested: false });
+  const withoutBuf = allowList.split('\n').filter((l) => !l.includes('.ima')).join('\n');
+  const policy = vm(`${withoutBuf}\nexcludeTemplates: [ima-buf]\ndenied: ["${sha256('xmrig')}"]`);
+  const r = evaluatePolicy(policy, input(relabelled));
+  assertFail(r, 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
+  const allow = assertFail(r, 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
+  assert.match(allow.message, /xmrig/);
+  // the fixture's genuine ima-buf entry (.ima) is still excluded
+  assert.equal((allow.actual as { excluded: number }).excluded, 1);
+  // a denied digest under a genuine excluded template is denied too
+  const genuine = chain();
+  genuine[0]!.ima!.entries.push({ path: '.builtin_trusted_keys', digest: sha256('xmrig'), algo: 'sha256', template: 'ima-buf' });
+  assertFail(evaluatePolicy(vm(`excludeTemplates: [ima-buf]\ndenied: ["${sha256('xmrig')}"]`), input(genuine)), 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
+});
+
 test('ima digests of any supported size (sha1 legacy template)', () => {
   const legacy = chain();
   legacy[0]!.ima!.entries = [{ path: '/init', digest: sha1('init'), algo: 'sha1', template: 'ima' }];

@@ -43,11 +43,12 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
   let checked = 0;
   let excluded = 0;
   for (const e of ima.entries) {
-    if (excludeTemplates.size && excludeTemplates.has(e.template)) {
+    // a denied digest is denied whatever the entry says it is (its template name is not in the template hash)
+    if (denied && denied.has(e.digest)) deniedHits.push(e);
+    if (excludeTemplates.size && e.templateAttested !== false && excludeTemplates.has(e.template)) {
       excluded++;
       continue;
     }
-    if (denied && denied.has(e.digest)) deniedHits.push(e);
     if (!allow) continue;
     if (excludes.length && excludes.some((r) => r.test(e.path))) {
       excluded++;
