@@ -77,7 +77,7 @@ const selectSchema = obj(
     certificate: optional(
       obj(
         {
-          subject: optional(regex(), "the AK certificate's subject (RFC 4514 text) matches this pattern", 'CN=web-[0-9]+,O=Acme'),
+          subject: optional(regex(), "the AK certificate's subject as RFC 4514 text (last RDN first, no spaces: CN=vm AK,O=Acme) matches this pattern", 'CN=web-[0-9]+,O=Acme'),
           issuer: optional(regex(), "the AK certificate's issuer matches this pattern", 'CN=Acme vPlatform CA [0-9]+,O=Acme'),
           anchor: optional(oneOrMany(anchorLabel, 'string', { unique: true }), 'the AK path verified to this trust anchor (one label or a list)', 'acme-vplatform-ca'),
           manufacturer: optional(oneOrMany(manufacturer, 'string', { unique: true }), 'the certificate names this TPM manufacturer (one or a list)', 'IFX'),

@@ -6,6 +6,7 @@ import type { LogsVerification } from '../eventlog/index.js';
 import type { EventLogFacts, ImaFacts, LayerFacts, QuoteFacts } from '../policy/evidence.js';
 import type { PcrValues } from '../tpm/pcrs.js';
 import { toHex } from '../util/bytes.js';
+import { rfc4514 } from '../x509/name.js';
 import type { QuoteVerified } from './quote.js';
 import type { VerifiedLayer } from './walker.js';
 
@@ -63,9 +64,10 @@ export function toLayerFacts(v: VerifiedLayer, binding: LayerFacts['binding']): 
     kind: ext ? ext.kind : 'unspecified',
     ...(ext?.instanceId ? { instanceId: toHex(ext.instanceId) } : {}),
     certificate: {
-      subject: c.subject.text,
-      issuer: c.issuer.text,
-      anchor: { label: v.info.anchorLabels[0] ?? 'unlabelled', subject: v.info.anchorSubject, vouchesFor: v.info.anchorLabels[0] ?? 'unlabelled', labels: v.info.anchorLabels.length ? [...v.info.anchorLabels] : ['unlabelled'] },
+      // RFC 4514 strings, as the policy language selects certificates by
+      subject: rfc4514(c.subject),
+      issuer: rfc4514(c.issuer),
+      anchor: { label: v.info.anchorLabels[0] ?? 'unlabelled', subject: v.info.anchorSubjectRfc4514, vouchesFor: v.info.anchorLabels[0] ?? 'unlabelled', labels: v.info.anchorLabels.length ? [...v.info.anchorLabels] : ['unlabelled'] },
       ekus: [...(c.ext.extKeyUsage ?? [])],
       ...(v.info.tcg
         ? {

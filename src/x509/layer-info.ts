@@ -5,6 +5,7 @@
 // or unvalidated certificate cannot be read this way.
 
 import type { KeyObject } from 'node:crypto';
+import { rfc4514 } from './name.js';
 import { publicKeyObject } from './public-key.js';
 import type { TcgAttributes } from './tcg.js';
 import type { VerifiedTrustedLayer } from './trusted-layer.js';
@@ -17,6 +18,8 @@ export interface VerifiedLayerInfo {
   /** what the anchor the path ends at vouches for: 'ek-ca', 'vplatform-ca', ... */
   anchorLabels: readonly string[];
   anchorSubject: string;
+  /** the anchor's subject as an RFC 4514 string (what policy facts carry) */
+  anchorSubjectRfc4514: string;
   anchorFingerprint: string;
   /** SHA-256 of the target certificate (the AK certificate) */
   certificateFingerprint: string;
@@ -38,6 +41,7 @@ export function layerInfo(result: ValidPath): VerifiedLayerInfo {
     tcg: result.tcg,
     anchorLabels: result.anchor.labels,
     anchorSubject: result.anchor.certificate.subject.text,
+    anchorSubjectRfc4514: rfc4514(result.anchor.certificate.subject),
     anchorFingerprint: result.anchor.certificate.fingerprint,
     certificateFingerprint: target.fingerprint,
     issuerCertificateSha256: result.path.length === 0 ? target.fingerprint : issuer.fingerprint,

@@ -122,6 +122,18 @@ export function namesEqual(a: Name, b: Name): boolean {
   return a.key === b.key;
 }
 
+/**
+ * The RFC 4514 string of a name, as policies select certificates by: RDNs from the last to the first
+ * ("CN=vm AK,O=Acme" for a certificate whose name reads O=Acme, CN=vm AK), "," between RDNs and "+"
+ * inside one, no spaces. `text` keeps the certificate's order for people.
+ */
+export function rfc4514(name: Name): string {
+  return [...name.rdns]
+    .reverse()
+    .map((rdn) => rdn.map((a) => `${ATTRIBUTE_NAMES[a.type] ?? a.type}=${a.text === null ? `#${Buffer.from(a.valueDer).toString('hex')}` : escapeValue(a.text)}`).join('+'))
+    .join(',');
+}
+
 function renderName(rdns: NameAttribute[][]): string {
   return rdns
     .map((rdn) =>

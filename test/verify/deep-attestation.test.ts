@@ -276,3 +276,19 @@ test('an unreachable layer: exit 3 (could not complete), the layers above it sti
     await sim.close();
   }
 });
+
+test('policy facts name certificates as RFC 4514 strings: a rule set selected by the VM certificate subject, written as documented, applies', async (t) => {
+  const sim = await startSimulator({ topology: { layers: 3 } });
+  t.after(() => sim.close());
+  const { outcome } = await attestSim(sim);
+  const vmSubject = outcome.facts[0]!.certificate.subject;
+  assert.match(vmSubject, /^CN=[^,]+,O=vtpm-verify simulator$/, 'the last RDN (CN) first, no spaces');
+  // a rule set for that subject requiring a wrong PCR 0: it must apply, and fail
+  const strict = loadPolicy(
+    ['apiVersion: vtpm-verify/v1', 'name: by-subject', 'layers:', '  - name: the-vm', `    select: { certificate: { subject: ${JSON.stringify(vmSubject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))} } }`, `    pcrs: { sha256: { "0": ["${'00'.repeat(32)}"] } }`, ''].join('\n'),
+    { path: '<test>' },
+  );
+  const { outcome: judged } = await attestSim(sim, { policy: strict });
+  assert.equal(judged.result.verdict, 'not-trusted');
+  assert.ok(failingCodes(judged.result, 0).includes('POLICY_PCR_VALUE'), failingCodes(judged.result, 0).join());
+});

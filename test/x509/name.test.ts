@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DerReader, derContext } from '../../src/x509/der.js';
-import { namesEqual, readName, type Name } from '../../src/x509/name.js';
+import { namesEqual, readName, rfc4514, type Name } from '../../src/x509/name.js';
 
 function tlv(tag: number, content: Buffer): Buffer {
   return Buffer.concat([Buffer.from([tag, content.length]), content]);
@@ -38,6 +38,13 @@ test('printing escapes RFC 4514 specials and control / bidi characters', () => {
   const n = name([atv('CN', 'a,b+c="d"')], [atv('O', '#x\u0007\u202eevil ')]);
   assert.equal(n.text, 'CN=a\\,b\\+c\\=\\"d\\", O=\\#x\\u0007\\u202eevil\\ ');
   assert.doesNotMatch(n.text, /[\u0000-\u001f\u202e]/);
+});
+
+test('rfc4514: the last RDN first, "," between RDNs and "+" inside one, no spaces (what policies select by)', () => {
+  const n = name([atv('C', 'TW', 0x13)], [atv('O', 'Acme, Inc.')], [atv('CN', 'vm AK'), atv('O', 'Ops')]);
+  assert.equal(n.text, 'C=TW, O=Acme\\, Inc., CN=vm AK + O=Ops');
+  assert.equal(rfc4514(n), 'CN=vm AK+O=Ops,O=Acme\\, Inc.,C=TW');
+  assert.equal(rfc4514(name()), '');
 });
 
 test('malformed names: invalid UTF-8, non-ASCII in a PrintableString, empty RDN', () => {
