@@ -22,6 +22,7 @@
 //    signature covers the bytes exactly as sent.
 
 import { ParseError } from '../errors.js';
+import { utcTime } from '../util/utc-time.js';
 
 export const TAG = {
   BOOLEAN: 0x01,
@@ -341,12 +342,10 @@ export class DerReader {
       throw this.malformed(field, `expected UTCTime or GeneralizedTime, found tag 0x${el.tag.toString(16)}`, { offset: el.start });
     }
     const [month, day, hour, minute, second] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
-    const ms = Date.UTC(year, month - 1, day, hour, minute, second);
-    const d = new Date(ms);
-    // Date.UTC rolls over (Feb 30 -> Mar 2); a real date survives the round trip.
-    if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) {
-      throw this.badTime(field, el, text);
-    }
+    // NaN for a date that does not exist (Feb 30) or a clock past 23:59:59; years 0000-0099 are taken as written
+    // (Go writes its zero time as 00010101000000Z).
+    const ms = utcTime(year, month, day, hour, minute, second);
+    if (Number.isNaN(ms)) throw this.badTime(field, el, text);
     return ms;
   }
 

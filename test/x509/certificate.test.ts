@@ -3,7 +3,7 @@
 // that no mutation of a real certificate crashes the parser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { VtpmError } from '../../src/errors.js';
 import { parseCertificate, MAX_CERTIFICATE_BYTES } from '../../src/x509/certificate.js';
@@ -11,6 +11,11 @@ import { splitDerOrPem, toPem } from '../../src/x509/pem.js';
 import { assertThrowsCode } from '../helpers/assert.js';
 import { validatePath } from '../../src/x509/validate.js';
 import { AT, makeCert, makeChain, x509 } from '../helpers/pki.js';
+import { TrustStore } from '../../src/x509/trust-store.js';
+import { OID } from '../../src/x509/oids.js';
+import { encodeName, encodeTbs, extension, nodeSigner, serialFor, signTbs } from '../../src/simulator/pki.js';
+import { boolean, sequence } from '../../src/simulator/der.js';
+import { subjectPublicKeyInfo } from '../../src/simulator/spki.js';
 
 test('a generated certificate parses to what node (OpenSSL) sees', async () => {
   const { leaf } = await makeChain({ leaf: { eku: ['2.23.133.8.3'] } });
@@ -23,6 +28,28 @@ test('a generated certificate parses to what node (OpenSSL) sees', async () => {
   assert.deepEqual(c.ext.extKeyUsage, node.keyUsage);
   assert.equal(c.version, 3);
   assert.equal(c.derDeviations.length, 0);
+});
+
+test("a certificate valid from Go's zero time (GeneralizedTime 00010101000000Z) parses and validates", () => {
+  // Go's x509 writes time.Time{} as the year 1; @peculiar/x509 cannot write it, the simulator's writer can.
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const name = encodeName([['CN', 'Zero Time Root']]);
+  const tbs = encodeTbs({
+    serial: serialFor('zero-time'),
+    issuerName: name,
+    subjectName: name,
+    spki: subjectPublicKeyInfo(publicKey),
+    notBefore: new Date('0001-01-01T00:00:00Z'),
+    notAfter: new Date('9999-12-31T23:59:59Z'),
+    extensions: [extension(OID.basicConstraints, true, sequence(boolean(true)))],
+  });
+  const der = signTbs(tbs, nodeSigner(privateKey));
+  assert.ok(der.includes(Buffer.from('00010101000000Z')), 'written as a GeneralizedTime of the year 1');
+  const cert = parseCertificate(der);
+  assert.equal(new Date(cert.notBefore).toISOString(), '0001-01-01T00:00:00.000Z');
+  assert.match(new X509Certificate(der).validFrom, /^Jan {2}1 00:00:00 1 GMT$/, 'OpenSSL reads the year 1 too');
+  const r = validatePath(cert, [], TrustStore.fromCertificates([{ certificate: cert, origin: 'zero-time' }]), { at: AT });
+  assert.ok(r.valid, r.valid ? '' : r.message);
 });
 
 test('container: PEM bundles with comments, blocks glued without a newline, DER with a trailing newline', async () => {

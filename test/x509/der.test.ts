@@ -65,6 +65,18 @@ test('DER reader: times in the RFC 5280 form only, and real dates', () => {
   assertThrowsCode(() => time('20250101000000.5Z', 0x18), 'CERT_BAD_TIME');
 });
 
+test('DER reader: GeneralizedTime years 0000-0099 are those years, not 1900-1999', () => {
+  const time = (text: string): number => reader(Buffer.from([0x18, text.length, ...Buffer.from(text)]).toString('hex')).time('t');
+  // Go's zero time, which Go programs write as a notBefore
+  assert.equal(time('00010101000000Z'), Date.parse('0001-01-01T00:00:00Z'));
+  assert.equal(new Date(time('00010101000000Z')).toISOString(), '0001-01-01T00:00:00.000Z');
+  assert.equal(new Date(time('00991231235959Z')).toISOString(), '0099-12-31T23:59:59.000Z');
+  // the year 0 of the proleptic Gregorian calendar is a leap year; the year 1 is not
+  assert.equal(new Date(time('00000229000000Z')).toISOString(), '0000-02-29T00:00:00.000Z');
+  assertThrowsCode(() => time('00010229000000Z'), 'CERT_BAD_TIME');
+  assertThrowsCode(() => time('00011301000000Z'), 'CERT_BAD_TIME');
+});
+
 test('DER reader: SET OF out of order, explicit DEFAULT, padding bits are recorded, not rejected', () => {
   const r = reader('31 06 02 01 07 02 01 05');
   const set = r.enter('s', TAG.SET);
