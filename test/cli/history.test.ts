@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { parseSince } from '../../src/cli/actions/history.js';
 import { openState } from '../../src/state/index.js';
 import { SCHEMA_VERSION } from '../../src/state/schema.js';
+import { assertThrowsCode } from '../helpers/assert.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../state/tmp.js';
 
@@ -226,6 +227,14 @@ test('--since takes ISO 8601 times and ages', () => {
   assert.equal(parseSince('2026-11-26 12:00:00', now), T0);
   assert.equal(parseSince('2026-11-26T12:00', now), T0);
   assert.equal(parseSince('2026-11-26T12:00:00.000', now), T0);
+});
+
+test('--since refuses a day or a clock time that does not exist (Date.parse would roll it over)', () => {
+  for (const bad of ['2026-02-29', '2026-02-30T00:00:00Z', '2026-04-31', '2026-11-26T24:00:00Z', '2026-11-26T24:00', '2026-11-26T23:60:00Z', '2026-11-26 12:00:60']) {
+    assertThrowsCode(() => parseSince(bad, T0), 'USAGE');
+  }
+  assert.equal(parseSince('2028-02-29', T0), Date.UTC(2028, 1, 29), 'a leap day is a day');
+  assert.equal(parseSince('2026-11-26T23:59:59Z', T0), Date.UTC(2026, 10, 26, 23, 59, 59));
 });
 
 test('--since without a zone is UTC in a process whose local zone is not', async () => {

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toPem } from '../../src/x509/pem.js';
+import { parseTimeArgument } from '../../src/cli/actions/certs.js';
+import { assertThrowsCode } from '../helpers/assert.js';
 import { runCli } from '../helpers/cli.js';
 import { corpusPath } from '../helpers/paths.js';
 import { makeCert, makeChain, makeCrl, tempDir } from '../helpers/pki.js';
@@ -88,6 +90,9 @@ test('certs: bad input exits 2 (malformed certificate, malformed layer, no trust
     [['certs', f.ak], 'USAGE'],
     [['certs', f.ak, '--trust', join(f.dir, 'junk.pem')], 'TRUST_NO_ANCHORS'],
     [['certs', f.ak, '--trust', f.trust, '--at', 'yesterday'], 'USAGE'],
+    // Date.parse would take these as 2024-03-01 and 2024-06-02: not the time asked for
+    [['certs', f.ak, '--trust', f.trust, '--at', '2024-02-30'], 'USAGE'],
+    [['certs', f.ak, '--trust', f.trust, '--at', '2024-06-01T24:00:00Z'], 'USAGE'],
     [['certs', f.ak, '--trust', f.trust, '--require-eku', 'signing'], 'USAGE'],
     [['certs', f.ak, '--trust', f.trust, '--allow-label', 'Bad_Label'], 'TRUST_LABEL_INVALID'],
     [['certs', join(f.dir, 'missing.pem'), '--trust', f.trust], 'FILE_UNREADABLE'],
@@ -97,6 +102,17 @@ test('certs: bad input exits 2 (malformed certificate, malformed layer, no trust
     const r = await runCli([...args, '--json']);
     assert.equal(r.code, 2, `${code}: ${r.stdout}${r.stderr}`);
     assert.equal(r.json?.error?.code, code, r.stdout);
+  }
+});
+
+test('certs --at: ISO 8601 times of real dates only', () => {
+  assert.equal(parseTimeArgument('2024-06-01', '--at'), Date.UTC(2024, 5, 1));
+  assert.equal(parseTimeArgument('2024-02-29T23:59:59Z', '--at'), Date.UTC(2024, 1, 29, 23, 59, 59));
+  assert.equal(parseTimeArgument('2024-06-01T02:00:00+02:00', '--at'), Date.UTC(2024, 5, 1));
+  assert.equal(parseTimeArgument('0001-01-01T00:00:00Z', '--at'), Date.parse('0001-01-01T00:00:00Z'));
+  for (const bad of ['2024-02-30', '2023-02-29', '2024-04-31T00:00:00Z', '2024-06-01T24:00:00Z', '2024-06-01T23:60Z', '2024-06-01T12:00:60Z', '2024-13-01', '2024-06-01T12:00:00+24:00', 'yesterday']) {
+    const err = assertThrowsCode(() => parseTimeArgument(bad, '--at'), 'USAGE');
+    assert.equal(err.details['option'], '--at');
   }
 });
 

@@ -8,6 +8,7 @@ import { EXIT_CODES, UsageError } from '../../errors.js';
 import { changeMark, terminalSafe } from '../../report/format.js';
 import { changeCountParts, changesByKind } from '../../state/run-changes.js';
 import { MAX_HISTORY_LIMIT, openState, resolveStatePath, type AuditRunSummary, type HistoryEntry, type IdentitySummary, type StaySummary } from '../../state/index.js';
+import { utcTime } from '../../util/utc-time.js';
 import type { CommandOutcome, Style } from '../output.js';
 
 export interface HistoryOptions {
@@ -55,12 +56,12 @@ export function parseSince(text: string, now: number): number {
   const age = /^(\d{1,9})([smhdw])$/.exec(text.trim());
   // 999999999w is before any time a Date can hold: the epoch is as early as any record can be
   if (age) return Math.max(0, now - Number(age[1]) * AGE_UNITS_MS[age[2]!]!);
-  const date = /^(\d{4})-(\d{2})-(\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(text.trim());
+  const date = /^(\d{4})-(\d{2})-(\d{2})([T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(text.trim());
   // history prints times in UTC, so a time given without a zone is UTC too (Date.parse would read it as local time)
-  const iso = date ? `${date[1]}-${date[2]}-${date[3]}${(date[4] ?? '').replace(' ', 'T')}${date[4] && !date[7] ? 'Z' : ''}` : '';
+  const iso = date ? `${date[1]}-${date[2]}-${date[3]}${(date[4] ?? '').replace(' ', 'T')}${date[4] && !date[8] ? 'Z' : ''}` : '';
   let ms = date ? Date.parse(iso) : NaN;
-  // Date.parse rolls 2026-02-30 over to March 2: a day that does not exist is a typo
-  if (date && !Number.isNaN(ms) && new Date(Date.UTC(Number(date[1]), Number(date[2]) - 1, Number(date[3]))).toISOString().slice(0, 10) !== `${date[1]}-${date[2]}-${date[3]}`) ms = NaN;
+  // Date.parse rolls 2026-02-30 over to March 2 and T24:00:00 to the next day: a day or time that does not exist is a typo
+  if (date && Number.isNaN(utcTime(Number(date[1]), Number(date[2]), Number(date[3]), Number(date[5] ?? 0), Number(date[6] ?? 0), Number(date[7] ?? 0)))) ms = NaN;
   if (Number.isNaN(ms)) {
     throw new UsageError('USAGE', `--since: expected an ISO 8601 time (2026-11-26T12:00:00Z) or an age (90s, 30m, 24h, 7d, 2w), got "${text}"`, { option: 'since', value: text });
   }
