@@ -77,9 +77,9 @@ export function parseCrl(input: Uint8Array): Crl {
   // revokedCertificates SEQUENCE OF SEQUENCE { userCertificate, revocationDate, crlEntryExtensions OPTIONAL } OPTIONAL
   if (tbs.peekTag() === TAG.SEQUENCE) {
     const entries = tbs.enter('tbsCertList.revokedCertificates');
-    while (!entries.atEnd()) {
-      const f = `revokedCertificates[${revoked.size}]`;
-      if (revoked.size >= MAX_CRL_ENTRIES) throw entries.malformed('revokedCertificates', `more than ${MAX_CRL_ENTRIES} entries`);
+    for (let index = 0; !entries.atEnd(); index++) {
+      const f = `revokedCertificates[${index}]`;
+      if (index >= MAX_CRL_ENTRIES) throw entries.malformed('revokedCertificates', `more than ${MAX_CRL_ENTRIES} entries`);
       const entry = entries.enter(f);
       const serial = Buffer.from(entry.integerBytes(`${f}.userCertificate`)).toString('hex');
       const item: RevokedEntry = { date: entry.time(`${f}.revocationDate`) };
@@ -97,7 +97,7 @@ export function parseCrl(input: Uint8Array): Crl {
         }
       }
       entry.end(f);
-      revoked.set(serial, item);
+      keepEarliest(revoked, serial, item);
     }
   }
   let authorityKeyId: Uint8Array | undefined;
@@ -153,6 +153,17 @@ export function parseCrl(input: Uint8Array): Crl {
     unsupported,
     derDeviations: context.deviations,
   };
+}
+
+/**
+ * A serial listed twice keeps its earliest revocation, in whichever order the
+ * entries come: a certificate revoked once stays revoked from then on, so a
+ * later date must not move the revocation past the validation time and make
+ * the certificate valid again.
+ */
+function keepEarliest(revoked: Map<string, RevokedEntry>, serial: string, item: RevokedEntry): void {
+  const listed = revoked.get(serial);
+  if (!listed || item.date < listed.date) revoked.set(serial, item);
 }
 
 /** Every CRL in a DER or PEM ("X509 CRL" blocks) input. Throws CRL_MALFORMED. */

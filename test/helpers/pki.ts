@@ -2,7 +2,7 @@
 // WebCrypto, with knobs for every defect path validation must catch.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { webcrypto } from 'node:crypto';
+import { KeyObject, sign, webcrypto } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { parseCertificate, type Certificate } from '../../src/x509/certificate.j
 import { parseCrl, type Crl } from '../../src/x509/crl.js';
 import { TrustStore } from '../../src/x509/trust-store.js';
 import { createCertificateWithTrustedLayer, createCertificateWithTrustedLayerValue } from '../../src/x509/peculiar-extension.js';
+import { bitStringBytes, oid, sequence, smallInteger, tlv, x509Time } from '../../src/simulator/der.js';
 import type { TrustedLayerInput } from '../../src/x509/trusted-layer-encode.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -170,6 +171,27 @@ export async function makeCrl(o: {
     extensions: [await x509.AuthorityKeyIdentifierExtension.create(o.issuer.keys.publicKey), ...(o.extensions ?? [])],
   });
   return parseCrl(new Uint8Array(crl.rawData));
+}
+
+/**
+ * A CRL written field by field, for what @peculiar/x509 refuses to write (a
+ * serial listed twice). Serials are the INTEGER content octets in hex, as
+ * Certificate.serial gives them; ECDSA P-256 issuers only.
+ */
+export function makeRawCrl(o: { issuer: Issued; revoked: { serial: string; date: Date }[]; thisUpdate?: Date; nextUpdate?: Date }): Crl {
+  if (o.issuer.kind !== 'p256') throw new Error('makeRawCrl signs with ECDSA P-256 only');
+  const alg = sequence(oid('1.2.840.10045.4.3.2'));
+  const entries = o.revoked.map((r) => sequence(tlv(0x02, Buffer.from(r.serial, 'hex')), x509Time(r.date)));
+  const tbs = sequence(
+    smallInteger(1),
+    alg,
+    Buffer.from(o.issuer.cert.subject.der),
+    x509Time(o.thisUpdate ?? new Date('2025-05-01T00:00:00Z')),
+    x509Time(o.nextUpdate ?? new Date('2025-07-01T00:00:00Z')),
+    ...(entries.length > 0 ? [sequence(...entries)] : []),
+  );
+  const signature = sign('sha256', tbs, KeyObject.from(o.issuer.keys.privateKey));
+  return parseCrl(sequence(tbs, alg, bitStringBytes(signature)));
 }
 
 const tempDirs: string[] = [];

@@ -7,7 +7,7 @@ import { TrustStore } from '../../src/x509/trust-store.js';
 import { validateChain, validateChainAsync, validatePath, type PathValidation, type ValidationOptions } from '../../src/x509/validate.js';
 import { ValidationCache } from '../../src/x509/cache.js';
 import { layerInfo } from '../../src/x509/layer-info.js';
-import { AT, flipByte, makeChain, makeCert, makeCrl, x509, type Chain } from '../helpers/pki.js';
+import { AT, flipByte, makeChain, makeCert, makeCrl, makeRawCrl, x509, type Chain } from '../helpers/pki.js';
 
 const EK = '2.23.133.8.1';
 const AK = '2.23.133.8.3';
@@ -211,6 +211,20 @@ test('CHAIN_REVOKED from a CRL the issuer signed; revocation after the validatio
   assert.ok(ok.valid);
   assert.equal(ok.checks.find((c) => c.id === 'chain.revocation.0')?.status, 'pass');
   assert.equal(ok.checks.find((c) => c.id === 'chain.revocation.1')?.status, 'skip', 'no CRL from the root');
+});
+
+test('a serial a CRL lists twice is revoked from its earliest revocation date, in either order', async () => {
+  const chain = await makeChain();
+  // @peculiar/x509 refuses to write a serial twice: the CRL is written field by field.
+  const early = { serial: chain.leaf.cert.serial, date: new Date('2025-05-15T00:00:00Z') };
+  const late = { serial: chain.leaf.cert.serial, date: new Date('2026-01-01T00:00:00Z') };
+  for (const revoked of [[early, late], [late, early]]) {
+    const crl = makeRawCrl({ issuer: chain.intermediate, revoked });
+    assert.equal(crl.revoked.get(chain.leaf.cert.serial)?.date, early.date.getTime());
+    const r = validate(chain, { crls: [crl] });
+    assertFails(r, 'CHAIN_REVOKED', 0);
+    assert.match(r.valid ? '' : r.message, /revoked at 2025-05-15T00:00:00\.000Z/);
+  }
 });
 
 test('CRL_BAD_SIGNATURE, CRL_EXPIRED, CRL_NOT_YET_VALID, CRL_UNSUPPORTED', async () => {
