@@ -41,10 +41,10 @@ export const CHAIN_CODES = {
 
 export const CRL_CODES = {
   CRL_MALFORMED: { kind: 'input', summary: 'the bytes are not a well-formed DER X.509 CRL' },
-  CRL_BAD_SIGNATURE: { kind: 'verification', summary: "a CRL naming a path certificate's issuer is not signed by that issuer" },
-  CRL_EXPIRED: { kind: 'verification', summary: "a CRL is past its nextUpdate at the validation time: revocation status unknown" },
-  CRL_NOT_YET_VALID: { kind: 'verification', summary: 'a CRL has a thisUpdate after the validation time' },
-  CRL_UNSUPPORTED: { kind: 'verification', summary: 'a CRL uses a feature vtpm-verify does not process (delta or indirect CRL, reason partitions, unknown critical extension)' },
+  CRL_BAD_SIGNATURE: { kind: 'verification', summary: "a CRL naming a path certificate's issuer is not signed by that issuer, and no other CRL given for it can be used" },
+  CRL_EXPIRED: { kind: 'verification', summary: "a CRL is past its nextUpdate at the validation time, and no other CRL given for its issuer can be used: revocation status unknown" },
+  CRL_NOT_YET_VALID: { kind: 'verification', summary: 'a CRL has a thisUpdate after the validation time, and no other CRL given for its issuer can be used' },
+  CRL_UNSUPPORTED: { kind: 'verification', summary: 'a current CRL of the issuer uses a feature vtpm-verify does not process (delta or indirect CRL, reason partitions, unknown critical extension)' },
 } as const satisfies CodeTable;
 
 export const LAYER_EXT_CODES = {

@@ -6,7 +6,8 @@
 // Supported: complete CRLs signed by the certificate's issuer, with the
 // onlyContainsUserCerts / onlyContainsCACerts scopes. Delta CRLs, indirect
 // CRLs, reason partitions and unknown critical extensions make the CRL
-// "unsupported" (CRL_UNSUPPORTED when it would be needed), never ignored.
+// "unsupported" (CRL_UNSUPPORTED when it would be needed: a current CRL of
+// the issuer), never ignored.
 
 import { ParseError, VtpmError } from '../errors.js';
 import { sha256Hex } from './certificate.js';

@@ -6,7 +6,8 @@
 //   signature by the next certificate's (or the anchor's) key, issuer name
 //   chaining, AKI/SKI agreement where both exist, validity at `at` with
 //   inclusive bounds, critical extensions we do not process, revocation from
-//   the CRLs given (signature and validity of each CRL checked first);
+//   the CRLs given (signature and validity of each CRL checked first; one not
+//   current or not signed by the issuer is left out while another is usable);
 // every issuer (intermediates and the anchor certificate): cA, pathLen,
 //   keyCertSign, and the anchor's validity;
 // the target: the required EKU, the anchor's label, the TrustedLayer extension.
@@ -18,7 +19,7 @@ import { fail, pass, type CheckResult } from '../verify/checks.js';
 import type { ValidationCache } from './cache.js';
 import type { PathValidationMemo } from './path-memo.js';
 import { displayName, findExtension, parseCertificate, type Certificate } from './certificate.js';
-import type { Crl } from './crl.js';
+import type { Crl, RevokedEntry } from './crl.js';
 import { CRL_REASONS } from './crl.js';
 import { EKU_BY_ROLE, OID, extensionName } from './oids.js';
 import { buildCandidatePaths, type CandidatePath } from './path-builder.js';
@@ -345,6 +346,55 @@ function checkCriticalExtensions(cert: Certificate, i: number, ref: CertRef, add
   }
 }
 
+/** Why one CRL of the issuer cannot be used at the validation time. */
+interface CrlProblem {
+  code: string;
+  message: string;
+  /** signed by the issuer: its own CRL, not a namesake's or a forgery */
+  authentic: boolean;
+  /** a current CRL of the issuer that cannot be read: it decides even next to a usable one */
+  binding: boolean;
+  /** what follows when this problem decides */
+  consequence?: string;
+  extra?: Partial<CheckResult>;
+}
+
+/** The problem of one CRL naming the issuer, or null when it can be used: signed by the issuer, current at `at`, supported. */
+function crlProblem(crl: Crl, issuer: Certificate, issuerLabel: string, at: number, options: ValidationOptions): CrlProblem | null {
+  const what = `CRL ${crl.fingerprint.slice(0, 16)} (thisUpdate ${iso(crl.thisUpdate)})`;
+  const problem = (code: string, message: string, authentic = true, extra?: Partial<CheckResult>): CrlProblem => ({
+    code,
+    message: `${what} ${message}`,
+    authentic,
+    binding: code === 'CRL_UNSUPPORTED',
+    ...(extra ? { extra } : {}),
+  });
+  if (!options.cache?.hasVerifiedLink(issuer.fingerprint, crl.fingerprint)) {
+    const sig = verifySignature(crl.signatureAlgorithm, crl.tbs, crl.signature, issuer.publicKey);
+    if (!sig.ok) return problem('CRL_BAD_SIGNATURE', `is not signed by ${issuerLabel}: ${sig.reason}`, false);
+    options.cache?.recordVerifiedLink(issuer.fingerprint, crl.fingerprint);
+  }
+  if (issuer.ext.keyUsage && !issuer.ext.keyUsage.has('cRLSign')) {
+    return problem('CHAIN_KEY_USAGE', `is signed by ${issuerLabel}, whose keyUsage lacks cRLSign`, true, { expected: 'cRLSign', actual: [...issuer.ext.keyUsage] });
+  }
+  if (at < crl.thisUpdate) return problem('CRL_NOT_YET_VALID', `is issued after the validation time ${iso(at)}`);
+  if (crl.nextUpdate !== undefined && at > crl.nextUpdate) {
+    return { ...problem('CRL_EXPIRED', `expired at its nextUpdate ${iso(crl.nextUpdate)}`), consequence: 'revocation status unknown' };
+  }
+  if (crl.unsupported.length > 0) return problem('CRL_UNSUPPORTED', `cannot be used: ${crl.unsupported.join('; ')}`);
+  return null;
+}
+
+/**
+ * Revocation of one certificate by the CRLs naming its issuer. An issuer
+ * publishes a CRL after another, and the one it replaced or one of a
+ * rolled-over key of the same name (no AKI to tell them apart) may be given
+ * too: a CRL that is not current or not signed by this issuer is left out
+ * while another one can be used, as `openssl verify -crl_check_all` does; it
+ * decides (CRL_EXPIRED, CRL_BAD_SIGNATURE, ...) only when none can. Any
+ * usable CRL that lists the serial revokes, and a current CRL of the issuer
+ * that cannot be read (CRL_UNSUPPORTED) is never left out.
+ */
 function checkRevocation(
   cert: Certificate,
   issuer: Certificate,
@@ -369,40 +419,54 @@ function checkRevocation(
     add({ id, status: 'skip', message: `${who}: no CRL from its issuer given; revocation not checked`, certificate: ref });
     return;
   }
+  const usable: Crl[] = [];
+  const problems: CrlProblem[] = [];
   for (const crl of crls) {
-    const what = `CRL ${crl.fingerprint.slice(0, 16)} (thisUpdate ${iso(crl.thisUpdate)})`;
-    if (crl.unsupported.length > 0) {
-      add(bad(id, 'CRL_UNSUPPORTED', `${who}: ${what} cannot be used: ${crl.unsupported.join('; ')}`, ref));
-      return;
-    }
-    if (!options.cache?.hasVerifiedLink(issuer.fingerprint, crl.fingerprint)) {
-      const sig = verifySignature(crl.signatureAlgorithm, crl.tbs, crl.signature, issuer.publicKey);
-      if (!sig.ok) {
-        add(bad(id, 'CRL_BAD_SIGNATURE', `${who}: ${what} is not signed by ${issuerLabel}: ${sig.reason}`, ref));
-        return;
-      }
-      options.cache?.recordVerifiedLink(issuer.fingerprint, crl.fingerprint);
-    }
-    if (issuer.ext.keyUsage && !issuer.ext.keyUsage.has('cRLSign')) {
-      add(bad(id, 'CHAIN_KEY_USAGE', `${who}: ${what} is signed by ${issuerLabel}, whose keyUsage lacks cRLSign`, ref, { expected: 'cRLSign', actual: [...issuer.ext.keyUsage] }));
-      return;
-    }
-    if (at < crl.thisUpdate) {
-      add(bad(id, 'CRL_NOT_YET_VALID', `${who}: ${what} is issued after the validation time ${iso(at)}`, ref));
-      return;
-    }
-    if (crl.nextUpdate !== undefined && at > crl.nextUpdate) {
-      add(bad(id, 'CRL_EXPIRED', `${who}: ${what} expired at its nextUpdate ${iso(crl.nextUpdate)}; revocation status unknown`, ref));
-      return;
-    }
-    const entry = crl.revoked.get(cert.serial);
-    if (entry && entry.date <= at) {
-      const reason = entry.reason !== undefined ? `, reason ${CRL_REASONS[entry.reason] ?? entry.reason}` : '';
-      add(bad(id, 'CHAIN_REVOKED', `${who}: revoked at ${iso(entry.date)}${reason} (${what})`, ref, { actual: { revocationDate: iso(entry.date), ...(entry.reason !== undefined ? { reason: CRL_REASONS[entry.reason] ?? entry.reason } : {}) } }));
-      return;
-    }
+    const problem = crlProblem(crl, issuer, issuerLabel, at, options);
+    if (problem) problems.push(problem);
+    else usable.push(crl);
   }
-  add(ok(id, `${who}: not revoked (${crls.length} CRL(s) from its issuer checked)`, ref));
+
+  const revocation = earliestRevocation(usable, cert.serial, at);
+  if (revocation) {
+    const { entry, crl } = revocation;
+    const reason = entry.reason !== undefined ? `, reason ${CRL_REASONS[entry.reason] ?? entry.reason}` : '';
+    const what = `CRL ${crl.fingerprint.slice(0, 16)} (thisUpdate ${iso(crl.thisUpdate)})`;
+    add(bad(id, 'CHAIN_REVOKED', `${who}: revoked at ${iso(entry.date)}${reason} (${what})`, ref, { actual: { revocationDate: iso(entry.date), ...(entry.reason !== undefined ? { reason: CRL_REASONS[entry.reason] ?? entry.reason } : {}) } }));
+    return;
+  }
+  const binding = problems.find((p) => p.binding);
+  const decisive = binding ?? (usable.length === 0 ? worstCrlProblem(problems) : undefined);
+  if (decisive) {
+    const others = crls.length > 1 ? `; no other of its issuer's ${crls.length} CRLs ${binding ? 'revokes it' : 'can be used'}` : '';
+    add(bad(id, decisive.code, `${who}: ${decisive.message}${decisive.consequence ? `; ${decisive.consequence}` : ''}${others}`, ref, decisive.extra));
+    return;
+  }
+  const left = problems.length > 0 ? `; left out: ${problems.map((p) => p.message).join('; ')}` : '';
+  add(ok(id, `${who}: not revoked (${usable.length} CRL(s) from its issuer checked${left})`, ref));
+}
+
+/** The earliest revocation of `serial` at or before `at` in the CRLs, with the CRL that lists it. */
+function earliestRevocation(crls: readonly Crl[], serial: string, at: number): { entry: RevokedEntry; crl: Crl } | undefined {
+  let found: { entry: RevokedEntry; crl: Crl } | undefined;
+  for (const crl of crls) {
+    const entry = crl.revoked.get(serial);
+    if (entry && entry.date <= at && (!found || entry.date < found.entry.date)) found = { entry, crl };
+  }
+  return found;
+}
+
+/**
+ * What to report when no CRL can be used: the issuer's own CRL first (out of
+ * date, say: a fresh one is what is missing), then another key's signature;
+ * among those, the most severe.
+ */
+function worstCrlProblem(problems: readonly CrlProblem[]): CrlProblem | undefined {
+  let worst: CrlProblem | undefined;
+  for (const p of problems) {
+    if (!worst || (p.authentic && !worst.authentic) || (p.authentic === worst.authentic && severity(p.code) < severity(worst.code))) worst = p;
+  }
+  return worst;
 }
 
 /**

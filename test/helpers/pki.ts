@@ -160,6 +160,8 @@ export async function makeCrl(o: {
   nextUpdate?: Date | null;
   signingKey?: CryptoKey;
   extensions?: x509.Extension[];
+  /** leave out the authority key identifier (a CRL only its name and signature tie to a key) */
+  omitAuthorityKeyId?: boolean;
 }): Promise<Crl> {
   const crl = await x509.X509CrlGenerator.create({
     issuer: o.issuer.name,
@@ -168,7 +170,7 @@ export async function makeCrl(o: {
     entries: (o.revoked ?? []).map((r) => ({ serialNumber: r.serial, revocationDate: r.date ?? new Date('2025-05-15T00:00:00Z'), ...(r.reason !== undefined ? { reason: r.reason } : {}) })),
     signingAlgorithm: KEY_PARAMS[o.issuer.kind].sign,
     signingKey: o.signingKey ?? o.issuer.keys.privateKey,
-    extensions: [await x509.AuthorityKeyIdentifierExtension.create(o.issuer.keys.publicKey), ...(o.extensions ?? [])],
+    extensions: [...(o.omitAuthorityKeyId ? [] : [await x509.AuthorityKeyIdentifierExtension.create(o.issuer.keys.publicKey)]), ...(o.extensions ?? [])],
   });
   return parseCrl(new Uint8Array(crl.rawData));
 }

@@ -81,6 +81,23 @@ test('certs: an invalid certificate exits 1 with the failing check code naming t
   assert.equal(untrusted.json?.result.results[0].unverifiedLayer.deepAttestation, LAYER.deepAttestation);
 });
 
+test('certs: a superseded CRL given next to the current one does not fail the path (as openssl verify -crl_check_all)', async () => {
+  const dir = tempDir('vtpm-certs-cli-');
+  const chain = await makeChain();
+  const current = await makeCrl({ issuer: chain.intermediate });
+  const superseded = await makeCrl({ issuer: chain.intermediate, thisUpdate: new Date('2025-01-01T00:00:00Z'), nextUpdate: new Date('2025-02-01T00:00:00Z') });
+  writeFileSync(join(dir, 'root.pem'), chain.root.pem);
+  writeFileSync(join(dir, 'leaf.pem'), chain.leaf.pem + chain.intermediate.pem);
+  writeFileSync(join(dir, 'current.crl'), toPem(current.der, 'X509 CRL'));
+  writeFileSync(join(dir, 'superseded.crl'), toPem(superseded.der, 'X509 CRL'));
+  const args = ['certs', join(dir, 'leaf.pem'), '--trust', join(dir, 'root.pem'), ...at, '--json'];
+  const both = await runCli([...args, '--crl', join(dir, 'superseded.crl'), '--crl', join(dir, 'current.crl')]);
+  assert.equal(both.code, 0, both.stdout + both.stderr);
+  const alone = await runCli([...args, '--crl', join(dir, 'superseded.crl')]);
+  assert.equal(alone.code, 1, alone.stdout + alone.stderr);
+  assert.equal(alone.json?.error?.code, 'CRL_EXPIRED');
+});
+
 test('certs: bad input exits 2 (malformed certificate, malformed layer, no trust, bad options)', async () => {
   const f = await fixture();
   writeFileSync(join(f.dir, 'junk.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');

@@ -248,6 +248,38 @@ test('CRL_BAD_SIGNATURE, CRL_EXPIRED, CRL_NOT_YET_VALID, CRL_UNSUPPORTED', async
   assertFails(validate(noCrlSign, { crls: [crl2] }), 'CHAIN_KEY_USAGE', 0);
 });
 
+test("a superseded CRL or a namesake key's CRL next to a current one is left out; it decides only when no CRL can be used", async () => {
+  const chain = await makeChain();
+  const current = await makeCrl({ issuer: chain.intermediate });
+  const superseded = await makeCrl({ issuer: chain.intermediate, thisUpdate: new Date('2025-01-01T00:00:00Z'), nextUpdate: new Date('2025-02-01T00:00:00Z') });
+  const next = await makeCrl({ issuer: chain.intermediate, thisUpdate: new Date('2025-07-01T00:00:00Z'), nextUpdate: new Date('2025-08-01T00:00:00Z') });
+  // The same name, no AKI, signed by the key the CA had before it rolled over.
+  const rolledOver = await makeChain();
+  const oldKey = await makeCrl({ issuer: chain.intermediate, signingKey: rolledOver.intermediate.keys.privateKey, omitAuthorityKeyId: true });
+  for (const crls of [[current, superseded], [superseded, current], [oldKey, current], [next, superseded, oldKey, current]]) {
+    const r = validate(chain, { crls });
+    assert.ok(r.valid, r.valid ? '' : r.message);
+    const check = r.checks.find((c) => c.id === 'chain.revocation.0')!;
+    assert.equal(check.status, 'pass');
+    assert.match(check.message, /not revoked \(1 CRL\(s\) from its issuer checked; left out: /);
+  }
+  // A usable CRL that lists the serial revokes, whatever else is given; so does an older one still current.
+  const revoking = await makeCrl({ issuer: chain.intermediate, thisUpdate: new Date('2025-05-20T00:00:00Z'), revoked: [{ serial: chain.leaf.serial }] });
+  assertFails(validate(chain, { crls: [superseded, oldKey, revoking] }), 'CHAIN_REVOKED', 0);
+  assertFails(validate(chain, { crls: [revoking, current] }), 'CHAIN_REVOKED', 0);
+  // No usable CRL: the issuer's own CRL says what is missing before another key's signature does.
+  assertFails(validate(chain, { crls: [oldKey, superseded] }), 'CRL_EXPIRED', 0);
+  assertFails(validate(chain, { crls: [next, superseded] }), 'CRL_EXPIRED', 0);
+  assertFails(validate(chain, { crls: [next] }), 'CRL_NOT_YET_VALID', 0);
+  assertFails(validate(chain, { crls: [oldKey] }), 'CRL_BAD_SIGNATURE', 0);
+  const r = validate(chain, { crls: [oldKey, superseded] });
+  assert.match(r.valid ? '' : r.message, /no other of its issuer's 2 CRLs can be used/);
+  // A current CRL of the issuer that cannot be read is never left out.
+  const delta = await makeCrl({ issuer: chain.intermediate, extensions: [new x509.Extension('2.5.29.27', true, new Uint8Array([0x02, 0x01, 0x01]))] });
+  assertFails(validate(chain, { crls: [current, delta] }), 'CRL_UNSUPPORTED', 0);
+  assertFails(validate(chain, { crls: [delta, revoking] }), 'CHAIN_REVOKED', 0);
+});
+
 test('a non-self-signed anchor ends the path: nothing above it is looked for', async () => {
   const chain = await makeChain();
   const store = TrustStore.fromCertificates([{ certificate: chain.intermediate.cert, label: 'ek-ca', origin: 'ica' }]);
