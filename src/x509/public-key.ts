@@ -18,7 +18,7 @@ export interface PublicKeyInfo {
   algorithmOid: string;
   /** EC: 'P-256' | 'P-384' | 'P-521', or the curve OID when unknown */
   curve?: string;
-  /** RSA modulus size or EC field size in bits */
+  /** RSA modulus size or EC field size in bits (a curve not named here: its coordinate size, in whole bytes) */
   bits?: number;
   /** set when the key can be imported from numbers */
   jwk?: JsonWebKey;
@@ -74,7 +74,11 @@ export function readSpki(r: DerReader, field: string): PublicKeyInfo {
       return { der, algorithm: 'rsa-pss', algorithmOid };
     case OID.ecPublicKey: {
       const curve = CURVES[curveOid!];
-      if (!curve) return { der, algorithm: 'ec', algorithmOid, curve: curveOid! };
+      if (!curve) {
+        // node may still import it (P-192, P-224, brainpool, ...): its size is what the key-strength check needs.
+        const bits = pointCoordinateBits(keyBits);
+        return { der, algorithm: 'ec', algorithmOid, curve: curveOid!, ...(bits !== undefined ? { bits } : {}) };
+      }
       const info: PublicKeyInfo = { der, algorithm: 'ec', algorithmOid, curve: curve.name, bits: curve.name === 'P-521' ? 521 : curve.bytes * 8 };
       if (keyBits.length === 1 + 2 * curve.bytes && keyBits[0] === 0x04) {
         info.jwk = {
@@ -92,6 +96,30 @@ export function readSpki(r: DerReader, field: string): PublicKeyInfo {
       return { der, algorithm: 'ed448', algorithmOid, bits: 456 };
     default:
       return { der, algorithm: 'unknown', algorithmOid };
+  }
+}
+
+/** An EC point's coordinate size in bits, from its encoding (SEC 1 2.3.3): 04 || X || Y, or 02/03 || X. */
+function pointCoordinateBits(point: Uint8Array): number | undefined {
+  if (point[0] === 0x04 && point.length >= 3 && point.length % 2 === 1) return ((point.length - 1) / 2) * 8;
+  if ((point[0] === 0x02 || point[0] === 0x03) && point.length >= 2) return (point.length - 1) * 8;
+  return undefined;
+}
+
+/**
+ * The size that sets a key's strength, in bits: the RSA modulus (of an
+ * RSA-PSS key too, read from the imported key) or the EC field; undefined
+ * for EdDSA (fixed strength) and for keys whose size is unknown.
+ */
+export function keyStrengthBits(info: PublicKeyInfo): number | undefined {
+  switch (info.algorithm) {
+    case 'rsa':
+    case 'ec':
+      return info.bits;
+    case 'rsa-pss':
+      return publicKeyObject(info)?.asymmetricKeyDetails?.modulusLength;
+    default:
+      return undefined;
   }
 }
 

@@ -23,6 +23,7 @@ import type { Crl, RevokedEntry } from './crl.js';
 import { CRL_REASONS } from './crl.js';
 import { EKU_BY_ROLE, OID, extensionName } from './oids.js';
 import { buildCandidatePaths, type CandidatePath } from './path-builder.js';
+import { keyStrengthBits } from './public-key.js';
 import { verifySignature, verifySignatureAsync, type SignatureCheck } from './signature.js';
 import type { TcgAttributes } from './tcg.js';
 import { decodeTrustedLayer, type TrustedLayerClaim, type VerifiedTrustedLayer } from './trusted-layer.js';
@@ -134,6 +135,7 @@ const SEVERITY = [
   'CHAIN_UNTRUSTED_ROOT',
   'CHAIN_TOO_LONG',
   'CHAIN_BAD_SIGNATURE',
+  'CHAIN_WEAK_KEY',
   'CHAIN_UNSUPPORTED_ALGORITHM',
   'CHAIN_NAME_MISMATCH',
   'CHAIN_KEY_ID_MISMATCH',
@@ -279,6 +281,7 @@ function evaluate(candidate: CandidatePath, target: Certificate, at: number, opt
     } else {
       add(ok(`chain.key-usage.${k}`, `${who}: ${ku ? 'keyUsage includes keyCertSign' : 'no keyUsage restriction'}`, ref));
     }
+    checkIssuerKeySize(ca, k, ref, add);
   }
   // The anchor's own validity period (its signature is not checked: it is trusted by configuration).
   checkValidity(anchor.certificate, n, refOf(n), at, add);
@@ -336,6 +339,31 @@ function checkValidity(cert: Certificate, i: number, ref: CertRef, at: number, a
     add(bad(`chain.validity.${i}`, 'CHAIN_EXPIRED', `${who}: expired at ${window.notAfter} (validation time ${iso(at)})`, ref, { expected: window, actual: iso(at) }));
   } else {
     add(ok(`chain.validity.${i}`, `${who}: valid ${window.notBefore} .. ${window.notAfter}`, ref));
+  }
+}
+
+/**
+ * Issuing key sizes, in bits. Under `fail` (less than about 80-bit security:
+ * RSA-512 is factored in hours on rented machines, RSA-768 was factored in
+ * 2009) whoever factors the key can issue any certificate under it: the path
+ * fails. Under `warn` (112-bit security, NIST SP 800-131A's minimum) it is
+ * accepted with a warning, as SHA-1 signatures are. AK keys are limited
+ * where they are read (verify/ak.ts).
+ */
+const ISSUER_KEY_BITS = { rsa: { fail: 1024, warn: 2048 }, ec: { fail: 160, warn: 256 } } as const;
+
+function checkIssuerKeySize(ca: Certificate, k: number, ref: CertRef, add: (c: ChainCheck) => void): void {
+  const key = ca.publicKey;
+  const family = key.algorithm === 'rsa' || key.algorithm === 'rsa-pss' ? 'rsa' : key.algorithm === 'ec' ? 'ec' : undefined;
+  const bits = keyStrengthBits(key);
+  // EdDSA keys have a fixed strength; a key of unknown size verifies nothing (CHAIN_UNSUPPORTED_ALGORITHM).
+  if (!family || bits === undefined) return;
+  const limits = ISSUER_KEY_BITS[family];
+  const what = `${label(ref)}: a ${bits}-bit ${family === 'rsa' ? 'RSA' : `EC (${key.curve})`} key`;
+  if (bits < limits.fail) {
+    add(bad(`chain.key-size.${k}`, 'CHAIN_WEAK_KEY', `${what} issues certificates: under ${limits.fail} bits, its signatures cannot be trusted`, ref, { expected: `>= ${limits.fail} bits`, actual: bits }));
+  } else if (bits < limits.warn) {
+    add({ id: `chain.key-size.${k}`, status: 'warn', code: 'CHAIN_WEAK_ALGORITHM', message: `${what} issues certificates (under ${limits.warn} bits)`, certificate: ref, expected: `>= ${limits.warn} bits`, actual: bits });
   }
 }
 

@@ -2,7 +2,14 @@
 // time, each of which must fail with its own code naming the right certificate.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCertificate } from '../../src/x509/certificate.js';
+import { generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
+import { parseCertificate, type Certificate } from '../../src/x509/certificate.js';
+import { DerReader, derContext } from '../../src/x509/der.js';
+import { OID } from '../../src/x509/oids.js';
+import { keyStrengthBits, readSpki } from '../../src/x509/public-key.js';
+import { boolean, sequence } from '../../src/simulator/der.js';
+import { encodeName, encodeTbs, extension, nodeSigner, serialFor, signTbs } from '../../src/simulator/pki.js';
+import { subjectPublicKeyInfo } from '../../src/simulator/spki.js';
 import { TrustStore } from '../../src/x509/trust-store.js';
 import { validateChain, validateChainAsync, validatePath, type PathValidation, type ValidationOptions } from '../../src/x509/validate.js';
 import { ValidationCache } from '../../src/x509/cache.js';
@@ -107,6 +114,72 @@ test('CHAIN_WEAK_ALGORITHM: a SHA-1 signature is accepted with a warning', async
       ['CHAIN_WEAK_ALGORITHM', 1],
     ],
   );
+});
+
+async function rsaKeys(modulusLength: number): Promise<webcrypto.CryptoKeyPair> {
+  const gen = { name: 'RSASSA-PKCS1-v1_5', modulusLength, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+  return (await webcrypto.subtle.generateKey(gen, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+}
+
+/** A P-256 leaf under a self-signed root with a key on `curve`, written field by field (@peculiar/x509 knows only P-256/384/521). */
+function ecRootedLeaf(curve: string): { leaf: Certificate; store: TrustStore } {
+  const root = generateKeyPairSync('ec', { namedCurve: curve });
+  const leafKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const rootName = encodeName([['CN', `Root on ${curve}`]]);
+  const cert = (subject: Buffer, key: KeyObject, ca: boolean): Buffer =>
+    signTbs(
+      encodeTbs({ serial: serialFor(`${curve}/${ca}`), issuerName: rootName, subjectName: subject, spki: subjectPublicKeyInfo(key), extensions: [extension(OID.basicConstraints, true, ca ? sequence(boolean(true)) : sequence())] }),
+      nodeSigner(root.privateKey),
+    );
+  const anchor = parseCertificate(cert(rootName, root.publicKey, true));
+  return { leaf: parseCertificate(cert(encodeName([['CN', 'Leaf']]), leafKey.publicKey, false)), store: TrustStore.fromCertificates([{ certificate: anchor, origin: curve }]) };
+}
+
+test('CHAIN_WEAK_KEY: an RSA issuing key under 1024 bits fails the path; under 2048 bits it is a CHAIN_WEAK_ALGORITHM warning', async () => {
+  // An RSA-512 anchor signing the target directly.
+  const weakRoot = await makeCert({ subject: 'CN=Weak Root', kind: 'rsa', keys: await rsaKeys(512), ca: true });
+  const leaf = await makeCert({ subject: 'CN=Leaf', issuer: weakRoot, kind: 'p256', ca: false });
+  const store = TrustStore.fromCertificates([{ certificate: weakRoot.cert, label: 'ak-ca', origin: 'weak' }]);
+  const r = validatePath(leaf.cert, [], store, { at: AT });
+  assertFails(r, 'CHAIN_WEAK_KEY', 1);
+  assert.match(r.valid ? '' : r.message, /a 512-bit RSA key issues certificates: under 1024 bits/);
+  // An RSA-1024 intermediate under an RSA-2048 root: valid, with a warning naming the intermediate only.
+  const chain = await makeChain({ kind: 'rsa', intermediate: { keys: await rsaKeys(1024) } });
+  const ok = validate(chain);
+  assert.ok(ok.valid, ok.valid ? '' : ok.message);
+  assert.deepEqual(ok.warnings.map((w) => [w.id, w.code, w.certificate?.index, w.actual]), [['chain.key-size.1', 'CHAIN_WEAK_ALGORITHM', 1, 1024]]);
+  // RSA-2048 and up: nothing to say.
+  const strong = validate(await makeChain({ kind: 'rsa' }));
+  assert.ok(strong.valid);
+  assert.deepEqual(strong.warnings, []);
+});
+
+test('CHAIN_WEAK_KEY: EC issuing keys on curves under 160 bits fail; under 256 bits (P-192, P-224) warn', () => {
+  for (const [curve, bits] of [['secp112r1', 112], ['secp128r1', 128]] as const) {
+    const { leaf, store } = ecRootedLeaf(curve);
+    const r = validatePath(leaf, [], store, { at: AT });
+    assertFails(r, 'CHAIN_WEAK_KEY', 1);
+    assert.equal(r.valid ? undefined : r.failure.actual, bits);
+  }
+  for (const [curve, bits] of [['secp160r1', 160], ['prime192v1', 192], ['secp224r1', 224]] as const) {
+    const { leaf, store } = ecRootedLeaf(curve);
+    const r = validatePath(leaf, [], store, { at: AT });
+    assert.ok(r.valid, `${curve}: ${r.valid ? '' : r.message}`);
+    assert.deepEqual(r.warnings.filter((w) => w.id.startsWith('chain.key-size')).map((w) => [w.code, w.actual]), [['CHAIN_WEAK_ALGORITHM', bits]], curve);
+  }
+  for (const curve of ['P-256', 'secp256k1', 'brainpoolP256r1']) {
+    const { leaf, store } = ecRootedLeaf(curve);
+    const r = validatePath(leaf, [], store, { at: AT });
+    assert.ok(r.valid, `${curve}: ${r.valid ? '' : r.message}`);
+    assert.ok(!r.warnings.some((w) => w.id.startsWith('chain.key-size')), curve);
+  }
+});
+
+test('an RSA-PSS key (id-RSASSA-PSS SPKI) has its modulus size read for the key-size check', () => {
+  const spki = generateKeyPairSync('rsa-pss', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'der' });
+  const info = readSpki(new DerReader(spki, derContext('test', { malformed: 'CERT_MALFORMED', notDer: 'CERT_NOT_DER' })), 'spki');
+  assert.equal(info.algorithm, 'rsa-pss');
+  assert.equal(keyStrengthBits(info), 1024);
 });
 
 test('CHAIN_NAME_MISMATCH: the key identifier leads to an issuer of another name', async () => {
