@@ -90,6 +90,13 @@ test('policy init → check → evaluate: the golden policy accepts its evidence
   const ok = await runCli(['policy', 'evaluate', out, '--facts', facts, '--json']);
   assert.equal(ok.code, 0, ok.stdout);
   assert.equal(ok.json?.result.verdict, 'trusted');
+  // --now: an ISO 8601 time with a zone, or a date; one that does not exist is refused, not rolled over
+  assert.equal((await runCli(['policy', 'evaluate', out, '--facts', facts, '--now', '2026-11-26T12:00:00Z'])).code, 0);
+  for (const bad of ['2026-02-30', '2026-11-26T24:00:00Z', 'Nov 26 2026', '2026-11-26T12:00:00']) {
+    const r = await runCli(['policy', 'evaluate', out, '--facts', facts, '--now', bad, '--json']);
+    assert.equal(r.code, 2, bad);
+    assert.equal(r.json?.error?.code, 'USAGE', bad);
+  }
 
   const boot = chain();
   boot[0]!.eventLog!.bootApplications[0]!.digests.sha256 = sha256('another shim');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toPem } from '../../src/x509/pem.js';
-import { parseTimeArgument } from '../../src/cli/actions/certs.js';
+import { parseTimeArgument } from '../../src/cli/time-argument.js';
 import { assertThrowsCode } from '../helpers/assert.js';
 import { runCli } from '../helpers/cli.js';
 import { corpusPath } from '../helpers/paths.js';

@@ -2,7 +2,7 @@
 // layer facts saved as JSON. Until the deep-attestation walker produces facts
 // itself, this is how a policy is tried against evidence.
 
-import { EXIT_CODES, UsageError, VerificationError, VtpmError } from '../../errors.js';
+import { EXIT_CODES, VerificationError, VtpmError } from '../../errors.js';
 import type { Policy } from '../../policy/compile.js';
 import { evaluatePolicy, failedRules } from '../../policy/evaluate.js';
 import { parseFactsJson } from '../../policy/evidence-json.js';
@@ -10,12 +10,12 @@ import { readInputText } from '../../util/files.js';
 import type { CommandOutcome } from '../output.js';
 import { invalidPolicyOutcome, loadPolicyFile } from '../policy-file.js';
 import { renderEvaluation } from './policy-render.js';
+import { parseTimeArgument } from '../time-argument.js';
 
 export async function policyEvaluate(opts: { file: string; facts: string; now?: string | undefined; verbose: boolean }): Promise<CommandOutcome> {
   let now: Date | undefined;
   if (opts.now !== undefined) {
-    now = new Date(opts.now);
-    if (Number.isNaN(now.getTime())) throw new UsageError('USAGE', `--now: not an ISO 8601 time: ${opts.now}`, { value: opts.now });
+    now = new Date(parseTimeArgument(opts.now, '--now'));
   }
   let policy: Policy;
   try {
