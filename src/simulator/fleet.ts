@@ -4,7 +4,8 @@
 // written by the callers (cli/actions/simulate.ts, tests, benchmarks).
 
 import { createHash } from 'node:crypto';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
+import { duplicateYamlKeys } from '../policy/yaml-keys.js';
 import { UsageError } from '../errors.js';
 import { checkLayerFault, FAULT_NAMES, FAULTS, type FaultName, type LayerFault } from './faults.js';
 import type { InventoryEntry, PlacedFault } from './platform.js';
@@ -27,8 +28,17 @@ function planError(message: string, details: Record<string, unknown> = {}): Usag
 }
 
 function parseDocumentText(text: string, what: string, error: (m: string, d?: Record<string, unknown>) => UsageError): unknown {
+  // YAML is a superset of JSON. Keys are compared as the text they become (7 and "7" are one key), as policies' are.
+  const doc = parseDocument(text, { uniqueKeys: false });
+  const problem = doc.errors[0];
+  if (problem) throw error(`${what}: not well-formed YAML or JSON: ${problem.message.split('\n')[0]}`, { file: what });
+  const duplicate = duplicateYamlKeys(doc)[0];
+  if (duplicate) {
+    const line = text.slice(0, duplicate.offset).split('\n').length;
+    throw error(`${what}: line ${line}: a key repeats one of the same mapping (line ${text.slice(0, duplicate.firstOffset).split('\n').length})`, { file: what, line });
+  }
   try {
-    return parseYaml(text, { uniqueKeys: true, maxAliasCount: 0 }) as unknown; // YAML is a superset of JSON
+    return doc.toJS({ maxAliasCount: 0 }) as unknown;
   } catch (err) {
     throw error(`${what}: not well-formed YAML or JSON: ${(err as Error).message.split('\n')[0]}`, { file: what });
   }

@@ -138,6 +138,8 @@ faults:
   for (const bad of ['faults: {}', 'faults: [{layer: vm-1, fault: melt}]', 'faults: [{layer: vm-1, fault: pcr, colour: red}]', 'version: 2', 'faults: [{fault: pcr}]', 'faults: [{layer: vm-1, fault: slow, mode: reset}]', '{{', 'faults: [{layer: a, fault: pcr}]\nfaults: []']) {
     assertThrowsCode(() => parseFaultPlan(bad), 'SIM_FAULT_PLAN_INVALID');
   }
+  // keys equal once read as text repeat too (7 and "7"), with the line
+  assert.match(assertThrowsCode(() => parseFleetFile('hosts: 2\nvmsPerVmm: 1\n"hosts": 3\n'), 'SIM_TOPOLOGY_INVALID').message, /line 3: a key repeats/);
   await assertRejectsCode(() => startSimulator({ topology: { hosts: 1, vmsPerVmm: 1 }, faultPlan: parseFaultPlan('faults: [{layer: vm-9999, fault: pcr}]') }), 'SIM_FAULT_INVALID');
 });
 
