@@ -8,13 +8,16 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import type { HashName } from '../tpm/constants.js';
 import { toHex } from '../util/bytes.js';
-import type { EfiSignature, EfiSignatureList } from './decode/content.js';
+import type { EfiSignature, EfiSignatureList, EventContent } from './decode/content.js';
 import { GUID } from './decode/guid.js';
 import { EV, eventTypeName } from './event-types.js';
 import { digest as hashOf, bankAlg } from './hash.js';
 import { VARIABLE_VALUE_ONLY } from './decode/binding.js';
+import { decodeEvent, type DecodeContext } from './decode/index.js';
+import { SEPARATOR_ERROR_VALUE } from './decode/separator.js';
 import type { VerifiedImaList } from './ima/verified.js';
 import type { VerifiedEvent, VerifiedEventLog } from './verified.js';
+import type { LogEvent } from './types.js';
 
 /** Where a fact came from. */
 export interface FactSource {
@@ -47,7 +50,8 @@ export interface SignatureDatabaseFact {
 }
 
 export interface BootApplicationFact {
-  type: 'EV_EFI_BOOT_SERVICES_APPLICATION' | 'EV_EFI_BOOT_SERVICES_DRIVER' | 'EV_EFI_RUNTIME_SERVICES_DRIVER';
+  /** the event type as logged (a label: an unbound PCR 4 event of any type counts as an application) */
+  type: string;
   /** the image's Authenticode digest per verified bank (attested) */
   digests: Partial<Record<HashName, string>>;
   /** from the event data: NOT attested (the digest covers the image, not its path) */
@@ -79,6 +83,8 @@ export interface BootFacts {
   bootOrder: number[] | undefined;
   /** GRUB's kernel_cmdline and systemd-boot's PCR 12 command line (the EFI stub's PCR 9 one is hashed, not logged) */
   kernelCommandLines: { text: string; origin: 'grub' | 'systemd-boot'; source: FactSource }[];
+  /** verified PCR 8 events whose text is not attested (a command line could hide in one): the rule fails on them */
+  kernelCommandLinesUnattested: number[];
   grubCommands: { text: string; source: FactSource }[];
   crtmVersions: { version: string; form: string; source: FactSource }[];
   postCodes: { text: string; source: FactSource }[];
@@ -90,13 +96,11 @@ export interface BootFacts {
 
 // Where the PC Client PFP, GRUB and systemd-boot measure what facts are read from. The OS can extend most PCRs
 // at locality 0 and log whatever it likes for them: a fact read from any other PCR would be anyone's claim.
-const BOOT_APPLICATION_PCRS: readonly number[] = [4];
-/** firmware volume drivers (PCR 0) and option ROM / driver images (PCR 2) */
-const DRIVER_PCRS: readonly number[] = [0, 2];
+const BOOT_APPLICATION_PCR = 4;
 const GRUB_PCR = 8;
 const SYSTEMD_CMDLINE_PCR = 12;
-/** GRUB's Linux loaders build the command line they measure as "BOOT_IMAGE=<kernel> <arguments>" */
-const GRUB_CMDLINE_START = 'BOOT_IMAGE=';
+/** GRUB measures a kernel's command line starting with the kernel's path: /boot/vmlinuz-..., (hd0,gpt2)/vmlinuz */
+const KERNEL_PATH_START = /^[/(]/;
 
 function sourceOf(v: VerifiedEvent): FactSource {
   return { event: v.event.index, pcr: v.event.pcrIndex, banks: v.banks };
@@ -163,6 +167,7 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
     bootOptions: [],
     bootOrder: undefined,
     kernelCommandLines: [],
+    kernelCommandLinesUnattested: [],
     grubCommands: [],
     crtmVersions: [],
     postCodes: [],
@@ -170,97 +175,85 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
     separators: [],
     unattested: [],
   };
+  // A digest covers an event's data, never its type (nor GRUB's prefix): anyone who rewrites the log can relabel
+  // an event. So firmware separators are found by their digest, the Secure Boot configuration and GRUB's texts
+  // are read by what their bytes are, and whatever cannot be read that way makes the fact unknown, not absent.
+  const ctx: DecodeContext = { uintnBytes: verified.source.specId?.uintnSize === 1 ? 4 : 8 };
+  const separatorAt = firmwareSeparators(verified.events);
+  const beforeSeparator = (e: LogEvent): boolean => {
+    const at = separatorAt.get(e.pcrIndex);
+    return at !== undefined && e.index < at;
+  };
 
-  // PCR 7's separator ends the Secure Boot configuration: what is measured as driver configuration after it
-  // (by a loader or the OS, which can extend PCR 7 at locality 0) is not the configuration the firmware booted with.
-  let pcr7Separated = false;
+  readSecureBootConfiguration(verified.events, ctx, separatorAt.get(7), facts);
+  readGrubTexts(verified.events, ctx, facts);
+
   for (const v of verified.events) {
     const e = v.event;
     const c = e.content;
     const src = sourceOf(v);
     const type = eventTypeName(e.eventType);
-    const elsewhere = (expected: readonly number[]): boolean => {
-      if (expected.includes(e.pcrIndex)) return false;
-      facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type, reason: `measured in PCR ${e.pcrIndex}: this kind of fact is read only from PCR ${expected.join(' or ')}, where the firmware or loader measures it` });
-      return true;
+    const unattested = (reason: string): void => {
+      facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type, reason });
     };
-    if (e.eventType === EV.SEPARATOR && e.pcrIndex === 7) pcr7Separated = true;
+    // read above, by content
+    if ((e.pcrIndex === 7 && beforeSeparator(e)) || e.pcrIndex === GRUB_PCR) continue;
 
-    // Digest facts: the verified digest is the fact; the data beside it is only a label.
-    if (c.kind === 'efi-image-load' && (e.eventType === EV.EFI_BOOT_SERVICES_APPLICATION || e.eventType === EV.EFI_BOOT_SERVICES_DRIVER || e.eventType === EV.EFI_RUNTIME_SERVICES_DRIVER)) {
-      if (elsewhere(e.eventType === EV.EFI_BOOT_SERVICES_APPLICATION ? BOOT_APPLICATION_PCRS : DRIVER_PCRS)) continue;
+    // Boot applications: the verified digest is the fact, the path beside it only a label. Image loads count in any
+    // PCR (an extra one can only make the allow and forbid rules stricter), and so does every PCR 4 event whose
+    // digest is not the hash of its data, whatever its type says: relabelling an application must not hide it.
+    const imageLoad = c.kind === 'efi-image-load' && IMAGE_LOAD_TYPES.has(e.eventType);
+    if (imageLoad || (e.pcrIndex === BOOT_APPLICATION_PCR && !v.contentBound)) {
       const digests: Partial<Record<HashName, string>> = {};
       for (const d of e.digests) if (d.alg && v.banks.includes(d.alg.name)) digests[d.alg.name] = toHex(d.digest);
-      facts.bootApplications.push({ type: type as BootApplicationFact['type'], digests, devicePath: c.devicePath, filePath: c.filePath, pathAttested: false, source: src });
+      const path = c.kind === 'efi-image-load' ? { devicePath: c.devicePath, filePath: c.filePath } : { devicePath: undefined, filePath: undefined };
+      facts.bootApplications.push({ type, digests, ...path, pathAttested: false, source: src });
       continue;
     }
     if (e.binding === null) continue; // no content claim to make (blobs, handoff tables, file names...)
     if (!v.contentBound) {
-      facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type, reason: `the digest is not the hash of the ${e.binding.measured}` });
+      unattested(`the digest is not the hash of the ${e.binding.measured}`);
       continue;
     }
     if (c.kind === 'efi-variable' && e.binding.measured === VARIABLE_VALUE_ONLY) {
       // only the value is hashed: the name and GUID that say which variable it is could be any
-      facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type, reason: `only the variable's value is hashed, not its name ${JSON.stringify(c.name)} and GUID` });
+      unattested(`only the variable's value is hashed, not its name ${JSON.stringify(c.name)} and GUID`);
       continue;
     }
 
     switch (c.kind) {
       case 'efi-variable':
         if (e.eventType === EV.EFI_VARIABLE_DRIVER_CONFIG) {
-          if (elsewhere([7])) break;
-          if (pcr7Separated) {
-            facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type, reason: 'measured after PCR 7\'s separator: not the Secure Boot configuration the firmware booted with' });
+          unattested(e.pcrIndex === 7 ? "measured after PCR 7's separator: not the Secure Boot configuration the firmware booted with" : `measured in PCR ${e.pcrIndex}: the Secure Boot configuration is read only from PCR 7, before its separator`);
+        } else if (e.eventType === EV.EFI_VARIABLE_AUTHORITY) {
+          if (e.pcrIndex !== 7) {
+            unattested(`measured in PCR ${e.pcrIndex}: authorities are read only from PCR 7`);
             break;
           }
-          if (c.enabled !== undefined && c.guid === GUID.EFI_GLOBAL_VARIABLE) {
-            if (c.name === 'SecureBoot') facts.secureBoot ??= { enabled: c.enabled, source: src };
-            else facts.secureBootModes[c.name] ??= { enabled: c.enabled, source: src };
-          }
-          if (c.signatureLists) {
-            const db: SignatureDatabaseFact = { name: c.name, guid: c.guid, ...splitLists(c.signatureLists), source: src };
-            facts.signatureDatabases.push(db);
-            // the firmware measures dbx once; a later "dbx" would only be someone else's claim
-            if (c.name === 'dbx') {
-              facts.dbx ??= {
-                hashes: db.hashes.filter((h) => h.type === 'EFI_CERT_SHA256').map((h) => h.digest),
-                certificates: db.certificates,
-              };
-            }
-          }
-        } else if (e.eventType === EV.EFI_VARIABLE_AUTHORITY) {
-          if (elsewhere([7])) break;
           const a: BootFacts['authorities'][number] = { variable: c.name, guid: c.guid, source: src };
           if (c.authority) a.certificate = certificateFact(c.authority);
           if (c.text !== undefined) a.text = c.text;
           if (c.enabled !== undefined) a.enabled = c.enabled;
           facts.authorities.push(a);
-        } else if ((c.loadOption || c.bootOrder) && elsewhere([1])) {
-          break;
-        } else if (c.loadOption) {
-          facts.bootOptions.push({ variable: c.name, description: c.loadOption.description, devicePath: c.loadOption.devicePath, filePath: c.loadOption.filePath, source: src });
-        } else if (c.bootOrder) {
-          facts.bootOrder ??= c.bootOrder;
+        } else if (c.loadOption || c.bootOrder) {
+          if (e.pcrIndex !== 1 && e.pcrIndex !== 5) {
+            unattested(`measured in PCR ${e.pcrIndex}: boot options are read only from PCR 1 (PCR 5 in TCG EFI 1.2-era logs)`);
+          } else if (c.loadOption) {
+            facts.bootOptions.push({ variable: c.name, description: c.loadOption.description, devicePath: c.loadOption.devicePath, filePath: c.loadOption.filePath, source: src });
+          } else facts.bootOrder ??= c.bootOrder;
         }
         break;
-      case 'ipl': {
-        const systemd = c.encoding === 'utf-16le';
-        // GRUB hashes the text after its prefix, so the prefix (which says what the text is) is not attested:
-        // a command line relabelled as a command is still one, known by the BOOT_IMAGE= GRUB starts it with.
-        const cmdline = c.role === 'kernel-cmdline' || (!systemd && c.value.startsWith(GRUB_CMDLINE_START));
-        if (!cmdline && c.role !== 'grub-command') break;
-        if (elsewhere(systemd ? [SYSTEMD_CMDLINE_PCR] : [GRUB_PCR])) break;
-        if (cmdline) facts.kernelCommandLines.push({ text: c.value, origin: systemd ? 'systemd-boot' : 'grub', source: src });
-        else facts.grubCommands.push({ text: c.value, source: src });
+      case 'ipl':
+        // systemd-boot and sd-stub measure the command line into PCR 12 (GRUB's PCR 8 is read above)
+        if (e.pcrIndex === SYSTEMD_CMDLINE_PCR && c.role === 'kernel-cmdline') facts.kernelCommandLines.push({ text: c.value, origin: 'systemd-boot', source: src });
         break;
-      }
       case 'version':
-        if (elsewhere([0])) break;
-        facts.crtmVersions.push({ version: c.version, form: c.form, source: src });
+        if (e.pcrIndex !== 0 || !beforeSeparator(e)) unattested(`measured in PCR ${e.pcrIndex}${e.pcrIndex === 0 ? ' after its separator' : ''}: CRTM versions are read only from PCR 0, before its separator`);
+        else facts.crtmVersions.push({ version: c.version, form: c.form, source: src });
         break;
       case 'text':
         if (e.eventType === EV.EFI_ACTION || e.eventType === EV.ACTION) facts.efiActions.push({ text: c.text, source: src });
-        else if (e.eventType === EV.POST_CODE && !elsewhere([0])) facts.postCodes.push({ text: c.text, source: src });
+        else if (e.eventType === EV.POST_CODE && e.pcrIndex === 0) facts.postCodes.push({ text: c.text, source: src });
         break;
       case 'separator':
         facts.separators.push({ pcr: e.pcrIndex, error: c.error, source: src });
@@ -270,6 +263,108 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
     }
   }
   return facts;
+}
+
+const IMAGE_LOAD_TYPES: ReadonlySet<number> = new Set([EV.EFI_BOOT_SERVICES_APPLICATION, EV.EFI_BOOT_SERVICES_DRIVER, EV.EFI_RUNTIME_SERVICES_DRIVER]);
+
+/**
+ * Per firmware PCR (0-7), the log index of its separator: the first verified event whose digest is a separator's
+ * (the hash of 0x00000000, or of 0x00000001 after an error) and which is one: its data is that value, or it is
+ * typed EV_SEPARATOR. By its bytes, so relabelling the separator does not move the end of the firmware's part;
+ * by them too, so a firmware event that merely shares the digest (a POST code some firmware logs with it) does not.
+ */
+function firmwareSeparators(events: readonly VerifiedEvent[]): Map<number, number> {
+  const at = new Map<number, number>();
+  for (const v of events) {
+    const e = v.event;
+    if (e.pcrIndex > 7 || at.has(e.pcrIndex)) continue;
+    const value = SEPARATOR_VALUES.find((s) => Buffer.from(e.data).equals(s));
+    const separator = e.digests.some((d) => {
+      if (!d.alg || !v.banks.includes(d.alg.name)) return false;
+      const [ok, error] = separatorDigests(d.alg.name);
+      return (value !== undefined || e.eventType === EV.SEPARATOR) && (ok!.equals(d.digest) || error!.equals(d.digest));
+    });
+    if (separator) at.set(e.pcrIndex, e.index);
+  }
+  return at;
+}
+
+const SEPARATOR_VALUES: readonly Buffer[] = [Buffer.alloc(4), Buffer.from(SEPARATOR_ERROR_VALUE)];
+
+const separatorDigestsByBank = new Map<HashName, Buffer[]>();
+
+/** The digests of a separator's data in a bank: 0x00000000, or 0x00000001 when the firmware met an error. */
+function separatorDigests(bank: HashName): Buffer[] {
+  let known = separatorDigestsByBank.get(bank);
+  if (!known) {
+    known = SEPARATOR_VALUES.map((d) => hashOf(bankAlg(bank), d));
+    separatorDigestsByBank.set(bank, known);
+  }
+  return known;
+}
+
+/**
+ * The Secure Boot configuration: every PCR 7 event before its separator must be a UEFI variable whose digest is
+ * the hash of its whole UEFI_VARIABLE_DATA (read as one, whatever its type says), or an attested text (an EFI
+ * action). Then SecureBoot, the modes and the key databases are the first of each. Anything else there (an event
+ * whose content is not attested, a variable hashed by value only, no separator) leaves the configuration unknown:
+ * no Secure Boot fact, no dbx, which the policy's rules fail.
+ */
+function readSecureBootConfiguration(events: readonly VerifiedEvent[], ctx: DecodeContext, separator: number | undefined, facts: BootFacts): void {
+  const pcr7 = events.filter((v) => v.event.pcrIndex === 7 && (separator === undefined || v.event.index < separator));
+  const unknown = (event: number | undefined, reason: string): void => {
+    facts.unattested.push({ event: event ?? -1, pcr: 7, type: 'Secure Boot configuration', reason: `${reason}: the Secure Boot configuration is unknown` });
+  };
+  if (separator === undefined) {
+    if (pcr7.length) unknown(undefined, 'PCR 7 has no separator (no event with a separator\'s digest), so the firmware\'s measurements cannot be told from later ones');
+    return;
+  }
+  const variables: { v: VerifiedEvent; c: Extract<EventContent, { kind: 'efi-variable' }> }[] = [];
+  for (const v of pcr7) {
+    const e = v.event;
+    const read = decodeEvent(7, EV.EFI_VARIABLE_DRIVER_CONFIG, e.data, e.digests, ctx);
+    const whole = read.content.kind === 'efi-variable' && read.binding?.measured === 'event data' && v.banks.some((b) => read.binding!.banks[b] === true);
+    if (whole && read.content.kind === 'efi-variable') variables.push({ v, c: read.content });
+    else if (!(v.contentBound && e.content.kind === 'text')) return unknown(e.index, `PCR 7 event ${e.index} (${eventTypeName(e.eventType)}) before the separator is not a UEFI variable whose whole data its digest covers`);
+  }
+  for (const { v, c } of variables) {
+    const src = sourceOf(v);
+    if (c.enabled !== undefined && c.guid === GUID.EFI_GLOBAL_VARIABLE) {
+      if (c.name === 'SecureBoot') facts.secureBoot ??= { enabled: c.enabled, source: src };
+      else facts.secureBootModes[c.name] ??= { enabled: c.enabled, source: src };
+    }
+    if (c.signatureLists) {
+      const db: SignatureDatabaseFact = { name: c.name, guid: c.guid, ...splitLists(c.signatureLists), source: src };
+      facts.signatureDatabases.push(db);
+      if (c.name === 'dbx') facts.dbx ??= { hashes: db.hashes.filter((h) => h.type === 'EFI_CERT_SHA256').map((h) => h.digest), certificates: db.certificates };
+    }
+  }
+}
+
+/**
+ * GRUB's texts in PCR 8, read as EV_IPL text whatever their type says. GRUB hashes the text after its
+ * "kernel_cmdline: " / "grub_cmd: " prefix, so the prefix is a label: a text that starts with a path (/boot/vmlinuz,
+ * (hd0,gpt2)/vmlinuz: how GRUB measures a kernel's command line) is a command line whatever its prefix says, and
+ * a UTF-16 one is systemd-boot's (older versions measured it here). A verified PCR 8 event whose text is not
+ * attested could be a hidden command line: it is listed, and the command-line rule fails on it.
+ */
+function readGrubTexts(events: readonly VerifiedEvent[], ctx: DecodeContext, facts: BootFacts): void {
+  for (const v of events) {
+    const e = v.event;
+    if (e.pcrIndex !== GRUB_PCR) continue;
+    const read = decodeEvent(GRUB_PCR, EV.IPL, e.data, e.digests, ctx);
+    const c = read.content;
+    const bound = c.kind === 'ipl' && read.binding !== null && v.banks.some((b) => read.binding!.banks[b] === true);
+    if (!bound || c.kind !== 'ipl') {
+      facts.kernelCommandLinesUnattested.push(e.index);
+      facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type: eventTypeName(e.eventType), reason: 'a PCR 8 event whose text its digest does not cover: a kernel command line could hide in it' });
+      continue;
+    }
+    const src = sourceOf(v);
+    if (c.encoding === 'utf-16le') facts.kernelCommandLines.push({ text: c.value, origin: 'systemd-boot', source: src });
+    else if (c.role === 'kernel-cmdline' || KERNEL_PATH_START.test(c.value)) facts.kernelCommandLines.push({ text: c.value, origin: 'grub', source: src });
+    else if (c.role === 'grub-command') facts.grubCommands.push({ text: c.value, source: src });
+  }
 }
 
 export interface ImaMeasurementFact {

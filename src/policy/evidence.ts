@@ -109,6 +109,8 @@ export interface EventLogFacts {
   bootApplications: BootApplicationFacts[];
   /** kernel command lines measured (PCR 8/9/12, as the walker extracts them), decoded to text */
   kernelCmdlines: string[];
+  /** verified PCR 8 events whose text is not attested: a command line could hide in one (absent: none) */
+  kernelCmdlinesUnattested?: number;
   /** EV_S_CRTM_VERSION contents as text (firmware version strings) */
   crtmVersions: string[];
   /** the dbx measured in PCR 7: SHA-256 hashes of forbidden images, and SHA-256 of forbidden certificates (DER) */

@@ -67,7 +67,8 @@ function profile(role: MachineRole, crtmVersion: string, postCodes: string[], cm
     bootOption: { number: 1, description: role === 'physical' ? 'debian (NVMe SSD)' : 'debian', path: SHIM.path },
     bootApplications: [SHIM, GRUB, KERNEL_APP],
     grubCommands: grubFor(cmdline),
-    kernelCmdline: `BOOT_IMAGE=/boot/${KERNEL} ${cmdline}`,
+    // as GRUB measures it: the kernel's path and the arguments (the BOOT_IMAGE= it gives the kernel is not measured)
+    kernelCmdline: `/boot/${KERNEL} ${cmdline}`,
     kernelFiles: ['/boot/grub/grub.cfg', `/boot/${KERNEL}`, `/boot/${INITRD}`],
   };
 }

@@ -246,7 +246,7 @@ function honestBoot(w = new EventLogWriter({ banks: ['sha256'] }), skipPcr?: num
   if (pcr(7)) w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_IMAGE_SECURITY_DATABASE, 'dbx', dbxWith('11'.repeat(32)));
   for (const n of [0, 1, 2, 3, 4, 5, 6, 7]) if (pcr(n)) w.addSeparator(n);
   if (pcr(4)) w.addImageLoad(4, EV.EFI_BOOT_SERVICES_APPLICATION, { sha256: Buffer.alloc(32, 0x44) }, '\\EFI\\BOOT\\BOOTX64.EFI');
-  grubLine(w, 'kernel_cmdline: ', 'BOOT_IMAGE=/vmlinuz root=/dev/sda init=/bin/sh');
+  grubLine(w, 'kernel_cmdline: ', '/boot/vmlinuz-6.8 root=/dev/sda init=/bin/sh');
   return w;
 }
 
@@ -281,7 +281,7 @@ test('facts are read only from the PCRs the firmware and loaders measure them in
   const before = facts(honest);
   assert.equal(before.secureBoot?.enabled, false);
   assert.deepEqual(before.dbx?.hashes, ['11'.repeat(32)]);
-  assert.deepEqual(before.kernelCommandLines.map((k) => k.text), ['BOOT_IMAGE=/vmlinuz root=/dev/sda init=/bin/sh']);
+  assert.deepEqual(before.kernelCommandLines.map((k) => k.text), ['/boot/vmlinuz-6.8 root=/dev/sda init=/bin/sh']);
   assert.deepEqual(before.crtmVersions.map((v) => v.version), ['honest CRTM']);
 
   // What root can add after boot, extending the TPM to match: claims in PCR 23 (placed first in the log, whose
@@ -292,26 +292,36 @@ test('facts are read only from the PCRs the firmware and loaders measure them in
   forged.addImageLoad(23, EV.EFI_BOOT_SERVICES_APPLICATION, { sha256: Buffer.alloc(32, 0x55) }, '\\EFI\\fake.efi');
   honestBoot(forged);
   forged.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_IMAGE_SECURITY_DATABASE, 'dbx', dbxWith('22'.repeat(32)));
-  grubLine(forged, 'kernel_cmdline: ', 'BOOT_IMAGE=/vmlinuz root=/dev/sda quiet', 23);
+  grubLine(forged, 'kernel_cmdline: ', '/boot/vmlinuz-6.8 root=/dev/sda quiet', 23);
   const after = facts(forged);
   assert.equal(after.secureBoot?.enabled, false, 'SecureBoot comes from PCR 7');
   assert.deepEqual(after.dbx?.hashes, ['11'.repeat(32)], 'the dbx the firmware measured, not one measured after the separator');
-  assert.deepEqual(after.kernelCommandLines.map((k) => k.text), ['BOOT_IMAGE=/vmlinuz root=/dev/sda init=/bin/sh']);
+  assert.deepEqual(after.kernelCommandLines.map((k) => k.text), ['/boot/vmlinuz-6.8 root=/dev/sda init=/bin/sh']);
   assert.deepEqual(after.crtmVersions.map((v) => v.version), ['honest CRTM']);
-  assert.deepEqual(after.bootApplications.map((a) => a.digests.sha256), ['44'.repeat(32)]);
+  // an image load counts wherever it is measured: an extra application can only make the allow and forbid rules stricter
+  assert.deepEqual(after.bootApplications.map((a) => [a.source.pcr, a.digests.sha256]), [[23, '55'.repeat(32)], [4, '44'.repeat(32)]]);
   const listed = after.unattested.map((u) => `${u.pcr}:${u.reason.slice(0, 30)}`);
-  assert.equal(listed.filter((l) => l.startsWith('23:measured in PCR 23')).length, 4, listed.join('\n'));
+  assert.equal(listed.filter((l) => l.startsWith('23:measured in PCR 23')).length, 2, listed.join('\n'));
   assert.ok(after.unattested.some((u) => u.pcr === 7 && /after PCR 7's separator/.test(u.reason)));
 });
 
-test('a GRUB command line relabelled as a command (GRUB hashes the text, not its prefix) is still a command line', () => {
+test('GRUB texts are read by what they are: a command line relabelled (its prefix is not hashed) is still one; a PCR 8 event whose text is not attested fails the command-line rule', () => {
   const w = new EventLogWriter({ banks: ['sha256'] });
-  grubLine(w, 'grub_cmd: ', 'linux /vmlinuz root=/dev/sda init=/bin/sh');
-  grubLine(w, 'grub_cmd: ', 'BOOT_IMAGE=/vmlinuz root=/dev/sda init=/bin/sh');
+  grubLine(w, 'grub_cmd: ', 'set root=(hd0,gpt2)');
+  grubLine(w, 'grub_cmd: ', 'linux /boot/vmlinuz-6.8 root=/dev/sda init=/bin/sh');
+  grubLine(w, 'grub_cmd: ', '/boot/vmlinuz-6.8 root=/dev/sda init=/bin/sh'); // the kernel_cmdline, relabelled
+  grubLine(w, 'module_cmdline: ', '(hd0,gpt2)/boot/vmlinuz-6.8 ro'); // another spelling of a kernel path
+  // the type relabelled too: an EV_POST_CODE holding GRUB's text, its digest still the text's hash
+  w.add({ pcr: 8, type: EV.POST_CODE, data: Buffer.from('kernel_cmdline: /boot/vmlinuz-6.8 single\0', 'latin1'), digests: { sha256: createHash('sha256').update('/boot/vmlinuz-6.8 single').digest() } });
   const r = replayAgainstQuote(parseEventLog(w.toBytes()), tpmAfter(w));
   const f = extractBootFacts(r.verified);
-  assert.deepEqual(f.kernelCommandLines.map((k) => k.text), ['BOOT_IMAGE=/vmlinuz root=/dev/sda init=/bin/sh']);
-  assert.deepEqual(f.grubCommands.map((k) => k.text), ['linux /vmlinuz root=/dev/sda init=/bin/sh']);
+  assert.deepEqual(f.kernelCommandLines.map((k) => k.text), ['/boot/vmlinuz-6.8 root=/dev/sda init=/bin/sh', '(hd0,gpt2)/boot/vmlinuz-6.8 ro', '/boot/vmlinuz-6.8 single']);
+  assert.deepEqual(f.grubCommands.map((k) => k.text), ['set root=(hd0,gpt2)', 'linux /boot/vmlinuz-6.8 root=/dev/sda init=/bin/sh']);
+  assert.deepEqual(f.kernelCommandLinesUnattested, []);
+  // a PCR 8 event whose data was rewritten (its digest no longer the hash of any reading of it) could be the command line that booted
+  w.add({ pcr: 8, type: EV.IPL, data: Buffer.from('grub_cmd: echo hello\0', 'latin1'), digests: { sha256: createHash('sha256').update('/boot/vmlinuz-6.8 init=/bin/sh').digest() } });
+  const hidden = extractBootFacts(replayAgainstQuote(parseEventLog(w.toBytes()), tpmAfter(w)).verified);
+  assert.equal(hidden.kernelCommandLinesUnattested.length, 1);
 });
 
 test('a variable event whose digest covers only its value says nothing about which variable it is', () => {
@@ -323,7 +333,7 @@ test('a variable event whose digest covers only its value says nothing about whi
   assert.equal(r.ok, true);
   const f = extractBootFacts(r.verified);
   assert.equal(f.secureBoot, undefined);
-  assert.match(f.unattested.map((u) => u.reason).join(), /only the variable's value is hashed/);
+  assert.match(f.unattested.map((u) => u.reason).join(), /not a UEFI variable whose whole data its digest covers: the Secure Boot configuration is unknown/);
 });
 
 test('a quoted firmware PCR (0-7) the log has no event for must be at its initial value: removing its events, or their digests, fails', () => {
@@ -354,4 +364,40 @@ test('a quoted firmware PCR (0-7) the log has no event for must be at its initia
   const s = replayAgainstQuote(parseEventLog(stripped.toBytes()), bothTpm);
   assert.equal(s.ok, false);
   assert.equal(s.checks.find((c) => c.id === 'eventlog.replay.sha256.4')?.code, 'EVENTLOG_REPLAY_MISMATCH');
+});
+
+test('event types are not in the digest: relabelling the SecureBoot event, PCR 7\'s separator or a boot application hides none of them', () => {
+  // honest boot: SecureBoot=0, then the separator; root appends SecureBoot=1 to PCR 7 after boot
+  const forged = new EventLogWriter({ banks: ['sha256'] });
+  forged.add({ pcr: 7, type: EV.POST_CODE, data: encodeVariableData(GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([0])) });
+  forged.add({ pcr: 7, type: EV.POST_CODE, data: Buffer.alloc(4) }); // the separator, relabelled
+  forged.add({ pcr: 4, type: EV.POST_CODE, data: Buffer.from('not an image'), digests: { sha256: Buffer.alloc(32, 0x66) } }); // an application, relabelled
+  forged.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([1]));
+  const f = extractBootFacts(replayAgainstQuote(parseEventLog(forged.toBytes()), tpmAfter(forged)).verified);
+  assert.equal(f.secureBoot?.enabled, false, 'the first SecureBoot before the separator, read as a variable whatever its type');
+  assert.deepEqual(f.bootApplications.map((a) => [a.type, a.digests.sha256]), [['EV_POST_CODE', '66'.repeat(32)]]);
+
+  // a PCR 7 event before the separator whose content is not attested: the configuration is unknown, not "whatever is left"
+  const cut = new EventLogWriter({ banks: ['sha256'] });
+  cut.add({ pcr: 7, type: EV.EFI_VARIABLE_DRIVER_CONFIG, data: encodeVariableData(GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([1])), digests: { sha256: Buffer.alloc(32, 0x77) } });
+  cut.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([1]));
+  cut.addSeparator(7);
+  const unknown = extractBootFacts(replayAgainstQuote(parseEventLog(cut.toBytes()), tpmAfter(cut)).verified);
+  assert.equal(unknown.secureBoot, undefined);
+  assert.match(unknown.unattested.map((u) => u.reason).join(), /Secure Boot configuration is unknown/);
+  // and with no separator in PCR 7 at all
+  const open = new EventLogWriter({ banks: ['sha256'] });
+  open.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([1]));
+  assert.equal(extractBootFacts(replayAgainstQuote(parseEventLog(open.toBytes()), tpmAfter(open)).verified).secureBoot, undefined);
+});
+
+test('a firmware event that only shares a separator\'s digest (a POST code) is not the separator: facts before the real one stand', () => {
+  const w = new EventLogWriter({ banks: ['sha256'] });
+  // as some firmware logs it: text data, the digest of 0x00000000
+  w.add({ pcr: 0, type: EV.POST_CODE, data: Buffer.from('FIT Type 0x01'), digests: { sha256: createHash('sha256').update(Buffer.alloc(4)).digest() } });
+  w.addText(0, EV.S_CRTM_VERSION, 'real CRTM');
+  w.addSeparator(0);
+  w.addText(0, EV.S_CRTM_VERSION, 'appended after boot');
+  const f = extractBootFacts(replayAgainstQuote(parseEventLog(w.toBytes()), tpmAfter(w)).verified);
+  assert.deepEqual(f.crtmVersions.map((v) => v.version), ['real CRTM']);
 });

@@ -84,6 +84,11 @@ test('eventLog.kernelCmdlines: exact lines and whole-line patterns', () => {
   const none = chain();
   none[0]!.eventLog!.kernelCmdlines = [];
   assertFail(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input(none)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
+  // a PCR 8 event whose text is not attested could be the line that booted: the allowed one beside it is not enough
+  const hidden = chain();
+  hidden[0]!.eventLog!.kernelCmdlinesUnattested = 1;
+  const r = assertFail(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input(hidden)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
+  assert.match(r.message, /text their digest does not cover/);
 });
 
 test('eventLog.dbx: the measured dbx must hold the required hashes', () => {

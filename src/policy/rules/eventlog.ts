@@ -81,7 +81,10 @@ export function evaluateEventLog(rs: CompiledRuleSet, layer: LayerFacts, sink: R
     if (log) {
       const { exact, patterns } = rs.kernelCmdlines;
       const bad = log.kernelCmdlines.filter((c) => !exact.has(c) && !patterns.some((p) => p.test(c)));
-      if (log.kernelCmdlines.length === 0) sink.fail('eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', 'no kernel command line is measured in the event log', { expected: 'an allowed kernel command line', actual: [] });
+      if (log.kernelCmdlinesUnattested) {
+        // a relabelled or rewritten PCR 8 event could be the command line that really booted
+        sink.fail('eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', `${log.kernelCmdlinesUnattested} PCR 8 event(s) hold text their digest does not cover: a kernel command line may be hidden in them`, { expected: 'every PCR 8 text attested', actual: log.kernelCmdlinesUnattested });
+      } else if (log.kernelCmdlines.length === 0) sink.fail('eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', 'no kernel command line is measured in the event log', { expected: 'an allowed kernel command line', actual: [] });
       else sink.check(bad.length === 0, 'eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', 'every kernel command line is allowed', `kernel command line not allowed: ${JSON.stringify(bad[0])}`, { expected: { exact: [...exact], patterns: patterns.map((p) => p.source) }, actual: log.kernelCmdlines });
     }
   }
