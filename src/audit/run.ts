@@ -30,7 +30,8 @@ import type { Crl } from '../x509/crl.js';
 import type { ValidationCache } from '../x509/cache.js';
 import type { PathValidationMemo } from '../x509/path-memo.js';
 import type { TrustStore } from '../x509/trust-store.js';
-import { asVtpmError } from '../errors.js';
+import { asVtpmError, TransportError } from '../errors.js';
+import { HTTP_DEFAULTS } from '../transport/http-client.js';
 
 /** How VMs that share their settings are verified (one per distinct policy + trust). */
 export interface AuditProfile {
@@ -79,7 +80,16 @@ export interface AuditRunOptions {
   source?: (target: AuditTarget, signal: AbortSignal | undefined) => EvidenceSource;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** the clock of the per-VM deadline (ms); Date.now by default */
+  now?: () => number;
 }
+
+/**
+ * A VM's attestation as a whole (every layer of every attempt) may take this many of its per-request timeouts:
+ * a hostile chain of layers each answering just inside the timeout would otherwise hold a slot for
+ * depth x timeout x attempts.
+ */
+export const VM_DEADLINE_TIMEOUTS = 4;
 
 export interface AuditRunStats {
   /** VMs whose result was delivered */
@@ -133,18 +143,25 @@ export async function runAudit(targets: readonly AuditTarget[], options: AuditRu
   const running = new Set<Promise<void>>();
   let failure: unknown;
 
+  const now = options.now ?? Date.now;
   const audit = async (target: AuditTarget): Promise<void> => {
     // holds a slot on entry
     let result: AttestationResult;
     let attempt = 1;
+    const deadline = { at: now() + VM_DEADLINE_TIMEOUTS * (target.timeoutMs ?? HTTP_DEFAULTS.timeoutMs), now };
     for (;;) {
       stats.attempts++;
       try {
-        result = await attemptOnce(target, options);
+        result = await attemptOnce(target, options, deadline);
       } finally {
         slots.release();
       }
-      if (result.verdict !== 'incomplete' || !retryable(result) || attempt > options.retries || options.signal?.aborted) break;
+      // cut short by a stop (its requests were aborted): no result for this VM, it was not audited
+      if (options.signal?.aborted && result.verdict === 'incomplete') {
+        stats.skipped++;
+        return;
+      }
+      if (result.verdict !== 'incomplete' || !retryable(result) || attempt > options.retries || options.signal?.aborted || now() >= deadline.at) break;
       await sleep(retryDelay(attempt + 1, base, max, random));
       // stopped during the backoff: the last attempt's result stands
       if (options.signal?.aborted) break;
@@ -186,15 +203,28 @@ function retryable(result: AttestationResult): boolean {
   return result.layers.some((l) => l.status === 'unreachable');
 }
 
-async function attemptOnce(target: AuditTarget, options: AuditRunOptions): Promise<AttestationResult> {
+async function attemptOnce(target: AuditTarget, options: AuditRunOptions, deadline: { at: number; now: () => number }): Promise<AttestationResult> {
   const now = new Date();
   const profile = target.profile;
-  const source = options.source
-    ? options.source(target, options.signal)
-    : (liveSource(target.client, {
-        ...(target.timeoutMs !== undefined ? { timeoutMs: target.timeoutMs } : {}),
-        ...(target.connectTimeoutMs !== undefined ? { connectTimeoutMs: target.connectTimeoutMs } : {}),
-      }) as EvidenceSource);
+  const timeoutMs = target.timeoutMs ?? HTTP_DEFAULTS.timeoutMs;
+  const injected = options.source?.(target, options.signal);
+  // every request gets what is left of the VM's deadline at most, and a stop aborts the requests in flight
+  const source: EvidenceSource = async (request) => {
+    const left = deadline.at - deadline.now();
+    if (left <= 0) {
+      throw new TransportError('TRANSPORT_TIMEOUT', `layer ${request.position} (${request.uri}): the VM's attestation took longer than its deadline (${VM_DEADLINE_TIMEOUTS} x ${timeoutMs} ms for every layer and attempt together)`, {
+        layer: request.position,
+        deadlineMs: VM_DEADLINE_TIMEOUTS * timeoutMs,
+      });
+    }
+    if (injected) return injected(request);
+    const live = liveSource(target.client, {
+      timeoutMs: Math.min(timeoutMs, left),
+      ...(target.connectTimeoutMs !== undefined ? { connectTimeoutMs: target.connectTimeoutMs } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    }) as EvidenceSource;
+    return live(request);
+  };
   const walkOptions: WalkOptions = {
     target: target.url,
     topNonce: drawTopNonce(now),

@@ -76,7 +76,7 @@ test('SIGKILL midway, then again: the state file is sound, holds what was report
   }
 });
 
-test('SIGTERM midway: the VMs in flight finish, the results so far are stored and reported, exit 3 (AUDIT_INTERRUPTED)', async (t) => {
+test('SIGTERM midway: the VMs in flight are stopped at once, the results so far are stored and reported, exit 3 (AUDIT_INTERRUPTED)', async (t) => {
   // As above: the last VMs answer only after 10 minutes, so the audit is still running when it is told to stop.
   const slow = ['vm-0199', 'vm-0200'];
   const { sim, dir, inventory } = await fleetOnDisk(t, {
@@ -97,7 +97,7 @@ test('SIGTERM midway: the VMs in flight finish, the results so far are stored an
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   const code = await exited;
   assert.equal(code, 3, stderr);
-  assert.match(stderr, /SIGTERM: finishing the VMs in flight/);
+  assert.match(stderr, /SIGTERM: stopping the VMs in flight/);
   // the terminal says so too, not only the JSON and stderr
   assert.match(stdout, /Interrupted by SIGTERM: \d+ of 200 VMs audited, \d+ not started/);
 

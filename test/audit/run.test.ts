@@ -151,3 +151,47 @@ test('a stop during a retry backoff makes no further attempt: the last result st
   assert.deepEqual([results[0]!.verdict, results[0]!.attempts, results[0]!.error?.code], ['incomplete', 1, 'TRANSPORT_REFUSED']);
   assert.deepEqual(stats, { completed: 1, attempts: 1, retried: 0, skipped: 0 });
 });
+
+test('a VM has a deadline for its whole attestation (every layer and attempt): a chain of slow layers is cut, and not retried', async (t) => {
+  const { sim, setup, targets } = await fleet(t, 1);
+  let clock = 0;
+  const results: AttestationResult[] = [];
+  const stats = await runAudit([{ ...targets[0]!, timeoutMs: 1_000 }], {
+    concurrency: 1,
+    retries: 2,
+    cache: setup.cache,
+    now: () => clock,
+    sleep: async () => undefined,
+    // every layer answers just inside its own 1 s timeout, 2.5 s after it was asked (a fake clock, no waiting)
+    source: () => direct(sim, () => void (clock += 2_500)),
+    onResult: (r) => results.push(r),
+  });
+  const r = results[0]!;
+  assert.equal(r.verdict, 'incomplete');
+  assert.equal(r.error?.code, 'TRANSPORT_TIMEOUT');
+  assert.match(r.error?.message ?? '', /took longer than its deadline \(4 x 1000 ms/);
+  assert.equal(r.layers.filter((l) => l.status === 'trusted').length, 2, 'the layers asked in time were attested');
+  assert.deepEqual(stats, { completed: 1, attempts: 1, retried: 0, skipped: 0 }, 'no retry once the deadline has passed');
+});
+
+test('a stop cancels the VMs in flight: their cut-short attempts are not results, they count as not audited', async (t) => {
+  const { sim, setup, targets } = await fleet(t, 3);
+  const abort = new AbortController();
+  const results: AttestationResult[] = [];
+  const stats = await runAudit(targets, {
+    concurrency: 3,
+    retries: 1,
+    cache: setup.cache,
+    signal: abort.signal,
+    source: (target) =>
+      direct(sim, (req) => {
+        // the first VM finishes; SIGTERM comes while the others are at their second layer
+        if (target.index === 0 || req.position === 0) return;
+        abort.abort();
+        throw new TransportError('TRANSPORT_ABORTED', 'request aborted', {});
+      }),
+    onResult: (r) => results.push(r),
+  });
+  assert.deepEqual(results.map((r) => [r.name, r.verdict]), [[targets[0]!.name, 'trusted']]);
+  assert.deepEqual(stats, { completed: 1, attempts: 3, retried: 0, skipped: 2 });
+});

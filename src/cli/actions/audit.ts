@@ -169,7 +169,7 @@ async function audit(
     const onSignal = (sig: NodeJS.Signals): void => {
       if (stoppedBy) process.exit(EXIT_CODES.INCOMPLETE);
       stoppedBy = sig;
-      process.stderr.write(`audit: ${sig}: finishing the VMs in flight, then storing results and writing reports (${sig} again stops at once)\n`);
+      process.stderr.write(`audit: ${sig}: stopping the VMs in flight (their requests are cancelled: they count as not audited), then storing results and writing reports (${sig} again stops at once)\n`);
       stop.abort();
     };
     process.on('SIGINT', onSignal);
