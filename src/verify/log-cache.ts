@@ -49,7 +49,7 @@ export class LogVerificationCache {
     const logsKey = logsCacheKey(logs);
     const known = this.relevant.get(logsKey);
     if (known !== undefined) {
-      const key = `${logsKey}|${pcrSignature(verifiedPcrs, known)}`;
+      const key = entryKey(logsKey, verifiedPcrs, known);
       const hit = this.entries.get(key);
       if (hit && sameBytes(hit.eventLog, logs.eventLog) && sameBytes(hit.ima, logs.ima)) {
         this.stats.hits++;
@@ -68,7 +68,7 @@ export class LogVerificationCache {
       this.relevant.delete(logsKey);
       this.relevant.set(logsKey, relevant);
       if (this.relevant.size > 4 * this.maxEntries) this.relevant.delete(this.relevant.keys().next().value!);
-      const key = `${logsKey}|${pcrSignature(verifiedPcrs, relevant)}`;
+      const key = entryKey(logsKey, verifiedPcrs, relevant);
       const old = this.entries.get(key);
       if (old) {
         // same key, other bytes (a sample collision): the newer one takes the slot
@@ -115,6 +115,15 @@ function relevantIndexes(logs: Pick<LogsToVerify, 'eventLog' | 'ima'>, result: L
 function sameIndexes(a: number[] | null, b: number[] | null): boolean {
   if (a === null || b === null) return a === b;
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * An entry's key names the set of indexes it was keyed on: an entry stored under every quoted index (null) must
+ * not be found under a narrower set that another log, sharing this one's sampled key, made known, whose
+ * signature string could be the same while the indexes this log depends on go uncompared.
+ */
+function entryKey(logsKey: string, pcrs: PcrValues, relevant: number[] | null): string {
+  return `${logsKey}|${relevant === null ? 'all' : relevant.join(',')}|${pcrSignature(pcrs, relevant)}`;
 }
 
 /** Which banks are quoted, and the quoted values (or absence) of the relevant indexes in each. */

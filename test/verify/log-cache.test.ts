@@ -125,3 +125,47 @@ test('a firmware PCR the log has no event for is part of the key: a quote where 
   assert.equal(extended.ok, false, 'not the cached verification of the quote without PCR 4');
   assert.deepEqual(cache.stats, { hits: 0, misses: 2 });
 });
+
+test('an entry keyed on every quoted PCR is never found under a narrower set another log (sharing the sampled key) made known', async () => {
+  const { SoftTpm } = await import('../../src/simulator/soft-tpm.js');
+  const { firmwareLog, measureBoot, FIRMWARE_PROFILES } = await import('../../src/simulator/firmware.js');
+  const { parseEventLog } = await import('../../src/eventlog/parse.js');
+  const all = [{ bank: 'sha256' as const, pcrs: Array.from({ length: 24 }, (_, i) => i) }];
+  // a log large enough to be sampled, whose PCR 8 events lie outside the sampled bytes
+  const profile = { ...FIRMWARE_PROFILES.vm, grubCommands: Array.from({ length: 8 }, (_, i) => `echo pad-${i}-${'x'.repeat(720)}`), kernelFiles: [...FIRMWARE_PROFILES.vm.kernelFiles, ...Array.from({ length: 12 }, (_, i) => `/boot/module-${i}.ko`)] };
+  const victim = SoftTpm.create({ banks: ['sha256'], seed: 'log-cache-victim' });
+  const fw = firmwareLog(profile, ['sha256']);
+  measureBoot(victim, fw);
+  const log = Buffer.from(fw.bytes);
+  victim.extend('sha256', 8, Buffer.alloc(32, 0xee)); // its PCR 8 no longer matches its log
+  const quoted = victim.readPcrs(all);
+  assert.equal(verifyLogsAgainstQuote({ eventLog: log }, quoted).ok, false);
+  // X: the same bytes where the key samples them, its PCR 8 events renumbered to PCR 5
+  const step = Math.floor(log.length / 64);
+  const sampled = (i: number): boolean => i < 1024 || i >= log.length - 1024 || (i >= step && i % step < 16);
+  const x = Buffer.from(log);
+  let moved = 0;
+  for (const e of parseEventLog(log).events) {
+    if (e.pcrIndex !== 8 || [0, 1, 2, 3].some((k) => sampled(e.offset + k))) continue;
+    x.writeUInt32LE(5, e.offset);
+    moved++;
+  }
+  assert.ok(moved > 0, 'the PCR 8 events lie outside the sampled bytes');
+  const some = [0, 1, 2, 3, 4, 5, 6, 7, 9];
+  const pick = (pcr0?: Buffer): PcrValues => new Map([['sha256', new Map(some.map((i) => [i, i === 0 && pcr0 ? pcr0 : quoted.get('sha256')!.get(i)!]))]]);
+  const cache = new LogVerificationCache();
+  cache.verify({ eventLog: x }, pick(Buffer.alloc(32, 9))); // X makes a narrow set known for the shared key
+  cache.verify({ eventLog: log }, pick()); // the victim's log under a quote without PCR 8: stored under every quoted PCR
+  // other logs push the shared key's set out of memory while the victim's entry is kept alive by hits
+  for (let i = 0; i < 140; i++) {
+    const tpm = SoftTpm.create({ banks: ['sha256'], seed: `log-cache-other-${i}` });
+    const other = firmwareLog({ ...profile, grubCommands: [`other ${i}`] }, ['sha256']);
+    measureBoot(tpm, other);
+    cache.verify({ eventLog: Buffer.from(other.bytes) }, tpm.readPcrs(all));
+    if (i % 20 === 0) cache.verify({ eventLog: log }, pick());
+  }
+  cache.verify({ eventLog: x }, pick(Buffer.alloc(32, 7))); // X makes its narrow set known again
+  const v = cache.verify({ eventLog: log }, quoted); // the victim's walk quotes every PCR
+  assert.equal(v.ok, false, 'PCR 8 is compared, as a fresh replay does');
+  assert.equal(v.eventLog?.pcrs.find((p) => p.pcr === 8)?.status, 'mismatch');
+});
