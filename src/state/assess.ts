@@ -12,6 +12,7 @@ import type { VerifiedLayer } from '../verify/walker.js';
 import { toHex } from '../util/bytes.js';
 import { toCheckResult, type StateFinding } from './findings.js';
 import type { StateStore } from './store.js';
+import { akConflict } from './hosting-findings.js';
 
 /** What the policy's migration.findings categories mean in state-store codes. */
 export function findingCategory(code: string): Finding['category'] | null {
@@ -58,6 +59,10 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
       if (!instance) continue;
       const instanceHex = toHex(instance);
       const below = verified.slice(i + 1);
+      const platformPath = below.map((v) => v.akKeyId);
+      // before this reading is recorded: is this the AK the instance is known by?
+      const conflict = platformPath.length ? akConflict(instanceHex, { akName: layer.akKeyId, platformPath, time: ctx.time }, store.instanceKeys(instanceHex)) : null;
+      if (conflict) add(i, [conflict]);
       const outcome = store.observe({
         instanceId: instanceHex,
         akName: layer.akKeyId,
@@ -68,10 +73,12 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
         receivedAt,
         target: ctx.target,
         hostingEpoch: below[0] ? hostingEpoch(below[0], instanceHex) : null,
+        ...(conflict ? { hosting: false } : {}),
       });
       add(i, outcome.findings);
       const lower = below[0];
-      if (lower?.vplatform) {
+      // another vTPM's claim to the instance says nothing of where the instance runs
+      if (lower?.vplatform && !conflict) {
         const hosted = lower.vplatform.hostedNow.has(instanceHex);
         add(
           i,

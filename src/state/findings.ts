@@ -34,6 +34,10 @@ export const STATE_FINDING_CODES = {
     kind: 'verification',
     summary: 'the instance was seen hosted by two different platforms at overlapping times: a possible clone',
   },
+  CLONE_AK_CONFLICT: {
+    kind: 'verification',
+    summary: 'the layer quotes with another AK than the one its instance is known by, which is still active on another platform: another vTPM claims the instance (a per-host vPlatform CA can certify any instance id)',
+  },
   RESTORE_FROM_BACKUP: {
     kind: 'verification',
     summary: 'the vTPM clock or counters went back right after the platform path changed: restored from an old backup',
@@ -54,6 +58,7 @@ export const DEFAULT_FINDING_STATUS: Record<StateFindingCode, 'fail' | 'warn'> =
   CLOCK_NOT_SAFE: 'warn',
   CLONE_INTERLEAVED_CLOCKS: 'fail',
   CLONE_HOSTED_TWICE: 'fail',
+  CLONE_AK_CONFLICT: 'fail',
   RESTORE_FROM_BACKUP: 'fail',
 };
 

@@ -62,6 +62,8 @@ export interface Observation {
   target: string;
   /** marker of the hosting log entry that began the current stay (see hosting-findings.ts) */
   hostingEpoch?: string | null;
+  /** false: the reading is kept, but is no evidence of where the instance runs (another vTPM's claim to it) */
+  hosting?: boolean;
 }
 
 export interface ObserveOutcome {
@@ -367,6 +369,19 @@ export class StateStore {
    * restore). Reading the previous state and writing the new one happen in
    * one transaction holding the write lock.
    */
+  /** The AKs an instance has been seen with: when first and last, and through which platform path last. */
+  instanceKeys(instanceId: string): { akName: string; firstSeen: number; seenAt: number; platformPath: string[] }[] {
+    checkInput(INSTANCE_RE.test(instanceId), 'instanceId', instanceId);
+    return this.read('read instance keys', () =>
+      (this.stmt(`SELECT ak_name, first_seen_at, seen_at, platform_path FROM tpm_identity WHERE instance_id = ?`).all(instanceId) as Pick<IdentityRow, 'ak_name' | 'first_seen_at' | 'seen_at' | 'platform_path'>[]).map((r) => ({
+        akName: r.ak_name,
+        firstSeen: r.first_seen_at,
+        seenAt: r.seen_at,
+        platformPath: parsePath(r.platform_path, this.path),
+      })),
+    );
+  }
+
   observe(obs: Observation): ObserveOutcome {
     checkInput(typeof obs.instanceId === 'string' && INSTANCE_RE.test(obs.instanceId), 'instanceId', obs.instanceId);
     checkInput(typeof obs.akName === 'string' && HEX_RE.test(obs.akName), 'akName', obs.akName);
@@ -406,7 +421,7 @@ export class StateStore {
         clockState: encodeClockState(assessed.state),
       });
       const findings = [...assessed.findings];
-      if (reading.platformPath.length > 0) {
+      if (reading.platformPath.length > 0 && obs.hosting !== false) {
         findings.push(...this.hostingEvidence(obs.instanceId, { platformPath: reading.platformPath, epoch: obs.hostingEpoch ?? null, time: obs.time, hosted: true }));
       }
       const info = this.stmt(

@@ -100,3 +100,48 @@ test('one finding per other platform, naming both platforms and times', () => {
 test('evidence without a platform path is a bug of the caller', () => {
   assertThrowsCode(() => assessHosting(X, [], { platformPath: [], time: T0, hosted: true }), 'INTERNAL_ERROR');
 });
+
+test('akConflict: another AK for a known instance, still active on another platform, is another vTPM claiming it', async () => {
+  const { akConflict, AK_ACTIVE_MS } = await import('../../src/state/hosting-findings.js');
+  const known = [{ akName: 'aa'.repeat(34), firstSeen: T0, seenAt: T0 + 60_000, platformPath: P }];
+  // the same AK anywhere (a migration, or a clone, which copies the AK): no conflict here
+  assert.equal(akConflict(X, { akName: 'aa'.repeat(34), platformPath: Q, time: T0 + 120_000 }, known), null);
+  // another AK on another platform while the first is active
+  const c = akConflict(X, { akName: 'bb'.repeat(34), platformPath: Q, time: T0 + 120_000 }, known);
+  assert.equal(c?.code, 'CLONE_AK_CONFLICT');
+  assert.deepEqual(c?.details, { knownAk: 'aa'.repeat(34), knownPlatform: P, knownSeen: { from: new Date(T0).toISOString(), to: new Date(T0 + 60_000).toISOString() }, ak: 'bb'.repeat(34), platform: Q });
+  // re-keyed in place, or after the first AK went quiet: not a conflict
+  assert.equal(akConflict(X, { akName: 'bb'.repeat(34), platformPath: P, time: T0 + 120_000 }, known), null);
+  assert.equal(akConflict(X, { akName: 'bb'.repeat(34), platformPath: Q, time: T0 + 60_000 + AK_ACTIVE_MS + 1 }, known), null);
+  // the first AK decides, whatever order the rows come in
+  const two = [{ akName: 'bb'.repeat(34), firstSeen: T0 + 5_000, seenAt: T0 + 9_000, platformPath: Q }, ...known];
+  assert.equal(akConflict(X, { akName: 'bb'.repeat(34), platformPath: Q, time: T0 + 10_000 }, two)?.code, 'CLONE_AK_CONFLICT');
+});
+
+test('through the state store: an impostor vTPM claiming a known instance gets CLONE_AK_CONFLICT, and the genuine instance is not made a clone', async (t) => {
+  const { openState } = await import('../../src/state/index.js');
+  const { stateAssessor } = await import('../../src/state/assess.js');
+  const { tempDir } = await import('./tmp.js');
+  const store = await openState(`${tempDir(t)}/state.db`);
+  t.after(() => store.close());
+  const instance = Buffer.from('cd'.repeat(32), 'hex');
+  const hex = 'cd'.repeat(32);
+  /** a VM layer over a host layer whose vPlatform table hosts the instance */
+  const walk = (ak: string, host: string, clock: number) =>
+    [
+      { position: 0, akKeyId: ak, info: { layer: { kind: 'virtual', instanceId: instance } }, quote: { clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n }, vplatform: null },
+      { position: 1, akKeyId: host, info: { layer: { kind: 'physical' } }, quote: { clockInfo: { clock: 1n, resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n }, vplatform: { hostedNow: new Set([hex]), instances: new Map(), entries: [] } },
+    ] as unknown as Parameters<ReturnType<typeof stateAssessor>>[0];
+  const genuine = 'aa'.repeat(34);
+  const impostor = 'bb'.repeat(34);
+  const codes = async (layers: Parameters<ReturnType<typeof stateAssessor>>[0], at: number) =>
+    (await stateAssessor(store, { target: 'https://vm', time: T0 + at * 1000, receivedAt: () => T0 + at * 1000 + 100 })(layers)).findings.map((f) => f.code);
+  assert.deepEqual(await codes(walk(genuine, '11'.repeat(34), 1_000), 0), []);
+  // host-2's compromised per-host CA certified another key under the same instance id; host-2's table "hosts" it
+  assert.deepEqual(await codes(walk(impostor, '22'.repeat(34), 5_000), 30), ['CLONE_AK_CONFLICT']);
+  assert.deepEqual(await codes(walk(impostor, '22'.repeat(34), 6_000), 60), ['CLONE_AK_CONFLICT']);
+  // the genuine instance, attested again where it runs, between and after the impostor's claims: no clone finding
+  assert.deepEqual(await codes(walk(genuine, '11'.repeat(34), 1_500), 45), []);
+  assert.deepEqual(await codes(walk(genuine, '11'.repeat(34), 2_000), 90), []);
+  assert.equal(store.stays(hex).length, 1, 'only the genuine instance\'s stay was recorded');
+});
