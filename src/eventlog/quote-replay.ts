@@ -100,6 +100,12 @@ function mismatchMessage(o: PcrReplayOutcome, d: Divergence): string {
 }
 
 export function replayAgainstQuote(log: UnverifiedEventLog, quoted: PcrValues, opts: ReplayAgainstQuoteOptions = {}): EventLogQuoteResult {
+  if (log.registers !== 'pcr') {
+    // A CCEL log measures a TD's RTMRs, not the PCRs a TPM quote covers; and what makes a log one (the Spec ID
+    // event's register) is a byte anyone can change: read against a quote, it would verify nothing and compare less.
+    const check = fail('eventlog.replay', 'EVENTLOG_REPLAY_NO_OVERLAP', 'this is a confidential-computing event log (its Spec ID event is not in PCR 0): its registers are not the TPM PCRs the quote covers, so nothing in it is verified');
+    return { ok: false, checks: [check], pcrs: [], quirksApplied: [], verified: buildVerified(log, new Map(), []) };
+  }
   const quirks = opts.quirks ?? FIRMWARE_QUIRKS;
   const replayed = replayEventLog(log);
   const outcomes: PcrReplayOutcome[] = [];
@@ -126,7 +132,7 @@ export function replayAgainstQuote(log: UnverifiedEventLog, quoted: PcrValues, o
         checks.push(pass(id, `${bankName} PCR ${pcr} matches the quote (${base.events} event(s))`, { expected: base.quoted, actual: base.replayed }));
         continue;
       }
-      const fixed = log.registers === 'pcr' ? tryQuirks(log, quirks, alg, pcr, q) : undefined;
+      const fixed = tryQuirks(log, quirks, alg, pcr, q);
       if (fixed) {
         outcomes.push({ ...base, status: 'match', quirk: fixed.quirk.id, events: eventsFor(fixed.log, alg, pcr).length });
         matchedFrom.set(`${bankName}/${pcr}`, fixed.log);
@@ -151,7 +157,7 @@ export function replayAgainstQuote(log: UnverifiedEventLog, quoted: PcrValues, o
   // The firmware logs every extend of PCRs 0-7 (PC Client PFP): a quoted one the log holds no event for, in a
   // bank the log declares, must still be at its initial value. Otherwise removing every event of a PCR (or one
   // bank's digests) would leave it uncompared, and its facts (boot applications, Secure Boot) silently empty.
-  if (log.registers === 'pcr') {
+  {
     const declared = new Set(log.banks.map((b) => b.name));
     for (const [bankName, quotedBank] of quoted) {
       if (!declared.has(bankName)) continue;

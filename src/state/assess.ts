@@ -61,7 +61,7 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
       const below = verified.slice(i + 1);
       const platformPath = below.map((v) => v.akKeyId);
       // before this reading is recorded: is this the AK the instance is known by?
-      const conflict = platformPath.length ? akConflict(instanceHex, { akName: layer.akKeyId, platformPath, time: ctx.time }, store.instanceKeys(instanceHex)) : null;
+      const conflict = platformPath.length ? akConflict(instanceHex, { akName: layer.akKeyId, platformPath }, store.instanceKeys(instanceHex), store.openStays(instanceHex)) : null;
       if (conflict) add(i, [conflict]);
       const outcome = store.observe({
         instanceId: instanceHex,

@@ -36,7 +36,7 @@ export const STATE_FINDING_CODES = {
   },
   CLONE_AK_CONFLICT: {
     kind: 'verification',
-    summary: 'the layer quotes with another AK than the one its instance is known by, which is still active on another platform: another vTPM claims the instance (a per-host vPlatform CA can certify any instance id)',
+    summary: 'the layer quotes, on another platform, with another AK than the instance has where it is hosted: another vTPM claims the instance (a per-host vPlatform CA can certify any instance id)',
   },
   RESTORE_FROM_BACKUP: {
     kind: 'verification',

@@ -118,31 +118,33 @@ export function assessHosting(instanceId: string, stays: readonly Stay[], ev: Ho
   return { findings, changed: [stay] };
 }
 
-/** An AK not seen for this long is no longer active: the instance may have been re-keyed, not impersonated. */
-export const AK_ACTIVE_MS = 24 * 3_600_000;
-
 /**
- * Does a layer's AK clash with the one its instance is known by? A vTPM keeps its AK when it moves (its state
- * moves), and a clone copies it; an instance id is only a claim in a certificate, which any per-host vPlatform CA
- * can make for any id. So another AK for a known instance, while the instance's first AK is still seen on
- * another platform, is another vTPM claiming the instance: its hosting is not the instance's (it is not recorded
- * as a stay, so it cannot make the genuine instance look cloned), and the layer gets CLONE_AK_CONFLICT. An AK
- * changed on the same platform (re-keyed in place), or after the first one went quiet, is not a clash.
+ * Does a layer's AK clash with the instance's? A vTPM keeps its AK when it moves (its state moves), and a clone
+ * copies it; an instance id is only a claim in a certificate, which any per-host vPlatform CA can make for any
+ * id. The instance's AKs are those last seen on a platform where it has an open stay (no evidence it left). A
+ * layer on another platform with another AK is another vTPM claiming the instance: CLONE_AK_CONFLICT, and its
+ * readings are no hosting evidence (no stay for it, so it cannot make the genuine instance look cloned). An AK
+ * changed on a platform where the instance has an open stay (re-keyed in place) is the instance's.
  */
-export function akConflict(instanceId: string, current: { akName: string; platformPath: readonly string[]; time: number }, known: readonly { akName: string; firstSeen: number; seenAt: number; platformPath: readonly string[] }[]): StateFinding | null {
-  let first: (typeof known)[number] | undefined;
-  for (const k of known) if (!first || k.firstSeen < first.firstSeen || (k.firstSeen === first.firstSeen && k.akName < first.akName)) first = k;
-  if (!first || first.akName === current.akName) return null;
-  if (platformKey(first.platformPath) === platformKey(current.platformPath)) return null;
-  if (current.time - first.seenAt > AK_ACTIVE_MS) return null;
+export function akConflict(
+  instanceId: string,
+  current: { akName: string; platformPath: readonly string[] },
+  keys: readonly { akName: string; platformPath: readonly string[] }[],
+  openStays: readonly { platformPath: readonly string[] }[],
+): StateFinding | null {
+  if (openStays.length === 0) return null;
+  const hosts = new Set(openStays.map((s) => platformKey(s.platformPath)));
+  if (hosts.has(platformKey(current.platformPath))) return null;
+  const own = keys.filter((k) => hosts.has(platformKey(k.platformPath)));
+  if (own.some((k) => k.akName === current.akName)) return null;
+  const where = openStays.map((s) => shortPath(s.platformPath)).join(', ');
   return {
     code: 'CLONE_AK_CONFLICT',
-    message: `instance is known by AK ${first.akName.slice(0, 12)}… (first seen ${iso(first.firstSeen)}, last ${iso(first.seenAt)} on platform ${shortPath(first.platformPath)}); this layer quotes with AK ${current.akName.slice(0, 12)}… on platform ${shortPath(current.platformPath)}: another vTPM claims the instance`,
+    message: `instance is hosted on platform ${where} with AK ${own.map((k) => `${k.akName.slice(0, 12)}…`).join(', ') || '(none recorded)'}; this layer quotes with AK ${current.akName.slice(0, 12)}… on platform ${shortPath(current.platformPath)}: another vTPM claims the instance`,
     instanceId,
     details: {
-      knownAk: first.akName,
-      knownPlatform: [...first.platformPath],
-      knownSeen: { from: iso(first.firstSeen), to: iso(first.seenAt) },
+      knownAks: own.map((k) => k.akName),
+      knownPlatforms: openStays.map((s) => [...s.platformPath]),
       ak: current.akName,
       platform: [...current.platformPath],
     },

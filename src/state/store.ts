@@ -369,6 +369,14 @@ export class StateStore {
    * restore). Reading the previous state and writing the new one happen in
    * one transaction holding the write lock.
    */
+  /** The platforms an instance has an open stay on (no evidence it left them). */
+  openStays(instanceId: string): { platformPath: string[] }[] {
+    checkInput(INSTANCE_RE.test(instanceId), 'instanceId', instanceId);
+    return this.read('read open stays', () =>
+      (this.stmt(`SELECT platform_path FROM stay WHERE instance_id = ? AND closed_at IS NULL`).all(instanceId) as Pick<StayRow, 'platform_path'>[]).map((r) => ({ platformPath: parsePath(r.platform_path, this.path) })),
+    );
+  }
+
   /** The AKs an instance has been seen with: when first and last, and through which platform path last. */
   instanceKeys(instanceId: string): { akName: string; firstSeen: number; seenAt: number; platformPath: string[] }[] {
     checkInput(INSTANCE_RE.test(instanceId), 'instanceId', instanceId);

@@ -401,3 +401,15 @@ test('a firmware event that only shares a separator\'s digest (a POST code) is n
   const f = extractBootFacts(replayAgainstQuote(parseEventLog(w.toBytes()), tpmAfter(w)).verified);
   assert.deepEqual(f.crtmVersions.map((v) => v.version), ['real CRTM']);
 });
+
+test('a log that says it is a CCEL log (its Spec ID event not in PCR 0) verifies nothing against a TPM quote: the flag is a byte anyone can change', () => {
+  const honest = honestBoot();
+  const bytes = honest.toBytes();
+  bytes.writeUInt32LE(1, 0); // the Spec ID event's register
+  const log = parseEventLog(bytes);
+  assert.equal(log.registers, 'cc-mr');
+  const r = replayAgainstQuote(log, tpmAfter(honestBoot()));
+  assert.equal(r.ok, false);
+  assert.equal(r.checks[0]!.code, 'EVENTLOG_REPLAY_NO_OVERLAP');
+  assert.equal(r.verified.events.length, 0);
+});

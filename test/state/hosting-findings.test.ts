@@ -101,21 +101,23 @@ test('evidence without a platform path is a bug of the caller', () => {
   assertThrowsCode(() => assessHosting(X, [], { platformPath: [], time: T0, hosted: true }), 'INTERNAL_ERROR');
 });
 
-test('akConflict: another AK for a known instance, still active on another platform, is another vTPM claiming it', async () => {
-  const { akConflict, AK_ACTIVE_MS } = await import('../../src/state/hosting-findings.js');
-  const known = [{ akName: 'aa'.repeat(34), firstSeen: T0, seenAt: T0 + 60_000, platformPath: P }];
-  // the same AK anywhere (a migration, or a clone, which copies the AK): no conflict here
-  assert.equal(akConflict(X, { akName: 'aa'.repeat(34), platformPath: Q, time: T0 + 120_000 }, known), null);
-  // another AK on another platform while the first is active
-  const c = akConflict(X, { akName: 'bb'.repeat(34), platformPath: Q, time: T0 + 120_000 }, known);
+test('akConflict: another AK on another platform while the instance has an open stay elsewhere is another vTPM claiming it', async () => {
+  const { akConflict } = await import('../../src/state/hosting-findings.js');
+  const A = 'aa'.repeat(34);
+  const B = 'bb'.repeat(34);
+  const keys = [{ akName: A, platformPath: P }];
+  const open = [{ platformPath: P }];
+  // nothing hosted yet, or the instance's own AK anywhere (a migration, or a clone, which copies the AK)
+  assert.equal(akConflict(X, { akName: B, platformPath: Q }, keys, []), null);
+  assert.equal(akConflict(X, { akName: A, platformPath: Q }, keys, open), null);
+  // another AK on the platform where it is hosted: re-keyed in place
+  assert.equal(akConflict(X, { akName: B, platformPath: P }, keys, open), null);
+  // another AK on another platform, however long since the instance was last seen
+  const c = akConflict(X, { akName: B, platformPath: Q }, keys, open);
   assert.equal(c?.code, 'CLONE_AK_CONFLICT');
-  assert.deepEqual(c?.details, { knownAk: 'aa'.repeat(34), knownPlatform: P, knownSeen: { from: new Date(T0).toISOString(), to: new Date(T0 + 60_000).toISOString() }, ak: 'bb'.repeat(34), platform: Q });
-  // re-keyed in place, or after the first AK went quiet: not a conflict
-  assert.equal(akConflict(X, { akName: 'bb'.repeat(34), platformPath: P, time: T0 + 120_000 }, known), null);
-  assert.equal(akConflict(X, { akName: 'bb'.repeat(34), platformPath: Q, time: T0 + 60_000 + AK_ACTIVE_MS + 1 }, known), null);
-  // the first AK decides, whatever order the rows come in
-  const two = [{ akName: 'bb'.repeat(34), firstSeen: T0 + 5_000, seenAt: T0 + 9_000, platformPath: Q }, ...known];
-  assert.equal(akConflict(X, { akName: 'bb'.repeat(34), platformPath: Q, time: T0 + 10_000 }, two)?.code, 'CLONE_AK_CONFLICT');
+  assert.deepEqual(c?.details, { knownAks: [A], knownPlatforms: [P], ak: B, platform: Q });
+  // an AK the instance was re-keyed to (last seen on its host) may move on
+  assert.equal(akConflict(X, { akName: B, platformPath: Q }, [...keys, { akName: B, platformPath: P }], open), null);
 });
 
 test('through the state store: an impostor vTPM claiming a known instance gets CLONE_AK_CONFLICT, and the genuine instance is not made a clone', async (t) => {
@@ -144,4 +146,12 @@ test('through the state store: an impostor vTPM claiming a known instance gets C
   assert.deepEqual(await codes(walk(genuine, '11'.repeat(34), 1_500), 45), []);
   assert.deepEqual(await codes(walk(genuine, '11'.repeat(34), 2_000), 90), []);
   assert.equal(store.stays(hex).length, 1, 'only the genuine instance\'s stay was recorded');
+  // audits a day or more apart: the impostor is still another vTPM (the instance never left host 1)
+  const day = 86_400;
+  assert.deepEqual(await codes(walk(impostor, '22'.repeat(34), 7_000), day + 120), ['CLONE_AK_CONFLICT']);
+  assert.deepEqual(await codes(walk(genuine, '11'.repeat(34), 3_000), day + 180), []);
+  // the genuine VM re-keyed in place, then live-migrated with its new AK: its own, not a conflict
+  const rekeyed = 'cc'.repeat(34);
+  assert.deepEqual(await codes(walk(rekeyed, '11'.repeat(34), 4_000), day + 240), []);
+  assert.deepEqual(await codes(walk(rekeyed, '33'.repeat(34), 5_000), day + 3_840), []);
 });
