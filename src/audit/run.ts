@@ -162,12 +162,15 @@ export async function runAudit(targets: readonly AuditTarget[], options: AuditRu
         return;
       }
       if (result.verdict !== 'incomplete' || !retryable(result) || attempt > options.retries || options.signal?.aborted || now() >= deadline.at) break;
+      const paused = now();
       await sleep(retryDelay(attempt + 1, base, max, random));
       // stopped during the backoff: the last attempt's result stands
       if (options.signal?.aborted) break;
       if (attempt === 1) stats.retried++;
       attempt++;
       await slots.acquire();
+      // the backoff and the wait for a free slot are not the VM's own time
+      deadline.at += now() - paused;
     }
     result = decorate(result, target, attempt);
     stats.completed++;

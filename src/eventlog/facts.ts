@@ -85,6 +85,11 @@ export interface BootFacts {
   kernelCommandLines: { text: string; origin: 'grub' | 'systemd-boot'; source: FactSource }[];
   /** verified PCR 8 events whose text is not attested (a command line could hide in one): the rule fails on them */
   kernelCommandLinesUnattested: number[];
+  /**
+   * the digests of every other verified event whose digest is not the hash of its data (firmware blobs, and
+   * anything relabelled as one): a forbidden image hash is looked for here too, since an event's type is a label
+   */
+  unboundDigests: { pcr: number; type: string; digests: Partial<Record<HashName, string>> }[];
   grubCommands: { text: string; source: FactSource }[];
   crtmVersions: { version: string; form: string; source: FactSource }[];
   postCodes: { text: string; source: FactSource }[];
@@ -168,6 +173,7 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
     bootOrder: undefined,
     kernelCommandLines: [],
     kernelCommandLinesUnattested: [],
+    unboundDigests: [],
     grubCommands: [],
     crtmVersions: [],
     postCodes: [],
@@ -210,12 +216,17 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
       facts.bootApplications.push({ type, digests, ...path, pathAttested: false, source: src });
       continue;
     }
+    if (!v.contentBound) {
+      const digests: Partial<Record<HashName, string>> = {};
+      for (const d of e.digests) if (d.alg && v.banks.includes(d.alg.name)) digests[d.alg.name] = toHex(d.digest);
+      facts.unboundDigests.push({ pcr: e.pcrIndex, type, digests });
+    }
     if (e.binding === null) continue; // no content claim to make (blobs, handoff tables, file names...)
     if (!v.contentBound) {
       unattested(`the digest is not the hash of the ${e.binding.measured}`);
       continue;
     }
-    if (c.kind === 'efi-variable' && e.binding.measured === VARIABLE_VALUE_ONLY) {
+    if (c.kind === 'efi-variable' && v.banks.some((b) => e.binding!.measuredIn[b] === VARIABLE_VALUE_ONLY) && !v.banks.some((b) => e.binding!.measuredIn[b] === 'event data')) {
       // only the value is hashed: the name and GUID that say which variable it is could be any
       unattested(`only the variable's value is hashed, not its name ${JSON.stringify(c.name)} and GUID`);
       continue;
@@ -224,7 +235,7 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
     switch (c.kind) {
       case 'efi-variable':
         if (e.eventType === EV.EFI_VARIABLE_DRIVER_CONFIG) {
-          unattested(e.pcrIndex === 7 ? "measured after PCR 7's separator: not the Secure Boot configuration the firmware booted with" : `measured in PCR ${e.pcrIndex}: the Secure Boot configuration is read only from PCR 7, before its separator`);
+          unattested(e.pcrIndex === 7 ? (separatorAt.has(7) ? "measured after PCR 7's separator: not the Secure Boot configuration the firmware booted with" : 'PCR 7 has no separator in this log: the Secure Boot configuration is unknown') : `measured in PCR ${e.pcrIndex}: the Secure Boot configuration is read only from PCR 7, before its separator`);
         } else if (e.eventType === EV.EFI_VARIABLE_AUTHORITY) {
           if (e.pcrIndex !== 7) {
             unattested(`measured in PCR ${e.pcrIndex}: authorities are read only from PCR 7`);
@@ -248,7 +259,10 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
         if (e.pcrIndex === SYSTEMD_CMDLINE_PCR && c.role === 'kernel-cmdline') facts.kernelCommandLines.push({ text: c.value, origin: 'systemd-boot', source: src });
         break;
       case 'version':
-        if (e.pcrIndex !== 0 || !beforeSeparator(e)) unattested(`measured in PCR ${e.pcrIndex}${e.pcrIndex === 0 ? ' after its separator' : ''}: CRTM versions are read only from PCR 0, before its separator`);
+        if (e.pcrIndex !== 0 || !beforeSeparator(e)) {
+          const where = e.pcrIndex !== 0 ? `in PCR ${e.pcrIndex}` : separatorAt.has(0) ? "in PCR 0 after its separator" : 'in PCR 0, which has no separator in this log';
+          unattested(`measured ${where}: CRTM versions are read only from PCR 0, before its separator`);
+        }
         else facts.crtmVersions.push({ version: c.version, form: c.form, source: src });
         break;
       case 'text':
@@ -323,9 +337,13 @@ function readSecureBootConfiguration(events: readonly VerifiedEvent[], ctx: Deco
   for (const v of pcr7) {
     const e = v.event;
     const read = decodeEvent(7, EV.EFI_VARIABLE_DRIVER_CONFIG, e.data, e.digests, ctx);
-    const whole = read.content.kind === 'efi-variable' && read.binding?.measured === 'event data' && v.banks.some((b) => read.binding!.banks[b] === true);
+    // whole data in a bank the quote verified: a bank it did not verify could say anything
+    const whole = read.content.kind === 'efi-variable' && v.banks.some((b) => read.binding?.measuredIn[b] === 'event data');
     if (whole && read.content.kind === 'efi-variable') variables.push({ v, c: read.content });
-    else if (!(v.contentBound && e.content.kind === 'text')) return unknown(e.index, `PCR 7 event ${e.index} (${eventTypeName(e.eventType)}) before the separator is not a UEFI variable whose whole data its digest covers`);
+    else if (v.contentBound && e.content.kind === 'text') {
+      // an attested text (e.g. "DMA Protection Disabled") is kept as an action, and says nothing of the variables
+      if (e.eventType === EV.EFI_ACTION || e.eventType === EV.ACTION) facts.efiActions.push({ text: e.content.text, source: sourceOf(v) });
+    } else return unknown(e.index, `PCR 7 event ${e.index} (${eventTypeName(e.eventType)}) before the separator is not a UEFI variable whose whole data its digest covers`);
   }
   for (const { v, c } of variables) {
     const src = sourceOf(v);

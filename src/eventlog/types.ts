@@ -49,6 +49,8 @@ export interface DigestBinding {
   measured: string;
   /** bank -> digest equals the hash of the measured bytes */
   banks: Partial<Record<HashName, boolean>>;
+  /** bank -> which reading of the data its digest is the hash of (banks differ when a log was edited) */
+  measuredIn: Partial<Record<HashName, string>>;
 }
 
 export interface LogEvent {

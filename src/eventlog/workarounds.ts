@@ -32,7 +32,7 @@ export function withInjectedActions(log: UnverifiedEventLog, quirkId: string, pc
       data,
       raw: new Uint8Array(0),
       content: { kind: 'text', text, encoding: 'utf-8' },
-      binding: { measured: 'event data', banks: Object.fromEntries(log.banks.map((a) => [a.name, true])) },
+      binding: { measured: 'event data', banks: Object.fromEntries(log.banks.map((a) => [a.name, true])), measuredIn: Object.fromEntries(log.banks.map((a) => [a.name, 'event data'])) },
       syntheticQuirk: quirkId,
     };
   });

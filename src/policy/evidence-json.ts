@@ -73,6 +73,7 @@ const layerSchema = obj({
       replayedPcrs: defaulted(pcrValues, new Map(), 'replayed PCR values'),
       secureBoot: optional(bool(), 'SecureBoot variable'),
       bootApplications: defaulted(list(obj({ pcr: required(int(0, 23, 'PCR'), 'PCR'), digests: required(digestsByBank, 'digests'), path: optional(text(), 'device path') }), { max: 10_000 }), [], 'boot applications'),
+      unboundDigests: optional(list(obj({ pcr: required(int(0, 23, 'PCR'), 'PCR'), digests: required(digestsByBank, 'digests') }), { max: 100_000 }), 'digests of the other verified events whose digest is not their data\'s hash'),
       kernelCmdlines: defaulted(list(text(8192), { max: 1000 }), [], 'kernel command lines'),
       kernelCmdlinesUnattested: optional(int(0, 1_000_000, 'events'), 'verified PCR 8 events whose text is not attested'),
       crtmVersions: defaulted(list(text(1024), { max: 100 }), [], 'CRTM versions'),

@@ -111,6 +111,8 @@ export interface EventLogFacts {
   kernelCmdlines: string[];
   /** verified PCR 8 events whose text is not attested: a command line could hide in one (absent: none) */
   kernelCmdlinesUnattested?: number;
+  /** digests of the other verified events whose digest is not their data's hash (blobs, relabelled images): forbidden hashes are looked for here too */
+  unboundDigests?: BootApplicationFacts[];
   /** EV_S_CRTM_VERSION contents as text (firmware version strings) */
   crtmVersions: string[];
   /** the dbx measured in PCR 7: SHA-256 hashes of forbidden images, and SHA-256 of forbidden certificates (DER) */

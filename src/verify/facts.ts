@@ -42,6 +42,7 @@ export function logFacts(logs: LogsVerification | null): { eventLog?: EventLogFa
       bootApplications: (boot?.bootApplications ?? []).map((a) => ({ pcr: a.source.pcr, digests: a.digests, ...(a.filePath ? { path: a.filePath } : {}) })),
       kernelCmdlines: (boot?.kernelCommandLines ?? []).map((k) => k.text),
       ...(boot?.kernelCommandLinesUnattested.length ? { kernelCmdlinesUnattested: boot.kernelCommandLinesUnattested.length } : {}),
+      ...(boot?.unboundDigests.length ? { unboundDigests: boot.unboundDigests.map((u) => ({ pcr: u.pcr, digests: u.digests })) } : {}),
       crtmVersions: (boot?.crtmVersions ?? []).map((k) => k.version),
       dbx: { sha256: boot?.dbx?.hashes ?? [], certSha256: (boot?.dbx?.certificates ?? []).map((x) => x.sha256) },
       quirksApplied: boot?.quirks ?? [],

@@ -195,3 +195,30 @@ test('a stop cancels the VMs in flight: their cut-short attempts are not results
   assert.deepEqual(results.map((r) => [r.name, r.verdict]), [[targets[0]!.name, 'trusted']]);
   assert.deepEqual(stats, { completed: 1, attempts: 3, retried: 0, skipped: 2 });
 });
+
+test('the deadline counts only a VM\'s own attempts: its backoff and its wait for a free slot do not', async (t) => {
+  const { sim, setup, targets } = await fleet(t, 2);
+  let clock = 0;
+  let refused = false;
+  const results = new Map<string, AttestationResult>();
+  await runAudit(targets.map((x) => ({ ...x, timeoutMs: 1_000 })), {
+    concurrency: 1,
+    retries: 1,
+    cache: setup.cache,
+    now: () => clock,
+    sleep: async () => void (clock += 500),
+    source: (target) =>
+      direct(sim, (req) => {
+        if (target.index === 0 && req.position === 0 && !refused) {
+          refused = true;
+          throw new TransportError('TRANSPORT_REFUSED', 'refused', {});
+        }
+        // the other VM holds the only slot for almost 3 s; every layer takes 0.6 s
+        clock += target.index === 1 && req.position === 0 ? 2_970 : 600;
+      }),
+    onResult: (r) => results.set(r.name!, r),
+  });
+  const first = results.get(targets[0]!.name!)!;
+  assert.equal(first.verdict, 'trusted', first.reason);
+  assert.equal(first.attempts, 2);
+});

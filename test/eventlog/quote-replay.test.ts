@@ -413,3 +413,35 @@ test('a log that says it is a CCEL log (its Spec ID event not in PCR 0) verifies
   assert.equal(r.checks[0]!.code, 'EVENTLOG_REPLAY_NO_OVERLAP');
   assert.equal(r.verified.events.length, 0);
 });
+
+test('what a digest covers is judged in the banks the quote verified: an unquoted bank hashing the whole data proves nothing', () => {
+  const w = new EventLogWriter({ banks: ['sha1', 'sha256'] });
+  const data = encodeVariableData(GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([1]));
+  // firmware hashed the value only (sha256, quoted); the unquoted sha1 digest was set to the hash of the whole, edited, data
+  w.add({ pcr: 7, type: EV.EFI_VARIABLE_DRIVER_CONFIG, data, digests: { sha1: createHash('sha1').update(data).digest(), sha256: createHash('sha256').update(Buffer.from([1])).digest() } });
+  w.addSeparator(7);
+  const quote = only(replayEventLog(parseEventLog(w.toBytes())), 'sha256');
+  const f = extractBootFacts(replayAgainstQuote(parseEventLog(w.toBytes()), quote).verified);
+  assert.equal(f.secureBoot, undefined);
+  assert.match(f.unattested.map((u) => u.reason).join(), /Secure Boot configuration is unknown/);
+});
+
+test('an image relabelled as a firmware blob (outside PCR 4) is still looked for by a forbid rule', () => {
+  const w = new EventLogWriter({ banks: ['sha256'] });
+  // a driver in PCR 2, logged as EV_EFI_PLATFORM_FIRMWARE_BLOB: its digest is the image's, not its data's hash
+  w.add({ pcr: 2, type: EV.EFI_PLATFORM_FIRMWARE_BLOB, data: Buffer.alloc(16), digests: { sha256: Buffer.alloc(32, 0x99) } });
+  w.addSeparator(2);
+  const f = extractBootFacts(replayAgainstQuote(parseEventLog(w.toBytes()), tpmAfter(w)).verified);
+  assert.deepEqual(f.bootApplications, []);
+  assert.deepEqual(f.unboundDigests.map((u) => [u.pcr, u.digests.sha256]), [[2, '99'.repeat(32)]]);
+});
+
+test('an attested EFI action before PCR 7\'s separator is kept as an action, and the configuration around it stands', () => {
+  const w = new EventLogWriter({ banks: ['sha256'] });
+  w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([1]));
+  w.addText(7, EV.EFI_ACTION, 'DMA Protection Disabled');
+  w.addSeparator(7);
+  const f = extractBootFacts(replayAgainstQuote(parseEventLog(w.toBytes()), tpmAfter(w)).verified);
+  assert.equal(f.secureBoot?.enabled, true);
+  assert.deepEqual(f.efiActions.map((a) => [a.source.pcr, a.text]), [[7, 'DMA Protection Disabled']]);
+});

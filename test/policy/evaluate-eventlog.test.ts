@@ -72,6 +72,12 @@ test('eventLog.bootApplications.forbidden: no boot application may be forbidden'
   assertFail(evaluatePolicy(vm(`bootApplications:\n  forbidden:\n    sha256: ["${sha256('shimx64.efi')}"]`), input()), 'layer[0].eventLog.bootApplications.forbidden', 'POLICY_BOOT_APP_FORBIDDEN');
 });
 
+test('eventLog.bootApplications.forbidden also looks at unbound event digests (an image relabelled as a blob); allowed does not', () => {
+  const relabelled = chain();
+  relabelled[0]!.eventLog!.unboundDigests = [{ pcr: 2, digests: { sha256: sha256('forbidden driver') } }];
+  assertFail(evaluatePolicy(vm(`bootApplications: { forbidden: { sha256: ["${sha256('forbidden driver')}"] } }`), input(relabelled)), 'layer[0].eventLog.bootApplications.forbidden', 'POLICY_BOOT_APP_FORBIDDEN');
+});
+
 test('eventLog.kernelCmdlines: exact lines and whole-line patterns', () => {
   const line = 'BOOT_IMAGE=/vmlinuz-6.8.0 root=UUID=0b1c ro console=ttyS0';
   assertPass(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input()), 'layer[0].eventLog.kernelCmdlines');

@@ -89,6 +89,7 @@ export function computeBinding(pcrIndex: number, eventType: number, data: Uint8A
   const cands = candidates(pcrIndex, eventType, data, content);
   if (!cands) return null;
   const banks: Partial<Record<HashName, boolean>> = {};
+  const measuredIn: Partial<Record<HashName, string>> = {};
   let measured: string | undefined;
   for (const d of digests) {
     if (!d.alg) continue;
@@ -97,10 +98,11 @@ export function computeBinding(pcrIndex: number, eventType: number, data: Uint8A
       if (hashOf(d.alg, c.bytes).equals(d.digest)) {
         bound = true;
         measured ??= c.measured;
+        measuredIn[d.alg.name] = c.measured;
         break;
       }
     }
     banks[d.alg.name] = bound;
   }
-  return { measured: measured ?? cands[0]!.measured, banks };
+  return { measured: measured ?? cands[0]!.measured, banks, measuredIn };
 }

@@ -55,7 +55,8 @@ function evaluateBootApps(rs: CompiledRuleSet, layer: LayerFacts, sink: RuleSink
       if (apps.length === 0) sink.fail(id, 'POLICY_BOOT_APP_NOT_ALLOWED', 'no boot application is measured in the event log', { expected: 'at least one allowed boot application', actual: [] });
       else sink.check(bad.length === 0, id, 'POLICY_BOOT_APP_NOT_ALLOWED', `all ${apps.length} boot application(s) are allowed`, `${bad.length} boot application(s) not allowed: ${bad.slice(0, 3).map((a) => a.path ?? Object.values(a.digests)[0]).join(', ')}`, { actual: bad.slice(0, MAX_LISTED).map(describeApp) });
     } else {
-      const bad = apps.filter((a) => appHits(a, sets));
+      // an image relabelled as a firmware blob (the type is not in the digest) is still that image
+      const bad = [...apps, ...(log.unboundDigests ?? [])].filter((a) => appHits(a, sets));
       sink.check(bad.length === 0, id, 'POLICY_BOOT_APP_FORBIDDEN', `none of ${apps.length} boot application(s) is forbidden`, `${bad.length} forbidden boot application(s): ${bad.slice(0, 3).map((a) => a.path ?? Object.values(a.digests)[0]).join(', ')}`, { actual: bad.slice(0, MAX_LISTED).map(describeApp) });
     }
   }
