@@ -251,13 +251,32 @@ export async function openState(path: string, opts: OpenStateOptions = {}): Prom
     const version = checkStateFile(db, file);
     // an empty file (or SQLite file without tables) where a command only reads: nothing was recorded, and reading does not make it a state file
     if (!create && version === 0) throw stateNotFound(file, 'is empty');
-    db.pragma('journal_mode = WAL');
+    await setWalMode(db, opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
     db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
     migrate(db, file);
     return new StateStore(db, file);
   } catch (err) {
     db?.close();
     throw stateError(err, file, 'open');
+  }
+}
+
+/**
+ * WAL mode, written into a new file's header. Two processes opening one new file at once (two audit shards
+ * sharing a state file) can get SQLITE_BUSY from this pragma without SQLite's busy handler being called, so it
+ * is tried again, for as long as the busy timeout allows.
+ */
+async function setWalMode(db: Db, busyTimeoutMs: number): Promise<void> {
+  const until = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() >= until) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.floor(Math.random() * 40)));
+    }
   }
 }
 
