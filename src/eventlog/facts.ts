@@ -210,17 +210,12 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
     // digest is not the hash of its data, whatever its type says: relabelling an application must not hide it.
     const imageLoad = c.kind === 'efi-image-load' && IMAGE_LOAD_TYPES.has(e.eventType);
     if (imageLoad || (e.pcrIndex === BOOT_APPLICATION_PCR && !v.contentBound)) {
-      const digests: Partial<Record<HashName, string>> = {};
-      for (const d of e.digests) if (d.alg && v.banks.includes(d.alg.name)) digests[d.alg.name] = toHex(d.digest);
+      const digests = verifiedDigests(v);
       const path = c.kind === 'efi-image-load' ? { devicePath: c.devicePath, filePath: c.filePath } : { devicePath: undefined, filePath: undefined };
       facts.bootApplications.push({ type, digests, ...path, pathAttested: false, source: src });
       continue;
     }
-    if (!v.contentBound) {
-      const digests: Partial<Record<HashName, string>> = {};
-      for (const d of e.digests) if (d.alg && v.banks.includes(d.alg.name)) digests[d.alg.name] = toHex(d.digest);
-      facts.unboundDigests.push({ pcr: e.pcrIndex, type, digests });
-    }
+    if (!v.contentBound) facts.unboundDigests.push({ pcr: e.pcrIndex, type, digests: verifiedDigests(v) });
     if (e.binding === null) continue; // no content claim to make (blobs, handoff tables, file names...)
     if (!v.contentBound) {
       unattested(`the digest is not the hash of the ${e.binding.measured}`);
@@ -262,8 +257,7 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
         if (e.pcrIndex !== 0 || !beforeSeparator(e)) {
           const where = e.pcrIndex !== 0 ? `in PCR ${e.pcrIndex}` : separatorAt.has(0) ? "in PCR 0 after its separator" : 'in PCR 0, which has no separator in this log';
           unattested(`measured ${where}: CRTM versions are read only from PCR 0, before its separator`);
-        }
-        else facts.crtmVersions.push({ version: c.version, form: c.form, source: src });
+        } else facts.crtmVersions.push({ version: c.version, form: c.form, source: src });
         break;
       case 'text':
         if (e.eventType === EV.EFI_ACTION || e.eventType === EV.ACTION) facts.efiActions.push({ text: c.text, source: src });
@@ -277,6 +271,13 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
     }
   }
   return facts;
+}
+
+/** An event's digests in the banks the quote verified, hex. */
+function verifiedDigests(v: VerifiedEvent): Partial<Record<HashName, string>> {
+  const digests: Partial<Record<HashName, string>> = {};
+  for (const d of v.event.digests) if (d.alg && v.banks.includes(d.alg.name)) digests[d.alg.name] = toHex(d.digest);
+  return digests;
 }
 
 const IMAGE_LOAD_TYPES: ReadonlySet<number> = new Set([EV.EFI_BOOT_SERVICES_APPLICATION, EV.EFI_BOOT_SERVICES_DRIVER, EV.EFI_RUNTIME_SERVICES_DRIVER]);
