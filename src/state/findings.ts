@@ -36,7 +36,7 @@ export const STATE_FINDING_CODES = {
   },
   CLONE_AK_CONFLICT: {
     kind: 'verification',
-    summary: 'the layer quotes, on another platform, with another AK than the instance has where it is hosted: another vTPM claims the instance (a per-host vPlatform CA can certify any instance id)',
+    summary: 'the layer quotes with an AK that is not the instance\'s own, on another platform than where the instance runs now: another vTPM claims the instance (a per-host vPlatform CA can certify any instance id)',
   },
   RESTORE_FROM_BACKUP: {
     kind: 'verification',

@@ -121,33 +121,22 @@ export function assessHosting(instanceId: string, stays: readonly Stay[], ev: Ho
 /**
  * Does a layer's AK clash with the instance's? A vTPM keeps its AK when it moves (its state moves), and a clone
  * copies it; an instance id is only a claim in a certificate, which any per-host vPlatform CA can make for any
- * id. The instance's AKs are those last seen on a platform where it has an open stay (no evidence it left). A
- * layer on another platform with another AK is another vTPM claiming the instance: CLONE_AK_CONFLICT, and its
- * readings are no hosting evidence (no stay for it, so it cannot make the genuine instance look cloned). An AK
- * changed on a platform where the instance has an open stay (re-keyed in place) is the instance's.
+ * id. The instance's own AKs are those whose readings were taken as evidence of where it runs (`ownKeys`). An
+ * AK that is not one of them is the instance's only if re-keyed where the instance runs now (the platform of
+ * its latest open stay) or if the instance is hosted nowhere (no open stay); otherwise it is another vTPM
+ * claiming the instance: CLONE_AK_CONFLICT, and its readings are no hosting evidence (no stay for it, so it
+ * cannot make the genuine instance look cloned). A former host, whose stay was never closed, cannot re-key it.
  */
-export function akConflict(
-  instanceId: string,
-  current: { akName: string; platformPath: readonly string[] },
-  keys: readonly { akName: string; platformPath: readonly string[] }[],
-  openStays: readonly { platformPath: readonly string[] }[],
-): StateFinding | null {
-  if (openStays.length === 0) return null;
-  const hosts = new Set(openStays.map((s) => platformKey(s.platformPath)));
-  if (hosts.has(platformKey(current.platformPath))) return null;
-  const own = keys.filter((k) => hosts.has(platformKey(k.platformPath)));
-  if (own.some((k) => k.akName === current.akName)) return null;
-  const where = openStays.map((s) => shortPath(s.platformPath)).join(', ');
+export function akConflict(instanceId: string, current: { akName: string; platformPath: readonly string[] }, ownKeys: readonly string[], openStays: readonly { platformPath: readonly string[]; last: number }[]): StateFinding | null {
+  if (openStays.length === 0 || ownKeys.includes(current.akName)) return null;
+  let latest = openStays[0]!;
+  for (const s of openStays) if (s.last > latest.last) latest = s;
+  if (platformKey(latest.platformPath) === platformKey(current.platformPath)) return null;
   return {
     code: 'CLONE_AK_CONFLICT',
-    message: `instance is hosted on platform ${where} with AK ${own.map((k) => `${k.akName.slice(0, 12)}…`).join(', ') || '(none recorded)'}; this layer quotes with AK ${current.akName.slice(0, 12)}… on platform ${shortPath(current.platformPath)}: another vTPM claims the instance`,
+    message: `instance runs on platform ${shortPath(latest.platformPath)} with AK ${ownKeys.map((k) => `${k.slice(0, 12)}…`).join(', ') || '(none recorded)'}; this layer quotes with AK ${current.akName.slice(0, 12)}… on platform ${shortPath(current.platformPath)}: another vTPM claims the instance`,
     instanceId,
-    details: {
-      knownAks: own.map((k) => k.akName),
-      knownPlatforms: openStays.map((s) => [...s.platformPath]),
-      ak: current.akName,
-      platform: [...current.platformPath],
-    },
+    details: { knownAks: [...ownKeys], knownPlatform: [...latest.platformPath], ak: current.akName, platform: [...current.platformPath] },
   };
 }
 

@@ -173,6 +173,13 @@ const V6_RESULT_DICTIONARY = `
 ALTER TABLE audit_run ADD COLUMN dictionary BLOB;
 `;
 
+const V7_ACCEPTED_KEYS = `
+-- Whether an identity's readings count as evidence of where its instance runs:
+-- 1 for the instance's own AK, 0 for another vTPM's claim to the instance
+-- (CLONE_AK_CONFLICT, see hosting-findings.ts). Earlier readings were all taken as its own.
+ALTER TABLE tpm_identity ADD COLUMN hosting INTEGER NOT NULL DEFAULT 1;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'identities, readings, results', up: (db) => db.exec(V1_TABLES) },
   {
@@ -187,6 +194,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, description: 'readings indexed by time, for pruning', up: (db) => db.exec(V4_INDEXES) },
   { version: 5, description: 'audit runs, and the run each result belongs to', up: (db) => db.exec(V5_AUDIT_RUNS) },
   { version: 6, description: 'results stored compressed, against a dictionary per audit run', up: (db) => db.exec(V6_RESULT_DICTIONARY) },
+  { version: 7, description: "which AKs are an instance's own (hosting evidence)", up: (db) => db.exec(V7_ACCEPTED_KEYS) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

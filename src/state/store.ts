@@ -388,25 +388,21 @@ export class StateStore {
    * restore). Reading the previous state and writing the new one happen in
    * one transaction holding the write lock.
    */
-  /** The platforms an instance has an open stay on (no evidence it left them). */
-  openStays(instanceId: string): { platformPath: string[] }[] {
+  /** The platforms an instance has an open stay on (no evidence it left them), the latest seen first. */
+  openStays(instanceId: string): { platformPath: string[]; last: number }[] {
     checkInput(INSTANCE_RE.test(instanceId), 'instanceId', instanceId);
     return this.read('read open stays', () =>
-      (this.stmt(`SELECT platform_path FROM stay WHERE instance_id = ? AND closed_at IS NULL`).all(instanceId) as Pick<StayRow, 'platform_path'>[]).map((r) => ({ platformPath: parsePath(r.platform_path, this.path) })),
+      (this.stmt(`SELECT platform_path, last_seen FROM stay WHERE instance_id = ? AND closed_at IS NULL ORDER BY last_seen DESC, id DESC`).all(instanceId) as Pick<StayRow, 'platform_path' | 'last_seen'>[]).map((r) => ({
+        platformPath: parsePath(r.platform_path, this.path),
+        last: r.last_seen,
+      })),
     );
   }
 
-  /** The AKs an instance has been seen with: when first and last, and through which platform path last. */
-  instanceKeys(instanceId: string): { akName: string; firstSeen: number; seenAt: number; platformPath: string[] }[] {
+  /** The instance's own AKs: those whose readings were taken as evidence of where it runs. */
+  instanceKeys(instanceId: string): string[] {
     checkInput(INSTANCE_RE.test(instanceId), 'instanceId', instanceId);
-    return this.read('read instance keys', () =>
-      (this.stmt(`SELECT ak_name, first_seen_at, seen_at, platform_path FROM tpm_identity WHERE instance_id = ?`).all(instanceId) as Pick<IdentityRow, 'ak_name' | 'first_seen_at' | 'seen_at' | 'platform_path'>[]).map((r) => ({
-        akName: r.ak_name,
-        firstSeen: r.first_seen_at,
-        seenAt: r.seen_at,
-        platformPath: parsePath(r.platform_path, this.path),
-      })),
-    );
+    return this.read('read instance keys', () => (this.stmt(`SELECT ak_name FROM tpm_identity WHERE instance_id = ? AND hosting = 1`).all(instanceId) as Pick<IdentityRow, 'ak_name'>[]).map((r) => r.ak_name));
   }
 
   observe(obs: Observation): ObserveOutcome {
@@ -427,13 +423,14 @@ export class StateStore {
       const head = assessed.state.lineages[0]!;
       this.stmt(
         `INSERT INTO tpm_identity (instance_id, ak_name, clock, reset_count, restart_count, safe, firmware_version, platform_path,
-           seen_at, received_at, first_seen_at, readings, clock_state)
+           seen_at, received_at, first_seen_at, readings, clock_state, hosting)
          VALUES (@instanceId, @akName, @clock, @resetCount, @restartCount, @safe, @firmwareVersion, @platformPath,
-           @seenAt, @receivedAt, @seenAt, 1, @clockState)
+           @seenAt, @receivedAt, @seenAt, 1, @clockState, @hosting)
          ON CONFLICT (instance_id, ak_name) DO UPDATE SET
            clock = excluded.clock, reset_count = excluded.reset_count, restart_count = excluded.restart_count, safe = excluded.safe,
            firmware_version = excluded.firmware_version, platform_path = excluded.platform_path, seen_at = excluded.seen_at,
-           received_at = excluded.received_at, readings = readings + 1, clock_state = excluded.clock_state`,
+           received_at = excluded.received_at, readings = readings + 1, clock_state = excluded.clock_state,
+           hosting = MAX(hosting, excluded.hosting)`,
       ).run({
         instanceId: obs.instanceId,
         akName: obs.akName,
@@ -446,6 +443,7 @@ export class StateStore {
         seenAt: head.time,
         receivedAt: head.receivedAt,
         clockState: encodeClockState(assessed.state),
+        hosting: obs.hosting === false ? 0 : 1,
       });
       const findings = [...assessed.findings];
       if (reading.platformPath.length > 0 && obs.hosting !== false) {

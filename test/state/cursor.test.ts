@@ -43,11 +43,12 @@ test('a version-2 file opens with the current version: stays and results kept, t
   db.exec('DROP TABLE audit_run');
   db.exec('DROP INDEX result_by_run');
   db.exec('ALTER TABLE result DROP COLUMN run_id');
+  db.exec('ALTER TABLE tpm_identity DROP COLUMN hosting');
   db.pragma('user_version = 2');
   db.close();
   const v3 = await openState(file, { create: false });
   assert.equal(v3.schemaVersion, SCHEMA_VERSION);
-  assert.equal(SCHEMA_VERSION, 6);
+  assert.equal(SCHEMA_VERSION, 7);
   assert.equal(v3.stays(I).length, 1);
   const check = new Database(file, { readonly: true });
   assert.equal((check.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE name IN ('migration_cursor', 'observation_by_time', 'audit_run', 'result_by_run')`).get() as { n: number }).n, 4);

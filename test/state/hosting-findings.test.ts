@@ -101,23 +101,22 @@ test('evidence without a platform path is a bug of the caller', () => {
   assertThrowsCode(() => assessHosting(X, [], { platformPath: [], time: T0, hosted: true }), 'INTERNAL_ERROR');
 });
 
-test('akConflict: another AK on another platform while the instance has an open stay elsewhere is another vTPM claiming it', async () => {
+test('akConflict: an AK that is not the instance\'s own, on another platform than where it runs now, is another vTPM claiming it', async () => {
   const { akConflict } = await import('../../src/state/hosting-findings.js');
   const A = 'aa'.repeat(34);
   const B = 'bb'.repeat(34);
-  const keys = [{ akName: A, platformPath: P }];
-  const open = [{ platformPath: P }];
-  // nothing hosted yet, or the instance's own AK anywhere (a migration, or a clone, which copies the AK)
-  assert.equal(akConflict(X, { akName: B, platformPath: Q }, keys, []), null);
-  assert.equal(akConflict(X, { akName: A, platformPath: Q }, keys, open), null);
-  // another AK on the platform where it is hosted: re-keyed in place
-  assert.equal(akConflict(X, { akName: B, platformPath: P }, keys, open), null);
-  // another AK on another platform, however long since the instance was last seen
-  const c = akConflict(X, { akName: B, platformPath: Q }, keys, open);
+  const open = [{ platformPath: P, last: T0 }];
+  // hosted nowhere yet, or one of its own AKs anywhere (a migration, or a clone, which copies the AK)
+  assert.equal(akConflict(X, { akName: B, platformPath: Q }, [A], []), null);
+  assert.equal(akConflict(X, { akName: A, platformPath: Q }, [A], open), null);
+  // another AK where it runs now: re-keyed in place
+  assert.equal(akConflict(X, { akName: B, platformPath: P }, [A], open), null);
+  // another AK elsewhere
+  const c = akConflict(X, { akName: B, platformPath: Q }, [A], open);
   assert.equal(c?.code, 'CLONE_AK_CONFLICT');
-  assert.deepEqual(c?.details, { knownAks: [A], knownPlatforms: [P], ak: B, platform: Q });
-  // an AK the instance was re-keyed to (last seen on its host) may move on
-  assert.equal(akConflict(X, { akName: B, platformPath: Q }, [...keys, { akName: B, platformPath: P }], open), null);
+  assert.deepEqual(c?.details, { knownAks: [A], knownPlatform: P, ak: B, platform: Q });
+  // a former host, whose stay was never closed, is not where it runs now: it cannot re-key the instance
+  assert.equal(akConflict(X, { akName: B, platformPath: P }, [A], [{ platformPath: Q, last: T0 + 1_000 }, { platformPath: P, last: T0 }])?.code, 'CLONE_AK_CONFLICT');
 });
 
 test('through the state store: an impostor vTPM claiming a known instance gets CLONE_AK_CONFLICT, and the genuine instance is not made a clone', async (t) => {
@@ -154,4 +153,11 @@ test('through the state store: an impostor vTPM claiming a known instance gets C
   const rekeyed = 'cc'.repeat(34);
   assert.deepEqual(await codes(walk(rekeyed, '11'.repeat(34), 4_000), day + 240), []);
   assert.deepEqual(await codes(walk(rekeyed, '33'.repeat(34), 5_000), day + 3_840), []);
+  // it leaves host 3 with evidence (a migrate-out in host 3's table), then runs on host 4 with the same AK: its own
+  store.recordHosting(hex, { platformPath: ['33'.repeat(34)], epoch: null, time: T0 + (day + 4_000) * 1000, hosted: false });
+  assert.deepEqual(await codes(walk(rekeyed, '44'.repeat(34), 6_000), day + 4_200), []);
+  assert.deepEqual(await codes(walk(rekeyed, '44'.repeat(34), 7_000), 8 * day), []);
+  // a former host (host 1, whose stay was never closed) presents a vTPM of its own under the id
+  assert.deepEqual(await codes(walk('dd'.repeat(34), '11'.repeat(34), 9_000), 8 * day + 60), ['CLONE_AK_CONFLICT']);
+  assert.deepEqual(await codes(walk(rekeyed, '44'.repeat(34), 8_000), 8 * day + 120), []);
 });

@@ -137,3 +137,20 @@ test('a damaged row (clock state) is STATE_CORRUPT, not a crash', async (t) => {
   assertThrowsCode(() => again.identities(), 'STATE_CORRUPT');
   again.close();
 });
+
+test('a version-6 file opens at version 7: the AKs it has seen are its instances\' own (hosting evidence)', async (t) => {
+  const file = join(tempDir(t), 'v6.db');
+  const ak = 'ab'.repeat(34);
+  const first = await openState(file);
+  first.observe({ instanceId: X, akName: ak, clockInfo: { clock: 1000n, resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n, platformPath: P, time: T0, target: 'https://vm' });
+  first.close();
+  // back to version 6, as that release left it
+  const db = new Database(file);
+  db.exec('ALTER TABLE tpm_identity DROP COLUMN hosting');
+  db.pragma('user_version = 6');
+  db.close();
+  const s = await openState(file);
+  t.after(() => s.close());
+  assert.equal(s.schemaVersion, 7);
+  assert.deepEqual(s.instanceKeys(X), [ak]);
+});

@@ -122,7 +122,7 @@ test('a run stores its results compressed against its dictionary, set by its fir
   for (const e of read) assert.deepEqual(e.result, JSON.parse(written.get(e.target)!), e.target);
 });
 
-test('a version-5 file opens as version 6: its text results still read, and a run it began gets a dictionary', async (t) => {
+test('a version-5 file opens at the current version: its text results still read, and a run it began gets a dictionary', async (t) => {
   const file = join(tempDir(t), 'v5.db');
   const db = stateFileAtVersion(file, 5);
   const run = Number(db.prepare(`INSERT INTO audit_run (started_at, inventory, shard, planned) VALUES (?, '/fleet.yaml', NULL, 2)`).run(T0).lastInsertRowid);
@@ -132,8 +132,8 @@ test('a version-5 file opens as version 6: its text results still read, and a ru
 
   const s = await openState(file, { create: false });
   t.after(() => s.close());
-  assert.equal(SCHEMA_VERSION, 6);
-  assert.equal(s.schemaVersion, 6);
+  assert.equal(SCHEMA_VERSION, 7);
+  assert.equal(s.schemaVersion, 7);
   const fresh = JSON.stringify(resultOf(2));
   s.appendResult({ time: T0 + 1, target: 'https://new.example/', verdict: 'trusted', resultJson: fresh, runId: run });
   const byTarget = new Map(s.history({ run }).map((e) => [e.target, e.result]));
