@@ -214,7 +214,8 @@ function certSummary(c: Certificate): CertificateSummary {
   };
 }
 
-function normalizeUri(uri: string): string {
+/** What makes two layer URIs the same layer: scheme, host, path without trailing slashes, and query. */
+export function normalizeUri(uri: string): string {
   try {
     const u = new URL(uri);
     // the query is part of where a layer is: one gateway may serve layers told apart by it

@@ -25,7 +25,7 @@ import type { HostingEvidence } from '../state/hosting-findings.js';
 import { fail, pass, type CheckResult } from '../verify/checks.js';
 import type { AttestationResult, Verdict } from '../verify/result.js';
 import { checkInstanceMigratedOut, checkSingleHost } from '../verify/vplatform.js';
-import type { VerifiedLayer } from '../verify/walker.js';
+import { normalizeUri, type VerifiedLayer } from '../verify/walker.js';
 import { toHex } from '../util/bytes.js';
 import type { AttestTrigger } from './trigger.js';
 
@@ -95,17 +95,9 @@ export interface SourceCheckOutcome {
   reports: SourceReport[];
 }
 
-/** URIs compared as the walker does: scheme, host, path without trailing slashes, and query. */
+/** URIs compared as the walker does (normalizeUri). */
 export function sameUri(a: string, b: string): boolean {
-  const norm = (u: string): string => {
-    try {
-      const x = new URL(u);
-      return `${x.protocol}//${x.host.toLowerCase()}${x.pathname.replace(/\/+$/, '')}${x.search}`;
-    } catch {
-      return u;
-    }
-  };
-  return norm(a) === norm(b);
+  return normalizeUri(a) === normalizeUri(b);
 }
 
 /** Worst first: what the policy hears when a batch named several sources. */
