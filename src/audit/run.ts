@@ -18,6 +18,7 @@
 // and the log cache (a log verified against the same quoted PCRs is not
 // replayed again). Each is bounded, so memory does not grow with the fleet.
 
+import { setMaxListeners } from 'node:events';
 import type { Policy } from '../policy/compile.js';
 import type { EvidenceClient } from '../transport/evidence-client.js';
 import { liveSource } from '../transport/layer-source.js';
@@ -133,7 +134,24 @@ export function retryDelay(attempt: number, base: number, max: number, random: (
   return Math.min(max, base * 2 ** (attempt - 2)) * (0.5 + random() / 2);
 }
 
-export async function runAudit(targets: readonly AuditTarget[], options: AuditRunOptions): Promise<AuditRunStats> {
+export async function runAudit(targets: readonly AuditTarget[], callerOptions: AuditRunOptions): Promise<AuditRunStats> {
+  // Every request in flight listens for a stop, one listener each, removed when it settles: with more
+  // than ten at once node warns of a leak on the signal. So the requests listen on a signal of the
+  // audit's own, with no such limit (the concurrency bounds them), and the caller's gets one listener.
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal);
+  const callerSignal = callerOptions.signal;
+  const forwardStop = (): void => stop.abort(callerSignal?.reason);
+  if (callerSignal?.aborted) forwardStop();
+  else callerSignal?.addEventListener('abort', forwardStop, { once: true });
+  try {
+    return await runAuditWith(targets, callerSignal ? { ...callerOptions, signal: stop.signal } : callerOptions);
+  } finally {
+    callerSignal?.removeEventListener('abort', forwardStop);
+  }
+}
+
+async function runAuditWith(targets: readonly AuditTarget[], options: AuditRunOptions): Promise<AuditRunStats> {
   const stats: AuditRunStats = { completed: 0, attempts: 0, retried: 0, skipped: 0 };
   const slots = new Slots(Math.max(1, options.concurrency));
   const sleep = options.sleep ?? defaultSleep;

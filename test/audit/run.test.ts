@@ -5,6 +5,7 @@
 // a failing result sink stops the audit, an abort stops starting VMs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { runAudit, type AuditTarget } from '../../src/audit/run.js';
 import { setupVerifier } from '../../src/cli/verifier-setup.js';
 import { TransportError } from '../../src/errors.js';
@@ -221,4 +222,33 @@ test('the deadline counts only a VM\'s own attempts: its backoff and its wait fo
   const first = results.get(targets[0]!.name!)!;
   assert.equal(first.verdict, 'trusted', first.reason);
   assert.equal(first.attempts, 2);
+});
+
+test('a stop signal is listened to once, however many requests are in flight (no leak warning at concurrency 16)', async (t) => {
+  const { targets } = await fleet(t, 40);
+  const abort = new AbortController();
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => {
+    warnings.push(`${w.name}: ${w.message}`);
+  };
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  let mostListeners = 0;
+  const results: AttestationResult[] = [];
+  // real HTTP requests to the simulator: each one in flight listens for the stop
+  const stats = await runAudit(targets, {
+    concurrency: 16,
+    retries: 0,
+    signal: abort.signal,
+    onResult: (r) => {
+      results.push(r);
+      mostListeners = Math.max(mostListeners, getEventListeners(abort.signal, 'abort').length);
+    },
+  });
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(stats.completed, 40);
+  assert.ok(results.every((r) => r.verdict === 'trusted'), results.map((r) => r.error?.code).join(','));
+  assert.deepEqual(warnings, []);
+  assert.equal(mostListeners, 1);
+  assert.equal(getEventListeners(abort.signal, 'abort').length, 0, 'the audit leaves no listener behind');
 });
