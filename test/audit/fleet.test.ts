@@ -88,6 +88,7 @@ test('a fleet of 1,000 VMs (50 VMMs, 50 hosts), faults from a seeded plan: the a
   assert.match(run.stdout, /Failures by code\n/);
   assert.match(run.stdout, /Slowest hosts\n/);
   assert.match(run.stderr, /audit: 1000\/1000 VMs done/, 'progress lines in a log (no TTY)');
+  assert.doesNotMatch(run.stderr, /\(node:\d+\) \w*Warning/, 'no warning from node in an audit\'s log');
 
   // --- the state file: every result in the history, the file sound
   const store = await openState(files.state, { create: false });
