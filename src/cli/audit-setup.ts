@@ -14,6 +14,8 @@ import { baselinePolicy } from '../policy/baseline.js';
 import type { Policy } from '../policy/compile.js';
 import type { Path } from '../policy/schema-dsl.js';
 import { EvidenceClient } from '../transport/evidence-client.js';
+import { HTTP_DEFAULTS } from '../transport/http-client.js';
+import { ResponseBudget } from '../transport/response-budget.js';
 import { readTlsFiles } from '../transport/tls-files.js';
 import type { ValidationCache } from '../x509/cache.js';
 import type { Crl } from '../x509/crl.js';
@@ -135,7 +137,8 @@ export function setupAudit(
     return loaded;
   };
 
-  // HTTP clients, once per TLS setting
+  // HTTP clients, once per TLS setting; one budget bounds the response bytes all of them hold at once
+  const budget = new ResponseBudget(HTTP_DEFAULTS.maxBufferedBytes);
   const clientsByTls = new Map<string, EvidenceClient | null>();
   const clientFor = (tls: Setting<{ ca?: string[]; cert?: string; key?: string }> | undefined): EvidenceClient | null => {
     const id = JSON.stringify(tls?.value ?? null);
@@ -145,6 +148,7 @@ export function setupAudit(
     try {
       client = new EvidenceClient({
         tls: tls ? readTlsFiles(tls.value) : {},
+        budget,
         ...(defaults.timeoutMs !== undefined ? { timeoutMs: defaults.timeoutMs } : {}),
         ...(defaults.connectTimeoutMs !== undefined ? { connectTimeoutMs: defaults.connectTimeoutMs } : {}),
       });

@@ -15,6 +15,7 @@ import type { Socket } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { UsageError, type VtpmError } from '../errors.js';
 import { mapNetworkError, sanitizeServerText, tlsConfigError, transportError, type LayerLabel, type TransportContext } from './errors.js';
+import { ResponseBudget } from './response-budget.js';
 import { parseEndpointUrl } from './url.js';
 
 export const HTTP_DEFAULTS = {
@@ -24,6 +25,8 @@ export const HTTP_DEFAULTS = {
   timeoutMs: 30_000,
   /** response body cap: evidence with a large IMA list fits */
   maxResponseBytes: 32 * 1024 * 1024,
+  /** response bytes held at once by all requests that share a budget: 16 responses at the cap (an audit's concurrency on 2 CPUs) */
+  maxBufferedBytes: 512 * 1024 * 1024,
   /** concurrent connections per host (per agent) */
   maxSockets: 256,
   /** an idle kept-alive connection is closed after this (below node's server default of 5 s) */
@@ -48,6 +51,12 @@ export interface HttpClientOptions {
   connectTimeoutMs?: number | undefined;
   timeoutMs?: number | undefined;
   maxResponseBytes?: number | undefined;
+  /**
+   * Bounds the response bytes held at once by this client's requests (default:
+   * a budget of HTTP_DEFAULTS.maxBufferedBytes of its own); clients given one
+   * budget share it. Past it, the response holding the most is dropped.
+   */
+  budget?: ResponseBudget | undefined;
   tls?: TlsOptions | undefined;
   /** reuse connections (default true) */
   keepAlive?: boolean | undefined;
@@ -101,6 +110,7 @@ interface Resolved {
   /** response-headers deadline; 0 = none */
   responseTimeoutMs: number;
   maxResponseBytes: number;
+  budget: ResponseBudget;
   headers: Record<string, string>;
 }
 
@@ -131,6 +141,7 @@ export class HttpClient {
   readonly connectTimeoutMs: number;
   readonly timeoutMs: number;
   readonly maxResponseBytes: number;
+  readonly budget: ResponseBudget;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private closed = false;
@@ -139,6 +150,7 @@ export class HttpClient {
     this.connectTimeoutMs = checkedOption('connectTimeoutMs', options.connectTimeoutMs, HTTP_DEFAULTS.connectTimeoutMs, 1);
     this.timeoutMs = checkedOption('timeoutMs', options.timeoutMs, HTTP_DEFAULTS.timeoutMs, 1);
     this.maxResponseBytes = checkedOption('maxResponseBytes', options.maxResponseBytes, HTTP_DEFAULTS.maxResponseBytes, 0);
+    this.budget = options.budget ?? new ResponseBudget(HTTP_DEFAULTS.maxBufferedBytes);
     const keepAlive = options.keepAlive ?? true;
     const agentOptions = {
       keepAlive,
@@ -217,6 +229,7 @@ export class HttpClient {
       timeoutMs: stream ? 0 : checkedOption('timeoutMs', o.timeoutMs, this.timeoutMs, 1),
       responseTimeoutMs: stream ? checkedOption('responseTimeoutMs', o.responseTimeoutMs, this.timeoutMs, 1) : 0,
       maxResponseBytes: checkedOption('maxResponseBytes', o.maxResponseBytes, this.maxResponseBytes, 0),
+      budget: this.budget,
       headers: { 'user-agent': 'vtpm-verify', ...o.headers },
     };
   }
@@ -383,15 +396,30 @@ function readBody(url: URL, res: IncomingMessage, o: Resolved, ex: Exchange<Http
   }
   const chunks: Buffer[] = [];
   let received = 0;
+  const budget = o.budget;
+  const held = budget.reader((bytes) =>
+    ex.fail(
+      transportError(
+        'TRANSPORT_TOO_LARGE',
+        `response dropped after ${bytes} bytes: the responses being read at once passed their ${budget.maxBytes}-byte budget, and this one held the most`,
+        o.ctx,
+        { received: bytes, budget: budget.maxBytes },
+      ),
+    ),
+  );
+  // a failed exchange destroys the response: its bytes are released then
+  res.once('close', () => held.close());
   res.on('data', (chunk: Buffer) => {
     received += chunk.length;
     if (received > cap) {
       ex.fail(transportError('TRANSPORT_TOO_LARGE', `response exceeds the ${cap}-byte cap (stopped after ${received} bytes)`, o.ctx, { received, max: cap }));
       return;
     }
+    if (!held.add(chunk.length)) return;
     chunks.push(chunk);
   });
   res.on('end', () => {
+    held.close();
     ex.resolve({ url: url.href, status: 200, headers: res.headers, body: Buffer.concat(chunks, received) });
   });
 }

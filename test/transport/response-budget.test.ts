@@ -1,0 +1,91 @@
+// The response-byte budget shared by many requests (src/transport/response-budget.ts),
+// against real HTTP servers on 127.0.0.1: past the budget the response holding
+// the most bytes is dropped, whichever response's bytes came last, and every
+// byte is given back when a response ends, fails or is dropped.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
+import { HttpClient } from '../../src/transport/http-client.js';
+import { ResponseBudget } from '../../src/transport/response-budget.js';
+import { assertRejectsCode } from '../helpers/assert.js';
+import { startHttp, until } from './servers.js';
+
+const KB = 1024;
+const clients: HttpClient[] = [];
+function client(budget: ResponseBudget, maxResponseBytes = 4 * 1024 * KB): HttpClient {
+  const c = new HttpClient({ connectTimeoutMs: 10_000, timeoutMs: 10_000, budget, maxResponseBytes });
+  clients.push(c);
+  return c;
+}
+after(() => clients.forEach((c) => c.close()));
+
+/** /hog sends `hogBytes` and keeps the response open until `release()`; /small sends `smallBytes` and ends. */
+async function servers(hogBytes: number, smallBytes: number) {
+  const open: ServerResponse[] = [];
+  const server = await startHttp((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }); // chunked: no length to refuse up front
+    if (req.url === '/hog') {
+      res.write(Buffer.alloc(hogBytes, 0x20));
+      open.push(res);
+    } else {
+      res.end(Buffer.alloc(smallBytes, 0x20));
+    }
+  });
+  return { server, release: () => open.forEach((r) => r.end()) };
+}
+
+test('past the budget the response holding the most is dropped, not the one whose bytes came last', async () => {
+  const { server, release } = await servers(800 * KB, 300 * KB);
+  try {
+    const budget = new ResponseBudget(1024 * KB);
+    // two clients (as an audit has one per TLS setting) sharing one budget
+    const hogging = client(budget).get(`${server.url}/hog`, { layer: 1 });
+    const hogged = assertRejectsCode(hogging, 'TRANSPORT_TOO_LARGE');
+    await until(() => budget.held >= 800 * KB, 'the hog holds its 800 KB');
+    const small = await client(budget).get(`${server.url}/small`, { layer: 2 });
+    assert.equal(small.body.length, 300 * KB, 'the response that crossed the budget is whole');
+    const err = await hogged;
+    assert.equal(err.details['budget'], 1024 * KB);
+    assert.ok((err.details['received'] as number) >= 800 * KB);
+    assert.match(err.message, /passed their 1048576-byte budget, and this one held the most/);
+    await until(() => budget.held === 0, 'every byte is given back');
+    release();
+  } finally {
+    await server.close();
+  }
+});
+
+test('within the budget both responses are read whole, and the bytes are given back', async () => {
+  const { server, release } = await servers(600 * KB, 300 * KB);
+  try {
+    const budget = new ResponseBudget(1024 * KB);
+    const c = client(budget);
+    const hog = c.get(`${server.url}/hog`);
+    await until(() => budget.held >= 600 * KB, 'the first response holds its 600 KB');
+    const small = await c.get(`${server.url}/small`);
+    assert.equal(small.body.length, 300 * KB);
+    assert.equal(budget.held, 600 * KB, 'the finished response gave its bytes back');
+    release();
+    assert.equal((await hog).body.length, 600 * KB);
+    assert.equal(budget.held, 0);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a response bigger than the whole budget is dropped on its own; one over its cap gives its bytes back', async () => {
+  const { server, release } = await servers(2 * 1024 * KB, 300 * KB);
+  try {
+    const budget = new ResponseBudget(1024 * KB);
+    const err = await assertRejectsCode(client(budget).get(`${server.url}/hog`), 'TRANSPORT_TOO_LARGE');
+    assert.equal(err.details['budget'], 1024 * KB);
+    await until(() => budget.held === 0, 'the dropped response gave its bytes back');
+    // the per-response cap still applies first, below the budget
+    const capped = await assertRejectsCode(client(budget, 100 * KB).get(`${server.url}/small`), 'TRANSPORT_TOO_LARGE');
+    assert.equal(capped.details['max'], 100 * KB);
+    await until(() => budget.held === 0, 'the capped response gave its bytes back');
+    release();
+  } finally {
+    await server.close();
+  }
+});
