@@ -69,3 +69,28 @@ test('policy evaluate and explain: values from the facts and text from the polic
   );
   assert.doesNotMatch(text, RAW);
 });
+
+test('watch: the closing summary escapes the first failure\'s reason and the error that ended the watch', async () => {
+  const { renderSummary: renderWatchSummary } = await import('../../src/cli/actions/watch.js');
+  const base = {
+    target: 'https://vm.example',
+    instance: null,
+    platformPath: [],
+    lastVerdict: 'not-trusted' as const,
+    attestations: 1,
+    byTrigger: { initial: 1, interval: 0, migration: 0 },
+    failures: 1,
+    notifications: 0,
+    sourceChecks: 0,
+    controllerAttestations: 0,
+    coalescer: { coalesced: 0 },
+    stateFile: 'w.db',
+    signal: null,
+  } as unknown as Parameters<typeof renderWatchSummary>[0];
+  // an IMA path quoted by a policy rule: the VM chose it
+  const failed = renderWatchSummary({ ...base, stoppedBy: 'failure', firstFailure: { target: HOSTILE, verdict: 'not-trusted', reason: `not in the allow-list (first: ${HOSTILE})` } }, undefined, PLAIN);
+  assert.doesNotMatch(failed, RAW);
+  assert.doesNotMatch(failed, /^✓ trusted/m);
+  const errored = renderWatchSummary({ ...base, stoppedBy: 'error', firstFailure: null }, HOSTILE, PLAIN);
+  assert.doesNotMatch(errored, RAW);
+});

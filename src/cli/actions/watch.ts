@@ -17,6 +17,7 @@ import type { AttestInput, AttestReport, WatchDeps, WatchSummary } from '../../w
 import { DEFAULT_INTERVAL_MS } from '../../watch/watcher.js';
 import { makeStyle, toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { VerifierSetup, VerifierSetupOptions } from '../verifier-setup.js';
+import { terminalSafe } from '../../util/terminal-safe.js';
 import { checkTargetUrl, evidenceClient, openStateFile, walkOptions, type ClientOptions } from './attest.js';
 
 export interface WatchCliOptions extends VerifierSetupOptions, ClientOptions {
@@ -246,14 +247,15 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
   }
 }
 
-function renderSummary(r: WatchSummary & { stateFile: string; signal: string | null }, errorMessage: string | undefined, s: Style): string {
-  const why = r.stoppedBy === 'signal' ? `stopped by ${r.signal ?? 'request'}` : r.stoppedBy === 'failure' ? s.bad('stopped at the first result not trusted (--exit-on-failure)') : s.bad(`stopped by an error: ${errorMessage}`);
+/** The last lines of a watch. The reason and error quote evidence (IMA paths, command lines) and servers: escaped, as the event lines are. */
+export function renderSummary(r: WatchSummary & { stateFile: string; signal: string | null }, errorMessage: string | undefined, s: Style): string {
+  const why = r.stoppedBy === 'signal' ? `stopped by ${r.signal ?? 'request'}` : r.stoppedBy === 'failure' ? s.bad('stopped at the first result not trusted (--exit-on-failure)') : s.bad(`stopped by an error: ${terminalSafe(String(errorMessage))}`);
   const lines = [
-    `watch ${r.target}: ${why}`,
+    `watch ${terminalSafe(r.target)}: ${why}`,
     `  ${r.attestations} attestation(s) (initial ${r.byTrigger.initial}, interval ${r.byTrigger.interval}, after notifications ${r.byTrigger.migration}), ${r.failures} not trusted`,
     `  ${r.notifications} notification(s), ${r.coalescer.coalesced} coalesced; ${r.sourceChecks} source check(s); ${r.controllerAttestations} controller attestation(s)`,
     `  last verdict ${r.lastVerdict ?? '-'}; results recorded in ${r.stateFile}`,
   ];
-  if (r.firstFailure) lines.push(`  first not trusted: ${r.firstFailure.target}: ${r.firstFailure.reason}`);
+  if (r.firstFailure) lines.push(`  first not trusted: ${terminalSafe(r.firstFailure.target)}: ${terminalSafe(r.firstFailure.reason)}`);
   return lines.join('\n');
 }
