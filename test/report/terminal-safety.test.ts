@@ -94,3 +94,36 @@ test('watch: the closing summary escapes the first failure\'s reason and the err
   const errored = renderWatchSummary({ ...base, stoppedBy: 'error', firstFailure: null }, HOSTILE, PLAIN);
   assert.doesNotMatch(errored, RAW);
 });
+
+test('verify and watch: trust-store warnings (file names, untrusted intermediates) are printed escaped', async (t) => {
+  const { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { runCli } = await import('../helpers/cli.js');
+  const { startSimulator } = await import('../../src/simulator/start.js');
+  const sim = await startSimulator({ topology: { layers: 2 } });
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-ts-'));
+  t.after(async () => {
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const bundle = join(dir, 'b.json');
+  assert.equal((await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--save', bundle, '--json'])).code, 0);
+  // an "intermediate" whose notBefore holds a C1 CSI: the time error quotes it (JSON.stringify keeps C1 as it is)
+  const caDir = join(sim.trustDir, 'ak-ca');
+  const pem = readFileSync(join(caDir, readdirSync(caDir)[0]!), 'latin1');
+  const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64');
+  const time = der.indexOf(Buffer.from([0x17, 0x0d]));
+  der[time + 2] = 0x9b;
+  const bad = join(dir, `x\u001b]0;pwned\u0007.der`);
+  writeFileSync(bad, der);
+  const verify = await runCli(['verify', bundle, '--trust', sim.trustDir, '--intermediates', bad]);
+  assert.equal(verify.code, 0, verify.stderr);
+  assert.match(verify.stderr, /^warning: trust: .*\\u001b\]0;pwned\\u0007\.der: .*time "\\u009b/m);
+  assert.doesNotMatch(verify.stderr, RAW);
+  // the state file is a folder: watch stops after the warnings
+  const watch = await runCli(['watch', sim.topUrl, '--trust', sim.trustDir, '--intermediates', bad, '--state', dir]);
+  assert.notEqual(watch.code, 0);
+  assert.match(watch.stderr, /^warning: trust: /m);
+  assert.doesNotMatch(watch.stderr, RAW);
+});

@@ -115,7 +115,7 @@ export async function runVerifyBundle(file: string, opts: VerifyBundleOptions): 
   const [{ readInputText }, bundleMod, { walk }] = await Promise.all([import('../../util/files.js'), import('../../verify/bundle.js'), import('../../verify/walker.js')]);
   const bundle = bundleMod.parseBundle(readInputText(file, 'evidence bundle', bundleMod.MAX_BUNDLE_BYTES));
   const setup = await setupVerifier(opts);
-  for (const w of setup.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of setup.warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
   const top = bundleMod.bundleTopNonce(bundle);
   const evidenceTime = new Date(bundle.time);
   const outcome = await walk(

@@ -188,7 +188,8 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
   const intervalMs = opts.interval === undefined ? DEFAULT_INTERVAL_MS : parseInterval(opts.interval);
   const [{ setupVerifier }, { watch }, { renderLine }] = await Promise.all([import('../verifier-setup.js'), import('../../watch/watcher.js'), import('../../watch/lines.js')]);
   const setup = await setupVerifier(opts);
-  for (const warning of setup.warnings) process.stderr.write(`warning: ${warning}\n`);
+  // trust problems quote file names and untrusted intermediates' contents, as attest's do
+  for (const warning of setup.warnings) process.stderr.write(`warning: ${terminalSafe(warning)}\n`);
   const controllerPolicy =
     opts.controllerPolicy !== undefined
       ? { policy: (await import('../policy-file.js')).loadPolicyFile(opts.controllerPolicy), source: { source: opts.controllerPolicy, builtin: false } }
