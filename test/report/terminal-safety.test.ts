@@ -127,3 +127,23 @@ test('verify and watch: trust-store warnings (file names, untrusted intermediate
   assert.match(watch.stderr, /^warning: trust: /m);
   assert.doesNotMatch(watch.stderr, RAW);
 });
+
+test('certs: names, check messages and trust-store problems are printed escaped', async () => {
+  const { makeChain, tempDir, writeTemp } = await import('../helpers/pki.js');
+  const { runCli } = await import('../helpers/cli.js');
+  // RFC 4514 escaping of names leaves bidi marks (RLM, ALM) as they are
+  const chain = await makeChain({ leaf: { subject: 'CN=ak\u200f\u061cx' } });
+  const dir = tempDir('vtpm-ts-');
+  const root = writeTemp(dir, 'root.pem', chain.root.pem);
+  const leaf = writeTemp(dir, 'leaf.pem', chain.leaf.pem + chain.intermediate.pem);
+  // an untrusted intermediate whose notBefore holds a C1 CSI
+  const der = Buffer.from(chain.intermediate.der);
+  der[der.indexOf(Buffer.from([0x17, 0x0d])) + 2] = 0x9b;
+  const bad = writeTemp(dir, 'bad.der', der);
+  const r = await runCli(['certs', leaf, '--trust', root, '--intermediates', bad, '--at', '2025-06-01', '--verbose']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /CN=ak\\u200f\\u061cx/);
+  assert.match(r.stdout, /trust store: CERT_BAD_TIME: .*\\u009b/);
+  assert.doesNotMatch(r.stdout, RAW);
+  assert.doesNotMatch(r.stdout, /[\u200f\u061c]/);
+});

@@ -132,23 +132,26 @@ function layerLine(layer: TrustedLayerClaim | null): string {
 function certLines(cert: Certificate, index: number, role: string, style: Style): string[] {
   const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
   return [
-    `  [${index}] ${role.padEnd(12)} ${style.bold(displayName(cert))}`,
-    `      issuer ${cert.issuer.text || '(empty)'}`,
+    `  [${index}] ${role.padEnd(12)} ${style.bold(terminalSafe(displayName(cert)))}`,
+    `      issuer ${terminalSafe(cert.issuer.text) || '(empty)'}`,
     `      ${describeKey(cert.publicKey)}, ${cert.signatureAlgorithm.name}, ${day(cert.notBefore)} .. ${day(cert.notAfter)}, serial ${cert.serial}, sha256 ${cert.fingerprint.slice(0, 16)}...`,
   ];
 }
 
+// Messages quote certificates (names, times), CRLs and file names: escaped like every other text
+// from input. (Names are escaped when parsed, but not the bidi marks and separators terminalSafe also takes.)
 function renderHuman(results: FileResult[], problems: { origin: string; code: string; message: string }[], ignored: number, verbose: boolean, style: Style): string {
   const out: string[] = [];
-  for (const { file, result } of results) {
+  for (const { file: rawFile, result } of results) {
+    const file = terminalSafe(rawFile);
     const at = new Date(result.at).toISOString();
     if (result.valid) out.push(`${file}: ${style.ok('VALID')} at ${at}`);
-    else out.push(`${file}: ${style.bad('INVALID')} ${style.code(result.code)}: ${result.message}`);
+    else out.push(`${file}: ${style.bad('INVALID')} ${style.code(result.code)}: ${terminalSafe(result.message)}`);
     result.path.forEach((cert, i) => out.push(...certLines(cert, i, i === 0 ? 'leaf' : 'intermediate', style)));
     if (result.anchor) {
       const a = result.anchor;
-      out.push(`  [${result.path.length}] ${'anchor'.padEnd(12)} ${style.bold(displayName(a.certificate))} [${a.labels.join(', ')}]`);
-      out.push(`      from ${a.origins.join(', ')}`);
+      out.push(`  [${result.path.length}] ${'anchor'.padEnd(12)} ${style.bold(terminalSafe(displayName(a.certificate)))} [${a.labels.join(', ')}]`);
+      out.push(`      from ${terminalSafe(a.origins.join(', '))}`);
     } else if (!result.valid) {
       out.push(`  (no trust anchor reached)`);
     }
@@ -156,12 +159,12 @@ function renderHuman(results: FileResult[], problems: { origin: string; code: st
     if (result.valid) out.push(`  TrustedLayer: ${layerLine(result.layer)}`);
     else if (result.unverifiedLayer) out.push(`  TrustedLayer: ${style.warn('(UNVERIFIED, not followed)')} ${layerLine(result.unverifiedLayer)}`);
     for (const c of result.checks) {
-      if (c.status === 'warn') out.push(`  ${style.warn('warning')} ${style.code(c.code ?? '')}: ${c.message}`);
-      else if (c.status === 'fail' && c.id !== 'chain.path') out.push(`  ${style.bad('fail')} ${style.code(c.code ?? '')}: ${c.message}`);
-      else if (verbose) out.push(`  ${style.dim(`${c.status} ${c.id}`)}: ${c.message}`);
+      if (c.status === 'warn') out.push(`  ${style.warn('warning')} ${style.code(c.code ?? '')}: ${terminalSafe(c.message)}`);
+      else if (c.status === 'fail' && c.id !== 'chain.path') out.push(`  ${style.bad('fail')} ${style.code(c.code ?? '')}: ${terminalSafe(c.message)}`);
+      else if (verbose) out.push(`  ${style.dim(`${c.status} ${c.id}`)}: ${terminalSafe(c.message)}`);
     }
   }
-  for (const p of problems) out.push(`${style.warn('trust store')}: ${style.code(p.code)}: ${p.message}`);
+  for (const p of problems) out.push(`${style.warn('trust store')}: ${style.code(p.code)}: ${terminalSafe(p.message)}`);
   if (verbose && ignored > 0) out.push(style.dim(`trust store: ${ignored} file(s) ignored (not certificate files); see --json`));
   return out.join('\n');
 }
