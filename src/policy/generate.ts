@@ -14,6 +14,7 @@ import type { LayerFacts } from './evidence.js';
 import { fwHex } from './rules/tpm.js';
 import { manufacturerText } from './rules/trust.js';
 import { API_VERSION, normalizeManufacturer } from './schema.js';
+import { terminalSafe } from '../util/terminal-safe.js';
 
 export interface GenerateOptions {
   /** the policy name (default "golden") */
@@ -42,8 +43,10 @@ const UNPINNED_PCRS: ReadonlyMap<number, string> = new Map([
   [23, 'application PCR (the vPlatform table below the top): changes as VMs come and go'],
 ]);
 
-const q = (s: string): string => JSON.stringify(s);
-const safeComment = (s: string): string => s.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, '?');
+// JSON.stringify leaves C1 controls and bidi overrides as they are; the policy is printed to a terminal and read by
+// reviewers, so those become \uXXXX too (the same character to YAML inside double quotes, visible text in a comment).
+const q = (s: string): string => terminalSafe(JSON.stringify(s));
+const safeComment = (s: string): string => terminalSafe(s.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, '?'));
 const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 class Lines {

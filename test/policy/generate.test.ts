@@ -100,6 +100,22 @@ test('evidence text cannot inject YAML into the generated policy', () => {
   assert.equal(evaluatePolicy(p, input(c)).verdict, 'trusted');
 });
 
+test('C1 controls and bidi overrides from the evidence are written as \\u escapes: the policy is printed and reviewed, and still accepts that evidence', () => {
+  const c = chain();
+  const log = c[0]!.eventLog!;
+  // a right-to-left override makes a reviewer read the text backwards; CSI (U+009B) is a terminal escape
+  log.bootApplications[0]!.path = '\\EFI\\\u202eIFE.bus\u202c\u009b2J';
+  log.kernelCmdlines = ['ro \u202e1=tini\u2066 \u0085\ufeff'];
+  c[0]!.ima!.entries[1]!.path = '/usr/bin/\u202eevil\u009b31m';
+  for (const g of [generatePolicy(c, { imaAllowListFile: imaFile }), generatePolicy(c)]) {
+    for (const text of [g.yaml, ...g.files.map((f) => f.text)]) assert.doesNotMatch(text, /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/);
+    assert.match(g.yaml, /"ro \\u202e1=tini\\u2066 \\u0085\\ufeff"/);
+    const p = g.files.length ? load(g) : loadPolicy(g.yaml);
+    assert.deepEqual(p.spec.layers[0]!.eventLog!.kernelCmdlines!.exact, log.kernelCmdlines);
+    assert.equal(evaluatePolicy(p, input(c)).verdict, 'trusted');
+  }
+});
+
 test('without a file name the IMA allow-list is written inline', () => {
   const g = generatePolicy(chain());
   assert.deepEqual(g.files, []);
