@@ -154,6 +154,22 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
   else signal.addEventListener('abort', onAbort, { once: true });
 
   const iso = (): string => deps.now().toISOString();
+  /**
+   * Prints a line, waiting while the reader is slow (deps.emit's promise), but never past the stop: a reader
+   * that stopped reading must not hold the shutdown (SIGTERM would otherwise wait for it forever).
+   */
+  const emit = (line: WatchLine): Promise<void> | void => {
+    const printed = deps.emit(line);
+    if (!printed || stop.signal.aborted) return;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        stop.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      stop.signal.addEventListener('abort', done, { once: true });
+      printed.then(done, done);
+    });
+  };
   const summary: WatchSummary = {
     target: options.target,
     instance: null,
@@ -202,7 +218,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     summary.lastVerdict = r.verdict;
     const time = iso();
     const findings = (r.findings ?? []).filter((c) => c.status === 'fail' || c.status === 'warn');
-    await deps.emit({
+    await emit({
       type: 'attested',
       time,
       target: options.target,
@@ -220,7 +236,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     pinned ??= report.instance;
     if (report.instance !== null && report.instance !== pinned) {
       const message = `${options.target} answers as instance ${report.instance}, not ${pinned}, the instance this watch began with: another VM or vTPM is at this address (restart the watch to follow it)`;
-      await deps.emit({ type: 'finding', time, instance: report.instance, code: 'WATCH_INSTANCE_CHANGED', status: 'fail', message });
+      await emit({ type: 'finding', time, instance: report.instance, code: 'WATCH_INSTANCE_CHANGED', status: 'fail', message });
       summary.failures++;
       summary.firstFailure ??= { target: options.target, verdict: 'not-trusted', reason: message, error: { code: 'WATCH_INSTANCE_CHANGED', message } };
       if (options.exitOnFailure) end('failure');
@@ -228,7 +244,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     }
     if (report.host !== null) {
       if (last && last.platformPath.join('>') !== r.platformPath.join('>')) {
-        await deps.emit({
+        await emit({
           type: 'migrated',
           time,
           target: options.target,
@@ -246,11 +262,11 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     }
     for (const s of report.sources) {
       summary.sourceChecks++;
-      await deps.emit({ type: 'source', time, instance: s.instance, source: s.uri, status: s.status, ...(s.code ? { code: s.code } : {}), message: s.message, sourceVerdict: s.sourceVerdict, unannounced: s.unannounced });
+      await emit({ type: 'source', time, instance: s.instance, source: s.uri, status: s.status, ...(s.code ? { code: s.code } : {}), message: s.message, sourceVerdict: s.sourceVerdict, unannounced: s.unannounced });
     }
     for (const c of findings) {
       if (c.id.startsWith('migration.source') || c.id === 'migration.destination') continue; // said by the source lines
-      await deps.emit({ type: 'finding', time, instance: report.instance, code: c.code ?? c.id, status: c.status as 'fail' | 'warn', message: c.message });
+      await emit({ type: 'finding', time, instance: report.instance, code: c.code ?? c.id, status: c.status as 'fail' | 'warn', message: c.message });
     }
     if (trigger.kind === 'migration' && report.instance !== null) deps.saveCursor(trigger.batch.service, report.instance, trigger.batch.lastSeq);
     if (r.verdict === 'not-trusted') failed(r);
@@ -272,7 +288,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     summary.controllerAttestations++;
     sub.trusted = c.trusted;
     const r = c.result;
-    await deps.emit({ type: 'controller', time: iso(), service: sub.service, verdict: r.verdict, trusted: c.trusted, reason: r.reason, ...(r.error ? { error: errorLine(r.error)! } : {}) });
+    await emit({ type: 'controller', time: iso(), service: sub.service, verdict: r.verdict, trusted: c.trusted, reason: r.reason, ...(r.error ? { error: errorLine(r.error)! } : {}) });
     if (r.verdict === 'not-trusted') failed(r);
   };
 
@@ -292,7 +308,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     const streamSignal = AbortSignal.any([stop.signal, sub.abort.signal]);
     const afterSeq = deps.loadCursor(sub.service, sub.instance) ?? undefined;
     const streamLine = (status: Extract<WatchLine, { type: 'stream' }>['status'], extra: Record<string, unknown> = {}): void => {
-      void deps.emit({ type: 'stream', time: iso(), service: sub.service, status, ...extra } as WatchLine);
+      void emit({ type: 'stream', time: iso(), service: sub.service, status, ...extra } as WatchLine);
     };
     // A controller may send any number of events we drop (invalid, foreign, duplicate, other types) without
     // the stream yielding: say the first few per connection, then only how many more there were.
@@ -333,7 +349,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
           const outcome = request({ kind: 'migration', batch: batchOf(sub.service, event) });
           action = outcome === 'started' ? 'attest' : outcome;
         }
-        await deps.emit({ type: 'notification', time: iso(), seq: event.seq, instance: event.instance, from: event.from, to: event.to, eventTime: event.time.toISOString(), action });
+        await emit({ type: 'notification', time: iso(), seq: event.seq, instance: event.instance, from: event.from, to: event.to, eventTime: event.time.toISOString(), action });
       }
       if (!streamSignal.aborted) streamLine('ended', { reason: 'the controller ended the stream' });
     } catch (err) {

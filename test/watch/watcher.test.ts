@@ -250,6 +250,30 @@ test('output backpressure: while a printed line waits for a slow reader, no furt
   await done;
 });
 
+test('a reader that stopped reading does not hold the shutdown: SIGTERM while a printed line waits ends the watch', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const base = w.deps();
+  const deps = {
+    ...base,
+    emit: (line: Parameters<typeof base.emit>[0]) => {
+      base.emit(line);
+      if (line.type === 'notification') return new Promise<void>(() => {}); // the pipe never drains
+    },
+  };
+  const { ac, done } = start(w, {}, deps);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  w.stream.push(event(1));
+  await w.until(() => w.linesOf('notification').length === 1);
+  ac.abort();
+  await w.until(() => w.attests.length === 2);
+  w.attests[1]!.resolve(report('incomplete', { aborted: true }));
+  const { summary, error } = await done;
+  assert.equal(error, null);
+  assert.equal(summary.stoppedBy, 'signal');
+});
+
 test('a flood of dropped stream events prints the first few, then how many more', { timeout: 10_000 }, async () => {
   const w = new FakeWorld();
   const { ac, done } = start(w);
