@@ -18,6 +18,7 @@
 // - The resume cursor (last seq handled) is saved only once an attestation
 //   covering it finished: a crash replays notifications, never loses them.
 
+import { setMaxListeners } from 'node:events';
 import { asVtpmError, type CodeTable, type VtpmError } from '../errors.js';
 import type { MigrationEvent, MigrationStreamStatus } from '../transport/migration-stream.js';
 import type { AttestationResult, Verdict } from '../verify/result.js';
@@ -142,6 +143,11 @@ function errorLine(e: { code: string; message: string } | undefined): ErrorLine 
 
 export async function watch(options: WatchOptions, deps: WatchDeps, signal: AbortSignal): Promise<WatchOutcome> {
   const stop = new AbortController();
+  // Every request of an attestation listens for the stop while it is in flight, one listener each, removed
+  // when it settles: after a batch of notifications up to MAX_SOURCES_PER_BATCH sources and the previous host
+  // are attested at once, beside the interval's wait and the printing, more than node's ten, and node would
+  // warn of a leak. The number is bounded by the batch, not by the watch's length.
+  setMaxListeners(0, stop.signal);
   let stoppedBy: WatchSummary['stoppedBy'] = 'signal';
   let fatal: VtpmError | null = null;
   const end = (why: WatchSummary['stoppedBy']): void => {

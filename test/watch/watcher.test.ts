@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TransportError, InternalError } from '../../src/errors.js';
 import { watch, type WatchOptions } from '../../src/watch/watcher.js';
+import { MAX_SOURCES_PER_BATCH } from '../../src/watch/trigger.js';
 import { FakeWorld, INSTANCE, SERVICE, TARGET, event, report, result } from './fake-deps.js';
 
 const OPTIONS: WatchOptions = { target: TARGET, intervalMs: 60_000, exitOnFailure: false, reattestOnNotification: true, requireTrustedController: false };
@@ -341,4 +342,27 @@ test('watch lines escape what servers and notifications wrote: no terminal contr
     assert.doesNotMatch(l, /[\u0000-\u001f\u007f-\u009f]/, l);
     assert.match(l, /\\u001b\]0;PWNED\\u0007/);
   }
+});
+
+test('the sources of a batch attested at once, each request listening for the stop: no MaxListenersExceededWarning', { timeout: 10_000 }, async (t) => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => {
+    warnings.push(`${w.name}: ${w.message}`);
+  };
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const w = new FakeWorld();
+  const { ac, done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  // as createWatchDeps does: the VM's request, then every source of a full batch and the previous host at once
+  const { signal } = w.attests[0]!.input;
+  const requests = Array.from({ length: MAX_SOURCES_PER_BATCH + 2 }, () => () => {});
+  for (const r of requests) signal.addEventListener('abort', r, { once: true });
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  for (const r of requests) signal.removeEventListener('abort', r);
+  w.attests[0]!.resolve(report());
+  ac.abort();
+  await done;
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.deepEqual(warnings, []);
 });
