@@ -6,7 +6,11 @@ import { main } from './index.js';
 // stop quietly, as Unix tools do, instead of crashing on EPIPE.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    if (err.code === 'EPIPE') {
+      // a command that listens itself (watch) stops cleanly and decides its exit code
+      if (stream.listenerCount('error') > 1) return;
+      process.exit(process.exitCode ?? 0);
+    }
     throw err;
   });
 }

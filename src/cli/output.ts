@@ -103,9 +103,17 @@ export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions):
   if (outcome.error && !outcome.human) process.stderr.write(`${renderError(outcome.error, style)}\n`);
 }
 
+/** stdout met EPIPE and a command (watch) goes on to its exit code: nothing more can be written. */
+let stdoutGone = false;
+
+/** Says that stdout's reader went away: later output is dropped instead of waiting for a 'drain' that never comes. */
+export function stdoutWentAway(): void {
+  stdoutGone = true;
+}
+
 function writeOut(text: string): Promise<void> {
   return new Promise((resolve) => {
-    if (process.stdout.write(text)) resolve();
+    if (stdoutGone || process.stdout.write(text)) resolve();
     else process.stdout.once('drain', () => resolve());
   });
 }

@@ -124,6 +124,26 @@ test('--json: one JSON object per event line, the envelope last; a restarted wat
   assert.ok(!again.lines.some((l) => l.includes('"type":"notification"')), 'no notification replayed');
 });
 
+for (const json of [true, false]) {
+  test(`a reader that goes away (EPIPE)${json ? ' with --json' : ''}: the watch stops cleanly with exit 3 IO_ERROR, not 0`, { timeout: 120_000 }, async (t) => {
+    const { sim, dir } = await platform(t);
+    const stateFile = join(dir, 'watch.db');
+    const w = spawnWatch([sim.topUrl, '--trust', sim.trustDir, '--state', stateFile, '--interval', '100ms', ...(json ? ['--json'] : [])]);
+    await w.line(/attested/);
+    // the reader is gone: the next line (the next interval's attestation at the latest) meets EPIPE
+    w.child.stdout.destroy();
+    assert.equal(await w.exit, 3, w.stderr());
+    assert.doesNotMatch(w.stderr(), /Unhandled|at .*\.js:\d+/);
+    if (!json) assert.match(w.stderr(), /IO_ERROR: watch: cannot write the output: EPIPE/);
+    const store = await openState(stateFile, { create: false });
+    try {
+      assert.deepEqual(store.integrityCheck(), ['ok']);
+    } finally {
+      store.close();
+    }
+  });
+}
+
 test('--exit-on-failure: exit 1 at the first result not trusted, with its code', { timeout: 120_000 }, async (t) => {
   const { sim, dir } = await platform(t, { faults: [{ layer: 'host-a', fault: 'pcr' }] });
   const w = spawnWatch([sim.topUrl, '--trust', sim.trustDir, '--state', join(dir, 'w.db'), '--exit-on-failure', '--json']);

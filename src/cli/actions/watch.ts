@@ -15,7 +15,7 @@ import type { WatchLine } from '../../watch/lines.js';
 import type { SourceReport } from '../../watch/source-check.js';
 import type { AttestInput, AttestReport, WatchDeps, WatchSummary } from '../../watch/watcher.js';
 import { DEFAULT_INTERVAL_MS } from '../../watch/watcher.js';
-import { makeStyle, toJsonText, type CommandOutcome, type Style } from '../output.js';
+import { makeStyle, stdoutWentAway, toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { VerifierSetup, VerifierSetupOptions } from '../verifier-setup.js';
 import { terminalSafe } from '../../util/terminal-safe.js';
 import { checkTargetUrl, evidenceClient, openStateFile, walkOptions, type ClientOptions } from './attest.js';
@@ -206,11 +206,13 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
   let outputError: Error | null = null;
   const onOutputError = (err: Error): void => {
     outputError ??= err;
+    stdoutWentAway();
     stop.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  process.stdout.on('error', onOutputError);
+  // first, and before main's handler, which would exit 0 at once on EPIPE: the watch stops cleanly and exits 3
+  process.stdout.prependListener('error', onOutputError);
   try {
     store = await openStateFile(opts.state ?? '');
     const style = await makeStyle(opts.color);
@@ -242,7 +244,8 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    process.stdout.off('error', onOutputError);
+    // once the output is gone the final envelope meets it again: still ours, so the exit code stays 3
+    if (!outputError) process.stdout.off('error', onOutputError);
     client.close();
     store?.close();
   }
