@@ -28,6 +28,8 @@ import type { SourceReport } from './source-check.js';
 import { batchOf, mergeTriggers, type AttestTrigger } from './trigger.js';
 
 export const DEFAULT_INTERVAL_MS = 5 * 60_000;
+/** the watch command's gap between an attestation and the next one caused by notifications */
+export const DEFAULT_NOTIFICATION_GAP_MS = 5_000;
 
 export const WATCH_CODES = {
   MIGRATION_SOURCE_NOT_FOLLOWED: { kind: 'verification', summary: 'a source platform named only by a notification (not the VM\'s verified previous host) was not attested: notifications are unsigned; migration.requireSourceMigrateOut in the policy turns the check on' },
@@ -100,6 +102,13 @@ export interface WatchOptions {
   reattestOnNotification: boolean;
   /** policy migration.requireTrustedController */
   requireTrustedController: boolean;
+  /**
+   * An attestation caused by notifications starts at least this long after the
+   * previous attestation started (default 0: at once). Notifications merge
+   * while it waits, so a controller streaming them without end cannot make the
+   * watch attest (and record a result) back to back.
+   */
+  notificationGapMs?: number;
 }
 
 export interface WatchSummary {
@@ -214,8 +223,17 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
 
   // ---------------------------------------------------------------- attestations
 
+  let lastStart: number | null = null;
   const runAttest = async (_key: string, trigger: AttestTrigger): Promise<void> => {
     if (stop.signal.aborted) return;
+    // waits inside the job: notifications that come meanwhile merge into the one waiting behind it
+    const gap = options.notificationGapMs ?? 0;
+    if (trigger.kind === 'migration' && gap > 0 && lastStart !== null) {
+      const wait = lastStart + gap - deps.now().getTime();
+      if (wait > 0) await deps.sleep(wait, stop.signal);
+      if (stop.signal.aborted) return;
+    }
+    lastStart = deps.now().getTime();
     const report = await deps.attest({ trigger, previous: last, signal: stop.signal });
     if (report.aborted || stop.signal.aborted) return;
     const r = report.result;

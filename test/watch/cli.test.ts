@@ -167,4 +167,10 @@ test('watch --help has a worked example; bad usage is exit 2 before anything is 
   assert.match(badInterval.json?.error?.message ?? '', /--interval/);
   const tooShort = await runCli(['watch', 'http://127.0.0.1:1/l/vm', '--trust', '.', '--interval', '10ms', '--json']);
   assert.equal(tooShort.code, 2);
+  assert.ok(help.stdout.includes('--notification-gap'));
+  for (const gap of ['2h', '-1s', 'soon']) {
+    const badGap = await runCli(['watch', 'http://127.0.0.1:1/l/vm', '--trust', '.', '--notification-gap', gap, '--json']);
+    assert.equal(badGap.code, 2, gap);
+    assert.match(badGap.json?.error?.message ?? '', /--notification-gap: expected a duration from 0ms to 1h/);
+  }
 });

@@ -366,3 +366,64 @@ test('the sources of a batch attested at once, each request listening for the st
   await new Promise<void>((resolve) => setImmediate(resolve));
   assert.deepEqual(warnings, []);
 });
+
+test('notifications without end: an attestation they cause starts only a gap after the previous one started, and those that come meanwhile merge into it', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  let clock = Date.UTC(2026, 10, 26, 12, 0, 0);
+  // the gap's waits, apart from the interval's (which the test never fires)
+  const gapWaits: { ms: number; resolve(): void }[] = [];
+  const base = w.deps();
+  const deps = w.deps({
+    now: () => new Date(clock),
+    sleep: (ms, signal) => {
+      if (ms === OPTIONS.intervalMs) return base.sleep(ms, signal);
+      return new Promise<void>((resolve) => {
+        gapWaits.push({ ms, resolve });
+        w.changed();
+      });
+    },
+  });
+  const { ac, done } = start(w, { notificationGapMs: 5_000 }, deps);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+
+  // a second after the initial attestation began: the notification waits out the other four
+  clock += 1_000;
+  w.stream.push(event(1));
+  await w.until(() => gapWaits.length === 1);
+  assert.equal(gapWaits[0]!.ms, 4_000);
+  assert.equal(w.attests.length, 1, 'not attested during the gap');
+  w.stream.push(...Array.from({ length: 50 }, (_, i) => event(i + 2)));
+  await w.until(() => w.linesOf('notification').length === 51);
+  assert.equal(w.attests.length, 1);
+  clock += 4_000;
+  gapWaits[0]!.resolve();
+  await w.until(() => w.attests.length === 2);
+  const first = w.attests[1]!.input.trigger;
+  assert.ok(first.kind === 'migration' && first.batch.lastSeq === 1);
+  w.attests[1]!.resolve(report());
+  // the 50 merged notifications wait a whole gap after the attestation that just began
+  await w.until(() => gapWaits.length === 2);
+  assert.equal(gapWaits[1]!.ms, 5_000);
+  assert.equal(w.attests.length, 2);
+  clock += 5_000;
+  gapWaits[1]!.resolve();
+  await w.until(() => w.attests.length === 3);
+  const merged = w.attests[2]!.input.trigger;
+  assert.ok(merged.kind === 'migration');
+  assert.deepEqual([merged.batch.count, merged.batch.firstSeq, merged.batch.lastSeq], [50, 2, 51]);
+  w.attests[2]!.resolve(report());
+  await w.until(() => w.savedSeqs.includes(51));
+
+  // a notification long after the last attestation: attested at once
+  clock += 60_000;
+  w.stream.push(event(52));
+  await w.until(() => w.attests.length === 4);
+  assert.equal(gapWaits.length, 2, 'no wait once the gap has passed');
+  w.attests[3]!.resolve(report());
+  await w.until(() => w.savedSeqs.includes(52));
+  ac.abort();
+  const { summary } = await done;
+  assert.deepEqual(summary.byTrigger, { initial: 1, interval: 0, migration: 3 });
+});

@@ -14,7 +14,7 @@ import type { AssessOutcome, EvidenceSource, VerifiedLayer } from '../../verify/
 import type { WatchLine } from '../../watch/lines.js';
 import type { SourceReport } from '../../watch/source-check.js';
 import type { AttestInput, AttestReport, WatchDeps, WatchSummary } from '../../watch/watcher.js';
-import { DEFAULT_INTERVAL_MS } from '../../watch/watcher.js';
+import { DEFAULT_INTERVAL_MS, DEFAULT_NOTIFICATION_GAP_MS } from '../../watch/watcher.js';
 import { makeStyle, stdoutWentAway, toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { VerifierSetup, VerifierSetupOptions } from '../verifier-setup.js';
 import { terminalSafe } from '../../util/terminal-safe.js';
@@ -25,6 +25,8 @@ export interface WatchCliOptions extends VerifierSetupOptions, ClientOptions {
   state?: string | undefined;
   /** --interval text, e.g. 5m */
   interval?: string | undefined;
+  /** --notification-gap text, e.g. 5s */
+  notificationGap?: string | undefined;
   exitOnFailure: boolean;
   /** policy for the Migration Controller's own attestation (default: the built-in baseline) */
   controllerPolicy?: string | undefined;
@@ -42,12 +44,28 @@ export const MAX_INTERVAL_MS = 2 ** 31 - 1;
 
 /** --interval: a whole number and a unit ms, s, m or h (e.g. 30s, 5m). */
 export function parseInterval(text: string): number {
-  const m = /^(\d{1,10})(ms|s|m|h)$/.exec(text.trim());
-  const ms = m ? Number(m[1]) * INTERVAL_UNITS_MS[m[2]!]! : NaN;
+  const ms = durationMs(text);
   if (!(ms >= MIN_INTERVAL_MS && ms <= MAX_INTERVAL_MS)) {
     throw new UsageError('USAGE', `--interval: expected a duration from 100ms to 24d such as 30s, 5m or 1h, got "${text}"`, { option: 'interval', value: text });
   }
   return ms;
+}
+
+/** Longer would leave a VM that really moved unattested for over an hour after the notification. */
+export const MAX_NOTIFICATION_GAP_MS = 3_600_000;
+
+/** --notification-gap: as --interval, from 0ms (attest at once) to 1h. */
+export function parseNotificationGap(text: string): number {
+  const ms = durationMs(text);
+  if (!(ms >= 0 && ms <= MAX_NOTIFICATION_GAP_MS)) {
+    throw new UsageError('USAGE', `--notification-gap: expected a duration from 0ms to 1h such as 5s, got "${text}"`, { option: 'notification-gap', value: text });
+  }
+  return ms;
+}
+
+function durationMs(text: string): number {
+  const m = /^(\d{1,10})(ms|s|m|h)$/.exec(text.trim());
+  return m ? Number(m[1]) * INTERVAL_UNITS_MS[m[2]!]! : NaN;
 }
 
 /** Resolves once stdout drained its buffer, or can no longer be written (then nothing waits for it). */
@@ -186,6 +204,7 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
 export async function runWatch(url: string, opts: WatchCliOptions): Promise<CommandOutcome> {
   checkTargetUrl(url);
   const intervalMs = opts.interval === undefined ? DEFAULT_INTERVAL_MS : parseInterval(opts.interval);
+  const notificationGapMs = opts.notificationGap === undefined ? DEFAULT_NOTIFICATION_GAP_MS : parseNotificationGap(opts.notificationGap);
   const [{ setupVerifier }, { watch }, { renderLine }] = await Promise.all([import('../verifier-setup.js'), import('../../watch/watcher.js'), import('../../watch/lines.js')]);
   const setup = await setupVerifier(opts);
   // trust problems quote file names and untrusted intermediates' contents, as attest's do
@@ -225,7 +244,7 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
     const deps = await createWatchDeps({ url, setup, controllerPolicy, client, store, maxDepth: opts.maxDepth, emit });
     const migration = setup.policy.spec.migration;
     const { summary, error } = await watch(
-      { target: url, intervalMs, exitOnFailure: opts.exitOnFailure, reattestOnNotification: migration.reattestOnNotification, requireTrustedController: migration.requireTrustedController },
+      { target: url, intervalMs, notificationGapMs, exitOnFailure: opts.exitOnFailure, reattestOnNotification: migration.reattestOnNotification, requireTrustedController: migration.requireTrustedController },
       deps,
       stop.signal,
     );

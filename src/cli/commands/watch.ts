@@ -12,6 +12,7 @@ export const watchCommand: CommandDefinition = (program, runner) => {
     .description('attest a VM, subscribe to the Migration Controller its verified certificate names, and attest it again after every migration (checking that the source let it go) and every --interval, until SIGINT or SIGTERM')
     .argument('<url>', "the VM's evidence endpoint base URI (protocol section 2)")
     .option('--interval <duration>', 'attest again this often even without notifications: 30s, 5m, 1h (default 5m)')
+    .option('--notification-gap <duration>', 'an attestation caused by notifications starts at least this long after the previous one started; notifications meanwhile merge into it (default 5s; 0ms: at once)')
     .option('--exit-on-failure', 'stop with exit code 1 at the first result that is not trusted (the VM, or the Migration Controller where the policy requires a trusted one)')
     .option('--controller-policy <file>', "policy for the Migration Controller's own attestation, when the policy sets migration.requireTrustedController (default: the built-in baseline)");
   // --ca and the client certificate also apply to the notification stream
@@ -34,8 +35,11 @@ the envelope {ok, result, error} with the totals):
   controller   the Migration Controller's own attestation
 
 Notifications are hints: each one only causes an attestation from the top, at
-most one at a time with one waiting (a burst of notifications costs two). The
-stream resumes after the last notification handled (kept in the state file).
+most one at a time with one waiting (a burst of notifications costs two), and
+one caused by notifications starts at least --notification-gap after the
+previous attestation started (a controller streaming notifications without end
+cannot make the watch attest back to back). The stream resumes after the last
+notification handled (kept in the state file).
 
 Exit codes: 0 stopped by SIGINT/SIGTERM (whatever the verdicts); 1 with
 --exit-on-failure, at the first result not trusted; 2 bad usage; 3 the state
@@ -61,6 +65,7 @@ Example:
         ...verifierOptionsFrom(opts),
         state: opts['state'] as string | undefined,
         interval: opts['interval'] as string | undefined,
+        notificationGap: opts['notificationGap'] as string | undefined,
         exitOnFailure: opts['exitOnFailure'] === true,
         controllerPolicy: opts['controllerPolicy'] as string | undefined,
         ...clientOptionsFrom(opts, positiveInt),
