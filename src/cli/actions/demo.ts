@@ -20,9 +20,16 @@ export interface DemoOptions {
   verbose: boolean;
 }
 
+/** --layers: a whole number from 2 (VM → physical) to 8 (the most the demo policy follows, as attest does by default). */
+export function parseDemoLayers(text: string): number {
+  const n = /^\d{1,3}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 2 && n <= 8)) throw new UsageError('USAGE', `--layers: expected a whole number from 2 to 8, got ${JSON.stringify(text)}`, { option: 'layers', value: text });
+  return n;
+}
+
 export async function runDemo(opts: DemoOptions): Promise<CommandOutcome> {
   // the demo policy, like attest, follows at most 8 layers (maxDepth): a deeper platform could only fail WALK_TOO_DEEP
-  if (!Number.isInteger(opts.layers) || opts.layers < 2 || opts.layers > 8) throw new UsageError('USAGE', `--layers: a whole number from 2 to 8, got ${opts.layers}`, { option: 'layers', value: opts.layers });
+  parseDemoLayers(String(opts.layers));
   const [{ startSimulator }, { parseTamper, FAULTS, expectedCode }, { EvidenceClient }, { liveSource }, { walk }, { drawTopNonce }, { renderTree }] = await Promise.all([
     import('../../simulator/start.js'),
     import('../../simulator/faults.js'),

@@ -71,9 +71,9 @@ Exit codes: 0 trusted; 1 not trusted (the failing layer, check and code are
 shown); 2 bad usage or input; 3 could not complete (a layer unreachable).
 
 Example:
-  $ vtpm-verify attest http://127.0.0.1:8443/l/vm-0 --trust ./trust --policy policies/production.yaml
+  $ vtpm-verify attest http://127.0.0.1:8443/l/vm --trust ./trust --policy policies/production.yaml
   $ vtpm-verify attest https://vm1.example/attest --trust ./trust --ca provider-ca.pem --save vm1.bundle.json --json
-  $ vtpm-verify attest http://127.0.0.1:8443/l/vm-0 --trust ./trust --ear --ear-key ear-signing.pem`,
+  $ vtpm-verify attest http://127.0.0.1:8443/l/vm --trust ./trust --ear --ear-key ear-signing.pem`,
   );
   cmd.action(async (url: string, opts: Record<string, unknown>) => {
     await runner(globalsFrom(opts), async () => {
@@ -111,7 +111,7 @@ Exit codes: 0 trusted; 1 not trusted (including a bundle edited after saving);
 2 bad usage or an unreadable bundle; 3 the saved attestation was itself incomplete.
 
 Example:
-  $ vtpm-verify attest http://127.0.0.1:8443/l/vm-0 --trust ./trust --save vm0.bundle.json
+  $ vtpm-verify attest http://127.0.0.1:8443/l/vm --trust ./trust --save vm0.bundle.json
   $ vtpm-verify verify vm0.bundle.json --trust ./trust --policy policies/ci-gate.yaml --json`,
   );
   cmd.action(async (file: string, opts: Record<string, unknown>) => {

@@ -28,10 +28,10 @@ Example:
   );
   cmd.action(async (opts: Record<string, unknown>) => {
     await runner(globalsFrom(opts), async () => {
-      const { runDemo } = await import('../actions/demo.js');
+      const { runDemo, parseDemoLayers } = await import('../actions/demo.js');
       const { positiveInt } = await import('../actions/attest.js');
       return runDemo({
-        layers: positiveInt(String(opts['layers']), '--layers', 8),
+        layers: parseDemoLayers(String(opts['layers'])),
         tamper: (opts['tamper'] as string[] | undefined) ?? [],
         policy: opts['policy'] as string | undefined,
         timeout: positiveInt(String(opts['timeout']), '--timeout', MAX_TIMER_MS),
