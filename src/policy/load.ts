@@ -88,7 +88,15 @@ export function parseYaml(text: string, file: string, issues: PolicyIssue[]): Pa
     const { line, col } = lineCounter.linePos(offset);
     return { file, line, column: col };
   };
-  const fatal = doc.errors.length > 0 || doc.warnings.length > 0;
+  // A "%YAML 1.1" directive would switch the parser to YAML 1.1, where 010 is 8, 0:20 is 20, on is true and << merges
+  // mappings: the file would mean something else than it reads as YAML 1.2.
+  const version = doc.directives?.yaml.version;
+  const otherVersion = version !== undefined && version !== '1.2';
+  const fatal = doc.errors.length > 0 || doc.warnings.length > 0 || otherVersion;
+  if (otherVersion) {
+    const offset = Math.max(0, text.search(/^%YAML[ \t]/m));
+    found.push({ offset, issue: { ...at(offset), code: 'POLICY_YAML_SYNTAX', path: '', message: `%YAML ${version}: only YAML 1.2 is read (remove the directive)` } });
+  }
   for (const e of [...doc.errors, ...doc.warnings]) {
     const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     found.push({ offset: e.pos[0], issue: { ...at(e.pos[0]), code: 'POLICY_YAML_SYNTAX', path: '', message } });

@@ -95,6 +95,17 @@ test('duplicate keys, YAML syntax errors, and stray documents', () => {
   assert.equal(checkPolicy('apiVersion: vtpm-verify/v1\nname: !!binary aGVsbG8=\n').issues[0]!.code, 'POLICY_TYPE');
 });
 
+test('a %YAML 1.1 directive is refused: it would make 010 PCR 8, 0:20 PCR 20 and << a merge', () => {
+  const text = ['%YAML 1.1', '---', 'apiVersion: vtpm-verify/v1', 'name: n', 'layers:', '  - name: a', `    pcrs: { sha256: { 010: ["${sha256('a')}"] } }`, ''].join('\n');
+  const { policy, issues } = checkPolicy(text, { path: 'v.yaml' });
+  assert.equal(policy, undefined);
+  assert.deepEqual(where(issues), ['v.yaml:1:1 POLICY_YAML_SYNTAX']);
+  assert.match(issues[0]!.message, /only YAML 1\.2/);
+  // an explicit 1.2 stays fine, and 010 is PCR 10 there
+  const ok = checkPolicy(text.replace('%YAML 1.1', '%YAML 1.2'), { path: 'v.yaml' });
+  assert.deepEqual([...ok.policy!.spec.layers[0]!.pcrs!.get('sha256')!.keys()], ['10']);
+});
+
 test('keys that are one once read as text are duplicates: 7 and "7" (the plain value would keep only the last)', () => {
   const golden = sha256('pcr7');
   const policy = (pcr7: string, again: string) =>
