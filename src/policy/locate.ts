@@ -4,7 +4,7 @@
 // allow-list, JSON.parse ~0.1 s, so large reference files are JSON and are only
 // scanned when they have errors).
 
-import type { Document, LineCounter } from 'yaml';
+import type { Document, LineCounter, Pair, YAMLMap } from 'yaml';
 import { yamlLibrary } from '../util/lazy-yaml.js';
 import type { Path } from './schema-dsl.js';
 
@@ -37,6 +37,23 @@ function keyText(key: unknown): string {
   return yamlLibrary().isScalar(key) ? String(key.value) : String(key);
 }
 
+/** Each mapping's pairs by key text, built on the first lookup: a file with an issue per key is located in linear time, not quadratic. */
+const pairIndexes = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairOf(map: YAMLMap, key: string): Pair | undefined {
+  let index = pairIndexes.get(map);
+  if (!index) {
+    index = new Map();
+    // the first pair of a key, as a search from the start would find it
+    for (const p of map.items as Pair[]) {
+      const k = keyText(p.key);
+      if (!index.has(k)) index.set(k, p);
+    }
+    pairIndexes.set(map, index);
+  }
+  return index.get(key);
+}
+
 /**
  * The offset of the node at path (its key when at is 'key'); when the path
  * runs out (a missing key), the deepest node that exists.
@@ -49,7 +66,7 @@ export function yamlOffset(doc: Document, path: Path, at: 'key' | 'value'): numb
     const seg = path[i]!;
     const last = i === path.length - 1;
     if (isMap(node)) {
-      const pair = node.items.find((p) => keyText(p.key) === String(seg));
+      const pair = pairOf(node, String(seg));
       if (!pair) return best;
       const keyStart = rangeStart(pair.key);
       if (last && at === 'key' && keyStart !== undefined) return keyStart;
