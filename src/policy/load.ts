@@ -50,6 +50,12 @@ export interface PolicyCheckResult {
 /** Policy files are small and reviewed; reference lists may be large. */
 export const MAX_POLICY_TEXT = 1024 * 1024;
 export const MAX_INCLUDE_TEXT = 64 * 1024 * 1024;
+/**
+ * A YAML include is parsed into a document tree first: a hundred or more
+ * bytes of heap per byte of text (8 MiB of a list of short items took 4 GB;
+ * 30 MiB ran out of memory). Larger lists are included as JSON.
+ */
+export const MAX_YAML_INCLUDE_TEXT = 8 * 1024 * 1024;
 /** Past this many issues the rest are counted, not listed (a generated file gone wrong can have 100,000). */
 export const MAX_ISSUES = 1000;
 
@@ -179,10 +185,12 @@ function includeResolver(opts: LoadOptions, includes: string[], issues: PolicyIs
       throw err;
     }
     if (text.length > MAX_INCLUDE_TEXT) return problem(`${formatPath(at)}: "${ref}" is larger than ${MAX_INCLUDE_TEXT} characters`);
+    const json = /\.json$/i.test(file);
+    if (!json && text.length > MAX_YAML_INCLUDE_TEXT) return problem(`${formatPath(at)}: "${ref}" is larger than ${MAX_YAML_INCLUDE_TEXT} characters, the limit for YAML (parsing YAML takes a hundred times its size in memory); write large lists as JSON (a .json file, up to ${MAX_INCLUDE_TEXT})`);
     includes.push(file);
     // Wrapped again so that an include inside the file is reported as such (no resolver: data only).
     const dataSchema = includable(schema);
-    if (/\.json$/i.test(file)) return parseJsonData(text, file, dataSchema, issues);
+    if (json) return parseJsonData(text, file, dataSchema, issues);
     const parsed = parseYaml(text, file, issues);
     if (!('value' in parsed)) return INVALID;
     // No resolver inside: included files hold data, never further includes.

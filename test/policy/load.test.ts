@@ -2,7 +2,7 @@
 // was expected, includes resolved relative to the policy file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkPolicy, loadPolicy, MAX_ISSUES, type PolicyIssue } from '../../src/policy/load.js';
+import { checkPolicy, loadPolicy, MAX_ISSUES, MAX_YAML_INCLUDE_TEXT, type PolicyIssue } from '../../src/policy/load.js';
 import { assertThrowsCode } from '../helpers/assert.js';
 import { UsageError } from '../../src/errors.js';
 import { sha256 } from './fixtures.js';
@@ -245,6 +245,17 @@ test('included files hold data only: no nested includes; no includes without a f
   assert.deepEqual(where(nested), ['p/a.yaml:1:10 POLICY_INCLUDE']);
   const noReader = checkPolicy('apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs: { include: a.yaml }\n').issues;
   assert.deepEqual(where(noReader), ['<policy>:5:22 POLICY_INCLUDE']);
+});
+
+test('a YAML include larger than its cap is refused before parsing (a 30 MiB one ran out of memory); JSON may be larger', () => {
+  const pcrs = 'sha256:\n  "7": replay\n';
+  const big = `${pcrs}#${'x'.repeat(MAX_YAML_INCLUDE_TEXT)}\n`;
+  const fs = files({ 'p/pcrs.yaml': big, 'p/pcrs.json': `${JSON.stringify({ sha256: { 7: 'replay' } })}${' '.repeat(MAX_YAML_INCLUDE_TEXT)}` });
+  const policy = (ref: string) => `apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs: { include: ${ref} }\n`;
+  const { issues } = checkPolicy(policy('pcrs.yaml'), { path: 'p/x.yaml', readFile: fs.readFile });
+  assert.deepEqual(where(issues), ['p/x.yaml:5:22 POLICY_INCLUDE']);
+  assert.match(issues[0]!.message, /limit for YAML.*as JSON/);
+  assert.ok(checkPolicy(policy('pcrs.json'), { path: 'p/x.yaml', readFile: fs.readFile }).policy);
 });
 
 test('JSON syntax errors in an included file are located', () => {
