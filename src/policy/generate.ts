@@ -94,9 +94,12 @@ function generateTpm(w: Lines, l: LayerFacts): void {
 function generatePcrs(w: Lines, l: LayerFacts): void {
   const banks = [...l.quote.pcrs].filter(([, values]) => values.size > 0);
   if (!banks.length) return;
-  w.add(4, 'pcrs:');
+  // a bank with only unpinned PCRs (a quote of PCR 10 alone) would be an empty mapping: its comments stand without it
+  const pinned = (values: ReadonlyMap<number, Uint8Array>) => [...values.keys()].some((i) => !UNPINNED_PCRS.has(i));
+  if (banks.some(([, values]) => pinned(values))) w.add(4, 'pcrs:');
   for (const [bank, values] of banks) {
-    w.add(6, `${bank}:`);
+    if (pinned(values)) w.add(6, `${bank}:`);
+    else w.comment(6, `${bank}: no PCR pinned`);
     for (const index of [...values.keys()].sort((a, b) => a - b)) {
       const skip = UNPINNED_PCRS.get(index);
       if (skip) {

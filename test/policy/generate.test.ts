@@ -147,3 +147,19 @@ test('a lab chain (no physical root), a single layer, and logs that did not repl
   assert.match(g.yaml, /ima: none generated, the IMA log did NOT replay/);
   assert.equal(checkPolicy(g.yaml).issues.length, 0);
 });
+
+test('a quote of unpinned PCRs only (PCR 10 for IMA, 23) gives a policy without pcrs, not an invalid one', () => {
+  const l = vmLayer();
+  const only = new Map([...l.quote.pcrs.get('sha256')!].filter(([i]) => i === 10 || i === 23));
+  l.quote.pcrs = new Map([['sha256', only], ['sha1', new Map([[10, new Uint8Array(20)]])]]);
+  l.eventLog = undefined;
+  const g = generatePolicy([l]);
+  assert.deepEqual(checkPolicy(g.yaml).issues, []);
+  assert.equal(loadPolicy(g.yaml).spec.layers[0]!.pcrs, undefined);
+  assert.match(g.yaml, /# sha256: no PCR pinned\n\s+# PCR 10 not pinned/);
+  // a bank with something to pin is still written, the other one only as comments
+  l.quote.pcrs.get('sha256')!.set(7, new Uint8Array(32).fill(7));
+  const both = loadPolicy(generatePolicy([l]).yaml);
+  assert.deepEqual([...both.spec.layers[0]!.pcrs!.keys()], ['sha256']);
+  assert.equal(evaluatePolicy(both, input([l])).verdict, 'trusted');
+});
