@@ -623,6 +623,7 @@ class KeyedSchema<K extends string, V> extends Schema<Map<K, V>> {
     private readonly keyLabel: string,
     private readonly valueFor: (key: K) => Schema<V>,
     private readonly valueDoc: { type: string; description: string; example?: unknown; docKey?: K },
+    private readonly minKeys = 0,
   ) {
     super();
   }
@@ -653,12 +654,18 @@ class KeyedSchema<K extends string, V> extends Schema<Map<K, V>> {
       if (p === INVALID) ok = false;
       else out.set(key as K, p);
     }
+    if (keys.length < this.minKeys) {
+      valueIssue(ctx, where, this.label(), v, 'POLICY_VALUE', `expected at least ${this.minKeys} ${this.keyLabel} (${this.keys.join(', ')}): an empty mapping demands nothing`);
+      ok = false;
+    }
     return ok ? out : INVALID;
   }
   jsonSchema(): JsonSchema {
     const properties: JsonSchema = {};
     for (const k of this.keys) properties[k] = this.valueFor(k).jsonSchema();
-    return { type: 'object', properties, additionalProperties: false };
+    const s: JsonSchema = { type: 'object', properties, additionalProperties: false };
+    if (this.minKeys) s['minProperties'] = this.minKeys;
+    return s;
   }
   override docRows(prefix: string): DocRow[] {
     const key = `${prefix}.<${this.keyLabel}>`;
@@ -674,8 +681,9 @@ export function keyed<K extends string, V>(
   keyLabel: string,
   valueFor: (key: K) => Schema<V>,
   valueDoc: { type: string; description: string; example?: unknown; docKey?: K },
+  minKeys = 0,
 ): Schema<Map<K, V>> {
-  return new KeyedSchema(keys, keyLabel, valueFor, valueDoc);
+  return new KeyedSchema(keys, keyLabel, valueFor, valueDoc, minKeys);
 }
 
 export interface DictKey {
@@ -694,6 +702,7 @@ class DictSchema<V> extends Schema<Map<string, V>> {
     private readonly value: Schema<V>,
     private readonly valueDoc: { description: string; example?: unknown },
     private readonly maxEntries: number,
+    private readonly minEntries: number,
   ) {
     super();
   }
@@ -705,6 +714,7 @@ class DictSchema<V> extends Schema<Map<string, V>> {
     const keys = Object.keys(v);
     ctx.members += keys.length;
     if (keys.length > this.maxEntries) return valueIssue(ctx, where, this.label(), v, 'POLICY_VALUE', `more than ${this.maxEntries} entries (${keys.length})`);
+    if (keys.length < this.minEntries) return valueIssue(ctx, where, this.label(), v, 'POLICY_VALUE', `expected at least ${this.minEntries} entr${this.minEntries === 1 ? 'y' : 'ies'} (${this.key.expected}): an empty mapping demands nothing`);
     const out = new Map<string, V>();
     let ok = true;
     const { pattern, maxLength = 4096 } = this.key;
@@ -723,7 +733,9 @@ class DictSchema<V> extends Schema<Map<string, V>> {
   jsonSchema(): JsonSchema {
     const names: JsonSchema = { minLength: 1, maxLength: this.key.maxLength ?? 4096 };
     if (this.key.pattern) names['pattern'] = this.key.pattern.source;
-    return { type: 'object', propertyNames: names, additionalProperties: this.value.jsonSchema(), maxProperties: this.maxEntries };
+    const s: JsonSchema = { type: 'object', propertyNames: names, additionalProperties: this.value.jsonSchema(), maxProperties: this.maxEntries };
+    if (this.minEntries) s['minProperties'] = this.minEntries;
+    return s;
   }
   override docRows(prefix: string): DocRow[] {
     const key = `${prefix}.<${this.key.label}>`;
@@ -731,8 +743,8 @@ class DictSchema<V> extends Schema<Map<string, V>> {
   }
 }
 
-export function dict<V>(key: DictKey, value: Schema<V>, valueDoc: { description: string; example?: unknown }, maxEntries = 1_000_000): Schema<Map<string, V>> {
-  return new DictSchema(key, value, valueDoc, maxEntries);
+export function dict<V>(key: DictKey, value: Schema<V>, valueDoc: { description: string; example?: unknown }, maxEntries = 1_000_000, minEntries = 0): Schema<Map<string, V>> {
+  return new DictSchema(key, value, valueDoc, maxEntries, minEntries);
 }
 
 // ---------------------------------------------------------------- alternatives

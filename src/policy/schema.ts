@@ -119,11 +119,11 @@ const pcrRule = (bank: HashName): Schema<PcrRule> =>
   });
 
 const pcrsSchema = includable(
-  keyed(BANKS, 'bank', (bank) => dict({ label: 'index', expected: `a PCR index 0..${MAX_PCR}`, pattern: /^(?:[0-9]|1[0-9]|2[0-3])$/ }, pcrRule(bank), { description: 'a list of allowed (golden) values of this PCR, or "replay": the quoted value must equal the event log replay', example: ['3d458cfe55cc03ea1f443f1562beec8df51c75e14a9fcf9a7234a13f198e7969'] }, MAX_PCR + 1), {
+  keyed(BANKS, 'bank', (bank) => dict({ label: 'index', expected: `a PCR index 0..${MAX_PCR}`, pattern: /^(?:[0-9]|1[0-9]|2[0-3])$/ }, pcrRule(bank), { description: 'a list of allowed (golden) values of this PCR, or "replay": the quoted value must equal the event log replay', example: ['3d458cfe55cc03ea1f443f1562beec8df51c75e14a9fcf9a7234a13f198e7969'] }, MAX_PCR + 1, 1), {
     type: 'mapping of PCR index to rule',
     description: 'a PCR bank: sha1, sha256, sha384, sha512, sm3_256, sha3_256, sha3_384 or sha3_512 (digests have the size of the bank: sha256 shown below)',
     docKey: 'sha256',
-  }),
+  }, 1),
 );
 
 const digestsByBank = includable(
@@ -132,7 +132,7 @@ const digestsByBank = includable(
     description: 'digests of boot applications in this bank',
     docKey: 'sha256',
     example: ['0d7a9ee0d1e2fca44e5e11bb4bd0b5e4b0fea5e1b4cfdc3c1ab7c8a90f2c8b2b'],
-  }),
+  }, 1),
 );
 
 const eventLogSchema = obj(

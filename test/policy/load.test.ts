@@ -191,6 +191,27 @@ test('more value checks: durations, empty mappings, min > max, digits-only hex, 
   assert.match(issues[1]!.message, /3 is more than maxDepth 2/);
 });
 
+test('empty PCR and boot-application mappings are refused: they demand nothing (an emptied golden file silently unpinned every PCR)', () => {
+  const fs = files({ 'p/pcrs.yaml': '{}\n' });
+  const { issues } = checkPolicy(
+    [
+      'apiVersion: vtpm-verify/v1',
+      'name: n',
+      'layers:',
+      '  - name: a',
+      '    pcrs: { sha256: {} }',
+      '    eventLog: { bootApplications: { forbidden: {} } }',
+      '  - name: b',
+      '    pcrs: { include: pcrs.yaml }',
+      '',
+    ].join('\n'),
+    { path: 'p/e.yaml', readFile: fs.readFile },
+  );
+  assert.deepEqual(where(issues), ['p/e.yaml:5:21 POLICY_VALUE', 'p/e.yaml:6:48 POLICY_VALUE', 'p/pcrs.yaml:1:1 POLICY_VALUE']);
+  assert.match(issues[0]!.message, /at least 1 entry \(a PCR index 0\.\.23\): an empty mapping demands nothing/);
+  assert.match(issues[1]!.message, /at least 1 bank/);
+});
+
 test('includes resolve relative to the policy file; YAML and JSON reference files', () => {
   const fs = files({
     'policies/golden/vm-pcrs.yaml': `sha256:\n  "7": ["${sha256('pcr7')}"]\n`,
