@@ -205,7 +205,14 @@ function generateIma(w: Lines, l: LayerFacts, opts: GenerateOptions, files: Gene
     return;
   }
   w.add(6, 'allowList:', `${list.size} path(s) from the ${ima.entries.length} entries of the IMA log`);
-  for (const [path, digests] of list) w.add(8, `${q(path)}: [${digests.map(q).join(', ')}]`);
+  for (const [path, digests] of list) {
+    const key = q(path);
+    // YAML allows an implicit key of at most 1024 characters; a longer path (up to 4096) is written as an explicit key
+    if (key.length > 1000) {
+      w.add(8, `? ${key}`);
+      w.add(8, `: [${digests.map(q).join(', ')}]`);
+    } else w.add(8, `${key}: [${digests.map(q).join(', ')}]`);
+  }
 }
 
 function bottomRule(bottom: LayerFacts): { endAt: string; why: string } {

@@ -163,3 +163,12 @@ test('a quote of unpinned PCRs only (PCR 10 for IMA, 23) gives a policy without 
   assert.deepEqual([...both.spec.layers[0]!.pcrs!.keys()], ['sha256']);
   assert.equal(evaluatePolicy(both, input([l])).verdict, 'trusted');
 });
+
+test('an inline allow-list takes IMA paths longer than a YAML implicit key may be (1024 characters)', () => {
+  const c = chain();
+  const long = `/${'d/'.repeat(1500)}file`;
+  c[0]!.ima!.entries.push({ path: long, digest: sha256('deep'), algo: 'sha256', template: 'ima-ng' });
+  const p = loadPolicy(generatePolicy(c).yaml);
+  assert.deepEqual(p.spec.layers[0]!.ima!.allowList!.get(long), [sha256('deep')]);
+  assert.equal(evaluatePolicy(p, input(c)).verdict, 'trusted');
+});
