@@ -42,7 +42,10 @@ const digestOfBank = (bank: HashName): Schema<string> => hex(`${bank} digest`, [
 const anyDigest = hex('file digest', DIGEST_SIZES);
 const sha256Digest = hex('SHA-256 digest', [32]);
 
-const name = str({ label: 'name: letters, digits, ".", "_", "-" (up to 64)', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/ });
+/** A policy or rule-set name. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const NAME_LABEL = 'name: letters, digits, ".", "_", "-" (up to 64)';
+const name = str({ label: NAME_LABEL, pattern: NAME_PATTERN });
 const anchorLabel = str({ label: 'trust anchor label', pattern: /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/ });
 const role = str({ label: 'anchor role, e.g. tpm-vendor, ak-ca, vplatform-ca', pattern: /^[a-z][a-z0-9-]{0,63}$/ });
 const oid = str({ label: 'dotted OID, e.g. 2.23.133.8.3', pattern: /^[0-2](?:\.(?:0|[1-9][0-9]{0,18})){1,40}$/ });

@@ -10,6 +10,7 @@ import { parseFactsJson } from '../../policy/evidence-json.js';
 import { generatePolicy } from '../../policy/generate.js';
 import { checkPolicy, formatIssue } from '../../policy/load.js';
 import type { LayerFacts } from '../../policy/evidence.js';
+import { NAME_PATTERN } from '../../policy/schema.js';
 import { factsFromBundle, factsFromQuoteFiles, isBundleText, readEvidenceText, type QuoteFiles } from './policy-init-evidence.js';
 import type { CommandOutcome } from '../output.js';
 
@@ -59,6 +60,8 @@ async function readFacts(opts: PolicyInitOptions): Promise<{ layers: LayerFacts[
 }
 
 export async function policyInit(opts: PolicyInitOptions): Promise<CommandOutcome> {
+  // the name lands in the policy: one the language refuses would make the generated policy invalid
+  if (!NAME_PATTERN.test(opts.name)) throw new UsageError('USAGE', `--name ${JSON.stringify(opts.name)}: a policy name is letters, digits, ".", "_", "-" (up to 64), starting with a letter or digit`, { name: opts.name });
   const { layers, source } = await readFacts(opts);
   const facts = { layers };
   const imaEntries = Math.max(0, ...facts.layers.map((l) => l.ima?.entries.length ?? 0));
