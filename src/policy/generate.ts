@@ -7,14 +7,15 @@
 // Pure: returns text; the caller writes the files. Every string is written as
 // a JSON string (a valid YAML double-quoted scalar), and text from the
 // evidence that lands in comments has its line breaks removed, so evidence can
-// never inject YAML into the policy.
+// never inject YAML into the policy. Characters a reviewer would not see
+// (bidi overrides, zero-width ones, other controls) are escaped in strings and
+// replaced in comments, so what the reviewer reads is what the policy holds.
 
 import type { HashName } from '../tpm/constants.js';
 import type { LayerFacts } from './evidence.js';
 import { fwHex } from './rules/tpm.js';
 import { manufacturerText } from './rules/trust.js';
 import { API_VERSION, normalizeManufacturer } from './schema.js';
-import { terminalSafe } from '../util/terminal-safe.js';
 
 export interface GenerateOptions {
   /** the policy name (default "golden") */
@@ -43,10 +44,16 @@ const UNPINNED_PCRS: ReadonlyMap<number, string> = new Map([
   [23, 'application PCR (the vPlatform table below the top): changes as VMs come and go'],
 ]);
 
-// JSON.stringify leaves C1 controls and bidi overrides as they are; the policy is printed to a terminal and read by
-// reviewers, so those become \uXXXX too (the same character to YAML inside double quotes, visible text in a comment).
-const q = (s: string): string => terminalSafe(JSON.stringify(s));
-const safeComment = (s: string): string => terminalSafe(s.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, '?'));
+/**
+ * Characters a reviewer would not see, or that reorder what is shown: control
+ * characters (C0, DEL, C1), format characters (bidi overrides and marks,
+ * zero-width ones, BOM) and the Unicode line and paragraph separators. The
+ * policy is printed to the terminal without -o, and reviewed.
+ */
+const UNSEEN = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+/** A JSON string, with unseen characters escaped (\uXXXX, valid in YAML double quotes and JSON alike). */
+const q = (s: string): string => JSON.stringify(s).replace(UNSEEN, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const safeComment = (s: string): string => s.replace(UNSEEN, '?');
 const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 class Lines {

@@ -172,3 +172,19 @@ test('an inline allow-list takes IMA paths longer than a YAML implicit key may b
   assert.deepEqual(p.spec.layers[0]!.ima!.allowList!.get(long), [sha256('deep')]);
   assert.equal(evaluatePolicy(p, input(c)).verdict, 'trusted');
 });
+
+test('characters a reviewer would not see are escaped in generated strings and replaced in comments', () => {
+  const c = chain();
+  const log = c[0]!.eventLog!;
+  // displays as "ro quiet" plus reordered text; holds a bidi override, a zero-width space, DEL and a C1 control
+  const hidden = 'ro \u202ehs/nib/=tini\u202c quiet\u200b\u007f\u0085\ufeff';
+  log.kernelCmdlines = [hidden];
+  log.bootApplications[0]!.path = '\\EFI\u202e\u200bBOOT';
+  const g = generatePolicy(c, { imaAllowListFile: imaFile });
+  assert.doesNotMatch(g.yaml, /[\u007f-\u009f\u200b\u202c\u202e\ufeff]/);
+  assert.match(g.yaml, /- "ro \\u202ehs\/nib\/=tini\\u202c quiet\\u200b\\u007f\\u0085\\ufeff"/);
+  assert.match(g.yaml, /# boot application, PCR 4: \\EFI\?\?BOOT/);
+  const p = load(g);
+  assert.deepEqual(p.spec.layers[0]!.eventLog!.kernelCmdlines!.exact, [hidden]);
+  assert.equal(evaluatePolicy(p, input(c)).verdict, 'trusted');
+});
