@@ -90,6 +90,8 @@ test('escaping rules, character by character', () => {
   assert.equal(xmlText('\u0000\u0008\u000b\u000c\u001f\u007f\u0085\u009f'), '\\u0000\\u0008\\u000b\\u000c\\u001f\\u007f\\u0085\\u009f');
   assert.equal(xmlText('\ud800x\udfff'), '\\ud800x\\udfff');
   assert.equal(xmlText('\ufffe\uffff'), '\\ufffe\\uffff');
+  // carried by XML, but would show a CI page text in another order than it holds
+  assert.equal(xmlText('/usr/bin/\u202eexe.sh\u202c \u2066x\u2069 \u200f\u061c\ufeff\u2028'), '/usr/bin/\\u202eexe.sh\\u202c \\u2066x\\u2069 \\u200f\\u061c\\ufeff\\u2028');
   // allowed characters pass unchanged, astral ones included
   assert.equal(xmlText('tab\tlf\ncr\r é ✓ 😀 \u00a0'), 'tab\tlf\ncr\r é ✓ 😀 \u00a0');
 });
