@@ -51,8 +51,10 @@ const UNPINNED_PCRS: ReadonlyMap<number, string> = new Map([
  * policy is printed to the terminal without -o, and reviewed.
  */
 const UNSEEN = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+/** \uXXXX for each UTF-16 unit: one past U+FFFF (a TAG character, U+E0000..) is a surrogate pair, escaped as two. */
+const uEscape = (c: string): string => [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
 /** A JSON string, with unseen characters escaped (\uXXXX, valid in YAML double quotes and JSON alike). */
-const q = (s: string): string => JSON.stringify(s).replace(UNSEEN, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const q = (s: string): string => JSON.stringify(s).replace(UNSEEN, uEscape);
 const safeComment = (s: string): string => s.replace(UNSEEN, '?');
 const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 

@@ -188,3 +188,19 @@ test('characters a reviewer would not see are escaped in generated strings and r
   assert.deepEqual(p.spec.layers[0]!.eventLog!.kernelCmdlines!.exact, [hidden]);
   assert.equal(evaluatePolicy(p, input(c)).verdict, 'trusted');
 });
+
+test('unseen characters past U+FFFF (TAG characters, U+E0000..) are escaped whole, as a surrogate pair: the policy still accepts its evidence', () => {
+  const c = chain();
+  // invisible TAG characters ("ASCII smuggling"): each is one code point of two UTF-16 units
+  const path = '/usr/bin/tool\u{E0041}\u{E0042}';
+  const cmdline = 'ro quiet\u{E0020}x';
+  c[0]!.ima!.entries[1]!.path = path;
+  c[0]!.eventLog!.kernelCmdlines = [cmdline];
+  const g = generatePolicy(c);
+  assert.match(g.yaml, /"\/usr\/bin\/tool\\udb40\\udc41\\udb40\\udc42"/);
+  assert.match(g.yaml, /"ro quiet\\udb40\\udc20x"/);
+  const p = loadPolicy(g.yaml);
+  assert.deepEqual(p.spec.layers[0]!.eventLog!.kernelCmdlines!.exact, [cmdline]);
+  assert.ok(p.spec.layers[0]!.ima!.allowList!.has(path));
+  assert.equal(evaluatePolicy(p, input(c)).verdict, 'trusted');
+});
