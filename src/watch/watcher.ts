@@ -229,7 +229,8 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     // waits inside the job: notifications that come meanwhile merge into the one waiting behind it
     const gap = options.notificationGapMs ?? 0;
     if (trigger.kind === 'migration' && gap > 0 && lastStart !== null) {
-      const wait = lastStart + gap - deps.now().getTime();
+      // never longer than the gap: a wall clock set back (NTP, a migrated verifier) would make it the jump's length
+      const wait = Math.min(gap, lastStart + gap - deps.now().getTime());
       if (wait > 0) await deps.sleep(wait, stop.signal);
       if (stop.signal.aborted) return;
     }

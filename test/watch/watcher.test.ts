@@ -427,3 +427,35 @@ test('notifications without end: an attestation they cause starts only a gap aft
   const { summary } = await done;
   assert.deepEqual(summary.byTrigger, { initial: 1, interval: 0, migration: 3 });
 });
+
+test('a wall clock set back does not stretch the notification gap: the wait is at most the gap', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  let clock = Date.UTC(2026, 10, 26, 12, 0, 0);
+  const gapWaits: { ms: number; resolve(): void }[] = [];
+  const base = w.deps();
+  const deps = w.deps({
+    now: () => new Date(clock),
+    sleep: (ms, signal) => {
+      if (ms === OPTIONS.intervalMs) return base.sleep(ms, signal);
+      return new Promise<void>((resolve) => {
+        gapWaits.push({ ms, resolve });
+        w.changed();
+      });
+    },
+  });
+  const { ac, done } = start(w, { notificationGapMs: 5_000 }, deps);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  // the clock is set back an hour after the initial attestation began
+  clock -= 3_600_000;
+  w.stream.push(event(1));
+  await w.until(() => gapWaits.length === 1);
+  assert.equal(gapWaits[0]!.ms, 5_000, 'not an hour and five seconds');
+  gapWaits[0]!.resolve();
+  await w.until(() => w.attests.length === 2);
+  w.attests[1]!.resolve(report());
+  await w.until(() => w.savedSeqs.includes(1));
+  ac.abort();
+  await done;
+});
