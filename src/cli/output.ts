@@ -111,6 +111,11 @@ export function stdoutWentAway(): void {
   stdoutGone = true;
 }
 
+/** Whether a command took stdout's going away as its own error (main's EPIPE handler then leaves the exit code to it). */
+export function stdoutIsGone(): boolean {
+  return stdoutGone;
+}
+
 function writeOut(text: string): Promise<void> {
   return new Promise((resolve) => {
     if (stdoutGone || process.stdout.write(text)) resolve();

@@ -5,7 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { openState } from '../../src/state/index.js';
 import { SCENARIO_TOPOLOGY, startScenario } from '../../src/simulator/scenarios.js';
 import { startSimulator, type StartSimulatorOptions } from '../../src/simulator/start.js';
@@ -22,8 +25,8 @@ interface Child {
   stderr(): string;
 }
 
-function spawnWatch(args: string[]): Child {
-  const child = spawn(process.execPath, [BIN, 'watch', ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+function spawnWatch(args: string[], nodeArgs: string[] = []): Child {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'watch', ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   let buffer = '';
@@ -143,6 +146,34 @@ for (const json of [true, false]) {
     }
   });
 }
+
+test('a reader that stops reading, then goes away after SIGTERM: exit 0 as for any SIGTERM, not node\'s 13 for a print never finished', { timeout: 120_000 }, async (t) => {
+  const { sim, dir } = await platform(t);
+  // the first line is written, but stdout says its buffer is full and no 'drain' comes: a reader that stopped reading
+  const preload = join(dir, 'blocked-stdout.mjs');
+  writeFileSync(
+    preload,
+    `const write = process.stdout.write.bind(process.stdout);
+let calls = 0;
+process.stdout.write = (...args) => {
+  const ok = write(...args);
+  if (++calls > 1) return ok;
+  process.stderr.write('stdout blocked\\n');
+  return false;
+};
+`,
+  );
+  const w = spawnWatch([sim.topUrl, '--trust', sim.trustDir, '--state', join(dir, 'watch.db'), '--interval', '1h', '--json'], ['--import', pathToFileURL(preload).href]);
+  await w.line(/"type":"attested"/);
+  for (let turn = 0; !w.stderr().includes('stdout blocked') && turn < 100_000; turn++) await new Promise((r) => setImmediate(r));
+  assert.match(w.stderr(), /stdout blocked/);
+  // the reader goes away; then SIGTERM: the final envelope meets EPIPE after the watch has ended
+  w.child.stdout.destroy();
+  await once(w.child.stdout, 'close');
+  w.child.kill('SIGTERM');
+  assert.equal(await w.exit, 0, w.stderr());
+  assert.doesNotMatch(w.stderr(), /unsettled top-level await|Unhandled/i);
+});
 
 test('--exit-on-failure: exit 1 at the first result not trusted, with its code', { timeout: 120_000 }, async (t) => {
   const { sim, dir } = await platform(t, { faults: [{ layer: 'host-a', fault: 'pcr' }] });
