@@ -147,3 +147,11 @@ test('certs: names, check messages and trust-store problems are printed escaped'
   assert.doesNotMatch(r.stdout, RAW);
   assert.doesNotMatch(r.stdout, /[\u200f\u061c]/);
 });
+
+test('text a reader would not see is shown: zero-width characters, BOM, soft hyphen and TAG characters past U+FFFF', async () => {
+  const { terminalSafe } = await import('../../src/util/terminal-safe.js');
+  // "/usr/bin/tool" followed by hidden TAG text ("AB"), a zero-width space and joiner, a BOM
+  assert.equal(terminalSafe('/usr/bin/tool\u{e0041}\u{e0042}\u200b\u200d\ufeff\u00ad'), '/usr/bin/tool\\u{e0041}\\u{e0042}\\u200b\\u200d\\ufeff\\u00ad');
+  assert.equal(terminalSafe('é ✓ 😀 \u00a0 日本'), 'é ✓ 😀 \u00a0 日本', 'visible text, emoji included, is left as it is');
+  assert.equal(terminalSafe(HOSTILE).includes('\u001b'), false);
+});
