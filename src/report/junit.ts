@@ -26,12 +26,16 @@ export const DEFAULT_CLASSNAME = 'vtpm-verify';
 // allows but which would reach terminals that show CI logs.
 const NOT_XML_CHAR = /[^\t\n\r\u0020-\u007e\u00a0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu;
 // XML carries these, but a CI page or log showing a failure message would display text from the
-// evidence (an IMA path) in another order than it holds: bidi overrides, isolates and marks, BOM, separators.
-const BIDI_OR_SEPARATOR = /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+// evidence (an IMA path) in another order than it holds, or hide some of it: format characters (bidi
+// overrides, isolates and marks, zero-width ones, BOM, TAG characters) and the Unicode separators.
+const UNSEEN = /[\p{Cf}\u2028\u2029]/gu;
 
 function visible(text: string): string {
-  const shown = (c: string): string => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`;
-  return text.replace(NOT_XML_CHAR, shown).replace(BIDI_OR_SEPARATOR, shown);
+  const shown = (c: string): string => {
+    const cp = c.codePointAt(0)!;
+    return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+  };
+  return text.replace(NOT_XML_CHAR, shown).replace(UNSEEN, shown);
 }
 
 /** Escapes text content. */
