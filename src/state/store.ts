@@ -254,6 +254,7 @@ export async function openState(path: string, opts: OpenStateOptions = {}): Prom
     await setWalMode(db, opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
     db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
     migrate(db, file);
+    checkSchema(db, file, Database);
     return new StateStore(db, file);
   } catch (err) {
     db?.close();
@@ -295,13 +296,49 @@ function checkStateFile(db: Db, file: string): number {
         { path: file, fileVersion: version, supportedVersion: SCHEMA_VERSION },
       );
     }
-    if (version === 0 && appId === 0) {
+    if (version < 0) throw schemaDamaged(file, `schema version ${version}`);
+    if (version === 0) {
       const tables = (db.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'`).get() as { n: number }).n;
-      if (tables > 0) {
+      if (tables > 0 && appId === 0) {
         throw new TransportError('STATE_FOREIGN_FILE', `${file} is an SQLite database with tables of its own, not a vtpm-verify state file`, { path: file, tables });
       }
+      // ours, with tables, yet no version: not an empty file to create the tables in (nor to report as holding nothing)
+      if (tables > 0) throw schemaDamaged(file, 'schema version 0 with tables');
     }
     return version;
+}
+
+/** The file's tables are not those its schema version has: someone altered it. */
+function schemaDamaged(file: string, what: string): TransportError {
+  return new TransportError('STATE_CORRUPT', `state file ${file} was altered: ${what}, not the schema vtpm-verify writes; move it aside to start afresh`, { path: file, what });
+}
+
+/** A table's columns, in order ('' for no such table). */
+function columnsOf(db: Db, table: string): string {
+  return (db.pragma(`table_info(${JSON.stringify(table)})`) as { name: string }[]).map((c) => c.name).join(',');
+}
+
+/** The tables and columns of the current schema, as the migrations build it in an empty database (once per process). */
+let currentSchema: Map<string, string> | undefined;
+
+/** Every table and column the current schema has: a dropped column or table fails every command at open (not a query halfway, as a bug). */
+function checkSchema(db: Db, file: string, Database: typeof BetterSqlite3): void {
+  if (!currentSchema) {
+    const empty = new Database(':memory:');
+    try {
+      for (const m of MIGRATIONS) m.up(empty);
+      const tables = empty.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as { name: string }[];
+      currentSchema = new Map(tables.map(({ name }) => [name, columnsOf(empty, name)]));
+    } finally {
+      empty.close();
+    }
+  }
+  for (const [table, columns] of currentSchema) {
+    const type = (db.prepare(`SELECT type FROM sqlite_schema WHERE name = ?`).get(table) as { type: string } | undefined)?.type;
+    if (type !== 'table') throw schemaDamaged(file, `table ${table} missing`);
+    const has = columnsOf(db, table);
+    if (has !== columns) throw schemaDamaged(file, `table ${table} has columns (${has}), not (${columns})`);
+  }
 }
 
 function migrate(db: Db, file: string): void {
@@ -310,7 +347,18 @@ function migrate(db: Db, file: string): void {
   // Another process may be migrating the same file: decide again under the write lock.
   db.transaction(() => {
     const version = check();
-    for (const m of MIGRATIONS) if (m.version > version) m.up(db);
+    for (const m of MIGRATIONS) {
+      if (m.version <= version) continue;
+      try {
+        m.up(db);
+      } catch (err) {
+        // a table the version should not have yet, or one it should have missing: the file was altered (the transaction rolls back)
+        if ((err as { code?: unknown }).code === 'SQLITE_ERROR' || err instanceof SyntaxError) {
+          throw schemaDamaged(file, `migrating schema version ${version} to ${m.version} failed (${(err as Error).message})`);
+        }
+        throw err;
+      }
+    }
     db.pragma(`application_id = ${APPLICATION_ID}`);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();

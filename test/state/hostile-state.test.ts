@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { parseSince } from '../../src/cli/actions/history.js';
 import { openState } from '../../src/state/index.js';
 import { assertRejectsCode, assertThrowsCode } from '../helpers/assert.js';
-import { tempDir } from './tmp.js';
+import { stateFileAtVersion, tempDir } from './tmp.js';
 
 test('prune leaves an audit that is still running alone, whatever the age; a killed run of days ago goes', async (t) => {
   const s = await openState(join(tempDir(t), 'state.db'));
@@ -93,4 +93,34 @@ test('vacuum says when a reader elsewhere kept the file from shrinking', async (
   reader.prepare('BEGIN').run();
   reader.prepare('SELECT count(*) FROM result').get();
   assert.equal(s.vacuum(), false);
+});
+
+test('a file whose tables are not those of its schema version is STATE_CORRUPT at open, for every command, never INTERNAL_ERROR', async (t) => {
+  const dir = tempDir(t);
+  const damaged: [string, (db: Database.Database) => void][] = [
+    ['a column dropped', (db) => db.exec('ALTER TABLE tpm_identity DROP COLUMN hosting')],
+    ['a table dropped', (db) => db.exec('DROP TABLE stay')],
+    ['a table made a view', (db) => db.exec('DROP TABLE migration_cursor; CREATE VIEW migration_cursor AS SELECT 1 AS service')],
+    ['a negative schema version', (db) => db.pragma('user_version = -1')],
+    ['schema version 0 with our tables', (db) => db.pragma("user_version = 'abc'")],
+    ['an older schema version than its tables', (db) => db.pragma('user_version = 3')],
+  ];
+  for (const [what, damage] of damaged) {
+    const file = join(dir, `${damaged.findIndex((d) => d[0] === what)}.db`);
+    (await openState(file)).close();
+    const db = new Database(file);
+    damage(db);
+    db.close();
+    for (const create of [true, false]) await assertRejectsCode(openState(file, { create }), 'STATE_CORRUPT');
+  }
+  // a version-1 file whose readings hold a malformed platform path: its migration fails as damage too (rolled back)
+  const v1 = join(dir, 'v1.db');
+  const db = stateFileAtVersion(v1, 1);
+  db.prepare(`INSERT INTO observation (instance_id, ak_name, clock, reset_count, restart_count, safe, firmware_version, platform_path, time, received_at, target, findings)
+    VALUES (?, 'ab', '00000000000000000001', 0, 0, 1, '0000000000000000', '[not json', 1, 1, 't', '[]')`).run('a'.repeat(64));
+  db.close();
+  await assertRejectsCode(openState(v1), 'STATE_CORRUPT');
+  const after = new Database(v1);
+  assert.equal(after.pragma('user_version', { simple: true }), 1, 'the failed migration left version 1');
+  after.close();
 });
