@@ -13,7 +13,7 @@ export const STATE_ERROR_CODES = {
   STATE_SCHEMA_TOO_NEW: { kind: 'transport', summary: 'the state file was written by a newer vtpm-verify (a later schema version): upgrade vtpm-verify' },
   STATE_BUSY: { kind: 'transport', summary: 'another process held the state file locked for longer than the busy timeout' },
   STATE_IO_ERROR: { kind: 'transport', summary: 'reading or writing the state file failed (I/O error, disk full)' },
-  STATE_WRITE_REFUSED: { kind: 'transport', summary: 'a trigger in the state file refused a write (vtpm-verify creates no triggers: someone added it)' },
+  STATE_WRITE_REFUSED: { kind: 'transport', summary: 'a trigger in the state file refused a write, or the file holds one that could change or drop writes silently (vtpm-verify creates no triggers: someone added it)' },
   STATE_RUN_NOT_FOUND: { kind: 'input', summary: 'history --run names an audit run the state file does not hold (history --runs lists them; prune may have removed it)' },
   STATE_TOO_LARGE: { kind: 'input', summary: 'the history results asked for hold more result text than one command reads at once (256 MiB): ask for fewer (--limit, --since, --run)' },
 } as const satisfies CodeTable;

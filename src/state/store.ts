@@ -318,10 +318,17 @@ function columnsOf(db: Db, table: string): string {
   return (db.pragma(`table_info(${JSON.stringify(table)})`) as { name: string }[]).map((c) => c.name).join(',');
 }
 
+/** A trigger body that is one RAISE(ABORT or FAIL, 'message'): it can refuse a write, not change or drop one. */
+const ONLY_REFUSES = /^BEGIN\s+SELECT\s+RAISE\s*\(\s*(ABORT|FAIL)\s*,\s*'(?:[^']|'')*'\s*\)\s*;\s*END\s*$/i;
+
 /** The tables and columns of the current schema, as the migrations build it in an empty database (once per process). */
 let currentSchema: Map<string, string> | undefined;
 
-/** Every table and column the current schema has: a dropped column or table fails every command at open (not a query halfway, as a bug). */
+/**
+ * Every table and column the current schema has, and no trigger but one that only refuses: a dropped column
+ * or table fails every command at open (not a query halfway, as a bug), and a trigger someone added could
+ * drop writes silently (RAISE(IGNORE), or a DELETE of the new row) while vtpm-verify reported them recorded.
+ */
 function checkSchema(db: Db, file: string, Database: typeof BetterSqlite3): void {
   if (!currentSchema) {
     const empty = new Database(':memory:');
@@ -338,6 +345,13 @@ function checkSchema(db: Db, file: string, Database: typeof BetterSqlite3): void
     if (type !== 'table') throw schemaDamaged(file, `table ${table} missing`);
     const has = columnsOf(db, table);
     if (has !== columns) throw schemaDamaged(file, `table ${table} has columns (${has}), not (${columns})`);
+  }
+  // one that only refuses (a file's owner keeping its results from prune) fails the write it refuses, loudly
+  for (const trigger of db.prepare(`SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'`).all() as { name: string; sql: string | null }[]) {
+    const body = trigger.sql?.slice(trigger.sql.search(/\bBEGIN\b/i)) ?? '';
+    if (!ONLY_REFUSES.test(body)) {
+      throw new TransportError('STATE_WRITE_REFUSED', `state file ${file} holds a trigger (${trigger.name}) that can change or drop writes; vtpm-verify creates none: someone added it`, { path: file, trigger: trigger.name });
+    }
   }
 }
 

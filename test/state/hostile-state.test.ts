@@ -124,3 +124,27 @@ test('a file whose tables are not those of its schema version is STATE_CORRUPT a
   assert.equal(after.pragma('user_version', { simple: true }), 1, 'the failed migration left version 1');
   after.close();
 });
+
+test('a file with a trigger that can change or drop writes is refused at open (STATE_WRITE_REFUSED): RAISE(IGNORE) would drop results and baselines silently', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'state.db');
+  const s = await openState(file);
+  s.appendResult({ time: 1, target: 'https://vm.example/', verdict: 'trusted' });
+  s.close();
+  for (const trigger of [
+    `CREATE TRIGGER t BEFORE INSERT ON result BEGIN SELECT RAISE(IGNORE); END`,
+    `CREATE TRIGGER t BEFORE UPDATE ON tpm_identity BEGIN SELECT RAISE(IGNORE); END`,
+    `CREATE TRIGGER t AFTER INSERT ON result BEGIN DELETE FROM result WHERE id = new.id; END`,
+    `CREATE TRIGGER t AFTER INSERT ON result BEGIN DELETE FROM result WHERE id = new.id; SELECT RAISE(ABORT, 'x'); END`,
+  ]) {
+    const db = new Database(file);
+    db.exec(`DROP TRIGGER IF EXISTS t; ${trigger}`);
+    db.close();
+    for (const create of [true, false]) await assertRejectsCode(openState(file, { create }), 'STATE_WRITE_REFUSED');
+  }
+  // one that only refuses fails the write it refuses (prune.test.ts): the file opens
+  const db = new Database(file);
+  db.exec(`DROP TRIGGER t; CREATE TRIGGER keep BEFORE DELETE ON result BEGIN SELECT RAISE(ABORT, 'kept; here'); END`);
+  db.close();
+  (await openState(file)).close();
+});
