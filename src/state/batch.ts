@@ -6,6 +6,13 @@
 // `stored` counts only results whose batch committed: what is reported as
 // written is durable, and a crash loses at most the open batch, never
 // corrupts the file (SQLite rolls the uncommitted transaction back).
+// Batches back to back would hold the write lock for the whole audit: SQLite
+// gives a waiting process the lock only if it is free when that process next
+// polls (every 100 ms at most), and the next batch began within microseconds
+// of a commit, so an attest or watch on the same file starved and failed with
+// STATE_BUSY after its 10 s busy timeout. Once the lock has been held for
+// `maxDelayMs`, it is let go for `yieldMs`: assessments wait, and a result
+// recorded meanwhile is its own short transaction.
 
 import type { Finding } from '../policy/evidence.js';
 import type { CheckResult } from '../verify/checks.js';
@@ -19,6 +26,8 @@ export interface StateBatcherOptions {
   maxResults?: number;
   /** commit a batch open this long (default 1000 ms), so a slow audit does not hold the lock */
   maxDelayMs?: number;
+  /** after the write lock was held this long, batch after batch, let it go for yieldMs (default 150 ms: longer than SQLite's busy-wait poll, 100 ms) */
+  yieldMs?: number;
   /** called after each commit with the total of results stored */
   onCommit?: (stored: number) => void;
   /** the audit run (StateStore.beginAuditRun) every recorded result belongs to */
@@ -33,6 +42,12 @@ export class StateBatcher {
   private failure: unknown;
   private readonly maxResults: number;
   private readonly maxDelayMs: number;
+  private readonly yieldMs: number;
+  /** when the write lock was taken, batch after batch, since it was last let go */
+  private heldSince: number | undefined;
+  private lastCommit = 0;
+  /** no batch opens before this time: another process may take the lock */
+  private resumeAt = 0;
 
   constructor(
     readonly store: StateStore,
@@ -40,6 +55,7 @@ export class StateBatcher {
   ) {
     this.maxResults = opts.maxResults ?? 64;
     this.maxDelayMs = opts.maxDelayMs ?? 1000;
+    this.yieldMs = opts.yieldMs ?? 150;
   }
 
   /** The audit run its results belong to, if any. */
@@ -55,7 +71,10 @@ export class StateBatcher {
   /** The walker's assess hook (clock readings, hosting), writing inside the open batch. */
   assessor(ctx: AssessContext): (verified: readonly VerifiedLayer[]) => Promise<{ findings: Finding[]; checks: CheckResult[] }> {
     const assess = stateAssessor(this.store, ctx);
-    return (verified) => {
+    return async (verified) => {
+      this.rethrow();
+      const wait = this.resumeAt - Date.now();
+      if (wait > 0 && !this.store.batchOpen) await new Promise((resolve) => setTimeout(resolve, wait));
       this.rethrow();
       this.open();
       return assess(verified);
@@ -65,6 +84,13 @@ export class StateBatcher {
   /** Appends a finished attestation to the history (durable once `stored` counts it); `resultJson` as recordResult takes it. */
   record(result: AttestationResult, resultJson?: string): void {
     this.rethrow();
+    if (!this.store.batchOpen && Date.now() < this.resumeAt) {
+      // the lock is let go for now: this result is a transaction of its own, between which another writer gets its turn
+      recordResult(this.store, result, resultJson, this.opts.runId);
+      this.committed++;
+      this.opts.onCommit?.(this.committed);
+      return;
+    }
     this.open();
     recordResult(this.store, result, resultJson, this.opts.runId);
     this.pending++;
@@ -80,6 +106,11 @@ export class StateBatcher {
     this.store.commitBatch();
     this.committed += this.pending;
     this.pending = 0;
+    this.lastCommit = Date.now();
+    if (this.heldSince !== undefined && this.lastCommit - this.heldSince >= this.maxDelayMs) {
+      this.heldSince = undefined;
+      this.resumeAt = this.lastCommit + this.yieldMs;
+    }
     this.opts.onCommit?.(this.committed);
   }
 
@@ -99,6 +130,9 @@ export class StateBatcher {
   private open(): void {
     if (this.store.batchOpen) return;
     this.store.beginBatch();
+    // a gap since the last commit long enough for a waiting writer starts a new holding
+    const now = Date.now();
+    if (this.heldSince === undefined || now - this.lastCommit >= this.yieldMs) this.heldSince = now;
     this.timer = setTimeout(() => {
       try {
         this.flush();

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { openState } from '../../src/state/index.js';
 import { StateBatcher } from '../../src/state/batch.js';
 import { trustedResult } from '../report/fixtures.js';
@@ -75,4 +76,33 @@ test('a record the store refuses leaves the batch intact; the rest is committed'
     reader.history().map((e) => e.target).sort(),
     ['https://good-1.prod.example:8443', 'https://good-2.prod.example:8443'],
   );
+});
+
+test('once it has held the write lock maxDelayMs, batch after batch, the batcher lets it go for yieldMs: another writer gets it at once', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const store = await openState(file);
+  // another writer, as attest or watch on the same file (no busy timeout here: it must get the lock at once)
+  const other = new Database(file, { timeout: 0 });
+  t.after(() => other.close());
+  const batcher = new StateBatcher(store, { maxResults: 2, maxDelayMs: 0, yieldMs: 200 });
+  const assess = (): Promise<unknown> => batcher.assessor({ target: 'https://vm.example/', time: Date.now() })([]);
+  await assess();
+  batcher.record(trustedResult({ name: 'vm-1' }));
+  batcher.record(trustedResult({ name: 'vm-2' })); // commits: the lock was held maxDelayMs (0)
+  assert.equal(batcher.stored, 2);
+  // VMs keep coming, as in a fast audit: before, the next batch began at once, and a waiting writer starved
+  const assessed = assess();
+  assert.equal(store.batchOpen, false, 'the next assessment waits for yieldMs before it takes the lock again');
+  batcher.record(trustedResult({ name: 'vm-3' })); // meanwhile a result is its own transaction
+  assert.equal(store.batchOpen, false);
+  assert.equal(batcher.stored, 3);
+  other.exec('BEGIN IMMEDIATE');
+  other.exec('COMMIT');
+  await assessed;
+  assert.equal(store.batchOpen, true, 'then the batches go on');
+  batcher.record(trustedResult({ name: 'vm-4' }));
+  batcher.close();
+  const reader = await openState(file);
+  t.after(() => reader.close());
+  assert.equal(reader.history().length, 4);
 });
