@@ -103,7 +103,14 @@ export class StateBatcher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.store.batchOpen) return;
-    this.store.commitBatch();
+    try {
+      this.store.commitBatch();
+    } catch (err) {
+      // the batch is lost, rolled back: none of its results is stored, and none after it (the first error is the audit's)
+      this.pending = 0;
+      this.failure ??= err;
+      throw err;
+    }
     this.committed += this.pending;
     this.pending = 0;
     this.lastCommit = Date.now();

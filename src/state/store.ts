@@ -974,6 +974,14 @@ export class StateStore {
     try {
       this.stmt('COMMIT').run();
     } catch (err) {
+      // the batch is lost (SQLite may already have rolled it back, as on a full disk): a write after it must not join it
+      if (this.db.inTransaction) {
+        try {
+          this.db.exec('ROLLBACK');
+        } catch {
+          // the COMMIT's error is the one to report
+        }
+      }
       throw stateError(err, this.path, 'commit batch');
     }
   }

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { TransportError } from '../../src/errors.js';
 import { openState } from '../../src/state/index.js';
 import { StateBatcher } from '../../src/state/batch.js';
 import { trustedResult } from '../report/fixtures.js';
@@ -105,4 +106,29 @@ test('once it has held the write lock maxDelayMs, batch after batch, the batcher
   const reader = await openState(file);
   t.after(() => reader.close());
   assert.equal(reader.history().length, 4);
+});
+
+test('a batch whose commit fails (a full disk) counts as not stored, and the batcher stores nothing after it', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const store = await openState(file);
+  const batcher = new StateBatcher(store, { maxResults: 2 });
+  const db = (store as unknown as { db: Database.Database }).db;
+  const commit = store.commitBatch.bind(store);
+  let full = true;
+  store.commitBatch = () => {
+    if (!full) return commit();
+    full = false;
+    // what SQLite does when the disk fills up at COMMIT: the transaction is rolled back and the COMMIT fails (SQLITE_FULL)
+    db.exec('ROLLBACK');
+    throw new TransportError('STATE_IO_ERROR', 'commit batch failed: database or disk is full');
+  };
+  batcher.record(trustedResult({ name: 'vm-1' }));
+  assert.throws(() => batcher.record(trustedResult({ name: 'vm-2' })), /disk is full/);
+  // the audit goes on with the VMs in flight: before, their batch committed and counted the lost one's results as stored
+  assert.throws(() => batcher.record(trustedResult({ name: 'vm-3' })), /disk is full/);
+  assert.throws(() => batcher.close(), /disk is full/);
+  const reader = await openState(file);
+  t.after(() => reader.close());
+  assert.equal(batcher.stored, reader.history().length, 'stored counts what the file holds');
+  assert.equal(batcher.stored, 0);
 });
