@@ -225,6 +225,19 @@ function isoOf(ms: unknown, path: string, what: string): string {
   return iso(ms);
 }
 
+const isStoredMs = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/**
+ * A stay's times as compared with new evidence (returns its id). One of another type (text, a real) compared as no time at all:
+ * a damaged row silently hid CLONE_HOSTED_TWICE, or crashed the comparison as a bug.
+ */
+function checkStayTimes(r: StayRow, path: string): number {
+  if (!isStoredMs(r.first_seen) || !isStoredMs(r.last_seen) || (r.closed_at !== null && !isStoredMs(r.closed_at)) || (r.epoch !== null && typeof r.epoch !== 'string')) {
+    throw corrupt(path, 'hosting period');
+  }
+  return r.id;
+}
+
 function checkInput(ok: boolean, field: string, value: unknown): void {
   if (!ok) throw new InternalError(`state: invalid ${field}`, { field, value: typeof value === 'string' ? value.slice(0, 100) : String(value) });
 }
@@ -454,10 +467,10 @@ export class StateStore {
   openStays(instanceId: string): { platformPath: string[]; last: number }[] {
     checkInput(INSTANCE_RE.test(instanceId), 'instanceId', instanceId);
     return this.read('read open stays', () =>
-      (this.stmt(`SELECT platform_path, last_seen FROM stay WHERE instance_id = ? AND closed_at IS NULL ORDER BY last_seen DESC, id DESC`).all(instanceId) as Pick<StayRow, 'platform_path' | 'last_seen'>[]).map((r) => ({
-        platformPath: parsePath(r.platform_path, this.path),
-        last: r.last_seen,
-      })),
+      (this.stmt(`SELECT platform_path, last_seen FROM stay WHERE instance_id = ? AND closed_at IS NULL ORDER BY last_seen DESC, id DESC`).all(instanceId) as Pick<StayRow, 'platform_path' | 'last_seen'>[]).map((r) => {
+        if (!isStoredMs(r.last_seen)) throw corrupt(this.path, 'hosting period');
+        return { platformPath: parsePath(r.platform_path, this.path), last: r.last_seen };
+      }),
     );
   }
 
@@ -554,7 +567,7 @@ export class StateStore {
   private hostingEvidence(instanceId: string, ev: HostingEvidence): StateFinding[] {
     const rows = this.stmt(`SELECT * FROM stay WHERE instance_id = ? ORDER BY last_seen DESC, id DESC LIMIT ${STAYS_COMPARED}`).all(instanceId) as StayRow[];
     const stays: Stay[] = rows.map((r) => ({
-      id: r.id,
+      id: checkStayTimes(r, this.path),
       platformPath: parsePath(r.platform_path, this.path),
       epoch: r.epoch,
       first: r.first_seen,

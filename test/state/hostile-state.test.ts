@@ -148,3 +148,34 @@ test('a file with a trigger that can change or drop writes is refused at open (S
   db.close();
   (await openState(file)).close();
 });
+
+test('a hosting period whose times are not integers is STATE_CORRUPT: as text it silently hid CLONE_HOSTED_TWICE', async (t) => {
+  const dir = tempDir(t);
+  const X = '1'.repeat(64);
+  const at = (clock: number, s: number, platformPath: string[], hostingEpoch: string) => ({
+    instanceId: X,
+    akName: '000b' + 'ab'.repeat(32),
+    clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true },
+    firmwareVersion: 1n,
+    platformPath,
+    time: 1_700_000_000_000 + s * 1000,
+    target: 'https://vm.example/',
+    hostingEpoch,
+  });
+  for (const damage of [`last_seen = 'x'`, `first_seen = 'a', last_seen = 'b'`, 'last_seen = 1.5e300', `closed_at = 'no'`]) {
+    const file = join(dir, `${damage.length}.db`);
+    let s = await openState(file);
+    s.observe(at(100, 0, ['aa01', 'ff00'], 'e1'));
+    s.observe(at(50, 10, ['bb02', 'ff00'], 'f1'));
+    s.close();
+    const db = new Database(file);
+    db.exec(`UPDATE stay SET ${damage} WHERE platform = 'bb02>ff00'`);
+    db.close();
+    s = await openState(file);
+    // undamaged, this reading is CLONE_HOSTED_TWICE (store.test.ts)
+    assertThrowsCode(() => s.observe(at(110, 20, ['aa01', 'ff00'], 'e1')), 'STATE_CORRUPT');
+    // what attest asks before it records a reading (is this AK the instance's own?): its open stays
+    if (!damage.startsWith('closed_at')) assertThrowsCode(() => s.openStays(X), 'STATE_CORRUPT');
+    s.close();
+  }
+});
