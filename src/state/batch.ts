@@ -136,7 +136,13 @@ export class StateBatcher {
 
   private open(): void {
     if (this.store.batchOpen) return;
-    this.store.beginBatch();
+    try {
+      this.store.beginBatch();
+    } catch (err) {
+      // the lock stayed held beyond the busy timeout: the VMs in flight must not each wait that long again
+      this.failure ??= err;
+      throw err;
+    }
     // a gap since the last commit long enough for a waiting writer starts a new holding
     const now = Date.now();
     if (this.heldSince === undefined || now - this.lastCommit >= this.yieldMs) this.heldSince = now;

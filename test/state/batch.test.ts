@@ -132,3 +132,19 @@ test('a batch whose commit fails (a full disk) counts as not stored, and the bat
   assert.equal(batcher.stored, reader.history().length, 'stored counts what the file holds');
   assert.equal(batcher.stored, 0);
 });
+
+test('a batch that cannot begin (the lock held beyond the busy timeout) fails the batcher: later results do not each wait for the lock again', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const store = await openState(file, { busyTimeoutMs: 0 });
+  const other = new Database(file);
+  t.after(() => other.close());
+  other.exec('BEGIN IMMEDIATE');
+  const batcher = new StateBatcher(store);
+  assert.throws(() => batcher.record(trustedResult({ name: 'vm-1' })), (err: Error & { code?: string }) => err.code === 'STATE_BUSY');
+  other.exec('COMMIT');
+  // with a 10 s busy timeout, each of the audit's VMs in flight waited 10 s more, one after the other
+  assert.throws(() => batcher.record(trustedResult({ name: 'vm-2' })), (err: Error & { code?: string }) => err.code === 'STATE_BUSY');
+  await assert.rejects(batcher.assessor({ target: 'https://vm.example/', time: 0 })([]), (err: Error & { code?: string }) => err.code === 'STATE_BUSY');
+  assert.throws(() => batcher.close(), (err: Error & { code?: string }) => err.code === 'STATE_BUSY');
+  assert.equal(batcher.stored, 0);
+});
