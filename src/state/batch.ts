@@ -11,7 +11,7 @@
 // polls (every 100 ms at most), and the next batch began within microseconds
 // of a commit, so an attest or watch on the same file starved and failed with
 // STATE_BUSY after its 10 s busy timeout. Once the lock has been held for
-// `maxDelayMs`, it is let go for `yieldMs`: assessments wait, and a result
+// `holdMs` (5 s), it is let go for `yieldMs`: assessments wait, and a result
 // recorded meanwhile is its own short transaction.
 
 import type { Finding } from '../policy/evidence.js';
@@ -26,7 +26,9 @@ export interface StateBatcherOptions {
   maxResults?: number;
   /** commit a batch open this long (default 1000 ms), so a slow audit does not hold the lock */
   maxDelayMs?: number;
-  /** after the write lock was held this long, batch after batch, let it go for yieldMs (default 150 ms: longer than SQLite's busy-wait poll, 100 ms) */
+  /** once the write lock was held this long, batch after batch (default 5000 ms: half the busy timeout of the writer waiting), let it go for yieldMs */
+  holdMs?: number;
+  /** how long the lock is let go (default 150 ms: longer than SQLite's busy-wait poll, 100 ms) */
   yieldMs?: number;
   /** called after each commit with the total of results stored */
   onCommit?: (stored: number) => void;
@@ -42,6 +44,7 @@ export class StateBatcher {
   private failure: unknown;
   private readonly maxResults: number;
   private readonly maxDelayMs: number;
+  private readonly holdMs: number;
   private readonly yieldMs: number;
   /** when the write lock was taken, batch after batch, since it was last let go */
   private heldSince: number | undefined;
@@ -55,6 +58,7 @@ export class StateBatcher {
   ) {
     this.maxResults = opts.maxResults ?? 64;
     this.maxDelayMs = opts.maxDelayMs ?? 1000;
+    this.holdMs = opts.holdMs ?? 5000;
     this.yieldMs = opts.yieldMs ?? 150;
   }
 
@@ -114,7 +118,7 @@ export class StateBatcher {
     this.committed += this.pending;
     this.pending = 0;
     this.lastCommit = Date.now();
-    if (this.heldSince !== undefined && this.lastCommit - this.heldSince >= this.maxDelayMs) {
+    if (this.heldSince !== undefined && this.lastCommit - this.heldSince >= this.holdMs) {
       this.heldSince = undefined;
       this.resumeAt = this.lastCommit + this.yieldMs;
     }

@@ -79,17 +79,17 @@ test('a record the store refuses leaves the batch intact; the rest is committed'
   );
 });
 
-test('once it has held the write lock maxDelayMs, batch after batch, the batcher lets it go for yieldMs: another writer gets it at once', async (t) => {
+test('once it has held the write lock holdMs, batch after batch, the batcher lets it go for yieldMs: another writer gets it at once', async (t) => {
   const file = join(tempDir(t), 'state.db');
   const store = await openState(file);
   // another writer, as attest or watch on the same file (no busy timeout here: it must get the lock at once)
   const other = new Database(file, { timeout: 0 });
   t.after(() => other.close());
-  const batcher = new StateBatcher(store, { maxResults: 2, maxDelayMs: 0, yieldMs: 200 });
+  const batcher = new StateBatcher(store, { maxResults: 2, maxDelayMs: 0, holdMs: 0, yieldMs: 200 });
   const assess = (): Promise<unknown> => batcher.assessor({ target: 'https://vm.example/', time: Date.now() })([]);
   await assess();
   batcher.record(trustedResult({ name: 'vm-1' }));
-  batcher.record(trustedResult({ name: 'vm-2' })); // commits: the lock was held maxDelayMs (0)
+  batcher.record(trustedResult({ name: 'vm-2' })); // commits: the lock was held holdMs (0)
   assert.equal(batcher.stored, 2);
   // VMs keep coming, as in a fast audit: before, the next batch began at once, and a waiting writer starved
   const assessed = assess();
