@@ -331,8 +331,23 @@ function columnsOf(db: Db, table: string): string {
   return (db.pragma(`table_info(${JSON.stringify(table)})`) as { name: string }[]).map((c) => c.name).join(',');
 }
 
-/** A trigger body that is one RAISE(ABORT or FAIL, 'message'): it can refuse a write, not change or drop one. */
-const ONLY_REFUSES = /^BEGIN\s+SELECT\s+RAISE\s*\(\s*(ABORT|FAIL)\s*,\s*'(?:[^']|'')*'\s*\)\s*;\s*END\s*$/i;
+/** An SQL text's tokens, comments left out: a word, a string, a quoted name, or one other character. */
+function sqlTokens(sql: string): string[] {
+  const re = /\s+|--[^\n]*|\/\*[\s\S]*?(?:\*\/|$)|'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|[\w$]+|[\s\S]/gy;
+  return [...sql.matchAll(re)].map((m) => m[0]).filter((t) => !/^(?:\s|--|\/\*)/.test(t));
+}
+
+/**
+ * A trigger whose body is one RAISE(ABORT or FAIL, 'message'): it can refuse a write, not change or drop one. Read
+ * as tokens: a BEGIN inside the trigger's quoted name or a comment is not its body (one that matched as text let
+ * `"BEGIN SELECT RAISE(ABORT, '"`, a RAISE(IGNORE) body and a comment ending `'); END` through).
+ */
+function onlyRefuses(sql: string | null): boolean {
+  const tokens = sqlTokens(sql ?? '').map((t) => (/^'[\s\S]*'$/.test(t) ? "'" : t.toUpperCase()));
+  const begin = tokens.indexOf('BEGIN');
+  // one bare BEGIN: SQLite takes BEGIN as a name too, so a second one could be the body's
+  return begin >= 0 && begin === tokens.lastIndexOf('BEGIN') && /^BEGIN SELECT RAISE \( (ABORT|FAIL) , ' \) ; END$/.test(tokens.slice(begin).join(' '));
+}
 
 /** The tables and columns of the current schema, as the migrations build it in an empty database (once per process). */
 let currentSchema: Map<string, string> | undefined;
@@ -361,8 +376,7 @@ function checkSchema(db: Db, file: string, Database: typeof BetterSqlite3): void
   }
   // one that only refuses (a file's owner keeping its results from prune) fails the write it refuses, loudly
   for (const trigger of db.prepare(`SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'`).all() as { name: string; sql: string | null }[]) {
-    const body = trigger.sql?.slice(trigger.sql.search(/\bBEGIN\b/i)) ?? '';
-    if (!ONLY_REFUSES.test(body)) {
+    if (!onlyRefuses(trigger.sql)) {
       throw new TransportError('STATE_WRITE_REFUSED', `state file ${file} holds a trigger (${trigger.name}) that can change or drop writes; vtpm-verify creates none: someone added it`, { path: file, trigger: trigger.name });
     }
   }

@@ -136,15 +136,20 @@ test('a file with a trigger that can change or drop writes is refused at open (S
     `CREATE TRIGGER t BEFORE UPDATE ON tpm_identity BEGIN SELECT RAISE(IGNORE); END`,
     `CREATE TRIGGER t AFTER INSERT ON result BEGIN DELETE FROM result WHERE id = new.id; END`,
     `CREATE TRIGGER t AFTER INSERT ON result BEGIN DELETE FROM result WHERE id = new.id; SELECT RAISE(ABORT, 'x'); END`,
+    // what looks like a refusing body, in the trigger's name and a comment: the body is RAISE(IGNORE)
+    `CREATE TRIGGER "BEGIN SELECT RAISE(ABORT, '" BEFORE INSERT ON result BEGIN SELECT RAISE(IGNORE); SELECT (1 --'\n); END`,
+    `CREATE TRIGGER t BEFORE INSERT ON result BEGIN SELECT RAISE(IGNORE); SELECT 1 -- BEGIN SELECT RAISE(ABORT, 'x')\n; END`,
+    `CREATE TRIGGER t BEFORE INSERT ON result /* BEGIN SELECT RAISE(ABORT, 'x'); END */ BEGIN SELECT RAISE(IGNORE); END`,
   ]) {
     const db = new Database(file);
-    db.exec(`DROP TRIGGER IF EXISTS t; ${trigger}`);
+    db.exec(`DROP TRIGGER IF EXISTS t; DROP TRIGGER IF EXISTS "BEGIN SELECT RAISE(ABORT, '"; ${trigger}`);
     db.close();
     for (const create of [true, false]) await assertRejectsCode(openState(file, { create }), 'STATE_WRITE_REFUSED');
   }
   // one that only refuses fails the write it refuses (prune.test.ts): the file opens
   const db = new Database(file);
   db.exec(`DROP TRIGGER t; CREATE TRIGGER keep BEFORE DELETE ON result BEGIN SELECT RAISE(ABORT, 'kept; here'); END`);
+  db.exec(`CREATE TRIGGER "keep 2" /* results stay */ before update on result when old.verdict = 'trusted' begin select raise ( fail , 'it''s kept' ) ; end`);
   db.close();
   (await openState(file)).close();
 });
