@@ -369,8 +369,10 @@ function checkSchema(db: Db, file: string, Database: typeof BetterSqlite3): void
     }
   }
   for (const [table, columns] of currentSchema) {
-    const type = (db.prepare(`SELECT type FROM sqlite_schema WHERE name = ?`).get(table) as { type: string } | undefined)?.type;
-    if (type !== 'table') throw schemaDamaged(file, `table ${table} missing`);
+    const row = db.prepare(`SELECT type, sql FROM sqlite_schema WHERE name = ?`).get(table) as { type: string; sql: string | null } | undefined;
+    if (row?.type !== 'table') throw schemaDamaged(file, `table ${table} missing`);
+    // vtpm-verify's tables have no conflict clause: UNIQUE (...) ON CONFLICT IGNORE drops a write silently, as RAISE(IGNORE) does
+    if (/\bON CONFLICT\b/.test(sqlTokens(row.sql ?? '').join(' ').toUpperCase())) throw schemaDamaged(file, `table ${table} has a conflict clause`);
     const has = columnsOf(db, table);
     if (has !== columns) throw schemaDamaged(file, `table ${table} has columns (${has}), not (${columns})`);
   }

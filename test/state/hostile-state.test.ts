@@ -154,6 +154,18 @@ test('a file with a trigger that can change or drop writes is refused at open (S
   (await openState(file)).close();
 });
 
+test('a table rebuilt with a conflict clause is STATE_CORRUPT: UNIQUE ... ON CONFLICT IGNORE dropped results silently, as RAISE(IGNORE) did', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  (await openState(file)).close();
+  const db = new Database(file);
+  const sql = (db.prepare(`SELECT sql FROM sqlite_schema WHERE name = 'result'`).get() as { sql: string }).sql;
+  const indexes = (db.prepare(`SELECT sql FROM sqlite_schema WHERE tbl_name = 'result' AND type = 'index'`).all() as { sql: string }[]).map((r) => r.sql);
+  // the same columns, in the same order: only the conflict clause differs
+  db.exec(`BEGIN; DROP TABLE result; ${sql.replace(/\)\s*$/, ', UNIQUE (verdict) ON CONFLICT IGNORE)')}; ${indexes.join('; ')}; COMMIT`);
+  db.close();
+  for (const create of [true, false]) await assertRejectsCode(openState(file, { create }), 'STATE_CORRUPT');
+});
+
 test('a hosting period whose times are not integers is STATE_CORRUPT: as text it silently hid CLONE_HOSTED_TWICE', async (t) => {
   const dir = tempDir(t);
   const X = '1'.repeat(64);
