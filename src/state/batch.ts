@@ -90,7 +90,13 @@ export class StateBatcher {
     this.rethrow();
     if (!this.store.batchOpen && Date.now() < this.resumeAt) {
       // the lock is let go for now: this result is a transaction of its own, between which another writer gets its turn
-      recordResult(this.store, result, resultJson, this.opts.runId);
+      try {
+        recordResult(this.store, result, resultJson, this.opts.runId);
+      } catch (err) {
+        // the writer that took the lock held it beyond the busy timeout: as for a batch that cannot begin, the VMs in flight must not each wait again
+        if ((err as { code?: unknown }).code === 'STATE_BUSY') this.failure ??= err;
+        throw err;
+      }
       this.committed++;
       this.opts.onCommit?.(this.committed);
       return;

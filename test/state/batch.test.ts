@@ -148,3 +148,24 @@ test('a batch that cannot begin (the lock held beyond the busy timeout) fails th
   assert.throws(() => batcher.close(), (err: Error & { code?: string }) => err.code === 'STATE_BUSY');
   assert.equal(batcher.stored, 0);
 });
+
+test('a result recorded while the lock is let go that finds it held beyond the busy timeout fails the batcher, as a batch that cannot begin does', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const store = await openState(file, { busyTimeoutMs: 0 });
+  const other = new Database(file);
+  t.after(() => other.close());
+  const batcher = new StateBatcher(store, { maxResults: 1, maxDelayMs: 60_000, holdMs: 0, yieldMs: 60_000 });
+  batcher.record(trustedResult({ name: 'vm-1' })); // commits: the lock was held holdMs (0), and is let go
+  assert.equal(batcher.stored, 1);
+  other.exec('BEGIN IMMEDIATE'); // another writer takes it, and keeps it beyond the busy timeout
+  assert.throws(() => batcher.record(trustedResult({ name: 'vm-2' })), (err: Error & { code?: string }) => err.code === 'STATE_BUSY');
+  other.exec('COMMIT');
+  // with a 10 s busy timeout, each of the audit's VMs in flight waited 10 s more, one after the other
+  assert.throws(() => batcher.record(trustedResult({ name: 'vm-3' })), (err: Error & { code?: string }) => err.code === 'STATE_BUSY');
+  await assert.rejects(batcher.assessor({ target: 'https://vm.example/', time: 0 })([]), (err: Error & { code?: string }) => err.code === 'STATE_BUSY');
+  assert.throws(() => batcher.close(), (err: Error & { code?: string }) => err.code === 'STATE_BUSY');
+  const reader = await openState(file);
+  t.after(() => reader.close());
+  assert.equal(batcher.stored, reader.history().length);
+  assert.equal(batcher.stored, 1);
+});
