@@ -266,6 +266,8 @@ export async function openState(path: string, opts: OpenStateOptions = {}): Prom
     if (!create && version === 0) throw stateNotFound(file, 'is empty');
     await setWalMode(db, opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
     db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+    // before a migration writes: a trigger could change or drop the migration's own writes
+    checkTriggers(db, file);
     migrate(db, file);
     checkSchema(db, file, Database);
     return new StateStore(db, file);
@@ -376,7 +378,10 @@ function checkSchema(db: Db, file: string, Database: typeof BetterSqlite3): void
     const has = columnsOf(db, table);
     if (has !== columns) throw schemaDamaged(file, `table ${table} has columns (${has}), not (${columns})`);
   }
-  // one that only refuses (a file's owner keeping its results from prune) fails the write it refuses, loudly
+}
+
+/** No trigger but one that only refuses (a file's owner keeping its results from prune fails the write it refuses, loudly). */
+function checkTriggers(db: Db, file: string): void {
   for (const trigger of db.prepare(`SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'`).all() as { name: string; sql: string | null }[]) {
     if (!onlyRefuses(trigger.sql)) {
       throw new TransportError('STATE_WRITE_REFUSED', `state file ${file} holds a trigger (${trigger.name}) that can change or drop writes; vtpm-verify creates none: someone added it`, { path: file, trigger: trigger.name });

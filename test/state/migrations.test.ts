@@ -154,3 +154,20 @@ test('a version-6 file opens at version 7: the AKs it has seen are its instances
   assert.equal(s.schemaVersion, 7);
   assert.deepEqual(s.instanceKeys(X), [ak]);
 });
+
+test('a trigger that could change a migration\'s writes is refused before the migration: the file stays at its version', async (t) => {
+  const file = join(tempDir(t), 'v6-trigger.db');
+  const first = await openState(file);
+  first.observe({ instanceId: X, akName: 'ab'.repeat(34), clockInfo: { clock: 1000n, resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n, platformPath: P, time: T0, target: 'https://vm' });
+  first.close();
+  const db = new Database(file);
+  db.exec('ALTER TABLE tpm_identity DROP COLUMN hosting');
+  db.pragma('user_version = 6');
+  // a trigger fires on a migration's own writes too: the migration must not run while it is there
+  db.exec('CREATE TRIGGER keep_out BEFORE UPDATE ON tpm_identity BEGIN SELECT RAISE(IGNORE); END');
+  db.close();
+  await assertRejectsCode(openState(file), 'STATE_WRITE_REFUSED');
+  const after = new Database(file, { readonly: true });
+  t.after(() => after.close());
+  assert.equal(after.pragma('user_version', { simple: true }), 6, 'not migrated');
+});
