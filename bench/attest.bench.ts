@@ -40,7 +40,7 @@ async function verifier(trustDir: string): Promise<Verifier> {
 async function attestOnce(v: Verifier, url: string, source: EvidenceSource, signatures: 'inline' | 'thread-pool' = 'inline'): Promise<void> {
   const now = new Date();
   const { result } = await walk(
-    { target: url, topNonce: drawTopNonce(now), trust: v.setup.trust, cache: v.setup.cache, policy: v.setup.policy, policySource: v.setup.policySource, at: now, vplatformCache: v.vplatform, logCache: v.logs, pathMemo: v.paths, signatures },
+    { target: url, topNonce: drawTopNonce(now, url), trust: v.setup.trust, cache: v.setup.cache, policy: v.setup.policy, policySource: v.setup.policySource, at: now, vplatformCache: v.vplatform, logCache: v.logs, pathMemo: v.paths, signatures },
     source,
   );
   if (result.verdict !== 'trusted' || result.layers.length !== 3) throw new Error(`${url}: ${result.reason}`);

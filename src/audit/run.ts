@@ -248,7 +248,7 @@ async function attemptOnce(target: AuditTarget, options: AuditRunOptions, deadli
   };
   const walkOptions: WalkOptions = {
     target: target.url,
-    topNonce: drawTopNonce(now),
+    topNonce: drawTopNonce(now, target.url),
     trust: profile.trust,
     ...(options.cache ? { cache: options.cache } : {}),
     ...(profile.crls.length > 0 ? { crls: profile.crls } : {}),

@@ -7,8 +7,8 @@
 // every certificate, and follows URIs only from verified certificates; the
 // bundle source hands out a saved layer only when the walker asks for exactly
 // the URI and nonce it was saved under. So editing any byte that matters (a
-// quote, a PCR value, a log, a certificate, the time, a URI) makes
-// verification fail.
+// quote, a PCR value, a log, a certificate, the time, a URI, the target)
+// makes verification fail.
 
 import { ParseError, TransportError, VerificationError, type CodeTable } from '../errors.js';
 import { parseEvidence, serializeEvidence, type EvidenceJson } from '../transport/evidence.js';
@@ -25,7 +25,8 @@ export const BUNDLE_CODES = {
 } as const satisfies CodeTable;
 
 export const BUNDLE_FORMAT = 'vtpm-verify/evidence-bundle';
-export const BUNDLE_VERSION = 1;
+/** 2: the top nonce binds the target too (version 1 bundles carry a nonce without it and cannot verify) */
+export const BUNDLE_VERSION = 2;
 /** Bundles are read whole; a deep attestation of a few layers is far below this. */
 export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
 const MAX_BUNDLE_LAYERS = 32;
@@ -132,7 +133,7 @@ export function parseBundle(text: string): EvidenceBundle {
 
 export function bundleTopNonce(bundle: EvidenceBundle): TopNonce {
   const random = fromHex(bundle.random, 'random');
-  return { nonce: topNonceFrom(random, bundle.time), random, time: bundle.time };
+  return { nonce: topNonceFrom(random, bundle.time, bundle.target), random, time: bundle.time };
 }
 
 /**

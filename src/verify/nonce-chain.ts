@@ -1,10 +1,14 @@
 // Nonces of a deep attestation (protocol.md section 3).
 //
 // The top nonce is 32 bytes from a CSPRNG, hashed together with the time the
-// challenger started: N_top = SHA-256(random || ascii(ISO-8601 time)). It is
-// as unpredictable as the random bytes, and it binds the start time of a saved
-// evidence bundle to the top quote, so a bundle whose time was edited no
-// longer verifies (its quote carries another nonce).
+// challenger started and the top layer's URI as asked:
+// N_top = SHA-256(random || ascii(ISO-8601 time) || SHA-256(utf8(target))). It
+// is as unpredictable as the random bytes, and it binds the start time and the
+// target of a saved evidence bundle to the top quote, so a bundle whose time
+// was edited, or that was relabelled as another VM's (its target and first
+// URI edited together), no longer verifies (its quote carries another nonce).
+// The target goes in as a hash, of fixed length after the time, so no split of
+// the bytes between the time and the target gives the same input.
 //
 // Each lower layer k must quote N_k = SHA-256(N_{k+1} || SHA-256(message_{k+1})),
 // so every lower quote provably came after the one above it.
@@ -20,15 +24,16 @@ export interface TopNonce {
   time: string;
 }
 
-export function topNonceFrom(random: Uint8Array, time: string): Buffer {
-  return createHash('sha256').update(random).update(time, 'ascii').digest();
+export function topNonceFrom(random: Uint8Array, time: string, target: string): Buffer {
+  const targetHash = createHash('sha256').update(target, 'utf8').digest();
+  return createHash('sha256').update(random).update(time, 'ascii').update(targetHash).digest();
 }
 
-/** Draws a fresh top nonce bound to `now`. */
-export function drawTopNonce(now: Date): TopNonce {
+/** Draws a fresh top nonce bound to `now` and to the top layer's URI. */
+export function drawTopNonce(now: Date, target: string): TopNonce {
   const random = randomBytes(32);
   const time = now.toISOString();
-  return { nonce: topNonceFrom(random, time), random, time };
+  return { nonce: topNonceFrom(random, time, target), random, time };
 }
 
 /** N_k from the nonce of the layer above and that layer's raw TPMS_ATTEST. */

@@ -32,7 +32,7 @@ async function attest(sim: RunningSimulator, url: string) {
     const now = new Date();
     const trust = loadTrustStore([sim.trustDir]);
     const o = await walk(
-      { target: url, topNonce: drawTopNonce(now), trust: trust.store, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now },
+      { target: url, topNonce: drawTopNonce(now, url), trust: trust.store, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now },
       liveSource(client) as EvidenceSource,
     );
     return o.result;

@@ -34,8 +34,8 @@ async function attestSim(sim: RunningSimulator, opts: { top?: string; maxDepth?:
   const client = new EvidenceClient({ timeoutMs: opts.timeoutMs ?? 5_000, maxResponseBytes: 4 * 1024 * 1024 });
   try {
     const now = new Date();
-    const top = drawTopNonce(now);
     const target = opts.top ? sim.layers.find((l) => l.name === opts.top)!.url : sim.topUrl;
+    const top = drawTopNonce(now, target);
     const options: WalkOptions = {
       target,
       topNonce: top,
@@ -158,7 +158,8 @@ test('verify on a saved bundle gives the same result as the live attestation; ed
     const text = JSON.stringify(bundle);
     const replay = async (b: ReturnType<typeof parseBundle>, signatures: WalkOptions['signatures'] = 'inline') =>
       // a fresh link cache, so the checks read exactly as they did live
-      (await walk({ ...options, signatures, cache: new ValidationCache(), topNonce: bundleTopNonce(b), at: new Date(b.time), evidenceTime: new Date(b.time) }, bundleSource(b))).result;
+      // the target from the bundle, as `verify BUNDLE` takes it
+      (await walk({ ...options, target: b.target, signatures, cache: new ValidationCache(), topNonce: bundleTopNonce(b), at: new Date(b.time), evidenceTime: new Date(b.time) }, bundleSource(b))).result;
     const again = await replay(parseBundle(text));
     const strip = (r: AttestationResult) => JSON.parse(JSON.stringify({ ...r, startedAt: '', finishedAt: '', layers: r.layers.map((l) => ({ ...l, elapsedMs: 0 })) })) as unknown;
     assert.deepEqual(strip(again), strip(outcome.result));
@@ -179,6 +180,24 @@ test('verify on a saved bundle gives the same result as the live attestation; ed
       ['a PCR value', (b) => (b.layers[1].evidence.pcrs.sha256['0'] = '00'.repeat(32)), 'QUOTE_PCR_DIGEST_MISMATCH'],
       ['an event digest in the log', (b) => (b.layers[0].evidence.eventLog = flipEventDigest(b.layers[0].evidence.eventLog)), 'EVENTLOG_REPLAY_MISMATCH'],
       ['a layer URI', (b) => (b.layers[1].uri = b.layers[1].uri.replace('/l/', '/x/')), 'BUNDLE_MISMATCH'],
+      [
+        // another VM's bundle relabelled: the target (bound into the top nonce) and the URI it was saved under
+        'the target and the top layer URI together',
+        (b) => {
+          b.target = b.target.replace('/l/vm', '/l/other-vm');
+          b.layers[0].uri = b.target;
+        },
+        'BUNDLE_MISMATCH',
+      ],
+      [
+        'the target, the top layer URI and its saved nonce to match them',
+        (b) => {
+          b.target = b.target.replace('/l/vm', '/l/other-vm');
+          b.layers[0].uri = b.target;
+          b.layers[0].nonce = bundleTopNonce(b).nonce.toString('hex');
+        },
+        'QUOTE_NONCE_MISMATCH',
+      ],
       ['the quote', (b) => (b.layers[2].evidence.quote.message = flipBase64(b.layers[2].evidence.quote.message)), 'QUOTE_BAD_SIGNATURE'],
       ['a certificate', (b) => (b.layers[0].evidence.certificates = [b.layers[1].evidence.certificates[0]]), ''],
     ];

@@ -47,7 +47,7 @@ async function attest(target: string): Promise<AttestationResult> {
   const client = new EvidenceClient({ timeoutMs: 3_000 });
   try {
     const now = new Date();
-    return (await walk({ target, topNonce: drawTopNonce(now), trust, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
+    return (await walk({ target, topNonce: drawTopNonce(now, target), trust, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
   } finally {
     client.close();
   }
@@ -156,7 +156,7 @@ test('layers told apart by the query of one gateway are different layers, not a 
       const client = new EvidenceClient({ timeoutMs: 3_000 });
       try {
         const now = new Date();
-        const r = (await walk({ target: `${origin}/gw?layer=vm`, topNonce: drawTopNonce(now), trust: both, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
+        const r = (await walk({ target: `${origin}/gw?layer=vm`, topNonce: drawTopNonce(now, `${origin}/gw?layer=vm`), trust: both, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
         assert.notEqual(r.error?.code, 'WALK_LOOP', JSON.stringify(r.error));
         assert.equal(r.layers.length, 2);
         assert.deepEqual(hits, ['/gw/v1/evidence?layer=vm', '/gw/v1/evidence?layer=host']);
@@ -179,7 +179,7 @@ test('a layer that ends the walk (physical, or no TrustedLayer extension) under 
     const client = new EvidenceClient({ timeoutMs: 3_000 });
     try {
       const now = new Date();
-      return (await walk({ target, topNonce: drawTopNonce(now), trust: store, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
+      return (await walk({ target, topNonce: drawTopNonce(now, target), trust: store, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
     } finally {
       client.close();
     }

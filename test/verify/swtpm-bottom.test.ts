@@ -130,7 +130,7 @@ test('deep attestation with swtpm at the bottom: a real quote over the chained n
         const now = new Date();
         return (
           await walk(
-            { target: `${http!.origin}/vm`, topNonce: drawTopNonce(now), trust: built.store, cache, policy: baselinePolicy(), policySource: { source: 'built-in baseline', builtin: true }, at: now },
+            { target: `${http!.origin}/vm`, topNonce: drawTopNonce(now, `${http!.origin}/vm`), trust: built.store, cache, policy: baselinePolicy(), policySource: { source: 'built-in baseline', builtin: true }, at: now },
             liveSource(client) as EvidenceSource,
           )
         ).result;

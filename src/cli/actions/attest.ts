@@ -69,7 +69,7 @@ export async function runAttest(url: string, opts: AttestOptions): Promise<Comma
   const state = opts.state !== undefined ? await openStateFile(opts.state) : undefined;
   try {
     const now = new Date();
-    const top = drawTopNonce(now);
+    const top = drawTopNonce(now, url);
     const assess = state ? (await import('../../state/assess.js')).stateAssessor(state, { target: url, time: now.getTime() }) : undefined;
     const outcome = await walk({ ...walkOptions(url, top, setup, now, opts.maxDepth), ...(assess ? { assess } : {}) }, liveSource(client) as EvidenceSource);
     if (state) (await import('../../state/assess.js')).recordResult(state, outcome.result);

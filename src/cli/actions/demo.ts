@@ -51,7 +51,7 @@ export async function runDemo(opts: DemoOptions): Promise<CommandOutcome> {
     const setup = await setupVerifier({ policy: policyPath, trust: [sim.trustDir] });
     const now = new Date();
     const outcome = await walk(
-      { target: sim.topUrl, topNonce: drawTopNonce(now), trust: setup.trust, cache: setup.cache, policy: setup.policy, policySource: setup.policySource, at: now },
+      { target: sim.topUrl, topNonce: drawTopNonce(now, sim.topUrl), trust: setup.trust, cache: setup.cache, policy: setup.policy, policySource: setup.policySource, at: now },
       liveSource(client) as EvidenceSource,
     );
     result = outcome.result;

@@ -135,7 +135,7 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
     extra?: (verified: readonly VerifiedLayer[]) => Promise<Partial<AssessOutcome>>,
   ) => {
     const now = new Date();
-    const top = drawTopNonce(now);
+    const top = drawTopNonce(now, target);
     const base = assessMod.stateAssessor(store, { target, time: now.getTime() });
     const assess = async (verified: readonly VerifiedLayer[]): Promise<AssessOutcome> => {
       const a = await base(verified);
