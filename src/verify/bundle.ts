@@ -17,6 +17,7 @@ import { fromHex, toHex } from '../util/bytes.js';
 import { topNonceFrom, type TopNonce } from './nonce-chain.js';
 import type { CollectedLayer, EvidenceSource } from './walker.js';
 import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
+import { MAX_URL_LENGTH } from '../transport/url.js';
 
 export const BUNDLE_CODES = {
   BUNDLE_INVALID: { kind: 'input', summary: 'an evidence bundle is not valid JSON or not in the bundle format' },
@@ -109,6 +110,8 @@ export function parseBundle(text: string): EvidenceBundle {
   if (value['format'] !== BUNDLE_FORMAT) throw invalid(`expected "${BUNDLE_FORMAT}"`, 'format');
   if (value['version'] !== BUNDLE_VERSION) throw invalid(`unsupported version ${JSON.stringify(value['version'])}, expected ${BUNDLE_VERSION}`, 'version');
   for (const f of ['tool', 'target', 'time', 'random'] as const) if (typeof value[f] !== 'string') throw invalid('expected a string', f);
+  // a URI longer than any the walk can ask for (attest's argument, a TrustedLayer URI) is copied into every message and result that names it
+  if ((value['target'] as string).length > MAX_URL_LENGTH) throw invalid(`more than ${MAX_URL_LENGTH} characters`, 'target');
   if (Number.isNaN(Date.parse(value['time'] as string))) throw invalid('not an ISO 8601 time', 'time');
   if (fromHex(value['random'] as string, 'random').length !== 32) throw invalid('expected 32 bytes of hex', 'random');
   const layers = value['layers'];
@@ -119,6 +122,7 @@ export function parseBundle(text: string): EvidenceBundle {
     if (!isObject(l)) throw invalid('expected an object', at);
     if (l['position'] !== i) throw invalid(`expected position ${i}`, `${at}.position`);
     if (typeof l['uri'] !== 'string') throw invalid('expected a string', `${at}.uri`);
+    if (l['uri'].length > MAX_URL_LENGTH) throw invalid(`more than ${MAX_URL_LENGTH} characters`, `${at}.uri`);
     if (typeof l['nonce'] !== 'string' || fromHex(l['nonce'], `${at}.nonce`).length !== 32) throw invalid('expected 32 bytes of hex', `${at}.nonce`);
     if (l['instance'] !== undefined && (typeof l['instance'] !== 'string' || fromHex(l['instance'], `${at}.instance`).length !== 32)) throw invalid('expected 32 bytes of hex', `${at}.instance`);
     // what was asked, as bundleFromWalk writes it (the walk does not read it back: the quote says what it covers)

@@ -16,6 +16,7 @@ import { liveSource } from '../../src/transport/layer-source.js';
 import { walk, type EvidenceSource, type WalkOptions } from '../../src/verify/walker.js';
 import { drawTopNonce } from '../../src/verify/nonce-chain.js';
 import { bundleFromWalk, bundleSource, bundleTopNonce, parseBundle } from '../../src/verify/bundle.js';
+import { MAX_URL_LENGTH } from '../../src/transport/url.js';
 import { baselinePolicy, loadPolicy, type Policy } from '../../src/policy/index.js';
 import { loadTrustStore } from '../../src/cli/trust-files.js';
 import { ValidationCache } from '../../src/x509/cache.js';
@@ -211,6 +212,16 @@ test('verify on a saved bundle gives the same result as the live attestation; ed
       const b = JSON.parse(text);
       b.layers[1].pcrs = pcrs;
       assert.match(assertThrowsCode(() => parseBundle(JSON.stringify(b)), 'BUNDLE_INVALID').message, /layers\[1\]\.pcrs/, JSON.stringify(pcrs));
+    }
+    // a target or URI longer than any URL the walk asks for is refused when the bundle is read: one of 60 MB was
+    // copied into every message naming it, and verify ran out of string length (INTERNAL_ERROR) after gigabytes
+    for (const [field, edit] of [
+      ['target', (b: any) => (b.target = `http://x/${'a'.repeat(MAX_URL_LENGTH)}`)],
+      ['layers[1].uri', (b: any) => (b.layers[1].uri = `http://x/${'a'.repeat(MAX_URL_LENGTH)}`)],
+    ] as const) {
+      const b = JSON.parse(text);
+      edit(b);
+      assert.match(assertThrowsCode(() => parseBundle(JSON.stringify(b)), 'BUNDLE_INVALID').message, new RegExp(`${field.replace(/[[\]]/g, '\\$&')}: more than ${MAX_URL_LENGTH} characters`), field);
     }
     for (const pcrs of [[], ['sha1:'], ['sha256:0,7,23', 'sha1:0']]) {
       const b = JSON.parse(text);
