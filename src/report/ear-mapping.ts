@@ -90,10 +90,20 @@ export const CODE_MAPPINGS: readonly CodeMapping[] = [
     meaning: 'the quote signature, its nonce or a certificate signature does not verify (or a saved bundle was edited)',
   },
   {
-    codes: ['CHAIN_UNTRUSTED_ROOT', 'CHAIN_ANCHOR_NOT_ALLOWED', 'POLICY_TRUST_ANCHOR', 'POLICY_ANCHOR_ROLE', 'POLICY_INSTANCE_ID', 'WATCH_INSTANCE_CHANGED', 'POLICY_EVIDENCE_STALE', 'POLICY_EVIDENCE_FUTURE'],
+    codes: [
+      'CHAIN_UNTRUSTED_ROOT',
+      'CHAIN_ANCHOR_NOT_ALLOWED',
+      'POLICY_TRUST_ANCHOR',
+      'POLICY_ANCHOR_ROLE',
+      'WALK_ENDS_UNDER_VPLATFORM_CA',
+      'POLICY_INSTANCE_ID',
+      'WATCH_INSTANCE_CHANGED',
+      'POLICY_EVIDENCE_STALE',
+      'POLICY_EVIDENCE_FUTURE',
+    ],
     claim: 'instance-identity',
     value: II.UNRECOGNIZED,
-    meaning: 'the AK does not chain to an accepted anchor, the instance is not an allowed (or the watched) one, or saved evidence is not fresh',
+    meaning: 'the AK does not chain to an accepted anchor (a layer ending the walk: to one for hardware TPMs), the instance is not an allowed (or the watched) one, or saved evidence is not fresh',
   },
   { codes: ['CHAIN_*', 'CRL_*', 'POLICY_EKU_MISSING'], claim: 'instance-identity', value: II.UNTRUSTWORTHY, meaning: 'the AK certificate path is invalid (expired, revoked, wrong usage, ...)' },
   {

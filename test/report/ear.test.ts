@@ -205,6 +205,17 @@ test('unreachable physical layer: status none, no claims; the chain rule that fa
   assert.equal(ear.submods['layer0-vm']!['ear.status'], 'contraindicated');
 });
 
+test('a physical layer that ends the walk under a vPlatform CA: its identity is unrecognized, and no genuine hardware is claimed', () => {
+  // the anchor verified the AK, but one for virtual TPMs: a host could have certified its own "hardware" key
+  const vector = layerTrustVector({
+    layer: { status: 'not-trusted', kind: 'physical', anchor: { label: 'vplatform-ca', subject: 'CN=vPlatform CA', vouchesFor: 'vplatform-ca' } },
+    outcomes: [checkOutcome(fail('layer.anchor', 'WALK_ENDS_UNDER_VPLATFORM_CA', 'layer 2 ends the walk under vplatform-ca'))],
+  });
+  assert.equal(vector['instance-identity'], 97);
+  assert.equal(vector.hardware, undefined);
+  assert.equal(vectorStatus(vector), 'contraindicated');
+});
+
 test('a not-trusted layer is never better than warning, even when its code maps to nothing', () => {
   const r = trustedResult();
   r.layers[1]!.status = 'not-trusted';
