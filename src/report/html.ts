@@ -359,7 +359,13 @@ function outcomesBlock(outcomes: readonly Outcome[], error: ErrorSummary | undef
   let out = '<ul class="outcomes">';
   const lone = uncoveredError(outcomes, error);
   if (lone) out += errorItem(lone);
-  for (const o of problems(outcomes)) out += outcomeItem(o);
+  // the failing check that carries the layer's error (an unreachable layer's fetch) shows its details (cause, URL) too
+  let carried = lone !== undefined || error === undefined;
+  for (const o of problems(outcomes)) {
+    const carrier = !carried && o.status === 'fail' && o.code === error!.code;
+    if (carrier) carried = true;
+    out += outcomeItem(o, carrier ? error : undefined);
+  }
   out += '</ul>\n';
   const rest = outcomes.filter((o) => o.status === 'pass' || o.status === 'skip');
   if (rest.length && countPassed) {
@@ -403,7 +409,7 @@ function foldedOutcomesBlock(layer: Pick<LayerResult, 'checks' | 'rules' | 'erro
   return out;
 }
 
-function outcomeItem(o: Outcome): string {
+function outcomeItem(o: Outcome, error?: ErrorSummary): string {
   const mark = MARK[o.status];
   let out = `<li class="o ${o.status}"><span class="mk">${mark}</span> `;
   if (o.code) out += `<span class="code mono">${html(o.code)}</span> `;
@@ -411,6 +417,7 @@ function outcomeItem(o: Outcome): string {
   const ea: [string, unknown][] = [];
   if (o.expected !== undefined) ea.push(['expected', o.expected]);
   if (o.actual !== undefined) ea.push(['actual', o.actual]);
+  if (error) for (const [k, v] of Object.entries(error.details ?? {})) if (v !== undefined && k !== 'expected' && k !== 'actual') ea.push([k, v]);
   if (ea.length && o.status !== 'pass' && o.status !== 'skip') out += expectedActual(ea);
   return `${out}</li>`;
 }

@@ -152,9 +152,15 @@ function identityLine(layer: LayerResult, style: Style): string {
  * passes and skips one by one when verbose, else as one count.
  */
 function outcomeNodes(outcomes: readonly Outcome[], error: ErrorSummary | undefined, style: Style, verbose: boolean): Node[] {
-  const nodes: Node[] = problems(outcomes).map((o) => problemNode(o, style, verbose));
+  const shown = problems(outcomes);
+  const nodes: Node[] = shown.map((o) => problemNode(o, style, verbose));
   const lone = uncoveredError(outcomes, error);
   if (lone) nodes.unshift(errorNode(lone, style, verbose));
+  else if (error && verbose) {
+    // the failing check that carries the layer's error (an unreachable layer's fetch): its details too, as for a lone error
+    const carrier = shown.findIndex((o) => o.status === 'fail' && o.code === error.code);
+    if (carrier >= 0) nodes[carrier]!.body!.push(...errorDetails(error, style, true));
+  }
   const passed = outcomes.filter((o) => o.status === 'pass');
   const skipped = outcomes.filter((o) => o.status === 'skip');
   if (verbose) {
@@ -187,6 +193,10 @@ function problemNode(o: Outcome, style: Style, verbose: boolean): Node {
 }
 
 function errorNode(error: ErrorSummary, style: Style, verbose: boolean): Node {
+  return { head: `${style.bad(GLYPH.fail)} ${style.code(terminalSafe(error.code))}  ${terminalSafe(error.message)}`, body: errorDetails(error, style, verbose) };
+}
+
+function errorDetails(error: ErrorSummary, style: Style, verbose: boolean): string[] {
   const body: string[] = [];
   const details = error.details ?? {};
   const max = verbose ? 4000 : 160;
@@ -196,7 +206,7 @@ function errorNode(error: ErrorSummary, style: Style, verbose: boolean): Node {
     if (!verbose && key !== 'expected' && key !== 'actual') continue;
     body.push(labelled(terminalSafe(key), terminalSafe(formatValue(value, max)), style));
   }
-  return { head: `${style.bad(GLYPH.fail)} ${style.code(terminalSafe(error.code))}  ${terminalSafe(error.message)}`, body };
+  return body;
 }
 
 function resultWideNodes(result: AttestationResult, style: Style, verbose: boolean): Node[] {

@@ -194,11 +194,11 @@ test('PCR mismatch at the VMM: that submod is warning with executables 33; the o
   });
 });
 
-test('unreachable physical layer: status none, no claims; the chain rule that failed lands on the VM', () => {
+test('unreachable physical layer: no claims, status warning (its fetch failed); the chain rule that failed lands on the VM', () => {
   const ear = toEar(unreachablePhysicalResult());
   assert.deepEqual(Object.keys(ear.submods), ['layer0-vm', 'layer1-vmm', 'layer2-host']);
   const host = ear.submods['layer2-host']!;
-  assert.equal(host['ear.status'], 'none');
+  assert.equal(host['ear.status'], 'warning');
   assert.deepEqual(host['ear.trustworthiness-vector'], {});
   assert.equal(host['vtpm-verify.layer'].code, 'TRANSPORT_CONNECT_TIMEOUT');
   assert.equal(ear.submods['layer0-vm']!['ear.trustworthiness-vector'].configuration, 96);

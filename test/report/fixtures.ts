@@ -149,7 +149,9 @@ export function unreachablePhysicalResult(meta: Meta = {}): AttestationResult {
     message: 'connecting to host-7.prod.example:9443 timed out after 5000 ms',
     details: { layer: 2, host: 'host-7.prod.example', port: 9443, timeoutMs: 5000 },
   };
-  const physical: LayerResult = { position: 2, uri: 'https://host-7.prod.example:9443', status: 'unreachable', nonce: hex('2a7c'), checks: [], rules: [], error, elapsedMs: 5003 };
+  // as the walker leaves an unreachable layer: its fetch is a failing check
+  const fetch = { id: 'evidence.fetch', status: 'fail' as const, code: error.code, message: error.message };
+  const physical: LayerResult = { position: 2, uri: 'https://host-7.prod.example:9443', status: 'unreachable', nonce: hex('2a7c'), checks: [fetch], rules: [], error, elapsedMs: 5003 };
   return result(
     {
       target: `https://${host}.prod.example:8443`,

@@ -147,3 +147,13 @@ test("trustedDetail 'summary': trusted VMs show their counts only, failing VMs e
   }
   for (const card of cards(brief, 'not-trusted')) assert.deepEqual(card, cards(full, 'not-trusted').find((c) => c.slice(0, 200) === card.slice(0, 200)));
 });
+
+test('an unreachable layer shows its transport error\'s details (host, timeout) under the failing fetch, once', () => {
+  const f = fleet();
+  const text = page(f);
+  // the fixture's unreachable hosts: the fetch check carries TRANSPORT_CONNECT_TIMEOUT, the layer's error its details
+  const item = /<li class="o fail"><span class="mk">[^<]*<\/span> <span class="code mono">TRANSPORT_CONNECT_TIMEOUT<\/span>.*?<\/li>/s.exec(text)?.[0] ?? '';
+  assert.match(item, /<dt>timeoutMs<\/dt><dd>5000<\/dd>/);
+  assert.match(item, /<dt>host<\/dt><dd>host-7\.prod\.example<\/dd>/);
+  assert.equal(item.match(/TRANSPORT_CONNECT_TIMEOUT/g)?.length, 1, 'the error is not listed a second time');
+});
