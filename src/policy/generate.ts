@@ -156,7 +156,10 @@ function generateEventLog(w: Lines, l: LayerFacts): void {
     }
   } else if (log.bootApplications.length) w.comment(6, 'bootApplications: not generated, the quote does not cover PCR 4');
   const cmdlines = [...new Set(log.kernelCmdlines)];
-  if (cmdlines.length) {
+  if (log.kernelCmdlinesUnattested) {
+    // the rule fails on such a log whatever it lists: the policy would refuse the evidence it was made from (PCR 8 stays pinned)
+    w.comment(6, `kernelCmdlines: not generated, ${log.kernelCmdlinesUnattested} PCR 8 event(s) hold text their digest does not cover`);
+  } else if (cmdlines.length) {
     w.add(6, 'kernelCmdlines:');
     w.add(8, 'exact:');
     for (const c of cmdlines) w.add(10, `- ${q(c)}`, 'measured kernel command line');

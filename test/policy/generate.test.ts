@@ -204,3 +204,15 @@ test('unseen characters past U+FFFF (TAG characters, U+E0000..) are escaped whol
   assert.ok(p.spec.layers[0]!.ima!.allowList!.has(path));
   assert.equal(evaluatePolicy(p, input(c)).verdict, 'trusted');
 });
+
+test('a log whose PCR 8 texts are not all attested: no kernelCmdlines rule (it would refuse this very evidence), a comment says why', () => {
+  const c = chain();
+  c[0]!.eventLog!.kernelCmdlinesUnattested = 1;
+  const g = generatePolicy(c, { imaAllowListFile: imaFile });
+  assert.match(g.yaml, /# kernelCmdlines: not generated, 1 PCR 8 event\(s\) hold text their digest does not cover/);
+  const p = load(g);
+  assert.equal(p.spec.layers[0]!.eventLog!.kernelCmdlines, undefined);
+  const e = evaluatePolicy(p, input(c));
+  assert.deepEqual(failedRules(e), []);
+  assert.equal(e.verdict, 'trusted');
+});
