@@ -367,14 +367,17 @@ test('the sources of a batch attested at once, each request listening for the st
   assert.deepEqual(warnings, []);
 });
 
-test('notifications without end: an attestation they cause starts only a gap after the previous one started, and those that come meanwhile merge into it', { timeout: 10_000 }, async () => {
+/**
+ * A watch with a notification gap, on a clock the test moves (clock.ms); the gap's waits are listed in gapWaits
+ * for the test to end, apart from the interval's (which these tests never fire).
+ */
+function startWithGap(notificationGapMs: number) {
   const w = new FakeWorld();
-  let clock = Date.UTC(2026, 10, 26, 12, 0, 0);
-  // the gap's waits, apart from the interval's (which the test never fires)
+  const clock = { ms: Date.UTC(2026, 10, 26, 12, 0, 0) };
   const gapWaits: { ms: number; resolve(): void }[] = [];
   const base = w.deps();
   const deps = w.deps({
-    now: () => new Date(clock),
+    now: () => new Date(clock.ms),
     sleep: (ms, signal) => {
       if (ms === OPTIONS.intervalMs) return base.sleep(ms, signal);
       return new Promise<void>((resolve) => {
@@ -383,13 +386,17 @@ test('notifications without end: an attestation they cause starts only a gap aft
       });
     },
   });
-  const { ac, done } = start(w, { notificationGapMs: 5_000 }, deps);
+  return { w, gapWaits, clock, ...start(w, { notificationGapMs }, deps) };
+}
+
+test('notifications without end: an attestation they cause starts only a gap after the previous one started, and those that come meanwhile merge into it', { timeout: 10_000 }, async () => {
+  const { w, gapWaits, clock, ac, done } = startWithGap(5_000);
   await w.until(() => w.attests.length === 1);
   w.attests[0]!.resolve(report());
   await w.until(() => w.streams.length === 1);
 
   // a second after the initial attestation began: the notification waits out the other four
-  clock += 1_000;
+  clock.ms += 1_000;
   w.stream.push(event(1));
   await w.until(() => gapWaits.length === 1);
   assert.equal(gapWaits[0]!.ms, 4_000);
@@ -397,7 +404,7 @@ test('notifications without end: an attestation they cause starts only a gap aft
   w.stream.push(...Array.from({ length: 50 }, (_, i) => event(i + 2)));
   await w.until(() => w.linesOf('notification').length === 51);
   assert.equal(w.attests.length, 1);
-  clock += 4_000;
+  clock.ms += 4_000;
   gapWaits[0]!.resolve();
   await w.until(() => w.attests.length === 2);
   const first = w.attests[1]!.input.trigger;
@@ -407,7 +414,7 @@ test('notifications without end: an attestation they cause starts only a gap aft
   await w.until(() => gapWaits.length === 2);
   assert.equal(gapWaits[1]!.ms, 5_000);
   assert.equal(w.attests.length, 2);
-  clock += 5_000;
+  clock.ms += 5_000;
   gapWaits[1]!.resolve();
   await w.until(() => w.attests.length === 3);
   const merged = w.attests[2]!.input.trigger;
@@ -417,7 +424,7 @@ test('notifications without end: an attestation they cause starts only a gap aft
   await w.until(() => w.savedSeqs.includes(51));
 
   // a notification long after the last attestation: attested at once
-  clock += 60_000;
+  clock.ms += 60_000;
   w.stream.push(event(52));
   await w.until(() => w.attests.length === 4);
   assert.equal(gapWaits.length, 2, 'no wait once the gap has passed');
@@ -429,26 +436,12 @@ test('notifications without end: an attestation they cause starts only a gap aft
 });
 
 test('a wall clock set back does not stretch the notification gap: the wait is at most the gap', { timeout: 10_000 }, async () => {
-  const w = new FakeWorld();
-  let clock = Date.UTC(2026, 10, 26, 12, 0, 0);
-  const gapWaits: { ms: number; resolve(): void }[] = [];
-  const base = w.deps();
-  const deps = w.deps({
-    now: () => new Date(clock),
-    sleep: (ms, signal) => {
-      if (ms === OPTIONS.intervalMs) return base.sleep(ms, signal);
-      return new Promise<void>((resolve) => {
-        gapWaits.push({ ms, resolve });
-        w.changed();
-      });
-    },
-  });
-  const { ac, done } = start(w, { notificationGapMs: 5_000 }, deps);
+  const { w, gapWaits, clock, ac, done } = startWithGap(5_000);
   await w.until(() => w.attests.length === 1);
   w.attests[0]!.resolve(report());
   await w.until(() => w.streams.length === 1);
   // the clock is set back an hour after the initial attestation began
-  clock -= 3_600_000;
+  clock.ms -= 3_600_000;
   w.stream.push(event(1));
   await w.until(() => gapWaits.length === 1);
   assert.equal(gapWaits[0]!.ms, 5_000, 'not an hour and five seconds');
