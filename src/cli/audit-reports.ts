@@ -17,7 +17,7 @@ import { checkOutputFile } from '../util/files.js';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InternalError, TransportError, UsageError, VtpmError } from '../errors.js';
-import { displayName, failureCodes } from '../report/format.js';
+import { displayName, failureCodes, terminalSafe } from '../report/format.js';
 import { htmlReportChunksFromCards, htmlReportOrder, htmlVmCard, type HtmlReportOptions } from '../report/html.js';
 import { auditReportJsonChunksFromLines, type AuditRun } from '../report/json-report.js';
 import { junitChunks, passedTestcase, type PassedTestcase } from '../report/junit.js';
@@ -212,13 +212,14 @@ export interface ReportWriteFailure {
  * does not stop the others; the failures are returned for the caller to
  * report beside the verdicts, which stand.
  */
-export function writeReports(files: ReportFiles, run: AuditRun, summary: AuditSummary, spool: ResultSpool): ReportWriteFailure[] {
+export function writeReports(files: ReportFiles, run: AuditRun, summary: AuditSummary, spool: ResultSpool, written?: Set<keyof ReportFiles>): ReportWriteFailure[] {
   const failures: ReportWriteFailure[] = [];
   const write = (report: keyof ReportFiles, what: string, chunks: () => Iterable<string>): void => {
     const file = files[report];
     if (file === undefined) return;
     try {
       writeReportFile(file, what, chunks());
+      written?.add(report);
     } catch (err) {
       if (!(err instanceof VtpmError)) throw err;
       failures.push({ report, file, code: err.code, message: err.message });
@@ -228,6 +229,29 @@ export function writeReports(files: ReportFiles, run: AuditRun, summary: AuditSu
   write('junit', 'JUnit report', () => junitChunks(run, summary, spool.junitCases()));
   write('html', 'HTML report', () => htmlReportChunksFromCards(run, summary, spool.codeCounts, spool.htmlCards()));
   return failures;
+}
+
+const REPORT_NAMES: Record<keyof ReportFiles, string> = { json: 'JSON report', junit: 'JUnit report', html: 'HTML report' };
+
+/**
+ * Removes, from the paths of the reports asked for, any file this run did not
+ * write: an earlier run's report left in place would be read as this run's (a
+ * CI step that publishes reports "always" would show yesterday's verdicts for
+ * a run that failed). Called once the paths are checked, whatever the run's
+ * end; each removal is said on stderr. A file that cannot be removed is said too.
+ */
+export function removeUnwrittenReports(files: ReportFiles, written: ReadonlySet<keyof ReportFiles>): void {
+  for (const [report, file] of Object.entries(files) as [keyof ReportFiles, string | undefined][]) {
+    if (file === undefined || written.has(report)) continue;
+    try {
+      unlinkSync(file);
+      process.stderr.write(`warning: removed ${terminalSafe(file)}, a ${REPORT_NAMES[report]} this run did not write (an earlier run's would be taken for this one's)\n`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      process.stderr.write(`warning: could not remove ${terminalSafe(file)}, a ${REPORT_NAMES[report]} this run did not write: ${code ?? String(err)}\n`);
+    }
+  }
 }
 
 /**

@@ -4,12 +4,13 @@
 // report: exit 2, nothing attested, no state run begun); a report that cannot
 // be written at the end does not hide the verdicts or stop the other reports;
 // --keep-history never prunes the run that just ran; an interrupted audit says
-// so on the terminal; warnings quoting file names are terminal-safe.
+// so on the terminal; warnings quoting file names are terminal-safe; a report
+// the run does not write is removed, so an earlier run's is never taken for it.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeReports, ResultSpool } from '../../src/cli/audit-reports.js';
+import { removeUnwrittenReports, writeReports, ResultSpool } from '../../src/cli/audit-reports.js';
 import { summarize } from '../../src/report/summary.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -78,4 +79,46 @@ test('--keep-history never prunes the run that just ran, however short the age; 
   const runs = await runCli(['history', '--runs', '--state', state, '--json']);
   const listed = (runs.json?.result as { runs: { recorded: number; planned: number }[] }).runs;
   assert.deepEqual(listed.map((r) => [r.recorded, r.planned]), [[3, 3]], 'this run kept whole; the first pruned with its last result');
+});
+
+test("a report the audit does not write is removed, so an earlier run's is not taken for this one's", async (t) => {
+  const { sim, dir, inventory, state } = await threeVms(t);
+  const files = { json: join(dir, 'a.json'), junit: join(dir, 'a.xml'), html: join(dir, 'a.html') };
+  const reportArgs = ['--json', files.json, '--junit', files.junit, '--html', files.html];
+  const first = await runCli(['audit', inventory, '--trust', sim.trustDir, ...reportArgs]);
+  assert.equal(first.code, 0, first.stderr);
+  for (const f of Object.values(files)) assert.ok(existsSync(f), f);
+
+  // the state file is damaged: the audit cannot run (exit 3), and yesterday's green reports must not stay
+  writeFileSync(state, 'not a database, but long enough for SQLite to look at its header'.repeat(20));
+  const failed = await runCli(['audit', inventory, '--trust', sim.trustDir, '--state', state, ...reportArgs]);
+  assert.equal(failed.code, 3, failed.stderr);
+  assert.match(failed.stderr + failed.stdout, /STATE_CORRUPT/);
+  for (const f of Object.values(files)) assert.equal(existsSync(f), false, `${f} removed`);
+  assert.match(failed.stderr, /warning: removed .*a\.xml, a JUnit report this run did not write/);
+
+  // an inventory that does not load (exit 2, after the report paths were checked) removes them too
+  writeFileSync(files.junit, '<testsuites/>');
+  const badInventory = join(dir, 'bad.yaml');
+  writeFileSync(badInventory, 'vms: 7\n');
+  const bad = await runCli(['audit', badInventory, '--trust', sim.trustDir, '--junit', files.junit]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.equal(existsSync(files.junit), false);
+
+  // a bad report path (exit 2 before anything) touches nothing: the file there may be anything
+  writeFileSync(files.json, 'keep me');
+  const usage = await runCli(['audit', inventory, '--trust', sim.trustDir, '--json', files.json, '--junit', join(dir, 'nodir', 'x.xml')]);
+  assert.equal(usage.code, 2, usage.stderr);
+  assert.equal(readFileSync(files.json, 'utf8'), 'keep me');
+});
+
+test('of the reports asked for, only those not written are removed; one already gone is no matter', (t) => {
+  const dir = tempDir(t, 'vtpm-files-');
+  const files = { json: join(dir, 'r.json'), junit: join(dir, 'r.xml'), html: join(dir, 'r.html') };
+  writeFileSync(files.json, 'this run');
+  writeFileSync(files.html, 'an earlier run');
+  removeUnwrittenReports(files, new Set(['json']));
+  assert.equal(readFileSync(files.json, 'utf8'), 'this run');
+  assert.equal(existsSync(files.html), false);
+  assert.equal(existsSync(files.junit), false);
 });

@@ -64,20 +64,30 @@ export interface AuditCommandResult {
 export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcome> {
   // before any of the audit's hot code is compiled (see v8-tuning.ts)
   tuneV8ForAudit();
-  const [{ readInputText }, inv, { parseShard, selectShard }, { ValidationCache }] = await Promise.all([
+  const { parseShard } = await import('../../audit/shard.js');
+  const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
+  if (opts.reports.json === undefined && opts.reports.junit === undefined && opts.reports.html === undefined) return auditInventory(opts, shard, new Set());
+  const [{ checkReportPaths, removeUnwrittenReports }, { resolveStatePath }] = await Promise.all([import('../audit-reports.js'), import('../../state/paths.js')]);
+  checkReportPaths(opts.reports, [
+    { path: opts.inventory, what: 'the inventory' },
+    ...(opts.state !== undefined ? [{ path: resolveStatePath(opts.state === '' ? undefined : opts.state), what: 'the state file' }] : []),
+  ]);
+  // from here on, a report file that exists at the end is this run's (an error removes an earlier one)
+  const written = new Set<keyof ReportFiles>();
+  try {
+    return await auditInventory(opts, shard, written);
+  } finally {
+    removeUnwrittenReports(opts.reports, written);
+  }
+}
+
+async function auditInventory(opts: AuditOptions, shard: { index: number; count: number } | undefined, written: Set<keyof ReportFiles>): Promise<CommandOutcome> {
+  const [{ readInputText }, inv, { selectShard }, { ValidationCache }] = await Promise.all([
     import('../../util/files.js'),
     import('../../audit/inventory.js'),
     import('../../audit/shard.js'),
     import('../../x509/cache.js'),
   ]);
-  const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
-  if (opts.reports.json !== undefined || opts.reports.junit !== undefined || opts.reports.html !== undefined) {
-    const [{ checkReportPaths }, { resolveStatePath }] = await Promise.all([import('../audit-reports.js'), import('../../state/paths.js')]);
-    checkReportPaths(opts.reports, [
-      { path: opts.inventory, what: 'the inventory' },
-      ...(opts.state !== undefined ? [{ path: resolveStatePath(opts.state === '' ? undefined : opts.state), what: 'the state file' }] : []),
-    ]);
-  }
   if (opts.keepHistory !== undefined) {
     if (opts.state === undefined) throw new UsageError('USAGE', '--keep-history needs --state: it prunes the state file', { option: 'keep-history' });
     (await import('./prune.js')).pruneCutoff(opts.keepHistory, 'keep-history', Date.now()); // a bad age fails before the audit, not after it
@@ -106,7 +116,7 @@ export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcom
   for (const w of setup.warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
 
   try {
-    return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache });
+    return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache, written });
   } finally {
     setup.close();
   }
@@ -115,7 +125,14 @@ export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcom
 async function audit(
   opts: AuditOptions,
   targets: AuditTarget[],
-  ctx: { inventory: number; profiles: number; shard: { index: number; count: number } | undefined; cache: import('../../x509/cache.js').ValidationCache },
+  ctx: {
+    inventory: number;
+    profiles: number;
+    shard: { index: number; count: number } | undefined;
+    cache: import('../../x509/cache.js').ValidationCache;
+    /** the reports this run wrote (the others are removed from their paths at the end) */
+    written: Set<keyof ReportFiles>;
+  },
 ): Promise<CommandOutcome> {
   const [{ runAudit }, outcome, { SummaryBuilder }, { VplatformLogCache }, { LogVerificationCache }, { PathValidationMemo }, progressMod] = await Promise.all([
     import('../../audit/run.js'),
@@ -262,7 +279,7 @@ async function audit(
     // A report that cannot be written (a full disk: the paths were checked before the audit)
     // does not hide the verdicts: the others are written, the summary is shown, and the exit
     // code is 3 unless a VM is not trusted (1 wins, as always).
-    const reportErrors = reportsMod && spool ? reportsMod.writeReports(opts.reports, run, sum, spool) : [];
+    const reportErrors = reportsMod && spool ? reportsMod.writeReports(opts.reports, run, sum, spool, ctx.written) : [];
     for (const f of reportErrors) process.stderr.write(`error: ${terminalSafe(f.message)}\n`);
     let error: VtpmError | undefined = stoppedBy
       ? new TransportError('AUDIT_INTERRUPTED', `the audit was stopped by ${stoppedBy}: ${sum.total} of ${targets.length} VMs audited, ${stats.skipped} not started`, { signal: stoppedBy, audited: sum.total, notStarted: stats.skipped })
