@@ -19,9 +19,10 @@
 //   batch of results costs one fsync. Nothing in a batch counts as written
 //   before its commit returns.
 
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, copyFileSync, constants as fsConstants, existsSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { makeDirs } from '../util/make-dirs.js';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { InternalError, TransportError, UsageError } from '../errors.js';
 import { assessClock, platformKey, summarizeReading, type ClockInfo, type ClockReading } from './clock-findings.js';
@@ -42,6 +43,12 @@ export interface OpenStateOptions {
   busyTimeoutMs?: number;
   /** SQLite synchronous setting; default 'FULL' (see above). 'NORMAL' exists for benchmarks */
   synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * The command only reads (history): a file SQLite cannot open where it lies
+   * (a read-only file system: WAL mode needs a -shm file beside it) is read
+   * from a private copy instead. Writes then go to the copy, which close() deletes.
+   */
+  readOnly?: boolean;
 }
 
 /** A verified reading of one vTPM instance through one AK, as attest records it. */
@@ -256,10 +263,58 @@ export async function openState(path: string, opts: OpenStateOptions = {}): Prom
       throw new TransportError('STATE_UNWRITABLE', `cannot create state file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path: file }, { cause: err });
     }
   }
+  try {
+    return await openDatabase(file, file, opts);
+  } catch (err) {
+    if (!opts.readOnly || !(err instanceof TransportError) || err.code !== 'STATE_UNWRITABLE') throw err;
+    const copy = readableCopy(file);
+    if (!copy) throw err;
+    try {
+      const store = await openDatabase(file, copy.path, opts);
+      store.onClose(copy.remove);
+      return store;
+    } catch (copyErr) {
+      copy.remove();
+      throw copyErr;
+    }
+  }
+}
+
+/**
+ * A private copy of a state file SQLite could not open where it lies, for a
+ * command that only reads: with no -shm file beside it, no process has it
+ * open (one would have made it), and none can begin to where we cannot write
+ * one either, so the file and its WAL (committed results not yet
+ * checkpointed) copy consistently. Undefined when that is not the case, or
+ * the file cannot be read: the caller's error stands.
+ */
+function readableCopy(file: string): { path: string; remove: () => void } | undefined {
+  if (existsSync(`${file}-shm`)) return undefined;
+  let dir: string | undefined;
+  try {
+    const before = statSync(file);
+    dir = mkdtempSync(join(tmpdir(), 'vtpm-state-read-'));
+    const path = join(dir, basename(file));
+    copyFileSync(file, path, fsConstants.COPYFILE_FICLONE);
+    if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${path}-wal`, fsConstants.COPYFILE_FICLONE);
+    const after = statSync(file);
+    // written to while copied after all: not a snapshot
+    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) throw new Error('changed');
+    const made = dir;
+    return { path, remove: () => rmSync(made, { recursive: true, force: true }) };
+  } catch {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+}
+
+/** Opens the SQLite file at `dbPath` as the state file `file` (the name every message gives). */
+async function openDatabase(file: string, dbPath: string, opts: OpenStateOptions): Promise<StateStore> {
+  const create = opts.create ?? true;
   const { default: Database } = await import('better-sqlite3');
   let db: Db | undefined;
   try {
-    db = new Database(file, { fileMustExist: true, timeout: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+    db = new Database(dbPath, { fileMustExist: true, timeout: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
     // whose file it is, before anything is changed in it (WAL mode is written into the file's header)
     const version = checkStateFile(db, file);
     // an empty file (or SQLite file without tables) where a command only reads: nothing was recorded, and reading does not make it a state file
@@ -470,9 +525,16 @@ export class StateStore {
   /** audit runs' dictionaries, read in the open batch (null outside one) */
   private batchDictionaries: Map<number, Buffer> | null = null;
 
+  private readonly closeHooks: (() => void)[] = [];
+
   constructor(db: Db, path: string) {
     this.db = db;
     this.path = path;
+  }
+
+  /** Runs `hook` once the database is closed (or its close failed). */
+  onClose(hook: () => void): void {
+    this.closeHooks.push(hook);
   }
 
   get schemaVersion(): number {
@@ -1033,6 +1095,8 @@ export class StateStore {
       this.db.close();
     } catch (err) {
       throw stateError(err, this.path, 'close');
+    } finally {
+      for (const hook of this.closeHooks) hook();
     }
   }
 

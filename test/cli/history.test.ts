@@ -2,7 +2,9 @@
 // exit codes, the --json envelope, filters, the human table, unusable files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseSince } from '../../src/cli/actions/history.js';
@@ -243,4 +245,53 @@ test('--since without a zone is UTC in a process whose local zone is not', async
   const [utc, local] = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TZ: 'Asia/Kolkata' }, encoding: 'utf8' }).trim().split(' ').map(Number);
   assert.equal(utc, T0);
   assert.notEqual(local, T0, 'the child really ran in another zone');
+});
+
+/**
+ * A folder SQLite cannot write in, holding a copy of `file`: for root (whom
+ * permissions do not stop) a read-only tmpfs, for anyone else a folder
+ * without write permission. Undefined when neither can be had here.
+ */
+function readOnlyCopy(t: import('node:test').TestContext, file: string): string | undefined {
+  // not tempDir(): its removal would run before the unmount
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-ro-'));
+  let mounted = false;
+  t.after(() => {
+    if (mounted) execFileSync('umount', [dir], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  if (process.getuid?.() === 0) {
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', dir], { stdio: 'ignore' });
+      mounted = true;
+    } catch {
+      return undefined;
+    }
+    copyFileSync(file, join(dir, 'state.db'));
+    execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'ignore' });
+  } else {
+    copyFileSync(file, join(dir, 'state.db'));
+    chmodSync(dir, 0o555);
+    t.after(() => chmodSync(dir, 0o755));
+  }
+  return join(dir, 'state.db');
+}
+
+test('history reads a state file on a read-only file system (from a private copy, removed after); prune still cannot write it', async (t) => {
+  const file = readOnlyCopy(t, await prepare(tempDir(t)));
+  if (!file) {
+    t.skip('cannot make a read-only folder here (root without mount permission)');
+    return;
+  }
+  const tmp = tempDir(t);
+  const r = await runCli(['history', '--state', file, '--json'], { env: { TMPDIR: tmp } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json?.result.stateFile, file, 'named as the file asked for, not the copy');
+  assert.deepEqual(r.json?.result.entries.map((e: { id: number }) => e.id), [3, 2, 1]);
+  assert.deepEqual(readdirSync(tmp), [], 'the copy is removed');
+  assert.deepEqual(readdirSync(join(file, '..')), ['state.db'], 'nothing written beside the file');
+
+  const prune = await runCli(['prune', '--state', file, '--older-than', '1d', '--json'], { env: { TMPDIR: tmp } });
+  assert.equal(prune.code, 3, prune.stderr);
+  assert.equal(prune.json?.error?.code, 'STATE_UNWRITABLE');
 });

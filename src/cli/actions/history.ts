@@ -105,7 +105,7 @@ export async function runHistory(opts: HistoryOptions): Promise<CommandOutcome> 
   const inventory = opts.inventory === undefined ? undefined : resolve(opts.inventory);
   const stateFile = resolveStatePath(opts.state);
 
-  const store = await openState(stateFile, { create: false });
+  const store = await openState(stateFile, { create: false, readOnly: true });
   if (opts.runs) {
     let runs: AuditRunsResult;
     try {
