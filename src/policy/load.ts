@@ -115,7 +115,15 @@ export function parseYaml(text: string, file: string, issues: PolicyIssue[]): Pa
   try {
     return { value: doc.toJS({ maxAliasCount: 100 }), doc, lineCounter };
   } catch (err) {
-    issues.push({ file, line: 1, column: 1, code: 'POLICY_YAML_SYNTAX', path: '', message: (err as Error).message });
+    // the one error toJS throws (too many aliases) names no place: the first alias is where expanding began
+    let offset = 0;
+    yaml.visit(doc, {
+      Alias(_key, node) {
+        offset = node.range?.[0] ?? 0;
+        return yaml.visit.BREAK;
+      },
+    });
+    issues.push({ ...at(offset), code: 'POLICY_YAML_SYNTAX', path: '', message: (err as Error).message });
     return { doc, lineCounter };
   }
 }

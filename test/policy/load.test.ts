@@ -305,5 +305,8 @@ test('YAML aliases cannot blow up (billion laughs)', () => {
     prev = `b${i}`;
   }
   const { issues } = checkPolicy(lol.join('\n'));
-  assert.ok(issues.length > 0);
+  assert.equal(issues.length, 1);
+  // located at the first alias (line 4, after "x0: &b0 ["), not at the top of the file
+  assert.deepEqual([issues[0]!.code, issues[0]!.line, issues[0]!.column], ['POLICY_YAML_SYNTAX', 4, 10]);
+  assert.match(issues[0]!.message, /alias/i);
 });
