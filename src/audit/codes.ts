@@ -24,7 +24,7 @@ export const AUDIT_CODES = {
   AUDIT_NOT_TRUSTED: { kind: 'verification', summary: 'the audit finished and at least one VM is not trusted (exit 1; details count them, the reports name them)' },
   AUDIT_INTERRUPTED: { kind: 'transport', summary: 'SIGINT/SIGTERM stopped the audit: the VMs in flight were cancelled and the rest not started (neither has a result); results so far are stored and reported (exit 3 unless a VM failed: 1)' },
   AUDIT_UNREACHABLE: { kind: 'transport', summary: 'the audit finished, no VM failed verification, but at least one could not be attested after its retries (exit 3, unless --unreachable-ok)' },
-  REPORT_INVALID: { kind: 'input', summary: 'a JSON report given to `report` is not one `audit --json FILE` writes: not its layout, not its schema, truncated, data after its end, or a summary that does not count its results (details: file, line)' },
+  REPORT_INVALID: { kind: 'input', summary: 'a JSON report given to `report` is not one `audit --json FILE` writes: not its layout, not its schema, truncated, data after its end, a summary that does not count its results, or a result whose verdict its own layers and rules contradict (details: file, line)' },
   REPORT_MISMATCH: { kind: 'input', summary: 'the reports given to `report` are not the shards of one audit: another inventory, another shard count, a shard or a VM twice, a VM outside its shard or its inventory' },
   REPORT_INCOMPLETE: { kind: 'transport', summary: 'the reports given to `report` do not cover the whole fleet: a shard has no report, a shard was interrupted, or (with --inventory) VMs have no result (exit 3 unless a VM is not trusted: 1; not with --allow-partial)' },
 } as const satisfies CodeTable;

@@ -132,6 +132,8 @@ export class AuditReportReader {
     const problems = this.validators.result(value);
     if (problems.length) throw this.invalid(lineNo, `result ${this.count + 1} does not match the report schema: ${problems.slice(0, 3).join('; ')}`, { problems: problems.slice(0, 10) });
     const result = value as AttestationResult;
+    const contradiction = verdictContradiction(result);
+    if (contradiction) throw this.invalid(lineNo, `result ${this.count + 1} (${JSON.stringify(result.name ?? result.target)}) says ${result.verdict}, but ${contradiction}: not a verdict the audit gives those parts (edited?)`, { check: 'result.verdict', vm: result.name ?? result.target, verdict: result.verdict });
     this.count++;
     this.verdicts[result.verdict]++;
     this.stage = more ? 'result' : 'close';
@@ -164,5 +166,36 @@ export class AuditReportReader {
   private invalid(lineNo: number, message: string, extra: Record<string, unknown> = {}): ParseError {
     return new ParseError('REPORT_INVALID', `${this.file}:${lineNo}: ${message}`, { file: this.file, line: lineNo, ...extra });
   }
+}
+
+/**
+ * Why a result's verdict is more trusted than its own parts allow (undefined: it is not).
+ * The walker decides the verdict from the layers and chain rules it records: any layer
+ * not trusted, or a failing check or rule of a layer that answered, or a failing chain
+ * rule makes it not-trusted; otherwise an unreachable (or never reached) layer makes it
+ * incomplete; only a result with layers, all trusted, and no error is trusted. A report
+ * whose result says trusted beside a failing check would make the merged fleet more
+ * trusted than the shard's own evidence (and its HTML a trusted card with a failure).
+ * A verdict less trusted than its parts is left alone: it can only make the fleet worse.
+ */
+export function verdictContradiction(r: AttestationResult): string | undefined {
+  if (r.verdict === 'not-trusted') return undefined;
+  for (const l of r.layers) {
+    if (l.status === 'not-trusted') return `its layer ${l.position} is not-trusted`;
+    // an unreachable layer records its failed fetch as a failing check: that is what made it unreachable
+    if (l.status === 'unreachable') continue;
+    const check = l.checks.find((c) => c.status === 'fail');
+    if (check) return `its layer ${l.position} has the failing check ${check.id}`;
+    const rule = l.rules.find((x) => x.status === 'fail');
+    if (rule) return `its layer ${l.position} has the failing rule ${rule.id}`;
+  }
+  const chainRule = r.chain.find((x) => x.status === 'fail');
+  if (chainRule) return `it has the failing chain rule ${chainRule.id}`;
+  if (r.verdict === 'incomplete') return undefined;
+  const open = r.layers.find((l) => l.status !== 'trusted');
+  if (open) return `its layer ${open.position} is ${open.status}`;
+  if (r.layers.length === 0) return 'it has no layer';
+  if (r.error) return `it records the error ${r.error.code}`;
+  return undefined;
 }
 

@@ -124,6 +124,65 @@ test("a summary that does not count the report's results is refused (a result ta
   assert.match(lie.message, new RegExp(`summary counts ${s.total} VM\\(s\\) \\(${s.total} trusted, 0 not trusted, 0 unreachable\\) but it holds ${s.total} result\\(s\\) \\(${s.trusted} trusted`));
 });
 
+test('a result whose verdict is more trusted than its own layers and rules is refused, even with a summary to match', () => {
+  // what an edit that turns a failing VM trusted looks like: the verdict changed, the summary recounted to agree
+  const edited = (i: number, fn: (r: AttestationResult) => void): string => {
+    const results = structuredClone(f.results);
+    fn(results[i]!);
+    return renderAuditReportJson(f.run, summarize(results), results);
+  };
+  const failing = f.results.findIndex((r) => r.verdict === 'not-trusted' && r.layers.some((l) => l.status === 'not-trusted'));
+  const unreachable = f.results.findIndex((r) => r.verdict === 'incomplete');
+  assert.ok(failing >= 0 && unreachable >= 0);
+  const lineOf = (i: number) => new RegExp(`^audit\\.json:${i + 5}: result ${i + 1} \\(${JSON.stringify(f.results[i]!.name)}\\) says `);
+
+  // trusted beside a layer that is not
+  let err = assertThrowsCode(() => read(edited(failing, (r) => (r.verdict = 'trusted'))), 'REPORT_INVALID');
+  assert.match(err.message, lineOf(failing));
+  assert.match(err.message, /says trusted, but its layer \d is not-trusted/);
+  assert.equal(err.details['check'], 'result.verdict');
+  // ... and with that layer's status edited too: its failing check still says no
+  err = assertThrowsCode(
+    () =>
+      read(
+        edited(failing, (r) => {
+          r.verdict = 'trusted';
+          delete r.error;
+          for (const l of r.layers) l.status = 'trusted';
+        }),
+      ),
+    'REPORT_INVALID',
+  );
+  assert.match(err.message, /says trusted, but its layer \d has the failing (check|rule) /);
+  // unreachable instead of not trusted: with --unreachable-ok it would exit 0 (and 1 wins over 3)
+  err = assertThrowsCode(() => read(edited(failing, (r) => (r.verdict = 'incomplete'))), 'REPORT_INVALID');
+  assert.match(err.message, /says incomplete, but its layer \d is not-trusted/);
+  // a failing chain rule makes a result not-trusted whatever its layers
+  err = assertThrowsCode(() => read(edited(unreachable, (r) => r.chain.push({ id: 'chain.maxDepth', status: 'fail', code: 'POLICY_CHAIN_DEPTH', message: 'too deep' }))), 'REPORT_INVALID');
+  assert.match(err.message, /says incomplete, but it has the failing chain rule chain\.maxDepth/);
+  // an unreachable VM called trusted: its layer did not answer, and it carries its error
+  err = assertThrowsCode(() => read(edited(unreachable, (r) => (r.verdict = 'trusted'))), 'REPORT_INVALID');
+  assert.match(err.message, /says trusted, but its layer \d is unreachable/);
+  err = assertThrowsCode(
+    () =>
+      read(
+        edited(unreachable, (r) => {
+          r.verdict = 'trusted';
+          r.layers = r.layers.filter((l) => l.status === 'trusted');
+        }),
+      ),
+    'REPORT_INVALID',
+  );
+  assert.match(err.message, /says trusted, but it records the error TRANSPORT_/);
+
+  // an unreachable layer's failed fetch is what made it unreachable: such a result reads back, as does one
+  // less trusted than its parts (it can only make the fleet look worse)
+  assert.equal(read(reportText).results[unreachable]!.verdict, 'incomplete');
+  const trusted = f.results.findIndex((r) => r.verdict === 'trusted');
+  const worse = edited(trusted, (r) => (r.verdict = 'not-trusted'));
+  assert.equal(read(worse).results[trusted]!.verdict, 'not-trusted');
+});
+
 test('CRLF line ends read as LF; values nested past the cap, long names and absurd shard counts are refused', () => {
   assert.equal(read(reportText.replace(/\n/g, '\r\n')).results.length, f.results.length);
   const lines = reportText.split('\n');
