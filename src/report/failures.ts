@@ -15,15 +15,37 @@ export interface AuditFailure {
   code: string;
   /** the failing (or unreachable) layer, 0 = the VM */
   layer: number | null;
-  /** the deciding error's message */
+  /** the deciding error's message (cut at FAILURE_TEXT_MAX characters) */
   message: string;
-  /** the verdict's reason in one line (layer, URI, code, message) */
+  /** the verdict's reason in one line (layer, URI, code, message; cut at FAILURE_TEXT_MAX characters) */
   reason: string;
   attempts: number;
 }
 
 /** How many failures the terminal lists without --verbose. */
 export const FAILURES_SHOWN = 20;
+
+/**
+ * A failure's message and reason are cut to this many characters (the reports
+ * keep them whole). The list of every failing VM stays in memory until the end
+ * and goes whole into the --json envelope: `report` builds it from reports
+ * written elsewhere, whose reason and error message the schema does not bound,
+ * and a result line may be 32 MiB, so a report of failing VMs carrying
+ * megabytes each was held whole (3.4 GB for a 1.9 GB report) and then failed
+ * as INTERNAL_ERROR (a string too long for the envelope). A real one is a line.
+ */
+export const FAILURE_TEXT_MAX = 1000;
+
+/** `text`, or its first FAILURE_TEXT_MAX - 1 characters and an ellipsis, as a string of its own (not a view into the long one). */
+export function cutFailureText(text: string): string {
+  if (text.length <= FAILURE_TEXT_MAX) return text;
+  let end = FAILURE_TEXT_MAX - 1;
+  // never half of a surrogate pair
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  // V8 keeps a long string's slice as a view holding the whole string alive: copy it out
+  return Buffer.from(`${text.slice(0, end)}…`, 'utf8').toString('utf8');
+}
 
 export function failureOf(result: AttestationResult): AuditFailure {
   const layer = result.layers.find((l) => l.status === 'not-trusted' || l.status === 'unreachable') ?? null;
@@ -34,8 +56,8 @@ export function failureOf(result: AttestationResult): AuditFailure {
     verdict: result.verdict as AuditFailure['verdict'],
     code: result.error?.code ?? '(no code)',
     layer: layer ? layer.position : null,
-    message: result.error?.message ?? result.reason,
-    reason: result.reason,
+    message: cutFailureText(result.error?.message ?? result.reason),
+    reason: cutFailureText(result.reason),
     attempts: result.attempts ?? 1,
   };
 }
