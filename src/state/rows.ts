@@ -3,6 +3,7 @@
 // is checked, and anything malformed is STATE_CORRUPT rather than a crash.
 
 import { TransportError } from '../errors.js';
+import { jsonNestingOver } from '../util/json-nesting.js';
 import type { ClockReading, ClockState } from './clock-findings.js';
 import type { ReadingSummary } from './findings.js';
 
@@ -32,7 +33,16 @@ export function jsonText(value: unknown): string {
   });
 }
 
+/**
+ * Nesting of arrays and objects in JSON read back from the file: a result is
+ * about 10 deep, and reports refuse more than 64 (MAX_REPORT_NESTING). A
+ * value nested 100,000 deep parses, but overflowed the stack of the --json
+ * envelope's serializing (`history --json` ended in INTERNAL_ERROR).
+ */
+export const MAX_STORED_JSON_NESTING = 64;
+
 export function parseJson(text: string, path: string, what: string): unknown {
+  if (typeof text !== 'string' || jsonNestingOver(text, MAX_STORED_JSON_NESTING)) throw corrupt(path, what);
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -61,6 +61,33 @@ test('history reads a bounded amount of result text; out-of-range times and non-
   raw.close();
 });
 
+test('a stored result, findings or failure codes nested past 64 deep are STATE_CORRUPT, not a stack overflow when history --json serializes them', async (t) => {
+  const s = await openState(join(tempDir(t), 'state.db'));
+  t.after(() => s.close());
+  const run = s.beginAuditRun({ startedAt: 1_000, inventory: 'fleet.yaml', shard: null, planned: 1 });
+  const nested = { target: 'x', verdict: 'trusted', layers: [{ checks: [{ expected: { a: [[{ b: [1] }]] } }] }] };
+  s.appendResult({ time: 1_001, target: 'https://vm-1.example', verdict: 'trusted', result: nested, findings: [{ code: 'CLOCK_NOT_SAFE', details: { x: [[1]] } }], runId: run });
+  s.finishAuditRun(run, { finishedAt: 2_000, exitCode: 1, interrupted: null, failureCodes: [{ code: 'X', count: 1 }] });
+  assert.deepEqual(s.history({ limit: 1 })[0]!.result, nested);
+  assert.equal(s.auditRuns({ limit: 1 }).length, 1);
+
+  const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+  const raw = new Database(s.path);
+  t.after(() => raw.close());
+  // a result as text (as before schema version 6), nested 100,000 deep: it parses, and then no serializer can write it
+  raw.prepare('UPDATE result SET blob = ?').run(`{"target":"x","verdict":"trusted","deep":${deep}}`);
+  let err = assertThrowsCode(() => s.history({ limit: 1 }), 'STATE_CORRUPT');
+  assert.match(err.message, /malformed result/);
+  raw.prepare('UPDATE result SET blob = ?, findings = ?').run(JSON.stringify(nested), deep);
+  err = assertThrowsCode(() => s.history({ limit: 1 }), 'STATE_CORRUPT');
+  assert.match(err.message, /malformed result findings/);
+  raw.prepare('UPDATE audit_run SET failure_codes = ?').run(`[${deep}]`);
+  assertThrowsCode(() => s.auditRuns({ limit: 1 }), 'STATE_CORRUPT');
+  // 64 deep still reads
+  raw.prepare('UPDATE result SET findings = ?').run(`[${'['.repeat(63)}${']'.repeat(63)}]`);
+  assert.equal(s.history({ limit: 1 }).length, 1);
+});
+
 test("another program's SQLite file with a user_version is refused before its header is touched; a folder under /proc fails at once", async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'other.db');
