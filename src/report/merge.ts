@@ -10,6 +10,7 @@
 // interrupted shards' VMs that were never started, and, when the inventory is
 // given, exactly which of its VMs have no result.
 
+import { posix } from 'node:path';
 import { MAX_SHARDS, shardOf, type Shard } from '../audit/shard.js';
 import { ParseError } from '../errors.js';
 import type { AttestationResult } from '../verify/result.js';
@@ -78,7 +79,7 @@ export class ReportMerger {
       this.carried = run.merged;
     }
     if (run.shard && run.shard.count > MAX_SHARDS) throw new ParseError('REPORT_INVALID', `${file} claims shard ${run.shard.index} of ${run.shard.count}: at most ${MAX_SHARDS} shards`, { file, check: 'run.shard.count', actual: run.shard.count, max: MAX_SHARDS });
-    if (first && first.inventory !== inventory) {
+    if (first && !sameInventory(first.inventory, inventory)) {
       throw mismatch(`${file} audited the inventory ${describeInventory(inventory)}, ${first.file} ${describeInventory(first.inventory)}: only shards of one inventory merge`, { file, check: 'run.inventory', expected: first.inventory, actual: inventory });
     }
     if (first && (first.shard === undefined) !== (run.shard === undefined)) {
@@ -201,6 +202,17 @@ function signalsOf(reports: readonly MergedReport[]): string {
   const signals = [...new Set(reports.map((r) => r.interrupted!.signal))];
   const text = signals.join(',');
   return text.length <= 64 ? text : `${signals.length} different signals`;
+}
+
+/**
+ * Whether two reports name one inventory file. Each names it as its audit was given it: `fleet.yaml` and
+ * `./fleet.yaml` (or `config/../fleet.yaml`) are one file to two shells in one folder, and were refused as
+ * two inventories. Only the spelling is normalized: the same relative name from other folders, or an
+ * absolute path beside a relative one, cannot be told apart from here.
+ */
+function sameInventory(a: string | null, b: string | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a === b || posix.normalize(a) === posix.normalize(b);
 }
 
 function describeInventory(inventory: string | null): string {

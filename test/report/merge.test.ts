@@ -110,6 +110,23 @@ test('one whole report is complete on its own', () => {
   assert.equal(mergedSources(run.merged!), '1 report');
 });
 
+test('one inventory file named two ways (fleet.yaml, ./fleet.yaml) is one inventory: its shards merge', () => {
+  for (const [a, b] of [
+    ['fleet.yaml', './fleet.yaml'],
+    ['/config/fleet.yaml', '/config/./x/../fleet.yaml'],
+    ['config/fleet.yaml', 'config//fleet.yaml'],
+  ] as const) {
+    const m = new ReportMerger();
+    m.addReport('a.json', runOf(0, 2, { inventory: a }));
+    for (const r of shardResults(0, 2)) m.addResult(r);
+    m.addReport('b.json', runOf(1, 2, { inventory: b }));
+    for (const r of shardResults(1, 2)) m.addResult(r);
+    const { run, complete } = m.finish(TOOL);
+    assert.equal(complete, true, `${a} and ${b}`);
+    assert.equal(run.inventory, a, 'named as the first report names it');
+  }
+});
+
 test('reports that are not the shards of one audit are refused, each way', () => {
   const refused = (second: AuditRun, check: string | undefined, first: AuditRun = runOf(0)): void => {
     const m = new ReportMerger();
@@ -119,6 +136,8 @@ test('reports that are not the shards of one audit are refused, each way', () =>
     assert.equal(err.details['file'], 'second.json');
   };
   refused(runOf(1, 3, { inventory: '/config/other.yaml' }), 'run.inventory');
+  refused(runOf(1, 3, { inventory: 'fleet.yaml' }), 'run.inventory');
+  refused(runOf(1, 3, { inventory: '/other/../config/fleet.yaml/x' }), 'run.inventory');
   refused(runOf(1, 3, { inventory: undefined }), 'run.inventory');
   refused(runOf(1, 4), 'run.shard.count');
   refused(runOf(0), 'run.shard.index');
