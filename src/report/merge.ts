@@ -76,6 +76,7 @@ export class ReportMerger {
         const merged = run.merged ? file : first.file;
         throw mismatch(`${merged} is a merged report: it is read alone, not merged again with ${merged === file ? first.file : file} (merge the shard reports it came from instead)`, { file, check: 'run.merged' });
       }
+      if (run.merged) checkCarried(file, run);
       this.carried = run.merged;
     }
     if (run.shard && run.shard.count > MAX_SHARDS) throw new ParseError('REPORT_INVALID', `${file} claims shard ${run.shard.index} of ${run.shard.count}: at most ${MAX_SHARDS} shards`, { file, check: 'run.shard.count', actual: run.shard.count, max: MAX_SHARDS });
@@ -142,6 +143,14 @@ export class ReportMerger {
   /** The merged run (its exitCode is the caller's), and whether the reports cover the whole fleet. */
   finish(tool: AuditRun['tool']): { run: AuditRun; complete: boolean } {
     if (this.reports.length === 0) throw new ParseError('REPORT_INVALID', 'no report to merge', {});
+    if (this.carried) {
+      // each VM of the merged reports once: the results they held are the results this one holds
+      const held = this.carried.reports.reduce((n, r) => n + r.results, 0);
+      const read = this.reports[0]!;
+      if (held !== read.results) {
+        throw carriedInvalid(read.file, 'run.merged.reports.results', `its run.merged.reports hold ${held} result(s) in all, but it holds ${read.results}: a result was taken out or added`, { expected: held, actual: read.results });
+      }
+    }
     const from: MergedFrom = this.carried ? { reports: this.carried.reports.map((r) => ({ ...r })) } : { reports: this.reports.map(({ inventory: _inventory, ...r }) => r) };
     if (this.carried?.missingShards) from.missingShards = [...this.carried.missingShards];
     if (this.carried?.missingVms) from.missingVms = { count: this.carried.missingVms.count, names: [...this.carried.missingVms.names] };
@@ -172,6 +181,45 @@ export class ReportMerger {
     };
     return { run, complete };
   }
+}
+
+/**
+ * A merged report read alone says what it lacked; what it says must agree with the reports it lists, or an
+ * edit (a missingShards taken out, an interrupted shard's run.interrupted dropped) would make a partial
+ * fleet read as a whole one. The shards it lists are of one N, each once, and those of N it does not list
+ * are its missingShards; the VMs its interrupted shards never started are its run's.
+ */
+function checkCarried(file: string, run: AuditRun): void {
+  const merged = run.merged!;
+  const shards = merged.reports.flatMap((r) => (r.shard ? [r.shard] : []));
+  if (shards.length > 0) {
+    const count = shards[0]!.count;
+    if (shards.length !== merged.reports.length || shards.some((sh) => sh.count !== count)) {
+      throw carriedInvalid(file, 'run.merged.reports.shard', 'its run.merged.reports are not the shards of one N');
+    }
+    if (count > MAX_SHARDS || shards.some((sh) => sh.index >= count)) throw carriedInvalid(file, 'run.merged.reports.shard', `its run.merged.reports name a shard beyond ${Math.min(count, MAX_SHARDS)}`);
+    const present = new Set(shards.map((sh) => sh.index));
+    if (present.size !== shards.length) throw carriedInvalid(file, 'run.merged.reports.shard', 'its run.merged.reports list a shard twice');
+    const lacking = Array.from({ length: count }, (_, i) => i).filter((i) => !present.has(i));
+    const said = [...(merged.missingShards ?? [])].sort((a, b) => a - b);
+    if (lacking.join(',') !== said.join(',')) {
+      throw carriedInvalid(file, 'run.merged.missingShards', `its run.merged.reports lack shard(s) ${lacking.join(', ') || 'none'} of ${count}, but its missingShards says ${said.join(', ') || 'none'}`, { expected: lacking, actual: said });
+    }
+    if (run.shard && (shards.length !== 1 || run.shard.index !== shards[0]!.index || run.shard.count !== count)) {
+      throw carriedInvalid(file, 'run.shard', `its run.shard is not the one shard its run.merged.reports list`);
+    }
+  } else if (merged.missingShards) {
+    throw carriedInvalid(file, 'run.merged.missingShards', 'its run.merged.reports are not shards, yet it names missing shards');
+  }
+  const notStarted = merged.reports.reduce((n, r) => n + (r.interrupted?.notStarted ?? 0), 0);
+  const interrupted = merged.reports.some((r) => r.interrupted);
+  if (interrupted !== (run.interrupted !== undefined) || notStarted !== (run.interrupted?.notStarted ?? 0)) {
+    throw carriedInvalid(file, 'run.interrupted', `its run.merged.reports leave ${notStarted} VM(s) not started, but its run.interrupted says ${run.interrupted ? run.interrupted.notStarted : 'none'}`, { expected: notStarted, actual: run.interrupted?.notStarted ?? null });
+  }
+}
+
+function carriedInvalid(file: string, check: string, why: string, extra: Record<string, unknown> = {}): ParseError {
+  return new ParseError('REPORT_INVALID', `${file} is a merged report that contradicts itself: ${why}`, { file, check, ...extra });
 }
 
 /** What merged reports leave out of the fleet, in words (empty: nothing). */

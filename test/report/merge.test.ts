@@ -197,6 +197,52 @@ test('a merged report reads again only alone, and what it lacked stays lacking',
   }
 });
 
+test('a merged report read alone must agree with the reports it lists: an edit cannot make a partial fleet whole', () => {
+  // shards 0 and 1 of 3, shard 1 interrupted with 4 VMs not started
+  const m = new ReportMerger();
+  m.addReport('audit-0.json', runOf(0));
+  for (const r of shardResults(0)) m.addResult(r);
+  m.addReport('audit-1.json', runOf(1, 3, { interrupted: { signal: 'SIGTERM', notStarted: 4 } }));
+  for (const r of shardResults(1)) m.addResult(r);
+  const partial = m.finish(TOOL).run;
+  assert.deepEqual(partial.merged?.missingShards, [2]);
+  const held = [...shardResults(0), ...shardResults(1)];
+  const readAlone = (run: AuditRun, rs: readonly AttestationResult[] = held) => {
+    const again = new ReportMerger();
+    again.addReport('fleet.json', run);
+    for (const r of rs) again.addResult(r);
+    return again.finish(TOOL);
+  };
+  assert.equal(readAlone(partial).complete, false);
+
+  const edited = (fn: (run: AuditRun) => void): AuditRun => {
+    const run = structuredClone(partial);
+    fn(run);
+    return run;
+  };
+  // the missing shard taken out of missingShards: shard 2 of 3 is still not among its reports
+  let err = assertThrowsCode(() => readAlone(edited((run) => delete run.merged!.missingShards)), 'REPORT_INVALID');
+  assert.equal(err.details['check'], 'run.merged.missingShards');
+  assert.match(err.message, /^fleet\.json is a merged report that contradicts itself: its run\.merged\.reports lack shard\(s\) 2 of 3, but its missingShards says none/);
+  // ... or with its report's shard relabelled to look like the one missing
+  err = assertThrowsCode(() => readAlone(edited((run) => (run.merged!.reports[1]!.shard = { index: 0, count: 3 }))), 'REPORT_INVALID');
+  assert.match(err.message, /list a shard twice/);
+  // the interruption dropped from the run, its report still saying 4 VMs were not started
+  err = assertThrowsCode(() => readAlone(edited((run) => delete run.interrupted)), 'REPORT_INVALID');
+  assert.equal(err.details['check'], 'run.interrupted');
+  // a result taken out (a failing VM, say), the summary recounted
+  err = assertThrowsCode(() => readAlone(partial, held.slice(1)), 'REPORT_INVALID');
+  assert.equal(err.details['check'], 'run.merged.reports.results');
+  assert.deepEqual([err.details['expected'], err.details['actual']], [held.length, held.length - 1]);
+  // a whole report merged names no missing shard
+  const whole = new ReportMerger();
+  whole.addReport('audit.json', runOf(undefined));
+  for (const r of results) whole.addResult(r);
+  const wholeRun = whole.finish(TOOL).run;
+  assert.equal(readAlone(wholeRun, results).complete, true);
+  assertThrowsCode(() => readAlone({ ...wholeRun, merged: { ...wholeRun.merged!, missingShards: [1] } }, results), 'REPORT_INVALID');
+});
+
 test('absurd shard counts are refused; long lists of missing shards and signals are cut in words', () => {
   assertThrowsCode(() => new ReportMerger().addReport('x.json', runOf(0, 4_294_967_296)), 'REPORT_INVALID');
   const m = new ReportMerger();
