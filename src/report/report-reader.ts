@@ -121,6 +121,16 @@ export class AuditReportReader {
         },
       );
     }
+    // the audit exits 1 exactly when a VM is not trusted: a run that says 1 over results that are all
+    // trusted or unreachable lost the result that failed (taken out, the summary recounted to match)
+    if (this.run!.exitCode === 1 && held['not-trusted'] === 0) {
+      throw new ParseError('REPORT_INVALID', `${this.file}: its run exited 1 (a VM not trusted), but none of its ${this.count} result(s) is not trusted: a result was taken out`, {
+        file: this.file,
+        check: 'run.exitCode',
+        expected: 'a not-trusted result',
+        actual: { exitCode: 1, notTrusted: 0 },
+      });
+    }
     return { run: this.run!, summary: s, results: this.count };
   }
 

@@ -183,6 +183,18 @@ test('a result whose verdict is more trusted than its own layers and rules is re
   assert.equal(read(worse).results[trusted]!.verdict, 'not-trusted');
 });
 
+test('a run that exited 1 holds a result that is not trusted: one taken out with the summary recounted is refused', () => {
+  const kept = f.results.filter((r) => r.verdict !== 'not-trusted');
+  assert.equal(f.run.exitCode, 3);
+  const run = { ...f.run, exitCode: 1 as const };
+  assert.equal(read(renderAuditReportJson(run, summarize(f.results), f.results)).results.length, f.results.length);
+  const err = assertThrowsCode(() => read(renderAuditReportJson(run, summarize(kept), kept)), 'REPORT_INVALID');
+  assert.equal(err.details['check'], 'run.exitCode');
+  assert.match(err.message, /its run exited 1 \(a VM not trusted\), but none of its \d+ result\(s\) is not trusted/);
+  // an audit that exited 3 or 0 may hold any verdicts but not-trusted ones
+  assert.equal(read(renderAuditReportJson(f.run, summarize(kept), kept)).results.length, kept.length);
+});
+
 test('CRLF line ends read as LF; values nested past the cap, long names and absurd shard counts are refused', () => {
   assert.equal(read(reportText.replace(/\n/g, '\r\n')).results.length, f.results.length);
   const lines = reportText.split('\n');
