@@ -6,7 +6,7 @@
 // twice, a relabelled shard, a truncated file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { AUDIT_REPORT_SCHEMA_PATH, type AuditReport } from '../../src/report/json-report.js';
@@ -143,4 +143,15 @@ test('a clean fleet: whole coverage exits 0, a missing shard exits 3 (REPORT_INC
   const none = await runCli(['report', join(dir, 'nope.json'), '--json']);
   assert.equal(none.code, 2);
   assert.equal(none.json?.error?.code, 'FILE_UNREADABLE');
+
+  // an earlier merge's reports do not survive a merge that fails: they would be published as its own
+  const out = { junit: join(dir, 'merged.xml'), html: join(dir, 'merged.html') };
+  const good = await runCli(['report', ...shardFiles, '--junit', out.junit, '--html', out.html]);
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(readFileSync(out.junit, 'utf8'), /<testsuites /);
+  const bad = await runCli(['report', truncated, '--junit', out.junit, '--html', out.html]);
+  assert.equal(bad.code, 2);
+  assert.equal(existsSync(out.junit), false);
+  assert.equal(existsSync(out.html), false);
+  assert.match(bad.stderr, /warning: removed .*merged\.xml, a JUnit report this run did not write/);
 });

@@ -62,7 +62,28 @@ export async function runReportCommand(opts: ReportOptions): Promise<CommandOutc
 
   // an output that is an input (or the inventory) would be destroyed; a folder that is not there costs nothing yet
   reportsMod.checkReportPaths(opts.out, [...opts.reports.map((f) => ({ path: f, what: 'one of the reports to read' })), ...(opts.inventory !== undefined ? [{ path: opts.inventory, what: 'the inventory' }] : [])]);
+  // from here on, a report file that exists at the end is this merge's (an error removes an earlier one), as in an audit
+  const written = new Set<keyof ReportFiles>();
+  try {
+    return await mergeReports(opts, { reportValidators, AuditReportReader, ReportMerger, SummaryBuilder, outcome, reportsMod }, written);
+  } finally {
+    reportsMod.removeUnwrittenReports(opts.out, written);
+  }
+}
 
+async function mergeReports(
+  opts: ReportOptions,
+  mods: {
+    reportValidators: typeof import('../../report/report-schema.js').reportValidators;
+    AuditReportReader: typeof import('../../report/report-reader.js').AuditReportReader;
+    ReportMerger: typeof import('../../report/merge.js').ReportMerger;
+    SummaryBuilder: typeof import('../../report/summary.js').SummaryBuilder;
+    outcome: typeof import('../../audit/outcome.js');
+    reportsMod: typeof import('../audit-reports.js');
+  },
+  written: Set<keyof ReportFiles>,
+): Promise<CommandOutcome> {
+  const { reportValidators, AuditReportReader, ReportMerger, SummaryBuilder, outcome, reportsMod } = mods;
   let inventoryVms: { key: string; index: number }[] | undefined;
   if (opts.inventory !== undefined) {
     const [{ readInputText }, inv] = await Promise.all([import('../../util/files.js'), import('../../audit/inventory.js')]);
@@ -103,7 +124,7 @@ export async function runReportCommand(opts: ReportOptions): Promise<CommandOutc
     let exitCode: ExitCode = byVerdicts === EXIT_CODES.NOT_TRUSTED || complete || opts.allowPartial ? byVerdicts : EXIT_CODES.INCOMPLETE;
     run.exitCode = exitCode;
     // as in an audit: a report that cannot be written is said, the others are written, 1 still wins
-    const writeErrors = spool ? reportsMod.writeReports(opts.out, run, sum, spool) : [];
+    const writeErrors = spool ? reportsMod.writeReports(opts.out, run, sum, spool, written) : [];
     for (const f of writeErrors) process.stderr.write(`error: ${terminalSafe(f.message)}\n`);
     if (writeErrors.length && exitCode !== EXIT_CODES.NOT_TRUSTED) exitCode = EXIT_CODES.INCOMPLETE;
 
