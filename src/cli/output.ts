@@ -3,7 +3,7 @@
 // {ok, result, error}; human text goes to stdout otherwise; diagnostics
 // always go to stderr.
 
-import type { ExitCode, VtpmError } from '../errors.js';
+import { EXIT_CODES, TransportError, type ExitCode, type VtpmError } from '../errors.js';
 import { terminalSafe } from '../util/terminal-safe.js';
 
 /** What a command returns; the CLI entry point prints it and exits with exitCode. */
@@ -88,6 +88,8 @@ export interface PrintOptions {
 }
 
 export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions): Promise<void> {
+  // decided before a byte is written: a reader that goes away meanwhile does not turn it into 0
+  decided = outcome.exitCode;
   if (opts.json) {
     await writeOut(`${toJsonText(envelope(outcome), outcome.jsonLine ? 0 : 2)}\n`);
     return;
@@ -100,11 +102,17 @@ export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions):
     await writeOut(`${toJsonText(outcome.result)}\n`);
   }
   // A failure the human renderer did not explain goes to stderr.
-  if (outcome.error && !outcome.human) process.stderr.write(`${renderError(outcome.error, style)}\n`);
+  if (outcome.error && !outcome.human) writeErr(`${renderError(outcome.error, style)}\n`);
 }
 
 /** stdout met EPIPE and a command (watch) goes on to its exit code: nothing more can be written. */
 let stdoutGone = false;
+
+/** The exit code of the outcome being printed, once printOutcome started. */
+let decided: ExitCode | undefined;
+
+/** A write to stdout that failed (a full disk, an I/O error), not a reader that went away. */
+let stdoutError: NodeJS.ErrnoException | undefined;
 
 /** Says that stdout's reader went away: later output is dropped instead of waiting for a 'drain' that never comes. */
 export function stdoutWentAway(): void {
@@ -116,9 +124,53 @@ export function stdoutIsGone(): boolean {
   return stdoutGone;
 }
 
+/**
+ * The exit code when stdout or stderr met `err`: a reader that went away (EPIPE)
+ * leaves the outcome's exit code as it was decided (0 if none was yet: stop
+ * quietly); any other failure (ENOSPC, EIO) is IO_ERROR, exit 3, unless the
+ * outcome already failed (its code stands), and is said on stderr.
+ */
+export function exitCodeAfterOutputError(stream: 'stdout' | 'stderr', err: NodeJS.ErrnoException): ExitCode {
+  if (err.code === 'EPIPE') return decided ?? EXIT_CODES.OK;
+  if (stream === 'stdout') {
+    writeErr(`${renderError(outputError(err), PLAIN)}\n`);
+  }
+  return decided !== undefined && decided !== EXIT_CODES.OK ? decided : EXIT_CODES.INCOMPLETE;
+}
+
+/** The exit code main returns: `code`, or the one exitCodeAfterOutputError gives when a write to stdout failed. */
+export function exitCodeAfterOutput(code: ExitCode): ExitCode {
+  if (!stdoutError) return code;
+  decided = code;
+  return exitCodeAfterOutputError('stdout', stdoutError);
+}
+
+/** Writes a diagnostic to stderr; stderr to a full disk (a synchronous throw) leaves the exit code to say it. */
+function writeErr(text: string): void {
+  try {
+    process.stderr.write(text);
+  } catch {
+    // nothing left to tell it on
+  }
+}
+
+function outputError(err: NodeJS.ErrnoException): VtpmError {
+  return new TransportError('IO_ERROR', `cannot write the output to stdout: ${err.code ?? err.message}`, { stream: 'stdout', cause: err.code ?? err.message }, { cause: err });
+}
+
 function writeOut(text: string): Promise<void> {
   return new Promise((resolve) => {
-    if (stdoutGone || process.stdout.write(text)) resolve();
+    if (stdoutGone) return resolve();
+    let flushed: boolean;
+    try {
+      // stdout to a file writes synchronously: a full disk throws here instead of emitting 'error'
+      flushed = process.stdout.write(text);
+    } catch (err) {
+      stdoutError ??= err as NodeJS.ErrnoException;
+      stdoutGone = true;
+      return resolve();
+    }
+    if (flushed) resolve();
     else process.stdout.once('drain', () => resolve());
   });
 }

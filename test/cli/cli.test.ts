@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from '../helpers/cli.js';
+import { closeSync, existsSync, openSync } from 'node:fs';
 
 test('--help lists exit codes and exits 0', async () => {
   const r = await runCli(['--help']);
@@ -26,4 +27,51 @@ test('a reader that goes away early (| head) ends the command quietly, not with 
   const code = await new Promise<number | null>((r) => child.on('close', r));
   assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
   assert.equal(code, 0);
+});
+
+/** Runs the CLI with stdout's reader gone before the first byte is written; resolves to its exit code and stderr. */
+async function withReaderGone(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  const { BIN } = await import('../helpers/paths.js');
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  return { code, stderr };
+}
+
+test('a reader that goes away does not turn a verdict or an input error into exit 0', async () => {
+  const notTrusted = await withReaderGone(['demo', '--tamper', 'pcr@1', '--json']);
+  assert.doesNotMatch(notTrusted.stderr, /EPIPE|Unhandled/);
+  assert.equal(notTrusted.code, 1);
+  const badInput = await withReaderGone(['inspect', 'no-such-file.bin', '--json']);
+  assert.equal(badInput.code, 2);
+});
+
+test('stdout that cannot be written (a full disk) is IO_ERROR, exit 3, on stderr without a stack trace', { skip: !existsSync('/dev/full') && 'no /dev/full' }, async () => {
+  const { spawn } = await import('node:child_process');
+  const { BIN } = await import('../helpers/paths.js');
+  const run = async (args: string[]): Promise<{ code: number | null; stderr: string }> => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', full, 'pipe'] });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const code = await new Promise<number | null>((r) => child.on('close', r));
+      return { code, stderr };
+    } finally {
+      closeSync(full);
+    }
+  };
+  for (const args of [['policy', 'schema'], ['policy', 'explain', '--baseline', '--json']]) {
+    const r = await run(args);
+    assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /IO_ERROR: cannot write the output to stdout: ENOSPC/);
+    assert.doesNotMatch(r.stderr, /\n\s+at |INTERNAL_ERROR/);
+  }
+  // an outcome that already failed keeps its exit code
+  const bad = await run(['inspect', 'no-such-file.bin', '--json']);
+  assert.equal(bad.code, 2);
+  assert.doesNotMatch(bad.stderr, /\n\s+at /);
 });
