@@ -4,7 +4,7 @@
 // refused with exit 2 (3 when the port is taken).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -122,11 +122,31 @@ test('bad usage is exit 2 with its code; a port in use is exit 3', async () => {
     [['--layers', '2', '--tamper', 'ima-tamper@1'], 'SIM_FAULT_INVALID'],
     [['--fault-plan', '/nonexistent/plan.json'], 'FILE_UNREADABLE'],
     [['--fleet', '/nonexistent/fleet.yaml'], 'FILE_UNREADABLE'],
+    // outputs named wrongly are the command line's mistake, found before the platform starts
+    [['--inventory-out', REPO_ROOT], 'USAGE'],
+    [['--inventory-out', '/nonexistent/fleet.yaml'], 'USAGE'],
+    [['--trust-out', join(REPO_ROOT, 'package.json')], 'USAGE'],
   ];
   for (const [args, code] of cases) {
     const run = await runCli(['simulate', ...args, '--json']);
     assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
     assert.equal(run.json?.error?.code, code, args.join(' '));
+  }
+  const step = await runCli(['simulate', '--scenario', 'burst', '--step-every', '0s', '--json']);
+  assert.equal(step.code, 2);
+  assert.match(step.json?.error?.message ?? '', /^--step-every: /);
+  // a FIFO as --inventory-out would block the write for ever once the platform serves
+  if (process.platform !== 'win32') {
+    const dir = mkdtempSync(join(tmpdir(), 'vtpm-sim-fifo-'));
+    try {
+      const fifo = join(dir, 'fleet.yaml');
+      execFileSync('mkfifo', [fifo]);
+      const run = await runCli(['simulate', '--inventory-out', fifo, '--json'], { timeoutMs: 20_000 });
+      assert.equal(run.code, 2, run.stdout + run.stderr);
+      assert.equal(run.json?.error?.code, 'USAGE');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
   const taken = createServer();
   await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { makeDirs } from '../../util/make-dirs.js';
 import { resolve } from 'node:path';
 import { EXIT_CODES, TransportError, UsageError } from '../../errors.js';
-import { readInputText } from '../../util/files.js';
+import { checkOutputFile, readInputText } from '../../util/files.js';
 import { expectedCode, FAULTS, parseTamper } from '../../simulator/faults.js';
 import { inventoryJson, inventoryYaml, parseFaultPlan, parseFleetFile, type FaultPlan } from '../../simulator/fleet.js';
 import type { PlacedFault } from '../../simulator/platform.js';
@@ -66,11 +66,16 @@ export async function runSimulate(o: SimulateOptions): Promise<CommandOutcome> {
   });
   let faultPlan: FaultPlan | undefined;
   if (o.faultPlan !== undefined) faultPlan = parseFaultPlan(readInputText(o.faultPlan, 'fault plan', 16 * 1024 * 1024), o.faultPlan);
+  // before the platform starts: a FIFO would block the write for ever, a folder fail after the build
+  if (o.inventoryOut !== undefined) checkOutputFile('--inventory-out', o.inventoryOut);
   const trustDir = o.trustOut === undefined ? undefined : resolve(o.trustOut);
   if (trustDir) {
     try {
       makeDirs(trustDir);
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // a file where the folder should be is the command line's mistake, not an I/O failure
+      if (code === 'ENOTDIR' || code === 'EEXIST') throw new UsageError('USAGE', `--trust-out ${o.trustOut}: ${trustDir} or a folder above it is not a folder`, { option: 'trust-out', path: trustDir });
       throw new TransportError('IO_ERROR', `--trust-out: cannot create ${trustDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path: trustDir }, { cause: err });
     }
   }
@@ -79,7 +84,7 @@ export async function runSimulate(o: SimulateOptions): Promise<CommandOutcome> {
     throw new UsageError('USAGE', `--scenario: unknown scenario "${o.scenario}" (${SCENARIO_NAMES.join(', ')})`, { option: 'scenario', value: o.scenario });
   }
   if (o.stepEvery !== undefined && o.scenario === undefined) throw new UsageError('USAGE', '--step-every needs --scenario', { option: 'step-every' });
-  const stepEveryMs = o.stepEvery === undefined ? undefined : parseInterval(o.stepEvery);
+  const stepEveryMs = o.stepEvery === undefined ? undefined : parseInterval(o.stepEvery, 'step-every');
   const sim = await startSimulator({ topology, port, faults, faultPlan, trustDir, seed: o.seed === 'random' ? null : o.seed, migrationController: o.scenario !== undefined });
   let scenario: ScenarioAdmin | undefined;
   if (o.scenario !== undefined) {

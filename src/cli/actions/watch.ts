@@ -42,11 +42,11 @@ export const MIN_INTERVAL_MS = 100;
 /** Longer than a setTimeout can wait (2^31 - 1 ms, about 24.8 days). */
 export const MAX_INTERVAL_MS = 2 ** 31 - 1;
 
-/** --interval: a whole number and a unit ms, s, m or h (e.g. 30s, 5m). */
-export function parseInterval(text: string): number {
+/** --interval (or `option`, which takes the same): a whole number and a unit ms, s, m or h (e.g. 30s, 5m). */
+export function parseInterval(text: string, option = 'interval'): number {
   const ms = durationMs(text);
   if (!(ms >= MIN_INTERVAL_MS && ms <= MAX_INTERVAL_MS)) {
-    throw new UsageError('USAGE', `--interval: expected a duration from 100ms to 24d such as 30s, 5m or 1h, got "${text}"`, { option: 'interval', value: text });
+    throw new UsageError('USAGE', `--${option}: expected a duration from 100ms to 24d such as 30s, 5m or 1h, got "${text}"`, { option, value: text });
   }
   return ms;
 }
