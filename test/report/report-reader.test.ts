@@ -6,6 +6,7 @@
 // line, never a raw exception.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -260,4 +261,19 @@ test('report files are read as lines of strict UTF-8, a line over the cap refuse
   assert.match(err.message, /:2: not valid UTF-8/);
   await assertRejectsCode(collect(join(dir, 'missing.json')), 'FILE_UNREADABLE');
   await assertRejectsCode(collect(dir), 'FILE_UNREADABLE');
+  // as every other input: a device is not a report, and a FIFO would wait for ever for a writer
+  if (process.platform !== 'win32') {
+    err = await assertRejectsCode(collect('/dev/null'), 'FILE_UNREADABLE');
+    assert.match(err.message, /is not a regular file/);
+    const fifo = join(dir, 'fifo.json');
+    execFileSync('mkfifo', [fifo]);
+    // a writer, so that reading it (the old behaviour) ends instead of hanging the test
+    const writer = spawn('sh', ['-c', 'printf "{}\\n" > "$0"', fifo], { stdio: 'ignore' });
+    try {
+      err = await assertRejectsCode(collect(fifo), 'FILE_UNREADABLE');
+      assert.match(err.message, /is not a regular file/);
+    } finally {
+      writer.kill('SIGKILL');
+    }
+  }
 });

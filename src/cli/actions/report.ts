@@ -8,7 +8,7 @@
 // Memory stays flat: each report is read a line (one result) at a time, and
 // the results go to the same spool the audit writes its reports from.
 
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync, type Stats } from 'node:fs';
 import { EXIT_CODES, ParseError, TransportError, UsageError, VtpmError, type ExitCode } from '../../errors.js';
 import type { ReportFiles, ReportWriteFailure } from '../audit-reports.js';
 import { failureOf, renderFailures, type AuditFailure } from '../../report/failures.js';
@@ -194,6 +194,16 @@ export async function* fileLines(path: string, maxLineBytes: number): AsyncGener
       throw new ParseError('REPORT_INVALID', `${path}:${lineNo}: not valid UTF-8`, { file: path, line: lineNo });
     }
   };
+  // as every input file: a FIFO (which would wait for ever for a writer), a device or a folder is refused
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') throw new UsageError('FILE_UNREADABLE', `report: cannot read ${path}: ${code}`, { path, what: 'report' }, { cause: err });
+    throw new TransportError('IO_ERROR', `report: reading ${path} failed: ${code ?? String(err)}`, { path }, { cause: err });
+  }
+  if (!st.isFile()) throw new UsageError('FILE_UNREADABLE', `report: ${path} is not a regular file`, { path, what: 'report' });
   let parts: Buffer[] = [];
   let pending = 0;
   let lineNo = 0;
