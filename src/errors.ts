@@ -126,4 +126,5 @@ export const GENERAL_CODES = {
   JSON_INVALID: { kind: 'input', summary: 'a JSON input is not valid JSON or has the wrong shape' },
   BASE64_INVALID: { kind: 'input', summary: 'a base64 field is not valid base64' },
   IO_ERROR: { kind: 'transport', summary: 'an I/O operation failed (writing output, reading state)' },
+  INTERRUPTED: { kind: 'transport', summary: 'SIGINT or SIGTERM stopped a command before it finished (watch, audit and simulate handle signals their own way)' },
 } as const satisfies CodeTable;

@@ -3,10 +3,10 @@
 // so start-up stays lean. Exit codes are decided here and nowhere else.
 
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT_CODES, UsageError, asVtpmError, exitCodeForKind, type ExitCode, type VtpmError } from '../errors.js';
+import { EXIT_CODES, TransportError, UsageError, asVtpmError, exitCodeForKind, type ExitCode, type VtpmError } from '../errors.js';
 import { printOutcome, type CommandOutcome } from './output.js';
 import { COMMANDS } from './commands/index.js';
-import type { Runner } from './command.js';
+import type { GlobalOptions, Runner } from './command.js';
 import { VERSION } from './version.js';
 
 export { VERSION };
@@ -34,12 +34,15 @@ Example:
     );
 
   const runner: Runner = async (globals, run) => {
+    const stopInterrupted = onInterrupt(globals);
     let outcome: CommandOutcome;
     try {
       outcome = await run();
     } catch (err) {
       const e = asVtpmError(err);
       outcome = { ok: false, exitCode: exitCodeForKind(e.kind), result: null, error: e };
+    } finally {
+      stopInterrupted();
     }
     await printOutcome(outcome, globals);
     onExit(outcome.exitCode);
@@ -53,6 +56,31 @@ Example:
   return program;
 }
 
+
+/**
+ * While a command runs, SIGINT and SIGTERM end it with INTERRUPTED (exit 3)
+ * and, with --json, its one envelope, instead of node's silent death by the
+ * signal. A command that listens for the signal itself (watch, audit,
+ * simulate) decides what it means; a second signal ends the process at once.
+ * Returns the function that stops listening.
+ */
+function onInterrupt(globals: GlobalOptions): () => void {
+  let interrupted = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (interrupted) process.exit(EXIT_CODES.INCOMPLETE);
+    // the command's own listeners were added after this one
+    if (process.listenerCount(signal) > 1) return;
+    interrupted = true;
+    const error = new TransportError('INTERRUPTED', `${signal}: stopped before the command finished`, { signal });
+    void printOutcome({ ok: false, exitCode: EXIT_CODES.INCOMPLETE, result: null, error }, globals).finally(() => process.exit(EXIT_CODES.INCOMPLETE));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
 
 /** Runs the CLI; resolves to the exit code (the caller sets process.exitCode). */
 export async function main(argv: string[]): Promise<ExitCode> {

@@ -75,3 +75,45 @@ test('stdout that cannot be written (a full disk) is IO_ERROR, exit 3, on stderr
   assert.equal(bad.code, 2);
   assert.doesNotMatch(bad.stderr, /\n\s+at /);
 });
+
+test('SIGINT or SIGTERM while a command works: INTERRUPTED, exit 3, and with --json its one envelope', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { createServer } = await import('node:http');
+  const { BIN } = await import('../helpers/paths.js');
+  const { makeCert, tempDir, writeTemp } = await import('../helpers/pki.js');
+  const root = await makeCert({ subject: 'CN=Interrupt Test Root', ca: true });
+  const trust = tempDir('vtpm-interrupt-');
+  writeTemp(trust, 'root.pem', root.pem);
+  // an evidence endpoint that takes the request and never answers: the attestation is under way when it arrives
+  let arrived: () => void = () => {};
+  const server = createServer(() => arrived());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as { port: number }).port;
+  for (const [signal, json] of [['SIGINT', true], ['SIGTERM', true], ['SIGINT', false]] as const) {
+    const request = new Promise<void>((r) => (arrived = r));
+    const args = ['attest', `http://127.0.0.1:${port}/l/vm`, '--trust', trust, ...(json ? ['--json'] : [])];
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const closed = new Promise<number | null>((r) => child.on('close', r));
+    await request;
+    child.kill(signal);
+    const code = await closed;
+    assert.equal(code, 3, `${signal} ${json}: ${stdout}${stderr}`);
+    if (json) {
+      const env = JSON.parse(stdout) as { ok: boolean; error: { code: string; details: { signal: string } } };
+      assert.equal(env.ok, false);
+      assert.equal(env.error.code, 'INTERRUPTED');
+      assert.equal(env.error.details.signal, signal);
+    } else {
+      assert.equal(stdout, '');
+      assert.match(stderr, /INTERRUPTED: SIGINT/);
+    }
+  }
+});
