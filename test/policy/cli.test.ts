@@ -2,7 +2,8 @@
 // and the init → check → evaluate round trip on files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
@@ -118,6 +119,28 @@ test('policy init → check → evaluate: the golden policy accepts its evidence
   assert.equal(again.code, 2);
   assert.equal(again.json?.error?.code, 'USAGE');
   assert.equal((await runCli(['policy', 'init', '--from', facts, '-o', out, '--force'])).code, 0);
+});
+
+test('policy init -o that cannot be a file is bad usage (exit 2) before any work, as attest --save', async (t) => {
+  const dir = tmp(t);
+  const facts = join(dir, 'f.json');
+  writeFileSync(facts, factsText());
+  mkdirSync(join(dir, 'a-folder'));
+  const fifo = join(dir, 'pipe.yaml');
+  if (process.platform !== 'win32') execFileSync('mkfifo', [fifo]);
+  const cases: [string, RegExp][] = [
+    ['', /--output: the file name is empty/],
+    [join(dir, 'a-folder'), /is a folder/],
+    [join(dir, 'no-such-folder', 'golden.yaml'), /does not exist/],
+    ...(process.platform !== 'win32' ? ([[fifo, /is not a regular file/]] as [string, RegExp][]) : []),
+  ];
+  for (const [out, message] of cases) {
+    // --force: an existing folder or FIFO is not a policy to overwrite
+    const r = await runCli(['policy', 'init', '--from', facts, '-o', out, '--force', '--json'], { timeoutMs: 30_000 });
+    assert.equal(r.code, 2, `${out}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.json?.error?.code, 'USAGE', out);
+    assert.match(r.json?.error?.message ?? '', message);
+  }
 });
 
 test('policy init without -o prints the policy; raw evidence and bad facts are refused', async (t) => {

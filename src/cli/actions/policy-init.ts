@@ -4,6 +4,7 @@
 // (policy-init-evidence.ts); the generator sees nothing unverified.
 
 import { existsSync, writeFileSync } from 'node:fs';
+import { checkOutputFile } from '../../util/files.js';
 import { basename, dirname, extname, join } from 'node:path';
 import { EXIT_CODES, InternalError, TransportError, UsageError } from '../../errors.js';
 import { parseFactsJson } from '../../policy/evidence-json.js';
@@ -62,6 +63,9 @@ async function readFacts(opts: PolicyInitOptions): Promise<{ layers: LayerFacts[
 export async function policyInit(opts: PolicyInitOptions): Promise<CommandOutcome> {
   // the name lands in the policy: one the language refuses would make the generated policy invalid
   if (!NAME_PATTERN.test(opts.name)) throw new UsageError('USAGE', `--name ${JSON.stringify(opts.name)}: a policy name is letters, digits, ".", "_", "-" (up to 64), starting with a letter or digit`, { name: opts.name });
+  // before any work, as attest --save: an empty name, a folder, a FIFO (the write would block for ever) or a
+  // missing folder is the command line's mistake (exit 2), not an I/O failure after the evidence was verified
+  if (opts.output !== undefined) checkOutputFile('--output', opts.output);
   const { layers, source } = await readFacts(opts);
   const facts = { layers };
   const imaEntries = Math.max(0, ...facts.layers.map((l) => l.ima?.entries.length ?? 0));
@@ -86,6 +90,7 @@ export async function policyInit(opts: PolicyInitOptions): Promise<CommandOutcom
     const targets = [...generated.files.map((f) => ({ path: join(dir, f.path), text: f.text })), { path: opts.output, text: generated.yaml }];
     const existing = targets.filter((t) => existsSync(t.path)).map((t) => t.path);
     if (existing.length && !opts.force) throw new UsageError('USAGE', `${existing.join(', ')} exist(s); pass --force to overwrite`, { paths: existing });
+    for (const t of targets) checkOutputFile('--output', t.path);
     for (const t of targets) write(t.path, t.text);
     written.push(...targets.map((t) => t.path));
   }
