@@ -1,17 +1,23 @@
 // Process entry: runs the CLI and sets the exit code. Only this file touches
 // process.exitCode.
 import { main } from './index.js';
-import { exitCodeAfterOutput, exitCodeAfterOutputError, stdoutIsGone } from './output.js';
+import { exitCodeAfterOutput, exitCodeAfterOutputError, stdoutIsGone, stdoutWentAway } from './output.js';
 
-// A reader that goes away (`vtpm-verify ... | head`) is not an error of ours:
-// stop quietly, as Unix tools do, instead of crashing on EPIPE, with the exit
-// code of the outcome being printed (a verdict does not become 0 because
-// nobody read it). Any other failure to write (a full disk) is IO_ERROR.
+// A reader that goes away (`vtpm-verify ... | head`, `2>&1 | grep -q ...`) is
+// not an error of ours: no EPIPE crash, and no exit code other than the
+// outcome's. The command finishes, what it would still print is dropped, and
+// it exits with its verdict: a command not trusted does not exit 0 because
+// nobody read it, nor because its warnings' reader left before the verdict.
+// Any other failure to write (a full disk) is IO_ERROR.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
     // a command that took it as its own error (watch) stops cleanly and decides its exit code; other listeners
     // (one waiting for a 'drain' that will not come) do not count
     if (stream === process.stdout && stdoutIsGone()) return;
+    if (err.code === 'EPIPE') {
+      if (stream === process.stdout) stdoutWentAway();
+      return;
+    }
     process.exit(process.exitCode ?? exitCodeAfterOutputError(stream === process.stdout ? 'stdout' : 'stderr', err));
   });
 }

@@ -88,7 +88,7 @@ export interface PrintOptions {
 }
 
 export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions): Promise<void> {
-  // decided before a byte is written: a reader that goes away meanwhile does not turn it into 0
+  // decided before a byte is written: an output that fails meanwhile leaves a failed outcome its code
   decided = outcome.exitCode;
   if (opts.json) {
     await writeOut(`${toJsonText(envelope(outcome), outcome.jsonLine ? 0 : 2)}\n`);
@@ -125,13 +125,11 @@ export function stdoutIsGone(): boolean {
 }
 
 /**
- * The exit code when stdout or stderr met `err`: a reader that went away (EPIPE)
- * leaves the outcome's exit code as it was decided (0 if none was yet: stop
- * quietly); any other failure (ENOSPC, EIO) is IO_ERROR, exit 3, unless the
- * outcome already failed (its code stands), and is said on stderr.
+ * The exit code when stdout or stderr failed with `err` (not a reader that went
+ * away: main lets the command finish then): IO_ERROR, exit 3, unless the
+ * outcome already failed (its code stands), said on stderr.
  */
 export function exitCodeAfterOutputError(stream: 'stdout' | 'stderr', err: NodeJS.ErrnoException): ExitCode {
-  if (err.code === 'EPIPE') return decided ?? EXIT_CODES.OK;
   if (stream === 'stdout') {
     writeErr(`${renderError(outputError(err), PLAIN)}\n`);
   }
@@ -170,7 +168,16 @@ function writeOut(text: string): Promise<void> {
       stdoutGone = true;
       return resolve();
     }
-    if (flushed) resolve();
-    else process.stdout.once('drain', () => resolve());
+    if (flushed) return resolve();
+    // a reader that goes away meanwhile sends 'error' (EPIPE) or 'close', not 'drain'
+    const done = (): void => {
+      process.stdout.off('drain', done);
+      process.stdout.off('error', done);
+      process.stdout.off('close', done);
+      resolve();
+    };
+    process.stdout.on('drain', done);
+    process.stdout.on('error', done);
+    process.stdout.on('close', done);
   });
 }

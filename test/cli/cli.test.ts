@@ -49,6 +49,28 @@ test('a reader that goes away does not turn a verdict or an input error into exi
   assert.equal(badInput.code, 2);
 });
 
+test('a reader of stderr that goes away before the verdict (2>&1 | grep -q warning) does not make a not-trusted attest exit 0', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { BIN } = await import('../helpers/paths.js');
+  const { startSimulator } = await import('../../src/simulator/start.js');
+  const { cpSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tempDir } = await import('../helpers/tmp.js');
+  const sim = await startSimulator({ topology: { layers: 3 }, faults: [{ fault: 'pcr', layer: 1 }] });
+  t.after(() => sim.close());
+  // an unreadable anchor file: attest warns on stderr before it walks
+  const trust = join(tempDir(t), 'trust');
+  cpSync(sim.trustDir, trust, { recursive: true });
+  writeFileSync(join(trust, 'ak-ca', 'broken.pem'), 'not a certificate');
+  const child = spawn(process.execPath, [BIN, 'attest', sim.topUrl, '--trust', trust, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr.destroy();
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  assert.equal(code, 1, stdout);
+  assert.equal((JSON.parse(stdout) as { ok: boolean }).ok, false);
+});
+
 test('stdout that cannot be written (a full disk) is IO_ERROR, exit 3, on stderr without a stack trace', { skip: !existsSync('/dev/full') && 'no /dev/full' }, async () => {
   const { spawn } = await import('node:child_process');
   const { BIN } = await import('../helpers/paths.js');
