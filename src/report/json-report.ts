@@ -6,6 +6,7 @@
 // streamed to a file without building one giant string.
 
 import { toJsonText } from '../cli/output.js';
+import { UsageError } from '../errors.js';
 import type { RunChanges } from '../state/run-changes.js';
 import type { MergedFrom } from './merge.js';
 import type { AttestationResult } from '../verify/result.js';
@@ -16,6 +17,22 @@ export const AUDIT_REPORT_VERSION = 2;
 /** Where the schema lives in the repository and the npm package. */
 export const AUDIT_REPORT_SCHEMA_PATH = 'docs/audit-report.schema.json';
 
+/**
+ * A run label (`audit --run-label`, `report --run-label`): printable ASCII, at
+ * most 128 characters, e.g. a Kubernetes Job's name or a CI pipeline id. It
+ * ties the shards of one audit together: a shard report left from an earlier
+ * run carries another label, and `report` refuses to merge it.
+ */
+export const RUN_LABEL_RE = /^[\x20-\x7e]{1,128}$/;
+
+/** A --run-label is printable ASCII, 1 to 128 characters (it goes into every report and is compared by `report`). */
+export function checkRunLabel(label: string | undefined): void {
+  if (label !== undefined && !RUN_LABEL_RE.test(label)) {
+    throw new UsageError('USAGE', `--run-label: expected 1 to 128 printable ASCII characters, got ${JSON.stringify(label.slice(0, 140))}${label.length > 140 ? '…' : ''}`, { option: 'run-label' });
+  }
+}
+
+
 /** How the audit ran. */
 export interface AuditRun {
   tool: { name: string; version: string };
@@ -25,6 +42,8 @@ export interface AuditRun {
   inventory?: string;
   /** the --shard I/N this run audited, as given */
   shard?: { index: number; count: number };
+  /** the --run-label the run was given: the shards of one audit share it (see RUN_LABEL_RE) */
+  label?: string;
   concurrency?: number;
   /** the machine that ran the audit */
   hostname?: string;

@@ -20,6 +20,8 @@ import type { AuditRun } from './json-report.js';
 export interface MergedReport {
   file: string;
   shard?: Shard;
+  /** its run's label (audit --run-label) */
+  label?: string;
   hostname?: string;
   startedAt: string;
   finishedAt: string;
@@ -59,10 +61,16 @@ export class ReportMerger {
   /** the merge a merged report read alone carries over */
   private carried: MergedFrom | undefined;
 
-  /** `inventory`: the fleet's VMs, when known: results are then ordered as it lists them, and what is missing is named. */
-  constructor(inventory?: { file: string; vms: readonly MergeInventoryVm[] }) {
+  private readonly requiredLabel: string | undefined;
+
+  /**
+   * `inventory`: the fleet's VMs, when known: results are then ordered as it lists them, and what is missing is named.
+   * `label`: the run label every report must carry (report --run-label); without it, the reports' labels must still agree.
+   */
+  constructor(inventory?: { file: string; vms: readonly MergeInventoryVm[] }, label?: string) {
     this.inventoryVms = inventory?.vms;
     this.position = inventory ? new Map(inventory.vms.map((v) => [v.key, v.index])) : undefined;
+    this.requiredLabel = label;
   }
 
   /** Adds a report by its run, before its results; refuses one that does not belong with those before it. */
@@ -78,6 +86,13 @@ export class ReportMerger {
       }
       if (run.merged) checkCarried(file, run);
       this.carried = run.merged;
+    }
+    // A shard's report left from an earlier run (its pod did not run this time) carries that run's label
+    if (this.requiredLabel !== undefined && run.label !== this.requiredLabel) {
+      throw mismatch(`${file} ${describeLabel(run.label)}, not ${JSON.stringify(this.requiredLabel)} (--run-label): a report of another run`, { file, check: 'run.label', expected: this.requiredLabel, actual: run.label ?? null });
+    }
+    if (first && first.label !== run.label) {
+      throw mismatch(`${file} ${describeLabel(run.label)}, ${first.file} ${describeLabel(first.label)}: the shards of one audit share their run label (one is from another run)`, { file, check: 'run.label', expected: first.label ?? null, actual: run.label ?? null });
     }
     if (run.shard && run.shard.count > MAX_SHARDS) throw new ParseError('REPORT_INVALID', `${file} claims shard ${run.shard.index} of ${run.shard.count}: at most ${MAX_SHARDS} shards`, { file, check: 'run.shard.count', actual: run.shard.count, max: MAX_SHARDS });
     if (first && !sameInventory(first.inventory, inventory)) {
@@ -102,6 +117,7 @@ export class ReportMerger {
       file,
       inventory,
       ...(run.shard ? { shard: { index: run.shard.index, count: run.shard.count } } : {}),
+      ...(run.label !== undefined ? { label: run.label } : {}),
       ...(run.hostname !== undefined ? { hostname: run.hostname } : {}),
       startedAt: run.startedAt,
       finishedAt: run.finishedAt,
@@ -175,6 +191,7 @@ export class ReportMerger {
       finishedAt: times((r) => r.finishedAt)[this.reports.length - 1]!,
       ...(first.inventory !== null ? { inventory: first.inventory } : {}),
       ...(this.reports.length === 1 && first.shard ? { shard: first.shard } : {}),
+      ...(first.label !== undefined ? { label: first.label } : {}),
       ...(this.reports.length === 1 && first.hostname !== undefined ? { hostname: first.hostname } : {}),
       ...(interrupted.length ? { interrupted: { signal: signalsOf(interrupted), notStarted: interrupted.reduce((n, r) => n + r.interrupted!.notStarted, 0) } } : {}),
       merged: from,
@@ -210,6 +227,9 @@ function checkCarried(file: string, run: AuditRun): void {
     }
   } else if (merged.missingShards) {
     throw carriedInvalid(file, 'run.merged.missingShards', 'its run.merged.reports are not shards, yet it names missing shards');
+  }
+  if (merged.reports.some((r) => r.label !== run.label)) {
+    throw carriedInvalid(file, 'run.label', `its run.merged.reports do not all have its run label ${run.label === undefined ? '(none)' : JSON.stringify(run.label)}`);
   }
   const notStarted = merged.reports.reduce((n, r) => n + (r.interrupted?.notStarted ?? 0), 0);
   const interrupted = merged.reports.some((r) => r.interrupted);
@@ -261,6 +281,10 @@ function signalsOf(reports: readonly MergedReport[]): string {
 function sameInventory(a: string | null, b: string | null): boolean {
   if (a === null || b === null) return a === b;
   return a === b || posix.normalize(a) === posix.normalize(b);
+}
+
+function describeLabel(label: string | undefined): string {
+  return label === undefined ? 'has no run label' : `has the run label ${JSON.stringify(label)}`;
 }
 
 function describeInventory(inventory: string | null): string {

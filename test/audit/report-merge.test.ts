@@ -155,3 +155,36 @@ test('a clean fleet: whole coverage exits 0, a missing shard exits 3 (REPORT_INC
   assert.equal(existsSync(out.html), false);
   assert.match(bad.stderr, /warning: removed .*merged\.xml, a JUnit report this run did not write/);
 });
+
+test("--run-label ties the shards of one run: tonight's shards merge, last night's shard left on the volume is refused", async (t) => {
+  const { sim, dir, inventory } = await fleetOnDisk(t, { topology: { hosts: 2, vmmsPerHost: 1, vmsPerVmm: 3 } }, 'vtpm-label-');
+  const shard = (i: number, label: string, file = join(dir, `audit-${i}.json`)) =>
+    runCli(['audit', inventory, '--trust', sim.trustDir, '--shard', `${i}/2`, '--run-label', label, '--json', file]);
+  // last night: both shards; tonight: only shard 0 ran, shard 1's file is last night's
+  for (const r of await Promise.all([shard(0, 'audit-29000794'), shard(1, 'audit-29000794')])) assert.equal(r.code, 0, r.stderr);
+  const lastNight = readReport(join(dir, 'audit-1.json'));
+  assert.equal(lastNight.run.label, 'audit-29000794');
+  assert.equal(validate(lastNight), true, JSON.stringify(validate.errors));
+  assert.equal((await shard(0, 'audit-29001234')).code, 0);
+
+  const mixed = await runCli(['report', join(dir, 'audit-0.json'), join(dir, 'audit-1.json'), '--json']);
+  assert.equal(mixed.code, 2);
+  assert.equal(mixed.json?.error?.code, 'REPORT_MISMATCH');
+  assert.equal(mixed.json?.error?.details?.['check'], 'run.label');
+
+  assert.equal((await shard(1, 'audit-29001234')).code, 0);
+  const whole = await runCli(['report', join(dir, 'audit-0.json'), join(dir, 'audit-1.json'), '--run-label', 'audit-29001234', '--json', join(dir, 'fleet.json')]);
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.match(whole.stdout, /run label audit-29001234/);
+  const merged = readReport(join(dir, 'fleet.json'));
+  assert.equal(merged.run.label, 'audit-29001234');
+  assert.equal(validate(merged), true, JSON.stringify(validate.errors));
+
+  const wrong = await runCli(['report', join(dir, 'audit-0.json'), join(dir, 'audit-1.json'), '--run-label', 'audit-29000794', '--json']);
+  assert.equal(wrong.json?.error?.code, 'REPORT_MISMATCH');
+  for (const bad of ['', 'a\u0001b', 'é', 'x'.repeat(129)]) {
+    const r = await runCli(['audit', inventory, '--trust', sim.trustDir, '--run-label', bad, '--json']);
+    assert.equal(r.code, 2, JSON.stringify(bad));
+    assert.equal(r.json?.error?.code, 'USAGE');
+  }
+});

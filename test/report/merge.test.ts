@@ -254,3 +254,43 @@ test('absurd shard counts are refused; long lists of missing shards and signals 
   const [shards] = coverageGaps(run);
   assert.equal(shards, `no report for shards ${Array.from({ length: 20 }, (_, i) => i + 2).join(', ')} and 9978 more of 10000`);
 });
+
+test("run labels: the shards of one run share theirs, a shard left from another run is refused, --run-label names the one expected", () => {
+  const labelled = (label: string | undefined) => (index: number) => runOf(index, 3, label === undefined ? {} : { label });
+  const tonight = labelled('audit-29001234');
+  const m = new ReportMerger();
+  for (const index of [0, 1, 2]) {
+    m.addReport(`audit-${index}.json`, tonight(index));
+    for (const r of shardResults(index)) m.addResult(r);
+  }
+  const { run, complete } = m.finish(TOOL);
+  assert.equal(complete, true);
+  assert.equal(run.label, 'audit-29001234');
+  assert.deepEqual(run.merged?.reports.map((r) => r.label), ['audit-29001234', 'audit-29001234', 'audit-29001234']);
+
+  // last night's shard 2, still on the volume: another label, or none (an audit before labels)
+  for (const stale of [labelled('audit-29000794')(2), labelled(undefined)(2)]) {
+    const mixed = new ReportMerger();
+    mixed.addReport('audit-0.json', tonight(0));
+    const err = assertThrowsCode(() => mixed.addReport('audit-2.json', stale), 'REPORT_MISMATCH');
+    assert.equal(err.details['check'], 'run.label');
+    assert.match(err.message, /share their run label/);
+  }
+  // shards without labels merge as before; with --run-label each must carry it
+  const plain = new ReportMerger();
+  plain.addReport('audit-0.json', labelled(undefined)(0));
+  plain.addReport('audit-1.json', labelled(undefined)(1));
+  const required = new ReportMerger(undefined, 'audit-29001234');
+  required.addReport('audit-0.json', tonight(0));
+  for (const other of [labelled(undefined)(1), labelled('audit-29000794')(1)]) {
+    const err = assertThrowsCode(() => new ReportMerger(undefined, 'audit-29001234').addReport('audit-1.json', other), 'REPORT_MISMATCH');
+    assert.deepEqual([err.details['check'], err.details['expected']], ['run.label', 'audit-29001234']);
+  }
+
+  // a merged report read alone: its sources must carry its label
+  const again = new ReportMerger();
+  again.addReport('fleet.json', run);
+  const edited: AuditRun = { ...run, merged: { ...run.merged!, reports: run.merged!.reports.map((r, i) => (i === 1 ? { ...r, label: 'audit-29000794' } : r)) } };
+  const err = assertThrowsCode(() => new ReportMerger().addReport('fleet.json', edited), 'REPORT_INVALID');
+  assert.equal(err.details['check'], 'run.label');
+});

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { EXIT_CODES, TransportError, UsageError, VtpmError, type ExitCode } from '../../errors.js';
 import type { AuditTarget } from '../../audit/run.js';
-import type { AuditRun } from '../../report/json-report.js';
+import { checkRunLabel, type AuditRun } from '../../report/json-report.js';
 import { renderSummary, type AuditSummary } from '../../report/summary.js';
 import { changeMark, terminalSafe } from '../../report/format.js';
 import { FAILURES_SHOWN, failureOf, renderFailures, type AuditFailure } from '../../report/failures.js';
@@ -32,6 +32,8 @@ export interface AuditOptions extends AuditDefaults {
   reports: ReportFiles;
   /** "I/N" */
   shard?: string | undefined;
+  /** --run-label: kept in the JSON report's run, so `report` can tell the shards of one run (RUN_LABEL_RE) */
+  runLabel?: string | undefined;
   unreachableOk: boolean;
   retries: number;
   /** base backoff before the first retry (tests shorten it) */
@@ -66,6 +68,7 @@ export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcom
   tuneV8ForAudit();
   const { parseShard } = await import('../../audit/shard.js');
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
+  checkRunLabel(opts.runLabel);
   if (opts.reports.json === undefined && opts.reports.junit === undefined && opts.reports.html === undefined) return auditInventory(opts, shard, new Set());
   const [{ checkReportPaths, removeUnwrittenReports }, { resolveStatePath }] = await Promise.all([import('../audit-reports.js'), import('../../state/paths.js')]);
   checkReportPaths(opts.reports, [
@@ -270,6 +273,7 @@ async function audit(
       finishedAt: new Date().toISOString(),
       inventory: opts.inventory,
       ...(ctx.shard ? { shard: ctx.shard } : {}),
+      ...(opts.runLabel !== undefined ? { label: opts.runLabel } : {}),
       concurrency,
       hostname: hostname(),
       exitCode,
@@ -380,3 +384,4 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
   lines.push(style.dim(`${shard}concurrency ${r.run.concurrency}, ${r.stats.attempts} attempt(s), ${r.stats.retried} VM(s) retried, ${(ms / 1000).toFixed(1)} s${rate}`));
   return lines.join('\n');
 }
+

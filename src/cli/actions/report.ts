@@ -30,6 +30,8 @@ export interface ReportOptions {
   unreachableOk: boolean;
   /** missing shards or VMs do not make the exit code 3 (they are still reported) */
   allowPartial: boolean;
+  /** every report must have this run label (--run-label) */
+  runLabel?: string | undefined;
   json: boolean;
   verbose: boolean;
 }
@@ -51,14 +53,16 @@ export interface ReportCommandResult {
 
 export async function runReportCommand(opts: ReportOptions): Promise<CommandOutcome> {
   if (opts.reports.length === 0) throw new UsageError('USAGE', 'report: name at least one JSON report (audit --json FILE)', { option: 'reports' });
-  const [{ reportValidators }, { AuditReportReader }, { ReportMerger }, { SummaryBuilder }, outcome, reportsMod] = await Promise.all([
+  const [{ reportValidators }, { AuditReportReader }, { ReportMerger }, { SummaryBuilder }, outcome, reportsMod, { checkRunLabel }] = await Promise.all([
     import('../../report/report-schema.js'),
     import('../../report/report-reader.js'),
     import('../../report/merge.js'),
     import('../../report/summary.js'),
     import('../../audit/outcome.js'),
     import('../audit-reports.js'),
+    import('../../report/json-report.js'),
   ]);
+  checkRunLabel(opts.runLabel);
 
   // an output that is an input (or the inventory) would be destroyed; a folder that is not there costs nothing yet
   reportsMod.checkReportPaths(opts.out, [...opts.reports.map((f) => ({ path: f, what: 'one of the reports to read' })), ...(opts.inventory !== undefined ? [{ path: opts.inventory, what: 'the inventory' }] : [])]);
@@ -93,7 +97,7 @@ async function mergeReports(
   }
 
   const validators = reportValidators();
-  const merger = new ReportMerger(inventoryVms && { file: opts.inventory!, vms: inventoryVms });
+  const merger = new ReportMerger(inventoryVms && { file: opts.inventory!, vms: inventoryVms }, opts.runLabel);
   const summary = new SummaryBuilder();
   const failures: (AuditFailure & { index: number })[] = [];
   const wantsFiles = opts.out.json !== undefined || opts.out.junit !== undefined || opts.out.html !== undefined;
@@ -162,7 +166,7 @@ function renderReport(r: ReportCommandResult, style: Style, verbose: boolean): s
   const lines: string[] = [renderSummary(r.summary, style)];
   lines.push(...renderFailures(r.failures, style, verbose));
   lines.push('');
-  lines.push(`Read ${mergedSources(r.merged)}: audited ${terminalSafe(r.run.startedAt)} to ${terminalSafe(r.run.finishedAt)}${r.run.inventory !== undefined ? `, inventory ${terminalSafe(r.run.inventory)}` : ''}`);
+  lines.push(`Read ${mergedSources(r.merged)}: audited ${terminalSafe(r.run.startedAt)} to ${terminalSafe(r.run.finishedAt)}${r.run.inventory !== undefined ? `, inventory ${terminalSafe(r.run.inventory)}` : ''}${r.run.label !== undefined ? `, run label ${terminalSafe(r.run.label)}` : ''}`);
   const gaps = coverageGaps(r.run);
   if (gaps.length) {
     lines.push(style.warn(`Not the whole fleet: ${terminalSafe(gaps.join('; '))}`));

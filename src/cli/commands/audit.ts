@@ -14,6 +14,7 @@ export const auditCommand: CommandDefinition = (program: Command, runner) => {
     .argument('<inventory>', 'the inventory (YAML or JSON): VMs with their evidence URLs, groups, policies, trust anchors, TLS settings and tags')
     .option('--concurrency <n>', 'attest at most N VMs at once (default: 8 per CPU, 8..64)')
     .option('--shard <I/N>', 'audit only shard I of N (0-based; VMs are assigned by a stable hash of their name), e.g. --shard $JOB_COMPLETION_INDEX/4')
+    .option('--run-label <label>', "a label for this run, kept in the JSON report (e.g. the Kubernetes Job's name): the shards of one audit share it, so `report` refuses a shard's report left from another run")
     .option('--retries <n>', 'attempts after the first for a VM that could not be attested (network errors only; never after a verification failure)', '2')
     .option('--unreachable-ok', 'exit 0 even when some VMs could not be attested (a VM that is not trusted still exits 1)')
     .option('--state [file]', 'record clock readings, hosting and every result in the state file, so `history` shows trends (without a file: $XDG_STATE_HOME/vtpm-verify/state.db)')
@@ -69,7 +70,7 @@ Examples:
     ? vm-0057  TRANSPORT_REFUSED at layer 0: layer 0 (http://10.1.0.57:8443/attest): connection refused
   ...
   $ vtpm-verify audit fleet.yaml --state audit.db --keep-history 30d   # hourly from cron: the file stays at ~30 days of results
-  $ vtpm-verify audit fleet.yaml --shard "$JOB_COMPLETION_INDEX/4" --trust ./trust --json report-$JOB_COMPLETION_INDEX.json
+  $ vtpm-verify audit fleet.yaml --shard "$JOB_COMPLETION_INDEX/4" --run-label "$JOB_NAME" --trust ./trust --json report-$JOB_COMPLETION_INDEX.json
   $ vtpm-verify audit fleet.yaml --trust ./trust --unreachable-ok --json   # one envelope on stdout, for scripts`,
     )
     .action(async (inventory: string, opts: Record<string, unknown>) => {
@@ -84,6 +85,7 @@ Examples:
           inventory,
           concurrency: opts['concurrency'] !== undefined ? positiveInt(String(opts['concurrency']), '--concurrency', 4096) : undefined,
           shard: opts['shard'] as string | undefined,
+          runLabel: opts['runLabel'] as string | undefined,
           retries: Number(retries),
           unreachableOk: opts['unreachableOk'] === true,
           state: opts['state'] === true ? '' : (opts['state'] as string | undefined),

@@ -11,6 +11,7 @@ export const reportCommand: CommandDefinition = (program: Command, runner) => {
     .description("merge the JSON reports of a sharded audit (audit --shard I/N --json FILE) into the whole fleet's summary, exit code and JSON / JUnit / HTML reports; every report is checked against the report schema and the others")
     .argument('<reports...>', 'JSON reports as `audit --json FILE` writes them: the shards of one audit, or one whole report')
     .option('--inventory <file>', 'the inventory the shards audited: the merged results follow its order, and its VMs with no result are named')
+    .option('--run-label <label>', 'every report must have this run label (audit --run-label): a shard report left from another run is refused')
     .option('--allow-partial', 'missing shards or VMs do not make the exit code 3 (they are still reported)')
     .option('--unreachable-ok', 'exit 0 even when some VMs could not be attested (a VM that is not trusted still exits 1)')
     .option('--json [file]', 'with FILE: write the merged JSON report there; alone: print one JSON envelope {ok, result, error} on stdout instead of the summary')
@@ -22,7 +23,8 @@ export const reportCommand: CommandDefinition = (program: Command, runner) => {
       'after',
       `
 The reports must be the shards of one audit: the same inventory, the same N,
-each shard at most once, each VM once and in the shard its report names (a
+the same run label (audit --run-label; --run-label here names the one
+expected), each shard at most once, each VM once and in the shard its report names (a
 report that was truncated, edited or reformatted is refused: REPORT_INVALID,
 REPORT_MISMATCH). Results are verified as the audit recorded them; nothing is
 attested again.
@@ -48,6 +50,7 @@ Examples:
   HTML report: fleet.html
   JUnit report: fleet.xml
   $ vtpm-verify report audit-0.json audit-1.json audit-2.json   # shard 3 of 4 missing: exit 3, REPORT_INCOMPLETE
+  $ vtpm-verify report reports/audit-*.json --run-label "$JOB_NAME"   # a shard left from last night's Job: exit 2, REPORT_MISMATCH
   $ vtpm-verify report audit.json --html audit.html             # one whole report rendered again`,
     )
     .action(async (reports: string[], opts: Record<string, unknown>) => {
@@ -61,6 +64,7 @@ Examples:
         return runReportCommand({
           reports,
           inventory: opts['inventory'] as string | undefined,
+          runLabel: opts['runLabel'] as string | undefined,
           out: { json: jsonFile, junit: opts['junit'] as string | undefined, html: opts['html'] as string | undefined },
           unreachableOk: opts['unreachableOk'] === true,
           allowPartial: opts['allowPartial'] === true,
