@@ -10,6 +10,7 @@
 //
 // Pure: the caller feeds lines and supplies the schema checks.
 
+import { utcTime } from '../util/utc-time.js';
 import { ParseError } from '../errors.js';
 import { jsonNestingOver as nestingOver } from '../util/json-nesting.js';
 import type { AttestationResult } from '../verify/result.js';
@@ -75,10 +76,24 @@ export class AuditReportReader {
         }
         this.stage = 'run';
         return undefined;
-      case 'run':
-        this.run = this.member(text, lineNo, 'run', this.validators.run) as AuditRun;
+      case 'run': {
+        const run = this.member(text, lineNo, 'run', this.validators.run) as AuditRun;
+        // the schema's pattern lets 2026-02-30T99:00:00Z through: the merge orders and shows these times
+        const times: [string, string][] = [
+          ['run.startedAt', run.startedAt],
+          ['run.finishedAt', run.finishedAt],
+          ...(run.merged?.reports ?? []).flatMap((r, i): [string, string][] => [
+            [`run.merged.reports[${i}].startedAt`, r.startedAt],
+            [`run.merged.reports[${i}].finishedAt`, r.finishedAt],
+          ]),
+        ];
+        for (const [field, time] of times) {
+          if (!isRealTime(time)) throw this.invalid(lineNo, `its ${field} ${JSON.stringify(time)} is not a real date and time`, { check: field });
+        }
+        this.run = run;
         this.stage = 'summary';
         return undefined;
+      }
       case 'summary':
         this.summary = this.member(text, lineNo, 'summary', this.validators.summary) as AuditSummary;
         this.stage = 'results-open';
@@ -209,3 +224,12 @@ export function verdictContradiction(r: AttestationResult): string | undefined {
   return undefined;
 }
 
+
+/** Whether a time the schema's pattern accepts (YYYY-MM-DDTHH:MM:SS[.f](Z|±HH:MM)) names a real date, clock time and offset. */
+function isRealTime(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (m[7] !== undefined && (Number(m[7]) > 23 || Number(m[8]) > 59)) return false;
+  return !Number.isNaN(utcTime(year, month, day, hour, minute, second));
+}

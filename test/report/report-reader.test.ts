@@ -103,6 +103,13 @@ test('parts off the schema are refused with where and why', () => {
   assert.match(err.message, /^audit\.json:2: the run does not match/);
   err = assertThrowsCode(() => read(edit(2, (s) => (s['total'] = 'all'), '"summary":')), 'REPORT_INVALID');
   assert.match(err.message, /^audit\.json:3: the summary/);
+  // times the schema's pattern lets through that name no real instant (the merge orders and shows them)
+  for (const [field, time] of [['startedAt', '2026-02-30T01:00:00Z'], ['finishedAt', '2026-11-27T99:00:00Z'], ['startedAt', '2026-11-27T01:00:00+24:00']] as const) {
+    err = assertThrowsCode(() => read(edit(1, (r) => (r[field] = time), '"run":')), 'REPORT_INVALID');
+    assert.equal(err.details['check'], `run.${field}`);
+    assert.match(err.message, /is not a real date and time/);
+  }
+  assert.equal(read(edit(1, (r) => (r['startedAt'] = '2024-02-29T23:59:59.999+05:30'), '"run":')).run.startedAt, '2024-02-29T23:59:59.999+05:30');
   // a result with two verdicts: JSON.parse would keep the last
   const twice = [...lines];
   twice[4] = twice[4]!.replace('"verdict":', '"verdict":"trusted","verdict":');
