@@ -169,7 +169,17 @@ function writeOut(text: string): Promise<void> {
       return resolve();
     }
     if (flushed) return resolve();
-    // a reader that goes away meanwhile sends 'error' (EPIPE) or 'close', not 'drain'
+    void stdoutDrained().then(resolve);
+  });
+}
+
+/**
+ * Resolves once stdout drained its buffer, or can no longer be written (a
+ * reader that goes away meanwhile sends 'error' (EPIPE) or 'close', never
+ * 'drain'): then nothing waits for it.
+ */
+export function stdoutDrained(): Promise<void> {
+  return new Promise((resolve) => {
     const done = (): void => {
       process.stdout.off('drain', done);
       process.stdout.off('error', done);

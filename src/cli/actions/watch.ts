@@ -15,7 +15,7 @@ import type { WatchLine } from '../../watch/lines.js';
 import type { SourceReport } from '../../watch/source-check.js';
 import type { AttestInput, AttestReport, WatchDeps, WatchSummary } from '../../watch/watcher.js';
 import { DEFAULT_INTERVAL_MS, DEFAULT_NOTIFICATION_GAP_MS } from '../../watch/watcher.js';
-import { makeStyle, stdoutWentAway, toJsonText, type CommandOutcome, type Style } from '../output.js';
+import { makeStyle, stdoutDrained, stdoutWentAway, toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { VerifierSetup, VerifierSetupOptions } from '../verifier-setup.js';
 import { terminalSafe } from '../../util/terminal-safe.js';
 import { checkTargetUrl, evidenceClient, openStateFile, walkOptions, type ClientOptions } from './attest.js';
@@ -66,21 +66,6 @@ export function parseNotificationGap(text: string): number {
 function durationMs(text: string): number {
   const m = /^(\d{1,10})(ms|s|m|h)$/.exec(text.trim());
   return m ? Number(m[1]) * INTERVAL_UNITS_MS[m[2]!]! : NaN;
-}
-
-/** Resolves once stdout drained its buffer, or can no longer be written (then nothing waits for it). */
-function drained(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      process.stdout.off('drain', done);
-      process.stdout.off('close', done);
-      process.stdout.off('error', done);
-      resolve();
-    };
-    process.stdout.on('drain', done);
-    process.stdout.on('close', done);
-    process.stdout.on('error', done);
-  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -239,7 +224,7 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
     // grow without end; waiting for 'drain' holds the watcher (and through TCP, the controller) back instead
     const emit = (line: WatchLine): void | Promise<void> => {
       if (process.stdout.write(`${opts.json ? toJsonText(line, 0) : renderLine(line, style)}\n`)) return;
-      return drained();
+      return stdoutDrained();
     };
     const deps = await createWatchDeps({ url, setup, controllerPolicy, client, store, maxDepth: opts.maxDepth, emit });
     const migration = setup.policy.spec.migration;
