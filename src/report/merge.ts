@@ -242,6 +242,25 @@ function carriedInvalid(file: string, check: string, why: string, extra: Record<
   return new ParseError('REPORT_INVALID', `${file} is a merged report that contradicts itself: ${why}`, { file, check, ...extra });
 }
 
+/** Shards without a run label that started further apart than this are probably not of one run. */
+export const UNLABELLED_SPREAD_WARN_MS = 12 * 3600_000;
+
+/**
+ * A warning when shards without run labels started so far apart that one is
+ * probably left from an earlier run (a pod that did not run this time): only
+ * labels (audit --run-label) tell runs apart for sure, so this is said, not refused.
+ */
+export function unlabelledSpreadWarning(merged: MergedFrom): string | undefined {
+  const reports = merged.reports;
+  if (reports.length < 2 || reports.some((r) => r.label !== undefined)) return undefined;
+  const starts = reports.map((r) => ({ file: r.file, at: Date.parse(r.startedAt) })).sort((a, b) => a.at - b.at);
+  const first = starts[0]!;
+  const last = starts[starts.length - 1]!;
+  if (!(last.at - first.at > UNLABELLED_SPREAD_WARN_MS)) return undefined;
+  const hours = Math.round((last.at - first.at) / 3600_000);
+  return `the shard reports started ${hours} h apart (${first.file} first, ${last.file} last): one may be left from an earlier run; give the shards a run label (audit --run-label) so that report can tell`;
+}
+
 /** What merged reports leave out of the fleet, in words (empty: nothing). */
 export function coverageGaps(run: AuditRun): string[] {
   const merged = run.merged;

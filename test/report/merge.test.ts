@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { shardOf } from '../../src/audit/shard.js';
 import type { AuditRun } from '../../src/report/json-report.js';
-import { ReportMerger, coverageGaps, mergedSources } from '../../src/report/merge.js';
+import { ReportMerger, coverageGaps, mergedSources, unlabelledSpreadWarning } from '../../src/report/merge.js';
 import type { AttestationResult } from '../../src/verify/result.js';
 import { assertThrowsCode } from '../helpers/assert.js';
 import { fleet } from './fleet.js';
@@ -293,4 +293,18 @@ test("run labels: the shards of one run share theirs, a shard left from another 
   const edited: AuditRun = { ...run, merged: { ...run.merged!, reports: run.merged!.reports.map((r, i) => (i === 1 ? { ...r, label: 'audit-29000794' } : r)) } };
   const err = assertThrowsCode(() => new ReportMerger().addReport('fleet.json', edited), 'REPORT_INVALID');
   assert.equal(err.details['check'], 'run.label');
+});
+
+test('shards without run labels that started more than 12 h apart are merged with a warning: one may be left from an earlier run', () => {
+  const at = (index: number, startedAt: string, label?: string): AuditRun => runOf(index, 2, { startedAt, finishedAt: startedAt, ...(label ? { label } : {}) });
+  const merge = (a: AuditRun, b: AuditRun) => {
+    const m = new ReportMerger();
+    m.addReport('audit-0.json', a);
+    m.addReport('audit-1.json', b);
+    return m.finish(TOOL).run.merged!;
+  };
+  assert.equal(unlabelledSpreadWarning(merge(at(0, '2026-11-27T02:17:00Z'), at(1, '2026-11-27T13:00:00Z'))), undefined);
+  assert.match(unlabelledSpreadWarning(merge(at(0, '2026-11-27T02:17:00Z'), at(1, '2026-11-26T02:17:05Z')))!, /started 24 h apart \(audit-1\.json first, audit-0\.json last\).*--run-label/);
+  // labels say it for sure: no guess then
+  assert.equal(unlabelledSpreadWarning(merge(at(0, '2026-11-27T02:17:00Z', 'j'), at(1, '2026-11-26T02:17:05Z', 'j'))), undefined);
 });

@@ -13,7 +13,7 @@ import { EXIT_CODES, ParseError, TransportError, UsageError, VtpmError, type Exi
 import type { ReportFiles, ReportWriteFailure } from '../audit-reports.js';
 import { failureOf, renderFailures, type AuditFailure } from '../../report/failures.js';
 import type { AuditRun } from '../../report/json-report.js';
-import { coverageGaps, mergedSources, type MergedFrom } from '../../report/merge.js';
+import { coverageGaps, mergedSources, unlabelledSpreadWarning, type MergedFrom } from '../../report/merge.js';
 import { MAX_REPORT_LINE_BYTES } from '../../report/report-reader.js';
 import { renderSummary, type AuditSummary } from '../../report/summary.js';
 import { terminalSafe } from '../../report/format.js';
@@ -49,6 +49,8 @@ export interface ReportCommandResult {
   failures: AuditFailure[];
   /** reports that could not be written (the others were) */
   reportErrors?: ReportWriteFailure[];
+  /** what the merge noticed without refusing it (shards without run labels started far apart) */
+  warnings?: string[];
 }
 
 export async function runReportCommand(opts: ReportOptions): Promise<CommandOutcome> {
@@ -134,6 +136,8 @@ async function mergeReports(
 
     failures.sort((a, b) => a.index - b.index);
     const merged = run.merged!;
+    const spread = unlabelledSpreadWarning(merged);
+    if (spread) process.stderr.write(`warning: ${terminalSafe(spread)}\n`);
     const result: ReportCommandResult = {
       run,
       summary: sum,
@@ -143,6 +147,7 @@ async function mergeReports(
       reports: opts.out,
       failures: failures.map(({ index: _index, ...f }) => f),
       ...(writeErrors.length ? { reportErrors: writeErrors } : {}),
+      ...(spread ? { warnings: [spread] } : {}),
     };
     // exit 3 for a fleet not wholly covered says so first, with any unreachable VMs beside it
     const unreachable = sum.unreachable > 0 && !opts.unreachableOk ? `; and ${sum.unreachable} of ${sum.total} VM(s) could not be attested` : '';
