@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseSince } from '../../src/cli/actions/history.js';
 import { openState } from '../../src/state/index.js';
@@ -252,14 +252,18 @@ test('--since without a zone is UTC in a process whose local zone is not', async
  * permissions do not stop) a read-only tmpfs, for anyone else a folder
  * without write permission. Undefined when neither can be had here.
  */
-function readOnlyCopy(t: import('node:test').TestContext, file: string): string | undefined {
+function readOnlyCopy(t: import('node:test').TestContext, files: string[]): string | undefined {
   // not tempDir(): its removal would run before the unmount
   const dir = mkdtempSync(join(tmpdir(), 'vtpm-ro-'));
   let mounted = false;
   t.after(() => {
     if (mounted) execFileSync('umount', [dir], { stdio: 'ignore' });
+    else chmodSync(dir, 0o755);
     rmSync(dir, { recursive: true, force: true });
   });
+  const copy = () => {
+    for (const f of files) copyFileSync(f, join(dir, basename(f)));
+  };
   if (process.getuid?.() === 0) {
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', dir], { stdio: 'ignore' });
@@ -267,18 +271,17 @@ function readOnlyCopy(t: import('node:test').TestContext, file: string): string 
     } catch {
       return undefined;
     }
-    copyFileSync(file, join(dir, 'state.db'));
+    copy();
     execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'ignore' });
   } else {
-    copyFileSync(file, join(dir, 'state.db'));
+    copy();
     chmodSync(dir, 0o555);
-    t.after(() => chmodSync(dir, 0o755));
   }
-  return join(dir, 'state.db');
+  return join(dir, basename(files[0]!));
 }
 
 test('history reads a state file on a read-only file system (from a private copy, removed after); prune still cannot write it', async (t) => {
-  const file = readOnlyCopy(t, await prepare(tempDir(t)));
+  const file = readOnlyCopy(t, [await prepare(tempDir(t))]);
   if (!file) {
     t.skip('cannot make a read-only folder here (root without mount permission)');
     return;
@@ -294,4 +297,22 @@ test('history reads a state file on a read-only file system (from a private copy
   const prune = await runCli(['prune', '--state', file, '--older-than', '1d', '--json'], { env: { TMPDIR: tmp } });
   assert.equal(prune.code, 3, prune.stderr);
   assert.equal(prune.json?.error?.code, 'STATE_UNWRITABLE');
+});
+
+test("history on a read-only file system reads the results still in the WAL (a snapshot taken while a writer had the file open)", async (t) => {
+  const dir = tempDir(t);
+  const live = join(dir, 'state.db');
+  const s = await openState(live);
+  s.appendResult({ time: T0, target: 'https://wal.example', instanceId: X, verdict: 'trusted', findings: [], platformPath: P, result: {} });
+  // the result is in state.db-wal, not yet in state.db; the snapshot has no -shm (it is rebuilt from the WAL)
+  assert.ok(existsSync(`${live}-wal`));
+  const file = readOnlyCopy(t, [live, `${live}-wal`]);
+  s.close();
+  if (!file) {
+    t.skip('cannot make a read-only folder here (root without mount permission)');
+    return;
+  }
+  const r = await runCli(['history', '--state', file, '--json'], { env: { TMPDIR: tempDir(t) } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.json?.result.entries.map((e: { target: string }) => e.target), ['https://wal.example']);
 });
