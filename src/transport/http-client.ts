@@ -364,11 +364,25 @@ function checkCaBundle(ca: NonNullable<TlsOptions['ca']>): void {
   }
 }
 
+// PKCS#8 "ENCRYPTED PRIVATE KEY" blocks and traditional PEM keys with "Proc-Type: 4,ENCRYPTED".
+const ENCRYPTED_KEY_RE = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4,\s*ENCRYPTED/m;
+
 function makeSecureContext(o: TlsOptions): SecureContext {
   if ((o.cert === undefined) !== (o.key === undefined)) {
     throw tlsConfigError('a client certificate needs both cert and key', o.cert === undefined ? 'cert missing' : 'key missing');
   }
   if (o.ca !== undefined) checkCaBundle(o.ca);
+  // OpenSSL only says "bad decrypt": say what is wrong and what to do
+  if (o.key !== undefined && ENCRYPTED_KEY_RE.test(o.key.toString())) {
+    if (o.passphrase === undefined) {
+      throw tlsConfigError('the client key is encrypted and no passphrase was given (--key and the inventory take an unencrypted PEM key; keep it readable by the auditor only)', 'encrypted key');
+    }
+    try {
+      return tls.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, passphrase: o.passphrase });
+    } catch (err) {
+      throw tlsConfigError('cannot load the client key with the passphrase given, or the certificate or CA bundle', err);
+    }
+  }
   try {
     return tls.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, passphrase: o.passphrase });
   } catch (err) {

@@ -2,7 +2,7 @@
 // for this run: a CA bundle, unknown CAs, wrong names, mutual TLS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
@@ -130,4 +130,19 @@ test('TLS options from files, as --ca --cert --key give them', async (t) => {
   assert.equal(got.evidence.version, 1);
   assertThrowsCode(() => readTlsFiles({ cert: join(tls.dir, 'client.pem') }), 'USAGE');
   assertThrowsCode(() => readTlsFiles({ ca: join(tls.dir, 'missing.pem') }), 'FILE_UNREADABLE');
+});
+
+test('an encrypted client key: TRANSPORT_TLS_CONFIG saying it is encrypted, not a bare "bad decrypt"', (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const encrypted = join(tls.dir, 'client-encrypted.key');
+  execFileSync('openssl', ['pkey', '-in', join(tls.dir, 'client.key'), '-aes-128-cbc', '-passout', 'pass:secret', '-out', encrypted], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // as --cert/--key and the inventory give it: no passphrase
+  const options = readTlsFiles({ cert: join(tls.dir, 'client.pem'), key: encrypted });
+  const err = assertThrowsCode(() => new HttpClient({ tls: options }), 'TRANSPORT_TLS_CONFIG');
+  assert.equal(err.kind, 'input');
+  assert.match(err.message, /client key is encrypted and no passphrase was given/);
+  // a wrong passphrase says so too; the right one works
+  const wrong = assertThrowsCode(() => new HttpClient({ tls: { ...options, passphrase: 'wrong' } }), 'TRANSPORT_TLS_CONFIG');
+  assert.match(wrong.message, /passphrase/);
+  new HttpClient({ tls: { ...options, passphrase: 'secret' } }).close();
 });
