@@ -367,6 +367,20 @@ function checkCaBundle(ca: NonNullable<TlsOptions['ca']>): void {
 // PKCS#8 "ENCRYPTED PRIVATE KEY" blocks and traditional PEM keys with "Proc-Type: 4,ENCRYPTED".
 const ENCRYPTED_KEY_RE = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4,\s*ENCRYPTED/m;
 
+/**
+ * TLS 1.2 at least (whatever NODE_OPTIONS say); TLS 1.3 with a client
+ * certificate. node verifies the server's certificate only once the handshake
+ * is over, and in TLS 1.2 the client sends its certificate (in clear) before
+ * that: any server the walk is pointed at (a host a hostile layer's
+ * certificate names, or whoever intercepts a connection) would receive it
+ * whatever its own certificate. In TLS 1.3 the client's certificate comes
+ * after the server's, encrypted, and is not sent to a server that fails
+ * verification.
+ */
+function minTlsVersion(o: TlsOptions): 'TLSv1.2' | 'TLSv1.3' {
+  return o.cert !== undefined ? 'TLSv1.3' : 'TLSv1.2';
+}
+
 function makeSecureContext(o: TlsOptions): SecureContext {
   if ((o.cert === undefined) !== (o.key === undefined)) {
     throw tlsConfigError('a client certificate needs both cert and key', o.cert === undefined ? 'cert missing' : 'key missing');
@@ -378,13 +392,13 @@ function makeSecureContext(o: TlsOptions): SecureContext {
       throw tlsConfigError('the client key is encrypted and no passphrase was given (--key and the inventory take an unencrypted PEM key; keep it readable by the auditor only)', 'encrypted key');
     }
     try {
-      return tls.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, passphrase: o.passphrase });
+      return tls.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, passphrase: o.passphrase, minVersion: minTlsVersion(o) });
     } catch (err) {
       throw tlsConfigError('cannot load the client key with the passphrase given, or the certificate or CA bundle', err);
     }
   }
   try {
-    return tls.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, passphrase: o.passphrase });
+    return tls.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, passphrase: o.passphrase, minVersion: minTlsVersion(o) });
   } catch (err) {
     throw tlsConfigError('cannot load the CA bundle, client certificate or key', err);
   }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import nodeTls from 'node:tls';
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import { HttpClient } from '../../src/transport/http-client.js';
 import { readTlsFiles } from '../../src/transport/tls-files.js';
@@ -145,4 +146,45 @@ test('an encrypted client key: TRANSPORT_TLS_CONFIG saying it is encrypted, not 
   const wrong = assertThrowsCode(() => new HttpClient({ tls: { ...options, passphrase: 'wrong' } }), 'TRANSPORT_TLS_CONFIG');
   assert.match(wrong.message, /passphrase/);
   new HttpClient({ tls: { ...options, passphrase: 'secret' } }).close();
+});
+
+/** A TLS server asking for a client certificate without requiring one, recording the client certificates it was sent. */
+async function certificateCollector(t: import('node:test').TestContext, options: import('node:tls').TlsOptions): Promise<{ port: number; seen: string[] }> {
+  const seen: string[] = [];
+  const server = nodeTls.createServer({ ...options, requestCert: true, rejectUnauthorized: false }, (socket) => {
+    const peer = socket.getPeerCertificate();
+    seen.push(String(peer.subject?.CN ?? 'none'));
+    socket.destroy();
+  });
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  t.after(() => new Promise<void>((done) => server.close(() => done())));
+  return { port: (server.address() as import('node:net').AddressInfo).port, seen };
+}
+
+test('the client certificate never reaches a server whose certificate does not verify (another CA, another name, TLS 1.2)', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const other = makeTlsFixture();
+  t.after(() => other.remove());
+  const mtls = { ca: tls.caPem, cert: tls.clientCert, key: tls.clientKey };
+  for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
+    // a certificate from an unknown CA; one from our CA for 127.0.0.1 asked as "localhost"
+    for (const [server, host] of [[other, '127.0.0.1'], [tls, 'localhost']] as const) {
+      const collector = await certificateCollector(t, { key: server.serverKey, cert: server.serverCert, maxVersion });
+      await assertRejectsCode(client({ tls: mtls }).fetch(`https://${host}:${collector.port}`, REQUEST), 'TRANSPORT_TLS');
+      assert.deepEqual(collector.seen, [], `${maxVersion}, ${host}: no client certificate sent`);
+    }
+  }
+  // with a client certificate TLS 1.3 is required, even from a server that verifies
+  const tls12 = await certificateCollector(t, { key: tls.serverKey, cert: tls.serverCert, maxVersion: 'TLSv1.2' });
+  await assertRejectsCode(client({ tls: mtls }).fetch(`https://127.0.0.1:${tls12.port}`, REQUEST), 'TRANSPORT_TLS');
+  assert.deepEqual(tls12.seen, []);
+  // without one, TLS 1.2 is fine
+  const plain12 = await startHttps({ key: tls.serverKey, cert: tls.serverCert, maxVersion: 'TLSv1.2' }, (_req, res) => sendJson(res, 200, sampleEvidenceJson()));
+  t.after(() => plain12.close());
+  assert.equal((await client({ tls: { ca: tls.caPem } }).fetch(plain12.url, REQUEST)).evidence.version, 1);
+  // and nothing below TLS 1.2, whatever node's defaults
+  const tls11 = await startHttps({ key: tls.serverKey, cert: tls.serverCert, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }, (_req, res) => sendJson(res, 200, sampleEvidenceJson()));
+  t.after(() => tls11.close());
+  await assertRejectsCode(client({ tls: { ca: tls.caPem } }).fetch(tls11.url, REQUEST), 'TRANSPORT_TLS');
 });
