@@ -137,7 +137,13 @@ export function mapNetworkError(err: unknown, ctx: TransportContext, phase: Fail
   const sys = code || (e instanceof Error ? e.name : 'unknown');
   const reason = e instanceof Error ? e.message : String(err);
   const details = { cause: sys, reason };
-  if (isTlsErrorCode(code)) return transportError('TRANSPORT_TLS', `TLS failed: ${reason}`, ctx, details, err);
+  if (isTlsErrorCode(code)) {
+    // OpenSSL's words for it ("alert protocol version", "unsupported protocol") do not say what we require
+    const versions = /protocol version|unsupported protocol|no protocols available/i.test(reason)
+      ? ' (no TLS version in common: vtpm-verify speaks TLS 1.2 and 1.3, and only TLS 1.3 where it presents a client certificate, which TLS 1.2 sends before the server\'s certificate is judged)'
+      : '';
+    return transportError('TRANSPORT_TLS', `TLS failed: ${reason}${versions}`, ctx, details, err);
+  }
   if (code.startsWith('HPE_')) return transportError('TRANSPORT_PROTOCOL', `malformed HTTP response: ${reason}`, ctx, details, err);
   switch (code) {
     case 'ENOTFOUND':

@@ -177,7 +177,8 @@ test('the client certificate never reaches a server whose certificate does not v
   }
   // with a client certificate TLS 1.3 is required, even from a server that verifies
   const tls12 = await certificateCollector(t, { key: tls.serverKey, cert: tls.serverCert, maxVersion: 'TLSv1.2' });
-  await assertRejectsCode(client({ tls: mtls }).fetch(`https://127.0.0.1:${tls12.port}`, REQUEST), 'TRANSPORT_TLS');
+  const refused = await assertRejectsCode(client({ tls: mtls }).fetch(`https://127.0.0.1:${tls12.port}`, REQUEST), 'TRANSPORT_TLS');
+  assert.match(refused.message, /no TLS version in common: .*only TLS 1\.3 where it presents a client certificate/);
   assert.deepEqual(tls12.seen, []);
   // without one, TLS 1.2 is fine
   const plain12 = await startHttps({ key: tls.serverKey, cert: tls.serverCert, maxVersion: 'TLSv1.2' }, (_req, res) => sendJson(res, 200, sampleEvidenceJson()));
