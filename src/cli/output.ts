@@ -136,11 +136,19 @@ export function exitCodeAfterOutputError(stream: 'stdout' | 'stderr', err: NodeJ
   return decided !== undefined && decided !== EXIT_CODES.OK ? decided : EXIT_CODES.INCOMPLETE;
 }
 
-/** The exit code main returns: `code`, or the one exitCodeAfterOutputError gives when a write to stdout failed. */
+/** A write to stderr that failed (not EPIPE): later diagnostics are lost, the command goes on. */
+let stderrError: NodeJS.ErrnoException | undefined;
+
+/** Says that stderr cannot be written (a full disk): the command finishes, and exits 3 unless it failed. */
+export function stderrFailed(err: NodeJS.ErrnoException): void {
+  stderrError ??= err;
+}
+
+/** The exit code main returns: `code`, or the one exitCodeAfterOutputError gives when a write to stdout or stderr failed. */
 export function exitCodeAfterOutput(code: ExitCode): ExitCode {
-  if (!stdoutError) return code;
+  if (!stdoutError && !stderrError) return code;
   decided = code;
-  return exitCodeAfterOutputError('stdout', stdoutError);
+  return stdoutError ? exitCodeAfterOutputError('stdout', stdoutError) : exitCodeAfterOutputError('stderr', stderrError!);
 }
 
 /** Writes a diagnostic to stderr; stderr to a full disk (a synchronous throw) leaves the exit code to say it. */

@@ -139,3 +139,27 @@ test('SIGINT or SIGTERM while a command works: INTERRUPTED, exit 3, and with --j
     }
   }
 });
+
+test('stderr that cannot be written (a full disk) does not stop an audit: its reports are written and it exits with its verdict', { skip: !existsSync('/dev/full') && 'no /dev/full' }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const { BIN } = await import('../helpers/paths.js');
+  const { fleetOnDisk } = await import('../audit/fleet-on-disk.js');
+  const { sim, dir, inventory } = await fleetOnDisk(t, { topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 3 }, faultPlan: { version: 1, faults: [{ layer: 'vm-0001', fault: 'pcr' }] } }, 'vtpm-stderr-full-');
+  const report = join(dir, 'r.json');
+  writeFileSync(report, 'an earlier run');
+  const full = openSync('/dev/full', 'w');
+  let code: number | null;
+  try {
+    // progress lines go to stderr from the first VM on
+    const child = spawn(process.execPath, [BIN, 'audit', inventory, '--trust', sim.trustDir, '--retries', '0', '--json', report], { stdio: ['ignore', 'ignore', full] });
+    code = await new Promise<number | null>((r) => child.on('close', r));
+  } finally {
+    closeSync(full);
+  }
+  assert.equal(code, 1);
+  const written = JSON.parse(readFileSync(report, 'utf8')) as { summary: { total: number; notTrusted: number } };
+  assert.equal(written.summary.total, 3);
+  assert.equal(written.summary.notTrusted, 1);
+});
