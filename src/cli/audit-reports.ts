@@ -12,7 +12,7 @@
 // so a report that exists is complete: an audit killed midway leaves none
 // half-written.
 
-import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdtempSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { checkOutputFile } from '../util/files.js';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -233,24 +233,94 @@ export function writeReports(files: ReportFiles, run: AuditRun, summary: AuditSu
 
 const REPORT_NAMES: Record<keyof ReportFiles, string> = { json: 'JSON report', junit: 'JUnit report', html: 'HTML report' };
 
+/** Which file a report path names (its device and inode, not followed if a symlink); undefined: none. */
+type FileIdentity = { dev: number; ino: number } | undefined;
+
+function identityOf(file: string): FileIdentity {
+  try {
+    const st = lstatSync(file, { throwIfNoEntry: false });
+    return st ? { dev: st.dev, ino: st.ino } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The file at each report path now. */
+export function reportFilesFound(files: ReportFiles): Partial<Record<keyof ReportFiles, FileIdentity>> {
+  const found: Partial<Record<keyof ReportFiles, FileIdentity>> = {};
+  for (const [report, file] of Object.entries(files) as [keyof ReportFiles, string | undefined][]) {
+    if (file !== undefined) found[report] = identityOf(file);
+  }
+  return found;
+}
+
+/** Writes to stderr; one that cannot be written (a full disk) does not stop the removals. */
+function warn(text: string): void {
+  try {
+    process.stderr.write(text);
+  } catch {
+    // nothing left to say it on
+  }
+}
+
 /**
  * Removes, from the paths of the reports asked for, any file this run did not
  * write: an earlier run's report left in place would be read as this run's (a
  * CI step that publishes reports "always" would show yesterday's verdicts for
  * a run that failed). Called once the paths are checked, whatever the run's
  * end; each removal is said on stderr. A file that cannot be removed is said too.
+ *
+ * `found` (reportFilesFound when the paths were checked) says which files were
+ * there then: only those are removed. A file that appeared or replaced it
+ * meanwhile (a concurrent run's report renamed into place) is not the earlier
+ * run's and is left alone. Without `found`, whatever is there now is removed.
  */
-export function removeUnwrittenReports(files: ReportFiles, written: ReadonlySet<keyof ReportFiles>): void {
+export function removeUnwrittenReports(files: ReportFiles, written: ReadonlySet<keyof ReportFiles>, found = reportFilesFound(files)): void {
   for (const [report, file] of Object.entries(files) as [keyof ReportFiles, string | undefined][]) {
     if (file === undefined || written.has(report)) continue;
+    const was = found[report];
+    if (was === undefined) continue;
+    const now = identityOf(file);
+    if (now === undefined) continue;
+    if (now.dev !== was.dev || now.ino !== was.ino) {
+      warn(`warning: left ${terminalSafe(file)} in place: this run did not write that ${REPORT_NAMES[report]}, but it is not the file that was there when the run began (another run wrote it meanwhile)\n`);
+      continue;
+    }
     try {
       unlinkSync(file);
-      process.stderr.write(`warning: removed ${terminalSafe(file)}, a ${REPORT_NAMES[report]} this run did not write (an earlier run's would be taken for this one's)\n`);
+      warn(`warning: removed ${terminalSafe(file)}, a ${REPORT_NAMES[report]} this run did not write (an earlier run's would be taken for this one's)\n`);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') continue;
-      process.stderr.write(`warning: could not remove ${terminalSafe(file)}, a ${REPORT_NAMES[report]} this run did not write: ${code ?? String(err)}\n`);
+      warn(`warning: could not remove ${terminalSafe(file)}, a ${REPORT_NAMES[report]} this run did not write: ${code ?? String(err)}\n`);
     }
+  }
+}
+
+/**
+ * From the moment the report paths are checked: the reports a run writes
+ * (`written`), and the removal of the others however the process ends. finish()
+ * removes them at the command's end; a process that exits before it (a signal
+ * during a command, a second signal during an audit) removes them on its way
+ * out, so an earlier run's report never outlives a run that did not replace it.
+ */
+export class ReportGuard {
+  readonly written = new Set<keyof ReportFiles>();
+  private readonly found: Partial<Record<keyof ReportFiles, FileIdentity>>;
+  private done = false;
+  private readonly onExit = (): void => this.finish();
+
+  constructor(private readonly files: ReportFiles) {
+    this.found = reportFilesFound(files);
+    process.on('exit', this.onExit);
+  }
+
+  /** Removes the reports not written (once). */
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    process.off('exit', this.onExit);
+    removeUnwrittenReports(this.files, this.written, this.found);
   }
 }
 

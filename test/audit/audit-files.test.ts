@@ -8,9 +8,11 @@
 // the run does not write is removed, so an earlier run's is never taken for it.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeUnwrittenReports, writeReports, ResultSpool } from '../../src/cli/audit-reports.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { removeUnwrittenReports, reportFilesFound, writeReports, ResultSpool } from '../../src/cli/audit-reports.js';
 import { summarize } from '../../src/report/summary.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -121,4 +123,42 @@ test('of the reports asked for, only those not written are removed; one already 
   assert.equal(readFileSync(files.json, 'utf8'), 'this run');
   assert.equal(existsSync(files.html), false);
   assert.equal(existsSync(files.junit), false);
+});
+
+test('a report another run renamed into place during this one, or one that appeared meanwhile, is not removed as an earlier run\'s', (t) => {
+  const dir = tempDir(t, 'vtpm-files-');
+  const files = { json: join(dir, 'r.json'), junit: join(dir, 'r.xml'), html: join(dir, 'r.html') };
+  writeFileSync(files.json, 'an earlier run');
+  writeFileSync(files.html, 'an earlier run');
+  // what this run found when it checked its paths
+  const found = reportFilesFound(files);
+  // meanwhile a concurrent run (same paths) writes its JSON and JUnit reports, each renamed into place
+  writeFileSync(join(dir, '.r.json.tmp'), 'the other run');
+  renameSync(join(dir, '.r.json.tmp'), files.json);
+  writeFileSync(files.junit, 'the other run');
+  // this run fails before writing any
+  removeUnwrittenReports(files, new Set(), found);
+  assert.equal(readFileSync(files.json, 'utf8'), 'the other run');
+  assert.equal(readFileSync(files.junit, 'utf8'), 'the other run');
+  // the earlier run's HTML report, still the file found, is removed
+  assert.equal(existsSync(files.html), false);
+});
+
+test('a process that exits before the command ends (a signal, a second signal) still removes the reports it did not write', (t) => {
+  const dir = tempDir(t, 'vtpm-files-');
+  const files = { json: join(dir, 'r.json'), junit: join(dir, 'r.xml') };
+  writeFileSync(files.json, 'an earlier run');
+  writeFileSync(files.junit, 'an earlier run');
+  const mod = fileURLToPath(new URL('../../src/cli/audit-reports.js', import.meta.url));
+  // what a signal handler does mid-command: process.exit, so no finally runs
+  const script = `const { ReportGuard } = await import(${JSON.stringify(mod)});
+const guard = new ReportGuard(${JSON.stringify(files)});
+guard.written.add('junit');
+process.exit(3);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 3, r.stderr);
+  assert.equal(existsSync(files.json), false, r.stderr);
+  assert.match(r.stderr, /removed .*r\.json/);
+  // the one it wrote stays
+  assert.equal(readFileSync(files.junit, 'utf8'), 'an earlier run');
 });

@@ -70,17 +70,17 @@ export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcom
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
   checkRunLabel(opts.runLabel);
   if (opts.reports.json === undefined && opts.reports.junit === undefined && opts.reports.html === undefined) return auditInventory(opts, shard, new Set());
-  const [{ checkReportPaths, removeUnwrittenReports }, { resolveStatePath }] = await Promise.all([import('../audit-reports.js'), import('../../state/paths.js')]);
+  const [{ checkReportPaths, ReportGuard }, { resolveStatePath }] = await Promise.all([import('../audit-reports.js'), import('../../state/paths.js')]);
   checkReportPaths(opts.reports, [
     { path: opts.inventory, what: 'the inventory' },
     ...(opts.state !== undefined ? [{ path: resolveStatePath(opts.state === '' ? undefined : opts.state), what: 'the state file' }] : []),
   ]);
   // from here on, a report file that exists at the end is this run's (an error removes an earlier one)
-  const written = new Set<keyof ReportFiles>();
+  const guard = new ReportGuard(opts.reports);
   try {
-    return await auditInventory(opts, shard, written);
+    return await auditInventory(opts, shard, guard.written);
   } finally {
-    removeUnwrittenReports(opts.reports, written);
+    guard.finish();
   }
 }
 

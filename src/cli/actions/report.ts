@@ -69,11 +69,11 @@ export async function runReportCommand(opts: ReportOptions): Promise<CommandOutc
   // an output that is an input (or the inventory) would be destroyed; a folder that is not there costs nothing yet
   reportsMod.checkReportPaths(opts.out, [...opts.reports.map((f) => ({ path: f, what: 'one of the reports to read' })), ...(opts.inventory !== undefined ? [{ path: opts.inventory, what: 'the inventory' }] : [])]);
   // from here on, a report file that exists at the end is this merge's (an error removes an earlier one), as in an audit
-  const written = new Set<keyof ReportFiles>();
+  const guard = new reportsMod.ReportGuard(opts.out);
   try {
-    return await mergeReports(opts, { reportValidators, AuditReportReader, ReportMerger, SummaryBuilder, outcome, reportsMod }, written);
+    return await mergeReports(opts, { reportValidators, AuditReportReader, ReportMerger, SummaryBuilder, outcome, reportsMod }, guard.written);
   } finally {
-    reportsMod.removeUnwrittenReports(opts.out, written);
+    guard.finish();
   }
 }
 
