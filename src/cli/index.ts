@@ -53,7 +53,32 @@ Example:
   // unknown command or options before the command still see every command.
   const only = COMMANDS.find(([name]) => name === argv[0]);
   for (const [, define] of only ? [only] : COMMANDS) define(program, runner);
+  program.hook('preAction', (_program, command) => {
+    for (const warning of repeatedOptionWarnings(command, argv)) process.stderr.write(`warning: ${warning}\n`);
+  });
   return program;
+}
+
+/**
+ * An option that takes one value, given more than once: the last one counts,
+ * as in most tools, but silently a script's extra arguments (`--policy
+ * lab.yaml` appended to a gate's `--policy prod.yaml`) would replace what the
+ * command line seemed to say, so it is said on stderr. Options that collect
+ * every value (--trust, --ca, ...) and flags are not concerned.
+ */
+export function repeatedOptionWarnings(command: Command, argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  const tokens = end === -1 ? argv : argv.slice(0, end);
+  const values = command.opts();
+  const warnings: string[] = [];
+  for (const option of command.options) {
+    if (!(option.required || option.optional) || option.variadic || !option.long) continue;
+    const value = values[option.attributeName()];
+    if (Array.isArray(value)) continue;
+    const given = tokens.filter((t) => t === option.long || t.startsWith(`${option.long}=`) || (option.short !== undefined && t === option.short)).length;
+    if (given > 1) warnings.push(`${option.long} was given ${given} times: only the last (${JSON.stringify(String(value))}) is used`);
+  }
+  return warnings;
 }
 
 

@@ -61,3 +61,18 @@ test('a policy pattern with nested repetition is refused at load; JSON facts nes
   assert.doesNotMatch(deep.stdout, /INTERNAL_ERROR/);
   assert.match(deep.stdout, /nested more than 64 deep/);
 });
+
+test('an option taking one value, given twice, is said on stderr (the last counts); collecting options and flags are not', async (t) => {
+  const dir = tempDir(t, 'vtpm-edges-');
+  const state = join(dir, 'none.db');
+  const r = await runCli(['history', '--state', state, '--limit', '5', '--limit=7', '--verbose', '--verbose', '--json']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.json?.error?.code, 'STATE_NOT_FOUND');
+  assert.match(r.stderr, /^warning: --limit was given 2 times: only the last \("7"\) is used$/m);
+  assert.doesNotMatch(r.stderr, /--verbose was given|--state was given/);
+  // --trust collects every value
+  const a = await runCli(['audit', join(dir, 'fleet.yaml'), '--trust', dir, '--trust', dir, '--concurrency', '4']);
+  assert.equal(a.code, 2);
+  assert.match(a.stderr, /FILE_UNREADABLE/);
+  assert.doesNotMatch(a.stderr, /was given/);
+});
