@@ -180,6 +180,11 @@ const V7_ACCEPTED_KEYS = `
 ALTER TABLE tpm_identity ADD COLUMN hosting INTEGER NOT NULL DEFAULT 1;
 `;
 
+const V8_RUN_LABELS = `
+-- The run label an audit was given (audit --run-label: a Job's or pipeline's name), NULL without one.
+ALTER TABLE audit_run ADD COLUMN label TEXT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'identities, readings, results', up: (db) => db.exec(V1_TABLES) },
   {
@@ -195,6 +200,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, description: 'audit runs, and the run each result belongs to', up: (db) => db.exec(V5_AUDIT_RUNS) },
   { version: 6, description: 'results stored compressed, against a dictionary per audit run', up: (db) => db.exec(V6_RESULT_DICTIONARY) },
   { version: 7, description: "which AKs are an instance's own (hosting evidence)", up: (db) => db.exec(V7_ACCEPTED_KEYS) },
+  { version: 8, description: 'the run label of an audit run', up: (db) => db.exec(V8_RUN_LABELS) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

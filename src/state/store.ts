@@ -170,6 +170,8 @@ export interface AuditRunStart {
   shard: string | null;
   /** VMs the run is to audit */
   planned: number;
+  /** audit --run-label, or null */
+  label?: string | null;
 }
 
 /** How an audit run ended (StateStore.finishAuditRun). */
@@ -188,6 +190,8 @@ export interface AuditRunSummary {
   finishedAt: string | null;
   inventory: string;
   shard: string | null;
+  /** audit --run-label, or null */
+  label: string | null;
   planned: number;
   /** results stored (fewer than planned when interrupted or killed) */
   recorded: number;
@@ -498,6 +502,7 @@ interface AuditRunRow {
   finished_at: number | null;
   inventory: string;
   shard: string | null;
+  label: string | null;
   planned: number;
   exit_code: number | null;
   interrupted: string | null;
@@ -841,9 +846,11 @@ export class StateStore {
     checkInput(typeof start.inventory === 'string' && start.inventory.length > 0 && start.inventory.length <= 4096, 'inventory', start.inventory);
     checkInput(start.shard === null || /^\d{1,6}\/\d{1,6}$/.test(start.shard), 'shard', start.shard);
     checkInput(Number.isSafeInteger(start.planned) && start.planned >= 0, 'planned', start.planned);
+    const label = start.label ?? null;
+    checkInput(label === null || (typeof label === 'string' && label.length > 0 && label.length <= 128), 'label', label);
     return this.write('begin audit run', () =>
       Number(
-        this.stmt(`INSERT INTO audit_run (started_at, inventory, shard, planned) VALUES (?, ?, ?, ?)`).run(start.startedAt, start.inventory, start.shard, start.planned)
+        this.stmt(`INSERT INTO audit_run (started_at, inventory, shard, planned, label) VALUES (?, ?, ?, ?, ?)`).run(start.startedAt, start.inventory, start.shard, start.planned, label)
           .lastInsertRowid,
       ),
     );
@@ -922,6 +929,7 @@ export class StateStore {
       finishedAt: r.finished_at === null ? null : isoOf(r.finished_at, this.path, 'audit run end'),
       inventory: r.inventory,
       shard: r.shard,
+      label: r.label === null || typeof r.label === 'string' ? r.label : corruptLabel(this.path),
       planned: r.planned,
       ...counts,
       exitCode: r.exit_code,
@@ -1141,4 +1149,8 @@ export class StateStore {
   private assertOpen(operation: string): void {
     if (this.closed) throw new InternalError(`state: ${operation} after close`, { path: this.path });
   }
+}
+
+function corruptLabel(path: string): never {
+  throw corrupt(path, 'audit run label');
 }

@@ -159,7 +159,7 @@ test('a clean fleet: whole coverage exits 0, a missing shard exits 3 (REPORT_INC
 test("--run-label ties the shards of one run: tonight's shards merge, last night's shard left on the volume is refused", async (t) => {
   const { sim, dir, inventory } = await fleetOnDisk(t, { topology: { hosts: 2, vmmsPerHost: 1, vmsPerVmm: 3 } }, 'vtpm-label-');
   const shard = (i: number, label: string, file = join(dir, `audit-${i}.json`)) =>
-    runCli(['audit', inventory, '--trust', sim.trustDir, '--shard', `${i}/2`, '--run-label', label, '--json', file]);
+    runCli(['audit', inventory, '--trust', sim.trustDir, '--shard', `${i}/2`, '--run-label', label, '--json', file, '--state', join(dir, 'state.db')]);
   // last night: both shards; tonight: only shard 0 ran, shard 1's file is last night's
   for (const r of await Promise.all([shard(0, 'audit-29000794'), shard(1, 'audit-29000794')])) assert.equal(r.code, 0, r.stderr);
   const lastNight = readReport(join(dir, 'audit-1.json'));
@@ -180,6 +180,15 @@ test("--run-label ties the shards of one run: tonight's shards merge, last night
   assert.equal(merged.run.label, 'audit-29001234');
   assert.equal(validate(merged), true, JSON.stringify(validate.errors));
 
+  // the state file's runs carry their labels too
+  const runs = await runCli(['history', '--runs', '--state', join(dir, 'state.db'), '--json']);
+  assert.deepEqual(
+    (runs.json?.result.runs as { shard: string; label: string | null }[]).map((r) => `${r.shard} ${r.label}`).sort(),
+    ['0/2 audit-29000794', '0/2 audit-29001234', '1/2 audit-29000794', '1/2 audit-29001234'],
+  );
+  const table = await runCli(['history', '--runs', '--state', join(dir, 'state.db')]);
+  assert.match(table.stdout, /SHARD LABEL/);
+  assert.match(table.stdout, /1\/2 audit-29001234/);
   const wrong = await runCli(['report', join(dir, 'audit-0.json'), join(dir, 'audit-1.json'), '--run-label', 'audit-29000794', '--json']);
   assert.equal(wrong.json?.error?.code, 'REPORT_MISMATCH');
   for (const bad of ['', 'a\u0001b', 'é', 'x'.repeat(129)]) {

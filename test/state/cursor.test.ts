@@ -48,7 +48,7 @@ test('a version-2 file opens with the current version: stays and results kept, t
   db.close();
   const v3 = await openState(file, { create: false });
   assert.equal(v3.schemaVersion, SCHEMA_VERSION);
-  assert.equal(SCHEMA_VERSION, 7);
+  assert.equal(SCHEMA_VERSION, 8);
   assert.equal(v3.stays(I).length, 1);
   const check = new Database(file, { readonly: true });
   assert.equal((check.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE name IN ('migration_cursor', 'observation_by_time', 'audit_run', 'result_by_run')`).get() as { n: number }).n, 4);

@@ -138,7 +138,7 @@ test('a damaged row (clock state) is STATE_CORRUPT, not a crash', async (t) => {
   again.close();
 });
 
-test('a version-6 file opens at version 7: the AKs it has seen are its instances\' own (hosting evidence)', async (t) => {
+test('a version-6 file opens at the current version: the AKs it has seen are its instances\' own (hosting evidence)', async (t) => {
   const file = join(tempDir(t), 'v6.db');
   const ak = 'ab'.repeat(34);
   const first = await openState(file);
@@ -147,12 +147,30 @@ test('a version-6 file opens at version 7: the AKs it has seen are its instances
   // back to version 6, as that release left it
   const db = new Database(file);
   db.exec('ALTER TABLE tpm_identity DROP COLUMN hosting');
+  db.exec('ALTER TABLE audit_run DROP COLUMN label');
   db.pragma('user_version = 6');
   db.close();
   const s = await openState(file);
   t.after(() => s.close());
-  assert.equal(s.schemaVersion, 7);
+  assert.equal(s.schemaVersion, SCHEMA_VERSION);
   assert.deepEqual(s.instanceKeys(X), [ak]);
+});
+
+test('a version-7 file opens at version 8: its audit runs have no run label, a new run records one', async (t) => {
+  const file = join(tempDir(t), 'v7.db');
+  const first = await openState(file);
+  const old = first.beginAuditRun({ startedAt: T0, inventory: '/config/fleet.yaml', shard: '0/2', planned: 3 });
+  first.close();
+  const db = new Database(file);
+  db.exec('ALTER TABLE audit_run DROP COLUMN label');
+  db.pragma('user_version = 7');
+  db.close();
+  const s = await openState(file);
+  t.after(() => s.close());
+  assert.equal(s.schemaVersion, 8);
+  const now = s.beginAuditRun({ startedAt: T0 + 1000, inventory: '/config/fleet.yaml', shard: '0/2', planned: 3, label: 'audit-29001234' });
+  assert.equal(s.auditRun(old)?.label, null);
+  assert.equal(s.auditRun(now)?.label, 'audit-29001234');
 });
 
 test('a trigger that could change a migration\'s writes is refused before the migration: the file stays at its version', async (t) => {
@@ -162,6 +180,7 @@ test('a trigger that could change a migration\'s writes is refused before the mi
   first.close();
   const db = new Database(file);
   db.exec('ALTER TABLE tpm_identity DROP COLUMN hosting');
+  db.exec('ALTER TABLE audit_run DROP COLUMN label');
   db.pragma('user_version = 6');
   // a trigger fires on a migration's own writes too: the migration must not run while it is there
   db.exec('CREATE TRIGGER keep_out BEFORE UPDATE ON tpm_identity BEGIN SELECT RAISE(IGNORE); END');

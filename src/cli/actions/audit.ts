@@ -165,7 +165,13 @@ async function audit(
     try {
       // the run's row first: history lists runs, with what changed since the previous one (of the
       // same inventory file, by its absolute path: cron and a person in another folder name it alike)
-      runId = store.beginAuditRun({ startedAt: startedAt.getTime(), inventory: resolve(opts.inventory), shard: ctx.shard ? `${ctx.shard.index}/${ctx.shard.count}` : null, planned: targets.length });
+      runId = store.beginAuditRun({
+        startedAt: startedAt.getTime(),
+        inventory: resolve(opts.inventory),
+        shard: ctx.shard ? `${ctx.shard.index}/${ctx.shard.count}` : null,
+        planned: targets.length,
+        label: opts.runLabel ?? null,
+      });
     } catch (err) {
       store.close();
       spool?.close();

@@ -248,14 +248,14 @@ export function renderRuns(result: AuditRunsResult, style: Style, verbose: boole
     out.push('No audit runs recorded' + (result.filter.inventory ? ` of ${terminalSafe(result.filter.inventory)}` : '') + (result.filter.since ? ` since ${result.filter.since}` : '') + ' (audit --state records them).');
     return out.join('\n');
   }
-  const rows = [['RUN', 'STARTED (UTC)', 'INVENTORY', 'SHARD', 'VMS', 'TRUSTED', 'NOT TRUSTED', 'UNREACHABLE', 'EXIT', 'FAILURE CODES', 'SINCE THE RUN BEFORE']];
+  const rows = [['RUN', 'STARTED (UTC)', 'INVENTORY', result.runs.some((r) => r.label !== null) ? 'SHARD LABEL' : 'SHARD', 'VMS', 'TRUSTED', 'NOT TRUSTED', 'UNREACHABLE', 'EXIT', 'FAILURE CODES', 'SINCE THE RUN BEFORE']];
   for (const r of result.runs) {
     const codes = r.failureCodes ? r.failureCodes.slice(0, 3).map((c) => `${c.code}×${c.count}`).join(', ') + (r.failureCodes.length > 3 ? ', …' : '') : '';
     rows.push([
       String(r.id),
       humanTime(r.startedAt),
       terminalSafe(r.inventory),
-      r.shard ?? '-',
+      r.label === null ? r.shard ?? '-' : `${r.shard ?? '-'} ${terminalSafe(r.label)}`,
       r.recorded === r.planned ? String(r.recorded) : `${r.recorded}/${r.planned}`,
       String(r.trusted),
       String(r.notTrusted),
