@@ -47,8 +47,8 @@ Examples:
     ? unreachable    0    0.0%
   ...
   Read 4 reports, shards 0, 1, 2, 3 of 4: audited 2026-11-27T02:17:00.412Z to 2026-11-27T02:17:05.903Z, inventory /config/fleet.yaml
-  HTML report: fleet.html
   JUnit report: fleet.xml
+  HTML report: fleet.html
   $ vtpm-verify report audit-0.json audit-1.json audit-2.json   # shard 3 of 4 missing: exit 3, REPORT_INCOMPLETE
   $ vtpm-verify report reports/audit-*.json --run-label "$JOB_NAME"   # a shard left from last night's Job: exit 2, REPORT_MISMATCH
   $ vtpm-verify report audit.json --html audit.html             # one whole report rendered again`,
