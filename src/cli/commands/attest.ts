@@ -25,8 +25,8 @@ export function withClientOptions(cmd: Command): Command {
     .option('--timeout <ms>', 'total time allowed per layer request (default 30000)')
     .option('--connect-timeout <ms>', 'time allowed to connect per layer (default 5000)')
     .option('--ca <file>', 'CA bundle for https endpoints (replaces the system roots); repeatable', collect)
-    .option('--cert <file>', 'client certificate for mutual TLS (with --key)')
-    .option('--key <file>', 'client private key for mutual TLS (with --cert)');
+    .option('--cert <file>', 'client certificate for mutual TLS (with --key; TLS 1.3 only)')
+    .option('--key <file>', 'client private key for mutual TLS (with --cert): an unencrypted PEM key');
 }
 
 /** The values of withClientOptions (parsing the numbers: a bad one is a UsageError). */

@@ -25,8 +25,8 @@ export const auditCommand: CommandDefinition = (program: Command, runner) => {
     .option('--timeout <ms>', 'total time allowed per layer request, for VMs whose inventory entry sets no timeoutMs (default 30000)')
     .option('--connect-timeout <ms>', 'time allowed to connect per layer request (default 5000)')
     .option('--ca <file>', 'CA bundle for https endpoints, for VMs whose inventory sets no tls; repeatable', collect)
-    .option('--cert <file>', 'client certificate for mutual TLS (with --key), for VMs whose inventory sets no tls')
-    .option('--key <file>', 'client private key for mutual TLS (with --cert)');
+    .option('--cert <file>', 'client certificate for mutual TLS (with --key; TLS 1.3 only), for VMs whose inventory sets no tls')
+    .option('--key <file>', 'client private key for mutual TLS (with --cert): an unencrypted PEM key');
   // --json takes an optional file here, so the common options are declared one by one.
   withVerifierOptions(cmd)
     .option('--no-color', 'plain text output (also when NO_COLOR is set or stdout is not a terminal)')
