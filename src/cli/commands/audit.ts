@@ -55,8 +55,14 @@ Inventory (see README "Fleet audits" for every key):
     - { name: db-1,  url: "https://db-1.prod.example:8443/attest", tags: [db] }
 
 Exit codes: 0 every VM trusted; 1 at least one VM not trusted (this wins over
-3); 3 at least one VM unreachable after its retries (0 with --unreachable-ok);
-2 bad usage or an invalid inventory (every problem listed as file:line:column).
+3); 3 at least one VM unreachable after its retries (0 with --unreachable-ok),
+or stopped by SIGINT/SIGTERM (AUDIT_INTERRUPTED: the results so far are stored
+and reported), or a report could not be written; 2 bad usage or an invalid
+inventory (every problem listed as file:line:column).
+
+A report file that exists after the audit is this audit's: one it does not
+write (it stopped with an error, a full disk) is removed from its path, with a
+warning, so an earlier run's report is not taken for this one's.
 
 Examples:
   $ vtpm-verify audit fleet.yaml --state audit.db --junit audit.xml --html audit.html --json audit.json

@@ -29,8 +29,11 @@ report that was truncated, edited or reformatted is refused: REPORT_INVALID,
 REPORT_MISMATCH). Results are verified as the audit recorded them; nothing is
 attested again.
 
-A report merged before (it has run.merged) is read alone, to render it again;
-the shards and VMs it lacked stay lacking.
+Shards without run labels that started more than 12 hours apart merge with a
+warning (one is probably left from another run). A report merged before (it
+has run.merged) is read alone, to render it again; the shards and VMs it
+lacked stay lacking. An output file this merge does not write (an input it
+cannot read, a full disk) is removed from its path, with a warning.
 
 Exit codes: 0 every VM trusted and the whole fleet covered; 1 at least one VM
 not trusted (this wins); 3 at least one VM unreachable (0 with
