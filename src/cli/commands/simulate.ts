@@ -38,13 +38,14 @@ huge[:declared], eventlog-missing, ima-tamper.
 
 Examples:
   $ vtpm-verify simulate --layers 3 --trust-out ./sim-trust
-  vtpm-verify simulator: 3 layers on http://127.0.0.1:41234
+  vtpm-verify simulator: 3 layers on http://127.0.0.1:41234 (built in 80 ms)
     [0] vm    http://127.0.0.1:41234/l/vm    virtual
     [1] vmm   http://127.0.0.1:41234/l/vmm   virtual
     [2] host  http://127.0.0.1:41234/l/host  physical
-  trust anchors: ./sim-trust (ak-ca/, vplatform-ca/)
+  trust anchors: /home/me/sim-trust (ak-ca/, vplatform-ca/)
   attest it:
-    vtpm-verify attest http://127.0.0.1:41234/l/vm --trust ./sim-trust
+    vtpm-verify attest http://127.0.0.1:41234/l/vm --trust /home/me/sim-trust
+  serving until Ctrl-C (SIGINT) or SIGTERM; 3 layer services
   $ vtpm-verify simulate --layers 5 --tamper not-hosted@2 --port 8400
   $ vtpm-verify simulate --hosts 50 --vms-per-vmm 20 --fault-plan plan.json --inventory-out fleet.yaml --json
   $ vtpm-verify simulate --scenario live-migration --trust-out ./sim-trust --port 8400
