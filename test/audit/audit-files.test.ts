@@ -33,6 +33,7 @@ test('report paths are checked before the audit: exit 2, nothing attested, no st
     [['--json', join(dir, 'nodir', 'out.json')], /--json .*out\.json: the folder .*nodir does not exist/],
     [['--junit', join(dir, 'fleet.yaml')], /--junit .*fleet\.yaml is the inventory: writing the report there would destroy it/],
     [['--json', state], /--json .*state\.db is the state file/],
+    [['--junit', `${state}-wal`], /--junit .*state\.db-wal is the state file's write-ahead log/],
     [['--json', join(dir, 'r.json'), '--html', join(dir, 'r.json')], /--html .*r\.json is the --json report too/],
     [['--json='], /--json: the file name is empty/],
     [['--html', dir], /is a folder/],

@@ -73,7 +73,7 @@ export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcom
   const [{ checkReportPaths, ReportGuard }, { resolveStatePath }] = await Promise.all([import('../audit-reports.js'), import('../../state/paths.js')]);
   checkReportPaths(opts.reports, [
     { path: opts.inventory, what: 'the inventory' },
-    ...(opts.state !== undefined ? [{ path: resolveStatePath(opts.state === '' ? undefined : opts.state), what: 'the state file' }] : []),
+    ...(opts.state !== undefined ? stateFiles(resolveStatePath(opts.state === '' ? undefined : opts.state)) : []),
   ]);
   // from here on, a report file that exists at the end is this run's (an error removes an earlier one)
   const guard = new ReportGuard(opts.reports);
@@ -391,3 +391,13 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
   return lines.join('\n');
 }
 
+
+/** The state file and the files SQLite keeps beside it: a report written over its WAL would lose results not yet checkpointed. */
+function stateFiles(path: string): { path: string; what: string }[] {
+  return [
+    { path, what: 'the state file' },
+    { path: `${path}-wal`, what: "the state file's write-ahead log" },
+    { path: `${path}-shm`, what: "the state file's shared-memory index" },
+    { path: `${path}-journal`, what: "the state file's journal" },
+  ];
+}
