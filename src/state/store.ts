@@ -19,7 +19,7 @@
 //   batch of results costs one fsync. Nothing in a batch counts as written
 //   before its commit returns.
 
-import { closeSync, copyFileSync, constants as fsConstants, existsSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, constants as fsConstants, existsSync, lstatSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { makeDirs } from '../util/make-dirs.js';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -297,7 +297,8 @@ function readableCopy(file: string): { path: string; remove: () => void } | unde
   let dir: string | undefined;
   try {
     const before = statSync(file);
-    dir = mkdtempSync(join(tmpdir(), 'vtpm-state-read-'));
+    removeLeftCopies();
+    dir = mkdtempSync(join(tmpdir(), `${COPY_PREFIX}${process.pid}-`));
     const path = join(dir, basename(file));
     copyFileSync(file, path, fsConstants.COPYFILE_FICLONE);
     if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${path}-wal`, fsConstants.COPYFILE_FICLONE);
@@ -309,6 +310,37 @@ function readableCopy(file: string): { path: string; remove: () => void } | unde
   } catch {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     return undefined;
+  }
+}
+
+const COPY_PREFIX = 'vtpm-state-read-';
+
+/**
+ * Removes the copies that readers killed before their end (SIGKILL) left in
+ * $TMPDIR: a copy tells which machines run where, and its process, named in
+ * the folder's name, is gone. Only this user's folders; errors are no matter.
+ */
+function removeLeftCopies(): void {
+  try {
+    const uid = process.getuid?.();
+    for (const name of readdirSync(tmpdir())) {
+      const m = new RegExp(`^${COPY_PREFIX}(\\d+)-`).exec(name);
+      if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+      const dir = join(tmpdir(), name);
+      if (uid !== undefined && lstatSync(dir).uid !== uid) continue;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } catch {
+    // a copy left is no reason to fail a read
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

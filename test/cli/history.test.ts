@@ -2,9 +2,9 @@
 // exit codes, the --json envelope, filters, the human table, unusable files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseSince } from '../../src/cli/actions/history.js';
@@ -287,11 +287,16 @@ test('history reads a state file on a read-only file system (from a private copy
     return;
   }
   const tmp = tempDir(t);
+  // a copy a killed reader left (its process is gone), and one of a reader still running (this process)
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+  mkdirSync(join(tmp, `vtpm-state-read-${gone}-x1`));
+  writeFileSync(join(tmp, `vtpm-state-read-${gone}-x1`, 'state.db'), 'left by a reader killed midway');
+  mkdirSync(join(tmp, `vtpm-state-read-${process.pid}-x2`));
   const r = await runCli(['history', '--state', file, '--json'], { env: { TMPDIR: tmp } });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.json?.result.stateFile, file, 'named as the file asked for, not the copy');
   assert.deepEqual(r.json?.result.entries.map((e: { id: number }) => e.id), [3, 2, 1]);
-  assert.deepEqual(readdirSync(tmp), [], 'the copy is removed');
+  assert.deepEqual(readdirSync(tmp), [`vtpm-state-read-${process.pid}-x2`], 'its own copy removed, and the one a killed reader left; a running reader\'s kept');
   assert.deepEqual(readdirSync(join(file, '..')), ['state.db'], 'nothing written beside the file');
 
   const prune = await runCli(['prune', '--state', file, '--older-than', '1d', '--json'], { env: { TMPDIR: tmp } });
