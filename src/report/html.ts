@@ -226,6 +226,7 @@ function header(title: string, run: AuditRun): string {
   const parts: string[] = [];
   if (run.inventory !== undefined) parts.push(`inventory <span class="mono">${html(run.inventory)}</span>`);
   if (run.shard) parts.push(`shard ${run.shard.index}/${run.shard.count}`);
+  if (run.label !== undefined) parts.push(`run label <span class="mono">${html(run.label)}</span>`);
   if (run.merged) parts.push(`merged from ${html(mergedSources(run.merged))}`);
   parts.push(`started ${html(run.startedAt)}`);
   const ms = resultDurationMs(run);

@@ -108,6 +108,7 @@ export function* junitChunks(run: AuditRun, summary: AuditSummary, results: Iter
   const props: [string, string][] = [['tool', `${run.tool.name} ${run.tool.version}`]];
   if (run.inventory !== undefined) props.push(['inventory', run.inventory]);
   if (run.shard) props.push(['shard', `${run.shard.index}/${run.shard.count}`]);
+  if (run.label !== undefined) props.push(['label', run.label]);
   if (run.concurrency !== undefined) props.push(['concurrency', String(run.concurrency)]);
   if (run.merged) props.push(['merged', mergedSources(run.merged)]);
   const gaps = coverageGaps(run);

@@ -157,3 +157,10 @@ test('an unreachable layer shows its transport error\'s details (host, timeout) 
   assert.match(item, /<dt>host<\/dt><dd>host-7\.prod\.example<\/dd>/);
   assert.equal(item.match(/TRANSPORT_CONNECT_TIMEOUT/g)?.length, 1, 'the error is not listed a second time');
 });
+
+test('the header shows the run label (audit --run-label), escaped', () => {
+  const f = fleet(3);
+  const page = renderHtmlReport({ ...f.run, label: 'audit-29001234 <b>' }, summarize(f.results), f.results);
+  assert.match(page, /run label <span class="mono">audit-29001234 &lt;b&gt;<\/span>/);
+  assert.doesNotMatch(renderHtmlReport(f.run, summarize(f.results), f.results), /run label/);
+});

@@ -41,6 +41,7 @@ test('the report is valid JUnit XML: one testcase per VM, failures, errors, coun
     assert.equal(xpath(file, 'string(/testsuites/testsuite/@hostname)'), 'audit-runner-1');
     assert.equal(xpath(file, 'string(//property[@name="inventory"]/@value)'), 'inventories/prod.yaml');
     assert.equal(xpath(file, 'string(//property[@name="shard"]/@value)'), '0/2');
+    assert.equal(xpath(file, 'count(//property[@name="label"])'), '0', 'no run label given, none shown');
 
     // a VM failing at the VMM: message = reason [code], type = code, body = the failing layer's details
     const name = f.notTrusted[0]!;
@@ -108,4 +109,13 @@ test('classname: group, else first tag, else the default; message: reason and co
   assert.match(xml, new RegExp(`<testcase name="c" classname="${DEFAULT_CLASSNAME}" time="0\\.025"/>`));
   assert.equal(failureMessage({ reason: 'why' }), 'why');
   assert.equal(failureMessage({ reason: 'why', error: { code: 'X_Y', message: 'm' } }), 'why [X_Y]');
+});
+
+test('a run label (audit --run-label) is a property of the suite', (t) => {
+  if (!haveXmllint(t)) return;
+  const f = fleet(3);
+  withFile(t, renderJunit({ ...f.run, label: 'audit-29001234 <&>' }, summarize(f.results), f.results), (file) => {
+    assertValidJunit(file);
+    assert.equal(xpath(file, 'string(//property[@name="label"]/@value)'), 'audit-29001234 <&>');
+  });
 });
