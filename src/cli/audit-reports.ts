@@ -13,7 +13,7 @@
 // half-written.
 
 import { closeSync, fsyncSync, lstatSync, mkdtempSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { checkOutputFile } from '../util/files.js';
+import { checkOutputFile, entryPath, realFilePath } from '../util/files.js';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InternalError, TransportError, UsageError, VtpmError } from '../errors.js';
@@ -332,15 +332,17 @@ export class ReportGuard {
  * report), which writing it would destroy.
  */
 export function checkReportPaths(files: ReportFiles, keep: readonly { path: string; what: string }[]): void {
-  const taken = new Map(keep.map((k) => [resolve(k.path), k.what]));
+  // each file by every name a report's rename could land on it: as spelled, through its folder's links, and the file a link names
+  const taken = new Map<string, string>();
+  for (const k of keep) for (const p of [resolve(k.path), entryPath(k.path), realFilePath(k.path)]) if (!taken.has(p)) taken.set(p, k.what);
   for (const [report, file] of Object.entries(files) as [keyof ReportFiles, string | undefined][]) {
     if (file === undefined) continue;
     const option = `--${report}`;
     checkOutputFile(option, file);
-    const path = resolve(file);
-    const other = taken.get(path);
+    const names = [resolve(file), entryPath(file)];
+    const other = names.map((n) => taken.get(n)).find((w) => w !== undefined);
     if (other !== undefined) throw new UsageError('USAGE', `${option} ${file} is ${other}: writing the report there would destroy it`, { option: report, file });
-    taken.set(path, `the ${option} report too`);
+    for (const n of names) taken.set(n, `the ${option} report too`);
   }
 }
 

@@ -1,8 +1,8 @@
 // Reading input files with a size cap and typed errors. Only the edges (CLI,
 // trust store loading, state) read files; the core takes bytes.
 
-import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants as fsConstants, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
 /** 64 MiB: larger than any evidence file we accept (IMA lists included). */
@@ -57,4 +57,31 @@ export function checkOutputFile(option: string, file: string): void {
     problem = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `the folder ${dir} does not exist` : `the folder ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
   }
   if (problem) throw new UsageError('USAGE', `${option} ${file}: ${problem}`, { option, file });
+}
+
+/**
+ * Where writing `file` by renaming onto it lands: its folder with symbolic
+ * links resolved, and its own name (a link there is replaced, not followed).
+ * Two spellings of one folder (`/link/x`, `/data/x`) give one entry.
+ */
+export function entryPath(file: string): string {
+  const path = resolve(file);
+  try {
+    return join(realpathSync(dirname(path)), basename(path));
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * The file `file` names, every symbolic link resolved (SQLite opens a state
+ * file so, and keeps its -wal, -shm and -journal beside the real file); for
+ * a file not there yet, its entryPath.
+ */
+export function realFilePath(file: string): string {
+  try {
+    return realpathSync(resolve(file));
+  } catch {
+    return entryPath(file);
+  }
 }

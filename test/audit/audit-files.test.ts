@@ -8,7 +8,7 @@
 // the run does not write is removed, so an earlier run's is never taken for it.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,30 @@ test('report paths are checked before the audit: exit 2, nothing attested, no st
   assert.equal(served(), before, 'no evidence was requested');
   assert.equal(existsSync(state), false, 'the state file was not even created');
   assert.match(readFileSync(inventory, 'utf8'), /vm-0001/, 'the inventory is intact');
+});
+
+test("a report path naming the state file's -wal through a symbolic link is refused too: SQLite keeps it beside the file the links lead to", async (t) => {
+  const { sim, dir, inventory } = await threeVms(t);
+  mkdirSync(join(dir, 'data'));
+  symlinkSync(join(dir, 'data'), join(dir, 'via'));
+  symlinkSync(join(dir, 'data', 'real.db'), join(dir, 'state.db'));
+  writeFileSync(join(dir, 'data', 'real.db'), '');
+  const before = sim.stats.evidence;
+  const cases: [string, string[]][] = [
+    // the state file through a linked folder, the report by the real one, and the reverse
+    [join(dir, 'via', 'real.db'), ['--json', join(dir, 'data', 'real.db-wal')]],
+    [join(dir, 'data', 'real.db'), ['--junit', join(dir, 'via', 'real.db-wal')]],
+    // the state file is a link: its WAL is the real file's
+    [join(dir, 'state.db'), ['--html', join(dir, 'data', 'real.db-wal')]],
+    [join(dir, 'state.db'), ['--json', join(dir, 'via', 'real.db-shm')]],
+    [join(dir, 'via', 'real.db'), ['--json', join(dir, 'data', 'real.db')]],
+  ];
+  for (const [state, extra] of cases) {
+    const r = await runCli(['audit', inventory, '--trust', sim.trustDir, '--state', state, ...extra]);
+    assert.equal(r.code, 2, `--state ${state} ${extra.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /error USAGE: --(json|junit|html) .* is the state file(\'s (write-ahead log|shared-memory index))?: writing the report there would destroy it/);
+  }
+  assert.equal(sim.stats.evidence, before, 'no evidence was requested');
 });
 
 test('a report that cannot be written is reported beside the others, which are written', (t) => {

@@ -21,6 +21,7 @@ import { changeCountParts, changesByKind } from '../../state/run-changes.js';
 import { invalidDocumentOutcome } from '../policy-file.js';
 import { VERSION } from '../version.js';
 import { tuneV8ForAudit } from '../v8-tuning.js';
+import { realFilePath } from '../../util/files.js';
 
 export interface AuditOptions extends AuditDefaults {
   inventory: string;
@@ -394,10 +395,13 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
 
 /** The state file and the files SQLite keeps beside it: a report written over its WAL would lose results not yet checkpointed. */
 function stateFiles(path: string): { path: string; what: string }[] {
+  // SQLite keeps them beside the file the state file's name resolves to (its links followed)
   return [
     { path, what: 'the state file' },
-    { path: `${path}-wal`, what: "the state file's write-ahead log" },
-    { path: `${path}-shm`, what: "the state file's shared-memory index" },
-    { path: `${path}-journal`, what: "the state file's journal" },
+    ...[...new Set([resolve(path), realFilePath(path)])].flatMap((base) => [
+      { path: `${base}-wal`, what: "the state file's write-ahead log" },
+      { path: `${base}-shm`, what: "the state file's shared-memory index" },
+      { path: `${base}-journal`, what: "the state file's journal" },
+    ]),
   ];
 }
