@@ -53,10 +53,33 @@ Example:
   // unknown command or options before the command still see every command.
   const only = COMMANDS.find(([name]) => name === argv[0]);
   for (const [, define] of only ? [only] : COMMANDS) define(program, runner);
+  const given = countOptionsGiven(program);
   program.hook('preAction', (_program, command) => {
-    for (const warning of repeatedOptionWarnings(command, argv)) process.stderr.write(`warning: ${warning}\n`);
+    for (const warning of repeatedOptionWarnings(command, given.get(command) ?? new Map())) process.stderr.write(`warning: ${warning}\n`);
   });
   return program;
+}
+
+/**
+ * How many times each option that takes a value was given, per command, as
+ * Commander parses them (its `option:NAME` event): `--opt=value`, `-o value`
+ * and `-ovalue` count, a value that looks like an option (`--name --name`)
+ * does not, nor does anything after `--`.
+ */
+function countOptionsGiven(root: Command): Map<Command, Map<string, number>> {
+  const counts = new Map<Command, Map<string, number>>();
+  const visit = (cmd: Command): void => {
+    const mine = new Map<string, number>();
+    counts.set(cmd, mine);
+    for (const option of cmd.options) {
+      if (!(option.required || option.optional) || option.variadic) continue;
+      const name = option.name();
+      cmd.on(`option:${name}`, () => mine.set(name, (mine.get(name) ?? 0) + 1));
+    }
+    for (const sub of cmd.commands) visit(sub);
+  };
+  visit(root);
+  return counts;
 }
 
 /**
@@ -64,19 +87,21 @@ Example:
  * as in most tools, but silently a script's extra arguments (`--policy
  * lab.yaml` appended to a gate's `--policy prod.yaml`) would replace what the
  * command line seemed to say, so it is said on stderr. Options that collect
- * every value (--trust, --ca, ...) and flags are not concerned.
+ * every value (--trust, --ca, ...) and flags are not concerned. `given`: how
+ * many times each option (by Commander name) was parsed for `command`.
  */
-export function repeatedOptionWarnings(command: Command, argv: readonly string[]): string[] {
-  const end = argv.indexOf('--');
-  const tokens = end === -1 ? argv : argv.slice(0, end);
+export function repeatedOptionWarnings(command: Command, given: ReadonlyMap<string, number>): string[] {
   const values = command.opts();
   const warnings: string[] = [];
   for (const option of command.options) {
     if (!(option.required || option.optional) || option.variadic || !option.long) continue;
-    const value = values[option.attributeName()];
+    const value: unknown = values[option.attributeName()];
     if (Array.isArray(value)) continue;
-    const given = tokens.filter((t) => t === option.long || t.startsWith(`${option.long}=`) || (option.short !== undefined && t === option.short)).length;
-    if (given > 1) warnings.push(`${option.long} was given ${given} times: only the last (${JSON.stringify(String(value))}) is used`);
+    const times = given.get(option.name()) ?? 0;
+    if (times < 2) continue;
+    // an optional value left out (`--json` alone, `--state` alone) is not a value to quote
+    const last = typeof value === 'string' && value !== '' ? JSON.stringify(value) : `${option.long} without a value`;
+    warnings.push(`${option.long} was given ${times} times: only the last (${last}) is used`);
   }
   return warnings;
 }

@@ -76,3 +76,21 @@ test('an option taking one value, given twice, is said on stderr (the last count
   assert.match(a.stderr, /FILE_UNREADABLE/);
   assert.doesNotMatch(a.stderr, /was given/);
 });
+
+test('a repeated option is counted as parsed: short and attached forms count, a value that looks like an option does not', async (t) => {
+  const dir = tempDir(t, 'vtpm-edges-');
+  const missing = join(dir, 'missing.json');
+  // -o b.yaml attached to its short name replaces --output a.yaml
+  const short = await runCli(['policy', 'init', '--output', join(dir, 'a.yaml'), `-o${join(dir, 'b.yaml')}`, '--from', missing]);
+  assert.equal(short.code, 2, short.stderr);
+  assert.match(short.stderr, /^warning: --output was given 2 times: only the last \(".*b\.yaml"\) is used$/m);
+  // "--name" is the value of --name here, given once
+  const value = await runCli(['policy', 'init', '--name', '--name', '--from', missing]);
+  assert.equal(value.code, 2, value.stderr);
+  assert.match(value.stderr, /USAGE/);
+  assert.doesNotMatch(value.stderr, /was given/);
+  // --json's optional file left out the second time: said as such, not as "true"
+  const alone = await runCli(['audit', join(dir, 'fleet.yaml'), '--json', join(dir, 'r.json'), '--json']);
+  assert.equal(alone.code, 2, alone.stderr);
+  assert.match(alone.stderr, /^warning: --json was given 2 times: only the last \(--json without a value\) is used$/m);
+});
