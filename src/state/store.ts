@@ -19,7 +19,7 @@
 //   batch of results costs one fsync. Nothing in a batch counts as written
 //   before its commit returns.
 
-import { closeSync, copyFileSync, constants as fsConstants, existsSync, lstatSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, constants as fsConstants, existsSync, lstatSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { makeDirs } from '../util/make-dirs.js';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -298,7 +298,7 @@ function readableCopy(file: string): { path: string; remove: () => void } | unde
   try {
     const before = statSync(file);
     removeLeftCopies();
-    dir = mkdtempSync(join(tmpdir(), `${COPY_PREFIX}${process.pid}-`));
+    dir = mkdtempSync(join(tmpdir(), copyPrefix()));
     const path = join(dir, basename(file));
     copyFileSync(file, path, fsConstants.COPYFILE_FICLONE);
     if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${path}-wal`, fsConstants.COPYFILE_FICLONE);
@@ -316,22 +316,49 @@ function readableCopy(file: string): { path: string; remove: () => void } | unde
 const COPY_PREFIX = 'vtpm-state-read-';
 
 /**
+ * This process's PID namespace (the inode of /proc/self/ns/pid; 0 where there
+ * is none to read): a PID names a process only within its namespace, and
+ * containers sharing one $TMPDIR each have their own.
+ */
+function pidNamespace(): string {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
+  } catch {
+    return '0';
+  }
+}
+
+/** The folder name's prefix of this process's copies: `vtpm-state-read-<namespace>-<pid>-`. */
+function copyPrefix(): string {
+  return `${COPY_PREFIX}${pidNamespace()}-${process.pid}-`;
+}
+
+/**
  * Removes the copies that readers killed before their end (SIGKILL) left in
  * $TMPDIR: a copy tells which machines run where, and its process, named in
- * the folder's name, is gone. Only this user's folders; errors are no matter.
+ * the folder's name with its PID namespace, is gone. Only this user's
+ * folders of this PID namespace (in another, a PID says nothing here); each
+ * error skips that folder only.
  */
 function removeLeftCopies(): void {
+  let names: string[];
   try {
-    const uid = process.getuid?.();
-    for (const name of readdirSync(tmpdir())) {
-      const m = new RegExp(`^${COPY_PREFIX}(\\d+)-`).exec(name);
-      if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  const uid = process.getuid?.();
+  const here = new RegExp(`^${COPY_PREFIX}${pidNamespace()}-(\\d+)-`);
+  for (const name of names) {
+    const m = here.exec(name);
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+    try {
       const dir = join(tmpdir(), name);
       if (uid !== undefined && lstatSync(dir).uid !== uid) continue;
       rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // a copy left is no reason to fail a read
     }
-  } catch {
-    // a copy left is no reason to fail a read
   }
 }
 

@@ -2,7 +2,7 @@
 // exit codes, the --json envelope, filters, the human table, unusable files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readlinkSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
@@ -287,16 +287,25 @@ test('history reads a state file on a read-only file system (from a private copy
     return;
   }
   const tmp = tempDir(t);
-  // a copy a killed reader left (its process is gone), and one of a reader still running (this process)
+  // a copy a killed reader left (its process is gone), one of a reader still running (this process),
+  // and one from another PID namespace (another container sharing $TMPDIR: its PID says nothing here)
   const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
-  mkdirSync(join(tmp, `vtpm-state-read-${gone}-x1`));
-  writeFileSync(join(tmp, `vtpm-state-read-${gone}-x1`, 'state.db'), 'left by a reader killed midway');
-  mkdirSync(join(tmp, `vtpm-state-read-${process.pid}-x2`));
+  let ns = '0';
+  try {
+    ns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
+  } catch {
+    // no /proc: namespace 0, as the code reads it
+  }
+  const left = `vtpm-state-read-${ns}-${gone}-x1`;
+  const running = `vtpm-state-read-${ns}-${process.pid}-x2`;
+  const elsewhere = `vtpm-state-read-${ns}1-${gone}-x3`;
+  for (const d of [left, running, elsewhere]) mkdirSync(join(tmp, d));
+  writeFileSync(join(tmp, left, 'state.db'), 'left by a reader killed midway');
   const r = await runCli(['history', '--state', file, '--json'], { env: { TMPDIR: tmp } });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.json?.result.stateFile, file, 'named as the file asked for, not the copy');
   assert.deepEqual(r.json?.result.entries.map((e: { id: number }) => e.id), [3, 2, 1]);
-  assert.deepEqual(readdirSync(tmp), [`vtpm-state-read-${process.pid}-x2`], 'its own copy removed, and the one a killed reader left; a running reader\'s kept');
+  assert.deepEqual(readdirSync(tmp).sort(), [running, elsewhere].sort(), "its own copy removed, and the one a killed reader left; a running reader's and another namespace's kept");
   assert.deepEqual(readdirSync(join(file, '..')), ['state.db'], 'nothing written beside the file');
 
   const prune = await runCli(['prune', '--state', file, '--older-than', '1d', '--json'], { env: { TMPDIR: tmp } });
