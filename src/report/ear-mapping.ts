@@ -100,6 +100,7 @@ export const CODE_MAPPINGS: readonly CodeMapping[] = [
       'WATCH_INSTANCE_CHANGED',
       'POLICY_EVIDENCE_STALE',
       'POLICY_EVIDENCE_FUTURE',
+      'BUNDLE_CHALLENGE_MISMATCH',
     ],
     claim: 'instance-identity',
     value: II.UNRECOGNIZED,

@@ -13,7 +13,7 @@
 import { ParseError, TransportError, VerificationError, type CodeTable } from '../errors.js';
 import { parseEvidence, serializeEvidence, type EvidenceJson } from '../transport/evidence.js';
 import { HASH_ALGS, LIMITS } from '../tpm/constants.js';
-import { fromHex, toHex } from '../util/bytes.js';
+import { bytesEqual, fromHex, toHex } from '../util/bytes.js';
 import { topNonceFrom, type TopNonce } from './nonce-chain.js';
 import type { CollectedLayer, EvidenceSource } from './walker.js';
 import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
@@ -23,6 +23,7 @@ export const BUNDLE_CODES = {
   BUNDLE_INVALID: { kind: 'input', summary: 'an evidence bundle is not valid JSON or not in the bundle format' },
   BUNDLE_MISSING_LAYER: { kind: 'transport', summary: 'the bundle saved a layer that could not be fetched at the time (the original attestation was incomplete)' },
   BUNDLE_MISMATCH: { kind: 'verification', summary: 'the walk asked a bundle for a layer (URI, nonce) that it does not hold: the bundle was edited or is incomplete' },
+  BUNDLE_CHALLENGE_MISMATCH: { kind: 'verification', summary: 'verify --challenge: the bundle\'s top nonce was not drawn from that challenge (a bundle saved before it was chosen, perhaps dated ahead)' },
 } as const satisfies CodeTable;
 
 export const BUNDLE_FORMAT = 'vtpm-verify/evidence-bundle';
@@ -138,6 +139,23 @@ export function parseBundle(text: string): EvidenceBundle {
 export function bundleTopNonce(bundle: EvidenceBundle): TopNonce {
   const random = fromHex(bundle.random, 'random');
   return { nonce: topNonceFrom(random, bundle.time, bundle.target), random, time: bundle.time };
+}
+
+/**
+ * The relying party's challenge (`verify --challenge`): the bundle's random
+ * bytes must be it. The time in a bundle is the saver's word (a runner saving
+ * its own bundle can date it ahead, so freshness.maxAge alone accepts quotes
+ * made long before); a challenge the verifier chose and the top quote carries
+ * (through the nonce) shows the quotes were made after it was chosen.
+ */
+export function checkBundleChallenge(bundle: EvidenceBundle, challenge: Uint8Array): void {
+  const random = fromHex(bundle.random, 'random');
+  if (!bytesEqual(random, challenge)) {
+    throw new VerificationError('BUNDLE_CHALLENGE_MISMATCH', `the bundle's top nonce was drawn from random bytes ${toHex(random).slice(0, 16)}…, not from the challenge ${toHex(challenge).slice(0, 16)}…: it was not saved for this challenge`, {
+      expected: toHex(challenge),
+      actual: toHex(random),
+    });
+  }
 }
 
 /**

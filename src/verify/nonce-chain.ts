@@ -14,6 +14,7 @@
 // so every lower quote provably came after the one above it.
 
 import { createHash, randomBytes } from 'node:crypto';
+import { InternalError } from '../errors.js';
 
 export interface TopNonce {
   /** the 32 bytes the top layer must quote */
@@ -29,9 +30,15 @@ export function topNonceFrom(random: Uint8Array, time: string, target: string): 
   return createHash('sha256').update(random).update(time, 'ascii').update(targetHash).digest();
 }
 
-/** Draws a fresh top nonce bound to `now` and to the top layer's URI. */
-export function drawTopNonce(now: Date, target: string): TopNonce {
-  const random = randomBytes(32);
+/**
+ * Draws a fresh top nonce bound to `now` and to the top layer's URI. With a
+ * `challenge` (32 bytes a relying party chose, `attest --challenge`) those
+ * bytes are the random part instead: whoever saves a bundle also chooses its
+ * time, so only a challenge the verifier chose shows the quotes came after it.
+ */
+export function drawTopNonce(now: Date, target: string, challenge?: Uint8Array): TopNonce {
+  if (challenge !== undefined && challenge.length !== 32) throw new InternalError(`a challenge is 32 bytes, not ${challenge.length}`, { length: challenge.length });
+  const random = challenge !== undefined ? Buffer.from(challenge) : randomBytes(32);
   const time = now.toISOString();
   return { nonce: topNonceFrom(random, time, target), random, time };
 }

@@ -15,7 +15,7 @@ import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import { liveSource } from '../../src/transport/layer-source.js';
 import { walk, type EvidenceSource, type WalkOptions } from '../../src/verify/walker.js';
 import { drawTopNonce } from '../../src/verify/nonce-chain.js';
-import { bundleFromWalk, bundleSource, bundleTopNonce, parseBundle } from '../../src/verify/bundle.js';
+import { bundleFromWalk, bundleSource, bundleTopNonce, checkBundleChallenge, parseBundle } from '../../src/verify/bundle.js';
 import { MAX_URL_LENGTH } from '../../src/transport/url.js';
 import { baselinePolicy, loadPolicy, type Policy } from '../../src/policy/index.js';
 import { loadTrustStore } from '../../src/cli/trust-files.js';
@@ -321,4 +321,57 @@ test('policy facts name certificates as RFC 4514 strings: a rule set selected by
   const { outcome: judged } = await attestSim(sim, { policy: strict });
   assert.equal(judged.result.verdict, 'not-trusted');
   assert.ok(failingCodes(judged.result, 0).includes('POLICY_PCR_VALUE'), failingCodes(judged.result, 0).join());
+});
+
+test('a bundle dated ahead by whoever saved it passes freshness at that later time; verify --challenge refuses one not made for the challenge', async () => {
+  const sim = await startSimulator({ topology: { layers: 3 } });
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-challenge-'));
+  try {
+    // A runner that saves its own bundle chooses the random bytes and the time of the top nonce: one saved
+    // now, dated an hour ahead, carries quotes of now and is "fresh" in an hour (a bundle of an earlier run).
+    const fresh = loadPolicy(['apiVersion: vtpm-verify/v1', 'name: fresh', 'freshness: { maxAge: 15m }', 'layers:', '  - name: every-layer', '    eventLog: { mustReplay: true }', ''].join('\n'), { path: '<test>' });
+    const cache = new ValidationCache();
+    const trust = loadTrustStore([sim.trustDir], { cache }).store;
+    const client = new EvidenceClient({ timeoutMs: 5_000 });
+    const now = new Date();
+    const later = new Date(now.getTime() + 3600_000);
+    let bundle;
+    try {
+      const top = drawTopNonce(later, sim.topUrl);
+      const options: WalkOptions = { target: sim.topUrl, topNonce: top, trust, cache, policy: fresh, policySource: { source: 'test', builtin: false }, at: now };
+      const outcome = await walk(options, liveSource(client) as EvidenceSource);
+      bundle = parseBundle(JSON.stringify(bundleFromWalk(sim.topUrl, top, outcome.collected, 'test')));
+    } finally {
+      client.close();
+    }
+    const offline = async (at: Date) =>
+      (await walk({ target: bundle.target, topNonce: bundleTopNonce(bundle), trust, cache, policy: fresh, policySource: { source: 'test', builtin: false }, at: new Date(bundle.time), now: at, evidenceTime: new Date(bundle.time) }, bundleSource(bundle))).result;
+    assert.equal((await offline(new Date(later.getTime() + 60_000))).verdict, 'trusted', 'freshness alone cannot tell: the time is the saver\'s word');
+
+    // The relying party's challenge, used as the top nonce's random bytes, is what makes a bundle fresh.
+    const challenge = Buffer.alloc(32, 0xa5);
+    assertThrowsCode(() => checkBundleChallenge(bundle, challenge), 'BUNDLE_CHALLENGE_MISMATCH');
+    const answered = drawTopNonce(now, sim.topUrl, challenge);
+    assert.deepEqual(answered.random, challenge);
+    assert.doesNotThrow(() => checkBundleChallenge({ ...bundle, random: challenge.toString('hex').toUpperCase() }, challenge));
+
+    // through the CLI: attest --challenge saves a bundle that verify --challenge accepts, and only for that challenge
+    const file = join(dir, 'vm.bundle.json');
+    const hex = challenge.toString('hex');
+    const saved = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--challenge', hex, '--save', file, '--json']);
+    assert.equal(saved.code, 0, saved.stdout + saved.stderr);
+    assert.equal(JSON.parse(readFileSync(file, 'utf8')).random, hex);
+    const ok = await runCli(['verify', file, '--trust', sim.trustDir, '--challenge', hex, '--json']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const other = await runCli(['verify', file, '--trust', sim.trustDir, '--challenge', 'b6'.repeat(32), '--json']);
+    assert.equal(other.code, 1, other.stdout + other.stderr);
+    assert.equal(other.json?.error?.code, 'BUNDLE_CHALLENGE_MISMATCH');
+    for (const bad of ['ab', 'zz'.repeat(32)]) {
+      assert.equal((await runCli(['verify', file, '--trust', sim.trustDir, '--challenge', bad, '--json'])).code, 2, bad);
+      assert.equal((await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--challenge', bad, '--json'])).code, 2, bad);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await sim.close();
+  }
 });

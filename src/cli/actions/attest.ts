@@ -19,6 +19,8 @@ export interface AttestOptions extends VerifierSetupOptions, ClientOptions {
   ear: boolean;
   earKey?: string | undefined;
   save?: string | undefined;
+  /** 32 bytes a relying party chose: the random part of the top nonce (verify --challenge) */
+  challenge?: Uint8Array | undefined;
   maxDepth?: number | undefined;
   /** a state file ('' = the default location); absent: no state */
   state?: string | undefined;
@@ -34,6 +36,14 @@ export function positiveInt(value: string, option: string, max = Number.MAX_SAFE
     throw new UsageError('USAGE', `${option}: expected a whole number from 1 to ${max}, got ${JSON.stringify(value)}`, { option, value });
   }
   return Number(value);
+}
+
+/** --challenge: exactly 32 bytes as 64 hex digits (anything else is bad usage, exit 2). */
+export function challengeBytes(value: string): Buffer {
+  if (!/^[0-9a-fA-F]{64}$/.test(value)) {
+    throw new UsageError('USAGE', `--challenge: expected 32 bytes as 64 hex digits, got ${JSON.stringify(value.slice(0, 80))}`, { option: '--challenge', length: value.length });
+  }
+  return Buffer.from(value, 'hex');
 }
 
 /** Checks the URL argument before any I/O, so a bad URL is bad usage (exit 2), not a transport failure. */
@@ -69,7 +79,7 @@ export async function runAttest(url: string, opts: AttestOptions): Promise<Comma
   const state = opts.state !== undefined ? await openStateFile(opts.state) : undefined;
   try {
     const now = new Date();
-    const top = drawTopNonce(now, url);
+    const top = drawTopNonce(now, url, opts.challenge);
     const assess = state ? (await import('../../state/assess.js')).stateAssessor(state, { target: url, time: now.getTime() }) : undefined;
     const outcome = await walk({ ...walkOptions(url, top, setup, now, opts.maxDepth), ...(assess ? { assess } : {}) }, liveSource(client) as EvidenceSource);
     if (state) (await import('../../state/assess.js')).recordResult(state, outcome.result);
@@ -105,6 +115,8 @@ export interface VerifyBundleOptions extends VerifierSetupOptions {
   json: boolean;
   ear: boolean;
   earKey?: string | undefined;
+  /** the relying party's challenge: the bundle's random bytes must be it */
+  challenge?: Uint8Array | undefined;
   maxDepth?: number | undefined;
   verbose: boolean;
 }
@@ -116,6 +128,7 @@ export async function runVerifyBundle(file: string, opts: VerifyBundleOptions): 
   const bundle = bundleMod.parseBundle(readInputText(file, 'evidence bundle', bundleMod.MAX_BUNDLE_BYTES));
   const setup = await setupVerifier(opts);
   for (const w of setup.warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
+  if (opts.challenge !== undefined) bundleMod.checkBundleChallenge(bundle, opts.challenge);
   const top = bundleMod.bundleTopNonce(bundle);
   const evidenceTime = new Date(bundle.time);
   const outcome = await walk(

@@ -57,6 +57,7 @@ export const attestCommand: CommandDefinition = (program, runner) => {
     .option('--ear', 'print the result as an IETF RATS EAR (EAT Attestation Result) instead of a tree')
     .option('--ear-key <file>', 'sign the EAR as an ES256 JWT with this P-256 private key (PEM or JWK)')
     .option('--save <file>', 'save everything fetched as an evidence bundle (re-verify it offline with vtpm-verify verify)')
+    .option('--challenge <hex>', 'use these 32 bytes (64 hex digits), chosen by whoever verifies the saved bundle, as the random part of the top nonce (verify --challenge)')
     .option('--state [file]', 'record clock readings and hosting in a state file and check them for rollback and clones; the result goes to the history (without a file: $XDG_STATE_HOME/vtpm-verify/state.db)');
   withCommonOptions(withVerifierOptions(withClientOptions(cmd))).addHelpText(
     'after',
@@ -77,13 +78,14 @@ Example:
   );
   cmd.action(async (url: string, opts: Record<string, unknown>) => {
     await runner(globalsFrom(opts), async () => {
-      const { runAttest, positiveInt } = await import('../actions/attest.js');
+      const { runAttest, positiveInt, challengeBytes } = await import('../actions/attest.js');
       return runAttest(url, {
         ...verifierOptionsFrom(opts),
         json: opts['json'] === true,
         ear: opts['ear'] === true || opts['earKey'] !== undefined,
         earKey: opts['earKey'] as string | undefined,
         save: opts['save'] as string | undefined,
+        challenge: opts['challenge'] !== undefined ? challengeBytes(String(opts['challenge'])) : undefined,
         ...clientOptionsFrom(opts, positiveInt),
         state: opts['state'] === true ? '' : (opts['state'] as string | undefined),
         maxDepth: opts['maxDepth'] !== undefined ? positiveInt(String(opts['maxDepth']), '--max-depth', 64) : undefined,
@@ -99,13 +101,17 @@ export const verifyCommand: CommandDefinition = (program, runner) => {
     .description('verify a saved evidence bundle offline (attest --save), with the same checks and policy as a live attestation')
     .argument('<bundle>', 'evidence bundle written by vtpm-verify attest --save')
     .option('--ear', 'print the result as an EAR instead of a tree')
-    .option('--ear-key <file>', 'sign the EAR as an ES256 JWT with this P-256 private key');
+    .option('--ear-key <file>', 'sign the EAR as an ES256 JWT with this P-256 private key')
+    .option('--challenge <hex>', 'the 32 bytes (64 hex digits) you gave attest --challenge: a bundle whose top nonce was drawn from other bytes is not trusted (BUNDLE_CHALLENGE_MISMATCH)');
   withCommonOptions(withVerifierOptions(cmd)).addHelpText(
     'after',
     `
 Certificates are validated at the time the bundle was saved, which is bound into
 the top quote's nonce (an edited time no longer verifies); the policy's
-freshness.maxAge compares that time with now.
+freshness.maxAge compares that time with now. That time is the word of whoever
+saved the bundle: a bundle saved by the machine it attests may be dated ahead.
+To know its quotes are fresh, choose 32 random bytes, have the bundle saved with
+attest --challenge HEX, and verify it with the same --challenge HEX.
 
 Exit codes: 0 trusted; 1 not trusted (including a bundle edited after saving);
 2 bad usage or an unreadable bundle; 3 the saved attestation was itself incomplete.
@@ -116,9 +122,10 @@ Example:
   );
   cmd.action(async (file: string, opts: Record<string, unknown>) => {
     await runner(globalsFrom(opts), async () => {
-      const { runVerifyBundle, positiveInt } = await import('../actions/attest.js');
+      const { runVerifyBundle, positiveInt, challengeBytes } = await import('../actions/attest.js');
       return runVerifyBundle(file, {
         ...verifierOptionsFrom(opts),
+        challenge: opts['challenge'] !== undefined ? challengeBytes(String(opts['challenge'])) : undefined,
         json: opts['json'] === true,
         ear: opts['ear'] === true || opts['earKey'] !== undefined,
         earKey: opts['earKey'] as string | undefined,
