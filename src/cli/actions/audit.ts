@@ -392,7 +392,6 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
   return lines.join('\n');
 }
 
-
 /** The state file and the files SQLite keeps beside it: a report written over its WAL would lose results not yet checkpointed. */
 function stateFiles(path: string): { path: string; what: string }[] {
   // SQLite keeps them beside the file the state file's name resolves to (its links followed)

@@ -55,15 +55,7 @@ export interface ReportCommandResult {
 
 export async function runReportCommand(opts: ReportOptions): Promise<CommandOutcome> {
   if (opts.reports.length === 0) throw new UsageError('USAGE', 'report: name at least one JSON report (audit --json FILE)', { option: 'reports' });
-  const [{ reportValidators }, { AuditReportReader }, { ReportMerger }, { SummaryBuilder }, outcome, reportsMod, { checkRunLabel }] = await Promise.all([
-    import('../../report/report-schema.js'),
-    import('../../report/report-reader.js'),
-    import('../../report/merge.js'),
-    import('../../report/summary.js'),
-    import('../../audit/outcome.js'),
-    import('../audit-reports.js'),
-    import('../../report/json-report.js'),
-  ]);
+  const [reportsMod, { checkRunLabel }] = await Promise.all([import('../audit-reports.js'), import('../../report/json-report.js')]);
   checkRunLabel(opts.runLabel);
 
   // an output that is an input (or the inventory) would be destroyed; a folder that is not there costs nothing yet
@@ -71,25 +63,20 @@ export async function runReportCommand(opts: ReportOptions): Promise<CommandOutc
   // from here on, a report file that exists at the end is this merge's (an error removes an earlier one), as in an audit
   const guard = new reportsMod.ReportGuard(opts.out);
   try {
-    return await mergeReports(opts, { reportValidators, AuditReportReader, ReportMerger, SummaryBuilder, outcome, reportsMod }, guard.written);
+    return await mergeReports(opts, reportsMod, guard.written);
   } finally {
     guard.finish();
   }
 }
 
-async function mergeReports(
-  opts: ReportOptions,
-  mods: {
-    reportValidators: typeof import('../../report/report-schema.js').reportValidators;
-    AuditReportReader: typeof import('../../report/report-reader.js').AuditReportReader;
-    ReportMerger: typeof import('../../report/merge.js').ReportMerger;
-    SummaryBuilder: typeof import('../../report/summary.js').SummaryBuilder;
-    outcome: typeof import('../../audit/outcome.js');
-    reportsMod: typeof import('../audit-reports.js');
-  },
-  written: Set<keyof ReportFiles>,
-): Promise<CommandOutcome> {
-  const { reportValidators, AuditReportReader, ReportMerger, SummaryBuilder, outcome, reportsMod } = mods;
+async function mergeReports(opts: ReportOptions, reportsMod: typeof import('../audit-reports.js'), written: Set<keyof ReportFiles>): Promise<CommandOutcome> {
+  const [{ reportValidators }, { AuditReportReader }, { ReportMerger }, { SummaryBuilder }, outcome] = await Promise.all([
+    import('../../report/report-schema.js'),
+    import('../../report/report-reader.js'),
+    import('../../report/merge.js'),
+    import('../../report/summary.js'),
+    import('../../audit/outcome.js'),
+  ]);
   let inventoryVms: { key: string; index: number }[] | undefined;
   if (opts.inventory !== undefined) {
     const [{ readInputText }, inv] = await Promise.all([import('../../util/files.js'), import('../../audit/inventory.js')]);
