@@ -12,7 +12,7 @@ export const INVENTORY_CODES = {
   INVENTORY_TYPE: { kind: 'input', summary: 'an inventory value has the wrong type (for example a mapping where a list is expected)' },
   INVENTORY_VALUE: { kind: 'input', summary: 'an inventory value is out of range or badly formed (a URL that is not http(s), a timeout, a name or tag pattern)' },
   INVENTORY_VERSION: { kind: 'input', summary: 'the inventory apiVersion is not one this vtpm-verify understands' },
-  INVENTORY_DUPLICATE: { kind: 'input', summary: 'two VMs of the inventory have the same name, or the same URL' },
+  INVENTORY_DUPLICATE: { kind: 'input', summary: 'two VMs of the inventory have the same name, the same URL or the same instanceId' },
   INVENTORY_UNKNOWN_GROUP: { kind: 'input', summary: 'a VM names a group the inventory does not define' },
   INVENTORY_FILE: { kind: 'input', summary: 'a file the inventory names (policy, trust anchors, CRL, TLS CA, certificate or key) cannot be read or used' },
   INVENTORY_NO_TRUST: { kind: 'input', summary: 'a VM has no trust anchors: neither its entry, its group, the inventory defaults nor --trust give any' },

@@ -9,7 +9,7 @@
 // replaced, never merged; only `tags` accumulate (defaults, group, VM).
 
 import { schemaReferenceMarkdown } from '../policy/reference.js';
-import { dict, enumOf, int, list, obj, oneOrMany, optional, pathOf, required, str, type Infer, type JsonSchema, type Schema } from '../policy/schema-dsl.js';
+import { dict, enumOf, hex, int, list, obj, oneOrMany, optional, pathOf, required, str, type Infer, type JsonSchema, type Schema } from '../policy/schema-dsl.js';
 
 export const INVENTORY_API_VERSION = 'vtpm-verify/v1';
 
@@ -77,6 +77,10 @@ const vmSchema = obj(
     url: required(url, "the VM's evidence endpoint base URI", 'https://web-1.prod.example:8443/attest'),
     group: optional(groupName, 'the group whose settings (and name, as JUnit classname) the VM takes', 'web'),
     description: optional(str({ maxLength: 4096 }), 'free text'),
+    instanceId: optional(
+      hex('vTPM instance id', [32]),
+      "the vTPM instance expected at url (protocol section 5): a VM whose verified AK certificate names another (a relay forwarding a healthy VM's evidence, a wrong address) is not trusted, TARGET_INSTANCE_MISMATCH",
+    ),
     ...settingFields,
   },
   { label: 'VM' },

@@ -62,6 +62,8 @@ export interface InventoryVm {
   /** what identifies the VM in reports and for --shard: its name, else its url */
   key: string;
   url: string;
+  /** the vTPM instance expected at url (64 lowercase hex digits) */
+  instanceId?: string;
   group?: string;
   /** defaults' tags, then the group's, then the VM's own (each once) */
   tags: string[];
@@ -184,7 +186,14 @@ function crossChecks(spec: InventorySpec): PendingIssue[] {
   const firstByUrl = new Map<string, number>();
   const firstByKey = new Map<string, number>();
   const firstByNfc = new Map<string, number>();
+  const firstByInstance = new Map<string, number>();
   spec.vms.forEach((vm, i) => {
+    if (vm.instanceId !== undefined) {
+      const id = vm.instanceId.toLowerCase();
+      const other = firstByInstance.get(id);
+      if (other === undefined) firstByInstance.set(id, i);
+      else out.push({ code: 'INVENTORY_DUPLICATE', path: ['vms', i, 'instanceId'], message: `vms[${i}].instanceId: the same vTPM instance as vms[${other}]; one instance answers at one address`, actual: vm.instanceId });
+    }
     // names that differ only in Unicode normalization (café as é or as e + ´) look the same in every report
     if (vm.name !== undefined) {
       const nfc = vm.name.normalize('NFC');
@@ -266,6 +275,7 @@ function resolveInventory(spec: InventorySpec, file: string): Inventory {
     const nearest = (key: keyof SettingsSpec): Level | undefined => levels.find((l) => l.settings[key] !== undefined);
     const out: InventoryVm = { index, key: vm.name ?? vm.url, url: vm.url, tags: [] };
     if (vm.name !== undefined) out.name = vm.name;
+    if (vm.instanceId !== undefined) out.instanceId = vm.instanceId.toLowerCase();
     if (vm.group !== undefined) out.group = vm.group;
     const tags = new Set<string>();
     for (const l of [...levels].reverse()) for (const t of l.settings.tags ?? []) tags.add(t);

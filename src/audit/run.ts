@@ -48,6 +48,8 @@ export interface AuditTarget {
   /** the VM's name in the inventory, if it has one */
   name?: string;
   url: string;
+  /** the vTPM instance expected at url (64 hex digits): another one there is TARGET_INSTANCE_MISMATCH */
+  instanceId?: string;
   group?: string;
   tags: readonly string[];
   profile: AuditProfile;
@@ -256,6 +258,7 @@ async function attemptOnce(target: AuditTarget, options: AuditRunOptions, deadli
     policySource: profile.policySource,
     at: now,
     ...(target.maxDepth !== undefined ? { maxDepth: target.maxDepth } : {}),
+    ...(target.instanceId !== undefined ? { expectInstanceId: Buffer.from(target.instanceId, 'hex') } : {}),
     ...(options.vplatformCache ? { vplatformCache: options.vplatformCache } : {}),
     ...(options.logCache ? { logCache: options.logCache } : {}),
     ...(options.pathMemo ? { pathMemo: options.pathMemo } : {}),

@@ -190,6 +190,7 @@ export function setupAudit(
       index: vm.index,
       ...(vm.name !== undefined ? { name: vm.name } : {}),
       url: vm.url,
+      ...(vm.instanceId !== undefined ? { instanceId: vm.instanceId } : {}),
       ...(vm.group !== undefined ? { group: vm.group } : {}),
       tags: vm.tags,
       profile,

@@ -24,6 +24,7 @@ export type FaultName =
   | 'nonce'
   | 'not-hosted'
   | 'relayed'
+  | 'relayed-top'
   | 'stale-binding'
   | 'foreign-issuer'
   | 'unreachable'
@@ -45,8 +46,8 @@ export interface FaultInfo {
   status: 'not-trusted' | 'unreachable';
   /** what the verifier must do to see it */
   needs: string;
-  /** which layers can have it: the VM only (an IMA list), or any */
-  layers: 'any' | 'vm';
+  /** which layers can have it: a VM (an IMA list), a top layer (one with no guests), or any */
+  layers: 'any' | 'vm' | 'top';
 }
 
 export const FAULTS = {
@@ -112,6 +113,15 @@ export const FAULTS = {
     status: 'not-trusted',
     needs: 'the hosted-instance check (its actual is "absent": the instance was never recorded there, unlike not-hosted\'s migrate-out); with issuer binding also the issuer check',
     layers: 'any',
+  },
+  'relayed-top': {
+    does: "the VM's URI is served by a relay that forwards each request to another genuine VM and returns its evidence unchanged: every check of the walk passes, as that VM",
+    scope: 'layer',
+    code: 'TARGET_INSTANCE_MISMATCH',
+    alsoCodes: [],
+    status: 'not-trusted',
+    needs: "know which vTPM instance should answer at the URL (an inventory's instanceId, attest --instance) and compare it with the instanceId of the top AK certificate: nothing in the evidence names the URL it was asked at",
+    layers: 'top',
   },
   'stale-binding': {
     does: 'the layer sends an outdated vplatformLog (without its latest entry) that still lists the instance above as hosted but no longer replays to the quoted PCR 23',

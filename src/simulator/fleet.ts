@@ -119,8 +119,11 @@ export interface FaultPlanOptions {
   kinds?: readonly FaultName[];
 }
 
-/** Faults whose code does not depend on the policy, drawn by default. */
-export const PLAN_KINDS: readonly FaultName[] = ['pcr', 'log-event', 'signature', 'certificate', 'nonce', 'ima-tamper', 'not-hosted', 'relayed', 'stale-binding', 'foreign-issuer'];
+/**
+ * Faults whose code does not depend on the policy, drawn by default (relayed-top shows only to an
+ * audit that knows each VM's instance id, as the simulator's inventory gives it).
+ */
+export const PLAN_KINDS: readonly FaultName[] = ['pcr', 'log-event', 'signature', 'certificate', 'nonce', 'ima-tamper', 'not-hosted', 'relayed', 'relayed-top', 'stale-binding', 'foreign-issuer'];
 
 /** mulberry32 over a 32-bit seed from SHA-256 of the text: small, fast, and the same everywhere. */
 function prng(seed: string): () => number {
@@ -216,11 +219,11 @@ export function generateFaultPlan(topology: Topology, options: FaultPlanOptions)
  */
 export function inventoryYaml(entries: readonly InventoryEntry[]): string {
   let out = '# vtpm-verify simulator inventory: one entry per VM\nvms:\n';
-  for (const e of entries) out += `  - name: ${JSON.stringify(e.name)}\n    url: ${JSON.stringify(e.url)}\n    tags: [${e.tags.map((t) => JSON.stringify(t)).join(', ')}]\n`;
+  for (const e of entries) out += `  - name: ${JSON.stringify(e.name)}\n    url: ${JSON.stringify(e.url)}${e.instanceId !== undefined ? `\n    instanceId: ${JSON.stringify(e.instanceId)}` : ''}\n    tags: [${e.tags.map((t) => JSON.stringify(t)).join(', ')}]\n`;
   return out;
 }
 
 /** The same inventory as JSON, one VM per line: `vtpm-verify audit` reads *.json inventories with the (much faster) JSON parser. */
 export function inventoryJson(entries: readonly InventoryEntry[]): string {
-  return `{"vms": [\n${entries.map((e) => JSON.stringify({ name: e.name, url: e.url, tags: e.tags })).join(',\n')}\n]}\n`;
+  return `{"vms": [\n${entries.map((e) => JSON.stringify({ name: e.name, url: e.url, instanceId: e.instanceId, tags: e.tags })).join(',\n')}\n]}\n`;
 }

@@ -62,6 +62,8 @@ export interface TrustAnchorFile {
 export interface InventoryEntry {
   name: string;
   url: string;
+  /** a virtual top's vTPM instance id (64 hex digits): the audit pins it to the URL */
+  instanceId?: string;
   tags: string[];
 }
 
@@ -140,7 +142,7 @@ export class SimPlatform {
   }
 
   inventory(): InventoryEntry[] {
-    return this.tops().map((l) => ({ name: l.name, url: l.url, tags: [...l.tags] }));
+    return this.tops().map((l) => ({ name: l.name, url: l.url, ...(l.kind === 'virtual' ? { instanceId: l.instanceIdHex } : {}), tags: [...l.tags] }));
   }
 
   /** What attesting `top` should find, from the faults injected (tests and audits compare results with it). */
@@ -153,11 +155,12 @@ export class SimPlatform {
     let stopped = false;
     while (layer && !stopped) {
       // a relay answers for this layer with another platform's evidence; the walk then follows that platform down
-      const relay = upper ? layer.faults.find((f) => f.fault === 'relayed' && (f.upper === undefined || f.upper === upper!.name)) : undefined;
+      // (at the top, relayed-top: another VM answers at the VM's URL)
+      const relay = upper ? layer.faults.find((f) => f.fault === 'relayed' && (f.upper === undefined || f.upper === upper!.name)) : layer.faults.find((f) => f.fault === 'relayed-top');
       const answering: SimLayer = relay && layer.relayTarget ? layer.relayTarget : layer;
       path.push(answering.name);
       const applicable = (relay ? [relay] : []).concat(
-        answering.faults.filter((f) => f.fault !== 'relayed' && (FAULTS[f.fault].scope === 'layer' || f.upper === undefined || f.upper === upper?.name)),
+        answering.faults.filter((f) => f.fault !== 'relayed' && f.fault !== 'relayed-top' && (FAULTS[f.fault].scope === 'layer' || f.upper === undefined || f.upper === upper?.name)),
       );
       for (const f of applicable) {
         faults.push({ position, layer: layer.name, fault: f.fault, code: expectedCode(f), status: FAULTS[f.fault].status });
@@ -198,6 +201,10 @@ function placeFaults(faults: readonly PlacedFault[], infos: Map<string, NodeInfo
     const node = info!.node;
     const spec = FAULTS[fault.fault];
     if (spec.layers === 'vm' && node.role !== 'vm') throw faultError(`fault ${fault.fault} applies to a VM (it needs an IMA list); ${node.name} is a ${node.role}`, { fault: fault.fault, layer: node.name });
+    if (spec.layers === 'top' && (node.guests.length > 0 || node.role === 'physical')) {
+      // only a virtual top has an instance id for the challenger to expect
+      throw faultError(`fault ${fault.fault} applies to a virtual top layer (a VM or VMM that hosts nothing); ${node.name} ${node.role === 'physical' ? 'is physical' : `hosts ${node.guests.length}`}`, { fault: fault.fault, layer: node.name });
+    }
     if (spec.scope === 'binding') {
       if (node.guests.length === 0) throw faultError(`fault ${fault.fault} breaks the binding to the layer above; ${node.name} hosts nothing`, { fault: fault.fault, layer: node.name });
       if (fault.upper !== undefined && !node.guests.some((g) => g.name === fault.upper)) {
@@ -212,9 +219,10 @@ function placeFaults(faults: readonly PlacedFault[], infos: Map<string, NodeInfo
     if (list.some((f) => f.fault === fault.fault && f.upper === fault.upper)) throw faultError(`fault ${fault.fault} is given twice for ${node.name}`, { fault: fault.fault, layer: node.name });
     // A layer that does not answer (unreachable, slow, huge) shows nothing else: with another fault
     // beside it, what the plan expects could never be what an audit finds.
-    const silent = (name: FaultName) => FAULTS[name].status === 'unreachable';
+    // Nor does a top layer whose URL a relay serves: another VM answers for it.
+    const silent = (name: FaultName) => FAULTS[name].status === 'unreachable' || name === 'relayed-top';
     if (list.length > 0 && (silent(fault.fault) || list.some((f) => silent(f.fault)))) {
-      throw faultError(`fault ${fault.fault}@${node.name}: ${node.name} already has ${list.map((f) => f.fault).join(', ')}; a layer that does not answer (unreachable, slow, huge) can have no other fault`, { fault: fault.fault, layer: node.name });
+      throw faultError(`fault ${fault.fault}@${node.name}: ${node.name} already has ${list.map((f) => f.fault).join(', ')}; a layer that does not answer (unreachable, slow, huge) or whose URL a relay serves (relayed-top) can have no other fault`, { fault: fault.fault, layer: node.name });
     }
     list.push(fault);
     placed.set(node.name, list);
@@ -250,7 +258,13 @@ function findDecoy(node: TopologyNode, infos: Map<string, NodeInfo>, depthOf: Ma
   const d = depthOf.get(node.name);
   // a healthy stand-in, so that what it answers is genuine evidence (its host may still have faults of its own)
   const candidates = [...infos.values()].filter((i) => i.listed && i.node !== node && i.node.role === node.role && depthOf.get(i.node.name) === d && !faulty.has(i.node.name));
-  return (candidates.find((i) => rootOf.get(i.node.name) !== rootOf.get(node.name)) ?? candidates[0])?.node;
+  // best one whose platforms below are healthy too: what the relay shows is then the stand-in's clean walk
+  const cleanBelow = (i: NodeInfo): boolean => {
+    for (let p = i.parent; p; p = infos.get(p.name)?.parent ?? null) if (faulty.has(p.name)) return false;
+    return true;
+  };
+  const pick = (list: NodeInfo[]): NodeInfo | undefined => list.find((i) => rootOf.get(i.node.name) !== rootOf.get(node.name)) ?? list[0];
+  return (pick(candidates.filter(cleanBelow)) ?? pick(candidates))?.node;
 }
 
 export function buildPlatform(options: PlatformOptions): SimPlatform {
@@ -279,7 +293,7 @@ export function buildPlatform(options: PlatformOptions): SimPlatform {
   const decoyOf = new Map<string, string>();
   const decoyRoots: TopologyNode[] = [];
   for (const [name, list] of placed) {
-    if (!list.some((f) => f.fault === 'relayed' || f.fault === 'foreign-issuer')) continue;
+    if (!list.some((f) => f.fault === 'relayed' || f.fault === 'relayed-top' || f.fault === 'foreign-issuer')) continue;
     const node = infos.get(name)!.node;
     let decoy = findDecoy(node, infos, depthOf, rootOf, new Set(placed.keys()));
     if (!decoy) {
@@ -382,7 +396,7 @@ export function buildPlatform(options: PlatformOptions): SimPlatform {
   for (const layer of platform.layers.values()) {
     for (const f of layer.faults) {
       if (f.fault === 'not-hosted') layer.record('migrate-out', platform.layer(f.upper!).instanceId, f.upper);
-      if (f.fault === 'relayed') layer.relayTarget = platform.layer(decoyOf.get(layer.name)!);
+      if (f.fault === 'relayed' || f.fault === 'relayed-top') layer.relayTarget = platform.layer(decoyOf.get(layer.name)!);
     }
     // stale-binding: a late entry the stale log lacks (the upper instance stays listed in it)
     if (layer.hasFault('stale-binding')) layer.record('create', randomBytes(32), 'late-guest');

@@ -192,7 +192,8 @@ export class SimulatorService {
     try {
       const request = this.queries.parse(query);
       // a relay answers with another platform's genuine evidence for the same request; a cloned VM, in turn with its copy
-      const answering = layer.relayTarget && layer.faultFor('relayed', request) ? layer.relayTarget : layer.respondent();
+      const relayed = layer.faultFor('relayed', request) ?? layer.faultFor('relayed-top');
+      const answering = layer.relayTarget && relayed ? layer.relayTarget : layer.respondent();
       body = answering.evidenceParts(request);
     } catch (err) {
       if (err instanceof VtpmError && err.kind === 'input') {

@@ -52,6 +52,7 @@ export const WALK_CODES = {
   BINDING_NO_INSTANCE_ID: { kind: 'verification', summary: 'a virtual layer\'s verified AK certificate names no instanceId to bind to the layer below' },
   BINDING_NONCE_CHAIN: { kind: 'verification', summary: 'the lower quote does not carry the nonce chained from the quote above (protocol section 3)' },
   BINDING_ISSUER: { kind: 'verification', summary: 'the CA that issued the upper AK certificate is not recorded as an issuer by the layer below (protocol section 5.1)' },
+  TARGET_INSTANCE_MISMATCH: { kind: 'verification', summary: "the top layer's verified AK certificate names another vTPM instance (or none) than the one expected at that URL (inventory instanceId, --instance): another VM answers there, through a relay or a wrong address" },
 } as const satisfies CodeTable;
 
 /** What the `assess` hook hands back to the walker before the policy decides. */
@@ -93,6 +94,12 @@ export interface WalkOptions {
   evidenceTime?: Date;
   /** hard limit on layers walked (default 8) */
   maxDepth?: number;
+  /**
+   * The vTPM instance the challenger means to attest at `target` (an inventory's instanceId,
+   * --instance). Without it a relay at the target URL that forwards another healthy VM's live
+   * evidence verifies in every respect: nothing in the evidence names the URL it was asked at.
+   */
+  expectInstanceId?: Uint8Array;
   /** findings from the state store to hand to the policy (clone/rollback) */
   findings?: Finding[];
   /**
@@ -358,6 +365,7 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
     if (ext?.deepAttestation) layer.deepAttestation = ext.deepAttestation;
     if (ext?.migrationService) layer.migrationService = ext.migrationService;
     if (current.vplatform) layer.hostedInstanceCount = current.vplatform.hostedNow.size;
+    if (position === 0 && options.expectInstanceId) checks.push(checkTargetInstance(options.expectInstanceId, ext?.instanceId, options.target));
 
     const failedHere = checks.find((c) => c.status === 'fail');
     layer.status = failedHere ? 'not-trusted' : 'trusted';
@@ -603,4 +611,19 @@ function decide(layers: LayerResult[], chain: RuleOutcome[]): { verdict: Verdict
   }
   const bottom = layers[layers.length - 1];
   return { verdict: 'trusted', reason: `all ${layers.length} layer(s) verified and satisfy the policy${bottom ? `; the walk ended at a ${bottom.kind ?? 'unspecified'} layer` : ''}` };
+}
+
+/** The top layer is the vTPM instance the challenger meant to ask at that URL (from its verified certificate). */
+function checkTargetInstance(expected: Uint8Array, stated: Uint8Array | undefined, target: string): CheckResult {
+  const want = toHex(expected);
+  const actual = stated ? toHex(stated) : null;
+  if (actual === want) return pass('target.instance', `the VM is the vTPM instance expected at this URL (${want.slice(0, 16)}…)`);
+  return fail(
+    'target.instance',
+    'TARGET_INSTANCE_MISMATCH',
+    actual === null
+      ? `the VM's certificate names no vTPM instance, but instance ${want} is expected at ${target}`
+      : `the VM answering at ${target} is vTPM instance ${actual}, not the expected ${want}: another VM answers there (a relay, or a wrong address)`,
+    { expected: want, actual },
+  );
 }

@@ -71,7 +71,11 @@ test('a fleet of 1,000 VMs (50 VMMs, 50 hosts), faults from a seeded plan: the a
   const unreachable = byVerdict('incomplete');
   // the plan is varied: every kind of verification fault, VMs, a VMM and a host down
   assert.equal(notTrusted.length, 40);
-  assert.ok(new Set(report.results.map((r) => finding(r).code).filter(Boolean)).size >= 11);
+  assert.ok(new Set(report.results.map((r) => finding(r).code).filter(Boolean)).size >= 12);
+  // VMs whose URL a relay serves (another genuine VM's evidence): caught because the inventory names each VM's instance
+  const relayed = notTrusted.filter((n) => expected.get(n)!.faults[0]!.fault === 'relayed-top');
+  assert.ok(relayed.length >= 3, `relayed-top VMs in the plan: ${relayed.length}`);
+  for (const n of relayed) assert.equal(finding(report.results.find((r) => r.name === n)!).code, 'TARGET_INSTANCE_MISMATCH');
   assert.deepEqual(
     [...new Set(report.results.filter((r) => r.verdict === 'incomplete').map((r) => finding(r).position))].sort(),
     [0, 1, 2],

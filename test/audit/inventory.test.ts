@@ -208,14 +208,15 @@ test('a JSON inventory (the fast path for large fleets) gives the same VMs, and 
 
 test("the simulator's inventory (vtpm-verify simulate --inventory-out), YAML or JSON, is a valid inventory", () => {
   const entries = [
-    { name: 'vm-0001', url: 'http://127.0.0.1:8400/l/vm-0001', tags: ['sim', 'host=host-001'] },
-    { name: 'vm-0002', url: 'http://127.0.0.1:8400/l/vm-0002', tags: [] },
+    { name: 'vm-0001', url: 'http://127.0.0.1:8400/l/vm-0001', instanceId: '5c'.repeat(32), tags: ['sim', 'host=host-001'] },
+    // a physical top has no instance id to pin
+    { name: 'bare-1', url: 'http://127.0.0.1:8400/l/bare-1', tags: [] },
   ];
   const { inventory, issues } = parseInventory(inventoryYaml(entries), 'sim.yaml');
   assert.deepEqual(issues, []);
   assert.deepEqual(
-    inventory!.vms.map((v) => [v.name, v.url, v.tags]),
-    entries.map((e) => [e.name, e.url, e.tags]),
+    inventory!.vms.map((v) => [v.name, v.url, v.instanceId, v.tags]),
+    entries.map((e) => [e.name, e.url, e.instanceId, e.tags]),
   );
   // --inventory-out FILE.json: the same VMs, as JSON
   const json = parseInventory(inventoryJson(entries), 'sim.json');
@@ -278,4 +279,24 @@ vms:
   const shard = await runCli(['audit', join(dir, 'none.yaml'), '--shard', '3/3', '--json']);
   assert.equal(shard.code, 2);
   assert.equal(shard.json?.error?.code, 'USAGE');
+});
+
+test('instanceId: the vTPM instance expected at a VM\'s url, 64 hex digits (uppercase read as lowercase), one VM each', () => {
+  const id = 'ab'.repeat(32);
+  const ok = parseInventory(`vms:\n  - { name: a, url: "https://a.example/", instanceId: "${id.toUpperCase()}" }\n  - { name: b, url: "https://b.example/" }\n`, 'inv.yaml');
+  assert.deepEqual(ok.issues, []);
+  assert.equal(ok.inventory!.vms[0]!.instanceId, id);
+  assert.equal(ok.inventory!.vms[1]!.instanceId, undefined);
+
+  const bad = parseInventory(`vms:\n  - { url: "https://a.example/", instanceId: "${id.slice(2)}" }\n  - { url: "https://b.example/", instanceId: "xyz" }\n`, 'inv.yaml');
+  assert.deepEqual(bad.issues.map((i) => [i.line, i.code, i.path]), [
+    [2, 'INVENTORY_VALUE', 'vms[0].instanceId'],
+    [3, 'INVENTORY_VALUE', 'vms[1].instanceId'],
+  ]);
+  assert.match(bad.issues[0]!.message, /62 hex digits/);
+
+  // two addresses for one instance: one of them is not that VM
+  const twice = parseInventory(`vms:\n  - { url: "https://a.example/", instanceId: "${id}" }\n  - { url: "https://b.example/", instanceId: "${id.toUpperCase()}" }\n`, 'inv.yaml');
+  assert.deepEqual(twice.issues.map((i) => [i.line, i.code, i.path]), [[3, 'INVENTORY_DUPLICATE', 'vms[1].instanceId']]);
+  assert.match(twice.issues[0]!.message, /same vTPM instance as vms\[0\]/);
 });

@@ -49,7 +49,7 @@ function entriesOf(ev: LayerEvidence): VplatformEntryInput[] {
   );
 }
 
-export async function attestChain(client: EvidenceClient, topUrl: string, store: TrustStore, options: { maxDepth?: number; timeoutMs?: number; cache?: ValidationCache } = {}): Promise<WalkedLayer[]> {
+export async function attestChain(client: EvidenceClient, topUrl: string, store: TrustStore, options: { maxDepth?: number; timeoutMs?: number; cache?: ValidationCache; expectInstanceId?: string } = {}): Promise<WalkedLayer[]> {
   const out: WalkedLayer[] = [];
   let nonce: Buffer = randomBytes(32);
   let url = topUrl;
@@ -78,6 +78,8 @@ export async function attestChain(client: EvidenceClient, topUrl: string, store:
     layer.kind = info.layer?.kind;
     layer.anchorLabels = info.anchorLabels;
     if (info.layer?.instanceId) layer.instanceId = Buffer.from(info.layer.instanceId).toString('hex');
+    // the VM asked for is the one that answered: a relay at its URL verifies in every other respect
+    if (position === 0 && options.expectInstanceId !== undefined && layer.instanceId !== options.expectInstanceId) layer.codes.push('TARGET_INSTANCE_MISMATCH');
     const quote = verifyQuote({ ak: akFromKeyObject(info.publicKey!), message: ev.quote.message, signature: ev.quote.signature, nonce, pcrs: ev.unverifiedPcrs });
     layer.checks.push(...quote.checks);
     if (!quote.ok) {

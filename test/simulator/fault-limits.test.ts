@@ -29,11 +29,21 @@ test('a layer that does not answer can have no other fault, in either order', as
     [{ layer: 'vm-0001', fault: 'unreachable' }, { layer: 'vm-0001', fault: 'pcr' }],
     [{ layer: 'vm-0001', fault: 'pcr' }, { layer: 'vm-0001', fault: 'slow' }],
     [{ layer: 'vm-0001', fault: 'huge' }, { layer: 'vm-0001', fault: 'unreachable' }],
+    // another VM answers at a relayed top's URL: nothing of its own could show
+    [{ layer: 'vm-0001', fault: 'relayed-top' }, { layer: 'vm-0001', fault: 'pcr' }],
+    [{ layer: 'vm-0001', fault: 'ima-tamper' }, { layer: 'vm-0001', fault: 'relayed-top' }],
   ] as PlacedFault[][]) {
     const err = await assertRejectsCode(startSimulator({ topology, faults }), 'SIM_FAULT_INVALID');
-    assert.match(err.message, /a layer that does not answer \(unreachable, slow, huge\) can have no other fault/);
+    assert.match(err.message, /a layer that does not answer \(unreachable, slow, huge\) or whose URL a relay serves \(relayed-top\) can have no other fault/);
   }
   // verification faults together are fine: the audit reports the first
   const ok = await startSimulator({ topology, faults: [{ layer: 'vm-0001', fault: 'pcr' }, { layer: 'vm-0001', fault: 'nonce' }] as PlacedFault[] });
   await ok.close();
+});
+
+test('relayed-top applies to a virtual top layer only: not to a layer with guests, nor to a physical one', async () => {
+  const withGuests = await assertRejectsCode(startSimulator({ topology, faults: [{ layer: 'vmm-001', fault: 'relayed-top' }] as PlacedFault[] }), 'SIM_FAULT_INVALID');
+  assert.match(withGuests.message, /applies to a virtual top layer .*vmm-001 hosts \d+/);
+  const physical = await assertRejectsCode(startSimulator({ topology: { layers: 1 }, faults: [{ layer: 0, fault: 'relayed-top' }] as PlacedFault[] }), 'SIM_FAULT_INVALID');
+  assert.match(physical.message, /is physical/);
 });

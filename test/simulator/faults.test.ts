@@ -43,6 +43,8 @@ const CASES: Case[] = [
   { tamper: 'relayed@1', depth: 3 },
   { tamper: 'relayed@1', depth: 2 },
   { tamper: 'relayed@2', depth: 5 },
+  { tamper: 'relayed-top', depth: 3 },
+  { tamper: 'relayed-top@0', depth: 5 },
   { tamper: 'stale-binding@1', depth: 3 },
   { tamper: 'stale-binding@4', depth: 5 },
   { tamper: 'foreign-issuer@1', depth: 3 },
@@ -91,7 +93,8 @@ for (const c of CASES) {
       assert.equal(expected.verdict, FAULTS[name].status === 'unreachable' ? 'incomplete' : 'not-trusted');
 
       const { store } = loadTrustStore([sim.trustDir]);
-      const walk = await attestChain(client, sim.topUrl, store);
+      // the challenger knows which VM it asks (as an audit inventory says): a relay at its URL shows only so
+      const walk = await attestChain(client, sim.topUrl, store, { expectInstanceId: sim.inventory()[0]!.instanceId! });
       for (const l of walk.slice(0, position)) assert.deepEqual(l.codes, [], `layer ${l.position} above the fault is clean`);
       const hit = walk[position]!;
       if (name === 'eventlog-missing') {
@@ -108,6 +111,12 @@ for (const c of CASES) {
         for (const l of walk.slice(position + 1)) assert.deepEqual(l.codes, [], `layer ${l.position} below the fault is clean`);
       }
       if (name === 'not-hosted') assert.equal(hit.hostedActual, 'migrate-out');
+      if (name === 'relayed-top') {
+        assert.deepEqual(hit.codes, ['TARGET_INSTANCE_MISMATCH']);
+        assert.ok(expected.path[0]!.startsWith('other-'), 'the answering VM is the decoy');
+        const unpinned = await attestChain(client, sim.topUrl, store);
+        assert.deepEqual(unpinned.flatMap((l) => l.codes), [], 'without knowing the instance, the relayed evidence verifies in every respect');
+      }
       if (name === 'relayed') {
         assert.equal(hit.hostedActual, 'absent', 'a relayed platform never recorded the instance');
         assert.deepEqual(hit.codes, ['VPLATFORM_INSTANCE_NOT_HOSTED', 'VPLATFORM_ISSUER_NOT_RECORDED']);

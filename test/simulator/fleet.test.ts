@@ -23,11 +23,13 @@ function observed(walk: readonly WalkedLayer[]): [number, string][] {
 
 async function checkAgainstPlan(sim: RunningSimulator, names: readonly string[]): Promise<void> {
   const { store } = loadTrustStore([sim.trustDir]);
-  const inventory = new Map(sim.inventory().map((e) => [e.name, e.url]));
+  const inventory = new Map(sim.inventory().map((e) => [e.name, e]));
   await Promise.all(
     names.map(async (name) => {
       const expected = sim.expected(name);
-      const walk = await attestChain(client, inventory.get(name)!, store);
+      const entry = inventory.get(name)!;
+      // the instance expected at each URL, as the inventory says: a relay at a VM's URL shows only so
+      const walk = await attestChain(client, entry.url, store, entry.instanceId !== undefined ? { expectInstanceId: entry.instanceId } : {});
       assert.deepEqual(observed(walk), expected.faults.map((f) => [f.position, f.code]), `${name}: ${JSON.stringify(expected.faults)}`);
     }),
   );
@@ -49,7 +51,8 @@ test('a fleet of 1,000 VMs on 50 VMMs on 50 hosts: the counts, tables and invent
 
     const inventory = sim.inventory();
     assert.equal(inventory.length, 1000);
-    assert.deepEqual(inventory[0], { name: 'vm-0001', url: `${sim.origin}/l/vm-0001`, tags: ['sim', 'host=host-001', 'vmm=vmm-001'] });
+    assert.deepEqual(inventory[0], { name: 'vm-0001', url: `${sim.origin}/l/vm-0001`, instanceId: sim.platform.layer('vm-0001').instanceIdHex, tags: ['sim', 'host=host-001', 'vmm=vmm-001'] });
+    assert.equal(new Set(inventory.map((e) => e.instanceId)).size, 1000, 'every VM has its own instance id');
     assert.deepEqual((parseYaml(inventoryYaml(inventory)) as { vms: unknown[] }).vms, inventory);
 
     // the plan: a few percent faulty in varied ways, some unreachable, one VMM down; at most one fault on any VM's walk

@@ -29,7 +29,7 @@ const EVENTLOG_REQUIRED = loadPolicy(
   { path: '<test>' },
 );
 
-async function attestSim(sim: RunningSimulator, opts: { top?: string; maxDepth?: number; timeoutMs?: number; policy?: Policy } = {}) {
+async function attestSim(sim: RunningSimulator, opts: { top?: string; maxDepth?: number; timeoutMs?: number; policy?: Policy; expectInstanceId?: string } = {}) {
   const cache = new ValidationCache();
   const trust = loadTrustStore([sim.trustDir], { cache });
   const client = new EvidenceClient({ timeoutMs: opts.timeoutMs ?? 5_000, maxResponseBytes: 4 * 1024 * 1024 });
@@ -46,6 +46,7 @@ async function attestSim(sim: RunningSimulator, opts: { top?: string; maxDepth?:
       policySource: { source: 'built-in baseline', builtin: true },
       at: now,
       ...(opts.maxDepth ? { maxDepth: opts.maxDepth } : {}),
+      ...(opts.expectInstanceId ? { expectInstanceId: Buffer.from(opts.expectInstanceId, 'hex') } : {}),
     };
     const outcome = await walk(options, liveSource(client) as EvidenceSource);
     return { outcome, top, options };
@@ -94,6 +95,7 @@ const CASES: { fault: FaultName; layer: number; mode?: string }[] = [
   { fault: 'nonce', layer: 1 },
   { fault: 'not-hosted', layer: 1 },
   { fault: 'relayed', layer: 1 },
+  { fault: 'relayed-top', layer: 0 },
   { fault: 'stale-binding', layer: 2 },
   { fault: 'foreign-issuer', layer: 1 },
   { fault: 'unreachable', layer: 2 },
@@ -116,7 +118,9 @@ for (const c of CASES) {
     const sim = await startSimulator({ topology: { layers: 3 }, faults: [{ layer: c.layer, fault: c.fault, ...(c.mode ? { mode: c.mode as never } : {}) }] });
     try {
       // A missing log is only a failure where the policy requires one.
-      const { outcome } = await attestSim(sim, { timeoutMs: 1_500, ...(c.fault === 'eventlog-missing' ? { policy: EVENTLOG_REQUIRED } : {}) });
+      // the challenger knows which VM it asks (as an audit inventory says)
+      const expectInstanceId = sim.inventory()[0]!.instanceId!;
+      const { outcome } = await attestSim(sim, { timeoutMs: 1_500, expectInstanceId, ...(c.fault === 'eventlog-missing' ? { policy: EVENTLOG_REQUIRED } : {}) });
       const r = outcome.result;
       const info = FAULTS[c.fault];
       const code = expectedCode(c as never);
@@ -134,6 +138,48 @@ for (const c of CASES) {
     }
   });
 }
+
+test('a relay at the VM\'s URL (relayed-top): trusted as the VM it forwards to unless the instance expected there is known; then TARGET_INSTANCE_MISMATCH on layer 0, and the walk goes on below', async () => {
+  const sim = await startSimulator({ topology: { layers: 3 }, faults: [{ layer: 0, fault: 'relayed-top' }] });
+  try {
+    const vm = sim.inventory()[0]!.instanceId!;
+    // what a challenger that does not know the VM sees: the decoy's genuine evidence, every check passing
+    const blind = (await attestSim(sim)).outcome.result;
+    assert.equal(blind.verdict, 'trusted', blind.reason);
+    assert.notEqual(blind.layers[0]!.instanceId, vm);
+    assert.equal(blind.layers[0]!.checks.find((c) => c.id === 'target.instance'), undefined, 'no pin, no check');
+
+    const r = (await attestSim(sim, { expectInstanceId: vm })).outcome.result;
+    assert.equal(r.verdict, 'not-trusted');
+    assert.equal(r.error?.code, 'TARGET_INSTANCE_MISMATCH');
+    const check = r.layers[0]!.checks.find((c) => c.id === 'target.instance')!;
+    assert.equal(check.status, 'fail');
+    assert.equal(check.expected, vm);
+    assert.equal(check.actual, blind.layers[0]!.instanceId);
+    assert.deepEqual(r.layers.map((l) => l.status), ['not-trusted', 'trusted', 'trusted'], 'verified below: the relay target\'s own platform');
+  } finally {
+    await sim.close();
+  }
+});
+
+test('the instance expected at the URL: a genuine VM passes the check; uppercase pins are the same id; a physical top names none (actual null)', async () => {
+  const sim = await startSimulator({ topology: { layers: 3 } });
+  try {
+    const vm = sim.inventory()[0]!.instanceId!;
+    const r = (await attestSim(sim, { expectInstanceId: vm.toUpperCase() })).outcome.result;
+    assert.equal(r.verdict, 'trusted', r.reason);
+    assert.equal(r.layers[0]!.checks.find((c) => c.id === 'target.instance')?.status, 'pass');
+    // a lower layer's URL asked as the target: it is not the VM expected
+    const host = sim.layers.find((l) => l.role === 'physical')!;
+    const asHost = (await attestSim(sim, { top: host.name, expectInstanceId: vm })).outcome.result;
+    assert.equal(asHost.error?.code, 'TARGET_INSTANCE_MISMATCH');
+    const check = asHost.layers[0]!.checks.find((c) => c.id === 'target.instance')!;
+    assert.equal(check.actual, null);
+    assert.match(check.message, /names no vTPM instance/);
+  } finally {
+    await sim.close();
+  }
+});
 
 test('a deepAttestation chain that never ends stops at --max-depth with WALK_TOO_DEEP', async () => {
   const sim = await startSimulator({ topology: { layers: 7 } });
@@ -292,6 +338,47 @@ test('attest and verify through the CLI: exit codes, the JSON envelope, --save, 
     rmSync(dir, { recursive: true, force: true });
     await sim.close();
   }
+});
+
+test('attest --instance / verify --instance / demo --tamper relayed-top: the VM expected at the URL, through the CLI', async () => {
+  const sim = await startSimulator({ topology: { layers: 3 }, faults: [{ layer: 0, fault: 'relayed-top' }] });
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-instance-'));
+  try {
+    const vm = sim.inventory()[0]!.instanceId!;
+    const bundle = join(dir, 'vm.bundle.json');
+    // without the pin the relay is trusted as the VM it forwards to: what the option is for
+    const blind = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--save', bundle, '--json']);
+    assert.equal(blind.code, 0, blind.stdout + blind.stderr);
+    const live = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--instance', vm.toUpperCase(), '--json']);
+    assert.equal(live.code, 1, live.stdout + live.stderr);
+    assert.equal(live.json?.error?.code, 'TARGET_INSTANCE_MISMATCH');
+    assert.equal(live.json?.error?.details?.expected, vm);
+    const human = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--instance', vm]);
+    assert.equal(human.code, 1);
+    assert.match(human.stdout, /TARGET_INSTANCE_MISMATCH/);
+    assert.match(human.stdout, /another VM answers there/);
+    // the saved bundle, judged against the instance it should hold
+    const offline = await runCli(['verify', bundle, '--trust', sim.trustDir, '--instance', vm, '--json']);
+    assert.equal(offline.code, 1, offline.stdout + offline.stderr);
+    assert.equal(offline.json?.error?.code, 'TARGET_INSTANCE_MISMATCH');
+    const theirs = blind.json?.result.layers[0].instanceId as string;
+    assert.equal((await runCli(['verify', bundle, '--trust', sim.trustDir, '--instance', theirs, '--json'])).code, 0);
+    for (const bad of ['abc', vm.slice(2), `${vm}00`, 'zz'.repeat(32)]) {
+      const usage = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--instance', bad, '--json']);
+      assert.equal(usage.code, 2, bad);
+      assert.equal(usage.json?.error?.code, 'USAGE');
+      assert.match(usage.json?.error?.message, /--instance: expected 32 bytes as 64 hex digits/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await sim.close();
+  }
+  // the demo knows which VM it asks
+  const demo = await runCli(['demo', '--tamper', 'relayed-top', '--json']);
+  assert.equal(demo.code, 1, demo.stdout + demo.stderr);
+  assert.equal(demo.json?.result.attestation.layers[0].error.code, 'TARGET_INSTANCE_MISMATCH');
+  assert.deepEqual(demo.json?.result.simulator.injected.map((f: any) => [f.fault, f.layer, f.expectedCode]), [['relayed-top', 0, 'TARGET_INSTANCE_MISMATCH']]);
+  assert.equal((await runCli(['demo', '--tamper', 'relayed-top@1', '--json'])).code, 2, 'a VMM with a guest is no top');
 });
 
 test('an unreachable layer: exit 3 (could not complete), the layers above it still reported', async () => {

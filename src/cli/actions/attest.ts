@@ -21,6 +21,8 @@ export interface AttestOptions extends VerifierSetupOptions, ClientOptions {
   save?: string | undefined;
   /** 32 bytes a relying party chose: the random part of the top nonce (verify --challenge) */
   challenge?: Uint8Array | undefined;
+  /** the vTPM instance expected at the URL */
+  instance?: Uint8Array | undefined;
   maxDepth?: number | undefined;
   /** a state file ('' = the default location); absent: no state */
   state?: string | undefined;
@@ -38,10 +40,10 @@ export function positiveInt(value: string, option: string, max = Number.MAX_SAFE
   return Number(value);
 }
 
-/** --challenge: exactly 32 bytes as 64 hex digits (anything else is bad usage, exit 2). */
-export function challengeBytes(value: string): Buffer {
+/** --challenge, --instance: exactly 32 bytes as 64 hex digits (anything else is bad usage, exit 2). */
+export function bytes32(value: string, option: string): Buffer {
   if (!/^[0-9a-fA-F]{64}$/.test(value)) {
-    throw new UsageError('USAGE', `--challenge: expected 32 bytes as 64 hex digits, got ${JSON.stringify(value.slice(0, 80))}`, { option: '--challenge', length: value.length });
+    throw new UsageError('USAGE', `${option}: expected 32 bytes as 64 hex digits, got ${JSON.stringify(value.slice(0, 80))}`, { option, length: value.length });
   }
   return Buffer.from(value, 'hex');
 }
@@ -81,7 +83,7 @@ export async function runAttest(url: string, opts: AttestOptions): Promise<Comma
     const now = new Date();
     const top = drawTopNonce(now, url, opts.challenge);
     const assess = state ? (await import('../../state/assess.js')).stateAssessor(state, { target: url, time: now.getTime() }) : undefined;
-    const outcome = await walk({ ...walkOptions(url, top, setup, now, opts.maxDepth), ...(assess ? { assess } : {}) }, liveSource(client) as EvidenceSource);
+    const outcome = await walk({ ...walkOptions(url, top, setup, now, opts.maxDepth, opts.instance), ...(assess ? { assess } : {}) }, liveSource(client) as EvidenceSource);
     if (state) (await import('../../state/assess.js')).recordResult(state, outcome.result);
     if (opts.save !== undefined) await saveBundle(opts.save, url, top, outcome);
     return await renderOutcome(outcome.result, opts, earKey);
@@ -117,6 +119,8 @@ export interface VerifyBundleOptions extends VerifierSetupOptions {
   earKey?: string | undefined;
   /** the relying party's challenge: the bundle's random bytes must be it */
   challenge?: Uint8Array | undefined;
+  /** the vTPM instance expected at the bundle's target */
+  instance?: Uint8Array | undefined;
   maxDepth?: number | undefined;
   verbose: boolean;
 }
@@ -132,14 +136,14 @@ export async function runVerifyBundle(file: string, opts: VerifyBundleOptions): 
   const top = bundleMod.bundleTopNonce(bundle);
   const evidenceTime = new Date(bundle.time);
   const outcome = await walk(
-    { ...walkOptions(bundle.target, top, setup, evidenceTime, opts.maxDepth), now: new Date(), evidenceTime },
+    { ...walkOptions(bundle.target, top, setup, evidenceTime, opts.maxDepth, opts.instance), now: new Date(), evidenceTime },
     bundleMod.bundleSource(bundle),
   );
   return renderOutcome(outcome.result, opts, earKey);
 }
 
 /** The walk options every live or offline attestation shares. */
-export function walkOptions(target: string, top: TopNonce, setup: Pick<VerifierSetup, 'trust' | 'cache' | 'crls' | 'policy' | 'policySource'>, at: Date, maxDepth: number | undefined) {
+export function walkOptions(target: string, top: TopNonce, setup: Pick<VerifierSetup, 'trust' | 'cache' | 'crls' | 'policy' | 'policySource'>, at: Date, maxDepth: number | undefined, expectInstanceId?: Uint8Array) {
   return {
     target,
     topNonce: top,
@@ -150,6 +154,7 @@ export function walkOptions(target: string, top: TopNonce, setup: Pick<VerifierS
     policySource: setup.policySource,
     at,
     ...(maxDepth !== undefined ? { maxDepth } : {}),
+    ...(expectInstanceId ? { expectInstanceId } : {}),
   };
 }
 

@@ -51,7 +51,17 @@ export async function runDemo(opts: DemoOptions): Promise<CommandOutcome> {
     const setup = await setupVerifier({ policy: policyPath, trust: [sim.trustDir] });
     const now = new Date();
     const outcome = await walk(
-      { target: sim.topUrl, topNonce: drawTopNonce(now, sim.topUrl), trust: setup.trust, cache: setup.cache, policy: setup.policy, policySource: setup.policySource, at: now },
+      {
+        target: sim.topUrl,
+        topNonce: drawTopNonce(now, sim.topUrl),
+        trust: setup.trust,
+        cache: setup.cache,
+        policy: setup.policy,
+        policySource: setup.policySource,
+        at: now,
+        // the demo knows which VM it asks, as an audit inventory does: a relay at its URL (relayed-top) is caught
+        ...pinned(sim.inventory()[0]!.instanceId),
+      },
       liveSource(client) as EvidenceSource,
     );
     result = outcome.result;
@@ -76,9 +86,13 @@ export async function runDemo(opts: DemoOptions): Promise<CommandOutcome> {
         style.dim(`  firmware event logs, an IMA list in the VM, vPlatform tables in PCR 23; policy ${policyPath}`),
       ];
       for (const f of injected) head.push(style.warn(`  injected: ${f.fault} at layer ${f.layer} (${f.name}): ${f.does}; expect ${f.expectedCode}`));
-      if (injected.length === 0 && opts.tamper.length === 0) head.push(style.dim('  try: vtpm-verify demo --tamper pcr@1   (or log-event, signature, certificate, nonce, not-hosted, relayed, stale-binding, foreign-issuer, unreachable)'));
+      if (injected.length === 0 && opts.tamper.length === 0) head.push(style.dim('  try: vtpm-verify demo --tamper pcr@1   (or log-event, signature, certificate, nonce, not-hosted, relayed, relayed-top, stale-binding, foreign-issuer, unreachable)'));
       void expectedCode;
       return `${head.join('\n')}\n\n${renderTree(result, style, { verbose: opts.verbose })}`;
     },
   };
+}
+
+function pinned(instanceId: string | undefined): { expectInstanceId?: Buffer } {
+  return instanceId !== undefined ? { expectInstanceId: Buffer.from(instanceId, 'hex') } : {};
 }

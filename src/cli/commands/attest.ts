@@ -58,6 +58,7 @@ export const attestCommand: CommandDefinition = (program, runner) => {
     .option('--ear-key <file>', 'sign the EAR as an ES256 JWT with this P-256 private key (PEM or JWK)')
     .option('--save <file>', 'save everything fetched as an evidence bundle (re-verify it offline with vtpm-verify verify)')
     .option('--challenge <hex>', 'use these 32 bytes (64 hex digits), chosen by whoever verifies the saved bundle, as the random part of the top nonce (verify --challenge)')
+    .option('--instance <hex>', "the vTPM instance id (64 hex digits) expected at the URL: a VM whose verified AK certificate names another is not trusted (TARGET_INSTANCE_MISMATCH: a relay forwarding another VM's evidence, or a wrong address)")
     .option('--state [file]', 'record clock readings and hosting in a state file and check them for rollback and clones; the result goes to the history (without a file: $XDG_STATE_HOME/vtpm-verify/state.db)');
   withCommonOptions(withVerifierOptions(withClientOptions(cmd))).addHelpText(
     'after',
@@ -68,24 +69,32 @@ extension says whether the VM is virtual and where the layer below answers; that
 layer is attested over a nonce chained from the quote above, must host the VM's
 vTPM instance in its quoted vPlatform table, and so on down to a physical TPM.
 
+Nothing in the evidence names the URL it was asked at: a machine at the URL
+that forwards each request to another, healthy VM is trusted as that VM. Give
+--instance with the vTPM instance id expected there (a result's
+layers[0].instanceId, or the TrustedLayer extension of the VM's AK certificate)
+to rule that out.
+
 Exit codes: 0 trusted; 1 not trusted (the failing layer, check and code are
 shown); 2 bad usage or input; 3 could not complete (a layer unreachable).
 
 Example:
   $ vtpm-verify attest http://127.0.0.1:8443/l/vm --trust ./trust --policy policies/production.yaml
+  $ vtpm-verify attest https://vm1.example/attest --trust ./trust --instance 5c0d9f1e62b8a4737e01c2a9f4b3d6e8a1907c5b2e4f6d8a0c1b3e5f7a9d2c4e
   $ vtpm-verify attest https://vm1.example/attest --trust ./trust --ca provider-ca.pem --save vm1.bundle.json --json
   $ vtpm-verify attest http://127.0.0.1:8443/l/vm --trust ./trust --ear --ear-key ear-signing.pem`,
   );
   cmd.action(async (url: string, opts: Record<string, unknown>) => {
     await runner(globalsFrom(opts), async () => {
-      const { runAttest, positiveInt, challengeBytes } = await import('../actions/attest.js');
+      const { runAttest, positiveInt, bytes32 } = await import('../actions/attest.js');
       return runAttest(url, {
         ...verifierOptionsFrom(opts),
         json: opts['json'] === true,
         ear: opts['ear'] === true || opts['earKey'] !== undefined,
         earKey: opts['earKey'] as string | undefined,
         save: opts['save'] as string | undefined,
-        challenge: opts['challenge'] !== undefined ? challengeBytes(String(opts['challenge'])) : undefined,
+        challenge: opts['challenge'] !== undefined ? bytes32(String(opts['challenge']), '--challenge') : undefined,
+        instance: opts['instance'] !== undefined ? bytes32(String(opts['instance']), '--instance') : undefined,
         ...clientOptionsFrom(opts, positiveInt),
         state: opts['state'] === true ? '' : (opts['state'] as string | undefined),
         maxDepth: opts['maxDepth'] !== undefined ? positiveInt(String(opts['maxDepth']), '--max-depth', 64) : undefined,
@@ -102,7 +111,8 @@ export const verifyCommand: CommandDefinition = (program, runner) => {
     .argument('<bundle>', 'evidence bundle written by vtpm-verify attest --save')
     .option('--ear', 'print the result as an EAR instead of a tree')
     .option('--ear-key <file>', 'sign the EAR as an ES256 JWT with this P-256 private key')
-    .option('--challenge <hex>', 'the 32 bytes (64 hex digits) you gave attest --challenge: a bundle whose top nonce was drawn from other bytes is not trusted (BUNDLE_CHALLENGE_MISMATCH)');
+    .option('--challenge <hex>', 'the 32 bytes (64 hex digits) you gave attest --challenge: a bundle whose top nonce was drawn from other bytes is not trusted (BUNDLE_CHALLENGE_MISMATCH)')
+    .option('--instance <hex>', "the vTPM instance id (64 hex digits) expected at the bundle's target: a VM whose verified AK certificate names another is not trusted (TARGET_INSTANCE_MISMATCH)");
   withCommonOptions(withVerifierOptions(cmd)).addHelpText(
     'after',
     `
@@ -122,10 +132,11 @@ Example:
   );
   cmd.action(async (file: string, opts: Record<string, unknown>) => {
     await runner(globalsFrom(opts), async () => {
-      const { runVerifyBundle, positiveInt, challengeBytes } = await import('../actions/attest.js');
+      const { runVerifyBundle, positiveInt, bytes32 } = await import('../actions/attest.js');
       return runVerifyBundle(file, {
         ...verifierOptionsFrom(opts),
-        challenge: opts['challenge'] !== undefined ? challengeBytes(String(opts['challenge'])) : undefined,
+        challenge: opts['challenge'] !== undefined ? bytes32(String(opts['challenge']), '--challenge') : undefined,
+        instance: opts['instance'] !== undefined ? bytes32(String(opts['instance']), '--instance') : undefined,
         json: opts['json'] === true,
         ear: opts['ear'] === true || opts['earKey'] !== undefined,
         earKey: opts['earKey'] as string | undefined,
