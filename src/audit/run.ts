@@ -30,6 +30,7 @@ import { walk, type EvidenceSource, type WalkOptions } from '../verify/walker.js
 import type { Crl } from '../x509/crl.js';
 import type { ValidationCache } from '../x509/cache.js';
 import type { PathValidationMemo } from '../x509/path-memo.js';
+import type { TopInstanceRegistry } from './instances.js';
 import type { TrustStore } from '../x509/trust-store.js';
 import { asVtpmError, TransportError } from '../errors.js';
 import { HTTP_DEFAULTS } from '../transport/http-client.js';
@@ -74,6 +75,8 @@ export interface AuditRunOptions {
   vplatformCache?: VplatformLogCache;
   logCache?: LogVerificationCache;
   pathMemo?: PathValidationMemo;
+  /** the vTPM instances the audit's VMs answered as: a second VM answering as one is AUDIT_DUPLICATE_INSTANCE */
+  instances?: TopInstanceRegistry;
   assess?: AssessFactory;
   /** each VM's final result, once (the caller writes it out and lets it go) */
   onResult: (result: AttestationResult, target: AuditTarget) => void;
@@ -263,6 +266,7 @@ async function attemptOnce(target: AuditTarget, options: AuditRunOptions, deadli
     ...(options.logCache ? { logCache: options.logCache } : {}),
     ...(options.pathMemo ? { pathMemo: options.pathMemo } : {}),
     ...(options.assess ? { assess: options.assess(target, { time: now.getTime() }) } : {}),
+    ...(options.instances ? { claimTopInstance: claimFor(options.instances, target) } : {}),
     // other VMs' walks keep the event loop busy while a signature verifies on the pool
     signatures: 'thread-pool',
   };
@@ -303,4 +307,9 @@ function decorate(result: AttestationResult, target: AuditTarget, attempts: numb
     attempts,
     ...rest,
   };
+}
+
+function claimFor(registry: TopInstanceRegistry, target: AuditTarget): NonNullable<WalkOptions['claimTopInstance']> {
+  const vm = { key: target.name ?? target.url, url: target.url };
+  return (instanceId, clean) => registry.claim(instanceId, vm, clean);
 }

@@ -109,10 +109,10 @@ export const CODE_MAPPINGS: readonly CodeMapping[] = [
   },
   { codes: ['CHAIN_*', 'CRL_*', 'POLICY_EKU_MISSING'], claim: 'instance-identity', value: II.UNTRUSTWORTHY, meaning: 'the AK certificate path is invalid (expired, revoked, wrong usage, ...)' },
   {
-    codes: ['POLICY_CLONE', 'POLICY_SOURCE_STILL_HOSTS', 'CLONE_*', 'VPLATFORM_HOSTED_TWICE', 'VPLATFORM_STILL_HOSTED', 'VPLATFORM_NOT_MIGRATED_OUT'],
+    codes: ['POLICY_CLONE', 'POLICY_SOURCE_STILL_HOSTS', 'CLONE_*', 'AUDIT_DUPLICATE_INSTANCE', 'VPLATFORM_HOSTED_TWICE', 'VPLATFORM_STILL_HOSTED', 'VPLATFORM_NOT_MIGRATED_OUT'],
     claim: 'instance-identity',
     value: II.UNTRUSTWORTHY,
-    meaning: 'the vTPM instance may run twice (clone, or a source that still hosts it after a migration)',
+    meaning: 'the vTPM instance may run twice (clone, a source that still hosts it after a migration, or two VMs of an audit answering as it)',
   },
   {
     codes: ['POLICY_ROLLBACK', 'CLOCK_RESET_COUNT_DECREASED', 'CLOCK_RESTART_COUNT_DECREASED', 'CLOCK_WENT_BACK', 'RESTORE_FROM_BACKUP'],

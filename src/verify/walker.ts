@@ -100,6 +100,12 @@ export interface WalkOptions {
    * evidence verifies in every respect: nothing in the evidence names the URL it was asked at.
    */
   expectInstanceId?: Uint8Array;
+  /**
+   * Called with the top layer's instance id once its checks are done (`clean`: none failed): a fleet
+   * audit's registry of the instances its VMs answered as, which returns the check to show (failing when
+   * another VM of the audit answers as the same instance).
+   */
+  claimTopInstance?: (instanceId: string, clean: boolean) => CheckResult | undefined;
   /** findings from the state store to hand to the policy (clone/rollback) */
   findings?: Finding[];
   /**
@@ -366,6 +372,10 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
     if (ext?.migrationService) layer.migrationService = ext.migrationService;
     if (current.vplatform) layer.hostedInstanceCount = current.vplatform.hostedNow.size;
     if (position === 0 && options.expectInstanceId) checks.push(checkTargetInstance(options.expectInstanceId, ext?.instanceId, options.target));
+    if (position === 0 && options.claimTopInstance && ext?.instanceId) {
+      const claimed = options.claimTopInstance(toHex(ext.instanceId), checks.every((c) => c.status !== 'fail'));
+      if (claimed) checks.push(claimed);
+    }
 
     const failedHere = checks.find((c) => c.status === 'fail');
     layer.status = failedHere ? 'not-trusted' : 'trusted';

@@ -120,7 +120,10 @@ async function auditInventory(opts: AuditOptions, shard: { index: number; count:
   for (const w of setup.warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
 
   try {
-    return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache, written });
+    // the instances the inventory names, all of them (another shard's VM is still the instance's owner)
+    const { TopInstanceRegistry } = await import('../../audit/instances.js');
+    const instances = new TopInstanceRegistry(inventory.vms.flatMap((v) => (v.instanceId !== undefined ? [{ instanceId: v.instanceId, key: v.key, url: v.url }] : [])));
+    return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache, instances, written });
   } finally {
     setup.close();
   }
@@ -134,6 +137,7 @@ async function audit(
     profiles: number;
     shard: { index: number; count: number } | undefined;
     cache: import('../../x509/cache.js').ValidationCache;
+    instances: import('../../audit/instances.js').TopInstanceRegistry;
     /** the reports this run wrote (the others are removed from their paths at the end) */
     written: Set<keyof ReportFiles>;
   },
@@ -222,6 +226,7 @@ async function audit(
         vplatformCache: new VplatformLogCache({ maxEntries: 50_000 }),
         logCache: new LogVerificationCache(),
         pathMemo: new PathValidationMemo(),
+        instances: ctx.instances,
         ...(batcher ? { assess: (t: AuditTarget, a: { time: number }) => batcher.assessor({ target: t.url, time: a.time }) } : {}),
         onResult: (result, target) => {
           summary.add(result);
