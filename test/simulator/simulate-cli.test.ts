@@ -59,7 +59,7 @@ test('simulate --json: one line once serving; the platform attests with the anch
   assert.deepEqual(r.urls, [r.topUrl]);
   assert.deepEqual(r.layers.map((l: { position: number; name: string; kind: string }) => [l.position, l.name, l.kind]), [[0, 'vm', 'virtual'], [1, 'host', 'physical']]);
   assert.deepEqual(r.faults, [{ layer: 'host', fault: 'pcr', code: 'QUOTE_PCR_DIGEST_MISMATCH', status: 'not-trusted' }]);
-  assert.equal(r.attestCommand, `vtpm-verify attest ${r.topUrl} --trust ${r.trustDir}`);
+  assert.equal(r.attestCommand, `vtpm-verify attest ${r.topUrl} --trust ${r.trustDir} --instance ${r.layers[0].instanceId}`);
   assert.deepEqual(readdirSync(r.trustDir).sort(), ['ak-ca', 'vplatform-ca']);
 
   const { store } = loadTrustStore([r.trustDir]);
@@ -69,6 +69,23 @@ test('simulate --json: one line once serving; the platform attests with the anch
   assert.equal(await run.exit, 0);
   assert.match(run.stderr(), /SIGTERM: stopping \(2 evidence documents served\)/);
   assert.equal(existsSync(r.trustDir), false);
+});
+
+test('simulate --tamper relayed-top: the printed attest command pins the VM, so it finds what `expected` says (TARGET_INSTANCE_MISMATCH), not a trusted relay', async () => {
+  const run = await simulate(['--layers', '3', '--tamper', 'relayed-top']);
+  try {
+    const r = run.envelope.result;
+    assert.equal(r.expected.verdict, 'not-trusted');
+    assert.equal(r.expected.faults[0].code, 'TARGET_INSTANCE_MISMATCH');
+    assert.match(r.attestCommand, / --instance [0-9a-f]{64}$/);
+    const args = (r.attestCommand as string).split(' ').slice(1);
+    const attest = await runCli([...args, '--json']);
+    assert.equal(attest.code, 1, attest.stdout);
+    assert.equal(attest.json?.result?.error?.code, 'TARGET_INSTANCE_MISMATCH');
+  } finally {
+    run.child.kill('SIGTERM');
+    await run.exit;
+  }
 });
 
 test('a fleet with --trust-out, --inventory-out and a fault plan; SIGINT ends it with exit 0, the files stay', async () => {

@@ -163,6 +163,8 @@ function describe(sim: RunningSimulator, inventoryFile: string | undefined): Sim
   for (const l of sim.layers) roles[l.role]++;
   const single = sim.urls.length === 1 && sim.platform.roots.filter((r) => r.listed).length === 1;
   const chain = single ? sim.platform.pathOf(sim.platform.layer(sim.layers.find((l) => l.url === sim.topUrl)!.name)) : [];
+  // the vTPM instance expected at the top URL, as --inventory-out pins it: what `expected` says of a relay there (relayed-top) needs it
+  const topInstance = sim.inventory().find((e) => e.url === sim.topUrl)?.instanceId;
   const result: SimulateResult = {
     origin: sim.origin,
     port: sim.port,
@@ -182,7 +184,7 @@ function describe(sim: RunningSimulator, inventoryFile: string | undefined): Sim
       })),
     ),
     expected: sim.expected(),
-    attestCommand: `vtpm-verify attest ${sim.topUrl} --trust ${sim.trustDir}`,
+    attestCommand: `vtpm-verify attest ${sim.topUrl} --trust ${sim.trustDir}${topInstance !== undefined ? ` --instance ${topInstance}` : ''}`,
     buildMs: Math.round(sim.buildMs),
   };
   if (sim.layers.length <= MAX_LAYERS_LISTED) {

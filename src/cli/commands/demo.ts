@@ -11,7 +11,7 @@ export const demoCommand: CommandDefinition = (program, runner) => {
     .command('demo')
     .description('start the built-in simulated platform (VM → VMM → physical) on 127.0.0.1 and attest it with policies/demo.yaml')
     .option('--layers <n>', 'depth of the simulated platform, 2 (VM → physical) to 8 (the most attest follows by default)', '3')
-    .option('--tamper <what[@layer]>', 'inject a fault: pcr, log-event, signature, certificate, nonce, not-hosted, relayed, stale-binding, foreign-issuer, unreachable, slow, huge, eventlog-missing, ima-tamper; @N picks the layer (0 = VM); repeatable', collect)
+    .option('--tamper <what[@layer]>', 'inject a fault: pcr, log-event, signature, certificate, nonce, not-hosted, relayed, relayed-top, stale-binding, foreign-issuer, unreachable, slow, huge, eventlog-missing, ima-tamper; @N picks the layer (0 = VM); repeatable', collect)
     .option('--policy <file>', 'attest with this policy instead of policies/demo.yaml')
     .option('--timeout <ms>', 'per-layer request timeout', '3000');
   withCommonOptions(cmd).addHelpText(

@@ -22,7 +22,7 @@ export const simulateCommand: CommandDefinition = (program: Command, runner) => 
     .option('--trust-out <dir>', 'write the trust anchors here (ak-ca/, vplatform-ca/); default a temporary folder removed on exit')
     .option('--scenario <name>', 'a migration scenario on two hosts with a Migration Controller: live-migration, clone, restore-backup, source-still-hosts, stream-drop, burst; each step runs on POST {origin}/admin/step')
     .option('--step-every <duration>', 'with --scenario: also run the next step this often (e.g. 10s)')
-    .option('--inventory-out <file>', 'write the inventory of the VMs (vms: [{name, url, tags}]) for an audit: YAML, or JSON when FILE ends in .json')
+    .option('--inventory-out <file>', 'write the inventory of the VMs (vms: [{name, url, instanceId, tags}]) for an audit: YAML, or JSON when FILE ends in .json')
     .option('--seed <text>', 'derive keys, certificates and instance ids from this text (default: a fixed seed; "random" for fresh keys)');
   withCommonOptions(cmd)
     .addHelpText(
@@ -33,8 +33,8 @@ at http://127.0.0.1:PORT/l/<layer>. The top URL and a ready-to-run attest comman
 with --json one line {ok, result: {origin, topUrl, urls, layers, trustDir, faults, ...}} is
 printed once the platform serves. Runs until SIGINT (Ctrl-C) or SIGTERM, then closes every
 connection and exits 0. Faults (see README "Simulator"): pcr, log-event, signature, certificate,
-nonce, not-hosted, relayed, stale-binding, foreign-issuer, unreachable[:reset], slow[:delay],
-huge[:declared], eventlog-missing, ima-tamper.
+nonce, not-hosted, relayed, relayed-top, stale-binding, foreign-issuer, unreachable[:reset],
+slow[:delay], huge[:declared], eventlog-missing, ima-tamper.
 
 Examples:
   $ vtpm-verify simulate --layers 3 --trust-out ./sim-trust
@@ -44,7 +44,7 @@ Examples:
     [2] host  http://127.0.0.1:41234/l/host  physical
   trust anchors: /home/me/sim-trust (ak-ca/, vplatform-ca/)
   attest it:
-    vtpm-verify attest http://127.0.0.1:41234/l/vm --trust /home/me/sim-trust
+    vtpm-verify attest http://127.0.0.1:41234/l/vm --trust /home/me/sim-trust --instance 634832ff74a9763e387562f2a83a95f141d4f7440a16ae34dd124bd3ad687330
   serving until Ctrl-C (SIGINT) or SIGTERM; 3 layer services
   $ vtpm-verify simulate --layers 5 --tamper not-hosted@2 --port 8400
   $ vtpm-verify simulate --hosts 50 --vms-per-vmm 20 --fault-plan plan.json --inventory-out fleet.yaml --json
