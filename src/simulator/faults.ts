@@ -46,7 +46,7 @@ export interface FaultInfo {
   status: 'not-trusted' | 'unreachable';
   /** what the verifier must do to see it */
   needs: string;
-  /** which layers can have it: a VM (an IMA list), a top layer (one with no guests), or any */
+  /** which layers can have it: a VM (an IMA list), a VM at the top (one with no guests), or any */
   layers: 'any' | 'vm' | 'top';
 }
 

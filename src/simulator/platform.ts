@@ -201,9 +201,9 @@ function placeFaults(faults: readonly PlacedFault[], infos: Map<string, NodeInfo
     const node = info!.node;
     const spec = FAULTS[fault.fault];
     if (spec.layers === 'vm' && node.role !== 'vm') throw faultError(`fault ${fault.fault} applies to a VM (it needs an IMA list); ${node.name} is a ${node.role}`, { fault: fault.fault, layer: node.name });
-    if (spec.layers === 'top' && (node.guests.length > 0 || node.role === 'physical')) {
-      // only a virtual top has an instance id for the challenger to expect
-      throw faultError(`fault ${fault.fault} applies to a virtual top layer (a VM or VMM that hosts nothing); ${node.name} ${node.role === 'physical' ? 'is physical' : `hosts ${node.guests.length}`}`, { fault: fault.fault, layer: node.name });
+    if (spec.layers === 'top' && (node.guests.length > 0 || node.role !== 'vm')) {
+      // a VM the inventory lists (a guest-less VMM is no audit target when the fleet has VMs), with an instance id to expect
+      throw faultError(`fault ${fault.fault} applies to a VM at the top (one that hosts nothing); ${node.name} ${node.role !== 'vm' ? `is a ${node.role}` : `hosts ${node.guests.length}`}`, { fault: fault.fault, layer: node.name });
     }
     if (spec.scope === 'binding') {
       if (node.guests.length === 0) throw faultError(`fault ${fault.fault} breaks the binding to the layer above; ${node.name} hosts nothing`, { fault: fault.fault, layer: node.name });

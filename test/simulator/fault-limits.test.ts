@@ -41,9 +41,13 @@ test('a layer that does not answer can have no other fault, in either order', as
   await ok.close();
 });
 
-test('relayed-top applies to a virtual top layer only: not to a layer with guests, nor to a physical one', async () => {
+test('relayed-top applies to a VM at the top only: not to a VMM (with guests or, one the inventory does not list, without), nor to a physical layer', async () => {
   const withGuests = await assertRejectsCode(startSimulator({ topology, faults: [{ layer: 'vmm-001', fault: 'relayed-top' }] as PlacedFault[] }), 'SIM_FAULT_INVALID');
-  assert.match(withGuests.message, /applies to a virtual top layer .*vmm-001 hosts \d+/);
+  assert.match(withGuests.message, /applies to a VM at the top .*vmm-001 is a vmm/);
   const physical = await assertRejectsCode(startSimulator({ topology: { layers: 1 }, faults: [{ layer: 0, fault: 'relayed-top' }] as PlacedFault[] }), 'SIM_FAULT_INVALID');
-  assert.match(physical.message, /is physical/);
+  assert.match(physical.message, /is a physical/);
+  // an empty VMM beside VMs: no audit target, so a relay at its URL could never be found
+  const empty = { hosts: [{ name: 'h', vmms: [{ name: 'busy', vms: ['a1'] }, { name: 'empty' }] }] };
+  const guestless = await assertRejectsCode(startSimulator({ topology: empty, faults: [{ layer: 'empty', fault: 'relayed-top' }] as PlacedFault[] }), 'SIM_FAULT_INVALID');
+  assert.match(guestless.message, /empty is a vmm/);
 });
