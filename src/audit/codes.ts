@@ -22,7 +22,7 @@ export type InventoryCode = keyof typeof INVENTORY_CODES;
 
 export const AUDIT_CODES = {
   AUDIT_NOT_TRUSTED: { kind: 'verification', summary: 'the audit finished and at least one VM is not trusted (exit 1; details count them, the reports name them)' },
-  AUDIT_DUPLICATE_INSTANCE: { kind: 'verification', summary: "the VM answered as a vTPM instance that another VM of the audit owns: the inventory names it for that VM (instanceId), or that VM answered as it first; one URL relays the other VM's evidence, or the vTPM was cloned (details name the other VM)" },
+  AUDIT_DUPLICATE_INSTANCE: { kind: 'verification', summary: "the VM answered as a vTPM instance the inventory names for another VM (instanceId), or with the attestation key another VM of the audit answered with first: one URL relays the other VM's evidence, or the vTPM was cloned (details name the other VM)" },
   AUDIT_INTERRUPTED: { kind: 'transport', summary: 'SIGINT/SIGTERM stopped the audit: the VMs in flight were cancelled and the rest not started (neither has a result); results so far are stored and reported (exit 3 unless a VM failed: 1)' },
   AUDIT_UNREACHABLE: { kind: 'transport', summary: 'the audit finished, no VM failed verification, but at least one could not be attested after its retries (exit 3, unless --unreachable-ok)' },
   REPORT_INVALID: { kind: 'input', summary: 'a JSON report given to `report` is not one `audit --json FILE` writes: not its layout, not its schema, truncated, data after its end, a start or end time that is no real instant, a summary that does not count its results, a result whose verdict its own layers and rules contradict, an exit code 1 with no result not trusted, or a merged report that disagrees with the reports it lists (details: file, line)' },

@@ -310,6 +310,5 @@ function decorate(result: AttestationResult, target: AuditTarget, attempts: numb
 }
 
 function claimFor(registry: TopInstanceRegistry, target: AuditTarget): NonNullable<WalkOptions['claimTopInstance']> {
-  const vm = { key: target.name ?? target.url, url: target.url };
-  return (instanceId, clean) => registry.claim(instanceId, vm, clean);
+  return (claim) => registry.claim(target.index, claim);
 }

@@ -101,11 +101,11 @@ export interface WalkOptions {
    */
   expectInstanceId?: Uint8Array;
   /**
-   * Called with the top layer's instance id once its checks are done (`clean`: none failed): a fleet
-   * audit's registry of the instances its VMs answered as, which returns the check to show (failing when
-   * another VM of the audit answers as the same instance).
+   * Called with the top layer's instance id (if its certificate names one) and AK once its checks are done
+   * (`clean`: none failed): a fleet audit's registry of the vTPMs its VMs answered as, which returns the
+   * check to show (failing when another VM of the audit answers as the same vTPM).
    */
-  claimTopInstance?: (instanceId: string, clean: boolean) => CheckResult | undefined;
+  claimTopInstance?: (claim: { instanceId: string | undefined; akKeyId: string; clean: boolean }) => CheckResult | undefined;
   /** findings from the state store to hand to the policy (clone/rollback) */
   findings?: Finding[];
   /**
@@ -372,8 +372,8 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
     if (ext?.migrationService) layer.migrationService = ext.migrationService;
     if (current.vplatform) layer.hostedInstanceCount = current.vplatform.hostedNow.size;
     if (position === 0 && options.expectInstanceId) checks.push(checkTargetInstance(options.expectInstanceId, ext?.instanceId, options.target));
-    if (position === 0 && options.claimTopInstance && ext?.instanceId) {
-      const claimed = options.claimTopInstance(toHex(ext.instanceId), checks.every((c) => c.status !== 'fail'));
+    if (position === 0 && options.claimTopInstance) {
+      const claimed = options.claimTopInstance({ instanceId: ext?.instanceId ? toHex(ext.instanceId) : undefined, akKeyId: current.akKeyId, clean: checks.every((c) => c.status !== 'fail') });
       if (claimed) checks.push(claimed);
     }
 

@@ -16,30 +16,48 @@ import { tempDir } from '../helpers/tmp.js';
 
 const X = 'aa'.repeat(32);
 const Y = 'bb'.repeat(32);
-const vm = (key: string) => ({ key, url: `http://h.example/l/${key}` });
+const K1 = '11'.repeat(32);
+const K2 = '22'.repeat(32);
+const vm = (key: string, instanceId?: string) => ({ key, url: `http://h.example/l/${key}`, ...(instanceId !== undefined ? { instanceId } : {}) });
+const claim = (instanceId: string | undefined, akKeyId: string, clean = true) => ({ instanceId, akKeyId, clean });
 
-test('the registry: the first clean claim owns an instance, a second VM is refused naming the owner, the owner again (a retry) passes', () => {
-  const r = new TopInstanceRegistry();
-  assert.equal(r.claim(X, vm('a'), true)?.status, 'pass');
-  assert.equal(r.claim(X, vm('a'), true)?.status, 'pass', 'a retry of the same VM');
-  const dup = r.claim(X, vm('b'), true)!;
+test('the registry, no instanceIds: the first VM whose top layer verified owns its key; a later one answering with it is refused naming the first, which the warnings list as in doubt', () => {
+  const r = new TopInstanceRegistry([vm('a'), vm('b'), vm('c'), vm('d')]);
+  assert.equal(r.claim(0, claim(X, K1))?.status, 'pass');
+  assert.equal(r.claim(0, claim(X, K1))?.status, 'pass', 'a retry of the same VM');
+  const dup = r.claim(1, claim(X, K1))!;
   assert.equal(dup.status, 'fail');
   assert.equal(dup.code, 'AUDIT_DUPLICATE_INSTANCE');
-  assert.match(dup.message, /VM a \(http:\/\/h\.example\/l\/a\) answered as it earlier in this audit: one of the two URLs serves the other VM's evidence/);
-  assert.deepEqual(dup.actual, { instanceId: X, alsoAnsweredBy: 'a', url: 'http://h.example/l/a', pinnedByInventory: false });
+  assert.match(dup.message, /VM a \(http:\/\/h\.example\/l\/a\) answered with the same attestation key earlier in this audit: one of the two URLs serves the other VM's evidence .*that VM came first and may be the relay/);
+  assert.deepEqual(dup.actual, { instanceId: X, akKeyId: K1, alsoAnsweredBy: 'a', url: 'http://h.example/l/a', pinnedByInventory: false });
+  assert.deepEqual(r.contested(), { pairs: [{ first: 'a', firstUrl: 'http://h.example/l/a', later: 'b' }], more: 0 });
   // a layer with a failed check claims nothing (its certificate is public: only a verified quote shows the key is held)
-  assert.equal(r.claim(Y, vm('c'), false), undefined);
-  assert.equal(r.claim(Y, vm('d'), true)?.status, 'pass', 'c never owned Y');
-  assert.equal(r.claim(Y, vm('c'), true)?.code, 'AUDIT_DUPLICATE_INSTANCE');
+  assert.equal(r.claim(2, claim(Y, K2, false)), undefined);
+  assert.equal(r.claim(3, claim(Y, K2))?.status, 'pass', 'c never owned the key');
+  // the same instance id stated with another key is no claim on that vTPM: a host's own CA can certify any id
+  assert.equal(r.claim(2, claim(X, K2))?.code, 'AUDIT_DUPLICATE_INSTANCE', 'K2 is d\'s');
+  const r2 = new TopInstanceRegistry([vm('a'), vm('b')]);
+  assert.equal(r2.claim(0, claim(X, K1))?.status, 'pass');
+  assert.equal(r2.claim(1, claim(X, K2))?.status, 'pass', 'another key claiming X frames nobody');
+  // a top layer that names no instance (physical) is still known by its key
+  assert.equal(r2.claim(1, claim(undefined, K1))?.code, 'AUDIT_DUPLICATE_INSTANCE');
 });
 
-test('the registry: an instance the inventory names for a VM is that VM\'s from the start, whoever answers first', () => {
-  const r = new TopInstanceRegistry([{ instanceId: X, ...vm('owner') }]);
-  const first = r.claim(X, vm('other'), true)!;
+test('the registry: an instance the inventory names for a VM is that VM\'s from the start, whoever answers first; a pinned owner is not in doubt', () => {
+  const r = new TopInstanceRegistry([vm('owner', X), vm('other')]);
+  const first = r.claim(1, claim(X, K1))!;
   assert.equal(first.code, 'AUDIT_DUPLICATE_INSTANCE');
-  assert.match(first.message, /the inventory names it for VM owner .*: this VM's URL serves the other VM's evidence/);
-  assert.equal(r.claim(X, vm('owner'), true)?.status, 'pass');
-  assert.match(r.claim(X, vm('owner'), true)!.message, /the inventory names this vTPM instance for this VM/);
+  assert.match(first.message, /the inventory names vTPM instance a+ for VM owner .*: this VM's URL serves that VM's evidence/);
+  assert.equal((first.actual as { pinnedByInventory: boolean }).pinnedByInventory, true);
+  assert.equal(r.claim(0, claim(X, K1))?.status, 'pass');
+  assert.match(r.claim(0, claim(X, K1))!.message, /the inventory names this vTPM instance for this VM/);
+  // the pinned owner answered first with its key: another VM with that key (any id) is the impostor, and no one is in doubt
+  const r2 = new TopInstanceRegistry([vm('owner', X), vm('other')]);
+  assert.equal(r2.claim(0, claim(X, K1))?.status, 'pass');
+  const late = r2.claim(1, claim(undefined, K1))!;
+  assert.equal(late.code, 'AUDIT_DUPLICATE_INSTANCE');
+  assert.match(late.message, /this VM's URL serves that VM's evidence/);
+  assert.deepEqual(r2.contested(), { pairs: [], more: 0 });
 });
 
 /** VM name -> [verdict, code of the first failing layer, its position] */
@@ -87,6 +105,8 @@ test('an audit of a fleet with relays at VM URLs: with instanceIds each relay is
     assert.deepEqual(fb.get(other), ['trusted', null, null]);
     const check = report.results.find((r) => r.name === flagged[0])!.layers[0]!.checks.find((c) => c.id === 'audit.unique-instance')!;
     assert.equal((check.actual as { alsoAnsweredBy: string }).alsoAnsweredBy, other);
+    // the one reported trusted before the refusal is named as in doubt, since its own result cannot say it
+    assert.match(b.stderr, new RegExp(`warning: VM ${other} \\(\\S+\\) answered with the attestation key VM ${flagged[0]} answered with later .*${other}'s own result is in doubt too`));
   }
   const flaggedNames = new Set(pairs.flat().filter((n) => fb.get(n)![1] === 'AUDIT_DUPLICATE_INSTANCE'));
   for (const [name, f] of fb) if (!flaggedNames.has(name)) assert.deepEqual(f, ['trusted', null, null], name);

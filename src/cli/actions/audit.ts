@@ -62,6 +62,8 @@ export interface AuditCommandResult {
   failures: AuditFailure[];
   /** reports that could not be written (the others were) */
   reportErrors?: ReportWriteFailure[];
+  /** VMs whose result does not say what a later VM's refusal showed (AUDIT_DUPLICATE_INSTANCE): they are in doubt too */
+  warnings?: string[];
 }
 
 export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcome> {
@@ -122,7 +124,7 @@ async function auditInventory(opts: AuditOptions, shard: { index: number; count:
   try {
     // the instances the inventory names, all of them (another shard's VM is still the instance's owner)
     const { TopInstanceRegistry } = await import('../../audit/instances.js');
-    const instances = new TopInstanceRegistry(inventory.vms.flatMap((v) => (v.instanceId !== undefined ? [{ instanceId: v.instanceId, key: v.key, url: v.url }] : [])));
+    const instances = new TopInstanceRegistry(inventory.vms);
     return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache, instances, written });
   } finally {
     setup.close();
@@ -296,6 +298,8 @@ async function audit(
     // does not hide the verdicts: the others are written, the summary is shown, and the exit
     // code is 3 unless a VM is not trusted (1 wins, as always).
     const reportErrors = reportsMod && spool ? reportsMod.writeReports(opts.reports, run, sum, spool, ctx.written) : [];
+    const warnings = contestedWarnings(ctx.instances.contested());
+    for (const w of warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
     for (const f of reportErrors) process.stderr.write(`error: ${terminalSafe(f.message)}\n`);
     let error: VtpmError | undefined = stoppedBy
       ? new TransportError('AUDIT_INTERRUPTED', `the audit was stopped by ${stoppedBy}: ${sum.total} of ${targets.length} VMs audited, ${stats.skipped} not started`, { signal: stoppedBy, audited: sum.total, notStarted: stats.skipped })
@@ -315,6 +319,7 @@ async function audit(
       { selected: targets.length, inventory: ctx.inventory, profiles: ctx.profiles, attempts: stats.attempts, retried: stats.retried },
       (exitCode === EXIT_CODES.NOT_TRUSTED ? undefined : error) ?? outcome.auditError(sum, exitCode),
       reportErrors,
+      warnings,
     );
   } finally {
     spool?.close();
@@ -333,6 +338,7 @@ function auditOutcome(
   stats: AuditCommandResult['stats'],
   error: VtpmError | undefined,
   reportErrors: readonly ReportWriteFailure[],
+  warnings: readonly string[],
 ): CommandOutcome {
   failures.sort((a, b) => a.index - b.index);
   const result: AuditCommandResult = {
@@ -346,6 +352,7 @@ function auditOutcome(
     stats,
     failures: failures.map(({ index: _index, ...f }) => f),
     ...(reportErrors.length ? { reportErrors: [...reportErrors] } : {}),
+    ...(warnings.length ? { warnings: [...warnings] } : {}),
   };
   return {
     ok: exitCode === EXIT_CODES.OK,
@@ -354,6 +361,15 @@ function auditOutcome(
     error,
     human: (style) => renderAudit(result, style, opts.verbose),
   };
+}
+
+/** A VM refused for answering with another's key names that VM in its result; the other's own result cannot say it. */
+function contestedWarnings(contested: ReturnType<import('../../audit/instances.js').TopInstanceRegistry['contested']>): string[] {
+  const out = contested.pairs.map(
+    (p) => `VM ${p.first} (${p.firstUrl}) answered with the attestation key VM ${p.later} answered with later (AUDIT_DUPLICATE_INSTANCE): one of the two URLs relays the other VM, or the vTPM was cloned, so ${p.first}'s own result is in doubt too; give the VMs their instanceId in the inventory to tell which`,
+  );
+  if (contested.more > 0) out.push(`... and ${contested.more} more VMs in doubt the same way (the reports' AUDIT_DUPLICATE_INSTANCE results name them)`);
+  return out;
 }
 
 function indexedFailure(result: AttestationResult, target: AuditTarget): AuditFailure & { index: number } {
