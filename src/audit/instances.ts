@@ -21,6 +21,7 @@
 // ~70 bytes per VM (measured with 200,000).
 
 import { fail, pass, type CheckResult } from '../verify/checks.js';
+import { withFailedCheck, type AttestationResult } from '../verify/result.js';
 
 export interface RegistryVm {
   /** the VM's name in the inventory, else its url */
@@ -70,8 +71,7 @@ export class TopInstanceRegistry {
       const owner = this.vms[pinnedTo]!;
       return refuse(claim, `the inventory names vTPM instance ${claim.instanceId} for VM ${owner.key} (${owner.url})`, "this VM's URL serves that VM's evidence (a relay), or the vTPM was cloned", owner, true);
     }
-    // 128 bits as a 16-character string of its own (a slice of the hex would keep the whole hex alive)
-    const key = Buffer.from(claim.akKeyId.slice(0, 32), 'hex').toString('latin1');
+    const key = keyOf(claim.akKeyId);
     const first = this.keys.get(key);
     if (first === undefined || first === index) {
       if (first === undefined) this.keys.set(key, index);
@@ -104,4 +104,52 @@ function refuse(claim: TopClaim, why: string, meaning: string, owner: RegistryVm
     expected: 'a vTPM no other VM of this audit answers as',
     actual: { ...(claim.instanceId !== undefined ? { instanceId: claim.instanceId } : {}), akKeyId: claim.akKeyId, alsoAnsweredBy: owner.key, url: owner.url, pinnedByInventory: ownerPinned },
   });
+}
+
+/** 128 bits of the key id as a 16-character string of its own (a slice of the hex would keep the whole hex alive). */
+function keyOf(akKeyId: string): string {
+  return Buffer.from(akKeyId.slice(0, 32), 'hex').toString('latin1');
+}
+
+/**
+ * The same across the shards of one audit, when `report` merges their reports: each shard compared its
+ * own VMs' keys only (and every instance the inventory names). A VM whose top layer verified with a key
+ * that a VM read before it answered with is refused in the merged report (its shard's report stays as it
+ * was), and that earlier VM is named in a warning. Reading a merged report again changes nothing: a
+ * refused result has a failed check, and claims nothing.
+ */
+export class MergedKeyCheck {
+  /** key -> the first VM (its name or url, the very string the merge keeps) and its report */
+  private readonly keys = new Map<string, { vm: string; file: string }>();
+  private readonly pairs: { first: string; firstReport: string; later: string }[] = [];
+  private pairsDropped = 0;
+
+  check(result: AttestationResult, file: string): AttestationResult {
+    const top = result.layers[0];
+    if (!top || top.akKeyId === undefined || top.checks.some((c) => c.status === 'fail')) return result;
+    const key = keyOf(top.akKeyId);
+    const vm = result.name ?? result.target;
+    const first = this.keys.get(key);
+    if (!first) {
+      this.keys.set(key, { vm, file });
+      return result;
+    }
+    if (this.pairs.length < MAX_PAIRS_KEPT) this.pairs.push({ first: first.vm, firstReport: first.file, later: vm });
+    else this.pairsDropped++;
+    const check = fail(
+      'audit.unique-instance',
+      'AUDIT_DUPLICATE_INSTANCE',
+      `this VM answered ${top.instanceId !== undefined ? `as vTPM instance ${top.instanceId}` : 'with an attestation key'}, but VM ${first.vm} (in ${first.file}) answered with the same attestation key: one of the two URLs serves the other VM's evidence (a relay), or the vTPM was cloned; each shard compared only its own VMs, and ${first.vm}, read first, may be the relay (give the VMs their instanceId in the inventory to tell which)`,
+      {
+        expected: 'a vTPM no other VM of this audit answers as',
+        actual: { ...(top.instanceId !== undefined ? { instanceId: top.instanceId } : {}), akKeyId: top.akKeyId, alsoAnsweredBy: first.vm, report: first.file, pinnedByInventory: false },
+      },
+    );
+    return withFailedCheck(result, 0, check);
+  }
+
+  /** The refusals whose first VM is in doubt too, for a warning. */
+  contested(): { pairs: readonly { first: string; firstReport: string; later: string }[]; more: number } {
+    return { pairs: this.pairs, more: this.pairsDropped };
+  }
 }

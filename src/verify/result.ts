@@ -3,7 +3,7 @@
 // what the state store keeps. Plain JSON-serializable data: hex strings for
 // bytes, decimal strings for 64-bit counters, ISO-8601 strings for times.
 
-import type { CheckResult } from './checks.js';
+import { fail, type CheckResult } from './checks.js';
 
 /**
  * trusted: every layer verified and satisfied the policy.
@@ -119,4 +119,54 @@ export interface AttestationResult {
   platformPath: string[];
   /** findings from the state store (rollback, clone), when a state file was used */
   findings?: CheckResult[];
+}
+
+/** A failed check as the error a layer or result reports. */
+export function errorFromCheck(check: CheckResult): ErrorSummary {
+  const details: Record<string, unknown> = { check: check.id };
+  if (check.expected !== undefined) details['expected'] = check.expected;
+  if (check.actual !== undefined) details['actual'] = check.actual;
+  return { code: check.code ?? 'CHECK_FAILED', message: check.message, details };
+}
+
+/** The overall verdict: any failure is not-trusted; otherwise unreachable layers make it incomplete. */
+export function decideVerdict(layers: readonly LayerResult[], chain: readonly RuleOutcome[]): { verdict: Verdict; error?: ErrorSummary; reason: string } {
+  const failedLayer = layers.find((l) => l.status === 'not-trusted');
+  if (failedLayer) {
+    const e = failedLayer.error ?? errorFromCheck(failedLayer.checks.find((c) => c.status === 'fail') ?? fail('layer', 'POLICY_NOT_TRUSTED', 'not trusted'));
+    return { verdict: 'not-trusted', error: e, reason: `layer ${failedLayer.position} (${failedLayer.uri}): ${e.code}: ${e.message}` };
+  }
+  const failedChain = chain.find((r) => r.status === 'fail');
+  if (failedChain) {
+    const e: ErrorSummary = { code: failedChain.code ?? 'POLICY_NOT_TRUSTED', message: failedChain.message, details: { rule: failedChain.id, expected: failedChain.expected, actual: failedChain.actual } };
+    return { verdict: 'not-trusted', error: e, reason: `${failedChain.id}: ${e.code}: ${e.message}` };
+  }
+  const unreachable = layers.find((l) => l.status === 'unreachable');
+  if (unreachable) {
+    const e = unreachable.error ?? { code: 'TRANSPORT_ERROR', message: 'unreachable' };
+    return { verdict: 'incomplete', error: e, reason: `layer ${unreachable.position} (${unreachable.uri}) could not be attested: ${e.code}: ${e.message}` };
+  }
+  const bottom = layers[layers.length - 1];
+  return { verdict: 'trusted', reason: `all ${layers.length} layer(s) verified and satisfy the policy${bottom ? `; the walk ended at a ${bottom.kind ?? 'unspecified'} layer` : ''}` };
+}
+
+/**
+ * The result with one more failed check on a layer, found after the walk (a fleet's view across the
+ * shards of an audit), and its verdict decided again as the walk decides it.
+ */
+export function withFailedCheck(result: AttestationResult, position: number, check: CheckResult): AttestationResult {
+  const layers = result.layers.map((l): LayerResult => {
+    if (l.position !== position) return l;
+    const refused: LayerResult = { ...l, checks: [...l.checks, check] };
+    if (l.status === 'trusted') {
+      refused.status = 'not-trusted';
+      refused.error = errorFromCheck(check);
+    }
+    return refused;
+  });
+  const { verdict, error, reason } = decideVerdict(layers, result.chain);
+  const out: AttestationResult = { ...result, verdict, reason, layers };
+  if (error) out.error = error;
+  else delete out.error;
+  return out;
 }

@@ -38,7 +38,7 @@ import { fail, pass, type CheckResult } from './checks.js';
 import { nextNonce, type TopNonce } from './nonce-chain.js';
 import { toLayerFacts } from './facts.js';
 import { verifyQuote, verifyQuoteAsync, type QuoteVerified } from './quote.js';
-import type { AttestationResult, CertificateSummary, ErrorSummary, LayerResult, LayerStatus, RuleOutcome, Verdict } from './result.js';
+import { decideVerdict, errorFromCheck, type AttestationResult, type CertificateSummary, type ErrorSummary, type LayerResult, type LayerStatus, type RuleOutcome } from './result.js';
 import { checkInstanceHosted, verifyVplatformLog, VPLATFORM_PCR, type VerifiedVplatformTable } from './vplatform.js';
 import type { VplatformLogCache } from './vplatform-cache.js';
 import type { LogVerificationCache } from './log-cache.js';
@@ -209,12 +209,6 @@ function errorSummary(err: VtpmError): ErrorSummary {
   return { code: err.code, message: err.message, details: err.details };
 }
 
-function fromCheck(check: CheckResult): ErrorSummary {
-  const details: Record<string, unknown> = { check: check.id };
-  if (check.expected !== undefined) details['expected'] = check.expected;
-  if (check.actual !== undefined) details['actual'] = check.actual;
-  return { code: check.code ?? 'CHECK_FAILED', message: check.message, details };
-}
 
 function certSummary(c: Certificate): CertificateSummary {
   return {
@@ -331,7 +325,7 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
     }
     if (!current) {
       const failed = checks.find((c) => c.status === 'fail');
-      if (failed) stop(fromCheck(failed));
+      if (failed) stop(errorFromCheck(failed));
       layer.elapsedMs = clock() - t0;
       break;
     }
@@ -380,7 +374,7 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
     const failedHere = checks.find((c) => c.status === 'fail');
     layer.status = failedHere ? 'not-trusted' : 'trusted';
     if (failedHere) {
-      layer.error = fromCheck(failedHere);
+      layer.error = errorFromCheck(failedHere);
       stoppedBy ??= layer.error;
     }
     layer.elapsedMs = clock() - t0;
@@ -454,7 +448,7 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
   }
 
   for (const l of layers) compactPassedChecks(l.checks);
-  const { verdict, error, reason } = decide(layers, chain);
+  const { verdict, error, reason } = decideVerdict(layers, chain);
   const result: AttestationResult = {
     target: options.target,
     verdict,
@@ -600,27 +594,6 @@ function compactPassedChecks(checks: CheckResult[]): void {
     if (extra.certificate !== undefined) delete extra.certificate;
     if (c.actual !== undefined && c.actual === c.expected) delete c.actual;
   }
-}
-
-/** The overall verdict: any failure is not-trusted; otherwise unreachable layers make it incomplete. */
-function decide(layers: LayerResult[], chain: RuleOutcome[]): { verdict: Verdict; error?: ErrorSummary; reason: string } {
-  const failedLayer = layers.find((l) => l.status === 'not-trusted');
-  if (failedLayer) {
-    const e = failedLayer.error ?? fromCheck(failedLayer.checks.find((c) => c.status === 'fail') ?? fail('layer', 'POLICY_NOT_TRUSTED', 'not trusted'));
-    return { verdict: 'not-trusted', error: e, reason: `layer ${failedLayer.position} (${failedLayer.uri}): ${e.code}: ${e.message}` };
-  }
-  const failedChain = chain.find((r) => r.status === 'fail');
-  if (failedChain) {
-    const e: ErrorSummary = { code: failedChain.code ?? 'POLICY_NOT_TRUSTED', message: failedChain.message, details: { rule: failedChain.id, expected: failedChain.expected, actual: failedChain.actual } };
-    return { verdict: 'not-trusted', error: e, reason: `${failedChain.id}: ${e.code}: ${e.message}` };
-  }
-  const unreachable = layers.find((l) => l.status === 'unreachable');
-  if (unreachable) {
-    const e = unreachable.error ?? { code: 'TRANSPORT_ERROR', message: 'unreachable' };
-    return { verdict: 'incomplete', error: e, reason: `layer ${unreachable.position} (${unreachable.uri}) could not be attested: ${e.code}: ${e.message}` };
-  }
-  const bottom = layers[layers.length - 1];
-  return { verdict: 'trusted', reason: `all ${layers.length} layer(s) verified and satisfy the policy${bottom ? `; the walk ended at a ${bottom.kind ?? 'unspecified'} layer` : ''}` };
 }
 
 /** The top layer is the vTPM instance the challenger meant to ask at that URL (from its verified certificate). */

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TopInstanceRegistry } from '../../src/audit/instances.js';
+import { shardOf } from '../../src/audit/shard.js';
+import { withFailedCheck } from '../../src/verify/result.js';
 import { inventoryYaml } from '../../src/simulator/fleet.js';
 import { startSimulator } from '../../src/simulator/start.js';
 import type { AttestationResult } from '../../src/verify/result.js';
@@ -127,4 +129,65 @@ test('an audit of a fleet with relays at VM URLs: with instanceIds each relay is
     assert.deepEqual(fm.get(relay), ['not-trusted', 'AUDIT_DUPLICATE_INSTANCE', 0]);
     assert.deepEqual(fm.get(decoy), ['trusted', null, null]);
   }
+});
+
+test('withFailedCheck: a check found after the walk refuses a trusted layer and the verdict follows; a layer failed by a rule keeps its error', () => {
+  const layer = (position: number, status: 'trusted' | 'not-trusted') => ({ position, uri: `http://h/${position}`, status, nonce: '00', checks: [], rules: [] });
+  const base: AttestationResult = {
+    target: 'http://h/0',
+    verdict: 'trusted',
+    reason: 'all 2 layer(s) verified',
+    policy: { source: 'x', id: 'x', builtin: true },
+    nonce: '00',
+    startedAt: '',
+    finishedAt: '',
+    layers: [layer(0, 'trusted'), layer(1, 'trusted')],
+    chain: [],
+    platformPath: [],
+  };
+  const check = { id: 'audit.unique-instance', status: 'fail' as const, code: 'AUDIT_DUPLICATE_INSTANCE', message: 'twice', actual: { alsoAnsweredBy: 'a' } };
+  const r = withFailedCheck(base, 0, check);
+  assert.equal(r.verdict, 'not-trusted');
+  assert.equal(r.error?.code, 'AUDIT_DUPLICATE_INSTANCE');
+  assert.match(r.reason, /^layer 0 \(http:\/\/h\/0\): AUDIT_DUPLICATE_INSTANCE: twice/);
+  assert.equal(r.layers[0]!.status, 'not-trusted');
+  assert.deepEqual(r.layers[0]!.checks, [check]);
+  assert.equal(r.layers[1], base.layers[1], 'other layers untouched');
+  assert.equal(base.layers[0]!.checks.length, 0, 'the input is not changed');
+  const byRule = { ...base, verdict: 'not-trusted' as const, error: { code: 'POLICY_PCR_VALUE', message: 'pcr' }, layers: [{ ...layer(0, 'not-trusted'), error: { code: 'POLICY_PCR_VALUE', message: 'pcr' } }] };
+  assert.equal(withFailedCheck(byRule, 0, check).error?.code, 'POLICY_PCR_VALUE', 'the first failure still decides');
+});
+
+test('report: relay and relayed VM audited in different shards (no instanceIds) each look trusted; the merge refuses the one read second and names the first; merging the merged report again changes nothing', async (t) => {
+  const topology = { hosts: 2, vmmsPerHost: 1, vmsPerVmm: 4 };
+  const sim = await startSimulator({ topology, faults: [{ layer: 'vm-0002', fault: 'relayed-top' }] });
+  t.after(() => sim.close());
+  const dir = tempDir(t, 'vtpm-instances-shards-');
+  const relay = 'vm-0002';
+  const decoy = sim.expected(relay).path[0]!;
+  const count = [2, 3, 4, 5, 6, 7].find((n) => shardOf(relay, n) !== shardOf(decoy, n))!;
+  const bare = join(dir, 'bare.yaml');
+  writeFileSync(bare, inventoryYaml(sim.inventory().map(({ instanceId: _, ...e }) => e)));
+  const shards: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const file = join(dir, `shard-${i}.json`);
+    const r = await runCli(['audit', bare, '--trust', sim.trustDir, '--shard', `${i}/${count}`, '--json', file]);
+    assert.equal(r.code, 0, `each shard alone sees one of the pair: all trusted\n${r.stderr}`);
+    shards.push(file);
+  }
+  const mergedFile = join(dir, 'merged.json');
+  const merged = await runCli(['report', ...shards, '--inventory', bare, '--json', mergedFile]);
+  assert.equal(merged.code, 1, merged.stderr);
+  const fm = findings(mergedFile);
+  const flagged = [relay, decoy].filter((n) => fm.get(n)![1] === 'AUDIT_DUPLICATE_INSTANCE');
+  assert.equal(flagged.length, 1, JSON.stringify([fm.get(relay), fm.get(decoy)]));
+  const other = flagged[0] === relay ? decoy : relay;
+  assert.deepEqual(fm.get(other), ['trusted', null, null]);
+  assert.equal([...fm.values()].filter((f) => f[0] !== 'trusted').length, 1, 'nobody else');
+  assert.match(merged.stderr, new RegExp(`warning: VM ${other} \\(in \\S+shard-\\d\\.json\\) answered with the attestation key VM ${flagged[0]} of another report answered with`));
+  // a merged report read again alone: the same verdicts, and no new refusal
+  const again = await runCli(['report', mergedFile, '--json']);
+  assert.equal(again.code, 1, again.stdout);
+  assert.equal(again.json?.result.summary.notTrusted, 1);
+  assert.equal(again.json?.result.warnings, undefined);
 });

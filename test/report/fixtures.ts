@@ -2,6 +2,7 @@
 // walker produces them: a trusted 3-layer chain, one failing at the VMM with
 // a PCR mismatch, one whose physical layer was unreachable, one under the
 // built-in baseline policy, and one full of hostile text.
+import { createHash } from 'node:crypto';
 import { fail, pass, type CheckResult } from '../../src/verify/checks.js';
 import type { AttestationResult, LayerResult, RuleOutcome } from '../../src/verify/result.js';
 import type { RunChanges } from '../../src/state/run-changes.js';
@@ -43,7 +44,8 @@ function layer(position: number, role: 'vm' | 'vmm' | 'physical', host: string, 
     nonce: hex(`${position}a7c`),
     kind: physical ? 'physical' : 'virtual',
     akName: `000b${hex(`${position}d4e1`)}`,
-    akKeyId: hex(`${position}99f0`),
+    // each machine its own key, as in a real fleet (report refuses two VMs answering with one)
+    akKeyId: createHash('sha256').update(`ak:${host}`).digest('hex'),
     certificatePath: [
       {
         subject: `CN=${host} AK`,

@@ -88,6 +88,8 @@ async function mergeReports(opts: ReportOptions, reportsMod: typeof import('../a
   const validators = reportValidators();
   const merger = new ReportMerger(inventoryVms && { file: opts.inventory!, vms: inventoryVms }, opts.runLabel);
   const summary = new SummaryBuilder();
+  // one vTPM at one address across the shards, which compared only their own VMs
+  const keys = new (await import('../../audit/instances.js')).MergedKeyCheck();
   const failures: (AuditFailure & { index: number })[] = [];
   const wantsFiles = opts.out.json !== undefined || opts.out.junit !== undefined || opts.out.html !== undefined;
   const spool = wantsFiles ? new reportsMod.ResultSpool(undefined, opts.out.html !== undefined ? { htmlCards: reportsMod.AUDIT_HTML_CARDS } : {}) : undefined;
@@ -103,10 +105,11 @@ async function mergeReports(opts: ReportOptions, reportsMod: typeof import('../a
           merger.addReport(file, got.header.run);
           continue;
         }
-        const index = merger.addResult(got.result);
-        summary.add(got.result);
-        if (got.result.verdict !== 'trusted') failures.push({ index, ...failureOf(got.result) });
-        spool?.add(got.result, index);
+        const result = keys.check(got.result, file);
+        const index = merger.addResult(result);
+        summary.add(result);
+        if (result.verdict !== 'trusted') failures.push({ index, ...failureOf(result) });
+        spool?.add(result, index);
       }
       reader.end(lines);
     }
@@ -124,7 +127,15 @@ async function mergeReports(opts: ReportOptions, reportsMod: typeof import('../a
     failures.sort((a, b) => a.index - b.index);
     const merged = run.merged!;
     const spread = unlabelledSpreadWarning(merged);
-    if (spread) process.stderr.write(`warning: ${terminalSafe(spread)}\n`);
+    const contested = keys.contested();
+    const warnings = [
+      ...(spread ? [spread] : []),
+      ...contested.pairs.map(
+        (p) => `VM ${p.first} (in ${p.firstReport}) answered with the attestation key VM ${p.later} of another report answered with (AUDIT_DUPLICATE_INSTANCE in the merged report): one of the two URLs relays the other VM, or the vTPM was cloned, so ${p.first}'s own result is in doubt too; give the VMs their instanceId in the inventory to tell which`,
+      ),
+      ...(contested.more > 0 ? [`... and ${contested.more} more VMs in doubt the same way (the merged report's AUDIT_DUPLICATE_INSTANCE results name them)`] : []),
+    ];
+    for (const w of warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
     const result: ReportCommandResult = {
       run,
       summary: sum,
@@ -134,7 +145,7 @@ async function mergeReports(opts: ReportOptions, reportsMod: typeof import('../a
       reports: opts.out,
       failures: failures.map(({ index: _index, ...f }) => f),
       ...(writeErrors.length ? { reportErrors: writeErrors } : {}),
-      ...(spread ? { warnings: [spread] } : {}),
+      ...(warnings.length ? { warnings } : {}),
     };
     // exit 3 for a fleet not wholly covered says so first, with any unreachable VMs beside it
     const unreachable = sum.unreachable > 0 && !opts.unreachableOk ? `; and ${sum.unreachable} of ${sum.total} VM(s) could not be attested` : '';

@@ -27,7 +27,10 @@ the same run label (audit --run-label; --run-label here names the one
 expected), each shard at most once, each VM once and in the shard its report names (a
 report that was truncated, edited or reformatted is refused: REPORT_INVALID,
 REPORT_MISMATCH). Results are verified as the audit recorded them; nothing is
-attested again.
+attested again. One check needs the whole fleet: a VM whose top layer answered
+with the attestation key a VM of a report read before it answered with (each
+shard compared only its own VMs) is refused in the merged report,
+AUDIT_DUPLICATE_INSTANCE, and the earlier VM is named in a warning.
 
 Shards without run labels that started more than 12 hours apart merge with a
 warning (one is probably left from another run). A report merged before (it
