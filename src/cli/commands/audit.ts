@@ -40,6 +40,13 @@ replayed event logs are cached across VMs. A VM that cannot be reached is
 retried (--retries, exponential backoff); a VM that fails verification is
 never retried. One VM failing never stops the others.
 
+One vTPM answers at one address: a VM's inventory instanceId is compared with
+the instance it answers as (TARGET_INSTANCE_MISMATCH), and a VM answering as an
+instance pinned to another VM, or with the attestation key another VM answered
+with first, is refused (AUDIT_DUPLICATE_INSTANCE: a relay forwarding a healthy
+VM's evidence, or a clone; the other VM is named, and a warning says when it is
+the one in doubt).
+
 Settings come from the inventory (VM over group over defaults); --policy,
 --trust, --intermediates, --crl, --ca/--cert/--key, --timeout and --max-depth
 apply to VMs whose inventory entry does not set them. Paths in the inventory
@@ -52,7 +59,8 @@ Inventory (see README "Fleet audits" for every key):
     web: { tags: [web], policy: policies/web.yaml }
   vms:
     - { name: web-1, url: "https://web-1.prod.example:8443/attest", group: web }
-    - { name: db-1,  url: "https://db-1.prod.example:8443/attest", tags: [db] }
+    - { name: db-1,  url: "https://db-1.prod.example:8443/attest", tags: [db],
+        instanceId: "5c0d9f1e62b8a4737e01c2a9f4b3d6e8a1907c5b2e4f6d8a0c1b3e5f7a9d2c4e" }
 
 Exit codes: 0 every VM trusted; 1 at least one VM not trusted (this wins over
 3); 3 at least one VM unreachable after its retries (0 with --unreachable-ok),
