@@ -38,11 +38,15 @@ export interface TopClaim {
   clean: boolean;
 }
 
-/** A VM refused because an earlier one it does not pin owns the key it answered with: the earlier one is in doubt too. */
+/**
+ * A VM refused because an earlier, unpinned VM owns the key it answered with: the earlier one is in doubt
+ * too, or (`firstIsRelay`: the refused VM's own pin verified, so the key is its) the earlier one is the relay.
+ */
 export interface ContestedPair {
   first: string;
   firstUrl: string;
   later: string;
+  firstIsRelay: boolean;
 }
 
 const MAX_PAIRS_KEPT = 1000;
@@ -78,18 +82,30 @@ export class TopInstanceRegistry {
       return pass('audit.unique-instance', pinnedTo === index ? 'the inventory names this vTPM instance for this VM, and no other VM of this audit has answered with its key' : 'no other VM of this audit has answered with this attestation key');
     }
     const owner = this.vms[first]!;
-    // a pinned VM claims only once its pin verified (clean): it is the VM its URL should serve, the other one is not
+    // A pinned VM claims only once its pin verified (clean): the key is the VM's its URL should serve.
     const ownerSure = owner.instanceId !== undefined;
-    if (!ownerSure) {
-      if (this.pairs.length < MAX_PAIRS_KEPT) this.pairs.push({ first: owner.key, firstUrl: owner.url, later: this.vms[index]!.key });
-      else this.pairsDropped++;
+    if (ownerSure) {
+      return refuse(claim, `VM ${owner.key} (${owner.url}), whose instance the inventory names, answered with the same attestation key earlier in this audit`, "this VM's URL serves that VM's evidence (a relay), or the vTPM was cloned", owner, true);
+    }
+    const mineSure = pinnedTo === index;
+    if (this.pairs.length < MAX_PAIRS_KEPT) this.pairs.push({ first: owner.key, firstUrl: owner.url, later: this.vms[index]!.key, firstIsRelay: mineSure });
+    else this.pairsDropped++;
+    if (mineSure) {
+      // The earlier VM's result is out already: refusing this one is what keeps the audit from passing.
+      return refuse(
+        claim,
+        `VM ${owner.key} (${owner.url}), which the inventory does not pin, answered with this VM's attestation key earlier in this audit`,
+        `this VM is the one the inventory names for its instance, and its pin verified, so ${owner.key}'s URL most likely relays this VM (under a certificate its platform made for this VM's key) and ${owner.key}'s result is wrong; this VM is refused because that result was already reported`,
+        owner,
+        false,
+      );
     }
     return refuse(
       claim,
       `VM ${owner.key} (${owner.url}) answered with the same attestation key earlier in this audit`,
-      ownerSure ? "this VM's URL serves that VM's evidence (a relay), or the vTPM was cloned" : 'one of the two URLs serves the other VM\'s evidence (a relay), or the vTPM was cloned; that VM came first and may be the relay (give the VMs their instanceId in the inventory to tell which)',
+      "one of the two URLs serves the other VM's evidence (a relay), or the vTPM was cloned; that VM came first and may be the relay (give every VM its instanceId in the inventory to tell which)",
       owner,
-      ownerSure,
+      false,
     );
   }
 
@@ -119,9 +135,9 @@ function keyOf(akKeyId: string): string {
  * refused result has a failed check, and claims nothing.
  */
 export class MergedKeyCheck {
-  /** key -> the first VM (its name or url, the very string the merge keeps) and its report */
-  private readonly keys = new Map<string, { vm: string; file: string }>();
-  private readonly pairs: { first: string; firstReport: string; later: string }[] = [];
+  /** key -> the first VM (its name or url, the very string the merge keeps), its report, and whether its pin verified */
+  private readonly keys = new Map<string, { vm: string; file: string; pinned: boolean }>();
+  private readonly pairs: MergedPair[] = [];
   private pairsDropped = 0;
 
   check(result: AttestationResult, file: string): AttestationResult {
@@ -129,27 +145,40 @@ export class MergedKeyCheck {
     if (!top || top.akKeyId === undefined || top.checks.some((c) => c.status === 'fail')) return result;
     const key = keyOf(top.akKeyId);
     const vm = result.name ?? result.target;
+    // its inventory instanceId verified (the audit's check target.instance passed)
+    const pinned = top.checks.some((c) => c.id === 'target.instance' && c.status === 'pass');
     const first = this.keys.get(key);
     if (!first) {
-      this.keys.set(key, { vm, file });
+      this.keys.set(key, { vm, file, pinned });
       return result;
     }
-    if (this.pairs.length < MAX_PAIRS_KEPT) this.pairs.push({ first: first.vm, firstReport: first.file, later: vm });
-    else this.pairsDropped++;
-    const check = fail(
-      'audit.unique-instance',
-      'AUDIT_DUPLICATE_INSTANCE',
-      `this VM answered ${top.instanceId !== undefined ? `as vTPM instance ${top.instanceId}` : 'with an attestation key'}, but VM ${first.vm} (in ${first.file}) answered with the same attestation key: one of the two URLs serves the other VM's evidence (a relay), or the vTPM was cloned; each shard compared only its own VMs, and ${first.vm}, read first, may be the relay (give the VMs their instanceId in the inventory to tell which)`,
-      {
-        expected: 'a vTPM no other VM of this audit answers as',
-        actual: { ...(top.instanceId !== undefined ? { instanceId: top.instanceId } : {}), akKeyId: top.akKeyId, alsoAnsweredBy: first.vm, report: first.file, pinnedByInventory: false },
-      },
-    );
+    const where = first.file === file ? `(earlier in ${file}, which its audit did not compare keys in)` : `(in ${first.file}; each shard compared only its own VMs)`;
+    let meaning: string;
+    if (first.pinned) meaning = `${first.vm}'s instance is the one its inventory entry names: this VM's URL serves that VM's evidence (a relay), or the vTPM was cloned`;
+    else {
+      if (this.pairs.length < MAX_PAIRS_KEPT) this.pairs.push({ first: first.vm, firstReport: first.file, later: vm, sameReport: first.file === file, firstIsRelay: pinned });
+      else this.pairsDropped++;
+      meaning = pinned
+        ? `this VM is the one its inventory entry names for its instance, and its pin verified, so ${first.vm}'s URL most likely relays this VM and ${first.vm}'s result is wrong; this VM is refused so that the fleet does not pass`
+        : `one of the two URLs serves the other VM's evidence (a relay), or the vTPM was cloned; ${first.vm}, read first, may be the relay (give every VM its instanceId in the inventory to tell which)`;
+    }
+    const check = fail('audit.unique-instance', 'AUDIT_DUPLICATE_INSTANCE', `this VM answered ${top.instanceId !== undefined ? `as vTPM instance ${top.instanceId}` : 'with an attestation key'}, but VM ${first.vm} ${where} answered with the same attestation key: ${meaning}`, {
+      expected: 'a vTPM no other VM of this audit answers as',
+      actual: { ...(top.instanceId !== undefined ? { instanceId: top.instanceId } : {}), akKeyId: top.akKeyId, alsoAnsweredBy: first.vm, report: first.file, pinnedByInventory: first.pinned },
+    });
     return withFailedCheck(result, 0, check);
   }
 
-  /** The refusals whose first VM is in doubt too, for a warning. */
-  contested(): { pairs: readonly { first: string; firstReport: string; later: string }[]; more: number } {
+  /** The refusals whose first VM is in doubt too, or (firstIsRelay) the likely relay, for a warning. */
+  contested(): { pairs: readonly MergedPair[]; more: number } {
     return { pairs: this.pairs, more: this.pairsDropped };
   }
+}
+
+export interface MergedPair {
+  first: string;
+  firstReport: string;
+  later: string;
+  sameReport: boolean;
+  firstIsRelay: boolean;
 }

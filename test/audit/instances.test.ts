@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TopInstanceRegistry } from '../../src/audit/instances.js';
+import { MergedKeyCheck, TopInstanceRegistry } from '../../src/audit/instances.js';
 import { shardOf } from '../../src/audit/shard.js';
 import { withFailedCheck } from '../../src/verify/result.js';
 import { inventoryYaml } from '../../src/simulator/fleet.js';
@@ -32,7 +32,7 @@ test('the registry, no instanceIds: the first VM whose top layer verified owns i
   assert.equal(dup.code, 'AUDIT_DUPLICATE_INSTANCE');
   assert.match(dup.message, /VM a \(http:\/\/h\.example\/l\/a\) answered with the same attestation key earlier in this audit: one of the two URLs serves the other VM's evidence .*that VM came first and may be the relay/);
   assert.deepEqual(dup.actual, { instanceId: X, akKeyId: K1, alsoAnsweredBy: 'a', url: 'http://h.example/l/a', pinnedByInventory: false });
-  assert.deepEqual(r.contested(), { pairs: [{ first: 'a', firstUrl: 'http://h.example/l/a', later: 'b' }], more: 0 });
+  assert.deepEqual(r.contested(), { pairs: [{ first: 'a', firstUrl: 'http://h.example/l/a', later: 'b', firstIsRelay: false }], more: 0 });
   // a layer with a failed check claims nothing (its certificate is public: only a verified quote shows the key is held)
   assert.equal(r.claim(2, claim(Y, K2, false)), undefined);
   assert.equal(r.claim(3, claim(Y, K2))?.status, 'pass', 'c never owned the key');
@@ -60,6 +60,54 @@ test('the registry: an instance the inventory names for a VM is that VM\'s from 
   assert.equal(late.code, 'AUDIT_DUPLICATE_INSTANCE');
   assert.match(late.message, /this VM's URL serves that VM's evidence/);
   assert.deepEqual(r2.contested(), { pairs: [], more: 0 });
+});
+
+test('the registry: a pinned VM whose pin verified, answering with the key an unpinned VM took first, is still refused (the audit must fail) and names that VM as the likely relay', () => {
+  // a compromised platform's relay: the healthy VM's quotes under a certificate its own CA made for that key (another id)
+  const r = new TopInstanceRegistry([vm('relay'), vm('healthy', X)]);
+  assert.equal(r.claim(0, claim(Y, K1))?.status, 'pass');
+  const refused = r.claim(1, claim(X, K1))!;
+  assert.equal(refused.code, 'AUDIT_DUPLICATE_INSTANCE');
+  assert.match(refused.message, /this VM is the one the inventory names for its instance, and its pin verified, so relay's URL most likely relays this VM .*relay's result is wrong/);
+  assert.deepEqual(r.contested().pairs, [{ first: 'relay', firstUrl: 'http://h.example/l/relay', later: 'healthy', firstIsRelay: true }]);
+});
+
+function topResult(name: string, akKeyId: string, pinned: boolean): AttestationResult {
+  const checks = [{ id: 'quote.signature', status: 'pass' as const, message: 'ok' }, ...(pinned ? [{ id: 'target.instance', status: 'pass' as const, message: 'expected' }] : [])];
+  return {
+    target: `http://h/${name}`,
+    name,
+    verdict: 'trusted',
+    reason: 'all 1 layer(s) verified',
+    policy: { source: 'x', id: 'x', builtin: true },
+    nonce: '00',
+    startedAt: '',
+    finishedAt: '',
+    layers: [{ position: 0, uri: `http://h/${name}`, status: 'trusted', nonce: '00', akKeyId, checks, rules: [] }],
+    chain: [],
+    platformPath: [],
+  };
+}
+
+test('report\'s MergedKeyCheck: the second VM with a key is refused; the wording follows whether the two are in one report, and which of them is pinned', () => {
+  const m = new MergedKeyCheck();
+  assert.equal(m.check(topResult('a', K1, false), 's0.json').verdict, 'trusted');
+  const other = m.check(topResult('b', K1, false), 's1.json');
+  assert.equal(other.verdict, 'not-trusted');
+  assert.match(other.error!.message, /VM a \(in s0\.json; each shard compared only its own VMs\) answered with the same attestation key: one of the two URLs .*a, read first, may be the relay/);
+  const same = m.check(topResult('c', K1, false), 's0.json');
+  assert.match(same.error!.message, /VM a \(earlier in s0\.json, which its audit did not compare keys in\)/);
+  const healthy = m.check(topResult('d', K1, true), 's1.json');
+  assert.match(healthy.error!.message, /its pin verified, so a's URL most likely relays this VM/);
+  assert.deepEqual(m.contested().pairs.map((p) => [p.first, p.later, p.sameReport, p.firstIsRelay]), [['a', 'b', false, false], ['a', 'c', true, false], ['a', 'd', false, true]]);
+  // a pinned first VM: the later one is the impostor, nobody else in doubt
+  const p = new MergedKeyCheck();
+  p.check(topResult('owner', K2, true), 's0.json');
+  const impostor = p.check(topResult('x', K2, false), 's1.json');
+  assert.match(impostor.error!.message, /owner's instance is the one its inventory entry names: this VM's URL serves that VM's evidence/);
+  assert.deepEqual(p.contested().pairs, []);
+  // a refused result (a failed check on its top layer) claims nothing when read again
+  assert.equal(p.check(impostor, 's1.json'), impostor);
 });
 
 /** VM name -> [verdict, code of the first failing layer, its position] */

@@ -365,10 +365,12 @@ function auditOutcome(
 
 /** A VM refused for answering with another's key names that VM in its result; the other's own result cannot say it. */
 function contestedWarnings(contested: ReturnType<import('../../audit/instances.js').TopInstanceRegistry['contested']>): string[] {
-  const out = contested.pairs.map(
-    (p) => `VM ${p.first} (${p.firstUrl}) answered with the attestation key VM ${p.later} answered with later (AUDIT_DUPLICATE_INSTANCE): one of the two URLs relays the other VM, or the vTPM was cloned, so ${p.first}'s own result is in doubt too; give the VMs their instanceId in the inventory to tell which`,
+  const out = contested.pairs.map((p) =>
+    p.firstIsRelay
+      ? `VM ${p.first} (${p.firstUrl}) answered with the attestation key of VM ${p.later}, whose instance the inventory names and whose pin verified: ${p.first} most likely relays ${p.later}, and its own result is wrong (${p.later} is refused, AUDIT_DUPLICATE_INSTANCE, so that the audit fails)`
+      : `VM ${p.first} (${p.firstUrl}) answered with the attestation key VM ${p.later} answered with later (AUDIT_DUPLICATE_INSTANCE): one of the two URLs relays the other VM, or the vTPM was cloned, so ${p.first}'s own result is in doubt too; give every VM its instanceId in the inventory to tell which`,
   );
-  if (contested.more > 0) out.push(`... and ${contested.more} more VMs in doubt the same way (the reports' AUDIT_DUPLICATE_INSTANCE results name them)`);
+  if (contested.more > 0) out.push(`... and ${contested.more} more pairs of VMs answering with one key (the reports' AUDIT_DUPLICATE_INSTANCE results name them)`);
   return out;
 }
 

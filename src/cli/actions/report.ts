@@ -130,10 +130,13 @@ async function mergeReports(opts: ReportOptions, reportsMod: typeof import('../a
     const contested = keys.contested();
     const warnings = [
       ...(spread ? [spread] : []),
-      ...contested.pairs.map(
-        (p) => `VM ${p.first} (in ${p.firstReport}) answered with the attestation key VM ${p.later} of another report answered with (AUDIT_DUPLICATE_INSTANCE in the merged report): one of the two URLs relays the other VM, or the vTPM was cloned, so ${p.first}'s own result is in doubt too; give the VMs their instanceId in the inventory to tell which`,
-      ),
-      ...(contested.more > 0 ? [`... and ${contested.more} more VMs in doubt the same way (the merged report's AUDIT_DUPLICATE_INSTANCE results name them)`] : []),
+      ...contested.pairs.map((p) => {
+        const other = `VM ${p.later}${p.sameReport ? '' : ' of another report'}`;
+        return p.firstIsRelay
+          ? `VM ${p.first} (in ${p.firstReport}) answered with the attestation key of ${other}, whose inventory instanceId verified: ${p.first} most likely relays ${p.later}, and its own result is wrong (${p.later} is refused in the merged report, AUDIT_DUPLICATE_INSTANCE, so that the fleet does not pass)`
+          : `VM ${p.first} (in ${p.firstReport}) answered with the attestation key ${other} answered with (AUDIT_DUPLICATE_INSTANCE in the merged report): one of the two URLs relays the other VM, or the vTPM was cloned, so ${p.first}'s own result is in doubt too; give every VM its instanceId in the inventory to tell which`;
+      }),
+      ...(contested.more > 0 ? [`... and ${contested.more} more pairs of VMs answering with one key (the merged report's AUDIT_DUPLICATE_INSTANCE results name them)`] : []),
     ];
     for (const w of warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
     const result: ReportCommandResult = {
