@@ -145,7 +145,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
     if (err instanceof CommanderError) {
       // --help and --version end with exitCode 0 and already printed.
       if (err.exitCode === 0) return EXIT_CODES.OK;
-      const e: VtpmError = new UsageError('USAGE', err.message.replace(/^error: /, ''), { commanderCode: err.code });
+      const misplaced = err.code === 'commander.unknownOption' ? optionBeforeCommand(program, argv) : undefined;
+      const hint = misplaced ? `; options go after the command: vtpm-verify ${misplaced.command} ... ${misplaced.option}` : '';
+      if (hint) process.stderr.write(`hint: ${hint.slice(2)}\n`);
+      const e: VtpmError = new UsageError('USAGE', `${err.message.replace(/^error: /, '')}${hint}`, { commanderCode: err.code, ...(misplaced ? { option: misplaced.option, command: misplaced.command } : {}) });
       if (wantsJson) {
         await printOutcome({ ok: false, exitCode: EXIT_CODES.BAD_INPUT, result: null, error: e }, { json: true, color: false });
       }
@@ -156,6 +159,20 @@ export async function main(argv: string[]): Promise<ExitCode> {
     return exitCodeForKind(e.kind);
   }
   return code;
+}
+
+/**
+ * `vtpm-verify --json attest URL`: Commander reads options before the command as the root's, which has
+ * none but --help and --version, so it says only "unknown option". The command it belongs after, when
+ * that command has it.
+ */
+function optionBeforeCommand(program: Command, argv: readonly string[]): { option: string; command: string } | undefined {
+  const at = argv.findIndex((a) => !a.startsWith('-'));
+  if (at <= 0) return undefined;
+  const command = program.commands.find((c) => c.name() === argv[at]);
+  const option = argv[0]!.split('=')[0]!;
+  if (!command?.options.some((o) => o.long === option || o.short === option)) return undefined;
+  return { option, command: command.name() };
 }
 
 export { Option };

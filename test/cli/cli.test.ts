@@ -16,6 +16,20 @@ test('an unknown option is a usage error: exit 2 and a JSON envelope with --json
   assert.equal(r.json?.error?.code, 'USAGE');
 });
 
+test('an option of a command given before it is still refused (exit 2), but the message says where it goes; an option no command has gets no such hint', async () => {
+  const r = await runCli(['--json', 'attest', 'http://127.0.0.1:9/attest', '--trust', '/nonexistent']);
+  assert.equal(r.code, 2);
+  assert.equal(r.json?.error?.code, 'USAGE');
+  assert.match(r.json?.error?.message, /unknown option '--json'; options go after the command: vtpm-verify attest \.\.\. --json/);
+  assert.deepEqual([r.json?.error?.details?.option, r.json?.error?.details?.command], ['--json', 'attest']);
+  const plain = await runCli(['--no-color', 'history']);
+  assert.equal(plain.code, 2);
+  assert.match(plain.stderr, /hint: options go after the command: vtpm-verify history \.\.\. --no-color/);
+  const bogus = await runCli(['--bogus', 'demo']);
+  assert.equal(bogus.code, 2);
+  assert.doesNotMatch(bogus.stderr, /hint:/);
+});
+
 test('a reader that goes away early (| head) ends the command quietly, not with an EPIPE crash', async () => {
   const { spawn } = await import('node:child_process');
   const { BIN } = await import('../helpers/paths.js');
