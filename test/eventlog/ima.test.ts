@@ -398,3 +398,23 @@ test('random bytes and mutated lists never escape IMA parsing as raw exceptions'
     );
   }
 });
+
+test('binary entries named after Object.prototype members ("constructor", "toString", "__proto__") are unknown templates, not a TypeError', () => {
+  const entryNamed = (name: string, fields: Buffer[]): Buffer => {
+    const data = Buffer.concat(fields.flatMap((f) => [le32(f.length), f]));
+    return Buffer.concat([le32(10), Buffer.alloc(20, 1), le32(name.length), Buffer.from(name, 'latin1'), le32(data.length), data]);
+  };
+  for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto__']) {
+    for (const count of [0, 1, 2]) {
+      const list = parseImaList(entryNamed(name, Array.from({ length: count }, () => Buffer.from('ab'))));
+      assert.equal(list.entries.length, 1, name);
+      assert.equal(list.entries[0]!.templateName, name);
+      assert.deepEqual({ ...list.entries[0]!.fields }, {}, `${name}: an unknown template's fields are not decoded`);
+      checkTemplateHashes(list);
+    }
+  }
+  // a d-ng digest prefix named after one is an unknown algorithm, not a size mismatch against a function
+  const dng = Buffer.concat([Buffer.from('constructor:\0', 'latin1'), Buffer.alloc(32, 9)]);
+  const list = parseImaList(entryNamed('ima-ng', [dng, Buffer.from('/bin/x\0')]));
+  assert.equal(list.entries[0]!.fields.digestAlgorithm, 'constructor');
+});

@@ -112,8 +112,10 @@ interface ImaSummary {
 }
 
 function imaJson(file: string, s: ImaSummary): Record<string, unknown> {
-  const templates: Record<string, number> = {};
-  for (const e of s.list.entries) templates[e.templateName] = (templates[e.templateName] ?? 0) + 1;
+  // template names are the list's bytes ("__proto__", "constructor"): count them in a Map, not on an object's prototype chain
+  const counted = new Map<string, number>();
+  for (const e of s.list.entries) counted.set(e.templateName, (counted.get(e.templateName) ?? 0) + 1);
+  const templates: Record<string, number> = Object.fromEntries(counted);
   const counts = { valid: 0, mismatch: 0, violation: 0 };
   for (const c of s.checks) counts[c.status]++;
   return {

@@ -6,7 +6,7 @@
 
 import { TpmReader } from '../../tpm/reader.js';
 import { decodeFields } from './fields.js';
-import { LEGACY_NAME_FIELD_BYTES, TEMPLATE_FIELDS } from './templates.js';
+import { LEGACY_NAME_FIELD_BYTES, TEMPLATE_FIELDS, templateFieldIds } from './templates.js';
 import type { ImaEntry, ImaFields } from './types.js';
 
 export class LazyImaEntry implements ImaEntry {
@@ -49,5 +49,5 @@ function fieldsOf(templateName: string, data: Uint8Array, where: Record<string, 
   const r = new TpmReader(data, 'IMA template data');
   const parts: Uint8Array[] = [];
   while (r.remaining > 0) parts.push(r.bytes(r.u32le('field length'), 'field'));
-  return decodeFields(TEMPLATE_FIELDS[templateName], parts, where);
+  return decodeFields(templateFieldIds(templateName), parts, where);
 }

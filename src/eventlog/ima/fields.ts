@@ -12,7 +12,7 @@
 // allocations, not the parsing, would dominate.
 
 import { ParseError } from '../../errors.js';
-import { LEGACY_NAME_FIELD_BYTES, IMA_DIGEST_SIZES } from './templates.js';
+import { LEGACY_NAME_FIELD_BYTES, imaDigestSize } from './templates.js';
 import type { ImaFields } from './types.js';
 
 function fieldError(where: Record<string, unknown>, field: string, message: string): ParseError {
@@ -21,7 +21,7 @@ function fieldError(where: Record<string, unknown>, field: string, message: stri
 }
 
 function checkDigestSize(alg: string, size: number, where: Record<string, unknown>, field: string): void {
-  const want = IMA_DIGEST_SIZES[alg];
+  const want = imaDigestSize(alg);
   if (want !== undefined && want !== size) throw fieldError(where, field, `a ${alg} digest has ${want} bytes, not ${size}`);
 }
 

@@ -13,7 +13,7 @@ import { TpmReader } from '../../tpm/reader.js';
 import { IMA_CAPS } from '../caps.js';
 import { buildLegacyTemplate, buildTemplate, decodeFields, legacyTemplateData } from './fields.js';
 import { LazyImaEntry } from './entry.js';
-import { TEMPLATE_FIELDS } from './templates.js';
+import { TEMPLATE_FIELDS, templateFieldIds } from './templates.js';
 import type { ImaEntry, UnverifiedImaList } from './types.js';
 
 export type ImaCaps = { -readonly [K in keyof typeof IMA_CAPS]: number };
@@ -236,7 +236,7 @@ function readBinaryEntry(r: TpmReader, index: number, offset: number, caps: ImaC
       fieldData.push(data.bytes(len, `field ${fieldData.length}`));
     }
   }
-  const ids = TEMPLATE_FIELDS[templateName];
+  const ids = templateFieldIds(templateName);
   if (ids && ids.length !== fieldData.length) {
     throw new ParseError('IMA_FIELD_INVALID', `IMA entry ${index} (offset ${offset}): template ${templateName} has ${ids.length} fields, the entry ${fieldData.length}`, {
       ...where,

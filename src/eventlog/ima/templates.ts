@@ -21,6 +21,15 @@ export const TEMPLATE_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'ima-modsig': ['d-ng', 'n-ng', 'sig', 'd-modsig', 'modsig'],
 };
 
+/**
+ * The field ids of a known template, else undefined. Template names come from
+ * the list (a binary list carries any bytes), so the lookup must not reach
+ * Object.prototype: "constructor" or "toString" are not templates.
+ */
+export function templateFieldIds(name: string): readonly string[] | undefined {
+  return Object.hasOwn(TEMPLATE_FIELDS, name) ? TEMPLATE_FIELDS[name] : undefined;
+}
+
 /** IMA_EVENT_NAME_LEN_MAX + 1: the legacy template hashes the name in a fixed 256-byte field */
 export const LEGACY_NAME_FIELD_BYTES = 256;
 
@@ -54,3 +63,8 @@ export const IMA_DIGEST_SIZES: Readonly<Record<string, number>> = {
   'sha3-384': 48,
   'sha3-512': 64,
 };
+
+/** The digest size of an IMA algorithm name from a list, else undefined (own keys only, as templateFieldIds). */
+export function imaDigestSize(alg: string): number | undefined {
+  return Object.hasOwn(IMA_DIGEST_SIZES, alg) ? IMA_DIGEST_SIZES[alg] : undefined;
+}
