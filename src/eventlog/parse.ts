@@ -114,8 +114,9 @@ export function parseEventLog(bytes: Uint8Array, opts: ParseEventLogOptions = {}
   // pcrIndex, eventType, [digest count,] digests, eventSize
   const minHeader = format === 'crypto-agile' ? 16 + algorithms.reduce((n, a) => n + 2 + a.digestSize, 0) : 32;
   const agileTable = format === 'crypto-agile' ? algorithms : undefined;
+  const fillStart = trailingRunStart(bytes);
   while (r.remaining > 0) {
-    padding = detectPadding(bytes, r.offset, minHeader);
+    padding = detectPadding(bytes, r.offset, minHeader, fillStart);
     if (padding) {
       notes.push(`${padding.length} byte(s) of 0x${padding.byte.toString(16).padStart(2, '0')} padding after the last event (offset ${padding.offset})`);
       break;
@@ -150,14 +151,24 @@ export function parseEventLog(bytes: Uint8Array, opts: ParseEventLogOptions = {}
  * 0xFF byte (CCEL log areas are padded with 0xFF, ACPI TCPA/TPM2 areas with
  * zeros), at least as long as an event header, so a log cut inside an event
  * is still reported as truncated. Such a header could not be an event (its
- * digest count would be 0 or 0xFFFFFFFF). The scan stops at the first
- * differing byte, so it is cheap.
+ * digest count would be 0 or 0xFFFFFFFF). `fillStart` is where the run of
+ * one byte value that ends the buffer starts (trailingRunStart), found once:
+ * scanning forward from every event instead is quadratic on a log of
+ * all-zero SHA-1 events (32 zero bytes are a valid event) ended by one
+ * non-zero byte.
  */
-function detectPadding(bytes: Uint8Array, offset: number, minHeader: number): LogPadding | undefined {
+function detectPadding(bytes: Uint8Array, offset: number, minHeader: number, fillStart: number): LogPadding | undefined {
   const byte = bytes[offset]!;
-  if ((byte !== 0x00 && byte !== 0xff) || bytes.length - offset < minHeader) return undefined;
-  for (let i = offset + 1; i < bytes.length; i++) if (bytes[i] !== byte) return undefined;
+  if ((byte !== 0x00 && byte !== 0xff) || bytes.length - offset < minHeader || offset < fillStart) return undefined;
   return { offset, length: bytes.length - offset, byte };
+}
+
+/** The offset where the final run of one repeated byte value starts (bytes.length - 1 when the last two bytes differ). */
+function trailingRunStart(bytes: Uint8Array): number {
+  let i = bytes.length - 1;
+  const last = bytes[i];
+  while (i > 0 && bytes[i - 1] === last) i--;
+  return i;
 }
 
 function readEvent(

@@ -207,3 +207,22 @@ test('random mutations of a real log never escape as raw exceptions', (t) => {
     { numRuns: 3000, seed: 7 },
   );
 });
+
+test('a run of all-zero SHA-1 events ended by one non-zero byte parses in linear time (the padding check does not rescan the tail per event)', () => {
+  // 32 zero bytes are a valid SHA-1 event (PCR 0, type 0, zero digest, no data); each used to start a scan for
+  // trailing 0x00 fill that ran to the last byte: 30,000 of them (960 KB) took ~25 s.
+  const events = 30_000;
+  const last = Buffer.concat([u32(0), u32(EV.POST_CODE), Buffer.alloc(20), u32(1), Buffer.of(1)]);
+  const log = Buffer.concat([Buffer.alloc(32 * events), last]);
+  const t0 = performance.now();
+  const parsed = parseEventLog(log);
+  const ms = performance.now() - t0;
+  assert.equal(parsed.events.length, events + 1);
+  assert.equal(parsed.padding, undefined);
+  assert.ok(ms < 2000, `parse took ${ms.toFixed(0)} ms`);
+  // fill after the last event is still recognised, and one stray byte after it still is not fill
+  const filled = parseEventLog(Buffer.concat([last, Buffer.alloc(64)]));
+  assert.deepEqual(filled.padding, { offset: last.length, length: 64, byte: 0 });
+  assert.equal(parseEventLog(Buffer.concat([last, Buffer.alloc(64, 0xff)])).padding?.byte, 0xff);
+  assertThrowsCode(() => parseEventLog(Buffer.concat([last, Buffer.alloc(64, 0xff), Buffer.of(0)])), 'EVENTLOG_EVENT_TOO_LARGE');
+});
