@@ -837,7 +837,10 @@ export class StateStore {
       return rows.map((r) => {
         const findings = parseJson(r.findings, this.path, 'result findings');
         if (!Array.isArray(findings)) throw corrupt(this.path, 'result findings');
+        // TEXT columns hold whatever was put in them (a BLOB is not converted): the renderers take these as text
         if (typeof r.target !== 'string') throw corrupt(this.path, 'result target');
+        if (typeof r.verdict !== 'string') throw corrupt(this.path, 'result verdict');
+        if (r.instance_id !== null && typeof r.instance_id !== 'string') throw corrupt(this.path, 'result instance id');
         const text = this.resultText(r, dictionaries);
         textBytes += text.length;
         if (textBytes > maxText) {
@@ -977,6 +980,9 @@ export class StateStore {
       if (!Array.isArray(parsed) || !parsed.every((c) => c && typeof c.code === 'string' && Number.isSafeInteger(c.count))) throw corrupt(this.path, 'audit run failure codes');
       failureCodes = parsed as { code: string; count: number }[];
     }
+    if (typeof r.inventory !== 'string') throw corrupt(this.path, 'audit run inventory');
+    if (r.shard !== null && typeof r.shard !== 'string') throw corrupt(this.path, 'audit run shard');
+    if (r.interrupted !== null && typeof r.interrupted !== 'string') throw corrupt(this.path, 'audit run interruption');
     const previous = this.stmt(
       `SELECT id FROM audit_run WHERE inventory = @inventory AND shard IS @shard AND finished_at IS NOT NULL
          AND (started_at < @startedAt OR (started_at = @startedAt AND id < @id))
@@ -1008,6 +1014,7 @@ export class StateStore {
     ).all(now, before) as VerdictChange[];
     const count = (sql: string): number => (this.stmt(sql).get(now, before) as { n: number }).n;
     const only = `SELECT count(DISTINCT a.target) AS n FROM result a WHERE a.run_id = ? AND NOT EXISTS (SELECT 1 FROM result b WHERE b.run_id = ? AND b.target = a.target)`;
+    if (!changes.every((c) => typeof c.target === 'string')) throw corrupt(this.path, 'result target');
     const out = { runId: before, worse: 0, better: 0, other: 0, added: count(only), gone: 0, changes: changes.slice(0, MAX_LISTED_CHANGES) };
     out.gone = (this.stmt(only).get(before, now) as { n: number }).n;
     for (const c of changes) out[changeKind(c)]++;
@@ -1067,6 +1074,7 @@ export class StateStore {
     return this.read('read identities', () =>
       (this.stmt(`SELECT * FROM tpm_identity WHERE (@prefix IS NULL OR instance_id LIKE @prefix || '%') ORDER BY instance_id, ak_name`).all({ prefix: prefix ?? null }) as IdentityRow[]).map(
         (r) => {
+          if (typeof r.instance_id !== 'string' || typeof r.ak_name !== 'string') throw corrupt(this.path, 'identity');
           const state = decodeClockState(r.clock_state, this.path);
           return {
             instanceId: r.instance_id,

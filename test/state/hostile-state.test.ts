@@ -8,7 +8,7 @@
 // file shrank.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseSince } from '../../src/cli/actions/history.js';
@@ -221,5 +221,49 @@ test('a hosting period whose times are not integers is STATE_CORRUPT: as text it
     // what attest asks before it records a reading (is this AK the instance's own?): its open stays
     if (!damage.startsWith('closed_at')) assertThrowsCode(() => s.openStays(X), 'STATE_CORRUPT');
     s.close();
+  }
+});
+
+test('text columns holding a BLOB are STATE_CORRUPT in history and history --runs; a null finding lists; never INTERNAL_ERROR', async (t) => {
+  const { runCli } = await import('../helpers/cli.js');
+  const dir = tempDir(t);
+  const X = '3f2a91c0'.padEnd(64, '7');
+  const AK = '000b' + 'ab'.repeat(32);
+  const P = ['000b' + '1c9e04aa'.padEnd(64, '0'), '000b' + '77d0e5f1'.padEnd(64, '0')];
+  const now = Date.now();
+  const base = join(dir, 'base.db');
+  const s = await openState(base);
+  const run = s.beginAuditRun({ startedAt: now - 10_000, inventory: 'fleet.yaml', shard: null, planned: 1 });
+  s.observe({ instanceId: X, akName: AK, clockInfo: { clock: 5_000n, resetCount: 3, restartCount: 0, safe: true }, firmwareVersion: 5n, platformPath: P, time: now - 9_000, target: 'https://a.example' });
+  s.appendResult({ time: now - 9_000, target: 'https://a.example', instanceId: X, verdict: 'trusted', platformPath: P, runId: run });
+  s.finishAuditRun(run, { finishedAt: now - 8_000, exitCode: 0, interrupted: null, failureCodes: [] });
+  const run2 = s.beginAuditRun({ startedAt: now - 5_000, inventory: 'fleet.yaml', shard: null, planned: 1 });
+  s.appendResult({ time: now - 4_000, target: 'https://a.example', instanceId: X, verdict: 'not-trusted', platformPath: P, runId: run2 });
+  s.finishAuditRun(run2, { finishedAt: now - 3_000, exitCode: 1, interrupted: null, failureCodes: [] });
+  s.close();
+  const cases: [string, unknown, string[]][] = [
+    ['UPDATE result SET verdict = ?', Buffer.from('trusted'), ['history']],
+    ['UPDATE result SET instance_id = ?', Buffer.from('x'), ['history']],
+    ['UPDATE result SET target = ?', Buffer.from('x'), ['history', '--runs']],
+    ['UPDATE audit_run SET inventory = ?', Buffer.from('x'), ['history', '--runs']],
+    ['UPDATE audit_run SET shard = ?', Buffer.from('x'), ['history', '--runs']],
+    ['UPDATE tpm_identity SET ak_name = ?', Buffer.from('x'), ['history', '--instance', '3f2a']],
+    ['UPDATE result SET findings = ?', '[null]', ['history', '-v']],
+  ];
+  for (const [i, [sql, value, args]] of cases.entries()) {
+    const file = join(dir, `damaged-${i}.db`);
+    writeFileSync(file, readFileSync(base));
+    const db = new Database(file);
+    db.prepare(sql).run(value);
+    db.close();
+    const r = await runCli([...args, '--state', file]);
+    assert.doesNotMatch(r.stderr, /INTERNAL_ERROR/, sql);
+    // history reads findings of any JSON shape (only their nesting is capped): a null one is listed without a code
+    if (sql.includes('findings')) {
+      assert.equal(r.code, 0, `${sql}: ${r.stderr}`);
+      continue;
+    }
+    assert.equal(r.code, 3, `${sql}: ${r.stderr}`);
+    assert.match(r.stderr, /STATE_CORRUPT/, `${sql}: ${r.stderr}`);
   }
 });

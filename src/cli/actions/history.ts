@@ -202,7 +202,8 @@ export function renderHistory(result: HistoryResult, style: Style, verbose: bool
       if (!verbose) return;
       for (const f of e.findings) {
         const code = findingCodes([f])[0];
-        const message = (f as { message?: unknown }).message;
+        // a finding read back from the file may be anything JSON (null, a number)
+        const message = typeof f === 'object' && f !== null ? (f as { message?: unknown }).message : undefined;
         if (code) out.push(`    ${style.code(terminalSafe(code))}: ${typeof message === 'string' ? terminalSafe(message) : ''}`);
       }
     });
