@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
 import { parseInventory, type InventoryIssue } from '../../src/audit/inventory.js';
+import { MAX_ISSUES } from '../../src/policy/load.js';
 import { inventoryJsonSchema, inventoryReferenceMarkdown } from '../../src/audit/inventory-schema.js';
 import { inventoryJson, inventoryYaml } from '../../src/simulator/fleet.js';
 import { runCli } from '../helpers/cli.js';
@@ -299,4 +300,18 @@ test('instanceId: the vTPM instance expected at a VM\'s url, 64 hex digits (uppe
   const twice = parseInventory(`vms:\n  - { url: "https://a.example/", instanceId: "${id}" }\n  - { url: "https://b.example/", instanceId: "${id.toUpperCase()}" }\n`, 'inv.yaml');
   assert.deepEqual(twice.issues.map((i) => [i.line, i.code, i.path]), [[3, 'INVENTORY_DUPLICATE', 'vms[1].instanceId']]);
   assert.match(twice.issues[0]!.message, /same vTPM instance as vms\[0\]/);
+});
+
+test('cross-check issues are capped as schema issues are: 5,000 VMs naming a missing group list 1,000 and count the rest', () => {
+  const n = 5000;
+  const groups = Array.from({ length: 2000 }, (_, i) => `"g${i}":{}`).join(',');
+  const text = `{"vms":[${Array.from({ length: n }, (_, i) => `{"url":"https://a${i}.example","group":"nope"}`).join(',')}],"groups":{${groups}}}`;
+  const r = parseInventory(text, 'fleet.json');
+  assert.equal(r.inventory, undefined);
+  assert.equal(r.issues.length, MAX_ISSUES + 1);
+  assert.ok(r.issues.slice(0, MAX_ISSUES).every((i) => i.code === 'INVENTORY_UNKNOWN_GROUP'));
+  assert.equal(r.issues[0]!.path, 'vms[0].group');
+  const last = r.issues[MAX_ISSUES]!;
+  assert.equal(last.code, 'INVENTORY_INVALID');
+  assert.match(last.message, new RegExp(`${n - MAX_ISSUES} more issue`));
 });
