@@ -8,9 +8,9 @@ import { HASH_ALGS, type HashName } from '../tpm/constants.js';
 import { pcrValuesToJson, type PcrValues } from '../tpm/pcrs.js';
 import { ParseError } from '../errors.js';
 import type { EvaluationInput, LayerFacts } from './evidence.js';
-import { formatIssue, parseJsonData, type PolicyIssue } from './load.js';
+import { capped, formatIssue, parseJsonData, type PolicyIssue } from './load.js';
 import { BANKS } from './schema.js';
-import { INVALID, bool, defaulted, defaultedObject, dict, enumOf, hex, int, keyed, list, mapped, obj, optional, required, str, uint64, type Infer, type Schema } from './schema-dsl.js';
+import { INVALID, MAX_COLLECTED_ISSUES, bool, defaulted, defaultedObject, dict, enumOf, hex, int, keyed, list, mapped, obj, optional, required, str, uint64, type Infer, type Schema } from './schema-dsl.js';
 
 const sizeOf = (bank: HashName): number => HASH_ALGS.find((h) => h.name === bank)!.size;
 const pcrIndex = { label: 'index', expected: 'a PCR index 0..23', pattern: /^(?:[0-9]|1[0-9]|2[0-3])$/ };
@@ -118,7 +118,9 @@ export function parseFactsJson(textIn: string, file = '<facts>'): FactsFile {
     });
   }
   if (value === INVALID || issues.length) {
-    throw new ParseError('POLICY_FACTS_INVALID', `${file}: ${issues.length} problem(s) in the facts file; first: ${issues[0] ? formatIssue(issues[0]) : ''}`, { file, issues });
+    const listed = capped(issues);
+    const count = issues.length >= MAX_COLLECTED_ISSUES ? `${issues.length} or more` : String(issues.length);
+    throw new ParseError('POLICY_FACTS_INVALID', `${file}: ${count} problem(s) in the facts file; first: ${issues[0] ? formatIssue(issues[0]) : ''}`, { file, issues: listed });
   }
   const out: FactsFile = { layers: value.layers as LayerFacts[] };
   if (value.now) out.now = value.now;

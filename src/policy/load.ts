@@ -16,7 +16,7 @@ import { API_VERSION, policySchema } from './schema.js';
 import { yamlLibrary } from '../util/lazy-yaml.js';
 import { duplicateYamlKeys, type DuplicateYamlKey } from './yaml-keys.js';
 import { jsonNestingOver } from '../util/json-nesting.js';
-import { INVALID, formatPath, includable, isPlainObject, validate, type IncludeResolver, type Issue, type Parsed, type Schema } from './schema-dsl.js';
+import { INVALID, MAX_COLLECTED_ISSUES, formatPath, includable, isPlainObject, validate, type IncludeResolver, type Issue, type Parsed, type Schema } from './schema-dsl.js';
 
 /** One problem in a policy (or an included file), located. */
 export interface PolicyIssue {
@@ -265,7 +265,9 @@ export function capped(issues: PolicyIssue[]): PolicyIssue[] {
   if (issues.length <= MAX_ISSUES) return issues;
   const rest = issues.length - MAX_ISSUES;
   const last = issues[MAX_ISSUES - 1]!;
-  return [...issues.slice(0, MAX_ISSUES), { file: last.file, line: last.line, column: last.column, code: 'POLICY_INVALID', path: '', message: `... and ${rest} more issue(s) not listed` }];
+  // validation stops at MAX_COLLECTED_ISSUES: past it there may be more than were counted
+  const more = issues.length >= MAX_COLLECTED_ISSUES ? `at least ${rest}` : String(rest);
+  return [...issues.slice(0, MAX_ISSUES), { file: last.file, line: last.line, column: last.column, code: 'POLICY_INVALID', path: '', message: `... and ${more} more issue(s) not listed` }];
 }
 
 /** One line per issue: "file:line:column CODE message". */
