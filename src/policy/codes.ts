@@ -18,6 +18,7 @@ export const POLICY_LOAD_CODES = {
   POLICY_VERSION: { kind: 'input', summary: 'apiVersion is missing or not one this vtpm-verify understands' },
   POLICY_INCLUDE: { kind: 'input', summary: 'an included reference file cannot be read, or includes are nested' },
   POLICY_FACTS_INVALID: { kind: 'input', summary: 'a layer-facts JSON file (input of policy init / evaluate) has errors; details.issues lists them' },
+  POLICY_INIT_UNREPRESENTABLE: { kind: 'input', summary: 'policy init: the facts or evidence hold what a policy cannot state (a trust label or workaround id the policy language refuses, or so much that the policy would pass its size cap); details.issues lists what the generated policy broke' },
 } as const satisfies CodeTable;
 
 export const POLICY_RULE_CODES = {

@@ -170,3 +170,18 @@ test('policy init without -o prints the policy; raw evidence and bad facts are r
   assert.equal(bad.json?.error?.code, 'POLICY_FACTS_INVALID');
   assert.equal(bad.json?.error?.details.issues[0].line, 1);
 });
+
+test('policy init from facts holding what a policy cannot state (a trust label the language refuses): POLICY_INIT_UNREPRESENTABLE, exit 2, nothing written', async (t) => {
+  const dir = tmp(t);
+  const layers = chain();
+  layers[0]!.certificate.anchor = { ...layers[0]!.certificate.anchor!, label: '__proto__', vouchesFor: '__proto__' };
+  const facts = join(dir, 'odd.json');
+  writeFileSync(facts, factsText(layers));
+  const out = join(dir, 'p.yaml');
+  const r = await runCli(['policy', 'init', '--from', facts, '-o', out, '--json']);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.equal(r.json?.error?.code, 'POLICY_INIT_UNREPRESENTABLE');
+  assert.match(r.json?.error?.message, /odd\.json: the facts hold what a policy cannot state, so no policy was written/);
+  assert.ok(Array.isArray(r.json?.error?.details?.issues) && r.json.error.details.issues.length > 0);
+  assert.equal(existsSync(out), false);
+});
