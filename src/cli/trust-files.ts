@@ -27,6 +27,9 @@ import { LABEL_PATTERN, WELL_KNOWN_LABELS, UNLABELLED, buildTrustStore, checkLab
 const TRUST_FILE_CAP = 16 * 1024 * 1024;
 const MAX_DEPTH = 4;
 const MAX_FILES = 10_000;
+/** Folder entries looked at in all, and problems / ignored files listed (a hostile tree is refused, not walked). */
+const MAX_ENTRIES = 100_000;
+const MAX_LISTED = 1000;
 const CERT_EXTENSIONS = new Set(['.pem', '.crt', '.cer', '.der', '.cert']);
 const LABEL_FOLDERS = new Set(Object.keys(WELL_KNOWN_LABELS).filter((l) => l !== UNLABELLED));
 const INTERMEDIATES_FOLDER = 'intermediates';
@@ -66,6 +69,16 @@ export function loadTrustStore(specs: readonly string[], options: { intermediate
   const sources: TrustSource[] = [];
   const problems: TrustProblem[] = [];
   const ignored: string[] = [];
+  // Folders already walked, by device and inode: a symbolic link loop (a -> .)
+  // would otherwise multiply the walk by its fan-out at every level.
+  const walked = new Set<string>();
+  let entries = 0;
+  const problem = (p: TrustProblem): void => {
+    if (problems.length < MAX_LISTED) problems.push(p);
+  };
+  const ignore = (path: string): void => {
+    if (ignored.length < MAX_LISTED) ignored.push(path);
+  };
 
   const addFile = (path: string, role: TrustSource['role'], label: string | undefined, explicit: boolean): void => {
     if (sources.length >= MAX_FILES) throw new UsageError('USAGE', `more than ${MAX_FILES} trust files`, { max: MAX_FILES });
@@ -75,45 +88,53 @@ export function loadTrustStore(specs: readonly string[], options: { intermediate
     } catch (err) {
       // A file the user named is a usage error; one found in a folder is a reported problem.
       if (explicit || !(err instanceof UsageError)) throw err;
-      problems.push({ origin: path, code: err.code, message: err.message });
+      problem({ origin: path, code: err.code, message: err.message });
     }
   };
 
-  const walk = (dir: string, role: TrustSource['role'], label: string | undefined, depth: number): void => {
+  const walk = (dir: string, role: TrustSource['role'], label: string | undefined, depth: number, st: Stats): void => {
+    const id = `${st.dev}:${st.ino}`;
+    if (walked.has(id)) {
+      problem({ origin: dir, code: 'FILE_UNREADABLE', message: `${dir} is a folder already read (a symbolic link loop or a second link to it); not read again` });
+      return;
+    }
+    walked.add(id);
     let names: string[];
     try {
       names = readdirSync(dir).sort();
     } catch (err) {
-      problems.push({ origin: dir, code: 'FILE_UNREADABLE', message: `cannot list ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+      problem({ origin: dir, code: 'FILE_UNREADABLE', message: `cannot list ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
       return;
     }
+    entries += names.length;
+    if (entries > MAX_ENTRIES) throw new UsageError('USAGE', `trust folders hold more than ${MAX_ENTRIES} entries`, { max: MAX_ENTRIES, path: dir });
     for (const name of names) {
       const path = join(dir, name);
       if (name.startsWith('.')) {
-        ignored.push(path);
+        ignore(path);
         continue;
       }
       let st: Stats;
       try {
         st = statSync(path);
       } catch (err) {
-        problems.push({ origin: path, code: 'FILE_UNREADABLE', message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+        problem({ origin: path, code: 'FILE_UNREADABLE', message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
         continue;
       }
       if (st.isDirectory()) {
         if (depth + 1 > MAX_DEPTH) {
-          problems.push({ origin: path, code: 'FILE_UNREADABLE', message: `${path} is deeper than ${MAX_DEPTH} folder levels; not read` });
+          problem({ origin: path, code: 'FILE_UNREADABLE', message: `${path} is deeper than ${MAX_DEPTH} folder levels; not read` });
         } else if (name === INTERMEDIATES_FOLDER) {
-          walk(path, 'intermediate', undefined, depth + 1);
+          walk(path, 'intermediate', undefined, depth + 1, st);
         } else if (LABEL_FOLDERS.has(name) && role === 'anchor') {
-          walk(path, role, name, depth + 1);
+          walk(path, role, name, depth + 1, st);
         } else {
-          walk(path, role, label, depth + 1);
+          walk(path, role, label, depth + 1, st);
         }
       } else if (st.isFile() && CERT_EXTENSIONS.has(extname(name).toLowerCase())) {
         addFile(path, role, label, false);
       } else {
-        ignored.push(path);
+        ignore(path);
       }
     }
   };
@@ -121,17 +142,17 @@ export function loadTrustStore(specs: readonly string[], options: { intermediate
   for (const arg of specs) {
     const spec = parseTrustSpec(arg);
     const st = statOrThrow(spec.path, 'trust path');
-    if (st.isDirectory()) walk(spec.path, 'anchor', spec.label, 0);
+    if (st.isDirectory()) walk(spec.path, 'anchor', spec.label, 0, st);
     else addFile(spec.path, 'anchor', spec.label, true);
   }
   for (const path of options.intermediates ?? []) {
     const st = statOrThrow(path, 'intermediates');
-    if (st.isDirectory()) walk(path, 'intermediate', undefined, 0);
+    if (st.isDirectory()) walk(path, 'intermediate', undefined, 0, st);
     else addFile(path, 'intermediate', undefined, true);
   }
 
   const built = buildTrustStore(sources, options.cache);
-  problems.push(...built.problems);
+  for (const p of built.problems) problem(p);
   if (built.store.anchors.length === 0) {
     throw new UsageError('TRUST_NO_ANCHORS', `no trust anchor could be loaded from ${specs.join(', ') || '(no --trust given)'}`, {
       trust: specs,

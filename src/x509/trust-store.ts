@@ -115,15 +115,19 @@ export class TrustStore {
 
   /** Builds a store from parsed certificates; the same certificate twice merges labels and origins. */
   static fromCertificates(anchors: { certificate: Certificate; label?: string; origin: string }[], intermediates: Certificate[] = []): TrustStore {
-    const merged = new Map<string, { certificate: Certificate; labels: string[]; origins: string[] }>();
+    const merged = new Map<string, { certificate: Certificate; labels: string[]; origins: string[]; originSet: Set<string> }>();
     for (const a of anchors) {
       const label = checkLabel(a.label ?? UNLABELLED);
       const entry = merged.get(a.certificate.fingerprint);
       if (entry) {
         if (!entry.labels.includes(label)) entry.labels.push(label);
-        if (!entry.origins.includes(a.origin)) entry.origins.push(a.origin);
+        // A Set, not origins.includes: one certificate repeated in thousands of bundles is quadratic otherwise.
+        if (!entry.originSet.has(a.origin)) {
+          entry.originSet.add(a.origin);
+          entry.origins.push(a.origin);
+        }
       } else {
-        merged.set(a.certificate.fingerprint, { certificate: a.certificate, labels: [label], origins: [a.origin] });
+        merged.set(a.certificate.fingerprint, { certificate: a.certificate, labels: [label], origins: [a.origin], originSet: new Set([a.origin]) });
       }
     }
     const seen = new Set<string>(merged.keys());
@@ -133,7 +137,7 @@ export class TrustStore {
       seen.add(c.fingerprint);
       inters.push(c);
     }
-    return new TrustStore([...merged.values()], inters);
+    return new TrustStore([...merged.values()].map(({ certificate, labels, origins }) => ({ certificate, labels, origins })), inters);
   }
 
   /** Anchors that may have issued this certificate (name or key identifier match). */

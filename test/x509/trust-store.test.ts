@@ -139,3 +139,30 @@ test('buildTrustStore (pure) reports bad sources and keeps the good ones', async
   );
   assertThrowsCode(() => TrustStore.fromCertificates([{ certificate: root.cert, label: 'Bad Label', origin: 'x' }]), 'TRUST_LABEL_INVALID');
 });
+
+test('a trust folder with symbolic link loops is walked once per folder, in linear time, with capped lists', async () => {
+  const root = await makeCert({ subject: 'CN=Loop Root', ca: true });
+  const dir = tempDir();
+  writeFileSync(join(dir, 'root.pem'), toPem(root.der));
+  // 30 links to "." : without loop detection 30^5 folders are visited (heap exhaustion).
+  for (let i = 0; i < 30; i++) symlinkSync('.', join(dir, `s${i}`));
+  const started = Date.now();
+  const loaded = loadTrustStore([dir]);
+  assert.ok(Date.now() - started < 5000);
+  assert.equal(loaded.store.anchors.length, 1);
+  assert.equal(loaded.store.anchors[0]!.origins.length, 1);
+  assert.ok(loaded.problems.length <= 1000);
+  assert.ok(loaded.problems.some((p) => p.message.includes('already read')));
+});
+
+test('one certificate repeated in many bundles merges in linear time', async () => {
+  const root = await makeCert({ subject: 'CN=Dup Root', ca: true });
+  const dir = tempDir();
+  const text = toPem(root.der).repeat(4096);
+  for (let i = 0; i < 30; i++) writeFileSync(join(dir, `b${i}.pem`), text);
+  const started = Date.now();
+  const loaded = loadTrustStore([dir]);
+  assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
+  assert.equal(loaded.store.anchors.length, 1);
+  assert.equal(loaded.store.anchors[0]!.origins.length, 30 * 4096);
+});
