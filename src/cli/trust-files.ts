@@ -69,8 +69,8 @@ export function loadTrustStore(specs: readonly string[], options: { intermediate
   const sources: TrustSource[] = [];
   const problems: TrustProblem[] = [];
   const ignored: string[] = [];
-  // Folders already walked, by device and inode: a symbolic link loop (a -> .)
-  // would otherwise multiply the walk by its fan-out at every level.
+  // Folders already walked, by device and inode (and the role and label they were read for): a symbolic
+  // link loop (a -> .) would otherwise multiply the walk by its fan-out at every level.
   const walked = new Set<string>();
   let entries = 0;
   const problem = (p: TrustProblem): void => {
@@ -93,7 +93,8 @@ export function loadTrustStore(specs: readonly string[], options: { intermediate
   };
 
   const walk = (dir: string, role: TrustSource['role'], label: string | undefined, depth: number, st: Stats): void => {
-    const id = `${st.dev}:${st.ino}`;
+    // the same folder named again under another label (or as intermediates) is read again for it
+    const id = `${st.dev}:${st.ino}:${role}:${label ?? ''}`;
     if (walked.has(id)) {
       problem({ origin: dir, code: 'FILE_UNREADABLE', message: `${dir} is a folder already read (a symbolic link loop or a second link to it); not read again` });
       return;
