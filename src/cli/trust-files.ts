@@ -73,11 +73,16 @@ export function loadTrustStore(specs: readonly string[], options: { intermediate
   // link loop (a -> .) would otherwise multiply the walk by its fan-out at every level.
   const walked = new Set<string>();
   let entries = 0;
+  // past MAX_LISTED each list is counted, and the count said at the end: nothing is dropped silently
+  let unlistedProblems = 0;
+  let unlistedIgnored = 0;
   const problem = (p: TrustProblem): void => {
     if (problems.length < MAX_LISTED) problems.push(p);
+    else unlistedProblems++;
   };
   const ignore = (path: string): void => {
     if (ignored.length < MAX_LISTED) ignored.push(path);
+    else unlistedIgnored++;
   };
 
   const addFile = (path: string, role: TrustSource['role'], label: string | undefined, explicit: boolean): void => {
@@ -154,6 +159,8 @@ export function loadTrustStore(specs: readonly string[], options: { intermediate
 
   const built = buildTrustStore(sources, options.cache);
   for (const p of built.problems) problem(p);
+  if (unlistedProblems > 0) problems.push({ origin: specs.join(', '), code: 'FILE_UNREADABLE', message: `... and ${unlistedProblems} more problem(s) not listed` });
+  if (unlistedIgnored > 0) ignored.push(`... and ${unlistedIgnored} more ignored file(s) not listed`);
   if (built.store.anchors.length === 0) {
     throw new UsageError('TRUST_NO_ANCHORS', `no trust anchor could be loaded from ${specs.join(', ') || '(no --trust given)'}`, {
       trust: specs,

@@ -209,7 +209,6 @@ function errorSummary(err: VtpmError): ErrorSummary {
   return { code: err.code, message: err.message, details: err.details };
 }
 
-
 function certSummary(c: Certificate): CertificateSummary {
   return {
     subject: c.subject.text,

@@ -149,7 +149,7 @@ test('a trust folder with symbolic link loops is walked once per folder, in line
   const loaded = loadTrustStore([dir]);
   assert.equal(loaded.store.anchors.length, 1);
   assert.equal(loaded.store.anchors[0]!.origins.length, 1);
-  assert.ok(loaded.problems.length <= 1000);
+  assert.ok(loaded.problems.length <= 1001);
   assert.ok(loaded.problems.some((p) => p.message.includes('already read')));
 });
 
@@ -171,4 +171,19 @@ test('one folder named twice under different labels is read for each (only a rev
   const loaded = loadTrustStore([`ak-ca=${dir}`, `vplatform-ca=${dir}`]);
   assert.deepEqual([...loaded.store.anchors[0]!.labels].sort(), ['ak-ca', 'vplatform-ca']);
   assert.equal(loaded.problems.some((p) => p.message.includes('already read')), false);
+});
+
+test('past 1,000 ignored files the rest are counted in a last entry, not dropped silently', () => {
+  const dir = tempDir();
+  for (let i = 0; i < 1005; i++) writeFileSync(join(dir, `note-${i}.txt`), 'x');
+  assert.throws(() => loadTrustStore([dir]), (err: { code?: string }) => err.code === 'TRUST_NO_ANCHORS');
+  // with one anchor beside them
+  const ok = tempDir();
+  for (let i = 0; i < 1005; i++) writeFileSync(join(ok, `note-${i}.txt`), 'x');
+  return makeCert({ subject: 'CN=Count Root', ca: true }).then((root) => {
+    writeFileSync(join(ok, 'root.pem'), toPem(root.der));
+    const loaded = loadTrustStore([ok]);
+    assert.equal(loaded.ignored.length, 1001);
+    assert.equal(loaded.ignored[1000], '... and 5 more ignored file(s) not listed');
+  });
 });
