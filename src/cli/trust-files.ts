@@ -25,6 +25,13 @@ import { LABEL_PATTERN, WELL_KNOWN_LABELS, UNLABELLED, buildTrustStore, checkLab
 
 /** Cap per trust or CRL file: the largest real vendor bundle is ~300 KiB. */
 const TRUST_FILE_CAP = 16 * 1024 * 1024;
+/**
+ * Cap on the bytes read from all trust and intermediates files together (and,
+ * separately, from all CRL files): without it 10,000 files at the per-file cap
+ * would be 160 GiB. Every TPM vendor's published CA certificates together are a
+ * few MiB.
+ */
+export const TRUST_TOTAL_CAP = 64 * 1024 * 1024;
 const MAX_DEPTH = 4;
 const MAX_FILES = 10_000;
 /** Folder entries looked at in all, and problems / ignored files listed (a hostile tree is refused, not walked). */
@@ -65,7 +72,16 @@ function statOrThrow(path: string, what: string): Stats {
   }
 }
 
-export function loadTrustStore(specs: readonly string[], options: { intermediates?: readonly string[]; cache?: ValidationCache } = {}): LoadedTrust {
+function totalTooLarge(what: string, read: number, maxTotalBytes: number, path: string): UsageError {
+  return new UsageError('USAGE', `${what} total more than ${maxTotalBytes} bytes (${read} bytes by ${path})`, { max: maxTotalBytes, read, path });
+}
+
+export function loadTrustStore(
+  specs: readonly string[],
+  options: { intermediates?: readonly string[]; cache?: ValidationCache; maxTotalBytes?: number } = {},
+): LoadedTrust {
+  const maxTotalBytes = options.maxTotalBytes ?? TRUST_TOTAL_CAP;
+  let totalBytes = 0;
   const sources: TrustSource[] = [];
   const problems: TrustProblem[] = [];
   const ignored: string[] = [];
@@ -87,14 +103,19 @@ export function loadTrustStore(specs: readonly string[], options: { intermediate
 
   const addFile = (path: string, role: TrustSource['role'], label: string | undefined, explicit: boolean): void => {
     if (sources.length >= MAX_FILES) throw new UsageError('USAGE', `more than ${MAX_FILES} trust files`, { max: MAX_FILES });
+    let bytes: Buffer;
     try {
-      const bytes = readInputFile(path, role === 'anchor' ? 'trust anchor file' : 'intermediates file', TRUST_FILE_CAP);
-      sources.push({ origin: path, bytes, role, ...(label !== undefined ? { label } : {}) });
+      bytes = readInputFile(path, role === 'anchor' ? 'trust anchor file' : 'intermediates file', TRUST_FILE_CAP);
     } catch (err) {
       // A file the user named is a usage error; one found in a folder is a reported problem.
       if (explicit || !(err instanceof UsageError)) throw err;
       problem({ origin: path, code: err.code, message: err.message });
+      return;
     }
+    // the total is a refusal wherever the file came from (not a problem to list and go on past)
+    totalBytes += bytes.length;
+    if (totalBytes > maxTotalBytes) throw totalTooLarge('trust and intermediates files', totalBytes, maxTotalBytes, path);
+    sources.push({ origin: path, bytes, role, ...(label !== undefined ? { label } : {}) });
   };
 
   const walk = (dir: string, role: TrustSource['role'], label: string | undefined, depth: number, st: Stats): void => {
@@ -171,10 +192,13 @@ export function loadTrustStore(specs: readonly string[], options: { intermediate
 }
 
 /** Every CRL of the given files; a broken CRL file is bad input (CRL_MALFORMED). */
-export function loadCrls(paths: readonly string[]): Crl[] {
+export function loadCrls(paths: readonly string[], maxTotalBytes = TRUST_TOTAL_CAP): Crl[] {
   const out: Crl[] = [];
+  let totalBytes = 0;
   for (const path of paths) {
     const bytes = readInputFile(path, 'CRL file', TRUST_FILE_CAP);
+    totalBytes += bytes.length;
+    if (totalBytes > maxTotalBytes) throw totalTooLarge('CRL files', totalBytes, maxTotalBytes, path);
     try {
       out.push(...parseCrls(bytes, path));
     } catch (err) {

@@ -187,3 +187,24 @@ test('past 1,000 ignored files the rest are counted in a last entry, not dropped
     assert.equal(loaded.ignored[1000], '... and 5 more ignored file(s) not listed');
   });
 });
+
+test('the bytes read from all trust files together are capped: past the cap the load is refused (USAGE), not listed as a problem', async () => {
+  const root = await makeCert({ subject: 'CN=Total Root', ca: true });
+  const dir = tempDir();
+  const pem = toPem(root.der);
+  for (let i = 0; i < 5; i++) writeFileSync(join(dir, `r${i}.pem`), pem);
+  const cap = pem.length * 4 + 10;
+  // four files fit, the fifth passes the cap: inside a folder too, the load stops there
+  assertThrowsCode(() => loadTrustStore([dir], { maxTotalBytes: cap }), 'USAGE');
+  assert.equal(loadTrustStore([dir], { maxTotalBytes: pem.length * 5 }).store.anchors.length, 1);
+  // intermediates count against the same total
+  const inter = tempDir();
+  writeFileSync(join(inter, 'i.pem'), pem);
+  assertThrowsCode(() => loadTrustStore([dir], { maxTotalBytes: pem.length * 5, intermediates: [inter] }), 'USAGE');
+  // CRL files have a total of their own
+  const crl = await makeCrl({ issuer: root });
+  const crlFile = join(tempDir(), 'ca.crl');
+  writeFileSync(crlFile, crl.der);
+  assert.equal(loadCrls([crlFile, crlFile], crl.der.length * 2).length, 2);
+  assertThrowsCode(() => loadCrls([crlFile, crlFile, crlFile], crl.der.length * 2), 'USAGE');
+});
