@@ -10,6 +10,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ParseError } from '../errors.js';
 import type { PolicyLoadCode } from '../policy/codes.js';
+import { yamlTooDense } from '../util/yaml-size.js';
 import { capped, locateYaml, MAX_ISSUES, parseJsonData, parseYaml, sortIssues, type ParsedYaml, type PolicyIssue } from '../policy/load.js';
 import { positioner, yamlPosition, type TextPosition } from '../policy/locate.js';
 import { pathKey, scanJson } from '../util/json-scan.js';
@@ -136,6 +137,11 @@ export function parseInventory(text: string, file: string): InventoryParse {
   }
   if (!json && text.length > MAX_YAML_INVENTORY_TEXT) {
     issues.push({ file, line: 1, column: 1, code: 'POLICY_VALUE', path: '', message: `a YAML inventory is limited to ${MAX_YAML_INVENTORY_TEXT} characters (this one has ${text.length}): parsing YAML takes about a hundred times its size in memory; write a large fleet's inventory as JSON (a .json file, up to ${MAX_INVENTORY_TEXT})` });
+    return { issues: issues.map(asInventoryIssue), locate: () => [] };
+  }
+  const dense = json ? undefined : yamlTooDense(text, 'the YAML inventory');
+  if (dense !== undefined) {
+    issues.push({ file, line: 1, column: 1, code: 'POLICY_VALUE', path: '', message: dense });
     return { issues: issues.map(asInventoryIssue), locate: () => [] };
   }
   // a byte order mark (editors on some systems write one) is not part of the document: JSON.parse

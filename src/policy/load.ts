@@ -5,6 +5,7 @@
 // file. Included files hold data only: YAML, or JSON for large generated
 // lists (JSON.parse is two orders of magnitude faster than a YAML parser).
 
+import { yamlTooDense } from '../util/yaml-size.js';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Document, LineCounter } from 'yaml';
 import { ParseError, VtpmError } from '../errors.js';
@@ -195,6 +196,8 @@ function includeResolver(opts: LoadOptions, includes: string[], issues: PolicyIs
     if (text.length > MAX_INCLUDE_TEXT) return problem(`${formatPath(at)}: "${ref}" is larger than ${MAX_INCLUDE_TEXT} characters`);
     const json = /\.json$/i.test(file);
     if (!json && text.length > MAX_YAML_INCLUDE_TEXT) return problem(`${formatPath(at)}: "${ref}" is larger than ${MAX_YAML_INCLUDE_TEXT} characters, the limit for YAML (parsing YAML takes a hundred times its size in memory); write large lists as JSON (a .json file, up to ${MAX_INCLUDE_TEXT})`);
+    const dense = json ? undefined : yamlTooDense(text, `"${ref}"`);
+    if (dense !== undefined) return problem(`${formatPath(at)}: ${dense}`);
     includes.push(file);
     // Wrapped again so that an include inside the file is reported as such (no resolver: data only).
     const dataSchema = includable(schema);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { parseDocument } from 'yaml';
 import { duplicateYamlKeys } from '../policy/yaml-keys.js';
+import { yamlTooDense } from '../util/yaml-size.js';
 import { UsageError } from '../errors.js';
 import { checkLayerFault, FAULT_NAMES, FAULTS, type FaultName, type LayerFault } from './faults.js';
 import type { InventoryEntry, PlacedFault } from './platform.js';
@@ -28,6 +29,8 @@ function planError(message: string, details: Record<string, unknown> = {}): Usag
 }
 
 function parseDocumentText(text: string, what: string, error: (m: string, d?: Record<string, unknown>) => UsageError): unknown {
+  const dense = yamlTooDense(text, what);
+  if (dense !== undefined) throw error(dense, { file: what });
   // YAML is a superset of JSON. Keys are compared as the text they become (7 and "7" are one key), as policies' are.
   const doc = parseDocument(text, { uniqueKeys: false });
   const problem = doc.errors[0];

@@ -178,6 +178,17 @@ test('a JSON inventory may start with a byte order mark; a YAML inventory over 8
   assert.match(yaml.issues[0]!.message, /a YAML inventory is limited to 8388608 characters .* as JSON/);
 });
 
+test('a YAML inventory under 8 MiB with too many nodes is refused before parsing, with the advice to use JSON', () => {
+  // 1.5 million tags in 3 MB: parsed, their tree would take over a gigabyte
+  const dense = `vms:\n  - { name: a, url: "https://a.example/", tags: [${'t,'.repeat(1_500_000)}t] }\n`;
+  const yaml = parseInventory(dense, 'inv.yaml');
+  assert.equal(yaml.inventory, undefined);
+  assert.deepEqual(yaml.issues.map((i) => [i.line, i.code]), [[1, 'INVENTORY_VALUE']]);
+  assert.match(yaml.issues[0]!.message, /the YAML inventory has more than 1000000 YAML separators.*as JSON/);
+  // an ordinary YAML inventory still parses
+  assert.deepEqual(parseInventory('vms:\n  - { name: a, url: "https://a.example/", tags: [t] }\n', 'inv.yaml').issues, []);
+});
+
 test('YAML syntax errors, a wrong version and an empty list are located too', () => {
   const syntax = parseInventory('vms:\n  - { name: a, url: "x"\n', 'bad.yaml').issues;
   assert.ok(syntax.length > 0 && syntax.every((i) => i.code === 'INVENTORY_YAML_SYNTAX'));

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkPolicy, loadPolicy, MAX_ISSUES, MAX_YAML_INCLUDE_TEXT, type PolicyIssue } from '../../src/policy/load.js';
+import { MAX_YAML_STRUCTURE, yamlStructureCount } from '../../src/util/yaml-size.js';
 import { assertThrowsCode } from '../helpers/assert.js';
 import { UsageError } from '../../src/errors.js';
 import { sha256 } from './fixtures.js';
@@ -277,6 +278,24 @@ test('a YAML include larger than its cap is refused before parsing (a 30 MiB one
   assert.deepEqual(where(issues), ['p/x.yaml:5:22 POLICY_INCLUDE']);
   assert.match(issues[0]!.message, /limit for YAML.*as JSON/);
   assert.ok(checkPolicy(policy('pcrs.json'), { path: 'p/x.yaml', readFile: fs.readFile }).policy);
+});
+
+test('a YAML include under the byte cap but with too many nodes is refused before parsing (8 MiB of [a,a,...] took 4.5 GB)', () => {
+  // a flow list of a million and one short items: 2 MB, far under the byte cap
+  const dense = `sha256: [${'a,'.repeat(MAX_YAML_STRUCTURE)}a]\n`;
+  assert.ok(dense.length < MAX_YAML_INCLUDE_TEXT);
+  const fs = files({ 'p/pcrs.yaml': dense, 'p/ok.yaml': 'sha256:\n  "7": replay\n' });
+  const policy = (ref: string) => `apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs: { include: ${ref} }\n`;
+  const { issues } = checkPolicy(policy('pcrs.yaml'), { path: 'p/x.yaml', readFile: fs.readFile });
+  assert.deepEqual(where(issues), ['p/x.yaml:5:22 POLICY_INCLUDE']);
+  assert.match(issues[0]!.message, /more than 1000000 YAML separators.*as JSON/);
+  assert.ok(checkPolicy(policy('ok.yaml'), { path: 'p/x.yaml', readFile: fs.readFile }).policy);
+});
+
+test('yamlStructureCount counts what can start a YAML node, and stops past its limit', () => {
+  assert.equal(yamlStructureCount('a: [b, {c: d}]\n- e\n? f\n'), 10);
+  assert.equal(yamlStructureCount('plain text, no more'), 1);
+  assert.equal(yamlStructureCount(',,,,,,,,,,', 3), 4);
 });
 
 test('JSON syntax errors in an included file are located', () => {

@@ -1,0 +1,31 @@
+// How many nodes a YAML text can hold, counted before parsing it: the yaml
+// library builds a whole document tree, whose memory the byte caps alone do
+// not bound.
+
+/**
+ * The size cap alone does not bound a YAML tree: its heap grows with the
+ * number of nodes, and short items pack many into few bytes (8 MiB of
+ * `[a,a,...]` took 4.5 GB and would exhaust V8's heap). Every node but the
+ * first starts after one of these characters: , : - [ { ? or a line break,
+ * so their count bounds the nodes (a tree costs at most ~1.1 KB each). Real
+ * files stay far below: a 10,000-VM inventory has ~150,000, an 8 MiB
+ * allow-list ~270,000.
+ */
+export const MAX_YAML_STRUCTURE = 1_000_000;
+
+/** How many characters of `text` could start a YAML node (see MAX_YAML_STRUCTURE); stops counting past `max`. */
+export function yamlStructureCount(text: string, max = MAX_YAML_STRUCTURE): number {
+  let count = 0;
+  for (let i = 0; i < text.length && count <= max; i++) {
+    const c = text.charCodeAt(i);
+    // \n , : - [ { ?
+    if (c === 10 || c === 44 || c === 58 || c === 45 || c === 91 || c === 123 || c === 63) count++;
+  }
+  return count;
+}
+
+/** The issue for a YAML text with too many nodes to parse, or undefined. */
+export function yamlTooDense(text: string, what: string): string | undefined {
+  if (yamlStructureCount(text) <= MAX_YAML_STRUCTURE) return undefined;
+  return `${what} has more than ${MAX_YAML_STRUCTURE} YAML separators (, : - [ { ? and line breaks): parsing YAML takes up to a kilobyte of memory for each; write it as JSON (a .json file)`;
+}
