@@ -47,6 +47,8 @@ export interface ContestedPair {
   firstUrl: string;
   later: string;
   firstIsRelay: boolean;
+  /** both VMs' pins verified: either may be the relay (one platform certified the other's key under its own VM's id) */
+  bothPinned?: true;
 }
 
 const MAX_PAIRS_KEPT = 1000;
@@ -84,10 +86,24 @@ export class TopInstanceRegistry {
     const owner = this.vms[first]!;
     // A pinned VM claims only once its pin verified (clean): the key is the VM's its URL should serve.
     const ownerSure = owner.instanceId !== undefined;
+    const mineSure = pinnedTo === index;
+    if (ownerSure && mineSure) {
+      // Both pins verified, with one key: one of the two platforms certified the other VM's key under its own
+      // VM's instance id (a compromised host's CA can) and relays it. The evidence cannot tell which; the first
+      // one's result is out already, so it is named in a warning, and this one is refused so that the audit fails.
+      if (this.pairs.length < MAX_PAIRS_KEPT) this.pairs.push({ first: owner.key, firstUrl: owner.url, later: this.vms[index]!.key, firstIsRelay: false, bothPinned: true });
+      else this.pairsDropped++;
+      return refuse(
+        claim,
+        `VM ${owner.key} (${owner.url}), whose instance the inventory names too, answered with the same attestation key earlier in this audit`,
+        `both VMs' pins verified, so one of the two platforms certified the other VM's key under its own VM's instance id and relays it (or the vTPM was cloned); the evidence does not tell which, so ${owner.key}'s result is in doubt too, and this VM is refused because that result was already reported`,
+        owner,
+        true,
+      );
+    }
     if (ownerSure) {
       return refuse(claim, `VM ${owner.key} (${owner.url}), whose instance the inventory names, answered with the same attestation key earlier in this audit`, "this VM's URL serves that VM's evidence (a relay), or the vTPM was cloned", owner, true);
     }
-    const mineSure = pinnedTo === index;
     if (this.pairs.length < MAX_PAIRS_KEPT) this.pairs.push({ first: owner.key, firstUrl: owner.url, later: this.vms[index]!.key, firstIsRelay: mineSure });
     else this.pairsDropped++;
     if (mineSure) {
@@ -154,7 +170,12 @@ export class MergedKeyCheck {
     }
     const where = first.file === file ? `(earlier in ${file}, which its audit did not compare keys in)` : `(in ${first.file}; each shard compared only its own VMs)`;
     let meaning: string;
-    if (first.pinned) meaning = `${first.vm}'s instance is the one its inventory entry names: this VM's URL serves that VM's evidence (a relay), or the vTPM was cloned`;
+    if (first.pinned && pinned) {
+      // both pins verified with one key: either platform may have certified the other VM's key under its own VM's id
+      if (this.pairs.length < MAX_PAIRS_KEPT) this.pairs.push({ first: first.vm, firstReport: first.file, later: vm, sameReport: first.file === file, firstIsRelay: false, bothPinned: true });
+      else this.pairsDropped++;
+      meaning = `both VMs' inventory instanceIds verified, so one of the two platforms certified the other VM's key under its own VM's instance id and relays it (or the vTPM was cloned); the evidence does not tell which, so ${first.vm}'s result is in doubt too, and this VM is refused so that the fleet does not pass`;
+    } else if (first.pinned) meaning = `${first.vm}'s instance is the one its inventory entry names: this VM's URL serves that VM's evidence (a relay), or the vTPM was cloned`;
     else {
       if (this.pairs.length < MAX_PAIRS_KEPT) this.pairs.push({ first: first.vm, firstReport: first.file, later: vm, sameReport: first.file === file, firstIsRelay: pinned });
       else this.pairsDropped++;
@@ -181,4 +202,6 @@ export interface MergedPair {
   later: string;
   sameReport: boolean;
   firstIsRelay: boolean;
+  /** both VMs' pins verified: either may be the relay */
+  bothPinned?: true;
 }

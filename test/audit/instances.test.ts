@@ -72,6 +72,25 @@ test('the registry: a pinned VM whose pin verified, answering with the key an un
   assert.deepEqual(r.contested().pairs, [{ first: 'relay', firstUrl: 'http://h.example/l/relay', later: 'healthy', firstIsRelay: true }]);
 });
 
+test('the registry: two pinned VMs whose pins both verified answer with one key: the later is refused without being called the relay, and the first, already reported, is named in a warning as in doubt (a relay whose platform certified a healthy VM\'s key under the relay\'s own pinned id, audited first)', () => {
+  // the relay's compromised platform certified the healthy VM's key under the relay VM's own (pinned) instance id
+  const r = new TopInstanceRegistry([vm('relay', Y), vm('healthy', X)]);
+  assert.equal(r.claim(0, claim(Y, K1))?.status, 'pass');
+  const refused = r.claim(1, claim(X, K1))!;
+  assert.equal(refused.code, 'AUDIT_DUPLICATE_INSTANCE', 'the audit must still fail');
+  assert.doesNotMatch(refused.message, /this VM's URL serves that VM's evidence/, 'the healthy VM is not called the relay');
+  assert.match(refused.message, /both VMs' pins verified, .*relay's result is in doubt too/);
+  assert.deepEqual(r.contested().pairs, [{ first: 'relay', firstUrl: 'http://h.example/l/relay', later: 'healthy', firstIsRelay: false, bothPinned: true }]);
+  // the same across shards, when report merges them
+  const m = new MergedKeyCheck();
+  assert.equal(m.check(topResult('relay', K1, true), 'a.json').verdict, 'trusted');
+  const merged = m.check(topResult('healthy', K1, true), 'b.json');
+  assert.equal(merged.verdict, 'not-trusted');
+  const top = merged.layers[0]!.checks.find((c) => c.id === 'audit.unique-instance')!;
+  assert.doesNotMatch(top.message, /this VM's URL serves that VM's evidence/);
+  assert.deepEqual(m.contested().pairs.map((p) => [p.first, p.later, p.bothPinned]), [['relay', 'healthy', true]]);
+});
+
 function topResult(name: string, akKeyId: string, pinned: boolean): AttestationResult {
   const checks = [{ id: 'quote.signature', status: 'pass' as const, message: 'ok' }, ...(pinned ? [{ id: 'target.instance', status: 'pass' as const, message: 'expected' }] : [])];
   return {

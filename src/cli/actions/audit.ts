@@ -366,7 +366,9 @@ function auditOutcome(
 /** A VM refused for answering with another's key names that VM in its result; the other's own result cannot say it. */
 function contestedWarnings(contested: ReturnType<import('../../audit/instances.js').TopInstanceRegistry['contested']>): string[] {
   const out = contested.pairs.map((p) =>
-    p.firstIsRelay
+    p.bothPinned
+      ? `VM ${p.first} (${p.firstUrl}) answered with the attestation key VM ${p.later} answered with later, and the inventory pins both and both pins verified (AUDIT_DUPLICATE_INSTANCE): one of the two platforms certified the other VM's key under its own VM's instance id and relays it, or the vTPM was cloned, so ${p.first}'s own result is in doubt too (${p.later} is refused, so that the audit fails)`
+      : p.firstIsRelay
       ? `VM ${p.first} (${p.firstUrl}) answered with the attestation key of VM ${p.later}, whose instance the inventory names and whose pin verified: ${p.first} most likely relays ${p.later}, and its own result is wrong (${p.later} is refused, AUDIT_DUPLICATE_INSTANCE, so that the audit fails)`
       : `VM ${p.first} (${p.firstUrl}) answered with the attestation key VM ${p.later} answered with later (AUDIT_DUPLICATE_INSTANCE): one of the two URLs relays the other VM, or the vTPM was cloned, so ${p.first}'s own result is in doubt too; give every VM its instanceId in the inventory to tell which`,
   );

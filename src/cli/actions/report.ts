@@ -132,6 +132,9 @@ async function mergeReports(opts: ReportOptions, reportsMod: typeof import('../a
       ...(spread ? [spread] : []),
       ...contested.pairs.map((p) => {
         const other = `VM ${p.later}${p.sameReport ? '' : ' of another report'}`;
+        if (p.bothPinned) {
+          return `VM ${p.first} (in ${p.firstReport}) answered with the attestation key ${other} answered with, and both VMs' inventory instanceIds verified (AUDIT_DUPLICATE_INSTANCE in the merged report): one of the two platforms certified the other VM's key under its own VM's instance id and relays it, or the vTPM was cloned, so ${p.first}'s own result is in doubt too`;
+        }
         return p.firstIsRelay
           ? `VM ${p.first} (in ${p.firstReport}) answered with the attestation key of ${other}, whose inventory instanceId verified: ${p.first} most likely relays ${p.later}, and its own result is wrong (${p.later} is refused in the merged report, AUDIT_DUPLICATE_INSTANCE, so that the fleet does not pass)`
           : `VM ${p.first} (in ${p.firstReport}) answered with the attestation key ${other} answered with (AUDIT_DUPLICATE_INSTANCE in the merged report): one of the two URLs relays the other VM, or the vTPM was cloned, so ${p.first}'s own result is in doubt too; give every VM its instanceId in the inventory to tell which`;
