@@ -53,6 +53,11 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
         checks.push({ ...toCheckResult(f), message: `layer ${position}: ${f.message}` });
       }
     };
+    // The platform path is whole only when the bottom verified layer ended the walk. A walk cut short below
+    // (a lower layer unreachable, refused, or its request aborted by a stop) leaves a prefix of the path, which
+    // names no platform: counted as hosting, it opened a stay on that prefix that never closed, and every later
+    // attestation through the whole path was CLONE_HOSTED_TWICE. Its clock readings are still compared and kept.
+    const wholePath = verified[verified.length - 1]?.info.layer?.kind !== 'virtual';
     for (let i = 0; i < verified.length; i++) {
       const layer = verified[i]!;
       const instance = layer.info.layer?.instanceId;
@@ -61,7 +66,7 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
       const below = verified.slice(i + 1);
       const platformPath = below.map((v) => v.akKeyId);
       // before this reading is recorded: is this the AK the instance is known by?
-      const conflict = platformPath.length ? akConflict(instanceHex, { akName: layer.akKeyId, platformPath }, store.instanceKeys(instanceHex), store.openStays(instanceHex)) : null;
+      const conflict = platformPath.length && wholePath ? akConflict(instanceHex, { akName: layer.akKeyId, platformPath }, store.instanceKeys(instanceHex), store.openStays(instanceHex)) : null;
       if (conflict) add(i, [conflict]);
       const outcome = store.observe({
         instanceId: instanceHex,
@@ -73,12 +78,12 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
         receivedAt,
         target: ctx.target,
         hostingEpoch: below[0] ? hostingEpoch(below[0], instanceHex) : null,
-        ...(conflict ? { hosting: false } : {}),
+        ...(conflict || !wholePath ? { hosting: false } : {}),
       });
       add(i, outcome.findings);
       const lower = below[0];
       // another vTPM's claim to the instance says nothing of where the instance runs
-      if (lower?.vplatform && !conflict) {
+      if (lower?.vplatform && !conflict && wholePath) {
         const hosted = lower.vplatform.hostedNow.has(instanceHex);
         add(
           i,

@@ -161,3 +161,50 @@ test('through the state store: an impostor vTPM claiming a known instance gets C
   assert.deepEqual(await codes(walk('dd'.repeat(34), '11'.repeat(34), 9_000), 8 * day + 60), ['CLONE_AK_CONFLICT']);
   assert.deepEqual(await codes(walk(rekeyed, '44'.repeat(34), 8_000), 8 * day + 120), []);
 });
+
+test('a walk cut short below the VM (a lower layer unreachable, or a stop) is no hosting evidence: the next whole walk is not CLONE_HOSTED_TWICE', async (t) => {
+  const { openState } = await import('../../src/state/index.js');
+  const { stateAssessor } = await import('../../src/state/assess.js');
+  const { tempDir } = await import('./tmp.js');
+  const store = await openState(`${tempDir(t)}/state.db`);
+  t.after(() => store.close());
+  type Layers = Parameters<ReturnType<typeof stateAssessor>>[0];
+  const hex = 'ce'.repeat(32);
+  const vmm = 'ee'.repeat(32);
+  const vmmAk = '11'.repeat(34);
+  const hostAk = '22'.repeat(34);
+  const clockInfo = (clock: number) => ({ clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n });
+  const table = (hosted: string) => ({ hostedNow: new Set([hosted]), instances: new Map([[hosted, { entries: [0] }]]), entries: [{ op: 'create' }] });
+  /** VM → VMM → host; `whole: false`: the host did not answer (the walk stopped at the VMM, which points further down) */
+  let lowerClock = 0;
+  const walk = (clock: number, whole: boolean, instance = hex) => {
+    lowerClock += 1_000;
+    return [
+      { position: 0, akKeyId: `a${instance.slice(0, 67)}`, info: { layer: { kind: 'virtual', instanceId: Buffer.from(instance, 'hex') } }, quote: clockInfo(clock), vplatform: null },
+      { position: 1, akKeyId: vmmAk, info: { layer: { kind: 'virtual', instanceId: Buffer.from(vmm, 'hex') } }, quote: clockInfo(lowerClock), vplatform: table(instance) },
+      ...(whole ? [{ position: 2, akKeyId: hostAk, info: { layer: { kind: 'physical' } }, quote: clockInfo(lowerClock), vplatform: table(vmm) }] : []),
+    ] as unknown as Layers;
+  };
+  const codes = async (layers: Layers, at: number) =>
+    (await stateAssessor(store, { target: 'https://vm', time: T0 + at * 1000, receivedAt: () => T0 + at * 1000 + 100 })(layers)).findings.map((f) => f.code);
+  assert.deepEqual(await codes(walk(1_000, true), 0), []);
+  // the host is down for one audit (or the audit was stopped while the host's request was in flight)
+  assert.deepEqual(await codes(walk(31_000, false), 30), []);
+  // the host is back: the same VM on the same platforms, not two platforms hosting it
+  assert.deepEqual(await codes(walk(61_000, true), 60), []);
+  assert.deepEqual(await codes(walk(91_000, true), 90), []);
+  assert.deepEqual(
+    store.stays(hex).map((s) => s.platformPath),
+    [[vmmAk, hostAk]],
+    'one stay, on the whole platform path',
+  );
+  // an instance first seen through a cut-short walk: its key becomes its own at its first whole walk, no finding
+  const fresh = 'cf'.repeat(32);
+  assert.deepEqual(await codes(walk(1_000, false, fresh), 100), []);
+  assert.equal(store.stays(fresh).length, 0);
+  assert.deepEqual(await codes(walk(2_000, true, fresh), 130), []);
+  assert.deepEqual(await codes(walk(3_000, true, fresh), 160), []);
+  assert.deepEqual(store.instanceKeys(fresh), [`a${fresh.slice(0, 67)}`]);
+  // the clock readings of the layers that verified are still compared: a rollback is found on a cut-short walk too
+  assert.ok((await codes(walk(2_500, false, fresh), 190)).includes('CLOCK_WENT_BACK'));
+});
