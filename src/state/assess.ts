@@ -7,7 +7,7 @@
 
 import type { Finding } from '../policy/evidence.js';
 import type { CheckResult } from '../verify/checks.js';
-import type { AttestationResult } from '../verify/result.js';
+import type { AttestationResult, LayerResult } from '../verify/result.js';
 import type { VerifiedLayer } from '../verify/walker.js';
 import { toHex } from '../util/bytes.js';
 import { toCheckResult, type StateFinding } from './findings.js';
@@ -41,8 +41,14 @@ export function hostingEpoch(lower: VerifiedLayer, instanceHex: string): string 
   return begin === undefined ? null : `${lower.akKeyId}#${begin}`;
 }
 
+/**
+ * Codes by which the walk refused the top layer's claim to its instance: the URL was to be another vTPM's
+ * (the inventory's or --instance's), or another VM of the audit answered with the key or owns the instance.
+ */
+const REFUSED_CLAIM_CODES = new Set(['TARGET_INSTANCE_MISMATCH', 'AUDIT_DUPLICATE_INSTANCE']);
+
 export function stateAssessor(store: StateStore, ctx: AssessContext) {
-  return async (verified: readonly VerifiedLayer[]): Promise<{ findings: Finding[]; checks: CheckResult[] }> => {
+  return async (verified: readonly VerifiedLayer[], layers?: readonly LayerResult[]): Promise<{ findings: Finding[]; checks: CheckResult[] }> => {
     const findings: Finding[] = [];
     const checks: CheckResult[] = [];
     const receivedAt = (ctx.receivedAt ?? Date.now)();
@@ -58,6 +64,11 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
     // names no platform: counted as hosting, it opened a stay on that prefix that never closed, and every later
     // attestation through the whole path was CLONE_HOSTED_TWICE. Its clock readings are still compared and kept.
     const wholePath = verified[verified.length - 1]?.info.layer?.kind !== 'virtual';
+    // A top layer whose claim to its instance this walk refused cannot make a key the instance's own: an
+    // impostor (a vTPM of a compromised host certified under a victim's instance id) audited before the victim
+    // on a new state file took the instance's first stay, and the genuine VM was CLONE_AK_CONFLICT on every later
+    // run. A key already the instance's own (a relay, a clone copying it) still counts, so a clone stays visible.
+    const refusedTop = layers?.[0]?.checks.some((c) => c.status === 'fail' && c.code !== undefined && REFUSED_CLAIM_CODES.has(c.code)) === true;
     for (let i = 0; i < verified.length; i++) {
       const layer = verified[i]!;
       const instance = layer.info.layer?.instanceId;
@@ -68,6 +79,7 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
       // before this reading is recorded: is this the AK the instance is known by?
       const conflict = platformPath.length && wholePath ? akConflict(instanceHex, { akName: layer.akKeyId, platformPath }, store.instanceKeys(instanceHex), store.openStays(instanceHex)) : null;
       if (conflict) add(i, [conflict]);
+      const noEvidence = conflict !== null || !wholePath || (i === 0 && refusedTop && !store.instanceKeys(instanceHex).includes(layer.akKeyId));
       const outcome = store.observe({
         instanceId: instanceHex,
         akName: layer.akKeyId,
@@ -78,12 +90,12 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
         receivedAt,
         target: ctx.target,
         hostingEpoch: below[0] ? hostingEpoch(below[0], instanceHex) : null,
-        ...(conflict || !wholePath ? { hosting: false } : {}),
+        ...(noEvidence ? { hosting: false } : {}),
       });
       add(i, outcome.findings);
       const lower = below[0];
       // another vTPM's claim to the instance says nothing of where the instance runs
-      if (lower?.vplatform && !conflict && wholePath) {
+      if (lower?.vplatform && !noEvidence) {
         const hosted = lower.vplatform.hostedNow.has(instanceHex);
         add(
           i,

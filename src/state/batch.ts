@@ -16,7 +16,7 @@
 
 import type { Finding } from '../policy/evidence.js';
 import type { CheckResult } from '../verify/checks.js';
-import type { AttestationResult } from '../verify/result.js';
+import type { AttestationResult, LayerResult } from '../verify/result.js';
 import type { VerifiedLayer } from '../verify/walker.js';
 import { recordResult, stateAssessor, type AssessContext } from './assess.js';
 import type { StateStore } from './store.js';
@@ -73,15 +73,15 @@ export class StateBatcher {
   }
 
   /** The walker's assess hook (clock readings, hosting), writing inside the open batch. */
-  assessor(ctx: AssessContext): (verified: readonly VerifiedLayer[]) => Promise<{ findings: Finding[]; checks: CheckResult[] }> {
+  assessor(ctx: AssessContext): (verified: readonly VerifiedLayer[], layers?: readonly LayerResult[]) => Promise<{ findings: Finding[]; checks: CheckResult[] }> {
     const assess = stateAssessor(this.store, ctx);
-    return async (verified) => {
+    return async (verified, layers) => {
       this.rethrow();
       const wait = this.resumeAt - Date.now();
       if (wait > 0 && !this.store.batchOpen) await new Promise((resolve) => setTimeout(resolve, wait));
       this.rethrow();
       this.open();
-      return assess(verified);
+      return assess(verified, layers);
     };
   }
 

@@ -208,3 +208,39 @@ test('a walk cut short below the VM (a lower layer unreachable, or a stop) is no
   // the clock readings of the layers that verified are still compared: a rollback is found on a cut-short walk too
   assert.ok((await codes(walk(2_500, false, fresh), 190)).includes('CLOCK_WENT_BACK'));
 });
+
+test('a top layer the audit refused (TARGET_INSTANCE_MISMATCH, AUDIT_DUPLICATE_INSTANCE) cannot make its key the instance\'s own on a new state file; a clone of the own key is still found', async (t) => {
+  const { openState } = await import('../../src/state/index.js');
+  const { stateAssessor } = await import('../../src/state/assess.js');
+  const { tempDir } = await import('./tmp.js');
+  const store = await openState(`${tempDir(t)}/state.db`);
+  t.after(() => store.close());
+  type Layers = Parameters<ReturnType<typeof stateAssessor>>[0];
+  type Results = NonNullable<Parameters<ReturnType<typeof stateAssessor>>[1]>;
+  const instance = Buffer.from('cb'.repeat(32), 'hex');
+  const hex = 'cb'.repeat(32);
+  const walk = (ak: string, host: string, clock: number) =>
+    [
+      { position: 0, akKeyId: ak, info: { layer: { kind: 'virtual', instanceId: instance } }, quote: { clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n }, vplatform: null },
+      { position: 1, akKeyId: host, info: { layer: { kind: 'physical' } }, quote: { clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n }, vplatform: { hostedNow: new Set([hex]), instances: new Map([[hex, { entries: [0] }]]), entries: [{ op: 'create' }] } },
+    ] as unknown as Layers;
+  /** the walk's layer results: the top one refused with `code` (the audit's own check), or clean */
+  const results = (code?: string) => [{ position: 0, checks: code ? [{ id: 'target.instance', status: 'fail', code, message: 'refused' }] : [] }] as unknown as Results;
+  const codes = async (layers: Layers, at: number, code?: string) =>
+    (await stateAssessor(store, { target: 'https://vm', time: T0 + at * 1000, receivedAt: () => T0 + at * 1000 + 100 })(layers, results(code))).findings.map((f) => f.code);
+  const genuine = 'aa'.repeat(34);
+  const impostor = 'bb'.repeat(34);
+  const host1 = '11'.repeat(34);
+  const host2 = '22'.repeat(34);
+  // first run on a new file: the impostor (host 2's vTPM certified under the victim's id) comes first in the inventory, and is refused
+  assert.deepEqual(await codes(walk(impostor, host2, 5_000), 0, 'TARGET_INSTANCE_MISMATCH'), []);
+  assert.deepEqual(await codes(walk(genuine, host1, 1_000), 1), [], 'the genuine VM is not framed');
+  // the next runs: the impostor is the one flagged, the genuine VM stays clean
+  assert.deepEqual(await codes(walk(impostor, host2, 6_000), 3600, 'AUDIT_DUPLICATE_INSTANCE'), ['CLONE_AK_CONFLICT']);
+  assert.deepEqual(await codes(walk(genuine, host1, 2_000), 3601), []);
+  assert.deepEqual(store.instanceKeys(hex), [genuine]);
+  assert.deepEqual(store.stays(hex).map((s) => s.platformPath), [[host1]]);
+  // a clone of the genuine vTPM (its key copied) answering at another VM's URL, refused in the audit: still a clone in the state
+  assert.deepEqual(await codes(walk(genuine, host2, 2_500), 3602, 'AUDIT_DUPLICATE_INSTANCE'), []);
+  assert.ok((await codes(walk(genuine, host1, 3_000), 3603)).includes('CLONE_HOSTED_TWICE'));
+});
