@@ -1,6 +1,6 @@
 // Clone detection from hosting periods: CLONE_HOSTED_TWICE fires when two
 // platforms hosted the instance at overlapping times, and not on migrations.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { assessHosting, type HostingEvidence, type Stay } from '../../src/state/hosting-findings.js';
 import { assertThrowsCode } from '../helpers/assert.js';
@@ -23,6 +23,16 @@ function run(evidence: (Omit<HostingEvidence, 'time'> & { at: number })[]): { co
     codes.push(a.findings.map((f) => f.code));
   }
   return { codes, stays };
+}
+
+/** A state store in a real SQLite file of its own, closed after the test, and the assessor that writes to it. */
+async function storeOnDisk(t: TestContext) {
+  const { openState } = await import('../../src/state/index.js');
+  const { stateAssessor } = await import('../../src/state/assess.js');
+  const { tempDir } = await import('./tmp.js');
+  const store = await openState(`${tempDir(t)}/state.db`);
+  t.after(() => store.close());
+  return { store, stateAssessor };
 }
 
 test('a migration, and a migration back, are not clones (no hosting epochs)', () => {
@@ -120,11 +130,7 @@ test('akConflict: an AK that is not the instance\'s own, on another platform tha
 });
 
 test('through the state store: an impostor vTPM claiming a known instance gets CLONE_AK_CONFLICT, and the genuine instance is not made a clone', async (t) => {
-  const { openState } = await import('../../src/state/index.js');
-  const { stateAssessor } = await import('../../src/state/assess.js');
-  const { tempDir } = await import('./tmp.js');
-  const store = await openState(`${tempDir(t)}/state.db`);
-  t.after(() => store.close());
+  const { store, stateAssessor } = await storeOnDisk(t);
   const instance = Buffer.from('cd'.repeat(32), 'hex');
   const hex = 'cd'.repeat(32);
   /** a VM layer over a host layer whose vPlatform table hosts the instance */
@@ -163,11 +169,7 @@ test('through the state store: an impostor vTPM claiming a known instance gets C
 });
 
 test('a walk cut short below the VM (a lower layer unreachable, or a stop) is no hosting evidence: the next whole walk is not CLONE_HOSTED_TWICE', async (t) => {
-  const { openState } = await import('../../src/state/index.js');
-  const { stateAssessor } = await import('../../src/state/assess.js');
-  const { tempDir } = await import('./tmp.js');
-  const store = await openState(`${tempDir(t)}/state.db`);
-  t.after(() => store.close());
+  const { store, stateAssessor } = await storeOnDisk(t);
   type Layers = Parameters<ReturnType<typeof stateAssessor>>[0];
   const hex = 'ce'.repeat(32);
   const vmm = 'ee'.repeat(32);
@@ -210,11 +212,7 @@ test('a walk cut short below the VM (a lower layer unreachable, or a stop) is no
 });
 
 test('a top layer the audit refused (TARGET_INSTANCE_MISMATCH, AUDIT_DUPLICATE_INSTANCE) cannot make its key the instance\'s own on a new state file; a clone of the own key is still found', async (t) => {
-  const { openState } = await import('../../src/state/index.js');
-  const { stateAssessor } = await import('../../src/state/assess.js');
-  const { tempDir } = await import('./tmp.js');
-  const store = await openState(`${tempDir(t)}/state.db`);
-  t.after(() => store.close());
+  const { store, stateAssessor } = await storeOnDisk(t);
   type Layers = Parameters<ReturnType<typeof stateAssessor>>[0];
   type Results = NonNullable<Parameters<ReturnType<typeof stateAssessor>>[1]>;
   const instance = Buffer.from('cb'.repeat(32), 'hex');
