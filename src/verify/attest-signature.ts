@@ -9,7 +9,7 @@
 // differ in RSA-PSS salt length (node's auto salt length accepts both).
 
 import { constants, verify, type VerifyKeyObjectInput } from 'node:crypto';
-import { VerificationError, type CodeTable } from '../errors.js';
+import { ParseError, VerificationError, type CodeTable } from '../errors.js';
 import { TPM_ALG, TPM_GENERATED_VALUE, algName, type HashAlg } from '../tpm/constants.js';
 import { parseTpmsAttest, type AttestKind, type TpmsAttest } from '../tpm/attest.js';
 import { parseTpmtSignature, type TpmtSignature } from '../tpm/signature.js';
@@ -34,8 +34,8 @@ export const ATTEST_CODES = {
 /**
  * A signature that is not a TPMT_SIGNATURE (`tpm2_quote -f plain`, Azure's raw
  * RSA, WebAuthn's attStmt.sig): DER ECDSA or raw RSA bytes, with the hash
- * given out of band. RSA uses PKCS#1 v1.5 unless the AK's TPM public area
- * fixes RSA-PSS.
+ * given out of band. RSA uses the padding the AK's TPM public area fixes;
+ * when nothing fixes it (an SPKI AK, a NULL scheme), PKCS#1 v1.5 or PSS.
  */
 export interface PlainSignature {
   scheme: 'plain';
@@ -117,6 +117,12 @@ interface SignatureJob {
   ak: AttestationKey;
   sig: Exclude<AttestSignature, { scheme: 'null' }>;
   pss: boolean;
+  /**
+   * A plain RSA signature whose padding nothing fixes (an SPKI AK, or a TPM
+   * public area with a NULL scheme): PKCS#1 v1.5 is tried first, then PSS.
+   * Set by runJob to the padding that verified.
+   */
+  eitherPadding: boolean;
   codes: SignatureCodes;
   checks: CheckResult[];
 }
@@ -152,9 +158,19 @@ function planSignatureCheck(ak: AttestationKey, message: Uint8Array, signature: 
 
   // The scheme a TPM key fixes: a TPM never signs with that key under another scheme or hash.
   const fixed = ak.tpmPublic?.scheme;
+  // A plain signature names no scheme: it is checked as the one the key fixes, and only rsassa, rsapss
+  // and ecdsa can be checked. A key fixing SM2, EC-Schnorr or ECDAA signs nothing ECDSA would accept, so
+  // its plain signature is unusable input, exactly as its TPMT_SIGNATURE is, not a forged one.
+  if (sig.scheme === 'plain' && fixed && !PLAIN_CHECKABLE_SCHEMES.has(fixed.scheme)) {
+    throw new ParseError('TPM_UNSUPPORTED_ALG', `the AK's TPM public area fixes ${algName(fixed.scheme)} signatures: a plain signature can only be checked as rsassa, rsapss or ecdsa`, {
+      scheme: algName(fixed.scheme),
+    });
+  }
   let pss = false;
   if (sig.scheme === 'plain') pss = fixed?.scheme === TPM_ALG.RSAPSS;
   else pss = sig.scheme === 'rsapss';
+  // plain RSA bytes whose padding nothing fixes: a TPM signs with PKCS#1 v1.5 or PSS (tpm2_quote -f plain with an RSAPSS AK)
+  const eitherPadding = sig.scheme === 'plain' && ak.keyType === 'rsa' && !fixed;
   if (fixed) {
     // a plain signature names no scheme, but its hash (--hash) must still be the one the key fixes
     const sameScheme = sig.scheme === 'plain' || fixed.scheme === sig.sigAlg;
@@ -169,17 +185,20 @@ function planSignatureCheck(ak: AttestationKey, message: Uint8Array, signature: 
   }
   checks.push(pass(keyId, `${schemeLabel(sig)} signature fits the ${ak.description} AK`));
 
-  const job = { hash: sig.hash, message, ak, sig, pss, codes, checks };
+  const job = { hash: sig.hash, message, ak, sig, pss, eitherPadding, codes, checks };
   if (sig.scheme === 'ecdsa') {
     const raw = p1363(sig.r, sig.s, ak.scalarSize);
     return { ...job, key: raw === null ? null : { key: ak.key, dsaEncoding: 'ieee-p1363' }, bytes: raw ?? new Uint8Array(0) };
   }
   if (sig.scheme === 'plain' && ak.keyType === 'ec') return { ...job, key: { key: ak.key, dsaEncoding: 'der' }, bytes: sig.bytes };
   const bytes = sig.scheme === 'plain' ? sig.bytes : sig.sig;
-  const key: VerifyKeyObjectInput = pss
+  return { ...job, key: rsaKey(ak, pss), bytes };
+}
+
+function rsaKey(ak: AttestationKey, pss: boolean): VerifyKeyObjectInput {
+  return pss
     ? { key: ak.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }
     : { key: ak.key, padding: constants.RSA_PKCS1_PADDING };
-  return { ...job, key, bytes };
 }
 
 function isJob(plan: SignatureOutcome | SignatureJob): plan is SignatureJob {
@@ -187,20 +206,30 @@ function isJob(plan: SignatureOutcome | SignatureJob): plan is SignatureJob {
 }
 
 function runJob(job: SignatureJob): boolean {
-  return job.key !== null && cryptoVerify(job.hash, job.message, job.key, job.bytes);
+  if (job.key === null) return false;
+  if (cryptoVerify(job.hash, job.message, job.key, job.bytes)) return true;
+  if (!job.eitherPadding || !cryptoVerify(job.hash, job.message, rsaKey(job.ak, true), job.bytes)) return false;
+  job.pss = true;
+  return true;
 }
 
 /** The same verification on libuv's thread pool (node's callback form of crypto.verify). */
 function runJobAsync(job: SignatureJob): Promise<boolean> {
   const key = job.key;
   if (key === null) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    try {
-      // an error (malformed signature) is a failed verification, as in cryptoVerify
-      verify(job.hash.nodeName, job.message, key, job.bytes, (err, ok) => resolve(err === null && ok));
-    } catch {
-      resolve(false);
-    }
+  const once = (k: VerifyKeyObjectInput): Promise<boolean> =>
+    new Promise((resolve) => {
+      try {
+        // an error (malformed signature) is a failed verification, as in cryptoVerify
+        verify(job.hash.nodeName, job.message, k, job.bytes, (err, ok) => resolve(err === null && ok));
+      } catch {
+        resolve(false);
+      }
+    });
+  return once(key).then(async (ok) => {
+    if (ok || !job.eitherPadding || !(await once(rsaKey(job.ak, true)))) return ok;
+    job.pss = true;
+    return true;
   });
 }
 
@@ -208,8 +237,11 @@ function runJobAsync(job: SignatureJob): Promise<boolean> {
 function judgeSignature(job: SignatureJob, ok: boolean): SignatureOutcome {
   const { ak, sig, pss, codes, checks } = job;
   const sigId = `${codes.prefix}.signature`;
-  const label = sig.scheme === 'plain' ? `${pss ? 'rsapss' : ak.keyType === 'rsa' ? 'rsassa' : 'ecdsa'}-${sig.hash.name} (plain)` : schemeLabel(sig);
-  if (!ok && ak.keyType === 'rsa' && diagnoseRsaFailure(ak.key, sig.scheme === 'plain' ? sig.bytes : (sig as { sig: Uint8Array }).sig, sig.hash, pss, ak.rsaBits) === 'other-message') {
+  const rsaPlain = pss ? 'rsapss' : job.eitherPadding && !ok ? 'rsassa/rsapss' : 'rsassa';
+  const label = sig.scheme === 'plain' ? `${ak.keyType === 'rsa' ? rsaPlain : 'ecdsa'}-${sig.hash.name} (plain)` : schemeLabel(sig);
+  const rsaBytes = sig.scheme === 'plain' ? sig.bytes : (sig as { sig: Uint8Array }).sig;
+  const otherMessage = (usePss: boolean) => diagnoseRsaFailure(ak.key, rsaBytes, sig.hash, usePss, ak.rsaBits) === 'other-message';
+  if (!ok && ak.keyType === 'rsa' && (otherMessage(pss) || (job.eitherPadding && otherMessage(true)))) {
     const message = `the ${label} signature was made with this AK, but over other bytes: the message was altered after it was signed (or the signature belongs to another message)`;
     return failed(checks, fail(sigId, codes.messageAltered, message, { expected: 'the signed message', actual: 'other bytes' }), message, {
       scheme: label,
@@ -250,6 +282,9 @@ export async function verifyAttestSignatureAsync(
   const plan = planSignatureCheck(ak, message, signature, codes);
   return isJob(plan) ? judgeSignature(plan, await runJobAsync(plan)) : plan;
 }
+
+/** Schemes a plain signature (DER ECDSA, raw RSA) can be checked as. */
+const PLAIN_CHECKABLE_SCHEMES: ReadonlySet<number> = new Set([TPM_ALG.RSASSA, TPM_ALG.RSAPSS, TPM_ALG.ECDSA]);
 
 /** Schemes a TPM lets a restricted signing key fix (a decryption or key-exchange scheme it refuses). */
 const SIGNING_SCHEMES: ReadonlySet<number> = new Set([TPM_ALG.RSASSA, TPM_ALG.RSAPSS, TPM_ALG.ECDSA, TPM_ALG.ECDAA, TPM_ALG.SM2, TPM_ALG.ECSCHNORR]);

@@ -41,6 +41,7 @@ test('vtpm-verify quote on real swtpm quotes', async (t) => {
     const ek = createEk(tpm);
     const ecc = createAk(tpm, ek, 'ecc');
     const rsa = createAk(tpm, ek, 'rsassa');
+    const pss = createAk(tpm, ek, 'rsapss');
     extendPcrs(tpm);
     const q = makeQuote(tpm, ecc, SEL);
     const args = (over: Record<string, string> = {}, extra: string[] = []) => {
@@ -120,14 +121,44 @@ test('vtpm-verify quote on real swtpm quotes', async (t) => {
       assert.equal((await runCli(args({ '--pcrs': json, '--pcrs-format': 'json' }))).code, 0);
     });
 
-    await t.test('plain signatures: DER ECDSA and raw RSA (tpm2_quote -f plain)', async () => {
-      for (const ak of [ecc, rsa]) {
+    await t.test('plain signatures: DER ECDSA and raw RSA PKCS#1 v1.5 and PSS (tpm2_quote -f plain), AK as PEM and as TPM2B_PUBLIC', async () => {
+      for (const ak of [ecc, rsa, pss]) {
         const m = tpm.path(`plain-${ak.kind}.msg`);
         const s = tpm.path(`plain-${ak.kind}.sig`);
         const p = tpm.path(`plain-${ak.kind}.pcrs`);
-        tpm.must('tpm2_quote', ['-c', ak.ctx, '-l', SEL, '-q', q.nonce, '-m', m, '-s', s, '-o', p, '-f', 'plain', '-g', 'sha256']);
-        const r = await runCli(args({ '--ak': ak.pem, '--message': m, '--signature': s, '--pcrs': p, '--signature-format': 'plain', '--hash': 'sha256' }, ['--json']));
-        assert.equal(r.code, 0, `${ak.kind}: ${r.stdout}`);
+        // --scheme: tpm2_quote asks for RSASSA by default, which an RSAPSS-only key refuses
+        tpm.must('tpm2_quote', ['-c', ak.ctx, '-l', SEL, '-q', q.nonce, '-m', m, '-s', s, '-o', p, '-f', 'plain', '-g', 'sha256', '--scheme', ak.kind === 'ecc' ? 'ecdsa' : ak.kind]);
+        // the PEM names no padding: an RSAPSS AK's raw signature was once checked as PKCS#1 v1.5 only (QUOTE_BAD_SIGNATURE)
+        for (const key of [ak.pem, ak.tpm2b]) {
+          const r = await runCli(args({ '--ak': key, '--message': m, '--signature': s, '--pcrs': p, '--signature-format': 'plain', '--hash': 'sha256' }, ['--json']));
+          assert.equal(r.code, 0, `${ak.kind} ${key}: ${r.stdout}`);
+        }
+        const altered = await runCli(args({ '--ak': ak.pem, '--message': flipByte(tpm, m, -1, `plain-${ak.kind}-flipped.msg`), '--signature': s, '--pcrs': p, '--signature-format': 'plain', '--hash': 'sha256' }, ['--json']));
+        assert.equal(altered.code, 1, altered.stdout);
+        assert.equal(altered.json?.error?.code, ak.kind === 'ecc' ? 'QUOTE_BAD_SIGNATURE' : 'QUOTE_MESSAGE_ALTERED');
+      }
+    });
+
+    await t.test('an SM2 AK (TPM2B_PUBLIC): unsupported input, exit 2, for its TPMT_SIGNATURE and for its plain signature alike', async (st) => {
+      const algs = tpm.run('tpm2_getcap', ['algorithms']);
+      if (!/^sm2:/m.test(algs.stdout)) {
+        st.skip('this swtpm (libtpms) has no SM2; skipping');
+        return;
+      }
+      const ctx = tpm.path('ak-sm2.ctx');
+      const pub = tpm.path('ak-sm2.tpm2b');
+      tpm.must('tpm2_createak', ['-C', ek, '-c', ctx, '-G', 'ecc256', '-g', 'sha256', '-s', 'sm2', '-u', tpm.path('ak-sm2.pem'), '-f', 'pem', '-n', tpm.path('ak-sm2.name')]);
+      tpm.must('tpm2_readpublic', ['-c', ctx, '-o', pub, '-f', 'tss']);
+      for (const format of ['tss', 'plain']) {
+        const m = tpm.path(`sm2-${format}.msg`);
+        const s = tpm.path(`sm2-${format}.sig`);
+        const p = tpm.path(`sm2-${format}.pcrs`);
+        tpm.must('tpm2_quote', ['-c', ctx, '-l', SEL, '-q', q.nonce, '-m', m, '-s', s, '-o', p, '-g', 'sha256', '--scheme', 'sm2', ...(format === 'plain' ? ['-f', 'plain'] : [])]);
+        const extra: Record<string, string> = format === 'plain' ? { '--signature-format': 'plain', '--hash': 'sha256' } : {};
+        const r = await runCli(args({ '--ak': pub, '--message': m, '--signature': s, '--pcrs': p, ...extra }, ['--json']));
+        // plain was checked as ECDSA: QUOTE_BAD_SIGNATURE (exit 1), calling a genuine quote forged
+        assert.equal(r.code, 2, `${format}: ${r.stdout}`);
+        assert.equal(r.json?.error?.code, 'TPM_UNSUPPORTED_ALG', format);
       }
     });
 

@@ -293,6 +293,48 @@ test('RSA: PKCS#1 v1.5 and PSS with either salt length; plain signatures; wrong-
   assert.equal(codeOf({ ak, message: msg, signature: short, nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_SIGNATURE');
 });
 
+test('plain RSA signature with an SPKI AK: PSS verifies like PKCS#1 v1.5 (nothing fixes the padding); alteration and other keys still fail', async () => {
+  const { privateKey, publicKey } = freshKeyPair('rsa', { modulusLength: 2048 });
+  const ak = akFromKeyObject(publicKey);
+  const msg = quoteBytes();
+  const plain = (bytes: Buffer) => ({ scheme: 'plain' as const, hash: hashByName('sha256')!, bytes });
+  const altered = Buffer.from(msg);
+  altered[altered.length - 1]! ^= 1;
+  for (const saltLength of [32, constants.RSA_PSS_SALTLEN_MAX_SIGN]) {
+    const pss = sign('sha256', msg, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength });
+    // before: QUOTE_BAD_SIGNATURE, a genuine `tpm2_quote -f plain` from an RSAPSS AK given as PEM called forged
+    assert.equal(codeOf({ ak, message: msg, signature: plain(pss), nonce: Buffer.of(0xaa) }), 'valid', `salt ${saltLength}`);
+    const v = await verifyQuoteAsync({ ak, message: msg, signature: plain(pss), nonce: Buffer.of(0xaa) });
+    assert.ok(v.ok, `async, salt ${saltLength}`);
+    assert.match(v.checks.find((c) => c.id === 'quote.signature')!.message, /^rsapss-sha256 \(plain\)/);
+    assert.equal(codeOf({ ak, message: altered, signature: plain(pss), nonce: Buffer.of(0xaa) }), 'QUOTE_MESSAGE_ALTERED', `altered, salt ${saltLength}`);
+    assert.equal((await verifyQuoteAsync({ ak, message: altered, signature: plain(pss), nonce: Buffer.of(0xaa) })).ok, false);
+  }
+  const pkcs1 = sign('sha256', msg, { key: privateKey, padding: constants.RSA_PKCS1_PADDING });
+  assert.equal(codeOf({ ak, message: altered, signature: plain(pkcs1), nonce: Buffer.of(0xaa) }), 'QUOTE_MESSAGE_ALTERED');
+  const other = freshKeyPair('rsa', { modulusLength: 2048 }).privateKey;
+  const byOther = sign('sha256', msg, { key: other, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  assert.equal(codeOf({ ak, message: msg, signature: plain(byOther), nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_SIGNATURE');
+  // a TPMT_SIGNATURE names its scheme: a PSS signature labelled RSASSA still fails
+  const pss = sign('sha256', msg, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  assert.equal(codeOf({ ak, message: msg, signature: Buffer.concat([Buffer.from('0014000b0100', 'hex'), pss]), nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_SIGNATURE');
+});
+
+test('plain signature with an AK whose TPM public area fixes SM2 or EC-Schnorr: unsupported input (as its TPMT_SIGNATURE is), not a bad signature', () => {
+  const { priv, tpmPublic } = ecKey();
+  const msg = quoteBytes();
+  const der = sign('sha256', msg, priv);
+  for (const scheme of ['001b', '001c']) {
+    const pub = Buffer.from(tpmPublic);
+    // scheme field of the template: after type, nameAlg, attributes, authPolicy size, symmetric (offset 12)
+    assert.equal(pub.subarray(12, 14).toString('hex'), '0018');
+    Buffer.from(scheme, 'hex').copy(pub, 12);
+    const ak = akFromTpmPublic(parseTpmtPublic(pub));
+    // before: QUOTE_BAD_SIGNATURE (the bytes were checked as ECDSA)
+    assertThrowsCode(() => verifyQuote({ ak, message: msg, signature: { scheme: 'plain', hash: hashByName('sha256')!, bytes: der }, nonce: Buffer.of(0xaa) }), 'TPM_UNSUPPORTED_ALG');
+  }
+});
+
 test('verifySignedAttest: certify with expected extraData; wrong type and extraData have their codes', () => {
   const { priv, tpmPublic } = ecKey();
   const ak = akFromTpmPublic(parseTpmtPublic(tpmPublic));
