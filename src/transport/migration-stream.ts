@@ -9,7 +9,8 @@
 // Backpressure: the iterator is pulled. While the consumer does not ask for
 // the next event, nothing more is read from the socket, so TCP flow control
 // holds the controller back; memory stays bounded by one socket read. The
-// idle timer only runs while we are waiting for bytes.
+// idle timer only runs while we are waiting for bytes. A promise onStatus
+// returns is waited for the same way (a consumer printing to a slow reader).
 //
 // Notifications are hints, never evidence: an invalid or foreign event is
 // skipped and reported through onStatus, never thrown.
@@ -83,7 +84,12 @@ export interface MigrationStreamOptions {
   /** names the stream in errors (default "migration service") */
   layer?: LayerLabel | undefined;
   limits?: Partial<SseLimits> | undefined;
-  onStatus?: ((status: MigrationStreamStatus) => void) | undefined;
+  /**
+   * Told of every connection, drop and skipped event. A promise it returns (a consumer that prints them to a slow
+   * reader) is waited for before anything more is read or a reconnection is made, as an event not yet pulled is:
+   * a controller whose events are all dropped is held back by the reader too, not only one whose events arrive.
+   */
+  onStatus?: ((status: MigrationStreamStatus) => unknown) | undefined;
   /** injectable for tests: uniform in [0, 1) */
   random?: (() => number) | undefined;
   /** injectable for tests: waits ms (resolves early when signal aborts) */
@@ -237,7 +243,9 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
             actual: contentType.slice(0, 80),
           });
         }
-        onStatus?.({ type: 'connected', url: url.href, resumeAfter: lastSeq });
+        const heldConnected = report({ type: 'connected', url: url.href, resumeAfter: lastSeq });
+        if (heldConnected) await heldConnected;
+        if (aborted()) return;
         const parser = new SseParser(options.limits, ctx);
         const body = stream.body;
         const chunks = body[Symbol.asyncIterator]();
@@ -248,7 +256,13 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
           if (next.done === true) break;
           for (const sse of parser.push(next.value as Buffer)) {
             const event = accept(sse);
-            if (event === undefined) continue;
+            if ('type' in event) {
+              const held = report(event);
+              if (held) await held;
+              // stopped while the reader was slow: the rest of this read is not reported
+              if (aborted()) return;
+              continue;
+            }
             lastSeq = event.seq;
             delivered++;
             yield event;
@@ -261,32 +275,53 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
       } finally {
         stream?.close();
       }
-      onStatus?.({ type: 'disconnected', error, delivered });
+      const heldDisconnected = report({ type: 'disconnected', error, delivered });
+      if (heldDisconnected) await heldDisconnected;
+      if (aborted()) return;
       if (delivered === 0) failures++;
       else failures = 1;
       if (delivered === 0 && failures >= maxFailures) {
         throw error ?? transportError('TRANSPORT_RESET', `notification stream closed ${failures} time(s) in a row without an event`, ctx, { failures });
       }
       const delayMs = backoffDelay(failures, options.backoff, random);
-      onStatus?.({ type: 'retrying', attempt: failures, delayMs });
+      const heldRetrying = report({ type: 'retrying', attempt: failures, delayMs });
+      if (heldRetrying) await heldRetrying;
       await sleep(delayMs, signal);
     }
   } finally {
     if (options.http === undefined) http.close();
   }
 
-  /** A validated, new event for our instance, or undefined (reported through onStatus). */
-  function accept(sse: SseEvent): MigrationEvent | undefined {
-    if (sse.type !== 'migration') {
-      onStatus?.({ type: 'ignored', event: sanitizeServerText(sse.type, 64) });
-      return undefined;
-    }
+  /**
+   * Tells onStatus; returns what to wait for when it returned a promise (a slow reader), settled early by the
+   * abort. No promise: nothing to wait for, no turn lost per event of a flood.
+   */
+  function report(status: MigrationStreamStatus): Promise<void> | undefined {
+    const held = onStatus?.(status);
+    // only a promise (a thenable) is waited for: what else a callback returns (e.g. Array.prototype.push's length) means nothing
+    if (typeof (held as PromiseLike<unknown> | null | undefined)?.then !== 'function') return undefined;
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return resolve();
+      const done = (): void => {
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      signal?.addEventListener('abort', done, { once: true });
+      (held as PromiseLike<unknown>).then(done, (err: unknown) => {
+        signal?.removeEventListener('abort', done);
+        reject(err);
+      });
+    });
+  }
+
+  /** A validated, new event for our instance, or the status saying why it was dropped. */
+  function accept(sse: SseEvent): MigrationEvent | MigrationStreamStatus {
+    if (sse.type !== 'migration') return { type: 'ignored', event: sanitizeServerText(sse.type, 64) };
     let event: MigrationEvent;
     try {
       event = parseMigrationEvent(sse, { layer });
     } catch (err) {
-      onStatus?.({ type: 'skipped', reason: 'invalid', error: asVtpmError(err) });
-      return undefined;
+      return { type: 'skipped', reason: 'invalid', error: asVtpmError(err) };
     }
     if (event.instance !== instance) {
       const error = new VerificationError('MIGRATION_EVENT_FOREIGN', `${layer}: migration event ${event.seq} is for instance ${event.instance}, not ${instance}`, {
@@ -295,13 +330,9 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
         actual: event.instance,
         seq: event.seq,
       });
-      onStatus?.({ type: 'skipped', reason: 'foreign', seq: event.seq, error });
-      return undefined;
+      return { type: 'skipped', reason: 'foreign', seq: event.seq, error };
     }
-    if (lastSeq !== undefined && event.seq <= lastSeq) {
-      onStatus?.({ type: 'skipped', reason: 'duplicate', seq: event.seq });
-      return undefined;
-    }
+    if (lastSeq !== undefined && event.seq <= lastSeq) return { type: 'skipped', reason: 'duplicate', seq: event.seq };
     return event;
   }
 }

@@ -77,7 +77,8 @@ export interface SubscribeOptions {
   instance: string;
   afterSeq: number | undefined;
   signal: AbortSignal;
-  onStatus: (status: MigrationStreamStatus) => void;
+  /** a promise it returns (a line waiting for a slow reader) is to be waited for before the stream reads or reconnects */
+  onStatus: (status: MigrationStreamStatus) => Promise<void> | void;
 }
 
 export interface WatchDeps {
@@ -332,24 +333,30 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
   const consume = async (sub: Subscription): Promise<void> => {
     const streamSignal = AbortSignal.any([stop.signal, sub.abort.signal]);
     const afterSeq = deps.loadCursor(sub.service, sub.instance) ?? undefined;
-    const streamLine = (status: Extract<WatchLine, { type: 'stream' }>['status'], extra: Record<string, unknown> = {}): void => {
-      void emit({ type: 'stream', time: iso(), service: sub.service, status, ...extra } as WatchLine);
-    };
+    // Stream lines wait for a slow reader as the notification lines do: the stream waits for what onStatus
+    // returns before reading or reconnecting, so a controller whose events are all dropped (or that only
+    // reconnects) cannot pile up lines, nor 'drain' listeners on stdout, while the reader does not read.
+    const streamLine = (status: Extract<WatchLine, { type: 'stream' }>['status'], extra: Record<string, unknown> = {}): Promise<void> | void =>
+      emit({ type: 'stream', time: iso(), service: sub.service, status, ...extra } as WatchLine);
     // A controller may send any number of events we drop (invalid, foreign, duplicate, other types) without
     // the stream yielding: say the first few per connection, then only how many more there were.
     let dropped = 0;
-    const flushDropped = (): void => {
-      if (dropped > MAX_DROPPED_SHOWN) streamLine('skipped', { reason: `${dropped - MAX_DROPPED_SHOWN} more events skipped or ignored` });
+    const flushDropped = (): Promise<void> | void => {
+      const more = dropped - MAX_DROPPED_SHOWN;
       dropped = 0;
+      if (more > 0) return streamLine('skipped', { reason: `${more} more events skipped or ignored` });
     };
-    streamLine('subscribing', { resumeAfter: afterSeq ?? null });
-    const onStatus = (s: MigrationStreamStatus): void => {
+    await streamLine('subscribing', { resumeAfter: afterSeq ?? null });
+    const onStatus = (s: MigrationStreamStatus): Promise<void> | void => {
+      if (streamSignal.aborted) return; // stopping: nothing more of this stream is said
       switch (s.type) {
         case 'connected':
           return streamLine('connected', { resumeAfter: s.resumeAfter ?? null });
-        case 'disconnected':
-          flushDropped();
-          return streamLine('disconnected', { ...(s.error ? { error: errorLine(s.error) } : {}), reason: `after ${s.delivered} new event(s)` });
+        case 'disconnected': {
+          const line = (): Promise<void> | void => streamLine('disconnected', { ...(s.error ? { error: errorLine(s.error) } : {}), reason: `after ${s.delivered} new event(s)` });
+          const flushed = flushDropped();
+          return flushed ? flushed.then(line) : line();
+        }
         case 'retrying':
           return streamLine('retrying', { attempt: s.attempt, delayMs: s.delayMs });
         case 'skipped':
@@ -363,7 +370,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     try {
       for await (const event of deps.subscribe({ service: sub.service, instance: sub.instance, afterSeq, signal: streamSignal, onStatus })) {
         if (streamSignal.aborted) break;
-        flushDropped();
+        await flushDropped();
         summary.notifications++;
         let action: Extract<WatchLine, { type: 'notification' }>['action'];
         if (!sub.trusted) action = 'ignored';
@@ -376,12 +383,12 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
         }
         await emit({ type: 'notification', time: iso(), seq: event.seq, instance: event.instance, from: event.from, to: event.to, eventTime: event.time.toISOString(), action });
       }
-      if (!streamSignal.aborted) streamLine('ended', { reason: 'the controller ended the stream' });
+      if (!streamSignal.aborted) await streamLine('ended', { reason: 'the controller ended the stream' });
     } catch (err) {
       if (streamSignal.aborted) return;
       const e = asVtpmError(err);
       if (e.kind === 'internal') throw e;
-      streamLine('failed', { error: errorLine(e), reason: 'notifications stop; periodic attestation goes on, and the next one subscribes again' });
+      await streamLine('failed', { error: errorLine(e), reason: 'notifications stop; periodic attestation goes on, and the next one subscribes again' });
     }
     // a stream that ended on its own is made again by the next attestation
     if (subscription === sub && !stop.signal.aborted && !sub.abort.signal.aborted) subscription = null;

@@ -514,3 +514,76 @@ test('formatMigrationEvent writes what the client reads back', async () => {
     await server.close();
   }
 });
+
+test('an onStatus that returns a promise (a slow reader of what it prints) holds the stream: nothing more is read, and no reconnection made, until it settles', async () => {
+  // a controller whose events are all dropped: the stream never yields, so only onStatus can hold it back
+  const server = await startHttp((req, res) => {
+    openStream(res);
+    let text = ': keep-alive\n';
+    for (let i = 0; i < 12; i++) text += i % 2 === 0 ? eventText(i + 1, { instance: OTHER }) : 'event: other\ndata: x\n\n';
+    res.end(text);
+  });
+  const ac = new AbortController();
+  const statuses: MigrationStreamStatus[] = [];
+  let outstanding = 0;
+  let maxOutstanding = 0;
+  try {
+    for await (const _ of migrationEvents({
+      service: `${server.url}/ctl/`,
+      instance: INSTANCE,
+      signal: ac.signal,
+      random: () => 0,
+      sleep: async () => {},
+      onStatus: (s) => {
+        statuses.push(s);
+        if (statuses.filter((x) => x.type === 'retrying').length === 4) ac.abort();
+        maxOutstanding = Math.max(maxOutstanding, ++outstanding);
+        // a reader that takes the line one event-loop turn later
+        return new Promise<void>((resolve) => setImmediate(() => (outstanding--, resolve())));
+      },
+    })) {
+      assert.fail('no event is for this instance');
+    }
+    assert.equal(maxOutstanding, 1, 'every status waited for the one before it');
+    assert.equal(server.requests.length, 4);
+    const kinds = statuses.map((s) => s.type);
+    assert.deepEqual(kinds.slice(0, 15), ['connected', ...Array<string>(12).fill('').map((_, i) => (i % 2 === 0 ? 'skipped' : 'ignored')), 'disconnected', 'retrying']);
+  } finally {
+    await server.close();
+  }
+});
+
+test('aborting while onStatus holds the stream (a reader that never reads) ends it without waiting, and reports nothing more', async () => {
+  const server = await startHttp((req, res) => {
+    openStream(res);
+    // one read holding three events: after the abort the other two are not reported
+    res.write(eventText(1, { instance: OTHER }) + eventText(2, { instance: OTHER }) + eventText(3, { instance: OTHER }));
+  });
+  const ac = new AbortController();
+  const statuses: MigrationStreamStatus[] = [];
+  try {
+    const done = (async () => {
+      for await (const _ of migrationEvents({
+        service: `${server.url}/ctl/`,
+        instance: INSTANCE,
+        signal: ac.signal,
+        sleep: async () => {},
+        onStatus: (s) => {
+          statuses.push(s);
+          return s.type === 'skipped' ? new Promise<void>(() => {}) : undefined;
+        },
+      })) {
+        assert.fail('no event is for this instance');
+      }
+    })();
+    await until(() => statuses.some((s) => s.type === 'skipped'), 'the first skipped event waits for the reader');
+    ac.abort();
+    await done;
+    assert.deepEqual(
+      statuses.map((s) => s.type),
+      ['connected', 'skipped'],
+    );
+  } finally {
+    await server.close();
+  }
+});

@@ -292,6 +292,22 @@ test('a flood of dropped stream events prints the first few, then how many more'
   await done;
 });
 
+test('once the watch stops, its stream says nothing more: a status after the stop prints no line', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const { ac, done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  w.stream.status({ type: 'skipped', reason: 'invalid' });
+  const before = w.linesOf('stream').length;
+  ac.abort();
+  // what a stream still reading its last bytes would report
+  w.stream.options.onStatus({ type: 'skipped', reason: 'foreign', seq: 7 });
+  w.stream.options.onStatus({ type: 'disconnected', error: undefined, delivered: 0 });
+  await done;
+  assert.equal(w.linesOf('stream').length, before);
+});
+
 test('another vTPM answering at the target: WATCH_INSTANCE_CHANGED every time, its host and controller not followed', { timeout: 10_000 }, async () => {
   const w = new FakeWorld();
   const { ac, done } = start(w);
