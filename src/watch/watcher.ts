@@ -291,7 +291,8 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
       await emit({ type: 'source', time, instance: s.instance, source: s.uri, status: s.status, ...(s.code ? { code: s.code } : {}), message: s.message, sourceVerdict: s.sourceVerdict, unannounced: s.unannounced });
     }
     for (const c of findings) {
-      if (c.id.startsWith('migration.source') || c.id === 'migration.destination') continue; // said by the source lines
+      // said by the source lines; a notification's destination that the certificate contradicts is not: it is printed here
+      if (c.id.startsWith('migration.source')) continue;
       await emit({ type: 'finding', time, instance: report.instance, code: c.code ?? c.id, status: c.status as 'fail' | 'warn', message: c.message });
     }
     if (trigger.kind === 'migration' && report.instance !== null) deps.saveCursor(trigger.batch.service, report.instance, trigger.batch.lastSeq);

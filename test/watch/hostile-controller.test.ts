@@ -76,3 +76,30 @@ test('a controller whose events are all dropped, reconnecting without end, again
   assert.deepEqual(perConnection, ['connected', ...Array<string>(10).fill('').map((_, i) => (i % 2 === 0 ? 'ignored' : 'skipped')), 'skipped', 'disconnected', 'retrying']);
   assert.equal(w.lines.of('stream').find((l) => l.status === 'skipped' && /more events/.test(l.reason ?? ''))?.reason, '2 more events skipped or ignored');
 });
+
+test('a notification claiming a move that did not happen: the attestation decides (trusted, same path, no migrated line), and the destination its certificate contradicts is printed as a warning', { timeout: 60_000 }, async (t) => {
+  let instance = '';
+  let origin = '';
+  const controller = hostileController((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    // "moved from where it runs to vmm-b": the controller says so, nothing else does
+    const data = { instance, seq: 1, from: `${origin}/l/vmm-a`, to: `${origin}/l/vmm-b`, time: '2026-11-26T12:00:00Z' };
+    res.write(`id: 1\nevent: migration\ndata: ${JSON.stringify(data)}\n\n`);
+  });
+  const w = await liveWatch(t, 'live-migration');
+  instance = w.sim.platform.layer('vm').instanceIdHex;
+  origin = w.sim.origin;
+  w.sim.mount('m', controller);
+  const first = await w.lines.attested(1);
+  assert.equal(first.verdict, 'trusted', first.reason);
+  const second = await w.lines.attested(2);
+  assert.equal(second.trigger, 'migration');
+  assert.equal(second.verdict, 'trusted', second.reason);
+  assert.deepEqual(second.platformPath, first.platformPath, 'the VM did not move');
+  assert.equal(w.lines.of('migrated').length, 0);
+  const destination = w.lines.of('finding').filter((f) => f.code === 'migration.destination');
+  assert.equal(destination.length, 1, JSON.stringify(w.lines.of('finding')));
+  assert.equal(destination[0]!.status, 'warn');
+  assert.match(destination[0]!.message, /says the VM moved to .*\/l\/vmm-b; its verified AK certificate says it runs on .*\/l\/vmm-a/);
+  await w.stop();
+});
