@@ -97,6 +97,12 @@ export interface StreamResponse {
   status: number;
   headers: IncomingHttpHeaders;
   body: IncomingMessage;
+  /**
+   * What broke the body at the HTTP level, once reading it failed: node reports a parser error (a bad chunk
+   * size, trailers over the limit) on the request only, and the body sees just the socket closing ("aborted",
+   * ECONNRESET), which alone would read as TRANSPORT_RESET. undefined when nothing did.
+   */
+  failure(): VtpmError | undefined;
   /** destroys the connection; safe to call more than once */
   close(): void;
 }
@@ -126,6 +132,8 @@ interface Exchange<T> {
   fail(err: unknown): void;
   /** stops the whole-exchange timers (the caller takes over the stream) */
   detach(): void;
+  /** the HTTP parser's error (mapped) that broke the response after the exchange settled, if any */
+  lateFailure(): VtpmError | undefined;
 }
 
 /** Timeouts must be positive (every request has one); the size cap may be 0. */
@@ -202,6 +210,7 @@ export class HttpClient {
           status: res.statusCode!,
           headers: res.headers,
           body: res,
+          failure: () => ex.lateFailure(),
           close: () => {
             resolved.signal?.removeEventListener('abort', abort);
             res.destroy();
@@ -278,8 +287,15 @@ export class HttpClient {
         detach();
         resolvePromise(value);
       };
+      let late: VtpmError | undefined;
       function fail(err: unknown): void {
-        if (settled) return;
+        if (settled) {
+          // a stream's body that breaks HTTP later: the parser's error, kept for its reader (StreamResponse.failure),
+          // whose read fails anyway (the socket is closed), but as a reset
+          const code = (err as { code?: unknown } | null)?.code;
+          if (response !== undefined && !response.complete && typeof code === 'string' && code.startsWith('HPE_')) late ??= mapNetworkError(err, ctx, { inTlsHandshake: false });
+          return;
+        }
         settled = true;
         detach();
         const mapped = mapNetworkError(err, ctx, { inTlsHandshake: isTls && !handshakeDone, tlsUnconfirmed: isTls && !tlsConfirmed });
@@ -339,7 +355,7 @@ export class HttpClient {
         res.on('close', () => {
           if (!res.complete) fail(transportError('TRANSPORT_RESET', 'connection closed before the response was complete', ctx));
         });
-        onResponse(res, { resolve, fail, detach });
+        onResponse(res, { resolve, fail, detach, lateFailure: () => late });
       });
       req.end();
     });

@@ -271,6 +271,8 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
       } catch (err) {
         if (aborted()) return;
         error = classify(err, ctx);
+        // a body that broke HTTP fails its read as a mere reset: the client kept the parser's error
+        if (error.code === 'TRANSPORT_RESET') error = stream?.failure() ?? error;
         if (isFatal(error)) throw error;
       } finally {
         stream?.close();

@@ -587,3 +587,25 @@ test('aborting while onStatus holds the stream (a reader that never reads) ends 
     await server.close();
   }
 });
+
+test('a body that breaks HTTP after the headers (a bad chunk size, trailers over the limit) is TRANSPORT_PROTOCOL, as for any other request, not a reset; what came before it still arrives', async () => {
+  const head = 'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n';
+  const chunk = (text: string): string => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+  const bodies = [
+    chunk(eventText(1)) + 'zz\r\n',
+    chunk(eventText(2)) + `0\r\n${'x-trailer: y\r\n'.repeat(5000)}\r\n`,
+  ];
+  let connection = 0;
+  const server = await startTcp((socket) => {
+    const body = bodies[connection++];
+    socket.on('error', () => {});
+    socket.once('data', () => (body === undefined ? socket.destroy() : socket.write(head + body)));
+  });
+  try {
+    const run = await consume(server, (r) => r.statuses.filter((s) => s.type === 'disconnected').length === 2);
+    assert.deepEqual(seqs(run), [1, 2]);
+    assert.deepEqual(errorsOf(run), ['TRANSPORT_PROTOCOL', 'TRANSPORT_PROTOCOL']);
+  } finally {
+    await server.close();
+  }
+});
