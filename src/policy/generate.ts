@@ -174,7 +174,11 @@ function generateEventLog(w: Lines, l: LayerFacts): void {
     }
   }
   const crtm = [...new Set(log.crtmVersions)];
-  if (crtm.length) {
+  if (crtm.includes('')) {
+    // firmware that measures an empty version string (OVMF under swtpm does): the language has no empty version, so
+    // the rule could not accept the evidence it was made from; PCR 0, which the event extends, stays pinned
+    w.comment(6, 'crtmVersions: not generated, an EV_S_CRTM_VERSION event measures an empty version');
+  } else if (crtm.length) {
     w.add(6, 'crtmVersions:');
     for (const v of crtm) w.add(8, `- ${q(v)}`, 'measured EV_S_CRTM_VERSION');
   }

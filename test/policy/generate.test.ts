@@ -216,3 +216,15 @@ test('a log whose PCR 8 texts are not all attested: no kernelCmdlines rule (it w
   assert.deepEqual(failedRules(e), []);
   assert.equal(e.verdict, 'trusted');
 });
+
+test('a log measuring an empty CRTM version (OVMF under swtpm): no crtmVersions rule (the language has no empty version), a comment says why, PCR 0 stays pinned', () => {
+  const c = chain();
+  c[0]!.eventLog!.crtmVersions = [''];
+  const g = generatePolicy(c, { imaAllowListFile: imaFile });
+  assert.match(g.yaml, /# crtmVersions: not generated, an EV_S_CRTM_VERSION event measures an empty version/);
+  const p = load(g);
+  assert.equal(p.spec.layers[0]!.eventLog!.crtmVersions, undefined);
+  const e = evaluatePolicy(p, input(c));
+  assert.deepEqual(failedRules(e), []);
+  assert.equal(e.verdict, 'trusted');
+});
