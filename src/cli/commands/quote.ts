@@ -27,9 +27,9 @@ Exit codes: 0 valid, 1 invalid (the failing check is named with expected and act
 with --eventlog/--ima also a log that does not replay to the quoted PCRs), 2 unusable input.
 
 Example:
-  $ tpm2_quote -c ak.ctx -l sha256:0,1,2,3,7 -q 9f86d081884c7d65 -m quote.msg -s quote.sig -o quote.pcrs -g sha256
+  $ tpm2_quote -c ak.ctx -l sha256:0,1,2,3,7,10 -q 9f86d081884c7d65 -m quote.msg -s quote.sig -o quote.pcrs -g sha256
   $ vtpm-verify quote --ak ak.pub --message quote.msg --signature quote.sig --nonce 9f86d081884c7d65 --pcrs quote.pcrs
-  $ vtpm-verify quote --ak ak.pub --message quote.msg --signature quote.sig --nonce 9f86d081884c7d65 --pcrs quote.pcrs \
+  $ vtpm-verify quote --ak ak.pub --message quote.msg --signature quote.sig --nonce 9f86d081884c7d65 --pcrs quote.pcrs \\
       --eventlog /sys/kernel/security/tpm0/binary_bios_measurements --ima ascii_runtime_measurements`,
   );
   cmd.action(async (opts: Record<string, unknown>) => {
