@@ -73,7 +73,7 @@ write (it stopped with an error, a full disk) is removed from its path, with a
 warning, so an earlier run's report is not taken for this one's.
 
 Examples:
-  $ vtpm-verify audit fleet.yaml --state audit.db --junit audit.xml --html audit.html --json audit.json
+  $ vtpm-verify audit fleet.yaml --trust ./trust --state audit.db --junit audit.xml --html audit.html --json audit.json
   Audit summary: 1000 VMs
     ✓ trusted      930   93.0%
     ✗ not trusted   40    4.0%
@@ -83,7 +83,7 @@ Examples:
     ✗ vm-0009  QUOTE_NONCE_MISMATCH at layer 0: extraData is not the nonce sent
     ? vm-0057  TRANSPORT_REFUSED at layer 0: layer 0 (http://10.1.0.57:8443/attest): connection refused
   ...
-  $ vtpm-verify audit fleet.yaml --state audit.db --keep-history 30d   # hourly from cron: the file stays at ~30 days of results
+  $ vtpm-verify audit fleet.yaml --trust ./trust --state audit.db --keep-history 30d   # hourly from cron: the file stays at ~30 days of results
   $ vtpm-verify audit fleet.yaml --shard "$JOB_COMPLETION_INDEX/4" --run-label "$JOB_NAME" --trust ./trust --json report-$JOB_COMPLETION_INDEX.json
   $ vtpm-verify audit fleet.yaml --trust ./trust --unreachable-ok --json   # one envelope on stdout, for scripts`,
     )

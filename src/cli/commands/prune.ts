@@ -21,7 +21,7 @@ Example:
   Pruned /var/lib/vtpm-verify/audit.db: 412000 result(s) and 1236000 clock reading(s) recorded before 2026-10-27T12:00:00.000Z
   Kept: the last verified reading of 10400 TPM identities and 10450 hosting period(s) (rollback and clone detection need them)
 
-A cron audit can prune as it goes: vtpm-verify audit fleet.yaml --state audit.db --keep-history 30d
+A cron audit can prune as it goes: vtpm-verify audit fleet.yaml --trust ./trust --state audit.db --keep-history 30d
 
 Exit codes: 0 pruned (or counted, with --dry-run), 2 bad option or no state file, 3 state file unusable or busy.`,
   );

@@ -47,7 +47,8 @@ Examples:
     vtpm-verify attest http://127.0.0.1:41234/l/vm --trust /home/me/sim-trust --instance 634832ff74a9763e387562f2a83a95f141d4f7440a16ae34dd124bd3ad687330
   serving until Ctrl-C (SIGINT) or SIGTERM; 3 layer services
   $ vtpm-verify simulate --layers 5 --tamper not-hosted@2 --port 8400
-  $ vtpm-verify simulate --hosts 50 --vms-per-vmm 20 --fault-plan plan.json --inventory-out fleet.yaml --json
+  $ vtpm-verify simulate --hosts 50 --vms-per-vmm 20 --fault-plan plan.json --inventory-out fleet.yaml --trust-out ./trust --json
+    (then: vtpm-verify audit fleet.yaml --trust ./trust)
   $ vtpm-verify simulate --scenario live-migration --trust-out ./sim-trust --port 8400
     (then: vtpm-verify watch http://127.0.0.1:8400/l/vm --trust ./sim-trust --state watch.db,
      and in another terminal: curl -X POST http://127.0.0.1:8400/admin/step)`,
