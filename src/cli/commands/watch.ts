@@ -31,7 +31,8 @@ the envelope {ok, result, error} with the totals):
                VPLATFORM_HOSTED_TWICE), failing or warning per the policy
   notification a migration notification and what it caused: attest, queued,
                coalesced (merged into the waiting attestation), ignored, noted
-  stream       the notification stream: connected, disconnected, retrying, failed
+  stream       the notification stream: subscribing, connected, disconnected, retrying,
+               skipped, ignored, ended, failed
   controller   the Migration Controller's own attestation
 
 Notifications are hints: each one only causes an attestation from the top, at
@@ -48,10 +49,11 @@ file could not be used.
 Example:
   $ vtpm-verify watch http://127.0.0.1:8443/l/vm --trust ./trust --policy policies/production.yaml --state watch.db --interval 1m
   2026-11-26T12:00:00.112Z attested trusted http://127.0.0.1:8443/l/vm (initial) platform 9c41d0e2b7a3… > 51f0aa8c2e19…
+  2026-11-26T12:00:00.113Z stream subscribing http://127.0.0.1:8443/m/migrations (from the first event)
   2026-11-26T12:00:00.120Z stream connected http://127.0.0.1:8443/m/migrations (from the first event)
   2026-11-26T12:03:41.007Z notification seq 1 http://127.0.0.1:8443/l/vmm-a → http://127.0.0.1:8443/l/vmm-b (2026-11-26T12:03:41.000Z): attest
   2026-11-26T12:03:41.093Z attested trusted http://127.0.0.1:8443/l/vm (after 1 notification (seq 1)) platform 0e7d6c12f4b8… > c3a9b5e07d21…
-  2026-11-26T12:03:41.093Z migrated http://127.0.0.1:8443/l/vm platform 9c41d0e2b7a3… > 51f0aa8c2e19… → 0e7d6c12f4b8… > c3a9b5e07d21…
+  2026-11-26T12:03:41.093Z migrated http://127.0.0.1:8443/l/vm platform 9c41d0e2b7a3… > 51f0aa8c2e19… → 0e7d6c12f4b8… > c3a9b5e07d21… (http://127.0.0.1:8443/l/vmm-a → http://127.0.0.1:8443/l/vmm-b)
   2026-11-26T12:03:41.093Z source http://127.0.0.1:8443/l/vmm-a migrated-out: http://127.0.0.1:8443/l/vmm-a: instance … shows migrate-out on the source platform
   ^C
   watch http://127.0.0.1:8443/l/vm: stopped by SIGINT
