@@ -15,7 +15,7 @@ export function buildProgram(onExit: (code: ExitCode) => void, argv: readonly st
   const program = new Command();
   program
     .name('vtpm-verify')
-    .description('Remote Challenger for virtualized trusted platforms: verifies TPM 2.0 quotes, event logs,\ncertificate chains and deep attestation down to the physical TPM.')
+    .description('Remote Challenger for virtualized trusted platforms: verifies TPM 2.0 quotes, event logs, certificate chains and deep attestation down to the physical TPM.')
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()

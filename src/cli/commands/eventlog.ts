@@ -8,7 +8,7 @@ import { globalsFrom, withCommonOptions, type CommandDefinition } from '../comma
 export const eventlogCommand: CommandDefinition = (program: Command, runner) => {
   const cmd = program
     .command('eventlog')
-    .description('decode a TCG PC Client event log (binary_bios_measurements) and replay it to PCR values per bank;\nwith --ima also an IMA measurement list (ASCII or binary). Nothing is verified against a quote here.')
+    .description('decode a TCG PC Client event log (binary_bios_measurements) and replay it to PCR values per bank; with --ima also an IMA measurement list (ASCII or binary). Nothing is verified against a quote here.')
     .argument('<file>', 'the event log: /sys/kernel/security/tpm0/binary_bios_measurements or a copy')
     .option('--ima <file>', 'an IMA list: ascii_runtime_measurements or binary_runtime_measurements');
   withCommonOptions(cmd)

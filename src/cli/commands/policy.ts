@@ -64,7 +64,7 @@ checks), a quote is verified with its logs replayed; otherwise exit 1.
 Example:
   $ vtpm-verify attest http://10.0.0.5:8443/attest --trust ./trust --save known-good.bundle.json
   $ vtpm-verify policy init --from known-good.bundle.json --trust ./trust -o golden.yaml
-  $ vtpm-verify policy init --ak ak.pub --message q.msg --signature q.sig --nonce 9009 --pcrs q.pcrs --eventlog bios.bin --ima ima.txt -o golden.yaml
+  $ vtpm-verify policy init --ak ak.pub --message q.msg --signature q.sig --nonce 9009 --pcrs q.pcrs --eventlog bios.bin --ima ima.txt -o golden.yaml   # or instead, from one quote and its logs
   $ vtpm-verify policy check golden.yaml`,
     )
     .action(async (opts: Record<string, unknown>) => {
