@@ -81,9 +81,12 @@ export function evidenceQuery(req: EvidenceRequest): QueryParam[] {
   return params;
 }
 
+/** The query parameters of an evidence request (protocol section 2): a base URI may set none of them. */
+export const EVIDENCE_QUERY_PARAMS = ['nonce', 'pcrs', 'instance'] as const;
+
 /** `{base}/v1/evidence?...`, safe for a base with a path, query or trailing slash. */
 export function evidenceUrl(base: string | URL, req: EvidenceRequest, layer?: LayerLabel): URL {
-  return joinEndpoint(base, EVIDENCE_PATH, evidenceQuery(req), layer);
+  return joinEndpoint(base, EVIDENCE_PATH, evidenceQuery(req), layer, EVIDENCE_QUERY_PARAMS);
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

@@ -52,12 +52,14 @@ const PLAIN_VALUE = /^[0-9A-Za-z_:,.-]*$/;
 /**
  * `{base}{path}?{params}`: the base's path keeps its segments and loses
  * trailing slashes ("https://h/a/" + "/v1/evidence" = "https://h/a/v1/evidence");
- * the base's own query is kept but may not set one of our parameters; the
- * fragment is dropped.
+ * the base's own query is kept but may not set one of our parameters, nor one
+ * of `reserved` (the protocol's parameters for this path, sent or not: a top
+ * layer is asked without `instance`, yet a base setting it would speak for the
+ * challenger); the fragment is dropped.
  */
-export function joinEndpoint(base: string | URL, path: string, params: readonly QueryParam[], layer?: LayerLabel): URL {
+export function joinEndpoint(base: string | URL, path: string, params: readonly QueryParam[], layer?: LayerLabel, reserved: readonly string[] = []): URL {
   const url = parseEndpointUrl(base, layer);
-  const ours = new Set(params.map(([n]) => n));
+  const ours = new Set([...params.map(([n]) => n), ...reserved]);
   for (const name of new URLSearchParams(url.search).keys()) {
     if (ours.has(name)) {
       throw transportError('TRANSPORT_BAD_URL', `endpoint URI already sets the query parameter "${name}" that the protocol reserves`, { layer, url: url.href }, { parameter: name });

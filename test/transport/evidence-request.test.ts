@@ -49,6 +49,15 @@ test('a base URI that sets a reserved parameter is rejected', () => {
   assertThrowsCode(() => evidenceUrl('http://h/?pcrs=sha1:0', REQUEST), 'TRANSPORT_BAD_URL');
 });
 
+test('a base URI that sets instance is rejected even for a request without one (the top layer)', () => {
+  const top: EvidenceRequest = { nonce: REQUEST.nonce, pcrs: REQUEST.pcrs };
+  assert.ok(!evidenceUrl('http://h/a', top).search.includes('instance='));
+  const err = assertThrowsCode(() => evidenceUrl('http://h/a?instance=ab', top, 0), 'TRANSPORT_BAD_URL');
+  assert.equal(err.details['parameter'], 'instance');
+  // another parameter of the base's own stays
+  assert.match(evidenceUrl('http://h/a?tenant=blue', top).href, /\?tenant=blue&nonce=/);
+});
+
 test('only absolute http(s) URIs without credentials are endpoints', () => {
   for (const bad of ['ftp://h/', 'file:///etc/passwd', 'javascript:alert(1)', 'data:text/plain,x', 'ws://h/', 'gopher://h:70/']) {
     const err = assertThrowsCode(() => parseEndpointUrl(bad, 3), 'TRANSPORT_BAD_SCHEME');
