@@ -327,4 +327,8 @@ test('unsigned EAR JSON parses back to the same claims', () => {
 test('README shows the claim mapping exactly as the code defines it', () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
   assert.ok(readme.includes(earMappingMarkdown()), 'README.md "EAR claim mapping" is out of date: paste earMappingMarkdown() there');
+  // once: a table pasted again below the first would go unnoticed by includes()
+  for (const header of earMappingMarkdown().split('\n').filter((l) => /^\| (failing codes|passing rules|a warning on) /.test(l))) {
+    assert.equal(readme.split(header).length - 1, 1, `README.md shows the table "${header.slice(0, 40)}..." more than once`);
+  }
 });
