@@ -9,6 +9,7 @@
 // replaced, never merged; only `tags` accumulate (defaults, group, VM).
 
 import { schemaReferenceMarkdown } from '../policy/reference.js';
+import { reservedEvidenceParameter } from '../transport/evidence-request.js';
 import { dict, enumOf, hex, int, list, obj, oneOrMany, optional, pathOf, required, str, type Infer, type JsonSchema, type Schema } from '../policy/schema-dsl.js';
 
 export const INVENTORY_API_VERSION = 'vtpm-verify/v1';
@@ -32,6 +33,8 @@ export function evidenceUrlProblem(s: string): string | undefined {
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return `only http and https evidence endpoints are supported, not ${u.protocol}`;
   if (u.username || u.password) return 'credentials in the URL are not supported (use tls.cert and tls.key)';
+  const reserved = reservedEvidenceParameter(u);
+  if (reserved !== undefined) return `the URL sets the query parameter "${reserved}", which the protocol reserves for the challenger (nonce, pcrs, instance)`;
   return undefined;
 }
 

@@ -84,6 +84,14 @@ export function evidenceQuery(req: EvidenceRequest): QueryParam[] {
 /** The query parameters of an evidence request (protocol section 2): a base URI may set none of them. */
 export const EVIDENCE_QUERY_PARAMS = ['nonce', 'pcrs', 'instance'] as const;
 
+/** The first of EVIDENCE_QUERY_PARAMS that a base URI's own query sets, if any. */
+export function reservedEvidenceParameter(base: URL): string | undefined {
+  for (const name of new URLSearchParams(base.search).keys()) {
+    if ((EVIDENCE_QUERY_PARAMS as readonly string[]).includes(name)) return name;
+  }
+  return undefined;
+}
+
 /** `{base}/v1/evidence?...`, safe for a base with a path, query or trailing slash. */
 export function evidenceUrl(base: string | URL, req: EvidenceRequest, layer?: LayerLabel): URL {
   return joinEndpoint(base, EVIDENCE_PATH, evidenceQuery(req), layer, EVIDENCE_QUERY_PARAMS);

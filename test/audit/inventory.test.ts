@@ -134,6 +134,13 @@ vms:
   assert.match(issues[0]!.message, /groups: web/);
 });
 
+test('a url that sets a query parameter the protocol reserves (nonce, pcrs, instance) is refused where it is written', () => {
+  const { inventory, issues } = parseInventory('vms:\n  - { url: "https://a.example/attest?tenant=blue" }\n  - { url: "https://b.example/attest?instance=00" }\n', 'inv.yaml');
+  assert.equal(inventory, undefined);
+  assert.deepEqual(issues.map((i) => [i.line, i.column, i.code]), [[3, 12, 'INVENTORY_VALUE']]);
+  assert.match(issues[0]!.message, /query parameter "instance", which the protocol reserves/);
+});
+
 test('an unnamed VM is known by its url: a name equal to it is refused, whichever comes first', () => {
   const url = 'https://a.example/attest';
   for (const [vms, line, field] of [
