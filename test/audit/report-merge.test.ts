@@ -187,8 +187,14 @@ test("--run-label ties the shards of one run: tonight's shards merge, last night
     ['0/2 audit-29000794', '0/2 audit-29001234', '1/2 audit-29000794', '1/2 audit-29001234'],
   );
   const table = await runCli(['history', '--runs', '--state', join(dir, 'state.db')]);
-  assert.match(table.stdout, /SHARD LABEL/);
-  assert.match(table.stdout, /1\/2 audit-29001234/);
+  // shard and label in columns of their own, each under its header
+  const lines = table.stdout.split('\n');
+  const header = lines.find((l) => /\bSHARD +LABEL +VMS\b/.test(l));
+  assert.ok(header, table.stdout);
+  const row = lines.find((l) => /1\/2 +audit-29001234/.test(l));
+  assert.ok(row, table.stdout);
+  assert.equal(row.indexOf('audit-29001234'), header.indexOf('LABEL'));
+  assert.equal(row.indexOf('1/2'), header.indexOf('SHARD'));
   const wrong = await runCli(['report', join(dir, 'audit-0.json'), join(dir, 'audit-1.json'), '--run-label', 'audit-29000794', '--json']);
   assert.equal(wrong.json?.error?.code, 'REPORT_MISMATCH');
   for (const bad of ['', 'a\u0001b', 'é', 'x'.repeat(129)]) {

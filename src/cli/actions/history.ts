@@ -249,14 +249,18 @@ export function renderRuns(result: AuditRunsResult, style: Style, verbose: boole
     out.push('No audit runs recorded' + (result.filter.inventory ? ` of ${terminalSafe(result.filter.inventory)}` : '') + (result.filter.since ? ` since ${result.filter.since}` : '') + ' (audit --state records them).');
     return out.join('\n');
   }
-  const rows = [['RUN', 'STARTED (UTC)', 'INVENTORY', result.runs.some((r) => r.label !== null) ? 'SHARD LABEL' : 'SHARD', 'VMS', 'TRUSTED', 'NOT TRUSTED', 'UNREACHABLE', 'EXIT', 'FAILURE CODES', 'SINCE THE RUN BEFORE']];
+  // a LABEL column only when some run has a label (most fleets never set one)
+  const labelled = result.runs.some((r) => r.label !== null);
+  const at = labelled ? 1 : 0;
+  const rows = [['RUN', 'STARTED (UTC)', 'INVENTORY', 'SHARD', ...(labelled ? ['LABEL'] : []), 'VMS', 'TRUSTED', 'NOT TRUSTED', 'UNREACHABLE', 'EXIT', 'FAILURE CODES', 'SINCE THE RUN BEFORE']];
   for (const r of result.runs) {
     const codes = r.failureCodes ? r.failureCodes.slice(0, 3).map((c) => `${c.code}×${c.count}`).join(', ') + (r.failureCodes.length > 3 ? ', …' : '') : '';
     rows.push([
       String(r.id),
       humanTime(r.startedAt),
       terminalSafe(r.inventory),
-      r.label === null ? r.shard ?? '-' : `${r.shard ?? '-'} ${terminalSafe(r.label)}`,
+      r.shard ?? '-',
+      ...(labelled ? [r.label === null ? '-' : terminalSafe(r.label)] : []),
       r.recorded === r.planned ? String(r.recorded) : `${r.recorded}/${r.planned}`,
       String(r.trusted),
       String(r.notTrusted),
@@ -269,10 +273,10 @@ export function renderRuns(result: AuditRunsResult, style: Style, verbose: boole
   const lines = table(rows, (ri, ci, text) => {
     if (ri === 0) return style.bold(text);
     const r = result.runs[ri - 1]!;
-    if (ci === 6 && r.notTrusted > 0) return style.bad(text);
-    if (ci === 7 && r.unreachable > 0) return style.warn(text);
-    if (ci === 8) return r.finishedAt === null || r.interrupted ? style.warn(text) : text;
-    if (ci === 10 && (r.since?.worse ?? 0) > 0) return style.bad(text);
+    if (ci === 6 + at && r.notTrusted > 0) return style.bad(text);
+    if (ci === 7 + at && r.unreachable > 0) return style.warn(text);
+    if (ci === 8 + at) return r.finishedAt === null || r.interrupted ? style.warn(text) : text;
+    if (ci === 10 + at && (r.since?.worse ?? 0) > 0) return style.bad(text);
     return text;
   });
   out.push(lines[0]!);
