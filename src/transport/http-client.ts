@@ -16,7 +16,7 @@ import { X509Certificate } from 'node:crypto';
 import { UsageError, type VtpmError } from '../errors.js';
 import { mapNetworkError, sanitizeServerText, tlsConfigError, transportError, type LayerLabel, type TransportContext } from './errors.js';
 import { ResponseBudget } from './response-budget.js';
-import { parseEndpointUrl } from './url.js';
+import { MAX_REQUEST_URL_LENGTH, parseEndpointUrl } from './url.js';
 
 export const HTTP_DEFAULTS = {
   /** TCP connect plus TLS handshake */
@@ -175,7 +175,7 @@ export class HttpClient {
 
   /** GET with the body read completely under the caps; any status but 200 is an error. */
   async get(target: string | URL, options: RequestOptions = {}): Promise<HttpResponse> {
-    const url = parseEndpointUrl(target, options.layer);
+    const url = parseEndpointUrl(target, options.layer, MAX_REQUEST_URL_LENGTH);
     const first = this.resolve(url, options, false);
     const deadline = performance.now() + first.timeoutMs;
     for (let attempt = 0; ; attempt++) {
@@ -195,7 +195,7 @@ export class HttpClient {
 
   /** GET whose 2xx response body the caller reads (event streams). 3xx and 4xx/5xx are errors. */
   async open(target: string | URL, options: StreamOptions = {}): Promise<StreamResponse> {
-    const url = parseEndpointUrl(target, options.layer);
+    const url = parseEndpointUrl(target, options.layer, MAX_REQUEST_URL_LENGTH);
     const resolved = this.resolve(url, options, true);
     const state: AttemptState = { reusedSocket: false, gotResponse: false };
     return this.exchange<StreamResponse>(url, resolved, state, (res, ex) => {

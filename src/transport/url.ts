@@ -9,16 +9,24 @@ import { sanitizeServerText, transportError, type LayerLabel } from './errors.js
 export const MAX_URL_LENGTH = 2048;
 
 /**
+ * Longest request URL: an endpoint URI (at most MAX_URL_LENGTH) with the
+ * protocol's path and query appended (`/v1/evidence?nonce=..&pcrs=..&instance=..`
+ * is some 150 to 800 characters). Checking the joined URL against
+ * MAX_URL_LENGTH refused every base URI of more than about 1,890 characters.
+ */
+export const MAX_REQUEST_URL_LENGTH = 2 * MAX_URL_LENGTH;
+
+/**
  * Parses an endpoint base URI: absolute, http or https, a host, no
  * credentials. Throws TRANSPORT_BAD_SCHEME / TRANSPORT_BAD_URL; does no I/O.
  */
-export function parseEndpointUrl(uri: string | URL, layer?: LayerLabel): URL {
+export function parseEndpointUrl(uri: string | URL, layer?: LayerLabel, maxLength: number = MAX_URL_LENGTH): URL {
   const text = typeof uri === 'string' ? uri : uri.href;
   // As shown in errors: without credentials or control characters, cut short.
   const shown = sanitizeServerText(text.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#@]*@/, '$1'), 200);
   const ctx = { layer, url: shown };
-  if (text.length > MAX_URL_LENGTH) {
-    throw transportError('TRANSPORT_BAD_URL', `endpoint URI is ${text.length} characters, more than ${MAX_URL_LENGTH}`, ctx, { length: text.length, max: MAX_URL_LENGTH });
+  if (text.length > maxLength) {
+    throw transportError('TRANSPORT_BAD_URL', `endpoint URI is ${text.length} characters, more than ${maxLength}`, ctx, { length: text.length, max: maxLength });
   }
   // The scheme is judged first, so "file://h:1/" is a bad scheme even though
   // it is also an unparsable URL.

@@ -321,6 +321,22 @@ test('a non-http scheme is rejected before any I/O', async () => {
   }
 });
 
+test('an endpoint URI of 2,048 characters is asked (the protocol path and query may take the request past 2,048); one of 2,049 is TRANSPORT_BAD_URL before any I/O', async () => {
+  const server = await startHttp((req, res) => sendJson(res, 200, sampleEvidenceJson()));
+  try {
+    const base = (n: number): string => `${server.url}/${'a'.repeat(n - server.url.length - 1)}`;
+    assert.equal(base(2048).length, 2048);
+    const got = await client().fetch(base(2048), REQUEST, { layer: 0 });
+    assert.equal(got.evidence.version, 1);
+    assert.ok(got.url.length > 2048, `request URL ${got.url.length} characters`);
+    const err = await assertRejectsCode(client().fetch(base(2049), REQUEST, { layer: 0 }), 'TRANSPORT_BAD_URL');
+    assert.equal(err.details['max'], 2048);
+    assert.equal(server.requests.length, 1);
+  } finally {
+    await server.close();
+  }
+});
+
 test('a response that is not HTTP: TRANSPORT_PROTOCOL', async () => {
   const server = await startTcp((s) => s.once('data', () => s.end('SSH-2.0-OpenSSH_9.6\r\n\r\n')));
   try {
