@@ -17,7 +17,7 @@ export const TRANSPORT_CODES = {
   TRANSPORT_NETWORK: { kind: 'transport', summary: 'another socket-level failure (details.cause names the system error)' },
   TRANSPORT_PROTOCOL: { kind: 'transport', summary: 'the response is not well-formed HTTP/1.1 (a parser error, headers over the size limit)' },
   TRANSPORT_TLS: { kind: 'transport', summary: 'the TLS handshake failed: unknown CA, wrong host name, expired certificate, client certificate required or refused, no TLS version in common (1.2 or 1.3; 1.3 with a client certificate)' },
-  TRANSPORT_TLS_CONFIG: { kind: 'input', summary: 'the TLS options are unusable: unreadable CA bundle, certificate or key, a key that does not match its certificate, or an encrypted key without its passphrase' },
+  TRANSPORT_TLS_CONFIG: { kind: 'input', summary: 'the TLS options are unusable: a CA bundle, certificate or key that does not parse, a key that does not match its certificate, or an encrypted key without its passphrase' },
   TRANSPORT_TOO_LARGE: { kind: 'transport', summary: 'the response exceeded the size cap (Content-Length up front, or bytes counted while reading); the connection was destroyed' },
   TRANSPORT_REDIRECT: { kind: 'transport', summary: 'the endpoint answered with a redirect; redirects are never followed (details.location)' },
   TRANSPORT_HTTP_STATUS: { kind: 'transport', summary: 'the endpoint answered with a non-success HTTP status (details.status, details.serverError)' },
