@@ -121,6 +121,8 @@ export interface WatchSummary {
   byTrigger: Record<AttestTrigger['kind'], number>;
   /** attestations that were not trusted */
   failures: number;
+  /** attestations that could not be completed (a layer unreachable, a transport error): neither trusted nor failures */
+  incomplete: number;
   /** notifications received */
   notifications: number;
   sourceChecks: number;
@@ -194,6 +196,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     attestations: 0,
     byTrigger: { initial: 0, interval: 0, migration: 0 },
     failures: 0,
+    incomplete: 0,
     notifications: 0,
     sourceChecks: 0,
     controllerAttestations: 0,
@@ -297,6 +300,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     }
     if (trigger.kind === 'migration' && report.instance !== null) deps.saveCursor(trigger.batch.service, report.instance, trigger.batch.lastSeq);
     if (r.verdict === 'not-trusted') failed(r);
+    else if (r.verdict === 'incomplete') summary.incomplete++;
     if (!stop.signal.aborted && report.migrationService !== null && report.instance !== null) await follow(report.migrationService, report.instance);
   };
 

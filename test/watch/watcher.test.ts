@@ -468,3 +468,18 @@ test('a wall clock set back does not stretch the notification gap: the wait is a
   ac.abort();
   await done;
 });
+
+test('an attestation that could not be completed counts as incomplete in the totals, not as trusted nor as a failure', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const { ac, done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report('incomplete', { migrationService: null, instance: null, host: null }));
+  await w.until(() => w.linesOf('attested').length === 1);
+  await w.tick();
+  await w.until(() => w.attests.length === 2);
+  w.attests[1]!.resolve(report('not-trusted', { migrationService: null, instance: null, host: null }));
+  await w.until(() => w.linesOf('attested').length === 2);
+  ac.abort();
+  const { summary } = await done;
+  assert.deepEqual([summary.attestations, summary.failures, summary.incomplete], [2, 1, 1]);
+});

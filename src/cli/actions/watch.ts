@@ -260,7 +260,7 @@ export function renderSummary(r: WatchSummary & { stateFile: string; signal: str
   const why = r.stoppedBy === 'signal' ? `stopped by ${r.signal ?? 'request'}` : r.stoppedBy === 'failure' ? s.bad('stopped at the first result not trusted (--exit-on-failure)') : s.bad(`stopped by an error: ${terminalSafe(String(errorMessage))}`);
   const lines = [
     `watch ${terminalSafe(r.target)}: ${why}`,
-    `  ${r.attestations} attestation(s) (initial ${r.byTrigger.initial}, interval ${r.byTrigger.interval}, after notifications ${r.byTrigger.migration}), ${r.failures} not trusted`,
+    `  ${r.attestations} attestation(s) (initial ${r.byTrigger.initial}, interval ${r.byTrigger.interval}, after notifications ${r.byTrigger.migration}), ${r.failures} not trusted, ${r.incomplete} incomplete`,
     `  ${r.notifications} notification(s), ${r.coalescer.coalesced} coalesced; ${r.sourceChecks} source check(s); ${r.controllerAttestations} controller attestation(s)`,
     `  last verdict ${r.lastVerdict ?? '-'}; results recorded in ${r.stateFile}`,
   ];
