@@ -79,15 +79,19 @@ export interface ExpectedFault {
 
 export interface ExpectedOutcome {
   top: string;
-  /** trusted, or which faults lie on its walk (top-down; the walk stops at an unreachable layer or an invalid certificate) */
+  /** trusted, or which faults lie on its walk (top-down; the walk stops at an unreachable layer, an invalid certificate or a quote that does not verify) */
   verdict: 'trusted' | 'not-trusted' | 'incomplete';
   faults: ExpectedFault[];
   /** the layer names the walk visits, top-down (a relayed layer shows as the platform that answered) */
   path: string[];
 }
 
-/** Faults after which the walk cannot continue below the layer: nothing verified to follow. */
-const STOPS_WALK: ReadonlySet<FaultName> = new Set(['unreachable', 'slow', 'huge', 'certificate']);
+/**
+ * Faults after which the walk cannot continue below the layer: nothing verified to follow. A quote
+ * that fails verification (signature, nonce, PCR digest) stops it too: the next layer's nonce is
+ * chained from the verified quote (protocol section 3), so the walker goes no further.
+ */
+const STOPS_WALK: ReadonlySet<FaultName> = new Set(['unreachable', 'slow', 'huge', 'certificate', 'signature', 'nonce', 'pcr']);
 
 interface NodeInfo {
   node: TopologyNode;
