@@ -17,6 +17,16 @@ function start(world: FakeWorld, options: Partial<WatchOptions> = {}, deps = wor
   return { ac, done };
 }
 
+/** A watch whose first attestation was trusted and which has subscribed to the VM's controller. */
+async function subscribed() {
+  const w = new FakeWorld();
+  const { ac, done } = start(w);
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  return { w, ac, done };
+}
+
 test('a burst of 1,000 notifications: one attestation runs, one waits with every later notification merged into it; the cursor ends at the last seq', { timeout: 20_000 }, async () => {
   const w = new FakeWorld();
   const { ac, done } = start(w);
@@ -162,11 +172,7 @@ test('migration.reattestOnNotification false: notifications are noted (cursor sa
 });
 
 test('a stream that fails is reported, and the next attestation subscribes again', { timeout: 10_000 }, async () => {
-  const w = new FakeWorld();
-  const { ac, done } = start(w);
-  await w.until(() => w.attests.length === 1);
-  w.attests[0]!.resolve(report());
-  await w.until(() => w.streams.length === 1);
+  const { w, ac, done } = await subscribed();
   w.stream.status({ type: 'connected', url: `${SERVICE}/v1/migrations`, resumeAfter: undefined });
   w.stream.fail(new TransportError('TRANSPORT_HTTP_STATUS', 'HTTP 404', { status: 404 }));
   await w.until(() => w.linesOf('stream').some((l) => l.status === 'failed'));
@@ -276,11 +282,7 @@ test('a reader that stopped reading does not hold the shutdown: SIGTERM while a 
 });
 
 test('a flood of dropped stream events prints the first few, then how many more', { timeout: 10_000 }, async () => {
-  const w = new FakeWorld();
-  const { ac, done } = start(w);
-  await w.until(() => w.attests.length === 1);
-  w.attests[0]!.resolve(report());
-  await w.until(() => w.streams.length === 1);
+  const { w, ac, done } = await subscribed();
   for (let i = 0; i < 1000; i++) w.stream.status({ type: 'skipped', reason: 'invalid' });
   w.stream.push(event(1));
   await w.until(() => w.linesOf('notification').length === 1);
@@ -293,11 +295,7 @@ test('a flood of dropped stream events prints the first few, then how many more'
 });
 
 test('once the watch stops, its stream says nothing more: a status after the stop prints no line', { timeout: 10_000 }, async () => {
-  const w = new FakeWorld();
-  const { ac, done } = start(w);
-  await w.until(() => w.attests.length === 1);
-  w.attests[0]!.resolve(report());
-  await w.until(() => w.streams.length === 1);
+  const { w, ac, done } = await subscribed();
   w.stream.status({ type: 'skipped', reason: 'invalid' });
   const before = w.linesOf('stream').length;
   ac.abort();
@@ -309,11 +307,7 @@ test('once the watch stops, its stream says nothing more: a status after the sto
 });
 
 test('another vTPM answering at the target: WATCH_INSTANCE_CHANGED every time, its host and controller not followed', { timeout: 10_000 }, async () => {
-  const w = new FakeWorld();
-  const { ac, done } = start(w);
-  await w.until(() => w.attests.length === 1);
-  w.attests[0]!.resolve(report());
-  await w.until(() => w.streams.length === 1);
+  const { w, ac, done } = await subscribed();
   const other = 'ef'.repeat(32);
   for (const n of [2, 3]) {
     await w.tick();
@@ -472,13 +466,13 @@ test('a wall clock set back does not stretch the notification gap: the wait is a
 test('an attestation that could not be completed counts as incomplete in the totals, not as trusted nor as a failure', { timeout: 10_000 }, async () => {
   const w = new FakeWorld();
   const { ac, done } = start(w);
-  await w.until(() => w.attests.length === 1);
-  w.attests[0]!.resolve(report('incomplete', { migrationService: null, instance: null, host: null }));
-  await w.until(() => w.linesOf('attested').length === 1);
-  await w.tick();
-  await w.until(() => w.attests.length === 2);
-  w.attests[1]!.resolve(report('not-trusted', { migrationService: null, instance: null, host: null }));
-  await w.until(() => w.linesOf('attested').length === 2);
+  // the initial attestation, then one at the interval
+  for (const [i, verdict] of (['incomplete', 'not-trusted'] as const).entries()) {
+    if (i > 0) await w.tick();
+    await w.until(() => w.attests.length === i + 1);
+    w.attests[i]!.resolve(report(verdict, { migrationService: null, instance: null, host: null }));
+    await w.until(() => w.linesOf('attested').length === i + 1);
+  }
   ac.abort();
   const { summary } = await done;
   assert.deepEqual([summary.attestations, summary.failures, summary.incomplete], [2, 1, 1]);
