@@ -160,8 +160,9 @@ function planSignatureCheck(ak: AttestationKey, message: Uint8Array, signature: 
   const fixed = ak.tpmPublic?.scheme;
   // A plain signature names no scheme: it is checked as the one the key fixes, and only rsassa, rsapss
   // and ecdsa can be checked. A key fixing SM2, EC-Schnorr or ECDAA signs nothing ECDSA would accept, so
-  // its plain signature is unusable input, exactly as its TPMT_SIGNATURE is, not a forged one.
-  if (sig.scheme === 'plain' && fixed && !PLAIN_CHECKABLE_SCHEMES.has(fixed.scheme)) {
+  // its plain signature is unusable input, exactly as its TPMT_SIGNATURE is, not a forged one. A key fixing a
+  // scheme that signs nothing (ECDH, RSAES, OAEP) is no AK at all: the checks below refuse it as such.
+  if (sig.scheme === 'plain' && fixed && SIGNING_SCHEMES.has(fixed.scheme) && !PLAIN_CHECKABLE_SCHEMES.has(fixed.scheme)) {
     throw new ParseError('TPM_UNSUPPORTED_ALG', `the AK's TPM public area fixes ${algName(fixed.scheme)} signatures: a plain signature can only be checked as rsassa, rsapss or ecdsa`, {
       scheme: algName(fixed.scheme),
     });

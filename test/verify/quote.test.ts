@@ -335,6 +335,20 @@ test('plain signature with an AK whose TPM public area fixes SM2 or EC-Schnorr: 
   }
 });
 
+test('plain signature with an AK whose TPM public area fixes a scheme that signs nothing (ECDH): the AK is refused (exit 1), not unsupported input (exit 2)', () => {
+  const { priv, tpmPublic } = ecKey();
+  const msg = quoteBytes();
+  const der = sign('sha256', msg, priv);
+  const pub = Buffer.from(tpmPublic);
+  assert.equal(pub.subarray(12, 14).toString('hex'), '0018');
+  Buffer.from('0019', 'hex').copy(pub, 12); // ECDH
+  const ak = akFromTpmPublic(parseTpmtPublic(pub));
+  // the same AK with a TPMT_SIGNATURE is a verification failure too (QUOTE_SCHEME_MISMATCH)
+  const v = verifyQuote({ ak, message: msg, signature: { scheme: 'plain', hash: hashByName('sha256')!, bytes: der }, nonce: Buffer.of(0xaa) });
+  assert.equal(v.ok, false);
+  assert.equal(v.ok ? '' : v.failure.code, 'QUOTE_AK_NOT_RESTRICTED');
+});
+
 test('verifySignedAttest: certify with expected extraData; wrong type and extraData have their codes', () => {
   const { priv, tpmPublic } = ecKey();
   const ak = akFromTpmPublic(parseTpmtPublic(tpmPublic));
