@@ -6,10 +6,12 @@
  * The size cap alone does not bound a YAML tree: its heap grows with the
  * number of nodes, and short items pack many into few bytes (8 MiB of
  * `[a,a,...]` took 4.5 GB and would exhaust V8's heap). Every node but the
- * first starts after one of these characters: , : - [ { ? or a line break,
- * so their count bounds the nodes (a tree costs at most ~1.1 KB each). Real
- * files stay far below: a 10,000-VM inventory has ~150,000, an 8 MiB
- * allow-list ~270,000.
+ * first starts after one of these characters: , : - [ { ? or a line break;
+ * and ] } " ' ! & * become an error object or a node of their own wherever
+ * they stand (1 MB of ']' alone took 2 GB), so they are counted too: the
+ * count bounds the nodes and errors (a tree costs at most ~2 KB each). Real
+ * files stay far below: a 10,000-VM inventory ~220,000 (urls and instanceIds quoted), an 8 MiB
+ * allow-list ~270,000 unquoted.
  */
 export const MAX_YAML_STRUCTURE = 1_000_000;
 
@@ -18,8 +20,11 @@ export function yamlStructureCount(text: string, max = MAX_YAML_STRUCTURE): numb
   let count = 0;
   for (let i = 0; i < text.length && count <= max; i++) {
     const c = text.charCodeAt(i);
-    // \n , : - [ { ?
+    // \n , : - [ { ?, and what the parser turns into an error object or a node of its own wherever it
+    // stands, at a kilobyte or two each: ] } (unmatched closers) " ' (adjacent quoted scalars) ! & * (tags,
+    // anchors, aliases). Uncounted, 1 MB of ']' took 2 GB of heap and 8 MiB exhausted it.
     if (c === 10 || c === 44 || c === 58 || c === 45 || c === 91 || c === 123 || c === 63) count++;
+    else if (c === 93 || c === 125 || c === 34 || c === 39 || c === 33 || c === 38 || c === 42) count++;
   }
   return count;
 }
@@ -27,5 +32,5 @@ export function yamlStructureCount(text: string, max = MAX_YAML_STRUCTURE): numb
 /** The issue for a YAML text with too many nodes to parse, or undefined. */
 export function yamlTooDense(text: string, what: string): string | undefined {
   if (yamlStructureCount(text) <= MAX_YAML_STRUCTURE) return undefined;
-  return `${what} has more than ${MAX_YAML_STRUCTURE} YAML separators (, : - [ { ? and line breaks): parsing YAML takes up to a kilobyte of memory for each; write it as JSON (a .json file)`;
+  return `${what} has more than ${MAX_YAML_STRUCTURE} YAML separators (, : - [ ] { } ? " ' ! & * and line breaks): parsing YAML takes up to a kilobyte of memory for each; write it as JSON (a .json file)`;
 }

@@ -293,7 +293,7 @@ test('a YAML include under the byte cap but with too many nodes is refused befor
 });
 
 test('yamlStructureCount counts what can start a YAML node, and stops past its limit', () => {
-  assert.equal(yamlStructureCount('a: [b, {c: d}]\n- e\n? f\n'), 10);
+  assert.equal(yamlStructureCount('a: [b, {c: d}]\n- e\n? f\n'), 12);
   assert.equal(yamlStructureCount('plain text, no more'), 1);
   assert.equal(yamlStructureCount(',,,,,,,,,,', 3), 4);
 });
@@ -328,4 +328,20 @@ test('YAML aliases cannot blow up (billion laughs)', () => {
   // located at the first alias (line 4, after "x0: &b0 ["), not at the top of the file
   assert.deepEqual([issues[0]!.code, issues[0]!.line, issues[0]!.column], ['POLICY_YAML_SYNTAX', 4, 10]);
   assert.match(issues[0]!.message, /alias/i);
+});
+
+test('yamlStructureCount counts what the parser makes an error or a node of wherever it stands: 1 MB of "]" took 2 GB of heap, uncounted', () => {
+  // each of these, repeated, is one parser error (or alias, tag, anchor node) per one or two characters
+  for (const unit of [']', '}', '"', "' ", '! ', '& ', '* ']) {
+    const text = unit.repeat(Math.ceil((MAX_YAML_STRUCTURE + 1) / unit.trim().length) + 1);
+    assert.ok(yamlStructureCount(text) > MAX_YAML_STRUCTURE, JSON.stringify(unit));
+  }
+  // and so a YAML include of them is refused before parsing
+  const closers = ']'.repeat(MAX_YAML_STRUCTURE + 1);
+  assert.ok(closers.length < MAX_YAML_INCLUDE_TEXT);
+  const fs = files({ 'p/pcrs.yaml': closers });
+  const policy = `apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs: { include: pcrs.yaml }\n`;
+  const { issues } = checkPolicy(policy, { path: 'p/x.yaml', readFile: fs.readFile });
+  assert.deepEqual(where(issues), ['p/x.yaml:5:22 POLICY_INCLUDE']);
+  assert.match(issues[0]!.message, /more than 1000000 YAML separators.*as JSON/);
 });
