@@ -32,5 +32,5 @@ export function yamlStructureCount(text: string, max = MAX_YAML_STRUCTURE): numb
 /** The issue for a YAML text with too many nodes to parse, or undefined. */
 export function yamlTooDense(text: string, what: string): string | undefined {
   if (yamlStructureCount(text) <= MAX_YAML_STRUCTURE) return undefined;
-  return `${what} has more than ${MAX_YAML_STRUCTURE} YAML separators (, : - [ ] { } ? " ' ! & * and line breaks): parsing YAML takes up to a kilobyte of memory for each; write it as JSON (a .json file)`;
+  return `${what} has more than ${MAX_YAML_STRUCTURE} YAML separators (, : - [ ] { } ? " ' ! & * and line breaks): parsing YAML takes a kilobyte or two of memory for each; write it as JSON (a .json file)`;
 }
