@@ -91,6 +91,29 @@ export interface ExpectedOutcome {
  * that fails verification (signature, nonce, PCR digest) stops it too: the next layer's nonce is
  * chained from the verified quote (protocol section 3), so the walker goes no further.
  */
+/**
+ * Where each fault's check comes in the walker's checks of one layer: the certificate path, the quote
+ * (signature, nonce, PCR digest), the logs' replay, the vPlatform log and bindings, the instance the
+ * inventory pins, the policy's rules. Faults that leave nothing else to see (no answer) come first.
+ */
+const CHECK_ORDER: Readonly<Record<FaultName, number>> = {
+  unreachable: 0,
+  slow: 0,
+  huge: 0,
+  certificate: 1,
+  signature: 2,
+  nonce: 3,
+  pcr: 4,
+  'log-event': 5,
+  'ima-tamper': 5,
+  relayed: 6,
+  'not-hosted': 6,
+  'stale-binding': 6,
+  'foreign-issuer': 6,
+  'relayed-top': 7,
+  'eventlog-missing': 8,
+};
+
 const STOPS_WALK: ReadonlySet<FaultName> = new Set(['unreachable', 'slow', 'huge', 'certificate', 'signature', 'nonce', 'pcr']);
 
 interface NodeInfo {
@@ -166,6 +189,8 @@ export class SimPlatform {
       const applicable = (relay ? [relay] : []).concat(
         answering.faults.filter((f) => f.fault !== 'relayed' && f.fault !== 'relayed-top' && (FAULTS[f.fault].scope === 'layer' || f.upper === undefined || f.upper === upper?.name)),
       );
+      // in the order the walker checks a layer, so that the first expected fault is the one it reports
+      applicable.sort((a, b) => CHECK_ORDER[a.fault] - CHECK_ORDER[b.fault]);
       for (const f of applicable) {
         faults.push({ position, layer: layer.name, fault: f.fault, code: expectedCode(f), status: FAULTS[f.fault].status });
         if (STOPS_WALK.has(f.fault)) stopped = true;

@@ -29,3 +29,26 @@ for (const top of ['signature', 'nonce', 'pcr'] as const) {
     }
   });
 }
+
+// Two faults on one layer, given in the opposite order to the walker's checks of a layer: the expectation
+// lists them in the walker's order, so its first fault is the code attest reports for that layer.
+for (const [first, second] of [
+  ['pcr', 'certificate'],
+  ['pcr', 'signature'],
+  ['not-hosted', 'nonce'],
+] as const) {
+  test(`${first}@1 then ${second}@1: the expectation's first fault on the layer is the one attest reports`, async () => {
+    const sim = await startSimulator({ topology: { layers: 3 }, faults: [{ fault: first, layer: 1 }, { fault: second, layer: 1 }] });
+    try {
+      const run = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--json']);
+      assert.equal(run.code, 1, run.stderr);
+      const result = (JSON.parse(run.stdout) as { result: AttestationResult }).result;
+      const layer1 = result.layers.find((l) => l.position === 1)!;
+      const expected = sim.expected().faults.filter((f) => f.position === 1);
+      assert.deepEqual(expected.map((f) => f.fault), [second, first]);
+      assert.equal(layer1.error?.code, expected[0]!.code);
+    } finally {
+      await sim.close();
+    }
+  });
+}
