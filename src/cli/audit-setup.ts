@@ -16,7 +16,7 @@ import type { Path } from '../policy/schema-dsl.js';
 import { EvidenceClient } from '../transport/evidence-client.js';
 import { HTTP_DEFAULTS } from '../transport/http-client.js';
 import { ResponseBudget } from '../transport/response-budget.js';
-import { readTlsFiles } from '../transport/tls-files.js';
+import { INVENTORY_TLS_NAMES, readTlsFiles } from '../transport/tls-files.js';
 import type { ValidationCache } from '../x509/cache.js';
 import type { Crl } from '../x509/crl.js';
 import type { TrustStore } from '../x509/trust-store.js';
@@ -147,7 +147,7 @@ export function setupAudit(
     let client: EvidenceClient | null = null;
     try {
       client = new EvidenceClient({
-        tls: tls ? readTlsFiles(tls.value) : {},
+        tls: tls ? readTlsFiles(tls.value, INVENTORY_TLS_NAMES) : {},
         budget,
         ...(defaults.timeoutMs !== undefined ? { timeoutMs: defaults.timeoutMs } : {}),
         ...(defaults.connectTimeoutMs !== undefined ? { connectTimeoutMs: defaults.connectTimeoutMs } : {}),

@@ -13,6 +13,7 @@ import { MAX_ISSUES } from '../../src/policy/load.js';
 import { inventoryJsonSchema, inventoryReferenceMarkdown } from '../../src/audit/inventory-schema.js';
 import { inventoryJson, inventoryYaml } from '../../src/simulator/fleet.js';
 import { runCli } from '../helpers/cli.js';
+import { makeCert } from '../helpers/pki.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -252,6 +253,18 @@ test('docs/inventory.schema.json and the README reference are what the schema ge
   const validate = new Ajv2020({ strict: false }).compile(inventoryJsonSchema());
   assert.equal(validate(parseYaml(INVENTORY)), true, JSON.stringify(validate.errors));
   assert.equal(validate({ vms: [{ url: 'https://a/', colour: 'red' }] }), false);
+});
+
+test('CLI: an unreadable TLS file of an inventory is named by its inventory key (tls.key), not by the CLI option', async (t) => {
+  const dir = tempDir(t, 'vtpm-inventory-');
+  writeFileSync(join(dir, 'client.pem'), 'not a certificate');
+  writeFileSync(join(dir, 'ca.pem'), (await makeCert({ subject: 'CN=Inventory Root', ca: true })).pem);
+  writeFileSync(join(dir, 'inv.yaml'), 'defaults: { trust: [ca.pem] }\nvms:\n  - { url: "https://127.0.0.1:9/a", tls: { cert: client.pem, key: missing-key.pem } }\n');
+  const run = await runCli(['audit', join(dir, 'inv.yaml'), '--json']);
+  assert.equal(run.code, 2);
+  const messages = (run.json!.result.issues as InventoryIssue[]).map((i) => i.message);
+  assert.ok(messages.some((m) => /client key \(tls\.key\): cannot read .*missing-key\.pem/.test(m)), messages.join('\n'));
+  assert.ok(!messages.some((m) => m.includes('--key')), messages.join('\n'));
 });
 
 test('CLI: an invalid inventory exits 2 listing every problem, those of the files it names included', async (t) => {
