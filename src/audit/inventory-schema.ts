@@ -9,7 +9,7 @@
 // replaced, never merged; only `tags` accumulate (defaults, group, VM).
 
 import { schemaReferenceMarkdown } from '../policy/reference.js';
-import { reservedEvidenceParameter } from '../transport/evidence-request.js';
+import { reservedParameterProblem } from '../transport/evidence-request.js';
 import { dict, enumOf, hex, int, list, obj, oneOrMany, optional, pathOf, required, str, type Infer, type JsonSchema, type Schema } from '../policy/schema-dsl.js';
 
 export const INVENTORY_API_VERSION = 'vtpm-verify/v1';
@@ -33,9 +33,7 @@ export function evidenceUrlProblem(s: string): string | undefined {
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return `only http and https evidence endpoints are supported, not ${u.protocol}`;
   if (u.username || u.password) return 'credentials in the URL are not supported (use tls.cert and tls.key)';
-  const reserved = reservedEvidenceParameter(u);
-  if (reserved !== undefined) return `the URL sets the query parameter "${reserved}", which the protocol reserves for the challenger (nonce, pcrs, instance)`;
-  return undefined;
+  return reservedParameterProblem(u)?.message;
 }
 
 const url = str({ label: "http(s) URL of the VM's evidence endpoint (protocol section 2)", minLength: 1, maxLength: 2048, format: 'uri', check: evidenceUrlProblem });

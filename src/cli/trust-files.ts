@@ -73,7 +73,7 @@ function statOrThrow(path: string, what: string): Stats {
 }
 
 function totalTooLarge(what: string, read: number, maxTotalBytes: number, path: string): UsageError {
-  return new UsageError('USAGE', `${what} total more than ${maxTotalBytes} bytes (${read} bytes by ${path})`, { max: maxTotalBytes, read, path });
+  return new UsageError('USAGE', `${what} hold more than ${maxTotalBytes} bytes together (${read} once ${path} was read)`, { max: maxTotalBytes, read, path });
 }
 
 export function loadTrustStore(

@@ -84,10 +84,15 @@ export function evidenceQuery(req: EvidenceRequest): QueryParam[] {
 /** The query parameters of an evidence request (protocol section 2): a base URI may set none of them. */
 export const EVIDENCE_QUERY_PARAMS = ['nonce', 'pcrs', 'instance'] as const;
 
-/** The first of EVIDENCE_QUERY_PARAMS that a base URI's own query sets, if any. */
-export function reservedEvidenceParameter(base: URL): string | undefined {
+/**
+ * What is wrong with a base URI (given on the command line or in an inventory) that sets one of
+ * EVIDENCE_QUERY_PARAMS itself, or undefined: checked up front, so it is bad input, not a transport failure.
+ */
+export function reservedParameterProblem(base: URL): { parameter: string; message: string } | undefined {
   for (const name of new URLSearchParams(base.search).keys()) {
-    if ((EVIDENCE_QUERY_PARAMS as readonly string[]).includes(name)) return name;
+    if ((EVIDENCE_QUERY_PARAMS as readonly string[]).includes(name)) {
+      return { parameter: name, message: `the URL sets the query parameter "${name}", which the protocol reserves for the challenger (${EVIDENCE_QUERY_PARAMS.join(', ')})` };
+    }
   }
   return undefined;
 }

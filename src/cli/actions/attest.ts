@@ -10,7 +10,7 @@ import type { TopNonce } from '../../verify/nonce-chain.js';
 import type { CommandOutcome, Style } from '../output.js';
 import { setupVerifier, type VerifierSetup, type VerifierSetupOptions } from '../verifier-setup.js';
 import { VERSION } from '../version.js';
-import { reservedEvidenceParameter } from '../../transport/evidence-request.js';
+import { reservedParameterProblem } from '../../transport/evidence-request.js';
 import { MAX_URL_LENGTH } from '../../transport/url.js';
 import { checkOutputFile } from '../../util/files.js';
 import { terminalSafe } from '../../util/terminal-safe.js';
@@ -61,10 +61,8 @@ export function checkTargetUrl(url: string): string {
   // what the transport would refuse anyway, refused as the bad usage it is (exit 2)
   if (u.username || u.password) throw new UsageError('USAGE', 'credentials in the URL are not supported (use --cert and --key for mutual TLS)', { url: `${u.protocol}//${u.host}${u.pathname}` });
   if (url.length > MAX_URL_LENGTH) throw new UsageError('USAGE', `the URL is ${url.length} characters, more than ${MAX_URL_LENGTH}`, { length: url.length, max: MAX_URL_LENGTH });
-  const reserved = reservedEvidenceParameter(u);
-  if (reserved !== undefined) {
-    throw new UsageError('USAGE', `the URL sets the query parameter "${reserved}", which the protocol reserves for the challenger (nonce, pcrs, instance)`, { parameter: reserved });
-  }
+  const reserved = reservedParameterProblem(u);
+  if (reserved !== undefined) throw new UsageError('USAGE', reserved.message, { parameter: reserved.parameter });
   return url;
 }
 
