@@ -55,6 +55,7 @@ h1{font-size:1.4rem;margin:0 0 .25rem}h2{font-size:1.05rem;margin:1.2rem 0 .5rem
 code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12.5px}
 .meta{color:var(--muted);margin:0}
 .gap{color:var(--warn);font-weight:600;margin:.4rem 0 0}
+#warnings{color:var(--warn);margin:.4rem 0 0}#warnings h2{font-size:1rem;margin:0}#warnings ul{margin:.2rem 0 0;padding-left:1.2rem}
 [hidden]{display:none!important}
 .cards{display:flex;gap:.75rem;flex-wrap:wrap;margin:1rem 0}
 .card{border:1px solid var(--line);border-radius:8px;padding:.6rem 1rem;min-width:9rem;background:var(--panel);text-align:left;color:inherit;font:inherit;cursor:pointer}
@@ -239,7 +240,10 @@ function header(title: string, run: AuditRun): string {
   const gap = gaps.length
     ? `<p id="coverage" class="gap">Not the whole fleet: ${html(gaps.join('; '))}${missing.length ? ` (${missing.length < run.merged!.missingVms!.count ? `the first ${missing.length}: ` : ''}<span class="mono">${missing.map(html).join(', ')}</span>)` : ''}</p>\n`
     : '';
-  return `<header>\n<h1>${html(title)}</h1>\n<p class="meta">${parts.join(' · ')}</p>\n${gap}</header>\n`;
+  const warnings = run.warnings?.length
+    ? `<div id="warnings"><h2>Warnings</h2><ul>${run.warnings.map((w) => `<li>${html(w)}</li>`).join('')}</ul></div>\n`
+    : '';
+  return `<header>\n<h1>${html(title)}</h1>\n<p class="meta">${parts.join(' · ')}</p>\n${gap}${warnings}</header>\n`;
 }
 
 function summarySection(s: AuditSummary): string {

@@ -54,6 +54,25 @@ export interface AuditRun {
   state?: { runId: number; since: RunChanges | null };
   /** set by `vtpm-verify report`: the reports this one merges, and what of the fleet they do not cover */
   merged?: MergedFrom;
+  /**
+   * What the run warned about beyond any one VM's result (a trust file skipped, two VMs answering
+   * with one key, shards started hours apart), at most MAX_RUN_WARNINGS: kept with the results, so a
+   * report read later says what the terminal said.
+   */
+  warnings?: string[];
+}
+
+/** The most warnings a report's run keeps; the last says how many more there were. */
+export const MAX_RUN_WARNINGS = 100;
+/** The longest warning a report keeps (longer ones are cut, marked with an ellipsis). */
+export const MAX_RUN_WARNING_LENGTH = 2000;
+
+/** `warnings` capped for a report's run: undefined when there are none. */
+export function runWarnings(warnings: readonly string[]): string[] | undefined {
+  if (warnings.length === 0) return undefined;
+  const cut = (w: string) => (w.length > MAX_RUN_WARNING_LENGTH ? `${w.slice(0, MAX_RUN_WARNING_LENGTH - 1)}…` : w);
+  if (warnings.length <= MAX_RUN_WARNINGS) return warnings.map(cut);
+  return [...warnings.slice(0, MAX_RUN_WARNINGS - 1).map(cut), `... and ${warnings.length - (MAX_RUN_WARNINGS - 1)} more warnings`];
 }
 
 

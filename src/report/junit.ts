@@ -117,6 +117,8 @@ export function* junitChunks(run: AuditRun, summary: AuditSummary, results: Iter
   for (const [name, value] of props) yield `      <property name="${xmlAttr(name)}" value="${xmlAttr(value)}"/>\n`;
   yield '    </properties>\n';
   for (const r of results) yield testcase(r);
+  // the run's warnings, where CI systems show a suite's output
+  if (run.warnings?.length) yield `    <system-err>${xmlText(run.warnings.map((w) => `warning: ${w}`).join('\n'))}</system-err>\n`;
   yield '  </testsuite>\n</testsuites>\n';
 }
 

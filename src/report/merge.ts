@@ -60,6 +60,8 @@ export class ReportMerger {
   private next = 0;
   /** the merge a merged report read alone carries over */
   private carried: MergedFrom | undefined;
+  /** the reports' own run warnings, each shard's prefixed with its file (a merged report's as they are) */
+  private readonly warnings: string[] = [];
 
   private readonly requiredLabel: string | undefined;
 
@@ -87,6 +89,7 @@ export class ReportMerger {
       if (run.merged) checkCarried(file, run);
       this.carried = run.merged;
     }
+    for (const w of run.warnings ?? []) this.warnings.push(run.merged ? w : `${file}: ${w}`);
     // A shard's report left from an earlier run (its pod did not run this time) carries that run's label
     if (this.requiredLabel !== undefined && run.label !== this.requiredLabel) {
       throw mismatch(`${file} ${describeLabel(run.label)}, not ${JSON.stringify(this.requiredLabel)} (--run-label): a report of another run`, { file, check: 'run.label', expected: this.requiredLabel, actual: run.label ?? null });
@@ -125,6 +128,16 @@ export class ReportMerger {
       ...(run.interrupted ? { interrupted: { ...run.interrupted } } : {}),
       results: 0,
     });
+  }
+
+  /** The warnings the reports' runs carry (see AuditRun.warnings). */
+  carriedWarnings(): readonly string[] {
+    return this.warnings;
+  }
+
+  /** Whether the one report read is a merged report read again: its warnings already say what a merge warns about. */
+  get rereading(): boolean {
+    return this.carried !== undefined;
   }
 
   /** Adds a result of the report added last; returns its position in the merged report's order. */

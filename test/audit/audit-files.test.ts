@@ -16,6 +16,7 @@ import { removeUnwrittenReports, reportFilesFound, writeReports, ResultSpool } f
 import { summarize } from '../../src/report/summary.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { assertValidJunit, haveXmllint, xpath } from '../helpers/xmllint.js';
 import { fleet } from '../report/fleet.js';
 import { fleetOnDisk } from './fleet-on-disk.js';
 
@@ -94,10 +95,19 @@ test('--keep-history never prunes the run that just ran, however short the age; 
   cpSync(sim.trustDir, trust, { recursive: true });
   writeFileSync(join(trust, 'ak-ca', 'x\u001b[2J\u001b[31mRED.pem'), 'not a certificate');
 
-  const first = await runCli(['audit', inventory, '--trust', trust, '--state', state]);
+  const [json, junit] = [join(dir, 'first.json'), join(dir, 'first.xml')];
+  const first = await runCli(['audit', inventory, '--trust', trust, '--state', state, '--json', json, '--junit', junit]);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stderr, /warning: .*x\\u001b\[2J\\u001b\[31mRED\.pem/);
   assert.doesNotMatch(first.stderr + first.stdout, /\u001b/);
+  // the reports keep the warning: a skipped trust file is worth knowing when the report is read later
+  const kept = (JSON.parse(readFileSync(json, 'utf8')) as { run: { warnings?: string[] } }).run.warnings ?? [];
+  assert.equal(kept.length, 1, JSON.stringify(kept));
+  assert.match(kept[0]!, /^trust: .*x\u001b\[2J\u001b\[31mRED\.pem/);
+  if (haveXmllint(t)) {
+    assertValidJunit(junit);
+    assert.match(xpath(junit, 'string(/testsuites/testsuite/system-err)'), /^warning: trust: .*x\\u001b\[2J\\u001b\[31mRED\.pem/);
+  }
 
   const second = await runCli(['audit', inventory, '--trust', trust, '--state', state, '--keep-history', '0s', '--json']);
   assert.equal(second.code, 0, second.stderr);

@@ -13,6 +13,9 @@ import { withFailedCheck } from '../../src/verify/result.js';
 import { inventoryYaml } from '../../src/simulator/fleet.js';
 import { startSimulator } from '../../src/simulator/start.js';
 import type { AttestationResult } from '../../src/verify/result.js';
+import { html } from '../../src/report/html.js';
+import type { AuditRun } from '../../src/report/json-report.js';
+import { xmlText } from '../../src/report/junit.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -163,10 +166,20 @@ test('an audit of a fleet with relays at VM URLs: with instanceIds each relay is
   // no instanceIds: the audit still sees two VMs answer as one instance, and refuses one of them, naming the other
   const bare = join(dir, 'bare.yaml');
   writeFileSync(bare, inventoryYaml(sim.inventory().map(({ instanceId: _, ...e }) => e)));
-  const b = await runCli(['audit', bare, '--trust', sim.trustDir, '--json', join(dir, 'b.json'), '--concurrency', '1']);
+  const b = await runCli(['audit', bare, '--trust', sim.trustDir, '--json', join(dir, 'b.json'), '--junit', join(dir, 'b-audit.xml'), '--html', join(dir, 'b.html'), '--concurrency', '1']);
   assert.equal(b.code, 1, b.stderr);
   const fb = findings(join(dir, 'b.json'));
-  const report = JSON.parse(readFileSync(join(dir, 'b.json'), 'utf8')) as { results: AttestationResult[] };
+  const report = JSON.parse(readFileSync(join(dir, 'b.json'), 'utf8')) as { run: AuditRun; results: AttestationResult[] };
+  // the warnings are kept in every report, not only shown on the terminal
+  const inDoubt = report.run.warnings?.filter((w) => w.includes('in doubt')) ?? [];
+  assert.equal(inDoubt.length, pairs.length, JSON.stringify(report.run.warnings));
+  const junitXml = readFileSync(join(dir, 'b-audit.xml'), 'utf8');
+  const htmlText = readFileSync(join(dir, 'b.html'), 'utf8');
+  for (const w of inDoubt) {
+    assert.ok(b.stderr.includes(`warning: ${w}`), w);
+    assert.ok(junitXml.includes(`warning: ${xmlText(w)}`), 'the JUnit suite\'s system-err');
+    assert.ok(htmlText.includes(`<li>${html(w)}</li>`), 'the HTML report\'s warnings');
+  }
   for (const [relay, decoy] of pairs) {
     const flagged = [relay, decoy].filter((n) => fb.get(n)![1] === 'AUDIT_DUPLICATE_INSTANCE');
     assert.equal(flagged.length, 1, `one of ${relay} and ${decoy}: ${JSON.stringify([fb.get(relay), fb.get(decoy)])}`);
@@ -183,6 +196,11 @@ test('an audit of a fleet with relays at VM URLs: with instanceIds each relay is
   // the report reader, which derives each verdict from the result's own layers and checks again, takes it as it is
   const again = await runCli(['report', join(dir, 'b.json'), '--inventory', bare, '--junit', join(dir, 'b.xml'), '--json']);
   assert.equal(again.code, 1, again.stdout);
+  const rewritten = await runCli(['report', join(dir, 'b.json'), '--inventory', bare, '--json', join(dir, 'b-again.json')]);
+  assert.equal(rewritten.code, 1, rewritten.stderr);
+  // read again, the report keeps the audit's warnings once each (the pairs are within the one report)
+  const reread = JSON.parse(readFileSync(join(dir, 'b-again.json'), 'utf8')) as { run: AuditRun };
+  assert.deepEqual(reread.run.warnings, report.run.warnings!.map((w) => `${join(dir, 'b.json')}: ${w}`));
   assert.equal(again.json?.error?.code, 'AUDIT_NOT_TRUSTED');
   assert.match(readFileSync(join(dir, 'b.xml'), 'utf8'), /type="AUDIT_DUPLICATE_INSTANCE"/);
 
@@ -252,9 +270,18 @@ test('report: relay and relayed VM audited in different shards (no instanceIds) 
   assert.deepEqual(fm.get(other), ['trusted', null, null]);
   assert.equal([...fm.values()].filter((f) => f[0] !== 'trusted').length, 1, 'nobody else');
   assert.match(merged.stderr, new RegExp(`warning: VM ${other} \\(in \\S+shard-\\d\\.json\\) answered with the attestation key VM ${flagged[0]} of another report answered with`));
-  // a merged report read again alone: the same verdicts, and no new refusal
-  const again = await runCli(['report', mergedFile, '--json']);
-  assert.equal(again.code, 1, again.stdout);
-  assert.equal(again.json?.result.summary.notTrusted, 1);
-  assert.equal(again.json?.result.warnings, undefined);
+  // the merged report keeps the warning only the merge could give
+  const mergedRun = (JSON.parse(readFileSync(mergedFile, 'utf8')) as { run: AuditRun }).run;
+  assert.equal(mergedRun.warnings?.length, 1, JSON.stringify(mergedRun.warnings));
+  assert.ok(merged.stderr.includes(`warning: ${mergedRun.warnings[0]}`));
+  // a merged report read again alone: the same verdicts, no new refusal, and its warning kept as it was
+  const againFile = join(dir, 'again.json');
+  const again = await runCli(['report', mergedFile, '--json', againFile]);
+  assert.equal(again.code, 1, again.stderr);
+  const againReport = JSON.parse(readFileSync(againFile, 'utf8')) as { run: AuditRun; summary: { notTrusted: number } };
+  assert.equal(againReport.summary.notTrusted, 1);
+  assert.deepEqual(againReport.run.warnings, mergedRun.warnings);
+  const envelope = await runCli(['report', mergedFile, '--json']);
+  assert.equal(envelope.code, 1, envelope.stdout);
+  assert.equal(envelope.json?.result.warnings, undefined);
 });

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { EXIT_CODES, TransportError, UsageError, VtpmError, type ExitCode } from '../../errors.js';
 import type { AuditTarget } from '../../audit/run.js';
-import { checkRunLabel, type AuditRun } from '../../report/json-report.js';
+import { checkRunLabel, runWarnings, type AuditRun } from '../../report/json-report.js';
 import { renderSummary, type AuditSummary } from '../../report/summary.js';
 import { changeMark, terminalSafe } from '../../report/format.js';
 import { FAILURES_SHOWN, failureOf, renderFailures, type AuditFailure } from '../../report/failures.js';
@@ -125,7 +125,7 @@ async function auditInventory(opts: AuditOptions, shard: { index: number; count:
     // the instances the inventory names, all of them (another shard's VM is still the instance's owner)
     const { TopInstanceRegistry } = await import('../../audit/instances.js');
     const instances = new TopInstanceRegistry(inventory.vms);
-    return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache, instances, written });
+    return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache, instances, written, setupWarnings: setup.warnings });
   } finally {
     setup.close();
   }
@@ -142,6 +142,8 @@ async function audit(
     instances: import('../../audit/instances.js').TopInstanceRegistry;
     /** the reports this run wrote (the others are removed from their paths at the end) */
     written: Set<keyof ReportFiles>;
+    /** what setting up the audit warned about (already shown): the reports keep it too */
+    setupWarnings: readonly string[];
   },
 ): Promise<CommandOutcome> {
   const [{ runAudit }, outcome, { SummaryBuilder }, { VplatformLogCache }, { LogVerificationCache }, { PathValidationMemo }, progressMod] = await Promise.all([
@@ -297,8 +299,10 @@ async function audit(
     // A report that cannot be written (a full disk: the paths were checked before the audit)
     // does not hide the verdicts: the others are written, the summary is shown, and the exit
     // code is 3 unless a VM is not trusted (1 wins, as always).
-    const reportErrors = reportsMod && spool ? reportsMod.writeReports(opts.reports, run, sum, spool, ctx.written) : [];
     const warnings = contestedWarnings(ctx.instances.contested());
+    const kept = runWarnings([...ctx.setupWarnings, ...warnings]);
+    if (kept) run.warnings = kept;
+    const reportErrors = reportsMod && spool ? reportsMod.writeReports(opts.reports, run, sum, spool, ctx.written) : [];
     for (const w of warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
     for (const f of reportErrors) process.stderr.write(`error: ${terminalSafe(f.message)}\n`);
     let error: VtpmError | undefined = stoppedBy

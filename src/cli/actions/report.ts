@@ -12,7 +12,7 @@ import { createReadStream, statSync, type Stats } from 'node:fs';
 import { EXIT_CODES, ParseError, TransportError, UsageError, VtpmError, type ExitCode } from '../../errors.js';
 import type { ReportFiles, ReportWriteFailure } from '../audit-reports.js';
 import { failureOf, renderFailures, type AuditFailure } from '../../report/failures.js';
-import type { AuditRun } from '../../report/json-report.js';
+import { runWarnings, type AuditRun } from '../../report/json-report.js';
 import { coverageGaps, mergedSources, unlabelledSpreadWarning, type MergedFrom } from '../../report/merge.js';
 import { MAX_REPORT_LINE_BYTES } from '../../report/report-reader.js';
 import { renderSummary, type AuditSummary } from '../../report/summary.js';
@@ -119,18 +119,10 @@ async function mergeReports(opts: ReportOptions, reportsMod: typeof import('../a
     // 1 wins, as in an audit; a fleet the reports do not wholly cover is never "all trusted"
     let exitCode: ExitCode = byVerdicts === EXIT_CODES.NOT_TRUSTED || complete || opts.allowPartial ? byVerdicts : EXIT_CODES.INCOMPLETE;
     run.exitCode = exitCode;
-    // as in an audit: a report that cannot be written is said, the others are written, 1 still wins
-    const writeErrors = spool ? reportsMod.writeReports(opts.out, run, sum, spool, written) : [];
-    for (const f of writeErrors) process.stderr.write(`error: ${terminalSafe(f.message)}\n`);
-    if (writeErrors.length && exitCode !== EXIT_CODES.NOT_TRUSTED) exitCode = EXIT_CODES.INCOMPLETE;
-
-    failures.sort((a, b) => a.index - b.index);
     const merged = run.merged!;
     const spread = unlabelledSpreadWarning(merged);
     const contested = keys.contested();
-    const warnings = [
-      ...(spread ? [spread] : []),
-      ...contested.pairs.map((p) => {
+    const pairWarnings = contested.pairs.map((p) => {
         const other = `VM ${p.later}${p.sameReport ? '' : ' of another report'}`;
         if (p.bothPinned) {
           return `VM ${p.first} (in ${p.firstReport}) answered with the attestation key ${other} answered with, and both VMs' inventory instanceIds verified (AUDIT_DUPLICATE_INSTANCE in the merged report): one of the two platforms certified the other VM's key under its own VM's instance id and relays it, or the vTPM was cloned, so ${p.first}'s own result is in doubt too`;
@@ -138,10 +130,22 @@ async function mergeReports(opts: ReportOptions, reportsMod: typeof import('../a
         return p.firstIsRelay
           ? `VM ${p.first} (in ${p.firstReport}) answered with the attestation key of ${other}, whose inventory instanceId verified: ${p.first} most likely relays ${p.later}, and its own result is wrong (${p.later} is refused in the merged report, AUDIT_DUPLICATE_INSTANCE, so that the fleet does not pass)`
           : `VM ${p.first} (in ${p.firstReport}) answered with the attestation key ${other} answered with (AUDIT_DUPLICATE_INSTANCE in the merged report): one of the two URLs relays the other VM, or the vTPM was cloned, so ${p.first}'s own result is in doubt too; give every VM its instanceId in the inventory to tell which`;
-      }),
-      ...(contested.more > 0 ? [`... and ${contested.more} more pairs of VMs answering with one key (the merged report's AUDIT_DUPLICATE_INSTANCE results name them)`] : []),
-    ];
+    });
+    const more = contested.more > 0 ? [`... and ${contested.more} more pairs of VMs answering with one key (the merged report's AUDIT_DUPLICATE_INSTANCE results name them)`] : [];
+    const warnings = [...(spread ? [spread] : []), ...pairWarnings, ...more];
     for (const w of warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
+    // The merged report keeps the reports' own warnings, and adds what only the merge can see: shards
+    // far apart, and pairs across reports (a pair within one report is in that report's warnings already;
+    // a merged report read again has all of its own).
+    const mergeOnly = merger.rereading ? [] : [...(spread ? [spread] : []), ...pairWarnings.filter((_, i) => !contested.pairs[i]!.sameReport), ...more];
+    const kept = runWarnings([...new Set([...merger.carriedWarnings(), ...mergeOnly])]);
+    if (kept) run.warnings = kept;
+    // as in an audit: a report that cannot be written is said, the others are written, 1 still wins
+    const writeErrors = spool ? reportsMod.writeReports(opts.out, run, sum, spool, written) : [];
+    for (const f of writeErrors) process.stderr.write(`error: ${terminalSafe(f.message)}\n`);
+    if (writeErrors.length && exitCode !== EXIT_CODES.NOT_TRUSTED) exitCode = EXIT_CODES.INCOMPLETE;
+
+    failures.sort((a, b) => a.index - b.index);
     const result: ReportCommandResult = {
       run,
       summary: sum,
