@@ -470,7 +470,8 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
 async function verifyLayer(position: number, uri: string, nonce: Buffer, evidence: LayerEvidence, options: WalkOptions, checks: CheckResult[], layer: LayerResult): Promise<VerifiedLayer | null> {
   const pool = options.signatures === 'thread-pool';
   // 2. the AK certificate path
-  const chainOptions = { at: options.at, ...(options.cache ? { cache: options.cache } : {}), ...(options.crls ? { crls: options.crls } : {}), ...(options.pathMemo ? { memo: options.pathMemo } : {}) };
+  // The certified key verifies the quote: a keyUsage that forbids signing fails the path (CHAIN_KEY_USAGE).
+  const chainOptions = { at: options.at, requireKeyUsage: 'digitalSignature' as const, ...(options.cache ? { cache: options.cache } : {}), ...(options.crls ? { crls: options.crls } : {}), ...(options.pathMemo ? { memo: options.pathMemo } : {}) };
   const ders = evidence.certificates.map((c) => c.der);
   const path: PathValidation = pool ? await validateChainAsync(ders, options.trust, chainOptions) : validateChain(ders, options.trust, chainOptions);
   checks.push(...path.checks);

@@ -22,6 +22,7 @@ import { displayName, findExtension, parseCertificate, type Certificate } from '
 import type { Crl, RevokedEntry } from './crl.js';
 import { CRL_REASONS } from './crl.js';
 import { EKU_BY_ROLE, OID, extensionName } from './oids.js';
+import type { KeyUsageName } from './extensions.js';
 import { buildCandidatePaths, type CandidatePath } from './path-builder.js';
 import { keyStrengthBits } from './public-key.js';
 import { verifySignature, verifySignatureAsync, type SignatureCheck } from './signature.js';
@@ -59,6 +60,12 @@ export interface ValidationOptions {
   at: Date | number;
   /** 'ek' (2.23.133.8.1), 'ak' (2.23.133.8.3) or an EKU OID the target must carry */
   requireEku?: 'ek' | 'ak' | string;
+  /**
+   * A keyUsage bit the target's keyUsage, when it has one, must include. The
+   * walker asks for digitalSignature: it verifies quotes with the certified
+   * key. requireEku 'ak' implies it.
+   */
+  requireKeyUsage?: KeyUsageName;
   /** when given, the anchor must carry one of these labels */
   allowedLabels?: readonly string[];
   /** CRLs to consult; a certificate whose issuer has none here is not checked for revocation */
@@ -295,10 +302,11 @@ function evaluate(candidate: CandidatePath, target: Certificate, at: number, opt
     else {
       add(bad('chain.eku', 'CHAIN_EKU', `${label(leafRef)}: extended key usage lacks ${wanted} (${options.requireEku})`, leafRef, { expected: wanted, actual: ekus ?? [] }));
     }
-    // An AK signs quotes: a keyUsage that forbids signing contradicts the role.
-    if (wanted === OID.tcgKpAikCertificate && target.ext.keyUsage && !target.ext.keyUsage.has('digitalSignature')) {
-      add(bad('chain.key-usage.0', 'CHAIN_KEY_USAGE', `${label(leafRef)}: an AK certificate whose keyUsage lacks digitalSignature`, leafRef, { expected: 'digitalSignature', actual: [...target.ext.keyUsage] }));
-    }
+  }
+  // An AK signs quotes: a keyUsage that forbids signing contradicts the role (RFC 5280 4.2.1.3).
+  const usage = options.requireKeyUsage ?? (options.requireEku && resolveEku(options.requireEku) === OID.tcgKpAikCertificate ? 'digitalSignature' : undefined);
+  if (usage && target.ext.keyUsage && !target.ext.keyUsage.has(usage)) {
+    add(bad('chain.key-usage.0', 'CHAIN_KEY_USAGE', `${label(leafRef)}: its keyUsage lacks ${usage} (${[...target.ext.keyUsage].join(', ') || 'none'})`, leafRef, { expected: usage, actual: [...target.ext.keyUsage] }));
   }
 
   // The anchor's labels against the policy.
@@ -657,7 +665,7 @@ function memoLookup(parsed: readonly Certificate[], store: TrustStore, options: 
   const memo = options.memo;
   if (!memo) return {};
   const at = typeof options.at === 'number' ? options.at : options.at.getTime();
-  const key = memo.key(parsed, store, options.crls, `${options.requireEku ?? ''}|${(options.allowedLabels ?? []).join(',')}|${options.maxDepth ?? ''}`);
+  const key = memo.key(parsed, store, options.crls, `${options.requireEku ?? ''}|${options.requireKeyUsage ?? ''}|${(options.allowedLabels ?? []).join(',')}|${options.maxDepth ?? ''}`);
   const known = memo.get(key, at);
   return known ? { key, known } : { key };
 }

@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { SimCa, extension } from '../../src/simulator/pki.js';
+import { SimCa, encodeName, encodeTbs, extension, nodeSigner, serialFor, signTbs } from '../../src/simulator/pki.js';
 import { SoftTpm } from '../../src/simulator/soft-tpm.js';
-import { sequence, tlv } from '../../src/simulator/der.js';
+import { oid, sequence, tlv } from '../../src/simulator/der.js';
 import { OID } from '../../src/x509/oids.js';
 import { parseEvidenceQuery, serializeEvidence } from '../../src/transport/evidence.js';
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
@@ -226,5 +226,49 @@ test('a certificate whose deepAttestation sets a reserved query parameter: LAYER
         assert.deepEqual(hits, ['/vm/v1/evidence']);
       },
     );
+  }
+});
+
+test('an AK certificate whose keyUsage forbids signing (keyEncipherment only): CHAIN_KEY_USAGE, its quote is not taken; the same certificate with digitalSignature is trusted', async () => {
+  const tpm = SoftTpm.create({ seed: 'key-usage-host' });
+  const spki = tpm.akPublicKey.export({ type: 'spki', format: 'der' });
+  const certWith = (keyUsage: Buffer, label: string): { pem: string; der: Buffer } => {
+    const tbs = encodeTbs({
+      serial: serialFor(`key-usage/${label}`),
+      issuerName: ca.nameDer,
+      subjectName: encodeName([['CN', `key-usage ${label} AK`]]),
+      spki,
+      extensions: [
+        extension(OID.basicConstraints, true, sequence()),
+        extension(OID.keyUsage, true, keyUsage),
+        extension(OID.extKeyUsage, false, sequence(oid(OID.tcgKpAikCertificate))),
+        extension(OID.authorityKeyIdentifier, false, sequence(tlv(0x80, ca.keyId))),
+        extension(OID.trustedLayer, false, sequence(Buffer.from([0x0a, 0x01, 0x00]))),
+      ],
+    });
+    const der = signTbs(tbs, nodeSigner(ca.key));
+    return { der, pem: `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n` };
+  };
+  // KeyUsage BIT STRINGs: keyEncipherment (bit 2) only; digitalSignature (bit 0)
+  const cases = [
+    { ku: Buffer.from([0x03, 0x02, 0x05, 0x20]), verdict: 'not-trusted', code: 'CHAIN_KEY_USAGE' },
+    { ku: Buffer.from([0x03, 0x02, 0x07, 0x80]), verdict: 'trusted', code: undefined },
+  ];
+  const store = buildTrustStore([{ origin: 'root.pem', bytes: Buffer.from(ca.certificate.pem), role: 'anchor', label: 'ak-ca' }]).store;
+  for (const c of cases) {
+    await withServer(vmRoute(certWith(c.ku, c.verdict), tpm), async (origin, hits) => {
+      const client = new EvidenceClient({ timeoutMs: 3_000 });
+      try {
+        const now = new Date();
+        const target = `${origin}/host`;
+        const r = (await walk({ target, topNonce: drawTopNonce(now, target), trust: store, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
+        assert.equal(r.verdict, c.verdict, r.reason);
+        assert.equal(r.error?.code, c.code);
+        if (c.code) assert.equal(r.layers[0]!.checks.find((k) => k.id === 'chain.key-usage.0')?.expected, 'digitalSignature');
+        assert.deepEqual(hits, ['/host/v1/evidence']);
+      } finally {
+        client.close();
+      }
+    });
   }
 });

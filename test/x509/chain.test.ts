@@ -13,6 +13,7 @@ import { subjectPublicKeyInfo } from '../../src/simulator/spki.js';
 import { TrustStore } from '../../src/x509/trust-store.js';
 import { validateChain, validateChainAsync, validatePath, type PathValidation, type ValidationOptions } from '../../src/x509/validate.js';
 import { ValidationCache } from '../../src/x509/cache.js';
+import { PathValidationMemo } from '../../src/x509/path-memo.js';
 import { layerInfo } from '../../src/x509/layer-info.js';
 import { AT, flipByte, makeChain, makeCert, makeCrl, makeRawCrl, x509, type Chain } from '../helpers/pki.js';
 
@@ -241,6 +242,17 @@ test('CHAIN_KEY_USAGE: an issuer without keyCertSign; an AK without digitalSigna
   const ak = await makeChain({ leaf: { eku: [AK], keyUsage: x509.KeyUsageFlags.keyEncipherment } });
   assertFails(validate(ak, { requireEku: 'ak' }), 'CHAIN_KEY_USAGE', 0);
   assert.ok(validate(ak).valid, 'without the AK role the key usage is not judged');
+});
+
+test('CHAIN_KEY_USAGE: requireKeyUsage (what the walker asks) judges the target\'s keyUsage without an EKU requirement, and a memo keeps the two apart', async () => {
+  const ak = await makeChain({ leaf: { eku: [AK], keyUsage: x509.KeyUsageFlags.keyEncipherment } });
+  assertFails(validate(ak, { requireKeyUsage: 'digitalSignature' }), 'CHAIN_KEY_USAGE', 0);
+  const noKeyUsage = await makeChain({ leaf: { keyUsage: 'omit' } });
+  assert.ok(validate(noKeyUsage, { requireKeyUsage: 'digitalSignature' }).valid, 'no keyUsage: no restriction');
+  const memo = new PathValidationMemo();
+  const chain = [ak.leaf.der, ak.intermediate.der];
+  for (let i = 0; i < 3; i++) assert.ok(validateChain(chain, ak.store, { at: AT, memo }).valid);
+  assertFails(validateChain(chain, ak.store, { at: AT, memo, requireKeyUsage: 'digitalSignature' }), 'CHAIN_KEY_USAGE', 0);
 });
 
 test('CHAIN_CRITICAL_EXTENSION: an unknown critical extension; the TCG critical SAN is accepted', async () => {
