@@ -34,7 +34,7 @@ export const CHAIN_CODES = {
   CHAIN_NOT_CA: { kind: 'verification', summary: 'an issuing certificate is not a CA (basicConstraints missing or cA false)' },
   CHAIN_PATHLEN: { kind: 'verification', summary: "more intermediate CAs follow a CA than its pathLenConstraint allows" },
   CHAIN_KEY_USAGE: { kind: 'verification', summary: 'a keyUsage forbids the use: issuer without keyCertSign, CRL issuer without cRLSign, AK without digitalSignature' },
-  CHAIN_CRITICAL_EXTENSION: { kind: 'verification', summary: 'a certificate carries a critical extension vtpm-verify does not process' },
+  CHAIN_CRITICAL_EXTENSION: { kind: 'verification', summary: 'a certificate carries a critical extension vtpm-verify does not process, or an intermediate carries name constraints (binding whatever their criticality)' },
   CHAIN_REVOKED: { kind: 'verification', summary: 'a certificate in the path is listed in a verified CRL of its issuer' },
   CHAIN_EKU: { kind: 'verification', summary: 'the certificate lacks the required extended key usage (tcg-kp-EKCertificate 2.23.133.8.1, tcg-kp-AIKCertificate 2.23.133.8.3)' },
   CHAIN_ANCHOR_NOT_ALLOWED: { kind: 'verification', summary: "the path ends at a trust anchor whose labels are not among those allowed here" },

@@ -377,8 +377,12 @@ function checkIssuerKeySize(ca: Certificate, k: number, ref: CertRef, add: (c: C
 
 function checkCriticalExtensions(cert: Certificate, i: number, ref: CertRef, add: (c: ChainCheck) => void): void {
   const unknown = cert.extensions.filter((e) => e.critical && !PROCESSED_CRITICAL_EXTENSIONS.has(e.oid)).map((e) => extensionName(e.oid));
-  if (unknown.length > 0) {
-    add(bad(`chain.critical.${i}`, 'CHAIN_CRITICAL_EXTENSION', `${label(ref)}: critical extension(s) not processed: ${unknown.join(', ')}`, ref, { actual: unknown }));
+  // An intermediate's name constraints bind the certificates below it whatever their criticality (RFC 5280
+  // 6.1.4 (g)); not processing them, a path that violates a non-critical one would pass.
+  const constrains = i > 0 && cert.extensions.some((e) => !e.critical && e.oid === OID.nameConstraints);
+  if (unknown.length > 0 || constrains) {
+    const names = [...unknown, ...(constrains ? ['nameConstraints (not critical, but binding all the same)'] : [])];
+    add(bad(`chain.critical.${i}`, 'CHAIN_CRITICAL_EXTENSION', `${label(ref)}: ${unknown.length ? 'critical ' : ''}extension(s) not processed: ${names.join(', ')}`, ref, { actual: [...unknown, ...(constrains ? ['nameConstraints'] : [])] }));
   }
 }
 

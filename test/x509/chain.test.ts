@@ -265,6 +265,18 @@ test('CHAIN_CRITICAL_EXTENSION: an unknown critical extension; the TCG critical 
   assert.ok(validate(nonCritical).valid);
 });
 
+test('CHAIN_CRITICAL_EXTENSION: an intermediate\'s name constraints bind whatever their criticality, and are not processed', async () => {
+  // NameConstraints { permittedSubtrees [0] { GeneralSubtree { dNSName "example.com" } } }
+  const constraints = (critical: boolean) => new x509.Extension('2.5.29.30', critical, Buffer.concat([Buffer.from('3011a00f300d820b', 'hex'), Buffer.from('example.com')]));
+  for (const critical of [true, false]) {
+    const r = validate(await makeChain({ intermediate: { extensions: [constraints(critical)] } }));
+    assertFails(r, 'CHAIN_CRITICAL_EXTENSION', 1);
+    assert.match(r.valid ? '' : r.message, /nameConstraints/);
+  }
+  // on the leaf it constrains nothing below it
+  assert.ok(validate(await makeChain({ leaf: { extensions: [constraints(false)] } })).valid);
+});
+
 test('CHAIN_EKU: the required EKU is missing', async () => {
   const chain = await makeChain({ leaf: { eku: [EK] } });
   assert.ok(validate(chain, { requireEku: 'ek' }).valid);
