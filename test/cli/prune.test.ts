@@ -120,3 +120,23 @@ test('audit --keep-history: a prune that fails leaves the audit’s results and 
   assert.equal(p.code, 3, p.stdout + p.stderr);
   assert.equal(p.json?.error?.code, 'STATE_WRITE_REFUSED');
 });
+
+test('audit --keep-history: a refusal quoting the state file (a trigger\'s RAISE text) reaches the terminal escaped', async (t) => {
+  const sim = await startSimulator({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 1 } });
+  t.after(() => sim.close());
+  const dir = tempDir(t);
+  const file = await prepare(dir);
+  // whoever wrote the file chose this text: a terminal title change (OSC 0), a color, a bidi override
+  const db = new Database(file);
+  db.exec(`CREATE TRIGGER keep_results BEFORE DELETE ON result BEGIN SELECT RAISE(ABORT, 'kept \u001b]0;owned\u0007\u001b[41mred\u001b[0m \u202eevil'); END`);
+  db.close();
+  writeFileSync(join(dir, 'fleet.yaml'), inventoryYaml(sim.inventory()));
+
+  const r = await runCli(['audit', join(dir, 'fleet.yaml'), '--trust', sim.trustDir, '--state', file, '--keep-history', '7d', '--no-color']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  for (const [stream, text] of [['stdout', r.stdout], ['stderr', r.stderr]] as const) {
+    assert.doesNotMatch(text, /[\u001b\u0007\u202e]/, `${stream} carries raw control or bidi characters: ${JSON.stringify(text)}`);
+  }
+  assert.match(r.stderr, /warning: --keep-history: the history was not pruned: STATE_WRITE_REFUSED: .*kept \\u001b\]0;owned\\u0007\\u001b\[41mred\\u001b\[0m \\u202eevil/);
+  assert.match(r.stdout, /state: not pruned \(--keep-history\): STATE_WRITE_REFUSED: .*kept \\u001b\]0;owned\\u0007/);
+});

@@ -255,7 +255,7 @@ async function audit(
           since = batcher.store.auditRun(runId!)?.since ?? null;
         } catch (err) {
           if (!(err instanceof VtpmError)) throw err;
-          process.stderr.write(`warning: could not compare with the previous audit run: ${err.code}: ${err.message}\n`);
+          process.stderr.write(`warning: could not compare with the previous audit run: ${terminalSafe(err.code)}: ${terminalSafe(err.message)}\n`);
         }
         // An interrupted audit stores what it did and stops: pruning waits for the next run.
         // A prune that fails (the file busy, the disk full) costs the audit nothing: its
@@ -270,7 +270,8 @@ async function audit(
           } catch (err) {
             if (!(err instanceof VtpmError)) throw err;
             pruneError = { code: err.code, message: err.message };
-            process.stderr.write(`warning: --keep-history: the history was not pruned: ${err.code}: ${err.message}\n`);
+            // the message may quote the state file (a trigger's RAISE text): never raw to the terminal
+            process.stderr.write(`warning: --keep-history: the history was not pruned: ${terminalSafe(err.code)}: ${terminalSafe(err.message)}\n`);
           }
         }
       }
@@ -412,7 +413,7 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
     lines.push(failed ? style.bad(`${labels[kind] ?? kind} report: not written: ${terminalSafe(failed.message)}`) : `${labels[kind] ?? kind} report: ${terminalSafe(String(file))}`);
   }
   if (r.state) lines.push(`state: ${r.state.stored} result(s) recorded in ${r.state.file} as audit run ${r.state.runId} (vtpm-verify history --runs --state ${r.state.file})`);
-  if (r.state?.pruneError) lines.push(`state: not pruned (--keep-history): ${r.state.pruneError.code}: ${r.state.pruneError.message}`);
+  if (r.state?.pruneError) lines.push(`state: not pruned (--keep-history): ${terminalSafe(r.state.pruneError.code)}: ${terminalSafe(r.state.pruneError.message)}`);
   if (r.state?.pruned) lines.push(`state: pruned ${r.state.pruned.results} result(s) and ${r.state.pruned.readings} clock reading(s) recorded before ${r.state.pruned.before}`);
   const shard = r.run.shard ? `shard ${r.run.shard.index}/${r.run.shard.count}: ${r.stats.selected} of ${r.stats.inventory} VMs, ` : '';
   const ms = Date.parse(r.run.finishedAt) - Date.parse(r.run.startedAt);
