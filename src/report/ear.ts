@@ -9,6 +9,7 @@ import { UsageError, VerificationError, type CodeTable } from '../errors.js';
 import type { AttestationResult, LayerKind, LayerResult, LayerStatus, Verdict } from '../verify/result.js';
 import { layerOutcomes, layerRole, resultWideOutcomes, type Outcome } from './format.js';
 import { layerTrustVector, vectorStatus, worseTier, type EarStatus, type TrustVector } from './ear-mapping.js';
+import { terminalSafeJson } from '../util/terminal-safe.js';
 
 export const EAR_CODES = {
   EAR_KEY_INVALID: { kind: 'input', summary: 'the EAR signing key is not a usable ES256 (EC P-256) private key in PEM or JWK form' },
@@ -115,9 +116,14 @@ function nonceClaim(hex: string): string | undefined {
   return Buffer.from(hex, 'hex').toString('base64url');
 }
 
-/** The unsigned EAR as JSON text. */
+/**
+ * The unsigned EAR as JSON text. `attest --ear` prints it to the terminal, and
+ * its reason, URIs and names carry server and certificate text: the control,
+ * bidi and other unseen characters JSON.stringify leaves raw are \u escaped
+ * (the claims parse back the same).
+ */
 export function earJson(claims: EarClaims): string {
-  return `${JSON.stringify(claims, null, 2)}\n`;
+  return `${terminalSafeJson(JSON.stringify(claims, null, 2))}\n`;
 }
 
 /**

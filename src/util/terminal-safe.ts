@@ -19,3 +19,20 @@ export function terminalSafe(text: string): string {
     return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`;
   });
 }
+
+// The same characters less tab, LF and CR: JSON.stringify escapes those inside
+// strings, so in its output they are only the whitespace between tokens.
+const UNSAFE_IN_JSON_TEXT = /(?![\t\n\r])[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+
+/**
+ * JSON text (JSON.stringify's output) made safe for a terminal without
+ * changing what it means: the characters JSON.stringify leaves raw in strings
+ * (DEL, C1 controls such as CSI U+009B, bidi overrides, zero-width and TAG
+ * characters, U+2028/U+2029) become \uXXXX escapes (a surrogate pair of them
+ * past U+FFFF), which parse back to the very same string.
+ */
+export function terminalSafeJson(json: string): string {
+  return json.replace(UNSAFE_IN_JSON_TEXT, (c) =>
+    [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
+  );
+}

@@ -155,3 +155,27 @@ test('text a reader would not see is shown: zero-width characters, BOM, soft hyp
   assert.equal(terminalSafe('é ✓ 😀 \u00a0 日本'), 'é ✓ 😀 \u00a0 日本', 'visible text, emoji included, is left as it is');
   assert.equal(terminalSafe(HOSTILE).includes('\u001b'), false);
 });
+
+test('attest --ear: server text in the printed EAR (the reason) has its bidi, zero-width and TAG characters \\u escaped, and parses back the same', async (t) => {
+  const { createServer } = await import('node:http');
+  const { makeChain, tempDir, writeTemp } = await import('../helpers/pki.js');
+  const { runCli } = await import('../helpers/cli.js');
+  // a real endpoint on 127.0.0.1 whose error message would show "evil" reversed and hide text
+  const serverError = 'down \u202eevil\u202c\u200b\u{e0041}\u{e0042}';
+  const server = createServer((_req, res) => {
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: serverError }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  const chain = await makeChain();
+  const root = writeTemp(tempDir('vtpm-ts-'), 'root.pem', chain.root.pem);
+
+  const r = await runCli(['attest', `http://127.0.0.1:${port}/vm`, '--trust', root, '--ear']);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.doesNotMatch(r.stdout, /[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u{e0000}-\u{e007f}]/u, r.stdout);
+  assert.match(r.stdout, /down \\u202eevil\\u202c\\u200b\\udb40\\udc41\\udb40\\udc42/);
+  const ear = JSON.parse(r.stdout) as { 'vtpm-verify.result': { reason: string } };
+  assert.ok(ear['vtpm-verify.result'].reason.includes(serverError), ear['vtpm-verify.result'].reason);
+});
