@@ -4,7 +4,7 @@
 // always go to stderr.
 
 import { EXIT_CODES, TransportError, type ExitCode, type VtpmError } from '../errors.js';
-import { terminalSafe } from '../util/terminal-safe.js';
+import { terminalSafe, terminalSafeJson } from '../util/terminal-safe.js';
 
 /** What a command returns; the CLI entry point prints it and exits with exitCode. */
 export interface CommandOutcome {
@@ -53,7 +53,11 @@ export async function makeStyle(color: boolean): Promise<Style> {
   };
 }
 
-/** JSON.stringify that writes bigint as a decimal string and Uint8Array as hex. */
+/**
+ * JSON.stringify that writes bigint as a decimal string and Uint8Array as hex. What goes to stdout
+ * is passed through terminalSafeJson too: JSON leaves C1 controls and bidi characters from the
+ * evidence raw, and `--json` is read at a terminal as well as by jq (the parsed value is the same).
+ */
 export function toJsonText(value: unknown, indent = 2): string {
   return JSON.stringify(
     value,
@@ -91,7 +95,7 @@ export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions):
   // decided before a byte is written: an output that fails meanwhile leaves a failed outcome its code
   decided = outcome.exitCode;
   if (opts.json) {
-    await writeOut(`${toJsonText(envelope(outcome), outcome.jsonLine ? 0 : 2)}\n`);
+    await writeOut(`${terminalSafeJson(toJsonText(envelope(outcome), outcome.jsonLine ? 0 : 2))}\n`);
     return;
   }
   const style = await makeStyle(opts.color);
@@ -99,7 +103,7 @@ export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions):
     const text = outcome.human(style);
     if (text) await writeOut(text.endsWith('\n') ? text : `${text}\n`);
   } else if (outcome.result !== null && outcome.result !== undefined) {
-    await writeOut(`${toJsonText(outcome.result)}\n`);
+    await writeOut(`${terminalSafeJson(toJsonText(outcome.result))}\n`);
   }
   // A failure the human renderer did not explain goes to stderr.
   if (outcome.error && !outcome.human) writeErr(`${renderError(outcome.error, style)}\n`);

@@ -17,7 +17,7 @@ import type { AttestInput, AttestReport, WatchDeps, WatchSummary } from '../../w
 import { DEFAULT_INTERVAL_MS, DEFAULT_NOTIFICATION_GAP_MS } from '../../watch/watcher.js';
 import { makeStyle, stdoutDrained, stdoutWentAway, toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { VerifierSetup, VerifierSetupOptions } from '../verifier-setup.js';
-import { terminalSafe } from '../../util/terminal-safe.js';
+import { terminalSafe, terminalSafeJson } from '../../util/terminal-safe.js';
 import { checkTargetUrl, evidenceClient, openStateFile, walkOptions, type ClientOptions } from './attest.js';
 
 export interface WatchCliOptions extends VerifierSetupOptions, ClientOptions {
@@ -223,7 +223,7 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
     // stdout to a pipe is asynchronous in node: a reader slower than the notifications would make its buffer
     // grow without end; waiting for 'drain' holds the watcher (and through TCP, the controller) back instead
     const emit = (line: WatchLine): void | Promise<void> => {
-      if (process.stdout.write(`${opts.json ? toJsonText(line, 0) : renderLine(line, style)}\n`)) return;
+      if (process.stdout.write(`${opts.json ? terminalSafeJson(toJsonText(line, 0)) : renderLine(line, style)}\n`)) return;
       return stdoutDrained();
     };
     const deps = await createWatchDeps({ url, setup, controllerPolicy, client, store, maxDepth: opts.maxDepth, emit });
