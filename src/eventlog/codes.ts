@@ -31,5 +31,5 @@ export const IMA_CODES = {
   IMA_ENTRY_GAP: { kind: 'input', summary: 'an incremental IMA list does not start at the entry the carried replay state expects' },
   IMA_TEMPLATE_HASH_MISMATCH: { kind: 'verification', summary: "an IMA entry's template hash is not the hash of its template data" },
   IMA_REPLAY_MISMATCH: { kind: 'verification', summary: 'the PCR replayed from the IMA list differs from the quoted value' },
-  IMA_REPLAY_NO_OVERLAP: { kind: 'verification', summary: 'the quote covers no PCR the IMA list extends, in a bank vtpm-verify can replay' },
+  IMA_REPLAY_NO_OVERLAP: { kind: 'verification', summary: 'the quote covers no PCR the IMA list extends, in a bank vtpm-verify can replay, or not PCR 10 (where IMA measures) in the bank replayed' },
 } as const satisfies CodeTable;

@@ -228,6 +228,38 @@ test('against a quote: an altered entry, or an edited template hash, fails', (t)
   assert.equal(none.checks[0]!.code, 'IMA_REPLAY_NO_OVERLAP');
 });
 
+test('against a quote: the list must account for PCR 10; entries claimed into another PCR, or a quote without PCR 10, verify nothing', () => {
+  const ngEntry = (pcr: number, path: string, content: string) => {
+    const digest = sha('sha256', Buffer.from(content));
+    const dng = Buffer.concat([Buffer.from('sha256:\0', 'latin1'), digest]);
+    const nng = Buffer.from(`${path}\0`);
+    const data = Buffer.concat([le32(dng.length), dng, le32(nng.length), nng]);
+    return { line: `${pcr} ${sha('sha1', data).toString('hex')} ima-ng sha256:${digest.toString('hex')} ${path}`, extend: sha('sha256', data) };
+  };
+  const zero = Buffer.alloc(32);
+  // what IMA really measured into PCR 10; a benign entry someone with root extended into PCR 14 and lists alone
+  const evil = ngEntry(10, '/tmp/evil', 'malware');
+  const fake = ngEntry(14, '/usr/bin/bash', 'bash');
+  const quoted: PcrValues = new Map([['sha256', new Map([[10, sha('sha256', zero, evil.extend)], [14, sha('sha256', zero, fake.extend)]])]]);
+  const forged = replayImaAgainstQuote(parseImaAscii(`${fake.line}\n`), quoted);
+  assert.equal(forged.ok, false);
+  const c = forged.checks.find((x) => x.id === 'ima.replay.sha256.10')!;
+  assert.equal(c.code, 'IMA_REPLAY_MISMATCH');
+  assert.match(c.message, /no entry for it/);
+  // the same list with the quote leaving PCR 10 out
+  const without10: PcrValues = new Map([['sha256', new Map([[14, quoted.get('sha256')!.get(14)!]])]]);
+  const noPcr10 = replayImaAgainstQuote(parseImaAscii(`${fake.line}\n`), without10);
+  assert.equal(noPcr10.ok, false);
+  assert.equal(noPcr10.checks.find((x) => x.id === 'ima.replay.sha256.10')!.code, 'IMA_REPLAY_NO_OVERLAP');
+  assert.equal(noPcr10.checks.find((x) => x.id === 'ima.replay')!.code, 'IMA_REPLAY_NO_OVERLAP');
+  // the honest list verifies; so does a list with nothing in PCR 10 while the quoted PCR 10 is at its initial value
+  assert.equal(replayImaAgainstQuote(parseImaAscii(`${evil.line}\n`), quoted).ok, true);
+  const idle: PcrValues = new Map([['sha256', new Map([[10, zero], [14, quoted.get('sha256')!.get(14)!]])]]);
+  const r = replayImaAgainstQuote(parseImaAscii(`${fake.line}\n`), idle);
+  assert.equal(r.ok, true, r.checks.map((x) => x.message).join('\n'));
+  assert.deepEqual(r.pcrs.map((p) => [p.pcr, p.status, p.entries]), [[10, 'match', 0], [14, 'match', 1]]);
+});
+
 test('legacy ima template lists with violations replay in both banks, and verify against a quote', (t) => {
   const p = corpusPath(t, 'ima', 'keylime_archive_ascii_runtime_measurements_ima');
   if (!p) return;

@@ -45,6 +45,9 @@ export interface ImaQuoteResult {
 
 const BANK_PREFERENCE: HashName[] = ['sha256', 'sha384', 'sha512', 'sm3_256', 'sha1'];
 
+/** The PCR IMA measures into (CONFIG_IMA_MEASURE_PCR_IDX), every extend of which its list records. */
+export const IMA_PCR = 10;
+
 export function replayImaAgainstQuote(list: UnverifiedImaList, quoted: PcrValues, opts: ReplayImaAgainstQuoteOptions = {}): ImaQuoteResult {
   const checks: CheckResult[] = [];
   const from = opts.from;
@@ -115,6 +118,39 @@ export function replayImaAgainstQuote(list: UnverifiedImaList, quoted: PcrValues
       ),
     );
   }
+  // IMA lists every extend of its PCR: the list must account for the quoted PCR 10. A list with no entry for it
+  // must find it where replay starts (nothing measured), and a quote that leaves it out verifies nothing IMA
+  // measured. Otherwise entries claimed into another PCR, which anyone with root can extend, would verify while
+  // the files really measured into PCR 10 (the ones a policy denies) stay unseen.
+  if (!touched.has(IMA_PCR) && quotedBank.has(IMA_PCR)) {
+    const q = quotedBank.get(IMA_PCR)!;
+    const value = running.get(IMA_PCR) ?? initialPcrValue(alg);
+    const base: ImaPcrOutcome = { pcr: IMA_PCR, status: 'match', replayed: toHex(value), quoted: toHex(q), entries: 0, coveredEntries: 0, lastCoveredEntry: null };
+    const id = `ima.replay.${bankName}.${IMA_PCR}`;
+    if (bytesEqual(value, q)) {
+      pcrs.push(base);
+      checks.push(pass(id, `${bankName} PCR ${IMA_PCR} has no entries in the IMA list and is where replay starts in the quote`, { expected: base.quoted, actual: base.replayed }));
+    } else {
+      pcrs.push({ ...base, status: 'mismatch' });
+      checks.push(
+        fail(id, 'IMA_REPLAY_MISMATCH', `${bankName} PCR ${IMA_PCR}: the IMA list has no entry for it, but the quote has ${base.quoted!.slice(0, 16)}...: the entries IMA measured are missing from the list`, {
+          expected: base.quoted,
+          actual: base.replayed,
+        }),
+      );
+    }
+    pcrs.sort((a, b) => a.pcr - b.pcr);
+  }
+  const imaPcrCovered = pcrs.some((p) => p.pcr === IMA_PCR && p.status !== 'not-quoted');
+  if (!imaPcrCovered) {
+    checks.push(
+      fail(`ima.replay.${bankName}.${IMA_PCR}`, 'IMA_REPLAY_NO_OVERLAP', `the quote's ${bankName} bank does not cover PCR ${IMA_PCR}, where IMA measures: nothing relates the list to what IMA measured`, {
+        expected: `${bankName}:${IMA_PCR} quoted`,
+        actual: null,
+      }),
+    );
+  }
+
   entries.forEach((e, i) => {
     const m = coveredUpTo.get(e.pcr);
     if (m !== undefined && i <= m) verifiedEntries.push(e);
@@ -139,8 +175,9 @@ export function replayImaAgainstQuote(list: UnverifiedImaList, quoted: PcrValues
     const lastIdx = verifiedEntries.length ? verifiedEntries[verifiedEntries.length - 1]!.index + 1 : start.nextEntry;
     state = { bank: bankName, pcrs: carried, nextEntry: lastIdx };
   }
-  const ok = !mismatched && matched.length > 0 && bad.length === 0;
-  checks.push(ok ? pass('ima.replay', `the IMA list replays to the quoted ${bankName} value(s) of PCR ${matched.map((p) => p.pcr).join(', ')}`) : fail('ima.replay', bad.length && !mismatched ? 'IMA_TEMPLATE_HASH_MISMATCH' : 'IMA_REPLAY_MISMATCH', 'the IMA list does not verify against the quote'));
+  const ok = !mismatched && imaPcrCovered && matched.length > 0 && bad.length === 0;
+  const failCode = mismatched ? 'IMA_REPLAY_MISMATCH' : !imaPcrCovered ? 'IMA_REPLAY_NO_OVERLAP' : bad.length ? 'IMA_TEMPLATE_HASH_MISMATCH' : 'IMA_REPLAY_MISMATCH';
+  checks.push(ok ? pass('ima.replay', `the IMA list replays to the quoted ${bankName} value(s) of PCR ${matched.map((p) => p.pcr).join(', ')}`) : fail('ima.replay', failCode, 'the IMA list does not verify against the quote'));
   return {
     ok,
     bank: bankName,

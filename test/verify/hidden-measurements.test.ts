@@ -1,0 +1,93 @@
+// An attester with root on its machine hides what was really measured by
+// sending logs that do not touch the PCR it went into, and showing instead
+// what the policy allows, measured into a PCR it extended itself from the
+// running OS: an IMA list whose entries claim PCR 14 (while the malware sits
+// in PCR 10), and an event log without GRUB's PCR 8 events that brings a
+// systemd-boot command line in PCR 12. Each is a real HTTP server on
+// 127.0.0.1 serving genuine soft-TPM quotes; the honest logs are refused by
+// the policy, and so must the doctored ones be.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { SimCa } from '../../src/simulator/pki.js';
+import { SoftTpm } from '../../src/simulator/soft-tpm.js';
+import { ImaMeasurementList, imaNgTemplateData } from '../../src/simulator/ima.js';
+import { FIRMWARE_PROFILES, firmwareLog, measureBoot, simFileContent } from '../../src/simulator/firmware.js';
+import { parseEvidenceQuery, serializeEvidence } from '../../src/transport/evidence.js';
+import { EvidenceClient } from '../../src/transport/evidence-client.js';
+import { liveSource } from '../../src/transport/layer-source.js';
+import { walk, type EvidenceSource } from '../../src/verify/walker.js';
+import { drawTopNonce } from '../../src/verify/nonce-chain.js';
+import { loadPolicy } from '../../src/policy/index.js';
+import { buildTrustStore } from '../../src/x509/trust-store.js';
+import type { AttestationResult } from '../../src/verify/result.js';
+import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
+
+const ca = SimCa.root('Hidden measurements AK CA', freshKeyPair('ec', { namedCurve: 'P-256' }).privateKey);
+const trust = buildTrustStore([{ origin: 'root.pem', bytes: Buffer.from(ca.certificate.pem), role: 'anchor', label: 'ak-ca' }]).store;
+
+const EVIL_CMDLINE = 'root=/dev/vda2 ro init=/bin/sh';
+const bashDigest = hash('sha256', simFileContent('/usr/bin/bash'), 'hex');
+const evilDigest = hash('sha256', Buffer.from('malware'), 'hex');
+
+/** One machine without a TrustedLayer extension (the walk ends there): booted with EVIL_CMDLINE, ran /tmp/evil. */
+function machine(seed: string) {
+  const tpm = SoftTpm.create({ seed });
+  const cert = ca.issueAk({ commonName: `${seed} AK`, publicKey: tpm.akPublicKey, serialLabel: seed });
+  const firmware = firmwareLog({ ...FIRMWARE_PROFILES.vm, kernelCmdline: `/boot/vmlinuz ${EVIL_CMDLINE}`, grubCommands: [] }, tpm.banks);
+  measureBoot(tpm, firmware);
+  const ima = new ImaMeasurementList(tpm);
+  ima.addBootAggregate();
+  ima.measureFile('/usr/bin/bash', simFileContent('/usr/bin/bash'));
+  ima.measureFile('/tmp/evil', Buffer.from('malware'));
+  return { tpm, cert, firmware, ima, bootAggregate: ima.entries[0]!.fileDigest.toString('hex') };
+}
+
+async function attest(m: ReturnType<typeof machine>, logs: { eventLog: Buffer; imaLog: string }, policyText: string): Promise<AttestationResult> {
+  const server: Server = createServer((req, res) => {
+    const r = parseEvidenceQuery(new URL(req.url ?? '/', 'http://127.0.0.1').searchParams);
+    const q = m.tpm.quote(r.nonce, r.pcrs);
+    const body = serializeEvidence({ version: 1, quote: { message: q.message, signature: q.signature }, unverifiedPcrs: q.pcrs, certificates: [{ pem: m.cert.pem, der: m.cert.der }], eventLog: logs.eventLog, imaLog: logs.imaLog });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const client = new EvidenceClient({ timeoutMs: 3_000 });
+  try {
+    const target = `http://127.0.0.1:${(server.address() as { port: number }).port}/vm`;
+    const now = new Date();
+    const policy = loadPolicy(policyText);
+    return (await walk({ target, topNonce: drawTopNonce(now, target), trust, policy, policySource: { source: 'test', builtin: false }, at: now }, liveSource(client) as EvidenceSource)).result;
+  } finally {
+    client.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
+test('an IMA list whose entries claim another PCR than 10 does not hide what IMA measured into PCR 10', async () => {
+  const m = machine('hidden-ima');
+  const policy = `apiVersion: vtpm-verify/v1
+name: ima-strict
+chain: { endAt: any }
+layers:
+  - name: machine
+    ima:
+      required: true
+      allowList: { "/usr/bin/bash": ["${bashDigest}"], "boot_aggregate": ["${m.bootAggregate}"] }
+      denied: ["${evilDigest}"]
+`;
+  const honest = await attest(m, { eventLog: m.firmware.bytes, imaLog: m.ima.toText() }, policy);
+  assert.equal(honest.verdict, 'not-trusted');
+  assert.equal(honest.error?.code, 'POLICY_IMA_UNKNOWN_FILE');
+
+  // the benign entry alone, claimed into PCR 14, which root extends with its template digest in every bank
+  const data = imaNgTemplateData('sha256', Buffer.from(bashDigest, 'hex'), '/usr/bin/bash');
+  for (const bank of m.tpm.banks) m.tpm.extend(bank, 14, hash(bank, data, 'buffer'));
+  const doctored = await attest(m, { eventLog: m.firmware.bytes, imaLog: `14 ${hash('sha1', data, 'hex')} ima-ng sha256:${bashDigest} /usr/bin/bash\n` }, policy);
+  assert.equal(doctored.verdict, 'not-trusted', doctored.reason);
+  assert.equal(doctored.error?.code, 'IMA_REPLAY_MISMATCH');
+  assert.match(doctored.reason, /PCR 10: the IMA list has no entry for it/);
+  const rules = doctored.layers[0]!.rules ?? [];
+  for (const id of ['layer[0].ima.required', 'layer[0].ima.allowList', 'layer[0].ima.denied']) assert.equal(rules.find((r) => r.id === id)?.status, 'fail', id);
+});
