@@ -13,6 +13,7 @@
 
 import type { HashName } from '../tpm/constants.js';
 import type { LayerFacts } from './evidence.js';
+import { unaccountedCmdlinePcrs } from './rules/eventlog.js';
 import { fwHex } from './rules/tpm.js';
 import { manufacturerText } from './rules/trust.js';
 import { API_VERSION, normalizeManufacturer } from './schema.js';
@@ -159,6 +160,9 @@ function generateEventLog(w: Lines, l: LayerFacts): void {
   if (log.kernelCmdlinesUnattested) {
     // the rule fails on such a log whatever it lists: the policy would refuse the evidence it was made from (PCR 8 stays pinned)
     w.comment(6, `kernelCmdlines: not generated, ${log.kernelCmdlinesUnattested} PCR 8 event(s) hold text their digest does not cover`);
+  } else if (cmdlines.length && unaccountedCmdlinePcrs(l, log).length) {
+    // the same: the rule fails when a command-line PCR is not accounted for (PCR 8 and 12 stay pinned where quoted)
+    w.comment(6, `kernelCmdlines: not generated, the log does not account for PCR ${unaccountedCmdlinePcrs(l, log).join(' and ')} (not quoted, or extended with no event)`);
   } else if (cmdlines.length) {
     w.add(6, 'kernelCmdlines:');
     w.add(8, 'exact:');

@@ -43,7 +43,8 @@ test('a written log, extended into swtpm and quoted, replays to the quoted PCRs;
     for (const x of writer.extends()) {
       tpm.must('tpm2_pcrextend', [`${x.pcr}:${BANKS.map((b) => `${b}=${x.digests[b]!.toString('hex')}`).join(',')}`]);
     }
-    const selection = BANKS.map((b) => `${b}:0,1,2,3,4,5,6,7,8`).join('+');
+    // PCR 12 too (where systemd-boot measures command lines, here untouched): a policy's command-line rule needs both PCRs quoted
+    const selection = BANKS.map((b) => `${b}:0,1,2,3,4,5,6,7,8,12`).join('+');
     tpm.must('tpm2_createprimary', ['-C', 'e', '-g', 'sha256', '-G', 'ecc256', '-c', tpm.path('primary.ctx')]);
     tpm.must('tpm2_create', ['-C', tpm.path('primary.ctx'), '-g', 'sha256', '-G', 'ecc256:ecdsa-sha256:null', '-u', tpm.path('ak.pub'), '-r', tpm.path('ak.priv'), '-a', 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign']);
     tpm.must('tpm2_load', ['-C', tpm.path('primary.ctx'), '-u', tpm.path('ak.pub'), '-r', tpm.path('ak.priv'), '-c', tpm.path('ak.ctx')]);
@@ -70,7 +71,8 @@ test('a written log, extended into swtpm and quoted, replays to the quoted PCRs;
     assert.equal(facts.bootApplications[0]!.digests.sha256, createHash('sha256').update(IMAGE).digest('hex'));
     assert.deepEqual(facts.crtmVersions.map((v) => v.version), ['vtpm-verify test firmware 1.0']);
     assert.deepEqual(facts.unattested, []);
-    assert.deepEqual(pcrValuesToJson(replayEventLog(log)), pcrValuesToJson(quoted));
+    const quotedWithoutPcr12 = Object.fromEntries(Object.entries(pcrValuesToJson(quoted)).map(([bank, pcrs]) => [bank, Object.fromEntries(Object.entries(pcrs).filter(([i]) => i !== '12'))]));
+    assert.deepEqual(pcrValuesToJson(replayEventLog(log)), quotedWithoutPcr12);
 
     // A log that claims another kernel command line: PCR 8 fails in both banks, nothing else.
     const forged = replayAgainstQuote(parseEventLog(bootLog('root=/dev/vda1 ro quiet init=/bin/sh').toBytes()), quoted);

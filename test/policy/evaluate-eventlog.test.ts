@@ -97,6 +97,29 @@ test('eventLog.kernelCmdlines: exact lines and whole-line patterns', () => {
   assert.match(r.message, /text their digest does not cover/);
 });
 
+test('eventLog.kernelCmdlines: a command-line PCR (8, 12) the log does not account for fails, whatever lines the log shows', () => {
+  const line = 'BOOT_IMAGE=/vmlinuz-6.8.0 root=UUID=0b1c ro console=ttyS0';
+  const policy = vm(`kernelCmdlines: { exact: ["${line}"] }`);
+  // GRUB's PCR 8 events left out of the log, the allowed line shown from PCR 12 (extended from the running OS)
+  const grubHidden = chain();
+  grubHidden[0]!.eventLog!.replayedPcrs.get('sha256')!.delete(8);
+  grubHidden[0]!.eventLog!.replayedPcrs.get('sha256')!.set(12, Buffer.alloc(32, 0x12));
+  grubHidden[0]!.quote.pcrs.get('sha256')!.set(12, Buffer.alloc(32, 0x12));
+  const r = assertFail(evaluatePolicy(policy, input(grubHidden)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
+  assert.match(r.message, /does not account for PCR 8/);
+  assert.deepEqual(r.actual, { unaccountedPcrs: [8] });
+  // PCR 12 extended with no event in the log: a systemd-boot line could be there
+  const sdHidden = chain();
+  sdHidden[0]!.quote.pcrs.get('sha256')!.set(12, Buffer.alloc(32, 0x12));
+  assert.deepEqual(assertFail(evaluatePolicy(policy, input(sdHidden)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE').actual, { unaccountedPcrs: [12] });
+  // not quoted: nothing says what was measured there
+  const unquoted = chain();
+  unquoted[0]!.quote.pcrs.get('sha256')!.delete(12);
+  assert.deepEqual(assertFail(evaluatePolicy(policy, input(unquoted)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE').actual, { unaccountedPcrs: [12] });
+  // an unused PCR at its initial value with no event is accounted for (the fixture's PCR 12)
+  assertPass(evaluatePolicy(policy, input()), 'layer[0].eventLog.kernelCmdlines');
+});
+
 test('eventLog.dbx: the measured dbx must hold the required hashes', () => {
   assertPass(evaluatePolicy(vm(`dbx: { sha256: ["${sha256('revoked shim 15')}"], certSha256: ["${sha256('revoked cert')}"] }`), input()), 'layer[0].eventLog.dbx.sha256');
   const r = assertFail(evaluatePolicy(vm(`dbx: { sha256: ["${sha256('revoked shim 15')}", "${sha256('BlackLotus')}"] }`), input()), 'layer[0].eventLog.dbx.sha256', 'POLICY_DBX_MISSING');

@@ -26,7 +26,8 @@ function pcrRange(layer: number, indexes: number[]): Record<number, string> {
 export const NOW = new Date('2026-11-26T12:00:00Z');
 
 export function vmLayer(): LayerFacts {
-  const values = pcrRange(0, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  // PCR 12 (where systemd-boot measures command lines) at its initial value: nothing was measured there
+  const values = { ...pcrRange(0, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), 12: '00'.repeat(32) };
   return {
     position: 0,
     uri: 'https://web-1.example:8443',

@@ -14,6 +14,8 @@ import { SimCa } from '../../src/simulator/pki.js';
 import { SoftTpm } from '../../src/simulator/soft-tpm.js';
 import { ImaMeasurementList, imaNgTemplateData } from '../../src/simulator/ima.js';
 import { FIRMWARE_PROFILES, firmwareLog, measureBoot, simFileContent } from '../../src/simulator/firmware.js';
+import { EventLogWriter } from '../../src/eventlog/writer.js';
+import { EV } from '../../src/eventlog/event-types.js';
 import { parseEvidenceQuery, serializeEvidence } from '../../src/transport/evidence.js';
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import { liveSource } from '../../src/transport/layer-source.js';
@@ -28,6 +30,7 @@ const ca = SimCa.root('Hidden measurements AK CA', freshKeyPair('ec', { namedCur
 const trust = buildTrustStore([{ origin: 'root.pem', bytes: Buffer.from(ca.certificate.pem), role: 'anchor', label: 'ak-ca' }]).store;
 
 const EVIL_CMDLINE = 'root=/dev/vda2 ro init=/bin/sh';
+const GOOD_CMDLINE = 'root=/dev/vda2 ro quiet';
 const bashDigest = hash('sha256', simFileContent('/usr/bin/bash'), 'hex');
 const evilDigest = hash('sha256', Buffer.from('malware'), 'hex');
 
@@ -90,4 +93,32 @@ layers:
   assert.match(doctored.reason, /PCR 10: the IMA list has no entry for it/);
   const rules = doctored.layers[0]!.rules ?? [];
   for (const id of ['layer[0].ima.required', 'layer[0].ima.allowList', 'layer[0].ima.denied']) assert.equal(rules.find((r) => r.id === id)?.status, 'fail', id);
+});
+
+test('an event log without GRUB\'s PCR 8 events and with a PCR 12 command line extended from the OS does not pass a command-line rule', async () => {
+  const m = machine('hidden-cmdline');
+  const policy = `apiVersion: vtpm-verify/v1
+name: cmdline-strict
+chain: { endAt: any }
+layers:
+  - name: machine
+    eventLog:
+      required: true
+      kernelCmdlines: { exact: ["${GOOD_CMDLINE}"] }
+`;
+  const honest = await attest(m, { eventLog: m.firmware.bytes, imaLog: m.ima.toText() }, policy);
+  assert.equal(honest.verdict, 'not-trusted');
+  assert.match(honest.reason, /kernel command line not allowed: .*init=\/bin\/sh/);
+
+  const w = new EventLogWriter({ banks: m.tpm.banks });
+  for (const e of m.firmware.events) if (e.pcr !== 8) w.add(e);
+  const text = Buffer.from(`${GOOD_CMDLINE}\0`, 'utf16le');
+  const digests = Object.fromEntries(m.tpm.banks.map((bank) => [bank, hash(bank, text, 'buffer')]));
+  for (const bank of m.tpm.banks) m.tpm.extend(bank, 12, digests[bank]!);
+  w.add({ pcr: 12, type: EV.IPL, data: text, digests });
+  const doctored = await attest(m, { eventLog: w.toBytes(), imaLog: m.ima.toText() }, policy);
+  assert.equal(doctored.verdict, 'not-trusted', doctored.reason);
+  assert.equal(doctored.error?.code, 'POLICY_KERNEL_CMDLINE');
+  assert.match(doctored.reason, /does not account for PCR 8/);
+  assert.equal(doctored.layers[0]!.rules?.find((r) => r.id === 'layer[0].eventLog.required')?.status, 'pass');
 });

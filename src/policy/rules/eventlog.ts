@@ -10,6 +10,24 @@ import type { EventLogSpec } from '../schema.js';
 
 /** Boot applications are measured into PCR 4 (TCG PC Client PFP). */
 const BOOT_APP_PCR = 4;
+/** Kernel command lines are measured into PCR 8 (GRUB) and PCR 12 (systemd-boot, sd-stub). */
+export const KERNEL_CMDLINE_PCRS: readonly number[] = [8, 12];
+
+/**
+ * The command-line PCRs the log does not account for: not quoted in a bank the log carries, or quoted at a
+ * value other than their initial one (zeros) while the log has no event for them. A command line measured
+ * there is unseen: a log that leaves out GRUB's PCR 8 events and brings a PCR 12 line extended from the
+ * running OS (or the reverse) would otherwise show only the line the policy allows.
+ */
+export function unaccountedCmdlinePcrs(layer: LayerFacts, log: EventLogFacts): number[] {
+  return KERNEL_CMDLINE_PCRS.filter(
+    (pcr) =>
+      ![...log.replayedPcrs].some(([bank, replayed]) => {
+        const quoted = layer.quote.pcrs.get(bank)?.get(pcr);
+        return quoted !== undefined && (replayed.has(pcr) || quoted.every((b) => b === 0));
+      }),
+  );
+}
 const MAX_LISTED = 20;
 
 /** The log, if its contents may be used; otherwise records why not under id and returns undefined. */
@@ -82,9 +100,15 @@ export function evaluateEventLog(rs: CompiledRuleSet, layer: LayerFacts, sink: R
     if (log) {
       const { exact, patterns } = rs.kernelCmdlines;
       const bad = log.kernelCmdlines.filter((c) => !exact.has(c) && !patterns.some((p) => p.test(c)));
+      const unaccounted = unaccountedCmdlinePcrs(layer, log);
       if (log.kernelCmdlinesUnattested) {
         // a relabelled or rewritten PCR 8 event could be the command line that really booted
         sink.fail('eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', `${log.kernelCmdlinesUnattested} PCR 8 event(s) hold text their digest does not cover: a kernel command line may be hidden in them`, { expected: 'every PCR 8 text attested', actual: log.kernelCmdlinesUnattested });
+      } else if (unaccounted.length) {
+        sink.fail('eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', `the event log does not account for PCR ${unaccounted.join(' and ')} (not quoted, or extended with no event in the log): a kernel command line measured there is not seen`, {
+          expected: `PCRs ${KERNEL_CMDLINE_PCRS.join(' and ')} quoted, each replayed by the log or at its initial value`,
+          actual: { unaccountedPcrs: unaccounted },
+        });
       } else if (log.kernelCmdlines.length === 0) sink.fail('eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', 'no kernel command line is measured in the event log', { expected: 'an allowed kernel command line', actual: [] });
       else sink.check(bad.length === 0, 'eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', 'every kernel command line is allowed', `kernel command line not allowed: ${JSON.stringify(bad[0])}`, { expected: { exact: [...exact], patterns: patterns.map((p) => p.source) }, actual: log.kernelCmdlines });
     }
