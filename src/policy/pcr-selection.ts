@@ -32,7 +32,11 @@ export function pcrSelectionFor(policy: Policy, position: number): Map<HashName,
     const spec = rs.spec;
     for (const [bank, rules] of spec.pcrs ?? []) for (const index of rules.keys()) add(bank, Number(index));
     const log = spec.eventLog;
-    if (log?.bootApplications) add('sha256', LOG_PCRS.bootApplications);
+    if (log?.bootApplications) {
+      add('sha256', LOG_PCRS.bootApplications);
+      // digests count only in banks the quote verified: PCR 4 in every bank the lists name
+      for (const lists of [log.bootApplications.allowed, log.bootApplications.forbidden]) for (const bank of lists?.keys() ?? []) add(bank, LOG_PCRS.bootApplications);
+    }
     if (log?.requireSecureBoot || log?.dbx) add('sha256', LOG_PCRS.secureBootAndDbx);
     if (spec.ima?.allowList || spec.ima?.denied || spec.ima?.required || spec.ima?.mustReplay) add('sha256', LOG_PCRS.ima);
   }

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluatePolicy } from '../../src/policy/evaluate.js';
-import { chain, input, layerPolicy, sha256 } from './fixtures.js';
+import { chain, input, layerPolicy, sha1, sha256 } from './fixtures.js';
 import { assertFail, assertNoResult, assertPass, rule } from './rule-helpers.js';
 
 const vm = (body: string) => layerPolicy(`select: { position: 0 }\neventLog:\n${body.split('\n').map((l) => `  ${l}`).join('\n')}`);
@@ -70,6 +70,18 @@ test('eventLog.bootApplications.allowed: no application measured, or PCR 4 not q
 test('eventLog.bootApplications.forbidden: no boot application may be forbidden', () => {
   assertPass(evaluatePolicy(vm(`bootApplications:\n  forbidden:\n    sha256: ["${sha256('old shim')}"]`), input()), 'layer[0].eventLog.bootApplications.forbidden');
   assertFail(evaluatePolicy(vm(`bootApplications:\n  forbidden:\n    sha256: ["${sha256('shimx64.efi')}"]`), input()), 'layer[0].eventLog.bootApplications.forbidden', 'POLICY_BOOT_APP_FORBIDDEN');
+});
+
+test('eventLog.bootApplications.forbidden in a bank a boot application has no verified digest in fails: it cannot be checked', () => {
+  // the fixture's applications carry SHA-256 digests only (the bank the quote verified)
+  const r = assertFail(evaluatePolicy(vm(`bootApplications:\n  forbidden:\n    sha1: ["${sha1('some revoked shim')}"]`), input()), 'layer[0].eventLog.bootApplications.forbidden', 'POLICY_BOOT_APP_FORBIDDEN');
+  assert.match(r.message, /3 boot application\(s\) have no verified sha1 digest/);
+  // with the digest verified in that bank, the list is checked as usual
+  const both = chain();
+  for (const a of both[0]!.eventLog!.bootApplications) a.digests.sha1 = sha1(`sha1 of ${a.digests.sha256}`);
+  assertPass(evaluatePolicy(vm(`bootApplications:\n  forbidden:\n    sha1: ["${sha1('some revoked shim')}"]`), input(both)), 'layer[0].eventLog.bootApplications.forbidden');
+  const shim = both[0]!.eventLog!.bootApplications[0]!.digests.sha1!;
+  assertFail(evaluatePolicy(vm(`bootApplications:\n  forbidden:\n    sha1: ["${shim}"]`), input(both)), 'layer[0].eventLog.bootApplications.forbidden', 'POLICY_BOOT_APP_FORBIDDEN');
 });
 
 test('eventLog.bootApplications.forbidden also looks at unbound event digests (an image relabelled as a blob); allowed does not', () => {

@@ -73,6 +73,18 @@ function evaluateBootApps(rs: CompiledRuleSet, layer: LayerFacts, sink: RuleSink
       if (apps.length === 0) sink.fail(id, 'POLICY_BOOT_APP_NOT_ALLOWED', 'no boot application is measured in the event log', { expected: 'at least one allowed boot application', actual: [] });
       else sink.check(bad.length === 0, id, 'POLICY_BOOT_APP_NOT_ALLOWED', `all ${apps.length} boot application(s) are allowed`, `${bad.length} boot application(s) not allowed: ${bad.slice(0, 3).map((a) => a.path ?? Object.values(a.digests)[0]).join(', ')}`, { actual: bad.slice(0, MAX_LISTED).map(describeApp) });
     } else {
+      // A digest counts only in a bank the quote verified: a boot application with none in a bank the list names
+      // cannot be told apart from what the list forbids there (a revoked image's SHA-1 against a SHA-256-only quote).
+      const unchecked = [...sets.keys()].flatMap((bank) => apps.filter((a) => a.digests[bank] === undefined).map((a) => ({ bank, app: a })));
+      if (unchecked.length) {
+        const banks = [...new Set(unchecked.map((u) => u.bank))];
+        const shown = [...new Set(unchecked.map((u) => u.app))];
+        sink.fail(id, 'POLICY_BOOT_APP_FORBIDDEN', `${shown.length} boot application(s) have no verified ${banks.join('/')} digest, the bank(s) of the forbidden list: they cannot be checked against it (first: ${shown[0]!.path ?? Object.values(shown[0]!.digests)[0]})`, {
+          expected: `a verified digest in ${banks.join(' and ')} for every boot application`,
+          actual: shown.slice(0, MAX_LISTED).map(describeApp),
+        });
+        continue;
+      }
       // an image relabelled as a firmware blob (the type is not in the digest) is still that image
       const bad = [...apps, ...(log.unboundDigests ?? [])].filter((a) => appHits(a, sets));
       sink.check(bad.length === 0, id, 'POLICY_BOOT_APP_FORBIDDEN', `none of ${apps.length} boot application(s) is forbidden`, `${bad.length} forbidden boot application(s): ${bad.slice(0, 3).map((a) => a.path ?? Object.values(a.digests)[0]).join(', ')}`, { actual: bad.slice(0, MAX_LISTED).map(describeApp) });
