@@ -75,6 +75,17 @@ test('ima.denied: a denied digest fails whatever the path, even an excluded one'
   assert.equal((r.actual as { count: number }).count, 1);
 });
 
+test('ima.denied: files measured with another algorithm than the denied digests cannot be checked, and fail', () => {
+  // the fixture's list is SHA-256; a list of denied SHA-1 hashes never matches it
+  const r = assertFail(evaluatePolicy(vm(`denied: ["${sha1('xmrig')}"]`), input()), 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
+  assert.match(r.message, /5 measured file\(s\) have a sha256 digest, and the denied list has no digest of that size/);
+  // with digests of both algorithms, every file is checked against its own
+  assertPass(evaluatePolicy(vm(`denied: ["${sha1('xmrig')}", "${sha256('xmrig')}"]`), input()), 'layer[0].ima.denied');
+  const legacy = chain();
+  legacy[0]!.ima!.entries.push({ path: '/usr/bin/xmrig', digest: sha1('xmrig'), algo: 'sha1', template: 'ima' });
+  assertFail(evaluatePolicy(vm(`denied: ["${sha1('xmrig')}", "${sha256('xmrig')}"]`), input(legacy)), 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
+});
+
 test('ima: a file measurement relabelled ima-buf (its digest is not the hash of its "buffer") is checked as a file, and denied whatever its template', () => {
   const relabelled = chain();
   relabelled[0]!.ima!.entries.push({ path: '/usr/local/bin/xmrig', digest: sha256('xmrig'), algo: 'sha256', template: 'ima-buf', templateAttested: false });

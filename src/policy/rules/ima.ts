@@ -80,6 +80,18 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
     }
   }
   if (checkDenied) {
+    // A digest compares only with digests of its algorithm: a file measured with another one (a SHA-256 IMA list
+    // against a list of denied SHA-1 hashes) cannot be told apart from a denied one, and must not pass for it.
+    const sizes = new Set([...denied!].map((d) => d.length));
+    const unchecked = ima.entries.filter((e) => !sizes.has(e.digest.length));
+    if (unchecked.length) {
+      const algos = [...new Set(unchecked.map((e) => e.algo))];
+      sink.fail('ima.denied', 'POLICY_IMA_DENIED', `${unchecked.length} measured file(s) have a ${algos.join('/')} digest, and the denied list has no digest of that size: they cannot be checked against it (first: ${unchecked[0]!.path})`, {
+        expected: `denied digests of the measured files' algorithm (${[...sizes].map((n) => `${n / 2}-byte`).join(', ')} given)`,
+        actual: { count: unchecked.length, entries: unchecked.slice(0, MAX_LISTED).map(entryOf) },
+      });
+      return;
+    }
     sink.check(deniedHits.length === 0, 'ima.denied', 'POLICY_IMA_DENIED', `no measured file has a denied digest (${denied!.size} denied)`, `${deniedHits.length} measured file(s) with a denied digest (first: ${deniedHits[0]?.path})`, {
       actual: { count: deniedHits.length, entries: deniedHits.slice(0, MAX_LISTED).map(entryOf) },
     });
