@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { verifyLogsAgainstQuote, type LogsToVerify, type LogsVerification } from '../eventlog/index.js';
 import type { PcrValues } from '../tpm/pcrs.js';
 import { FIRMWARE_LOGGED_PCRS } from '../eventlog/quote-replay.js';
+import { IMA_PCR } from '../eventlog/ima/quote-replay.js';
 
 export interface LogVerificationCacheStats {
   hits: number;
@@ -90,7 +91,7 @@ export class LogVerificationCache {
 
 /**
  * The PCR indexes a verification depends on: those the event log extends (in
- * any bank), PCRs 0-7 (compared even without events), and those the IMA list extends. Without outcomes to tell (a log
+ * any bank), PCRs 0-7 (compared even without events), and those the IMA list extends (and PCR 10). Without outcomes to tell (a log
  * that replayed nothing), every index counts. Other quoted PCRs (PCR 23 of a
  * host, application PCRs) do not change the verification, so they are not
  * part of the key: every host of one firmware shares one entry.
@@ -108,6 +109,8 @@ function relevantIndexes(logs: Pick<LogsToVerify, 'eventLog' | 'ima'>, result: L
     const outcomes = result.ima?.pcrs ?? [];
     if (outcomes.length === 0) return null;
     for (const o of outcomes) set.add(o.pcr);
+    // the list must account for PCR 10 whether or not it has entries for it: its quoted value (or absence) counts
+    set.add(IMA_PCR);
   }
   return [...set].sort((a, b) => a - b);
 }

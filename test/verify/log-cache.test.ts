@@ -126,6 +126,26 @@ test('a firmware PCR the log has no event for is part of the key: a quote where 
   assert.deepEqual(cache.stats, { hits: 0, misses: 2 });
 });
 
+test('PCR 10 is part of the key of an IMA verification even when the list has no entry for it', async () => {
+  const { createHash } = await import('node:crypto');
+  const { imaNgTemplateData } = await import('../../src/simulator/ima.js');
+  const data = imaNgTemplateData('sha256', Buffer.alloc(32, 0xab), '/usr/bin/bash');
+  const line = `14 ${createHash('sha1').update(data).digest('hex')} ima-ng sha256:${'ab'.repeat(32)} /usr/bin/bash\n`;
+  const { parseImaAscii } = await import('../../src/eventlog/ima/parse.js');
+  const { replayIma } = await import('../../src/eventlog/ima/replay.js');
+  const pcr14 = replayIma(parseImaAscii(line), 'sha256').pcrs.get(14)!;
+  const ima = Buffer.from(line);
+  const quote = (pcr10?: Buffer): PcrValues => new Map([['sha256', new Map([[14, pcr14], ...(pcr10 ? [[10, pcr10] as const] : [])])]]);
+  const cache = new LogVerificationCache();
+  // PCR 10 not quoted: nothing relates the list to what IMA measured; then quoted at its initial value: nothing was
+  for (const [q, ok] of [[quote(), false], [quote(Buffer.alloc(32)), true], [quote(Buffer.alloc(32, 0x10)), false]] as const) {
+    const r = cache.verify({ ima }, q);
+    assert.equal(r.ok, ok);
+    assert.deepEqual(r.checks, verifyLogsAgainstQuote({ ima }, q).checks);
+  }
+  assert.deepEqual(cache.stats, { hits: 0, misses: 3 });
+});
+
 test('an entry keyed on every quoted PCR is never found under a narrower set another log (sharing the sampled key) made known', async () => {
   const { SoftTpm } = await import('../../src/simulator/soft-tpm.js');
   const { firmwareLog, measureBoot, FIRMWARE_PROFILES } = await import('../../src/simulator/firmware.js');
