@@ -13,7 +13,7 @@
 
 import type { HashName } from '../tpm/constants.js';
 import type { LayerFacts } from './evidence.js';
-import { unaccountedCmdlinePcrs } from './rules/eventlog.js';
+import { bootPcrVerified, unaccountedCmdlinePcrs } from './rules/eventlog.js';
 import { fwHex } from './rules/tpm.js';
 import { manufacturerText } from './rules/trust.js';
 import { API_VERSION, normalizeManufacturer } from './schema.js';
@@ -139,7 +139,7 @@ function generateEventLog(w: Lines, l: LayerFacts): void {
   w.add(6, 'required: true', 'the layer sent an event log that replayed to its quote');
   if (log.secureBoot === true) w.add(6, 'requireSecureBoot: true', 'SecureBoot was measured as 1');
   else w.comment(6, `requireSecureBoot: not set, SecureBoot was ${log.secureBoot === false ? 'measured as 0' : 'not measured'}`);
-  const pcr4Quoted = [...l.quote.pcrs.values()].some((b) => b.has(4));
+  const pcr4Quoted = bootPcrVerified(l, log);
   if (log.bootApplications.length && pcr4Quoted) {
     const byBank = new Map<HashName, Map<string, string>>();
     for (const app of log.bootApplications) {
@@ -155,7 +155,7 @@ function generateEventLog(w: Lines, l: LayerFacts): void {
       w.add(10, `${bank}:`);
       for (const [digest, where] of digests) w.add(12, `- ${q(digest)}`, `boot application, ${where}`);
     }
-  } else if (log.bootApplications.length) w.comment(6, 'bootApplications: not generated, the quote does not cover PCR 4');
+  } else if (log.bootApplications.length) w.comment(6, 'bootApplications: not generated, the quote does not cover PCR 4 in a bank the event log carries');
   const cmdlines = [...new Set(log.kernelCmdlines)];
   if (log.kernelCmdlinesUnattested) {
     // the rule fails on such a log whatever it lists: the policy would refuse the evidence it was made from (PCR 8 stays pinned)

@@ -84,6 +84,17 @@ test('eventLog.bootApplications.forbidden in a bank a boot application has no ve
   assertFail(evaluatePolicy(vm(`bootApplications:\n  forbidden:\n    sha1: ["${shim}"]`), input(both)), 'layer[0].eventLog.bootApplications.forbidden', 'POLICY_BOOT_APP_FORBIDDEN');
 });
 
+test('eventLog.bootApplications: PCR 4 quoted only in a bank the log does not carry proves nothing: forbidden fails too', () => {
+  // the log's PCR 4 events (SHA-256) stay unverified, so it lists no boot application at all
+  const otherBank = chain();
+  otherBank[0]!.quote.pcrs.get('sha256')!.delete(4);
+  otherBank[0]!.quote.pcrs.set('sha1', new Map([[4, Buffer.alloc(20, 4)]]));
+  otherBank[0]!.eventLog!.bootApplications = [];
+  const r = assertFail(evaluatePolicy(vm(`bootApplications:\n  forbidden:\n    sha256: ["${sha256('shimx64.efi')}"]`), input(otherBank)), 'layer[0].eventLog.bootApplications.forbidden', 'POLICY_BOOT_APP_FORBIDDEN');
+  assert.match(r.message, /does not cover PCR 4 in a bank the event log carries/);
+  assertFail(evaluatePolicy(vm(allowed), input(otherBank)), 'layer[0].eventLog.bootApplications.allowed', 'POLICY_BOOT_APP_NOT_ALLOWED');
+});
+
 test('eventLog.bootApplications.forbidden also looks at unbound event digests (an image relabelled as a blob); allowed does not', () => {
   const relabelled = chain();
   relabelled[0]!.eventLog!.unboundDigests = [{ pcr: 2, digests: { sha256: sha256('forbidden driver') } }];

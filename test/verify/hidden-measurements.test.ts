@@ -16,7 +16,7 @@ import { ImaMeasurementList, imaNgTemplateData } from '../../src/simulator/ima.j
 import { FIRMWARE_PROFILES, firmwareLog, measureBoot, simFileContent } from '../../src/simulator/firmware.js';
 import { EventLogWriter } from '../../src/eventlog/writer.js';
 import { EV } from '../../src/eventlog/event-types.js';
-import { parseEvidenceQuery, serializeEvidence } from '../../src/transport/evidence.js';
+import { parseEvidenceQuery, serializeEvidence, type PcrSelection } from '../../src/transport/evidence.js';
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import { liveSource } from '../../src/transport/layer-source.js';
 import { walk, type EvidenceSource } from '../../src/verify/walker.js';
@@ -47,10 +47,11 @@ function machine(seed: string) {
   return { tpm, cert, firmware, ima, bootAggregate: ima.entries[0]!.fileDigest.toString('hex') };
 }
 
-async function attest(m: ReturnType<typeof machine>, logs: { eventLog: Buffer; imaLog: string }, policyText: string): Promise<AttestationResult> {
+async function attest(m: ReturnType<typeof machine>, logs: { eventLog: Buffer; imaLog: string }, policyText: string, selection?: PcrSelection[]): Promise<AttestationResult> {
   const server: Server = createServer((req, res) => {
     const r = parseEvidenceQuery(new URL(req.url ?? '/', 'http://127.0.0.1').searchParams);
-    const q = m.tpm.quote(r.nonce, r.pcrs);
+    // the attester quotes what it likes: nothing makes it quote the PCRs asked for
+    const q = m.tpm.quote(r.nonce, selection ?? r.pcrs);
     const body = serializeEvidence({ version: 1, quote: { message: q.message, signature: q.signature }, unverifiedPcrs: q.pcrs, certificates: [{ pem: m.cert.pem, der: m.cert.der }], eventLog: logs.eventLog, imaLog: logs.imaLog });
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
@@ -121,4 +122,30 @@ layers:
   assert.equal(doctored.error?.code, 'POLICY_KERNEL_CMDLINE');
   assert.match(doctored.reason, /does not account for PCR 8/);
   assert.equal(doctored.layers[0]!.rules?.find((r) => r.id === 'layer[0].eventLog.required')?.status, 'pass');
+});
+
+test('a quote covering PCR 4 only in a bank the event log does not carry does not let a forbidden boot application pass', async () => {
+  const m = machine('hidden-boot-app');
+  const shim = Buffer.from(m.firmware.events.find((e) => e.pcr === 4 && e.digests !== undefined)!.digests!.sha256!).toString('hex');
+  const policy = `apiVersion: vtpm-verify/v1
+name: forbid
+chain: { endAt: any }
+layers:
+  - name: machine
+    eventLog:
+      required: true
+      bootApplications: { forbidden: { sha256: ["${shim}"] } }
+`;
+  const honest = await attest(m, { eventLog: m.firmware.bytes, imaLog: m.ima.toText() }, policy);
+  assert.equal(honest.error?.code, 'POLICY_BOOT_APP_FORBIDDEN');
+  assert.match(honest.reason, /1 forbidden boot application/);
+
+  // the same events with their SHA-256 digests only, and a quote of SHA-1 PCR 4 and every SHA-256 PCR but 4
+  const w = new EventLogWriter({ banks: ['sha256'] });
+  for (const e of m.firmware.events) w.add(e.digests ? { ...e, digests: { sha256: e.digests.sha256! } } : e);
+  const sha256Pcrs = Array.from({ length: 24 }, (_, i) => i).filter((i) => i !== 4);
+  const doctored = await attest(m, { eventLog: w.toBytes(), imaLog: m.ima.toText() }, policy, [{ bank: 'sha1', pcrs: [4] }, { bank: 'sha256', pcrs: sha256Pcrs }]);
+  assert.equal(doctored.verdict, 'not-trusted', doctored.reason);
+  assert.equal(doctored.error?.code, 'POLICY_BOOT_APP_FORBIDDEN');
+  assert.match(doctored.reason, /does not cover PCR 4 in a bank the event log carries/);
 });

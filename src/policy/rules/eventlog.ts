@@ -51,8 +51,13 @@ function appHits(a: BootApplicationFacts, sets: ReadonlyMap<HashName, ReadonlySe
   return false;
 }
 
-function bootPcrQuoted(layer: LayerFacts): boolean {
-  for (const bank of layer.quote.pcrs.values()) if (bank.has(BOOT_APP_PCR)) return true;
+/**
+ * PCR 4 is quoted in a bank the log carries (so the replay compared it, events or none). Quoted only in
+ * another bank, the log's PCR 4 events stay unverified: the list of boot applications would be empty,
+ * and a `forbidden` rule would pass for want of anything to check.
+ */
+export function bootPcrVerified(layer: LayerFacts, log: EventLogFacts): boolean {
+  for (const [bank, values] of layer.quote.pcrs) if (values.has(BOOT_APP_PCR) && log.replayedPcrs.get(bank)?.has(BOOT_APP_PCR)) return true;
   return false;
 }
 
@@ -63,8 +68,8 @@ function evaluateBootApps(rs: CompiledRuleSet, layer: LayerFacts, sink: RuleSink
     const log = usableLog(layer, sink, id);
     if (!log) continue;
     // A log is only complete for PCRs the quote covers; without PCR 4 the list of boot applications may have been cut.
-    if (!bootPcrQuoted(layer)) {
-      sink.fail(id, key === 'allowed' ? 'POLICY_BOOT_APP_NOT_ALLOWED' : 'POLICY_BOOT_APP_FORBIDDEN', `the quote does not cover PCR ${BOOT_APP_PCR}, so the boot applications in the log are not proven complete`, { expected: `PCR ${BOOT_APP_PCR} quoted`, actual: null });
+    if (!bootPcrVerified(layer, log)) {
+      sink.fail(id, key === 'allowed' ? 'POLICY_BOOT_APP_NOT_ALLOWED' : 'POLICY_BOOT_APP_FORBIDDEN', `the quote does not cover PCR ${BOOT_APP_PCR} in a bank the event log carries, so the boot applications in the log are not proven complete`, { expected: `PCR ${BOOT_APP_PCR} quoted in a bank of the log`, actual: null });
       continue;
     }
     const apps = log.bootApplications;
