@@ -252,12 +252,21 @@ test('against a quote: the list must account for PCR 10; entries claimed into an
   assert.equal(noPcr10.ok, false);
   assert.equal(noPcr10.checks.find((x) => x.id === 'ima.replay.sha256.10')!.code, 'IMA_REPLAY_NO_OVERLAP');
   assert.equal(noPcr10.checks.find((x) => x.id === 'ima.replay')!.code, 'IMA_REPLAY_NO_OVERLAP');
-  // the honest list verifies; so does a list with nothing in PCR 10 while the quoted PCR 10 is at its initial value
+  // the honest list verifies
   assert.equal(replayImaAgainstQuote(parseImaAscii(`${evil.line}\n`), quoted).ok, true);
+  // nothing in PCR 10 while the quoted PCR 10 is at its initial value: IMA did not measure, the list is not IMA's
   const idle: PcrValues = new Map([['sha256', new Map([[10, zero], [14, quoted.get('sha256')!.get(14)!]])]]);
   const r = replayImaAgainstQuote(parseImaAscii(`${fake.line}\n`), idle);
-  assert.equal(r.ok, true, r.checks.map((x) => x.message).join('\n'));
-  assert.deepEqual(r.pcrs.map((p) => [p.pcr, p.status, p.entries]), [[10, 'match', 0], [14, 'match', 1]]);
+  assert.equal(r.ok, false);
+  assert.match(r.checks.find((x) => x.id === 'ima.replay.sha256.10')!.message, /IMA measured nothing into it/);
+  // a continued replay with no new entry for PCR 10 finds it at the carried value
+  const first = replayImaAgainstQuote(parseImaAscii(`${evil.line}\n${fake.line}\n`), quoted);
+  assert.equal(first.ok, true);
+  const more = ngEntry(14, '/usr/bin/ls', 'ls');
+  const later: PcrValues = new Map([['sha256', new Map([[10, quoted.get('sha256')!.get(10)!], [14, sha('sha256', quoted.get('sha256')!.get(14)!, more.extend)]])]]);
+  const next = replayImaAgainstQuote(parseImaAscii(`${evil.line}\n${fake.line}\n${more.line}\n`), later, { from: first.state! });
+  assert.equal(next.ok, true, next.checks.map((x) => x.message).join('\n'));
+  assert.deepEqual(next.pcrs.map((p) => [p.pcr, p.status, p.entries]), [[10, 'match', 0], [14, 'match', 1]]);
 });
 
 test('legacy ima template lists with violations replay in both banks, and verify against a quote', (t) => {

@@ -35,12 +35,13 @@ const bashDigest = hash('sha256', simFileContent('/usr/bin/bash'), 'hex');
 const evilDigest = hash('sha256', Buffer.from('malware'), 'hex');
 
 /** One machine without a TrustedLayer extension (the walk ends there): booted with EVIL_CMDLINE, ran /tmp/evil. */
-function machine(seed: string) {
+function machine(seed: string, opts: { imaMeasures?: boolean } = {}) {
   const tpm = SoftTpm.create({ seed });
   const cert = ca.issueAk({ commonName: `${seed} AK`, publicKey: tpm.akPublicKey, serialLabel: seed });
   const firmware = firmwareLog({ ...FIRMWARE_PROFILES.vm, kernelCmdline: `/boot/vmlinuz ${EVIL_CMDLINE}`, grubCommands: [] }, tpm.banks);
   measureBoot(tpm, firmware);
-  const ima = new ImaMeasurementList(tpm);
+  // without IMA, the list is made on another TPM: this one's PCR 10 stays at its initial value
+  const ima = new ImaMeasurementList(opts.imaMeasures === false ? SoftTpm.create({ seed: `${seed}-elsewhere` }) : tpm);
   ima.addBootAggregate();
   ima.measureFile('/usr/bin/bash', simFileContent('/usr/bin/bash'));
   ima.measureFile('/tmp/evil', Buffer.from('malware'));
@@ -94,6 +95,26 @@ layers:
   assert.match(doctored.reason, /PCR 10: the IMA list has no entry for it/);
   const rules = doctored.layers[0]!.rules ?? [];
   for (const id of ['layer[0].ima.required', 'layer[0].ima.allowList', 'layer[0].ima.denied']) assert.equal(rules.find((r) => r.id === id)?.status, 'fail', id);
+});
+
+test('an IMA list claimed into another PCR on a machine whose IMA measured nothing (PCR 10 at its initial value) does not pass ima.required', async () => {
+  const m = machine('no-ima', { imaMeasures: false });
+  const policy = `apiVersion: vtpm-verify/v1
+name: ima-required
+chain: { endAt: any }
+layers:
+  - name: machine
+    ima:
+      required: true
+      allowList: { "/usr/bin/bash": ["${bashDigest}"] }
+`;
+  const data = imaNgTemplateData('sha256', Buffer.from(bashDigest, 'hex'), '/usr/bin/bash');
+  for (const bank of m.tpm.banks) m.tpm.extend(bank, 14, hash(bank, data, 'buffer'));
+  const r = await attest(m, { eventLog: m.firmware.bytes, imaLog: `14 ${hash('sha1', data, 'hex')} ima-ng sha256:${bashDigest} /usr/bin/bash\n` }, policy);
+  assert.equal(r.verdict, 'not-trusted', r.reason);
+  assert.equal(r.error?.code, 'IMA_REPLAY_MISMATCH');
+  assert.match(r.reason, /IMA measured nothing into it/);
+  assert.equal(r.layers[0]!.rules?.find((x) => x.id === 'layer[0].ima.required')?.status, 'fail');
 });
 
 test('an event log without GRUB\'s PCR 8 events and with a PCR 12 command line extended from the OS does not pass a command-line rule', async () => {

@@ -137,12 +137,15 @@ test('PCR 10 is part of the key of an IMA verification even when the list has no
   const ima = Buffer.from(line);
   const quote = (pcr10?: Buffer): PcrValues => new Map([['sha256', new Map([[14, pcr14], ...(pcr10 ? [[10, pcr10] as const] : [])])]]);
   const cache = new LogVerificationCache();
-  // PCR 10 not quoted: nothing relates the list to what IMA measured; then quoted at its initial value: nothing was
-  for (const [q, ok] of [[quote(), false], [quote(Buffer.alloc(32)), true], [quote(Buffer.alloc(32, 0x10)), false]] as const) {
+  // PCR 10 not quoted (nothing relates the list to what IMA measured), at its initial value, extended: three verdicts
+  const codes = [];
+  for (const q of [quote(), quote(Buffer.alloc(32)), quote(Buffer.alloc(32, 0x10))]) {
     const r = cache.verify({ ima }, q);
-    assert.equal(r.ok, ok);
+    assert.equal(r.ok, false);
     assert.deepEqual(r.checks, verifyLogsAgainstQuote({ ima }, q).checks);
+    codes.push(r.checks.find((c) => c.id === 'ima.replay.sha256.10')?.code);
   }
+  assert.deepEqual(codes, ['IMA_REPLAY_NO_OVERLAP', 'IMA_REPLAY_MISMATCH', 'IMA_REPLAY_MISMATCH']);
   assert.deepEqual(cache.stats, { hits: 0, misses: 3 });
 });
 

@@ -118,26 +118,23 @@ export function replayImaAgainstQuote(list: UnverifiedImaList, quoted: PcrValues
       ),
     );
   }
-  // IMA lists every extend of its PCR: the list must account for the quoted PCR 10. A list with no entry for it
-  // must find it where replay starts (nothing measured), and a quote that leaves it out verifies nothing IMA
-  // measured. Otherwise entries claimed into another PCR, which anyone with root can extend, would verify while
-  // the files really measured into PCR 10 (the ones a policy denies) stay unseen.
+  // IMA lists every extend of its PCR, starting with boot_aggregate: the list must account for the quoted PCR 10.
+  // A whole list with no entry for it is not what IMA measured (the entries are missing, or IMA did not measure:
+  // a PCR 10 at its initial value); a continued replay with no new entry must find it at the carried value; and a
+  // quote that leaves it out verifies nothing IMA measured. Otherwise entries claimed into another PCR, which
+  // anyone with root can extend, would verify while the files really measured into PCR 10 stayed unseen.
   if (!touched.has(IMA_PCR) && quotedBank.has(IMA_PCR)) {
     const q = quotedBank.get(IMA_PCR)!;
     const value = running.get(IMA_PCR) ?? initialPcrValue(alg);
     const base: ImaPcrOutcome = { pcr: IMA_PCR, status: 'match', replayed: toHex(value), quoted: toHex(q), entries: 0, coveredEntries: 0, lastCoveredEntry: null };
     const id = `ima.replay.${bankName}.${IMA_PCR}`;
-    if (bytesEqual(value, q)) {
+    if (from && bytesEqual(value, q)) {
       pcrs.push(base);
-      checks.push(pass(id, `${bankName} PCR ${IMA_PCR} has no entries in the IMA list and is where replay starts in the quote`, { expected: base.quoted, actual: base.replayed }));
+      checks.push(pass(id, `${bankName} PCR ${IMA_PCR}: no new IMA entry, and the quote has the carried value`, { expected: base.quoted, actual: base.replayed }));
     } else {
       pcrs.push({ ...base, status: 'mismatch' });
-      checks.push(
-        fail(id, 'IMA_REPLAY_MISMATCH', `${bankName} PCR ${IMA_PCR}: the IMA list has no entry for it, but the quote has ${base.quoted!.slice(0, 16)}...: the entries IMA measured are missing from the list`, {
-          expected: base.quoted,
-          actual: base.replayed,
-        }),
-      );
+      const why = bytesEqual(value, q) ? 'IMA measured nothing into it (it is at its initial value)' : 'the entries IMA measured are missing from the list';
+      checks.push(fail(id, 'IMA_REPLAY_MISMATCH', `${bankName} PCR ${IMA_PCR}: the IMA list has no entry for it, where IMA measures (boot_aggregate first); ${why}`, { expected: base.quoted, actual: base.replayed }));
     }
     pcrs.sort((a, b) => a.pcr - b.pcr);
   }
