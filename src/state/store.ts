@@ -588,6 +588,16 @@ export class StateStore {
   private closed = false;
   /** audit runs' dictionaries, read in the open batch (null outside one) */
   private batchDictionaries: Map<number, Buffer> | null = null;
+  /** beginBatch() opened a batch that commitBatch() has not ended yet */
+  private inBatch = false;
+  /**
+   * The error of a write inside the open batch after which SQLite had rolled
+   * the whole transaction back (SQLITE_FULL, SQLITE_IOERR: "the transaction
+   * may be rolled back automatically"): every earlier write of the batch is
+   * gone, so the batch fails as a failed COMMIT would, and no write joins a
+   * new transaction in its place until then.
+   */
+  private batchLost: unknown;
 
   private readonly closeHooks: (() => void)[] = [];
 
@@ -1128,20 +1138,30 @@ export class StateStore {
    */
   beginBatch(): void {
     this.assertOpen('begin batch');
-    if (this.db.inTransaction) return;
+    if (this.inBatch || this.db.inTransaction) return;
     try {
       this.stmt('BEGIN IMMEDIATE').run();
     } catch (err) {
       throw stateError(err, this.path, 'begin batch');
     }
     this.batchDictionaries = new Map();
+    this.inBatch = true;
+    this.batchLost = undefined;
   }
 
   /** Commits the open batch (durably, synchronous = FULL); a no-op without one. */
   commitBatch(): void {
     this.assertOpen('commit batch');
-    if (!this.db.inTransaction) return;
+    if (!this.inBatch) return;
+    this.inBatch = false;
     this.batchDictionaries = null;
+    // a batch whose transaction is gone with no write seen failing (an earlier COMMIT failed): nothing to commit
+    if (!this.db.inTransaction && this.batchLost === undefined) return;
+    if (this.batchLost !== undefined) {
+      const lost = this.batchLost;
+      this.batchLost = undefined;
+      throw stateError(lost, this.path, 'commit batch (rolled back by an earlier write)');
+    }
     try {
       this.stmt('COMMIT').run();
     } catch (err) {
@@ -1158,13 +1178,13 @@ export class StateStore {
   }
 
   get batchOpen(): boolean {
-    return !this.closed && this.db.inTransaction;
+    return !this.closed && this.inBatch;
   }
 
   /** Closes the file; an open batch is committed first. */
   close(): void {
     if (this.closed) return;
-    if (this.db.inTransaction) this.commitBatch();
+    if (this.inBatch) this.commitBatch();
     this.closed = true;
     try {
       this.db.close();
@@ -1197,9 +1217,12 @@ export class StateStore {
 
   private write<T>(operation: string, fn: () => T): T {
     this.assertOpen(operation);
+    // outside the lost batch's transaction, this write would commit on its own, as if the batch had not failed
+    if (this.batchLost !== undefined) throw stateError(this.batchLost, this.path, operation);
     try {
       return this.db.transaction(fn).immediate();
     } catch (err) {
+      if (this.inBatch && !this.db.inTransaction) this.batchLost = err;
       throw stateError(err, this.path, operation);
     }
   }

@@ -169,3 +169,26 @@ test('a result recorded while the lock is let go that finds it held beyond the b
   assert.equal(batcher.stored, reader.history().length);
   assert.equal(batcher.stored, 1);
 });
+
+test('a write inside a batch that makes SQLite roll the whole transaction back (SQLITE_FULL) loses the batch: not counted as stored, nothing committed after it', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const store = await openState(file);
+  const batcher = new StateBatcher(store, { maxResults: 100, maxDelayMs: 60_000 });
+  const db = (store as unknown as { db: Database.Database }).db;
+  batcher.record(trustedResult({ name: 'vm-1' }));
+  batcher.record(trustedResult({ name: 'vm-2' }));
+  // the file may not grow any more: the next write fails with SQLITE_FULL, as on a full disk (or a full $TMPDIR
+  // for SQLite's statement journal), and SQLite rolls back the whole batch, vm-1 and vm-2 included
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+  const big = (name: string) => ({ ...trustedResult({ name }), summary: 'x'.repeat(200_000) });
+  assert.throws(() => batcher.record(big('vm-3')), (err: { code?: string }) => err.code === 'STATE_IO_ERROR');
+  db.pragma('max_page_count = 1073741823');
+  // the VMs still in flight: before, each of these committed on its own, and the next commit counted the lost results as stored
+  assert.throws(() => batcher.record(trustedResult({ name: 'vm-4' })), /disk is full/);
+  assert.throws(() => batcher.close(), /disk is full/);
+  const reader = await openState(file);
+  t.after(() => reader.close());
+  assert.equal(reader.history().length, 0, 'the batch was rolled back whole, and nothing was written after it');
+  assert.equal(batcher.stored, 0, 'stored counts what the file holds');
+  assert.deepEqual(reader.integrityCheck(), ['ok']);
+});
