@@ -56,10 +56,19 @@ export class ResultSpool {
   /** failure code → VMs that have it (the HTML report's filter list) */
   readonly codeCounts = new Map<string, number>();
   private closed = false;
+  /**
+   * Set once a write to the spool failed (a full $TMPDIR): later results are
+   * no longer written (the audit goes on: its verdicts and state stand), and
+   * each report that needs one read back fails with this error instead.
+   */
+  private failed: TransportError | undefined;
   /** set: every result's HTML card is rendered with these options and spooled */
   private readonly cards: HtmlReportOptions | undefined;
 
-  constructor(parent = tmpdir(), opts: { htmlCards?: HtmlReportOptions } = {}) {
+  constructor(
+    private readonly parent = tmpdir(),
+    opts: { htmlCards?: HtmlReportOptions } = {},
+  ) {
     this.cards = opts.htmlCards;
     let dir: string | undefined;
     try {
@@ -130,11 +139,19 @@ export class ResultSpool {
 
   private flush(): void {
     const block = Buffer.concat(this.pending, this.pendingBytes);
-    let done = 0;
-    while (done < block.length) done += writeSync(this.fd, block, done, block.length - done, this.written + done);
-    this.written += block.length;
     this.pending = [];
     this.pendingBytes = 0;
+    if (this.failed) return;
+    try {
+      let done = 0;
+      while (done < block.length) done += writeSync(this.fd, block, done, block.length - done, this.written + done);
+      this.written += block.length;
+    } catch (err) {
+      // a full disk where the spool is: not a reason to stop attesting (the result is
+      // stored and counted already); the reports that need it say why they were not written
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      this.failed = new TransportError('IO_ERROR', `the results could not be spooled in ${this.parent} (TMPDIR): ${code}`, { dir: this.parent, cause: code }, { cause: err });
+    }
   }
 
   private read(e: SpoolEntry): string {
@@ -143,6 +160,7 @@ export class ResultSpool {
 
   private readText(offset: number, length: number): string {
     if (this.pendingBytes > 0) this.flush();
+    if (this.failed) throw this.failed;
     const buf = Buffer.allocUnsafe(length);
     let got = 0;
     while (got < length) {
@@ -189,7 +207,9 @@ export function writeReportFile(path: string, what: string, chunks: Iterable<str
     } catch {
       // it may not exist
     }
-    throw new TransportError('IO_ERROR', `cannot write the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path, what }, { cause: err });
+    // the spool it is read from failed (a full $TMPDIR): say that, not a code of this file's
+    const why = err instanceof VtpmError ? err.message : ((err as NodeJS.ErrnoException).code ?? String(err));
+    throw new TransportError('IO_ERROR', `cannot write the ${what} ${path}: ${why}`, { path, what }, { cause: err });
   }
 }
 

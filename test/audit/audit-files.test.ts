@@ -10,11 +10,12 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { removeUnwrittenReports, reportFilesFound, writeReports, ResultSpool } from '../../src/cli/audit-reports.js';
 import { summarize } from '../../src/report/summary.js';
 import { runCli } from '../helpers/cli.js';
+import { BIN } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
 import { assertValidJunit, haveXmllint, xpath } from '../helpers/xmllint.js';
 import { fleet } from '../report/fleet.js';
@@ -196,4 +197,31 @@ process.exit(3);`;
   assert.match(r.stderr, /removed .*r\.json/);
   // the one it wrote stays
   assert.equal(readFileSync(files.junit, 'utf8'), 'an earlier run');
+});
+
+test('a spool that cannot be written mid-audit (a full $TMPDIR) does not stop the audit: every VM is attested, the reports that need the spool say why, exit 3', { skip: process.platform === 'win32' && 'no ulimit' }, async (t) => {
+  // 40 VMs with HTML cards fill the spool's first 1 MiB write block while VMs are still being attested
+  const { dir, inventory, sim } = await fleetOnDisk(t, { topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 40 } }, 'vtpm-files-');
+  const files = { junit: join(dir, 'a.xml'), html: join(dir, 'a.html') };
+  // a file size limit of 256 KiB fails the spool's write as a full disk would (EFBIG; node ignores SIGXFSZ)
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done, reject) => {
+    const args = [BIN, 'audit', inventory, '--trust', sim.trustDir, '--junit', files.junit, '--html', files.html, '--json'];
+    const child = spawn('sh', ['-c', 'ulimit -f 512 && exec "$0" "$@"', process.execPath, ...args], { env: { ...process.env, TMPDIR: dir, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+  assert.doesNotMatch(r.stdout + r.stderr, /INTERNAL_ERROR/);
+  assert.equal(r.code, 3, r.stderr);
+  const envelope = JSON.parse(r.stdout) as { error: { code: string }; result: { summary: { total: number; trusted: number }; reportErrors: { report: string; message: string }[] } };
+  assert.equal(envelope.error.code, 'IO_ERROR');
+  assert.deepEqual([envelope.result.summary.total, envelope.result.summary.trusted], [40, 40], 'every VM was attested');
+  assert.deepEqual(envelope.result.reportErrors.map((e) => e.report), ['html']);
+  assert.match(envelope.result.reportErrors[0]!.message, /cannot write the HTML report .*a\.html: the results could not be spooled in .* \(TMPDIR\): EFBIG/);
+  // the JUnit report of a fleet all trusted needs nothing read back from the spool
+  assert.match(readFileSync(files.junit, 'utf8'), /<testsuites [^>]*tests="40"/);
+  assert.equal(existsSync(files.html), false);
 });
