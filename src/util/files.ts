@@ -1,7 +1,7 @@
 // Reading input files with a size cap and typed errors. Only the edges (CLI,
 // trust store loading, state) read files; the core takes bytes.
 
-import { accessSync, constants as fsConstants, readFileSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fsyncSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -83,5 +83,39 @@ export function realFilePath(file: string): string {
     return realpathSync(resolve(file));
   } catch {
     return entryPath(file);
+  }
+}
+
+/**
+ * Writes `text` to `path` as a whole or not at all: into a temporary file
+ * beside it, synced, then renamed onto it. A write that fails (a full disk)
+ * leaves no partial file, and whatever `path` held before is left intact,
+ * instead of truncated. Throws the file system's error, as writeFileSync does.
+ */
+export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(temp, 'w', mode);
+    const bytes = Buffer.from(text, 'utf8');
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(temp, path);
+  } catch (err) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // the write's error is the one to report
+      }
+    }
+    try {
+      unlinkSync(temp);
+    } catch {
+      // not created, or already renamed
+    }
+    throw err;
   }
 }

@@ -10,12 +10,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { removeUnwrittenReports, reportFilesFound, writeReports, ResultSpool } from '../../src/cli/audit-reports.js';
 import { summarize } from '../../src/report/summary.js';
 import { runCli } from '../helpers/cli.js';
-import { BIN } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
 import { assertValidJunit, haveXmllint, xpath } from '../helpers/xmllint.js';
 import { fleet } from '../report/fleet.js';
@@ -204,16 +203,7 @@ test('a spool that cannot be written mid-audit (a full $TMPDIR) does not stop th
   const { dir, inventory, sim } = await fleetOnDisk(t, { topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 40 } }, 'vtpm-files-');
   const files = { junit: join(dir, 'a.xml'), html: join(dir, 'a.html') };
   // a file size limit of 256 KiB fails the spool's write as a full disk would (EFBIG; node ignores SIGXFSZ)
-  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done, reject) => {
-    const args = [BIN, 'audit', inventory, '--trust', sim.trustDir, '--junit', files.junit, '--html', files.html, '--json'];
-    const child = spawn('sh', ['-c', 'ulimit -f 512 && exec "$0" "$@"', process.execPath, ...args], { env: { ...process.env, TMPDIR: dir, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+  const r = await runCli(['audit', inventory, '--trust', sim.trustDir, '--junit', files.junit, '--html', files.html, '--json'], { env: { TMPDIR: dir }, fileSizeLimitKiB: 256 });
   assert.doesNotMatch(r.stdout + r.stderr, /INTERNAL_ERROR/);
   assert.equal(r.code, 3, r.stderr);
   const envelope = JSON.parse(r.stdout) as { error: { code: string }; result: { summary: { total: number; trusted: number }; reportErrors: { report: string; message: string }[] } };

@@ -10,9 +10,15 @@ export interface CliRun {
   json?: { ok: boolean; result: any; error: { code: string; message: string; details: any } | null };
 }
 
-export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+/**
+ * `fileSizeLimitKiB`: no file the command writes may grow beyond this (`ulimit -f`): a write past it fails
+ * with EFBIG, as one to a full disk fails with ENOSPC (node ignores SIGXFSZ), on any machine, without root.
+ */
+export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; fileSizeLimitKiB?: number } = {}): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const [command, argv] =
+      opts.fileSizeLimitKiB === undefined ? [process.execPath, [BIN, ...args]] : ['sh', ['-c', `ulimit -f ${opts.fileSizeLimitKiB * 2} && exec "$0" "$@"`, process.execPath, BIN, ...args]];
+    const child = spawn(command, argv, {
       cwd: REPO_ROOT,
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],

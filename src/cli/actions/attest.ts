@@ -2,8 +2,7 @@
 // live or replayed from a saved bundle, rendered as a tree, the JSON
 // envelope, or an EAR.
 
-import { writeFileSync } from 'node:fs';
-import { EXIT_CODES, TransportError, UsageError, type ExitCode } from '../../errors.js';
+import { EXIT_CODES, TransportError, UsageError, VtpmError, type ExitCode } from '../../errors.js';
 import type { AttestationResult } from '../../verify/result.js';
 import type { EvidenceSource, WalkOutcome } from '../../verify/walker.js';
 import type { TopNonce } from '../../verify/nonce-chain.js';
@@ -12,7 +11,7 @@ import { setupVerifier, type VerifierSetup, type VerifierSetupOptions } from '..
 import { VERSION } from '../version.js';
 import { reservedParameterProblem } from '../../transport/evidence-request.js';
 import { MAX_URL_LENGTH } from '../../transport/url.js';
-import { checkOutputFile } from '../../util/files.js';
+import { checkOutputFile, writeFileAtomic } from '../../util/files.js';
 import { terminalSafe } from '../../util/terminal-safe.js';
 
 export interface AttestOptions extends VerifierSetupOptions, ClientOptions {
@@ -88,8 +87,22 @@ export async function runAttest(url: string, opts: AttestOptions): Promise<Comma
     const assess = state ? (await import('../../state/assess.js')).stateAssessor(state, { target: url, time: now.getTime() }) : undefined;
     const outcome = await walk({ ...walkOptions(url, top, setup, now, opts.maxDepth, opts.instance), ...(assess ? { assess } : {}) }, liveSource(client) as EvidenceSource);
     if (state) (await import('../../state/assess.js')).recordResult(state, outcome.result);
-    if (opts.save !== undefined) await saveBundle(opts.save, url, top, outcome);
-    return await renderOutcome(outcome.result, opts, earKey);
+    let saveError: VtpmError | undefined;
+    if (opts.save !== undefined) {
+      try {
+        await saveBundle(opts.save, url, top, outcome);
+      } catch (err) {
+        if (!(err instanceof VtpmError)) throw err;
+        saveError = err;
+      }
+    }
+    const rendered = await renderOutcome(outcome.result, opts, earKey);
+    if (!saveError) return rendered;
+    // a bundle that cannot be written does not hide the verdict (recorded in the state file already):
+    // the result is shown, and a failed attestation keeps its code (1 wins, as for audit reports)
+    process.stderr.write(`error: ${terminalSafe(saveError.message)}\n`);
+    if (rendered.exitCode !== EXIT_CODES.OK) return rendered;
+    return { ...rendered, ok: false, exitCode: EXIT_CODES.INCOMPLETE, error: saveError };
   } finally {
     client.close();
     state?.close();
@@ -171,7 +184,8 @@ async function saveBundle(path: string, target: string, top: TopNonce, outcome: 
   const { bundleFromWalk } = await import('../../verify/bundle.js');
   const bundle = bundleFromWalk(target, top, outcome.collected, `vtpm-verify ${VERSION}`);
   try {
-    writeFileSync(path, `${JSON.stringify(bundle, null, 1)}\n`);
+    // whole or not at all: a full disk must not leave a truncated bundle (or one in place of the last good one)
+    writeFileAtomic(path, `${JSON.stringify(bundle, null, 1)}\n`);
   } catch (err) {
     throw new TransportError('IO_ERROR', `--save: cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path }, { cause: err });
   }

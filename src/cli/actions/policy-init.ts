@@ -3,8 +3,8 @@
 // (verified LayerFacts as JSON). Evidence is verified into facts first
 // (policy-init-evidence.ts); the generator sees nothing unverified.
 
-import { existsSync, writeFileSync } from 'node:fs';
-import { checkOutputFile } from '../../util/files.js';
+import { existsSync } from 'node:fs';
+import { checkOutputFile, writeFileAtomic } from '../../util/files.js';
 import { basename, dirname, extname, join } from 'node:path';
 import { EXIT_CODES, ParseError, TransportError, UsageError } from '../../errors.js';
 import { parseFactsJson } from '../../policy/evidence-json.js';
@@ -25,7 +25,8 @@ const INLINE_IMA_MAX = 1000;
 
 function write(path: string, text: string): void {
   try {
-    writeFileSync(path, text);
+    // whole or not at all: a full disk must not leave an empty or truncated policy in place of a golden one
+    writeFileAtomic(path, text);
   } catch (err) {
     throw new TransportError('IO_ERROR', `cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path }, { cause: err });
   }

@@ -4,11 +4,10 @@
 // server keeps the process alive after the CLI's main() has returned, and the
 // signal handlers close it so the process ends with exit code 0.
 
-import { writeFile } from 'node:fs/promises';
 import { makeDirs } from '../../util/make-dirs.js';
 import { resolve } from 'node:path';
 import { EXIT_CODES, TransportError, UsageError } from '../../errors.js';
-import { checkOutputFile, readInputText } from '../../util/files.js';
+import { checkOutputFile, readInputText, writeFileAtomic } from '../../util/files.js';
 import { expectedCode, FAULTS, parseTamper } from '../../simulator/faults.js';
 import { inventoryJson, inventoryYaml, parseFaultPlan, parseFleetFile, type FaultPlan } from '../../simulator/fleet.js';
 import type { PlacedFault } from '../../simulator/platform.js';
@@ -99,7 +98,7 @@ export async function runSimulate(o: SimulateOptions): Promise<CommandOutcome> {
     if (o.inventoryOut !== undefined) {
       inventoryFile = resolve(o.inventoryOut);
       // *.json: JSON, which audit reads much faster for a large fleet; YAML otherwise
-      await writeFile(inventoryFile, (/\.json$/i.test(inventoryFile) ? inventoryJson : inventoryYaml)(sim.inventory()));
+      writeFileAtomic(inventoryFile, (/\.json$/i.test(inventoryFile) ? inventoryJson : inventoryYaml)(sim.inventory()));
     }
   } catch (err) {
     await sim.close();
