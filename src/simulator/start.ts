@@ -4,6 +4,7 @@
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { makeDirs } from '../util/make-dirs.js';
+import { TransportError } from '../errors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planFaults, type FaultPlan } from './fleet.js';
@@ -85,9 +86,16 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
     const controllerName = options.migrationController === true ? undefined : options.migrationController || null;
     const migrations = controllerName === null ? undefined : attachMigrations(service, platform, { ...options, name: controllerName });
 
-    const trustDir = options.trustDir ?? (ownTrustDir = await mkdtemp(join(tmpdir(), 'vtpm-sim-trust-')));
     const trustAnchors = platform.trustAnchors();
-    await writeTrustAnchors(trustDir, trustAnchors);
+    let trustDir = options.trustDir ?? join(tmpdir(), 'vtpm-sim-trust-*');
+    try {
+      trustDir = options.trustDir ?? (ownTrustDir = await mkdtemp(join(tmpdir(), 'vtpm-sim-trust-')));
+      await writeTrustAnchors(trustDir, trustAnchors);
+    } catch (err) {
+      // a full disk, a $TMPDIR that is not there: the I/O failure it is (exit 3), not a bug of the simulator
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new TransportError('IO_ERROR', `simulator: cannot write the trust anchors in ${trustDir}${options.trustDir === undefined ? ' ($TMPDIR)' : ''}: ${code}`, { dir: trustDir, cause: code }, { cause: err });
+    }
 
     const tops = platform.tops();
     const layers: SimLayerInfo[] = [...platform.layers.values()]

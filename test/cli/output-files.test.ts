@@ -70,3 +70,18 @@ test('policy init -o and simulate --inventory-out that cannot write leave the ea
   assert.equal(readFileSync(inventory, 'utf8'), '# the inventory of yesterday\n');
   assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
 });
+
+test('simulate and demo whose trust anchors cannot be written ($TMPDIR missing, a full disk) fail with IO_ERROR, exit 3, not INTERNAL_ERROR', async (t) => {
+  const dir = tempDir(t, 'vtpm-outfiles-');
+  const missing = join(dir, 'no-such-folder');
+  for (const args of [['simulate', '--json'], ['demo', '--json']]) {
+    const r = await runCli(args, { env: { TMPDIR: missing } });
+    assert.equal(r.code, 3, `${args[0]}: ${r.stderr}`);
+    assert.equal(r.json?.error?.code, 'IO_ERROR', `${args[0]}: ${r.stdout}`);
+    assert.match(r.json!.error!.message, /simulator: cannot write the trust anchors in .*no-such-folder.*\(\$TMPDIR\): ENOENT/);
+  }
+  const full = await runCli(['simulate', '--trust-out', join(dir, 'trust'), '--json'], { fileSizeLimitKiB: 0 });
+  assert.equal(full.code, 3, full.stderr);
+  assert.equal(full.json?.error?.code, 'IO_ERROR');
+  assert.match(full.json!.error!.message, /cannot write the trust anchors in .*trust: EFBIG/);
+});
