@@ -1,6 +1,9 @@
 // Process entry: runs the CLI and sets the exit code. Only this file touches
 // process.exitCode.
 import { main } from './index.js';
+import { EXIT_CODES } from '../errors.js';
+
+const EXIT_OK: number = EXIT_CODES.OK;
 import { exitCodeAfterOutput, exitCodeAfterOutputError, stderrFailed, stdoutIsGone, stdoutWentAway } from './output.js';
 
 // A reader that goes away (`vtpm-verify ... | head`, `2>&1 | grep -q ...`) is
@@ -25,7 +28,10 @@ for (const stream of [process.stdout, process.stderr]) {
       stderrFailed(err);
       return;
     }
-    process.exit(process.exitCode ?? exitCodeAfterOutputError('stdout', err));
+    // an exit code of 0 set already is no verdict to keep: --help or --version printed by Commander to a full
+    // disk, whose error arrives once main() has returned, must not exit 0 with nothing written
+    const code = process.exitCode;
+    process.exit(code !== undefined && code !== EXIT_OK ? code : exitCodeAfterOutputError('stdout', err));
   });
 }
 
