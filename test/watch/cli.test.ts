@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { openState } from '../../src/state/index.js';
@@ -204,4 +204,18 @@ test('watch --help has a worked example; bad usage is exit 2 before anything is 
     assert.equal(badGap.code, 2, gap);
     assert.match(badGap.json?.error?.message ?? '', /--notification-gap: expected a duration from 0ms to 1h/);
   }
+});
+
+test('watch --json with stdout on a full disk: exit 3, and IO_ERROR said on stderr (its envelope cannot be)', { timeout: 120_000, skip: !existsSync('/dev/full') && 'no /dev/full' }, async (t) => {
+  const { sim, dir } = await platform(t);
+  const stateFile = join(dir, 'watch.db');
+  const full = openSync('/dev/full', 'w');
+  t.after(() => closeSync(full));
+  const child = spawn(process.execPath, [BIN, 'watch', sim.topUrl, '--trust', sim.trustDir, '--state', stateFile, '--interval', '100ms', '--json'], { cwd: REPO_ROOT, stdio: ['ignore', full, 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.equal(code, 3, stderr);
+  assert.match(stderr, /IO_ERROR: watch: cannot write the output: ENOSPC/);
+  assert.doesNotMatch(stderr, /Unhandled|at .*\.js:\d+/);
 });

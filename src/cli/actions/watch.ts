@@ -15,7 +15,7 @@ import type { WatchLine } from '../../watch/lines.js';
 import type { SourceReport } from '../../watch/source-check.js';
 import type { AttestInput, AttestReport, WatchDeps, WatchSummary } from '../../watch/watcher.js';
 import { DEFAULT_INTERVAL_MS, DEFAULT_NOTIFICATION_GAP_MS } from '../../watch/watcher.js';
-import { makeStyle, stdoutDrained, stdoutWentAway, toJsonText, type CommandOutcome, type Style } from '../output.js';
+import { makeStyle, PLAIN, renderError, stdoutDrained, stdoutWentAway, toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { VerifierSetup, VerifierSetupOptions } from '../verifier-setup.js';
 import { terminalSafe, terminalSafeJson } from '../../util/terminal-safe.js';
 import { checkTargetUrl, evidenceClient, openStateFile, walkOptions, type ClientOptions } from './attest.js';
@@ -235,7 +235,11 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
     );
     if (outputError && !error) {
       const e = outputError as NodeJS.ErrnoException;
-      throw new TransportError('IO_ERROR', `watch: cannot write the output: ${e.code ?? e.message}`, { code: e.code }, { cause: e });
+      const ioError = new TransportError('IO_ERROR', `watch: cannot write the output: ${e.code ?? e.message}`, { code: e.code }, { cause: e });
+      // with --json the envelope goes to the stdout that failed: a full disk is said on stderr, as any command says it
+      // (a reader that went away needs no telling)
+      if (opts.json && e.code !== 'EPIPE') process.stderr.write(`${renderError(ioError, PLAIN)}\n`);
+      throw ioError;
     }
     const exitCode = error ? exitCodeForKind(error.kind) : summary.stoppedBy === 'failure' ? EXIT_CODES.NOT_TRUSTED : EXIT_CODES.OK;
     const result = { ...summary, stateFile: store.path, signal: signalName };
