@@ -37,7 +37,7 @@ export const QUOTE_CODES = {
   QUOTE_NOT_A_QUOTE: { kind: 'verification', summary: 'the signed TPMS_ATTEST is not of type TPM_ST_ATTEST_QUOTE (0x8018)' },
   QUOTE_NONCE_MISMATCH: { kind: 'verification', summary: "the quote's extraData is not the nonce the challenger sent" },
   QUOTE_SIGNER_MISMATCH: { kind: 'verification', summary: "the quote's qualifiedSigner cannot be the AK's Qualified Name (other nameAlg, or not derived from the given parent)" },
-  QUOTE_PCR_SELECTION_MISMATCH: { kind: 'verification', summary: 'the PCR values given cover another selection than the one in the signed quote' },
+  QUOTE_PCR_SELECTION_MISMATCH: { kind: 'verification', summary: 'the PCR values given cover another selection than the one in the signed quote, or the signed quote leaves out PCRs the challenger asked for' },
   QUOTE_PCR_DIGEST_MISMATCH: { kind: 'verification', summary: "the PCR values given do not hash to the quote's signed pcrDigest" },
 } as const satisfies CodeTable;
 

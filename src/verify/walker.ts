@@ -26,6 +26,7 @@ import { HASH_ALGS, type HashName } from '../tpm/constants.js';
 import type { PcrValues } from '../tpm/pcrs.js';
 import type { LayerEvidence } from '../transport/evidence.js';
 import type { PcrSelection as PcrRequest } from '../transport/evidence-request.js';
+import { formatPcrSelection, type PcrSelection } from '../tpm/pcr-selection.js';
 import { toHex } from '../util/bytes.js';
 import { validateChain, validateChainAsync, type PathValidation } from '../x509/validate.js';
 import { layerInfo, type VerifiedLayerInfo } from '../x509/layer-info.js';
@@ -192,6 +193,18 @@ function pcrRequestFor(policy: Policy, position: number): PcrRequest[] {
   return request;
 }
 
+/** The PCRs of `asked` that the signed selection does not cover, by bank. */
+export function unquotedPcrs(asked: readonly PcrRequest[], selection: PcrSelection): PcrRequest[] {
+  const quoted = new Map(selection.banks.map((b) => [b.hash.name, new Set(b.pcrs)]));
+  const out: PcrRequest[] = [];
+  for (const r of asked) {
+    const have = quoted.get(r.bank);
+    const missing = r.pcrs.filter((p) => !have?.has(p));
+    if (missing.length) out.push({ bank: r.bank, pcrs: missing });
+  }
+  return out;
+}
+
 export function layerPcrRequest(policyPcrs: Map<HashName, Set<number>>): PcrRequest[] {
   const banks = new Map<HashName, Set<number>>([['sha256', new Set(ALL_PCRS)]]);
   for (const [bank, pcrs] of policyPcrs) {
@@ -314,7 +327,7 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
 
     let current: VerifiedLayer | null = null;
     try {
-      current = await verifyLayer(position, uri, nonce, evidence, options, checks, layer);
+      current = await verifyLayer(position, uri, nonce, pcrs, evidence, options, checks, layer);
     } catch (err) {
       const e = asVtpmError(err);
       if (e.kind === 'internal') throw e;
@@ -467,7 +480,7 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
 }
 
 /** Steps 2-4 for one layer. Returns null when a check failed that stops the walk. */
-async function verifyLayer(position: number, uri: string, nonce: Buffer, evidence: LayerEvidence, options: WalkOptions, checks: CheckResult[], layer: LayerResult): Promise<VerifiedLayer | null> {
+async function verifyLayer(position: number, uri: string, nonce: Buffer, asked: readonly PcrRequest[], evidence: LayerEvidence, options: WalkOptions, checks: CheckResult[], layer: LayerResult): Promise<VerifiedLayer | null> {
   const pool = options.signatures === 'thread-pool';
   // 2. the AK certificate path
   // The certified key verifies the quote: a keyUsage that forbids signing fails the path (CHAIN_KEY_USAGE).
@@ -491,6 +504,16 @@ async function verifyLayer(position: number, uri: string, nonce: Buffer, evidenc
   const q = pool ? await verifyQuoteAsync(quoteInput) : verifyQuote(quoteInput);
   checks.push(...q.checks);
   if (!q.ok) return null;
+  // The attester chooses what it quotes: a PCR asked for and left out is unseen by every rule and log replay
+  // that reads it (a log's events there would count as unverified rather than fail). A conforming attester
+  // quotes what it is asked (protocol section 2), so a quote that does not is not taken.
+  const unquoted = unquotedPcrs(asked, q.selection);
+  if (unquoted.length) {
+    const text = unquoted.map((r) => `${r.bank}:${r.pcrs.join(',')}`).join(' ');
+    checks.push(fail('quote.pcr-request', 'QUOTE_PCR_SELECTION_MISMATCH', `the signed quote leaves out PCRs the challenger asked for: ${text}`, { expected: asked.map((r) => `${r.bank}:${r.pcrs.join(',')}`), actual: formatPcrSelection(q.selection) }));
+    return null;
+  }
+  checks.push(pass('quote.pcr-request', 'the signed quote covers every PCR the challenger asked for'));
   layer.clockInfo = clockInfoJson(q);
   layer.firmwareVersion = q.firmwareVersion.toString(16).padStart(16, '0');
   const pcrs = quotedPcrs(q);

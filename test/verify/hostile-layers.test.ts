@@ -272,3 +272,51 @@ test('an AK certificate whose keyUsage forbids signing (keyEncipherment only): C
     });
   }
 });
+
+test('a quote that leaves out PCRs the challenger asked for: QUOTE_PCR_SELECTION_MISMATCH (quote.pcr-request), not trusted; the same attester quoting what it is asked is trusted', async () => {
+  const tpm = SoftTpm.create({ seed: 'pcr-request-host' });
+  const spki = tpm.akPublicKey.export({ type: 'spki', format: 'der' });
+  const tbs = encodeTbs({
+    serial: serialFor('pcr-request'),
+    issuerName: ca.nameDer,
+    subjectName: encodeName([['CN', 'pcr-request AK']]),
+    spki,
+    extensions: [
+      extension(OID.basicConstraints, true, sequence()),
+      extension(OID.extKeyUsage, false, sequence(oid(OID.tcgKpAikCertificate))),
+      extension(OID.authorityKeyIdentifier, false, sequence(tlv(0x80, ca.keyId))),
+      extension(OID.trustedLayer, false, sequence(Buffer.from([0x0a, 0x01, 0x00]))),
+    ],
+  });
+  const der = signTbs(tbs, nodeSigner(ca.key));
+  const cert = { der, pem: `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n` };
+  const store = buildTrustStore([{ origin: 'root.pem', bytes: Buffer.from(ca.certificate.pem), role: 'anchor', label: 'ak-ca' }]).store;
+  // honest: what it is asked; hostile: PCRs 0-7 only (a log's later events would stay unverified)
+  const route = (hostile: boolean): Route => (_req, res, url) => {
+    const r = parseEvidenceQuery(url.searchParams);
+    const q = tpm.quote(r.nonce, hostile ? [{ bank: 'sha256', pcrs: [0, 1, 2, 3, 4, 5, 6, 7] }] : r.pcrs);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(serializeEvidence({ version: 1, quote: { message: q.message, signature: q.signature }, unverifiedPcrs: q.pcrs, certificates: [cert] })));
+  };
+  for (const hostile of [false, true]) {
+    await withServer(route(hostile), async (origin) => {
+      const client = new EvidenceClient({ timeoutMs: 3_000 });
+      try {
+        const now = new Date();
+        const target = `${origin}/host`;
+        const r = (await walk({ target, topNonce: drawTopNonce(now, target), trust: store, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
+        const check = r.layers[0]!.checks.find((k) => k.id === 'quote.pcr-request');
+        if (!hostile) {
+          assert.equal(r.verdict, 'trusted', r.reason);
+          assert.equal(check?.status, 'pass');
+          return;
+        }
+        assert.equal(r.verdict, 'not-trusted', r.reason);
+        assert.equal(r.error?.code, 'QUOTE_PCR_SELECTION_MISMATCH');
+        assert.equal(check?.status, 'fail');
+        assert.match(check!.message, /leaves out PCRs the challenger asked for: sha256:8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23/);
+      } finally {
+        client.close();
+      }
+    });
+  }
+});
