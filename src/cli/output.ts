@@ -54,14 +54,19 @@ export async function makeStyle(color: boolean): Promise<Style> {
 }
 
 /**
- * JSON.stringify that writes bigint as a decimal string and Uint8Array as hex. What goes to stdout
+ * JSON.stringify that writes bigint as a decimal string and Uint8Array as hex.
+ * A Buffer has a toJSON ({type: 'Buffer', data: [...]}) that JSON.stringify
+ * calls before the replacer sees the value, so the replacer reads the
+ * holder's own property (`this[key]`) to catch Buffers too. What goes to stdout
  * is passed through terminalSafeJson too: JSON leaves C1 controls and bidi characters from the
  * evidence raw, and `--json` is read at a terminal as well as by jq (the parsed value is the same).
  */
 export function toJsonText(value: unknown, indent = 2): string {
   return JSON.stringify(
     value,
-    (_key, v: unknown) => {
+    function (this: Record<string, unknown>, key: string, v: unknown) {
+      const original = this[key];
+      if (original instanceof Uint8Array) return Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('hex');
       if (typeof v === 'bigint') return v.toString();
       if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
       return v;

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { corpusPath } from '../helpers/paths.js';
 import { eventlogSummary, yamlPcrs } from './corpus.js';
+import { EventLogWriter } from '../../src/eventlog/writer.js';
+import { EV } from '../../src/eventlog/event-types.js';
 
 test('eventlog --json: pcrs per bank (lowercase hex, no 0x) and decoded events', async (t) => {
   const log = corpusPath(t, 'eventlogs', 'gotpmtools_glinux-alex.bin');
@@ -95,4 +97,25 @@ test('eventlog human output lists events with decoded content and the PCRs of ev
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--ima <file>/);
   assert.match(help.stdout, /Example:/);
+});
+
+test('eventlog --json: bytes inside decoded content are lowercase hex, never a Buffer object', async () => {
+  // JSON.stringify calls Buffer#toJSON before the replacer: without care every variable value,
+  // vendorInfo and event-tag payload came out as {"type":"Buffer","data":[...]}.
+  const log = new EventLogWriter({ banks: ['sha256'], vendorInfo: Buffer.from([0xde, 0xad]) })
+    .addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, '8be4df61-93ca-11d2-aa0d-00e098032b8c', 'SecureBoot', Buffer.from([1]))
+    .toBytes();
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-eventlog-'));
+  try {
+    writeFileSync(join(dir, 'log.bin'), log);
+    const run = await runCli(['eventlog', join(dir, 'log.bin'), '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stdout, /"Buffer"/);
+    const events = run.json!.result.events;
+    assert.equal(events[0].content.vendorInfo, 'dead');
+    assert.equal(events[1].content.name, 'SecureBoot');
+    assert.equal(events[1].content.value, '01');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
