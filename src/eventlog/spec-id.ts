@@ -97,9 +97,12 @@ export function parseSpecIdEvent00(data: Uint8Array): SpecIdInfo {
     const header = readHeader(r);
     const vendorInfoSize = r.u8('vendorInfoSize');
     const vendorInfo = r.bytes(vendorInfoSize, 'vendorInfo');
+    // The event's data is the structure, as for Event03: bytes after vendorInfo are not part of it.
+    if (r.remaining > 0) throw invalid(`${r.remaining} byte(s) after vendorInfo`, { trailing: r.remaining });
     const sha1 = hashById(0x0004)!;
     return { signature: 'Spec ID Event00', ...header, algorithms: [{ id: sha1.id, digestSize: 20, alg: sha1 }], vendorInfo };
   } catch (err) {
+    if (err instanceof VtpmError && err.code === 'EVENTLOG_SPEC_ID_INVALID') throw err;
     throw invalid((err as Error).message, { eventSize: data.length }, err);
   }
 }

@@ -119,6 +119,34 @@ test('a malformed Spec ID event is EVENTLOG_SPEC_ID_INVALID, whatever is wrong w
   assert.deepEqual([...replayEventLog(log).keys()], ['sha1']);
 });
 
+test('a SHA-1 log\'s "Spec ID Event00" must end at its vendorInfo, as "Spec ID Event03" must', () => {
+  /** TCG_EfiSpecIdEventStruct of the TCG EFI Protocol 1.2 in a TCG_PCR_EVENT: no algorithm table. */
+  const event00 = (opts: { vendorInfoSize?: number; vendor?: Buffer; extra?: Buffer } = {}): Buffer => {
+    const body = Buffer.concat([
+      Buffer.from('Spec ID Event00\0', 'latin1'),
+      u32(0),
+      Buffer.from([2, 1, 0, 2]), // specVersionMinor, Major, Errata, uintnSize
+      Buffer.from([opts.vendorInfoSize ?? (opts.vendor?.length ?? 0)]),
+      opts.vendor ?? Buffer.alloc(0),
+      opts.extra ?? Buffer.alloc(0),
+    ]);
+    return Buffer.concat([u32(0), u32(EV.NO_ACTION), Buffer.alloc(20), u32(body.length), body]);
+  };
+  const sep = Buffer.concat([u32(0), u32(EV.SEPARATOR), Buffer.alloc(20, 9), u32(4), u32(0)]);
+  const ok = parseEventLog(Buffer.concat([event00({ vendor: Buffer.from([7, 7]) }), sep]));
+  assert.equal(ok.format, 'sha1');
+  assert.equal(ok.specId?.signature, 'Spec ID Event00');
+  assert.deepEqual([...ok.specId!.vendorInfo], [7, 7]);
+  for (const [why, bytes] of [
+    ['bytes after vendorInfo', event00({ extra: Buffer.from([1, 2, 3]) })],
+    ['bytes after a non-empty vendorInfo', event00({ vendor: Buffer.from([7]), extra: Buffer.from([0]) })],
+    ['vendorInfo past the event', event00({ vendorInfoSize: 4 })],
+  ] as [string, Buffer][]) {
+    const err = assertThrowsCode(() => parseEventLog(Buffer.concat([bytes, sep])), 'EVENTLOG_SPEC_ID_INVALID');
+    assert.match(err.message, /^Spec ID event: /, why);
+  }
+});
+
 test('an extending event for a PCR no TPM has is EVENTLOG_BAD_PCR_INDEX; an EV_NO_ACTION trailer with index 0xFFFFFFFF is fine', () => {
   const head = specId([[SHA1, 20]]);
   const err = assertThrowsCode(() => parseEventLog(Buffer.concat([head, event2(32, EV.IPL, [[SHA1, d20]], Buffer.from('x'))])), 'EVENTLOG_BAD_PCR_INDEX');
