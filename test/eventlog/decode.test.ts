@@ -13,6 +13,7 @@ import { EventLogWriter } from '../../src/eventlog/writer.js';
 import type { LogEvent, UnverifiedEventLog } from '../../src/eventlog/types.js';
 import type { EventContent } from '../../src/eventlog/decode/content.js';
 import { decodeDevicePath } from '../../src/eventlog/decode/device-path.js';
+import { guidToBytes, guidToString } from '../../src/eventlog/decode/guid.js';
 import { corpusPath } from '../helpers/paths.js';
 
 function load(t: Parameters<typeof corpusPath>[0], name: string): UnverifiedEventLog | undefined {
@@ -234,4 +235,14 @@ test('device paths render in UEFI text form; malformed ones keep the nodes befor
   assert.match(broken.notes[0]!, /impossible length 255/);
   const unknownNode = decodeDevicePath(Buffer.from('0a0b0600abcd', 'hex'));
   assert.equal(unknownNode.text, 'Path(10,11,abcd)');
+});
+
+test('GUIDs print 8-4-4-4-12 with the first three fields little-endian, and round-trip', () => {
+  const bytes = Buffer.from('61dfe48bca93d211aa0d00e098032b8c', 'hex');
+  assert.equal(guidToString(bytes), '8be4df61-93ca-11d2-aa0d-00e098032b8c');
+  assert.equal(guidToString(Buffer.concat([Buffer.of(0xee), bytes]).subarray(1)), '8be4df61-93ca-11d2-aa0d-00e098032b8c');
+  for (let i = 0; i < 64; i++) {
+    const g = createHash('sha256').update(String(i)).digest().subarray(0, 16);
+    assert.deepEqual(guidToBytes(guidToString(g)), g);
+  }
 });

@@ -4,6 +4,11 @@
 import type { TpmReader } from '../../tpm/reader.js';
 
 export function guidToString(b: Uint8Array): string {
+  if (b.length >= 16) {
+    // one hex conversion, then the three little-endian fields byte-swapped: a log can hold a million GUIDs
+    const h = Buffer.from(b.buffer, b.byteOffset, 16).toString('hex');
+    return `${h.slice(6, 8)}${h.slice(4, 6)}${h.slice(2, 4)}${h.slice(0, 2)}-${h.slice(10, 12)}${h.slice(8, 10)}-${h.slice(14, 16)}${h.slice(12, 14)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+  }
   const hex = (from: number, to: number, reverse: boolean): string => {
     const part = Array.from(b.subarray(from, to));
     if (reverse) part.reverse();
