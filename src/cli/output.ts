@@ -75,6 +75,62 @@ export function toJsonText(value: unknown, indent = 2): string {
   );
 }
 
+/** Depth up to which jsonChunks writes arrays and objects member by member; deeper values are one toJsonText each. */
+const STREAM_DEPTH = 4;
+
+/**
+ * toJsonText's exact text, in pieces: arrays and objects near the top are
+ * written member by member, so a result whose whole text would be longer
+ * than V8's longest string (about 512 MiB: e.g. `eventlog --ima --json` of a
+ * 64 MiB list of two million tiny entries) is still printed instead of
+ * failing with "Invalid string length".
+ */
+export function* jsonChunks(value: unknown, indent = 2): Generator<string> {
+  yield* chunksOf({ '': value }, '', indent, 0);
+}
+
+/** What toJsonText's replacer makes of holder[key] (after a toJSON, as JSON.stringify does). */
+function jsonValue(holder: Record<string, unknown>, key: string): unknown {
+  let v = holder[key];
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+  if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON(key: string): unknown }).toJSON(key);
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+  return v;
+}
+
+function* chunksOf(holder: Record<string, unknown>, key: string, indent: number, depth: number): Generator<string> {
+  const v = jsonValue(holder, key);
+  if (depth >= STREAM_DEPTH || v === null || typeof v !== 'object') {
+    const text = toJsonText(v, indent) as string | undefined; // undefined for undefined, functions and symbols
+    if (text === undefined) yield 'null';
+    else yield indent > 0 && depth > 0 ? text.replace(/\n/g, `\n${' '.repeat(indent * depth)}`) : text;
+    return;
+  }
+  const nl = indent > 0 ? `\n${' '.repeat(indent * (depth + 1))}` : '';
+  const close = indent > 0 ? `\n${' '.repeat(indent * depth)}` : '';
+  const obj = v as Record<string, unknown>;
+  if (Array.isArray(v)) {
+    if (v.length === 0) return yield '[]';
+    yield '[';
+    for (let i = 0; i < v.length; i++) {
+      yield `${i > 0 ? ',' : ''}${nl}`;
+      yield* chunksOf(obj, String(i), indent, depth + 1);
+    }
+    yield `${close}]`;
+    return;
+  }
+  let first = true;
+  for (const k of Object.keys(obj)) {
+    const member = jsonValue(obj, k);
+    if (member === undefined || typeof member === 'function' || typeof member === 'symbol') continue;
+    yield `${first ? '{' : ','}${nl}${JSON.stringify(k)}:${indent > 0 ? ' ' : ''}`;
+    first = false;
+    yield* chunksOf(obj, k, indent, depth + 1);
+  }
+  yield first ? '{}' : `${close}}`;
+}
+
 export function envelope(outcome: CommandOutcome): { ok: boolean; result: unknown; error: ReturnType<VtpmError['toJSON']> | null } {
   return { ok: outcome.ok, result: outcome.result ?? null, error: outcome.error ? outcome.error.toJSON() : null };
 }
@@ -100,7 +156,17 @@ export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions):
   // decided before a byte is written: an output that fails meanwhile leaves a failed outcome its code
   decided = outcome.exitCode;
   if (opts.json) {
-    await writeOut(`${terminalSafeJson(toJsonText(envelope(outcome), outcome.jsonLine ? 0 : 2))}\n`);
+    // in pieces of about a megabyte: one string of a huge result would exceed V8's string length limit
+    // (each piece is whole tokens, so terminalSafeJson sees whole characters)
+    let piece = '';
+    for (const chunk of jsonChunks(envelope(outcome), outcome.jsonLine ? 0 : 2)) {
+      piece += chunk;
+      if (piece.length >= 1 << 20) {
+        await writeOut(terminalSafeJson(piece));
+        piece = '';
+      }
+    }
+    await writeOut(`${terminalSafeJson(piece)}\n`);
     return;
   }
   const style = await makeStyle(opts.color);
