@@ -8,7 +8,7 @@
 // offending field's path in every error.
 
 import { VerificationError, type ErrorDetails } from '../errors.js';
-import { HASH_ALGS, LIMITS, type HashAlg } from '../tpm/constants.js';
+import { HASH_ALGS, LIMITS, type HashAlg, type HashName } from '../tpm/constants.js';
 import { pcrValuesToJson, type PcrBank, type PcrValues, type PcrValuesJson } from '../tpm/pcrs.js';
 import { EVIDENCE_CODES, sanitizeServerText, type LayerLabel } from './errors.js';
 import { PCR_INDEX_MAX, INSTANCE_ID_BYTES } from './evidence-request.js';
@@ -97,6 +97,11 @@ export interface LayerEvidence {
   imaLog?: string | undefined;
   /** vPlatform table entries, in order; not yet replayed against PCR 23 */
   vplatformLog?: VplatformLogEntry[] | undefined;
+  /**
+   * The PCRs the challenger asked for when this evidence was fetched, when that was not this walk (a saved
+   * bundle: its layer's `pcrs`); the walker checks the quote against them instead of its own request.
+   */
+  askedPcrs?: readonly { bank: HashName; pcrs: readonly number[] }[];
 }
 
 /** The wire form (protocol section 2). */

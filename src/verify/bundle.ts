@@ -12,7 +12,7 @@
 
 import { ParseError, TransportError, VerificationError, type CodeTable } from '../errors.js';
 import { parseEvidence, serializeEvidence, type EvidenceJson } from '../transport/evidence.js';
-import { HASH_ALGS, LIMITS } from '../tpm/constants.js';
+import { HASH_ALGS, LIMITS, type HashName } from '../tpm/constants.js';
 import { bytesEqual, fromHex, toHex } from '../util/bytes.js';
 import { topNonceFrom, type TopNonce } from './nonce-chain.js';
 import type { CollectedLayer, EvidenceSource } from './walker.js';
@@ -179,6 +179,11 @@ export function bundleSource(bundle: EvidenceBundle): EvidenceSource {
     if (!saved.evidence) {
       throw new TransportError('BUNDLE_MISSING_LAYER', `layer ${request.position} (${request.uri}) could not be fetched when the bundle was saved`, { position: request.position, uri: request.uri });
     }
-    return parseEvidence(saved.evidence, { layer: request.uri });
+    // checked against what was asked when the bundle was saved; a policy reading more finds it missing itself
+    const askedPcrs = saved.pcrs.map((label) => {
+      const [bank, list] = label.split(':') as [HashName, string];
+      return { bank, pcrs: list === '' ? [] : list.split(',').map(Number) };
+    });
+    return { ...parseEvidence(saved.evidence, { layer: request.uri }), askedPcrs };
   };
 }

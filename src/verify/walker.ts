@@ -507,10 +507,10 @@ async function verifyLayer(position: number, uri: string, nonce: Buffer, asked: 
   // The attester chooses what it quotes: a PCR asked for and left out is unseen by every rule and log replay
   // that reads it (a log's events there would count as unverified rather than fail). A conforming attester
   // quotes what it is asked (protocol section 2), so a quote that does not is not taken.
-  const unquoted = unquotedPcrs(asked, q.selection);
+  const unquoted = unquotedPcrs(evidence.askedPcrs ?? asked, q.selection);
   if (unquoted.length) {
     const text = unquoted.map((r) => `${r.bank}:${r.pcrs.join(',')}`).join(' ');
-    checks.push(fail('quote.pcr-request', 'QUOTE_PCR_SELECTION_MISMATCH', `the signed quote leaves out PCRs the challenger asked for: ${text}`, { expected: asked.map((r) => `${r.bank}:${r.pcrs.join(',')}`), actual: formatPcrSelection(q.selection) }));
+    checks.push(fail('quote.pcr-request', 'QUOTE_PCR_SELECTION_MISMATCH', `the signed quote leaves out PCRs the challenger asked for: ${text}`, { expected: (evidence.askedPcrs ?? asked).map((r) => `${r.bank}:${r.pcrs.join(',')}`), actual: formatPcrSelection(q.selection) }));
     return null;
   }
   checks.push(pass('quote.pcr-request', 'the signed quote covers every PCR the challenger asked for'));
