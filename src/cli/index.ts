@@ -44,7 +44,10 @@ Example:
     } finally {
       stopInterrupted();
     }
-    await printOutcome(outcome, globals);
+    // `--timeout --json`: commander took --json as the timeout's value, which is then bad usage; the user
+    // asked for JSON all the same, as main() honours for commander's own usage errors
+    const json = globals.json || (outcome.error?.code === 'USAGE' && argv.includes('--json'));
+    await printOutcome(outcome, json ? { ...globals, json, color: false } : globals);
     onExit(outcome.exitCode);
   };
 

@@ -16,6 +16,14 @@ test('an unknown option is a usage error: exit 2 and a JSON envelope with --json
   assert.equal(r.json?.error?.code, 'USAGE');
 });
 
+test('--json taken as another option\'s value (`--timeout --json`) is bad usage, and still answered with one envelope', async () => {
+  const r = await runCli(['attest', 'http://127.0.0.1:9/attest', '--timeout', '--json']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.json?.error?.code, 'USAGE');
+  assert.equal(r.json?.error?.details?.value, '--json');
+  assert.equal(r.stderr, '');
+});
+
 test('an option of a command given before it is still refused (exit 2), but the message says where it goes; an option no command has gets no such hint', async () => {
   const r = await runCli(['--json', 'attest', 'http://127.0.0.1:9/attest', '--trust', '/nonexistent']);
   assert.equal(r.code, 2);
