@@ -193,12 +193,24 @@ function pcrRequestFor(policy: Policy, position: number): PcrRequest[] {
   return request;
 }
 
-/** The PCRs of `asked` that the signed selection does not cover, by bank. */
+/** The bank every layer is asked for in full (all 24 PCRs): a quote without it is never taken. */
+const REQUIRED_BANK: HashName = 'sha256';
+
+/**
+ * The PCRs of `asked` that the signed selection does not cover, by bank. A bank
+ * other than sha256 that the quote leaves out altogether is not counted: a TPM
+ * quotes only the banks it has allocated (it filters the rest out of the
+ * selection), and the request is the union of what every rule set that could
+ * select the layer reads; a rule that reads such a bank fails on its own
+ * (POLICY_PCR_NOT_QUOTED, a forbidden list it cannot check). A bank the quote
+ * carries must cover every PCR asked of it.
+ */
 export function unquotedPcrs(asked: readonly PcrRequest[], selection: PcrSelection): PcrRequest[] {
   const quoted = new Map(selection.banks.map((b) => [b.hash.name, new Set(b.pcrs)]));
   const out: PcrRequest[] = [];
   for (const r of asked) {
     const have = quoted.get(r.bank);
+    if (!have?.size && r.bank !== REQUIRED_BANK) continue;
     const missing = r.pcrs.filter((p) => !have?.has(p));
     if (missing.length) out.push({ bank: r.bank, pcrs: missing });
   }
