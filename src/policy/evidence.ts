@@ -133,6 +133,11 @@ export interface ImaEntryFacts {
   template: string;
   /** false: the entry contradicts its template name (an "ima-buf" whose digest is not its buffer's hash) */
   templateAttested?: boolean;
+  /**
+   * true: the kernel's boot_aggregate, the list's entry 0 (a hash of TPM PCRs in the algorithm of a bank,
+   * SHA-1 on kernels before 5.8 or without a bank of IMA's algorithm), not a file's digest
+   */
+  bootAggregate?: boolean;
 }
 
 /** Facts from the IMA measurement list. Only meaningful when `replayMatched` (as for the event log). */

@@ -192,7 +192,7 @@ const imaSchema = obj(
     ),
     excludes: optional(list(regex(), { min: 1, unique: true, itemName: 'pattern' }), 'paths matching one of these patterns (whole path) are not checked against the allow-list', ['/tmp/.*', '/var/lib/docker/.*']),
     excludeTemplates: optional(list(str({ label: 'IMA template name', pattern: /^[a-z0-9_-]{1,32}$/ }), { min: 1, unique: true, itemName: 'template' }), 'entries of these templates are not checked against the allow-list (denied digests still are; an ima-buf entry whose digest is not the hash of its buffer is not one)', ['ima-buf']),
-    denied: optional(includable(list(anyDigest, { min: 1, unique: true, itemName: 'digest' })), 'no measured file may have one of these digests, whatever its path or template (checked before excludes); a file measured with an algorithm none of them is of cannot be checked, and fails'),
+    denied: optional(includable(list(anyDigest, { min: 1, unique: true, itemName: 'digest' })), 'no measured file may have one of these digests, whatever its path or template (checked before excludes); a file measured with an algorithm none of them is of cannot be checked, and fails (the boot_aggregate entry, a hash of PCRs, is no file)'),
   },
   { minKeys: 1 },
 );

@@ -117,3 +117,14 @@ test('ima rules on a missing or non-replaying IMA log fail', () => {
   bad[0]!.ima!.replayMatched = false;
   assertFail(evaluatePolicy(vm(`denied: ["${sha256('xmrig')}"]`), input(bad)), 'layer[0].ima.denied', 'POLICY_IMA_REPLAY');
 });
+
+test('ima.denied: the kernel\'s boot_aggregate in another algorithm than the files (a SHA-1 bank aggregate, as the TSS sample list has) is no file left unchecked', () => {
+  // tss_sml-ima-sig-sha256.bin: entry 0 "boot_aggregate" is sha1 (a hash of PCRs 0-7), every file sha256
+  const real = chain();
+  real[0]!.ima!.entries[0] = { path: 'boot_aggregate', digest: sha1('pcrs 0-7'), algo: 'sha1', template: 'ima-sig', bootAggregate: true };
+  assertPass(evaluatePolicy(vm(`denied: ["${sha256('xmrig')}"]`), input(real)), 'layer[0].ima.denied');
+  // a file of that name later in the list is a file: measured with SHA-1 (its security.ima says so), it is not checked, and fails
+  const named = chain();
+  named[0]!.ima!.entries.push({ path: 'boot_aggregate', digest: sha1('xmrig'), algo: 'sha1', template: 'ima-ng' });
+  assertFail(evaluatePolicy(vm(`denied: ["${sha256('xmrig')}"]`), input(named)), 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
+});

@@ -83,7 +83,9 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
     // A digest compares only with digests of its algorithm: a file measured with another one (a SHA-256 IMA list
     // against a list of denied SHA-1 hashes) cannot be told apart from a denied one, and must not pass for it.
     const sizes = new Set([...denied!].map((d) => d.length));
-    const unchecked = ima.entries.filter((e) => !sizes.has(e.digest.length));
+    // The kernel's boot_aggregate is a hash of PCRs in a bank's algorithm (SHA-1 before Linux 5.8, or without
+    // a bank of IMA's hash), not a file: it is no measured file left unchecked.
+    const unchecked = ima.entries.filter((e) => !sizes.has(e.digest.length) && e.bootAggregate !== true);
     if (unchecked.length) {
       const algos = [...new Set(unchecked.map((e) => e.algo))];
       sink.fail('ima.denied', 'POLICY_IMA_DENIED', `${unchecked.length} measured file(s) have a ${algos.join('/')} digest, and the denied list has no digest of that size: they cannot be checked against it (first: ${unchecked[0]!.path})`, {
