@@ -519,10 +519,12 @@ async function verifyLayer(position: number, uri: string, nonce: Buffer, asked: 
   // The attester chooses what it quotes: a PCR asked for and left out is unseen by every rule and log replay
   // that reads it (a log's events there would count as unverified rather than fail). A conforming attester
   // quotes what it is asked (protocol section 2), so a quote that does not is not taken.
-  const unquoted = unquotedPcrs(evidence.askedPcrs ?? asked, q.selection);
+  // A saved bundle's request is its own (unsigned) word: whatever it says, every walk asks for all of sha256.
+  const request = evidence.askedPcrs ? layerPcrRequest(new Map(evidence.askedPcrs.map((r) => [r.bank, new Set(r.pcrs)]))) : asked;
+  const unquoted = unquotedPcrs(request, q.selection);
   if (unquoted.length) {
     const text = unquoted.map((r) => `${r.bank}:${r.pcrs.join(',')}`).join(' ');
-    checks.push(fail('quote.pcr-request', 'QUOTE_PCR_SELECTION_MISMATCH', `the signed quote leaves out PCRs the challenger asked for: ${text}`, { expected: (evidence.askedPcrs ?? asked).map((r) => `${r.bank}:${r.pcrs.join(',')}`), actual: formatPcrSelection(q.selection) }));
+    checks.push(fail('quote.pcr-request', 'QUOTE_PCR_SELECTION_MISMATCH', `the signed quote leaves out PCRs the challenger asked for: ${text}`, { expected: request.map((r) => `${r.bank}:${r.pcrs.join(',')}`), actual: formatPcrSelection(q.selection) }));
     return null;
   }
   checks.push(pass('quote.pcr-request', 'the signed quote covers every PCR the challenger asked for'));

@@ -15,6 +15,7 @@ import { parseEvidenceQuery, serializeEvidence } from '../../src/transport/evide
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import { liveSource } from '../../src/transport/layer-source.js';
 import { walk, type EvidenceSource } from '../../src/verify/walker.js';
+import { bundleFromWalk, bundleSource, bundleTopNonce, parseBundle } from '../../src/verify/bundle.js';
 import { drawTopNonce } from '../../src/verify/nonce-chain.js';
 import { baselinePolicy } from '../../src/policy/index.js';
 import { buildTrustStore } from '../../src/x509/trust-store.js';
@@ -303,7 +304,9 @@ test('a quote that leaves out PCRs the challenger asked for: QUOTE_PCR_SELECTION
       try {
         const now = new Date();
         const target = `${origin}/host`;
-        const r = (await walk({ target, topNonce: drawTopNonce(now, target), trust: store, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
+        const top = drawTopNonce(now, target);
+        const live = await walk({ target, topNonce: top, trust: store, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource);
+        const r = live.result;
         const check = r.layers[0]!.checks.find((k) => k.id === 'quote.pcr-request');
         if (!hostile) {
           assert.equal(r.verdict, 'trusted', r.reason);
@@ -314,6 +317,12 @@ test('a quote that leaves out PCRs the challenger asked for: QUOTE_PCR_SELECTION
         assert.equal(r.error?.code, 'QUOTE_PCR_SELECTION_MISMATCH');
         assert.equal(check?.status, 'fail');
         assert.match(check!.message, /leaves out PCRs the challenger asked for: sha256:8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23/);
+        // saved, with the bundle's record of the request edited down to what was quoted: a bundle's word
+        // never takes the walk below all of sha256
+        const bundle = bundleFromWalk(target, top, live.collected, 'test');
+        const edited = parseBundle(JSON.stringify({ ...bundle, layers: bundle.layers.map((l) => ({ ...l, pcrs: ['sha256:0,1,2,3,4,5,6,7'] })) }));
+        const offline = (await walk({ target, topNonce: bundleTopNonce(edited), trust: store, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now, evidenceTime: new Date(edited.time) }, bundleSource(edited))).result;
+        assert.equal(offline.error?.code, 'QUOTE_PCR_SELECTION_MISMATCH', offline.reason);
       } finally {
         client.close();
       }
