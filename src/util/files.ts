@@ -1,7 +1,7 @@
 // Reading input files with a size cap and typed errors. Only the edges (CLI,
 // trust store loading, state) read files; the core takes bytes.
 
-import { accessSync, closeSync, constants as fsConstants, fsyncSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fchmodSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -94,9 +94,26 @@ export function realFilePath(file: string): string {
  */
 export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  // a file replaced keeps its permissions (a golden policy kept 0600 stays so)
+  let keepMode: number | undefined;
+  try {
+    const st = statSync(path);
+    if (st.isFile()) keepMode = st.mode & 0o7777;
+  } catch {
+    // nothing there yet
+  }
   let fd: number | undefined;
   try {
-    fd = openSync(temp, 'w', mode);
+    // never through what is already at the temporary name (a link planted in a shared folder): a stale
+    // one of an earlier process with this pid is removed (the link itself, not what it points to)
+    try {
+      fd = openSync(temp, 'wx', mode);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      unlinkSync(temp);
+      fd = openSync(temp, 'wx', mode);
+    }
+    if (keepMode !== undefined) fchmodSync(fd, keepMode);
     const bytes = Buffer.from(text, 'utf8');
     for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
     fsyncSync(fd);
