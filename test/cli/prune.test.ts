@@ -2,7 +2,7 @@
 // state files: what goes, what stays, the envelope, exit codes for bad input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openState } from '../../src/state/index.js';
@@ -104,9 +104,13 @@ test('audit --keep-history: a prune that fails leaves the audit’s results and 
   db.close();
   writeFileSync(join(dir, 'fleet.yaml'), inventoryYaml(sim.inventory()));
 
-  const r = await runCli(['audit', join(dir, 'fleet.yaml'), '--trust', sim.trustDir, '--state', file, '--keep-history', '7d', '--json']);
+  const junit = join(dir, 'audit.xml');
+  const r = await runCli(['audit', join(dir, 'fleet.yaml'), '--trust', sim.trustDir, '--state', file, '--keep-history', '7d', '--json', '--junit', junit]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(r.json?.ok, true);
+  // the reports keep the warning, for whoever reads them later (run.warnings: the JUnit suite's system-err)
+  assert.match(readFileSync(junit, 'utf8'), /<system-err>warning: --keep-history: the history was not pruned: STATE_WRITE_REFUSED: .*results are kept here/);
+  assert.ok((r.json?.result.run.warnings as string[]).some((w) => w.startsWith('--keep-history: the history was not pruned')));
   assert.equal(r.json?.result.state.stored, 2);
   assert.equal(r.json?.result.state.pruned, undefined);
   // SQLite's refusal (SQLITE_CONSTRAINT_TRIGGER) is the file's, not a bug of vtpm-verify

@@ -218,6 +218,8 @@ async function audit(
     let pruned: NonNullable<AuditCommandResult['state']>['pruned'];
     let since: AuditRunSummary['since'] = null;
     let pruneError: NonNullable<AuditCommandResult['state']>['pruneError'];
+    /** what the state file made the run warn about (printed, and kept in the reports) */
+    const stateWarnings: string[] = [];
     try {
       stats = await runAudit(targets, {
         signal: stop.signal,
@@ -255,7 +257,8 @@ async function audit(
           since = batcher.store.auditRun(runId!)?.since ?? null;
         } catch (err) {
           if (!(err instanceof VtpmError)) throw err;
-          process.stderr.write(`warning: could not compare with the previous audit run: ${terminalSafe(err.code)}: ${terminalSafe(err.message)}\n`);
+          stateWarnings.push(`could not compare with the previous audit run: ${err.code}: ${err.message}`);
+          process.stderr.write(`warning: ${terminalSafe(stateWarnings[stateWarnings.length - 1]!)}\n`);
         }
         // An interrupted audit stores what it did and stops: pruning waits for the next run.
         // A prune that fails (the file busy, the disk full) costs the audit nothing: its
@@ -271,7 +274,8 @@ async function audit(
             if (!(err instanceof VtpmError)) throw err;
             pruneError = { code: err.code, message: err.message };
             // the message may quote the state file (a trigger's RAISE text): never raw to the terminal
-            process.stderr.write(`warning: --keep-history: the history was not pruned: ${terminalSafe(err.code)}: ${terminalSafe(err.message)}\n`);
+            stateWarnings.push(`--keep-history: the history was not pruned: ${err.code}: ${err.message}`);
+            process.stderr.write(`warning: ${terminalSafe(stateWarnings[stateWarnings.length - 1]!)}\n`);
           }
         }
       }
@@ -301,7 +305,7 @@ async function audit(
     // does not hide the verdicts: the others are written, the summary is shown, and the exit
     // code is 3 unless a VM is not trusted (1 wins, as always).
     const warnings = contestedWarnings(ctx.instances.contested());
-    const kept = runWarnings([...ctx.setupWarnings, ...warnings]);
+    const kept = runWarnings([...ctx.setupWarnings, ...stateWarnings, ...warnings]);
     if (kept) run.warnings = kept;
     const reportErrors = reportsMod && spool ? reportsMod.writeReports(opts.reports, run, sum, spool, ctx.written) : [];
     for (const w of warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
