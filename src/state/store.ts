@@ -1184,7 +1184,16 @@ export class StateStore {
   /** Closes the file; an open batch is committed first. */
   close(): void {
     if (this.closed) return;
-    if (this.inBatch) this.commitBatch();
+    // a batch that cannot be committed (rolled back by a failed write) still lets the file be closed;
+    // its error is thrown once the file is (SQLite rolls an open transaction back on close)
+    let commitError: unknown;
+    if (this.inBatch) {
+      try {
+        this.commitBatch();
+      } catch (err) {
+        commitError = err;
+      }
+    }
     this.closed = true;
     try {
       this.db.close();
@@ -1193,6 +1202,7 @@ export class StateStore {
     } finally {
       for (const hook of this.closeHooks) hook();
     }
+    if (commitError !== undefined) throw commitError;
   }
 
   private staySummary(r: StayRow): StaySummary {

@@ -186,6 +186,9 @@ test('a write inside a batch that makes SQLite roll the whole transaction back (
   // the VMs still in flight: before, each of these committed on its own, and the next commit counted the lost results as stored
   assert.throws(() => batcher.record(trustedResult({ name: 'vm-4' })), /disk is full/);
   assert.throws(() => batcher.close(), /disk is full/);
+  // the lost batch's error does not keep the file open
+  assert.equal(db.open, false, 'the SQLite handle is closed');
+  assert.doesNotThrow(() => store.close(), 'closing again is a no-op');
   const reader = await openState(file);
   t.after(() => reader.close());
   assert.equal(reader.history().length, 0, 'the batch was rolled back whole, and nothing was written after it');
