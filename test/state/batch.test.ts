@@ -186,12 +186,25 @@ test('a write inside a batch that makes SQLite roll the whole transaction back (
   // the VMs still in flight: before, each of these committed on its own, and the next commit counted the lost results as stored
   assert.throws(() => batcher.record(trustedResult({ name: 'vm-4' })), /disk is full/);
   assert.throws(() => batcher.close(), /disk is full/);
-  // the lost batch's error does not keep the file open
-  assert.equal(db.open, false, 'the SQLite handle is closed');
-  assert.doesNotThrow(() => store.close(), 'closing again is a no-op');
   const reader = await openState(file);
   t.after(() => reader.close());
   assert.equal(reader.history().length, 0, 'the batch was rolled back whole, and nothing was written after it');
   assert.equal(batcher.stored, 0, 'stored counts what the file holds');
   assert.deepEqual(reader.integrityCheck(), ['ok']);
+});
+
+test('closing a store whose open batch was lost throws the batch\'s error, and closes the file all the same', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const store = await openState(file);
+  const db = (store as unknown as { db: Database.Database }).db;
+  const batcher = new StateBatcher(store, { maxResults: 100, maxDelayMs: 60_000 });
+  batcher.record(trustedResult({ name: 'vm-1' }));
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+  const big = { ...trustedResult({ name: 'vm-2' }), summary: 'x'.repeat(200_000) };
+  assert.throws(() => batcher.record(big), (err: { code?: string }) => err.code === 'STATE_IO_ERROR');
+  assert.equal(store.batchOpen, true);
+  // the store itself, not through the batcher (whose flush ends the batch first)
+  assert.throws(() => store.close(), /disk is full/);
+  assert.equal(db.open, false, 'the SQLite handle is closed');
+  assert.doesNotThrow(() => store.close(), 'closing again is a no-op');
 });
