@@ -364,11 +364,39 @@ export class HttpClient {
 
 const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
 
+const PEM_BEGIN_RE = /-----BEGIN ([^\r\n-]*)-----/g;
+
+/**
+ * A PEM block whose END line is missing (a file cut short, a block pasted in
+ * part): OpenSSL reads a CA bundle block by block and stops, without a word,
+ * at the first one it cannot read, so every certificate after it would be
+ * left out and every connection would fail verification (exit 3, "try
+ * again") instead of the bundle being refused up front. Returns its label.
+ */
+function truncatedPemBlock(text: string): string | undefined {
+  for (const m of text.matchAll(PEM_BEGIN_RE)) {
+    const label = m[1]!;
+    const start = m.index! + m[0].length;
+    const end = text.indexOf(`-----END ${label}-----`, start);
+    const next = text.indexOf('-----BEGIN ', start);
+    if (end < 0 || (next >= 0 && next < end)) return label;
+  }
+  return undefined;
+}
+
 /** OpenSSL skips what it cannot parse in a CA bundle; we want to know. */
 function checkCaBundle(ca: NonNullable<TlsOptions['ca']>): void {
   const items = Array.isArray(ca) ? ca : [ca];
   for (const item of items) {
-    const blocks = item.toString().match(PEM_CERT_RE) ?? [];
+    const text = item.toString();
+    const truncated = truncatedPemBlock(text);
+    if (truncated !== undefined) {
+      throw tlsConfigError(
+        `a PEM block in the CA bundle has no END line ("-----BEGIN ${truncated.slice(0, 40)}-----" is cut short); OpenSSL would ignore every certificate after it`,
+        `BEGIN ${truncated.slice(0, 40)} without END`,
+      );
+    }
+    const blocks = text.match(PEM_CERT_RE) ?? [];
     if (blocks.length === 0) throw tlsConfigError('the CA bundle holds no PEM certificate', 'no BEGIN CERTIFICATE block');
     for (const block of blocks) {
       try {

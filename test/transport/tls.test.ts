@@ -133,6 +133,24 @@ test('TLS options from files, as --ca --cert --key give them', async (t) => {
   assertThrowsCode(() => readTlsFiles({ ca: join(tls.dir, 'missing.pem') }), 'FILE_UNREADABLE');
 });
 
+test('a CA bundle with a PEM block cut short is TRANSPORT_TLS_CONFIG, not certificates silently left out', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  // OpenSSL stops reading a bundle at a block without its END line: our CA, after it, would be dropped and every
+  // connection would fail as TRANSPORT_TLS (exit 3) instead of the bundle being refused (exit 2)
+  const cut = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIBkTCCATegAwIBAgIU\n');
+  for (const ca of [Buffer.concat([cut, tls.caPem]), Buffer.concat([tls.otherCaPem, cut, tls.caPem]), Buffer.concat([tls.caPem, tls.otherCaPem.subarray(0, 200)])]) {
+    const err = assertThrowsCode(() => new HttpClient({ tls: { ca } }), 'TRANSPORT_TLS_CONFIG');
+    assert.equal(err.kind, 'input');
+    assert.match(err.message, /no END line/);
+  }
+  const keyCut = Buffer.from(tls.clientKey.toString().split('\n').slice(0, 2).join('\n') + '\n');
+  assertThrowsCode(() => new HttpClient({ tls: { ca: [tls.otherCaPem, Buffer.concat([keyCut, tls.caPem])] } }), 'TRANSPORT_TLS_CONFIG');
+  // complete blocks of other kinds and text between blocks are skipped by OpenSSL, and still accepted
+  const mixed = Buffer.concat([Buffer.from('# bundle\n'), tls.clientKey, tls.otherCaPem, Buffer.from('note\n'), tls.caPem]);
+  const got = await client({ tls: { ca: mixed } }).fetch(plain.url, REQUEST);
+  assert.equal(got.evidence.version, 1);
+});
+
 test('an encrypted client key: TRANSPORT_TLS_CONFIG saying it is encrypted, not a bare "bad decrypt"', (t) => {
   if (!hasOpenssl) return t.skip('openssl is not installed');
   const encrypted = join(tls.dir, 'client-encrypted.key');
