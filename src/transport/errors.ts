@@ -127,6 +127,18 @@ export interface FailurePhase {
 }
 
 /**
+ * What OpenSSL says in node's message for one of its errors, without the
+ * thread id, error number, function and source path around it:
+ * "write EPROTO 80DC..:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/..:350:\n"
+ * reads "wrong version number". Other messages are only trimmed (node ends
+ * OpenSSL's with a newline, which would break the line it is shown on).
+ */
+function readableReason(message: string): string {
+  const openssl = /error:[0-9A-Fa-f]{8}:[^:\n]*:[^:\n]*:([^:\n]+)/.exec(message);
+  return (openssl === null ? message : openssl[1]!).trim();
+}
+
+/**
  * Turns a socket/HTTP error from node into a TransportError. Errors that are
  * already VtpmErrors (our own timeouts and caps) pass through unchanged.
  */
@@ -135,16 +147,17 @@ export function mapNetworkError(err: unknown, ctx: TransportContext, phase: Fail
   const e = err as NodeJS.ErrnoException & { hostname?: string; reason?: string };
   const code = typeof e?.code === 'string' ? e.code : '';
   const sys = code || (e instanceof Error ? e.name : 'unknown');
-  const reason = e instanceof Error ? e.message : String(err);
+  const reason = (e instanceof Error ? e.message : String(err)).trim();
   const details = { cause: sys, reason };
+  const shown = readableReason(reason);
   if (isTlsErrorCode(code)) {
     // OpenSSL's words for it ("alert protocol version", "unsupported protocol") do not say what we require
     const versions = /protocol version|unsupported protocol|no protocols available/i.test(reason)
       ? ' (no TLS version in common: vtpm-verify speaks TLS 1.2 and 1.3, and only TLS 1.3 where it presents a client certificate, which TLS 1.2 sends before the server\'s certificate is judged)'
       : '';
-    return transportError('TRANSPORT_TLS', `TLS failed: ${reason}${versions}`, ctx, details, err);
+    return transportError('TRANSPORT_TLS', `TLS failed: ${shown}${versions}`, ctx, details, err);
   }
-  if (code.startsWith('HPE_')) return transportError('TRANSPORT_PROTOCOL', `malformed HTTP response: ${reason}`, ctx, details, err);
+  if (code.startsWith('HPE_')) return transportError('TRANSPORT_PROTOCOL', `malformed HTTP response: ${shown}`, ctx, details, err);
   switch (code) {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
@@ -162,7 +175,7 @@ export function mapNetworkError(err: unknown, ctx: TransportContext, phase: Fail
   }
   // A reset during the handshake is how many servers refuse a client
   // certificate (or its absence): report it as the TLS failure it is.
-  if (phase.inTlsHandshake) return transportError('TRANSPORT_TLS', `TLS handshake failed: ${reason}`, ctx, details, err);
+  if (phase.inTlsHandshake) return transportError('TRANSPORT_TLS', `TLS handshake failed: ${shown}`, ctx, details, err);
   const reset = code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'ERR_STREAM_PREMATURE_CLOSE' || reason === 'aborted';
   if (reset && phase.tlsUnconfirmed === true) {
     return transportError('TRANSPORT_TLS', `connection reset right after the TLS handshake, before any response: the server most likely refused our client certificate (or its absence) (${sys})`, ctx, details, err);
@@ -170,5 +183,5 @@ export function mapNetworkError(err: unknown, ctx: TransportContext, phase: Fail
   if (reset) {
     return transportError('TRANSPORT_RESET', `connection closed before the response was complete (${sys})`, ctx, details, err);
   }
-  return transportError('TRANSPORT_NETWORK', `network error: ${reason}`, ctx, details, err);
+  return transportError('TRANSPORT_NETWORK', `network error: ${shown}`, ctx, details, err);
 }

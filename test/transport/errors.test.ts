@@ -49,6 +49,20 @@ test('a reset during a TLS handshake, or before a fresh TLS connection has answe
   assert.equal(mapNetworkError(sysError('ECONNREFUSED'), ctx, { inTlsHandshake: true }).code, 'TRANSPORT_REFUSED');
 });
 
+test("OpenSSL's error text is shown as its reason, on one line; details.reason keeps it whole", () => {
+  const raw = 'write EPROTO 80DC461CE97F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:\n';
+  const err = mapNetworkError(sysError('EPROTO', raw), ctx, { inTlsHandshake: true });
+  assert.equal(err.code, 'TRANSPORT_TLS');
+  assert.equal(err.message, 'layer 2: TLS failed: wrong version number');
+  assert.equal(err.details['reason'], raw.trim());
+  const alert = '80CC1F6FED7F0000:error:0A00042E:SSL routines:ssl3_read_bytes:tlsv1 alert protocol version:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 70\n';
+  const versions = mapNetworkError(sysError('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', alert), ctx, idle);
+  assert.match(versions.message, /^layer 2: TLS failed: tlsv1 alert protocol version \(no TLS version in common/);
+  assert.doesNotMatch(versions.message, /\n|deps\/openssl/);
+  // node's own messages are kept as they are
+  assert.equal(mapNetworkError(sysError('CERT_HAS_EXPIRED', 'certificate has expired'), ctx, idle).message, 'layer 2: TLS failed: certificate has expired');
+});
+
 test('our own errors pass through unchanged', () => {
   const own = new TransportError('TRANSPORT_TIMEOUT', 'x');
   assert.equal(mapNetworkError(own, ctx, idle), own);
