@@ -136,11 +136,14 @@ interface Exchange<T> {
   lateFailure(): VtpmError | undefined;
 }
 
-/** Timeouts must be positive (every request has one); the size cap may be 0. */
-function checkedOption(name: string, value: number | undefined, fallback: number, min: number): number {
+/** The longest delay a timer holds: node fires a longer one after 1 ms (TimeoutOverflowWarning). */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Timeouts must be positive (every request has one) and fit a timer; the size cap may be 0. */
+function checkedOption(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
-    throw new UsageError('USAGE', `${name} must be a number ≥ ${min}, got ${String(v)}`, { option: name, actual: String(v) });
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    throw new UsageError('USAGE', `${name} must be a number from ${min} to ${max}, got ${String(v)}`, { option: name, actual: String(v), min, max });
   }
   return v;
 }
@@ -155,8 +158,8 @@ export class HttpClient {
   private closed = false;
 
   constructor(options: HttpClientOptions = {}) {
-    this.connectTimeoutMs = checkedOption('connectTimeoutMs', options.connectTimeoutMs, HTTP_DEFAULTS.connectTimeoutMs, 1);
-    this.timeoutMs = checkedOption('timeoutMs', options.timeoutMs, HTTP_DEFAULTS.timeoutMs, 1);
+    this.connectTimeoutMs = checkedOption('connectTimeoutMs', options.connectTimeoutMs, HTTP_DEFAULTS.connectTimeoutMs, 1, MAX_TIMEOUT_MS);
+    this.timeoutMs = checkedOption('timeoutMs', options.timeoutMs, HTTP_DEFAULTS.timeoutMs, 1, MAX_TIMEOUT_MS);
     this.maxResponseBytes = checkedOption('maxResponseBytes', options.maxResponseBytes, HTTP_DEFAULTS.maxResponseBytes, 0);
     this.budget = options.budget ?? new ResponseBudget(HTTP_DEFAULTS.maxBufferedBytes);
     const keepAlive = options.keepAlive ?? true;
@@ -233,10 +236,10 @@ export class HttpClient {
     return {
       ctx: { layer: o.layer, url: url.href },
       signal: o.signal,
-      connectTimeoutMs: checkedOption('connectTimeoutMs', o.connectTimeoutMs, this.connectTimeoutMs, 1),
+      connectTimeoutMs: checkedOption('connectTimeoutMs', o.connectTimeoutMs, this.connectTimeoutMs, 1, MAX_TIMEOUT_MS),
       // a stream has no total deadline; it is bounded by its response and idle timeouts
-      timeoutMs: stream ? 0 : checkedOption('timeoutMs', o.timeoutMs, this.timeoutMs, 1),
-      responseTimeoutMs: stream ? checkedOption('responseTimeoutMs', o.responseTimeoutMs, this.timeoutMs, 1) : 0,
+      timeoutMs: stream ? 0 : checkedOption('timeoutMs', o.timeoutMs, this.timeoutMs, 1, MAX_TIMEOUT_MS),
+      responseTimeoutMs: stream ? checkedOption('responseTimeoutMs', o.responseTimeoutMs, this.timeoutMs, 1, MAX_TIMEOUT_MS) : 0,
       maxResponseBytes: checkedOption('maxResponseBytes', o.maxResponseBytes, this.maxResponseBytes, 0),
       budget: this.budget,
       headers: { 'user-agent': 'vtpm-verify', ...o.headers },

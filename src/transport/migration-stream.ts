@@ -17,7 +17,7 @@
 
 import { UsageError, VtpmError, VerificationError, asVtpmError } from '../errors.js';
 import { mapNetworkError, sanitizeServerText, transportError, type LayerLabel, type TransportContext } from './errors.js';
-import { HttpClient, type StreamResponse, type TlsOptions } from './http-client.js';
+import { HttpClient, MAX_TIMEOUT_MS, type StreamResponse, type TlsOptions } from './http-client.js';
 import { childPath, FieldReader, type JsonObject } from './json-fields.js';
 import { SseParser, type SseEvent, type SseLimits } from './sse-parser.js';
 import { joinEndpoint, parseEndpointUrl, MAX_URL_LENGTH } from './url.js';
@@ -214,8 +214,8 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
   const ctx: TransportContext = { layer, url: url.href };
   const { signal, onStatus } = options;
   const idleTimeoutMs = options.idleTimeoutMs ?? MIGRATION_STREAM_DEFAULTS.idleTimeoutMs;
-  if (!Number.isFinite(idleTimeoutMs) || idleTimeoutMs < 1) {
-    throw new UsageError('USAGE', `idleTimeoutMs must be a number ≥ 1, got ${idleTimeoutMs}`, { option: 'idleTimeoutMs', actual: String(idleTimeoutMs) });
+  if (!Number.isFinite(idleTimeoutMs) || idleTimeoutMs < 1 || idleTimeoutMs > MAX_TIMEOUT_MS) {
+    throw new UsageError('USAGE', `idleTimeoutMs must be a number from 1 to ${MAX_TIMEOUT_MS}, got ${idleTimeoutMs}`, { option: 'idleTimeoutMs', actual: String(idleTimeoutMs) });
   }
   const responseTimeoutMs = options.responseTimeoutMs ?? idleTimeoutMs;
   const maxFailures = options.maxConsecutiveFailures ?? Number.POSITIVE_INFINITY;

@@ -381,4 +381,11 @@ test('option values are checked: every request has a positive timeout', async ()
   assertThrowsCode(() => new HttpClient({ connectTimeoutMs: Number.POSITIVE_INFINITY }), 'USAGE');
   assertThrowsCode(() => new HttpClient({ maxResponseBytes: Number.NaN }), 'USAGE');
   await assertRejectsCode(client().fetch('http://127.0.0.1:1/', REQUEST, { timeoutMs: 0 }), 'USAGE');
+  // past 2^31 - 1 ms node fires a timer after 1 ms: such a timeout failed every request at once as TRANSPORT_TIMEOUT
+  assertThrowsCode(() => new HttpClient({ timeoutMs: 2 ** 31 }), 'USAGE');
+  assertThrowsCode(() => new HttpClient({ connectTimeoutMs: 3e9 }), 'USAGE');
+  await assertRejectsCode(client().fetch('http://127.0.0.1:1/', REQUEST, { timeoutMs: 3e9 }), 'USAGE');
+  await assertRejectsCode(client().fetch('http://127.0.0.1:1/', REQUEST, { connectTimeoutMs: 2 ** 31 }), 'USAGE');
+  await assertRejectsCode(new HttpClient().open('http://127.0.0.1:1/', { responseTimeoutMs: 2 ** 31 }), 'USAGE');
+  new HttpClient({ timeoutMs: 2 ** 31 - 1, connectTimeoutMs: 2 ** 31 - 1 }).close();
 });

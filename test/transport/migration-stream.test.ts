@@ -232,6 +232,8 @@ test('a bad service URI is rejected before any I/O; a bad instance id is a usage
     assert.equal(bad.error?.code, 'USAGE');
     const noIdle = await consume(server, () => false, { idleTimeoutMs: 0 });
     assert.equal(noIdle.error?.code, 'USAGE');
+    const hugeIdle = await consume(server, () => false, { idleTimeoutMs: 2 ** 31 });
+    assert.equal(hugeIdle.error?.code, 'USAGE');
     assert.equal(server.connections, 0);
     assertThrowsCode(() => migrationsUrl('http://h/', Buffer.alloc(31)), 'USAGE');
     assert.equal(migrationsUrl('http://h/ctl', Buffer.alloc(32, 0xab)).href, `http://h/ctl/v1/migrations?instance=${'ab'.repeat(32)}`);
