@@ -7,7 +7,7 @@
 // own TPM2B_PUBLIC / TPMT_PUBLIC. Only the TPM forms tell the key's scheme,
 // attributes and Name, which verification then also checks.
 
-import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { ParseError, type CodeTable } from '../errors.js';
 import { TPM_ALG } from '../tpm/constants.js';
 import { looksLikeTpm2bPublic, parseTpm2bPublic, parseTpmtPublic, tpmObjectName, type EccCurveName, type TpmtPublic } from '../tpm/public.js';
@@ -110,6 +110,43 @@ export function akFromTpmPublic(pub: TpmtPublic, source: AkSource = 'tpmt-public
   }
   return akFromKeyObject(key, source, pub);
 }
+
+const keyIds = new WeakMap<KeyObject, string>();
+
+/** SubjectPublicKeyInfo up to the point, for the AK curves: SEQUENCE { AlgorithmIdentifier { ecPublicKey, curve }, BIT STRING (0 unused bits) */
+const EC_SPKI_HEADERS: ReadonlyMap<string, Buffer> = new Map([
+  ['prime256v1', Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')],
+  ['secp384r1', Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex')],
+]);
+
+/**
+ * What identifies an attestation key across layers, VMs and runs (the walker's loop check, an audit's
+ * register of keys, the state store's AK names): SHA-256 of its SubjectPublicKeyInfo in the one standard
+ * encoding (RSA: rsaEncryption with NULL parameters; EC: a named curve and the uncompressed point), not of
+ * the bytes a certificate happened to use. One EC key has three encodings (uncompressed, compressed,
+ * hybrid) that node imports alike and writes back as given: a certificate made for a healthy VM's key in
+ * another encoding would otherwise pass as another key (a relay its platform certified, unseen).
+ * For a certificate in the standard encoding this is the hash of its SPKI as it stands.
+ */
+export function attestationKeyId(key: KeyObject): string {
+  let id = keyIds.get(key);
+  if (id === undefined) {
+    const h = createHash('sha256');
+    const header = key.asymmetricKeyType === 'ec' ? EC_SPKI_HEADERS.get(key.asymmetricKeyDetails?.namedCurve ?? '') : undefined;
+    const jwk = header ? key.export({ format: 'jwk' }) : undefined;
+    if (header && jwk?.x && jwk.y) {
+      h.update(header).update(UNCOMPRESSED).update(Buffer.from(jwk.x, 'base64url')).update(Buffer.from(jwk.y, 'base64url'));
+    } else {
+      // node writes an RSA key from its numbers: rsaEncryption, NULL parameters, minimal integers
+      h.update(key.export({ type: 'spki', format: 'der' }));
+    }
+    id = h.digest('hex');
+    keyIds.set(key, id);
+  }
+  return id;
+}
+
+const UNCOMPRESSED = Buffer.from([0x04]);
 
 /** An AK from DER SubjectPublicKeyInfo. */
 export function akFromSpki(der: Uint8Array): AttestationKey {

@@ -18,7 +18,6 @@
 // input error raised while processing a layer's evidence makes that layer
 // not trusted (exit 1), never "bad input" (exit 2).
 
-import { createHash } from 'node:crypto';
 import { VerificationError, VtpmError, asVtpmError, type CodeTable } from '../errors.js';
 import { verifyLogsAgainstQuote, type LogsVerification } from '../eventlog/index.js';
 import { evaluatePolicy, pcrSelectionFor, type EvaluationInput, type Finding, type LayerFacts, type MigrationFacts, type Policy, type PolicyEvaluation } from '../policy/index.js';
@@ -34,7 +33,7 @@ import { HARDWARE_TPM_LABELS, VPLATFORM_CA_LABEL, type TrustStore } from '../x50
 import type { ValidationCache } from '../x509/cache.js';
 import type { Crl } from '../x509/crl.js';
 import type { Certificate } from '../x509/certificate.js';
-import { akFromKeyObject, akFromSpki, type AttestationKey } from './ak.js';
+import { akFromKeyObject, akFromSpki, attestationKeyId, type AttestationKey } from './ak.js';
 import { fail, pass, type CheckResult } from './checks.js';
 import { nextNonce, type TopNonce } from './nonce-chain.js';
 import { toLayerFacts } from './facts.js';
@@ -507,11 +506,11 @@ async function verifyLayer(position: number, uri: string, nonce: Buffer, asked: 
   }
   const info = layerInfo(path);
   layer.anchor = { label: info.anchorLabels[0] ?? 'unlabelled', subject: info.anchorSubject, vouchesFor: info.anchorLabels.join(',') || 'unlabelled' };
-  const akKeyId = createHash('sha256').update(info.spki).digest('hex');
-  layer.akKeyId = akKeyId;
-
   // 3. the quote, with the certified key
   const ak = akForCertificate(info);
+  // the key, not the bytes its certificate encodes it with: one EC key has several encodings (attestationKeyId)
+  const akKeyId = attestationKeyId(ak.key);
+  layer.akKeyId = akKeyId;
   const quoteInput = { ak, message: evidence.quote.message, signature: evidence.quote.signature, nonce, pcrs: evidence.unverifiedPcrs };
   const q = pool ? await verifyQuoteAsync(quoteInput) : verifyQuote(quoteInput);
   checks.push(...q.checks);
