@@ -46,7 +46,7 @@ import type { PathValidationMemo } from '../x509/path-memo.js';
 
 export const WALK_CODES = {
   WALK_TOO_DEEP: { kind: 'verification', summary: 'the chain of layers is deeper than --max-depth allows (a deepAttestation chain that never ends)' },
-  WALK_LOOP: { kind: 'verification', summary: 'a layer URI or AK key appears twice in one walk: the chain of layers loops' },
+  WALK_LOOP: { kind: 'verification', summary: 'a layer URI, AK key or vTPM instance id appears twice in one walk: the chain of layers loops' },
   WALK_ENDS_UNDER_VPLATFORM_CA: { kind: 'verification', summary: 'a layer that ends the walk (certified physical, or with no TrustedLayer extension) chains to an anchor labelled vplatform-ca and no hardware label: a host could certify its own "hardware"' },
   BINDING_NO_VPLATFORM_LOG: { kind: 'verification', summary: 'the layer below sent no vplatformLog, so it cannot show that it hosts the upper instance' },
   BINDING_NO_INSTANCE_ID: { kind: 'verification', summary: 'a virtual layer\'s verified AK certificate names no instanceId to bind to the layer below' },
@@ -283,6 +283,8 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
   const bindings: LayerFacts['binding'][] = [];
   const seenUris = new Set<string>();
   const seenKeys = new Set<string>();
+  /** instance id (hex) -> the position of the layer certified as it */
+  const seenInstances = new Map<string, number>();
 
   let uri: string | null = options.target;
   let nonce: Buffer = options.topNonce.nonce;
@@ -361,6 +363,17 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
       layer.elapsedMs = clock() - t0;
       break;
     }
+    // One vTPM instance twice in one chain (a VM certified under its own VMM's instance id): no platform hosts
+    // itself, and protocol section 6 calls an instance on two platforms a clone.
+    const instanceHex = current.info.layer?.instanceId ? toHex(current.info.layer.instanceId) : undefined;
+    if (instanceHex !== undefined && seenInstances.has(instanceHex)) {
+      const e = new VerificationError('WALK_LOOP', `layer ${position} is certified as vTPM instance ${instanceHex.slice(0, 16)}…, as layer ${seenInstances.get(instanceHex)} above it is: the chain of layers loops`, { instanceId: instanceHex, alsoAt: seenInstances.get(instanceHex) });
+      checks.push(fail('walk.loop', e.code, e.message, { actual: instanceHex }));
+      stop(errorSummary(e));
+      layer.elapsedMs = clock() - t0;
+      break;
+    }
+    if (instanceHex !== undefined) seenInstances.set(instanceHex, position);
     seenKeys.add(current.akKeyId);
     verified.push(current);
 

@@ -189,3 +189,36 @@ test('a lower layer quoting with the upper layer\'s key under a certificate that
     },
   );
 });
+
+test('a VM certified under its own VMM\'s instance id, the VMM hosting it: WALK_LOOP at the VMM (no platform hosts itself); with distinct ids the same chain is trusted', async () => {
+  const vm = SoftTpm.create({ seed: 'instance-loop-vm' });
+  const vmm = SoftTpm.create({ seed: 'instance-loop-vmm' });
+  const vmmCa = vplatformRoot.issueCa('instance-loop VMM vPlatform CA', ec());
+  const hostCa = vplatformRoot.issueCa('instance-loop host vPlatform CA', ec());
+  for (const sameId of [false, true]) {
+    const vmInstance = sameId ? vmm.instanceId : vm.instanceId;
+    const vmmTpm = SoftTpm.create({ seed: `instance-loop-vmm-tpm-${sameId}` });
+    const hostTpm = SoftTpm.create({ seed: `instance-loop-host-tpm-${sameId}` });
+    await withLayers(
+      (origin) => ({
+        vm: { tpm: vm, certs: [akCertificate(vmmCa, spkiIn(vm.akPublicKey, 'uncompressed'), { kind: 'virtual', instanceId: vmInstance, deepAttestation: `${origin}/vmm` }, `instance-loop-vm-${sameId}`), vmmCa.certificate] },
+        vmm: {
+          tpm: vmmTpm,
+          certs: [akCertificate(hostCa, spkiIn(vmmTpm.akPublicKey, 'uncompressed'), { kind: 'virtual', instanceId: vmm.instanceId, deepAttestation: `${origin}/host` }, `instance-loop-vmm-${sameId}`), hostCa.certificate],
+          table: hosting(vmmTpm, vmmCa, [Buffer.from(vmInstance).toString('hex')]),
+        },
+        host: { tpm: hostTpm, certs: [physicalCa.issueAk({ commonName: 'instance-loop host', publicKey: hostTpm.akPublicKey, serialLabel: `instance-loop-host-${sameId}`, layer: { kind: 'physical' } })], table: hosting(hostTpm, hostCa, [vmm.instanceIdHex]) },
+      }),
+      async (origin) => {
+        const r = await attest(`${origin}/vm`);
+        if (!sameId) {
+          assert.equal(r.verdict, 'trusted', r.reason);
+          return;
+        }
+        assert.equal(r.verdict, 'not-trusted');
+        assert.equal(r.error?.code, 'WALK_LOOP');
+        assert.match(r.error?.message ?? '', /layer 1 is certified as vTPM instance [0-9a-f]{16}…, as layer 0 above it is/);
+      },
+    );
+  }
+});
