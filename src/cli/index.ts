@@ -44,9 +44,10 @@ Example:
     } finally {
       stopInterrupted();
     }
-    // `--timeout --json`: commander took --json as the timeout's value, which is then bad usage; the user
-    // asked for JSON all the same, as main() honours for commander's own usage errors
-    const json = globals.json || (outcome.error?.code === 'USAGE' && argv.includes('--json'));
+    // `--timeout --json`: commander took --json as the timeout's value, which is then bad usage (the error
+    // quotes it as the value); the user asked for JSON all the same. Not any --json in argv: `audit --json FILE`
+    // names a report, and its usage errors stay on stderr.
+    const json = globals.json || (outcome.error?.code === 'USAGE' && outcome.error.details['value'] === '--json');
     await printOutcome(outcome, json ? { ...globals, json, color: false } : globals);
     onExit(outcome.exitCode);
   };
