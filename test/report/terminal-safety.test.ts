@@ -156,12 +156,11 @@ test('text a reader would not see is shown: zero-width characters, BOM, soft hyp
   assert.equal(terminalSafe(HOSTILE).includes('\u001b'), false);
 });
 
-test('attest --ear: server text in the printed EAR (the reason) has its bidi, zero-width and TAG characters \\u escaped, and parses back the same', async (t) => {
+/** `attest URL --trust ROOT ...extra` against a real endpoint on 127.0.0.1 answering 500 with `serverError`. */
+async function attestFailingServer(t: import('node:test').TestContext, serverError: string, extra: string[]) {
   const { createServer } = await import('node:http');
   const { makeChain, tempDir, writeTemp } = await import('../helpers/pki.js');
   const { runCli } = await import('../helpers/cli.js');
-  // a real endpoint on 127.0.0.1 whose error message would show "evil" reversed and hide text
-  const serverError = 'down \u202eevil\u202c\u200b\u{e0041}\u{e0042}';
   const server = createServer((_req, res) => {
     res.writeHead(500, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: serverError }));
@@ -171,8 +170,13 @@ test('attest --ear: server text in the printed EAR (the reason) has its bidi, ze
   const { port } = server.address() as import('node:net').AddressInfo;
   const chain = await makeChain();
   const root = writeTemp(tempDir('vtpm-ts-'), 'root.pem', chain.root.pem);
+  return runCli(['attest', `http://127.0.0.1:${port}/vm`, '--trust', root, ...extra]);
+}
 
-  const r = await runCli(['attest', `http://127.0.0.1:${port}/vm`, '--trust', root, '--ear']);
+test('attest --ear: server text in the printed EAR (the reason) has its bidi, zero-width and TAG characters \\u escaped, and parses back the same', async (t) => {
+  // a real endpoint on 127.0.0.1 whose error message would show "evil" reversed and hide text
+  const serverError = 'down \u202eevil\u202c\u200b\u{e0041}\u{e0042}';
+  const r = await attestFailingServer(t, serverError, ['--ear']);
   assert.equal(r.code, 3, r.stdout + r.stderr);
   assert.doesNotMatch(r.stdout, /[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u{e0000}-\u{e007f}]/u, r.stdout);
   assert.match(r.stdout, /down \\u202eevil\\u202c\\u200b\\udb40\\udc41\\udb40\\udc42/);
@@ -181,22 +185,9 @@ test('attest --ear: server text in the printed EAR (the reason) has its bidi, ze
 });
 
 test('attest --json: the envelope on stdout has the bidi, zero-width and TAG characters of server text \\u escaped, and parses back the same', async (t) => {
-  const { createServer } = await import('node:http');
-  const { makeChain, tempDir, writeTemp } = await import('../helpers/pki.js');
-  const { runCli } = await import('../helpers/cli.js');
   // JSON.stringify leaves these raw (C1 controls the server-text sanitizer turns into spaces already)
   const serverError = 'down \u202eevil\u202c\u200b\u{e0041}';
-  const server = createServer((_req, res) => {
-    res.writeHead(500, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: serverError }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const { port } = server.address() as import('node:net').AddressInfo;
-  const chain = await makeChain();
-  const root = writeTemp(tempDir('vtpm-ts-'), 'root.pem', chain.root.pem);
-
-  const r = await runCli(['attest', `http://127.0.0.1:${port}/vm`, '--trust', root, '--json']);
+  const r = await attestFailingServer(t, serverError, ['--json']);
   assert.equal(r.code, 3, r.stdout + r.stderr);
   assert.doesNotMatch(r.stdout, /[\u0080-\u009f\u202a-\u202e\u2066-\u2069\u200b-\u200f\u{e0000}-\u{e007f}]/u, r.stdout);
   assert.match(r.stdout, /\\u202eevil\\u202c\\u200b\\udb40\\udc41/);

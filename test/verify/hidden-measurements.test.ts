@@ -9,19 +9,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { SimCa } from '../../src/simulator/pki.js';
 import { SoftTpm } from '../../src/simulator/soft-tpm.js';
 import { ImaMeasurementList, imaNgTemplateData } from '../../src/simulator/ima.js';
 import { FIRMWARE_PROFILES, firmwareLog, measureBoot, simFileContent } from '../../src/simulator/firmware.js';
 import { EventLogWriter } from '../../src/eventlog/writer.js';
 import { EV } from '../../src/eventlog/event-types.js';
-import { parseEvidenceQuery, serializeEvidence, type PcrSelection } from '../../src/transport/evidence.js';
-import { EvidenceClient } from '../../src/transport/evidence-client.js';
-import { liveSource } from '../../src/transport/layer-source.js';
-import { walk, type EvidenceSource } from '../../src/verify/walker.js';
-import { drawTopNonce } from '../../src/verify/nonce-chain.js';
-import { loadPolicy } from '../../src/policy/index.js';
+import { serializeEvidence, type PcrSelection } from '../../src/transport/evidence.js';
+import { attestServedLayer } from '../helpers/served-layer.js';
 import { buildTrustStore } from '../../src/x509/trust-store.js';
 import type { AttestationResult } from '../../src/verify/result.js';
 import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
@@ -48,26 +43,12 @@ function machine(seed: string, opts: { imaMeasures?: boolean } = {}) {
   return { tpm, cert, firmware, ima, bootAggregate: ima.entries[0]!.fileDigest.toString('hex') };
 }
 
-async function attest(m: ReturnType<typeof machine>, logs: { eventLog: Buffer; imaLog: string }, policyText: string, selection?: PcrSelection[]): Promise<AttestationResult> {
-  const server: Server = createServer((req, res) => {
-    const r = parseEvidenceQuery(new URL(req.url ?? '/', 'http://127.0.0.1').searchParams);
+function attest(m: ReturnType<typeof machine>, logs: { eventLog: Buffer; imaLog: string }, policyText: string, selection?: PcrSelection[]): Promise<AttestationResult> {
+  return attestServedLayer(trust, policyText, (r) => {
     // the attester quotes what it likes (the walker then refuses a quote that leaves out PCRs asked for)
     const q = m.tpm.quote(r.nonce, selection ?? r.pcrs);
-    const body = serializeEvidence({ version: 1, quote: { message: q.message, signature: q.signature }, unverifiedPcrs: q.pcrs, certificates: [{ pem: m.cert.pem, der: m.cert.der }], eventLog: logs.eventLog, imaLog: logs.imaLog });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    return serializeEvidence({ version: 1, quote: { message: q.message, signature: q.signature }, unverifiedPcrs: q.pcrs, certificates: [{ pem: m.cert.pem, der: m.cert.der }], eventLog: logs.eventLog, imaLog: logs.imaLog });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const client = new EvidenceClient({ timeoutMs: 3_000 });
-  try {
-    const target = `http://127.0.0.1:${(server.address() as { port: number }).port}/vm`;
-    const now = new Date();
-    const policy = loadPolicy(policyText);
-    return (await walk({ target, topNonce: drawTopNonce(now, target), trust, policy, policySource: { source: 'test', builtin: false }, at: now }, liveSource(client) as EvidenceSource)).result;
-  } finally {
-    client.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  }
 }
 
 test('an IMA list whose entries claim another PCR than 10 does not hide what IMA measured into PCR 10', async () => {

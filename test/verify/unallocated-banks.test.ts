@@ -7,16 +7,11 @@
 // while a quote that leaves out PCRs of a bank it does carry is still refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { SimCa } from '../../src/simulator/pki.js';
 import { SoftTpm } from '../../src/simulator/soft-tpm.js';
 import { FIRMWARE_PROFILES, firmwareLog, measureBoot } from '../../src/simulator/firmware.js';
-import { parseEvidenceQuery, serializeEvidence, type PcrSelection } from '../../src/transport/evidence.js';
-import { EvidenceClient } from '../../src/transport/evidence-client.js';
-import { liveSource } from '../../src/transport/layer-source.js';
-import { walk, type EvidenceSource } from '../../src/verify/walker.js';
-import { drawTopNonce } from '../../src/verify/nonce-chain.js';
-import { loadPolicy } from '../../src/policy/index.js';
+import { serializeEvidence, type PcrSelection } from '../../src/transport/evidence.js';
+import { attestServedLayer } from '../helpers/served-layer.js';
 import { buildTrustStore } from '../../src/x509/trust-store.js';
 import type { AttestationResult } from '../../src/verify/result.js';
 import type { HashName } from '../../src/tpm/constants.js';
@@ -34,25 +29,12 @@ function machine(seed: string, banks: HashName[]) {
 }
 
 /** Attests one machine whose TPM, like a real one, quotes the banks asked for that it has (or `quoteOf` of what was asked). */
-async function attest(m: ReturnType<typeof machine>, policyText: string, quoteOf?: (asked: PcrSelection[]) => PcrSelection[]): Promise<AttestationResult> {
-  const server: Server = createServer((req, res) => {
-    const r = parseEvidenceQuery(new URL(req.url ?? '/', 'http://127.0.0.1').searchParams);
+function attest(m: ReturnType<typeof machine>, policyText: string, quoteOf?: (asked: PcrSelection[]) => PcrSelection[]): Promise<AttestationResult> {
+  return attestServedLayer(trust, policyText, (r) => {
     const allocated = r.pcrs.filter((s) => m.tpm.banks.includes(s.bank));
     const q = m.tpm.quote(r.nonce, quoteOf ? quoteOf(allocated) : allocated);
-    const body = serializeEvidence({ version: 1, quote: { message: q.message, signature: q.signature }, unverifiedPcrs: q.pcrs, certificates: [{ pem: m.cert.pem, der: m.cert.der }], eventLog: m.firmware.bytes });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    return serializeEvidence({ version: 1, quote: { message: q.message, signature: q.signature }, unverifiedPcrs: q.pcrs, certificates: [{ pem: m.cert.pem, der: m.cert.der }], eventLog: m.firmware.bytes });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const client = new EvidenceClient({ timeoutMs: 3_000 });
-  try {
-    const target = `http://127.0.0.1:${(server.address() as { port: number }).port}/vm`;
-    const now = new Date();
-    return (await walk({ target, topNonce: drawTopNonce(now, target), trust, policy: loadPolicy(policyText), policySource: { source: 'test', builtin: false }, at: now }, liveSource(client) as EvidenceSource)).result;
-  } finally {
-    client.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  }
 }
 
 const zeros = (n: number) => '00'.repeat(n);
