@@ -83,7 +83,7 @@ export interface BootFacts {
   bootOrder: number[] | undefined;
   /** GRUB's kernel_cmdline and systemd-boot's PCR 12 command line (the EFI stub's PCR 9 one is hashed, not logged) */
   kernelCommandLines: { text: string; origin: 'grub' | 'systemd-boot'; source: FactSource }[];
-  /** verified PCR 8 events whose text is not attested (a command line could hide in one): the rule fails on them */
+  /** verified PCR 8 and 12 events whose text is not attested (a command line could hide in one): the rule fails on them */
   kernelCommandLinesUnattested: number[];
   /**
    * the digests of every other verified event whose digest is not the hash of its data (firmware blobs, and
@@ -193,6 +193,7 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
 
   readSecureBootConfiguration(verified.events, ctx, separatorAt.get(7), facts);
   readGrubTexts(verified.events, ctx, facts);
+  readSystemdCmdlines(verified.events, ctx, facts);
 
   for (const v of verified.events) {
     const e = v.event;
@@ -204,6 +205,11 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
     };
     // read above, by content
     if ((e.pcrIndex === 7 && beforeSeparator(e)) || e.pcrIndex === GRUB_PCR) continue;
+    // PCR 12 was read above for command lines; an image hash there still counts for the forbid rule
+    if (e.pcrIndex === SYSTEMD_CMDLINE_PCR) {
+      if (!v.contentBound) facts.unboundDigests.push({ pcr: e.pcrIndex, type, digests: verifiedDigests(v) });
+      continue;
+    }
 
     // Boot applications: the verified digest is the fact, the path beside it only a label. Image loads count in any
     // PCR (an extra one can only make the allow and forbid rules stricter), and so does every PCR 4 event whose
@@ -250,8 +256,7 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
         }
         break;
       case 'ipl':
-        // systemd-boot and sd-stub measure the command line into PCR 12 (GRUB's PCR 8 is read above)
-        if (e.pcrIndex === SYSTEMD_CMDLINE_PCR && c.role === 'kernel-cmdline') facts.kernelCommandLines.push({ text: c.value, origin: 'systemd-boot', source: src });
+        // command lines are read above, by content, from GRUB's PCR 8 and systemd's PCR 12
         break;
       case 'version':
         if (e.pcrIndex !== 0 || !beforeSeparator(e)) {
@@ -383,6 +388,30 @@ function readGrubTexts(events: readonly VerifiedEvent[], ctx: DecodeContext, fac
     if (c.encoding === 'utf-16le') facts.kernelCommandLines.push({ text: c.value, origin: 'systemd-boot', source: src });
     else if (c.role === 'kernel-cmdline' || KERNEL_PATH_START.test(c.value)) facts.kernelCommandLines.push({ text: c.value, origin: 'grub', source: src });
     else if (c.role === 'grub-command') facts.grubCommands.push({ text: c.value, source: src });
+  }
+}
+
+/**
+ * systemd-boot's and sd-stub's command lines in PCR 12, read as EV_IPL text whatever their type says (a type is a
+ * label: the command line relabelled as an EFI action would otherwise not be one). A verified PCR 12 event whose
+ * text its digest does not cover could be the command line that booted, its data rewritten (and the allowed line
+ * extended by root after boot): it is listed with PCR 8's, and the command-line rule fails on it. sd-stub also
+ * measures credentials, system extensions and devicetrees there, hashing the file and not its name: with those
+ * the rule fails too (pin PCR 12 instead).
+ */
+function readSystemdCmdlines(events: readonly VerifiedEvent[], ctx: DecodeContext, facts: BootFacts): void {
+  for (const v of events) {
+    const e = v.event;
+    if (e.pcrIndex !== SYSTEMD_CMDLINE_PCR) continue;
+    const read = decodeEvent(SYSTEMD_CMDLINE_PCR, EV.IPL, e.data, e.digests, ctx);
+    const c = read.content;
+    const bound = c.kind === 'ipl' && read.binding !== null && v.banks.some((b) => read.binding!.banks[b] === true);
+    if (!bound || c.kind !== 'ipl') {
+      facts.kernelCommandLinesUnattested.push(e.index);
+      facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type: eventTypeName(e.eventType), reason: 'a PCR 12 event whose text its digest does not cover: a kernel command line could hide in it' });
+      continue;
+    }
+    facts.kernelCommandLines.push({ text: c.value, origin: 'systemd-boot', source: sourceOf(v) });
   }
 }
 

@@ -75,7 +75,7 @@ const layerSchema = obj({
       bootApplications: defaulted(list(obj({ pcr: required(int(0, 23, 'PCR'), 'PCR'), digests: required(digestsByBank, 'digests'), path: optional(text(), 'device path') }), { max: 10_000 }), [], 'boot applications'),
       unboundDigests: optional(list(obj({ pcr: required(int(0, 23, 'PCR'), 'PCR'), digests: required(digestsByBank, 'digests') }), { max: 100_000 }), 'digests of the other verified events whose digest is not their data\'s hash'),
       kernelCmdlines: defaulted(list(text(8192), { max: 1000 }), [], 'kernel command lines'),
-      kernelCmdlinesUnattested: optional(int(0, 1_000_000, 'events'), 'verified PCR 8 events whose text is not attested'),
+      kernelCmdlinesUnattested: optional(int(0, 1_000_000, 'events'), 'verified PCR 8 and 12 events whose text is not attested'),
       crtmVersions: defaulted(list(text(1024), { max: 100 }), [], 'CRTM versions'),
       dbx: defaultedObject(obj({ sha256: defaulted(list(sha256, { max: 100_000 }), [], 'image hashes'), certSha256: defaulted(list(sha256, { max: 10_000 }), [], 'certificate hashes') }), 'dbx content'),
       quirksApplied: defaulted(list(text(64), { max: 100 }), [], 'workarounds'),

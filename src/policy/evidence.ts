@@ -109,7 +109,7 @@ export interface EventLogFacts {
   bootApplications: BootApplicationFacts[];
   /** kernel command lines measured (PCR 8/9/12, as the walker extracts them), decoded to text */
   kernelCmdlines: string[];
-  /** verified PCR 8 events whose text is not attested: a command line could hide in one (absent: none) */
+  /** verified PCR 8 and 12 events whose text is not attested: a command line could hide in one (absent: none) */
   kernelCmdlinesUnattested?: number;
   /** digests of the other verified events whose digest is not their data's hash (blobs, relabelled images): forbidden hashes are looked for here too */
   unboundDigests?: BootApplicationFacts[];

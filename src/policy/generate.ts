@@ -159,7 +159,7 @@ function generateEventLog(w: Lines, l: LayerFacts): void {
   const cmdlines = [...new Set(log.kernelCmdlines)];
   if (log.kernelCmdlinesUnattested) {
     // the rule fails on such a log whatever it lists: the policy would refuse the evidence it was made from (PCR 8 stays pinned)
-    w.comment(6, `kernelCmdlines: not generated, ${log.kernelCmdlinesUnattested} PCR 8 event(s) hold text their digest does not cover`);
+    w.comment(6, `kernelCmdlines: not generated, ${log.kernelCmdlinesUnattested} PCR 8 or 12 event(s) hold text their digest does not cover`);
   } else if (cmdlines.length && unaccountedCmdlinePcrs(l, log).length) {
     // the same: the rule fails when a command-line PCR is not accounted for (PCR 8 and 12 stay pinned where quoted)
     w.comment(6, `kernelCmdlines: not generated, the log does not account for PCR ${unaccountedCmdlinePcrs(l, log).join(' and ')} (not quoted, or extended with no event)`);

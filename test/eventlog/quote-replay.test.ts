@@ -324,6 +324,30 @@ test('GRUB texts are read by what they are: a command line relabelled (its prefi
   assert.equal(hidden.kernelCommandLinesUnattested.length, 1);
 });
 
+test('systemd command lines in PCR 12 are read by what they are: relabelled, still one; one whose text is not attested (root extending the allowed line after boot) fails the command-line rule', () => {
+  const u16 = (s: string): Buffer => Buffer.from(`${s}\0`, 'utf16le');
+  const facts = (w: EventLogWriter) => {
+    const r = replayAgainstQuote(parseEventLog(w.toBytes()), tpmAfter(w));
+    assert.equal(r.ok, true, r.checks.filter((c) => c.status === 'fail').map((c) => c.message).join('\n'));
+    return extractBootFacts(r.verified);
+  };
+  // the line systemd-boot measured, relabelled as an EFI action: its digest still covers its data
+  const relabelled = new EventLogWriter({ banks: ['sha256'] });
+  relabelled.add({ pcr: 12, type: EV.EFI_ACTION, data: u16('console=ttyS0 init=/bin/sh') });
+  relabelled.add({ pcr: 12, type: EV.IPL, data: u16('console=ttyS0 quiet') });
+  const r = facts(relabelled);
+  assert.deepEqual(r.kernelCommandLines.map((k) => [k.text, k.origin]), [['console=ttyS0 init=/bin/sh', 'systemd-boot'], ['console=ttyS0 quiet', 'systemd-boot']]);
+  assert.deepEqual(r.kernelCommandLinesUnattested, []);
+  // the line that booted rewritten in the log (its digest kept), the allowed one extended by root after boot
+  const hidden = new EventLogWriter({ banks: ['sha256'] });
+  hidden.add({ pcr: 12, type: EV.IPL, data: u16('console=ttyS0 quiet'), digests: { sha256: createHash('sha256').update(u16('console=ttyS0 init=/bin/sh')).digest() } });
+  hidden.add({ pcr: 12, type: EV.IPL, data: u16('console=ttyS0 quiet') });
+  const h = facts(hidden);
+  assert.deepEqual(h.kernelCommandLines.map((k) => k.text), ['console=ttyS0 quiet']);
+  assert.deepEqual(h.kernelCommandLinesUnattested, [1], "the event after the Spec ID event");
+  assert.match(h.unattested.map((u) => u.reason).join(), /PCR 12 event whose text its digest does not cover/);
+});
+
 test('a variable event whose digest covers only its value says nothing about which variable it is', () => {
   const w = new EventLogWriter({ banks: ['sha256'] });
   // TCG EFI 1.2-era hashing: H(value). The name could be relabelled to any variable with the same value.

@@ -119,8 +119,8 @@ export function evaluateEventLog(rs: CompiledRuleSet, layer: LayerFacts, sink: R
       const bad = log.kernelCmdlines.filter((c) => !exact.has(c) && !patterns.some((p) => p.test(c)));
       const unaccounted = unaccountedCmdlinePcrs(layer, log);
       if (log.kernelCmdlinesUnattested) {
-        // a relabelled or rewritten PCR 8 event could be the command line that really booted
-        sink.fail('eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', `${log.kernelCmdlinesUnattested} PCR 8 event(s) hold text their digest does not cover: a kernel command line may be hidden in them`, { expected: 'every PCR 8 text attested', actual: log.kernelCmdlinesUnattested });
+        // a relabelled or rewritten PCR 8 or 12 event could be the command line that really booted
+        sink.fail('eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', `${log.kernelCmdlinesUnattested} PCR 8 or 12 event(s) hold text their digest does not cover: a kernel command line may be hidden in them`, { expected: 'every PCR 8 and 12 text attested', actual: log.kernelCmdlinesUnattested });
       } else if (unaccounted.length) {
         sink.fail('eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', `the event log does not account for PCR ${unaccounted.join(' and ')} (not quoted, or extended with no event in the log): a kernel command line measured there is not seen`, {
           expected: `PCRs ${KERNEL_CMDLINE_PCRS.join(' and ')} quoted, each replayed by the log or at its initial value`,
