@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator } from '../../src/simulator/start.js';
 import { runCli } from '../helpers/cli.js';
+import { corpusPath } from '../helpers/paths.js';
 
 test('policy init --from a saved bundle: the golden policy accepts that evidence; an edited bundle is refused', async () => {
   const sim = await startSimulator({ topology: { layers: 3 } });
@@ -41,5 +42,27 @@ test('policy init --from a saved bundle: the golden policy accepts that evidence
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await sim.close();
+  }
+});
+
+test('policy init --ak: a real quote made with no nonce (GCE COS 85) is taken with --nonce "", and the policy accepts its log; no --nonce at all is bad usage', async (t) => {
+  const set = corpusPath(t, 'quotes', 'gotpmtools_gce-cos-85-no-nonce');
+  if (!set) return;
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-init-'));
+  try {
+    const quoted = (JSON.parse(readFileSync(join(set, 'pcrs.json'), 'utf8')) as { quotes: { bank: string; pcrs: Record<string, string> }[] }).quotes.find((q) => q.bank === 'sha256')!;
+    const pcrs = join(dir, 'pcrs.json');
+    writeFileSync(pcrs, JSON.stringify({ sha256: quoted.pcrs }));
+    const args = ['policy', 'init', '--ak', join(set, 'ak_public.bin'), '--message', join(set, 'quote_sha256.attest'), '--signature', join(set, 'quote_sha256.sig'), '--pcrs', pcrs, '--pcrs-format', 'json', '--eventlog', join(set, '..', '..', 'eventlogs', 'gotpmtools_gce-cos-85-no-nonce.bin')];
+    const init = await runCli([...args, '--nonce', '', '--json']);
+    assert.equal(init.code, 0, init.stdout + init.stderr);
+    const missing = await runCli([...args, '--json']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.json?.error?.message ?? '', /--ak needs --nonce too/);
+    const wrong = await runCli([...args, '--nonce', '9009', '--json']);
+    assert.equal(wrong.code, 1);
+    assert.equal(wrong.json?.error?.code, 'QUOTE_NONCE_MISMATCH');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

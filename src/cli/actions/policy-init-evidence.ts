@@ -13,7 +13,8 @@ export interface QuoteFiles {
   ak: string;
   message: string;
   signature: string;
-  nonce: string;
+  /** hex; "" for a quote with no nonce; undefined when not given */
+  nonce: string | undefined;
   pcrs: string;
   pcrsFormat: string;
   eventlog?: string | undefined;
@@ -51,7 +52,7 @@ export async function factsFromQuoteFiles(f: QuoteFiles): Promise<LayerFacts[]> 
   const message = readInputFile(f.message, 'quote message', 16 * 1024);
   const signature = parseTpmtSignature(readInputFile(f.signature, 'quote signature', 16 * 1024));
   const pcrs = parsePcrFile(readInputFile(f.pcrs, 'PCR file', 1024 * 1024), f.pcrsFormat as never).values;
-  const q = verifyQuote({ ak, message, signature, nonce: fromHex(f.nonce, '--nonce'), pcrs });
+  const q = verifyQuote({ ak, message, signature, nonce: fromHex(f.nonce ?? '', '--nonce'), pcrs });
   if (!q.ok) throw new VerificationError(q.failure.code, `the quote is not known-good: ${q.failure.message}`, q.failure.details);
   const eventLog = f.eventlog !== undefined ? readInputFile(f.eventlog, 'event log', 16 * 1024 * 1024) : undefined;
   const ima = f.ima !== undefined ? readInputFile(f.ima, 'IMA list', 64 * 1024 * 1024) : undefined;

@@ -47,9 +47,11 @@ async function readFacts(opts: PolicyInitOptions): Promise<{ layers: LayerFacts[
   }
   if (opts.quote) {
     const q = opts.quote;
-    for (const [k, v] of Object.entries({ '--message': q.message, '--signature': q.signature, '--nonce': q.nonce, '--pcrs': q.pcrs })) {
+    for (const [k, v] of Object.entries({ '--message': q.message, '--signature': q.signature, '--pcrs': q.pcrs })) {
       if (!v) throw new UsageError('USAGE', `--ak needs ${k} too`, {});
     }
+    // "" is the nonce of a quote made with none (as quote --nonce ""): only a missing --nonce is refused
+    if (q.nonce === undefined) throw new UsageError('USAGE', '--ak needs --nonce too ("" for a quote with no nonce)', {});
     return { layers: await factsFromQuoteFiles(q), source: basename(q.message) };
   }
   const from = opts.from!;

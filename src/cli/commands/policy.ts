@@ -46,7 +46,7 @@ Examples:
       .option('--ak <file>', 'instead of --from, one quote with its logs: the AK (PEM/DER SPKI or TPM2B_PUBLIC)')
       .option('--message <file>', 'with --ak: the TPMS_ATTEST (tpm2_quote -m)')
       .option('--signature <file>', 'with --ak: the TPMT_SIGNATURE (tpm2_quote -s)')
-      .option('--nonce <hex>', 'with --ak: the nonce the quote carries')
+      .option('--nonce <hex>', 'with --ak: the nonce the quote carries ("" for none)')
       .option('--pcrs <file>', 'with --ak: the quoted PCR values (tpm2_quote -o)')
       .option('--pcrs-format <format>', 'with --ak: serialized | values | marshaled | json', 'serialized')
       .option('--eventlog <file>', 'with --ak: the firmware event log')
@@ -79,7 +79,8 @@ Example:
                   ak: String(opts['ak']),
                   message: String(opts['message'] ?? ''),
                   signature: String(opts['signature'] ?? ''),
-                  nonce: String(opts['nonce'] ?? ''),
+                  // an empty nonce ("", as quote --nonce) is a nonce: only a missing option is refused
+                  nonce: opts['nonce'] === undefined ? undefined : String(opts['nonce']),
                   pcrs: String(opts['pcrs'] ?? ''),
                   pcrsFormat: String(opts['pcrsFormat']),
                   eventlog: opts['eventlog'] as string | undefined,
