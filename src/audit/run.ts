@@ -189,9 +189,14 @@ async function runAuditWith(targets: readonly AuditTarget[], options: AuditRunOp
       await sleep(retryDelay(attempt + 1, base, max, random));
       // stopped during the backoff: the last attempt's result stands
       if (options.signal?.aborted) break;
+      await slots.acquire();
+      // stopped while waiting for a free slot (the VM in it was cut short): not tried again either
+      if (options.signal?.aborted) {
+        slots.release();
+        break;
+      }
       if (attempt === 1) stats.retried++;
       attempt++;
-      await slots.acquire();
       // the backoff and the wait for a free slot are not the VM's own time
       deadline.at += now() - paused;
     }

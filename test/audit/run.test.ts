@@ -153,6 +153,36 @@ test('a stop during a retry backoff makes no further attempt: the last result st
   assert.deepEqual(stats, { completed: 1, attempts: 1, retried: 0, skipped: 0 });
 });
 
+test('a stop while a VM waits for a free slot to be retried makes no further attempt: its last result stands', async (t) => {
+  const { sim, setup, targets } = await fleet(t, 2);
+  const abort = new AbortController();
+  const attempts = [0, 0];
+  const results: AttestationResult[] = [];
+  const stats = await runAudit(targets.slice(0, 2), {
+    concurrency: 1,
+    retries: 3,
+    cache: setup.cache,
+    signal: abort.signal,
+    sleep: async () => undefined,
+    source: (target, signal) =>
+      direct(sim, async (req) => {
+        if (req.position !== 0) return;
+        if (signal?.aborted) throw new TransportError('TRANSPORT_ABORTED', 'request aborted', {});
+        attempts[target.index]!++;
+        // the first VM's host is down; the second VM holds the only slot while the first waits for it to
+        // be tried again, and SIGTERM comes then
+        if (target.index === 0) throw new TransportError('TRANSPORT_REFUSED', 'refused', {});
+        for (let i = 0; i < 5; i++) await tick();
+        abort.abort();
+        throw new TransportError('TRANSPORT_ABORTED', 'request aborted', {});
+      }),
+    onResult: (r) => results.push(r),
+  });
+  assert.deepEqual(attempts, [1, 1], 'the first VM is not tried again once stopped');
+  assert.deepEqual(results.map((r) => [r.name, r.verdict, r.attempts, r.error?.code]), [[targets[0]!.name, 'incomplete', 1, 'TRANSPORT_REFUSED']]);
+  assert.deepEqual(stats, { completed: 1, attempts: 2, retried: 0, skipped: 1 });
+});
+
 test('a VM has a deadline for its whole attestation (every layer and attempt): a chain of slow layers is cut, and not retried', async (t) => {
   const { sim, setup, targets } = await fleet(t, 1);
   let clock = 0;
