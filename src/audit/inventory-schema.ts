@@ -19,9 +19,11 @@ const MAX_TIMEOUT_MS = 600_000;
 const path = str({ label: 'file path (relative to the inventory file)', minLength: 1, maxLength: 4096 });
 const paths = oneOrMany(path, 'string', { max: 1000 });
 const trustSpec = str({ label: '[LABEL=]PATH: a certificate file or folder, as for --trust (relative to the inventory file)', minLength: 1, maxLength: 4096 });
-const tag = str({ label: 'tag: no spaces, commas or control characters (up to 128)', pattern: /^[^\s,\p{Cc}]{1,128}$/u });
+// \p{Cs}: an unpaired surrogate (a YAML or JSON "\ud800") is no character: written out as UTF-8 it becomes
+// U+FFFD, so "x\ud800" and "x\udfff" would show as the same name in every report
+const tag = str({ label: 'tag: no spaces, commas, control characters or unpaired surrogates (up to 128)', pattern: /^[^\s,\p{Cc}\p{Cs}]{1,128}$/u });
 const groupName = str({ label: 'group name: letters, digits, ".", "_", "-" (up to 64)', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/ });
-const vmName = str({ label: 'VM name: no spaces or control characters (up to 256)', pattern: /^[^\s\p{Cc}]{1,256}$/u });
+const vmName = str({ label: 'VM name: no spaces, control characters or unpaired surrogates (up to 256)', pattern: /^[^\s\p{Cc}\p{Cs}]{1,256}$/u });
 
 /** Why a URL is not an evidence endpoint we can ask, or undefined. */
 export function evidenceUrlProblem(s: string): string | undefined {

@@ -163,6 +163,20 @@ test('endpoints alike after percent-decoding, and names alike after Unicode norm
   assert.deepEqual(names.issues.map((i) => [i.line, i.code, i.path]), [[3, 'INVENTORY_DUPLICATE', 'vms[1].name']]);
 });
 
+test('a name or tag with an unpaired surrogate is refused: as UTF-8 it is U+FFFD, and "x\\ud800" and "x\\udfff" would show alike', () => {
+  // YAML and JSON escapes both make one
+  const yaml = parseInventory('vms:\n  - { name: "x\\ud800", url: "https://a.example/" }\n  - { name: "x\\udfff", url: "https://b.example/", tags: ["t\\udc00"] }\n', 'inv.yaml');
+  assert.deepEqual(yaml.issues.map((i) => [i.line, i.code, i.path]), [
+    [2, 'INVENTORY_VALUE', 'vms[0].name'],
+    [3, 'INVENTORY_VALUE', 'vms[1].name'],
+    [3, 'INVENTORY_VALUE', 'vms[1].tags[0]'],
+  ]);
+  const json = parseInventory('{"vms":[{"name":"x\\ud800","url":"https://a.example/"}]}', 'inv.json');
+  assert.deepEqual(json.issues.map((i) => [i.code, i.path]), [['INVENTORY_VALUE', 'vms[0].name']]);
+  // a pair is a character like any other
+  assert.deepEqual(parseInventory('vms:\n  - { name: "x\\ud83d\\ude00", url: "https://a.example/", tags: ["\\ud83d\\ude00"] }\n', 'inv.yaml').issues, []);
+});
+
 test('a collection used as a key is an issue, with no warning of the YAML parser on stderr', async () => {
   const { issues } = parseInventory('vms:\n  - { [a, b]: 1, url: "https://a.example/" }\n', 'inv.yaml');
   assert.deepEqual(issues.map((i) => i.code), ['INVENTORY_UNKNOWN_KEY']);
