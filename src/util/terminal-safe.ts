@@ -4,8 +4,10 @@
 // sequences), format characters (the bidirectional overrides, isolates and
 // marks that make text display in another order than it is stored in; the
 // zero-width ones, BOM and the TAG characters U+E0000.. that hide text from a
-// reader) and the Unicode line and paragraph separators.
-const UNSAFE_FOR_TERMINAL = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+// reader), the Unicode line and paragraph separators, and unpaired surrogates
+// (no character: written as UTF-8 each is U+FFFD, so "x\ud800" and "x\udfff"
+// would print alike; a pair is one character and stays).
+const UNSAFE_FOR_TERMINAL = /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/gu;
 
 /**
  * Text from evidence or servers, made safe for a terminal: control, format

@@ -154,6 +154,8 @@ test('text a reader would not see is shown: zero-width characters, BOM, soft hyp
   assert.equal(terminalSafe('/usr/bin/tool\u{e0041}\u{e0042}\u200b\u200d\ufeff\u00ad'), '/usr/bin/tool\\u{e0041}\\u{e0042}\\u200b\\u200d\\ufeff\\u00ad');
   assert.equal(terminalSafe('é ✓ 😀 \u00a0 日本'), 'é ✓ 😀 \u00a0 日本', 'visible text, emoji included, is left as it is');
   assert.equal(terminalSafe(HOSTILE).includes('\u001b'), false);
+  // an unpaired surrogate would print as U+FFFD: two such names would look alike
+  assert.equal(terminalSafe('x\ud800 x\udfff x\ud83d\ude00'), 'x\\ud800 x\\udfff x\ud83d\ude00');
 });
 
 /** `attest URL --trust ROOT ...extra` against a real endpoint on 127.0.0.1 answering 500 with `serverError`. */
