@@ -1,7 +1,7 @@
 // Reading input files with a size cap and typed errors. Only the edges (CLI,
 // trust store loading, state) read files; the core takes bytes.
 
-import { accessSync, closeSync, constants as fsConstants, fchmodSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fchmodSync, fsyncSync, lstatSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -94,11 +94,13 @@ export function realFilePath(file: string): string {
  */
 export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  // a file replaced keeps its permissions (a golden policy kept 0600 stays so)
+  // a file replaced keeps its permissions (a golden policy kept 0600 stays so). A link there is replaced, not
+  // followed (entryPath): what it points to lends the new file nothing (a link to a 0666 or setuid file would
+  // make the policy written world-writable or setuid); nor do set-id bits of a file replaced (these are data files).
   let keepMode: number | undefined;
   try {
-    const st = statSync(path);
-    if (st.isFile()) keepMode = st.mode & 0o7777;
+    const st = lstatSync(path);
+    if (st.isFile()) keepMode = st.mode & 0o777;
   } catch {
     // nothing there yet
   }

@@ -3,7 +3,7 @@
 // name beside it is never written through.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/util/files.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -32,4 +32,24 @@ test('writeFileAtomic: a link planted at the temporary name is not written throu
   writeFileAtomic(path, '{}\n');
   assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
   assert.equal(readFileSync(path, 'utf8'), '{}\n');
+});
+
+test('writeFileAtomic: a link replaced lends the new file nothing of what it points to (no 0666, no set-id bits)', (t) => {
+  const dir = tempDir(t, 'vtpm-atomic-');
+  // a link to a world-writable file: the file written in its place is not world-writable
+  const shared = join(dir, 'shared.txt');
+  writeFileSync(shared, 'shared\n');
+  chmodSync(shared, 0o666);
+  const golden = join(dir, 'golden.yaml');
+  symlinkSync(shared, golden);
+  writeFileAtomic(golden, 'a: 1\n', 0o644);
+  assert.equal(lstatSync(golden).isFile(), true, 'the link is replaced');
+  assert.equal(readFileSync(shared, 'utf8'), 'shared\n', 'not followed');
+  assert.equal(statSync(golden).mode & 0o7777, 0o644 & ~process.umask());
+  // a set-id file replaced: its permissions stay, its set-id bits do not
+  const setid = join(dir, 'setid.yaml');
+  writeFileSync(setid, 'old\n');
+  chmodSync(setid, 0o4750);
+  writeFileAtomic(setid, 'new\n');
+  assert.equal(statSync(setid).mode & 0o7777, 0o750);
 });
