@@ -24,6 +24,22 @@ test('--json taken as another option\'s value (`--timeout --json`) is bad usage,
   assert.equal(r.stderr, '');
 });
 
+test('--json taken as the value of any option that refuses it (a hex id, a port) is answered with one envelope', async () => {
+  for (const args of [
+    ['attest', 'http://127.0.0.1:9/attest', '--instance', '--json'],
+    ['attest', 'http://127.0.0.1:9/attest', '--challenge', '--json'],
+    ['verify', 'bundle.json', '--instance', '--json'],
+    ['simulate', '--port', '--json'],
+    ['simulate', '--layers', '--json'],
+  ]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.json?.error?.code, 'USAGE', args.join(' '));
+    assert.equal(r.json?.error?.details?.value, '--json', args.join(' '));
+    assert.equal(r.stderr, '', args.join(' '));
+  }
+});
+
 test('an option of a command given before it is still refused (exit 2), but the message says where it goes; an option no command has gets no such hint', async () => {
   const r = await runCli(['--json', 'attest', 'http://127.0.0.1:9/attest', '--trust', '/nonexistent']);
   assert.equal(r.code, 2);

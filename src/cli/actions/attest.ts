@@ -43,7 +43,7 @@ export function positiveInt(value: string, option: string, max = Number.MAX_SAFE
 /** --challenge, --instance: exactly 32 bytes as 64 hex digits (anything else is bad usage, exit 2). */
 export function bytes32(value: string, option: string): Buffer {
   if (!/^[0-9a-fA-F]{64}$/.test(value)) {
-    throw new UsageError('USAGE', `${option}: expected 32 bytes as 64 hex digits, got ${JSON.stringify(value.slice(0, 80))}`, { option, length: value.length });
+    throw new UsageError('USAGE', `${option}: expected 32 bytes as 64 hex digits, got ${JSON.stringify(value.slice(0, 80))}`, { option, value: value.slice(0, 80), length: value.length });
   }
   return Buffer.from(value, 'hex');
 }

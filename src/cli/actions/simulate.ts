@@ -40,7 +40,7 @@ export interface SimulateOptions {
 const MAX_LAYERS_LISTED = 64;
 
 function wholeNumber(text: string, option: string, min: number, max: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError('USAGE', `${option} must be a whole number ${min}..${max}, got "${text.slice(0, 20)}"`, { option });
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError('USAGE', `${option} must be a whole number ${min}..${max}, got "${text.slice(0, 20)}"`, { option, value: text.slice(0, 20) });
   return Number(text);
 }
 
