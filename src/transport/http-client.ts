@@ -367,7 +367,8 @@ export class HttpClient {
 
 const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
 
-const PEM_BEGIN_RE = /-----BEGIN ([^\r\n-]*)-----/g;
+/** A BEGIN line: OpenSSL takes one only at the start of a line (a mention inside a comment is text between blocks). */
+const PEM_BEGIN_RE = /^-----BEGIN ([^\r\n-]*)-----/gm;
 
 /**
  * A PEM block whose END line is missing (a file cut short, a block pasted in
@@ -375,14 +376,33 @@ const PEM_BEGIN_RE = /-----BEGIN ([^\r\n-]*)-----/g;
  * at the first one it cannot read, so every certificate after it would be
  * left out and every connection would fail verification (exit 3, "try
  * again") instead of the bundle being refused up front. Returns its label.
+ * BEGIN and END lines count, as for OpenSSL, only at the start of a line.
  */
 function truncatedPemBlock(text: string): string | undefined {
   for (const m of text.matchAll(PEM_BEGIN_RE)) {
     const label = m[1]!;
     const start = m.index! + m[0].length;
-    const end = text.indexOf(`-----END ${label}-----`, start);
-    const next = text.indexOf('-----BEGIN ', start);
+    const end = text.indexOf(`\n-----END ${label}-----`, start);
+    const next = text.indexOf('\n-----BEGIN ', start);
     if (end < 0 || (next >= 0 && next < end)) return label;
+  }
+  return undefined;
+}
+
+/** A line that starts (after blanks) like a BEGIN or END line; OpenSSL takes only `-----BEGIN LABEL-----` (or END), trailing blanks allowed. */
+const PEM_MARKER_START_RE = /^[ \t]*-----(?:BEGIN|END) /;
+const PEM_MARKER_LINE_RE = /^-----(?:BEGIN|END) [^\r\n-]*-----[ \t\r]*$/;
+
+/**
+ * A BEGIN or END line with something more on it (`cat a.pem b.pem` with a.pem
+ * lacking its final newline gives `-----END CERTIFICATE----------BEGIN
+ * CERTIFICATE-----`) or indented: OpenSSL does not take it for one, and leaves
+ * out, without a word, the certificates it opens or closes (for a run-on END
+ * line, the certificates on both sides). Returns the line, shortened.
+ */
+function malformedPemMarkerLine(text: string): string | undefined {
+  for (const line of text.split('\n')) {
+    if (PEM_MARKER_START_RE.test(line) && !PEM_MARKER_LINE_RE.test(line)) return sanitizeServerText(line.trim(), 80);
   }
   return undefined;
 }
@@ -392,6 +412,10 @@ function checkCaBundle(ca: NonNullable<TlsOptions['ca']>): void {
   const items = Array.isArray(ca) ? ca : [ca];
   for (const item of items) {
     const text = item.toString();
+    const malformed = malformedPemMarkerLine(text);
+    if (malformed !== undefined) {
+      throw tlsConfigError(`a BEGIN or END line in the CA bundle has more on it than its marker ("${malformed}"; a file joined to the next without its final newline?): OpenSSL would silently leave out the certificates around it`, `malformed PEM line`);
+    }
     const truncated = truncatedPemBlock(text);
     if (truncated !== undefined) {
       throw tlsConfigError(

@@ -151,6 +151,21 @@ test('a CA bundle with a PEM block cut short is TRANSPORT_TLS_CONFIG, not certif
   assert.equal(got.evidence.version, 1);
 });
 
+test('CA bundle lines as OpenSSL reads them: a marker mentioned inside a comment is text; a run-on or indented BEGIN/END line is TRANSPORT_TLS_CONFIG', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  // OpenSSL takes BEGIN and END only as whole lines: a mention elsewhere leaves the bundle as it is
+  const commented = Buffer.concat([Buffer.from('# paste -----BEGIN CERTIFICATE----- blocks below\n'), tls.otherCaPem, tls.caPem]);
+  assert.equal((await client({ tls: { ca: commented } }).fetch(plain.url, REQUEST)).evidence.version, 1);
+  const crlfBlanks = Buffer.from(tls.caPem.toString().replace(/-----\n/g, '-----  \r\n'));
+  assert.equal((await client({ tls: { ca: crlfBlanks } }).fetch(plain.url, REQUEST)).evidence.version, 1);
+  // `cat other.pem ca.pem` with other.pem lacking its final newline: OpenSSL silently drops both certificates
+  const noNewline = Buffer.from(tls.otherCaPem.toString().replace(/\n$/, ''));
+  for (const ca of [Buffer.concat([noNewline, tls.caPem]), Buffer.concat([Buffer.from(tls.caPem.toString().replace(/\n$/, '')), tls.otherCaPem]), Buffer.concat([Buffer.from('  '), tls.caPem])]) {
+    const err = assertThrowsCode(() => new HttpClient({ tls: { ca } }), 'TRANSPORT_TLS_CONFIG');
+    assert.match(err.message, /more on it than its marker/);
+  }
+});
+
 test('an encrypted client key: TRANSPORT_TLS_CONFIG saying it is encrypted, not a bare "bad decrypt"', (t) => {
   if (!hasOpenssl) return t.skip('openssl is not installed');
   const encrypted = join(tls.dir, 'client-encrypted.key');
