@@ -42,6 +42,10 @@ export function readInputText(path: string, what: string, maxBytes = DEFAULT_FIL
  */
 export function checkOutputFile(option: string, file: string): void {
   if (file === '') throw new UsageError('USAGE', `${option}: the file name is empty`, { option });
+  // `attest URL --save --json`: the option after took the place of the file name, and a file "--json" would be written
+  if (file.startsWith('-')) {
+    throw new UsageError('USAGE', `${option} ${file}: that is an option, not a file name (write ./${file} for a file of that name)`, { option, file, value: file });
+  }
   const path = resolve(file);
   const dir = dirname(path);
   let problem: string | undefined;

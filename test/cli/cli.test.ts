@@ -40,6 +40,22 @@ test('--json taken as the value of any option that refuses it (a hex id, a port)
   }
 });
 
+test('an output file name that is an option (`--save --json`, `--junit -v`) is refused before any work, not written as a file of that name', async (t) => {
+  const { tempDir } = await import('../helpers/tmp.js');
+  const { existsSync: exists, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const dir = tempDir(t, 'vtpm-optfile-');
+  const save = await runCli(['attest', 'http://127.0.0.1:9/attest', '--trust', dir, '--save', '--json'], { cwd: dir });
+  assert.equal(save.code, 2, save.stderr);
+  assert.equal(save.json?.error?.code, 'USAGE');
+  assert.match(save.json?.error?.message, /--save --json: that is an option, not a file name \(write \.\/--json/);
+  writeFileSync(join(dir, 'fleet.yaml'), 'vms: [{url: "http://127.0.0.1:9/vm"}]\n');
+  const junit = await runCli(['audit', join(dir, 'fleet.yaml'), '--trust', dir, '--junit', '-v'], { cwd: dir });
+  assert.equal(junit.code, 2, junit.stderr);
+  assert.match(junit.stderr, /--junit -v: that is an option, not a file name/);
+  assert.equal(exists(join(dir, '--json')) || exists(join(dir, '-v')), false, 'no such file written');
+});
+
 test('an option of a command given before it is still refused (exit 2), but the message says where it goes; an option no command has gets no such hint', async () => {
   const r = await runCli(['--json', 'attest', 'http://127.0.0.1:9/attest', '--trust', '/nonexistent']);
   assert.equal(r.code, 2);

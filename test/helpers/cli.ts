@@ -14,12 +14,12 @@ export interface CliRun {
  * `fileSizeLimitKiB`: no file the command writes may grow beyond this (`ulimit -f`): a write past it fails
  * with EFBIG, as one to a full disk fails with ENOSPC (node ignores SIGXFSZ), on any machine, without root.
  */
-export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; fileSizeLimitKiB?: number } = {}): Promise<CliRun> {
+export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; fileSizeLimitKiB?: number; cwd?: string } = {}): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
     const [command, argv] =
       opts.fileSizeLimitKiB === undefined ? [process.execPath, [BIN, ...args]] : ['sh', ['-c', `ulimit -f ${opts.fileSizeLimitKiB * 2} && exec "$0" "$@"`, process.execPath, BIN, ...args]];
     const child = spawn(command, argv, {
-      cwd: REPO_ROOT,
+      cwd: opts.cwd ?? REPO_ROOT,
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
