@@ -71,8 +71,9 @@ export function transportError(code: TransportCode, message: string, ctx: Transp
 }
 
 export function tlsConfigError(message: string, cause: unknown): UsageError {
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new UsageError('TRANSPORT_TLS_CONFIG', `TLS options: ${message}: ${reason}`, { reason }, { cause });
+  const reason = (cause instanceof Error ? cause.message : String(cause)).trim();
+  // OpenSSL's reason ("key values mismatch"), as for failures on the wire; details.reason keeps the whole text
+  return new UsageError('TRANSPORT_TLS_CONFIG', `TLS options: ${message}: ${readableReason(reason)}`, { reason }, { cause });
 }
 
 /**

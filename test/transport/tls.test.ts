@@ -119,7 +119,10 @@ test('unusable TLS options are TRANSPORT_TLS_CONFIG (input, exit 2)', (t) => {
   const e1 = assertThrowsCode(() => new HttpClient({ tls: { ca: 'not a PEM' } }), 'TRANSPORT_TLS_CONFIG');
   assert.equal(e1.kind, 'input');
   assertThrowsCode(() => new HttpClient({ tls: { cert: tls.clientCert } }), 'TRANSPORT_TLS_CONFIG');
-  assertThrowsCode(() => new HttpClient({ tls: { cert: tls.clientCert, key: tls.serverKey } }), 'TRANSPORT_TLS_CONFIG');
+  const mismatch = assertThrowsCode(() => new HttpClient({ tls: { cert: tls.clientCert, key: tls.serverKey } }), 'TRANSPORT_TLS_CONFIG');
+  // OpenSSL's reason, not its error string with code and library (details.reason keeps that)
+  assert.match(mismatch.message, /: key values mismatch$/);
+  assert.match(String(mismatch.details['reason']), /^error:[0-9A-F]{8}:/);
 });
 
 test('TLS options from files, as --ca --cert --key give them', async (t) => {
