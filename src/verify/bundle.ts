@@ -99,6 +99,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** Checks a bundle's shape; the evidence inside each layer is validated when the walk asks for it. */
 export function parseBundle(text: string): EvidenceBundle {
+  // a byte order mark (an editor on some systems writes one) is not part of the document, as in inventories
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -212,6 +212,8 @@ test('verify on a saved bundle gives the same result as the live attestation; ed
     assert.deepEqual(strip(again), strip(outcome.result));
     // signatures verified on libuv's thread pool (as fleet audits do): the very same result
     assert.deepEqual(strip(await replay(parseBundle(text), 'thread-pool')), strip(outcome.result));
+    // saved again by an editor that writes a byte order mark: the same bundle
+    assert.deepEqual(strip(await replay(parseBundle(`\ufeff${text}`))), strip(outcome.result));
 
     // Edits that matter: the time (bound into the top nonce), a PCR value, a certificate, a URI, a log.
     const edits: [string, (b: any) => void, string][] = [
