@@ -22,6 +22,7 @@ import { setMaxListeners } from 'node:events';
 import type { Policy } from '../policy/compile.js';
 import type { EvidenceClient } from '../transport/evidence-client.js';
 import { liveSource } from '../transport/layer-source.js';
+import { isServerCertificateRefusal } from '../transport/errors.js';
 import type { AttestationResult } from '../verify/result.js';
 import type { LogVerificationCache } from '../verify/log-cache.js';
 import { drawTopNonce } from '../verify/nonce-chain.js';
@@ -229,8 +230,12 @@ async function runAuditWith(targets: readonly AuditTarget[], options: AuditRunOp
   return stats;
 }
 
-/** Only a walk stopped by an unreachable layer is worth another attempt (not one that hit a bug). */
+/**
+ * Only a walk stopped by an unreachable layer is worth another attempt (not one that hit a bug), and not when
+ * TLS refused the server's certificate: the next attempt would meet the same certificate.
+ */
 function retryable(result: AttestationResult): boolean {
+  if (result.error?.code === 'TRANSPORT_TLS' && isServerCertificateRefusal(result.error.details?.['cause'])) return false;
   return result.layers.some((l) => l.status === 'unreachable');
 }
 

@@ -115,6 +115,14 @@ const X509_VERIFY_CODES = new Set([
   'HOSTNAME_MISMATCH',
 ]);
 
+/**
+ * Whether a TRANSPORT_TLS failure's cause (details.cause) is the server's certificate refused: untrusted,
+ * expired, for another name. Trying again in a second meets the same certificate, unlike a reset or a stall.
+ */
+export function isServerCertificateRefusal(cause: unknown): boolean {
+  return typeof cause === 'string' && (X509_VERIFY_CODES.has(cause) || cause === 'ERR_TLS_CERT_ALTNAME_INVALID');
+}
+
 function isTlsErrorCode(code: string): boolean {
   return code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO' || X509_VERIFY_CODES.has(code);
 }

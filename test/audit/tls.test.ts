@@ -48,6 +48,15 @@ vms:
       ['vm-0003', 'incomplete', 'TRANSPORT_TLS'],
     ],
   );
+  // the server's certificate refused (vm-0003 has no CA bundle: the system roots): retrying meets the same
+  // certificate, so it is not retried, --retries or not; the cause names what OpenSSL refused
+  const retried = join(tls.dir, 'retried.json');
+  const again = await runCli(['audit', inventory, '--trust', sim.trustDir, '--retries', '2', `--json=${retried}`]);
+  assert.equal(again.code, 3, again.stderr + again.stdout);
+  const vm3 = (JSON.parse((await import('node:fs')).readFileSync(retried, 'utf8')) as AuditReport).results.find((r) => r.name === 'vm-0003')!;
+  assert.equal(vm3.error?.code, 'TRANSPORT_TLS');
+  assert.match(String(vm3.error?.details?.['cause']), /^[A-Z_]+$/);
+  assert.equal(vm3.attempts, 1, 'a refused server certificate is not tried again');
   const withCli = await runCli(['audit', inventory, '--trust', sim.trustDir, '--retries', '0', '--ca', join(tls.dir, 'ca.pem'), '--cert', join(tls.dir, 'client.pem'), '--key', join(tls.dir, 'client.key'), '--json']);
   assert.equal(withCli.code, 0, withCli.stderr);
   assert.equal(withCli.json?.result.summary.trusted, 3);
