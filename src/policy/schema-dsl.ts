@@ -21,6 +21,7 @@ function isSafeRegex(pattern: string): boolean {
   return safeRegex(pattern);
 }
 import { createRequire } from 'node:module';
+import { hasAmbiguousRepeatedAlternation } from './regex-ambiguity.js';
 
 export type Path = readonly (string | number)[];
 
@@ -228,6 +229,9 @@ export function regex(): Schema<string> {
       // repeated group that itself repeats, such as (\S+\s?)+, backtracks exponentially on a crafted value
       // and would hang the verifier (star height above 1, safe-regex2's test).
       if (!isSafeRegex(s)) return 'may take exponential time on a crafted value (a repeated group that itself repeats, such as (a+)+ or (\\S+\\s?)+): write it without nested repetition';
+      if (hasAmbiguousRepeatedAlternation(s)) {
+        return 'may take exponential time on a crafted value (alternatives inside a repetition that can match the same text, such as (.|\\s)* or (a|aa)*): make the alternatives exclude each other, e.g. [\\s\\S]* for (.|\\s)*';
+      }
       return undefined;
     },
   });
