@@ -64,12 +64,8 @@ export async function makeStyle(color: boolean): Promise<Style> {
 export function toJsonText(value: unknown, indent = 2): string {
   return JSON.stringify(
     value,
-    function (this: Record<string, unknown>, key: string, v: unknown) {
-      const original = this[key];
-      if (original instanceof Uint8Array) return Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('hex');
-      if (typeof v === 'bigint') return v.toString();
-      if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
-      return v;
+    function (this: Record<string, unknown>, key: string) {
+      return jsonValue(this, key);
     },
     indent,
   );
@@ -89,7 +85,7 @@ export function* jsonChunks(value: unknown, indent = 2): Generator<string> {
   yield* chunksOf({ '': value }, '', indent, 0);
 }
 
-/** What toJsonText's replacer makes of holder[key] (after a toJSON, as JSON.stringify does). */
+/** What toJsonText and jsonChunks write for holder[key] (after a toJSON, as JSON.stringify does): the one place for these rules. */
 function jsonValue(holder: Record<string, unknown>, key: string): unknown {
   let v = holder[key];
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');

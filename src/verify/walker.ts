@@ -535,8 +535,8 @@ async function verifyLayer(position: number, uri: string, nonce: Buffer, asked: 
   const request = evidence.askedPcrs ? layerPcrRequest(new Map(evidence.askedPcrs.map((r) => [r.bank, new Set(r.pcrs)]))) : asked;
   const unquoted = unquotedPcrs(request, q.selection);
   if (unquoted.length) {
-    const text = unquoted.map((r) => `${r.bank}:${r.pcrs.join(',')}`).join(' ');
-    checks.push(fail('quote.pcr-request', 'QUOTE_PCR_SELECTION_MISMATCH', `the signed quote leaves out PCRs the challenger asked for: ${text}`, { expected: request.map((r) => `${r.bank}:${r.pcrs.join(',')}`), actual: formatPcrSelection(q.selection) }));
+    const label = (r: PcrRequest) => `${r.bank}:${r.pcrs.join(',')}`;
+    checks.push(fail('quote.pcr-request', 'QUOTE_PCR_SELECTION_MISMATCH', `the signed quote leaves out PCRs the challenger asked for: ${unquoted.map(label).join(' ')}`, { expected: request.map(label), actual: formatPcrSelection(q.selection) }));
     return null;
   }
   checks.push(pass('quote.pcr-request', 'the signed quote covers every PCR the challenger asked for'));
