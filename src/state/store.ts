@@ -416,8 +416,13 @@ async function setWalMode(db: Db, busyTimeoutMs: number): Promise<void> {
 
 /** The file's schema version, once it is known to be a vtpm-verify state file this version can use (or an empty one). */
 function checkStateFile(db: Db, file: string): number {
-    const appId = db.pragma('application_id', { simple: true }) as number;
-    const version = db.pragma('user_version', { simple: true }) as number;
+    // Read in one snapshot: read one by one, another process creating the file in between (two shards opening
+    // one new state file) gave an application id of 0 with its version, or with its tables: a "foreign file".
+    const { appId, version, tables } = db.transaction(() => ({
+      appId: db.pragma('application_id', { simple: true }) as number,
+      version: db.pragma('user_version', { simple: true }) as number,
+      tables: (db.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'`).get() as { n: number }).n,
+    }))();
     // every version of vtpm-verify sets both together: a version without our id is another program's
     if ((appId !== 0 && appId !== APPLICATION_ID) || (appId === 0 && version !== 0)) {
       throw new TransportError('STATE_FOREIGN_FILE', `${file} is an SQLite database of another application (application_id ${appId}), not a vtpm-verify state file`, { path: file, applicationId: appId });
@@ -431,7 +436,6 @@ function checkStateFile(db: Db, file: string): number {
     }
     if (version < 0) throw schemaDamaged(file, `schema version ${version}`);
     if (version === 0) {
-      const tables = (db.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'`).get() as { n: number }).n;
       if (tables > 0 && appId === 0) {
         throw new TransportError('STATE_FOREIGN_FILE', `${file} is an SQLite database with tables of its own, not a vtpm-verify state file`, { path: file, tables });
       }
