@@ -72,8 +72,14 @@ test('certs: an invalid certificate exits 1 with the failing check code naming t
   const eku = await runCli(['certs', f.ak, '--trust', f.trust, ...at, '--require-eku', 'ek']);
   assert.equal(eku.code, 1);
   assert.match(eku.stdout, /INVALID CHAIN_EKU/);
-  const label = await runCli(['certs', f.ak, '--trust', `ek-ca=${f.trust}`, ...at, '--allow-label', 'vplatform-ca', '--json']);
+  const label = await runCli(['certs', f.ak, '--trust', `ek-ca=${f.trust}`, '--trust', `vplatform-ca=${f.stranger}`, ...at, '--allow-label', 'vplatform-ca', '--json']);
+  assert.equal(label.code, 1);
   assert.equal(label.json?.error?.code, 'CHAIN_ANCHOR_NOT_ALLOWED');
+  // a label no anchor carries (a typo) is bad usage, not a verdict on the chain
+  const typo = await runCli(['certs', f.ak, '--trust', `ek-ca=${f.trust}`, ...at, '--allow-label', 'vplatfrom-ca', '--json']);
+  assert.equal(typo.code, 2, typo.stdout + typo.stderr);
+  assert.equal(typo.json?.error?.code, 'USAGE');
+  assert.deepEqual(typo.json?.error?.details, { unknown: ['vplatfrom-ca'], labels: ['ek-ca'] });
   // The layer of an untrusted path is shown as unverified, never as the layer.
   const untrusted = await runCli(['certs', f.ak, '--trust', f.stranger, ...at, '--json']);
   assert.equal(untrusted.json?.error?.code, 'CHAIN_UNTRUSTED_ROOT');

@@ -51,6 +51,12 @@ export async function runCerts(files: string[], options: CertsOptions): Promise<
   const cache = new ValidationCache();
   const trust = loadTrustStore(options.trust, { intermediates: options.intermediates, cache });
   const crls = loadCrls(options.crls);
+  // a label no anchor carries is a typo or a missing --trust, not a verdict on the certificates (it failed every path, exit 1)
+  const known = new Set(trust.store.labels());
+  const unknown = allowedLabels?.filter((label) => !known.has(label)) ?? [];
+  if (unknown.length > 0) {
+    throw new UsageError('USAGE', `--allow-label ${unknown.join(', ')}: no trust anchor has this label (labels: ${[...known].join(', ') || 'none'})`, { unknown, labels: [...known] });
+  }
 
   // Parse every file first: malformed input is exit 2 before any verdict.
   const targets = files.map((file) => {
