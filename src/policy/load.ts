@@ -104,8 +104,15 @@ export function parseYaml(text: string, file: string, issues: PolicyIssue[]): Pa
     const offset = Math.max(0, text.search(/^%YAML[ \t]/m));
     found.push({ offset, issue: { ...at(offset), code: 'POLICY_YAML_SYNTAX', path: '', message: `%YAML ${version}: only YAML 1.2 is read (remove the directive)` } });
   }
+  let tooDeep = false;
   for (const e of [...doc.errors, ...doc.warnings]) {
-    const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    const first = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    // the parser reports running out of stack in V8's words: say what it means for the file
+    const overflow = /Maximum call stack size exceeded/.test(first);
+    // the parser may run out of stack more than once as it unwinds: one report
+    if (overflow && tooDeep) continue;
+    tooDeep ||= overflow;
+    const message = overflow ? 'nested too deeply to read (flow collections inside one another, past what the YAML parser can take)' : first;
     found.push({ offset: e.pos[0], issue: { ...at(e.pos[0]), code: 'POLICY_YAML_SYNTAX', path: '', message } });
   }
   for (const d of duplicateYamlKeys(doc)) found.push({ offset: d.offset, issue: { ...at(d.offset), code: 'POLICY_DUPLICATE_KEY', path: '', message: duplicateKeyMessage(text, d, lineCounter) } });

@@ -345,3 +345,13 @@ test('yamlStructureCount counts what the parser makes an error or a node of wher
   assert.deepEqual(where(issues), ['p/x.yaml:5:22 POLICY_INCLUDE']);
   assert.match(issues[0]!.message, /more than 1000000 YAML separators.*as JSON/);
 });
+
+test('flow collections nested past the parser\'s stack say so, at their place, not in V8\'s words', () => {
+  const deep = `apiVersion: vtpm-verify/v1\nname: n\ndescription: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`;
+  const { issues } = checkPolicy(deep);
+  assert.equal(issues.length, 1, JSON.stringify(issues));
+  assert.equal(issues[0]!.code, 'POLICY_YAML_SYNTAX');
+  assert.equal(issues[0]!.line, 3);
+  assert.match(issues[0]!.message, /nested too deeply/);
+  assert.doesNotMatch(issues[0]!.message, /call stack/);
+});
