@@ -1129,6 +1129,20 @@ export class StateStore {
     });
   }
 
+  /**
+   * SQLite's structural check (PRAGMA quick_check: every page and b-tree, not index contents): throws STATE_CORRUPT
+   * with SQLite's first findings when the file is damaged. Linear in the file's size.
+   */
+  checkStructure(): void {
+    const found = this.read('quick check', () => (this.db.pragma('quick_check(20)') as { quick_check: string }[]).map((r) => r.quick_check));
+    if (found.length === 1 && found[0] === 'ok') return;
+    throw new TransportError('STATE_CORRUPT', `state file ${this.path} is damaged (${found[0]?.split('\n').filter((l) => !l.startsWith('***')).join('; ').slice(0, 300)}); move it aside to start afresh`, {
+      path: this.path,
+      operation: 'quick check',
+      findings: found.slice(0, 20).map((f) => f.slice(0, 500)),
+    });
+  }
+
   /** SQLite's own consistency check: ['ok'] for a sound file. */
   integrityCheck(): string[] {
     return this.read('integrity check', () => (this.db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check));

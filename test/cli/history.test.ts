@@ -330,3 +330,32 @@ test("history on a read-only file system reads the results still in the WAL (a s
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.json?.result.entries.map((e: { target: string }) => e.target), ['https://wal.example']);
 });
+
+test('prune checks the file\'s structure first: a damaged page it would not touch is STATE_CORRUPT (exit 3), nothing deleted', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'state.db');
+  const s = await openState(file);
+  for (let i = 0; i < 300; i++) s.appendResult({ time: T0 + i * 1000, target: `https://vm${i}.example/`, verdict: 'trusted', result: { i, pad: 'x'.repeat(3000) } });
+  s.close();
+  // the last leaf page of an index on the results: a prune with nothing to delete never reads it
+  const db = new Database(file, { readonly: true });
+  const leaves = db.prepare(`SELECT pageno FROM dbstat WHERE name = 'result_by_instance' AND pagetype = 'leaf' ORDER BY pageno`).all() as { pageno: number }[];
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.close();
+  assert.ok(leaves.length > 0);
+  const bytes = readFileSync(file);
+  bytes.fill(0x41, (leaves.at(-1)!.pageno - 1) * pageSize + 2000, (leaves.at(-1)!.pageno - 1) * pageSize + 2600);
+  writeFileSync(file, bytes);
+
+  const before = readFileSync(file);
+  const r = await runCli(['prune', '--state', file, '--older-than', '2020-01-01T00:00:00Z', '--json']);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.equal(r.json?.error?.code, 'STATE_CORRUPT');
+  assert.equal(r.json?.error?.details.operation, 'quick check');
+  assert.match(r.json?.error?.details.findings[0], /page \d+/);
+  assert.deepEqual(readFileSync(file), before);
+  // a sound file prunes as before
+  const sound = join(dir, 'sound.db');
+  (await openState(sound)).close();
+  assert.equal((await runCli(['prune', '--state', sound, '--older-than', '30d'])).code, 0);
+});

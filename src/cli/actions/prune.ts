@@ -42,6 +42,8 @@ export async function runPrune(opts: PruneOptions): Promise<CommandOutcome> {
   const store = await openState(stateFile, { create: false });
   let result: PruneResult;
   try {
+    // a cron job's maintenance step is where damage should surface, before deleting in a file SQLite may misread
+    store.checkStructure();
     const pruned = store.prune(cutoff, { dryRun: opts.dryRun });
     // a reader elsewhere can keep the rewritten pages in the WAL: then the file shrinks only later, and we say so
     const vacuumed = opts.vacuum && !opts.dryRun ? store.vacuum() : false;
