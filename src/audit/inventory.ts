@@ -245,10 +245,24 @@ function crossChecks(spec: InventorySpec): PendingIssue[] {
 function normalizedUrl(s: string): string {
   try {
     const u = new URL(s);
-    return `${u.protocol}//${u.host.toLowerCase()}${percentNormalized(u.pathname).replace(/\/+$/, '')}${percentNormalized(u.search)}`;
+    return `${u.protocol}//${normalizedHost(u.hostname)}${u.port ? `:${u.port}` : ''}${percentNormalized(u.pathname).replace(/\/+$/, '')}${percentNormalized(u.search)}`;
   } catch {
     return s;
   }
+}
+
+/**
+ * One machine, however written: "h.example." is the fully qualified "h.example", and the IPv4-mapped
+ * "[::ffff:7f00:1]" (as the URL parser writes [::ffff:127.0.0.1]) is 127.0.0.1. Path spellings such as "//" are
+ * left distinct: a server may tell them apart.
+ */
+function normalizedHost(hostname: string): string {
+  const mapped = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/i.exec(hostname);
+  if (mapped) {
+    const [hi, lo] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  }
+  return hostname.toLowerCase().replace(/\.$/, '');
 }
 
 /** RFC 3986 6.2.2: %76 is "v" (unreserved characters decoded), other escapes in upper case. */

@@ -159,6 +159,23 @@ test('endpoints alike after percent-decoding, and names alike after Unicode norm
   assert.deepEqual(urls.issues.map((i) => [i.line, i.code]), [[3, 'INVENTORY_DUPLICATE']]);
   // an escape that is not an unreserved character stays distinct from the character
   assert.deepEqual(parseInventory('vms:\n  - { url: "https://h.example/a%2Fb" }\n  - { url: "https://h.example/a/b" }\n', 'inv.yaml').issues, []);
+  // one machine however its host is written: a trailing root dot, an IPv4-mapped IPv6 address, a default port
+  for (const [a, b] of [
+    ['https://h.example/x', 'https://H.Example./x/'],
+    ['https://127.0.0.1:8443/x', 'https://[::ffff:127.0.0.1]:8443/x'],
+    ['https://10.1.2.3/x', 'https://[::ffff:a01:203]:443/x'],
+  ]) {
+    const dup = parseInventory(`vms:\n  - { url: "${a}" }\n  - { url: "${b}" }\n`, 'inv.yaml');
+    assert.deepEqual(dup.issues.map((i) => [i.line, i.code]), [[3, 'INVENTORY_DUPLICATE']], `${a} ${b}`);
+  }
+  // other ports, other addresses, "//" in a path: distinct
+  for (const [a, b] of [
+    ['https://127.0.0.1:8443/x', 'https://[::ffff:127.0.0.1]:8444/x'],
+    ['https://127.0.0.1/x', 'https://[::1]/x'],
+    ['https://h.example/a/b', 'https://h.example/a//b'],
+  ]) {
+    assert.deepEqual(parseInventory(`vms:\n  - { url: "${a}" }\n  - { url: "${b}" }\n`, 'inv.yaml').issues, [], `${a} ${b}`);
+  }
   const names = parseInventory(`vms:\n  - { name: "caf\u00e9", url: "https://a.example/" }\n  - { name: "cafe\u0301", url: "https://b.example/" }\n`, 'inv.yaml');
   assert.deepEqual(names.issues.map((i) => [i.line, i.code, i.path]), [[3, 'INVENTORY_DUPLICATE', 'vms[1].name']]);
 });
