@@ -13,7 +13,7 @@ export const POLICY_LOAD_CODES = {
   POLICY_MISSING_KEY: { kind: 'input', summary: 'a required key is absent' },
   POLICY_TYPE: { kind: 'input', summary: 'a value has the wrong type (for example a list where a mapping is expected)' },
   POLICY_VALUE: { kind: 'input', summary: 'a value is out of range or badly formed (hex length, PCR index, enum value, pattern)' },
-  POLICY_REGEX: { kind: 'input', summary: 'a pattern is not a valid regular expression' },
+  POLICY_REGEX: { kind: 'input', summary: 'a pattern is not a valid RE2 pattern, or compiles too large' },
   POLICY_DUPLICATE: { kind: 'input', summary: 'a list holds the same item twice (digest, label, rule-set name)' },
   POLICY_VERSION: { kind: 'input', summary: 'apiVersion is missing or not one this vtpm-verify understands' },
   POLICY_INCLUDE: { kind: 'input', summary: 'an included reference file cannot be read, or includes are nested' },

@@ -4,14 +4,15 @@
 // entries then costs one Map lookup and a scan of one or two digests each.
 
 import type { HashName } from '../tpm/constants.js';
+import { anyOf, wholeMatch, type Pattern } from './pattern.js';
 import type { LayerKind } from './evidence.js';
 import type { LayerRuleSpec, PolicySpec } from './schema.js';
 
 export interface CompiledSelector {
   position?: number;
   kinds?: ReadonlySet<LayerKind>;
-  subject?: RegExp;
-  issuer?: RegExp;
+  subject?: Pattern;
+  issuer?: Pattern;
   anchors?: ReadonlySet<string>;
   manufacturers?: ReadonlySet<string>;
 }
@@ -21,8 +22,8 @@ export interface CompiledIma {
   allow?: ReadonlyMap<string, readonly string[]>;
   /** number of paths in the allow-list, for reports */
   allowPaths: number;
-  /** the exclude patterns as one alternation when that is safe, else one RegExp each */
-  excludes: readonly RegExp[];
+  /** the exclude patterns, as one alternation */
+  excludes: readonly Pattern[];
   excludeTemplates: ReadonlySet<string>;
   denied?: ReadonlySet<string>;
 }
@@ -33,7 +34,7 @@ export interface CompiledRuleSet {
   at: string;
   spec: LayerRuleSpec;
   select?: CompiledSelector;
-  kernelCmdlines?: { exact: ReadonlySet<string>; patterns: readonly RegExp[] };
+  kernelCmdlines?: { exact: ReadonlySet<string>; patterns: readonly Pattern[] };
   bootAllowed?: ReadonlyMap<HashName, ReadonlySet<string>>;
   bootForbidden?: ReadonlyMap<HashName, ReadonlySet<string>>;
   ima?: CompiledIma;
@@ -48,21 +49,6 @@ export interface Policy {
   includes: string[];
   spec: PolicySpec;
   ruleSets: CompiledRuleSet[];
-}
-
-/** Anchored so that "console=ttyS0" never accepts "console=ttyS0 init=/bin/sh". */
-export function wholeMatch(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`, 'u');
-}
-
-/**
- * Patterns tested against every IMA entry: one alternation instead of N tests
- * per entry. Not when a pattern has backreferences or named groups, whose
- * meaning would change (group numbers shift) or clash inside one RegExp.
- */
-function anyOf(patterns: readonly string[]): RegExp[] {
-  if (patterns.length < 2 || patterns.some((p) => /\\[1-9]|\\k<|\(\?<[^=!]/.test(p))) return patterns.map(wholeMatch);
-  return [wholeMatch(patterns.map((p) => `(?:${p})`).join('|'))];
 }
 
 function digestSets(m: ReadonlyMap<HashName, string[]> | undefined): ReadonlyMap<HashName, ReadonlySet<string>> | undefined {

@@ -13,15 +13,7 @@
 
 import type { PolicyLoadCode } from './codes.js';
 
-let safeRegex: ((pattern: string) => boolean) | undefined;
-/** safe-regex2, loaded on first use: only a policy with patterns needs it, not every command's start-up (~10 ms). */
-function isSafeRegex(pattern: string): boolean {
-  // not named `require`: the bundle's banner declares one in the same scope
-  safeRegex ??= createRequire(import.meta.url)('safe-regex2') as (pattern: string) => boolean;
-  return safeRegex(pattern);
-}
-import { createRequire } from 'node:module';
-import { hasAmbiguousRepeatedAlternation } from './regex-ambiguity.js';
+import { patternProblem } from './pattern.js';
 
 export type Path = readonly (string | number)[];
 
@@ -211,29 +203,14 @@ export function str(o: StrOptions = {}): Schema<string> {
   return new StrSchema(o);
 }
 
-/** A JavaScript regular expression (Unicode mode); matched against the WHOLE text by the evaluator. */
+/** An RE2 pattern (pattern.ts): matched against the WHOLE text by the evaluator, in linear time. */
 export function regex(): Schema<string> {
   return str({
     label: 'regular expression (matches the whole value)',
     minLength: 1,
     maxLength: 1024,
-    format: 'regex',
     checkCode: 'POLICY_REGEX',
-    check: (s) => {
-      try {
-        new RegExp(s, 'u');
-      } catch (err) {
-        return `not a valid regular expression: ${(err as Error).message}`;
-      }
-      // Patterns are matched against values from the attester (a kernel command line, IMA paths): a
-      // repeated group that itself repeats, such as (\S+\s?)+, backtracks exponentially on a crafted value
-      // and would hang the verifier (star height above 1, safe-regex2's test).
-      if (!isSafeRegex(s)) return 'may take exponential time on a crafted value (a repeated group that itself repeats, such as (a+)+ or (\\S+\\s?)+): write it without nested repetition';
-      if (hasAmbiguousRepeatedAlternation(s)) {
-        return 'may take exponential time on a crafted value (alternatives inside a repetition that can match the same text, such as (.|\\s)* or (a|aa)*): make the alternatives exclude each other, e.g. [\\s\\S]* for (.|\\s)*';
-      }
-      return undefined;
-    },
+    check: patternProblem,
   });
 }
 

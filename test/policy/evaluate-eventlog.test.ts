@@ -120,6 +120,24 @@ test('eventLog.kernelCmdlines: exact lines and whole-line patterns', () => {
   assert.match(r.message, /text their digest does not cover/);
 });
 
+test('eventLog.kernelCmdlines: patterns run in linear time, so a crafted line cannot stall the verifier', () => {
+  // each of these backtracks for ages in JavaScript's RegExp on the value beside it (ro(.|\s)*quiet: 12 s on 30
+  // spaces, doubling with each more; the others are polynomial: minutes on a megabyte); an automaton decides at once
+  for (const [pattern, line] of [
+    ['ro(.|\\\\s)*quiet', `ro${' '.repeat(100_000)}`],
+    ['(\\\\S+\\\\s?)+', `${'a'.repeat(100_000)}  `],
+    ['ro .* root=.* quiet', `ro ${' root='.repeat(200_000)}`],
+    ['(a|aa)*b', 'a'.repeat(100_000)],
+  ]) {
+    const crafted = chain();
+    crafted[0]!.eventLog!.kernelCmdlines = [line];
+    assertFail(evaluatePolicy(vm(`kernelCmdlines: { patterns: ["${pattern}"] }`), input(crafted)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
+  }
+  const honest = chain();
+  honest[0]!.eventLog!.kernelCmdlines = ['ro  root=/dev/vda1   quiet'];
+  assertPass(evaluatePolicy(vm('kernelCmdlines: { patterns: ["ro(.|\\\\s)*quiet"] }'), input(honest)), 'layer[0].eventLog.kernelCmdlines');
+});
+
 test('eventLog.kernelCmdlines: a command-line PCR (8, 12) the log does not account for fails, whatever lines the log shows', () => {
   const line = 'BOOT_IMAGE=/vmlinuz-6.8.0 root=UUID=0b1c ro console=ttyS0';
   const policy = vm(`kernelCmdlines: { exact: ["${line}"] }`);
