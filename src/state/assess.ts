@@ -69,6 +69,17 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
     // on a new state file took the instance's first stay, and the genuine VM was CLONE_AK_CONFLICT on every later
     // run. A key already the instance's own (a relay, a clone copying it) still counts, so a clone stays visible.
     const refusedTop = layers?.[0]?.checks.some((c) => c.status === 'fail' && c.code !== undefined && REFUSED_CLAIM_CODES.has(c.code)) === true;
+    // Layer i is seen through its platform path only if every layer below it hosts the one above it now in its
+    // verified table (the binding held). A relay answering for the host with another genuine platform's evidence
+    // (VPLATFORM_INSTANCE_NOT_HOSTED), a stale host (VPLATFORM_INSTANCE_LEFT) or one whose table does not verify
+    // names a path the instance does not run on: counted as hosting, one such answer opened a stay there, and the
+    // genuine VM's next attestation was CLONE_HOSTED_TWICE (every later one while no table closed that stay).
+    const bound: boolean[] = verified.map(() => true);
+    for (let i = verified.length - 2; i >= 0; i--) {
+      const upper = verified[i]!.info.layer?.instanceId;
+      const table = verified[i + 1]!.vplatform;
+      bound[i] = bound[i + 1]! && upper !== undefined && table !== null && table !== undefined && table.hostedNow.has(toHex(upper));
+    }
     for (let i = 0; i < verified.length; i++) {
       const layer = verified[i]!;
       const instance = layer.info.layer?.instanceId;
@@ -77,9 +88,10 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
       const below = verified.slice(i + 1);
       const platformPath = below.map((v) => v.akKeyId);
       // before this reading is recorded: is this the AK the instance is known by?
-      const conflict = platformPath.length && wholePath ? akConflict(instanceHex, { akName: layer.akKeyId, platformPath }, store.instanceKeys(instanceHex), store.openStays(instanceHex)) : null;
+      const conflict = platformPath.length && wholePath && bound[i] ? akConflict(instanceHex, { akName: layer.akKeyId, platformPath }, store.instanceKeys(instanceHex), store.openStays(instanceHex)) : null;
       if (conflict) add(i, [conflict]);
-      const noEvidence = conflict !== null || !wholePath || (i === 0 && refusedTop && !store.instanceKeys(instanceHex).includes(layer.akKeyId));
+      const noClaim = conflict !== null || !wholePath || (i === 0 && refusedTop && !store.instanceKeys(instanceHex).includes(layer.akKeyId));
+      const noEvidence = noClaim || !bound[i];
       const outcome = store.observe({
         instanceId: instanceHex,
         akName: layer.akKeyId,
@@ -94,8 +106,10 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
       });
       add(i, outcome.findings);
       const lower = below[0];
-      // another vTPM's claim to the instance says nothing of where the instance runs
-      if (lower?.vplatform && !noEvidence) {
+      // another vTPM's claim to the instance says nothing of where the instance runs; a platform whose own path
+      // holds (bound below it) is evidence of what its verified table says: hosted now (then the binding held),
+      // or migrate-out/destroy, which closes its stay
+      if (lower?.vplatform && !noClaim && bound[i + 1] === true) {
         const hosted = lower.vplatform.hostedNow.has(instanceHex);
         add(
           i,

@@ -242,3 +242,55 @@ test('a top layer the audit refused (TARGET_INSTANCE_MISMATCH, AUDIT_DUPLICATE_I
   assert.deepEqual(await codes(walk(genuine, host2, 2_500), 3602, 'AUDIT_DUPLICATE_INSTANCE'), []);
   assert.ok((await codes(walk(genuine, host1, 3_000), 3603)).includes('CLONE_HOSTED_TWICE'));
 });
+
+test('a lower layer whose verified table does not host the instance above (a relay answering for the host, a stale host, no table) is no hosting evidence: the genuine VM is not made a clone', async (t) => {
+  const { store, stateAssessor } = await storeOnDisk(t);
+  type Layers = Parameters<ReturnType<typeof stateAssessor>>[0];
+  const hex = 'cd'.repeat(32);
+  const vmm = 'ed'.repeat(32);
+  const vmAk = '33'.repeat(34);
+  const hostAk = '22'.repeat(34);
+  const clockInfo = (clock: number) => ({ clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n });
+  const table = (hosted: string | null, left = false) =>
+    hosted === null
+      ? null
+      : { hostedNow: new Set(left ? [] : [hosted]), instances: new Map([[hosted, { entries: left ? [0, 1] : [0] }]]), entries: [{ op: 'create' }, { op: 'migrate-out' }] };
+  let clock = 0;
+  /** VM → VMM (AK `vmmAk`, its table for the VM) → host (its table for the VMM) */
+  const walk = (vmmAk: string, vmTable: ReturnType<typeof table>, hostTable: ReturnType<typeof table> = table(vmm)) => {
+    clock += 1_000;
+    return [
+      { position: 0, akKeyId: vmAk, info: { layer: { kind: 'virtual', instanceId: Buffer.from(hex, 'hex') } }, quote: clockInfo(clock), vplatform: null },
+      { position: 1, akKeyId: vmmAk, info: { layer: { kind: 'virtual', instanceId: Buffer.from(vmm, 'hex') } }, quote: clockInfo(clock), vplatform: vmTable },
+      { position: 2, akKeyId: hostAk, info: { layer: { kind: 'physical' } }, quote: clockInfo(clock), vplatform: hostTable },
+    ] as unknown as Layers;
+  };
+  let at = 0;
+  const codes = async (layers: Layers) => {
+    at += 30;
+    return (await stateAssessor(store, { target: 'https://vm', time: T0 + at * 1000, receivedAt: () => T0 + at * 1000 + 100 })(layers)).findings.map((f) => f.code);
+  };
+  const genuine = '11'.repeat(34);
+  const relay = '44'.repeat(34);
+  assert.deepEqual(await codes(walk(genuine, table(hex))), []);
+  // another genuine platform answers for the VMM (VPLATFORM_INSTANCE_NOT_HOSTED: its table never had the VM)
+  assert.deepEqual(await codes(walk(relay, table('ab'.repeat(32)))), []);
+  // one that sends no verified table (BINDING_NO_VPLATFORM_LOG, VPLATFORM_REPLAY_MISMATCH)
+  assert.deepEqual(await codes(walk(relay, null)), []);
+  // the VMM answers, but its host is relayed: the VMM's path is not proven either
+  assert.deepEqual(await codes(walk(genuine, table(hex), table('ab'.repeat(32)))), []);
+  // the genuine VM through its genuine host: no clone, now or later
+  assert.deepEqual(await codes(walk(genuine, table(hex))), []);
+  assert.deepEqual(await codes(walk(genuine, table(hex))), []);
+  assert.deepEqual(store.stays(hex).map((s) => s.platformPath), [[genuine, hostAk]], 'one stay, on the genuine path');
+  assert.deepEqual(store.instanceKeys(hex), [vmAk]);
+  // a stale host whose own verified table shows migrate-out still closes its stay
+  assert.deepEqual(await codes(walk(genuine, table(hex, true))), []);
+  assert.equal(store.stays(hex).length, 1);
+  assert.notEqual(store.stays(hex)[0]!.closedAt, null, 'the migrate-out closed the stay');
+  // a clone whose copy's host does list it is still found
+  const copyHost = '55'.repeat(34);
+  assert.deepEqual(await codes(walk(genuine, table(hex))), []);
+  assert.deepEqual(await codes(walk(copyHost, table(hex))), []);
+  assert.ok((await codes(walk(genuine, table(hex)))).includes('CLONE_HOSTED_TWICE'));
+});
