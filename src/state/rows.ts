@@ -74,7 +74,8 @@ export function encodeClockState(state: ClockState): string {
 }
 
 const isU32 = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0 && (n as number) < 2 ** 32;
-const isMs = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+/** A time a Date can hold (a verified reading's are; beyond 8.64e15 every summary of it threw a RangeError). */
+const isMs = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= 8.64e15;
 
 export function decodeClockState(text: string, path: string): ClockState {
   const v = parseJson(text, path, 'clock state') as { v?: unknown; lineages?: unknown };
@@ -94,7 +95,8 @@ export function decodeClockState(text: string, path: string): ClockState {
       Array.isArray(s.platformPath) &&
       s.platformPath.every((n) => typeof n === 'string' && HEX.test(n)) &&
       isMs(s.time) &&
-      isMs(s.receivedAt);
+      isMs(s.receivedAt) &&
+      s.receivedAt! >= s.time!;
     if (!ok) throw corrupt(path, 'clock state');
     const clock = BigInt(s.clock!);
     if (clock >= 1n << 64n) throw corrupt(path, 'clock state');

@@ -236,7 +236,8 @@ function isoOf(ms: unknown, path: string, what: string): string {
   return iso(ms);
 }
 
-const isStoredMs = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+/** A time a Date can hold: a safe integer beyond 8.64e15 (a hand-edited row) made messages and summaries throw a RangeError. */
+const isStoredMs = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= 8.64e15;
 
 /**
  * A stay's times as compared with new evidence (returns its id). One of another type (text, a real) compared as no time at all:

@@ -267,3 +267,38 @@ test('text columns holding a BLOB are STATE_CORRUPT in history and history --run
     assert.match(r.stderr, /STATE_CORRUPT/, `${sql}: ${r.stderr}`);
   }
 });
+
+test('a time a Date cannot hold in a clock history or a hosting period is STATE_CORRUPT, not INTERNAL_ERROR when a finding or summary names it', async (t) => {
+  const dir = tempDir(t);
+  const X = '2'.repeat(64);
+  const at = (clock: number, s: number, platformPath: string[]) => ({
+    instanceId: X,
+    akName: '000b' + 'cd'.repeat(32),
+    clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true },
+    firmwareVersion: 1n,
+    platformPath,
+    time: 1_700_000_000_000 + s * 1000,
+    target: 'https://vm.example/',
+  });
+  const lineage = (time: number, receivedAt: number) =>
+    JSON.stringify({ v: 1, lineages: [{ clock: '00000000000000000100', resetCount: 1, restartCount: 0, safe: true, firmwareVersion: '0000000000000001', platformPath: ['aa01'], time, receivedAt }] });
+  const damages = [
+    `UPDATE tpm_identity SET clock_state = '${lineage(9_000_000_000_000_000, 9_000_000_000_000_000)}'`,
+    `UPDATE tpm_identity SET clock_state = '${lineage(1_700_000_000_000, 1_600_000_000_000)}'`,
+    `UPDATE stay SET last_seen = 9000000000000000`,
+  ];
+  for (const [n, damage] of damages.entries()) {
+    const file = join(dir, `${n}.db`);
+    let s = await openState(file);
+    s.observe(at(100, 0, ['aa01']));
+    s.close();
+    const db = new Database(file);
+    db.exec(damage);
+    db.close();
+    s = await openState(file);
+    // a clock gone back on another platform: undamaged, CLOCK_WENT_BACK, RESTORE_FROM_BACKUP and CLONE_HOSTED_TWICE
+    assertThrowsCode(() => s.observe(at(50, 10, ['bb02'])), 'STATE_CORRUPT');
+    if (n < 2) assertThrowsCode(() => s.identities(X), 'STATE_CORRUPT');
+    s.close();
+  }
+});
