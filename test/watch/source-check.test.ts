@@ -96,3 +96,20 @@ test('sources are attested at once: a slow one does not hold back the others', a
   const out = await pending;
   assert.deepEqual(out.reports.map((r) => r.uri), [...sources, PREVIOUS], 'reported in order');
 });
+
+test('a source whose own host is relayed (its table does not host the source) records no hosting evidence; a bound one does', async () => {
+  const SOURCE = 'ef'.repeat(32);
+  const attestation = (hostHosts: boolean): SourceAttestation => ({
+    result: { verdict: hostHosts ? 'trusted' : 'not-trusted', reason: 'test', layers: [{}, {}] } as unknown as AttestationResult,
+    verified: [
+      { position: 0, akKeyId: 'src', info: { layer: { kind: 'virtual', instanceId: Buffer.from(SOURCE, 'hex') } }, vplatform: { hostedNow: new Set([INSTANCE]), instances: new Map(), entries: [], issuers: new Set() } },
+      { position: 1, akKeyId: hostHosts ? 'host' : 'relay', info: { layer: { kind: 'physical' } }, vplatform: { hostedNow: new Set(hostHosts ? [SOURCE] : []), instances: new Map(), entries: [], issuers: new Set() } },
+    ] as unknown as VerifiedLayer[],
+    time: 0,
+  });
+  for (const hostHosts of [false, true]) {
+    const recorded: string[][] = [];
+    await checkSources(input([PREVIOUS], { attestSource: async () => attestation(hostHosts), recordHosting: (_i, ev) => (recorded.push([...ev.platformPath]), []) }));
+    assert.deepEqual(recorded, hostHosts ? [['src', 'host']] : [], hostHosts ? 'the bound source is evidence' : 'a path through a relay is no evidence');
+  }
+});
