@@ -109,6 +109,8 @@ export interface HistoryFilter {
   until?: number;
   /** only the results of this audit run */
   run?: number;
+  /** only the results of this target URI, exactly as recorded */
+  target?: string;
   /** newest first; default 100, at most 100,000 */
   limit?: number;
 }
@@ -842,9 +844,9 @@ export class StateStore {
         `SELECT * FROM result
          WHERE (@prefix IS NULL OR instance_id LIKE @prefix || '%')
            AND (@since IS NULL OR time >= @since) AND (@until IS NULL OR time <= @until)
-           AND (@run IS NULL OR run_id = @run)
+           AND (@run IS NULL OR run_id = @run) AND (@target IS NULL OR target = @target)
          ORDER BY time DESC, id DESC LIMIT @limit`,
-      ).all({ prefix: prefix ?? null, since: filter.since ?? null, until: filter.until ?? null, run: filter.run ?? null, limit }) as ResultRow[];
+      ).all({ prefix: prefix ?? null, since: filter.since ?? null, until: filter.until ?? null, run: filter.run ?? null, target: filter.target ?? null, limit }) as ResultRow[];
       const dictionaries = new Map<number, Buffer | null>();
       // Each result inflates to at most 96 MiB; what one command reads in all is bounded too,
       // or a small crafted file (or a --limit of thousands of results) exhausts the heap.

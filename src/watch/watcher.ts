@@ -45,6 +45,8 @@ export interface HostSnapshot {
   host: string | null;
   /** AK key ids of the layers below */
   platformPath: string[];
+  /** the instance the VM's verified certificate named there (absent: the one this watch follows) */
+  instance?: string | null;
 }
 
 export interface AttestInput {
@@ -86,6 +88,11 @@ export interface WatchDeps {
   attestController(service: string, signal: AbortSignal): Promise<ControllerReport>;
   subscribe(options: SubscribeOptions): AsyncIterable<MigrationEvent>;
   loadCursor(service: string, instance: string): number | null;
+  /**
+   * Where the state file last saw the VM verified (a watch before this one, which stopped or crashed): the
+   * first attestation then checks that host as the one the VM left, as a running watch would.
+   */
+  lastSeen?(): HostSnapshot | null;
   saveCursor(service: string, instance: string, seq: number): void;
   /** waits `ms` for the next periodic attestation; resolves early when `signal` aborts */
   sleep(ms: number, signal: AbortSignal): Promise<void>;
@@ -204,7 +211,9 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     stoppedBy: 'signal',
     firstFailure: null,
   };
-  let last: HostSnapshot | null = null;
+  // a watch restarted after the VM moved (a migration while none ran, a notification replayed after a crash)
+  // checks the host the VM was last verified on, as it would have had it kept running
+  let last: HostSnapshot | null = deps.lastSeen?.() ?? null;
   /** the instance this watch follows: the first one the target's verified certificate named */
   let pinned: string | null = null;
   let subscription: Subscription | null = null;
@@ -272,7 +281,8 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
       return;
     }
     if (report.host !== null) {
-      if (last && last.platformPath.join('>') !== r.platformPath.join('>')) {
+      const sameInstance = last?.instance == null || last.instance === report.instance;
+      if (last && sameInstance && last.platformPath.join('>') !== r.platformPath.join('>')) {
         await emit({
           type: 'migrated',
           time,
@@ -285,7 +295,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
           announced: trigger.kind === 'migration',
         });
       }
-      last = { host: report.host, platformPath: r.platformPath };
+      last = { host: report.host, platformPath: r.platformPath, instance: report.instance };
       summary.instance = report.instance;
       summary.platformPath = r.platformPath;
     }

@@ -10,6 +10,7 @@ import type { Policy } from '../../policy/compile.js';
 import type { StateStore } from '../../state/store.js';
 import type { EvidenceClient } from '../../transport/evidence-client.js';
 import type { MigrationStreamOptions } from '../../transport/migration-stream.js';
+import type { AttestationResult } from '../../verify/result.js';
 import type { AssessOutcome, EvidenceSource, VerifiedLayer } from '../../verify/walker.js';
 import type { WatchLine } from '../../watch/lines.js';
 import type { SourceReport } from '../../watch/source-check.js';
@@ -142,10 +143,13 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
   const attest = async ({ trigger, previous, signal }: AttestInput): Promise<AttestReport> => {
     let sources: SourceReport[] = [];
     const { outcome } = await attestFrom(url, vmPolicy, signal, async (verified) => {
+      // a host recorded for another instance (a watch before this one followed another VM at this URL) is not this VM's
+      const topInstance = verified[0]?.position === 0 && verified[0].info.layer?.instanceId ? toHex(verified[0].info.layer.instanceId) : null;
+      const previousHost = previous && (previous.instance == null || previous.instance === topInstance) ? previous.host : null;
       const checked = await checkSources({
         verified,
         trigger,
-        previousHost: previous?.host ?? null,
+        previousHost,
         // source platforms are asked to show a genuine vPlatform table: the baseline's checks, not the VM's policy
         attestSource: async (uri) => {
           const { outcome: o, time } = await attestFrom(uri, baseline, signal);
@@ -179,6 +183,16 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
     },
     subscribe: ({ service, instance, afterSeq, signal, onStatus }) => migrationEvents({ ...input.stream, service, instance, afterSeq, signal, onStatus, http: client.http }),
     loadCursor: (service, instance) => store.migrationCursor(service, instance),
+    lastSeen: () => {
+      // the newest result of this target whose top layer's certificate verified and named its host
+      for (const h of store.history({ target: url, limit: 10 })) {
+        const result = h.result as Partial<AttestationResult> | null;
+        const top = Array.isArray(result?.layers) ? result.layers[0] : undefined;
+        if (top?.position !== 0 || top.kind !== 'virtual' || typeof top.deepAttestation !== 'string' || typeof top.instanceId !== 'string') continue;
+        return { host: top.deepAttestation, platformPath: h.platformPath ?? [], instance: top.instanceId };
+      }
+      return null;
+    },
     saveCursor: (service, instance, seq) => store.saveMigrationCursor(service, instance, seq, Date.now()),
     sleep,
     now: () => new Date(),

@@ -1,0 +1,95 @@
+// A watch restarted after the VM moved: the host the state file last saw the
+// VM verified on is checked as the host it left, as a watch that kept running
+// would have checked it. The simulated platform and its Migration Controller
+// on 127.0.0.1, live attestations through one real SQLite state file shared by
+// two watches, one after the other. Waits are on printed lines, never on time.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { createWatchDeps } from '../../src/cli/actions/watch.js';
+import { setupVerifier } from '../../src/cli/verifier-setup.js';
+import { SCENARIO_TOPOLOGY, startScenario } from '../../src/simulator/scenarios.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/start.js';
+import { openState } from '../../src/state/index.js';
+import { EvidenceClient } from '../../src/transport/evidence-client.js';
+import { watch } from '../../src/watch/watcher.js';
+import { tempDir } from '../state/tmp.js';
+import { LineLog } from './live-watch.js';
+
+/** One watch on `stateFile` until `done(lines)` holds, then stopped; its lines. */
+async function watchUntil(sim: RunningSimulator, stateFile: string, done: (lines: LineLog) => boolean): Promise<LineLog> {
+  const store = await openState(stateFile);
+  const client = new EvidenceClient({ timeoutMs: 15_000 });
+  const lines = new LineLog();
+  const setup = await setupVerifier({ trust: [sim.trustDir] });
+  const deps = await createWatchDeps({ url: sim.topUrl, setup, client, store, emit: lines.push, stream: { sleep: async () => {}, random: () => 0 } });
+  const ac = new AbortController();
+  // the interval never fires: only the initial attestation and notifications
+  const running = watch({ target: sim.topUrl, intervalMs: 3_600_000, exitOnFailure: false, reattestOnNotification: true, requireTrustedController: false }, deps, ac.signal);
+  try {
+    await lines.settled(() => done(lines));
+  } finally {
+    ac.abort();
+    await running;
+    client.close();
+    store.close();
+  }
+  return lines;
+}
+
+async function platform(t: TestContext, scenario: string) {
+  const sim = await startSimulator({ topology: SCENARIO_TOPOLOGY, migrationController: true });
+  t.after(() => sim.close());
+  return { sim, run: startScenario(scenario, sim.migrations!), stateFile: join(tempDir(t), 'state.db') };
+}
+
+test('a migration that left a duplicate on the source while no watch ran: the restarted watch checks the host the VM was last verified on, and fails', { timeout: 60_000 }, async (t) => {
+  const { sim, run, stateFile } = await platform(t, 'source-still-hosts');
+  const before = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  assert.equal(before.of('attested')[0]!.verdict, 'trusted');
+  run.step(); // vmm-a → vmm-b, vmm-a keeps hosting the instance
+  const vmmA = sim.platform.layer('vmm-a').url;
+  // the restarted watch: its initial attestation finds the VM on vmm-b, then the notification is replayed
+  const after = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 2);
+  const [initial, replayed] = after.of('attested');
+  assert.equal(initial!.trigger, 'initial');
+  assert.equal(initial!.verdict, 'not-trusted', initial!.reason);
+  assert.ok(initial!.findings.includes('VPLATFORM_HOSTED_TWICE'), initial!.findings.join(','));
+  const migrated = after.of('migrated');
+  assert.equal(migrated.length, 1);
+  assert.deepEqual([migrated[0]!.fromHost, migrated[0]!.announced], [vmmA, false]);
+  assert.deepEqual(after.of('source')[0] && [after.of('source')[0]!.source, after.of('source')[0]!.status, after.of('source')[0]!.unannounced], [vmmA, 'hosted-twice', true]);
+  // before, the previous host was known only to the watch that saw it: the restarted one asked nobody, and both were trusted
+  assert.equal(replayed!.trigger, 'migration');
+  assert.equal(replayed!.verdict, 'not-trusted', replayed!.reason);
+});
+
+test('an honest migration while no watch ran: the restarted watch finds the previous host let the VM go (moved), trusted', { timeout: 60_000 }, async (t) => {
+  const { sim, run, stateFile } = await platform(t, 'live-migration');
+  await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  run.step();
+  const after = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 2);
+  assert.deepEqual(after.of('attested').map((a) => [a.trigger, a.verdict]), [['initial', 'trusted'], ['migration', 'trusted']]);
+  const source = after.of('source')[0]!;
+  assert.deepEqual([source.source, source.status, source.unannounced], [sim.platform.layer('vmm-a').url, 'moved', true]);
+  assert.equal(after.of('finding').filter((f) => f.status === 'fail').length, 0);
+});
+
+test('a restarted watch whose target answers as another instance than the state file last saw there: nothing of the old one is checked or compared', { timeout: 60_000 }, async (t) => {
+  const { sim, stateFile } = await platform(t, 'live-migration');
+  await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  // the last result recorded at this URL names another instance (another VM was there, on another host)
+  const store = await openState(stateFile);
+  const { recordResult } = await import('../../src/state/assess.js');
+  const [last] = store.history({ target: sim.topUrl, limit: 1 });
+  const other = structuredClone(last!.result) as { layers: { instanceId: string; deepAttestation: string }[]; platformPath: string[] };
+  other.layers[0]!.instanceId = 'cd'.repeat(32);
+  other.layers[0]!.deepAttestation = sim.platform.layer('vmm-b').url;
+  other.platformPath = ['ab'.repeat(32)];
+  recordResult(store, other as never);
+  store.close();
+  const after = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  assert.equal(after.of('attested')[0]!.verdict, 'trusted');
+  assert.deepEqual(after.of('migrated'), []);
+  assert.deepEqual(after.of('source'), []);
+});
