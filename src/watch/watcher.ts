@@ -213,7 +213,14 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
   };
   // a watch restarted after the VM moved (a migration while none ran, a notification replayed after a crash)
   // checks the host the VM was last verified on, as it would have had it kept running
-  let last: HostSnapshot | null = deps.lastSeen?.() ?? null;
+  let last: HostSnapshot | null = null;
+  try {
+    last = deps.lastSeen?.() ?? null;
+  } catch (err) {
+    // the state file cannot be read: the watch ends as at any other state error, cleanly
+    fatal = asVtpmError(err);
+    end('error');
+  }
   /** the instance this watch follows: the first one the target's verified certificate named */
   let pinned: string | null = null;
   let subscription: Subscription | null = null;

@@ -477,3 +477,21 @@ test('an attestation that could not be completed counts as incomplete in the tot
   const { summary } = await done;
   assert.deepEqual([summary.attestations, summary.failures, summary.incomplete], [2, 1, 1]);
 });
+
+test('the host a watch before this one last saw is the previous host of the first attestation; a state file that cannot be read for it ends the watch with its error, no attestation made', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const seen = { host: 'http://127.0.0.1:9/l/vmm-a', platformPath: ['aa'], instance: INSTANCE };
+  const { ac, done } = start(w, {}, w.deps({ lastSeen: () => seen }));
+  await w.until(() => w.attests.length === 1);
+  assert.deepEqual(w.attests[0]!.input.previous, seen);
+  w.attests[0]!.resolve(report());
+  ac.abort();
+  await done;
+
+  const broken = new FakeWorld();
+  const corrupt = new TransportError('STATE_CORRUPT', 'state file x is damaged', {});
+  const outcome = await start(broken, {}, broken.deps({ lastSeen: () => { throw corrupt; } })).done;
+  assert.equal(outcome.error, corrupt);
+  assert.equal(outcome.summary.stoppedBy, 'error');
+  assert.equal(broken.attests.length, 0);
+});
