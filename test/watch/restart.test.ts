@@ -5,6 +5,8 @@
 // two watches, one after the other. Waits are on printed lines, never on time.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createWatchDeps } from '../../src/cli/actions/watch.js';
 import { setupVerifier } from '../../src/cli/verifier-setup.js';
@@ -16,18 +18,18 @@ import { watch } from '../../src/watch/watcher.js';
 import { tempDir } from '../state/tmp.js';
 import { LineLog } from './live-watch.js';
 
-/** One watch on `stateFile` until `done(lines)` holds, then stopped; its lines. */
-async function watchUntil(sim: RunningSimulator, stateFile: string, done: (lines: LineLog) => boolean): Promise<LineLog> {
+/** One watch on `stateFile` until `done(lines)` holds (or `stopWhen` resolves), then stopped; its lines. */
+async function watchUntil(sim: RunningSimulator, stateFile: string, done: (lines: LineLog) => boolean, opts: { policy?: string; stopWhen?: (lines: LineLog) => Promise<void> } = {}): Promise<LineLog> {
   const store = await openState(stateFile);
   const client = new EvidenceClient({ timeoutMs: 15_000 });
   const lines = new LineLog();
-  const setup = await setupVerifier({ trust: [sim.trustDir] });
+  const setup = await setupVerifier({ trust: [sim.trustDir], ...(opts.policy ? { policy: opts.policy } : {}) });
   const deps = await createWatchDeps({ url: sim.topUrl, setup, client, store, emit: lines.push, stream: { sleep: async () => {}, random: () => 0 } });
   const ac = new AbortController();
   // the interval never fires: only the initial attestation and notifications
   const running = watch({ target: sim.topUrl, intervalMs: 3_600_000, exitOnFailure: false, reattestOnNotification: true, requireTrustedController: false }, deps, ac.signal);
   try {
-    await lines.settled(() => done(lines));
+    await (opts.stopWhen ? opts.stopWhen(lines) : lines.settled(() => done(lines)));
   } finally {
     ac.abort();
     await running;
@@ -92,4 +94,48 @@ test('a restarted watch whose target answers as another instance than the state 
   assert.equal(after.of('attested')[0]!.verdict, 'trusted');
   assert.deepEqual(after.of('migrated'), []);
   assert.deepEqual(after.of('source'), []);
+});
+
+test('a watch stopped while it checks a source, after the VM came back from an old backup on a new host: the restore is reported by the next attestation, not left in the clock history as if it were accepted', { timeout: 60_000 }, async (t) => {
+  const { sim, stateFile } = await platform(t, 'live-migration');
+  const m = sim.migrations!;
+  const backup = m.backup('vm');
+  m.reboot('vm'); // resetCount 1: the backup (resetCount 0) is older
+  const dir = tempDir(t);
+  const policy = join(dir, 'policy.yaml');
+  writeFileSync(policy, 'apiVersion: vtpm-verify/v1\nname: sources\nmigration:\n  requireSourceMigrateOut: true\n');
+  // a source that answers nothing: the check waits on it until the watch is stopped
+  let asked!: () => void;
+  const sourceAsked = new Promise<void>((resolve) => (asked = resolve));
+  const slow = createServer(() => asked());
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  t.after(() => (slow.closeAllConnections(), slow.close()));
+  const slowUrl = `http://127.0.0.1:${(slow.address() as { port: number }).port}/l/slow`;
+  // the controller: one notification, naming the silent source, once the VM was restored on vmm-b
+  let notify!: (text: string) => void;
+  sim.mount('m', {
+    handle(_req, res) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(':\n\n');
+      notify = (text) => res.write(text);
+    },
+    close() {},
+  });
+  const vmmB = sim.platform.layer('vmm-b').url;
+  const instance = sim.platform.layer('vm').instanceIdHex;
+  const first = await watchUntil(sim, stateFile, () => false, {
+    policy,
+    stopWhen: async (lines) => {
+      await lines.until(() => lines.of('stream').some((l) => l.status === 'connected'));
+      m.migrate('vm', 'vmm-b', { state: backup });
+      const data = { instance, seq: 1, from: slowUrl, to: vmmB, time: '2026-11-26T12:00:00Z' };
+      notify(`id: 1\nevent: migration\ndata: ${JSON.stringify(data)}\n\n`);
+      await sourceAsked;
+    },
+  });
+  assert.deepEqual(first.of('attested').map((a) => a.verdict), ['trusted'], 'the stopped attestation printed nothing');
+  const after = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1, { policy });
+  const next = after.of('attested')[0]!;
+  assert.equal(next.verdict, 'not-trusted', next.reason);
+  assert.ok(next.findings.includes('CLOCK_RESET_COUNT_DECREASED'), next.findings.join(','));
 });

@@ -10,7 +10,7 @@ import type { Policy } from '../../policy/compile.js';
 import type { StateStore } from '../../state/store.js';
 import type { EvidenceClient } from '../../transport/evidence-client.js';
 import type { MigrationStreamOptions } from '../../transport/migration-stream.js';
-import type { AttestationResult } from '../../verify/result.js';
+import type { AttestationResult, LayerResult } from '../../verify/result.js';
 import type { AssessOutcome, EvidenceSource, VerifiedLayer } from '../../verify/walker.js';
 import type { WatchLine } from '../../watch/lines.js';
 import type { SourceReport } from '../../watch/source-check.js';
@@ -123,10 +123,15 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
     const now = new Date();
     const top = drawTopNonce(now, target);
     const base = assessMod.stateAssessor(store, { target, time: now.getTime() });
-    const assess = async (verified: readonly VerifiedLayer[]): Promise<AssessOutcome> => {
-      const a = await base(verified);
-      if (!extra || signal.aborted) return a;
+    const assess = async (verified: readonly VerifiedLayer[], layers: readonly LayerResult[]): Promise<AssessOutcome> => {
+      if (!extra) return base(verified, layers);
+      // The source check (requests to other platforms, as long as they take) first, the walk's own readings after
+      // it: a stop during the check then leaves nothing of this attestation in the state file. Recorded first,
+      // a reading whose finding (CLOCK_WENT_BACK after a restore on the new host) went to no result became the
+      // clock history the next attestation continued from: the rollback was never reported.
       const more = await extra(verified);
+      if (signal.aborted) return { findings: [], checks: [] };
+      const a = await base(verified, layers);
       return { findings: [...a.findings, ...(more.findings ?? [])], checks: [...a.checks, ...(more.checks ?? [])], ...(more.migration ? { migration: more.migration } : {}) };
     };
     const outcome = await walk(
