@@ -128,7 +128,7 @@ test('eventLog.kernelCmdlines: patterns run in linear time, so a crafted line ca
     ['(\\\\S+\\\\s?)+', `${'a'.repeat(100_000)}  `],
     ['ro .* root=.* quiet', `ro ${' root='.repeat(200_000)}`],
     ['(a|aa)*b', 'a'.repeat(100_000)],
-  ]) {
+  ] as const) {
     const crafted = chain();
     crafted[0]!.eventLog!.kernelCmdlines = [line];
     assertFail(evaluatePolicy(vm(`kernelCmdlines: { patterns: ["${pattern}"] }`), input(crafted)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
