@@ -198,6 +198,11 @@ test('watch --help has a worked example; bad usage is exit 2 before anything is 
   assert.match(badInterval.json?.error?.message ?? '', /--interval/);
   const tooShort = await runCli(['watch', 'http://127.0.0.1:1/l/vm', '--trust', '.', '--interval', '10ms', '--json']);
   assert.equal(tooShort.code, 2);
+  // the message offers only units the option takes (it once said "to 24d", and "1d" is refused)
+  const days = await runCli(['watch', 'http://127.0.0.1:1/l/vm', '--trust', '.', '--interval', '1d', '--json']);
+  assert.equal(days.code, 2);
+  assert.match(days.json?.error?.message ?? '', /unit ms, s, m or h, from 100ms to 596h/);
+  assert.doesNotMatch((days.json?.error?.message ?? '').split(', got')[0]!, /\d+d\b/);
   assert.ok(help.stdout.includes('--notification-gap'));
   for (const gap of ['2h', '-1s', 'soon']) {
     const badGap = await runCli(['watch', 'http://127.0.0.1:1/l/vm', '--trust', '.', '--notification-gap', gap, '--json']);

@@ -47,7 +47,7 @@ export const MAX_INTERVAL_MS = 2 ** 31 - 1;
 export function parseInterval(text: string, option = 'interval'): number {
   const ms = durationMs(text);
   if (!(ms >= MIN_INTERVAL_MS && ms <= MAX_INTERVAL_MS)) {
-    throw new UsageError('USAGE', `--${option}: expected a duration from 100ms to 24d such as 30s, 5m or 1h, got "${text}"`, { option, value: text });
+    throw new UsageError('USAGE', `--${option}: expected a whole number and a unit ms, s, m or h, from 100ms to 596h (about 24.8 days), such as 30s, 5m or 1h, got "${text}"`, { option, value: text });
   }
   return ms;
 }
