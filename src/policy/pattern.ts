@@ -8,7 +8,7 @@
 // an automaton there is nothing to refuse.
 
 import { createRequire } from 'node:module';
-import type { RE2JS as RE2JSClass } from 're2js';
+import type { RE2JS as RE2JSClass, RE2Set as RE2SetClass } from 're2js';
 
 /** A compiled pattern: test() is true when the pattern matches the WHOLE value. */
 export interface Pattern {
@@ -25,12 +25,21 @@ export interface Pattern {
  */
 export const MAX_PATTERN_PROGRAM = 10_000;
 
-let re2js: typeof RE2JSClass | undefined;
+/**
+ * Instructions in one automaton of several excludes (anyOf). re2js refuses a program past 1,398,101
+ * ("expression too large"); 140 excludes near MAX_PATTERN_PROGRAM would reach that, so they are split.
+ */
+export const MAX_SET_PROGRAM = 500_000;
+
+let re2js: { RE2JS: typeof RE2JSClass; RE2Set: typeof RE2SetClass } | undefined;
 /** re2js, loaded on first use: only a policy with patterns needs it, not every command's start-up. */
-function engine(): typeof RE2JSClass {
+function lib(): { RE2JS: typeof RE2JSClass; RE2Set: typeof RE2SetClass } {
   // not named `require`: the bundle's banner declares one in the same scope
-  re2js ??= (createRequire(import.meta.url)('re2js') as { RE2JS: typeof RE2JSClass }).RE2JS;
+  re2js ??= createRequire(import.meta.url)('re2js') as { RE2JS: typeof RE2JSClass; RE2Set: typeof RE2SetClass };
   return re2js;
+}
+function engine(): typeof RE2JSClass {
+  return lib().RE2JS;
 }
 
 /** Why a pattern cannot be used (for the policy loader), or undefined. */
@@ -52,9 +61,38 @@ export function wholeMatch(pattern: string): Pattern {
   return { source: pattern, test: (value) => re.matches(value) };
 }
 
-/** Any of the patterns, as one automaton (one pass per value rather than one per pattern). */
+/**
+ * Any of the patterns, as one automaton (one pass per value rather than one per pattern): an RE2 set, each
+ * pattern parsed on its own and matching the whole value on its own. Not the text `(?:a)|(?:b)`: a pattern's
+ * `\Q` quotes to its end, so `\Q/etc/ld.so.cache` joined to `/tmp/\Q.x\E` was one literal path that neither
+ * pattern matches (and with no `\E` after it, no pattern at all), and two patterns may name a group alike.
+ * Patterns are valid and at most MAX_PATTERN_PROGRAM each (the loader checked); the set is split where it
+ * would pass MAX_SET_PROGRAM.
+ */
 export function anyOf(patterns: readonly string[]): Pattern[] {
   if (patterns.length < 2) return patterns.map(wholeMatch);
-  const one = wholeMatch(patterns.map((p) => `(?:${p})`).join('|'));
-  return [{ source: patterns.join(' | '), test: one.test }];
+  const { RE2Set } = lib();
+  const out: Pattern[] = [];
+  let group: string[] = [];
+  let size = 0;
+  const flush = (): void => {
+    if (group.length === 0) return;
+    if (group.length === 1) out.push(wholeMatch(group[0]!));
+    else {
+      const set = new RE2Set(RE2Set.ANCHOR_BOTH);
+      for (const p of group) set.add(p);
+      set.compile();
+      out.push({ source: group.join(' | '), test: (value) => set.match(value).length > 0 });
+    }
+    group = [];
+    size = 0;
+  };
+  for (const p of patterns) {
+    const n = engine().compile(p).programSize();
+    if (size + n > MAX_SET_PROGRAM) flush();
+    group.push(p);
+    size += n;
+  }
+  flush();
+  return out;
 }

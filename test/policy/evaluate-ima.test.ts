@@ -55,6 +55,16 @@ test('ima.excludes: whole-path patterns skip files; ima.excludeTemplates skips e
   assertPass(evaluatePolicy(vm(`${allowList}\nexcludes: ["/(v)ar/.*", "/(t)mp/.*"]`), input(extra)), 'layer[0].ima.allowList');
   assertFail(evaluatePolicy(vm(`${allowList}\nexcludes: ["/var/.*", "/tm", "p/dropper"]`), input(extra)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
   assertPass(evaluatePolicy(vm(`${allowList}\nexcludes: ["/var/.*", "/tm", "/tmp/d.*|/nothing"]`), input(extra)), 'layer[0].ima.allowList');
+  // each pattern is parsed on its own: \Q quotes to the end of ITS pattern, a group name may recur
+  assertPass(evaluatePolicy(vm(`${allowList}\nexcludes: ["\\\\Q/tmp/dropper", "/var/.*"]`), input(extra)), 'layer[0].ima.allowList');
+  assertPass(evaluatePolicy(vm(`${allowList}\nexcludes: ["(?P<d>/var)/.*", "(?P<d>/tmp)/.*"]`), input(extra)), 'layer[0].ima.allowList');
+  const joined = chain();
+  joined[0]!.ima!.entries.push({ path: '/etc/ld.so.cache)|(?:/tmp/\\Q.x', digest: sha256('dropper'), algo: 'sha256', template: 'ima-ng' });
+  const quoted = vm(`${allowList}\nexcludes: ["\\\\Q/etc/ld.so.cache", "/tmp/\\\\Q.x\\\\E"]`);
+  assertFail(evaluatePolicy(quoted, input(joined)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
+  const both = chain();
+  both[0]!.ima!.entries.push({ path: '/etc/ld.so.cache', digest: sha256('cache'), algo: 'sha256', template: 'ima-ng' }, { path: '/tmp/.x', digest: sha256('x'), algo: 'sha256', template: 'ima-ng' });
+  assert.equal((assertPass(evaluatePolicy(quoted, input(both)), 'layer[0].ima.allowList').actual as { excluded: number }).excluded, 2);
   // whole-path: "/tmp" alone does not exclude /tmp/dropper
   assertFail(evaluatePolicy(vm(`${allowList}\nexcludes: ["/tmp"]`), input(extra)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
   const withoutBuf = allowList.split('\n').filter((l) => !l.includes('.ima')).join('\n');
@@ -66,6 +76,18 @@ test('ima.allowList: an empty IMA log fails (IMA not measuring)', () => {
   const empty = chain();
   empty[0]!.ima!.entries = [];
   assertFail(evaluatePolicy(vm(allowList), input(empty)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
+});
+
+test('ima.excludes: many large patterns load and each excludes its paths (one automaton would pass re2js\'s size limit)', () => {
+  const extra = chain();
+  extra[0]!.ima!.entries.push({ path: `/tmp/149/${'a'.repeat(9000)}`, digest: sha256('dropper'), algo: 'sha256', template: 'ima-ng' });
+  // 160 patterns of 9,006 instructions each: 1.44 million together, past 1,398,101
+  const excludes = Array.from({ length: 160 }, (_, i) => `/tmp/${i}/${'[a-z]{1000}'.repeat(9)}`);
+  const policy = vm(`${allowList}\nexcludes: ${JSON.stringify(excludes)}`);
+  const r = assertPass(evaluatePolicy(policy, input(extra)), 'layer[0].ima.allowList');
+  assert.equal((r.actual as { excluded: number }).excluded, 1);
+  extra[0]!.ima!.entries.push({ path: `/tmp/160/${'a'.repeat(9000)}`, digest: sha256('dropper'), algo: 'sha256', template: 'ima-ng' });
+  assertFail(evaluatePolicy(policy, input(extra)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
 });
 
 test('ima.denied: a denied digest fails whatever the path, even an excluded one', () => {
