@@ -17,20 +17,31 @@ import { evaluateTpm } from './rules/tpm.js';
 import { evaluateKinds, evaluateTrust } from './rules/trust.js';
 import { normalizeManufacturer } from './schema.js';
 
-/** Does this selector pick this layer? Every condition given must hold. */
-export function selects(s: CompiledSelector | undefined, layer: LayerFacts, depth: number): boolean {
-  if (!s) return true;
-  if (s.position !== undefined && layer.position !== (s.position >= 0 ? s.position : depth + s.position)) return false;
-  if (s.kinds && !s.kinds.has(layer.kind)) return false;
+/**
+ * Why this selector does not pick this layer (the first condition given that does not hold, patterns as written
+ * in the policy), or undefined when it picks it.
+ */
+export function notSelectedBecause(s: CompiledSelector | undefined, layer: LayerFacts, depth: number): string | undefined {
+  if (!s) return undefined;
+  if (s.position !== undefined) {
+    const want = s.position >= 0 ? s.position : depth + s.position;
+    if (layer.position !== want) return `position ${s.position}${s.position < 0 ? ` (layer ${want} of ${depth})` : ''}, this is layer ${layer.position}`;
+  }
+  if (s.kinds && !s.kinds.has(layer.kind)) return `kind ${[...s.kinds].join(' or ')}, not ${layer.kind}`;
   const cert = layer.certificate;
-  if (s.subject && !s.subject.test(cert.subject)) return false;
-  if (s.issuer && !s.issuer.test(cert.issuer)) return false;
-  if (s.anchors && !anchorLabelsOf(cert.anchor).some((l) => s.anchors!.has(l))) return false;
+  if (s.subject && !s.subject.test(cert.subject)) return `AK certificate subject ${JSON.stringify(cert.subject)} does not match the whole of /${s.subject.source}/`;
+  if (s.issuer && !s.issuer.test(cert.issuer)) return `AK certificate issuer ${JSON.stringify(cert.issuer)} does not match the whole of /${s.issuer.source}/`;
+  if (s.anchors && !anchorLabelsOf(cert.anchor).some((l) => s.anchors!.has(l))) return `trust anchor ${[...s.anchors].join(' or ')}, not ${anchorLabelsOf(cert.anchor).join(', ')}`;
   if (s.manufacturers) {
     const m = cert.tcg?.manufacturer === undefined ? undefined : normalizeManufacturer(cert.tcg.manufacturer);
-    if (m === undefined || !s.manufacturers.has(m)) return false;
+    if (m === undefined || !s.manufacturers.has(m)) return `TPM manufacturer ${[...s.manufacturers].join(' or ')}, not ${m ?? 'none given'}`;
   }
-  return true;
+  return undefined;
+}
+
+/** Does this selector pick this layer? Every condition given must hold. */
+export function selects(s: CompiledSelector | undefined, layer: LayerFacts, depth: number): boolean {
+  return notSelectedBecause(s, layer, depth) === undefined;
 }
 
 function evaluateRuleSet(rs: CompiledRuleSet, layer: LayerFacts, sink: RuleSink): void {
@@ -56,9 +67,10 @@ export function evaluatePolicy(policy: Policy, input: EvaluationInput): PolicyEv
   const layers: LayerEvaluation[] = input.layers.map((layer, i) => {
     const rules = layerResults[i]!;
     const prefix = `layer[${layer.position}]`;
-    const matched = policy.ruleSets.filter((rs) => selects(rs.select, layer, depth));
+    const why = policy.ruleSets.map((rs) => ({ ruleSet: rs.name, because: notSelectedBecause(rs.select, layer, depth) }));
+    const matched = policy.ruleSets.filter((_, k) => why[k]!.because === undefined);
     const common = new RuleSink(rules, prefix, layer.position);
-    evaluateUnmatched(spec.chain, layer, matched.map((rs) => rs.name), common);
+    evaluateUnmatched(spec.chain, layer, matched.map((rs) => rs.name), common, why.filter((w): w is { ruleSet: string; because: string } => w.because !== undefined));
     evaluateBindings(spec.chain, layer, common);
     for (const rs of matched) evaluateRuleSet(rs, layer, new RuleSink(rules, prefix, layer.position, rs.name));
     return { position: layer.position, uri: layer.uri, kind: layer.kind, ruleSets: matched.map((rs) => rs.name), verdict: 'trusted', rules };

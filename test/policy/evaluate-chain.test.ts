@@ -73,6 +73,23 @@ test('chain.unmatchedLayers: fail when no rule set selects a layer', () => {
   assertNoResult(evaluatePolicy(chainPolicy('chain: { unmatchedLayers: allow }'), input()), 'layer[1].chain.unmatchedLayers');
 });
 
+test('chain.unmatchedLayers: the failure says why each rule set does not select the layer, patterns as written', () => {
+  const p = chainPolicy(
+    "chain: { unmatchedLayers: fail }\nlayers:\n  - name: vm\n    select: { position: 0, certificate: { issuer: 'CN=Other|CN=Acme vPlatform CA' } }\n  - name: host\n    select: { position: -1 }\n  - name: vmm\n    select: { certificate: { subject: 'CN=vmm\\.host-[0-9]' } }",
+  );
+  const e = evaluatePolicy(p, input());
+  // the issuer pattern matches only part of the issuer (CN=Acme vPlatform CA,O=Acme): whole-value matching
+  const vm = assertFail(e, 'layer[0].chain.unmatchedLayers', 'POLICY_UNMATCHED_LAYER');
+  assert.match(vm.message, /vm: AK certificate issuer "CN=Acme vPlatform CA,O=Acme" does not match the whole of \/CN=Other\|CN=Acme vPlatform CA\//);
+  assert.match(vm.message, /host: position -1 \(layer 2 of 3\), this is layer 0/);
+  assert.match(vm.message, /vmm: AK certificate subject "CN=web-1,O=Acme" does not match the whole of \/CN=vmm\\\.host-\[0-9\]\//);
+  const actual = vm.actual as { subject: string; issuer: string; notSelected: { ruleSet: string; because: string }[] };
+  assert.equal(actual.issuer, 'CN=Acme vPlatform CA,O=Acme');
+  assert.deepEqual(actual.notSelected.map((n) => n.ruleSet), ['vm', 'host', 'vmm']);
+  assert.match(assertFail(e, 'layer[1].chain.unmatchedLayers', 'POLICY_UNMATCHED_LAYER').message, /vm: position 0, this is layer 1;/);
+  assertPass(e, 'layer[2].chain.unmatchedLayers');
+});
+
 test('freshness.maxAge and maxFutureSkew apply to offline evidence only', () => {
   const p = chainPolicy('freshness: { maxAge: 10m }');
   assert.equal(rule(evaluatePolicy(p, input()), 'freshness.maxAge').status, 'not-applicable');

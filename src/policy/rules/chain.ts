@@ -43,9 +43,25 @@ export function evaluateBindings(spec: ChainSpec, layer: LayerFacts, sink: RuleS
   }
 }
 
-export function evaluateUnmatched(spec: ChainSpec, layer: LayerFacts, selectedBy: string[], sink: RuleSink): void {
+/** Rule sets whose reason for not selecting a layer the message spells out (all are in `actual`). */
+const REASONS_IN_MESSAGE = 3;
+
+/** notSelected: each rule set that does not select the layer, with the condition of its select that fails. */
+export function evaluateUnmatched(spec: ChainSpec, layer: LayerFacts, selectedBy: string[], sink: RuleSink, notSelected: readonly { ruleSet: string; because: string }[] = []): void {
   if (spec.unmatchedLayers !== 'fail') return;
-  sink.check(selectedBy.length > 0, 'chain.unmatchedLayers', 'POLICY_UNMATCHED_LAYER', `selected by rule set(s) ${selectedBy.join(', ')}`, `no rule set selects layer ${layer.position} (${layer.kind}, ${layer.certificate.subject || 'empty subject'})`, { expected: 'a rule set selecting this layer', actual: selectedBy });
+  const reasons = notSelected.slice(0, REASONS_IN_MESSAGE).map((n) => `${n.ruleSet}: ${n.because}`);
+  if (notSelected.length > REASONS_IN_MESSAGE) reasons.push(`${notSelected.length - REASONS_IN_MESSAGE} more rule set(s)`);
+  const c = layer.certificate;
+  sink.check(
+    selectedBy.length > 0,
+    'chain.unmatchedLayers',
+    'POLICY_UNMATCHED_LAYER',
+    `selected by rule set(s) ${selectedBy.join(', ')}`,
+    `no rule set selects layer ${layer.position} (${layer.kind}, ${c.subject || 'empty subject'})${reasons.length ? `: ${reasons.join('; ')}` : ''}`,
+    selectedBy.length > 0
+      ? { expected: 'a rule set selecting this layer', actual: selectedBy }
+      : { expected: 'a rule set selecting this layer', actual: { position: layer.position, kind: layer.kind, subject: c.subject, issuer: c.issuer, notSelected } },
+  );
 }
 
 export function explainChain(spec: ChainSpec): string[] {
