@@ -11,6 +11,7 @@ import type { Document, LineCounter } from 'yaml';
 import { ParseError, VtpmError } from '../errors.js';
 import type { PolicyLoadCode } from './codes.js';
 import { compilePolicy, type Policy } from './compile.js';
+import { withPatternBudget } from './pattern.js';
 import { jsonErrorOffset, positioner, yamlPosition } from './locate.js';
 import { countJsonMembersInText, pathKey, scanJson } from '../util/json-scan.js';
 import { API_VERSION, policySchema } from './schema.js';
@@ -248,7 +249,7 @@ export function checkPolicy(text: string, opts: LoadOptions = {}): PolicyCheckRe
   }
 
   const includes: string[] = [];
-  const { value, issues: found } = validate(policySchema, root, includeResolver(opts, includes, issues, file, (p) => locate(p)));
+  const { value, issues: found } = withPatternBudget(() => validate(policySchema, root, includeResolver(opts, includes, issues, file, (p) => locate(p))));
   locateYaml(parsed, file, found, issues);
   if (value === INVALID || issues.length) return { issues: capped(sortIssues(issues, file)) };
   const policy = compilePolicy(value, {

@@ -26,10 +26,26 @@ export interface Pattern {
 export const MAX_PATTERN_PROGRAM = 10_000;
 
 /**
- * Instructions in one automaton of several excludes (anyOf). re2js refuses a program past 1,398,101
- * ("expression too large"); 140 excludes near MAX_PATTERN_PROGRAM would reach that, so they are split.
+ * Instructions all the patterns of one policy may compile to together. A compiled instruction holds
+ * about 750 bytes and takes about 3 µs to compile: 1,000 excludes of 1,000 characters (1.27 million
+ * instructions, a 1 MB policy) took 1 GB and 7 s to load, and 14,000 x{1000}-style patterns would take
+ * far more. Ordinary policies use a few thousand.
  */
-export const MAX_SET_PROGRAM = 500_000;
+export const MAX_POLICY_PROGRAM = 100_000;
+
+/** What the policy being checked (checkPolicy) has left of MAX_POLICY_PROGRAM; undefined outside a check. */
+let budget: number | undefined;
+
+/** Counts the patterns fn's checks see against MAX_POLICY_PROGRAM (synchronous: one policy at a time). */
+export function withPatternBudget<T>(fn: () => T): T {
+  const outer = budget;
+  budget = MAX_POLICY_PROGRAM;
+  try {
+    return fn();
+  } finally {
+    budget = outer;
+  }
+}
 
 let re2js: { RE2JS: typeof RE2JSClass; RE2Set: typeof RE2SetClass } | undefined;
 /** re2js, loaded on first use: only a policy with patterns needs it, not every command's start-up. */
@@ -44,6 +60,8 @@ function engine(): typeof RE2JSClass {
 
 /** Why a pattern cannot be used (for the policy loader), or undefined. */
 export function patternProblem(pattern: string): string | undefined {
+  // past the budget, the pattern that crossed it has made the policy invalid: the rest are not compiled
+  if (budget !== undefined && budget < 0) return undefined;
   let size: number;
   try {
     size = engine().compile(pattern).programSize();
@@ -52,6 +70,10 @@ export function patternProblem(pattern: string): string | undefined {
     return `not a valid RE2 pattern: ${(err as Error).message.replace(/^error parsing regexp: /, '')}`;
   }
   if (size > MAX_PATTERN_PROGRAM) return `too large once compiled (${size} instructions, at most ${MAX_PATTERN_PROGRAM}): large repeat counts such as {1000} multiply`;
+  if (budget !== undefined) {
+    budget -= size;
+    if (budget < 0) return `the policy's patterns compile to more than ${MAX_POLICY_PROGRAM} instructions together with this one (${size}): each costs memory and time for every value matched; use fewer or smaller patterns`;
+  }
   return undefined;
 }
 
@@ -66,33 +88,13 @@ export function wholeMatch(pattern: string): Pattern {
  * pattern parsed on its own and matching the whole value on its own. Not the text `(?:a)|(?:b)`: a pattern's
  * `\Q` quotes to its end, so `\Q/etc/ld.so.cache` joined to `/tmp/\Q.x\E` was one literal path that neither
  * pattern matches (and with no `\E` after it, no pattern at all), and two patterns may name a group alike.
- * Patterns are valid and at most MAX_PATTERN_PROGRAM each (the loader checked); the set is split where it
- * would pass MAX_SET_PROGRAM.
+ * The patterns are valid, and within MAX_POLICY_PROGRAM together (the loader checked).
  */
 export function anyOf(patterns: readonly string[]): Pattern[] {
   if (patterns.length < 2) return patterns.map(wholeMatch);
   const { RE2Set } = lib();
-  const out: Pattern[] = [];
-  let group: string[] = [];
-  let size = 0;
-  const flush = (): void => {
-    if (group.length === 0) return;
-    if (group.length === 1) out.push(wholeMatch(group[0]!));
-    else {
-      const set = new RE2Set(RE2Set.ANCHOR_BOTH);
-      for (const p of group) set.add(p);
-      set.compile();
-      out.push({ source: group.join(' | '), test: (value) => set.match(value).length > 0 });
-    }
-    group = [];
-    size = 0;
-  };
-  for (const p of patterns) {
-    const n = engine().compile(p).programSize();
-    if (size + n > MAX_SET_PROGRAM) flush();
-    group.push(p);
-    size += n;
-  }
-  flush();
-  return out;
+  const set = new RE2Set(RE2Set.ANCHOR_BOTH);
+  for (const p of patterns) set.add(p);
+  set.compile();
+  return [{ source: patterns.join(' | '), test: (value) => set.match(value).length > 0 }];
 }

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluatePolicy } from '../../src/policy/evaluate.js';
+import { checkPolicy } from '../../src/policy/load.js';
 import { chain, input, layerPolicy, sha1, sha256 } from './fixtures.js';
 import { assertFail, assertPass, rule } from './rule-helpers.js';
 
@@ -78,16 +79,20 @@ test('ima.allowList: an empty IMA log fails (IMA not measuring)', () => {
   assertFail(evaluatePolicy(vm(allowList), input(empty)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
 });
 
-test('ima.excludes: many large patterns load and each excludes its paths (one automaton would pass re2js\'s size limit)', () => {
+test('ima.excludes: large patterns load up to the policy\'s budget, each excluding its paths; past it, POLICY_REGEX where it is crossed', () => {
   const extra = chain();
-  extra[0]!.ima!.entries.push({ path: `/tmp/149/${'a'.repeat(9000)}`, digest: sha256('dropper'), algo: 'sha256', template: 'ima-ng' });
-  // 160 patterns of 9,006 instructions each: 1.44 million together, past 1,398,101
-  const excludes = Array.from({ length: 160 }, (_, i) => `/tmp/${i}/${'[a-z]{1000}'.repeat(9)}`);
-  const policy = vm(`${allowList}\nexcludes: ${JSON.stringify(excludes)}`);
+  extra[0]!.ima!.entries.push({ path: `/tmp/10/${'a'.repeat(9000)}`, digest: sha256('dropper'), algo: 'sha256', template: 'ima-ng' });
+  // 9,009 or 9,010 instructions each: 11 are 99,1xx, within MAX_POLICY_PROGRAM (100,000)
+  const excludes = Array.from({ length: 12 }, (_, i) => `/tmp/${i}/${'[a-z]{1000}'.repeat(9)}`);
+  const policy = vm(`${allowList}\nexcludes: ${JSON.stringify(excludes.slice(0, 11))}`);
   const r = assertPass(evaluatePolicy(policy, input(extra)), 'layer[0].ima.allowList');
   assert.equal((r.actual as { excluded: number }).excluded, 1);
-  extra[0]!.ima!.entries.push({ path: `/tmp/160/${'a'.repeat(9000)}`, digest: sha256('dropper'), algo: 'sha256', template: 'ima-ng' });
+  extra[0]!.ima!.entries.push({ path: `/tmp/11/${'a'.repeat(9000)}`, digest: sha256('dropper'), algo: 'sha256', template: 'ima-ng' });
   assertFail(evaluatePolicy(policy, input(extra)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
+  // 1,000 such patterns took a gigabyte and seconds to load (160 were INTERNAL_ERROR, "expression too large")
+  const { issues } = checkPolicy(`apiVersion: vtpm-verify/v1\nname: t\nlayers:\n  - name: r\n    ima:\n      excludes: ${JSON.stringify(excludes)}\n`, { path: 'p.yaml' });
+  assert.deepEqual(issues.map((i) => [i.code, i.path, i.line]), [['POLICY_REGEX', 'layers[0].ima.excludes[11]', 6]]);
+  assert.match(issues[0]!.message, /the policy's patterns compile to more than 100000 instructions together with this one \(9010\)/);
 });
 
 test('ima.denied: a denied digest fails whatever the path, even an excluded one', () => {
