@@ -47,8 +47,38 @@ export function hostingEpoch(lower: VerifiedLayer, instanceHex: string): string 
  */
 const REFUSED_CLAIM_CODES = new Set(['TARGET_INSTANCE_MISMATCH', 'AUDIT_DUPLICATE_INSTANCE']);
 
+/** Whether each layer of a walk is seen through a platform path whose binding held (see stateAssessor). */
+function boundLayers(verified: readonly VerifiedLayer[]): boolean[] {
+  const bound: boolean[] = verified.map(() => true);
+  for (let i = verified.length - 2; i >= 0; i--) {
+    const upper = verified[i]!.info.layer?.instanceId;
+    const table = verified[i + 1]!.vplatform;
+    bound[i] = bound[i + 1]! && upper !== undefined && table !== null && table !== undefined && table.hostedNow.has(toHex(upper));
+  }
+  return bound;
+}
+
+/**
+ * Each layer's claim to its instance (CLONE_AK_CONFLICT, or null), judged on the state file as it is now. `watch`
+ * judges it before its source check records what the VM's previous host shows: that host's migrate-out closes the
+ * instance's last open stay, and judged after it, a VM re-keyed and moved in one step (or an impostor answering
+ * for the VM right after a genuine migration) had its new AK taken as the instance's own, trusted.
+ */
+export function akClaims(store: StateStore, verified: readonly VerifiedLayer[]): (StateFinding | null)[] {
+  const wholePath = verified[verified.length - 1]?.info.layer?.kind !== 'virtual';
+  const bound = boundLayers(verified);
+  return verified.map((layer, i) => {
+    const instance = layer.info.layer?.instanceId;
+    if (!instance || !wholePath || !bound[i] || i === verified.length - 1) return null;
+    const instanceHex = toHex(instance);
+    const platformPath = verified.slice(i + 1).map((v) => v.akKeyId);
+    return akConflict(instanceHex, { akName: layer.akKeyId, platformPath }, store.instanceKeys(instanceHex), store.openStays(instanceHex));
+  });
+}
+
 export function stateAssessor(store: StateStore, ctx: AssessContext) {
-  return async (verified: readonly VerifiedLayer[], layers?: readonly LayerResult[]): Promise<{ findings: Finding[]; checks: CheckResult[] }> => {
+  /** claims: akClaims() taken earlier (default: judged now) */
+  return async (verified: readonly VerifiedLayer[], layers?: readonly LayerResult[], claims?: readonly (StateFinding | null)[]): Promise<{ findings: Finding[]; checks: CheckResult[] }> => {
     const findings: Finding[] = [];
     const checks: CheckResult[] = [];
     const receivedAt = (ctx.receivedAt ?? Date.now)();
@@ -74,21 +104,16 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
     // (VPLATFORM_INSTANCE_NOT_HOSTED), a stale host (VPLATFORM_INSTANCE_LEFT) or one whose table does not verify
     // names a path the instance does not run on: counted as hosting, one such answer opened a stay there, and the
     // genuine VM's next attestation was CLONE_HOSTED_TWICE (every later one while no table closed that stay).
-    const bound: boolean[] = verified.map(() => true);
-    for (let i = verified.length - 2; i >= 0; i--) {
-      const upper = verified[i]!.info.layer?.instanceId;
-      const table = verified[i + 1]!.vplatform;
-      bound[i] = bound[i + 1]! && upper !== undefined && table !== null && table !== undefined && table.hostedNow.has(toHex(upper));
-    }
+    const bound = boundLayers(verified);
+    const conflicts = claims ?? akClaims(store, verified);
     for (let i = 0; i < verified.length; i++) {
       const layer = verified[i]!;
       const instance = layer.info.layer?.instanceId;
       if (!instance) continue;
       const instanceHex = toHex(instance);
       const below = verified.slice(i + 1);
-      const platformPath = below.map((v) => v.akKeyId);
       // before this reading is recorded: is this the AK the instance is known by?
-      const conflict = platformPath.length && wholePath && bound[i] ? akConflict(instanceHex, { akName: layer.akKeyId, platformPath }, store.instanceKeys(instanceHex), store.openStays(instanceHex)) : null;
+      const conflict = conflicts[i] ?? null;
       if (conflict) add(i, [conflict]);
       const noClaim = conflict !== null || !wholePath || (i === 0 && refusedTop && !store.instanceKeys(instanceHex).includes(layer.akKeyId));
       const noEvidence = noClaim || !bound[i];

@@ -4,6 +4,7 @@
 // mid-event and resumed without losing or repeating a notification, and a
 // burst of 1,000 migrations costing a bounded number of attestations.
 import { test } from 'node:test';
+import { generateKeyPairSync } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { BURST_MIGRATIONS } from '../../src/simulator/scenarios.js';
 import { liveWatch, reportedCodes, type LiveWatch } from './live-watch.js';
@@ -254,4 +255,21 @@ test('a trusted Migration System: the real controller is attested at {migrationS
   await bad.lines.until(() => bad.lines.of('controller').length === 2); // the controller is attested again at the interval
   const { summary } = await bad.stop();
   assert.equal(summary.byTrigger.migration, 0);
+});
+
+test('a VM re-keyed and moved in one step is CLONE_AK_CONFLICT, though the source check shows its old host let it go', { timeout: 60_000 }, async (t) => {
+  const w = await liveWatch(t, 'live-migration');
+  await ready(w);
+  const m = w.sim.migrations!;
+  // the VM's vTPM state with a new AK (same EK, so the same instance), started on vmm-b: an announced move
+  const state = m.backup('vm');
+  assert.equal(state.ak.scheme, 'ecdsa');
+  state.ak.privateKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' });
+  m.migrate('vm', 'vmm-b', { state });
+  const after = await w.lines.attested(2);
+  assert.deepEqual(w.lines.of('source').map((s) => s.status), ['migrated-out']);
+  // judged after the source's migrate-out closed the instance's stay on vmm-a, the new AK was the instance's own: trusted
+  assert.equal(after.verdict, 'not-trusted', after.reason);
+  assert.ok(after.findings.includes('CLONE_AK_CONFLICT'), after.findings.join(','));
+  await w.stop();
 });

@@ -129,9 +129,13 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       // it: a stop during the check then leaves nothing of this attestation in the state file. Recorded first,
       // a reading whose finding (CLOCK_WENT_BACK after a restore on the new host) went to no result became the
       // clock history the next attestation continued from: the rollback was never reported.
+      // Whose instance each layer is, judged before the check records what the sources show: a source's
+      // migrate-out closes the instance's last open stay, and judged after it, a VM re-keyed and moved in one
+      // step (or an impostor answering right after a genuine move) had its new AK taken as the instance's own.
+      const claims = assessMod.akClaims(store, verified);
       const more = await extra(verified);
       if (signal.aborted) return { findings: [], checks: [] };
-      const a = await base(verified, layers);
+      const a = await base(verified, layers, claims);
       return { findings: [...a.findings, ...(more.findings ?? [])], checks: [...a.checks, ...(more.checks ?? [])], ...(more.migration ? { migration: more.migration } : {}) };
     };
     const outcome = await walk(
