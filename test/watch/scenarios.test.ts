@@ -5,6 +5,8 @@
 // burst of 1,000 migrations costing a bounded number of attestations.
 import { test } from 'node:test';
 import { generateKeyPairSync } from 'node:crypto';
+import { createServer, type ServerResponse } from 'node:http';
+import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { BURST_MIGRATIONS } from '../../src/simulator/scenarios.js';
 import { liveWatch, reportedCodes, type LiveWatch } from './live-watch.js';
@@ -272,4 +274,34 @@ test('a VM re-keyed and moved in one step is CLONE_AK_CONFLICT, though the sourc
   assert.equal(after.verdict, 'not-trusted', after.reason);
   assert.ok(after.findings.includes('CLONE_AK_CONFLICT'), after.findings.join(','));
   await w.stop();
+});
+
+test("the VM's readings are recorded with the time its evidence arrived, not the time its source check ended", { timeout: 60_000 }, async (t) => {
+  const w = await liveWatch(t, 'live-migration', { policyYaml: 'apiVersion: vtpm-verify/v1\nname: sources\nmigration:\n  requireSourceMigrateOut: true\n' });
+  const first = await ready(w);
+  // a source that answers only when the test lets it
+  let asked!: (res: ServerResponse) => void;
+  const request = new Promise<ServerResponse>((resolve) => (asked = resolve));
+  const slow = createServer((_req, res) => asked(res));
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  t.after(() => (slow.closeAllConnections(), slow.close()));
+  const slowUrl = `http://127.0.0.1:${(slow.address() as { port: number }).port}/l/slow`;
+  w.sim.migrations!.controller.record({ instance: first.instance!, from: slowUrl, to: w.sim.platform.layer('vmm-a').url });
+  const res = await request;
+  // the walk's evidence arrived before the source was asked; the answer comes in a later millisecond
+  const askedAt = Date.now();
+  while (Date.now() <= askedAt);
+  res.writeHead(503).end();
+  const after = await w.lines.attested(2);
+  assert.deepEqual(w.lines.of('source').map((s) => [s.source, s.status]), [[slowUrl, 'not-checked']]);
+  const { summary } = await w.stop();
+  assert.equal(summary.attestations, 2);
+  const db = new Database(w.stateFile, { readonly: true });
+  try {
+    const row = db.prepare(`SELECT time, received_at FROM observation WHERE instance_id = ? AND target = ? ORDER BY id DESC LIMIT 1`).get(after.instance, w.sim.topUrl) as { time: number; received_at: number };
+    // taken after the source check, the window in which a concurrent reading's regression is let pass grew by the check's length
+    assert.ok(row.received_at <= askedAt, `received ${row.received_at}, the source was asked at ${askedAt}`);
+  } finally {
+    db.close();
+  }
 });

@@ -122,9 +122,12 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
   ) => {
     const now = new Date();
     const top = drawTopNonce(now, target);
-    const base = assessMod.stateAssessor(store, { target, time: now.getTime() });
+    // when the walk's evidence arrived: its readings are written only after the source check, which may take long
+    let arrived: number | undefined;
+    const base = assessMod.stateAssessor(store, { target, time: now.getTime(), receivedAt: () => arrived ?? Date.now() });
     const assess = async (verified: readonly VerifiedLayer[], layers: readonly LayerResult[]): Promise<AssessOutcome> => {
       if (!extra) return base(verified, layers);
+      arrived = Date.now();
       // The source check (requests to other platforms, as long as they take) first, the walk's own readings after
       // it: a stop during the check then leaves nothing of this attestation in the state file. Recorded first,
       // a reading whose finding (CLOCK_WENT_BACK after a restore on the new host) went to no result became the
