@@ -8,7 +8,7 @@ const js = (p: string, v: string): boolean => new RegExp(`^(?:${p})$`, 'u').test
 
 test('patterns: the differences from RegExp that README lists', () => {
   for (const p of ['(a)\\1', '(?=a)a', '(?!a)b', '(?<=a)b', '(?<!a)b', '\\u00e9']) assert.match(patternProblem(p) ?? '', /not a valid RE2 pattern/, p);
-  for (const v of ['\u00a0', '\ufeff', '\u2028', '\u3000']) {
+  for (const v of ['\v', '\u00a0', '\ufeff', '\u2028', '\u3000']) {
     assert.equal(wholeMatch('\\s').test(v), false, JSON.stringify(v));
     assert.equal(wholeMatch('\\S').test(v), true, JSON.stringify(v));
     assert.equal(js('\\s', v), true, JSON.stringify(v));
