@@ -847,34 +847,51 @@ export class StateStore {
            AND (@run IS NULL OR run_id = @run) AND (@target IS NULL OR target = @target)
          ORDER BY time DESC, id DESC LIMIT @limit`,
       ).all({ prefix: prefix ?? null, since: filter.since ?? null, until: filter.until ?? null, run: filter.run ?? null, target: filter.target ?? null, limit }) as ResultRow[];
-      const dictionaries = new Map<number, Buffer | null>();
-      // Each result inflates to at most 96 MiB; what one command reads in all is bounded too,
-      // or a small crafted file (or a --limit of thousands of results) exhausts the heap.
-      let textBytes = 0;
-      return rows.map((r) => {
-        const findings = parseJson(r.findings, this.path, 'result findings');
-        if (!Array.isArray(findings)) throw corrupt(this.path, 'result findings');
-        // TEXT columns hold whatever was put in them (a BLOB is not converted): the renderers take these as text
-        if (typeof r.target !== 'string') throw corrupt(this.path, 'result target');
-        if (typeof r.verdict !== 'string') throw corrupt(this.path, 'result verdict');
-        if (r.instance_id !== null && typeof r.instance_id !== 'string') throw corrupt(this.path, 'result instance id');
-        const text = this.resultText(r, dictionaries);
-        textBytes += text.length;
-        if (textBytes > maxText) {
-          throw new UsageError('STATE_TOO_LARGE', `the ${rows.length} results asked for hold more than ${maxText} characters of result text: ask for fewer (--limit, --since, --run)`, { path: this.path, results: rows.length, max: maxText });
-        }
-        return {
-          id: r.id,
-          runId: r.run_id,
-          time: isoOf(r.time, this.path, 'result time'),
-          target: r.target,
-          instanceId: r.instance_id,
-          verdict: r.verdict,
-          platformPath: r.platform_path === null ? null : parsePath(r.platform_path, this.path),
-          findings,
-          result: parseJson(text, this.path, 'result'),
-        };
-      });
+      return this.entriesOf(rows, maxText);
+    });
+  }
+
+  /**
+   * The newest results whose top layer is this instance (exact, by its index: a watch starting on a state file of
+   * millions of results reads a few rows, not the table).
+   */
+  latestResultsOf(instanceId: string, limit: number): HistoryEntry[] {
+    checkInput(INSTANCE_RE.test(instanceId), 'instance', instanceId);
+    checkInput(Number.isSafeInteger(limit) && limit > 0 && limit <= 10, 'limit', limit);
+    return this.read('read history', () => {
+      const rows = this.stmt(`SELECT * FROM result WHERE instance_id = @instanceId ORDER BY time DESC, id DESC LIMIT @limit`).all({ instanceId, limit }) as ResultRow[];
+      return this.entriesOf(rows, MAX_HISTORY_TEXT);
+    });
+  }
+
+  private entriesOf(rows: ResultRow[], maxText: number): HistoryEntry[] {
+    const dictionaries = new Map<number, Buffer | null>();
+    // Each result inflates to at most 96 MiB; what one command reads in all is bounded too,
+    // or a small crafted file (or a --limit of thousands of results) exhausts the heap.
+    let textBytes = 0;
+    return rows.map((r) => {
+      const findings = parseJson(r.findings, this.path, 'result findings');
+      if (!Array.isArray(findings)) throw corrupt(this.path, 'result findings');
+      // TEXT columns hold whatever was put in them (a BLOB is not converted): the renderers take these as text
+      if (typeof r.target !== 'string') throw corrupt(this.path, 'result target');
+      if (typeof r.verdict !== 'string') throw corrupt(this.path, 'result verdict');
+      if (r.instance_id !== null && typeof r.instance_id !== 'string') throw corrupt(this.path, 'result instance id');
+      const text = this.resultText(r, dictionaries);
+      textBytes += text.length;
+      if (textBytes > maxText) {
+        throw new UsageError('STATE_TOO_LARGE', `the ${rows.length} results asked for hold more than ${maxText} characters of result text: ask for fewer (--limit, --since, --run)`, { path: this.path, results: rows.length, max: maxText });
+      }
+      return {
+        id: r.id,
+        runId: r.run_id,
+        time: isoOf(r.time, this.path, 'result time'),
+        target: r.target,
+        instanceId: r.instance_id,
+        verdict: r.verdict,
+        platformPath: r.platform_path === null ? null : parsePath(r.platform_path, this.path),
+        findings,
+        result: parseJson(text, this.path, 'result'),
+      };
     });
   }
 

@@ -67,6 +67,12 @@ export interface AttestReport {
   sources: SourceReport[];
   /** the attestation was cut short by shutdown: it says nothing */
   aborted?: boolean;
+  /**
+   * Given no previous host (the first attestation of a watch), where the state file last saw the instance the
+   * VM's certificate names verified (a watch before this one, which stopped or crashed, or an audit): that host
+   * was checked as the one the VM left, as a watch that kept running would have.
+   */
+  previous?: HostSnapshot;
 }
 
 export interface ControllerReport {
@@ -88,11 +94,6 @@ export interface WatchDeps {
   attestController(service: string, signal: AbortSignal): Promise<ControllerReport>;
   subscribe(options: SubscribeOptions): AsyncIterable<MigrationEvent>;
   loadCursor(service: string, instance: string): number | null;
-  /**
-   * Where the state file last saw the VM verified (a watch before this one, which stopped or crashed): the
-   * first attestation then checks that host as the one the VM left, as a running watch would.
-   */
-  lastSeen?(): HostSnapshot | null;
   saveCursor(service: string, instance: string, seq: number): void;
   /** waits `ms` for the next periodic attestation; resolves early when `signal` aborts */
   sleep(ms: number, signal: AbortSignal): Promise<void>;
@@ -211,16 +212,9 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     stoppedBy: 'signal',
     firstFailure: null,
   };
-  // a watch restarted after the VM moved (a migration while none ran, a notification replayed after a crash)
-  // checks the host the VM was last verified on, as it would have had it kept running
+  // where the VM was at the last attestation whose top layer verified; for the first one, the attestation reads
+  // where the state file last saw the instance (report.previous)
   let last: HostSnapshot | null = null;
-  try {
-    last = deps.lastSeen?.() ?? null;
-  } catch (err) {
-    // the state file cannot be read: the watch ends as at any other state error, cleanly
-    fatal = asVtpmError(err);
-    end('error');
-  }
   /** the instance this watch follows: the first one the target's verified certificate named */
   let pinned: string | null = null;
   let subscription: Subscription | null = null;
@@ -287,6 +281,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
       if (options.exitOnFailure) end('failure');
       return;
     }
+    if (last === null && report.previous) last = report.previous;
     if (report.host !== null) {
       const sameInstance = last?.instance == null || last.instance === report.instance;
       if (last && sameInstance && last.platformPath.join('>') !== r.platformPath.join('>')) {

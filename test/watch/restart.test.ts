@@ -66,6 +66,29 @@ test('a migration that left a duplicate on the source while no watch ran: the re
   assert.equal(replayed!.verdict, 'not-trusted', replayed!.reason);
 });
 
+test('the previous host is read by the VM\'s instance: a newer result at its URL naming another instance (an impostor, a relay) does not hide it', { timeout: 60_000 }, async (t) => {
+  const { sim, run, stateFile } = await platform(t, 'source-still-hosts');
+  await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  run.step(); // vmm-a → vmm-b, vmm-a keeps hosting the instance
+  // while no watch ran, another instance answered at the VM's URL, seen on vmm-b
+  const store = await openState(stateFile);
+  const { recordResult } = await import('../../src/state/assess.js');
+  const [last] = store.history({ target: sim.topUrl, limit: 1 });
+  const other = structuredClone(last!.result) as { layers: { instanceId: string; deepAttestation: string }[]; platformPath: string[]; finishedAt: string };
+  other.layers[0]!.instanceId = 'cd'.repeat(32);
+  other.layers[0]!.deepAttestation = sim.platform.layer('vmm-b').url;
+  other.platformPath = ['ab'.repeat(32)];
+  other.finishedAt = new Date(Date.parse(other.finishedAt) + 1000).toISOString();
+  recordResult(store, other as never);
+  store.close();
+  // looked up by URL, the newest result named the other instance, and the VM's own previous host (vmm-a) went unchecked
+  const after = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  const initial = after.of('attested')[0]!;
+  assert.equal(initial.verdict, 'not-trusted', initial.reason);
+  assert.ok(initial.findings.includes('VPLATFORM_HOSTED_TWICE'), initial.findings.join(','));
+  assert.deepEqual(after.of('source').map((l) => [l.source, l.status]), [[sim.platform.layer('vmm-a').url, 'hosted-twice']]);
+});
+
 test('an honest migration while no watch ran: the restarted watch finds the previous host let the VM go (moved), trusted', { timeout: 60_000 }, async (t) => {
   const { sim, run, stateFile } = await platform(t, 'live-migration');
   await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TransportError, InternalError } from '../../src/errors.js';
 import { watch, type WatchOptions } from '../../src/watch/watcher.js';
+import type { WatchLine } from '../../src/watch/lines.js';
 import { MAX_SOURCES_PER_BATCH } from '../../src/watch/trigger.js';
 import { FakeWorld, INSTANCE, SERVICE, TARGET, event, report, result } from './fake-deps.js';
 
@@ -478,20 +479,31 @@ test('an attestation that could not be completed counts as incomplete in the tot
   assert.deepEqual([summary.attestations, summary.failures, summary.incomplete], [2, 1, 1]);
 });
 
-test('the host a watch before this one last saw is the previous host of the first attestation; a state file that cannot be read for it ends the watch with its error, no attestation made', { timeout: 10_000 }, async () => {
+test('the host the first attestation read from the state file stands as where the VM was: a changed path is a migrated line; a state file that cannot be read ends the watch with its error', { timeout: 10_000 }, async () => {
   const w = new FakeWorld();
-  const seen = { host: 'http://127.0.0.1:9/l/vmm-a', platformPath: ['aa'], instance: INSTANCE };
-  const { ac, done } = start(w, {}, w.deps({ lastSeen: () => seen }));
+  const { ac, done } = start(w);
   await w.until(() => w.attests.length === 1);
-  assert.deepEqual(w.attests[0]!.input.previous, seen);
-  w.attests[0]!.resolve(report());
+  // the first attestation knows no previous host: it reads one (watch.ts), and reports what it read
+  assert.equal(w.attests[0]!.input.previous, null);
+  const seen = { host: 'http://127.0.0.1:9/l/vmm-old', platformPath: ['aa'], instance: INSTANCE };
+  w.attests[0]!.resolve(report('trusted', { previous: seen }));
+  await w.until(() => w.linesOf('migrated').length === 1);
+  const [migrated] = w.linesOf('migrated') as Extract<WatchLine, { type: 'migrated' }>[];
+  assert.deepEqual([migrated!.fromHost, migrated!.fromPath], [seen.host, seen.platformPath]);
+  await w.tick();
+  await w.until(() => w.attests.length === 2);
+  // the next attestation compares with this one, as a running watch does
+  assert.equal(w.attests[1]!.input.previous?.host, 'http://vmm-a.test/l/vmm-a');
+  w.attests[1]!.resolve(report());
   ac.abort();
   await done;
 
   const broken = new FakeWorld();
+  const started = start(broken);
+  await broken.until(() => broken.attests.length === 1);
   const corrupt = new TransportError('STATE_CORRUPT', 'state file x is damaged', {});
-  const outcome = await start(broken, {}, broken.deps({ lastSeen: () => { throw corrupt; } })).done;
+  broken.attests[0]!.reject(corrupt);
+  const outcome = await started.done;
   assert.equal(outcome.error, corrupt);
   assert.equal(outcome.summary.stoppedBy, 'error');
-  assert.equal(broken.attests.length, 0);
 });

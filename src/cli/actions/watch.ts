@@ -14,7 +14,7 @@ import type { AttestationResult, LayerResult } from '../../verify/result.js';
 import type { AssessOutcome, EvidenceSource, VerifiedLayer } from '../../verify/walker.js';
 import type { WatchLine } from '../../watch/lines.js';
 import type { SourceReport } from '../../watch/source-check.js';
-import type { AttestInput, AttestReport, WatchDeps, WatchSummary } from '../../watch/watcher.js';
+import type { AttestInput, AttestReport, HostSnapshot, WatchDeps, WatchSummary } from '../../watch/watcher.js';
 import { DEFAULT_INTERVAL_MS, DEFAULT_NOTIFICATION_GAP_MS } from '../../watch/watcher.js';
 import { makeStyle, PLAIN, renderError, stdoutDrained, stdoutWentAway, toJsonText, type CommandOutcome, type Style } from '../output.js';
 import type { VerifierSetup, VerifierSetupOptions } from '../verifier-setup.js';
@@ -152,12 +152,44 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
 
   const vmPolicy = { policy: setup.policy, source: setup.policySource };
 
+  /**
+   * Where the state file last saw `instance` verified: its newest result (of any target: a watch before this one,
+   * an audit) whose top layer's certificate verified, named this instance and a host. Read by the instance's index,
+   * a few results at most.
+   */
+  const lastVerifiedHost = (instance: string): HostSnapshot | null => {
+    for (const h of store.latestResultsOf(instance, 3)) {
+      const result = h.result as Partial<AttestationResult> | null;
+      const top = Array.isArray(result?.layers) ? result.layers[0] : undefined;
+      if (top?.position !== 0 || top.kind !== 'virtual' || typeof top.deepAttestation !== 'string' || top.instanceId !== instance) continue;
+      return { host: top.deepAttestation, platformPath: h.platformPath ?? [], instance };
+    }
+    return null;
+  };
+  /** the state file is read for the first attestation whose top layer verifies (a watch that knows no host yet) */
+  let restoreTried = false;
+
   const attest = async ({ trigger, previous, signal }: AttestInput): Promise<AttestReport> => {
     let sources: SourceReport[] = [];
+    let restored: HostSnapshot | null = null;
+    let restoreError: unknown;
     const { outcome } = await attestFrom(url, vmPolicy, signal, async (verified) => {
-      // a host recorded for another instance (a watch before this one followed another VM at this URL) is not this VM's
       const topInstance = verified[0]?.position === 0 && verified[0].info.layer?.instanceId ? toHex(verified[0].info.layer.instanceId) : null;
-      const previousHost = previous && (previous.instance == null || previous.instance === topInstance) ? previous.host : null;
+      // a watch restarted after the VM moved (a migration while none ran, a notification replayed after a crash)
+      // checks the host the VM was last verified on, as it would have had it kept running
+      if (previous === null && !restoreTried && topInstance !== null) {
+        restoreTried = true;
+        try {
+          restored = lastVerifiedHost(topInstance);
+        } catch (err) {
+          // the state file cannot be read: the watch ends with its error (below), as at any other state error
+          restoreError = err;
+          return { findings: [], checks: [] };
+        }
+      }
+      const compared = previous ?? restored;
+      // a host recorded for another instance (another VM at this URL before) is not this VM's
+      const previousHost = compared && (compared.instance == null || compared.instance === topInstance) ? compared.host : null;
       const checked = await checkSources({
         verified,
         trigger,
@@ -175,9 +207,12 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       sources = checked.reports;
       return checked;
     });
+    if (restoreError !== undefined) throw restoreError;
     const top = outcome.verified[0]?.position === 0 ? outcome.verified[0] : undefined;
     const ext = top?.info.layer;
+    const previousRead = restored as HostSnapshot | null;
     return {
+      ...(previousRead ? { previous: previousRead } : {}),
       result: outcome.result,
       instance: ext?.instanceId ? toHex(ext.instanceId) : null,
       migrationService: ext?.migrationService ?? null,
@@ -195,16 +230,6 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
     },
     subscribe: ({ service, instance, afterSeq, signal, onStatus }) => migrationEvents({ ...input.stream, service, instance, afterSeq, signal, onStatus, http: client.http }),
     loadCursor: (service, instance) => store.migrationCursor(service, instance),
-    lastSeen: () => {
-      // the newest result of this target whose top layer's certificate verified and named its host
-      for (const h of store.history({ target: url, limit: 10 })) {
-        const result = h.result as Partial<AttestationResult> | null;
-        const top = Array.isArray(result?.layers) ? result.layers[0] : undefined;
-        if (top?.position !== 0 || top.kind !== 'virtual' || typeof top.deepAttestation !== 'string' || typeof top.instanceId !== 'string') continue;
-        return { host: top.deepAttestation, platformPath: h.platformPath ?? [], instance: top.instanceId };
-      }
-      return null;
-    },
     saveCursor: (service, instance, seq) => store.saveMigrationCursor(service, instance, seq, Date.now()),
     sleep,
     now: () => new Date(),
