@@ -274,18 +274,23 @@ export function unlabelledSpreadWarning(merged: MergedFrom): string | undefined 
   return `the shard reports started ${hours} h apart (${first.file} first, ${last.file} last): one may be left from an earlier run; give the shards a run label (audit --run-label) so that report can tell`;
 }
 
-/** What merged reports leave out of the fleet, in words (empty: nothing). */
+/**
+ * What a run's results leave out of the fleet, in words (empty: nothing): the shards and VMs merged
+ * reports lack, and the VMs an interrupted audit (or shard) never started. An audit's own JUnit and
+ * HTML reports say so as `report` rendering its JSON report again does.
+ */
 export function coverageGaps(run: AuditRun): string[] {
   const merged = run.merged;
-  if (!merged) return [];
   const gaps: string[] = [];
-  const count = merged.reports[0]?.shard?.count;
-  const missing = merged.missingShards;
-  if (missing) {
-    const listed = missing.length > SHARDS_LISTED ? `${missing.slice(0, SHARDS_LISTED).join(', ')} and ${missing.length - SHARDS_LISTED} more` : missing.join(', ');
-    gaps.push(`no report for shard${missing.length === 1 ? '' : 's'} ${listed} of ${count}`);
+  if (merged) {
+    const count = merged.reports[0]?.shard?.count;
+    const missing = merged.missingShards;
+    if (missing) {
+      const listed = missing.length > SHARDS_LISTED ? `${missing.slice(0, SHARDS_LISTED).join(', ')} and ${missing.length - SHARDS_LISTED} more` : missing.join(', ');
+      gaps.push(`no report for shard${missing.length === 1 ? '' : 's'} ${listed} of ${count}`);
+    }
+    if (merged.missingVms) gaps.push(`${merged.missingVms.count} VM(s) of the inventory have no result`);
   }
-  if (merged.missingVms) gaps.push(`${merged.missingVms.count} VM(s) of the inventory have no result`);
   if (run.interrupted && run.interrupted.notStarted > 0) gaps.push(`interrupted (${run.interrupted.signal}) with ${run.interrupted.notStarted} VM(s) not started`);
   return gaps;
 }

@@ -164,3 +164,12 @@ test('the header shows the run label (audit --run-label), escaped', () => {
   assert.match(page, /run label <span class="mono">audit-29001234 &lt;b&gt;<\/span>/);
   assert.doesNotMatch(renderHtmlReport(f.run, summarize(f.results), f.results), /run label/);
 });
+
+test("an interrupted audit's own page says the fleet is not covered, as `report` rendering it again does", () => {
+  const f = fleet(3);
+  const page = renderHtmlReport({ ...f.run, interrupted: { signal: 'SIGTERM', notStarted: 65 } }, summarize(f.results), f.results);
+  assert.match(page, /<p id="coverage" class="gap">Not the whole fleet: interrupted \(SIGTERM\) with 65 VM\(s\) not started<\/p>/);
+  assert.doesNotMatch(renderHtmlReport(f.run, summarize(f.results), f.results), /id="coverage"/);
+  // an audit stopped after it had started every VM left none out
+  assert.doesNotMatch(renderHtmlReport({ ...f.run, interrupted: { signal: 'SIGINT', notStarted: 0 } }, summarize(f.results), f.results), /id="coverage"/);
+});

@@ -119,3 +119,16 @@ test('a run label (audit --run-label) is a property of the suite', (t) => {
     assert.equal(xpath(file, 'string(//property[@name="label"]/@value)'), 'audit-29001234 <&>');
   });
 });
+
+test("an interrupted audit's own report says the fleet is not covered, as `report` rendering it again does", (t) => {
+  if (!haveXmllint(t)) return;
+  const f = fleet(3);
+  // audit --junit after SIGTERM: run.interrupted, no run.merged
+  withFile(t, renderJunit({ ...f.run, interrupted: { signal: 'SIGTERM', notStarted: 65 } }, summarize(f.results), f.results), (file) => {
+    assertValidJunit(file);
+    assert.equal(xpath(file, 'string(//property[@name="incomplete"]/@value)'), 'interrupted (SIGTERM) with 65 VM(s) not started');
+  });
+  withFile(t, renderJunit(f.run, summarize(f.results), f.results), (file) => {
+    assert.equal(xpath(file, 'count(//property[@name="incomplete"])'), '0');
+  });
+});
