@@ -88,9 +88,16 @@ test('audit --keep-history: results older than the age are pruned after the audi
   const history = await runCli(['history', '--state', file, '--json']);
   assert.deepEqual(history.json?.result.entries.map((e: { target: string }) => new URL(e.target).hostname).sort(), ['127.0.0.1', '127.0.0.1', 'vm-1.example']);
 
+  // an old finished audit run with one old result: the prune takes both, and the human line says so as prune does
+  const s = await openState(file);
+  const old = Date.now() - 2 * DAY;
+  const runId = s.beginAuditRun({ startedAt: old, inventory: join(dir, 'old.yaml'), shard: null, planned: 1 });
+  s.appendResult({ time: old, target: 'https://old.example', verdict: 'trusted', result: {}, runId });
+  s.finishAuditRun(runId, { finishedAt: old + 1000, exitCode: 0, interrupted: null, failureCodes: [] });
+  s.close();
   const human = await runCli(['audit', join(dir, 'fleet.yaml'), '--trust', sim.trustDir, '--state', file, '--keep-history', '12h', '--no-color']);
   assert.equal(human.code, 0, human.stdout + human.stderr);
-  assert.match(human.stdout, /state: pruned 1 result\(s\) and 0 clock reading\(s\) recorded before /);
+  assert.match(human.stdout, /state: pruned 2 result\(s\) and 0 clock reading\(s\) recorded before [^\n]*, and 1 audit run\(s\) left without results/);
 });
 
 test('audit --keep-history: a prune that fails leaves the audit’s results and exit code alone and is reported', async (t) => {

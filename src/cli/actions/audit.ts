@@ -418,7 +418,10 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
   }
   if (r.state) lines.push(`state: ${r.state.stored} result(s) recorded in ${r.state.file} as audit run ${r.state.runId} (vtpm-verify history --runs --state ${r.state.file})`);
   if (r.state?.pruneError) lines.push(`state: not pruned (--keep-history): ${terminalSafe(r.state.pruneError.code)}: ${terminalSafe(r.state.pruneError.message)}`);
-  if (r.state?.pruned) lines.push(`state: pruned ${r.state.pruned.results} result(s) and ${r.state.pruned.readings} clock reading(s) recorded before ${r.state.pruned.before}`);
+  if (r.state?.pruned) {
+    const runs = r.state.pruned.runs > 0 ? `, and ${r.state.pruned.runs} audit run(s) left without results` : '';
+    lines.push(`state: pruned ${r.state.pruned.results} result(s) and ${r.state.pruned.readings} clock reading(s) recorded before ${r.state.pruned.before}${runs}`);
+  }
   const shard = r.run.shard ? `shard ${r.run.shard.index}/${r.run.shard.count}: ${r.stats.selected} of ${r.stats.inventory} VMs, ` : '';
   const ms = Date.parse(r.run.finishedAt) - Date.parse(r.run.startedAt);
   const rate = ms > 0 ? ` (${((r.summary.total * 1000) / ms).toFixed(0)} VMs/s)` : '';
