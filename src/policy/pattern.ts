@@ -100,3 +100,9 @@ export function anyOf(patterns: readonly string[]): Pattern[] {
   set.compile();
   return [{ source: patterns.join(' | '), test: (value) => set.match(value).length > 0 }];
 }
+
+/** Patterns as written (not JSON-escaped: "\d" reads as in the policy), for explanations: the first `max`, then how many more. */
+export function patternList(patterns: readonly string[], max = 10): string {
+  const shown = patterns.slice(0, max).map((p) => `"${p}"`).join(', ');
+  return patterns.length > max ? `${shown} and ${patterns.length - max} more` : shown;
+}

@@ -59,6 +59,9 @@ test('policy explain: what a policy demands, layer by layer; the baseline too', 
   assert.match(r.stdout, /physical-host: the lowest layer/);
   assert.match(r.stdout, /every measured file must be in an allow-list of 4 path\(s\)/);
   assert.match(r.stdout, /the TPM manufacturer must be IFX \(id:49465800\)/);
+  // patterns as written in the policy (not counted only, not JSON-escaped)
+  assert.ok(r.stdout.includes('must match one of 1 pattern(s) ("/boot/vmlinuz-6\\.8\\.0-[0-9]+-generic root=UUID=[0-9a-f-]{36} ro console=ttyS0( quiet)?")'), r.stdout);
+  assert.ok(r.stdout.includes('except paths matching "/tmp/.*", "/var/lib/apt/lists/.*"'), r.stdout);
   const baseline = await runCli(['policy', 'explain', '--baseline', '--json']);
   assert.equal(baseline.code, 0);
   assert.equal(baseline.json?.result.name, 'baseline');

@@ -2,6 +2,7 @@
 // quoted PCRs: every content rule fails on a missing or non-matching log, so
 // a policy demanding secure boot can never pass for want of evidence.
 
+import { patternList } from '../pattern.js';
 import type { HashName } from '../../tpm/constants.js';
 import type { CompiledRuleSet } from '../compile.js';
 import type { BootApplicationFacts, EventLogFacts, LayerFacts } from '../evidence.js';
@@ -177,7 +178,7 @@ export function explainEventLog(spec: EventLogSpec | undefined): string[] {
   if (b?.allowed) out.push(`every boot application must be one of ${count(b.allowed)} allowed digest(s)`);
   if (b?.forbidden) out.push(`no boot application may be one of ${count(b.forbidden)} forbidden digest(s)`);
   const k = spec.kernelCmdlines;
-  if (k) out.push(`every kernel command line must ${[k.exact ? `be one of ${k.exact.length} exact line(s)` : '', k.patterns ? `match one of ${k.patterns.length} pattern(s)` : ''].filter(Boolean).join(' or ')}, and one must be measured`);
+  if (k) out.push(`every kernel command line must ${[k.exact ? `be one of ${k.exact.length} exact line(s)` : '', k.patterns ? `match one of ${k.patterns.length} pattern(s) (${patternList(k.patterns)})` : ''].filter(Boolean).join(' or ')}, and one must be measured`);
   if (spec.dbx?.sha256) out.push(`the dbx must hold ${spec.dbx.sha256.length} given image hash(es)`);
   if (spec.dbx?.certSha256) out.push(`the dbx must hold ${spec.dbx.certSha256.length} given certificate hash(es)`);
   if (spec.crtmVersions) out.push(`the CRTM version must be ${spec.crtmVersions.map((v) => JSON.stringify(v)).join(' or ')}`);

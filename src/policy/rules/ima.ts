@@ -3,6 +3,7 @@
 // digests. One pass over the entries with Map/Set lookups: 100,000 entries
 // against a 50,000-path list take a few milliseconds.
 
+import { patternList } from '../pattern.js';
 import type { CompiledIma } from '../compile.js';
 import type { PolicyRuleCode } from '../codes.js';
 import type { ImaEntryFacts, LayerFacts } from '../evidence.js';
@@ -106,7 +107,7 @@ export function explainIma(spec: ImaSpec | undefined): string[] {
   if (spec.required) out.push('an IMA log is required and must replay to the quoted PCR 10');
   else if (spec.mustReplay) out.push('an IMA log, when sent, must replay to the quoted PCR 10');
   if (spec.allowList) out.push(`every measured file must be in an allow-list of ${spec.allowList.size} path(s) with one of its digests`);
-  if (spec.excludes) out.push(`except paths matching ${spec.excludes.map((p) => JSON.stringify(p)).join(', ')}`);
+  if (spec.excludes) out.push(`except paths matching ${patternList(spec.excludes)}`);
   if (spec.excludeTemplates) out.push(`entries of template ${spec.excludeTemplates.join(', ')} are not checked`);
   if (spec.denied) out.push(`no measured file may have one of ${spec.denied.length} denied digest(s)`);
   return out;
