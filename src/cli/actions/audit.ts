@@ -403,7 +403,7 @@ function renderAudit(r: AuditCommandResult, style: Style, verbose: boolean): str
       lines.push(`  ${mark} ${terminalSafe(c.target)}  ${c.before} → ${c.now}`);
     }
     const more = since.worse + since.better + since.other - shown.length;
-    if (more > 0) lines.push(style.dim(`  ... and ${more} more (vtpm-verify history --runs${verbose ? '' : ' --verbose'})`));
+    if (more > 0) lines.push(style.dim(`  ... and ${more} more (vtpm-verify history --runs --verbose --state ${terminalSafe(r.state!.file)})`));
   }
   const files = Object.entries(r.reports).filter(([, v]) => v !== undefined);
   if (files.length || r.state || r.run.interrupted) lines.push('');
