@@ -4,7 +4,7 @@
 // written by the callers (cli/actions/simulate.ts, tests, benchmarks).
 
 import { createHash } from 'node:crypto';
-import { parseDocument } from 'yaml';
+import { isSeq, parseDocument, type Document } from 'yaml';
 import { duplicateYamlKeys } from '../policy/yaml-keys.js';
 import { yamlTooDense } from '../util/yaml-size.js';
 import { UsageError } from '../errors.js';
@@ -29,6 +29,10 @@ function planError(message: string, details: Record<string, unknown> = {}): Usag
 }
 
 function parseDocumentText(text: string, what: string, error: (m: string, d?: Record<string, unknown>) => UsageError): unknown {
+  return parseYamlDocument(text, what, error).value;
+}
+
+function parseYamlDocument(text: string, what: string, error: (m: string, d?: Record<string, unknown>) => UsageError): { value: unknown; doc: Document } {
   const dense = yamlTooDense(text, what);
   if (dense !== undefined) throw error(dense, { file: what });
   // YAML is a superset of JSON. Keys are compared as the text they become (7 and "7" are one key), as policies' are.
@@ -41,7 +45,7 @@ function parseDocumentText(text: string, what: string, error: (m: string, d?: Re
     throw error(`${what}: line ${line}: a key repeats one of the same mapping (line ${text.slice(0, duplicate.firstOffset).split('\n').length})`, { file: what, line });
   }
   try {
-    return doc.toJS({ maxAliasCount: 0 }) as unknown;
+    return { value: doc.toJS({ maxAliasCount: 0 }) as unknown, doc };
   } catch (err) {
     throw error(`${what}: not well-formed YAML or JSON: ${(err as Error).message.split('\n')[0]}`, { file: what });
   }
@@ -69,25 +73,56 @@ export function parseFleetFile(text: string, file = 'fleet file'): Topology {
   return t;
 }
 
-/** A fault plan file (YAML or JSON), checked on its own; where each fault goes is checked when the fleet is built. */
+/** Where a fault plan entry was written: `file:line: faults[i]` (no line for a plan given as data). */
+export type FaultPlanSource = NonNullable<PlacedFault['source']>;
+
+// Kept beside the entries rather than in them, so a plan written back (faultPlanText) is the plan read.
+const entrySources = new WeakMap<FaultPlanEntry, FaultPlanSource>();
+
+/** `plan.yaml:12: faults[3]` */
+export function faultPlanSourceText(s: FaultPlanSource): string {
+  return `${s.file}${s.line !== undefined ? `:${s.line}` : ''}: ${s.field}`;
+}
+
+/**
+ * A fault plan file (YAML or JSON), checked on its own; where each fault goes is checked when the fleet is built.
+ * A problem with an entry names the file, the entry's line and its index, here and when its fault is placed.
+ */
 export function parseFaultPlan(input: string | unknown, file = 'fault plan'): FaultPlan {
-  const doc = mapping(typeof input === 'string' ? parseDocumentText(input, file, planError) : input, file, planError);
+  let value = input;
+  let lineOf: (i: number) => number | undefined = () => undefined;
+  if (typeof input === 'string') {
+    const parsed = parseYamlDocument(input, file, planError);
+    value = parsed.value;
+    const seq = parsed.doc.contents && 'get' in parsed.doc.contents ? (parsed.doc.contents as { get(k: string, keepScalar: true): unknown }).get('faults', true) : undefined;
+    lineOf = (i) => {
+      const offset = isSeq(seq) ? (seq.items[i] as { range?: [number, number, number] } | undefined)?.range?.[0] : undefined;
+      return offset === undefined ? undefined : input.slice(0, offset).split('\n').length;
+    };
+  }
+  const doc = mapping(value, file, planError);
   onlyKeys(doc, ['version', 'seed', 'faults'], file, planError);
   if (doc['version'] !== undefined && doc['version'] !== 1) throw planError(`${file}: version must be 1`, { field: 'version' });
   if (doc['seed'] !== undefined && typeof doc['seed'] !== 'string' && typeof doc['seed'] !== 'number') throw planError(`${file}: seed must be a string`, { field: 'seed' });
   const list = doc['faults'] ?? [];
   if (!Array.isArray(list)) throw planError(`${file}: faults must be a list`, { field: 'faults' });
   const faults = list.map((item, i) => {
-    const field = `faults[${i}]`;
-    const e = mapping(item, field, planError);
-    onlyKeys(e, ['layer', 'fault', 'mode', 'pcr', 'delayMs', 'upper'], field, planError);
-    if (typeof e['layer'] !== 'string' || e['layer'].length === 0) throw planError(`${field}.layer: the name of a layer`, { field: `${field}.layer` });
-    if (e['upper'] !== undefined && typeof e['upper'] !== 'string') throw planError(`${field}.upper: the name of a layer`, { field: `${field}.upper` });
+    const line = lineOf(i);
+    const source: FaultPlanSource = { file, ...(line !== undefined ? { line } : {}), field: `faults[${i}]` };
+    const where = { file, ...(line !== undefined ? { line } : {}) };
     try {
-      const fault = checkLayerFault(e as unknown as LayerFault);
-      return { ...fault, layer: e['layer'] } as FaultPlanEntry;
+      const e = mapping(item, source.field, planError);
+      onlyKeys(e, ['layer', 'fault', 'mode', 'pcr', 'delayMs', 'upper'], source.field, planError);
+      if (typeof e['layer'] !== 'string' || e['layer'].length === 0) throw planError(`${source.field}.layer: the name of a layer`, { field: `${source.field}.layer` });
+      if (e['upper'] !== undefined && typeof e['upper'] !== 'string') throw planError(`${source.field}.upper: the name of a layer`, { field: `${source.field}.upper` });
+      const entry = { ...checkLayerFault(e as unknown as LayerFault), layer: e['layer'] } as FaultPlanEntry;
+      entrySources.set(entry, source);
+      return entry;
     } catch (err) {
-      throw planError(`${field}: ${(err as Error).message}`, { field });
+      const message = (err as Error).message;
+      const details = err instanceof UsageError ? err.details : {};
+      // the messages of mapping/onlyKeys/the layer checks start with the field already
+      throw planError(`${file}${line !== undefined ? `:${line}` : ''}: ${message.startsWith(source.field) ? message : `${source.field}: ${message}`}`, { ...details, field: details['field'] ?? source.field, ...where });
     }
   });
   return { version: 1, ...(doc['seed'] !== undefined ? { seed: String(doc['seed']) } : {}), faults };
@@ -99,7 +134,10 @@ export function faultPlanText(plan: FaultPlan): string {
 
 /** The plan's faults as the platform builder takes them. */
 export function planFaults(plan: FaultPlan): PlacedFault[] {
-  return plan.faults.map((f) => ({ ...f }));
+  return plan.faults.map((f) => {
+    const source = entrySources.get(f);
+    return { ...f, ...(source ? { source } : {}) };
+  });
 }
 
 // ---------------------------------------------------------------------------

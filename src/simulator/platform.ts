@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import type { HashName } from '../tpm/constants.js';
 import { invalidArgument } from './codes.js';
 import { checkLayerFault, expectedCode, FAULTS, faultError, type FaultName, type LayerFault, type UnreachableMode } from './faults.js';
+import { UsageError } from '../errors.js';
 import { FIRMWARE_PROFILES, firmwareLog, measureBoot, measureImaList, type ImaListTemplate, type MachineRole } from './firmware.js';
 import { SimLayer } from './layer.js';
 import { SimCa, simKey, type IssuedCertificate } from './pki.js';
@@ -26,6 +27,8 @@ export const DEFAULT_SEED = 'vtpm-verify simulator';
 /** A fault on a layer: by name, or (a single chain) by position, 0 = the top, negative from the bottom. */
 export interface PlacedFault extends LayerFault {
   layer: string | number;
+  /** where the fault was written (a fault plan's file, line and entry): a fault that cannot be placed is reported there */
+  source?: { file: string; line?: number; field: string } | undefined;
 }
 
 export interface PlatformOptions {
@@ -213,50 +216,62 @@ function placeFaults(faults: readonly PlacedFault[], infos: Map<string, NodeInfo
   const placed = new Map<string, LayerFault[]>();
   const tops = [...infos.values()].filter((i) => i.node.guests.length === 0);
   for (const pf of faults) {
-    const { layer: where, ...rest } = pf;
-    const fault = checkLayerFault(rest);
-    let info: NodeInfo | undefined;
-    if (typeof where === 'number') {
-      if (tops.length !== 1 || roots.length !== 1) throw faultError(`fault ${fault.fault}@${where}: positions name layers of a single chain; name the layer in a fleet`, { fault: fault.fault });
-      const chain: TopologyNode[] = [];
-      for (let i: NodeInfo | undefined = tops[0]; i; i = i.parent ? infos.get(i.parent.name) : undefined) chain.push(i.node);
-      const index = where < 0 ? chain.length + where : where;
-      if (index < 0 || index >= chain.length) throw faultError(`fault ${fault.fault}@${where}: the chain has layers 0..${chain.length - 1}`, { fault: fault.fault, layer: where });
-      info = infos.get(chain[index]!.name);
-    } else {
-      info = infos.get(where);
-      if (!info) throw faultError(`fault ${fault.fault}: no layer named ${where}`, { fault: fault.fault, layer: where });
+    const { source, ...placedFault } = pf;
+    try {
+      placeFault(placedFault, placed, infos, roots, tops);
+    } catch (err) {
+      if (!source || !(err instanceof UsageError)) throw err;
+      // a fault plan's entry: name the file, its line and the entry, as a problem found reading it does
+      const at = `${source.file}${source.line !== undefined ? `:${source.line}` : ''}: ${source.field}`;
+      throw new UsageError(err.code, `${at}: ${err.message}`, { ...err.details, file: source.file, ...(source.line !== undefined ? { line: source.line } : {}), field: source.field }, { cause: err });
     }
-    const node = info!.node;
-    const spec = FAULTS[fault.fault];
-    if (spec.layers === 'vm' && node.role !== 'vm') throw faultError(`fault ${fault.fault} applies to a VM (it needs an IMA list); ${node.name} is a ${node.role}`, { fault: fault.fault, layer: node.name });
-    if (spec.layers === 'top' && (node.guests.length > 0 || node.role !== 'vm')) {
-      // a VM the inventory lists (a guest-less VMM is no audit target when the fleet has VMs), with an instance id to expect
-      throw faultError(`fault ${fault.fault} applies to a VM at the top (one that hosts nothing); ${node.name} ${node.role !== 'vm' ? `is a ${node.role}` : `hosts ${node.guests.length}`}`, { fault: fault.fault, layer: node.name });
-    }
-    if (spec.scope === 'binding') {
-      if (node.guests.length === 0) throw faultError(`fault ${fault.fault} breaks the binding to the layer above; ${node.name} hosts nothing`, { fault: fault.fault, layer: node.name });
-      if (fault.upper !== undefined && !node.guests.some((g) => g.name === fault.upper)) {
-        throw faultError(`fault ${fault.fault}@${node.name}: ${fault.upper} is not a guest of ${node.name}`, { fault: fault.fault, layer: node.name, upper: fault.upper });
-      }
-      if (fault.upper === undefined && (fault.fault === 'not-hosted' || fault.fault === 'foreign-issuer')) {
-        if (node.guests.length > 1) throw faultError(`fault ${fault.fault}@${node.name}: name the guest (upper) it applies to`, { fault: fault.fault, layer: node.name });
-        fault.upper = node.guests[0]!.name;
-      }
-    }
-    const list = placed.get(node.name) ?? [];
-    if (list.some((f) => f.fault === fault.fault && f.upper === fault.upper)) throw faultError(`fault ${fault.fault} is given twice for ${node.name}`, { fault: fault.fault, layer: node.name });
-    // A layer that does not answer (unreachable, slow, huge) shows nothing else: with another fault
-    // beside it, what the plan expects could never be what an audit finds.
-    // Nor does a top layer whose URL a relay serves: another VM answers for it.
-    const silent = (name: FaultName) => FAULTS[name].status === 'unreachable' || name === 'relayed-top';
-    if (list.length > 0 && (silent(fault.fault) || list.some((f) => silent(f.fault)))) {
-      throw faultError(`fault ${fault.fault}@${node.name}: ${node.name} already has ${list.map((f) => f.fault).join(', ')}; a layer that does not answer (unreachable, slow, huge) or whose URL a relay serves (relayed-top) can have no other fault`, { fault: fault.fault, layer: node.name });
-    }
-    list.push(fault);
-    placed.set(node.name, list);
   }
   return placed;
+}
+
+function placeFault(pf: PlacedFault, placed: Map<string, LayerFault[]>, infos: Map<string, NodeInfo>, roots: TopologyNode[], tops: NodeInfo[]): void {
+  const { layer: where, ...rest } = pf;
+  const fault = checkLayerFault(rest);
+  let info: NodeInfo | undefined;
+  if (typeof where === 'number') {
+    if (tops.length !== 1 || roots.length !== 1) throw faultError(`fault ${fault.fault}@${where}: positions name layers of a single chain; name the layer in a fleet`, { fault: fault.fault });
+    const chain: TopologyNode[] = [];
+    for (let i: NodeInfo | undefined = tops[0]; i; i = i.parent ? infos.get(i.parent.name) : undefined) chain.push(i.node);
+    const index = where < 0 ? chain.length + where : where;
+    if (index < 0 || index >= chain.length) throw faultError(`fault ${fault.fault}@${where}: the chain has layers 0..${chain.length - 1}`, { fault: fault.fault, layer: where });
+    info = infos.get(chain[index]!.name);
+  } else {
+    info = infos.get(where);
+    if (!info) throw faultError(`fault ${fault.fault}: no layer named ${where}`, { fault: fault.fault, layer: where });
+  }
+  const node = info!.node;
+  const spec = FAULTS[fault.fault];
+  if (spec.layers === 'vm' && node.role !== 'vm') throw faultError(`fault ${fault.fault} applies to a VM (it needs an IMA list); ${node.name} is a ${node.role}`, { fault: fault.fault, layer: node.name });
+  if (spec.layers === 'top' && (node.guests.length > 0 || node.role !== 'vm')) {
+    // a VM the inventory lists (a guest-less VMM is no audit target when the fleet has VMs), with an instance id to expect
+    throw faultError(`fault ${fault.fault} applies to a VM at the top (one that hosts nothing); ${node.name} ${node.role !== 'vm' ? `is a ${node.role}` : `hosts ${node.guests.length}`}`, { fault: fault.fault, layer: node.name });
+  }
+  if (spec.scope === 'binding') {
+    if (node.guests.length === 0) throw faultError(`fault ${fault.fault} breaks the binding to the layer above; ${node.name} hosts nothing`, { fault: fault.fault, layer: node.name });
+    if (fault.upper !== undefined && !node.guests.some((g) => g.name === fault.upper)) {
+      throw faultError(`fault ${fault.fault}@${node.name}: ${fault.upper} is not a guest of ${node.name}`, { fault: fault.fault, layer: node.name, upper: fault.upper });
+    }
+    if (fault.upper === undefined && (fault.fault === 'not-hosted' || fault.fault === 'foreign-issuer')) {
+      if (node.guests.length > 1) throw faultError(`fault ${fault.fault}@${node.name}: name the guest (upper) it applies to`, { fault: fault.fault, layer: node.name });
+      fault.upper = node.guests[0]!.name;
+    }
+  }
+  const list = placed.get(node.name) ?? [];
+  if (list.some((f) => f.fault === fault.fault && f.upper === fault.upper)) throw faultError(`fault ${fault.fault} is given twice for ${node.name}`, { fault: fault.fault, layer: node.name });
+  // A layer that does not answer (unreachable, slow, huge) shows nothing else: with another fault
+  // beside it, what the plan expects could never be what an audit finds.
+  // Nor does a top layer whose URL a relay serves: another VM answers for it.
+  const silent = (name: FaultName) => FAULTS[name].status === 'unreachable' || name === 'relayed-top';
+  if (list.length > 0 && (silent(fault.fault) || list.some((f) => silent(f.fault)))) {
+    throw faultError(`fault ${fault.fault}@${node.name}: ${node.name} already has ${list.map((f) => f.fault).join(', ')}; a layer that does not answer (unreachable, slow, huge) or whose URL a relay serves (relayed-top) can have no other fault`, { fault: fault.fault, layer: node.name });
+  }
+  list.push(fault);
+  placed.set(node.name, list);
 }
 
 /** Mirrors the path through `node` (from its host down to the root, and up through first guests to a top) as a decoy platform. */

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSimulator } from '../../src/simulator/start.js';
 import type { PlacedFault } from '../../src/simulator/platform.js';
-import { assertRejectsCode } from '../helpers/assert.js';
+import { parseFaultPlan } from '../../src/simulator/fleet.js';
+import { assertRejectsCode, assertThrowsCode } from '../helpers/assert.js';
 
 const topology = { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 2 };
 
@@ -50,4 +51,39 @@ test('relayed-top applies to a VM at the top only: not to a VMM (with guests or,
   const empty = { hosts: [{ name: 'h', vmms: [{ name: 'busy', vms: ['a1'] }, { name: 'empty' }] }] };
   const guestless = await assertRejectsCode(startSimulator({ topology: empty, faults: [{ layer: 'empty', fault: 'relayed-top' }] as PlacedFault[] }), 'SIM_FAULT_INVALID');
   assert.match(guestless.message, /empty is a vmm/);
+});
+
+test('a fault plan file: every problem with an entry names the file, the line and the entry, whether found when reading it or when placing its faults', async () => {
+  const text = (entries: string) => `version: 1\nfaults:\n  - { layer: vm-0001, fault: pcr }\n${entries}`;
+  // read: an unknown fault kind, an unknown key, a layer that is not a name
+  for (const [entry, pattern] of [
+    ['  - { layer: vm-0002, fault: melt }\n', /unknown fault "melt"/],
+    ['  - { layer: vm-0002, fault: pcr, colour: red }\n', /unknown key "colour"/],
+    ['  - layer: 7\n    fault: pcr\n', /layer: the name of a layer/],
+  ] as const) {
+    const err = assertThrowsCode(() => parseFaultPlan(text(entry), 'plan.yaml'), 'SIM_FAULT_PLAN_INVALID');
+    assert.match(err.message, /^plan\.yaml:4: faults\[1\]/);
+    assert.match(err.message, pattern);
+    assert.equal(err.details['file'], 'plan.yaml');
+    assert.equal(err.details['line'], 4);
+  }
+  // placed: a layer the fleet does not have, the same fault twice, a VM both down and tampered
+  for (const [entries, pattern] of [
+    ['  - { layer: vm-9999, fault: pcr }\n', /no layer named vm-9999/],
+    ['\n  - { layer: vm-0001, fault: pcr }\n', /given twice/],
+    ['  - { layer: vm-0002, fault: pcr }\n  # down as well\n  - { layer: vm-0002, fault: unreachable }\n', /can have no other fault/],
+  ] as const) {
+    const plan = parseFaultPlan(text(entries), 'plan.yaml');
+    const line = text(entries).split('\n').findLastIndex((l) => l.includes('- {')) + 1;
+    const err = await assertRejectsCode(startSimulator({ topology, faultPlan: plan }), 'SIM_FAULT_INVALID');
+    assert.match(err.message, new RegExp(`^plan\\.yaml:${line}: faults\\[${plan.faults.length - 1}\\]: `));
+    assert.match(err.message, pattern);
+    assert.equal(err.details['file'], 'plan.yaml');
+    assert.equal(err.details['line'], line);
+  }
+  // a plan given as data (no text): the entry still, no line
+  const data = parseFaultPlan({ faults: [{ layer: 'vm-9999', fault: 'pcr' }] }, 'plan');
+  assert.match((await assertRejectsCode(startSimulator({ topology, faultPlan: data }), 'SIM_FAULT_INVALID')).message, /^plan: faults\[0\]: fault pcr: no layer named vm-9999/);
+  // and its faults as written back are what was read (the source is not part of the plan)
+  assert.deepEqual(JSON.parse(JSON.stringify(parseFaultPlan(text(''), 'plan.yaml'))), { version: 1, faults: [{ layer: 'vm-0001', fault: 'pcr' }] });
 });
