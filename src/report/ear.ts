@@ -132,15 +132,34 @@ export function earJson(claims: EarClaims): string {
  * an encrypted PEM — is EAR_KEY_INVALID.
  */
 export function parseEarSigningKey(text: string): KeyObject {
+  const trimmed = text.trim();
+  // said in words: OpenSSL's own errors for these ("interrupted or cancelled", "DECODER routines::unsupported") do not say what is wrong
+  if (/^-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4,\s*ENCRYPTED/m.test(trimmed)) {
+    throw new UsageError('EAR_KEY_INVALID', 'the EAR signing key is an encrypted (passphrase-protected) PEM: give it unencrypted (openssl pkey -in KEY -out KEY.plain.pem)', { actual: 'encrypted PEM' });
+  }
+  // (a certificate beside its private key, in one file, is a usable key)
+  const publicPem = /^-----BEGIN (?:PUBLIC KEY|EC PUBLIC KEY|CERTIFICATE)-----/m.test(trimmed) && !/^-----BEGIN (?:EC )?PRIVATE KEY-----/m.test(trimmed);
+  if (publicPem || (trimmed.startsWith('{') && isPublicJwk(trimmed))) {
+    throw new UsageError('EAR_KEY_INVALID', 'the EAR signing key is a public key: signing needs the private key (PEM "PRIVATE KEY" or "EC PRIVATE KEY", or a JWK with "d")', { actual: 'public key' });
+  }
   let key: KeyObject;
   try {
-    const trimmed = text.trim();
     key = trimmed.startsWith('{') ? createPrivateKey({ key: JSON.parse(trimmed) as import('node:crypto').JsonWebKey, format: 'jwk' }) : createPrivateKey(trimmed);
   } catch (err) {
     throw new UsageError('EAR_KEY_INVALID', `the EAR signing key cannot be read as a PEM or JWK private key: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
   }
   checkP256(key, 'EAR_KEY_INVALID', UsageError);
   return key;
+}
+
+/** A JWK object without the private part "d" (text that is no JSON object is left to the key parser). */
+function isPublicJwk(text: string): boolean {
+  try {
+    const jwk = JSON.parse(text) as unknown;
+    return typeof jwk === 'object' && jwk !== null && !Array.isArray(jwk) && typeof (jwk as Record<string, unknown>)['kty'] === 'string' && !('d' in jwk);
+  } catch {
+    return false;
+  }
 }
 
 function checkP256(key: KeyObject, code: string, E: typeof UsageError | typeof VerificationError): void {

@@ -311,6 +311,21 @@ test('keys that cannot sign ES256 are EAR_KEY_INVALID', async () => {
   for (const text of [rsa, p384, encrypted, publicPem, 'not a key', '{"kty":"EC"}', '']) {
     assertThrowsCode(() => parseEarSigningKey(text), 'EAR_KEY_INVALID');
   }
+  // what is wrong with the key is said in words, not as an OpenSSL decoder error
+  const sec1Encrypted = privateKey.export({ format: 'pem', type: 'sec1', cipher: 'aes-128-cbc', passphrase: 'secret' }).toString();
+  for (const text of [encrypted, sec1Encrypted]) {
+    const err = assertThrowsCode(() => parseEarSigningKey(text), 'EAR_KEY_INVALID');
+    assert.match(err.message, /encrypted \(passphrase-protected\)/);
+    assert.doesNotMatch(err.message, /routines|interrupted/);
+  }
+  for (const text of [publicPem, JSON.stringify(publicKey.export({ format: 'jwk' }))]) {
+    const err = assertThrowsCode(() => parseEarSigningKey(text), 'EAR_KEY_INVALID');
+    assert.match(err.message, /a public key: signing needs the private key/);
+  }
+  // a certificate and its private key in one file sign, in either order
+  const certificate = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  const keyPem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  for (const text of [certificate + keyPem, keyPem + certificate]) assert.equal(parseEarSigningKey(text).asymmetricKeyType, 'ec');
   const claims = toEar(trustedResult());
   await assertRejectsCode(signEar(claims, p384), 'EAR_KEY_INVALID');
   await assertRejectsCode(signEar(claims, publicKey), 'EAR_KEY_INVALID');
