@@ -17,6 +17,8 @@ import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import { watch } from '../../src/watch/watcher.js';
 import { tempDir } from '../state/tmp.js';
 import { LineLog } from './live-watch.js';
+import Database from 'better-sqlite3';
+import type { WatchOutcome } from '../../src/watch/watcher.js';
 
 /** One watch on `stateFile` until `done(lines)` holds (or `stopWhen` resolves), then stopped; its lines. */
 async function watchUntil(sim: RunningSimulator, stateFile: string, done: (lines: LineLog) => boolean, opts: { policy?: string; stopWhen?: (lines: LineLog) => Promise<void> } = {}): Promise<LineLog> {
@@ -161,4 +163,34 @@ test('a watch stopped while it checks a source, after the VM came back from an o
   const next = after.of('attested')[0]!;
   assert.equal(next.verdict, 'not-trusted', next.reason);
   assert.ok(next.findings.includes('CLOCK_RESET_COUNT_DECREASED'), next.findings.join(','));
+});
+
+test('a restarted watch whose state file cannot be read for the previous host ends with STATE_CORRUPT and records nothing of its attestation: restarted again, it does not take the VM\'s current host as the one it left', { timeout: 60_000 }, async (t) => {
+  const { sim, run, stateFile } = await platform(t, 'source-still-hosts');
+  await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  run.step(); // vmm-a → vmm-b while no watch runs, vmm-a keeping the instance hosted
+  // the result the previous host is read from is damaged
+  const db = new Database(stateFile);
+  db.prepare(`UPDATE result SET findings = '{' WHERE target = ?`).run(sim.topUrl);
+  const counts = () => ['result', 'observation', 'stay'].map((table) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n);
+  const before = counts();
+  t.after(() => db.close());
+  for (let i = 0; i < 3; i++) {
+    const store = await openState(stateFile);
+    const client = new EvidenceClient({ timeoutMs: 15_000 });
+    const lines = new LineLog();
+    const setup = await setupVerifier({ trust: [sim.trustDir] });
+    const deps = await createWatchDeps({ url: sim.topUrl, setup, client, store, emit: lines.push, stream: { sleep: async () => {}, random: () => 0 } });
+    let outcome: WatchOutcome;
+    try {
+      outcome = await watch({ target: sim.topUrl, intervalMs: 3_600_000, exitOnFailure: false, reattestOnNotification: true, requireTrustedController: false }, deps, new AbortController().signal);
+    } finally {
+      client.close();
+      store.close();
+    }
+    assert.equal(outcome.error?.code, 'STATE_CORRUPT');
+    assert.deepEqual(lines.of('attested'), []);
+    // neither the result (a trusted one, its previous host never checked) nor the walk's readings and stays
+    assert.deepEqual(counts(), before, `restart ${i + 1}`);
+  }
 });

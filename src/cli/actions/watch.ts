@@ -172,20 +172,18 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
   const attest = async ({ trigger, previous, signal }: AttestInput): Promise<AttestReport> => {
     let sources: SourceReport[] = [];
     let restored: HostSnapshot | null = null;
-    let restoreError: unknown;
     const { outcome } = await attestFrom(url, vmPolicy, signal, async (verified) => {
       const topInstance = verified[0]?.position === 0 && verified[0].info.layer?.instanceId ? toHex(verified[0].info.layer.instanceId) : null;
       // a watch restarted after the VM moved (a migration while none ran, a notification replayed after a crash)
       // checks the host the VM was last verified on, as it would have had it kept running
       if (previous === null && !restoreTried && topInstance !== null) {
         restoreTried = true;
-        try {
-          restored = lastVerifiedHost(topInstance);
-        } catch (err) {
-          // the state file cannot be read: the watch ends with its error (below), as at any other state error
-          restoreError = err;
-          return { findings: [], checks: [] };
-        }
+        // A state file that cannot be read ends the watch with its error, as at any other state error: thrown
+        // out of the walk, before this attestation's readings and result are written. Caught and handed back as
+        // an empty check, the walk went on to record both (a result with no source check, trusted), and with
+        // three such results newer than the damaged one, a restart read the VM's current host as its previous
+        // one: a duplicate left on the host it came from was never checked.
+        restored = lastVerifiedHost(topInstance);
       }
       const compared = previous ?? restored;
       // a host recorded for another instance (another VM at this URL before) is not this VM's
@@ -207,7 +205,6 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       sources = checked.reports;
       return checked;
     });
-    if (restoreError !== undefined) throw restoreError;
     const top = outcome.verified[0]?.position === 0 ? outcome.verified[0] : undefined;
     const ext = top?.info.layer;
     const previousRead = restored as HostSnapshot | null;
