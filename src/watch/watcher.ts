@@ -24,7 +24,7 @@ import type { MigrationEvent, MigrationStreamStatus } from '../transport/migrati
 import type { AttestationResult, Verdict } from '../verify/result.js';
 import { Coalescer, type CoalescerStats } from './coalescer.js';
 import type { ErrorLine, WatchLine } from './lines.js';
-import type { SourceReport } from './source-check.js';
+import { sameUri, type SourceReport } from './source-check.js';
 import { batchOf, mergeTriggers, type AttestTrigger } from './trigger.js';
 
 export const DEFAULT_INTERVAL_MS = 5 * 60_000;
@@ -47,6 +47,20 @@ export interface HostSnapshot {
   platformPath: string[];
   /** the instance the VM's verified certificate named there (absent: the one this watch follows) */
   instance?: string | null;
+  /** the walk stopped above the bottom layer: platformPath is only the start of the path (absent: the whole path) */
+  cutShort?: boolean;
+}
+
+/**
+ * Did the VM move between two attestations whose top layer verified? Two whole paths differ; a path of a walk cut
+ * short (a layer below unreachable, or not verified) is only the start of one: it differs when it is not the start
+ * of the other, or, nothing of it known, when the certificate names another host.
+ */
+export function movedBetween(last: HostSnapshot, now: HostSnapshot): boolean {
+  if (!last.cutShort && !now.cutShort) return last.platformPath.join('>') !== now.platformPath.join('>');
+  const [shorter, longer] = last.platformPath.length <= now.platformPath.length ? [last.platformPath, now.platformPath] : [now.platformPath, last.platformPath];
+  if (shorter.some((ak, i) => longer[i] !== ak)) return true;
+  return shorter.length === 0 && last.host !== null && now.host !== null && !sameUri(last.host, now.host);
 }
 
 export interface AttestInput {
@@ -64,6 +78,8 @@ export interface AttestReport {
   migrationService: string | null;
   /** the top layer's verified deepAttestation, or null */
   host: string | null;
+  /** the walk stopped above the bottom layer (result.platformPath is only the start of the path) */
+  cutShort?: boolean;
   sources: SourceReport[];
   /** the attestation was cut short by shutdown: it says nothing */
   aborted?: boolean;
@@ -284,7 +300,12 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     if (last === null && report.previous) last = report.previous;
     if (report.host !== null) {
       const sameInstance = last?.instance == null || last.instance === report.instance;
-      if (last && sameInstance && last.platformPath.join('>') !== r.platformPath.join('>')) {
+      const now: HostSnapshot = { host: report.host, platformPath: r.platformPath, instance: report.instance, ...(report.cutShort ? { cutShort: true } : {}) };
+      // A walk cut short (a layer below unreachable) names only the start of the path: compared as a whole one,
+      // it printed a migrated line to that start, and another back to the whole path at the next walk, for a VM
+      // that never moved.
+      const moved = last !== null && sameInstance && movedBetween(last, now);
+      if (last && moved) {
         await emit({
           type: 'migrated',
           time,
@@ -297,7 +318,8 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
           announced: trigger.kind === 'migration',
         });
       }
-      last = { host: report.host, platformPath: r.platformPath, instance: report.instance };
+      // where it did not move, a walk cut short says less of the path than the one before: that one is kept
+      last = last && sameInstance && !moved && now.cutShort && last.platformPath.length >= now.platformPath.length ? { ...last, host: now.host, instance: now.instance } : now;
       summary.instance = report.instance;
       summary.platformPath = r.platformPath;
     }

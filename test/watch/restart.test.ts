@@ -194,3 +194,28 @@ test('a restarted watch whose state file cannot be read for the previous host en
     assert.deepEqual(counts(), before, `restart ${i + 1}`);
   }
 });
+
+test('a restarted watch whose last result was a walk cut short below the VM: no migrated line where the VM did not move, one where it did', { timeout: 60_000 }, async (t) => {
+  const { sim, run, stateFile } = await platform(t, 'source-still-hosts');
+  const first = (await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1)).of('attested')[0]!;
+  const hostA = sim.platform.layer('host-a');
+  hostA.faults.push({ fault: 'unreachable', mode: 'reset' });
+  // the newest result names only the start of the path (vmm-a), then host-a answers again
+  const cut = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  assert.deepEqual(cut.of('attested').map((a) => [a.verdict, a.platformPath]), [['incomplete', first.platformPath.slice(0, 1)]]);
+  assert.deepEqual(cut.of('migrated'), []);
+  hostA.faults.length = 0;
+  const again = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  assert.deepEqual(again.of('attested').map((a) => [a.verdict, a.platformPath]), [['trusted', first.platformPath]]);
+  assert.deepEqual(again.of('migrated'), []);
+  // cut short again, then the VM moves while no watch runs, leaving a duplicate on vmm-a
+  hostA.faults.push({ fault: 'unreachable', mode: 'reset' });
+  await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  hostA.faults.length = 0;
+  run.step();
+  const after = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  const initial = after.of('attested')[0]!;
+  assert.equal(initial.verdict, 'not-trusted', initial.reason);
+  assert.deepEqual(after.of('migrated').map((m) => [m.fromPath, m.toPath, m.fromHost]), [[first.platformPath.slice(0, 1), initial.platformPath, sim.platform.layer('vmm-a').url]]);
+  assert.deepEqual(after.of('source').map((s) => s.status), ['hosted-twice']);
+});

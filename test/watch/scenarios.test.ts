@@ -305,3 +305,25 @@ test("the VM's readings are recorded with the time its evidence arrived, not the
     db.close();
   }
 });
+
+test('a walk cut short below the VM (its host unreachable for a while) is no migration: no migrated line, neither to the start of the path nor back to the whole one', { timeout: 60_000 }, async (t) => {
+  const w = await liveWatch(t, 'live-migration');
+  const first = await ready(w);
+  const hostA = w.sim.platform.layer('host-a');
+  hostA.faults.push({ fault: 'unreachable', mode: 'reset' });
+  await w.tick();
+  const cut = await w.lines.attested(2);
+  assert.equal(cut.verdict, 'incomplete', cut.reason);
+  assert.deepEqual(cut.platformPath, first.platformPath.slice(0, 1));
+  hostA.faults.length = 0;
+  await w.tick();
+  const whole = await w.lines.attested(3);
+  assert.deepEqual([whole.verdict, whole.platformPath], ['trusted', first.platformPath]);
+  assert.deepEqual(w.lines.of('migrated'), []);
+  // a real move after it is still one
+  w.run.step();
+  const moved = await w.lines.attested(4);
+  assert.equal(moved.verdict, 'trusted', moved.reason);
+  assert.deepEqual(w.lines.of('migrated').map((m) => [m.fromPath, m.toPath]), [[first.platformPath, moved.platformPath]]);
+  await w.stop();
+});

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TransportError, InternalError } from '../../src/errors.js';
-import { watch, type WatchOptions } from '../../src/watch/watcher.js';
+import { movedBetween, watch, type WatchOptions } from '../../src/watch/watcher.js';
 import type { WatchLine } from '../../src/watch/lines.js';
 import { MAX_SOURCES_PER_BATCH } from '../../src/watch/trigger.js';
 import { FakeWorld, INSTANCE, SERVICE, TARGET, event, report, result } from './fake-deps.js';
@@ -506,4 +506,22 @@ test('the host the first attestation read from the state file stands as where th
   const outcome = await started.done;
   assert.equal(outcome.error, corrupt);
   assert.equal(outcome.summary.stoppedBy, 'error');
+});
+
+test('movedBetween: whole paths compare whole; a path cut short compares as the start of one, and with nothing of it, by host', () => {
+  const at = (platformPath: string[], host: string, cutShort = false) => ({ host, platformPath, ...(cutShort ? { cutShort } : {}) });
+  const a = 'http://127.0.0.1:9/l/vmm-a';
+  const b = 'http://127.0.0.1:9/l/vmm-b';
+  assert.equal(movedBetween(at(['aa', 'bb'], a), at(['aa', 'bb'], a)), false);
+  assert.equal(movedBetween(at(['aa', 'bb'], a), at(['cc', 'dd'], b)), true);
+  assert.equal(movedBetween(at(['aa', 'bb'], a), at(['aa', 'cc'], a)), true);
+  // cut short, in either order
+  assert.equal(movedBetween(at(['aa', 'bb'], a), at(['aa'], a, true)), false);
+  assert.equal(movedBetween(at(['aa'], a, true), at(['aa', 'bb'], a)), false);
+  assert.equal(movedBetween(at(['aa'], a, true), at(['cc', 'dd'], b)), true);
+  // nothing of the path verified: the host says
+  assert.equal(movedBetween(at([], a, true), at(['aa', 'bb'], a)), false);
+  assert.equal(movedBetween(at([], 'http://LOCALHOST:9/l/vmm-a', true), at(['aa', 'bb'], 'http://localhost:9/l/vmm-a')), false);
+  assert.equal(movedBetween(at([], a, true), at(['cc', 'dd'], b)), true);
+  assert.equal(movedBetween(at(['aa', 'bb'], a), at([], b, true)), true);
 });

@@ -162,7 +162,11 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       const result = h.result as Partial<AttestationResult> | null;
       const top = Array.isArray(result?.layers) ? result.layers[0] : undefined;
       if (top?.position !== 0 || top.kind !== 'virtual' || typeof top.deepAttestation !== 'string' || top.instanceId !== instance) continue;
-      return { host: top.deepAttestation, platformPath: h.platformPath ?? [], instance };
+      const platformPath = h.platformPath ?? [];
+      // the walk ended at a layer that is not virtual (verified, so it has a kind): the whole path; else only its start
+      const bottom = result!.layers![platformPath.length];
+      const whole = platformPath.length === result!.layers!.length - 1 && bottom?.kind !== undefined && bottom.kind !== 'virtual';
+      return { host: top.deepAttestation, platformPath, instance, ...(whole ? {} : { cutShort: true }) };
     }
     return null;
   };
@@ -214,6 +218,8 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       instance: ext?.instanceId ? toHex(ext.instanceId) : null,
       migrationService: ext?.migrationService ?? null,
       host: ext?.kind === 'virtual' ? (ext.deepAttestation ?? null) : null,
+      // as the state assessor judges it: the bottom verified layer did not end the walk
+      ...(outcome.verified[outcome.verified.length - 1]?.info.layer?.kind === 'virtual' ? { cutShort: true } : {}),
       sources,
       ...(signal.aborted ? { aborted: true } : {}),
     };
