@@ -133,8 +133,9 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
       const lower = below[0];
       // another vTPM's claim to the instance says nothing of where the instance runs; a platform whose own path
       // holds (bound below it) is evidence of what its verified table says: hosted now (then the binding held),
-      // or migrate-out/destroy, which closes its stay
-      if (lower?.vplatform && !noClaim && bound[i + 1] === true) {
+      // or migrate-out/destroy, which closes its stay. Hosted now is what the reading just recorded (the same path,
+      // epoch and time): recorded again, every CLONE_HOSTED_TWICE it raised was said twice in one result.
+      if (lower?.vplatform && !noClaim && bound[i + 1] === true && noEvidence) {
         const hosted = lower.vplatform.hostedNow.has(instanceHex);
         add(
           i,

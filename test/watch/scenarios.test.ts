@@ -140,6 +140,28 @@ test('a source that still hosts the instance after the move: VPLATFORM_STILL_HOS
   );
 });
 
+test('each clone finding is said once per attestation: the duplicate left on the source (at its first answer after the move) and a clone answering in turn', { timeout: 60_000 }, async (t) => {
+  for (const scenario of ['source-still-hosts', 'clone']) {
+    const w = await liveWatch(t, scenario);
+    await ready(w);
+    w.run.step();
+    let n = 1;
+    if (scenario === 'source-still-hosts') await w.lines.attested(++n);
+    // a clone: the copy's answer, then the original's, then the copy's again
+    else for (; n < 4; ) await w.tick(), await w.lines.attested(++n);
+    await w.stop();
+    // the lines of each attestation, from its attested line to the next
+    const perAttestation: string[][] = [];
+    for (const l of w.lines.lines) {
+      if (l.type === 'attested') perAttestation.push([]);
+      else if (l.type === 'finding') perAttestation.at(-1)!.push(`${l.code}: ${l.message}`);
+    }
+    assert.equal(perAttestation.length, n);
+    assert.ok(perAttestation.slice(1).every((f) => f.some((m) => m.startsWith('CLONE_HOSTED_TWICE'))), `${scenario}: ${JSON.stringify(perAttestation)}`);
+    for (const [i, findings] of perAttestation.entries()) assert.deepEqual(findings, [...new Set(findings)], `${scenario}, attestation ${i + 1}: a finding said twice`);
+  }
+});
+
 test('the stream drops in the middle of an event: the watcher resumes after the last seq, every move is handled once, none lost', { timeout: 60_000 }, async (t) => {
   const w = await liveWatch(t, 'stream-drop');
   await ready(w);
