@@ -219,3 +219,47 @@ test('a restarted watch whose last result was a walk cut short below the VM: no 
   assert.deepEqual(after.of('migrated').map((m) => [m.fromPath, m.toPath, m.fromHost]), [[first.platformPath.slice(0, 1), initial.platformPath, sim.platform.layer('vmm-a').url]]);
   assert.deepEqual(after.of('source').map((s) => s.status), ['hosted-twice']);
 });
+
+test('a watch stopped while a source platform\'s own walk waits on the layer below it records nothing of that walk: neither its result nor the readings of the layers it had verified', { timeout: 60_000 }, async (t) => {
+  const { sim, run, stateFile } = await platform(t, 'live-migration');
+  const vmmA = sim.platform.layer('vmm-a');
+  const hostA = sim.platform.layer('host-a');
+  let armed = false;
+  let asked!: () => void;
+  const hostAsked = new Promise<void>((resolve) => (asked = resolve));
+  class Client extends EvidenceClient {
+    override fetch(...args: Parameters<EvidenceClient['fetch']>): ReturnType<EvidenceClient['fetch']> {
+      if (armed && String(args[0]) === hostA.url) asked();
+      return super.fetch(...args);
+    }
+  }
+  const store = await openState(stateFile);
+  const client = new Client({ timeoutMs: 15_000 });
+  const lines = new LineLog();
+  const setup = await setupVerifier({ trust: [sim.trustDir] });
+  const deps = await createWatchDeps({ url: sim.topUrl, setup, client, store, emit: lines.push, stream: { sleep: async () => {}, random: () => 0 } });
+  const ac = new AbortController();
+  const running = watch({ target: sim.topUrl, intervalMs: 3_600_000, exitOnFailure: false, reattestOnNotification: true, requireTrustedController: false }, deps, ac.signal);
+  try {
+    assert.equal((await lines.attested(1)).verdict, 'trusted');
+    await lines.until(() => lines.of('stream').some((l) => l.status === 'connected'));
+    // host-a answers only after the watch stopped: vmm-a (the source) verifies, its walk waits below it
+    hostA.faults.push({ fault: 'slow', mode: 'delay' });
+    armed = true;
+    run.step(); // vm moves vmm-a → vmm-b: the notification's attestation checks vmm-a
+    await hostAsked;
+  } finally {
+    ac.abort();
+    await running;
+    client.close();
+    store.close();
+  }
+  assert.deepEqual(lines.of('attested').length, 1, 'the stopped attestation printed nothing');
+  const db = new Database(stateFile, { readonly: true });
+  try {
+    const of = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE target = ?`).get(vmmA.url) as { n: number }).n;
+    assert.deepEqual([of('result'), of('observation')], [0, 0]);
+  } finally {
+    db.close();
+  }
+});

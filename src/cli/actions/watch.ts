@@ -126,6 +126,10 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
     let arrived: number | undefined;
     const base = assessMod.stateAssessor(store, { target, time: now.getTime(), receivedAt: () => arrived ?? Date.now() });
     const assess = async (verified: readonly VerifiedLayer[], layers: readonly LayerResult[]): Promise<AssessOutcome> => {
+      // A walk cut short by the stop (a source platform's or the controller's too: its request below aborted) is
+      // no result, and its readings are none either: recorded, a reading whose finding went to no result became
+      // the clock history the next attestation continued from.
+      if (signal.aborted) return { findings: [], checks: [] };
       if (!extra) return base(verified, layers);
       arrived = Date.now();
       // The source check (requests to other platforms, as long as they take) first, the walk's own readings after
