@@ -406,6 +406,9 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
           return streamLine('ignored', { reason: `event type ${s.event}` });
       }
     };
+    // the state file's error saving a noted notification's cursor: it ends the watch, as it does when the
+    // attestation a notification causes saves it; caught as the stream's, it was a stream failure the watch went on after
+    let stateError: unknown = null;
     try {
       for await (const event of deps.subscribe({ service: sub.service, instance: sub.instance, afterSeq, signal: streamSignal, onStatus })) {
         if (streamSignal.aborted) break;
@@ -415,7 +418,11 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
         if (!sub.trusted) action = 'ignored';
         else if (!options.reattestOnNotification) {
           action = 'noted';
-          deps.saveCursor(sub.service, sub.instance, event.seq);
+          try {
+            deps.saveCursor(sub.service, sub.instance, event.seq);
+          } catch (err) {
+            throw (stateError = err);
+          }
         } else {
           const outcome = request({ kind: 'migration', batch: batchOf(sub.service, event) });
           action = outcome === 'started' ? 'attest' : outcome;
@@ -424,6 +431,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
       }
       if (!streamSignal.aborted) await streamLine('ended', { reason: 'the controller ended the stream' });
     } catch (err) {
+      if (err === stateError) throw err;
       if (streamSignal.aborted) return;
       const e = asVtpmError(err);
       if (e.kind === 'internal') throw e;

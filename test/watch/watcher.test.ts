@@ -525,3 +525,21 @@ test('movedBetween: whole paths compare whole; a path cut short compares as the 
   assert.equal(movedBetween(at([], a, true), at(['cc', 'dd'], b)), true);
   assert.equal(movedBetween(at(['aa', 'bb'], a), at([], b, true)), true);
 });
+
+test('migration.reattestOnNotification false: a state file that cannot save the cursor ends the watch with its error, as it does when notifications attest (not a stream failure the watch goes on after)', { timeout: 10_000 }, async () => {
+  const w = new FakeWorld();
+  const busy = new TransportError('STATE_BUSY', 'state file x stayed locked', {});
+  const { done } = start(w, { reattestOnNotification: false }, w.deps({
+    saveCursor: () => {
+      throw busy;
+    },
+  }));
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report());
+  await w.until(() => w.streams.length === 1);
+  w.stream.push(event(1));
+  const outcome = await done;
+  assert.equal(outcome.error, busy);
+  assert.equal(outcome.summary.stoppedBy, 'error');
+  assert.deepEqual(w.linesOf('stream').filter((l) => l.status === 'failed'), []);
+});
