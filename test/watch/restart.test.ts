@@ -91,6 +91,36 @@ test('the previous host is read by the VM\'s instance: a newer result at its URL
   assert.deepEqual(after.of('source').map((l) => [l.source, l.status]), [[sim.platform.layer('vmm-a').url, 'hosted-twice']]);
 });
 
+test('an impostor answering under the VM\'s instance id at another URL, refused by an audit, does not stand for the VM\'s previous host: the host the VM left is still checked', { timeout: 60_000 }, async (t) => {
+  const { sim, run, stateFile } = await platform(t, 'source-still-hosts');
+  await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  run.step(); // vmm-a → vmm-b, vmm-a keeps hosting the instance
+  // while no watch ran, an audit met a vTPM of host-b certified under the VM's instance id, with a key of its own,
+  // at another URL, and refused its claim (its inventory pins another instance there)
+  const store = await openState(stateFile);
+  const { recordResult } = await import('../../src/state/assess.js');
+  const [last] = store.history({ target: sim.topUrl, limit: 1 });
+  type Layer = { akKeyId: string; deepAttestation: string; checks: { id: string; status: string; code?: string; message: string }[] };
+  const impostor = structuredClone(last!.result) as { target: string; layers: Layer[]; platformPath: string[]; finishedAt: string; verdict: string };
+  impostor.target = 'http://127.0.0.1:9/l/impostor';
+  impostor.verdict = 'not-trusted';
+  impostor.layers[0]!.akKeyId = 'bb'.repeat(32);
+  impostor.layers[0]!.deepAttestation = sim.platform.layer('host-b').url;
+  impostor.layers[0]!.checks.push({ id: 'target.instance', status: 'fail', code: 'TARGET_INSTANCE_MISMATCH', message: 'another instance was expected at this URL' });
+  impostor.platformPath = ['ab'.repeat(32)];
+  impostor.finishedAt = new Date(Date.parse(impostor.finishedAt) + 1000).toISOString();
+  recordResult(store, impostor as never);
+  store.close();
+  const after = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  const initial = after.of('attested')[0]!;
+  // taken as the VM's previous host, the impostor's host was checked instead (no longer hosting it: "moved", trusted)
+  // and the duplicate left on vmm-a never was
+  assert.equal(initial.verdict, 'not-trusted', initial.reason);
+  assert.ok(initial.findings.includes('VPLATFORM_HOSTED_TWICE'), initial.findings.join(','));
+  assert.deepEqual(after.of('source').map((l) => [l.source, l.status]), [[sim.platform.layer('vmm-a').url, 'hosted-twice']]);
+  assert.deepEqual(after.of('migrated').map((m) => m.fromHost), [sim.platform.layer('vmm-a').url]);
+});
+
 test('an honest migration while no watch ran: the restarted watch finds the previous host let the VM go (moved), trusted', { timeout: 60_000 }, async (t) => {
   const { sim, run, stateFile } = await platform(t, 'live-migration');
   await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);

@@ -162,10 +162,17 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
    * a few results at most.
    */
   const lastVerifiedHost = (instance: string): HostSnapshot | null => {
+    let own: string[] | undefined;
     for (const h of store.latestResultsOf(instance, 3)) {
       const result = h.result as Partial<AttestationResult> | null;
       const top = Array.isArray(result?.layers) ? result.layers[0] : undefined;
       if (top?.position !== 0 || top.kind !== 'virtual' || typeof top.deepAttestation !== 'string' || top.instanceId !== instance) continue;
+      // Only an answer with one of the instance's own keys (those the state file took as evidence of where it
+      // runs; any, while it has none) says where the VM was. An impostor certified under its id at another URL
+      // (refused by an audit, CLONE_AK_CONFLICT) named its own host: taken as the VM's, that host was checked
+      // instead of the one the VM left, and a duplicate left there was trusted.
+      own ??= store.instanceKeys(instance);
+      if (own.length > 0 && (typeof top.akKeyId !== 'string' || !own.includes(top.akKeyId))) continue;
       const platformPath = h.platformPath ?? [];
       // the walk ended at a layer that is not virtual (verified, so it has a kind): the whole path; else only its start
       const bottom = result!.layers![platformPath.length];
