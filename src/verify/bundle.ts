@@ -93,6 +93,11 @@ function isPcrLabel(label: unknown): boolean {
   return pcrs.every((p, i) => p === String(Number(p)) && Number(p) <= 23 && (i === 0 || Number(p) > Number(pcrs[i - 1])));
 }
 
+/** A string of exactly `bytes` bytes in hex: garbage in a bundle is the bundle's format error, not a bare HEX_INVALID. */
+function isHexOf(v: unknown, bytes: number): boolean {
+  return typeof v === 'string' && v.length === bytes * 2 && /^[0-9a-fA-F]*$/.test(v);
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -116,7 +121,7 @@ export function parseBundle(text: string): EvidenceBundle {
   // a URI longer than any the walk can ask for (attest's argument, a TrustedLayer URI) is copied into every message and result that names it
   if ((value['target'] as string).length > MAX_URL_LENGTH) throw invalid(`more than ${MAX_URL_LENGTH} characters`, 'target');
   if (Number.isNaN(Date.parse(value['time'] as string))) throw invalid('not an ISO 8601 time', 'time');
-  if (fromHex(value['random'] as string, 'random').length !== 32) throw invalid('expected 32 bytes of hex', 'random');
+  if (!isHexOf(value['random'], 32)) throw invalid('expected 32 bytes of hex', 'random');
   const layers = value['layers'];
   if (!Array.isArray(layers) || layers.length === 0) throw invalid('expected a non-empty array', 'layers');
   if (layers.length > MAX_BUNDLE_LAYERS) throw invalid(`more than ${MAX_BUNDLE_LAYERS} layers`, 'layers');
@@ -126,8 +131,8 @@ export function parseBundle(text: string): EvidenceBundle {
     if (l['position'] !== i) throw invalid(`expected position ${i}`, `${at}.position`);
     if (typeof l['uri'] !== 'string') throw invalid('expected a string', `${at}.uri`);
     if (l['uri'].length > MAX_URL_LENGTH) throw invalid(`more than ${MAX_URL_LENGTH} characters`, `${at}.uri`);
-    if (typeof l['nonce'] !== 'string' || fromHex(l['nonce'], `${at}.nonce`).length !== 32) throw invalid('expected 32 bytes of hex', `${at}.nonce`);
-    if (l['instance'] !== undefined && (typeof l['instance'] !== 'string' || fromHex(l['instance'], `${at}.instance`).length !== 32)) throw invalid('expected 32 bytes of hex', `${at}.instance`);
+    if (!isHexOf(l['nonce'], 32)) throw invalid('expected 32 bytes of hex', `${at}.nonce`);
+    if (l['instance'] !== undefined && !isHexOf(l['instance'], 32)) throw invalid('expected 32 bytes of hex', `${at}.instance`);
     // what was asked, as bundleFromWalk writes it (the walk does not read it back: the quote says what it covers)
     if (!Array.isArray(l['pcrs']) || l['pcrs'].length > LIMITS.pcrSelectionCount || !l['pcrs'].every(isPcrLabel)) {
       throw invalid(`expected at most ${LIMITS.pcrSelectionCount} selections "bank:n,n,...", one per bank, PCRs 0-23 in ascending order`, `${at}.pcrs`);

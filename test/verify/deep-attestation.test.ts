@@ -271,6 +271,20 @@ test('verify on a saved bundle gives the same result as the live attestation; ed
       edit(b);
       assert.match(assertThrowsCode(() => parseBundle(JSON.stringify(b)), 'BUNDLE_INVALID').message, new RegExp(`${field.replace(/[[\]]/g, '\\$&')}: more than ${MAX_URL_LENGTH} characters`), field);
     }
+    // the random bytes, a nonce or an instance that is not 32 bytes of hex is the bundle's format error (it was a
+    // bare HEX_INVALID naming no bundle, for a nonce or an instance with no layer either)
+    for (const [field, edit] of [
+      ['random', (b: any) => (b.random = 'zz'.repeat(32))],
+      ['random', (b: any) => (b.random = `0x${b.random}`)],
+      ['layers[1].nonce', (b: any) => (b.layers[1].nonce = 'x'.repeat(64))],
+      ['layers[1].nonce', (b: any) => (b.layers[1].nonce = b.layers[1].nonce.slice(1))],
+      ['layers[2].instance', (b: any) => (b.layers[2].instance = ` ${b.layers[2].instance}`)],
+      ['layers[2].instance', (b: any) => (b.layers[2].instance = 7)],
+    ] as const) {
+      const b = JSON.parse(text);
+      edit(b);
+      assert.match(assertThrowsCode(() => parseBundle(JSON.stringify(b)), 'BUNDLE_INVALID').message, new RegExp(`^evidence bundle: ${field.replace(/[[\]]/g, '\\$&')}: expected 32 bytes of hex`), field);
+    }
     for (const pcrs of [[], ['sha1:'], ['sha256:0,7,23', 'sha1:0']]) {
       const b = JSON.parse(text);
       b.layers[1].pcrs = pcrs;
