@@ -6,7 +6,7 @@
 // one from the saved random bytes and time, see nonce-chain.ts), validates
 // every certificate, and follows URIs only from verified certificates; the
 // bundle source hands out a saved layer only when the walker asks for exactly
-// the URI and nonce it was saved under. So editing any byte that matters (a
+// the URI, nonce and instance it was saved under. So editing any byte that matters (a
 // quote, a PCR value, a log, a certificate, the time, a URI, the target)
 // makes verification fail.
 
@@ -167,20 +167,27 @@ export function checkBundleChallenge(bundle: EvidenceBundle, challenge: Uint8Arr
 
 /**
  * An evidence source that replays a bundle: layer k is handed out only when
- * the walker asks for the URI and nonce it was saved under. A layer saved
+ * the walker asks for the URI, nonce and instance it was saved under (the
+ * instance recorded as sent must be the one the verified layer above names). A layer saved
  * without evidence (it was unreachable) is unreachable again.
  */
 export function bundleSource(bundle: EvidenceBundle): EvidenceSource {
   return async (request) => {
     const saved = bundle.layers[request.position];
     const nonce = toHex(request.nonce);
-    if (!saved || saved.uri !== request.uri || saved.nonce !== nonce) {
+    const instance = request.instance ? toHex(request.instance) : undefined;
+    if (!saved || saved.uri !== request.uri || saved.nonce !== nonce || saved.instance !== instance) {
+      const label = (uri: string, n: string, i: string | undefined) => `${uri} with nonce ${n.slice(0, 16)}…${i === undefined ? '' : ` for instance ${i.slice(0, 16)}…`}`;
       throw new VerificationError(
         'BUNDLE_MISMATCH',
         saved
-          ? `layer ${request.position}: the bundle holds evidence for ${saved.uri} with nonce ${saved.nonce.slice(0, 16)}…, the walk asks for ${request.uri} with nonce ${nonce.slice(0, 16)}…`
+          ? `layer ${request.position}: the bundle holds evidence for ${label(saved.uri, saved.nonce, saved.instance)}, the walk asks for ${label(request.uri, nonce, instance)}`
           : `layer ${request.position}: the bundle holds no evidence for ${request.uri}`,
-        { position: request.position, expected: { uri: request.uri, nonce }, actual: saved ? { uri: saved.uri, nonce: saved.nonce } : null },
+        {
+          position: request.position,
+          expected: { uri: request.uri, nonce, ...(instance !== undefined ? { instance } : {}) },
+          actual: saved ? { uri: saved.uri, nonce: saved.nonce, ...(saved.instance !== undefined ? { instance: saved.instance } : {}) } : null,
+        },
       );
     }
     if (!saved.evidence) {

@@ -249,6 +249,11 @@ test('verify on a saved bundle gives the same result as the live attestation; ed
       ],
       ['the quote', (b) => (b.layers[2].evidence.quote.message = flipBase64(b.layers[2].evidence.quote.message)), 'QUOTE_BAD_SIGNATURE'],
       ['a certificate', (b) => (b.layers[0].evidence.certificates = [b.layers[1].evidence.certificates[0]]), ''],
+      // the instance recorded as asked of a lower layer is what the verified layer above names (it was not compared:
+      // a bundle recording another instance, or none, verified as trusted)
+      ['the instance asked of a lower layer', (b) => (b.layers[1].instance = '11'.repeat(32)), 'BUNDLE_MISMATCH'],
+      ['the instance asked of a lower layer, removed', (b) => delete b.layers[2].instance, 'BUNDLE_MISMATCH'],
+      ['an instance recorded for the top layer', (b) => (b.layers[0].instance = b.layers[1].instance), 'BUNDLE_MISMATCH'],
     ];
     // a bundle whose JSON repeats a key is refused, not read as whichever value JSON.parse keeps
     const repeated = text.replace(/"random":/, '"random":"00","random":');
