@@ -18,11 +18,13 @@ import { topNonceFrom, type TopNonce } from './nonce-chain.js';
 import type { CollectedLayer, EvidenceSource } from './walker.js';
 import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
 import { MAX_URL_LENGTH } from '../transport/url.js';
+import { fail } from './checks.js';
+import { withFailedCheck, type AttestationResult } from './result.js';
 
 export const BUNDLE_CODES = {
   BUNDLE_INVALID: { kind: 'input', summary: 'an evidence bundle is not valid JSON or not in the bundle format' },
   BUNDLE_MISSING_LAYER: { kind: 'transport', summary: 'the bundle saved a layer that could not be fetched at the time (the original attestation was incomplete)' },
-  BUNDLE_MISMATCH: { kind: 'verification', summary: 'the walk asked a bundle for a layer (URI, nonce) that it does not hold: the bundle was edited or is incomplete' },
+  BUNDLE_MISMATCH: { kind: 'verification', summary: 'the walk asked a bundle for a layer (URI, nonce, instance) that it does not hold, or the bundle holds layers below the one the walk ends at: the bundle was edited or is incomplete' },
   BUNDLE_CHALLENGE_MISMATCH: { kind: 'verification', summary: 'verify --challenge: the bundle\'s top nonce was not drawn from that challenge (a bundle saved before it was chosen, perhaps dated ahead)' },
 } as const satisfies CodeTable;
 
@@ -200,4 +202,20 @@ export function bundleSource(bundle: EvidenceBundle): EvidenceSource {
     });
     return { ...parseEvidence(saved.evidence, { layer: request.uri }), askedPcrs };
   };
+}
+
+/**
+ * A trusted walk that asked a bundle for fewer layers than it holds: the walk
+ * of the same evidence asks for the same layers (where it ends is what the
+ * verified certificates say), and a bundle is saved with exactly the layers
+ * its walk asked for, so the rest were added to it. They judged nothing, yet
+ * whoever reads the bundle takes them for part of what verified: the result
+ * is not trusted (BUNDLE_MISMATCH on the last layer walked). A walk that did
+ * not end trusted stops early for its own reason, which stays the verdict.
+ */
+export function refuseUnaskedLayers(bundle: EvidenceBundle, result: AttestationResult, asked: number): AttestationResult {
+  if (result.verdict !== 'trusted' || bundle.layers.length <= asked || asked === 0) return result;
+  const extra = bundle.layers[asked]!;
+  const message = `the bundle holds ${bundle.layers.length - asked} layer(s) below the last one the walk asked for (layer ${asked}: ${extra.uri}): the walk ended at layer ${asked - 1}, so they were added to the bundle after it was saved`;
+  return withFailedCheck(result, asked - 1, fail('bundle.layers', 'BUNDLE_MISMATCH', message, { expected: asked, actual: bundle.layers.length }));
 }

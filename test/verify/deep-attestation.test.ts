@@ -339,6 +339,27 @@ test('attest and verify through the CLI: exit codes, the JSON envelope, --save, 
     assert.equal(offline.code, 0, offline.stdout + offline.stderr);
     assert.deepEqual(offline.json?.result.layers.map((l: any) => [l.status, l.nonce]), live.json?.result.layers.map((l: any) => [l.status, l.nonce]));
 
+    // a layer appended below the one the walk ends at (the physical host, again or anything) was asked for by
+    // nothing and judged by nothing, yet verify said trusted of a bundle with a fourth layer
+    const genuine = readFileSync(bundle, 'utf8');
+    for (const [what, extra] of [
+      ['the host again', (b: any) => ({ ...b.layers[2], position: 3 })],
+      ['a layer of junk', () => ({ position: 3, uri: 'http://x/', nonce: '00'.repeat(32), pcrs: [], evidence: { junk: true } })],
+    ] as const) {
+      const b = JSON.parse(genuine);
+      b.layers.push(extra(b));
+      const appended = join(dir, 'appended.bundle.json');
+      writeFileSync(appended, JSON.stringify(b));
+      const r = await runCli(['verify', appended, '--trust', sim.trustDir, '--json']);
+      assert.equal(r.code, 1, `${what}: ${r.stdout}`);
+      assert.equal(r.json?.error?.code, 'BUNDLE_MISMATCH', what);
+      assert.equal(r.json?.result.layers[2].status, 'not-trusted', what);
+      assert.match(r.json?.result.layers[2].error.message, /holds 1 layer\(s\) below the last one the walk asked for \(layer 3/, what);
+      const init = await runCli(['policy', 'init', '--from', appended, '--trust', sim.trustDir, '--json']);
+      assert.equal(init.code, 1, `policy init --from, ${what}: ${init.stdout}`);
+      assert.equal(init.json?.error?.code, 'BUNDLE_MISMATCH', what);
+    }
+
     const human = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir]);
     assert.equal(human.code, 0);
     assert.match(human.stdout, /TRUSTED/);

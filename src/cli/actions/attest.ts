@@ -155,7 +155,7 @@ export async function runVerifyBundle(file: string, opts: VerifyBundleOptions): 
     { ...walkOptions(bundle.target, top, setup, evidenceTime, opts.maxDepth, opts.instance), now: new Date(), evidenceTime },
     bundleMod.bundleSource(bundle),
   );
-  return renderOutcome(outcome.result, opts, earKey);
+  return renderOutcome(bundleMod.refuseUnaskedLayers(bundle, outcome.result, outcome.collected.length), opts, earKey);
 }
 
 /** The walk options every live or offline attestation shares. */

@@ -32,9 +32,10 @@ export async function factsFromBundle(text: string, file: string, trust: readonl
     { target: bundle.target, topNonce: bundleMod.bundleTopNonce(bundle), trust: setup.trust, cache: setup.cache, policy: setup.policy, policySource: setup.policySource, at },
     bundleMod.bundleSource(bundle),
   );
-  if (outcome.result.verdict !== 'trusted') {
-    const e = outcome.result.error;
-    throw new VerificationError(e?.code ?? 'POLICY_NOT_TRUSTED', `${file} is not known-good: it does not verify (${outcome.result.reason}); a golden policy is made only from evidence that verifies`, { file, ...(e?.details ?? {}) });
+  const result = bundleMod.refuseUnaskedLayers(bundle, outcome.result, outcome.collected.length);
+  if (result.verdict !== 'trusted') {
+    const e = result.error;
+    throw new VerificationError(e?.code ?? 'POLICY_NOT_TRUSTED', `${file} is not known-good: it does not verify (${result.reason}); a golden policy is made only from evidence that verifies`, { file, ...(e?.details ?? {}) });
   }
   return outcome.facts;
 }
