@@ -47,6 +47,26 @@ async function platform(t: TestContext, scenario: string) {
   return { sim, run: startScenario(scenario, sim.migrations!), stateFile: join(tempDir(t), 'state.db') };
 }
 
+/** Records, beside the watch's own results, a copy of the newest result of the VM's URL as `edit` changes it, one second later. */
+async function recordEdited(sim: RunningSimulator, stateFile: string, edit: (result: Record<string, any>) => void): Promise<void> {
+  const store = await openState(stateFile);
+  const { recordResult } = await import('../../src/state/assess.js');
+  const [last] = store.history({ target: sim.topUrl, limit: 1 });
+  const copy = structuredClone(last!.result) as Record<string, any>;
+  edit(copy);
+  copy['finishedAt'] = new Date(Date.parse(copy['finishedAt'] as string) + 1000).toISOString();
+  recordResult(store, copy as never);
+  store.close();
+}
+
+/** The restarted watch's first attestation checked the host the VM left (vmm-a), which still hosts it: not trusted. */
+function assertLeftHostChecked(sim: RunningSimulator, after: LineLog): void {
+  const initial = after.of('attested')[0]!;
+  assert.equal(initial.verdict, 'not-trusted', initial.reason);
+  assert.ok(initial.findings.includes('VPLATFORM_HOSTED_TWICE'), initial.findings.join(','));
+  assert.deepEqual(after.of('source').map((l) => [l.source, l.status]), [[sim.platform.layer('vmm-a').url, 'hosted-twice']]);
+}
+
 test('a migration that left a duplicate on the source while no watch ran: the restarted watch checks the host the VM was last verified on, and fails', { timeout: 60_000 }, async (t) => {
   const { sim, run, stateFile } = await platform(t, 'source-still-hosts');
   const before = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
@@ -73,22 +93,13 @@ test('the previous host is read by the VM\'s instance: a newer result at its URL
   await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
   run.step(); // vmm-a → vmm-b, vmm-a keeps hosting the instance
   // while no watch ran, another instance answered at the VM's URL, seen on vmm-b
-  const store = await openState(stateFile);
-  const { recordResult } = await import('../../src/state/assess.js');
-  const [last] = store.history({ target: sim.topUrl, limit: 1 });
-  const other = structuredClone(last!.result) as { layers: { instanceId: string; deepAttestation: string }[]; platformPath: string[]; finishedAt: string };
-  other.layers[0]!.instanceId = 'cd'.repeat(32);
-  other.layers[0]!.deepAttestation = sim.platform.layer('vmm-b').url;
-  other.platformPath = ['ab'.repeat(32)];
-  other.finishedAt = new Date(Date.parse(other.finishedAt) + 1000).toISOString();
-  recordResult(store, other as never);
-  store.close();
+  await recordEdited(sim, stateFile, (other) => {
+    other['layers'][0].instanceId = 'cd'.repeat(32);
+    other['layers'][0].deepAttestation = sim.platform.layer('vmm-b').url;
+    other['platformPath'] = ['ab'.repeat(32)];
+  });
   // looked up by URL, the newest result named the other instance, and the VM's own previous host (vmm-a) went unchecked
-  const after = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
-  const initial = after.of('attested')[0]!;
-  assert.equal(initial.verdict, 'not-trusted', initial.reason);
-  assert.ok(initial.findings.includes('VPLATFORM_HOSTED_TWICE'), initial.findings.join(','));
-  assert.deepEqual(after.of('source').map((l) => [l.source, l.status]), [[sim.platform.layer('vmm-a').url, 'hosted-twice']]);
+  assertLeftHostChecked(sim, await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1));
 });
 
 test('an impostor answering under the VM\'s instance id at another URL, refused by an audit, does not stand for the VM\'s previous host: the host the VM left is still checked', { timeout: 60_000 }, async (t) => {
@@ -97,27 +108,18 @@ test('an impostor answering under the VM\'s instance id at another URL, refused 
   run.step(); // vmm-a → vmm-b, vmm-a keeps hosting the instance
   // while no watch ran, an audit met a vTPM of host-b certified under the VM's instance id, with a key of its own,
   // at another URL, and refused its claim (its inventory pins another instance there)
-  const store = await openState(stateFile);
-  const { recordResult } = await import('../../src/state/assess.js');
-  const [last] = store.history({ target: sim.topUrl, limit: 1 });
-  type Layer = { akKeyId: string; deepAttestation: string; checks: { id: string; status: string; code?: string; message: string }[] };
-  const impostor = structuredClone(last!.result) as { target: string; layers: Layer[]; platformPath: string[]; finishedAt: string; verdict: string };
-  impostor.target = 'http://127.0.0.1:9/l/impostor';
-  impostor.verdict = 'not-trusted';
-  impostor.layers[0]!.akKeyId = 'bb'.repeat(32);
-  impostor.layers[0]!.deepAttestation = sim.platform.layer('host-b').url;
-  impostor.layers[0]!.checks.push({ id: 'target.instance', status: 'fail', code: 'TARGET_INSTANCE_MISMATCH', message: 'another instance was expected at this URL' });
-  impostor.platformPath = ['ab'.repeat(32)];
-  impostor.finishedAt = new Date(Date.parse(impostor.finishedAt) + 1000).toISOString();
-  recordResult(store, impostor as never);
-  store.close();
+  await recordEdited(sim, stateFile, (impostor) => {
+    impostor['target'] = 'http://127.0.0.1:9/l/impostor';
+    impostor['verdict'] = 'not-trusted';
+    impostor['layers'][0].akKeyId = 'bb'.repeat(32);
+    impostor['layers'][0].deepAttestation = sim.platform.layer('host-b').url;
+    impostor['layers'][0].checks.push({ id: 'target.instance', status: 'fail', code: 'TARGET_INSTANCE_MISMATCH', message: 'another instance was expected at this URL' });
+    impostor['platformPath'] = ['ab'.repeat(32)];
+  });
   const after = await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
-  const initial = after.of('attested')[0]!;
   // taken as the VM's previous host, the impostor's host was checked instead (no longer hosting it: "moved", trusted)
   // and the duplicate left on vmm-a never was
-  assert.equal(initial.verdict, 'not-trusted', initial.reason);
-  assert.ok(initial.findings.includes('VPLATFORM_HOSTED_TWICE'), initial.findings.join(','));
-  assert.deepEqual(after.of('source').map((l) => [l.source, l.status]), [[sim.platform.layer('vmm-a').url, 'hosted-twice']]);
+  assertLeftHostChecked(sim, after);
   assert.deepEqual(after.of('migrated').map((m) => m.fromHost), [sim.platform.layer('vmm-a').url]);
 });
 
