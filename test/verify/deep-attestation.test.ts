@@ -338,6 +338,11 @@ test('attest and verify through the CLI: exit codes, the JSON envelope, --save, 
     const offline = await runCli(['verify', bundle, '--trust', sim.trustDir, '--json']);
     assert.equal(offline.code, 0, offline.stdout + offline.stderr);
     assert.deepEqual(offline.json?.result.layers.map((l: any) => [l.status, l.nonce]), live.json?.result.layers.map((l: any) => [l.status, l.nonce]));
+    // the verdict is of evidence collected then: the result and the human output say when, and that no rule bounds its age
+    const saved = JSON.parse(readFileSync(bundle, 'utf8')) as { time: string };
+    assert.equal(offline.json?.result.evidenceTime, new Date(saved.time).toISOString());
+    const said = await runCli(['verify', bundle, '--trust', sim.trustDir, '--no-color']);
+    assert.ok(said.stdout.includes(`evidence collected ${new Date(saved.time).toISOString()} (the bundle's time), judged as of then; no freshness rule bounds its age`), said.stdout);
 
     // a layer appended below the one the walk ends at (the physical host, again or anything) was asked for by
     // nothing and judged by nothing, yet verify said trusted of a bundle with a fourth layer

@@ -155,7 +155,13 @@ export async function runVerifyBundle(file: string, opts: VerifyBundleOptions): 
     { ...walkOptions(bundle.target, top, setup, evidenceTime, opts.maxDepth, opts.instance), now: new Date(), evidenceTime },
     bundleMod.bundleSource(bundle),
   );
-  return renderOutcome(bundleMod.refuseUnaskedLayers(bundle, outcome.result, outcome.collected.length), opts, earKey);
+  // evidenceTime: when the bundle's evidence was collected, at which certificates, CRLs and a freshness rule were
+  // judged (startedAt/finishedAt are when this verification ran)
+  const result: AttestationResult & { evidenceTime: string } = { ...bundleMod.refuseUnaskedLayers(bundle, outcome.result, outcome.collected.length), evidenceTime: evidenceTime.toISOString() };
+  // the verdict is of evidence collected then, not now: said under it (without a freshness rule any date passes)
+  const freshness = setup.policy.spec.freshness !== undefined;
+  const when = `evidence collected ${result.evidenceTime} (the bundle's time), judged as of then${freshness ? '' : '; no freshness rule bounds its age'}`;
+  return renderOutcome(result, opts, earKey, when);
 }
 
 /** The walk options every live or offline attestation shares. */
@@ -196,7 +202,7 @@ async function readEarKey(path: string) {
   return parseEarSigningKey(readInputText(path, 'EAR signing key', 64 * 1024));
 }
 
-async function renderOutcome(result: AttestationResult, opts: { json: boolean; ear: boolean; verbose: boolean }, earKey: Awaited<ReturnType<typeof readEarKey>> | undefined): Promise<CommandOutcome> {
+async function renderOutcome(result: AttestationResult, opts: { json: boolean; ear: boolean; verbose: boolean }, earKey: Awaited<ReturnType<typeof readEarKey>> | undefined, note?: string): Promise<CommandOutcome> {
   const exitCode = exitCodeForVerdict(result.verdict);
   const ok = result.verdict === 'trusted';
   const { VtpmError } = await import('../../errors.js');
@@ -210,5 +216,5 @@ async function renderOutcome(result: AttestationResult, opts: { json: boolean; e
     return { ok, exitCode, result, error, human: () => text };
   }
   const { renderTree } = await import('../../report/tree.js');
-  return { ok, exitCode, result, error, human: (style: Style) => renderTree(result, style, { verbose: opts.verbose }) };
+  return { ok, exitCode, result, error, human: (style: Style) => `${renderTree(result, style, { verbose: opts.verbose })}${note ? `\n  ${style.dim(note)}` : ''}` };
 }
