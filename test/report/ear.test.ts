@@ -230,6 +230,12 @@ test('no layer reached, or an unusable nonce: still a valid claims set', () => {
   r.nonce = 'zz';
   const ear = toEar(r);
   assert.equal(ear.eat_nonce, undefined);
+  // EAT's JSON nonce is 10 to 74 characters: 55 bytes is the most that fits (56 would be 75 characters)
+  for (const [bytes, claimed] of [[7, false], [8, true], [55, true], [56, false], [64, false]] as const) {
+    const nonce = toEar({ ...r, nonce: 'ab'.repeat(bytes) }).eat_nonce;
+    assert.equal(nonce !== undefined, claimed, `${bytes} bytes`);
+    if (nonce !== undefined) assert.ok(nonce.length >= 10 && nonce.length <= 74, nonce);
+  }
   assert.deepEqual(Object.keys(ear.submods), ['layer0-vm']);
   assert.equal(ear.submods['layer0-vm']!['ear.status'], 'none');
   assert.equal(submodName({ position: 3, kind: 'physical' }), 'layer3-physical');
