@@ -68,6 +68,9 @@ export function patternProblem(pattern: string): string | undefined {
   try {
     size = engine().compile(pattern).programSize();
   } catch (err) {
+    // re2js reads a lookbehind as a malformed named group ("invalid named capture"): say what it is
+    const lookbehind = /invalid named capture: `\(\?<[=!]/.test((err as Error).message) ? /\(\?<[=!]/.exec(pattern) : null;
+    if (lookbehind) return `not a valid RE2 pattern: lookbehind \`${lookbehind[0]}\` (no lookaround runs in linear time)`;
     // re2js: "error parsing regexp: invalid or unsupported Perl syntax: `(?=`"
     return `not a valid RE2 pattern: ${(err as Error).message.replace(/^error parsing regexp: /, '')}`;
   }
