@@ -12,7 +12,7 @@ import type { VerifiedLayer } from '../verify/walker.js';
 import { toHex } from '../util/bytes.js';
 import { toCheckResult, type StateFinding } from './findings.js';
 import type { StateStore } from './store.js';
-import { akConflict } from './hosting-findings.js';
+import { akConflict, boundLayers } from './hosting-findings.js';
 
 /** What the policy's migration.findings categories mean in state-store codes. */
 export function findingCategory(code: string): Finding['category'] | null {
@@ -46,17 +46,6 @@ export function hostingEpoch(lower: VerifiedLayer, instanceHex: string): string 
  * (the inventory's or --instance's), or another VM of the audit answered with the key or owns the instance.
  */
 const REFUSED_CLAIM_CODES = new Set(['TARGET_INSTANCE_MISMATCH', 'AUDIT_DUPLICATE_INSTANCE']);
-
-/** Whether each layer of a walk is seen through a platform path whose binding held (see stateAssessor). */
-function boundLayers(verified: readonly VerifiedLayer[]): boolean[] {
-  const bound: boolean[] = verified.map(() => true);
-  for (let i = verified.length - 2; i >= 0; i--) {
-    const upper = verified[i]!.info.layer?.instanceId;
-    const table = verified[i + 1]!.vplatform;
-    bound[i] = bound[i + 1]! && upper !== undefined && table !== null && table !== undefined && table.hostedNow.has(toHex(upper));
-  }
-  return bound;
-}
 
 /**
  * Each layer's claim to its instance (CLONE_AK_CONFLICT, or null), judged on the state file as it is now. `watch`

@@ -24,6 +24,8 @@
 // the repetition.
 
 import { InternalError } from '../errors.js';
+import { toHex } from '../util/bytes.js';
+import type { VerifiedLayer } from '../verify/walker.js';
 import type { StateFinding } from './findings.js';
 import { platformKey, shortPath } from './clock-findings.js';
 
@@ -142,4 +144,19 @@ export function akConflict(instanceId: string, current: { akName: string; platfo
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/**
+ * Whether each layer of a walk is seen through a platform path whose binding held: every layer below it hosts the
+ * one above now, in its verified vPlatform table. Only such a layer is evidence of where its instance runs (a relay
+ * answering for the host, a stale host, or a table that does not verify names a path the instance does not run on).
+ */
+export function boundLayers(verified: readonly VerifiedLayer[]): boolean[] {
+  const bound: boolean[] = verified.map(() => true);
+  for (let i = verified.length - 2; i >= 0; i--) {
+    const upper = verified[i]!.info.layer?.instanceId;
+    const table = verified[i + 1]!.vplatform;
+    bound[i] = bound[i + 1]! && upper !== undefined && table !== null && table !== undefined && table.hostedNow.has(toHex(upper));
+  }
+  return bound;
 }

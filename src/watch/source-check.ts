@@ -21,7 +21,7 @@
 import type { Finding, MigrationFacts } from '../policy/evidence.js';
 import type { StateFinding } from '../state/findings.js';
 import { toCheckResult } from '../state/findings.js';
-import type { HostingEvidence } from '../state/hosting-findings.js';
+import { boundLayers, type HostingEvidence } from '../state/hosting-findings.js';
 import { fail, pass, type CheckResult } from '../verify/checks.js';
 import type { AttestationResult, Verdict } from '../verify/result.js';
 import { checkInstanceMigratedOut, checkSingleHost } from '../verify/vplatform.js';
@@ -103,15 +103,6 @@ export function sameUri(a: string, b: string): boolean {
 /** Worst first: what the policy hears when a batch named several sources. */
 const SEVERITY: Record<MigrationFacts['sourceCheck'], number> = { 'still-hosted': 3, 'not-migrated-out': 2, 'not-checked': 1, 'migrated-out': 0 };
 
-/** Every layer of a walk below the top hosts the one above it now, in its verified vPlatform table. */
-function pathBound(verified: readonly VerifiedLayer[]): boolean {
-  for (let i = 0; i + 1 < verified.length; i++) {
-    const upper = verified[i]!.info.layer?.instanceId;
-    if (!upper || !verified[i + 1]!.vplatform?.hostedNow.has(toHex(upper))) return false;
-  }
-  return true;
-}
-
 export async function checkSources(input: SourceCheckInput): Promise<SourceCheckOutcome> {
   const out: SourceCheckOutcome = { findings: [], checks: [], reports: [] };
   const top = input.verified[0];
@@ -154,7 +145,7 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
     // with its whole path verified and bound (each layer below hosting the one above in its verified table),
     // since a stay is keyed by the path the VM was seen through: a relay answering for the source's host named
     // a path the instance never ran on, whose open stay made every later attestation CLONE_HOSTED_TWICE.
-    if (src.verified.length === src.result.layers.length && pathBound(src.verified)) {
+    if (src.verified.length === src.result.layers.length && boundLayers(src.verified).every((bound) => bound)) {
       addState(
         input.recordHosting(instance, {
           platformPath: src.verified.map((v) => v.akKeyId),
