@@ -109,8 +109,6 @@ export interface HistoryFilter {
   until?: number;
   /** only the results of this audit run */
   run?: number;
-  /** only the results of this target URI, exactly as recorded */
-  target?: string;
   /** newest first; default 100, at most 100,000 */
   limit?: number;
 }
@@ -844,9 +842,9 @@ export class StateStore {
         `SELECT * FROM result
          WHERE (@prefix IS NULL OR instance_id LIKE @prefix || '%')
            AND (@since IS NULL OR time >= @since) AND (@until IS NULL OR time <= @until)
-           AND (@run IS NULL OR run_id = @run) AND (@target IS NULL OR target = @target)
+           AND (@run IS NULL OR run_id = @run)
          ORDER BY time DESC, id DESC LIMIT @limit`,
-      ).all({ prefix: prefix ?? null, since: filter.since ?? null, until: filter.until ?? null, run: filter.run ?? null, target: filter.target ?? null, limit }) as ResultRow[];
+      ).all({ prefix: prefix ?? null, since: filter.since ?? null, until: filter.until ?? null, run: filter.run ?? null, limit }) as ResultRow[];
       return this.entriesOf(rows, maxText);
     });
   }

@@ -47,11 +47,11 @@ async function platform(t: TestContext, scenario: string) {
   return { sim, run: startScenario(scenario, sim.migrations!), stateFile: join(tempDir(t), 'state.db') };
 }
 
-/** Records, beside the watch's own results, a copy of the newest result of the VM's URL as `edit` changes it, one second later. */
+/** Records, beside the watch's own results, a copy of the newest one (of the VM: the only target here) as `edit` changes it, one second later. */
 async function recordEdited(sim: RunningSimulator, stateFile: string, edit: (result: Record<string, any>) => void): Promise<void> {
   const store = await openState(stateFile);
   const { recordResult } = await import('../../src/state/assess.js');
-  const [last] = store.history({ target: sim.topUrl, limit: 1 });
+  const [last] = store.history({ limit: 1 });
   const copy = structuredClone(last!.result) as Record<string, any>;
   edit(copy);
   copy['finishedAt'] = new Date(Date.parse(copy['finishedAt'] as string) + 1000).toISOString();
@@ -140,7 +140,7 @@ test('a restarted watch whose target answers as another instance than the state 
   // the last result recorded at this URL names another instance (another VM was there, on another host)
   const store = await openState(stateFile);
   const { recordResult } = await import('../../src/state/assess.js');
-  const [last] = store.history({ target: sim.topUrl, limit: 1 });
+  const [last] = store.history({ limit: 1 });
   const other = structuredClone(last!.result) as { layers: { instanceId: string; deepAttestation: string }[]; platformPath: string[] };
   other.layers[0]!.instanceId = 'cd'.repeat(32);
   other.layers[0]!.deepAttestation = sim.platform.layer('vmm-b').url;
