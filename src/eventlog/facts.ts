@@ -373,22 +373,11 @@ function readSecureBootConfiguration(events: readonly VerifiedEvent[], ctx: Deco
  * attested could be a hidden command line: it is listed, and the command-line rule fails on it.
  */
 function readGrubTexts(events: readonly VerifiedEvent[], ctx: DecodeContext, facts: BootFacts): void {
-  for (const v of events) {
-    const e = v.event;
-    if (e.pcrIndex !== GRUB_PCR) continue;
-    const read = decodeEvent(GRUB_PCR, EV.IPL, e.data, e.digests, ctx);
-    const c = read.content;
-    const bound = c.kind === 'ipl' && read.binding !== null && v.banks.some((b) => read.binding!.banks[b] === true);
-    if (!bound || c.kind !== 'ipl') {
-      facts.kernelCommandLinesUnattested.push(e.index);
-      facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type: eventTypeName(e.eventType), reason: 'a PCR 8 event whose text its digest does not cover: a kernel command line could hide in it' });
-      continue;
-    }
-    const src = sourceOf(v);
+  readAttestedTexts(events, GRUB_PCR, ctx, facts, (c, src) => {
     if (c.encoding === 'utf-16le') facts.kernelCommandLines.push({ text: c.value, origin: 'systemd-boot', source: src });
     else if (c.role === 'kernel-cmdline' || KERNEL_PATH_START.test(c.value)) facts.kernelCommandLines.push({ text: c.value, origin: 'grub', source: src });
     else if (c.role === 'grub-command') facts.grubCommands.push({ text: c.value, source: src });
-  }
+  });
 }
 
 /**
@@ -400,18 +389,32 @@ function readGrubTexts(events: readonly VerifiedEvent[], ctx: DecodeContext, fac
  * the rule fails too (pin PCR 12 instead).
  */
 function readSystemdCmdlines(events: readonly VerifiedEvent[], ctx: DecodeContext, facts: BootFacts): void {
+  readAttestedTexts(events, SYSTEMD_CMDLINE_PCR, ctx, facts, (c, src) => facts.kernelCommandLines.push({ text: c.value, origin: 'systemd-boot', source: src }));
+}
+
+/**
+ * Every verified event of `pcr` read as EV_IPL text: `onText` gets each one whose digest covers its text; the others
+ * are listed as unattested (a kernel command line could hide in one), and the command-line rule fails on them.
+ */
+function readAttestedTexts(
+  events: readonly VerifiedEvent[],
+  pcr: number,
+  ctx: DecodeContext,
+  facts: BootFacts,
+  onText: (content: Extract<ReturnType<typeof decodeEvent>['content'], { kind: 'ipl' }>, source: FactSource) => void,
+): void {
   for (const v of events) {
     const e = v.event;
-    if (e.pcrIndex !== SYSTEMD_CMDLINE_PCR) continue;
-    const read = decodeEvent(SYSTEMD_CMDLINE_PCR, EV.IPL, e.data, e.digests, ctx);
+    if (e.pcrIndex !== pcr) continue;
+    const read = decodeEvent(pcr, EV.IPL, e.data, e.digests, ctx);
     const c = read.content;
     const bound = c.kind === 'ipl' && read.binding !== null && v.banks.some((b) => read.binding!.banks[b] === true);
     if (!bound || c.kind !== 'ipl') {
       facts.kernelCommandLinesUnattested.push(e.index);
-      facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type: eventTypeName(e.eventType), reason: 'a PCR 12 event whose text its digest does not cover: a kernel command line could hide in it' });
+      facts.unattested.push({ event: e.index, pcr: e.pcrIndex, type: eventTypeName(e.eventType), reason: `a PCR ${pcr} event whose text its digest does not cover: a kernel command line could hide in it` });
       continue;
     }
-    facts.kernelCommandLines.push({ text: c.value, origin: 'systemd-boot', source: sourceOf(v) });
+    onText(c, sourceOf(v));
   }
 }
 
