@@ -110,8 +110,7 @@ function appraisal(layer: LayerResult, outcomes: readonly Outcome[], policyId: s
   return { 'ear.status': status, 'ear.trustworthiness-vector': vector, 'ear.appraisal-policy-id': policyId, 'vtpm-verify.layer': info };
 }
 
-/** EAT nonces are 8 to 64 bytes; anything else (or bad hex) is left out rather than mangled. */
-/** EAT's JSON nonce is text of 10 to 74 characters (RFC 9711): 8 to 55 bytes as base64url. */
+/** EAT's JSON nonce is text of 10 to 74 characters (RFC 9711): 8 to 55 bytes as base64url; anything else (or bad hex) is left out rather than mangled. */
 function nonceClaim(hex: string): string | undefined {
   if (!/^(?:[0-9a-fA-F]{2}){8,55}$/.test(hex)) return undefined;
   return Buffer.from(hex, 'hex').toString('base64url');

@@ -9,7 +9,7 @@ import { duplicateYamlKeys } from '../policy/yaml-keys.js';
 import { yamlTooDense } from '../util/yaml-size.js';
 import { UsageError } from '../errors.js';
 import { checkLayerFault, FAULT_NAMES, FAULTS, type FaultName, type LayerFault } from './faults.js';
-import type { InventoryEntry, PlacedFault } from './platform.js';
+import { faultSourceAt, type InventoryEntry, type PlacedFault } from './platform.js';
 import { normalizeTopology, topologyError, walkTopology, type Topology, type TopologyNode } from './topology.js';
 
 export interface FaultPlanEntry extends LayerFault {
@@ -79,11 +79,6 @@ export type FaultPlanSource = NonNullable<PlacedFault['source']>;
 // Kept beside the entries rather than in them, so a plan written back (faultPlanText) is the plan read.
 const entrySources = new WeakMap<FaultPlanEntry, FaultPlanSource>();
 
-/** `plan.yaml:12: faults[3]` */
-export function faultPlanSourceText(s: FaultPlanSource): string {
-  return `${s.file}${s.line !== undefined ? `:${s.line}` : ''}: ${s.field}`;
-}
-
 /**
  * A fault plan file (YAML or JSON), checked on its own; where each fault goes is checked when the fleet is built.
  * A problem with an entry names the file, the entry's line and its index, here and when its fault is placed.
@@ -95,9 +90,19 @@ export function parseFaultPlan(input: string | unknown, file = 'fault plan'): Fa
     const parsed = parseYamlDocument(input, file, planError);
     value = parsed.value;
     const seq = parsed.doc.contents && 'get' in parsed.doc.contents ? (parsed.doc.contents as { get(k: string, keepScalar: true): unknown }).get('faults', true) : undefined;
+    // where each line starts, found once: counting the lines before every entry anew took 3 s for 16,000 entries
+    const lineStarts = [0];
+    for (let at = input.indexOf('\n'); at >= 0; at = input.indexOf('\n', at + 1)) lineStarts.push(at + 1);
     lineOf = (i) => {
       const offset = isSeq(seq) ? (seq.items[i] as { range?: [number, number, number] } | undefined)?.range?.[0] : undefined;
-      return offset === undefined ? undefined : input.slice(0, offset).split('\n').length;
+      if (offset === undefined) return undefined;
+      let [lo, hi] = [0, lineStarts.length - 1];
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (lineStarts[mid]! <= offset) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo + 1;
     };
   }
   const doc = mapping(value, file, planError);
@@ -122,7 +127,7 @@ export function parseFaultPlan(input: string | unknown, file = 'fault plan'): Fa
       const message = (err as Error).message;
       const details = err instanceof UsageError ? err.details : {};
       // the messages of mapping/onlyKeys/the layer checks start with the field already
-      throw planError(`${file}${line !== undefined ? `:${line}` : ''}: ${message.startsWith(source.field) ? message : `${source.field}: ${message}`}`, { ...details, field: details['field'] ?? source.field, ...where });
+      throw planError(`${faultSourceAt(source)}: ${message.startsWith(source.field) ? message : `${source.field}: ${message}`}`, { ...details, field: details['field'] ?? source.field, ...where });
     }
   });
   return { version: 1, ...(doc['seed'] !== undefined ? { seed: String(doc['seed']) } : {}), faults };

@@ -31,6 +31,11 @@ export interface PlacedFault extends LayerFault {
   source?: { file: string; line?: number; field: string } | undefined;
 }
 
+/** Where a fault was written, for messages: `plan.yaml:12` (no line for a plan given as data). */
+export function faultSourceAt(source: { file: string; line?: number }): string {
+  return `${source.file}${source.line !== undefined ? `:${source.line}` : ''}`;
+}
+
 export interface PlatformOptions {
   topology: Topology;
   /** `http://127.0.0.1:PORT`: each layer serves at `{origin}/l/{name}` */
@@ -222,8 +227,7 @@ function placeFaults(faults: readonly PlacedFault[], infos: Map<string, NodeInfo
     } catch (err) {
       if (!source || !(err instanceof UsageError)) throw err;
       // a fault plan's entry: name the file, its line and the entry, as a problem found reading it does
-      const at = `${source.file}${source.line !== undefined ? `:${source.line}` : ''}: ${source.field}`;
-      throw new UsageError(err.code, `${at}: ${err.message}`, { ...err.details, file: source.file, ...(source.line !== undefined ? { line: source.line } : {}), field: source.field }, { cause: err });
+      throw new UsageError(err.code, `${faultSourceAt(source)}: ${source.field}: ${err.message}`, { ...err.details, file: source.file, ...(source.line !== undefined ? { line: source.line } : {}), field: source.field }, { cause: err });
     }
   }
   return placed;
