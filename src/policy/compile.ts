@@ -22,7 +22,7 @@ export interface CompiledIma {
   allow?: ReadonlyMap<string, readonly string[]>;
   /** number of paths in the allow-list, for reports */
   allowPaths: number;
-  /** the exclude patterns, as one alternation */
+  /** the exclude patterns, as one RE2 set (each matching the whole path on its own) */
   excludes: readonly Pattern[];
   excludeTemplates: ReadonlySet<string>;
   denied?: ReadonlySet<string>;
