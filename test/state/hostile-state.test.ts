@@ -15,6 +15,7 @@ import { parseSince } from '../../src/cli/actions/history.js';
 import { openState } from '../../src/state/index.js';
 import { assertRejectsCode, assertThrowsCode } from '../helpers/assert.js';
 import { stateFileAtVersion, tempDir } from './tmp.js';
+import { observation } from './reading.js';
 
 test('prune leaves an audit that is still running alone, whatever the age; a killed run of days ago goes', async (t) => {
   const s = await openState(join(tempDir(t), 'state.db'));
@@ -196,16 +197,7 @@ test('a table rebuilt with a conflict clause is STATE_CORRUPT: UNIQUE ... ON CON
 test('a hosting period whose times are not integers is STATE_CORRUPT: as text it silently hid CLONE_HOSTED_TWICE', async (t) => {
   const dir = tempDir(t);
   const X = '1'.repeat(64);
-  const at = (clock: number, s: number, platformPath: string[], hostingEpoch: string) => ({
-    instanceId: X,
-    akName: '000b' + 'ab'.repeat(32),
-    clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true },
-    firmwareVersion: 1n,
-    platformPath,
-    time: 1_700_000_000_000 + s * 1000,
-    target: 'https://vm.example/',
-    hostingEpoch,
-  });
+  const at = (clock: number, s: number, platformPath: string[], hostingEpoch: string) => observation(X, '000b' + 'ab'.repeat(32), clock, s, platformPath, hostingEpoch);
   for (const damage of [`last_seen = 'x'`, `first_seen = 'a', last_seen = 'b'`, 'last_seen = 1.5e300', `closed_at = 'no'`]) {
     const file = join(dir, `${damage.length}.db`);
     let s = await openState(file);
@@ -271,15 +263,7 @@ test('text columns holding a BLOB are STATE_CORRUPT in history and history --run
 test('a time a Date cannot hold in a clock history or a hosting period is STATE_CORRUPT, not INTERNAL_ERROR when a finding or summary names it', async (t) => {
   const dir = tempDir(t);
   const X = '2'.repeat(64);
-  const at = (clock: number, s: number, platformPath: string[]) => ({
-    instanceId: X,
-    akName: '000b' + 'cd'.repeat(32),
-    clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true },
-    firmwareVersion: 1n,
-    platformPath,
-    time: 1_700_000_000_000 + s * 1000,
-    target: 'https://vm.example/',
-  });
+  const at = (clock: number, s: number, platformPath: string[]) => observation(X, '000b' + 'cd'.repeat(32), clock, s, platformPath);
   const lineage = (time: number, receivedAt: number) =>
     JSON.stringify({ v: 1, lineages: [{ clock: '00000000000000000100', resetCount: 1, restartCount: 0, safe: true, firmwareVersion: '0000000000000001', platformPath: ['aa01'], time, receivedAt }] });
   const damages = [

@@ -1,5 +1,6 @@
 // Builders of clock readings for the state tests.
 import type { ClockReading } from '../../src/state/clock-findings.js';
+import type { Observation } from '../../src/state/store.js';
 
 export const P = ['aa01', 'ff00'];
 export const Q = ['bb02', 'ff00'];
@@ -26,5 +27,19 @@ export function reading(r: R): ClockReading {
     platformPath: r.path ?? P,
     time,
     receivedAt: time + Math.round((r.took ?? 0.1) * 1000),
+  };
+}
+
+/** What the store's observe() takes: the instance's reading of `clock`, `s` seconds after 1_700_000_000_000, seen through `platformPath`. */
+export function observation(instanceId: string, akName: string, clock: number, s: number, platformPath: string[], hostingEpoch?: string): Observation {
+  return {
+    instanceId,
+    akName,
+    clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true },
+    firmwareVersion: 1n,
+    platformPath,
+    time: 1_700_000_000_000 + s * 1000,
+    target: 'https://vm.example/',
+    ...(hostingEpoch !== undefined ? { hostingEpoch } : {}),
   };
 }
