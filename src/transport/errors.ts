@@ -16,7 +16,7 @@ export const TRANSPORT_CODES = {
   TRANSPORT_RESET: { kind: 'transport', summary: 'the connection was reset or closed before the response was complete' },
   TRANSPORT_NETWORK: { kind: 'transport', summary: 'another socket-level failure (details.cause names the system error)' },
   TRANSPORT_PROTOCOL: { kind: 'transport', summary: 'the response is not well-formed HTTP/1.1 (a parser error, headers over the size limit)' },
-  TRANSPORT_TLS: { kind: 'transport', summary: 'the TLS handshake failed: unknown CA, wrong host name, expired certificate, client certificate required or refused, no TLS version in common (1.2 or 1.3; 1.3 with a client certificate)' },
+  TRANSPORT_TLS: { kind: 'transport', summary: 'the TLS handshake failed: unknown CA, wrong host name, expired certificate, a key in the server\'s chain under RSA 2048 or EC 224 bits, client certificate required or refused, no TLS version in common (1.2 or 1.3; 1.3 with a client certificate)' },
   TRANSPORT_TLS_CONFIG: { kind: 'input', summary: 'the TLS options are unusable: a CA bundle, certificate or key that does not parse, a key that does not match its certificate, or an encrypted key without its passphrase' },
   TRANSPORT_TOO_LARGE: { kind: 'transport', summary: 'the response exceeded the size cap (Content-Length up front, or bytes counted while reading); the connection was destroyed' },
   TRANSPORT_REDIRECT: { kind: 'transport', summary: 'the endpoint answered with a redirect; redirects are never followed (details.location)' },
@@ -120,7 +120,7 @@ const X509_VERIFY_CODES = new Set([
  * expired, for another name. Trying again in a second meets the same certificate, unlike a reset or a stall.
  */
 export function isServerCertificateRefusal(cause: unknown): boolean {
-  return typeof cause === 'string' && (X509_VERIFY_CODES.has(cause) || cause === 'ERR_TLS_CERT_ALTNAME_INVALID');
+  return typeof cause === 'string' && (X509_VERIFY_CODES.has(cause) || cause === 'ERR_TLS_CERT_ALTNAME_INVALID' || cause === 'ERR_TLS_WEAK_SERVER_KEY');
 }
 
 function isTlsErrorCode(code: string): boolean {

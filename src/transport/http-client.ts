@@ -173,7 +173,7 @@ export class HttpClient {
     this.httpAgent = new http.Agent(agentOptions);
     // One secure context for all connections: parsing a CA bundle per
     // connection would cost more than the handshake.
-    this.httpsAgent = new https.Agent({ ...agentOptions, secureContext: makeSecureContext(options.tls ?? {}), rejectUnauthorized: true });
+    this.httpsAgent = new https.Agent({ ...agentOptions, secureContext: makeSecureContext(options.tls ?? {}), rejectUnauthorized: true, checkServerIdentity });
   }
 
   /** GET with the body read completely under the caps; any status but 200 is an error. */
@@ -450,6 +450,40 @@ const ENCRYPTED_KEY_RE = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4,
  */
 function minTlsVersion(o: TlsOptions): 'TLSv1.2' | 'TLSv1.3' {
   return o.cert !== undefined ? 'TLSv1.3' : 'TLSv1.2';
+}
+
+/** The least key size a server's certificate chain may use: 112-bit security, as OpenSSL's level 2 (RSA 2048, EC P-224). */
+export const MIN_SERVER_KEY_BITS = { rsa: 2048, ec: 224 } as const;
+
+/**
+ * node's host-name check, then the strength of every key in the verified
+ * chain, anchor included. node's OpenSSL runs at security level 1, which
+ * lets a server prove its identity with RSA-1024 (factorable by a
+ * well-funded attacker), whatever cipher list we give it.
+ */
+function checkServerIdentity(host: string, cert: tls.PeerCertificate): Error | undefined {
+  const nameError = tls.checkServerIdentity(host, cert);
+  if (nameError) return nameError;
+  const seen = new Set<tls.PeerCertificate>();
+  for (let c: tls.DetailedPeerCertificate | undefined = cert as tls.DetailedPeerCertificate; c && !seen.has(c) && seen.size < 16; c = c.issuerCertificate) {
+    seen.add(c);
+    const weak = weakKey(c);
+    if (weak) {
+      const err = new Error(`the server's certificate chain uses ${weak} (${c.subject?.CN ? `CN=${c.subject.CN}` : 'a certificate'}): under the ${MIN_SERVER_KEY_BITS.rsa}-bit RSA or ${MIN_SERVER_KEY_BITS.ec}-bit EC accepted`) as NodeJS.ErrnoException;
+      err.code = 'ERR_TLS_WEAK_SERVER_KEY';
+      return err;
+    }
+  }
+  return undefined;
+}
+
+function weakKey(c: tls.PeerCertificate): string | null {
+  const bits = typeof c.bits === 'number' ? c.bits : undefined;
+  if (bits === undefined) return null; // EdDSA keys: no size field, and all strong
+  // node gives modulus and exponent for RSA, a curve for EC
+  if (typeof c.modulus === 'string') return bits < MIN_SERVER_KEY_BITS.rsa ? `an RSA-${bits} key` : null;
+  if (typeof (c as { asn1Curve?: string }).asn1Curve === 'string') return bits < MIN_SERVER_KEY_BITS.ec ? `a ${bits}-bit EC key` : null;
+  return null;
 }
 
 function makeSecureContext(o: TlsOptions): SecureContext {

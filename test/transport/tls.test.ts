@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nodeTls from 'node:tls';
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
@@ -224,4 +224,27 @@ test('the client certificate never reaches a server whose certificate does not v
   const tls11 = await startHttps({ key: tls.serverKey, cert: tls.serverCert, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }, (_req, res) => sendJson(res, 200, sampleEvidenceJson()));
   t.after(() => tls11.close());
   await assertRejectsCode(client({ tls: { ca: tls.caPem } }).fetch(tls11.url, REQUEST), 'TRANSPORT_TLS');
+});
+
+test('a server proving its identity with a weak key (RSA-1024) is refused: TRANSPORT_TLS; RSA-2048 from the same CA passes', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const ossl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: tls.dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  };
+  const served: Record<string, TestServer> = {};
+  for (const bits of [1024, 2048]) {
+    ossl('req', '-newkey', `rsa:${bits}`, '-nodes', '-keyout', `rsa${bits}.key`, '-out', `rsa${bits}.csr`, '-subj', `/CN=rsa${bits}`);
+    ossl('x509', '-req', '-in', `rsa${bits}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `rsa${bits}.pem`, '-days', '2', '-extfile', 'server.ext');
+    const read = (f: string): Buffer => readFileSync(join(tls.dir, f));
+    served[bits] = await startHttps({ key: read(`rsa${bits}.key`), cert: read(`rsa${bits}.pem`) }, (_req, res) => sendJson(res, 200, sampleEvidenceJson()));
+    t.after(() => served[bits]!.close());
+  }
+  const err = await assertRejectsCode(client({ tls: { ca: tls.caPem } }).fetch(served[1024]!.url, REQUEST, { layer: 2 }), 'TRANSPORT_TLS');
+  assert.equal(err.details['cause'], 'ERR_TLS_WEAK_SERVER_KEY');
+  assert.match(err.message, /RSA-1024 key \(CN=rsa1024\)/);
+  assert.equal(err.details['layer'], 2);
+  assert.equal((await client({ tls: { ca: tls.caPem } }).fetch(served[2048]!.url, REQUEST)).evidence.version, 1);
+  // node's own host-name check still runs first
+  const named = await assertRejectsCode(client({ tls: { ca: tls.caPem } }).fetch(`https://localhost:${served[2048]!.port}`, REQUEST), 'TRANSPORT_TLS');
+  assert.equal(named.details['cause'], 'ERR_TLS_CERT_ALTNAME_INVALID');
 });
