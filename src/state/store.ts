@@ -853,13 +853,13 @@ export class StateStore {
    * The newest results whose top layer is this instance (exact, by its index: a watch starting on a state file of
    * millions of results reads a few rows, not the table).
    */
-  latestResultsOf(instanceId: string, limit: number): HistoryEntry[] {
+  *latestResultsOf(instanceId: string, limit: number): Generator<HistoryEntry> {
     checkInput(INSTANCE_RE.test(instanceId), 'instance', instanceId);
     checkInput(Number.isSafeInteger(limit) && limit > 0 && limit <= 10, 'limit', limit);
-    return this.read('read history', () => {
-      const rows = this.stmt(`SELECT * FROM result WHERE instance_id = @instanceId ORDER BY time DESC, id DESC LIMIT @limit`).all({ instanceId, limit }) as ResultRow[];
-      return this.entriesOf(rows, MAX_HISTORY_TEXT);
-    });
+    const rows = this.read('read history', () => this.stmt(`SELECT * FROM result WHERE instance_id = @instanceId ORDER BY time DESC, id DESC LIMIT @limit`).all({ instanceId, limit }) as ResultRow[]);
+    // One result decoded at a time, as the caller reaches it: the caller stops at the first that serves, and a
+    // few large results (each under the per-result cap) are never held, or refused as too much, together.
+    for (const row of rows) yield this.read('read history', () => this.entriesOf([row], MAX_HISTORY_TEXT)[0]!);
   }
 
   private entriesOf(rows: ResultRow[], maxText: number): HistoryEntry[] {

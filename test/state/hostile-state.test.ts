@@ -286,3 +286,17 @@ test('a time a Date cannot hold in a clock history or a hosting period is STATE_
     s.close();
   }
 });
+
+test("an instance's latest results are decoded one at a time, as the caller reaches them: a damaged older one does not stop the newest from serving", async (t) => {
+  const s = await openState(join(tempDir(t), 'state.db'));
+  t.after(() => s.close());
+  const instanceId = 'ab'.repeat(32);
+  for (let i = 0; i < 3; i++) s.appendResult({ time: 1_000 + i, target: `https://vm.example/${i}`, instanceId, verdict: 'trusted', result: { n: i } });
+  const raw = new Database(s.path);
+  t.after(() => raw.close());
+  raw.prepare('UPDATE result SET blob = ? WHERE time = 1000').run(Buffer.from([0x01, 0xff, 0xfe]));
+  const newest = s.latestResultsOf(instanceId, 3).next();
+  assert.deepEqual(newest.value?.result, { n: 2 });
+  // read to the damaged one, it is STATE_CORRUPT as before
+  assertThrowsCode(() => [...s.latestResultsOf(instanceId, 3)], 'STATE_CORRUPT');
+});
