@@ -145,6 +145,18 @@ export interface ImaFacts {
   /** true when the list's template hashes replay to the quoted IMA PCR (10) */
   replayMatched: boolean;
   entries: ImaEntryFacts[];
+  /**
+   * Verified violation entries (all-zero template hash): the file was open for write while it was measured
+   * (ToMToU, open-writers), so what was read may not be what the list says. No digest: only the path, when
+   * the template has one. Absent in facts from before violations were given: none.
+   */
+  violations?: ImaViolationFacts[];
+}
+
+export interface ImaViolationFacts {
+  /** the entry's index in the list */
+  entry: number;
+  path?: string;
 }
 
 /**

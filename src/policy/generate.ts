@@ -216,6 +216,14 @@ function generateIma(w: Lines, l: LayerFacts, opts: GenerateOptions, files: Gene
   w.add(4, 'ima:');
   w.add(6, 'required: true', 'the layer sent an IMA log that replayed to its quote');
   if (!ima.entries.length) return;
+  const violations = ima.violations ?? [];
+  if (violations.length) {
+    // the reference logged violations: its own policy would fail on them; say so where the rule is relaxed
+    const first = violations[0]!.path ?? `entry ${violations[0]!.entry}`;
+    w.comment(6, `the reference logged ${violations.length} violation(s) (a file open for write while measured, first: ${first}):`);
+    w.comment(6, 'allowed so that this policy accepts it; exclude those paths and set `fail` to be strict');
+    w.add(6, 'violations: allow');
+  }
   const list = imaAllowList(l);
   const file = opts.imaAllowListFile?.(l);
   if (file) {

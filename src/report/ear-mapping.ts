@@ -148,7 +148,7 @@ export const CODE_MAPPINGS: readonly CodeMapping[] = [
     value: FS.CONTRAINDICATED,
     meaning: 'a denied or altered file, or an IMA log that contradicts the quoted PCR',
   },
-  { codes: ['POLICY_IMA_UNKNOWN_FILE', 'POLICY_IMA_MISSING'], claim: 'file-system', value: FS.UNRECOGNIZED, meaning: 'a measured file is not in the allow-list (or there is no IMA log)' },
+  { codes: ['POLICY_IMA_UNKNOWN_FILE', 'POLICY_IMA_VIOLATION', 'POLICY_IMA_MISSING'], claim: 'file-system', value: FS.UNRECOGNIZED, meaning: 'a measured file is not in the allow-list, or was open for write while measured (or there is no IMA log)' },
   { codes: ['IMA_*'], claim: 'file-system', value: AR4SI.UNEXPECTED_EVIDENCE, meaning: 'the IMA log cannot be parsed' },
   {
     codes: ['POLICY_BINDING', 'BINDING_*', 'VPLATFORM_INSTANCE_NOT_HOSTED', 'VPLATFORM_INSTANCE_LEFT', 'VPLATFORM_ISSUER_NOT_RECORDED', 'VPLATFORM_REPLAY_MISMATCH', 'VPLATFORM_LIFECYCLE_VIOLATION'],

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { evaluatePolicy } from '../../src/policy/evaluate.js';
 import { checkPolicy } from '../../src/policy/load.js';
 import { chain, input, layerPolicy, sha1, sha256 } from './fixtures.js';
-import { assertFail, assertPass, rule } from './rule-helpers.js';
+import { allResults, assertFail, assertPass, rule } from './rule-helpers.js';
 
 const vm = (body: string) => layerPolicy(`select: { position: 0 }\nima:\n${body.split('\n').map((l) => `  ${l}`).join('\n')}`);
 const allowList = `allowList:
@@ -155,4 +155,28 @@ test('ima.denied: the kernel\'s boot_aggregate in another algorithm than the fil
   const named = chain();
   named[0]!.ima!.entries.push({ path: 'boot_aggregate', digest: sha1('xmrig'), algo: 'sha1', template: 'ima-ng' });
   assertFail(evaluatePolicy(vm(`denied: ["${sha256('xmrig')}"]`), input(named)), 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
+});
+
+test('ima violations (a file open for write while measured): fail unless the path is excluded; `violations: allow` lets them pass; only with an allow-list', () => {
+  const violated = chain();
+  violated[0]!.ima!.violations = [{ entry: 7, path: '/usr/bin/bash' }];
+  const r = assertFail(evaluatePolicy(vm(allowList), input(violated)), 'layer[0].ima.allowList', 'POLICY_IMA_VIOLATION');
+  assert.match(r.message, /1 violation\(s\): a file open for write while measured, its content unknown \(first: \/usr\/bin\/bash\)/);
+  assert.deepEqual((r.actual as { violations: unknown[] }).violations, [{ entry: 7, path: '/usr/bin/bash' }]);
+  // the file's own entry listed with its digest does not make the violation pass: what was read is unknown
+  assertPass(evaluatePolicy(vm(`${allowList}\nviolations: allow`), input(violated)), 'layer[0].ima.allowList');
+  // excluded paths are not checked, violations on them included
+  violated[0]!.ima!.violations = [{ entry: 7, path: '/var/log/wtmp' }];
+  const ok = assertPass(evaluatePolicy(vm(`${allowList}\nexcludes: ["/var/log/.*"]`), input(violated)), 'layer[0].ima.allowList');
+  assert.equal((ok.actual as { excluded: number }).excluded, 1);
+  // a violation with no path (a template without a name field) cannot be excluded
+  violated[0]!.ima!.violations = [{ entry: 3 }];
+  assert.match(assertFail(evaluatePolicy(vm(`${allowList}\nexcludes: [".*"]`), input(violated)), 'layer[0].ima.allowList', 'POLICY_IMA_VIOLATION').message, /first: entry 3, no path/);
+  // a changed file is still named by its own code first
+  violated[0]!.ima!.entries[2]!.digest = sha256('libc with a backdoor');
+  assertFail(evaluatePolicy(vm(allowList), input(violated)), 'layer[0].ima.allowList', 'POLICY_IMA_DIGEST');
+  // without an allow-list nothing checks files: no rule, no failure
+  assert.equal(allResults(evaluatePolicy(vm('required: true'), input(violated))).some((x) => x.id === 'layer[0].ima.allowList'), false);
+  const bad = checkPolicy(`apiVersion: vtpm-verify/v1\nname: t\nlayers:\n  - name: r\n    ima:\n      violations: ignore\n`, { path: 'p.yaml' });
+  assert.equal(bad.issues[0]?.code, 'POLICY_VALUE');
 });

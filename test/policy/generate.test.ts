@@ -228,3 +228,15 @@ test('a log measuring an empty CRTM version (OVMF under swtpm): no crtmVersions 
   assert.deepEqual(failedRules(e), []);
   assert.equal(e.verdict, 'trusted');
 });
+
+test('a reference with IMA violations: the generated policy allows violations, says so in a comment, and accepts its evidence; without them it stays strict', () => {
+  const c = chain();
+  c[0]!.ima!.violations = [{ entry: 4, path: '/var/log/\nlayers: []' }];
+  const g = generatePolicy(c, { imaAllowListFile: imaFile });
+  assert.match(g.yaml, /# the reference logged 1 violation\(s\) \(a file open for write while measured, first: \/var\/log\/\?layers: \[\]\):/);
+  assert.match(g.yaml, /^      violations: allow$/m);
+  assert.deepEqual(failedRules(evaluatePolicy(load(g), input(c))), []);
+  const strict = load(generatePolicy(chain(), { imaAllowListFile: imaFile }));
+  assert.equal(strict.spec.layers[0]!.ima!.violations, 'fail');
+  assertFail(evaluatePolicy(strict, input(c)), 'layer[0].ima.allowList', 'POLICY_IMA_VIOLATION');
+});
