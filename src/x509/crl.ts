@@ -173,14 +173,16 @@ export function parseCrls(bytes: Uint8Array, what: string): Crl[] {
   try {
     ders = splitDerOrPem(bytes, what, ['X509 CRL']).ders;
   } catch (err) {
-    if (err instanceof VtpmError) throw new ParseError('CRL_MALFORMED', `${what}: ${err.message}`, { what, cause: err.code }, { cause: err });
+    // splitDerOrPem's message already starts with `what`
+    if (err instanceof VtpmError) throw new ParseError('CRL_MALFORMED', err.message, { what, cause: err.code }, { cause: err });
     throw err;
   }
   return ders.map((der, index) => {
     try {
       return parseCrl(der);
     } catch (err) {
-      if (err instanceof ParseError && ders.length > 1) throw new ParseError(err.code, `${what} CRL ${index}: ${err.message}`, { ...err.details, what, index }, { cause: err });
+      // name the input (and the CRL within it): parseCrl knows neither
+      if (err instanceof ParseError) throw new ParseError(err.code, `${what}${ders.length > 1 ? ` CRL ${index}` : ''}: ${err.message}`, { ...err.details, what, ...(ders.length > 1 ? { index } : {}) }, { cause: err });
       throw err;
     }
   });

@@ -12,7 +12,7 @@ import { buildTrustStore, TrustStore } from '../../src/x509/trust-store.js';
 import { validatePath } from '../../src/x509/validate.js';
 import { assertThrowsCode } from '../helpers/assert.js';
 import { corpusPath } from '../helpers/paths.js';
-import { AT, makeChain, makeCert, makeCrl, tempDir } from '../helpers/pki.js';
+import { AT, makeChain, makeCert, makeCrl, tempDir, writeTemp } from '../helpers/pki.js';
 
 test('--trust syntax: [LABEL=]PATH', () => {
   assert.deepEqual(parseTrustSpec('ek-ca=/etc/vtpm/ek'), { label: 'ek-ca', path: '/etc/vtpm/ek' });
@@ -105,6 +105,18 @@ test('CRL files: PEM and DER, a broken one is CRL_MALFORMED', async () => {
   assertThrowsCode(() => loadCrls([join(dir, 'bad.crl')]), 'CRL_MALFORMED');
   writeFileSync(join(dir, 'cert.pem'), chain.root.pem);
   assertThrowsCode(() => loadCrls([join(dir, 'cert.pem')]), 'CRL_MALFORMED');
+});
+
+test('a broken CRL file is named once in the message, whether DER or PEM', () => {
+  const dir = tempDir();
+  const der = writeTemp(dir, 'bad.crl', Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]));
+  const junk = writeTemp(dir, 'junk.crl', 'not a CRL\n');
+  const b64 = writeTemp(dir, 'b64.crl', '-----BEGIN X509 CRL-----\n!!!!\n-----END X509 CRL-----\n');
+  for (const path of [der, junk, b64]) {
+    const err = assertThrowsCode(() => loadCrls([path]), 'CRL_MALFORMED');
+    assert.equal(err.message.split(path).length - 1, 1, err.message);
+    assert.ok(err.message.startsWith(`${path}: `), err.message);
+  }
 });
 
 test('the corpus vendor-ca folder loads whole (PEMs without trailing newline, DER with one, bundles with comments)', (t) => {
