@@ -11,7 +11,7 @@
 
 import { PLAIN } from '../cli/output.js';
 import type { AttestationResult } from '../verify/result.js';
-import { displayName, resultDurationMs } from './format.js';
+import { displayName, resultDurationMs, terminalSafe } from './format.js';
 import type { AuditRun } from './json-report.js';
 import { coverageGaps, mergedSources } from './merge.js';
 import type { AuditSummary } from './summary.js';
@@ -117,8 +117,9 @@ export function* junitChunks(run: AuditRun, summary: AuditSummary, results: Iter
   for (const [name, value] of props) yield `      <property name="${xmlAttr(name)}" value="${xmlAttr(value)}"/>\n`;
   yield '    </properties>\n';
   for (const r of results) yield testcase(r);
-  // the run's warnings, where CI systems show a suite's output
-  if (run.warnings?.length) yield `    <system-err>${xmlText(run.warnings.map((w) => `warning: ${w}`).join('\n'))}</system-err>\n`;
+  // the run's warnings, where CI systems show a suite's output: a line each, written as the terminal
+  // writes them (a line break in one, from a merged report's input, shown as \u000a: no added line)
+  if (run.warnings?.length) yield `    <system-err>${xmlText(run.warnings.map((w) => `warning: ${terminalSafe(w)}`).join('\n'))}</system-err>\n`;
   yield '  </testsuite>\n</testsuites>\n';
 }
 

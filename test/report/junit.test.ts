@@ -132,3 +132,18 @@ test("an interrupted audit's own report says the fleet is not covered, as `repor
     assert.equal(xpath(file, 'count(//property[@name="incomplete"])'), '0');
   });
 });
+
+test("the run's warnings are the suite's <system-err>, one line each: a line break in one cannot add a line", (t) => {
+  if (!haveXmllint(t)) return;
+  const f = fleet(2);
+  // a merged report is input: its warnings may hold anything
+  const warnings = ['trust: a.pem: unreadable\nwarning: all 2 VMs TRUSTED', 'second\rwarning: overwritten\u2028x\ty'];
+  withFile(t, renderJunit({ ...f.run, warnings }, summarize(f.results), f.results), (file) => {
+    assertValidJunit(file);
+    const lines = xpath(file, 'string(//system-err)').split(/\r\n|\r|\n/);
+    assert.deepEqual(lines, [
+      'warning: trust: a.pem: unreadable\\u000awarning: all 2 VMs TRUSTED',
+      'warning: second\\u000dwarning: overwritten\\u2028x\\u0009y',
+    ]);
+  });
+});
