@@ -17,6 +17,7 @@ import { bootPcrVerified, unaccountedCmdlinePcrs } from './rules/eventlog.js';
 import { fwHex } from './rules/tpm.js';
 import { manufacturerText } from './rules/trust.js';
 import { API_VERSION, normalizeManufacturer } from './schema.js';
+import { unseenPattern } from '../util/terminal-safe.js';
 
 export interface GenerateOptions {
   /** the policy name (default "golden") */
@@ -47,11 +48,12 @@ const UNPINNED_PCRS: ReadonlyMap<number, string> = new Map([
 
 /**
  * Characters a reviewer would not see, or that reorder what is shown: control
- * characters (C0, DEL, C1), format characters (bidi overrides and marks,
- * zero-width ones, BOM) and the Unicode line and paragraph separators. The
- * policy is printed to the terminal without -o, and reviewed.
+ * characters (C0, DEL, C1) and unseenPattern's (format characters such as bidi
+ * overrides and marks, zero-width ones and BOM; the other default-ignorable
+ * ones; the Unicode line and paragraph separators). The policy is printed to
+ * the terminal without -o, and reviewed.
  */
-const UNSEEN = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+const UNSEEN = new RegExp(unseenPattern(String.raw`\p{Cc}`), 'gu');
 /** \uXXXX for each UTF-16 unit: one past U+FFFF (a TAG character, U+E0000..) is a surrogate pair, escaped as two. */
 const uEscape = (c: string): string => [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
 /** A JSON string, with unseen characters escaped (\uXXXX, valid in YAML double quotes and JSON alike). */

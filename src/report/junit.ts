@@ -12,6 +12,7 @@
 import { PLAIN } from '../cli/output.js';
 import type { AttestationResult } from '../verify/result.js';
 import { displayName, resultDurationMs, terminalSafe } from './format.js';
+import { unseenPattern } from '../util/terminal-safe.js';
 import type { AuditRun } from './json-report.js';
 import { coverageGaps, mergedSources } from './merge.js';
 import type { AuditSummary } from './summary.js';
@@ -27,8 +28,9 @@ export const DEFAULT_CLASSNAME = 'vtpm-verify';
 const NOT_XML_CHAR = /[^\t\n\r\u0020-\u007e\u00a0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu;
 // XML carries these, but a CI page or log showing a failure message would display text from the
 // evidence (an IMA path) in another order than it holds, or hide some of it: format characters (bidi
-// overrides, isolates and marks, zero-width ones, BOM, TAG characters) and the Unicode separators.
-const UNSEEN = /[\p{Cf}\u2028\u2029]/gu;
+// overrides, isolates and marks, zero-width ones, BOM, TAG characters), the other default-ignorable
+// ones and the Unicode separators (unseenPattern).
+const UNSEEN = new RegExp(unseenPattern(), 'gu');
 
 function visible(text: string): string {
   const shown = (c: string): string => {

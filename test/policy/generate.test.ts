@@ -189,6 +189,25 @@ test('characters a reviewer would not see are escaped in generated strings and r
   assert.equal(evaluatePolicy(p, input(c)).verdict, 'trusted');
 });
 
+test('default-ignorable characters (drawn as nothing: U+034F, variation selectors, Hangul fillers) are escaped in strings and replaced in comments', () => {
+  const c = chain();
+  // prints exactly like "/usr/bin/bash" and "ro quiet"
+  const path = '/usr/bin/ba\u034fsh';
+  const cmdline = 'ro\u3164quiet\ufe0f';
+  c[0]!.ima!.entries[1]!.path = path;
+  c[0]!.eventLog!.kernelCmdlines = [cmdline];
+  c[0]!.eventLog!.bootApplications[0]!.path = '\\EFI\u034f\\BOOT';
+  const g = generatePolicy(c);
+  assert.doesNotMatch(g.yaml, /[\u034f\u3164\ufe0f]/);
+  assert.match(g.yaml, /"\/usr\/bin\/ba\\u034fsh"/);
+  assert.match(g.yaml, /- "ro\\u3164quiet\\ufe0f"/);
+  assert.match(g.yaml, /# boot application, PCR 4: \\EFI\?\\BOOT/);
+  const p = loadPolicy(g.yaml);
+  assert.ok(p.spec.layers[0]!.ima!.allowList!.has(path));
+  assert.deepEqual(p.spec.layers[0]!.eventLog!.kernelCmdlines!.exact, [cmdline]);
+  assert.equal(evaluatePolicy(p, input(c)).verdict, 'trusted');
+});
+
 test('unseen characters past U+FFFF (TAG characters, U+E0000..) are escaped whole, as a surrogate pair: the policy still accepts its evidence', () => {
   const c = chain();
   // invisible TAG characters ("ASCII smuggling"): each is one code point of two UTF-16 units

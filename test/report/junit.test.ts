@@ -94,6 +94,7 @@ test('escaping rules, character by character', () => {
   // carried by XML, but would show a CI page text in another order than it holds
   assert.equal(xmlText('/usr/bin/\u202eexe.sh\u202c \u2066x\u2069 \u200f\u061c\ufeff\u2028'), '/usr/bin/\\u202eexe.sh\\u202c \\u2066x\\u2069 \\u200f\\u061c\\ufeff\\u2028');
   assert.equal(xmlText('tool\u{e0041}\u200b'), 'tool\\u{e0041}\\u200b', 'hidden TAG text and zero-width characters are shown');
+  assert.equal(xmlText('/usr/bin/ba\u034fsh\ufe0f\u3164'), '/usr/bin/ba\\u034fsh\\ufe0f\\u3164', 'default-ignorable characters (drawn as nothing) are shown');
   // allowed characters pass unchanged, astral ones included
   assert.equal(xmlText('tab\tlf\ncr\r é ✓ 😀 \u00a0'), 'tab\tlf\ncr\r é ✓ 😀 \u00a0');
 });

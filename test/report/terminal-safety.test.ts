@@ -10,8 +10,9 @@ import { PLAIN, renderError } from '../../src/cli/output.js';
 import { renderFailures } from '../../src/report/failures.js';
 import { renderSummary, type AuditSummary } from '../../src/report/summary.js';
 
-const HOSTILE = 'x\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eevil\n✓ trusted';
-const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+// ends in characters drawn as nothing (a combining grapheme joiner, a Hangul filler, a variation selector)
+const HOSTILE = 'x\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eevil\n✓ trusted\u034f\u3164\ufe0f';
+const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u034f\u3164\ufe0f]/;
 
 test('error messages and details are printed with control and bidi characters escaped', () => {
   const text = renderError(new ParseError('REPORT_MISMATCH', `the VM ${HOSTILE} is in two reports`, { file: HOSTILE, actual: HOSTILE, nested: { k: HOSTILE } }), PLAIN);
