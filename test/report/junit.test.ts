@@ -71,7 +71,7 @@ test('hostile strings: the file stays well-formed and they read back as the text
   const evil = f.results.at(-1)!;
   evil.name = `vm "quoted" & 'single' ${XSS}\ttab\nnewline`;
   evil.group = `g${SCRIPT}`;
-  evil.reason = `bad\u0000nul \u001b[31mred\u001b[0m \ud800lone ]]> \uffff end`;
+  evil.reason = `bad\u0000nul \u001b[31mred\u001b[0m \ud800lone ]]> \uffff end\r\nAll 2 VMs TRUSTED\t.`;
   const xml = renderJunit(f.run, summarize(f.results), f.results);
   assert.doesNotMatch(xml, /<script>|<img /, 'markup from results never appears unescaped');
   withFile(t, xml, (file) => {
@@ -80,7 +80,8 @@ test('hostile strings: the file stays well-formed and they read back as the text
     assert.equal(xpath(file, 'string(//testcase[failure][last()]/@classname)'), evil.group);
     assert.equal(
       xpath(file, 'string(//testcase[failure][last()]/failure/@message)'),
-      'bad\\u0000nul \\u001b[31mred\\u001b[0m \\ud800lone ]]> \\uffff end [QUOTE_BAD_SIGNATURE]',
+      // one line: a line break in the reason (an IMA path from the evidence) cannot add one to a CI page
+      'bad\\u0000nul \\u001b[31mred\\u001b[0m \\ud800lone ]]> \\uffff end\\u000d\\u000aAll 2 VMs TRUSTED\\u0009. [QUOTE_BAD_SIGNATURE]',
     );
   });
 });
