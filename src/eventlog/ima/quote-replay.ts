@@ -80,8 +80,17 @@ export function replayImaAgainstQuote(list: UnverifiedImaList, quoted: PcrValues
   const pcrs: ImaPcrOutcome[] = [];
   const verifiedEntries: ImaEntry[] = [];
   const coveredUpTo = new Map<number, number>();
+  // Positions (in `entries`) of each PCR's entries, in one pass: a list may name as many PCRs as it has entries,
+  // and filtering the whole list per PCR, or looking each entry's position up, would be quadratic.
+  const positionsOf = new Map<number, number[]>();
+  entries.forEach((e, i) => {
+    const at = positionsOf.get(e.pcr);
+    if (at) at.push(i);
+    else positionsOf.set(e.pcr, [i]);
+  });
   for (const pcr of [...touched].sort((a, b) => a - b)) {
-    const mine = entries.filter((e) => e.pcr === pcr);
+    const positions = positionsOf.get(pcr) ?? [];
+    const mine = positions.map((i) => entries[i]!);
     const value = running.get(pcr)!;
     const q = quotedBank.get(pcr);
     const base: ImaPcrOutcome = { pcr, status: 'not-quoted', replayed: toHex(value), entries: mine.length, coveredEntries: 0, lastCoveredEntry: null };
@@ -103,7 +112,7 @@ export function replayImaAgainstQuote(list: UnverifiedImaList, quoted: PcrValues
       );
       continue;
     }
-    const covered = mine.filter((e) => entries.indexOf(e) <= m);
+    const covered = mine.filter((_, k) => positions[k]! <= m);
     coveredUpTo.set(pcr, m);
     const last = covered.length ? covered[covered.length - 1]!.index : null;
     pcrs.push({ ...base, status: 'match', coveredEntries: covered.length, lastCoveredEntry: last });
