@@ -480,3 +480,17 @@ test('against a quote: replay time grows linearly with the list, however many PC
     assert.ok(ms < 2500, `${what}: replay against the quote took ${ms.toFixed(0)} ms`);
   }
 });
+
+test('against a quote, continued from a carried state: a PCR only earlier entries extended, and not carried, is no TypeError', () => {
+  // entry 0 in PCR 11 (not quoted), entries 1 and 2 in PCR 10; the first quote is taken after entry 1
+  const list = parseImaBinary(Buffer.concat([bareEntry(11), bareEntry(10), bareEntry(10)]));
+  const first = replayImaAgainstQuote(list, new Map([['sha256', new Map([[10, replayIma({ ...list, entries: list.entries.slice(0, 2) }, 'sha256').pcrs.get(10)!]])]]));
+  assert.deepEqual([first.state!.nextEntry, [...first.state!.pcrs.keys()]], [2, [10]]);
+  const next = replayImaAgainstQuote(list, new Map([['sha256', new Map([[10, replayIma(list, 'sha256').pcrs.get(10)!]])]]), { from: first.state! });
+  assert.deepEqual(
+    next.pcrs.map((p) => [p.pcr, p.status, p.coveredEntries]),
+    [[10, 'match', 1]],
+  );
+  assert.equal(next.verified!.entries.length, 1);
+  assert.equal(next.verified!.entries[0]!.index, 2);
+});

@@ -91,7 +91,10 @@ export function replayImaAgainstQuote(list: UnverifiedImaList, quoted: PcrValues
   for (const pcr of [...touched].sort((a, b) => a - b)) {
     const positions = positionsOf.get(pcr) ?? [];
     const mine = positions.map((i) => entries[i]!);
-    const value = running.get(pcr)!;
+    const value = running.get(pcr);
+    // Only entries before the carried position extend it, and the carried state has no value for it (it was not
+    // quoted then): it is outside this replay, which the earlier one reported on.
+    if (!value) continue;
     const q = quotedBank.get(pcr);
     const base: ImaPcrOutcome = { pcr, status: 'not-quoted', replayed: toHex(value), entries: mine.length, coveredEntries: 0, lastCoveredEntry: null };
     if (!q) {
