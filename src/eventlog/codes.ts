@@ -27,7 +27,7 @@ export const IMA_CODES = {
   IMA_TRUNCATED: { kind: 'input', summary: 'a binary IMA list ends inside an entry' },
   IMA_TOO_LARGE: { kind: 'input', summary: 'an IMA entry, line or the number of entries is above its cap' },
   IMA_UNKNOWN_TEMPLATE: { kind: 'input', summary: 'an ASCII entry uses a template whose data cannot be rebuilt from text' },
-  IMA_FIELD_INVALID: { kind: 'input', summary: 'an IMA template field is malformed (digest algorithm, hex, field framing)' },
+  IMA_FIELD_INVALID: { kind: 'input', summary: 'an IMA template field is malformed (digest algorithm, hex, field framing, an empty template name), or the file is a firmware event log' },
   IMA_ENTRY_GAP: { kind: 'input', summary: 'an incremental IMA list does not start at the entry the carried replay state expects' },
   IMA_TEMPLATE_HASH_MISMATCH: { kind: 'verification', summary: "an IMA entry's template hash is not the hash of its template data" },
   IMA_REPLAY_MISMATCH: { kind: 'verification', summary: 'the PCR replayed from the IMA list differs from the quoted value' },

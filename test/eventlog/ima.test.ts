@@ -494,3 +494,18 @@ test('against a quote, continued from a carried state: a PCR only earlier entrie
   assert.equal(next.verified!.entries.length, 1);
   assert.equal(next.verified!.entries[0]!.index, 2);
 });
+
+test('a firmware event log given as the IMA list is named as one, not an IMA list with a "too large" template name', (t) => {
+  for (const name of ['goattest_crypto_agile.bin', 'tpm2tools_event-uefi-sha1-log.bin', 'gotpmtools_debian-10.bin', 'goattest_short_no_action.bin']) {
+    const p = corpusPath(t, 'eventlogs', name);
+    if (!p) return;
+    const err = assertThrowsCode(() => parseImaList(readFileSync(p)), 'IMA_FIELD_INVALID');
+    assert.equal(err.details['format'], 'tcg-pc-client', name);
+    assert.match(err.message, /firmware event log/, name);
+  }
+  // an entry with an empty template name is malformed framing, not above a cap
+  const empty = Buffer.concat([le32(10), Buffer.alloc(20, 1), le32(0), le32(0)]);
+  const err = assertThrowsCode(() => parseImaList(empty), 'IMA_FIELD_INVALID');
+  assert.equal(err.details['format'], undefined);
+  assert.match(err.message, /template name is empty/);
+});

@@ -11,6 +11,7 @@
 import { ParseError, VtpmError } from '../../errors.js';
 import { TpmReader } from '../../tpm/reader.js';
 import { IMA_CAPS } from '../caps.js';
+import { parseEventLog } from '../parse.js';
 import { buildLegacyTemplate, buildTemplate, decodeFields, legacyTemplateData } from './fields.js';
 import { LazyImaEntry } from './entry.js';
 import { TEMPLATE_FIELDS, templateFieldIds } from './templates.js';
@@ -187,6 +188,14 @@ export function parseImaBinary(bytes: Uint8Array, opts: ParseImaOptions = {}): U
     try {
       entries.push(readBinaryEntry(r, index, offset, caps));
     } catch (err) {
+      if (entries.length === 0 && err instanceof VtpmError && isFirmwareLog(bytes)) {
+        throw new ParseError(
+          'IMA_FIELD_INVALID',
+          'this is a TCG PC Client firmware event log (binary_bios_measurements), not an IMA measurement list: pass it as the event log, and the IMA list (ascii_runtime_measurements or binary_runtime_measurements) as the IMA list',
+          { entry: index, offset, field: 'entry header', format: 'tcg-pc-client' },
+          { cause: err },
+        );
+      }
       if (err instanceof VtpmError && err.code === 'TPM_TRUNCATED') {
         throw new ParseError(
           'IMA_TRUNCATED',
@@ -201,12 +210,26 @@ export function parseImaBinary(bytes: Uint8Array, opts: ParseImaOptions = {}): U
   return { trust: 'unverified', format: 'binary', entries, firstEntryIndex: first, trailingBytes, notes };
 }
 
+/** Does a list that failed at its first entry parse as a TCG PC Client firmware log instead (the two files swapped)? Any 32 bytes frame as a SHA-1 event, so it must also start like one. */
+function isFirmwareLog(bytes: Uint8Array): boolean {
+  try {
+    // every firmware log starts in PCR 0 (a Spec ID event, or the CRTM's first measurement); a CCEL log has a Spec ID
+    const log = parseEventLog(bytes);
+    return log.specId !== undefined || log.events[0]?.pcrIndex === 0;
+  } catch {
+    return false;
+  }
+}
+
 function readBinaryEntry(r: TpmReader, index: number, offset: number, caps: ImaCaps): ImaEntry {
   const where = { entry: index, offset };
   const pcr = r.u32le('pcr');
   const templateHash = r.bytes(20, 'template hash');
   const nameLen = r.u32le('template name length');
-  if (nameLen === 0 || nameLen > caps.maxTemplateNameBytes) {
+  if (nameLen === 0) {
+    throw new ParseError('IMA_FIELD_INVALID', `IMA entry ${index} (offset ${offset}): the template name is empty`, { ...where, field: 'template name', nameLen });
+  }
+  if (nameLen > caps.maxTemplateNameBytes) {
     throw new ParseError('IMA_TOO_LARGE', `IMA entry ${index} (offset ${offset}): template name length ${nameLen} is outside 1..${caps.maxTemplateNameBytes}`, { ...where, nameLen });
   }
   const nameBytes = r.bytes(nameLen, 'template name');
