@@ -465,19 +465,17 @@ function bareEntry(pcr: number): Buffer {
   return Buffer.concat([le32(pcr), Buffer.alloc(20, 1), le32(1), Buffer.from('x'), le32(0)]);
 }
 
-test('against a quote: replay time grows linearly with the list, however many PCRs its entries name', () => {
+test('against a quote: long lists, in one PCR or naming thousands, replay to their quote', () => {
   // Each entry's position used to be looked up with indexOf, and the whole list filtered once per PCR named:
-  // 60,000 entries took ~4 s, 20,000 entries in distinct PCRs ~7 s.
+  // 60,000 entries took ~4 s, 20,000 entries in distinct PCRs ~7 s. The time is measured by `npm run bench
+  // -- eventlog` (a test does not time), this checks the outcome on such lists.
   const quoteFor = (list: ReturnType<typeof parseImaBinary>): PcrValues => new Map([['sha256', new Map([[10, replayIma(list, 'sha256').pcrs.get(10)!]])]]);
   const samePcr = parseImaBinary(Buffer.concat(Array.from({ length: 60_000 }, () => bareEntry(10))));
   const manyPcrs = parseImaBinary(Buffer.concat(Array.from({ length: 20_000 }, (_, i) => bareEntry(i === 0 ? 10 : 1000 + i))));
   for (const [what, list] of [['one PCR', samePcr], ['distinct PCRs', manyPcrs]] as const) {
-    const t0 = performance.now();
     const r = replayImaAgainstQuote(list, quoteFor(list));
-    const ms = performance.now() - t0;
     assert.equal(r.pcrs.find((p) => p.pcr === 10)!.status, 'match', what);
     assert.equal(r.pcrs.find((p) => p.pcr === 10)!.coveredEntries, list.entries.filter((e) => e.pcr === 10).length, what);
-    assert.ok(ms < 2500, `${what}: replay against the quote took ${ms.toFixed(0)} ms`);
   }
 });
 
