@@ -48,7 +48,7 @@ export const POLICY_RULE_CODES = {
   POLICY_IMA_REPLAY: { kind: 'verification', summary: 'the IMA log does not replay to the quoted PCR, so its contents cannot be used' },
   POLICY_IMA_UNKNOWN_FILE: { kind: 'verification', summary: 'a measured file is not in the IMA allow-list' },
   POLICY_IMA_DIGEST: { kind: 'verification', summary: "a measured file's digest is not one the IMA allow-list gives for its path" },
-  POLICY_IMA_VIOLATION: { kind: 'verification', summary: 'the IMA log has a violation (a file open for write while measured, its content unknown) on a path the allow-list checks' },
+  POLICY_IMA_VIOLATION: { kind: 'verification', summary: 'the IMA log has a violation (a file open for write while measured, its content unknown) and the policy checks an allow-list without `violations: allow`' },
   POLICY_IMA_DENIED: { kind: 'verification', summary: 'a measured file has a denied digest (or cannot be checked against the list)' },
   POLICY_CHAIN_DEPTH: { kind: 'verification', summary: 'the number of layers is outside chain.minDepth..chain.maxDepth' },
   POLICY_CHAIN_END: { kind: 'verification', summary: 'the walk did not end at the kind of layer chain.endAt requires' },

@@ -147,8 +147,9 @@ export interface ImaFacts {
   entries: ImaEntryFacts[];
   /**
    * Verified violation entries (all-zero template hash): the file was open for write while it was measured
-   * (ToMToU, open-writers), so what was read may not be what the list says. No digest: only the path, when
-   * the template has one. Absent in facts from before violations were given: none.
+   * (ToMToU, open-writers), so what was read may not be what the list says. No digest, and the path (when the
+   * template has one) is the attester's claim: IMA extends all ones for a violation, whatever its template
+   * data, so only how many there were is attested. Absent in facts from before violations were given: none.
    */
   violations?: ImaViolationFacts[];
 }
@@ -156,6 +157,7 @@ export interface ImaFacts {
 export interface ImaViolationFacts {
   /** the entry's index in the list */
   entry: number;
+  /** the path its template data names: NOT attested (shown, never decided on) */
   path?: string;
 }
 

@@ -223,7 +223,7 @@ function generateIma(w: Lines, l: LayerFacts, opts: GenerateOptions, files: Gene
     // the reference logged violations: its own policy would fail on them; say so where the rule is relaxed
     const first = violations[0]!.path ?? `entry ${violations[0]!.entry}`;
     w.comment(6, `the reference logged ${violations.length} violation(s) (a file open for write while measured, first: ${first}):`);
-    w.comment(6, 'allowed so that this policy accepts it; exclude those paths and set `fail` to be strict');
+    w.comment(6, 'allowed so that this policy accepts it; `fail` fails every violation (their paths are not attested)');
     w.add(6, 'violations: allow');
   }
   const list = imaAllowList(l);

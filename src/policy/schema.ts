@@ -190,11 +190,11 @@ const imaSchema = obj(
       'path → allowed digests (like Keylime runtime policies); every measured file must be listed with its digest. Large lists belong in an included JSON file',
       { include: 'golden/vm-ima.json' },
     ),
-    excludes: optional(list(regex(), { min: 1, unique: true, itemName: 'pattern' }), 'paths matching one of these patterns (whole path) are not checked against the allow-list (nor are violations on them)', ['/tmp/.*', '/var/lib/docker/.*']),
+    excludes: optional(list(regex(), { min: 1, unique: true, itemName: 'pattern' }), 'paths matching one of these patterns (whole path) are not checked against the allow-list', ['/tmp/.*', '/var/lib/docker/.*']),
     violations: defaulted(
       enumOf(['fail', 'allow']),
       'fail',
-      "what a violation entry (all-zero template hash: the file was open for write while measured, ToMToU or open-writers, so its content is unknown) does when the allow-list is checked: `fail` unless its path matches `excludes`, as a file whose digest the list cannot give; `allow` lets every violation pass",
+      "what a violation entry (all-zero template hash: a file was open for write while measured, ToMToU or open-writers, so its content is unknown) does when the allow-list is checked: `fail`, whatever path it names (its path is not attested: IMA extends all ones for it, so `excludes` cannot apply); `allow` lets every violation pass",
       'fail',
     ),
     excludeTemplates: optional(list(str({ label: 'IMA template name', pattern: /^[a-z0-9_-]{1,32}$/ }), { min: 1, unique: true, itemName: 'template' }), 'entries of these templates are not checked against the allow-list (denied digests still are; an ima-buf entry whose digest is not the hash of its buffer is not one)', ['ima-buf']),

@@ -61,21 +61,16 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
     else if (!ok.includes(e.digest)) wrongDigest.push(e);
   }
   // A violation says a file was open for write while it was measured: what was read may not be what was
-  // measured, and the entry has no digest to look up. Strict, it fails where the file's own entry would be
-  // checked (excluded paths are not); `violations: allow` lets it pass.
-  const violated: ImaViolationFacts[] = [];
-  if (allow && spec.violations === 'fail') {
-    for (const v of ima.violations ?? []) {
-      if (v.path !== undefined && excludes.length && excludes.some((r) => r.test(v.path!))) excluded++;
-      else violated.push(v);
-    }
-  }
+  // measured, and the entry has no digest to look up. Nor is its path attested: IMA extends all ones for it,
+  // whatever its template data says, so a compromised attester can name any file there. `excludes` therefore
+  // do not apply to violations: strict, each one fails; `violations: allow` lets them all pass.
+  const violated: readonly ImaViolationFacts[] = allow && spec.violations === 'fail' ? (ima.violations ?? []) : [];
   if (checkAllow) {
     if (ima.entries.length === 0) {
       sink.fail('ima.allowList', 'POLICY_IMA_UNKNOWN_FILE', 'the IMA log has no entries (is IMA measuring?)', { expected: 'measured files in the allow-list', actual: [] });
     } else {
       const parts: string[] = [];
-      if (violated.length) parts.push(`${violated.length} violation(s): a file open for write while measured, its content unknown (first: ${violated[0]!.path ?? `entry ${violated[0]!.entry}, no path`})`);
+      if (violated.length) parts.push(`${violated.length} violation(s): a file open for write while measured, its content unknown (first: entry ${violated[0]!.entry}${violated[0]!.path === undefined ? '' : `, claiming ${violated[0]!.path}`})`);
       if (wrongDigest.length) parts.push(`${wrongDigest.length} file(s) with a digest the allow-list does not give (first: ${wrongDigest[0]!.path})`);
       if (notListed.length) parts.push(`${notListed.length} file(s) not in the allow-list (first: ${notListed[0]!.path})`);
       const code = wrongDigest.length ? 'POLICY_IMA_DIGEST' : notListed.length ? 'POLICY_IMA_UNKNOWN_FILE' : 'POLICY_IMA_VIOLATION';
@@ -121,7 +116,7 @@ export function explainIma(spec: ImaSpec | undefined): string[] {
   else if (spec.mustReplay) out.push('an IMA log, when sent, must replay to the quoted PCR 10');
   if (spec.allowList) out.push(`every measured file must be in an allow-list of ${spec.allowList.size} path(s) with one of its digests`);
   if (spec.excludes) out.push(`except paths matching ${patternList(spec.excludes)}`);
-  if (spec.allowList) out.push(spec.violations === 'allow' ? 'violations (a file open for write while measured) pass' : 'a violation (a file open for write while measured, its content unknown) fails unless its path is excluded');
+  if (spec.allowList) out.push(spec.violations === 'allow' ? 'violations (a file open for write while measured) pass' : 'a violation (a file open for write while measured, its content unknown) fails, whatever path it claims');
   if (spec.excludeTemplates) out.push(`entries of template ${spec.excludeTemplates.join(', ')} are not checked`);
   if (spec.denied) out.push(`no measured file may have one of ${spec.denied.length} denied digest(s)`);
   return out;
