@@ -20,6 +20,11 @@ export const EVENTLOG_CAPS = {
   maxDevicePathNodes: 256,
   /** signatures in one EFI_SIGNATURE_LIST, partitions in one GPT event, tables in a handoff event */
   maxListEntries: 100_000,
+  /**
+   * the same entries in all of one log's events together (a real dbx holds a few hundred): each decodes to
+   * an object of a few hundred bytes, and a 32 MiB log of 16-byte signatures held 2 million, 1 GB of heap
+   */
+  maxListEntriesPerLog: 25_000,
 } as const;
 
 export const IMA_CAPS = {

@@ -80,7 +80,7 @@ export function parseEventLog(bytes: Uint8Array, opts: ParseEventLogOptions = {}
   if (unsupportedAlgorithms.length) {
     notes.push(`the log carries digests for algorithm(s) ${unsupportedAlgorithms.map((id) => `0x${id.toString(16).padStart(4, '0')}`).join(', ')} that vtpm-verify cannot replay`);
   }
-  const ctx: DecodeContext = { uintnBytes: specId?.uintnSize === 1 ? 4 : 8 };
+  const ctx: DecodeContext = { uintnBytes: specId?.uintnSize === 1 ? 4 : 8, listEntries: { cap: caps.maxListEntriesPerLog, left: caps.maxListEntriesPerLog } };
 
   const events: LogEvent[] = [];
   let startupLocality: number | undefined;

@@ -254,3 +254,37 @@ test('a run of all-zero SHA-1 events ended by one non-zero byte parses in linear
   assert.equal(parseEventLog(Buffer.concat([last, Buffer.alloc(64, 0xff)])).padding?.byte, 0xff);
   assertThrowsCode(() => parseEventLog(Buffer.concat([last, Buffer.alloc(64, 0xff), Buffer.of(0)])), 'EVENTLOG_EVENT_TOO_LARGE');
 });
+
+test("a log's signature lists, partition and handoff tables decode to at most maxListEntriesPerLog entries in all; the rest stay undecoded, with a note", () => {
+  // EFI_SIGNATURE_LIST of `count` SHA-256 entries (owner GUID + 32 bytes), or of bare 16-byte entries
+  const list = (count: number, dataBytes = 32): Buffer => {
+    const b = Buffer.alloc(28 + count * (16 + dataBytes));
+    Buffer.from('2616c4c14c509240aca941f936934328', 'hex').copy(b, 0); // EFI_CERT_SHA256
+    b.writeUInt32LE(b.length, 16);
+    b.writeUInt32LE(16 + dataBytes, 24);
+    return b;
+  };
+  const cap = EVENTLOG_CAPS.maxListEntriesPerLog;
+  const db = GUID.EFI_IMAGE_SECURITY_DATABASE;
+  const w = new EventLogWriter({ banks: ['sha256'] });
+  w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, db, 'db', list(12_000));
+  w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, db, 'dbt', list(cap - 12_010));
+  w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, db, 'dbx', list(11));
+  w.add({ pcr: 1, type: EV.EFI_HANDOFF_TABLES, data: Buffer.concat([Buffer.from([10, 0, 0, 0, 0, 0, 0, 0]), Buffer.alloc(10 * 24)]) });
+  w.add({ pcr: 1, type: EV.EFI_HANDOFF_TABLES, data: Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]), Buffer.alloc(24)]) });
+  const log = parseEventLog(w.toBytes());
+  const [dbEvent, dbtEvent, dbxEvent, tables, over] = log.events.slice(1) as [any, any, any, any, any];
+  assert.equal(dbEvent.content.signatureLists[0].signatures.length + dbtEvent.content.signatureLists[0].signatures.length, cap - 10);
+  assert.equal(dbxEvent.content.kind, 'efi-variable', 'still a variable: its name is known');
+  assert.equal(dbxEvent.content.signatureLists, undefined);
+  assert.match(dbxEvent.content.notes[0], new RegExp(`dbx: value not decoded: its signatures would take the log past ${cap} signatures, partitions and tables in all`));
+  assert.equal(tables.content.tables.length, 10, 'the ten left');
+  assert.equal(over.content.kind, 'raw');
+  assert.match(over.content.notes[0], new RegExp(`not decoded: its 1 list entries would take the log past ${cap}`));
+  // a 30 MB log of thirty 1 MiB db variables of bare 16-byte entries held 2 million objects, 1 GB of heap: now none decode
+  const hostile = new EventLogWriter({ banks: ['sha256'] });
+  for (let i = 0; i < 30; i++) hostile.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, db, 'db', list(65_000, 0));
+  const parsed = parseEventLog(hostile.toBytes());
+  assert.equal(parsed.events.slice(1).filter((e) => e.content.kind === 'efi-variable' && e.content.signatureLists).length, 0);
+  assert.equal(parsed.events.length, 31);
+});

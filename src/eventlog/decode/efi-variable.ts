@@ -39,13 +39,14 @@ export function parseVariableData(data: Uint8Array): ParsedVariable {
   return { guid, name, value, frameLength: r.offset, notes };
 }
 
-export function decodeEfiVariable(eventType: number, data: Uint8Array): EfiVariableContent {
+/** `maxSignatures`: what the log may still decode (a signature database past it is not decoded, with a note). */
+export function decodeEfiVariable(eventType: number, data: Uint8Array, maxSignatures?: { cap: number; left: number }): EfiVariableContent {
   const v = parseVariableData(data);
   const content: EfiVariableContent = { kind: 'efi-variable', guid: v.guid, name: v.name, value: v.value };
   if (v.frameLength < data.length) content.frameLength = v.frameLength;
   const notes = [...v.notes];
   try {
-    interpretValue(eventType, v, content);
+    interpretValue(eventType, v, content, maxSignatures);
   } catch (err) {
     notes.push(`${v.name}: value not decoded: ${(err as Error).message}`);
   }
@@ -53,7 +54,7 @@ export function decodeEfiVariable(eventType: number, data: Uint8Array): EfiVaria
   return content;
 }
 
-function interpretValue(eventType: number, v: ParsedVariable, out: EfiVariableContent): void {
+function interpretValue(eventType: number, v: ParsedVariable, out: EfiVariableContent, maxSignatures: { cap: number; left: number } | undefined): void {
   const global = v.guid === GUID.EFI_GLOBAL_VARIABLE;
   const securityDb = v.guid === GUID.EFI_IMAGE_SECURITY_DATABASE;
   const shim = v.guid === GUID.SHIM_LOCK;
@@ -68,7 +69,7 @@ function interpretValue(eventType: number, v: ParsedVariable, out: EfiVariableCo
     return;
   }
   if ((SIGNATURE_DATABASES.has(v.name) && (global || securityDb)) || (SHIM_LISTS.has(v.name) && shim)) {
-    out.signatureLists = parseSignatureLists(v.value);
+    out.signatureLists = parseSignatureLists(v.value, maxSignatures);
     return;
   }
   if (global && v.name === 'BootOrder') {

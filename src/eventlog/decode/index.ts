@@ -20,6 +20,22 @@ import { withUintnFallback } from './uintn.js';
 export interface DecodeContext {
   /** UINTN width from the Spec ID event (8 unless it says 32-bit firmware) */
   uintnBytes: 4 | 8;
+  /** list entries (signatures, partitions, handoff tables) the log may decode in all (maxListEntriesPerLog), and how many are left */
+  listEntries?: { cap: number; left: number };
+}
+
+/** Signatures, partitions or tables an event's content holds: the objects a log of small entries multiplies. */
+function listEntriesOf(content: EventContent): number {
+  switch (content.kind) {
+    case 'efi-variable':
+      return (content.signatureLists ?? []).reduce((n, l) => n + l.signatures.length, 0);
+    case 'gpt':
+      return content.partitions.length;
+    case 'handoff-tables':
+      return content.tables.length;
+    default:
+      return 0;
+  }
 }
 
 export interface DecodedEvent {
@@ -61,7 +77,7 @@ function decodeContent(pcrIndex: number, eventType: number, data: Uint8Array, di
     case EV.EFI_VARIABLE_BOOT:
     case EV.EFI_VARIABLE_BOOT2:
     case EV.EFI_VARIABLE_AUTHORITY:
-      return decodeEfiVariable(eventType, data);
+      return decodeEfiVariable(eventType, data, ctx.listEntries);
     case EV.EFI_BOOT_SERVICES_APPLICATION:
     case EV.EFI_BOOT_SERVICES_DRIVER:
     case EV.EFI_RUNTIME_SERVICES_DRIVER:
@@ -116,6 +132,14 @@ export function decodeEvent(pcrIndex: number, eventType: number, data: Uint8Arra
     content = decodeContent(pcrIndex, eventType, data, digests, ctx);
   } catch (err) {
     content = raw(`${eventTypeName(eventType)}: could not decode: ${(err as Error).message}`);
+  }
+  const budget = ctx.listEntries;
+  if (budget) {
+    const entries = listEntriesOf(content);
+    if (entries > budget.left) {
+      // kept raw (its digest still replays); what the policy would read from it is unknown, as for any raw event
+      content = raw(`${eventTypeName(eventType)}: not decoded: its ${entries} list entries would take the log past ${budget.cap} signatures, partitions and tables in all`);
+    } else budget.left -= entries;
   }
   return { content, binding: computeBinding(pcrIndex, eventType, data, content, digests) };
 }

@@ -12,8 +12,11 @@ import { guidName, guidToString, readGuid } from './guid.js';
 
 const LIST_HEADER_BYTES = 28;
 
-/** Parses a sequence of EFI_SIGNATURE_LISTs; throws ParseError on malformed framing. */
-export function parseSignatureLists(bytes: Uint8Array): EfiSignatureList[] {
+/**
+ * Parses a sequence of EFI_SIGNATURE_LISTs; throws ParseError on malformed framing, and before decoding a
+ * list that would take the variable past maxListEntries, or the log past what `logBudget` has left.
+ */
+export function parseSignatureLists(bytes: Uint8Array, logBudget?: { cap: number; left: number }): EfiSignatureList[] {
   const r = new TpmReader(bytes, 'EFI_SIGNATURE_LIST');
   const lists: EfiSignatureList[] = [];
   let total = 0;
@@ -34,6 +37,9 @@ export function parseSignatureLists(bytes: Uint8Array): EfiSignatureList[] {
     total += count;
     if (total > EVENTLOG_CAPS.maxListEntries) {
       throw new ParseError('EVENTLOG_EVENT_TOO_LARGE', `more than ${EVENTLOG_CAPS.maxListEntries} signatures in one variable`, { cap: EVENTLOG_CAPS.maxListEntries });
+    }
+    if (logBudget && total > logBudget.left) {
+      throw new ParseError('EVENTLOG_EVENT_TOO_LARGE', `its signatures would take the log past ${logBudget.cap} signatures, partitions and tables in all`, { cap: logBudget.cap });
     }
     const signatures: EfiSignature[] = [];
     for (let i = 0; i < count; i++) {
