@@ -25,6 +25,7 @@ import { liveSource } from '../transport/layer-source.js';
 import { isServerCertificateRefusal } from '../transport/errors.js';
 import type { AttestationResult } from '../verify/result.js';
 import type { LogVerificationCache } from '../verify/log-cache.js';
+import { ParseGate } from '../verify/parse-gate.js';
 import { drawTopNonce } from '../verify/nonce-chain.js';
 import type { VplatformLogCache } from '../verify/vplatform-cache.js';
 import { walk, type EvidenceSource, type WalkOptions } from '../verify/walker.js';
@@ -76,6 +77,8 @@ export interface AuditRunOptions {
   vplatformCache?: VplatformLogCache;
   logCache?: LogVerificationCache;
   pathMemo?: PathValidationMemo;
+  /** bounds the large logs the audit's walks parse at once (default: one gate per audit, ParseGate's defaults) */
+  parseGate?: ParseGate;
   /** the vTPM instances the audit's VMs answered as: a second VM answering as one is AUDIT_DUPLICATE_INSTANCE */
   instances?: TopInstanceRegistry;
   assess?: AssessFactory;
@@ -151,7 +154,9 @@ export async function runAudit(targets: readonly AuditTarget[], callerOptions: A
   if (callerSignal?.aborted) forwardStop();
   else callerSignal?.addEventListener('abort', forwardStop, { once: true });
   try {
-    return await runAuditWith(targets, callerSignal ? { ...callerOptions, signal: stop.signal } : callerOptions);
+    // one gate for the whole audit: sixteen walks parsing the largest logs at once could exhaust the heap
+    const options = { ...callerOptions, parseGate: callerOptions.parseGate ?? new ParseGate() };
+    return await runAuditWith(targets, callerSignal ? { ...options, signal: stop.signal } : options);
   } finally {
     callerSignal?.removeEventListener('abort', forwardStop);
   }
@@ -275,6 +280,7 @@ async function attemptOnce(target: AuditTarget, options: AuditRunOptions, deadli
     ...(options.vplatformCache ? { vplatformCache: options.vplatformCache } : {}),
     ...(options.logCache ? { logCache: options.logCache } : {}),
     ...(options.pathMemo ? { pathMemo: options.pathMemo } : {}),
+    ...(options.parseGate ? { parseGate: options.parseGate } : {}),
     ...(options.assess ? { assess: options.assess(target, { time: now.getTime() }) } : {}),
     ...(options.instances ? { claimTopInstance: claimFor(options.instances, target) } : {}),
     // other VMs' walks keep the event loop busy while a signature verifies on the pool

@@ -42,6 +42,7 @@ import { decideVerdict, errorFromCheck, type AttestationResult, type Certificate
 import { checkInstanceHosted, verifyVplatformLog, VPLATFORM_PCR, type VerifiedVplatformTable } from './vplatform.js';
 import type { VplatformLogCache } from './vplatform-cache.js';
 import type { LogVerificationCache } from './log-cache.js';
+import type { ParseGate, ParsePass } from './parse-gate.js';
 import type { PathValidationMemo } from '../x509/path-memo.js';
 
 export const WALK_CODES = {
@@ -123,6 +124,8 @@ export interface WalkOptions {
   logCache?: LogVerificationCache;
   /** reuses a valid AK certificate path validation of the same chain while no validity boundary is crossed (fleet audits) */
   pathMemo?: PathValidationMemo;
+  /** bounds how many large logs concurrent walks parse at once (fleet audits: parse-gate.ts) */
+  parseGate?: ParseGate;
   /**
    * Where the quote's and the AK certificate's public-key operations run:
    * 'inline' (default) on the event loop, or 'thread-pool' on libuv's
@@ -270,6 +273,16 @@ function quotedPcrs(q: QuoteVerified): PcrValues {
 }
 
 export async function walk(options: WalkOptions, source: EvidenceSource): Promise<WalkOutcome> {
+  const pass = options.parseGate?.pass();
+  try {
+    return await walkLayers(options, source, pass);
+  } finally {
+    // the parsed logs are garbage once the walk has its result
+    pass?.release();
+  }
+}
+
+async function walkLayers(options: WalkOptions, source: EvidenceSource, parsePass: ParsePass | undefined): Promise<WalkOutcome> {
   const clock = options.clock ?? (() => performance.now());
   const wall = options.wallClock ?? (() => new Date());
   const startedAt = wall();
@@ -337,6 +350,9 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
       layer.elapsedMs = clock() - t0;
       break;
     }
+
+    // large logs wait their turn: parsed, they take about ten times their size until the walk ends
+    if (parsePass) await parsePass.admit((evidence.eventLog?.length ?? 0) + (evidence.imaLog?.length ?? 0));
 
     let current: VerifiedLayer | null = null;
     try {

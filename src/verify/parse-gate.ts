@@ -1,0 +1,92 @@
+// How many large logs a fleet audit's walks parse at once. A layer's logs
+// are bounded in bytes (an IMA list by EVIDENCE caps, a firmware log by its
+// own), but parsed and replayed they take about ten times that in objects
+// until the walk has its result: a 24-million-character IMA list held about
+// 250 MB. Sixteen walks at once, each down three hostile layers sending the
+// largest lists, would need gigabytes and end the audit with an out-of-memory
+// crash, the others' results lost with it. So a walk whose layer brings logs
+// past `smallBytes` takes a share of `capBytes` before they are parsed, and
+// waits its turn (in arrival order) while other walks hold the rest; it
+// holds its share until it ends. Small logs, the usual case, never wait.
+//
+// Deadlock-free: a walk that already holds a share takes more without
+// waiting (a chain of large layers goes on), and an empty gate admits any
+// size (one list bigger than the cap still runs, alone).
+
+/** What one walk holds: `admit` before parsing a layer's logs, `release` once the walk is over. */
+export interface ParsePass {
+  admit(bytes: number): Promise<void> | void;
+  release(): void;
+}
+
+export interface ParseGateStats {
+  /** admissions that had to wait for other walks to finish */
+  waited: number;
+  /** the most bytes held at once */
+  peakBytes: number;
+}
+
+export class ParseGate {
+  private held = 0;
+  private readonly queue: { bytes: number; admitted: () => void }[] = [];
+  readonly stats: ParseGateStats = { waited: 0, peakBytes: 0 };
+
+  constructor(
+    /** log bytes that walks may be parsing at once */
+    readonly capBytes = 48 * 1024 * 1024,
+    /** a layer's logs below this are not counted */
+    readonly smallBytes = 1024 * 1024,
+  ) {}
+
+  /** Bytes held now (for tests and figures). */
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  pass(): ParsePass {
+    let mine = 0;
+    return {
+      admit: (bytes: number): Promise<void> | void => {
+        if (bytes < this.smallBytes) return;
+        // holding already, or room (and no one waiting ahead), or an empty gate: go on now
+        if (mine > 0 || (this.queue.length === 0 && (this.held === 0 || this.held + bytes <= this.capBytes))) {
+          this.take(bytes);
+          mine += bytes;
+          return;
+        }
+        this.stats.waited++;
+        return new Promise<void>((admitted) => {
+          this.queue.push({
+            bytes,
+            admitted: () => {
+              mine += bytes;
+              admitted();
+            },
+          });
+        });
+      },
+      release: (): void => {
+        if (mine === 0) return;
+        this.held -= mine;
+        mine = 0;
+        this.drain();
+      },
+    };
+  }
+
+  private take(bytes: number): void {
+    this.held += bytes;
+    if (this.held > this.stats.peakBytes) this.stats.peakBytes = this.held;
+  }
+
+  /** Admits waiting walks in arrival order while they fit (the first always, into an empty gate). */
+  private drain(): void {
+    while (this.queue.length > 0) {
+      const next = this.queue[0]!;
+      if (this.held > 0 && this.held + next.bytes > this.capBytes) return;
+      this.queue.shift();
+      this.take(next.bytes);
+      next.admitted();
+    }
+  }
+}

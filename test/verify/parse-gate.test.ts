@@ -1,0 +1,70 @@
+// The audit's gate on large logs: walks whose layers bring logs past
+// `smallBytes` parse them a cap's worth at a time, in arrival order; a walk
+// holding a share goes on without waiting (no deadlock down a chain of large
+// layers); an empty gate admits any size; small logs never wait.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ParseGate } from '../../src/verify/parse-gate.js';
+import { walk, type EvidenceSource } from '../../src/verify/walker.js';
+import { drawTopNonce } from '../../src/verify/nonce-chain.js';
+import { baselinePolicy } from '../../src/policy/index.js';
+import { buildTrustStore } from '../../src/x509/trust-store.js';
+import type { LayerEvidence } from '../../src/transport/evidence.js';
+
+const MB = 1024 * 1024;
+
+test('admission: small logs pass; large ones share the cap in arrival order; a holder takes more without waiting; an empty gate admits any size', async () => {
+  const gate = new ParseGate(10 * MB, MB);
+  const order: string[] = [];
+  const a = gate.pass();
+  const b = gate.pass();
+  const c = gate.pass();
+  assert.equal(a.admit(MB - 1), undefined, 'small: no wait, not counted');
+  assert.equal(gate.heldBytes, 0);
+  assert.equal(a.admit(6 * MB), undefined, 'room: at once');
+  const bWaits = Promise.resolve(b.admit(6 * MB)).then(() => order.push('b'));
+  const cWaits = Promise.resolve(c.admit(2 * MB)).then(() => order.push('c'));
+  await Promise.resolve();
+  assert.deepEqual(order, [], 'b does not fit; c, though it would, waits behind b');
+  assert.equal(a.admit(20 * MB), undefined, 'a holder goes on past the cap: its chain of layers cannot deadlock');
+  assert.equal(gate.heldBytes, 26 * MB);
+  a.release();
+  await Promise.all([bWaits, cWaits]);
+  assert.deepEqual(order, ['b', 'c']);
+  assert.equal(gate.heldBytes, 8 * MB);
+  b.release();
+  c.release();
+  c.release();
+  assert.equal(gate.heldBytes, 0, 'a second release gives nothing back twice');
+  const huge = gate.pass();
+  assert.equal(huge.admit(50 * MB), undefined, 'an empty gate admits a log larger than the cap, alone');
+  huge.release();
+  assert.deepEqual(gate.stats, { waited: 2, peakBytes: 50 * MB });
+});
+
+test('concurrent walks bringing 30 MB IMA lists parse them one at a time; every walk ends and the gate empties', async () => {
+  const gate = new ParseGate();
+  const trust = buildTrustStore([]).store;
+  const imaLog = `10 ${'0'.repeat(40)} ima-ng sha256:${'0'.repeat(64)} /x\n`.repeat(Math.ceil((30 * MB) / 120)).slice(0, 30 * MB);
+  const evidence: LayerEvidence = { version: 1, quote: { message: Buffer.from('not a quote'), signature: Buffer.alloc(4) }, unverifiedPcrs: new Map(), certificates: [], imaLog };
+  // every walk's layer 0 arrives at the same moment, as sixteen audit slots' would
+  let asked = 0;
+  let arrive!: () => void;
+  const arrived = new Promise<void>((r) => (arrive = r));
+  const source: EvidenceSource = async () => {
+    if (++asked === 6) arrive();
+    await arrived;
+    return evidence;
+  };
+  const walks = Array.from({ length: 6 }, async (_, i) => {
+    const now = new Date();
+    const target = `http://127.0.0.1:1/vm-${i}`;
+    const outcome = await walk({ target, topNonce: drawTopNonce(now, target), trust, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now, parseGate: gate }, source);
+    return outcome.result.verdict;
+  });
+  const verdicts = await Promise.all(walks);
+  assert.equal(verdicts.length, 6);
+  assert.equal(gate.heldBytes, 0);
+  assert.equal(gate.stats.peakBytes, 30 * MB, 'never two 30 MB lists held at once (cap 48 MB)');
+  assert.equal(gate.stats.waited, 5, 'five walks waited for the one parsing');
+});
