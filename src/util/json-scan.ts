@@ -22,11 +22,16 @@ export const pathKey = (path: JsonPath): string => JSON.stringify(path);
 
 /**
  * One pass over JSON text (already accepted by JSON.parse) recording where the
- * wanted paths are and every duplicate key (JSON.parse silently keeps the last).
+ * wanted paths are and the duplicate keys (JSON.parse silently keeps the last),
+ * at most `maxDuplicates` of them: each is recorded with its whole path, so
+ * hostile text repeating one key millions of times at depth 250 would take
+ * gigabytes (a 6 MB evidence document took a 2 GB heap out of memory). Once
+ * that many are found and no paths are wanted, the scan stops.
  */
-export function scanJson(text: string, wanted: ReadonlySet<string>): JsonScan {
+export function scanJson(text: string, wanted: ReadonlySet<string>, maxDuplicates = Infinity): JsonScan {
   const found = new Map<string, { key?: number; value: number }>();
   const duplicates: { path: JsonPath; offset: number }[] = [];
+  let stop = false;
   let i = 0;
   const path: (string | number)[] = [];
   const ws = (): void => {
@@ -58,13 +63,18 @@ export function scanJson(text: string, wanted: ReadonlySet<string>): JsonScan {
         ws();
         const keyAt = i;
         const key = string();
-        if (seen.has(key)) duplicates.push({ path: [...path, key], offset: keyAt });
+        if (seen.has(key)) {
+          if (duplicates.length < maxDuplicates) duplicates.push({ path: [...path, key], offset: keyAt });
+          if (duplicates.length >= maxDuplicates && wanted.size === 0) stop = true;
+        }
+        if (stop) return;
         seen.add(key);
         ws();
         i++; // ':'
         path.push(key);
         value(keyAt);
         path.pop();
+        if (stop) return;
         ws();
         if (text[i++] !== ',') return; // '}' (or malformed: stop)
       }
@@ -79,6 +89,7 @@ export function scanJson(text: string, wanted: ReadonlySet<string>): JsonScan {
         path.push(n);
         value();
         path.pop();
+        if (stop) return;
         ws();
         if (text[i++] !== ',') return;
       }
@@ -145,7 +156,7 @@ const MAX_LOCATED_NESTING = 256;
 export function duplicateJsonKey(text: string, value: unknown): JsonPath | undefined {
   if (countJsonMembers(value) === countJsonMembersInText(text)) return undefined;
   if (jsonNestingOver(text, MAX_LOCATED_NESTING)) return [];
-  return scanJson(text, new Set()).duplicates[0]?.path ?? [];
+  return scanJson(text, new Set(), 1).duplicates[0]?.path ?? [];
 }
 
 /** A path as people read it: $.layers[0].quote */

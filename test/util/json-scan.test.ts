@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { countJsonMembers, countJsonMembersInText, duplicateJsonKey, formatJsonPath } from '../../src/util/json-scan.js';
+import { Worker } from 'node:worker_threads';
+import { countJsonMembers, countJsonMembersInText, duplicateJsonKey, formatJsonPath, scanJson } from '../../src/util/json-scan.js';
 
 const dup = (text: string): readonly (string | number)[] | undefined => duplicateJsonKey(text, JSON.parse(text));
 
@@ -48,4 +49,29 @@ test('formatJsonPath: identifiers dotted, others quoted, indices in brackets', (
   assert.equal(formatJsonPath(['layers', 0, 'evidence', 'quote']), '$.layers[0].evidence.quote');
   assert.equal(formatJsonPath(['sha256', '7']), '$.sha256["7"]');
   assert.equal(formatJsonPath([]), '$');
+});
+
+test('duplicateJsonKey on hostile text: one key repeated 100,000 times 250 objects deep is found without recording every repeat', async () => {
+  // Each repeat used to be recorded with its whole path (251 elements): 600 KB of text took 400 MB
+  // of heap, and 6 MB took a 2 GB heap out of memory. Now the scan stops at the first.
+  const text = `{"version":1,"x":${'{"k":'.repeat(250)}{${'"a":1,'.repeat(100_000)}"a":1}${'}'.repeat(250)}}`;
+  assert.equal(scanJson(text, new Set(), 1).duplicates.length, 1);
+  assert.equal(scanJson(text, new Set(), 3).duplicates.length, 3);
+  assert.equal(dup(text)?.length, 252);
+  // evidence with it, parsed in a worker whose heap is capped at 64 MB: a typed error, not out of memory
+  const evidenceModule = new URL('../../src/transport/evidence.js', import.meta.url).href;
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+     import(workerData.module).then((m) => {
+       try { m.parseEvidenceBytes(workerData.text); parentPort.postMessage('parsed'); }
+       catch (err) { parentPort.postMessage(err.code); }
+     });`,
+    { eval: true, workerData: { module: evidenceModule, text }, resourceLimits: { maxOldGenerationSizeMb: 64 } },
+  );
+  const outcome = await new Promise<string>((resolve) => {
+    worker.once('message', (m: string) => resolve(m));
+    worker.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+  });
+  await worker.terminate();
+  assert.equal(outcome, 'EVIDENCE_JSON');
 });
