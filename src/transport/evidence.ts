@@ -14,6 +14,7 @@ import { EVIDENCE_CODES, sanitizeServerText, type LayerLabel } from './errors.js
 import { PCR_INDEX_MAX, INSTANCE_ID_BYTES } from './evidence-request.js';
 import { childPath, FieldReader, type FieldProblem, type JsonObject } from './json-fields.js';
 import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
+import { jsonShape } from '../util/json-nesting.js';
 
 export * from './evidence-request.js';
 
@@ -39,6 +40,13 @@ export const EVIDENCE_LIMITS = {
   vplatformLogEntries: 100_000,
   /** vplatformLog[].vm label, characters */
   vmLabelChars: 256,
+  /**
+   * JSON values in the document (arrays, objects and comma-separated values, counted before it is parsed):
+   * a full vplatformLog is about 500,000; 32 MiB of `[[],[],...]` would be 11 million arrays, 1.2 GB
+   */
+  jsonValues: 1_000_000,
+  /** nesting of arrays and objects in the document (the protocol's is 3) */
+  jsonDepth: 64,
 } as const;
 
 export type EvidenceLimits = { -readonly [K in keyof typeof EVIDENCE_LIMITS]: number };
@@ -154,6 +162,15 @@ export function parseEvidenceBytes(body: Uint8Array | string, options: ParseEvid
     text = typeof body === 'string' ? body : UTF8.decode(body);
   } catch {
     throw new VerificationError('EVIDENCE_JSON', `${layerPrefix(layer)}response is not valid UTF-8`, layerDetails(layer, {}));
+  }
+  // What JSON.parse would build is bounded before it builds it: unknown fields are ignored, but parsed first.
+  const limits: EvidenceLimits = { ...EVIDENCE_LIMITS, ...options.limits };
+  const shape = jsonShape(text);
+  if (shape.values > limits.jsonValues || shape.depth > limits.jsonDepth) {
+    const deep = shape.depth > limits.jsonDepth;
+    const [max, actual] = deep ? [limits.jsonDepth, shape.depth] : [limits.jsonValues, shape.values];
+    const what = deep ? `nests arrays and objects ${actual} deep` : `holds about ${actual} JSON values`;
+    throw new VerificationError('EVIDENCE_LIMIT', `${layerPrefix(layer)}the document ${what}, more than the cap of ${max}`, layerDetails(layer, { field: '(top level)', max, actual }));
   }
   let value: unknown;
   try {

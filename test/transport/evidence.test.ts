@@ -149,7 +149,33 @@ test('deeply nested JSON is rejected with a typed error, not a crash', () => {
   } catch (err) {
     code = (err as { code?: string }).code;
   }
-  assert.ok(code === 'EVIDENCE_JSON' || code === 'EVIDENCE_FIELD_TYPE', `got ${code}`);
+  assert.equal(code, 'EVIDENCE_LIMIT', 'refused by its nesting before it is parsed');
+});
+
+test('what JSON.parse would build is capped before it is parsed: values and nesting of unknown fields count too', () => {
+  const valid = JSON.stringify(sampleEvidenceJson());
+  const withExtra = (extra: string): string => `${valid.slice(0, -1)},"extra":${extra}}`;
+  // 3 MB of empty arrays in an ignored field: 1,000,000 arrays (32 MiB of them were 11 million, 1.2 GB and 4 s)
+  const many = withExtra(`[${'[],'.repeat(999_999)}[]]`);
+  const err = assertThrowsCode(() => parseEvidenceBytes(many, { layer: 1 }), 'EVIDENCE_LIMIT');
+  assert.equal(err.details['field'], '(top level)');
+  assert.equal(err.details['max'], 1_000_000);
+  assert.ok((err.details['actual'] as number) > 1_000_000, String(err.details['actual']));
+  assert.equal(err.details['layer'], 1);
+  assert.ok(err.message.startsWith('layer 1: evidence: the document holds about '), err.message);
+  // nesting past 64, even inside strings' neighbours, is refused; brackets and commas inside strings do not count
+  const deep = assertThrowsCode(() => parseEvidenceBytes(withExtra(`${'['.repeat(65)}${']'.repeat(65)}`)), 'EVIDENCE_LIMIT');
+  assert.deepEqual([deep.details['max'], deep.details['actual']], [64, 66]);
+  parseEvidenceBytes(withExtra(`${'['.repeat(63)}${']'.repeat(63)}`));
+  parseEvidenceBytes(withExtra(JSON.stringify('[{,'.repeat(2_000_000))));
+  parseEvidenceBytes(withExtra(JSON.stringify(['\\"[', '"', '\\'])));
+  // a full vplatformLog (100,000 entries with labels) is within the cap
+  const full = structuredClone(sampleEvidenceJson()) as Json;
+  full['vplatformLog'] = Array.from({ length: 100_000 }, (_, i) => ({ pcr: 23, op: 'create', instance: i.toString(16).padStart(64, '0'), vm: `vm-${i}` }));
+  assert.equal(parseEvidenceBytes(JSON.stringify(full)).vplatformLog?.length, 100_000);
+  // the caps are options like the others
+  assertThrowsCode(() => parseEvidenceBytes(valid, { limits: { jsonValues: 10 } }), 'EVIDENCE_LIMIT');
+  assertThrowsCode(() => parseEvidenceBytes(valid, { limits: { jsonDepth: 2 } }), 'EVIDENCE_LIMIT');
 });
 
 test('version must be the number 1', () => {

@@ -59,11 +59,12 @@ test('duplicateJsonKey on hostile text: one key repeated 100,000 times 250 objec
   assert.equal(scanJson(text, new Set(), 3).duplicates.length, 3);
   assert.equal(dup(text)?.length, 252);
   // evidence with it, parsed in a worker whose heap is capped at 64 MB: a typed error, not out of memory
+  // (its nesting cap raised past 250, so that the duplicate scan is what is tested)
   const evidenceModule = new URL('../../src/transport/evidence.js', import.meta.url).href;
   const worker = new Worker(
     `const { parentPort, workerData } = require('node:worker_threads');
      import(workerData.module).then((m) => {
-       try { m.parseEvidenceBytes(workerData.text); parentPort.postMessage('parsed'); }
+       try { m.parseEvidenceBytes(workerData.text, { limits: { jsonDepth: 300 } }); parentPort.postMessage('parsed'); }
        catch (err) { parentPort.postMessage(err.code); }
      });`,
     { eval: true, workerData: { module: evidenceModule, text }, resourceLimits: { maxOldGenerationSizeMb: 64 } },
