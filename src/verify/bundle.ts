@@ -17,6 +17,7 @@ import { bytesEqual, fromHex, toHex } from '../util/bytes.js';
 import { topNonceFrom, type TopNonce } from './nonce-chain.js';
 import type { CollectedLayer, EvidenceSource } from './walker.js';
 import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
+import { jsonShape } from '../util/json-nesting.js';
 import { MAX_URL_LENGTH } from '../transport/url.js';
 import { fail } from './checks.js';
 import { withFailedCheck, type AttestationResult } from './result.js';
@@ -34,6 +35,13 @@ export const BUNDLE_VERSION = 2;
 /** Bundles are read whole; a deep attestation of a few layers is far below this. */
 export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
 const MAX_BUNDLE_LAYERS = 32;
+/**
+ * JSON values and nesting a bundle may hold, counted before it is parsed: a bundle is evidence, and its layers'
+ * fields are read by the walk only after JSON.parse has built every value (32 MiB of `[[],[],...]` is 11 million
+ * arrays, 1.2 GB). Four layers at the evidence cap (EVIDENCE_LIMITS.jsonValues) fit; the format nests 5 deep.
+ */
+export const MAX_BUNDLE_JSON_VALUES = 4_000_000;
+export const MAX_BUNDLE_JSON_DEPTH = 64;
 
 export interface BundleLayer {
   position: number;
@@ -108,6 +116,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function parseBundle(text: string): EvidenceBundle {
   // a byte order mark (an editor on some systems writes one) is not part of the document, as in inventories
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const shape = jsonShape(text);
+  if (shape.depth > MAX_BUNDLE_JSON_DEPTH) throw invalid(`nests arrays and objects ${shape.depth} deep, more than ${MAX_BUNDLE_JSON_DEPTH}`, '$');
+  if (shape.values > MAX_BUNDLE_JSON_VALUES) throw invalid(`holds about ${shape.values} JSON values, more than ${MAX_BUNDLE_JSON_VALUES}`, '$');
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -15,7 +15,7 @@ import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import { liveSource } from '../../src/transport/layer-source.js';
 import { walk, type EvidenceSource, type WalkOptions } from '../../src/verify/walker.js';
 import { drawTopNonce } from '../../src/verify/nonce-chain.js';
-import { bundleFromWalk, bundleSource, bundleTopNonce, checkBundleChallenge, parseBundle } from '../../src/verify/bundle.js';
+import { MAX_BUNDLE_JSON_VALUES, bundleFromWalk, bundleSource, bundleTopNonce, checkBundleChallenge, parseBundle } from '../../src/verify/bundle.js';
 import { MAX_URL_LENGTH } from '../../src/transport/url.js';
 import { baselinePolicy, loadPolicy, type Policy } from '../../src/policy/index.js';
 import { loadTrustStore } from '../../src/cli/trust-files.js';
@@ -260,6 +260,12 @@ test('verify on a saved bundle gives the same result as the live attestation; ed
     assert.notEqual(repeated, text);
     const dupErr = assertThrowsCode(() => parseBundle(repeated), 'BUNDLE_INVALID');
     assert.match(dupErr.message, /\$\.random: a key repeats/);
+    // what JSON.parse would build is bounded before it builds it: values anywhere (an ignored field too) and nesting
+    const padded = text.replace(/^\{/, `{"pad":[${'[],'.repeat(MAX_BUNDLE_JSON_VALUES)}[]],`);
+    assert.match(assertThrowsCode(() => parseBundle(padded), 'BUNDLE_INVALID').message, /^evidence bundle: \$: holds about \d+ JSON values, more than 4000000$/);
+    const deep = text.replace(/^\{/, `{"pad":${'['.repeat(65)}${']'.repeat(65)},`);
+    assert.match(assertThrowsCode(() => parseBundle(deep), 'BUNDLE_INVALID').message, /nests arrays and objects 66 deep, more than 64/);
+    assert.equal(parseBundle(text.replace(/^\{/, `{"pad":${'['.repeat(60)}${']'.repeat(60)},`)).layers.length, 3, 'deep but under the cap: read');
     // the selections asked are checked for shape: a known bank, PCRs 0-23 ascending, one per bank
     for (const pcrs of [['sha256:0,1,24'], ['md5:0'], ['sha256:1,0'], ['sha256:01'], ['sha256:0', 'sha256:1'], [7], 'sha256:0', ['sha256:0,,1']]) {
       const b = JSON.parse(text);
