@@ -27,6 +27,21 @@ export const EVENTLOG_CAPS = {
   maxListEntriesPerLog: 25_000,
 } as const;
 
+/**
+ * What one reading of a log may still decode of maxListEntriesPerLog: decoding spends `left`, and counts in
+ * `refused` the events it left undecoded for it. Each reading of a log's events has its own (the parser's, the
+ * facts' second reading of PCR 7), so none decodes more than the cap.
+ */
+export interface ListEntryBudget {
+  readonly cap: number;
+  left: number;
+  refused: number;
+}
+
+export function listEntryBudget(cap: number = EVENTLOG_CAPS.maxListEntriesPerLog): ListEntryBudget {
+  return { cap, left: cap, refused: 0 };
+}
+
 export const IMA_CAPS = {
   /** entries in one IMA list (a year-old busy server has a few hundred thousand) */
   maxEntries: 5_000_000,

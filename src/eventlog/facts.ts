@@ -14,6 +14,7 @@ import { EV, eventTypeName } from './event-types.js';
 import { digest as hashOf, bankAlg } from './hash.js';
 import { VARIABLE_VALUE_ONLY } from './decode/binding.js';
 import { decodeEvent, type DecodeContext } from './decode/index.js';
+import { listEntryBudget } from './caps.js';
 import { SEPARATOR_ERROR_VALUE } from './decode/separator.js';
 import type { VerifiedImaList } from './ima/verified.js';
 import type { VerifiedEvent, VerifiedEventLog } from './verified.js';
@@ -184,7 +185,9 @@ export function extractBootFacts(verified: VerifiedEventLog): BootFacts {
   // A digest covers an event's data, never its type (nor GRUB's prefix): anyone who rewrites the log can relabel
   // an event. So firmware separators are found by their digest, the Secure Boot configuration and GRUB's texts
   // are read by what their bytes are, and whatever cannot be read that way makes the fact unknown, not absent.
-  const ctx: DecodeContext = { uintnBytes: verified.source.specId?.uintnSize === 1 ? 4 : 8 };
+  // PCR 7's variables are decoded again here: under the same per-log cap as the parser's reading (a log of
+  // small signatures would otherwise decode to millions of objects, held with the facts)
+  const ctx: DecodeContext = { uintnBytes: verified.source.specId?.uintnSize === 1 ? 4 : 8, listEntries: listEntryBudget() };
   const separatorAt = firmwareSeparators(verified.events);
   const beforeSeparator = (e: LogEvent): boolean => {
     const at = separatorAt.get(e.pcrIndex);
@@ -342,7 +345,12 @@ function readSecureBootConfiguration(events: readonly VerifiedEvent[], ctx: Deco
   const variables: { v: VerifiedEvent; c: Extract<EventContent, { kind: 'efi-variable' }> }[] = [];
   for (const v of pcr7) {
     const e = v.event;
+    const refused = ctx.listEntries?.refused ?? 0;
     const read = decodeEvent(7, EV.EFI_VARIABLE_DRIVER_CONFIG, e.data, e.digests, ctx);
+    if ((ctx.listEntries?.refused ?? 0) > refused) {
+      // its signature lists were left undecoded: what it holds (a dbx, a db) is unknown, and so is the configuration
+      return unknown(e.index, `PCR 7 event ${e.index} holds more signatures than the ${ctx.listEntries!.cap} a log may decode in all`);
+    }
     // whole data in a bank the quote verified: a bank it did not verify could say anything
     const whole = read.content.kind === 'efi-variable' && v.banks.some((b) => read.binding?.measuredIn[b] === 'event data');
     if (whole && read.content.kind === 'efi-variable') variables.push({ v, c: read.content });

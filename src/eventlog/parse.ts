@@ -17,7 +17,7 @@
 import { ParseError, VtpmError } from '../errors.js';
 import { TpmReader } from '../tpm/reader.js';
 import { hashById, type HashAlg } from '../tpm/constants.js';
-import { EVENTLOG_CAPS } from './caps.js';
+import { EVENTLOG_CAPS, listEntryBudget } from './caps.js';
 import { decodeEvent, type DecodeContext } from './decode/index.js';
 import { EV } from './event-types.js';
 import { identifyForeignFormat } from './foreign-formats.js';
@@ -80,7 +80,7 @@ export function parseEventLog(bytes: Uint8Array, opts: ParseEventLogOptions = {}
   if (unsupportedAlgorithms.length) {
     notes.push(`the log carries digests for algorithm(s) ${unsupportedAlgorithms.map((id) => `0x${id.toString(16).padStart(4, '0')}`).join(', ')} that vtpm-verify cannot replay`);
   }
-  const ctx: DecodeContext = { uintnBytes: specId?.uintnSize === 1 ? 4 : 8, listEntries: { cap: caps.maxListEntriesPerLog, left: caps.maxListEntriesPerLog } };
+  const ctx: DecodeContext = { uintnBytes: specId?.uintnSize === 1 ? 4 : 8, listEntries: listEntryBudget(caps.maxListEntriesPerLog) };
 
   const events: LogEvent[] = [];
   let startupLocality: number | undefined;

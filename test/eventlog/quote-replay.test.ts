@@ -12,6 +12,7 @@ import { withInjectedActions } from '../../src/eventlog/workarounds.js';
 import { EventLogWriter, encodeVariableData } from '../../src/eventlog/writer.js';
 import { EV } from '../../src/eventlog/event-types.js';
 import { GUID } from '../../src/eventlog/decode/guid.js';
+import { EVENTLOG_CAPS } from '../../src/eventlog/caps.js';
 import type { PcrValues } from '../../src/tpm/pcrs.js';
 import type { UnverifiedEventLog } from '../../src/eventlog/types.js';
 import { corpusPath } from '../helpers/paths.js';
@@ -204,6 +205,34 @@ test('an event without a digest for the quoted bank is never verified in that ba
   assert.ok(r.verified.events.every((v) => v.event.digests.some((d) => d.alg?.name === 'sha256')));
   assert.equal(r.verified.events.length, 2);
   assert.equal(extractBootFacts(r.verified).secureBoot?.enabled, false);
+});
+
+test("the facts' second reading of PCR 7 decodes no more signatures than the per-log cap: a database past it leaves the Secure Boot configuration unknown", () => {
+  // EFI_SIGNATURE_LIST of `count` SHA-256 entries (owner GUID + 32 bytes), each `fill`
+  const list = (count: number, fill: number): Buffer => {
+    const b = Buffer.alloc(28 + count * 48, fill);
+    Buffer.from('2616c4c14c509240aca941f936934328', 'hex').copy(b, 0); // EFI_CERT_SHA256
+    b.writeUInt32LE(b.length, 16);
+    b.writeUInt32LE(0, 20);
+    b.writeUInt32LE(48, 24);
+    return b;
+  };
+  const cap = EVENTLOG_CAPS.maxListEntriesPerLog;
+  const w = new EventLogWriter({ banks: ['sha256'] });
+  w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([1]));
+  w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_IMAGE_SECURITY_DATABASE, 'db', list(20_000, 0x11));
+  w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_IMAGE_SECURITY_DATABASE, 'dbt', list(cap - 20_005, 0x22));
+  w.addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, GUID.EFI_IMAGE_SECURITY_DATABASE, 'dbx', list(10, 0xdd));
+  w.addSeparator(7);
+  const bytes = w.toBytes();
+  const r = verifyLogsAgainstQuote({ eventLog: bytes }, only(replayEventLog(parseEventLog(bytes)), 'sha256'));
+  assert.equal(r.ok, true);
+  const facts = r.bootFacts!;
+  const decoded = facts.signatureDatabases.reduce((n, d) => n + d.hashes.length + d.certificates.length, 0);
+  assert.ok(decoded <= cap, `${decoded} signatures decoded for the facts, over the cap of ${cap}`);
+  assert.equal(facts.dbx, undefined, 'the dbx past the cap is not known');
+  assert.equal(facts.secureBoot, undefined, 'nor is the rest of the configuration');
+  assert.ok(facts.unattested.some((u) => u.pcr === 7 && /more signatures than the 25000 a log may decode in all: the Secure Boot configuration is unknown/.test(u.reason)));
 });
 
 // Compile-time guarantee: facts come only from a verified log.

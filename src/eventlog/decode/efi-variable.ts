@@ -4,6 +4,7 @@
 //   CHAR16 UnicodeName[UnicodeNameLength]; INT8 VariableData[VariableDataLength]
 
 import { TpmReader } from '../../tpm/reader.js';
+import type { ListEntryBudget } from '../caps.js';
 import { EV } from '../event-types.js';
 import type { EfiLoadOption, EfiVariableContent } from './content.js';
 import { decodeDevicePath } from './device-path.js';
@@ -40,7 +41,7 @@ export function parseVariableData(data: Uint8Array): ParsedVariable {
 }
 
 /** `maxSignatures`: what the log may still decode (a signature database past it is not decoded, with a note). */
-export function decodeEfiVariable(eventType: number, data: Uint8Array, maxSignatures?: { cap: number; left: number }): EfiVariableContent {
+export function decodeEfiVariable(eventType: number, data: Uint8Array, maxSignatures?: ListEntryBudget): EfiVariableContent {
   const v = parseVariableData(data);
   const content: EfiVariableContent = { kind: 'efi-variable', guid: v.guid, name: v.name, value: v.value };
   if (v.frameLength < data.length) content.frameLength = v.frameLength;
@@ -54,7 +55,7 @@ export function decodeEfiVariable(eventType: number, data: Uint8Array, maxSignat
   return content;
 }
 
-function interpretValue(eventType: number, v: ParsedVariable, out: EfiVariableContent, maxSignatures: { cap: number; left: number } | undefined): void {
+function interpretValue(eventType: number, v: ParsedVariable, out: EfiVariableContent, maxSignatures: ListEntryBudget | undefined): void {
   const global = v.guid === GUID.EFI_GLOBAL_VARIABLE;
   const securityDb = v.guid === GUID.EFI_IMAGE_SECURITY_DATABASE;
   const shim = v.guid === GUID.SHIM_LOCK;

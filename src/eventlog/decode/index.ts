@@ -1,6 +1,7 @@
 // Decodes an event's data by its type. Decoding never fails the log: data
 // that does not decode becomes { kind: 'raw' } with a note saying why.
 
+import type { ListEntryBudget } from '../caps.js';
 import { EV, eventTypeName, isKnownEventType } from '../event-types.js';
 import { isSpecIdEvent03, noActionSignature, parseSpecIdEvent03, parseStartupLocality } from '../spec-id.js';
 import type { DigestBinding, EventDigest } from '../types.js';
@@ -21,7 +22,7 @@ export interface DecodeContext {
   /** UINTN width from the Spec ID event (8 unless it says 32-bit firmware) */
   uintnBytes: 4 | 8;
   /** list entries (signatures, partitions, handoff tables) the log may decode in all (maxListEntriesPerLog), and how many are left */
-  listEntries?: { cap: number; left: number };
+  listEntries?: ListEntryBudget;
 }
 
 /** Signatures, partitions or tables an event's content holds: the objects a log of small entries multiplies. */
@@ -137,6 +138,7 @@ export function decodeEvent(pcrIndex: number, eventType: number, data: Uint8Arra
   if (budget) {
     const entries = listEntriesOf(content);
     if (entries > budget.left) {
+      budget.refused++;
       // kept raw (its digest still replays); what the policy would read from it is unknown, as for any raw event
       content = raw(`${eventTypeName(eventType)}: not decoded: its ${entries} list entries would take the log past ${budget.cap} signatures, partitions and tables in all`);
     } else budget.left -= entries;

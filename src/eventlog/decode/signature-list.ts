@@ -6,7 +6,7 @@
 
 import { ParseError } from '../../errors.js';
 import { TpmReader } from '../../tpm/reader.js';
-import { EVENTLOG_CAPS } from '../caps.js';
+import { EVENTLOG_CAPS, type ListEntryBudget } from '../caps.js';
 import type { EfiSignature, EfiSignatureList } from './content.js';
 import { guidName, guidToString, readGuid } from './guid.js';
 
@@ -16,7 +16,7 @@ const LIST_HEADER_BYTES = 28;
  * Parses a sequence of EFI_SIGNATURE_LISTs; throws ParseError on malformed framing, and before decoding a
  * list that would take the variable past maxListEntries, or the log past what `logBudget` has left.
  */
-export function parseSignatureLists(bytes: Uint8Array, logBudget?: { cap: number; left: number }): EfiSignatureList[] {
+export function parseSignatureLists(bytes: Uint8Array, logBudget?: ListEntryBudget): EfiSignatureList[] {
   const r = new TpmReader(bytes, 'EFI_SIGNATURE_LIST');
   const lists: EfiSignatureList[] = [];
   let total = 0;
@@ -39,6 +39,7 @@ export function parseSignatureLists(bytes: Uint8Array, logBudget?: { cap: number
       throw new ParseError('EVENTLOG_EVENT_TOO_LARGE', `more than ${EVENTLOG_CAPS.maxListEntries} signatures in one variable`, { cap: EVENTLOG_CAPS.maxListEntries });
     }
     if (logBudget && total > logBudget.left) {
+      logBudget.refused++;
       throw new ParseError('EVENTLOG_EVENT_TOO_LARGE', `its signatures would take the log past ${logBudget.cap} signatures, partitions and tables in all`, { cap: logBudget.cap });
     }
     const signatures: EfiSignature[] = [];
