@@ -452,7 +452,7 @@ function minTlsVersion(o: TlsOptions): 'TLSv1.2' | 'TLSv1.3' {
   return o.cert !== undefined ? 'TLSv1.3' : 'TLSv1.2';
 }
 
-/** The least key size a server's certificate chain may use: 112-bit security, as OpenSSL's level 2 (RSA 2048, EC P-224). */
+/** The least key size a server's certificate chain may use: 112-bit security, as OpenSSL's level 2 (RSA, RSA-PSS and DSA 2048, EC P-224; EdDSA always). */
 export const MIN_SERVER_KEY_BITS = { rsa: 2048, ec: 224 } as const;
 
 /**
@@ -479,11 +479,33 @@ function checkServerIdentity(host: string, cert: tls.PeerCertificate): Error | u
 
 function weakKey(c: tls.PeerCertificate): string | null {
   const bits = typeof c.bits === 'number' ? c.bits : undefined;
-  if (bits === undefined) return null; // EdDSA keys: no size field, and all strong
-  // node gives modulus and exponent for RSA, a curve for EC
-  if (typeof c.modulus === 'string') return bits < MIN_SERVER_KEY_BITS.rsa ? `an RSA-${bits} key` : null;
-  if (typeof (c as { asn1Curve?: string }).asn1Curve === 'string') return bits < MIN_SERVER_KEY_BITS.ec ? `a ${bits}-bit EC key` : null;
-  return null;
+  // node gives modulus and exponent for RSA, a named curve for EC: the common case, judged without parsing
+  if (bits !== undefined && typeof c.modulus === 'string') return bits < MIN_SERVER_KEY_BITS.rsa ? `an RSA-${bits} key` : null;
+  if (bits !== undefined && typeof (c as { asn1Curve?: string }).asn1Curve === 'string') return bits < MIN_SERVER_KEY_BITS.ec ? `a ${bits}-bit EC key` : null;
+  // other keys (RSA-PSS, DSA, EdDSA, EC on explicit parameters) have no size in node's summary: read the key itself
+  let type: string | undefined;
+  let size: number | undefined;
+  try {
+    const key = new X509Certificate(c.raw).publicKey;
+    type = key.asymmetricKeyType;
+    size = key.asymmetricKeyDetails?.modulusLength;
+  } catch {
+    return 'a key that cannot be read';
+  }
+  switch (type) {
+    case 'rsa':
+    case 'rsa-pss':
+    case 'dsa':
+      return size === undefined || size < MIN_SERVER_KEY_BITS.rsa ? `${type === 'dsa' ? 'a' : 'an'} ${type.toUpperCase()}-${size ?? '?'} key` : null;
+    case 'ec':
+      return bits === undefined || bits < MIN_SERVER_KEY_BITS.ec ? `a ${bits ?? '?'}-bit EC key` : null;
+    case 'ed25519':
+    case 'ed448':
+      return null;
+    default:
+      // a key whose strength cannot be judged is not taken on trust
+      return `a ${type ?? 'unknown'} key`;
+  }
 }
 
 function makeSecureContext(o: TlsOptions): SecureContext {

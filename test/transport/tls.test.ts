@@ -248,3 +248,39 @@ test('a server proving its identity with a weak key (RSA-1024) is refused: TRANS
   const named = await assertRejectsCode(client({ tls: { ca: tls.caPem } }).fetch(`https://localhost:${served[2048]!.port}`, REQUEST), 'TRANSPORT_TLS');
   assert.equal(named.details['cause'], 'ERR_TLS_CERT_ALTNAME_INVALID');
 });
+
+test('key sizes of every type are checked: an RSA-PSS-1024 server key and a DSA-1024 intermediate are refused; RSA-PSS-2048 and Ed25519 pass', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const ossl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: tls.dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  };
+  const read = (f: string): Buffer => readFileSync(join(tls.dir, f));
+  const leaf = (name: string, key: string, ca: string): void => {
+    ossl('req', '-new', '-key', key, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    ossl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', 'server.ext');
+  };
+  ossl('genpkey', '-algorithm', 'RSA-PSS', '-pkeyopt', 'rsa_keygen_bits:1024', '-out', 'pss1024.key');
+  ossl('genpkey', '-algorithm', 'RSA-PSS', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'pss2048.key');
+  ossl('genpkey', '-algorithm', 'ed25519', '-out', 'ed25519.key');
+  for (const name of ['pss1024', 'pss2048', 'ed25519']) leaf(name, `${name}.key`, 'ca');
+  // a DSA-1024 intermediate (OpenSSL's level 1 accepts it) between our CA and an RSA-2048 server key
+  ossl('genpkey', '-genparam', '-algorithm', 'DSA', '-pkeyopt', 'dsa_paramgen_bits:1024', '-out', 'dsa.param');
+  ossl('genpkey', '-paramfile', 'dsa.param', '-out', 'dsaca.key');
+  ossl('req', '-new', '-key', 'dsaca.key', '-out', 'dsaca.csr', '-subj', '/CN=dsaca');
+  writeFileSync(join(tls.dir, 'dsaca.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n');
+  ossl('x509', '-req', '-in', 'dsaca.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'dsaca.pem', '-days', '2', '-extfile', 'dsaca.ext');
+  ossl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'underdsa.key');
+  leaf('underdsa', 'underdsa.key', 'dsaca');
+  const serve = async (name: string, chain: string[] = []): Promise<TestServer> => {
+    const s = await startHttps({ key: read(`${name}.key`), cert: Buffer.concat([read(`${name}.pem`), ...chain.map(read)]) }, (_req, res) => sendJson(res, 200, sampleEvidenceJson()));
+    t.after(() => s.close());
+    return s;
+  };
+  const weak = await assertRejectsCode(client({ tls: { ca: tls.caPem } }).fetch((await serve('pss1024')).url, REQUEST), 'TRANSPORT_TLS');
+  assert.equal(weak.details['cause'], 'ERR_TLS_WEAK_SERVER_KEY');
+  assert.match(weak.message, /RSA-PSS-1024 key \(CN=pss1024\)/);
+  const dsa = await assertRejectsCode(client({ tls: { ca: tls.caPem } }).fetch((await serve('underdsa', ['dsaca.pem'])).url, REQUEST), 'TRANSPORT_TLS');
+  assert.equal(dsa.details['cause'], 'ERR_TLS_WEAK_SERVER_KEY');
+  assert.match(dsa.message, /DSA-1024 key \(CN=dsaca\)/);
+  for (const name of ['pss2048', 'ed25519']) assert.equal((await client({ tls: { ca: tls.caPem } }).fetch((await serve(name)).url, REQUEST)).evidence.version, 1, name);
+});
