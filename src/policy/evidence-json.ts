@@ -89,7 +89,7 @@ const layerSchema = obj({
         list(obj({ path: required(str({ minLength: 1, maxLength: 4096 }), 'path'), digest: required(anyDigest, 'digest'), algo: required(str({ pattern: /^[a-z0-9_-]{1,32}$/ }), 'algorithm'), template: required(str({ pattern: /^[a-z0-9_-]{1,32}$/ }), 'template'), templateAttested: optional(bool(), 'false: the entry contradicts its template name'), bootAggregate: optional(bool(), "true: the kernel's boot_aggregate (entry 0), not a file") }), { max: 2_000_000 }),
         'entries',
       ),
-      violations: optional(list(obj({ entry: required(int(0, 2_000_000, 'entry index'), 'index in the list'), path: optional(str({ minLength: 1, maxLength: 4096 }), 'path') }), { max: 2_000_000 }), 'violation entries (ToMToU, open-writers): path only, no digest'),
+      violations: optional(list(obj({ entry: required(int(0, Number.MAX_SAFE_INTEGER, 'entry index'), 'index in the list (absolute: an incremental list continues a long one)'), path: optional(str({ minLength: 1, maxLength: 4096 }), 'path') }), { max: 2_000_000 }), 'violation entries (ToMToU, open-writers): path only, no digest'),
     }),
     'IMA facts',
   ),

@@ -19,6 +19,13 @@ test('facts survive JSON and back, bigints and PCR bytes included', () => {
   assert.equal(typeof back.layers[0]!.quote.firmwareVersion, 'bigint');
 });
 
+test('IMA violations survive JSON and back, with or without a path, at any entry index (an incremental list continues a long one)', () => {
+  const layers = chain();
+  layers[0]!.ima!.violations = [{ entry: 4, path: '/tmp/sh-thd-1' }, { entry: 2_500_000 }, { entry: 9_000_000_000, path: '/var/log/x' }];
+  const back = parseFactsJson(toJsonText(factsToJson({ layers })), 'f.json');
+  assert.deepEqual(back.layers[0]!.ima!.violations, layers[0]!.ima!.violations);
+});
+
 test('a bad facts file lists every problem with its line:column', () => {
   const json = toJsonText(factsToJson({ layers: chain() }));
   const broken = json
