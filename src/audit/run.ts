@@ -155,7 +155,12 @@ export async function runAudit(targets: readonly AuditTarget[], callerOptions: A
   else callerSignal?.addEventListener('abort', forwardStop, { once: true });
   try {
     // one gate for the whole audit: sixteen walks parsing the largest logs at once could exhaust the heap
-    const options = { ...callerOptions, parseGate: callerOptions.parseGate ?? new ParseGate() };
+    const parseGate = callerOptions.parseGate ?? new ParseGate();
+    // a stop ends the waits there too: a VM cut short is not reported, so it must not parse its logs first
+    const stopGate = (): void => parseGate.stop(new TransportError('TRANSPORT_ABORTED', 'the audit was stopped while this layer waited to parse its large logs', {}));
+    if (stop.signal.aborted) stopGate();
+    else stop.signal.addEventListener('abort', stopGate, { once: true });
+    const options = { ...callerOptions, parseGate };
     return await runAuditWith(targets, callerSignal ? { ...options, signal: stop.signal } : options);
   } finally {
     callerSignal?.removeEventListener('abort', forwardStop);

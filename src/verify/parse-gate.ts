@@ -11,7 +11,10 @@
 //
 // Deadlock-free: a walk that already holds a share takes more without
 // waiting (a chain of large layers goes on), and an empty gate admits any
-// size (one list bigger than the cap still runs, alone).
+// size (one list bigger than the cap still runs, alone). A stop (the audit's
+// SIGINT/SIGTERM) ends every wait, and refuses every later large layer, with
+// its reason: a walk no one will report on must not go on to parse, one after
+// another, past a Kubernetes grace period.
 
 /** What one walk holds: `admit` before parsing a layer's logs, `release` once the walk is over. */
 export interface ParsePass {
@@ -28,7 +31,8 @@ export interface ParseGateStats {
 
 export class ParseGate {
   private held = 0;
-  private readonly queue: { bytes: number; admitted: () => void }[] = [];
+  private readonly queue: { bytes: number; admitted: () => void; refused: (reason: Error) => void }[] = [];
+  private stopped: Error | undefined;
   readonly stats: ParseGateStats = { waited: 0, peakBytes: 0 };
 
   constructor(
@@ -48,6 +52,7 @@ export class ParseGate {
     return {
       admit: (bytes: number): Promise<void> | void => {
         if (bytes < this.smallBytes) return;
+        if (this.stopped) return Promise.reject(this.stopped);
         // holding already, or room (and no one waiting ahead), or an empty gate: go on now
         if (mine > 0 || (this.queue.length === 0 && (this.held === 0 || this.held + bytes <= this.capBytes))) {
           this.take(bytes);
@@ -55,13 +60,14 @@ export class ParseGate {
           return;
         }
         this.stats.waited++;
-        return new Promise<void>((admitted) => {
+        return new Promise<void>((admitted, refused) => {
           this.queue.push({
             bytes,
             admitted: () => {
               mine += bytes;
               admitted();
             },
+            refused,
           });
         });
       },
@@ -72,6 +78,12 @@ export class ParseGate {
         this.drain();
       },
     };
+  }
+
+  /** Ends every wait with `reason`, and refuses large layers from now on (small ones still pass). */
+  stop(reason: Error): void {
+    this.stopped ??= reason;
+    for (const waiting of this.queue.splice(0)) waiting.refused(this.stopped);
   }
 
   private take(bytes: number): void {

@@ -14,6 +14,7 @@ import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import { parseEvidenceBytes } from '../../src/transport/evidence.js';
 import type { AttestationResult } from '../../src/verify/result.js';
 import type { EvidenceSource, LayerRequest } from '../../src/verify/walker.js';
+import { ParseGate } from '../../src/verify/parse-gate.js';
 
 async function fleet(t: import('node:test').TestContext, vms: number) {
   const sim = await startSimulator({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: vms } });
@@ -281,4 +282,44 @@ test('a stop signal is listened to once, however many requests are in flight (no
   assert.deepEqual(warnings, []);
   assert.equal(mostListeners, 1);
   assert.equal(getEventListeners(abort.signal, 'abort').length, 0, 'the audit leaves no listener behind');
+});
+
+test('a stop ends the waits at the gate on large logs: a VM whose layer waits there is not audited, and the audit ends without it parsing', async (t) => {
+  const { sim, setup, targets } = await fleet(t, 1);
+  // another walk holds the whole gate (and never ends in this test)
+  const gate = new ParseGate(4 * 1024 * 1024, 1024 * 1024);
+  const holder = gate.pass();
+  holder.admit(4 * 1024 * 1024);
+  t.after(() => holder.release());
+  const abort = new AbortController();
+  let layersParsed = 0;
+  const results: AttestationResult[] = [];
+  const audit = runAudit(targets, {
+    concurrency: 1,
+    retries: 0,
+    cache: setup.cache,
+    signal: abort.signal,
+    parseGate: gate,
+    // a 2 MiB IMA list comes with the top layer: it waits at the full gate; the stop comes while it does
+    source: () => {
+      const inner = direct(sim);
+      return async (req) => {
+        const evidence = await inner(req);
+        layersParsed++;
+        setImmediate(() => abort.abort());
+        return { ...evidence, imaLog: '#'.repeat(2 * 1024 * 1024) };
+      };
+    },
+    onResult: (r) => results.push(r),
+  });
+  // the audit must end on its own, the gate still held: what ends first?
+  const released = new Promise<string>((resolve) => setImmediate(() => setImmediate(() => setImmediate(() => resolve('only when the holder let go')))));
+  const first = await Promise.race([audit.then(() => 'the audit'), released]);
+  holder.release();
+  const stats = await audit;
+  assert.equal(first, 'the audit');
+  assert.equal(layersParsed, 1);
+  assert.deepEqual(stats, { completed: 0, attempts: 1, retried: 0, skipped: 1 });
+  assert.deepEqual(results, []);
+  assert.equal(gate.heldBytes, 0);
 });

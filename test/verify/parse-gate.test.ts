@@ -68,3 +68,19 @@ test('concurrent walks bringing 30 MB IMA lists parse them one at a time; every 
   assert.equal(gate.stats.peakBytes, 30 * MB, 'never two 30 MB lists held at once (cap 48 MB)');
   assert.equal(gate.stats.waited, 5, 'five walks waited for the one parsing');
 });
+
+test('stop: every wait ends with its reason, later large layers are refused, small ones still pass, holders release as before', async () => {
+  const gate = new ParseGate(10 * MB, MB);
+  const a = gate.pass();
+  const b = gate.pass();
+  a.admit(8 * MB);
+  const waiting = b.admit(4 * MB);
+  const reason = new Error('stopped');
+  gate.stop(reason);
+  await assert.rejects(Promise.resolve(waiting), (err) => err === reason);
+  await assert.rejects(Promise.resolve(gate.pass().admit(2 * MB)), (err) => err === reason);
+  assert.equal(gate.pass().admit(MB - 1), undefined);
+  a.release();
+  b.release();
+  assert.equal(gate.heldBytes, 0);
+});
