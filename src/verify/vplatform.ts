@@ -310,8 +310,28 @@ export interface VplatformVerification {
   table: VerifiedVplatformTable | null;
 }
 
-/** How many violations a failed lifecycle check lists (a hostile log may hold thousands). */
-const MAX_VIOLATIONS_SHOWN = 10;
+/**
+ * How many violations or issuers a failed check lists in its actual value: a
+ * hostile log that replays may hold 100,000 of them, and every VM attested
+ * through it would carry them all in its result (three times: the check, the
+ * layer's error, the result's error), in every report and state file.
+ */
+export const MAX_VPLATFORM_LISTED = 10;
+const MAX_VIOLATIONS_SHOWN = MAX_VPLATFORM_LISTED;
+
+/** The recorded issuers a failed issuer check lists: the first MAX_VPLATFORM_LISTED, with how many there are. */
+export function issuersListed(table: VplatformTable): { listed: string[]; count: number } {
+  const listed: string[] = [];
+  for (const i of table.issuers) {
+    if (listed.length === MAX_VPLATFORM_LISTED) break;
+    listed.push(i);
+  }
+  return { listed, count: table.issuers.size };
+}
+
+function moreOf(count: number, listed: number): string {
+  return count > listed ? ` (${count} recorded; the first ${listed} listed)` : '';
+}
 
 /**
  * Replays the log and compares it with PCR 23 of the SHA-256 bank as the
@@ -358,9 +378,11 @@ export function checkInstanceHosted(table: VerifiedVplatformTable, instanceId: U
   const id = idHex(instanceId);
   const rec = table.instances.get(id);
   if (rec && rec.violations.length > 0) {
-    return fail('vplatform.hosted', 'VPLATFORM_LIFECYCLE_VIOLATION', `instance ${id}: its history on this platform breaks the lifecycle: ${rec.violations[0]!.message}`, {
+    const n = rec.violations.length;
+    const more = n > MAX_VIOLATIONS_SHOWN ? ` (${n} violations; the first ${MAX_VIOLATIONS_SHOWN} listed)` : '';
+    return fail('vplatform.hosted', 'VPLATFORM_LIFECYCLE_VIOLATION', `instance ${id}: its history on this platform breaks the lifecycle: ${rec.violations[0]!.message}${more}`, {
       expected: 'a valid lifecycle ending in create or migrate-in',
-      actual: rec.violations.map((v) => v.message),
+      actual: rec.violations.slice(0, MAX_VIOLATIONS_SHOWN).map((v) => v.message),
     });
   }
   if (!rec) {
@@ -382,9 +404,10 @@ export function checkInstanceHosted(table: VerifiedVplatformTable, instanceId: U
 export function checkIssuerRecorded(table: VerifiedVplatformTable, issuerCertificateDer: Uint8Array): CheckResult {
   const hash = certificateHash(issuerCertificateDer);
   if (!table.issuers.has(hash)) {
-    return fail('vplatform.issuer', 'VPLATFORM_ISSUER_NOT_RECORDED', `the issuing CA certificate ${hash} is not recorded as an issuer by this platform`, {
+    const { listed, count } = issuersListed(table);
+    return fail('vplatform.issuer', 'VPLATFORM_ISSUER_NOT_RECORDED', `the issuing CA certificate ${hash} is not recorded as an issuer by this platform${moreOf(count, listed.length)}`, {
       expected: hash,
-      actual: [...table.issuers],
+      actual: listed,
     });
   }
   return pass('vplatform.issuer', `the issuing CA certificate ${hash} is recorded as an issuer`);

@@ -39,7 +39,7 @@ import { nextNonce, type TopNonce } from './nonce-chain.js';
 import { toLayerFacts } from './facts.js';
 import { verifyQuote, verifyQuoteAsync, type QuoteVerified } from './quote.js';
 import { decideVerdict, errorFromCheck, type AttestationResult, type CertificateSummary, type ErrorSummary, type LayerResult, type LayerStatus, type RuleOutcome } from './result.js';
-import { checkInstanceHosted, verifyVplatformLog, VPLATFORM_PCR, type VerifiedVplatformTable } from './vplatform.js';
+import { checkInstanceHosted, issuersListed, verifyVplatformLog, VPLATFORM_PCR, type VerifiedVplatformTable } from './vplatform.js';
 import type { VplatformLogCache } from './vplatform-cache.js';
 import type { LogVerificationCache } from './log-cache.js';
 import type { ParseGate, ParsePass } from './parse-gate.js';
@@ -620,10 +620,12 @@ function bindLayers(upper: VerifiedLayer | null, lower: VerifiedLayer, checks: C
       checks.push(pass('binding.issuer', `the CA that issued layer ${upper.position}'s AK certificate (${issuerHash.slice(0, 16)}…) is recorded as an issuer here`));
     } else {
       issuer = 'fail';
+      const { listed, count } = issuersListed(lower.vplatform);
+      const more = count > listed.length ? ` (${count} issuers recorded; the first ${listed.length} listed)` : '';
       checks.push(
-        fail('binding.issuer', 'VPLATFORM_ISSUER_NOT_RECORDED', `the CA that issued layer ${upper.position}'s AK certificate is not recorded as an issuer by this platform`, {
+        fail('binding.issuer', 'VPLATFORM_ISSUER_NOT_RECORDED', `the CA that issued layer ${upper.position}'s AK certificate is not recorded as an issuer by this platform${more}`, {
           expected: issuerHash,
-          actual: [...lower.vplatform.issuers],
+          actual: listed,
         }),
       );
     }

@@ -21,6 +21,8 @@ import { baselinePolicy } from '../../src/policy/index.js';
 import { buildTrustStore } from '../../src/x509/trust-store.js';
 import type { AttestationResult } from '../../src/verify/result.js';
 import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
+import { startSimulator } from '../../src/simulator/start.js';
+import { loadTrustStore } from '../../src/cli/trust-files.js';
 
 type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
@@ -327,5 +329,30 @@ test('a quote that leaves out PCRs the challenger asked for: QUOTE_PCR_SELECTION
         client.close();
       }
     });
+  }
+});
+
+test('a VMM recording thousands of issuers, none the VM\'s: the result lists ten, not every one (it was three copies of all)', async () => {
+  // A genuine quote: the simulator's VMM extends PCR 23 with every issuer it records, so its log replays.
+  const sim = await startSimulator({ topology: { layers: 3 }, faults: [{ fault: 'foreign-issuer', layer: 1 }] });
+  try {
+    const vmm = sim.platform.layer('vmm');
+    for (let i = 0; i < 3_000; i++) vmm.recordIssuer(Buffer.from(`hostile CA ${i}`));
+    const { store } = loadTrustStore([sim.trustDir]);
+    const client = new EvidenceClient({ timeoutMs: 10_000 });
+    try {
+      const now = new Date();
+      const r = (await walk({ target: sim.topUrl, topNonce: drawTopNonce(now, sim.topUrl), trust: store, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now }, liveSource(client) as EvidenceSource)).result;
+      assert.equal(r.verdict, 'not-trusted');
+      const c = r.layers[1]!.checks.find((x) => x.id === 'binding.issuer')!;
+      assert.equal(c.code, 'VPLATFORM_ISSUER_NOT_RECORDED');
+      assert.equal((c.actual as unknown[]).length, 10);
+      assert.match(c.message, /300[0-9] issuers recorded; the first 10 listed/);
+      assert.ok(JSON.stringify(r).length < 100_000, `result of ${JSON.stringify(r).length} bytes`);
+    } finally {
+      client.close();
+    }
+  } finally {
+    await sim.close();
   }
 });

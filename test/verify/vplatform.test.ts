@@ -13,6 +13,7 @@ import {
   checkSingleHost,
   instancesHostedTwice,
   MAX_VPLATFORM_ENTRIES,
+  MAX_VPLATFORM_LISTED,
   parseVplatformLog,
   replayVplatformLog,
   verifyVplatformLog,
@@ -172,6 +173,24 @@ test('a hostile log with many violations reports a bounded list', () => {
   const r = verifyVplatformLog(log, analyzeVplatformLog(log).replayed);
   assert.equal(r.table!.violations.length, 5_000);
   assert.equal((r.checks[1]!.actual as unknown[]).length, 10);
+});
+
+test('a hostile log that replays: the hosted and issuer checks list at most MAX_VPLATFORM_LISTED, and say how many there are', () => {
+  // 5,000 creates of one instance (4,999 violations) and 5,000 issuers, every one replaying: each check listed them all.
+  const log: VplatformEntryInput[] = [
+    ...Array.from({ length: 5_000 }, () => entry('create', 1)),
+    ...Array.from({ length: 5_000 }, (_, i) => ({ pcr: 23, op: 'issuer', certificate: sha256(Buffer.from(`CA ${i}`)).toString('hex') })),
+  ];
+  const table = verified(log);
+  const hosted = checkInstanceHosted(table, hex(1));
+  assert.equal(hosted.code, 'VPLATFORM_LIFECYCLE_VIOLATION');
+  assert.equal((hosted.actual as unknown[]).length, MAX_VPLATFORM_LISTED);
+  assert.match(hosted.message, /4999 violations; the first 10 listed/);
+  const issuer = checkIssuerRecorded(table, CA_DER);
+  assert.equal(issuer.code, 'VPLATFORM_ISSUER_NOT_RECORDED');
+  assert.deepEqual(issuer.actual, [...table.issuers].slice(0, MAX_VPLATFORM_LISTED));
+  assert.match(issuer.message, /5000 recorded; the first 10 listed/);
+  assert.ok(JSON.stringify([hosted, issuer]).length < 4_000);
 });
 
 test('issuer entries record CA certificate hashes; issuer binding passes only for a recorded CA', () => {
