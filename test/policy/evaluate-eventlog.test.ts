@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { evaluatePolicy } from '../../src/policy/evaluate.js';
 import { chain, input, layerPolicy, sha1, sha256 } from './fixtures.js';
 import { assertFail, assertNoResult, assertPass, rule } from './rule-helpers.js';
+import { MAX_TEXTS_LISTED, MAX_TEXT_SHOWN } from '../../src/policy/rules/eventlog.js';
 
 const vm = (body: string) => layerPolicy(`select: { position: 0 }\neventLog:\n${body.split('\n').map((l) => `  ${l}`).join('\n')}`);
 const withoutLog = () => {
@@ -118,6 +119,29 @@ test('eventLog.kernelCmdlines: exact lines and whole-line patterns', () => {
   hidden[0]!.eventLog!.kernelCmdlinesUnattested = 1;
   const r = assertFail(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input(hidden)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
   assert.match(r.message, /text their digest does not cover/);
+});
+
+test('eventLog.kernelCmdlines: a replaying log of thousands of lines, or of one 1 MiB line, fails with a bounded list (CRTM versions too)', () => {
+  const line = 'BOOT_IMAGE=/vmlinuz-6.8.0 root=UUID=0b1c ro console=ttyS0';
+  const many = chain();
+  many[0]!.eventLog!.kernelCmdlines = Array.from({ length: 5_000 }, (_, i) => `/boot/vmlinuz-${i} ${'x'.repeat(300)}`);
+  const r = assertFail(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input(many)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
+  assert.equal((r.actual as string[]).length, MAX_TEXTS_LISTED);
+  assert.equal((r.actual as string[])[0], many[0]!.eventLog!.kernelCmdlines[0]);
+  assert.match(r.message, /5000 of 5000 not allowed; the first 20 measured listed/);
+  const long = chain();
+  long[0]!.eventLog!.kernelCmdlines = [`/boot/vmlinuz ${'y'.repeat(1024 * 1024)}`];
+  const l = assertFail(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input(long)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
+  assert.match((l.actual as string[])[0]!, /… \(1048590 characters\)$/);
+  assert.ok(l.message.length < MAX_TEXT_SHOWN + 200);
+  assert.ok(JSON.stringify([r, l]).length < 2 * (MAX_TEXTS_LISTED + 1) * (MAX_TEXT_SHOWN + 100));
+  // CRTM versions (PCR 0 before its separator) are the attester's texts too
+  const crtm = chain();
+  crtm[0]!.eventLog!.crtmVersions = Array.from({ length: 5_000 }, (_, i) => `OVMF ${i} ${'z'.repeat(5_000)}`);
+  const c = assertFail(evaluatePolicy(vm('crtmVersions: ["OVMF 2024.02"]'), input(crtm)), 'layer[0].eventLog.crtmVersions', 'POLICY_CRTM_VERSION');
+  assert.equal((c.actual as string[]).length, MAX_TEXTS_LISTED);
+  assert.match(c.message, /5000 of 5000 not allowed/);
+  assert.ok(JSON.stringify(c).length < (MAX_TEXTS_LISTED + 1) * (MAX_TEXT_SHOWN + 100));
 });
 
 test('eventLog.kernelCmdlines: patterns run in linear time, so a crafted line cannot stall the verifier', () => {

@@ -23,6 +23,8 @@ import type { AttestationResult } from '../../src/verify/result.js';
 import { freshKeyPair } from '../../src/util/fresh-key-pair.js';
 import { startSimulator } from '../../src/simulator/start.js';
 import { loadTrustStore } from '../../src/cli/trust-files.js';
+import { FIRMWARE_PROFILES, firmwareLog, measureBoot } from '../../src/simulator/firmware.js';
+import { loadPolicy } from '../../src/policy/load.js';
 
 type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
@@ -355,4 +357,36 @@ test('a VMM recording thousands of issuers, none the VM\'s: the result lists ten
   } finally {
     await sim.close();
   }
+});
+
+test('a layer whose replaying event log measures 2,000 kernel command lines: the result lists 20 (it carried every line three times)', async () => {
+  const akCa = SimCa.root('Hostile test AK root', freshKeyPair('ec', { namedCurve: 'P-256' }).privateKey);
+  const akTrust = buildTrustStore([{ origin: 'ak.pem', bytes: Buffer.from(akCa.certificate.pem), role: 'anchor', label: 'ak-ca' }]).store;
+  const tpm = SoftTpm.create({ seed: 'many-cmdlines' });
+  const cert = akCa.issueAk({ commonName: 'many cmdlines AK', publicKey: tpm.akPublicKey, serialLabel: 'cmdlines', layer: { kind: 'physical' } });
+  // GRUB texts starting with a kernel path are command lines; the TPM is extended with each, so the log replays
+  const log = firmwareLog({ ...FIRMWARE_PROFILES.physical, grubCommands: Array.from({ length: 2_000 }, (_, i) => `/boot/vmlinuz-${i} ${'x'.repeat(300)}`) }, ['sha256']);
+  measureBoot(tpm, log);
+  const policy = loadPolicy('apiVersion: vtpm-verify/v1\nname: cmdlines\nlayers:\n  - name: all\n    eventLog: { kernelCmdlines: { exact: ["/boot/vmlinuz root=/dev/sda1"] } }\n');
+  await withServer(
+    (_req, res, url) => {
+      const r = parseEvidenceQuery(url.searchParams);
+      const q = tpm.quote(r.nonce, r.pcrs);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(serializeEvidence({ version: 1, quote: { message: q.message, signature: q.signature }, unverifiedPcrs: q.pcrs, certificates: [{ pem: cert.pem, der: cert.der }], eventLog: log.bytes })));
+    },
+    async (origin) => {
+      const client = new EvidenceClient({ timeoutMs: 10_000 });
+      try {
+        const now = new Date();
+        const target = `${origin}/host`;
+        const r = (await walk({ target, topNonce: drawTopNonce(now, target), trust: akTrust, policy, policySource: { source: 'test', builtin: false }, at: now }, liveSource(client) as EvidenceSource)).result;
+        assert.equal(r.verdict, 'not-trusted');
+        assert.equal(r.error?.code, 'POLICY_KERNEL_CMDLINE');
+        assert.equal((r.error?.details?.['actual'] as unknown[]).length, 20);
+        assert.ok(JSON.stringify(r).length < 100_000, `result of ${JSON.stringify(r).length} bytes from a ${log.bytes.length}-byte log`);
+      } finally {
+        client.close();
+      }
+    },
+  );
 });

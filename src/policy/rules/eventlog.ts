@@ -9,6 +9,28 @@ import type { BootApplicationFacts, EventLogFacts, LayerFacts } from '../evidenc
 import type { RuleSink } from '../result.js';
 import type { EventLogSpec } from '../schema.js';
 
+/**
+ * A failed command-line or CRTM-version rule lists at most this many of the measured texts, each cut at
+ * MAX_TEXT_SHOWN characters: they are the attester's, a replaying 8 MiB log holds tens of thousands
+ * (or a few of 1 MiB), and the result carries the list three times (rule, layer error, result error)
+ * for every VM attested through that layer (a 7.6 MB log made a 19 MB result).
+ */
+export const MAX_TEXTS_LISTED = 20;
+export const MAX_TEXT_SHOWN = 4096;
+
+function shownText(text: string): string {
+  return text.length > MAX_TEXT_SHOWN ? `${text.slice(0, MAX_TEXT_SHOWN)}… (${text.length} characters)` : text;
+}
+
+/** The failure message's tail and the actual value for measured texts `all`, of which `bad` are not allowed. */
+function textsShown(all: readonly string[], bad: readonly string[]): { first: string; more: string; actual: string[] } {
+  return {
+    first: JSON.stringify(bad[0] === undefined ? '' : shownText(bad[0])),
+    more: all.length > MAX_TEXTS_LISTED ? ` (${bad.length} of ${all.length} not allowed; the first ${MAX_TEXTS_LISTED} measured listed)` : '',
+    actual: all.slice(0, MAX_TEXTS_LISTED).map(shownText),
+  };
+}
+
 /** Boot applications are measured into PCR 4 (TCG PC Client PFP). */
 const BOOT_APP_PCR = 4;
 /** Kernel command lines are measured into PCR 8 (GRUB) and PCR 12 (systemd-boot, sd-stub). */
@@ -128,7 +150,13 @@ export function evaluateEventLog(rs: CompiledRuleSet, layer: LayerFacts, sink: R
           actual: { unaccountedPcrs: unaccounted },
         });
       } else if (log.kernelCmdlines.length === 0) sink.fail('eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', 'no kernel command line is measured in the event log', { expected: 'an allowed kernel command line', actual: [] });
-      else sink.check(bad.length === 0, 'eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', 'every kernel command line is allowed', `kernel command line not allowed: ${JSON.stringify(bad[0])}`, { expected: { exact: [...exact], patterns: patterns.map((p) => p.source) }, actual: log.kernelCmdlines });
+      else {
+        const shown = textsShown(log.kernelCmdlines, bad);
+        sink.check(bad.length === 0, 'eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE', 'every kernel command line is allowed', `kernel command line not allowed: ${shown.first}${shown.more}`, {
+          expected: { exact: [...exact], patterns: patterns.map((p) => p.source) },
+          actual: shown.actual,
+        });
+      }
     }
   }
   if (spec.dbx) {
@@ -150,7 +178,10 @@ export function evaluateEventLog(rs: CompiledRuleSet, layer: LayerFacts, sink: R
     if (log) {
       const bad = log.crtmVersions.filter((v) => !spec.crtmVersions!.includes(v));
       if (log.crtmVersions.length === 0) sink.fail('eventLog.crtmVersions', 'POLICY_CRTM_VERSION', 'no CRTM version is measured in the event log', { expected: spec.crtmVersions, actual: [] });
-      else sink.check(bad.length === 0, 'eventLog.crtmVersions', 'POLICY_CRTM_VERSION', 'the CRTM version is allowed', `CRTM version ${JSON.stringify(bad[0])} is not allowed`, { expected: spec.crtmVersions, actual: log.crtmVersions });
+      else {
+        const shown = textsShown(log.crtmVersions, bad);
+        sink.check(bad.length === 0, 'eventLog.crtmVersions', 'POLICY_CRTM_VERSION', 'the CRTM version is allowed', `CRTM version ${shown.first} is not allowed${shown.more}`, { expected: spec.crtmVersions, actual: shown.actual });
+      }
     }
   }
   if (spec.allowedQuirks) {
