@@ -5,6 +5,7 @@ import { evaluatePolicy } from '../../src/policy/evaluate.js';
 import { checkPolicy } from '../../src/policy/load.js';
 import { chain, input, layerPolicy, sha1, sha256 } from './fixtures.js';
 import { allResults, assertFail, assertPass, rule } from './rule-helpers.js';
+import { MAX_IMA_PATH_SHOWN } from '../../src/policy/rules/ima.js';
 
 const vm = (body: string) => layerPolicy(`select: { position: 0 }\nima:\n${body.split('\n').map((l) => `  ${l}`).join('\n')}`);
 const allowList = `allowList:
@@ -178,4 +179,24 @@ test('ima violations (a file open for write while measured): each fails, whateve
   assert.equal(allResults(evaluatePolicy(vm('required: true'), input(violated))).some((x) => x.id === 'layer[0].ima.allowList'), false);
   const bad = checkPolicy(`apiVersion: vtpm-verify/v1\nname: t\nlayers:\n  - name: r\n    ima:\n      violations: ignore\n`, { path: 'p.yaml' });
   assert.equal(bad.issues[0]?.code, 'POLICY_VALUE');
+});
+
+test('ima: paths of up to 1 MiB (the attester\'s) are shown cut at MAX_IMA_PATH_SHOWN in failures, which stay bounded', () => {
+  const long = (tag: string, i: number) => `/usr/bin/${tag}${i}-${'p'.repeat(200_000)}`;
+  const hostile = chain();
+  for (let i = 0; i < 30; i++) {
+    hostile[0]!.ima!.entries.push({ path: long('unlisted', i), digest: sha256(`u${i}`), algo: 'sha256', template: 'ima-ng' });
+    hostile[0]!.ima!.entries.push({ path: long('denied', i), digest: sha256('xmrig'), algo: 'sha256', template: 'ima-ng' });
+  }
+  hostile[0]!.ima!.violations = Array.from({ length: 30 }, (_, i) => ({ entry: 100 + i, path: long('violated', i) }));
+  const e = evaluatePolicy(vm(`denied: ["${sha256('xmrig')}"]\n${allowList}`), input(hostile));
+  const allow = assertFail(e, 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
+  const denied = assertFail(e, 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
+  const a = allow.actual as { notListedCount: number; notListed: { path: string }[]; violations: { path: string }[] };
+  assert.equal(a.notListedCount, 60);
+  assert.equal(a.notListed.length, 20);
+  assert.equal(a.notListed[0]!.path, `${long('unlisted', 0).slice(0, MAX_IMA_PATH_SHOWN)}… (${long('unlisted', 0).length} characters)`);
+  assert.ok(a.violations.every((v) => v.path.length < MAX_IMA_PATH_SHOWN + 30));
+  assert.ok(allow.message.length < 3 * (MAX_IMA_PATH_SHOWN + 200));
+  assert.ok(JSON.stringify([allow, denied]).length < 70 * (MAX_IMA_PATH_SHOWN + 200), `${JSON.stringify([allow, denied]).length} characters`);
 });

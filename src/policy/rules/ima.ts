@@ -12,6 +12,17 @@ import type { ImaSpec } from '../schema.js';
 
 const MAX_LISTED = 20;
 
+/**
+ * A measured path as a failure shows it: cut at the longest path an allow-list may name (4,096
+ * characters). IMA paths are the attester's and may each be 1 MiB: twenty of them, listed per kind
+ * and three times in the result (rule, layer error, result error), made 57 MB of a 22 MB list.
+ */
+export const MAX_IMA_PATH_SHOWN = 4096;
+
+export function shownPath(path: string): string {
+  return path.length > MAX_IMA_PATH_SHOWN ? `${path.slice(0, MAX_IMA_PATH_SHOWN)}… (${path.length} characters)` : path;
+}
+
 /** Why the IMA log's contents cannot be used, or undefined when they can. */
 function imaUnusable(layer: LayerFacts): { code: PolicyRuleCode; message: string; expected: string; actual: string | null } | undefined {
   if (!layer.ima) return { code: 'POLICY_IMA_MISSING', message: 'the layer sent no IMA log', expected: 'an IMA log', actual: null };
@@ -19,7 +30,7 @@ function imaUnusable(layer: LayerFacts): { code: PolicyRuleCode; message: string
   return undefined;
 }
 
-const entryOf = (e: ImaEntryFacts) => ({ path: e.path, digest: `${e.algo}:${e.digest}`, template: e.template });
+const entryOf = (e: ImaEntryFacts) => ({ path: shownPath(e.path), digest: `${e.algo}:${e.digest}`, template: e.template });
 
 export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefined, layer: LayerFacts, sink: RuleSink): void {
   if (!spec || !c) return;
@@ -70,9 +81,9 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
       sink.fail('ima.allowList', 'POLICY_IMA_UNKNOWN_FILE', 'the IMA log has no entries (is IMA measuring?)', { expected: 'measured files in the allow-list', actual: [] });
     } else {
       const parts: string[] = [];
-      if (violated.length) parts.push(`${violated.length} violation(s): a file open for write while measured, its content unknown (first: entry ${violated[0]!.entry}${violated[0]!.path === undefined ? '' : `, claiming ${violated[0]!.path}`})`);
-      if (wrongDigest.length) parts.push(`${wrongDigest.length} file(s) with a digest the allow-list does not give (first: ${wrongDigest[0]!.path})`);
-      if (notListed.length) parts.push(`${notListed.length} file(s) not in the allow-list (first: ${notListed[0]!.path})`);
+      if (violated.length) parts.push(`${violated.length} violation(s): a file open for write while measured, its content unknown (first: entry ${violated[0]!.entry}${violated[0]!.path === undefined ? '' : `, claiming ${shownPath(violated[0]!.path)}`})`);
+      if (wrongDigest.length) parts.push(`${wrongDigest.length} file(s) with a digest the allow-list does not give (first: ${shownPath(wrongDigest[0]!.path)})`);
+      if (notListed.length) parts.push(`${notListed.length} file(s) not in the allow-list (first: ${shownPath(notListed[0]!.path)})`);
       const code = wrongDigest.length ? 'POLICY_IMA_DIGEST' : notListed.length ? 'POLICY_IMA_UNKNOWN_FILE' : 'POLICY_IMA_VIOLATION';
       sink.check(parts.length === 0, 'ima.allowList', code, `all ${checked} checked file(s) are in the allow-list (${excluded} excluded)`, parts.join('; '), {
         expected: `digests from an allow-list of ${c.allowPaths} path(s)`,
@@ -83,7 +94,7 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
           wrongDigest: wrongDigest.slice(0, MAX_LISTED).map(entryOf),
           notListedCount: notListed.length,
           notListed: notListed.slice(0, MAX_LISTED).map(entryOf),
-          ...(violated.length ? { violationCount: violated.length, violations: violated.slice(0, MAX_LISTED) } : {}),
+          ...(violated.length ? { violationCount: violated.length, violations: violated.slice(0, MAX_LISTED).map((v) => (v.path === undefined ? v : { ...v, path: shownPath(v.path) })) } : {}),
         },
       });
     }
@@ -97,13 +108,13 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
     const unchecked = ima.entries.filter((e) => !sizes.has(e.digest.length) && e.bootAggregate !== true);
     if (unchecked.length) {
       const algos = [...new Set(unchecked.map((e) => e.algo))];
-      sink.fail('ima.denied', 'POLICY_IMA_DENIED', `${unchecked.length} measured file(s) have a ${algos.join('/')} digest, and the denied list has no digest of that size: they cannot be checked against it (first: ${unchecked[0]!.path})`, {
+      sink.fail('ima.denied', 'POLICY_IMA_DENIED', `${unchecked.length} measured file(s) have a ${algos.join('/')} digest, and the denied list has no digest of that size: they cannot be checked against it (first: ${shownPath(unchecked[0]!.path)})`, {
         expected: `denied digests of the measured files' algorithm (${[...sizes].map((n) => `${n / 2}-byte`).join(', ')} given)`,
         actual: { count: unchecked.length, entries: unchecked.slice(0, MAX_LISTED).map(entryOf) },
       });
       return;
     }
-    sink.check(deniedHits.length === 0, 'ima.denied', 'POLICY_IMA_DENIED', `no measured file has a denied digest (${denied!.size} denied)`, `${deniedHits.length} measured file(s) with a denied digest (first: ${deniedHits[0]?.path})`, {
+    sink.check(deniedHits.length === 0, 'ima.denied', 'POLICY_IMA_DENIED', `no measured file has a denied digest (${denied!.size} denied)`, `${deniedHits.length} measured file(s) with a denied digest (first: ${deniedHits[0] === undefined ? undefined : shownPath(deniedHits[0].path)})`, {
       actual: { count: deniedHits.length, entries: deniedHits.slice(0, MAX_LISTED).map(entryOf) },
     });
   }
