@@ -13,6 +13,7 @@ import { toHex } from '../util/bytes.js';
 import { toCheckResult, type StateFinding } from './findings.js';
 import type { StateStore } from './store.js';
 import { akConflict, boundLayers } from './hosting-findings.js';
+import { boundResult } from '../report/bound-result.js';
 
 /** What the policy's migration.findings categories mean in state-store codes. */
 export function findingCategory(code: string): Finding['category'] | null {
@@ -142,7 +143,9 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
 }
 
 /** Appends a finished attestation to the history; `resultJson`: the result already serialized (toJsonText(result, 0)). */
-export function recordResult(store: StateStore, result: AttestationResult, resultJson?: string, runId?: number): number {
+export function recordResult(store: StateStore, walked: AttestationResult, walkedJson?: string, runId?: number): number {
+  // a result past RESULT_JSON_CAP is cut down (attest --state, watch; an audit has done it for its reports already)
+  const { result, json: resultJson } = boundResult(walked, walkedJson);
   const top = result.layers[0];
   const failed = result.layers.flatMap((l) => l.checks.filter((c) => c.status === 'fail').map((c) => ({ layer: l.position, code: c.code, id: c.id })));
   return store.appendResult({
@@ -153,7 +156,7 @@ export function recordResult(store: StateStore, result: AttestationResult, resul
     findings: [...(result.findings ?? []).map((f) => ({ code: f.code, id: f.id, status: f.status })), ...failed],
     platformPath: result.platformPath,
     result,
-    ...(resultJson !== undefined ? { resultJson } : {}),
+    resultJson,
     ...(runId !== undefined ? { runId } : {}),
   });
 }

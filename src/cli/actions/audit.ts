@@ -13,7 +13,8 @@ import { renderSummary, type AuditSummary } from '../../report/summary.js';
 import { changeMark, terminalSafe } from '../../report/format.js';
 import { FAILURES_SHOWN, failureOf, renderFailures, type AuditFailure } from '../../report/failures.js';
 import type { AttestationResult } from '../../verify/result.js';
-import { toJsonText, type CommandOutcome, type Style } from '../output.js';
+import { type CommandOutcome, type Style } from '../output.js';
+import { boundResult } from '../../report/bound-result.js';
 import type { AuditDefaults } from '../audit-setup.js';
 import type { ReportFiles, ReportWriteFailure } from '../audit-reports.js';
 import type { AuditRunSummary } from '../../state/store.js';
@@ -237,11 +238,11 @@ async function audit(
         onResult: (result, target) => {
           summary.add(result);
           if (result.verdict !== 'trusted') failures.push(indexedFailure(result, target));
-          // serialized once, for the spool and the state
-          const json = spool || batcher ? toJsonText(result, 0) : undefined;
-          spool?.add(result, target.index, json);
+          // serialized once, for the spool and the state; a result past RESULT_JSON_CAP is cut down first
+          const bounded = spool || batcher ? boundResult(result) : undefined;
+          spool?.add(bounded!.result, target.index, bounded!.json);
           if (batcher) {
-            batcher.record(result, json);
+            batcher.record(bounded!.result, bounded!.json);
             progress.stored(batcher.stored);
           }
           progress.done(result);
