@@ -282,6 +282,16 @@ export async function walk(options: WalkOptions, source: EvidenceSource): Promis
   }
 }
 
+/**
+ * What a layer's logs weigh at the parse gate: the firmware log's and IMA list's sizes, and for the vPlatform
+ * table (already parsed with the evidence) what replaying it builds, about 500 bytes an entry (a 90,000-entry
+ * table held ~42 MB).
+ */
+export const VPLATFORM_ENTRY_WEIGHT = 500;
+function logBytesOf(evidence: LayerEvidence): number {
+  return (evidence.eventLog?.length ?? 0) + (evidence.imaLog?.length ?? 0) + (evidence.vplatformLog?.length ?? 0) * VPLATFORM_ENTRY_WEIGHT;
+}
+
 async function walkLayers(options: WalkOptions, source: EvidenceSource, parsePass: ParsePass | undefined): Promise<WalkOutcome> {
   const clock = options.clock ?? (() => performance.now());
   const wall = options.wallClock ?? (() => new Date());
@@ -352,7 +362,7 @@ async function walkLayers(options: WalkOptions, source: EvidenceSource, parsePas
     }
 
     // large logs wait their turn: parsed, they take about ten times their size until the walk ends
-    if (parsePass) await parsePass.admit((evidence.eventLog?.length ?? 0) + (evidence.imaLog?.length ?? 0));
+    if (parsePass) await parsePass.admit(logBytesOf(evidence));
 
     let current: VerifiedLayer | null = null;
     try {
