@@ -35,11 +35,23 @@ function shrink(value: unknown, freeForm: boolean, replaceFreeForm: boolean, why
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       const inner = freeForm || FREE_FORM.has(k);
-      out[k] = replaceFreeForm && !freeForm && FREE_FORM.has(k) ? `(not kept: ${why})` : shrink(v, inner, replaceFreeForm, why);
+      out[k] = replaceFreeForm && !freeForm && FREE_FORM.has(k) ? replaced(k, v, why) : shrink(v, inner, replaceFreeForm, why);
     }
     return out;
   }
   return value;
+}
+
+/**
+ * A free-form value replaced by a note. An error's `details` stays an object (the report schema says so, and the
+ * reports list its members): its scalar members are kept (strings cut), its lists and objects replaced.
+ */
+function replaced(key: string, value: unknown, why: string): unknown {
+  const note = `(not kept: ${why})`;
+  if (key !== 'details' || value === null || typeof value !== 'object' || Array.isArray(value)) return note;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = v !== null && typeof v === 'object' ? note : shrink(v, true, false, why);
+  return out;
 }
 
 /** The result and its JSON (toJsonText(result, 0)), bounded to RESULT_JSON_CAP characters as far as its free-form values allow. */

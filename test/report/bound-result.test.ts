@@ -13,6 +13,8 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { AUDIT_REPORT_SCHEMA_PATH, renderAuditReportJson } from '../../src/report/json-report.js';
 import { summarize } from '../../src/report/summary.js';
+import { reportValidators } from '../../src/report/report-schema.js';
+import { htmlVmCard } from '../../src/report/html.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { fleet } from './fleet.js';
 import { tempDir } from '../state/tmp.js';
@@ -61,6 +63,17 @@ test('a result that stays over the cap once cut: its free-form values are replac
   assert.ok(cut.json.length < 40_000, `${cut.json.length}`);
   assert.match(String(cut.result.layers[1]!.rules.find((x) => x.status === 'fail')!.actual), /^\(not kept: the result was \d+ characters, over the 20000 kept\)$/);
   assert.equal(cut.result.error!.code, 'POLICY_PCR_VALUE');
+  // an error's details stay an object (the schema's, which `report` checks merged reports against): its
+  // scalars kept, its lists and objects replaced
+  const details = cut.result.error!.details!;
+  assert.deepEqual(Object.keys(details), ['layer', 'expected', 'actual']);
+  assert.equal(details['layer'], 1);
+  assert.match(String(details['expected']), /^\(not kept: /);
+  assert.match(String(details['actual']), /^\(not kept: /);
+  assert.deepEqual(reportValidators().result(JSON.parse(cut.json)), []);
+  // and the HTML report lists its members, not the note's characters one by one
+  const card = htmlVmCard(cut.result, {});
+  assert.doesNotMatch(card, /<dt>0<\/dt>/);
 });
 
 test("the state file takes a result past its own size cap, cut down, instead of failing (and stopping an audit's every other result)", async (t) => {
