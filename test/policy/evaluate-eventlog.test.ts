@@ -218,3 +218,25 @@ test('content rules on a log that did not replay fail with POLICY_EVENTLOG_REPLA
   }
   assertNoResult(e, 'layer[0].eventLog.required');
 });
+
+test('eventLog.bootApplications: a failure shows each boot application path cut at 4,096 characters, as command lines are', () => {
+  // a device path's file nodes come from the attester: one image-load event of 1 MiB names a path of ~500,000 characters
+  const long = chain();
+  const apps = long[0]!.eventLog!.bootApplications;
+  for (let i = 0; i < apps.length; i++) apps[i]!.path = `\\EFI\\${i}\\${'p'.repeat(500_000)}.efi`;
+  apps[1]!.digests.sha256 = sha256('grub with a backdoor');
+  const r = assertFail(evaluatePolicy(vm(allowed), input(long)), 'layer[0].eventLog.bootApplications.allowed', 'POLICY_BOOT_APP_NOT_ALLOWED');
+  assert.match((r.actual as { path: string }[])[0]!.path, /^\\EFI\\1\\p+… \(500011 characters\)$/);
+  assert.ok(r.message.length < MAX_TEXT_SHOWN + 200, `${r.message.length}`);
+  const forbidden = `bootApplications:\n  forbidden:\n    sha256:\n      - "${sha256('grub with a backdoor')}"`;
+  const f = assertFail(evaluatePolicy(vm(forbidden), input(long)), 'layer[0].eventLog.bootApplications.forbidden', 'POLICY_BOOT_APP_FORBIDDEN');
+  assert.ok(JSON.stringify(f).length < 3 * (MAX_TEXT_SHOWN + 200), `${JSON.stringify(f).length}`);
+  const sha1Only = `bootApplications:\n  forbidden:\n    sha1:\n      - "${sha1('grub with a backdoor')}"`;
+  const u = chain();
+  for (const a of u[0]!.eventLog!.bootApplications) {
+    a.path = `\\EFI\\${'q'.repeat(500_000)}.efi`;
+    delete a.digests.sha1;
+  }
+  const n = assertFail(evaluatePolicy(vm(sha1Only), input(u)), 'layer[0].eventLog.bootApplications.forbidden', 'POLICY_BOOT_APP_FORBIDDEN');
+  assert.ok(JSON.stringify(n).length < 4 * (MAX_TEXT_SHOWN + 200), `${JSON.stringify(n).length}`);
+});

@@ -62,8 +62,14 @@ function usableLog(layer: LayerFacts, sink: RuleSink, id: string): EventLogFacts
   return undefined;
 }
 
+/** A boot application's path (a device path's file nodes, the attester's: one 1 MiB event names ~500,000 characters) cut as measured texts are. */
 function describeApp(a: BootApplicationFacts): { pcr: number; path?: string; digests: Partial<Record<HashName, string>> } {
-  return a.path === undefined ? { pcr: a.pcr, digests: a.digests } : { pcr: a.pcr, path: a.path, digests: a.digests };
+  return a.path === undefined ? { pcr: a.pcr, digests: a.digests } : { pcr: a.pcr, path: shownText(a.path), digests: a.digests };
+}
+
+/** A boot application as a failure's message names it: its path (cut), or its first digest. */
+function appLabel(a: BootApplicationFacts): string {
+  return a.path === undefined ? String(Object.values(a.digests)[0]) : shownText(a.path);
 }
 
 function appHits(a: BootApplicationFacts, sets: ReadonlyMap<HashName, ReadonlySet<string>>): boolean {
@@ -99,7 +105,7 @@ function evaluateBootApps(rs: CompiledRuleSet, layer: LayerFacts, sink: RuleSink
     if (key === 'allowed') {
       const bad = apps.filter((a) => !appHits(a, sets));
       if (apps.length === 0) sink.fail(id, 'POLICY_BOOT_APP_NOT_ALLOWED', 'no boot application is measured in the event log', { expected: 'at least one allowed boot application', actual: [] });
-      else sink.check(bad.length === 0, id, 'POLICY_BOOT_APP_NOT_ALLOWED', `all ${apps.length} boot application(s) are allowed`, `${bad.length} boot application(s) not allowed: ${bad.slice(0, 3).map((a) => a.path ?? Object.values(a.digests)[0]).join(', ')}`, { actual: bad.slice(0, MAX_LISTED).map(describeApp) });
+      else sink.check(bad.length === 0, id, 'POLICY_BOOT_APP_NOT_ALLOWED', `all ${apps.length} boot application(s) are allowed`, `${bad.length} boot application(s) not allowed: ${bad.slice(0, 3).map(appLabel).join(', ')}`, { actual: bad.slice(0, MAX_LISTED).map(describeApp) });
     } else {
       // A digest counts only in a bank the quote verified: a boot application with none in a bank the list names
       // cannot be told apart from what the list forbids there (a revoked image's SHA-1 against a SHA-256-only quote).
@@ -107,7 +113,7 @@ function evaluateBootApps(rs: CompiledRuleSet, layer: LayerFacts, sink: RuleSink
       if (unchecked.length) {
         const banks = [...new Set(unchecked.map((u) => u.bank))];
         const shown = [...new Set(unchecked.map((u) => u.app))];
-        sink.fail(id, 'POLICY_BOOT_APP_FORBIDDEN', `${shown.length} boot application(s) have no verified ${banks.join('/')} digest, the bank(s) of the forbidden list: they cannot be checked against it (first: ${shown[0]!.path ?? Object.values(shown[0]!.digests)[0]})`, {
+        sink.fail(id, 'POLICY_BOOT_APP_FORBIDDEN', `${shown.length} boot application(s) have no verified ${banks.join('/')} digest, the bank(s) of the forbidden list: they cannot be checked against it (first: ${appLabel(shown[0]!)})`, {
           expected: `a verified digest in ${banks.join(' and ')} for every boot application`,
           actual: shown.slice(0, MAX_LISTED).map(describeApp),
         });
@@ -115,7 +121,7 @@ function evaluateBootApps(rs: CompiledRuleSet, layer: LayerFacts, sink: RuleSink
       }
       // an image relabelled as a firmware blob (the type is not in the digest) is still that image
       const bad = [...apps, ...(log.unboundDigests ?? [])].filter((a) => appHits(a, sets));
-      sink.check(bad.length === 0, id, 'POLICY_BOOT_APP_FORBIDDEN', `none of ${apps.length} boot application(s) is forbidden`, `${bad.length} forbidden boot application(s): ${bad.slice(0, 3).map((a) => a.path ?? Object.values(a.digests)[0]).join(', ')}`, { actual: bad.slice(0, MAX_LISTED).map(describeApp) });
+      sink.check(bad.length === 0, id, 'POLICY_BOOT_APP_FORBIDDEN', `none of ${apps.length} boot application(s) is forbidden`, `${bad.length} forbidden boot application(s): ${bad.slice(0, 3).map(appLabel).join(', ')}`, { actual: bad.slice(0, MAX_LISTED).map(describeApp) });
     }
   }
 }
