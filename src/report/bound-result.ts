@@ -58,8 +58,10 @@ function replaced(key: string, value: unknown, why: string): unknown {
 export function boundResult(result: AttestationResult, json: string = toJsonText(result, 0), cap = RESULT_JSON_CAP): { result: AttestationResult; json: string; cut: boolean } {
   if (json.length <= cap) return { result, json, cut: false };
   const why = `the result was ${json.length} characters, over the ${cap} kept`;
+  // cut from its JSON, not from the object: bytes, bigints and dates (toJSON) are as toJsonText writes them
+  const plain = JSON.parse(json) as AttestationResult;
   for (const replace of [false, true]) {
-    const smaller = shrink(result, false, replace, why) as AttestationResult;
+    const smaller = shrink(plain, false, replace, why) as AttestationResult;
     const text = toJsonText(smaller, 0);
     if (text.length <= cap || replace) return { result: smaller, json: text, cut: true };
   }

@@ -86,3 +86,14 @@ test("the state file takes a result past its own size cap, cut down, instead of 
   assert.equal(stored!.verdict, 'not-trusted');
   assert.ok(JSON.stringify(stored!.result).length <= RESULT_JSON_CAP);
 });
+
+test('a cut result keeps bytes, big numbers and dates as the JSON of the whole result has them (hex, decimal, ISO), not their insides', () => {
+  const big = hugeResult(400, 20_000);
+  const vmm = big.layers[1]!;
+  vmm.rules = vmm.rules.map((x) => (x.status === 'fail' ? { ...x, actual: { ...(x.actual as object), nonce: Buffer.from('abcd', 'hex'), clock: 5n, at: new Date(0) } } : x));
+  const cut = boundResult(big);
+  assert.equal(cut.cut, true);
+  assert.deepEqual(JSON.parse(cut.json), cut.result);
+  const actual = cut.result.layers[1]!.rules.find((x) => x.status === 'fail')!.actual as Record<string, unknown>;
+  assert.deepEqual([actual['nonce'], actual['clock'], actual['at']], ['abcd', '5', '1970-01-01T00:00:00.000Z']);
+});
