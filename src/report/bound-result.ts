@@ -7,8 +7,8 @@
 // audit's state file with an error, and every other VM's result with it).
 // This is the net under those rules: past the cap, long strings are cut and
 // long lists in the free-form values (expected, actual, details) shortened;
-// past it still, those values are replaced by a note. Verdict, reason, codes,
-// ids and messages' starts stay as they were.
+// past it still, those values are replaced by a note. Verdict, statuses,
+// codes and ids stay as they were, and the starts of messages and reasons.
 
 import type { AttestationResult } from '../verify/result.js';
 import { toJsonText } from '../cli/output.js';

@@ -313,7 +313,11 @@ test('a stop ends the waits at the gate on large logs: a VM whose layer waits th
     onResult: (r) => results.push(r),
   });
   // the audit must end on its own, the gate still held: what ends first?
-  const released = new Promise<string>((resolve) => setImmediate(() => setImmediate(() => setImmediate(() => resolve('only when the holder let go')))));
+  // (event-loop turns, not time: the source is in-process, so the audit needs a few; a hundred leave room)
+  const released = (async () => {
+    for (let turn = 0; turn < 100; turn++) await tick();
+    return 'only when the holder let go';
+  })();
   const first = await Promise.race([audit.then(() => 'the audit'), released]);
   holder.release();
   const stats = await audit;
