@@ -146,9 +146,11 @@ function keyTextAt(text: string, offset: number): string {
 function duplicateKeyMessage(text: string, d: DuplicateYamlKey, lineCounter: LineCounter): string {
   const key = keyTextAt(text, d.offset);
   const first = keyTextAt(text, d.firstOffset);
-  if (first === key) return `duplicate key "${key}": a key may appear only once in a mapping`;
+  // a key written quoted (JSON's always are) is shown as written, not quoted again
+  const shown = /^["']/.test(key) ? key : `"${key}"`;
+  if (first === key) return `duplicate key ${shown}: a key may appear only once in a mapping`;
   const { line, col } = lineCounter.linePos(d.firstOffset);
-  return `duplicate key "${key}": the same key as ${first} at line ${line}, column ${col} (keys are compared as text); a key may appear only once in a mapping`;
+  return `duplicate key ${shown}: the same key as ${first} at line ${line}, column ${col} (keys are compared as text); a key may appear only once in a mapping`;
 }
 
 /** Validation issues (paths) → located issues in the YAML text they came from. */

@@ -236,7 +236,7 @@ test('YAML syntax errors, a wrong version and an empty list are located too', ()
   // 2024 and "2024" are one group name once read as text: the second would replace the first
   const sameName = parseInventory('groups:\n  2024:\n    policy: strict.yaml\n  "2024":\n    policy: lax.yaml\nvms:\n  - { url: "https://a.example/", group: "2024" }\n', 'dup.yaml').issues;
   assert.deepEqual(sameName.map((i) => [i.line, i.column, i.code]), [[4, 3, 'INVENTORY_DUPLICATE_KEY']]);
-  assert.match(sameName[0]!.message, /duplicate key ""2024"": the same key as 2024 at line 2, column 3/);
+  assert.match(sameName[0]!.message, /duplicate key "2024": the same key as 2024 at line 2, column 3/);
   const version = parseInventory('apiVersion: vtpm-verify/v9\nvms: [{ url: "http://a/" }]\n', 'v.yaml').issues;
   assert.deepEqual(version.map((i) => [i.line, i.code]), [[1, 'INVENTORY_VERSION']]);
   const empty = parseInventory('vms: []\n', 'e.yaml').issues;

@@ -126,8 +126,11 @@ test('keys that are one once read as text are duplicates: 7 and "7" (the plain v
     const { policy: loaded, issues } = checkPolicy(policy(first!, second!), { path: 'k.yaml' });
     assert.equal(loaded, undefined, `${first} then ${second}`);
     assert.deepEqual(where(issues), ['k.yaml:8:9 POLICY_DUPLICATE_KEY'], `${first} then ${second}`);
-    assert.match(issues[0]!.message, new RegExp(`duplicate key "${second!.replace('.', '\\.')}": the same key as ${first!.replace('.', '\\.')} at line 7, column 9`));
+    const shown = /^["']/.test(second!) ? second! : `"${second}"`; // a quoted key as written, not quoted again
+    assert.match(issues[0]!.message, new RegExp(`duplicate key ${shown.replace('.', '\\.')}: the same key as ${first!.replace('.', '\\.')} at line 7, column 9`));
   }
+  // a JSON policy's keys are all quoted: shown once, not as ""name""
+  assert.equal(checkPolicy('{"apiVersion":"vtpm-verify/v1","name":"a","name":"b","layers":[]}', { path: 'p.json' }).issues[0]!.message, 'duplicate key "name": a key may appear only once in a mapping');
   // in a flow mapping ("7" after the 64 hex digits, at column 94), and for any key: true and "true", ~ and ""
   assert.deepEqual(where(checkPolicy(`apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs: { sha256: { 7: [${golden}], "7": replay } }\n`, { path: 'f.yaml' }).issues), ['f.yaml:5:94 POLICY_DUPLICATE_KEY']);
   assert.deepEqual(where(checkPolicy('apiVersion: vtpm-verify/v1\nname: n\ntrue: 1\n"true": 2\n~: 3\n"": 4\n', { path: 't.yaml' }).issues).filter((w) => w.includes('DUPLICATE')), ['t.yaml:4:1 POLICY_DUPLICATE_KEY', 't.yaml:6:1 POLICY_DUPLICATE_KEY']);
