@@ -42,27 +42,34 @@ test('admission: small logs pass; large ones share the cap in arrival order; a h
   assert.deepEqual(gate.stats, { waited: 2, peakBytes: 50 * MB });
 });
 
-test('concurrent walks bringing 30 MB IMA lists parse them one at a time; every walk ends and the gate empties', async () => {
-  const gate = new ParseGate();
+/**
+ * `n` walks through one gate whose top layers all arrive at the same moment (as sixteen audit slots' would), each
+ * given `evidence` (its quote does not parse: the walk ends after the gate); their verdicts.
+ */
+async function walksArrivingTogether(n: number, gate: ParseGate, evidence: LayerEvidence): Promise<string[]> {
   const trust = buildTrustStore([]).store;
-  const imaLog = `10 ${'0'.repeat(40)} ima-ng sha256:${'0'.repeat(64)} /x\n`.repeat(Math.ceil((30 * MB) / 120)).slice(0, 30 * MB);
-  const evidence: LayerEvidence = { version: 1, quote: { message: Buffer.from('not a quote'), signature: Buffer.alloc(4) }, unverifiedPcrs: new Map(), certificates: [], imaLog };
-  // every walk's layer 0 arrives at the same moment, as sixteen audit slots' would
   let asked = 0;
   let arrive!: () => void;
   const arrived = new Promise<void>((r) => (arrive = r));
   const source: EvidenceSource = async () => {
-    if (++asked === 6) arrive();
+    if (++asked === n) arrive();
     await arrived;
     return evidence;
   };
-  const walks = Array.from({ length: 6 }, async (_, i) => {
-    const now = new Date();
-    const target = `http://127.0.0.1:1/vm-${i}`;
-    const outcome = await walk({ target, topNonce: drawTopNonce(now, target), trust, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now, parseGate: gate }, source);
-    return outcome.result.verdict;
-  });
-  const verdicts = await Promise.all(walks);
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const now = new Date();
+      const target = `http://127.0.0.1:1/vm-${i}`;
+      return (await walk({ target, topNonce: drawTopNonce(now, target), trust, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now, parseGate: gate }, source)).result.verdict;
+    }),
+  );
+}
+
+test('concurrent walks bringing 30 MB IMA lists parse them one at a time; every walk ends and the gate empties', async () => {
+  const gate = new ParseGate();
+  const imaLog = `10 ${'0'.repeat(40)} ima-ng sha256:${'0'.repeat(64)} /x\n`.repeat(Math.ceil((30 * MB) / 120)).slice(0, 30 * MB);
+  const evidence: LayerEvidence = { version: 1, quote: { message: Buffer.from('not a quote'), signature: Buffer.alloc(4) }, unverifiedPcrs: new Map(), certificates: [], imaLog };
+  const verdicts = await walksArrivingTogether(6, gate, evidence);
   assert.equal(verdicts.length, 6);
   assert.equal(gate.heldBytes, 0);
   assert.equal(gate.stats.peakBytes, 30 * MB, 'never two 30 MB lists held at once (cap 48 MB)');
@@ -87,24 +94,9 @@ test('stop: every wait ends with its reason, later large layers are refused, sma
 
 test("a layer's vPlatform table weighs at the gate as what replaying it builds: 100,000 entries wait for another large layer", async () => {
   const gate = new ParseGate();
-  const trust = buildTrustStore([]).store;
   const entry = { op: 'create' as const, pcr: 23 as const, vm: 'vm', instance: '11'.repeat(32) };
   const big: LayerEvidence = { version: 1, quote: { message: Buffer.from('not a quote'), signature: Buffer.alloc(4) }, unverifiedPcrs: new Map(), certificates: [], vplatformLog: Array.from({ length: 100_000 }, () => entry) };
-  let asked = 0;
-  let arrive!: () => void;
-  const arrived = new Promise<void>((r) => (arrive = r));
-  const source: EvidenceSource = async () => {
-    if (++asked === 2) arrive();
-    await arrived;
-    return big;
-  };
-  await Promise.all(
-    [0, 1].map((i) => {
-      const now = new Date();
-      const target = `http://127.0.0.1:1/vm-${i}`;
-      return walk({ target, topNonce: drawTopNonce(now, target), trust, policy: baselinePolicy(), policySource: { source: 'baseline', builtin: true }, at: now, parseGate: gate }, source);
-    }),
-  );
+  await walksArrivingTogether(2, gate, big);
   assert.equal(gate.stats.peakBytes, 100_000 * VPLATFORM_ENTRY_WEIGHT);
   assert.equal(gate.stats.waited, 1);
   assert.equal(gate.heldBytes, 0);
