@@ -128,7 +128,7 @@ test('eventLog.kernelCmdlines: a replaying log of thousands of lines, or of one 
   const r = assertFail(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input(many)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
   assert.equal((r.actual as string[]).length, MAX_TEXTS_LISTED);
   assert.equal((r.actual as string[])[0], many[0]!.eventLog!.kernelCmdlines[0]);
-  assert.match(r.message, /5000 of 5000 not allowed; the first 20 measured listed/);
+  assert.match(r.message, /5000 of 5000 not allowed; the first 20 of them listed/);
   const long = chain();
   long[0]!.eventLog!.kernelCmdlines = [`/boot/vmlinuz ${'y'.repeat(1024 * 1024)}`];
   const l = assertFail(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input(long)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
@@ -142,6 +142,31 @@ test('eventLog.kernelCmdlines: a replaying log of thousands of lines, or of one 
   assert.equal((c.actual as string[]).length, MAX_TEXTS_LISTED);
   assert.match(c.message, /5000 of 5000 not allowed/);
   assert.ok(JSON.stringify(c).length < (MAX_TEXTS_LISTED + 1) * (MAX_TEXT_SHOWN + 100));
+});
+
+test('eventLog.kernelCmdlines: past the listing cap, actual lists the lines not allowed, not the first measured (which may all be allowed); CRTM versions too', () => {
+  const line = 'BOOT_IMAGE=/vmlinuz-6.8.0 root=UUID=0b1c ro console=ttyS0';
+  // 30 measured lines (a log that boots the allowed kernel again and again), the two not allowed after the first 20
+  const late = chain();
+  late[0]!.eventLog!.kernelCmdlines = Array.from({ length: 30 }, (_, i) => (i === 23 ? `${line} init=/bin/sh` : i === 27 ? `${line} rd.break` : line));
+  const r = assertFail(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input(late)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
+  assert.deepEqual(r.actual, [`${line} init=/bin/sh`, `${line} rd.break`]);
+  assert.match(r.message, /^kernel command line not allowed: ".* init=\/bin\/sh" \(2 of 30 not allowed, listed\)$/);
+  // more not allowed than the cap: the first 20 of them, and the count
+  const many = chain();
+  many[0]!.eventLog!.kernelCmdlines = Array.from({ length: 60 }, (_, i) => (i % 2 ? `${line} bad=${i}` : line));
+  const m = assertFail(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input(many)), 'layer[0].eventLog.kernelCmdlines', 'POLICY_KERNEL_CMDLINE');
+  assert.deepEqual(m.actual, Array.from({ length: MAX_TEXTS_LISTED }, (_, i) => `${line} bad=${2 * i + 1}`));
+  assert.match(m.message, /\(30 of 60 not allowed; the first 20 of them listed\)$/);
+  // a passing rule over many lines still lists the first measured
+  const fine = chain();
+  fine[0]!.eventLog!.kernelCmdlines = Array.from({ length: 30 }, () => line);
+  assert.equal((assertPass(evaluatePolicy(vm(`kernelCmdlines: { exact: ["${line}"] }`), input(fine)), 'layer[0].eventLog.kernelCmdlines').actual as string[]).length, MAX_TEXTS_LISTED);
+  const crtm = chain();
+  crtm[0]!.eventLog!.crtmVersions = Array.from({ length: 25 }, (_, i) => (i === 24 ? 'OVMF evil' : 'OVMF 2024.02'));
+  const c = assertFail(evaluatePolicy(vm('crtmVersions: ["OVMF 2024.02"]'), input(crtm)), 'layer[0].eventLog.crtmVersions', 'POLICY_CRTM_VERSION');
+  assert.deepEqual(c.actual, ['OVMF evil']);
+  assert.match(c.message, /^CRTM version "OVMF evil" is not allowed \(1 of 25 not allowed, listed\)$/);
 });
 
 test('eventLog.kernelCmdlines: patterns run in linear time, so a crafted line cannot stall the verifier', () => {

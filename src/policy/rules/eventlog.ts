@@ -22,13 +22,17 @@ function shownText(text: string): string {
   return text.length > MAX_TEXT_SHOWN ? `${text.slice(0, MAX_TEXT_SHOWN)}… (${text.length} characters)` : text;
 }
 
-/** The failure message's tail and the actual value for measured texts `all`, of which `bad` are not allowed. */
+/**
+ * The failure message's tail and the actual value for measured texts `all`, of which `bad` are not allowed.
+ * Up to MAX_TEXTS_LISTED texts, all of them are listed; past it, the ones not allowed (the first
+ * MAX_TEXTS_LISTED measured could all be allowed, and hide the ones that failed), or when every one is
+ * allowed, the first measured.
+ */
 function textsShown(all: readonly string[], bad: readonly string[]): { first: string; more: string; actual: string[] } {
-  return {
-    first: JSON.stringify(bad[0] === undefined ? '' : shownText(bad[0])),
-    more: all.length > MAX_TEXTS_LISTED ? ` (${bad.length} of ${all.length} not allowed; the first ${MAX_TEXTS_LISTED} measured listed)` : '',
-    actual: all.slice(0, MAX_TEXTS_LISTED).map(shownText),
-  };
+  const first = JSON.stringify(bad[0] === undefined ? '' : shownText(bad[0]));
+  if (all.length <= MAX_TEXTS_LISTED || bad.length === 0) return { first, more: '', actual: all.slice(0, MAX_TEXTS_LISTED).map(shownText) };
+  const more = bad.length > MAX_TEXTS_LISTED ? ` (${bad.length} of ${all.length} not allowed; the first ${MAX_TEXTS_LISTED} of them listed)` : ` (${bad.length} of ${all.length} not allowed, listed)`;
+  return { first, more, actual: bad.slice(0, MAX_TEXTS_LISTED).map(shownText) };
 }
 
 /** Boot applications are measured into PCR 4 (TCG PC Client PFP). */
