@@ -359,3 +359,18 @@ test('prune checks the file\'s structure first: a damaged page it would not touc
   (await openState(sound)).close();
   assert.equal((await runCli(['prune', '--state', sound, '--older-than', '30d'])).code, 0);
 });
+
+test('history --verbose gives the message of each finding attest --state recorded (the stored findings keep only codes: the message comes from the stored result)', async (t) => {
+  const { startSimulator } = await import('../../src/simulator/start.js');
+  const sim = await startSimulator({ topology: { layers: 3 }, faults: [{ fault: 'pcr', layer: 1 }] });
+  t.after(() => sim.close());
+  const file = join(tempDir(t), 'state.db');
+  const attested = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--state', file, '--json']);
+  assert.equal(attested.code, 1, attested.stderr);
+  const failed = (attested.json?.result.layers[1].checks as { status: string; code: string; message: string }[]).find((c) => c.status === 'fail');
+  assert.equal(failed?.code, 'QUOTE_PCR_DIGEST_MISMATCH');
+  const r = await runCli(['history', '--state', file, '--verbose']);
+  assert.equal(r.code, 0, r.stderr);
+  const line = r.stdout.split('\n').find((l) => l.trimStart().startsWith('QUOTE_PCR_DIGEST_MISMATCH:'));
+  assert.equal(line?.trim(), `QUOTE_PCR_DIGEST_MISMATCH: ${failed.message}`);
+});

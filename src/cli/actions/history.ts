@@ -155,6 +155,30 @@ function humanTime(iso: string): string {
   return iso.replace('T', ' ').replace(/\.\d{3}Z$/, '');
 }
 
+type Loose = Record<string, unknown>;
+const isObject = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The message of a stored finding, looked up in the stored result it came from: a state finding
+ * or source check among result.findings (same id and code), a failed check on its layer. The
+ * result was read back from the file and may be anything JSON: whatever does not fit gives none.
+ */
+function messageInResult(result: unknown, finding: unknown): string | undefined {
+  if (!isObject(result) || !isObject(finding)) return undefined;
+  const { code, id, layer } = finding;
+  const same = (c: unknown): c is Loose => isObject(c) && c['code'] === code && c['id'] === id && typeof c['message'] === 'string';
+  let found: Loose | undefined;
+  if (typeof layer === 'number') {
+    const layers = Array.isArray(result['layers']) ? result['layers'] : [];
+    const l = layers.find((x): x is Loose => isObject(x) && x['position'] === layer);
+    const checks = l && Array.isArray(l['checks']) ? l['checks'] : [];
+    found = checks.find(same);
+  } else {
+    found = (Array.isArray(result['findings']) ? result['findings'] : []).find(same);
+  }
+  return found ? (found['message'] as string) : undefined;
+}
+
 function findingCodes(findings: unknown[]): string[] {
   return findings.flatMap((f) => (f && typeof f === 'object' && typeof (f as { code?: unknown }).code === 'string' ? [(f as { code: string }).code] : []));
 }
@@ -202,8 +226,10 @@ export function renderHistory(result: HistoryResult, style: Style, verbose: bool
       if (!verbose) return;
       for (const f of e.findings) {
         const code = findingCodes([f])[0];
-        // a finding read back from the file may be anything JSON (null, a number)
-        const message = typeof f === 'object' && f !== null ? (f as { message?: unknown }).message : undefined;
+        // a finding read back from the file may be anything JSON (null, a number); attest, watch
+        // and audit store {code, id, status} or {layer, code, id}: the message is in the stored result
+        const own = typeof f === 'object' && f !== null ? (f as { message?: unknown }).message : undefined;
+        const message = typeof own === 'string' ? own : messageInResult(e.result, f);
         if (code) out.push(`    ${style.code(terminalSafe(code))}: ${typeof message === 'string' ? terminalSafe(message) : ''}`);
       }
     });
