@@ -75,3 +75,18 @@ for (const alg of ['rsa', 'ecc'] as const) {
     }
   });
 }
+
+test('quote --eventlog reads a firmware log up to the parser\'s 32 MiB cap (it stopped at 16 MiB), and refuses a larger file by size', async (t) => {
+  const dir = dirOf('ecc');
+  const tmp = tempDir(t, 'vtpm-eventlog-cap-');
+  // 17 MiB of zeros: over the old cap, under the parser's; read, then refused by what it is, not by its size
+  const mid = join(tmp, 'mid.bin');
+  writeFileSync(mid, Buffer.alloc(17 * 1024 * 1024));
+  const read = await runCli([...quoteArgs(dir, 'ak.pem'), '--eventlog', mid]);
+  assert.notEqual(read.json?.error?.code, 'FILE_TOO_LARGE', JSON.stringify(read.json?.error));
+  const big = join(tmp, 'big.bin');
+  writeFileSync(big, Buffer.alloc(32 * 1024 * 1024 + 1));
+  const refused = await runCli([...quoteArgs(dir, 'ak.pem'), '--eventlog', big]);
+  assert.equal(refused.code, 2);
+  assert.equal(refused.json?.error?.code, 'FILE_TOO_LARGE');
+});

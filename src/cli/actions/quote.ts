@@ -10,6 +10,7 @@ import { pcrValuesToJson, type PcrValues } from '../../tpm/pcrs.js';
 import { parseTpmtSignature } from '../../tpm/signature.js';
 import { fromHex, toHex } from '../../util/bytes.js';
 import { readInputFile } from '../../util/files.js';
+import { EVENTLOG_CAPS } from '../../eventlog/caps.js';
 import { loadAttestationKey, type AttestationKey } from '../../verify/ak.js';
 import type { AttestSignature } from '../../verify/attest-signature.js';
 import type { CheckResult } from '../../verify/checks.js';
@@ -34,8 +35,8 @@ export interface QuoteOptions {
   signerParent?: string;
 }
 
-/** Caps per input kind: far above anything a TPM writes. */
-const CAPS = { ak: 64 * 1024, message: 16 * 1024, signature: 16 * 1024, pcrs: 1024 * 1024, eventlog: 16 * 1024 * 1024, ima: 64 * 1024 * 1024 };
+/** Caps per input kind: far above anything a TPM writes; the event log's is the parser's (as `eventlog` reads it). */
+const CAPS = { ak: 64 * 1024, message: 16 * 1024, signature: 16 * 1024, pcrs: 1024 * 1024, eventlog: EVENTLOG_CAPS.maxLogBytes, ima: 64 * 1024 * 1024 };
 
 const SIGNATURE_HASHES = new Set<number>([TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.SHA384, TPM_ALG.SHA512]);
 
