@@ -130,11 +130,17 @@ export function errorFromCheck(check: CheckResult): ErrorSummary {
 }
 
 /** The overall verdict: any failure is not-trusted; otherwise unreachable layers make it incomplete. */
+/** A layer's error message without the "layer N (uri): " it may start with (transport errors name the layer): the reason names it already. */
+function messageFor(layer: LayerResult, message: string): string {
+  const prefix = `layer ${layer.position} (${layer.uri}): `;
+  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
+}
+
 export function decideVerdict(layers: readonly LayerResult[], chain: readonly RuleOutcome[]): { verdict: Verdict; error?: ErrorSummary; reason: string } {
   const failedLayer = layers.find((l) => l.status === 'not-trusted');
   if (failedLayer) {
     const e = failedLayer.error ?? errorFromCheck(failedLayer.checks.find((c) => c.status === 'fail') ?? fail('layer', 'POLICY_NOT_TRUSTED', 'not trusted'));
-    return { verdict: 'not-trusted', error: e, reason: `layer ${failedLayer.position} (${failedLayer.uri}): ${e.code}: ${e.message}` };
+    return { verdict: 'not-trusted', error: e, reason: `layer ${failedLayer.position} (${failedLayer.uri}): ${e.code}: ${messageFor(failedLayer, e.message)}` };
   }
   const failedChain = chain.find((r) => r.status === 'fail');
   if (failedChain) {
@@ -144,7 +150,7 @@ export function decideVerdict(layers: readonly LayerResult[], chain: readonly Ru
   const unreachable = layers.find((l) => l.status === 'unreachable');
   if (unreachable) {
     const e = unreachable.error ?? { code: 'TRANSPORT_ERROR', message: 'unreachable' };
-    return { verdict: 'incomplete', error: e, reason: `layer ${unreachable.position} (${unreachable.uri}) could not be attested: ${e.code}: ${e.message}` };
+    return { verdict: 'incomplete', error: e, reason: `layer ${unreachable.position} (${unreachable.uri}) could not be attested: ${e.code}: ${messageFor(unreachable, e.message)}` };
   }
   const bottom = layers[layers.length - 1];
   return { verdict: 'trusted', reason: `all ${layers.length} layer(s) verified and satisfy the policy${bottom ? `; the walk ended at a ${bottom.kind ?? 'unspecified'} layer` : ''}` };
