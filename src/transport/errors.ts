@@ -120,7 +120,7 @@ const X509_VERIFY_CODES = new Set([
  * expired, for another name. Trying again in a second meets the same certificate, unlike a reset or a stall.
  */
 export function isServerCertificateRefusal(cause: unknown): boolean {
-  return typeof cause === 'string' && (X509_VERIFY_CODES.has(cause) || cause === 'ERR_TLS_CERT_ALTNAME_INVALID' || cause === 'ERR_TLS_WEAK_SERVER_KEY');
+  return typeof cause === 'string' && (X509_VERIFY_CODES.has(cause) || cause === 'ERR_TLS_CERT_ALTNAME_INVALID' || cause === 'ERR_TLS_WEAK_SERVER_KEY' || cause === 'ERR_TLS_CHAIN_TOO_LONG');
 }
 
 function isTlsErrorCode(code: string): boolean {

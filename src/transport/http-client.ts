@@ -455,6 +455,9 @@ function minTlsVersion(o: TlsOptions): 'TLSv1.2' | 'TLSv1.3' {
 /** The least key size a server's certificate chain may use: 112-bit security, as OpenSSL's level 2 (RSA, RSA-PSS and DSA 2048, EC P-224; EdDSA always). */
 export const MIN_SERVER_KEY_BITS = { rsa: 2048, ec: 224 } as const;
 
+/** Certificates of a server's verified chain that are judged (web PKI chains have 3 or 4). */
+export const MAX_SERVER_CHAIN = 16;
+
 /**
  * node's host-name check, then the strength of every key in the verified
  * chain, anchor included. node's OpenSSL runs at security level 1, which
@@ -465,7 +468,14 @@ function checkServerIdentity(host: string, cert: tls.PeerCertificate): Error | u
   const nameError = tls.checkServerIdentity(host, cert);
   if (nameError) return nameError;
   const seen = new Set<tls.PeerCertificate>();
-  for (let c: tls.DetailedPeerCertificate | undefined = cert as tls.DetailedPeerCertificate; c && !seen.has(c) && seen.size < 16; c = c.issuerCertificate) {
+  let c: tls.DetailedPeerCertificate | undefined = cert as tls.DetailedPeerCertificate;
+  for (; c && !seen.has(c); c = c.issuerCertificate) {
+    // a chain too long to judge in full is refused, not judged by its first certificates only
+    if (seen.size === MAX_SERVER_CHAIN) {
+      const err = new Error(`the server's certificate chain is longer than ${MAX_SERVER_CHAIN} certificates`) as NodeJS.ErrnoException;
+      err.code = 'ERR_TLS_CHAIN_TOO_LONG';
+      return err;
+    }
     seen.add(c);
     const weak = weakKey(c);
     if (weak) {

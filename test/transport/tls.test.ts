@@ -284,3 +284,38 @@ test('key sizes of every type are checked: an RSA-PSS-1024 server key and a DSA-
   assert.match(dsa.message, /DSA-1024 key \(CN=dsaca\)/);
   for (const name of ['pss2048', 'ed25519']) assert.equal((await client({ tls: { ca: tls.caPem } }).fetch((await serve(name)).url, REQUEST)).evidence.version, 1, name);
 });
+
+test('a server chain longer than 16 certificates is refused (ERR_TLS_CHAIN_TOO_LONG), not judged by its first 16; 16 pass', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const ossl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: tls.dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  };
+  const read = (f: string): Buffer => readFileSync(join(tls.dir, f));
+  writeFileSync(join(tls.dir, 'long-ca.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n');
+  // the fixture's CA, then intermediates long-1 .. long-16, each signed by the one before (P-256: quick to make)
+  let issuer = 'ca';
+  for (let i = 1; i <= 16; i++) {
+    const name = `long-${i}`;
+    ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`);
+    ossl('req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    ossl('x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.pem`, '-CAkey', `${issuer}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', 'long-ca.ext');
+    issuer = name;
+  }
+  // a server under `under`: the chain the client verifies is the server, the intermediates down to long-1, and the CA
+  const serve = async (under: number): Promise<TestServer> => {
+    const name = `leaf-under-${under}`;
+    ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`);
+    ossl('req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    ossl('x509', '-req', '-in', `${name}.csr`, '-CA', `long-${under}.pem`, '-CAkey', `long-${under}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', 'server.ext');
+    const chain = [];
+    for (let i = under; i >= 1; i--) chain.push(read(`long-${i}.pem`));
+    const s = await startHttps({ key: read(`${name}.key`), cert: Buffer.concat([read(`${name}.pem`), ...chain]) }, (_req, res) => sendJson(res, 200, sampleEvidenceJson()));
+    t.after(() => s.close());
+    return s;
+  };
+  // 14 intermediates: 16 certificates with the server's and the CA's
+  assert.equal((await client({ tls: { ca: tls.caPem } }).fetch((await serve(14)).url, REQUEST)).evidence.version, 1);
+  const err = await assertRejectsCode(client({ tls: { ca: tls.caPem } }).fetch((await serve(15)).url, REQUEST), 'TRANSPORT_TLS');
+  assert.equal(err.details['cause'], 'ERR_TLS_CHAIN_TOO_LONG');
+  assert.match(err.message, /longer than 16 certificates/);
+});
