@@ -22,6 +22,27 @@ export interface PublicKeyInfo {
   bits?: number;
   /** set when the key can be imported from numbers */
   jwk?: JsonWebKey;
+  /** why the key is never used to verify, though it parses (an RSA public exponent no RSA key should have) */
+  unusable?: string;
+}
+
+/**
+ * The RSA public exponents a certified key may have: odd, at least 3 (e = 1
+ * makes the padded message its own "signature"), and under 2^256, FIPS
+ * 186-5's upper bound (its lower one, 2^16, would refuse old e = 3 keys).
+ * A larger e verifies correctly but slowly: one as long as the modulus costs
+ * ~100 times 65537's, on every signature a hostile chain's key is asked to check.
+ */
+const MAX_RSA_EXPONENT_BITS = 256;
+
+/** Why an RSA key (its modulus and exponent as DER INTEGER contents, and the exponent's magnitude) is not used, if it is not. */
+function rsaKeyProblem(rawN: Uint8Array, rawE: Uint8Array, e: Uint8Array): string | undefined {
+  // DER INTEGERs are two's complement: a high first bit is a negative number (JWK would read it as positive)
+  if ((rawN[0]! & 0x80) !== 0 || (rawE[0]! & 0x80) !== 0) return `its RSA ${(rawN[0]! & 0x80) !== 0 ? 'modulus' : 'public exponent'} is a negative number`;
+  const bits = e.length * 8 - Math.clz32(e[0]!) + 24;
+  if (bits > MAX_RSA_EXPONENT_BITS) return `its RSA public exponent has ${bits} bits (at most ${MAX_RSA_EXPONENT_BITS} are accepted)`;
+  if ((e[e.length - 1]! & 1) === 0 || (e.length === 1 && e[0]! < 3)) return `its RSA public exponent ${BigInt(`0x${Buffer.from(e).toString('hex')}`)} is not an odd number of at least 3`;
+  return undefined;
 }
 
 const CURVES: Record<string, { name: string; bytes: number }> = {
@@ -63,11 +84,15 @@ export function readSpki(r: DerReader, field: string): PublicKeyInfo {
     case OID.rsaEncryption: {
       const key = new DerReader(keyBits, r.ctx);
       const seq = key.enter(`${field}.RSAPublicKey`);
-      const n = stripLeadingZeros(seq.integerBytes(`${field}.RSAPublicKey.modulus`));
-      const e = stripLeadingZeros(seq.integerBytes(`${field}.RSAPublicKey.publicExponent`));
+      const rawN = seq.integerBytes(`${field}.RSAPublicKey.modulus`);
+      const rawE = seq.integerBytes(`${field}.RSAPublicKey.publicExponent`);
+      const n = stripLeadingZeros(rawN);
+      const e = stripLeadingZeros(rawE);
       seq.end(`${field}.RSAPublicKey`);
       key.end(`${field}.RSAPublicKey`);
       const bits = n.length * 8 - Math.clz32(n[0]!) + 24;
+      const unusable = rsaKeyProblem(rawN, rawE, e);
+      if (unusable) return { der, algorithm: 'rsa', algorithmOid, bits, unusable };
       return { der, algorithm: 'rsa', algorithmOid, bits, jwk: { kty: 'RSA', n: b64url(n), e: b64url(e) } };
     }
     case OID.rsassaPss:
@@ -136,6 +161,7 @@ const MAX_KEYS_BY_SPKI = 4096;
 
 /** The key as a node KeyObject, imported once; null when node cannot import it. */
 export function publicKeyObject(info: PublicKeyInfo): KeyObject | null {
+  if (info.unusable !== undefined) return null;
   const cached = keyObjects.get(info);
   if (cached !== undefined) return cached;
   const spki = Buffer.from(info.der.buffer, info.der.byteOffset, info.der.byteLength).toString('latin1');

@@ -131,7 +131,7 @@ function planSignature(alg: SignatureAlgorithm, issuerKey: PublicKeyInfo): Plann
     return { check: { ok: false, code: 'CHAIN_UNSUPPORTED_ALGORITHM', reason: `RSASSA-PSS with MGF1-${alg.pss.mgf1Hash} and ${alg.hash} is not supported` } };
   }
   const key = publicKeyObject(issuerKey);
-  if (!key) return { check: { ok: false, code: 'CHAIN_UNSUPPORTED_ALGORITHM', reason: `the issuer's ${issuerKey.algorithm} key (${issuerKey.algorithmOid}) cannot be used` } };
+  if (!key) return { check: { ok: false, code: 'CHAIN_UNSUPPORTED_ALGORITHM', reason: `the issuer's ${issuerKey.algorithm} key (${issuerKey.algorithmOid}) cannot be used${issuerKey.unusable ? `: ${issuerKey.unusable}` : ''}` } };
   const keyType = key.asymmetricKeyType ?? 'unknown';
   if (!KEY_TYPES[alg.scheme].includes(keyType)) {
     return { check: { ok: false, code: 'CHAIN_BAD_SIGNATURE', reason: `signature algorithm ${alg.name} does not fit the issuer's ${keyType} key` } };

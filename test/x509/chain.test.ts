@@ -2,12 +2,13 @@
 // time, each of which must fail with its own code naming the right certificate.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
 import { parseCertificate, type Certificate } from '../../src/x509/certificate.js';
 import { DerReader, derContext } from '../../src/x509/der.js';
 import { OID } from '../../src/x509/oids.js';
-import { keyStrengthBits, readSpki } from '../../src/x509/public-key.js';
-import { boolean, sequence } from '../../src/simulator/der.js';
+import { keyStrengthBits, publicKeyObject, readSpki, type PublicKeyInfo } from '../../src/x509/public-key.js';
+import { readSignatureAlgorithm, verifySignature } from '../../src/x509/signature.js';
+import { bitStringBytes, boolean, oid, sequence, tlv, unsignedInteger } from '../../src/simulator/der.js';
 import { encodeName, encodeTbs, extension, nodeSigner, serialFor, signTbs } from '../../src/simulator/pki.js';
 import { subjectPublicKeyInfo } from '../../src/simulator/spki.js';
 import { TrustStore } from '../../src/x509/trust-store.js';
@@ -452,4 +453,38 @@ test('validateChainAsync (signatures on the thread pool) gives exactly what vali
   assert.doesNotMatch(first.checks.find((c) => c.id === 'chain.signature.0')!.message, /cached/);
   const again = await validateChainAsync([chain.leaf.der, chain.intermediate.der], chain.store, { at: AT, cache });
   assert.match(again.checks.find((c) => c.id === 'chain.signature.0')!.message, /\(cached\)/);
+});
+
+test('RSA issuing keys with an exponent no RSA key should have are never used: e = 1 (the padded message is its own signature), e over 256 bits (~80 times slower to verify), even, negative', () => {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const n = Buffer.from(publicKey.export({ format: 'jwk' }).n!, 'base64url');
+  const spkiWith = (e: Uint8Array, modulus: Uint8Array = unsignedInteger(n)): PublicKeyInfo => {
+    const der = sequence(sequence(oid(OID.rsaEncryption), Buffer.from([0x05, 0x00])), bitStringBytes(sequence(modulus, tlv(0x02, e))));
+    return readSpki(new DerReader(der, derContext('test', { malformed: 'CERT_MALFORMED', notDer: 'CERT_NOT_DER' })), 'spki');
+  };
+  const sha256WithRsa = readSignatureAlgorithm(new DerReader(sequence(oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00])), derContext('test', { malformed: 'CERT_MALFORMED', notDer: 'CERT_NOT_DER' })), 'alg');
+  // the PKCS#1 v1.5 encoding of SHA-256("tbs"): with e = 1 it verifies as a "signature" made without any private key
+  const tbs = Buffer.from('tbs');
+  const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), createHash('sha256').update(tbs).digest()]);
+  const encoded = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(256 - 3 - digestInfo.length, 0xff), Buffer.from([0]), digestInfo]);
+  const huge = Buffer.alloc(33, 0xff); // 264 bits
+  huge[0] = 0x7f;
+  for (const [e, why] of [
+    [Buffer.from([1]), /public exponent 1 is not an odd number of at least 3/],
+    [huge, /public exponent has 263 bits \(at most 256 are accepted\)/],
+    [Buffer.from([1, 0, 0]), /public exponent 65536 is not an odd number/],
+    [Buffer.from([0xff]), /public exponent is a negative number/],
+  ] as const) {
+    const info = spkiWith(e);
+    assert.equal(info.jwk, undefined);
+    assert.equal(publicKeyObject(info), null);
+    const check = verifySignature(sha256WithRsa, tbs, encoded, info);
+    assert.equal(check.ok, false, `e = ${e.toString('hex')}`);
+    assert.equal(check.ok ? '' : check.code, 'CHAIN_UNSUPPORTED_ALGORITHM');
+    assert.match(check.ok ? '' : check.reason, why);
+  }
+  // a modulus written without its leading zero octet is negative
+  assert.match(spkiWith(Buffer.from([1, 0, 1]), tlv(0x02, n)).unusable ?? '', /modulus is a negative number/);
+  // 3 and 65537 are used as before
+  for (const e of [Buffer.from([3]), Buffer.from([1, 0, 1])]) assert.notEqual(publicKeyObject(spkiWith(e)), null);
 });
