@@ -13,7 +13,7 @@ export const CERT_CODES = {
   CERT_MALFORMED: { kind: 'input', summary: 'the bytes are not a well-formed X.509 certificate (wrong tag, missing field, trailing data, duplicate extension)' },
   CERT_NOT_DER: { kind: 'input', summary: 'a BER-only encoding DER forbids (indefinite or non-minimal length, constructed string, non-minimal integer, bad boolean)' },
   CERT_BAD_TIME: { kind: 'input', summary: 'a validity time is not in the RFC 5280 form (YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ) or not a real date' },
-  CERT_EXTENSION_MALFORMED: { kind: 'input', summary: 'a known extension (basicConstraints, keyUsage, SAN, ...) does not decode' },
+  CERT_EXTENSION_MALFORMED: { kind: 'input', summary: 'a known extension (basicConstraints, keyUsage, SAN, cRLDistributionPoints, ...) does not decode' },
   CERT_NON_DER: {
     kind: 'verification',
     summary: 'warning: a tolerated departure from DER (SET OF out of order, explicit DEFAULT value, non-zero padding bits, empty extensions list); the signature covers the bytes as sent',

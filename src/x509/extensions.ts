@@ -57,6 +57,28 @@ export interface DecodedExtensions {
   certificatePolicies?: readonly string[];
   /** TCG tpmSpecification from subjectDirectoryAttributes */
   tpmSpecification?: TpmSpecification;
+  /** cRLDistributionPoints: where the certificate's CRLs are published; scopes CRLs with an IDP distribution point */
+  crlDistributionPoints?: readonly DistributionPoint[];
+}
+
+/**
+ * DistributionPointName ::= CHOICE { fullName [0] GeneralNames,
+ *   nameRelativeToCRLIssuer [1] RelativeDistinguishedName }
+ */
+export type DistributionPointName =
+  | { fullName: readonly GeneralName[] }
+  /** the RDN as encoded: a fragment of the CRL issuer's name, not resolved (it matches no CRL's distribution point) */
+  | { relativeName: Uint8Array };
+
+/**
+ * DistributionPoint ::= SEQUENCE { distributionPoint [0] DistributionPointName OPTIONAL,
+ *   reasons [1] ReasonFlags OPTIONAL, cRLIssuer [2] GeneralNames OPTIONAL }
+ */
+export interface DistributionPoint {
+  name?: DistributionPointName;
+  /** reasons is present: the CRLs at this point list only some revocation reasons */
+  someReasons: boolean;
+  crlIssuer?: readonly GeneralName[];
 }
 
 const MAX_ITEMS = 256;
@@ -123,6 +145,9 @@ export function decodeExtensions(extensions: readonly RawExtension[], certContex
       case OID.certificatePolicies:
         out.certificatePolicies = readPolicies(r);
         break;
+      case OID.cRLDistributionPoints:
+        out.crlDistributionPoints = readDistributionPoints(r);
+        break;
       case OID.subjectDirectoryAttributes: {
         const spec = readTpmSpecification(r);
         if (spec) out.tpmSpecification = spec;
@@ -188,10 +213,117 @@ function readAuthorityKeyId(r: DerReader): Uint8Array | undefined {
   return keyId ? seq.content(keyId) : undefined;
 }
 
-export function readGeneralNames(r: DerReader, field: string): GeneralName[] {
-  const names = readGeneralNamesContent(r.enter(field), field);
+/** GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName, under `tag` when implicitly tagged. */
+export function readGeneralNames(r: DerReader, field: string, tag: number = TAG.SEQUENCE): GeneralName[] {
+  const names = readGeneralNamesContent(r.enter(field, tag), field);
   if (names.length === 0) throw r.malformed(field, 'empty GeneralNames');
   return names;
+}
+
+/**
+ * A DistributionPointName, from the reader of its explicit [0] wrapper (in a
+ * certificate's DistributionPoint or a CRL's IssuingDistributionPoint); the
+ * wrapper holds exactly the one CHOICE element.
+ */
+export function readDistributionPointName(r: DerReader, field: string): DistributionPointName {
+  let out: DistributionPointName;
+  if (r.peekTag() === ctxCons(0)) {
+    out = { fullName: readGeneralNames(r, `${field}.fullName`, ctxCons(0)) };
+  } else if (r.peekTag() === ctxCons(1)) {
+    // RelativeDistinguishedName ::= SET SIZE (1..MAX) OF AttributeTypeAndValue
+    const f = `${field}.nameRelativeToCRLIssuer`;
+    const el = r.expect(ctxCons(1), f);
+    const rdn = r.inside(el);
+    let count = 0;
+    while (!rdn.atEnd()) {
+      if (++count > MAX_ITEMS) throw rdn.malformed(f, `more than ${MAX_ITEMS} attributes`);
+      const atv = rdn.enter(f);
+      atv.oid(`${f}.type`);
+      atv.next(`${f}.value`);
+      atv.end(f);
+    }
+    if (count === 0) throw rdn.malformed(f, 'empty RelativeDistinguishedName');
+    out = { relativeName: r.raw(el) };
+  } else {
+    const tag = r.peekTag();
+    throw r.malformed(field, tag === undefined ? 'empty DistributionPointName' : `unknown DistributionPointName tag 0x${tag.toString(16)}`);
+  }
+  r.end(field);
+  return out;
+}
+
+function readDistributionPoints(r: DerReader): DistributionPoint[] {
+  // CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint
+  const seq = r.enter('cRLDistributionPoints');
+  const out: DistributionPoint[] = [];
+  while (!seq.atEnd()) {
+    const f = `cRLDistributionPoints[${out.length}]`;
+    if (out.length >= MAX_ITEMS) throw seq.malformed('cRLDistributionPoints', `more than ${MAX_ITEMS} distribution points`);
+    const dp = seq.enter(f);
+    const point: { name?: DistributionPointName; someReasons: boolean; crlIssuer?: GeneralName[] } = { someReasons: false };
+    const nameEl = dp.optional(ctxCons(0), `${f}.distributionPoint`);
+    if (nameEl) point.name = readDistributionPointName(dp.inside(nameEl), `${f}.distributionPoint`);
+    // ReasonFlags ::= BIT STRING, implicitly [1]
+    if (dp.peekTag() === ctx(1)) {
+      dp.bitString(`${f}.reasons`, ctx(1));
+      point.someReasons = true;
+    }
+    if (dp.peekTag() === ctxCons(2)) point.crlIssuer = readGeneralNames(dp, `${f}.cRLIssuer`, ctxCons(2));
+    dp.end(f);
+    // RFC 5280 4.2.1.13: a DistributionPoint MUST NOT consist of only the reasons field.
+    if (!point.name && !point.crlIssuer) throw seq.malformed(f, 'neither distributionPoint nor cRLIssuer');
+    out.push(point);
+  }
+  if (out.length === 0) throw seq.malformed('cRLDistributionPoints', 'empty list');
+  return out;
+}
+
+/**
+ * Two GeneralNames are the same name: same type and value; directoryNames by
+ * their comparison key (RFC 5280 7.1), other names octet for octet (a URI as
+ * written: no case folding or percent-decoding).
+ */
+export function sameGeneralName(a: GeneralName, b: GeneralName): boolean {
+  if (a.type !== b.type) return false;
+  switch (a.type) {
+    case 'directoryName':
+      return a.name.key === (b as typeof a).name.key;
+    case 'otherName':
+      return a.typeId === (b as typeof a).typeId && Buffer.compare(a.valueDer, (b as typeof a).valueDer) === 0;
+    case 'x400Address':
+    case 'ediPartyName':
+      return Buffer.compare(a.der, (b as typeof a).der) === 0;
+    default:
+      return a.value === (b as typeof a).value;
+  }
+}
+
+const MAX_SHOWN_NAME = 200;
+
+/** A GeneralName for messages: "URI:http://...", control characters escaped, long values cut. */
+export function describeGeneralName(n: GeneralName): string {
+  const cut = (s: string): string => {
+    const safe = s.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    return safe.length > MAX_SHOWN_NAME ? `${safe.slice(0, MAX_SHOWN_NAME)}...` : safe;
+  };
+  switch (n.type) {
+    case 'uniformResourceIdentifier':
+      return `URI:${cut(n.value)}`;
+    case 'dNSName':
+      return `DNS:${cut(n.value)}`;
+    case 'rfc822Name':
+      return `email:${cut(n.value)}`;
+    case 'iPAddress':
+      return `IP:${n.value}`;
+    case 'registeredID':
+      return `RID:${n.value}`;
+    case 'directoryName':
+      return `DirName:${cut(n.name.text)}`;
+    case 'otherName':
+      return `othername:${n.typeId}`;
+    default:
+      return n.type;
+  }
 }
 
 function ia5(r: DerReader, bytes: Uint8Array, field: string): string {
