@@ -45,7 +45,7 @@ export const CRL_CODES = {
   CRL_BAD_SIGNATURE: { kind: 'verification', summary: "a CRL naming a path certificate's issuer is not signed by that issuer, and no other CRL given for it can be used" },
   CRL_EXPIRED: { kind: 'verification', summary: "a CRL is past its nextUpdate at the validation time, and no other CRL given for its issuer can be used: revocation status unknown" },
   CRL_NOT_YET_VALID: { kind: 'verification', summary: 'a CRL has a thisUpdate after the validation time, and no other CRL given for its issuer can be used' },
-  CRL_UNSUPPORTED: { kind: 'verification', summary: 'a current CRL of the issuer uses a feature vtpm-verify does not process (delta or indirect CRL, reason partitions, unknown critical extension)' },
+  CRL_UNSUPPORTED: { kind: 'verification', summary: 'a current CRL of the issuer uses a feature vtpm-verify does not process (delta or indirect CRL, reason partitions, a distribution point named relative to the CRL issuer, unknown critical extension)' },
 } as const satisfies CodeTable;
 
 export const LAYER_EXT_CODES = {

@@ -4,10 +4,14 @@
 // certificate in question, and its thisUpdate/nextUpdate at the validation time.
 //
 // Supported: complete CRLs signed by the certificate's issuer, with the
-// onlyContainsUserCerts / onlyContainsCACerts scopes. Delta CRLs, indirect
-// CRLs, reason partitions and unknown critical extensions make the CRL
-// "unsupported" (CRL_UNSUPPORTED when it would be needed: a current CRL of
-// the issuer), never ignored.
+// onlyContainsUserCerts / onlyContainsCACerts scopes and distribution-point
+// partitions: an issuingDistributionPoint whose distributionPoint is a
+// fullName covers only the certificates with a cRLDistributionPoints entry
+// of a matching name (RFC 5280 5.2.5, 6.3.3 (b)(2)(i); see validate.ts).
+// Delta CRLs, indirect CRLs, reason partitions, a distribution point named
+// relative to the CRL issuer (nameRelativeToCRLIssuer) and unknown critical
+// extensions make the CRL "unsupported" (CRL_UNSUPPORTED when it would be
+// needed: a current CRL of the issuer), never ignored.
 
 import { ParseError, VtpmError } from '../errors.js';
 import { sha256Hex } from './certificate.js';
@@ -15,7 +19,7 @@ import { DerReader, TAG, ctx, ctxCons, derContext, type DerDeviation } from './d
 import { readName, type Name } from './name.js';
 import { OID } from './oids.js';
 import { splitDerOrPem } from './pem.js';
-import { readExtensionList } from './extensions.js';
+import { readDistributionPointName, readExtensionList, type GeneralName } from './extensions.js';
 import { readInnerSignatureAlgorithm, readSignedEnvelope, type SignatureAlgorithm } from './signature.js';
 
 const MAX_CRL_ENTRIES = 1_000_000;
@@ -41,6 +45,12 @@ export interface Crl {
   readonly authorityKeyId?: Uint8Array;
   /** issuingDistributionPoint scope */
   readonly onlyUserCerts: boolean;
+  /**
+   * issuingDistributionPoint distributionPoint (fullName): the CRL covers only
+   * the certificates whose cRLDistributionPoints name one of these; absent,
+   * every certificate of the issuer
+   */
+  readonly distributionPoint?: readonly GeneralName[];
   readonly onlyCaCerts: boolean;
   /** why this CRL cannot be relied on, if anything (delta, indirect, partitioned, unknown critical extension) */
   readonly unsupported: readonly string[];
@@ -104,6 +114,7 @@ export function parseCrl(input: Uint8Array): Crl {
   let authorityKeyId: Uint8Array | undefined;
   let onlyUserCerts = false;
   let onlyCaCerts = false;
+  let distributionPoint: readonly GeneralName[] | undefined;
   // crlExtensions [0] EXPLICIT Extensions OPTIONAL
   const extEl = tbs.optional(ctxCons(0), 'tbsCertList.crlExtensions');
   if (extEl) {
@@ -122,7 +133,12 @@ export function parseCrl(input: Uint8Array): Crl {
         // IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0], onlyContainsUserCerts [1] BOOLEAN DEFAULT FALSE,
         //   onlyContainsCACerts [2], onlySomeReasons [3], indirectCRL [4], onlyContainsAttributeCerts [5] }
         const idp = r.enter('issuingDistributionPoint');
-        idp.optional(ctxCons(0), 'issuingDistributionPoint.distributionPoint');
+        const dpEl = idp.optional(ctxCons(0), 'issuingDistributionPoint.distributionPoint');
+        if (dpEl) {
+          const dpName = readDistributionPointName(idp.inside(dpEl), 'issuingDistributionPoint.distributionPoint');
+          if ('fullName' in dpName) distributionPoint = dpName.fullName;
+          else unsupported.push('distribution point named relative to the CRL issuer (nameRelativeToCRLIssuer)');
+        }
         if (idp.peekTag() === ctx(1)) onlyUserCerts = idp.boolean('onlyContainsUserCerts', ctx(1));
         if (idp.peekTag() === ctx(2)) onlyCaCerts = idp.boolean('onlyContainsCACerts', ctx(2));
         if (idp.optional(ctx(3), 'onlySomeReasons')) unsupported.push('reason-partitioned CRL (onlySomeReasons)');
@@ -151,6 +167,7 @@ export function parseCrl(input: Uint8Array): Crl {
     ...(authorityKeyId ? { authorityKeyId } : {}),
     onlyUserCerts,
     onlyCaCerts,
+    ...(distributionPoint ? { distributionPoint } : {}),
     unsupported,
     derDeviations: context.deviations,
   };

@@ -22,7 +22,7 @@ import { displayName, findExtension, parseCertificate, type Certificate } from '
 import type { Crl, RevokedEntry } from './crl.js';
 import { CRL_REASONS } from './crl.js';
 import { EKU_BY_ROLE, OID, extensionName } from './oids.js';
-import type { KeyUsageName } from './extensions.js';
+import { describeGeneralName, sameGeneralName, type GeneralName, type KeyUsageName } from './extensions.js';
 import { buildCandidatePaths, type CandidatePath } from './path-builder.js';
 import { keyStrengthBits } from './public-key.js';
 import { verifySignature, verifySignatureAsync, type SignatureCheck } from './signature.js';
@@ -448,15 +448,24 @@ function checkRevocation(
   const id = `chain.revocation.${i}`;
   const who = label(ref);
   const isCa = cert.ext.basicConstraints?.ca === true;
-  const crls = (options.crls ?? []).filter(
-    (crl) =>
-      crl.issuer.key === cert.issuer.key &&
-      !(crl.authorityKeyId && issuer.ext.subjectKeyId && Buffer.compare(crl.authorityKeyId, issuer.ext.subjectKeyId) !== 0) &&
-      !(crl.onlyUserCerts && isCa) &&
-      !(crl.onlyCaCerts && !isCa),
+  const ofIssuer = (options.crls ?? []).filter(
+    (crl) => crl.issuer.key === cert.issuer.key && !(crl.authorityKeyId && issuer.ext.subjectKeyId && Buffer.compare(crl.authorityKeyId, issuer.ext.subjectKeyId) !== 0),
   );
-  if (crls.length === 0) {
+  if (ofIssuer.length === 0) {
     add({ id, status: 'skip', message: `${who}: no CRL from its issuer given; revocation not checked`, certificate: ref });
+    return;
+  }
+  // The CRLs whose scope includes this certificate (RFC 5280 5.2.5): the others say nothing about it.
+  const outOfScope: string[] = [];
+  const crls = ofIssuer.filter((crl) => {
+    const why = crlScopeExcludes(crl, cert, isCa);
+    if (why) outOfScope.push(why);
+    return !why;
+  });
+  if (crls.length === 0) {
+    const distinct = [...new Set(outOfScope)];
+    const scopes = distinct.length > MAX_NAMES_SHOWN ? `${distinct.slice(0, MAX_NAMES_SHOWN).join('; ')}; and ${distinct.length - MAX_NAMES_SHOWN} more` : distinct.join('; ');
+    add({ id, status: 'skip', message: `${who}: none of its issuer's ${ofIssuer.length} CRL(s) covers it (${scopes}); revocation not checked`, certificate: ref });
     return;
   }
   const usable: Crl[] = [];
@@ -483,7 +492,46 @@ function checkRevocation(
     return;
   }
   const left = problems.length > 0 ? `; left out: ${problems.map((p) => p.message).join('; ')}` : '';
-  add(ok(id, `${who}: not revoked (${usable.length} CRL(s) from its issuer checked${left})`, ref));
+  const notCovering = outOfScope.length > 0 ? `; ${outOfScope.length} other CRL(s) of its issuer do not cover it` : '';
+  add(ok(id, `${who}: not revoked (${usable.length} CRL(s) from its issuer checked${left}${notCovering})`, ref));
+}
+
+const MAX_NAMES_SHOWN = 3;
+
+function describeNames(names: readonly GeneralName[]): string {
+  const shown = names.slice(0, MAX_NAMES_SHOWN).map(describeGeneralName).join(', ');
+  return names.length > MAX_NAMES_SHOWN ? `${shown}, and ${names.length - MAX_NAMES_SHOWN} more` : shown;
+}
+
+/**
+ * Why a CRL of the issuer does not cover `cert`, or undefined when it does.
+ * Scope comes from its issuingDistributionPoint: user or CA certificates
+ * only, and a distributionPoint (fullName), which covers the certificates
+ * with a cRLDistributionPoints entry of a matching name: one of its
+ * distributionPoint fullName, or of its cRLIssuer when it has no
+ * distributionPoint (RFC 5280 6.3.3 (b)(2)(i)). An entry named relative to
+ * the CRL issuer matches nothing (not resolved), nor does a certificate
+ * without cRLDistributionPoints. A CRL without a distributionPoint covers
+ * every certificate of its issuer.
+ */
+function crlScopeExcludes(crl: Crl, cert: Certificate, isCa: boolean): string | undefined {
+  if (crl.onlyUserCerts && isCa) return 'a CRL of user certificates only; this one is a CA';
+  if (crl.onlyCaCerts && !isCa) return 'a CRL of CA certificates only; this one is not a CA';
+  const idp = crl.distributionPoint;
+  if (!idp) return undefined;
+  const points = cert.ext.crlDistributionPoints ?? [];
+  for (const point of points) {
+    const names = point.name ? ('fullName' in point.name ? point.name.fullName : []) : (point.crlIssuer ?? []);
+    if (names.some((n) => idp.some((m) => sameGeneralName(n, m)))) return undefined;
+  }
+  const own: string[] = [];
+  for (const point of points) {
+    if (!point.name) own.push(`cRLIssuer ${describeNames(point.crlIssuer ?? [])}`);
+    else if ('fullName' in point.name) own.push(describeNames(point.name.fullName));
+    else own.push('a name relative to the CRL issuer');
+  }
+  const shown = own.length > MAX_NAMES_SHOWN ? `${own.slice(0, MAX_NAMES_SHOWN).join(' | ')} | and ${own.length - MAX_NAMES_SHOWN} more` : own.join(' | ');
+  return `distribution point ${describeNames(idp)}, ${own.length > 0 ? `not among its cRLDistributionPoints ${shown}` : 'and it has no cRLDistributionPoints'}`;
 }
 
 /** The earliest revocation of `serial` at or before `at` in the CRLs, with the CRL that lists it. */
