@@ -279,22 +279,21 @@ function readDistributionPoints(r: DerReader): DistributionPoint[] {
 }
 
 /**
- * Two GeneralNames are the same name: same type and value; directoryNames by
- * their comparison key (RFC 5280 7.1), other names octet for octet (a URI as
- * written: no case folding or percent-decoding).
+ * A GeneralName's comparison key: equal keys mean the same name, of the same
+ * type; directoryNames by their Name key (RFC 5280 7.1), other names octet
+ * for octet (a URI as written: no case folding or percent-decoding).
  */
-export function sameGeneralName(a: GeneralName, b: GeneralName): boolean {
-  if (a.type !== b.type) return false;
-  switch (a.type) {
+export function generalNameKey(n: GeneralName): string {
+  switch (n.type) {
     case 'directoryName':
-      return a.name.key === (b as typeof a).name.key;
+      return `directoryName:${n.name.key}`;
     case 'otherName':
-      return a.typeId === (b as typeof a).typeId && Buffer.compare(a.valueDer, (b as typeof a).valueDer) === 0;
+      return `otherName:${n.typeId}:${Buffer.from(n.valueDer).toString('hex')}`;
     case 'x400Address':
     case 'ediPartyName':
-      return Buffer.compare(a.der, (b as typeof a).der) === 0;
+      return `${n.type}:${Buffer.from(n.der).toString('hex')}`;
     default:
-      return a.value === (b as typeof a).value;
+      return `${n.type}:${n.value}`;
   }
 }
 

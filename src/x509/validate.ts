@@ -22,7 +22,7 @@ import { displayName, findExtension, parseCertificate, type Certificate } from '
 import type { Crl, RevokedEntry } from './crl.js';
 import { CRL_REASONS } from './crl.js';
 import { EKU_BY_ROLE, OID, extensionName } from './oids.js';
-import { describeGeneralName, sameGeneralName, type GeneralName, type KeyUsageName } from './extensions.js';
+import { describeGeneralName, generalNameKey, type GeneralName, type KeyUsageName } from './extensions.js';
 import { buildCandidatePaths, type CandidatePath } from './path-builder.js';
 import { keyStrengthBits } from './public-key.js';
 import { verifySignature, verifySignatureAsync, type SignatureCheck } from './signature.js';
@@ -520,9 +520,10 @@ function crlScopeExcludes(crl: Crl, cert: Certificate, isCa: boolean): string | 
   const idp = crl.distributionPoint;
   if (!idp) return undefined;
   const points = cert.ext.crlDistributionPoints ?? [];
+  const idpKeys = new Set(idp.map(generalNameKey));
   for (const point of points) {
     const names = point.name ? ('fullName' in point.name ? point.name.fullName : []) : (point.crlIssuer ?? []);
-    if (names.some((n) => idp.some((m) => sameGeneralName(n, m)))) return undefined;
+    if (names.some((n) => idpKeys.has(generalNameKey(n)))) return undefined;
   }
   const own: string[] = [];
   for (const point of points) {
