@@ -6,8 +6,10 @@
 //   signature by the next certificate's (or the anchor's) key, issuer name
 //   chaining, AKI/SKI agreement where both exist, validity at `at` with
 //   inclusive bounds, critical extensions we do not process, revocation from
-//   the CRLs given (signature and validity of each CRL checked first; one not
-//   current or not signed by the issuer is left out while another is usable);
+//   the CRLs given whose scope covers it (user/CA certificates only, IDP
+//   distribution point against its cRLDistributionPoints; signature and
+//   validity of each CRL checked first; one not current or not signed by the
+//   issuer is left out while another is usable);
 // every issuer (intermediates and the anchor certificate): cA, pathLen,
 //   keyCertSign, and the anchor's validity;
 // the target: the required EKU, the anchor's label, the TrustedLayer extension.
