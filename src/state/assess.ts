@@ -122,18 +122,20 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
       add(i, outcome.findings);
       const lower = below[0];
       // another vTPM's claim to the instance says nothing of where the instance runs; a platform whose own path
-      // holds (bound below it) is evidence of what its verified table says: hosted now (then the binding held),
-      // or migrate-out/destroy, which closes its stay. Hosted now is what the reading just recorded (the same path,
-      // epoch and time): recorded again, every CLONE_HOSTED_TWICE it raised was said twice in one result.
-      if (lower?.vplatform && !noClaim && bound[i + 1] === true && noEvidence) {
-        const hosted = lower.vplatform.hostedNow.has(instanceHex);
+      // holds (bound below it) and whose verified table shows migrate-out/destroy is evidence that closes its stay.
+      // Hosted now is what the reading just recorded when the binding held (the same path, epoch and time): recorded
+      // again, every CLONE_HOSTED_TWICE it raised was said twice in one result. When it did not (the layer's AK
+      // certificate is from a CA the table does not record), a table that "hosts" the instance is that host's
+      // word alone, answering for a key no CA it records certified: counted, any host could open a stay for any
+      // instance, and the genuine VM was CLONE_HOSTED_TWICE.
+      if (lower?.vplatform && !noClaim && bound[i + 1] === true && noEvidence && !lower.vplatform.hostedNow.has(instanceHex)) {
         add(
           i,
           store.recordHosting(instanceHex, {
             platformPath: below.map((v) => v.akKeyId),
             epoch: hostingEpoch(lower, instanceHex),
             time: ctx.time,
-            hosted,
+            hosted: false,
           }),
         );
       }

@@ -148,15 +148,26 @@ function iso(ms: number): string {
 
 /**
  * Whether each layer of a walk is seen through a platform path whose binding held: every layer below it hosts the
- * one above now, in its verified vPlatform table. Only such a layer is evidence of where its instance runs (a relay
- * answering for the host, a stale host, or a table that does not verify names a path the instance does not run on).
+ * one above now, in its verified vPlatform table, and, where that table records issuers (protocol 5.1), records
+ * the CA that issued the upper AK certificate. Only such a layer is evidence of where its instance runs (a relay
+ * answering for the host, a stale host, or a table that does not verify names a path the instance does not run
+ * on). An AK certificate from a CA the host does not record (VPLATFORM_ISSUER_NOT_RECORDED) is another host's
+ * claim to an instance this one hosts: counted, it made an impostor's key the instance's own ("re-keyed in
+ * place"), and that key then claimed the instance on its own host without CLONE_AK_CONFLICT.
  */
 export function boundLayers(verified: readonly VerifiedLayer[]): boolean[] {
   const bound: boolean[] = verified.map(() => true);
   for (let i = verified.length - 2; i >= 0; i--) {
-    const upper = verified[i]!.info.layer?.instanceId;
+    const upper = verified[i]!;
+    const instance = upper.info.layer?.instanceId;
     const table = verified[i + 1]!.vplatform;
-    bound[i] = bound[i + 1]! && upper !== undefined && table !== null && table !== undefined && table.hostedNow.has(toHex(upper));
+    bound[i] =
+      bound[i + 1]! &&
+      instance !== undefined &&
+      table !== null &&
+      table !== undefined &&
+      table.hostedNow.has(toHex(instance)) &&
+      (table.issuers.size === 0 || table.issuers.has(upper.info.issuerCertificateSha256));
   }
   return bound;
 }

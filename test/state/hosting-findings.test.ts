@@ -137,7 +137,7 @@ test('through the state store: an impostor vTPM claiming a known instance gets C
   const walk = (ak: string, host: string, clock: number) =>
     [
       { position: 0, akKeyId: ak, info: { layer: { kind: 'virtual', instanceId: instance } }, quote: { clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n }, vplatform: null },
-      { position: 1, akKeyId: host, info: { layer: { kind: 'physical' } }, quote: { clockInfo: { clock: 1n, resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n }, vplatform: { hostedNow: new Set([hex]), instances: new Map(), entries: [] } },
+      { position: 1, akKeyId: host, info: { layer: { kind: 'physical' } }, quote: { clockInfo: { clock: 1n, resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n }, vplatform: { hostedNow: new Set([hex]), issuers: new Set(), instances: new Map(), entries: [] } },
     ] as unknown as Parameters<ReturnType<typeof stateAssessor>>[0];
   const genuine = 'aa'.repeat(34);
   const impostor = 'bb'.repeat(34);
@@ -176,7 +176,7 @@ test('a walk cut short below the VM (a lower layer unreachable, or a stop) is no
   const vmmAk = '11'.repeat(34);
   const hostAk = '22'.repeat(34);
   const clockInfo = (clock: number) => ({ clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n });
-  const table = (hosted: string) => ({ hostedNow: new Set([hosted]), instances: new Map([[hosted, { entries: [0] }]]), entries: [{ op: 'create' }] });
+  const table = (hosted: string) => ({ hostedNow: new Set([hosted]), issuers: new Set(), instances: new Map([[hosted, { entries: [0] }]]), entries: [{ op: 'create' }] });
   /** VM → VMM → host; `whole: false`: the host did not answer (the walk stopped at the VMM, which points further down) */
   let lowerClock = 0;
   const walk = (clock: number, whole: boolean, instance = hex) => {
@@ -220,7 +220,7 @@ test('a top layer the audit refused (TARGET_INSTANCE_MISMATCH, AUDIT_DUPLICATE_I
   const walk = (ak: string, host: string, clock: number) =>
     [
       { position: 0, akKeyId: ak, info: { layer: { kind: 'virtual', instanceId: instance } }, quote: { clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n }, vplatform: null },
-      { position: 1, akKeyId: host, info: { layer: { kind: 'physical' } }, quote: { clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n }, vplatform: { hostedNow: new Set([hex]), instances: new Map([[hex, { entries: [0] }]]), entries: [{ op: 'create' }] } },
+      { position: 1, akKeyId: host, info: { layer: { kind: 'physical' } }, quote: { clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n }, vplatform: { hostedNow: new Set([hex]), issuers: new Set(), instances: new Map([[hex, { entries: [0] }]]), entries: [{ op: 'create' }] } },
     ] as unknown as Layers;
   /** the walk's layer results: the top one refused with `code` (the audit's own check), or clean */
   const results = (code?: string) => [{ position: 0, checks: code ? [{ id: 'target.instance', status: 'fail', code, message: 'refused' }] : [] }] as unknown as Results;
@@ -254,7 +254,7 @@ test('a lower layer whose verified table does not host the instance above (a rel
   const table = (hosted: string | null, left = false) =>
     hosted === null
       ? null
-      : { hostedNow: new Set(left ? [] : [hosted]), instances: new Map([[hosted, { entries: left ? [0, 1] : [0] }]]), entries: [{ op: 'create' }, { op: 'migrate-out' }] };
+      : { hostedNow: new Set(left ? [] : [hosted]), issuers: new Set(), instances: new Map([[hosted, { entries: left ? [0, 1] : [0] }]]), entries: [{ op: 'create' }, { op: 'migrate-out' }] };
   let clock = 0;
   /** VM → VMM (AK `vmmAk`, its table for the VM) → host (its table for the VMM) */
   const walk = (vmmAk: string, vmTable: ReturnType<typeof table>, hostTable: ReturnType<typeof table> = table(vmm)) => {
@@ -293,4 +293,39 @@ test('a lower layer whose verified table does not host the instance above (a rel
   assert.deepEqual(await codes(walk(genuine, table(hex))), []);
   assert.deepEqual(await codes(walk(copyHost, table(hex))), []);
   assert.ok((await codes(walk(genuine, table(hex)))).includes('CLONE_HOSTED_TWICE'));
+});
+
+test('a walk whose issuer binding failed (the layer above certified by a CA the host below does not record) is no hosting evidence: an impostor key cannot be made the instance\'s own through the genuine host, then claim the instance elsewhere', async (t) => {
+  const { store, stateAssessor } = await storeOnDisk(t);
+  type Layers = Parameters<ReturnType<typeof stateAssessor>>[0];
+  const instance = Buffer.from('ca'.repeat(32), 'hex');
+  const hex = 'ca'.repeat(32);
+  const ca1 = '1c'.repeat(32);
+  const caEvil = 'ec'.repeat(32);
+  /** a VM layer (its AK certificate issued by `issuer`) over a host whose verified table hosts the instance and records `recorded` as issuers */
+  const walk = (ak: string, issuer: string, host: string, recorded: string[], clock: number) =>
+    [
+      { position: 0, akKeyId: ak, info: { layer: { kind: 'virtual', instanceId: instance }, issuerCertificateSha256: issuer }, quote: { clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n }, vplatform: null },
+      { position: 1, akKeyId: host, info: { layer: { kind: 'physical' } }, quote: { clockInfo: { clock: BigInt(clock), resetCount: 1, restartCount: 0, safe: true }, firmwareVersion: 1n }, vplatform: { hostedNow: new Set([hex]), instances: new Map([[hex, { entries: [0] }]]), entries: [{ op: 'create' }], issuers: new Set(recorded) } },
+    ] as unknown as Layers;
+  const codes = async (layers: Layers, at: number) =>
+    (await stateAssessor(store, { target: 'https://vm', time: T0 + at * 1000, receivedAt: () => T0 + at * 1000 + 100 })(layers)).findings.map((f) => f.code);
+  const genuine = 'aa'.repeat(34);
+  const impostor = 'bb'.repeat(34);
+  const host1 = '11'.repeat(34);
+  const hostEvil = '22'.repeat(34);
+  assert.deepEqual(await codes(walk(genuine, ca1, host1, [ca1], 1_000), 0), []);
+  // host 2's per-host CA certifies its own key under the victim's id, pointing the walk at host 1, which hosts the
+  // instance but records only its own CA: the walk fails its issuer binding (VPLATFORM_ISSUER_NOT_RECORDED)
+  await codes(walk(impostor, caEvil, host1, [ca1], 5_000), 30);
+  assert.deepEqual(store.instanceKeys(hex), [genuine], 'the impostor\'s key is not the instance\'s own');
+  assert.deepEqual(store.stays(hex).map((s) => s.platformPath), [[host1]]);
+  // the impostor then claims the instance on host 2, whose table records host 2's CA: another vTPM claiming the instance
+  assert.deepEqual(await codes(walk(impostor, caEvil, hostEvil, [caEvil], 6_000), 60), ['CLONE_AK_CONFLICT']);
+  assert.deepEqual(await codes(walk(genuine, ca1, host1, [ca1], 2_000), 90), []);
+  // a host whose table "hosts" the instance, walked through with a key from a CA it does not record either: its
+  // table is no evidence that the instance runs there (it would make the genuine VM CLONE_HOSTED_TWICE)
+  await codes(walk('dd'.repeat(34), ca1, hostEvil, [caEvil], 8_000), 120);
+  assert.deepEqual(store.stays(hex).map((s) => s.platformPath), [[host1]]);
+  assert.deepEqual(await codes(walk(genuine, ca1, host1, [ca1], 3_000), 150), []);
 });
