@@ -90,6 +90,12 @@ export const CODE_MAPPINGS: readonly CodeMapping[] = [
     meaning: 'the quote signature, its nonce or a certificate signature does not verify (or a saved bundle was edited)',
   },
   {
+    codes: ['WALK_ENDS_UNDER_UNLABELLED_ANCHOR'],
+    claim: 'hardware',
+    value: HW.UNSAFE,
+    meaning: 'a warning: the layer ending the walk chains to an anchor not labelled for hardware or virtual TPMs, so that its TPM is hardware is not known',
+  },
+  {
     codes: [
       'CHAIN_UNTRUSTED_ROOT',
       'CHAIN_ANCHOR_NOT_ALLOWED',

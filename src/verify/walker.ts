@@ -49,6 +49,10 @@ export const WALK_CODES = {
   WALK_TOO_DEEP: { kind: 'verification', summary: 'the chain of layers is deeper than --max-depth allows (a deepAttestation chain that never ends)' },
   WALK_LOOP: { kind: 'verification', summary: 'a layer URI, AK key or vTPM instance id appears twice in one walk: the chain of layers loops' },
   WALK_ENDS_UNDER_VPLATFORM_CA: { kind: 'verification', summary: 'a layer that ends the walk (certified physical, or with no TrustedLayer extension) chains to an anchor labelled vplatform-ca and no hardware label: a host could certify its own "hardware"' },
+  WALK_ENDS_UNDER_UNLABELLED_ANCHOR: {
+    kind: 'verification',
+    summary: 'warning: a layer that ends the walk chains to an anchor with no label saying whether it vouches for hardware TPMs (ek-ca, ak-ca, tpm-vendor) or virtual ones (vplatform-ca), so WALK_ENDS_UNDER_VPLATFORM_CA cannot be checked',
+  },
   BINDING_NO_VPLATFORM_LOG: { kind: 'verification', summary: 'the layer below sent no vplatformLog, so it cannot show that it hosts the upper instance' },
   BINDING_NO_INSTANCE_ID: { kind: 'verification', summary: 'a virtual layer\'s verified AK certificate names no instanceId to bind to the layer below' },
   BINDING_NONCE_CHAIN: { kind: 'verification', summary: 'the lower quote does not carry the nonce chained from the quote above (protocol section 3)' },
@@ -420,6 +424,17 @@ async function walkLayers(options: WalkOptions, source: EvidenceSource, parsePas
           actual: `${current.info.anchorSubject} (${anchorLabels.join(', ')})`,
         }),
       );
+    } else if (endsWalk && !anchorLabels.some((l) => l === VPLATFORM_CA_LABEL || HARDWARE_TPM_LABELS.has(l))) {
+      // Unlabelled (`--trust root.pem`), the vPlatform root looks like any other anchor: a host's per-host vPlatform
+      // CA could certify a key of its own as "hardware" and end the walk above the real TPM, and nothing above sees it.
+      checks.push({
+        id: 'layer.anchor',
+        status: 'warn',
+        code: 'WALK_ENDS_UNDER_UNLABELLED_ANCHOR',
+        message: `layer ${position} ends the walk under an anchor with no label saying whether it vouches for hardware TPMs (${[...HARDWARE_TPM_LABELS].join(', ')}) or virtual ones (${VPLATFORM_CA_LABEL}): if it is a vPlatform CA, a host could have certified this key as hardware; label the anchors (--trust ek-ca=PATH, --trust ${VPLATFORM_CA_LABEL}=PATH)`,
+        expected: `an anchor labelled ${[...HARDWARE_TPM_LABELS].join(', ')} or ${VPLATFORM_CA_LABEL}`,
+        actual: `${current.info.anchorSubject} (${anchorLabels.join(', ')})`,
+      });
     }
     layer.kind = ext ? ext.kind : 'unspecified';
     if (ext?.instanceId) layer.instanceId = toHex(ext.instanceId);

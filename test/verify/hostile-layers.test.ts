@@ -211,6 +211,17 @@ test('a layer that ends the walk (physical, or no TrustedLayer extension) under 
         // a single layer without the extension under a vPlatform CA (a VM's certificate that names nothing below) too
         const alone = await attestWith(`${origin}/host`, ['vplatform-ca']);
         assert.equal(alone.layers[0]!.checks.find((c) => c.id === 'layer.anchor')?.code, 'WALK_ENDS_UNDER_VPLATFORM_CA');
+        // an anchor with no role label cannot be told from a vPlatform CA: a warning, not a verdict (the same
+        // statuses and verdict as under an anchor labelled for hardware TPMs)
+        const hardware = await attestWith(`${origin}/vm`, ['ak-ca']);
+        for (const labels of [['unlabelled'], ['acme-root']]) {
+          const unlabelled = await attestWith(`${origin}/vm`, labels);
+          const warning = unlabelled.layers[1]!.checks.find((c) => c.id === 'layer.anchor');
+          assert.equal(warning?.status, 'warn', `${kind} ${labels}`);
+          assert.equal(warning?.code, 'WALK_ENDS_UNDER_UNLABELLED_ANCHOR');
+          assert.deepEqual([unlabelled.verdict, ...unlabelled.layers.map((l) => l.status)], [hardware.verdict, ...hardware.layers.map((l) => l.status)]);
+          assert.equal(unlabelled.layers[0]!.checks.find((c) => c.id === 'layer.anchor'), undefined, 'only the layer ending the walk');
+        }
       },
     );
   }
