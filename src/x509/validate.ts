@@ -450,11 +450,13 @@ function checkRevocation(
   const id = `chain.revocation.${i}`;
   const who = label(ref);
   const isCa = cert.ext.basicConstraints?.ca === true;
-  const ofIssuer = (options.crls ?? []).filter(
-    (crl) => crl.issuer.key === cert.issuer.key && !(crl.authorityKeyId && issuer.ext.subjectKeyId && Buffer.compare(crl.authorityKeyId, issuer.ext.subjectKeyId) !== 0),
-  );
+  const named = (options.crls ?? []).filter((crl) => crl.issuer.key === cert.issuer.key);
+  // a CRL of the issuer's name whose authority key identifier is another key's: another CA of that name, or the
+  // issuer's rolled-over key, whose CRL says nothing of certificates this key issued
+  const ofIssuer = named.filter((crl) => !(crl.authorityKeyId && issuer.ext.subjectKeyId && Buffer.compare(crl.authorityKeyId, issuer.ext.subjectKeyId) !== 0));
   if (ofIssuer.length === 0) {
-    add({ id, status: 'skip', message: `${who}: no CRL from its issuer given; revocation not checked`, certificate: ref });
+    const otherKey = named.length > 0 ? ` (${named.length} CRL(s) of its issuer's name are for another key: their authority key identifier is not the issuer's)` : '';
+    add({ id, status: 'skip', message: `${who}: no CRL from its issuer given${otherKey}; revocation not checked`, certificate: ref });
     return;
   }
   // The CRLs whose scope includes this certificate (RFC 5280 5.2.5): the others say nothing about it.

@@ -376,6 +376,14 @@ test("a superseded CRL or a namesake key's CRL next to a current one is left out
   const delta = await makeCrl({ issuer: chain.intermediate, extensions: [new x509.Extension('2.5.29.27', true, new Uint8Array([0x02, 0x01, 0x01]))] });
   assertFails(validate(chain, { crls: [current, delta] }), 'CRL_UNSUPPORTED', 0);
   assertFails(validate(chain, { crls: [delta, revoking] }), 'CHAIN_REVOKED', 0);
+  // A CRL of the issuer's name whose AKI is another key's is not the issuer's (even listing the serial); the skip says why.
+  const namesake = await makeCrl({ issuer: rolledOver.intermediate, revoked: [{ serial: chain.leaf.serial }] });
+  assert.equal(namesake.issuer.key, current.issuer.key);
+  const skipped = validate(chain, { crls: [namesake] });
+  assert.ok(skipped.valid, skipped.valid ? '' : skipped.message);
+  const skip = skipped.checks.find((c) => c.id === 'chain.revocation.0')!;
+  assert.equal(skip.status, 'skip');
+  assert.match(skip.message, /no CRL from its issuer given \(1 CRL\(s\) of its issuer's name are for another key: their authority key identifier is not the issuer's\); revocation not checked/);
 });
 
 test('a non-self-signed anchor ends the path: nothing above it is looked for', async () => {
