@@ -251,6 +251,16 @@ function judgeSignature(job: SignatureJob, ok: boolean): SignatureOutcome {
       actual: 'other bytes',
     });
   }
+  const modulusBytes = ak.rsaBits / 8;
+  if (!ok && ak.keyType === 'rsa' && rsaBytes.length !== modulusBytes) {
+    const message = `the ${label} signature is ${rsaBytes.length} bytes, but every signature of the ${ak.description} AK is ${modulusBytes} bytes (leading zero bytes included)`;
+    return failed(checks, fail(sigId, codes.badSignature, message, { expected: `${modulusBytes} bytes`, actual: `${rsaBytes.length} bytes` }), message, {
+      scheme: label,
+      ak: ak.description,
+      expected: `${modulusBytes} bytes`,
+      actual: `${rsaBytes.length} bytes`,
+    });
+  }
   if (!ok) {
     return failed(checks, fail(sigId, codes.badSignature, `the ${label} signature does not verify with the ${ak.description} AK`, { expected: 'valid', actual: 'invalid' }), `signature (${label}) does not verify with the ${ak.description} attestation key`, {
       scheme: label,

@@ -72,6 +72,10 @@ function pssWellFormed(em: Buffer, hash: HashAlg, modulusBits: number): boolean 
 
 /** Classifies a failed RSA signature; `pss` picks EMSA-PSS, otherwise EMSA-PKCS1-v1_5. */
 export function diagnoseRsaFailure(key: KeyObject, signature: Uint8Array, hash: HashAlg, pss: boolean, modulusBits: number): RsaFailure {
+  // A signature is exactly k = modulus-length octets (RFC 8017 8.2.2 step 1). OpenSSL opens a shorter one
+  // as the same integer, so a valid signature stripped of a leading zero byte would look made over other
+  // bytes when it was made over these: its length, not the message, is what is wrong.
+  if (signature.length !== Math.ceil(modulusBits / 8)) return 'not-this-key';
   const em = openSignature(key, signature);
   if (!em) return 'not-this-key';
   return (pss ? pssWellFormed(em, hash, modulusBits) : pkcs1WellFormed(em, hash)) ? 'other-message' : 'not-this-key';

@@ -175,6 +175,41 @@ test('ECDSA r or s shorter than the curve size (a TPM2B drops leading zeros) is 
   assert.fail('no signature with a leading zero in 4000 tries');
 });
 
+// A real swtpm quote (tpm2_createak -G rsa2048 -s rsassa; tpm2_quote -l sha256:0 -q 0102) whose RSASSA
+// signature starts with a zero byte: the TPM keeps it (the TPM2B is the full 256 bytes). The 798th try.
+const LZ_AK = Buffer.from(
+  '01180001000b00050072000000100014000b0800000000000100c1f0766f891f595986a66a054555032480497d83b810637c7894db5af9f346510d5e4d2060b3d92ddd06411fde83dc4dd995c3420ed00d0460dc903d6234363dabc38aa9223e43fa10efb710519024cf695279e0bbe2101c08fda467b488af678d47185b59ab646c1c0979609acfee6418996637e1e34af159d61fdbadfec8a05f15c98417e52f1e0c60ff73d8ff4bf7d994f4d6ba50ce141fe1cab54c22fae50437cea23fefc20865c7b0e6154941e819b8c49288121d0594bee3a21973c1ed1ec2a027d47caeac567e807a6fc31b5e12f591129128f10b2d1c95a465e97bd2702cc8a474f4c4784bd134903d8d09b26ea534ed32c0ebb0d1a352302d87fdd9',
+  'hex',
+);
+const LZ_MSG = Buffer.from(
+  'ff54434780180022000bd2ba40752ed2c823e59c952523ecf27497b6b776474b13acab2cdcb9b41ded94000201020000000000011fd1000000010000000001201910230016363600000001000b03010000002066687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925',
+  'hex',
+);
+const LZ_SIG = Buffer.from(
+  '0014000b010000d0c7a42948bdcd99621e1c7ea543585c8f56f9c414cb02a3bfbd5e9b1c31b43e63c13eca520d0f8e36ac90eea81dd63e6ffa90324e41a12e52b9d126022de665a0e7723e290e87e5d7f898cab76ffbb67d6159baab09e592de2e48f1d46f2347dffc03fb8cf6e29e56246adb37dae9db5f18199ee8295ee7c17f800bdc7e1cf4fd1532aa02f276658a954d15ec8a444c42c6d4c1dca5bfb30f3813ca74afc84c239934ccd6b70b704ce860334b44e9c126ed2ae155f4ac346eb94f0cc9e2ce4ac6c9e6204c99ff8f1d9468fcc6a0ec4589b233361afc5952741bbfaf9b06e7735fe8f2ef68d90e31dc6680b8ea7ed425b8c65804f44f4e9c4dba7222a5838c',
+  'hex',
+);
+
+test('an RSA signature stripped of its leading zero byte is a bad signature of the wrong length, not an altered message', async () => {
+  const ak = loadAttestationKey(LZ_AK);
+  const nonce = Buffer.of(1, 2);
+  assert.equal(LZ_SIG[6], 0);
+  assert.equal(codeOf({ ak, message: LZ_MSG, signature: LZ_SIG, nonce }), 'valid');
+  // the same integer in 255 bytes, as a TPM2B and as plain bytes: the message is the one signed
+  const stripped = LZ_SIG.subarray(7);
+  const short = Buffer.concat([Buffer.from('0014000b00ff', 'hex'), stripped]);
+  for (const signature of [short, { scheme: 'plain' as const, hash: hashByName('sha256')!, bytes: stripped }]) {
+    for (const v of [verifyQuote({ ak, message: LZ_MSG, signature, nonce }), await verifyQuoteAsync({ ak, message: LZ_MSG, signature, nonce })]) {
+      assert.equal(v.ok, false);
+      assert.equal(v.ok ? '' : v.failure.code, 'QUOTE_BAD_SIGNATURE');
+      const check = v.checks.find((c) => c.id === 'quote.signature')!;
+      assert.equal(check.expected, '256 bytes');
+      assert.equal(check.actual, '255 bytes');
+      assert.match(check.message, /255 bytes/);
+    }
+  }
+});
+
 test('a signed message that is not TPM-made or not a quote: QUOTE_BAD_MAGIC, QUOTE_NOT_A_QUOTE', () => {
   const { priv, tpmPublic } = ecKey();
   const ak = akFromTpmPublic(parseTpmtPublic(tpmPublic));
