@@ -453,6 +453,12 @@ export interface ImaFacts {
   byPath: Map<string, ImaMeasurementFact[]>;
   /** verified violation entries: the path was measured while open for write (ToMToU/open-writers) */
   violations: { entry: number; pcr: number; path: string | undefined }[];
+  /**
+   * verified entries that are not violations but whose file name or digest could not be read: a binary list's
+   * template name is not in the template hash, so an entry relabelled with a name this verifier does not know
+   * (or a custom template) replays as it did, and its measurement must not vanish from the facts
+   */
+  undecoded: { entry: number; pcr: number; template: string }[];
 }
 
 /** Is the digest the hash of the buffer, as IMA measures an ima-buf entry? */
@@ -469,12 +475,16 @@ export function extractImaFacts(verified: VerifiedImaList): ImaFacts {
   const measurements: ImaMeasurementFact[] = [];
   const byPath = new Map<string, ImaMeasurementFact[]>();
   const violations: ImaFacts['violations'] = [];
+  const undecoded: ImaFacts['undecoded'] = [];
   for (const e of verified.entries) {
     if (e.violation) {
       violations.push({ entry: e.index, pcr: e.pcr, path: e.fields.name });
       continue;
     }
-    if (e.fields.name === undefined || e.fields.digest === undefined) continue;
+    if (e.fields.name === undefined || e.fields.digest === undefined) {
+      undecoded.push({ entry: e.index, pcr: e.pcr, template: e.templateName });
+      continue;
+    }
     const m: ImaMeasurementFact = {
       entry: e.index,
       pcr: e.pcr,
@@ -491,5 +501,5 @@ export function extractImaFacts(verified: VerifiedImaList): ImaFacts {
     if (same) same.push(m);
     else byPath.set(m.path, [m]);
   }
-  return { bank: verified.bank, measurements, byPath, violations };
+  return { bank: verified.bank, measurements, byPath, violations, undecoded };
 }

@@ -90,6 +90,7 @@ const layerSchema = obj({
         'entries',
       ),
       violations: optional(list(obj({ entry: required(int(0, Number.MAX_SAFE_INTEGER, 'entry index'), 'index in the list (absolute: an incremental list continues a long one)'), path: optional(str({ minLength: 1, maxLength: 4096 }), 'path') }), { max: 2_000_000 }), 'violation entries (ToMToU, open-writers): path only, no digest'),
+      undecoded: optional(list(obj({ entry: required(int(0, Number.MAX_SAFE_INTEGER, 'entry index'), 'index in the list'), template: required(str({ maxLength: 255 }), 'template name as listed') }), { max: 2_000_000 }), 'verified entries whose file name or digest could not be read (unknown template)'),
     }),
     'IMA facts',
   ),

@@ -152,6 +152,20 @@ export interface ImaFacts {
    * data, so only how many there were is attested. Absent in facts from before violations were given: none.
    */
   violations?: ImaViolationFacts[];
+  /**
+   * Verified entries (not violations) whose file name or digest could not be read: a template this verifier does
+   * not know. The template name is not in the template hash, so anyone who rewrites a binary list can give any
+   * entry such a name: these are measured files that cannot be checked, and the allow-list and denied rules fail
+   * on them. Absent: none.
+   */
+  undecoded?: ImaUndecodedFacts[];
+}
+
+export interface ImaUndecodedFacts {
+  /** the entry's index in the list */
+  entry: number;
+  /** the template name the list gives it (a label, not attested) */
+  template: string;
 }
 
 export interface ImaViolationFacts {

@@ -412,6 +412,28 @@ test('an ima-buf entry whose digest is not the hash of its buffer is marked: its
   assert.deepEqual(facts.measurements.map((m) => m.templateAttested), [undefined, false]);
 });
 
+test('a binary entry relabelled with a template name the verifier does not know still replays, and is listed as undecoded, not dropped from the facts', () => {
+  // The template name is not in the template hash: renaming the ima-ng entry of a miner keeps the replay, and
+  // used to leave the entry out of the facts altogether (no name, no digest), so no allow-list or denied rule saw it.
+  const entry = (template: string, path: string, content: string): { data: Buffer; bin: Buffer } => {
+    const dng = Buffer.concat([Buffer.from('sha256:\0'), sha('sha256', Buffer.from(content))]);
+    const nng = Buffer.from(`${path}\0`);
+    const data = Buffer.concat([le32(dng.length), dng, le32(nng.length), nng]);
+    return { data, bin: Buffer.concat([le32(10), sha('sha1', data), le32(template.length), Buffer.from(template, 'latin1'), le32(data.length), data]) };
+  };
+  const bash = entry('ima-ng', '/usr/bin/bash', 'bash');
+  for (const name of ['ima-xx', 'd-ng|n-ng', 'constructor']) {
+    const miner = entry(name, '/tmp/xmrig', 'xmrig');
+    const list = parseImaList(Buffer.concat([bash.bin, miner.bin]));
+    const r = replayImaAgainstQuote(list, quoteOf(list, 'sha256'));
+    assert.equal(r.ok, true, name);
+    assert.equal(r.verified!.entries.length, 2, name);
+    const facts = extractImaFacts(r.verified!);
+    assert.deepEqual(facts.measurements.map((m) => m.path), ['/usr/bin/bash'], name);
+    assert.deepEqual(facts.undecoded, [{ entry: 1, pcr: 10, template: name }], name);
+  }
+});
+
 test('random bytes and mutated lists never escape IMA parsing as raw exceptions', (t) => {
   const p = corpusPath(t, 'ima', 'tss_sml-ima-sig-sha256.bin');
   const a = corpusPath(t, 'ima', 'keylimetests_ascii_runtime_measurements-2');

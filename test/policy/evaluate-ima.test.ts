@@ -132,6 +132,26 @@ test('ima: a file measurement relabelled ima-buf (its digest is not the hash of 
   assertFail(evaluatePolicy(vm(`excludeTemplates: [ima-buf]\ndenied: ["${sha256('xmrig')}"]`), input(genuine)), 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
 });
 
+test('ima: a verified entry whose file name or digest cannot be read (an unknown template name, which anyone can give an entry) fails the allow-list and denied rules', () => {
+  const hidden = chain();
+  hidden[0]!.ima!.undecoded = [{ entry: 5, template: 'ima-xx' }];
+  const policy = vm(`${allowList}\nexcludes: ["/tmp/.*"]\nexcludeTemplates: [ima-xx]\ndenied: ["${sha256('xmrig')}"]`);
+  const r = evaluatePolicy(policy, input(hidden));
+  const allow = assertFail(r, 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
+  assert.match(allow.message, /1 entry whose file name or digest cannot be read \(first: entry 5, template "ima-xx"\)/);
+  assert.equal((allow.actual as { undecodedCount: number }).undecodedCount, 1);
+  const denied = assertFail(r, 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
+  assert.match(denied.message, /cannot be checked against the denied digests/);
+  // only undecoded entries: not "no entries"
+  const only = chain();
+  only[0]!.ima!.entries = [];
+  only[0]!.ima!.undecoded = [{ entry: 0, template: 'ima-xx' }];
+  assert.match(assertFail(evaluatePolicy(vm(allowList), input(only)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE').message, /cannot be read/);
+  // none: as before
+  assertPass(evaluatePolicy(vm(`${allowList}\ndenied: ["${sha256('xmrig')}"]`), input()), 'layer[0].ima.allowList');
+  assertPass(evaluatePolicy(vm(`${allowList}\ndenied: ["${sha256('xmrig')}"]`), input()), 'layer[0].ima.denied');
+});
+
 test('ima digests of any supported size (sha1 legacy template)', () => {
   const legacy = chain();
   legacy[0]!.ima!.entries = [{ path: '/init', digest: sha1('init'), algo: 'sha1', template: 'ima' }];

@@ -26,6 +26,13 @@ test('IMA violations survive JSON and back, with or without a path, at any entry
   assert.deepEqual(back.layers[0]!.ima!.violations, layers[0]!.ima!.violations);
 });
 
+test('undecoded IMA entries (a template the verifier cannot read) survive JSON and back', () => {
+  const layers = chain();
+  layers[0]!.ima!.undecoded = [{ entry: 7, template: 'ima-xx' }, { entry: 9, template: 'd-ng|n-ng|sig' }];
+  const back = parseFactsJson(toJsonText(factsToJson({ layers })), 'f.json');
+  assert.deepEqual(back.layers[0]!.ima!.undecoded, layers[0]!.ima!.undecoded);
+});
+
 test('a bad facts file lists every problem with its line:column', () => {
   const json = toJsonText(factsToJson({ layers: chain() }));
   const broken = json

@@ -76,15 +76,24 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
   // whatever its template data says, so a compromised attester can name any file there. `excludes` therefore
   // do not apply to violations: strict, each one fails; `violations: allow` lets them all pass.
   const violated: readonly ImaViolationFacts[] = allow && spec.violations === 'fail' ? (ima.violations ?? []) : [];
+  // An entry whose file name or digest could not be read (a template this verifier does not know) is a measured
+  // file all the same: its template name is not in the template hash, so any entry of a binary list can be given
+  // one. Neither rule can check it, and excludes (by path) and excludeTemplates (by a label) cannot pass it.
+  const undecoded = ima.undecoded ?? [];
+  const undecodedText = undecoded.length
+    ? `${undecoded.length} entr${undecoded.length === 1 ? 'y' : 'ies'} whose file name or digest cannot be read (first: entry ${undecoded[0]!.entry}, template ${JSON.stringify(undecoded[0]!.template)})`
+    : '';
+  const undecodedShown = undecoded.length ? { undecodedCount: undecoded.length, undecoded: undecoded.slice(0, MAX_LISTED) } : {};
   if (checkAllow) {
-    if (ima.entries.length === 0) {
+    if (ima.entries.length === 0 && undecoded.length === 0) {
       sink.fail('ima.allowList', 'POLICY_IMA_UNKNOWN_FILE', 'the IMA log has no entries (is IMA measuring?)', { expected: 'measured files in the allow-list', actual: [] });
     } else {
       const parts: string[] = [];
       if (violated.length) parts.push(`${violated.length} violation(s): a file open for write while measured, its content unknown (first: entry ${violated[0]!.entry}${violated[0]!.path === undefined ? '' : `, claiming ${shownPath(violated[0]!.path)}`})`);
       if (wrongDigest.length) parts.push(`${wrongDigest.length} file(s) with a digest the allow-list does not give (first: ${shownPath(wrongDigest[0]!.path)})`);
       if (notListed.length) parts.push(`${notListed.length} file(s) not in the allow-list (first: ${shownPath(notListed[0]!.path)})`);
-      const code = wrongDigest.length ? 'POLICY_IMA_DIGEST' : notListed.length ? 'POLICY_IMA_UNKNOWN_FILE' : 'POLICY_IMA_VIOLATION';
+      if (undecoded.length) parts.push(undecodedText);
+      const code = wrongDigest.length ? 'POLICY_IMA_DIGEST' : notListed.length || undecoded.length ? 'POLICY_IMA_UNKNOWN_FILE' : 'POLICY_IMA_VIOLATION';
       sink.check(parts.length === 0, 'ima.allowList', code, `all ${checked} checked file(s) are in the allow-list (${excluded} excluded)`, parts.join('; '), {
         expected: `digests from an allow-list of ${c.allowPaths} path(s)`,
         actual: {
@@ -95,6 +104,7 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
           notListedCount: notListed.length,
           notListed: notListed.slice(0, MAX_LISTED).map(entryOf),
           ...(violated.length ? { violationCount: violated.length, violations: violated.slice(0, MAX_LISTED).map((v) => (v.path === undefined ? v : { ...v, path: shownPath(v.path) })) } : {}),
+          ...undecodedShown,
         },
       });
     }
@@ -106,6 +116,13 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
     // The kernel's boot_aggregate is a hash of PCRs in a bank's algorithm (SHA-1 before Linux 5.8, or without
     // a bank of IMA's hash), not a file: it is no measured file left unchecked.
     const unchecked = ima.entries.filter((e) => !sizes.has(e.digest.length) && e.bootAggregate !== true);
+    if (undecoded.length) {
+      sink.fail('ima.denied', 'POLICY_IMA_DENIED', `${undecodedText}: they cannot be checked against the denied digests`, {
+        expected: 'every measured file with a readable digest',
+        actual: { count: undecoded.length, entries: undecoded.slice(0, MAX_LISTED) },
+      });
+      return;
+    }
     if (unchecked.length) {
       const algos = [...new Set(unchecked.map((e) => e.algo))];
       sink.fail('ima.denied', 'POLICY_IMA_DENIED', `${unchecked.length} measured file(s) have a ${algos.join('/')} digest, and the denied list has no digest of that size: they cannot be checked against it (first: ${shownPath(unchecked[0]!.path)})`, {
