@@ -226,6 +226,11 @@ function generateIma(w: Lines, l: LayerFacts, opts: GenerateOptions, files: Gene
     w.comment(6, 'allowed so that this policy accepts it; `fail` fails every violation (their paths are not attested)');
     w.add(6, 'violations: allow');
   }
+  const undecoded = ima.undecoded ?? [];
+  if (undecoded.length) {
+    // nothing to allow them by: the generated allow-list fails on them, as it would on any machine
+    w.comment(6, `the reference has ${undecoded.length} entr${undecoded.length === 1 ? 'y' : 'ies'} whose file name or digest cannot be read (first: entry ${undecoded[0]!.entry}, template ${JSON.stringify(undecoded[0]!.template)}): the allow-list fails on them`);
+  }
   const list = imaAllowList(l);
   const file = opts.imaAllowListFile?.(l);
   if (file) {

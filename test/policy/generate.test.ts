@@ -248,6 +248,14 @@ test('a log measuring an empty CRTM version (OVMF under swtpm): no crtmVersions 
   assert.equal(e.verdict, 'trusted');
 });
 
+test('a reference with IMA entries that cannot be read (an unknown template): the generated policy says so, and its allow-list fails on them', () => {
+  const c = chain();
+  c[0]!.ima!.undecoded = [{ entry: 6, template: 'ima-xx\n' }];
+  const g = generatePolicy(c, { imaAllowListFile: imaFile });
+  assert.match(g.yaml, /# the reference has 1 entry whose file name or digest cannot be read \(first: entry 6, template "ima-xx\\n"\): the allow-list fails on them/);
+  assertFail(evaluatePolicy(load(g), input(c)), 'layer[0].ima.allowList', 'POLICY_IMA_UNKNOWN_FILE');
+});
+
 test('a reference with IMA violations: the generated policy allows violations, says so in a comment, and accepts its evidence; without them it stays strict', () => {
   const c = chain();
   c[0]!.ima!.violations = [{ entry: 4, path: '/var/log/\nlayers: []' }];
