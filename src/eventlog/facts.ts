@@ -433,6 +433,8 @@ export interface ImaMeasurementFact {
   /** file path, or the buffer's name for ima-buf */
   path: string;
   digestAlgorithm: string;
+  /** d-ngv2 (ima-ngv2, ima-sigv2): "ima" (a hash of the file's content) or "verity" (its fs-verity digest); absent: a content hash */
+  digestType?: string;
   digest: string;
   /** the IMA signature (ima-sig), hex, when present */
   signature?: string;
@@ -493,6 +495,7 @@ export function extractImaFacts(verified: VerifiedImaList): ImaFacts {
       digestAlgorithm: e.fields.digestAlgorithm ?? 'unknown',
       digest: toHex(e.fields.digest),
     };
+    if (e.fields.digestType !== undefined) m.digestType = e.fields.digestType;
     if (e.fields.signature && e.fields.signature.length) m.signature = toHex(e.fields.signature);
     if (e.fields.buffer) m.buffer = toHex(e.fields.buffer);
     if (e.templateName === 'ima-buf' && !bufferMeasured(e.fields.buffer, m.digestAlgorithm, e.fields.digest)) m.templateAttested = false;

@@ -86,7 +86,7 @@ const layerSchema = obj({
     obj({
       replayMatched: required(bool(), 'replay matched the quote'),
       entries: required(
-        list(obj({ path: required(str({ minLength: 1, maxLength: 4096 }), 'path'), digest: required(anyDigest, 'digest'), algo: required(str({ pattern: /^[a-z0-9_-]{1,32}$/ }), 'algorithm'), template: required(str({ pattern: /^[a-z0-9_-]{1,32}$/ }), 'template'), templateAttested: optional(bool(), 'false: the entry contradicts its template name'), bootAggregate: optional(bool(), "true: the kernel's boot_aggregate (entry 0), not a file") }), { max: 2_000_000 }),
+        list(obj({ path: required(str({ minLength: 1, maxLength: 4096 }), 'path'), digest: required(anyDigest, 'digest'), algo: required(str({ pattern: /^[a-z0-9_-]{1,32}$/ }), 'algorithm'), digestType: optional(str({ pattern: /^[a-z0-9_-]{1,32}$/ }), 'ima-ngv2: "ima" (content hash) or "verity" (fs-verity digest)'), template: required(str({ pattern: /^[a-z0-9_-]{1,32}$/ }), 'template'), templateAttested: optional(bool(), 'false: the entry contradicts its template name'), bootAggregate: optional(bool(), "true: the kernel's boot_aggregate (entry 0), not a file") }), { max: 2_000_000 }),
         'entries',
       ),
       violations: optional(list(obj({ entry: required(int(0, Number.MAX_SAFE_INTEGER, 'entry index'), 'index in the list (absolute: an incremental list continues a long one)'), path: optional(str({ minLength: 1, maxLength: 4096 }), 'path') }), { max: 2_000_000 }), 'violation entries (ToMToU, open-writers): path only, no digest'),

@@ -129,6 +129,11 @@ export interface ImaEntryFacts {
   digest: string;
   /** the file digest's algorithm as IMA names it: "sha1", "sha256", ... */
   algo: string;
+  /**
+   * what the digest is of (ima-ngv2, ima-sigv2): "ima", a hash of the file's content, or "verity", its fs-verity
+   * digest (a Merkle tree root's hash: another value for the same content). Absent: a content hash.
+   */
+  digestType?: string;
   /** the template: "ima", "ima-ng", "ima-sig", "ima-buf", ... (a label: the template hash does not cover it) */
   template: string;
   /** false: the entry contradicts its template name (an "ima-buf" whose digest is not its buffer's hash) */

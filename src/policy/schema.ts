@@ -198,7 +198,7 @@ const imaSchema = obj(
       'fail',
     ),
     excludeTemplates: optional(list(str({ label: 'IMA template name', pattern: /^[a-z0-9_-]{1,32}$/ }), { min: 1, unique: true, itemName: 'template' }), 'entries of these templates are not checked against the allow-list (denied digests still are; an ima-buf entry whose digest is not the hash of its buffer is not one)', ['ima-buf']),
-    denied: optional(includable(list(anyDigest, { min: 1, unique: true, itemName: 'digest' })), 'no measured file may have one of these digests, whatever its path or template (checked before excludes); a file measured with an algorithm none of them is of cannot be checked, and fails (the boot_aggregate entry, a hash of PCRs, is no file)'),
+    denied: optional(includable(list(anyDigest, { min: 1, unique: true, itemName: 'digest' })), 'no measured file may have one of these digests, whatever its path or template (checked before excludes); they are SHA-1, SHA-256, SHA-384 or SHA-512 by their length, and a file measured with an algorithm none of them is of (sm3_256 and sha3-256 too, of SHA-256\'s size) or by its fs-verity digest (ima-ngv2 `verity:`) cannot be checked, and fails (the boot_aggregate entry, a hash of PCRs, is no file)'),
   },
   { minKeys: 1 },
 );

@@ -51,7 +51,7 @@ export function logFacts(logs: LogsVerification | null): { eventLog?: EventLogFa
   if (logs?.ima) {
     out.ima = {
       replayMatched: logs.ima.ok,
-      entries: (logs.imaFacts?.measurements ?? []).map((m) => ({ path: m.path, digest: m.digest, algo: m.digestAlgorithm, template: m.template, ...(m.templateAttested === false ? { templateAttested: false as const } : {}), ...(m.entry === 0 && m.path === 'boot_aggregate' ? { bootAggregate: true } : {}) })),
+      entries: (logs.imaFacts?.measurements ?? []).map((m) => ({ path: m.path, digest: m.digest, algo: m.digestAlgorithm, ...(m.digestType !== undefined ? { digestType: m.digestType } : {}), template: m.template, ...(m.templateAttested === false ? { templateAttested: false as const } : {}), ...(m.entry === 0 && m.path === 'boot_aggregate' ? { bootAggregate: true } : {}) })),
       violations: (logs.imaFacts?.violations ?? []).map((v) => (v.path === undefined ? { entry: v.entry } : { entry: v.entry, path: v.path })),
       ...(logs.imaFacts?.undecoded.length ? { undecoded: logs.imaFacts.undecoded.map((u) => ({ entry: u.entry, template: u.template })) } : {}),
     };

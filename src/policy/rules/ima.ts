@@ -30,7 +30,21 @@ function imaUnusable(layer: LayerFacts): { code: PolicyRuleCode; message: string
   return undefined;
 }
 
-const entryOf = (e: ImaEntryFacts) => ({ path: shownPath(e.path), digest: `${e.algo}:${e.digest}`, template: e.template });
+/** The digest's kind as IMA lists it: "sha256", or "verity:sha256" for an fs-verity digest. */
+const digestKind = (e: ImaEntryFacts): string => (e.digestType === undefined || e.digestType === 'ima' ? e.algo : `${e.digestType}:${e.algo}`);
+
+const entryOf = (e: ImaEntryFacts) => ({ path: shownPath(e.path), digest: `${digestKind(e)}:${e.digest}`, template: e.template });
+
+/**
+ * The algorithm a denied digest is of, by its length in hex: the list names none, and IMA's other algorithms
+ * share these sizes (sm3_256, sha3-256 and streebog256 are 32 bytes, as SHA-256 is).
+ */
+const DENIED_ALGORITHM: Readonly<Record<number, string>> = { 40: 'sha1', 64: 'sha256', 96: 'sha384', 128: 'sha512' };
+
+/** Can this entry's digest be compared with denied digests of these lengths: a content hash in their algorithm? */
+function deniedComparable(e: ImaEntryFacts, sizes: ReadonlySet<number>): boolean {
+  return sizes.has(e.digest.length) && DENIED_ALGORITHM[e.digest.length] === e.algo && (e.digestType === undefined || e.digestType === 'ima');
+}
 
 export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefined, layer: LayerFacts, sink: RuleSink): void {
   if (!spec || !c) return;
@@ -112,10 +126,12 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
   if (checkDenied) {
     // A digest compares only with digests of its algorithm: a file measured with another one (a SHA-256 IMA list
     // against a list of denied SHA-1 hashes) cannot be told apart from a denied one, and must not pass for it.
+    // Nor with a digest of another kind or algorithm of the same size: an SM3 or SHA3-256 list (ima_hash=) or an
+    // fs-verity digest (ima-ngv2 "verity:sha256:") never equals the SHA-256 of a denied file, whatever the file.
     const sizes = new Set([...denied!].map((d) => d.length));
     // The kernel's boot_aggregate is a hash of PCRs in a bank's algorithm (SHA-1 before Linux 5.8, or without
     // a bank of IMA's hash), not a file: it is no measured file left unchecked.
-    const unchecked = ima.entries.filter((e) => !sizes.has(e.digest.length) && e.bootAggregate !== true);
+    const unchecked = ima.entries.filter((e) => !deniedComparable(e, sizes) && e.bootAggregate !== true);
     if (undecoded.length) {
       sink.fail('ima.denied', 'POLICY_IMA_DENIED', `${undecodedText}: they cannot be checked against the denied digests`, {
         expected: 'every measured file with a readable digest',
@@ -124,9 +140,10 @@ export function evaluateIma(spec: ImaSpec | undefined, c: CompiledIma | undefine
       return;
     }
     if (unchecked.length) {
-      const algos = [...new Set(unchecked.map((e) => e.algo))];
-      sink.fail('ima.denied', 'POLICY_IMA_DENIED', `${unchecked.length} measured file(s) have a ${algos.join('/')} digest, and the denied list has no digest of that size: they cannot be checked against it (first: ${shownPath(unchecked[0]!.path)})`, {
-        expected: `denied digests of the measured files' algorithm (${[...sizes].map((n) => `${n / 2}-byte`).join(', ')} given)`,
+      const algos = [...new Set(unchecked.map(digestKind))];
+      const given = [...sizes].map((n) => DENIED_ALGORITHM[n]!);
+      sink.fail('ima.denied', 'POLICY_IMA_DENIED', `${unchecked.length} measured file(s) have a ${algos.join('/')} digest, and the denied list has no digest of that algorithm (only ${given.join(', ')}): they cannot be checked against it (first: ${shownPath(unchecked[0]!.path)})`, {
+        expected: `denied digests of the measured files' algorithm (${given.join(', ')} given)`,
         actual: { count: unchecked.length, entries: unchecked.slice(0, MAX_LISTED).map(entryOf) },
       });
       return;
