@@ -118,6 +118,11 @@ test('pcrs: "replay" requires the quoted value to equal the event log replay', (
   const noLog = chain();
   delete noLog[0]!.eventLog;
   assertFail(evaluatePolicy(vmOnly('pcrs: { sha256: { "4": replay } }'), input(noLog)), 'layer[0].pcrs.sha256.4', 'POLICY_EVENTLOG_MISSING');
+  // a log that does not replay as a whole is no evidence, even for a PCR whose own events still replay
+  const mismatched = chain();
+  mismatched[0]!.eventLog!.replayMatched = false;
+  mismatched[0]!.eventLog!.replayedPcrs.get('sha256')!.set(7, Buffer.from(sha256('edited'), 'hex'));
+  assertFail(evaluatePolicy(vmOnly('pcrs: { sha256: { "4": replay } }'), input(mismatched)), 'layer[0].pcrs.sha256.4', 'POLICY_EVENTLOG_REPLAY');
 });
 
 test('a layer with no rule set selecting it still gets binding results and is trusted by default', () => {

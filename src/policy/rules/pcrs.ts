@@ -22,6 +22,9 @@ export function evaluatePcrs(spec: PcrsSpec | undefined, layer: LayerFacts, sink
         const log = layer.eventLog;
         const replayed = log?.replayedPcrs.get(bank)?.get(Number(index));
         if (!log) sink.fail(id, 'POLICY_EVENTLOG_MISSING', `${bank}:${index} must match the event log replay, and the layer sent no event log`, { expected: 'an event log', actual: null });
+        // as every rule reading the log: one that does not replay as a whole is not evidence, a PCR of it no more
+        // than the rest (its other PCRs' events were altered, or cut)
+        else if (!log.replayMatched) sink.fail(id, 'POLICY_EVENTLOG_REPLAY', `${bank}:${index} must match the event log replay, and the event log does not replay to the quoted PCRs, so it cannot be used`, { expected: 'replay matches the quote', actual: 'mismatch' });
         else if (!replayed) sink.fail(id, 'POLICY_PCR_REPLAY', `the event log replay gives no value for ${bank}:${index}`, { expected: quoted, actual: null });
         else {
           const r = hexOf(replayed);
