@@ -6,7 +6,7 @@
 import type { HashName } from '../tpm/constants.js';
 import { anyOf, wholeMatch, type Pattern } from './pattern.js';
 import type { LayerKind } from './evidence.js';
-import type { LayerRuleSpec, PolicySpec } from './schema.js';
+import { manufacturerKey, type LayerRuleSpec, type PolicySpec } from './schema.js';
 
 export interface CompiledSelector {
   position?: number;
@@ -64,7 +64,8 @@ function compileSelector(s: LayerRuleSpec['select']): CompiledSelector | undefin
   if (c?.subject !== undefined) out.subject = wholeMatch(c.subject);
   if (c?.issuer !== undefined) out.issuer = wholeMatch(c.issuer);
   if (c?.anchor) out.anchors = new Set(c.anchor);
-  if (c?.manufacturer) out.manufacturers = new Set(c.manufacturer);
+  // compared by manufacturerKey: a zero-padded and a space-padded short vendor name are one vendor
+  if (c?.manufacturer) out.manufacturers = new Set(c.manufacturer.map(manufacturerKey));
   return out;
 }
 

@@ -15,7 +15,7 @@ import { evaluateFindings, evaluateMigration } from './rules/migration.js';
 import { evaluatePcrs } from './rules/pcrs.js';
 import { evaluateTpm } from './rules/tpm.js';
 import { evaluateKinds, evaluateTrust } from './rules/trust.js';
-import { normalizeManufacturer } from './schema.js';
+import { manufacturerKey, normalizeManufacturer } from './schema.js';
 
 /**
  * Why this selector does not pick this layer (the first condition given that does not hold, patterns as written
@@ -34,7 +34,7 @@ export function notSelectedBecause(s: CompiledSelector | undefined, layer: Layer
   if (s.anchors && !anchorLabelsOf(cert.anchor).some((l) => s.anchors!.has(l))) return `trust anchor ${[...s.anchors].join(' or ')}, not ${anchorLabelsOf(cert.anchor).join(', ')}`;
   if (s.manufacturers) {
     const m = cert.tcg?.manufacturer === undefined ? undefined : normalizeManufacturer(cert.tcg.manufacturer);
-    if (m === undefined || !s.manufacturers.has(m)) return `TPM manufacturer ${[...s.manufacturers].join(' or ')}, not ${m ?? 'none given'}`;
+    if (m === undefined || !s.manufacturers.has(manufacturerKey(m))) return `TPM manufacturer ${[...s.manufacturers].join(' or ')}, not ${m ?? 'none given'}`;
   }
   return undefined;
 }

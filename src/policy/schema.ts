@@ -65,6 +65,20 @@ export function normalizeManufacturer(s: string): string | undefined {
   return undefined;
 }
 
+/**
+ * What two normalized vendor ids compare by. The TCG registry pads a name of fewer than 4 letters with zero
+ * bytes (IFX: id:49465800) or with spaces (STM: id:53544D20, NSM: id:4E534D20), and the letters form pads with
+ * zero bytes: `STM` in a policy (id:53544D00) must be ST's id, or it would select and allow no ST TPM at all.
+ * Trailing zero bytes and spaces are therefore one padding; no two registered ids differ only by it.
+ */
+export function manufacturerKey(id: string): string {
+  const bytes = Buffer.from(id.slice(3), 'hex');
+  let end = bytes.length;
+  while (end > 1 && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
+  bytes.fill(0, end);
+  return `id:${bytes.toString('hex').toUpperCase()}`;
+}
+
 const manufacturer = str({
   label: 'TCG vendor id: "id:XXXXXXXX" or its 1-4 letters, e.g. IFX, INTC, NTC',
   check: (s) => (normalizeManufacturer(s) ? undefined : `"${s}" is neither "id:" + 8 hex digits nor 1-4 printable letters`),

@@ -149,6 +149,11 @@ test('selection: position (negative from the bottom), kind, certificate attribut
   assert.ok(selects(sel('{ certificate: { anchor: [ifx-rsa-root, x] } }'), host!, 3));
   assert.ok(selects(sel('{ certificate: { manufacturer: IFX } }'), host!, 3));
   assert.ok(!selects(sel('{ certificate: { manufacturer: IFX } }'), vmm!, 3));
+  // ST's vendor id is "STM " (id:53544D20): `STM` selects its TPMs, as the policy reads
+  const st = { ...host!, certificate: { ...host!.certificate, tcg: { manufacturer: 'id:53544D20' } } };
+  assert.ok(selects(sel('{ certificate: { manufacturer: STM } }'), st, 3));
+  assert.ok(selects(sel('{ certificate: { manufacturer: "id:53544D20" } }'), st, 3));
+  assert.ok(!selects(sel('{ certificate: { manufacturer: IFX } }'), st, 3));
   assert.ok(!selects(sel('{ position: 0, kind: physical }'), vm!, 3));
 });
 

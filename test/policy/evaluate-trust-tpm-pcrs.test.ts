@@ -58,6 +58,23 @@ test('trust.manufacturers: letters and id:hex forms both match the certificate v
   assert.match(r.message, /names no TPM manufacturer/);
 });
 
+test('trust.manufacturers: a short vendor name matches its registered id, padded with zero bytes or with spaces', () => {
+  // ST's TCG vendor id is "STM " (id:53544D20) and National's "NSM " (id:4E534D20); IFX's is "IFX\0" (id:49465800)
+  const vendor = (id: string) => {
+    const layers = chain();
+    layers[0]!.certificate.tcg = { manufacturer: id };
+    return input(layers);
+  };
+  assertPass(evaluatePolicy(vmOnly('trust: { manufacturers: [IFX, NTC, STM, INTC] }'), vendor('id:53544D20')), 'layer[0].trust.manufacturers');
+  assertPass(evaluatePolicy(vmOnly('trust: { manufacturers: [NSM] }'), vendor('id:4E534D20')), 'layer[0].trust.manufacturers');
+  assertPass(evaluatePolicy(vmOnly('trust: { manufacturers: ["id:53544D20"] }'), vendor('id:53544D20')), 'layer[0].trust.manufacturers');
+  assertPass(evaluatePolicy(vmOnly('trust: { manufacturers: [IFX] }'), vendor('id:49465800')), 'layer[0].trust.manufacturers');
+  // padding is only at the end, and only zero bytes or spaces: other vendors stay apart
+  assertFail(evaluatePolicy(vmOnly('trust: { manufacturers: [STM] }'), vendor('id:53544D4C')), 'layer[0].trust.manufacturers', 'POLICY_MANUFACTURER');
+  assertFail(evaluatePolicy(vmOnly('trust: { manufacturers: [ST] }'), vendor('id:53544D20')), 'layer[0].trust.manufacturers', 'POLICY_MANUFACTURER');
+  assertFail(evaluatePolicy(vmOnly('trust: { manufacturers: [IFX] }'), vendor('id:20494658')), 'layer[0].trust.manufacturers', 'POLICY_MANUFACTURER');
+});
+
 test('trust.instanceIds: pins one vTPM instance', () => {
   assertPass(evaluatePolicy(vmOnly(`trust: { instanceIds: ["${sha256('instance web-1')}"] }`), input()), 'layer[0].trust.instanceIds');
   assertFail(evaluatePolicy(vmOnly(`trust: { instanceIds: ["${sha256('another vm')}"] }`), input()), 'layer[0].trust.instanceIds', 'POLICY_INSTANCE_ID');

@@ -4,12 +4,12 @@
 
 import { anchorLabelsOf, anchorRolesOf, type LayerFacts } from '../evidence.js';
 import type { RuleSink } from '../result.js';
-import { normalizeManufacturer, type LayerRuleSpec, type TrustSpec } from '../schema.js';
+import { manufacturerKey, normalizeManufacturer, type LayerRuleSpec, type TrustSpec } from '../schema.js';
 
 /** "id:49465800" → "IFX (id:49465800)": vendor ids are ASCII letters padded with zero bytes. */
 export function manufacturerText(id: string): string {
   const bytes = Buffer.from(id.slice(3), 'hex');
-  const letters = bytes.toString('latin1').replace(/\0+$/, '');
+  const letters = bytes.toString('latin1').replace(/[\0 ]+$/, '');
   return /^[\x21-\x7e]+$/.test(letters) ? `${letters} (${id})` : id;
 }
 
@@ -46,7 +46,8 @@ export function evaluateTrust(spec: TrustSpec | undefined, layer: LayerFacts, si
   if (spec.manufacturers) {
     const given = cert.tcg?.manufacturer;
     const normalized = given === undefined ? undefined : normalizeManufacturer(given);
-    sink.check(normalized !== undefined && spec.manufacturers.includes(normalized), 'trust.manufacturers', 'POLICY_MANUFACTURER', `TPM manufacturer ${normalized} is allowed`, given === undefined ? 'the AK certificate names no TPM manufacturer' : `TPM manufacturer ${given} is not one of ${spec.manufacturers.join(', ')}`, {
+    const key = normalized === undefined ? undefined : manufacturerKey(normalized);
+    sink.check(key !== undefined && spec.manufacturers.some((m) => manufacturerKey(m) === key), 'trust.manufacturers', 'POLICY_MANUFACTURER', `TPM manufacturer ${normalized} is allowed`, given === undefined ? 'the AK certificate names no TPM manufacturer' : `TPM manufacturer ${given} is not one of ${spec.manufacturers.join(', ')}`, {
       expected: spec.manufacturers,
       actual: given ?? null,
     });
