@@ -120,8 +120,8 @@ const trustSchema = obj(
 
 const tpmSchema = obj(
   {
-    firmwareVersions: optional(list(uint64(), { min: 1, unique: true, itemName: 'firmware version' }), "the quote's firmwareVersion must be one of these", ['0x0001000200030004']),
-    minFirmwareVersion: optional(uint64(), "the quote's firmwareVersion must be at least this", '0x0007005500000000'),
+    firmwareVersions: optional(list(uint64(), { min: 1, unique: true, itemName: 'firmware version' }), "the quote's firmwareVersion must be one of these (meaningful for AKs in the endorsement or platform hierarchy only: an owner-hierarchy AK's quotes carry it obfuscated)", ['0x0001000200030004']),
+    minFirmwareVersion: optional(uint64(), "the quote's firmwareVersion must be at least this (meaningful for AKs in the endorsement or platform hierarchy only: an owner-hierarchy AK's quotes carry it obfuscated, and the rule passes by chance)", '0x0007005500000000'),
     requireSafeClock: defaulted(bool(), false, "true: the quote's clock must be marked safe (TPMS_CLOCK_INFO.safe)", true),
   },
   { minKeys: 1 },

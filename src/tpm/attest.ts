@@ -13,8 +13,9 @@ import { TpmReader } from './reader.js';
 
 /** TPMS_CLOCK_INFO (Part 2, 10.11.1). */
 export interface ClockInfo {
-  /** milliseconds the TPM has been powered (may be obfuscated for non-endorsement signers) */
+  /** milliseconds the TPM has been powered (never obfuscated) */
   clock: bigint;
+  /** obfuscated (a per-key constant added, mod 2^32) when the signer is outside the endorsement and platform hierarchies, as restartCount and TPMS_ATTEST.firmwareVersion are */
   resetCount: number;
   restartCount: number;
   /** TPMI_YES_NO safe: clock has not gone back since last reported */
