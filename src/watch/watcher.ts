@@ -33,7 +33,7 @@ export const DEFAULT_NOTIFICATION_GAP_MS = 5_000;
 
 export const WATCH_CODES = {
   MIGRATION_SOURCE_NOT_FOLLOWED: { kind: 'verification', summary: 'a source platform named only by a notification (not the VM\'s verified previous host) was not attested: notifications are unsigned; migration.requireSourceMigrateOut in the policy turns the check on' },
-  WATCH_INSTANCE_CHANGED: { kind: 'verification', summary: 'the watched target answers as another vTPM instance than the one the watch began with (another VM, or a new vTPM, at that address); a failure of the watch, every time' },
+  WATCH_INSTANCE_CHANGED: { kind: 'verification', summary: 'the watched target answers as another vTPM instance than the one the watch began with, or with a verified certificate naming none (another VM, a new vTPM, or a physical machine at that address); a failure of the watch, every time' },
 } as const satisfies CodeTable;
 
 /** Dropped stream events (invalid, foreign, duplicate, other types) shown per connection before they are only counted. */
@@ -72,8 +72,13 @@ export interface AttestInput {
 
 export interface AttestReport {
   result: AttestationResult;
-  /** the top layer's verified instanceId (hex), or null when it did not verify */
+  /** the top layer's verified instanceId (hex), or null when it did not verify or names none */
   instance: string | null;
+  /**
+   * the top layer's certificate path and quote verified: a null `instance` is then what answers at the target (a
+   * machine whose certificate names no vTPM instance), not a walk that could not tell
+   */
+  topVerified?: boolean;
   /** the top layer's verified migrationService, or null */
   migrationService: string | null;
   /** the top layer's verified deepAttestation, or null */
@@ -289,8 +294,11 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     // Another vTPM answering at the target (another VM, or this one re-created): its result stands for it, but the VM
     // this watch follows is not there. Said every time, and nothing of it is followed: not its host, nor its controller.
     pinned ??= report.instance;
-    if (report.instance !== null && report.instance !== pinned) {
-      const message = `${options.target} answers as instance ${report.instance}, not ${pinned}, the instance this watch began with: another VM or vTPM is at this address (restart the watch to follow it)`;
+    // A verified top layer naming no instance (a relay to a physical host, whose certificate has no TrustedLayer
+    // instance) is not the watched VM either: taken as "nothing to compare", it was reported trusted every time.
+    if (pinned !== null && report.instance !== pinned && (report.instance !== null || report.topVerified === true)) {
+      const as = report.instance !== null ? `as instance ${report.instance}` : 'with a verified AK certificate that names no vTPM instance';
+      const message = `${options.target} answers ${as}, not ${pinned}, the instance this watch began with: another VM or vTPM is at this address (restart the watch to follow it)`;
       await emit({ type: 'finding', time, instance: report.instance, code: 'WATCH_INSTANCE_CHANGED', status: 'fail', message });
       summary.failures++;
       summary.firstFailure ??= { target: options.target, verdict: 'not-trusted', reason: message, error: { code: 'WATCH_INSTANCE_CHANGED', message } };

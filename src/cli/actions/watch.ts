@@ -227,6 +227,7 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       ...(previousRead ? { previous: previousRead } : {}),
       result: outcome.result,
       instance: ext?.instanceId ? toHex(ext.instanceId) : null,
+      ...(top ? { topVerified: true } : {}),
       migrationService: ext?.migrationService ?? null,
       host: ext?.kind === 'virtual' ? (ext.deepAttestation ?? null) : null,
       // as the state assessor judges it: the bottom verified layer did not end the walk
