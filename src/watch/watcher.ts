@@ -139,6 +139,8 @@ export interface WatchOptions {
    * watch attest (and record a result) back to back.
    */
   notificationGapMs?: number;
+  /** the vTPM instance (hex) expected at the target (--instance); otherwise the one the first attestation shows is pinned */
+  expectInstance?: string;
 }
 
 export interface WatchSummary {
@@ -237,7 +239,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
   // where the state file last saw the instance (report.previous)
   let last: HostSnapshot | null = null;
   /** the instance this watch follows: the first one the target's verified certificate named */
-  let pinned: string | null = null;
+  let pinned: string | null = options.expectInstance ?? null;
   let subscription: Subscription | null = null;
   const tasks = new Set<Promise<void>>();
   /** Background work (the stream, the interval): an error it throws ends the watch. */
@@ -298,7 +300,9 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     // instance) is not the watched VM either: taken as "nothing to compare", it was reported trusted every time.
     if (pinned !== null && report.instance !== pinned && (report.instance !== null || report.topVerified === true)) {
       const as = report.instance !== null ? `as instance ${report.instance}` : 'with a verified AK certificate that names no vTPM instance';
-      const message = `${options.target} answers ${as}, not ${pinned}, the instance this watch began with: another VM or vTPM is at this address (restart the watch to follow it)`;
+      const message = options.expectInstance
+        ? `${options.target} answers ${as}, not ${pinned}, the instance --instance expects: another VM or vTPM is at this address`
+        : `${options.target} answers ${as}, not ${pinned}, the instance this watch began with: another VM or vTPM is at this address (restart the watch to follow it)`;
       await emit({ type: 'finding', time, instance: report.instance, code: 'WATCH_INSTANCE_CHANGED', status: 'fail', message });
       summary.failures++;
       summary.firstFailure ??= { target: options.target, verdict: 'not-trusted', reason: message, error: { code: 'WATCH_INSTANCE_CHANGED', message } };

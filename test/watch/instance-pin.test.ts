@@ -71,3 +71,35 @@ test('a watched VM replaced at its URL by a physical machine (a relay): WATCH_IN
   store.close();
   assert.deepEqual([summary.failures, summary.instance, summary.firstFailure?.error?.code], [1, vm.instanceId, 'WATCH_INSTANCE_CHANGED']);
 });
+
+test('watch --instance: a VM answering as another instance is not trusted from the first attestation on (TARGET_INSTANCE_MISMATCH, WATCH_INSTANCE_CHANGED); the expected one is', { timeout: 60_000 }, async (t) => {
+  const sim = await startSimulator({});
+  t.after(() => sim.close());
+  const vm = sim.layers.find((l) => l.kind === 'virtual' && l.url === sim.topUrl)!;
+  const client = new EvidenceClient({ timeoutMs: 15_000 });
+  t.after(() => client.close());
+  const setup = await setupVerifier({ trust: [sim.trustDir] });
+  const run = async (expected: string) => {
+    const store = await openState(join(tempDir(t), 'state.db'));
+    const lines = new LineLog();
+    const deps = await createWatchDeps({ url: vm.url, setup, client, store, instance: Buffer.from(expected, 'hex'), emit: lines.push, stream: { sleep: async () => {}, random: () => 0 } });
+    const ac = new AbortController();
+    const done = watch({ target: vm.url, intervalMs: 60_000, exitOnFailure: false, reattestOnNotification: true, requireTrustedController: false, expectInstance: expected }, deps, ac.signal);
+    const first = await lines.attested(1);
+    ac.abort();
+    const { summary } = await done;
+    store.close();
+    return { first, findings: lines.of('finding'), summary };
+  };
+  const other = 'ab'.repeat(32);
+  const wrong = await run(other);
+  assert.equal(wrong.first.verdict, 'not-trusted');
+  assert.equal(wrong.first.instance, vm.instanceId, 'what answers there');
+  assert.deepEqual(wrong.findings.map((f) => [f.code, f.status]), [['WATCH_INSTANCE_CHANGED', 'fail']]);
+  assert.match(wrong.findings[0]!.message, new RegExp(`as instance ${vm.instanceId}, not ${other}, the instance --instance expects`));
+  assert.match(JSON.stringify(wrong.first), /TARGET_INSTANCE_MISMATCH/, 'the attestation itself says why');
+  const right = await run(vm.instanceId);
+  assert.equal(right.first.verdict, 'trusted');
+  assert.deepEqual(right.findings, []);
+  assert.equal(right.summary.failures, 0);
+});

@@ -32,6 +32,8 @@ export interface WatchCliOptions extends VerifierSetupOptions, ClientOptions {
   /** policy for the Migration Controller's own attestation (default: the built-in baseline) */
   controllerPolicy?: string | undefined;
   maxDepth?: number | undefined;
+  /** --instance: the vTPM instance expected at the URL (otherwise the one the first attestation shows) */
+  instance?: Uint8Array | undefined;
   json: boolean;
   color: boolean;
   verbose: boolean;
@@ -92,6 +94,8 @@ export interface WatchDepsInput {
   client: EvidenceClient;
   store: StateStore;
   maxDepth?: number | undefined;
+  /** the vTPM instance expected at `url`: each of the VM's attestations checks it (TARGET_INSTANCE_MISMATCH) */
+  instance?: Uint8Array | undefined;
   emit: (line: WatchLine) => void;
   /** the notification stream's backoff, clock and randomness (tests make reconnection immediate) */
   stream?: Pick<MigrationStreamOptions, 'backoff' | 'sleep' | 'random' | 'idleTimeoutMs'> | undefined;
@@ -119,6 +123,7 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
     policy: { policy: Policy; source: { source: string; builtin: boolean } },
     signal: AbortSignal,
     extra?: (verified: readonly VerifiedLayer[]) => Promise<Partial<AssessOutcome>>,
+    expectInstance?: Uint8Array,
   ) => {
     const now = new Date();
     const top = drawTopNonce(now, target);
@@ -146,7 +151,7 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       return { findings: [...a.findings, ...(more.findings ?? [])], checks: [...a.checks, ...(more.checks ?? [])], ...(more.migration ? { migration: more.migration } : {}) };
     };
     const outcome = await walk(
-      { ...walkOptions(target, top, { ...setup, policy: policy.policy, policySource: policy.source }, now, input.maxDepth), assess },
+      { ...walkOptions(target, top, { ...setup, policy: policy.policy, policySource: policy.source }, now, input.maxDepth, expectInstance), assess },
       liveSource(client, { signal }) as EvidenceSource,
     );
     // an attestation cut short by shutdown is not a result: nothing goes to the history
@@ -219,7 +224,7 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       });
       sources = checked.reports;
       return checked;
-    });
+    }, input.instance);
     const top = outcome.verified[0]?.position === 0 ? outcome.verified[0] : undefined;
     const ext = top?.info.layer;
     const previousRead = restored as HostSnapshot | null;
@@ -292,10 +297,18 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
       if (process.stdout.write(`${opts.json ? terminalSafeJson(toJsonText(line, 0)) : renderLine(line, style)}\n`)) return;
       return stdoutDrained();
     };
-    const deps = await createWatchDeps({ url, setup, controllerPolicy, client, store, maxDepth: opts.maxDepth, emit });
+    const deps = await createWatchDeps({ url, setup, controllerPolicy, client, store, maxDepth: opts.maxDepth, instance: opts.instance, emit });
     const migration = setup.policy.spec.migration;
     const { summary, error } = await watch(
-      { target: url, intervalMs, notificationGapMs, exitOnFailure: opts.exitOnFailure, reattestOnNotification: migration.reattestOnNotification, requireTrustedController: migration.requireTrustedController },
+      {
+        target: url,
+        intervalMs,
+        notificationGapMs,
+        exitOnFailure: opts.exitOnFailure,
+        reattestOnNotification: migration.reattestOnNotification,
+        requireTrustedController: migration.requireTrustedController,
+        ...(opts.instance ? { expectInstance: Buffer.from(opts.instance).toString('hex') } : {}),
+      },
       deps,
       stop.signal,
     );

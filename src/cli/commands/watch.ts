@@ -14,6 +14,7 @@ export const watchCommand: CommandDefinition = (program, runner) => {
     .option('--interval <duration>', 'attest again this often even without notifications: 30s, 5m, 1h (default 5m)')
     .option('--notification-gap <duration>', 'an attestation caused by notifications starts at least this long after the previous one started; notifications meanwhile merge into it (default 5s; 0ms: at once)')
     .option('--exit-on-failure', 'stop with exit code 1 at the first result that is not trusted (the VM, or the Migration Controller where the policy requires a trusted one)')
+    .option('--instance <hex>', "the vTPM instance id (64 hex digits) expected at the URL, from the first attestation on: another one, or none, is TARGET_INSTANCE_MISMATCH and WATCH_INSTANCE_CHANGED (without it, the watch pins the instance its first attestation shows)")
     .option('--controller-policy <file>', "policy for the Migration Controller's own attestation, when the policy sets migration.requireTrustedController (default: the built-in baseline)");
   // --ca and the client certificate also apply to the notification stream
   withCommonOptions(withVerifierOptions(withClientOptions(withStateOption(cmd)))).addHelpText(
@@ -62,7 +63,7 @@ Example:
   cmd.action(async (url: string, opts: Record<string, unknown>) => {
     const globals = globalsFrom(opts);
     await runner(globals, async () => {
-      const [{ runWatch }, { positiveInt }] = await Promise.all([import('../actions/watch.js'), import('../actions/attest.js')]);
+      const [{ runWatch }, { positiveInt, bytes32 }] = await Promise.all([import('../actions/watch.js'), import('../actions/attest.js')]);
       return runWatch(url, {
         ...verifierOptionsFrom(opts),
         state: opts['state'] as string | undefined,
@@ -70,6 +71,7 @@ Example:
         notificationGap: opts['notificationGap'] as string | undefined,
         exitOnFailure: opts['exitOnFailure'] === true,
         controllerPolicy: opts['controllerPolicy'] as string | undefined,
+        instance: opts['instance'] !== undefined ? bytes32(String(opts['instance']), '--instance') : undefined,
         ...clientOptionsFrom(opts, positiveInt),
         maxDepth: opts['maxDepth'] !== undefined ? positiveInt(String(opts['maxDepth']), '--max-depth', 64) : undefined,
         json: globals.json,
