@@ -541,9 +541,14 @@ function makeSecureContext(o: TlsOptions): SecureContext {
   }
 }
 
+/**
+ * The declared body size. node's parser takes any run of digits up to 2^64 (leading zeros too), so any
+ * is read: one of 16 digits or more is far past every cap (a cap is at most 2^53 - 1, and Number() of a
+ * longer one only rounds it), and must be refused on the header as a shorter one is, not read up to the cap.
+ */
 function contentLength(res: IncomingMessage): number | undefined {
   const h = res.headers['content-length'];
-  if (h === undefined || !/^\d{1,15}$/.test(h)) return undefined;
+  if (h === undefined || !/^\d+$/.test(h)) return undefined;
   return Number(h);
 }
 

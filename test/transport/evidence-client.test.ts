@@ -207,6 +207,24 @@ test('a huge response with Content-Length is refused up front', async () => {
   }
 });
 
+test('a Content-Length of 16 digits or more is refused up front too, not read up to the cap', async () => {
+  for (const declared of ['1000000000000000', '99999999999999999', '0001000000000000000000']) {
+    let flow: Outflow | undefined;
+    const server = await startHttp((_req, res) => {
+      res.writeHead(200, { 'content-length': declared });
+      flow = flood(res, Buffer.alloc(64 * 1024, 0x20));
+    });
+    try {
+      const err = await assertRejectsCode(client({ maxResponseBytes: 1024 * 1024 }).fetch(server.url, REQUEST, { layer: 1 }), 'TRANSPORT_TOO_LARGE');
+      assert.equal(err.details['declared'], Number(declared), declared);
+      assert.equal(err.details['received'], undefined, `${declared}: refused on the header, not after reading ${String(err.details['received'])} bytes`);
+      await until(() => flow?.closed === true, 'the server sees the connection closed');
+    } finally {
+      await server.close();
+    }
+  }
+});
+
 test('a huge response without Content-Length: reading stops right at the cap, the socket is destroyed', async () => {
   const { server, flow } = await hugeServer(false);
   try {
