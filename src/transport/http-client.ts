@@ -33,6 +33,9 @@ export const HTTP_DEFAULTS = {
   freeSocketTimeoutMs: 4_000,
 } as const;
 
+/** Response headers (status line included) node's parser takes: its default, pinned against NODE_OPTIONS. */
+export const MAX_RESPONSE_HEADER_BYTES = 16 * 1024;
+
 /** How much of an error response's body is read for its message. */
 const ERROR_BODY_CAP = 16 * 1024;
 
@@ -326,6 +329,10 @@ export class HttpClient {
           method: 'GET',
           agent: isTls ? this.httpsAgent : this.httpAgent,
           headers: o.headers,
+          // pinned, whatever NODE_OPTIONS say (--max-http-header-size, --insecure-http-parser): a server's headers
+          // stay within the documented 16 KiB, and a response both chunked and with a Content-Length is refused
+          maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
+          insecureHTTPParser: false,
         });
       } catch (err) {
         fail(err);
