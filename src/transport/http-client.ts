@@ -158,6 +158,13 @@ export class HttpClient {
   readonly budget: ResponseBudget;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
+  /**
+   * For the one retry after a kept-alive connection turned out dropped: agents that never reuse a connection.
+   * The pooled agent would hand the retry another kept-alive connection (LIFO), which a server that dropped
+   * one (a restart, a fail-over, a NAT forgetting idle flows) has most likely dropped too.
+   */
+  private readonly freshHttpAgent: http.Agent;
+  private readonly freshHttpsAgent: https.Agent;
   private closed = false;
 
   constructor(options: HttpClientOptions = {}) {
@@ -176,7 +183,11 @@ export class HttpClient {
     this.httpAgent = new http.Agent(agentOptions);
     // One secure context for all connections: parsing a CA bundle per
     // connection would cost more than the handshake.
-    this.httpsAgent = new https.Agent({ ...agentOptions, secureContext: makeSecureContext(options.tls ?? {}), rejectUnauthorized: true, checkServerIdentity });
+    const secureContext = makeSecureContext(options.tls ?? {});
+    this.httpsAgent = new https.Agent({ ...agentOptions, secureContext, rejectUnauthorized: true, checkServerIdentity });
+    const freshOptions = { keepAlive: false, maxSockets: agentOptions.maxSockets };
+    this.freshHttpAgent = new http.Agent(freshOptions);
+    this.freshHttpsAgent = new https.Agent({ ...freshOptions, secureContext, rejectUnauthorized: true, checkServerIdentity });
   }
 
   /** GET with the body read completely under the caps; any status but 200 is an error. */
@@ -189,10 +200,10 @@ export class HttpClient {
       // a retry gets what is left of the total timeout, not a new one
       const resolved = attempt === 0 ? first : { ...first, timeoutMs: Math.max(1, deadline - performance.now()) };
       try {
-        return await this.exchange<HttpResponse>(url, resolved, state, (res, ex) => readBody(url, res, resolved, ex));
+        return await this.exchange<HttpResponse>(url, resolved, state, (res, ex) => readBody(url, res, resolved, ex), attempt > 0);
       } catch (err) {
         // A kept-alive connection the server closed while it sat idle fails
-        // on first use; a GET is safe to send again once on a new connection.
+        // on first use; a GET is safe to send again once, on a new connection.
         const stale = state.reusedSocket && !state.gotResponse && (err as VtpmError).code === 'TRANSPORT_RESET';
         if (!stale || attempt > 0) throw err;
       }
@@ -233,6 +244,8 @@ export class HttpClient {
     this.closed = true;
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+    this.freshHttpAgent.destroy();
+    this.freshHttpsAgent.destroy();
   }
 
   private resolve(url: URL, o: RequestOptions & StreamOptions, stream: boolean): Resolved {
@@ -252,9 +265,9 @@ export class HttpClient {
   /**
    * One request/response exchange: starts the timers, maps every error, and
    * hands the response to `onResponse`. Settles exactly once; on failure the
-   * request and its socket are destroyed.
+   * request and its socket are destroyed. `fresh`: on a new connection, never a kept-alive one.
    */
-  private exchange<T>(url: URL, o: Resolved, state: AttemptState, onResponse: (res: IncomingMessage, ex: Exchange<T>) => void): Promise<T> {
+  private exchange<T>(url: URL, o: Resolved, state: AttemptState, onResponse: (res: IncomingMessage, ex: Exchange<T>) => void, fresh = false): Promise<T> {
     return new Promise<T>((resolvePromise, rejectPromise) => {
       const { ctx, signal } = o;
       if (this.closed) {
@@ -327,7 +340,7 @@ export class HttpClient {
       try {
         req = (isTls ? https : http).request(url, {
           method: 'GET',
-          agent: isTls ? this.httpsAgent : this.httpAgent,
+          agent: fresh ? (isTls ? this.freshHttpsAgent : this.freshHttpAgent) : isTls ? this.httpsAgent : this.httpAgent,
           headers: o.headers,
           // pinned, whatever NODE_OPTIONS say (--max-http-header-size, --insecure-http-parser): a server's headers
           // stay within the documented 16 KiB, and a response both chunked and with a Content-Length is refused

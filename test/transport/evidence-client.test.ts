@@ -96,6 +96,29 @@ test('a kept-alive connection the server dropped is retried once on a new connec
   }
 });
 
+test('the retry is made on a new connection, not on another kept-alive one the server dropped too', async () => {
+  // Three connections kept alive by concurrent requests, then dropped by the server together (a restart, a
+  // fail-over, a NAT forgetting them) without a word: the retry of the next request must not take another of them.
+  const perSocket = new WeakMap<object, number>();
+  const server = await startHttp((req, res) => {
+    const n = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, n);
+    if (n > 1) req.socket.destroy();
+    else sendJson(res, 200, sampleEvidenceJson());
+  });
+  try {
+    const c = client();
+    await Promise.all([c.fetch(server.url, REQUEST), c.fetch(server.url, REQUEST), c.fetch(server.url, REQUEST)]);
+    assert.equal(server.connections, 3);
+    const got = await c.fetch(server.url, REQUEST, { layer: 1 });
+    assert.equal(got.evidence.version, 1);
+    assert.equal(server.connections, 4, 'the retry opened a connection of its own');
+    assert.equal(server.requests.length, 5, 'one attempt on a dropped connection, one retry');
+  } finally {
+    await server.close();
+  }
+});
+
 test('a fresh connection that is dropped is not retried: TRANSPORT_RESET', async () => {
   const server = await startHttp((req) => req.socket.destroy());
   try {

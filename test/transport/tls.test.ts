@@ -319,3 +319,25 @@ test('a server chain longer than 16 certificates is refused (ERR_TLS_CHAIN_TOO_L
   assert.equal(err.details['cause'], 'ERR_TLS_CHAIN_TOO_LONG');
   assert.match(err.message, /longer than 16 certificates/);
 });
+
+test('the retry after dropped kept-alive TLS connections is a new connection with the same CA bundle and client certificate', async (t) => {
+  if (!hasOpenssl) return t.skip('openssl is not installed');
+  const perSocket = new WeakMap<object, number>();
+  const dropping = await startHttps({ key: tls.serverKey, cert: tls.serverCert, ca: tls.caPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    const n = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, n);
+    if (n > 1) req.socket.destroy();
+    else sendJson(res, 200, sampleEvidenceJson());
+  });
+  try {
+    const c = client({ tls: { ca: tls.caPem, cert: tls.clientCert, key: tls.clientKey } });
+    await Promise.all([c.fetch(dropping.url, REQUEST), c.fetch(dropping.url, REQUEST), c.fetch(dropping.url, REQUEST)]);
+    assert.equal(dropping.connections, 3);
+    const got = await c.fetch(dropping.url, REQUEST, { layer: 1 });
+    assert.equal(got.evidence.version, 1);
+    assert.equal(dropping.connections, 4, 'the retry made a TLS connection of its own, verified and with the client certificate');
+    assert.equal(dropping.requests.length, 5);
+  } finally {
+    await dropping.close();
+  }
+});
