@@ -77,6 +77,9 @@ export function checkLayerUri(value: string, field: 'deepAttestation' | 'migrati
     throw layerError('LAYER_EXT_BAD_URI', `${field} must be 1 to ${MAX_URI_LENGTH} characters (${value.length})`, { field, length: value.length });
   }
   if (!/^[\x21-\x7e]+$/.test(value)) throw layerError('LAYER_EXT_BAD_URI', `${field} has characters outside printable ASCII`, { field });
+  // RFC 3986 has no backslash; URL parsers differ on it (WHATWG reads http://a\@b/ as host a, others as host b),
+  // so the CA that checked the URI and this challenger could mean different hosts by it
+  if (value.includes('\\')) throw layerError('LAYER_EXT_BAD_URI', `${field} has a backslash, which no URI has (RFC 3986) and URL parsers read differently`, { field, value });
   let url: URL;
   try {
     url = new URL(value);
@@ -88,6 +91,8 @@ export function checkLayerUri(value: string, field: 'deepAttestation' | 'migrati
   }
   if (!url.hostname) throw layerError('LAYER_EXT_BAD_URI', `${field} has no host`, { field, value });
   if (url.username || url.password) throw layerError('LAYER_EXT_BAD_URI', `${field} must not carry credentials`, { field });
+  // port 0 is no port: asked, it is "connection refused", a network error an audit retries, not the certificate's fault
+  if (url.port === '0') throw layerError('LAYER_EXT_BAD_URI', `${field} names port 0, which no server listens on`, { field, value });
   // The challenger adds these (protocol sections 2 and 6): a URI that sets one can never be asked, so it is the
   // certificate's fault (not trusted), not the network's (which would say "try again" for ever).
   for (const name of new URLSearchParams(url.search).keys()) {
@@ -98,7 +103,7 @@ export function checkLayerUri(value: string, field: 'deepAttestation' | 'migrati
 }
 
 /** Query parameters the challenger adds to each URI kind. */
-const RESERVED_QUERY_PARAMS = { deepAttestation: ['nonce', 'pcrs', 'instance'], migrationService: ['instance'] } as const satisfies Record<string, readonly string[]>;
+const RESERVED_QUERY_PARAMS = { deepAttestation: ['nonce', 'pcrs', 'instance'], migrationService: ['nonce', 'pcrs', 'instance'] } as const satisfies Record<string, readonly string[]>;
 
 /** The rules every TrustedLayer obeys, for the encoder and the decoder alike. */
 export function checkTrustedLayer(value: TrustedLayerValue): void {

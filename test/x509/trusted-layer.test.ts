@@ -182,6 +182,15 @@ test('decoder: every malformation has its LAYER_EXT_ code', () => {
     assertThrowsCode(() => decodeTrustedLayer(seq('0a0101', id, uri(bad))), bad.includes('\u00e9') ? 'LAYER_EXT_MALFORMED' : 'LAYER_EXT_BAD_URI');
   }
   assertThrowsCode(() => decodeTrustedLayer(seq('0a0101', id, uri('https://h/'), uri('gopher://m/', '82'))), 'LAYER_EXT_BAD_URI');
+  // parser differentials and dead ends: a backslash (WHATWG and RFC 3986 parsers name different hosts), port 0,
+  // and a Migration Controller URI setting a parameter the challenger adds to its evidence request
+  for (const bad of ['http://good.example\\@evil.example/', 'http://h\\x/', 'https://h:0/', 'http://h:00/l']) {
+    assertThrowsCode(() => decodeTrustedLayer(seq('0a0101', id, uri(bad))), 'LAYER_EXT_BAD_URI');
+  }
+  for (const bad of ['https://m/?nonce=00', 'https://m/?pcrs=sha256:0', 'https://m/?instance=ab']) {
+    assertThrowsCode(() => decodeTrustedLayer(seq('0a0101', id, uri('https://h/'), uri(bad, '82'))), 'LAYER_EXT_BAD_URI');
+  }
+  assert.equal(decodeTrustedLayer(seq('0a0101', id, uri('https://h:8443/l?zone=a'), uri('https://m:1/?zone=b', '82'))).migrationService, 'https://m:1/?zone=b');
   // Fields out of order or repeated.
   assertThrowsCode(() => decodeTrustedLayer(seq('0a0101', uri('https://h/'), id)), 'LAYER_EXT_MALFORMED');
   assertThrowsCode(() => decodeTrustedLayer(seq('0a0101', id, id, uri('https://h/'))), 'LAYER_EXT_MALFORMED');
