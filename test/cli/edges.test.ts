@@ -24,6 +24,7 @@ test('attest: bad usage is exit 2 before anything is fetched', async (t) => {
     [[NOWHERE, '--timeout', String(2 ** 31)], /--timeout: expected a whole number from 1 to 2147483647/],
     [[NOWHERE, '--connect-timeout', '99999999999'], /--connect-timeout: expected a whole number from 1 to 2147483647/],
     [['http://user:pass@127.0.0.1:9/vm'], /credentials in the URL are not supported/],
+    [['http://127.0.0.1:0/vm'], /port 0 in the URL: no server listens there/],
     [['http://127.0.0.1:9/vm?instance=00'], /query parameter "instance", which the protocol reserves for the challenger/],
     [['http://127.0.0.1:9/vm?a=1&nonce=00'], /query parameter "nonce", which the protocol reserves/],
     [[`http://127.0.0.1:9/${'a'.repeat(100_000)}`], /the URL is 100019 characters, more than 2048/],

@@ -59,6 +59,7 @@ export function checkTargetUrl(url: string): string {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError('USAGE', `only http and https evidence endpoints are supported, not ${u.protocol}`, { url });
   // what the transport would refuse anyway, refused as the bad usage it is (exit 2)
   if (u.username || u.password) throw new UsageError('USAGE', 'credentials in the URL are not supported (use --cert and --key for mutual TLS)', { url: `${u.protocol}//${u.host}${u.pathname}` });
+  if (u.port === '0') throw new UsageError('USAGE', 'port 0 in the URL: no server listens there', { url: `${u.protocol}//${u.host}${u.pathname}` });
   if (url.length > MAX_URL_LENGTH) throw new UsageError('USAGE', `the URL is ${url.length} characters, more than ${MAX_URL_LENGTH}`, { length: url.length, max: MAX_URL_LENGTH });
   const reserved = reservedParameterProblem(u);
   if (reserved !== undefined) throw new UsageError('USAGE', reserved.message, { parameter: reserved.parameter });
