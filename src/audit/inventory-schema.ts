@@ -35,6 +35,7 @@ export function evidenceUrlProblem(s: string): string | undefined {
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return `only http and https evidence endpoints are supported, not ${u.protocol}`;
   if (u.username || u.password) return 'credentials in the URL are not supported (use tls.cert and tls.key)';
+  if (u.port === '0') return 'port 0 in the URL: no server listens there';
   return reservedParameterProblem(u)?.message;
 }
 

@@ -140,6 +140,10 @@ test('a url that sets a query parameter the protocol reserves (nonce, pcrs, inst
   assert.equal(inventory, undefined);
   assert.deepEqual(issues.map((i) => [i.line, i.column, i.code]), [[3, 12, 'INVENTORY_VALUE']]);
   assert.match(issues[0]!.message, /query parameter "instance", which the protocol reserves/);
+  // port 0: no server listens there (asked, it was a connection refused, retried as a network error)
+  const zero = parseInventory('vms:\n  - { url: "https://a.example:0/attest" }\n', 'inv.yaml');
+  assert.deepEqual(zero.issues.map((i) => [i.line, i.code]), [[2, 'INVENTORY_VALUE']]);
+  assert.match(zero.issues[0]!.message, /port 0 in the URL/);
 });
 
 test('an unnamed VM is known by its url: a name equal to it is refused, whichever comes first', () => {
