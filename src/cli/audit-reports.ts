@@ -186,16 +186,22 @@ export function writeReportFile(path: string, what: string, chunks: Iterable<str
   let fd: number | undefined;
   try {
     fd = openSync(temp, 'w', 0o644);
+    // writeSync may write less than asked (a disk filling up, a file size limit): the rest is written
+    // in turn, where the file system's error (ENOSPC, EFBIG) is thrown, instead of being dropped
+    const writeAll = (text: string): void => {
+      const bytes = Buffer.from(text, 'utf8');
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd!, bytes, done, bytes.length - done);
+    };
     let pending = '';
     for (const chunk of chunks) {
       pending += chunk;
       // fewer, larger writes: a 10,000-VM report is tens of thousands of chunks
       if (pending.length >= 1 << 16) {
-        writeSync(fd, pending);
+        writeAll(pending);
         pending = '';
       }
     }
-    if (pending) writeSync(fd, pending);
+    if (pending) writeAll(pending);
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;

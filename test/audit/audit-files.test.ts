@@ -8,7 +8,7 @@
 // the run does not write is removed, so an earlier run's is never taken for it.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -214,4 +214,28 @@ test('a spool that cannot be written mid-audit (a full $TMPDIR) does not stop th
   // the JUnit report of a fleet all trusted needs nothing read back from the spool
   assert.match(readFileSync(files.junit, 'utf8'), /<testsuites [^>]*tests="40"/);
   assert.equal(existsSync(files.html), false);
+});
+
+test('a report the file system takes only part of (a disk filling up, a file size limit) is IO_ERROR, not a truncated report under its name', { skip: process.platform === 'win32' && 'no ulimit' }, (t) => {
+  // from a review: the report's writes ignored how much writeSync wrote, so a report of less than 64 KiB (one
+  // write) on a disk with less room left was cut short without an error: `audit --json r.json` on a nearly full
+  // disk exited 0 saying "JSON report: r.json" over 24 KiB of a 54 KB report. A file size limit makes the
+  // kernel write short the same way (then EFBIG; node ignores SIGXFSZ).
+  const dir = tempDir(t, 'vtpm-files-');
+  const file = join(dir, 'r.json');
+  writeFileSync(file, 'the last good report');
+  const mod = fileURLToPath(new URL('../../src/cli/audit-reports.js', import.meta.url));
+  const script = `const { writeReportFile } = await import(${JSON.stringify(mod)});
+try {
+  writeReportFile(${JSON.stringify(file)}, 'JSON report', ['{"results":[', '"${'a'.repeat(30_000)}"', ']}']);
+  console.log('written');
+} catch (err) {
+  console.log(err.code + ': ' + err.message);
+}`;
+  // 16 KiB (ulimit -f counts 512-byte blocks in sh): less than the 30 KB report, written in one call
+  const r = spawnSync('sh', ['-c', 'ulimit -f 32 && exec "$0" "$@"', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^IO_ERROR: cannot write the JSON report .*r\.json: EFBIG/);
+  assert.equal(readFileSync(file, 'utf8'), 'the last good report', 'the earlier report is left whole');
+  assert.deepEqual(readdirSync(dir), ['r.json'], 'no temporary file left');
 });
