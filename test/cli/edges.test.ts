@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/paths.js';
@@ -108,4 +108,24 @@ test('a repeated option is counted as parsed: short and attached forms count, a 
   const alone = await runCli(['audit', join(dir, 'fleet.yaml'), '--json', join(dir, 'r.json'), '--json']);
   assert.equal(alone.code, 2, alone.stderr);
   assert.match(alone.stderr, /^warning: --json was given 2 times: only the last \(--json without a value\) is used$/m);
+});
+
+test('report: a report name that leads to no file (a symbolic link loop, a name too long) is FILE_UNREADABLE, exit 2, as for every input file', async (t) => {
+  // from a review: `report` read these as I/O failures (IO_ERROR, exit 3: "try again") where every other
+  // command's input file is FILE_UNREADABLE, exit 2
+  const dir = tempDir(t, 'vtpm-edges-');
+  symlinkSync('loop-b.json', join(dir, 'loop-a.json'));
+  symlinkSync('loop-a.json', join(dir, 'loop-b.json'));
+  for (const [file, why] of [
+    [join(dir, 'loop-a.json'), /ELOOP/],
+    [join(dir, `${'r'.repeat(300)}.json`), /ENAMETOOLONG/],
+  ] as const) {
+    const r = await runCli(['report', file, '--json']);
+    assert.equal(r.code, 2, r.stdout.slice(0, 300));
+    assert.equal(r.json?.error?.code, 'FILE_UNREADABLE');
+    assert.match(String(r.json?.error?.message), why);
+    // the same file for an input of another command, for comparison
+    const other = await runCli(['verify', file, '--json']);
+    assert.deepEqual([other.code, other.json?.error?.code], [2, 'FILE_UNREADABLE']);
+  }
 });

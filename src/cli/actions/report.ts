@@ -217,7 +217,9 @@ export async function* fileLines(path: string, maxLineBytes: number): AsyncGener
     st = statSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') throw new UsageError('FILE_UNREADABLE', `report: cannot read ${path}: ${code}`, { path, what: 'report' }, { cause: err });
+    // a name that cannot lead to a file (a symbolic link loop, a name too long) is bad input, as for every input
+    // file, not an I/O failure to retry
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENAMETOOLONG') throw new UsageError('FILE_UNREADABLE', `report: cannot read ${path}: ${code}`, { path, what: 'report' }, { cause: err });
     throw new TransportError('IO_ERROR', `report: reading ${path} failed: ${code ?? String(err)}`, { path }, { cause: err });
   }
   if (!st.isFile()) throw new UsageError('FILE_UNREADABLE', `report: ${path} is not a regular file`, { path, what: 'report' });
