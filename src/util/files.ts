@@ -52,12 +52,19 @@ export function checkOutputFile(option: string, file: string): void {
   try {
     if (!statSync(dir).isDirectory()) problem = `${dir} is not a folder`;
     else {
-      const existing = statSync(path, { throwIfNoEntry: false });
+      let existing;
+      try {
+        existing = statSync(path, { throwIfNoEntry: false });
+      } catch (err) {
+        // the folder is fine: the name itself leads nowhere (a symbolic link loop, a name too long)
+        throw new UsageError('USAGE', `${option} ${file}: cannot write there: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { option, file }, { cause: err });
+      }
       if (existing?.isDirectory()) problem = `${file} is a folder`;
       else if (existing && !existing.isFile()) problem = `${file} is not a regular file`;
       else accessSync(dir, fsConstants.W_OK);
     }
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     problem = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `the folder ${dir} does not exist` : `the folder ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
   }
   if (problem) throw new UsageError('USAGE', `${option} ${file}: ${problem}`, { option, file });

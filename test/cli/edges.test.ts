@@ -129,3 +129,17 @@ test('report: a report name that leads to no file (a symbolic link loop, a name 
     assert.deepEqual([other.code, other.json?.error?.code], [2, 'FILE_UNREADABLE']);
   }
 });
+
+test('an output file name that is a symbolic link loop is refused for what it is, not as a folder that is not writable', async (t) => {
+  // from a review: `--save loop` said "the folder /dir is not writable (ELOOP)" of a writable folder
+  const dir = tempDir(t, 'vtpm-edges-');
+  symlinkSync('loop-b.json', join(dir, 'loop-a.json'));
+  symlinkSync('loop-a.json', join(dir, 'loop-b.json'));
+  const r = await runCli(['attest', NOWHERE, '--save', join(dir, 'loop-a.json'), '--json'], { timeoutMs: 20_000 });
+  assert.equal(r.code, 2, r.stdout.slice(0, 300));
+  assert.equal(r.json?.error?.code, 'USAGE');
+  assert.match(String(r.json?.error?.message), /^--save .*loop-a\.json: cannot write there: ELOOP$/);
+  const init = await runCli(['policy', 'init', '--from', join(dir, 'none.json'), '-o', join(dir, 'loop-a.json'), '--json']);
+  assert.equal(init.code, 2);
+  assert.match(String(init.json?.error?.message), /^--output .*loop-a\.json: cannot write there: ELOOP$/);
+});
