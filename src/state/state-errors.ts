@@ -7,7 +7,7 @@ import { InternalError, TransportError, UsageError, VtpmError, type CodeTable } 
 
 export const STATE_ERROR_CODES = {
   STATE_NOT_FOUND: { kind: 'input', summary: 'no state file, or an empty one, at the given or default path (nothing recorded yet, or a wrong --state)' },
-  STATE_UNWRITABLE: { kind: 'transport', summary: 'the state file or its folder cannot be created or written (permissions, read-only file system)' },
+  STATE_UNWRITABLE: { kind: 'transport', summary: 'the state file or its folder cannot be created or written (permissions, read-only file system), or the state file is not a regular file (a folder, a FIFO, a device)' },
   STATE_CORRUPT: { kind: 'transport', summary: 'the state file is not an SQLite database or is damaged' },
   STATE_FOREIGN_FILE: { kind: 'transport', summary: 'the state file is an SQLite database of another application, not a vtpm-verify state file' },
   STATE_SCHEMA_TOO_NEW: { kind: 'transport', summary: 'the state file was written by a newer vtpm-verify (a later schema version): upgrade vtpm-verify' },

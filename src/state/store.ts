@@ -268,6 +268,18 @@ export async function openState(path: string, opts: OpenStateOptions = {}): Prom
       throw new TransportError('STATE_UNWRITABLE', `cannot create state file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path: file }, { cause: err });
     }
   }
+  // SQLite given a FIFO or a device (`--state /dev/null` to keep nothing) failed with "disk I/O error" or read
+  // it as an empty file, and left a journal beside it (/dev/null-journal): refused before it is opened
+  let st;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    throw new TransportError('STATE_UNWRITABLE', `cannot open state file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path: file }, { cause: err });
+  }
+  if (!st.isFile()) {
+    const kind = st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
+    throw new TransportError('STATE_UNWRITABLE', `state file ${file} is ${kind}: a state file is an SQLite database in a regular file`, { path: file });
+  }
   try {
     return await openDatabase(file, file, opts);
   } catch (err) {

@@ -8,7 +8,8 @@
 // file shrank.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseSince } from '../../src/cli/actions/history.js';
@@ -299,4 +300,26 @@ test("an instance's latest results are decoded one at a time, as the caller reac
   assert.deepEqual(newest.value?.result, { n: 2 });
   // read to the damaged one, it is STATE_CORRUPT as before
   assertThrowsCode(() => [...s.latestResultsOf(instanceId, 3)], 'STATE_CORRUPT');
+});
+
+test('a state file that is a FIFO or a device is refused before SQLite opens it: no "disk I/O error", no journal left beside it', { skip: process.platform === 'win32' && 'no mkfifo' }, async (t) => {
+  // from a review: `--state FIFO` failed as STATE_IO_ERROR "disk I/O error", `history --state /dev/null` said the
+  // file was empty, and `attest --state /dev/null` (to keep nothing) left /dev/null-journal behind
+  const dir = tempDir(t);
+  const fifo = join(dir, 'state.db');
+  execFileSync('mkfifo', [fifo]);
+  for (const readOnly of [false, true]) {
+    const err = await assertRejectsCode(openState(fifo, { readOnly, create: !readOnly }), 'STATE_UNWRITABLE');
+    assert.match(err.message, /state\.db is a FIFO: a state file is an SQLite database in a regular file/);
+  }
+  assert.match((await assertRejectsCode(openState(dir), 'STATE_UNWRITABLE')).message, /is a folder/);
+  const files = ['state.db'];
+  if (process.getuid?.() === 0) {
+    // a device of our own (as /dev/null), where a journal left beside it can be seen
+    execFileSync('mknod', [join(dir, 'null'), 'c', '1', '3']);
+    files.push('null');
+    assert.match((await assertRejectsCode(openState(join(dir, 'null')), 'STATE_UNWRITABLE')).message, /null is a device/);
+    assert.match((await assertRejectsCode(openState(join(dir, 'null'), { readOnly: true, create: false }), 'STATE_UNWRITABLE')).message, /null is a device/);
+  }
+  assert.deepEqual(readdirSync(dir).sort(), files.sort(), 'nothing left beside them');
 });
