@@ -41,8 +41,17 @@ export function jsonText(value: unknown): string {
  */
 export const MAX_STORED_JSON_NESTING = 64;
 
+/**
+ * Length of JSON text read back from the file: what vtpm-verify writes is
+ * smaller (a result is written under 32 Mi characters, and the findings,
+ * platform path and clock state in it). A findings list of 300 MB, 150
+ * million elements, ended the process in a V8 fatal error (no envelope, no
+ * exit code of ours) when history parsed it.
+ */
+export const MAX_STORED_JSON_CHARS = 32 * 1024 * 1024;
+
 export function parseJson(text: string, path: string, what: string): unknown {
-  if (typeof text !== 'string' || jsonNestingOver(text, MAX_STORED_JSON_NESTING)) throw corrupt(path, what);
+  if (typeof text !== 'string' || text.length > MAX_STORED_JSON_CHARS || jsonNestingOver(text, MAX_STORED_JSON_NESTING)) throw corrupt(path, what);
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -28,7 +28,7 @@ import { InternalError, TransportError, UsageError } from '../errors.js';
 import { assessClock, platformKey, summarizeReading, type ClockInfo, type ClockReading } from './clock-findings.js';
 import type { ReadingSummary, StateFinding } from './findings.js';
 import { assessHosting, type HostingEvidence, type Stay } from './hosting-findings.js';
-import { clockText, corrupt, decodeClockState, encodeClockState, firmwareText, jsonText, parseJson, parsePath } from './rows.js';
+import { MAX_STORED_JSON_CHARS, clockText, corrupt, decodeClockState, encodeClockState, firmwareText, jsonText, parseJson, parsePath } from './rows.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 import { MAX_LISTED_CHANGES, changeKind, type RunChanges, type VerdictChange } from './run-changes.js';
 import { MIN_DICTIONARY_SOURCE_BYTES, ResultBlobError, decodeResultBlob, dictionaryFrom, encodeResultBlob } from './result-blob.js';
@@ -880,17 +880,22 @@ export class StateStore {
     // or a small crafted file (or a --limit of thousands of results) exhausts the heap.
     let textBytes = 0;
     return rows.map((r) => {
-      const findings = parseJson(r.findings, this.path, 'result findings');
-      if (!Array.isArray(findings)) throw corrupt(this.path, 'result findings');
       // TEXT columns hold whatever was put in them (a BLOB is not converted): the renderers take these as text
       if (typeof r.target !== 'string') throw corrupt(this.path, 'result target');
       if (typeof r.verdict !== 'string') throw corrupt(this.path, 'result verdict');
       if (r.instance_id !== null && typeof r.instance_id !== 'string') throw corrupt(this.path, 'result instance id');
-      const text = this.resultText(r, dictionaries);
+      // the findings and platform path are text read and parsed too: each is capped as parseJson caps it (one longer is
+      // damage, not a read to ask less of), and counted with the results
+      if (r.findings.length > MAX_STORED_JSON_CHARS) throw corrupt(this.path, 'result findings');
+      if (r.platform_path !== null && r.platform_path.length > MAX_STORED_JSON_CHARS) throw corrupt(this.path, 'platform path');
+      textBytes += (typeof r.findings === 'string' ? r.findings.length : 0) + (typeof r.platform_path === 'string' ? r.platform_path.length : 0);
+      const text = textBytes > maxText ? '' : this.resultText(r, dictionaries);
       textBytes += text.length;
       if (textBytes > maxText) {
         throw new UsageError('STATE_TOO_LARGE', `the ${rows.length} results asked for hold more than ${maxText} characters of result text: ask for fewer (--limit, --since, --run)`, { path: this.path, results: rows.length, max: maxText });
       }
+      const findings = parseJson(r.findings, this.path, 'result findings');
+      if (!Array.isArray(findings)) throw corrupt(this.path, 'result findings');
       return {
         id: r.id,
         runId: r.run_id,
