@@ -884,6 +884,7 @@ export class StateStore {
       if (typeof r.target !== 'string') throw corrupt(this.path, 'result target');
       if (typeof r.verdict !== 'string') throw corrupt(this.path, 'result verdict');
       if (r.instance_id !== null && typeof r.instance_id !== 'string') throw corrupt(this.path, 'result instance id');
+      if (r.run_id !== null && !(Number.isSafeInteger(r.run_id) && r.run_id > 0)) throw corrupt(this.path, 'result run id');
       // the findings and platform path are text read and parsed too: each is capped as parseJson caps it (one longer is
       // damage, not a read to ask less of), and counted with the results
       if (r.findings.length > MAX_STORED_JSON_CHARS) throw corrupt(this.path, 'result findings');
@@ -1032,6 +1033,9 @@ export class StateStore {
     if (typeof r.inventory !== 'string') throw corrupt(this.path, 'audit run inventory');
     if (r.shard !== null && typeof r.shard !== 'string') throw corrupt(this.path, 'audit run shard');
     if (r.interrupted !== null && typeof r.interrupted !== 'string') throw corrupt(this.path, 'audit run interruption');
+    // numbers the summary and `history --runs` show as they are: a BLOB or text there (CHECK (planned >= 0) lets both through) was listed as "20/\u0000…"
+    if (!Number.isSafeInteger(r.planned) || r.planned < 0) throw corrupt(this.path, 'audit run planned count');
+    if (r.exit_code !== null && !(Number.isSafeInteger(r.exit_code) && r.exit_code >= 0 && r.exit_code <= 255)) throw corrupt(this.path, 'audit run exit code');
     const previous = this.stmt(
       `SELECT id FROM audit_run WHERE inventory = @inventory AND shard IS @shard AND finished_at IS NOT NULL
          AND (started_at < @startedAt OR (started_at = @startedAt AND id < @id))
@@ -1125,6 +1129,7 @@ export class StateStore {
         (r) => {
           if (typeof r.instance_id !== 'string' || typeof r.ak_name !== 'string') throw corrupt(this.path, 'identity');
           const state = decodeClockState(r.clock_state, this.path);
+          if (!Number.isSafeInteger(r.readings) || r.readings < 0) throw corrupt(this.path, 'identity reading count');
           return {
             instanceId: r.instance_id,
             akName: r.ak_name,
@@ -1259,6 +1264,7 @@ export class StateStore {
   }
 
   private staySummary(r: StayRow): StaySummary {
+    if (typeof r.instance_id !== 'string' || (r.epoch !== null && typeof r.epoch !== 'string')) throw corrupt(this.path, 'hosting period');
     return {
       instanceId: r.instance_id,
       platformPath: parsePath(r.platform_path, this.path),
