@@ -488,6 +488,20 @@ function onlyRefuses(sql: string | null): boolean {
 
 /** The tables and columns of the current schema, as the migrations build it in an empty database (once per process). */
 let currentSchema: Map<string, string> | undefined;
+/** Per table of the current schema, its unique indexes (uniqueIndexesOf). */
+let currentUniqueIndexes: Map<string, string> | undefined;
+
+/**
+ * A table's unique indexes, however made (a primary key, a UNIQUE constraint, CREATE UNIQUE INDEX), as
+ * `origin(columns)` ('' for none): one vtpm-verify did not make can refuse its writes, as a trigger can.
+ */
+function uniqueIndexesOf(db: Db, table: string): string {
+  return (db.pragma(`index_list(${JSON.stringify(table)})`) as { name: string; unique: number; origin: string; partial: number }[])
+    .filter((i) => i.unique === 1)
+    .map((i) => `${i.origin}${i.partial ? ' partial' : ''}(${(db.pragma(`index_info(${JSON.stringify(i.name)})`) as { name: string | null }[]).map((c) => c.name ?? '<expression>').join(',')})`)
+    .sort()
+    .join(' ');
+}
 
 /**
  * Every table and column the current schema has, and no trigger but one that only refuses: a dropped column
@@ -501,6 +515,7 @@ function checkSchema(db: Db, file: string, Database: typeof BetterSqlite3): void
       for (const m of MIGRATIONS) m.up(empty);
       const tables = empty.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as { name: string }[];
       currentSchema = new Map(tables.map(({ name }) => [name, columnsOf(empty, name)]));
+      currentUniqueIndexes = new Map(tables.map(({ name }) => [name, uniqueIndexesOf(empty, name)]));
     } finally {
       empty.close();
     }
@@ -512,6 +527,10 @@ function checkSchema(db: Db, file: string, Database: typeof BetterSqlite3): void
     if (/\bON CONFLICT\b/.test(sqlTokens(row.sql ?? '').join(' ').toUpperCase())) throw schemaDamaged(file, `table ${table} has a conflict clause`);
     const has = columnsOf(db, table);
     if (has !== columns) throw schemaDamaged(file, `table ${table} has columns (${has}), not (${columns})`);
+    // a unique index someone added (CREATE UNIQUE INDEX, a rebuilt table's UNIQUE or PRIMARY KEY) refused the next
+    // audit run or result with a constraint error, reported as INTERNAL_ERROR, a bug of vtpm-verify's
+    const unique = uniqueIndexesOf(db, table);
+    if (unique !== currentUniqueIndexes!.get(table)) throw schemaDamaged(file, `table ${table} has unique indexes ${unique || 'none'}, not ${currentUniqueIndexes!.get(table) || 'none'}`);
   }
 }
 
