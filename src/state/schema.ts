@@ -113,7 +113,11 @@ function backfillStays(db: Db): void {
   let run: { instanceId: string; path: string; first: number; last: number } | undefined;
   const flush = (): void => {
     if (!run) return;
-    const path = JSON.parse(run.path) as string[];
+    if (typeof run.path !== 'string') throw new SyntaxError("a reading's platform path is not text");
+    const path = JSON.parse(run.path) as unknown;
+    // what the rest of the store reads a platform path as (rows.ts parsePath): anything else in a damaged file is a
+    // SyntaxError, which migrate() reports as STATE_CORRUPT (a string's characters were joined as AK Names, INTERNAL_ERROR)
+    if (!Array.isArray(path) || !path.every((n) => typeof n === 'string' && /^[0-9a-f]+$/.test(n))) throw new SyntaxError(`a reading's platform path ${run.path.slice(0, 100)} is not a list of AK Names`);
     if (path.length > 0) insert.run(run.instanceId, path.join('>'), run.path, run.first, run.last);
     run = undefined;
   };
