@@ -910,6 +910,7 @@ export class StateStore {
       if (r.platform_path !== null && r.platform_path.length > MAX_STORED_JSON_CHARS) throw corrupt(this.path, 'platform path');
       textBytes += (typeof r.findings === 'string' ? r.findings.length : 0) + (typeof r.platform_path === 'string' ? r.platform_path.length : 0);
       const text = textBytes > maxText ? '' : this.resultText(r, dictionaries);
+      if (text.length > MAX_STORED_JSON_CHARS) throw corrupt(this.path, `result (id ${r.id}: longer than any result written)`);
       textBytes += text.length;
       if (textBytes > maxText) {
         throw new UsageError('STATE_TOO_LARGE', `the ${rows.length} results asked for hold more than ${maxText} characters of result text: ask for fewer (--limit, --since, --run)`, { path: this.path, results: rows.length, max: maxText });

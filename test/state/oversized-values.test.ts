@@ -42,6 +42,10 @@ test('findings, a platform path or a clock state longer than anything written is
   assert.match(assertThrowsCode(() => s.history(), 'STATE_CORRUPT').message, /malformed platform path/);
   raw.prepare('UPDATE result SET platform_path = ?').run(JSON.stringify(P));
   assert.equal(s.history().length, 1);
+  // a result stored as text (before version 6) longer than any written: damage too, whatever --limit
+  raw.prepare('UPDATE result SET blob = ?').run(`"${'r'.repeat(MAX_STORED_JSON_CHARS)}"`);
+  assertThrowsCode(() => s.history({ limit: 1 }, { maxText: 1_000 }), 'STATE_CORRUPT');
+  raw.prepare('UPDATE result SET blob = ?').run('{"ok":1}');
 
   const state = JSON.parse(raw.prepare('SELECT clock_state FROM tpm_identity').pluck().get() as string) as { lineages: unknown[] };
   raw.prepare('UPDATE tpm_identity SET clock_state = ?').run(JSON.stringify({ ...state, pad: 'p'.repeat(MAX_STORED_JSON_CHARS) }));
