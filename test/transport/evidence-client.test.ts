@@ -75,16 +75,22 @@ test('a shared HttpClient serves several evidence clients; closing one does not 
   }
 });
 
-test('a kept-alive connection the server dropped is retried once on a new connection', async () => {
-  // Each connection answers its first request and drops its second without a
-  // word, as a server does when it closes an idle connection just as we reuse it.
+/**
+ * A server whose every connection answers its first request and drops its second without a word, as a server
+ * does when it closes an idle connection just as we reuse it (or restarts, or a NAT forgets the flow).
+ */
+function startDroppingServer(): ReturnType<typeof startHttp> {
   const perSocket = new WeakMap<object, number>();
-  const server = await startHttp((req, res) => {
+  return startHttp((req, res) => {
     const n = (perSocket.get(req.socket) ?? 0) + 1;
     perSocket.set(req.socket, n);
     if (n > 1) req.socket.destroy();
     else sendJson(res, 200, sampleEvidenceJson());
   });
+}
+
+test('a kept-alive connection the server dropped is retried once on a new connection', async () => {
+  const server = await startDroppingServer();
   try {
     const c = client();
     await c.fetch(server.url, REQUEST);
@@ -99,13 +105,7 @@ test('a kept-alive connection the server dropped is retried once on a new connec
 test('the retry is made on a new connection, not on another kept-alive one the server dropped too', async () => {
   // Three connections kept alive by concurrent requests, then dropped by the server together (a restart, a
   // fail-over, a NAT forgetting them) without a word: the retry of the next request must not take another of them.
-  const perSocket = new WeakMap<object, number>();
-  const server = await startHttp((req, res) => {
-    const n = (perSocket.get(req.socket) ?? 0) + 1;
-    perSocket.set(req.socket, n);
-    if (n > 1) req.socket.destroy();
-    else sendJson(res, 200, sampleEvidenceJson());
-  });
+  const server = await startDroppingServer();
   try {
     const c = client();
     await Promise.all([c.fetch(server.url, REQUEST), c.fetch(server.url, REQUEST), c.fetch(server.url, REQUEST)]);
