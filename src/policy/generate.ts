@@ -103,24 +103,39 @@ function generateTpm(w: Lines, l: LayerFacts): void {
   else w.comment(6, 'requireSafeClock: not set, the quote marked the clock NOT safe');
 }
 
+/**
+ * The IMA rules generated for the layer cover PCR 10 only when they check its files: an IMA log that replayed, with
+ * entries for an allow-list. Without one (no IMA log, one that did not replay, an empty one: IMA off), nothing
+ * would check what is measured there, so PCR 10 is pinned to its quoted value like any other PCR.
+ */
+const imaAllowListWritten = (l: LayerFacts): boolean => l.ima?.replayMatched === true && l.ima.entries.length > 0;
+
 function generatePcrs(w: Lines, l: LayerFacts): void {
   const banks = [...l.quote.pcrs].filter(([, values]) => values.size > 0);
   if (!banks.length) return;
+  const unpinned = (i: number): string | undefined => (i === 10 && !imaAllowListWritten(l) ? undefined : UNPINNED_PCRS.get(i));
   // a bank with only unpinned PCRs (a quote of PCR 10 alone) would be an empty mapping: its comments stand without it
-  const pinned = (values: ReadonlyMap<number, Uint8Array>) => [...values.keys()].some((i) => !UNPINNED_PCRS.has(i));
+  const pinned = (values: ReadonlyMap<number, Uint8Array>) => [...values.keys()].some((i) => unpinned(i) === undefined);
   if (banks.some(([, values]) => pinned(values))) w.add(4, 'pcrs:');
   for (const [bank, values] of banks) {
     if (pinned(values)) w.add(6, `${bank}:`);
     else w.comment(6, `${bank}: no PCR pinned`);
     for (const index of [...values.keys()].sort((a, b) => a - b)) {
-      const skip = UNPINNED_PCRS.get(index);
+      const skip = unpinned(index);
       if (skip) {
         w.comment(8, `PCR ${index} not pinned: ${skip}`);
         continue;
       }
       const quoted = hexOf(values.get(index)!);
       const replayed = l.eventLog?.replayedPcrs.get(bank)?.get(index);
-      const note = replayed === undefined ? 'quoted value' : hexOf(replayed) === quoted ? 'quoted value; equals the event log replay' : 'quoted value; differs from the event log replay';
+      const note =
+        index === 10
+          ? `quoted value; IMA's PCR, pinned: ${!l.ima ? 'the layer sent no IMA log' : !l.ima.replayMatched ? 'its IMA log did not replay' : 'its IMA log has no entries'}, so no allow-list covers it`
+          : replayed === undefined
+            ? 'quoted value'
+            : hexOf(replayed) === quoted
+              ? 'quoted value; equals the event log replay'
+              : 'quoted value; differs from the event log replay';
       w.add(8, `${q(String(index))}:`);
       w.add(10, `- ${q(quoted)}`, note);
     }

@@ -267,3 +267,33 @@ test('a reference with IMA violations: the generated policy allows violations, s
   assert.equal(strict.spec.layers[0]!.ima!.violations, 'fail');
   assertFail(evaluatePolicy(strict, input(c)), 'layer[0].ima.allowList', 'POLICY_IMA_VIOLATION');
 });
+
+test('PCR 10 is pinned where no IMA allow-list covers it (no IMA log, one that did not replay, an empty one): a layer that starts measuring into it is refused', () => {
+  const cases: [string, (l: LayerFacts) => void, RegExp][] = [
+    ['no IMA log', (l) => (l.ima = undefined), /the layer sent no IMA log/],
+    ['an IMA log that did not replay', (l) => (l.ima!.replayMatched = false), /its IMA log did not replay/],
+    ['an empty IMA log', (l) => (l.ima!.entries = []), /its IMA log has no entries/],
+  ];
+  for (const [what, change, note] of cases) {
+    const c = chain();
+    change(c[0]!);
+    c[0]!.quote.pcrs.get('sha256')!.set(10, new Uint8Array(32));
+    const g = generatePolicy(c, { imaAllowListFile: imaFile });
+    assert.match(g.yaml, note, what);
+    const p = load(g);
+    assert.equal(evaluatePolicy(p, input(c)).verdict, 'trusted', what);
+    const tampered = chain();
+    change(tampered[0]!);
+    tampered[0]!.quote.pcrs.get('sha256')!.set(10, Buffer.from(sha256('IMA measured something'), 'hex'));
+    const e = evaluatePolicy(p, input(tampered));
+    assert.deepEqual(failedRules(e).map((r) => r.id), ['layer[0].pcrs.sha256.10'], what);
+  }
+  // the VMM of the fixtures quotes PCR 10 and sends no IMA log either
+  const c = chain();
+  c[1]!.quote.pcrs.get('sha256')!.set(10, new Uint8Array(32));
+  const p = load(generatePolicy(c, { imaAllowListFile: imaFile }));
+  c[1]!.quote.pcrs.get('sha256')!.set(10, new Uint8Array(32).fill(1));
+  assert.deepEqual(failedRules(evaluatePolicy(p, input(c))).map((r) => r.id), ['layer[1].pcrs.sha256.10']);
+  // where the allow-list covers it, it stays open (it grows with every measured file)
+  assert.match(generatePolicy(chain()).yaml, /# PCR 10 not pinned: IMA/);
+});
