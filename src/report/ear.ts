@@ -4,7 +4,7 @@
 // `ear.trustworthiness-vector`. Unsigned JSON, or a compact JWT signed with
 // ES256 (jose). The claim mapping lives in ear-mapping.ts.
 
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { UsageError, VerificationError, type CodeTable } from '../errors.js';
 import type { AttestationResult, LayerKind, LayerResult, LayerStatus, Verdict } from '../verify/result.js';
 import { layerOutcomes, layerRole, resultWideOutcomes, type Outcome } from './format.js';
@@ -149,7 +149,31 @@ export function parseEarSigningKey(text: string): KeyObject {
     throw new UsageError('EAR_KEY_INVALID', `the EAR signing key cannot be read as a PEM or JWK private key: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
   }
   checkP256(key, 'EAR_KEY_INVALID', UsageError);
+  checkSigns(key);
   return key;
+}
+
+/**
+ * Signs a probe and verifies it with the key's own public part: a JWK whose
+ * "d" is not the private key of its "x"/"y" (or is 0, or not below the group
+ * order) is read without complaint, and would fail only when the EAR is signed,
+ * after the walk (or sign tokens its published public key does not verify).
+ */
+function checkSigns(key: KeyObject): void {
+  const probe = Buffer.from('vtpm-verify EAR signing key probe');
+  let ok = false;
+  try {
+    const signature = cryptoSign('sha256', probe, { key, dsaEncoding: 'ieee-p1363' });
+    ok = cryptoVerify('sha256', probe, { key: createPublicKey(key), dsaEncoding: 'ieee-p1363' }, signature);
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    throw new UsageError('EAR_KEY_INVALID', 'the EAR signing key cannot sign: its private part (JWK "d") is not the private key of its public part ("x", "y"), or not a valid P-256 scalar', {
+      expected: 'a P-256 private key matching its public key',
+      actual: 'a signature its own public key does not verify',
+    });
+  }
 }
 
 /** A JWK object without the private part "d" (text that is no JSON object is left to the key parser). */
@@ -177,8 +201,14 @@ export async function signEar(claims: EarClaims, key: KeyObject | string): Promi
   const k = typeof key === 'string' ? parseEarSigningKey(key) : key;
   if (k.type !== 'private') throw new UsageError('EAR_KEY_INVALID', 'the EAR signing key must be a private key', { actual: k.type });
   checkP256(k, 'EAR_KEY_INVALID', UsageError);
+  if (typeof key !== 'string') checkSigns(k);
   const { SignJWT } = await import('jose'); // loaded only when signing
-  return new SignJWT({ ...claims }).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(k);
+  try {
+    return await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(k);
+  } catch (err) {
+    // a key jose (WebCrypto) refuses is the key's fault, said with its code, never an unexpected error
+    throw new UsageError('EAR_KEY_INVALID', `the EAR signing key cannot sign: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
 // other algorithms and unusable keys are rejected with their codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, createSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSign, verify as cryptoVerify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { ALL_CODES } from '../../src/error-codes.js';
 import { EAR_PROFILE, earJson, parseEarSigningKey, signEar, submodName, toEar, verifyEar } from '../../src/report/ear.js';
 import { CODE_MAPPINGS, earMappingMarkdown, layerTrustVector, mappingFor, tierOf, vectorStatus, type TrustClaim } from '../../src/report/ear-mapping.js';
@@ -335,6 +335,13 @@ test('keys that cannot sign ES256 are EAR_KEY_INVALID', async () => {
   const claims = toEar(trustedResult());
   await assertRejectsCode(signEar(claims, p384), 'EAR_KEY_INVALID');
   await assertRejectsCode(signEar(claims, publicKey), 'EAR_KEY_INVALID');
+  // a JWK whose d is not the private key of its x, y (or is 0) is read by node:crypto without complaint, and signs nothing verifiable
+  const jwk = privateKey.export({ format: 'jwk' });
+  for (const d of [p256().privateKey.export({ format: 'jwk' }).d!, Buffer.alloc(32).toString('base64url')]) {
+    const text = JSON.stringify({ ...jwk, d });
+    assert.match(assertThrowsCode(() => parseEarSigningKey(text), 'EAR_KEY_INVALID').message, /cannot sign/);
+    await assertRejectsCode(signEar(claims, createPrivateKey({ key: JSON.parse(text) as JsonWebKey, format: 'jwk' })), 'EAR_KEY_INVALID');
+  }
   await assertRejectsCode(verifyEar('a.b.c', 'not a key'), 'EAR_KEY_INVALID');
   await assertRejectsCode(verifyEar('a.b.c', freshKeyPair('ec', { namedCurve: 'P-384' }).publicKey), 'EAR_KEY_INVALID');
 });
