@@ -137,6 +137,12 @@ export function parseEarSigningKey(text: string): KeyObject {
   if (/^-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4,\s*ENCRYPTED/m.test(trimmed)) {
     throw new UsageError('EAR_KEY_INVALID', 'the EAR signing key is an encrypted (passphrase-protected) PEM: give it unencrypted (openssl pkey -in KEY -out KEY.plain.pem)', { actual: 'encrypted PEM' });
   }
+  if (trimmed.startsWith('{') && jwkKty(trimmed) === 'oct') {
+    throw new UsageError('EAR_KEY_INVALID', 'the EAR signing key is a symmetric (JWK kty "oct", HMAC) secret: EARs are signed with ES256, which needs an EC P-256 private key', {
+      expected: 'ec prime256v1',
+      actual: 'oct (symmetric secret)',
+    });
+  }
   // (a certificate beside its private key, in one file, is a usable key)
   const publicPem = /^-----BEGIN (?:PUBLIC KEY|EC PUBLIC KEY|CERTIFICATE)-----/m.test(trimmed) && !/^-----BEGIN (?:EC )?PRIVATE KEY-----/m.test(trimmed);
   if (publicPem || (trimmed.startsWith('{') && isPublicJwk(trimmed))) {
@@ -173,6 +179,17 @@ function checkSigns(key: KeyObject): void {
       expected: 'a P-256 private key matching its public key',
       actual: 'a signature its own public key does not verify',
     });
+  }
+}
+
+/** The "kty" of JWK text, if it is a JSON object with one. */
+function jwkKty(text: string): string | undefined {
+  try {
+    const jwk = JSON.parse(text) as unknown;
+    const kty = typeof jwk === 'object' && jwk !== null && !Array.isArray(jwk) ? (jwk as Record<string, unknown>)['kty'] : undefined;
+    return typeof kty === 'string' ? kty : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -335,6 +335,10 @@ test('keys that cannot sign ES256 are EAR_KEY_INVALID', async () => {
   const claims = toEar(trustedResult());
   await assertRejectsCode(signEar(claims, p384), 'EAR_KEY_INVALID');
   await assertRejectsCode(signEar(claims, publicKey), 'EAR_KEY_INVALID');
+  // an HMAC secret is not taken for a public key: said for what it is
+  const hmac = assertThrowsCode(() => parseEarSigningKey(JSON.stringify({ kty: 'oct', k: Buffer.alloc(32, 7).toString('base64url'), alg: 'HS256' })), 'EAR_KEY_INVALID');
+  assert.match(hmac.message, /symmetric \(JWK kty "oct", HMAC\) secret/);
+  assert.doesNotMatch(hmac.message, /public key/);
   // a JWK whose d is not the private key of its x, y (or is 0) is read by node:crypto without complaint, and signs nothing verifiable
   const jwk = privateKey.export({ format: 'jwk' });
   for (const d of [p256().privateKey.export({ format: 'jwk' }).d!, Buffer.alloc(32).toString('base64url')]) {
