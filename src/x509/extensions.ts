@@ -7,6 +7,7 @@
 import { DerReader, TAG, ctx, ctxCons, type DerContext } from './der.js';
 import { readName, type Name } from './name.js';
 import { OID } from './oids.js';
+import { terminalSafe } from '../util/terminal-safe.js';
 
 export interface RawExtension {
   oid: string;
@@ -299,10 +300,10 @@ export function generalNameKey(n: GeneralName): string {
 
 const MAX_SHOWN_NAME = 200;
 
-/** A GeneralName for messages: "URI:http://...", control characters escaped, long values cut. */
+/** A GeneralName for messages: "URI:http://...", escaped as terminals need (terminalSafe), long values cut. */
 export function describeGeneralName(n: GeneralName): string {
   const cut = (s: string): string => {
-    const safe = s.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const safe = terminalSafe(s);
     return safe.length > MAX_SHOWN_NAME ? `${safe.slice(0, MAX_SHOWN_NAME)}...` : safe;
   };
   switch (n.type) {
