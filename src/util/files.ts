@@ -1,7 +1,7 @@
 // Reading input files with a size cap and typed errors. Only the edges (CLI,
 // trust store loading, state) read files; the core takes bytes.
 
-import { accessSync, closeSync, constants as fsConstants, fchmodSync, fsyncSync, lstatSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -9,25 +9,52 @@ import { UsageError } from '../errors.js';
 export const DEFAULT_FILE_CAP = 64 * 1024 * 1024;
 
 export function readInputFile(path: string, what: string, maxBytes = DEFAULT_FILE_CAP): Buffer {
-  let size: number;
+  const unreadable = (err: unknown): UsageError =>
+    new UsageError('FILE_UNREADABLE', `${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path, what }, { cause: err });
+  let fd: number;
   try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new UsageError('FILE_UNREADABLE', `${what}: ${path} is not a regular file`, { path, what });
-    size = st.size;
+    // One open file is checked and read, not a name looked up twice (a file swapped for a FIFO or a larger
+    // one between a stat and the read). O_NONBLOCK: opening a FIFO does not wait for a writer, so it is
+    // refused below instead of hanging the command; it changes nothing for a regular file.
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError('FILE_UNREADABLE', `${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path, what }, { cause: err });
-  }
-  if (size > maxBytes) {
-    throw new UsageError('FILE_TOO_LARGE', `${what}: ${path} is ${size} bytes, more than the ${maxBytes}-byte cap`, { path, what, size, max: maxBytes });
+    throw unreadable(err);
   }
   try {
-    const data = readFileSync(path);
-    if (data.length > maxBytes) throw new UsageError('FILE_TOO_LARGE', `${what}: ${path} grew beyond the ${maxBytes}-byte cap`, { path, what, max: maxBytes });
-    return data;
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError('FILE_UNREADABLE', `${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path, what }, { cause: err });
+    let size: number;
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new UsageError('FILE_UNREADABLE', `${what}: ${path} is not a regular file`, { path, what });
+      size = st.size;
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw unreadable(err);
+    }
+    if (size > maxBytes) {
+      throw new UsageError('FILE_TOO_LARGE', `${what}: ${path} is ${size} bytes, more than the ${maxBytes}-byte cap`, { path, what, size, max: maxBytes });
+    }
+    // never more than the cap and one byte in memory: a file still growing is refused once it passes the cap, not read whole
+    let data = Buffer.allocUnsafe(Math.min(Math.max(size + 1, 8192), maxBytes + 1));
+    let length = 0;
+    try {
+      for (;;) {
+        if (length === data.length) {
+          if (length > maxBytes) throw new UsageError('FILE_TOO_LARGE', `${what}: ${path} grew beyond the ${maxBytes}-byte cap`, { path, what, max: maxBytes });
+          const larger = Buffer.allocUnsafe(Math.min(data.length * 2, maxBytes + 1));
+          data.copy(larger, 0, 0, length);
+          data = larger;
+        }
+        const n = readSync(fd, data, length, data.length - length, null);
+        if (n === 0) break;
+        length += n;
+      }
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw unreadable(err);
+    }
+    return data.subarray(0, length);
+  } finally {
+    closeSync(fd);
   }
 }
 
