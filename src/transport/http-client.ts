@@ -370,6 +370,14 @@ export class HttpClient {
           clearTimeout(connectTimer);
         });
       });
+      // We never ask to switch protocols: a 101 naming one (Upgrade) is handed to this event instead of
+      // 'response', and with nobody listening the request waited for its timeout (exit 3 after the full
+      // timeout, for an endpoint that had answered at once). It is the status error it is.
+      req.on('upgrade', (res: IncomingMessage, socket: Socket) => {
+        state.gotResponse = true;
+        socket.destroy();
+        fail(transportError('TRANSPORT_HTTP_STATUS', `endpoint answered HTTP ${res.statusCode ?? 101} (switching protocols, never asked for)`, ctx, { status: res.statusCode ?? 101 }));
+      });
       req.on('response', (res: IncomingMessage) => {
         state.gotResponse = true;
         tlsConfirmed = true;

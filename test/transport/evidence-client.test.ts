@@ -400,6 +400,17 @@ test('oversized response headers: TRANSPORT_PROTOCOL', async () => {
   }
 });
 
+test('a 101 switching to a protocol never asked for is TRANSPORT_HTTP_STATUS at once, not a wait for the timeout', async () => {
+  // the connection stays open: before, the request waited for its 10 s timeout and failed as TRANSPORT_TIMEOUT
+  const server = await startTcp((s) => s.once('data', () => s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')));
+  try {
+    const err = await assertRejectsCode(client().fetch(server.url, REQUEST), 'TRANSPORT_HTTP_STATUS');
+    assert.match(err.message, /HTTP 101/);
+  } finally {
+    await server.close();
+  }
+});
+
 test('an AbortSignal cancels a request in flight, and one aborted before starts no I/O', async () => {
   const server = await startTcp(() => {});
   try {
