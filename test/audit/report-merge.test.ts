@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { AUDIT_REPORT_SCHEMA_PATH, type AuditReport } from '../../src/report/json-report.js';
 import { generateFaultPlan } from '../../src/simulator/fleet.js';
@@ -128,6 +128,10 @@ test('a clean fleet: whole coverage exits 0, a missing shard exits 3 (REPORT_INC
   const twice = await runCli(['report', shardFiles[0]!, shardFiles[0]!, '--json']);
   assert.equal(twice.code, 2);
   assert.equal(twice.json?.error?.code, 'REPORT_MISMATCH');
+  assert.match(twice.json?.error?.message ?? '', /shard-0\.json is given twice/);
+  const twoNames = await runCli(['report', shardFiles[0]!, shardFiles[1]!, `${dir}/../${basename(dir)}/shard-0.json`, '--json']);
+  assert.equal(twoNames.code, 2);
+  assert.match(twoNames.json?.error?.message ?? '', /shard-0\.json and .*shard-0\.json are one file, given twice/);
   const lines = readFileSync(shardFiles[0]!, 'utf8').split('\n');
   const relabelled = join(dir, 'relabelled.json');
   writeFileSync(relabelled, [lines[0], lines[1]!.replace('"shard":{"index":0,"count":2}', '"shard":{"index":1,"count":2}'), ...lines.slice(2)].join('\n'));

@@ -20,6 +20,7 @@ import { terminalSafe } from '../../report/format.js';
 import type { CommandOutcome, Style } from '../output.js';
 import { invalidDocumentOutcome } from '../policy-file.js';
 import { VERSION } from '../version.js';
+import { realFilePath } from '../../util/files.js';
 
 export interface ReportOptions {
   /** the JSON reports to read, in this order */
@@ -57,6 +58,18 @@ export async function runReportCommand(opts: ReportOptions): Promise<CommandOutc
   if (opts.reports.length === 0) throw new UsageError('USAGE', 'report: name at least one JSON report (audit --json FILE)', { option: 'reports' });
   const [reportsMod, { checkRunLabel }] = await Promise.all([import('../audit-reports.js'), import('../../report/json-report.js')]);
   checkRunLabel(opts.runLabel);
+  // one file named twice (as spelled, or through links) was refused as two reports of one shard ("X and X are
+  // both shard 0/2"); said as what it is, with the same code
+  const seen = new Map<string, string>();
+  for (const file of opts.reports) {
+    const real = realFilePath(file);
+    const earlier = seen.get(real);
+    if (earlier !== undefined) {
+      const names = earlier === file ? file : `${earlier} and ${file}`;
+      throw new ParseError('REPORT_MISMATCH', `report: ${names} ${earlier === file ? 'is given twice' : 'are one file, given twice'}: its VMs would be counted twice`, { file, check: 'reports' });
+    }
+    seen.set(real, file);
+  }
 
   // an output that is an input (or the inventory) would be destroyed; a folder that is not there costs nothing yet
   reportsMod.checkReportPaths(opts.out, [...opts.reports.map((f) => ({ path: f, what: 'one of the reports to read' })), ...(opts.inventory !== undefined ? [{ path: opts.inventory, what: 'the inventory' }] : [])]);
