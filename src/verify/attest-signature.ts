@@ -331,7 +331,8 @@ export function checkAkAttributes(ak: AttestationKey, prefix: string, codes: { n
     });
   }
   if ((pub.objectAttributes & FIXED_IN_TPM) !== FIXED_IN_TPM) {
-    return fail(id, codes.notFixed, 'the AK was not generated in the TPM and bound to it (fixedTPM, fixedParent, sensitiveDataOrigin): its private key may exist outside a TPM, so its quotes prove nothing', {
+    const missing = (['fixedTPM', 'fixedParent', 'sensitiveDataOrigin'] as const).filter((bit) => (pub.objectAttributes & OBJECT_ATTRIBUTES[bit]) === 0);
+    return fail(id, codes.notFixed, `the AK was not generated in the TPM and bound to it (${missing.join(', ')} clear): its private key may exist outside a TPM, so its quotes prove nothing`, {
       expected: 'fixedTPM|fixedParent|sensitiveDataOrigin',
       actual: attrs,
     });

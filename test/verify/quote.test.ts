@@ -274,8 +274,14 @@ test('an AK public area no TPM would create, or whose key may live outside a TPM
   const ecdh = base.map((f): Field => (f[1] === 'scheme ECDSA' ? ['0019', 'scheme ECDH'] : f));
   assert.match(verdict(ecdh), /^QUOTE_SCHEME_MISMATCH: /);
   // restricted|sign|userWithAuth without fixedTPM, fixedParent, sensitiveDataOrigin: imported or duplicable
-  for (const attrs of ['00050040', '00050070', '00050052', '00050062']) {
-    assert.match(verdict(EC_PUB_TEMPLATE(hex(jwk.x), hex(jwk.y), attrs)), /^QUOTE_AK_NOT_FIXED: /, attrs);
+  // (the message names the attributes missing)
+  for (const [attrs, missing] of [
+    ['00050040', 'fixedTPM, fixedParent, sensitiveDataOrigin'],
+    ['00050070', 'fixedTPM'],
+    ['00050052', 'sensitiveDataOrigin'],
+    ['00050062', 'fixedParent'],
+  ] as const) {
+    assert.match(verdict(EC_PUB_TEMPLATE(hex(jwk.x), hex(jwk.y), attrs)), new RegExp(`^QUOTE_AK_NOT_FIXED: .*\\(${missing} clear\\)`), attrs);
   }
 });
 
