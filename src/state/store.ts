@@ -1163,19 +1163,23 @@ export class StateStore {
     );
   }
 
-  /** The last migration notification seq handled for an instance from a controller, or null. */
-  migrationCursor(service: string, instanceId: string): number | null {
+  /** The last migration notification seq handled for an instance from a controller, and when (ms since the epoch), or null. */
+  migrationCursor(service: string, instanceId: string): { seq: number; time: number } | null {
     checkInput(typeof service === 'string' && service.length > 0 && service.length <= MAX_SERVICE_LENGTH, 'service', service);
     checkInput(INSTANCE_RE.test(instanceId), 'instanceId', instanceId);
     return this.read('read migration cursor', () => {
-      const row = this.stmt(`SELECT seq FROM migration_cursor WHERE service = ? AND instance_id = ?`).get(service, instanceId) as { seq: number } | undefined;
+      const row = this.stmt(`SELECT seq, updated_at FROM migration_cursor WHERE service = ? AND instance_id = ?`).get(service, instanceId) as { seq: number; updated_at: number } | undefined;
       if (row === undefined) return null;
-      if (!Number.isSafeInteger(row.seq) || row.seq < 0) throw corrupt(this.path, 'migration cursor');
-      return row.seq;
+      if (!Number.isSafeInteger(row.seq) || row.seq < 0 || !isStoredMs(row.updated_at)) throw corrupt(this.path, 'migration cursor');
+      return { seq: row.seq, time: row.updated_at };
     });
   }
 
-  /** Records that notifications up to `seq` were handled; a lower seq never moves the cursor back. */
+  /**
+   * Records that notifications up to `seq` were handled, at `time`. A lower seq than the cursor's moves it back:
+   * handled after it, it is the controller's count now (one that counts again from 1 after a reinstall, or a
+   * cursor pushed up by one injected event). Kept up, the cursor made every later notification a repeat.
+   */
   saveMigrationCursor(service: string, instanceId: string, seq: number, time: number): void {
     checkInput(typeof service === 'string' && service.length > 0 && service.length <= MAX_SERVICE_LENGTH, 'service', service);
     checkInput(INSTANCE_RE.test(instanceId), 'instanceId', instanceId);
@@ -1184,7 +1188,7 @@ export class StateStore {
     this.write('save migration cursor', () => {
       this.stmt(
         `INSERT INTO migration_cursor (service, instance_id, seq, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (service, instance_id) DO UPDATE SET seq = max(seq, excluded.seq), updated_at = excluded.updated_at`,
+         ON CONFLICT (service, instance_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`,
       ).run(service, instanceId, seq, time);
     });
   }

@@ -62,6 +62,12 @@ export type MigrationStreamStatus =
   | { type: 'skipped'; reason: 'invalid' | 'foreign' | 'duplicate'; seq?: number | undefined; error?: VtpmError | undefined }
   | { type: 'ignored'; event: string };
 
+/**
+ * How far ahead of our clock an event's time may be before it counts as our clock's time plus this, for
+ * telling repeats from new events: clock skew between the controller and us, not an event from the future.
+ */
+export const MAX_EVENT_TIME_AHEAD_MS = 10 * 60_000;
+
 export interface MigrationStreamOptions {
   /** base URI of the Migration Controller (the AK certificate's migrationService) */
   service: string | URL;
@@ -69,6 +75,11 @@ export interface MigrationStreamOptions {
   instance: Uint8Array | string;
   /** resume after this seq (e.g. the last one a state store recorded) */
   afterSeq?: number | undefined;
+  /**
+   * When afterSeq was handled (ms since the epoch; a state store's save time): an event at or below afterSeq
+   * whose time is later is new, not a repeat (see MAX_EVENT_TIME_AHEAD_MS). Absent: seqs alone decide.
+   */
+  afterTime?: number | undefined;
   /** share a client (its TLS options and connections); otherwise one is made from tls/connectTimeoutMs and closed at the end */
   http?: HttpClient | undefined;
   tls?: TlsOptions | undefined;
@@ -224,6 +235,11 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
   const http = options.http ?? new HttpClient({ tls: options.tls, connectTimeoutMs: options.connectTimeoutMs ?? MIGRATION_STREAM_DEFAULTS.connectTimeoutMs });
   const aborted = (): boolean => signal?.aborted === true;
   let lastSeq = options.afterSeq;
+  // Seqs alone made one event with a huge seq (injected into an unsigned stream, or a controller whose count
+  // started again after a reinstall) turn every later notification into a "duplicate", for good: the cursor
+  // saved in the state file never moves back, so even a restarted watch skipped them. An event is a repeat
+  // only if both its seq and its time are at or below those of the last one handled.
+  let lastTime = options.afterTime;
   let failures = 0;
 
   try {
@@ -264,6 +280,9 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
               continue;
             }
             lastSeq = event.seq;
+            // a time in the future counts as now and a little: it cannot make the events of the next days repeats
+            const time = Math.min(event.time.getTime(), Date.now() + MAX_EVENT_TIME_AHEAD_MS);
+            lastTime = lastTime === undefined ? time : Math.max(lastTime, time);
             delivered++;
             yield event;
           }
@@ -334,7 +353,7 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
       });
       return { type: 'skipped', reason: 'foreign', seq: event.seq, error };
     }
-    if (lastSeq !== undefined && event.seq <= lastSeq) return { type: 'skipped', reason: 'duplicate', seq: event.seq };
+    if (lastSeq !== undefined && event.seq <= lastSeq && (lastTime === undefined || event.time.getTime() <= lastTime)) return { type: 'skipped', reason: 'duplicate', seq: event.seq };
     return event;
   }
 }

@@ -105,6 +105,8 @@ export interface SubscribeOptions {
   service: string;
   instance: string;
   afterSeq: number | undefined;
+  /** when afterSeq was handled (ms since the epoch), if known: later events at or below it are new (see migrationEvents) */
+  afterTime?: number | undefined;
   signal: AbortSignal;
   /** a promise it returns (a line waiting for a slow reader) is to be waited for before the stream reads or reconnects */
   onStatus: (status: MigrationStreamStatus) => Promise<void> | void;
@@ -114,7 +116,8 @@ export interface WatchDeps {
   attest(input: AttestInput): Promise<AttestReport>;
   attestController(service: string, signal: AbortSignal): Promise<ControllerReport>;
   subscribe(options: SubscribeOptions): AsyncIterable<MigrationEvent>;
-  loadCursor(service: string, instance: string): number | null;
+  /** the last seq handled, and when (ms since the epoch) if known */
+  loadCursor(service: string, instance: string): { seq: number; time?: number | undefined } | null;
   saveCursor(service: string, instance: string, seq: number): void;
   /** waits `ms` for the next periodic attestation; resolves early when `signal` aborts */
   sleep(ms: number, signal: AbortSignal): Promise<void>;
@@ -383,7 +386,8 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
 
   const consume = async (sub: Subscription): Promise<void> => {
     const streamSignal = AbortSignal.any([stop.signal, sub.abort.signal]);
-    const afterSeq = deps.loadCursor(sub.service, sub.instance) ?? undefined;
+    const cursor = deps.loadCursor(sub.service, sub.instance);
+    const afterSeq = cursor?.seq;
     // Stream lines wait for a slow reader as the notification lines do: the stream waits for what onStatus
     // returns before reading or reconnecting, so a controller whose events are all dropped (or that only
     // reconnects) cannot pile up lines, nor 'drain' listeners on stdout, while the reader does not read.
@@ -422,7 +426,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     // attestation a notification causes saves it; caught as the stream's, it was a stream failure the watch went on after
     let stateError: unknown = null;
     try {
-      for await (const event of deps.subscribe({ service: sub.service, instance: sub.instance, afterSeq, signal: streamSignal, onStatus })) {
+      for await (const event of deps.subscribe({ service: sub.service, instance: sub.instance, afterSeq, afterTime: cursor?.time, signal: streamSignal, onStatus })) {
         if (streamSignal.aborted) break;
         await flushDropped();
         summary.notifications++;

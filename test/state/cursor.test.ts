@@ -1,6 +1,6 @@
 // Migration notification cursors (schema version 3): the last seq a watcher
-// handled per controller and instance, kept across processes, never moving
-// back; a version-2 file gains the table when opened.
+// handled per controller and instance, and when, kept across processes; a
+// version-2 file gains the table when opened.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -12,20 +12,20 @@ import { tempDir } from './tmp.js';
 const I = 'ab'.repeat(32);
 const S = 'https://ctl.example/m/migrations';
 
-test('the cursor starts empty, only moves forward, is per controller and instance, and survives reopening', async (t) => {
+test('the cursor starts empty, is the last seq saved and when, per controller and instance, and survives reopening', async (t) => {
   const file = join(tempDir(t), 'state.db');
   const s = await openState(file);
   assert.equal(s.migrationCursor(S, I), null);
-  s.saveMigrationCursor(S, I, 5, 1000);
-  s.saveMigrationCursor(S, I, 3, 2000); // a late save of an older batch
-  assert.equal(s.migrationCursor(S, I), 5);
+  s.saveMigrationCursor(S, I, 9, 500);
+  s.saveMigrationCursor(S, I, 5, 1000); // handled after 9: the controller's count went back (a reinstall, or 9 was injected)
+  assert.deepEqual(s.migrationCursor(S, I), { seq: 5, time: 1000 });
   s.saveMigrationCursor('https://other.example/m', I, 1, 3000);
-  assert.equal(s.migrationCursor(S, I), 5);
-  assert.equal(s.migrationCursor('https://other.example/m', I), 1);
+  assert.deepEqual(s.migrationCursor(S, I), { seq: 5, time: 1000 });
+  assert.deepEqual(s.migrationCursor('https://other.example/m', I), { seq: 1, time: 3000 });
   assert.equal(s.migrationCursor(S, 'cd'.repeat(32)), null);
   s.close();
   const again = await openState(file, { create: false });
-  assert.equal(again.migrationCursor(S, I), 5);
+  assert.deepEqual(again.migrationCursor(S, I), { seq: 5, time: 1000 });
   assert.throws(() => again.saveMigrationCursor(S, 'not hex', 1, 1), /invalid instanceId/);
   assert.throws(() => again.saveMigrationCursor(S, I, -1, 1), /invalid seq/);
   again.close();
@@ -54,6 +54,6 @@ test('a version-2 file opens with the current version: stays and results kept, t
   assert.equal((check.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE name IN ('migration_cursor', 'observation_by_time', 'audit_run', 'result_by_run')`).get() as { n: number }).n, 4);
   check.close();
   v3.saveMigrationCursor(S, I, 7, 2000);
-  assert.equal(v3.migrationCursor(S, I), 7);
+  assert.deepEqual(v3.migrationCursor(S, I), { seq: 7, time: 2000 });
   v3.close();
 });

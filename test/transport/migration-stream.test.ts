@@ -144,6 +144,54 @@ test('duplicate seqs are dropped, also across a reconnection by a controller tha
   }
 });
 
+test('one event with a huge seq does not make every later one a duplicate: a repeat is at or below the last seq and time both', async () => {
+  // an event injected into the unsigned stream (or a controller counting again from 1): before, seq 2 and 3 were "duplicates" for good
+  const at = (minute: number): string => new Date(Date.UTC(2026, 10, 26, 12, minute)).toISOString();
+  const server = await startHttp((req, res) => {
+    openStream(res);
+    res.write(eventText(1, { time: at(0) }));
+    res.write(eventText(Number.MAX_SAFE_INTEGER, { time: at(1) }));
+    res.write(eventText(1, { time: at(0) })); // a true repeat: seq and time at or below the last
+    res.write(eventText(2, { time: at(2) }));
+    res.write(eventText(2, { time: at(2) }));
+    res.write(eventText(3, { time: at(3) }));
+    res.end();
+  });
+  try {
+    const run = await consume(server, (r) => r.statuses.some((x) => x.type === 'disconnected'));
+    assert.deepEqual(seqs(run), [1, Number.MAX_SAFE_INTEGER, 2, 3]);
+    const dups = run.statuses.filter((s) => s.type === 'skipped' && s.reason === 'duplicate').map((s) => (s as { seq: number }).seq);
+    assert.deepEqual(dups, [1, 2]);
+  } finally {
+    await server.close();
+  }
+});
+
+test('resuming from a saved cursor: events at or below it from before it was saved are repeats, later ones are new; a time far ahead counts as now', async () => {
+  const saved = Date.UTC(2026, 10, 26, 12, 0);
+  let connection = 0;
+  const server = await startHttp((req, res) => {
+    connection++;
+    openStream(res);
+    if (connection === 1) {
+      // a controller reinstalled since the cursor (seq 50) was saved: it counts from 1, and replays all it has
+      res.write(eventText(1, { time: new Date(saved - 60_000).toISOString() }));
+      res.write(eventText(2, { time: new Date(saved + 60_000).toISOString() }));
+      // one event dated years ahead: it cannot make the next days' events repeats
+      res.write(eventText(Number.MAX_SAFE_INTEGER - 1, { time: '2100-01-01T00:00:00Z' }));
+      res.write(eventText(3, { time: new Date(Date.now() + 11 * 60_000).toISOString() }));
+    }
+    res.end();
+  });
+  try {
+    const run = await consume(server, (r) => r.statuses.some((x) => x.type === 'disconnected'), { afterSeq: 50, afterTime: saved });
+    assert.deepEqual(seqs(run), [2, Number.MAX_SAFE_INTEGER - 1, 3]);
+    assert.ok(run.statuses.some((s) => s.type === 'skipped' && s.reason === 'duplicate' && s.seq === 1));
+  } finally {
+    await server.close();
+  }
+});
+
 test('backoff grows exponentially up to its maximum, then maxConsecutiveFailures ends it with the last error', async () => {
   const server = await startHttp((req, res) => {
     res.writeHead(503, { 'content-type': 'application/json' });

@@ -91,7 +91,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       assert.deepEqual(targets.filter((x) => x === sim.topUrl).length, 2);
       assert.ok(targets.includes(sim.platform.layer('vmm-a').url), 'the source attestation is in the history');
       const instance = sim.platform.layer('vm').instanceIdHex;
-      assert.equal(store.migrationCursor(sim.migrations!.controller.url, instance), 1);
+      assert.equal(store.migrationCursor(sim.migrations!.controller.url, instance)?.seq, 1);
     } finally {
       store.close();
     }

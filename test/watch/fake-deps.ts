@@ -190,7 +190,10 @@ export class FakeWorld {
         this.changed();
         return s;
       },
-      loadCursor: (service, instance) => this.cursors.get(`${service} ${instance}`) ?? null,
+      loadCursor: (service, instance) => {
+        const seq = this.cursors.get(`${service} ${instance}`);
+        return seq === undefined ? null : { seq };
+      },
       saveCursor: (service, instance, seq) => {
         this.cursors.set(`${service} ${instance}`, seq);
         this.savedSeqs.push(seq);

@@ -51,7 +51,7 @@ test('live migration: the VM is attested again on the new platform and accepted;
       store.history({ limit: 100 }).map((h) => h.target).sort(),
       [vmmA, w.sim.topUrl, w.sim.topUrl, w.sim.topUrl].sort(),
     );
-    assert.equal(store.migrationCursor(w.sim.migrations!.controller.url, after.instance!), 1);
+    assert.equal(store.migrationCursor(w.sim.migrations!.controller.url, after.instance!)?.seq, 1);
     // the stay on vmm-a was closed by its own migrate-out, the one on vmm-b is open
     const stays = store.stays(after.instance!);
     assert.equal(stays.length, 2);
@@ -176,7 +176,7 @@ test('the stream drops in the middle of an event: the watcher resumes after the 
   assert.equal(w.sim.migrations!.controller.stats.drops, 1);
   const last = w.lines.of('attested').at(-1)!;
   assert.equal(last.verdict, 'trusted', last.reason);
-  assert.equal(w.store.migrationCursor(w.sim.migrations!.controller.url, last.instance!), 3);
+  assert.equal(w.store.migrationCursor(w.sim.migrations!.controller.url, last.instance!)?.seq, 3);
   // all moves covered by at most three attestations after the initial one
   assert.ok(w.attestCalls <= 4, String(w.attestCalls));
 });

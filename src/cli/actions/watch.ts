@@ -248,7 +248,7 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       const { outcome } = await attestFrom(service, controllerPolicy, signal);
       return { result: outcome.result, trusted: outcome.result.verdict === 'trusted' };
     },
-    subscribe: ({ service, instance, afterSeq, signal, onStatus }) => migrationEvents({ ...input.stream, service, instance, afterSeq, signal, onStatus, http: client.http }),
+    subscribe: ({ service, instance, afterSeq, afterTime, signal, onStatus }) => migrationEvents({ ...input.stream, service, instance, afterSeq, afterTime, signal, onStatus, http: client.http }),
     loadCursor: (service, instance) => store.migrationCursor(service, instance),
     saveCursor: (service, instance, seq) => store.saveMigrationCursor(service, instance, seq, Date.now()),
     sleep,
