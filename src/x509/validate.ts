@@ -378,7 +378,10 @@ function checkIssuerKeySize(ca: Certificate, k: number, ref: CertRef, add: (c: C
 }
 
 function checkCriticalExtensions(cert: Certificate, i: number, ref: CertRef, add: (c: ChainCheck) => void): void {
-  const unknown = cert.extensions.filter((e) => e.critical && !PROCESSED_CRITICAL_EXTENSIONS.has(e.oid)).map((e) => extensionName(e.oid));
+  // Only the target's TrustedLayer extension is read: on an intermediate it is never decoded, so a critical one
+  // there is a critical extension not processed (RFC 5280 4.2), whatever its content.
+  const processed = (oid: string): boolean => PROCESSED_CRITICAL_EXTENSIONS.has(oid) && !(i > 0 && oid === OID.trustedLayer);
+  const unknown = cert.extensions.filter((e) => e.critical && !processed(e.oid)).map((e) => extensionName(e.oid));
   // An intermediate's name constraints bind the certificates below it whatever their criticality (RFC 5280
   // 6.1.4 (g)); not processing them, a path that violates a non-critical one would pass.
   const constrains = i > 0 && cert.extensions.some((e) => !e.critical && e.oid === OID.nameConstraints);

@@ -278,6 +278,39 @@ test('CHAIN_CRITICAL_EXTENSION: an intermediate\'s name constraints bind whateve
   assert.ok(validate(await makeChain({ leaf: { extensions: [constraints(false)] } })).valid);
 });
 
+test('CHAIN_CRITICAL_EXTENSION: a critical TrustedLayer extension on an intermediate is not processed (only the target\'s is read)', () => {
+  const root = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ca = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const leafKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const rootName = encodeName([['CN', 'TL Root']]);
+  const caName = encodeName([['CN', 'TL Intermediate']]);
+  const caExt = [extension(OID.basicConstraints, true, sequence(boolean(true))), extension(OID.keyUsage, true, bitStringBytes(Buffer.from([0x06])))];
+  const cert = (serial: string, issuerName: Buffer, subjectName: Buffer, key: KeyObject, signer: KeyObject, extensions: Buffer[]): Certificate =>
+    parseCertificate(signTbs(encodeTbs({ serial: serialFor(serial), issuerName, subjectName, spki: subjectPublicKeyInfo(key), extensions }), nodeSigner(signer)));
+  const anchor = cert('tl-root', rootName, rootName, root.publicKey, root.privateKey, caExt);
+  const store = TrustStore.fromCertificates([{ certificate: anchor, origin: 'tl' }]);
+  const leaf = cert('tl-leaf', caName, encodeName([['CN', 'TL AK']]), leafKey.publicKey, ca.privateKey, [extension(OID.basicConstraints, true, sequence())]);
+  // TrustedLayer { kind physical }, well formed, and a value that is not a TrustedLayer at all
+  for (const value of [sequence(tlv(0x0a, Buffer.from([0]))), sequence()]) {
+    for (const critical of [true, false]) {
+      const intermediate = cert(`tl-ca-${critical}-${value.length}`, rootName, caName, ca.publicKey, root.privateKey, [...caExt, extension(OID.trustedLayer, critical, value)]);
+      const r = validatePath(leaf, [intermediate], store, { at: AT });
+      if (critical) {
+        assertFails(r, 'CHAIN_CRITICAL_EXTENSION', 1);
+        assert.match(r.valid ? '' : r.message, /critical extension\(s\) not processed: trustedLayer/);
+      } else {
+        assert.ok(r.valid, r.valid ? '' : r.message);
+      }
+    }
+  }
+  // on the target, a critical TrustedLayer is read (and a well-formed one passes)
+  const intermediate = cert('tl-ca-plain', rootName, caName, ca.publicKey, root.privateKey, caExt);
+  const target = cert('tl-leaf-crit', caName, encodeName([['CN', 'TL AK']]), leafKey.publicKey, ca.privateKey, [extension(OID.trustedLayer, true, sequence(tlv(0x0a, Buffer.from([0]))))]);
+  const ok = validatePath(target, [intermediate], store, { at: AT });
+  assert.ok(ok.valid, ok.valid ? '' : ok.message);
+  assert.equal(ok.layer?.kind, 'physical');
+});
+
 test('CHAIN_EKU: the required EKU is missing', async () => {
   const chain = await makeChain({ leaf: { eku: [EK] } });
   assert.ok(validate(chain, { requireEku: 'ek' }).valid);
