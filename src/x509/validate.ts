@@ -405,6 +405,14 @@ interface CrlProblem {
 }
 
 /** The problem of one CRL naming the issuer, or null when it can be used: signed by the issuer, current at `at`, supported. */
+/** Whether `issuer`'s key signed the CRL (remembered in the cache when it did). */
+function signedBy(crl: Crl, issuer: Certificate, options: ValidationOptions): boolean {
+  if (options.cache?.hasVerifiedLink(issuer.fingerprint, crl.fingerprint)) return true;
+  if (!verifySignature(crl.signatureAlgorithm, crl.tbs, crl.signature, issuer.publicKey).ok) return false;
+  options.cache?.recordVerifiedLink(issuer.fingerprint, crl.fingerprint);
+  return true;
+}
+
 function crlProblem(crl: Crl, issuer: Certificate, issuerLabel: string, at: number, options: ValidationOptions): CrlProblem | null {
   const what = `CRL ${crl.fingerprint.slice(0, 16)} (thisUpdate ${iso(crl.thisUpdate)})`;
   const problem = (code: string, message: string, authentic = true, extra?: Partial<CheckResult>): CrlProblem => ({
@@ -455,8 +463,9 @@ function checkRevocation(
   const isCa = cert.ext.basicConstraints?.ca === true;
   const named = (options.crls ?? []).filter((crl) => crl.issuer.key === cert.issuer.key);
   // a CRL of the issuer's name whose authority key identifier is another key's: another CA of that name, or the
-  // issuer's rolled-over key, whose CRL says nothing of certificates this key issued
-  const ofIssuer = named.filter((crl) => !(crl.authorityKeyId && issuer.ext.subjectKeyId && Buffer.compare(crl.authorityKeyId, issuer.ext.subjectKeyId) !== 0));
+  // issuer's rolled-over key, whose CRL says nothing of certificates this key issued. Unless this key signed it:
+  // then it is the issuer's own CRL with a wrong identifier, and left out, the revocations it lists went unseen.
+  const ofIssuer = named.filter((crl) => !(crl.authorityKeyId && issuer.ext.subjectKeyId && Buffer.compare(crl.authorityKeyId, issuer.ext.subjectKeyId) !== 0) || signedBy(crl, issuer, options));
   if (ofIssuer.length === 0) {
     const otherKey = named.length > 0 ? ` (${named.length} CRL(s) of its issuer's name are for another key: their authority key identifier is not the issuer's)` : '';
     add({ id, status: 'skip', message: `${who}: no CRL from its issuer given${otherKey}; revocation not checked`, certificate: ref });

@@ -417,6 +417,15 @@ test("a superseded CRL or a namesake key's CRL next to a current one is left out
   const skip = skipped.checks.find((c) => c.id === 'chain.revocation.0')!;
   assert.equal(skip.status, 'skip');
   assert.match(skip.message, /no CRL from its issuer given \(1 CRL\(s\) of its issuer's name are for another key: their authority key identifier is not the issuer's\); revocation not checked/);
+  // Unless the issuer's key signed it: that is the issuer's own CRL with a wrong identifier, and its revocations count.
+  const misnamed = await makeCrl({
+    issuer: chain.intermediate,
+    omitAuthorityKeyId: true,
+    extensions: [await x509.AuthorityKeyIdentifierExtension.create(rolledOver.intermediate.keys.publicKey)],
+    revoked: [{ serial: chain.leaf.serial }],
+  });
+  assertFails(validate(chain, { crls: [misnamed] }), 'CHAIN_REVOKED', 0);
+  assertFails(validate(chain, { crls: [namesake, misnamed, current] }), 'CHAIN_REVOKED', 0);
 });
 
 test('a non-self-signed anchor ends the path: nothing above it is looked for', async () => {
