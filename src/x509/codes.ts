@@ -25,7 +25,7 @@ export const CHAIN_CODES = {
   CHAIN_TOO_LONG: { kind: 'verification', summary: 'the path would be longer than the depth cap (8 certificates by default)' },
   CHAIN_BAD_SIGNATURE: { kind: 'verification', summary: "a certificate's signature does not verify with its issuer's public key" },
   CHAIN_UNSUPPORTED_ALGORITHM: { kind: 'verification', summary: 'a signature or key algorithm vtpm-verify does not support' },
-  CHAIN_WEAK_ALGORITHM: { kind: 'verification', summary: 'warning: a certificate in the path is signed with SHA-1, or an issuing key is an RSA key under 2048 bits or an EC key under 256 bits' },
+  CHAIN_WEAK_ALGORITHM: { kind: 'verification', summary: 'warning: a certificate in the path, or a CRL its revocation is judged on, is signed with SHA-1, or an issuing key is an RSA key under 2048 bits or an EC key under 256 bits' },
   CHAIN_WEAK_KEY: { kind: 'verification', summary: 'an issuing key in the path (intermediate or anchor) is too small to trust its signatures: RSA under 1024 bits, EC under 160 bits' },
   CHAIN_NAME_MISMATCH: { kind: 'verification', summary: "a certificate's issuer name does not match its issuer's subject name" },
   CHAIN_KEY_ID_MISMATCH: { kind: 'verification', summary: "a certificate's authority key identifier does not match its issuer's subject key identifier" },

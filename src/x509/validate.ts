@@ -492,6 +492,11 @@ function checkRevocation(
     else usable.push(crl);
   }
 
+  const weak = usable.filter((crl) => crl.signatureAlgorithm.hash === 'sha1');
+  if (weak.length > 0) {
+    const names = weak.map((crl) => `CRL ${crl.fingerprint.slice(0, 16)} (${crl.signatureAlgorithm.name})`).slice(0, MAX_NAMES_SHOWN).join(', ');
+    add({ id: `chain.revocation-algorithm.${i}`, status: 'warn', code: 'CHAIN_WEAK_ALGORITHM', message: `${who}: its revocation is judged on ${weak.length} CRL(s) signed with SHA-1: ${names}`, certificate: ref });
+  }
   const revocation = earliestRevocation(usable, cert.serial, at);
   if (revocation) {
     const { entry, crl } = revocation;

@@ -116,6 +116,12 @@ test('CHAIN_WEAK_ALGORITHM: a SHA-1 signature is accepted with a warning', async
       ['CHAIN_WEAK_ALGORITHM', 1],
     ],
   );
+  // so is a CRL signed with SHA-1 that the certificate's revocation is judged on
+  const withCrl = validate(chain, { crls: [await makeCrl({ issuer: chain.intermediate })] });
+  assert.ok(withCrl.valid);
+  const crlWarning = withCrl.warnings.find((w) => w.id === 'chain.revocation-algorithm.0');
+  assert.equal(crlWarning?.code, 'CHAIN_WEAK_ALGORITHM');
+  assert.match(crlWarning?.message ?? '', /judged on 1 CRL\(s\) signed with SHA-1/);
 });
 
 async function rsaKeys(modulusLength: number): Promise<webcrypto.CryptoKeyPair> {
