@@ -83,15 +83,26 @@ export function toEar(result: AttestationResult, opts: EarOptions = {}): EarClai
   };
 
   // With no layer at all (the top never answered), the VM still gets an
-  // entry: status none, nothing claimed.
+  // entry: nothing claimed (its status, as the result is not trusted, warning).
   const layers: LayerResult[] = result.layers.length
     ? result.layers
     : [{ position: 0, uri: result.target, status: 'not-reached', nonce: result.nonce, checks: [], rules: [] }];
-  for (const layer of layers) {
+  const appraisals = layers.map((layer) => {
     // Chain-wide rules and state findings are about the attested VM: they go with the top layer.
     const outcomes = layer.position === 0 ? [...layerOutcomes(layer), ...resultWideOutcomes(result)] : layerOutcomes(layer);
-    claims.submods[submodName(layer)] = appraisal(layer, outcomes, result.policy.id);
+    return appraisal(layer, outcomes, result.policy.id);
+  });
+  // Deep attestation: a layer is no more trustworthy than the platform it runs on. Each submod's status is
+  // never better than that of any layer below it, and the attested VM's is never `affirming` unless the
+  // result is trusted: binding checks (a host that does not host the VM, a stale table, a foreign issuer) are
+  // recorded on the lower layer, and a walk cut short has no submod for what it never reached. Before, the
+  // VM's entry said `affirming` in all those results; a relying party reading only it got more than was shown.
+  // The vectors stay each layer's own claims.
+  for (let i = appraisals.length - 2; i >= 0; i--) {
+    appraisals[i]!['ear.status'] = worseTier(appraisals[i]!['ear.status'], appraisals[i + 1]!['ear.status']);
   }
+  if (result.verdict !== 'trusted') appraisals[0]!['ear.status'] = worseTier(appraisals[0]!['ear.status'], 'warning');
+  layers.forEach((layer, i) => (claims.submods[submodName(layer)] = appraisals[i]!));
   return claims;
 }
 

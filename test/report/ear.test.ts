@@ -178,13 +178,15 @@ test('baseline policy: identity (and hardware for the physical layer) affirmed, 
   assert.ok(Object.values(ear.submods).every((s) => s['ear.status'] === 'affirming'));
 });
 
-test('PCR mismatch at the VMM: that submod is warning with executables 33; the others stay affirming', () => {
+test('PCR mismatch at the VMM: that submod is warning with executables 33; the VM on it is warning too, its own vector clean; the host stays affirming', () => {
   const ear = toEar(pcrMismatchAtVmmResult());
   const vmm = ear.submods['layer1-vmm']!;
   assert.equal(vmm['ear.status'], 'warning');
   assert.equal(vmm['ear.trustworthiness-vector'].executables, 33);
   assert.equal(vmm['vtpm-verify.layer'].code, 'POLICY_PCR_VALUE');
-  assert.equal(ear.submods['layer0-vm']!['ear.status'], 'affirming');
+  // a VM is no more trustworthy than the VMM it runs on: before, its entry said affirming in a result not trusted
+  assert.equal(ear.submods['layer0-vm']!['ear.status'], 'warning');
+  assert.equal(vectorStatus(ear.submods['layer0-vm']!['ear.trustworthiness-vector']), 'affirming');
   assert.equal(ear.submods['layer2-physical']!['ear.status'], 'affirming');
   assert.deepEqual(ear['vtpm-verify.result'], {
     target: 'https://vm-23.prod.example:8443',
@@ -216,6 +218,35 @@ test('a physical layer that ends the walk under a vPlatform CA: its identity is 
   assert.equal(vectorStatus(vector), 'contraindicated');
 });
 
+test('the VM is never affirming in a result that is not trusted: a binding check failed on the layer below, a host contraindicated below a VMM', () => {
+  // VPLATFORM_INSTANCE_NOT_HOSTED is recorded on the VMM (its table does not host the VM); the VM's own checks all pass
+  const r = trustedResult();
+  r.verdict = 'not-trusted';
+  r.layers[1]!.status = 'not-trusted';
+  r.layers[1]!.checks.push(fail('binding.hosted', 'VPLATFORM_INSTANCE_NOT_HOSTED', 'the VMM does not host the instance'));
+  let ear = toEar(r);
+  assert.notEqual(ear.submods['layer1-vmm']!['ear.status'], 'affirming');
+  assert.equal(ear.submods['layer0-vm']!['ear.status'], ear.submods['layer1-vmm']!['ear.status']);
+  assert.equal(vectorStatus(ear.submods['layer0-vm']!['ear.trustworthiness-vector']), 'affirming');
+  assert.equal(ear.submods['layer2-physical']!['ear.status'], 'affirming');
+  // a verdict not trusted for a reason on no layer (a chain-wide outcome the mapping does not know) still keeps the VM from affirming
+  const chainWide = trustedResult();
+  chainWide.verdict = 'not-trusted';
+  assert.ok(Object.values(toEar(trustedResult()).submods).every((s) => s['ear.status'] === 'affirming'));
+  assert.equal(toEar(chainWide).submods['layer0-vm']!['ear.status'], 'warning');
+  // the worst status below carries up: a contraindicated host makes the VMM and the VM contraindicated
+  const forged = trustedResult();
+  forged.verdict = 'not-trusted';
+  forged.layers[2]!.status = 'not-trusted';
+  forged.layers[2]!.checks.push(fail('quote.signature', 'QUOTE_BAD_SIGNATURE', 'the quote signature does not verify'));
+  ear = toEar(forged);
+  assert.deepEqual(
+    Object.values(ear.submods).map((a) => a['ear.status']),
+    ['contraindicated', 'contraindicated', 'contraindicated'],
+  );
+  assert.equal(vectorStatus(ear.submods['layer1-vmm']!['ear.trustworthiness-vector']), 'affirming', 'the VMM vector keeps its own claims');
+});
+
 test('a not-trusted layer is never better than warning, even when its code maps to nothing', () => {
   const r = trustedResult();
   r.layers[1]!.status = 'not-trusted';
@@ -237,7 +268,8 @@ test('no layer reached, or an unusable nonce: still a valid claims set', () => {
     if (nonce !== undefined) assert.ok(nonce.length >= 10 && nonce.length <= 74, nonce);
   }
   assert.deepEqual(Object.keys(ear.submods), ['layer0-vm']);
-  assert.equal(ear.submods['layer0-vm']!['ear.status'], 'none');
+  assert.deepEqual(ear.submods['layer0-vm']!['ear.trustworthiness-vector'], {});
+  assert.equal(ear.submods['layer0-vm']!['ear.status'], 'warning');
   assert.equal(submodName({ position: 3, kind: 'physical' }), 'layer3-physical');
 });
 
