@@ -57,6 +57,12 @@ export interface EarOptions {
   developer?: string;
   /** ear.verifier-id.build, e.g. "vtpm-verify 0.1.0"; default "vtpm-verify" */
   build?: string;
+  /**
+   * The relying party's challenge the top nonce was drawn from (attest/verify --challenge; the caller has
+   * checked it is): eat_nonce is then the challenge itself, which the relying party can compare with the one it
+   * chose. Otherwise eat_nonce is the top nonce, a hash of random bytes, the start time and the target.
+   */
+  challenge?: Uint8Array;
 }
 
 /** "layer0-vm", "layer1-vmm", "layer2-physical" ("layer2-host" when the kind is unknown). */
@@ -69,7 +75,7 @@ export function toEar(result: AttestationResult, opts: EarOptions = {}): EarClai
   const finished = Math.floor(Date.parse(result.finishedAt) / 1000);
   // a result with an unusable finishedAt (hand-edited, say) is issued now rather than in 1970
   const iat = opts.iat ?? (Number.isFinite(finished) ? finished : Math.floor(Date.now() / 1000));
-  const nonce = nonceClaim(result.nonce);
+  const nonce = nonceClaim(opts.challenge !== undefined ? Buffer.from(opts.challenge).toString('hex') : result.nonce);
   const verdict: EarClaims['vtpm-verify.result'] = { target: result.target, verdict: result.verdict, reason: result.reason };
   if (result.name !== undefined) verdict.name = result.name;
   if (result.error) verdict.code = result.error.code;

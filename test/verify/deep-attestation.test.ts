@@ -503,6 +503,15 @@ test('a bundle dated ahead by whoever saved it passes freshness at that later ti
     assert.equal(JSON.parse(readFileSync(file, 'utf8')).random, hex);
     const ok = await runCli(['verify', file, '--trust', sim.trustDir, '--challenge', hex, '--json']);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    // the EAR says which challenge the result answers: eat_nonce is the challenge itself, which the relying party
+    // can compare (without it, the top nonce: a hash of random bytes, time and target it cannot recompute)
+    const ear = await runCli(['verify', file, '--trust', sim.trustDir, '--challenge', hex, '--ear']);
+    assert.equal(ear.code, 0, ear.stdout + ear.stderr);
+    assert.equal(JSON.parse(ear.stdout).eat_nonce, challenge.toString('base64url'));
+    const earLive = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--challenge', hex, '--ear']);
+    assert.equal(JSON.parse(earLive.stdout).eat_nonce, challenge.toString('base64url'));
+    const plain = await runCli(['verify', file, '--trust', sim.trustDir, '--ear']);
+    assert.equal(JSON.parse(plain.stdout).eat_nonce, bundleTopNonce(parseBundle(readFileSync(file, 'utf8'))).nonce.toString('base64url'));
     const other = await runCli(['verify', file, '--trust', sim.trustDir, '--challenge', 'b6'.repeat(32), '--json']);
     assert.equal(other.code, 1, other.stdout + other.stderr);
     assert.equal(other.json?.error?.code, 'BUNDLE_CHALLENGE_MISMATCH');

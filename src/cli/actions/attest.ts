@@ -97,7 +97,7 @@ export async function runAttest(url: string, opts: AttestOptions): Promise<Comma
         saveError = err;
       }
     }
-    const rendered = await renderOutcome(outcome.result, opts, earKey);
+    const rendered = await renderOutcome(outcome.result, opts, earKey, undefined, opts.challenge);
     if (!saveError) return rendered;
     // a bundle that cannot be written does not hide the verdict (recorded in the state file already):
     // the result is shown, and a failed attestation keeps its code (1 wins, as for audit reports)
@@ -162,7 +162,7 @@ export async function runVerifyBundle(file: string, opts: VerifyBundleOptions): 
   // the verdict is of evidence collected then, not now: said under it (without a freshness rule any date passes)
   const freshness = setup.policy.spec.freshness !== undefined;
   const when = `evidence collected ${result.evidenceTime} (the bundle's time), judged as of then${freshness ? '' : '; no freshness rule bounds its age'}`;
-  return renderOutcome(result, opts, earKey, when);
+  return renderOutcome(result, opts, earKey, when, opts.challenge);
 }
 
 /** The walk options every live or offline attestation shares. */
@@ -203,7 +203,14 @@ async function readEarKey(path: string) {
   return parseEarSigningKey(readInputText(path, 'EAR signing key', 64 * 1024));
 }
 
-async function renderOutcome(result: AttestationResult, opts: { json: boolean; ear: boolean; verbose: boolean }, earKey: Awaited<ReturnType<typeof readEarKey>> | undefined, note?: string): Promise<CommandOutcome> {
+/** challenge: the relying party's, which the top nonce was drawn from (checked): the EAR's eat_nonce */
+async function renderOutcome(
+  result: AttestationResult,
+  opts: { json: boolean; ear: boolean; verbose: boolean },
+  earKey: Awaited<ReturnType<typeof readEarKey>> | undefined,
+  note?: string,
+  challenge?: Uint8Array,
+): Promise<CommandOutcome> {
   const exitCode = exitCodeForVerdict(result.verdict);
   const ok = result.verdict === 'trusted';
   const { VtpmError } = await import('../../errors.js');
@@ -212,7 +219,7 @@ async function renderOutcome(result: AttestationResult, opts: { json: boolean; e
     : undefined;
   if (opts.ear) {
     const { toEar, earJson, signEar } = await import('../../report/ear.js');
-    const claims = toEar(result, { build: `vtpm-verify ${VERSION}` });
+    const claims = toEar(result, { build: `vtpm-verify ${VERSION}`, ...(challenge !== undefined ? { challenge } : {}) });
     const text = earKey ? await signEar(claims, earKey) : earJson(claims);
     return { ok, exitCode, result, error, human: () => text };
   }
