@@ -202,7 +202,7 @@ export interface AuditRunSummary {
   interrupted: string | null;
   /** null until it finished */
   failureCodes: { code: string; count: number }[] | null;
-  /** the previous finished run of the same inventory and shard, and the changes since; null when there is none */
+  /** the previous finished, uninterrupted run of the same inventory and shard, and the changes since; null when there is none */
   since: RunChanges | null;
 }
 
@@ -1056,8 +1056,11 @@ export class StateStore {
     // numbers the summary and `history --runs` show as they are: a BLOB or text there (CHECK (planned >= 0) lets both through) was listed as "20/\u0000…"
     if (!Number.isSafeInteger(r.planned) || r.planned < 0) throw corrupt(this.path, 'audit run planned count');
     if (r.exit_code !== null && !(Number.isSafeInteger(r.exit_code) && r.exit_code >= 0 && r.exit_code <= 255)) throw corrupt(this.path, 'audit run exit code');
+    // The run compared with: the last one that audited the whole of its share. A run stopped by SIGINT/SIGTERM
+    // (interrupted) covers part of it, as a killed one does: compared with it, every VM it did not reach
+    // read as "audited for the first time", hiding a VM that went from trusted to not trusted since the run before.
     const previous = this.stmt(
-      `SELECT id FROM audit_run WHERE inventory = @inventory AND shard IS @shard AND finished_at IS NOT NULL
+      `SELECT id FROM audit_run WHERE inventory = @inventory AND shard IS @shard AND finished_at IS NOT NULL AND interrupted IS NULL
          AND (started_at < @startedAt OR (started_at = @startedAt AND id < @id))
        ORDER BY started_at DESC, id DESC LIMIT 1`,
     ).get({ inventory: r.inventory, shard: r.shard, startedAt: r.started_at, id: r.id }) as { id: number } | undefined;

@@ -14,11 +14,11 @@ const T0 = Date.UTC(2026, 10, 20);
 const HOUR = 3_600_000;
 
 /** One audit run of `verdicts` (target → verdict), finished unless `finished` is false. */
-function auditRun(s: StateStore, at: number, verdicts: Record<string, string>, opts: { inventory?: string; shard?: string | null; finished?: boolean } = {}): number {
+function auditRun(s: StateStore, at: number, verdicts: Record<string, string>, opts: { inventory?: string; shard?: string | null; finished?: boolean; interrupted?: string } = {}): number {
   const id = s.beginAuditRun({ startedAt: at, inventory: opts.inventory ?? 'fleet.yaml', shard: opts.shard ?? null, planned: Object.keys(verdicts).length });
   let i = 0;
   for (const [target, verdict] of Object.entries(verdicts)) s.appendResult({ time: at + ++i, target, verdict, runId: id });
-  if (opts.finished !== false) s.finishAuditRun(id, { finishedAt: at + 1000, exitCode: Object.values(verdicts).every((v) => v === 'trusted') ? 0 : 1, interrupted: null, failureCodes: [] });
+  if (opts.finished !== false) s.finishAuditRun(id, { finishedAt: at + 1000, exitCode: Object.values(verdicts).every((v) => v === 'trusted') ? 0 : 1, interrupted: opts.interrupted ?? null, failureCodes: [] });
   return id;
 }
 
@@ -82,6 +82,30 @@ test('counts come from the stored results; changes are against the previous fini
   assert.throws(() => s.finishAuditRun(r2, { finishedAt: T0, exitCode: 0, interrupted: null, failureCodes: [] }), /audit run \d+ is no longer there to finish/);
   assert.throws(() => s.beginAuditRun({ startedAt: T0, inventory: 'fleet.yaml', shard: '1-of-2', planned: 1 }), /invalid shard/);
   assert.throws(() => s.appendResult({ time: T0, target: a, verdict: 'trusted', runId: 0 }), /invalid runId/);
+});
+
+test('an interrupted run is not what the next run is compared with: a VM it did not reach is not "new", and its change shows', async (t) => {
+  const s = await openState(join(tempDir(t), 'state.db'));
+  t.after(() => s.close());
+  const a = 'https://a.example';
+  const b = 'https://b.example';
+  const c = 'https://c.example';
+  const r1 = auditRun(s, T0, { [a]: 'trusted', [b]: 'trusted', [c]: 'trusted' });
+  // SIGTERM (a CronJob's deadline) after one VM: b and c never started
+  const stopped = auditRun(s, T0 + HOUR, { [a]: 'trusted' }, { interrupted: 'SIGTERM' });
+  const r3 = auditRun(s, T0 + 2 * HOUR, { [a]: 'trusted', [b]: 'not-trusted', [c]: 'trusted' });
+  const byId = new Map(s.auditRuns().map((r) => [r.id, r]));
+  assert.equal(byId.get(stopped)!.since?.runId, r1, 'the interrupted run itself is compared with the run before it');
+  assert.deepEqual(byId.get(stopped)!.since?.gone, 2);
+  assert.deepEqual(byId.get(r3)!.since, {
+    runId: r1,
+    worse: 1,
+    better: 0,
+    other: 0,
+    added: 0,
+    gone: 0,
+    changes: [{ target: b, before: 'trusted', now: 'not-trusted' }],
+  });
 });
 
 test('prune: a run goes with its last result; a dry run counts it and deletes nothing', async (t) => {
