@@ -66,12 +66,20 @@ export function failureOf(result: AttestationResult): AuditFailure {
 export function renderFailures(failures: readonly AuditFailure[], style: Style, verbose: boolean): string[] {
   if (!failures.length) return [];
   const lines = ['', style.bold('Not trusted or unreachable')];
-  const shown = verbose ? failures : failures.slice(0, FAILURES_SHOWN);
+  // the not trusted first (each group in inventory order): with a VMM down early in the inventory, its
+  // unreachable VMs filled the list and the VM behind exit 1 was only "... and N more" (in a cron job's mail)
+  const ordered = [...failures.filter((f) => f.verdict === 'not-trusted'), ...failures.filter((f) => f.verdict !== 'not-trusted')];
+  const shown = verbose ? ordered : ordered.slice(0, FAILURES_SHOWN);
   for (const f of shown) {
     const mark = f.verdict === 'not-trusted' ? style.bad('✗') : style.warn('?');
     const where = f.layer !== null ? ` at layer ${f.layer}` : '';
     lines.push(`  ${mark} ${terminalSafe(f.name)}  ${style.code(terminalSafe(f.code))}${where}: ${style.dim(terminalSafe(f.message))}`);
   }
-  if (shown.length < failures.length) lines.push(style.dim(`  ... and ${failures.length - shown.length} more (--verbose lists all; the reports have every result)`));
+  if (shown.length < ordered.length) {
+    const hidden = ordered.slice(shown.length);
+    const notTrusted = hidden.filter((f) => f.verdict === 'not-trusted').length;
+    const kinds = notTrusted > 0 ? `${notTrusted} not trusted, ${hidden.length - notTrusted} unreachable or incomplete` : 'unreachable or incomplete';
+    lines.push(style.dim(`  ... and ${hidden.length} more, ${kinds} (--verbose lists all; the reports have every result)`));
+  }
   return lines;
 }

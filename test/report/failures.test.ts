@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runReportCommand, type ReportCommandResult } from '../../src/cli/actions/report.js';
-import { FAILURE_TEXT_MAX, cutFailureText, failureOf } from '../../src/report/failures.js';
+import { FAILURES_SHOWN, FAILURE_TEXT_MAX, cutFailureText, failureOf, renderFailures, type AuditFailure } from '../../src/report/failures.js';
+import { PLAIN } from '../../src/cli/output.js';
 import { renderAuditReportJson, type AuditReport } from '../../src/report/json-report.js';
 import { summarize } from '../../src/report/summary.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -56,4 +57,18 @@ test('report: failing VMs with megabytes of reason each give a short failure lis
     merged.results.filter((r) => r.verdict !== 'trusted').map((r) => r.reason.length),
     results.filter((r) => r.verdict !== 'trusted').map((r) => r.reason.length),
   );
+});
+
+test('the terminal list shows the not trusted first: unreachable VMs early in the inventory do not push the VM behind exit 1 under "... and N more"', () => {
+  const unreachable: AuditFailure[] = Array.from({ length: 25 }, (_, i) => ({ name: `vm-${String(i).padStart(2, '0')}`, verdict: 'incomplete', code: 'TRANSPORT_REFUSED', layer: 1, message: 'connection refused' }) as AuditFailure);
+  const tampered = { name: 'vm-99', verdict: 'not-trusted', code: 'POLICY_PCR_VALUE', layer: 0, message: 'PCR 7 differs' } as AuditFailure;
+  const lines = renderFailures([...unreachable, tampered], PLAIN, false);
+  assert.match(lines[2]!, /✗ vm-99  POLICY_PCR_VALUE at layer 0/);
+  assert.equal(lines.filter((l) => /^  [✗?] /.test(l)).length, FAILURES_SHOWN);
+  assert.match(lines.at(-1)!, /\.\.\. and 6 more, unreachable or incomplete \(--verbose lists all/);
+  // the rest keep inventory order
+  assert.match(lines[3]!, /\? vm-00 /);
+  const many = renderFailures([...unreachable, ...Array.from({ length: 22 }, () => tampered)], PLAIN, false);
+  assert.match(many.at(-1)!, /and 27 more, 2 not trusted, 25 unreachable or incomplete/);
+  assert.equal(renderFailures([...unreachable, tampered], PLAIN, true).length, 2 + 26);
 });
