@@ -6,6 +6,8 @@
 // key that named it; all of them are reported at once (exit 2), together
 // with the issues of any policy file the inventory names.
 
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { VtpmError } from '../errors.js';
 import type { AuditProfile, AuditTarget } from '../audit/run.js';
 import type { Inventory, InventoryIssue, InventoryVm, PendingIssue, Setting } from '../audit/inventory.js';
@@ -45,6 +47,13 @@ export interface AuditSetup {
   clients: EvidenceClient[];
   /** trust files that could not be used (not fatal), for stderr */
   warnings: string[];
+  /**
+   * What decides the fleet's verdicts besides the inventory's own text, one line each: every policy the
+   * inventory and command line name (its files' SHA-256), every trust store's anchors (with their labels)
+   * and intermediates, and --max-depth. The same for every shard of one audit (every VM's settings are
+   * loaded, not only the shard's); CRLs are left out, as they are refreshed between one shard and the next.
+   */
+  config: string[];
   close(): void;
 }
 
@@ -212,5 +221,32 @@ export function setupAudit(
     }
     throw invalid([...located, ...policyIssues]);
   }
-  return { targets, profiles: profiles.size, clients, warnings, close };
+  const config = [
+    `max-depth ${defaults.maxDepth ?? 'default'}`,
+    ...[...policies].map(([path, loaded]) => `policy ${JSON.stringify(path)} ${loaded ? policyFilesDigest(loaded.policy) : 'none'}`),
+    ...[...stores].map(([id, loaded]) => `trust ${id} ${loaded ? trustDigest(loaded.trust) : 'none'}`),
+  ].sort();
+  return { targets, profiles: profiles.size, clients, warnings, config, close };
+}
+
+/** SHA-256 of a policy's file and the files it includes, as they are now (read just before, to load it). */
+function policyFilesDigest(policy: Policy): string {
+  const h = createHash('sha256');
+  for (const file of [policy.file ?? '', ...policy.includes]) {
+    h.update(`${file}\0`);
+    try {
+      h.update(readFileSync(file));
+    } catch (err) {
+      h.update(`unreadable ${(err as NodeJS.ErrnoException).code ?? ''}`);
+    }
+    h.update('\0');
+  }
+  return h.digest('hex');
+}
+
+/** SHA-256 of a trust store's anchors (fingerprint and labels) and intermediates, in a fixed order. */
+function trustDigest(store: TrustStore): string {
+  const anchors = store.anchors.map((a) => `${a.certificate.fingerprint}:${[...a.labels].sort().join(',')}`).sort();
+  const intermediates = store.intermediates.map((c) => c.fingerprint).sort();
+  return createHash('sha256').update(`${anchors.join(' ')}\n${intermediates.join(' ')}`).digest('hex');
 }

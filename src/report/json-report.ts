@@ -44,6 +44,12 @@ export interface AuditRun {
   shard?: { index: number; count: number };
   /** the --run-label the run was given: the shards of one audit share it (see RUN_LABEL_RE) */
   label?: string;
+  /**
+   * SHA-256 of what decides the verdicts: the tool's version, the inventory's text, every policy file it and
+   * the command line name, every trust store's anchors (with labels) and intermediates, --max-depth (not CRLs,
+   * refreshed between shards). The shards of one audit share it; `report` refuses shards that differ.
+   */
+  config?: { sha256: string };
   concurrency?: number;
   /** the machine that ran the audit */
   hostname?: string;

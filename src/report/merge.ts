@@ -22,6 +22,8 @@ export interface MergedReport {
   shard?: Shard;
   /** its run's label (audit --run-label) */
   label?: string;
+  /** its run's configuration digest (AuditRun.config) */
+  config?: { sha256: string };
   hostname?: string;
   startedAt: string;
   finishedAt: string;
@@ -97,6 +99,16 @@ export class ReportMerger {
     if (first && first.label !== run.label) {
       throw mismatch(`${file} ${describeLabel(run.label)}, ${first.file} ${describeLabel(first.label)}: the shards of one audit share their run label (one is from another run)`, { file, check: 'run.label', expected: first.label ?? null, actual: run.label ?? null });
     }
+    // Shards judged by different rules (another policy or trust store on one machine, an inventory edited
+    // between two shards' starts, another version) do not make one audit: merged, some VMs were judged more
+    // leniently than the report says. Reports written before the digest existed are not compared.
+    const otherConfig = run.config && this.reports.find((r) => r.config !== undefined && r.config.sha256 !== run.config!.sha256);
+    if (otherConfig) {
+      throw mismatch(
+        `${file} and ${otherConfig.file} were audited with different configurations (the tool's version, the inventory's text, a policy file, or the trust anchors or intermediates differ): the shards of one audit are judged by the same rules`,
+        { file, check: 'run.config', expected: otherConfig.config!.sha256, actual: run.config!.sha256 },
+      );
+    }
     if (run.shard && run.shard.count > MAX_SHARDS) throw new ParseError('REPORT_INVALID', `${file} claims shard ${run.shard.index} of ${run.shard.count}: at most ${MAX_SHARDS} shards`, { file, check: 'run.shard.count', actual: run.shard.count, max: MAX_SHARDS });
     if (first && !sameInventory(first.inventory, inventory)) {
       throw mismatch(`${file} audited the inventory ${describeInventory(inventory)}, ${first.file} ${describeInventory(first.inventory)}: only shards of one inventory merge`, { file, check: 'run.inventory', expected: first.inventory, actual: inventory });
@@ -121,6 +133,7 @@ export class ReportMerger {
       inventory,
       ...(run.shard ? { shard: { index: run.shard.index, count: run.shard.count } } : {}),
       ...(run.label !== undefined ? { label: run.label } : {}),
+      ...(run.config !== undefined ? { config: { sha256: run.config.sha256 } } : {}),
       ...(run.hostname !== undefined ? { hostname: run.hostname } : {}),
       startedAt: run.startedAt,
       finishedAt: run.finishedAt,
@@ -205,6 +218,7 @@ export class ReportMerger {
       ...(first.inventory !== null ? { inventory: first.inventory } : {}),
       ...(this.reports.length === 1 && first.shard ? { shard: first.shard } : {}),
       ...(first.label !== undefined ? { label: first.label } : {}),
+      ...(first.config !== undefined && this.reports.every((r) => r.config?.sha256 === first.config!.sha256) ? { config: { sha256: first.config.sha256 } } : {}),
       ...(this.reports.length === 1 && first.hostname !== undefined ? { hostname: first.hostname } : {}),
       ...(interrupted.length ? { interrupted: { signal: signalsOf(interrupted), notStarted: interrupted.reduce((n, r) => n + r.interrupted!.notStarted, 0) } } : {}),
       merged: from,

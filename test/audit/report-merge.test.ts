@@ -207,3 +207,38 @@ test("--run-label ties the shards of one run: tonight's shards merge, last night
     assert.equal(r.json?.error?.code, 'USAGE');
   }
 });
+
+test('shards audited under different rules do not merge: another policy, an inventory edited between shards (REPORT_MISMATCH, run.config)', async (t) => {
+  const { sim, dir, inventory } = await fleetOnDisk(t, { topology: { hosts: 2, vmmsPerHost: 1, vmsPerVmm: 3 } }, 'vtpm-config-');
+  const shard = (i: number, file: string, extra: string[] = [], inv = inventory) => runCli(['audit', inv, '--trust', sim.trustDir, '--shard', `${i}/2`, '--json', join(dir, file), ...extra]);
+  for (const [i, file] of [[0, 'a0.json'], [1, 'a1.json']] as const) assert.equal((await shard(i, file)).code, 0);
+  const config = readReport(join(dir, 'a0.json')).run.config?.sha256;
+  assert.match(config ?? '', /^[0-9a-f]{64}$/);
+  assert.equal(readReport(join(dir, 'a1.json')).run.config?.sha256, config, 'the shards of one audit share their configuration');
+  const good = await runCli(['report', join(dir, 'a0.json'), join(dir, 'a1.json'), '--json', join(dir, 'merged.json')]);
+  assert.equal(good.code, 0, good.stderr);
+  const merged = readReport(join(dir, 'merged.json'));
+  assert.equal(merged.run.config?.sha256, config);
+  assert.equal(validate(merged), true, JSON.stringify(validate.errors));
+
+  // shard 1 under a policy of its own: trusted by looser (here: other) rules than shard 0's
+  const otherPolicy = await shard(1, 'p1.json', ['--policy', join(REPO_ROOT, 'policies', 'lab.yaml')]);
+  assert.notEqual(otherPolicy.code, 2, otherPolicy.stderr + otherPolicy.stdout);
+  const refused = await runCli(['report', join(dir, 'a0.json'), join(dir, 'p1.json'), '--json']);
+  assert.equal(refused.code, 2);
+  assert.equal(refused.json?.error?.code, 'REPORT_MISMATCH');
+  assert.equal(refused.json?.error?.details?.['check'], 'run.config');
+  assert.match(refused.json?.error?.message ?? '', /different configurations/);
+
+  // an inventory edited between the two shards' starts (a comment is enough: the text is what was audited)
+  writeFileSync(inventory, `${readFileSync(inventory, 'utf8')}\n# edited\n`);
+  assert.equal((await shard(1, 'e1.json')).code, 0);
+  const edited = await runCli(['report', join(dir, 'a0.json'), join(dir, 'e1.json'), '--json']);
+  assert.equal(edited.json?.error?.details?.['check'], 'run.config');
+  // reports written before the digest existed are not compared
+  const old = join(dir, 'old1.json');
+  const text = readFileSync(join(dir, 'e1.json'), 'utf8');
+  assert.match(text, /"config":\{"sha256":"[0-9a-f]{64}"\},/);
+  writeFileSync(old, text.replace(/"config":\{"sha256":"[0-9a-f]{64}"\},/, ''));
+  assert.equal((await runCli(['report', join(dir, 'a0.json'), old, '--json'])).code, 0);
+});

@@ -4,6 +4,7 @@
 // for cron and CI. The work is in src/audit (inventory, shards, the runner);
 // this is the edge: files, the terminal, the state file.
 
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { EXIT_CODES, TransportError, UsageError, VtpmError, type ExitCode } from '../../errors.js';
@@ -126,7 +127,10 @@ async function auditInventory(opts: AuditOptions, shard: { index: number; count:
     // the instances the inventory names, all of them (another shard's VM is still the instance's owner)
     const { TopInstanceRegistry } = await import('../../audit/instances.js');
     const instances = new TopInstanceRegistry(inventory.vms);
-    return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache, instances, written, setupWarnings: setup.warnings });
+    // what the shards of one audit must share (report refuses shards that differ): this tool, the inventory as
+    // written, and what it and the command line make of every VM's policy and trust anchors
+    const configSha256 = createHash('sha256').update(`vtpm-verify ${VERSION}\n${text}\n${setup.config.join('\n')}`).digest('hex');
+    return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache, instances, written, setupWarnings: setup.warnings, configSha256 });
   } finally {
     setup.close();
   }
@@ -145,6 +149,8 @@ async function audit(
     written: Set<keyof ReportFiles>;
     /** what setting up the audit warned about (already shown): the reports keep it too */
     setupWarnings: readonly string[];
+    /** the run's configuration digest (AuditRun.config) */
+    configSha256: string;
   },
 ): Promise<CommandOutcome> {
   const [{ runAudit }, outcome, { SummaryBuilder }, { VplatformLogCache }, { LogVerificationCache }, { PathValidationMemo }, progressMod] = await Promise.all([
@@ -296,6 +302,7 @@ async function audit(
       inventory: opts.inventory,
       ...(ctx.shard ? { shard: ctx.shard } : {}),
       ...(opts.runLabel !== undefined ? { label: opts.runLabel } : {}),
+      config: { sha256: ctx.configSha256 },
       concurrency,
       hostname: hostname(),
       exitCode,
