@@ -81,7 +81,8 @@ export function readSpki(r: DerReader, field: string): PublicKeyInfo {
   const der = r.raw(el);
 
   switch (algorithmOid) {
-    case OID.rsaEncryption: {
+    case OID.rsaEncryption:
+    case OID.rsassaPss: {
       const key = new DerReader(keyBits, r.ctx);
       const seq = key.enter(`${field}.RSAPublicKey`);
       const rawN = seq.integerBytes(`${field}.RSAPublicKey.modulus`);
@@ -92,11 +93,12 @@ export function readSpki(r: DerReader, field: string): PublicKeyInfo {
       key.end(`${field}.RSAPublicKey`);
       const bits = n.length * 8 - Math.clz32(n[0]!) + 24;
       const unusable = rsaKeyProblem(rawN, rawE, e);
+      // an RSASSA-PSS key (RFC 4055) is the same RSAPublicKey: node imports it, e = 1 included, from the SPKI
+      // bytes (its parameters too), so its exponent is checked here as an rsaEncryption key's is
+      if (algorithmOid === OID.rsassaPss) return { der, algorithm: 'rsa-pss', algorithmOid, ...(unusable ? { unusable } : {}) };
       if (unusable) return { der, algorithm: 'rsa', algorithmOid, bits, unusable };
       return { der, algorithm: 'rsa', algorithmOid, bits, jwk: { kty: 'RSA', n: b64url(n), e: b64url(e) } };
     }
-    case OID.rsassaPss:
-      return { der, algorithm: 'rsa-pss', algorithmOid };
     case OID.ecPublicKey: {
       const curve = CURVES[curveOid!];
       if (!curve) {

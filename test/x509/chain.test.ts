@@ -2,7 +2,7 @@
 // time, each of which must fail with its own code naming the right certificate.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, sign, webcrypto, type KeyObject } from 'node:crypto';
 import { parseCertificate, type Certificate } from '../../src/x509/certificate.js';
 import { DerReader, derContext } from '../../src/x509/der.js';
 import { OID } from '../../src/x509/oids.js';
@@ -543,4 +543,37 @@ test('RSA issuing keys with an exponent no RSA key should have are never used: e
   assert.match(spkiWith(Buffer.from([1, 0, 1]), tlv(0x02, n)).unusable ?? '', /modulus is a negative number/);
   // 3 and 65537 are used as before
   for (const e of [Buffer.from([3]), Buffer.from([1, 0, 1])]) assert.notEqual(publicKeyObject(spkiWith(e)), null);
+});
+
+test('an RSASSA-PSS issuing key (RFC 4055 SPKI) with e = 1 is never used either: node imports it, and a PSS encoding made without any private key verified', () => {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const n = Buffer.from(publicKey.export({ format: 'jwk' }).n!, 'base64url');
+  const ctx = derContext('test', { malformed: 'CERT_MALFORMED', notDer: 'CERT_NOT_DER' });
+  const pssSpki = (e: Uint8Array): PublicKeyInfo =>
+    readSpki(new DerReader(sequence(sequence(oid(OID.rsassaPss)), bitStringBytes(sequence(unsignedInteger(n), tlv(0x02, e)))), ctx), 'spki');
+  const sha256 = sequence(oid('2.16.840.1.101.3.4.2.1'), Buffer.from([0x05, 0x00]));
+  const pssAlg = readSignatureAlgorithm(
+    new DerReader(sequence(oid(OID.rsassaPss), sequence(tlv(0xa0, sha256), tlv(0xa1, sequence(oid('1.2.840.113549.1.1.8'), sha256)), tlv(0xa2, tlv(0x02, Buffer.from([32]))))), ctx),
+    'alg',
+  );
+  // EMSA-PSS-ENCODE(SHA-256("tbs"), salt 32) by hand: with e = 1 the encoding is its own signature
+  const tbs = Buffer.from('tbs');
+  const salt = Buffer.alloc(32, 7);
+  const h = createHash('sha256').update(Buffer.concat([Buffer.alloc(8), createHash('sha256').update(tbs).digest(), salt])).digest();
+  const db = Buffer.concat([Buffer.alloc(256 - 32 - 32 - 2), Buffer.from([1]), salt]);
+  let mask = Buffer.alloc(0);
+  for (let c = 0; mask.length < db.length; c++) mask = Buffer.concat([mask, createHash('sha256').update(Buffer.concat([h, Buffer.from([0, 0, 0, c])])).digest()]);
+  const masked = Buffer.from(db.map((b, i) => b ^ mask[i]!));
+  masked[0]! &= 0x7f;
+  const encoded = Buffer.concat([masked, h, Buffer.from([0xbc])]);
+  const weak = pssSpki(Buffer.from([1]));
+  assert.match(weak.unusable ?? '', /public exponent 1 is not an odd number of at least 3/);
+  assert.equal(publicKeyObject(weak), null);
+  const check = verifySignature(pssAlg, tbs, encoded, weak);
+  assert.equal(check.ok ? '' : check.code, 'CHAIN_UNSUPPORTED_ALGORITHM');
+  // e = 65537 is used as before, and a real PSS signature verifies
+  const good = pssSpki(Buffer.from([1, 0, 1]));
+  assert.equal(good.unusable, undefined);
+  const signature = sign('sha256', tbs, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  assert.deepEqual(verifySignature(pssAlg, tbs, signature, good), { ok: true });
 });
