@@ -490,6 +490,8 @@ function onlyRefuses(sql: string | null): boolean {
 let currentSchema: Map<string, string> | undefined;
 /** Per table of the current schema, its unique indexes (uniqueIndexesOf). */
 let currentUniqueIndexes: Map<string, string> | undefined;
+/** Per table of the current schema, what else can refuse a write (constraintsOf). */
+let currentConstraints: Map<string, string[]> | undefined;
 
 /**
  * A table's unique indexes, however made (a primary key, a UNIQUE constraint, CREATE UNIQUE INDEX), as
@@ -501,6 +503,33 @@ function uniqueIndexesOf(db: Db, table: string): string {
     .map((i) => `${i.origin}${i.partial ? ' partial' : ''}(${(db.pragma(`index_info(${JSON.stringify(i.name)})`) as { name: string | null }[]).map((c) => c.name ?? '<expression>').join(',')})`)
     .sort()
     .join(' ');
+}
+
+/**
+ * What else of a table can refuse a write, as text to compare: each column's declared type, NOT NULL, default and
+ * primary-key position, the CHECK constraints (their tokens, comments left out), the foreign keys (better-sqlite3
+ * enforces them) and STRICT. A table rebuilt with a CHECK, a NOT NULL or a foreign key vtpm-verify did not write
+ * refused the next result or audit run with a constraint error, reported as INTERNAL_ERROR, a bug of vtpm-verify's.
+ */
+function constraintsOf(db: Db, table: string, sql: string | null): string[] {
+  const name = JSON.stringify(table);
+  const columns = (db.pragma(`table_info(${name})`) as { name: string; type: string; notnull: number; dflt_value: unknown; pk: number }[]).map(
+    (c) => `${c.name} ${c.type.toUpperCase()}${c.notnull ? ' NOT NULL' : ''}${c.dflt_value !== null ? ` DEFAULT ${String(c.dflt_value)}` : ''}${c.pk ? ` PK${c.pk}` : ''}`,
+  );
+  const tokens = sqlTokens(sql ?? '').map((t) => (/^'[\s\S]*'$/.test(t) ? t : t.toUpperCase()));
+  const checks: string[] = [];
+  for (let i = tokens.indexOf('CHECK'); i >= 0; i = tokens.indexOf('CHECK', i + 1)) {
+    let depth = 0;
+    let j = i + 1;
+    for (; j < tokens.length; j++) {
+      if (tokens[j] === '(') depth++;
+      else if (tokens[j] === ')' && --depth === 0) break;
+    }
+    checks.push(tokens.slice(i, j + 1).join(' '));
+  }
+  const foreign = (db.pragma(`foreign_key_list(${name})`) as { table: string; from: string; to: string | null }[]).map((f) => `${f.from} -> ${f.table}(${f.to ?? ''})`);
+  const strict = (db.pragma(`table_list(${name})`) as { strict?: number }[]).some((t) => t.strict === 1);
+  return [`column definitions ${columns.join(', ')}`, `CHECK constraints ${checks.sort().join(', ') || 'none'}`, `foreign keys ${foreign.sort().join(', ') || 'none'}`, strict ? 'STRICT' : 'not STRICT'];
 }
 
 /**
@@ -516,6 +545,9 @@ function checkSchema(db: Db, file: string, Database: typeof BetterSqlite3): void
       const tables = empty.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as { name: string }[];
       currentSchema = new Map(tables.map(({ name }) => [name, columnsOf(empty, name)]));
       currentUniqueIndexes = new Map(tables.map(({ name }) => [name, uniqueIndexesOf(empty, name)]));
+      currentConstraints = new Map(
+        tables.map(({ name }) => [name, constraintsOf(empty, name, (empty.prepare(`SELECT sql FROM sqlite_schema WHERE name = ?`).get(name) as { sql: string | null }).sql)]),
+      );
     } finally {
       empty.close();
     }
@@ -531,6 +563,10 @@ function checkSchema(db: Db, file: string, Database: typeof BetterSqlite3): void
     // audit run or result with a constraint error, reported as INTERNAL_ERROR, a bug of vtpm-verify's
     const unique = uniqueIndexesOf(db, table);
     if (unique !== currentUniqueIndexes!.get(table)) throw schemaDamaged(file, `table ${table} has unique indexes ${unique || 'none'}, not ${currentUniqueIndexes!.get(table) || 'none'}`);
+    const constraints = constraintsOf(db, table, row.sql);
+    const expected = currentConstraints!.get(table)!;
+    const differs = constraints.findIndex((c, i) => c !== expected[i]);
+    if (differs >= 0) throw schemaDamaged(file, `table ${table} has ${constraints[differs]!.slice(0, 1000)}, not ${expected[differs]}`);
   }
 }
 

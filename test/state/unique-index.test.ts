@@ -50,3 +50,38 @@ test('a unique index vtpm-verify did not make is STATE_CORRUPT at open; a plain 
   assert.equal(tuned.history().length, 2);
   tuned.close();
 });
+
+test('a table rebuilt with a CHECK, a NOT NULL, a foreign key or STRICT vtpm-verify did not write is STATE_CORRUPT at open, not INTERNAL_ERROR at the next write', async (t) => {
+  const dir = tempDir(t);
+  const base = join(dir, 'base.db');
+  const s = await openState(base);
+  s.appendResult({ time: 1_100, target: 'https://a.example', verdict: 'trusted', result: { ok: true } });
+  s.close();
+  const read = new Database(base);
+  const sql = (read.prepare(`SELECT sql FROM sqlite_schema WHERE name = 'result'`).get() as { sql: string }).sql;
+  read.close();
+  // the same columns, in the same order, with one more thing that can refuse a write; the rows are not copied
+  const rebuilt = (table: string) => `ALTER TABLE result RENAME TO old_result; ${table}; DROP TABLE old_result;`;
+  const altered: [string, RegExp][] = [
+    [rebuilt(sql.replace(/\)\s*$/, ", CHECK (verdict <> 'not-trusted'))")), /table result has CHECK constraints CHECK \( VERDICT .*, not CHECK constraints none/],
+    [rebuilt(sql.replace(/instance_id(\s+)TEXT/, 'instance_id$1TEXT NOT NULL')), /table result has column definitions .*instance_id TEXT NOT NULL/],
+    [rebuilt(sql.replace(/run_id INTEGER/, 'run_id INTEGER REFERENCES audit_run (id)')), /table result has foreign keys run_id -> audit_run\(id\), not foreign keys none/],
+    [rebuilt(`${sql} STRICT`), /table result has STRICT, not not STRICT/],
+  ];
+  for (const [i, [change, why]] of altered.entries()) {
+    const file = join(dir, `altered-${i}.db`);
+    writeFileSync(file, readFileSync(base));
+    const db = new Database(file);
+    db.exec(change);
+    db.close();
+    for (const opts of [{}, { create: false, readOnly: true }]) {
+      const err = await assertRejectsCode(openState(file, opts), 'STATE_CORRUPT');
+      assert.match(err.message, why, change);
+    }
+  }
+  // the unaltered file, reopened, takes writes as before
+  const again = await openState(base);
+  again.appendResult({ time: 2_100, target: 'https://a.example', verdict: 'not-trusted', result: { ok: false } });
+  assert.equal(again.history().length, 2);
+  again.close();
+});
