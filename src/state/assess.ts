@@ -54,9 +54,9 @@ const REFUSED_CLAIM_CODES = new Set(['TARGET_INSTANCE_MISMATCH', 'AUDIT_DUPLICAT
  * instance's last open stay, and judged after it, a VM re-keyed and moved in one step (or an impostor answering
  * for the VM right after a genuine migration) had its new AK taken as the instance's own, trusted.
  */
-export function akClaims(store: StateStore, verified: readonly VerifiedLayer[]): (StateFinding | null)[] {
+export function akClaims(store: StateStore, verified: readonly VerifiedLayer[], layers?: readonly LayerResult[]): (StateFinding | null)[] {
   const wholePath = verified[verified.length - 1]?.info.layer?.kind !== 'virtual';
-  const bound = boundLayers(verified);
+  const bound = boundLayers(verified, layers);
   return verified.map((layer, i) => {
     const instance = layer.info.layer?.instanceId;
     if (!instance || !wholePath || !bound[i] || i === verified.length - 1) return null;
@@ -94,8 +94,8 @@ export function stateAssessor(store: StateStore, ctx: AssessContext) {
     // (VPLATFORM_INSTANCE_NOT_HOSTED), a stale host (VPLATFORM_INSTANCE_LEFT) or one whose table does not verify
     // names a path the instance does not run on: counted as hosting, one such answer opened a stay there, and the
     // genuine VM's next attestation was CLONE_HOSTED_TWICE (every later one while no table closed that stay).
-    const bound = boundLayers(verified);
-    const conflicts = claims ?? akClaims(store, verified);
+    const bound = boundLayers(verified, layers);
+    const conflicts = claims ?? akClaims(store, verified, layers);
     for (let i = 0; i < verified.length; i++) {
       const layer = verified[i]!;
       const instance = layer.info.layer?.instanceId;

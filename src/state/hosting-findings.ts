@@ -26,6 +26,7 @@
 import { InternalError } from '../errors.js';
 import { toHex } from '../util/bytes.js';
 import type { VerifiedLayer } from '../verify/walker.js';
+import type { LayerResult } from '../verify/result.js';
 import type { StateFinding } from './findings.js';
 import { platformKey, shortPath } from './clock-findings.js';
 
@@ -155,7 +156,7 @@ function iso(ms: number): string {
  * claim to an instance this one hosts: counted, it made an impostor's key the instance's own ("re-keyed in
  * place"), and that key then claimed the instance on its own host without CLONE_AK_CONFLICT.
  */
-export function boundLayers(verified: readonly VerifiedLayer[]): boolean[] {
+export function boundLayers(verified: readonly VerifiedLayer[], layers?: readonly Pick<LayerResult, 'position' | 'checks'>[]): boolean[] {
   const bound: boolean[] = verified.map(() => true);
   for (let i = verified.length - 2; i >= 0; i--) {
     const upper = verified[i]!;
@@ -167,7 +168,14 @@ export function boundLayers(verified: readonly VerifiedLayer[]): boolean[] {
       table !== null &&
       table !== undefined &&
       table.hostedNow.has(toHex(instance)) &&
-      (table.issuers.size === 0 || table.issuers.has(upper.info.issuerCertificateSha256));
+      (table.issuers.size === 0 || table.issuers.has(upper.info.issuerCertificateSha256)) &&
+      // the walk's own issuer binding, where the layers' results are given: a policy requiring it fails a host
+      // whose table records no issuer at all, and what that walk refused is no hosting evidence either
+      !issuerBindingFailed(layers?.find((l) => l.position === verified[i + 1]!.position));
   }
   return bound;
+}
+
+function issuerBindingFailed(lower: Pick<LayerResult, 'checks'> | undefined): boolean {
+  return lower?.checks.some((c) => c.id === 'binding.issuer' && c.status === 'fail') === true;
 }

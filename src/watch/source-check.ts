@@ -145,7 +145,7 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
     // with its whole path verified and bound (each layer below hosting the one above in its verified table),
     // since a stay is keyed by the path the VM was seen through: a relay answering for the source's host named
     // a path the instance never ran on, whose open stay made every later attestation CLONE_HOSTED_TWICE.
-    if (src.verified.length === src.result.layers.length && boundLayers(src.verified).every((bound) => bound)) {
+    if (src.verified.length === src.result.layers.length && boundLayers(src.verified, src.result.layers).every((bound) => bound)) {
       addState(
         input.recordHosting(instance, {
           platformPath: src.verified.map((v) => v.akKeyId),

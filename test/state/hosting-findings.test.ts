@@ -2,7 +2,9 @@
 // platforms hosted the instance at overlapping times, and not on migrations.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { assessHosting, type HostingEvidence, type Stay } from '../../src/state/hosting-findings.js';
+import { assessHosting, boundLayers, type HostingEvidence, type Stay } from '../../src/state/hosting-findings.js';
+import { fail, pass } from '../../src/verify/checks.js';
+import type { VerifiedLayer } from '../../src/verify/walker.js';
 import { assertThrowsCode } from '../helpers/assert.js';
 import { P, Q, T0 } from './reading.js';
 
@@ -328,4 +330,25 @@ test('a walk whose issuer binding failed (the layer above certified by a CA the 
   await codes(walk('dd'.repeat(34), ca1, hostEvil, [caEvil], 8_000), 120);
   assert.deepEqual(store.stays(hex).map((s) => s.platformPath), [[host1]]);
   assert.deepEqual(await codes(walk(genuine, ca1, host1, [ca1], 3_000), 150), []);
+});
+
+test('boundLayers: a layer is bound when the one below hosts it now in its verified table and records its issuer (or none); a failed binding.issuer of the walk (a policy requiring it) unbinds it too', () => {
+  const instance = Buffer.alloc(32, 7);
+  const layer = (position: number, table: { hosted: string[]; issuers: string[] } | null, issuer = 'ca-1') =>
+    ({
+      position,
+      info: { layer: { instanceId: instance, kind: position === 2 ? 'physical' : 'virtual' }, issuerCertificateSha256: issuer },
+      vplatform: table && { hostedNow: new Set(table.hosted), issuers: new Set(table.issuers) },
+    }) as unknown as VerifiedLayer;
+  const hex = instance.toString('hex');
+  // a host recording no issuer at all (a 5.0 platform): the table alone binds
+  const verified = [layer(0, null), layer(1, { hosted: [hex], issuers: [] }), layer(2, { hosted: [hex], issuers: [] })];
+  assert.deepEqual(boundLayers(verified), [true, true, true]);
+  const checks = (position: number, failed: boolean) => ({ position, checks: failed ? [fail('binding.issuer', 'VPLATFORM_ISSUER_NOT_RECORDED', 'not recorded')] : [pass('binding.issuer', 'recorded')] });
+  assert.deepEqual(boundLayers(verified, [checks(0, false), checks(1, false), checks(2, false)]), [true, true, true]);
+  // the walk failed the VM's issuer binding on the VMM (policy bindings.issuer: required): neither the VM nor anything above is bound
+  assert.deepEqual(boundLayers(verified, [checks(0, false), checks(1, true), checks(2, false)]), [false, true, true]);
+  assert.deepEqual(boundLayers(verified, [checks(0, false), checks(1, false), checks(2, true)]), [false, false, true]);
+  // a table recording other issuers unbinds without the walk's word
+  assert.deepEqual(boundLayers([layer(0, null), layer(1, { hosted: [hex], issuers: ['ca-2'] })]), [false, true]);
 });

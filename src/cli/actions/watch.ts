@@ -144,7 +144,7 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       // Whose instance each layer is, judged before the check records what the sources show: a source's
       // migrate-out closes the instance's last open stay, and judged after it, a VM re-keyed and moved in one
       // step (or an impostor answering right after a genuine move) had its new AK taken as the instance's own.
-      const claims = assessMod.akClaims(store, verified);
+      const claims = assessMod.akClaims(store, verified, layers);
       const more = await extra(verified);
       if (signal.aborted) return { findings: [], checks: [] };
       const a = await base(verified, layers, claims);
