@@ -293,9 +293,26 @@ export function generalNameKey(n: GeneralName): string {
     case 'x400Address':
     case 'ediPartyName':
       return `${n.type}:${Buffer.from(n.der).toString('hex')}`;
+    case 'uniformResourceIdentifier':
+      return `${n.type}:${uriKey(n.value)}`;
+    case 'dNSName':
+      return `${n.type}:${n.value.toLowerCase()}`;
     default:
       return `${n.type}:${n.value}`;
   }
+}
+
+/**
+ * A URI as names compare (RFC 5280 7.4, RFC 3986 6.2.2.1): its scheme and host case-insensitive, the rest
+ * as written. `HTTP://CRL.Example/ca.crl` and `http://crl.example/ca.crl` name one distribution point.
+ */
+function uriKey(uri: string): string {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s.exec(uri);
+  if (!m) return uri;
+  const [, scheme, authority, rest] = m;
+  const at = authority!.lastIndexOf('@');
+  const host = authority!.slice(at + 1).toLowerCase();
+  return `${scheme!.toLowerCase()}://${authority!.slice(0, at + 1)}${host}${rest}`;
 }
 
 const MAX_SHOWN_NAME = 200;

@@ -218,3 +218,13 @@ test('many CRLs out of scope: the skip message names a few of them', async () =>
   assert.match(message, /none of its issuer's 6 CRL\(s\) covers it \(.*; and 3 more\); revocation not checked$/);
   assert.ok(message.length < 1500, `${message.length} characters`);
 });
+
+test('distribution point URIs compare with their scheme and host case-insensitive (RFC 3986 6.2.2.1), the path as written', async () => {
+  const chain = await makeChain();
+  const leaf = await leafIn(chain, cdp(point(fullName(uri('HTTP://CRL.Example.TEST/partition-a.crl')))));
+  assertRevoked(validate(chain, leaf, [await partitionCrl(chain, fullName(uri(A)), [leaf.serial])]));
+  // another path is another distribution point
+  const other = await leafIn(chain, cdp(point(fullName(uri('http://crl.example.test/PARTITION-A.crl')))));
+  const r = validate(chain, other, [await partitionCrl(chain, fullName(uri(A)), [other.serial])]);
+  assert.equal(revocationCheck(r).status, 'skip');
+});
