@@ -49,6 +49,25 @@ export function identifyForeignFormat(bytes: Uint8Array): ParseError | undefined
       return new ParseError('EVENTLOG_NOT_PC_CLIENT', `this is the ACPI ${sig} table that points at an event log${where}, not the log itself`, details);
     }
   }
+  // binary_runtime_measurements: le32 PCR, a 20-byte template hash, le32 template-name length, the name
+  // ("ima-ng", "ima-sig", ...). Probed only after the first event failed to parse: read as a SHA-1 event, the
+  // name's first bytes make its event size (761,359,721 for "ima-"), and "too large" would say nothing useful.
+  if (bytes.length >= 29) {
+    const r = at(bytes, 0);
+    const pcr = r.u32le('IMA pcr');
+    r.bytes(20, 'IMA template hash');
+    const nameLen = r.u32le('IMA template name length');
+    if (pcr <= 31 && nameLen >= 1 && nameLen <= 255 && bytes.length >= 28 + nameLen) {
+      const name = Buffer.from(bytes.subarray(28, 28 + nameLen)).toString('latin1');
+      if (/^[a-z][a-z0-9_-]*$/i.test(name)) {
+        return new ParseError(
+          'EVENTLOG_NOT_PC_CLIENT',
+          `this is a binary IMA measurement list (binary_runtime_measurements, first template "${name}"), not a firmware event log (pass it with --ima)`,
+          { format: 'ima-binary', template: name },
+        );
+      }
+    }
+  }
   const head = bytes.subarray(0, 4096);
   if (printableRatio(head) > 0.97) {
     const text = Buffer.from(head).toString('latin1');

@@ -195,6 +195,13 @@ test('content that does not decode is kept raw with a note; the parse goes on', 
 test('other formats are named: CEL-TLV, ACPI tables, IMA lists, text', () => {
   const ima = Buffer.from('10 1d8d532d463c9f8c205d0df7787669a85f93e260 ima-ng sha1:0000000000000000000000000000000000000000 boot_aggregate\n');
   assert.equal(assertThrowsCode(() => parseEventLog(ima), 'EVENTLOG_NOT_PC_CLIENT').details['format'], 'ima-ascii');
+  // binary_runtime_measurements: read as a SHA-1 event its size would be the template name's bytes ("too large")
+  const name = Buffer.from('ima-ng');
+  const data = Buffer.concat([u32(10), Buffer.from('sha1:'), Buffer.alloc(1), Buffer.alloc(20), u32(15), Buffer.from('boot_aggregate\0')]);
+  const imaBinary = Buffer.concat([u32(10), Buffer.alloc(20, 0x1d), u32(name.length), name, u32(data.length), data]);
+  const e = assertThrowsCode(() => parseEventLog(imaBinary), 'EVENTLOG_NOT_PC_CLIENT');
+  assert.equal(e.details['format'], 'ima-binary');
+  assert.match(e.message, /binary IMA measurement list .*"ima-ng".*--ima/);
   const cel = Buffer.concat([Buffer.from([0]), Buffer.from('00000008', 'hex'), Buffer.alloc(8), Buffer.from([1]), Buffer.from('00000001', 'hex'), Buffer.from([7]), Buffer.alloc(20, 0x33)]);
   assert.equal(assertThrowsCode(() => parseEventLog(cel), 'EVENTLOG_NOT_PC_CLIENT').details['format'], 'cel-tlv');
   const tcpa = Buffer.concat([Buffer.from('TCPA'), u32(50), Buffer.alloc(42)]);
