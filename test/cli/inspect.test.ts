@@ -111,3 +111,33 @@ test('inspect: a certificate name with C1 controls and bidi overrides is printed
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('inspect: a file another command reads (an empty file, an event log, an IMA list) says so in INSPECT_UNKNOWN_FORMAT', async () => {
+  const { EventLogWriter } = await import('../../src/eventlog/writer.js');
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-inspect-'));
+  try {
+    const u32 = (n: number): Buffer => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(n);
+      return b;
+    };
+    const name = Buffer.from('ima-ng');
+    const cases: { name: string; bytes: Buffer; format: string; hint: RegExp }[] = [
+      { name: 'empty', bytes: Buffer.alloc(0), format: 'empty', hint: /the file is empty \(0 bytes\)/ },
+      { name: 'bios.bin', bytes: new EventLogWriter({ banks: ['sha256'] }).addSeparator(0).addSeparator(7).toBytes(), format: 'tcg-pc-client', hint: /TCG PC Client event log \(3 events\): decode it with vtpm-verify eventlog/ },
+      { name: 'ascii_runtime_measurements', bytes: Buffer.from('10 1d8d532d463c9f8c205d0df7787669a85f93e260 ima-ng sha1:0000000000000000000000000000000000000000 boot_aggregate\n'), format: 'ima-ascii', hint: /IMA measurement list: decode it with vtpm-verify eventlog LOG --ima FILE/ },
+      { name: 'binary_runtime_measurements', bytes: Buffer.concat([u32(10), Buffer.alloc(20, 0x1d), u32(name.length), name, u32(0)]), format: 'ima-binary', hint: /IMA measurement list: decode it with vtpm-verify eventlog LOG --ima FILE/ },
+    ];
+    for (const c of cases) {
+      const p = join(dir, c.name);
+      writeFileSync(p, c.bytes);
+      const r = await runCli(['inspect', p, '--json']);
+      assert.equal(r.code, 2, `${c.name}: ${r.stdout} ${r.stderr}`);
+      assert.equal(r.json?.error?.code, 'INSPECT_UNKNOWN_FORMAT', c.name);
+      assert.match(r.json?.error?.message, c.hint, c.name);
+      assert.equal(r.json?.error?.details.format, c.format, c.name);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

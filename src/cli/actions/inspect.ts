@@ -14,6 +14,7 @@ import { pcrValuesToJson } from '../../tpm/pcrs.js';
 import { looksLikeTpm2bPublic, parseTpm2bPublic, parseTpmtPublic, tpmObjectName } from '../../tpm/public.js';
 import { parseTpmtSignature } from '../../tpm/signature.js';
 import { readInputFile } from '../../util/files.js';
+import { parseEventLog } from '../../eventlog/parse.js';
 import type { GlobalOptions } from '../command.js';
 import { describeAttest, describePublic, describeSignature, renderDescribed, type Described } from '../describe-tpm.js';
 import type { CommandOutcome, Style } from '../output.js';
@@ -158,7 +159,27 @@ function detect(bytes: Buffer): { type: InspectType; decoded: Described } {
       tried.push(`${c.type}: ${err.code}`);
     }
   }
-  throw new ParseError('INSPECT_UNKNOWN_FORMAT', `not a structure inspect knows (tried ${tried.join('; ')})`, { size: bytes.length, tried });
+  const hint = otherCommandHint(bytes);
+  throw new ParseError(
+    'INSPECT_UNKNOWN_FORMAT',
+    `not a structure inspect knows (tried ${tried.join('; ')})${hint ? `: ${hint.text}` : ''}`,
+    { size: bytes.length, tried, ...(hint ? { format: hint.format } : {}) },
+  );
+}
+
+/** What a file no TPM structure fits is, when another command reads it: an empty file, an event log, an IMA list. */
+function otherCommandHint(bytes: Buffer): { format: string; text: string } | undefined {
+  if (bytes.length === 0) return { format: 'empty', text: 'the file is empty (0 bytes)' };
+  try {
+    const log = parseEventLog(bytes);
+    return { format: 'tcg-pc-client', text: `this is a TCG PC Client event log (${log.events.length} events): decode it with vtpm-verify eventlog FILE` };
+  } catch (err) {
+    if (!(err instanceof VtpmError) || err.code !== 'EVENTLOG_NOT_PC_CLIENT') return undefined;
+    const format = String(err.details['format'] ?? '');
+    if (format.startsWith('ima-')) return { format, text: 'this is an IMA measurement list: decode it with vtpm-verify eventlog LOG --ima FILE' };
+    if (format === 'text') return undefined;
+    return { format, text: err.message };
+  }
 }
 
 export async function runInspect(file: string, opts: InspectOptions, _globals: GlobalOptions): Promise<CommandOutcome> {
