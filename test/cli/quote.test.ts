@@ -136,6 +136,14 @@ test('vtpm-verify quote on real swtpm quotes', async (t) => {
         const altered = await runCli(args({ '--ak': ak.pem, '--message': flipByte(tpm, m, -1, `plain-${ak.kind}-flipped.msg`), '--signature': s, '--pcrs': p, '--signature-format': 'plain', '--hash': 'sha256' }, ['--json']));
         assert.equal(altered.code, 1, altered.stdout);
         assert.equal(altered.json?.error?.code, ak.kind === 'ecc' ? 'QUOTE_BAD_SIGNATURE' : 'QUOTE_MESSAGE_ALTERED');
+        // the same plain signature without --signature-format plain: input error (exit 2) that says to add it
+        const noFormat = await runCli(args({ '--ak': ak.pem, '--message': m, '--signature': s, '--pcrs': p }, ['--json']));
+        assert.equal(noFormat.code, 2, noFormat.stdout);
+        assert.match(String(noFormat.json?.error?.message), new RegExp(`look like a plain signature \\(${ak.kind === 'ecc' ? 'DER ECDSA' : 'raw RSA'}\\): add --signature-format plain`));
+        // the message given as the signature (the two files swapped)
+        const swapped = await runCli(args({ '--ak': ak.pem, '--message': m, '--signature': m, '--pcrs': p }, ['--json']));
+        assert.equal(swapped.code, 2, swapped.stdout);
+        assert.match(String(swapped.json?.error?.message), /this is a TPMS_ATTEST .*give it with --message/);
       }
     });
 

@@ -2,7 +2,7 @@
 // pure verifier, and shapes the outcome. Kept light: no heavy library is
 // imported on this path (start-up time is a tracked target).
 
-import { EXIT_CODES, UsageError, VerificationError } from '../../errors.js';
+import { EXIT_CODES, ParseError, UsageError, VerificationError, VtpmError } from '../../errors.js';
 import { hashByName, TPM_ALG } from '../../tpm/constants.js';
 import { parsePcrFile, PCR_FILE_FORMATS, type PcrFileFormat } from '../../tpm/pcr-formats.js';
 import { formatPcrSelection, parsePcrSelectionText } from '../../tpm/pcr-selection.js';
@@ -42,11 +42,39 @@ const SIGNATURE_HASHES = new Set<number>([TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.
 
 function readSignature(opts: QuoteOptions): AttestSignature {
   const bytes = readInputFile(opts.signature, 'signature', CAPS.signature);
-  if (opts.signatureFormat === 'tss') return parseTpmtSignature(bytes);
+  if (opts.signatureFormat === 'tss') {
+    try {
+      return parseTpmtSignature(bytes);
+    } catch (err) {
+      throw withSignatureHint(err, bytes);
+    }
+  }
   if (opts.signatureFormat !== 'plain') throw new UsageError('USAGE', `--signature-format must be tss or plain, not "${opts.signatureFormat}"`);
   const hash = hashByName(opts.hash);
   if (!hash || !SIGNATURE_HASHES.has(hash.id)) throw new UsageError('USAGE', `--hash must be sha1, sha256, sha384 or sha512, not "${opts.hash}"`);
   return { scheme: 'plain', hash, bytes };
+}
+
+/**
+ * A --signature file that is no TPMT_SIGNATURE is most often the quote message itself (the two files swapped)
+ * or a plain signature (raw RSA as Azure's vTPM writes it, DER ECDSA, tpm2_quote -f plain) given without
+ * --signature-format plain: say which, rather than only naming the sigAlg its first bytes made.
+ */
+/** TPM_ALG_ID values a TPMT_SIGNATURE can start with: RSASSA, RSAPSS, ECDSA, ECDAA, SM2, ECSCHNORR, NULL. */
+const TPM_SIG_ALGS = new Set([0x0014, 0x0016, 0x0018, 0x001a, 0x001b, 0x001c, 0x0010]);
+
+function withSignatureHint(err: unknown, bytes: Buffer): unknown {
+  if (!(err instanceof VtpmError) || bytes.length < 2) return err;
+  let hint: string | undefined;
+  if (bytes.length >= 4 && bytes.readUInt32BE(0) === TPM_GENERATED_VALUE) {
+    hint = 'this is a TPMS_ATTEST (it starts with TPM_GENERATED_VALUE), the quote message: give it with --message and the signature (tpm2_quote -s) with --signature';
+  } else if (TPM_SIG_ALGS.has(bytes.readUInt16BE(0))) {
+    return err; // a TPMT_SIGNATURE that is damaged: its own error says where
+  } else if ([128, 256, 384, 512].includes(bytes.length) || (bytes[0] === 0x30 && bytes.length >= 8 && bytes.length <= 140 && bytes[1] === bytes.length - 2)) {
+    hint = `its ${bytes.length} bytes look like a plain signature (${bytes[0] === 0x30 && bytes[1] === bytes.length - 2 ? 'DER ECDSA' : 'raw RSA'}): add --signature-format plain --hash <alg>`;
+  }
+  if (!hint) return err;
+  return new ParseError(err.code, `${err.message}; ${hint}`, { ...err.details, hint }, { cause: err });
 }
 
 function readPcrs(opts: QuoteOptions): PcrValues | PcrDigestList | undefined {
