@@ -73,6 +73,17 @@ test('vtpm-verify quote on real swtpm quotes', async (t) => {
       assert.equal((await runCli(args({ '--message': sized }, ['--json']))).code, 1);
     });
 
+    await t.test('an empty message file is unusable input (exit 2), not a message altered after signing (exit 1)', async () => {
+      const empty = tpm.path('empty.msg');
+      writeFileSync(empty, Buffer.alloc(0));
+      for (const ak of [ecc, rsa]) {
+        const r = await runCli(args({ '--ak': ak.pem, '--message': empty }, ['--json']));
+        assert.equal(r.code, 2, r.stdout);
+        assert.equal(r.json?.error?.code, 'TPM_TRUNCATED');
+        assert.match(String(r.json?.error?.message), /quote message: .*empty\.msg is empty \(0 bytes\)/);
+      }
+    });
+
     await t.test('human output: VALID, --verbose lists passed checks', async () => {
       const quiet = await runCli(args());
       assert.equal(quiet.code, 0);

@@ -170,6 +170,11 @@ export async function runQuote(opts: QuoteOptions, globals: GlobalOptions): Prom
   const nonce = fromHex(opts.nonce, '--nonce');
   const ak = loadAttestationKey(readInputFile(opts.ak, 'attestation key', CAPS.ak));
   const message = attestBody(readInputFile(opts.message, 'quote message', CAPS.message));
+  // Nothing of the message is read before its signature verifies, but an empty file is no message at all: a
+  // truncated copy is unusable input, not a quote 'altered after it was signed' (exit 1, a tampering alarm).
+  if (message.length === 0) {
+    throw new ParseError('TPM_TRUNCATED', `quote message: ${opts.message} is empty (0 bytes); tpm2_quote -m writes the signed TPMS_ATTEST`, { path: opts.message, structure: 'TPMS_ATTEST', needed: 1, available: 0 });
+  }
   const signature = readSignature(opts);
   const pcrs = readPcrs(opts);
   const signerParent = opts.signerParent !== undefined ? fromHex(opts.signerParent, '--signer-parent') : undefined;
