@@ -82,6 +82,15 @@ test('vtpm-verify quote on real swtpm quotes', async (t) => {
         assert.equal(r.json?.error?.code, 'TPM_TRUNCATED');
         assert.match(String(r.json?.error?.message), /quote message: .*empty\.msg is empty \(0 bytes\)/);
       }
+      // a file that is no TPMS_ATTEST at all (a JSON bundle or PCR file given as the message): still not verified
+      // (exit 1, the signature's code), and the message says what the file starts with
+      const json = tpm.path('bundle-as-message.json');
+      writeFileSync(json, JSON.stringify({ version: 1, layers: [] }));
+      for (const ak of [ecc, rsa]) {
+        const r = await runCli(args({ '--ak': ak.pem, '--message': json, '--signature': ak === ecc ? q.sig : makeQuote(tpm, rsa, SEL).sig }, ['--json']));
+        assert.equal(r.code, 1, r.stdout);
+        assert.match(String(r.json?.error?.message), /does not start with TPM_GENERATED_VALUE \(0xff544347\) but with text \("\{"version":1/);
+      }
     });
 
     await t.test('human output: VALID, --verbose lists passed checks', async () => {

@@ -207,6 +207,9 @@ export async function runQuote(opts: QuoteOptions, globals: GlobalOptions): Prom
       return { ok: false, exitCode: EXIT_CODES.NOT_TRUSTED, result, error, human: human(v, ak, globals.verbose, error) };
     }
   }
+  if (!v.ok) {
+    v.failure = withMessageHint(v.failure, message);
+  }
   return {
     ok: v.ok,
     exitCode: v.ok ? EXIT_CODES.OK : EXIT_CODES.NOT_TRUSTED,
@@ -214,4 +217,19 @@ export async function runQuote(opts: QuoteOptions, globals: GlobalOptions): Prom
     error: v.ok ? undefined : v.failure,
     human: human(v, ak, globals.verbose),
   };
+}
+
+/**
+ * A signature that does not verify over a --message file that is no TPMS_ATTEST at all (a bundle, a PCR file,
+ * text): the verdict stands (exit 1, nothing was verified), and the message says what the file's first bytes
+ * are, which are only looked at for this hint.
+ */
+function withMessageHint(failure: VerificationError, message: Buffer): VerificationError {
+  if (failure.code !== 'QUOTE_MESSAGE_ALTERED' && failure.code !== 'QUOTE_BAD_SIGNATURE') return failure;
+  if (message.length >= 4 && message.readUInt32BE(0) === TPM_GENERATED_VALUE) return failure;
+  const head = message.subarray(0, 64);
+  const text = head.every((b) => (b >= 0x20 && b < 0x7f) || b === 0x0a || b === 0x0d || b === 0x09);
+  const what = text ? `text ("${head.toString('latin1').replace(/\s+/g, ' ').slice(0, 24)}...")` : `0x${head.subarray(0, 4).toString('hex')}`;
+  const hint = `the --message file does not start with TPM_GENERATED_VALUE (0xff544347) but with ${what}: it is not a TPMS_ATTEST (tpm2_quote -m); an evidence bundle is checked with vtpm-verify verify`;
+  return new VerificationError(failure.code, `${failure.message}; ${hint}`, { ...failure.details, hint }, { cause: failure });
 }
