@@ -55,13 +55,14 @@ function readSignature(opts: QuoteOptions): AttestSignature {
   return { scheme: 'plain', hash, bytes };
 }
 
+/** TPM_ALG_ID values a TPMT_SIGNATURE can start with: RSASSA, RSAPSS, ECDSA, ECDAA, SM2, ECSCHNORR, NULL. */
+const TPM_SIG_ALGS = new Set([0x0014, 0x0016, 0x0018, 0x001a, 0x001b, 0x001c, 0x0010]);
+
 /**
  * A --signature file that is no TPMT_SIGNATURE is most often the quote message itself (the two files swapped)
  * or a plain signature (raw RSA as Azure's vTPM writes it, DER ECDSA, tpm2_quote -f plain) given without
  * --signature-format plain: say which, rather than only naming the sigAlg its first bytes made.
  */
-/** TPM_ALG_ID values a TPMT_SIGNATURE can start with: RSASSA, RSAPSS, ECDSA, ECDAA, SM2, ECSCHNORR, NULL. */
-const TPM_SIG_ALGS = new Set([0x0014, 0x0016, 0x0018, 0x001a, 0x001b, 0x001c, 0x0010]);
 
 function withSignatureHint(err: unknown, bytes: Buffer): unknown {
   if (!(err instanceof VtpmError) || bytes.length < 2) return err;
