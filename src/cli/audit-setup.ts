@@ -48,10 +48,12 @@ export interface AuditSetup {
   /** trust files that could not be used (not fatal), for stderr */
   warnings: string[];
   /**
-   * What decides the fleet's verdicts besides the inventory's own text, one line each: every policy the
-   * inventory and command line name (its files' SHA-256), every trust store's anchors (with their labels)
-   * and intermediates, and --max-depth. The same for every shard of one audit (every VM's settings are
-   * loaded, not only the shard's); CRLs are left out, as they are refreshed between one shard and the next.
+   * What decides the fleet's verdicts besides the inventory's own text, one line each: --max-depth, and per
+   * VM of the inventory the SHA-256 of its policy's files and of its trust store's anchors (with their labels)
+   * and intermediates. By content, not by the paths they were named by (a --trust spelled with a trailing
+   * slash or through a link, an inventory checked out elsewhere, CRL file names that change when they are
+   * refreshed). The same for every shard of one audit (every VM's settings are loaded, not only the shard's);
+   * CRLs are left out, as they are refreshed between one shard and the next.
    */
   config: string[];
   close(): void;
@@ -173,6 +175,12 @@ export function setupAudit(
   const wanted = new Set(selected.map((vm) => vm.index));
   const targets: AuditTarget[] = [];
   let noTrust = 0;
+  // the rules each VM is judged by, by content (see AuditSetup.config); each policy and store digested once
+  const vmRules: string[] = [];
+  const policyDigests = new Map<Policy, string>();
+  const policyDigest = (policy: Policy): string => policyDigests.get(policy) ?? (policyDigests.set(policy, policyFilesDigest(policy)), policyDigests.get(policy)!);
+  const trustDigests = new Map<TrustStore, string>();
+  const trustDigestOf = (trust: TrustStore): string => trustDigests.get(trust) ?? (trustDigests.set(trust, trustDigest(trust)), trustDigests.get(trust)!);
   for (const vm of inventory.vms) {
     const policySetting = vm.policy ?? cliPolicy;
     const trust = vm.trust ?? cliTrust;
@@ -188,6 +196,7 @@ export function setupAudit(
     }
     const store = storeFor(trust, intermediates, crls);
     const client = clientFor(tls);
+    vmRules.push(`vm ${vm.index} policy ${policy ? policyDigest(policy.policy) : 'none'} trust ${store ? trustDigestOf(store.trust) : 'none'}`);
     if (!policy || !store || !client || !wanted.has(vm.index)) continue;
     const profileId = JSON.stringify([policySetting?.value ?? null, trust.value, intermediates?.value ?? [], crls?.value ?? []]);
     let profile = profiles.get(profileId);
@@ -221,19 +230,20 @@ export function setupAudit(
     }
     throw invalid([...located, ...policyIssues]);
   }
-  const config = [
-    `max-depth ${defaults.maxDepth ?? 'default'}`,
-    ...[...policies].map(([path, loaded]) => `policy ${JSON.stringify(path)} ${loaded ? policyFilesDigest(loaded.policy) : 'none'}`),
-    ...[...stores].map(([id, loaded]) => `trust ${id} ${loaded ? trustDigest(loaded.trust) : 'none'}`),
-  ].sort();
+  const config = [`max-depth ${defaults.maxDepth ?? 'default'}`, ...vmRules];
   return { targets, profiles: profiles.size, clients, warnings, config, close };
 }
 
-/** SHA-256 of a policy's file and the files it includes, as they are now (read just before, to load it). */
+/**
+ * SHA-256 of a policy's file and the files it includes, as they are now (read just before, to load it): their
+ * contents in order, not their paths (the policy's own text names its includes). The built-in baseline (no file)
+ * by its name.
+ */
 function policyFilesDigest(policy: Policy): string {
   const h = createHash('sha256');
-  for (const file of [policy.file ?? '', ...policy.includes]) {
-    h.update(`${file}\0`);
+  if (policy.file === undefined) h.update(`built-in ${policy.name}\0`);
+  for (const file of [...(policy.file !== undefined ? [policy.file] : []), ...policy.includes]) {
+    h.update(`file\0`);
     try {
       h.update(readFileSync(file));
     } catch (err) {

@@ -45,9 +45,9 @@ export interface AuditRun {
   /** the --run-label the run was given: the shards of one audit share it (see RUN_LABEL_RE) */
   label?: string;
   /**
-   * SHA-256 of what decides the verdicts: the tool's version, the inventory's text, every policy file it and
-   * the command line name, every trust store's anchors (with labels) and intermediates, --max-depth (not CRLs,
-   * refreshed between shards). The shards of one audit share it; `report` refuses shards that differ.
+   * SHA-256 of what decides the verdicts: the tool's version, the inventory's text, --max-depth, and each VM's
+   * policy files and trust store's anchors (with labels) and intermediates, by content, not by the paths they
+   * were named by (not CRLs, refreshed between shards). The shards of one audit share it; `report` refuses shards that differ.
    */
   config?: { sha256: string };
   concurrency?: number;

@@ -6,8 +6,8 @@
 // twice, a relabelled shard, a truncated file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { copyFileSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { AUDIT_REPORT_SCHEMA_PATH, type AuditReport } from '../../src/report/json-report.js';
 import { generateFaultPlan } from '../../src/simulator/fleet.js';
@@ -220,6 +220,23 @@ test('shards audited under different rules do not merge: another policy, an inve
   const merged = readReport(join(dir, 'merged.json'));
   assert.equal(merged.run.config?.sha256, config);
   assert.equal(validate(merged), true, JSON.stringify(validate.errors));
+
+  // the same rules named by other paths are the same rules: a --trust with a trailing slash or through a link, a
+  // policy named relative to another directory (a shard on another machine, the inventory checked out elsewhere)
+  symlinkSync(sim.trustDir, join(dir, 'trust-link'));
+  for (const [file, trust] of [['s1.json', `${sim.trustDir}/`], ['l1.json', join(dir, 'trust-link')]] as const) {
+    const r = await runCli(['audit', inventory, '--trust', trust, '--shard', '1/2', '--json', join(dir, file)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readReport(join(dir, file)).run.config?.sha256, config, `--trust ${trust}`);
+  }
+  const lab = join(REPO_ROOT, 'policies', 'lab.yaml');
+  copyFileSync(lab, join(dir, 'lab.yaml'));
+  for (const [file, policy] of [['q0.json', lab], ['q1.json', relative(process.cwd(), join(dir, 'lab.yaml'))]] as const) {
+    const r = await runCli(['audit', inventory, '--trust', sim.trustDir, '--policy', policy, '--shard', `${file === 'q0.json' ? 0 : 1}/2`, '--json', join(dir, file)]);
+    assert.notEqual(r.code, 2, r.stderr);
+  }
+  const samePolicy = await runCli(['report', join(dir, 'q0.json'), join(dir, 'q1.json'), '--json']);
+  assert.notEqual(samePolicy.code, 2, samePolicy.stdout);
 
   // shard 1 under a policy of its own: trusted by looser (here: other) rules than shard 0's
   const otherPolicy = await shard(1, 'p1.json', ['--policy', join(REPO_ROOT, 'policies', 'lab.yaml')]);
