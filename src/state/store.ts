@@ -507,14 +507,17 @@ function uniqueIndexesOf(db: Db, table: string): string {
 
 /**
  * What else of a table can refuse a write, as text to compare: each column's declared type, NOT NULL, default and
- * primary-key position, the CHECK constraints (their tokens, comments left out), the foreign keys (better-sqlite3
+ * primary-key position (generated columns included), the CHECK constraints (their tokens, comments left out), the foreign keys (better-sqlite3
  * enforces them) and STRICT. A table rebuilt with a CHECK, a NOT NULL or a foreign key vtpm-verify did not write
  * refused the next result or audit run with a constraint error, reported as INTERNAL_ERROR, a bug of vtpm-verify's.
  */
 function constraintsOf(db: Db, table: string, sql: string | null): string[] {
   const name = JSON.stringify(table);
-  const columns = (db.pragma(`table_info(${name})`) as { name: string; type: string; notnull: number; dflt_value: unknown; pk: number }[]).map(
-    (c) => `${c.name} ${c.type.toUpperCase()}${c.notnull ? ' NOT NULL' : ''}${c.dflt_value !== null ? ` DEFAULT ${String(c.dflt_value)}` : ''}${c.pk ? ` PK${c.pk}` : ''}`,
+  // table_xinfo, not table_info: a generated column is hidden from table_info, and one added NOT NULL (or whose
+  // expression fails) refused every write as well
+  const columns = (db.pragma(`table_xinfo(${name})`) as { name: string; type: string; notnull: number; dflt_value: unknown; pk: number; hidden: number }[]).map(
+    (c) =>
+      `${c.name} ${c.type.toUpperCase()}${c.hidden === 2 || c.hidden === 3 ? ' GENERATED' : ''}${c.notnull ? ' NOT NULL' : ''}${c.dflt_value !== null ? ` DEFAULT ${String(c.dflt_value)}` : ''}${c.pk ? ` PK${c.pk}` : ''}`,
   );
   const tokens = sqlTokens(sql ?? '').map((t) => (/^'[\s\S]*'$/.test(t) ? t : t.toUpperCase()));
   const checks: string[] = [];
