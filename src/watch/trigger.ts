@@ -14,8 +14,10 @@ export interface EventBatch {
   /** the Migration Controller the events came from */
   service: string;
   count: number;
+  /** the seq of the first and of the last event, in the order they arrived */
   firstSeq: number;
   lastSeq: number;
+  /** the last event to arrive */
   latest: MigrationEvent;
   /** the events' `from` URIs, distinct, most recent last */
   sources: string[];
@@ -37,9 +39,13 @@ function mergeBatches(a: EventBatch, b: EventBatch): EventBatch {
   return {
     service: b.service,
     count: a.count + b.count,
-    firstSeq: Math.min(a.firstSeq, b.firstSeq),
-    lastSeq: Math.max(a.lastSeq, b.lastSeq),
-    latest: b.latest.seq >= a.latest.seq ? b.latest : a.latest,
+    // in the order they arrived, not by seq: a seq lower than the one before is the controller's count now (one
+    // counting again after a reinstall, or one past an injected huge seq, see migrationEvents). By the highest
+    // seq, the cursor saved stayed up there, and the 'last notification' was the old count's, its `to` then
+    // contradicting the VM's certificate (migration.destination)
+    firstSeq: a.firstSeq,
+    lastSeq: b.lastSeq,
+    latest: b.latest,
     // keep the most recent sources: the last move's source matters most
     sources: sources.slice(dropped),
     sourcesDropped: a.sourcesDropped + b.sourcesDropped + dropped,

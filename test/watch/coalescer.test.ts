@@ -114,4 +114,8 @@ test('triggers: notifications win over interval and initial; batches keep counts
   const other: AttestTrigger = { kind: 'migration', batch: batchOf('other', event(7, 'http://z')) };
   const replaced = mergeTriggers(t, other);
   assert.ok(replaced.kind === 'migration' && replaced.batch.service === 'other' && replaced.batch.count === 1);
+  // a controller counting again (reinstalled) mid-batch: the last to arrive is the latest, and its seq the cursor's
+  const recount = mergeTriggers(m(100, 'http://old'), m(1, 'http://new'));
+  assert.ok(recount.kind === 'migration');
+  assert.deepEqual([recount.batch.firstSeq, recount.batch.lastSeq, recount.batch.latest.seq, recount.batch.latest.from], [100, 1, 1, 'http://new']);
 });
