@@ -1205,7 +1205,7 @@ export class StateStore {
     );
   }
 
-  /** The last migration notification seq handled for an instance from a controller, and when (ms since the epoch), or null. */
+  /** The last migration notification seq handled for an instance from a controller, and its event's time (ms since the epoch), or null. */
   migrationCursor(service: string, instanceId: string): { seq: number; time: number } | null {
     checkInput(typeof service === 'string' && service.length > 0 && service.length <= MAX_SERVICE_LENGTH, 'service', service);
     checkInput(INSTANCE_RE.test(instanceId), 'instanceId', instanceId);
@@ -1218,7 +1218,7 @@ export class StateStore {
   }
 
   /**
-   * Records that notifications up to `seq` were handled, at `time`. A lower seq than the cursor's moves it back:
+   * Records that notifications up to `seq` were handled, `time` that event's (the controller's clock). A lower seq than the cursor's moves it back:
    * handled after it, it is the controller's count now (one that counts again from 1 after a reinstall, or a
    * cursor pushed up by one injected event). Kept up, the cursor made every later notification a repeat.
    */

@@ -68,6 +68,15 @@ export type MigrationStreamStatus =
  */
 export const MAX_EVENT_TIME_AHEAD_MS = 10 * 60_000;
 
+/**
+ * An event's time as repeats are told by (and as a saved cursor keeps it): the controller's own clock, so that a
+ * controller whose clock is behind or ahead of ours compares with itself; no later than our clock plus
+ * MAX_EVENT_TIME_AHEAD_MS, and not before the epoch.
+ */
+export function eventCursorTime(time: Date, now = Date.now()): number {
+  return Math.max(0, Math.min(time.getTime(), now + MAX_EVENT_TIME_AHEAD_MS));
+}
+
 export interface MigrationStreamOptions {
   /** base URI of the Migration Controller (the AK certificate's migrationService) */
   service: string | URL;
@@ -76,8 +85,10 @@ export interface MigrationStreamOptions {
   /** resume after this seq (e.g. the last one a state store recorded) */
   afterSeq?: number | undefined;
   /**
-   * When afterSeq was handled (ms since the epoch; a state store's save time): an event at or below afterSeq
-   * whose time is later is new, not a repeat (see MAX_EVENT_TIME_AHEAD_MS). Absent: seqs alone decide.
+   * The time of the event afterSeq was (ms since the epoch, as eventCursorTime gives it and a state store's cursor
+   * keeps it): an event at or below afterSeq whose time is later is new, not a repeat. The controller's clock, not
+   * ours: with ours (when the cursor was saved), a controller whose clock is behind had its next events taken for
+   * repeats, and one whose clock is ahead its repeats for new events. Absent: seqs alone decide.
    */
   afterTime?: number | undefined;
   /** share a client (its TLS options and connections); otherwise one is made from tls/connectTimeoutMs and closed at the end */
@@ -281,7 +292,7 @@ export async function* migrationEvents(options: MigrationStreamOptions): AsyncGe
             }
             lastSeq = event.seq;
             // a time in the future counts as now and a little: it cannot make the events of the next days repeats
-            const time = Math.min(event.time.getTime(), Date.now() + MAX_EVENT_TIME_AHEAD_MS);
+            const time = eventCursorTime(event.time);
             lastTime = lastTime === undefined ? time : Math.max(lastTime, time);
             delivered++;
             yield event;

@@ -105,7 +105,7 @@ export interface SubscribeOptions {
   service: string;
   instance: string;
   afterSeq: number | undefined;
-  /** when afterSeq was handled (ms since the epoch), if known: later events at or below it are new (see migrationEvents) */
+  /** the time of afterSeq's event (ms since the epoch), if known: later events at or below it are new (see migrationEvents) */
   afterTime?: number | undefined;
   signal: AbortSignal;
   /** a promise it returns (a line waiting for a slow reader) is to be waited for before the stream reads or reconnects */
@@ -116,9 +116,10 @@ export interface WatchDeps {
   attest(input: AttestInput): Promise<AttestReport>;
   attestController(service: string, signal: AbortSignal): Promise<ControllerReport>;
   subscribe(options: SubscribeOptions): AsyncIterable<MigrationEvent>;
-  /** the last seq handled, and when (ms since the epoch) if known */
+  /** the last seq handled, and its event's time (ms since the epoch, see eventCursorTime) if known */
   loadCursor(service: string, instance: string): { seq: number; time?: number | undefined } | null;
-  saveCursor(service: string, instance: string, seq: number): void;
+  /** records `seq` as the last handled, with the time its event carries (the controller's clock) */
+  saveCursor(service: string, instance: string, seq: number, eventTime: Date): void;
   /** waits `ms` for the next periodic attestation; resolves early when `signal` aborts */
   sleep(ms: number, signal: AbortSignal): Promise<void>;
   now(): Date;
@@ -347,7 +348,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
       if (c.id.startsWith('migration.source')) continue;
       await emit({ type: 'finding', time, instance: report.instance, code: c.code ?? c.id, status: c.status as 'fail' | 'warn', message: c.message });
     }
-    if (trigger.kind === 'migration' && report.instance !== null) deps.saveCursor(trigger.batch.service, report.instance, trigger.batch.lastSeq);
+    if (trigger.kind === 'migration' && report.instance !== null) deps.saveCursor(trigger.batch.service, report.instance, trigger.batch.lastSeq, trigger.batch.latest.time);
     if (r.verdict === 'not-trusted') failed(r);
     else if (r.verdict === 'incomplete') summary.incomplete++;
     if (!stop.signal.aborted && report.migrationService !== null && report.instance !== null) await follow(report.migrationService, report.instance);
@@ -435,7 +436,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
         else if (!options.reattestOnNotification) {
           action = 'noted';
           try {
-            deps.saveCursor(sub.service, sub.instance, event.seq);
+            deps.saveCursor(sub.service, sub.instance, event.seq, event.time);
           } catch (err) {
             throw (stateError = err);
           }

@@ -295,3 +295,45 @@ test('a watch stopped while a source platform\'s own walk waits on the layer bel
     db.close();
   }
 });
+
+test('a restarted watch tells repeats from new notifications by the controller\'s own clock: one behind ours does not have its next events dropped, one ahead does not have its repeats handled again', { timeout: 60_000 }, async (t) => {
+  const sim = await startSimulator({ topology: SCENARIO_TOPOLOGY });
+  t.after(() => sim.close());
+  const instance = '5a'.repeat(32);
+  const event = (seq: number, time: number): string =>
+    `id: ${seq}\nevent: migration\ndata: ${JSON.stringify({ instance, seq, from: 'https://host-a.example/da', to: 'https://host-b.example/da', time: new Date(time).toISOString() })}\n\n`;
+  for (const skewMs of [-30 * 60_000, 5 * 60_000]) {
+    // the controller's clock; the event seq 7 the last watch handled was dated a minute ago by it
+    const controllerNow = Math.floor((Date.now() + skewMs) / 1000) * 1000;
+    const handled = controllerNow - 60_000;
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // seq 7 again (a replay: a repeat), then seq 1 of a controller reinstalled since, dated now by its clock (new)
+      res.end(event(7, handled) + event(1, controllerNow));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const service = `http://127.0.0.1:${(server.address() as { port: number }).port}/ctl/`;
+    const store = await openState(join(tempDir(t), 'state.db'));
+    const client = new EvidenceClient({ timeoutMs: 15_000 });
+    try {
+      const setup = await setupVerifier({ trust: [sim.trustDir] });
+      const deps = await createWatchDeps({ url: sim.topUrl, setup, client, store, emit: () => {}, stream: { sleep: async () => {}, random: () => 0 } });
+      deps.saveCursor(service, instance, 7, new Date(handled));
+      const cursor = deps.loadCursor(service, instance)!;
+      assert.deepEqual(cursor, { seq: 7, time: handled }, 'the cursor keeps the event\'s time');
+      const ac = new AbortController();
+      const delivered: number[] = [];
+      const skipped: number[] = [];
+      const onStatus = (s: { type: string; reason?: string; seq?: number | undefined }): void => {
+        if (s.type === 'skipped' && s.reason === 'duplicate') skipped.push(s.seq!);
+        if (s.type === 'disconnected') ac.abort();
+      };
+      for await (const e of deps.subscribe({ service, instance, afterSeq: cursor.seq, afterTime: cursor.time, signal: ac.signal, onStatus })) delivered.push(e.seq);
+      assert.deepEqual({ delivered, skipped }, { delivered: [1], skipped: [7] }, `controller clock ${skewMs / 60_000} min off`);
+    } finally {
+      client.close();
+      store.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+});

@@ -103,7 +103,7 @@ export interface WatchDepsInput {
 
 /** The real dependencies of the watcher core: live walks through the state store, the notification stream, timers. */
 export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps> {
-  const [{ walk }, { drawTopNonce }, { liveSource }, assessMod, { migrationEvents }, { checkSources }, { toHex }, { baselinePolicy }] = await Promise.all([
+  const [{ walk }, { drawTopNonce }, { liveSource }, assessMod, { migrationEvents, eventCursorTime }, { checkSources }, { toHex }, { baselinePolicy }] = await Promise.all([
     import('../../verify/walker.js'),
     import('../../verify/nonce-chain.js'),
     import('../../transport/layer-source.js'),
@@ -250,7 +250,7 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
     },
     subscribe: ({ service, instance, afterSeq, afterTime, signal, onStatus }) => migrationEvents({ ...input.stream, service, instance, afterSeq, afterTime, signal, onStatus, http: client.http }),
     loadCursor: (service, instance) => store.migrationCursor(service, instance),
-    saveCursor: (service, instance, seq) => store.saveMigrationCursor(service, instance, seq, Date.now()),
+    saveCursor: (service, instance, seq, eventTime) => store.saveMigrationCursor(service, instance, seq, eventCursorTime(eventTime)),
     sleep,
     now: () => new Date(),
     emit,
