@@ -18,7 +18,7 @@ import { API_VERSION, policySchema } from './schema.js';
 import { yamlLibrary } from '../util/lazy-yaml.js';
 import { duplicateYamlKeys, type DuplicateYamlKey } from './yaml-keys.js';
 import { jsonNestingOver } from '../util/json-nesting.js';
-import { INVALID, MAX_COLLECTED_ISSUES, formatPath, includable, isPlainObject, validate, type IncludeResolver, type Issue, type Parsed, type Schema } from './schema-dsl.js';
+import { INVALID, MAX_COLLECTED_ISSUES, describeValue, formatPath, includable, isPlainObject, validate, type IncludeResolver, type Issue, type Parsed, type Schema } from './schema-dsl.js';
 
 /** One problem in a policy (or an included file), located. */
 export interface PolicyIssue {
@@ -221,6 +221,14 @@ function includeResolver(opts: LoadOptions, includes: string[], issues: PolicyIs
   };
 }
 
+/** An apiVersion as written, for the message: YAML integers are read as bigints, which JSON.stringify refuses. */
+function shownApiVersion(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  // a mapping or a list (one an alias may have made circular): described, not printed
+  return describeValue(v);
+}
+
 /**
  * Checks a policy and, when it has no issues, compiles it. Never throws for
  * problems in the policy: they are all in `issues`, located.
@@ -246,7 +254,7 @@ export function checkPolicy(text: string, opts: LoadOptions = {}): PolicyCheckRe
     issues.push({ file, ...locate([]), code: 'POLICY_VERSION', path: 'apiVersion', message: `missing apiVersion: this file must start with "apiVersion: ${API_VERSION}"`, expected: API_VERSION });
     root = { ...root, apiVersion: API_VERSION };
   } else if (root['apiVersion'] !== API_VERSION) {
-    issues.push({ file, ...locate(['apiVersion']), code: 'POLICY_VERSION', path: 'apiVersion', message: `unsupported apiVersion ${JSON.stringify(root['apiVersion'])}: this vtpm-verify understands ${API_VERSION}`, expected: API_VERSION, actual: String(root['apiVersion']) });
+    issues.push({ file, ...locate(['apiVersion']), code: 'POLICY_VERSION', path: 'apiVersion', message: `unsupported apiVersion ${shownApiVersion(root['apiVersion'])}: this vtpm-verify understands ${API_VERSION}`, expected: API_VERSION, actual: typeof root['apiVersion'] === 'string' ? root['apiVersion'] : shownApiVersion(root['apiVersion']) });
     return { issues };
   }
 

@@ -84,6 +84,22 @@ test('loadPolicy throws POLICY_INVALID carrying every issue', () => {
   assert.match(issues[0]!.message, /did you mean "layers"/);
 });
 
+test('an apiVersion written as a number, a list or a self-referencing alias is POLICY_VERSION, not an internal error', () => {
+  // YAML integers are read as bigints, which JSON.stringify refuses; an alias can make a list contain itself
+  for (const [written, shown, column] of [
+    ['4', '4', 13],
+    ['1.5', '1.5', 13],
+    ['&a [*a]', 'a list of 1', 16],
+    ['{v: 1}', 'a mapping', 13],
+  ] as const) {
+    const issues = checkPolicy(`apiVersion: ${written}\nname: x\n`, { path: 'v.yaml' }).issues;
+    assert.deepEqual(where(issues), [`v.yaml:1:${column} POLICY_VERSION`], written);
+    assert.equal(issues[0]!.message, `unsupported apiVersion ${shown}: this vtpm-verify understands vtpm-verify/v1`);
+    assert.equal(issues[0]!.actual, shown);
+  }
+  assertThrowsCode(() => loadPolicy('apiVersion: 4\n', { path: 'v.yaml' }), 'POLICY_INVALID');
+});
+
 test('duplicate keys, YAML syntax errors, and stray documents', () => {
   assert.deepEqual(where(checkPolicy('apiVersion: vtpm-verify/v1\nname: a\nname: b\n', { path: 'd.yaml' }).issues), ['d.yaml:3:1 POLICY_DUPLICATE_KEY']);
   assert.match(checkPolicy('apiVersion: vtpm-verify/v1\nname: a\nname: b\n').issues[0]!.message, /duplicate key "name"/);
