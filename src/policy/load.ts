@@ -82,6 +82,8 @@ export interface ParsedYaml {
   lineCounter: LineCounter;
 }
 
+const NESTED_TOO_DEEPLY = 'nested too deeply to read (mappings inside one another, as in a: b: c: ..., past what the YAML parser can take)';
+
 /**
  * YAML text → plain value, or located syntax issues. Shared by every YAML
  * file of the policy language's loader style (policies, included files,
@@ -90,7 +92,16 @@ export interface ParsedYaml {
 export function parseYaml(text: string, file: string, issues: PolicyIssue[]): ParsedYaml {
   const yaml = yamlLibrary();
   const lineCounter = new yaml.LineCounter();
-  const doc = yaml.parseDocument(text, { ...YAML_OPTIONS, lineCounter });
+  let doc: Document;
+  try {
+    doc = yaml.parseDocument(text, { ...YAML_OPTIONS, lineCounter });
+  } catch (err) {
+    // Deeply nested block mappings (a: a: a: ... on one line) run the parser out of stack before it can
+    // record an error of its own: where it stopped is unknown, so the issue is at the start.
+    if (!(err instanceof RangeError)) throw err;
+    issues.push({ file, line: 1, column: 1, code: 'POLICY_YAML_SYNTAX', path: '', message: NESTED_TOO_DEEPLY });
+    return { doc: new yaml.Document(), lineCounter };
+  }
   const found: { offset: number; issue: PolicyIssue }[] = [];
   const at = (offset: number) => {
     const { line, col } = lineCounter.linePos(offset);

@@ -365,6 +365,15 @@ test('yamlStructureCount counts what the parser makes an error or a node of wher
   assert.match(issues[0]!.message, /more than 1000000 YAML separators.*as JSON/);
 });
 
+test('block mappings nested on one line past the parser\'s stack are POLICY_YAML_SYNTAX, not a raw RangeError', () => {
+  // the parser runs out of stack before it records an error of its own, so the place is unknown: line 1
+  const deep = `apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: a\n    description: ${'634832ff74a9: '.repeat(20_000)}x\n  - name: c\n`;
+  const { issues } = checkPolicy(deep, { path: 'deep.yaml' });
+  assert.deepEqual(where(issues), ['deep.yaml:1:1 POLICY_YAML_SYNTAX']);
+  assert.match(issues[0]!.message, /nested too deeply/);
+  assert.doesNotMatch(issues[0]!.message, /call stack/);
+});
+
 test('flow collections nested past the parser\'s stack say so, at their place, not in V8\'s words', () => {
   const deep = `apiVersion: vtpm-verify/v1\nname: n\ndescription: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`;
   const { issues } = checkPolicy(deep);
