@@ -93,7 +93,11 @@ export function parseYaml(text: string, file: string, issues: PolicyIssue[]): Pa
   const yaml = yamlLibrary();
   const lineCounter = new yaml.LineCounter();
   let doc: Document;
+  // The parser makes an Error, stack trace included, for each problem it records: a hostile file of a few MB
+  // with one problem per line took ~50 s, most of it capturing stacks nobody reads (the issues carry positions).
+  const stackTraceLimit = Error.stackTraceLimit;
   try {
+    Error.stackTraceLimit = 0;
     doc = yaml.parseDocument(text, { ...YAML_OPTIONS, lineCounter });
   } catch (err) {
     // Deeply nested block mappings (a: a: a: ... on one line) run the parser out of stack before it can
@@ -101,6 +105,8 @@ export function parseYaml(text: string, file: string, issues: PolicyIssue[]): Pa
     if (!(err instanceof RangeError)) throw err;
     issues.push({ file, line: 1, column: 1, code: 'POLICY_YAML_SYNTAX', path: '', message: NESTED_TOO_DEEPLY });
     return { doc: new yaml.Document(), lineCounter };
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
   }
   const found: { offset: number; issue: PolicyIssue }[] = [];
   const at = (offset: number) => {
