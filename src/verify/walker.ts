@@ -511,13 +511,18 @@ async function walkLayers(options: WalkOptions, source: EvidenceSource, parsePas
     }
     chain.push(...evaluation.chain.map(toRuleOutcome));
   }
-  // A walk cut short by an unreachable layer says nothing about the shape of
-  // the chain: its depth and where it ends are unknown, not wrong.
-  if (layers.some((l) => l.status === 'unreachable')) {
+  // A walk cut short by an unreachable layer, or by a layer whose own evidence did not verify (its kind is
+  // then unknown), says nothing about the shape of the chain: its depth and where it ends are unknown, not
+  // wrong. That layer's failure decides the verdict. Judged, the chain-end rule said "the walk ended at layer 1,
+  // which is virtual" when layer 2 had answered and failed, and, as chain rules count on the VM, put a
+  // configuration failure on the VM's own EAR vector.
+  const unverified = layers.find((l) => l.position >= verified.length && (l.status === 'unreachable' || l.status === 'not-trusted'));
+  if (unverified) {
+    const why = unverified.status === 'unreachable' ? 'the walk could not complete' : `layer ${unverified.position}'s evidence did not verify, so where the walk ends is unknown`;
     for (const r of chain) {
       if (r.status === 'fail' && (r.code === 'POLICY_CHAIN_END' || r.code === 'POLICY_CHAIN_DEPTH') && r.id !== 'chain.maxDepth') {
         r.status = 'not-applicable';
-        r.message = `not judged: the walk could not complete (${r.message})`;
+        r.message = `not judged: ${why} (${r.message})`;
         delete r.code;
       }
     }

@@ -447,6 +447,24 @@ test('an unreachable layer: exit 3 (could not complete), the layers above it sti
   }
 });
 
+test('a lower layer whose evidence fails leaves where the walk ends unjudged (its kind is unknown): the chain-end rule is not-applicable, and the VM\'s own EAR vector stays clean', async () => {
+  const sim = await startSimulator({ topology: { layers: 3 }, faults: [{ layer: 2, fault: 'pcr' }] });
+  try {
+    const r = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--json']);
+    assert.equal(r.code, 1, r.stdout);
+    assert.equal(r.json?.error?.code, 'QUOTE_PCR_DIGEST_MISMATCH');
+    const endAt = (r.json?.result.chain as { id: string; status: string; message: string; code?: string }[]).find((c) => c.id === 'chain.endAt')!;
+    // before: fail, POLICY_CHAIN_END, "the walk ended at layer 1, which is virtual" (layer 2 had answered)
+    assert.equal(endAt.status, 'not-applicable', JSON.stringify(endAt));
+    assert.match(endAt.message, /not judged: layer 2's evidence did not verify/);
+    const ear = JSON.parse((await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--ear'])).stdout);
+    assert.equal(ear.submods['layer0-vm']['ear.trustworthiness-vector'].configuration, undefined);
+    assert.equal(ear.submods['layer0-vm']['ear.status'], 'contraindicated', 'the VM is still no better than the host below it');
+  } finally {
+    await sim.close();
+  }
+});
+
 test('policy facts name certificates as RFC 4514 strings: a rule set selected by the VM certificate subject, written as documented, applies', async (t) => {
   const sim = await startSimulator({ topology: { layers: 3 } });
   t.after(() => sim.close());
