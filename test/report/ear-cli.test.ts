@@ -39,3 +39,27 @@ test('attest --ear-key: the JWT verifies with jose and the public key; a JWK who
     assert.equal(sim.stats.connections, before, `${name}: refused before the walk, nothing fetched`);
   }
 });
+
+test('attest/verify --ear, a VMM whose quote fails: the submod is layer1-host (its kind is read only from a verified quote), nothing below it; verify --ear with another challenge prints no EAR', async (t) => {
+  const dir = tempDir(t, 'vtpm-ear-cli-');
+  const sim = await startSimulator({ topology: { layers: 3 }, faults: [{ fault: 'pcr', layer: 1 }] });
+  t.after(() => sim.close());
+  const challenge = 'ab'.repeat(32);
+  const bundle = join(dir, 'b.json');
+  const r = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--ear', '--challenge', challenge, '--save', bundle]);
+  assert.equal(r.code, 1, r.stderr);
+  const claims = JSON.parse(r.stdout) as { eat_nonce: string; submods: Record<string, { 'ear.status': string; 'ear.trustworthiness-vector': Record<string, number>; 'vtpm-verify.layer': { code?: string } }> };
+  assert.deepEqual(Object.keys(claims.submods), ['layer0-vm', 'layer1-host']);
+  assert.equal(claims.submods['layer1-host']!['vtpm-verify.layer'].code, 'QUOTE_PCR_DIGEST_MISMATCH');
+  assert.equal(claims.submods['layer1-host']!['ear.trustworthiness-vector']['executables'], 99);
+  assert.equal(claims.submods['layer0-vm']!['ear.status'], 'contraindicated');
+  assert.equal(claims.eat_nonce, Buffer.from(challenge, 'hex').toString('base64url'));
+
+  const v = await runCli(['verify', bundle, '--trust', sim.trustDir, '--ear', '--challenge', challenge]);
+  assert.equal(v.code, 1, v.stderr);
+  assert.deepEqual(Object.keys((JSON.parse(v.stdout) as typeof claims).submods), ['layer0-vm', 'layer1-host']);
+  const w = await runCli(['verify', bundle, '--trust', sim.trustDir, '--ear', '--challenge', 'cd'.repeat(32)]);
+  assert.equal(w.code, 1);
+  assert.equal(w.stdout, '');
+  assert.match(w.stderr, /BUNDLE_CHALLENGE_MISMATCH/);
+});
