@@ -159,7 +159,11 @@ function outcomeNodes(outcomes: readonly Outcome[], error: ErrorSummary | undefi
   else if (error && verbose) {
     // the failing check that carries the layer's error (an unreachable layer's fetch): its details too, as for a lone error
     const carrier = shown.findIndex((o) => o.status === 'fail' && o.code === error.code);
-    if (carrier >= 0) nodes[carrier]!.body!.push(...errorDetails(error, style, true));
+    if (carrier >= 0) {
+      // only what the check's own lines do not say already (its id, expected and actual were printed twice)
+      const body = nodes[carrier]!.body!;
+      body.push(...errorDetails(error, style, true).filter((line) => !body.includes(line)));
+    }
   }
   const passed = outcomes.filter((o) => o.status === 'pass');
   const skipped = outcomes.filter((o) => o.status === 'skip');

@@ -8,6 +8,7 @@ import { PLAIN, type Style } from '../../src/cli/output.js';
 import { BASELINE_NOTE, renderTree } from '../../src/report/tree.js';
 import { terminalSafe } from '../../src/report/format.js';
 import { ANSI, baselineResult, hostileResult, pcrMismatchAtVmmResult, trustedResult, unreachablePhysicalResult } from './fixtures.js';
+import { fail } from '../../src/verify/checks.js';
 
 /** A style that marks what it colors, so tests can see which words are painted how. */
 const TAGGED: Style = {
@@ -158,4 +159,20 @@ test('warnings and state findings: "!" in yellow, a trusted verdict still; findi
   assert.match(out, /│   ├── ! CLOCK_NOT_SAFE {2}clockInfo\.safe is 0\n│   │       check {4}quote\.clock\n│   │       actual {3}false/);
   assert.match(out, /├── chain {2}✓ 2 rules passed, 1 skipped\n└── ✗ state\n {4}└── ✗ CLOCK_WENT_BACK {2}the clock went back/);
   assert.match(renderTree(r, TAGGED), /<warn>!<\/warn> <code>CLOCK_NOT_SAFE<\/code>/);
+});
+
+test('verbose: the failing check that carries the layer\'s error shows its check, expected and actual once', () => {
+  // as a host whose PCR values do not hash to the quoted digest came out: check, expected, actual, then all three again
+  const r = trustedResult();
+  const host = r.layers[2]!;
+  host.status = 'not-trusted';
+  host.checks.unshift(fail('quote.pcr-digest', 'QUOTE_PCR_DIGEST_MISMATCH', 'the PCR values do not hash (sha256) to the signed pcrDigest', { expected: 'b2d1'.repeat(16), actual: '261d'.repeat(16) }));
+  host.error = { code: 'QUOTE_PCR_DIGEST_MISMATCH', message: 'the PCR values do not hash (sha256) to the signed pcrDigest', details: { check: 'quote.pcr-digest', expected: 'b2d1'.repeat(16), actual: '261d'.repeat(16), bank: 'sha256' } };
+  const out = renderTree(r, PLAIN, { verbose: true });
+  const lines = out.split('\n');
+  assert.equal(lines.filter((l) => /^\W*check +quote\.pcr-digest$/.test(l)).length, 1, out);
+  assert.equal(lines.filter((l) => /^\W*expected +(b2d1){16}$/.test(l)).length, 1, out);
+  assert.equal(lines.filter((l) => /^\W*actual +(261d){16}$/.test(l)).length, 1, out);
+  // the error's other details still come with it
+  assert.equal(lines.filter((l) => /^\W*bank +sha256$/.test(l)).length, 1, out);
 });
