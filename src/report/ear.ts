@@ -47,7 +47,15 @@ export interface EarClaims {
   eat_nonce?: string;
   submods: Record<string, EarAppraisal>;
   /** the overall verdict (an unregistered extension): relying parties that read one claim read this */
-  'vtpm-verify.result': { target: string; name?: string; verdict: Verdict; reason: string; code?: string };
+  'vtpm-verify.result': {
+    target: string;
+    name?: string;
+    verdict: Verdict;
+    reason: string;
+    code?: string;
+    /** verify of a saved bundle: when its evidence was collected (ISO 8601), which iat (when it was verified) does not say */
+    evidenceTime?: string;
+  };
 }
 
 export interface EarOptions {
@@ -79,6 +87,8 @@ export function toEar(result: AttestationResult, opts: EarOptions = {}): EarClai
   const verdict: EarClaims['vtpm-verify.result'] = { target: result.target, verdict: result.verdict, reason: result.reason };
   if (result.name !== undefined) verdict.name = result.name;
   if (result.error) verdict.code = result.error.code;
+  const evidenceTime = (result as { evidenceTime?: unknown }).evidenceTime;
+  if (typeof evidenceTime === 'string') verdict.evidenceTime = evidenceTime;
   const claims: EarClaims = {
     eat_profile: EAR_PROFILE,
     iat,

@@ -526,6 +526,8 @@ test('a bundle dated ahead by whoever saved it passes freshness at that later ti
     const ear = await runCli(['verify', file, '--trust', sim.trustDir, '--challenge', hex, '--ear']);
     assert.equal(ear.code, 0, ear.stdout + ear.stderr);
     assert.equal(JSON.parse(ear.stdout).eat_nonce, challenge.toString('base64url'));
+    // when the evidence was collected (iat is when it was verified): the bundle's time
+    assert.equal(JSON.parse(ear.stdout)['vtpm-verify.result'].evidenceTime, new Date(JSON.parse(readFileSync(file, 'utf8')).time).toISOString());
     const earLive = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--challenge', hex, '--ear']);
     assert.equal(JSON.parse(earLive.stdout).eat_nonce, challenge.toString('base64url'));
     const plain = await runCli(['verify', file, '--trust', sim.trustDir, '--ear']);
