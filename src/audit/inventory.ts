@@ -16,6 +16,7 @@ import { positioner, yamlPosition, type TextPosition } from '../policy/locate.js
 import { pathKey, scanJson } from '../util/json-scan.js';
 import { formatPath, INVALID, validate, type Path, type Schema } from '../policy/schema-dsl.js';
 import { LABEL_PATTERN } from '../x509/trust-store.js';
+import { terminalSafe } from '../util/terminal-safe.js';
 import type { InventoryCode } from './codes.js';
 import { inventorySchema, type InventorySpec, type SettingsSpec, type VmSpec } from './inventory-schema.js';
 
@@ -211,12 +212,21 @@ function crossChecks(spec: InventorySpec): PendingIssue[] {
       if (other === undefined) firstByInstance.set(id, i);
       else out.push({ code: 'INVENTORY_DUPLICATE', path: ['vms', i, 'instanceId'], message: `vms[${i}].instanceId: the same vTPM instance as vms[${other}]; one instance answers at one address`, actual: vm.instanceId });
     }
-    // names that differ only in Unicode normalization (café as é or as e + ´) look the same in every report
+    // names that differ only in Unicode normalization (café as é or as e + ´) look the same in every report, and so
+    // do names that differ in a character reports show as its escape ("vm-\u202ex", a bidi override, is shown as
+    // the text vm-\u202ex): a JUnit report would hold two testcases of one name, which CI systems take for one
     if (vm.name !== undefined) {
       const nfc = vm.name.normalize('NFC');
-      const other = firstByNfc.get(nfc);
-      if (other === undefined) firstByNfc.set(nfc, i);
-      else if (spec.vms[other]!.name !== vm.name) out.push({ code: 'INVENTORY_DUPLICATE', path: ['vms', i, 'name'], message: `vms[${i}].name: the same name as vms[${other}] in another Unicode normalization; reports would show two VMs alike`, actual: vm.name });
+      const shown = terminalSafe(nfc);
+      const other = firstByNfc.get(shown);
+      if (other === undefined) firstByNfc.set(shown, i);
+      else if (spec.vms[other]!.name !== vm.name) {
+        const message =
+          spec.vms[other]!.name!.normalize('NFC') === nfc
+            ? `vms[${i}].name: the same name as vms[${other}] in another Unicode normalization; reports would show two VMs alike`
+            : `vms[${i}].name: shown as vms[${other}]'s name in every report (${shown}); reports would show two VMs alike`;
+        out.push({ code: 'INVENTORY_DUPLICATE', path: ['vms', i, 'name'], message, actual: vm.name });
+      }
     }
     if (vm.group !== undefined && !groups.has(vm.group)) {
       knownGroups ??= groups.size ? ` (groups: ${[...groups.keys()].slice(0, 20).join(', ')})` : ' (the inventory has no groups:)';

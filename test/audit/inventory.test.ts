@@ -184,6 +184,20 @@ test('endpoints alike after percent-decoding, and names alike after Unicode norm
   assert.deepEqual(names.issues.map((i) => [i.line, i.code, i.path]), [[3, 'INVENTORY_DUPLICATE', 'vms[1].name']]);
 });
 
+test('names that every report shows alike (a bidi or invisible character shown as its \\uXXXX escape) are duplicates', () => {
+  // reports show "vm-\u202ex" (a right-to-left override) as the text vm-\u202ex: the JUnit report would hold
+  // two testcases of one name and classname, which CI systems take for one test
+  const yaml = 'vms:\n  - { name: "vm-\\u202ex", url: "https://a.example/" }\n  - { name: \'vm-\\u202ex\', url: "https://b.example/" }\n';
+  const shown = parseInventory(yaml, 'inv.yaml');
+  assert.deepEqual(shown.issues.map((i) => [i.line, i.code, i.path]), [[3, 'INVENTORY_DUPLICATE', 'vms[1].name']]);
+  assert.match(shown.issues[0]!.message, /vms\[1\]\.name: shown as vms\[0\]'s name in every report \(vm-\\u202ex\)/);
+  // in either order, and with a zero-width character
+  const zw = parseInventory('vms:\n  - { name: \'a\\u200bb\', url: "https://a.example/" }\n  - { name: "a\\u200bb", url: "https://b.example/" }\n', 'inv.yaml');
+  assert.deepEqual(zw.issues.map((i) => [i.line, i.code, i.path]), [[3, 'INVENTORY_DUPLICATE', 'vms[1].name']]);
+  // names that show differently stay distinct
+  assert.deepEqual(parseInventory('vms:\n  - { name: "vm-\\u202ex", url: "https://a.example/" }\n  - { name: "vm-x", url: "https://b.example/" }\n', 'inv.yaml').issues, []);
+});
+
 test('a name or tag with an unpaired surrogate is refused: as UTF-8 it is U+FFFD, and "x\\ud800" and "x\\udfff" would show alike', () => {
   // YAML and JSON escapes both make one
   const yaml = parseInventory('vms:\n  - { name: "x\\ud800", url: "https://a.example/" }\n  - { name: "x\\udfff", url: "https://b.example/", tags: ["t\\udc00"] }\n', 'inv.yaml');
