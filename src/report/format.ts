@@ -74,7 +74,12 @@ export function formatValue(value: unknown, max = 160): string {
     try {
       text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value);
     } catch {
-      text = String(value);
+      // a value too deep for JSON.stringify: String() of an array recurses as deep and throws the same RangeError
+      try {
+        text = String(value);
+      } catch {
+        text = '(a value nested too deep to show)';
+      }
     }
   }
   if (text.length > max) text = `${text.slice(0, max)}… (${text.length - max} more characters)`;

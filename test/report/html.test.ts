@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { html, renderHtmlReport } from '../../src/report/html.js';
+import { renderJunit } from '../../src/report/junit.js';
 import { summarize } from '../../src/report/summary.js';
 import { fleet, type Fleet } from './fleet.js';
 import { SCRIPT, XSS } from './fixtures.js';
@@ -172,4 +173,16 @@ test("an interrupted audit's own page says the fleet is not covered, as `report`
   assert.doesNotMatch(renderHtmlReport(f.run, summarize(f.results), f.results), /id="coverage"/);
   // an audit stopped after it had started every VM left none out
   assert.doesNotMatch(renderHtmlReport({ ...f.run, interrupted: { signal: 'SIGINT', notStarted: 0 } }, summarize(f.results), f.results), /id="coverage"/);
+});
+
+test('an expected or actual value nested too deep for JSON.stringify (an array) is named, not a RangeError from the page', () => {
+  // the readers cap nesting at 64; the renderers, also a library API, must not throw past that either
+  let deep: unknown[] = [];
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  const f = fleet(3);
+  const r = f.results.find((x) => x.verdict === 'not-trusted')!;
+  r.layers[1]!.checks.push({ id: 'deep', status: 'fail', code: 'POLICY_PCR_VALUE', message: 'deep', expected: deep, actual: [[1]] });
+  const text = renderHtmlReport(f.run, summarize(f.results), f.results);
+  assert.match(text, /<dt>expected<\/dt><dd>\(a value nested too deep to show\)<\/dd><dt>actual<\/dt><dd>\[\[1\]\]<\/dd>/);
+  assert.match(renderJunit(f.run, summarize(f.results), f.results), /\(a value nested too deep to show\)/);
 });
