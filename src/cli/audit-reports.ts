@@ -372,5 +372,5 @@ export function checkReportPaths(files: ReportFiles, keep: readonly { path: stri
   }
 }
 
-/** How an audit's HTML cards are rendered: trusted VMs with their counts of passing checks only, so a fleet's page stays a size a browser opens. */
-export const AUDIT_HTML_CARDS: HtmlReportOptions = { trustedDetail: 'summary' };
+/** How an audit's HTML cards are rendered: passing checks counted, not listed (failures with every detail), so a fleet's page stays a size a browser opens. */
+export const AUDIT_HTML_CARDS: HtmlReportOptions = { passedDetail: 'summary' };
