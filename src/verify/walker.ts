@@ -518,7 +518,7 @@ async function walkLayers(options: WalkOptions, source: EvidenceSource, parsePas
   // configuration failure on the VM's own EAR vector.
   const unverified = layers.find((l) => l.position >= verified.length && (l.status === 'unreachable' || l.status === 'not-trusted'));
   if (unverified) {
-    const why = unverified.status === 'unreachable' ? 'the walk could not complete' : `layer ${unverified.position}'s evidence did not verify, so where the walk ends is unknown`;
+    const why = unverified.status === 'unreachable' ? 'the walk could not complete' : unjudgedBecause(unverified);
     for (const r of chain) {
       if (r.status === 'fail' && (r.code === 'POLICY_CHAIN_END' || r.code === 'POLICY_CHAIN_DEPTH') && r.id !== 'chain.maxDepth') {
         r.status = 'not-applicable';
@@ -546,6 +546,17 @@ async function walkLayers(options: WalkOptions, source: EvidenceSource, parsePas
   };
   void stoppedBy;
   return { result, facts, evaluation, collected, verified };
+}
+
+/**
+ * Why the chain's shape is left unjudged below a layer that did not verify: its evidence failed, or the walk refused
+ * it before asking (--max-depth, a URI seen above: no evidence of it was ever fetched, so none "did not verify").
+ */
+function unjudgedBecause(layer: LayerResult): string {
+  const p = layer.position;
+  if (layer.checks.some((c) => c.id === 'walk.depth' && c.status === 'fail')) return `the walk stopped at its depth limit before layer ${p}, so where it ends is unknown`;
+  if (layer.checks.some((c) => c.id === 'walk.loop' && c.status === 'fail')) return `layer ${p} repeats a layer above it (the chain loops), so it has no end`;
+  return `layer ${p}'s evidence did not verify, so where the walk ends is unknown`;
 }
 
 /** Steps 2-4 for one layer. Returns null when a check failed that stops the walk. */

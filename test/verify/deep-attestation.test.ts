@@ -191,6 +191,10 @@ test('a deepAttestation chain that never ends stops at --max-depth with WALK_TOO
     assert.equal(r.layers.length, 5, 'four layers attested, the fifth refused before any request');
     assert.equal(r.layers[4]!.status, 'not-trusted');
     assert.equal(sim.stats.evidence, 4);
+    // the fifth was never asked: where the walk ends is unknown, not "its evidence did not verify"
+    const endAt = r.chain.find((c) => c.id === 'chain.endAt')!;
+    assert.equal(endAt.status, 'not-applicable');
+    assert.match(endAt.message, /^not judged: the walk stopped at its depth limit before layer 4/);
   } finally {
     await sim.close();
   }

@@ -119,6 +119,10 @@ test('a chain of layers that loops back to itself: WALK_LOOP, each URI asked onc
       assert.equal(r.verdict, 'not-trusted');
       assert.equal(r.error?.code, 'WALK_LOOP');
       assert.deepEqual(hits, ['/vm/v1/evidence']);
+      // layer 1 was refused before any request: its evidence never "did not verify"
+      const endAt = r.chain.find((c) => c.id === 'chain.endAt')!;
+      assert.equal(endAt.status, 'not-applicable');
+      assert.match(endAt.message, /^not judged: layer 1 repeats a layer above it \(the chain loops\)/);
     },
   );
 });
