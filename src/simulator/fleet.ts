@@ -36,7 +36,14 @@ function parseYamlDocument(text: string, what: string, error: (m: string, d?: Re
   const dense = yamlTooDense(text, what);
   if (dense !== undefined) throw error(dense, { file: what });
   // YAML is a superset of JSON. Keys are compared as the text they become (7 and "7" are one key), as policies' are.
-  const doc = parseDocument(text, { uniqueKeys: false });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { uniqueKeys: false });
+  } catch (err) {
+    // block mappings nested on one line (a: b: c: ...) run the parser out of stack before it records an error
+    if (!(err instanceof RangeError)) throw err;
+    throw error(`${what}: not well-formed YAML or JSON: nested too deeply to read (mappings inside one another, as in a: b: c: ..., past what the YAML parser can take)`, { file: what });
+  }
   const problem = doc.errors[0];
   if (problem) throw error(`${what}: not well-formed YAML or JSON: ${problem.message.split('\n')[0]}`, { file: what });
   const duplicate = duplicateYamlKeys(doc)[0];

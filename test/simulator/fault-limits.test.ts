@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSimulator } from '../../src/simulator/start.js';
 import type { PlacedFault } from '../../src/simulator/platform.js';
-import { parseFaultPlan } from '../../src/simulator/fleet.js';
+import { parseFaultPlan, parseFleetFile } from '../../src/simulator/fleet.js';
 import { assertRejectsCode, assertThrowsCode } from '../helpers/assert.js';
 
 const topology = { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 2 };
@@ -86,4 +86,13 @@ test('a fault plan file: every problem with an entry names the file, the line an
   assert.match((await assertRejectsCode(startSimulator({ topology, faultPlan: data }), 'SIM_FAULT_INVALID')).message, /^plan: faults\[0\]: fault pcr: no layer named vm-9999/);
   // and its faults as written back are what was read (the source is not part of the plan)
   assert.deepEqual(JSON.parse(JSON.stringify(parseFaultPlan(text(''), 'plan.yaml'))), { version: 1, faults: [{ layer: 'vm-0001', fault: 'pcr' }] });
+});
+
+test('a fault plan or fleet file with block mappings nested on one line past the YAML parser\'s stack is refused as not well-formed, not a RangeError', () => {
+  // as policies and inventories: the parser runs out of stack before it records an error of its own
+  const deep = '634832ff74a9: '.repeat(20_000);
+  const plan = assertThrowsCode(() => parseFaultPlan(`faults:\n  - layer: 1\n    fault: ${deep}x\n  - layer: 2\n`, 'plan.yaml'), 'SIM_FAULT_PLAN_INVALID');
+  assert.match(plan.message, /^plan\.yaml: not well-formed YAML or JSON: nested too deeply/);
+  const fleet = assertThrowsCode(() => parseFleetFile(`hosts:\n  - name: a\n    vms: ${deep}x\n  - name: c\n`, 'fleet.yaml'), 'SIM_TOPOLOGY_INVALID');
+  assert.match(fleet.message, /^fleet\.yaml: not well-formed YAML or JSON: nested too deeply/);
 });
