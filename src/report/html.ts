@@ -430,7 +430,8 @@ function outcomeItem(o: Outcome, error?: ErrorSummary): string {
   const ea: [string, unknown][] = [];
   if (o.expected !== undefined) ea.push(['expected', o.expected]);
   if (o.actual !== undefined) ea.push(['actual', o.actual]);
-  if (error) for (const [k, v] of Object.entries(error.details ?? {})) if (v !== undefined && k !== 'expected' && k !== 'actual') ea.push([k, v]);
+  // the error's details too, but its expected and actual only where the check has none of its own (they were left out)
+  if (error) for (const [k, v] of Object.entries(error.details ?? {})) if (v !== undefined && !(k === 'expected' && o.expected !== undefined) && !(k === 'actual' && o.actual !== undefined)) ea.push([k, v]);
   if (ea.length && o.status !== 'pass' && o.status !== 'skip') out += expectedActual(ea);
   return `${out}</li>`;
 }

@@ -15,7 +15,8 @@ import { html, renderHtmlReport } from '../../src/report/html.js';
 import { renderJunit } from '../../src/report/junit.js';
 import { summarize } from '../../src/report/summary.js';
 import { fleet, type Fleet } from './fleet.js';
-import { SCRIPT, XSS } from './fixtures.js';
+import { SCRIPT, XSS, trustedResult } from './fixtures.js';
+import { fail } from '../../src/verify/checks.js';
 import { openInChromium, visibleNames } from '../helpers/browser.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -195,4 +196,23 @@ test('an expected or actual value nested too deep for JSON.stringify (an array) 
   const text = renderHtmlReport(f.run, summarize(f.results), f.results);
   assert.match(text, /<dt>expected<\/dt><dd>\(a value nested too deep to show\)<\/dd><dt>actual<\/dt><dd>\[\[1\]\]<\/dd>/);
   assert.match(renderJunit(f.run, summarize(f.results), f.results), /\(a value nested too deep to show\)/);
+});
+
+test("the failing check that carries its layer's error shows the error's expected and actual when it has none of its own, and its own otherwise, once", () => {
+  for (const passedDetail of ['full', 'summary'] as const) {
+    const r = trustedResult();
+    r.verdict = 'not-trusted';
+    const host = r.layers[2]!;
+    host.status = 'not-trusted';
+    host.checks.unshift(fail('quote.pcr-digest', 'QUOTE_PCR_DIGEST_MISMATCH', 'the PCR values do not hash to the signed pcrDigest'));
+    host.error = { code: 'QUOTE_PCR_DIGEST_MISMATCH', message: 'the PCR values do not hash to the signed pcrDigest', details: { expected: 'b2d1'.repeat(16), actual: '261d'.repeat(16), bank: 'sha256' } };
+    const text = renderHtmlReport({ tool: { name: 'vtpm-verify', version: '0' }, startedAt: r.startedAt, finishedAt: r.finishedAt }, summarize([r]), [r], { passedDetail });
+    assert.equal(text.match(/<dt>expected<\/dt><dd>(b2d1){16}<\/dd>/g)?.length, 1, passedDetail);
+    assert.equal(text.match(/<dt>actual<\/dt><dd>(261d){16}<\/dd>/g)?.length, 1, passedDetail);
+    assert.equal(text.match(/<dt>bank<\/dt><dd>sha256<\/dd>/g)?.length, 1, passedDetail);
+    // a check with its own expected and actual shows those, not the error's a second time
+    host.checks[0] = fail('quote.pcr-digest', 'QUOTE_PCR_DIGEST_MISMATCH', 'the PCR values do not hash to the signed pcrDigest', { expected: 'b2d1'.repeat(16), actual: '261d'.repeat(16) });
+    const again = renderHtmlReport({ tool: { name: 'vtpm-verify', version: '0' }, startedAt: r.startedAt, finishedAt: r.finishedAt }, summarize([r]), [r], { passedDetail });
+    assert.equal(again.match(/<dt>expected<\/dt>/g)?.length, 1, passedDetail);
+  }
 });
