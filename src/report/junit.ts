@@ -64,9 +64,12 @@ export function classnameOf(result: Pick<AttestationResult, 'group' | 'tags'>): 
   return result.group ?? result.tags?.[0] ?? DEFAULT_CLASSNAME;
 }
 
-/** "VMM (layer 1): PCR 7 is not one of the golden values [POLICY_PCR_VALUE]" */
+/** "VMM (layer 1): PCR 7 is not one of the golden values [POLICY_PCR_VALUE]"; a reason that names its code already (a transport or evidence error's) as it is */
 export function failureMessage(result: Pick<AttestationResult, 'reason' | 'error'>): string {
-  return result.error ? `${result.reason} [${result.error.code}]` : result.reason;
+  if (!result.error) return result.reason;
+  const code = result.error.code;
+  const named = /^[A-Z0-9_]+$/.test(code) && new RegExp(`(^|[^A-Z0-9_])${code}([^A-Z0-9_]|$)`).test(result.reason);
+  return named ? result.reason : `${result.reason} [${code}]`;
 }
 
 /**

@@ -111,6 +111,10 @@ test('classname: group, else first tag, else the default; message: reason and co
   assert.match(xml, new RegExp(`<testcase name="c" classname="${DEFAULT_CLASSNAME}" time="0\\.025"/>`));
   assert.equal(failureMessage({ reason: 'why' }), 'why');
   assert.equal(failureMessage({ reason: 'why', error: { code: 'X_Y', message: 'm' } }), 'why [X_Y]');
+  // a reason that names its code already (transport and evidence errors) is not followed by it again
+  const named = 'layer 0 (http://vm): EVIDENCE_VERSION: evidence: version 2 is not supported';
+  assert.equal(failureMessage({ reason: named, error: { code: 'EVIDENCE_VERSION', message: 'm' } }), named);
+  assert.equal(failureMessage({ reason: 'EVIDENCE_VERSION_X went wrong', error: { code: 'EVIDENCE_VERSION', message: 'm' } }), 'EVIDENCE_VERSION_X went wrong [EVIDENCE_VERSION]');
 });
 
 test('a run label (audit --run-label) is a property of the suite', (t) => {
