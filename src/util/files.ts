@@ -9,8 +9,10 @@ import { UsageError } from '../errors.js';
 export const DEFAULT_FILE_CAP = 64 * 1024 * 1024;
 
 export function readInputFile(path: string, what: string, maxBytes = DEFAULT_FILE_CAP): Buffer {
+  // "-" names a file here, not standard input: inputs are regular files only (their size is checked before reading)
+  const stdinHint = path === '-' ? " ('-' is not standard input here: every input is read from a regular file; save it to one first)" : '';
   const unreadable = (err: unknown): UsageError =>
-    new UsageError('FILE_UNREADABLE', `${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path, what }, { cause: err });
+    new UsageError('FILE_UNREADABLE', `${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}${stdinHint}`, { path, what }, { cause: err });
   let fd: number;
   try {
     // One open file is checked and read, not a name looked up twice (a file swapped for a FIFO or a larger

@@ -50,5 +50,13 @@ test('readInputFile: a FIFO and a folder are refused as not regular files, witho
   execFileSync('mkfifo', [fifo]);
   assert.throws(() => readInputFile(fifo, 'evidence'), (err: unknown) => err instanceof UsageError && err.code === 'FILE_UNREADABLE' && /is not a regular file/.test(err.message));
   assert.throws(() => readInputFile(dir, 'evidence'), (err: unknown) => err instanceof UsageError && err.code === 'FILE_UNREADABLE' && /is not a regular file/.test(err.message));
-  assert.throws(() => readInputFile(join(dir, 'absent'), 'evidence'), (err: unknown) => err instanceof UsageError && err.code === 'FILE_UNREADABLE' && /ENOENT/.test(err.message));
+  assert.throws(() => readInputFile(join(dir, 'absent'), 'evidence'), (err: unknown) => err instanceof UsageError && err.code === 'FILE_UNREADABLE' && /ENOENT$/.test(err.message));
+  // "-" (no such file in the working folder) says that standard input is not read
+  const cwd = process.cwd();
+  try {
+    process.chdir(dir);
+    assert.throws(() => readInputFile('-', 'quote message'), (err: unknown) => err instanceof UsageError && /ENOENT \('-' is not standard input here/.test(err.message));
+  } finally {
+    process.chdir(cwd);
+  }
 });
