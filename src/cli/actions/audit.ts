@@ -195,6 +195,7 @@ async function audit(
     }
     batcher = new StateBatcher(store, { runId });
   }
+  let stopListening: (() => void) | undefined;
   try {
     const progress = await progressMod.startProgress(
       targets.length,
@@ -216,6 +217,10 @@ async function audit(
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    stopListening = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
     const exitCodeOf = (sum: AuditSummary): ExitCode => {
       const code = outcome.auditExitCode(sum, { unreachableOk: opts.unreachableOk });
       // An interrupted audit did not audit the whole fleet: never "all trusted".
@@ -287,8 +292,6 @@ async function audit(
         }
       }
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       progress.stop();
       batcher?.close();
     }
@@ -339,6 +342,10 @@ async function audit(
       warnings,
     );
   } finally {
+    // Listened to until the reports are written (synchronously): with no listener, a signal in that window
+    // ended the process at once, and an earlier run's report could stay under a name not yet written. One
+    // that arrives now finds the reports and the outcome done.
+    stopListening?.();
     spool?.close();
   }
 }

@@ -1,0 +1,34 @@
+// The audit listens for SIGINT/SIGTERM until its reports are written: its
+// listeners removed before (as they were), a signal while the reports were
+// written (synchronously, seconds at 10,000 VMs) ended the process by the
+// signal, and an earlier run's report could stay under a name not yet written.
+// Deterministic: the test watches when the audit removes its listeners, and
+// checks that by then every report is in place.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { runAuditCommand } from '../../src/cli/actions/audit.js';
+import { fleetOnDisk } from './fleet-on-disk.js';
+
+test('the audit keeps its SIGINT/SIGTERM listeners until every report is written', async (t) => {
+  process.env['VTPM_NO_V8_TUNING'] = '1';
+  const { sim, dir, inventory } = await fleetOnDisk(t, { topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 3 } }, 'vtpm-signal-');
+  const reports = { json: join(dir, 'a.json'), junit: join(dir, 'a.xml'), html: join(dir, 'a.html') };
+  const seen: { signal: string; reportsThere: boolean[] }[] = [];
+  const off = process.off.bind(process);
+  const listenersBefore = { SIGINT: process.listenerCount('SIGINT'), SIGTERM: process.listenerCount('SIGTERM') };
+  process.off = ((event: string | symbol, listener: (...args: unknown[]) => void) => {
+    if (event === 'SIGINT' || event === 'SIGTERM') seen.push({ signal: event, reportsThere: Object.values(reports).map((f) => existsSync(f)) });
+    return off(event, listener);
+  }) as typeof process.off;
+  try {
+    const outcome = await runAuditCommand({ inventory, trust: [sim.trustDir], intermediates: [], crls: [], retries: 0, unreachableOk: false, json: true, verbose: false, reports });
+    assert.equal(outcome.exitCode, 0);
+  } finally {
+    process.off = off;
+  }
+  assert.deepEqual(seen.map((s) => s.signal).sort(), ['SIGINT', 'SIGTERM']);
+  for (const s of seen) assert.deepEqual(s.reportsThere, [true, true, true], `${s.signal}'s listener was removed before every report was written`);
+  assert.deepEqual({ SIGINT: process.listenerCount('SIGINT'), SIGTERM: process.listenerCount('SIGTERM') }, listenersBefore, 'none left behind');
+});
