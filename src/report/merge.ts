@@ -105,7 +105,7 @@ export class ReportMerger {
     const otherConfig = run.config && this.reports.find((r) => r.config !== undefined && r.config.sha256 !== run.config!.sha256);
     if (otherConfig) {
       throw mismatch(
-        `${file} and ${otherConfig.file} were audited with different configurations (the tool's version, the inventory's text, a policy file, or the trust anchors or intermediates differ): the shards of one audit are judged by the same rules`,
+        `${file} and ${otherConfig.file} were audited with different configurations (the tool's version, the inventory's text, --max-depth, a policy file, or the trust anchors or intermediates differ): the shards of one audit are judged by the same rules`,
         { file, check: 'run.config', expected: otherConfig.config!.sha256, actual: run.config!.sha256 },
       );
     }

@@ -246,6 +246,11 @@ test('shards audited under different rules do not merge: another policy, an inve
   assert.equal(refused.json?.error?.code, 'REPORT_MISMATCH');
   assert.equal(refused.json?.error?.details?.['check'], 'run.config');
   assert.match(refused.json?.error?.message ?? '', /different configurations/);
+  // another --max-depth is another rule too, and the message names it among the causes
+  assert.equal((await shard(1, 'd1.json', ['--max-depth', '5'])).code, 0);
+  const depth = await runCli(['report', join(dir, 'a0.json'), join(dir, 'd1.json'), '--json']);
+  assert.equal(depth.json?.error?.details?.['check'], 'run.config');
+  assert.match(depth.json?.error?.message ?? '', /--max-depth/);
 
   // an inventory edited between the two shards' starts (a comment is enough: the text is what was audited)
   writeFileSync(inventory, `${readFileSync(inventory, 'utf8')}\n# edited\n`);
