@@ -7,11 +7,11 @@
 // with the issues of any policy file the inventory names.
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { VtpmError } from '../errors.js';
 import type { AuditProfile, AuditTarget } from '../audit/run.js';
 import type { Inventory, InventoryIssue, InventoryVm, PendingIssue, Setting } from '../audit/inventory.js';
-import { MAX_ISSUES, sortIssues, type PolicyIssue } from '../policy/load.js';
+import { MAX_INCLUDE_TEXT, MAX_ISSUES, MAX_POLICY_TEXT, sortIssues, type PolicyIssue } from '../policy/load.js';
+import { readInputFile } from '../util/files.js';
 import { baselinePolicy } from '../policy/baseline.js';
 import type { Policy } from '../policy/compile.js';
 import type { Path } from '../policy/schema-dsl.js';
@@ -245,9 +245,10 @@ function policyFilesDigest(policy: Policy): string {
   for (const file of [...(policy.file !== undefined ? [policy.file] : []), ...policy.includes]) {
     h.update(`file\0`);
     try {
-      h.update(readFileSync(file));
+      // read as the loader read it (a regular file, under its cap): swapped for a FIFO since, it must not hang
+      h.update(readInputFile(file, file === policy.file ? 'policy file' : 'included file', file === policy.file ? MAX_POLICY_TEXT : MAX_INCLUDE_TEXT));
     } catch (err) {
-      h.update(`unreadable ${(err as NodeJS.ErrnoException).code ?? ''}`);
+      h.update(`unreadable ${(err as { code?: string }).code ?? ''}`);
     }
     h.update('\0');
   }
