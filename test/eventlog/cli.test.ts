@@ -119,3 +119,21 @@ test('eventlog --json: bytes inside decoded content are lowercase hex, never a B
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('eventlog --ima: an empty IMA list parses (0 entries, exit 0) but says why that is suspicious', async () => {
+  // a copy of a securityfs file made by a tool that trusts its reported size (0) is empty
+  const log = new EventLogWriter({ banks: ['sha256'] }).addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, '8be4df61-93ca-11d2-aa0d-00e098032b8c', 'SecureBoot', Buffer.from([1])).toBytes();
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-eventlog-'));
+  try {
+    writeFileSync(join(dir, 'log.bin'), log);
+    writeFileSync(join(dir, 'empty.ima'), '');
+    const json = await runCli(['eventlog', join(dir, 'log.bin'), '--ima', join(dir, 'empty.ima'), '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal(json.json!.result.ima.entryCount, 0);
+    assert.ok(json.json!.result.ima.notes.some((n: string) => /boot_aggregate/.test(n) && /securityfs/.test(n)), JSON.stringify(json.json!.result.ima.notes));
+    const human = await runCli(['eventlog', join(dir, 'log.bin'), '--ima', join(dir, 'empty.ima')]);
+    assert.match(human.stdout, /0 entries[^\n]*\n\s+note: the list has no entries, but a kernel's list always begins with boot_aggregate/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

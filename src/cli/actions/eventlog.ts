@@ -157,6 +157,9 @@ function logJson(file: string, log: UnverifiedEventLog): Record<string, unknown>
   };
 }
 
+export const EMPTY_IMA_NOTE =
+  "the list has no entries, but a kernel's list always begins with boot_aggregate: was it copied with a tool that trusts the file's size (securityfs files report 0 bytes)? Use cat, or read the file to its end";
+
 export async function runEventlog(opts: EventlogOptions): Promise<CommandOutcome> {
   const bytes = readInputFile(opts.file, 'event log', EVENTLOG_CAPS.maxLogBytes);
   const log = parseEventLog(bytes);
@@ -164,6 +167,9 @@ export async function runEventlog(opts: EventlogOptions): Promise<CommandOutcome
   let ima: ImaSummary | undefined;
   if (opts.ima) {
     const list = parseImaList(readInputFile(opts.ima, 'IMA list'));
+    // The format allows an empty list (an incremental one), but the kernel's whole list always
+    // begins with boot_aggregate: an empty file is most often a copy that went wrong.
+    if (list.entries.length === 0) list.notes.push(EMPTY_IMA_NOTE);
     const imaPcrs: PcrValues = new Map();
     for (const bank of IMA_BANKS) imaPcrs.set(bank, replayIma(list, bank).pcrs);
     ima = { list, checks: checkTemplateHashes(list), pcrs: imaPcrs };
