@@ -11,6 +11,7 @@ import { X509Certificate, createHash, createPublicKey, type KeyObject } from 'no
 import { ParseError, type CodeTable } from '../errors.js';
 import { TPM_ALG } from '../tpm/constants.js';
 import { looksLikeTpm2bPublic, parseTpm2bPublic, parseTpmtPublic, tpmObjectName, type EccCurveName, type TpmtPublic } from '../tpm/public.js';
+import { TPM12_UNSUPPORTED, describeTpm12Structure } from '../tpm/tpm12.js';
 
 export const AK_CODES = {
   AK_INVALID: { kind: 'input', summary: 'the attestation key is not a PEM/DER public key, certificate, TPM2B_PUBLIC or TPMT_PUBLIC' },
@@ -212,6 +213,8 @@ function decodeAk(bytes: Uint8Array): AttestationKey {
     }
     return akFromKeyObject(certificate.publicKey, 'certificate');
   }
+  const tpm12 = describeTpm12Structure(bytes);
+  if (tpm12) throw new ParseError('AK_INVALID', `attestation key: this is ${tpm12}: ${TPM12_UNSUPPORTED}`, { size: bytes.length, tpmVersion: '1.2' });
   throw new ParseError('AK_INVALID', 'attestation key: not PEM, DER SubjectPublicKeyInfo or certificate, TPM2B_PUBLIC or TPMT_PUBLIC', { size: bytes.length });
 }
 

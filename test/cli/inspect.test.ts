@@ -112,7 +112,7 @@ test('inspect: a certificate name with C1 controls and bidi overrides is printed
   }
 });
 
-test('inspect: a file another command reads (an empty file, an event log, an IMA list) says so in INSPECT_UNKNOWN_FORMAT', async () => {
+test('inspect: a file another command reads (an empty file, an event log, an IMA list), or a TPM 1.2 structure, says so in INSPECT_UNKNOWN_FORMAT', async () => {
   const { EventLogWriter } = await import('../../src/eventlog/writer.js');
   const dir = mkdtempSync(join(tmpdir(), 'vtpm-inspect-'));
   try {
@@ -127,6 +127,7 @@ test('inspect: a file another command reads (an empty file, an event log, an IMA
       { name: 'bios.bin', bytes: new EventLogWriter({ banks: ['sha256'] }).addSeparator(0).addSeparator(7).toBytes(), format: 'tcg-pc-client', hint: /TCG PC Client event log \(3 events\): decode it with vtpm-verify eventlog/ },
       { name: 'ascii_runtime_measurements', bytes: Buffer.from('10 1d8d532d463c9f8c205d0df7787669a85f93e260 ima-ng sha1:0000000000000000000000000000000000000000 boot_aggregate\n'), format: 'ima-ascii', hint: /IMA measurement list: decode it with vtpm-verify eventlog LOG --ima FILE/ },
       { name: 'binary_runtime_measurements', bytes: Buffer.concat([u32(10), Buffer.alloc(20, 0x1d), u32(name.length), name, u32(0)]), format: 'ima-binary', hint: /IMA measurement list: decode it with vtpm-verify eventlog LOG --ima FILE/ },
+      { name: 'quote12.bin', bytes: Buffer.concat([Buffer.from([1, 1, 0, 0]), Buffer.from('QUOT'), Buffer.alloc(40, 9)]), format: 'tpm1.2', hint: /a TPM 1\.2 TPM_QUOTE_INFO \(from TPM_Quote\): vtpm-verify verifies TPM 2\.0 quotes only/ },
     ];
     for (const c of cases) {
       const p = join(dir, c.name);

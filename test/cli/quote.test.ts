@@ -213,3 +213,29 @@ test('vtpm-verify quote on real swtpm quotes', async (t) => {
     await tpm.stop();
   }
 });
+
+test('vtpm-verify quote: a TPM 1.2 TPM_QUOTE_INFO, signed or not, is named as TPM 1.2 (exit 1, nothing verified)', async () => {
+  const { generateKeyPairSync, sign } = await import('node:crypto');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-quote12-'));
+  try {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    // TPM_QUOTE_INFO: version 1.1.0.0, "QUOT", composite hash, nonce
+    const info = Buffer.concat([Buffer.from([1, 1, 0, 0]), Buffer.from('QUOT'), Buffer.alloc(20, 1), Buffer.alloc(20, 2)]);
+    writeFileSync(join(dir, 'ak.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+    writeFileSync(join(dir, 'quote.msg'), info);
+    writeFileSync(join(dir, 'good.sig'), sign('sha1', info, privateKey));
+    writeFileSync(join(dir, 'bad.sig'), Buffer.alloc(256, 3));
+    for (const [sig, code] of [['good.sig', 'QUOTE_BAD_MAGIC'], ['bad.sig', 'QUOTE_BAD_SIGNATURE']] as const) {
+      const run = await runCli(['quote', '--ak', join(dir, 'ak.pem'), '--message', join(dir, 'quote.msg'), '--signature', join(dir, sig), '--signature-format', 'plain', '--hash', 'sha1', '--nonce', '', '--json']);
+      assert.equal(run.code, 1, run.stdout);
+      assert.equal(run.json!.error!.code, code);
+      assert.match(run.json!.error!.message, /the --message file is a TPM 1\.2 TPM_QUOTE_INFO \(from TPM_Quote\): vtpm-verify verifies TPM 2\.0 quotes only/);
+      assert.equal(run.json!.error!.details.tpmVersion, '1.2');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,7 @@
 // Real quotes from the field (../shared/corpus/quotes, read in place): every
 // TPM 2.0 quote set verifies or fails exactly as expected/quote_checks.json
 // records, and our parse of each TPMS_ATTEST agrees with the recorded fields.
-// TPM 1.2 (goattest_linux_tpm12: TPM_QUOTE_INFO) is out of scope: skipped.
+// TPM 1.2 (goattest_linux_tpm12: TPM_QUOTE_INFO) is out of scope: only recognized, to say so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -18,6 +18,8 @@ import { parseTpmtPublic, tpmObjectName } from '../../src/tpm/public.js';
 import { hashByName } from '../../src/tpm/constants.js';
 import type { PcrValues } from '../../src/tpm/pcrs.js';
 import { toHex } from '../../src/util/bytes.js';
+import { describeTpm12Structure } from '../../src/tpm/tpm12.js';
+import type { VtpmError } from '../../src/errors.js';
 
 interface Expected {
   sample: string;
@@ -219,6 +221,14 @@ for (const variant of ['SHA1', 'SHA256'] as const) {
   });
 }
 
-test('TPM 1.2 quotes (goattest_linux_tpm12, TPM_QUOTE_INFO) are out of scope', (t) => {
-  t.skip('TPM 1.2 TPM_QUOTE_INFO is not a TPM 2.0 structure; vtpm-verify verifies TPM 2.0 quotes only');
+test('TPM 1.2 quotes (goattest_linux_tpm12) are out of scope, and said to be: the AK and the quote are named as TPM 1.2', (t) => {
+  const root = corpusPath(t);
+  if (!root) return;
+  const dir = join(root, 'quotes', 'goattest_linux_tpm12');
+  assert.equal(describeTpm12Structure(readFileSync(join(dir, 'ak_public.bin'))), 'a TPM 1.2 TPM_PUBKEY (RSA-2048)');
+  assert.equal(describeTpm12Structure(readFileSync(join(dir, 'quote.attest'))), 'a TPM 1.2 TPM_QUOTE_INFO (from TPM_Quote)');
+  assert.throws(
+    () => loadAttestationKey(readFileSync(join(dir, 'ak_public.bin'))),
+    (err: VtpmError) => err.code === 'AK_INVALID' && /TPM 1\.2 TPM_PUBKEY \(RSA-2048\): vtpm-verify verifies TPM 2\.0 quotes only/.test(err.message) && err.details['tpmVersion'] === '1.2',
+  );
 });

@@ -18,6 +18,7 @@ import { parseEventLog } from '../../eventlog/parse.js';
 import type { GlobalOptions } from '../command.js';
 import { describeAttest, describePublic, describeSignature, renderDescribed, type Described } from '../describe-tpm.js';
 import type { CommandOutcome, Style } from '../output.js';
+import { TPM12_UNSUPPORTED, describeTpm12Structure } from '../../tpm/tpm12.js';
 
 export { INSPECT_CODES } from './inspect-codes.js';
 
@@ -170,6 +171,8 @@ function detect(bytes: Buffer): { type: InspectType; decoded: Described } {
 /** What a file no TPM structure fits is, when another command reads it: an empty file, an event log, an IMA list. */
 function otherCommandHint(bytes: Buffer): { format: string; text: string } | undefined {
   if (bytes.length === 0) return { format: 'empty', text: 'the file is empty (0 bytes)' };
+  const tpm12 = describeTpm12Structure(bytes);
+  if (tpm12) return { format: 'tpm1.2', text: `this is ${tpm12}: ${TPM12_UNSUPPORTED}` };
   try {
     const log = parseEventLog(bytes);
     return { format: 'tcg-pc-client', text: `this is a TCG PC Client event log (${log.events.length} events): decode it with vtpm-verify eventlog FILE` };

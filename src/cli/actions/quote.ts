@@ -19,6 +19,7 @@ import type { GlobalOptions } from '../command.js';
 import { describeAttest, renderDescribed, type Described } from '../describe-tpm.js';
 import { toJsonText, type CommandOutcome, type Style } from '../output.js';
 import { TPM_GENERATED_VALUE } from '../../tpm/constants.js';
+import { TPM12_UNSUPPORTED, describeTpm12Structure } from '../../tpm/tpm12.js';
 
 export interface QuoteOptions {
   ak: string;
@@ -226,6 +227,12 @@ export async function runQuote(opts: QuoteOptions, globals: GlobalOptions): Prom
  * are, which are only looked at for this hint.
  */
 function withMessageHint(failure: VerificationError, message: Buffer): VerificationError {
+  // a TPM 1.2 quote whose signature verifies (the AK given as a plain key) fails on the TPM 2.0 magic
+  const tpm12 = failure.code === 'QUOTE_MESSAGE_ALTERED' || failure.code === 'QUOTE_BAD_SIGNATURE' || failure.code === 'QUOTE_BAD_MAGIC' ? describeTpm12Structure(message) : undefined;
+  if (tpm12) {
+    const hint = `the --message file is ${tpm12}: ${TPM12_UNSUPPORTED}`;
+    return new VerificationError(failure.code, `${failure.message}; ${hint}`, { ...failure.details, hint, tpmVersion: '1.2' }, { cause: failure });
+  }
   if (failure.code !== 'QUOTE_MESSAGE_ALTERED' && failure.code !== 'QUOTE_BAD_SIGNATURE') return failure;
   if (message.length >= 4 && message.readUInt32BE(0) === TPM_GENERATED_VALUE) return failure;
   const head = message.subarray(0, 64);
