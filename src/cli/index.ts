@@ -58,10 +58,41 @@ Example:
   const only = COMMANDS.find(([name]) => name === argv[0]);
   for (const [, define] of only ? [only] : COMMANDS) define(program, runner);
   const given = countOptionsGiven(program);
+  preferUnknownOptionErrors(program);
   program.hook('preAction', (_program, command) => {
     for (const warning of repeatedOptionWarnings(command, given.get(command) ?? new Map())) process.stderr.write(`warning: ${warning}\n`);
   });
   return program;
+}
+
+/**
+ * `quote --ak a --mesage m ...`: Commander checks required options before it
+ * looks at unknown ones, so a typo in a required option's name was reported
+ * as that option missing, with no word of the typo. An unknown option among
+ * the command's arguments is reported first, with Commander's own
+ * did-you-mean.
+ */
+function preferUnknownOptionErrors(root: Command): void {
+  const visit = (cmd: Command): void => {
+    const patched = cmd as unknown as { missingMandatoryOptionValue(option: Option): void; unknownOption(flag: string): void };
+    const missing = patched.missingMandatoryOptionValue.bind(cmd);
+    patched.missingMandatoryOptionValue = (option: Option): void => {
+      // after the first unknown option, Commander leaves every later argument unparsed in cmd.args
+      const unknown = cmd.args.map((a) => a.split('=', 1)[0]!).find((a) => a.startsWith('-') && a !== '-' && a !== '--' && !isOptionOf(cmd, a));
+      // without its =value, so that Commander can suggest the option meant
+      if (unknown !== undefined) patched.unknownOption(unknown);
+      missing(option);
+    };
+    for (const sub of cmd.commands) visit(sub);
+  };
+  visit(root);
+}
+
+function isOptionOf(cmd: Command, flag: string): boolean {
+  for (let c: Command | null = cmd; c; c = c.parent) {
+    if (c.options.some((o) => o.long === flag || o.short === flag)) return true;
+  }
+  return flag === '-h' || flag === '--help';
 }
 
 /**

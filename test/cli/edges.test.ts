@@ -143,3 +143,19 @@ test('an output file name that is a symbolic link loop is refused for what it is
   assert.equal(init.code, 2);
   assert.match(String(init.json?.error?.message), /^--output .*loop-a\.json: cannot write there: ELOOP$/);
 });
+
+test('a misspelt required option is reported as the unknown option it is, with a did-you-mean, not as the required one missing', async () => {
+  const typo = await runCli(['quote', '--ak', 'a.pem', '--mesage', 'm.bin', '--signature', 's.bin', '--nonce', '', '--json']);
+  assert.equal(typo.code, 2);
+  assert.equal(typo.json!.error!.details.commanderCode, 'commander.unknownOption');
+  assert.match(typo.json!.error!.message, /unknown option '--mesage'\n\(Did you mean --message\?\)/);
+  // a subcommand's option, in the --name=value form
+  const sub = await runCli(['policy', 'evaluate', 'p.yaml', '--fatcs=facts.json', '--json']);
+  assert.equal(sub.code, 2);
+  assert.match(sub.json!.error!.message, /unknown option '--fatcs'\n\(Did you mean --facts\?\)/);
+  // only missing: still the required option's own message
+  const missing = await runCli(['quote', '--ak', 'a.pem', '--signature', 's.bin', '--nonce', '', '--json']);
+  assert.equal(missing.code, 2);
+  assert.equal(missing.json!.error!.details.commanderCode, 'commander.missingMandatoryOptionValue');
+  assert.match(missing.json!.error!.message, /required option '--message <file>' not specified/);
+});
