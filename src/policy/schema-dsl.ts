@@ -86,6 +86,11 @@ export function pathOf(where: At): Path {
   return out.reverse();
 }
 
+/** A mapping key in a message: quoted; an empty one says it may have been written `~` or `null` (YAML reads both as no key). */
+function shownKey(key: string): string {
+  return key === '' ? '"" (an empty key, written "", ~ or null)' : `"${key}"`;
+}
+
 export function formatPath(path: Path): string {
   let out = '';
   for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
@@ -547,7 +552,7 @@ class ObjSchema<F extends Fields> extends Schema<ObjectOf<F>> {
           code: 'POLICY_UNKNOWN_KEY',
           path: pathOf(child(where, key)),
           at: 'key',
-          message: `${formatPath(pathOf(where))}: unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of: ${names.join(', ')}`,
+          message: `${formatPath(pathOf(where))}: unknown key ${shownKey(key)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of: ${names.join(', ')}`,
           expected: names.join(', '),
           actual: key,
         });
@@ -644,7 +649,7 @@ class KeyedSchema<K extends string, V> extends Schema<Map<K, V>> {
           code: 'POLICY_UNKNOWN_KEY',
           path: pathOf(child(where, key)),
           at: 'key',
-          message: `${formatPath(pathOf(where))}: unknown ${this.keyLabel} "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of: ${this.keys.join(', ')}`,
+          message: `${formatPath(pathOf(where))}: unknown ${this.keyLabel} ${shownKey(key)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of: ${this.keys.join(', ')}`,
           expected: this.keys.join(', '),
           actual: key,
         });
@@ -722,7 +727,7 @@ class DictSchema<V> extends Schema<Map<string, V>> {
     for (const key of keys) {
       if (enough(ctx)) return INVALID;
       if ((pattern && !pattern.test(key)) || key.length === 0 || key.length > maxLength) {
-        ctx.issues.push({ code: 'POLICY_VALUE', path: pathOf(child(where, key)), at: 'key', message: `${formatPath(pathOf(where))}: "${key.length > 60 ? `${key.slice(0, 57)}...` : key}" is not ${this.key.expected}`, expected: this.key.expected, actual: key });
+        ctx.issues.push({ code: 'POLICY_VALUE', path: pathOf(child(where, key)), at: 'key', message: `${formatPath(pathOf(where))}: ${shownKey(key.length > 60 ? `${key.slice(0, 57)}...` : key)} is not ${this.key.expected}`, expected: this.key.expected, actual: key });
         ok = false;
         continue;
       }

@@ -159,6 +159,22 @@ test('keys that are one once read as text are duplicates: 7 and "7" (the plain v
   assert.deepEqual(checkPolicy(policy('7', '"17"')).issues, []);
 });
 
+test('a key written ~ or null is found where it stands, and the message says what it is read as', () => {
+  // such a key is "" once parsed; it was located at the mapping's first key (line 7), and shown as ""
+  const text = (key: string) => `apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs:\n      sha256:\n        "1": replay\n        "2": replay\n        ${key}: replay\n`;
+  for (const key of ['null', '~', 'Null']) {
+    const { issues } = checkPolicy(text(key), { path: 'n.yaml' });
+    assert.deepEqual(where(issues), ['n.yaml:9:9 POLICY_VALUE'], key);
+    assert.equal(issues[0]!.message, 'layers[0].pcrs.sha256: "" (an empty key, written "", ~ or null) is not a PCR index 0..23');
+  }
+  // an unknown key, at the top level (a fixed set of keys) and in a bank mapping
+  const top = checkPolicy('apiVersion: vtpm-verify/v1\nname: n\nlayers: []\n? null\n: x\n', { path: 't.yaml' }).issues;
+  assert.deepEqual(where(top), ['t.yaml:4:3 POLICY_UNKNOWN_KEY']);
+  assert.match(top[0]!.message, /unknown key "" \(an empty key, written "", ~ or null\)/);
+  const bank = checkPolicy('apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs:\n      sha256: { "1": replay }\n      ~: { "2": replay }\n', { path: 'b.yaml' }).issues;
+  assert.deepEqual(where(bank), ['b.yaml:7:7 POLICY_UNKNOWN_KEY']);
+});
+
 test('apiVersion: missing is reported with the rest; an unknown version stops the check', () => {
   const missing = checkPolicy('name: a\nlayerz: []\n', { path: 'v.yaml' }).issues;
   assert.deepEqual(where(missing), ['v.yaml:1:1 POLICY_VERSION', 'v.yaml:2:1 POLICY_UNKNOWN_KEY']);
