@@ -131,11 +131,36 @@ export function envelope(outcome: CommandOutcome): { ok: boolean; result: unknow
   return { ok: outcome.ok, result: outcome.result ?? null, error: outcome.error ? outcome.error.toJSON() : null };
 }
 
+interface LocatedIssue {
+  file: string;
+  line: number;
+  column: number;
+  code: string;
+  message: string;
+}
+
+function isLocatedIssueList(v: unknown): v is LocatedIssue[] {
+  return (
+    Array.isArray(v) &&
+    v.length > 0 &&
+    v.every((i: unknown) => {
+      const o = i as Record<string, unknown> | null;
+      return typeof o === 'object' && o !== null && typeof o['file'] === 'string' && typeof o['line'] === 'number' && typeof o['column'] === 'number' && typeof o['code'] === 'string' && typeof o['message'] === 'string';
+    })
+  );
+}
+
 export function renderError(err: VtpmError, style: Style): string {
   // messages and details quote input (names, file names, parser snippets): never raw to the terminal
   const lines = [`${style.bad('error')} ${style.code(terminalSafe(err.code))}: ${terminalSafe(err.message)}`];
   for (const [key, value] of Object.entries(err.details)) {
     if (value === undefined) continue;
+    if (key === 'issues' && isLocatedIssueList(value)) {
+      // a file with errors (POLICY_INVALID from attest --policy, ...): one line each, as policy check shows them
+      lines.push(`  ${style.dim('issues:')}`);
+      for (const i of value) lines.push(`    ${style.dim(terminalSafe(`${i.file}:${i.line}:${i.column}`))} ${style.code(terminalSafe(i.code))} ${terminalSafe(i.message)}`);
+      continue;
+    }
     const text = typeof value === 'string' ? value : toJsonText(value, 0);
     lines.push(`  ${style.dim(`${terminalSafe(key)}:`)} ${terminalSafe(text)}`);
   }

@@ -159,3 +159,22 @@ test('a misspelt required option is reported as the unknown option it is, with a
   assert.equal(missing.json!.error!.details.commanderCode, 'commander.missingMandatoryOptionValue');
   assert.match(missing.json!.error!.message, /required option '--message <file>' not specified/);
 });
+
+test('attest and demo show a policy\'s problems one per line, as policy check does, not as one line of JSON', async (t) => {
+  const dir = tempDir(t, 'vtpm-edges-');
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'apiVersion: vtpm-verify/v1\nname: bad\nchain:\n  maxDepht: 3\nlayers:\n  - name: vm\n    kinds: virtual\n');
+  for (const args of [['attest', NOWHERE, '--trust', dir, '--policy', bad], ['demo', '--policy', bad]]) {
+    const run = await runCli(args);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /^error POLICY_INVALID: /);
+    const lines = run.stderr.split('\n');
+    assert.ok(lines.includes(`    ${bad}:4:3 POLICY_UNKNOWN_KEY chain: unknown key "maxDepht" (did you mean "maxDepth"?); expected one of: minDepth, maxDepth, endAt, unmatchedLayers, bindings`), run.stderr);
+    assert.ok(lines.some((l) => l.startsWith(`    ${bad}:7:12 POLICY_TYPE layers[0].kinds: expected list of`)), run.stderr);
+    assert.doesNotMatch(run.stderr, /\[\{"file"/);
+    // the envelope is unchanged: every issue in error.details.issues
+    const json = await runCli([...args, '--json']);
+    assert.equal(json.code, 2);
+    assert.deepEqual(json.json?.error?.details.issues.map((i: { line: number; column: number; code: string }) => `${i.line}:${i.column} ${i.code}`), ['4:3 POLICY_UNKNOWN_KEY', '7:12 POLICY_TYPE']);
+  }
+});
