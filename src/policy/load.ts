@@ -176,7 +176,10 @@ export function locateYaml(parsed: ParsedYaml, file: string, found: readonly Iss
 }
 
 /** JSON data (a reference file, a facts file): parsed fast; scanned for positions and duplicate keys only when there are issues. */
-export function parseJsonData(text: string, file: string, schema: Schema<unknown>, issues: PolicyIssue[]): Parsed<unknown> {
+export function parseJsonData(textIn: string, file: string, schema: Schema<unknown>, issues: PolicyIssue[]): Parsed<unknown> {
+  // a byte order mark (Windows editors and PowerShell write one) is not part of the document: JSON.parse
+  // refuses it ("Unexpected token '\ufeff'"), the YAML parser skips it; a space keeps every position the same
+  const text = textIn.charCodeAt(0) === 0xfeff ? ` ${textIn.slice(1)}` : textIn;
   const pos = positioner(text);
   let value: unknown;
   if (jsonNestingOver(text, MAX_JSON_NESTING)) {

@@ -270,6 +270,17 @@ layers:
   assert.deepEqual(p.ruleSets[0]!.ima!.allow!.get('/usr/bin/bash'), [sha256('bash')]);
 });
 
+test('an included JSON file may start with a byte order mark, as a JSON inventory may; positions stay those of the file', () => {
+  // it was POLICY_YAML_SYNTAX "not valid JSON: Unexpected token '\ufeff'" (a list saved by a Windows editor or PowerShell)
+  const good = `\ufeff{"/usr/bin/bash": ["${sha256('bash').toUpperCase()}"]}\r\n`;
+  const bad = `\ufeff{"/usr/bin/bash": ["${sha256('bash')}"],\r\n "/bin/x": ["zz"]}\r\n`;
+  const fs = files({ 'p/good.json': good, 'p/bad.json': bad });
+  const policy = (file: string) => `apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    ima: { allowList: { include: ${file} } }\n`;
+  const p = loadPolicy(policy('good.json'), { path: 'p/x.yaml', readFile: fs.readFile });
+  assert.deepEqual(p.ruleSets[0]!.ima!.allow!.get('/usr/bin/bash'), [sha256('bash')]);
+  assert.deepEqual(where(checkPolicy(policy('bad.json'), { path: 'p/x.yaml', readFile: fs.readFile }).issues), ['p/bad.json:2:13 POLICY_VALUE']);
+});
+
 test('errors inside included files name the included file and its line:column', () => {
   const json = '{\n  "/bin/a": ["' + 'a'.repeat(64) + '"],\n  "/bin/b": ["zz"],\n  "/bin/a": ["' + 'b'.repeat(64) + '"]\n}\n';
   const fs = files({ 'p/ima.json': json, 'p/pcrs.yaml': 'sha256:\n  "7": [abc]\n  "99": replay\n' });
