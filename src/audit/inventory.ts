@@ -81,12 +81,27 @@ export interface InventoryVm {
   maxDepth?: number;
 }
 
+/** The file settings one level (defaults, or a group) gives, resolved as for the VMs that inherit them. */
+export interface LevelFiles {
+  policy?: Setting<string>;
+  trust?: Setting<string[]>;
+  intermediates?: Setting<string[]>;
+  crls?: Setting<string[]>;
+  tls?: Setting<TlsFilesSetting>;
+}
+
 export interface Inventory {
   /** the file as named */
   file: string;
   vms: InventoryVm[];
   /** group names defined, in file order */
   groups: string[];
+  /**
+   * The files defaults and each group name, whether or not a VM inherits them (the same Setting objects the VMs
+   * hold): a missing policy in a group no VM names yet, or in defaults every VM overrides, is still a problem
+   * of the inventory, found now rather than when a VM is added.
+   */
+  levels: LevelFiles[];
 }
 
 export interface InventoryParse {
@@ -308,20 +323,9 @@ function resolveInventory(spec: InventorySpec, file: string): Inventory {
   const groupLevels = new Map<string, Level>();
   for (const [name, g] of spec.groups ?? new Map()) groupLevels.set(name, { settings: g, at: ['groups', name] });
 
-  const vms = spec.vms.map((vm: VmSpec, index): InventoryVm => {
-    const levels: Level[] = [{ settings: vm, at: ['vms', index] }];
-    const group = vm.group !== undefined ? groupLevels.get(vm.group) : undefined;
-    if (group) levels.push(group);
-    if (defaults) levels.push(defaults);
-    const nearest = (key: keyof SettingsSpec): Level | undefined => levels.find((l) => l.settings[key] !== undefined);
-    const out: InventoryVm = { index, key: vm.name ?? vm.url, url: vm.url, tags: [] };
-    if (vm.name !== undefined) out.name = vm.name;
-    if (vm.instanceId !== undefined) out.instanceId = vm.instanceId.toLowerCase();
-    if (vm.group !== undefined) out.group = vm.group;
-    const tags = new Set<string>();
-    for (const l of [...levels].reverse()) for (const t of l.settings.tags ?? []) tags.add(t);
-    out.tags = [...tags];
-
+  // each file setting from the nearest level that gives it
+  const filesOf = (nearest: (key: keyof SettingsSpec) => Level | undefined): LevelFiles => {
+    const out: LevelFiles = {};
     let l = nearest('policy');
     if (l) out.policy = setting(l, 'policy', () => abs(l!.settings.policy!));
     l = nearest('trust');
@@ -337,6 +341,24 @@ function resolveInventory(spec: InventorySpec, file: string): Inventory {
         return { ...(t.ca ? { ca: t.ca.map(abs) } : {}), ...(t.cert ? { cert: abs(t.cert) } : {}), ...(t.key ? { key: abs(t.key) } : {}) };
       });
     }
+    return out;
+  };
+
+  const vms = spec.vms.map((vm: VmSpec, index): InventoryVm => {
+    const levels: Level[] = [{ settings: vm, at: ['vms', index] }];
+    const group = vm.group !== undefined ? groupLevels.get(vm.group) : undefined;
+    if (group) levels.push(group);
+    if (defaults) levels.push(defaults);
+    const nearest = (key: keyof SettingsSpec): Level | undefined => levels.find((l) => l.settings[key] !== undefined);
+    const out: InventoryVm = { index, key: vm.name ?? vm.url, url: vm.url, tags: [] };
+    if (vm.name !== undefined) out.name = vm.name;
+    if (vm.instanceId !== undefined) out.instanceId = vm.instanceId.toLowerCase();
+    if (vm.group !== undefined) out.group = vm.group;
+    const tags = new Set<string>();
+    for (const l of [...levels].reverse()) for (const t of l.settings.tags ?? []) tags.add(t);
+    out.tags = [...tags];
+
+    Object.assign(out, filesOf(nearest));
     const timeout = nearest('timeoutMs')?.settings.timeoutMs;
     if (timeout !== undefined) out.timeoutMs = timeout;
     const connect = nearest('connectTimeoutMs')?.settings.connectTimeoutMs;
@@ -345,7 +367,13 @@ function resolveInventory(spec: InventorySpec, file: string): Inventory {
     if (depth !== undefined) out.maxDepth = depth;
     return out;
   });
-  return { file, vms, groups: [...groupLevels.keys()] };
+  // defaults, and each group over defaults: what a VM of it that set nothing itself would get
+  const levels: LevelFiles[] = [];
+  for (const group of [undefined, ...groupLevels.values()]) {
+    const chain = [group, defaults].filter((l): l is Level => l !== undefined);
+    if (chain.length > 0) levels.push(filesOf((key) => chain.find((l) => l.settings[key] !== undefined)));
+  }
+  return { file, vms, groups: [...groupLevels.keys()], levels };
 }
 
 /** Throws INVENTORY_INVALID listing every issue (exit 2). */

@@ -218,6 +218,13 @@ export function setupAudit(
       ...(maxDepth !== undefined ? { maxDepth } : {}),
     });
   }
+  // the files defaults and every group name, used by a VM or not (each file is still loaded once): a group
+  // naming a missing policy must not wait for its first VM to be found out
+  for (const level of inventory.levels) {
+    if (level.policy) policyFor(level.policy);
+    if (level.trust) storeFor(level.trust, level.intermediates, level.crls);
+    if (level.tls) clientFor(level.tls);
+  }
   const close = (): void => {
     for (const c of clients) c.close();
   };

@@ -328,6 +328,46 @@ test('CLI: an unreadable TLS file of an inventory is named by its inventory key 
   assert.ok(!messages.some((m) => m.includes('--key')), messages.join('\n'));
 });
 
+test('CLI: the files defaults and groups name are checked even when no VM inherits them', async (t) => {
+  // they were loaded only for the VMs that inherit them: an inventory naming a missing or broken policy in a group
+  // no VM used yet, or in defaults every VM overrides, was audited (exit 0) and failed once a VM was added
+  const dir = tempDir(t, 'vtpm-inventory-');
+  mkdirSync(join(dir, 'trust'));
+  writeFileSync(join(dir, 'trust', 'ca.pem'), (await makeCert({ subject: 'CN=Inventory Root', ca: true })).pem);
+  writeFileSync(join(dir, 'ok.yaml'), 'apiVersion: vtpm-verify/v1\nname: ok\n');
+  writeFileSync(join(dir, 'broken.yaml'), 'apiVersion: vtpm-verify/v1\nname: broken\nchain: { maxDepht: 3 }\n');
+  writeFileSync(
+    join(dir, 'inv.yaml'),
+    `defaults:
+  trust: [trust/]
+  policy: missing-default.yaml
+groups:
+  spare: { policy: broken.yaml }
+  later: { trust: [no-such-trust/], tls: { ca: [no-such-ca.pem] } }
+  used: { policy: ok.yaml }
+vms:
+  - { name: a, url: "http://127.0.0.1:9/a", group: used }
+`,
+  );
+  const run = await runCli(['audit', join(dir, 'inv.yaml'), '--json']);
+  assert.equal(run.code, 2, run.stderr + run.stdout);
+  assert.equal(run.json?.error?.code, 'INVENTORY_INVALID');
+  assert.deepEqual(
+    (run.json!.result.issues as InventoryIssue[]).map((i) => `${i.file === join(dir, 'inv.yaml') ? 'inv' : i.file.replace(dir, '')}:${i.line}:${i.column} ${i.code} ${i.path}`),
+    [
+      'inv:3:11 INVENTORY_FILE defaults.policy',
+      'inv:5:20 INVENTORY_FILE groups.spare.policy',
+      'inv:6:19 INVENTORY_FILE groups.later.trust',
+      'inv:6:42 INVENTORY_FILE groups.later.tls',
+      '/broken.yaml:3:10 POLICY_UNKNOWN_KEY chain.maxDepht',
+    ],
+  );
+  // a group that is used, or unused and sound, is no problem
+  writeFileSync(join(dir, 'fine.yaml'), 'defaults: { trust: [trust/], policy: ok.yaml }\ngroups:\n  spare: { policy: ok.yaml, tags: [x] }\nvms:\n  - { url: "http://127.0.0.1:9/a" }\n');
+  const fine = await runCli(['audit', join(dir, 'fine.yaml'), '--json', '--retries', '0', '--connect-timeout', '500']);
+  assert.notEqual(fine.json?.error?.code, 'INVENTORY_INVALID', fine.stdout);
+});
+
 test('CLI: an invalid inventory exits 2 listing every problem, those of the files it names included', async (t) => {
   const dir = tempDir(t, 'vtpm-inventory-');
   mkdirSync(join(dir, 'policies'));
