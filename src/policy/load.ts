@@ -130,7 +130,12 @@ export function parseYaml(text: string, file: string, issues: PolicyIssue[]): Pa
     // the parser may run out of stack more than once as it unwinds: one report
     if (overflow && tooDeep) continue;
     tooDeep ||= overflow;
-    const message = overflow ? 'nested too deeply to read (flow collections inside one another, past what the YAML parser can take)' : first;
+    // the parser's advice for a second document names its own API: say what to do with the file
+    const message = overflow
+      ? 'nested too deeply to read (flow collections inside one another, past what the YAML parser can take)'
+      : e.code === 'MULTIPLE_DOCS'
+        ? 'a second YAML document starts here: a file holds one document (remove this "---" line and what follows, or put it in a file of its own)'
+        : first;
     found.push({ offset: e.pos[0], issue: { ...at(e.pos[0]), code: 'POLICY_YAML_SYNTAX', path: '', message } });
   }
   for (const d of duplicateYamlKeys(doc)) found.push({ offset: d.offset, issue: { ...at(d.offset), code: 'POLICY_DUPLICATE_KEY', path: '', message: duplicateKeyMessage(text, d, lineCounter) } });

@@ -107,6 +107,11 @@ test('duplicate keys, YAML syntax errors, and stray documents', () => {
   assert.ok(syntax.length >= 1);
   assert.ok(syntax.every((i) => i.code === 'POLICY_YAML_SYNTAX' && i.file === 's.yaml'));
   assert.equal(checkPolicy('apiVersion: vtpm-verify/v1\nname: a\n---\nname: b\n').issues[0]!.code, 'POLICY_YAML_SYNTAX');
+  // a stray document is located at its "---" and explained in the file's terms, not the parser's ("please use YAML.parseAllDocuments()")
+  const stray = checkPolicy('apiVersion: vtpm-verify/v1\nname: a\n---\nname: b\n', { path: 'm.yaml' }).issues;
+  assert.deepEqual(where(stray), ['m.yaml:3:1 POLICY_YAML_SYNTAX']);
+  assert.match(stray[0]!.message, /^a second YAML document starts here: a file holds one document/);
+  assert.doesNotMatch(stray[0]!.message, /parseAllDocuments/);
   assert.equal(checkPolicy('- a\n- b\n').issues[0]!.code, 'POLICY_TYPE');
   // unknown tags are not silently accepted
   assert.equal(checkPolicy('apiVersion: vtpm-verify/v1\nname: !!binary aGVsbG8=\n').issues[0]!.code, 'POLICY_TYPE');
