@@ -821,6 +821,23 @@ class IncludableSchema<T> extends Schema<T> {
       }
       return ctx.include(file, this.inner as Schema<unknown>, at) as Parsed<T>;
     }
+    // {inlcude: FILE}, {Include: FILE}, {includes: FILE}: read as a bank, a path or a list it was never meant to
+    // be, the issue said "unknown bank" or "expected list of digests" without a word about include
+    if (isPlainObject(v) && Object.keys(v).length === 1) {
+      const key = Object.keys(v)[0]!;
+      if (key !== 'include' && suggest(key, ['include']) === 'include') {
+        const at = pathOf(child(where, key));
+        ctx.issues.push({
+          code: 'POLICY_UNKNOWN_KEY',
+          path: at,
+          at: 'key',
+          message: `${formatPath(pathOf(where))}: unknown key ${shownKey(key)} (did you mean "include"?); a reference file is named by {include: FILE}`,
+          expected: 'include',
+          actual: key,
+        });
+        return INVALID;
+      }
+    }
     return this.inner.parse(v, where, ctx);
   }
   jsonSchema(): JsonSchema {

@@ -312,6 +312,29 @@ layers:
   assert.match(issues[2]!.message, /duplicate key "\/bin\/a"/);
 });
 
+test('a misspelt include key says "did you mean include", wherever a reference file may stand', () => {
+  // it was "unknown bank", or "expected list of file digest" for an allow-list path named "inlcude"
+  const text = [
+    'apiVersion: vtpm-verify/v1', //                                    1
+    'name: n', //                                                       2
+    'layers:', //                                                       3
+    '  - name: vm', //                                                  4
+    '    pcrs: { Include: golden/pcrs.yaml }', //                       5
+    '    ima:', //                                                      6
+    '      allowList: { inlcude: golden/ima.json }', //                 7
+    '      denied: { includes: golden/denied.json }', //                8
+    '    eventLog:', //                                                 9
+    '      kernelCmdlines: { inclde: golden/cmdlines.yaml }', //        10
+    '      bootApplications: { forbidden: { incude: golden/x.yaml } }', // 11
+    '',
+  ].join('\n');
+  const { issues } = checkPolicy(text, { path: 'i.yaml' });
+  assert.deepEqual(where(issues), ['i.yaml:5:13 POLICY_UNKNOWN_KEY', 'i.yaml:7:20 POLICY_UNKNOWN_KEY', 'i.yaml:8:17 POLICY_UNKNOWN_KEY', 'i.yaml:10:25 POLICY_UNKNOWN_KEY', 'i.yaml:11:40 POLICY_UNKNOWN_KEY']);
+  for (const i of issues) assert.match(i.message, /\(did you mean "include"\?\); a reference file is named by \{include: FILE\}$/);
+  // a one-entry value that is not an include is read as before
+  assert.deepEqual(checkPolicy(`apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    ima: { allowList: { "/init": ["${sha256('init')}"] } }\n`).issues, []);
+});
+
 test('included files hold data only: no nested includes; no includes without a file', () => {
   const fs = files({ 'p/a.yaml': 'include: b.yaml\n' });
   const nested = checkPolicy('apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs: { include: a.yaml }\n', { path: 'p/x.yaml', readFile: fs.readFile }).issues;
