@@ -220,3 +220,18 @@ test('ima: paths of up to 1 MiB (the attester\'s) are shown cut at MAX_IMA_PATH_
   assert.ok(allow.message.length < 3 * (MAX_IMA_PATH_SHOWN + 200));
   assert.ok(JSON.stringify([allow, denied]).length < 70 * (MAX_IMA_PATH_SHOWN + 200), `${JSON.stringify([allow, denied]).length} characters`);
 });
+
+test('explain: excludes and excludeTemplates are said to exempt from the allow-list only, and to do nothing without one', async () => {
+  const { explainPolicy } = await import('../../src/policy/explain.js');
+  const demands = (body: string) => explainPolicy(layerPolicy(body)).ruleSets[0]!.demands;
+  // without an allow-list the bare "except paths matching ..." read as if the paths were exempt from something
+  const alone = demands(`ima:\n  excludes: ['/tmp/.*']\n  excludeTemplates: [ima-buf]\n  denied: ["${sha256('bad')}"]`);
+  assert.deepEqual(alone, [
+    'excludes "/tmp/.*" have no effect: there is no allow-list to exempt paths from',
+    'excludeTemplates ima-buf have no effect: there is no allow-list to exempt entries from',
+    'no measured file may have one of 1 denied digest(s)',
+  ]);
+  const withList = demands(`ima:\n  allowList: { "/bin/sh": ["${sha256('sh')}"] }\n  excludes: ['/tmp/.*']\n  excludeTemplates: [ima-buf]\n  denied: ["${sha256('bad')}"]`);
+  assert.ok(withList.includes('except paths matching "/tmp/.*"'), withList.join('\n'));
+  assert.ok(withList.includes('entries of template ima-buf are not checked against the allow-list (denied digests still are)'), withList.join('\n'));
+});

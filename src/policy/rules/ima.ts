@@ -160,9 +160,14 @@ export function explainIma(spec: ImaSpec | undefined): string[] {
   if (spec.required) out.push('an IMA log is required and must replay to the quoted PCR 10');
   else if (spec.mustReplay) out.push('an IMA log, when sent, must replay to the quoted PCR 10');
   if (spec.allowList) out.push(`every measured file must be in an allow-list of ${spec.allowList.size} path(s) with one of its digests`);
-  if (spec.excludes) out.push(`except paths matching ${patternList(spec.excludes)}`);
+  // excludes and excludeTemplates only exempt entries from the allow-list: without one they do nothing (and never
+  // exempt anything from the denied digests), which a reader of the bare "except ..." line could not tell
+  if (spec.excludes) out.push(spec.allowList ? `except paths matching ${patternList(spec.excludes)}` : `excludes ${patternList(spec.excludes)} have no effect: there is no allow-list to exempt paths from`);
   if (spec.allowList) out.push(spec.violations === 'allow' ? 'violations (a file open for write while measured) pass' : 'a violation (a file open for write while measured, its content unknown) fails, whatever path it claims');
-  if (spec.excludeTemplates) out.push(`entries of template ${spec.excludeTemplates.join(', ')} are not checked`);
+  if (spec.excludeTemplates) {
+    const names = spec.excludeTemplates.join(', ');
+    out.push(spec.allowList ? `entries of template ${names} are not checked against the allow-list${spec.denied ? ' (denied digests still are)' : ''}` : `excludeTemplates ${names} have no effect: there is no allow-list to exempt entries from`);
+  }
   if (spec.denied) out.push(`no measured file may have one of ${spec.denied.length} denied digest(s)`);
   return out;
 }
