@@ -295,7 +295,29 @@ export const policySchema = obj(
     migration: defaultedObject(migrationSchema, 'rules on migration and on clone/rollback findings'),
     layers: defaulted(list(layerRuleSchema, { max: 64, uniqueField: 'name', itemName: 'rule-set name' }), [], 'rule sets; each applies to the layers its `select` matches, and ALL matching rule sets apply'),
   },
-  { label: 'policy' },
+  {
+    label: 'policy',
+    // A rule set selecting a position no chain the policy accepts has: it never applies, and the layer its author
+    // meant (layer 2 of three written as 3, the lowest written as -0 or counted from the wrong end) went unchecked.
+    refine: (v, where, ctx) => {
+      const max = v.chain.maxDepth;
+      if (max === undefined) return;
+      v.layers.forEach((rs, i) => {
+        const p = rs.select?.position;
+        if (p === undefined || (p >= 0 ? p < max : -p <= max)) return;
+        const path = pathOf(child(child(child(child(where, 'layers'), i), 'select'), 'position'));
+        const range = `0..${max - 1}, or -1..-${max} from the bottom`;
+        ctx.issues.push({
+          code: 'POLICY_VALUE',
+          path,
+          at: 'value',
+          message: `${formatPath(path)}: ${p} selects no layer: chain.maxDepth is ${max}, so positions are ${range}; rule set "${rs.name}" would never apply`,
+          expected: `a position ${range}`,
+          actual: String(p),
+        });
+      });
+    },
+  },
 );
 
 export type PolicySpec = Infer<typeof policySchema>;

@@ -232,6 +232,20 @@ test('more value checks: durations, empty mappings, min > max, digits-only hex, 
   assert.match(issues[1]!.message, /3 is more than maxDepth 2/);
 });
 
+test('a select.position beyond chain.maxDepth is refused: the rule set would never apply, and the layer meant went unchecked', () => {
+  const text = (positions: number[], max = '3') =>
+    `apiVersion: vtpm-verify/v1\nname: n\nchain: { maxDepth: ${max} }\nlayers:\n${positions.map((p, i) => `  - name: r${i}\n    select: { position: ${p} }\n    kinds: [physical]\n`).join('')}`;
+  const { policy, issues } = checkPolicy(text([0, 2, -1, -3, 3, -4]), { path: 'd.yaml' });
+  assert.equal(policy, undefined);
+  // each rule set takes 3 lines from line 5; position at column 25 of its second line
+  assert.deepEqual(where(issues), ['d.yaml:18:25 POLICY_VALUE', 'd.yaml:21:25 POLICY_VALUE']);
+  assert.equal(issues[0]!.message, 'layers[4].select.position: 3 selects no layer: chain.maxDepth is 3, so positions are 0..2, or -1..-3 from the bottom; rule set "r4" would never apply');
+  assert.equal(issues[1]!.path, 'layers[5].select.position');
+  // every position inside the depth, and any position without a maxDepth, is accepted
+  assert.deepEqual(checkPolicy(text([0, 2, -1, -3])).issues, []);
+  assert.deepEqual(checkPolicy(text([31, -32]).replace('chain: { maxDepth: 3 }\n', '')).issues, []);
+});
+
 test('empty PCR and boot-application mappings are refused: they demand nothing (an emptied golden file silently unpinned every PCR)', () => {
   const fs = files({ 'p/pcrs.yaml': '{}\n' });
   const { issues } = checkPolicy(
