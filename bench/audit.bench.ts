@@ -29,6 +29,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { parseInventory } from '../src/audit/inventory.js';
+import { LOOKUP_THREADS } from '../src/transport/lookup.js';
 import { startSimProcess } from './sim-process.js';
 import { fmt, median, table } from './util.js';
 
@@ -101,7 +102,9 @@ function stealMs(): number | null {
 function runAudit(inventory: string, trustDir: string, outDir: string, mode: Mode, exposeGc = false, v8Defaults = false): Promise<Omit<RunFigures, 'simCpuMs' | 'stealMs' | 'spanMs'>> {
   return new Promise((resolve, reject) => {
     const flags = exposeGc ? ['--expose-gc'] : [];
-    const env = { ...process.env, VTPM_NO_V8_TUNING: v8Defaults ? '1' : '' };
+    // the thread pool the CLI's launcher (bin/vtpm-verify.js, CommonJS) asks for: this runner is an ES module,
+    // whose loader starts the pool before its first line could size it
+    const env = { ...process.env, VTPM_NO_V8_TUNING: v8Defaults ? '1' : '', UV_THREADPOOL_SIZE: process.env['UV_THREADPOOL_SIZE'] ?? String(4 + LOOKUP_THREADS) };
     const child = spawn(process.execPath, [...flags, runner, inventory, trustDir, outDir, mode], { stdio: ['ignore', 'pipe', 'ignore'], env });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

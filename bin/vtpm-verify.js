@@ -2,8 +2,26 @@
 // Thin launcher: the compiled CLI lives in dist/ (npm run build). The esbuild
 // bundle (dist/bundle, scripts/bundle.mjs) starts faster; without it, or with
 // VTPM_NO_BUNDLE=1, the unbundled modules run.
-import { existsSync } from 'node:fs';
+//
+// CommonJS (bin/package.json), not ESM: libuv reads UV_THREADPOOL_SIZE when
+// its thread pool starts, and node's ESM loader starts it before an ES
+// module's first line runs. Host-name lookups (getaddrinfo) run on that pool,
+// and one a resolver never answers holds a thread for as long as the resolver
+// takes: the pool gets room for LOOKUP_THREADS (src/transport/lookup.ts) on
+// top of libuv's four, so that hung lookups never take the threads that
+// signature checks and file I/O need. A size the user set is kept.
+'use strict';
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
 
-const bundle = new URL('../dist/bundle/main.js', import.meta.url);
-if (!process.env.VTPM_NO_BUNDLE && existsSync(bundle)) await import(bundle.href);
-else await import('../dist/src/cli/main.js');
+const LIBUV_DEFAULT_POOL = 4;
+const LOOKUP_THREADS = 8;
+if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = String(LIBUV_DEFAULT_POOL + LOOKUP_THREADS);
+
+const bundle = join(__dirname, '..', 'dist', 'bundle', 'main.js');
+const entry = !process.env.VTPM_NO_BUNDLE && existsSync(bundle) ? bundle : join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
+import(pathToFileURL(entry).href).catch((err) => {
+  process.stderr.write(`vtpm-verify: cannot start: ${err && err.stack ? err.stack : err}\n`);
+  process.exitCode = 3; // could not complete (README, exit codes)
+});

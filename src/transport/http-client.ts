@@ -11,10 +11,12 @@
 import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import tls, { type SecureContext } from 'node:tls';
-import type { Socket } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
+import type { LookupOneOptions } from 'node:dns';
 import { X509Certificate } from 'node:crypto';
 import { UsageError, type VtpmError } from '../errors.js';
 import { mapNetworkError, sanitizeServerText, tlsConfigError, transportError, type LayerLabel, type TransportContext } from './errors.js';
+import { sharedLookup } from './lookup.js';
 import { ResponseBudget } from './response-budget.js';
 import { MAX_REQUEST_URL_LENGTH, parseEndpointUrl } from './url.js';
 
@@ -346,6 +348,10 @@ export class HttpClient {
           // stay within the documented 16 KiB, and a response both chunked and with a Content-Length is refused
           maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
           insecureHTTPParser: false,
+          // host names are looked up a bounded number at a time (src/transport/lookup.ts): a resolver that never
+          // answers holds a thread-pool thread whatever this request's timeout
+          lookup: ((hostname: string, options: LookupOneOptions, callback: (...args: unknown[]) => void) =>
+            sharedLookup.lookup(hostname, options, callback as never, () => settled)) as unknown as LookupFunction,
         });
       } catch (err) {
         fail(err);
