@@ -34,7 +34,7 @@ import type { ValidationCache } from '../x509/cache.js';
 import type { PathValidationMemo } from '../x509/path-memo.js';
 import type { TopInstanceRegistry } from './instances.js';
 import type { TrustStore } from '../x509/trust-store.js';
-import { asVtpmError, TransportError } from '../errors.js';
+import { asVtpmError, TransportError, VtpmError } from '../errors.js';
 import { HTTP_DEFAULTS } from '../transport/http-client.js';
 
 /** How VMs that share their settings are verified (one per distinct policy + trust). */
@@ -256,20 +256,30 @@ async function attemptOnce(target: AuditTarget, options: AuditRunOptions, deadli
   const injected = options.source?.(target, options.signal);
   // every request gets what is left of the VM's deadline at most, and a stop aborts the requests in flight
   const source: EvidenceSource = async (request) => {
+    const pastDeadline = (cause?: unknown): TransportError =>
+      new TransportError(
+        'TRANSPORT_TIMEOUT',
+        `layer ${request.position} (${request.uri}): the VM's attestation took longer than its deadline (${VM_DEADLINE_TIMEOUTS} x ${timeoutMs} ms for every layer and attempt together)`,
+        { layer: request.position, deadlineMs: VM_DEADLINE_TIMEOUTS * timeoutMs },
+        cause === undefined ? undefined : { cause },
+      );
     const left = deadline.at - deadline.now();
-    if (left <= 0) {
-      throw new TransportError('TRANSPORT_TIMEOUT', `layer ${request.position} (${request.uri}): the VM's attestation took longer than its deadline (${VM_DEADLINE_TIMEOUTS} x ${timeoutMs} ms for every layer and attempt together)`, {
-        layer: request.position,
-        deadlineMs: VM_DEADLINE_TIMEOUTS * timeoutMs,
-      });
-    }
+    if (left <= 0) throw pastDeadline();
     if (injected) return injected(request);
+    const requestTimeoutMs = Math.min(timeoutMs, left);
     const live = liveSource(target.client, {
-      timeoutMs: Math.min(timeoutMs, left),
+      timeoutMs: requestTimeoutMs,
       ...(target.connectTimeoutMs !== undefined ? { connectTimeoutMs: target.connectTimeoutMs } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     }) as EvidenceSource;
-    return live(request);
+    try {
+      return await live(request);
+    } catch (err) {
+      // a request given only what was left of the VM's deadline, which ran out: the deadline cut it, not the
+      // request's own timeout ("no complete response within 982 ms" when the timeout is 1000 ms said neither)
+      if (requestTimeoutMs < timeoutMs && err instanceof VtpmError && err.code === 'TRANSPORT_TIMEOUT') throw pastDeadline(err);
+      throw err;
+    }
   };
   const walkOptions: WalkOptions = {
     target: target.url,

@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { runAudit, type AuditTarget } from '../../src/audit/run.js';
 import { setupVerifier } from '../../src/cli/verifier-setup.js';
 import { TransportError } from '../../src/errors.js';
@@ -204,6 +206,45 @@ test('a VM has a deadline for its whole attestation (every layer and attempt): a
   assert.match(r.error?.message ?? '', /took longer than its deadline \(4 x 1000 ms/);
   assert.equal(r.layers.filter((l) => l.status === 'trusted').length, 2, 'the layers asked in time were attested');
   assert.deepEqual(stats, { completed: 1, attempts: 1, retried: 0, skipped: 0 }, 'no retry once the deadline has passed');
+});
+
+test('a request cut short by what was left of the VM\'s deadline says the deadline cut it, and is not retried', async (t) => {
+  const { setup, targets } = await fleet(t, 1);
+  // a real server: 503 at once the first time (the fake clock then says the VM has used 3.95 s of its 4 s), then
+  // it accepts and never answers, so the second attempt's request gets the 50 ms left and times out
+  let clock = 0;
+  let requests = 0;
+  const server = http.createServer((_req, res) => {
+    requests++;
+    if (requests === 1) {
+      clock = 3_950;
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"error":"busy"}');
+      return;
+    }
+    clock += 100;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/l/vm`;
+  const results: AttestationResult[] = [];
+  const stats = await runAudit([{ ...targets[0]!, url, timeoutMs: 1_000 }], {
+    concurrency: 1,
+    retries: 3,
+    cache: setup.cache,
+    now: () => clock,
+    sleep: async () => undefined,
+    onResult: (r) => results.push(r),
+  });
+  const r = results[0]!;
+  assert.equal(r.verdict, 'incomplete');
+  assert.equal(r.error?.code, 'TRANSPORT_TIMEOUT');
+  assert.match(r.error?.message ?? '', /took longer than its deadline \(4 x 1000 ms/, 'not "no complete response within 50 ms"');
+  assert.equal(requests, 2);
+  assert.deepEqual(stats, { completed: 1, attempts: 2, retried: 1, skipped: 0 }, 'no retry once the deadline has passed');
 });
 
 test('a stop cancels the VMs in flight: their cut-short attempts are not results, they count as not audited', async (t) => {
