@@ -11,7 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditReport } from '../../src/report/json-report.js';
-import { startSimulator } from '../../src/simulator/start.js';
+import { startSimulator, writeTrustAnchors } from '../../src/simulator/start.js';
+import { SimulatorService } from '../../src/simulator/service.js';
+import { buildPlatform } from '../../src/simulator/platform.js';
 import { inventoryYaml } from '../../src/simulator/fleet.js';
 import { retryDelay } from '../../src/audit/run.js';
 import { runCli } from '../helpers/cli.js';
@@ -100,4 +102,72 @@ test('backoff: doubles per attempt from the base, with jitter in [0.5, 1), cappe
   assert.equal(retryDelay(3, 250, 5000, () => 0), 250);
   assert.equal(retryDelay(4, 250, 5000, () => 0), 500);
   assert.equal(retryDelay(20, 250, 5000, () => 0), 2500);
+});
+
+test('every layer behind a misbehaving front: a VMM failing once is retried with its VM (trusted); one that stalls costs each of its VMs 1 + --retries requests, each cut at the timeout; a body reset half way is retried; garbage is asked once', async (t) => {
+  // The platform's layer URLs (in the AK certificates too) name the front, so the VMMs and hosts below the VMs are behind it.
+  const service = await SimulatorService.listen({});
+  t.after(() => service.close());
+  const hits = new Map<string, number>();
+  const upstream = forwarder(service.origin);
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0]!.replace(/\/v1\/evidence$/, '');
+    const n = (hits.get(path) ?? 0) + 1;
+    hits.set(path, n);
+    if (path === '/l/vmm-001' && n === 1) {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"error":"busy"}');
+    } else if (path === '/l/vmm-002') {
+      // accepts and never answers
+    } else if (path === '/l/vm-0005') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('this is not evidence');
+    } else if (path === '/l/vm-0006' && n === 1) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '5000' });
+      res.write('{"version":1,', () => req.socket.resetAndDestroy());
+    } else upstream.forward(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    upstream.close();
+    server.closeAllConnections();
+    server.close();
+  });
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const platform = buildPlatform({ topology: { hosts: 3, vmmsPerHost: 1, vmsPerVmm: 2 }, origin });
+  service.attach(platform);
+  const dir = tempDir(t, 'vtpm-retries-layers-');
+  await writeTrustAnchors(join(dir, 'trust'), platform.trustAnchors());
+  writeFileSync(join(dir, 'fleet.yaml'), inventoryYaml(platform.inventory()));
+
+  const run = await runCli(['audit', join(dir, 'fleet.yaml'), '--trust', join(dir, 'trust'), '--retries', '1', '--timeout', '400', '--json', join(dir, 'report.json')]);
+  assert.equal(run.code, 1, run.stderr + run.stdout);
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as AuditReport;
+  const outcome = new Map(report.results.map((r) => [r.name!, [r.verdict, r.attempts, r.error?.code, r.layers.findIndex((l) => l.status !== 'trusted')]]));
+  // vm-0001 and vm-0002 share vmm-001: whichever asked first met the 503 and was attested again, from its own layer down
+  const once = ['vm-0001', 'vm-0002'].filter((name) => outcome.get(name)![1] === 2);
+  assert.equal(once.length, 1, JSON.stringify([...outcome]));
+  assert.deepEqual(outcome.get(once[0]!), ['trusted', 2, undefined, -1]);
+  assert.equal(hits.get(`/l/${once[0]}`), 2);
+  assert.equal(hits.get('/l/vmm-001'), 3);
+  for (const name of ['vm-0003', 'vm-0004']) {
+    assert.deepEqual(outcome.get(name), ['incomplete', 2, 'TRANSPORT_TIMEOUT', 1], name);
+    assert.equal(hits.get(`/l/${name}`), 2, name);
+  }
+  assert.equal(hits.get('/l/vmm-002'), 4, 'each of its 2 VMs asked it 1 + 1 times');
+  assert.equal(hits.get('/l/host-002'), undefined, 'nothing below the stalled VMM was asked');
+  assert.deepEqual(outcome.get('vm-0005'), ['not-trusted', 1, 'EVIDENCE_JSON', 0]);
+  assert.equal(hits.get('/l/vm-0005'), 1, 'evidence that is not evidence is a finding: never asked again');
+  assert.deepEqual(outcome.get('vm-0006'), ['trusted', 2, undefined, -1], 'a reset half way through the body is retried');
+  assert.equal(hits.get('/l/vm-0006'), 2);
+  assert.deepEqual(report.summary.failureCodes, [
+    { code: 'TRANSPORT_TIMEOUT', count: 2 },
+    { code: 'EVIDENCE_JSON', count: 1 },
+  ]);
+  // each stalled VM's attempt was cut at the 400 ms timeout: the result's own time (its last attempt) says so
+  for (const name of ['vm-0003', 'vm-0004']) {
+    const r = report.results.find((x) => x.name === name)!;
+    const ms = Date.parse(r.finishedAt) - Date.parse(r.startedAt);
+    assert.ok(ms >= 390 && ms < 5_000, `${name}: ${ms} ms`);
+  }
 });
