@@ -8,7 +8,7 @@
 // shorter than the curve size (left-padded here for IEEE P1363), and TPMs
 // differ in RSA-PSS salt length (node's auto salt length accepts both).
 
-import { constants, verify, type VerifyKeyObjectInput } from 'node:crypto';
+import { constants, createHash, verify, type VerifyKeyObjectInput } from 'node:crypto';
 import { ParseError, VerificationError, type CodeTable } from '../errors.js';
 import { TPM_ALG, TPM_GENERATED_VALUE, algName, type HashAlg } from '../tpm/constants.js';
 import { parseTpmsAttest, type AttestKind, type TpmsAttest } from '../tpm/attest.js';
@@ -17,7 +17,7 @@ import { OBJECT_ATTRIBUTES } from '../tpm/public.js';
 import { toHex, bytesEqual } from '../util/bytes.js';
 import { fail, pass, type CheckResult } from './checks.js';
 import type { AttestationKey } from './ak.js';
-import { diagnoseRsaFailure } from './rsa-diagnosis.js';
+import { diagnoseRsaFailure, signedPkcs1Digest } from './rsa-diagnosis.js';
 
 export const ATTEST_CODES = {
   ATTEST_BAD_SIGNATURE: { kind: 'verification', summary: 'the signature over a TPMS_ATTEST (certify, creation, ...) does not verify with the key' },
@@ -244,11 +244,16 @@ function judgeSignature(job: SignatureJob, ok: boolean): SignatureOutcome {
   const otherMessage = (usePss: boolean) => diagnoseRsaFailure(ak.key, rsaBytes, sig.hash, usePss, ak.rsaBits) === 'other-message';
   if (!ok && ak.keyType === 'rsa' && (otherMessage(pss) || (job.eitherPadding && otherMessage(true)))) {
     const message = `the ${label} signature was made with this AK, but over other bytes: the message was altered after it was signed (or the signature belongs to another message)`;
-    return failed(checks, fail(sigId, codes.messageAltered, message, { expected: 'the signed message', actual: 'other bytes' }), message, {
+    // PKCS#1 v1.5 carries the digest it signed: name both digests. PSS hides it (only a hash of it, salted).
+    const signedDigest = pss ? null : signedPkcs1Digest(ak.key, rsaBytes, sig.hash, ak.rsaBits);
+    const givenDigest = createHash(sig.hash.nodeName).update(job.message).digest();
+    const expected = signedDigest ? `${sig.hash.name} ${toHex(signedDigest)} (the digest this signature covers)` : 'the signed message (RSA-PSS does not reveal its digest)';
+    const actual = `${sig.hash.name} ${toHex(givenDigest)} (the digest of the message given)`;
+    return failed(checks, fail(sigId, codes.messageAltered, message, { expected, actual }), message, {
       scheme: label,
       ak: ak.description,
-      expected: 'the signed message',
-      actual: 'other bytes',
+      expected,
+      actual,
     });
   }
   const modulusBytes = ak.rsaBits / 8;

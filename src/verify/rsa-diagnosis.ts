@@ -80,3 +80,15 @@ export function diagnoseRsaFailure(key: KeyObject, signature: Uint8Array, hash: 
   if (!em) return 'not-this-key';
   return (pss ? pssWellFormed(em, hash, modulusBits) : pkcs1WellFormed(em, hash)) ? 'other-message' : 'not-this-key';
 }
+
+/**
+ * The digest a PKCS#1 v1.5 signature covers, read from its encoded message (RFC 8017 9.2: the DigestInfo ends
+ * with it), or null when the signature does not open to a well-formed encoding for this key and hash. It lets a
+ * "message altered" verdict name what differs: the digest signed and the digest of the bytes given.
+ */
+export function signedPkcs1Digest(key: KeyObject, signature: Uint8Array, hash: HashAlg, modulusBits: number): Buffer | null {
+  if (signature.length !== Math.ceil(modulusBits / 8)) return null;
+  const em = openSignature(key, signature);
+  if (!em || !pkcs1WellFormed(em, hash)) return null;
+  return em.subarray(em.length - hash.size);
+}

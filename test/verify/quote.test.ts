@@ -3,7 +3,7 @@
 // rarely produces (31-byte r, bad magic, unrestricted keys, NULL signatures).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, sign, type KeyObject } from 'node:crypto';
+import { constants, createHash, sign, type KeyObject } from 'node:crypto';
 import { bytesOf, type Field } from '../helpers/fields.js';
 import { ECC_AK_FIELDS, QUOTE_FIELDS, QUOTE_PCRS_JSON, QUOTE_SIGNATURE_FIELDS } from '../fixtures/tpm-fields.js';
 import { akFromKeyObject, akFromSpki, akFromTpmPublic, loadAttestationKey } from '../../src/verify/ak.js';
@@ -319,9 +319,22 @@ test('RSA: PKCS#1 v1.5 and PSS with either salt length; plain signatures; wrong-
   const altered = Buffer.from(msg);
   altered[altered.length - 1]! ^= 1;
   assert.equal(codeOf({ ak, message: altered, signature: rsaSig('0014', pkcs1), nonce: Buffer.of(0xaa) }), 'QUOTE_MESSAGE_ALTERED');
+  // the failure names what differs: the digest PKCS#1 v1.5 signed (read from the signature) and the given message's
+  const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+  const alteredV = verifyQuote({ ak, message: altered, signature: rsaSig('0014', pkcs1), nonce: Buffer.of(0xaa) });
+  assert.ok(!alteredV.ok);
+  assert.equal(alteredV.failure.details['expected'], `sha256 ${sha256(msg)} (the digest this signature covers)`);
+  assert.equal(alteredV.failure.details['actual'], `sha256 ${sha256(altered)} (the digest of the message given)`);
+  const alteredCheck = alteredV.checks.find((c) => c.id === 'quote.signature')!;
+  assert.deepEqual([alteredCheck.expected, alteredCheck.actual], [alteredV.failure.details['expected'], alteredV.failure.details['actual']]);
   for (const saltLength of [32, constants.RSA_PSS_SALTLEN_MAX_SIGN]) {
     const pss = sign('sha256', msg, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength });
     assert.equal(codeOf({ ak, message: altered, signature: rsaSig('0016', pss), nonce: Buffer.of(0xaa) }), 'QUOTE_MESSAGE_ALTERED', `pss salt ${saltLength}`);
+    // PSS signs a salted hash of the digest: only the given message's digest can be named
+    const v = verifyQuote({ ak, message: altered, signature: rsaSig('0016', pss), nonce: Buffer.of(0xaa) });
+    assert.ok(!v.ok);
+    assert.equal(v.failure.details['actual'], `sha256 ${sha256(altered)} (the digest of the message given)`);
+    assert.match(String(v.failure.details['expected']), /RSA-PSS does not reveal its digest/);
   }
   const other = freshKeyPair('rsa', { modulusLength: 2048 }).privateKey;
   assert.equal(codeOf({ ak, message: msg, signature: rsaSig('0014', sign('sha256', msg, { key: other, padding: constants.RSA_PKCS1_PADDING })), nonce: Buffer.of(0xaa) }), 'QUOTE_BAD_SIGNATURE');
