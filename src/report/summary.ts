@@ -38,6 +38,16 @@ export interface AuditSummary {
 /** Stand-in code for a failed result that carries none (a bug upstream, but counted rather than lost). */
 export const NO_CODE = '(no code)';
 
+/** The code a not-trusted or unreachable result is counted under in AuditSummary.failureCodes. */
+export function decidingCode(result: AttestationResult): string {
+  return result.error?.code ?? failureCodes(result)[0] ?? NO_CODE;
+}
+
+/** Code counts as AuditSummary.failureCodes lists them: most frequent first, then by code. */
+export function sortedCodeCounts(codes: ReadonlyMap<string, number>): CodeCount[] {
+  return [...codes].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count || compareText(a.code, b.code));
+}
+
 export class SummaryBuilder {
   private total = 0;
   private readonly byVerdict: Record<Verdict, number> = { trusted: 0, 'not-trusted': 0, incomplete: 0 };
@@ -51,7 +61,7 @@ export class SummaryBuilder {
     this.total++;
     this.byVerdict[result.verdict]++;
     if (result.verdict !== 'trusted') {
-      const code = result.error?.code ?? failureCodes(result)[0] ?? NO_CODE;
+      const code = decidingCode(result);
       this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
     }
     const ms = resultDurationMs(result);
@@ -66,7 +76,7 @@ export class SummaryBuilder {
   }
 
   summary(): AuditSummary {
-    const failureCodes = [...this.codes].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count || compareText(a.code, b.code));
+    const failureCodes = sortedCodeCounts(this.codes);
     return {
       total: this.total,
       trusted: this.byVerdict.trusted,

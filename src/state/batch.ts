@@ -13,11 +13,17 @@
 // STATE_BUSY after its 10 s busy timeout. Once the lock has been held for
 // `holdMs` (5 s), it is let go for `yieldMs`: assessments wait, and a result
 // recorded meanwhile is its own short transaction.
+// With an audit run, each commit also writes the run's failure codes so far
+// (the codes of the results it stored, counted as the audit summary counts
+// them) in the same transaction: a run killed midway lists the codes of what
+// it stored, and finishAuditRun() writes the final ones. One UPDATE per
+// batch, from counts kept in memory: nothing is read back or parsed.
 
 import type { Finding } from '../policy/evidence.js';
 import type { CheckResult } from '../verify/checks.js';
 import type { AttestationResult, LayerResult } from '../verify/result.js';
 import type { VerifiedLayer } from '../verify/walker.js';
+import { decidingCode, sortedCodeCounts } from '../report/summary.js';
 import { recordResult, stateAssessor, type AssessContext } from './assess.js';
 import type { StateStore } from './store.js';
 
@@ -51,6 +57,11 @@ export class StateBatcher {
   private lastCommit = 0;
   /** no batch opens before this time: another process may take the lock */
   private resumeAt = 0;
+  /** failure code -> results of the run counted under it: committed, and in the open batch */
+  private readonly committedCodes = new Map<string, number>();
+  private pendingCodes = new Map<string, number>();
+  /** the run's failure codes were written once (an empty list included) */
+  private codesWritten = false;
 
   constructor(
     readonly store: StateStore,
@@ -88,10 +99,22 @@ export class StateBatcher {
   /** Appends a finished attestation to the history (durable once `stored` counts it); `resultJson` as recordResult takes it. */
   record(result: AttestationResult, resultJson?: string): void {
     this.rethrow();
+    const runId = this.opts.runId;
+    const code = runId !== undefined && result.verdict !== 'trusted' ? decidingCode(result) : undefined;
     if (!this.store.batchOpen && Date.now() < this.resumeAt) {
       // the lock is let go for now: this result is a transaction of its own, between which another writer gets its turn
+      // (with the run's failure codes, when it changes them: both or neither are stored)
       try {
-        recordResult(this.store, result, resultJson, this.opts.runId);
+        if (runId !== undefined && (code !== undefined || !this.codesWritten)) {
+          const codes = new Map(this.committedCodes);
+          if (code !== undefined) codes.set(code, (codes.get(code) ?? 0) + 1);
+          this.store.together('record result', () => {
+            recordResult(this.store, result, resultJson, runId);
+            this.store.recordAuditRunCodes(runId, sortedCodeCounts(codes));
+          });
+          this.codesWritten = true;
+          if (code !== undefined) this.committedCodes.set(code, (this.committedCodes.get(code) ?? 0) + 1);
+        } else recordResult(this.store, result, resultJson, runId);
       } catch (err) {
         // the writer that took the lock held it beyond the busy timeout: as for a batch that cannot begin, the VMs in flight must not each wait again
         if ((err as { code?: unknown }).code === 'STATE_BUSY') this.failure ??= err;
@@ -102,8 +125,9 @@ export class StateBatcher {
       return;
     }
     this.open();
-    recordResult(this.store, result, resultJson, this.opts.runId);
+    recordResult(this.store, result, resultJson, runId);
     this.pending++;
+    if (code !== undefined) this.pendingCodes.set(code, (this.pendingCodes.get(code) ?? 0) + 1);
     if (this.pending >= this.maxResults) this.flush();
   }
 
@@ -113,6 +137,22 @@ export class StateBatcher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.store.batchOpen) return;
+    const pendingCodes = this.pendingCodes;
+    this.pendingCodes = new Map();
+    // the run's failure codes with the results they count, in the batch's transaction; a write of them that
+    // fails (the disk full) fails the audit as a commit would, once the batch's fate is known
+    const runId = this.opts.runId;
+    const writeCodes = runId !== undefined && this.pending > 0 && (pendingCodes.size > 0 || !this.codesWritten);
+    let codesError: unknown;
+    if (writeCodes) {
+      const codes = new Map(this.committedCodes);
+      for (const [code, n] of pendingCodes) codes.set(code, (codes.get(code) ?? 0) + n);
+      try {
+        this.store.recordAuditRunCodes(runId, sortedCodeCounts(codes));
+      } catch (err) {
+        codesError = err;
+      }
+    }
     try {
       this.store.commitBatch();
     } catch (err) {
@@ -121,6 +161,8 @@ export class StateBatcher {
       this.failure ??= err;
       throw err;
     }
+    for (const [code, n] of pendingCodes) this.committedCodes.set(code, (this.committedCodes.get(code) ?? 0) + n);
+    if (writeCodes && codesError === undefined) this.codesWritten = true;
     this.committed += this.pending;
     this.pending = 0;
     this.lastCommit = Date.now();
@@ -129,6 +171,10 @@ export class StateBatcher {
       this.resumeAt = this.lastCommit + this.yieldMs;
     }
     this.opts.onCommit?.(this.committed);
+    if (codesError !== undefined) {
+      this.failure ??= codesError;
+      throw codesError;
+    }
   }
 
   /** Commits what is pending and closes the store. */

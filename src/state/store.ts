@@ -200,7 +200,7 @@ export interface AuditRunSummary {
   unreachable: number;
   exitCode: number | null;
   interrupted: string | null;
-  /** null until it finished */
+  /** the codes of its stored results as of its last committed batch, the final ones once it finished; null: none written (a run killed before its first commit, or one of an older vtpm-verify, which wrote them only at its end) */
   failureCodes: { code: string; count: number }[] | null;
   /** the previous finished, uninterrupted run of the same inventory and shard, and the changes since; null when there is none */
   since: RunChanges | null;
@@ -1044,6 +1044,24 @@ export class StateStore {
       ).changes;
       if (changed !== 1) throw new TransportError('STATE_CORRUPT', `state file ${this.path}: audit run ${id} is no longer there to finish (another process deleted or finished it while the audit ran)`, { path: this.path, runId: id });
     });
+  }
+
+  /**
+   * The failure codes of an unfinished audit run's stored results so far (StateBatcher writes them with each
+   * batch, in its transaction): a run killed midway lists what it stored. A finished run's are left as they are.
+   */
+  recordAuditRunCodes(id: number, failureCodes: readonly { code: string; count: number }[]): void {
+    checkInput(Number.isSafeInteger(id) && id > 0, 'run id', id);
+    const codes = failureCodes.map((c) => ({ code: c.code, count: c.count }));
+    checkInput(codes.every((c) => typeof c.code === 'string' && Number.isSafeInteger(c.count) && c.count > 0), 'failureCodes', failureCodes);
+    this.write('record audit run failure codes', () => {
+      this.stmt(`UPDATE audit_run SET failure_codes = ? WHERE id = ? AND finished_at IS NULL`).run(JSON.stringify(codes), id);
+    });
+  }
+
+  /** Runs `fn`'s writes as one transaction (joining the open batch, if any): all of them are stored, or none. */
+  together<T>(operation: string, fn: () => T): T {
+    return this.write(operation, fn);
   }
 
   /** Audit runs, newest first, each with its counts and its changes since the run before. */

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { openState } from '../../src/state/index.js';
+import type { AttestationResult } from '../../src/verify/result.js';
 import { BIN, REPO_ROOT } from '../helpers/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { fleetOnDisk } from './fleet-on-disk.js';
@@ -113,4 +114,53 @@ test('SIGTERM midway: the VMs in flight are stopped at once, the results so far 
   } finally {
     store.close();
   }
+});
+
+test("SIGKILL after results are stored: history --runs lists the killed run's failure codes, those of the results it stored", async (t) => {
+  // VMs 1-50 (under vmm-001) fail on their VMM's quote; the last two answer only after 10 minutes, longer than
+  // the audit waits for them (--timeout 60 s): the run cannot end before it is killed.
+  const slow = ['vm-0099', 'vm-0100'];
+  const { dir, inventory, sim } = await fleetOnDisk(t, {
+    topology: { hosts: 2, vmmsPerHost: 1, vmsPerVmm: 50 },
+    faults: [{ layer: 'vmm-001', fault: 'pcr' as const }, ...slow.map((layer) => ({ layer, fault: 'slow' as const, mode: 'delay' as const, delayMs: 600_000 }))],
+  }, 'vtpm-killcodes-');
+  const state = join(dir, 'state.db');
+  const child = spawn(process.execPath, [BIN, 'audit', inventory, '--trust', sim.trustDir, '--state', state, '--concurrency', '4', '--retries', '0', '--timeout', '60000'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      const m = /; (\d+) stored in the state file/.exec(line);
+      if (m && Number(m[1]) > 0) {
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+    child.on('exit', () => reject(new Error('the audit ended before it reported anything stored')));
+  });
+  assert.equal(await exited, 'SIGKILL');
+
+  // what the file holds of the killed run, counted as the audit's summary counts failure codes
+  const { summarize } = await import('../../src/report/summary.js');
+  const store = await openState(state, { create: false });
+  const stored = store.history({ limit: 5000 });
+  store.close();
+  const expected = summarize(stored.map((e) => e.result as AttestationResult)).failureCodes;
+  assert.ok(stored.length > 0 && stored.length < 100, `${stored.length} results stored`);
+  assert.ok(expected.some((c) => c.code === 'QUOTE_PCR_DIGEST_MISMATCH'), JSON.stringify(expected));
+
+  const json = await runCli(['history', '--runs', '--state', state, '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  const [run] = JSON.parse(json.stdout).result.runs;
+  assert.deepEqual([run.finishedAt, run.exitCode, run.recorded, run.notTrusted], [null, null, stored.length, expected.reduce((n, c) => n + c.count, 0)]);
+  assert.deepEqual(run.failureCodes, expected, 'the killed run lists the codes of what it stored (it was null: "-")');
+
+  const human = await runCli(['history', '--runs', '--state', state]);
+  assert.equal(human.code, 0, human.stderr);
+  const row = human.stdout.split('\n').find((l) => /\bunfinished\b/.test(l));
+  assert.ok(row, human.stdout);
+  assert.match(row!, new RegExp(`QUOTE_PCR_DIGEST_MISMATCH×${expected.find((c) => c.code === 'QUOTE_PCR_DIGEST_MISMATCH')!.count}`));
 });

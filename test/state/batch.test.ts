@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { TransportError } from '../../src/errors.js';
 import { openState } from '../../src/state/index.js';
 import { StateBatcher } from '../../src/state/batch.js';
-import { trustedResult } from '../report/fixtures.js';
+import { pcrMismatchAtVmmResult, trustedResult, unreachablePhysicalResult } from '../report/fixtures.js';
 import { tempDir } from './tmp.js';
 
 test('a batch is one transaction: invisible until committed, then durable; stored counts only committed results', async (t) => {
@@ -207,4 +207,49 @@ test('closing a store whose open batch was lost throws the batch\'s error, and c
   assert.throws(() => store.close(), /disk is full/);
   assert.equal(db.open, false, 'the SQLite handle is closed');
   assert.doesNotThrow(() => store.close(), 'closing again is a no-op');
+});
+
+test("an audit run's failure codes are written with each batch, in its transaction: what a killed run stored is listed with its codes", async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const writer = await openState(file);
+  const reader = await openState(file);
+  t.after(() => reader.close());
+  const runId = writer.beginAuditRun({ startedAt: Date.now(), inventory: '/srv/fleet.yaml', shard: null, planned: 10 });
+  const batcher = new StateBatcher(writer, { runId, maxResults: 3, maxDelayMs: 60_000, holdMs: 0, yieldMs: 60_000 });
+  const codesNow = (): unknown => reader.auditRun(runId)!.failureCodes;
+  batcher.record(pcrMismatchAtVmmResult({ name: 'vm-1' }));
+  batcher.record(trustedResult({ name: 'vm-2' }));
+  assert.equal(codesNow(), null, 'nothing of an open batch is visible, its codes neither');
+  batcher.record(unreachablePhysicalResult({ name: 'vm-3' })); // commits
+  const first = [
+    { code: 'POLICY_PCR_VALUE', count: 1 },
+    { code: 'TRANSPORT_CONNECT_TIMEOUT', count: 1 },
+  ];
+  assert.deepEqual(codesNow(), first);
+  assert.equal(reader.auditRun(runId)!.finishedAt, null);
+  // the lock let go (yieldMs): a result is its own transaction, with the codes it changes
+  batcher.record(pcrMismatchAtVmmResult({ name: 'vm-4' }));
+  assert.equal(writer.batchOpen, false);
+  assert.deepEqual(codesNow(), [
+    { code: 'POLICY_PCR_VALUE', count: 2 },
+    { code: 'TRANSPORT_CONNECT_TIMEOUT', count: 1 },
+  ]);
+  // the same counts as the audit's summary gives at the end
+  const { summarize } = await import('../../src/report/summary.js');
+  assert.deepEqual(
+    codesNow(),
+    summarize([pcrMismatchAtVmmResult(), unreachablePhysicalResult(), pcrMismatchAtVmmResult()]).failureCodes,
+  );
+  batcher.close();
+});
+
+test('a run that stored only trusted results lists no failure codes (an empty list) once its first batch is committed', async (t) => {
+  const file = join(tempDir(t), 'state.db');
+  const writer = await openState(file);
+  const runId = writer.beginAuditRun({ startedAt: Date.now(), inventory: '/srv/fleet.yaml', shard: null, planned: 2 });
+  const batcher = new StateBatcher(writer, { runId, maxResults: 2, maxDelayMs: 60_000 });
+  batcher.record(trustedResult({ name: 'vm-1' }));
+  batcher.record(trustedResult({ name: 'vm-2' }));
+  assert.deepEqual(writer.auditRun(runId)!.failureCodes, []);
+  batcher.close();
 });
