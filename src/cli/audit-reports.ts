@@ -13,9 +13,9 @@
 // half-written.
 
 import { closeSync, fsyncSync, lstatSync, mkdtempSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { checkOutputFile, entryPath, realFilePath } from '../util/files.js';
+import { checkOutputFile, entryPath, realFilePath, removeStaleTemps, tempPathFor } from '../util/files.js';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { InternalError, TransportError, UsageError, VtpmError } from '../errors.js';
 import { displayName, failureCodes, terminalSafe } from '../report/format.js';
 import { htmlReportChunksFromCards, htmlReportOrder, htmlVmCard, type HtmlReportOptions } from '../report/html.js';
@@ -182,7 +182,9 @@ export class ResultSpool {
 
 /** Writes chunks to `path` through a temporary file renamed into place once complete and synced. */
 export function writeReportFile(path: string, what: string, chunks: Iterable<string>): void {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const temp = tempPathFor(path);
+  // what a run killed while writing this report left (its process gone): each such kill would add one
+  removeStaleTemps(path);
   let fd: number | undefined;
   try {
     fd = openSync(temp, 'w', 0o644);

@@ -1,7 +1,7 @@
 // Reading input files with a size cap and typed errors. Only the edges (CLI,
 // trust store loading, state) read files; the core takes bytes.
 
-import { accessSync, closeSync, constants as fsConstants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -126,6 +126,61 @@ export function realFilePath(file: string): string {
   }
 }
 
+/** The temporary file `path` is written through (writeFileAtomic, the audit's reports) by process `pid`: `.NAME.PID.tmp` beside it. */
+export function tempPathFor(path: string, pid = process.pid): string {
+  return join(dirname(path), `.${basename(path)}.${pid}.tmp`);
+}
+
+/** Highest PID Linux hands out (pid_max is at most 2^22); a longer number in a name is not one of our PIDs. */
+const MAX_PID = 4_194_304;
+
+/**
+ * Removes the temporary files of `path` (tempPathFor) that processes no longer
+ * running left behind: a write killed (SIGKILL) between creating its temporary
+ * file and renaming it into place leaves one, and each such kill would add
+ * another. Only regular files of this user named so for `path` exactly, whose
+ * PID no process has now, are removed. A PID some process has (the writer
+ * itself, or another that took the number since) keeps its file, as does one
+ * written from another PID namespace sharing the folder, which cannot be told
+ * from here. Best effort: what cannot be listed or removed is left.
+ */
+export function removeStaleTemps(path: string): void {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pidText = name.slice(prefix.length, -'.tmp'.length);
+    if (!/^[1-9]\d{0,6}$/.test(pidText)) continue;
+    const pid = Number(pidText);
+    if (pid > MAX_PID || pid === process.pid || processExists(pid)) continue;
+    const file = join(dir, name);
+    try {
+      const st = lstatSync(file);
+      if (!st.isFile() || (uid !== undefined && st.uid !== uid)) continue;
+      unlinkSync(file);
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+}
+
+/** Whether a process with this PID exists (one of another user's counts: EPERM). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 /**
  * Writes `text` to `path` as a whole or not at all: into a temporary file
  * beside it, synced, then renamed onto it. A write that fails (a full disk)
@@ -133,7 +188,8 @@ export function realFilePath(file: string): string {
  * instead of truncated. Throws the file system's error, as writeFileSync does.
  */
 export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const temp = tempPathFor(path);
+  removeStaleTemps(path);
   // a file replaced keeps its permissions (a golden policy kept 0600 stays so). A link there is replaced, not
   // followed (entryPath): what it points to lends the new file nothing (a link to a 0666 or setuid file would
   // make the policy written world-writable or setuid); nor do set-id bits of a file replaced (these are data files).

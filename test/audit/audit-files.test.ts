@@ -10,7 +10,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { removeUnwrittenReports, reportFilesFound, writeReports, ResultSpool } from '../../src/cli/audit-reports.js';
 import { summarize } from '../../src/report/summary.js';
@@ -238,4 +239,47 @@ try {
   assert.match(r.stdout, /^IO_ERROR: cannot write the JSON report .*r\.json: EFBIG/);
   assert.equal(readFileSync(file, 'utf8'), 'the last good report', 'the earlier report is left whole');
   assert.deepEqual(readdirSync(dir), ['r.json'], 'no temporary file left');
+});
+
+test('a report write killed midway (SIGKILL) leaves .NAME.PID.tmp; the next audit writing that report removes it, and only leftovers of processes gone', async (t) => {
+  const { dir, inventory, sim } = await fleetOnDisk(t, { topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 1 } }, 'vtpm-files-');
+  const report = join(dir, 'r.json');
+  // a process killed while it writes the report: its chunks block once the temporary file holds the first
+  const mod = fileURLToPath(new URL('../../src/cli/audit-reports.js', import.meta.url));
+  const script = `import { writeSync } from 'node:fs';
+const { writeReportFile } = await import(${JSON.stringify(mod)});
+function* chunks() {
+  yield '{"results":[' + '"${'a'.repeat(70_000)}"';
+  writeSync(1, 'writing\\n');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); // blocks until killed
+}
+writeReportFile(${JSON.stringify(report)}, 'JSON report', chunks());`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line === 'writing') {
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+    child.on('exit', () => reject(new Error('the writer ended before it wrote')));
+  });
+  assert.equal(await exited, 'SIGKILL');
+  const leftover = `.r.json.${child.pid}.tmp`;
+  assert.ok(readdirSync(dir).includes(leftover), `the kill left ${leftover}: ${readdirSync(dir).join(', ')}`);
+
+  // what must stay: the temporary file of a process alive (this one), another report's, a name not ours, a link
+  const gone = spawnSync(process.execPath, ['-e', '']).pid!; // a process that has ended
+  const kept = [`.r.json.${process.pid}.tmp`, `.other.json.${child.pid}.tmp`, '.r.json.tmp', `.r.json.${child.pid}.tmp.bak`, `.r.json.x${child.pid}.tmp`];
+  for (const name of kept) writeFileSync(join(dir, name), 'not a leftover of a process gone');
+  symlinkSync(join(dir, 'elsewhere'), join(dir, `.r.json.${gone}.tmp`));
+  kept.push(`.r.json.${gone}.tmp`);
+
+  const r = await runCli(['audit', inventory, '--trust', sim.trustDir, '--json', report]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(readFileSync(report, 'utf8')).results.length, 1);
+  const left = readdirSync(dir);
+  assert.equal(left.includes(leftover), false, 'the killed write left its temporary file for good');
+  for (const name of kept) assert.ok(left.includes(name), `${name} was removed`);
 });

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, lstatSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { writeFileAtomic } from '../../src/util/files.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -52,4 +53,16 @@ test('writeFileAtomic: a link replaced lends the new file nothing of what it poi
   chmodSync(setid, 0o4750);
   writeFileAtomic(setid, 'new\n');
   assert.equal(statSync(setid).mode & 0o7777, 0o750);
+});
+
+test('writeFileAtomic: temporary files of this name that ended processes left are removed; a live process\'s and other names stay', (t) => {
+  const dir = tempDir(t, 'vtpm-atomic-');
+  const path = join(dir, 'bundle.json');
+  const gone = spawnSync(process.execPath, ['-e', '']).pid!; // a process that has ended
+  const stale = `.bundle.json.${gone}.tmp`;
+  writeFileSync(join(dir, stale), '{"half":');
+  const kept = [`.bundle.json.${process.ppid}.tmp`, `.other.json.${gone}.tmp`, `.bundle.json.${gone}.tmp~`];
+  for (const name of kept) writeFileSync(join(dir, name), 'x');
+  writeFileAtomic(path, '{}\n');
+  assert.deepEqual(readdirSync(dir).sort(), ['bundle.json', ...kept].sort());
 });
