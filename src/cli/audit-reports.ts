@@ -187,7 +187,15 @@ export function writeReportFile(path: string, what: string, chunks: Iterable<str
   removeStaleTemps(path);
   let fd: number | undefined;
   try {
-    fd = openSync(temp, 'w', 0o644);
+    // never through what is already at the temporary name (a link planted in a shared folder, at a guessable PID):
+    // the name is removed (the link itself, not what it points to) and the file made anew, exclusively
+    try {
+      fd = openSync(temp, 'wx', 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      unlinkSync(temp);
+      fd = openSync(temp, 'wx', 0o644);
+    }
     // writeSync may write less than asked (a disk filling up, a file size limit): the rest is written
     // in turn, where the file system's error (ENOSPC, EFBIG) is thrown, instead of being dropped
     const writeAll = (text: string): void => {

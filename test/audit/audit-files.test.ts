@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { removeUnwrittenReports, reportFilesFound, writeReports, ResultSpool } from '../../src/cli/audit-reports.js';
+import { removeUnwrittenReports, reportFilesFound, writeReportFile, writeReports, ResultSpool } from '../../src/cli/audit-reports.js';
 import { summarize } from '../../src/report/summary.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -282,4 +282,17 @@ writeReportFile(${JSON.stringify(report)}, 'JSON report', chunks());`;
   const left = readdirSync(dir);
   assert.equal(left.includes(leftover), false, 'the killed write left its temporary file for good');
   for (const name of kept) assert.ok(left.includes(name), `${name} was removed`);
+});
+
+test('a link planted at a report\'s temporary name is not written through: the file it points to is left as it was', (t) => {
+  const dir = tempDir(t, 'vtpm-files-');
+  const victim = join(dir, 'victim');
+  writeFileSync(victim, 'untouched\n');
+  const file = join(dir, 'r.json');
+  // in a shared folder, another user can plant links at every name .r.json.PID.tmp
+  symlinkSync(victim, join(dir, `.r.json.${process.pid}.tmp`));
+  writeReportFile(file, 'JSON report', ['{"results":[]}']);
+  assert.equal(readFileSync(victim, 'utf8'), 'untouched\n', 'the report was written into the file the link names');
+  assert.equal(readFileSync(file, 'utf8'), '{"results":[]}');
+  assert.deepEqual(readdirSync(dir).sort(), ['r.json', 'victim']);
 });
