@@ -23,7 +23,7 @@ import { auditReportJsonChunksFromLines, type AuditRun } from '../report/json-re
 import { junitChunks, passedTestcase, type PassedTestcase } from '../report/junit.js';
 import type { AuditSummary } from '../report/summary.js';
 import type { AttestationResult, Verdict } from '../verify/result.js';
-import { toJsonText } from './output.js';
+import { toJsonText, type CommandOutcome } from './output.js';
 
 interface SpoolEntry {
   /** inventory position */
@@ -304,14 +304,20 @@ function warn(text: string): void {
  * write: an earlier run's report left in place would be read as this run's (a
  * CI step that publishes reports "always" would show yesterday's verdicts for
  * a run that failed). Called once the paths are checked, whatever the run's
- * end; each removal is said on stderr. A file that cannot be removed is said too.
+ * end; each removal is said on stderr, and returned (the --json envelope keeps
+ * it too). A file that cannot be removed is said too.
  *
  * `found` (reportFilesFound when the paths were checked) says which files were
  * there then: only those are removed. A file that appeared or replaced it
  * meanwhile (a concurrent run's report renamed into place) is not the earlier
  * run's and is left alone. Without `found`, whatever is there now is removed.
  */
-export function removeUnwrittenReports(files: ReportFiles, written: ReadonlySet<keyof ReportFiles>, found = reportFilesFound(files)): void {
+export function removeUnwrittenReports(files: ReportFiles, written: ReadonlySet<keyof ReportFiles>, found = reportFilesFound(files)): string[] {
+  const warnings: string[] = [];
+  const say = (text: string): void => {
+    warnings.push(text);
+    warn(`warning: ${text}\n`);
+  };
   for (const [report, file] of Object.entries(files) as [keyof ReportFiles, string | undefined][]) {
     if (file === undefined || written.has(report)) continue;
     const was = found[report];
@@ -319,18 +325,19 @@ export function removeUnwrittenReports(files: ReportFiles, written: ReadonlySet<
     const now = identityOf(file);
     if (now === undefined) continue;
     if (now.dev !== was.dev || now.ino !== was.ino) {
-      warn(`warning: left ${terminalSafe(file)} in place: this run did not write that ${REPORT_NAMES[report]}, but it is not the file that was there when the run began (another run wrote it meanwhile)\n`);
+      say(`left ${terminalSafe(file)} in place: this run did not write that ${REPORT_NAMES[report]}, but it is not the file that was there when the run began (another run wrote it meanwhile)`);
       continue;
     }
     try {
       unlinkSync(file);
-      warn(`warning: removed ${terminalSafe(file)}, a ${REPORT_NAMES[report]} this run did not write (an earlier run's would be taken for this one's)\n`);
+      say(`removed ${terminalSafe(file)}, a ${REPORT_NAMES[report]} this run did not write (an earlier run's would be taken for this one's)`);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') continue;
-      warn(`warning: could not remove ${terminalSafe(file)}, a ${REPORT_NAMES[report]} this run did not write: ${code ?? String(err)}\n`);
+      say(`could not remove ${terminalSafe(file)}, a ${REPORT_NAMES[report]} this run did not write: ${code ?? String(err)}`);
     }
   }
+  return warnings;
 }
 
 /**
@@ -344,20 +351,51 @@ export class ReportGuard {
   readonly written = new Set<keyof ReportFiles>();
   private readonly found: Partial<Record<keyof ReportFiles, FileIdentity>>;
   private done = false;
-  private readonly onExit = (): void => this.finish();
+  private readonly onExit = (): void => void this.finish();
 
   constructor(private readonly files: ReportFiles) {
     this.found = reportFilesFound(files);
     process.on('exit', this.onExit);
   }
 
-  /** Removes the reports not written (once). */
-  finish(): void {
-    if (this.done) return;
+  /** Removes the reports not written (once); returns what the removals warned about (said on stderr too). */
+  finish(): string[] {
+    if (this.done) return [];
     this.done = true;
     process.off('exit', this.onExit);
-    removeUnwrittenReports(this.files, this.written, this.found);
+    return removeUnwrittenReports(this.files, this.written, this.found);
   }
+}
+
+/**
+ * Runs a command that writes `files` (audit, report) under a ReportGuard: the
+ * reports it did not write are removed at its end, and what the removals warn
+ * about (said on stderr for people) joins its one --json envelope as well:
+ * the result's `warnings` when the command has a result, otherwise its
+ * error's `details.warnings` (a command that failed without a result).
+ */
+export async function withReportGuard(files: ReportFiles, command: (written: Set<keyof ReportFiles>) => Promise<CommandOutcome>): Promise<CommandOutcome> {
+  const guard = new ReportGuard(files);
+  let outcome: CommandOutcome;
+  try {
+    outcome = await command(guard.written);
+  } catch (err) {
+    const warnings = guard.finish();
+    if (warnings.length && err instanceof VtpmError) addWarnings(err.details, warnings);
+    throw err;
+  }
+  const warnings = guard.finish();
+  if (warnings.length) {
+    const result = outcome.result;
+    if (result !== null && typeof result === 'object' && !Array.isArray(result)) addWarnings(result as Record<string, unknown>, warnings);
+    else if (outcome.error) addWarnings(outcome.error.details, warnings);
+  }
+  return outcome;
+}
+
+function addWarnings(holder: Record<string, unknown>, warnings: readonly string[]): void {
+  const had = holder['warnings'];
+  holder['warnings'] = [...(Array.isArray(had) ? (had as unknown[]) : []), ...warnings];
 }
 
 /**

@@ -296,3 +296,44 @@ test('a link planted at a report\'s temporary name is not written through: the f
   assert.equal(readFileSync(file, 'utf8'), '{"results":[]}');
   assert.deepEqual(readdirSync(dir).sort(), ['r.json', 'victim']);
 });
+
+test('with --json, the removal of a report this run did not write is in the one envelope too: the result\'s warnings, or the error\'s details when there is no result', async (t) => {
+  const { sim, dir, inventory, state } = await threeVms(t);
+  const junit = join(dir, 'a.xml');
+  const html = join(dir, 'a.html');
+  const removed = (file: string, what: string) => new RegExp(`^removed .*${file.replace('.', '\\.')}, an? ${what} this run did not write`);
+
+  // an inventory that does not load: exit 2 with its issues as the result; the removals join that result
+  writeFileSync(junit, '<testsuites/>');
+  writeFileSync(html, '<html>yesterday</html>');
+  const badInventory = join(dir, 'bad.yaml');
+  writeFileSync(badInventory, 'vms: 7\n');
+  const bad = await runCli(['audit', badInventory, '--trust', sim.trustDir, '--junit', junit, '--html', html, '--json']);
+  assert.equal(bad.code, 2, bad.stderr);
+  const badEnvelope = JSON.parse(bad.stdout) as { ok: boolean; result: { valid: boolean; warnings?: string[] }; error: { code: string } };
+  assert.deepEqual([badEnvelope.ok, badEnvelope.result.valid, badEnvelope.error.code], [false, false, 'INVENTORY_INVALID']);
+  assert.equal(badEnvelope.result.warnings?.length, 2, bad.stdout);
+  assert.match(badEnvelope.result.warnings![0]!, removed('a.xml', 'JUnit report'));
+  assert.match(badEnvelope.result.warnings![1]!, removed('a.html', 'HTML report'));
+  assert.match(bad.stderr, /warning: removed .*a\.xml, a JUnit report this run did not write/, 'stderr says it too, for people');
+  assert.equal(existsSync(junit), false);
+
+  // a failure with no result (the state file unusable): the removals go to the error's details
+  writeFileSync(junit, '<testsuites/>');
+  writeFileSync(state, 'not a database, but long enough for SQLite to look at its header'.repeat(20));
+  const failed = await runCli(['audit', inventory, '--trust', sim.trustDir, '--state', state, '--junit', junit, '--json']);
+  assert.equal(failed.code, 3, failed.stderr);
+  const failedEnvelope = JSON.parse(failed.stdout) as { result: unknown; error: { code: string; details: { warnings?: string[] } } };
+  assert.deepEqual([failedEnvelope.result, failedEnvelope.error.code], [null, 'STATE_CORRUPT']);
+  assert.equal(failedEnvelope.error.details.warnings?.length, 1, failed.stdout);
+  assert.match(failedEnvelope.error.details.warnings![0]!, removed('a.xml', 'JUnit report'));
+
+  // report (merging shards) does the same: an input that is not there fails it, and the earlier merged report goes
+  writeFileSync(junit, '<testsuites/>');
+  const merge = await runCli(['report', join(dir, 'missing.json'), '--junit', junit, '--json']);
+  assert.notEqual(merge.code, 0, merge.stderr);
+  const mergeEnvelope = JSON.parse(merge.stdout) as { result: { warnings?: string[] } | null; error: { details: { warnings?: string[] } } };
+  const mergeWarnings = mergeEnvelope.result?.warnings ?? mergeEnvelope.error.details.warnings;
+  assert.equal(mergeWarnings?.length, 1, merge.stdout);
+  assert.match(mergeWarnings![0]!, removed('a.xml', 'JUnit report'));
+});

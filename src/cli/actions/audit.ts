@@ -64,7 +64,10 @@ export interface AuditCommandResult {
   failures: AuditFailure[];
   /** reports that could not be written (the others were) */
   reportErrors?: ReportWriteFailure[];
-  /** VMs whose result does not say what a later VM's refusal showed (AUDIT_DUPLICATE_INSTANCE): they are in doubt too */
+  /**
+   * VMs whose result does not say what a later VM's refusal showed (AUDIT_DUPLICATE_INSTANCE): they are in doubt too;
+   * then the report files this run did not write that were removed from their paths (withReportGuard)
+   */
   warnings?: string[];
 }
 
@@ -75,18 +78,13 @@ export async function runAuditCommand(opts: AuditOptions): Promise<CommandOutcom
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
   checkRunLabel(opts.runLabel);
   if (opts.reports.json === undefined && opts.reports.junit === undefined && opts.reports.html === undefined) return auditInventory(opts, shard, new Set());
-  const [{ checkReportPaths, ReportGuard }, { resolveStatePath }] = await Promise.all([import('../audit-reports.js'), import('../../state/paths.js')]);
+  const [{ checkReportPaths, withReportGuard }, { resolveStatePath }] = await Promise.all([import('../audit-reports.js'), import('../../state/paths.js')]);
   checkReportPaths(opts.reports, [
     { path: opts.inventory, what: 'the inventory' },
     ...(opts.state !== undefined ? stateFiles(resolveStatePath(opts.state === '' ? undefined : opts.state)) : []),
   ]);
-  // from here on, a report file that exists at the end is this run's (an error removes an earlier one)
-  const guard = new ReportGuard(opts.reports);
-  try {
-    return await auditInventory(opts, shard, guard.written);
-  } finally {
-    guard.finish();
-  }
+  // from here on, a report file that exists at the end is this run's (an error removes an earlier one, and says so in the envelope too)
+  return withReportGuard(opts.reports, (written) => auditInventory(opts, shard, written));
 }
 
 async function auditInventory(opts: AuditOptions, shard: { index: number; count: number } | undefined, written: Set<keyof ReportFiles>): Promise<CommandOutcome> {

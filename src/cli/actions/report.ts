@@ -73,13 +73,8 @@ export async function runReportCommand(opts: ReportOptions): Promise<CommandOutc
 
   // an output that is an input (or the inventory) would be destroyed; a folder that is not there costs nothing yet
   reportsMod.checkReportPaths(opts.out, [...opts.reports.map((f) => ({ path: f, what: 'one of the reports to read' })), ...(opts.inventory !== undefined ? [{ path: opts.inventory, what: 'the inventory' }] : [])]);
-  // from here on, a report file that exists at the end is this merge's (an error removes an earlier one), as in an audit
-  const guard = new reportsMod.ReportGuard(opts.out);
-  try {
-    return await mergeReports(opts, reportsMod, guard.written);
-  } finally {
-    guard.finish();
-  }
+  // from here on, a report file that exists at the end is this merge's (an error removes an earlier one, and says so in the envelope too), as in an audit
+  return reportsMod.withReportGuard(opts.out, (written) => mergeReports(opts, reportsMod, written));
 }
 
 async function mergeReports(opts: ReportOptions, reportsMod: typeof import('../audit-reports.js'), written: Set<keyof ReportFiles>): Promise<CommandOutcome> {
