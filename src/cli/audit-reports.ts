@@ -23,7 +23,7 @@ import { auditReportJsonChunksFromLines, type AuditRun } from '../report/json-re
 import { junitChunks, passedTestcase, type PassedTestcase } from '../report/junit.js';
 import type { AuditSummary } from '../report/summary.js';
 import type { AttestationResult, Verdict } from '../verify/result.js';
-import { toJsonText, type CommandOutcome } from './output.js';
+import { appendWarnings, toJsonText, type CommandOutcome } from './output.js';
 
 interface SpoolEntry {
   /** inventory position */
@@ -381,21 +381,14 @@ export async function withReportGuard(files: ReportFiles, command: (written: Set
     outcome = await command(guard.written);
   } catch (err) {
     const warnings = guard.finish();
-    if (warnings.length && err instanceof VtpmError) addWarnings(err.details, warnings);
+    if (err instanceof VtpmError) appendWarnings(err.details, warnings);
     throw err;
   }
   const warnings = guard.finish();
-  if (warnings.length) {
-    const result = outcome.result;
-    if (result !== null && typeof result === 'object' && !Array.isArray(result)) addWarnings(result as Record<string, unknown>, warnings);
-    else if (outcome.error) addWarnings(outcome.error.details, warnings);
-  }
+  const result = outcome.result;
+  if (result !== null && typeof result === 'object' && !Array.isArray(result)) appendWarnings(result as Record<string, unknown>, warnings);
+  else if (outcome.error) appendWarnings(outcome.error.details, warnings);
   return outcome;
-}
-
-function addWarnings(holder: Record<string, unknown>, warnings: readonly string[]): void {
-  const had = holder['warnings'];
-  holder['warnings'] = [...(Array.isArray(had) ? (had as unknown[]) : []), ...warnings];
 }
 
 /**

@@ -20,6 +20,13 @@ export interface CommandOutcome {
   jsonLine?: boolean | undefined;
 }
 
+/** Appends warnings to the `warnings` list of an envelope's result or error details (made if absent). */
+export function appendWarnings(holder: Record<string, unknown>, warnings: readonly string[]): void {
+  if (warnings.length === 0) return;
+  const had = holder['warnings'];
+  holder['warnings'] = [...(Array.isArray(had) ? (had as unknown[]) : []), ...warnings];
+}
+
 /** Styling for human output; plain when colors are off. */
 export interface Style {
   ok(text: string): string;

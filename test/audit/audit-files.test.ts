@@ -318,15 +318,21 @@ test('with --json, the removal of a report this run did not write is in the one 
   assert.match(bad.stderr, /warning: removed .*a\.xml, a JUnit report this run did not write/, 'stderr says it too, for people');
   assert.equal(existsSync(junit), false);
 
-  // a failure with no result (the state file unusable): the removals go to the error's details
+  // a failure with no result (the state file unusable): the removals go to the error's details, after what
+  // loading the inventory's files warned about (a trust file that is not a certificate)
+  const trust = join(dir, 'trust');
+  cpSync(sim.trustDir, trust, { recursive: true });
+  writeFileSync(join(trust, 'ak-ca', 'notes.pem'), 'not a certificate');
   writeFileSync(junit, '<testsuites/>');
   writeFileSync(state, 'not a database, but long enough for SQLite to look at its header'.repeat(20));
-  const failed = await runCli(['audit', inventory, '--trust', sim.trustDir, '--state', state, '--junit', junit, '--json']);
+  const failed = await runCli(['audit', inventory, '--trust', trust, '--state', state, '--junit', junit, '--json']);
   assert.equal(failed.code, 3, failed.stderr);
   const failedEnvelope = JSON.parse(failed.stdout) as { result: unknown; error: { code: string; details: { warnings?: string[] } } };
   assert.deepEqual([failedEnvelope.result, failedEnvelope.error.code], [null, 'STATE_CORRUPT']);
-  assert.equal(failedEnvelope.error.details.warnings?.length, 1, failed.stdout);
-  assert.match(failedEnvelope.error.details.warnings![0]!, removed('a.xml', 'JUnit report'));
+  assert.equal(failedEnvelope.error.details.warnings?.length, 2, failed.stdout);
+  assert.match(failedEnvelope.error.details.warnings![0]!, /^trust: .*notes\.pem/);
+  assert.match(failedEnvelope.error.details.warnings![1]!, removed('a.xml', 'JUnit report'));
+  assert.match(failed.stderr, /warning: trust: .*notes\.pem/);
 
   // report (merging shards) does the same: an input that is not there fails it, and the earlier merged report goes
   writeFileSync(junit, '<testsuites/>');

@@ -14,7 +14,7 @@ import { renderSummary, type AuditSummary } from '../../report/summary.js';
 import { changeMark, terminalSafe } from '../../report/format.js';
 import { FAILURES_SHOWN, failureOf, renderFailures, type AuditFailure } from '../../report/failures.js';
 import type { AttestationResult } from '../../verify/result.js';
-import { type CommandOutcome, type Style } from '../output.js';
+import { appendWarnings, type CommandOutcome, type Style } from '../output.js';
 import { boundResult } from '../../report/bound-result.js';
 import type { AuditDefaults } from '../audit-setup.js';
 import type { ReportFiles, ReportWriteFailure } from '../audit-reports.js';
@@ -129,6 +129,10 @@ async function auditInventory(opts: AuditOptions, shard: { index: number; count:
     // written, and what it and the command line make of every VM's policy and trust anchors
     const configSha256 = createHash('sha256').update(`vtpm-verify ${VERSION}\n${text}\n${setup.config.join('\n')}`).digest('hex');
     return await audit(opts, setup.targets, { inventory: inventory.vms.length, profiles: setup.profiles, shard, cache, instances, written, setupWarnings: setup.warnings, configSha256 });
+  } catch (err) {
+    // what loading warned about (said on stderr) is in the envelope of a failure without a result too (with one, run.warnings keeps it)
+    if (err instanceof VtpmError) appendWarnings(err.details, runWarnings(setup.warnings) ?? []);
+    throw err;
   } finally {
     setup.close();
   }
