@@ -134,15 +134,20 @@ export function tempPathFor(path: string, pid = process.pid): string {
 /** Highest PID Linux hands out (pid_max is at most 2^22); a longer number in a name is not one of our PIDs. */
 const MAX_PID = 4_194_304;
 
+/** A temporary file modified this recently may be a live writer's, whatever its PID says here. */
+export const STALE_TEMP_AGE_MS = 10 * 60 * 1000;
+
 /**
  * Removes the temporary files of `path` (tempPathFor) that processes no longer
  * running left behind: a write killed (SIGKILL) between creating its temporary
  * file and renaming it into place leaves one, and each such kill would add
  * another. Only regular files of this user named so for `path` exactly, whose
- * PID no process has now, are removed. A PID some process has (the writer
- * itself, or another that took the number since) keeps its file, as does one
- * written from another PID namespace sharing the folder, which cannot be told
- * from here. Best effort: what cannot be listed or removed is left.
+ * PID no process has now and which were last modified over STALE_TEMP_AGE_MS
+ * ago, are removed. A PID some process has (the writer itself, or another that
+ * took the number since) keeps its file. A writer in another PID namespace
+ * sharing the folder (a container) cannot be told from a dead one by its PID;
+ * it is writing its file now, which the age spares. Best effort: what cannot
+ * be listed or removed is left.
  */
 export function removeStaleTemps(path: string): void {
   const dir = dirname(path);
@@ -154,6 +159,7 @@ export function removeStaleTemps(path: string): void {
     return;
   }
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  const now = Date.now();
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
     const pidText = name.slice(prefix.length, -'.tmp'.length);
@@ -163,7 +169,7 @@ export function removeStaleTemps(path: string): void {
     const file = join(dir, name);
     try {
       const st = lstatSync(file);
-      if (!st.isFile() || (uid !== undefined && st.uid !== uid)) continue;
+      if (!st.isFile() || (uid !== undefined && st.uid !== uid) || st.mtimeMs > now - STALE_TEMP_AGE_MS) continue;
       unlinkSync(file);
     } catch {
       // gone meanwhile, or not ours to remove

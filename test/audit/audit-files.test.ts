@@ -8,13 +8,14 @@
 // the run does not write is removed, so an earlier run's is never taken for it.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { removeUnwrittenReports, reportFilesFound, writeReportFile, writeReports, ResultSpool } from '../../src/cli/audit-reports.js';
 import { summarize } from '../../src/report/summary.js';
+import { STALE_TEMP_AGE_MS } from '../../src/util/files.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { assertValidJunit, haveXmllint, xpath } from '../helpers/xmllint.js';
@@ -268,13 +269,23 @@ writeReportFile(${JSON.stringify(report)}, 'JSON report', chunks());`;
   assert.equal(await exited, 'SIGKILL');
   const leftover = `.r.json.${child.pid}.tmp`;
   assert.ok(readdirSync(dir).includes(leftover), `the kill left ${leftover}: ${readdirSync(dir).join(', ')}`);
+  // the next run comes later (a cron job): a leftover as old as STALE_TEMP_AGE_MS or older
+  const old = new Date(Date.now() - STALE_TEMP_AGE_MS - 60_000);
+  utimesSync(join(dir, leftover), old, old);
 
   // what must stay: the temporary file of a process alive (this one), another report's, a name not ours, a link
   const gone = spawnSync(process.execPath, ['-e', '']).pid!; // a process that has ended
   const kept = [`.r.json.${process.pid}.tmp`, `.other.json.${child.pid}.tmp`, '.r.json.tmp', `.r.json.${child.pid}.tmp.bak`, `.r.json.x${child.pid}.tmp`];
-  for (const name of kept) writeFileSync(join(dir, name), 'not a leftover of a process gone');
-  symlinkSync(join(dir, 'elsewhere'), join(dir, `.r.json.${gone}.tmp`));
-  kept.push(`.r.json.${gone}.tmp`);
+  for (const name of kept) {
+    writeFileSync(join(dir, name), 'not a leftover of a process gone');
+    utimesSync(join(dir, name), old, old);
+  }
+  // a process gone by its PID here, but written just now: a writer in another PID namespace sharing the folder
+  const recent = `.r.json.${gone}.tmp`;
+  writeFileSync(join(dir, recent), 'a live writer of another PID namespace');
+  const goneToo = spawnSync(process.execPath, ['-e', '']).pid!;
+  symlinkSync(join(dir, 'elsewhere'), join(dir, `.r.json.${goneToo}.tmp`));
+  kept.push(recent, `.r.json.${goneToo}.tmp`);
 
   const r = await runCli(['audit', inventory, '--trust', sim.trustDir, '--json', report]);
   assert.equal(r.code, 0, r.stderr);

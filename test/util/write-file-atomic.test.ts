@@ -3,10 +3,10 @@
 // name beside it is never written through.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, lstatSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { writeFileAtomic } from '../../src/util/files.js';
+import { STALE_TEMP_AGE_MS, writeFileAtomic } from '../../src/util/files.js';
 import { tempDir } from '../helpers/tmp.js';
 
 test('writeFileAtomic: a new file gets the given mode; a replaced one keeps its own (0600 stays 0600)', (t) => {
@@ -60,9 +60,19 @@ test('writeFileAtomic: temporary files of this name that ended processes left ar
   const path = join(dir, 'bundle.json');
   const gone = spawnSync(process.execPath, ['-e', '']).pid!; // a process that has ended
   const stale = `.bundle.json.${gone}.tmp`;
+  // left by a write killed over STALE_TEMP_AGE_MS ago
+  const old = new Date(Date.now() - STALE_TEMP_AGE_MS - 60_000);
   writeFileSync(join(dir, stale), '{"half":');
+  utimesSync(join(dir, stale), old, old);
   const kept = [`.bundle.json.${process.ppid}.tmp`, `.other.json.${gone}.tmp`, `.bundle.json.${gone}.tmp~`];
-  for (const name of kept) writeFileSync(join(dir, name), 'x');
+  for (const name of kept) {
+    writeFileSync(join(dir, name), 'x');
+    utimesSync(join(dir, name), old, old);
+  }
+  // a PID unknown here but written just now: a live writer in another PID namespace sharing the folder
+  const recent = `.bundle.json.${spawnSync(process.execPath, ['-e', '']).pid!}.tmp`;
+  writeFileSync(join(dir, recent), '{"being written":');
+  kept.push(recent);
   writeFileAtomic(path, '{}\n');
   assert.deepEqual(readdirSync(dir).sort(), ['bundle.json', ...kept].sort());
 });
