@@ -182,12 +182,16 @@ async function runAuditWith(targets: readonly AuditTarget[], options: AuditRunOp
     // holds a slot on entry
     let result: AttestationResult;
     let attempt = 1;
+    // the time the attempts took together (a result's startedAt..finishedAt is its last attempt's)
+    let attemptsMs = 0;
     const deadline = { at: now() + VM_DEADLINE_TIMEOUTS * (target.timeoutMs ?? HTTP_DEFAULTS.timeoutMs), now };
     for (;;) {
       stats.attempts++;
+      const began = now();
       try {
         result = await attemptOnce(target, options, deadline);
       } finally {
+        attemptsMs += Math.max(0, now() - began);
         slots.release();
       }
       // cut short by a stop (its requests were aborted): no result for this VM, it was not audited
@@ -211,7 +215,7 @@ async function runAuditWith(targets: readonly AuditTarget[], options: AuditRunOp
       // the backoff and the wait for a free slot are not the VM's own time
       deadline.at += now() - paused;
     }
-    result = decorate(result, target, attempt);
+    result = decorate(result, target, attempt, attemptsMs);
     stats.completed++;
     options.onResult(result, target);
   };
@@ -327,8 +331,11 @@ function errorResult(target: AuditTarget, w: WalkOptions, started: Date, error: 
   };
 }
 
-/** The inventory's name, group and tags, and the attempts made, in the result (reports show them). */
-function decorate(result: AttestationResult, target: AuditTarget, attempts: number): AttestationResult {
+/**
+ * The inventory's name, group and tags, and the attempts made, in the result (reports show them); with more
+ * than one attempt, also the time they took together, which the reports' durations use.
+ */
+function decorate(result: AttestationResult, target: AuditTarget, attempts: number, attemptsMs: number): AttestationResult {
   const { target: url, ...rest } = result;
   return {
     target: url,
@@ -336,6 +343,7 @@ function decorate(result: AttestationResult, target: AuditTarget, attempts: numb
     ...(target.group !== undefined ? { group: target.group } : {}),
     ...(target.tags.length > 0 ? { tags: [...target.tags] } : {}),
     attempts,
+    ...(attempts > 1 ? { attemptsMs: Math.round(attemptsMs) } : {}),
     ...rest,
   };
 }

@@ -101,6 +101,8 @@ export interface AttestationResult {
   tags?: string[];
   /** attempts an audit made (more than 1: the earlier ones could not complete and were retried) */
   attempts?: number;
+  /** with more than one attempt: the time they took together, ms (the waits between them left out); startedAt..finishedAt is the last one's */
+  attemptsMs?: number;
   verdict: Verdict;
   /** why, in one line */
   reason: string;

@@ -15,6 +15,8 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/start
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import { parseEvidenceBytes } from '../../src/transport/evidence.js';
 import type { AttestationResult } from '../../src/verify/result.js';
+import { resultDurationMs } from '../../src/report/format.js';
+import { summarize } from '../../src/report/summary.js';
 import type { EvidenceSource, LayerRequest } from '../../src/verify/walker.js';
 import { ParseGate } from '../../src/verify/parse-gate.js';
 
@@ -284,6 +286,7 @@ test('the deadline counts only a VM\'s own attempts: its backoff and its wait fo
       direct(sim, (req) => {
         if (target.index === 0 && req.position === 0 && !refused) {
           refused = true;
+          clock += 100;
           throw new TransportError('TRANSPORT_REFUSED', 'refused', {});
         }
         // the other VM holds the only slot for almost 3 s; every layer takes 0.6 s
@@ -294,6 +297,14 @@ test('the deadline counts only a VM\'s own attempts: its backoff and its wait fo
   const first = results.get(targets[0]!.name!)!;
   assert.equal(first.verdict, 'trusted', first.reason);
   assert.equal(first.attempts, 2);
+  // its duration in the reports is both attempts' (0.1 s refused, then 3 layers of 0.6 s), without the waits between
+  assert.equal(first.attemptsMs, 1_900);
+  assert.equal(resultDurationMs(first), 1_900);
+  const second = results.get(targets[1]!.name!)!;
+  assert.equal(second.attempts, 1);
+  assert.equal(second.attemptsMs, undefined, 'one attempt: its startedAt..finishedAt says it all');
+  // the summary's slowest hosts count it so (the other VM's one attempt took real milliseconds, this clock aside)
+  assert.deepEqual(summarize([...results.values()]).slowest.map((h) => [h.name, h.ms])[0], [first.name, 1_900]);
 });
 
 test('a stop signal is listened to once, however many requests are in flight (no leak warning at concurrency 16)', async (t) => {

@@ -89,6 +89,7 @@ function fullResult(): Required<AttestationResult> {
     group: 'web',
     tags: ['a', 'b'],
     attempts: 2,
+    attemptsMs: 3_400,
     verdict: 'not-trusted',
     reason: 'VM (layer 0): PCR 7 mismatch',
     error,
