@@ -74,13 +74,26 @@ Example:
  */
 function preferUnknownOptionErrors(root: Command): void {
   const visit = (cmd: Command): void => {
-    const patched = cmd as unknown as { missingMandatoryOptionValue(option: Option): void; unknownOption(flag: string): void };
+    const patched = cmd as unknown as {
+      missingMandatoryOptionValue(option: Option): void;
+      unknownOption(flag: string): void;
+      parseOptions(args: string[]): { operands: string[]; unknown: string[] };
+    };
+    // what Commander's own unknown-option check looks at (its parse's `unknown`, which starts at the first unknown
+    // option), not cmd.args: those also hold the operands, which may start with '-' (a file name after `--`, -1)
+    let unparsed: readonly string[] = [];
+    const parseOptions = patched.parseOptions.bind(cmd);
+    patched.parseOptions = (args: string[]) => {
+      const parsed = parseOptions(args);
+      unparsed = parsed.unknown;
+      return parsed;
+    };
     const missing = patched.missingMandatoryOptionValue.bind(cmd);
     patched.missingMandatoryOptionValue = (option: Option): void => {
-      // after the first unknown option, Commander leaves every later argument unparsed in cmd.args
-      const unknown = cmd.args.map((a) => a.split('=', 1)[0]!).find((a) => a.startsWith('-') && a !== '-' && a !== '--' && !isOptionOf(cmd, a));
+      const first = unparsed[0];
       // without its =value, so that Commander can suggest the option meant
-      if (unknown !== undefined) patched.unknownOption(unknown);
+      const unknown = first?.split('=', 1)[0];
+      if (unknown !== undefined && unknown.startsWith('-') && unknown !== '-' && unknown !== '--' && !isOptionOf(cmd, unknown)) patched.unknownOption(unknown);
       missing(option);
     };
     for (const sub of cmd.commands) visit(sub);

@@ -160,6 +160,19 @@ test('a misspelt required option is reported as the unknown option it is, with a
   assert.match(missing.json!.error!.message, /required option '--message <file>' not specified/);
 });
 
+test('an operand that starts with - (after --, a negative number) is no unknown option: the missing required option is reported', async () => {
+  for (const operand of [['--', '-p.yaml'], ['--', '--p.yaml'], ['-1']]) {
+    const run = await runCli(['policy', 'evaluate', ...operand, '--json']);
+    assert.equal(run.code, 2, run.stdout);
+    assert.equal(run.json!.error!.details.commanderCode, 'commander.missingMandatoryOptionValue', `${operand.join(' ')}: ${run.json!.error!.message}`);
+    assert.match(run.json!.error!.message, /required option '--facts <file>' not specified/);
+  }
+  // a typo after such an operand is still the unknown option it is
+  const typo = await runCli(['policy', 'evaluate', '-1', '--fatcs', 'f.json', '--json']);
+  assert.equal(typo.json!.error!.details.commanderCode, 'commander.unknownOption');
+  assert.match(typo.json!.error!.message, /unknown option '--fatcs'\n\(Did you mean --facts\?\)/);
+});
+
 test('attest and demo show a policy\'s problems one per line, as policy check does, not as one line of JSON', async (t) => {
   const dir = tempDir(t, 'vtpm-edges-');
   const bad = join(dir, 'bad.yaml');
