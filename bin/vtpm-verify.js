@@ -21,7 +21,23 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE
 
 const bundle = join(__dirname, '..', 'dist', 'bundle', 'main.js');
 const entry = !process.env.VTPM_NO_BUNDLE && existsSync(bundle) ? bundle : join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
-import(pathToFileURL(entry).href).catch((err) => {
-  process.stderr.write(`vtpm-verify: cannot start: ${err && err.stack ? err.stack : err}\n`);
-  process.exitCode = 3; // could not complete (README, exit codes)
+// The CLI's module finishes (its top-level await) once the command has: until then it is running.
+let finished = false;
+import(pathToFileURL(entry).href).then(
+  () => {
+    finished = true;
+  },
+  (err) => {
+    finished = true;
+    process.stderr.write(`vtpm-verify: cannot start: ${err && err.stack ? err.stack : err}\n`);
+    process.exitCode = 3; // could not complete (README, exit codes)
+  },
+);
+// The process ending while the command is still unfinished, with nothing left to wait for (a promise no event
+// will settle), and without an exit code of its own: node exits 13 for an ES module run as its entry, but for
+// one imported from CommonJS it would exit 0, "trusted". It is 3, could not complete.
+process.on('exit', () => {
+  if (finished || process.exitCode !== undefined) return;
+  process.stderr.write('vtpm-verify: stopped before the command finished (nothing left to wait for)\n');
+  process.exitCode = 3;
 });

@@ -1,0 +1,57 @@
+// The launcher (bin/vtpm-verify.js, CommonJS) in a copy of the installed layout (bin/ beside a package.json of
+// "type": "module" and a dist/ of our making): what it does when the CLI cannot start or never finishes.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { tempDir } from '../helpers/tmp.js';
+
+function layout(t: TestContext, bundle: string | undefined): string {
+  const dir = tempDir(t, 'vtpm-launcher-');
+  mkdirSync(join(dir, 'bin'));
+  for (const f of ['vtpm-verify.js', 'package.json']) copyFileSync(join(REPO_ROOT, 'bin', f), join(dir, 'bin', f));
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+  if (bundle !== undefined) {
+    mkdirSync(join(dir, 'dist', 'bundle'), { recursive: true });
+    writeFileSync(join(dir, 'dist', 'bundle', 'main.js'), bundle);
+  }
+  return join(dir, 'bin', 'vtpm-verify.js');
+}
+
+function run(launcher: string, env: Record<string, string | undefined> = {}): { status: number | null; stdout: string; stderr: string } {
+  const e = { ...process.env, ...env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete e[k];
+  delete e['VTPM_NO_BUNDLE'];
+  const r = spawnSync(process.execPath, [launcher, 'demo'], { env: e, encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('launcher: no dist/ at all is exit 3 (could not complete), said on stderr', (t) => {
+  const r = run(layout(t, undefined));
+  assert.equal(r.status, 3);
+  assert.match(r.stderr, /^vtpm-verify: cannot start: .*ERR_MODULE_NOT_FOUND/);
+});
+
+test('launcher: a bundle that throws as it loads is exit 3', (t) => {
+  const r = run(layout(t, 'throw new Error("broken bundle");\n'));
+  assert.equal(r.status, 3);
+  assert.match(r.stderr, /cannot start: Error: broken bundle/);
+});
+
+test('launcher: a CLI that stops with its work unfinished (nothing left to wait for) is exit 3, not 0', (t) => {
+  // an ES module run as node's entry exits 13 then; imported from CommonJS, the process would just end with 0
+  const r = run(layout(t, 'process.stdout.write("started\\n");\nawait new Promise(() => {});\n'));
+  assert.equal(r.stdout, 'started\n');
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stderr, /vtpm-verify: stopped before the command finished/);
+});
+
+test('launcher: a CLI that finishes keeps its exit code, and sees the thread pool size asked for', (t) => {
+  const launcher = layout(t, 'process.stdout.write(String(process.env.UV_THREADPOOL_SIZE));\nawait new Promise((r) => setTimeout(r, 1));\nprocess.exitCode = 1;\n');
+  const r = run(launcher, { UV_THREADPOOL_SIZE: undefined });
+  assert.deepEqual([r.status, r.stdout, r.stderr], [1, '12', '']);
+  const kept = run(launcher, { UV_THREADPOOL_SIZE: '6' });
+  assert.deepEqual([kept.status, kept.stdout, kept.stderr], [1, '6', '']);
+});
