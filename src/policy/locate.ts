@@ -36,14 +36,15 @@ export function positioner(text: string): (offset: number) => TextPosition {
 /**
  * A key as the parsed value names it (toJS's property name): `~` and `null`
  * are "", so an issue about such a key is found at it, not at the mapping's
- * first key; a number parsed as a BigInt is its decimal text.
+ * first key; a number parsed as a BigInt is its exact decimal text (not rounded
+ * through a double: 12345678901234567890 is found at itself).
  */
 function keyText(key: unknown): string {
   if (key === null) return '';
   if (!yamlLibrary().isScalar(key)) return String(key);
   const v = key.value;
   if (v === null || v === undefined) return '';
-  return typeof v === 'bigint' ? String(Number(v)) : String(v);
+  return String(v);
 }
 
 /** Each mapping's pairs by key text, built on the first lookup: a file with an issue per key is located in linear time, not quadratic. */

@@ -54,7 +54,8 @@ function mapsAndAliases(doc: Document): { maps: YAMLMap[]; aliasTargets: Map<Ali
 
 /**
  * The property name toJS gives a key (addPairToJSMap: null is "", a number
- * is converted from its BigInt first); undefined for a collection key, which
+ * read as a BigInt is its exact decimal text: toJS keeps BigInts, so
+ * 12345678901234567890 and ...891 are two keys); undefined for a collection key, which
  * the schema refuses anyway, and for an alias to nothing (a parse error).
  */
 function propertyName(key: unknown, aliasTargets: Map<Alias, Node | undefined>): string | undefined {
@@ -64,7 +65,7 @@ function propertyName(key: unknown, aliasTargets: Map<Alias, Node | undefined>):
   if (!isScalar(node)) return undefined;
   const v = node.value;
   if (v === null || v === undefined) return '';
-  return typeof v === 'bigint' ? String(Number(v)) : String(v);
+  return String(v);
 }
 
 function rangeStart(node: unknown): number | undefined {

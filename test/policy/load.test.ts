@@ -180,6 +180,14 @@ test('a key written ~ or null is found where it stands, and the message says wha
   assert.deepEqual(where(bank), ['b.yaml:7:7 POLICY_UNKNOWN_KEY']);
 });
 
+test('an integer key past 2^53 is its exact text: found where it stands, and no duplicate of a neighbour that rounds alike', () => {
+  // both keys are one double (12345678901234567000 once rounded), but two property names once parsed
+  const text = 'apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: vm\n    pcrs:\n      sha256:\n        "1": replay\n        12345678901234567890: replay\n        12345678901234567891: replay\n';
+  const { issues } = checkPolicy(text, { path: 'k.yaml' });
+  assert.deepEqual(where(issues), ['k.yaml:8:9 POLICY_VALUE', 'k.yaml:9:9 POLICY_VALUE']);
+  assert.match(issues[1]!.message, /"12345678901234567891" is not a PCR index/);
+});
+
 test('apiVersion: missing is reported with the rest; an unknown version stops the check', () => {
   const missing = checkPolicy('name: a\nlayerz: []\n', { path: 'v.yaml' }).issues;
   assert.deepEqual(where(missing), ['v.yaml:1:1 POLICY_VERSION', 'v.yaml:2:1 POLICY_UNKNOWN_KEY']);
