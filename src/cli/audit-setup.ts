@@ -222,7 +222,9 @@ export function setupAudit(
   // naming a missing policy must not wait for its first VM to be found out
   for (const level of inventory.levels) {
     if (level.policy) policyFor(level.policy);
-    if (level.trust) storeFor(level.trust, level.intermediates, level.crls);
+    // as a VM of the level would get them: intermediates or CRLs a group names over --trust are its own files too
+    const trust = level.trust ?? cliTrust;
+    if (trust && (level.trust || level.intermediates || level.crls)) storeFor(trust, level.intermediates ?? cliIntermediates, level.crls ?? cliCrls);
     if (level.tls) clientFor(level.tls);
   }
   const close = (): void => {

@@ -368,6 +368,21 @@ vms:
   assert.notEqual(fine.json?.error?.code, 'INVENTORY_INVALID', fine.stdout);
 });
 
+test('CLI: intermediates and CRLs a group names over --trust are checked when no VM is in the group', async (t) => {
+  // the group's trust anchors come from the command line: its own files were left unchecked until a VM named it
+  const dir = tempDir(t, 'vtpm-inventory-');
+  mkdirSync(join(dir, 'trust'));
+  writeFileSync(join(dir, 'trust', 'ca.pem'), (await makeCert({ subject: 'CN=Inventory Root', ca: true })).pem);
+  writeFileSync(join(dir, 'inv.yaml'), 'groups:\n  spare: { intermediates: [missing-int.pem] }\n  other: { crls: [missing.crl] }\nvms:\n  - { url: "http://127.0.0.1:9/a" }\n');
+  const run = await runCli(['audit', join(dir, 'inv.yaml'), '--trust', join(dir, 'trust'), '--json']);
+  assert.equal(run.code, 2, run.stderr + run.stdout);
+  assert.equal(run.json?.error?.code, 'INVENTORY_INVALID');
+  assert.deepEqual(
+    (run.json!.result.issues as InventoryIssue[]).map((i) => `${i.line}:${i.column} ${i.code} ${i.path}`),
+    ['2:27 INVENTORY_FILE groups.spare.intermediates', '3:18 INVENTORY_FILE groups.other.crls'],
+  );
+});
+
 test('CLI: an invalid inventory exits 2 listing every problem, those of the files it names included', async (t) => {
   const dir = tempDir(t, 'vtpm-inventory-');
   mkdirSync(join(dir, 'policies'));
