@@ -118,11 +118,23 @@ export class BoundedLookup {
   }
 }
 
-/** The thread pool's size this process asked libuv for (UV_THREADPOOL_SIZE, read before the pool starts). */
-function poolSize(): number {
-  const n = Number(process.env['UV_THREADPOOL_SIZE']);
-  return Number.isInteger(n) && n >= 1 ? Math.min(n, 1024) : LIBUV_DEFAULT_POOL;
+/** libuv's largest pool. */
+const LIBUV_MAX_POOL = 1024;
+
+/**
+ * The thread pool's size as libuv reads UV_THREADPOOL_SIZE when the pool
+ * starts: unset, 4; otherwise C's atoi of it ("12abc" is 12, "" and "x" are
+ * 0), 0 taken as 1, and at most 1024 (a negative number, which libuv stores
+ * unsigned, is past it).
+ */
+export function libuvPoolSize(value: string | undefined): number {
+  if (value === undefined) return LIBUV_DEFAULT_POOL;
+  const m = /^[ \t\n\v\f\r]*([+-]?)(\d*)/.exec(value)!;
+  const digits = m[2]!.replace(/^0+/, '');
+  if (digits === '') return 1;
+  if (m[1] === '-') return LIBUV_MAX_POOL;
+  return digits.length > 4 ? LIBUV_MAX_POOL : Math.min(Number(digits), LIBUV_MAX_POOL);
 }
 
 /** The process's lookups: every HttpClient shares one bound, as they share one thread pool. */
-export const sharedLookup = new BoundedLookup(lookupSlotsFor(poolSize()));
+export const sharedLookup = new BoundedLookup(lookupSlotsFor(libuvPoolSize(process.env['UV_THREADPOOL_SIZE'])));

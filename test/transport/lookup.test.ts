@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BoundedLookup, LOOKUP_THREADS, lookupSlotsFor } from '../../src/transport/lookup.js';
+import { BoundedLookup, LOOKUP_THREADS, libuvPoolSize, lookupSlotsFor } from '../../src/transport/lookup.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
 type Answer = (err: NodeJS.ErrnoException | null, address?: string, family?: number) => void;
@@ -85,4 +85,24 @@ test('lookups: slots leave the default pool (4 threads) to signatures and files;
   assert.match(launcher, new RegExp(`const LOOKUP_THREADS = ${LOOKUP_THREADS};`));
   assert.match(launcher, /const LIBUV_DEFAULT_POOL = 4;/);
   assert.equal(JSON.parse(readFileSync(join(REPO_ROOT, 'bin', 'package.json'), 'utf8')).type, 'commonjs');
+});
+
+test('lookups: UV_THREADPOOL_SIZE is read as libuv reads it (atoi, 0 as 1, at most 1024), so the slots fit the pool there really is', () => {
+  const cases: [string | undefined, number][] = [
+    [undefined, 4],
+    ['12', 12],
+    [' 12', 12],
+    ['12abc', 12],
+    ['+6', 6],
+    ['0', 1],
+    ['', 1],
+    ['x', 1],
+    ['-0', 1],
+    ['-5', 1024],
+    ['5000', 1024],
+    ['00012', 12],
+  ];
+  for (const [value, size] of cases) assert.equal(libuvPoolSize(value), size, JSON.stringify(value));
+  // a one-thread pool (UV_THREADPOOL_SIZE=0 or empty) allows one lookup, not the default's two
+  assert.equal(lookupSlotsFor(libuvPoolSize('')), 1);
 });
