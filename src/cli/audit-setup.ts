@@ -14,6 +14,7 @@ import { MAX_INCLUDE_TEXT, MAX_ISSUES, MAX_POLICY_TEXT, sortIssues, type PolicyI
 import { readInputFile } from '../util/files.js';
 import { baselinePolicy } from '../policy/baseline.js';
 import type { Policy } from '../policy/compile.js';
+import { unknownAnchorLabels } from '../policy/trust-labels.js';
 import type { Path } from '../policy/schema-dsl.js';
 import { EvidenceClient } from '../transport/evidence-client.js';
 import { HTTP_DEFAULTS } from '../transport/http-client.js';
@@ -24,6 +25,7 @@ import type { Crl } from '../x509/crl.js';
 import type { TrustStore } from '../x509/trust-store.js';
 import { loadPolicyFile } from './policy-file.js';
 import { loadCrls, loadTrustStore } from './trust-files.js';
+import { anchorLabels } from './verifier-setup.js';
 
 /** The command line's settings: what a VM gets when the inventory does not say. */
 export interface AuditDefaults {
@@ -200,7 +202,11 @@ export function setupAudit(
     if (!policy || !store || !client || !wanted.has(vm.index)) continue;
     const profileId = JSON.stringify([policySetting?.value ?? null, trust.value, intermediates?.value ?? [], crls?.value ?? []]);
     let profile = profiles.get(profileId);
-    if (!profile) profiles.set(profileId, (profile = { policy: policy.policy, policySource: policy.source, trust: store.trust, crls: store.crls }));
+    if (!profile) {
+      profiles.set(profileId, (profile = { policy: policy.policy, policySource: policy.source, trust: store.trust, crls: store.crls }));
+      // once per policy and trust store met together
+      for (const w of unknownAnchorLabels(policy.policy, anchorLabels(store.trust))) warnings.push(`policy ${policy.source.source}: ${w}`);
+    }
     const timeoutMs = vm.timeoutMs ?? defaults.timeoutMs;
     const connectTimeoutMs = vm.connectTimeoutMs ?? defaults.connectTimeoutMs;
     const maxDepth = vm.maxDepth ?? defaults.maxDepth;

@@ -25,6 +25,11 @@ export interface VerifierSetup {
   warnings: string[];
 }
 
+/** Every label an anchor of the store has (an anchor given without one: unlabelled). */
+export function anchorLabels(store: TrustStore): Set<string> {
+  return new Set(store.anchors.flatMap((a) => a.labels));
+}
+
 export async function setupVerifier(opts: VerifierSetupOptions): Promise<VerifierSetup> {
   if (opts.trust.length === 0) throw new UsageError('USAGE', 'at least one --trust file or folder is needed (the trust anchors AK certificate paths must end at)', {});
   const [{ loadTrustStore, loadCrls }, policyMod] = await Promise.all([import('./trust-files.js'), import('../policy/index.js')]);
@@ -41,6 +46,7 @@ export async function setupVerifier(opts: VerifierSetupOptions): Promise<Verifie
   const cache = new ValidationCache();
   const loaded = loadTrustStore([...opts.trust], { intermediates: [...(opts.intermediates ?? [])], cache });
   const warnings = loaded.problems.map((p) => `trust: ${p.origin}: ${p.message}`);
+  for (const w of policyMod.unknownAnchorLabels(policy, anchorLabels(loaded.store))) warnings.push(`policy ${policySource.source}: ${w}`);
   const crls = opts.crls && opts.crls.length > 0 ? loadCrls([...opts.crls]) : [];
   return { policy, policySource, trust: loaded.store, cache, crls, warnings };
 }

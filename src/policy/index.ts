@@ -36,3 +36,4 @@ export type {
 } from './evidence.js';
 export { POLICY_LOAD_CODES, POLICY_RULE_CODES } from './codes.js';
 export { pcrSelectionFor } from './pcr-selection.js';
+export { unknownAnchorLabels } from './trust-labels.js';

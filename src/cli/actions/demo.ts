@@ -10,6 +10,7 @@ import type { EvidenceSource } from '../../verify/walker.js';
 import { packageRoot } from '../../util/package-root.js';
 import type { CommandOutcome, Style } from '../output.js';
 import { setupVerifier } from '../verifier-setup.js';
+import { terminalSafe } from '../../report/format.js';
 import { exitCodeForVerdict } from './attest.js';
 
 export interface DemoOptions {
@@ -49,6 +50,7 @@ export async function runDemo(opts: DemoOptions): Promise<CommandOutcome> {
   let result: AttestationResult;
   try {
     const setup = await setupVerifier({ policy: policyPath, trust: [sim.trustDir] });
+    for (const w of setup.warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
     const now = new Date();
     const outcome = await walk(
       {
