@@ -4,6 +4,7 @@
 // a test keeps the committed copies in step).
 
 import { HASH_ALGS, type HashName } from '../tpm/constants.js';
+import { VENDORS } from '../x509/tcg.js';
 import {
   bool,
   byType,
@@ -26,6 +27,7 @@ import {
   regex,
   required,
   str,
+  suggest,
   uint64,
   type Infer,
   type JsonSchema,
@@ -79,9 +81,24 @@ export function manufacturerKey(id: string): string {
   return `id:${bytes.toString('hex').toUpperCase()}`;
 }
 
+const VENDOR_LETTERS = Object.keys(VENDORS);
+
+/**
+ * Letters are taken only for a registered vendor: "ifx", "IFK" or "ST" (ST's
+ * id is STM) are other ids, which no TPM has, so under `select` the rule set
+ * would select nothing, unseen. A vendor not (yet) listed is written by id.
+ */
+function manufacturerProblem(s: string): string | undefined {
+  if (!normalizeManufacturer(s)) return `"${s}" is neither "id:" + 8 hex digits nor 1-4 printable letters`;
+  if (s.startsWith('id:') || Object.hasOwn(VENDORS, s)) return undefined;
+  const hint = suggest(s, VENDOR_LETTERS);
+  const others = hint ? `did you mean "${hint}" (${VENDORS[hint]})?` : `registered: ${VENDOR_LETTERS.join(', ')}`;
+  return `"${s}" is not the letters of a TCG-registered TPM vendor (${others}); a vendor not listed is written "id:" + its 8 hex digits`;
+}
+
 const manufacturer = str({
-  label: 'TCG vendor id: "id:XXXXXXXX" or its 1-4 letters, e.g. IFX, INTC, NTC',
-  check: (s) => (normalizeManufacturer(s) ? undefined : `"${s}" is neither "id:" + 8 hex digits nor 1-4 printable letters`),
+  label: 'TCG vendor id: "id:XXXXXXXX", or the letters of a registered vendor, e.g. IFX, INTC, NTC, STM',
+  check: manufacturerProblem,
   normalize: (s) => normalizeManufacturer(s)!,
 });
 

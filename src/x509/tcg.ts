@@ -27,7 +27,8 @@ export interface TcgAttributes {
 }
 
 /** TCG Vendor ID Registry (version 1.07), the ids EK certificates use. */
-const VENDORS: Record<string, string> = {
+/** The TCG vendor id registry by the letters people know ids by (TCG Vendor ID Registry), with each vendor's name. */
+export const VENDORS: Readonly<Record<string, string>> = {
   AMD: 'AMD',
   ANT: 'Ant Group',
   ATML: 'Atmel',

@@ -71,7 +71,7 @@ test('trust.manufacturers: a short vendor name matches its registered id, padded
   assertPass(evaluatePolicy(vmOnly('trust: { manufacturers: [IFX] }'), vendor('id:49465800')), 'layer[0].trust.manufacturers');
   // padding is only at the end, and only zero bytes or spaces: other vendors stay apart
   assertFail(evaluatePolicy(vmOnly('trust: { manufacturers: [STM] }'), vendor('id:53544D4C')), 'layer[0].trust.manufacturers', 'POLICY_MANUFACTURER');
-  assertFail(evaluatePolicy(vmOnly('trust: { manufacturers: [ST] }'), vendor('id:53544D20')), 'layer[0].trust.manufacturers', 'POLICY_MANUFACTURER');
+  assertFail(evaluatePolicy(vmOnly('trust: { manufacturers: ["id:53540000"] }'), vendor('id:53544D20')), 'layer[0].trust.manufacturers', 'POLICY_MANUFACTURER');
   assertFail(evaluatePolicy(vmOnly('trust: { manufacturers: [IFX] }'), vendor('id:20494658')), 'layer[0].trust.manufacturers', 'POLICY_MANUFACTURER');
 });
 

@@ -466,3 +466,19 @@ test('flow collections nested past the parser\'s stack say so, at their place, n
   assert.match(issues[0]!.message, /nested too deeply/);
   assert.doesNotMatch(issues[0]!.message, /call stack/);
 });
+
+test('manufacturers by letters: only a TCG-registered vendor\'s (a typo selected or allowed no TPM at all, unseen under select); any vendor by id', () => {
+  const policy = (m: string) => `apiVersion: vtpm-verify/v1\nname: m\nlayers:\n  - name: host\n    select: { certificate: { manufacturer: ${m} } }\n    trust: { manufacturers: [${m}] }\n`;
+  for (const ok of ['IFX', 'STM', 'NTC', 'INTC', 'GOOG', '"id:12345678"', '"id:53540000"']) assert.deepEqual(checkPolicy(policy(ok)).issues, [], ok);
+  const cases: [string, RegExp][] = [
+    ['IFK', /"IFK" is not the letters of a TCG-registered TPM vendor \(did you mean "IFX" \(Infineon\)\?\); a vendor not listed is written "id:" \+ its 8 hex digits/],
+    ['ifx', /did you mean "IFX" \(Infineon\)\?/],
+    ['ST', /did you mean "STM" \(STMicroelectronics\)\?/],
+    ['QQQQ', /"QQQQ" is not the letters of a TCG-registered TPM vendor \(registered: AMD, .*IFX, INTC, .*STM, .*\)/],
+  ];
+  for (const [m, message] of cases) {
+    const issues = checkPolicy(policy(m)).issues;
+    assert.deepEqual(issues.map((i) => [i.code, i.path]), [['POLICY_VALUE', 'layers[0].select.certificate.manufacturer'], ['POLICY_VALUE', 'layers[0].trust.manufacturers[0]']], m);
+    for (const i of issues) assert.match(i.message, message, m);
+  }
+});
