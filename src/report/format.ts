@@ -47,7 +47,8 @@ export function shortHex(hex: string, digits: number): string {
 /** Time the whole attestation took in ms (every attempt's, for a VM attempted more than once), or undefined when the times are unusable. */
 export function resultDurationMs(result: Pick<AttestationResult, 'startedAt' | 'finishedAt' | 'attemptsMs'>): number | undefined {
   // a VM attempted more than once took all its attempts' time (three timeouts of 2 s are 6 s, not the last 2 s)
-  if (typeof result.attemptsMs === 'number' && Number.isFinite(result.attemptsMs) && result.attemptsMs >= 0) return result.attemptsMs;
+  // (a safe integer, as the schema has it: 1e308 would be a JUnit time of "1e+305" and "1.7e+303 min" in the summary)
+  if (Number.isSafeInteger(result.attemptsMs) && result.attemptsMs! >= 0) return result.attemptsMs;
   const ms = Date.parse(result.finishedAt) - Date.parse(result.startedAt);
   return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }

@@ -103,6 +103,12 @@ test('parts off the schema are refused with where and why', () => {
   assert.match(err.message, /^audit\.json:2: the run does not match/);
   err = assertThrowsCode(() => read(edit(2, (s) => (s['total'] = 'all'), '"summary":')), 'REPORT_INVALID');
   assert.match(err.message, /^audit\.json:3: the summary/);
+  // a VM's attempts' time is a safe integer of ms: past it, the reports showed a JUnit time of "1e+305", "1.7e+303 min"
+  for (const ms of [-1, 1.5, '5000', 2 ** 53, 1e308]) {
+    err = assertThrowsCode(() => read(edit(4, (r) => ((r['attempts'] = 2), (r['attemptsMs'] = ms)))), 'REPORT_INVALID');
+    assert.match(err.message, /^audit\.json:5: result 1 does not match the report schema: \/attemptsMs must be/);
+  }
+  assert.equal(read(edit(4, (r) => ((r['attempts'] = 2), (r['attemptsMs'] = 2 ** 53 - 1)))).results[0]!.attemptsMs, 2 ** 53 - 1);
   // times the schema's pattern lets through that name no real instant (the merge orders and shows them)
   for (const [field, time] of [['startedAt', '2026-02-30T01:00:00Z'], ['finishedAt', '2026-11-27T99:00:00Z'], ['startedAt', '2026-11-27T01:00:00+24:00']] as const) {
     err = assertThrowsCode(() => read(edit(1, (r) => (r[field] = time), '"run":')), 'REPORT_INVALID');
