@@ -33,6 +33,13 @@ import(pathToFileURL(entry).href).then(
     process.exitCode = 3; // could not complete (README, exit codes)
   },
 );
+// A bug that throws where nothing catches it (a callback, a promise rejected with no handler): node would exit 1,
+// "not trusted". It is INTERNAL_ERROR's 3, could not complete; a failing code the finished command set stands.
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`vtpm-verify: internal error (a bug in vtpm-verify; please report it): ${err && err.stack ? err.stack : err}\n`);
+  const code = process.exitCode;
+  process.exit(finished && code !== undefined && code !== 0 ? code : 3);
+});
 // The process ending while the command is still unfinished, with nothing left to wait for (a promise no event
 // will settle), and without an exit code of its own: node exits 13 for an ES module run as its entry, but for
 // one imported from CommonJS it would exit 0, "trusted". It is 3, could not complete.

@@ -55,3 +55,14 @@ test('launcher: a CLI that finishes keeps its exit code, and sees the thread poo
   const kept = run(launcher, { UV_THREADPOOL_SIZE: '6' });
   assert.deepEqual([kept.status, kept.stdout, kept.stderr], [1, '6', '']);
 });
+
+test('launcher: an exception nothing catches, or a promise rejected with no handler, is exit 3 (a bug), not node\'s 1 (not trusted)', (t) => {
+  for (const bug of ['setTimeout(() => { throw new Error("late bug"); }, 1);', 'setTimeout(() => { Promise.reject(new Error("late bug")); }, 1);']) {
+    const r = run(layout(t, `${bug}\nawait new Promise(() => {});\n`));
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /^vtpm-verify: internal error \(a bug in vtpm-verify; please report it\): Error: late bug/);
+  }
+  // after the command finished with a failing code, that code stands
+  const after = run(layout(t, 'setTimeout(() => { throw new Error("late bug"); }, 5);\nprocess.exitCode = 1;\n'));
+  assert.equal(after.status, 1, after.stderr);
+});
