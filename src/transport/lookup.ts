@@ -121,19 +121,29 @@ export class BoundedLookup {
 /** libuv's largest pool. */
 const LIBUV_MAX_POOL = 1024;
 
+/** strtol's range on the 64-bit platforms node runs on (LONG_MIN..LONG_MAX): past it, strtol gives the bound. */
+const LONG_MAX = 2n ** 63n - 1n;
+
 /**
  * The thread pool's size as libuv reads UV_THREADPOOL_SIZE when the pool
  * starts: unset, 4; otherwise C's atoi of it ("12abc" is 12, "" and "x" are
- * 0), 0 taken as 1, and at most 1024 (a negative number, which libuv stores
- * unsigned, is past it).
+ * 0), 0 taken as 1, and at most 1024. atoi is glibc's (int)strtol, and libuv
+ * keeps the int in an unsigned: a negative number is past 1024, and so is a
+ * number that wraps past 1024, but one that wraps to a small one is that
+ * small one ("4294967296" is 0, so 1 thread; "4294967298" is 2).
  */
 export function libuvPoolSize(value: string | undefined): number {
   if (value === undefined) return LIBUV_DEFAULT_POOL;
   const m = /^[ \t\n\v\f\r]*([+-]?)(\d*)/.exec(value)!;
-  const digits = m[2]!.replace(/^0+/, '');
-  if (digits === '') return 1;
-  if (m[1] === '-') return LIBUV_MAX_POOL;
-  return digits.length > 4 ? LIBUV_MAX_POOL : Math.min(Number(digits), LIBUV_MAX_POOL);
+  // at most 20 significant digits matter: anything longer is past LONG_MAX, clamped like it
+  const digits = m[2]!.replace(/^0+/, '').slice(0, 20);
+  let long = digits === '' ? 0n : BigInt(digits);
+  if (long > LONG_MAX) long = m[1] === '-' ? -LONG_MAX - 1n : LONG_MAX;
+  else if (m[1] === '-') long = -long;
+  // (int) then unsigned: the low 32 bits
+  const threads = Number(BigInt.asUintN(32, long));
+  if (threads === 0) return 1;
+  return Math.min(threads, LIBUV_MAX_POOL);
 }
 
 /** The process's lookups: every HttpClient shares one bound, as they share one thread pool. */

@@ -101,6 +101,17 @@ test('lookups: UV_THREADPOOL_SIZE is read as libuv reads it (atoi, 0 as 1, at mo
     ['-5', 1024],
     ['5000', 1024],
     ['00012', 12],
+    // atoi is (int)strtol and libuv keeps it unsigned: a number that wraps past 2^32 is what it wraps to
+    // (checked against node 20's libuv with FIFO opens holding pool threads)
+    ['4294967296', 1],
+    ['4294967297', 1],
+    ['4294967298', 2],
+    ['-4294967295', 1],
+    ['-4294967294', 2],
+    ['2147483648', 1024],
+    ['4294967295', 1024],
+    ['99999999999999999999999', 1024],
+    ['-99999999999999999999999', 1],
   ];
   for (const [value, size] of cases) assert.equal(libuvPoolSize(value), size, JSON.stringify(value));
   // a one-thread pool (UV_THREADPOOL_SIZE=0 or empty) allows one lookup, not the default's two
