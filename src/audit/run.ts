@@ -22,7 +22,7 @@ import { setMaxListeners } from 'node:events';
 import type { Policy } from '../policy/compile.js';
 import type { EvidenceClient } from '../transport/evidence-client.js';
 import { liveSource } from '../transport/layer-source.js';
-import { isServerCertificateRefusal } from '../transport/errors.js';
+import { isFinalAnswer, isServerCertificateRefusal } from '../transport/errors.js';
 import type { AttestationResult } from '../verify/result.js';
 import type { LogVerificationCache } from '../verify/log-cache.js';
 import { ParseGate } from '../verify/parse-gate.js';
@@ -245,12 +245,18 @@ async function runAuditWith(targets: readonly AuditTarget[], options: AuditRunOp
 }
 
 /**
- * Only a walk stopped by an unreachable layer is worth another attempt (not one that hit a bug), and not when
- * TLS refused the server's certificate: the next attempt would meet the same certificate.
+ * Only a walk stopped by an unreachable layer is worth another attempt (not one that hit a bug), and only when
+ * that layer's failure may be different the next time: not an answer that says the request itself is wrong or
+ * not allowed (a 4xx other than 408 and 429, a redirect, a URL or scheme refused; isFinalAnswer), nor TLS refusing
+ * the server's certificate (the next attempt would meet the same certificate).
  */
 function retryable(result: AttestationResult): boolean {
-  if (result.error?.code === 'TRANSPORT_TLS' && isServerCertificateRefusal(result.error.details?.['cause'])) return false;
-  return result.layers.some((l) => l.status === 'unreachable');
+  const unreachable = result.layers.find((l) => l.status === 'unreachable');
+  if (unreachable === undefined) return false;
+  const error = unreachable.error ?? result.error;
+  if (error === undefined) return true;
+  if (error.code === 'TRANSPORT_TLS' && isServerCertificateRefusal(error.details?.['cause'])) return false;
+  return !isFinalAnswer(error.code, error.details);
 }
 
 async function attemptOnce(target: AuditTarget, options: AuditRunOptions, deadline: { at: number; now: () => number }): Promise<AttestationResult> {

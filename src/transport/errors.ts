@@ -123,6 +123,27 @@ export function isServerCertificateRefusal(cause: unknown): boolean {
   return typeof cause === 'string' && (X509_VERIFY_CODES.has(cause) || cause === 'ERR_TLS_CERT_ALTNAME_INVALID' || cause === 'ERR_TLS_WEAK_SERVER_KEY' || cause === 'ERR_TLS_CHAIN_TOO_LONG');
 }
 
+/**
+ * Whether a transport failure is an answer that asking again cannot change: an HTTP status that says the request
+ * itself is wrong or not allowed (4xx, except 408 Request Timeout and 429 Too Many Requests), a redirect (never
+ * followed), or a URL or scheme refused before any I/O. A refused connection, a reset, a timeout, a 5xx, 408 or 429
+ * may well be different the next time.
+ */
+export function isFinalAnswer(code: string, details: ErrorDetails | undefined): boolean {
+  switch (code) {
+    case 'TRANSPORT_REDIRECT':
+    case 'TRANSPORT_BAD_URL':
+    case 'TRANSPORT_BAD_SCHEME':
+      return true;
+    case 'TRANSPORT_HTTP_STATUS': {
+      const status = details?.['status'];
+      return typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429;
+    }
+    default:
+      return false;
+  }
+}
+
 function isTlsErrorCode(code: string): boolean {
   return code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO' || X509_VERIFY_CODES.has(code);
 }

@@ -16,7 +16,7 @@
 // skipped and reported through onStatus, never thrown.
 
 import { UsageError, VtpmError, VerificationError, asVtpmError } from '../errors.js';
-import { mapNetworkError, sanitizeServerText, transportError, type LayerLabel, type TransportContext } from './errors.js';
+import { isFinalAnswer, mapNetworkError, sanitizeServerText, transportError, type LayerLabel, type TransportContext } from './errors.js';
 import { HttpClient, MAX_TIMEOUT_MS, type StreamResponse, type TlsOptions } from './http-client.js';
 import { childPath, FieldReader, type JsonObject } from './json-fields.js';
 import { SseParser, type SseEvent, type SseLimits } from './sse-parser.js';
@@ -161,17 +161,10 @@ export function migrationsUrl(service: string | URL, instance: Uint8Array | stri
 /** Errors after which reconnecting cannot help: misconfiguration, not weather. */
 function isFatal(err: VtpmError): boolean {
   switch (err.code) {
-    case 'TRANSPORT_REDIRECT':
     case 'TRANSPORT_SSE_CONTENT_TYPE':
-    case 'TRANSPORT_BAD_URL':
-    case 'TRANSPORT_BAD_SCHEME':
       return true;
-    case 'TRANSPORT_HTTP_STATUS': {
-      const status = err.details['status'] as number;
-      return status >= 400 && status < 500 && status !== 408 && status !== 429;
-    }
     default:
-      return err.kind === 'internal' || err.kind === 'input';
+      return isFinalAnswer(err.code, err.details) || err.kind === 'internal' || err.kind === 'input';
   }
 }
 

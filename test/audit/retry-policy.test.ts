@@ -1,0 +1,136 @@
+// Which failures the audit attempts again, on real HTTP servers on 127.0.0.1
+// that count the requests each VM's layers get. An answer that says the
+// request itself is wrong or not allowed (404, 401/403, another 4xx, a
+// redirect, a URL or scheme we refuse) is the same the next time: asked once.
+// A connection failure, a reset, a 5xx, 408 or 429 is weather: asked again.
+// Retry-After on 429 and 503 sets the least wait before the next attempt.
+// The backoff's sleep and the clock are injected: no test waits.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { runAudit, type AuditTarget } from '../../src/audit/run.js';
+import { setupVerifier } from '../../src/cli/verifier-setup.js';
+import { SimulatorService } from '../../src/simulator/service.js';
+import { buildPlatform } from '../../src/simulator/platform.js';
+import { writeTrustAnchors } from '../../src/simulator/start.js';
+import { EvidenceClient } from '../../src/transport/evidence-client.js';
+import type { AttestationResult } from '../../src/verify/result.js';
+import { forwarder } from './front.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** What the front answers a layer's n-th request with (undefined: forward it to the simulator). */
+type Answer = (n: number) => { status: number; headers?: Record<string, string> } | 'reset' | undefined;
+
+/**
+ * A simulated platform whose layer URLs (in the AK certificates too) name a front on 127.0.0.1 that answers per
+ * layer as told, else forwards to the simulator, and counts each layer's requests.
+ */
+async function platformBehindFront(t: TestContext, vms: number, answers: Record<string, Answer>) {
+  const service = await SimulatorService.listen({});
+  t.after(() => service.close());
+  const hits = new Map<string, number>();
+  let last = '';
+  const upstream = forwarder(service.origin);
+  const server = http.createServer((req, res) => {
+    const name = (req.url ?? '').split('?')[0]!.replace(/\/v1\/evidence$/, '').replace(/^\/l\//, '');
+    const n = (hits.get(name) ?? 0) + 1;
+    hits.set(name, n);
+    last = name;
+    const answer = answers[name]?.(n);
+    if (answer === 'reset') req.socket.destroy();
+    else if (answer !== undefined) {
+      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+      res.end('{"error":"no"}');
+    } else upstream.forward(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    upstream.close();
+    server.closeAllConnections();
+    server.close();
+  });
+  const front = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const platform = buildPlatform({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: vms }, origin: front });
+  service.attach(platform);
+  const dir = tempDir(t, 'vtpm-retry-policy-');
+  await writeTrustAnchors(join(dir, 'trust'), platform.trustAnchors());
+  const setup = await setupVerifier({ trust: [join(dir, 'trust')] });
+  const client = new EvidenceClient();
+  t.after(() => client.close());
+  const profile = { policy: setup.policy, policySource: setup.policySource, trust: setup.trust, crls: [] };
+  const targets: AuditTarget[] = platform.inventory().map((e, index) => ({ index, name: e.name, url: `${front}/l/${e.name}`, tags: e.tags, profile, client }));
+  return { targets, hits, setup, front, lastAsked: () => last };
+}
+
+const always = (status: number, headers?: Record<string, string>): Answer => () => ({ status, ...(headers ? { headers } : {}) });
+const first = (status: number, headers?: Record<string, string>): Answer => (n) => (n === 1 ? { status, ...(headers ? { headers } : {}) } : undefined);
+
+test('asked once: 404, 401, 403, 400, 410, a redirect, a refused scheme; asked again: 408, 429, 500, 503, a reset, a refused connection', async (t) => {
+  const answers: Record<string, Answer> = {
+    'vm-0001': always(404),
+    'vm-0002': always(401),
+    'vm-0003': always(403),
+    'vm-0004': always(400),
+    'vm-0005': always(410),
+    'vm-0006': always(302, { location: 'http://127.0.0.1:1/elsewhere' }),
+    'vm-0007': first(408),
+    'vm-0008': first(429),
+    'vm-0009': always(500),
+    'vm-0010': first(503),
+    'vm-0011': (n) => (n === 1 ? 'reset' : undefined),
+  };
+  const { targets, hits, setup } = await platformBehindFront(t, 11, answers);
+  // a port nothing listens on (bound, then closed), and a scheme the audit does not speak
+  const closed = http.createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const closedPort = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const extra: AuditTarget[] = [
+    { ...targets[0]!, index: 11, name: 'refused', url: `http://127.0.0.1:${closedPort}/l/refused` },
+    { ...targets[0]!, index: 12, name: 'ftp', url: `ftp://127.0.0.1:${closedPort}/l/ftp` },
+  ];
+  const results = new Map<string, AttestationResult>();
+  const slept: number[] = [];
+  const stats = await runAudit([...targets, ...extra], {
+    concurrency: 4,
+    retries: 2,
+    cache: setup.cache,
+    sleep: async (ms) => void slept.push(ms),
+    random: () => 0,
+    onResult: (r) => results.set(r.name!, r),
+  });
+  const outcome = (name: string) => {
+    const r = results.get(name)!;
+    return [r.verdict, r.attempts, r.error?.code, r.error?.details?.['status']];
+  };
+  assert.deepEqual(outcome('vm-0001'), ['incomplete', 1, 'TRANSPORT_HTTP_STATUS', 404]);
+  assert.deepEqual(outcome('vm-0002'), ['incomplete', 1, 'TRANSPORT_HTTP_STATUS', 401]);
+  assert.deepEqual(outcome('vm-0003'), ['incomplete', 1, 'TRANSPORT_HTTP_STATUS', 403]);
+  assert.deepEqual(outcome('vm-0004'), ['incomplete', 1, 'TRANSPORT_HTTP_STATUS', 400]);
+  assert.deepEqual(outcome('vm-0005'), ['incomplete', 1, 'TRANSPORT_HTTP_STATUS', 410]);
+  assert.deepEqual(outcome('vm-0006'), ['incomplete', 1, 'TRANSPORT_REDIRECT', 302]);
+  for (const name of ['vm-0001', 'vm-0002', 'vm-0003', 'vm-0004', 'vm-0005', 'vm-0006']) assert.equal(hits.get(name), 1, `${name} is asked once`);
+  assert.deepEqual(outcome('vm-0007'), ['trusted', 2, undefined, undefined], '408: asked again');
+  assert.deepEqual(outcome('vm-0008'), ['trusted', 2, undefined, undefined], '429: asked again');
+  assert.deepEqual(outcome('vm-0009'), ['incomplete', 3, 'TRANSPORT_HTTP_STATUS', 500], '500: asked 1 + 2 times');
+  assert.deepEqual(outcome('vm-0010'), ['trusted', 2, undefined, undefined], '503: asked again');
+  assert.deepEqual(outcome('vm-0011'), ['trusted', 2, undefined, undefined], 'a reset: asked again');
+  for (const [name, n] of [['vm-0007', 2], ['vm-0008', 2], ['vm-0009', 3], ['vm-0010', 2], ['vm-0011', 2]] as const) assert.equal(hits.get(name), n, name);
+  assert.deepEqual(outcome('refused'), ['incomplete', 3, 'TRANSPORT_REFUSED', undefined]);
+  assert.deepEqual(outcome('ftp'), ['incomplete', 1, 'TRANSPORT_BAD_SCHEME', undefined]);
+  // 11 VMs asked once, four asked twice (one more attempt each), two asked three times (two more each)
+  assert.deepEqual(stats, { completed: 13, attempts: 13 + 4 + 2 * 2, retried: 6, skipped: 0 });
+  assert.equal(slept.length, 4 + 2 * 2);
+});
+
+test('a layer below that answers 404 ends its VM\'s attempts too', async (t) => {
+  // the VMM answers 404: the VM answered, its VMM's answer will not change
+  const a = await platformBehindFront(t, 1, { 'vmm-001': always(404) });
+  const results: AttestationResult[] = [];
+  await runAudit(a.targets, { concurrency: 1, retries: 2, cache: a.setup.cache, sleep: async () => undefined, onResult: (r) => results.push(r) });
+  assert.deepEqual([results[0]!.verdict, results[0]!.attempts, results[0]!.error?.code, results[0]!.layers.findIndex((l) => l.status === 'unreachable')], ['incomplete', 1, 'TRANSPORT_HTTP_STATUS', 1]);
+  assert.deepEqual([a.hits.get('vm-0001'), a.hits.get('vmm-001')], [1, 1]);
+
+});
