@@ -20,7 +20,7 @@ export const TRANSPORT_CODES = {
   TRANSPORT_TLS_CONFIG: { kind: 'input', summary: 'the TLS options are unusable: a CA bundle, certificate or key that does not parse, a key that does not match its certificate, or an encrypted key without its passphrase' },
   TRANSPORT_TOO_LARGE: { kind: 'transport', summary: 'the response exceeded the size cap (Content-Length up front, or bytes counted while reading); the connection was destroyed' },
   TRANSPORT_REDIRECT: { kind: 'transport', summary: 'the endpoint answered with a redirect; redirects are never followed (details.location)' },
-  TRANSPORT_HTTP_STATUS: { kind: 'transport', summary: 'the endpoint answered with a non-success HTTP status (details.status, details.serverError)' },
+  TRANSPORT_HTTP_STATUS: { kind: 'transport', summary: 'the endpoint answered with a non-success HTTP status (details.status, details.serverError; for 429 and 503, details.retryAfter: the Retry-After header\'s first 64 characters)' },
   TRANSPORT_ABORTED: { kind: 'transport', summary: 'the request was cancelled by its AbortSignal' },
   TRANSPORT_SSE_CONTENT_TYPE: { kind: 'transport', summary: 'a notification stream answered with a Content-Type other than text/event-stream' },
   TRANSPORT_SSE_LINE_TOO_LONG: { kind: 'transport', summary: 'a notification stream sent a line longer than the line cap; the connection was dropped' },

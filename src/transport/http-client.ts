@@ -645,7 +645,8 @@ function rejectNonSuccess(url: URL, res: IncomingMessage, o: Resolved, ex: Excha
     const body = Buffer.concat(chunks).subarray(0, ERROR_BODY_CAP).toString('utf8');
     const serverError = serverErrorText(body);
     const shown = serverError === undefined ? '' : `: ${serverError}`;
-    ex.fail(transportError('TRANSPORT_HTTP_STATUS', `endpoint answered HTTP ${status}${shown}`, o.ctx, { status, serverError }));
+    const retryAfter = retryAfterHeader(status, res);
+    ex.fail(transportError('TRANSPORT_HTTP_STATUS', `endpoint answered HTTP ${status}${shown}`, o.ctx, { status, serverError, ...(retryAfter === undefined ? {} : { retryAfter }) }));
   };
   res.on('data', (chunk: Buffer) => {
     chunks.push(chunk);
@@ -653,6 +654,21 @@ function rejectNonSuccess(url: URL, res: IncomingMessage, o: Resolved, ex: Excha
     if (received >= ERROR_BODY_CAP) done();
   });
   res.on('end', done);
+}
+
+/** Of a Retry-After, the characters kept: a delta-seconds or an HTTP-date is far shorter. */
+export const RETRY_AFTER_MAX_CHARS = 64;
+
+/**
+ * The Retry-After of a 429 (Too Many Requests) or a 503 (Service Unavailable), the statuses that say when to come
+ * back: its first RETRY_AFTER_MAX_CHARS characters, control characters replaced (node keeps one such header of a
+ * response, the first). Parsed by whoever retries.
+ */
+function retryAfterHeader(status: number, res: IncomingMessage): string | undefined {
+  if (status !== 429 && status !== 503) return undefined;
+  const value = res.headers['retry-after'];
+  if (typeof value !== 'string') return undefined;
+  return sanitizeServerText(value.slice(0, RETRY_AFTER_MAX_CHARS), RETRY_AFTER_MAX_CHARS);
 }
 
 /** The protocol's {"error": "..."} message, else the start of the body; sanitized and truncated. */

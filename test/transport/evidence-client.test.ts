@@ -317,6 +317,31 @@ test('an error status carries the server error text, sanitized and truncated', a
   }
 });
 
+test('a 429 or 503 carries its Retry-After (one header, its first 64 characters, sanitized); other statuses do not', async () => {
+  const server = await startHttp((req, res) => {
+    const [status, given] = decodeURIComponent(req.url!.split('?')[0]!.replace(/\/v1\/evidence$/, '').slice(1)).split('/');
+    const value = given === 'long' ? '9'.repeat(5000) : given;
+    res.writeHead(Number(status), { 'content-type': 'application/json', ...(value === undefined ? {} : { 'retry-after': value }) });
+    res.end('{"error":"later"}');
+  });
+  try {
+    const c = client();
+    const retryAfter = async (path: string): Promise<unknown> => {
+      const err = await assertRejectsCode(c.fetch(`${server.url}/${encodeURIComponent(path)}`, REQUEST), 'TRANSPORT_HTTP_STATUS');
+      return err.details['retryAfter'];
+    };
+    assert.equal(await retryAfter('429/120'), '120');
+    assert.equal(await retryAfter('503/Wed, 21 Oct 2015 07:28:00 GMT'), 'Wed, 21 Oct 2015 07:28:00 GMT');
+    assert.equal(await retryAfter('503/long'), '9'.repeat(64), 'a header of 5,000 digits is cut to 64');
+    assert.equal(await retryAfter('503/a\tb'), 'a b', 'a control character is replaced');
+    assert.equal(await retryAfter('503'), undefined, 'no header, no detail');
+    assert.equal(await retryAfter('500/120'), undefined, 'only 429 and 503 say when to come back');
+    assert.equal(await retryAfter('404/120'), undefined);
+  } finally {
+    await server.close();
+  }
+});
+
 test('invalid JSON from the server is EVIDENCE_JSON (verification, exit 1) naming the layer', async () => {
   const server = await startHttp((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
