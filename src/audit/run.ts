@@ -88,9 +88,10 @@ export interface AuditRunOptions {
   signal?: AbortSignal;
   /** the evidence source of one attempt (default: live HTTP through the target's client) */
   source?: (target: AuditTarget, signal: AbortSignal | undefined) => EvidenceSource;
-  sleep?: (ms: number) => Promise<void>;
+  /** the wait before a retry; ends early when `signal` aborts (default: a timer) */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
-  /** the clock of the per-VM deadline (ms); Date.now by default */
+  /** the clock of the per-VM deadline and of a Retry-After HTTP-date (ms since the epoch); Date.now by default */
   now?: () => number;
 }
 
@@ -114,6 +115,8 @@ export interface AuditRunStats {
 
 export const DEFAULT_RETRY_DELAY_MS = 250;
 export const DEFAULT_MAX_RETRY_DELAY_MS = 5_000;
+/** The longest wait a server's Retry-After gets (a longer one waits this long). */
+export const MAX_RETRY_AFTER_MS = 60_000;
 
 /** A counting semaphore: at most `n` attempts run at once, waiters served in order. */
 class Slots {
@@ -136,7 +139,58 @@ class Slots {
   }
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** A timer that a stop ends early (a VM told to come back in a minute must not hold up a SIGTERM). */
+const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const RFC850_DATE = /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const ASCTIME_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+
+/** An HTTP-date (RFC 9110 section 5.6.7: IMF-fixdate, or the obsolete RFC 850 and asctime forms), ms since the epoch. */
+function httpDate(text: string, nowMs: number): number | undefined {
+  let f: { day: string; month: string; year: number; time: string[] };
+  let m: RegExpExecArray | null;
+  if ((m = IMF_FIXDATE.exec(text))) f = { day: m[1]!, month: m[2]!, year: Number(m[3]), time: m.slice(4, 7) };
+  else if ((m = RFC850_DATE.exec(text))) {
+    // a two-digit year more than 50 years ahead is the most recent past year with those digits (RFC 9110)
+    const thisYear = new Date(nowMs).getUTCFullYear();
+    let year = Math.floor(thisYear / 100) * 100 + Number(m[3]);
+    if (year > thisYear + 50) year -= 100;
+    f = { day: m[1]!, month: m[2]!, year, time: m.slice(4, 7) };
+  } else if ((m = ASCTIME_DATE.exec(text))) f = { day: m[2]!.trim(), month: m[1]!, year: Number(m[6]), time: m.slice(3, 6) };
+  else return undefined;
+  const month = MONTHS.indexOf(f.month);
+  const day = Number(f.day);
+  const [h, mi, sec] = f.time.map(Number) as [number, number, number];
+  if (month < 0 || day < 1 || h > 23 || mi > 59 || sec > 60) return undefined;
+  const at = Date.UTC(f.year, month, day, h, mi, Math.min(sec, 59));
+  // no 31 February: Date.UTC would roll it over into March
+  return new Date(at).getUTCDate() === day ? at : undefined;
+}
+
+/**
+ * How long a server's Retry-After (delta-seconds, or an HTTP-date) asks to wait, in ms from `nowMs`, at most
+ * MAX_RETRY_AFTER_MS; undefined for a value that is neither (a negative number, text), 0 for a date passed.
+ */
+export function retryAfterMs(value: string, nowMs: number): number | undefined {
+  if (/^\d+$/.test(value)) return Math.min(MAX_RETRY_AFTER_MS, Number(value) * 1000);
+  const at = httpDate(value, nowMs);
+  return at === undefined ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - nowMs));
+}
 
 /** The backoff before attempt `attempt` (2, 3, ...): base·2^(attempt-2), capped, times a jitter factor in [0.5, 1). */
 export function retryDelay(attempt: number, base: number, max: number, random: () => number): number {
@@ -200,8 +254,15 @@ async function runAuditWith(targets: readonly AuditTarget[], options: AuditRunOp
         return;
       }
       if (result.verdict !== 'incomplete' || !retryable(result) || attempt > options.retries || options.signal?.aborted || now() >= deadline.at) break;
+      // a 429 or 503 may say when to come back: no sooner, and that wait is the VM's own time (its deadline)
+      const asked = askedWait(result, now());
+      const left = deadline.at - now();
+      if (asked !== undefined && asked.ms >= left) {
+        result = notRetried(result, `the server asked to wait ${seconds(asked.ms)} (Retry-After: ${asked.value}), and only ${seconds(left)} were left of the VM's deadline (${VM_DEADLINE_TIMEOUTS} x its timeout)`);
+        break;
+      }
       const paused = now();
-      await sleep(retryDelay(attempt + 1, base, max, random));
+      await sleep(Math.max(retryDelay(attempt + 1, base, max, random), asked?.ms ?? 0), options.signal);
       // stopped during the backoff: the last attempt's result stands
       if (options.signal?.aborted) break;
       await slots.acquire();
@@ -212,8 +273,8 @@ async function runAuditWith(targets: readonly AuditTarget[], options: AuditRunOp
       }
       if (attempt === 1) stats.retried++;
       attempt++;
-      // the backoff and the wait for a free slot are not the VM's own time
-      deadline.at += now() - paused;
+      // the backoff and the wait for a free slot are not the VM's own time; the wait a Retry-After asked for is
+      deadline.at += Math.max(0, now() - paused - (asked?.ms ?? 0));
     }
     result = decorate(result, target, attempt, attemptsMs);
     stats.completed++;
@@ -253,10 +314,35 @@ async function runAuditWith(targets: readonly AuditTarget[], options: AuditRunOp
 function retryable(result: AttestationResult): boolean {
   const unreachable = result.layers.find((l) => l.status === 'unreachable');
   if (unreachable === undefined) return false;
-  const error = unreachable.error ?? result.error;
+  const error = unreachableError(result);
   if (error === undefined) return true;
   if (error.code === 'TRANSPORT_TLS' && isServerCertificateRefusal(error.details?.['cause'])) return false;
   return !isFinalAnswer(error.code, error.details);
+}
+
+/** The failure of the layer that stopped the walk as unreachable. */
+function unreachableError(result: AttestationResult): AttestationResult['error'] {
+  const unreachable = result.layers.find((l) => l.status === 'unreachable');
+  return unreachable === undefined ? undefined : (unreachable.error ?? result.error);
+}
+
+/** The wait a 429 or 503 asked for (Retry-After, capped at MAX_RETRY_AFTER_MS), unless absent or unusable. */
+function askedWait(result: AttestationResult, nowMs: number): { ms: number; value: string } | undefined {
+  const error = unreachableError(result);
+  const status = error?.details?.['status'];
+  const value = error?.details?.['retryAfter'];
+  if (error?.code !== 'TRANSPORT_HTTP_STATUS' || (status !== 429 && status !== 503) || typeof value !== 'string') return undefined;
+  const ms = retryAfterMs(value, nowMs);
+  return ms === undefined ? undefined : { ms, value };
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}
+
+/** The result, saying why it was not attempted again although its failure is one that is. */
+function notRetried(result: AttestationResult, why: string): AttestationResult {
+  return { ...result, reason: `${result.reason}; not attempted again: ${why}` };
 }
 
 async function attemptOnce(target: AuditTarget, options: AuditRunOptions, deadline: { at: number; now: () => number }): Promise<AttestationResult> {

@@ -134,3 +134,95 @@ test('a layer below that answers 404 ends its VM\'s attempts too', async (t) => 
   assert.deepEqual([a.hits.get('vm-0001'), a.hits.get('vmm-001')], [1, 1]);
 
 });
+
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const two = (n: number): string => String(n).padStart(2, '0');
+const hms = (d: Date): string => `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
+/** The obsolete HTTP-date forms a recipient must still read (RFC 9110 section 5.6.7). */
+const rfc850 = (d: Date): string => `${DAYS[d.getUTCDay()]}, ${two(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${two(d.getUTCFullYear() % 100)} ${hms(d)} GMT`;
+const asctime = (d: Date): string => `${DAYS[d.getUTCDay()]!.slice(0, 3)} ${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${hms(d)} ${d.getUTCFullYear()}`;
+
+test('Retry-After on a 429 or 503 (seconds or an HTTP-date) is waited for, up to 60 s; one that is unusable or on another status is not; one past the VM\'s deadline ends its attempts and says so', async (t) => {
+  let clock = Date.parse('2026-03-01T12:00:00Z');
+  const at = (ms: number): Date => new Date(clock + ms);
+  const answers: Record<string, Answer> = {
+    'vm-0001': first(429, { 'retry-after': '3' }),
+    'vm-0002': (n) => (n === 1 ? { status: 503, headers: { 'retry-after': at(7_000).toUTCString() } } : undefined),
+    'vm-0003': (n) => (n === 1 ? { status: 503, headers: { 'retry-after': rfc850(at(2_000)) } } : undefined),
+    'vm-0004': (n) => (n === 1 ? { status: 429, headers: { 'retry-after': asctime(at(4_000)) } } : undefined),
+    'vm-0005': first(429, { 'retry-after': '600' }),
+    'vm-0006': first(429, { 'retry-after': 'soon' }),
+    'vm-0007': first(503, { 'retry-after': '-5' }),
+    'vm-0008': first(503, { 'retry-after': 'Sun, 31 Feb 2026 12:00:00 GMT' }),
+    'vm-0009': (n) => (n === 1 ? { status: 503, headers: { 'retry-after': at(-60_000).toUTCString() } } : undefined),
+    'vm-0010': first(500, { 'retry-after': '30' }),
+    // the VM's deadline is 4 x its 10 s timeout: 60 s (the cap of 100 s) is more than its 40 s
+    'vm-0011': always(503, { 'retry-after': '100' }),
+    // 25 s, then 25 s again, with 15 s left: the wait a server asks for is the VM's own time
+    'vm-0012': always(429, { 'retry-after': '25' }),
+  };
+  const { targets, hits, setup, lastAsked } = await platformBehindFront(t, 12, answers);
+  const waits = new Map<string, number[]>();
+  const results = new Map<string, AttestationResult>();
+  await runAudit(
+    targets.map((x) => (x.name === 'vm-0011' || x.name === 'vm-0012' ? { ...x, timeoutMs: 10_000 } : x)),
+    {
+      concurrency: 1,
+      retries: 2,
+      cache: setup.cache,
+      random: () => 0,
+      now: () => clock,
+      // with one VM at a time, the VM that waits is the one whose layer was asked last
+      sleep: async (ms) => {
+        waits.set(lastAsked(), [...(waits.get(lastAsked()) ?? []), ms]);
+        clock += ms;
+      },
+      onResult: (r) => results.set(r.name!, r),
+    },
+  );
+  const outcome = (name: string) => [results.get(name)!.verdict, results.get(name)!.attempts, hits.get(name), waits.get(name)];
+  assert.deepEqual(outcome('vm-0001'), ['trusted', 2, 2, [3_000]], '429, Retry-After: 3');
+  assert.deepEqual(outcome('vm-0002'), ['trusted', 2, 2, [7_000]], '503, an IMF-fixdate 7 s ahead');
+  assert.deepEqual(outcome('vm-0003'), ['trusted', 2, 2, [2_000]], 'an RFC 850 date');
+  assert.deepEqual(outcome('vm-0004'), ['trusted', 2, 2, [4_000]], 'an asctime date');
+  assert.deepEqual(outcome('vm-0005'), ['trusted', 2, 2, [60_000]], '600 s is capped at 60 s');
+  assert.deepEqual(outcome('vm-0006'), ['trusted', 2, 2, [125]], 'not a number nor a date: the backoff');
+  assert.deepEqual(outcome('vm-0007'), ['trusted', 2, 2, [125]], 'a negative number: the backoff');
+  assert.deepEqual(outcome('vm-0008'), ['trusted', 2, 2, [125]], 'no 31 February: the backoff');
+  assert.deepEqual(outcome('vm-0009'), ['trusted', 2, 2, [125]], 'a date passed: the backoff');
+  assert.deepEqual(outcome('vm-0010'), ['trusted', 2, 2, [125]], 'a 500 does not say when to come back');
+  assert.deepEqual(outcome('vm-0011'), ['incomplete', 1, 1, undefined], 'asked once: the wait would pass its deadline');
+  const r = results.get('vm-0011')!;
+  assert.equal(r.error?.code, 'TRANSPORT_HTTP_STATUS');
+  assert.equal(r.error?.details?.['retryAfter'], '100');
+  assert.match(r.reason, /; not attempted again: the server asked to wait 60 s \(Retry-After: 100\), and only 40 s were left of the VM's deadline \(4 x its timeout\)$/);
+  assert.deepEqual(outcome('vm-0012'), ['incomplete', 2, 2, [25_000]], 'asked twice: its second wait would pass its deadline');
+  assert.match(results.get('vm-0012')!.reason, /the server asked to wait 25 s \(Retry-After: 25\), and only 15 s were left/);
+});
+
+test('a stop during a Retry-After wait ends the wait at once: the last result stands', async (t) => {
+  const { targets, hits, setup } = await platformBehindFront(t, 1, { 'vm-0001': always(503, { 'retry-after': '60' }) });
+  const abort = new AbortController();
+  const results: AttestationResult[] = [];
+  const audit = runAudit(targets, {
+    concurrency: 1,
+    retries: 2,
+    cache: setup.cache,
+    signal: abort.signal,
+    // SIGTERM comes once the VM waits (the backoff's jitter is drawn just before), on the audit's own timer
+    random: () => {
+      queueMicrotask(() => abort.abort());
+      return 0;
+    },
+    onResult: (r) => results.push(r),
+  });
+  // event-loop turns, not time: a 60 s timer that the stop does not end would lose this race
+  const turns = (async () => {
+    for (let turn = 0; turn < 100; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+    return 'the turns';
+  })();
+  assert.equal(await Promise.race([audit.then(() => 'the audit'), turns]), 'the audit');
+  assert.deepEqual(await audit, { completed: 1, attempts: 1, retried: 0, skipped: 0 });
+  assert.deepEqual([results[0]!.verdict, results[0]!.attempts, results[0]!.error?.code, hits.get('vm-0001')], ['incomplete', 1, 'TRANSPORT_HTTP_STATUS', 1]);
+});

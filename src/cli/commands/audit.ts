@@ -15,7 +15,7 @@ export const auditCommand: CommandDefinition = (program: Command, runner) => {
     .option('--concurrency <n>', 'attest at most N VMs at once (default: 8 per CPU, 8..64)')
     .option('--shard <I/N>', 'audit only shard I of N (0-based; VMs are assigned by a stable hash of their name), e.g. --shard $JOB_COMPLETION_INDEX/4')
     .option('--run-label <label>', "a label for this run, kept in the JSON report (e.g. the Kubernetes Job's name): the shards of one audit share it, so `report` refuses a shard's report left from another run")
-    .option('--retries <n>', 'attempts after the first for a VM that could not be attested (network errors, HTTP 5xx, 408, 429; never after a verification failure, another HTTP 4xx, a redirect, a refused URL or scheme, or a refused server certificate)', '2')
+    .option('--retries <n>', 'attempts after the first for a VM that could not be attested (network errors, HTTP 5xx, 408, 429, waiting at least the Retry-After of a 429 or 503, at most 60 s; never after a verification failure, another HTTP 4xx, a redirect, a refused URL or scheme, or a refused server certificate)', '2')
     .option('--unreachable-ok', 'exit 0 even when some VMs could not be attested (a VM that is not trusted still exits 1)')
     .option('--state [file]', 'record clock readings, hosting and every result in the state file, so `history` shows trends (without a file: $XDG_STATE_HOME/vtpm-verify/state.db)')
     .option('--keep-history <age>', 'with --state: after the audit, delete results and clock readings older than this age (30d, 2w, 12h) from the state file, as `vtpm-verify prune` does, so a cron audit keeps it bounded')
