@@ -205,7 +205,11 @@ export function setupAudit(
     if (!profile) {
       profiles.set(profileId, (profile = { policy: policy.policy, policySource: policy.source, trust: store.trust, crls: store.crls }));
       // once per policy and trust store met together
-      for (const w of unknownAnchorLabels(policy.policy, anchorLabels(store.trust))) warnings.push(`policy ${policy.source.source}: ${w}`);
+      // (profiles that differ only by intermediates or CRLs would say it again)
+      for (const w of unknownAnchorLabels(policy.policy, anchorLabels(store.trust))) {
+        const text = `policy ${policy.source.source}: ${w}`;
+        if (!warnings.includes(text)) warnings.push(text);
+      }
     }
     const timeoutMs = vm.timeoutMs ?? defaults.timeoutMs;
     const connectTimeoutMs = vm.connectTimeoutMs ?? defaults.connectTimeoutMs;
