@@ -22,6 +22,7 @@ import { setMaxListeners } from 'node:events';
 import type { Policy } from '../policy/compile.js';
 import type { EvidenceClient } from '../transport/evidence-client.js';
 import { liveSource } from '../transport/layer-source.js';
+import { sleepUnlessAborted } from '../util/sleep.js';
 import { isFinalAnswer, isServerCertificateRefusal } from '../transport/errors.js';
 import type { AttestationResult } from '../verify/result.js';
 import type { LogVerificationCache } from '../verify/log-cache.js';
@@ -140,20 +141,7 @@ class Slots {
 }
 
 /** A timer that a stop ends early (a VM told to come back in a minute must not hold up a SIGTERM). */
-const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+const defaultSleep = sleepUnlessAborted;
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;

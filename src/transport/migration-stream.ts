@@ -20,6 +20,7 @@ import { isFinalAnswer, mapNetworkError, sanitizeServerText, transportError, typ
 import { HttpClient, MAX_TIMEOUT_MS, type StreamResponse, type TlsOptions } from './http-client.js';
 import { childPath, FieldReader, type JsonObject } from './json-fields.js';
 import { SseParser, type SseEvent, type SseLimits } from './sse-parser.js';
+import { sleepUnlessAborted } from '../util/sleep.js';
 import { joinEndpoint, parseEndpointUrl, MAX_URL_LENGTH } from './url.js';
 import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
 
@@ -129,21 +130,7 @@ export function backoffDelay(attempt: number, backoff: BackoffOptions = {}, rand
   return Math.round(exp * (1 - jitter * random()));
 }
 
-function defaultSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+const defaultSleep = sleepUnlessAborted;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 

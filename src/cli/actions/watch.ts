@@ -17,6 +17,7 @@ import type { SourceReport } from '../../watch/source-check.js';
 import type { AttestInput, AttestReport, HostSnapshot, WatchDeps, WatchSummary } from '../../watch/watcher.js';
 import { DEFAULT_INTERVAL_MS, DEFAULT_NOTIFICATION_GAP_MS } from '../../watch/watcher.js';
 import { makeStyle, PLAIN, renderError, stdoutDrained, stdoutWentAway, toJsonText, type CommandOutcome, type Style } from '../output.js';
+import { sleepUnlessAborted } from '../../util/sleep.js';
 import type { VerifierSetup, VerifierSetupOptions } from '../verifier-setup.js';
 import { terminalSafe, terminalSafeJson } from '../../util/terminal-safe.js';
 import { checkTargetUrl, evidenceClient, openStateFile, walkOptions, type ClientOptions } from './attest.js';
@@ -71,18 +72,7 @@ function durationMs(text: string): number {
   return m ? Number(m[1]) * INTERVAL_UNITS_MS[m[2]!]! : NaN;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
+const sleep = sleepUnlessAborted;
 
 export interface WatchDepsInput {
   /** the VM's evidence endpoint */
