@@ -11,6 +11,18 @@ import { VERSION } from './version.js';
 
 export { VERSION };
 
+/**
+ * Commands whose --json output is JSON lines (watch: a line per event, then the envelope; simulate: its
+ * envelope once it listens): their envelope is one line whatever ends them, a usage error or a failure
+ * before they start included, so a reader taking stdout line by line never meets a pretty-printed one.
+ */
+const JSON_LINE_COMMANDS: ReadonlySet<string> = new Set(['watch', 'simulate']);
+
+/** Whether argv (from the command's name on) runs a command whose --json output is JSON lines. */
+export function jsonLineCommand(argv: readonly string[]): boolean {
+  return argv[0] !== undefined && JSON_LINE_COMMANDS.has(argv[0]);
+}
+
 export function buildProgram(onExit: (code: ExitCode) => void, argv: readonly string[] = []): Command {
   const program = new Command();
   program
@@ -33,8 +45,9 @@ Example:
   $ vtpm-verify quote --ak ak.pub --message quote.msg --signature quote.sig --nonce 9f86d081884c7d65 --pcrs quote.pcrs`,
     );
 
+  const jsonLine = jsonLineCommand(argv);
   const runner: Runner = async (globals, run) => {
-    const stopInterrupted = onInterrupt(globals);
+    const stopInterrupted = onInterrupt({ ...globals, jsonLine });
     let outcome: CommandOutcome;
     try {
       outcome = await run();
@@ -48,7 +61,7 @@ Example:
     // quotes it as the value); the user asked for JSON all the same. Not any --json in argv: `audit --json FILE`
     // names a report, and its usage errors stay on stderr.
     const json = globals.json || (outcome.error?.code === 'USAGE' && outcome.error.details['value'] === '--json');
-    await printOutcome(outcome, json ? { ...globals, json, color: false } : globals);
+    await printOutcome(outcome, json ? { ...globals, json, color: false, jsonLine } : globals);
     onExit(outcome.exitCode);
   };
 
@@ -162,7 +175,7 @@ export function repeatedOptionWarnings(command: Command, given: ReadonlyMap<stri
  * simulate) decides what it means; a second signal ends the process at once.
  * Returns the function that stops listening.
  */
-function onInterrupt(globals: GlobalOptions): () => void {
+function onInterrupt(globals: GlobalOptions & { jsonLine: boolean }): () => void {
   let interrupted = false;
   const handler = (signal: NodeJS.Signals): void => {
     if (interrupted) process.exit(EXIT_CODES.INCOMPLETE);
@@ -198,12 +211,12 @@ export async function main(argv: string[]): Promise<ExitCode> {
       if (hint) process.stderr.write(`hint: ${hint.slice(2)}\n`);
       const e: VtpmError = new UsageError('USAGE', `${err.message.replace(/^error: /, '')}${hint}`, { commanderCode: err.code, ...(misplaced ? { option: misplaced.option, command: misplaced.command } : {}) });
       if (wantsJson) {
-        await printOutcome({ ok: false, exitCode: EXIT_CODES.BAD_INPUT, result: null, error: e }, { json: true, color: false });
+        await printOutcome({ ok: false, exitCode: EXIT_CODES.BAD_INPUT, result: null, error: e }, { json: true, color: false, jsonLine: jsonLineCommand(argv) });
       }
       return EXIT_CODES.BAD_INPUT;
     }
     const e = asVtpmError(err);
-    await printOutcome({ ok: false, exitCode: exitCodeForKind(e.kind), result: null, error: e }, { json: wantsJson, color: false });
+    await printOutcome({ ok: false, exitCode: exitCodeForKind(e.kind), result: null, error: e }, { json: wantsJson, color: false, jsonLine: jsonLineCommand(argv) });
     return exitCodeForKind(e.kind);
   }
   return code;

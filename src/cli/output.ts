@@ -178,6 +178,8 @@ export function renderError(err: VtpmError, style: Style): string {
 export interface PrintOptions {
   json: boolean;
   color: boolean;
+  /** every envelope on one line: the command's --json output is JSON lines (watch, simulate), its errors included */
+  jsonLine?: boolean;
 }
 
 export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions): Promise<void> {
@@ -187,7 +189,7 @@ export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions):
     // in pieces of about a megabyte: one string of a huge result would exceed V8's string length limit
     // (each piece is whole tokens, so terminalSafeJson sees whole characters)
     let piece = '';
-    for (const chunk of jsonChunks(envelope(outcome), outcome.jsonLine ? 0 : 2)) {
+    for (const chunk of jsonChunks(envelope(outcome), outcome.jsonLine || opts.jsonLine ? 0 : 2)) {
       piece += chunk;
       if (piece.length >= 1 << 20) {
         await writeOut(terminalSafeJson(piece));

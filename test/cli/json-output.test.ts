@@ -39,3 +39,24 @@ test('a --json envelope longer than the longest string V8 can hold is printed wh
   assert.equal(run.status, 0, run.stderr.slice(0, 500));
   assert.equal(run.stderr, 'printed');
 });
+
+test('watch and simulate, whose --json output is JSON lines, print every envelope on one line: errors before they start and usage errors too', async () => {
+  const { runCli } = await import('../helpers/cli.js');
+  const cases: [string[], string][] = [
+    [['watch', 'http://127.0.0.1:1/', '--trust', '/nonexistent/trust', '--json'], 'FILE_UNREADABLE'],
+    [['watch', 'http://127.0.0.1:1/', '--bogus', '--json'], 'USAGE'],
+    [['simulate', '--port', '99999999', '--json'], 'USAGE'],
+  ];
+  for (const [args, code] of cases) {
+    const run = await runCli(args);
+    assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+    const lines = run.stdout.split('\n');
+    assert.equal(lines.length, 2, `${args.join(' ')}: one line and its newline, got ${JSON.stringify(run.stdout)}`);
+    assert.equal(lines[1], '');
+    assert.equal(JSON.parse(lines[0]!).error.code, code);
+  }
+  // other commands keep their indented envelope
+  const attest = await runCli(['attest', 'http://127.0.0.1:1/', '--trust', '/nonexistent/trust', '--json']);
+  assert.equal(attest.json?.error?.code, 'FILE_UNREADABLE');
+  assert.ok(attest.stdout.split('\n').length > 2, attest.stdout);
+});
