@@ -26,8 +26,7 @@ export interface TcgAttributes {
   specification?: { family: string; level: number; revision: number };
 }
 
-/** TCG Vendor ID Registry (version 1.07), the ids EK certificates use. */
-/** The TCG vendor id registry by the letters people know ids by (TCG Vendor ID Registry), with each vendor's name. */
+/** The TCG vendor id registry by the letters people know ids by (TCG Vendor ID Registry), with each vendor's name: version 1.07, the ids EK certificates use. */
 export const VENDORS: Readonly<Record<string, string>> = {
   AMD: 'AMD',
   ANT: 'Ant Group',
@@ -57,6 +56,7 @@ export const VENDORS: Readonly<Record<string, string>> = {
   STM: 'STMicroelectronics',
   TXN: 'Texas Instruments',
   WEC: 'Winbond',
+  SEAL: 'Wisekey',
 };
 
 function idHex(value: string | undefined): string | undefined {

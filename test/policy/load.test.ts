@@ -469,7 +469,8 @@ test('flow collections nested past the parser\'s stack say so, at their place, n
 
 test('manufacturers by letters: only a TCG-registered vendor\'s (a typo selected or allowed no TPM at all, unseen under select); any vendor by id', () => {
   const policy = (m: string) => `apiVersion: vtpm-verify/v1\nname: m\nlayers:\n  - name: host\n    select: { certificate: { manufacturer: ${m} } }\n    trust: { manufacturers: [${m}] }\n`;
-  for (const ok of ['IFX', 'STM', 'NTC', 'INTC', 'GOOG', '"id:12345678"', '"id:53540000"']) assert.deepEqual(checkPolicy(policy(ok)).issues, [], ok);
+  // SEAL: Wisekey, in the registry since version 1.07
+  for (const ok of ['IFX', 'STM', 'NTC', 'INTC', 'GOOG', 'SEAL', '"id:12345678"', '"id:53540000"']) assert.deepEqual(checkPolicy(policy(ok)).issues, [], ok);
   const cases: [string, RegExp][] = [
     ['IFK', /"IFK" is not the letters of a TCG-registered TPM vendor \(did you mean "IFX" \(Infineon\)\?\); a vendor not listed is written "id:" \+ its 8 hex digits/],
     ['ifx', /did you mean "IFX" \(Infineon\)\?/],
