@@ -90,7 +90,9 @@ const VENDOR_LETTERS = Object.keys(VENDORS);
  */
 function manufacturerProblem(s: string): string | undefined {
   if (!normalizeManufacturer(s)) return `"${s}" is neither "id:" + 8 hex digits nor 1-4 printable letters`;
-  if (s.startsWith('id:') || Object.hasOwn(VENDORS, s)) return undefined;
+  if (/^id:[0-9a-fA-F]{8}$/.test(s) || Object.hasOwn(VENDORS, s)) return undefined;
+  // "id:" and "id:1" are 1-4 printable letters too, but meant as an id with its digits cut short
+  if (s.startsWith('id:')) return `"${s}" is not "id:" + 8 hex digits`;
   const hint = suggest(s, VENDOR_LETTERS);
   const others = hint ? `did you mean "${hint}" (${VENDORS[hint]})?` : `registered: ${VENDOR_LETTERS.join(', ')}`;
   return `"${s}" is not the letters of a TCG-registered TPM vendor (${others}); a vendor not listed is written "id:" + its 8 hex digits`;

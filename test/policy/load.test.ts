@@ -476,6 +476,9 @@ test('manufacturers by letters: only a TCG-registered vendor\'s (a typo selected
     ['ifx', /did you mean "IFX" \(Infineon\)\?/],
     ['ST', /did you mean "STM" \(STMicroelectronics\)\?/],
     ['QQQQ', /"QQQQ" is not the letters of a TCG-registered TPM vendor \(registered: AMD, .*IFX, INTC, .*STM, .*\)/],
+    // 4 printable letters, but an id cut short, which no TPM has
+    ['"id:1"', /"id:1" is not "id:" \+ 8 hex digits$/],
+    ['"id:"', /"id:" is not "id:" \+ 8 hex digits$/],
   ];
   for (const [m, message] of cases) {
     const issues = checkPolicy(policy(m)).issues;
