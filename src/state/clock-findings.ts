@@ -6,14 +6,21 @@
 // -----------------
 // A genuine TPM's TPMS_CLOCK_INFO only moves forward in this order:
 //   - resetCount never decreases; when it increases (TPM Reset: a reboot, or a
-//     field upgrade) restartCount returns to 0 and clock may start over, so
-//     NOTHING else is compared across a reset (Keylime compared restartCount
-//     across reboots and rejected every rebooted machine);
-//   - within one resetCount, restartCount never decreases; when it increases
-//     (TPM Restart/Resume) the clock is not compared either;
+//     field upgrade) restartCount returns to 0, so restartCount is not
+//     compared across a reset (Keylime compared restartCount across reboots
+//     and rejected every rebooted machine);
+//   - within one resetCount, restartCount never decreases;
 //   - within one (resetCount, restartCount), clock never goes back (it is only
 //     ever set forward, and TPM2_ClockSet refuses values above
-//     0xFFFF000000000000, so the u64 clock cannot wrap: no wrap handling).
+//     0xFFFF000000000000, so the u64 clock cannot wrap: no wrap handling);
+//   - across a TPM Reset or Restart the clock does not start over either: Clock
+//     is kept in NV (TPM2 Part 1, Clock; the reference code's TimePowerOn clears
+//     only Time), and the one way it falls back is an unorderly shutdown, which
+//     the TPM reports as safe = 0 until Clock passes every value it reported
+//     (TPM2_Clear zeroes it too, and resetCount with it). So a reading with
+//     safe = 1 whose clock is lower than an earlier one of the same TPM is a
+//     rollback whatever the counters say: old vTPM state restored, then
+//     rebooted until its resetCount passed the last one seen.
 // "b follows a" is that order; a reading that does not follow the last one is
 // a regression, reported with the most specific code (reset, restart, clock).
 //
@@ -109,17 +116,20 @@ export function serialCompare(a: number, b: number): -1 | 0 | 1 {
   return d < HALF_U32 ? 1 : -1;
 }
 
-export type Step = 'forward' | 'reset-decreased' | 'restart-decreased' | 'clock-back';
+export type Step = 'forward' | 'reset-decreased' | 'restart-decreased' | 'clock-back' | 'clock-back-safe';
 
 /** Whether `cur` can follow `prev` on one genuine TPM, or how it regresses. */
 export function step(prev: ClockInfo, cur: ClockInfo): Step {
   const reset = serialCompare(prev.resetCount, cur.resetCount);
-  if (reset > 0) return 'forward'; // TPM Reset: restartCount and clock start over
   if (reset < 0) return 'reset-decreased';
-  const restart = serialCompare(prev.restartCount, cur.restartCount);
-  if (restart > 0) return 'forward'; // TPM Restart/Resume: clock not compared
-  if (restart < 0) return 'restart-decreased';
-  return cur.clock >= prev.clock ? 'forward' : 'clock-back';
+  if (reset === 0) {
+    const restart = serialCompare(prev.restartCount, cur.restartCount);
+    if (restart < 0) return 'restart-decreased';
+    if (restart === 0) return cur.clock >= prev.clock ? 'forward' : 'clock-back';
+  }
+  // A TPM Reset (restartCount starts over) or Restart/Resume: Clock continues from NV. Only an unorderly shutdown
+  // takes it back, and the TPM then says safe = 0; safe = 1 means no greater Clock was ever reported.
+  return cur.clock >= prev.clock || !cur.safe ? 'forward' : 'clock-back-safe';
 }
 
 function follows(prev: ClockInfo, cur: ClockInfo): boolean {
@@ -241,6 +251,13 @@ export function assessClock(id: ClockIdentity, state: ClockState | undefined, r:
       finding(
         'CLOCK_WENT_BACK',
         `clock went back from ${p.clock} to ${c.clock} ms within resetCount ${c.resetCount}, restartCount ${c.restartCount}: vTPM state was rolled back`,
+        context,
+      );
+      break;
+    case 'clock-back-safe':
+      finding(
+        'CLOCK_WENT_BACK',
+        `clock went back from ${p.clock} to ${c.clock} ms across a TPM ${p.resetCount === c.resetCount ? 'Restart' : 'Reset'} (resetCount ${p.resetCount} to ${c.resetCount}, restartCount ${p.restartCount} to ${c.restartCount}) while the quote says safe = 1: a TPM keeps its Clock across reboots, so old vTPM state was restored and rebooted${firmwareNote}`,
         context,
       );
       break;

@@ -46,25 +46,52 @@ test('CLOCK_WENT_BACK: within one (resetCount, restartCount) the clock went back
   assert.match(f.message, /from 9000 to 8000/);
 });
 
-test('Keylime regression: a reboot (resetCount up, restartCount and clock reset) is accepted', () => {
+test('Keylime regression: a reboot (resetCount up, restartCount back to 0) is accepted', () => {
   // Keylime compared restartCount across reboots and rejected this machine.
   assert.deepEqual(
     run([
       { clock: 900_000, reset: 7, restart: 4, at: 0 },
-      { clock: 1_200, reset: 8, restart: 0, at: 300 },
-      { clock: 1_500, reset: 8, restart: 0, at: 301 },
+      { clock: 901_200, reset: 8, restart: 0, at: 300 },
+      { clock: 901_500, reset: 8, restart: 0, at: 301 },
     ]).codes,
     [[], [], []],
   );
+  // an unorderly one: Clock back to its last NV save, which the TPM says with safe = 0 (a warning only)
+  assert.deepEqual(
+    run([
+      { clock: 900_000, reset: 7, restart: 4, at: 0 },
+      { clock: 850_000, reset: 8, restart: 0, safe: false, at: 300 },
+      { clock: 850_300, reset: 8, restart: 0, safe: false, at: 301 },
+    ]).codes,
+    [[], ['CLOCK_NOT_SAFE'], ['CLOCK_NOT_SAFE']],
+  );
 });
 
-test('a restart within one resetCount (restartCount up, clock not compared) is accepted', () => {
+test('a restart within one resetCount (restartCount up, Clock continuing) is accepted', () => {
+  assert.deepEqual(
+    run([
+      { clock: 50_000, reset: 2, restart: 0, at: 0 },
+      { clock: 50_100, reset: 2, restart: 1, at: 100 },
+    ]).codes,
+    [[], []],
+  );
+});
+
+test('CLOCK_WENT_BACK: old vTPM state restored and rebooted (or restarted) past the counters last seen, its Clock lower with safe = 1', () => {
+  // A TPM keeps Clock across a Reset or Restart (NV); only an unorderly shutdown takes it back, and then safe = 0.
+  // Restoring a backup and rebooting it until its resetCount passes the last one seen gave no finding at all.
+  const { codes, findings } = run([
+    { clock: 900_000, reset: 2, restart: 0, at: 0 },
+    { clock: 600_000, reset: 3, restart: 0, at: 300 },
+  ]);
+  assert.deepEqual(codes, [[], ['CLOCK_WENT_BACK']]);
+  assert.match(findings[1]![0]!.message, /from 900000 to 600000 ms across a TPM Reset .*safe = 1/);
   assert.deepEqual(
     run([
       { clock: 50_000, reset: 2, restart: 0, at: 0 },
       { clock: 40_000, reset: 2, restart: 1, at: 100 },
     ]).codes,
-    [[], []],
+    [[], ['CLOCK_WENT_BACK']],
   );
 });
 
@@ -101,7 +128,7 @@ test('a firmware upgrade with its TPM Reset is accepted', () => {
   assert.deepEqual(
     run([
       { clock: 50_000, reset: 5, at: 0, fw: 1n },
-      { clock: 10, reset: 6, at: 100, fw: 2n },
+      { clock: 50_010, reset: 6, at: 100, fw: 2n },
     ]).codes,
     [[], []],
   );
@@ -217,7 +244,7 @@ test('obfuscated counters (GCE vTPM, real values) compare modulo 2^32', () => {
   assert.deepEqual(
     run([
       { clock: 5_000, reset: 0xffffffff, restart: 0x8000_0005, at: 0 },
-      { clock: 100, reset: 0, restart: 0x8000_0000, at: 60 },
+      { clock: 5_100, reset: 0, restart: 0x8000_0000, at: 60 },
     ]).codes,
     [[], []],
   );
@@ -265,22 +292,28 @@ test('readings no verified quote can produce are a bug of the caller', () => {
 
 test('step() names the most specific regression', () => {
   const c = (clock: number, resetCount: number, restartCount: number) => ({ clock: BigInt(clock), resetCount, restartCount, safe: true });
-  assert.equal(step(c(10, 1, 1), c(5, 2, 0)), 'forward');
+  assert.equal(step(c(10, 1, 1), c(15, 2, 0)), 'forward');
+  assert.equal(step(c(10, 1, 1), c(5, 2, 0)), 'clock-back-safe');
+  assert.equal(step(c(10, 1, 1), c(5, 1, 2)), 'clock-back-safe');
+  assert.equal(step(c(10, 1, 1), { ...c(5, 2, 0), safe: false }), 'forward');
   assert.equal(step(c(10, 1, 1), c(50, 0, 5)), 'reset-decreased');
   assert.equal(step(c(10, 1, 1), c(50, 1, 0)), 'restart-decreased');
   assert.equal(step(c(10, 1, 1), c(5, 1, 1)), 'clock-back');
 });
 
-test('property: any genuine single-TPM history (ticks, restarts, reboots, obfuscated or not) raises no rollback or clone finding', () => {
+test('property: any genuine single-TPM history (ticks, restarts, reboots, unorderly ones, obfuscated or not) raises no rollback or clone finding', () => {
   const op = fc.oneof(
     fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 100_000 }) }),
     fc.record({ kind: fc.constant('restart' as const), ms: fc.integer({ min: 0, max: 100_000 }) }),
     fc.record({ kind: fc.constant('reboot' as const), ms: fc.integer({ min: 0, max: 100_000 }) }),
+    fc.record({ kind: fc.constant('crash' as const), ms: fc.integer({ min: 0, max: 100_000 }) }),
     fc.record({ kind: fc.constant('migrate' as const), ms: fc.integer({ min: 0, max: 100_000 }) }),
   );
   fc.assert(
     fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), fc.nat(2 ** 32 - 1), fc.nat(2 ** 32 - 1), fc.bigInt({ min: 0n, max: 1n << 62n }), (ops, resetObf, restartObf, clock0) => {
       let clock = clock0;
+      /** the greatest Clock reported: until Clock passes it again after a crash, the TPM says safe = 0 */
+      let reported = clock0;
       let reset = 0;
       let restart = 0;
       let path = P;
@@ -296,12 +329,18 @@ test('property: any genuine single-TPM history (ticks, restarts, reboots, obfusc
         if (o.kind === 'reboot') {
           reset++;
           restart = 0;
-          clock = BigInt(o.ms); // a vTPM may start its clock over
+          clock += BigInt(o.ms); // Clock is kept in NV across a TPM Reset
+        }
+        if (o.kind === 'crash') {
+          reset++;
+          restart = 0;
+          clock -= BigInt(Math.min(o.ms, Number(clock))); // back to its last NV save
         }
         if (o.kind === 'migrate') path = path === P ? Q : P;
-        seq.push({ clock, reset: (reset + resetObf) % 2 ** 32, restart: (restart + restartObf) % 2 ** 32, path, at });
+        if (clock > reported) reported = clock;
+        seq.push({ clock, reset: (reset + resetObf) % 2 ** 32, restart: (restart + restartObf) % 2 ** 32, safe: clock >= reported, path, at });
       }
-      const all = run(seq).codes.flat();
+      const all = run(seq).codes.flat().filter((c) => c !== 'CLOCK_NOT_SAFE');
       assert.deepEqual(all, []);
     }),
     { numRuns: 300 },

@@ -81,7 +81,8 @@ test('a clock above 2^63 is stored and compared as an unsigned 64-bit value', as
 test('a reboot seen through the store is accepted; the platform move is reported as such', async (t) => {
   const s = await openState(join(tempDir(t), 'state.db'));
   s.observe(obs({ clock: 900_000, at: 0 }));
-  const reboot = s.observe(obs({ clock: 10, clockInfo: { clock: 10n, resetCount: 5, restartCount: 0, safe: true }, at: 100, platformPath: Q }));
+  // a TPM keeps its Clock across the reboot
+  const reboot = s.observe(obs({ clock: 900_500, clockInfo: { clock: 900_500n, resetCount: 5, restartCount: 0, safe: true }, at: 100, platformPath: Q }));
   assert.deepEqual(reboot.findings, []);
   assert.equal(reboot.platformChanged, true);
   assert.deepEqual(reboot.previous?.platformPath, P);

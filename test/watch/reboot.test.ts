@@ -58,3 +58,40 @@ test('a vTPM reboot (resetCount up, restartCount and Clock reset) is accepted en
     ['not-trusted', 'trusted', 'trusted', 'trusted'],
   );
 });
+
+test('old vTPM state restored and rebooted until its resetCount passes the last one seen is a rollback (CLOCK_WENT_BACK), end to end', { timeout: 120_000 }, async (t) => {
+  // The attacker holds the vTPM's state files: it restores a backup and reboots the copy (orderly, so safe = 1) once
+  // more than the VM rebooted since the backup. resetCount then goes up, and every other rule compares nothing across
+  // a reboot: TRUSTED, no finding. A TPM keeps its Clock across reboots, so the Clock below the last reading gives it away.
+  const sim = await startSimulator({ topology: SCENARIO_TOPOLOGY, migrationController: true });
+  t.after(() => sim.close());
+  const state = join(tempDir(t), 'state.db');
+  const attest = async () => {
+    const run = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--state', state, '--json']);
+    assert.ok(run.json, run.stderr);
+    return run;
+  };
+  const clockOf = (run: Awaited<ReturnType<typeof attest>>) => run.json!.result.layers[0].clockInfo as { clock: string; resetCount: number; restartCount: number; safe: boolean };
+  const m = sim.migrations!;
+  assert.equal((await attest()).code, 0);
+  const backup = m.backup('vm');
+  // an hour of running and two reboots later
+  sim.platform.layer('vm').tpm.advanceClock(3_600_000);
+  m.reboot('vm');
+  m.reboot('vm');
+  const before = await attest();
+  assert.equal(before.code, 0, before.json!.result.reason);
+  const last = clockOf(before);
+  assert.equal(last.resetCount, 2);
+
+  sim.platform.layer('vm').tpm.importState(backup);
+  for (let i = 0; i < 3; i++) m.reboot('vm');
+  const restored = await attest();
+  const now = clockOf(restored);
+  assert.deepEqual([now.resetCount, now.safe], [3, true], 'resetCount past the last one seen, clock safe');
+  assert.ok(BigInt(now.clock) < BigInt(last.clock), `the restored Clock is behind: ${last.clock} → ${now.clock}`);
+  assert.equal(restored.code, 1, restored.json!.result.reason);
+  assert.equal(restored.json!.result.verdict, 'not-trusted');
+  const findings = (restored.json!.result.findings ?? []) as { code: string; status: string }[];
+  assert.deepEqual(findings.map((f) => [f.code, f.status]), [['CLOCK_WENT_BACK', 'fail']]);
+});
