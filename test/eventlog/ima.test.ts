@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseImaAscii, parseImaBinary, parseImaList } from '../../src/eventlog/ima/parse.js';
-import { checkTemplateHashes, initialImaState, replayIma } from '../../src/eventlog/ima/replay.js';
+import { checkAndReplayIma, checkTemplateHashes, initialImaState, replayIma } from '../../src/eventlog/ima/replay.js';
 import { replayImaAgainstQuote } from '../../src/eventlog/ima/quote-replay.js';
 import { formatImaEntry } from '../../src/eventlog/ima/format.js';
 import { checkBootAggregate } from '../../src/eventlog/ima/boot-aggregate.js';
@@ -70,6 +70,32 @@ test('every corpus IMA list: template hashes verify on the valid lists; violatio
     assert.deepEqual(counts, want, f);
     t.diagnostic(`${f}: ${list.format}, ${list.entries.length} entries: ${JSON.stringify(counts)}${list.notes.length ? `; ${list.notes.join('; ')}` : ''}`);
   }
+});
+
+test('checkAndReplayIma (one pass, the SHA-1 template digest computed once) equals checkTemplateHashes and replayIma of each bank, on every corpus list', (t) => {
+  const dir = corpusPath(t, 'ima');
+  if (!dir) return;
+  const banks = ['sha1', 'sha256', 'sha384'] as const;
+  let lists = 0;
+  for (const f of readdirSync(dir).sort()) {
+    let list;
+    try {
+      list = parseImaList(readFileSync(join(dir, f)));
+    } catch {
+      continue; // the broken samples: the test above
+    }
+    lists++;
+    const both = checkAndReplayIma(list, banks);
+    // the same objects member for member, in the same order (the CLI prints them as JSON)
+    assert.equal(JSON.stringify(both.checks), JSON.stringify(checkTemplateHashes(list)), f);
+    assert.deepEqual([...both.states.keys()], banks, f);
+    for (const bank of banks) assert.deepEqual(both.states.get(bank), replayIma(list, bank), `${f} ${bank}`);
+  }
+  assert.ok(lists >= 15, `${lists} lists`);
+  // an incremental list cannot be replayed from the start: IMA_ENTRY_GAP, as replayIma says
+  const p = join(dir, 'keylime_archive_ascii_runtime_measurements');
+  const tail = parseImaAscii(readFileSync(p, 'utf8').split('\n').slice(10).join('\n'), { firstEntryIndex: 10 });
+  assertThrowsCode(() => checkAndReplayIma(tail, ['sha1']), 'IMA_ENTRY_GAP');
 });
 
 test('binary lists decode to exactly the entries evmctl printed', (t) => {
