@@ -40,3 +40,17 @@ test('JSON text: default-ignorable characters become \\u escapes that parse back
   assert.match(text, /ba\\u034fsh\\ufe0f\\u3164\\udb40\\udd00/);
   assert.deepEqual(JSON.parse(text), value);
 });
+
+test('JSON text: the printable-ASCII shortcut skips nothing: one character to escape anywhere in a long ASCII text is escaped, each of C0, DEL, C1 and the unseen ones', () => {
+  const ascii = JSON.stringify({ entries: Array.from({ length: 2000 }, (_, i) => ({ i, name: `/usr/lib/x86_64-linux-gnu/lib${i}.so`, hex: 'ab'.repeat(20) })) }, null, 2);
+  assert.equal(terminalSafeJson(ascii), ascii);
+  for (const [c, shown] of [['\u007f', '\\u007f'], ['\u009b', '\\u009b'], ['\u202e', '\\u202e'], ['\u034f', '\\u034f'], ['\u2028', '\\u2028'], ['\u{e0100}', '\\udb40\\udd00']] as const) {
+    for (const at of [0, ascii.length >> 1, ascii.length]) {
+      const text = `${ascii.slice(0, at)}${c}${ascii.slice(at)}`;
+      assert.equal(terminalSafeJson(text), `${ascii.slice(0, at)}${shown}${ascii.slice(at)}`, `U+${c.codePointAt(0)!.toString(16)} at ${at}`);
+    }
+  }
+  // visible non-ASCII (é, 日本) passes the shortcut's test and is left as it is
+  const visible = `${ascii}"é 日本"`;
+  assert.equal(terminalSafeJson(visible), visible);
+});
