@@ -1,7 +1,10 @@
 // Event-log benchmarks: parse + replay of the largest corpus firmware logs in
 // process and as a process, side by side with tpm2_eventlog on the same files;
 // and a generated 100,000-entry IMA list (ASCII and binary) parsed and
-// replayed. Figures only; nothing here asserts on speed.
+// replayed; and IMA lists of real corpus entries scaled up to the 64 MiB file
+// cap through the CLI, with and without --json (CPU time and peak RSS).
+// Figures only; nothing here asserts on speed.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +16,7 @@ import { parseImaList } from '../src/eventlog/ima/parse.js';
 import { checkTemplateHashes, replayIma } from '../src/eventlog/ima/replay.js';
 import { replayImaAgainstQuote } from '../src/eventlog/ima/quote-replay.js';
 import type { PcrValues } from '../src/tpm/pcrs.js';
+import { DEFAULT_FILE_CAP } from '../src/util/files.js';
 import { commandWallMs, fmt, hasCommand, median, table } from './util.js';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -63,6 +67,79 @@ function generateIma(n: number): { ascii: Buffer; binary: Buffer } {
   return { ascii: Buffer.from(`${lines.join('\n')}\n`), binary: Buffer.concat(entries) };
 }
 
+const le32 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+};
+const field = (b: Buffer): Buffer => Buffer.concat([le32(b.length), b]);
+
+/**
+ * The corpus's real ima-ng and ima-sig lines (Keylime's archive and keylime-tests' lists: sha1 and sha256
+ * file digests, signatures), each also as the kernel's binary entry, repeated up to `bytes` (the file
+ * cap): the ASCII list and the binary one. Only lines whose template hash the rebuilt binary data
+ * reproduces are used, so every entry of both lists verifies.
+ */
+function scaleCorpusIma(bytes: number): { ascii: Buffer; binary: Buffer; asciiEntries: number; binaryEntries: number } | undefined {
+  const files = ['keylime_archive_ascii_runtime_measurements', 'keylimetests_ascii_runtime_measurements-1', 'keylimetests_ascii_runtime_measurements-2'].map((f) => join(CORPUS, 'ima', f));
+  if (!files.every((f) => existsSync(f))) return undefined;
+  const lines: Buffer[] = [];
+  const entries: Buffer[] = [];
+  for (const f of files) {
+    for (const l of readFileSync(f, 'latin1').split('\n')) {
+      const m = /^(\d+) ([0-9a-f]{40}) (ima-ng|ima-sig) ([a-z0-9]+:)([0-9a-f]+) (.*)$/.exec(l);
+      if (!m) continue;
+      const [, pcr, hash, template, alg, digest, rest] = m as unknown as string[];
+      let name = rest!;
+      let sig: Buffer | undefined;
+      if (template === 'ima-sig') {
+        // the signature is the last field, hex or empty; the name is what comes before it
+        const sp = name.lastIndexOf(' ');
+        sig = sp >= 0 && /^[0-9a-f]*$/.test(name.slice(sp + 1)) ? Buffer.from(name.slice(sp + 1), 'hex') : Buffer.alloc(0);
+        if (sp >= 0 && /^[0-9a-f]*$/.test(name.slice(sp + 1))) name = name.slice(0, sp);
+      }
+      const parts = [field(Buffer.concat([Buffer.from(`${alg}\0`, 'latin1'), Buffer.from(digest!, 'hex')])), field(Buffer.from(`${name}\0`, 'latin1'))];
+      if (sig) parts.push(field(sig));
+      const data = Buffer.concat(parts);
+      if (createHash('sha1').update(data).digest('hex') !== hash) continue;
+      lines.push(Buffer.from(`${l}\n`, 'latin1'));
+      entries.push(Buffer.concat([le32(Number(pcr)), Buffer.from(hash!, 'hex'), field(Buffer.from(template!)), field(data)]));
+    }
+  }
+  if (lines.length === 0) return undefined;
+  const fill = (items: Buffer[]): { bytes: Buffer; count: number } => {
+    const out: Buffer[] = [];
+    let size = 0;
+    for (let i = 0; size + items[i % items.length]!.length <= bytes; i++) {
+      out.push(items[i % items.length]!);
+      size += items[i % items.length]!.length;
+    }
+    return { bytes: Buffer.concat(out), count: out.length };
+  };
+  const a = fill(lines);
+  const b = fill(entries);
+  return { ascii: a.bytes, binary: b.bytes, asciiEntries: a.count, binaryEntries: b.count };
+}
+
+/** The most entries a binary list within `bytes` can hold: 33-byte entries of a one-letter unknown template with no data, each template hash valid. */
+function tinyImaEntries(bytes: number): { binary: Buffer; entries: number } {
+  const e = Buffer.concat([le32(10), createHash('sha1').update(Buffer.alloc(0)).digest(), le32(1), Buffer.from('x'), le32(0)]);
+  const n = Math.floor(bytes / e.length);
+  return { binary: Buffer.concat(Array<Buffer>(n).fill(e)), entries: n };
+}
+
+/** One run of a command: wall seconds, and where /usr/bin/time is there, CPU seconds and peak RSS (MB). */
+function commandUsage(args: string[]): string {
+  const timer = existsSync('/usr/bin/time') ? ['/usr/bin/time', '-f', '%U %S %M'] : [];
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(timer[0] ?? process.execPath, [...timer.slice(1), ...(timer.length ? [process.execPath] : []), ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 20 });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const exit = r.status === 0 ? '' : ` exit ${r.status ?? r.signal}`;
+  const m = timer.length ? /(\d+\.\d+) (\d+\.\d+) (\d+)\s*$/.exec(r.stderr) : null;
+  if (!m) return `${fmt(wall, 1)} s${exit}`;
+  return `${fmt(wall, 1)} s (cpu ${fmt(Number(m[1]) + Number(m[2]), 1)}), ${fmt(Number(m[3]) / 1024, 0)} MB${exit}`;
+}
+
 export default async function (): Promise<void> {
   const logs = ['imaevmutils_sample-binary_bios_measurements-pcrs-8-9.bin', 'tss_binary_measurements_hcrtm.bin', 'gotpmtools_gdc-host.bin'].map((f) => join(CORPUS, 'eventlogs', f));
   if (!existsSync(logs[0]!)) {
@@ -109,6 +186,28 @@ export default async function (): Promise<void> {
     rows.push(['parse + replay against a quote (sha256)', show(timeMs(() => replayImaAgainstQuote(parseImaList(ascii), q), 7)), show(timeMs(() => replayImaAgainstQuote(parseImaList(binary), q), 7))]);
     rows.push(['parse + check every SHA-1 template hash', show(timeMs(() => checkTemplateHashes(parseImaList(ascii)), 7)), show(timeMs(() => checkTemplateHashes(parseImaList(binary)), 7))]);
     table(rows);
+
+    // the CLI at the file cap: the largest lists it accepts, from real entries and from the smallest ones
+    const log = join(CORPUS, 'eventlogs', 'gotpmtools_gdc-host.bin');
+    const scaled = scaleCorpusIma(DEFAULT_FILE_CAP);
+    if (!scaled || !existsSync(log) || !existsSync(join(REPO, 'dist', 'bundle', 'main.js'))) {
+      console.log('\ncorpus or build not found: the 64 MiB CLI rows are skipped');
+      return;
+    }
+    const tiny = tinyImaEntries(DEFAULT_FILE_CAP);
+    const lists: [string, Buffer][] = [
+      [`real ima-ng/ima-sig entries, ASCII (${fmt(scaled.asciiEntries)} entries)`, scaled.ascii],
+      [`the same, binary (${fmt(scaled.binaryEntries)} entries)`, scaled.binary],
+      [`33-byte binary entries (${fmt(tiny.entries)}, the most the cap allows)`, tiny.binary],
+    ];
+    console.log(`\nvtpm-verify eventlog ${log.replace(/^.*\//, '')} --ima LIST at the ${fmt(DEFAULT_FILE_CAP / 1048576)} MiB file cap (one run each: wall, CPU, peak RSS)`);
+    const cli: (string | number)[][] = [['IMA list', 'human output', '--json']];
+    for (const [label, bytes] of lists) {
+      const file = join(dir, 'cap-list');
+      writeFileSync(file, bytes);
+      cli.push([label, commandUsage([BIN, 'eventlog', log, '--ima', file]), commandUsage([BIN, 'eventlog', log, '--ima', file, '--json'])]);
+    }
+    table(cli);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
