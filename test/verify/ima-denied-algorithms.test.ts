@@ -80,3 +80,27 @@ test('ima.denied: an fs-verity digest (ima-ngv2 "verity:sha256:") is not the fil
   assert.deepEqual(back.layers[0]!.ima!.entries.map((e) => e.digestType), ['ima', 'verity']);
   assertFail(evaluatePolicy(policy, { ...back, now: new Date() }), 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
 });
+
+test('ima.denied: an fs-verity entry relabelled ima-ng (or ima-sig) keeps its digest type, and still fails', () => {
+  // The template name is not in the template hash: whoever sends the list can call an ima-ngv2 entry ima-ng, whose
+  // d-ng field the kernel writes as "<alg>:" only. Its "verity:sha256:" prefix still says what the digest is of.
+  const content = 'the denied binary';
+  const verityDigest = sha('sha256', Buffer.concat([Buffer.from('fs-verity descriptor of '), Buffer.from(content)]));
+  const entry = (template: string, type: string, name: string, digest: Buffer, sig?: Buffer): string => {
+    const dng = Buffer.concat([Buffer.from(`${type}:sha256:\0`), digest]);
+    const nng = Buffer.from(`${name}\0`, 'latin1');
+    const parts = [le32(dng.length), dng, le32(nng.length), nng];
+    if (sig) parts.push(le32(sig.length), sig);
+    const data = Buffer.concat(parts);
+    return `10 ${sha('sha1', data).toString('hex')} ${template} ${type}:sha256:${digest.toString('hex')} ${name}${sig ? ` ${sig.toString('hex')}` : ''}`;
+  };
+  const listOf = (lines: string[]) => Buffer.from(lines.join('\n') + '\n');
+  const policy = denied([sha('sha256', content).toString('hex')]);
+  const bash = entry('ima-ngv2', 'ima', '/usr/bin/bash', sha('sha256', 'bash'));
+  for (const relabelled of [entry('ima-ng', 'verity', '/usr/local/bin/xmrig', verityDigest), entry('ima-sig', 'verity', '/usr/local/bin/xmrig', verityDigest, Buffer.from('0603', 'hex'))]) {
+    const ima = factsOf(listOf([bash, relabelled]), 'sha1');
+    const r = assertFail(evaluatePolicy(policy, input([{ ...vmLayer(), ima }])), 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
+    assert.match(r.message, /verity:sha256 digest/);
+    assert.equal(ima.entries[1]!.digestType, 'verity', relabelled);
+  }
+});

@@ -47,7 +47,9 @@ export function decodeFields(ids: readonly string[] | undefined, data: readonly 
         if (nul > 0 && prefix.endsWith(':')) {
           const parts = prefix.slice(0, -1).split(':');
           out.digestAlgorithm = parts[parts.length - 1]!;
-          if (id === 'd-ngv2' && parts.length > 1) out.digestType = parts[0]!;
+          // The kernel writes "<type>:<alg>:" only in d-ngv2, but a template name is not in the template hash: an
+          // ima-ngv2 entry relabelled ima-ng keeps its type here, or an fs-verity digest would pass for a content hash.
+          if (parts.length > 1) out.digestType = parts[0]!;
           out.digest = f.subarray(nul + 1);
           checkDigestSize(out.digestAlgorithm, out.digest.length, where, id);
         } else {
