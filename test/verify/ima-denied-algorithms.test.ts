@@ -104,3 +104,37 @@ test('ima.denied: an fs-verity entry relabelled ima-ng (or ima-sig) keeps its di
     assert.equal(ima.entries[1]!.digestType, 'verity', relabelled);
   }
 });
+
+test('ima: an ima-ng entry relabelled as the legacy "ima" template is refused (the kernel names at most 255 bytes there)', () => {
+  // A legacy entry's hash input is its 20-byte digest and its name zero-padded to 256 bytes: with a name of 256 bytes
+  // or more, any template data of 276 bytes or more reads as one. An ima-ng entry of a denied file at a long path
+  // (root chooses where it runs from) then replays as it did, with bytes of its own data as a SHA-1 "digest".
+  const content = 'the denied binary';
+  const path = `/tmp/${'a'.repeat(250)}/xmrig`;
+  const dng = Buffer.concat([Buffer.from('sha1:\0'), sha('sha1', content)]);
+  const nng = Buffer.from(`${path}\0`, 'latin1');
+  const data = Buffer.concat([le32(dng.length), dng, le32(nng.length), nng]);
+  const templateHash = sha('sha1', data).toString('hex');
+  const bash = (() => {
+    const d = Buffer.concat([Buffer.from('sha1:\0'), sha('sha1', 'bash')]);
+    const n = Buffer.from('/usr/bin/bash\0');
+    const td = Buffer.concat([le32(d.length), d, le32(n.length), n]);
+    return `10 ${sha('sha1', td).toString('hex')} ima-ng sha1:${sha('sha1', 'bash').toString('hex')} /usr/bin/bash`;
+  })();
+  const honest = `10 ${templateHash} ima-ng sha1:${sha('sha1', content).toString('hex')} ${path}`;
+  const policy = denied([sha('sha1', content).toString('hex')]);
+  assertFail(evaluatePolicy(policy, input([{ ...vmLayer(), ima: factsOf(Buffer.from(`${bash}\n${honest}\n`), 'sha1') }])), 'layer[0].ima.denied', 'POLICY_IMA_DENIED');
+
+  const relabelledAscii = Buffer.concat([Buffer.from(`${bash}\n10 ${templateHash} ima ${data.subarray(0, 20).toString('hex')} `), data.subarray(20), Buffer.from('\n')]);
+  // the binary list: pcr, template hash, name, then the legacy digest and a length-prefixed name
+  const binaryEntry = (name: string, digest: Buffer, rest: Buffer): Buffer => Buffer.concat([le32(10), Buffer.from(templateHash, 'hex'), le32(name.length), Buffer.from(name), digest, le32(rest.length), rest]);
+  const relabelledBinary = binaryEntry('ima', data.subarray(0, 20), data.subarray(20));
+  for (const [what, bytes] of [['ascii', relabelledAscii], ['binary', relabelledBinary]] as const) {
+    assert.throws(() => parseImaList(bytes), (e: Error & { code?: string }) => e.code === 'IMA_FIELD_INVALID' && /255/.test(e.message), what);
+  }
+  // a legacy name of up to 255 bytes is read as before
+  const name = `/${'b'.repeat(254)}`;
+  const legacyData = Buffer.concat([sha('sha1', 'x'), Buffer.from(name), Buffer.alloc(1)]);
+  const legacy = parseImaList(Buffer.from(`10 ${sha('sha1', legacyData).toString('hex')} ima ${sha('sha1', 'x').toString('hex')} ${name}\n`));
+  assert.equal(legacy.entries[0]!.fields.name, name);
+});

@@ -76,7 +76,12 @@ export function decodeFields(ids: readonly string[] | undefined, data: readonly 
 }
 
 /** The legacy "ima" template's hash input: digest, then the name zero-padded to 256 bytes. */
-export function legacyTemplateData(digest: Uint8Array, name: Uint8Array): { templateData: Buffer; digest: Buffer } {
+export function legacyTemplateData(digest: Uint8Array, name: Uint8Array, where: Record<string, unknown>): { templateData: Buffer; digest: Buffer } {
+  // The kernel names at most IMA_EVENT_NAME_LEN_MAX (255) bytes here (a longer path gives its last component), so
+  // the hash input is always digest + 256 bytes. A longer name would make any template data of 276 bytes or more
+  // read as a legacy entry: an ima-ng entry relabelled "ima" would replay as it did, with a "digest" cut from its
+  // own bytes, and pass ima.denied.
+  if (name.length >= LEGACY_NAME_FIELD_BYTES) throw fieldError(where, 'n', `a legacy "ima" name has at most ${LEGACY_NAME_FIELD_BYTES - 1} bytes, not ${name.length}`);
   const templateData = Buffer.alloc(digest.length + Math.max(name.length, LEGACY_NAME_FIELD_BYTES));
   templateData.set(digest, 0);
   templateData.set(name, digest.length);
@@ -101,7 +106,7 @@ export function buildLegacyTemplate(hashHex: string, digestHex: string, name: st
   const digest = Buffer.from(digestHex, 'hex');
   if (digest.length * 2 !== digestHex.length) throw fieldError(where, 'd', 'not hex');
   const nameBytes = Buffer.from(name, 'latin1');
-  const built = legacyTemplateData(digest, nameBytes);
+  const built = legacyTemplateData(digest, nameBytes, where);
   const templateHash = Buffer.from(hashHex, 'hex');
   return { templateData: built.templateData, templateHash: templateHash.length * 2 === hashHex.length ? templateHash : undefined, fields: { digest: built.digest, digestAlgorithm: digest.length === 16 ? 'md5' : 'sha1', name: nameBytes.toString('utf8') } };
 }

@@ -241,7 +241,7 @@ function readBinaryEntry(r: TpmReader, index: number, offset: number, caps: ImaC
     const len = r.u32le('filename length');
     if (len > caps.maxTemplateDataBytes) throw new ParseError('IMA_TOO_LARGE', `IMA entry ${index}: filename length ${len} is above the cap`, { ...where, len });
     const name = r.bytes(len, 'filename');
-    const legacy = legacyTemplateData(digest, name);
+    const legacy = legacyTemplateData(digest, name, where);
     templateData = legacy.templateData;
     fieldData.push(legacy.digest, name);
   } else {
