@@ -22,6 +22,8 @@ export interface LogsToVerify {
   /** absolute index of the first IMA entry when `ima` is a partial list */
   imaFirstEntryIndex?: number;
   quirks?: ReplayAgainstQuoteOptions['quirks'];
+  /** ParseImaOptions.checkMemory, for a list the caller's memory may not hold */
+  imaCheckMemory?: (entries: number) => void;
 }
 
 export interface LogsVerification {
@@ -51,7 +53,10 @@ export function verifyLogsAgainstQuote(logs: LogsToVerify, verifiedPcrs: PcrValu
     out.bootFacts = extractBootFacts(r.verified);
   }
   if (logs.ima) {
-    const list = parseImaList(logs.ima, logs.imaFirstEntryIndex !== undefined ? { firstEntryIndex: logs.imaFirstEntryIndex } : {});
+    const list = parseImaList(logs.ima, {
+      ...(logs.imaFirstEntryIndex !== undefined ? { firstEntryIndex: logs.imaFirstEntryIndex } : {}),
+      ...(logs.imaCheckMemory ? { checkMemory: logs.imaCheckMemory } : {}),
+    });
     const r = replayImaAgainstQuote(list, verifiedPcrs, logs.imaState ? { from: logs.imaState } : {});
     out.ima = r;
     out.checks.push(...r.checks);

@@ -1,6 +1,7 @@
 // The real `vtpm-verify eventlog` binary: JSON envelope, human output, exit codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +134,37 @@ test('eventlog --ima: an empty IMA list parses (0 entries, exit 0) but says why 
     assert.ok(json.json!.result.ima.notes.some((n: string) => /boot_aggregate/.test(n) && /securityfs/.test(n)), JSON.stringify(json.json!.result.ima.notes));
     const human = await runCli(['eventlog', join(dir, 'log.bin'), '--ima', join(dir, 'empty.ima')]);
     assert.match(human.stdout, /0 entries[^\n]*\n\s+note: the list has no entries, but a kernel's list always begins with boot_aggregate/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('eventlog --ima: a list the heap cannot hold is IMA_TOO_LARGE (exit 2, the heap and how to raise it), not V8 ending the process out of memory', async () => {
+  // 300,000 binary entries of 33 bytes (a one-letter template with no data: the most entries per byte) in a
+  // 10 MB file: node with a 128 MB heap ran out parsing them with --json (exit 134, no envelope)
+  const entry = Buffer.alloc(33);
+  entry.writeUInt32LE(10, 0);
+  createHash('sha1').update(Buffer.alloc(0)).digest().copy(entry, 4);
+  entry.writeUInt32LE(1, 24);
+  entry[28] = 0x78;
+  entry.writeUInt32LE(0, 29);
+  const log = new EventLogWriter({ banks: ['sha256'] }).addVariable(7, EV.EFI_VARIABLE_DRIVER_CONFIG, '8be4df61-93ca-11d2-aa0d-00e098032b8c', 'SecureBoot', Buffer.from([1])).toBytes();
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-eventlog-'));
+  try {
+    writeFileSync(join(dir, 'log.bin'), log);
+    writeFileSync(join(dir, 'big.ima'), Buffer.concat(Array<Buffer>(300_000).fill(entry)));
+    const small = { env: { NODE_OPTIONS: '--max-old-space-size=128' } };
+    for (const json of [true, false]) {
+      const run = await runCli(['eventlog', join(dir, 'log.bin'), '--ima', join(dir, 'big.ima'), ...(json ? ['--json'] : [])], small);
+      assert.equal(run.code, 2, `--json ${json}: ${run.stderr.slice(0, 300)}`);
+      const message = json ? run.json!.error!.message : run.stderr;
+      assert.match(message, /IMA list does not fit the memory node may use here: after \d+ entries the heap holds \d+ MB of its \d+ MB limit.*--max-old-space-size=/);
+      if (json) assert.deepEqual([run.json!.error!.code, run.json!.error!.details.cap], ['IMA_TOO_LARGE', 'memory']);
+    }
+    // node's default heap holds it
+    const run = await runCli(['eventlog', join(dir, 'log.bin'), '--ima', join(dir, 'big.ima'), '--json']);
+    assert.equal(run.code, 0, run.stderr.slice(0, 300));
+    assert.equal(run.json!.result.ima.entryCount, 300_000);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

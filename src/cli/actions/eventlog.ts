@@ -20,11 +20,14 @@ import type { EventContent } from '../../eventlog/decode/content.js';
 import type { LogEvent, UnverifiedEventLog } from '../../eventlog/types.js';
 import type { ImaEntry, UnverifiedImaList } from '../../eventlog/ima/types.js';
 import type { CommandOutcome, Style } from '../output.js';
+import { imaMemoryCheck } from '../memory-check.js';
 
 export interface EventlogOptions {
   file: string;
   ima?: string | undefined;
   verbose?: boolean;
+  /** --json: the output holds an object per IMA entry (a larger share of memory) */
+  json?: boolean;
 }
 
 const IMA_BANKS: HashName[] = ['sha1', 'sha256'];
@@ -176,7 +179,7 @@ export async function runEventlog(opts: EventlogOptions): Promise<CommandOutcome
   const pcrs = replayEventLog(log);
   let ima: ImaSummary | undefined;
   if (opts.ima) {
-    const list = parseImaList(readInputFile(opts.ima, 'IMA list'));
+    const list = parseImaList(readInputFile(opts.ima, 'IMA list'), { checkMemory: imaMemoryCheck(opts.json ? 'json' : 'text') });
     // The format allows an empty list (an incremental one), but the kernel's whole list always
     // begins with boot_aggregate: an empty file is most often a copy that went wrong.
     if (list.entries.length === 0) list.notes.push(EMPTY_IMA_NOTE);

@@ -26,9 +26,10 @@ Example:
       --ima /sys/kernel/security/ima/ascii_runtime_measurements --json`,
     )
     .action(async (file: string, opts: Record<string, unknown>) => {
-      await runner(globalsFrom(opts), async () => {
+      const globals = globalsFrom(opts);
+      await runner(globals, async () => {
         const m = await import('../actions/eventlog.js');
-        return m.runEventlog({ file, ima: typeof opts['ima'] === 'string' ? opts['ima'] : undefined, verbose: opts['verbose'] === true });
+        return m.runEventlog({ file, ima: typeof opts['ima'] === 'string' ? opts['ima'] : undefined, verbose: opts['verbose'] === true, json: globals.json });
       });
     });
 };

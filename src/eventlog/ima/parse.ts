@@ -23,7 +23,16 @@ export interface ParseImaOptions {
   /** absolute index of the first entry, for incremental lists (Keylime's ima_ml_entry) */
   firstEntryIndex?: number;
   caps?: Partial<ImaCaps>;
+  /**
+   * Called with the count of entries parsed so far, every MEMORY_CHECK_EVERY
+   * entries: it may throw (a typed error) to stop a list that would not fit
+   * the memory the caller has (the CLI's heap), before the process runs out.
+   */
+  checkMemory?: (entries: number) => void;
 }
+
+/** How often (in entries) ParseImaOptions.checkMemory is called. */
+export const MEMORY_CHECK_EVERY = 1 << 13;
 
 /** pcr + SHA-1 template hash + template name length */
 const BINARY_HEADER_BYTES = 28;
@@ -89,6 +98,7 @@ function parseAscii(text: string, opts: ParseImaOptions, skippedBom = false): Un
     if (entries.length >= caps.maxEntries) {
       throw new ParseError('IMA_TOO_LARGE', `the IMA list has more than ${caps.maxEntries} entries (the cap)`, { line: lineNo, cap: caps.maxEntries });
     }
+    if (opts.checkMemory && entries.length % MEMORY_CHECK_EVERY === 0 && entries.length > 0) opts.checkMemory(entries.length);
     entries.push(parseAsciiLine(line, lineNo, first + entries.length));
   }
   return { trust: 'unverified', format: 'ascii', entries, firstEntryIndex: first, trailingBytes: 0, notes: skippedBom ? [BOM_NOTE] : [] };
@@ -183,6 +193,7 @@ export function parseImaBinary(bytes: Uint8Array, opts: ParseImaOptions = {}): U
     if (entries.length >= caps.maxEntries) {
       throw new ParseError('IMA_TOO_LARGE', `the IMA list has more than ${caps.maxEntries} entries (the cap)`, { entry: first + entries.length, cap: caps.maxEntries });
     }
+    if (opts.checkMemory && entries.length % MEMORY_CHECK_EVERY === 0 && entries.length > 0) opts.checkMemory(entries.length);
     const offset = r.offset;
     const index = first + entries.length;
     try {
