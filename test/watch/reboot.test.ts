@@ -4,7 +4,7 @@
 // back to 0, Clock back to its last NV save) is accepted through the whole
 // `attest --state` path: the real CLI, live evidence, the real state file.
 // The pure rules are tested in test/state; this is end to end.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { NV_CLOCK_UPDATE_INTERVAL_MS } from '../../src/simulator/soft-tpm.js';
@@ -13,17 +13,25 @@ import { startSimulator } from '../../src/simulator/start.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../state/tmp.js';
 
-test('a vTPM reboot (resetCount up, restartCount and Clock reset) is accepted end to end with a state file; a real rollback afterwards is not', { timeout: 120_000 }, async (t) => {
-  // Clock in the middle of an NV save interval: the unorderly reboot falls back to its start, below every earlier reading
-  const sim = await startSimulator({ topology: SCENARIO_TOPOLOGY, migrationController: true, clock: 1000 * NV_CLOCK_UPDATE_INTERVAL_MS + NV_CLOCK_UPDATE_INTERVAL_MS / 2 });
+type AttestRun = Awaited<ReturnType<typeof runCli>>;
+
+/** A simulated platform, and `attest --state` of its VM against one state file (the JSON envelope asserted). */
+async function attesting(t: TestContext, options: Parameters<typeof startSimulator>[0]) {
+  const sim = await startSimulator(options);
   t.after(() => sim.close());
   const state = join(tempDir(t), 'state.db');
-  const attest = async () => {
+  const attest = async (): Promise<AttestRun> => {
     const run = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--state', state, '--json']);
     assert.ok(run.json, run.stderr);
     return run;
   };
-  const clockOf = (run: Awaited<ReturnType<typeof attest>>) => run.json!.result.layers[0].clockInfo as { clock: string; resetCount: number; restartCount: number; safe: boolean };
+  const clockOf = (run: AttestRun) => run.json!.result.layers[0].clockInfo as { clock: string; resetCount: number; restartCount: number; safe: boolean };
+  return { sim, state, attest, clockOf };
+}
+
+test('a vTPM reboot (resetCount up, restartCount and Clock reset) is accepted end to end with a state file; a real rollback afterwards is not', { timeout: 120_000 }, async (t) => {
+  // Clock in the middle of an NV save interval: the unorderly reboot falls back to its start, below every earlier reading
+  const { sim, state, attest, clockOf } = await attesting(t, { topology: SCENARIO_TOPOLOGY, migrationController: true, clock: 1000 * NV_CLOCK_UPDATE_INTERVAL_MS + NV_CLOCK_UPDATE_INTERVAL_MS / 2 });
 
   const first = await attest();
   assert.equal(first.code, 0, first.json!.result.reason);
@@ -63,15 +71,7 @@ test('old vTPM state restored and rebooted until its resetCount passes the last 
   // The attacker holds the vTPM's state files: it restores a backup and reboots the copy (orderly, so safe = 1) once
   // more than the VM rebooted since the backup. resetCount then goes up, and every other rule compares nothing across
   // a reboot: TRUSTED, no finding. A TPM keeps its Clock across reboots, so the Clock below the last reading gives it away.
-  const sim = await startSimulator({ topology: SCENARIO_TOPOLOGY, migrationController: true });
-  t.after(() => sim.close());
-  const state = join(tempDir(t), 'state.db');
-  const attest = async () => {
-    const run = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--state', state, '--json']);
-    assert.ok(run.json, run.stderr);
-    return run;
-  };
-  const clockOf = (run: Awaited<ReturnType<typeof attest>>) => run.json!.result.layers[0].clockInfo as { clock: string; resetCount: number; restartCount: number; safe: boolean };
+  const { sim, attest, clockOf } = await attesting(t, { topology: SCENARIO_TOPOLOGY, migrationController: true });
   const m = sim.migrations!;
   assert.equal((await attest()).code, 0);
   const backup = m.backup('vm');
