@@ -123,6 +123,7 @@ export interface HistoryEntry {
   verdict: string;
   platformPath: string[] | null;
   findings: unknown[];
+  /** the stored result, parsed; undefined when history() was asked for none (results: false) */
   result: unknown;
 }
 
@@ -924,8 +925,11 @@ export class StateStore {
     }
   }
 
-  /** Results, newest first. */
-  history(filter: HistoryFilter = {}, opts: { maxText?: number } = {}): HistoryEntry[] {
+  /**
+   * Results, newest first. `results: false` leaves each entry's `result` undefined: the stored result is not
+   * inflated nor parsed (a listing that shows only the columns kept beside it), and counts nothing toward `maxText`.
+   */
+  history(filter: HistoryFilter = {}, opts: { maxText?: number; results?: boolean } = {}): HistoryEntry[] {
     const maxText = opts.maxText ?? MAX_HISTORY_TEXT;
     const prefix = filter.instance?.toLowerCase();
     checkInput(prefix === undefined || (prefix.length > 0 && prefix.length <= 64 && HEX_RE.test(prefix)), 'instance filter', filter.instance);
@@ -943,7 +947,7 @@ export class StateStore {
         ...(filter.run !== undefined && { run: filter.run }),
         limit,
       }) as ResultRow[];
-      return this.entriesOf(rows, maxText);
+      return this.entriesOf(rows, maxText, opts.results !== false);
     });
   }
 
@@ -960,7 +964,7 @@ export class StateStore {
     for (const row of rows) yield this.read('read history', () => this.entriesOf([row], MAX_HISTORY_TEXT)[0]!);
   }
 
-  private entriesOf(rows: ResultRow[], maxText: number): HistoryEntry[] {
+  private entriesOf(rows: ResultRow[], maxText: number, withResults = true): HistoryEntry[] {
     const dictionaries = new Map<number, Buffer | null>();
     // Each result inflates to at most 96 MiB; what one command reads in all is bounded too,
     // or a small crafted file (or a --limit of thousands of results) exhausts the heap.
@@ -976,7 +980,7 @@ export class StateStore {
       if (r.findings.length > MAX_STORED_JSON_CHARS) throw corrupt(this.path, 'result findings');
       if (r.platform_path !== null && r.platform_path.length > MAX_STORED_JSON_CHARS) throw corrupt(this.path, 'platform path');
       textBytes += (typeof r.findings === 'string' ? r.findings.length : 0) + (typeof r.platform_path === 'string' ? r.platform_path.length : 0);
-      const text = textBytes > maxText ? '' : this.resultText(r, dictionaries);
+      const text = !withResults || textBytes > maxText ? '' : this.resultText(r, dictionaries);
       if (text.length > MAX_STORED_JSON_CHARS) throw corrupt(this.path, `result (id ${r.id}: longer than any result written)`);
       textBytes += text.length;
       if (textBytes > maxText) {
@@ -993,7 +997,7 @@ export class StateStore {
         verdict: r.verdict,
         platformPath: r.platform_path === null ? null : parsePath(r.platform_path, this.path),
         findings,
-        result: parseJson(text, this.path, 'result'),
+        result: withResults ? parseJson(text, this.path, 'result') : undefined,
       };
     });
   }

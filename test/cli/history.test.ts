@@ -374,3 +374,20 @@ test('history --verbose gives the message of each finding attest --state recorde
   const line = r.stdout.split('\n').find((l) => l.trimStart().startsWith('QUOTE_PCR_DIGEST_MISMATCH:'));
   assert.equal(line?.trim(), `QUOTE_PCR_DIGEST_MISMATCH: ${failed.message}`);
 });
+
+test('the terminal listing does not read the stored results (only --json and --verbose show them): a damaged one is not inflated for it', async (t) => {
+  const file = await prepare(tempDir(t));
+  // the newest result's stored blob replaced by bytes that inflate to nothing: reading it is STATE_CORRUPT
+  const db = new Database(file);
+  db.prepare(`UPDATE result SET blob = ? WHERE id = (SELECT max(id) FROM result)`).run(Buffer.from([0xff, 0x00, 0x13, 0x37]));
+  db.close();
+  const listing = await runCli(['history', '--state', file]);
+  assert.equal(listing.code, 0, listing.stderr);
+  assert.match(listing.stdout.split('\n')[2]!, /^2026-11-26 12:02:00 {2}untrusted {2}3f2a91c0… .* {2}CLOCK_WENT_BACK$/);
+  assert.equal(listing.stdout.trimEnd().split('\n').length, 5);
+  for (const shown of [['--json'], ['--verbose']]) {
+    const r = await runCli(['history', '--state', file, ...shown]);
+    assert.equal(r.code, 3, `${shown}: ${r.stdout}${r.stderr}`);
+    assert.match(shown[0] === '--json' ? r.json?.error?.code ?? '' : r.stderr, /STATE_CORRUPT/);
+  }
+});

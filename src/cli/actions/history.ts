@@ -23,6 +23,8 @@ export interface HistoryOptions {
   /** with --runs: only the runs of this inventory file */
   inventory?: string | undefined;
   verbose: boolean;
+  /** the stored results are shown (--json, and --verbose, whose finding messages are in them): when false they are not read */
+  results?: boolean | undefined;
   /** ms since the epoch, for relative --since; default Date.now() */
   now?: number;
 }
@@ -121,7 +123,7 @@ export async function runHistory(opts: HistoryOptions): Promise<CommandOutcome> 
     if (run !== undefined && !store.auditRun(run)) {
       throw new UsageError('STATE_RUN_NOT_FOUND', `no audit run ${run} in ${stateFile}: history --runs lists the runs it holds (prune removes old ones)`, { path: stateFile, run });
     }
-    const entries = store.history({ ...(instance && { instance }), ...(since !== undefined && { since }), ...(run !== undefined && { run }), limit });
+    const entries = store.history({ ...(instance && { instance }), ...(since !== undefined && { since }), ...(run !== undefined && { run }), limit }, { results: opts.results !== false });
     result = {
       stateFile,
       filter: { instance: instance ?? null, since: since === undefined ? null : new Date(since).toISOString(), limit, ...(run !== undefined && { run }) },

@@ -50,6 +50,8 @@ Exit codes: 0 listed (whatever the verdicts), 2 bad option or no state file, 3 s
         run: opts['run'] as string | undefined,
         inventory: opts['inventory'] as string | undefined,
         verbose: opts['verbose'] === true,
+        // the terminal listing shows the columns stored beside each result: only --json and --verbose read the results
+        results: opts['json'] === true || opts['verbose'] === true,
       });
     }),
   );
