@@ -189,6 +189,12 @@ const V8_RUN_LABELS = `
 ALTER TABLE audit_run ADD COLUMN label TEXT;
 `;
 
+const V9_RUN_TIME_INDEX = `
+-- A run's results by time (history --run): result_by_run is ordered by URL, so the newest 50 of a run
+-- read every one of its rows to sort them; this index gives them in order, without reading a row.
+CREATE INDEX result_by_run_time ON result (run_id, time);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'identities, readings, results', up: (db) => db.exec(V1_TABLES) },
   {
@@ -205,6 +211,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, description: 'results stored compressed, against a dictionary per audit run', up: (db) => db.exec(V6_RESULT_DICTIONARY) },
   { version: 7, description: "which AKs are an instance's own (hosting evidence)", up: (db) => db.exec(V7_ACCEPTED_KEYS) },
   { version: 8, description: 'the run label of an audit run', up: (db) => db.exec(V8_RUN_LABELS) },
+  { version: 9, description: "a run's results indexed by time, for history --run", up: (db) => db.exec(V9_RUN_TIME_INDEX) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -230,10 +230,10 @@ const HEX_RE = /^[0-9a-f]+$/;
 /**
  * The history query for the filters given: only those set are in the WHERE clause, as conditions an index
  * answers, so that a filter reads its rows and not the history around them. A run's results are found through
- * result_by_run, an instance (or a prefix: a range of the lowercase hex ids, "3f2a" to "3f2ag") through
+ * result_by_run_time (in time order), an instance (or a prefix: a range of the lowercase hex ids, "3f2a" to "3f2ag") through
  * result_by_instance, a time range through result_by_time. The newest `limit` ids are chosen from the index
  * alone and only their rows read: the rows hold the whole result, and sorting every matching row for ORDER BY
- * read them all (a run's 10,000 results to show 50). Exported for the tests, which check the plans.
+ * read them all. Exported for the tests, which check the plans.
  */
 export function historyQuery(filters: { prefix: boolean; since: boolean; until: boolean; run: boolean }): string {
   const where = [

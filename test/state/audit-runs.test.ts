@@ -30,8 +30,8 @@ test('a version-4 file opens at the current version: its results kept, in no run
 
   const s = await openState(file, { create: false });
   t.after(() => s.close());
-  assert.equal(SCHEMA_VERSION, 8);
-  assert.equal(s.schemaVersion, 8);
+  assert.equal(SCHEMA_VERSION, 9);
+  assert.equal(s.schemaVersion, 9);
   const [old] = s.history();
   assert.deepEqual([old!.target, old!.runId], ['https://old.example', null]);
   assert.deepEqual(s.auditRuns(), []);

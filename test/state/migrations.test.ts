@@ -9,7 +9,7 @@ import { openState } from '../../src/state/index.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from '../../src/state/schema.js';
 import { assertRejectsCode, assertThrowsCode } from '../helpers/assert.js';
 import { P, Q, T0 } from './reading.js';
-import { tempDir } from './tmp.js';
+import { stateFileAtVersion, tempDir } from './tmp.js';
 
 const X = '3'.repeat(64);
 const AK = '000b' + 'cd'.repeat(32);
@@ -147,6 +147,7 @@ test('a version-6 file opens at the current version: the AKs it has seen are its
   // back to version 6, as that release left it
   const db = new Database(file);
   db.exec('ALTER TABLE tpm_identity DROP COLUMN hosting');
+  db.exec('DROP INDEX result_by_run_time');
   db.exec('ALTER TABLE audit_run DROP COLUMN label');
   db.pragma('user_version = 6');
   db.close();
@@ -156,18 +157,19 @@ test('a version-6 file opens at the current version: the AKs it has seen are its
   assert.deepEqual(s.instanceKeys(X), [ak]);
 });
 
-test('a version-7 file opens at version 8: its audit runs have no run label, a new run records one', async (t) => {
+test('a version-7 file opens at the current version: its audit runs have no run label, a new run records one', async (t) => {
   const file = join(tempDir(t), 'v7.db');
   const first = await openState(file);
   const old = first.beginAuditRun({ startedAt: T0, inventory: '/config/fleet.yaml', shard: '0/2', planned: 3 });
   first.close();
   const db = new Database(file);
+  db.exec('DROP INDEX result_by_run_time');
   db.exec('ALTER TABLE audit_run DROP COLUMN label');
   db.pragma('user_version = 7');
   db.close();
   const s = await openState(file);
   t.after(() => s.close());
-  assert.equal(s.schemaVersion, 8);
+  assert.equal(s.schemaVersion, SCHEMA_VERSION);
   const now = s.beginAuditRun({ startedAt: T0 + 1000, inventory: '/config/fleet.yaml', shard: '0/2', planned: 3, label: 'audit-29001234' });
   assert.equal(s.auditRun(old)?.label, null);
   assert.equal(s.auditRun(now)?.label, 'audit-29001234');
@@ -180,6 +182,7 @@ test('a trigger that could change a migration\'s writes is refused before the mi
   first.close();
   const db = new Database(file);
   db.exec('ALTER TABLE tpm_identity DROP COLUMN hosting');
+  db.exec('DROP INDEX result_by_run_time');
   db.exec('ALTER TABLE audit_run DROP COLUMN label');
   db.pragma('user_version = 6');
   // a trigger fires on a migration's own writes too: the migration must not run while it is there
@@ -189,4 +192,23 @@ test('a trigger that could change a migration\'s writes is refused before the mi
   const after = new Database(file, { readonly: true });
   t.after(() => after.close());
   assert.equal(after.pragma('user_version', { simple: true }), 6, 'not migrated');
+});
+
+test('a version-8 file opens at version 9: its runs\' results are indexed by time, and history --run lists them newest first', async (t) => {
+  const file = join(tempDir(t), 'v8.db');
+  const db = stateFileAtVersion(file, 8);
+  const run = Number(db.prepare(`INSERT INTO audit_run (started_at, finished_at, inventory, shard, planned, exit_code) VALUES (?, ?, '/fleet.yaml', NULL, 3, 0)`).run(T0, T0 + 9).lastInsertRowid);
+  // URL order is not time order: the listing follows time
+  for (const [target, at] of [['https://a.example', 3], ['https://b.example', 1], ['https://c.example', 2]] as const) {
+    db.prepare(`INSERT INTO result (time, target, instance_id, verdict, findings, platform_path, blob, run_id) VALUES (?, ?, NULL, 'trusted', '[]', NULL, '{}', ?)`).run(T0 + at, target, run);
+  }
+  db.close();
+  const s = await openState(file, { create: false });
+  t.after(() => s.close());
+  assert.equal(s.schemaVersion, 9);
+  assert.deepEqual(s.history({ run }).map((e) => e.target), ['https://a.example', 'https://c.example', 'https://b.example']);
+  assert.deepEqual(s.history({ run, limit: 1 }).map((e) => e.target), ['https://a.example']);
+  const check = new Database(file, { readonly: true });
+  t.after(() => check.close());
+  assert.deepEqual((check.pragma('index_info(result_by_run_time)') as { name: string }[]).map((c) => c.name), ['run_id', 'time']);
 });

@@ -132,8 +132,8 @@ test('a version-5 file opens at the current version: its text results still read
 
   const s = await openState(file, { create: false });
   t.after(() => s.close());
-  assert.equal(SCHEMA_VERSION, 8);
-  assert.equal(s.schemaVersion, 8);
+  assert.equal(SCHEMA_VERSION, 9);
+  assert.equal(s.schemaVersion, 9);
   const fresh = JSON.stringify(resultOf(2));
   s.appendResult({ time: T0 + 1, target: 'https://new.example/', verdict: 'trusted', resultJson: fresh, runId: run });
   const byTarget = new Map(s.history({ run }).map((e) => [e.target, e.result]));
