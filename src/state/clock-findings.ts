@@ -13,14 +13,20 @@
 //   - within one (resetCount, restartCount), clock never goes back (it is only
 //     ever set forward, and TPM2_ClockSet refuses values above
 //     0xFFFF000000000000, so the u64 clock cannot wrap: no wrap handling);
-//   - across a TPM Reset or Restart the clock does not start over either: Clock
-//     is kept in NV (TPM2 Part 1, Clock; the reference code's TimePowerOn clears
-//     only Time), and the one way it falls back is an unorderly shutdown, which
-//     the TPM reports as safe = 0 until Clock passes every value it reported
-//     (TPM2_Clear zeroes it too, and resetCount with it). So a reading with
-//     safe = 1 whose clock is lower than an earlier one of the same TPM is a
-//     rollback whatever the counters say: old vTPM state restored, then
-//     rebooted until its resetCount passed the last one seen.
+//   - across a TPM Restart/Resume (restartCount up within one resetCount) the
+//     clock does not start over: a Restart needs an orderly TPM2_Shutdown(STATE),
+//     which saves Clock (libtpms too; Startup(STATE) after an unorderly stop
+//     fails), so a Restart reading with safe = 1 whose clock is lower than
+//     the last one is a rollback;
+//   - across a TPM Reset (resetCount up) the clock is NOT compared. The spec
+//     says Clock survives in NV and an unorderly shutdown shows as safe = 0,
+//     but libtpms (swtpm, every QEMU/libvirt vTPM) does not write its state
+//     when only Clock changed (Time.c, TimeClockUpdate), so after a crash, a
+//     VM killed or a guest reset without TPM2_Shutdown Clock falls back to the
+//     last write, possibly hours, and safe is 1 again at once or once Clock
+//     passes the next 2^22 ms boundary (libtpms 0.9.2, measured). That is
+//     exactly what old state restored and rebooted past the last resetCount
+//     looks like, so the clock cannot tell the two apart.
 // "b follows a" is that order; a reading that does not follow the last one is
 // a regression, reported with the most specific code (reset, restart, clock).
 //
@@ -121,14 +127,13 @@ export type Step = 'forward' | 'reset-decreased' | 'restart-decreased' | 'clock-
 /** Whether `cur` can follow `prev` on one genuine TPM, or how it regresses. */
 export function step(prev: ClockInfo, cur: ClockInfo): Step {
   const reset = serialCompare(prev.resetCount, cur.resetCount);
+  if (reset > 0) return 'forward'; // TPM Reset: libtpms may fall back to its last state write with safe = 1 (see above)
   if (reset < 0) return 'reset-decreased';
-  if (reset === 0) {
-    const restart = serialCompare(prev.restartCount, cur.restartCount);
-    if (restart < 0) return 'restart-decreased';
-    if (restart === 0) return cur.clock >= prev.clock ? 'forward' : 'clock-back';
-  }
-  // A TPM Reset (restartCount starts over) or Restart/Resume: Clock continues from NV. Only an unorderly shutdown
-  // takes it back, and the TPM then says safe = 0; safe = 1 means no greater Clock was ever reported.
+  const restart = serialCompare(prev.restartCount, cur.restartCount);
+  if (restart < 0) return 'restart-decreased';
+  if (restart === 0) return cur.clock >= prev.clock ? 'forward' : 'clock-back';
+  // TPM Restart/Resume: Clock was saved by the TPM2_Shutdown(STATE) it needs. Only an unorderly shutdown takes it
+  // back, and a Restart cannot follow one.
   return cur.clock >= prev.clock || !cur.safe ? 'forward' : 'clock-back-safe';
 }
 
@@ -257,7 +262,7 @@ export function assessClock(id: ClockIdentity, state: ClockState | undefined, r:
     case 'clock-back-safe':
       finding(
         'CLOCK_WENT_BACK',
-        `clock went back from ${p.clock} to ${c.clock} ms across a TPM ${p.resetCount === c.resetCount ? 'Restart' : 'Reset'} (resetCount ${p.resetCount} to ${c.resetCount}, restartCount ${p.restartCount} to ${c.restartCount}) while the quote says safe = 1: a TPM keeps its Clock across reboots, so old vTPM state was restored and rebooted${firmwareNote}`,
+        `clock went back from ${p.clock} to ${c.clock} ms across a TPM Restart (restartCount ${p.restartCount} to ${c.restartCount} within resetCount ${c.resetCount}) while the quote says safe = 1: the TPM2_Shutdown(STATE) a Restart needs saves Clock, so old vTPM state was restored and restarted${firmwareNote}`,
         context,
       );
       break;

@@ -20,7 +20,7 @@ export const STATE_FINDING_CODES = {
   },
   CLOCK_WENT_BACK: {
     kind: 'verification',
-    summary: 'the TPM clock is lower than last seen, within one (resetCount, restartCount) or, with safe = 1, across a reboot (a TPM keeps Clock across resets): vTPM state was rolled back',
+    summary: 'the TPM clock is lower than last seen, within one (resetCount, restartCount) or, with safe = 1, across a TPM Restart (Clock is saved by the TPM2_Shutdown(STATE) it needs): vTPM state was rolled back',
   },
   CLOCK_NOT_SAFE: {
     kind: 'verification',

@@ -77,21 +77,37 @@ test('a restart within one resetCount (restartCount up, Clock continuing) is acc
   );
 });
 
-test('CLOCK_WENT_BACK: old vTPM state restored and rebooted (or restarted) past the counters last seen, its Clock lower with safe = 1', () => {
-  // A TPM keeps Clock across a Reset or Restart (NV); only an unorderly shutdown takes it back, and then safe = 0.
-  // Restoring a backup and rebooting it until its resetCount passes the last one seen gave no finding at all.
+test('CLOCK_WENT_BACK: old vTPM state restored and restarted past the restartCount last seen, its Clock lower with safe = 1', () => {
+  // A Restart needs an orderly TPM2_Shutdown(STATE), which saves Clock: a lower Clock with safe = 1 is a restore.
   const { codes, findings } = run([
-    { clock: 900_000, reset: 2, restart: 0, at: 0 },
-    { clock: 600_000, reset: 3, restart: 0, at: 300 },
+    { clock: 50_000, reset: 2, restart: 0, at: 0 },
+    { clock: 40_000, reset: 2, restart: 1, at: 100 },
   ]);
   assert.deepEqual(codes, [[], ['CLOCK_WENT_BACK']]);
-  assert.match(findings[1]![0]!.message, /from 900000 to 600000 ms across a TPM Reset .*safe = 1/);
+  assert.match(findings[1]![0]!.message, /from 50000 to 40000 ms across a TPM Restart .*safe = 1/);
+});
+
+test('swtpm (libtpms 0.9.2) after an unorderly reset: Clock back to its last state write with safe = 1 is accepted', () => {
+  // Measured: swtpm ran ~3.4 hours of Clock, was killed (or reset with CMD_INIT, as QEMU does on a guest reset)
+  // without TPM2_Shutdown, and came back with Clock at its last state write: libtpms does not write its state when
+  // only Clock changed (Time.c, TimeClockUpdate). It said safe = yes at once, and again once Clock passed the next
+  // 2^22 ms boundary, still below the last Clock it reported. An honest crash; nothing to report.
   assert.deepEqual(
     run([
-      { clock: 50_000, reset: 2, restart: 0, at: 0 },
-      { clock: 40_000, reset: 2, restart: 1, at: 100 },
+      { clock: 2_336_729, reset: 2, restart: 0, at: 0 },
+      { clock: 12_352_747, reset: 2, restart: 0, at: 100 },
+      { clock: 2_636_241, reset: 3, restart: 0, at: 200 },
+      { clock: 7_649_956, reset: 3, restart: 0, at: 300 },
     ]).codes,
-    [[], ['CLOCK_WENT_BACK']],
+    [[], [], [], []],
+  );
+  assert.deepEqual(
+    run([
+      { clock: 10_327_137, reset: 1, restart: 0, at: 0 },
+      { clock: 18_506, reset: 2, restart: 0, at: 100 },
+      { clock: 5_030_954, reset: 2, restart: 0, at: 200 },
+    ]).codes,
+    [[], [], []],
   );
 });
 
@@ -293,7 +309,7 @@ test('readings no verified quote can produce are a bug of the caller', () => {
 test('step() names the most specific regression', () => {
   const c = (clock: number, resetCount: number, restartCount: number) => ({ clock: BigInt(clock), resetCount, restartCount, safe: true });
   assert.equal(step(c(10, 1, 1), c(15, 2, 0)), 'forward');
-  assert.equal(step(c(10, 1, 1), c(5, 2, 0)), 'clock-back-safe');
+  assert.equal(step(c(10, 1, 1), c(5, 2, 0)), 'forward');
   assert.equal(step(c(10, 1, 1), c(5, 1, 2)), 'clock-back-safe');
   assert.equal(step(c(10, 1, 1), { ...c(5, 2, 0), safe: false }), 'forward');
   assert.equal(step(c(10, 1, 1), c(50, 0, 5)), 'reset-decreased');
@@ -306,7 +322,7 @@ test('property: any genuine single-TPM history (ticks, restarts, reboots, unorde
     fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 100_000 }) }),
     fc.record({ kind: fc.constant('restart' as const), ms: fc.integer({ min: 0, max: 100_000 }) }),
     fc.record({ kind: fc.constant('reboot' as const), ms: fc.integer({ min: 0, max: 100_000 }) }),
-    fc.record({ kind: fc.constant('crash' as const), ms: fc.integer({ min: 0, max: 100_000 }) }),
+    fc.record({ kind: fc.constant('crash' as const), ms: fc.integer({ min: 0, max: 100_000 }), libtpms: fc.boolean() }),
     fc.record({ kind: fc.constant('migrate' as const), ms: fc.integer({ min: 0, max: 100_000 }) }),
   );
   fc.assert(
@@ -335,6 +351,7 @@ test('property: any genuine single-TPM history (ticks, restarts, reboots, unorde
           reset++;
           restart = 0;
           clock -= BigInt(Math.min(o.ms, Number(clock))); // back to its last NV save
+          if (o.libtpms) reported = clock; // libtpms says safe = 1 again (its state was not written when only Clock moved)
         }
         if (o.kind === 'migrate') path = path === P ? Q : P;
         if (clock > reported) reported = clock;

@@ -67,28 +67,30 @@ test('a vTPM reboot (resetCount up, restartCount and Clock reset) is accepted en
   );
 });
 
-test('old vTPM state restored and rebooted until its resetCount passes the last one seen is a rollback (CLOCK_WENT_BACK), end to end', { timeout: 120_000 }, async (t) => {
-  // The attacker holds the vTPM's state files: it restores a backup and reboots the copy (orderly, so safe = 1) once
-  // more than the VM rebooted since the backup. resetCount then goes up, and every other rule compares nothing across
-  // a reboot: TRUSTED, no finding. A TPM keeps its Clock across reboots, so the Clock below the last reading gives it away.
+test('old vTPM state restored and restarted until its restartCount passes the last one seen is a rollback (CLOCK_WENT_BACK), end to end', { timeout: 120_000 }, async (t) => {
+  // The attacker holds the vTPM's state files: it restores a backup taken within the current resetCount and restarts
+  // the copy (Shutdown(STATE) + Startup(STATE), so safe = 1) once more than the VM restarted since the backup.
+  // restartCount then goes up; a Restart needs the orderly Shutdown(STATE) that saves Clock, so the Clock below the
+  // last reading gives it away. (Across a reboot the clock is not compared: libtpms falls back to its last state write
+  // after an unorderly reset and still says safe = 1; see the README and clock-findings.test.ts.)
   const { sim, attest, clockOf } = await attesting(t, { topology: SCENARIO_TOPOLOGY, migrationController: true });
   const m = sim.migrations!;
   assert.equal((await attest()).code, 0);
   const backup = m.backup('vm');
-  // an hour of running and two reboots later
+  // an hour of running and two restarts later
   sim.platform.layer('vm').tpm.advanceClock(3_600_000);
-  m.reboot('vm');
-  m.reboot('vm');
+  m.restart('vm');
+  m.restart('vm');
   const before = await attest();
   assert.equal(before.code, 0, before.json!.result.reason);
   const last = clockOf(before);
-  assert.equal(last.resetCount, 2);
+  assert.deepEqual([last.resetCount, last.restartCount], [0, 2]);
 
   sim.platform.layer('vm').tpm.importState(backup);
-  for (let i = 0; i < 3; i++) m.reboot('vm');
+  for (let i = 0; i < 3; i++) m.restart('vm');
   const restored = await attest();
   const now = clockOf(restored);
-  assert.deepEqual([now.resetCount, now.safe], [3, true], 'resetCount past the last one seen, clock safe');
+  assert.deepEqual([now.resetCount, now.restartCount, now.safe], [0, 3, true], 'restartCount past the last one seen, clock safe');
   assert.ok(BigInt(now.clock) < BigInt(last.clock), `the restored Clock is behind: ${last.clock} → ${now.clock}`);
   assert.equal(restored.code, 1, restored.json!.result.reason);
   assert.equal(restored.json!.result.verdict, 'not-trusted');
