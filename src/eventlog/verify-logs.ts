@@ -6,7 +6,7 @@
 import type { CheckResult } from '../verify/checks.js';
 import type { PcrValues } from '../tpm/pcrs.js';
 import { extractBootFacts, extractImaFacts, type BootFacts, type ImaFacts } from './facts.js';
-import { parseImaList } from './ima/parse.js';
+import { parseImaList, type ParseImaOptions } from './ima/parse.js';
 import { replayImaAgainstQuote, type ImaQuoteResult } from './ima/quote-replay.js';
 import type { ImaReplayState } from './ima/replay.js';
 import { parseEventLog } from './parse.js';
@@ -23,7 +23,7 @@ export interface LogsToVerify {
   imaFirstEntryIndex?: number;
   quirks?: ReplayAgainstQuoteOptions['quirks'];
   /** ParseImaOptions.checkMemory, for a list the caller's memory may not hold */
-  imaCheckMemory?: (entries: number) => void;
+  imaCheckMemory?: ParseImaOptions['checkMemory'];
 }
 
 export interface LogsVerification {

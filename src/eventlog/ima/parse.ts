@@ -24,11 +24,12 @@ export interface ParseImaOptions {
   firstEntryIndex?: number;
   caps?: Partial<ImaCaps>;
   /**
-   * Called with the count of entries parsed so far, every MEMORY_CHECK_EVERY
-   * entries: it may throw (a typed error) to stop a list that would not fit
-   * the memory the caller has (the CLI's heap), before the process runs out.
+   * Called with the count of entries parsed so far and the list's format,
+   * every MEMORY_CHECK_EVERY entries: it may throw (a typed error) to stop a
+   * list that would not fit the memory the caller has (the CLI's heap),
+   * before the process runs out.
    */
-  checkMemory?: (entries: number) => void;
+  checkMemory?: (entries: number, format: 'ascii' | 'binary') => void;
 }
 
 /** How often (in entries) ParseImaOptions.checkMemory is called. */
@@ -98,7 +99,7 @@ function parseAscii(text: string, opts: ParseImaOptions, skippedBom = false): Un
     if (entries.length >= caps.maxEntries) {
       throw new ParseError('IMA_TOO_LARGE', `the IMA list has more than ${caps.maxEntries} entries (the cap)`, { line: lineNo, cap: caps.maxEntries });
     }
-    if (opts.checkMemory && entries.length % MEMORY_CHECK_EVERY === 0 && entries.length > 0) opts.checkMemory(entries.length);
+    if (opts.checkMemory && entries.length % MEMORY_CHECK_EVERY === 0 && entries.length > 0) opts.checkMemory(entries.length, 'ascii');
     entries.push(parseAsciiLine(line, lineNo, first + entries.length));
   }
   return { trust: 'unverified', format: 'ascii', entries, firstEntryIndex: first, trailingBytes: 0, notes: skippedBom ? [BOM_NOTE] : [] };
@@ -193,7 +194,7 @@ export function parseImaBinary(bytes: Uint8Array, opts: ParseImaOptions = {}): U
     if (entries.length >= caps.maxEntries) {
       throw new ParseError('IMA_TOO_LARGE', `the IMA list has more than ${caps.maxEntries} entries (the cap)`, { entry: first + entries.length, cap: caps.maxEntries });
     }
-    if (opts.checkMemory && entries.length % MEMORY_CHECK_EVERY === 0 && entries.length > 0) opts.checkMemory(entries.length);
+    if (opts.checkMemory && entries.length % MEMORY_CHECK_EVERY === 0 && entries.length > 0) opts.checkMemory(entries.length, 'binary');
     const offset = r.offset;
     const index = first + entries.length;
     try {

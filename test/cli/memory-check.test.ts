@@ -1,0 +1,73 @@
+// The IMA list memory check: a heap over its share is collected in full before a list is refused,
+// collections are spaced out, and the refusal is a typed error with the heap's figures.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { imaMemoryCheck } from '../../src/cli/memory-check.js';
+import { VtpmError } from '../../src/errors.js';
+
+const MB = 2 ** 20;
+
+test('a heap over its share only with garbage is collected, not refused; one still over after a collection is IMA_TOO_LARGE', () => {
+  const limit = 1048 * MB; // 1000 MB for what is kept, the young generation aside
+  let used = 800 * MB;
+  let collections = 0;
+  const collect = (live: number) => () => {
+    collections++;
+    used = live;
+    return true;
+  };
+  // text, binary: 70% of 1000 MB; 800 MB of which 300 MB live after a collection
+  imaMemoryCheck('text', () => ({ used_heap_size: used, heap_size_limit: limit }), collect(300 * MB))(8192, 'binary');
+  assert.equal(collections, 1);
+  // still 800 MB live: refused, with the figures and how to raise the limit
+  used = 800 * MB;
+  const check = imaMemoryCheck('text', () => ({ used_heap_size: used, heap_size_limit: limit }), collect(800 * MB));
+  assert.throws(
+    () => check(16384, 'binary'),
+    (err: unknown) =>
+      err instanceof VtpmError &&
+      err.code === 'IMA_TOO_LARGE' &&
+      /after 16384 entries the heap holds 800 MB of its 1048 MB limit; give node more, e\.g\. NODE_OPTIONS=--max-old-space-size=2096/.test(err.message) &&
+      err.details['cap'] === 'memory',
+  );
+  // under the share: nothing collected
+  collections = 0;
+  used = 100 * MB;
+  imaMemoryCheck('json', () => ({ used_heap_size: used, heap_size_limit: limit }), collect(0))(8192, 'ascii');
+  assert.equal(collections, 0);
+});
+
+test('--json and ASCII lists get a smaller share (their objects per entry cost more); a heap that cannot be collected is judged as it is', () => {
+  const limit = 1048 * MB;
+  const at = (used: number) => () => ({ used_heap_size: used * MB, heap_size_limit: limit });
+  const never = () => false;
+  for (const [output, format, fits, over] of [
+    ['text', 'binary', 690, 710],
+    ['text', 'ascii', 690, 710],
+    ['json', 'binary', 490, 510],
+    ['json', 'ascii', 320, 340],
+  ] as const) {
+    assert.doesNotThrow(() => imaMemoryCheck(output, at(fits), never)(8192, format), `${output} ${format} ${fits} MB`);
+    assert.throws(() => imaMemoryCheck(output, at(over), never)(8192, format), /does not fit/, `${output} ${format} ${over} MB`);
+  }
+});
+
+test('after a collection the next one waits for an eighth more entries: a list just under its share is not collected every few thousand entries', () => {
+  let collections = 0;
+  const check = imaMemoryCheck(
+    'text',
+    () => ({ used_heap_size: 900 * MB, heap_size_limit: 1048 * MB }),
+    () => {
+      collections++;
+      return true;
+    },
+  );
+  // over the share after each collection too: the first refuses
+  assert.throws(() => check(80_000, 'binary'));
+  assert.equal(collections, 1);
+  // within the next 10,000 entries (an eighth of 80,000): let through, not collected again
+  check(85_000, 'binary');
+  assert.equal(collections, 1);
+  assert.throws(() => check(90_000, 'binary'));
+  assert.equal(collections, 2);
+});
