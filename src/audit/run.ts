@@ -36,7 +36,7 @@ import type { PathValidationMemo } from '../x509/path-memo.js';
 import type { TopInstanceRegistry } from './instances.js';
 import type { TrustStore } from '../x509/trust-store.js';
 import { asVtpmError, TransportError, VtpmError } from '../errors.js';
-import { HTTP_DEFAULTS } from '../transport/http-client.js';
+import { HTTP_DEFAULTS, MAX_TIMEOUT_MS } from '../transport/http-client.js';
 
 /** How VMs that share their settings are verified (one per distinct policy + trust). */
 export interface AuditProfile {
@@ -385,6 +385,22 @@ async function attemptOnce(target: AuditTarget, options: AuditRunOptions, deadli
     // other VMs' walks keep the event loop busy while a signature verifies on the pool
     signatures: 'thread-pool',
   };
+  // a layer waiting its turn at the parse gate (other walks parsing large logs) waits no longer than the VM's
+  // deadline: walks holding the gate one after another, each within its own deadline, must not hold this VM (and
+  // its slot) past it
+  const parseWait = new AbortController();
+  const parseWaitTimer = setTimeout(
+    () =>
+      parseWait.abort(
+        new TransportError(
+          'TRANSPORT_TIMEOUT',
+          `the VM's attestation took longer than its deadline (${VM_DEADLINE_TIMEOUTS} x ${timeoutMs} ms for every layer and attempt together) while a layer waited its turn to parse its large logs`,
+          { deadlineMs: VM_DEADLINE_TIMEOUTS * timeoutMs, waitedFor: 'parse-gate' },
+        ),
+      ),
+    Math.min(MAX_TIMEOUT_MS, Math.max(0, deadline.at - deadline.now())),
+  );
+  if (options.parseGate) walkOptions.parseWaitSignal = parseWait.signal;
   try {
     return (await walk(walkOptions, source)).result;
   } catch (err) {
@@ -392,6 +408,8 @@ async function attemptOnce(target: AuditTarget, options: AuditRunOptions, deadli
     // that VM's result says so; the others go on.
     const e = asVtpmError(err);
     return errorResult(target, walkOptions, now, { code: e.code, message: e.message, details: e.details });
+  } finally {
+    clearTimeout(parseWaitTimer);
   }
 }
 

@@ -18,7 +18,11 @@
 
 /** What one walk holds: `admit` before parsing a layer's logs, `release` once the walk is over. */
 export interface ParsePass {
-  admit(bytes: number): Promise<void> | void;
+  /**
+   * `signal` ends a wait (the VM's deadline): the wait is rejected with its reason and leaves the queue, so
+   * walks holding the gate one after another cannot keep a VM waiting past its deadline.
+   */
+  admit(bytes: number, signal?: AbortSignal): Promise<void> | void;
   release(): void;
 }
 
@@ -50,7 +54,7 @@ export class ParseGate {
   pass(): ParsePass {
     let mine = 0;
     return {
-      admit: (bytes: number): Promise<void> | void => {
+      admit: (bytes: number, signal?: AbortSignal): Promise<void> | void => {
         if (bytes < this.smallBytes) return;
         if (this.stopped) return Promise.reject(this.stopped);
         // holding already, or room (and no one waiting ahead), or an empty gate: go on now
@@ -59,16 +63,31 @@ export class ParseGate {
           mine += bytes;
           return;
         }
+        if (signal?.aborted) return Promise.reject(signal.reason);
         this.stats.waited++;
         return new Promise<void>((admitted, refused) => {
-          this.queue.push({
+          const onAbort = (): void => {
+            const at = this.queue.indexOf(waiting);
+            if (at < 0) return;
+            this.queue.splice(at, 1);
+            refused(signal!.reason);
+            // the one that left may have been first in line: those behind it may fit now
+            this.drain();
+          };
+          const waiting = {
             bytes,
             admitted: () => {
+              signal?.removeEventListener('abort', onAbort);
               mine += bytes;
               admitted();
             },
-            refused,
-          });
+            refused: (reason: Error) => {
+              signal?.removeEventListener('abort', onAbort);
+              refused(reason);
+            },
+          };
+          this.queue.push(waiting);
+          signal?.addEventListener('abort', onAbort, { once: true });
         });
       },
       release: (): void => {

@@ -131,6 +131,11 @@ export interface WalkOptions {
   /** bounds how many large logs concurrent walks parse at once (fleet audits: parse-gate.ts) */
   parseGate?: ParseGate;
   /**
+   * Ends a wait at the parse gate with its reason (a TransportError: the audit's per-VM deadline): the layer is
+   * then unreachable, as when its request ran out of time.
+   */
+  parseWaitSignal?: AbortSignal;
+  /**
    * Where the quote's and the AK certificate's public-key operations run:
    * 'inline' (default) on the event loop, or 'thread-pool' on libuv's
    * threads, same checks and outcomes. The pool pays off only when other
@@ -365,7 +370,19 @@ async function walkLayers(options: WalkOptions, source: EvidenceSource, parsePas
     }
 
     // large logs wait their turn: parsed, they take about ten times their size until the walk ends
-    if (parsePass) await parsePass.admit(logBytesOf(evidence));
+    if (parsePass) {
+      try {
+        await parsePass.admit(logBytesOf(evidence), options.parseWaitSignal);
+      } catch (err) {
+        // the VM's deadline came while the layer waited its turn (a stop's refusal still ends the walk)
+        if (!options.parseWaitSignal?.aborted || err !== options.parseWaitSignal.reason) throw err;
+        const e = asVtpmError(err);
+        checks.push(fail('evidence.fetch', e.code, e.message));
+        stop(errorSummary(e), 'unreachable');
+        layer.elapsedMs = clock() - t0;
+        break;
+      }
+    }
 
     let current: VerifiedLayer | null = null;
     try {

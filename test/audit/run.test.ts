@@ -379,3 +379,46 @@ test('a stop ends the waits at the gate on large logs: a VM whose layer waits th
   assert.deepEqual(results, []);
   assert.equal(gate.heldBytes, 0);
 });
+
+test('a wait at the gate on large logs ends at the VM\'s deadline: walks of hostile hosts holding the gate in turn cannot hold a VM (and its slot) past it', async (t) => {
+  const { sim, setup, targets } = await fleet(t, 1);
+  // other walks hold the whole gate, one after another (each within its own deadline, a slow layer below
+  // its large logs): here one that does not let go during the test
+  const gate = new ParseGate(4 * 1024 * 1024, 1024 * 1024);
+  const holder = gate.pass();
+  holder.admit(4 * 1024 * 1024);
+  t.after(() => holder.release());
+  const results: AttestationResult[] = [];
+  const timeoutMs = 50;
+  const audit = runAudit(
+    targets.map((target) => ({ ...target, timeoutMs })),
+    {
+      concurrency: 1,
+      retries: 2,
+      cache: setup.cache,
+      parseGate: gate,
+      // a 2 MiB IMA list comes with the top layer: it waits at the full gate
+      source: () => {
+        const inner = direct(sim);
+        return async (req) => ({ ...(await inner(req)), imaLog: '#'.repeat(2 * 1024 * 1024) });
+      },
+      onResult: (r) => results.push(r),
+    },
+  );
+  // the audit must end on its own, the gate still held
+  const first = await Promise.race([audit.then(() => 'the audit'), new Promise<string>((resolve) => setTimeout(() => resolve('only when the holder let go'), 20 * 4 * timeoutMs))]);
+  holder.release();
+  const stats = await audit;
+  assert.equal(first, 'the audit');
+  assert.equal(stats.completed, 1);
+  assert.equal(results.length, 1);
+  const r = results[0]!;
+  assert.equal(r.verdict, 'incomplete');
+  assert.equal(r.error?.code, 'TRANSPORT_TIMEOUT');
+  assert.match(r.error!.message, /deadline/);
+  assert.equal(r.layers[0]?.status, 'unreachable');
+  // not retried: its deadline is spent
+  assert.equal(r.attempts, 1);
+  // it parsed nothing, and left nothing queued or held at the gate
+  assert.equal(gate.heldBytes, 0);
+});

@@ -91,3 +91,32 @@ test('stop: every wait ends with its reason, later large layers are refused, sma
   b.release();
   assert.equal(gate.heldBytes, 0);
 });
+
+test('a wait whose signal aborts (the VM\'s deadline) ends with its reason and leaves the queue: the walk behind it goes in, and the one that left holds nothing', async () => {
+  const gate = new ParseGate(10 * MB, MB);
+  const holder = gate.pass();
+  holder.admit(6 * MB);
+  const leaving = gate.pass();
+  const behind = gate.pass();
+  const deadline = new AbortController();
+  const waiting = leaving.admit(8 * MB, deadline.signal);
+  let behindIn = false;
+  const behindWait = Promise.resolve(behind.admit(2 * MB)).then(() => (behindIn = true));
+  assert.equal(behindIn, false, 'in arrival order: behind the 8 MB wait');
+  const reason = new Error('deadline');
+  deadline.abort(reason);
+  await assert.rejects(Promise.resolve(waiting), (err) => err === reason);
+  await behindWait;
+  assert.equal(gate.heldBytes, 8 * MB, 'the holder and the walk behind; nothing for the one that left');
+  leaving.release();
+  holder.release();
+  behind.release();
+  assert.equal(gate.heldBytes, 0);
+  // a walk that need not wait ignores it; one that would wait is refused at once
+  const a = gate.pass();
+  assert.equal(a.admit(9 * MB, AbortSignal.abort(reason)), undefined);
+  await assert.rejects(Promise.resolve(gate.pass().admit(2 * MB, AbortSignal.abort(reason))), (err) => err === reason);
+  a.release();
+  assert.equal(gate.heldBytes, 0);
+  assert.equal(gate.stats.waited, 2);
+});
