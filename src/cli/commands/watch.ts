@@ -13,7 +13,7 @@ export const watchCommand: CommandDefinition = (program, runner) => {
     .argument('<url>', "the VM's evidence endpoint base URI (protocol section 2)")
     .option('--interval <duration>', 'attest again this often even without notifications: 30s, 5m, 1h (default 5m)')
     .option('--notification-gap <duration>', 'an attestation caused by notifications starts at least this long after the previous one started; notifications meanwhile merge into it (default 5s; 0ms: at once)')
-    .option('--exit-on-failure', 'stop with exit code 1 at the first result that is not trusted (the VM, or the Migration Controller where the policy requires a trusted one)')
+    .option('--exit-on-failure', 'stop with exit code 1 at the first result that is verified and not trusted (the VM, or the Migration Controller where the policy requires a trusted one); an unreachable VM or layer is not a failure, and the watch goes on')
     .option('--instance <hex>', "the vTPM instance id (64 hex digits) expected at the URL, from the first attestation on: another one, or none, is TARGET_INSTANCE_MISMATCH and WATCH_INSTANCE_CHANGED (without it, the watch pins the instance its first attestation shows)")
     .option('--controller-policy <file>', "policy for the Migration Controller's own attestation, when the policy sets migration.requireTrustedController (default: the built-in baseline)");
   // --ca and the client certificate also apply to the notification stream
@@ -44,7 +44,8 @@ cannot make the watch attest back to back). The stream resumes after the last
 notification handled (kept in the state file).
 
 Exit codes: 0 stopped by SIGINT/SIGTERM (whatever the verdicts); 1 with
---exit-on-failure, at the first result not trusted; 2 bad usage; 3 the state
+--exit-on-failure, at the first result verified and not trusted (an
+unreachable one is not a failure); 2 bad usage; 3 the state
 file could not be used.
 
 Example:
