@@ -304,6 +304,9 @@ function retryable(result: AttestationResult): boolean {
   if (unreachable === undefined) return false;
   const error = unreachableError(result);
   if (error === undefined) return true;
+  // the VM's deadline ended it (a request given what was left of it, a wait at the parse gate): that time is spent,
+  // whatever the audit's clock says when the timer that ended it fires (a wall clock stepped back, a millisecond behind)
+  if (error.code === 'TRANSPORT_TIMEOUT' && typeof error.details?.['deadlineMs'] === 'number') return false;
   if (error.code === 'TRANSPORT_TLS' && isServerCertificateRefusal(error.details?.['cause'])) return false;
   return !isFinalAnswer(error.code, error.details);
 }

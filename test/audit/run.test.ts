@@ -422,3 +422,39 @@ test('a wait at the gate on large logs ends at the VM\'s deadline: walks of host
   // it parsed nothing, and left nothing queued or held at the gate
   assert.equal(gate.heldBytes, 0);
 });
+
+test('a wait at the gate ended by the VM\'s deadline is not retried, whatever the clock the deadline is read on says when its timer fires', async (t) => {
+  // the wait's timer runs on the event loop's monotonic clock, the retry decision reads the audit's clock
+  // (Date.now: a wall clock NTP may step back, or a millisecond behind the timer's): here a clock that does not move
+  const { sim, setup, targets } = await fleet(t, 1);
+  const gate = new ParseGate(4 * 1024 * 1024, 1024 * 1024);
+  const holder = gate.pass();
+  holder.admit(4 * 1024 * 1024);
+  t.after(() => holder.release());
+  const results: AttestationResult[] = [];
+  let requests = 0;
+  const stats = await runAudit(
+    targets.map((target) => ({ ...target, timeoutMs: 25 })),
+    {
+      concurrency: 1,
+      retries: 2,
+      cache: setup.cache,
+      parseGate: gate,
+      now: () => 0,
+      sleep: async () => undefined,
+      source: () => {
+        const inner = direct(sim);
+        return async (req) => {
+          requests++;
+          return { ...(await inner(req)), imaLog: '#'.repeat(2 * 1024 * 1024) };
+        };
+      },
+      onResult: (r) => results.push(r),
+    },
+  );
+  assert.equal(results[0]?.error?.code, 'TRANSPORT_TIMEOUT');
+  assert.equal(results[0]?.error?.details?.['waitedFor'], 'parse-gate');
+  assert.deepEqual(stats, { completed: 1, attempts: 1, retried: 0, skipped: 0 }, 'its deadline is spent: not attempted again');
+  assert.equal(requests, 1, 'the VM was not asked again');
+  assert.equal(gate.heldBytes, 4 * 1024 * 1024);
+});
