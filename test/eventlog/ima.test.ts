@@ -555,3 +555,21 @@ test('a firmware event log given as the IMA list is named as one, not an IMA lis
   assert.equal(err.details['format'], undefined);
   assert.match(err.message, /template name is empty/);
 });
+
+test('template-hash checks carry hex for the first MAX_DETAILED_CHECKS mismatches and violations only: an edited list of bad entries costs no more heap than an honest one', async () => {
+  const { MAX_DETAILED_CHECKS } = await import('../../src/eventlog/ima/replay.js');
+  const wrong = 'ab'.repeat(20);
+  const lines = Array.from({ length: MAX_DETAILED_CHECKS + 5 }, (_, i) => `10 ${wrong} ima-ng sha256:${createHash('sha256').update(String(i)).digest('hex')} /usr/bin/file-${i}`);
+  // one violation past the budget, and a valid entry, at the end
+  lines.push(`10 ${'00'.repeat(20)} ima-ng sha256:${'00'.repeat(32)} /tmp/violation`);
+  const list = parseImaAscii(`${lines.join('\n')}\n`);
+  for (const checks of [checkTemplateHashes(list), checkAndReplayIma(list, ['sha1', 'sha256']).checks]) {
+    assert.equal(checks.length, MAX_DETAILED_CHECKS + 6);
+    assert.deepEqual(Object.keys(checks[0]!).sort(), ['computed', 'entry', 'line', 'listed', 'status']);
+    assert.equal(checks[0]!.listed, wrong);
+    assert.equal(checks[MAX_DETAILED_CHECKS - 1]!.listed, wrong);
+    assert.deepEqual(checks[MAX_DETAILED_CHECKS], { entry: MAX_DETAILED_CHECKS, line: MAX_DETAILED_CHECKS + 1, status: 'mismatch' });
+    assert.deepEqual(checks.at(-1), { entry: MAX_DETAILED_CHECKS + 5, line: MAX_DETAILED_CHECKS + 6, status: 'violation' });
+    assert.equal(checks.filter((c) => c.status === 'mismatch').length, MAX_DETAILED_CHECKS + 5);
+  }
+});

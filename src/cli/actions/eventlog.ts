@@ -15,7 +15,7 @@ import { eventTypeName } from '../../eventlog/event-types.js';
 import { parseEventLog } from '../../eventlog/parse.js';
 import { replayEventLog } from '../../eventlog/replay.js';
 import { parseImaList } from '../../eventlog/ima/parse.js';
-import { checkAndReplayIma, type TemplateHashCheck } from '../../eventlog/ima/replay.js';
+import { checkAndReplayIma, MAX_DETAILED_CHECKS, type TemplateHashCheck } from '../../eventlog/ima/replay.js';
 import type { EventContent } from '../../eventlog/decode/content.js';
 import type { LogEvent, UnverifiedEventLog } from '../../eventlog/types.js';
 import type { ImaEntry, UnverifiedImaList } from '../../eventlog/ima/types.js';
@@ -185,6 +185,8 @@ export async function runEventlog(opts: EventlogOptions): Promise<CommandOutcome
     if (list.entries.length === 0) list.notes.push(EMPTY_IMA_NOTE);
     // the checks and both banks' replays in one pass: the SHA-1 template digest is computed once
     const { checks, states } = checkAndReplayIma(list, IMA_BANKS);
+    const unlisted = checks.reduce((n, c) => (c.status !== 'valid' && c.listed === undefined ? n + 1 : n), 0);
+    if (unlisted > 0) list.notes.push(`${unlisted} more mismatches and violations past the first ${MAX_DETAILED_CHECKS} are counted, without their hashes (a list this broken was edited, or is hostile)`);
     const imaPcrs: PcrValues = new Map();
     for (const [bank, state] of states) imaPcrs.set(bank, state.pcrs);
     ima = { list, checks, pcrs: imaPcrs };
@@ -251,7 +253,7 @@ function renderHuman(opts: EventlogOptions, log: UnverifiedEventLog, pcrs: PcrVa
     out.push('', `${style.bold('IMA list')} ${opts.ima}: ${ima.list.format}, ${ima.list.entries.length} entries; template hashes: ${counts.valid} valid, ${counts.violation} violation(s), ${counts.mismatch ? style.bad(`${counts.mismatch} mismatch(es)`) : '0 mismatches'}`);
     for (const n of ima.list.notes) out.push(style.warn(`  note: ${terminalSafe(n)}`));
     for (const c of ima.checks.filter((x) => x.status === 'mismatch').slice(0, 20)) {
-      out.push(style.bad(`  ${c.line !== undefined ? `line ${c.line}` : `entry ${c.entry}`}: listed ${c.listed}, data hashes to ${c.computed ?? '?'}`));
+      out.push(style.bad(`  ${c.line !== undefined ? `line ${c.line}` : `entry ${c.entry}`}: listed ${c.listed ?? '?'}, data hashes to ${c.computed ?? '?'}`));
     }
     for (const [bank, values] of ima.pcrs) for (const [i, v] of values) out.push(`  PCR ${i} (${bank})  ${toHex(v)}`);
   }

@@ -59,7 +59,7 @@ export interface TemplateHashCheck {
   entry: number;
   line?: number;
   status: 'valid' | 'mismatch' | 'violation';
-  /** the listed template hash (hex; given for mismatches and violations) */
+  /** the listed template hash (hex; given for mismatches and violations, the first MAX_DETAILED_CHECKS of them) */
   listed?: string;
   /** what the template data hashes to (given for mismatches) */
   computed?: string;
@@ -75,19 +75,34 @@ for (const h of HASH_ALGS) BY_SIZE.set(h.size, [...(BY_SIZE.get(h.size) ?? []), 
  * show the SHA-1 digest; a 32-byte one is checked as SHA-256 or SM3.
  */
 export function checkTemplateHashes(list: UnverifiedImaList): TemplateHashCheck[] {
-  return list.entries.map((e) => checkEntry(e, undefined));
+  const detail = detailBudget();
+  return list.entries.map((e) => checkEntry(e, undefined, detail));
+}
+
+/**
+ * How many mismatches and violations carry their hashes in hex (`listed`,
+ * `computed`); past it they carry their status only. Honest lists have a few
+ * violations at most, while an edited or hostile one can make every entry a
+ * mismatch, and two hex digests each took more heap than the list itself.
+ */
+export const MAX_DETAILED_CHECKS = 10_000;
+
+function detailBudget(): () => boolean {
+  let left = MAX_DETAILED_CHECKS;
+  return () => left-- > 0;
 }
 
 /**
  * One entry's check. Each template digest it computes is kept in `computedBy`
  * (by hash name) when given, for a replay of the same entry to reuse.
  */
-function checkEntry(e: ImaEntry, computedBy: Map<string, Buffer> | undefined): TemplateHashCheck {
+function checkEntry(e: ImaEntry, computedBy: Map<string, Buffer> | undefined, detail: () => boolean): TemplateHashCheck {
   // hex only where someone will read it: lists are long and most entries are valid. Object literals, not
   // spreads of a shared part: V8 gives a spread's result a dictionary of ~250 bytes, a literal ~50, and a
   // list of two million entries keeps one check each (the properties and their order are the same)
   const { index: entry, line } = e;
   if (e.violation) {
+    if (!detail()) return line !== undefined ? { entry, line, status: 'violation' } : { entry, status: 'violation' };
     const listed = toHex(e.templateHash);
     return line !== undefined ? { entry, line, status: 'violation', listed } : { entry, status: 'violation', listed };
   }
@@ -97,6 +112,7 @@ function checkEntry(e: ImaEntry, computedBy: Map<string, Buffer> | undefined): T
     computedBy?.set(alg.name, computed);
     if (computed.equals(e.templateHash)) return line !== undefined ? { entry, line, status: 'valid', algorithm: alg.name } : { entry, status: 'valid', algorithm: alg.name };
   }
+  if (!detail()) return line !== undefined ? { entry, line, status: 'mismatch' } : { entry, status: 'mismatch' };
   const listed = toHex(e.templateHash);
   const bad: TemplateHashCheck = line !== undefined ? { entry, line, status: 'mismatch', listed } : { entry, status: 'mismatch', listed };
   if (computed) bad.computed = toHex(computed);
@@ -118,10 +134,11 @@ export function checkAndReplayIma(list: UnverifiedImaList, banks: readonly HashN
   // an incremental list (firstEntryIndex > 0) is IMA_ENTRY_GAP here as in replayIma
   const entries = entriesFrom(list, initialImaState(banks[0] ?? 'sha1'));
   const computedBy = new Map<string, Buffer>();
+  const detail = detailBudget();
   const checks = new Array<TemplateHashCheck>(entries.length);
   entries.forEach((e, i) => {
     computedBy.clear();
-    checks[i] = checkEntry(e, computedBy);
+    checks[i] = checkEntry(e, computedBy, detail);
     for (const r of replays) {
       const value = e.violation ? Buffer.alloc(r.alg.size, 0xff) : (computedBy.get(r.alg.name) ?? templateDigest(e, r.alg));
       r.pcrs.set(e.pcr, extend(r.alg, r.pcrs.get(e.pcr) ?? initialPcrValue(r.alg), value, r.scratch));
