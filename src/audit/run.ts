@@ -302,7 +302,7 @@ async function runAuditWith(targets: readonly AuditTarget[], options: AuditRunOp
 function retryable(result: AttestationResult): boolean {
   const unreachable = result.layers.find((l) => l.status === 'unreachable');
   if (unreachable === undefined) return false;
-  const error = unreachableError(result);
+  const error = unreachable.error ?? result.error;
   if (error === undefined) return true;
   // the VM's deadline ended it (a request given what was left of it, a wait at the parse gate): that time is spent,
   // whatever the audit's clock says when the timer that ended it fires (a wall clock stepped back, a millisecond behind)

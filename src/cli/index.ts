@@ -13,7 +13,7 @@ export { VERSION };
 
 /**
  * Commands whose --json output is JSON lines (watch: a line per event, then the envelope; simulate: its
- * envelope once it listens): their envelope is one line whatever ends them, a usage error or a failure
+ * envelope once it listens, read as a line by the process that started it): their envelope is one line whatever ends them, a usage error or a failure
  * before they start included, so a reader taking stdout line by line never meets a pretty-printed one.
  */
 const JSON_LINE_COMMANDS: ReadonlySet<string> = new Set(['watch', 'simulate']);

@@ -16,8 +16,6 @@ export interface CommandOutcome {
   error?: VtpmError | undefined;
   /** renders the result for a terminal; omitted means a generic rendering */
   human?: ((style: Style) => string) | undefined;
-  /** print the --json envelope on one line (a long-running command whose parent process reads it as a line) */
-  jsonLine?: boolean | undefined;
 }
 
 /** Appends warnings to the `warnings` list of an envelope's result or error details (made if absent). */
@@ -189,7 +187,7 @@ export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions):
     // in pieces of about a megabyte: one string of a huge result would exceed V8's string length limit
     // (each piece is whole tokens, so terminalSafeJson sees whole characters)
     let piece = '';
-    for (const chunk of jsonChunks(envelope(outcome), outcome.jsonLine || opts.jsonLine ? 0 : 2)) {
+    for (const chunk of jsonChunks(envelope(outcome), opts.jsonLine ? 0 : 2)) {
       piece += chunk;
       if (piece.length >= 1 << 20) {
         await writeOut(terminalSafeJson(piece));

@@ -109,7 +109,7 @@ export async function runSimulate(o: SimulateOptions): Promise<CommandOutcome> {
 
   const result = describe(sim, inventoryFile);
   if (scenario) result.scenario = { ...scenario.status(), controller: sim.migrations!.controller.url, stepUrl: `${sim.origin}/admin/step`, ...(stepEveryMs !== undefined ? { stepEveryMs } : {}) };
-  return { ok: true, exitCode: EXIT_CODES.OK, result, jsonLine: true, human: (style) => render(result, sim, style) };
+  return { ok: true, exitCode: EXIT_CODES.OK, result, human: (style) => render(result, sim, style) };
 }
 
 /** Runs the scenario's next step every `ms` until none is left. */

@@ -317,7 +317,7 @@ export async function runWatch(url: string, opts: WatchCliOptions): Promise<Comm
       summary.stoppedBy === 'failure' && first
         ? new VtpmError('verification', first.error?.code ?? 'POLICY_NOT_TRUSTED', `${first.target}: ${first.reason}`, { target: first.target, verdict: first.verdict })
         : undefined;
-    return { ok: exitCode === EXIT_CODES.OK, exitCode, result, error: error ?? failure, jsonLine: true, human: (s) => renderSummary(result, error?.message, s) };
+    return { ok: exitCode === EXIT_CODES.OK, exitCode, result, error: error ?? failure, human: (s) => renderSummary(result, error?.message, s) };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
