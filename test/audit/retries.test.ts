@@ -4,10 +4,8 @@
 // fails verification is asked exactly once. A VM that never answers is asked
 // 1 + --retries times and ends unreachable; exit codes 3 and 1 and
 // --unreachable-ok follow.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditReport } from '../../src/report/json-report.js';
@@ -17,49 +15,33 @@ import { buildPlatform } from '../../src/simulator/platform.js';
 import { inventoryYaml } from '../../src/simulator/fleet.js';
 import { retryDelay } from '../../src/audit/run.js';
 import { runCli } from '../helpers/cli.js';
-import { forwarder } from './front.js';
+import { countingFront } from './front.js';
 import { tempDir } from '../helpers/tmp.js';
 
 type Behaviour = 'proxy' | 'fail-first-503' | 'reset-first' | 'always-503';
 
 /** A proxy to the simulator that misbehaves per VM path; counts the requests each path gets. */
-async function flakyFront(target: string, behaviour: (path: string) => Behaviour): Promise<{ origin: string; hits: Map<string, number>; close(): Promise<void> }> {
-  const hits = new Map<string, number>();
-  const upstream = forwarder(target);
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0]!.replace(/\/v1\/evidence$/, '');
-    const n = (hits.get(path) ?? 0) + 1;
-    hits.set(path, n);
+function flakyFront(t: TestContext, target: string, behaviour: (path: string) => Behaviour): Promise<{ origin: string; hits: Map<string, number> }> {
+  return countingFront(t, target, (path, n, req, res) => {
     const how = behaviour(path);
     if (how === 'always-503' || (how === 'fail-first-503' && n === 1)) {
       res.writeHead(503, { 'content-type': 'application/json' });
       res.end('{"error":"try later"}');
-      return;
+      return true;
     }
     if (how === 'reset-first' && n === 1) {
       req.socket.destroy();
-      return;
+      return true;
     }
-    upstream.forward(req, res);
+    return false;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hits,
-    close: () => {
-      upstream.close();
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 test('transport failures are retried (and then trusted); a verification failure is attempted once; a dead VM 1 + --retries times', async (t) => {
   const sim = await startSimulator({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 4 }, faults: [{ layer: 'vm-0003', fault: 'signature' }] });
   t.after(() => sim.close());
   const behaviours: Record<string, Behaviour> = { '/l/vm-0001': 'fail-first-503', '/l/vm-0002': 'reset-first', '/l/vm-0003': 'proxy', '/l/vm-0004': 'proxy', '/l/dead': 'always-503' };
-  const front = await flakyFront(sim.origin, (p) => behaviours[p] ?? 'proxy');
-  t.after(() => front.close());
+  const front = await flakyFront(t, sim.origin, (p) => behaviours[p] ?? 'proxy');
   const dir = tempDir(t, 'vtpm-retries-');
   const vms = [...sim.inventory().map((e) => ({ ...e, url: e.url.replace(sim.origin, front.origin) })), { name: 'dead', url: `${front.origin}/l/dead`, tags: [] }];
   writeFileSync(join(dir, 'fleet.yaml'), inventoryYaml(vms));
@@ -108,12 +90,7 @@ test('every layer behind a misbehaving front: a VMM failing once is retried with
   // The platform's layer URLs (in the AK certificates too) name the front, so the VMMs and hosts below the VMs are behind it.
   const service = await SimulatorService.listen({});
   t.after(() => service.close());
-  const hits = new Map<string, number>();
-  const upstream = forwarder(service.origin);
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0]!.replace(/\/v1\/evidence$/, '');
-    const n = (hits.get(path) ?? 0) + 1;
-    hits.set(path, n);
+  const { origin, hits } = await countingFront(t, service.origin, (path, n, req, res) => {
     if (path === '/l/vmm-001' && n === 1) {
       res.writeHead(503, { 'content-type': 'application/json' });
       res.end('{"error":"busy"}');
@@ -125,15 +102,9 @@ test('every layer behind a misbehaving front: a VMM failing once is retried with
     } else if (path === '/l/vm-0006' && n === 1) {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '5000' });
       res.write('{"version":1,', () => req.socket.resetAndDestroy());
-    } else upstream.forward(req, res);
+    } else return false;
+    return true;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    upstream.close();
-    server.closeAllConnections();
-    server.close();
-  });
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const platform = buildPlatform({ topology: { hosts: 3, vmmsPerHost: 1, vmsPerVmm: 2 }, origin });
   service.attach(platform);
   const dir = tempDir(t, 'vtpm-retries-layers-');

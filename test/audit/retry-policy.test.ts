@@ -17,7 +17,7 @@ import { buildPlatform } from '../../src/simulator/platform.js';
 import { writeTrustAnchors } from '../../src/simulator/start.js';
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import type { AttestationResult } from '../../src/verify/result.js';
-import { forwarder } from './front.js';
+import { countingFront } from './front.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** What the front answers a layer's n-th request with (undefined: forward it to the simulator). */
@@ -30,28 +30,21 @@ type Answer = (n: number) => { status: number; headers?: Record<string, string> 
 async function platformBehindFront(t: TestContext, vms: number, answers: Record<string, Answer>) {
   const service = await SimulatorService.listen({});
   t.after(() => service.close());
-  const hits = new Map<string, number>();
   let last = '';
-  const upstream = forwarder(service.origin);
-  const server = http.createServer((req, res) => {
-    const name = (req.url ?? '').split('?')[0]!.replace(/\/v1\/evidence$/, '').replace(/^\/l\//, '');
-    const n = (hits.get(name) ?? 0) + 1;
-    hits.set(name, n);
+  const { origin: front, hits: paths } = await countingFront(t, service.origin, (path, n, req, res) => {
+    const name = path.replace(/^\/l\//, '');
     last = name;
     const answer = answers[name]?.(n);
+    if (answer === undefined) return false;
     if (answer === 'reset') req.socket.destroy();
-    else if (answer !== undefined) {
+    else {
       res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
       res.end('{"error":"no"}');
-    } else upstream.forward(req, res);
+    }
+    return true;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    upstream.close();
-    server.closeAllConnections();
-    server.close();
-  });
-  const front = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // requests per layer name
+  const hits = { get: (name: string) => paths.get(`/l/${name}`) };
   const platform = buildPlatform({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: vms }, origin: front });
   service.attach(platform);
   const dir = tempDir(t, 'vtpm-retry-policy-');

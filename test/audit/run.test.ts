@@ -3,7 +3,7 @@
 // on its own nonce chain and delivered exactly once; a transport error is
 // retried without holding a slot, a bug in one VM becomes that VM's result,
 // a failing result sink stops the audit, an abort stops starting VMs.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import http from 'node:http';
@@ -20,7 +20,7 @@ import { summarize } from '../../src/report/summary.js';
 import type { EvidenceSource, LayerRequest } from '../../src/verify/walker.js';
 import { ParseGate } from '../../src/verify/parse-gate.js';
 
-async function fleet(t: import('node:test').TestContext, vms: number) {
+async function fleet(t: TestContext, vms: number) {
   const sim = await startSimulator({ topology: { hosts: 1, vmmsPerHost: 1, vmsPerVmm: vms } });
   t.after(() => sim.close());
   const setup = await setupVerifier({ trust: [sim.trustDir] });
@@ -380,14 +380,31 @@ test('a stop ends the waits at the gate on large logs: a VM whose layer waits th
   assert.equal(gate.heldBytes, 0);
 });
 
-test('a wait at the gate on large logs ends at the VM\'s deadline: walks of hostile hosts holding the gate in turn cannot hold a VM (and its slot) past it', async (t) => {
-  const { sim, setup, targets } = await fleet(t, 1);
-  // other walks hold the whole gate, one after another (each within its own deadline, a slow layer below
-  // its large logs): here one that does not let go during the test
+/** A parse gate that other walks hold whole (`holder`), until released or the test ends. */
+function heldGate(t: TestContext): { gate: ParseGate; holder: ReturnType<ParseGate['pass']> } {
   const gate = new ParseGate(4 * 1024 * 1024, 1024 * 1024);
   const holder = gate.pass();
   holder.admit(4 * 1024 * 1024);
   t.after(() => holder.release());
+  return { gate, holder };
+}
+
+/** The simulator's evidence with a 2 MiB IMA list in each answer: large logs, which wait at a full gate. */
+function withLargeImaList(sim: RunningSimulator, onRequest: () => void = () => {}): () => EvidenceSource {
+  return () => {
+    const inner = direct(sim);
+    return async (req) => {
+      onRequest();
+      return { ...(await inner(req)), imaLog: '#'.repeat(2 * 1024 * 1024) };
+    };
+  };
+}
+
+test('a wait at the gate on large logs ends at the VM\'s deadline: walks of hostile hosts holding the gate in turn cannot hold a VM (and its slot) past it', async (t) => {
+  const { sim, setup, targets } = await fleet(t, 1);
+  // other walks hold the whole gate, one after another (each within its own deadline, a slow layer below
+  // its large logs): here one that does not let go during the test
+  const { gate, holder } = heldGate(t);
   const results: AttestationResult[] = [];
   const timeoutMs = 50;
   const audit = runAudit(
@@ -398,10 +415,7 @@ test('a wait at the gate on large logs ends at the VM\'s deadline: walks of host
       cache: setup.cache,
       parseGate: gate,
       // a 2 MiB IMA list comes with the top layer: it waits at the full gate
-      source: () => {
-        const inner = direct(sim);
-        return async (req) => ({ ...(await inner(req)), imaLog: '#'.repeat(2 * 1024 * 1024) });
-      },
+      source: withLargeImaList(sim),
       onResult: (r) => results.push(r),
     },
   );
@@ -427,10 +441,7 @@ test('a wait at the gate ended by the VM\'s deadline is not retried, whatever th
   // the wait's timer runs on the event loop's monotonic clock, the retry decision reads the audit's clock
   // (Date.now: a wall clock NTP may step back, or a millisecond behind the timer's): here a clock that does not move
   const { sim, setup, targets } = await fleet(t, 1);
-  const gate = new ParseGate(4 * 1024 * 1024, 1024 * 1024);
-  const holder = gate.pass();
-  holder.admit(4 * 1024 * 1024);
-  t.after(() => holder.release());
+  const { gate } = heldGate(t);
   const results: AttestationResult[] = [];
   let requests = 0;
   const stats = await runAudit(
@@ -442,13 +453,7 @@ test('a wait at the gate ended by the VM\'s deadline is not retried, whatever th
       parseGate: gate,
       now: () => 0,
       sleep: async () => undefined,
-      source: () => {
-        const inner = direct(sim);
-        return async (req) => {
-          requests++;
-          return { ...(await inner(req)), imaLog: '#'.repeat(2 * 1024 * 1024) };
-        };
-      },
+      source: withLargeImaList(sim, () => requests++),
       onResult: (r) => results.push(r),
     },
   );
