@@ -11,7 +11,7 @@
 // top of libuv's four, so that hung lookups never take the threads that
 // signature checks and file I/O need. A size the user set is kept.
 'use strict';
-const { existsSync } = require('node:fs');
+const { existsSync, writeSync } = require('node:fs');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 
@@ -35,8 +35,23 @@ import(pathToFileURL(entry).href).then(
 );
 // A bug that throws where nothing catches it (a callback, a promise rejected with no handler): node would exit 1,
 // "not trusted". It is INTERNAL_ERROR's 3, could not complete; a failing code the finished command set stands.
+// Under --json, before the command printed its envelope (src/cli/output.ts setEnvelopeOwed), stdout gets an
+// INTERNAL_ERROR one in its place: a script parsing stdout reads why, not nothing.
+const ENVELOPE_OWED = Symbol.for('vtpm-verify.json-envelope-owed');
 process.on('uncaughtException', (err) => {
   process.stderr.write(`vtpm-verify: internal error (a bug in vtpm-verify; please report it): ${err && err.stack ? err.stack : err}\n`);
+  // (not after a line still queued for stdout: ours would land inside it)
+  if (globalThis[ENVELOPE_OWED] === true && !(process.stdout.writableLength > 0)) {
+    globalThis[ENVELOPE_OWED] = false;
+    const message = `a bug in vtpm-verify stopped the command; please report it: ${err && err.message !== undefined ? err.message : err}`;
+    const error = { code: 'INTERNAL_ERROR', message, details: { uncaught: true } };
+    try {
+      // synchronous: the process exits on the next line (a reader gone away or a full disk changes nothing here)
+      // non-ASCII escaped (valid JSON still): the message may quote input, and the reader may be a terminal
+      const text = JSON.stringify({ ok: false, result: null, error }).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+      writeSync(1, `${text}\n`);
+    } catch {}
+  }
   const code = process.exitCode;
   process.exit(finished && code !== undefined && code !== 0 ? code : 3);
 });

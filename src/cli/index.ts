@@ -4,7 +4,7 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT_CODES, TransportError, UsageError, asVtpmError, exitCodeForKind, type ExitCode, type VtpmError } from '../errors.js';
-import { printOutcome, type CommandOutcome } from './output.js';
+import { printOutcome, setEnvelopeOwed, type CommandOutcome } from './output.js';
 import { COMMANDS } from './commands/index.js';
 import type { GlobalOptions, Runner } from './command.js';
 import { VERSION } from './version.js';
@@ -48,6 +48,7 @@ Example:
   const jsonLine = jsonLineCommand(argv);
   const runner: Runner = async (globals, run) => {
     const stopInterrupted = onInterrupt({ ...globals, jsonLine });
+    setEnvelopeOwed(globals.json === true);
     let outcome: CommandOutcome;
     try {
       outcome = await run();
@@ -61,6 +62,8 @@ Example:
     // quotes it as the value); the user asked for JSON all the same. Not any --json in argv: `audit --json FILE`
     // names a report, and its usage errors stay on stderr.
     const json = globals.json || (outcome.error?.code === 'USAGE' && outcome.error.details['value'] === '--json');
+    // from here the envelope printed is the command's own (a bug while it is written must not add a second)
+    setEnvelopeOwed(false);
     await printOutcome(outcome, json ? { ...globals, json, color: false, jsonLine } : globals);
     onExit(outcome.exitCode);
   };

@@ -180,6 +180,18 @@ export interface PrintOptions {
   jsonLine?: boolean;
 }
 
+/**
+ * Tells the launcher (bin/vtpm-verify.js) whether stdout still owes a `--json` reader its envelope: a bug that
+ * throws where nothing catches it then prints an INTERNAL_ERROR envelope there before the process exits 3, so
+ * a script parsing stdout reads why instead of nothing. A global symbol: the launcher is CommonJS and loads
+ * none of our modules.
+ */
+export const ENVELOPE_OWED = Symbol.for('vtpm-verify.json-envelope-owed');
+
+export function setEnvelopeOwed(owed: boolean): void {
+  (globalThis as Record<symbol, unknown>)[ENVELOPE_OWED] = owed;
+}
+
 export async function printOutcome(outcome: CommandOutcome, opts: PrintOptions): Promise<void> {
   // decided before a byte is written: an output that fails meanwhile leaves a failed outcome its code
   decided = outcome.exitCode;

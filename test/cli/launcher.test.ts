@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -65,4 +66,41 @@ test('launcher: an exception nothing catches, or a promise rejected with no hand
   // after the command finished with a failing code, that code stands
   const after = run(layout(t, 'setTimeout(() => { throw new Error("late bug"); }, 5);\nprocess.exitCode = 1;\n'));
   assert.equal(after.status, 1, after.stderr);
+});
+
+test('launcher: under --json, a bug nothing catches before the envelope is printed leaves an INTERNAL_ERROR envelope on stdout', (t) => {
+  const owedThenBug = 'globalThis[Symbol.for("vtpm-verify.json-envelope-owed")] = true;\nsetTimeout(() => { throw new Error("late bug \\u2603"); }, 1);\nawait new Promise(() => {});\n';
+  const r = run(layout(t, owedThenBug));
+  assert.equal(r.status, 3, r.stderr);
+  assert.equal(r.stdout.split('\n').length, 2, r.stdout);
+  // non-ASCII escaped, still JSON
+  assert.match(r.stdout, /\\u2603/);
+  assert.deepEqual(JSON.parse(r.stdout), {
+    ok: false,
+    result: null,
+    error: { code: 'INTERNAL_ERROR', message: 'a bug in vtpm-verify stopped the command; please report it: late bug \u2603', details: { uncaught: true } },
+  });
+  // once the command's own envelope is on its way (or without --json), stdout gets nothing more
+  const printed = run(layout(t, 'globalThis[Symbol.for("vtpm-verify.json-envelope-owed")] = false;\nsetTimeout(() => { throw new Error("late bug"); }, 1);\nawait new Promise(() => {});\n'));
+  assert.deepEqual([printed.status, printed.stdout], [3, '']);
+});
+
+test('launcher: the real CLI owes a --json envelope while its command runs, and not without --json', (t) => {
+  // a preload that plays a bug: it throws where nothing catches it as soon as the CLI says whether an envelope is owed
+  const dir = tempDir(t, 'vtpm-launcher-bug-');
+  const preload = join(dir, 'bug.mjs');
+  writeFileSync(
+    preload,
+    'let owed;\nObject.defineProperty(globalThis, Symbol.for("vtpm-verify.json-envelope-owed"), {\n  get: () => owed,\n  set: (v) => { if (owed === undefined) setImmediate(() => { throw new Error("injected bug"); }); owed = v; },\n});\n',
+  );
+  const launcher = join(REPO_ROOT, 'bin', 'vtpm-verify.js');
+  const env = { ...process.env, NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` };
+  const json = spawnSync(process.execPath, [launcher, 'demo', '--json'], { env, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(json.status, 3, json.stderr);
+  assert.match(json.stderr, /internal error \(a bug in vtpm-verify; please report it\): Error: injected bug/);
+  const envelope = JSON.parse(json.stdout) as { ok: boolean; error: { code: string; message: string } };
+  assert.deepEqual([envelope.ok, envelope.error.code, envelope.error.message], [false, 'INTERNAL_ERROR', 'a bug in vtpm-verify stopped the command; please report it: injected bug']);
+  const human = spawnSync(process.execPath, [launcher, 'demo', '--no-color'], { env, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(human.status, 3, human.stderr);
+  assert.equal(human.stdout, '');
 });
