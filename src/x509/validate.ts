@@ -635,12 +635,22 @@ export function validatePath(target: Certificate, intermediates: readonly Certif
   return invalid(
     at,
     target,
-    [fail('chain.path', chosen.failure!.code!, `path of ${chosen.candidate.certs.length} certificate(s) to anchor "${chosen.candidate.anchor.certificate.subject.text}" does not validate`), ...chosen.checks],
+    [fail('chain.path', chosen.failure!.code!, `path of ${chosen.candidate.certs.length} certificate(s) to anchor "${chosen.candidate.anchor.certificate.subject.text}" does not validate`), ...chosen.checks.map(unverifiedLayerCheck)],
     chosen.failure!,
     chosen.candidate.certs,
     chosen.candidate.anchor,
     chosen.layer,
   );
+}
+
+/**
+ * On a path that does not validate, the extension that decoded is a claim nobody vouched for: its check is not a
+ * pass ("TrustedLayer: virtual, deep attestation at URL" listed among the passed checks of a forged certificate read
+ * as if the URL were certified), but skipped, saying so.
+ */
+function unverifiedLayerCheck(c: ChainCheck): ChainCheck {
+  if (c.id !== 'layer.extension' || c.status !== 'pass') return c;
+  return { ...c, status: 'skip', message: `${c.message.replace(/^TrustedLayer: /, 'TrustedLayer (UNVERIFIED, not followed: the path does not validate): ')}` };
 }
 
 function verified(claim: TrustedLayerClaim, target: Certificate): VerifiedTrustedLayer {

@@ -108,6 +108,32 @@ test('a verified certificate naming a non-http layer below: LAYER_EXT_BAD_URI, n
   });
 });
 
+test('a forged certificate (its CA\'s name, another key) naming a layer below: that layer is never asked, and no passed check names its URL', async () => {
+  const vm = SoftTpm.create({ seed: 'forged-vm' });
+  const forger = SimCa.root('Hostile test vPlatform root', freshKeyPair('ec', { namedCurve: 'P-256' }).privateKey);
+  await withServer(
+    (_req, res) => res.writeHead(500).end(),
+    async (below, belowHits) => {
+      const cert = forger.issueAk({ commonName: 'forged vm AK', publicKey: vm.akPublicKey, serialLabel: 'forged', layer: { kind: 'virtual', instanceId: vm.instanceId, deepAttestation: `${below}/host` } });
+      await withServer(vmRoute(cert, vm), async (origin) => {
+        const r = await attest(`${origin}/vm`);
+        assert.equal(r.verdict, 'not-trusted');
+        assert.equal(r.error?.code, 'CHAIN_BAD_SIGNATURE');
+        assert.equal(r.layers.length, 1);
+        assert.equal(r.layers[0]!.deepAttestation, undefined);
+        assert.deepEqual(belowHits, []);
+        // the extension decoded, but nobody vouched for it: it was listed as a passed check
+        // ("TrustedLayer: virtual, deep attestation at URL") in the forged layer's result
+        const shown = r.layers[0]!.checks.filter((c) => c.message.includes(`${below}/host`));
+        assert.equal(shown.length, 1);
+        assert.equal(shown[0]!.id, 'layer.extension');
+        assert.equal(shown[0]!.status, 'skip');
+        assert.match(shown[0]!.message, /UNVERIFIED, not followed: the path does not validate/);
+      });
+    },
+  );
+});
+
 test('a chain of layers that loops back to itself: WALK_LOOP, each URI asked once', async () => {
   const vm = SoftTpm.create({ seed: 'looping-vm' });
   await withServer(
