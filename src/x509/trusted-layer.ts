@@ -80,6 +80,11 @@ export function checkLayerUri(value: string, field: 'deepAttestation' | 'migrati
   // RFC 3986 has no backslash; URL parsers differ on it (WHATWG reads http://a\@b/ as host a, others as host b),
   // so the CA that checked the URI and this challenger could mean different hosts by it
   if (value.includes('\\')) throw layerError('LAYER_EXT_BAD_URI', `${field} has a backslash, which no URI has (RFC 3986) and URL parsers read differently`, { field, value });
+  // RFC 3986: a host is an authority after "//". WHATWG parsers invent one for http:h/, http:/h/ and http:///h
+  // (host h), where an RFC 3986 parser (the CA's, a reviewer's) reads no host at all and a path.
+  if (/^https?:/i.test(value) && !/^https?:\/\/[^/?#]/i.test(value)) {
+    throw layerError('LAYER_EXT_BAD_URI', `${field} has no host after "//", where RFC 3986 reads a URI's host (URL parsers differ on what ${JSON.stringify(value)} names)`, { field, value });
+  }
   let url: URL;
   try {
     url = new URL(value);

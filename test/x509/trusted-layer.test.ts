@@ -184,7 +184,8 @@ test('decoder: every malformation has its LAYER_EXT_ code', () => {
   assertThrowsCode(() => decodeTrustedLayer(seq('0a0101', id, uri('https://h/'), uri('gopher://m/', '82'))), 'LAYER_EXT_BAD_URI');
   // parser differentials and dead ends: a backslash (WHATWG and RFC 3986 parsers name different hosts), port 0,
   // and a Migration Controller URI setting a parameter the challenger adds to its evidence request
-  for (const bad of ['http://good.example\\@evil.example/', 'http://h\\x/', 'https://h:0/', 'http://h:00/l']) {
+  // and no authority where RFC 3986 reads a path (WHATWG makes h the host of each)
+  for (const bad of ['http://good.example\\@evil.example/', 'http://h\\x/', 'https://h:0/', 'http://h:00/l', 'http:h/', 'https:/h/', 'HTTP:///h/', 'http://?x=1']) {
     assertThrowsCode(() => decodeTrustedLayer(seq('0a0101', id, uri(bad))), 'LAYER_EXT_BAD_URI');
   }
   for (const bad of ['https://m/?nonce=00', 'https://m/?pcrs=sha256:0', 'https://m/?instance=ab']) {
