@@ -511,7 +511,7 @@ test('validateChainAsync (signatures on the thread pool) gives exactly what vali
   assert.match(again.checks.find((c) => c.id === 'chain.signature.0')!.message, /\(cached\)/);
 });
 
-test('RSA issuing keys with an exponent no RSA key should have are never used: e = 1 (the padded message is its own signature), e over 256 bits (~80 times slower to verify), even, negative', () => {
+test('RSA issuing keys with an exponent no RSA key should have, or a modulus over 8192 bits, are never used: e = 1 (the padded message is its own signature), e over 256 bits (~80 times slower to verify), even, negative', () => {
   const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const n = Buffer.from(publicKey.export({ format: 'jwk' }).n!, 'base64url');
   const spkiWith = (e: Uint8Array, modulus: Uint8Array = unsignedInteger(n)): PublicKeyInfo => {
@@ -539,6 +539,10 @@ test('RSA issuing keys with an exponent no RSA key should have are never used: e
     assert.equal(check.ok ? '' : check.code, 'CHAIN_UNSUPPORTED_ALGORITHM');
     assert.match(check.ok ? '' : check.reason, why);
   }
+  // a modulus over 8192 bits (each signature it checks costs 4 times an 8192-bit one's), whatever its exponent
+  const bigModulus = Buffer.concat([Buffer.from([0x00, 0xc0]), Buffer.alloc(1024, 0x5b)]); // 8200 bits
+  assert.match(spkiWith(Buffer.from([1, 0, 1]), tlv(0x02, bigModulus)).unusable ?? '', /its RSA modulus has 8200 bits \(at most 8192 are accepted\)/);
+  assert.equal(spkiWith(Buffer.from([1, 0, 1]), tlv(0x02, Buffer.concat([Buffer.from([0x00, 0xc0]), Buffer.alloc(1023, 0x5b)]))).unusable, undefined); // 8192
   // a modulus written without its leading zero octet is negative
   assert.match(spkiWith(Buffer.from([1, 0, 1]), tlv(0x02, n)).unusable ?? '', /modulus is a negative number/);
   // 3 and 65537 are used as before
