@@ -288,7 +288,8 @@ export class HttpClient {
       // the server accepted us, a reset is reported as the TLS failure it
       // most likely is.
       let tlsConfirmed = false;
-      let settled = false;
+      // an object, not a variable, for the lookup to read (see lookupUntilSettled)
+      const exchangeState = { settled: false };
       let req: ClientRequest | undefined;
       let socketRef: Socket | undefined;
       let response: IncomingMessage | undefined;
@@ -303,21 +304,21 @@ export class HttpClient {
         signal?.removeEventListener('abort', onAbort);
       };
       const resolve = (value: T): void => {
-        if (settled) return;
-        settled = true;
+        if (exchangeState.settled) return;
+        exchangeState.settled = true;
         detach();
         resolvePromise(value);
       };
       let late: VtpmError | undefined;
       function fail(err: unknown): void {
-        if (settled) {
+        if (exchangeState.settled) {
           // a stream's body that breaks HTTP later: the parser's error, kept for its reader (StreamResponse.failure),
           // whose read fails anyway (the socket is closed), but as a reset
           const code = (err as { code?: unknown } | null)?.code;
           if (response !== undefined && !response.complete && typeof code === 'string' && code.startsWith('HPE_')) late ??= mapNetworkError(err, ctx, { inTlsHandshake: false });
           return;
         }
-        settled = true;
+        exchangeState.settled = true;
         detach();
         const mapped = mapNetworkError(err, ctx, { inTlsHandshake: isTls && !handshakeDone, tlsUnconfirmed: isTls && !tlsConfirmed });
         // Destroy everything now: no more bytes are read from a failed exchange.
@@ -350,8 +351,7 @@ export class HttpClient {
           insecureHTTPParser: false,
           // host names are looked up a bounded number at a time (src/transport/lookup.ts): a resolver that never
           // answers holds a thread-pool thread whatever this request's timeout
-          lookup: ((hostname: string, options: LookupOneOptions, callback: (...args: unknown[]) => void) =>
-            sharedLookup.lookup(hostname, options, callback as never, () => settled)) as unknown as LookupFunction,
+          lookup: lookupUntilSettled(exchangeState),
         });
       } catch (err) {
         fail(err);
@@ -397,6 +397,19 @@ export class HttpClient {
       req.end();
     });
   }
+}
+
+/**
+ * The `lookup` of one request: looks host names up a bounded number at a time (src/transport/lookup.ts), and drops
+ * the lookup once the exchange has settled. Made here, not inside `exchange`: a kept-alive socket keeps the options
+ * it was connected with, this function among them, for as long as it lives, and a closure made inside `exchange`
+ * kept that exchange's whole scope (the response, its chunks and the body it was resolved with) alive with it: an
+ * audit's sockets, reused from VM to VM, held about twice the first answer each had read, outside the response
+ * budget (32 sockets that had read 24 MiB answers: 1.5 GB of ArrayBuffers).
+ */
+function lookupUntilSettled(exchange: { readonly settled: boolean }): LookupFunction {
+  return ((hostname: string, options: LookupOneOptions, callback: (...args: unknown[]) => void) =>
+    sharedLookup.lookup(hostname, options, callback as never, () => exchange.settled)) as unknown as LookupFunction;
 }
 
 const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
