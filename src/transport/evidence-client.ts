@@ -9,6 +9,7 @@
 import { sanitizeServerText, type LayerLabel } from './errors.js';
 import { evidenceUrl, parseEvidenceBytes, type EvidenceLimits, type EvidenceRequest, type LayerEvidence } from './evidence.js';
 import { HttpClient, type HttpClientOptions } from './http-client.js';
+import type { BodyHold } from './response-budget.js';
 
 export interface EvidenceClientOptions extends HttpClientOptions {
   /** caps on evidence fields (defaults: EVIDENCE_LIMITS) */
@@ -24,6 +25,8 @@ export interface FetchEvidenceOptions {
   timeoutMs?: number | undefined;
   connectTimeoutMs?: number | undefined;
   maxResponseBytes?: number | undefined;
+  /** keep the body's bytes counted against the response budget until `held.release()` (FetchedEvidence.held) */
+  holdBody?: boolean | undefined;
 }
 
 export interface FetchedEvidence {
@@ -32,6 +35,8 @@ export interface FetchedEvidence {
   evidence: LayerEvidence;
   /** size of the response body */
   bytes: number;
+  /** with `holdBody`: the body's bytes, still counted against the response budget until released */
+  held?: BodyHold;
 }
 
 /** What a layer walker needs to fetch evidence; `client.fetch.bind(client)` is one. */
@@ -58,9 +63,16 @@ export class EvidenceClient {
       connectTimeoutMs: options.connectTimeoutMs,
       maxResponseBytes: options.maxResponseBytes,
       headers: { accept: 'application/json' },
+      ...(options.holdBody ? { holdBody: true } : {}),
     });
-    const evidence = parseEvidenceBytes(res.body, { layer, limits: this.limits });
-    return { url: res.url, evidence, bytes: res.body.length };
+    let evidence: LayerEvidence;
+    try {
+      evidence = parseEvidenceBytes(res.body, { layer, limits: this.limits });
+    } catch (err) {
+      res.held?.release();
+      throw err;
+    }
+    return { url: res.url, evidence, bytes: res.body.length, ...(res.held ? { held: res.held } : {}) };
   }
 
   /** Closes the connections, if this client created its HttpClient. */

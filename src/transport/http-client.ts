@@ -17,7 +17,7 @@ import { X509Certificate } from 'node:crypto';
 import { UsageError, type VtpmError } from '../errors.js';
 import { mapNetworkError, sanitizeServerText, tlsConfigError, transportError, type LayerLabel, type TransportContext } from './errors.js';
 import { sharedLookup } from './lookup.js';
-import { ResponseBudget } from './response-budget.js';
+import { ResponseBudget, type BodyHold, type BudgetReader } from './response-budget.js';
 import { MAX_REQUEST_URL_LENGTH, parseEndpointUrl } from './url.js';
 
 export const HTTP_DEFAULTS = {
@@ -78,6 +78,11 @@ export interface RequestOptions {
   timeoutMs?: number | undefined;
   maxResponseBytes?: number | undefined;
   headers?: Record<string, string> | undefined;
+  /**
+   * keep the body's bytes counted against the budget once it is read, until `held.release()` (HttpResponse.held):
+   * past the budget a held body is dropped like a response being read, when it holds the most
+   */
+  holdBody?: boolean | undefined;
 }
 
 export interface HttpResponse {
@@ -85,6 +90,8 @@ export interface HttpResponse {
   status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  /** with `holdBody`: the body's bytes, still counted against the budget until released */
+  held?: BodyHold;
 }
 
 export interface StreamOptions extends Omit<RequestOptions, 'timeoutMs' | 'maxResponseBytes'> {
@@ -123,6 +130,7 @@ interface Resolved {
   maxResponseBytes: number;
   budget: ResponseBudget;
   headers: Record<string, string>;
+  holdBody: boolean;
 }
 
 /** What one attempt observed, to decide whether a retry on a fresh connection is safe. */
@@ -133,7 +141,8 @@ interface AttemptState {
 
 /** Callbacks a response handler uses to end the exchange. */
 interface Exchange<T> {
-  resolve(value: T): void;
+  /** false when the exchange had settled already (the value is not handed to anyone) */
+  resolve(value: T): boolean;
   fail(err: unknown): void;
   /** stops the whole-exchange timers (the caller takes over the stream) */
   detach(): void;
@@ -261,6 +270,7 @@ export class HttpClient {
       maxResponseBytes: checkedOption('maxResponseBytes', o.maxResponseBytes, this.maxResponseBytes, 0),
       budget: this.budget,
       headers: { 'user-agent': 'vtpm-verify', ...o.headers },
+      holdBody: !stream && o.holdBody === true,
     };
   }
 
@@ -303,11 +313,12 @@ export class HttpClient {
         clearTimers();
         signal?.removeEventListener('abort', onAbort);
       };
-      const resolve = (value: T): void => {
-        if (exchangeState.settled) return;
+      const resolve = (value: T): boolean => {
+        if (exchangeState.settled) return false;
         exchangeState.settled = true;
         detach();
         resolvePromise(value);
+        return true;
       };
       let late: VtpmError | undefined;
       function fail(err: unknown): void {
@@ -614,18 +625,12 @@ function readBody(url: URL, res: IncomingMessage, o: Resolved, ex: Exchange<Http
   const chunks: Buffer[] = [];
   let received = 0;
   const budget = o.budget;
-  const held = budget.reader((bytes) =>
-    ex.fail(
-      transportError(
-        'TRANSPORT_TOO_LARGE',
-        `response dropped after ${bytes} bytes: the responses being read at once passed their ${budget.maxBytes}-byte budget, and this one held the most`,
-        o.ctx,
-        { received: bytes, budget: budget.maxBytes },
-      ),
-    ),
-  );
-  // a failed exchange destroys the response: its bytes are released then
-  res.once('close', () => held.close());
+  const state: ReadState = { ex, handedOver: undefined };
+  const held = budget.reader(dropBody(state, budget.maxBytes, o.ctx));
+  // a failed exchange destroys the response: its bytes are released then (a held body's, by its holder)
+  res.once('close', () => {
+    if (!state.handedOver) held.close();
+  });
   res.on('data', (chunk: Buffer) => {
     received += chunk.length;
     if (received > cap) {
@@ -636,9 +641,61 @@ function readBody(url: URL, res: IncomingMessage, o: Resolved, ex: Exchange<Http
     chunks.push(chunk);
   });
   res.on('end', () => {
-    held.close();
-    ex.resolve({ url: url.href, status: 200, headers: res.headers, body: Buffer.concat(chunks, received) });
+    const body = Buffer.concat(chunks, received);
+    // the chunks are a second copy: whatever outlives this response (its listeners) must not keep them
+    chunks.length = 0;
+    if (!o.holdBody) {
+      held.close();
+      ex.resolve({ url: url.href, status: 200, headers: res.headers, body });
+      return;
+    }
+    const hold = holdOf(held, received, state);
+    if (!ex.resolve({ url: url.href, status: 200, headers: res.headers, body, held: hold })) held.close();
   });
+}
+
+/**
+ * What a body's budget reader keeps, made outside readBody: a held body's reader and its release outlive the
+ * exchange, and must keep neither the exchange (its promise holds the body: twice the bytes counted) nor the
+ * response's scope (its chunks).
+ */
+interface ReadState {
+  /** the exchange, until the body is handed over */
+  ex: Exchange<HttpResponse> | undefined;
+  /** once the body is read whole and held (holdBody): a drop aborts it */
+  handedOver: AbortController | undefined;
+}
+
+function dropBody(state: ReadState, budgetBytes: number, ctx: TransportContext): (bytes: number) => void {
+  return (bytes) => {
+    if (state.handedOver) {
+      state.handedOver.abort(
+        transportError(
+          'TRANSPORT_TOO_LARGE',
+          `response dropped after ${bytes} bytes, read whole but not yet parsed: the responses read and not yet parsed passed their ${budgetBytes}-byte budget, and this one held the most`,
+          ctx,
+          { received: bytes, budget: budgetBytes, waitedFor: 'parse-gate' },
+        ),
+      );
+      return;
+    }
+    state.ex?.fail(
+      transportError(
+        'TRANSPORT_TOO_LARGE',
+        `response dropped after ${bytes} bytes: the responses being read at once passed their ${budgetBytes}-byte budget, and this one held the most`,
+        ctx,
+        { received: bytes, budget: budgetBytes },
+      ),
+    );
+  };
+}
+
+/** Hands a body read whole over with its bytes still counted (see ReadState). */
+function holdOf(held: BudgetReader, bytes: number, state: ReadState): BodyHold {
+  const handedOver = new AbortController();
+  state.handedOver = handedOver;
+  state.ex = undefined;
+  return { bytes, dropped: handedOver.signal, release: () => held.close() };
 }
 
 /**

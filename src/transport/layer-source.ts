@@ -3,6 +3,7 @@
 
 import type { EvidenceClient } from './evidence-client.js';
 import type { LayerEvidence } from './evidence.js';
+import type { BodyHold } from './response-budget.js';
 
 export interface LiveSourceRequest {
   position: number;
@@ -10,6 +11,8 @@ export interface LiveSourceRequest {
   nonce: Uint8Array;
   pcrs: readonly { bank: import('../tpm/constants.js').HashName; pcrs: readonly number[] }[];
   instance?: Uint8Array;
+  /** asks that the body stay counted against the response budget, handed over here, until its logs are parsed */
+  holdUntilParsed?: (held: BodyHold) => void;
 }
 
 export interface LiveSourceOptions {
@@ -29,8 +32,10 @@ export function liveSource(client: EvidenceClient, options: LiveSourceOptions = 
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
         ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(request.holdUntilParsed ? { holdBody: true } : {}),
       },
     );
+    if (fetched.held) request.holdUntilParsed!(fetched.held);
     return fetched.evidence;
   };
 }

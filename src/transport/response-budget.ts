@@ -17,13 +17,27 @@ export interface BudgetReader {
   close(): void;
 }
 
+/**
+ * A body read whole whose bytes stay counted against the budget until its reader has used them: an audit's walk
+ * keeps its layer's body counted while the layer waits its turn at the parse gate (src/verify/parse-gate.ts), so
+ * that the answers read and not yet parsed are bounded together, not just those being read.
+ */
+export interface BodyHold {
+  /** the body's bytes */
+  readonly bytes: number;
+  /** aborted, with its TRANSPORT_TOO_LARGE error as the reason, when the budget dropped this body: give it up */
+  readonly dropped: AbortSignal;
+  /** gives the bytes back to the budget; idempotent */
+  release(): void;
+}
+
 export class ResponseBudget {
   private total = 0;
   private readonly open = new Set<Reader>();
 
   constructor(readonly maxBytes: number) {}
 
-  /** bytes held by the responses being read now */
+  /** bytes held by the responses being read now, and by bodies read whole and still held (BodyHold) */
   get held(): number {
     return this.total;
   }

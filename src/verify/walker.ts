@@ -24,6 +24,7 @@ import { evaluatePolicy, pcrSelectionFor, type EvaluationInput, type Finding, ty
 import { HASH_ALGS, type HashName } from '../tpm/constants.js';
 import type { PcrValues } from '../tpm/pcrs.js';
 import type { LayerEvidence } from '../transport/evidence.js';
+import type { BodyHold } from '../transport/response-budget.js';
 import type { PcrSelection as PcrRequest } from '../transport/evidence-request.js';
 import { formatPcrSelection, type PcrSelection } from '../tpm/pcr-selection.js';
 import { toHex } from '../util/bytes.js';
@@ -76,6 +77,11 @@ export interface LayerRequest {
   pcrs: PcrRequest[];
   /** the upper layer's instanceId being followed down (informational for the service) */
   instance?: Buffer;
+  /**
+   * set when large logs wait their turn at a parse gate: a source that read the evidence under a response budget
+   * hands its body's hold over here, and the walker releases it once the layer is admitted (or gives up waiting)
+   */
+  holdUntilParsed?: (held: BodyHold) => void;
 }
 
 /** Fetches one layer's evidence; throws TransportError when it cannot, EVIDENCE_* errors when it is malformed. */
@@ -351,7 +357,16 @@ async function walkLayers(options: WalkOptions, source: EvidenceSource, parsePas
     seenUris.add(uriKey);
 
     const pcrs = pcrRequestFor(policy, position);
-    const request: LayerRequest = { position, uri, nonce, pcrs, ...(instance ? { instance } : {}) };
+    // the body's bytes stay counted against the response budget while the layer waits at the gate
+    let held: BodyHold | undefined;
+    const request: LayerRequest = {
+      position,
+      uri,
+      nonce,
+      pcrs,
+      ...(instance ? { instance } : {}),
+      ...(parsePass ? { holdUntilParsed: (h: BodyHold) => void (held = h) } : {}),
+    };
     const entry: CollectedLayer = { position, uri, nonce, pcrs, ...(instance ? { instance } : {}) };
     collected.push(entry);
 
@@ -369,18 +384,26 @@ async function walkLayers(options: WalkOptions, source: EvidenceSource, parsePas
       break;
     }
 
-    // large logs wait their turn: parsed, they take about ten times their size until the walk ends
+    // large logs wait their turn: parsed, they take about ten times their size until the walk ends; meanwhile
+    // the body read stays counted against the response budget, which may drop it (it holds the most)
     if (parsePass) {
+      const deadline = options.parseWaitSignal;
+      const dropped = (held as BodyHold | undefined)?.dropped;
+      const ended = (err: unknown): boolean => (deadline?.aborted === true && err === deadline.reason) || (dropped?.aborted === true && err === dropped.reason);
       try {
-        await parsePass.admit(logBytesOf(evidence), options.parseWaitSignal);
+        if (dropped?.aborted) throw dropped.reason;
+        await parsePass.admit(logBytesOf(evidence), dropped && deadline ? AbortSignal.any([deadline, dropped]) : (dropped ?? deadline));
       } catch (err) {
-        // the VM's deadline came while the layer waited its turn (a stop's refusal still ends the walk)
-        if (!options.parseWaitSignal?.aborted || err !== options.parseWaitSignal.reason) throw err;
+        // the VM's deadline came while the layer waited its turn, or the budget dropped its body (a stop's refusal
+        // still ends the walk)
+        if (!ended(err)) throw err;
         const e = asVtpmError(err);
         checks.push(fail('evidence.fetch', e.code, e.message));
         stop(errorSummary(e), 'unreachable');
         layer.elapsedMs = clock() - t0;
         break;
+      } finally {
+        (held as BodyHold | undefined)?.release();
       }
     }
 

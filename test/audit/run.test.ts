@@ -13,6 +13,8 @@ import { setupVerifier } from '../../src/cli/verifier-setup.js';
 import { TransportError } from '../../src/errors.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/start.js';
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
+import { ResponseBudget } from '../../src/transport/response-budget.js';
+import { countingFront } from './front.js';
 import { parseEvidenceBytes } from '../../src/transport/evidence.js';
 import type { AttestationResult } from '../../src/verify/result.js';
 import { resultDurationMs } from '../../src/report/format.js';
@@ -434,6 +436,63 @@ test('a wait at the gate on large logs ends at the VM\'s deadline: walks of host
   // not retried: its deadline is spent
   assert.equal(r.attempts, 1);
   // it parsed nothing, and left nothing queued or held at the gate
+  assert.equal(gate.heldBytes, 0);
+});
+
+test('an answer waiting its turn at the parse gate stays counted against the response budget: past it, the largest waiting is dropped (TRANSPORT_TOO_LARGE), not kept outside every bound', async (t) => {
+  // 32 hostile VMs answering with 24 MiB IMA lists at --concurrency 32: two parsed at once, the other thirty read
+  // whole and waiting, 0.7 GB counted by neither the budget (bodies being read) nor the gate (logs being parsed)
+  const { setup, targets } = await fleet(t, 3);
+  const { gate, holder } = heldGate(t);
+  const listBytes = 2 * 1024 * 1024;
+  const { origin } = await countingFront(t, new URL(targets[0]!.url).origin, (path, _n, req, res) => {
+    if (!path.startsWith('/l/vm-')) return false;
+    void (async () => {
+      const evidence = (await (await fetch(`${new URL(targets[0]!.url).origin}${req.url}`)).json()) as Record<string, unknown>;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ...evidence, imaLog: '#'.repeat(listBytes) }));
+    })();
+    return true;
+  });
+  // room for two of the three answers, not three
+  const budget = new ResponseBudget(5 * 1024 * 1024);
+  const client = new EvidenceClient({ budget });
+  t.after(() => client.close());
+  const results: AttestationResult[] = [];
+  let firstResult: (() => void) | undefined;
+  const first = new Promise<string>((resolve) => (firstResult = () => resolve('a result')));
+  const audit = runAudit(
+    targets.map((target) => ({ ...target, url: `${origin}${new URL(target.url).pathname}`, client })),
+    {
+      concurrency: 3,
+      retries: 0,
+      cache: setup.cache,
+      parseGate: gate,
+      onResult: (r) => {
+        results.push(r);
+        firstResult?.();
+      },
+    },
+  );
+  // the gate is held: none is parsed until it is released, but one is dropped by the budget meanwhile
+  const what = await Promise.race([first, new Promise<string>((resolve) => setTimeout(() => resolve('nothing within 5 s'), 5_000))]);
+  assert.equal(what, 'a result');
+  assert.equal(results.length, 1);
+  const dropped = results[0]!;
+  assert.equal(dropped.verdict, 'incomplete');
+  assert.equal(dropped.error?.code, 'TRANSPORT_TOO_LARGE');
+  assert.equal(dropped.error?.details?.['waitedFor'], 'parse-gate');
+  assert.equal(dropped.layers[0]?.status, 'unreachable');
+  assert.equal(dropped.layers[0]?.checks.at(-1)?.id, 'evidence.fetch');
+  // the two others are read whole and wait, their bodies counted
+  for (let turn = 0; turn < 100_000 && budget.held <= 2 * listBytes; turn++) await tick();
+  assert.ok(budget.held > 2 * listBytes && budget.held <= budget.maxBytes, `held ${budget.held}`);
+  assert.equal(results.length, 1);
+  holder.release();
+  await audit;
+  assert.equal(results.length, 3);
+  for (const r of results.slice(1)) assert.notEqual(r.error?.code, 'TRANSPORT_TOO_LARGE', r.error?.message);
+  assert.equal(budget.held, 0, 'every byte given back');
   assert.equal(gate.heldBytes, 0);
 });
 

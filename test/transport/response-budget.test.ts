@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import { HttpClient } from '../../src/transport/http-client.js';
 import { ResponseBudget } from '../../src/transport/response-budget.js';
 import { assertRejectsCode } from '../helpers/assert.js';
@@ -125,6 +126,54 @@ test('a body handed over is not kept alive by the kept-alive connection it came 
     const again = await c.get(`${server.url}/b`, { layer: 1 });
     assert.equal(again.body.length, size);
     assert.equal(server.connections, 1);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a body held after it is read (holdBody) stays counted until released; past the budget it is dropped like one being read, its signal saying why', async () => {
+  const { server } = await servers(0, 600 * KB);
+  const { server: tiny } = await servers(0, 100 * KB);
+  const hog = await startHttp((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write(Buffer.alloc(300 * KB, 0x20));
+    setImmediate(() => res.end(Buffer.alloc(300 * KB, 0x20)));
+  });
+  try {
+    const budget = new ResponseBudget(1024 * KB);
+    const c = client(budget);
+    const first = await c.get(`${server.url}/small`, { layer: 1, holdBody: true });
+    assert.equal(first.body.length, 600 * KB);
+    assert.equal(budget.held, 600 * KB, 'read whole, still counted');
+    assert.equal(first.held?.bytes, 600 * KB);
+    // without holdBody, a body is given back as soon as it is read
+    const plain = await c.get(`${tiny.url}/small`, { layer: 1 });
+    assert.equal(plain.held, undefined);
+    assert.equal(budget.held, 600 * KB);
+    // another response takes the budget past: the held body holds the most, and is dropped, not the one being read
+    const second = await c.get(`${hog.url}/x`, { layer: 2, holdBody: true });
+    assert.equal(first.held?.dropped.aborted, true);
+    const reason = first.held?.dropped.reason as { code?: string; details?: Record<string, unknown> };
+    assert.equal(reason.code, 'TRANSPORT_TOO_LARGE');
+    assert.equal(reason.details?.['waitedFor'], 'parse-gate');
+    assert.equal(second.held?.dropped.aborted, false);
+    assert.equal(budget.held, 600 * KB);
+    second.held?.release();
+    second.held?.release();
+    first.held?.release();
+    assert.equal(budget.held, 0);
+  } finally {
+    await Promise.all([server.close(), tiny.close(), hog.close()]);
+  }
+});
+
+test('EvidenceClient: a held body that is not evidence gives its bytes back at once', async () => {
+  const { server } = await servers(0, 100 * KB);
+  try {
+    const budget = new ResponseBudget(1024 * KB);
+    const c = new EvidenceClient({ http: client(budget) });
+    await assertRejectsCode(c.fetch(server.url, { nonce: Buffer.alloc(32), pcrs: [{ bank: 'sha256', pcrs: [0] }] }, { layer: 0, holdBody: true }), 'EVIDENCE_JSON');
+    assert.equal(budget.held, 0);
   } finally {
     await server.close();
   }
