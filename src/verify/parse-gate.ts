@@ -19,10 +19,12 @@
 /** What one walk holds: `admit` before parsing a layer's logs, `release` once the walk is over. */
 export interface ParsePass {
   /**
-   * `signal` ends a wait (the VM's deadline): the wait is rejected with its reason and leaves the queue, so
-   * walks holding the gate one after another cannot keep a VM waiting past its deadline.
+   * Any of `signals` ends a wait (the VM's deadline, the response budget dropping the body): the wait is rejected
+   * with that signal's reason and leaves the queue, so walks holding the gate one after another cannot keep a VM
+   * waiting past its deadline. (Several, not one AbortSignal.any: that would be made for every layer, most of
+   * which never wait.)
    */
-  admit(bytes: number, signal?: AbortSignal): Promise<void> | void;
+  admit(bytes: number, ...signals: (AbortSignal | undefined)[]): Promise<void> | void;
   release(): void;
 }
 
@@ -54,7 +56,7 @@ export class ParseGate {
   pass(): ParsePass {
     let mine = 0;
     return {
-      admit: (bytes: number, signal?: AbortSignal): Promise<void> | void => {
+      admit: (bytes: number, ...given: (AbortSignal | undefined)[]): Promise<void> | void => {
         if (bytes < this.smallBytes) return;
         if (this.stopped) return Promise.reject(this.stopped);
         // holding already, or room (and no one waiting ahead), or an empty gate: go on now
@@ -63,31 +65,40 @@ export class ParseGate {
           mine += bytes;
           return;
         }
-        if (signal?.aborted) return Promise.reject(signal.reason);
+        const signals = given.filter((g): g is AbortSignal => g !== undefined);
+        const ended = signals.find((g) => g.aborted);
+        if (ended) return Promise.reject(ended.reason);
         this.stats.waited++;
         return new Promise<void>((admitted, refused) => {
-          const onAbort = (): void => {
-            const at = this.queue.indexOf(waiting);
-            if (at < 0) return;
-            this.queue.splice(at, 1);
-            refused(signal!.reason);
-            // the one that left may have been first in line: those behind it may fit now
-            this.drain();
+          const listeners = signals.map((signal) => ({
+            signal,
+            onAbort: (): void => {
+              const at = this.queue.indexOf(waiting);
+              if (at < 0) return;
+              this.queue.splice(at, 1);
+              stopListening();
+              refused(signal.reason);
+              // the one that left may have been first in line: those behind it may fit now
+              this.drain();
+            },
+          }));
+          const stopListening = (): void => {
+            for (const { signal, onAbort } of listeners) signal.removeEventListener('abort', onAbort);
           };
           const waiting = {
             bytes,
             admitted: () => {
-              signal?.removeEventListener('abort', onAbort);
+              stopListening();
               mine += bytes;
               admitted();
             },
             refused: (reason: Error) => {
-              signal?.removeEventListener('abort', onAbort);
+              stopListening();
               refused(reason);
             },
           };
           this.queue.push(waiting);
-          signal?.addEventListener('abort', onAbort, { once: true });
+          for (const { signal, onAbort } of listeners) signal.addEventListener('abort', onAbort, { once: true });
         });
       },
       release: (): void => {

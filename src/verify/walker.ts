@@ -392,7 +392,7 @@ async function walkLayers(options: WalkOptions, source: EvidenceSource, parsePas
       const ended = (err: unknown): boolean => (deadline?.aborted === true && err === deadline.reason) || (dropped?.aborted === true && err === dropped.reason);
       try {
         if (dropped?.aborted) throw dropped.reason;
-        await parsePass.admit(logBytesOf(evidence), dropped && deadline ? AbortSignal.any([deadline, dropped]) : (dropped ?? deadline));
+        await parsePass.admit(logBytesOf(evidence), deadline, dropped);
       } catch (err) {
         // the VM's deadline came while the layer waited its turn, or the budget dropped its body (a stop's refusal
         // still ends the walk)

@@ -120,3 +120,19 @@ test('a wait whose signal aborts (the VM\'s deadline) ends with its reason and l
   assert.equal(gate.heldBytes, 0);
   assert.equal(gate.stats.waited, 2);
 });
+
+test('a wait ends at whichever of its signals aborts first (the deadline, the budget dropping the body), with that one\'s reason', async () => {
+  const gate = new ParseGate(10 * MB, MB);
+  const holder = gate.pass();
+  holder.admit(8 * MB);
+  const deadline = new AbortController();
+  const dropped = new AbortController();
+  const waiting = gate.pass().admit(4 * MB, deadline.signal, undefined, dropped.signal);
+  const reason = new Error('dropped by the budget');
+  dropped.abort(reason);
+  await assert.rejects(Promise.resolve(waiting), (err) => err === reason);
+  deadline.abort(new Error('deadline, later'));
+  assert.equal(gate.heldBytes, 8 * MB, 'the one that left holds nothing');
+  holder.release();
+  assert.equal(gate.heldBytes, 0);
+});
