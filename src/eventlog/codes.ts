@@ -25,7 +25,7 @@ export const EVENTLOG_CODES = {
 export const IMA_CODES = {
   IMA_MALFORMED_LINE: { kind: 'input', summary: 'a line of an ASCII IMA list is malformed (details.line has its number)' },
   IMA_TRUNCATED: { kind: 'input', summary: 'a binary IMA list ends inside an entry' },
-  IMA_TOO_LARGE: { kind: 'input', summary: 'an IMA entry, line or the number of entries is above its cap, or (eventlog, quote) the list does not fit the memory node may use' },
+  IMA_TOO_LARGE: { kind: 'input', summary: 'an IMA entry, line or the number of entries is above its cap, or the list does not fit the memory node may use' },
   IMA_UNKNOWN_TEMPLATE: { kind: 'input', summary: 'an ASCII entry uses a template whose data cannot be rebuilt from text' },
   IMA_FIELD_INVALID: { kind: 'input', summary: 'an IMA template field is malformed (digest algorithm, hex, field framing, an empty template name), or the file is a firmware event log' },
   IMA_ENTRY_GAP: { kind: 'input', summary: 'an incremental IMA list does not start at the entry the carried replay state expects' },

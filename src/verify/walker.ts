@@ -19,7 +19,7 @@
 // not trusted (exit 1), never "bad input" (exit 2).
 
 import { VerificationError, VtpmError, asVtpmError, type CodeTable } from '../errors.js';
-import { verifyLogsAgainstQuote, type LogsVerification } from '../eventlog/index.js';
+import { verifyLogsAgainstQuote, type LogsToVerify, type LogsVerification } from '../eventlog/index.js';
 import { evaluatePolicy, pcrSelectionFor, type EvaluationInput, type Finding, type LayerFacts, type MigrationFacts, type Policy, type PolicyEvaluation } from '../policy/index.js';
 import { HASH_ALGS, type HashName } from '../tpm/constants.js';
 import type { PcrValues } from '../tpm/pcrs.js';
@@ -136,6 +136,11 @@ export interface WalkOptions {
   pathMemo?: PathValidationMemo;
   /** bounds how many large logs concurrent walks parse at once (fleet audits: parse-gate.ts) */
   parseGate?: ParseGate;
+  /**
+   * ParseImaOptions.checkMemory for every layer's IMA list (the CLI's imaMemoryCheck): a list the heap cannot hold
+   * is refused with a typed IMA_TOO_LARGE (the layer is not trusted) before V8 ends the process out of memory.
+   */
+  imaCheckMemory?: LogsToVerify['imaCheckMemory'];
   /**
    * Ends a wait at the parse gate with its reason (a TransportError: the audit's per-VM deadline): the layer is
    * then unreachable, as when its request ran out of time.
@@ -646,6 +651,7 @@ async function verifyLayer(position: number, uri: string, nonce: Buffer, asked: 
     const given = {
       ...(evidence.eventLog ? { eventLog: evidence.eventLog } : {}),
       ...(evidence.imaLog ? { ima: Buffer.from(evidence.imaLog, 'utf8') } : {}),
+      ...(evidence.imaLog && options.imaCheckMemory ? { imaCheckMemory: options.imaCheckMemory } : {}),
     };
     logs = options.logCache ? options.logCache.verify(given, pcrs) : verifyLogsAgainstQuote(given, pcrs);
     checks.push(...logs.checks);

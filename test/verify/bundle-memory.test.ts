@@ -1,0 +1,48 @@
+// A saved bundle's IMA lists against the memory node may use: `verify BUNDLE` parses each layer's list as
+// `eventlog --ima` does, checking the live heap as it goes, so a bundle within its caps (24 MiB of IMA list per
+// layer) is refused with a typed IMA_TOO_LARGE instead of V8 ending the process out of memory (exit 134, no
+// envelope). Whoever hands over the bundle chooses its lists: they are not in the quote, so any genuine bundle
+// can carry one.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSimulator } from '../../src/simulator/start.js';
+import { runCli } from '../helpers/cli.js';
+
+test('verify BUNDLE: an IMA list the heap cannot hold is IMA_TOO_LARGE (cap memory, the layer not trusted), not V8 ending the process', async () => {
+  const sim = await startSimulator({ topology: { layers: 2 } });
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-bundle-memory-'));
+  try {
+    const bundle = join(dir, 'vm.bundle.json');
+    const saved = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--save', bundle, '--json']);
+    assert.equal(saved.code, 0, saved.stderr.slice(0, 300));
+    // 500,000 binary entries of 33 bytes (a one-letter template with no data: the most entries per byte), 16 MB,
+    // well under the 24 MiB an evidence imaLog may hold: node with a 128 MB heap ran out parsing them (exit 134)
+    const entry = Buffer.alloc(33);
+    entry.writeUInt32LE(10, 0);
+    // every byte below 0x80: the walk reads the JSON string as UTF-8, one byte per character
+    entry.fill(0x41, 4, 24);
+    entry.writeUInt32LE(1, 24);
+    entry[28] = 0x78;
+    entry.writeUInt32LE(0, 29);
+    const b = JSON.parse(readFileSync(bundle, 'utf8'));
+    b.layers[0].evidence.imaLog = Buffer.concat(Array<Buffer>(500_000).fill(entry)).toString('latin1');
+    const big = join(dir, 'big-ima.bundle.json');
+    writeFileSync(big, JSON.stringify(b));
+    const small = { env: { NODE_OPTIONS: '--max-old-space-size=128' } };
+    const run = await runCli(['verify', big, '--trust', sim.trustDir, '--json'], small);
+    assert.equal(run.code, 1, `${run.stderr.slice(0, 300)}`);
+    assert.equal(run.json!.result.verdict, 'not-trusted');
+    assert.deepEqual([run.json!.error!.code, run.json!.error!.details.cap], ['IMA_TOO_LARGE', 'memory']);
+    assert.match(run.json!.error!.message, /IMA list does not fit the memory node may use here: after \d+ entries the heap holds \d+ MB of its \d+ MB limit.*--max-old-space-size=/);
+    assert.equal(run.json!.result.layers[0].status, 'not-trusted');
+    // the genuine bundle still verifies in the same heap
+    const genuine = await runCli(['verify', bundle, '--trust', sim.trustDir, '--json'], small);
+    assert.equal(genuine.code, 0, genuine.stderr.slice(0, 300));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await sim.close();
+  }
+});
