@@ -29,7 +29,15 @@ export type EventLogCaps = { -readonly [K in keyof typeof EVENTLOG_CAPS]: number
 export interface ParseEventLogOptions {
   /** override caps (tests use small ones); defaults are EVENTLOG_CAPS */
   caps?: Partial<EventLogCaps>;
+  /**
+   * Called with the count of events parsed so far, every MEMORY_CHECK_EVERY events: it may throw (a typed error)
+   * to stop a log that would not fit the memory the caller has (a deep attestation keeps every layer's logs).
+   */
+  checkMemory?: (events: number) => void;
 }
+
+/** How often (in events) ParseEventLogOptions.checkMemory is called. */
+const EVENTLOG_MEMORY_CHECK_EVERY = 1 << 13;
 
 const SHA1: HashAlg = hashById(0x0004)!;
 
@@ -124,6 +132,7 @@ export function parseEventLog(bytes: Uint8Array, opts: ParseEventLogOptions = {}
     if (events.length >= caps.maxEvents) {
       throw new ParseError('EVENTLOG_TOO_MANY_EVENTS', `the log holds more than ${caps.maxEvents} events (the cap)`, { cap: caps.maxEvents, offset: r.offset });
     }
+    if (opts.checkMemory && events.length % EVENTLOG_MEMORY_CHECK_EVERY === 0) opts.checkMemory(events.length);
     const offset = r.offset;
     addEvent(readEvent(r, events.length, format, agileTable, caps), offset);
   }

@@ -9,7 +9,7 @@ import { extractBootFacts, extractImaFacts, type BootFacts, type ImaFacts } from
 import { parseImaList, type ParseImaOptions } from './ima/parse.js';
 import { replayImaAgainstQuote, type ImaQuoteResult } from './ima/quote-replay.js';
 import type { ImaReplayState } from './ima/replay.js';
-import { parseEventLog } from './parse.js';
+import { parseEventLog, type ParseEventLogOptions } from './parse.js';
 import { replayAgainstQuote, type EventLogQuoteResult, type ReplayAgainstQuoteOptions } from './quote-replay.js';
 
 export interface LogsToVerify {
@@ -24,6 +24,8 @@ export interface LogsToVerify {
   quirks?: ReplayAgainstQuoteOptions['quirks'];
   /** ParseImaOptions.checkMemory, for a list the caller's memory may not hold */
   imaCheckMemory?: ParseImaOptions['checkMemory'];
+  /** ParseEventLogOptions.checkMemory, likewise for the firmware log */
+  eventLogCheckMemory?: ParseEventLogOptions['checkMemory'];
 }
 
 export interface LogsVerification {
@@ -46,7 +48,7 @@ export function verifyLogsAgainstQuote(logs: LogsToVerify, verifiedPcrs: PcrValu
   const out: LogsVerification = { ok: true, checks: [] };
   if (logs.eventLog) {
     const opts: ReplayAgainstQuoteOptions = logs.quirks ? { quirks: logs.quirks } : {};
-    const r = replayAgainstQuote(parseEventLog(logs.eventLog), verifiedPcrs, opts);
+    const r = replayAgainstQuote(parseEventLog(logs.eventLog, logs.eventLogCheckMemory ? { checkMemory: logs.eventLogCheckMemory } : {}), verifiedPcrs, opts);
     out.eventLog = r;
     out.checks.push(...r.checks);
     out.ok &&= r.ok;

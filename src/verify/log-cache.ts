@@ -46,7 +46,7 @@ export class LogVerificationCache {
   }
 
   /** Same result as verifyLogsAgainstQuote(logs, verifiedPcrs) for logs without carried IMA state or custom quirks. */
-  verify(logs: Pick<LogsToVerify, 'eventLog' | 'ima' | 'imaCheckMemory'>, verifiedPcrs: PcrValues): LogsVerification {
+  verify(logs: Pick<LogsToVerify, 'eventLog' | 'ima' | 'imaCheckMemory' | 'eventLogCheckMemory'>, verifiedPcrs: PcrValues): LogsVerification {
     const logsKey = logsCacheKey(logs);
     const known = this.relevant.get(logsKey);
     if (known !== undefined) {

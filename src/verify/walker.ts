@@ -141,6 +141,8 @@ export interface WalkOptions {
    * is refused with a typed IMA_TOO_LARGE (the layer is not trusted) before V8 ends the process out of memory.
    */
   imaCheckMemory?: LogsToVerify['imaCheckMemory'];
+  /** likewise for every layer's firmware event log (EVENTLOG_TOO_LARGE, cap memory) */
+  eventLogCheckMemory?: LogsToVerify['eventLogCheckMemory'];
   /**
    * Ends a wait at the parse gate with its reason (a TransportError: the audit's per-VM deadline): the layer is
    * then unreachable, as when its request ran out of time.
@@ -652,6 +654,7 @@ async function verifyLayer(position: number, uri: string, nonce: Buffer, asked: 
       ...(evidence.eventLog ? { eventLog: evidence.eventLog } : {}),
       ...(evidence.imaLog ? { ima: Buffer.from(evidence.imaLog, 'utf8') } : {}),
       ...(evidence.imaLog && options.imaCheckMemory ? { imaCheckMemory: options.imaCheckMemory } : {}),
+      ...(evidence.eventLog && options.eventLogCheckMemory ? { eventLogCheckMemory: options.eventLogCheckMemory } : {}),
     };
     logs = options.logCache ? options.logCache.verify(given, pcrs) : verifyLogsAgainstQuote(given, pcrs);
     checks.push(...logs.checks);

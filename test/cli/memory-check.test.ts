@@ -2,7 +2,7 @@
 // collections are spaced out, and the refusal is a typed error with the heap's figures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { imaMemoryCheck } from '../../src/cli/memory-check.js';
+import { eventLogMemoryCheck, imaMemoryCheck } from '../../src/cli/memory-check.js';
 import { VtpmError } from '../../src/errors.js';
 
 const MB = 2 ** 20;
@@ -70,4 +70,19 @@ test('after a collection the next one waits for an eighth more entries: a list j
   assert.equal(collections, 1);
   assert.throws(() => check(90_000, 'binary'));
   assert.equal(collections, 2);
+});
+
+test('a firmware log may fill half the heap (its replay needs as much again); over it after a collection it is EVENTLOG_TOO_LARGE, cap memory', () => {
+  const limit = 1048 * MB;
+  const at = (used: number) => () => ({ used_heap_size: used * MB, heap_size_limit: limit });
+  const never = () => false;
+  assert.doesNotThrow(() => eventLogMemoryCheck(at(490), never)(8192));
+  assert.throws(
+    () => eventLogMemoryCheck(at(510), never)(16384),
+    (err: unknown) =>
+      err instanceof VtpmError &&
+      err.code === 'EVENTLOG_TOO_LARGE' &&
+      /the event log does not fit the memory node may use here: after 16384 events the heap holds 510 MB of its 1048 MB limit; give node more, e\.g\. NODE_OPTIONS=--max-old-space-size=2096/.test(err.message) &&
+      err.details['cap'] === 'memory',
+  );
 });

@@ -46,3 +46,39 @@ test('verify BUNDLE: an IMA list the heap cannot hold is IMA_TOO_LARGE (cap memo
     await sim.close();
   }
 });
+
+test('verify BUNDLE: firmware logs kept for every layer until the walk ends are checked against the heap too (EVENTLOG_TOO_LARGE, cap memory)', async () => {
+  const sim = await startSimulator({ topology: { layers: 3 } });
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-bundle-memory-'));
+  try {
+    const bundle = join(dir, 'vm.bundle.json');
+    const saved = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--save', bundle, '--json']);
+    assert.equal(saved.code, 0, saved.stderr.slice(0, 300));
+    const b = JSON.parse(readFileSync(bundle, 'utf8'));
+    // each layer's genuine Spec ID event, then 99,990 minimal sha256 events (the event cap is 100,000): 5 MB a log,
+    // 20 MB of bundle; parsed and replayed, each log kept about 80 MB until the walk ended, and three ended a 256 MB heap
+    const event = Buffer.alloc(50);
+    event.writeUInt32LE(0, 0);
+    event.writeUInt32LE(0x0d, 4);
+    event.writeUInt32LE(1, 8);
+    event.writeUInt16LE(0x000b, 12);
+    event.fill(0x11, 14, 46);
+    event.writeUInt32LE(0, 46);
+    for (const layer of b.layers) {
+      const genuine = Buffer.from(layer.evidence.eventLog, 'base64');
+      const specId = genuine.subarray(0, 32 + genuine.readUInt32LE(28));
+      layer.evidence.eventLog = Buffer.concat([specId, ...Array<Buffer>(99_990).fill(event)]).toString('base64');
+    }
+    const big = join(dir, 'big-logs.bundle.json');
+    writeFileSync(big, JSON.stringify(b));
+    const run = await runCli(['verify', big, '--trust', sim.trustDir, '--json'], { env: { NODE_OPTIONS: '--max-old-space-size=256' } });
+    assert.equal(run.code, 1, run.stderr.slice(0, 300));
+    assert.equal(run.json!.result.verdict, 'not-trusted');
+    const refused = run.json!.result.layers.flatMap((l: any) => l.checks).filter((c: any) => c.code === 'EVENTLOG_TOO_LARGE');
+    assert.equal(refused.length, 1, JSON.stringify(run.json!.result.layers.map((l: any) => l.error)));
+    assert.match(refused[0].message, /the event log does not fit the memory node may use here: after \d+ events the heap holds \d+ MB of its \d+ MB limit.*--max-old-space-size=/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await sim.close();
+  }
+});

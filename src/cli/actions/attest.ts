@@ -9,7 +9,7 @@ import type { TopNonce } from '../../verify/nonce-chain.js';
 import type { CommandOutcome, Style } from '../output.js';
 import { setupVerifier, type VerifierSetup, type VerifierSetupOptions } from '../verifier-setup.js';
 import { VERSION } from '../version.js';
-import { imaMemoryCheck } from '../memory-check.js';
+import { eventLogMemoryCheck, imaMemoryCheck } from '../memory-check.js';
 import { reservedParameterProblem } from '../../transport/evidence-request.js';
 import { MAX_URL_LENGTH } from '../../transport/url.js';
 import { checkOutputFile, writeFileAtomic } from '../../util/files.js';
@@ -169,7 +169,8 @@ export async function runVerifyBundle(file: string, opts: VerifyBundleOptions): 
 /**
  * The walk options every live or offline attestation shares. Each layer's IMA list is parsed against the memory
  * this process may use (as `eventlog --ima` does): a list of up to 24 MiB per layer (a bundle's, or a live
- * response's) can hold 760,000 entries, and one at the cap ended a 256 MB heap with V8's fatal out-of-memory error.
+ * response's) can hold 760,000 entries, and one at the cap ended a 256 MB heap with V8's fatal out-of-memory error;
+ * each layer's firmware log is kept until the walk ends (three of 100,000 events, 20 MB of bundle, ended it too).
  */
 export function walkOptions(target: string, top: TopNonce, setup: Pick<VerifierSetup, 'trust' | 'cache' | 'crls' | 'policy' | 'policySource'>, at: Date, maxDepth: number | undefined, expectInstanceId?: Uint8Array) {
   return {
@@ -184,6 +185,7 @@ export function walkOptions(target: string, top: TopNonce, setup: Pick<VerifierS
     ...(maxDepth !== undefined ? { maxDepth } : {}),
     ...(expectInstanceId ? { expectInstanceId } : {}),
     imaCheckMemory: imaMemoryCheck('text'),
+    eventLogCheckMemory: eventLogMemoryCheck(),
   };
 }
 
