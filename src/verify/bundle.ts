@@ -20,6 +20,7 @@ import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
 import { jsonShape } from '../util/json-nesting.js';
 import { MAX_URL_LENGTH } from '../transport/url.js';
 import { fail } from './checks.js';
+import { utcTime } from '../util/utc-time.js';
 import { withFailedCheck, type AttestationResult } from './result.js';
 
 export const BUNDLE_CODES = {
@@ -108,6 +109,15 @@ function isHexOf(v: unknown, bytes: number): boolean {
   return typeof v === 'string' && v.length === bytes * 2 && /^[0-9a-fA-F]*$/.test(v);
 }
 
+/** YYYY-MM-DDTHH:MM:SS[.fraction] with Z or an offset (a year past 9999 as toISOString writes it: +YYYYYY). */
+const ISO_TIME = /^(\d{4}|[+-]\d{6})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/** A bundle's time as attest writes it, of a real date and clock time (Date.parse rolls 2026-02-30 over to March 2). */
+function isBundleTime(text: string): boolean {
+  const m = ISO_TIME.exec(text);
+  return m !== null && !Number.isNaN(utcTime(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))) && !Number.isNaN(Date.parse(text));
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -133,7 +143,11 @@ export function parseBundle(text: string): EvidenceBundle {
   for (const f of ['tool', 'target', 'time', 'random'] as const) if (typeof value[f] !== 'string') throw invalid('expected a string', f);
   // a URI longer than any the walk can ask for (attest's argument, a TrustedLayer URI) is copied into every message and result that names it
   if ((value['target'] as string).length > MAX_URL_LENGTH) throw invalid(`more than ${MAX_URL_LENGTH} characters`, 'target');
-  if (Number.isNaN(Date.parse(value['time'] as string))) throw invalid('not an ISO 8601 time', 'time');
+  // the form attest writes (toISOString), or another offset: Date.parse also takes "1", "Sat Nov 28 2026 12:00" and
+  // times without a zone, read in the verifier's own time zone, so one bundle was judged at instants hours apart
+  if (!isBundleTime(value['time'] as string)) {
+    throw invalid('not an ISO 8601 time with a zone (as attest writes it, e.g. 2026-11-28T11:58:18.631Z)', 'time');
+  }
   if (!isHexOf(value['random'], 32)) throw invalid('expected 32 bytes of hex', 'random');
   const layers = value['layers'];
   if (!Array.isArray(layers) || layers.length === 0) throw invalid('expected a non-empty array', 'layers');
