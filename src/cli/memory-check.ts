@@ -14,7 +14,7 @@
 
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ParseError } from '../errors.js';
+import { ParseError, UsageError } from '../errors.js';
 
 /**
  * The share of the heap an IMA list's parsed entries may hold live: the rest
@@ -101,4 +101,39 @@ export function eventLogMemoryCheck(heap: () => HeapFigures = getHeapStatistics,
     );
   });
   return (events) => check(events, 'binary');
+}
+
+/**
+ * Heap a JSON document takes parsed, measured on node 20: its strings (one byte a character, two where one is past
+ * U+00FF) and about 31 bytes a value (3.9 million `{}`: 116 MB; 3.9 million strings of 57 characters: 319 MB; one
+ * string of 250 MB: 249 MB), with a margin.
+ */
+export const JSON_PARSE_BYTES_PER_VALUE = 40;
+
+/** Heap kept free of a bundle's text and parsed document, for the rest of the command. */
+const BUNDLE_HEAP_MARGIN_BYTES = 8 * MB;
+
+/**
+ * An evidence bundle is read whole (up to MAX_BUNDLE_BYTES) and parsed: a bundle within its caps can need more heap
+ * than node has, and past its limit V8 ends the process (a 91 MB bundle of 1.2 million values with a 128 MB heap,
+ * one string of 250 MB with 256 MB: exit 134, no envelope). Its text is held on the heap while it is parsed, and
+ * parsed it takes its strings again and about 31 bytes a value. `room(bytes)` refuses, with a typed FILE_TOO_LARGE (cap
+ * memory), a step that would need more than the heap has left; `heap` stands in for V8's in tests.
+ */
+export function bundleMemoryCheck(path: string, heap: () => HeapFigures = getHeapStatistics): (bytes: number) => void {
+  // what is read and parsed is held (in large-object space), so the whole limit counts, less a margin for the rest.
+  // Not collected first: little is garbage this early, and a full collection with the text near the limit was
+  // itself V8's fatal out-of-memory error.
+  return (bytes) => {
+    const figures = heap();
+    if (bytes <= figures.heap_size_limit - BUNDLE_HEAP_MARGIN_BYTES - figures.used_heap_size) return;
+    const usedMb = Math.round(figures.used_heap_size / MB);
+    const limitMb = Math.round(figures.heap_size_limit / MB);
+    const neededMb = Math.ceil(bytes / MB);
+    throw new UsageError(
+      'FILE_TOO_LARGE',
+      `evidence bundle: ${path} does not fit the memory node may use here: reading it needs about ${neededMb} MB more heap, and the heap holds ${usedMb} MB of its ${limitMb} MB limit; give node more, e.g. NODE_OPTIONS=--max-old-space-size=${Math.max(2 * (usedMb + neededMb), 1024)}`,
+      { path, what: 'evidence bundle', neededMB: neededMb, heapUsedMB: usedMb, heapLimitMB: limitMb, cap: 'memory' },
+    );
+  };
 }

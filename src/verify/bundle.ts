@@ -122,13 +122,23 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+export interface ParseBundleOptions {
+  /**
+   * Called with the document's size once its shape is within the caps and before JSON.parse builds it (its strings
+   * again, two bytes a character if one is past U+00FF, and an object or array per value): it may throw, a typed
+   * error, to stop a bundle the caller's memory cannot hold (the CLI's bundleMemoryCheck).
+   */
+  beforeParse?: (document: { chars: number; values: number; twoByte: boolean }) => void;
+}
+
 /** Checks a bundle's shape; the evidence inside each layer is validated when the walk asks for it. */
-export function parseBundle(text: string): EvidenceBundle {
+export function parseBundle(text: string, options: ParseBundleOptions = {}): EvidenceBundle {
   // a byte order mark (an editor on some systems writes one) is not part of the document, as in inventories
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const shape = jsonShape(text);
   if (shape.depth > MAX_BUNDLE_JSON_DEPTH) throw invalid(`nests arrays and objects ${shape.depth} deep, more than ${MAX_BUNDLE_JSON_DEPTH}`, '$');
   if (shape.values > MAX_BUNDLE_JSON_VALUES) throw invalid(`holds about ${shape.values} JSON values, more than ${MAX_BUNDLE_JSON_VALUES}`, '$');
+  options.beforeParse?.({ chars: text.length, values: shape.values, twoByte: /[^\u0000-\u00ff]/.test(text) });
   let value: unknown;
   try {
     value = JSON.parse(text);

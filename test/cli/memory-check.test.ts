@@ -2,7 +2,7 @@
 // collections are spaced out, and the refusal is a typed error with the heap's figures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventLogMemoryCheck, imaMemoryCheck } from '../../src/cli/memory-check.js';
+import { bundleMemoryCheck, eventLogMemoryCheck, imaMemoryCheck } from '../../src/cli/memory-check.js';
 import { VtpmError } from '../../src/errors.js';
 
 const MB = 2 ** 20;
@@ -83,6 +83,20 @@ test('a firmware log may fill half the heap (its replay needs as much again); ov
       err instanceof VtpmError &&
       err.code === 'EVENTLOG_TOO_LARGE' &&
       /the event log does not fit the memory node may use here: after 16384 events the heap holds 510 MB of its 1048 MB limit; give node more, e\.g\. NODE_OPTIONS=--max-old-space-size=2096/.test(err.message) &&
+      err.details['cap'] === 'memory',
+  );
+});
+
+test('an evidence bundle is read only into the heap it fits: FILE_TOO_LARGE (cap memory) past what is left', () => {
+  const room = bundleMemoryCheck('b.json', () => ({ used_heap_size: 100 * MB, heap_size_limit: 1048 * MB }));
+  // 1048 MB, less 100 used and 8 spare: 940 MB left
+  room(940 * MB);
+  assert.throws(
+    () => room(950 * MB),
+    (err: unknown) =>
+      err instanceof VtpmError &&
+      err.code === 'FILE_TOO_LARGE' &&
+      /^evidence bundle: b\.json does not fit the memory node may use here: reading it needs about 950 MB more heap, and the heap holds 100 MB of its 1048 MB limit; give node more, e\.g\. NODE_OPTIONS=--max-old-space-size=2100$/.test(err.message) &&
       err.details['cap'] === 'memory',
   );
 });

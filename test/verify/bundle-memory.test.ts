@@ -82,3 +82,29 @@ test('verify BUNDLE: firmware logs kept for every layer until the walk ends are 
     await sim.close();
   }
 });
+
+test('verify BUNDLE: a bundle the heap cannot read and parse is FILE_TOO_LARGE (exit 2, cap memory), not V8 ending the process', async () => {
+  const sim = await startSimulator({ topology: { layers: 2 } });
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-bundle-memory-'));
+  try {
+    const bundle = join(dir, 'vm.bundle.json');
+    const saved = await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--save', bundle, '--json']);
+    assert.equal(saved.code, 0, saved.stderr.slice(0, 300));
+    // a million strings (74 MB) in a member nothing reads, well under the 256 MiB and 4,000,000 values a bundle may
+    // hold: its text and then its parsed strings took more than a 128 MB heap has (exit 134, no envelope)
+    const b = JSON.parse(readFileSync(bundle, 'utf8'));
+    b.padding = Array<string>(1_000_000).fill('x'.repeat(70));
+    const big = join(dir, 'padded.bundle.json');
+    writeFileSync(big, JSON.stringify(b));
+    const run = await runCli(['verify', big, '--trust', sim.trustDir, '--json'], { env: { NODE_OPTIONS: '--max-old-space-size=128' } });
+    assert.equal(run.code, 2, run.stderr.slice(0, 300));
+    assert.deepEqual([run.json!.error!.code, run.json!.error!.details.cap], ['FILE_TOO_LARGE', 'memory']);
+    assert.match(run.json!.error!.message, /^evidence bundle: .*padded\.bundle\.json does not fit the memory node may use here: reading it needs about \d+ MB more heap, and the heap holds \d+ MB of its \d+ MB limit; give node more, e\.g\. NODE_OPTIONS=--max-old-space-size=\d+$/);
+    // with the heap it needs, the same bundle verifies (nothing reads the padding)
+    const enough = await runCli(['verify', big, '--trust', sim.trustDir, '--json'], { env: { NODE_OPTIONS: '--max-old-space-size=1024' } });
+    assert.equal(enough.code, 0, enough.stderr.slice(0, 300));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await sim.close();
+  }
+});

@@ -2,6 +2,7 @@
 // live or replayed from a saved bundle, rendered as a tree, the JSON
 // envelope, or an EAR.
 
+import { isAscii } from 'node:buffer';
 import { EXIT_CODES, TransportError, UsageError, VtpmError, type ExitCode } from '../../errors.js';
 import type { AttestationResult } from '../../verify/result.js';
 import type { EvidenceSource, WalkOutcome } from '../../verify/walker.js';
@@ -146,8 +147,20 @@ export interface VerifyBundleOptions extends VerifierSetupOptions {
 export async function runVerifyBundle(file: string, opts: VerifyBundleOptions): Promise<CommandOutcome> {
   if (opts.json && opts.ear) throw new UsageError('USAGE', '--json and --ear are exclusive: choose one output', {});
   const earKey = opts.earKey !== undefined ? await readEarKey(opts.earKey) : undefined;
-  const [{ readInputText }, bundleMod, { walk }] = await Promise.all([import('../../util/files.js'), import('../../verify/bundle.js'), import('../../verify/walker.js')]);
-  const bundle = bundleMod.parseBundle(readInputText(file, 'evidence bundle', bundleMod.MAX_BUNDLE_BYTES));
+  const [{ readInputFile }, bundleMod, { walk }, { bundleMemoryCheck, JSON_PARSE_BYTES_PER_VALUE }] = await Promise.all([
+    import('../../util/files.js'),
+    import('../../verify/bundle.js'),
+    import('../../verify/walker.js'),
+    import('../memory-check.js'),
+  ]);
+  // read whole as text (one byte a character, or two where one is past U+00FF), then parsed: each step checked
+  // against the heap first, as the transport caps what it reads from the network
+  const room = bundleMemoryCheck(file);
+  const data = readInputFile(file, 'evidence bundle', bundleMod.MAX_BUNDLE_BYTES);
+  room(isAscii(data) ? data.length : 2 * data.length);
+  const bundle = bundleMod.parseBundle(data.toString('utf8'), {
+    beforeParse: ({ chars, values, twoByte }) => room(chars * (twoByte ? 2 : 1) + values * JSON_PARSE_BYTES_PER_VALUE),
+  });
   const setup = await setupVerifier(opts);
   for (const w of setup.warnings) process.stderr.write(`warning: ${terminalSafe(w)}\n`);
   if (opts.challenge !== undefined) bundleMod.checkBundleChallenge(bundle, opts.challenge);
