@@ -213,7 +213,9 @@ export function bundleSource(bundle: EvidenceBundle): EvidenceSource {
     const saved = bundle.layers[request.position];
     const nonce = toHex(request.nonce);
     const instance = request.instance ? toHex(request.instance) : undefined;
-    if (!saved || saved.uri !== request.uri || saved.nonce !== nonce || saved.instance !== instance) {
+    // hex of either case is the same bytes (parseBundle takes both, as for the random bytes): uppercase was refused
+    // with a message that named the same nonce twice, once in each case
+    if (!saved || saved.uri !== request.uri || saved.nonce.toLowerCase() !== nonce || saved.instance?.toLowerCase() !== instance) {
       const label = (uri: string, n: string, i: string | undefined) => `${uri} with nonce ${n.slice(0, 16)}…${i === undefined ? '' : ` for instance ${i.slice(0, 16)}…`}`;
       throw new VerificationError(
         'BUNDLE_MISMATCH',

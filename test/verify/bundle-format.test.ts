@@ -1,0 +1,55 @@
+// How a bundle's fields are read. Its time as attest writes it: ISO 8601 with a zone. Date.parse alone also
+// took "1", "Sat Nov 28 2026 12:00:00" and times without a zone, which it reads in the verifier's own time zone:
+// the same bundle (its time string bound into the top nonce, so it verified) was judged at instants hours apart
+// on machines in different zones, and its certificates and freshness rule with them. Its hex in either case.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertThrowsCode } from '../helpers/assert.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseBundle } from '../../src/verify/bundle.js';
+import { startSimulator } from '../../src/simulator/start.js';
+import { runCli } from '../helpers/cli.js';
+
+function bundleAt(time: string): string {
+  return JSON.stringify({
+    format: 'vtpm-verify/evidence-bundle',
+    version: 2,
+    tool: 'test',
+    target: 'http://127.0.0.1:1/l/vm',
+    time,
+    random: '00'.repeat(32),
+    layers: [{ position: 0, uri: 'http://127.0.0.1:1/l/vm', nonce: '11'.repeat(32), pcrs: ['sha256:0,1'] }],
+  });
+}
+
+test('a bundle time is ISO 8601 with a zone, of a real date: nothing read in the verifier\'s time zone or rolled over', () => {
+  for (const time of ['2026-11-28T11:58:18.631Z', '2026-11-28T11:58:18Z', '2026-11-28T12:58:18.631+01:00', '+010000-01-01T00:00:00.000Z']) {
+    assert.equal(parseBundle(bundleAt(time)).time, time, time);
+  }
+  for (const time of ['2026-11-28T12:00:00', '2026-11-28 12:00:00Z', '1', 'Sat Nov 28 2026 12:00:00', 'Sat Nov 28 2026 12:00:00 GMT', '2026-11-28', '2026-02-30T00:00:00Z', '2026-11-28T24:00:00Z', ' 2026-11-28T11:58:18Z']) {
+    assert.match(assertThrowsCode(() => parseBundle(bundleAt(time)), 'BUNDLE_INVALID').message, /^evidence bundle: time: not an ISO 8601 time with a zone/, time);
+  }
+});
+
+test('a bundle\'s nonces and instances in uppercase hex are the same bytes: the walk finds its layers', async () => {
+  const sim = await startSimulator({ topology: { layers: 2 } });
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-bundle-hex-'));
+  try {
+    const bundle = join(dir, 'vm.bundle.json');
+    assert.equal((await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--save', bundle, '--json'])).code, 0);
+    const b = JSON.parse(readFileSync(bundle, 'utf8'));
+    for (const layer of b.layers) {
+      layer.nonce = layer.nonce.toUpperCase();
+      if (layer.instance) layer.instance = layer.instance.toUpperCase();
+    }
+    assert.ok(b.layers.some((l: { instance?: string }) => l.instance), 'a layer records the instance it asked for');
+    writeFileSync(bundle, JSON.stringify(b));
+    const run = await runCli(['verify', bundle, '--trust', sim.trustDir, '--json']);
+    assert.equal(run.code, 0, run.stdout.slice(0, 600));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await sim.close();
+  }
+});
