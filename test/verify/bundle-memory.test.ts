@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startSimulator } from '../../src/simulator/start.js';
 import { runCli } from '../helpers/cli.js';
 
-test('verify BUNDLE: an IMA list the heap cannot hold is IMA_TOO_LARGE (cap memory, the layer not trusted), not V8 ending the process', async () => {
+test('verify BUNDLE, policy init --from: an IMA list the heap cannot hold is IMA_TOO_LARGE (cap memory, the layer not trusted), not V8 ending the process', async () => {
   const sim = await startSimulator({ topology: { layers: 2 } });
   const dir = mkdtempSync(join(tmpdir(), 'vtpm-bundle-memory-'));
   try {
@@ -41,6 +41,10 @@ test('verify BUNDLE: an IMA list the heap cannot hold is IMA_TOO_LARGE (cap memo
     // the genuine bundle still verifies in the same heap
     const genuine = await runCli(['verify', bundle, '--trust', sim.trustDir, '--json'], small);
     assert.equal(genuine.code, 0, genuine.stderr.slice(0, 300));
+    // policy init --from walks a bundle the same way: not known-good, said, not V8 ending the process
+    const init = await runCli(['policy', 'init', '--from', big, '--trust', sim.trustDir, '--json'], small);
+    assert.equal(init.code, 1, init.stderr.slice(0, 300));
+    assert.equal(init.json!.error!.code, 'IMA_TOO_LARGE');
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await sim.close();

@@ -24,12 +24,29 @@ export interface QuoteFiles {
 /** Facts from a saved bundle, verified with the walker (trust anchors needed for the AK paths). */
 export async function factsFromBundle(text: string, file: string, trust: readonly string[]): Promise<LayerFacts[]> {
   if (trust.length === 0) throw new UsageError('USAGE', `${file} is an evidence bundle: give --trust (the anchors its AK certificates verify to)`, { file });
-  const [bundleMod, { walk }, { setupVerifier }] = await Promise.all([import('../../verify/bundle.js'), import('../../verify/walker.js'), import('../verifier-setup.js')]);
-  const bundle = bundleMod.parseBundle(text);
+  const [bundleMod, { walk }, { setupVerifier }, memory] = await Promise.all([
+    import('../../verify/bundle.js'),
+    import('../../verify/walker.js'),
+    import('../verifier-setup.js'),
+    import('../memory-check.js'),
+  ]);
+  // parsed, and each layer's logs, against the heap as verify BUNDLE reads them (past it V8 ends the process)
+  const room = memory.bundleMemoryCheck(file);
+  const bundle = bundleMod.parseBundle(text, { beforeParse: ({ chars, values, twoByte }) => room(chars * (twoByte ? 2 : 1) + values * memory.JSON_PARSE_BYTES_PER_VALUE) });
   const setup = await setupVerifier({ trust });
   const at = new Date(bundle.time);
   const outcome = await walk(
-    { target: bundle.target, topNonce: bundleMod.bundleTopNonce(bundle), trust: setup.trust, cache: setup.cache, policy: setup.policy, policySource: setup.policySource, at },
+    {
+      target: bundle.target,
+      topNonce: bundleMod.bundleTopNonce(bundle),
+      trust: setup.trust,
+      cache: setup.cache,
+      policy: setup.policy,
+      policySource: setup.policySource,
+      at,
+      imaCheckMemory: memory.imaMemoryCheck('text'),
+      eventLogCheckMemory: memory.eventLogMemoryCheck(),
+    },
     bundleMod.bundleSource(bundle),
   );
   const result = bundleMod.refuseUnaskedLayers(bundle, outcome.result, outcome.collected.length);
