@@ -64,8 +64,13 @@ export const EVENTLOG_PARSE_HEAP_SHARE = 0.5;
 /** Calls `refuse` when the live heap is over `share` of what is kept (collected in full first, spaced by an eighth more items). */
 function heapCheck(share: (format: 'ascii' | 'binary') => number, heap: () => HeapFigures, collect: () => boolean, refuse: (items: number, usedMb: number, limitMb: number) => never) {
   let nextCollectionAt = 0;
+  let lastItems = 0;
   const fits = ({ used_heap_size: used, heap_size_limit: limit }: HeapFigures, format: 'ascii' | 'binary'): boolean => used <= Math.max(limit - YOUNG_GENERATION_BYTES, limit / 2) * share(format);
   return (items: number, format: 'ascii' | 'binary'): void => {
+    // a count lower than the last: another log (a walk's next layer) is being parsed, and the spacing after a
+    // collection during the previous one must not let this one through unchecked up to that one's count
+    if (items < lastItems) nextCollectionAt = 0;
+    lastItems = items;
     let figures = heap();
     if (fits(figures, format) || items < nextCollectionAt) return;
     if (collect()) {

@@ -70,6 +70,9 @@ test('after a collection the next one waits for an eighth more entries: a list j
   assert.equal(collections, 1);
   assert.throws(() => check(90_000, 'binary'));
   assert.equal(collections, 2);
+  // the next log (a walk's next layer, with the same check) starts counting again: collected and refused at once
+  assert.throws(() => check(8192, 'binary'));
+  assert.equal(collections, 3);
 });
 
 test('a firmware log may fill half the heap (its replay needs as much again); over it after a collection it is EVENTLOG_TOO_LARGE, cap memory', () => {
