@@ -25,7 +25,7 @@ import { withFailedCheck, type AttestationResult } from './result.js';
 
 export const BUNDLE_CODES = {
   BUNDLE_INVALID: { kind: 'input', summary: 'an evidence bundle is not valid JSON or not in the bundle format' },
-  BUNDLE_MISSING_LAYER: { kind: 'transport', summary: 'the bundle saved a layer that could not be fetched at the time (the original attestation was incomplete)' },
+  BUNDLE_MISSING_LAYER: { kind: 'transport', summary: 'the bundle holds no evidence for a layer the walk reaches: unreachable when it was saved, by the bundle\'s word, or removed since (the attestation is incomplete either way)' },
   BUNDLE_MISMATCH: { kind: 'verification', summary: 'the walk asked a bundle for a layer (URI, nonce, instance) that it does not hold, or the bundle holds layers below the one the walk ends at: the bundle was edited or is incomplete' },
   BUNDLE_CHALLENGE_MISMATCH: { kind: 'verification', summary: 'verify --challenge: the bundle\'s top nonce was not drawn from that challenge (a bundle saved before it was chosen, perhaps dated ahead)' },
 } as const satisfies CodeTable;
@@ -230,7 +230,12 @@ export function bundleSource(bundle: EvidenceBundle): EvidenceSource {
       );
     }
     if (!saved.evidence) {
-      throw new TransportError('BUNDLE_MISSING_LAYER', `layer ${request.position} (${request.uri}) could not be fetched when the bundle was saved`, { position: request.position, uri: request.uri });
+      // the bundle's word only: whoever holds it can also remove a layer's evidence (a failing one's: exit 3 for 1)
+      throw new TransportError(
+        'BUNDLE_MISSING_LAYER',
+        `layer ${request.position} (${request.uri}): the bundle holds no evidence for it (the layer was unreachable when the bundle was saved, or its evidence was removed since): the attestation is incomplete`,
+        { position: request.position, uri: request.uri },
+      );
     }
     // checked against what was asked when the bundle was saved; a policy reading more finds it missing itself
     const askedPcrs = saved.pcrs.map((label) => {

@@ -53,3 +53,23 @@ test('a bundle\'s nonces and instances in uppercase hex are the same bytes: the 
     await sim.close();
   }
 });
+
+test('a layer whose evidence a bundle does not hold is BUNDLE_MISSING_LAYER (exit 3), said as the bundle\'s word: it may have been removed since', async () => {
+  const sim = await startSimulator({ topology: { layers: 2 } });
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-bundle-missing-'));
+  try {
+    const bundle = join(dir, 'vm.bundle.json');
+    assert.equal((await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--save', bundle, '--json'])).code, 0);
+    const b = JSON.parse(readFileSync(bundle, 'utf8'));
+    delete b.layers[1].evidence;
+    writeFileSync(bundle, JSON.stringify(b));
+    const run = await runCli(['verify', bundle, '--trust', sim.trustDir, '--json']);
+    assert.equal(run.code, 3, run.stdout.slice(0, 600));
+    const envelope = JSON.parse(run.stdout) as { error: { code: string; message: string } };
+    assert.equal(envelope.error.code, 'BUNDLE_MISSING_LAYER');
+    assert.match(envelope.error.message, /^layer 1 \(.*\): the bundle holds no evidence for it \(the layer was unreachable when the bundle was saved, or its evidence was removed since\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await sim.close();
+  }
+});
