@@ -118,6 +118,15 @@ function isBundleTime(text: string): boolean {
   return m !== null && !Number.isNaN(utcTime(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))) && !Number.isNaN(Date.parse(text));
 }
 
+function isEndpointUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -153,6 +162,9 @@ export function parseBundle(text: string, options: ParseBundleOptions = {}): Evi
   for (const f of ['tool', 'target', 'time', 'random'] as const) if (typeof value[f] !== 'string') throw invalid('expected a string', f);
   // a URI longer than any the walk can ask for (attest's argument, a TrustedLayer URI) is copied into every message and result that names it
   if ((value['target'] as string).length > MAX_URL_LENGTH) throw invalid(`more than ${MAX_URL_LENGTH} characters`, 'target');
+  // what attest takes as its URL: a bundle saved by another tool under a target no attest could have walked (a
+  // name, a file path) verified as trusted under that label
+  if (!isEndpointUrl(value['target'] as string)) throw invalid('not an http or https URL with a host, as attest takes', 'target');
   // the form attest writes (toISOString), or another offset: Date.parse also takes "1", "Sat Nov 28 2026 12:00" and
   // times without a zone, read in the verifier's own time zone, so one bundle was judged at instants hours apart
   if (!isBundleTime(value['time'] as string)) {
