@@ -238,15 +238,32 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
       out.checks.push(pass('migration.previous-host', `the previous host ${uri} is the platform the VM runs on now (the same AK as ${currentHost}): it did not move`));
       return out;
     }
+    // The policy hears of the move as it does of an announced one (migration.requireSourceMigrateOut): a notification
+    // is an unsigned hint, and its absence must not spare the source check. Without these facts a controller that
+    // withheld the notification (or a watch restarted after the move) had an unreachable or untrusted previous host
+    // pass, where the same move announced failed the policy's required migrate-out.
     if (report) {
       out.reports.push(report);
       out.checks.push({ id: 'migration.previous-host', status: 'warn', ...(report.code ? { code: report.code } : {}), message: `the VM moved without a notification; previous host ${report.message}` });
+      out.migration = { from: uri, to: currentHost, sourceCheck: 'not-checked' };
       return out;
     }
     const tables = [{ platform: uri, table: platform!.vplatform! }, ...(currentTable ? [{ platform: currentHost, table: currentTable }] : [])];
     const c = checkSingleHost(instance, tables);
     const twice = c.status === 'fail';
     const hostedThere = platform!.vplatform!.hostedNow.has(instance);
+    if (!twice && !hostedThere && src.result.verdict !== 'trusted') {
+      // a platform that is not trusted cannot vouch that it let the VM go (its admission that it still hosts it counts)
+      const message = `${uri} no longer hosts instance ${instance} by its table, but is not trusted: ${src.result.reason}`;
+      out.reports.push({ uri, instance, status: 'not-checked', ...(src.result.error ? { code: src.result.error.code } : {}), message, sourceVerdict: src.result.verdict, unannounced: true });
+      out.checks.push({ id: 'migration.previous-host', status: 'warn', ...(src.result.error ? { code: src.result.error.code } : {}), message: `the VM moved without a notification; previous host ${message}` });
+      out.migration = { from: uri, to: currentHost, sourceCheck: 'not-checked' };
+      return out;
+    }
+    if (!twice && !hostedThere) {
+      const m = checkInstanceMigratedOut(platform!.vplatform!, instance);
+      out.migration = { from: uri, to: currentHost, sourceCheck: m.status === 'pass' ? 'migrated-out' : 'not-migrated-out' };
+    }
     out.reports.push({
       uri,
       instance,

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { checkSources, type SourceAttestation, type SourceCheckInput } from '../../src/watch/source-check.js';
 import { batchOf } from '../../src/watch/trigger.js';
 import type { VerifiedLayer } from '../../src/verify/walker.js';
+import { analyzeVplatformLog } from '../../src/verify/vplatform.js';
 import type { AttestationResult } from '../../src/verify/result.js';
 
 const INSTANCE = 'cd'.repeat(32);
@@ -112,4 +113,30 @@ test('a source whose own host is relayed (its table does not host the source) re
     await checkSources(input([PREVIOUS], { attestSource: async () => attestation(hostHosts), recordHosting: (_i, ev) => (recorded.push([...ev.platformPath]), []) }));
     assert.deepEqual(recorded, hostHosts ? [['src', 'host']] : [], hostHosts ? 'the bound source is evidence' : 'a path through a relay is no evidence');
   }
+});
+
+test('an unannounced move tells the policy what the previous host showed, as an announced one does: a withheld notification does not spare the required migrate-out', async () => {
+  const platformAttestation = (verdict: AttestationResult['verdict'], vplatform: unknown): SourceAttestation => ({
+    result: { verdict, reason: 'test reason', layers: [{}] } as unknown as AttestationResult,
+    verified: [{ position: 0, akKeyId: 'prev', info: {}, vplatform } as unknown as VerifiedLayer],
+    time: 0,
+  });
+  const unannounced = (attestation: SourceAttestation) => checkSources({ ...input([PREVIOUS], {}), trigger: { kind: 'interval' }, attestSource: async () => attestation });
+
+  // unreachable (no table): not checked, and the policy hears it
+  const down = await unannounced(sourceAttestation('prev', 'incomplete'));
+  assert.deepEqual(down.reports.map((r) => [r.status, r.unannounced]), [['not-checked', true]]);
+  assert.deepEqual(down.migration, { from: PREVIOUS, to: CURRENT, sourceCheck: 'not-checked' });
+
+  // not trusted, its table showing migrate-out: it cannot vouch for it (was "moved", a pass)
+  const migratedOut = analyzeVplatformLog([{ pcr: 23, op: 'create', instance: INSTANCE }, { pcr: 23, op: 'migrate-out', instance: INSTANCE }]);
+  const untrusted = await unannounced(platformAttestation('not-trusted', migratedOut));
+  assert.deepEqual(untrusted.reports.map((r) => [r.status, r.sourceVerdict]), [['not-checked', 'not-trusted']]);
+  assert.equal(untrusted.checks.find((c) => c.id === 'migration.previous-host')?.status, 'warn');
+  assert.deepEqual(untrusted.migration, { from: PREVIOUS, to: CURRENT, sourceCheck: 'not-checked' });
+
+  // trusted and migrated out: moved, and the policy's migrate-out is met
+  const moved = await unannounced(platformAttestation('trusted', migratedOut));
+  assert.deepEqual(moved.reports.map((r) => r.status), ['moved']);
+  assert.deepEqual(moved.migration, { from: PREVIOUS, to: CURRENT, sourceCheck: 'migrated-out' });
 });
