@@ -72,6 +72,12 @@ export interface SourceCheckInput {
   trigger: AttestTrigger;
   /** the VM's verified host (deepAttestation) at the previous attestation, if any */
   previousHost: string | null;
+  /**
+   * The AK key id the previous host quoted with at that attestation (the first of its verified platform path), if
+   * known: an answer at its URL quoting with another AK is not the previous host's (a relay to the host the VM runs
+   * on now, or to a platform it left long ago), and vouches for nothing about it.
+   */
+  previousHostAk?: string | null;
   /** attests a source platform from its URI down (records it in the state store) */
   attestSource(uri: string): Promise<SourceAttestation>;
   /** records hosting evidence in the state store; returns its findings */
@@ -127,6 +133,22 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
   const attest = async (uri: string, unannounced: boolean) => {
     const src = await input.attestSource(uri);
     const platform = src.verified[0];
+    const expectedAk = input.previousHostAk && input.previousHost !== null && sameUri(uri, input.previousHost) ? input.previousHostAk : null;
+    if (expectedAk !== null && platform?.position === 0 && platform.akKeyId !== expectedAk) {
+      // the previous host's URL answers as another platform: whatever its table shows, it is not the one the VM left.
+      // Taken as the current host (a relay to it), the move was "not a move" and the source check was skipped; taken
+      // as itself, a relay to a host the VM migrated out of long ago passed the check for the one still running a copy
+      const current = currentAk !== null && platform.akKeyId === currentAk;
+      const report: SourceReport = {
+        uri,
+        instance,
+        status: 'not-checked',
+        message: `${uri} could not be checked: it quotes with AK ${platform.akKeyId}${current ? ', that of the host the VM runs on now,' : ''} not ${expectedAk}, the AK it quoted with when the VM was verified there`,
+        sourceVerdict: src.result.verdict,
+        unannounced,
+      };
+      return { report, platform: null, src, isCurrent: false };
+    }
     // the platform the VM runs on now, under another name (a notification's alias, a host with two names): not a source
     const isCurrent = platform !== undefined && platform.position === 0 && currentAk !== null && platform.akKeyId === currentAk;
     if (!platform?.vplatform || platform.position !== 0) {

@@ -140,3 +140,27 @@ test('an unannounced move tells the policy what the previous host showed, as an 
   assert.deepEqual(moved.reports.map((r) => r.status), ['moved']);
   assert.deepEqual(moved.migration, { from: PREVIOUS, to: CURRENT, sourceCheck: 'migrated-out' });
 });
+
+test('the previous host\'s URL answering with another AK than it quoted with when the VM was there is not the previous host: not checked, announced or not', async () => {
+  const migratedOut = analyzeVplatformLog([{ pcr: 23, op: 'create', instance: INSTANCE }, { pcr: 23, op: 'migrate-out', instance: INSTANCE }]);
+  // a platform the VM left long ago (trusted, its table showing migrate-out), relayed at the previous host's URL
+  const oldHost: SourceAttestation = {
+    result: { verdict: 'trusted', reason: 'test', layers: [{}] } as unknown as AttestationResult,
+    verified: [{ position: 0, akKeyId: 'old', info: {}, vplatform: migratedOut } as unknown as VerifiedLayer],
+    time: 0,
+  };
+  for (const [name, answer] of [['the current host', sourceAttestation('cur')], ['a host it left long ago', oldHost]] as const) {
+    for (const trigger of [{ kind: 'interval' } as const, input([PREVIOUS], {}).trigger]) {
+      const out = await checkSources({ ...input([PREVIOUS], {}), trigger, previousHostAk: 'prev', attestSource: async () => answer });
+      const what = `${name}, ${trigger.kind}`;
+      assert.deepEqual(out.reports.map((r) => [r.uri, r.status]), [[PREVIOUS, 'not-checked']], what);
+      assert.match(out.reports[0]!.message, /quotes with AK (cur|old).* not prev/, what);
+      assert.deepEqual(out.migration, { from: PREVIOUS, to: CURRENT, sourceCheck: 'not-checked' }, what);
+      assert.ok(!out.checks.some((c) => c.status === 'pass' && c.id.startsWith('migration.')), what);
+    }
+  }
+  // the previous host under another spelling, quoting with the AK it quoted with before (the current one): not a move
+  const same = await checkSources({ ...input([PREVIOUS], {}), trigger: { kind: 'interval' }, previousHostAk: 'cur', attestSource: async () => sourceAttestation('cur') });
+  assert.deepEqual(same.reports, []);
+  assert.equal(same.checks.find((c) => c.id === 'migration.previous-host')?.status, 'pass');
+});

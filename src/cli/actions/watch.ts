@@ -198,10 +198,12 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       const compared = previous ?? restored;
       // a host recorded for another instance (another VM at this URL before) is not this VM's
       const previousHost = compared && (compared.instance == null || compared.instance === topInstance) ? compared.host : null;
+      const previousHostAk = previousHost !== null ? (compared!.platformPath[0] ?? null) : null;
       const checked = await checkSources({
         verified,
         trigger,
         previousHost,
+        previousHostAk,
         // source platforms are asked to show a genuine vPlatform table: the baseline's checks, not the VM's policy
         attestSource: async (uri) => {
           const { outcome: o, time } = await attestFrom(uri, baseline, signal);
