@@ -189,7 +189,11 @@ export function parseMigrationEvent(event: Pick<SseEvent, 'data' | 'id'>, ctx: T
   const timeText = r.string(field('time'), childPath('data', 'time'), 64);
   const time = new Date(timeText);
   if (!RFC3339.test(timeText) || Number.isNaN(time.getTime())) throw invalid(`data.time: not an RFC 3339 date-time`, { field: 'data.time' });
-  if (event.id !== String(seq)) throw invalid(`id ${JSON.stringify(event.id ?? null)} does not equal seq ${seq}`, { field: 'id', expected: String(seq), actual: event.id ?? null });
+  if (event.id !== String(seq)) {
+    // the id line may be 64 Ki characters of anything: quoted whole (JSON-escaped, up to 6 times longer), one skipped event was a 360 KB message
+    const id = event.id === undefined ? null : sanitizeServerText(event.id, 80);
+    throw invalid(`id ${JSON.stringify(id)} does not equal seq ${seq}`, { field: 'id', expected: String(seq), actual: id });
+  }
   return { instance, seq, from, to, time };
 }
 

@@ -530,6 +530,16 @@ test('parseMigrationEvent checks every field', () => {
   assert.match(assertThrowsCode(() => parseMigrationEvent({ id: '3', data: twoTo }), 'MIGRATION_EVENT_INVALID').message, /repeats a key \(\$\.to\)/);
 });
 
+test('an id that does not equal the seq is quoted short: a 60,000-character id line of control characters is not a 360 KB message', () => {
+  const data = JSON.stringify({ instance: INSTANCE, seq: 3, from: 'http://a/', to: 'https://b/', time: '2026-01-01T00:00:00Z' });
+  const err = assertThrowsCode(() => parseMigrationEvent({ id: '\u0001'.repeat(60_000), data }), 'MIGRATION_EVENT_INVALID');
+  assert.ok(err.message.length < 300, `message of ${err.message.length} characters`);
+  assert.match(err.message, /does not equal seq 3/);
+  assert.ok(String(err.details['actual']).length <= 83);
+  assert.doesNotMatch(err.message + String(err.details['actual']), /\u0001/);
+  assert.equal(assertThrowsCode(() => parseMigrationEvent({ id: '4', data }), 'MIGRATION_EVENT_INVALID').details['actual'], '4');
+});
+
 test('a raw socket error while streaming is mapped, never internal', async () => {
   await assertRejectsCode(
     (async () => {
