@@ -131,6 +131,13 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
 
   /** Attests one source; returns its verified top layer with a vPlatform table, or a not-checked report. */
   const attest = async (uri: string, unannounced: boolean) => {
+    const knownAk = input.previousHostAk && input.previousHost !== null && sameUri(uri, input.previousHost) ? input.previousHostAk : null;
+    if (knownAk !== null && knownAk === currentAk) {
+      // The VM was verified last time on the platform it runs on now, under the name it had then (a host renamed):
+      // it did not move, whatever its old URL answers now. Asked, an old name gone (unreachable) or given to another
+      // machine made this "not-checked", and migration.requireSourceMigrateOut failed a VM that never moved.
+      return { report: null, platform: null, src: null, isCurrent: true, renamed: true };
+    }
     const src = await input.attestSource(uri);
     const platform = src.verified[0];
     const expectedAk = input.previousHostAk && input.previousHost !== null && sameUri(uri, input.previousHost) ? input.previousHostAk : null;
@@ -147,7 +154,7 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
         sourceVerdict: src.result.verdict,
         unannounced,
       };
-      return { report, platform: null, src, isCurrent: false };
+      return { report, platform: null, src, isCurrent: false, renamed: false };
     }
     // the platform the VM runs on now, under another name (a notification's alias, a host with two names): not a source
     const isCurrent = platform !== undefined && platform.position === 0 && currentAk !== null && platform.akKeyId === currentAk;
@@ -161,7 +168,7 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
         sourceVerdict: src.result.verdict,
         unannounced,
       };
-      return { report, platform: null, src, isCurrent };
+      return { report, platform: null, src, isCurrent, renamed: false };
     }
     // The platform's own signed table is hosting evidence for the state store, whatever it says; but only
     // with its whole path verified and bound (each layer below hosting the one above in its verified table),
@@ -177,12 +184,14 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
         }),
       );
     }
-    return { report: null, platform, src, isCurrent };
+    return { report: null, platform, src, isCurrent, renamed: false };
   };
-  const currentHostNote = (uri: string): CheckResult => ({
+  const currentHostNote = (uri: string, renamed: boolean): CheckResult => ({
     id: 'migration.source',
     status: 'warn',
-    message: `${uri} is the platform the VM runs on now (it quotes with the AK of its verified host ${currentHost}): not a source, not checked as one`,
+    message: renamed
+      ? `${uri} is the platform the VM runs on now (the VM was verified there last time with AK ${currentAk}, that of its verified host ${currentHost}): not a source, not asked`
+      : `${uri} is the platform the VM runs on now (it quotes with the AK of its verified host ${currentHost}): not a source, not checked as one`,
   });
 
   if (input.trigger.kind === 'migration') {
@@ -213,11 +222,12 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
         out.checks.push({ id: 'migration.source', status: 'warn', code: 'MIGRATION_SOURCE_NOT_FOLLOWED', message: `source ${message}` });
         continue;
       }
-      const { report, platform, src, isCurrent } = one;
+      const { report, platform, isCurrent, renamed } = one;
       if (isCurrent) {
-        out.checks.push(currentHostNote(uri));
+        out.checks.push(currentHostNote(uri, renamed));
         continue;
       }
+      const src = one.src!;
       let r: SourceReport;
       if (report) {
         r = report;
@@ -254,12 +264,14 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
 
   if (input.previousHost !== null && !sameUri(input.previousHost, currentHost)) {
     const uri = input.previousHost;
-    const { report, platform, src, isCurrent } = await attest(uri, true);
+    const { report, platform, src: answered, isCurrent, renamed } = await attest(uri, true);
     if (isCurrent) {
       // the certificate names the same host differently than last time: the VM did not move
-      out.checks.push(pass('migration.previous-host', `the previous host ${uri} is the platform the VM runs on now (the same AK as ${currentHost}): it did not move`));
+      const how = renamed ? `the VM was verified there last time with AK ${currentAk}, that of ${currentHost}; not asked` : `the same AK as ${currentHost}`;
+      out.checks.push(pass('migration.previous-host', `the previous host ${uri} is the platform the VM runs on now (${how}): it did not move`));
       return out;
     }
+    const src = answered!;
     // The policy hears of the move as it does of an announced one (migration.requireSourceMigrateOut): a notification
     // is an unsigned hint, and its absence must not spare the source check. Without these facts a controller that
     // withheld the notification (or a watch restarted after the move) had an unreachable or untrusted previous host

@@ -164,3 +164,26 @@ test('the previous host\'s URL answering with another AK than it quoted with whe
   assert.deepEqual(same.reports, []);
   assert.equal(same.checks.find((c) => c.id === 'migration.previous-host')?.status, 'pass');
 });
+
+test('a host renamed, its old name gone or given to another machine: the AK it quoted with is the one the VM runs on now, so the VM did not move, and its old URL is not asked', async () => {
+  const asked: string[] = [];
+  const unreachable: SourceAttestation = { result: { verdict: 'incomplete', reason: 'unreachable', layers: [{}] } as unknown as AttestationResult, verified: [], time: 0 };
+  for (const answer of [unreachable, sourceAttestation('other')]) {
+    for (const trigger of [{ kind: 'interval' } as const, input([PREVIOUS], {}).trigger]) {
+      const out = await checkSources({
+        ...input([PREVIOUS], {}),
+        trigger,
+        previousHostAk: 'cur',
+        attestSource: async (uri) => {
+          asked.push(uri);
+          return answer;
+        },
+      });
+      const what = `${answer.result.verdict}, ${trigger.kind}`;
+      assert.deepEqual(out.reports, [], what);
+      assert.equal(out.migration, undefined, what);
+      assert.ok(!out.checks.some((c) => c.status === 'fail' || (c.status === 'warn' && c.id === 'migration.previous-host')), what);
+    }
+  }
+  assert.deepEqual(asked, [], 'the old name of the host the VM runs on now is no source');
+});
