@@ -297,6 +297,13 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
     if (!twice && !hostedThere) {
       const m = checkInstanceMigratedOut(platform!.vplatform!, instance);
       out.migration = { from: uri, to: currentHost, sourceCheck: m.status === 'pass' ? 'migrated-out' : 'not-migrated-out' };
+      if (m.status !== 'pass') {
+        // no longer hosted, but not let go either (destroyed there): what an announced move reports, not "moved", a pass
+        const message = `${uri}: ${m.message}`;
+        out.reports.push({ uri, instance, status: 'not-migrated-out', ...(m.code ? { code: m.code } : {}), message, sourceVerdict: src.result.verdict, unannounced: true });
+        out.checks.push({ ...m, id: 'migration.previous-host', status: 'warn', message: `the VM moved without a notification; previous host ${message}` });
+        return out;
+      }
     }
     out.reports.push({
       uri,

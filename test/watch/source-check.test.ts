@@ -187,3 +187,18 @@ test('a host renamed, its old name gone or given to another machine: the AK it q
   }
   assert.deepEqual(asked, [], 'the old name of the host the VM runs on now is no source');
 });
+
+test('an unannounced move from a trusted host whose table shows no migrate-out (destroyed there) is not reported moved: not-migrated-out, as announced', async () => {
+  const destroyed = analyzeVplatformLog([{ pcr: 23, op: 'create', instance: INSTANCE }, { pcr: 23, op: 'destroy', instance: INSTANCE }]);
+  const answer: SourceAttestation = {
+    result: { verdict: 'trusted', reason: 'test', layers: [{}] } as unknown as AttestationResult,
+    verified: [{ position: 0, akKeyId: 'prev', info: {}, vplatform: destroyed } as unknown as VerifiedLayer],
+    time: 0,
+  };
+  const out = await checkSources({ ...input([PREVIOUS], {}), trigger: { kind: 'interval' }, previousHostAk: 'prev', attestSource: async () => answer });
+  assert.deepEqual(out.reports.map((r) => [r.status, r.code]), [['not-migrated-out', 'VPLATFORM_NOT_MIGRATED_OUT']]);
+  assert.deepEqual(out.migration, { from: PREVIOUS, to: CURRENT, sourceCheck: 'not-migrated-out' });
+  const check = out.checks.find((c) => c.id === 'migration.previous-host')!;
+  assert.deepEqual([check.status, check.code, check.expected, check.actual], ['warn', 'VPLATFORM_NOT_MIGRATED_OUT', 'migrate-out', 'destroy']);
+  assert.match(check.message, /without a notification.*no migrate-out.*destroyed/);
+});
