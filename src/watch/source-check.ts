@@ -73,7 +73,7 @@ export interface SourceCheckInput {
   /** the VM's verified host (deepAttestation) at the previous attestation, if any */
   previousHost: string | null;
   /**
-   * The AK key id the previous host quoted with at that attestation (the first of its verified platform path), if
+   * The AK key id the previous host quoted with where it was last seen hosting the VM (watcher.ts boundHostAk), if
    * known: an answer at its URL quoting with another AK is not the previous host's (a relay to the host the VM runs
    * on now, or to a platform it left long ago), and vouches for nothing about it.
    */

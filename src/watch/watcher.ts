@@ -49,6 +49,31 @@ export interface HostSnapshot {
   instance?: string | null;
   /** the walk stopped above the bottom layer: platformPath is only the start of the path (absent: the whole path) */
   cutShort?: boolean;
+  /**
+   * The AK the VM's host (at `host`) quoted with the last time its binding to the VM held (boundHostAk), at this
+   * attestation or an earlier one of the same host; null or absent: not known. The source check asks the previous
+   * host to answer with it.
+   */
+  hostAk?: string | null;
+}
+
+/**
+ * The AK of the VM's host (platformPath[0]) where the walk shows it hosting the VM: its quote chained to the VM's
+ * (binding.nonce-chain) and its verified table hosting the instance (binding.hosted-instance), no binding check
+ * failing. A layer that quoted at the host's URL without hosting the VM (a relay to a platform the VM left long
+ * ago, an old quote replayed) is no evidence of the host's AK: taken as it, one attestation failing at a relay
+ * made the relayed platform the "previous host" the next source check expected, and the same relay then passed it.
+ */
+export function boundHostAk(result: { platformPath?: unknown; layers?: unknown } | null | undefined): string | null {
+  const path = result?.platformPath;
+  const layers = result?.layers;
+  if (!Array.isArray(path) || typeof path[0] !== 'string' || !Array.isArray(layers)) return null;
+  const host = layers.find((l: unknown) => (l as { position?: unknown } | null)?.position === 1) as { checks?: unknown; akKeyId?: unknown } | undefined;
+  // the layer's own AK, where the result names it, is the path's first: a path and layers that disagree say nothing
+  if (!Array.isArray(host?.checks) || (host.akKeyId !== undefined && host.akKeyId !== path[0])) return null;
+  const binding = (host.checks as unknown[]).filter((c): c is { id: string; status: unknown } => typeof (c as { id?: unknown } | null)?.id === 'string' && (c as { id: string }).id.startsWith('binding.'));
+  const held = (id: string): boolean => binding.some((c) => c.id === id && c.status === 'pass');
+  return held('binding.hosted-instance') && held('binding.nonce-chain') && binding.every((c) => c.status !== 'fail') ? path[0] : null;
 }
 
 /**
@@ -316,7 +341,10 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
     if (last === null && report.previous) last = report.previous;
     if (report.host !== null) {
       const sameInstance = last?.instance == null || last.instance === report.instance;
-      const now: HostSnapshot = { host: report.host, platformPath: r.platformPath, instance: report.instance, ...(report.cutShort ? { cutShort: true } : {}) };
+      // the host's AK as last bound: a walk at the same host that did not bind (a relay there, a VM mid-migration) keeps it
+      const sameHost = last !== null && sameInstance && last.host !== null && sameUri(last.host, report.host);
+      const hostAk = boundHostAk(r) ?? (sameHost ? (last!.hostAk ?? null) : null);
+      const now: HostSnapshot = { host: report.host, platformPath: r.platformPath, instance: report.instance, ...(report.cutShort ? { cutShort: true } : {}), hostAk };
       // A walk cut short (a layer below unreachable) names only the start of the path: compared as a whole one,
       // it printed a migrated line to that start, and another back to the whole path at the next walk, for a VM
       // that never moved.
@@ -335,7 +363,7 @@ export async function watch(options: WatchOptions, deps: WatchDeps, signal: Abor
         });
       }
       // where it did not move, a walk cut short says less of the path than the one before: that one is kept
-      last = last && sameInstance && !moved && now.cutShort && last.platformPath.length >= now.platformPath.length ? { ...last, host: now.host, instance: now.instance } : now;
+      last = last && sameInstance && !moved && now.cutShort && last.platformPath.length >= now.platformPath.length ? { ...last, host: now.host, instance: now.instance, hostAk } : now;
       summary.instance = report.instance;
       summary.platformPath = r.platformPath;
     }

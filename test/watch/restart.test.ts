@@ -337,3 +337,19 @@ test('a restarted watch tells repeats from new notifications by the controller\'
     }
   }
 });
+
+test('a newer result at the VM\'s host URL answered by a platform that did not host the VM (a relay there) does not stand for that host\'s AK: the host the VM left, with its own AK, is still checked', { timeout: 60_000 }, async (t) => {
+  const { sim, run, stateFile } = await platform(t, 'source-still-hosts');
+  await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  // then, at vmm-a's URL, a platform that does not host the VM answered (its binding failed): the VM not trusted once
+  await recordEdited(sim, stateFile, (relayed) => {
+    relayed['verdict'] = 'not-trusted';
+    const host = relayed['layers'][1];
+    host.akKeyId = 'ab'.repeat(32);
+    host.checks = host.checks.map((c: Record<string, unknown>) => (c['id'] === 'binding.hosted-instance' ? { ...c, status: 'fail', code: 'VPLATFORM_NOT_HOSTED' } : c));
+    relayed['platformPath'] = ['ab'.repeat(32), ...relayed['platformPath'].slice(1)];
+  });
+  run.step(); // vmm-a → vmm-b, vmm-a keeps hosting the instance
+  // taken as vmm-a's AK, the relayed platform's made vmm-a itself "not-checked" (another AK): the duplicate went unseen
+  assertLeftHostChecked(sim, await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1));
+});

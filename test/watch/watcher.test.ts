@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TransportError, InternalError } from '../../src/errors.js';
-import { movedBetween, watch, type WatchOptions } from '../../src/watch/watcher.js';
+import { boundHostAk, movedBetween, watch, type WatchOptions } from '../../src/watch/watcher.js';
 import type { WatchLine } from '../../src/watch/lines.js';
 import { MAX_SOURCES_PER_BATCH } from '../../src/watch/trigger.js';
 import { FakeWorld, INSTANCE, SERVICE, TARGET, event, report, result } from './fake-deps.js';
@@ -542,4 +542,45 @@ test('migration.reattestOnNotification false: a state file that cannot save the 
   assert.equal(outcome.error, busy);
   assert.equal(outcome.summary.stoppedBy, 'error');
   assert.deepEqual(w.linesOf('stream').filter((l) => l.status === 'failed'), []);
+});
+
+/** A result whose VM host (layer 1) quotes with `ak`; `bound`: its quote chained and its table hosting the VM. */
+function hostResult(ak: string, bound: boolean) {
+  const checks = [
+    { id: 'binding.nonce-chain', status: 'pass', message: '' },
+    bound ? { id: 'binding.hosted-instance', status: 'pass', message: '' } : { id: 'binding.hosted-instance', status: 'fail', code: 'VPLATFORM_NOT_HOSTED', message: '' },
+  ];
+  return result(bound ? 'trusted' : 'not-trusted', [ak, 'pp'], { layers: [{ position: 0, checks: [] }, { position: 1, checks }] as never });
+}
+
+test('the previous host\'s AK is the one it quoted with where it hosted the VM: a walk at its URL answered by a platform that does not host the VM (a relay) does not replace it', { timeout: 10_000 }, async () => {
+  assert.equal(boundHostAk(hostResult('aa', true)), 'aa');
+  assert.equal(boundHostAk(hostResult('xx', false)), null);
+  assert.equal(boundHostAk(result('trusted', ['aa'])), null, 'no binding checks: not known');
+
+  const w = new FakeWorld();
+  const { ac, done } = start(w);
+  const A = 'http://vmm-a.test/l/vmm-a';
+  await w.until(() => w.attests.length === 1);
+  w.attests[0]!.resolve(report('trusted', { host: A, result: hostResult('aa', true) }));
+  await w.tick();
+  await w.until(() => w.attests.length === 2);
+  assert.equal(w.attests[1]!.input.previous?.hostAk, 'aa');
+  // A's URL relayed to a platform the VM left long ago: its AK is not A's
+  w.attests[1]!.resolve(report('not-trusted', { host: A, result: hostResult('xx', false) }));
+  await w.tick();
+  await w.until(() => w.attests.length === 3);
+  assert.deepEqual([w.attests[2]!.input.previous?.platformPath[0], w.attests[2]!.input.previous?.hostAk], ['xx', 'aa']);
+  // the VM on another host, seen hosting it there: that host's AK; not bound at another host: not known
+  w.attests[2]!.resolve(report('trusted', { host: 'http://vmm-b.test/l/vmm-b', result: hostResult('bb', true) }));
+  await w.tick();
+  await w.until(() => w.attests.length === 4);
+  assert.equal(w.attests[3]!.input.previous?.hostAk, 'bb');
+  w.attests[3]!.resolve(report('not-trusted', { host: 'http://vmm-c.test/l/vmm-c', result: hostResult('cc', false) }));
+  await w.tick();
+  await w.until(() => w.attests.length === 5);
+  assert.equal(w.attests[4]!.input.previous?.hostAk, null);
+  w.attests[4]!.resolve(report());
+  ac.abort();
+  await done;
 });

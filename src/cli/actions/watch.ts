@@ -15,7 +15,7 @@ import type { AssessOutcome, EvidenceSource, VerifiedLayer } from '../../verify/
 import type { WatchLine } from '../../watch/lines.js';
 import type { SourceReport } from '../../watch/source-check.js';
 import type { AttestInput, AttestReport, HostSnapshot, WatchDeps, WatchSummary } from '../../watch/watcher.js';
-import { DEFAULT_INTERVAL_MS, DEFAULT_NOTIFICATION_GAP_MS } from '../../watch/watcher.js';
+import { boundHostAk, DEFAULT_INTERVAL_MS, DEFAULT_NOTIFICATION_GAP_MS } from '../../watch/watcher.js';
 import { makeStyle, PLAIN, renderError, stdoutDrained, stdoutWentAway, toJsonText, type CommandOutcome, type Style } from '../output.js';
 import { sleepUnlessAborted } from '../../util/sleep.js';
 import type { VerifierSetup, VerifierSetupOptions } from '../verifier-setup.js';
@@ -93,7 +93,7 @@ export interface WatchDepsInput {
 
 /** The real dependencies of the watcher core: live walks through the state store, the notification stream, timers. */
 export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps> {
-  const [{ walk }, { drawTopNonce }, { liveSource }, assessMod, { migrationEvents, eventCursorTime }, { checkSources }, { toHex }, { baselinePolicy }] = await Promise.all([
+  const [{ walk }, { drawTopNonce }, { liveSource }, assessMod, { migrationEvents, eventCursorTime }, { checkSources, sameUri }, { toHex }, { baselinePolicy }] = await Promise.all([
     import('../../verify/walker.js'),
     import('../../verify/nonce-chain.js'),
     import('../../transport/layer-source.js'),
@@ -158,6 +158,7 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
    */
   const lastVerifiedHost = (instance: string): HostSnapshot | null => {
     let own: string[] | undefined;
+    let found: HostSnapshot | null = null;
     for (const h of store.latestResultsOf(instance, 3)) {
       const result = h.result as Partial<AttestationResult> | null;
       const top = Array.isArray(result?.layers) ? result.layers[0] : undefined;
@@ -169,12 +170,20 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       own ??= store.instanceKeys(instance);
       if (own.length > 0 && (typeof top.akKeyId !== 'string' || !own.includes(top.akKeyId))) continue;
       const platformPath = h.platformPath ?? [];
+      // the host's AK where its binding to the VM held: this result's, or an older one's at the same host (a
+      // relay there, or a VM mid-migration, at the newest), as a watch that kept running would have kept it
+      const hostAk = boundHostAk({ platformPath, layers: result!.layers });
+      if (found !== null) {
+        if (found.host !== null && sameUri(found.host, top.deepAttestation) && hostAk !== null) return { ...found, hostAk };
+        continue;
+      }
       // the walk ended at a layer that is not virtual (verified, so it has a kind): the whole path; else only its start
       const bottom = result!.layers![platformPath.length];
       const whole = platformPath.length === result!.layers!.length - 1 && bottom?.kind !== undefined && bottom.kind !== 'virtual';
-      return { host: top.deepAttestation, platformPath, instance, ...(whole ? {} : { cutShort: true }) };
+      found = { host: top.deepAttestation, platformPath, instance, ...(whole ? {} : { cutShort: true }), hostAk };
+      if (hostAk !== null) return found;
     }
-    return null;
+    return found;
   };
   /** the state file is read for the first attestation whose top layer verifies (a watch that knows no host yet) */
   let restoreTried = false;
@@ -198,7 +207,8 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       const compared = previous ?? restored;
       // a host recorded for another instance (another VM at this URL before) is not this VM's
       const previousHost = compared && (compared.instance == null || compared.instance === topInstance) ? compared.host : null;
-      const previousHostAk = previousHost !== null ? (compared!.platformPath[0] ?? null) : null;
+      // the AK the previous host quoted with where it was seen hosting the VM (not merely the first of the path)
+      const previousHostAk = previousHost !== null ? (compared!.hostAk ?? null) : null;
       const checked = await checkSources({
         verified,
         trigger,
