@@ -125,7 +125,7 @@ const BUNDLE_HEAP_MARGIN_BYTES = 8 * MB;
  * parsed it takes its strings again and about 31 bytes a value. `room(bytes)` refuses, with a typed FILE_TOO_LARGE (cap
  * memory), a step that would need more than the heap has left; `heap` stands in for V8's in tests.
  */
-export function bundleMemoryCheck(path: string, heap: () => HeapFigures = getHeapStatistics): (bytes: number) => void {
+export function bundleMemoryCheck(path: string, heap: () => HeapFigures = getHeapStatistics, what = 'evidence bundle'): (bytes: number) => void {
   // what is read and parsed is held (in large-object space), so the whole limit counts, less a margin for the rest.
   // Not collected first: little is garbage this early, and a full collection with the text near the limit was
   // itself V8's fatal out-of-memory error.
@@ -137,8 +137,8 @@ export function bundleMemoryCheck(path: string, heap: () => HeapFigures = getHea
     const neededMb = Math.ceil(bytes / MB);
     throw new UsageError(
       'FILE_TOO_LARGE',
-      `evidence bundle: ${path} does not fit the memory node may use here: reading it needs about ${neededMb} MB more heap, and the heap holds ${usedMb} MB of its ${limitMb} MB limit; give node more, e.g. NODE_OPTIONS=--max-old-space-size=${Math.max(2 * (usedMb + neededMb), 1024)}`,
-      { path, what: 'evidence bundle', neededMB: neededMb, heapUsedMB: usedMb, heapLimitMB: limitMb, cap: 'memory' },
+      `${what}: ${path} does not fit the memory node may use here: reading it needs about ${neededMb} MB more heap, and the heap holds ${usedMb} MB of its ${limitMb} MB limit; give node more, e.g. NODE_OPTIONS=--max-old-space-size=${Math.max(2 * (usedMb + neededMb), 1024)}`,
+      { path, what, neededMB: neededMb, heapUsedMB: usedMb, heapLimitMB: limitMb, cap: 'memory' },
     );
   };
 }

@@ -112,3 +112,22 @@ test('verify BUNDLE: a bundle the heap cannot read and parse is FILE_TOO_LARGE (
     await sim.close();
   }
 });
+
+test('policy init --from: a file the heap cannot read, or read and parse, is FILE_TOO_LARGE (exit 2, cap memory), as verify BUNDLE refuses it, not V8 ending the process', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vtpm-bundle-memory-'));
+  try {
+    // one string of 100 MB in a member nothing reads: with a 64 MB heap its text does not fit, with 96 MB its text
+    // does but its parse does not (both: exit 134, no envelope, where verify BUNDLE said FILE_TOO_LARGE)
+    const big = join(dir, 'padded.bundle.json');
+    const head = `{"format":"vtpm-verify/evidence-bundle","version":1,"tool":"t","target":"http://h/","time":"2026-11-28T11:58:18.631Z","random":"${'00'.repeat(32)}","pad":"`;
+    writeFileSync(big, Buffer.concat([Buffer.from(head), Buffer.alloc(100 * 1024 * 1024, 0x61), Buffer.from('","layers":[]}')]));
+    for (const heapMb of [64, 96]) {
+      const init = await runCli(['policy', 'init', '--name', 'p', '--from', big, '--trust', dir, '--json'], { env: { NODE_OPTIONS: `--max-old-space-size=${heapMb}` } });
+      assert.equal(init.code, 2, `${heapMb} MB: ${init.stderr.slice(0, 300)}`);
+      assert.deepEqual([init.json!.error!.code, init.json!.error!.details.cap], ['FILE_TOO_LARGE', 'memory']);
+      assert.match(init.json!.error!.message, /padded\.bundle\.json does not fit the memory node may use here: reading it needs about \d+ MB more heap/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -4,9 +4,10 @@
 // `vtpm-verify quote --eventlog --ima`). Nothing unverified reaches the
 // generator: evidence that does not verify is refused.
 
+import { isAscii } from 'node:buffer';
 import { UsageError, VerificationError } from '../../errors.js';
 import type { LayerFacts } from '../../policy/evidence.js';
-import { readInputFile, readInputText } from '../../util/files.js';
+import { readInputFile } from '../../util/files.js';
 import { fromHex } from '../../util/bytes.js';
 
 export interface QuoteFiles {
@@ -87,6 +88,21 @@ export function isBundleText(text: string): boolean {
   return /"format"\s*:\s*"vtpm-verify\/evidence-bundle"/.test(text.slice(0, 4096));
 }
 
-export function readEvidenceText(path: string): string {
-  return readInputText(path, 'evidence', 256 * 1024 * 1024);
+/**
+ * The text of `--from` (a bundle or a facts file), read as verify BUNDLE reads a bundle: checked against the heap
+ * before it is made a string (FILE_TOO_LARGE, cap memory), with what a bundle's walk needs loaded first (what is
+ * loaded after a text that just fits could itself end the process out of memory).
+ */
+export async function readEvidenceText(path: string): Promise<string> {
+  const [{ bundleMemoryCheck }] = await Promise.all([
+    import('../memory-check.js'),
+    import('../../verify/bundle.js'),
+    import('../../verify/walker.js'),
+    import('../verifier-setup.js'),
+  ]);
+  const room = bundleMemoryCheck(path, undefined, 'evidence');
+  const data = readInputFile(path, 'evidence', 256 * 1024 * 1024);
+  // one byte a character, or two where one is past U+00FF
+  room(isAscii(data) ? data.length : 2 * data.length);
+  return data.toString('utf8');
 }

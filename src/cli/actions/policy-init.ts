@@ -55,7 +55,7 @@ async function readFacts(opts: PolicyInitOptions): Promise<{ layers: LayerFacts[
     return { layers: await factsFromQuoteFiles(q), source: basename(q.message) };
   }
   const from = opts.from!;
-  const text = readEvidenceText(from);
+  const text = await readEvidenceText(from);
   if (isBundleText(text)) return { layers: await factsFromBundle(text, from, opts.trust), source: basename(from) };
   if (looksLikeUnverifiedEvidence(text)) {
     throw new UsageError('USAGE', `${from} looks like one layer's raw evidence response; save a whole attestation with attest --save and pass that bundle, or pass the quote files with --ak ...`, { file: from });
