@@ -95,6 +95,12 @@ export function checkLayerUri(value: string, field: 'deepAttestation' | 'migrati
     throw layerError('LAYER_EXT_BAD_URI', `${field} must be http or https, not ${url.protocol.replace(/:$/, '')}`, { field, value, scheme: url.protocol.replace(/:$/, '') });
   }
   if (!url.hostname) throw layerError('LAYER_EXT_BAD_URI', `${field} has no host`, { field, value });
+  // WHATWG reads an IPv4 address from hosts RFC 3986 calls registered names (0x7f.1, 2130706433, 127.1, 010.0.0.1,
+  // %31.2.3.4): the CA that checked a DNS name and this challenger would mean different hosts. An address is taken
+  // only written as RFC 3986 writes one, four decimal parts, as the parser gives it back.
+  if (IPV4_SERIALIZED.test(url.hostname) && rawHost(value) !== url.hostname) {
+    throw layerError('LAYER_EXT_BAD_URI', `${field} names the IPv4 address ${url.hostname} as ${JSON.stringify(rawHost(value))}, which RFC 3986 reads as a host name (URL parsers differ on it): write the address as ${url.hostname}`, { field, value });
+  }
   if (url.username || url.password) throw layerError('LAYER_EXT_BAD_URI', `${field} must not carry credentials`, { field });
   // port 0 is no port: asked, it is "connection refused", a network error an audit retries, not the certificate's fault
   if (url.port === '0') throw layerError('LAYER_EXT_BAD_URI', `${field} names port 0, which no server listens on`, { field, value });
@@ -105,6 +111,16 @@ export function checkLayerUri(value: string, field: 'deepAttestation' | 'migrati
       throw layerError('LAYER_EXT_BAD_URI', `${field} sets the query parameter "${name}", which the protocol reserves for the challenger`, { field, parameter: name });
     }
   }
+}
+
+/** An IPv4 address as the WHATWG URL parser serializes one. */
+const IPV4_SERIALIZED = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+/** The host of an http(s) URI as written (checked to have an authority): after "//" and any userinfo, before the port. */
+function rawHost(value: string): string {
+  const authority = value.slice(value.indexOf('//') + 2).split(/[/?#]/, 1)[0]!;
+  const host = authority.slice(authority.lastIndexOf('@') + 1);
+  return host.replace(/:\d*$/, '').toLowerCase();
 }
 
 /** Query parameters the challenger adds to each URI kind. */

@@ -11,7 +11,7 @@ import * as asn1js from 'asn1js';
 import { parseCertificate, findExtension } from '../../src/x509/certificate.js';
 import { splitDerOrPem } from '../../src/x509/pem.js';
 import { TrustStore } from '../../src/x509/trust-store.js';
-import { decodeTrustedLayer, defaultInstanceId, TRUSTED_LAYER_OID } from '../../src/x509/trusted-layer.js';
+import { checkLayerUri, decodeTrustedLayer, defaultInstanceId, TRUSTED_LAYER_OID } from '../../src/x509/trusted-layer.js';
 import { encodeTrustedLayer, encodeTrustedLayerExtension, type TrustedLayerInput } from '../../src/x509/trusted-layer-encode.js';
 import { validatePath } from '../../src/x509/validate.js';
 import { layerInfo } from '../../src/x509/layer-info.js';
@@ -188,6 +188,13 @@ test('decoder: every malformation has its LAYER_EXT_ code', () => {
   for (const bad of ['http://good.example\\@evil.example/', 'http://h\\x/', 'https://h:0/', 'http://h:00/l', 'http:h/', 'https:/h/', 'HTTP:///h/', 'http://?x=1']) {
     assertThrowsCode(() => decodeTrustedLayer(seq('0a0101', id, uri(bad))), 'LAYER_EXT_BAD_URI');
   }
+  // an IPv4 address WHATWG reads from what RFC 3986 calls a registered name (hex, octal, one number, fewer parts,
+  // percent-encoded): the CA that checked "0x7f.1" saw a DNS name, the challenger would connect to 127.0.0.1
+  for (const bad of ['http://0x7f.1/', 'http://2130706433/', 'https://127.1:8443/', 'http://010.0.0.1/', 'http://%31.2.3.4/', 'http://1.2.3.4./']) {
+    assertThrowsCode(() => decodeTrustedLayer(seq('0a0101', id, uri(bad))), 'LAYER_EXT_BAD_URI');
+  }
+  // written as RFC 3986 writes one, an address is taken
+  for (const good of ['http://10.0.0.1/', 'https://192.168.1.20:8443/l/vm-1', 'http://[::1]:8080/', 'http://Host.Example/']) checkLayerUri(good, 'deepAttestation');
   for (const bad of ['https://m/?nonce=00', 'https://m/?pcrs=sha256:0', 'https://m/?instance=ab']) {
     assertThrowsCode(() => decodeTrustedLayer(seq('0a0101', id, uri('https://h/'), uri(bad, '82'))), 'LAYER_EXT_BAD_URI');
   }
