@@ -5,12 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertThrowsCode } from '../helpers/assert.js';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseBundle } from '../../src/verify/bundle.js';
-import { startSimulator } from '../../src/simulator/start.js';
 import { runCli } from '../helpers/cli.js';
+import { savedBundle } from '../helpers/saved-bundle.js';
 
 function bundleAt(time: string): string {
   return JSON.stringify({
@@ -41,43 +38,27 @@ test('a bundle\'s target is an http or https URL with a host, as attest takes: n
   }
 });
 
-test('a bundle\'s nonces and instances in uppercase hex are the same bytes: the walk finds its layers', async () => {
-  const sim = await startSimulator({ topology: { layers: 2 } });
-  const dir = mkdtempSync(join(tmpdir(), 'vtpm-bundle-hex-'));
-  try {
-    const bundle = join(dir, 'vm.bundle.json');
-    assert.equal((await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--save', bundle, '--json'])).code, 0);
-    const b = JSON.parse(readFileSync(bundle, 'utf8'));
-    for (const layer of b.layers) {
-      layer.nonce = layer.nonce.toUpperCase();
-      if (layer.instance) layer.instance = layer.instance.toUpperCase();
-    }
-    assert.ok(b.layers.some((l: { instance?: string }) => l.instance), 'a layer records the instance it asked for');
-    writeFileSync(bundle, JSON.stringify(b));
-    const run = await runCli(['verify', bundle, '--trust', sim.trustDir, '--json']);
-    assert.equal(run.code, 0, run.stdout.slice(0, 600));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-    await sim.close();
+test('a bundle\'s nonces and instances in uppercase hex are the same bytes: the walk finds its layers', async (t) => {
+  const { sim, read, write } = await savedBundle(t, 2);
+  const b = read();
+  for (const layer of b.layers) {
+    layer.nonce = layer.nonce.toUpperCase();
+    if (layer.instance) layer.instance = layer.instance.toUpperCase();
   }
+  assert.ok(b.layers.some((l: { instance?: string }) => l.instance), 'a layer records the instance it asked for');
+  const edited = write('edited.bundle.json', b);
+  const run = await runCli(['verify', edited, '--trust', sim.trustDir, '--json']);
+  assert.equal(run.code, 0, run.stdout.slice(0, 600));
 });
 
-test('a layer whose evidence a bundle does not hold is BUNDLE_MISSING_LAYER (exit 3), said as the bundle\'s word: it may have been removed since', async () => {
-  const sim = await startSimulator({ topology: { layers: 2 } });
-  const dir = mkdtempSync(join(tmpdir(), 'vtpm-bundle-missing-'));
-  try {
-    const bundle = join(dir, 'vm.bundle.json');
-    assert.equal((await runCli(['attest', sim.topUrl, '--trust', sim.trustDir, '--save', bundle, '--json'])).code, 0);
-    const b = JSON.parse(readFileSync(bundle, 'utf8'));
-    delete b.layers[1].evidence;
-    writeFileSync(bundle, JSON.stringify(b));
-    const run = await runCli(['verify', bundle, '--trust', sim.trustDir, '--json']);
-    assert.equal(run.code, 3, run.stdout.slice(0, 600));
-    const envelope = JSON.parse(run.stdout) as { error: { code: string; message: string } };
-    assert.equal(envelope.error.code, 'BUNDLE_MISSING_LAYER');
-    assert.match(envelope.error.message, /^layer 1 \(.*\): the bundle holds no evidence for it \(the layer was unreachable when the bundle was saved, or its evidence was removed since\)/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-    await sim.close();
-  }
+test('a layer whose evidence a bundle does not hold is BUNDLE_MISSING_LAYER (exit 3), said as the bundle\'s word: it may have been removed since', async (t) => {
+  const { sim, read, write } = await savedBundle(t, 2);
+  const b = read();
+  delete b.layers[1].evidence;
+  const edited = write('edited.bundle.json', b);
+  const run = await runCli(['verify', edited, '--trust', sim.trustDir, '--json']);
+  assert.equal(run.code, 3, run.stdout.slice(0, 600));
+  const envelope = JSON.parse(run.stdout) as { error: { code: string; message: string } };
+  assert.equal(envelope.error.code, 'BUNDLE_MISSING_LAYER');
+  assert.match(envelope.error.message, /^layer 1 \(.*\): the bundle holds no evidence for it \(the layer was unreachable when the bundle was saved, or its evidence was removed since\)/);
 });
