@@ -23,10 +23,11 @@ function vmWalk(): VerifiedLayer[] {
 }
 
 /** A source's attestation: its top layer quoting with AK `ak`, with no vPlatform table (so: not-checked). */
-function sourceAttestation(ak: string, verdict: AttestationResult['verdict'] = 'trusted'): SourceAttestation {
+/** A source platform's attestation: its AK, verdict and vPlatform table (analyzeVplatformLog's; none by default). */
+function sourceAttestation(ak: string, verdict: AttestationResult['verdict'] = 'trusted', vplatform: unknown = null): SourceAttestation {
   return {
     result: { verdict, reason: 'test', layers: [{}] } as unknown as AttestationResult,
-    verified: [{ position: 0, akKeyId: ak, info: {}, vplatform: null } as unknown as VerifiedLayer],
+    verified: [{ position: 0, akKeyId: ak, info: {}, vplatform } as unknown as VerifiedLayer],
     time: 0,
   };
 }
@@ -116,11 +117,7 @@ test('a source whose own host is relayed (its table does not host the source) re
 });
 
 test('an unannounced move tells the policy what the previous host showed, as an announced one does: a withheld notification does not spare the required migrate-out', async () => {
-  const platformAttestation = (verdict: AttestationResult['verdict'], vplatform: unknown): SourceAttestation => ({
-    result: { verdict, reason: 'test reason', layers: [{}] } as unknown as AttestationResult,
-    verified: [{ position: 0, akKeyId: 'prev', info: {}, vplatform } as unknown as VerifiedLayer],
-    time: 0,
-  });
+  const platformAttestation = (verdict: AttestationResult['verdict'], vplatform: unknown): SourceAttestation => sourceAttestation('prev', verdict, vplatform);
   const unannounced = (attestation: SourceAttestation) => checkSources({ ...input([PREVIOUS], {}), trigger: { kind: 'interval' }, attestSource: async () => attestation });
 
   // unreachable (no table): not checked, and the policy hears it
@@ -144,11 +141,7 @@ test('an unannounced move tells the policy what the previous host showed, as an 
 test('the previous host\'s URL answering with another AK than it quoted with when the VM was there is not the previous host: not checked, announced or not', async () => {
   const migratedOut = analyzeVplatformLog([{ pcr: 23, op: 'create', instance: INSTANCE }, { pcr: 23, op: 'migrate-out', instance: INSTANCE }]);
   // a platform the VM left long ago (trusted, its table showing migrate-out), relayed at the previous host's URL
-  const oldHost: SourceAttestation = {
-    result: { verdict: 'trusted', reason: 'test', layers: [{}] } as unknown as AttestationResult,
-    verified: [{ position: 0, akKeyId: 'old', info: {}, vplatform: migratedOut } as unknown as VerifiedLayer],
-    time: 0,
-  };
+  const oldHost = sourceAttestation('old', 'trusted', migratedOut);
   for (const [name, answer] of [['the current host', sourceAttestation('cur')], ['a host it left long ago', oldHost]] as const) {
     for (const trigger of [{ kind: 'interval' } as const, input([PREVIOUS], {}).trigger]) {
       const out = await checkSources({ ...input([PREVIOUS], {}), trigger, previousHostAk: 'prev', attestSource: async () => answer });
@@ -190,11 +183,7 @@ test('a host renamed, its old name gone or given to another machine: the AK it q
 
 test('an unannounced move from a trusted host whose table shows no migrate-out (destroyed there) is not reported moved: not-migrated-out, as announced', async () => {
   const destroyed = analyzeVplatformLog([{ pcr: 23, op: 'create', instance: INSTANCE }, { pcr: 23, op: 'destroy', instance: INSTANCE }]);
-  const answer: SourceAttestation = {
-    result: { verdict: 'trusted', reason: 'test', layers: [{}] } as unknown as AttestationResult,
-    verified: [{ position: 0, akKeyId: 'prev', info: {}, vplatform: destroyed } as unknown as VerifiedLayer],
-    time: 0,
-  };
+  const answer = sourceAttestation('prev', 'trusted', destroyed);
   const out = await checkSources({ ...input([PREVIOUS], {}), trigger: { kind: 'interval' }, previousHostAk: 'prev', attestSource: async () => answer });
   assert.deepEqual(out.reports.map((r) => [r.status, r.code]), [['not-migrated-out', 'VPLATFORM_NOT_MIGRATED_OUT']]);
   assert.deepEqual(out.migration, { from: PREVIOUS, to: CURRENT, sourceCheck: 'not-migrated-out' });
