@@ -353,3 +353,26 @@ test('a newer result at the VM\'s host URL answered by a platform that did not h
   // taken as vmm-a's AK, the relayed platform's made vmm-a itself "not-checked" (another AK): the duplicate went unseen
   assertLeftHostChecked(sim, await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1));
 });
+
+test('the previous host\'s AK is read only from results that saw the VM at that host since it last was elsewhere: an older stay at the same URL (another machine there then) does not stand for the platform there now', { timeout: 60_000 }, async (t) => {
+  const { sim, run, stateFile } = await platform(t, 'source-still-hosts');
+  await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1);
+  const vmmA = sim.platform.layer('vmm-a').url;
+  const bind = (result: Record<string, any>, host: string, ak: string, bound: boolean): void => {
+    result['verdict'] = bound ? 'trusted' : 'not-trusted';
+    result['layers'][0].deepAttestation = host;
+    const layer = result['layers'][1];
+    layer.akKeyId = ak;
+    layer.checks = layer.checks.map((c: Record<string, unknown>) => (c['id'] === 'binding.hosted-instance' ? (bound ? { ...c, status: 'pass' } : { ...c, status: 'fail', code: 'VPLATFORM_NOT_HOSTED' }) : c));
+    result['platformPath'] = [ak, ...result['platformPath'].slice(1)];
+  };
+  // vmm-a's URL once named another machine (AK cd…), which hosted the VM; the VM then ran on vmm-b; then it came to
+  // the machine at vmm-a's URL now, seen there once mid-migration (its table not yet hosting it)
+  await recordEdited(sim, stateFile, (r) => bind(r, vmmA, 'cd'.repeat(32), true));
+  await recordEdited(sim, stateFile, (r) => bind(r, sim.platform.layer('vmm-b').url, 'bb'.repeat(32), true));
+  await recordEdited(sim, stateFile, (r) => bind(r, vmmA, 'ab'.repeat(32), false));
+  run.step(); // vmm-a → vmm-b, vmm-a keeps hosting the instance
+  // the older stay's AK (cd…), across the stay on vmm-b, was the one vmm-a had to answer with: vmm-a, answering with
+  // its own, was "not-checked" and the duplicate left there went unseen; a watch that kept running knew none
+  assertLeftHostChecked(sim, await watchUntil(sim, stateFile, (l) => l.of('attested').length >= 1));
+});

@@ -170,11 +170,15 @@ export async function createWatchDeps(input: WatchDepsInput): Promise<WatchDeps>
       own ??= store.instanceKeys(instance);
       if (own.length > 0 && (typeof top.akKeyId !== 'string' || !own.includes(top.akKeyId))) continue;
       const platformPath = h.platformPath ?? [];
-      // the host's AK where its binding to the VM held: this result's, or an older one's at the same host (a
-      // relay there, or a VM mid-migration, at the newest), as a watch that kept running would have kept it
+      // the host's AK where its binding to the VM held: this result's, or an older one's of the same stay at that
+      // host (a relay there, or a VM mid-migration, at the newest), as a watch that kept running would have kept it
       const hostAk = boundHostAk({ platformPath, layers: result!.layers });
       if (found !== null) {
-        if (found.host !== null && sameUri(found.host, top.deepAttestation) && hostAk !== null) return { ...found, hostAk };
+        // only while the VM stayed there: a result at another host ends the stay, and an AK read past it (another
+        // machine at the same URL then, or the host since re-keyed) was expected of the platform there now, which
+        // answering with its own was "not-checked" (a duplicate left there unseen), where a running watch knew none
+        if (found.host === null || !sameUri(found.host, top.deepAttestation)) return found;
+        if (hostAk !== null) return { ...found, hostAk };
         continue;
       }
       // the walk ended at a layer that is not virtual (verified, so it has a kind): the whole path; else only its start
