@@ -97,3 +97,13 @@ test('policy init --from: a file the heap cannot read, or read and parse, is FIL
     assert.match(init.json!.error!.message, /padded\.bundle\.json does not fit the memory node may use here: reading it needs about \d+ MB more heap/);
   }
 });
+
+test('policy init --from: a facts file whose text fits the heap but whose parse does not is FILE_TOO_LARGE (exit 2, cap memory), not V8 ending the process', async (t) => {
+  // 30 MB of `{}`: its text fits a 96 MB heap, its 10 million objects do not (exit 134, no envelope)
+  const big = join(tempDir(t, 'vtpm-facts-memory-'), 'many.facts.json');
+  writeFileSync(big, `{"layers":[${'{},'.repeat(10_000_000 - 1)}{}]}`);
+  const init = await runCli(['policy', 'init', '--name', 'p', '--from', big, '--json'], { env: { NODE_OPTIONS: '--max-old-space-size=96' } });
+  assert.equal(init.code, 2, init.stderr.slice(0, 300));
+  assert.deepEqual([init.json!.error!.code, init.json!.error!.details.cap], ['FILE_TOO_LARGE', 'memory']);
+  assert.match(init.json!.error!.message, /many\.facts\.json does not fit the memory node may use here/);
+});

@@ -106,3 +106,14 @@ export async function readEvidenceText(path: string): Promise<string> {
   room(isAscii(data) ? data.length : 2 * data.length);
   return data.toString('utf8');
 }
+
+/**
+ * A facts file (the text of `--from` that is no bundle) against the heap before JSON.parse builds it, as a bundle's
+ * parse is checked (FILE_TOO_LARGE, cap memory): its text fitting says nothing of its values (30 MB of `{}` is 10
+ * million objects, and V8 ended the process, exit 134, no envelope).
+ */
+export async function checkFactsParse(text: string, path: string): Promise<void> {
+  const [{ bundleMemoryCheck, JSON_PARSE_BYTES_PER_VALUE }, { jsonShape }] = await Promise.all([import('../memory-check.js'), import('../../util/json-nesting.js')]);
+  const { values } = jsonShape(text);
+  bundleMemoryCheck(path, undefined, 'facts file')(text.length * (/[^\u0000-\u00ff]/.test(text) ? 2 : 1) + values * JSON_PARSE_BYTES_PER_VALUE);
+}

@@ -12,7 +12,7 @@ import { generatePolicy } from '../../policy/generate.js';
 import { checkPolicy, formatIssue } from '../../policy/load.js';
 import type { LayerFacts } from '../../policy/evidence.js';
 import { NAME_PATTERN } from '../../policy/schema.js';
-import { factsFromBundle, factsFromQuoteFiles, isBundleText, readEvidenceText, type QuoteFiles } from './policy-init-evidence.js';
+import { checkFactsParse, factsFromBundle, factsFromQuoteFiles, isBundleText, readEvidenceText, type QuoteFiles } from './policy-init-evidence.js';
 import type { CommandOutcome } from '../output.js';
 
 function looksLikeUnverifiedEvidence(text: string): boolean {
@@ -60,6 +60,7 @@ async function readFacts(opts: PolicyInitOptions): Promise<{ layers: LayerFacts[
   if (looksLikeUnverifiedEvidence(text)) {
     throw new UsageError('USAGE', `${from} looks like one layer's raw evidence response; save a whole attestation with attest --save and pass that bundle, or pass the quote files with --ak ...`, { file: from });
   }
+  await checkFactsParse(text, from);
   return { layers: parseFactsJson(text, from).layers, source: basename(from) };
 }
 
