@@ -7,7 +7,7 @@ import type { CodeTable } from '../errors.js';
 
 export const EVENTLOG_CODES = {
   EVENTLOG_EMPTY: { kind: 'input', summary: 'the event log is empty (0 bytes)' },
-  EVENTLOG_TOO_LARGE: { kind: 'input', summary: 'the event log is larger than the log-size cap, or (a layer\'s log in `attest`, `verify`, `watch`) does not fit the memory node may use' },
+  EVENTLOG_TOO_LARGE: { kind: 'input', summary: 'the event log is larger than the log-size cap, or (a layer\'s log in `attest`, `verify`, `watch`, `policy init --from`) does not fit the memory node may use' },
   EVENTLOG_TRUNCATED: { kind: 'input', summary: 'an event header, digest or data ends before the log does' },
   EVENTLOG_EVENT_TOO_LARGE: { kind: 'input', summary: "an event's data size is above the per-event cap" },
   EVENTLOG_TOO_MANY_EVENTS: { kind: 'input', summary: 'the log holds more events than the event-count cap' },
