@@ -52,7 +52,7 @@ export const LAYER_EXT_CODES = {
   LAYER_EXT_MALFORMED: { kind: 'input', summary: 'the TrustedLayer extension is not strict DER of the protocol.md section 4 ASN.1' },
   LAYER_EXT_BAD_KIND: { kind: 'input', summary: 'TrustedLayer kind is neither physical(0) nor virtual(1)' },
   LAYER_EXT_INSTANCE_ID: { kind: 'input', summary: 'TrustedLayer instanceId is not exactly 32 bytes' },
-  LAYER_EXT_BAD_URI: { kind: 'input', summary: 'a TrustedLayer URI is not an absolute http or https URI (or has credentials, a backslash, port 0 or an IPv4 address not in four decimal parts, is too long, or sets a query parameter the challenger adds: `nonce`, `pcrs`, `instance`)' },
+  LAYER_EXT_BAD_URI: { kind: 'input', summary: 'a TrustedLayer URI is not an absolute http or https URI (or has credentials, a backslash, port 0 or an IPv4 address not written as four decimal parts without leading zeros, is too long, or sets a query parameter the challenger adds: `nonce`, `pcrs`, `instance`)' },
   LAYER_EXT_MISSING_FIELD: { kind: 'input', summary: 'a virtual TrustedLayer lacks instanceId or deepAttestation' },
   LAYER_EXT_INCONSISTENT: { kind: 'input', summary: 'a physical TrustedLayer names a deepAttestation service (the walk ends at a physical layer)' },
 } as const satisfies CodeTable;
