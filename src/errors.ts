@@ -118,7 +118,7 @@ export interface CodeInfo {
 export type CodeTable = Record<string, CodeInfo>;
 
 export const GENERAL_CODES = {
-  INTERNAL_ERROR: { kind: 'internal', summary: 'a bug in vtpm-verify; please report it with the command and input' },
+  INTERNAL_ERROR: { kind: 'internal', summary: 'a bug in vtpm-verify; please report it with the command and input (`details.uncaught: true`: one nothing caught, the launcher writing its envelope in place of the command envelope)' },
   USAGE: { kind: 'input', summary: 'bad command-line usage: unknown option, missing or malformed argument' },
   FILE_UNREADABLE: { kind: 'input', summary: 'an input file does not exist or cannot be read' },
   FILE_TOO_LARGE: { kind: 'input', summary: 'an input file is larger than the cap for its kind, or (verify, policy init --from) an evidence bundle or facts file does not fit the memory node may use' },

@@ -24,7 +24,7 @@ export const CHAIN_CODES = {
   CHAIN_UNTRUSTED_ROOT: { kind: 'verification', summary: 'no path from the certificate to a configured trust anchor (issuer not found, or a self-signed certificate that is not an anchor)' },
   CHAIN_TOO_LONG: { kind: 'verification', summary: 'the path would be longer than the depth cap (8 certificates by default)' },
   CHAIN_BAD_SIGNATURE: { kind: 'verification', summary: "a certificate's signature does not verify with its issuer's public key" },
-  CHAIN_UNSUPPORTED_ALGORITHM: { kind: 'verification', summary: 'a signature or key algorithm vtpm-verify does not support' },
+  CHAIN_UNSUPPORTED_ALGORITHM: { kind: 'verification', summary: 'a signature or key algorithm vtpm-verify does not support, or an RSA issuing key it never uses (a modulus over 8192 bits; an exponent even, under 3 or of 2^256 and over; a negative INTEGER)' },
   CHAIN_WEAK_ALGORITHM: { kind: 'verification', summary: 'warning: a certificate in the path, or a CRL its revocation is judged on, is signed with SHA-1, or an issuing key is an RSA key under 2048 bits or an EC key under 256 bits' },
   CHAIN_WEAK_KEY: { kind: 'verification', summary: 'an issuing key in the path (intermediate or anchor) is too small to trust its signatures: RSA under 1024 bits, EC under 160 bits' },
   CHAIN_NAME_MISMATCH: { kind: 'verification', summary: "a certificate's issuer name does not match its issuer's subject name" },
