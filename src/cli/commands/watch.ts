@@ -26,8 +26,9 @@ the envelope {ok, result, error} with the totals):
                after N notifications), platform path, findings
   migrated     the VM's platform path changed: old → new (and whether announced)
   source       a platform the VM left was attested: migrated-out, still-hosted,
-               not-migrated-out, not-checked; after an unannounced move: moved,
-               hosted-twice
+               not-migrated-out, not-checked; after an unannounced move: moved
+               (migrate-out shown), hosted-twice, still-hosted,
+               not-migrated-out, not-checked
   finding      a rollback or clone finding (CLOCK_*, CLONE_*, RESTORE_FROM_BACKUP,
                VPLATFORM_HOSTED_TWICE), failing or warning per the policy
   notification a migration notification and what it caused: attest, queued,
