@@ -127,8 +127,8 @@ Exit codes: 0 trusted; 1 not trusted (including a bundle edited after saving);
 2 bad usage, or a bundle that cannot be read, is not in the bundle format or
 does not fit the memory node may use; 3 incomplete: the bundle holds no
 evidence for a layer the walk reaches (BUNDLE_MISSING_LAYER), unreachable when
-it was saved or removed since by whoever held the bundle, so not a reason to
-retry later.
+it was saved or removed since by whoever held the bundle: a gate must not
+take it as "retry later" and let a change through.
 
 Example:
   $ vtpm-verify attest http://127.0.0.1:8443/l/vm --trust ./trust --save vm0.bundle.json
