@@ -4,6 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bundleMemoryCheck, eventLogMemoryCheck, imaMemoryCheck } from '../../src/cli/memory-check.js';
 import { VtpmError } from '../../src/errors.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const MB = 2 ** 20;
 
@@ -102,4 +107,22 @@ test('an evidence bundle is read only into the heap it fits: FILE_TOO_LARGE (cap
       /^evidence bundle: b\.json does not fit the memory node may use here: reading it needs about 950 MB more heap, and the heap holds 100 MB of its 1048 MB limit; give node more, e\.g\. NODE_OPTIONS=--max-old-space-size=2100$/.test(err.message) &&
       err.details['cap'] === 'memory',
   );
+});
+
+test('policy init --ak ... --ima: a list the heap cannot hold is IMA_TOO_LARGE (exit 2, cap memory), as quote --ima refuses it, not V8 ending the process', async (t) => {
+  // 1,900,000 binary entries of 33 bytes (63 MB, under the 64 MiB an IMA file may hold): with a 128 MB heap,
+  // policy init parsed them with no check (exit 134, no envelope) where quote --ima said IMA_TOO_LARGE
+  const entry = Buffer.alloc(33);
+  entry.writeUInt32LE(10, 0);
+  entry.writeUInt32LE(1, 24);
+  entry[28] = 0x78;
+  const ima = join(tempDir(t, 'vtpm-init-memory-'), 'big.ima');
+  writeFileSync(ima, Buffer.concat(Array<Buffer>(1_900_000).fill(entry)));
+  const set = join(REPO_ROOT, 'fixtures', 'swtpm-quote', 'rsa');
+  const quote = ['--ak', join(set, 'ak.pem'), '--message', join(set, 'quote.msg'), '--signature', join(set, 'quote.sig'), '--pcrs', join(set, 'pcrs.bin'), '--nonce', '0123456789abcdef'.repeat(4), '--ima', ima, '--json'];
+  for (const args of [['policy', 'init', '--name', 'p', ...quote], ['quote', ...quote]]) {
+    const run = await runCli(args, { env: { NODE_OPTIONS: '--max-old-space-size=128' } });
+    assert.equal(run.code, 2, `${args[0]}: ${run.stderr.slice(0, 300)}`);
+    assert.deepEqual([run.json!.error!.code, run.json!.error!.details.cap], ['IMA_TOO_LARGE', 'memory'], args[0]);
+  }
 });

@@ -20,7 +20,7 @@ import type { EventContent } from '../../eventlog/decode/content.js';
 import type { LogEvent, UnverifiedEventLog } from '../../eventlog/types.js';
 import type { ImaEntry, UnverifiedImaList } from '../../eventlog/ima/types.js';
 import type { CommandOutcome, Style } from '../output.js';
-import { imaMemoryCheck } from '../memory-check.js';
+import { eventLogMemoryCheck, imaMemoryCheck } from '../memory-check.js';
 
 export interface EventlogOptions {
   file: string;
@@ -175,7 +175,7 @@ export const EMPTY_IMA_NOTE =
 
 export async function runEventlog(opts: EventlogOptions): Promise<CommandOutcome> {
   const bytes = readInputFile(opts.file, 'event log', EVENTLOG_CAPS.maxLogBytes);
-  const log = parseEventLog(bytes);
+  const log = parseEventLog(bytes, { checkMemory: eventLogMemoryCheck() });
   const pcrs = replayEventLog(log);
   let ima: ImaSummary | undefined;
   if (opts.ima) {

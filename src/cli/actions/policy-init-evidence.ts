@@ -60,12 +60,13 @@ export async function factsFromBundle(text: string, file: string, trust: readonl
 
 /** Facts of one layer from a quote and its logs; the AK is a bare key, so no certificate facts. */
 export async function factsFromQuoteFiles(f: QuoteFiles): Promise<LayerFacts[]> {
-  const [{ loadAttestationKey }, { verifyQuote }, { parsePcrFile }, { parseTpmtSignature }, logsMod] = await Promise.all([
+  const [{ loadAttestationKey }, { verifyQuote }, { parsePcrFile }, { parseTpmtSignature }, logsMod, memory] = await Promise.all([
     import('../../verify/ak.js'),
     import('../../verify/quote.js'),
     import('../../tpm/pcr-formats.js'),
     import('../../tpm/signature.js'),
     import('../../eventlog/index.js'),
+    import('../memory-check.js'),
   ]);
   const ak = loadAttestationKey(readInputFile(f.ak, 'attestation key', 64 * 1024));
   const message = readInputFile(f.message, 'quote message', 16 * 1024);
@@ -75,7 +76,14 @@ export async function factsFromQuoteFiles(f: QuoteFiles): Promise<LayerFacts[]> 
   if (!q.ok) throw new VerificationError(q.failure.code, `the quote is not known-good: ${q.failure.message}`, q.failure.details);
   const eventLog = f.eventlog !== undefined ? readInputFile(f.eventlog, 'event log', 16 * 1024 * 1024) : undefined;
   const ima = f.ima !== undefined ? readInputFile(f.ima, 'IMA list', 64 * 1024 * 1024) : undefined;
-  const logs = eventLog || ima ? logsMod.verifyLogsAgainstQuote({ ...(eventLog ? { eventLog } : {}), ...(ima ? { ima } : {}) }, q.pcrs!) : null;
+  // parsed against the heap, as quote --ima and verify BUNDLE parse them (past it V8 ends the process)
+  const logs =
+    eventLog || ima
+      ? logsMod.verifyLogsAgainstQuote(
+          { ...(eventLog ? { eventLog, eventLogCheckMemory: memory.eventLogMemoryCheck() } : {}), ...(ima ? { ima, imaCheckMemory: memory.imaMemoryCheck('text') } : {}) },
+          q.pcrs!,
+        )
+      : null;
   if (logs && !logs.ok) {
     const failed = logs.checks.find((c) => c.status === 'fail');
     throw new VerificationError(failed?.code ?? 'EVENTLOG_REPLAY_MISMATCH', `the logs are not known-good: ${failed?.message ?? 'they do not replay to the quote'}`, {});

@@ -20,7 +20,7 @@ import { describeAttest, renderDescribed, type Described } from '../describe-tpm
 import { toJsonText, type CommandOutcome, type Style } from '../output.js';
 import { TPM_GENERATED_VALUE } from '../../tpm/constants.js';
 import { TPM12_UNSUPPORTED, describeTpm12Structure } from '../../tpm/tpm12.js';
-import { imaMemoryCheck } from '../memory-check.js';
+import { eventLogMemoryCheck, imaMemoryCheck } from '../memory-check.js';
 
 export interface QuoteOptions {
   ak: string;
@@ -192,7 +192,7 @@ export async function runQuote(opts: QuoteOptions, globals: GlobalOptions): Prom
   // Logs are replayed only against PCR values the verified quote vouches for.
   if (v.ok && v.pcrs && (eventLog || ima)) {
     const { verifyLogsAgainstQuote } = await import('../../eventlog/index.js');
-    const logs = verifyLogsAgainstQuote({ ...(eventLog ? { eventLog } : {}), ...(ima ? { ima, imaCheckMemory: imaMemoryCheck('text') } : {}) }, v.pcrs);
+    const logs = verifyLogsAgainstQuote({ ...(eventLog ? { eventLog, eventLogCheckMemory: eventLogMemoryCheck() } : {}), ...(ima ? { ima, imaCheckMemory: imaMemoryCheck('text') } : {}) }, v.pcrs);
     v.checks.push(...logs.checks);
     result['logs'] = {
       valid: logs.ok,
