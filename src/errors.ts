@@ -121,7 +121,7 @@ export const GENERAL_CODES = {
   INTERNAL_ERROR: { kind: 'internal', summary: 'a bug in vtpm-verify; please report it with the command and input (`details.uncaught: true`: one nothing caught, the launcher writing its envelope in place of the command envelope)' },
   USAGE: { kind: 'input', summary: 'bad command-line usage: unknown option, missing or malformed argument' },
   FILE_UNREADABLE: { kind: 'input', summary: 'an input file does not exist or cannot be read' },
-  FILE_TOO_LARGE: { kind: 'input', summary: 'an input file is larger than the cap for its kind, or (verify, policy init --from) an evidence bundle or facts file does not fit the memory node may use' },
+  FILE_TOO_LARGE: { kind: 'input', summary: 'an input file is larger than the cap for its kind, or (verify, policy init --from, policy evaluate) an evidence bundle or facts file does not fit the memory node may use' },
   HEX_INVALID: { kind: 'input', summary: 'a hex argument or field is not valid hex' },
   JSON_INVALID: { kind: 'input', summary: 'a JSON input is not valid JSON or has the wrong shape' },
   BASE64_INVALID: { kind: 'input', summary: 'a base64 field is not valid base64' },

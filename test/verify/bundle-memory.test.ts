@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 import { savedBundle } from '../helpers/saved-bundle.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -106,4 +107,8 @@ test('policy init --from: a facts file whose text fits the heap but whose parse 
   assert.equal(init.code, 2, init.stderr.slice(0, 300));
   assert.deepEqual([init.json!.error!.code, init.json!.error!.details.cap], ['FILE_TOO_LARGE', 'memory']);
   assert.match(init.json!.error!.message, /many\.facts\.json does not fit the memory node may use here/);
+  // policy evaluate reads a facts file the same way
+  const evaluate = await runCli(['policy', 'evaluate', join(REPO_ROOT, 'policies', 'lab.yaml'), '--facts', big, '--json'], { env: { NODE_OPTIONS: '--max-old-space-size=96' } });
+  assert.equal(evaluate.code, 2, evaluate.stderr.slice(0, 300));
+  assert.deepEqual([evaluate.json!.error!.code, evaluate.json!.error!.details.cap], ['FILE_TOO_LARGE', 'memory']);
 });

@@ -7,6 +7,7 @@ import type { Policy } from '../../policy/compile.js';
 import { evaluatePolicy, failedRules } from '../../policy/evaluate.js';
 import { parseFactsJson } from '../../policy/evidence-json.js';
 import { readInputText } from '../../util/files.js';
+import { checkFactsParse } from './policy-init-evidence.js';
 import type { CommandOutcome } from '../output.js';
 import { invalidPolicyOutcome, loadPolicyFile } from '../policy-file.js';
 import { renderEvaluation } from './policy-render.js';
@@ -25,7 +26,10 @@ export async function policyEvaluate(opts: { file: string; facts: string; now?: 
     if (outcome) return outcome;
     throw err;
   }
-  const facts = parseFactsJson(readInputText(opts.facts, 'facts file'), opts.facts);
+  const text = readInputText(opts.facts, 'facts file');
+  // its values against the heap before JSON.parse builds them, as policy init --from checks a facts file
+  await checkFactsParse(text, opts.facts);
+  const facts = parseFactsJson(text, opts.facts);
   const evaluation = evaluatePolicy(policy, { ...facts, now: now ?? facts.now ?? new Date() });
   const failed = failedRules(evaluation);
   const trusted = evaluation.verdict === 'trusted';
