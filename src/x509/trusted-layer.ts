@@ -99,7 +99,14 @@ export function checkLayerUri(value: string, field: 'deepAttestation' | 'migrati
   // %31.2.3.4): the CA that checked a DNS name and this challenger would mean different hosts. An address is taken
   // only written as RFC 3986 writes one, four decimal parts, as the parser gives it back.
   if (IPV4_SERIALIZED.test(url.hostname) && rawHost(value) !== url.hostname) {
-    throw layerError('LAYER_EXT_BAD_URI', `${field} names the IPv4 address ${url.hostname} as ${JSON.stringify(rawHost(value))}, which RFC 3986 reads as a host name (URL parsers differ on it): write the address as ${url.hostname}`, { field, value });
+    const written = rawHost(value);
+    // a leading zero makes a part octal to WHATWG parsers (010 is 8): the certificate may have meant 10
+    const octal = written.split('.').some((part) => /^0\d/.test(part));
+    throw layerError(
+      'LAYER_EXT_BAD_URI',
+      `${field} names the IPv4 address ${url.hostname} as ${JSON.stringify(written)}, which RFC 3986 reads as a host name (URL parsers differ on it)${octal ? '; a part with a leading zero is octal to URL parsers (010 is 8), so the address meant is unclear' : `: write the address as ${url.hostname}`}`,
+      { field, value },
+    );
   }
   if (url.username || url.password) throw layerError('LAYER_EXT_BAD_URI', `${field} must not carry credentials`, { field });
   // port 0 is no port: asked, it is "connection refused", a network error an audit retries, not the certificate's fault

@@ -193,6 +193,11 @@ test('decoder: every malformation has its LAYER_EXT_ code', () => {
   for (const bad of ['http://0x7f.1/', 'http://2130706433/', 'https://127.1:8443/', 'http://010.0.0.1/', 'http://%31.2.3.4/', 'http://1.2.3.4./']) {
     assertThrowsCode(() => decodeTrustedLayer(seq('0a0101', id, uri(bad))), 'LAYER_EXT_BAD_URI');
   }
+  // the message says how to write it, except where a leading zero leaves the address meant unclear (010 is 8 to node)
+  assert.match(assertThrowsCode(() => checkLayerUri('http://2130706433/', 'deepAttestation'), 'LAYER_EXT_BAD_URI').message, /write the address as 127\.0\.0\.1$/);
+  const octal = assertThrowsCode(() => checkLayerUri('http://010.0.0.1/', 'deepAttestation'), 'LAYER_EXT_BAD_URI').message;
+  assert.match(octal, /a part with a leading zero is octal to URL parsers \(010 is 8\), so the address meant is unclear$/);
+  assert.doesNotMatch(octal, /write the address as 8\.0\.0\.1/);
   // written as RFC 3986 writes one, an address is taken
   for (const good of ['http://10.0.0.1/', 'https://192.168.1.20:8443/l/vm-1', 'http://[::1]:8080/', 'http://Host.Example/']) checkLayerUri(good, 'deepAttestation');
   for (const bad of ['https://m/?nonce=00', 'https://m/?pcrs=sha256:0', 'https://m/?instance=ab']) {
