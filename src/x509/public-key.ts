@@ -31,7 +31,7 @@ export interface PublicKeyInfo {
  * makes the padded message its own "signature"), and under 2^256, FIPS
  * 186-5's upper bound (its lower one, 2^16, would refuse old e = 3 keys).
  * A larger e verifies correctly but slowly: one as long as the modulus costs
- * ~100 times 65537's, on every signature a hostile chain's key is asked to check.
+ * ~80 times 65537's, on every signature a hostile chain's key is asked to check.
  */
 const MAX_RSA_EXPONENT_BITS = 256;
 
