@@ -18,6 +18,7 @@ import { API_VERSION, policySchema } from './schema.js';
 import { yamlLibrary } from '../util/lazy-yaml.js';
 import { duplicateYamlKeys, type DuplicateYamlKey } from './yaml-keys.js';
 import { jsonNestingOver } from '../util/json-nesting.js';
+import { yamlFlowDepthOver } from '../util/yaml-flow-depth.js';
 import { INVALID, MAX_COLLECTED_ISSUES, describeValue, formatPath, includable, isPlainObject, validate, type IncludeResolver, type Issue, type Parsed, type Schema } from './schema-dsl.js';
 
 /** One problem in a policy (or an included file), located. */
@@ -95,6 +96,15 @@ export function parseYaml(text: string, file: string, issues: PolicyIssue[]): Pa
   let doc: Document;
   // The parser makes an Error, stack trace included, for each problem it records: a hostile file of a few MB
   // with one problem per line took ~50 s, most of it capturing stacks nobody reads (the issues carry positions).
+  // Flow collections nested some hundreds deep run the parser out of stack, and when that happens while V8 compiles
+  // one of the parser's regular expressions V8 aborts the process (a 4 KB file of two lines "- [[[[..." did): refused
+  // before parsing, where the nesting passes the cap.
+  const deepAt = yamlFlowDepthOver(text, MAX_JSON_NESTING);
+  if (deepAt >= 0) {
+    const { line, col } = lineCounterFor(text, deepAt);
+    issues.push({ file, line, column: col, code: 'POLICY_YAML_SYNTAX', path: '', message: `nested too deeply to read (flow collections [ ] { } inside one another, more than ${MAX_JSON_NESTING} deep)` });
+    return { doc: new yaml.Document(), lineCounter };
+  }
   const stackTraceLimit = Error.stackTraceLimit;
   try {
     Error.stackTraceLimit = 0;
@@ -157,6 +167,17 @@ export function parseYaml(text: string, file: string, issues: PolicyIssue[]): Pa
     issues.push({ ...at(offset), code: 'POLICY_YAML_SYNTAX', path: '', message: (err as Error).message });
     return { doc, lineCounter };
   }
+}
+
+/** 1-based line and column of an offset, without a parse. */
+function lineCounterFor(text: string, offset: number): { line: number; col: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return { line, col: offset - start + 1 };
 }
 
 /** A key as written (quoted or plain, up to its colon), for messages. */

@@ -258,6 +258,22 @@ test('CLI: block mappings nested on one line past the YAML parser\'s stack are I
   assert.doesNotMatch(issues[0]!.message, /call stack/);
 });
 
+test('CLI: flow collections nested past the YAML parser\'s stack are refused before parsing (exit 2), not a V8 abort', async (t) => {
+  // two lines of 2,000 "[" (4 KB): the parser ran out of stack while V8 compiled one of its regular expressions, and
+  // V8 aborted the process ("RegExpCompiler Allocation failed", exit 134, no envelope)
+  const dir = tempDir(t, 'vtpm-inventory-');
+  writeFileSync(join(dir, 'inv.yaml'), `- ${'['.repeat(2000)}\n- ${'['.repeat(2000)}\n`);
+  const run = await runCli(['audit', join(dir, 'inv.yaml'), '--json']);
+  assert.equal(run.code, 2, run.stdout + run.stderr);
+  const issues = run.json!.result.issues as InventoryIssue[];
+  assert.deepEqual(issues.map((i) => [i.line, i.column, i.code]), [[1, 67, 'INVENTORY_YAML_SYNTAX']]);
+  assert.match(issues[0]!.message, /nested too deeply to read \(flow collections .* more than 64 deep\)/);
+  // brackets in quoted scalars, comments and block plain scalars are not nesting; 64 levels still parse
+  const text = `vms:\n  - name: "${'['.repeat(100)}"\n    group: a ${'['.repeat(100)}\n    url: 'https://a.example/${'{'.repeat(100)}' # ${'['.repeat(100)}\n    tags: [a, ${'['.repeat(63)}${']'.repeat(63)}]\n`;
+  // (read, then refused for what they hold: a group name with brackets, a tag that is a list)
+  assert.deepEqual(parseInventory(text, 'inv.yaml').issues.map((i) => [i.line, i.code]), [[3, 'INVENTORY_VALUE'], [5, 'INVENTORY_TYPE']]);
+});
+
 test('YAML syntax errors, a wrong version and an empty list are located too', () => {
   const syntax = parseInventory('vms:\n  - { name: a, url: "x"\n', 'bad.yaml').issues;
   assert.ok(syntax.length > 0 && syntax.every((i) => i.code === 'INVENTORY_YAML_SYNTAX'));
