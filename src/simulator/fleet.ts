@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { isSeq, parseDocument, type Document } from 'yaml';
 import { duplicateYamlKeys } from '../policy/yaml-keys.js';
 import { yamlTooDense } from '../util/yaml-size.js';
+import { yamlFlowDepthOver } from '../util/yaml-flow-depth.js';
 import { UsageError } from '../errors.js';
 import { checkLayerFault, FAULT_NAMES, FAULTS, type FaultName, type LayerFault } from './faults.js';
 import { faultSourceAt, type InventoryEntry, type PlacedFault } from './platform.js';
@@ -28,6 +29,9 @@ function planError(message: string, details: Record<string, unknown> = {}): Usag
   return new UsageError('SIM_FAULT_PLAN_INVALID', message, details);
 }
 
+/** As the policy loader's cap. */
+const MAX_FLOW_NESTING = 64;
+
 function parseDocumentText(text: string, what: string, error: (m: string, d?: Record<string, unknown>) => UsageError): unknown {
   return parseYamlDocument(text, what, error).value;
 }
@@ -35,6 +39,10 @@ function parseDocumentText(text: string, what: string, error: (m: string, d?: Re
 function parseYamlDocument(text: string, what: string, error: (m: string, d?: Record<string, unknown>) => UsageError): { value: unknown; doc: Document } {
   const dense = yamlTooDense(text, what);
   if (dense !== undefined) throw error(dense, { file: what });
+  // as policies and inventories: flow collections some hundreds deep made V8 abort the process in the parser
+  if (yamlFlowDepthOver(text, MAX_FLOW_NESTING) >= 0) {
+    throw error(`${what}: not well-formed YAML or JSON: nested too deeply to read (flow collections [ ] { } inside one another, more than ${MAX_FLOW_NESTING} deep)`, { file: what });
+  }
   // YAML is a superset of JSON. Keys are compared as the text they become (7 and "7" are one key), as policies' are.
   let doc: Document;
   try {

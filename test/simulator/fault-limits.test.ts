@@ -8,6 +8,10 @@ import { startSimulator } from '../../src/simulator/start.js';
 import type { PlacedFault } from '../../src/simulator/platform.js';
 import { parseFaultPlan, parseFleetFile } from '../../src/simulator/fleet.js';
 import { assertRejectsCode, assertThrowsCode } from '../helpers/assert.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const topology = { hosts: 1, vmmsPerHost: 1, vmsPerVmm: 2 };
 
@@ -95,4 +99,17 @@ test('a fault plan or fleet file with block mappings nested on one line past the
   assert.match(plan.message, /^plan\.yaml: not well-formed YAML or JSON: nested too deeply/);
   const fleet = assertThrowsCode(() => parseFleetFile(`hosts:\n  - name: a\n    vms: ${deep}x\n  - name: c\n`, 'fleet.yaml'), 'SIM_TOPOLOGY_INVALID');
   assert.match(fleet.message, /^fleet\.yaml: not well-formed YAML or JSON: nested too deeply/);
+});
+
+test('CLI: a fleet file or fault plan with flow collections nested past the YAML parser\'s stack exits 2, not a V8 abort', async (t) => {
+  // two lines of 2,000 "[": V8 aborted the process (RegExpCompiler Allocation failed, exit 134) inside the parser
+  const dir = tempDir(t, 'vtpm-sim-deep-');
+  const file = join(dir, 'deep.yaml');
+  writeFileSync(file, `- ${'['.repeat(2000)}\n- ${'['.repeat(2000)}\n`);
+  for (const [flag, code] of [['--fleet', 'SIM_TOPOLOGY_INVALID'], ['--fault-plan', 'SIM_FAULT_PLAN_INVALID']] as const) {
+    const run = await runCli(['simulate', flag, file, '--json']);
+    assert.equal(run.code, 2, run.stdout + run.stderr);
+    assert.equal(run.json!.error!.code, code);
+    assert.match(run.json!.error!.message, /nested too deeply to read \(flow collections .* more than 64 deep\)/);
+  }
 });
