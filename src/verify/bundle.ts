@@ -19,6 +19,7 @@ import type { CollectedLayer, EvidenceSource } from './walker.js';
 import { duplicateJsonKey, formatJsonPath } from '../util/json-scan.js';
 import { jsonShape } from '../util/json-nesting.js';
 import { MAX_URL_LENGTH } from '../transport/url.js';
+import { reservedParameterProblem } from '../transport/evidence-request.js';
 import { fail } from './checks.js';
 import { utcTime } from '../util/utc-time.js';
 import { withFailedCheck, type AttestationResult } from './result.js';
@@ -121,7 +122,7 @@ function isBundleTime(text: string): boolean {
 function isEndpointUrl(text: string): boolean {
   try {
     const url = new URL(text);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === '' && url.port !== '0';
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === '' && url.port !== '0' && reservedParameterProblem(url) === undefined;
   } catch {
     return false;
   }
@@ -164,7 +165,7 @@ export function parseBundle(text: string, options: ParseBundleOptions = {}): Evi
   if ((value['target'] as string).length > MAX_URL_LENGTH) throw invalid(`more than ${MAX_URL_LENGTH} characters`, 'target');
   // what attest takes as its URL: a bundle saved by another tool under a target no attest could have walked (a
   // name, a file path) verified as trusted under that label
-  if (!isEndpointUrl(value['target'] as string)) throw invalid('not an http or https URL with a host (no credentials, no port 0), as attest takes', 'target');
+  if (!isEndpointUrl(value['target'] as string)) throw invalid('not an http or https URL with a host (no credentials, no port 0, no query parameter the protocol reserves), as attest takes', 'target');
   // the form attest writes (toISOString), or another offset: Date.parse also takes "1", "Sat Nov 28 2026 12:00" and
   // times without a zone, read in the verifier's own time zone, so one bundle was judged at instants hours apart
   if (!isBundleTime(value['time'] as string)) {
