@@ -100,8 +100,10 @@ export function checkLayerUri(value: string, field: 'deepAttestation' | 'migrati
   // only written as RFC 3986 writes one, four decimal parts, as the parser gives it back.
   if (IPV4_SERIALIZED.test(url.hostname) && rawHost(value) !== url.hostname) {
     const written = rawHost(value);
-    // a leading zero makes a part octal to WHATWG parsers (010 is 8): the certificate may have meant 10
-    const octal = written.split('.').some((part) => /^0\d/.test(part));
+    // a leading zero makes a part octal to WHATWG parsers (010 is 8): the certificate may have meant 10. The parts
+    // as the parser reads them, percent-decoded (%30%31%30 and 0%31%30 are 010 too).
+    const decoded = written.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    const octal = decoded.split('.').some((part) => /^0\d/.test(part));
     throw layerError(
       'LAYER_EXT_BAD_URI',
       `${field} names the IPv4 address ${url.hostname} as ${JSON.stringify(written)}, which RFC 3986 reads as a host name (URL parsers differ on it)${octal ? '; a part with a leading zero is octal to URL parsers (010 is 8), so the address meant is unclear' : `: write the address as ${url.hostname}`}`,

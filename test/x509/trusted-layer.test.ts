@@ -198,6 +198,11 @@ test('decoder: every malformation has its LAYER_EXT_ code', () => {
   const octal = assertThrowsCode(() => checkLayerUri('http://010.0.0.1/', 'deepAttestation'), 'LAYER_EXT_BAD_URI').message;
   assert.match(octal, /a part with a leading zero is octal to URL parsers \(010 is 8\), so the address meant is unclear$/);
   assert.doesNotMatch(octal, /write the address as 8\.0\.0\.1/);
+  // percent-encoded too: %30%31%30 and 0%31%30 are 010 to the URL parser, not a plain 8
+  for (const written of ['http://%30%31%30.0.0.1/', 'http://0%31%30.0.0.1/', 'http://%3010.0.0.1/']) {
+    const message = assertThrowsCode(() => checkLayerUri(written, 'deepAttestation'), 'LAYER_EXT_BAD_URI').message;
+    assert.match(message, /a part with a leading zero is octal to URL parsers \(010 is 8\), so the address meant is unclear$/, written);
+  }
   // written as RFC 3986 writes one, an address is taken
   for (const good of ['http://10.0.0.1/', 'https://192.168.1.20:8443/l/vm-1', 'http://[::1]:8080/', 'http://Host.Example/']) checkLayerUri(good, 'deepAttestation');
   for (const bad of ['https://m/?nonce=00', 'https://m/?pcrs=sha256:0', 'https://m/?instance=ab']) {
