@@ -18,7 +18,7 @@ import { API_VERSION, policySchema } from './schema.js';
 import { yamlLibrary } from '../util/lazy-yaml.js';
 import { duplicateYamlKeys, type DuplicateYamlKey } from './yaml-keys.js';
 import { jsonNestingOver } from '../util/json-nesting.js';
-import { yamlFlowDepthOver } from '../util/yaml-flow-depth.js';
+import { parseDocumentCapped } from '../util/yaml-depth.js';
 import { INVALID, MAX_COLLECTED_ISSUES, describeValue, formatPath, includable, isPlainObject, validate, type IncludeResolver, type Issue, type Parsed, type Schema } from './schema-dsl.js';
 
 /** One problem in a policy (or an included file), located. */
@@ -96,19 +96,20 @@ export function parseYaml(text: string, file: string, issues: PolicyIssue[]): Pa
   let doc: Document;
   // The parser makes an Error, stack trace included, for each problem it records: a hostile file of a few MB
   // with one problem per line took ~50 s, most of it capturing stacks nobody reads (the issues carry positions).
-  // Flow collections nested some hundreds deep run the parser out of stack, and when that happens while V8 compiles
-  // one of the parser's regular expressions V8 aborts the process (a 4 KB file of two lines "- [[[[..." did): refused
-  // before parsing, where the nesting passes the cap.
-  const deepAt = yamlFlowDepthOver(text, MAX_JSON_NESTING);
-  if (deepAt >= 0) {
-    const { line, col } = lineCounterFor(text, deepAt);
-    issues.push({ file, line, column: col, code: 'POLICY_YAML_SYNTAX', path: '', message: `nested too deeply to read (flow collections [ ] { } inside one another, more than ${MAX_JSON_NESTING} deep)` });
-    return { doc: new yaml.Document(), lineCounter };
-  }
   const stackTraceLimit = Error.stackTraceLimit;
   try {
     Error.stackTraceLimit = 0;
-    doc = yaml.parseDocument(text, { ...YAML_OPTIONS, lineCounter });
+    // Collections nested some hundreds deep run the parser out of stack, and when that happens while V8 compiles one
+    // of the parser's regular expressions V8 aborts the process (a 4 KB file of two lines "- [[[[..." or "- - - ..."
+    // did): refused before the parser recurses into them, where the nesting passes the cap.
+    const parsed = parseDocumentCapped(text, { ...YAML_OPTIONS, lineCounter });
+    if ('tooDeepAt' in parsed) {
+      // (the parser may not have counted the lines yet: flow collections are counted before it runs)
+      const { line, col } = lineCounterFor(text, parsed.tooDeepAt);
+      issues.push({ file, line, column: col, code: 'POLICY_YAML_SYNTAX', path: '', message: parsed.message });
+      return { doc: new yaml.Document(), lineCounter };
+    }
+    doc = parsed;
   } catch (err) {
     // Deeply nested block mappings (a: a: a: ... on one line) run the parser out of stack before it can
     // record an error of its own: where it stopped is unknown, so the issue is at the start.

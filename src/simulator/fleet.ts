@@ -4,10 +4,10 @@
 // written by the callers (cli/actions/simulate.ts, tests, benchmarks).
 
 import { createHash } from 'node:crypto';
-import { isSeq, parseDocument, type Document } from 'yaml';
+import { isSeq, LineCounter, type Document } from 'yaml';
 import { duplicateYamlKeys } from '../policy/yaml-keys.js';
 import { yamlTooDense } from '../util/yaml-size.js';
-import { yamlFlowDepthOver } from '../util/yaml-flow-depth.js';
+import { parseDocumentCapped } from '../util/yaml-depth.js';
 import { UsageError } from '../errors.js';
 import { checkLayerFault, FAULT_NAMES, FAULTS, type FaultName, type LayerFault } from './faults.js';
 import { faultSourceAt, type InventoryEntry, type PlacedFault } from './platform.js';
@@ -29,9 +29,6 @@ function planError(message: string, details: Record<string, unknown> = {}): Usag
   return new UsageError('SIM_FAULT_PLAN_INVALID', message, details);
 }
 
-/** As the policy loader's cap. */
-const MAX_FLOW_NESTING = 64;
-
 function parseDocumentText(text: string, what: string, error: (m: string, d?: Record<string, unknown>) => UsageError): unknown {
   return parseYamlDocument(text, what, error).value;
 }
@@ -39,21 +36,28 @@ function parseDocumentText(text: string, what: string, error: (m: string, d?: Re
 function parseYamlDocument(text: string, what: string, error: (m: string, d?: Record<string, unknown>) => UsageError): { value: unknown; doc: Document } {
   const dense = yamlTooDense(text, what);
   if (dense !== undefined) throw error(dense, { file: what });
-  // as policies and inventories: flow collections some hundreds deep made V8 abort the process in the parser
-  if (yamlFlowDepthOver(text, MAX_FLOW_NESTING) >= 0) {
-    throw error(`${what}: not well-formed YAML or JSON: nested too deeply to read (flow collections [ ] { } inside one another, more than ${MAX_FLOW_NESTING} deep)`, { file: what });
-  }
   // YAML is a superset of JSON. Keys are compared as the text they become (7 and "7" are one key), as policies' are.
+  // As policies and inventories: collections nested some hundreds deep made V8 abort the process in the parser.
+  const lineCounter = new LineCounter();
   let doc: Document;
   try {
-    doc = parseDocument(text, { uniqueKeys: false });
+    const parsed = parseDocumentCapped(text, { uniqueKeys: false, prettyErrors: false, lineCounter });
+    if ('tooDeepAt' in parsed) {
+      const line = text.slice(0, parsed.tooDeepAt).split('\n').length;
+      throw error(`${what}: not well-formed YAML or JSON: ${parsed.message} at line ${line}`, { file: what, line });
+    }
+    doc = parsed;
   } catch (err) {
     // block mappings nested on one line (a: b: c: ...) run the parser out of stack before it records an error
     if (!(err instanceof RangeError)) throw err;
     throw error(`${what}: not well-formed YAML or JSON: nested too deeply to read (mappings inside one another, as in a: b: c: ..., past what the YAML parser can take)`, { file: what });
   }
   const problem = doc.errors[0];
-  if (problem) throw error(`${what}: not well-formed YAML or JSON: ${problem.message.split('\n')[0]}`, { file: what });
+  if (problem) {
+    // as parseDocument's own messages read (its helper that adds the place is not exported)
+    const place = problem.pos[0] >= 0 ? lineCounter.linePos(problem.pos[0]) : undefined;
+    throw error(`${what}: not well-formed YAML or JSON: ${problem.message.split('\n')[0]}${place ? ` at line ${place.line}, column ${place.col}:` : ''}`, { file: what });
+  }
   const duplicate = duplicateYamlKeys(doc)[0];
   if (duplicate) {
     const line = text.slice(0, duplicate.offset).split('\n').length;

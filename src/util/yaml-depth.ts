@@ -1,0 +1,115 @@
+// YAML parsed with a cap on how deep its collections nest. The YAML library
+// composes its documents recursively, once per level of nesting, and runs out
+// of stack some hundreds deep; when the overflow lands while V8 compiles one
+// of the library's regular expressions (which V8 does on a later use, e.g. the
+// second of two deep lines), V8 aborts the process ("RegExpCompiler Allocation
+// failed"), which nothing can catch. Flow collections ([[[...) and block ones
+// (- - - ... on one line) alike did, in a file of a few KB.
+//
+// So the text goes through the library's own stages, parseDocument's, with a
+// check between them: its parser (which keeps its own stack, and recurses
+// nowhere) builds each document's syntax tree, whose depth is measured with a
+// loop, and a document nesting past the cap is refused before the composer
+// recurses into it. Before that, brackets are counted on the lexer's tokens (as
+// linear): a text of hundreds of thousands of "[" is refused at the 65th, not
+// after the parser has built them all.
+
+import type { CST, Document, DocumentOptions, LineCounter, ParseOptions, SchemaOptions } from 'yaml';
+import { yamlLibrary } from './lazy-yaml.js';
+
+/** How deep flow collections ([ ] { }) may nest in a YAML file read. */
+export const MAX_FLOW_NESTING = 64;
+/** How deep collections of any kind (flow, block mappings and sequences) may nest in a YAML file read. */
+export const MAX_YAML_NESTING = 2 * MAX_FLOW_NESTING;
+
+/** A text whose collections nest past a cap: where the one that passes it starts, and which cap, said for a reader. */
+export interface YamlTooDeep {
+  tooDeepAt: number;
+  message: string;
+}
+
+export type CappedParseOptions = ParseOptions & DocumentOptions & SchemaOptions & { prettyErrors: false; lineCounter?: LineCounter };
+
+/**
+ * parseDocument(text, options), except that a text whose flow collections nest deeper than MAX_FLOW_NESTING, or its
+ * collections of any kind deeper than MAX_YAML_NESTING, is not composed: where the collection that passes the cap
+ * starts is returned instead. (Errors are not prettified: the library's helper for that is not exported; callers
+ * locate them with a LineCounter.)
+ */
+export function parseDocumentCapped(text: string, options: CappedParseOptions): Document.Parsed | YamlTooDeep {
+  const yaml = yamlLibrary();
+  const flowAt = flowDepthOver(text, MAX_FLOW_NESTING);
+  if (flowAt >= 0) return { tooDeepAt: flowAt, message: `nested too deeply to read (flow collections [ ] { } inside one another, more than ${MAX_FLOW_NESTING} deep)` };
+  const parser = new yaml.Parser(options.lineCounter?.addNewLine);
+  const composer = new yaml.Composer(options);
+  let tooDeepAt = -1;
+  function* capped(tokens: Iterable<CST.Token>): Generator<CST.Token> {
+    for (const token of tokens) {
+      tooDeepAt = cstDepthOver(token, MAX_YAML_NESTING);
+      if (tooDeepAt >= 0) return;
+      yield token;
+    }
+  }
+  // as parseDocument: the first document, and an error where a second one starts
+  let doc: Document.Parsed | undefined;
+  for (const next of composer.compose(capped(parser.parse(text)), true, text.length)) {
+    if (tooDeepAt >= 0) break;
+    if (!doc) doc = next;
+    else {
+      doc.errors.push(new yaml.YAMLParseError([next.range[0], next.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents; please use YAML.parseAllDocuments()'));
+      break;
+    }
+  }
+  if (tooDeepAt >= 0) return { tooDeepAt, message: `nested too deeply to read (collections, block or flow, inside one another more than ${MAX_YAML_NESTING} deep)` };
+  return doc!;
+}
+
+/** The offset of the collection of a syntax tree nesting deeper than `max`, or -1 (a loop: the tree may be deep). */
+function cstDepthOver(root: CST.Token, max: number): number {
+  const stack: { token: CST.Token; depth: number }[] = [{ token: root, depth: 0 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const { token } = top;
+    let depth = top.depth;
+    if (token.type === 'document') {
+      if (token.value) stack.push({ token: token.value, depth });
+      continue;
+    }
+    if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection') continue;
+    if (++depth > max) return token.offset;
+    // last pushed first, so that the first collection past the cap in the text is the one found
+    const items = token.items as CST.CollectionItem[];
+    for (let i = items.length - 1; i >= 0; i--) {
+      const item = items[i]!;
+      if (item.value) stack.push({ token: item.value, depth });
+      if (item.key) stack.push({ token: item.key, depth });
+    }
+  }
+  return -1;
+}
+
+// the lexer's tokens that stand for no source text (a document, a scalar, a flow error end)
+const DOCUMENT = '\x02';
+const SCALAR = '\x1f';
+const FLOW_ERROR_END = '\x18';
+
+/** The offset of the bracket whose flow collection nests deeper than `max` by the lexer's tokens, or -1. */
+export function flowDepthOver(text: string, max: number): number {
+  if (!hasMoreBrackets(text, max)) return -1;
+  let depth = 0;
+  let offset = 0;
+  for (const token of new (yamlLibrary().Lexer)().lex(text)) {
+    if (token === '[' || token === '{') {
+      if (++depth > max) return offset;
+    } else if ((token === ']' || token === '}') && depth > 0) depth--;
+    if (token !== DOCUMENT && token !== SCALAR && token !== FLOW_ERROR_END) offset += token.length;
+  }
+  return -1;
+}
+
+/** Whether the text holds more than `max` opening brackets (fewer cannot nest past `max`). */
+function hasMoreBrackets(text: string, max: number): boolean {
+  let n = 0;
+  for (let i = text.indexOf('['); i >= 0 && n <= max; i = text.indexOf('[', i + 1)) n++;
+  for (let i = text.indexOf('{'); i >= 0 && n <= max; i = text.indexOf('{', i + 1)) n++;
+  return n > max;
+}
