@@ -87,21 +87,19 @@ function cstDepthOver(root: CST.Token, max: number): number {
   return -1;
 }
 
-// the lexer's tokens that stand for no source text (a document, a scalar, a flow error end)
-const DOCUMENT = '\x02';
-const SCALAR = '\x1f';
-const FLOW_ERROR_END = '\x18';
-
 /** The offset of the bracket whose flow collection nests deeper than `max` by the lexer's tokens, or -1. */
 export function flowDepthOver(text: string, max: number): number {
   if (!hasMoreBrackets(text, max)) return -1;
+  const yaml = yamlLibrary();
+  // the lexer's tokens that stand for no source text (a document start, a scalar, a flow error end)
+  const { DOCUMENT, SCALAR, FLOW_END } = yaml.CST;
   let depth = 0;
   let offset = 0;
-  for (const token of new (yamlLibrary().Lexer)().lex(text)) {
+  for (const token of new yaml.Lexer().lex(text)) {
     if (token === '[' || token === '{') {
       if (++depth > max) return offset;
     } else if ((token === ']' || token === '}') && depth > 0) depth--;
-    if (token !== DOCUMENT && token !== SCALAR && token !== FLOW_ERROR_END) offset += token.length;
+    if (token !== DOCUMENT && token !== SCALAR && token !== FLOW_END) offset += token.length;
   }
   return -1;
 }
