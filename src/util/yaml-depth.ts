@@ -91,7 +91,7 @@ function cstDepthOver(root: CST.Token, max: number): number {
 export function flowDepthOver(text: string, max: number): number {
   if (!hasMoreBrackets(text, max)) return -1;
   const yaml = yamlLibrary();
-  // the lexer's tokens that stand for no source text (a document start, a scalar, a flow error end)
+  // the lexer's tokens that stand for no source text (a document start, a scalar, the end of unclosed flow collections)
   const { DOCUMENT, SCALAR, FLOW_END } = yaml.CST;
   let depth = 0;
   let offset = 0;
@@ -99,6 +99,8 @@ export function flowDepthOver(text: string, max: number): number {
     if (token === '[' || token === '{') {
       if (++depth > max) return offset;
     } else if ((token === ']' || token === '}') && depth > 0) depth--;
+    // the lexer ends every open flow collection where a line less indented or a document marker starts (an error the parser reports)
+    else if (token === FLOW_END) depth = 0;
     if (token !== DOCUMENT && token !== SCALAR && token !== FLOW_END) offset += token.length;
   }
   return -1;

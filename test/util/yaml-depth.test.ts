@@ -101,3 +101,20 @@ test('collections are counted as the parser nests them, block and flow together,
   const bad = parseDocumentCapped('a: [1\n', opts);
   assert.ok(!('tooDeepAt' in bad) && bad.errors.length > 0);
 });
+
+test('a flow collection the lexer ends at a line less indented or a document marker (unclosed) no longer counts toward the cap', () => {
+  // 70 unclosed "[": each one ends where the next line starts, as the parser reads them; none is inside another
+  const unclosed = Array.from({ length: 70 }, (_, i) => `k${i}: [${i}\n`).join('');
+  assert.equal(flowDepthOver(unclosed, 64), -1);
+  assert.equal(flowDepthOver(Array.from({ length: 70 }, (_, i) => `[${i}\n---\n`).join(''), 64), -1);
+  // the policy's real problem is reported where it is, as the parser reports it
+  const policy = `apiVersion: vtpm-verify/v1\nname: p\n${unclosed}`;
+  const issues = checkPolicy(policy, { path: 'p.yaml' }).issues;
+  assert.deepEqual(issues.filter((i) => /nested/.test(i.message)), []);
+  const first = parseDocument(policy).errors[0]!.linePos![0];
+  assert.deepEqual([issues[0]!.line, issues[0]!.column], [first.line, first.col]);
+  assert.deepEqual([first.line, first.col], [4, 1]);
+  assert.match(issues[0]!.message, /Flow sequence in block collection must be sufficiently indented and end with a \]/);
+  // while brackets really nested after such an end still count from there
+  assert.equal(flowDepthOver(`a: [1\n${'['.repeat(65)}\n`, 64), 6 + 64);
+});
