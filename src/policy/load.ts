@@ -111,8 +111,8 @@ export function parseYaml(text: string, file: string, issues: PolicyIssue[]): Pa
     }
     doc = parsed;
   } catch (err) {
-    // Deeply nested block mappings (a: a: a: ... on one line) run the parser out of stack before it can
-    // record an error of its own: where it stopped is unknown, so the issue is at the start.
+    // (a last resort: nesting that ran the parser out of stack, as a: a: a: ... on one line did, is refused by the
+    // depth cap first) where the parser stopped is unknown, so the issue is at the start.
     if (!(err instanceof RangeError)) throw err;
     issues.push({ file, line: 1, column: 1, code: 'POLICY_YAML_SYNTAX', path: '', message: NESTED_TOO_DEEPLY });
     return { doc: new yaml.Document(), lineCounter };

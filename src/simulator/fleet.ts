@@ -48,7 +48,7 @@ function parseYamlDocument(text: string, what: string, error: (m: string, d?: Re
     }
     doc = parsed;
   } catch (err) {
-    // block mappings nested on one line (a: b: c: ...) run the parser out of stack before it records an error
+    // a last resort: block mappings nested on one line (a: b: c: ...) ran the parser out of stack before the depth cap
     if (!(err instanceof RangeError)) throw err;
     throw error(`${what}: not well-formed YAML or JSON: nested too deeply to read (mappings inside one another, as in a: b: c: ..., past what the YAML parser can take)`, { file: what });
   }

@@ -7,10 +7,11 @@
 // (- - - ... on one line) alike did, in a file of a few KB.
 //
 // So the text goes through the library's own stages, parseDocument's, with a
-// check between them: its parser (which keeps its own stack, and recurses
-// nowhere) builds each document's syntax tree, whose depth is measured with a
-// loop, and a document nesting past the cap is refused before the composer
-// recurses into it. Before that, brackets are counted on the lexer's tokens (as
+// check between them: its parser builds each document's syntax tree, whose
+// depth is measured with a loop, and a document nesting past the cap is refused
+// before the composer recurses into it. (The parser keeps the collections it
+// has open on a stack of its own, but closes them by recursing once per level:
+// that stack is not let grow past the cap either.) Before that, brackets are counted on the lexer's tokens (as
 // linear): a text of hundreds of thousands of "[" is refused at the 65th, not
 // after the parser has built them all.
 
@@ -43,6 +44,19 @@ export function parseDocumentCapped(text: string, options: CappedParseOptions): 
   const parser = new yaml.Parser(options.lineCounter?.addNewLine);
   const composer = new yaml.Composer(options);
   let tooDeepAt = -1;
+  // parser.parse(text), lexeme by lexeme: the parser keeps the collections it has open on a stack of its own, but
+  // closes them by recursing once per level (at a line less indented), so they are not let pile up past the cap
+  function* parsed(): Generator<CST.Token> {
+    options.lineCounter?.addNewLine(0);
+    for (const lexeme of new yaml.Lexer().lex(text)) {
+      yield* parser.next(lexeme);
+      if (parser.stack.length > MAX_YAML_NESTING + 1) {
+        tooDeepAt = openOver(parser.stack, MAX_YAML_NESTING);
+        if (tooDeepAt >= 0) return;
+      }
+    }
+    yield* parser.end();
+  }
   function* capped(tokens: Iterable<CST.Token>): Generator<CST.Token> {
     for (const token of tokens) {
       tooDeepAt = cstDepthOver(token, MAX_YAML_NESTING);
@@ -52,7 +66,7 @@ export function parseDocumentCapped(text: string, options: CappedParseOptions): 
   }
   // as parseDocument: the first document, and an error where a second one starts
   let doc: Document.Parsed | undefined;
-  for (const next of composer.compose(capped(parser.parse(text)), true, text.length)) {
+  for (const next of composer.compose(capped(parsed()), true, text.length)) {
     if (tooDeepAt >= 0) break;
     if (!doc) doc = next;
     else {
@@ -62,6 +76,16 @@ export function parseDocumentCapped(text: string, options: CappedParseOptions): 
   }
   if (tooDeepAt >= 0) return { tooDeepAt, message: `nested too deeply to read (collections, block or flow, inside one another more than ${MAX_YAML_NESTING} deep)` };
   return doc!;
+}
+
+/** The offset of the collection open on the parser's stack that nests deeper than `max`, or -1. */
+function openOver(stack: readonly CST.Token[], max: number): number {
+  let depth = 0;
+  for (const token of stack) {
+    if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection') continue;
+    if (++depth > max) return token.offset;
+  }
+  return -1;
 }
 
 /** The offset of the collection of a syntax tree nesting deeper than `max`, or -1 (a loop: the tree may be deep). */

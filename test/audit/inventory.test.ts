@@ -247,13 +247,13 @@ test('a YAML inventory under 8 MiB with too many nodes is refused before parsing
 });
 
 test('CLI: block mappings nested on one line past the YAML parser\'s stack are INVENTORY_YAML_SYNTAX (exit 2), not INTERNAL_ERROR', async (t) => {
-  // the parser runs out of stack before it can record an error: it threw a raw RangeError
+  // the parser ran out of stack before it could record an error (a raw RangeError): refused where the depth cap is passed
   const dir = tempDir(t, 'vtpm-inventory-');
   writeFileSync(join(dir, 'inv.yaml'), `vms:\n  - name: a\n    instanceId: ${'634832ff74a9: '.repeat(20_000)}x\n  - name: c\n`);
   const run = await runCli(['audit', join(dir, 'inv.yaml'), '--json']);
   assert.equal(run.code, 2, run.stdout + run.stderr);
   const issues = run.json!.result.issues as InventoryIssue[];
-  assert.deepEqual(issues.map((i) => [i.line, i.code]), [[1, 'INVENTORY_YAML_SYNTAX']]);
+  assert.deepEqual(issues.map((i) => [i.line, i.column, i.code]), [[3, 17 + 14 * 125, 'INVENTORY_YAML_SYNTAX']]);
   assert.match(issues[0]!.message, /nested too deeply/);
   assert.doesNotMatch(issues[0]!.message, /call stack/);
 });

@@ -444,11 +444,12 @@ test('yamlStructureCount counts what the parser makes an error or a node of wher
 
 test('block mappings nested on one line past the parser\'s stack are POLICY_YAML_SYNTAX, not a raw RangeError', () => {
   const limit = Error.stackTraceLimit;
-  // the parser runs out of stack before it records an error of its own, so the place is unknown: line 1
+  // the parser would run out of stack closing them before it records an error of its own: refused where the
+  // mapping that passes the depth cap starts (the 129th collection: the 126th of the line's mappings, 14 characters each)
   const deep = `apiVersion: vtpm-verify/v1\nname: n\nlayers:\n  - name: a\n    description: ${'634832ff74a9: '.repeat(20_000)}x\n  - name: c\n`;
   const { issues } = checkPolicy(deep, { path: 'deep.yaml' });
-  assert.deepEqual(where(issues), ['deep.yaml:1:1 POLICY_YAML_SYNTAX']);
-  assert.match(issues[0]!.message, /nested too deeply/);
+  assert.deepEqual(where(issues), [`deep.yaml:5:${18 + 14 * 125} POLICY_YAML_SYNTAX`]);
+  assert.match(issues[0]!.message, /nested too deeply to read \(collections, block or flow, inside one another more than 128 deep\)/);
   assert.doesNotMatch(issues[0]!.message, /call stack/);
   // the parser runs without stack traces (one per problem it records cost most of a hostile file's time): the
   // process's own limit is back afterwards, on this path and on a plain one

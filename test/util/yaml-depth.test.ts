@@ -118,3 +118,15 @@ test('a flow collection the lexer ends at a line less indented or a document mar
   // while brackets really nested after such an end still count from there
   assert.equal(flowDepthOver(`a: [1\n${'['.repeat(65)}\n`, 64), 6 + 64);
 });
+
+test('collections the parser itself would recurse through, as it closes them, are refused where they pass the cap, not a stack overflow', () => {
+  // "- ? - ? ...": the parser closes 2,000 collections at the next line by recursing once per level (a RangeError
+  // the loaders could only report at line 1, column 1, as "mappings inside one another")
+  const text = `${'- ? '.repeat(1000)}x\n`.repeat(2);
+  const r = parseDocumentCapped(text, { prettyErrors: false });
+  assert.ok('tooDeepAt' in r);
+  assert.equal(r.tooDeepAt, 256);
+  const issues = checkPolicy(text, { path: 'p.yaml' }).issues;
+  assert.deepEqual(issues.map((i) => [i.line, i.column]), [[1, 257]]);
+  assert.match(issues[0]!.message, /nested too deeply to read \(collections, block or flow, inside one another more than 128 deep\)/);
+});
