@@ -11,9 +11,9 @@
 // depth is measured with a loop, and a document nesting past the cap is refused
 // before the composer recurses into it. (The parser keeps the collections it
 // has open on a stack of its own, but closes them by recursing once per level:
-// that stack is not let grow past the cap either.) Before that, brackets are counted on the lexer's tokens (as
-// linear): a text of hundreds of thousands of "[" is refused at the 65th, not
-// after the parser has built them all.
+// that stack is not let grow past the cap either.) Flow brackets are counted on the
+// lexer's tokens before the parser sees each: a text of hundreds of thousands
+// of "[" is refused at the 65th, not after the parser has built them all.
 
 import type { CST, Document, DocumentOptions, LineCounter, ParseOptions, SchemaOptions } from 'yaml';
 import { yamlLibrary } from './lazy-yaml.js';
@@ -39,16 +39,24 @@ export type CappedParseOptions = ParseOptions & DocumentOptions & SchemaOptions 
  */
 export function parseDocumentCapped(text: string, options: CappedParseOptions): Document.Parsed | YamlTooDeep {
   const yaml = yamlLibrary();
-  const flowAt = flowDepthOver(text, MAX_FLOW_NESTING);
-  if (flowAt >= 0) return { tooDeepAt: flowAt, message: `nested too deeply to read (flow collections [ ] { } inside one another, more than ${MAX_FLOW_NESTING} deep)` };
   const parser = new yaml.Parser(options.lineCounter?.addNewLine);
   const composer = new yaml.Composer(options);
   let tooDeepAt = -1;
+  let flowTooDeep = false;
+  // flow brackets counted on the same lexemes, before the parser sees them (one lexing pass, not two)
+  const flow = hasMoreBrackets(text, MAX_FLOW_NESTING) ? flowCounter(MAX_FLOW_NESTING) : undefined;
   // parser.parse(text), lexeme by lexeme: the parser keeps the collections it has open on a stack of its own, but
   // closes them by recursing once per level (at a line less indented), so they are not let pile up past the cap
   function* parsed(): Generator<CST.Token> {
     options.lineCounter?.addNewLine(0);
     for (const lexeme of new yaml.Lexer().lex(text)) {
+      if (flow) {
+        tooDeepAt = flow(lexeme);
+        if (tooDeepAt >= 0) {
+          flowTooDeep = true;
+          return;
+        }
+      }
       yield* parser.next(lexeme);
       if (parser.stack.length > MAX_YAML_NESTING + 1) {
         tooDeepAt = openOver(parser.stack, MAX_YAML_NESTING);
@@ -74,6 +82,7 @@ export function parseDocumentCapped(text: string, options: CappedParseOptions): 
       break;
     }
   }
+  if (flowTooDeep) return { tooDeepAt, message: `nested too deeply to read (flow collections [ ] { } inside one another, more than ${MAX_FLOW_NESTING} deep)` };
   if (tooDeepAt >= 0) return { tooDeepAt, message: `nested too deeply to read (collections, block or flow, inside one another more than ${MAX_YAML_NESTING} deep)` };
   return doc!;
 }
@@ -114,20 +123,30 @@ function cstDepthOver(root: CST.Token, max: number): number {
 /** The offset of the bracket whose flow collection nests deeper than `max` by the lexer's tokens, or -1. */
 export function flowDepthOver(text: string, max: number): number {
   if (!hasMoreBrackets(text, max)) return -1;
-  const yaml = yamlLibrary();
+  const count = flowCounter(max);
+  for (const token of new (yamlLibrary().Lexer)().lex(text)) {
+    const at = count(token);
+    if (at >= 0) return at;
+  }
+  return -1;
+}
+
+/** Counts flow nesting on the lexer's tokens, fed one at a time: each returns the offset of a bracket past `max`, or -1. */
+function flowCounter(max: number): (token: string) => number {
   // the lexer's tokens that stand for no source text (a document start, a scalar, the end of unclosed flow collections)
-  const { DOCUMENT, SCALAR, FLOW_END } = yaml.CST;
+  const { DOCUMENT, SCALAR, FLOW_END } = yamlLibrary().CST;
   let depth = 0;
   let offset = 0;
-  for (const token of new yaml.Lexer().lex(text)) {
+  return (token) => {
+    let over = -1;
     if (token === '[' || token === '{') {
-      if (++depth > max) return offset;
+      if (++depth > max) over = offset;
     } else if ((token === ']' || token === '}') && depth > 0) depth--;
     // the lexer ends every open flow collection where a line less indented or a document marker starts (an error the parser reports)
     else if (token === FLOW_END) depth = 0;
     if (token !== DOCUMENT && token !== SCALAR && token !== FLOW_END) offset += token.length;
-  }
-  return -1;
+    return over;
+  };
 }
 
 /** Whether the text holds more than `max` opening brackets (fewer cannot nest past `max`). */
