@@ -140,8 +140,7 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
     }
     const src = await input.attestSource(uri);
     const platform = src.verified[0];
-    const expectedAk = input.previousHostAk && input.previousHost !== null && sameUri(uri, input.previousHost) ? input.previousHostAk : null;
-    if (expectedAk !== null && platform?.position === 0 && platform.akKeyId !== expectedAk) {
+    if (knownAk !== null && platform?.position === 0 && platform.akKeyId !== knownAk) {
       // the previous host's URL answers as another platform: whatever its table shows, it is not the one the VM left.
       // Taken as the current host (a relay to it), the move was "not a move" and the source check was skipped; taken
       // as itself, a relay to a host the VM migrated out of long ago passed the check for the one still running a copy
@@ -150,7 +149,7 @@ export async function checkSources(input: SourceCheckInput): Promise<SourceCheck
         uri,
         instance,
         status: 'not-checked',
-        message: `${uri} could not be checked: it quotes with AK ${platform.akKeyId}${current ? ', that of the host the VM runs on now,' : ''} not ${expectedAk}, the AK it quoted with when the VM was verified there`,
+        message: `${uri} could not be checked: it quotes with AK ${platform.akKeyId}${current ? ', that of the host the VM runs on now,' : ''} not ${knownAk}, the AK it quoted with when the VM was verified there`,
         sourceVerdict: src.result.verdict,
         unannounced,
       };
