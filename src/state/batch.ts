@@ -24,8 +24,8 @@ import type { CheckResult } from '../verify/checks.js';
 import type { AttestationResult, LayerResult } from '../verify/result.js';
 import type { VerifiedLayer } from '../verify/walker.js';
 import { decidingCode, sortedCodeCounts } from '../report/summary.js';
-import { recordResult, stateAssessor, type AssessContext } from './assess.js';
-import type { StateStore } from './store.js';
+import { assessInput, assessState, resultRecord, type AssessContext, type AssessInput, type AssessTimes } from './assess.js';
+import type { ResultRecord, StateStore } from './store.js';
 
 export interface StateBatcherOptions {
   /** commit once this many results wait (default 64) */
@@ -85,22 +85,33 @@ export class StateBatcher {
 
   /** The walker's assess hook (clock readings, hosting), writing inside the open batch. */
   assessor(ctx: AssessContext): (verified: readonly VerifiedLayer[], layers?: readonly LayerResult[]) => Promise<{ findings: Finding[]; checks: CheckResult[] }> {
-    const assess = stateAssessor(this.store, ctx);
-    return async (verified, layers) => {
-      this.rethrow();
-      const wait = this.resumeAt - Date.now();
-      if (wait > 0 && !this.store.batchOpen) await new Promise((resolve) => setTimeout(resolve, wait));
-      this.rethrow();
-      this.open();
-      return assess(verified, layers);
-    };
+    return (verified, layers) => this.assess({ target: ctx.target, time: ctx.time, receivedAt: (ctx.receivedAt ?? Date.now)() }, assessInput(verified, layers));
+  }
+
+  /** The state assessment of one walk (assessInput), inside the open batch. */
+  async assess(at: AssessTimes, input: AssessInput): Promise<{ findings: Finding[]; checks: CheckResult[] }> {
+    this.rethrow();
+    const wait = this.resumeAt - Date.now();
+    if (wait > 0 && !this.store.batchOpen) await new Promise((resolve) => setTimeout(resolve, wait));
+    this.rethrow();
+    this.open();
+    return assessState(this.store, at, input);
   }
 
   /** Appends a finished attestation to the history (durable once `stored` counts it); `resultJson` as recordResult takes it. */
   record(result: AttestationResult, resultJson?: string): void {
+    const runId = this.opts.runId;
+    this.recordRow(resultRecord(result, resultJson, runId), runId !== undefined && result.verdict !== 'trusted' ? decidingCode(result) : undefined);
+  }
+
+  /**
+   * Appends a history row (resultRecord) of the batcher's run; `code`: the failure code the run's summary counts
+   * it under (decidingCode), for a result not trusted.
+   */
+  recordRow(record: ResultRecord, code: string | undefined): void {
     this.rethrow();
     const runId = this.opts.runId;
-    const code = runId !== undefined && result.verdict !== 'trusted' ? decidingCode(result) : undefined;
+    const row = record.runId === runId ? record : { ...record, runId };
     if (!this.store.batchOpen && Date.now() < this.resumeAt) {
       // the lock is let go for now: this result is a transaction of its own, between which another writer gets its turn
       // (with the run's failure codes, when it changes them: both or neither are stored)
@@ -109,12 +120,12 @@ export class StateBatcher {
           const codes = new Map(this.committedCodes);
           if (code !== undefined) codes.set(code, (codes.get(code) ?? 0) + 1);
           this.store.together('record result', () => {
-            recordResult(this.store, result, resultJson, runId);
+            this.store.appendResult(row);
             this.store.recordAuditRunCodes(runId, sortedCodeCounts(codes));
           });
           this.codesWritten = true;
           if (code !== undefined) this.committedCodes.set(code, (this.committedCodes.get(code) ?? 0) + 1);
-        } else recordResult(this.store, result, resultJson, runId);
+        } else this.store.appendResult(row);
       } catch (err) {
         // the writer that took the lock held it beyond the busy timeout: as for a batch that cannot begin, the VMs in flight must not each wait again
         if ((err as { code?: unknown }).code === 'STATE_BUSY') this.failure ??= err;
@@ -125,7 +136,7 @@ export class StateBatcher {
       return;
     }
     this.open();
-    recordResult(this.store, result, resultJson, runId);
+    this.store.appendResult(row);
     this.pending++;
     if (code !== undefined) this.pendingCodes.set(code, (this.pendingCodes.get(code) ?? 0) + 1);
     if (this.pending >= this.maxResults) this.flush();
