@@ -420,6 +420,8 @@ async function openDatabase(file: string, dbPath: string, opts: OpenStateOptions
   let db: Db | undefined;
   try {
     db = new Database(dbPath, { fileMustExist: true, timeout: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+    // the file just opened (a second connection to it, such as the audit's state thread, checks it opens the same one)
+    const st = statSync(dbPath, { bigint: true });
     // whose file it is, before anything is changed in it (WAL mode is written into the file's header)
     const version = checkStateFile(db, file);
     // an empty file (or SQLite file without tables) where a command only reads: nothing was recorded, and reading does not make it a state file
@@ -430,7 +432,7 @@ async function openDatabase(file: string, dbPath: string, opts: OpenStateOptions
     checkTriggers(db, file);
     migrate(db, file);
     checkSchema(db, file, Database);
-    return new StateStore(db, file);
+    return new StateStore(db, file, { dev: st.dev, ino: st.ino });
   } catch (err) {
     db?.close();
     throw stateError(err, file, 'open');
@@ -705,7 +707,12 @@ export class StateStore {
 
   private readonly closeHooks: (() => void)[] = [];
 
-  constructor(db: Db, path: string) {
+  constructor(
+    db: Db,
+    path: string,
+    /** the file opened (its device and inode, as just after it was opened) */
+    readonly identity: { dev: bigint; ino: bigint },
+  ) {
     this.db = db;
     this.path = path;
   }

@@ -172,10 +172,12 @@ async function audit(
   // every result on disk as it comes, for the reports at the end (removed whatever happens);
   // made before the state file's run begins, so a spool that cannot be made leaves no run behind
   const spool = reportsMod ? new reportsMod.ResultSpool(undefined, opts.reports.html !== undefined ? { htmlCards: reportsMod.AUDIT_HTML_CARDS } : {}) : undefined;
-  let batcher: import('../../state/batch.js').StateBatcher | undefined;
+  let batcher: import('../../state/batch-thread.js').OffThreadBatcher | undefined;
   let runId: number | undefined;
+  /** the progress display's count of results stored (committed on the state thread) */
+  let onStored: ((stored: number) => void) | undefined;
   if (opts.state !== undefined) {
-    const [{ openState, resolveStatePath }, { StateBatcher }] = await Promise.all([import('../../state/index.js'), import('../../state/batch.js')]);
+    const [{ openState, resolveStatePath }, { OffThreadBatcher }] = await Promise.all([import('../../state/index.js'), import('../../state/batch-thread.js')]);
     const store = await openState(resolveStatePath(opts.state === '' ? undefined : opts.state)).catch((err: unknown) => {
       spool?.close();
       throw err;
@@ -190,12 +192,13 @@ async function audit(
         planned: targets.length,
         label: opts.runLabel ?? null,
       });
+      // the state writes of the walks on a thread of their own (batch-thread.ts)
+      batcher = OffThreadBatcher.start(store, { runId, onCommit: (stored) => onStored?.(stored) });
     } catch (err) {
       store.close();
       spool?.close();
       throw err;
     }
-    batcher = new StateBatcher(store, { runId });
   }
   let stopListening: (() => void) | undefined;
   try {
@@ -204,6 +207,7 @@ async function audit(
       progressMod.progressMode({ json: opts.json, stdoutTty: process.stdout.isTTY === true, stderrTty: process.stderr.isTTY === true }),
       { state: batcher !== undefined },
     );
+    onStored = (stored) => progress.stored(stored);
     const summary = new SummaryBuilder();
     const failures: (AuditFailure & { index: number })[] = [];
     // SIGINT/SIGTERM (a cron job's or Kubernetes' stop): start no more VMs, let
@@ -256,13 +260,12 @@ async function audit(
           spool?.add(bounded!.result, target.index, bounded!.json);
           if (batcher) {
             batcher.record(bounded!.result, bounded!.json);
-            progress.stored(batcher.stored);
           }
           progress.done(result);
         },
       });
       if (batcher) {
-        batcher.flush();
+        await batcher.flush();
         progress.stored(batcher.stored);
         const sumNow = summary.summary();
         batcher.store.finishAuditRun(runId!, { finishedAt: Date.now(), exitCode: exitCodeOf(sumNow), interrupted: stoppedBy ?? null, failureCodes: sumNow.failureCodes });
@@ -295,7 +298,7 @@ async function audit(
       }
     } finally {
       progress.stop();
-      batcher?.close();
+      await batcher?.close();
     }
 
     const sum = summary.summary();
@@ -359,7 +362,7 @@ function auditOutcome(
   sum: AuditSummary,
   exitCode: ExitCode,
   failures: (AuditFailure & { index: number })[],
-  batcher: import('../../state/batch.js').StateBatcher | undefined,
+  batcher: import('../../state/batch-thread.js').OffThreadBatcher | undefined,
   prune: Pick<NonNullable<AuditCommandResult['state']>, 'pruned' | 'pruneError' | 'since'>,
   stats: AuditCommandResult['stats'],
   error: VtpmError | undefined,
