@@ -42,6 +42,14 @@ interface SpoolEntry {
 
 /** Spool writes are gathered into blocks of this size (one write call each). */
 const SPOOL_BLOCK = 1 << 20;
+/**
+ * The spool is read back in blocks of this size, the last few kept: reports
+ * ask for entries mostly in the order they were written (inventory order,
+ * give or take the VMs in flight together), so a read call per block instead
+ * of one per entry (a system call costs tens of microseconds on small VMs).
+ */
+const READ_BLOCK = 1 << 20;
+const READ_BLOCKS_KEPT = 4;
 
 /** Results on disk, one JSON line each, with what each report needs to order them. */
 export class ResultSpool {
@@ -64,6 +72,8 @@ export class ResultSpool {
   private failed: TransportError | undefined;
   /** set: every result's HTML card is rendered with these options and spooled */
   private readonly cards: HtmlReportOptions | undefined;
+  /** blocks read back (READ_BLOCK each, by index), the oldest first */
+  private readonly readBlocks = new Map<number, Buffer>();
 
   constructor(
     private readonly parent = tmpdir(),
@@ -110,20 +120,20 @@ export class ResultSpool {
     for (const c of failureCodes(result)) this.codeCounts.set(c, (this.codeCounts.get(c) ?? 0) + 1);
   }
 
-  /** Result lines (JSON text, no newline) in inventory order. */
-  *lines(): Generator<string> {
-    for (const e of this.inventoryOrder()) yield this.read(e);
+  /** Result lines (JSON text as UTF-8, no newline) in inventory order. */
+  *lines(): Generator<Buffer> {
+    for (const e of this.inventoryOrder()) yield this.readBytes(e.offset, e.length);
   }
 
   /** Results in inventory order for JUnit: trusted ones as their testcase only, the others read back whole. */
   *junitCases(): Generator<AttestationResult | PassedTestcase> {
-    for (const e of this.inventoryOrder()) yield e.passed ?? (JSON.parse(this.read(e)) as AttestationResult);
+    for (const e of this.inventoryOrder()) yield e.passed ?? (JSON.parse(this.readBytes(e.offset, e.length).toString('utf8')) as AttestationResult);
   }
 
-  /** The HTML cards in the report's order (failures first); only from a spool made with `htmlCards`. */
-  *htmlCards(): Generator<string> {
+  /** The HTML cards (UTF-8) in the report's order (failures first); only from a spool made with `htmlCards`. */
+  *htmlCards(): Generator<Buffer> {
     if (!this.cards) throw new InternalError('ResultSpool: made without htmlCards');
-    for (const e of [...this.entries].sort(htmlReportOrder)) yield this.readText(e.cardOffset, e.cardLength);
+    for (const e of [...this.entries].sort(htmlReportOrder)) yield this.readBytes(e.cardOffset, e.cardLength);
   }
 
   private inventoryOrder(): SpoolEntry[] {
@@ -138,6 +148,7 @@ export class ResultSpool {
   }
 
   private flush(): void {
+    this.readBlocks.clear();
     const block = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
@@ -154,13 +165,27 @@ export class ResultSpool {
     }
   }
 
-  private read(e: SpoolEntry): string {
-    return this.readText(e.offset, e.length);
-  }
-
-  private readText(offset: number, length: number): string {
+  /** Bytes of the spool (a view into the block read back, when they lie in one). */
+  private readBytes(offset: number, length: number): Buffer {
     if (this.pendingBytes > 0) this.flush();
     if (this.failed) throw this.failed;
+    if (length === 0) return Buffer.alloc(0);
+    const index = Math.floor(offset / READ_BLOCK);
+    if (index !== Math.floor((offset + length - 1) / READ_BLOCK)) return this.readAt(offset, length);
+    let block = this.readBlocks.get(index);
+    if (!block) {
+      const size = Math.min(READ_BLOCK, this.written - index * READ_BLOCK);
+      if (size <= 0) throw new TransportError('IO_ERROR', `audit spool: short read in ${this.dir}`, { dir: this.dir });
+      block = this.readAt(index * READ_BLOCK, size);
+      if (this.readBlocks.size >= READ_BLOCKS_KEPT) this.readBlocks.delete(this.readBlocks.keys().next().value!);
+      this.readBlocks.set(index, block);
+    }
+    const start = offset - index * READ_BLOCK;
+    if (start + length > block.length) throw new TransportError('IO_ERROR', `audit spool: short read in ${this.dir}`, { dir: this.dir });
+    return block.subarray(start, start + length);
+  }
+
+  private readAt(offset: number, length: number): Buffer {
     const buf = Buffer.allocUnsafe(length);
     let got = 0;
     while (got < length) {
@@ -168,7 +193,7 @@ export class ResultSpool {
       if (n === 0) throw new TransportError('IO_ERROR', `audit spool: short read in ${this.dir}`, { dir: this.dir });
       got += n;
     }
-    return buf.toString('utf8');
+    return buf;
   }
 
   /** Removes the spool. */
@@ -180,8 +205,11 @@ export class ResultSpool {
   }
 }
 
-/** Writes chunks to `path` through a temporary file renamed into place once complete and synced. */
-export function writeReportFile(path: string, what: string, chunks: Iterable<string>): void {
+/** Chunks are gathered up to this many bytes per write call. */
+const REPORT_WRITE_BLOCK = 1 << 20;
+
+/** Writes chunks (text, or UTF-8 bytes) to `path` through a temporary file renamed into place once complete and synced. */
+export function writeReportFile(path: string, what: string, chunks: Iterable<string | Uint8Array>): void {
   const temp = tempPathFor(path);
   // what a run killed while writing this report left (its process gone): each such kill would add one
   removeStaleTemps(path);
@@ -198,20 +226,38 @@ export function writeReportFile(path: string, what: string, chunks: Iterable<str
     }
     // writeSync may write less than asked (a disk filling up, a file size limit): the rest is written
     // in turn, where the file system's error (ENOSPC, EFBIG) is thrown, instead of being dropped
-    const writeAll = (text: string): void => {
-      const bytes = Buffer.from(text, 'utf8');
+    const writeAll = (bytes: Uint8Array): void => {
       for (let done = 0; done < bytes.length; ) done += writeSync(fd!, bytes, done, bytes.length - done);
     };
-    let pending = '';
+    // fewer, larger writes: a 10,000-VM report is tens of thousands of chunks
+    let parts: Uint8Array[] = [];
+    let size = 0;
+    let text = '';
+    const takeText = (): void => {
+      if (text === '') return;
+      const bytes = Buffer.from(text, 'utf8');
+      text = '';
+      parts.push(bytes);
+      size += bytes.length;
+    };
+    const writeParts = (): void => {
+      takeText();
+      if (size > 0) writeAll(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size));
+      parts = [];
+      size = 0;
+    };
     for (const chunk of chunks) {
-      pending += chunk;
-      // fewer, larger writes: a 10,000-VM report is tens of thousands of chunks
-      if (pending.length >= 1 << 16) {
-        writeAll(pending);
-        pending = '';
+      if (typeof chunk === 'string') {
+        text += chunk;
+        if (text.length >= 1 << 16) takeText();
+      } else {
+        takeText();
+        parts.push(chunk);
+        size += chunk.length;
       }
+      if (size >= REPORT_WRITE_BLOCK) writeParts();
     }
-    if (pending) writeAll(pending);
+    writeParts();
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
@@ -250,7 +296,7 @@ export interface ReportWriteFailure {
  */
 export function writeReports(files: ReportFiles, run: AuditRun, summary: AuditSummary, spool: ResultSpool, written?: Set<keyof ReportFiles>): ReportWriteFailure[] {
   const failures: ReportWriteFailure[] = [];
-  const write = (report: keyof ReportFiles, what: string, chunks: () => Iterable<string>): void => {
+  const write = (report: keyof ReportFiles, what: string, chunks: () => Iterable<string | Uint8Array>): void => {
     const file = files[report];
     if (file === undefined) return;
     try {

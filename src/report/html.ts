@@ -199,13 +199,14 @@ export function htmlVmCard(r: AttestationResult, opts: HtmlReportOptions = {}): 
 }
 
 /** The page around cards already rendered (htmlVmCard) and in page order (htmlReportOrder). */
-export function* htmlReportChunksFromCards(
+export function* htmlReportChunksFromCards<Card extends string | Uint8Array>(
   run: AuditRun,
   summary: AuditSummary,
   codeCounts: ReadonlyMap<string, number>,
-  cards: Iterable<string>,
+  /** the cards as htmlVmCard made them (as text, or its UTF-8 bytes) */
+  cards: Iterable<Card>,
   opts: Pick<HtmlReportOptions, 'title'> = {},
-): Generator<string> {
+): Generator<string | Card> {
   const title = opts.title ?? 'vtpm-verify audit';
   yield '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n';
   yield `<meta http-equiv="Content-Security-Policy" content="${html(CSP)}">\n`;

@@ -102,16 +102,18 @@ function* resultLines(results: Iterable<AttestationResult>): Generator<string> {
 /**
  * The same report from results already serialized, one toJsonText(result, 0)
  * each: a fleet audit spools its results to disk as it goes and writes the
- * report from there without parsing them again.
+ * report from there without parsing them again (as UTF-8 bytes, without
+ * decoding them either).
  */
-export function* auditReportJsonChunksFromLines(run: AuditRun, summary: AuditSummary, resultJson: Iterable<string>): Generator<string> {
+export function* auditReportJsonChunksFromLines<Line extends string | Uint8Array>(run: AuditRun, summary: AuditSummary, resultJson: Iterable<Line>): Generator<string | Line> {
   yield `{"format":${JSON.stringify(AUDIT_REPORT_FORMAT)},"version":${AUDIT_REPORT_VERSION},\n`;
   yield `"run":${toJsonText(run, 0)},\n`;
   yield `"summary":${toJsonText(summary, 0)},\n`;
   yield '"results":[';
   let first = true;
   for (const line of resultJson) {
-    yield `${first ? '\n' : ',\n'}${line}`;
+    yield first ? '\n' : ',\n';
+    yield line;
     first = false;
   }
   yield '\n]}\n';

@@ -5,10 +5,12 @@
 // its warnings and count what passed and what was skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUDIT_HTML_CARDS, ResultSpool, writeReports } from '../../src/cli/audit-reports.js';
 import { htmlVmCard, renderHtmlReport } from '../../src/report/html.js';
+import { renderAuditReportJson } from '../../src/report/json-report.js';
+import { renderJunit } from '../../src/report/junit.js';
 import { summarize } from '../../src/report/summary.js';
 import type { AttestationResult } from '../../src/verify/result.js';
 import { fleet } from './fleet.js';
@@ -91,4 +93,28 @@ test("with --state the page says what changed since the previous run: worse firs
   // no state, or no previous run: no section
   assert.doesNotMatch(renderHtmlReport(f.run, summarize(f.results), f.results), /id="changes"/);
   assert.doesNotMatch(renderHtmlReport({ ...f.run, state: { runId: 1, since: null } }, summarize(f.results), f.results), /id="changes"/);
+});
+
+test('reports read back from a spool of several MiB, its results added out of order and one of them longer than a read block, are the reports rendered from the results at once', (t) => {
+  const f = fleet(600);
+  // a VM whose result is past a read block (1 MiB) by itself, with multi-byte text across the block edges
+  const long = structuredClone(f.results[7]!);
+  long.reason = `${'détail ✓ '.repeat(150_000)}end`;
+  f.results[7] = long;
+  const dir = tempDir(t, 'spool-blocks-');
+  const spool = new ResultSpool(dir, { htmlCards: AUDIT_HTML_CARDS });
+  try {
+    // results arrive in completion order, not inventory order
+    const order = f.results.map((_, i) => i).sort((a, b) => ((a * 7919) % 601) - ((b * 7919) % 601));
+    for (const i of order) spool.add(f.results[i]!, i);
+    const summary = summarize(f.results);
+    const files = { json: join(dir, 'audit.json'), junit: join(dir, 'audit.xml'), html: join(dir, 'audit.html') };
+    assert.deepEqual(writeReports(files, f.run, summary, spool), []);
+    assert.ok(statSync(files.json).size > 3 * 2 ** 20, `the spool spans several read blocks (${statSync(files.json).size} bytes)`);
+    assert.equal(readFileSync(files.json, 'utf8'), renderAuditReportJson(f.run, summary, f.results));
+    assert.equal(readFileSync(files.junit, 'utf8'), renderJunit(f.run, summary, f.results));
+    assert.equal(readFileSync(files.html, 'utf8'), renderHtmlReport(f.run, summary, f.results, AUDIT_HTML_CARDS));
+  } finally {
+    spool.close();
+  }
 });
