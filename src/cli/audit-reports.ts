@@ -40,6 +40,8 @@ interface SpoolEntry {
   passed?: PassedTestcase;
 }
 
+const NEWLINE = Buffer.from('\n');
+
 /** Spool writes are gathered into blocks of this size (one write call each). */
 const SPOOL_BLOCK = 1 << 20;
 /**
@@ -59,7 +61,7 @@ export class ResultSpool {
   /** bytes in the file plus those waiting in `pending` */
   private size = 0;
   private written = 0;
-  private pending: Buffer[] = [];
+  private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   /** failure code → VMs that have it (the HTML report's filter list) */
   readonly codeCounts = new Map<string, number>();
@@ -104,13 +106,13 @@ export class ResultSpool {
     return this.entries.length;
   }
 
-  /** Appends a result; `json` is toJsonText(result, 0) when the caller has it already. */
-  add(result: AttestationResult, index: number, json = toJsonText(result, 0)): void {
-    const line = Buffer.from(`${json}\n`, 'utf8');
-    const entry: SpoolEntry = { index, verdict: result.verdict, name: displayName(result), offset: this.size, length: line.length - 1, cardOffset: 0, cardLength: 0 };
+  /** Appends a result; `utf8` is the UTF-8 bytes of toJsonText(result, 0) when the caller has them already (kept as they are: not to be changed after). */
+  add(result: AttestationResult, index: number, utf8: Uint8Array = Buffer.from(toJsonText(result, 0), 'utf8')): void {
+    const entry: SpoolEntry = { index, verdict: result.verdict, name: displayName(result), offset: this.size, length: utf8.length, cardOffset: 0, cardLength: 0 };
     if (result.verdict === 'trusted') entry.passed = passedTestcase(result);
     this.entries.push(entry);
-    this.append(line);
+    this.append(utf8);
+    this.append(NEWLINE);
     if (this.cards) {
       const card = Buffer.from(htmlVmCard(result, this.cards), 'utf8');
       entry.cardOffset = this.size;
@@ -140,7 +142,7 @@ export class ResultSpool {
     return [...this.entries].sort((a, b) => a.index - b.index);
   }
 
-  private append(bytes: Buffer): void {
+  private append(bytes: Uint8Array): void {
     this.size += bytes.length;
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;

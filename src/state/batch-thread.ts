@@ -27,7 +27,7 @@ import type { VerifiedLayer } from '../verify/walker.js';
 import { assessInput, resultRecord, type AssessContext } from './assess.js';
 import { errorFrom, type FromStateThread, type StateThreadData, type ToStateThread } from './batch-thread-protocol.js';
 import type { StateBatcherOptions } from './batch.js';
-import type { StateStore } from './store.js';
+import type { ResultRecord, StateStore } from './store.js';
 
 export interface OffThreadBatcherOptions extends Pick<StateBatcherOptions, 'maxResults' | 'maxDelayMs' | 'holdMs' | 'yieldMs'> {
   /** the audit run every recorded result belongs to */
@@ -106,11 +106,17 @@ export class OffThreadBatcher {
     };
   }
 
-  /** Hands a finished attestation to the state thread (stored once `stored` counts it); `resultJson` as recordResult takes it. */
-  record(result: AttestationResult, resultJson?: string): void {
+  /**
+   * Hands a finished attestation to the state thread (stored once `stored` counts it); `resultJson` as recordResult
+   * takes it, and `utf8`, when given, its UTF-8 bytes (which cross to the thread at half the size of the text).
+   */
+  record(result: AttestationResult, resultJson?: string, utf8?: Uint8Array): void {
     this.rethrow();
     const code = result.verdict !== 'trusted' ? decidingCode(result) : undefined;
-    this.send({ type: 'record', row: resultRecord(result, resultJson, this.opts.runId), code });
+    const row: ResultRecord = resultRecord(result, resultJson, this.opts.runId);
+    // the text kept as given (a result past the cap is cut down to other text)
+    if (utf8 !== undefined && row.resultJson === resultJson) row.resultJson = utf8;
+    this.send({ type: 'record', row, code });
   }
 
   /** Commits what the thread holds; resolves once it is durable. */

@@ -95,8 +95,8 @@ export interface ResultRecord {
   platformPath?: readonly string[] | null;
   /** the whole result, stored as JSON (bigint as decimal text, bytes as hex) */
   result?: unknown;
-  /** `result` already serialized that way (a fleet audit serializes each result once, for its reports and the state) */
-  resultJson?: string;
+  /** `result` already serialized that way, as text or its UTF-8 bytes (a fleet audit serializes each result once, for its reports and the state) */
+  resultJson?: string | Uint8Array;
   /** the audit run (beginAuditRun) that recorded it */
   runId?: number;
 }
@@ -869,7 +869,8 @@ export class StateStore {
     checkInput(record.instanceId == null || INSTANCE_RE.test(record.instanceId), 'instanceId', record.instanceId);
     checkInput(record.runId === undefined || (Number.isSafeInteger(record.runId) && record.runId > 0), 'runId', record.runId);
     const json = record.resultJson ?? jsonText(record.result ?? null);
-    checkInput(json.length <= MAX_RESULT_BYTES, 'result size', json.length);
+    const size = typeof json === 'string' ? json.length : json.byteLength;
+    checkInput(size <= MAX_RESULT_BYTES, 'result size', size);
     return this.write('append result', () => {
       const blob = encodeResultBlob(json, record.runId === undefined ? null : this.runDictionary(record.runId, record.verdict, json));
       const info = this.stmt(`INSERT INTO result (time, target, instance_id, verdict, findings, platform_path, blob, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
@@ -892,7 +893,7 @@ export class StateStore {
    * The run's first trusted result of some size sets it; until then (and for
    * a run id with no row) results are deflated without one.
    */
-  private runDictionary(runId: number, verdict: string, json: string): Buffer | null {
+  private runDictionary(runId: number, verdict: string, json: string | Uint8Array): Buffer | null {
     // Within a batch a dictionary read from the file is kept for the batch:
     // the batch commits or rolls back as one, with the rows compressed against
     // it. One set just now is not kept: this result's savepoint may still
@@ -906,7 +907,7 @@ export class StateStore {
       this.batchDictionaries?.set(runId, row.dictionary);
       return row.dictionary;
     }
-    if (verdict !== 'trusted' || json.length < MIN_DICTIONARY_SOURCE_BYTES) return null;
+    if (verdict !== 'trusted' || (typeof json === 'string' ? json.length : json.byteLength) < MIN_DICTIONARY_SOURCE_BYTES) return null;
     const dictionary = dictionaryFrom(json);
     this.stmt(`UPDATE audit_run SET dictionary = ? WHERE id = ? AND dictionary IS NULL`).run(dictionary, runId);
     return dictionary;

@@ -54,6 +54,20 @@ test('encode and decode: exact round trip with and without a dictionary; text pa
   assert.equal(dictionaryFrom(long).length, MAX_DICTIONARY_BYTES);
 });
 
+test('a result given as its UTF-8 bytes (a view into a larger buffer, as it crosses from the audit) is stored as its text would be', () => {
+  const json = JSON.stringify({ ...resultOf(3), note: 'ünïcødé ✓ 𝄞' });
+  const bytes = Buffer.from(json, 'utf8');
+  const padded = new Uint8Array(bytes.length + 20);
+  padded.set(bytes, 10);
+  const view = padded.subarray(10, 10 + bytes.length);
+  const dictionary = dictionaryFrom(view);
+  assert.deepEqual(dictionary, dictionaryFrom(json));
+  assert.ok(Buffer.isBuffer(dictionary), 'a Buffer, as SQLite binds it');
+  assert.equal(dictionary.buffer === padded.buffer, false, 'a copy of its own, not a view keeping the result alive');
+  assert.deepEqual(encodeResultBlob(view, dictionary), encodeResultBlob(json, dictionary));
+  assert.equal(decodeResultBlob(encodeResultBlob(view, null), 1 << 20, () => null), json);
+});
+
 test('decode refuses what it cannot explain: unknown or empty encodings, a missing or wrong dictionary, truncation, output past the cap', () => {
   const json = JSON.stringify(resultOf(3));
   const dictionary = dictionaryFrom(JSON.stringify(resultOf(4)));

@@ -257,10 +257,10 @@ async function audit(
           if (result.verdict !== 'trusted') failures.push(indexedFailure(result, target));
           // serialized once, for the spool and the state; a result past RESULT_JSON_CAP is cut down first
           const bounded = spool || batcher ? boundResult(result) : undefined;
-          spool?.add(bounded!.result, target.index, bounded!.json);
-          if (batcher) {
-            batcher.record(bounded!.result, bounded!.json);
-          }
+          // and encoded once: the spool and the state thread take the same UTF-8 bytes
+          const utf8 = bounded ? Buffer.from(bounded.json, 'utf8') : undefined;
+          spool?.add(bounded!.result, target.index, utf8);
+          batcher?.record(bounded!.result, bounded!.json, utf8);
           progress.done(result);
         },
       });
