@@ -1,6 +1,6 @@
 // Messages between the audit's main thread and its state thread (batch-thread.ts, state-worker.ts).
 
-import { InternalError, ParseError, TransportError, UsageError, VerificationError, VtpmError, type ErrorDetails } from '../errors.js';
+import { InternalError, ParseError, TransportError, UsageError, VerificationError, VtpmError, type ErrorDetails, type ErrorKind } from '../errors.js';
 import type { AssessInput, AssessTimes } from './assess.js';
 import type { StateBatcherOptions } from './batch.js';
 import type { ResultRecord } from './store.js';
@@ -34,14 +34,16 @@ export type FromStateThread =
 export interface ErrorMessage {
   /** the VtpmError class, or 'Error' for anything else */
   name: string;
+  /** the VtpmError's kind (what decides the exit code) */
+  kind: ErrorKind | null;
   code: string;
   message: string;
   details: ErrorDetails;
 }
 
 export function errorMessage(err: unknown): ErrorMessage {
-  if (err instanceof VtpmError) return { name: err.name, code: err.code, message: err.message, details: cloneable(err.details) };
-  return { name: 'Error', code: 'INTERNAL_ERROR', message: err instanceof Error ? err.message : String(err), details: {} };
+  if (err instanceof VtpmError) return { name: err.name, kind: err.kind, code: err.code, message: err.message, details: cloneable(err.details) };
+  return { name: 'Error', kind: null, code: 'INTERNAL_ERROR', message: err instanceof Error ? err.message : String(err), details: {} };
 }
 
 /** Details as plain JSON values (anything else, such as an Error kept as a cause, would not cross the thread boundary). */
@@ -53,18 +55,20 @@ function cloneable(details: ErrorDetails): ErrorDetails {
   }
 }
 
-/** The same typed error on this side (class, code, message and details). */
+/**
+ * The same typed error on this side (its kind, and so its exit code; its code, message and details), of the same
+ * class where the name is one of errors.ts's (a bundler may rename a class: the kind still decides).
+ */
 export function errorFrom(m: ErrorMessage): VtpmError {
-  switch (m.name) {
-    case 'TransportError':
+  if (m.name === 'ParseError' && m.kind === 'input') return new ParseError(m.code, m.message, m.details);
+  switch (m.kind) {
+    case 'transport':
       return new TransportError(m.code, m.message, m.details);
-    case 'UsageError':
+    case 'input':
       return new UsageError(m.code, m.message, m.details);
-    case 'ParseError':
-      return new ParseError(m.code, m.message, m.details);
-    case 'VerificationError':
+    case 'verification':
       return new VerificationError(m.code, m.message, m.details);
-    case 'InternalError':
+    case 'internal':
       return new InternalError(m.message, m.details);
     default:
       return new InternalError(`state thread: unexpected error: ${m.message}`, m.details);

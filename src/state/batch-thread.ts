@@ -13,9 +13,9 @@
 // typed errors on this side.
 //
 // A result is handed over without waiting; a failure to store it is thrown
-// at the next call (the next record, assessment or flush), as StateBatcher
-// throws a failed batch's error at its next call. `stored` counts results
-// whose batch committed, as the thread reports them.
+// by the next record (so the audit starts no more VMs, as when StateBatcher's
+// record() throws) and by flush() and close(). `stored` counts results whose
+// batch committed, as the thread reports them.
 
 import { Worker } from 'node:worker_threads';
 import { InternalError } from '../errors.js';
@@ -45,8 +45,9 @@ export class OffThreadBatcher {
   private nextId = 1;
   private readonly calls = new Map<number, { resolve: (value: unknown) => void; reject: (err: unknown) => void }>();
   private committed = 0;
-  /** a record that failed, or the thread gone: thrown at every later call */
+  /** a record that failed, or the thread gone: thrown by the next record (once), flush() and close() */
   private failure: unknown;
+  private failureThrown = false;
   private closed = false;
   /** the thread ended or failed */
   private gone = false;
@@ -97,10 +98,13 @@ export class OffThreadBatcher {
     return this.committed;
   }
 
-  /** The walker's assess hook: the walk's assessment input goes to the state thread, its findings come back. */
+  /**
+   * The walker's assess hook: the walk's assessment input goes to the state thread, its findings come back. A
+   * result the thread failed to store does not fail the walks (as StateBatcher's record() does not): the thread's
+   * batcher refuses assessments itself once it cannot write at all (a batch lost, the lock held too long).
+   */
   assessor(ctx: AssessContext): (verified: readonly VerifiedLayer[], layers?: readonly LayerResult[]) => Promise<{ findings: Finding[]; checks: CheckResult[] }> {
     return async (verified, layers) => {
-      this.rethrow();
       const at = { target: ctx.target, time: ctx.time, receivedAt: (ctx.receivedAt ?? Date.now)() };
       return (await this.call({ type: 'assess', id: 0, at, input: assessInput(verified, layers) })) as { findings: Finding[]; checks: CheckResult[] };
     };
@@ -109,19 +113,25 @@ export class OffThreadBatcher {
   /**
    * Hands a finished attestation to the state thread (stored once `stored` counts it); `resultJson` as recordResult
    * takes it, and `utf8`, when given, its UTF-8 bytes (which cross to the thread at half the size of the text).
+   * A result the thread failed to store earlier is thrown here once, after this one is handed over (the audit then
+   * starts no more VMs; those in flight are still stored, as with StateBatcher), and again by flush() and close().
    */
   record(result: AttestationResult, resultJson?: string, utf8?: Uint8Array): void {
-    this.rethrow();
+    if (this.gone) throw this.failure;
     const code = result.verdict !== 'trusted' ? decidingCode(result) : undefined;
     const row: ResultRecord = resultRecord(result, resultJson, this.opts.runId);
-    // the text kept as given (a result past the cap is cut down to other text)
-    if (utf8 !== undefined && row.resultJson === resultJson) row.resultJson = utf8;
-    this.send({ type: 'record', row, code });
+    // the text kept as given (a result past the cap is cut down to other text); bytes that are a slice of a
+    // larger buffer (Node's 8 KiB pool holds small ones) would take the whole buffer along: the text goes instead
+    if (utf8 !== undefined && row.resultJson === resultJson && utf8.byteLength === utf8.buffer.byteLength) row.resultJson = utf8;
+    this.post({ type: 'record', row, code });
+    if (this.failure !== undefined && !this.failureThrown) {
+      this.failureThrown = true;
+      throw this.failure;
+    }
   }
 
   /** Commits what the thread holds; resolves once it is durable. */
   async flush(): Promise<void> {
-    this.rethrow();
     this.committed = Math.max(this.committed, (await this.call({ type: 'flush', id: 0 })) as number);
     // a record sent before the flush that failed: its report came before the flush's reply
     this.rethrow();
@@ -136,7 +146,7 @@ export class OffThreadBatcher {
     this.closed = true;
     let failure: unknown;
     try {
-      if (!this.gone) this.committed = Math.max(this.committed, (await this.call({ type: 'close', id: 0 }, true)) as number);
+      if (!this.gone) this.committed = Math.max(this.committed, (await this.call({ type: 'close', id: 0 })) as number);
     } catch (err) {
       failure = err;
     } finally {
@@ -148,20 +158,15 @@ export class OffThreadBatcher {
     if (failure !== undefined) throw failure;
   }
 
-  /** Sends a call and waits for its reply; `evenAfterFailure`: sent though a failure is waiting to be thrown. */
-  private call(message: Extract<ToStateThread, { id: number }>, evenAfterFailure = false): Promise<unknown> {
-    if (this.gone || (this.failure !== undefined && !evenAfterFailure)) return Promise.reject(this.failure);
+  /** Sends a call and waits for its reply (refused once the thread is gone). */
+  private call(message: Extract<ToStateThread, { id: number }>): Promise<unknown> {
+    if (this.gone) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.calls.set(id, { resolve, reject });
       if (this.calls.size === 1) this.worker.ref();
       this.post({ ...message, id });
     });
-  }
-
-  private send(message: ToStateThread): void {
-    this.rethrow();
-    this.post(message);
   }
 
   /** Messages go out together once per turn of the event loop: one postMessage (a thread wake-up) for many. */

@@ -2,7 +2,6 @@
 // connection of its own to the state file, driven by messages from the
 // audit's main thread. Started only by OffThreadBatcher.
 
-import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TransportError } from '../errors.js';
 import { StateBatcher } from './batch.js';
@@ -17,8 +16,8 @@ const post = (message: FromStateThread): void => port.postMessage(message);
 /** The file the main thread opened, not another one put at its path since (then nothing is written). */
 async function open(): Promise<StateBatcher> {
   const store: StateStore = await openState(data.path, { create: false, ...(data.busyTimeoutMs !== undefined ? { busyTimeoutMs: data.busyTimeoutMs } : {}) });
-  const st = statSync(data.path, { bigint: true });
-  if (st.dev !== data.identity.dev || st.ino !== data.identity.ino) {
+  // (the identity of what this connection opened, taken as it was opened)
+  if (store.identity.dev !== data.identity.dev || store.identity.ino !== data.identity.ino) {
     store.close();
     throw new TransportError('STATE_UNWRITABLE', `state file ${data.path} was replaced by another file while the audit began; nothing was written to it`, { path: data.path });
   }

@@ -421,7 +421,12 @@ async function openDatabase(file: string, dbPath: string, opts: OpenStateOptions
   try {
     db = new Database(dbPath, { fileMustExist: true, timeout: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
     // the file just opened (a second connection to it, such as the audit's state thread, checks it opens the same one)
-    const st = statSync(dbPath, { bigint: true });
+    let st;
+    try {
+      st = statSync(dbPath, { bigint: true });
+    } catch (err) {
+      throw new TransportError('STATE_UNWRITABLE', `cannot open state file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path: file }, { cause: err });
+    }
     // whose file it is, before anything is changed in it (WAL mode is written into the file's header)
     const version = checkStateFile(db, file);
     // an empty file (or SQLite file without tables) where a command only reads: nothing was recorded, and reading does not make it a state file

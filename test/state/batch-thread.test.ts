@@ -7,11 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { VtpmError } from '../../src/errors.js';
+import { InternalError, ParseError, TransportError, UsageError, VtpmError } from '../../src/errors.js';
 import { baselinePolicy } from '../../src/policy/index.js';
 import { startSimulator } from '../../src/simulator/start.js';
 import { stateAssessor } from '../../src/state/assess.js';
 import { OffThreadBatcher } from '../../src/state/batch-thread.js';
+import { errorFrom, errorMessage } from '../../src/state/batch-thread-protocol.js';
 import { openState } from '../../src/state/index.js';
 import { EvidenceClient } from '../../src/transport/evidence-client.js';
 import { liveSource } from '../../src/transport/layer-source.js';
@@ -111,7 +112,7 @@ test('results recorded on the state thread are durable once stored counts them, 
   assert.deepEqual(reader.integrityCheck(), ['ok']);
 });
 
-test('a result the state thread cannot store is thrown at the next call (flush included), and close still commits the others', async (t) => {
+test('a result the state thread cannot store is thrown by the next record (once: the results in flight are still stored), by flush and by close', async (t) => {
   const file = join(tempDir(t), 'state.db');
   const main = await openState(file);
   const batcher = OffThreadBatcher.start(main, { runId: newRun(main), maxResults: 100 });
@@ -121,15 +122,40 @@ test('a result the state thread cannot store is thrown at the next call (flush i
   batcher.record({ ...trustedResult({ name: 'bad' }), finishedAt: 'not a time' });
   batcher.record(trustedResult({ name: 'good-2' }));
   // the flush itself is answered (the batch holds good-1 and good-2), but the failure came first
-  await assert.rejects(batcher.flush(), (err: unknown) => err instanceof VtpmError && err.code === 'INTERNAL_ERROR' && /invalid time/.test(err.message));
-  assert.throws(() => batcher.record(trustedResult({ name: 'after' })), (err: unknown) => err instanceof VtpmError && err.code === 'INTERNAL_ERROR');
-  await assert.rejects(batcher.close(), (err: unknown) => err instanceof VtpmError && /invalid time/.test(err.message));
+  const refused = (err: unknown) => err instanceof VtpmError && err.code === 'INTERNAL_ERROR' && /invalid time/.test(err.message);
+  await assert.rejects(batcher.flush(), refused);
+  assert.equal(batcher.stored, 2);
+  // the next record hands its result over, then says what failed (the audit starts no more VMs)
+  assert.throws(() => batcher.record(trustedResult({ name: 'in-flight-1' })), refused);
+  batcher.record(trustedResult({ name: 'in-flight-2' }));
+  await assert.rejects(batcher.close(), refused);
+  assert.equal(batcher.stored, 4);
   const reader = await openState(file);
   t.after(() => reader.close());
   assert.deepEqual(
     reader.history().map((e) => e.target).sort(),
-    ['https://good-1.prod.example:8443', 'https://good-2.prod.example:8443'],
+    ['good-1', 'good-2', 'in-flight-1', 'in-flight-2'].map((n) => `https://${n}.prod.example:8443`),
   );
+});
+
+test('errors cross from the state thread with their kind (the exit code), code, message and details, whatever the class is called there', () => {
+  for (const err of [
+    new TransportError('STATE_BUSY', 'locked', { path: '/s.db', sqlite: 'SQLITE_BUSY' }),
+    new UsageError('STATE_NOT_FOUND', 'no file', { path: '/s.db' }),
+    new ParseError('TPM_TRUNCATED', 'short', {}),
+    new InternalError('bug', { field: 'time' }),
+  ]) {
+    const back = errorFrom(errorMessage(err));
+    assert.equal(back.constructor, err.constructor);
+    assert.deepEqual([back.kind, back.code, back.message, back.details], [err.kind, err.code, err.message, err.details]);
+    // a bundler renaming the class (TransportError2) changes nothing that matters
+    const renamed = errorFrom({ ...errorMessage(err), name: `${err.name}2` });
+    assert.deepEqual([renamed.kind, renamed.code, renamed.message], [err.kind, err.code, err.message]);
+  }
+  const plain = errorFrom(errorMessage(new RangeError('offset out of range')));
+  assert.deepEqual([plain.kind, plain.code], ['internal', 'INTERNAL_ERROR']);
+  // details that cannot cross (a cause kept as an Error, a bigint) do not stop the error from crossing
+  assert.deepEqual(errorMessage(new TransportError('STATE_IO_ERROR', 'disk', { n: 1n })).details, {});
 });
 
 test('a state file replaced at its path after the audit opened it: the state thread writes nothing to the other file, and says why', async (t) => {
