@@ -110,7 +110,8 @@ test('reports read back from a spool of several MiB, its results added out of or
     const summary = summarize(f.results);
     const files = { json: join(dir, 'audit.json'), junit: join(dir, 'audit.xml'), html: join(dir, 'audit.html') };
     assert.deepEqual(writeReports(files, f.run, summary, spool), []);
-    assert.ok(statSync(files.json).size > 3 * 2 ** 20, `the spool spans several read blocks (${statSync(files.json).size} bytes)`);
+    // more blocks than are kept (4): their memory is read into again
+    assert.ok(statSync(files.json).size > 5 * 2 ** 20, `the spool spans several read blocks (${statSync(files.json).size} bytes)`);
     assert.equal(readFileSync(files.json, 'utf8'), renderAuditReportJson(f.run, summary, f.results));
     assert.equal(readFileSync(files.junit, 'utf8'), renderJunit(f.run, summary, f.results));
     assert.equal(readFileSync(files.html, 'utf8'), renderHtmlReport(f.run, summary, f.results, AUDIT_HTML_CARDS));
