@@ -215,8 +215,17 @@ async function audit(
     // what was done. A second signal stops at once.
     const stop = new AbortController();
     let stoppedBy: NodeJS.Signals | undefined;
+    // once every VM is audited, a signal has nothing left to stop: the run is not interrupted by it (its results
+    // are being stored and its reports written, which a second signal still ends at once)
+    let allAudited = false;
+    let lateSignal: NodeJS.Signals | undefined;
     const onSignal = (sig: NodeJS.Signals): void => {
-      if (stoppedBy) process.exit(EXIT_CODES.INCOMPLETE);
+      if (stoppedBy || lateSignal) process.exit(EXIT_CODES.INCOMPLETE);
+      if (allAudited) {
+        lateSignal = sig;
+        process.stderr.write(`audit: ${sig}: every VM is audited already; storing results and writing reports (${sig} again stops at once)\n`);
+        return;
+      }
       stoppedBy = sig;
       process.stderr.write(`audit: ${sig}: stopping the VMs in flight (their requests are cancelled: they count as not audited), then storing results and writing reports (${sig} again stops at once)\n`);
       stop.abort();
@@ -264,6 +273,7 @@ async function audit(
           progress.done(result);
         },
       });
+      allAudited = true;
       if (batcher) {
         await batcher.flush();
         progress.stored(batcher.stored);
