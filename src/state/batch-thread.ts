@@ -7,8 +7,8 @@
 // walks themselves wait on that thread. Here a StateBatcher runs in a worker
 // thread on a connection of its own to the same file, and the main thread
 // only hands it plain data: each walk's assessment input (assessInput) and
-// each finished result's history row with its JSON text, made once for the
-// reports anyway. Behaviour is the StateBatcher's: the same transactions,
+// each finished result's history row with its JSON as UTF-8 bytes, encoded
+// once for the report spool and the thread alike. Behaviour is the StateBatcher's: the same transactions,
 // batches and lock hand-overs, and the same errors, rebuilt as the same
 // typed errors on this side.
 //
