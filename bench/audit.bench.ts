@@ -13,9 +13,12 @@
 // on (--state, --json, --junit, --html), and the audit alone in a warm
 // process (shard 1/2 timed after shard 0/2: what a fresh process pays for
 // JIT warm-up is the difference). Then dense hosts: the same 1,000 VMs at
-// 200 and at 1,000 VMs per VMM. "event loop busy" is the JS
-// thread's share of the audit's CPU: the rest is signature verification on
-// libuv's thread pool, GC and compiler threads. Memory is the kernel's maximum RSS
+// 200 and at 1,000 VMs per VMM. "JS thread CPU" is that thread's own CPU
+// time (from /proc); the rest of the audit's CPU is signature verification on
+// libuv's thread pool, V8's GC and compiler threads and, with --state, the
+// audit's state thread. "event loop busy" is the time the event loop was not
+// waiting for events: the JS thread's CPU, plus the time it spent in blocking
+// calls or waiting for a core. Memory is the kernel's maximum RSS
 // and the V8 heap sampled every 10 ms: it must not grow with the fleet
 // beyond what the inventory itself takes. "host steal" is the CPU time the
 // hypervisor took from this machine's vCPUs while the run's process lived, as
@@ -48,6 +51,8 @@ interface RunFigures {
   cpuMs: number;
   /** the event loop's busy time (the JS thread), ms */
   loopBusyMs: number;
+  /** the JS thread's own CPU time, ms (null without /proc) */
+  jsThreadCpuMs: number | null;
   maxRssMB: number;
   baselineRssMB: number;
   heapPeakMB: number;
@@ -145,7 +150,7 @@ export default async function (): Promise<void> {
     { vms: 1_000, hosts: 5, runs: 1, configs: everything.filter((c) => !c.v8Defaults && c.mode !== 'warm'), memory: false },
     { vms: 1_000, hosts: 1, runs: 1, configs: everything.filter((c) => !c.v8Defaults && c.mode !== 'warm'), memory: false },
   ];
-  const rows: (string | number)[][] = [['VMs', 'VMs per VMM', 'configuration', 'VMs/s', 'audit CPU ms/VM', 'event loop busy ms/VM', 'simulator CPU ms/VM', 'peak RSS', 'peak heap', 'heap at start', 'concurrency', 'host steal', 'VMs/s, first tenth', 'VMs/s, second half']];
+  const rows: (string | number)[][] = [['VMs', 'VMs per VMM', 'configuration', 'VMs/s', 'audit CPU ms/VM', 'JS thread CPU ms/VM', 'event loop busy ms/VM', 'simulator CPU ms/VM', 'peak RSS', 'peak heap', 'heap at start', 'concurrency', 'host steal', 'VMs/s, first tenth', 'VMs/s, second half']];
   const memory: (string | number)[][] = [['VMs', 'live heap peak (after GC)', 'peak RSS', 'baseline RSS']];
   const notes: string[] = [];
   for (const size of sizes) {
@@ -196,6 +201,7 @@ export default async function (): Promise<void> {
           label(mode, v8Defaults),
           fmt(rate(m)),
           fmt(m.cpuMs / m.total, 2),
+          m.jsThreadCpuMs === null ? '–' : fmt(m.jsThreadCpuMs / m.total, 2),
           fmt(m.loopBusyMs / m.total, 2),
           // warm: the simulator also served the untimed half
           mode === 'warm' ? '–' : fmt(m.simCpuMs / m.total, 2),
